@@ -1,0 +1,103 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// One settings list for every Swift target, as the server-side Swift packages do.
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+// dlib is unusable unoptimised (HOG takes over a second a frame), so the shim
+// is always compiled with optimisation, in debug builds too.
+let dlibShimSettings: [CXXSetting] = [
+    .unsafeFlags(["-O2", "-DNDEBUG", "-fno-strict-aliasing"]),
+    .define("DLIB_NO_GUI_SUPPORT"),
+]
+
+let package = Package(
+    name: "facegate",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "facegate", targets: ["facegate"]),
+        .executable(name: "facegate-emulator", targets: ["facegate-emulator"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+    ],
+    targets: [
+        // Domain values and the protocols each stage is seen through. No I/O.
+        .target(name: "FacegateCore", swiftSettings: swiftSettings),
+
+        // Capture stage: face finding and quality (dlib behind a plain C header).
+        .target(
+            name: "CFacegateDlib",
+            cxxSettings: dlibShimSettings,
+            linkerSettings: [
+                .linkedLibrary("dlib"), .linkedLibrary("blas"), .linkedLibrary("lapack"),
+            ]
+        ),
+        .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .target(
+            name: "FacegateImageCodec",
+            dependencies: ["FacegateCore", "CTurboJPEG", "CPNG"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "FacegateQuality",
+            dependencies: ["FacegateCore", "FacegateImageCodec", "CFacegateDlib"],
+            swiftSettings: swiftSettings
+        ),
+
+        // Identify stage: the two cloud face-search services.
+        .target(
+            name: "FacegateIdentify",
+            dependencies: [
+                "FacegateCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // Faithful stand-ins for the cloud services, for tests and the demo.
+        // They verify signatures with their own code, never the client's.
+        .target(
+            name: "FacegateEmulators",
+            dependencies: [
+                "FacegateCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        .executableTarget(
+            name: "facegate",
+            dependencies: [
+                "FacegateCore", "FacegateQuality", "FacegateIdentify",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "facegate-emulator",
+            dependencies: [
+                "FacegateCore", "FacegateQuality", "FacegateEmulators",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        .testTarget(name: "FacegateCoreTests", dependencies: ["FacegateCore"], swiftSettings: swiftSettings),
+    ],
+    cxxLanguageStandard: .cxx17
+)

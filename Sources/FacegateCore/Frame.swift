@@ -1,0 +1,68 @@
+/// One camera frame as it leaves the capture stage.
+public struct Frame: Sendable {
+    /// Increasing number of the frame in its stream; gaps mean dropped frames.
+    public var sequence: UInt64
+    /// Monotonic capture time (the driver's timestamp where there is one).
+    public var timestamp: Duration
+    public var image: PixelImage
+
+    public init(sequence: UInt64, timestamp: Duration, image: PixelImage) {
+        self.sequence = sequence
+        self.timestamp = timestamp
+        self.image = image
+    }
+}
+
+/// A stream of frames from a camera or a replay.
+public protocol FrameSource: Sendable {
+    /// Frames until the source ends or the task is cancelled.
+    func frames() -> AsyncThrowingStream<Frame, any Error>
+}
+
+/// One person's approach to the door, reduced to its best face.
+///
+/// The approach selector emits at most one of these per approach; it is what
+/// the identify stage sends to the cloud.
+public struct Visit: Sendable {
+    /// Increasing number of the visit since the selector started.
+    public var number: Int
+    public var firstSeen: Duration
+    public var lastSeen: Duration
+    /// Frames in which this person's face was tracked.
+    public var framesSeen: Int
+    /// Sequence number of the frame the best face came from.
+    public var bestFrameSequence: UInt64
+    public var bestFace: DetectedFace
+    /// The frame the best face came from, for the descriptor and the crop.
+    public var bestFrame: PixelImage
+    /// Why the selector emitted the visit.
+    public var emittedBecause: EmissionReason
+    /// Whether the best face passed the configured quality gate.
+    public var passedQualityGate: Bool
+
+    public enum EmissionReason: String, Sendable, Codable {
+        /// The quality passed the gate and stopped improving.
+        case qualitySettled
+        /// The approach window ran out.
+        case windowEnded
+        /// The person left the view.
+        case personLeft
+        /// The stream ended.
+        case streamEnded
+    }
+
+    public init(
+        number: Int, firstSeen: Duration, lastSeen: Duration, framesSeen: Int, bestFrameSequence: UInt64,
+        bestFace: DetectedFace, bestFrame: PixelImage, emittedBecause: EmissionReason, passedQualityGate: Bool
+    ) {
+        self.number = number
+        self.firstSeen = firstSeen
+        self.lastSeen = lastSeen
+        self.framesSeen = framesSeen
+        self.bestFrameSequence = bestFrameSequence
+        self.bestFace = bestFace
+        self.bestFrame = bestFrame
+        self.emittedBecause = emittedBecause
+        self.passedQualityGate = passedQualityGate
+    }
+}

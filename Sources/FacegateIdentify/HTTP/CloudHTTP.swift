@@ -1,0 +1,130 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// How a cloud client talks HTTP: one per-request deadline, a cap on reply
+/// size, and bounded retries for idempotent calls that failed transiently.
+public struct CloudHTTPPolicy: Sendable {
+    /// Deadline for one attempt, from sending to the last byte of the reply.
+    public var requestTimeout: Duration
+    /// Replies larger than this are cut off and reported, never buffered whole.
+    public var maxResponseBytes: Int
+    /// Attempts for an idempotent call (1 = no retry). Non-idempotent calls get one.
+    public var maxAttempts: Int
+    /// Delay before the first retry; doubled for each further one.
+    public var initialBackoff: Duration
+
+    public init(
+        requestTimeout: Duration = .seconds(10), maxResponseBytes: Int = 4 << 20, maxAttempts: Int = 3,
+        initialBackoff: Duration = .milliseconds(200)
+    ) {
+        self.requestTimeout = requestTimeout
+        self.maxResponseBytes = maxResponseBytes
+        self.maxAttempts = max(1, maxAttempts)
+        self.initialBackoff = initialBackoff
+    }
+}
+
+/// A reply read in full (within the size cap).
+public struct CloudHTTPResponse: Sendable {
+    public var status: HTTPResponseStatus
+    public var headers: HTTPHeaders
+    public var body: [UInt8]
+
+    public init(status: HTTPResponseStatus, headers: HTTPHeaders, body: [UInt8]) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+}
+
+/// Failures below the level of a service's own error replies.
+public struct CloudTransportError: Error, Sendable, CustomStringConvertible {
+    public enum Kind: String, Sendable {
+        /// No connection could be made, or it broke before a reply.
+        case unreachable
+        /// No complete reply within the request timeout.
+        case timeout
+        /// The reply was larger than the configured cap.
+        case responseTooLarge
+    }
+
+    public let kind: Kind
+    public let detail: String
+
+    public init(_ kind: Kind, _ detail: String) {
+        self.kind = kind
+        self.detail = detail
+    }
+
+    public var description: String { "\(kind.rawValue): \(detail)" }
+}
+
+/// Sends requests under a `CloudHTTPPolicy`. Signing and auth are the caller's:
+/// `prepare` runs before every attempt so each retry gets a fresh signature.
+public struct CloudHTTP: Sendable {
+    public let client: HTTPClient
+    public let policy: CloudHTTPPolicy
+    public let logger: Logger
+
+    public init(client: HTTPClient, policy: CloudHTTPPolicy, logger: Logger) {
+        self.client = client
+        self.policy = policy
+        self.logger = logger
+    }
+
+    /// Sends one logical call, retrying only when `idempotent` and the failure is transient
+    /// (no connection, timeout, 502/503/504).
+    public func send(
+        idempotent: Bool, prepare: @Sendable () throws -> HTTPClientRequest
+    ) async throws -> CloudHTTPResponse {
+        let attempts = idempotent ? policy.maxAttempts : 1
+        var backoff = policy.initialBackoff
+        var attempt = 1
+        while true {
+            let request = try prepare()
+            do {
+                let response = try await once(request)
+                if attempt < attempts, [.badGateway, .serviceUnavailable, .gatewayTimeout].contains(response.status) {
+                    logger.debug("transient reply, retrying", metadata: ["status": "\(response.status.code)", "attempt": "\(attempt)"])
+                } else {
+                    return response
+                }
+            } catch let error as CloudTransportError where error.kind != .responseTooLarge && attempt < attempts {
+                logger.debug("transient failure, retrying", metadata: ["error": "\(error)", "attempt": "\(attempt)"])
+            }
+            try await Task.sleep(for: backoff)
+            backoff *= 2
+            attempt += 1
+        }
+    }
+
+    private func once(_ request: HTTPClientRequest) async throws -> CloudHTTPResponse {
+        let timeout = TimeAmount.nanoseconds(Int64(policy.requestTimeout.components.seconds) * 1_000_000_000
+            + policy.requestTimeout.components.attoseconds / 1_000_000_000)
+        let deadline = NIODeadline.now() + timeout
+        do {
+            let response = try await client.execute(request, deadline: deadline, logger: logger)
+            var body = try await response.body.collect(upTo: policy.maxResponseBytes)
+            let bytes = body.readBytes(length: body.readableBytes) ?? []
+            return CloudHTTPResponse(status: response.status, headers: response.headers, body: bytes)
+        } catch is NIOTooManyBytesError {
+            throw CloudTransportError(.responseTooLarge, "reply over \(policy.maxResponseBytes) bytes")
+        } catch let error as HTTPClientError {
+            if error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
+                throw CloudTransportError(.timeout, "no reply within \(policy.requestTimeout)")
+            }
+            if error == .cancelled, NIODeadline.now() >= deadline {
+                throw CloudTransportError(.timeout, "no reply within \(policy.requestTimeout)")
+            }
+            throw CloudTransportError(.unreachable, "\(error)")
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            // Connection refused, reset, TLS failure and the like: the service could not be reached.
+            throw CloudTransportError(.unreachable, "\(error)")
+        }
+    }
+}

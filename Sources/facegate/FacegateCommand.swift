@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct FacegateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "facegate",
+        abstract: "Face-recognition access control for a door: camera, local face quality, cloud search, relay.",
+        subcommands: []
+    )
+}
