@@ -98,6 +98,11 @@ let package = Package(
         ),
 
         .testTarget(name: "FacegateCoreTests", dependencies: ["FacegateCore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "FacegateQualityTests",
+            dependencies: ["FacegateCore", "FacegateImageCodec", "FacegateQuality"],
+            swiftSettings: swiftSettings
+        ),
     ],
     cxxLanguageStandard: .cxx17
 )
