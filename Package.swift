@@ -97,6 +97,13 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        .executableTarget(
+            name: "facegate-bench",
+            dependencies: ["FacegateCore", "FacegateImageCodec", "FacegateQuality"],
+            path: "Benchmarks/facegate-bench",
+            swiftSettings: swiftSettings
+        ),
+
         .testTarget(name: "FacegateCoreTests", dependencies: ["FacegateCore"], swiftSettings: swiftSettings),
         .testTarget(
             name: "FacegateQualityTests",
