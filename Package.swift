@@ -53,6 +53,9 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // Policy stage: the door's decision, pure.
+        .target(name: "FacegatePolicy", dependencies: ["FacegateCore"], swiftSettings: swiftSettings),
+
         // Identify stage: the two cloud face-search services.
         .target(
             name: "FacegateIdentify",
@@ -105,6 +108,7 @@ let package = Package(
         ),
 
         .testTarget(name: "FacegateCoreTests", dependencies: ["FacegateCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "FacegatePolicyTests", dependencies: ["FacegatePolicy"], swiftSettings: swiftSettings),
         .testTarget(
             name: "FacegateQualityTests",
             dependencies: ["FacegateCore", "FacegateImageCodec", "FacegateQuality"],

@@ -73,13 +73,16 @@ for (width, height) in [(640, 480), (1280, 720)] {
     let approach = SyntheticApproach(canvasWidth: width, canvasHeight: height, frameCount: 10, endScale: 0.8)
     let frame = try approach.frame(9, of: portrait)
     guard try analyzer.analyze(frame).faces.count == 1 else { fatalError("no face in the \(width)x\(height) frame") }
-    results.append(try measure("frame \(width)x\(height) RGB: detection + landmarks + quality", iterations: options.iterations) {
-        _ = try analyzer.analyze(frame)
-    })
     let gray = frame.grayscale()
-    results.append(try measure("frame \(width)x\(height) gray (camera Y plane): detection + landmarks + quality", iterations: options.iterations) {
-        _ = try analyzer.analyze(gray)
-    })
+    for detectionWidth in [640, 480] {
+        let sized = DlibFaceAnalyzer(engine: analyzer.engine, configuration: QualityConfiguration(detectionWidth: detectionWidth))
+        results.append(try measure("frame \(width)x\(height) RGB, detection at \(detectionWidth) px: detection + landmarks + quality", iterations: options.iterations) {
+            _ = try sized.analyze(frame)
+        })
+        results.append(try measure("frame \(width)x\(height) gray (camera Y plane), detection at \(detectionWidth) px", iterations: options.iterations) {
+            _ = try sized.analyze(gray)
+        })
+    }
 }
 
 let frame = try SyntheticApproach(frameCount: 10, endScale: 0.8).frame(9, of: portrait)
