@@ -27,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // Domain values and the protocols each stage is seen through. No I/O.
@@ -81,10 +82,21 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // Composition root: configuration, the gate pipeline, the service.
+        .target(
+            name: "FacegateApp",
+            dependencies: [
+                "FacegateCore", "FacegateQuality", "FacegatePolicy", "FacegateIdentify",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         .executableTarget(
             name: "facegate",
             dependencies: [
-                "FacegateCore", "FacegateQuality", "FacegateIdentify",
+                "FacegateCore", "FacegateQuality", "FacegateIdentify", "FacegateApp",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -109,6 +121,7 @@ let package = Package(
 
         .testTarget(name: "FacegateCoreTests", dependencies: ["FacegateCore"], swiftSettings: swiftSettings),
         .testTarget(name: "FacegatePolicyTests", dependencies: ["FacegatePolicy"], swiftSettings: swiftSettings),
+        .testTarget(name: "FacegateAppTests", dependencies: ["FacegateApp", "FacegatePolicy"], swiftSettings: swiftSettings),
         .testTarget(
             name: "FacegateQualityTests",
             dependencies: ["FacegateCore", "FacegateImageCodec", "FacegateQuality"],
