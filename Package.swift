@@ -53,6 +53,13 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // Frame sources: V4L2 cameras and replays of image folders or video files.
+        .target(
+            name: "FacegateCapture",
+            dependencies: ["FacegateCore", "FacegateImageCodec"],
+            swiftSettings: swiftSettings
+        ),
+
         // Identify stage: the two cloud face-search services.
         .target(
             name: "FacegateIdentify",
@@ -98,6 +105,11 @@ let package = Package(
         ),
 
         .testTarget(name: "FacegateCoreTests", dependencies: ["FacegateCore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "FacegateCaptureTests",
+            dependencies: ["FacegateCapture", "FacegateCore", "FacegateImageCodec"],
+            swiftSettings: swiftSettings
+        ),
     ],
     cxxLanguageStandard: .cxx17
 )
