@@ -60,6 +60,17 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // Door I/O: relay, contact and exit button over GPIO (libgpiod v1.6), or simulated.
+        .systemLibrary(name: "CGPIOD", pkgConfig: "libgpiod", providers: [.apt(["libgpiod-dev"])]),
+        .target(
+            name: "FacegateDoor",
+            dependencies: [
+                "FacegateCore", "CGPIOD",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // Identify stage: the two cloud face-search services.
         .target(
             name: "FacegateIdentify",
@@ -108,6 +119,11 @@ let package = Package(
         .testTarget(
             name: "FacegateCaptureTests",
             dependencies: ["FacegateCapture", "FacegateCore", "FacegateImageCodec"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "FacegateDoorTests",
+            dependencies: ["FacegateDoor", "FacegateCore"],
             swiftSettings: swiftSettings
         ),
     ],
