@@ -57,6 +57,24 @@ let package = Package(
         // Policy stage: the door's decision, pure.
         .target(name: "FacegatePolicy", dependencies: ["FacegateCore"], swiftSettings: swiftSettings),
 
+        // Frame sources: V4L2 cameras and replays of image folders or video files.
+        .target(
+            name: "FacegateCapture",
+            dependencies: ["FacegateCore", "FacegateImageCodec"],
+            swiftSettings: swiftSettings
+        ),
+
+        // Door I/O: relay, contact and exit button over GPIO (libgpiod v1.6), or simulated.
+        .systemLibrary(name: "CGPIOD", pkgConfig: "libgpiod", providers: [.apt(["libgpiod-dev"])]),
+        .target(
+            name: "FacegateDoor",
+            dependencies: [
+                "FacegateCore", "CGPIOD",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // Identify stage: the two cloud face-search services.
         .target(
             name: "FacegateIdentify",
@@ -96,7 +114,7 @@ let package = Package(
         .executableTarget(
             name: "facegate",
             dependencies: [
-                "FacegateCore", "FacegateQuality", "FacegateIdentify", "FacegateApp",
+                "FacegateCore", "FacegateQuality", "FacegateIdentify", "FacegateApp", "FacegateCapture", "FacegateImageCodec",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -121,10 +139,21 @@ let package = Package(
 
         .testTarget(name: "FacegateCoreTests", dependencies: ["FacegateCore"], swiftSettings: swiftSettings),
         .testTarget(name: "FacegatePolicyTests", dependencies: ["FacegatePolicy"], swiftSettings: swiftSettings),
+        .testTarget(name: "FacegateCLITests", dependencies: ["facegate"], swiftSettings: swiftSettings),
         .testTarget(name: "FacegateAppTests", dependencies: ["FacegateApp", "FacegatePolicy"], swiftSettings: swiftSettings),
         .testTarget(
             name: "FacegateQualityTests",
             dependencies: ["FacegateCore", "FacegateImageCodec", "FacegateQuality"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "FacegateCaptureTests",
+            dependencies: ["FacegateCapture", "FacegateCore", "FacegateImageCodec"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "FacegateDoorTests",
+            dependencies: ["FacegateDoor", "FacegateCore"],
             swiftSettings: swiftSettings
         ),
     ],
