@@ -104,7 +104,7 @@ let package = Package(
         .target(
             name: "FacegateApp",
             dependencies: [
-                "FacegateCore", "FacegateQuality", "FacegatePolicy", "FacegateIdentify",
+                "FacegateCore", "FacegateImageCodec", "FacegateQuality", "FacegatePolicy", "FacegateIdentify",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
             ],
