@@ -98,6 +98,16 @@ let package = Package(
         ),
 
         .testTarget(name: "FacegateCoreTests", dependencies: ["FacegateCore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "NeoCheckTests",
+            dependencies: [
+                "FacegateCore", "FacegateQuality", "FacegateIdentify", "FacegateEmulators",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
     ],
     cxxLanguageStandard: .cxx17
 )
