@@ -4,51 +4,54 @@ import Logging
 import NIOCore
 
 extension NeoCheckEmulator {
-    /// The FaceCheck API's routes, under the API base (`connect/token`, `v1/face...`).
-    public nonisolated func makeRouter() -> Router<BasicRequestContext> {
+    /// The FaceCheck API's routes under `pathPrefix` (`api`, as at https://neocheck.net/api):
+    /// `connect/token` and `v1/face...`.
+    public nonisolated func makeRouter(pathPrefix: String = "api") -> Router<BasicRequestContext> {
         let router = Router()
-        router.post("connect/token") { request, _ in await self.tokenEndpoint(request) }
+        let trimmed = pathPrefix.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+        let p = trimmed.isEmpty ? "" : trimmed + "/"
+        router.post(RouterPath(p + "connect/token")) { request, _ in await self.tokenEndpoint(request) }
 
-        router.post("v1/face") { request, _ in await self.api(request) { body async throws(APIReply) in try await self.createRecord(body) } }
-        router.put("v1/face") { request, _ in await self.api(request) { body async throws(APIReply) in try await self.updateRecord(body) } }
-        router.get("v1/face/:identifier") { request, context in
+        router.post(RouterPath(p + "v1/face")) { request, _ in await self.api(request) { body async throws(APIReply) in try await self.createRecord(body) } }
+        router.put(RouterPath(p + "v1/face")) { request, _ in await self.api(request) { body async throws(APIReply) in try await self.updateRecord(body) } }
+        router.get(RouterPath(p + "v1/face/:identifier")) { request, context in
             let key = RecordKey.identifier(Self.parameter(context))
             return await self.api(request) { _ async throws(APIReply) in try await self.getRecord(key) }
         }
-        router.delete("v1/face/:identifier") { request, context in
+        router.delete(RouterPath(p + "v1/face/:identifier")) { request, context in
             let key = RecordKey.identifier(Self.parameter(context))
             return await self.api(request) { _ async throws(APIReply) in try await self.deleteRecord(key) }
         }
-        router.get("v1/face/externalIdentifier/:identifier") { request, context in
+        router.get(RouterPath(p + "v1/face/externalIdentifier/:identifier")) { request, context in
             let key = RecordKey.externalIdentifier(Self.parameter(context))
             return await self.api(request) { _ async throws(APIReply) in try await self.getRecord(key) }
         }
-        router.delete("v1/face/externalIdentifier/:identifier") { request, context in
+        router.delete(RouterPath(p + "v1/face/externalIdentifier/:identifier")) { request, context in
             let key = RecordKey.externalIdentifier(Self.parameter(context))
             return await self.api(request) { _ async throws(APIReply) in try await self.deleteRecord(key) }
         }
 
-        router.post("v1/face/list") { request, _ in await self.api(request) { body async throws(APIReply) in try await self.createList(body) } }
-        router.put("v1/face/list") { request, _ in await self.api(request) { body async throws(APIReply) in try await self.updateList(body) } }
-        router.get("v1/face/list/:identifier") { request, context in
+        router.post(RouterPath(p + "v1/face/list")) { request, _ in await self.api(request) { body async throws(APIReply) in try await self.createList(body) } }
+        router.put(RouterPath(p + "v1/face/list")) { request, _ in await self.api(request) { body async throws(APIReply) in try await self.updateList(body) } }
+        router.get(RouterPath(p + "v1/face/list/:identifier")) { request, context in
             let id = Self.parameter(context)
             return await self.api(request) { _ async throws(APIReply) in try await self.getList(id) }
         }
-        router.delete("v1/face/list/:identifier") { request, context in
+        router.delete(RouterPath(p + "v1/face/list/:identifier")) { request, context in
             let id = Self.parameter(context)
             return await self.api(request) { _ async throws(APIReply) in try await self.deleteList(id) }
         }
-        router.post("v1/face/list/AddFaceRecord") { request, _ in
+        router.post(RouterPath(p + "v1/face/list/AddFaceRecord")) { request, _ in
             await self.api(request) { body async throws(APIReply) in try await self.addRecordToList(body) }
         }
 
-        router.post("v1/face/identifyRecord") { request, _ in
+        router.post(RouterPath(p + "v1/face/identifyRecord")) { request, _ in
             await self.api(request) { body async throws(APIReply) in try await self.identifyRecord(body) }
         }
-        router.post("v1/face/identifyReferenceImage") { request, _ in
+        router.post(RouterPath(p + "v1/face/identifyReferenceImage")) { request, _ in
             await self.api(request) { body async throws(APIReply) in try await self.identifyReference(body) }
         }
-        router.post("v1/face/list/identify") { request, _ in
+        router.post(RouterPath(p + "v1/face/list/identify")) { request, _ in
             await self.api(request) { body async throws(APIReply) in try await self.identifyList(body) }
         }
         return router
@@ -57,11 +60,11 @@ extension NeoCheckEmulator {
     /// An HTTP server for the emulator. Port 0 asks the system for a free port;
     /// `onServerRunning` is told the port actually bound.
     public nonisolated func application(
-        host: String = "127.0.0.1", port: Int, logger: Logger,
+        host: String = "127.0.0.1", port: Int, logger: Logger, pathPrefix: String = "api",
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         Application(
-            router: makeRouter(),
+            router: makeRouter(pathPrefix: pathPrefix),
             configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "facegate-neocheck-emulator"),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) },
             logger: logger)
