@@ -364,12 +364,15 @@ extension NeoCheckEmulator {
         let analysis: ImageAnalysis
         do {
             analysis = try await analyze(base64)
-        } catch .notBase64 {
-            throw reply(ErrorEntry(code: "InvalidFaceImage", description: "faceImageBase64 is not Base64"))
-        } catch .undecodable(let why) {
-            throw reply(ErrorEntry(code: "InvalidFaceImage", description: "faceImageBase64 is not a usable JPEG or PNG image: \(why)"))
-        } catch .engine {
-            throw .internalError
+        } catch {
+            switch error {
+            case .notBase64:
+                throw reply(ErrorEntry(code: "InvalidFaceImage", description: "faceImageBase64 is not Base64"))
+            case .undecodable(let why):
+                throw reply(ErrorEntry(code: "InvalidFaceImage", description: "faceImageBase64 is not a usable JPEG or PNG image: \(why)"))
+            case .engine:
+                throw .internalError
+            }
         }
         guard let descriptor = analysis.faces.first?.descriptor else {
             throw reply(ErrorEntry(code: "NoFaceDetected", description: "no face was found in the image"))
@@ -381,12 +384,12 @@ extension NeoCheckEmulator {
         guard let base64, !base64.isEmpty else { throw .invalidContent("\(field) is required") }
         do {
             return try await analyze(base64)
-        } catch .notBase64 {
-            throw .invalidContent("\(field) is not Base64")
-        } catch .undecodable(let why) {
-            throw .invalidContent("\(field) is not a usable JPEG or PNG image: \(why)")
-        } catch .engine {
-            throw .internalError
+        } catch {
+            switch error {
+            case .notBase64: throw .invalidContent("\(field) is not Base64")
+            case .undecodable(let why): throw .invalidContent("\(field) is not a usable JPEG or PNG image: \(why)")
+            case .engine: throw .internalError
+            }
         }
     }
 

@@ -157,17 +157,23 @@ public struct NeoCheckClient: Sendable {
 
     // MARK: Calls
 
+    /// A call with a JSON body.
     private func call(
-        _ method: HTTPMethod, _ path: String, json: (some Encodable & Sendable)? = Optional<Bool>.none, idempotent: Bool
+        _ method: HTTPMethod, _ path: String, json: some Encodable, idempotent: Bool
     ) async throws(NeoCheckError) -> CloudHTTPResponse {
-        var body: [UInt8]?
-        if let json {
-            do {
-                body = [UInt8](try JSONEncoder().encode(json))
-            } catch {
-                throw NeoCheckError(.invalidArgument, "the request cannot be encoded as JSON")
-            }
+        let body: [UInt8]
+        do {
+            body = [UInt8](try JSONEncoder().encode(json))
+        } catch {
+            throw NeoCheckError(.invalidArgument, "the request cannot be encoded as JSON")
         }
+        return try await call(method, path, body: body, idempotent: idempotent)
+    }
+
+    /// Spends from the budget, authorises, sends, and renews the token once on a 401.
+    private func call(
+        _ method: HTTPMethod, _ path: String, body: [UInt8]? = nil, idempotent: Bool
+    ) async throws(NeoCheckError) -> CloudHTTPResponse {
         if let budget { try await budget.spend() }
         let url = base + "/" + path
         var token = try await tokens.token()
