@@ -72,8 +72,8 @@ struct NeoCheckEmulatorCommand: AsyncParsableCommand {
             analyzer: analyzer)
         let prefix = pathPrefix.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
         let app = emulator.application(port: port, logger: logger, pathPrefix: prefix) { boundPort in
-            print("NeoCheck emulator listening on http://127.0.0.1:\(boundPort)/\(prefix)")
-            fflush(stdout)
+            // Unbuffered, so a script waiting for the port sees it at once.
+            FileHandle.standardOutput.write(Data("NeoCheck emulator listening on http://127.0.0.1:\(boundPort)/\(prefix)\n".utf8))
         }
         try await app.runService()
     }

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import FacegateIdentify
 import Foundation
+import Logging
 import NIOCore
 import NIOPosix
 import Synchronization
@@ -38,9 +39,9 @@ final class HostileServer: Sendable {
     var apiRequests: [String] { requests.filter { !$0.contains("connect/token") } }
     var tokenRequests: [String] { requests.filter { $0.contains("connect/token") } }
 
-    private init(channel: any Channel, log: Mutex<[String]>) {
+    private init(channel: any Channel) {
         self.channel = channel
-        self.log = log
+        self.log = Mutex([])
     }
 
     static func start(token: Misbehaviour = validToken, api: Misbehaviour) async throws -> HostileServer {
@@ -53,7 +54,7 @@ final class HostileServer: Sendable {
                 }
             }
             .bind(host: "127.0.0.1", port: 0).get()
-        let server = HostileServer(channel: channel, log: Mutex([]))
+        let server = HostileServer(channel: channel)
         recorder.server.withLock { $0 = server }
         return server
     }

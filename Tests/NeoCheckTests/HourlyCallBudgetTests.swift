@@ -1,3 +1,4 @@
+import FacegateEmulators
 import FacegateIdentify
 import Foundation
 import Testing
@@ -84,7 +85,7 @@ struct HourlyCallBudgetTests {
             do {
                 _ = try await client.list(identifier: list)
                 Issue.record("a call beyond the budget was made")
-            } catch {
+            } catch let error as NeoCheckError {
                 #expect(error.code == .callBudgetExhausted)
                 #expect(error.retryAfter != nil)
             }
@@ -102,7 +103,7 @@ struct HourlyCallBudgetTests {
             do {
                 _ = try await client.list(identifier: list)
                 Issue.record("the service's limit was not reported")
-            } catch {
+            } catch let error as NeoCheckError {
                 #expect(error.code == .hourlyLimitReached)
                 #expect(error.status == 400)
             }
@@ -110,7 +111,7 @@ struct HourlyCallBudgetTests {
             do {
                 _ = try await client.list(identifier: list)
                 Issue.record("the client called although the limit was known")
-            } catch {
+            } catch let error as NeoCheckError {
                 #expect(error.code == .callBudgetExhausted)
             }
             #expect(await harness.emulator.apiCalls == 2)

@@ -62,7 +62,7 @@ struct NeoCheckRecordTests {
         let noFace = try TestFaces.photo("_noface", "01.jpg")
         try await withNeoCheckEmulator { harness in
             let client = try harness.client()
-            func rejection(_ record: NeoCheckNewFaceRecord) async -> [String] {
+            func rejection(_ record: NeoCheckNewFaceRecord) async throws -> [String] {
                 do {
                     _ = try await client.createRecord(record)
                     Issue.record("the record was created")
@@ -73,23 +73,23 @@ struct NeoCheckRecordTests {
                     return error.serviceErrors.map(\.code)
                 }
             }
-            #expect(await rejection(NeoCheckNewFaceRecord(faceImage: noFace, name: "No", surname1: "Face")) == ["NoFaceDetected"])
+            #expect(try await rejection(NeoCheckNewFaceRecord(faceImage: noFace, name: "No", surname1: "Face")) == ["NoFaceDetected"])
             #expect(
-                await rejection(NeoCheckNewFaceRecord(faceImage: Array("GIF89a nonsense".utf8), name: "Bad", surname1: "Image"))
+                try await rejection(NeoCheckNewFaceRecord(faceImage: Array("GIF89a nonsense".utf8), name: "Bad", surname1: "Image"))
                     == ["InvalidFaceImage"])
-            #expect(await rejection(NeoCheckNewFaceRecord(faceImage: portrait, name: "Tom", surname1: "")) == ["Surname1Required"])
+            #expect(try await rejection(NeoCheckNewFaceRecord(faceImage: portrait, name: "Tom", surname1: "")) == ["Surname1Required"])
             #expect(
-                await rejection(NeoCheckNewFaceRecord(faceImage: portrait, name: "Tom", surname1: "Cruise", faceListId: "no-such-list"))
+                try await rejection(NeoCheckNewFaceRecord(faceImage: portrait, name: "Tom", surname1: "Cruise", faceListId: "no-such-list"))
                     == ["FaceListNotFound"])
             _ = try await client.createRecord(NeoCheckNewFaceRecord(faceImage: portrait, name: "Tom", surname1: "Cruise", externalIdentifier: "t"))
             #expect(
-                await rejection(NeoCheckNewFaceRecord(faceImage: portrait, name: "Tom", surname1: "Cruise", externalIdentifier: "t"))
+                try await rejection(NeoCheckNewFaceRecord(faceImage: portrait, name: "Tom", surname1: "Cruise", externalIdentifier: "t"))
                     == ["DuplicateExternalIdentifier"])
 
             do {
                 try await client.updateRecord(NeoCheckFaceRecordUpdate(identifier: "no-such-record", name: "A", surname1: "B"))
                 Issue.record("an unknown record was updated")
-            } catch {
+            } catch let error as NeoCheckError {
                 #expect(error.code == .rejected)
                 #expect(error.serviceErrors.map(\.code) == ["FaceRecordNotFound"])
             }
@@ -118,7 +118,7 @@ struct NeoCheckRecordTests {
             do {
                 _ = try await client.createList(name: "all staff")
                 Issue.record("a second list with the same name was created")
-            } catch {
+            } catch let error as NeoCheckError {
                 #expect(error.code == .rejected)
                 #expect(error.serviceErrors.map(\.code) == ["DuplicateName"])
             }

@@ -2,6 +2,8 @@ import AsyncHTTPClient
 import FacegateEmulators
 import FacegateIdentify
 import Foundation
+import Logging
+import NIOHTTP1
 import NIOCore
 import Testing
 
@@ -105,7 +107,7 @@ struct TokenLifecycleTests {
             do {
                 _ = try await harness.client(credentials: wrongPassword).tokens.token()
                 Issue.record("a wrong password was accepted")
-            } catch {
+            } catch let error as NeoCheckError {
                 #expect(error.code == .invalidCredentials)
                 #expect(!"\(error)".contains("not-the-password-42"))
             }
@@ -115,7 +117,7 @@ struct TokenLifecycleTests {
             do {
                 _ = try await harness.client(credentials: wrongSecret).tokens.token()
                 Issue.record("a wrong client secret was accepted")
-            } catch {
+            } catch let error as NeoCheckError {
                 #expect(error.code == .invalidClient)
                 #expect(!"\(error)".contains("wrong-secret-1234"))
             }
