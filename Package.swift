@@ -156,6 +156,16 @@ let package = Package(
             dependencies: ["FacegateDoor", "FacegateCore"],
             swiftSettings: swiftSettings
         ),
+        .testTarget(
+            name: "NeoCheckTests",
+            dependencies: [
+                "FacegateCore", "FacegateQuality", "FacegateIdentify", "FacegateEmulators",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
     ],
     cxxLanguageStandard: .cxx17
 )
