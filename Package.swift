@@ -112,10 +112,23 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // The demo: the daemon's pipeline on bundled media with the NEC ID emulator and a simulated door.
+        .target(
+            name: "FacegateDemo",
+            dependencies: [
+                "FacegateCore", "FacegateImageCodec", "FacegateQuality", "FacegatePolicy", "FacegateIdentify",
+                "FacegateEmulators", "FacegateDoor", "FacegateApp",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         .executableTarget(
             name: "facegate",
             dependencies: [
                 "FacegateCore", "FacegateQuality", "FacegateIdentify", "FacegateApp", "FacegateCapture", "FacegateImageCodec",
+                "FacegateDemo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
