@@ -29,6 +29,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // Domain values and the protocols each stage is seen through. No I/O.
@@ -123,12 +124,33 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Journal stage: the SQLite decision and door-event journal.
+        .target(
+            name: "FacegateJournal",
+            dependencies: [
+                "FacegateCore", "FacegatePolicy",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The encrypted offline face cache the door falls back to when the cloud is down.
+        .target(
+            name: "FacegateOfflineCache",
+            dependencies: [
+                "FacegateCore", "FacegatePolicy",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
 
         .executableTarget(
             name: "facegate",
             dependencies: [
                 "FacegateCore", "FacegateQuality", "FacegateIdentify", "FacegateApp", "FacegateCapture", "FacegateImageCodec",
-                "FacegateDemo",
+                "FacegateDemo", "FacegateJournal", "FacegateOfflineCache",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -155,6 +177,29 @@ let package = Package(
         .testTarget(name: "FacegatePolicyTests", dependencies: ["FacegatePolicy"], swiftSettings: swiftSettings),
         .testTarget(name: "FacegateCLITests", dependencies: ["facegate"], swiftSettings: swiftSettings),
         .testTarget(name: "FacegateAppTests", dependencies: ["FacegateApp", "FacegatePolicy"], swiftSettings: swiftSettings),
+        // Test-only: writes a burst of decisions until it is SIGKILLed (not a product).
+        .executableTarget(
+            name: "facegate-journal-crash-writer",
+            dependencies: ["FacegateJournal", "FacegatePolicy"],
+            path: "Tests/facegate-journal-crash-writer",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "FacegateJournalTests",
+            dependencies: [
+                "FacegateJournal", "FacegatePolicy", "facegate-journal-crash-writer",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "FacegateOfflineCacheTests",
+            dependencies: [
+                "FacegateOfflineCache", "FacegatePolicy",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "FacegateQualityTests",
             dependencies: ["FacegateCore", "FacegateImageCodec", "FacegateQuality"],
