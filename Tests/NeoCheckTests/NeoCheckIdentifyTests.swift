@@ -57,7 +57,9 @@ struct NeoCheckIdentifyTests {
 
     @Test("1:N against a list, by identifier and by name")
     func againstList() async throws {
-        let people = ["angelina_jolie", "jennifer_aniston", "katy_perry"]
+        // A second photo of each, within dlib's usual same-person distance of the first.
+        let probes = ["angelina_jolie": "02.jpg", "jennifer_aniston": "06.jpg", "katy_perry": "02.jpg"]
+        let people = probes.keys.sorted()
         try await withNeoCheckEmulator { harness in
             let client = try harness.client()
             let list = try await client.createList(name: "staff")
@@ -70,7 +72,7 @@ struct NeoCheckIdentifyTests {
                 NeoCheckNewFaceRecord(faceImage: try TestFaces.photo("matt_damon", "01.jpg"), name: "Matt", surname1: "Damon"))
 
             for person in people {
-                let answer = try await client.identify(probe: try TestFaces.photo(person, "02.jpg"), againstList: .identifier(list))
+                let answer = try await client.identify(probe: try TestFaces.photo(person, probes[person]!), againstList: .identifier(list))
                 #expect(answer.result == .ok, "\(person)")
                 #expect(answer.person?.identifier == ids[person], "\(person)")
             }
@@ -150,9 +152,9 @@ struct NeoCheckIdentifyTests {
 
     @Test("the confidence mapping is the documented logistic")
     func confidenceMapping() {
-        #expect(abs(NeoCheckMatching.confidence(distance: 0.55) - 50) < 1e-9)
-        #expect(NeoCheckMatching.confidence(distance: 0.35) > 95)
-        #expect(NeoCheckMatching.confidence(distance: 0.7) < 10)
+        #expect(abs(NeoCheckMatching.confidence(distance: 0.50) - 50) < 1e-9)
+        #expect(NeoCheckMatching.confidence(distance: 0.30) > 95)
+        #expect(NeoCheckMatching.confidence(distance: 0.65) < 10)
         #expect(NeoCheckMatching.isMatch(confidence: 50))
         #expect(!NeoCheckMatching.isMatch(confidence: 49.99))
     }
