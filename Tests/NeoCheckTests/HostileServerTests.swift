@@ -67,10 +67,10 @@ final class HostileServer: Sendable {
         try? await channel.close()
     }
 
-    /// A client of this server: 1 s per attempt, 1 MiB cap, 3 attempts for idempotent calls.
+    /// A client of this server: 2 s per attempt, 1 MiB cap, 3 attempts for idempotent calls.
     func client() throws(NeoCheckError) -> NeoCheckClient {
         let policy = CloudHTTPPolicy(
-            requestTimeout: .seconds(1), maxResponseBytes: 1 << 20, maxAttempts: 3, initialBackoff: .milliseconds(10))
+            requestTimeout: .seconds(2), maxResponseBytes: 1 << 20, maxAttempts: 3, initialBackoff: .milliseconds(10))
         return try NeoCheckClient(
             configuration: NeoCheckConfiguration(endpoint: endpoint, credentials: TestAccount.credentials),
             http: CloudHTTP(client: HTTPClient.shared, policy: policy, logger: .init(label: "hostile-test")))

@@ -31,10 +31,10 @@ struct TokenLifecycleTests {
 
     @Test("a token that expires mid-run is renewed with the refresh token")
     func expiryMidRun() async throws {
-        try await withNeoCheckEmulator(tokenLifetime: .seconds(2)) { harness in
+        try await withNeoCheckEmulator(tokenLifetime: .seconds(3)) { harness in
             let client = try harness.client()
             try await probeCall(client)
-            try await Task.sleep(for: .milliseconds(2500))
+            try await Task.sleep(for: .milliseconds(3500))
             try await probeCall(client)
             #expect(await harness.emulator.tokenRequests == ["password": 1, "refresh_token": 1])
             #expect(await harness.emulator.apiCalls == 2)
@@ -85,10 +85,10 @@ struct TokenLifecycleTests {
 
     @Test("concurrent callers share one renewal when the token expires")
     func concurrentCallersAtExpiry() async throws {
-        try await withNeoCheckEmulator(tokenLifetime: .seconds(2)) { harness in
+        try await withNeoCheckEmulator(tokenLifetime: .seconds(3)) { harness in
             let client = try harness.client()
             try await probeCall(client)
-            try await Task.sleep(for: .milliseconds(2500))
+            try await Task.sleep(for: .milliseconds(3500))
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for _ in 0..<24 {
                     group.addTask { try await probeCall(client) }
