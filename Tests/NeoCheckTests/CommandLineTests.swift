@@ -174,6 +174,21 @@ struct CommandLineTests {
         }
     }
 
+    @Test("--budget-file carries the hourly budget from one run to the next")
+    func budgetAcrossRuns() async throws {
+        let budgetFile = try temporaryDirectory("cli-budget").appendingPathComponent("budget.json").path
+        try await withNeoCheckEmulator { harness in
+            let env = environment(harness)
+            let arguments = ["neocheck", "lists", "create", "--budget-file", budgetFile, "--calls-per-hour", "1", "--name"]
+            let first = try await runTool(BuiltTools.facegate, arguments + ["first"], environment: env)
+            #expect(first.status == 0, "\(first.errors)")
+            let second = try await runTool(BuiltTools.facegate, arguments + ["second"], environment: env)
+            #expect(second.status != 0)
+            #expect(second.errors.contains("callBudgetExhausted"))
+            #expect(await harness.emulator.apiCalls == 1)
+        }
+    }
+
     @Test("the emulator command serves the API on the port it prints, and stops on SIGTERM")
     func emulatorCommand() async throws {
         let state = try temporaryDirectory("cli-emulator")

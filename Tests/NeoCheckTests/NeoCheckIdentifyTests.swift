@@ -94,6 +94,22 @@ struct NeoCheckIdentifyTests {
         }
     }
 
+    @Test("a match in a probe with several faces is a warning, and face QA says so")
+    func severalFaces() async throws {
+        let group = try TestFaces.photo("_multi", "01.jpg")
+        try await withNeoCheckEmulator { harness in
+            let client = try harness.client()
+            // Enrolment keeps the largest face; the same photo as probe matches it exactly.
+            let id = try await client.createRecord(NeoCheckNewFaceRecord(faceImage: group, name: "Largest", surname1: "Face"))
+            let answer = try await client.identify(probe: group, againstRecord: .identifier(id), faceQA: true)
+            #expect(answer.result == .warning)
+            #expect(answer.isMatch)
+            #expect(answer.person?.identifier == id)
+            #expect(answer.faceQA?.checks?.onlyOneFaceVisible == false)
+            #expect(answer.faceQA?.checks?.overallPhotoQuality == false)
+        }
+    }
+
     @Test("face QA comes from the local quality measures when asked for")
     func faceQA() async throws {
         let portrait = try TestFaces.photo("jennifer_aniston", "01.jpg")
