@@ -214,31 +214,8 @@ public struct NeoCheckClient: Sendable {
     private static func send(
         _ http: CloudHTTP, idempotent: Bool, prepare: @escaping @Sendable () -> HTTPClientRequest
     ) async throws(NeoCheckError) -> CloudHTTPResponse {
-        // CloudHTTP's deadline covers the reply's head; a body that stalls after it
-        // would hold the call indefinitely. So the whole call, retries included,
-        // gets a deadline of its own, a second beyond what the policy allows.
-        let policy = http.policy
-        let attempts = idempotent ? policy.maxAttempts : 1
-        var limit = policy.requestTimeout * attempts + .seconds(1)
-        var backoff = policy.initialBackoff
-        for _ in 1..<attempts {
-            limit += backoff
-            backoff *= 2
-        }
-        let deadline = limit
         do {
-            return try await withThrowingTaskGroup(of: CloudHTTPResponse?.self) { group in
-                group.addTask { try await http.send(idempotent: idempotent, prepare: prepare) }
-                group.addTask {
-                    try await Task.sleep(for: deadline)
-                    return nil
-                }
-                defer { group.cancelAll() }
-                guard let first = try await group.next(), let response = first else {
-                    throw CloudTransportError(.timeout, "no complete reply within \(deadline)")
-                }
-                return response
-            }
+            return try await http.send(idempotent: idempotent, prepare: prepare)
         } catch let error as CloudTransportError {
             switch error.kind {
             case .timeout: throw NeoCheckError(.timeout, error.detail)
