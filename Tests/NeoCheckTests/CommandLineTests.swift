@@ -44,7 +44,8 @@ func runTool(_ tool: URL, _ arguments: [String], environment: [String: String]) 
     process.executableURL = tool
     process.arguments = arguments
     process.environment = environment
-    let output = Pipe(), errors = Pipe()
+    let output = Pipe()
+    let errors = Pipe()
     process.standardOutput = output
     process.standardError = errors
     let collected = Mutex<(out: Data, err: Data)>((Data(), Data()))
@@ -106,7 +107,8 @@ struct CommandLineTests {
             let shown = try await neocheck("token", "--show").json()
             #expect((shown["accessToken"] as? String)?.isEmpty == false)
 
-            let list = try #require(try await neocheck("lists", "create", "--name", "staff", "--description", "day staff").json()["identifier"] as? String)
+            let list = try #require(
+                try await neocheck("lists", "create", "--name", "staff", "--description", "day staff").json()["identifier"] as? String)
             #expect(try await neocheck("lists", "get", list).json()["name"] as? String == "staff")
             let renamed = try await neocheck("lists", "update", list, "--name", "all staff").json()
             #expect(renamed["name"] as? String == "all staff")
@@ -117,7 +119,9 @@ struct CommandLineTests {
                     "records", "create", "--face", photos.appendingPathComponent("angelina_jolie/01.jpg").path, "--name", "Angelina",
                     "--surname1", "Jolie", "--external-id", "emp-1", "--data-file", dataFile.path, "--disabled"
                 ).json()["identifier"] as? String)
-            let created = try await neocheck("records", "get", "--external-id", "emp-1", "--face-out", scratch.appendingPathComponent("face.jpg").path).json()
+            let created = try await neocheck(
+                "records", "get", "--external-id", "emp-1", "--face-out", scratch.appendingPathComponent("face.jpg").path
+            ).json()
             #expect(created["identifier"] as? String == record)
             #expect(created["enabled"] as? Bool == false)
             #expect(created["additionalDataFileName"] as? String == "badge.txt")
@@ -129,7 +133,9 @@ struct CommandLineTests {
             #expect(updated["surname2"] as? String == "Voight")
             #expect(updated["externalIdentifier"] as? String == "emp-1")
 
-            #expect(try await neocheck("lists", "add-record", "--record-external-id", "emp-1", "--list-name", "all staff").json()["added"] as? Bool == true)
+            #expect(
+                try await neocheck("lists", "add-record", "--record-external-id", "emp-1", "--list-name", "all staff").json()["added"] as? Bool
+                    == true)
 
             let probe = photos.appendingPathComponent("angelina_jolie/03.jpg").path
             let viaRecord = try await neocheck("identify", "record", "--probe", probe, "--record", record).json()
@@ -140,7 +146,8 @@ struct CommandLineTests {
             #expect((viaList["match"] as? [String: Any])?["identifier"] as? String == record)
             #expect(viaList["faceQA"] != nil)
             let viaReference = try await neocheck(
-                "identify", "reference", "--probe", probe, "--reference", photos.appendingPathComponent("katy_perry/01.jpg").path).json()
+                "identify", "reference", "--probe", probe, "--reference", photos.appendingPathComponent("katy_perry/01.jpg").path
+            ).json()
             #expect(viaReference["result"] as? String == "failed")
 
             #expect(try await neocheck("records", "delete", record).json()["deleted"] as? Bool == true)

@@ -130,11 +130,13 @@ struct NeoCheckIdentifyTests {
     func unusableProbes() async throws {
         try await withNeoCheckEmulator(credits: 10) { harness in
             let client = try harness.client()
-            let noFace = try await client.identify(probe: try TestFaces.photo("_noface", "01.jpg"), againstReference: try TestFaces.photo("katy_perry", "01.jpg"))
+            let noFace = try await client.identify(
+                probe: try TestFaces.photo("_noface", "01.jpg"), againstReference: try TestFaces.photo("katy_perry", "01.jpg"))
             #expect(noFace.result == .notExecuted)
             #expect(noFace.confidence == 0)
             await #expect(throws: NeoCheckError(.invalidContent, "")) {
-                _ = try await client.identify(probe: Array("plainly not an image".utf8), againstReference: try TestFaces.photo("katy_perry", "01.jpg"))
+                _ = try await client.identify(
+                    probe: Array("plainly not an image".utf8), againstReference: try TestFaces.photo("katy_perry", "01.jpg"))
             }
             // Neither spent a credit.
             #expect(await harness.emulator.credits == 10)

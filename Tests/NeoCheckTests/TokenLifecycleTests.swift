@@ -3,8 +3,8 @@ import FacegateEmulators
 import FacegateIdentify
 import Foundation
 import Logging
-import NIOHTTP1
 import NIOCore
+import NIOHTTP1
 import Testing
 
 @Suite("NeoCheck OAuth token lifecycle against the emulator")

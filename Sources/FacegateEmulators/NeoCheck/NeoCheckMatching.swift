@@ -40,7 +40,8 @@ public enum NeoCheckMatching {
     static func faceQA(of analysis: ImageAnalysis) -> FaceQAWire? {
         guard let face = analysis.faces.first else { return nil }
         let q = face.quality
-        let width = Double(analysis.width), height = Double(analysis.height)
+        let width = Double(analysis.width)
+        let height = Double(analysis.height)
         let center = face.box.center
         let good: (QualityMeasure) -> Bool = { $0.score >= 50 }
         let vertical = good(q.headPosition) && good(q.pitch) && abs(center.y - height / 2) <= height / 4
