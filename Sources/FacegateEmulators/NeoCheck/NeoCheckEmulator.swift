@@ -56,6 +56,8 @@ public struct NeoCheckEmulatorConfiguration: Sendable {
 public actor NeoCheckEmulator {
     public nonisolated let configuration: NeoCheckEmulatorConfiguration
     nonisolated let analyzer: any FaceAnalyzing
+    /// The face core blocks for tens of milliseconds an image: it runs here, off the cooperative pool.
+    nonisolated let faceWork = BlockingWorkQueue(label: "facegate.emulator.neocheck.faces")
     let store: StateFile<NeoCheckEmulatorStore>
     private var accessTokens: [String: ContinuousClock.Instant] = [:]
     private var refreshTokens: Set<String> = []
