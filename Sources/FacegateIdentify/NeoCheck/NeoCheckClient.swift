@@ -245,6 +245,7 @@ public struct NeoCheckClient: Sendable {
             secrets = [credentials.clientSecret, refreshToken]
         }
         let body = formEncoded(form)
+        http.logger.debug("requesting an access token", metadata: ["grant": "\(form[0].1)"])
         // A token request changes nothing on the service: safe to retry.
         let response = try await send(http, idempotent: true) {
             var request = HTTPClientRequest(url: url)
