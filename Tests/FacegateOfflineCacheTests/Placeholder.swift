@@ -1,1 +1,1 @@
-// placeholder
+// Replaced by the offline cache tests.
