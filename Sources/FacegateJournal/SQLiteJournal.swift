@@ -88,6 +88,9 @@ public final class SQLiteJournal: Sendable {
         var status = JournalStatus()
     }
 
+    /// Where the daemon keeps the journal (systemd `StateDirectory=facegate`).
+    public static let defaultPath = "/var/lib/facegate/journal.sqlite"
+
     public let configuration: Configuration
     let logger: Logger
     let state = Mutex(State())
@@ -166,6 +169,8 @@ public final class SQLiteJournal: Sendable {
                 try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                     let resumeNow = state.withLock { state -> Result<Void, JournalError>? in
                         if state.settledSequence >= state.lastSequence { return .success(()) }
+                        // Cancelled before the waiter was registered: the cancellation handler found nothing to resume.
+                        if Task.isCancelled { return .failure(JournalError(.closed, "flush was cancelled")) }
                         if state.status.health == .closed {
                             return .failure(JournalError(.closed, "the journal writer has stopped"))
                         }

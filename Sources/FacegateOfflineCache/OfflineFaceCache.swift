@@ -44,6 +44,9 @@ public actor OfflineFaceCache {
         }
     }
 
+    /// Where the daemon keeps the cache (systemd `StateDirectory=facegate`).
+    public static let defaultPath = "/var/lib/facegate/offline-cache.sqlite"
+
     public let configuration: Configuration
     private let key: OfflineCacheKey
     private let database: DatabasePool
@@ -384,6 +387,11 @@ public struct PendingRecheck: Sendable, Hashable {
 public struct PurgeReport: Sendable, Hashable {
     public var faces: Int
     public var pendingRechecks: Int
+
+    public init(faces: Int, pendingRechecks: Int) {
+        self.faces = faces
+        self.pendingRechecks = pendingRechecks
+    }
 }
 
 public struct OfflineCacheStatus: Sendable, Hashable {
