@@ -96,7 +96,7 @@ struct LogCommand: ParsableCommand {
         let d = record.decision
         var parts = [JournalExport.timestamp(record.time), record.door, d.outcome.rawValue, d.subjectId ?? "-"]
         if let best = d.bestScore {
-            parts.append("score \(best.formatted(.number.precision(.fractionLength(0...3))))")
+            parts.append("score \(best.formatted(.number.grouping(.never).precision(.fractionLength(0...3))))")
         }
         if let total = record.latencies.total {
             let (seconds, attoseconds) = total.components
