@@ -27,6 +27,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
@@ -57,6 +59,24 @@ let package = Package(
         // Policy stage: the door's decision, pure.
         .target(name: "FacegatePolicy", dependencies: ["FacegateCore"], swiftSettings: swiftSettings),
 
+        // Frame sources: V4L2 cameras and replays of image folders or video files.
+        .target(
+            name: "FacegateCapture",
+            dependencies: ["FacegateCore", "FacegateImageCodec"],
+            swiftSettings: swiftSettings
+        ),
+
+        // Door I/O: relay, contact and exit button over GPIO (libgpiod v1.6), or simulated.
+        .systemLibrary(name: "CGPIOD", pkgConfig: "libgpiod", providers: [.apt(["libgpiod-dev"])]),
+        .target(
+            name: "FacegateDoor",
+            dependencies: [
+                "FacegateCore", "CGPIOD",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // Identify stage: the two cloud face-search services.
         .target(
             name: "FacegateIdentify",
@@ -82,6 +102,29 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // Composition root: configuration, the gate pipeline, the service.
+        .target(
+            name: "FacegateApp",
+            dependencies: [
+                "FacegateCore", "FacegateImageCodec", "FacegateQuality", "FacegatePolicy", "FacegateIdentify",
+                "FacegateJournal", "FacegateOfflineCache",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // The demo: the daemon's pipeline on bundled media with the NEC ID emulator and a simulated door.
+        .target(
+            name: "FacegateDemo",
+            dependencies: [
+                "FacegateCore", "FacegateImageCodec", "FacegateQuality", "FacegatePolicy", "FacegateIdentify",
+                "FacegateEmulators", "FacegateDoor", "FacegateApp",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Journal stage: the SQLite decision and door-event journal.
         .target(
             name: "FacegateJournal",
@@ -107,7 +150,8 @@ let package = Package(
         .executableTarget(
             name: "facegate",
             dependencies: [
-                "FacegateCore", "FacegateQuality", "FacegateIdentify", "FacegateJournal", "FacegateOfflineCache",
+                "FacegateCore", "FacegateQuality", "FacegateIdentify", "FacegateApp", "FacegateCapture", "FacegateImageCodec",
+                "FacegateDemo", "FacegateJournal", "FacegateOfflineCache",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -132,6 +176,8 @@ let package = Package(
 
         .testTarget(name: "FacegateCoreTests", dependencies: ["FacegateCore"], swiftSettings: swiftSettings),
         .testTarget(name: "FacegatePolicyTests", dependencies: ["FacegatePolicy"], swiftSettings: swiftSettings),
+        .testTarget(name: "FacegateCLITests", dependencies: ["facegate"], swiftSettings: swiftSettings),
+        .testTarget(name: "FacegateAppTests", dependencies: ["FacegateApp", "FacegatePolicy"], swiftSettings: swiftSettings),
         // Test-only: writes a burst of decisions until it is SIGKILLed (not a product).
         .executableTarget(
             name: "facegate-journal-crash-writer",
@@ -158,6 +204,35 @@ let package = Package(
         .testTarget(
             name: "FacegateQualityTests",
             dependencies: ["FacegateCore", "FacegateImageCodec", "FacegateQuality"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "FacegateCaptureTests",
+            dependencies: ["FacegateCapture", "FacegateCore", "FacegateImageCodec"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "FacegateDoorTests",
+            dependencies: ["FacegateDoor", "FacegateCore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "NeoCheckTests",
+            dependencies: [
+                "FacegateCore", "FacegateQuality", "FacegateIdentify", "FacegateEmulators",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "NECIDTests",
+            dependencies: [
+                "FacegateCore", "FacegateIdentify", "FacegateEmulators",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
     ],

@@ -1,5 +1,6 @@
 import ArgumentParser
 import FacegateCore
+import FacegateDemo
 import FacegateImageCodec
 import FacegateQuality
 import Foundation

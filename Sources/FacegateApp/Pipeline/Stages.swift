@@ -1,0 +1,69 @@
+import FacegateCore
+import FacegateJournal
+import FacegatePolicy
+import Foundation
+
+/// The best face of a visit, as sent to the cloud and kept for the offline cache.
+public struct ProbeFace: Sendable {
+    /// The head crop, JPEG: what the cloud searches with.
+    public var jpeg: [UInt8]
+    public var quality: QualityMeasures
+
+    public init(jpeg: [UInt8], quality: QualityMeasures) {
+        self.jpeg = jpeg
+        self.quality = quality
+    }
+}
+
+/// The cloud could not be asked: the offline path decides instead.
+public struct CloudUnavailable: Error, Sendable, CustomStringConvertible {
+    public enum Kind: String, Sendable {
+        case unreachable, timeout, serverError, rateLimited, budgetExhausted
+    }
+
+    public var kind: Kind
+    public var detail: String
+
+    public init(_ kind: Kind, _ detail: String) {
+        self.kind = kind
+        self.detail = detail
+    }
+
+    public var description: String { "\(kind.rawValue): \(detail)" }
+}
+
+/// The identify stage: one cloud search per visit.
+public protocol FaceSearch: Sendable {
+    var backendName: String { get }
+    var scoreUnit: ScoreUnit { get }
+    /// Candidates for the probe, closest first. Throws `CloudUnavailable` when the service cannot be
+    /// reached (connection, timeout, 5xx, rate limit); any other error is a failed search.
+    func search(_ probe: ProbeFace, policy: DoorPolicy) async throws -> [MatchCandidate]
+}
+
+/// The offline fallback: faces the cloud matched before, stored locally.
+public protocol OfflineFaceStore: Sendable {
+    /// Remembers a face the cloud just granted.
+    func remember(subjectId: String, tags: Set<String>, descriptor: FaceDescriptor, at time: Date) async throws
+    /// Candidates by descriptor distance, closest first; expired entries never match.
+    func match(_ descriptor: FaceDescriptor, at time: Date) async throws -> [MatchCandidate]
+}
+
+/// One decision as the pipeline reports it to observers (the demo, tests).
+public struct GateOutcome: Sendable {
+    /// What went to the journal.
+    public var record: DecisionRecord
+    public var visitNumber: Int
+    /// Whether the cloud was called for this visit.
+    public var cloudCalled: Bool
+    /// The visit's best-face crop, when one was made.
+    public var probeJPEG: [UInt8]?
+}
+
+/// Where decisions and door events go: the SQLite journal in the daemon. Recording never waits.
+public protocol GateJournal: Sendable {
+    @discardableResult func record(_ decision: DecisionRecord) -> Bool
+    @discardableResult func record(_ event: DoorEventRecord) -> Bool
+}
+
+extension SQLiteJournal: GateJournal {}
