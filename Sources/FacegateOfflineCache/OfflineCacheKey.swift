@@ -19,9 +19,9 @@ public struct OfflineCacheKey: Sendable {
 
     public static let byteCount = 32
     /// The key file used when neither a path nor a systemd credential is given.
-    public static let defaultPath = "/etc/facegate/cache.key"
-    /// The systemd credential name the unit loads the key as (`LoadCredential=facegate-cache-key:...`).
-    public static let credentialName = "facegate-cache-key"
+    public static let defaultPath = "/etc/facegate/credentials/offline-cache-key"
+    /// The systemd credential name the unit loads the key as (`LoadCredential=offline-cache-key:...`).
+    public static let credentialName = "offline-cache-key"
 
     /// A key from its 32 bytes.
     public init(bytes: [UInt8]) throws(OfflineCacheError) {

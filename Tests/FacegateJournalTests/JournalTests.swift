@@ -60,6 +60,8 @@ struct JournalTests {
             ]
         }
         #expect(settings == ["wal", "2", "1", "2", "ok"])
+        let mode = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
     }
 
     @Test("door events read back, filtered by door, kind and time")
