@@ -1,5 +1,6 @@
 import FacegateCore
 import FacegateOfflineCache
+import FacegatePolicy
 import Foundation
 
 struct TemporaryFolder {
@@ -53,3 +54,12 @@ func makeCache(
 func randomKey() -> OfflineCacheKey {
     try! OfflineCacheKey(bytes: (0..<32).map { _ in UInt8.random(in: 0...255) })
 }
+
+/// The shape the pipeline sees the cache through (`OfflineFaceStore` in FacegateApp): this fails to
+/// compile if the cache stops fitting it.
+protocol PipelineOfflineStoreShape: Sendable {
+    func remember(subjectId: String, tags: Set<String>, descriptor: FaceDescriptor, at time: Date) async throws
+    func match(_ descriptor: FaceDescriptor, at time: Date) async throws -> [MatchCandidate]
+}
+
+extension OfflineFaceCache: PipelineOfflineStoreShape {}
