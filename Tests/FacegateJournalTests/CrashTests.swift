@@ -28,6 +28,10 @@ struct CrashTests {
         process.standardOutput = output
         try process.run()
 
+        // Never wait forever on a writer that stopped reporting: killing it ends the read below.
+        let pid = process.processIdentifier
+        let watchdog = DispatchWorkItem { kill(pid, SIGKILL) }
+        DispatchQueue.global().asyncAfter(deadline: .now() + 180, execute: watchdog)
         // Read "committed N" lines until a few thousand are on disk, then kill the writer mid-burst.
         let lastCommitted = await withCheckedContinuation { (continuation: CheckedContinuation<Int, Never>) in
             DispatchQueue.global().async {
@@ -48,6 +52,8 @@ struct CrashTests {
             }
         }
         process.waitUntilExit()
+        // Cancelled once the writer is reaped, so its id (which may be reused) is never signalled later.
+        watchdog.cancel()
         #expect(process.terminationReason == .uncaughtSignal)
         #expect(process.terminationStatus == SIGKILL)
         #expect(lastCommitted >= 5_000)
