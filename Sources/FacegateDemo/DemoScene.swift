@@ -11,9 +11,15 @@ public struct DemoMedia: Sendable {
     public let directory: String
 
     public static func locate(_ named: String?) throws -> DemoMedia {
-        let candidates =
-            named.map { [$0] }
-            ?? ((ProcessInfo.processInfo.environment["FACEGATE_DEMO_MEDIA"].map { [$0] } ?? []) + searchPath)
+        var candidates: [String] = []
+        if let named {
+            candidates = [named]
+        } else {
+            if let fromEnvironment = ProcessInfo.processInfo.environment["FACEGATE_DEMO_MEDIA"] {
+                candidates.append(fromEnvironment)
+            }
+            candidates += searchPath
+        }
         for folder in candidates where FileManager.default.fileExists(atPath: folder + "/obama.jpg") {
             return DemoMedia(directory: folder)
         }

@@ -4,6 +4,7 @@ import FacegateCore
 import FacegateDoor
 import FacegateIdentify
 import FacegateJournal
+import FacegateOfflineCache
 import FacegatePolicy
 import FacegateQuality
 import Foundation
@@ -35,10 +36,16 @@ public struct DoorDemo: Sendable {
 
     /// What happened, for the summary and tests.
     public struct Summary: Sendable {
-        public var outcomes: [(visitor: String?, outcome: GateOutcome)] = []
+        public var outcomes: [DemoOutcome] = []
         public var statistics = PipelineStatistics()
         public var relayChanges = 0
         public var journalPath: String = ""
+    }
+
+    /// One decision, with who the scene had at the door.
+    public struct DemoOutcome: Sendable {
+        public var visitor: String?
+        public var outcome: GateOutcome
     }
 
     public let options: Options
@@ -79,69 +86,106 @@ public struct DoorDemo: Sendable {
     private func run(cloud: EmulatedNEC, httpClient: HTTPClient, frames: DlibFaceAnalyzer, logger: Logger) async throws -> Summary {
         let say = options.print
         let client = NECIDClient(configuration: cloud.configuration(http: CloudHTTPPolicy(requestTimeout: .seconds(4))), httpClient: httpClient)
-        do {
+        // A kept state folder already has the tag.
+        if try await !client.listTags().contains("staff") {
             try await client.createTag("staff")
-        } catch where error.code == .duplicate {
-            // A kept state folder already has it.
         }
         let enrolled = try await client.registerSubject(face: try options.media.bytes("obama.jpg"), tags: ["staff"])
         say("enrolled obama.jpg as subject \(enrolled.id) with tag staff (face quality \(String(format: "%.2f", enrolled.attributes.faceQualityScore)))")
 
         let journalPath = options.stateDirectory.appendingPathComponent("journal.sqlite").path
         let journal = SQLiteJournal(configuration: .init(path: journalPath), logger: logger)
+        let keyPath = options.stateDirectory.appendingPathComponent("offline-cache.key").path
+        let key: OfflineCacheKey
+        if FileManager.default.fileExists(atPath: keyPath) {
+            key = try OfflineCacheKey.load(path: keyPath)
+        } else {
+            key = try OfflineCacheKey.generate(to: keyPath)
+        }
+        let cache = try OfflineFaceCache(
+            configuration: .init(path: options.stateDirectory.appendingPathComponent("offline-cache.sqlite").path), key: key,
+            logger: logger)
         let lines = SimulatedDoorLines(logger: Logger(label: "facegate.door.simulated"))
         let door = try DoorController(lines: lines, timing: DoorTiming(unlockDuration: .seconds(3)), logger: logger)
         var demoConfiguration = FacegateConfiguration()
         demoConfiguration.door.name = "demo door"
         let policy = demoConfiguration.doorPolicy
-        let scene = DemoScene(
-            visitors: [
-                .init(name: "Barack Obama (obama2.jpg, enrolled from another photo)", portrait: try options.media.image("obama2.jpg")),
-                .init(name: "Joe Biden (biden.jpg, not enrolled)", portrait: try options.media.image("biden.jpg")),
-            ],
-            realTime: options.realTime)
-        let pipeline = GatePipeline(
-            source: scene, analyzer: frames, search: NECFaceSearch(client: client, tags: ["staff"]), offline: nil,
-            door: door, journal: journal, policy: policy,
-            settings: .init(door: policy.door, approach: ApproachConfiguration(), decisionDeadline: .seconds(6)),
-            logger: logger)
+        let obama = DemoScene.Visitor(
+            name: "Barack Obama (obama2.jpg, enrolled from another photo)", portrait: try options.media.image("obama2.jpg"))
+        let biden = DemoScene.Visitor(name: "Joe Biden (biden.jpg, not enrolled)", portrait: try options.media.image("biden.jpg"))
+        let search = NECFaceSearch(client: client, tags: ["staff"])
 
-        say("\(scene.visitors.count) people walk up to the door, one after the other; threshold \(Int(policy.threshold)) of 9999")
         var summary = Summary()
         summary.journalPath = journalPath
-        let decisions = await pipeline.decisions()
         let events = await door.events()
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await journal.run() }
-            group.addTask { try await door.run() }
-            group.addTask {
-                for await event in events {
-                    if case .unlocked = event { say("  door: relay energised, unlocked") }
-                    if case .locked = event { say("  door: relay released, locked") }
+        // The door, its event log and the journal writer run beside the two scenes.
+        let background = Task {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await journal.run() }
+                group.addTask { try? await door.run() }
+                group.addTask {
+                    for await event in events {
+                        if case .unlocked = event { say("  door: relay energised, unlocked") }
+                        if case .locked = event { say("  door: relay released, locked") }
+                    }
                 }
+                group.addTask { await journalDoorEvents(of: door, named: policy.door, into: journal) }
             }
-            group.addTask { await journalDoorEvents(of: door, named: policy.door, into: journal) }
-            group.addTask { try await pipeline.run() }
-            for await outcome in decisions {
-                let who = scene.visitor(atFrame: outcome.bestFrameSequence)
-                summary.outcomes.append((who, outcome))
-                say(Self.describe(outcome, who: who))
-            }
-            // The scene is over: give the door its pulse time, then stop everything.
-            try await Task.sleep(for: .seconds(options.realTime ? 3.5 : 0.2))
-            try await journal.flush()
-            group.cancelAll()
         }
-        summary.statistics = await pipeline.statistics
+        defer { background.cancel() }
+
+        say("the cloud is up: two people walk up to the door, one after the other (threshold \(Int(policy.threshold)) of 9999)")
+        let online = try await phase(
+            DemoScene(visitors: [obama, biden], realTime: options.realTime), search: search, cache: cache, door: door,
+            journal: journal, policy: policy, frames: frames, logger: logger)
+        say("the cloud goes down (the emulator stops): the door decides from its offline cache, more strictly")
+        await cloud.stop()
+        let offline = try await phase(
+            DemoScene(visitors: [obama, biden], realTime: options.realTime), search: search, cache: cache, door: door,
+            journal: journal, policy: policy, frames: frames, logger: logger)
+        summary.outcomes = online.outcomes + offline.outcomes
+        var statistics = online.statistics
+        statistics.frames += offline.statistics.frames
+        statistics.visits += offline.statistics.visits
+        statistics.cloudCalls += offline.statistics.cloudCalls
+        statistics.unlocks += offline.statistics.unlocks
+        summary.statistics = statistics
+        // Give the door its pulse time, then stop everything.
+        let settle: Duration = options.realTime ? .milliseconds(3500) : .milliseconds(200)
+        try await Task.sleep(for: settle)
+        try await journal.flush()
+        background.cancel()
+        await background.value
         summary.relayChanges = lines.relayChanges
         let stats = summary.statistics
         say(
             """
             summary: \(stats.frames) frames, \(stats.visits) visits, \(stats.cloudCalls) cloud calls \
             (one per visit that passed the quality gate), \(stats.unlocks) unlocks; \
-            decisions journaled in \(journalPath) (`facegate log --database \(journalPath)`)
+            decisions journaled in \(journalPath) (see them with: facegate log --database \(journalPath))
             """)
         return summary
+    }
+
+    /// One scene through a fresh pipeline; decisions are printed as they are made.
+    private func phase(
+        _ scene: DemoScene, search: NECFaceSearch, cache: OfflineFaceCache, door: DoorController, journal: SQLiteJournal,
+        policy: DoorPolicy, frames: DlibFaceAnalyzer, logger: Logger
+    ) async throws -> (outcomes: [DemoOutcome], statistics: PipelineStatistics) {
+        let pipeline = GatePipeline(
+            source: scene, analyzer: frames, search: search, offline: cache, door: door, journal: journal, policy: policy,
+            settings: .init(door: policy.door, approach: ApproachConfiguration(), decisionDeadline: .seconds(6)),
+            logger: logger)
+        let decisions = await pipeline.decisions()
+        let running = Task { try await pipeline.run() }
+        var outcomes: [DemoOutcome] = []
+        for await outcome in decisions {
+            let who = scene.visitor(atFrame: outcome.bestFrameSequence)
+            outcomes.append(DemoOutcome(visitor: who, outcome: outcome))
+            options.print(Self.describe(outcome, who: who))
+        }
+        try await running.value
+        return (outcomes, await pipeline.statistics)
     }
 
     static func describe(_ outcome: GateOutcome, who: String?) -> String {
@@ -156,7 +200,10 @@ public struct DoorDemo: Sendable {
         let l = outcome.record.latencies
         func ms(_ value: Duration?) -> String {
             guard let value else { return "-" }
-            return String(format: "%.0f ms", (Double(value.components.seconds) + Double(value.components.attoseconds) / 1e18) * 1000)
+            let seconds = Double(value.components.seconds)
+            let fraction = Double(value.components.attoseconds) / 1e18
+            let milliseconds = Int(((seconds + fraction) * 1000).rounded())
+            return "\(milliseconds) ms"
         }
         line += " [quality \(ms(l.quality)), cloud \(ms(l.cloud)), relay \(ms(l.relay)), total \(ms(l.total))]"
         if !outcome.cloudCalled { line += " (no cloud call)" }

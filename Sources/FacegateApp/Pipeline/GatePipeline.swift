@@ -197,6 +197,13 @@ public actor GatePipeline {
             quality: visit.bestFace.quality, latencies: latencies,
             probeCrop: probe?.jpeg)
         journal.record(record)
+        if decision.offline, let offline, let probe {
+            do {
+                try await offline.addPendingRecheck(decisionId: record.id, door: settings.door, probe: probe.jpeg, at: time)
+            } catch {
+                logger.warning("offline decision cannot be kept for its re-check", metadata: ["error": "\(error)"])
+            }
+        }
         let outcome = GateOutcome(
             record: record, visitNumber: visit.number, bestFrameSequence: visit.bestFrameSequence, cloudCalled: cloudCalled,
             probeJPEG: probe?.jpeg)

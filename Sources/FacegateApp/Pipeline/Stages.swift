@@ -1,5 +1,6 @@
 import FacegateCore
 import FacegateJournal
+import FacegateOfflineCache
 import FacegatePolicy
 import Foundation
 
@@ -47,7 +48,12 @@ public protocol OfflineFaceStore: Sendable {
     func remember(subjectId: String, tags: Set<String>, descriptor: FaceDescriptor, at time: Date) async throws
     /// Candidates by descriptor distance, closest first; expired entries never match.
     func match(_ descriptor: FaceDescriptor, at time: Date) async throws -> [MatchCandidate]
+    /// Keeps the probe of a decision made offline until the cloud re-checks it; returns the re-check's id.
+    @discardableResult
+    func addPendingRecheck(decisionId: UUID, door: String, probe: [UInt8], at time: Date) async throws -> UUID
 }
+
+extension OfflineFaceCache: OfflineFaceStore {}
 
 /// One decision as the pipeline reports it to observers (the demo, tests).
 public struct GateOutcome: Sendable {
