@@ -54,9 +54,13 @@ let package = Package(
         ),
 
         // Frame sources: V4L2 cameras and replays of image folders or video files.
+        .target(name: "CFacegateV4L2", linkerSettings: [.linkedLibrary("v4l2")]),
         .target(
             name: "FacegateCapture",
-            dependencies: ["FacegateCore", "FacegateImageCodec"],
+            dependencies: [
+                "FacegateCore", "FacegateImageCodec", "CFacegateV4L2",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
 
@@ -99,7 +103,8 @@ let package = Package(
         .executableTarget(
             name: "facegate",
             dependencies: [
-                "FacegateCore", "FacegateQuality", "FacegateIdentify",
+                "FacegateCore", "FacegateQuality", "FacegateIdentify", "FacegateCapture", "FacegateDoor",
+                "FacegateImageCodec",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -49,7 +49,8 @@ public struct GPIOLineAddress: Sendable, Hashable, CustomStringConvertible {
 /// on the driver input), which is locked for ``DoorFailMode/secure`` doors.
 public final class GPIODDoorLines: DoorLines {
     public struct Configuration: Sendable {
-        public var relay: GPIOLineAddress
+        /// nil watches the inputs only (`facegate door watch` beside a running daemon).
+        public var relay: GPIOLineAddress?
         public var failMode: DoorFailMode
         public var contact: GPIOLineAddress?
         public var exitButton: GPIOLineAddress?
@@ -59,7 +60,7 @@ public final class GPIODDoorLines: DoorLines {
         public var consumer: String
 
         public init(
-            relay: GPIOLineAddress, failMode: DoorFailMode = .secure, contact: GPIOLineAddress? = nil,
+            relay: GPIOLineAddress?, failMode: DoorFailMode = .secure, contact: GPIOLineAddress? = nil,
             exitButton: GPIOLineAddress? = nil, exitDebounce: Duration = .milliseconds(300), consumer: String = "facegate"
         ) {
             self.relay = relay
@@ -72,7 +73,7 @@ public final class GPIODDoorLines: DoorLines {
     }
 
     public let configuration: Configuration
-    private let relay: RequestedLine
+    private let relay: RequestedLine?
     private let contact: RequestedLine?
     private let exitButton: RequestedLine?
     private let chips: Mutex<[String: ChipHandle]>
@@ -92,10 +93,11 @@ public final class GPIODDoorLines: DoorLines {
         }
         do {
             let consumer = configuration.consumer
-            let relayLine = try line(configuration.relay)
             let lockedEnergised = configuration.failMode == .safe
-            relay = try RequestedLine(relayLine, address: configuration.relay) { line, flags in
-                gpiod_line_request_output_flags(line, consumer, flags, lockedEnergised ? 1 : 0)
+            relay = try configuration.relay.map { (address) throws(DoorError) in
+                try RequestedLine(try line(address), address: address) { line, flags in
+                    gpiod_line_request_output_flags(line, consumer, flags, lockedEnergised ? 1 : 0)
+                }
             }
             contact = try configuration.contact.map { (address) throws(DoorError) in
                 try RequestedLine(try line(address), address: address) { line, flags in
@@ -118,7 +120,7 @@ public final class GPIODDoorLines: DoorLines {
 
     public func driveRelay(unlocked: Bool) throws {
         let energised = unlocked == (configuration.failMode == .secure)
-        try relay.set(energised ? 1 : 0)
+        try relay?.set(energised ? 1 : 0)
     }
 
     public func contactIsOpen() throws -> Bool? {
@@ -163,8 +165,8 @@ public final class GPIODDoorLines: DoorLines {
     public func release() {
         // The resting level is the fail-mode's unpowered state; drive it before letting go
         // so the line does not depend on how the chip treats a freed output.
-        try? relay.set(configuration.failMode == .secure ? 0 : 1)
-        relay.release()
+        try? relay?.set(configuration.failMode == .secure ? 0 : 1)
+        relay?.release()
         contact?.release()
         exitButton?.release()
         chips.withLock { chips in
