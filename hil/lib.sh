@@ -38,3 +38,29 @@ wait_for_value() {
     done
     return 1
 }
+
+# Prints /dev/videoN of the first capture node whose name contains $1.
+video_device() {
+    for node in /sys/class/video4linux/video*; do
+        [ -e "$node/name" ] || continue
+        if grep -q "$1" "$node/name"; then echo "/dev/$(basename "$node")"; return 0; fi
+    done
+    return 1
+}
+
+# Waits up to $2 tenths of a second for $1 to contain the text $3.
+wait_for_text() {
+    local i=0
+    while [ $i -lt "$2" ]; do
+        grep -q "$3" "$1" 2>/dev/null && return 0
+        sleep 0.1
+        i=$((i + 1))
+    done
+    return 1
+}
+
+# Seconds since boot with centisecond resolution, as "12345" hundredths.
+uptime_cs() { tr -d . </proc/uptime | cut -d' ' -f1; }
+
+# Asserts that the JSON line(s) in file $1 contain "$2" literally.
+expect_json() { grep -q "$2" "$1" || fail "expected $2 in: $(cat "$1")"; }

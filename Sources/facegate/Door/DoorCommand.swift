@@ -84,6 +84,9 @@ struct DoorWatch: AsyncParsableCommand {
     @Flag(help: "The relay is energised when the line is low.")
     var relayActiveLow = false
 
+    @Flag(help: "Fail-safe relay wiring: energised to keep the door locked.")
+    var relayFailSafe = false
+
     @Option(help: "Seconds a grant or exit request keeps the door unlocked.")
     var unlockSeconds: Double = 5
 
@@ -104,6 +107,7 @@ struct DoorWatch: AsyncParsableCommand {
         let lines = try GPIODDoorLines(
             configuration: .init(
                 relay: relay.map { GPIOLineAddress(chip: chip, line: $0, activeLow: relayActiveLow) },
+                failMode: relayFailSafe ? .safe : .secure,
                 contact: GPIOLineAddress(chip: chip, line: contact, activeLow: contactActiveLow),
                 exitButton: exitButton.map { GPIOLineAddress(chip: chip, line: $0, activeLow: exitActiveLow) }))
         var logger = Logger(label: "facegate.door")
