@@ -27,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // Domain values and the protocols each stage is seen through. No I/O.
@@ -52,6 +53,9 @@ let package = Package(
             dependencies: ["FacegateCore", "FacegateImageCodec", "CFacegateDlib"],
             swiftSettings: swiftSettings
         ),
+
+        // Policy stage: the door's decision, pure.
+        .target(name: "FacegatePolicy", dependencies: ["FacegateCore"], swiftSettings: swiftSettings),
 
         // Frame sources: V4L2 cameras and replays of image folders or video files.
         .target(name: "CFacegateV4L2", linkerSettings: [.linkedLibrary("v4l2")]),
@@ -100,11 +104,22 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // Composition root: configuration, the gate pipeline, the service.
+        .target(
+            name: "FacegateApp",
+            dependencies: [
+                "FacegateCore", "FacegateImageCodec", "FacegateQuality", "FacegatePolicy", "FacegateIdentify",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         .executableTarget(
             name: "facegate",
             dependencies: [
-                "FacegateCore", "FacegateQuality", "FacegateIdentify", "FacegateCapture", "FacegateDoor",
-                "FacegateImageCodec",
+                "FacegateCore", "FacegateQuality", "FacegateIdentify", "FacegateApp", "FacegateCapture", "FacegateImageCodec",
+                "FacegateDoor",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -120,7 +135,22 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        .executableTarget(
+            name: "facegate-bench",
+            dependencies: ["FacegateCore", "FacegateImageCodec", "FacegateQuality"],
+            path: "Benchmarks/facegate-bench",
+            swiftSettings: swiftSettings
+        ),
+
         .testTarget(name: "FacegateCoreTests", dependencies: ["FacegateCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "FacegatePolicyTests", dependencies: ["FacegatePolicy"], swiftSettings: swiftSettings),
+        .testTarget(name: "FacegateCLITests", dependencies: ["facegate"], swiftSettings: swiftSettings),
+        .testTarget(name: "FacegateAppTests", dependencies: ["FacegateApp", "FacegatePolicy"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "FacegateQualityTests",
+            dependencies: ["FacegateCore", "FacegateImageCodec", "FacegateQuality"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "FacegateCaptureTests",
             dependencies: ["FacegateCapture", "FacegateCore", "FacegateImageCodec"],
@@ -129,6 +159,16 @@ let package = Package(
         .testTarget(
             name: "FacegateDoorTests",
             dependencies: ["FacegateDoor", "FacegateCore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "NeoCheckTests",
+            dependencies: [
+                "FacegateCore", "FacegateQuality", "FacegateIdentify", "FacegateEmulators",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
     ],
