@@ -56,13 +56,17 @@ public final class GPIODDoorLines: DoorLines {
         public var exitButton: GPIOLineAddress?
         /// Presses of the exit button closer together than this count once.
         public var exitDebounce: Duration
+        /// A contact must rest this long after an edge before its new state counts (reed switches bounce).
+        public var contactSettle: Duration
         /// Shown as the lines' consumer by `gpioinfo`.
         public var consumer: String
 
         public init(
             relay: GPIOLineAddress?, failMode: DoorFailMode = .secure, contact: GPIOLineAddress? = nil,
-            exitButton: GPIOLineAddress? = nil, exitDebounce: Duration = .milliseconds(300), consumer: String = "facegate"
+            exitButton: GPIOLineAddress? = nil, exitDebounce: Duration = .milliseconds(300),
+            contactSettle: Duration = .milliseconds(30), consumer: String = "facegate"
         ) {
+            self.contactSettle = contactSettle
             self.relay = relay
             self.failMode = failMode
             self.contact = contact
@@ -137,19 +141,37 @@ public final class GPIODDoorLines: DoorLines {
         }
         let stop = Atomic(false)
         continuation.onTermination = { _ in stop.store(true, ordering: .relaxed) }
-        let contact = contact, exitButton = exitButton, debounce = configuration.exitDebounce
+        let contact = contact, exitButton = exitButton
+        let debounce = configuration.exitDebounce, settle = configuration.contactSettle
         let thread = InputThread {
             var lastPress: ContinuousClock.Instant?
+            // Contacts bounce: after an edge, wait until the line has been quiet for
+            // `settle`, then report the level it settled at (if it changed).
+            var reportedOpen = (try? contact?.value()).map { $0 == 1 }
+            var settlingSince: ContinuousClock.Instant?
             do {
                 while !stop.load(ordering: .relaxed) {
-                    for (line, event) in try RequestedLine.wait(for: watched, timeoutMilliseconds: 200) {
+                    var timeout: Int32 = 200
+                    if let settlingSince {
+                        let left = settle - (ContinuousClock.now - settlingSince)
+                        timeout = max(0, Int32(left / .milliseconds(1)))
+                    }
+                    for (line, _) in try RequestedLine.wait(for: watched, timeoutMilliseconds: timeout) {
                         if line === contact {
-                            continuation.yield(.contact(open: event == GPIOD_LINE_EVENT_RISING_EDGE))
+                            settlingSince = .now
                         } else if line === exitButton {
                             let now = ContinuousClock.now
                             if let lastPress, now - lastPress < debounce { continue }
                             lastPress = now
                             continuation.yield(.exitButtonPressed)
+                        }
+                    }
+                    if let since = settlingSince, ContinuousClock.now - since >= settle, let contact {
+                        settlingSince = nil
+                        let open = try contact.value() == 1
+                        if open != reportedOpen {
+                            reportedOpen = open
+                            continuation.yield(.contact(open: open))
                         }
                     }
                 }

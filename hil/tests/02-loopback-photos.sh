@@ -4,7 +4,8 @@ facegate camera feed --device /dev/video42 --photos /hil/photos --fps 10 >/tmp/f
 feeder=$!
 wait_for_text /tmp/feed.log 50 feeding || fail "feeder did not start: $(cat /tmp/feed.log)"
 sleep 1
-facegate camera probe --device /dev/video42 --format YUYV --size 640x480 --frames 12 --photos /hil/photos --seconds 45 \
+facegate camera probe --device /dev/video42 --format YUYV --size 640x480 --frames 12 --photos /hil/photos \
+    --models /hil/models --seconds 90 \
     >/tmp/probe.json 2>/tmp/probe.err
 code=$?
 kill $feeder 2>/dev/null; wait $feeder 2>/dev/null
@@ -14,3 +15,5 @@ expect_json /tmp/probe.json '"frames":12'
 expect_json /tmp/probe.json '"matched":12'
 photos=$(ls /hil/photos | wc -l)
 expect_json /tmp/probe.json "\"photosSeen\":$photos"
+# The quality core finds the face in every photo that came through the camera.
+expect_json /tmp/probe.json "\"photosWithFace\":$photos"

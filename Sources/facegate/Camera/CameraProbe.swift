@@ -2,6 +2,7 @@ import ArgumentParser
 import FacegateCapture
 import FacegateCore
 import FacegateImageCodec
+import FacegateQuality
 import Foundation
 import Synchronization
 
@@ -24,11 +25,16 @@ struct CameraProbe: AsyncParsableCommand {
     @Option(help: "Photos fed into the device by `camera feed`: every frame must equal one of them.")
     var photos: String?
 
+    @Option(help: "Dlib model folder: run the quality core on the first frame of each fed photo.")
+    var models: String?
+
     @Option(help: "Give up after this many seconds.")
     var seconds: Double = 60
 
     func run() async throws {
         let expected = try photos.map { try FeedFrames.load(directory: $0, size: try camera.cameraConfiguration(layout: .gray8)) }
+        let analyzer = try models.map { try DlibFaceAnalyzer(models: FaceModels(directory: $0), withDescriptor: false) }
+        var photosWithFace = 0
         let statuses = Mutex<[String]>([])
         let source = try V4L2Camera(configuration: try camera.cameraConfiguration(layout: expected == nil ? .rgb24 : .gray8)) {
             status in
@@ -60,7 +66,9 @@ struct CameraProbe: AsyncParsableCommand {
             if let expected {
                 if let index = expected.firstIndex(where: { $0.pixels == frame.image.pixels }) {
                     matched += 1
-                    seenPhotos.insert(index)
+                    if seenPhotos.insert(index).inserted, let analyzer {
+                        if try !analyzer.analyze(frame.image).faces.isEmpty { photosWithFace += 1 }
+                    }
                 }
             }
             previous = frame
@@ -83,6 +91,7 @@ struct CameraProbe: AsyncParsableCommand {
             report["matched"] = matched
             report["photosSeen"] = seenPhotos.count
             report["photos"] = expected.count
+            if analyzer != nil { report["photosWithFace"] = photosWithFace }
         }
         print(String(decoding: try JSONSerialization.data(withJSONObject: report, options: [.sortedKeys]), as: UTF8.self))
     }
