@@ -13,7 +13,7 @@ import Glibc
 /// When the device disappears (ENODEV, EIO, hang-up) or delivers nothing for
 /// ``Configuration/stallTimeout``, the camera is closed, the outage reported
 /// (log and ``Status``), and the device reopened with growing backoff until it
-/// is back; the frame stream carries on, its sequence numbers showing the gap.
+/// is back; the frame stream carries on with increasing sequence numbers.
 /// Only a configuration the device can never satisfy ends the stream.
 public struct V4L2Camera: FrameSource {
     public struct Configuration: Sendable {
@@ -65,14 +65,32 @@ public struct V4L2Camera: FrameSource {
         case recovered(outage: Duration)
     }
 
+    /// When one frame was stamped, became ready and was converted; all CLOCK_MONOTONIC.
+    public struct FrameTiming: Sendable, Equatable {
+        /// The driver's timestamp, when it uses the monotonic clock.
+        public var driverTimestamp: Duration?
+        /// When poll reported the frame ready.
+        public var ready: Duration
+        /// When the converted frame was in hand.
+        public var inHand: Duration
+
+        /// Dequeue and conversion: the part of the latency facegate itself adds.
+        public var dequeueAndConvert: Duration { inHand - ready }
+    }
+
     public static let preferredFormats: [FourCC] = [.yuyv, .mjpeg, .grey, .rgb24]
 
     public let configuration: Configuration
     private let logger: Logger
     private let onStatus: @Sendable (Status) -> Void
+    private let onFrameTiming: (@Sendable (FrameTiming) -> Void)?
 
+    /// - Parameters:
+    ///   - onStatus: told of every outage and recovery (also logged).
+    ///   - onFrameTiming: told when each frame was stamped, ready and in hand (benchmarks).
     public init(
         configuration: Configuration, logger: Logger = Logger(label: "facegate.camera"),
+        onFrameTiming: (@Sendable (FrameTiming) -> Void)? = nil,
         onStatus: @escaping @Sendable (Status) -> Void = { _ in }
     ) throws(CaptureError) {
         guard configuration.width > 0, configuration.height > 0, configuration.width <= 8192, configuration.height <= 8192
@@ -89,10 +107,12 @@ public struct V4L2Camera: FrameSource {
         self.configuration = configuration
         self.logger = logger
         self.onStatus = onStatus
+        self.onFrameTiming = onFrameTiming
     }
 
     public func frames() -> AsyncThrowingStream<Frame, any Error> {
-        let session = CameraSession(configuration: configuration, logger: logger, onStatus: onStatus)
+        let session = CameraSession(
+            configuration: configuration, logger: logger, onStatus: onStatus, onFrameTiming: onFrameTiming)
         return AsyncThrowingStream(unfolding: { try await session.next() })
     }
 
@@ -134,6 +154,7 @@ private actor CameraSession {
     private let configuration: V4L2Camera.Configuration
     private let logger: Logger
     private let onStatus: @Sendable (V4L2Camera.Status) -> Void
+    private let onFrameTiming: (@Sendable (V4L2Camera.FrameTiming) -> Void)?
     private let executor = BlockingExecutor(label: "facegate.v4l2")
     private let stop = StopFlag()
     private var device: DeviceBox?
@@ -145,11 +166,13 @@ private actor CameraSession {
     private var everOpened = false
 
     init(
-        configuration: V4L2Camera.Configuration, logger: Logger, onStatus: @escaping @Sendable (V4L2Camera.Status) -> Void
+        configuration: V4L2Camera.Configuration, logger: Logger, onStatus: @escaping @Sendable (V4L2Camera.Status) -> Void,
+        onFrameTiming: (@Sendable (V4L2Camera.FrameTiming) -> Void)?
     ) {
         self.configuration = configuration
         self.logger = logger
         self.onStatus = onStatus
+        self.onFrameTiming = onFrameTiming
     }
 
     deinit {
@@ -194,7 +217,8 @@ private actor CameraSession {
             logger.notice("camera recovered", metadata: ["device": "\(configuration.device)", "outage": "\(outage)"])
             onStatus(.recovered(outage: outage))
         }
-        let timestamp = captured.timestamp ?? (ContinuousClock.now - ContinuousClock.Instant.zeroReference)
+        onFrameTiming?(captured.timing)
+        let timestamp = captured.timestamp ?? captured.timing.ready
         return Frame(sequence: sequence, timestamp: timestamp, image: captured.image)
     }
 
@@ -289,9 +313,4 @@ private final class StopFlag: Sendable {
     private let flag = Atomic(false)
     var isSet: Bool { flag.load(ordering: .relaxed) }
     func set() { flag.store(true, ordering: .relaxed) }
-}
-
-extension ContinuousClock.Instant {
-    /// An arbitrary fixed instant, so instants can be turned into durations.
-    static let zeroReference = ContinuousClock.now
 }

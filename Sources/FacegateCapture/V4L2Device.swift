@@ -225,6 +225,14 @@ final class V4L2Device {
         var sequence: UInt32
         var timestamp: Duration?
         var image: PixelImage
+        var timing: V4L2Camera.FrameTiming
+    }
+
+    /// CLOCK_MONOTONIC, the clock drivers stamp frames with.
+    static func monotonicNow() -> Duration {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return .seconds(Int64(now.tv_sec)) + .nanoseconds(Int64(now.tv_nsec))
     }
 
     /// Waits up to `timeout` for a frame; nil when none came (a stall, or cancellation via `shouldStop`).
@@ -241,6 +249,7 @@ final class V4L2Device {
             let milliseconds = Int32(slice.components.seconds * 1000 + slice.components.attoseconds / 1_000_000_000_000_000)
             if try V4L2System.waitReadable(fd, timeoutMilliseconds: max(1, milliseconds)) { break }
         }
+        let ready = Self.monotonicNow()
         var buffer = v4l2_buffer()
         buffer.type = UInt32(V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue)
         buffer.memory = UInt32(V4L2_MEMORY_MMAP.rawValue)
@@ -263,6 +272,9 @@ final class V4L2Device {
             bytes, format: FourCC(rawValue: format.pixelformat), width: Int(format.width), height: Int(format.height),
             bytesPerLine: Int(format.bytesperline), to: layout)
         let monotonic = buffer.flags & UInt32(V4L2_BUF_FLAG_TIMESTAMP_MASK) == UInt32(V4L2_BUF_FLAG_TIMESTAMP_MONOTONIC)
-        return Captured(sequence: buffer.sequence, timestamp: monotonic ? Duration(buffer.timestamp) : nil, image: image)
+        let timestamp = monotonic ? Duration(buffer.timestamp) : nil
+        return Captured(
+            sequence: buffer.sequence, timestamp: timestamp, image: image,
+            timing: .init(driverTimestamp: timestamp, ready: ready, inHand: Self.monotonicNow()))
     }
 }

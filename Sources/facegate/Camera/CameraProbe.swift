@@ -36,8 +36,11 @@ struct CameraProbe: AsyncParsableCommand {
         let analyzer = try models.map { try DlibFaceAnalyzer(models: FaceModels(directory: $0), withDescriptor: false) }
         var photosWithFace = 0
         let statuses = Mutex<[String]>([])
-        let source = try V4L2Camera(configuration: try camera.cameraConfiguration(layout: expected == nil ? .rgb24 : .gray8)) {
-            status in
+        let timings = Mutex<[V4L2Camera.FrameTiming]>([])
+        let source = try V4L2Camera(
+            configuration: try camera.cameraConfiguration(layout: expected == nil ? .rgb24 : .gray8),
+            onFrameTiming: { timing in timings.withLock { $0.append(timing) } }
+        ) { status in
             let line = Self.describe(status)
             statuses.withLock { $0.append(line) }
             print(#"{"status":"\#(line)"}"#)
@@ -46,7 +49,6 @@ struct CameraProbe: AsyncParsableCommand {
         var count = 0, increasing = true, matched = 0
         var seenPhotos = Set<Int>()
         var previous: Frame?
-        var latencies: [Double] = []
         var gaps = 0
         let cpuStart = Self.cpuSeconds()
         let deadline = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
@@ -58,7 +60,6 @@ struct CameraProbe: AsyncParsableCommand {
         }
         defer { watchdog.cancel() }
         for try await frame in source.frames() {
-            latencies.append((Self.monotonicNow() - frame.timestamp).milliseconds)
             if let previous {
                 if frame.timestamp <= previous.timestamp || frame.sequence <= previous.sequence { increasing = false }
                 if frame.sequence > previous.sequence + 1 { gaps += 1 }
@@ -76,11 +77,14 @@ struct CameraProbe: AsyncParsableCommand {
             if count == frames { break }
         }
         let cpu = (Self.cpuSeconds() - cpuStart) * 1000 / Double(max(count, 1))
-        latencies.sort()
-        let median = latencies.isEmpty ? 0 : latencies[latencies.count / 2]
+        let taken = timings.withLock { $0 }
+        // Driver stamp to frame in hand; drivers that stamp ahead of delivery (vivid under TCG) are left out.
+        let driverToHand = taken.compactMap { t in t.driverTimestamp.flatMap { $0 <= t.ready ? (t.inHand - $0).milliseconds : nil } }
         var report: [String: Any] = [
             "frames": count, "timestampsIncreasing": increasing, "sequenceGaps": gaps,
-            "latencyMillisecondsMedian": (median * 100).rounded() / 100, "cpuMillisecondsPerFrame": (cpu * 100).rounded() / 100,
+            "dequeueConvertMillisecondsMedian": Self.median(taken.map(\.dequeueAndConvert.milliseconds)),
+            "driverToHandMillisecondsMedian": driverToHand.isEmpty ? "n/a" : Self.median(driverToHand),
+            "cpuMillisecondsPerFrame": (cpu * 100).rounded() / 100,
             "statuses": statuses.withLock { $0 },
         ]
         if let previous {
@@ -105,11 +109,9 @@ struct CameraProbe: AsyncParsableCommand {
         }
     }
 
-    /// CLOCK_MONOTONIC, the clock V4L2 drivers stamp frames with.
-    static func monotonicNow() -> Duration {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        return .seconds(Int64(now.tv_sec)) + .nanoseconds(Int64(now.tv_nsec))
+    static func median(_ values: [Double]) -> Any {
+        guard !values.isEmpty else { return "n/a" }
+        return (values.sorted()[values.count / 2] * 100).rounded() / 100
     }
 
     static func cpuSeconds() -> Double {

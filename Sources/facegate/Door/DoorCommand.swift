@@ -157,7 +157,9 @@ struct DoorBenchmark: AsyncParsableCommand {
     func run() async throws {
         guard count > 0 else { throw ValidationError("--count must be positive") }
         let lines = try GPIODDoorLines(configuration: .init(relay: relay.address(), failMode: relay.failSafe ? .safe : .secure))
-        let door = try DoorController(lines: lines, timing: DoorTiming(unlockDuration: .milliseconds(20)))
+        var logger = Logger(label: "facegate.door")
+        logger.logLevel = .warning
+        let door = try DoorController(lines: lines, timing: DoorTiming(unlockDuration: .milliseconds(20)), logger: logger)
         let running = Task { try await door.run() }
         defer { running.cancel() }
         let events = await door.events()
