@@ -1,4 +1,5 @@
 # Benchmarks (TCG-emulated CPU: absolute numbers are slow; compare runs, not machines).
+# timeout: 240
 load vivid n_devs=1 node_types=0x1
 device=$(video_device vivid) || fail "no vivid node"
 facegate camera probe --device "$device" --format YUYV --size 640x480 --frames 60 --seconds 90 >/tmp/bench.json || fail "vivid probe"

@@ -174,7 +174,19 @@ struct CameraFeed: AsyncParsableCommand {
         let parts = size.lowercased().split(separator: "x").compactMap { Int($0) }
         guard parts.count == 2, fps > 0 else { throw ValidationError("--size WIDTHxHEIGHT and a positive --fps") }
         let frames = try FeedFrames.yuyvFrames(directory: photos, width: parts[0], height: parts[1])
-        let writer = try V4L2LoopbackWriter(device: device, width: parts[0], height: parts[1])
+        // A loopback with exclusive caps cannot take a writer while a reader holds it;
+        // keep trying, so a feeder can come back while a camera source waits between reopens.
+        var writer: V4L2LoopbackWriter?
+        let giveUp = ContinuousClock.now + .seconds(60)
+        while writer == nil {
+            do {
+                writer = try V4L2LoopbackWriter(device: device, width: parts[0], height: parts[1])
+            } catch {
+                guard ContinuousClock.now < giveUp else { throw error }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+        }
+        guard let writer else { return }
         let interval = Duration.milliseconds(Int64(1000 / fps))
         let clock = ContinuousClock()
         let start = clock.now
