@@ -172,7 +172,9 @@ struct DoorBenchmark: AsyncParsableCommand {
             let started = clock.now
             try await door.unlock(because: .manual)
             while Self.read(simValue) != unlockedLevel {
-                if clock.now - started > .seconds(5) { throw ValidationError("the relay line never changed") }
+                if clock.now - started > .seconds(5) {
+                    throw ValidationError("the relay line never changed: \(simValue) reads \"\(Self.read(simValue))\", expected \(unlockedLevel)")
+                }
             }
             samples.append((clock.now - started).milliseconds)
             while let event = await iterator.next(), event != .locked {}
