@@ -1,4 +1,5 @@
 import CGPIOD
+import Dispatch
 import FacegateCore
 import Synchronization
 
@@ -81,6 +82,8 @@ public final class GPIODDoorLines: DoorLines {
     private let contact: RequestedLine?
     private let exitButton: RequestedLine?
     private let chips: Mutex<[String: ChipHandle]>
+    private let watcherStop = StopSignal()
+    private let watchers = Mutex<[DispatchSemaphore]>([])
 
     public init(configuration: Configuration) throws(DoorError) {
         self.configuration = configuration
@@ -139,8 +142,10 @@ public final class GPIODDoorLines: DoorLines {
             continuation.onTermination = { _ in }
             return stream
         }
-        let stop = Atomic(false)
-        continuation.onTermination = { _ in stop.store(true, ordering: .relaxed) }
+        let stop = watcherStop
+        let finished = DispatchSemaphore(value: 0)
+        watchers.withLock { $0.append(finished) }
+        continuation.onTermination = { _ in stop.set() }
         let contact = contact, exitButton = exitButton
         let debounce = configuration.exitDebounce, settle = configuration.contactSettle
         let thread = InputThread {
@@ -150,7 +155,7 @@ public final class GPIODDoorLines: DoorLines {
             var reportedOpen = (try? contact?.value()).map { $0 == 1 }
             var settlingSince: ContinuousClock.Instant?
             do {
-                while !stop.load(ordering: .relaxed) {
+                while !stop.isSet {
                     var timeout: Int32 = 200
                     if let settlingSince {
                         let left = settle - (ContinuousClock.now - settlingSince)
@@ -179,12 +184,18 @@ public final class GPIODDoorLines: DoorLines {
             } catch {
                 continuation.finish(throwing: error)
             }
+            finished.signal()
         }
         thread.start()
         return stream
     }
 
     public func release() {
+        // Stop the input watchers before their lines' descriptors close under them.
+        watcherStop.set()
+        for finished in watchers.withLock({ watchers in defer { watchers = [] }; return watchers }) {
+            _ = finished.wait(timeout: .now() + .seconds(2))
+        }
         // The resting level is the fail-mode's unpowered state; drive it before letting go
         // so the line does not depend on how the chip treats a freed output.
         try? relay?.set(configuration.failMode == .secure ? 0 : 1)
@@ -347,4 +358,11 @@ private final class InputThread: Sendable {
             body()
         }
     }
+}
+
+/// Set once, read by the watcher thread between polls.
+private final class StopSignal: Sendable {
+    private let flag = Atomic(false)
+    var isSet: Bool { flag.load(ordering: .relaxed) }
+    func set() { flag.store(true, ordering: .relaxed) }
 }
