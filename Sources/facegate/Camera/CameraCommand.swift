@@ -71,6 +71,7 @@ struct CameraList: ParsableCommand {
                 continue
             case .success(let info):
                 print("\(info.path): \(info.card) (driver \(info.driver), \(info.busInfo))")
+                for alias in Self.stableNames(of: info.path) { print("  also \(alias)") }
                 for format in info.formats {
                     let flags = [format.emulated ? "converted by libv4l2" : nil, format.compressed ? "compressed" : nil]
                         .compactMap { $0 }
@@ -82,6 +83,21 @@ struct CameraList: ParsableCommand {
                 }
             }
         }
+    }
+}
+
+extension CameraList {
+    /// The udev links that name a device the same way across reboots and replugs.
+    static func stableNames(of path: String) -> [String] {
+        let target = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+        var names: [String] = []
+        for folder in ["/dev/v4l/by-id", "/dev/v4l/by-path"] {
+            for link in (try? FileManager.default.contentsOfDirectory(atPath: folder))?.sorted() ?? [] {
+                let full = "\(folder)/\(link)"
+                if URL(fileURLWithPath: full).resolvingSymlinksInPath().path == target { names.append(full) }
+            }
+        }
+        return names
     }
 }
 
