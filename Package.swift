@@ -28,6 +28,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // Domain values and the protocols each stage is seen through. No I/O.
@@ -109,7 +111,41 @@ let package = Package(
             name: "FacegateApp",
             dependencies: [
                 "FacegateCore", "FacegateImageCodec", "FacegateQuality", "FacegatePolicy", "FacegateIdentify",
+                "FacegateJournal", "FacegateOfflineCache",
                 .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // The demo: the daemon's pipeline on bundled media with the NEC ID emulator and a simulated door.
+        .target(
+            name: "FacegateDemo",
+            dependencies: [
+                "FacegateCore", "FacegateImageCodec", "FacegateQuality", "FacegatePolicy", "FacegateIdentify",
+                "FacegateEmulators", "FacegateDoor", "FacegateApp", "FacegateJournal",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Journal stage: the SQLite decision and door-event journal.
+        .target(
+            name: "FacegateJournal",
+            dependencies: [
+                "FacegateCore", "FacegatePolicy",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The encrypted offline face cache the door falls back to when the cloud is down.
+        .target(
+            name: "FacegateOfflineCache",
+            dependencies: [
+                "FacegateCore", "FacegatePolicy",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -119,7 +155,7 @@ let package = Package(
             name: "facegate",
             dependencies: [
                 "FacegateCore", "FacegateQuality", "FacegateIdentify", "FacegateApp", "FacegateCapture", "FacegateImageCodec",
-                "FacegateDoor",
+                "FacegateDemo", "FacegateJournal", "FacegateOfflineCache", "FacegateDoor",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -146,6 +182,29 @@ let package = Package(
         .testTarget(name: "FacegatePolicyTests", dependencies: ["FacegatePolicy"], swiftSettings: swiftSettings),
         .testTarget(name: "FacegateCLITests", dependencies: ["facegate"], swiftSettings: swiftSettings),
         .testTarget(name: "FacegateAppTests", dependencies: ["FacegateApp", "FacegatePolicy"], swiftSettings: swiftSettings),
+        // Test-only: writes a burst of decisions until it is SIGKILLed (not a product).
+        .executableTarget(
+            name: "facegate-journal-crash-writer",
+            dependencies: ["FacegateJournal", "FacegatePolicy"],
+            path: "Tests/facegate-journal-crash-writer",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "FacegateJournalTests",
+            dependencies: [
+                "FacegateJournal", "FacegatePolicy", "facegate-journal-crash-writer",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "FacegateOfflineCacheTests",
+            dependencies: [
+                "FacegateOfflineCache", "FacegatePolicy",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "FacegateQualityTests",
             dependencies: ["FacegateCore", "FacegateImageCodec", "FacegateQuality"],
@@ -168,6 +227,15 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "NECIDTests",
+            dependencies: [
+                "FacegateCore", "FacegateIdentify", "FacegateEmulators",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -6,8 +6,8 @@ struct FacegateCommand: AsyncParsableCommand {
         commandName: "facegate",
         abstract: "Face-recognition access control for a door: camera, local face quality, cloud search, relay.",
         subcommands: [
-            FacesCommand.self, BestCommand.self, DemoCommand.self, ConfigCommand.self, NeoCheckCommand.self,
-            CameraCommand.self, DoorCommand.self,
+            FacesCommand.self, BestCommand.self, DemoCommand.self, ConfigCommand.self, NECCommand.self, NeoCheckCommand.self,
+            LogCommand.self, CacheCommand.self, CameraCommand.self, DoorCommand.self,
         ]
     )
 }

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import FacegateCore
 import Foundation
 import Logging
 import NIOCore
@@ -102,14 +103,22 @@ public struct CloudHTTP: Sendable {
     }
 
     private func once(_ request: HTTPClientRequest) async throws -> CloudHTTPResponse {
-        let timeout = TimeAmount.nanoseconds(Int64(policy.requestTimeout.components.seconds) * 1_000_000_000
-            + policy.requestTimeout.components.attoseconds / 1_000_000_000)
+        let timeout = TimeAmount.nanoseconds(
+            Int64(policy.requestTimeout.components.seconds) * 1_000_000_000
+                + policy.requestTimeout.components.attoseconds / 1_000_000_000)
         let deadline = NIODeadline.now() + timeout
+        let client = self.client, logger = self.logger, maxBytes = policy.maxResponseBytes
         do {
-            let response = try await client.execute(request, deadline: deadline, logger: logger)
-            var body = try await response.body.collect(upTo: policy.maxResponseBytes)
-            let bytes = body.readBytes(length: body.readableBytes) ?? []
-            return CloudHTTPResponse(status: response.status, headers: response.headers, body: bytes)
+            // AsyncHTTPClient's deadline covers the reply's head; a body that stalls after it
+            // is bounded by this one, over the whole exchange.
+            return try await withDeadline(.now + policy.requestTimeout) {
+                let response = try await client.execute(request, deadline: deadline, logger: logger)
+                var body = try await response.body.collect(upTo: maxBytes)
+                let bytes = body.readBytes(length: body.readableBytes) ?? []
+                return CloudHTTPResponse(status: response.status, headers: response.headers, body: bytes)
+            }
+        } catch is DeadlineExceeded {
+            throw CloudTransportError(.timeout, "no complete reply within \(policy.requestTimeout)")
         } catch is NIOTooManyBytesError {
             throw CloudTransportError(.responseTooLarge, "reply over \(policy.maxResponseBytes) bytes")
         } catch let error as HTTPClientError {

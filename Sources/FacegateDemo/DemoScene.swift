@@ -4,48 +4,68 @@ import FacegateQuality
 import Foundation
 
 /// The bundled, redistributable portraits the demo makes its visitors from (see demo/media/SOURCES.md).
-struct DemoMedia {
+public struct DemoMedia: Sendable {
     /// Searched in order when no folder is named.
-    static let searchPath = ["demo/media", "/usr/local/share/facegate/demo", "/usr/share/facegate/demo"]
+    public static let searchPath = ["demo/media", "/usr/local/share/facegate/demo", "/usr/share/facegate/demo"]
 
-    let directory: String
+    public let directory: String
 
-    static func locate(_ named: String?) throws -> DemoMedia {
+    public static func locate(_ named: String?) throws -> DemoMedia {
         let candidates =
             named.map { [$0] }
             ?? ((ProcessInfo.processInfo.environment["FACEGATE_DEMO_MEDIA"].map { [$0] } ?? []) + searchPath)
         for folder in candidates where FileManager.default.fileExists(atPath: folder + "/obama.jpg") {
             return DemoMedia(directory: folder)
         }
-        throw CommandError("no demo media (obama.jpg) in \(candidates.joined(separator: ", ")); pass --media DIR")
+        throw DemoError("no demo media (obama.jpg) in \(candidates.joined(separator: ", ")); pass --media DIR")
     }
 
-    func image(_ name: String) throws -> PixelImage {
-        try ImageCodec.decode(try readImageFile(directory + "/" + name))
+    public func bytes(_ name: String) throws -> [UInt8] {
+        guard let data = FileManager.default.contents(atPath: directory + "/" + name) else {
+            throw DemoError("cannot read \(directory)/\(name)")
+        }
+        return [UInt8](data)
     }
 
-    func bytes(_ name: String) throws -> [UInt8] { try readImageFile(directory + "/" + name) }
+    public func image(_ name: String) throws -> PixelImage { try ImageCodec.decode(try bytes(name)) }
 }
 
 /// People walking up to the door one after another, synthesized from portraits,
 /// with empty frames between them (long enough for the selector to see them leave).
-struct DemoScene: FrameSource {
-    struct Visitor: Sendable {
-        var name: String
-        var portrait: PixelImage
+public struct DemoScene: FrameSource {
+    public struct Visitor: Sendable {
+        public var name: String
+        public var portrait: PixelImage
+
+        public init(name: String, portrait: PixelImage) {
+            self.name = name
+            self.portrait = portrait
+        }
     }
 
-    let visitors: [Visitor]
-    let approach: SyntheticApproach
+    public let visitors: [Visitor]
+    public let approach: SyntheticApproach
     /// Frames of a person standing at the door after arriving, and of the empty scene after them.
-    let lingerFrames: Int
-    let emptyFrames: Int
-    let frameInterval: Duration
+    public let lingerFrames: Int
+    public let emptyFrames: Int
+    public let frameInterval: Duration
     /// Whether to deliver frames at the camera's pace rather than as fast as they are made.
-    let realTime: Bool
+    public let realTime: Bool
+
+    public init(
+        visitors: [Visitor], approach: SyntheticApproach = SyntheticApproach(frameCount: 30), lingerFrames: Int = 30,
+        emptyFrames: Int = 25, frameInterval: Duration = .milliseconds(100), realTime: Bool = false
+    ) {
+        self.visitors = visitors
+        self.approach = approach
+        self.lingerFrames = lingerFrames
+        self.emptyFrames = emptyFrames
+        self.frameInterval = frameInterval
+        self.realTime = realTime
+    }
 
     /// Which visitor is in view at each frame (nil for an empty scene).
-    func visitor(atFrame sequence: UInt64) -> String? {
+    public func visitor(atFrame sequence: UInt64) -> String? {
         let perVisitor = UInt64(approach.frameCount + lingerFrames + emptyFrames)
         let index = Int(sequence / perVisitor)
         guard index < visitors.count else { return nil }
@@ -58,7 +78,7 @@ struct DemoScene: FrameSource {
             pixels: [UInt8](repeating: approach.background, count: approach.canvasWidth * approach.canvasHeight * 3))
     }
 
-    func frames() -> AsyncThrowingStream<Frame, any Error> {
+    public func frames() -> AsyncThrowingStream<Frame, any Error> {
         let scene = self
         return AsyncThrowingStream { continuation in
             let task = Task {
@@ -87,4 +107,9 @@ struct DemoScene: FrameSource {
             continuation.onTermination = { _ in task.cancel() }
         }
     }
+}
+
+public struct DemoError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
 }

@@ -1,0 +1,362 @@
+import AsyncHTTPClient
+import FacegateCore
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// Where and as whom the client talks to NEC ID.
+public struct NECIDConfiguration: Sendable {
+    /// Base URL of the biometric API, e.g. `https://api.id.nec.com.au` (`/v1.1` is added).
+    public var endpoint: String
+    /// Base URL of tenant management, e.g. `https://portal.id.nec.com.au` (`/api` is added).
+    public var portalEndpoint: String?
+    public var credentials: AWSCredentials
+    /// The application's key, sent as `x-api-key` on gallery calls.
+    public var apiKey: String?
+    public var region: String
+    public var service: String
+    public var http: CloudHTTPPolicy
+
+    public init(
+        endpoint: String, portalEndpoint: String? = nil, credentials: AWSCredentials, apiKey: String? = nil,
+        region: String = "ap-southeast-2", service: String = "execute-api", http: CloudHTTPPolicy = CloudHTTPPolicy()
+    ) {
+        self.endpoint = endpoint
+        self.portalEndpoint = portalEndpoint
+        self.credentials = credentials
+        self.apiKey = apiKey
+        self.region = region
+        self.service = service
+        self.http = http
+    }
+}
+
+/// A reply decoded, with the service's own JSON kept for whoever wants to show it.
+public struct NECIDReply<Value: Sendable>: Sendable {
+    public var value: Value
+    public var status: Int
+    public var body: [UInt8]
+}
+
+/// The NEC ID client: every call of both hosts, signed with SigV4.
+///
+/// An actor because it learns the clock offset from "Signature expired" replies
+/// and signs every later request with the corrected time.
+public actor NECIDClient {
+    public let configuration: NECIDConfiguration
+    private let http: CloudHTTP
+    private let signer: SigV4Signer
+    private let logger: Logger
+    private let now: @Sendable () -> Date
+    /// Seconds to add to the local clock to get the service's.
+    public private(set) var clockOffset: TimeInterval = 0
+
+    /// - Parameters:
+    ///   - httpClient: owned by the caller; make one with `makeHTTPClient()`.
+    ///   - now: the local clock, replaceable to test skew handling.
+    public init(
+        configuration: NECIDConfiguration, httpClient: HTTPClient, logger: Logger = Logger(label: "facegate.necid"),
+        now: @escaping @Sendable () -> Date = { Date() }
+    ) {
+        self.configuration = configuration
+        self.http = CloudHTTP(client: httpClient, policy: configuration.http, logger: logger)
+        self.signer = SigV4Signer(credentials: configuration.credentials, region: configuration.region, service: configuration.service)
+        self.logger = logger
+        self.now = now
+    }
+
+    /// An HTTP client suited to NEC ID: certificates verified (AsyncHTTPClient's default,
+    /// never turned off), no redirects (a signed request must not go elsewhere).
+    public static func makeHTTPClient() -> HTTPClient {
+        var configuration = HTTPClient.Configuration()
+        configuration.redirectConfiguration = .disallow
+        configuration.timeout = .init(connect: .seconds(5))
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
+    // MARK: Calls
+
+    /// Sends one call and decodes its reply; the service's JSON comes back too.
+    public func perform<Value>(_ operation: NECIDOperation<Value>) async throws(NECIDError) -> NECIDReply<Value> {
+        var response = try await send(operation)
+        if response.status == .forbidden, let serverNow = clockSkewEvidence(response) {
+            let offset = serverNow.timeIntervalSince(now())
+            clockOffset = offset
+            logger.warning(
+                "clock skew: the service's clock differs from this box's; signing with the service's time",
+                metadata: ["skewSeconds": "\(Int(offset.rounded()))", "call": "\(operation.name)"])
+            response = try await send(operation)
+        }
+        return try interpret(response, for: operation)
+    }
+
+    public func health() async throws(NECIDError) -> NECHealth { try await perform(NECIDCall.health()).value }
+
+    public func listSubjects(start: Int? = nil, length: Int? = nil, direction: NECSortDirection? = nil) async throws(NECIDError) -> NECSubjectList {
+        try await perform(NECIDCall.listSubjects(start: start, length: length, direction: direction)).value
+    }
+
+    public func registerSubject(face: [UInt8], tags: [String] = []) async throws(NECIDError) -> NECRegistration {
+        try await perform(NECIDCall.registerSubject(face: face, tags: tags)).value
+    }
+
+    public func updateSubject(id: String, face: [UInt8], tags: [String] = []) async throws(NECIDError) -> NECRegistration {
+        try await perform(NECIDCall.updateSubject(id: id, face: face, tags: tags)).value
+    }
+
+    public func unregisterSubject(id: String) async throws(NECIDError) {
+        _ = try await perform(NECIDCall.unregisterSubject(id: id))
+    }
+
+    public func listEvents(subjectID: String) async throws(NECIDError) -> NECEventList {
+        try await perform(NECIDCall.listEvents(subjectID: subjectID)).value
+    }
+
+    public func registerEvent(subjectID: String, face: [UInt8], tags: [String] = []) async throws(NECIDError) -> NECRegistration {
+        try await perform(NECIDCall.registerEvent(subjectID: subjectID, face: face, tags: tags)).value
+    }
+
+    public func updateEvent(subjectID: String, eventID: String, face: [UInt8], tags: [String] = []) async throws(NECIDError) -> NECRegistration {
+        try await perform(NECIDCall.updateEvent(subjectID: subjectID, eventID: eventID, face: face, tags: tags)).value
+    }
+
+    public func unregisterEvent(subjectID: String, eventID: String) async throws(NECIDError) {
+        _ = try await perform(NECIDCall.unregisterEvent(subjectID: subjectID, eventID: eventID))
+    }
+
+    public func extract(image: [UInt8], limit: Int? = nil) async throws(NECIDError) -> NECExtraction {
+        try await perform(NECIDCall.extract(image: image, limit: limit)).value
+    }
+
+    public func verify(face: [UInt8], probe: [UInt8]) async throws(NECIDError) -> NECVerification {
+        try await perform(NECIDCall.verify(face: face, probe: probe)).value
+    }
+
+    public func verify(subjectID: String, probe: [UInt8]) async throws(NECIDError) -> NECVerification {
+        try await perform(NECIDCall.verify(subjectID: subjectID, probe: probe)).value
+    }
+
+    public func search(probe: [UInt8], threshold: Int? = nil, limit: Int? = nil, tags: [String] = []) async throws(NECIDError) -> NECSearchResult {
+        try await perform(NECIDCall.search(probe: probe, threshold: threshold, limit: limit, tags: tags)).value
+    }
+
+    public func listTags() async throws(NECIDError) -> [String] { try await perform(NECIDCall.listTags()).value }
+
+    public func createTag(_ name: String) async throws(NECIDError) { _ = try await perform(NECIDCall.createTag(name)) }
+
+    public func renameTag(_ oldName: String, to newName: String) async throws(NECIDError) {
+        _ = try await perform(NECIDCall.renameTag(oldName, to: newName))
+    }
+
+    public func deleteTag(_ name: String) async throws(NECIDError) { _ = try await perform(NECIDCall.deleteTag(name)) }
+
+    public func bulkRegister(_ registrations: [NECBulkRegistration]) async throws(NECIDError) -> NECJob {
+        try await perform(NECIDCall.bulkRegister(registrations)).value
+    }
+
+    public func jobProgress(batchID: String, pagingID: String? = nil) async throws(NECIDError) -> NECJobProgress {
+        try await perform(NECIDCall.jobProgress(batchID: batchID, pagingID: pagingID)).value
+    }
+
+    public func listGalleries() async throws(NECIDError) -> [NECGallery] { try await perform(NECIDCall.listGalleries()).value.galleries }
+
+    public func gallery(id: String) async throws(NECIDError) -> NECGallery { try await perform(NECIDCall.gallery(id: id)).value }
+
+    public func createGallery(name: String, description: String? = nil, faceMinimumQualityScore: Double? = nil, size: Int? = nil) async throws(NECIDError) -> NECGallery {
+        try await perform(NECIDCall.createGallery(name: name, description: description, faceMinimumQualityScore: faceMinimumQualityScore, size: size)).value
+    }
+
+    public func updateGallery(id: String, name: String? = nil, description: String? = nil, size: Int? = nil) async throws(NECIDError) -> NECGallery {
+        try await perform(NECIDCall.updateGallery(id: id, name: name, description: description, size: size)).value
+    }
+
+    public func deleteGallery(id: String) async throws(NECIDError) { _ = try await perform(NECIDCall.deleteGallery(id: id)) }
+
+    public func listApplications() async throws(NECIDError) -> [NECApplication] {
+        try await perform(NECIDCall.listApplications()).value.applications
+    }
+
+    public func application(id: String) async throws(NECIDError) -> NECApplication { try await perform(NECIDCall.application(id: id)).value }
+
+    public func createApplication(name: String, description: String? = nil, faceMinimumQualityScore: Double? = nil, galleryID: String) async throws(NECIDError) -> NECApplication {
+        try await perform(NECIDCall.createApplication(name: name, description: description, faceMinimumQualityScore: faceMinimumQualityScore, galleryID: galleryID)).value
+    }
+
+    public func updateApplication(id: String, name: String? = nil, description: String? = nil, faceMinimumQualityScore: Double? = nil) async throws(NECIDError) -> NECApplication {
+        try await perform(NECIDCall.updateApplication(id: id, name: name, description: description, faceMinimumQualityScore: faceMinimumQualityScore)).value
+    }
+
+    public func deleteApplication(id: String) async throws(NECIDError) { _ = try await perform(NECIDCall.deleteApplication(id: id)) }
+
+    // MARK: Wire
+
+    private func url<Value>(for operation: NECIDOperation<Value>) throws(NECIDError) -> String {
+        let base: String
+        let prefix: String
+        switch operation.host {
+        case .biometric:
+            base = configuration.endpoint
+            prefix = "/v1.1"
+        case .portal:
+            guard let portal = configuration.portalEndpoint, !portal.isEmpty else {
+                throw NECIDError(.validation, "no portal endpoint configured for \(operation.name)")
+            }
+            base = portal
+            prefix = "/api"
+        }
+        guard var components = URLComponents(string: base), let scheme = components.scheme?.lowercased(),
+            scheme == "https" || scheme == "http", let host = components.host, !host.isEmpty
+        else {
+            throw NECIDError(.validation, "endpoint \"\(base)\" is not an http(s) URL")
+        }
+        // A base that already ends in the prefix (".../v1.1") is taken as it is.
+        var basePath = components.percentEncodedPath
+        while basePath.hasSuffix("/") { basePath.removeLast() }
+        if basePath.hasSuffix(prefix) { basePath.removeLast(prefix.count) }
+        let segments = operation.pathSegments.map { SigV4Format.percentEncode($0.utf8) }
+        components.percentEncodedPath = basePath + prefix + "/" + segments.joined(separator: "/")
+        components.percentEncodedQuery = operation.query.isEmpty ? nil : operation.query
+        guard let url = components.string else { throw NECIDError(.validation, "cannot form a URL from \"\(base)\"") }
+        return url
+    }
+
+    private func send<Value>(_ operation: NECIDOperation<Value>) async throws(NECIDError) -> CloudHTTPResponse {
+        let url = try url(for: operation)
+        let signer = self.signer
+        let apiKey = operation.sendsAPIKey ? configuration.apiKey : nil
+        let offset = clockOffset
+        let now = self.now
+        let body = operation.body
+        let method = operation.method
+        logger.debug("NEC ID call", metadata: ["call": "\(operation.name)"])
+        do {
+            return try await http.send(idempotent: operation.idempotent) {
+                var request = HTTPClientRequest(url: url)
+                request.method = method
+                request.headers.add(name: "accept", value: "application/json")
+                if let body {
+                    request.headers.add(name: "content-type", value: "application/json")
+                    request.body = .bytes(ByteBuffer(bytes: body))
+                }
+                if let apiKey, !apiKey.isEmpty {
+                    request.headers.add(name: "x-api-key", value: apiKey)
+                }
+                try request.signSigV4(with: signer, body: body ?? [], at: now().addingTimeInterval(offset))
+                return request
+            }
+        } catch let error as NECIDError {
+            throw error
+        } catch let error as CloudTransportError {
+            switch error.kind {
+            case .unreachable: throw NECIDError(.unreachable, "\(operation.name): \(error.detail)")
+            case .timeout: throw NECIDError(.timeout, "\(operation.name): \(error.detail)")
+            case .responseTooLarge: throw NECIDError(.responseTooLarge, "\(operation.name): \(error.detail)")
+            }
+        } catch is CancellationError {
+            throw NECIDError(.timeout, "\(operation.name): cancelled")
+        } catch {
+            throw NECIDError(.unreachable, "\(operation.name): \(error)")
+        }
+    }
+
+    private func interpret<Value>(_ response: CloudHTTPResponse, for operation: NECIDOperation<Value>) throws(NECIDError) -> NECIDReply<Value> {
+        let status = Int(response.status.code)
+        if (200..<300).contains(status) {
+            do {
+                let value = try operation.decodeSuccess(response.body)
+                return NECIDReply(value: value, status: status, body: response.body)
+            } catch {
+                throw NECIDError(
+                    .malformedResponse, "\(operation.name): the reply is not the documented JSON (\(describe(error)))",
+                    httpStatus: status)
+            }
+        }
+        if status == 404, let noMatch = operation.notFoundValue {
+            return NECIDReply(value: noMatch, status: status, body: response.body)
+        }
+        throw error(from: response, for: operation.name)
+    }
+
+    private func error(from response: CloudHTTPResponse, for name: String) -> NECIDError {
+        let status = Int(response.status.code)
+        let body = try? JSONDecoder().decode(NECErrorBody.self, from: Data(response.body))
+        let message = sanitize(body?.message ?? "")
+        let described = message.isEmpty ? "HTTP \(status)" : message
+        if status == 403 {
+            if message == "Forbidden" {
+                return NECIDError(.apiKeyRejected, "\(name): the x-api-key was refused (Forbidden)", httpStatus: status)
+            }
+            return NECIDError(.signatureRejected, "\(name): the request signature was refused: \(described)", httpStatus: status)
+        }
+        if let number = body?.errorCode {
+            let code = NECIDError.code(forServiceErrorCode: number) ?? .serviceError
+            return NECIDError(code, "\(name): \(described)", httpStatus: status, serviceErrorCode: number)
+        }
+        switch status {
+        case 404: return NECIDError(.notFound, "\(name): \(message.isEmpty ? "not found" : message)", httpStatus: status)
+        case 400..<600: return NECIDError(.serviceError, "\(name): \(described)", httpStatus: status)
+        default: return NECIDError(.malformedResponse, "\(name): unexpected HTTP \(status)", httpStatus: status)
+        }
+    }
+
+    /// The service's time when a 403 says the signature is too old or too new,
+    /// from the reply's `Date` header, else from the message itself.
+    private func clockSkewEvidence(_ response: CloudHTTPResponse) -> Date? {
+        guard let body = try? JSONDecoder().decode(NECErrorBody.self, from: Data(response.body)),
+            let message = body.message,
+            message.hasPrefix("Signature expired") || message.hasPrefix("Signature not yet current")
+        else { return nil }
+        if let header = response.headers.first(name: "date"), let date = HTTPDate.parse(header) {
+            return date
+        }
+        // "... (20180816T040829Z - 5 min.)": the service's time is in the brackets.
+        if let open = message.lastIndex(of: "("), let stamp = message[message.index(after: open)...].split(separator: " ").first {
+            return HTTPDate.parseAMZ(String(stamp))
+        }
+        return nil
+    }
+
+    /// A service message fit for logs and errors: printable, bounded, keys removed.
+    private func sanitize(_ message: String) -> String {
+        var text = String(message.unicodeScalars.filter { $0.value >= 0x20 && $0.value != 0x7F }.map(Character.init))
+        for secret in [configuration.credentials.secretAccessKey, configuration.apiKey ?? ""] where secret.count >= 4 {
+            text = text.replacingOccurrences(of: secret, with: "<redacted>")
+        }
+        if let range = text.range(of: "Signature=") {
+            text = String(text[..<range.upperBound]) + "<redacted>"
+        }
+        return text.count > 300 ? String(text.prefix(300)) + "..." : text
+    }
+
+    private func describe(_ error: any Error) -> String {
+        switch error {
+        case DecodingError.dataCorrupted(let context): "corrupt data: \(context.debugDescription.prefix(120))"
+        case DecodingError.keyNotFound(let key, _): "missing \"\(key.stringValue)\""
+        case DecodingError.typeMismatch(_, let context): "wrong type at \(context.codingPath.map(\.stringValue).joined(separator: "."))"
+        case DecodingError.valueNotFound(_, let context): "null at \(context.codingPath.map(\.stringValue).joined(separator: "."))"
+        default: "undecodable"
+        }
+    }
+}
+
+/// HTTP and SigV4 timestamps.
+enum HTTPDate {
+    /// RFC 7231 IMF-fixdate, e.g. `Sun, 06 Nov 1994 08:49:37 GMT`.
+    static func parse(_ text: String) -> Date? {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
+        return formatter.date(from: text)
+    }
+
+    /// `20180816T040829Z`.
+    static func parseAMZ(_ text: String) -> Date? {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
+        return formatter.date(from: text)
+    }
+}

@@ -1,0 +1,320 @@
+import Foundation
+import FacegateCore
+
+// Typed replies of NEC ID v1.1, decoded leniently: the service sends many
+// numbers as JSON strings, so numbers decode from either form.
+
+/// One row of `GET /v1.1/subjects`: a subject's event, active (A) or deleted (D).
+public struct NECSubjectEntry: Sendable, Hashable, Codable {
+    public var id: String
+    public var eventId: String
+    /// "A" for active, "D" for deleted (slots are recycled later).
+    public var status: String
+    /// ISO 8601 time of the last change.
+    public var lastUpdated: String
+
+    public var isActive: Bool { status == "A" }
+}
+
+public struct NECSubjectList: Sendable, Hashable, Codable {
+    public var subjects: [NECSubjectEntry]
+    public var total: Int
+
+    private enum CodingKeys: String, CodingKey { case subjects, total }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        subjects = try c.decodeIfPresent([NECSubjectEntry].self, forKey: .subjects) ?? []
+        total = try c.decodeLenientIntIfPresent(forKey: .total) ?? subjects.count
+    }
+}
+
+/// The reply to registering or updating a subject or an event.
+public struct NECRegistration: Sendable, Hashable, Codable {
+    /// Subject id.
+    public var id: String
+    public var eventId: String
+    public var attributes: FaceAttributes
+}
+
+public struct NECEventList: Sendable, Hashable, Codable {
+    public struct Event: Sendable, Hashable, Codable {
+        public var id: String
+    }
+
+    /// Subject id.
+    public var id: String
+    public var events: [Event]
+}
+
+public struct NECExtraction: Sendable, Hashable, Codable {
+    public struct Face: Sendable, Hashable, Codable {
+        public var attributes: FaceAttributes
+    }
+
+    public var faces: [Face]
+}
+
+/// A verification: a score when the service verified the pair, none when it did not (404).
+public struct NECVerification: Sendable, Hashable, Codable {
+    /// Subject id, for subject-vs-probe verification.
+    public var id: String?
+    /// 0...9999; `nil` means "not verified".
+    public var score: Int?
+
+    public var isVerified: Bool { score != nil }
+
+    public init(id: String?, score: Int?) {
+        self.id = id
+        self.score = score
+    }
+
+    private enum CodingKeys: String, CodingKey { case id, score }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        id = try c.decodeIfPresent(String.self, forKey: .id)
+        score = try c.decodeLenientInt(forKey: .score)
+    }
+}
+
+public struct NECCandidate: Sendable, Hashable, Codable {
+    public struct Event: Sendable, Hashable, Codable {
+        public var id: String
+        public var score: Int
+
+        private enum CodingKeys: String, CodingKey { case id, score }
+
+        public init(id: String, score: Int) {
+            self.id = id
+            self.score = score
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            id = try c.decode(String.self, forKey: .id)
+            score = try c.decodeLenientInt(forKey: .score)
+        }
+    }
+
+    /// Subject id.
+    public var id: String
+    /// The best score of the subject's events, 0...9999.
+    public var score: Int
+    public var events: [Event]
+
+    private enum CodingKeys: String, CodingKey { case id, score, events }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        id = try c.decode(String.self, forKey: .id)
+        score = try c.decodeLenientInt(forKey: .score)
+        events = try c.decodeIfPresent([Event].self, forKey: .events) ?? []
+    }
+}
+
+/// A search: candidates best first, empty when nothing passed the threshold (404).
+public struct NECSearchResult: Sendable, Hashable, Codable {
+    public var candidates: [NECCandidate]
+    /// The probe's face, absent on "no match".
+    public var attributes: FaceAttributes?
+
+    public init(candidates: [NECCandidate], attributes: FaceAttributes?) {
+        self.candidates = candidates
+        self.attributes = attributes
+    }
+
+    private enum CodingKeys: String, CodingKey { case candidates, attributes }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        candidates = try c.decodeIfPresent([NECCandidate].self, forKey: .candidates) ?? []
+        attributes = try c.decodeIfPresent(FaceAttributes.self, forKey: .attributes)
+    }
+}
+
+/// One file of a bulk registration.
+public struct NECBulkRegistration: Sendable, Hashable, Codable {
+    /// The file's name in the tenant's bucket.
+    public var filename: String
+    public var tags: [String]
+
+    public init(filename: String, tags: [String] = []) {
+        self.filename = filename
+        self.tags = tags
+    }
+
+    private enum CodingKeys: String, CodingKey { case filename, tags }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        filename = try c.decode(String.self, forKey: .filename)
+        tags = try c.decodeIfPresent([String].self, forKey: .tags) ?? []
+    }
+}
+
+public struct NECJob: Sendable, Hashable, Codable {
+    public var batchId: String
+}
+
+public struct NECJobRecord: Sendable, Hashable, Codable {
+    /// The operation's id (not a subject or event id).
+    public var id: String
+    public var filename: String
+    public var attempts: Int
+    public var eventId: String?
+    public var subjectId: String?
+    /// "Success" or "Failed" once `status` is "Processed".
+    public var registerStatus: String?
+    public var reason: String?
+    /// "New" or "Processed".
+    public var status: String
+    /// The face attributes as a JSON string.
+    public var attributesJson: String?
+
+    public var isProcessed: Bool { status == "Processed" }
+
+    private enum CodingKeys: String, CodingKey {
+        case id, filename, attempts, eventId, subjectId, registerStatus, reason, status, attributesJson
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        id = try c.decode(String.self, forKey: .id)
+        filename = try c.decode(String.self, forKey: .filename)
+        attempts = try c.decodeLenientIntIfPresent(forKey: .attempts) ?? 0
+        eventId = try c.decodeIfPresent(String.self, forKey: .eventId)
+        subjectId = try c.decodeIfPresent(String.self, forKey: .subjectId)
+        registerStatus = try c.decodeIfPresent(String.self, forKey: .registerStatus)
+        reason = try c.decodeIfPresent(String.self, forKey: .reason)
+        status = try c.decode(String.self, forKey: .status)
+        attributesJson = try c.decodeIfPresent(String.self, forKey: .attributesJson)
+    }
+}
+
+/// One page of a bulk job's progress.
+public struct NECJobProgress: Sendable, Hashable, Codable {
+    public var batchId: String
+    public var processed: [NECJobRecord]
+    /// Send as `pagingId` for the next page; empty or absent on the last page.
+    public var lastEvaluatedKey: String?
+
+    public var hasMorePages: Bool { !(lastEvaluatedKey ?? "").isEmpty }
+
+    private enum CodingKeys: String, CodingKey {
+        case batchId, processed, lastEvaluatedKey
+        // The document's example spells it with three s.
+        case processsed
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        batchId = try c.decode(String.self, forKey: .batchId)
+        processed =
+            try c.decodeIfPresent([NECJobRecord].self, forKey: .processed)
+            ?? c.decodeIfPresent([NECJobRecord].self, forKey: .processsed) ?? []
+        lastEvaluatedKey = try c.decodeIfPresent(String.self, forKey: .lastEvaluatedKey)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(batchId, forKey: .batchId)
+        try c.encode(processed, forKey: .processed)
+        try c.encodeIfPresent(lastEvaluatedKey, forKey: .lastEvaluatedKey)
+    }
+}
+
+public struct NECHealth: Sendable, Hashable, Codable {
+    public var status: String
+}
+
+public struct NECApplication: Sendable, Hashable, Codable {
+    public var id: String
+    public var name: String
+    public var description: String?
+    public var apiKey: String?
+    public var faceMinimumQualityScore: Double?
+    public var galleryId: String?
+
+    private enum CodingKeys: String, CodingKey { case id, name, description, apiKey, faceMinimumQualityScore, galleryId }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        id = try c.decode(String.self, forKey: .id)
+        name = try c.decode(String.self, forKey: .name)
+        description = try c.decodeIfPresent(String.self, forKey: .description)
+        apiKey = try c.decodeIfPresent(String.self, forKey: .apiKey)
+        faceMinimumQualityScore =
+            try c.contains(.faceMinimumQualityScore) ? c.decodeLenientDouble(forKey: .faceMinimumQualityScore) : nil
+        galleryId = try c.decodeIfPresent(String.self, forKey: .galleryId)
+    }
+}
+
+public struct NECApplicationList: Sendable, Hashable, Codable {
+    public var applications: [NECApplication]
+}
+
+public struct NECGallery: Sendable, Hashable, Codable {
+    public var id: String
+    public var name: String
+    public var description: String?
+    public var size: Int?
+    public var count: Int?
+    /// Present on "get gallery".
+    public var applications: [NECApplication]?
+    /// Present on "create gallery": the key of the application created with it.
+    public var apiKey: String?
+
+    private enum CodingKeys: String, CodingKey { case id, name, description, size, count, applications, apiKey }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        id = try c.decode(String.self, forKey: .id)
+        name = try c.decode(String.self, forKey: .name)
+        description = try c.decodeIfPresent(String.self, forKey: .description)
+        size = try c.decodeLenientIntIfPresent(forKey: .size)
+        count = try c.decodeLenientIntIfPresent(forKey: .count)
+        applications = try c.decodeIfPresent([NECApplication].self, forKey: .applications)
+        apiKey = try c.decodeIfPresent(String.self, forKey: .apiKey)
+    }
+}
+
+public struct NECGalleryList: Sendable, Hashable, Codable {
+    public var galleries: [NECGallery]
+}
+
+/// What the service said alongside an error status.
+struct NECErrorBody: Decodable {
+    var message: String?
+    var errorCode: Int?
+    var errorType: String?
+
+    private enum CodingKeys: String, CodingKey { case message, errorCode, errorType }
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        message = try? c.decodeIfPresent(String.self, forKey: .message)
+        errorCode = try? c.decodeLenientIntIfPresent(forKey: .errorCode)
+        errorType = try? c.decodeIfPresent(String.self, forKey: .errorType)
+    }
+}
+
+extension KeyedDecodingContainer {
+    /// An integer sent as a JSON number or as a string holding one.
+    func decodeLenientInt(forKey key: Key) throws -> Int {
+        if let number = try? decode(Int.self, forKey: key) {
+            return number
+        }
+        let text = try decode(String.self, forKey: key)
+        guard let number = Int(text.trimmingCharacters(in: .whitespaces)) else {
+            throw DecodingError.dataCorruptedError(
+                forKey: key, in: self, debugDescription: "expected an integer, got \"\(text.prefix(40))\"")
+        }
+        return number
+    }
+
+    func decodeLenientIntIfPresent(forKey key: Key) throws -> Int? {
+        guard contains(key), try !decodeNil(forKey: key) else { return nil }
+        return try decodeLenientInt(forKey: key)
+    }
+}

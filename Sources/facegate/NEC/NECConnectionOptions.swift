@@ -1,0 +1,108 @@
+import ArgumentParser
+import AsyncHTTPClient
+import FacegateIdentify
+import Foundation
+import Logging
+
+/// How `facegate nec` reaches NEC ID: flags, each with an environment fallback.
+struct NECConnectionOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Biometric API base URL.", discussion: "Falls back to NEC_ID_ENDPOINT."))
+    var endpoint: String?
+
+    @Option(help: ArgumentHelp("Tenant management (portal) base URL.", discussion: "Falls back to NEC_ID_PORTAL_ENDPOINT."))
+    var portalEndpoint: String?
+
+    @Option(help: ArgumentHelp("AWS region the requests are signed for.", discussion: "Falls back to NEC_ID_REGION, then ap-southeast-2."))
+    var region: String?
+
+    @Option(help: ArgumentHelp("AWS access key id.", discussion: "Falls back to NEC_ID_ACCESS_KEY."))
+    var accessKey: String?
+
+    @Option(help: ArgumentHelp("AWS secret access key (prefer the environment).", discussion: "Falls back to NEC_ID_SECRET_KEY."))
+    var secretKey: String?
+
+    @Option(help: ArgumentHelp("The application's API key (x-api-key).", discussion: "Falls back to NEC_ID_API_KEY."))
+    var apiKey: String?
+
+    @Option(help: "Seconds to wait for one reply.")
+    var timeout: Int = 30
+
+    @Flag(help: "Print the service's JSON on one line instead of indented.")
+    var compact = false
+
+    func configuration(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> NECIDConfiguration {
+        func value(_ flag: String?, _ variable: String) -> String? {
+            if let flag, !flag.isEmpty { return flag }
+            if let fromEnvironment = environment[variable], !fromEnvironment.isEmpty { return fromEnvironment }
+            return nil
+        }
+        guard let endpoint = value(endpoint, "NEC_ID_ENDPOINT") else {
+            throw ValidationError("no biometric endpoint: pass --endpoint or set NEC_ID_ENDPOINT")
+        }
+        guard let accessKey = value(accessKey, "NEC_ID_ACCESS_KEY") else {
+            throw ValidationError("no access key: pass --access-key or set NEC_ID_ACCESS_KEY")
+        }
+        guard let secretKey = value(secretKey, "NEC_ID_SECRET_KEY") else {
+            throw ValidationError("no secret key: pass --secret-key or set NEC_ID_SECRET_KEY")
+        }
+        guard timeout >= 1 else { throw ValidationError("--timeout must be at least 1 second") }
+        return NECIDConfiguration(
+            endpoint: endpoint, portalEndpoint: value(portalEndpoint, "NEC_ID_PORTAL_ENDPOINT"),
+            credentials: AWSCredentials(accessKeyID: accessKey, secretAccessKey: secretKey),
+            apiKey: value(apiKey, "NEC_ID_API_KEY"), region: value(region, "NEC_ID_REGION") ?? "ap-southeast-2",
+            http: CloudHTTPPolicy(requestTimeout: .seconds(timeout)))
+    }
+
+    /// Sends one call and prints the service's JSON; failures print their message and exit non-zero.
+    func run<Value>(_ makeOperation: () throws(NECIDError) -> NECIDOperation<Value>) async throws {
+        let configuration = try configuration()
+        let operation: NECIDOperation<Value>
+        do {
+            operation = try makeOperation()
+        } catch {
+            throw fail(error)
+        }
+        var logger = Logger(label: "facegate.nec")
+        logger.logLevel = .warning
+        let httpClient = NECIDClient.makeHTTPClient()
+        let client = NECIDClient(configuration: configuration, httpClient: httpClient, logger: logger)
+        let outcome: Result<NECIDReply<Value>, NECIDError>
+        do {
+            outcome = .success(try await client.perform(operation))
+        } catch {
+            outcome = .failure(error)
+        }
+        try? await httpClient.shutdown()
+        switch outcome {
+        case .success(let reply):
+            print(Self.render(reply.body, compact: compact), terminator: reply.body.isEmpty ? "" : "\n")
+        case .failure(let error):
+            throw fail(error)
+        }
+    }
+
+    private func fail(_ error: NECIDError) -> ExitCode {
+        FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+        return ExitCode(error.code == .validation ? 2 : 1)
+    }
+
+    /// The reply re-indented (or put on one line); a body that is not JSON is printed as it came.
+    static func render(_ body: [UInt8], compact: Bool) -> String {
+        guard !body.isEmpty else { return "" }
+        guard let object = try? JSONSerialization.jsonObject(with: Data(body), options: [.fragmentsAllowed]),
+            let data = try? JSONSerialization.data(
+                withJSONObject: object,
+                options: compact ? [.sortedKeys, .withoutEscapingSlashes, .fragmentsAllowed] : [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes, .fragmentsAllowed])
+        else { return String(decoding: body, as: UTF8.self) }
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+/// Reads an image file named on the command line.
+func readImage(_ path: String) throws -> [UInt8] {
+    guard let data = FileManager.default.contents(atPath: path) else {
+        throw ValidationError("cannot read image file \(path)")
+    }
+    guard !data.isEmpty else { throw ValidationError("image file \(path) is empty") }
+    return Array(data)
+}
