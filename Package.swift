@@ -60,9 +60,13 @@ let package = Package(
         .target(name: "FacegatePolicy", dependencies: ["FacegateCore"], swiftSettings: swiftSettings),
 
         // Frame sources: V4L2 cameras and replays of image folders or video files.
+        .target(name: "CFacegateV4L2", linkerSettings: [.linkedLibrary("v4l2")]),
         .target(
             name: "FacegateCapture",
-            dependencies: ["FacegateCore", "FacegateImageCodec"],
+            dependencies: [
+                "FacegateCore", "FacegateImageCodec", "CFacegateV4L2",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
 
@@ -151,7 +155,7 @@ let package = Package(
             name: "facegate",
             dependencies: [
                 "FacegateCore", "FacegateQuality", "FacegateIdentify", "FacegateApp", "FacegateCapture", "FacegateImageCodec",
-                "FacegateDemo", "FacegateJournal", "FacegateOfflineCache",
+                "FacegateDemo", "FacegateJournal", "FacegateOfflineCache", "FacegateDoor",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -19,3 +19,10 @@ final class BlockingExecutor: Sendable {
         }
     }
 }
+
+extension BlockingExecutor {
+    /// Queues work nobody waits for (closing a device as its owner goes away).
+    func runDetached(_ body: @escaping @Sendable () -> Void) {
+        Task { _ = try? await run(body) }
+    }
+}

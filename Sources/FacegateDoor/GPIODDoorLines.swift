@@ -1,4 +1,5 @@
 import CGPIOD
+import Dispatch
 import FacegateCore
 import Synchronization
 
@@ -49,19 +50,24 @@ public struct GPIOLineAddress: Sendable, Hashable, CustomStringConvertible {
 /// on the driver input), which is locked for ``DoorFailMode/secure`` doors.
 public final class GPIODDoorLines: DoorLines {
     public struct Configuration: Sendable {
-        public var relay: GPIOLineAddress
+        /// nil watches the inputs only (`facegate door watch` beside a running daemon).
+        public var relay: GPIOLineAddress?
         public var failMode: DoorFailMode
         public var contact: GPIOLineAddress?
         public var exitButton: GPIOLineAddress?
         /// Presses of the exit button closer together than this count once.
         public var exitDebounce: Duration
+        /// A contact must rest this long after an edge before its new state counts (reed switches bounce).
+        public var contactSettle: Duration
         /// Shown as the lines' consumer by `gpioinfo`.
         public var consumer: String
 
         public init(
-            relay: GPIOLineAddress, failMode: DoorFailMode = .secure, contact: GPIOLineAddress? = nil,
-            exitButton: GPIOLineAddress? = nil, exitDebounce: Duration = .milliseconds(300), consumer: String = "facegate"
+            relay: GPIOLineAddress?, failMode: DoorFailMode = .secure, contact: GPIOLineAddress? = nil,
+            exitButton: GPIOLineAddress? = nil, exitDebounce: Duration = .milliseconds(300),
+            contactSettle: Duration = .milliseconds(30), consumer: String = "facegate"
         ) {
+            self.contactSettle = contactSettle
             self.relay = relay
             self.failMode = failMode
             self.contact = contact
@@ -72,10 +78,12 @@ public final class GPIODDoorLines: DoorLines {
     }
 
     public let configuration: Configuration
-    private let relay: RequestedLine
+    private let relay: RequestedLine?
     private let contact: RequestedLine?
     private let exitButton: RequestedLine?
     private let chips: Mutex<[String: ChipHandle]>
+    private let watcherStop = StopSignal()
+    private let watchers = Mutex<[DispatchSemaphore]>([])
 
     public init(configuration: Configuration) throws(DoorError) {
         self.configuration = configuration
@@ -92,10 +100,11 @@ public final class GPIODDoorLines: DoorLines {
         }
         do {
             let consumer = configuration.consumer
-            let relayLine = try line(configuration.relay)
             let lockedEnergised = configuration.failMode == .safe
-            relay = try RequestedLine(relayLine, address: configuration.relay) { line, flags in
-                gpiod_line_request_output_flags(line, consumer, flags, lockedEnergised ? 1 : 0)
+            relay = try configuration.relay.map { (address) throws(DoorError) in
+                try RequestedLine(try line(address), address: address) { line, flags in
+                    gpiod_line_request_output_flags(line, consumer, flags, lockedEnergised ? 1 : 0)
+                }
             }
             contact = try configuration.contact.map { (address) throws(DoorError) in
                 try RequestedLine(try line(address), address: address) { line, flags in
@@ -118,7 +127,7 @@ public final class GPIODDoorLines: DoorLines {
 
     public func driveRelay(unlocked: Bool) throws {
         let energised = unlocked == (configuration.failMode == .secure)
-        try relay.set(energised ? 1 : 0)
+        try relay?.set(energised ? 1 : 0)
     }
 
     public func contactIsOpen() throws -> Bool? {
@@ -133,16 +142,28 @@ public final class GPIODDoorLines: DoorLines {
             continuation.onTermination = { _ in }
             return stream
         }
-        let stop = Atomic(false)
-        continuation.onTermination = { _ in stop.store(true, ordering: .relaxed) }
-        let contact = contact, exitButton = exitButton, debounce = configuration.exitDebounce
+        let stop = watcherStop
+        let finished = DispatchSemaphore(value: 0)
+        watchers.withLock { $0.append(finished) }
+        continuation.onTermination = { _ in stop.set() }
+        let contact = contact, exitButton = exitButton
+        let debounce = configuration.exitDebounce, settle = configuration.contactSettle
         let thread = InputThread {
             var lastPress: ContinuousClock.Instant?
+            // Contacts bounce: after an edge, wait until the line has been quiet for
+            // `settle`, then report the level it settled at (if it changed).
+            var reportedOpen = (try? contact?.value()).map { $0 == 1 }
+            var settlingSince: ContinuousClock.Instant?
             do {
-                while !stop.load(ordering: .relaxed) {
-                    for (line, event) in try RequestedLine.wait(for: watched, timeoutMilliseconds: 200) {
+                while !stop.isSet {
+                    var timeout: Int32 = 200
+                    if let settlingSince {
+                        let left = settle - (ContinuousClock.now - settlingSince)
+                        timeout = max(0, Int32(left / .milliseconds(1)))
+                    }
+                    for (line, _) in try RequestedLine.wait(for: watched, timeoutMilliseconds: timeout) {
                         if line === contact {
-                            continuation.yield(.contact(open: event == GPIOD_LINE_EVENT_RISING_EDGE))
+                            settlingSince = .now
                         } else if line === exitButton {
                             let now = ContinuousClock.now
                             if let lastPress, now - lastPress < debounce { continue }
@@ -150,21 +171,35 @@ public final class GPIODDoorLines: DoorLines {
                             continuation.yield(.exitButtonPressed)
                         }
                     }
+                    if let since = settlingSince, ContinuousClock.now - since >= settle, let contact {
+                        settlingSince = nil
+                        let open = try contact.value() == 1
+                        if open != reportedOpen {
+                            reportedOpen = open
+                            continuation.yield(.contact(open: open))
+                        }
+                    }
                 }
                 continuation.finish()
             } catch {
                 continuation.finish(throwing: error)
             }
+            finished.signal()
         }
         thread.start()
         return stream
     }
 
     public func release() {
+        // Stop the input watchers before their lines' descriptors close under them.
+        watcherStop.set()
+        for finished in watchers.withLock({ watchers in defer { watchers = [] }; return watchers }) {
+            _ = finished.wait(timeout: .now() + .seconds(2))
+        }
         // The resting level is the fail-mode's unpowered state; drive it before letting go
         // so the line does not depend on how the chip treats a freed output.
-        try? relay.set(configuration.failMode == .secure ? 0 : 1)
-        relay.release()
+        try? relay?.set(configuration.failMode == .secure ? 0 : 1)
+        relay?.release()
         contact?.release()
         exitButton?.release()
         chips.withLock { chips in
@@ -323,4 +358,11 @@ private final class InputThread: Sendable {
             body()
         }
     }
+}
+
+/// Set once, read by the watcher thread between polls.
+private final class StopSignal: Sendable {
+    private let flag = Atomic(false)
+    var isSet: Bool { flag.load(ordering: .relaxed) }
+    func set() { flag.store(true, ordering: .relaxed) }
 }

@@ -1,0 +1,316 @@
+import CFacegateV4L2
+import FacegateCore
+import Logging
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A camera through V4L2 and libv4l2: mmap streaming from a small buffer ring,
+/// driver timestamps, and recovery from unplugs and stalls.
+///
+/// When the device disappears (ENODEV, EIO, hang-up) or delivers nothing for
+/// ``Configuration/stallTimeout``, the camera is closed, the outage reported
+/// (log and ``Status``), and the device reopened with growing backoff until it
+/// is back; the frame stream carries on with increasing sequence numbers.
+/// Only a configuration the device can never satisfy ends the stream.
+public struct V4L2Camera: FrameSource {
+    public struct Configuration: Sendable {
+        /// `/dev/videoN` or a stable name such as `/dev/v4l/by-id/usb-...-video-index0`.
+        public var device: String
+        /// Pixel format to capture; nil picks the first of YUYV, MJPEG, GREY, RGB3 the device offers.
+        public var pixelFormat: FourCC?
+        public var width: Int
+        public var height: Int
+        /// nil keeps the device's rate.
+        public var framesPerSecond: Double?
+        /// The layout frames are converted to for the quality core.
+        public var layout: PixelImage.Layout
+        /// Buffers in the mmap ring: a few, so frames are fresh and latency is low.
+        public var bufferCount: Int
+        /// No frame for this long counts as an outage.
+        public var stallTimeout: Duration
+        /// Reopen attempts wait this long at first, doubling up to ``maximumBackoff``.
+        public var initialBackoff: Duration
+        public var maximumBackoff: Duration
+
+        public init(
+            device: String, pixelFormat: FourCC? = nil, width: Int = 640, height: Int = 480,
+            framesPerSecond: Double? = nil, layout: PixelImage.Layout = .rgb24, bufferCount: Int = 4,
+            stallTimeout: Duration = .seconds(3), initialBackoff: Duration = .milliseconds(250),
+            maximumBackoff: Duration = .seconds(5)
+        ) {
+            self.device = device
+            self.pixelFormat = pixelFormat
+            self.width = width
+            self.height = height
+            self.framesPerSecond = framesPerSecond
+            self.layout = layout
+            self.bufferCount = bufferCount
+            self.stallTimeout = stallTimeout
+            self.initialBackoff = initialBackoff
+            self.maximumBackoff = maximumBackoff
+        }
+    }
+
+    /// What the camera is doing, for status pages and tests.
+    public enum Status: Sendable, Equatable {
+        case streaming(format: String, width: Int, height: Int)
+        /// Capture stopped; the error says why. Reopening follows.
+        case lost(CaptureError)
+        /// Reopen attempt `attempt` failed; the next follows after a backoff.
+        case reopenFailed(attempt: Int, CaptureError)
+        /// Streaming again after an outage of this length.
+        case recovered(outage: Duration)
+    }
+
+    /// When one frame was stamped, became ready and was converted; all CLOCK_MONOTONIC.
+    public struct FrameTiming: Sendable, Equatable {
+        /// The driver's timestamp, when it uses the monotonic clock.
+        public var driverTimestamp: Duration?
+        /// When poll reported the frame ready.
+        public var ready: Duration
+        /// When the converted frame was in hand.
+        public var inHand: Duration
+
+        /// Dequeue and conversion: the part of the latency facegate itself adds.
+        public var dequeueAndConvert: Duration { inHand - ready }
+    }
+
+    public static let preferredFormats: [FourCC] = [.yuyv, .mjpeg, .grey, .rgb24]
+
+    public let configuration: Configuration
+    private let logger: Logger
+    private let onStatus: @Sendable (Status) -> Void
+    private let onFrameTiming: (@Sendable (FrameTiming) -> Void)?
+
+    /// - Parameters:
+    ///   - onStatus: told of every outage and recovery (also logged).
+    ///   - onFrameTiming: told when each frame was stamped, ready and in hand (benchmarks).
+    public init(
+        configuration: Configuration, logger: Logger = Logger(label: "facegate.camera"),
+        onFrameTiming: (@Sendable (FrameTiming) -> Void)? = nil,
+        onStatus: @escaping @Sendable (Status) -> Void = { _ in }
+    ) throws(CaptureError) {
+        guard configuration.width > 0, configuration.height > 0, configuration.width <= 8192, configuration.height <= 8192
+        else { throw CaptureError(.badConfiguration, "frame size \(configuration.width)x\(configuration.height) is not usable") }
+        guard (2...32).contains(configuration.bufferCount) else {
+            throw CaptureError(.badConfiguration, "bufferCount must be 2...32, got \(configuration.bufferCount)")
+        }
+        guard configuration.stallTimeout > .zero, configuration.initialBackoff > .zero else {
+            throw CaptureError(.badConfiguration, "stallTimeout and initialBackoff must be positive")
+        }
+        if let rate = configuration.framesPerSecond, !(rate.isFinite && rate > 0 && rate <= 1000) {
+            throw CaptureError(.badConfiguration, "framesPerSecond must be in 0<...1000, got \(rate)")
+        }
+        self.configuration = configuration
+        self.logger = logger
+        self.onStatus = onStatus
+        self.onFrameTiming = onFrameTiming
+    }
+
+    public func frames() -> AsyncThrowingStream<Frame, any Error> {
+        let session = CameraSession(
+            configuration: configuration, logger: logger, onStatus: onStatus, onFrameTiming: onFrameTiming)
+        return AsyncThrowingStream(unfolding: { try await session.next() })
+    }
+
+    /// Describes every V4L2 capture device in `/dev` (and what it can do).
+    public static func listDevices(directory: String = "/dev") -> [Result<V4L2DeviceInfo, CaptureError>] {
+        guard let entries = try? listDirectory(directory) else { return [] }
+        let paths = entries.filter { $0.hasPrefix("video") }
+            .sorted { (Int($0.dropFirst(5)) ?? 0) < (Int($1.dropFirst(5)) ?? 0) }
+            .map { "\(directory)/\($0)" }
+        return paths.map { path in
+            Result { () throws(CaptureError) -> V4L2DeviceInfo in
+                let device = try V4L2Device(path: path)
+                defer { device.close() }
+                return try device.info()
+            }
+        }
+    }
+
+    /// Describes one device.
+    public static func describe(_ path: String) throws(CaptureError) -> V4L2DeviceInfo {
+        let device = try V4L2Device(path: path)
+        defer { device.close() }
+        return try device.info()
+    }
+
+    private static func listDirectory(_ path: String) throws -> [String] {
+        guard let directory = opendir(path) else { return [] }
+        defer { closedir(directory) }
+        var names: [String] = []
+        while let entry = readdir(directory) {
+            names.append(withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) })
+        }
+        return names
+    }
+}
+
+/// One run of the camera: the open device (if any), the frame counter and the outage bookkeeping.
+private actor CameraSession {
+    private let configuration: V4L2Camera.Configuration
+    private let logger: Logger
+    private let onStatus: @Sendable (V4L2Camera.Status) -> Void
+    private let onFrameTiming: (@Sendable (V4L2Camera.FrameTiming) -> Void)?
+    private let executor = BlockingExecutor(label: "facegate.v4l2")
+    private let stop = StopFlag()
+    private var device: DeviceBox?
+    /// Sequence numbers continue across reopenings: base + the driver's own count.
+    private var sequenceBase: UInt64 = 0
+    private var lastSequence: UInt64?
+    private var outageStarted: ContinuousClock.Instant?
+    private var attempt = 0
+    private var everOpened = false
+
+    init(
+        configuration: V4L2Camera.Configuration, logger: Logger, onStatus: @escaping @Sendable (V4L2Camera.Status) -> Void,
+        onFrameTiming: (@Sendable (V4L2Camera.FrameTiming) -> Void)?
+    ) {
+        self.configuration = configuration
+        self.logger = logger
+        self.onStatus = onStatus
+        self.onFrameTiming = onFrameTiming
+    }
+
+    deinit {
+        let device = device
+        executor.runDetached { device?.close() }
+    }
+
+    func next() async throws -> Frame? {
+        let stop = stop
+        return try await withTaskCancellationHandler {
+            while !Task.isCancelled {
+                do {
+                    let device = try await openIfNeeded()
+                    let configuration = configuration
+                    let captured = try await executor.run {
+                        try device.capture(timeout: configuration.stallTimeout, layout: configuration.layout) { stop.isSet }
+                    }
+                    if Task.isCancelled { break }
+                    guard let captured else {
+                        throw CaptureError(.stalled, "no frame from \(configuration.device) within \(configuration.stallTimeout)")
+                    }
+                    return frame(from: captured)
+                } catch let error as CaptureError {
+                    try await handle(error)
+                }
+            }
+            await close()
+            return nil
+        } onCancel: {
+            stop.set()
+        }
+    }
+
+    private func frame(from captured: V4L2Device.Captured) -> Frame {
+        var sequence = sequenceBase + UInt64(captured.sequence)
+        if let lastSequence, sequence <= lastSequence { sequence = lastSequence + 1 }
+        lastSequence = sequence
+        if let started = outageStarted {
+            let outage = ContinuousClock.now - started
+            outageStarted = nil
+            attempt = 0
+            logger.notice("camera recovered", metadata: ["device": "\(configuration.device)", "outage": "\(outage)"])
+            onStatus(.recovered(outage: outage))
+        }
+        onFrameTiming?(captured.timing)
+        let timestamp = captured.timestamp ?? captured.timing.ready
+        return Frame(sequence: sequence, timestamp: timestamp, image: captured.image)
+    }
+
+    private func openIfNeeded() async throws -> DeviceBox {
+        if let device { return device }
+        let configuration = configuration
+        let opened = try await executor.run { () throws -> DeviceBox in
+            let device = try V4L2Device(path: configuration.device)
+            do {
+                let info = try device.info()
+                let format = try configuration.pixelFormat ?? Self.pickFormat(info)
+                try device.configure(
+                    fourcc: format, width: configuration.width, height: configuration.height,
+                    framesPerSecond: configuration.framesPerSecond, info: info)
+                try device.startStreaming(bufferCount: configuration.bufferCount)
+                return DeviceBox(device)
+            } catch {
+                device.close()
+                throw error
+            }
+        }
+        device = opened
+        everOpened = true
+        // A reopened driver counts from zero again.
+        sequenceBase = lastSequence.map { $0 + 1 } ?? 0
+        let format = opened.formatDescription
+        logger.info("camera streaming", metadata: ["device": "\(configuration.device)", "format": "\(format)"])
+        onStatus(.streaming(format: format, width: configuration.width, height: configuration.height))
+        return opened
+    }
+
+    private static func pickFormat(_ info: V4L2DeviceInfo) throws(CaptureError) -> FourCC {
+        let offered = Set(info.formats.map(\.fourcc))
+        guard let format = V4L2Camera.preferredFormats.first(where: { offered.contains($0.description) }) else {
+            throw CaptureError(.formatUnavailable, "\(info.path) offers none of YUYV, MJPG, GREY, RGB3")
+        }
+        return format
+    }
+
+    /// Decides whether an error ends the stream or starts an outage; waits out the backoff.
+    private func handle(_ error: CaptureError) async throws {
+        await close()
+        // A configuration the device can never meet is final, unless it worked before
+        // (a different device may have taken the path during an outage).
+        let permanent: Set<CaptureError.Code> = [.formatUnavailable, .badConfiguration, .permissionDenied]
+        if permanent.contains(error.code), !everOpened { throw error }
+        if !everOpened, outageStarted == nil, error.code == .notFound || error.code == .notADevice {
+            throw error
+        }
+        if outageStarted == nil {
+            outageStarted = .now
+            logger.error("camera lost", metadata: ["device": "\(configuration.device)", "error": "\(error)"])
+            onStatus(.lost(error))
+        } else {
+            attempt += 1
+            logger.warning(
+                "camera reopen failed", metadata: ["device": "\(configuration.device)", "attempt": "\(attempt)", "error": "\(error)"])
+            onStatus(.reopenFailed(attempt: attempt, error))
+        }
+        var backoff = configuration.initialBackoff
+        for _ in 0..<min(attempt, 16) { backoff = min(backoff * 2, configuration.maximumBackoff) }
+        try? await Task.sleep(for: min(backoff, configuration.maximumBackoff))
+    }
+
+    private func close() async {
+        guard let device else { return }
+        self.device = nil
+        _ = try? await executor.run { device.close() }
+    }
+}
+
+/// The open device, handed between the session and its executor. Only the
+/// executor's serial queue touches it, one call at a time.
+private final class DeviceBox: @unchecked Sendable {
+    private let device: V4L2Device
+    let formatDescription: String
+
+    init(_ device: V4L2Device) {
+        self.device = device
+        self.formatDescription = "\(FourCC(rawValue: device.format.pixelformat)) \(device.format.width)x\(device.format.height)"
+    }
+
+    func capture(timeout: Duration, layout: PixelImage.Layout, shouldStop: () -> Bool) throws(CaptureError) -> V4L2Device.Captured? {
+        try device.capture(timeout: timeout, layout: layout, shouldStop: shouldStop)
+    }
+
+    func close() { device.close() }
+}
+
+/// Set once when the consumer cancels; read by the blocking capture loop.
+private final class StopFlag: Sendable {
+    private let flag = Atomic(false)
+    var isSet: Bool { flag.load(ordering: .relaxed) }
+    func set() { flag.store(true, ordering: .relaxed) }
+}

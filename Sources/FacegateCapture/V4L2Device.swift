@@ -1,0 +1,280 @@
+import CFacegateV4L2
+import FacegateCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What a V4L2 device says about itself.
+public struct V4L2DeviceInfo: Sendable, Hashable, Codable {
+    public struct Format: Sendable, Hashable, Codable {
+        public var fourcc: String
+        public var description: String
+        /// Provided by libv4l2's conversion rather than the driver.
+        public var emulated: Bool
+        public var compressed: Bool
+        public var sizes: [Size]
+    }
+
+    public struct Size: Sendable, Hashable, Codable, CustomStringConvertible {
+        public var width: Int
+        public var height: Int
+        /// Frame rates offered at this size (frames a second), empty when the driver does not say.
+        public var framesPerSecond: [Double]
+
+        public var description: String { "\(width)x\(height)" }
+    }
+
+    public var path: String
+    public var driver: String
+    public var card: String
+    public var busInfo: String
+    public var canCapture: Bool
+    public var canStream: Bool
+    public var formats: [Format]
+}
+
+/// One open V4L2 capture device: negotiation, the mmap ring and dequeuing.
+/// Not thread-safe: its owner calls it from one executor.
+final class V4L2Device {
+    let path: String
+    private(set) var fd: Int32
+    private var buffers: [(start: UnsafeMutableRawPointer, length: Int)] = []
+    private(set) var format = v4l2_pix_format()
+    private var streaming = false
+
+    init(path: String) throws(CaptureError) {
+        var status = stat()
+        guard stat(path, &status) == 0 else {
+            throw V4L2System.error(errno, "cannot open \(path)")
+        }
+        guard status.st_mode & S_IFMT == S_IFCHR else {
+            throw CaptureError(.notADevice, "\(path) is not a character device")
+        }
+        let fd = fg_v4l2_open(path)
+        guard fd >= 0 else { throw V4L2System.error(errno, "cannot open \(path)") }
+        self.fd = fd
+        self.path = path
+    }
+
+    deinit { close() }
+
+    func close() {
+        guard fd >= 0 else { return }
+        if streaming {
+            var type = UInt32(V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue)
+            _ = fg_v4l2_ioctl(fd, fg_vidioc_streamoff(), &type)
+            streaming = false
+        }
+        for buffer in buffers { _ = fg_v4l2_munmap(buffer.start, buffer.length) }
+        buffers = []
+        _ = fg_v4l2_close(fd)
+        fd = -1
+    }
+
+    // MARK: Discovery
+
+    func info() throws(CaptureError) -> V4L2DeviceInfo {
+        var capability = v4l2_capability()
+        try V4L2System.ioctl(fd, fg_vidioc_querycap(), &capability, "\(path) is not a V4L2 device")
+        let caps = capability.capabilities & UInt32(V4L2_CAP_DEVICE_CAPS) != 0 ? capability.device_caps : capability.capabilities
+        var info = V4L2DeviceInfo(
+            path: path, driver: Self.text(capability.driver), card: Self.text(capability.card),
+            busInfo: Self.text(capability.bus_info), canCapture: caps & UInt32(V4L2_CAP_VIDEO_CAPTURE) != 0,
+            canStream: caps & UInt32(V4L2_CAP_STREAMING) != 0, formats: [])
+        guard info.canCapture else { return info }
+        var index: UInt32 = 0
+        while true {
+            var description = v4l2_fmtdesc()
+            description.index = index
+            description.type = UInt32(V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue)
+            guard try V4L2System.enumerate(fd, fg_vidioc_enum_fmt(), &description) else { break }
+            let fourcc = FourCC(rawValue: description.pixelformat)
+            info.formats.append(
+                .init(
+                    fourcc: fourcc.description, description: Self.text(description.description),
+                    emulated: description.flags & UInt32(V4L2_FMT_FLAG_EMULATED) != 0,
+                    compressed: description.flags & UInt32(V4L2_FMT_FLAG_COMPRESSED) != 0,
+                    sizes: try sizes(of: fourcc)))
+            index += 1
+        }
+        return info
+    }
+
+    private func sizes(of fourcc: FourCC) throws(CaptureError) -> [V4L2DeviceInfo.Size] {
+        var sizes: [V4L2DeviceInfo.Size] = []
+        var index: UInt32 = 0
+        while index < 64 {
+            var size = v4l2_frmsizeenum()
+            size.index = index
+            size.pixel_format = fourcc.rawValue
+            guard try V4L2System.enumerate(fd, fg_vidioc_enum_framesizes(), &size) else { break }
+            if size.type == V4L2_FRMSIZE_TYPE_DISCRETE.rawValue {
+                let width = Int(size.discrete.width), height = Int(size.discrete.height)
+                sizes.append(.init(width: width, height: height, framesPerSecond: try rates(fourcc, width, height)))
+            } else {
+                // Stepwise or continuous: report the two ends.
+                let s = size.stepwise
+                for (w, h) in [(s.min_width, s.min_height), (s.max_width, s.max_height)] {
+                    sizes.append(.init(width: Int(w), height: Int(h), framesPerSecond: try rates(fourcc, Int(w), Int(h))))
+                }
+                break
+            }
+            index += 1
+        }
+        return sizes
+    }
+
+    private func rates(_ fourcc: FourCC, _ width: Int, _ height: Int) throws(CaptureError) -> [Double] {
+        var rates: [Double] = []
+        var index: UInt32 = 0
+        while index < 32 {
+            var interval = v4l2_frmivalenum()
+            interval.index = index
+            interval.pixel_format = fourcc.rawValue
+            interval.width = UInt32(width)
+            interval.height = UInt32(height)
+            guard try V4L2System.enumerate(fd, fg_vidioc_enum_frameintervals(), &interval) else { break }
+            let fraction = interval.type == V4L2_FRMIVAL_TYPE_DISCRETE.rawValue ? interval.discrete : interval.stepwise.min
+            if fraction.numerator > 0 { rates.append((Double(fraction.denominator) / Double(fraction.numerator) * 100).rounded() / 100) }
+            if interval.type != V4L2_FRMIVAL_TYPE_DISCRETE.rawValue { break }
+            index += 1
+        }
+        return rates
+    }
+
+    private static func text<T>(_ tuple: T) -> String {
+        withUnsafeBytes(of: tuple) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+    }
+
+    // MARK: Negotiation and streaming
+
+    /// Sets format, size and rate; throws ``CaptureError/Code/formatUnavailable`` naming what the device offers.
+    func configure(
+        fourcc: FourCC, width: Int, height: Int, framesPerSecond: Double?, info: V4L2DeviceInfo
+    ) throws(CaptureError) {
+        guard info.canCapture else { throw CaptureError(.unsupported, "\(path) (\(info.card)) cannot capture video") }
+        guard info.canStream else { throw CaptureError(.unsupported, "\(path) (\(info.card)) cannot stream") }
+        let offered = info.formats.map(\.fourcc)
+        guard offered.contains(fourcc.description) else {
+            throw CaptureError(
+                .formatUnavailable, "\(path) does not offer \(fourcc); it offers \(offered.joined(separator: ", "))")
+        }
+        var request = v4l2_format()
+        request.type = UInt32(V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue)
+        request.fmt.pix.width = UInt32(width)
+        request.fmt.pix.height = UInt32(height)
+        request.fmt.pix.pixelformat = fourcc.rawValue
+        request.fmt.pix.field = UInt32(V4L2_FIELD_NONE.rawValue)
+        try V4L2System.ioctl(fd, fg_vidioc_s_fmt(), &request, "\(path) refused format \(fourcc) \(width)x\(height)")
+        let granted = request.fmt.pix
+        guard granted.pixelformat == fourcc.rawValue, Int(granted.width) == width, Int(granted.height) == height else {
+            let sizes = info.formats.first { $0.fourcc == fourcc.description }?.sizes.map(\.description) ?? []
+            throw CaptureError(
+                .formatUnavailable,
+                "\(path) cannot capture \(fourcc) at \(width)x\(height) (it offered \(FourCC(rawValue: granted.pixelformat)) "
+                    + "\(granted.width)x\(granted.height)); sizes for \(fourcc): \(sizes.joined(separator: ", "))")
+        }
+        format = granted
+        if let framesPerSecond {
+            try setRate(framesPerSecond)
+        }
+    }
+
+    private func setRate(_ framesPerSecond: Double) throws(CaptureError) {
+        var parameters = v4l2_streamparm()
+        parameters.type = UInt32(V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue)
+        try V4L2System.ioctl(fd, fg_vidioc_g_parm(), &parameters, "\(path): reading the frame rate")
+        guard parameters.parm.capture.capability & UInt32(V4L2_CAP_TIMEPERFRAME) != 0 else {
+            throw CaptureError(.formatUnavailable, "\(path) does not let the frame rate be set")
+        }
+        parameters.parm.capture.timeperframe = v4l2_fract(numerator: 1000, denominator: UInt32((framesPerSecond * 1000).rounded()))
+        try V4L2System.ioctl(fd, fg_vidioc_s_parm(), &parameters, "\(path): setting \(framesPerSecond) fps")
+        let granted = parameters.parm.capture.timeperframe
+        let rate = granted.numerator > 0 ? Double(granted.denominator) / Double(granted.numerator) : 0
+        guard abs(rate - framesPerSecond) <= max(0.5, framesPerSecond * 0.05) else {
+            throw CaptureError(.formatUnavailable, "\(path) cannot capture at \(framesPerSecond) fps (it offered \(rate))")
+        }
+    }
+
+    /// Allocates and maps the buffer ring, queues every buffer and starts streaming.
+    func startStreaming(bufferCount: Int) throws(CaptureError) {
+        var request = v4l2_requestbuffers()
+        request.count = UInt32(bufferCount)
+        request.type = UInt32(V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue)
+        request.memory = UInt32(V4L2_MEMORY_MMAP.rawValue)
+        try V4L2System.ioctl(fd, fg_vidioc_reqbufs(), &request, "\(path): allocating buffers")
+        guard request.count >= 2 else { throw CaptureError(.unsupported, "\(path) granted \(request.count) buffers, needs 2") }
+        for index in 0..<request.count {
+            var buffer = v4l2_buffer()
+            buffer.index = index
+            buffer.type = UInt32(V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue)
+            buffer.memory = UInt32(V4L2_MEMORY_MMAP.rawValue)
+            try V4L2System.ioctl(fd, fg_vidioc_querybuf(), &buffer, "\(path): querying buffer \(index)")
+            let start = fg_v4l2_mmap(fd, Int(buffer.length), Int64(buffer.m.offset))
+            guard let start, start != MAP_FAILED else { throw V4L2System.error(errno, "\(path): mapping buffer \(index)") }
+            buffers.append((start, Int(buffer.length)))
+            try V4L2System.ioctl(fd, fg_vidioc_qbuf(), &buffer, "\(path): queueing buffer \(index)")
+        }
+        var type = UInt32(V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue)
+        try V4L2System.ioctl(fd, fg_vidioc_streamon(), &type, "\(path): starting the stream")
+        streaming = true
+    }
+
+    struct Captured {
+        var sequence: UInt32
+        var timestamp: Duration?
+        var image: PixelImage
+        var timing: V4L2Camera.FrameTiming
+    }
+
+    /// CLOCK_MONOTONIC, the clock drivers stamp frames with.
+    static func monotonicNow() -> Duration {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return .seconds(Int64(now.tv_sec)) + .nanoseconds(Int64(now.tv_nsec))
+    }
+
+    /// Waits up to `timeout` for a frame; nil when none came (a stall, or cancellation via `shouldStop`).
+    func capture(
+        timeout: Duration, layout: PixelImage.Layout, shouldStop: () -> Bool
+    ) throws(CaptureError) -> Captured? {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            if shouldStop() { return nil }
+            let remaining = deadline - ContinuousClock.now
+            guard remaining > .zero else { return nil }
+            // Short slices, so cancellation is noticed quickly while waiting.
+            let slice = min(remaining, .milliseconds(100))
+            let milliseconds = Int32(slice.components.seconds * 1000 + slice.components.attoseconds / 1_000_000_000_000_000)
+            if try V4L2System.waitReadable(fd, timeoutMilliseconds: max(1, milliseconds)) { break }
+        }
+        let ready = Self.monotonicNow()
+        var buffer = v4l2_buffer()
+        buffer.type = UInt32(V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue)
+        buffer.memory = UInt32(V4L2_MEMORY_MMAP.rawValue)
+        do {
+            try V4L2System.ioctl(fd, fg_vidioc_dqbuf(), &buffer, "\(path): dequeuing a frame")
+        } catch where error.errno == EAGAIN {
+            return try capture(timeout: .milliseconds(1), layout: layout, shouldStop: shouldStop)
+        }
+        defer {
+            // Back to the driver whatever happened to the conversion.
+            _ = try? V4L2System.ioctl(fd, fg_vidioc_qbuf(), &buffer, "\(path): requeueing")
+        }
+        let index = Int(buffer.index)
+        guard index < buffers.count else { throw CaptureError(.ioFailed, "\(path) returned unknown buffer \(index)") }
+        if buffer.flags & UInt32(V4L2_BUF_FLAG_ERROR) != 0 {
+            return try capture(timeout: timeout, layout: layout, shouldStop: shouldStop)
+        }
+        let bytes = UnsafeRawBufferPointer(start: buffers[index].start, count: min(Int(buffer.bytesused), buffers[index].length))
+        let image = try FrameConversion.convert(
+            bytes, format: FourCC(rawValue: format.pixelformat), width: Int(format.width), height: Int(format.height),
+            bytesPerLine: Int(format.bytesperline), to: layout)
+        let monotonic = buffer.flags & UInt32(V4L2_BUF_FLAG_TIMESTAMP_MASK) == UInt32(V4L2_BUF_FLAG_TIMESTAMP_MONOTONIC)
+        let timestamp = monotonic ? Duration(buffer.timestamp) : nil
+        return Captured(
+            sequence: buffer.sequence, timestamp: timestamp, image: image,
+            timing: .init(driverTimestamp: timestamp, ready: ready, inHand: Self.monotonicNow()))
+    }
+}

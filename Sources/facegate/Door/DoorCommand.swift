@@ -1,0 +1,189 @@
+import ArgumentParser
+import FacegateCore
+import FacegateDoor
+import Foundation
+import Logging
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct DoorCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "door",
+        abstract: "Pulse the door relay and watch the door contact over GPIO.",
+        subcommands: [DoorPulse.self, DoorWatch.self, DoorBenchmark.self]
+    )
+}
+
+/// How the relay is wired.
+struct RelayOptions: ParsableArguments {
+    @Option(help: "GPIO chip: name (gpiochip0), path, label or number.")
+    var chip: String
+
+    @Option(help: "Relay line: name or offset.")
+    var line: String
+
+    @Flag(help: "The relay is energised when the line is low.")
+    var activeLow = false
+
+    @Flag(help: "Fail-safe wiring: the relay holds the door locked and releases to open (default: fail-secure).")
+    var failSafe = false
+
+    func address() -> GPIOLineAddress { GPIOLineAddress(chip: chip, line: line, activeLow: activeLow) }
+}
+
+struct DoorPulse: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pulse", abstract: "Unlock the door for a time, then lock it again.")
+
+    @OptionGroup var relay: RelayOptions
+
+    @Option(help: "Milliseconds to keep the door unlocked.")
+    var ms: Int = 3000
+
+    func run() async throws {
+        guard ms > 0, ms <= 600_000 else { throw ValidationError("--ms must be 1...600000") }
+        let lines = try GPIODDoorLines(
+            configuration: .init(relay: relay.address(), failMode: relay.failSafe ? .safe : .secure))
+        let door = try DoorController(
+            lines: lines, timing: DoorTiming(unlockDuration: .milliseconds(ms)), logger: Logger(label: "facegate.door"))
+        let running = Task { try await door.run() }
+        let events = await door.events()
+        let started = ContinuousClock.now
+        try await door.unlock(because: .manual)
+        for await event in events where event == .locked { break }
+        running.cancel()
+        _ = try? await running.value
+        print("unlocked \(relay.chip):\(relay.line) for \(Int((ContinuousClock.now - started) / .milliseconds(1))) ms")
+    }
+}
+
+struct DoorWatch: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "watch", abstract: "Watch the door contact (and exit button) and print events as JSON lines.")
+
+    @Option(help: "GPIO chip of the door's lines.")
+    var chip: String
+
+    @Option(help: "Door contact line: name or offset.")
+    var contact: String
+
+    @Flag(help: "The contact reads low when the door is open.")
+    var contactActiveLow = false
+
+    @Option(help: "Request-to-exit button line, if any.")
+    var exitButton: String?
+
+    @Flag(help: "The exit button reads low when pressed.")
+    var exitActiveLow = false
+
+    @Option(help: "Relay line, to unlock on an exit request; without it the relay is not touched.")
+    var relay: String?
+
+    @Flag(help: "The relay is energised when the line is low.")
+    var relayActiveLow = false
+
+    @Flag(help: "Fail-safe relay wiring: energised to keep the door locked.")
+    var relayFailSafe = false
+
+    @Option(help: "Seconds a grant or exit request keeps the door unlocked.")
+    var unlockSeconds: Double = 5
+
+    @Option(help: "Seconds open before the held-open alarm.")
+    var heldOpenSeconds: Double = 30
+
+    @Option(help: "Seconds after an unlock in which opening is not forced.")
+    var authorizationSeconds: Double = 10
+
+    func run() async throws {
+        guard unlockSeconds > 0, heldOpenSeconds > 0, authorizationSeconds >= 0 else {
+            throw ValidationError("times must be positive")
+        }
+        let timing = DoorTiming(
+            unlockDuration: .milliseconds(Int64(unlockSeconds * 1000)), heldOpenAfter: .milliseconds(Int64(heldOpenSeconds * 1000)),
+            authorizationWindow: .milliseconds(Int64(authorizationSeconds * 1000)))
+        // Without --relay the relay line is left alone (it may belong to the running daemon).
+        let lines = try GPIODDoorLines(
+            configuration: .init(
+                relay: relay.map { GPIOLineAddress(chip: chip, line: $0, activeLow: relayActiveLow) },
+                failMode: relayFailSafe ? .safe : .secure,
+                contact: GPIOLineAddress(chip: chip, line: contact, activeLow: contactActiveLow),
+                exitButton: exitButton.map { GPIOLineAddress(chip: chip, line: $0, activeLow: exitActiveLow) }))
+        var logger = Logger(label: "facegate.door")
+        logger.logLevel = .error
+        let door = try DoorController(lines: lines, timing: timing, logger: logger)
+        let events = await door.events()
+        let printer = Task {
+            for await event in events { Self.printJSON(event) }
+        }
+        try await withTaskCancellationHandler {
+            try await door.run()
+        } onCancel: {
+            printer.cancel()
+        }
+        printer.cancel()
+    }
+
+    static func printJSON(_ event: DoorEvent) {
+        var fields: [String: Any] = ["event": event.name, "time": ISO8601DateFormatter().string(from: Date())]
+        switch event {
+        case .unlocked(let reason): fields["reason"] = reason.rawValue
+        case .opened(let authorized): fields["authorized"] = authorized
+        default: break
+        }
+        if event.isAlarm { fields["alarm"] = true }
+        if let data = try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys]) {
+            print(String(decoding: data, as: UTF8.self))
+            fflush(nil)
+        }
+    }
+}
+
+/// Hidden: relay actuation latency, from the unlock decision to the line's
+/// level changing, read on the simulator's side (gpio-sim `value`).
+struct DoorBenchmark: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench", abstract: "Measure relay actuation latency on gpio-sim (for tests).", shouldDisplay: false)
+
+    @OptionGroup var relay: RelayOptions
+
+    @Option(help: "The simulator's value file for the relay line (sim_gpioN/value).")
+    var simValue: String
+
+    @Option(help: "Pulses to measure.")
+    var count: Int = 20
+
+    func run() async throws {
+        guard count > 0 else { throw ValidationError("--count must be positive") }
+        let lines = try GPIODDoorLines(configuration: .init(relay: relay.address(), failMode: relay.failSafe ? .safe : .secure))
+        var logger = Logger(label: "facegate.door")
+        logger.logLevel = .warning
+        let door = try DoorController(lines: lines, timing: DoorTiming(unlockDuration: .milliseconds(20)), logger: logger)
+        let running = Task { try await door.run() }
+        defer { running.cancel() }
+        let events = await door.events()
+        var iterator = events.makeAsyncIterator()
+        // The physical level of "unlocked": energised unless fail-safe, inverted when active-low.
+        let unlockedLevel = (relay.failSafe != relay.activeLow) ? "0" : "1"
+        var samples: [Double] = []
+        for _ in 0..<count {
+            let clock = ContinuousClock()
+            let started = clock.now
+            try await door.unlock(because: .manual)
+            while Self.read(simValue) != unlockedLevel {
+                if clock.now - started > .seconds(5) {
+                    throw ValidationError("the relay line never changed: \(simValue) reads \"\(Self.read(simValue))\", expected \(unlockedLevel)")
+                }
+            }
+            samples.append((clock.now - started).milliseconds)
+            while let event = await iterator.next(), event != .locked {}
+        }
+        samples.sort()
+        print(#"{"relayLatencyMillisecondsMedian":\#(samples[samples.count / 2]),"relayLatencyMillisecondsMax":\#(samples.last!)}"#)
+    }
+
+    static func read(_ path: String) -> String {
+        (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+    }
+}

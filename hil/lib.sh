@@ -1,0 +1,66 @@
+# Helpers for hil/tests/*.sh, sourced before each test (busybox sh).
+
+fail() { echo "FAIL: $*"; exit 1; }
+expect_eq() { [ "$1" = "$2" ] || fail "$3: expected '$2', got '$1'"; }
+
+# Loads a module once (tests may run in any order or alone).
+load() { lsmod | grep -q "^$(echo "$1" | tr - _) " || modprobe "$@" || fail "modprobe $*"; }
+
+# Creates a gpio-sim chip with the given line names (bank "door"); sets
+# SIM_CHIP (gpiochipN) and SIM_DIR (the simulator's sysfs folder).
+# The sim side of line N is $SIM_DIR/sim_gpioN/{value,pull}.
+gpio_sim_chip() {
+    load gpio-sim
+    local bank=/sys/kernel/config/gpio-sim/$1
+    shift
+    if [ ! -d "$bank" ]; then
+        mkdir -p "$bank/bank0"
+        echo $# >"$bank/bank0/num_lines"
+        local i=0
+        for name in "$@"; do
+            mkdir "$bank/bank0/line$i"
+            echo "$name" >"$bank/bank0/line$i/name"
+            i=$((i + 1))
+        done
+        echo 1 >"$bank/live"
+    fi
+    SIM_CHIP=$(cat "$bank/bank0/chip_name")
+    SIM_DIR=/sys/devices/platform/$(cat "$bank/dev_name")/$SIM_CHIP
+}
+
+# Waits up to $2 tenths of a second for file $1 to read $3.
+wait_for_value() {
+    local i=0
+    while [ $i -lt "$2" ]; do
+        [ "$(cat "$1")" = "$3" ] && return 0
+        sleep 0.1
+        i=$((i + 1))
+    done
+    return 1
+}
+
+# Prints /dev/videoN of the first capture node whose name contains $1.
+video_device() {
+    for node in /sys/class/video4linux/video*; do
+        [ -e "$node/name" ] || continue
+        if grep -q "$1" "$node/name"; then echo "/dev/$(basename "$node")"; return 0; fi
+    done
+    return 1
+}
+
+# Waits up to $2 tenths of a second for $1 to contain the text $3.
+wait_for_text() {
+    local i=0
+    while [ $i -lt "$2" ]; do
+        grep -q "$3" "$1" 2>/dev/null && return 0
+        sleep 0.1
+        i=$((i + 1))
+    done
+    return 1
+}
+
+# Seconds since boot with centisecond resolution, as "12345" hundredths.
+uptime_cs() { tr -d . </proc/uptime | cut -d' ' -f1; }
+
+# Asserts that the JSON line(s) in file $1 contain "$2" literally.
+expect_json() { grep -q "$2" "$1" || fail "expected $2 in: $(cat "$1")"; }

@@ -1,0 +1,21 @@
+# Door contact edges from the sim line's pull, exit button, and the relay it drives, as JSON lines.
+gpio_sim_chip door relay contact exit
+facegate door watch --chip "$SIM_CHIP" --contact contact --exit-button exit --relay relay \
+    --unlock-seconds 20 --held-open-seconds 30 >/tmp/watch.log 2>&1 &
+watch=$!
+sleep 2
+echo pull-up >$SIM_DIR/sim_gpio2/pull      # exit button pressed
+wait_for_text /tmp/watch.log 50 '"reason":"requestToExit"' || fail "no unlock on exit request: $(cat /tmp/watch.log)"
+echo pull-down >$SIM_DIR/sim_gpio2/pull
+wait_for_value $SIM_DIR/sim_gpio0/value 50 1 || fail "relay not unlocked by exit request"
+echo pull-up >$SIM_DIR/sim_gpio1/pull      # door opens
+wait_for_text /tmp/watch.log 50 '"authorized":true' || fail "no authorised opening: $(cat /tmp/watch.log)"
+echo pull-down >$SIM_DIR/sim_gpio1/pull    # door closes: relocks at once
+wait_for_text /tmp/watch.log 50 '"event":"closed"' || fail "no closing: $(cat /tmp/watch.log)"
+wait_for_value $SIM_DIR/sim_gpio0/value 50 0 || fail "relay not relocked on close"
+kill $watch; wait $watch 2>/dev/null
+cat /tmp/watch.log
+grep -q '"event":"requestToExit"' /tmp/watch.log || fail "request-to-exit not logged"
+grep -q '"event":"locked"' /tmp/watch.log || fail "locking not logged"
+grep -q forcedOpen /tmp/watch.log && fail "an authorised opening was reported forced"
+expect_eq "$(cat $SIM_DIR/sim_gpio0/value)" 0 "relay after watch ended"
