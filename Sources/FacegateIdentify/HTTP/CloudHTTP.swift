@@ -106,10 +106,29 @@ public struct CloudHTTP: Sendable {
             + policy.requestTimeout.components.attoseconds / 1_000_000_000)
         let deadline = NIODeadline.now() + timeout
         do {
-            let response = try await client.execute(request, deadline: deadline, logger: logger)
-            var body = try await response.body.collect(upTo: policy.maxResponseBytes)
-            let bytes = body.readBytes(length: body.readableBytes) ?? []
-            return CloudHTTPResponse(status: response.status, headers: response.headers, body: bytes)
+            // The client's deadline ends at the reply's head; a body that stalls or
+            // trickles is bounded by racing the whole exchange against the timeout.
+            return try await withThrowingTaskGroup(of: CloudHTTPResponse?.self) { group in
+                group.addTask {
+                    let response = try await client.execute(request, deadline: deadline, logger: logger)
+                    var body = try await response.body.collect(upTo: policy.maxResponseBytes)
+                    let bytes = body.readBytes(length: body.readableBytes) ?? []
+                    return CloudHTTPResponse(status: response.status, headers: response.headers, body: bytes)
+                }
+                group.addTask {
+                    // A little grace so that the client's own, more specific error
+                    // (connection refused, say) wins when it has one.
+                    try await Task.sleep(for: policy.requestTimeout + .milliseconds(250))
+                    return nil
+                }
+                defer { group.cancelAll() }
+                guard let first = try await group.next(), let response = first else {
+                    throw CloudTransportError(.timeout, "no complete reply within \(policy.requestTimeout)")
+                }
+                return response
+            }
+        } catch let error as CloudTransportError {
+            throw error
         } catch is NIOTooManyBytesError {
             throw CloudTransportError(.responseTooLarge, "reply over \(policy.maxResponseBytes) bytes")
         } catch let error as HTTPClientError {
