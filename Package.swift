@@ -27,7 +27,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // Domain values and the protocols each stage is seen through. No I/O.
@@ -51,6 +53,27 @@ let package = Package(
         .target(
             name: "FacegateQuality",
             dependencies: ["FacegateCore", "FacegateImageCodec", "CFacegateDlib"],
+            swiftSettings: swiftSettings
+        ),
+
+        // Policy stage: the door's decision, pure.
+        .target(name: "FacegatePolicy", dependencies: ["FacegateCore"], swiftSettings: swiftSettings),
+
+        // Frame sources: V4L2 cameras and replays of image folders or video files.
+        .target(
+            name: "FacegateCapture",
+            dependencies: ["FacegateCore", "FacegateImageCodec"],
+            swiftSettings: swiftSettings
+        ),
+
+        // Door I/O: relay, contact and exit button over GPIO (libgpiod v1.6), or simulated.
+        .systemLibrary(name: "CGPIOD", pkgConfig: "libgpiod", providers: [.apt(["libgpiod-dev"])]),
+        .target(
+            name: "FacegateDoor",
+            dependencies: [
+                "FacegateCore", "CGPIOD",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
 
@@ -79,10 +102,55 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // Composition root: configuration, the gate pipeline, the service.
+        .target(
+            name: "FacegateApp",
+            dependencies: [
+                "FacegateCore", "FacegateImageCodec", "FacegateQuality", "FacegatePolicy", "FacegateIdentify",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // The demo: the daemon's pipeline on bundled media with the NEC ID emulator and a simulated door.
+        .target(
+            name: "FacegateDemo",
+            dependencies: [
+                "FacegateCore", "FacegateImageCodec", "FacegateQuality", "FacegatePolicy", "FacegateIdentify",
+                "FacegateEmulators", "FacegateDoor", "FacegateApp",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Journal stage: the SQLite decision and door-event journal.
+        .target(
+            name: "FacegateJournal",
+            dependencies: [
+                "FacegateCore", "FacegatePolicy",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The encrypted offline face cache the door falls back to when the cloud is down.
+        .target(
+            name: "FacegateOfflineCache",
+            dependencies: [
+                "FacegateCore", "FacegatePolicy",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         .executableTarget(
             name: "facegate",
             dependencies: [
-                "FacegateCore", "FacegateQuality", "FacegateIdentify",
+                "FacegateCore", "FacegateQuality", "FacegateIdentify", "FacegateApp", "FacegateCapture", "FacegateImageCodec",
+                "FacegateDemo", "FacegateJournal", "FacegateOfflineCache",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -98,7 +166,65 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        .executableTarget(
+            name: "facegate-bench",
+            dependencies: ["FacegateCore", "FacegateImageCodec", "FacegateQuality"],
+            path: "Benchmarks/facegate-bench",
+            swiftSettings: swiftSettings
+        ),
+
         .testTarget(name: "FacegateCoreTests", dependencies: ["FacegateCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "FacegatePolicyTests", dependencies: ["FacegatePolicy"], swiftSettings: swiftSettings),
+        .testTarget(name: "FacegateCLITests", dependencies: ["facegate"], swiftSettings: swiftSettings),
+        .testTarget(name: "FacegateAppTests", dependencies: ["FacegateApp", "FacegatePolicy"], swiftSettings: swiftSettings),
+        // Test-only: writes a burst of decisions until it is SIGKILLed (not a product).
+        .executableTarget(
+            name: "facegate-journal-crash-writer",
+            dependencies: ["FacegateJournal", "FacegatePolicy"],
+            path: "Tests/facegate-journal-crash-writer",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "FacegateJournalTests",
+            dependencies: [
+                "FacegateJournal", "FacegatePolicy", "facegate-journal-crash-writer",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "FacegateOfflineCacheTests",
+            dependencies: [
+                "FacegateOfflineCache", "FacegatePolicy",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "FacegateQualityTests",
+            dependencies: ["FacegateCore", "FacegateImageCodec", "FacegateQuality"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "FacegateCaptureTests",
+            dependencies: ["FacegateCapture", "FacegateCore", "FacegateImageCodec"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "FacegateDoorTests",
+            dependencies: ["FacegateDoor", "FacegateCore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "NeoCheckTests",
+            dependencies: [
+                "FacegateCore", "FacegateQuality", "FacegateIdentify", "FacegateEmulators",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "NECIDTests",
             dependencies: [

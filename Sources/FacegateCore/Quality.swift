@@ -17,8 +17,8 @@ public struct QualityMeasures: Sendable, Hashable, Codable {
     public var interEyeDistance: QualityMeasure
     /// Face box height as a fraction of the image height.
     public var headSize: QualityMeasure
-    /// Smallest margin between the head box and the image edge, as a fraction of the face width
-    /// (negative when the head is cut off).
+    /// Smallest margin between the face box and the image edge, as a fraction of the face width
+    /// (negative when the face is cut off).
     public var headPosition: QualityMeasure
     /// Degrees of yaw estimated from the landmarks.
     public var yaw: QualityMeasure

@@ -54,6 +54,7 @@ public enum ImageCodec {
             tjDecompressHeader3(handle, $0.baseAddress, UInt(bytes.count), &width, &height, &subsampling, &colorspace)
         }
         guard header == 0 else { throw ImageError(.corrupt, "not a readable JPEG: \(message(handle))") }
+        guard width > 0, height > 0 else { throw ImageError(.corrupt, "JPEG has no usable frame header") }
         try checkSize(width: Int(width), height: Int(height))
         let count = Int(width) * Int(height) * 3
         var failure: String?

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import FacegateCore
 import Foundation
 import Logging
 import NIOCore
@@ -102,33 +103,23 @@ public struct CloudHTTP: Sendable {
     }
 
     private func once(_ request: HTTPClientRequest) async throws -> CloudHTTPResponse {
-        let timeout = TimeAmount.nanoseconds(Int64(policy.requestTimeout.components.seconds) * 1_000_000_000
-            + policy.requestTimeout.components.attoseconds / 1_000_000_000)
+        let timeout = TimeAmount.nanoseconds(
+            Int64(policy.requestTimeout.components.seconds) * 1_000_000_000
+                + policy.requestTimeout.components.attoseconds / 1_000_000_000)
         let deadline = NIODeadline.now() + timeout
+        let client = self.client, logger = self.logger, maxBytes = policy.maxResponseBytes
         do {
-            // The client's deadline ends at the reply's head; a body that stalls or
-            // trickles is bounded by racing the whole exchange against the timeout.
-            return try await withThrowingTaskGroup(of: CloudHTTPResponse?.self) { group in
-                group.addTask {
-                    let response = try await client.execute(request, deadline: deadline, logger: logger)
-                    var body = try await response.body.collect(upTo: policy.maxResponseBytes)
-                    let bytes = body.readBytes(length: body.readableBytes) ?? []
-                    return CloudHTTPResponse(status: response.status, headers: response.headers, body: bytes)
-                }
-                group.addTask {
-                    // A little grace so that the client's own, more specific error
-                    // (connection refused, say) wins when it has one.
-                    try await Task.sleep(for: policy.requestTimeout + .milliseconds(250))
-                    return nil
-                }
-                defer { group.cancelAll() }
-                guard let first = try await group.next(), let response = first else {
-                    throw CloudTransportError(.timeout, "no complete reply within \(policy.requestTimeout)")
-                }
-                return response
+            // AsyncHTTPClient's deadline covers the reply's head; a body that stalls after it
+            // is bounded by this one, over the whole exchange. The small grace lets the
+            // client's own, more specific error (connection refused, say) arrive first.
+            return try await withDeadline(.now + policy.requestTimeout + .milliseconds(250)) {
+                let response = try await client.execute(request, deadline: deadline, logger: logger)
+                var body = try await response.body.collect(upTo: maxBytes)
+                let bytes = body.readBytes(length: body.readableBytes) ?? []
+                return CloudHTTPResponse(status: response.status, headers: response.headers, body: bytes)
             }
-        } catch let error as CloudTransportError {
-            throw error
+        } catch is DeadlineExceeded {
+            throw CloudTransportError(.timeout, "no complete reply within \(policy.requestTimeout)")
         } catch is NIOTooManyBytesError {
             throw CloudTransportError(.responseTooLarge, "reply over \(policy.maxResponseBytes) bytes")
         } catch let error as HTTPClientError {

@@ -1,0 +1,104 @@
+// facegate-bench: the cost of facegate's hot paths, as medians over repeated runs.
+//
+//     swift run -c release facegate-bench [--iterations N] [--media DIR] [--models DIR]
+//
+// Frames are synthesized from the bundled demo portrait at each size, so the
+// figures are comparable between machines. Record them in BENCHMARKS.md.
+import FacegateCore
+import FacegateImageCodec
+import FacegateQuality
+import Foundation
+
+struct Options {
+    var iterations = 60
+    var media = "demo/media"
+    var models: String?
+
+    init(_ arguments: [String]) {
+        var rest = arguments.dropFirst()
+        while let flag = rest.popFirst() {
+            switch flag {
+            case "--iterations": iterations = Int(rest.popFirst() ?? "") ?? iterations
+            case "--media": media = rest.popFirst() ?? media
+            case "--models": models = rest.popFirst()
+            default:
+                FileHandle.standardError.write(Data("usage: facegate-bench [--iterations N] [--media DIR] [--models DIR]\n".utf8))
+                exit(2)
+            }
+        }
+    }
+}
+
+struct Measurement {
+    var name: String
+    var samples: [Duration]
+
+    func quantile(_ q: Double) -> Double {
+        let sorted = samples.sorted()
+        let d = sorted[min(sorted.count - 1, Int(Double(sorted.count - 1) * q))]
+        return (Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18) * 1000
+    }
+
+    var line: String {
+        String(format: "| %@ | %.2f | %.2f | %.2f | %d |", name, quantile(0.5), quantile(0.9), quantile(0), samples.count)
+    }
+}
+
+func measure(_ name: String, iterations: Int, warmup: Int = 3, _ body: () throws -> Void) rethrows -> Measurement {
+    for _ in 0..<warmup { try body() }
+    let clock = ContinuousClock()
+    var samples: [Duration] = []
+    for _ in 0..<iterations {
+        let start = clock.now
+        try body()
+        samples.append(clock.now - start)
+    }
+    return Measurement(name: name, samples: samples)
+}
+
+func machine() -> String {
+    let cpu = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
+        .split(separator: "\n").first { $0.hasPrefix("model name") }
+        .map { $0.split(separator: ":", maxSplits: 1)[1].trimmingCharacters(in: .whitespaces) } ?? "unknown CPU"
+    return "\(cpu), \(ProcessInfo.processInfo.activeProcessorCount) cores"
+}
+
+let options = Options(CommandLine.arguments)
+let portrait = try ImageCodec.decode([UInt8](try Data(contentsOf: URL(fileURLWithPath: options.media + "/obama2.jpg"))))
+let analyzer = try DlibFaceAnalyzer(models: try FaceModels.locate(options.models))
+var results: [Measurement] = []
+
+for (width, height) in [(640, 480), (1280, 720)] {
+    // The closest frame of an approach: one face, sharp, as at the door.
+    let approach = SyntheticApproach(canvasWidth: width, canvasHeight: height, frameCount: 10, endScale: 0.8)
+    let frame = try approach.frame(9, of: portrait)
+    guard try analyzer.analyze(frame).faces.count == 1 else { fatalError("no face in the \(width)x\(height) frame") }
+    let gray = frame.grayscale()
+    for detectionWidth in [640, 480] {
+        let sized = DlibFaceAnalyzer(engine: analyzer.engine, configuration: QualityConfiguration(detectionWidth: detectionWidth))
+        results.append(try measure("frame \(width)x\(height) RGB, detection at \(detectionWidth) px: detection + landmarks + quality", iterations: options.iterations) {
+            _ = try sized.analyze(frame)
+        })
+        results.append(try measure("frame \(width)x\(height) gray (camera Y plane), detection at \(detectionWidth) px", iterations: options.iterations) {
+            _ = try sized.analyze(gray)
+        })
+    }
+}
+
+let frame = try SyntheticApproach(frameCount: 10, endScale: 0.8).frame(9, of: portrait)
+let face = try analyzer.analyze(frame).faces[0]
+results.append(try measure("descriptor (150x150 chip, ResNet 128-D)", iterations: options.iterations) {
+    _ = try analyzer.descriptor(of: face, in: frame)
+})
+let jpeg = try ImageCodec.encodeJPEG(frame)
+results.append(try measure("JPEG decode 640x480", iterations: options.iterations) { _ = try ImageCodec.decode(jpeg) })
+let crop = try frame.cropped(to: face.attributes.headArea)
+results.append(try measure("best-face crop + JPEG encode", iterations: options.iterations) {
+    _ = try ImageCodec.encodeJPEG(try frame.cropped(to: face.attributes.headArea))
+})
+_ = crop
+
+print("machine: \(machine())")
+print("| what | median ms | p90 ms | min ms | runs |")
+print("|---|---|---|---|---|")
+for result in results { print(result.line) }

@@ -1,0 +1,186 @@
+import Foundation
+import Yams
+
+/// One thing wrong with a configuration file, at a key path such as `doors[0].relay.line`.
+public struct ConfigProblem: Sendable, Hashable, CustomStringConvertible {
+    public var path: String
+    public var message: String
+    /// Line in the file, when known.
+    public var line: Int?
+
+    public init(path: String, message: String, line: Int? = nil) {
+        self.path = path
+        self.message = message
+        self.line = line
+    }
+
+    public var description: String {
+        let location = line.map { " (line \($0))" } ?? ""
+        return "\(path.isEmpty ? "<top>" : path)\(location): \(message)"
+    }
+}
+
+/// The configuration could not be used; every problem found is listed, not just the first.
+public struct ConfigError: Error, Sendable, CustomStringConvertible {
+    public var file: String
+    public var problems: [ConfigProblem]
+
+    public init(file: String, problems: [ConfigProblem]) {
+        self.file = file
+        self.problems = problems
+    }
+
+    public var description: String {
+        "\(file): \(problems.count) problem\(problems.count == 1 ? "" : "s")\n"
+            + problems.map { "  \($0)" }.joined(separator: "\n")
+    }
+}
+
+/// Reads typed values out of a YAML mapping, collecting problems with their key paths
+/// instead of stopping at the first, and noticing keys nobody asked for.
+final class ConfigReader {
+    private let node: Node?
+    let path: String
+    private let log: ProblemLog
+    private var consumed: Set<String> = []
+
+    final class ProblemLog {
+        var problems: [ConfigProblem] = []
+    }
+
+    init(node: Node?, path: String = "", log: ProblemLog = ProblemLog()) {
+        self.node = node
+        self.path = path
+        self.log = log
+        if let node, node.mapping == nil, !isNull(node) {
+            problem("must be a mapping of keys to values", at: node)
+        }
+    }
+
+    var problems: [ConfigProblem] { log.problems }
+    var isPresent: Bool { node.map { !isNull($0) } ?? false }
+
+    func problem(_ message: String, key: String? = nil, at node: Node? = nil) {
+        log.problems.append(ConfigProblem(path: childPath(key), message: message, line: (node ?? self.node)?.mark?.line))
+    }
+
+    private func childPath(_ key: String?) -> String {
+        guard let key else { return path }
+        return path.isEmpty ? key : "\(path).\(key)"
+    }
+
+    private func isNull(_ node: Node) -> Bool { node.null != nil && node.scalar?.style == .plain }
+
+    func value(_ key: String) -> Node? {
+        consumed.insert(key)
+        guard let value = node?.mapping?[key], !isNull(value) else { return nil }
+        return value
+    }
+
+    func scoped(_ key: String) -> ConfigReader {
+        ConfigReader(node: value(key), path: childPath(key), log: log)
+    }
+
+    /// Readers for each element of a list of mappings.
+    func list(_ key: String) -> [ConfigReader] {
+        guard let node = value(key) else { return [] }
+        guard let sequence = node.sequence else {
+            problem("must be a list", key: key, at: node)
+            return []
+        }
+        return sequence.enumerated().map { ConfigReader(node: $0.element, path: "\(childPath(key))[\($0.offset)]", log: log) }
+    }
+
+    func string(_ key: String, default fallback: String) -> String { string(key) ?? fallback }
+
+    func string(_ key: String) -> String? {
+        guard let node = value(key) else { return nil }
+        guard let scalar = node.scalar else {
+            problem("must be a single value", key: key, at: node)
+            return nil
+        }
+        return scalar.string
+    }
+
+    func strings(_ key: String) -> [String] {
+        guard let node = value(key) else { return [] }
+        guard let sequence = node.sequence else {
+            problem("must be a list", key: key, at: node)
+            return []
+        }
+        return sequence.compactMap { item in
+            guard let text = item.scalar?.string, !text.isEmpty else {
+                problem("list items must be non-empty text", key: key, at: item)
+                return nil
+            }
+            return text
+        }
+    }
+
+    func bool(_ key: String, default fallback: Bool) -> Bool {
+        guard let node = value(key) else { return fallback }
+        guard let flag = node.bool else {
+            problem("must be true or false, got \"\(node.string ?? "?")\"", key: key, at: node)
+            return fallback
+        }
+        return flag
+    }
+
+    func int(_ key: String, default fallback: Int, in range: ClosedRange<Int>) -> Int {
+        int(key, in: range) ?? fallback
+    }
+
+    func int(_ key: String, in range: ClosedRange<Int>) -> Int? {
+        guard let node = value(key) else { return nil }
+        guard let number = node.int else {
+            problem("must be a whole number, got \"\(node.string ?? "?")\"", key: key, at: node)
+            return nil
+        }
+        guard range.contains(number) else {
+            problem("must be within \(range.lowerBound)...\(range.upperBound), got \(number)", key: key, at: node)
+            return nil
+        }
+        return number
+    }
+
+    func double(_ key: String, default fallback: Double, in range: ClosedRange<Double>) -> Double {
+        double(key, in: range) ?? fallback
+    }
+
+    func double(_ key: String, in range: ClosedRange<Double>) -> Double? {
+        guard let node = value(key) else { return nil }
+        guard let number = node.float ?? node.int.map(Double.init), number.isFinite else {
+            problem("must be a number, got \"\(node.string ?? "?")\"", key: key, at: node)
+            return nil
+        }
+        guard range.contains(number) else {
+            problem("must be within \(range.lowerBound)...\(range.upperBound), got \(number)", key: key, at: node)
+            return nil
+        }
+        return number
+    }
+
+    func seconds(_ key: String, default fallback: Duration, in range: ClosedRange<Double>) -> Duration {
+        guard let value = double(key, in: range) else { return fallback }
+        return .milliseconds(Int64((value * 1000).rounded()))
+    }
+
+    func choice<T: RawRepresentable>(_ key: String, default fallback: T) -> T where T.RawValue == String, T: CaseIterable {
+        guard let node = value(key) else { return fallback }
+        guard let text = node.string, let choice = T(rawValue: text) else {
+            let allowed = T.allCases.map(\.rawValue).joined(separator: ", ")
+            problem("must be one of \(allowed), got \"\(node.string ?? "?")\"", key: key, at: node)
+            return fallback
+        }
+        return choice
+    }
+
+    /// Reports keys present in this mapping that nothing read; call after reading a section.
+    func rejectUnknownKeys() {
+        guard let mapping = node?.mapping else { return }
+        for (keyNode, _) in mapping {
+            let key = keyNode.string ?? "?"
+            if !consumed.contains(key) { problem("unknown key", key: key, at: keyNode) }
+        }
+    }
+}

@@ -1,0 +1,259 @@
+import FacegatePolicy
+import FacegateQuality
+import Foundation
+import Yams
+
+/// Reading `facegate.yaml`. Keys (all optional; defaults in `FacegateConfiguration`):
+///
+/// - `models`: folder of the dlib models
+/// - `camera`: `source` (v4l2 | replay), `device`, `width`, `height`, `fps`, `format` (auto | yuyv | mjpeg | grey),
+///   `replay_path`, `replay_loops`, `stall_timeout_seconds`
+/// - `quality`: `detection_width`, `min_detection_score`, `gate`
+/// - `approach`: `settle_frames`, `window_seconds`, `cooldown_seconds`, `min_eye_distance`
+/// - `backend`: `kind` (nec | neocheck), `request_timeout_seconds`, `decision_deadline_seconds`,
+///   `nec` (`endpoint`, `region`, `access_key`, `secret_key`, `api_key`),
+///   `neocheck` (`endpoint`, `client_id`, `client_secret`, `username`, `password`, `calls_per_hour`, `budget_state`)
+/// - `door`: `name`, `relay`/`contact`/`exit_button` (`chip`, `line`, `active_low`), `pulse_seconds`, `fail_safe`,
+///   `held_open_seconds`, `tags`, `face_list`, `threshold`, `minimum_margin`, `deny_list`,
+///   `reentry_cooldown_seconds`, `schedules` (list of `name`, `applies_to` (everyone | tag:T | subject:S),
+///   `time_zone`, `windows` (list of `days`, `from`, `to`), `holidays`)
+/// - `offline_cache`: `enabled`, `path`, `key`, `max_entries`, `entry_lifetime_days`, `max_distance`,
+///   `minimum_margin`, `revocation_sync_seconds`
+/// - `journal`: `path`, `retention_days`, `max_size_mb`, `store_probe_crops`, `probe_crop_retention_days`
+/// - `logging`: `level`
+///
+/// Secrets (`access_key`, `secret_key`, `api_key`, `client_secret`, `password`, `key`) are written
+/// `credential:NAME` (systemd `LoadCredential=`) or `file:/path` (readable by its owner only); a literal
+/// is refused unless the configuration file itself is readable by its owner only.
+extension FacegateConfiguration {
+    /// Reads and validates a configuration file.
+    public static func load(path: String) throws(ConfigError) -> FacegateConfiguration {
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            throw ConfigError(file: path, problems: [ConfigProblem(path: "", message: "cannot be read as UTF-8 text")])
+        }
+        return try FacegateConfiguration(yaml: text, file: path, fileIsPrivate: SecretFiles.isPrivate(path: path))
+    }
+
+    /// Parses configuration text; `fileIsPrivate` says whether inline secrets are acceptable.
+    public init(yaml: String, file: String = "<text>", fileIsPrivate: Bool = false) throws(ConfigError) {
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: yaml)
+        } catch {
+            throw ConfigError(file: file, problems: [ConfigProblem(path: "", message: "not valid YAML: \(error)")])
+        }
+        let reader = ConfigReader(node: root)
+        self.init()
+        read(from: reader, fileIsPrivate: fileIsPrivate)
+        if !reader.problems.isEmpty { throw ConfigError(file: file, problems: reader.problems) }
+    }
+
+    private mutating func read(from r: ConfigReader, fileIsPrivate: Bool) {
+        modelsDirectory = r.string("models")
+
+        let c = r.scoped("camera")
+        camera.source = c.choice("source", default: camera.source)
+        camera.device = c.string("device", default: camera.device)
+        camera.width = c.int("width", default: camera.width, in: 16...8192)
+        camera.height = c.int("height", default: camera.height, in: 16...8192)
+        camera.framesPerSecond = c.int("fps", default: camera.framesPerSecond, in: 1...120)
+        camera.pixelFormat = c.choice("format", default: camera.pixelFormat)
+        camera.replayPath = c.string("replay_path")
+        camera.replayLoops = c.bool("replay_loops", default: camera.replayLoops)
+        camera.stallTimeout = c.seconds("stall_timeout_seconds", default: camera.stallTimeout, in: 0.1...600)
+        if camera.source == .replay, camera.replayPath == nil { c.problem("is needed when source is replay", key: "replay_path") }
+        c.rejectUnknownKeys()
+
+        let q = r.scoped("quality")
+        quality.detectionWidth = q.int("detection_width", default: quality.detectionWidth, in: 160...4096)
+        quality.minDetectionScore = q.double("min_detection_score", default: quality.minDetectionScore, in: -1...5)
+        quality.qualityGate = q.double("gate", default: quality.qualityGate, in: 0...1)
+        q.rejectUnknownKeys()
+
+        let a = r.scoped("approach")
+        approach.settleFrames = a.int("settle_frames", default: approach.settleFrames, in: 0...300)
+        approach.approachWindow = a.seconds("window_seconds", default: approach.approachWindow, in: 0.1...120)
+        approach.cooldown = a.seconds("cooldown_seconds", default: approach.cooldown, in: 0.1...600)
+        approach.minInterEyeDistance = a.double("min_eye_distance", default: approach.minInterEyeDistance, in: 0...1000)
+        approach.qualityGate = quality.qualityGate
+        a.rejectUnknownKeys()
+
+        let b = r.scoped("backend")
+        backend.kind = b.choice("kind", default: backend.kind)
+        backend.requestTimeout = b.seconds("request_timeout_seconds", default: backend.requestTimeout, in: 0.1...120)
+        backend.decisionDeadline = b.seconds("decision_deadline_seconds", default: backend.decisionDeadline, in: 0.1...300)
+        if backend.decisionDeadline < backend.requestTimeout {
+            b.problem("must be at least request_timeout_seconds", key: "decision_deadline_seconds")
+        }
+        let n = b.scoped("nec")
+        backend.nec.endpoint = url(n, "endpoint", default: backend.nec.endpoint)
+        backend.nec.region = n.string("region", default: backend.nec.region)
+        backend.nec.accessKey = secret(n, "access_key", fileIsPrivate: fileIsPrivate)
+        backend.nec.secretKey = secret(n, "secret_key", fileIsPrivate: fileIsPrivate)
+        backend.nec.apiKey = secret(n, "api_key", fileIsPrivate: fileIsPrivate)
+        n.rejectUnknownKeys()
+        let o = b.scoped("neocheck")
+        backend.neoCheck.endpoint = url(o, "endpoint", default: backend.neoCheck.endpoint)
+        backend.neoCheck.clientId = o.string("client_id")
+        backend.neoCheck.clientSecret = secret(o, "client_secret", fileIsPrivate: fileIsPrivate)
+        backend.neoCheck.username = o.string("username")
+        backend.neoCheck.password = secret(o, "password", fileIsPrivate: fileIsPrivate)
+        backend.neoCheck.callsPerHour = o.int("calls_per_hour", default: backend.neoCheck.callsPerHour, in: 1...1_000_000)
+        backend.neoCheck.budgetStatePath = o.string("budget_state", default: backend.neoCheck.budgetStatePath)
+        o.rejectUnknownKeys()
+        b.rejectUnknownKeys()
+
+        readDoor(r.scoped("door"))
+
+        let cache = r.scoped("offline_cache")
+        offlineCache.enabled = cache.bool("enabled", default: offlineCache.enabled)
+        offlineCache.path = cache.string("path", default: offlineCache.path)
+        if cache.value("key") != nil {
+            offlineCache.key = secret(cache, "key", fileIsPrivate: fileIsPrivate)
+        }
+        offlineCache.maxEntries = cache.int("max_entries", default: offlineCache.maxEntries, in: 1...10_000_000)
+        offlineCache.entryLifetime = .seconds(
+            Int64(cache.double("entry_lifetime_days", default: 7, in: 0.01...365) * 86_400))
+        offlineCache.maxDistance = cache.double("max_distance", default: offlineCache.maxDistance, in: 0.1...0.6)
+        offlineCache.minimumMargin = cache.double("minimum_margin", default: offlineCache.minimumMargin, in: 0...1)
+        offlineCache.revocationSyncInterval = cache.seconds(
+            "revocation_sync_seconds", default: offlineCache.revocationSyncInterval, in: 10...86_400)
+        cache.rejectUnknownKeys()
+
+        let j = r.scoped("journal")
+        journal.path = j.string("path", default: journal.path)
+        journal.retentionDays = j.int("retention_days", default: journal.retentionDays, in: 1...3650)
+        journal.maxSizeMegabytes = j.int("max_size_mb", default: journal.maxSizeMegabytes, in: 1...1_000_000)
+        journal.storeProbeCrops = j.bool("store_probe_crops", default: journal.storeProbeCrops)
+        journal.probeCropRetentionDays = j.int("probe_crop_retention_days", default: journal.probeCropRetentionDays, in: 1...365)
+        j.rejectUnknownKeys()
+
+        let l = r.scoped("logging")
+        logging.level = l.choice("level", default: logging.level)
+        l.rejectUnknownKeys()
+
+        r.rejectUnknownKeys()
+    }
+
+    private mutating func readDoor(_ d: ConfigReader) {
+        door.name = d.string("name", default: door.name)
+        if door.name.isEmpty || door.name.contains(where: { $0.isNewline }) { d.problem("must be a non-empty single line", key: "name") }
+        door.relay = gpioLine(d.scoped("relay"))
+        door.pulse = d.seconds("pulse_seconds", default: door.pulse, in: 0.05...60)
+        door.failSafe = d.bool("fail_safe", default: door.failSafe)
+        door.contact = gpioLine(d.scoped("contact"))
+        door.heldOpenAfter = d.seconds("held_open_seconds", default: door.heldOpenAfter, in: 1...3600)
+        door.exitButton = gpioLine(d.scoped("exit_button"))
+        door.tags = d.strings("tags")
+        if door.tags.count > 64 { d.problem("NEC ID searches at most 64 tags", key: "tags") }
+        door.faceList = d.string("face_list")
+        door.threshold = d.double("threshold", in: 0...9999)
+        door.minimumMargin = d.double("minimum_margin", in: 0...9999)
+        door.denyList = Set(d.strings("deny_list"))
+        door.reentryCooldown = d.seconds("reentry_cooldown_seconds", default: door.reentryCooldown, in: 0...86_400)
+        door.schedules = d.list("schedules").compactMap(schedule)
+        d.rejectUnknownKeys()
+    }
+
+    private func gpioLine(_ g: ConfigReader) -> GPIOLine? {
+        guard g.isPresent else { return nil }
+        let chip = g.string("chip")
+        let line = g.string("line")
+        let activeLow = g.bool("active_low", default: false)
+        if chip == nil { g.problem("is needed", key: "chip") }
+        if line == nil { g.problem("is needed (a line name or offset)", key: "line") }
+        g.rejectUnknownKeys()
+        guard let chip, let line else { return nil }
+        return GPIOLine(chip: chip, line: line, activeLow: activeLow)
+    }
+
+    private static let dayNames = ["sun": 1, "mon": 2, "tue": 3, "wed": 4, "thu": 5, "fri": 6, "sat": 7]
+
+    private func schedule(_ s: ConfigReader) -> AccessSchedule? {
+        let name = s.string("name") ?? s.path
+        let scopeText = s.string("applies_to", default: "everyone")
+        let scope: AccessSchedule.Scope
+        if scopeText == "everyone" {
+            scope = .everyone
+        } else if scopeText.hasPrefix("tag:"), scopeText.count > 4 {
+            scope = .tag(String(scopeText.dropFirst(4)))
+        } else if scopeText.hasPrefix("subject:"), scopeText.count > 8 {
+            scope = .subject(String(scopeText.dropFirst(8)))
+        } else {
+            s.problem("must be everyone, tag:NAME or subject:ID", key: "applies_to")
+            scope = .everyone
+        }
+        let zoneName = s.string("time_zone", default: TimeZone.current.identifier)
+        let zone = TimeZone(identifier: zoneName)
+        if zone == nil { s.problem("is not a known time zone: \(zoneName)", key: "time_zone") }
+        var windows: [AccessSchedule.Window] = []
+        for w in s.list("windows") {
+            var days = Set<Int>()
+            for day in w.strings("days") {
+                if let number = Self.dayNames[String(day.lowercased().prefix(3))] { days.insert(number) } else {
+                    w.problem("unknown day \"\(day)\" (mon ... sun)", key: "days")
+                }
+            }
+            if days.isEmpty { w.problem("needs at least one day", key: "days") }
+            let from = minutes(w, "from"), to = minutes(w, "to")
+            w.rejectUnknownKeys()
+            if let from, let to, !days.isEmpty { windows.append(.init(weekdays: days, start: from, end: to)) }
+        }
+        if windows.isEmpty { s.problem("needs at least one window", key: "windows") }
+        var holidays = Set<AccessSchedule.Day>()
+        for text in s.strings("holidays") {
+            let parts = text.split(separator: "-").compactMap { Int($0) }
+            if parts.count == 3, (1...12).contains(parts[1]), (1...31).contains(parts[2]) {
+                holidays.insert(.init(year: parts[0], month: parts[1], day: parts[2]))
+            } else {
+                s.problem("holiday \"\(text)\" is not YYYY-MM-DD", key: "holidays")
+            }
+        }
+        s.rejectUnknownKeys()
+        guard let zone, !windows.isEmpty else { return nil }
+        return AccessSchedule(name: name, scope: scope, timeZone: zone, windows: windows, holidays: holidays)
+    }
+
+    private func minutes(_ r: ConfigReader, _ key: String) -> Int? {
+        guard let text = r.string(key) else {
+            r.problem("is needed (HH:MM)", key: key)
+            return nil
+        }
+        let parts = text.split(separator: ":").map { Int($0) }
+        guard parts.count == 2, let h = parts[0], let m = parts[1], (0...24).contains(h), (0...59).contains(m), h * 60 + m <= 1440
+        else {
+            r.problem("\"\(text)\" is not a time HH:MM", key: key)
+            return nil
+        }
+        return h * 60 + m
+    }
+
+    private func url(_ r: ConfigReader, _ key: String, default fallback: String) -> String {
+        guard let text = r.string(key) else { return fallback }
+        guard let url = URL(string: text), let scheme = url.scheme, ["https", "http"].contains(scheme), url.host != nil else {
+            r.problem("must be an http(s) URL, got \"\(text)\"", key: key)
+            return fallback
+        }
+        return text
+    }
+
+    private func secret(_ r: ConfigReader, _ key: String, fileIsPrivate: Bool) -> SecretReference? {
+        guard let text = r.string(key) else { return nil }
+        let reference = SecretReference(parsing: text)
+        switch reference {
+        case .inline:
+            if !fileIsPrivate {
+                r.problem(
+                    "a secret written here must not be in a file others can read: use credential:NAME or file:/path, or make the file 0600",
+                    key: key)
+            }
+        case .credential(let name) where name.isEmpty || name.contains("/"):
+            r.problem("credential name must be a plain file name", key: key)
+        case .file(let path) where !path.hasPrefix("/"):
+            r.problem("secret file path must be absolute", key: key)
+        default:
+            break
+        }
+        return reference
+    }
+}

@@ -1,0 +1,191 @@
+import FacegatePolicy
+import FacegateQuality
+import Foundation
+
+/// Everything `facegate run` is told by `/etc/facegate/facegate.yaml`, with the defaults used for keys left out.
+///
+/// The file's keys are listed in `FacegateConfiguration+YAML.swift` and in the documented example
+/// `etc/facegate/facegate.yaml`, which a test keeps equal to these defaults.
+public struct FacegateConfiguration: Sendable, Equatable {
+    public var camera = Camera()
+    public var quality = QualityConfiguration()
+    public var approach = ApproachConfiguration()
+    public var backend = Backend()
+    public var door = Door()
+    public var offlineCache = OfflineCache()
+    public var journal = Journal()
+    public var logging = Logging()
+    /// Folder of the dlib models; nil searches the default folders.
+    public var modelsDirectory: String?
+
+    public init() {}
+
+    public struct Camera: Sendable, Equatable {
+        public enum Source: String, Sendable, CaseIterable { case v4l2, replay }
+        public enum PixelFormat: String, Sendable, CaseIterable { case auto, yuyv, mjpeg, grey }
+
+        public var source = Source.v4l2
+        /// A device path, or a stable name under /dev/v4l/by-id or by-path.
+        public var device = "/dev/video0"
+        public var width = 640
+        public var height = 480
+        public var framesPerSecond = 15
+        public var pixelFormat = PixelFormat.auto
+        /// With `source: replay`: a folder of frames or a video file.
+        public var replayPath: String?
+        public var replayLoops = false
+        /// No frame for this long counts as a stalled camera: it is reopened.
+        public var stallTimeout: Duration = .seconds(5)
+
+        public init() {}
+    }
+
+    public struct Backend: Sendable, Equatable {
+        public enum Kind: String, Sendable, CaseIterable { case nec, neocheck }
+
+        public var kind = Kind.nec
+        /// Deadline of one cloud call.
+        public var requestTimeout: Duration = .seconds(4)
+        /// The longest from a visit to its decision, whatever the cloud does; then the offline path decides.
+        public var decisionDeadline: Duration = .seconds(6)
+        public var nec = NEC()
+        public var neoCheck = NeoCheck()
+
+        public init() {}
+    }
+
+    public struct NEC: Sendable, Equatable {
+        public var endpoint = "https://api.id.nec.com.au"
+        public var region = "ap-southeast-2"
+        public var accessKey: SecretReference?
+        public var secretKey: SecretReference?
+        public var apiKey: SecretReference?
+
+        public init() {}
+    }
+
+    public struct NeoCheck: Sendable, Equatable {
+        public var endpoint = "https://facecheck.neocheck.net"
+        public var clientId: String?
+        public var clientSecret: SecretReference?
+        public var username: String?
+        public var password: SecretReference?
+        /// The service's per-user hourly call limit.
+        public var callsPerHour = 3600
+        /// Where the client-side hourly budget is kept across restarts.
+        public var budgetStatePath = "/var/lib/facegate/neocheck-budget.json"
+
+        public init() {}
+    }
+
+    public struct GPIOLine: Sendable, Equatable {
+        /// A chip name (gpiochip0), path (/dev/gpiochip0) or label.
+        public var chip: String
+        /// A line name or offset.
+        public var line: String
+        public var activeLow: Bool
+
+        public init(chip: String, line: String, activeLow: Bool = false) {
+            self.chip = chip
+            self.line = line
+            self.activeLow = activeLow
+        }
+    }
+
+    public struct Door: Sendable, Equatable {
+        public var name = "door"
+        /// nil drives a simulated door that logs what a relay would do.
+        public var relay: GPIOLine?
+        public var pulse: Duration = .seconds(3)
+        /// Open the door when the controller fails (fire exits); the default keeps it locked.
+        public var failSafe = false
+        public var contact: GPIOLine?
+        public var heldOpenAfter: Duration = .seconds(30)
+        public var exitButton: GPIOLine?
+        /// NEC ID: tags searched (a face matches if it carries any).
+        public var tags: [String] = []
+        /// NeoCheck: the face list searched, by id or name.
+        public var faceList: String?
+        /// In the backend's units: NEC 0...9999, NeoCheck 0...100. nil takes the backend's default.
+        public var threshold: Double?
+        public var minimumMargin: Double?
+        public var schedules: [AccessSchedule] = []
+        public var denyList: Set<String> = []
+        public var reentryCooldown: Duration = .zero
+
+        public init() {}
+    }
+
+    public struct OfflineCache: Sendable, Equatable {
+        public var enabled = true
+        public var path = "/var/lib/facegate/offline-cache.sqlite"
+        public var key: SecretReference? = .credential("offline-cache-key")
+        public var maxEntries = 5000
+        public var entryLifetime: Duration = .seconds(7 * 24 * 3600)
+        /// Descriptor distance: stricter than the cloud (dlib's same-person limit is about 0.6).
+        public var maxDistance = 0.42
+        public var minimumMargin = 0.05
+        /// How often deletions in the cloud are synced into the cache while online.
+        public var revocationSyncInterval: Duration = .seconds(600)
+
+        public init() {}
+    }
+
+    public struct Journal: Sendable, Equatable {
+        public var path = "/var/lib/facegate/journal.sqlite"
+        public var retentionDays = 90
+        public var maxSizeMegabytes = 512
+        /// Keep each decision's probe crop (biometric data: off by default).
+        public var storeProbeCrops = false
+        public var probeCropRetentionDays = 7
+
+        public init() {}
+    }
+
+    public struct Logging: Sendable, Equatable {
+        public enum Level: String, Sendable, CaseIterable { case trace, debug, info, notice, warning, error, critical }
+        public var level = Level.info
+
+        public init() {}
+    }
+
+    /// The door's policy for the configured backend.
+    public var doorPolicy: DoorPolicy {
+        let unit: ScoreUnit = backend.kind == .nec ? .necScore : .neoCheckConfidence
+        return DoorPolicy(
+            door: door.name, threshold: door.threshold ?? (backend.kind == .nec ? 7000 : 80), scoreUnit: unit,
+            minimumMargin: door.minimumMargin, offlineMaxDistance: offlineCache.maxDistance,
+            offlineMinimumMargin: offlineCache.minimumMargin, schedules: door.schedules, denyList: door.denyList,
+            reentryCooldown: door.reentryCooldown)
+    }
+}
+
+/// Where a secret comes from. Secrets are never written inline in a file others can read.
+public enum SecretReference: Sendable, Hashable, CustomStringConvertible {
+    /// A systemd credential (`LoadCredential=`), read from `$CREDENTIALS_DIRECTORY/NAME`.
+    case credential(String)
+    /// A file readable by its owner only.
+    case file(String)
+    /// Written in the configuration itself: accepted only when that file is readable by its owner only.
+    case inline(String)
+
+    /// `credential:NAME`, `file:/path`, or a literal.
+    public init(parsing text: String) {
+        if text.hasPrefix("credential:") {
+            self = .credential(String(text.dropFirst("credential:".count)))
+        } else if text.hasPrefix("file:") {
+            self = .file(String(text.dropFirst("file:".count)))
+        } else {
+            self = .inline(text)
+        }
+    }
+
+    /// Never the secret itself.
+    public var description: String {
+        switch self {
+        case .credential(let name): "credential:\(name)"
+        case .file(let path): "file:\(path)"
+        case .inline: "inline value"
+        }
+    }
+}

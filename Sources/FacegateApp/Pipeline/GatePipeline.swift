@@ -1,0 +1,229 @@
+import FacegateCore
+import FacegateImageCodec
+import FacegatePolicy
+import FacegateQuality
+import Foundation
+import Logging
+
+/// Running totals of a pipeline, for status lines, tests and benchmarks.
+public struct PipelineStatistics: Sendable, Hashable {
+    public var frames = 0
+    public var framesWithFaces = 0
+    public var visits = 0
+    public var cloudCalls = 0
+    public var decisions: [Decision.Outcome: Int] = [:]
+    public var unlocks = 0
+
+    public init() {}
+}
+
+/// Capture → quality → one visit per approach → identify → policy → door → journal.
+///
+/// Frames go through their own loop that only analyses faces and never waits on the network or the
+/// disk; completed visits are handed to a decision loop, which makes at most one cloud call each.
+/// A slow cloud delays decisions, never frames; a frame the analysis cannot keep up with is dropped
+/// by the source, never a decision.
+public actor GatePipeline {
+    public struct Settings: Sendable {
+        public var door: String
+        public var approach: ApproachConfiguration
+        public var decisionDeadline: Duration
+        public var keepProbeCrops: Bool
+
+        public init(door: String, approach: ApproachConfiguration, decisionDeadline: Duration, keepProbeCrops: Bool = false) {
+            self.door = door
+            self.approach = approach
+            self.decisionDeadline = decisionDeadline
+            self.keepProbeCrops = keepProbeCrops
+        }
+    }
+
+    private let source: any FrameSource
+    private let analyzer: DlibFaceAnalyzer
+    private let search: any FaceSearch
+    private let offline: (any OfflineFaceStore)?
+    private let door: any DoorActuator
+    private let journal: any GateJournal
+    private let settings: Settings
+    private let logger: Logger
+    private let qualityQueue = BlockingWorkQueue(label: "facegate.quality")
+    private let descriptorQueue = BlockingWorkQueue(label: "facegate.descriptor")
+    private let now: @Sendable () -> Date
+    private var policy: DoorPolicy
+    private var policyState = PolicyState()
+    public private(set) var statistics = PipelineStatistics()
+    private var decisionObservers: [AsyncStream<GateDecisionRecord>.Continuation] = []
+
+    public init(
+        source: any FrameSource, analyzer: DlibFaceAnalyzer, search: any FaceSearch, offline: (any OfflineFaceStore)?,
+        door: any DoorActuator, journal: any GateJournal, policy: DoorPolicy, settings: Settings, logger: Logger,
+        now: @escaping @Sendable () -> Date = { Date() }
+    ) {
+        self.source = source
+        self.analyzer = analyzer
+        self.search = search
+        self.offline = offline
+        self.door = door
+        self.journal = journal
+        self.policy = policy
+        self.settings = settings
+        self.logger = logger
+        self.now = now
+    }
+
+    /// Takes a new policy (a reloaded configuration) from the next decision on.
+    public func update(policy: DoorPolicy) {
+        self.policy = policy
+    }
+
+    /// Decisions as they are made, for the demo and tests.
+    public func decisions() -> AsyncStream<GateDecisionRecord> {
+        let (stream, continuation) = AsyncStream<GateDecisionRecord>.makeStream()
+        decisionObservers.append(continuation)
+        return stream
+    }
+
+    private struct PendingVisit: Sendable {
+        var visit: Visit
+        var emittedAt: ContinuousClock.Instant
+        var analysis: Duration
+    }
+
+    /// Runs until the frame source ends (then every pending visit is still decided) or the task is cancelled.
+    public func run() async throws {
+        let (visits, visitSink) = AsyncStream<PendingVisit>.makeStream()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await self.runFrames(into: visitSink) }
+            group.addTask {
+                for await pending in visits { await self.decide(pending) }
+            }
+            try await group.waitForAll()
+        }
+        for observer in decisionObservers { observer.finish() }
+    }
+
+    private func runFrames(into visits: AsyncStream<PendingVisit>.Continuation) async throws {
+        defer { visits.finish() }
+        var selector = ApproachSelector(configuration: settings.approach)
+        let clock = ContinuousClock()
+        let analyzer = self.analyzer
+        for try await frame in source.frames() {
+            let started = clock.now
+            let image = frame.image
+            let faces = try await qualityQueue.run { try analyzer.analyze(image).faces }
+            let analysis = clock.now - started
+            statistics.frames += 1
+            if !faces.isEmpty { statistics.framesWithFaces += 1 }
+            for visit in selector.observe(frame: frame, faces: faces) {
+                statistics.visits += 1
+                visits.yield(PendingVisit(visit: visit, emittedAt: clock.now, analysis: analysis))
+            }
+        }
+        for visit in selector.finish() {
+            statistics.visits += 1
+            visits.yield(PendingVisit(visit: visit, emittedAt: clock.now, analysis: .zero))
+        }
+    }
+
+    private func decide(_ pending: PendingVisit) async {
+        let clock = ContinuousClock()
+        let visit = pending.visit
+        let time = now()
+        var latencies = StageLatencies()
+        latencies.quality = milliseconds(pending.analysis)
+        var identification: Identification?
+        var probe: ProbeFace?
+        var descriptor: FaceDescriptor?
+        var cloudCalled = false
+
+        if visit.passedQualityGate {
+            do {
+                let crop = try visit.bestFrame.cropped(to: visit.bestFace.attributes.headArea)
+                probe = ProbeFace(jpeg: try ImageCodec.encodeJPEG(crop), quality: visit.bestFace.quality)
+            } catch {
+                identification = .failed(cause: "the probe crop could not be made: \(error)")
+            }
+            if let probe {
+                // The descriptor is only needed for the offline cache: compute it while the cloud answers.
+                let analyzer = self.analyzer, face = visit.bestFace, frame = visit.bestFrame
+                async let localDescriptor = try? descriptorQueue.run { try analyzer.descriptor(of: face, in: frame) }
+                let cloudStart = clock.now
+                cloudCalled = true
+                statistics.cloudCalls += 1
+                identification = await identify(probe, deadline: pending.emittedAt + settings.decisionDeadline)
+                latencies.cloud = milliseconds(clock.now - cloudStart)
+                descriptor = await localDescriptor
+                if case .unavailable(let failure) = identification, let offline, let descriptor {
+                    do {
+                        identification = .offline(candidates: try await offline.match(descriptor, at: time), cloudFailure: failure)
+                    } catch {
+                        logger.error("offline cache unusable", metadata: ["error": "\(error)"])
+                    }
+                }
+            }
+        }
+
+        let policyStart = clock.now
+        let decision = AccessPolicy.evaluate(
+            identification, passedQualityGate: visit.passedQualityGate, policy: policy, state: &policyState, at: time)
+        latencies.policy = milliseconds(clock.now - policyStart)
+
+        if decision.outcome.opensDoor {
+            let relayStart = clock.now
+            do {
+                try await door.unlock(because: .grant)
+                statistics.unlocks += 1
+            } catch {
+                logger.error("relay did not unlock", metadata: ["door": "\(settings.door)", "error": "\(error)"])
+            }
+            latencies.relay = milliseconds(clock.now - relayStart)
+        }
+        latencies.total = milliseconds(clock.now - pending.emittedAt)
+        statistics.decisions[decision.outcome, default: 0] += 1
+
+        if decision.outcome == .granted, let subject = decision.subjectId, let descriptor, let offline,
+            case .cloud(let candidates, _) = identification
+        {
+            // The tags travel with the face so that per-tag schedules hold offline too.
+            let tags = candidates.first { $0.subjectId == subject }?.tags ?? []
+            do {
+                try await offline.remember(subjectId: subject, tags: tags, descriptor: descriptor, at: time)
+            } catch {
+                logger.warning("offline cache did not take the face", metadata: ["error": "\(error)"])
+            }
+        }
+
+        let record = GateDecisionRecord(
+            time: time, door: settings.door, backend: search.backendName, decision: decision, visitNumber: visit.number,
+            quality: visit.bestFace.quality, latencies: latencies,
+            probeJPEG: (decision.offline || settings.keepProbeCrops) ? probe?.jpeg : nil, cloudCalled: cloudCalled)
+        await journal.record(record)
+        for observer in decisionObservers { observer.yield(record) }
+        logger.notice(
+            "decision",
+            metadata: [
+                "door": "\(settings.door)", "visit": "\(visit.number)", "outcome": "\(decision.outcome.rawValue)",
+                "subject": "\(decision.subjectId ?? "-")", "score": "\(decision.bestScore.map { "\($0)" } ?? "-")",
+                "offline": "\(decision.offline)", "total_ms": "\(latencies.total.map { String(format: "%.0f", $0) } ?? "-")",
+            ])
+    }
+
+    /// One cloud search under the decision deadline; what cannot reach the cloud becomes `.unavailable`.
+    private func identify(_ probe: ProbeFace, deadline: ContinuousClock.Instant) async -> Identification {
+        let search = self.search, policy = self.policy
+        do {
+            let candidates = try await withDeadline(deadline) { try await search.search(probe, policy: policy) }
+            return .cloud(candidates: candidates, unit: search.scoreUnit)
+        } catch let error as CloudUnavailable {
+            return .unavailable(cloudFailure: error.description)
+        } catch is DeadlineExceeded {
+            return .unavailable(cloudFailure: "no answer within the decision deadline")
+        } catch {
+            return .failed(cause: "\(error)")
+        }
+    }
+
+    private func milliseconds(_ duration: Duration) -> Double {
+        (Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18) * 1000
+    }
+}

@@ -1,0 +1,52 @@
+/// Why the door was unlocked.
+public enum UnlockReason: String, Sendable, Codable, Hashable {
+    /// The access policy granted a visitor.
+    case grant
+    /// Someone inside pressed the request-to-exit button.
+    case requestToExit
+    /// An operator asked for it (`facegate door pulse`).
+    case manual
+}
+
+/// Something that happened at the door, in the order it happened.
+public enum DoorEvent: Sendable, Hashable {
+    /// The relay was driven to its unlocked state.
+    case unlocked(UnlockReason)
+    /// The relay was driven back to its locked state.
+    case locked
+    /// The door contact opened; `authorized` is false when no unlock preceded it within the window.
+    case opened(authorized: Bool)
+    case closed
+    /// Alarm: the door stayed open longer than allowed.
+    case heldOpen
+    /// Alarm: the door opened without a grant or exit request in the preceding window.
+    case forcedOpen
+    /// The request-to-exit button was pressed.
+    case requestToExit
+
+    /// A stable lower-camel-case name, for logs and JSON lines.
+    public var name: String {
+        switch self {
+        case .unlocked: "unlocked"
+        case .locked: "locked"
+        case .opened: "opened"
+        case .closed: "closed"
+        case .heldOpen: "heldOpen"
+        case .forcedOpen: "forcedOpen"
+        case .requestToExit: "requestToExit"
+        }
+    }
+
+    public var isAlarm: Bool { self == .heldOpen || self == .forcedOpen }
+}
+
+/// The door as the daemon sees it: a relay to pulse and a stream of what happens.
+///
+/// Implementations keep the relay in its locked state whenever they are not
+/// running, including after the process dies.
+public protocol DoorActuator: Sendable {
+    /// Unlocks for the configured pulse time, then locks again on its own.
+    func unlock(because reason: UnlockReason) async throws
+    /// Events from now on, until the door stops or the consumer cancels.
+    func events() async -> AsyncStream<DoorEvent>
+}

@@ -1,0 +1,54 @@
+import FacegateCore
+
+/// A change on one of the door's inputs.
+public enum DoorInput: Sendable, Hashable {
+    case contact(open: Bool)
+    case exitButtonPressed
+}
+
+/// The door's wiring: one relay output and optional contact and exit-button inputs.
+///
+/// ``DoorController`` drives these; `GPIODDoorLines` is the real wiring and
+/// `SimulatedDoorLines` the stand-in for the demo and machines without GPIO.
+public protocol DoorLines: Sendable {
+    /// Drives the relay to its unlocked or locked state. Fast (one ioctl); may be called from any task.
+    func driveRelay(unlocked: Bool) throws
+    /// The contact's current state, nil when no contact is wired.
+    func contactIsOpen() throws -> Bool?
+    /// Input changes until the stream is dropped; the stream fails if the lines are lost.
+    func inputs() -> AsyncThrowingStream<DoorInput, any Error>
+    /// Returns the relay to its resting state and gives the lines back to the kernel.
+    func release()
+}
+
+/// Why the door I/O failed.
+public struct DoorError: Error, Sendable, Equatable, CustomStringConvertible {
+    public struct Code: Sendable, Hashable, CustomStringConvertible {
+        private enum Value: String { case chipNotFound, lineNotFound, lineBusy, ioFailed, badConfiguration }
+        private let value: Value
+        private init(_ value: Value) { self.value = value }
+
+        public static let chipNotFound = Code(.chipNotFound)
+        public static let lineNotFound = Code(.lineNotFound)
+        /// Another process holds the line.
+        public static let lineBusy = Code(.lineBusy)
+        public static let ioFailed = Code(.ioFailed)
+        public static let badConfiguration = Code(.badConfiguration)
+
+        public var description: String { value.rawValue }
+    }
+
+    public let code: Code
+    public let message: String
+    public let errno: Int32?
+
+    public init(_ code: Code, _ message: String, errno: Int32? = nil) {
+        self.code = code
+        self.message = message
+        self.errno = errno
+    }
+
+    public var description: String { message }
+
+    public static func == (lhs: DoorError, rhs: DoorError) -> Bool { lhs.code == rhs.code }
+}

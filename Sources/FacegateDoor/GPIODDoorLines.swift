@@ -1,0 +1,326 @@
+import CGPIOD
+import FacegateCore
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Which wiring the relay has, and so which state it must fall to when facegate lets go.
+public enum DoorFailMode: String, Sendable, Codable {
+    /// Locked whenever facegate is not holding it open (electric strike, power to unlock).
+    /// The relay is energised only to unlock.
+    case secure
+    /// Open whenever facegate is not holding it locked (doors that must open on failure,
+    /// maglocks on escape routes). The relay is energised to keep the door locked.
+    case safe
+}
+
+/// One GPIO line, by chip and line name or number.
+public struct GPIOLineAddress: Sendable, Hashable, CustomStringConvertible {
+    public enum Bias: String, Sendable, Codable { case asIs, disabled, pullUp, pullDown }
+
+    /// Chip name (`gpiochip0`), path (`/dev/gpiochip0`), label (`pinctrl-bcm2711`) or number.
+    public var chip: String
+    /// Line name (as set in the device tree) or offset on the chip.
+    public var line: String
+    /// The line is active (relay energised, contact open, button pressed) when low.
+    public var activeLow: Bool
+    /// Bias for inputs; outputs leave it to the board.
+    public var bias: Bias
+
+    public init(chip: String, line: String, activeLow: Bool = false, bias: Bias = .asIs) {
+        self.chip = chip
+        self.line = line
+        self.activeLow = activeLow
+        self.bias = bias
+    }
+
+    public var description: String { "\(chip):\(line)\(activeLow ? " (active-low)" : "")" }
+}
+
+/// The door's relay, contact and exit button on GPIO lines, through libgpiod v1.6
+/// (the character device, so lines are freed by the kernel when the process ends).
+///
+/// The relay line is requested as an output *with its locked level as the
+/// initial value*, so there is no glitch at start-up. When facegate exits or
+/// dies, the kernel frees the line and it falls to the board's resting level;
+/// the board must therefore rest with the relay de-energised (a pull resistor
+/// on the driver input), which is locked for ``DoorFailMode/secure`` doors.
+public final class GPIODDoorLines: DoorLines {
+    public struct Configuration: Sendable {
+        public var relay: GPIOLineAddress
+        public var failMode: DoorFailMode
+        public var contact: GPIOLineAddress?
+        public var exitButton: GPIOLineAddress?
+        /// Presses of the exit button closer together than this count once.
+        public var exitDebounce: Duration
+        /// Shown as the lines' consumer by `gpioinfo`.
+        public var consumer: String
+
+        public init(
+            relay: GPIOLineAddress, failMode: DoorFailMode = .secure, contact: GPIOLineAddress? = nil,
+            exitButton: GPIOLineAddress? = nil, exitDebounce: Duration = .milliseconds(300), consumer: String = "facegate"
+        ) {
+            self.relay = relay
+            self.failMode = failMode
+            self.contact = contact
+            self.exitButton = exitButton
+            self.exitDebounce = exitDebounce
+            self.consumer = consumer
+        }
+    }
+
+    public let configuration: Configuration
+    private let relay: RequestedLine
+    private let contact: RequestedLine?
+    private let exitButton: RequestedLine?
+    private let chips: Mutex<[String: ChipHandle]>
+
+    public init(configuration: Configuration) throws(DoorError) {
+        self.configuration = configuration
+        var opened: [String: ChipHandle] = [:]
+        func line(_ address: GPIOLineAddress) throws(DoorError) -> OpaquePointer {
+            let chip: ChipHandle
+            if let existing = opened[address.chip] {
+                chip = existing
+            } else {
+                chip = try ChipHandle(address.chip)
+                opened[address.chip] = chip
+            }
+            return try chip.line(address.line)
+        }
+        do {
+            let consumer = configuration.consumer
+            let relayLine = try line(configuration.relay)
+            let lockedEnergised = configuration.failMode == .safe
+            relay = try RequestedLine(relayLine, address: configuration.relay) { line, flags in
+                gpiod_line_request_output_flags(line, consumer, flags, lockedEnergised ? 1 : 0)
+            }
+            contact = try configuration.contact.map { (address) throws(DoorError) in
+                try RequestedLine(try line(address), address: address) { line, flags in
+                    gpiod_line_request_both_edges_events_flags(line, consumer, flags)
+                }
+            }
+            exitButton = try configuration.exitButton.map { (address) throws(DoorError) in
+                try RequestedLine(try line(address), address: address) { line, flags in
+                    gpiod_line_request_rising_edge_events_flags(line, consumer, flags)
+                }
+            }
+        } catch {
+            for chip in opened.values { chip.close() }
+            throw error
+        }
+        chips = Mutex(opened)
+    }
+
+    deinit { release() }
+
+    public func driveRelay(unlocked: Bool) throws {
+        let energised = unlocked == (configuration.failMode == .secure)
+        try relay.set(energised ? 1 : 0)
+    }
+
+    public func contactIsOpen() throws -> Bool? {
+        try contact.map { try $0.value() == 1 }
+    }
+
+    public func inputs() -> AsyncThrowingStream<DoorInput, any Error> {
+        let (stream, continuation) = AsyncThrowingStream.makeStream(of: DoorInput.self)
+        let watched = [contact, exitButton].compactMap { $0 }
+        guard !watched.isEmpty else {
+            // Nothing to watch: the stream stays open until dropped, so the controller keeps running.
+            continuation.onTermination = { _ in }
+            return stream
+        }
+        let stop = Atomic(false)
+        continuation.onTermination = { _ in stop.store(true, ordering: .relaxed) }
+        let contact = contact, exitButton = exitButton, debounce = configuration.exitDebounce
+        let thread = InputThread {
+            var lastPress: ContinuousClock.Instant?
+            do {
+                while !stop.load(ordering: .relaxed) {
+                    for (line, event) in try RequestedLine.wait(for: watched, timeoutMilliseconds: 200) {
+                        if line === contact {
+                            continuation.yield(.contact(open: event == GPIOD_LINE_EVENT_RISING_EDGE))
+                        } else if line === exitButton {
+                            let now = ContinuousClock.now
+                            if let lastPress, now - lastPress < debounce { continue }
+                            lastPress = now
+                            continuation.yield(.exitButtonPressed)
+                        }
+                    }
+                }
+                continuation.finish()
+            } catch {
+                continuation.finish(throwing: error)
+            }
+        }
+        thread.start()
+        return stream
+    }
+
+    public func release() {
+        // The resting level is the fail-mode's unpowered state; drive it before letting go
+        // so the line does not depend on how the chip treats a freed output.
+        try? relay.set(configuration.failMode == .secure ? 0 : 1)
+        relay.release()
+        contact?.release()
+        exitButton?.release()
+        chips.withLock { chips in
+            for chip in chips.values { chip.close() }
+            chips = [:]
+        }
+    }
+}
+
+/// An open gpiochip.
+private final class ChipHandle: Sendable {
+    private let pointer: Mutex<GPIODPointer?>
+    let name: String
+
+    init(_ name: String) throws(DoorError) {
+        guard let chip = gpiod_chip_open_lookup(name) else {
+            let code = errno
+            throw DoorError(.chipNotFound, "no GPIO chip \"\(name)\": \(String(cString: strerror(code)))", errno: code)
+        }
+        self.pointer = Mutex(GPIODPointer(chip))
+        self.name = name
+    }
+
+    func line(_ nameOrOffset: String) throws(DoorError) -> OpaquePointer {
+        let found: GPIODPointer? = pointer.withLock { chip in
+            guard let chip else { return nil }
+            let line = UInt32(nameOrOffset).map { gpiod_chip_get_line(chip.raw, $0) } ?? gpiod_chip_find_line(chip.raw, nameOrOffset)
+            return line.map(GPIODPointer.init)
+        }
+        guard let found else {
+            throw DoorError(.lineNotFound, "no line \"\(nameOrOffset)\" on GPIO chip \(name)", errno: errno)
+        }
+        return found.raw
+    }
+
+    func close() {
+        pointer.withLock { chip in
+            if let chip { gpiod_chip_close(chip.raw) }
+            chip = nil
+        }
+    }
+}
+
+/// One requested line; every libgpiod call on it is made under its lock.
+private final class RequestedLine: Sendable {
+    private let line: Mutex<GPIODPointer?>
+    private let fd: Int32
+    let address: GPIOLineAddress
+
+    init(
+        _ line: OpaquePointer, address: GPIOLineAddress,
+        request: (OpaquePointer, Int32) -> Int32
+    ) throws(DoorError) {
+        var flags: Int32 = 0
+        if address.activeLow { flags |= Int32(GPIOD_LINE_REQUEST_FLAG_ACTIVE_LOW) }
+        switch address.bias {
+        case .asIs: break
+        case .disabled: flags |= Int32(GPIOD_LINE_REQUEST_FLAG_BIAS_DISABLE)
+        case .pullUp: flags |= Int32(GPIOD_LINE_REQUEST_FLAG_BIAS_PULL_UP)
+        case .pullDown: flags |= Int32(GPIOD_LINE_REQUEST_FLAG_BIAS_PULL_DOWN)
+        }
+        guard request(line, flags) == 0 else {
+            let code = errno
+            throw DoorError(
+                code == EBUSY ? .lineBusy : .ioFailed,
+                "cannot request GPIO line \(address): \(String(cString: strerror(code)))", errno: code)
+        }
+        self.line = Mutex(GPIODPointer(line))
+        self.fd = gpiod_line_event_get_fd(line)  // -1 for outputs
+        self.address = address
+    }
+
+    func set(_ value: Int32) throws(DoorError) {
+        let failure: Int32? = line.withLock { line in
+            guard let line else { return EBADF }
+            return gpiod_line_set_value(line.raw, value) == 0 ? nil : errno
+        }
+        if let failure {
+            throw DoorError(.ioFailed, "cannot set GPIO line \(address): \(String(cString: strerror(failure)))", errno: failure)
+        }
+    }
+
+    func value() throws(DoorError) -> Int32 {
+        let result: (Int32, Int32) = line.withLock { line in
+            guard let line else { return (-1, EBADF) }
+            let value = gpiod_line_get_value(line.raw)
+            return (value, value < 0 ? errno : 0)
+        }
+        guard result.0 >= 0 else {
+            throw DoorError(.ioFailed, "cannot read GPIO line \(address): \(String(cString: strerror(result.1)))", errno: result.1)
+        }
+        return result.0
+    }
+
+    func release() {
+        line.withLock { line in
+            if let line { gpiod_line_release(line.raw) }
+            line = nil
+        }
+    }
+
+    /// Waits up to the timeout for edge events on any of the lines; returns each event read.
+    static func wait(for lines: [RequestedLine], timeoutMilliseconds: Int32) throws(DoorError) -> [(RequestedLine, Int32)] {
+        var fds = lines.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) }
+        let ready = poll(&fds, nfds_t(fds.count), timeoutMilliseconds)
+        if ready < 0 {
+            if errno == EINTR { return [] }
+            let code = errno
+            throw DoorError(.ioFailed, "waiting for GPIO events failed: \(String(cString: strerror(code)))", errno: code)
+        }
+        var events: [(RequestedLine, Int32)] = []
+        for (index, entry) in fds.enumerated() where entry.revents != 0 {
+            if entry.revents & Int16(POLLERR | POLLHUP | POLLNVAL) != 0 {
+                throw DoorError(.ioFailed, "GPIO line \(lines[index].address) was lost")
+            }
+            let line = lines[index]
+            let read: (Int32, Int32) = line.line.withLock { pointer in
+                guard let pointer else { return (-1, EBADF) }
+                var event = gpiod_line_event()
+                return gpiod_line_event_read(pointer.raw, &event) == 0 ? (event.event_type, 0) : (-1, errno)
+            }
+            guard read.0 >= 0 else {
+                throw DoorError(.ioFailed, "reading GPIO line \(line.address) failed: \(String(cString: strerror(read.1)))", errno: read.1)
+            }
+            events.append((line, read.0))
+        }
+        return events
+    }
+}
+
+/// A libgpiod object pointer. libgpiod objects are not thread-safe; each one is
+/// only ever touched inside the `Mutex` of the object that owns it.
+private struct GPIODPointer: @unchecked Sendable {
+    let raw: OpaquePointer
+    init(_ raw: OpaquePointer) { self.raw = raw }
+}
+
+/// A plain thread for the blocking poll loop, so it never holds a cooperative-pool thread.
+private final class InputThread: Sendable {
+    private let body: @Sendable () -> Void
+
+    init(_ body: @escaping @Sendable () -> Void) { self.body = body }
+
+    func start() {
+        let box = Unmanaged.passRetained(self)
+        var thread = pthread_t()
+        let result = pthread_create(&thread, nil, { argument in
+            let input = Unmanaged<InputThread>.fromOpaque(argument!).takeRetainedValue()
+            input.body()
+            return nil
+        }, box.toOpaque())
+        if result == 0 {
+            pthread_detach(thread)
+        } else {
+            box.release()
+            body()
+        }
+    }
+}

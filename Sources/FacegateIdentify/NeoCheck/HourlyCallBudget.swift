@@ -1,0 +1,130 @@
+import Foundation
+
+/// The client's own count of the service's calls-per-hour limit, so the daemon
+/// knows before calling whether a call is affordable.
+///
+/// A token bucket holding at most `callsPerHour` calls and refilled at
+/// `callsPerHour` an hour. When the service says the limit is reached anyway
+/// (another client with the same user, a restart without a state file), the
+/// bucket is emptied so no further call is wasted on a certain refusal.
+///
+/// With a state file the bucket survives restarts: it is written (atomically,
+/// temporary file then rename) after every change, stamped with the wall clock,
+/// and refilled on load for the time that passed. A wall clock that went
+/// backwards refills nothing rather than something.
+public actor HourlyCallBudget {
+    public let callsPerHour: Int
+    public let stateFile: URL?
+    private let now: @Sendable () -> Date
+    private var available: Double
+    private var updatedAt: Date
+
+    /// - Parameters:
+    ///   - callsPerHour: the service's limit (3600 for NeoCheck FaceCheck).
+    ///   - stateFile: where to keep the bucket across restarts; nil keeps it in memory.
+    ///   - now: the wall clock.
+    /// - Throws: `invalidConfiguration` when the limit is not positive, or the state file
+    ///   exists but cannot be read (it is left as it is).
+    public init(
+        callsPerHour: Int = 3600, stateFile: URL? = nil, now: @escaping @Sendable () -> Date = { Date() }
+    ) throws(NeoCheckError) {
+        guard callsPerHour > 0 else {
+            throw NeoCheckError(.invalidConfiguration, "calls per hour must be positive, got \(callsPerHour)")
+        }
+        self.callsPerHour = callsPerHour
+        self.stateFile = stateFile
+        self.now = now
+        let start = now()
+        available = Double(callsPerHour)
+        updatedAt = start
+        guard let stateFile, FileManager.default.fileExists(atPath: stateFile.path) else { return }
+        let saved: SavedBudget
+        do {
+            saved = try JSONDecoder().decode(SavedBudget.self, from: Data(contentsOf: stateFile))
+        } catch {
+            throw NeoCheckError(
+                .invalidConfiguration, "call budget file \(stateFile.path) cannot be read (\(type(of: error))); move it away to start afresh")
+        }
+        guard saved.available.isFinite, saved.updatedAt.timeIntervalSince1970.isFinite else {
+            throw NeoCheckError(.invalidConfiguration, "call budget file \(stateFile.path) holds invalid numbers")
+        }
+        // Kept under the current limit, in case it was lowered since.
+        available = min(max(saved.available, 0), Double(callsPerHour))
+        updatedAt = min(saved.updatedAt, start)
+    }
+
+    /// Whole calls affordable now.
+    public var remaining: Int {
+        refill()
+        return Int(available)
+    }
+
+    /// Whether `calls` calls are affordable now, without spending them.
+    public func canAfford(_ calls: Int = 1) -> Bool {
+        refill()
+        return available >= Double(calls)
+    }
+
+    /// Spends one call, or throws `callBudgetExhausted` with the wait until one is affordable.
+    public func spend() throws(NeoCheckError) {
+        refill()
+        guard available >= 1 else {
+            throw NeoCheckError(
+                .callBudgetExhausted, "the hourly budget of \(callsPerHour) calls is spent; no call was made",
+                retryAfter: waitForOneCall())
+        }
+        available -= 1
+        save()
+    }
+
+    /// Empties the bucket: the service has said the limit is reached.
+    public func exhaust() {
+        refill()
+        available = 0
+        save()
+    }
+
+    /// How long until one call is affordable (zero when one is now).
+    public func waitForOneCall() -> Duration {
+        let missing = max(0, 1 - available)
+        let seconds = missing * 3600 / Double(callsPerHour)
+        return .milliseconds(Int64((seconds * 1000).rounded(.up)))
+    }
+
+    private func refill() {
+        let time = now()
+        let elapsed = time.timeIntervalSince(updatedAt)
+        if elapsed > 0 {
+            available = min(Double(callsPerHour), available + elapsed * Double(callsPerHour) / 3600)
+        }
+        // A clock that went back moves the stamp back too, refilling nothing for it.
+        updatedAt = time
+    }
+
+    private func save() {
+        guard let stateFile else { return }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        encoder.dateEncodingStrategy = .secondsSince1970
+        // A budget that cannot be written costs accuracy after a restart, not the call.
+        try? encoder.encode(SavedBudget(available: available, updatedAt: updatedAt)).write(to: stateFile, options: .atomic)
+    }
+
+    private struct SavedBudget: Codable {
+        var available: Double
+        var updatedAt: Date
+
+        private enum CodingKeys: String, CodingKey { case available, updatedAt }
+
+        init(available: Double, updatedAt: Date) {
+            self.available = available
+            self.updatedAt = updatedAt
+        }
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            available = try container.decode(Double.self, forKey: .available)
+            updatedAt = Date(timeIntervalSince1970: try container.decode(Double.self, forKey: .updatedAt))
+        }
+    }
+}

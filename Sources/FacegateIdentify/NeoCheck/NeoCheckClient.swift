@@ -1,0 +1,441 @@
+import AsyncHTTPClient
+import FacegateCore
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// A client of the NeoCheck FaceCheck API: face records, face lists and the three
+/// identifications, signed in with OAuth 2.0 and kept within the hourly call limit.
+///
+/// - Every call gets a bearer token from `tokens`; a 401 makes it renew the token
+///   and try once more.
+/// - With a `budget`, each API call spends one call from it first and is refused
+///   locally (`callBudgetExhausted`) when none is left; token requests are not
+///   counted (they go to the token service, not the Face API).
+/// - Reads, updates and deletes are retried on transient failures (see `CloudHTTP`);
+///   creations and identifications are sent once, since a retry could create a
+///   second record or spend a second credit.
+public struct NeoCheckClient: Sendable {
+    public let configuration: NeoCheckConfiguration
+    public let tokens: OAuth2TokenProvider
+    public let budget: HourlyCallBudget?
+    private let http: CloudHTTP
+    private let base: String
+
+    public init(configuration: NeoCheckConfiguration, http: CloudHTTP, budget: HourlyCallBudget? = nil) throws(NeoCheckError) {
+        let base = try configuration.validatedBase()
+        self.configuration = configuration
+        self.http = http
+        self.base = base
+        self.budget = budget
+        let tokenURL = base + "/connect/token"
+        let credentials = configuration.credentials
+        tokens = OAuth2TokenProvider(refreshLeeway: configuration.refreshLeeway) {
+            (grant: OAuth2Grant) async throws(NeoCheckError) -> OAuth2Token in
+            try await Self.requestToken(grant, url: tokenURL, credentials: credentials, http: http)
+        }
+    }
+
+    // MARK: Face records
+
+    /// Creates a face record and returns its identifier (GUID).
+    public func createRecord(_ record: NeoCheckNewFaceRecord) async throws(NeoCheckError) -> String {
+        guard !record.faceImage.isEmpty else { throw NeoCheckError(.invalidArgument, "the face image is empty") }
+        let response = try await call(.POST, "v1/face", json: AddFaceRecordBody(record), idempotent: false)
+        return try identifier(from: response, what: "face record")
+    }
+
+    /// Replaces a face record's content (see `NeoCheckFaceRecordUpdate` for how the record is named).
+    public func updateRecord(_ update: NeoCheckFaceRecordUpdate) async throws(NeoCheckError) {
+        guard update.identifier?.isEmpty == false || update.externalIdentifier?.isEmpty == false else {
+            throw NeoCheckError(.invalidArgument, "an update names the record by identifier or external identifier")
+        }
+        let response = try await call(.PUT, "v1/face", json: UpdateFaceRecordBody(update), idempotent: true)
+        try confirm(response, what: "face record update")
+    }
+
+    /// Deletes a face record; returns the service's boolean result. Throws `notFound` for an unknown record.
+    @discardableResult
+    public func deleteRecord(_ record: NeoCheckRecordReference) async throws(NeoCheckError) -> Bool {
+        let response = try await call(.DELETE, try Self.recordPath(record), idempotent: true)
+        return try boolean(from: response)
+    }
+
+    /// Reads a face record. Throws `notFound` for an unknown record.
+    public func record(_ record: NeoCheckRecordReference) async throws(NeoCheckError) -> NeoCheckFaceRecord {
+        let response = try await call(.GET, try Self.recordPath(record), idempotent: true)
+        return try decode(FaceRecordReply.self, from: response).record()
+    }
+
+    // MARK: Face lists
+
+    /// Creates a face list and returns its identifier (GUID).
+    public func createList(name: String, description: String? = nil) async throws(NeoCheckError) -> String {
+        guard !name.isEmpty else { throw NeoCheckError(.invalidArgument, "a face list needs a name") }
+        let body = FaceListBody(identifier: nil, name: name, description: description)
+        let response = try await call(.POST, "v1/face/list", json: body, idempotent: false)
+        return try identifier(from: response, what: "face list")
+    }
+
+    /// Renames or re-describes the face list `identifier`.
+    public func updateList(identifier: String, name: String, description: String?) async throws(NeoCheckError) {
+        guard !identifier.isEmpty, !name.isEmpty else {
+            throw NeoCheckError(.invalidArgument, "a face list update needs the list's identifier and a name")
+        }
+        let body = FaceListBody(identifier: identifier, name: name, description: description)
+        let response = try await call(.PUT, "v1/face/list", json: body, idempotent: true)
+        try confirm(response, what: "face list update")
+    }
+
+    /// Deletes a face list; returns the service's boolean result. Throws `notFound` for an unknown list.
+    @discardableResult
+    public func deleteList(identifier: String) async throws(NeoCheckError) -> Bool {
+        let response = try await call(.DELETE, "v1/face/list/" + (try Self.segment(identifier)), idempotent: true)
+        return try boolean(from: response)
+    }
+
+    /// Reads a face list. Throws `notFound` for an unknown list.
+    public func list(identifier: String) async throws(NeoCheckError) -> NeoCheckFaceList {
+        let response = try await call(.GET, "v1/face/list/" + (try Self.segment(identifier)), idempotent: true)
+        let list = try decode(NeoCheckFaceList.self, from: response)
+        guard !list.identifier.isEmpty else { throw NeoCheckError(.malformedResponse, "the face list has no identifier") }
+        return list
+    }
+
+    /// Puts a face record into a face list. Throws `notFound` when either does not exist.
+    @discardableResult
+    public func addRecord(_ record: NeoCheckRecordReference, toList list: NeoCheckListReference) async throws(NeoCheckError) -> Bool {
+        try Self.check(record)
+        try Self.check(list)
+        // Adding the same record to the same list twice has the effect of once: safe to retry.
+        let body = AddFaceRecordToListBody(record: record, list: list)
+        let response = try await call(.POST, "v1/face/list/AddFaceRecord", json: body, idempotent: true)
+        return try boolean(from: response)
+    }
+
+    // MARK: Identification
+
+    /// 1:1 against a stored face record.
+    public func identify(
+        probe: [UInt8], againstRecord record: NeoCheckRecordReference, faceQA: Bool = false
+    ) async throws(NeoCheckError) -> NeoCheckIdentification {
+        try Self.check(record)
+        var body = IdentifyRecordBody(faceImageBase64: try Self.base64(probe, "probe"), doFaceQA: faceQA)
+        switch record {
+        case .identifier(let id): body.faceRecordIdentifier = id
+        case .externalIdentifier(let id): body.faceRecordExternalIdentifier = id
+        }
+        let response = try await call(.POST, "v1/face/identifyRecord", json: body, idempotent: false)
+        return try decode(IdentifyReply.self, from: response).identification()
+    }
+
+    /// 1:1 against a reference image.
+    public func identify(
+        probe: [UInt8], againstReference reference: [UInt8], faceQA: Bool = false
+    ) async throws(NeoCheckError) -> NeoCheckIdentification {
+        let body = IdentifyReferenceBody(
+            faceImageBase64: try Self.base64(probe, "probe"), referenceImageBase64: try Self.base64(reference, "reference"),
+            doFaceQA: faceQA)
+        let response = try await call(.POST, "v1/face/identifyReferenceImage", json: body, idempotent: false)
+        return try decode(IdentifyReply.self, from: response).identification()
+    }
+
+    /// 1:N against the records of a face list: the call the daemon makes at the door.
+    public func identify(
+        probe: [UInt8], againstList list: NeoCheckListReference, faceQA: Bool = false
+    ) async throws(NeoCheckError) -> NeoCheckIdentification {
+        try Self.check(list)
+        var body = IdentifyListBody(faceImageBase64: try Self.base64(probe, "probe"), doFaceQA: faceQA)
+        switch list {
+        case .identifier(let id): body.faceListId = id
+        case .name(let name): body.faceListName = name
+        }
+        let response = try await call(.POST, "v1/face/list/identify", json: body, idempotent: false)
+        return try decode(IdentifyReply.self, from: response).identification()
+    }
+
+    // MARK: Calls
+
+    /// A call with a JSON body.
+    private func call(
+        _ method: HTTPMethod, _ path: String, json: some Encodable, idempotent: Bool
+    ) async throws(NeoCheckError) -> CloudHTTPResponse {
+        let body: [UInt8]
+        do {
+            body = [UInt8](try JSONEncoder().encode(json))
+        } catch {
+            throw NeoCheckError(.invalidArgument, "the request cannot be encoded as JSON")
+        }
+        return try await call(method, path, body: body, idempotent: idempotent)
+    }
+
+    /// Spends from the budget, authorises, sends, and renews the token once on a 401.
+    private func call(
+        _ method: HTTPMethod, _ path: String, body: [UInt8]? = nil, idempotent: Bool
+    ) async throws(NeoCheckError) -> CloudHTTPResponse {
+        if let budget { try await budget.spend() }
+        let url = base + "/" + path
+        var token = try await tokens.token()
+        var attempt = 1
+        while true {
+            let bearer = token
+            let response = try await Self.send(http, idempotent: idempotent) {
+                var request = HTTPClientRequest(url: url)
+                request.method = method
+                request.headers.add(name: "Authorization", value: "Bearer " + bearer.accessToken)
+                request.headers.add(name: "Accept", value: "application/json")
+                if let body {
+                    request.headers.add(name: "Content-Type", value: "application/json; charset=utf-8")
+                    request.body = .bytes(ByteBuffer(bytes: body))
+                }
+                return request
+            }
+            if response.status == .unauthorized {
+                await tokens.rejected(bearer)
+                guard attempt == 1 else {
+                    throw NeoCheckError(.unauthorized, "the service refused a freshly obtained token", status: 401)
+                }
+                http.logger.debug("access token refused, renewing it", metadata: ["path": "\(path)"])
+                token = try await tokens.token()
+                attempt += 1
+                continue
+            }
+            if response.status == .badRequest, let budget, let text = ErrorReply.parse(response.body)?.text,
+                Self.saysHourlyLimit(text)
+            {
+                await budget.exhaust()
+            }
+            return response
+        }
+    }
+
+    private static func send(
+        _ http: CloudHTTP, idempotent: Bool, prepare: @escaping @Sendable () -> HTTPClientRequest
+    ) async throws(NeoCheckError) -> CloudHTTPResponse {
+        do {
+            return try await http.send(idempotent: idempotent, prepare: prepare)
+        } catch let error as CloudTransportError {
+            switch error.kind {
+            case .timeout: throw NeoCheckError(.timeout, error.detail)
+            case .responseTooLarge: throw NeoCheckError(.responseTooLarge, error.detail)
+            case .unreachable: throw NeoCheckError(.unreachable, error.detail)
+            }
+        } catch is CancellationError {
+            throw NeoCheckError(.cancelled, "the call was cancelled")
+        } catch {
+            throw NeoCheckError(.unreachable, "\(type(of: error))")
+        }
+    }
+
+    // MARK: Token service
+
+    static func requestToken(
+        _ grant: OAuth2Grant, url: String, credentials: NeoCheckCredentials, http: CloudHTTP
+    ) async throws(NeoCheckError) -> OAuth2Token {
+        var form = [("client_id", credentials.clientID), ("client_secret", credentials.clientSecret)]
+        let secrets: [String]
+        switch grant {
+        case .password:
+            form = [("grant_type", "password")] + form + [("username", credentials.username), ("password", credentials.password)]
+            secrets = [credentials.clientSecret, credentials.password]
+        case .refreshToken(let refreshToken):
+            form = [("grant_type", "refresh_token"), ("refresh_token", refreshToken)] + form
+            secrets = [credentials.clientSecret, refreshToken]
+        }
+        let body = formEncoded(form)
+        // A token request changes nothing on the service: safe to retry.
+        let response = try await send(http, idempotent: true) {
+            var request = HTTPClientRequest(url: url)
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
+            request.headers.add(name: "Accept", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: body))
+            return request
+        }
+        let status = Int(response.status.code)
+        switch response.status {
+        case .ok:
+            let reply: TokenReply
+            do {
+                reply = try JSONDecoder().decode(TokenReply.self, from: Data(response.body))
+            } catch {
+                throw NeoCheckError(.malformedResponse, "the token reply is not an Authorization object", status: status)
+            }
+            guard !reply.accessToken.isEmpty, reply.expiresIn.isFinite, reply.expiresIn > 0, reply.expiresIn < 1e9 else {
+                throw NeoCheckError(.malformedResponse, "the token reply has no token or an invalid expires_in", status: status)
+            }
+            if let type = reply.tokenType, type.lowercased() != "bearer" {
+                throw NeoCheckError(.malformedResponse, "token type \(type.prefix(20)) is not Bearer", status: status)
+            }
+            return OAuth2Token(
+                accessToken: reply.accessToken, refreshToken: reply.refreshToken?.isEmpty == false ? reply.refreshToken : nil,
+                lifetime: .milliseconds(Int64(reply.expiresIn * 1000)))
+        case .badRequest, .unauthorized:
+            let text = sanitized(ErrorReply.parse(response.body)?.text ?? "no message", removing: secrets)
+            let lowered = text.lowercased()
+            let code: NeoCheckError.Code
+            if lowered.contains("unsupported grant") || lowered.contains("unsupported_grant_type") {
+                code = .unsupportedGrantType
+            } else if lowered.contains("invalid clientid") || lowered.contains("invalid_client") || lowered.contains("invalid client") {
+                code = .invalidClient
+            } else if case .refreshToken = grant,
+                lowered.contains("invalid ticket") || lowered.contains("invalid_grant") || lowered.contains("refresh")
+            {
+                code = .invalidRefreshToken
+            } else if lowered.contains("invalid credentials") || lowered.contains("invalid_grant")
+                || lowered.contains("username") || lowered.contains("password")
+            {
+                code = .invalidCredentials
+            } else {
+                code = .badRequest
+            }
+            throw NeoCheckError(code, "token service: \(text)", status: status)
+        case .internalServerError:
+            let text = sanitized(ErrorReply.parse(response.body)?.text ?? "no message", removing: secrets)
+            throw NeoCheckError(.serverError, "token service: \(text)", status: status)
+        default:
+            throw NeoCheckError(.unexpectedStatus, "token service answered \(status)", status: status)
+        }
+    }
+
+    /// `application/x-www-form-urlencoded`: everything but unreserved characters percent-encoded.
+    static func formEncoded(_ fields: [(String, String)]) -> [UInt8] {
+        fields.map { percentEncoded($0.0) + "=" + percentEncoded($0.1) }.joined(separator: "&").utf8.map { $0 }
+    }
+
+    private static let unreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+    static func percentEncoded(_ text: String) -> String {
+        text.addingPercentEncoding(withAllowedCharacters: unreserved) ?? ""
+    }
+
+    // MARK: Replies
+
+    private static func recordPath(_ record: NeoCheckRecordReference) throws(NeoCheckError) -> String {
+        switch record {
+        case .identifier(let id): "v1/face/" + (try segment(id))
+        case .externalIdentifier(let id): "v1/face/externalIdentifier/" + (try segment(id))
+        }
+    }
+
+    private static func segment(_ value: String) throws(NeoCheckError) -> String {
+        guard !value.isEmpty else { throw NeoCheckError(.invalidArgument, "an identifier is empty") }
+        return percentEncoded(value)
+    }
+
+    private static func check(_ record: NeoCheckRecordReference) throws(NeoCheckError) {
+        switch record {
+        case .identifier(let value), .externalIdentifier(let value):
+            guard !value.isEmpty else { throw NeoCheckError(.invalidArgument, "the face record reference is empty") }
+        }
+    }
+
+    private static func check(_ list: NeoCheckListReference) throws(NeoCheckError) {
+        switch list {
+        case .identifier(let value), .name(let value):
+            guard !value.isEmpty else { throw NeoCheckError(.invalidArgument, "the face list reference is empty") }
+        }
+    }
+
+    private static func base64(_ image: [UInt8], _ what: String) throws(NeoCheckError) -> String {
+        guard !image.isEmpty else { throw NeoCheckError(.invalidArgument, "the \(what) image is empty") }
+        return Data(image).base64EncodedString()
+    }
+
+    static func saysHourlyLimit(_ text: String) -> Bool {
+        let lowered = text.lowercased()
+        return lowered.contains("per hour") || lowered.contains("maximum number of calls")
+    }
+
+    /// The typed error for a reply that is not a success.
+    private func failure(_ response: CloudHTTPResponse) -> NeoCheckError {
+        let status = Int(response.status.code)
+        let secrets = [configuration.credentials.clientSecret, configuration.credentials.password]
+        let reply = ErrorReply.parse(response.body)
+        let text = reply?.text.map { Self.sanitized($0, removing: secrets) }
+        switch response.status {
+        case .badRequest:
+            if let reply, !reply.errors.isEmpty {
+                let errors = reply.errors.map {
+                    NeoCheckServiceError(
+                        code: String($0.code.prefix(100)), description: Self.sanitized($0.description, removing: secrets))
+                }
+                return NeoCheckError(.rejected, text ?? "the service rejected the request", status: status, serviceErrors: errors)
+            }
+            guard let text else { return NeoCheckError(.badRequest, "bad request, no message", status: status) }
+            let lowered = text.lowercased()
+            if Self.saysHourlyLimit(text) {
+                return NeoCheckError(.hourlyLimitReached, text, status: status)
+            }
+            if lowered.contains("insufficient credits") || lowered.contains("credit") {
+                return NeoCheckError(.insufficientCredits, text, status: status)
+            }
+            if lowered.contains("invalid content") {
+                return NeoCheckError(.invalidContent, text, status: status)
+            }
+            return NeoCheckError(.badRequest, text, status: status)
+        case .unauthorized:
+            return NeoCheckError(.unauthorized, "the service refused the token", status: status)
+        case .notFound:
+            return NeoCheckError(.notFound, text ?? "not found", status: status)
+        case .internalServerError:
+            return NeoCheckError(.serverError, text ?? "internal error, no message", status: status)
+        default:
+            return NeoCheckError(.unexpectedStatus, "the service answered \(status)", status: status)
+        }
+    }
+
+    private func decode<Value: Decodable>(_ type: Value.Type, from response: CloudHTTPResponse) throws(NeoCheckError) -> Value {
+        guard response.status == .ok else { throw failure(response) }
+        do {
+            return try JSONDecoder().decode(type, from: Data(response.body))
+        } catch {
+            throw NeoCheckError(.malformedResponse, "the reply is not the expected JSON: \(Self.summary(of: error))", status: 200)
+        }
+    }
+
+    private func identifier(from response: CloudHTTPResponse, what: String) throws(NeoCheckError) -> String {
+        let reply = try decode(IdentifierReply.self, from: response)
+        if let identifier = reply.identifier, !identifier.isEmpty {
+            return identifier
+        }
+        if let errors = reply.errors, !errors.isEmpty {
+            throw NeoCheckError(.rejected, "the \(what) was not created", status: 200, serviceErrors: errors)
+        }
+        throw NeoCheckError(.malformedResponse, "the reply names no \(what) identifier", status: 200)
+    }
+
+    private func confirm(_ response: CloudHTTPResponse, what: String) throws(NeoCheckError) {
+        // A 400 carries the same object with result false; `failure` reads its errors.
+        let reply = try decode(ResultReply.self, from: response)
+        guard reply.result == true else {
+            throw NeoCheckError(.rejected, "the \(what) was refused", status: 200, serviceErrors: reply.errors ?? [])
+        }
+    }
+
+    private func boolean(from response: CloudHTTPResponse) throws(NeoCheckError) -> Bool {
+        try decode(Bool.self, from: response)
+    }
+
+    /// Replies are quoted in errors: cut them short and take out anything secret.
+    static func sanitized(_ text: String, removing secrets: [String]) -> String {
+        var clean = text
+        for secret in secrets where !secret.isEmpty {
+            clean = clean.replacingOccurrences(of: secret, with: "[redacted]")
+        }
+        return String(clean.prefix(300).filter { !$0.isNewline })
+    }
+
+    private static func summary(of error: any Error) -> String {
+        guard let error = error as? DecodingError else { return "\(type(of: error))" }
+        switch error {
+        case .typeMismatch(_, let context), .valueNotFound(_, let context), .keyNotFound(_, let context),
+            .dataCorrupted(let context):
+            let path = context.codingPath.map(\.stringValue).joined(separator: ".")
+            return (path.isEmpty ? "" : path + ": ") + String(context.debugDescription.prefix(120))
+        @unknown default:
+            return "undecodable"
+        }
+    }
+}

@@ -1,0 +1,140 @@
+import Foundation
+
+/// An OAuth 2.0 access token, with what is needed to renew it.
+///
+/// `description` never shows the tokens themselves.
+public struct OAuth2Token: Sendable, CustomStringConvertible {
+    public let accessToken: String
+    public let refreshToken: String?
+    public let tokenType: String
+    /// The lifetime the service granted (`expires_in`).
+    public let lifetime: Duration
+    /// When the token was received, on the monotonic clock.
+    public let receivedAt: ContinuousClock.Instant
+    /// When the service will stop accepting it, on the wall clock (for display).
+    public let expiresAt: Date
+
+    public init(
+        accessToken: String, refreshToken: String?, tokenType: String = "Bearer", lifetime: Duration,
+        receivedAt: ContinuousClock.Instant = .now, expiresAt: Date? = nil
+    ) {
+        self.accessToken = accessToken
+        self.refreshToken = refreshToken
+        self.tokenType = tokenType
+        self.lifetime = lifetime
+        self.receivedAt = receivedAt
+        self.expiresAt = expiresAt ?? Date().addingTimeInterval(Double(lifetime.components.seconds))
+    }
+
+    /// The same token, treated as already expired (the service refused it), keeping the refresh token.
+    func markedExpired() -> OAuth2Token {
+        OAuth2Token(
+            accessToken: accessToken, refreshToken: refreshToken, tokenType: tokenType, lifetime: .zero,
+            receivedAt: receivedAt, expiresAt: Date.distantPast)
+    }
+
+    public var description: String {
+        "\(tokenType) token (redacted), valid \(lifetime), expires \(expiresAt)"
+            + (refreshToken == nil ? ", no refresh token" : ", refreshable")
+    }
+}
+
+/// Which grant to ask the token service for.
+public enum OAuth2Grant: Sendable {
+    /// `grant_type=password`: client id and secret, username and password.
+    case password
+    /// `grant_type=refresh_token` with the refresh token held.
+    case refreshToken(String)
+}
+
+/// Keeps one access token for all callers and renews it before it runs out.
+///
+/// - A token is renewed `leeway` before `expires_in` ends, where the leeway is
+///   `refreshLeeway` capped at a tenth of the lifetime (so short-lived tokens are
+///   still used for most of their life).
+/// - A renewal tries the refresh token first and falls back to a password grant
+///   when the service rejects it (`invalidRefreshToken`).
+/// - Concurrent callers that find the token stale share one renewal: exactly one
+///   token request is in flight at a time.
+public actor OAuth2TokenProvider {
+    public typealias Fetch = @Sendable (OAuth2Grant) async throws(NeoCheckError) -> OAuth2Token
+
+    private let fetch: Fetch
+    private let refreshLeeway: Duration
+    private var current: OAuth2Token?
+    private var renewal: Task<OAuth2Token, any Error>?
+
+    /// Token requests made so far, for diagnostics.
+    public private(set) var grantsRequested = 0
+
+    /// - Parameters:
+    ///   - refreshLeeway: how long before expiry to renew, at most (capped at a tenth of the lifetime).
+    ///   - fetch: performs one token request.
+    public init(refreshLeeway: Duration = .seconds(60), fetch: @escaping Fetch) {
+        self.refreshLeeway = refreshLeeway
+        self.fetch = fetch
+    }
+
+    /// A token that is valid now, renewing it first if needed.
+    public func token() async throws(NeoCheckError) -> OAuth2Token {
+        if let current, isFresh(current) {
+            return current
+        }
+        let task: Task<OAuth2Token, any Error>
+        if let renewal {
+            task = renewal
+        } else {
+            let stale = current
+            task = Task { try await self.renew(replacing: stale) }
+            renewal = task
+        }
+        do {
+            // Cancelling one waiter must not cancel the renewal the others share.
+            let token = try await task.value
+            if renewal == task {
+                renewal = nil
+                current = token
+            }
+            return token
+        } catch {
+            if renewal == task { renewal = nil }
+            if let error = error as? NeoCheckError { throw error }
+            throw NeoCheckError(.unreachable, "token request failed: \(type(of: error))")
+        }
+    }
+
+    /// Tells the provider the service refused `token` (401); the next `token()` renews it.
+    public func rejected(_ token: OAuth2Token) {
+        if let current, current.accessToken == token.accessToken {
+            self.current = current.markedExpired()
+        }
+    }
+
+    /// Forgets the token entirely; the next `token()` makes a password grant.
+    public func reset() {
+        current = nil
+    }
+
+    private func isFresh(_ token: OAuth2Token) -> Bool {
+        let leeway = min(refreshLeeway, token.lifetime / 10)
+        return ContinuousClock.now < token.receivedAt + token.lifetime - leeway
+    }
+
+    private func renew(replacing stale: OAuth2Token?) async throws(NeoCheckError) -> OAuth2Token {
+        if let refreshToken = stale?.refreshToken {
+            grantsRequested += 1
+            do {
+                let token = try await fetch(.refreshToken(refreshToken))
+                // The service answers a refresh with the same refresh token, or may omit it.
+                guard token.refreshToken == nil else { return token }
+                return OAuth2Token(
+                    accessToken: token.accessToken, refreshToken: refreshToken, tokenType: token.tokenType,
+                    lifetime: token.lifetime, receivedAt: token.receivedAt, expiresAt: token.expiresAt)
+            } catch where error.code == .invalidRefreshToken {
+                // Fall through to a password grant.
+            }
+        }
+        grantsRequested += 1
+        return try await fetch(.password)
+    }
+}

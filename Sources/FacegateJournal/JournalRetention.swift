@@ -1,0 +1,146 @@
+import Foundation
+import GRDB
+
+/// How much history the journal keeps.
+public struct JournalRetention: Sendable, Hashable {
+    /// Decisions and door events older than this are deleted; nil keeps them.
+    public var maxAge: Duration?
+    /// The database is kept under this many bytes by deleting the oldest rows (crops first); nil for no limit.
+    public var maxBytes: Int?
+    /// Probe crops older than this are deleted (the decision row stays).
+    public var probeCropMaxAge: Duration?
+    /// At most this many probe crops are kept, the newest.
+    public var probeCropMaxCount: Int?
+
+    public init(
+        maxAge: Duration? = .seconds(90 * 86_400), maxBytes: Int? = 256 << 20,
+        probeCropMaxAge: Duration? = .seconds(7 * 86_400), probeCropMaxCount: Int? = 1_000
+    ) {
+        self.maxAge = maxAge
+        self.maxBytes = maxBytes
+        self.probeCropMaxAge = probeCropMaxAge
+        self.probeCropMaxCount = probeCropMaxCount
+    }
+}
+
+/// What one retention run deleted.
+public struct RetentionReport: Sendable, Hashable {
+    public var deletedDecisions = 0
+    public var deletedDoorEvents = 0
+    public var deletedProbeCrops = 0
+    /// Pages in use times the page size, before and after.
+    public var bytesBefore = 0
+    public var bytesAfter = 0
+
+    public var deletedAnything: Bool { deletedDecisions + deletedDoorEvents + deletedProbeCrops > 0 }
+}
+
+enum JournalRetentionRunner {
+    /// Applies `retention` outside any transaction (each step commits on its own, so a retention
+    /// interrupted half-way has still freed what it freed).
+    static func apply(_ retention: JournalRetention, to db: Database, now: Date) throws -> RetentionReport {
+        var report = RetentionReport()
+        report.bytesBefore = try usedBytes(db)
+
+        if let maxAge = retention.maxAge {
+            let cutoff = now.addingTimeInterval(-maxAge.seconds)
+            try db.inTransaction {
+                try db.execute(sql: "DELETE FROM decision WHERE time < ?", arguments: [cutoff])
+                report.deletedDecisions += db.changesCount
+                try db.execute(sql: "DELETE FROM door_event WHERE time < ?", arguments: [cutoff])
+                report.deletedDoorEvents += db.changesCount
+                return .commit
+            }
+        }
+        if let cropAge = retention.probeCropMaxAge {
+            try db.execute(sql: "DELETE FROM probe_crop WHERE time < ?", arguments: [now.addingTimeInterval(-cropAge.seconds)])
+            report.deletedProbeCrops += db.changesCount
+        }
+        if let cropCount = retention.probeCropMaxCount {
+            try db.execute(
+                sql: """
+                    DELETE FROM probe_crop WHERE decision_id NOT IN
+                        (SELECT decision_id FROM probe_crop ORDER BY time DESC, decision_id DESC LIMIT ?)
+                    """, arguments: [max(0, cropCount)])
+            report.deletedProbeCrops += db.changesCount
+        }
+
+        if let maxBytes = retention.maxBytes {
+            // Delete down to 90% of the limit so that retention does not run on every insert.
+            let target = maxBytes / 10 * 9
+            var rounds = 0
+            while try usedBytes(db) > target, rounds < 200 {
+                rounds += 1
+                let used = try usedBytes(db)
+                let excess = Double(used - target) / Double(used)
+                let crops = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM probe_crop") ?? 0
+                if crops > 0 {
+                    try db.execute(
+                        sql: "DELETE FROM probe_crop WHERE decision_id IN (SELECT decision_id FROM probe_crop ORDER BY time, decision_id LIMIT ?)",
+                        arguments: [max(1, Int((Double(crops) * excess).rounded(.up)))])
+                    report.deletedProbeCrops += db.changesCount
+                    continue
+                }
+                let decisions = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM decision") ?? 0
+                let events = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM door_event") ?? 0
+                if decisions == 0 && events == 0 { break }
+                try db.inTransaction {
+                    if decisions > 0 {
+                        let count = max(1, Int((Double(decisions) * excess).rounded(.up)))
+                        let cutoff = try Date.fetchOne(
+                            db, sql: "SELECT time FROM decision ORDER BY time, id LIMIT 1 OFFSET ?", arguments: [count - 1])
+                        try db.execute(
+                            sql: "DELETE FROM decision WHERE id IN (SELECT id FROM decision ORDER BY time, id LIMIT ?)", arguments: [count])
+                        report.deletedDecisions += db.changesCount
+                        if let cutoff {
+                            try db.execute(sql: "DELETE FROM door_event WHERE time <= ?", arguments: [cutoff])
+                            report.deletedDoorEvents += db.changesCount
+                        }
+                    } else {
+                        let count = max(1, Int((Double(events) * excess).rounded(.up)))
+                        try db.execute(
+                            sql: "DELETE FROM door_event WHERE id IN (SELECT id FROM door_event ORDER BY time, id LIMIT ?)", arguments: [count])
+                        report.deletedDoorEvents += db.changesCount
+                    }
+                    return .commit
+                }
+            }
+        }
+
+        if report.deletedAnything {
+            // Give the freed pages back to the file system and shrink the WAL.
+            try db.execute(sql: "PRAGMA incremental_vacuum")
+            _ = try Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(TRUNCATE)")
+        }
+        report.bytesAfter = try usedBytes(db)
+        return report
+    }
+
+    static func usedBytes(_ db: Database) throws -> Int {
+        let pageCount = try Int.fetchOne(db, sql: "PRAGMA page_count") ?? 0
+        let freePages = try Int.fetchOne(db, sql: "PRAGMA freelist_count") ?? 0
+        let pageSize = try Int.fetchOne(db, sql: "PRAGMA page_size") ?? 4096
+        return (pageCount - freePages) * pageSize
+    }
+}
+
+extension Duration {
+    var seconds: TimeInterval {
+        let (seconds, attoseconds) = components
+        return TimeInterval(seconds) + TimeInterval(attoseconds) / 1e18
+    }
+}
+
+extension SQLiteJournal {
+    /// Applies the configured retention now (it also runs on its own every `retentionInterval`).
+    public func applyRetention(now: Date = Date()) async throws(JournalError) -> RetentionReport {
+        do {
+            let database = try openedDatabase()
+            return try await database.writeWithoutTransaction { [retention = configuration.retention] db in
+                try JournalRetentionRunner.apply(retention, to: db, now: now)
+            }
+        } catch {
+            throw Self.describe(error)
+        }
+    }
+}

@@ -1,0 +1,458 @@
+import Foundation
+import GRDB
+import Logging
+import Synchronization
+
+/// The decision and door-event journal: an SQLite file in WAL mode, written by one writer task.
+///
+/// The door path hands records over with ``record(_:)-(DecisionRecord)`` and friends, which never
+/// wait: they append to an in-memory queue and return. ``run()`` (one task, for the life of the
+/// daemon) drains that queue in batches, one transaction (one WAL sync) per batch. Call
+/// ``flush()`` when you need to know that everything handed over so far is on disk.
+///
+/// When the disk is full or the file is read-only the journal reports it in ``status`` and logs it,
+/// keeps the records it could not write in memory (bounded by `maxPendingRecords`) and retries
+/// with a growing delay; records arriving while that backlog is full are dropped and counted.
+///
+/// This is a class around a `Mutex` rather than an actor so that handing over a record is a plain
+/// synchronous call that never waits for an executor.
+public final class SQLiteJournal: Sendable {
+    public struct Configuration: Sendable {
+        /// The SQLite file; its folder must exist.
+        public var path: String
+        /// Keep each decision's best-face crop (personal data: off by default).
+        public var storeProbeCrops: Bool
+        public var retention: JournalRetention
+        /// Records kept in memory while the disk cannot take them; beyond this, new records are dropped.
+        public var maxPendingRecords: Int
+        /// Crop bytes kept in memory while the disk cannot take them; beyond this, crops are dropped.
+        public var maxPendingCropBytes: Int
+        /// Records per transaction.
+        public var maxBatchSize: Int
+        /// First delay before retrying a failed write; doubles up to `maxRetryDelay`.
+        public var retryDelay: Duration
+        public var maxRetryDelay: Duration
+        /// How often retention runs (it also runs when the journal opens).
+        public var retentionInterval: Duration
+
+        public init(
+            path: String, storeProbeCrops: Bool = false, retention: JournalRetention = JournalRetention(),
+            maxPendingRecords: Int = 10_000, maxPendingCropBytes: Int = 16 << 20, maxBatchSize: Int = 512,
+            retryDelay: Duration = .milliseconds(500), maxRetryDelay: Duration = .seconds(30),
+            retentionInterval: Duration = .seconds(600)
+        ) {
+            self.path = path
+            self.storeProbeCrops = storeProbeCrops
+            self.retention = retention
+            self.maxPendingRecords = maxPendingRecords
+            self.maxPendingCropBytes = maxPendingCropBytes
+            self.maxBatchSize = maxBatchSize
+            self.retryDelay = retryDelay
+            self.maxRetryDelay = maxRetryDelay
+            self.retentionInterval = retentionInterval
+        }
+    }
+
+    /// A record waiting for the writer.
+    enum PendingWrite: Sendable {
+        case decision(DecisionRecord)
+        case doorEvent(DoorEventRecord)
+        case recheck(RecheckRecord)
+
+        var cropBytes: Int {
+            if case .decision(let record) = self { return record.probeCrop?.count ?? 0 }
+            return 0
+        }
+    }
+
+    struct Sequenced: Sendable {
+        var sequence: UInt64
+        var write: PendingWrite
+    }
+
+    struct FlushWaiter {
+        var target: UInt64
+        var continuation: CheckedContinuation<Void, any Error>
+    }
+
+    struct State {
+        var pending: [Sequenced] = []
+        var pendingCropBytes = 0
+        var lastSequence: UInt64 = 0
+        /// Every write up to this sequence number has been dealt with (written, or dropped as unwritable).
+        var settledSequence: UInt64 = 0
+        var waiters: [UInt64: FlushWaiter] = [:]
+        var nextWaiterId: UInt64 = 0
+        var running = false
+        var database: DatabasePool?
+        var status = JournalStatus()
+    }
+
+    public let configuration: Configuration
+    let logger: Logger
+    let state = Mutex(State())
+    private let doorbell: AsyncStream<Void>
+    private let doorbellContinuation: AsyncStream<Void>.Continuation
+
+    public init(configuration: Configuration, logger: Logger = Logger(label: "facegate.journal")) {
+        self.configuration = configuration
+        self.logger = logger
+        (doorbell, doorbellContinuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    // MARK: - Handing records over (never waits)
+
+    /// Queues a decision for the journal and returns at once.
+    /// - Returns: false when it was dropped (the backlog is full, or the journal has stopped).
+    @discardableResult
+    public func record(_ decision: DecisionRecord) -> Bool {
+        var decision = decision
+        if !configuration.storeProbeCrops { decision.probeCrop = nil }
+        return enqueue(.decision(decision))
+    }
+
+    /// Queues a door event and returns at once.
+    @discardableResult
+    public func record(_ event: DoorEventRecord) -> Bool {
+        enqueue(.doorEvent(event))
+    }
+
+    /// Queues the cloud's re-check of an offline decision and returns at once.
+    @discardableResult
+    public func recordRecheck(_ recheck: RecheckRecord) -> Bool {
+        enqueue(.recheck(recheck))
+    }
+
+    private func enqueue(_ write: PendingWrite) -> Bool {
+        let accepted = state.withLock { state -> Bool in
+            if state.status.health == .closed || state.pending.count >= configuration.maxPendingRecords {
+                state.status.droppedRecords += 1
+                return false
+            }
+            var write = write
+            if case .decision(var record) = write, let crop = record.probeCrop,
+                state.pendingCropBytes + crop.count > configuration.maxPendingCropBytes
+            {
+                record.probeCrop = nil
+                write = .decision(record)
+                state.status.droppedProbeCrops += 1
+            }
+            state.lastSequence += 1
+            state.pending.append(Sequenced(sequence: state.lastSequence, write: write))
+            state.pendingCropBytes += write.cropBytes
+            state.status.pendingRecords = state.pending.count
+            return true
+        }
+        if accepted { doorbellContinuation.yield() }
+        return accepted
+    }
+
+    // MARK: - Waiting for the disk
+
+    /// Waits until every record handed over before this call is on disk.
+    ///
+    /// Before ``run()`` starts this waits for it. Throws the write error when a write attempt fails
+    /// meanwhile (the records stay queued and are retried), and ``JournalError/Code/closed`` once the
+    /// writer has stopped with records still unwritten.
+    public func flush() async throws(JournalError) {
+        let waiterId = state.withLock { state -> UInt64? in
+            if state.settledSequence >= state.lastSequence { return nil }
+            state.nextWaiterId += 1
+            return state.nextWaiterId
+        }
+        guard let waiterId else { return }
+        do {
+            try await withTaskCancellationHandler {
+                try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                    let resumeNow = state.withLock { state -> Result<Void, JournalError>? in
+                        if state.settledSequence >= state.lastSequence { return .success(()) }
+                        if state.status.health == .closed {
+                            return .failure(JournalError(.closed, "the journal writer has stopped"))
+                        }
+                        state.waiters[waiterId] = FlushWaiter(target: state.lastSequence, continuation: continuation)
+                        return nil
+                    }
+                    if let resumeNow { continuation.resume(with: resumeNow.mapError { $0 as any Error }) }
+                }
+            } onCancel: {
+                let waiter = state.withLock { $0.waiters.removeValue(forKey: waiterId) }
+                waiter?.continuation.resume(throwing: CancellationError())
+            }
+        } catch let error as JournalError {
+            throw error
+        } catch {
+            throw JournalError(.closed, "flush was cancelled")
+        }
+    }
+
+    /// How the journal is doing: for the service status line and health checks.
+    public var status: JournalStatus {
+        state.withLock { $0.status }
+    }
+
+    // MARK: - The writer
+
+    /// Writes queued records until the task is cancelled, then writes what is left and stops.
+    ///
+    /// Run it once, for the life of the daemon (a `Service`'s `run()`, cancelled on graceful shutdown).
+    public func run() async {
+        let alreadyRunning = state.withLock { state -> Bool in
+            defer { state.running = true }
+            return state.running
+        }
+        if alreadyRunning {
+            logger.error("journal writer started twice; the second one does nothing")
+            return
+        }
+        await withTaskGroup(of: Void.self) { group in
+            // Rings the doorbell so retention runs even when the door is quiet.
+            let interval = configuration.retentionInterval
+            let bell = doorbellContinuation
+            group.addTask {
+                while (try? await Task.sleep(for: interval)) != nil {
+                    bell.yield()
+                }
+            }
+            await writeUntilCancelled()
+            group.cancelAll()
+        }
+        finishOnShutdown()
+    }
+
+    private func writeUntilCancelled() async {
+        var bell = doorbell.makeAsyncIterator()
+        let clock = ContinuousClock()
+        var nextRetention = clock.now
+        var delay = configuration.retryDelay
+        while !Task.isCancelled {
+            let (batch, hasDatabase) = state.withLock { state in
+                (Array(state.pending.prefix(configuration.maxBatchSize)), state.database != nil)
+            }
+            let retentionDue = clock.now >= nextRetention
+            if batch.isEmpty && !retentionDue && hasDatabase {
+                if await bell.next() == nil { break }
+                continue
+            }
+            do {
+                let database = try openedDatabase()
+                if retentionDue {
+                    nextRetention = clock.now.advanced(by: configuration.retentionInterval)
+                    await runRetention(database)
+                }
+                if !batch.isEmpty {
+                    try await write(batch, to: database)
+                }
+                delay = configuration.retryDelay
+            } catch {
+                noteFailure(error, batch: batch)
+                do {
+                    try await Task.sleep(for: delay)
+                } catch {
+                    break
+                }
+                delay = min(delay * 2, configuration.maxRetryDelay)
+            }
+        }
+    }
+
+    private func runRetention(_ database: DatabasePool) async {
+        do {
+            let report = try await database.writeWithoutTransaction { [configuration] db in
+                try JournalRetentionRunner.apply(configuration.retention, to: db, now: Date())
+            }
+            if report.deletedAnything {
+                logger.info(
+                    "journal retention",
+                    metadata: [
+                        "deleted_decisions": "\(report.deletedDecisions)", "deleted_door_events": "\(report.deletedDoorEvents)",
+                        "deleted_probe_crops": "\(report.deletedProbeCrops)", "bytes": "\(report.bytesAfter)",
+                    ])
+            }
+        } catch {
+            // Retention failing (a full disk) does not stop decisions from being written.
+            logger.warning("journal retention failed", metadata: ["error": "\(Self.describe(error).message)"])
+        }
+    }
+
+    /// The open database, opening (and migrating) it first when needed.
+    func openedDatabase() throws -> DatabasePool {
+        if let database = state.withLock({ $0.database }) { return database }
+        do {
+            let opened = try JournalSchema.openForWriting(path: configuration.path)
+            return state.withLock { state in
+                if let database = state.database { return database }
+                state.database = opened
+                return opened
+            }
+        } catch let error as JournalError {
+            throw error
+        } catch {
+            throw JournalError(.cannotOpen, "cannot open the journal at \(configuration.path): \(Self.describe(error).message)")
+        }
+    }
+
+    private func write(_ batch: [Sequenced], to database: DatabasePool) async throws {
+        let storeCrops = configuration.storeProbeCrops
+        do {
+            try await database.write { db in
+                for item in batch { try JournalWriter.insert(item.write, storeCrops: storeCrops, into: db) }
+            }
+            settle(batch, dropped: 0)
+        } catch let error as DatabaseError where !Self.isTransient(error) {
+            // Something in this batch cannot be written at all: write one by one and drop the bad ones,
+            // so one bad record never holds up the rest.
+            var dropped = 0
+            for item in batch {
+                do {
+                    try await database.write { db in try JournalWriter.insert(item.write, storeCrops: storeCrops, into: db) }
+                } catch let error as DatabaseError where !Self.isTransient(error) {
+                    dropped += 1
+                    logger.error("journal record dropped: it cannot be written", metadata: ["error": "\(Self.describe(error).message)"])
+                }
+            }
+            settle(batch, dropped: dropped)
+        }
+    }
+
+    /// Removes a written batch from the queue and wakes the flushes it satisfies.
+    private func settle(_ batch: [Sequenced], dropped: Int) {
+        guard let last = batch.last?.sequence else { return }
+        let (ready, recovered) = state.withLock { state -> ([FlushWaiter], Bool) in
+            let cut = state.pending.prefix { $0.sequence <= last }
+            state.pendingCropBytes -= cut.reduce(0) { $0 + $1.write.cropBytes }
+            state.pending.removeFirst(cut.count)
+            state.settledSequence = max(state.settledSequence, last)
+            state.status.pendingRecords = state.pending.count
+            state.status.writtenRecords += UInt64(cut.count - dropped)
+            state.status.droppedRecords += UInt64(dropped)
+            state.status.lastCommit = Date()
+            let recovered = state.status.health == .failing
+            state.status.health = .ok
+            state.status.lastError = nil
+            var ready: [FlushWaiter] = []
+            for (id, waiter) in state.waiters where waiter.target <= state.settledSequence {
+                ready.append(waiter)
+                state.waiters[id] = nil
+            }
+            return (ready, recovered)
+        }
+        if recovered {
+            logger.notice("journal writes resumed")
+        }
+        for waiter in ready { waiter.continuation.resume() }
+    }
+
+    private func noteFailure(_ error: any Error, batch: [Sequenced]) {
+        let journalError = Self.describe(error)
+        let (waiters, isNewProblem, pending) = state.withLock { state -> ([FlushWaiter], Bool, Int) in
+            let isNew = state.status.health != .failing || state.status.lastError?.code != journalError.code
+            state.status.health = .failing
+            state.status.lastError = journalError
+            state.status.failedAttempts += 1
+            // A fresh connection on the next attempt: the old one may hold a stale view of a remounted disk.
+            state.database = nil
+            let waiters = Array(state.waiters.values)
+            state.waiters.removeAll()
+            return (waiters, isNew, state.pending.count)
+        }
+        if isNewProblem {
+            logger.error(
+                "journal cannot write; records are kept in memory and retried",
+                metadata: ["error": "\(journalError.message)", "code": "\(journalError.code.rawValue)", "pending": "\(pending)"])
+        }
+        for waiter in waiters { waiter.continuation.resume(throwing: journalError) }
+    }
+
+    /// The last attempt at shutdown: a synchronous write that cancellation cannot interrupt.
+    private func finishOnShutdown() {
+        let batch = state.withLock { $0.pending }
+        if !batch.isEmpty {
+            do {
+                let database = try openedDatabase()
+                let storeCrops = configuration.storeProbeCrops
+                try database.write { db in
+                    for item in batch { try JournalWriter.insert(item.write, storeCrops: storeCrops, into: db) }
+                }
+                settle(batch, dropped: 0)
+            } catch {
+                logger.error(
+                    "journal stopped with records unwritten",
+                    metadata: ["error": "\(Self.describe(error).message)", "lost": "\(batch.count)"])
+            }
+        }
+        let (waiters, settled) = state.withLock { state -> ([FlushWaiter], UInt64) in
+            state.status.health = .closed
+            state.status.droppedRecords += UInt64(state.pending.count)
+            state.pending.removeAll()
+            state.pendingCropBytes = 0
+            state.status.pendingRecords = 0
+            let waiters = Array(state.waiters.values)
+            state.waiters.removeAll()
+            return (waiters, state.settledSequence)
+        }
+        for waiter in waiters {
+            if waiter.target <= settled {
+                waiter.continuation.resume()
+            } else {
+                waiter.continuation.resume(throwing: JournalError(.closed, "the journal stopped before these records were written"))
+            }
+        }
+        doorbellContinuation.finish()
+    }
+
+    // MARK: - Errors
+
+    static func isTransient(_ error: DatabaseError) -> Bool {
+        switch error.resultCode {
+        case .SQLITE_FULL, .SQLITE_READONLY, .SQLITE_IOERR, .SQLITE_CANTOPEN, .SQLITE_BUSY, .SQLITE_LOCKED,
+            .SQLITE_NOMEM, .SQLITE_PERM, .SQLITE_PROTOCOL, .SQLITE_CORRUPT, .SQLITE_NOTADB, .SQLITE_INTERRUPT:
+            return true
+        default:
+            return false
+        }
+    }
+
+    /// A `JournalError` for any failure, without SQL arguments (they could hold subject ids).
+    static func describe(_ error: any Error) -> JournalError {
+        if let error = error as? JournalError { return error }
+        guard let error = error as? DatabaseError else {
+            return JournalError(.ioFailure, String(describing: error))
+        }
+        let text = error.message ?? "SQLite error \(error.extendedResultCode.rawValue)"
+        switch error.resultCode {
+        case .SQLITE_FULL: return JournalError(.diskFull, "the disk is full: \(text)")
+        case .SQLITE_READONLY, .SQLITE_PERM: return JournalError(.readOnly, "the journal is read-only: \(text)")
+        case .SQLITE_CANTOPEN, .SQLITE_NOTADB: return JournalError(.cannotOpen, "cannot open the journal: \(text)")
+        default: return JournalError(.ioFailure, "journal write failed: \(text)")
+        }
+    }
+}
+
+/// The journal's health, for the service status line and health checks.
+public struct JournalStatus: Sendable, Hashable {
+    public enum Health: String, Sendable, Hashable {
+        /// Nothing written yet.
+        case starting
+        /// The last write succeeded.
+        case ok
+        /// The last write failed; records are kept and retried.
+        case failing
+        /// The writer has stopped.
+        case closed
+    }
+
+    public var health: Health = .starting
+    /// Why the last write failed, while `health` is `failing`.
+    public var lastError: JournalError?
+    /// Records waiting to be written.
+    public var pendingRecords = 0
+    public var writtenRecords: UInt64 = 0
+    /// Records lost: the backlog was full, a record could not be written at all, or the journal stopped.
+    public var droppedRecords: UInt64 = 0
+    /// Probe crops left out to bound memory while the disk could not take them.
+    public var droppedProbeCrops: UInt64 = 0
+    public var failedAttempts: UInt64 = 0
+    public var lastCommit: Date?
+
+    public init() {}
+}

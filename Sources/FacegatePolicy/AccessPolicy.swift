@@ -1,0 +1,179 @@
+import Foundation
+
+/// One door's rules.
+public struct DoorPolicy: Sendable, Hashable {
+    public var door: String
+    /// The least cloud score that identifies someone, in `scoreUnit` (NEC 0...9999, NeoCheck 0...100).
+    public var threshold: Double
+    public var scoreUnit: ScoreUnit
+    /// The least gap between the best and second candidate's scores; closer is ambiguous.
+    public var minimumMargin: Double?
+    /// Offline, the largest descriptor distance that identifies someone: stricter than the cloud.
+    public var offlineMaxDistance: Double
+    /// Offline, the least gap between the best and second candidate's distances.
+    public var offlineMinimumMargin: Double?
+    /// Who may enter when; with no schedule that applies to a person, they may enter at any time.
+    public var schedules: [AccessSchedule]
+    /// Subjects never let in, whatever the match.
+    public var denyList: Set<String>
+    /// A subject granted within this long is refused (anti-passback); zero turns it off.
+    public var reentryCooldown: Duration
+
+    public init(
+        door: String, threshold: Double, scoreUnit: ScoreUnit, minimumMargin: Double? = nil, offlineMaxDistance: Double = 0.42,
+        offlineMinimumMargin: Double? = 0.05, schedules: [AccessSchedule] = [], denyList: Set<String> = [],
+        reentryCooldown: Duration = .zero
+    ) {
+        self.door = door
+        self.threshold = threshold
+        self.scoreUnit = scoreUnit
+        self.minimumMargin = minimumMargin
+        self.offlineMaxDistance = offlineMaxDistance
+        self.offlineMinimumMargin = offlineMinimumMargin
+        self.schedules = schedules
+        self.denyList = denyList
+        self.reentryCooldown = reentryCooldown
+    }
+}
+
+/// What the policy remembers between decisions at one door.
+public struct PolicyState: Sendable, Hashable {
+    /// When each subject was last let in.
+    public var lastGranted: [String: Date] = [:]
+
+    public init() {}
+
+    /// Forgets grants older than `age`, so the state stays small.
+    public mutating func forget(olderThan age: Duration, at time: Date) {
+        let seconds = Double(age.components.seconds) + Double(age.components.attoseconds) / 1e18
+        lastGranted = lastGranted.filter { time.timeIntervalSince($0.value) < seconds }
+    }
+}
+
+/// The door's decision: pure, synchronous, no I/O and no clock of its own.
+public enum AccessPolicy {
+    /// Decides one visit.
+    /// - Parameters:
+    ///   - identification: what the identify stage found; nil when no search was made.
+    ///   - passedQualityGate: whether the visit's best face was good enough to search with.
+    ///   - state: grants remembered for the re-entry cooldown; updated on a grant.
+    ///   - time: the time of the visit, for schedules and the cooldown.
+    public static func evaluate(
+        _ identification: Identification?, passedQualityGate: Bool, policy: DoorPolicy, state: inout PolicyState,
+        at time: Date
+    ) -> Decision {
+        guard passedQualityGate else {
+            return Decision(outcome: .deniedQuality, reason: "no face of the approach passed the quality gate")
+        }
+        switch identification {
+        case nil:
+            return Decision(outcome: .error, reason: "no identification was made for a face that passed the gate")
+        case .failed(let cause):
+            return Decision(outcome: .error, reason: "the face search failed: \(cause)")
+        case .unavailable(let failure):
+            return Decision(
+                outcome: .deniedOffline, reason: "the cloud is unreachable (\(failure)) and there is no offline cache",
+                offline: true)
+        case .cloud(let candidates, let unit):
+            return decideOnline(candidates, unit: unit, policy: policy, state: &state, at: time)
+        case .offline(let candidates, let failure):
+            return decideOffline(candidates, cloudFailure: failure, policy: policy, state: &state, at: time)
+        }
+    }
+
+    private static func decideOnline(
+        _ candidates: [MatchCandidate], unit: ScoreUnit, policy: DoorPolicy, state: inout PolicyState, at time: Date
+    ) -> Decision {
+        guard unit == policy.scoreUnit else {
+            return Decision(outcome: .error, reason: "scores in \(unit.rawValue) cannot be judged against a threshold in \(policy.scoreUnit.rawValue)")
+        }
+        let ranked = candidates.sorted { $0.score > $1.score }
+        guard let best = ranked.first else {
+            return Decision(outcome: .deniedUnknown, reason: "nobody matched", threshold: policy.threshold, scoreUnit: unit)
+        }
+        let second = ranked.dropFirst().first?.score
+        var decision = Decision(
+            outcome: .granted, reason: "", subjectId: best.subjectId, bestScore: best.score, secondScore: second,
+            threshold: policy.threshold, scoreUnit: unit)
+        if best.score < policy.threshold {
+            decision.outcome = .deniedBelowThreshold
+            decision.reason = "best score \(format(best.score)) is below the threshold \(format(policy.threshold))"
+            decision.subjectId = nil
+            return decision
+        }
+        if let margin = policy.minimumMargin, let second, best.score - second < margin {
+            decision.outcome = .deniedAmbiguous
+            decision.reason = "best and second scores \(format(best.score)) and \(format(second)) are closer than the margin \(format(margin))"
+            decision.subjectId = nil
+            return decision
+        }
+        return applyRules(to: decision, candidate: best, granted: .granted, policy: policy, state: &state, at: time)
+    }
+
+    private static func decideOffline(
+        _ candidates: [MatchCandidate], cloudFailure: String, policy: DoorPolicy, state: inout PolicyState, at time: Date
+    ) -> Decision {
+        let ranked = candidates.sorted { $0.score < $1.score }
+        var decision = Decision(
+            outcome: .deniedOffline, reason: "", threshold: policy.offlineMaxDistance, scoreUnit: .descriptorDistance,
+            offline: true)
+        guard let best = ranked.first else {
+            decision.reason = "the cloud is unreachable (\(cloudFailure)) and nobody in the offline cache matches"
+            return decision
+        }
+        let second = ranked.dropFirst().first?.score
+        decision.bestScore = best.score
+        decision.secondScore = second
+        guard best.score <= policy.offlineMaxDistance else {
+            decision.reason = "the cloud is unreachable (\(cloudFailure)); the closest cached face is at distance \(format(best.score)), over the offline limit \(format(policy.offlineMaxDistance))"
+            return decision
+        }
+        if let margin = policy.offlineMinimumMargin, let second, second - best.score < margin {
+            decision.reason = "the cloud is unreachable (\(cloudFailure)); two cached people are too close to tell apart offline"
+            return decision
+        }
+        decision.subjectId = best.subjectId
+        return applyRules(to: decision, candidate: best, granted: .grantedOffline, policy: policy, state: &state, at: time)
+    }
+
+    /// Deny list, schedules and re-entry, the same online and offline.
+    private static func applyRules(
+        to identified: Decision, candidate: MatchCandidate, granted: Decision.Outcome, policy: DoorPolicy,
+        state: inout PolicyState, at time: Date
+    ) -> Decision {
+        var decision = identified
+        let subject = candidate.subjectId
+        if policy.denyList.contains(subject) {
+            decision.outcome = .deniedDenyList
+            decision.reason = "subject \(subject) is on the door's deny list"
+            return decision
+        }
+        let schedules = policy.schedules.filter { $0.applies(toSubject: subject, tags: candidate.tags) }
+        if !schedules.isEmpty, !schedules.contains(where: { $0.admits(at: time) }) {
+            decision.outcome = .deniedSchedule
+            decision.reason = "subject \(subject) is outside schedule \(schedules.map(\.name).joined(separator: ", "))"
+            return decision
+        }
+        if policy.reentryCooldown > .zero, let last = state.lastGranted[subject] {
+            let cooldown = Double(policy.reentryCooldown.components.seconds)
+                + Double(policy.reentryCooldown.components.attoseconds) / 1e18
+            let since = time.timeIntervalSince(last)
+            if since >= 0, since < cooldown {
+                decision.outcome = .deniedReentry
+                decision.reason = "subject \(subject) was let in \(format(since)) s ago, within the re-entry cooldown"
+                return decision
+            }
+        }
+        decision.outcome = granted
+        decision.reason =
+            granted == .grantedOffline
+            ? "subject \(subject) matched the offline cache at distance \(format(candidate.score))"
+            : "subject \(subject) matched with score \(format(candidate.score))"
+        state.lastGranted[subject] = time
+        return decision
+    }
+
+    private static func format(_ value: Double) -> String {
+        value == value.rounded() && abs(value) < 1e9 ? String(Int(value)) : String(format: "%.3f", value)
+    }
+}

@@ -1,0 +1,89 @@
+import FacegateCore
+
+/// What the door did about one visit, and why. A denial is a value, never a thrown error.
+public struct Decision: Sendable, Hashable, Codable {
+    public enum Outcome: String, Sendable, Hashable, Codable, CaseIterable {
+        case granted
+        case deniedUnknown = "denied-unknown"
+        case deniedBelowThreshold = "denied-below-threshold"
+        case deniedAmbiguous = "denied-ambiguous"
+        case deniedSchedule = "denied-schedule"
+        case deniedDenyList = "denied-deny-list"
+        case deniedQuality = "denied-quality"
+        /// The same person was granted within the door's re-entry cooldown (anti-passback).
+        case deniedReentry = "denied-reentry"
+        case deniedOffline = "denied-offline"
+        case grantedOffline = "granted-offline"
+        case error
+
+        /// Whether the relay is pulsed.
+        public var opensDoor: Bool { self == .granted || self == .grantedOffline }
+    }
+
+    public var outcome: Outcome
+    /// A sentence for the journal and the log (never face data or secrets).
+    public var reason: String
+    /// The subject the decision is about, when one was identified.
+    public var subjectId: String?
+    /// Best and second-best candidate scores, in the units of `scoreUnit`.
+    public var bestScore: Double?
+    public var secondScore: Double?
+    /// The threshold applied, in the same units.
+    public var threshold: Double?
+    public var scoreUnit: ScoreUnit?
+    /// Decided from the offline cache rather than the cloud.
+    public var offline: Bool
+
+    public init(
+        outcome: Outcome, reason: String, subjectId: String? = nil, bestScore: Double? = nil, secondScore: Double? = nil,
+        threshold: Double? = nil, scoreUnit: ScoreUnit? = nil, offline: Bool = false
+    ) {
+        self.outcome = outcome
+        self.reason = reason
+        self.subjectId = subjectId
+        self.bestScore = bestScore
+        self.secondScore = secondScore
+        self.threshold = threshold
+        self.scoreUnit = scoreUnit
+        self.offline = offline
+    }
+}
+
+/// The unit a match score is in; each backend has its own.
+public enum ScoreUnit: String, Sendable, Hashable, Codable {
+    /// NEC ID's search score, 0...9999.
+    case necScore
+    /// NeoCheck FaceCheck's confidence, 0...100.
+    case neoCheckConfidence
+    /// Descriptor distance of the local offline match: lower is closer.
+    case descriptorDistance
+
+    /// Whether a higher value means a closer match.
+    public var higherIsCloser: Bool { self != .descriptorDistance }
+}
+
+/// One person a search returned.
+public struct MatchCandidate: Sendable, Hashable, Codable {
+    public var subjectId: String
+    public var score: Double
+    /// Tags (NEC) or face lists (NeoCheck) the subject carries, for per-tag schedules.
+    public var tags: Set<String>
+
+    public init(subjectId: String, score: Double, tags: Set<String> = []) {
+        self.subjectId = subjectId
+        self.score = score
+        self.tags = tags
+    }
+}
+
+/// What the identify stage made of a visit's best face.
+public enum Identification: Sendable, Hashable {
+    /// The cloud answered; candidates closest first (empty: nobody passed the service's own threshold).
+    case cloud(candidates: [MatchCandidate], unit: ScoreUnit)
+    /// The cloud could not be reached and the offline cache was searched; closest first.
+    case offline(candidates: [MatchCandidate], cloudFailure: String)
+    /// The cloud could not be reached and there is no usable offline cache.
+    case unavailable(cloudFailure: String)
+    /// The cloud answered with something other than a result (a refused request, a bad reply).
+    case failed(cause: String)
+}

@@ -1,0 +1,97 @@
+import Foundation
+
+/// When a schedule admits people: weekly time windows in a named time zone, minus holidays.
+public struct AccessSchedule: Sendable, Hashable {
+    /// Who a schedule applies to.
+    public enum Scope: Sendable, Hashable {
+        case everyone
+        case tag(String)
+        case subject(String)
+    }
+
+    /// Days of the week with a time span, in local time of the schedule's zone.
+    public struct Window: Sendable, Hashable {
+        /// 1 = Sunday ... 7 = Saturday, as `Calendar` numbers weekdays.
+        public var weekdays: Set<Int>
+        /// Minutes after local midnight; `end` is exclusive. A window with end <= start runs past midnight.
+        public var start: Int
+        public var end: Int
+
+        public init(weekdays: Set<Int>, start: Int, end: Int) {
+            self.weekdays = weekdays
+            self.start = start
+            self.end = end
+        }
+    }
+
+    /// A calendar day in the schedule's zone.
+    public struct Day: Sendable, Hashable, Comparable {
+        public var year: Int
+        public var month: Int
+        public var day: Int
+
+        public init(year: Int, month: Int, day: Int) {
+            self.year = year
+            self.month = month
+            self.day = day
+        }
+
+        public static func < (a: Day, b: Day) -> Bool { (a.year, a.month, a.day) < (b.year, b.month, b.day) }
+    }
+
+    public var name: String
+    public var scope: Scope
+    public var timeZone: TimeZone
+    public var windows: [Window]
+    public var holidays: Set<Day>
+
+    public init(name: String, scope: Scope, timeZone: TimeZone, windows: [Window], holidays: Set<Day> = []) {
+        self.name = name
+        self.scope = scope
+        self.timeZone = timeZone
+        self.windows = windows
+        self.holidays = holidays
+    }
+
+    public func applies(toSubject subjectId: String, tags: Set<String>) -> Bool {
+        switch scope {
+        case .everyone: true
+        case .tag(let tag): tags.contains(tag)
+        case .subject(let id): id == subjectId
+        }
+    }
+
+    /// Whether the schedule admits at `time`. A window running past midnight belongs to the day it starts on,
+    /// and a holiday closes the windows that start on it.
+    public func admits(at time: Date) -> Bool {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = timeZone
+        let parts = calendar.dateComponents([.year, .month, .day, .weekday, .hour, .minute], from: time)
+        guard let year = parts.year, let month = parts.month, let day = parts.day, let weekday = parts.weekday,
+            let hour = parts.hour, let minute = parts.minute
+        else { return false }
+        let minuteOfDay = hour * 60 + minute
+        let today = Day(year: year, month: month, day: day)
+        let yesterdayDate = calendar.date(byAdding: .day, value: -1, to: time) ?? time
+        let y = calendar.dateComponents([.year, .month, .day, .weekday], from: yesterdayDate)
+        let yesterday = Day(year: y.year ?? 0, month: y.month ?? 0, day: y.day ?? 0)
+        let yesterdayWeekday = y.weekday ?? 0
+
+        for window in windows {
+            if window.end > window.start {
+                if window.weekdays.contains(weekday), !holidays.contains(today), minuteOfDay >= window.start,
+                    minuteOfDay < window.end
+                {
+                    return true
+                }
+            } else {
+                // Overnight: the evening part today, or the morning part of a window that started yesterday.
+                if window.weekdays.contains(weekday), !holidays.contains(today), minuteOfDay >= window.start { return true }
+                if window.weekdays.contains(yesterdayWeekday), !holidays.contains(yesterday), minuteOfDay < window.end {
+                    return true
+                }
+            }
+        }
+        return false
+    }
+}

@@ -1,0 +1,154 @@
+import ArgumentParser
+import AsyncHTTPClient
+import FacegateIdentify
+import Foundation
+import Logging
+
+/// `facegate neocheck ...`: every NeoCheck FaceCheck operation, for installers.
+struct NeoCheckCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "neocheck",
+        abstract: "Manage NeoCheck FaceCheck face records and lists, and run identifications.",
+        discussion: """
+            Settings come from flags or, when a flag is absent, from the environment: \
+            NEOCHECK_ENDPOINT, NEOCHECK_CLIENT_ID, NEOCHECK_CLIENT_SECRET, NEOCHECK_USERNAME, \
+            NEOCHECK_PASSWORD. Prefer the environment for the secret and the password: \
+            command-line flags are visible to other users of the machine. Replies are printed as JSON.
+            """,
+        subcommands: [NeoCheckTokenCommand.self, NeoCheckRecordsCommand.self, NeoCheckListsCommand.self, NeoCheckIdentifyCommand.self]
+    )
+}
+
+/// Where the service is and who signs in, with environment fallbacks.
+struct NeoCheckConnectionOptions: ParsableArguments {
+    @Option(help: "API base address (env NEOCHECK_ENDPOINT; default https://neocheck.net/api).")
+    var endpoint: String?
+
+    @Option(name: .customLong("client-id"), help: "API client id (env NEOCHECK_CLIENT_ID).")
+    var clientID: String?
+
+    @Option(name: .customLong("client-secret"), help: "API client secret (env NEOCHECK_CLIENT_SECRET).")
+    var clientSecret: String?
+
+    @Option(help: "User name (env NEOCHECK_USERNAME).")
+    var username: String?
+
+    @Option(help: "Password (env NEOCHECK_PASSWORD).")
+    var password: String?
+
+    @Option(help: "Seconds to wait for each reply.")
+    var timeout: Double = 15
+
+    @Option(name: .customLong("budget-file"), help: "Keep the hourly call budget in this file, shared across runs.")
+    var budgetFile: String?
+
+    @Option(name: .customLong("calls-per-hour"), help: "The account's hourly call limit, for --budget-file.")
+    var callsPerHour: Int = 3600
+
+    func validate() throws {
+        guard timeout > 0, timeout <= 600 else { throw ValidationError("--timeout must be within 0...600 seconds") }
+        guard callsPerHour > 0 else { throw ValidationError("--calls-per-hour must be positive") }
+    }
+
+    func configuration(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> NeoCheckConfiguration {
+        func setting(_ flag: String?, _ name: String, _ variable: String) throws -> String {
+            if let flag, !flag.isEmpty { return flag }
+            if let value = environment[variable], !value.isEmpty { return value }
+            throw ValidationError("missing --\(name) (or \(variable) in the environment)")
+        }
+        let endpointText = endpoint ?? environment["NEOCHECK_ENDPOINT"].flatMap { $0.isEmpty ? nil : $0 }
+        let endpointURL: URL
+        if let endpointText {
+            guard let url = URL(string: endpointText) else { throw ValidationError("--endpoint is not a URL") }
+            endpointURL = url
+        } else {
+            endpointURL = NeoCheckConfiguration.production
+        }
+        let credentials = NeoCheckCredentials(
+            clientID: try setting(clientID, "client-id", "NEOCHECK_CLIENT_ID"),
+            clientSecret: try setting(clientSecret, "client-secret", "NEOCHECK_CLIENT_SECRET"),
+            username: try setting(username, "username", "NEOCHECK_USERNAME"),
+            password: try setting(password, "password", "NEOCHECK_PASSWORD"))
+        return NeoCheckConfiguration(endpoint: endpointURL, credentials: credentials)
+    }
+
+    /// Runs `body` with a client whose HTTP connections are closed afterwards, whatever happens.
+    func withClient<Value: Sendable>(_ body: (NeoCheckClient) async throws -> Value) async throws -> Value {
+        let configuration = try configuration()
+        var budget: HourlyCallBudget?
+        if let budgetFile {
+            budget = try HourlyCallBudget(callsPerHour: callsPerHour, stateFile: URL(fileURLWithPath: budgetFile))
+        }
+        var logger = Logger(label: "facegate.neocheck")
+        logger.logLevel = .warning
+        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
+        do {
+            let policy = CloudHTTPPolicy(requestTimeout: .milliseconds(Int64(timeout * 1000)))
+            let client = try NeoCheckClient(
+                configuration: configuration, http: CloudHTTP(client: httpClient, policy: policy, logger: logger), budget: budget)
+            let value = try await body(client)
+            try await httpClient.shutdown()
+            return value
+        } catch {
+            try? await httpClient.shutdown()
+            throw error
+        }
+    }
+}
+
+/// Prints a value as indented JSON with sorted keys.
+func printJSON(_ value: some Encodable) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    encoder.dateEncodingStrategy = .iso8601
+    print(String(decoding: try encoder.encode(value), as: UTF8.self))
+}
+
+/// Reads a file the user named, with a size cap and a clear error.
+func readInputFile(_ path: String, what: String, limit: Int = 32 << 20) throws -> [UInt8] {
+    let url = URL(fileURLWithPath: path)
+    let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? nil
+    guard let size else { throw ValidationError("cannot read the \(what) \(path)") }
+    guard size <= limit else { throw ValidationError("the \(what) \(path) is larger than \(limit >> 20) MiB") }
+    guard let data = try? Data(contentsOf: url), !data.isEmpty else {
+        throw ValidationError("cannot read the \(what) \(path), or it is empty")
+    }
+    return [UInt8](data)
+}
+
+func writeOutputFile(_ bytes: [UInt8], to path: String) throws {
+    do {
+        try Data(bytes).write(to: URL(fileURLWithPath: path), options: .atomic)
+    } catch {
+        throw ValidationError("cannot write \(path): \(error.localizedDescription)")
+    }
+}
+
+struct NeoCheckTokenCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "token", abstract: "Obtain an access token and print its expiry (the token itself only with --show).")
+
+    @OptionGroup var connection: NeoCheckConnectionOptions
+
+    @Flag(help: "Also print the access token. It grants access to the account until it expires.")
+    var show = false
+
+    struct Output: Encodable {
+        var tokenType: String
+        var expiresIn: Double
+        var expiresAt: Date
+        var refreshable: Bool
+        var accessToken: String?
+    }
+
+    func run() async throws {
+        let show = self.show
+        let output = try await connection.withClient { client in
+            let token = try await client.tokens.token()
+            return Output(
+                tokenType: token.tokenType, expiresIn: Double(token.lifetime.components.seconds), expiresAt: token.expiresAt,
+                refreshable: token.refreshToken != nil, accessToken: show ? token.accessToken : nil)
+        }
+        try printJSON(output)
+    }
+}

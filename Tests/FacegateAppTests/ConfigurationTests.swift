@@ -1,0 +1,139 @@
+import FacegateApp
+import FacegatePolicy
+import Foundation
+import Testing
+
+struct ConfigurationTests {
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+
+    @Test func shippedExampleIsTheDefaults() throws {
+        let path = Self.packageRoot.appendingPathComponent("etc/facegate/facegate.yaml").path
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        let parsed = try FacegateConfiguration(yaml: text, file: path)
+        var expected = FacegateConfiguration()
+        expected.modelsDirectory = "/usr/local/share/facegate/models"
+        expected.backend.nec.accessKey = .credential("nec-access-key")
+        expected.backend.nec.secretKey = .credential("nec-secret-key")
+        expected.backend.nec.apiKey = .credential("nec-api-key")
+        expected.backend.neoCheck.clientSecret = .credential("neocheck-client-secret")
+        expected.backend.neoCheck.password = .credential("neocheck-password")
+        #expect(parsed == expected)
+    }
+
+    @Test func emptyFileIsTheDefaults() throws {
+        #expect(try FacegateConfiguration(yaml: "") == FacegateConfiguration())
+    }
+
+    @Test func everyProblemIsListedWithItsKeyPath() {
+        let yaml = """
+            camera:
+              width: -3
+              fps: fast
+              colour: red
+            backend:
+              kind: aws
+              nec:
+                endpoint: ftp://example
+                secret_key: hunter2-not-a-reference
+            door:
+              relay: {chip: gpiochip0}
+              schedules:
+                - name: office
+                  time_zone: Mars/Olympus
+                  windows:
+                    - days: [mon, funday]
+                      from: "25:00"
+                      to: "17:00"
+                  holidays: [christmas]
+            surprise: true
+            """
+        do {
+            _ = try FacegateConfiguration(yaml: yaml, file: "test.yaml")
+            Issue.record("a bad configuration was accepted")
+        } catch {
+            let paths = Set(error.problems.map(\.path))
+            for expected in [
+                "camera.width", "camera.fps", "camera.colour", "backend.kind", "backend.nec.endpoint", "backend.nec.secret_key",
+                "door.relay.line", "door.schedules[0].time_zone", "door.schedules[0].windows[0].days",
+                "door.schedules[0].windows[0].from", "door.schedules[0].holidays", "surprise",
+            ] {
+                #expect(paths.contains(expected), "no problem reported at \(expected): \(error)")
+            }
+            // The secret itself is never repeated in a message.
+            #expect(!error.description.contains("hunter2"))
+            #expect(error.problems.first { $0.path == "camera.width" }?.line == 2)
+        }
+    }
+
+    @Test func notYAMLIsAClearError() {
+        #expect(throws: ConfigError.self) { try FacegateConfiguration(yaml: "camera: [unclosed") }
+        #expect(throws: ConfigError.self) { try FacegateConfiguration(yaml: "- just\n- a list") }
+    }
+
+    @Test func inlineSecretIsAcceptedOnlyInAPrivateFile() throws {
+        let yaml = "backend:\n  nec:\n    secret_key: s3cr3t\n"
+        #expect(throws: ConfigError.self) { try FacegateConfiguration(yaml: yaml, fileIsPrivate: false) }
+        let config = try FacegateConfiguration(yaml: yaml, fileIsPrivate: true)
+        #expect(config.backend.nec.secretKey == .inline("s3cr3t"))
+        #expect(config.backend.nec.secretKey?.description == "inline value")
+    }
+
+    @Test func schedulesAndPolicyAreBuilt() throws {
+        let yaml = """
+            backend: {kind: neocheck}
+            door:
+              name: lab
+              face_list: lab-staff
+              threshold: 85
+              deny_list: [s-13]
+              reentry_cooldown_seconds: 20
+              schedules:
+                - name: nights
+                  applies_to: tag:cleaning
+                  time_zone: Europe/Madrid
+                  windows: [{days: [fri], from: "22:00", to: "06:00"}]
+                  holidays: [2026-12-25]
+            """
+        let config = try FacegateConfiguration(yaml: yaml)
+        let policy = config.doorPolicy
+        #expect(policy.door == "lab" && policy.threshold == 85 && policy.scoreUnit == .neoCheckConfidence)
+        #expect(policy.denyList == ["s-13"] && policy.reentryCooldown == .seconds(20))
+        let schedule = try #require(policy.schedules.first)
+        #expect(schedule.scope == .tag("cleaning"))
+        #expect(schedule.timeZone.identifier == "Europe/Madrid")
+        #expect(schedule.windows == [.init(weekdays: [6], start: 22 * 60, end: 6 * 60)])
+        #expect(schedule.holidays == [.init(year: 2026, month: 12, day: 25)])
+        #expect(FacegateConfiguration().doorPolicy.threshold == 7000)
+    }
+
+    @Test func secretFilesMustBeOwnerOnly() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("facegate-secrets-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let path = folder.appendingPathComponent("key").path
+        try Data("topsecret\n".utf8).write(to: URL(fileURLWithPath: path))
+        chmod(path, 0o644)
+        #expect(throws: SecretFiles.Failure.self) { try SecretFiles.resolve(.file(path)) }
+        chmod(path, 0o600)
+        #expect(try SecretFiles.resolve(.file(path)) == "topsecret")
+        #expect(try SecretFiles.resolve(.credential("key"), environment: ["CREDENTIALS_DIRECTORY": folder.path]) == "topsecret")
+        #expect(throws: SecretFiles.Failure.self) { try SecretFiles.resolve(.credential("key"), environment: [:]) }
+        do {
+            _ = try SecretFiles.resolve(.file(folder.appendingPathComponent("missing").path))
+        } catch {
+            #expect(!error.description.contains("topsecret"))
+        }
+    }
+
+    @Test func environmentChecksFindMissingDevicesAndSecrets() throws {
+        var config = FacegateConfiguration()
+        config.camera.device = "/dev/video-does-not-exist"
+        config.door.relay = .init(chip: "gpiochip99", line: "17")
+        config.journal.path = "/nonexistent-folder/journal.sqlite"
+        let problems = Set(config.environmentProblems(environment: [:]).map(\.path))
+        for expected in ["camera.device", "door.relay.chip", "backend.nec.access_key", "offline_cache.key", "journal.path"] {
+            #expect(problems.contains(expected), "\(expected) not reported: \(problems)")
+        }
+    }
+}

@@ -1,0 +1,84 @@
+import Foundation
+import Testing
+
+/// The `facegate` executable as a user runs it: real files in, JSON lines and exit codes out.
+@Suite(.serialized) struct CLITests {
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+    static let testData = packageRoot.deletingLastPathComponent().appendingPathComponent("shared/testdata")
+
+    /// The built `facegate`, beside this test bundle.
+    static var executable: URL {
+        var folder = Bundle.main.bundleURL
+        while folder.path != "/", !FileManager.default.fileExists(atPath: folder.appendingPathComponent("facegate").path) {
+            folder.deleteLastPathComponent()
+        }
+        return folder.appendingPathComponent("facegate")
+    }
+
+    struct Run {
+        var status: Int32
+        var output: String
+        var lines: [[String: Any]] {
+            output.split(separator: "\n").compactMap {
+                try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+            }
+        }
+    }
+
+    func run(_ arguments: [String]) throws -> Run {
+        let process = Process()
+        process.executableURL = Self.executable
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Run(status: process.terminationStatus, output: String(decoding: data, as: UTF8.self))
+    }
+
+    @Test func facesPrintsOneLinePerImageAndFailsOnAnUnreadableOne() throws {
+        let good = Self.testData.appendingPathComponent("faces/matt_damon/01.jpg").path
+        let none = Self.testData.appendingPathComponent("faces/_noface/01.jpg").path
+        let result = try run(["faces", "--descriptor", good, none, "/nonexistent.jpg", "/etc/hostname"])
+        #expect(result.status == 1)
+        let lines = result.lines
+        #expect(lines.count == 4)
+        let faces = try #require(lines[0]["faces"] as? [[String: Any]])
+        #expect(faces.count == 1)
+        #expect((faces[0]["descriptor"] as? [Double])?.count == 128)
+        #expect(faces[0]["attributes"] as? [String: Any] != nil && faces[0]["quality"] as? [String: Any] != nil)
+        #expect((lines[0]["width"] as? Int ?? 0) > 0 && (lines[0]["height"] as? Int ?? 0) > 0)
+        #expect((lines[1]["faces"] as? [Any])?.isEmpty == true)
+        #expect(lines[2]["error"] as? String == "no such file")
+        #expect(lines[3]["error"] as? String == "not a JPEG or PNG image")
+        let ok = try run(["faces", good])
+        #expect(ok.status == 0)
+        #expect((ok.lines.first?["faces"] as? [[String: Any]])?.first?["descriptor"] == nil)
+    }
+
+    @Test func bestPicksOneFacePerApproachFromAVideo() throws {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("facegate-best-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: out) }
+        let video = Self.testData.appendingPathComponent("video/short_hamilton_clip.mp4").path
+        let result = try run(["best", video, "--out", out.path])
+        #expect(result.status == 0)
+        let visits = result.lines
+        #expect(!visits.isEmpty)
+        #expect(visits.contains { $0["passedQualityGate"] as? Bool == true })
+        for (index, visit) in visits.enumerated() {
+            #expect(visit["visit"] as? Int == index + 1)
+            let crop = try #require(visit["crop"] as? String)
+            #expect(FileManager.default.fileExists(atPath: crop))
+            let first = try #require(visit["firstSeen"] as? Double), last = try #require(visit["lastSeen"] as? Double)
+            #expect(first <= last)
+        }
+    }
+
+    @Test func bestOnAMissingSourceIsAClearError() throws {
+        let result = try run(["best", "/nonexistent/folder"])
+        #expect(result.status != 0)
+    }
+}

@@ -1,0 +1,79 @@
+import FacegateCore
+import FacegateDoor
+import Testing
+
+/// The controller over the simulated wiring, in real (short) time. Assertions
+/// wait for events rather than for durations, so a loaded machine is only slower.
+struct DoorControllerTests {
+    func collect(_ stream: AsyncStream<DoorEvent>, until last: DoorEvent) async -> [DoorEvent] {
+        var seen: [DoorEvent] = []
+        for await event in stream {
+            seen.append(event)
+            if event == last { break }
+        }
+        return seen
+    }
+
+    @Test func grantUnlocksThenRelocksByItself() async throws {
+        let lines = SimulatedDoorLines()
+        let door = try DoorController(lines: lines, timing: DoorTiming(unlockDuration: .milliseconds(50)))
+        let running = Task { try await door.run() }
+        defer { running.cancel() }
+        let events = await door.events()
+
+        try await door.unlock(because: .grant)
+        #expect(lines.relayIsUnlocked)
+        #expect(await collect(events, until: .locked) == [.unlocked(.grant), .locked])
+        #expect(!lines.relayIsUnlocked)
+        #expect(lines.relayChanges == 2)
+    }
+
+    @Test func exitButtonAndContactFlowThroughTheMachine() async throws {
+        let lines = SimulatedDoorLines()
+        let door = try DoorController(
+            lines: lines, timing: DoorTiming(unlockDuration: .seconds(30), heldOpenAfter: .milliseconds(50)))
+        let running = Task { try await door.run() }
+        defer { running.cancel() }
+        let events = await door.events()
+        // Let run() subscribe to the inputs before driving them.
+        while !(await door.isWatchingInputs) { await Task.yield() }
+
+        lines.pressExitButton()
+        var seen = await collect(events, until: .unlocked(.requestToExit))
+        #expect(seen == [.requestToExit, .unlocked(.requestToExit)])
+        lines.setContact(open: true)
+        seen = await collect(events, until: .heldOpen)
+        #expect(seen == [.opened(authorized: true), .heldOpen])
+        lines.setContact(open: false)
+        seen = await collect(events, until: .locked)
+        #expect(seen == [.closed, .locked])
+        #expect(!lines.relayIsUnlocked)
+    }
+
+    @Test func forcedOpeningRaisesTheAlarm() async throws {
+        let lines = SimulatedDoorLines()
+        let door = try DoorController(lines: lines)
+        let running = Task { try await door.run() }
+        defer { running.cancel() }
+        let events = await door.events()
+        while !(await door.isWatchingInputs) { await Task.yield() }
+
+        lines.setContact(open: true)
+        #expect(await collect(events, until: .forcedOpen) == [.opened(authorized: false), .forcedOpen])
+    }
+
+    @Test func stoppingLocksAnUnlockedDoor() async throws {
+        let lines = SimulatedDoorLines()
+        let door = try DoorController(lines: lines, timing: DoorTiming(unlockDuration: .seconds(60)))
+        let running = Task { try await door.run() }
+        let events = await door.events()
+        try await door.unlock(because: .manual)
+        #expect(lines.relayIsUnlocked)
+
+        running.cancel()
+        _ = try? await running.value
+        #expect(!lines.relayIsUnlocked)
+        #expect(await collect(events, until: .locked) == [.unlocked(.manual), .locked])
+        await #expect(throws: DoorError.self) { try await door.unlock(because: .grant) }
+    }
+}

@@ -1,0 +1,200 @@
+import FacegatePolicy
+import Foundation
+import Testing
+
+struct AccessPolicyTests {
+    /// Wednesday 2026-11-18 10:00 in Sydney.
+    static let sydney = TimeZone(identifier: "Australia/Sydney")!
+    static let wednesdayMorning = date(2026, 11, 18, 10, 0, in: sydney)
+
+    static func date(_ y: Int, _ m: Int, _ d: Int, _ h: Int, _ min: Int, in zone: TimeZone) -> Date {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = zone
+        return calendar.date(from: DateComponents(year: y, month: m, day: d, hour: h, minute: min))!
+    }
+
+    func policy(_ change: (inout DoorPolicy) -> Void = { _ in }) -> DoorPolicy {
+        var policy = DoorPolicy(door: "front", threshold: 7000, scoreUnit: .necScore, minimumMargin: 500)
+        change(&policy)
+        return policy
+    }
+
+    func decide(
+        _ identification: Identification?, passed: Bool = true, policy: DoorPolicy, state: inout PolicyState,
+        at time: Date = wednesdayMorning
+    ) -> Decision {
+        AccessPolicy.evaluate(identification, passedQualityGate: passed, policy: policy, state: &state, at: time)
+    }
+
+    func decide(_ identification: Identification?, passed: Bool = true, policy: DoorPolicy, at time: Date = wednesdayMorning)
+        -> Decision
+    {
+        var state = PolicyState()
+        return decide(identification, passed: passed, policy: policy, state: &state, at: time)
+    }
+
+    func cloud(_ candidates: (String, Double)...) -> Identification {
+        .cloud(candidates: candidates.map { MatchCandidate(subjectId: $0.0, score: $0.1, tags: ["staff"]) }, unit: .necScore)
+    }
+
+    @Test func grantsAClearMatch() {
+        let decision = decide(cloud(("alice", 9100), ("bob", 3000)), policy: policy())
+        #expect(decision.outcome == .granted)
+        #expect(decision.outcome.opensDoor)
+        #expect(decision.subjectId == "alice")
+        #expect(decision.bestScore == 9100 && decision.secondScore == 3000 && decision.threshold == 7000)
+        #expect(!decision.offline)
+    }
+
+    @Test func candidatesAreRankedWhateverTheirOrder() {
+        #expect(decide(cloud(("bob", 3000), ("alice", 9100)), policy: policy()).subjectId == "alice")
+    }
+
+    @Test func poorFaceIsDeniedForQualityWithoutLookingFurther() {
+        let decision = decide(cloud(("alice", 9999)), passed: false, policy: policy())
+        #expect(decision.outcome == .deniedQuality)
+        #expect(!decision.outcome.opensDoor)
+        #expect(decision.subjectId == nil)
+    }
+
+    @Test func nobodyIsUnknown() {
+        #expect(decide(cloud(), policy: policy()).outcome == .deniedUnknown)
+    }
+
+    @Test func belowThresholdAndExactlyAtIt() {
+        let below = decide(cloud(("alice", 6999)), policy: policy())
+        #expect(below.outcome == .deniedBelowThreshold)
+        #expect(below.subjectId == nil)
+        #expect(decide(cloud(("alice", 7000)), policy: policy()).outcome == .granted)
+    }
+
+    @Test func closeSecondCandidateIsAmbiguous() {
+        #expect(decide(cloud(("alice", 9000), ("bob", 8600)), policy: policy()).outcome == .deniedAmbiguous)
+        #expect(decide(cloud(("alice", 9000), ("bob", 8500)), policy: policy()).outcome == .granted)
+        #expect(decide(cloud(("alice", 9000), ("bob", 8900)), policy: policy { $0.minimumMargin = nil }).outcome == .granted)
+    }
+
+    @Test func denyListWinsOverAGoodMatch() {
+        let decision = decide(cloud(("mallory", 9900)), policy: policy { $0.denyList = ["mallory"] })
+        #expect(decision.outcome == .deniedDenyList)
+        #expect(decision.subjectId == "mallory")
+    }
+
+    @Test func scoresInAnotherUnitAreAnError() {
+        let neo = Identification.cloud(candidates: [MatchCandidate(subjectId: "a", score: 99)], unit: .neoCheckConfidence)
+        #expect(decide(neo, policy: policy()).outcome == .error)
+    }
+
+    @Test func searchFailureIsAnErrorAndDoesNotOpen() {
+        let decision = decide(.failed(cause: "reply was not JSON"), policy: policy())
+        #expect(decision.outcome == .error)
+        #expect(!decision.outcome.opensDoor)
+        #expect(decide(nil, policy: policy()).outcome == .error)
+    }
+
+    @Test func unreachableCloudWithoutCacheIsDeniedOffline() {
+        let decision = decide(.unavailable(cloudFailure: "timeout"), policy: policy())
+        #expect(decision.outcome == .deniedOffline)
+        #expect(decision.offline)
+    }
+
+    @Test func offlineMatchIsStricterAndMarked() {
+        func offline(_ candidates: (String, Double)...) -> Identification {
+            .offline(candidates: candidates.map { MatchCandidate(subjectId: $0.0, score: $0.1) }, cloudFailure: "connection refused")
+        }
+        let granted = decide(offline(("alice", 0.35), ("bob", 0.8)), policy: policy())
+        #expect(granted.outcome == .grantedOffline)
+        #expect(granted.offline && granted.subjectId == "alice" && granted.scoreUnit == .descriptorDistance)
+        #expect(decide(offline(("alice", 0.45)), policy: policy()).outcome == .deniedOffline)
+        #expect(decide(offline(("alice", 0.42)), policy: policy()).outcome == .grantedOffline)
+        #expect(decide(offline(("alice", 0.35), ("bob", 0.38)), policy: policy()).outcome == .deniedOffline)
+        #expect(decide(offline(), policy: policy()).outcome == .deniedOffline)
+        #expect(decide(offline(("alice", 0.3)), policy: policy { $0.denyList = ["alice"] }).outcome == .deniedDenyList)
+    }
+
+    @Test func reentryCooldownRefusesASecondGrantThenLetsIn() {
+        let door = policy { $0.reentryCooldown = .seconds(30) }
+        var state = PolicyState()
+        let t0 = Self.wednesdayMorning
+        #expect(decide(cloud(("alice", 9000)), policy: door, state: &state, at: t0).outcome == .granted)
+        #expect(decide(cloud(("alice", 9000)), policy: door, state: &state, at: t0 + 10).outcome == .deniedReentry)
+        #expect(decide(cloud(("bob", 9000)), policy: door, state: &state, at: t0 + 10).outcome == .granted)
+        #expect(decide(cloud(("alice", 9000)), policy: door, state: &state, at: t0 + 31).outcome == .granted)
+        state.forget(olderThan: .seconds(30), at: t0 + 100)
+        #expect(state.lastGranted.isEmpty)
+    }
+
+    @Test func deniedVisitsDoNotStartTheCooldown() {
+        let door = policy { $0.reentryCooldown = .seconds(30) }
+        var state = PolicyState()
+        _ = decide(cloud(("alice", 9000)), passed: false, policy: door, state: &state)
+        #expect(state.lastGranted.isEmpty)
+        #expect(decide(cloud(("alice", 9000)), policy: door, state: &state).outcome == .granted)
+    }
+}
+
+struct ScheduleTests {
+    static let zone = AccessPolicyTests.sydney
+    static let weekdaysNineToFive = AccessSchedule.Window(weekdays: [2, 3, 4, 5, 6], start: 9 * 60, end: 17 * 60)
+
+    func at(_ d: Int, _ h: Int, _ m: Int, month: Int = 11) -> Date { AccessPolicyTests.date(2026, month, d, h, m, in: Self.zone) }
+
+    @Test func officeHoursOnWeekdaysOnly() {
+        let schedule = AccessSchedule(name: "office", scope: .everyone, timeZone: Self.zone, windows: [Self.weekdaysNineToFive])
+        #expect(schedule.admits(at: at(18, 9, 0)))  // Wednesday 09:00
+        #expect(schedule.admits(at: at(18, 16, 59)))
+        #expect(!schedule.admits(at: at(18, 17, 0)))  // end is exclusive
+        #expect(!schedule.admits(at: at(18, 8, 59)))
+        #expect(!schedule.admits(at: at(21, 10, 0)))  // Saturday
+    }
+
+    @Test func holidaysCloseTheDay() {
+        let schedule = AccessSchedule(
+            name: "office", scope: .everyone, timeZone: Self.zone, windows: [Self.weekdaysNineToFive],
+            holidays: [.init(year: 2026, month: 12, day: 25)])
+        #expect(!schedule.admits(at: at(25, 10, 0, month: 12)))  // Friday, Christmas
+        #expect(schedule.admits(at: at(24, 10, 0, month: 12)))
+    }
+
+    @Test func overnightWindowBelongsToTheDayItStarts() {
+        // Friday 22:00 to Saturday 06:00.
+        let night = AccessSchedule.Window(weekdays: [6], start: 22 * 60, end: 6 * 60)
+        let schedule = AccessSchedule(
+            name: "night", scope: .everyone, timeZone: Self.zone, windows: [night], holidays: [.init(year: 2026, month: 11, day: 27)])
+        #expect(schedule.admits(at: at(20, 23, 0)))  // Friday 23:00
+        #expect(schedule.admits(at: at(21, 5, 59)))  // Saturday 05:59
+        #expect(!schedule.admits(at: at(21, 6, 0)))
+        #expect(!schedule.admits(at: at(21, 23, 0)))  // Saturday night is not in it
+        #expect(!schedule.admits(at: at(27, 23, 0)))  // a holiday Friday
+        #expect(!schedule.admits(at: at(28, 1, 0)))  // ...and its morning after
+    }
+
+    @Test func timeZoneIsTheSchedules() {
+        let schedule = AccessSchedule(name: "office", scope: .everyone, timeZone: Self.zone, windows: [Self.weekdaysNineToFive])
+        // 23:30 UTC on Tuesday is 10:30 on Wednesday in Sydney (UTC+11 in November).
+        let utc = AccessPolicyTests.date(2026, 11, 17, 23, 30, in: TimeZone(identifier: "UTC")!)
+        #expect(schedule.admits(at: utc))
+    }
+
+    @Test func schedulesApplyByTagOrSubjectAndOutsideOneIsDenied() {
+        let cleaners = AccessSchedule(
+            name: "cleaners", scope: .tag("cleaning"), timeZone: Self.zone,
+            windows: [.init(weekdays: [2, 3, 4, 5, 6], start: 18 * 60, end: 22 * 60)])
+        let door = DoorPolicy(door: "front", threshold: 70, scoreUnit: .neoCheckConfidence, schedules: [cleaners])
+        func decide(_ tags: Set<String>, at time: Date) -> Decision.Outcome {
+            var state = PolicyState()
+            return AccessPolicy.evaluate(
+                .cloud(candidates: [MatchCandidate(subjectId: "c1", score: 90, tags: tags)], unit: .neoCheckConfidence),
+                passedQualityGate: true, policy: door, state: &state, at: time
+            ).outcome
+        }
+        #expect(decide(["cleaning"], at: at(18, 10, 0)) == .deniedSchedule)
+        #expect(decide(["cleaning"], at: at(18, 19, 0)) == .granted)
+        // No schedule applies to other people: they may enter at any time.
+        #expect(decide(["staff"], at: at(18, 3, 0)) == .granted)
+        let personal = AccessSchedule(name: "c1 only mornings", scope: .subject("c1"), timeZone: Self.zone,
+            windows: [.init(weekdays: Set(1...7), start: 6 * 60, end: 7 * 60)])
+        #expect(personal.applies(toSubject: "c1", tags: []))
+        #expect(!personal.applies(toSubject: "c2", tags: ["c1"]))
+    }
+}

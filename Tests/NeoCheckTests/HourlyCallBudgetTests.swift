@@ -1,0 +1,131 @@
+import FacegateEmulators
+import FacegateIdentify
+import Foundation
+import Testing
+
+@Suite("Hourly call budget")
+struct HourlyCallBudgetTests {
+    @Test("spends down to nothing, then says how long to wait")
+    func spendsAndRefuses() async throws {
+        let clock = ManualClock()
+        let budget = try HourlyCallBudget(callsPerHour: 4, now: { clock.now })
+        for _ in 0..<4 { try await budget.spend() }
+        #expect(await budget.canAfford() == false)
+        do {
+            try await budget.spend()
+            Issue.record("an empty budget allowed a call")
+        } catch {
+            #expect(error.code == .callBudgetExhausted)
+            // 4 calls an hour: one comes back every 15 minutes.
+            #expect(error.retryAfter == .seconds(900))
+        }
+    }
+
+    @Test("refills at the hourly rate, never above the limit")
+    func refills() async throws {
+        let clock = ManualClock()
+        let budget = try HourlyCallBudget(callsPerHour: 3600, now: { clock.now })
+        for _ in 0..<10 { try await budget.spend() }
+        #expect(await budget.remaining == 3590)
+        clock.advance(by: 5)
+        #expect(await budget.remaining == 3595)
+        clock.advance(by: 7200)
+        #expect(await budget.remaining == 3600)
+    }
+
+    @Test("a wall clock that goes back refills nothing")
+    func clockGoingBack() async throws {
+        let clock = ManualClock()
+        let budget = try HourlyCallBudget(callsPerHour: 60, now: { clock.now })
+        for _ in 0..<60 { try await budget.spend() }
+        clock.advance(by: -3600)
+        #expect(await budget.remaining == 0)
+        clock.advance(by: 60)
+        #expect(await budget.remaining == 1)
+    }
+
+    @Test("survives a restart through its state file")
+    func persists() async throws {
+        let folder = try temporaryDirectory("budget")
+        let file = folder.appendingPathComponent("neocheck-budget.json")
+        let clock = ManualClock()
+        do {
+            let budget = try HourlyCallBudget(callsPerHour: 10, stateFile: file, now: { clock.now })
+            for _ in 0..<7 { try await budget.spend() }
+        }
+        clock.advance(by: 360)  // one call back
+        let restarted = try HourlyCallBudget(callsPerHour: 10, stateFile: file, now: { clock.now })
+        #expect(await restarted.remaining == 4)
+        await restarted.exhaust()
+        let again = try HourlyCallBudget(callsPerHour: 10, stateFile: file, now: { clock.now })
+        #expect(await again.remaining == 0)
+    }
+
+    @Test("a corrupt state file is a clear error and is left as it was")
+    func corruptFile() throws {
+        let folder = try temporaryDirectory("budget")
+        let file = folder.appendingPathComponent("neocheck-budget.json")
+        let garbage = Data("{\"available\": \"lots\"".utf8)
+        try garbage.write(to: file)
+        #expect(throws: NeoCheckError(.invalidConfiguration, "")) {
+            try HourlyCallBudget(callsPerHour: 10, stateFile: file)
+        }
+        #expect(try Data(contentsOf: file) == garbage)
+    }
+
+    @Test("the client refuses locally when its budget is spent; the service is not called")
+    func clientKnowsBeforeCalling() async throws {
+        try await withNeoCheckEmulator(callsPerHour: 3) { harness in
+            let budget = try HourlyCallBudget(callsPerHour: 3)
+            let client = try harness.client(budget: budget)
+            let list = try await client.createList(name: "staff")
+            _ = try await client.list(identifier: list)
+            _ = try await client.list(identifier: list)
+            #expect(await budget.canAfford() == false)
+            do {
+                _ = try await client.list(identifier: list)
+                Issue.record("a call beyond the budget was made")
+            } catch let error as NeoCheckError {
+                #expect(error.code == .callBudgetExhausted)
+                #expect(error.retryAfter != nil)
+            }
+            #expect(await harness.emulator.apiCalls == 3)
+        }
+    }
+
+    @Test("the service's hourly limit is a typed error and empties the client's budget")
+    func serviceLimitReached() async throws {
+        try await withNeoCheckEmulator(callsPerHour: 2) { harness in
+            let budget = try HourlyCallBudget(callsPerHour: 100)
+            let client = try harness.client(budget: budget)
+            let list = try await client.createList(name: "visitors")
+            _ = try await client.list(identifier: list)
+            do {
+                _ = try await client.list(identifier: list)
+                Issue.record("the service's limit was not reported")
+            } catch let error as NeoCheckError {
+                #expect(error.code == .hourlyLimitReached)
+                #expect(error.status == 400)
+            }
+            #expect(await budget.remaining == 0)
+            do {
+                _ = try await client.list(identifier: list)
+                Issue.record("the client called although the limit was known")
+            } catch let error as NeoCheckError {
+                #expect(error.code == .callBudgetExhausted)
+            }
+            #expect(await harness.emulator.apiCalls == 2)
+        }
+    }
+
+    @Test("without a client budget the service's limit still comes back typed")
+    func serviceLimitWithoutBudget() async throws {
+        try await withNeoCheckEmulator(callsPerHour: 1) { harness in
+            let client = try harness.client()
+            _ = try await client.createList(name: "one")
+            await #expect(throws: NeoCheckError(.hourlyLimitReached, "")) {
+                _ = try await client.createList(name: "two")
+            }
+        }
+    }
+}

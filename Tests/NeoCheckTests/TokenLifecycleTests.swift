@@ -1,0 +1,176 @@
+import AsyncHTTPClient
+import FacegateEmulators
+import FacegateIdentify
+import Foundation
+import Logging
+import NIOHTTP1
+import NIOCore
+import Testing
+
+@Suite("NeoCheck OAuth token lifecycle against the emulator")
+struct TokenLifecycleTests {
+    /// An API call that needs a token and nothing else: reading a list that does not exist.
+    private func probeCall(_ client: NeoCheckClient) async throws {
+        do {
+            _ = try await client.list(identifier: "00000000-0000-0000-0000-000000000000")
+            Issue.record("an unknown list was found")
+        } catch {
+            #expect(error.code == .notFound)
+        }
+    }
+
+    @Test("one password grant serves many calls")
+    func tokenIsReused() async throws {
+        try await withNeoCheckEmulator { harness in
+            let client = try harness.client()
+            for _ in 0..<3 { try await probeCall(client) }
+            #expect(await harness.emulator.tokenRequests == ["password": 1])
+            #expect(await harness.emulator.apiCalls == 3)
+        }
+    }
+
+    @Test("a token that expires mid-run is renewed with the refresh token")
+    func expiryMidRun() async throws {
+        try await withNeoCheckEmulator(tokenLifetime: .seconds(2)) { harness in
+            let client = try harness.client()
+            try await probeCall(client)
+            try await Task.sleep(for: .milliseconds(2500))
+            try await probeCall(client)
+            #expect(await harness.emulator.tokenRequests == ["password": 1, "refresh_token": 1])
+            #expect(await harness.emulator.apiCalls == 2)
+        }
+    }
+
+    @Test("a 401 before expiry renews the token and repeats the call once")
+    func unauthorizedRenews() async throws {
+        try await withNeoCheckEmulator { harness in
+            let client = try harness.client()
+            try await probeCall(client)
+            await harness.emulator.revokeAccessTokens()
+            try await probeCall(client)
+            #expect(await harness.emulator.tokenRequests == ["password": 1, "refresh_token": 1])
+        }
+    }
+
+    @Test("a rejected refresh token falls back to a password grant")
+    func refreshRejectedFallsBackToPassword() async throws {
+        try await withNeoCheckEmulator { harness in
+            let client = try harness.client()
+            try await probeCall(client)
+            await harness.emulator.revokeAccessTokens()
+            await harness.emulator.revokeRefreshTokens()
+            try await probeCall(client)
+            #expect(await harness.emulator.tokenRequests == ["password": 2, "refresh_token": 1])
+        }
+    }
+
+    @Test("concurrent callers share one token request", arguments: [false, true])
+    func concurrentCallersShareOneRenewal(afterRevocation: Bool) async throws {
+        try await withNeoCheckEmulator { harness in
+            let client = try harness.client()
+            if afterRevocation {
+                try await probeCall(client)
+                await harness.emulator.revokeAccessTokens()
+            }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<24 {
+                    group.addTask { try await probeCall(client) }
+                }
+                try await group.waitForAll()
+            }
+            let expected = afterRevocation ? ["password": 1, "refresh_token": 1] : ["password": 1]
+            #expect(await harness.emulator.tokenRequests == expected)
+        }
+    }
+
+    @Test("concurrent callers share one renewal when the token expires")
+    func concurrentCallersAtExpiry() async throws {
+        try await withNeoCheckEmulator(tokenLifetime: .seconds(2)) { harness in
+            let client = try harness.client()
+            try await probeCall(client)
+            try await Task.sleep(for: .milliseconds(2500))
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<24 {
+                    group.addTask { try await probeCall(client) }
+                }
+                try await group.waitForAll()
+            }
+            #expect(await harness.emulator.tokenRequests == ["password": 1, "refresh_token": 1])
+        }
+    }
+
+    @Test("a wrong password or client secret is a typed error that quotes no secret")
+    func badCredentials() async throws {
+        try await withNeoCheckEmulator { harness in
+            var wrongPassword = TestAccount.credentials
+            wrongPassword.password = "not-the-password-42"
+            do {
+                _ = try await harness.client(credentials: wrongPassword).tokens.token()
+                Issue.record("a wrong password was accepted")
+            } catch let error as NeoCheckError {
+                #expect(error.code == .invalidCredentials)
+                #expect(!"\(error)".contains("not-the-password-42"))
+            }
+
+            var wrongSecret = TestAccount.credentials
+            wrongSecret.clientSecret = "wrong-secret-1234"
+            do {
+                _ = try await harness.client(credentials: wrongSecret).tokens.token()
+                Issue.record("a wrong client secret was accepted")
+            } catch let error as NeoCheckError {
+                #expect(error.code == .invalidClient)
+                #expect(!"\(error)".contains("wrong-secret-1234"))
+            }
+            #expect(await harness.emulator.apiCalls == 0)
+        }
+    }
+
+    @Test("the token service refuses an unsupported grant and a body that is not a form")
+    func tokenServiceRefusals() async throws {
+        try await withNeoCheckEmulator { harness in
+            let url = harness.endpoint.absoluteString + "/connect/token"
+            func post(_ body: String, contentType: String) async throws -> (Int, String) {
+                var request = HTTPClientRequest(url: url)
+                request.method = .POST
+                request.headers.add(name: "Content-Type", value: contentType)
+                request.body = .bytes(ByteBuffer(string: body))
+                let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+                let bytes = try await response.body.collect(upTo: 1 << 16)
+                return (Int(response.status.code), String(buffer: bytes))
+            }
+            let form = "grant_type=client_credentials&client_id=\(TestAccount.clientID)&client_secret=x"
+            let unsupported = try await post(form, contentType: "application/x-www-form-urlencoded")
+            #expect(unsupported.0 == 400)
+            #expect(unsupported.1.contains("\"error\""))
+            let notForm = try await post("{}", contentType: "application/json")
+            #expect(notForm.0 == 400)
+        }
+    }
+
+    @Test("no secret or token reaches a log line, even at trace level")
+    func secretsStayOutOfLogs() async throws {
+        let logs = CapturedLogs()
+        let token = try await withNeoCheckEmulator(tokenLifetime: .seconds(2)) { harness in
+            let client = try harness.client(logger: logs.logger())
+            try await probeCall(client)
+            await harness.emulator.revokeAccessTokens()
+            try await probeCall(client)
+            return try await client.tokens.token()
+        }
+        let text = logs.all.joined(separator: "\n")
+        for secret in [TestAccount.clientSecret, TestAccount.password, token.accessToken] + (token.refreshToken.map { [$0] } ?? []) {
+            #expect(!text.contains(secret))
+        }
+        #expect(!token.description.contains(token.accessToken))
+        #expect(!TestAccount.credentials.description.contains(TestAccount.password))
+    }
+
+    @Test("plain http is refused for any host but this machine")
+    func insecureEndpointRefused() throws {
+        let configuration = NeoCheckConfiguration(endpoint: URL(string: "http://neocheck.example/api")!, credentials: TestAccount.credentials)
+        #expect(throws: NeoCheckError(.invalidConfiguration, "")) {
+            try NeoCheckClient(
+                configuration: configuration, http: CloudHTTP(client: HTTPClient.shared, policy: CloudHTTPPolicy(), logger: .init(label: "t")))
+        }
+    }
+}
