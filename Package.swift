@@ -228,7 +228,7 @@ let package = Package(
         .testTarget(
             name: "NECIDTests",
             dependencies: [
-                "FacegateCore", "FacegateIdentify", "FacegateEmulators", "FacegateQuality",
+                "FacegateCore", "FacegateIdentify", "FacegateEmulators", "FacegateQuality", "facegate",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
