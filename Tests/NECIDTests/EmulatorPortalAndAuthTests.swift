@@ -88,6 +88,11 @@ import Testing
             // "Tags must be created first": a tag that does not exist is refused.
             let photo = try face("bbt_amy/01.png")
             await expect(.invalidRequest) { () throws(NECIDError) in try await client.registerSubject(face: photo, tags: ["ghost"]) }
+            // Names that need percent-encoding are signed and routed like any other.
+            try await client.createTag("night shift/ß ✓")
+            #expect(try await client.listTags() == ["night shift/ß ✓"])
+            try await client.renameTag("night shift/ß ✓", to: "a+b=c&d")
+            try await client.deleteTag("a+b=c&d")
             for index in 0..<64 { try await client.createTag("tag\(index)") }
             await expect(.invalidRequest) { () throws(NECIDError) in try await client.createTag("one-too-many") }
             #expect(try await client.listTags().count == 64)
