@@ -107,6 +107,7 @@ let package = Package(
             name: "FacegateApp",
             dependencies: [
                 "FacegateCore", "FacegateImageCodec", "FacegateQuality", "FacegatePolicy", "FacegateIdentify",
+                "FacegateJournal", "FacegateOfflineCache",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
             ],

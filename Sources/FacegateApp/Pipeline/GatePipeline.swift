@@ -1,5 +1,6 @@
 import FacegateCore
 import FacegateImageCodec
+import FacegateJournal
 import FacegatePolicy
 import FacegateQuality
 import Foundation
@@ -28,13 +29,11 @@ public actor GatePipeline {
         public var door: String
         public var approach: ApproachConfiguration
         public var decisionDeadline: Duration
-        public var keepProbeCrops: Bool
 
-        public init(door: String, approach: ApproachConfiguration, decisionDeadline: Duration, keepProbeCrops: Bool = false) {
+        public init(door: String, approach: ApproachConfiguration, decisionDeadline: Duration) {
             self.door = door
             self.approach = approach
             self.decisionDeadline = decisionDeadline
-            self.keepProbeCrops = keepProbeCrops
         }
     }
 
@@ -52,7 +51,7 @@ public actor GatePipeline {
     private var policy: DoorPolicy
     private var policyState = PolicyState()
     public private(set) var statistics = PipelineStatistics()
-    private var decisionObservers: [AsyncStream<GateDecisionRecord>.Continuation] = []
+    private var decisionObservers: [AsyncStream<GateOutcome>.Continuation] = []
 
     public init(
         source: any FrameSource, analyzer: DlibFaceAnalyzer, search: any FaceSearch, offline: (any OfflineFaceStore)?,
@@ -77,8 +76,8 @@ public actor GatePipeline {
     }
 
     /// Decisions as they are made, for the demo and tests.
-    public func decisions() -> AsyncStream<GateDecisionRecord> {
-        let (stream, continuation) = AsyncStream<GateDecisionRecord>.makeStream()
+    public func decisions() -> AsyncStream<GateOutcome> {
+        let (stream, continuation) = AsyncStream<GateOutcome>.makeStream()
         decisionObservers.append(continuation)
         return stream
     }
@@ -130,7 +129,7 @@ public actor GatePipeline {
         let visit = pending.visit
         let time = now()
         var latencies = StageLatencies()
-        latencies.quality = milliseconds(pending.analysis)
+        latencies.quality = pending.analysis
         var identification: Identification?
         var probe: ProbeFace?
         var descriptor: FaceDescriptor?
@@ -151,7 +150,7 @@ public actor GatePipeline {
                 cloudCalled = true
                 statistics.cloudCalls += 1
                 identification = await identify(probe, deadline: pending.emittedAt + settings.decisionDeadline)
-                latencies.cloud = milliseconds(clock.now - cloudStart)
+                latencies.cloud = clock.now - cloudStart
                 descriptor = await localDescriptor
                 if case .unavailable(let failure) = identification, let offline, let descriptor {
                     do {
@@ -166,7 +165,7 @@ public actor GatePipeline {
         let policyStart = clock.now
         let decision = AccessPolicy.evaluate(
             identification, passedQualityGate: visit.passedQualityGate, policy: policy, state: &policyState, at: time)
-        latencies.policy = milliseconds(clock.now - policyStart)
+        latencies.policy = clock.now - policyStart
 
         if decision.outcome.opensDoor {
             let relayStart = clock.now
@@ -176,9 +175,9 @@ public actor GatePipeline {
             } catch {
                 logger.error("relay did not unlock", metadata: ["door": "\(settings.door)", "error": "\(error)"])
             }
-            latencies.relay = milliseconds(clock.now - relayStart)
+            latencies.relay = clock.now - relayStart
         }
-        latencies.total = milliseconds(clock.now - pending.emittedAt)
+        latencies.total = clock.now - pending.emittedAt
         statistics.decisions[decision.outcome, default: 0] += 1
 
         if decision.outcome == .granted, let subject = decision.subjectId, let descriptor, let offline,
@@ -193,18 +192,19 @@ public actor GatePipeline {
             }
         }
 
-        let record = GateDecisionRecord(
-            time: time, door: settings.door, backend: search.backendName, decision: decision, visitNumber: visit.number,
+        let record = DecisionRecord(
+            time: time, door: settings.door, decision: decision, backend: search.backendName,
             quality: visit.bestFace.quality, latencies: latencies,
-            probeJPEG: (decision.offline || settings.keepProbeCrops) ? probe?.jpeg : nil, cloudCalled: cloudCalled)
-        await journal.record(record)
-        for observer in decisionObservers { observer.yield(record) }
+            probeCrop: probe?.jpeg)
+        journal.record(record)
+        let outcome = GateOutcome(record: record, visitNumber: visit.number, cloudCalled: cloudCalled, probeJPEG: probe?.jpeg)
+        for observer in decisionObservers { observer.yield(outcome) }
         logger.notice(
             "decision",
             metadata: [
                 "door": "\(settings.door)", "visit": "\(visit.number)", "outcome": "\(decision.outcome.rawValue)",
                 "subject": "\(decision.subjectId ?? "-")", "score": "\(decision.bestScore.map { "\($0)" } ?? "-")",
-                "offline": "\(decision.offline)", "total_ms": "\(latencies.total.map { String(format: "%.0f", $0) } ?? "-")",
+                "offline": "\(decision.offline)", "total_ms": "\(latencies.total.map { String(format: "%.0f", Self.milliseconds($0)) } ?? "-")",
             ])
     }
 
@@ -223,7 +223,7 @@ public actor GatePipeline {
         }
     }
 
-    private func milliseconds(_ duration: Duration) -> Double {
+    static func milliseconds(_ duration: Duration) -> Double {
         (Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18) * 1000
     }
 }

@@ -1,4 +1,5 @@
 import FacegateCore
+import FacegateJournal
 import FacegatePolicy
 import Foundation
 
@@ -48,52 +49,21 @@ public protocol OfflineFaceStore: Sendable {
     func match(_ descriptor: FaceDescriptor, at time: Date) async throws -> [MatchCandidate]
 }
 
-/// Per-stage latencies of one decision, in milliseconds.
-public struct StageLatencies: Sendable, Hashable, Codable {
-    /// From the best frame's capture to its face analysis done.
-    public var capture: Double?
-    public var quality: Double?
-    public var cloud: Double?
-    public var policy: Double?
-    public var relay: Double?
-    /// From the visit's emission to the decision acted on.
-    public var total: Double?
-
-    public init() {}
-}
-
-/// One decision with its context, for the journal.
-public struct GateDecisionRecord: Sendable {
-    public var time: Date
-    public var door: String
-    public var backend: String
-    public var decision: Decision
+/// One decision as the pipeline reports it to observers (the demo, tests).
+public struct GateOutcome: Sendable {
+    /// What went to the journal.
+    public var record: DecisionRecord
     public var visitNumber: Int
-    public var quality: QualityMeasures?
-    public var latencies: StageLatencies
-    /// The probe crop, for a decision made offline (to re-check later) or when crops are kept.
-    public var probeJPEG: [UInt8]?
     /// Whether the cloud was called for this visit.
     public var cloudCalled: Bool
-
-    public init(
-        time: Date, door: String, backend: String, decision: Decision, visitNumber: Int, quality: QualityMeasures?,
-        latencies: StageLatencies, probeJPEG: [UInt8]?, cloudCalled: Bool
-    ) {
-        self.time = time
-        self.door = door
-        self.backend = backend
-        self.decision = decision
-        self.visitNumber = visitNumber
-        self.quality = quality
-        self.latencies = latencies
-        self.probeJPEG = probeJPEG
-        self.cloudCalled = cloudCalled
-    }
+    /// The visit's best-face crop, when one was made.
+    public var probeJPEG: [UInt8]?
 }
 
-/// Where decisions go: the SQLite journal in the daemon. Recording never blocks the door path.
+/// Where decisions and door events go: the SQLite journal in the daemon. Recording never waits.
 public protocol GateJournal: Sendable {
-    func record(_ decision: GateDecisionRecord) async
-    func record(doorEvent: DoorEvent, door: String, at time: Date) async
+    @discardableResult func record(_ decision: DecisionRecord) -> Bool
+    @discardableResult func record(_ event: DoorEventRecord) -> Bool
 }
+
+extension SQLiteJournal: GateJournal {}
