@@ -119,7 +119,7 @@ let package = Package(
             name: "FacegateDemo",
             dependencies: [
                 "FacegateCore", "FacegateImageCodec", "FacegateQuality", "FacegatePolicy", "FacegateIdentify",
-                "FacegateEmulators", "FacegateDoor", "FacegateApp",
+                "FacegateEmulators", "FacegateDoor", "FacegateApp", "FacegateJournal",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -64,6 +64,10 @@ enum JournalSchema {
         // The writer never waits on a lock for long: `facegate log` readers do not block a WAL writer,
         // and a second writer (a stray process) is reported rather than waited for.
         configuration.busyMode = .timeout(2)
+        // Owner-only from the start (SQLite gives its WAL and shared-memory files the same mode):
+        // the journal names people, and holds face crops when they are switched on.
+        let fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
+        if fd >= 0 { close(fd) }
         let pool = try DatabasePool(path: path, configuration: configuration)
         try pool.writeWithoutTransaction { db in
             // GRDB's pool sets synchronous=NORMAL, under which a commit can be lost on power loss.

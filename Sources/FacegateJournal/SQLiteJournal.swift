@@ -88,6 +88,9 @@ public final class SQLiteJournal: Sendable {
         var status = JournalStatus()
     }
 
+    /// Where the daemon keeps the journal (systemd `StateDirectory=facegate`).
+    public static let defaultPath = "/var/lib/facegate/journal.sqlite"
+
     public let configuration: Configuration
     let logger: Logger
     let state = Mutex(State())
@@ -166,6 +169,8 @@ public final class SQLiteJournal: Sendable {
                 try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                     let resumeNow = state.withLock { state -> Result<Void, JournalError>? in
                         if state.settledSequence >= state.lastSequence { return .success(()) }
+                        // Cancelled before the waiter was registered: the cancellation handler found nothing to resume.
+                        if Task.isCancelled { return .failure(JournalError(.closed, "flush was cancelled")) }
                         if state.status.health == .closed {
                             return .failure(JournalError(.closed, "the journal writer has stopped"))
                         }
@@ -224,9 +229,11 @@ public final class SQLiteJournal: Sendable {
         let clock = ContinuousClock()
         var nextRetention = clock.now
         var delay = configuration.retryDelay
+        // Halved after each full-disk failure, so that what still fits on the disk gets written.
+        var batchLimit = max(1, configuration.maxBatchSize)
         while !Task.isCancelled {
             let (batch, hasDatabase) = state.withLock { state in
-                (Array(state.pending.prefix(configuration.maxBatchSize)), state.database != nil)
+                (Array(state.pending.prefix(batchLimit)), state.database != nil)
             }
             let retentionDue = clock.now >= nextRetention
             if batch.isEmpty && !retentionDue && hasDatabase {
@@ -243,8 +250,10 @@ public final class SQLiteJournal: Sendable {
                     try await write(batch, to: database)
                 }
                 delay = configuration.retryDelay
+                batchLimit = min(max(1, configuration.maxBatchSize), batchLimit * 2)
             } catch {
                 noteFailure(error, batch: batch)
+                if Self.describe(error).code == .diskFull { batchLimit = max(1, batchLimit / 2) }
                 do {
                     try await Task.sleep(for: delay)
                 } catch {
@@ -287,6 +296,9 @@ public final class SQLiteJournal: Sendable {
         } catch let error as JournalError {
             throw error
         } catch {
+            if Self.isOnReadOnlyFileSystem(configuration.path) {
+                throw JournalError(.readOnly, "the file system holding the journal \(configuration.path) is mounted read-only")
+            }
             throw JournalError(.cannotOpen, "cannot open the journal at \(configuration.path): \(Self.describe(error).message)")
         }
     }
@@ -365,19 +377,23 @@ public final class SQLiteJournal: Sendable {
 
     /// The last attempt at shutdown: a synchronous write that cancellation cannot interrupt.
     private func finishOnShutdown() {
-        let batch = state.withLock { $0.pending }
-        if !batch.isEmpty {
+        let pending = state.withLock { $0.pending }
+        if !pending.isEmpty {
             do {
                 let database = try openedDatabase()
                 let storeCrops = configuration.storeProbeCrops
-                try database.write { db in
-                    for item in batch { try JournalWriter.insert(item.write, storeCrops: storeCrops, into: db) }
+                // In batches, so that on a nearly full disk as much as fits is kept.
+                for start in stride(from: 0, to: pending.count, by: max(1, configuration.maxBatchSize)) {
+                    let batch = Array(pending[start..<min(pending.count, start + max(1, configuration.maxBatchSize))])
+                    try database.write { db in
+                        for item in batch { try JournalWriter.insert(item.write, storeCrops: storeCrops, into: db) }
+                    }
+                    settle(batch, dropped: 0)
                 }
-                settle(batch, dropped: 0)
             } catch {
                 logger.error(
                     "journal stopped with records unwritten",
-                    metadata: ["error": "\(Self.describe(error).message)", "lost": "\(batch.count)"])
+                    metadata: ["error": "\(Self.describe(error).message)", "lost": "\(state.withLock { $0.pending.count })"])
             }
         }
         let (waiters, settled) = state.withLock { state -> ([FlushWaiter], UInt64) in
@@ -401,6 +417,14 @@ public final class SQLiteJournal: Sendable {
     }
 
     // MARK: - Errors
+
+    /// Whether the folder of `path` is on a read-only mount (SQLite only says it cannot open the file).
+    static func isOnReadOnlyFileSystem(_ path: String) -> Bool {
+        var info = statvfs()
+        let folder = (path as NSString).deletingLastPathComponent
+        guard statvfs(folder.isEmpty ? "." : folder, &info) == 0 else { return false }
+        return info.f_flag & UInt(ST_RDONLY) != 0
+    }
 
     static func isTransient(_ error: DatabaseError) -> Bool {
         switch error.resultCode {

@@ -13,7 +13,7 @@ struct NeoCheckEmulatorCommand: AsyncParsableCommand {
         discussion: """
             Serves the API under http://127.0.0.1:PORT/api (connect/token, v1/face...). Records, lists and \
             credits persist in the state folder; tokens live in memory. Confidence is \
-            100 / (1 + exp(15 * (d - 0.55))) for descriptor distance d; result is ok at 50 or more, else failed.
+            100 / (1 + exp(15 * (d - 0.50))) for descriptor distance d; result is ok at 50 or more, else failed.
             """)
 
     @Option(help: "TCP port on 127.0.0.1 (0 picks a free one and prints it).")

@@ -5,6 +5,9 @@ struct FacegateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "facegate",
         abstract: "Face-recognition access control for a door: camera, local face quality, cloud search, relay.",
-        subcommands: [FacesCommand.self, BestCommand.self, DemoCommand.self, ConfigCommand.self, NECCommand.self, NeoCheckCommand.self]
+        subcommands: [
+            FacesCommand.self, BestCommand.self, DemoCommand.self, ConfigCommand.self, NECCommand.self, NeoCheckCommand.self,
+            LogCommand.self, CacheCommand.self,
+        ]
     )
 }

@@ -57,7 +57,9 @@ struct NeoCheckIdentifyTests {
 
     @Test("1:N against a list, by identifier and by name")
     func againstList() async throws {
-        let people = ["angelina_jolie", "jennifer_aniston", "katy_perry"]
+        // A second photo of each, within dlib's usual same-person distance of the first.
+        let probes = ["angelina_jolie": "02.jpg", "jennifer_aniston": "06.jpg", "katy_perry": "02.jpg"]
+        let people = probes.keys.sorted()
         try await withNeoCheckEmulator { harness in
             let client = try harness.client()
             let list = try await client.createList(name: "staff")
@@ -70,7 +72,7 @@ struct NeoCheckIdentifyTests {
                 NeoCheckNewFaceRecord(faceImage: try TestFaces.photo("matt_damon", "01.jpg"), name: "Matt", surname1: "Damon"))
 
             for person in people {
-                let answer = try await client.identify(probe: try TestFaces.photo(person, "02.jpg"), againstList: .identifier(list))
+                let answer = try await client.identify(probe: try TestFaces.photo(person, probes[person]!), againstList: .identifier(list))
                 #expect(answer.result == .ok, "\(person)")
                 #expect(answer.person?.identifier == ids[person], "\(person)")
             }
@@ -89,6 +91,22 @@ struct NeoCheckIdentifyTests {
             let empty = try await client.createList(name: "empty")
             let nobody = try await client.identify(probe: try TestFaces.photo("katy_perry", "02.jpg"), againstList: .identifier(empty))
             #expect(nobody.result == .notExecuted)
+        }
+    }
+
+    @Test("a match in a probe with several faces is a warning, and face QA says so")
+    func severalFaces() async throws {
+        let group = try TestFaces.photo("_multi", "01.jpg")
+        try await withNeoCheckEmulator { harness in
+            let client = try harness.client()
+            // Enrolment keeps the largest face; the same photo as probe matches it exactly.
+            let id = try await client.createRecord(NeoCheckNewFaceRecord(faceImage: group, name: "Largest", surname1: "Face"))
+            let answer = try await client.identify(probe: group, againstRecord: .identifier(id), faceQA: true)
+            #expect(answer.result == .warning)
+            #expect(answer.isMatch)
+            #expect(answer.person?.identifier == id)
+            #expect(answer.faceQA?.checks?.onlyOneFaceVisible == false)
+            #expect(answer.faceQA?.checks?.overallPhotoQuality == false)
         }
     }
 
@@ -112,11 +130,13 @@ struct NeoCheckIdentifyTests {
     func unusableProbes() async throws {
         try await withNeoCheckEmulator(credits: 10) { harness in
             let client = try harness.client()
-            let noFace = try await client.identify(probe: try TestFaces.photo("_noface", "01.jpg"), againstReference: try TestFaces.photo("katy_perry", "01.jpg"))
+            let noFace = try await client.identify(
+                probe: try TestFaces.photo("_noface", "01.jpg"), againstReference: try TestFaces.photo("katy_perry", "01.jpg"))
             #expect(noFace.result == .notExecuted)
             #expect(noFace.confidence == 0)
             await #expect(throws: NeoCheckError(.invalidContent, "")) {
-                _ = try await client.identify(probe: Array("plainly not an image".utf8), againstReference: try TestFaces.photo("katy_perry", "01.jpg"))
+                _ = try await client.identify(
+                    probe: Array("plainly not an image".utf8), againstReference: try TestFaces.photo("katy_perry", "01.jpg"))
             }
             // Neither spent a credit.
             #expect(await harness.emulator.credits == 10)
@@ -150,9 +170,9 @@ struct NeoCheckIdentifyTests {
 
     @Test("the confidence mapping is the documented logistic")
     func confidenceMapping() {
-        #expect(abs(NeoCheckMatching.confidence(distance: 0.55) - 50) < 1e-9)
-        #expect(NeoCheckMatching.confidence(distance: 0.35) > 95)
-        #expect(NeoCheckMatching.confidence(distance: 0.7) < 10)
+        #expect(abs(NeoCheckMatching.confidence(distance: 0.50) - 50) < 1e-9)
+        #expect(NeoCheckMatching.confidence(distance: 0.30) > 95)
+        #expect(NeoCheckMatching.confidence(distance: 0.65) < 10)
         #expect(NeoCheckMatching.isMatch(confidence: 50))
         #expect(!NeoCheckMatching.isMatch(confidence: 49.99))
     }

@@ -5,6 +5,7 @@ import FacegateIdentify
 import Foundation
 import Hummingbird
 import Logging
+import ServiceLifecycle
 import Synchronization
 
 /// The account every test emulator has.
@@ -62,13 +63,21 @@ func withNeoCheckEmulator<Value: Sendable>(
     logger.logLevel = .warning
     let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
     let app = emulator.application(port: 0, logger: logger, pathPrefix: "api") { port in portContinuation.yield(port) }
+    // Stopped with a graceful shutdown, as systemd would, rather than by cancellation.
+    let services = ServiceGroup(configuration: ServiceGroupConfiguration(services: [app], logger: logger))
     return try await withThrowingTaskGroup(of: Void.self, returning: Value.self) { group in
-        group.addTask { try await app.run() }
+        group.addTask { try await services.run() }
         var iterator = ports.makeAsyncIterator()
         guard let port = await iterator.next() else { throw NeoCheckEmulatorError("the emulator did not start") }
-        let value = try await body(EmulatorHarness(emulator: emulator, port: port, stateDirectory: directory))
-        group.cancelAll()
-        return value
+        do {
+            let value = try await body(EmulatorHarness(emulator: emulator, port: port, stateDirectory: directory))
+            await services.triggerGracefulShutdown()
+            try await group.waitForAll()
+            return value
+        } catch {
+            await services.triggerGracefulShutdown()
+            throw error
+        }
     }
 }
 

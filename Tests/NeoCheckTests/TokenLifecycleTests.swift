@@ -3,8 +3,8 @@ import FacegateEmulators
 import FacegateIdentify
 import Foundation
 import Logging
-import NIOHTTP1
 import NIOCore
+import NIOHTTP1
 import Testing
 
 @Suite("NeoCheck OAuth token lifecycle against the emulator")
@@ -31,10 +31,12 @@ struct TokenLifecycleTests {
 
     @Test("a token that expires mid-run is renewed with the refresh token")
     func expiryMidRun() async throws {
-        try await withNeoCheckEmulator(tokenLifetime: .seconds(2)) { harness in
+        // Lifetimes are long enough that a loaded machine does not expire a token between
+        // its issue and its use; the client renews 1.5 s (a tenth) before the end.
+        try await withNeoCheckEmulator(tokenLifetime: .seconds(15)) { harness in
             let client = try harness.client()
             try await probeCall(client)
-            try await Task.sleep(for: .milliseconds(2500))
+            try await Task.sleep(for: .seconds(14))
             try await probeCall(client)
             #expect(await harness.emulator.tokenRequests == ["password": 1, "refresh_token": 1])
             #expect(await harness.emulator.apiCalls == 2)
@@ -85,10 +87,12 @@ struct TokenLifecycleTests {
 
     @Test("concurrent callers share one renewal when the token expires")
     func concurrentCallersAtExpiry() async throws {
-        try await withNeoCheckEmulator(tokenLifetime: .seconds(2)) { harness in
+        // Lifetimes are long enough that a loaded machine does not expire a token between
+        // its issue and its use; the client renews 1.5 s (a tenth) before the end.
+        try await withNeoCheckEmulator(tokenLifetime: .seconds(15)) { harness in
             let client = try harness.client()
             try await probeCall(client)
-            try await Task.sleep(for: .milliseconds(2500))
+            try await Task.sleep(for: .seconds(14))
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for _ in 0..<24 {
                     group.addTask { try await probeCall(client) }
@@ -150,7 +154,7 @@ struct TokenLifecycleTests {
     @Test("no secret or token reaches a log line, even at trace level")
     func secretsStayOutOfLogs() async throws {
         let logs = CapturedLogs()
-        let token = try await withNeoCheckEmulator(tokenLifetime: .seconds(2)) { harness in
+        let token = try await withNeoCheckEmulator { harness in
             let client = try harness.client(logger: logs.logger())
             try await probeCall(client)
             await harness.emulator.revokeAccessTokens()

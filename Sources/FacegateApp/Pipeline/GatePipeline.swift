@@ -197,7 +197,9 @@ public actor GatePipeline {
             quality: visit.bestFace.quality, latencies: latencies,
             probeCrop: probe?.jpeg)
         journal.record(record)
-        let outcome = GateOutcome(record: record, visitNumber: visit.number, cloudCalled: cloudCalled, probeJPEG: probe?.jpeg)
+        let outcome = GateOutcome(
+            record: record, visitNumber: visit.number, bestFrameSequence: visit.bestFrameSequence, cloudCalled: cloudCalled,
+            probeJPEG: probe?.jpeg)
         for observer in decisionObservers { observer.yield(outcome) }
         logger.notice(
             "decision",

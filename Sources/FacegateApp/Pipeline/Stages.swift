@@ -54,6 +54,8 @@ public struct GateOutcome: Sendable {
     /// What went to the journal.
     public var record: DecisionRecord
     public var visitNumber: Int
+    /// Sequence number of the frame the visit's best face came from.
+    public var bestFrameSequence: UInt64
     /// Whether the cloud was called for this visit.
     public var cloudCalled: Bool
     /// The visit's best-face crop, when one was made.
@@ -67,3 +69,27 @@ public protocol GateJournal: Sendable {
 }
 
 extension SQLiteJournal: GateJournal {}
+
+extension DoorEvent {
+    /// The journal's name for this event; nil for relay changes, which the decisions already record.
+    public var journalKind: DoorEventKind? {
+        switch self {
+        case .opened: .opened
+        case .closed: .closed
+        case .heldOpen: .heldOpen
+        case .forcedOpen: .forced
+        case .requestToExit: .exitButton
+        case .unlocked, .locked: nil
+        }
+    }
+}
+
+/// Copies a door's events into the journal until the door stops or the task is cancelled.
+public func journalDoorEvents(of door: any DoorActuator, named name: String, into journal: any GateJournal) async {
+    for await event in await door.events() {
+        guard let kind = event.journalKind else { continue }
+        var detail: String?
+        if case .opened(let authorized) = event { detail = authorized ? "after an unlock" : "without an unlock" }
+        journal.record(DoorEventRecord(time: Date(), door: name, kind: kind, detail: detail))
+    }
+}

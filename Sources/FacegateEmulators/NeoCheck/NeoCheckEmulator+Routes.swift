@@ -12,8 +12,12 @@ extension NeoCheckEmulator {
         let p = trimmed.isEmpty ? "" : trimmed + "/"
         router.post(RouterPath(p + "connect/token")) { request, _ in await self.tokenEndpoint(request) }
 
-        router.post(RouterPath(p + "v1/face")) { request, _ in await self.api(request) { body async throws(APIReply) in try await self.createRecord(body) } }
-        router.put(RouterPath(p + "v1/face")) { request, _ in await self.api(request) { body async throws(APIReply) in try await self.updateRecord(body) } }
+        router.post(RouterPath(p + "v1/face")) { request, _ in
+            await self.api(request) { body async throws(APIReply) in try await self.createRecord(body) }
+        }
+        router.put(RouterPath(p + "v1/face")) { request, _ in
+            await self.api(request) { body async throws(APIReply) in try await self.updateRecord(body) }
+        }
         router.get(RouterPath(p + "v1/face/:identifier")) { request, context in
             let key = RecordKey.identifier(Self.parameter(context))
             return await self.api(request) { _ async throws(APIReply) in try await self.getRecord(key) }
@@ -31,8 +35,12 @@ extension NeoCheckEmulator {
             return await self.api(request) { _ async throws(APIReply) in try await self.deleteRecord(key) }
         }
 
-        router.post(RouterPath(p + "v1/face/list")) { request, _ in await self.api(request) { body async throws(APIReply) in try await self.createList(body) } }
-        router.put(RouterPath(p + "v1/face/list")) { request, _ in await self.api(request) { body async throws(APIReply) in try await self.updateList(body) } }
+        router.post(RouterPath(p + "v1/face/list")) { request, _ in
+            await self.api(request) { body async throws(APIReply) in try await self.createList(body) }
+        }
+        router.put(RouterPath(p + "v1/face/list")) { request, _ in
+            await self.api(request) { body async throws(APIReply) in try await self.updateList(body) }
+        }
         router.get(RouterPath(p + "v1/face/list/:identifier")) { request, context in
             let id = Self.parameter(context)
             return await self.api(request) { _ async throws(APIReply) in try await self.getList(id) }

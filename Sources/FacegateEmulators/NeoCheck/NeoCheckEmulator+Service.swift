@@ -393,25 +393,20 @@ extension NeoCheckEmulator {
         }
     }
 
-    /// Runs the face core on a thread of its own: it blocks for tens of milliseconds or more.
+    /// Runs the face core on the emulator's blocking-work queue.
     private nonisolated func analyze(_ base64: String) async throws(AnalysisFailure) -> ImageAnalysis {
         guard let data = Data(base64Encoded: base64, options: .ignoreUnknownCharacters), !data.isEmpty else {
             throw .notBase64
         }
         let bytes = [UInt8](data)
         let analyzer = self.analyzer
-        let result: Result<ImageAnalysis, AnalysisFailure> = await withCheckedContinuation { continuation in
-            DispatchQueue.global(qos: .userInitiated).async {
-                do {
-                    continuation.resume(returning: .success(try analyzer.analyze(encoded: bytes, descriptorLimit: 1)))
-                } catch let error as ImageError {
-                    continuation.resume(returning: .failure(.undecodable(error.message)))
-                } catch {
-                    continuation.resume(returning: .failure(.engine))
-                }
-            }
+        do {
+            return try await faceWork.run { try analyzer.analyze(encoded: bytes, descriptorLimit: 1) }
+        } catch let error as ImageError {
+            throw .undecodable(error.message)
+        } catch {
+            throw .engine
         }
-        return try result.get()
     }
 
     private nonisolated func personProblems(name: String?, surname1: String?) -> [ErrorEntry] {

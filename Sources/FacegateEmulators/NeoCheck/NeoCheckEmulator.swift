@@ -41,12 +41,23 @@ public struct NeoCheckEmulatorConfiguration: Sendable {
 ///
 /// Tokens live in memory (a restart signs everyone out); records, lists and
 /// credits live in the state folder. The hourly limit counts every authorised
-/// Face API call in a sliding hour; token requests are not counted. Counters
+/// Face API call in a sliding hour; token requests are not counted. A credit is
+/// spent by each identification that compared faces (not by one that found no
+/// face, or had nothing to compare with).
+///
+/// Where the API document is silent, the emulator chooses: the update bodies
+/// name their record or list by `identifier` (a record also by `externalIdentifier`);
+/// a record is in at most one list (it has one `faceListId`), so adding it to a
+/// list moves it; identifying against an unknown record or list answers 404;
+/// ErrorMessage objects are `{"message": ...}`; face QA is laid out as
+/// `{faceRectangle, featurePoints, imageFeatures, checks}` (see `NeoCheckMatching`). Counters
 /// and the revoke methods are there for tests that need to see or force what
 /// the real service does on its own (a token rejected before its expiry, say).
 public actor NeoCheckEmulator {
     public nonisolated let configuration: NeoCheckEmulatorConfiguration
     nonisolated let analyzer: any FaceAnalyzing
+    /// The face core blocks for tens of milliseconds an image: it runs here, off the cooperative pool.
+    nonisolated let faceWork = BlockingWorkQueue(label: "facegate.emulator.neocheck.faces")
     let store: StateFile<NeoCheckEmulatorStore>
     private var accessTokens: [String: ContinuousClock.Instant] = [:]
     private var refreshTokens: Set<String> = []

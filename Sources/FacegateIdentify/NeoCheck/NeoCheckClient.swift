@@ -174,9 +174,10 @@ public struct NeoCheckClient: Sendable {
     private func call(
         _ method: HTTPMethod, _ path: String, body: [UInt8]? = nil, idempotent: Bool
     ) async throws(NeoCheckError) -> CloudHTTPResponse {
-        if let budget { try await budget.spend() }
         let url = base + "/" + path
         var token = try await tokens.token()
+        // Spent once the token is in hand: a failed sign-in costs no Face API call.
+        if let budget { try await budget.spend() }
         var attempt = 1
         while true {
             let bearer = token
@@ -244,6 +245,7 @@ public struct NeoCheckClient: Sendable {
             secrets = [credentials.clientSecret, refreshToken]
         }
         let body = formEncoded(form)
+        http.logger.debug("requesting an access token", metadata: ["grant": "\(form[0].1)"])
         // A token request changes nothing on the service: safe to retry.
         let response = try await send(http, idempotent: true) {
             var request = HTTPClientRequest(url: url)

@@ -118,7 +118,9 @@ struct TokenReply: Decodable {
     var refreshToken: String?
 
     private enum CodingKeys: String, CodingKey {
-        case accessToken = "access_token", tokenType = "token_type", expiresIn = "expires_in"
+        case accessToken = "access_token"
+        case tokenType = "token_type"
+        case expiresIn = "expires_in"
         case refreshToken = "refresh_token"
     }
 

@@ -3,6 +3,7 @@ import AsyncHTTPClient
 import FacegateIdentify
 import Foundation
 import Logging
+import NIOCore
 
 /// `facegate neocheck ...`: every NeoCheck FaceCheck operation, for installers.
 struct NeoCheckCommand: AsyncParsableCommand {
@@ -81,7 +82,10 @@ struct NeoCheckConnectionOptions: ParsableArguments {
         }
         var logger = Logger(label: "facegate.neocheck")
         logger.logLevel = .warning
-        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
+        // The read timeout also bounds a reply whose body stalls after its head.
+        var httpConfiguration = HTTPClient.Configuration()
+        httpConfiguration.timeout = .init(connect: .seconds(10), read: .milliseconds(Int64(timeout * 1000)))
+        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: httpConfiguration)
         do {
             let policy = CloudHTTPPolicy(requestTimeout: .milliseconds(Int64(timeout * 1000)))
             let client = try NeoCheckClient(

@@ -1,0 +1,170 @@
+import Crypto
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The AES-256 key the offline cache seals descriptors and probes with.
+///
+/// The key file holds 32 bytes: raw, as 64 hex digits, or as base64 (a trailing newline is fine).
+/// It must be readable by its owner only (mode 0600 or 0400) and owned by the daemon's user or root;
+/// a systemd credential (`LoadCredential=`) meets this.
+public struct OfflineCacheKey: Sendable {
+    private let storage: KeyStorage
+
+    var key: SymmetricKey { storage.key }
+
+    public static let byteCount = 32
+    /// The key file used when neither a path nor a systemd credential is given.
+    public static let defaultPath = "/etc/facegate/credentials/offline-cache-key"
+    /// The systemd credential name the unit loads the key as (`LoadCredential=offline-cache-key:...`).
+    public static let credentialName = "offline-cache-key"
+
+    /// A key from its 32 bytes.
+    public init(bytes: [UInt8]) throws(OfflineCacheError) {
+        guard bytes.count == Self.byteCount else {
+            throw OfflineCacheError(.keyFileInvalid, "an offline cache key is \(Self.byteCount) bytes, got \(bytes.count)")
+        }
+        storage = KeyStorage(SymmetricKey(data: bytes))
+    }
+
+    init(key: SymmetricKey) {
+        storage = KeyStorage(key)
+    }
+
+    /// Loads the key from a file, refusing one that others could read.
+    public static func load(path: String) throws(OfflineCacheError) -> OfflineCacheKey {
+        let contents = try readPrivateFile(path)
+        return try OfflineCacheKey(bytes: decode(contents, path: path))
+    }
+
+    /// Loads the key from the systemd credential `name` (`LoadCredential=name:...` in the unit),
+    /// that is `$CREDENTIALS_DIRECTORY/name`.
+    public static func loadCredential(
+        named name: String, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws(OfflineCacheError) -> OfflineCacheKey {
+        guard let directory = environment["CREDENTIALS_DIRECTORY"], !directory.isEmpty else {
+            throw OfflineCacheError(
+                .keyFileUnreadable, "no systemd credentials: $CREDENTIALS_DIRECTORY is not set (add LoadCredential=\(name):... to the unit)")
+        }
+        guard !name.isEmpty, !name.contains("/") else {
+            throw OfflineCacheError(.invalidArgument, "a credential name is a plain file name, got '\(name)'")
+        }
+        return try load(path: directory + "/" + name)
+    }
+
+    /// Writes a new random key to `path` with mode 0600 and returns it. Never overwrites a file.
+    @discardableResult
+    public static func generate(to path: String) throws(OfflineCacheError) -> OfflineCacheKey {
+        let key = SymmetricKey(size: .bits256)
+        let text = key.withUnsafeBytes { bytes in bytes.map { String(format: "%02x", $0) }.joined() } + "\n"
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            let error = errno
+            if error == EEXIST {
+                throw OfflineCacheError(.keyFileExists, "\(path) already exists; a key is never overwritten (move it away first)")
+            }
+            throw OfflineCacheError(.keyFileUnreadable, "cannot create \(path): \(String(cString: strerror(error)))")
+        }
+        defer { close(fd) }
+        // The umask can only take permissions away, but make sure of 0600 whatever the file system did.
+        fchmod(fd, 0o600)
+        let bytes = Array(text.utf8)
+        let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        guard written == bytes.count, fsync(fd) == 0 else {
+            let error = errno
+            unlink(path)
+            throw OfflineCacheError(.keyFileUnreadable, "cannot write \(path): \(String(cString: strerror(error)))")
+        }
+        return OfflineCacheKey(key: key)
+    }
+
+    /// Reads a small file after checking, on the open descriptor, that only its owner can read it.
+    private static func readPrivateFile(_ path: String) throws(OfflineCacheError) -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)
+        guard fd >= 0 else {
+            let error = errno
+            throw OfflineCacheError(.keyFileUnreadable, "cannot open the key file \(path): \(String(cString: strerror(error)))")
+        }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else {
+            let error = errno
+            throw OfflineCacheError(.keyFileUnreadable, "cannot stat the key file \(path): \(String(cString: strerror(error)))")
+        }
+        guard (info.st_mode & S_IFMT) == S_IFREG else {
+            throw OfflineCacheError(.keyFileUnreadable, "the key file \(path) is not a regular file")
+        }
+        let permissions = info.st_mode & 0o777
+        if permissions & 0o077 != 0 {
+            throw OfflineCacheError(
+                .keyFileInsecure,
+                "the key file \(path) is accessible by group or others (mode \(String(permissions, radix: 8))); run: chmod 600 \(path)")
+        }
+        if info.st_uid != geteuid() && info.st_uid != 0 {
+            throw OfflineCacheError(
+                .keyFileInsecure, "the key file \(path) belongs to user \(info.st_uid), neither this user (\(geteuid())) nor root")
+        }
+        var contents: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 512)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                let error = errno
+                throw OfflineCacheError(.keyFileUnreadable, "cannot read the key file \(path): \(String(cString: strerror(error)))")
+            }
+            if count == 0 { break }
+            contents += buffer[0..<count]
+            if contents.count > 4096 {
+                throw OfflineCacheError(.keyFileInvalid, "the key file \(path) is too large to be a key")
+            }
+        }
+        return contents
+    }
+
+    private static func decode(_ contents: [UInt8], path: String) throws(OfflineCacheError) -> [UInt8] {
+        if contents.count == byteCount { return contents }
+        let text = String(decoding: contents, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        if text.count == 2 * byteCount, let bytes = hexBytes(text) { return bytes }
+        if let data = Data(base64Encoded: text), data.count == byteCount { return [UInt8](data) }
+        throw OfflineCacheError(
+            .keyFileInvalid, "the key file \(path) does not hold a 256-bit key (32 raw bytes, 64 hex digits or base64)")
+    }
+
+    private static func hexBytes(_ text: String) -> [UInt8]? {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(text.utf8.count / 2)
+        var high: UInt8?
+        for character in text.utf8 {
+            let nibble: UInt8
+            switch character {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): nibble = character - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): nibble = character - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): nibble = character - UInt8(ascii: "A") + 10
+            default: return nil
+            }
+            if let h = high {
+                bytes.append(h << 4 | nibble)
+                high = nil
+            } else {
+                high = nibble
+            }
+        }
+        return high == nil ? bytes : nil
+    }
+}
+
+/// Holds the key for sharing across tasks. `SymmetricKey` is an immutable value (its bytes are never
+/// changed after creation and are wiped when released) but swift-crypto does not mark it `Sendable`
+/// on Linux, so the claim is made here, once.
+private final class KeyStorage: @unchecked Sendable {
+    let key: SymmetricKey
+
+    init(_ key: SymmetricKey) {
+        self.key = key
+    }
+}

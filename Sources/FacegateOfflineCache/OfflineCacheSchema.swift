@@ -1,0 +1,102 @@
+import Foundation
+import GRDB
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+enum OfflineCacheSchema {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: face entries, pending re-checks") { db in
+            try db.create(table: "cache_meta") { t in
+                t.primaryKey("name", .text)
+                t.column("value", .blob).notNull()
+            }
+            try db.create(table: "face_entry") { t in
+                t.primaryKey("id", .text)
+                t.column("subject_id", .text).notNull().indexed()
+                t.column("tags", .text).notNull()
+                t.column("remembered_at", .integer).notNull().indexed()
+                t.column("expires_at", .integer).notNull().indexed()
+                t.column("sealed_descriptor", .blob).notNull()
+            }
+            try db.create(table: "pending_recheck") { t in
+                t.primaryKey("id", .text)
+                t.column("decision_id", .text).notNull()
+                t.column("door", .text).notNull()
+                t.column("created_at", .integer).notNull().indexed()
+                t.column("expires_at", .integer).notNull()
+                t.column("attempts", .integer).notNull().defaults(to: 0)
+                t.column("sealed_probe", .blob).notNull()
+            }
+        }
+        return migrator
+    }
+
+    static func openPool(path: String, key: OfflineCacheKey) throws(OfflineCacheError) -> DatabasePool {
+        let pool: DatabasePool
+        do {
+            try createPrivately(path)
+            var configuration = Configuration()
+            configuration.label = "facegate.offline-cache"
+            configuration.busyMode = .timeout(5)
+            pool = try DatabasePool(path: path, configuration: configuration)
+            try pool.writeWithoutTransaction { db in
+                // A pending re-check is a promise to the journal; keep it across a power cut.
+                try db.execute(sql: "PRAGMA synchronous = FULL")
+                // Deleted rows (revoked faces) are zeroed on disk, not just unlinked from the tree.
+                try db.execute(sql: "PRAGMA secure_delete = ON")
+            }
+            let superseded = try pool.read { db in
+                try db.tableExists("grdb_migrations") ? try migrator.hasBeenSuperseded(db) : false
+            }
+            if superseded {
+                throw OfflineCacheError(.unknownSchema, "the offline cache at \(path) was written by a newer facegate")
+            }
+            try migrator.migrate(pool)
+        } catch let error as OfflineCacheError {
+            throw error
+        } catch {
+            throw OfflineCacheError(.cannotOpen, "cannot open the offline cache at \(path): \(describe(error))")
+        }
+        try checkKey(pool, key: key, path: path)
+        return pool
+    }
+
+    /// The first key to open a cache seals a known value; any other key fails to open it.
+    private static func checkKey(_ pool: DatabasePool, key: OfflineCacheKey, path: String) throws(OfflineCacheError) {
+        let matches: Bool
+        do {
+            matches = try pool.write { db -> Bool in
+                if let sealed = try Data.fetchOne(db, sql: "SELECT value FROM cache_meta WHERE name = 'key_check'") {
+                    return CacheSealing.open(sealed, context: CacheSealing.keyCheckContext, key: key) == CacheSealing.keyCheckPlaintext
+                }
+                let sealed = try CacheSealing.seal(CacheSealing.keyCheckPlaintext, context: CacheSealing.keyCheckContext, key: key)
+                try db.execute(sql: "INSERT INTO cache_meta (name, value) VALUES ('key_check', ?)", arguments: [sealed])
+                return true
+            }
+        } catch {
+            throw OfflineCacheError(.storage, "cannot check the offline cache key: \(describe(error))")
+        }
+        if !matches {
+            throw OfflineCacheError(
+                .wrongKey, "the offline cache at \(path) was written with a different key (delete the file to start an empty cache)")
+        }
+    }
+
+    /// Creates the file with mode 0600 before SQLite does (its WAL and shared-memory files take the same mode).
+    private static func createPrivately(_ path: String) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
+        if fd >= 0 { close(fd) }
+    }
+
+    static func describe(_ error: any Error) -> String {
+        if let error = error as? DatabaseError {
+            return error.message ?? "SQLite error \(error.extendedResultCode.rawValue)"
+        }
+        return String(describing: error)
+    }
+}

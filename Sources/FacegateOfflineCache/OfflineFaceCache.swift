@@ -1,0 +1,409 @@
+import Crypto
+import FacegateCore
+import FacegatePolicy
+import Foundation
+import GRDB
+import Logging
+
+/// The faces the cloud granted lately, kept so that the door can decide when the cloud is down.
+///
+/// Each descriptor (and each pending re-check's probe crop) is sealed with AES-256-GCM; the subject
+/// id, tags and times stay clear so that revocation and expiry work without the key, and they are
+/// authenticated with the sealed value, so a row edited in the file fails to open and never matches.
+///
+/// Matching reads the file each time rather than keeping faces in memory: the cache is small
+/// (bounded by `maxEntries`), it is only searched while the cloud is down, and a purge made by
+/// `facegate cache purge` in another process takes effect at once.
+public actor OfflineFaceCache {
+    public struct Configuration: Sendable {
+        public var path: String
+        /// At most this many faces; the oldest are evicted.
+        public var maxEntries: Int
+        /// At most this many faces per subject (a few looks of the same person); the oldest are replaced.
+        public var maxEntriesPerSubject: Int
+        /// How long a remembered face may be matched.
+        public var entryLifetime: Duration
+        /// At most this many probes waiting for a re-check; the oldest are evicted.
+        public var maxPendingRechecks: Int
+        /// A probe not re-checked within this long is dropped.
+        public var recheckLifetime: Duration
+        /// How many subjects `match` returns, closest first.
+        public var maxCandidates: Int
+
+        public init(
+            path: String, maxEntries: Int = 10_000, maxEntriesPerSubject: Int = 3, entryLifetime: Duration = .seconds(7 * 86_400),
+            maxPendingRechecks: Int = 1_000, recheckLifetime: Duration = .seconds(7 * 86_400), maxCandidates: Int = 5
+        ) {
+            self.path = path
+            self.maxEntries = maxEntries
+            self.maxEntriesPerSubject = maxEntriesPerSubject
+            self.entryLifetime = entryLifetime
+            self.maxPendingRechecks = maxPendingRechecks
+            self.recheckLifetime = recheckLifetime
+            self.maxCandidates = maxCandidates
+        }
+    }
+
+    /// Where the daemon keeps the cache (systemd `StateDirectory=facegate`).
+    public static let defaultPath = "/var/lib/facegate/offline-cache.sqlite"
+
+    public let configuration: Configuration
+    private let key: OfflineCacheKey
+    private let database: DatabasePool
+    private let logger: Logger
+    private var integrityFailures: UInt64 = 0
+
+    /// Opens (creating when needed) the cache file and checks the key against it.
+    /// - Throws: `wrongKey` when the file was written with another key.
+    public init(configuration: Configuration, key: OfflineCacheKey, logger: Logger = Logger(label: "facegate.offline-cache"))
+        throws(OfflineCacheError)
+    {
+        self.configuration = configuration
+        self.key = key
+        self.logger = logger
+        database = try OfflineCacheSchema.openPool(path: configuration.path, key: key)
+    }
+
+    // MARK: - Faces
+
+    /// Remembers the local descriptor of a face the cloud granted.
+    public func remember(subjectId: String, tags: Set<String> = [], descriptor: FaceDescriptor, at time: Date = Date())
+        async throws(OfflineCacheError)
+    {
+        guard !subjectId.isEmpty else { throw OfflineCacheError(.invalidArgument, "a cached face needs a subject id") }
+        let id = UUID().uuidString
+        let tagsJSON = CacheSealing.tagsJSON(tags)
+        let rememberedAt = time.cacheMilliseconds
+        let expiresAt = rememberedAt + Int64(configuration.entryLifetime.milliseconds)
+        let sealed: Data
+        do {
+            sealed = try CacheSealing.seal(
+                CacheSealing.encode(descriptor),
+                context: CacheSealing.entryContext(id: id, subjectId: subjectId, tagsJSON: tagsJSON, rememberedAt: rememberedAt, expiresAt: expiresAt),
+                key: key)
+        } catch {
+            throw OfflineCacheError(.storage, "cannot seal a descriptor: \(error)")
+        }
+        let perSubject = max(1, configuration.maxEntriesPerSubject)
+        let total = max(1, configuration.maxEntries)
+        let evicted = try await write { db -> Int in
+            try db.execute(
+                sql: "INSERT INTO face_entry (id, subject_id, tags, remembered_at, expires_at, sealed_descriptor) VALUES (?, ?, ?, ?, ?, ?)",
+                arguments: [id, subjectId, tagsJSON, rememberedAt, expiresAt, sealed])
+            try db.execute(
+                sql: """
+                    DELETE FROM face_entry WHERE subject_id = ? AND id NOT IN
+                        (SELECT id FROM face_entry WHERE subject_id = ? ORDER BY remembered_at DESC, rowid DESC LIMIT ?)
+                    """, arguments: [subjectId, subjectId, perSubject])
+            try db.execute(
+                sql: "DELETE FROM face_entry WHERE id NOT IN (SELECT id FROM face_entry ORDER BY remembered_at DESC, rowid DESC LIMIT ?)",
+                arguments: [total])
+            return db.changesCount
+        }
+        if evicted > 0 {
+            logger.debug("offline cache full; evicted the oldest faces", metadata: ["evicted": "\(evicted)"])
+        }
+    }
+
+    /// The cached subjects closest to `descriptor`, closest first, with `score` the descriptor distance.
+    ///
+    /// Expired faces never match. A row that fails to open (edited in the file, or sealed with
+    /// another key) is skipped, logged and counted in ``status()``.
+    public func match(_ descriptor: FaceDescriptor, at time: Date = Date()) async throws(OfflineCacheError) -> [MatchCandidate] {
+        let now = time.cacheMilliseconds
+        let key = self.key
+        let (best, failed) = try await read { db -> ([String: (distance: Float, tags: Set<String>, rememberedAt: Int64)], [String]) in
+            var best: [String: (distance: Float, tags: Set<String>, rememberedAt: Int64)] = [:]
+            var failed: [String] = []
+            let rows = try Row.fetchCursor(
+                db, sql: "SELECT id, subject_id, tags, remembered_at, expires_at, sealed_descriptor FROM face_entry WHERE expires_at > ?",
+                arguments: [now])
+            while let row = try rows.next() {
+                guard let entry = Self.openEntry(row, key: key) else {
+                    failed.append(row["id"])
+                    continue
+                }
+                let distance = entry.descriptor.distance(to: descriptor)
+                let subjectId = entry.subjectId
+                var found = best[subjectId] ?? (distance, entry.tags, entry.rememberedAt)
+                found.distance = min(found.distance, distance)
+                // The newest look of a subject carries its current tags.
+                if entry.rememberedAt > found.rememberedAt {
+                    found.tags = entry.tags
+                    found.rememberedAt = entry.rememberedAt
+                }
+                best[subjectId] = found
+            }
+            return (best, failed)
+        }
+        noteIntegrityFailures(failed, kind: "face")
+        return best.map { MatchCandidate(subjectId: $0.key, score: Double($0.value.distance), tags: $0.value.tags) }
+            .sorted { ($0.score, $0.subjectId) < ($1.score, $1.subjectId) }
+            .prefix(max(0, configuration.maxCandidates))
+            .map { $0 }
+    }
+
+    /// Forgets every face of these subjects (revocation).
+    /// - Returns: how many faces were deleted.
+    @discardableResult
+    public func purge(subjectIds: some Sequence<String>) async throws(OfflineCacheError) -> Int {
+        let ids = Array(Set(subjectIds))
+        guard !ids.isEmpty else { return 0 }
+        return try await write { db -> Int in
+            var deleted = 0
+            for chunk in stride(from: 0, to: ids.count, by: 500).map({ Array(ids[$0..<min($0 + 500, ids.count)]) }) {
+                try db.execute(
+                    sql: "DELETE FROM face_entry WHERE subject_id IN (\(chunk.map { _ in "?" }.joined(separator: ",")))",
+                    arguments: StatementArguments(chunk))
+                deleted += db.changesCount
+            }
+            return deleted
+        }
+    }
+
+    /// Deletes expired faces and expired pending re-checks.
+    @discardableResult
+    public func purgeExpired(at time: Date = Date()) async throws(OfflineCacheError) -> PurgeReport {
+        let now = time.cacheMilliseconds
+        return try await write { db -> PurgeReport in
+            try db.execute(sql: "DELETE FROM face_entry WHERE expires_at <= ?", arguments: [now])
+            let faces = db.changesCount
+            try db.execute(sql: "DELETE FROM pending_recheck WHERE expires_at <= ?", arguments: [now])
+            return PurgeReport(faces: faces, pendingRechecks: db.changesCount)
+        }
+    }
+
+    /// Deletes every face and every pending re-check.
+    @discardableResult
+    public func purgeAll() async throws(OfflineCacheError) -> PurgeReport {
+        try await write { db -> PurgeReport in
+            try db.execute(sql: "DELETE FROM face_entry")
+            let faces = db.changesCount
+            try db.execute(sql: "DELETE FROM pending_recheck")
+            return PurgeReport(faces: faces, pendingRechecks: db.changesCount)
+        }
+    }
+
+    /// Every cached face, oldest first, without descriptors; `intact` tells whether its row still opens.
+    public func list() async throws(OfflineCacheError) -> [CachedFace] {
+        let key = self.key
+        let (faces, failed) = try await read { db -> ([CachedFace], [String]) in
+            var faces: [CachedFace] = []
+            var failed: [String] = []
+            let rows = try Row.fetchCursor(
+                db, sql: "SELECT id, subject_id, tags, remembered_at, expires_at, sealed_descriptor FROM face_entry ORDER BY remembered_at, rowid")
+            while let row = try rows.next() {
+                let intact = Self.openEntry(row, key: key) != nil
+                if !intact { failed.append(row["id"]) }
+                let tagsText: String = row["tags"]
+                faces.append(
+                    CachedFace(
+                        id: row["id"], subjectId: row["subject_id"], tags: CacheSealing.tags(fromJSON: tagsText) ?? [],
+                        rememberedAt: Date(cacheMilliseconds: row["remembered_at"]), expiresAt: Date(cacheMilliseconds: row["expires_at"]),
+                        intact: intact))
+            }
+            return (faces, failed)
+        }
+        noteIntegrityFailures(failed, kind: "face")
+        return faces
+    }
+
+    /// The subjects with at least one cached face (for the revocation sync to compare with the cloud).
+    public func cachedSubjectIds() async throws(OfflineCacheError) -> Set<String> {
+        try await read { db in Set(try String.fetchAll(db, sql: "SELECT DISTINCT subject_id FROM face_entry")) }
+    }
+
+    public func status() async throws(OfflineCacheError) -> OfflineCacheStatus {
+        let (faces, rechecks) = try await read { db in
+            (
+                try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM face_entry") ?? 0,
+                try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM pending_recheck") ?? 0
+            )
+        }
+        return OfflineCacheStatus(faces: faces, pendingRechecks: rechecks, integrityFailures: integrityFailures)
+    }
+
+    // MARK: - Pending re-checks
+
+    /// Keeps the probe (the visit's best-face JPEG) of an offline decision until the cloud can re-check it.
+    /// - Parameter decisionId: the journal's `DecisionRecord.id` of the offline decision.
+    @discardableResult
+    public func addPendingRecheck(decisionId: UUID, door: String, probe: [UInt8], at time: Date = Date()) async throws(OfflineCacheError)
+        -> UUID
+    {
+        let id = UUID()
+        let createdAt = time.cacheMilliseconds
+        let expiresAt = createdAt + Int64(configuration.recheckLifetime.milliseconds)
+        let sealed: Data
+        do {
+            sealed = try CacheSealing.seal(
+                probe,
+                context: CacheSealing.recheckContext(
+                    id: id.uuidString, decisionId: decisionId.uuidString, door: door, createdAt: createdAt, expiresAt: expiresAt),
+                key: key)
+        } catch {
+            throw OfflineCacheError(.storage, "cannot seal a probe: \(error)")
+        }
+        let limit = max(1, configuration.maxPendingRechecks)
+        let evicted = try await write { db -> Int in
+            try db.execute(
+                sql: "INSERT INTO pending_recheck (id, decision_id, door, created_at, expires_at, sealed_probe) VALUES (?, ?, ?, ?, ?, ?)",
+                arguments: [id.uuidString, decisionId.uuidString, door, createdAt, expiresAt, sealed])
+            try db.execute(
+                sql: "DELETE FROM pending_recheck WHERE id NOT IN (SELECT id FROM pending_recheck ORDER BY created_at DESC, rowid DESC LIMIT ?)",
+                arguments: [limit])
+            return db.changesCount
+        }
+        if evicted > 0 {
+            logger.warning("too many offline decisions waiting for a re-check; the oldest were dropped", metadata: ["dropped": "\(evicted)"])
+        }
+        return id
+    }
+
+    /// Probes waiting for a re-check, oldest first (expired ones and rows that fail to open are left out).
+    public func pendingRechecks(limit: Int? = nil, at time: Date = Date()) async throws(OfflineCacheError) -> [PendingRecheck] {
+        let now = time.cacheMilliseconds
+        let key = self.key
+        let (pending, failed) = try await read { db -> ([PendingRecheck], [String]) in
+            var pending: [PendingRecheck] = []
+            var failed: [String] = []
+            let rows = try Row.fetchCursor(
+                db,
+                sql: """
+                    SELECT id, decision_id, door, created_at, expires_at, attempts, sealed_probe FROM pending_recheck
+                    WHERE expires_at > ? ORDER BY created_at, rowid LIMIT ?
+                    """, arguments: [now, limit ?? -1])
+            while let row = try rows.next() {
+                let idText: String = row["id"]
+                let decisionText: String = row["decision_id"]
+                let door: String = row["door"]
+                let createdAt: Int64 = row["created_at"]
+                let expiresAt: Int64 = row["expires_at"]
+                let context = CacheSealing.recheckContext(
+                    id: idText, decisionId: decisionText, door: door, createdAt: createdAt, expiresAt: expiresAt)
+                guard let id = UUID(uuidString: idText), let decisionId = UUID(uuidString: decisionText),
+                    let probe = CacheSealing.open(row["sealed_probe"], context: context, key: key)
+                else {
+                    failed.append(idText)
+                    continue
+                }
+                pending.append(
+                    PendingRecheck(
+                        id: id, decisionId: decisionId, door: door, createdAt: Date(cacheMilliseconds: createdAt), attempts: row["attempts"],
+                        probe: probe))
+            }
+            return (pending, failed)
+        }
+        noteIntegrityFailures(failed, kind: "pending re-check")
+        return pending
+    }
+
+    /// Drops a probe once its re-check is journaled.
+    public func completeRecheck(_ id: UUID) async throws(OfflineCacheError) {
+        try await write { db in try db.execute(sql: "DELETE FROM pending_recheck WHERE id = ?", arguments: [id.uuidString]) }
+    }
+
+    /// Counts a failed re-check attempt (the cloud failed again), so that the caller can give up after a few.
+    public func noteRecheckAttempt(_ id: UUID) async throws(OfflineCacheError) {
+        try await write { db in
+            try db.execute(sql: "UPDATE pending_recheck SET attempts = attempts + 1 WHERE id = ?", arguments: [id.uuidString])
+        }
+    }
+
+    // MARK: - Helpers
+
+    private struct OpenedEntry {
+        var subjectId: String
+        var tags: Set<String>
+        var rememberedAt: Int64
+        var descriptor: FaceDescriptor
+    }
+
+    private static func openEntry(_ row: Row, key: OfflineCacheKey) -> OpenedEntry? {
+        let id: String = row["id"]
+        let subjectId: String = row["subject_id"]
+        let tagsJSON: String = row["tags"]
+        let rememberedAt: Int64 = row["remembered_at"]
+        let expiresAt: Int64 = row["expires_at"]
+        let context = CacheSealing.entryContext(id: id, subjectId: subjectId, tagsJSON: tagsJSON, rememberedAt: rememberedAt, expiresAt: expiresAt)
+        guard let sealed = row["sealed_descriptor"] as Data?,
+            let plaintext = CacheSealing.open(sealed, context: context, key: key),
+            let descriptor = CacheSealing.decodeDescriptor(plaintext),
+            let tags = CacheSealing.tags(fromJSON: tagsJSON)
+        else { return nil }
+        return OpenedEntry(subjectId: subjectId, tags: tags, rememberedAt: rememberedAt, descriptor: descriptor)
+    }
+
+    private func noteIntegrityFailures(_ ids: [String], kind: String) {
+        guard !ids.isEmpty else { return }
+        integrityFailures += UInt64(ids.count)
+        logger.error(
+            "offline cache rows failed authentication and were ignored (edited file or another key)",
+            metadata: ["kind": "\(kind)", "rows": "\(ids.count)", "first_row_id": "\(ids[0])"])
+    }
+
+    private func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(OfflineCacheError) -> T {
+        do {
+            return try await database.read(body)
+        } catch {
+            throw OfflineCacheError(.storage, "offline cache read failed: \(OfflineCacheSchema.describe(error))")
+        }
+    }
+
+    @discardableResult
+    private func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(OfflineCacheError) -> T {
+        do {
+            return try await database.write(body)
+        } catch {
+            throw OfflineCacheError(.storage, "offline cache write failed: \(OfflineCacheSchema.describe(error))")
+        }
+    }
+}
+
+/// One cached face, without its descriptor.
+public struct CachedFace: Sendable, Hashable {
+    public var id: String
+    public var subjectId: String
+    public var tags: Set<String>
+    public var rememberedAt: Date
+    public var expiresAt: Date
+    /// False when the row fails authentication (edited in the file, or sealed with another key).
+    public var intact: Bool
+}
+
+/// An offline decision's probe waiting for the cloud.
+public struct PendingRecheck: Sendable, Hashable {
+    public var id: UUID
+    /// The journal's `DecisionRecord.id`.
+    public var decisionId: UUID
+    public var door: String
+    public var createdAt: Date
+    /// Failed re-check attempts so far.
+    public var attempts: Int
+    /// The best-face JPEG crop of the visit.
+    public var probe: [UInt8]
+}
+
+public struct PurgeReport: Sendable, Hashable {
+    public var faces: Int
+    public var pendingRechecks: Int
+
+    public init(faces: Int, pendingRechecks: Int) {
+        self.faces = faces
+        self.pendingRechecks = pendingRechecks
+    }
+}
+
+public struct OfflineCacheStatus: Sendable, Hashable {
+    public var faces: Int
+    public var pendingRechecks: Int
+    /// Rows that failed authentication since the cache was opened.
+    public var integrityFailures: UInt64
+}
+
+extension Duration {
+    var milliseconds: Double {
+        let (seconds, attoseconds) = components
+        return Double(seconds) * 1000 + Double(attoseconds) / 1e15
+    }
+}

@@ -1,0 +1,148 @@
+import ArgumentParser
+import FacegateOfflineCache
+import Foundation
+
+/// `facegate cache`: looks after the encrypted offline face cache.
+struct CacheCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cache",
+        abstract: "Lists or purges the offline face cache the door falls back to when the cloud is down.",
+        subcommands: [CacheListCommand.self, CachePurgeCommand.self, CacheNewKeyCommand.self]
+    )
+}
+
+/// The cache file and its key, shared by the `cache` subcommands.
+struct CacheFileOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("The offline cache file.", valueName: "path"))
+    var database = OfflineFaceCache.defaultPath
+
+    @Option(
+        help: ArgumentHelp(
+            "The key file (default: the systemd credential \(OfflineCacheKey.credentialName) when $CREDENTIALS_DIRECTORY is set, else \(OfflineCacheKey.defaultPath)).",
+            valueName: "path"))
+    var keyFile: String?
+
+    func openCache() throws -> OfflineFaceCache {
+        let key: OfflineCacheKey
+        if let keyFile {
+            key = try OfflineCacheKey.load(path: keyFile)
+        } else if ProcessInfo.processInfo.environment["CREDENTIALS_DIRECTORY"] != nil {
+            key = try OfflineCacheKey.loadCredential(named: OfflineCacheKey.credentialName)
+        } else {
+            key = try OfflineCacheKey.load(path: OfflineCacheKey.defaultPath)
+        }
+        guard FileManager.default.fileExists(atPath: database) else {
+            throw CommandError("no offline cache at \(database)")
+        }
+        return try OfflineFaceCache(configuration: .init(path: database), key: key)
+    }
+}
+
+struct CacheListCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "list",
+        abstract: "Lists the cached faces (subject, tags, when remembered, when they expire; never the descriptors)."
+    )
+
+    @OptionGroup var files: CacheFileOptions
+
+    @Flag(help: "One JSON object per line.")
+    var json = false
+
+    struct Line: Encodable {
+        var id: String
+        var subjectId: String
+        var tags: [String]
+        var rememberedAt: String
+        var expiresAt: String
+        var expired: Bool
+        var intact: Bool
+    }
+
+    func run() async throws {
+        let cache = try files.openCache()
+        let faces = try await cache.list()
+        let now = Date()
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        for face in faces {
+            let line = Line(
+                id: face.id, subjectId: face.subjectId, tags: face.tags.sorted(), rememberedAt: Self.timestamp(face.rememberedAt),
+                expiresAt: Self.timestamp(face.expiresAt), expired: face.expiresAt <= now, intact: face.intact)
+            if json {
+                print(String(decoding: try encoder.encode(line), as: UTF8.self))
+            } else {
+                var text = "\(line.rememberedAt)  \(line.subjectId)  tags: \(line.tags.isEmpty ? "-" : line.tags.joined(separator: ","))"
+                text += "  expires \(line.expiresAt)"
+                if line.expired { text += "  (expired)" }
+                if !line.intact { text += "  FAILED AUTHENTICATION (edited file or another key)" }
+                print(text)
+            }
+        }
+        let status = try await cache.status()
+        if !json {
+            print("\(status.faces) cached faces, \(status.pendingRechecks) offline decisions waiting for a re-check")
+        }
+        if status.integrityFailures > 0 {
+            FileHandle.standardError.write(Data("facegate cache: \(status.integrityFailures) rows failed authentication\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+
+    static func timestamp(_ date: Date) -> String {
+        date.formatted(Date.ISO8601FormatStyle(timeZone: TimeZone(identifier: "UTC")!))
+    }
+}
+
+struct CachePurgeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "purge",
+        abstract: "Removes cached faces: of some subjects (revocation), the expired ones, or all."
+    )
+
+    @OptionGroup var files: CacheFileOptions
+
+    @Option(name: .customLong("subject"), help: ArgumentHelp("A subject id whose faces are removed (repeatable).", valueName: "id"))
+    var subjects: [String] = []
+
+    @Flag(help: "Remove expired faces and expired pending re-checks.")
+    var expired = false
+
+    @Flag(help: "Remove every face and every pending re-check.")
+    var all = false
+
+    func validate() throws {
+        let chosen = (subjects.isEmpty ? 0 : 1) + (expired ? 1 : 0) + (all ? 1 : 0)
+        if chosen != 1 { throw ValidationError("choose exactly one of --subject ID..., --expired and --all") }
+    }
+
+    func run() async throws {
+        let cache = try files.openCache()
+        if all {
+            let report = try await cache.purgeAll()
+            print("removed \(report.faces) faces and \(report.pendingRechecks) pending re-checks")
+        } else if expired {
+            let report = try await cache.purgeExpired(at: Date())
+            print("removed \(report.faces) expired faces and \(report.pendingRechecks) expired pending re-checks")
+        } else {
+            let removed = try await cache.purge(subjectIds: subjects)
+            print("removed \(removed) faces of \(Set(subjects).count) subjects")
+        }
+    }
+}
+
+struct CacheNewKeyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "new-key",
+        abstract: "Writes a new random 256-bit cache key to a file with mode 0600 (never overwrites one)."
+    )
+
+    @Argument(help: ArgumentHelp("Where to write the key.", valueName: "path"))
+    var path = OfflineCacheKey.defaultPath
+
+    func run() throws {
+        try OfflineCacheKey.generate(to: path)
+        print("wrote a new offline cache key to \(path)")
+    }
+}

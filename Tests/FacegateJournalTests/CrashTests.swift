@@ -1,0 +1,186 @@
+import Dispatch
+import FacegateJournal
+import FacegatePolicy
+import Foundation
+import GRDB
+import Testing
+
+@Suite("Journal durability")
+struct CrashTests {
+    /// The test-only writer, built beside this test binary.
+    static var crashWriterPath: String {
+        let testBinary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        return testBinary.deletingLastPathComponent().appendingPathComponent("facegate-journal-crash-writer").path
+    }
+
+    @Test(
+        "a writer SIGKILLed in the middle of a burst leaves an intact file holding every decision it reported committed",
+        .enabled(if: FileManager.default.isExecutableFile(atPath: crashWriterPath), "the crash writer is built by `swift build`")
+    )
+    func sigkillDuringBurst() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let path = folder.file("journal.sqlite")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.crashWriterPath)
+        process.arguments = [path]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+
+        // Never wait forever on a writer that stopped reporting: killing it ends the read below.
+        let pid = process.processIdentifier
+        let watchdog = DispatchWorkItem { kill(pid, SIGKILL) }
+        DispatchQueue.global().asyncAfter(deadline: .now() + 180, execute: watchdog)
+        // Read "committed N" lines until a few thousand are on disk, then kill the writer mid-burst.
+        let lastCommitted = await withCheckedContinuation { (continuation: CheckedContinuation<Int, Never>) in
+            DispatchQueue.global().async {
+                var buffer = ""
+                var last = 0
+                while last < 5_000 {
+                    let data = output.fileHandleForReading.availableData
+                    if data.isEmpty { break }
+                    buffer += String(decoding: data, as: UTF8.self)
+                    while let newline = buffer.firstIndex(of: "\n") {
+                        let line = buffer[..<newline]
+                        buffer = String(buffer[buffer.index(after: newline)...])
+                        if line.hasPrefix("committed "), let n = Int(line.dropFirst("committed ".count)) { last = n }
+                    }
+                }
+                kill(process.processIdentifier, SIGKILL)
+                continuation.resume(returning: last)
+            }
+        }
+        process.waitUntilExit()
+        // Cancelled once the writer is reaped, so its id (which may be reused) is never signalled later.
+        watchdog.cancel()
+        #expect(process.terminationReason == .uncaughtSignal)
+        #expect(process.terminationStatus == SIGKILL)
+        #expect(lastCommitted >= 5_000)
+
+        let queue = try DatabaseQueue(path: path)
+        let (integrity, committed) = try await queue.read { db in
+            (
+                try String.fetchOne(db, sql: "PRAGMA integrity_check"),
+                try Int.fetchOne(
+                    db, sql: "SELECT COUNT(DISTINCT subject_id) FROM decision WHERE CAST(subject_id AS INTEGER) BETWEEN 1 AND ?",
+                    arguments: [lastCommitted])
+            )
+        }
+        #expect(integrity == "ok")
+        #expect(committed == lastCommitted)
+        // The journal opens and writes on the file the killed writer left behind.
+        try await withRunningJournal(.init(path: path)) { journal in
+            journal.record(DoorEventRecord(time: Date(), door: "crash", kind: .closed))
+            try await journal.flush()
+            #expect(try await journal.doorEvents().count == 1)
+        }
+    }
+}
+
+@Suite("Journal on a failing disk", .serialized)
+struct FailingDiskTests {
+    @Test("a journal on a read-only file system is reported, the caller is never held up, and the backlog lands once it is writable")
+    func readOnlyThenWritable() async throws {
+        guard ScratchMount.isPossible, let mount = try? ScratchMount(sizeKiB: 8_192) else {
+            try Test.cancel("needs root and mount(8) to make a tmpfs that can be remounted read-only")
+        }
+        defer { mount.unmount() }
+        let path = mount.folder.file("journal.sqlite")
+        let configuration = SQLiteJournal.Configuration(path: path, retryDelay: .milliseconds(50), maxRetryDelay: .milliseconds(200))
+        try await withRunningJournal(configuration) { journal in
+            journal.record(DecisionRecord(time: Date(), door: "front", decision: sampleDecision(subject: "before"), backend: "nec"))
+            try await journal.flush()
+        }
+        // The kernel refuses to remount a file system read-only while a file on it is open for writing,
+        // so the journal is reopened on the read-only mount (as after a reboot onto a read-only disk).
+        try mount.remount(readOnly: true)
+        try await withRunningJournal(configuration) { journal in
+            for i in 0..<20 {
+                #expect(journal.record(DecisionRecord(time: Date(), door: "front", decision: sampleDecision(subject: "ro\(i)"), backend: "nec")))
+            }
+            await #expect(throws: JournalError.self) { try await journal.flush() }
+            let failing = journal.status
+            #expect(failing.health == .failing)
+            #expect(failing.lastError?.code == .readOnly)
+            #expect(failing.pendingRecords == 20)
+            #expect(failing.droppedRecords == 0)
+
+            try mount.remount(readOnly: false)
+            try await flushEventually(journal)
+            #expect(journal.status.health == .ok)
+            #expect(journal.status.pendingRecords == 0)
+            let subjects = try await journal.decisions().compactMap(\.record.decision.subjectId)
+            #expect(subjects == ["before"] + (0..<20).map { "ro\($0)" })
+        }
+        let queue = try DatabaseQueue(path: path)
+        let integrity = try await queue.read { db in try String.fetchOne(db, sql: "PRAGMA integrity_check") }
+        #expect(integrity == "ok")
+    }
+
+    @Test("a full disk is reported and the backlog is written once space is freed")
+    func fullDisk() async throws {
+        guard ScratchMount.isPossible, let mount = try? ScratchMount(sizeKiB: 2_048) else {
+            try Test.cancel("needs root and mount(8) to make a small tmpfs")
+        }
+        defer { mount.unmount() }
+        let path = mount.folder.file("journal.sqlite")
+        let configuration = SQLiteJournal.Configuration(path: path, retryDelay: .milliseconds(50), maxRetryDelay: .milliseconds(200))
+        try await withRunningJournal(configuration) { journal in
+            journal.record(DecisionRecord(time: Date(), door: "front", decision: sampleDecision(subject: "before"), backend: "nec"))
+            try await journal.flush()
+
+            // Fill what is left of the file system.
+            let filler = mount.folder.file("filler")
+            #expect(FileManager.default.createFile(atPath: filler, contents: nil))
+            let handle = try #require(FileHandle(forWritingAtPath: filler))
+            let chunk = Data(repeating: 0xA5, count: 16 * 1024)
+            while (try? handle.write(contentsOf: chunk)) != nil {}
+            try? handle.close()
+
+            let reason = String(repeating: "x", count: 1_000)
+            for i in 0..<200 {
+                journal.record(DecisionRecord(time: Date(), door: "front", decision: Decision(outcome: .deniedUnknown, reason: reason, subjectId: "full\(i)"), backend: "nec"))
+            }
+            await #expect(throws: JournalError.self) { try await journal.flush() }
+            #expect(journal.status.health == .failing)
+            #expect([.diskFull, .ioFailure].contains(journal.status.lastError?.code))
+            #expect(journal.status.pendingRecords == 200)
+
+            try FileManager.default.removeItem(atPath: filler)
+            try await flushEventually(journal)
+            #expect(journal.status.health == .ok)
+            #expect(try await journal.decisions().count == 201)
+        }
+        let queue = try DatabaseQueue(path: path)
+        let integrity = try await queue.read { db in try String.fetchOne(db, sql: "PRAGMA integrity_check") }
+        #expect(integrity == "ok")
+    }
+
+    @Test("a journal whose folder cannot be written is reported as failing and keeps taking records")
+    func cannotOpen() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let configuration = SQLiteJournal.Configuration(
+            path: folder.file("missing-folder/journal.sqlite"), retryDelay: .milliseconds(20), maxRetryDelay: .milliseconds(50))
+        try await withRunningJournal(configuration) { journal in
+            #expect(journal.record(DoorEventRecord(time: Date(), door: "front", kind: .opened)))
+            await #expect(throws: JournalError(.cannotOpen, "")) { try await journal.flush() }
+            #expect(journal.status.health == .failing)
+            #expect(journal.status.pendingRecords == 1)
+        }
+    }
+
+    /// Flushes until a retry has gone through (a flush fails while a failed attempt is still being reported).
+    private func flushEventually(_ journal: SQLiteJournal) async throws {
+        for _ in 0..<200 {
+            do {
+                try await journal.flush()
+                return
+            } catch {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+        }
+        try await journal.flush()
+    }
+}

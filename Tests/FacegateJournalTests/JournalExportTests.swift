@@ -1,0 +1,56 @@
+import FacegateJournal
+import FacegatePolicy
+import Foundation
+import Testing
+
+@Suite("facegate log: times and formats")
+struct JournalExportTests {
+    let now = Date(timeIntervalSince1970: 1_763_766_000)  // 2025-11-21T23:00:00Z
+    let utc = TimeZone(identifier: "UTC")!
+
+    @Test("ages are counted back from now", arguments: [("90s", 90.0), ("15m", 900), ("1h", 3_600), ("2d", 172_800), ("1w", 604_800), ("1.5h", 5_400)])
+    func ages(text: String, seconds: Double) throws {
+        #expect(try JournalTimeArgument.parse(text, now: now) == now.addingTimeInterval(-seconds))
+    }
+
+    @Test("dates and times read in the given zone unless they carry one")
+    func absolute() throws {
+        #expect(try JournalTimeArgument.parse("2025-11-21", now: now, timeZone: utc) == Date(timeIntervalSince1970: 1_763_683_200))
+        #expect(try JournalTimeArgument.parse("2025-11-21T08:30", now: now, timeZone: utc) == Date(timeIntervalSince1970: 1_763_713_800))
+        #expect(try JournalTimeArgument.parse("2025-11-21 08:30:00", now: now, timeZone: utc) == Date(timeIntervalSince1970: 1_763_713_800))
+        #expect(try JournalTimeArgument.parse("2025-11-21T08:30:00Z", now: now, timeZone: TimeZone(identifier: "Asia/Tokyo")!) == Date(timeIntervalSince1970: 1_763_713_800))
+        #expect(try JournalTimeArgument.parse("2025-11-21T09:30:00+01:00", now: now) == Date(timeIntervalSince1970: 1_763_713_800))
+        let tokyo = try JournalTimeArgument.parse("2025-11-21T17:30", now: now, timeZone: TimeZone(identifier: "Asia/Tokyo")!)
+        #expect(tokyo == Date(timeIntervalSince1970: 1_763_713_800))
+    }
+
+    @Test("anything else is a clear error", arguments: ["", "yesterday", "-1h", "1y", "2025-13-45", "h"])
+    func invalid(text: String) {
+        #expect(throws: JournalError(.invalidQuery, "")) { try JournalTimeArgument.parse(text, now: now) }
+    }
+
+    @Test("CSV quotes fields with commas, quotes and line breaks")
+    func csv() {
+        #expect(JournalExport.csvLine(["a", nil, "b,c", "say \"hi\"", "two\nlines", ""]) == "a,,\"b,c\",\"say \"\"hi\"\"\",\"two\nlines\",")
+    }
+
+    @Test("a decision's CSV row has one field per header column, and its JSON line stable snake_case names")
+    func decisionForms() throws {
+        let record = DecisionRecord(
+            time: now, door: "front, main", decision: Decision(outcome: .grantedOffline, reason: "cached", subjectId: "alice", bestScore: 0.31, offline: true),
+            backend: "nec", latencies: StageLatencies(total: .milliseconds(250)))
+        let journaled = JournaledDecision(record: record, recheckStatus: .pending, recheck: nil, hasProbeCrop: false)
+        let row = JournalExport.csvRow(journaled)
+        #expect(row.hasPrefix("2025-11-21T23:00:00.000Z,\(record.id.uuidString),\"front, main\",granted-offline,cached,nec,alice,0.31,"))
+        #expect(JournalExport.decisionCSVHeader.count == 23)
+        let json = try JournalExport.jsonLine(DecisionLogLine(journaled))
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        #expect(object["outcome"] as? String == "granted-offline")
+        #expect(object["subject_id"] as? String == "alice")
+        #expect(object["offline"] as? Bool == true)
+        #expect((object["latency_ms"] as? [String: Any])?["total"] as? Double == 250)
+        #expect((object["recheck"] as? [String: Any])?["status"] as? String == "pending")
+        #expect(object["time"] as? String == "2025-11-21T23:00:00.000Z")
+        #expect(!json.contains("\n"))
+    }
+}

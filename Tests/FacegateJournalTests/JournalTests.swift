@@ -1,0 +1,214 @@
+import FacegateCore
+import FacegateJournal
+import FacegatePolicy
+import Foundation
+import GRDB
+import Testing
+
+@Suite("SQLite journal")
+struct JournalTests {
+    @Test("a decision with all its context reads back as written")
+    func decisionRoundTrip() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let time = wholeMilliseconds(Date())
+        let record = DecisionRecord(
+            time: time, door: "front", decision: sampleDecision(), backend: "nec", quality: sampleQuality(),
+            latencies: StageLatencies(
+                capture: .milliseconds(12), quality: .microseconds(45_500), cloud: .milliseconds(230), policy: .microseconds(80),
+                relay: .milliseconds(3), total: .milliseconds(371)))
+        let read = try await withRunningJournal(.init(path: folder.file("journal.sqlite"))) { journal in
+            #expect(journal.record(record))
+            try await journal.flush()
+            #expect(journal.status.health == .ok)
+            #expect(journal.status.writtenRecords == 1)
+            return try await journal.decisions()
+        }
+        #expect(read.count == 1)
+        let stored = try #require(read.first)
+        #expect(stored.record.id == record.id)
+        // SQLite keeps milliseconds.
+        #expect(abs(stored.record.time.timeIntervalSince(time)) < 0.001)
+        #expect(stored.record.door == "front")
+        #expect(stored.record.decision == record.decision)
+        #expect(stored.record.backend == "nec")
+        #expect(stored.record.quality == record.quality)
+        #expect(stored.record.latencies == record.latencies)
+        #expect(stored.recheckStatus == nil)
+        #expect(!stored.hasProbeCrop)
+    }
+
+    @Test("the file is in WAL mode with incremental auto-vacuum, and the schema is migrated once")
+    func databaseSettings() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let path = folder.file("journal.sqlite")
+        for _ in 0..<2 {
+            try await withRunningJournal(.init(path: path)) { journal in
+                journal.record(DoorEventRecord(time: Date(), door: "front", kind: .opened))
+                try await journal.flush()
+            }
+        }
+        let queue = try DatabaseQueue(path: path)
+        let settings = try await queue.read { db in
+            [
+                try String.fetchOne(db, sql: "PRAGMA journal_mode"),
+                try String.fetchOne(db, sql: "PRAGMA auto_vacuum"),
+                try String.fetchOne(db, sql: "SELECT COUNT(*) FROM grdb_migrations"),
+                try String.fetchOne(db, sql: "SELECT COUNT(*) FROM door_event"),
+                try String.fetchOne(db, sql: "PRAGMA integrity_check"),
+            ]
+        }
+        #expect(settings == ["wal", "2", "1", "2", "ok"])
+        let mode = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+    }
+
+    @Test("door events read back, filtered by door, kind and time")
+    func doorEvents() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let now = wholeMilliseconds(Date())
+        try await withRunningJournal(.init(path: folder.file("journal.sqlite"))) { journal in
+            for (offset, kind) in DoorEventKind.allCases.enumerated() {
+                journal.record(DoorEventRecord(time: now.addingTimeInterval(Double(offset) * 60), door: "front", kind: kind, detail: "n\(offset)"))
+            }
+            journal.record(DoorEventRecord(time: now, door: "back", kind: .forced))
+            try await journal.flush()
+            let all = try await journal.doorEvents()
+            #expect(all.count == DoorEventKind.allCases.count + 1)
+            let front = try await journal.doorEvents(DoorEventQuery(door: "front"))
+            #expect(front.map(\.kind) == DoorEventKind.allCases)
+            #expect(front.first?.detail == "n0")
+            let forced = try await journal.doorEvents(DoorEventQuery(kinds: [.forced]))
+            #expect(Set(forced.map(\.door)) == ["front", "back"])
+            let recent = try await journal.doorEvents(DoorEventQuery(since: now.addingTimeInterval(150)))
+            #expect(recent.map(\.kind) == [.forced, .exitButton])
+            let newestTwo = try await journal.doorEvents(DoorEventQuery(door: "front", limit: 2))
+            #expect(newestTwo.map(\.kind) == [.forced, .exitButton])
+        }
+    }
+
+    @Test("decision queries filter by since, until, door and outcome, and limit keeps the newest")
+    func decisionQueries() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let start = wholeMilliseconds(Date()).addingTimeInterval(-3_600)
+        try await withRunningJournal(.init(path: folder.file("journal.sqlite"))) { journal in
+            let outcomes: [Decision.Outcome] = [.granted, .deniedUnknown, .deniedQuality, .granted, .deniedSchedule, .error]
+            for (i, outcome) in outcomes.enumerated() {
+                journal.record(
+                    DecisionRecord(
+                        time: start.addingTimeInterval(Double(i) * 600), door: i.isMultiple(of: 2) ? "front" : "back",
+                        decision: sampleDecision(outcome, subject: "s\(i)"), backend: "nec"))
+            }
+            try await journal.flush()
+            #expect(try await journal.decisions().map(\.record.decision.subjectId) == ["s0", "s1", "s2", "s3", "s4", "s5"])
+            #expect(try await journal.decisions(DecisionQuery(door: "back")).map(\.record.decision.subjectId) == ["s1", "s3", "s5"])
+            #expect(try await journal.decisions(DecisionQuery(outcomes: [.granted])).map(\.record.decision.subjectId) == ["s0", "s3"])
+            #expect(
+                try await journal.decisions(DecisionQuery(since: start.addingTimeInterval(1_200), until: start.addingTimeInterval(2_400)))
+                    .map(\.record.decision.subjectId) == ["s2", "s3"])
+            #expect(try await journal.decisions(DecisionQuery(limit: 2)).map(\.record.decision.subjectId) == ["s4", "s5"])
+            #expect(
+                try await journal.decisions(DecisionQuery(door: "front", outcomes: [.deniedQuality, .deniedSchedule]))
+                    .map(\.record.decision.subjectId) == ["s2", "s4"])
+        }
+    }
+
+    @Test("probe crops are not stored unless the journal is told to")
+    func probeCropsOffByDefault() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let crop: [UInt8] = [0xFF, 0xD8, 0xFF, 0xE0] + Array(repeating: 7, count: 100)
+        let record = DecisionRecord(time: Date(), door: "front", decision: sampleDecision(), backend: "nec", probeCrop: crop)
+        try await withRunningJournal(.init(path: folder.file("off.sqlite"))) { journal in
+            journal.record(record)
+            try await journal.flush()
+            #expect(try await journal.decisions().first?.hasProbeCrop == false)
+            #expect(try await journal.probeCrop(decisionId: record.id) == nil)
+        }
+        try await withRunningJournal(.init(path: folder.file("on.sqlite"), storeProbeCrops: true)) { journal in
+            journal.record(record)
+            try await journal.flush()
+            #expect(try await journal.decisions().first?.hasProbeCrop == true)
+            #expect(try await journal.probeCrop(decisionId: record.id) == crop)
+        }
+    }
+
+    @Test("an offline decision waits for its re-check; the cloud's answer is recorded against it")
+    func offlineRecheck() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let granted = DecisionRecord(time: Date(), door: "front", decision: sampleDecision(.grantedOffline, offline: true), backend: "nec")
+        let denied = DecisionRecord(
+            time: Date(), door: "front", decision: sampleDecision(.deniedOffline, subject: nil, offline: true), backend: "nec")
+        let online = DecisionRecord(time: Date(), door: "front", decision: sampleDecision(), backend: "nec")
+        try await withRunningJournal(.init(path: folder.file("journal.sqlite"))) { journal in
+            journal.record(granted)
+            journal.record(denied)
+            journal.record(online)
+            try await journal.flush()
+            let waiting = try await journal.decisionsAwaitingRecheck()
+            #expect(waiting.map(\.record.id) == [granted.id, denied.id])
+
+            let later = wholeMilliseconds(Date().addingTimeInterval(300))
+            journal.recordRecheck(RecheckRecord(decisionId: granted.id, time: later, outcome: .granted, subjectId: "alice", score: 9050, reason: "cloud agrees"))
+            journal.recordRecheck(RecheckRecord(decisionId: denied.id, time: later, outcome: .granted, subjectId: "bob", score: 8800, reason: "cloud knows bob"))
+            // A re-check for a decision the journal never had changes nothing.
+            journal.recordRecheck(RecheckRecord(decisionId: UUID(), time: later, outcome: .granted, reason: "stray"))
+            try await journal.flush()
+            #expect(try await journal.decisionsAwaitingRecheck().isEmpty)
+            let all = try await journal.decisions()
+            #expect(all.map(\.recheckStatus) == [.confirmed, .contradicted, nil])
+            #expect(all[1].recheck?.subjectId == "bob")
+            #expect(abs((all[1].recheck?.time ?? .distantPast).timeIntervalSince(later)) < 0.001)
+            #expect(all[0].recheck?.reason == "cloud agrees")
+        }
+    }
+
+    @Test("handing a record over never waits, even with no writer running; the backlog is bounded and drops are counted")
+    func boundedBacklog() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let journal = SQLiteJournal(configuration: .init(path: folder.file("journal.sqlite"), maxPendingRecords: 100))
+        for i in 0..<150 {
+            journal.record(DecisionRecord(time: Date(), door: "front", decision: sampleDecision(subject: "s\(i)"), backend: "nec"))
+        }
+        #expect(journal.status.pendingRecords == 100)
+        #expect(journal.status.droppedRecords == 50)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await journal.run() }
+            try await journal.flush()
+            #expect(journal.status.pendingRecords == 0)
+            #expect(journal.status.writtenRecords == 100)
+            #expect(try await journal.decisions().last?.record.decision.subjectId == "s99")
+            group.cancelAll()
+        }
+        // After the writer has stopped, records are refused and counted, never queued forever.
+        #expect(journal.status.health == .closed)
+        #expect(!journal.record(DoorEventRecord(time: Date(), door: "front", kind: .opened)))
+        try await journal.flush()
+    }
+
+    @Test("records handed over just before shutdown are written by the last drain")
+    func shutdownDrains() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let path = folder.file("journal.sqlite")
+        let journal = SQLiteJournal(configuration: .init(path: path))
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await journal.run() }
+            for i in 0..<500 {
+                journal.record(DecisionRecord(time: Date(), door: "front", decision: sampleDecision(subject: "s\(i)"), backend: "nec"))
+            }
+            group.cancelAll()
+        }
+        #expect(journal.status.health == .closed)
+        let reader = try JournalReader(path: path)
+        var count = 0
+        try reader.forEachDecision(DecisionQuery()) { _ in count += 1 }
+        #expect(count == 500)
+        #expect(journal.status.droppedRecords == 0)
+    }
+}

@@ -1,0 +1,88 @@
+import FacegateJournal
+import FacegatePolicy
+import Foundation
+import Testing
+
+/// Runs a built executable from beside this test binary and collects its output.
+struct BuiltTool {
+    let path: String
+
+    init(_ name: String) {
+        let folder = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+        path = folder.appendingPathComponent(name).path
+    }
+
+    var exists: Bool { FileManager.default.isExecutableFile(atPath: path) }
+
+    func run(_ arguments: [String]) throws -> (status: Int32, output: String, errors: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        let output = Pipe()
+        let errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        let out = output.fileHandleForReading.readDataToEndOfFile()
+        let err = errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
+    }
+}
+
+@Suite("facegate log")
+struct LogCommandTests {
+    static let facegate = BuiltTool("facegate")
+
+    @Test("filters and prints decisions as text, JSON lines and CSV; door events on request", .enabled(if: facegate.exists, "facegate is built by `swift build`"))
+    func log() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let path = folder.file("journal.sqlite")
+        let now = Date()
+        try await withRunningJournal(.init(path: path)) { journal in
+            journal.record(DecisionRecord(time: now.addingTimeInterval(-3 * 86_400), door: "front", decision: sampleDecision(subject: "old"), backend: "nec"))
+            journal.record(DecisionRecord(time: now.addingTimeInterval(-600), door: "front", decision: sampleDecision(subject: "alice"), backend: "nec"))
+            journal.record(
+                DecisionRecord(time: now.addingTimeInterval(-300), door: "back", decision: sampleDecision(.deniedUnknown, subject: nil), backend: "nec"))
+            journal.record(DoorEventRecord(time: now.addingTimeInterval(-590), door: "front", kind: .opened))
+            journal.record(DoorEventRecord(time: now.addingTimeInterval(-580), door: "front", kind: .closed))
+            try await journal.flush()
+        }
+        let tool = Self.facegate
+
+        let text = try tool.run(["log", "--database", path])
+        #expect(text.status == 0)
+        #expect(text.output.split(separator: "\n").count == 3)
+
+        let recent = try tool.run(["log", "--database", path, "--since", "1d", "--json"])
+        #expect(recent.status == 0)
+        let lines = recent.output.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(lines.map { $0["outcome"] as? String } == ["granted", "denied-unknown"])
+        #expect(lines.first?["subject_id"] as? String == "alice")
+
+        let back = try tool.run(["log", "--database", path, "--door", "back", "--csv"])
+        let rows = back.output.split(separator: "\n")
+        #expect(rows.count == 2)
+        #expect(rows.first?.hasPrefix("time,id,door,outcome") == true)
+        #expect(rows.last?.contains(",back,denied-unknown,") == true)
+
+        let granted = try tool.run(["log", "--database", path, "--outcome", "granted", "--limit", "1", "--json"])
+        #expect(granted.output.contains("\"subject_id\":\"alice\""))
+        #expect(granted.output.split(separator: "\n").count == 1)
+
+        let events = try tool.run(["log", "--database", path, "--door-events", "--json"])
+        #expect(events.output.split(separator: "\n").count == 2)
+        #expect(events.output.contains("\"event\":\"closed\""))
+
+        let bad = try tool.run(["log", "--database", path, "--outcome", "maybe"])
+        #expect(bad.status != 0)
+        #expect(bad.errors.contains("unknown outcome 'maybe'"))
+        let badTime = try tool.run(["log", "--database", path, "--since", "last tuesday"])
+        #expect(badTime.status != 0)
+        #expect(badTime.errors.contains("cannot read the time"))
+        let missing = try tool.run(["log", "--database", folder.file("none.sqlite")])
+        #expect(missing.status != 0)
+        #expect(missing.errors.contains("no journal at"))
+    }
+}

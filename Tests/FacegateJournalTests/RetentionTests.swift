@@ -1,0 +1,90 @@
+import FacegateJournal
+import FacegatePolicy
+import Foundation
+import GRDB
+import Testing
+
+@Suite("Journal retention")
+struct RetentionTests {
+    @Test("decisions and door events older than the age limit are deleted, newer ones kept")
+    func byAge() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let now = Date()
+        let configuration = SQLiteJournal.Configuration(
+            path: folder.file("journal.sqlite"), retention: JournalRetention(maxAge: .seconds(30 * 86_400), maxBytes: nil))
+        try await withRunningJournal(configuration) { journal in
+            for days in [90, 45, 31, 29, 1, 0] {
+                let time = now.addingTimeInterval(-Double(days) * 86_400)
+                journal.record(DecisionRecord(time: time, door: "front", decision: sampleDecision(subject: "d\(days)"), backend: "nec"))
+                journal.record(DoorEventRecord(time: time, door: "front", kind: .opened, detail: "d\(days)"))
+            }
+            try await journal.flush()
+            let report = try await journal.applyRetention(now: now)
+            #expect(report.deletedDecisions == 3)
+            #expect(report.deletedDoorEvents == 3)
+            #expect(try await journal.decisions().map(\.record.decision.subjectId) == ["d29", "d1", "d0"])
+            #expect(try await journal.doorEvents().map(\.detail) == ["d29", "d1", "d0"])
+        }
+    }
+
+    @Test("probe crops have their own age and count limits; the decisions stay")
+    func probeCropLimits() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let now = Date()
+        let configuration = SQLiteJournal.Configuration(
+            path: folder.file("journal.sqlite"), storeProbeCrops: true,
+            retention: JournalRetention(maxAge: nil, maxBytes: nil, probeCropMaxAge: .seconds(86_400), probeCropMaxCount: 3))
+        try await withRunningJournal(configuration) { journal in
+            for i in 0..<6 {
+                // Two crops older than a day, four recent ones.
+                let time = now.addingTimeInterval(i < 2 ? -2 * 86_400 : -Double(6 - i) * 60)
+                journal.record(
+                    DecisionRecord(time: time, door: "front", decision: sampleDecision(subject: "s\(i)"), backend: "nec", probeCrop: [UInt8(i), 1, 2]))
+            }
+            try await journal.flush()
+            let report = try await journal.applyRetention(now: now)
+            #expect(report.deletedProbeCrops == 3)
+            let decisions = try await journal.decisions()
+            #expect(decisions.count == 6)
+            #expect(decisions.map(\.hasProbeCrop) == [false, false, false, true, true, true])
+        }
+    }
+
+    @Test("the database is kept under its size limit by deleting the oldest rows first")
+    func bySize() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let path = folder.file("journal.sqlite")
+        let limit = 512 * 1024
+        let start = Date().addingTimeInterval(-86_400)
+        let longReason = String(repeating: "a reason long enough to fill pages quickly. ", count: 8)
+        let configuration = SQLiteJournal.Configuration(path: path, retention: JournalRetention(maxAge: nil, maxBytes: limit))
+        try await withRunningJournal(configuration) { journal in
+            for i in 0..<4_000 {
+                let decision = Decision(outcome: .deniedUnknown, reason: longReason, subjectId: "s\(i)")
+                journal.record(DecisionRecord(time: start.addingTimeInterval(Double(i)), door: "front", decision: decision, backend: "nec"))
+                if i.isMultiple(of: 500) { journal.record(DoorEventRecord(time: start.addingTimeInterval(Double(i)), door: "front", kind: .opened)) }
+            }
+            try await journal.flush()
+            let report = try await journal.applyRetention()
+            #expect(report.bytesBefore > limit)
+            #expect(report.bytesAfter <= limit)
+            #expect(report.deletedDecisions > 0)
+            let remaining = try await journal.decisions()
+            // The newest survive, and what is left is one unbroken run up to the last.
+            #expect(remaining.last?.record.decision.subjectId == "s3999")
+            let first = try #require(remaining.first?.record.decision.subjectId.flatMap { Int($0.dropFirst()) })
+            #expect(remaining.count == 4_000 - first)
+            // Door events older than the oldest kept decision went with them.
+            let events = try await journal.doorEvents()
+            #expect(events.allSatisfy { $0.time >= remaining[0].record.time })
+        }
+        let fileSize = try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int ?? .max
+        #expect(fileSize <= limit)
+        let queue = try DatabaseQueue(path: path)
+        let integrity = try await queue.read { db in try String.fetchOne(db, sql: "PRAGMA integrity_check") }
+        #expect(integrity == "ok")
+    }
+}

@@ -1,0 +1,65 @@
+import FacegateOfflineCache
+import Foundation
+import Testing
+
+@Suite("facegate cache")
+struct CacheCommandTests {
+    static let facegate: String = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+        .appendingPathComponent("facegate").path
+
+    func run(_ arguments: [String]) throws -> (status: Int32, output: String, errors: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.facegate)
+        process.arguments = arguments
+        let output = Pipe()
+        let errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        let out = output.fileHandleForReading.readDataToEndOfFile()
+        let err = errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
+    }
+
+    @Test(
+        "new-key, list and purge work on the daemon's cache file, and a loose key file is refused",
+        .enabled(if: FileManager.default.isExecutableFile(atPath: facegate), "facegate is built by `swift build`"))
+    func listAndPurge() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let keyPath = folder.file("cache.key")
+        let database = folder.file("cache.sqlite")
+        let made = try run(["cache", "new-key", keyPath])
+        #expect(made.status == 0)
+        do {
+            let cache = try OfflineFaceCache(configuration: .init(path: database), key: try OfflineCacheKey.load(path: keyPath))
+            var generator = DescriptorGenerator(seed: 99)
+            try await cache.remember(subjectId: "alice", tags: ["staff"], descriptor: generator.descriptor())
+            try await cache.remember(subjectId: "bob", descriptor: generator.descriptor())
+            try await cache.remember(subjectId: "carol", descriptor: generator.descriptor(), at: Date().addingTimeInterval(-30 * 86_400))
+        }
+        let files = ["--database", database, "--key-file", keyPath]
+
+        let list = try run(["cache", "list", "--json"] + files)
+        #expect(list.status == 0)
+        let lines = list.output.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(Set(lines.compactMap { $0["subject_id"] as? String }) == ["alice", "bob", "carol"])
+        #expect(lines.first { $0["subject_id"] as? String == "carol" }?["expired"] as? Bool == true)
+        #expect(lines.allSatisfy { $0["intact"] as? Bool == true && $0["descriptor"] == nil })
+
+        #expect(try run(["cache", "purge", "--subject", "alice"] + files).output.contains("removed 1 faces"))
+        #expect(try run(["cache", "purge", "--expired"] + files).output.contains("removed 1 expired faces"))
+        let after = try run(["cache", "list"] + files)
+        #expect(after.output.contains("bob"))
+        #expect(!after.output.contains("alice") && !after.output.contains("carol"))
+        #expect(try run(["cache", "purge", "--all"] + files).output.contains("removed 1 faces"))
+
+        #expect(try run(["cache", "purge"] + files).status != 0)
+        #expect(try run(["cache", "new-key", keyPath]).status != 0)
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: keyPath)
+        let loose = try run(["cache", "list"] + files)
+        #expect(loose.status != 0)
+        #expect(loose.errors.contains("chmod 600"))
+    }
+}

@@ -1,0 +1,81 @@
+import FacegateOfflineCache
+import Foundation
+import Testing
+
+@Suite("Offline cache key")
+struct OfflineCacheKeyTests {
+    @Test("a generated key file is mode 0600, loads, and is never overwritten")
+    func generateAndLoad() throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let path = folder.file("cache.key")
+        try OfflineCacheKey.generate(to: path)
+        let mode = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(text.count == 65)
+        _ = try OfflineCacheKey.load(path: path)
+        #expect(throws: OfflineCacheError(.keyFileExists, "")) { try OfflineCacheKey.generate(to: path) }
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == text)
+    }
+
+    @Test("a key file readable by group or others is refused with a clear error", arguments: [0o640, 0o604, 0o644, 0o660, 0o602])
+    func insecureModes(mode: Int) throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let path = folder.file("cache.key")
+        try OfflineCacheKey.generate(to: path)
+        try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: path)
+        do {
+            _ = try OfflineCacheKey.load(path: path)
+            Issue.record("a key file with mode \(String(mode, radix: 8)) was accepted")
+        } catch {
+            #expect(error.code == .keyFileInsecure)
+            #expect(error.message.contains("chmod 600"))
+            #expect(error.message.contains(path))
+        }
+    }
+
+    @Test("raw, hex and base64 keys load; anything else is refused without echoing it")
+    func formats() throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let bytes: [UInt8] = (0..<32).map { UInt8($0 * 7 % 256) }
+        let forms: [String: Data] = [
+            "raw": Data(bytes),
+            "hex": Data((bytes.map { String(format: "%02X", $0) }.joined() + "\n").utf8),
+            "base64": Data((Data(bytes).base64EncodedString() + "\n").utf8),
+        ]
+        for (name, contents) in forms {
+            let path = folder.file(name)
+            #expect(FileManager.default.createFile(atPath: path, contents: contents, attributes: [.posixPermissions: 0o400]))
+            _ = try OfflineCacheKey.load(path: path)
+        }
+        let secretLooking = "not-a-key-but-a-secret-password"
+        let bad = folder.file("bad")
+        #expect(FileManager.default.createFile(atPath: bad, contents: Data(secretLooking.utf8), attributes: [.posixPermissions: 0o600]))
+        do {
+            _ = try OfflineCacheKey.load(path: bad)
+            Issue.record("a file without a key was accepted")
+        } catch {
+            #expect(error.code == .keyFileInvalid)
+            #expect(!error.message.contains(secretLooking))
+        }
+        #expect(throws: OfflineCacheError(.keyFileUnreadable, "")) { try OfflineCacheKey.load(path: folder.file("missing")) }
+        #expect(throws: OfflineCacheError(.keyFileUnreadable, "")) { try OfflineCacheKey.load(path: folder.path) }
+    }
+
+    @Test("a systemd credential is read from $CREDENTIALS_DIRECTORY")
+    func credential() throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        try OfflineCacheKey.generate(to: folder.file("facegate-cache-key"))
+        _ = try OfflineCacheKey.loadCredential(named: "facegate-cache-key", environment: ["CREDENTIALS_DIRECTORY": folder.path])
+        #expect(throws: OfflineCacheError(.keyFileUnreadable, "")) {
+            try OfflineCacheKey.loadCredential(named: "facegate-cache-key", environment: [:])
+        }
+        #expect(throws: OfflineCacheError(.invalidArgument, "")) {
+            try OfflineCacheKey.loadCredential(named: "../etc/shadow", environment: ["CREDENTIALS_DIRECTORY": folder.path])
+        }
+    }
+}

@@ -1,0 +1,230 @@
+import FacegateCore
+import FacegateOfflineCache
+import FacegatePolicy
+import Foundation
+import GRDB
+import Testing
+
+@Suite("Offline face cache")
+struct OfflineFaceCacheTests {
+    @Test("a remembered face matches itself and near copies, closest first, with the descriptor distance as score")
+    func matchClosestFirst() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let cache = try makeCache(folder, key: randomKey())
+        var generator = DescriptorGenerator(seed: 42)
+        let alice = generator.descriptor()
+        let bob = generator.descriptor()
+        let carol = generator.descriptor()
+        let now = Date()
+        try await cache.remember(subjectId: "alice", tags: ["staff"], descriptor: alice, at: now)
+        try await cache.remember(subjectId: "bob", tags: ["staff", "night"], descriptor: bob, at: now)
+        try await cache.remember(subjectId: "carol", descriptor: carol, at: now)
+
+        let probe = generator.near(bob, by: 0.02)
+        let candidates = try await cache.match(probe, at: now)
+        #expect(candidates.map(\.subjectId).first == "bob")
+        #expect(candidates.count == 3)
+        #expect(candidates.first?.tags == ["staff", "night"])
+        #expect(abs((candidates.first?.score ?? 0) - Double(probe.distance(to: bob))) < 1e-6)
+        #expect(abs(candidates[1].score - Double(min(probe.distance(to: alice), probe.distance(to: carol)))) < 1e-6)
+        #expect(zip(candidates, candidates.dropFirst()).allSatisfy { $0.score <= $1.score })
+        let exact = try await cache.match(alice, at: now)
+        #expect(exact.first?.subjectId == "alice")
+        #expect(exact.first?.score == 0)
+    }
+
+    @Test("several looks of one subject count as one candidate at the closest distance, with the newest tags")
+    func perSubject() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let cache = try makeCache(folder, key: randomKey()) { $0.maxEntriesPerSubject = 2 }
+        var generator = DescriptorGenerator(seed: 7)
+        let looks = (0..<3).map { _ in generator.descriptor() }
+        let now = Date()
+        for (i, look) in looks.enumerated() {
+            try await cache.remember(subjectId: "alice", tags: ["t\(i)"], descriptor: look, at: now.addingTimeInterval(Double(i)))
+        }
+        // Only the two newest looks are kept.
+        let faces = try await cache.list()
+        #expect(faces.count == 2)
+        #expect(faces.map(\.tags) == [["t1"], ["t2"]])
+        let first = try await cache.match(looks[0], at: now.addingTimeInterval(10))
+        #expect(first.count == 1)
+        #expect(first[0].score > 0)
+        let second = try await cache.match(looks[1], at: now.addingTimeInterval(10))
+        #expect(second.map(\.score) == [0])
+        #expect(second.first?.tags == ["t2"])
+    }
+
+    @Test("expired faces never match and are purged")
+    func expiry() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let cache = try makeCache(folder, key: randomKey()) { $0.entryLifetime = .seconds(3_600) }
+        var generator = DescriptorGenerator(seed: 3)
+        let face = generator.descriptor()
+        let then = Date()
+        try await cache.remember(subjectId: "alice", descriptor: face, at: then)
+        #expect(try await cache.match(face, at: then.addingTimeInterval(3_599)).count == 1)
+        #expect(try await cache.match(face, at: then.addingTimeInterval(3_600)).isEmpty)
+        #expect(try await cache.purgeExpired(at: then.addingTimeInterval(1_800)).faces == 0)
+        #expect(try await cache.purgeExpired(at: then.addingTimeInterval(7_200)).faces == 1)
+        #expect(try await cache.list().isEmpty)
+    }
+
+    @Test("the cache is bounded: the oldest faces are evicted")
+    func bounded() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let cache = try makeCache(folder, key: randomKey()) { $0.maxEntries = 5 }
+        var generator = DescriptorGenerator(seed: 11)
+        let start = Date()
+        for i in 0..<8 {
+            try await cache.remember(subjectId: "s\(i)", descriptor: generator.descriptor(), at: start.addingTimeInterval(Double(i)))
+        }
+        #expect(try await cache.list().map(\.subjectId) == ["s3", "s4", "s5", "s6", "s7"])
+        #expect(try await cache.cachedSubjectIds() == ["s3", "s4", "s5", "s6", "s7"])
+    }
+
+    @Test("revoked subjects are purged and no longer match; purgeAll empties the cache")
+    func purge() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let cache = try makeCache(folder, key: randomKey())
+        var generator = DescriptorGenerator(seed: 5)
+        let faces = (0..<4).map { _ in generator.descriptor() }
+        for (i, face) in faces.enumerated() {
+            try await cache.remember(subjectId: "s\(i)", descriptor: face)
+        }
+        #expect(try await cache.purge(subjectIds: ["s1", "s3", "unknown"]) == 2)
+        #expect(try await cache.match(faces[1]).first?.subjectId != "s1")
+        #expect(try await cache.cachedSubjectIds() == ["s0", "s2"])
+        try await cache.addPendingRecheck(decisionId: UUID(), door: "front", probe: [1, 2, 3])
+        #expect(try await cache.purgeAll() == PurgeReport(faces: 2, pendingRechecks: 1))
+        #expect(try await cache.match(faces[0]).isEmpty)
+    }
+
+    @Test("descriptors and probes are not in the file in the clear")
+    func encryptedAtRest() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let cache = try makeCache(folder, key: randomKey())
+        var generator = DescriptorGenerator(seed: 9)
+        let face = generator.descriptor()
+        try await cache.remember(subjectId: "alice", descriptor: face)
+        let probe = Array("JPEG-PROBE-BYTES-".utf8) + (0..<64).map { UInt8($0) }
+        try await cache.addPendingRecheck(decisionId: UUID(), door: "front", probe: probe)
+        #expect(try await cache.pendingRechecks().first?.probe == probe)
+
+        var fileBytes: [UInt8] = []
+        for suffix in ["", "-wal"] {
+            if let data = FileManager.default.contents(atPath: folder.file("cache.sqlite") + suffix) { fileBytes += data }
+        }
+        #expect(!fileBytes.isEmpty)
+        var plain: [UInt8] = []
+        for value in face.values.prefix(8) {
+            withUnsafeBytes(of: value.bitPattern.littleEndian) { plain.append(contentsOf: $0) }
+        }
+        #expect(!contains(fileBytes, plain))
+        #expect(!contains(fileBytes, Array(probe.prefix(17))))
+        // The subject id stays clear, for revocation without the key.
+        #expect(contains(fileBytes, Array("alice".utf8)))
+        let mode = try FileManager.default.attributesOfItem(atPath: folder.file("cache.sqlite"))[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+    }
+
+    @Test("a cache opened with another key is refused")
+    func wrongKey() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let cache = try makeCache(folder, key: randomKey())
+        var generator = DescriptorGenerator(seed: 1)
+        try await cache.remember(subjectId: "alice", descriptor: generator.descriptor())
+        #expect(throws: OfflineCacheError(.wrongKey, "")) { try makeCache(folder, key: randomKey()) }
+    }
+
+    @Test("a row edited in the file fails authentication: it is reported and never matched", arguments: [
+        "UPDATE face_entry SET subject_id = 'mallory' WHERE subject_id = 'alice'",
+        "UPDATE face_entry SET tags = '[\"admin\"]' WHERE subject_id = 'alice'",
+        "UPDATE face_entry SET expires_at = expires_at + 86400000 WHERE subject_id = 'alice'",
+        "UPDATE face_entry SET sealed_descriptor = (SELECT sealed_descriptor FROM face_entry WHERE subject_id = 'bob') WHERE subject_id = 'alice'",
+        "UPDATE face_entry SET sealed_descriptor = zeroblob(length(sealed_descriptor)) WHERE subject_id = 'alice'",
+    ])
+    func tampered(edit: String) async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let key = randomKey()
+        var generator = DescriptorGenerator(seed: 21)
+        let alice = generator.descriptor()
+        let bob = generator.descriptor()
+        do {
+            let cache = try makeCache(folder, key: key)
+            try await cache.remember(subjectId: "alice", tags: ["staff"], descriptor: alice)
+            try await cache.remember(subjectId: "bob", descriptor: bob)
+        }
+        let queue = try DatabaseQueue(path: folder.file("cache.sqlite"))
+        try await queue.write { db in try db.execute(sql: edit) }
+        try queue.close()
+
+        let cache = try makeCache(folder, key: key)
+        let candidates = try await cache.match(alice)
+        #expect(candidates.map(\.subjectId) == ["bob"])
+        #expect(try await cache.status().integrityFailures == 1)
+        let faces = try await cache.list()
+        #expect(faces.filter { !$0.intact }.count == 1)
+        #expect(faces.first { $0.subjectId == "bob" }?.intact == true)
+    }
+
+    @Test("pending re-checks keep the probe until completed, oldest first, bounded, and expire")
+    func pendingRechecks() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let cache = try makeCache(folder, key: randomKey()) {
+            $0.maxPendingRechecks = 3
+            $0.recheckLifetime = .seconds(3_600)
+        }
+        let start = Date()
+        var decisions: [UUID] = []
+        for i in 0..<4 {
+            let decision = UUID()
+            decisions.append(decision)
+            try await cache.addPendingRecheck(decisionId: decision, door: "front", probe: [UInt8(i), 0xFF, 0xD8], at: start.addingTimeInterval(Double(i)))
+        }
+        let pending = try await cache.pendingRechecks(at: start.addingTimeInterval(10))
+        #expect(pending.map(\.decisionId) == Array(decisions.dropFirst()))
+        #expect(pending.map(\.probe) == [[1, 0xFF, 0xD8], [2, 0xFF, 0xD8], [3, 0xFF, 0xD8]])
+        #expect(pending.allSatisfy { $0.door == "front" && $0.attempts == 0 })
+
+        try await cache.noteRecheckAttempt(pending[0].id)
+        try await cache.completeRecheck(pending[1].id)
+        let after = try await cache.pendingRechecks(at: start.addingTimeInterval(10))
+        #expect(after.map(\.decisionId) == [decisions[1], decisions[3]])
+        #expect(after.first?.attempts == 1)
+        #expect(try await cache.pendingRechecks(limit: 1, at: start.addingTimeInterval(10)).count == 1)
+        #expect(try await cache.pendingRechecks(at: start.addingTimeInterval(3_700)).isEmpty)
+        #expect(try await cache.purgeExpired(at: start.addingTimeInterval(3_700)).pendingRechecks == 2)
+    }
+
+    @Test("bad arguments get a clear error")
+    func badArguments() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let cache = try makeCache(folder, key: randomKey())
+        var generator = DescriptorGenerator(seed: 2)
+        await #expect(throws: OfflineCacheError(.invalidArgument, "")) {
+            try await cache.remember(subjectId: "", descriptor: generator.descriptor())
+        }
+        #expect(throws: OfflineCacheError(.cannotOpen, "")) {
+            try makeCache(folder, name: "no-such-folder/cache.sqlite", key: randomKey())
+        }
+    }
+}
+
+private func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
+    guard !needle.isEmpty, haystack.count >= needle.count else { return false }
+    for start in 0...(haystack.count - needle.count) where haystack[start] == needle[0] {
+        if Array(haystack[start..<(start + needle.count)]) == needle { return true }
+    }
+    return false
+}

@@ -1,0 +1,247 @@
+import AsyncHTTPClient
+import FacegateEmulators
+import FacegateIdentify
+import Foundation
+import Logging
+import Synchronization
+import Testing
+
+/// The built `facegate` and `facegate-emulator` executables, beside the test bundle.
+enum BuiltTools {
+    static let folder: URL = {
+        let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        var folder = bundle.deletingLastPathComponent()
+        // xctest bundles on Linux are a file in the products folder; on macOS a folder holding Contents/MacOS.
+        while !FileManager.default.fileExists(atPath: folder.appendingPathComponent("facegate").path), folder.path != "/" {
+            folder.deleteLastPathComponent()
+        }
+        return folder
+    }()
+
+    static var facegate: URL { folder.appendingPathComponent("facegate") }
+    static var emulator: URL { folder.appendingPathComponent("facegate-emulator") }
+    static var built: Bool {
+        FileManager.default.isExecutableFile(atPath: facegate.path) && FileManager.default.isExecutableFile(atPath: emulator.path)
+    }
+}
+
+struct ToolRun: Sendable {
+    var status: Int32
+    var output: String
+    var errors: String
+
+    /// The standard output as a JSON object.
+    func json() throws -> [String: any Sendable] {
+        let value = try JSONSerialization.jsonObject(with: Data(output.utf8))
+        guard let object = value as? [String: any Sendable] else { throw NeoCheckEmulatorError("not a JSON object: \(output)") }
+        return object
+    }
+}
+
+/// Runs a tool to its end, reading both outputs as they come (so a full pipe never stalls it).
+func runTool(_ tool: URL, _ arguments: [String], environment: [String: String]) async throws -> ToolRun {
+    let process = Process()
+    process.executableURL = tool
+    process.arguments = arguments
+    process.environment = environment
+    let output = Pipe()
+    let errors = Pipe()
+    process.standardOutput = output
+    process.standardError = errors
+    let collected = Mutex<(out: Data, err: Data)>((Data(), Data()))
+    output.fileHandleForReading.readabilityHandler = { handle in
+        let data = handle.availableData
+        collected.withLock { $0.out.append(data) }
+    }
+    errors.fileHandleForReading.readabilityHandler = { handle in
+        let data = handle.availableData
+        collected.withLock { $0.err.append(data) }
+    }
+    let status: Int32 = try await withCheckedThrowingContinuation { continuation in
+        process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
+        do {
+            try process.run()
+        } catch {
+            process.terminationHandler = nil
+            continuation.resume(throwing: error)
+        }
+    }
+    output.fileHandleForReading.readabilityHandler = nil
+    errors.fileHandleForReading.readabilityHandler = nil
+    let restOut = output.fileHandleForReading.readDataToEndOfFile()
+    let restErr = errors.fileHandleForReading.readDataToEndOfFile()
+    let (out, err) = collected.withLock { ($0.out + restOut, $0.err + restErr) }
+    return ToolRun(status: status, output: String(decoding: out, as: UTF8.self), errors: String(decoding: err, as: UTF8.self))
+}
+
+@Suite("facegate neocheck and facegate-emulator neocheck, run as commands", .enabled(if: BuiltTools.built, "the executables are built"))
+struct CommandLineTests {
+    private func environment(_ harness: EmulatorHarness) -> [String: String] {
+        [
+            "NEOCHECK_ENDPOINT": harness.endpoint.absoluteString,
+            "NEOCHECK_CLIENT_ID": TestAccount.clientID,
+            "NEOCHECK_CLIENT_SECRET": TestAccount.clientSecret,
+            "NEOCHECK_USERNAME": TestAccount.username,
+            "NEOCHECK_PASSWORD": TestAccount.password,
+            "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin",
+        ]
+    }
+
+    @Test("every operation through the command tree, settings from the environment")
+    func everyOperation() async throws {
+        let photos = TestFaces.folder
+        let scratch = try temporaryDirectory("cli")
+        let dataFile = scratch.appendingPathComponent("badge.txt")
+        try Data("badge 4711".utf8).write(to: dataFile)
+        try await withNeoCheckEmulator { harness in
+            let env = environment(harness)
+            func neocheck(_ arguments: String...) async throws -> ToolRun {
+                let run = try await runTool(BuiltTools.facegate, ["neocheck"] + arguments, environment: env)
+                #expect(run.status == 0, "\(arguments): \(run.errors)")
+                return run
+            }
+
+            let token = try await neocheck("token").json()
+            #expect(token["expiresIn"] as? Double == 3600)
+            #expect(token["accessToken"] == nil)
+            let shown = try await neocheck("token", "--show").json()
+            #expect((shown["accessToken"] as? String)?.isEmpty == false)
+
+            let list = try #require(
+                try await neocheck("lists", "create", "--name", "staff", "--description", "day staff").json()["identifier"] as? String)
+            #expect(try await neocheck("lists", "get", list).json()["name"] as? String == "staff")
+            let renamed = try await neocheck("lists", "update", list, "--name", "all staff").json()
+            #expect(renamed["name"] as? String == "all staff")
+            #expect(renamed["description"] as? String == "day staff")
+
+            let record = try #require(
+                try await neocheck(
+                    "records", "create", "--face", photos.appendingPathComponent("angelina_jolie/01.jpg").path, "--name", "Angelina",
+                    "--surname1", "Jolie", "--external-id", "emp-1", "--data-file", dataFile.path, "--disabled"
+                ).json()["identifier"] as? String)
+            let created = try await neocheck(
+                "records", "get", "--external-id", "emp-1", "--face-out", scratch.appendingPathComponent("face.jpg").path
+            ).json()
+            #expect(created["identifier"] as? String == record)
+            #expect(created["enabled"] as? Bool == false)
+            #expect(created["additionalDataFileName"] as? String == "badge.txt")
+            #expect(try Data(contentsOf: scratch.appendingPathComponent("face.jpg")) == Data(try TestFaces.photo("angelina_jolie", "01.jpg")))
+
+            let updated = try await neocheck("records", "update", record, "--name", "Angie", "--enable", "--surname2", "Voight").json()
+            #expect(updated["name"] as? String == "Angie")
+            #expect(updated["enabled"] as? Bool == true)
+            #expect(updated["surname2"] as? String == "Voight")
+            #expect(updated["externalIdentifier"] as? String == "emp-1")
+
+            #expect(
+                try await neocheck("lists", "add-record", "--record-external-id", "emp-1", "--list-name", "all staff").json()["added"] as? Bool
+                    == true)
+
+            let probe = photos.appendingPathComponent("angelina_jolie/03.jpg").path
+            let viaRecord = try await neocheck("identify", "record", "--probe", probe, "--record", record).json()
+            #expect(viaRecord["result"] as? String == "ok")
+            #expect(viaRecord["faceQA"] == nil)
+            let viaList = try await neocheck("identify", "list", "--probe", probe, "--list", list, "--qa").json()
+            #expect(viaList["result"] as? String == "ok")
+            #expect((viaList["match"] as? [String: Any])?["identifier"] as? String == record)
+            #expect(viaList["faceQA"] != nil)
+            let viaReference = try await neocheck(
+                "identify", "reference", "--probe", probe, "--reference", photos.appendingPathComponent("katy_perry/01.jpg").path
+            ).json()
+            #expect(viaReference["result"] as? String == "failed")
+
+            #expect(try await neocheck("records", "delete", record).json()["deleted"] as? Bool == true)
+            #expect(try await neocheck("lists", "delete", list).json()["deleted"] as? Bool == true)
+        }
+    }
+
+    @Test("failures exit non-zero with the message and no secret")
+    func failures() async throws {
+        try await withNeoCheckEmulator { harness in
+            var env = environment(harness)
+            let missing = try await runTool(BuiltTools.facegate, ["neocheck", "records", "get", "no-such-record"], environment: env)
+            #expect(missing.status != 0)
+            #expect(missing.errors.contains("notFound"))
+
+            env["NEOCHECK_PASSWORD"] = "wrong-password-for-test"
+            let refused = try await runTool(BuiltTools.facegate, ["neocheck", "token"], environment: env)
+            #expect(refused.status != 0)
+            #expect(refused.errors.contains("invalidCredentials"))
+            for secret in ["wrong-password-for-test", TestAccount.clientSecret] {
+                #expect(!refused.errors.contains(secret) && !refused.output.contains(secret))
+            }
+
+            env["NEOCHECK_CLIENT_SECRET"] = nil
+            let unset = try await runTool(BuiltTools.facegate, ["neocheck", "token"], environment: env)
+            #expect(unset.status != 0)
+            #expect(unset.errors.contains("NEOCHECK_CLIENT_SECRET"))
+
+            let both = try await runTool(BuiltTools.facegate, ["neocheck", "records", "get", "x", "--external-id", "y"], environment: env)
+            #expect(both.status != 0)
+        }
+    }
+
+    @Test("--budget-file carries the hourly budget from one run to the next")
+    func budgetAcrossRuns() async throws {
+        let budgetFile = try temporaryDirectory("cli-budget").appendingPathComponent("budget.json").path
+        try await withNeoCheckEmulator { harness in
+            let env = environment(harness)
+            let arguments = ["neocheck", "lists", "create", "--budget-file", budgetFile, "--calls-per-hour", "1", "--name"]
+            let first = try await runTool(BuiltTools.facegate, arguments + ["first"], environment: env)
+            #expect(first.status == 0, "\(first.errors)")
+            let second = try await runTool(BuiltTools.facegate, arguments + ["second"], environment: env)
+            #expect(second.status != 0)
+            #expect(second.errors.contains("callBudgetExhausted"))
+            #expect(await harness.emulator.apiCalls == 1)
+        }
+    }
+
+    @Test("the emulator command serves the API on the port it prints, and stops on SIGTERM")
+    func emulatorCommand() async throws {
+        let state = try temporaryDirectory("cli-emulator")
+        let process = Process()
+        process.executableURL = BuiltTools.emulator
+        process.arguments = [
+            "neocheck", "--port", "0", "--client-id", TestAccount.clientID, "--client-secret", TestAccount.clientSecret,
+            "--username", TestAccount.username, "--password", TestAccount.password, "--state", state.path,
+            "--calls-per-hour", "2", "--token-ttl", "60", "--credits", "3",
+        ]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        let firstLine = Mutex("")
+        let announced = AsyncStream<String>.makeStream()
+        output.fileHandleForReading.readabilityHandler = { handle in
+            let data = handle.availableData
+            let line: String? = firstLine.withLock { text in
+                guard !text.contains("\n") else { return nil }
+                text += String(decoding: data, as: UTF8.self)
+                return text.contains("\n") || data.isEmpty ? text : nil
+            }
+            if let line { announced.continuation.yield(line) }
+        }
+        try process.run()
+        defer { if process.isRunning { process.terminate() } }
+        var lines = announced.stream.makeAsyncIterator()
+        let line = try #require(await lines.next())
+        let address = try #require(line.split(separator: " ").last.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) })
+        #expect(address.hasPrefix("http://127.0.0.1:"))
+
+        let client = try NeoCheckClient(
+            configuration: NeoCheckConfiguration(endpoint: try #require(URL(string: address)), credentials: TestAccount.credentials),
+            http: CloudHTTP(client: .shared, policy: CloudHTTPPolicy(requestTimeout: .seconds(30)), logger: .init(label: "cli-emulator")))
+        let token = try await client.tokens.token()
+        #expect(token.lifetime == .seconds(60))
+        let list = try await client.createList(name: "from the command")
+        #expect(try await client.list(identifier: list).name == "from the command")
+        await #expect(throws: NeoCheckError(.hourlyLimitReached, "")) { _ = try await client.list(identifier: list) }
+
+        let status: Int32 = await withCheckedContinuation { continuation in
+            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
+            process.terminate()
+        }
+        output.fileHandleForReading.readabilityHandler = nil
+        #expect(status == 0)
+        #expect(FileManager.default.fileExists(atPath: state.appendingPathComponent("neocheck.json").path))
+    }
+}
