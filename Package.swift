@@ -233,7 +233,7 @@ let package = Package(
         .testTarget(
             name: "NECIDTests",
             dependencies: [
-                "FacegateCore", "FacegateIdentify", "FacegateEmulators",
+                "FacegateCore", "FacegateIdentify", "FacegateEmulators", "FacegateQuality", "facegate",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],

@@ -5,6 +5,6 @@ struct EmulatorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "facegate-emulator",
         abstract: "Runs a faithful stand-in for a cloud face-search service on loopback, for tests and demos.",
-        subcommands: [NeoCheckEmulatorCommand.self]
+        subcommands: [NECEmulatorCommand.self, NeoCheckEmulatorCommand.self]
     )
 }

@@ -141,7 +141,7 @@ extension NECIDEmulatorService {
             }
             let request = try Self.decodeBody(Body.self, body)
             guard let subjectId = request.id, !subjectId.isEmpty else { throw NECRejection.invalid("id property must be provided.") }
-            let probe = try await probeFace(try Self.image(request.probe, field: "probe"), minimumQuality: minimumQuality)
+            let probe = try await probeFace(try Self.image(request.probe, field: "probe"), minimumQuality: nil)
             let rows = await contents(galleryId).rows.filter { $0.subjectId == subjectId && $0.isActive }
             let best = rows.map { NECMatchScore.score($0.descriptor, probe.descriptor) }.max()
             guard let best, best >= Self.defaultThreshold else { return .message(404, "Subject not verified") }
@@ -166,7 +166,7 @@ extension NECIDEmulatorService {
             guard (1...50).contains(limit) else { throw NECRejection.invalid("limit must be between 1 and 50.") }
             let tags = request.tags ?? []
             try await checkTags(tags, galleryId: galleryId)
-            let probe = try await probeFace(image, minimumQuality: minimumQuality)
+            let probe = try await probeFace(image, minimumQuality: nil)
             return await search(probe, threshold: threshold, limit: limit, tags: Set(tags), galleryId: galleryId)
 
         case .listTags:
@@ -385,7 +385,9 @@ extension NECIDEmulatorService {
         return try matched(analysis.faces[0], minimumQuality: minimumQuality)
     }
 
-    /// The largest face of a probe image; its quality is checked when an application sets a minimum.
+    /// The largest face of a probe image. The application's minimum quality applies to
+    /// registrations only ("prior to registration", as NEC ID's document puts it): a
+    /// door's probe is judged by its score, not refused.
     private func probeFace(_ image: [UInt8], minimumQuality: Double?) async throws -> MatchedFace {
         let analysis = try await analyze(image, descriptors: 1)
         guard let face = analysis.faces.first else { throw Self.noFace }

@@ -271,22 +271,14 @@ struct NECIDEmulatorService: Sendable {
     }
 }
 
-/// Runs face analysis on one background queue, off the concurrency pool:
-/// dlib blocks for hundreds of milliseconds per image.
-final class FaceWorker: Sendable {
+/// Face analysis off the concurrency pool: dlib blocks for hundreds of
+/// milliseconds per image.
+struct FaceWorker: Sendable {
     let analyzer: any FaceAnalyzing
-    private let queue = DispatchQueue(label: "facegate.emulator.necid.faces")
-
-    init(analyzer: any FaceAnalyzing) {
-        self.analyzer = analyzer
-    }
+    let queue = BlockingWorkQueue(label: "facegate.emulator.necid.faces")
 
     func analyze(_ encoded: [UInt8], descriptorLimit: Int) async throws -> ImageAnalysis {
         let analyzer = self.analyzer
-        return try await withCheckedThrowingContinuation { continuation in
-            queue.async {
-                continuation.resume(with: Result { try analyzer.analyze(encoded: encoded, descriptorLimit: descriptorLimit) })
-            }
-        }
+        return try await queue.run { try analyzer.analyze(encoded: encoded, descriptorLimit: descriptorLimit) }
     }
 }

@@ -110,8 +110,9 @@ public struct CloudHTTP: Sendable {
         let client = self.client, logger = self.logger, maxBytes = policy.maxResponseBytes
         do {
             // AsyncHTTPClient's deadline covers the reply's head; a body that stalls after it
-            // is bounded by this one, over the whole exchange.
-            return try await withDeadline(.now + policy.requestTimeout) {
+            // is bounded by this one, over the whole exchange. The small grace lets the
+            // client's own, more specific error (connection refused, say) arrive first.
+            return try await withDeadline(.now + policy.requestTimeout + .milliseconds(250)) {
                 let response = try await client.execute(request, deadline: deadline, logger: logger)
                 var body = try await response.body.collect(upTo: maxBytes)
                 let bytes = body.readBytes(length: body.readableBytes) ?? []

@@ -323,6 +323,8 @@ public actor NECIDClient {
         for secret in [configuration.credentials.secretAccessKey, configuration.apiKey ?? ""] where secret.count >= 4 {
             text = text.replacingOccurrences(of: secret, with: "<redacted>")
         }
+        // NEC ID names the existing gallery's key in a Duplicate message; keys stay out of errors.
+        text = text.replacingOccurrences(of: #"apiKey[\s:=]+\S+"#, with: "apiKey <redacted>", options: .regularExpression)
         if let range = text.range(of: "Signature=") {
             text = String(text[..<range.upperBound]) + "<redacted>"
         }

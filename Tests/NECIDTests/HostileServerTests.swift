@@ -1,0 +1,215 @@
+import AsyncHTTPClient
+import FacegateCore
+import FacegateIdentify
+import Foundation
+import Testing
+
+/// The client against servers that misbehave: every bad reply becomes a typed
+/// error within the timeout, never a crash or a hang.
+@Suite struct HostileServerTests {
+    static let secret = "hostile-test-secret-0123456789abcdef"
+    static let apiKey = "hostile-test-api-key-98765"
+
+    func withClient(
+        _ behavior: MisbehavingServer.Behavior, timeout: Duration = .seconds(2), maxBytes: Int = 64 << 10,
+        _ body: (NECIDClient, MisbehavingServer) async throws -> Void
+    ) async throws {
+        let server = try await MisbehavingServer.start(behavior)
+        let httpClient = NECIDClient.makeHTTPClient()
+        let client = NECIDClient(
+            configuration: NECIDConfiguration(
+                endpoint: "http://127.0.0.1:\(server.port)", portalEndpoint: "http://127.0.0.1:\(server.port)",
+                credentials: AWSCredentials(accessKeyID: "AKIDHOSTILE", secretAccessKey: Self.secret), apiKey: Self.apiKey,
+                http: CloudHTTPPolicy(requestTimeout: timeout, maxResponseBytes: maxBytes, maxAttempts: 3, initialBackoff: .milliseconds(20))),
+            httpClient: httpClient)
+        do {
+            try await body(client, server)
+        } catch {
+            try? await httpClient.shutdown()
+            await server.stop()
+            throw error
+        }
+        try await httpClient.shutdown()
+        await server.stop()
+    }
+
+    /// Runs `call`, expecting a typed error with `code`, and that it came in reasonable time.
+    func expectError<T>(_ code: NECIDError.Code, within limit: Duration = .seconds(60), _ call: () async throws(NECIDError) -> T) async {
+        let clock = ContinuousClock()
+        let start = clock.now
+        do {
+            let value = try await call()
+            Issue.record("expected \(code), got \(value)")
+        } catch {
+            #expect(error.code == code, "\(error)")
+            #expect(!error.message.contains(Self.secret))
+            #expect(!error.message.contains(Self.apiKey))
+        }
+        #expect(clock.now - start < limit)
+    }
+
+    @Test func garbageJSONIsMalformedResponse() async throws {
+        try await withClient(.reply(status: 200, body: "{\"status\": \"OK\"")) { client, _ in
+            await expectError(.malformedResponse) { () throws(NECIDError) in try await client.health() }
+        }
+        try await withClient(.reply(status: 200, body: "<html>gateway</html>")) { client, _ in
+            await expectError(.malformedResponse) { () throws(NECIDError) in try await client.listTags() }
+        }
+    }
+
+    @Test func wrongTypesAreMalformedResponse() async throws {
+        try await withClient(.reply(status: 200, body: #"{"candidates": "many", "attributes": 7}"#)) { client, _ in
+            await expectError(.malformedResponse) { () throws(NECIDError) in try await client.search(probe: [1, 2, 3]) }
+        }
+        try await withClient(.reply(status: 200, body: #"{"score": "high"}"#)) { client, _ in
+            await expectError(.malformedResponse) { () throws(NECIDError) in try await client.verify(face: [1], probe: [2]) }
+        }
+        try await withClient(.reply(status: 200, body: #"{"subjects": [{"id": 5}], "total": 1}"#)) { client, _ in
+            await expectError(.malformedResponse) { () throws(NECIDError) in try await client.listSubjects() }
+        }
+    }
+
+    @Test func numbersAsStringsDecode() async throws {
+        let body = #"{"candidates":[{"id":"s1","score":"8200","events":[{"id":"e1","score":8200}]}],"attributes":{"faceArea":{"left":"161","top":"156","right":"318","bottom":"313"},"headArea":{"left":"131","top":"86","right":"345","bottom":"343"},"rightEyeCenter":{"x":"195","y":"198"},"leftEyeCenter":{"x":"276","y":"191"},"frontalFaceScore":"0.569824","faceRoll":"4.93922","facePan":"-9.34863","faceTilt":"7.613","faceScore":"0.999591","faceQualityScore":"0.86541"}}"#
+        try await withClient(.reply(status: 200, body: body)) { client, _ in
+            let result = try await client.search(probe: [1])
+            #expect(result.candidates.first?.score == 8200)
+            #expect(result.attributes?.faceQualityScore == 0.86541)
+            #expect(result.attributes?.faceArea.right == 318)
+        }
+    }
+
+    @Test func hugeBodyIsCutOff() async throws {
+        try await withClient(.flood(bytes: 8 << 20)) { client, server in
+            await expectError(.responseTooLarge) { () throws(NECIDError) in try await client.health() }
+            // Too large is not transient: one attempt only.
+            #expect(server.requestCount == 1)
+        }
+    }
+
+    @Test func silentServerTimesOut() async throws {
+        try await withClient(.silence, timeout: .seconds(1)) { client, _ in
+            await expectError(.timeout) { () throws(NECIDError) in try await client.health() }
+        }
+    }
+
+    @Test func stalledAndTricklingBodiesTimeOut() async throws {
+        try await withClient(.stallMidBody, timeout: .seconds(1)) { client, _ in
+            await expectError(.timeout) { () throws(NECIDError) in try await client.health() }
+        }
+        try await withClient(.trickle, timeout: .seconds(1)) { client, _ in
+            await expectError(.timeout) { () throws(NECIDError) in try await client.health() }
+        }
+    }
+
+    @Test func connectionResetIsUnreachable() async throws {
+        try await withClient(.reset) { client, server in
+            await expectError(.unreachable) { () throws(NECIDError) in try await client.health() }
+            #expect(server.requestCount == 3, "an idempotent call is retried")
+        }
+        try await withClient(.reset) { client, server in
+            await expectError(.unreachable) { () throws(NECIDError) in try await client.registerSubject(face: [1]) }
+            #expect(server.requestCount == 1, "a registration is never sent twice")
+        }
+    }
+
+    @Test func closedPortIsUnreachable() async throws {
+        let server = try await MisbehavingServer.start(.silence)
+        let port = server.port
+        await server.stop()
+        let httpClient = NECIDClient.makeHTTPClient()
+        let client = NECIDClient(
+            configuration: NECIDConfiguration(
+                endpoint: "http://127.0.0.1:\(port)", credentials: AWSCredentials(accessKeyID: "A", secretAccessKey: Self.secret),
+                http: CloudHTTPPolicy(requestTimeout: .seconds(2), maxAttempts: 2, initialBackoff: .milliseconds(10))),
+            httpClient: httpClient)
+        await expectError(.unreachable) { () throws(NECIDError) in try await client.health() }
+        try await httpClient.shutdown()
+    }
+
+    @Test func transientStatusIsRetriedThenSucceeds() async throws {
+        try await withClient(.sequence([.reply(status: 503, body: "{}"), .reply(status: 200, body: #"{"status":"OK"}"#)])) { client, server in
+            let health = try await client.health()
+            #expect(health.status == "OK")
+            #expect(server.requestCount == 2)
+        }
+    }
+
+    @Test func documentedErrorBodiesBecomeTypedErrors() async throws {
+        let cases: [(String, NECIDError.Code)] = [
+            (#"{"message":"face property must be provided.","errorCode":1001,"errorType":"InvalidRequest"}"#, .invalidRequest),
+            (#"{"message":"Tag x already exists.","errorCode":1002,"errorType":"Duplicate"}"#, .duplicate),
+            (#"{"message":"timed out","errorCode":"1003","errorType":"Timeout"}"#, .serviceTimeout),
+            (#"{"message":"No face","errorCode":2001,"errorType":"NoFace"}"#, .noFace),
+            (#"{"message":"Poor","errorCode":2002,"errorType":"PoorQuality"}"#, .poorQuality),
+            (#"{"message":"Many","errorCode":2003,"errorType":"MultipleFaces"}"#, .multipleFaces),
+            (#"{"message":"Something new","errorCode":4242,"errorType":"Novel"}"#, .serviceError),
+        ]
+        for (body, code) in cases {
+            try await withClient(.reply(status: 400, body: body)) { client, _ in
+                await expectError(code) { () throws(NECIDError) in try await client.registerSubject(face: [1]) }
+            }
+        }
+        try await withClient(.reply(status: 500, body: "<html>oops</html>")) { client, _ in
+            await expectError(.serviceError) { () throws(NECIDError) in try await client.registerSubject(face: [1]) }
+        }
+    }
+
+    @Test func forbiddenRepliesSayWhichCredentialFailed() async throws {
+        try await withClient(.reply(status: 403, body: #"{"message":"Forbidden"}"#)) { client, _ in
+            await expectError(.apiKeyRejected) { () throws(NECIDError) in try await client.listTags() }
+        }
+        let mismatch = #"{"message":"The request signature we calculated does not match the signature you provided."}"#
+        try await withClient(.reply(status: 403, body: mismatch)) { client, _ in
+            await expectError(.signatureRejected) { () throws(NECIDError) in try await client.listTags() }
+        }
+        // A server echoing secrets back does not get them into the error.
+        let echo = #"{"message":"bad key \#(Self.secret) and \#(Self.apiKey) Signature=abcdef"}"#
+        try await withClient(.reply(status: 403, body: echo)) { client, _ in
+            await expectError(.signatureRejected) { () throws(NECIDError) in try await client.listTags() }
+        }
+    }
+
+    @Test func notFoundIsNoMatchForSearchAndVerify() async throws {
+        try await withClient(.reply(status: 404, body: #"{"message":"Candidates not found"}"#)) { client, _ in
+            let result = try await client.search(probe: [1])
+            #expect(result.candidates.isEmpty)
+            let verification = try await client.verify(subjectID: "s1", probe: [1])
+            #expect(!verification.isVerified)
+            await expectError(.notFound) { () throws(NECIDError) in try await client.listEvents(subjectID: "s1") }
+        }
+    }
+
+    @Test func requestsCarrySignatureAndKeyButNoSecret() async throws {
+        try await withClient(.reply(status: 200, body: #"{"status":"OK"}"#)) { client, server in
+            _ = try await client.health()
+            let head = try #require(server.requestHeads.first)
+            #expect(head.hasPrefix("GET /v1.1/health HTTP/1.1"))
+            #expect(head.lowercased().contains("authorization: aws4-hmac-sha256 credential=akidhostile/"))
+            #expect(head.lowercased().contains("signedheaders=accept;host;x-amz-date;x-api-key"))
+            #expect(head.contains("x-api-key: \(Self.apiKey)"))
+            #expect(!head.contains(Self.secret))
+        }
+    }
+
+    @Test func validationHappensBeforeSending() async throws {
+        try await withClient(.silence) { client, server in
+            await expectError(.validation) { () throws(NECIDError) in try await client.search(probe: [1], threshold: 10000) }
+            await expectError(.validation) { () throws(NECIDError) in try await client.search(probe: [1], threshold: -1) }
+            await expectError(.validation) { () throws(NECIDError) in try await client.search(probe: [1], limit: 0) }
+            await expectError(.validation) { () throws(NECIDError) in try await client.search(probe: [1], limit: 51) }
+            await expectError(.validation) { () throws(NECIDError) in try await client.search(probe: [1], tags: [""]) }
+            await expectError(.validation) { () throws(NECIDError) in
+                try await client.search(probe: [1], tags: (0...64).map { "t\($0)" })
+            }
+            await expectError(.validation) { () throws(NECIDError) in try await client.listSubjects(length: 1001) }
+            await expectError(.validation) { () throws(NECIDError) in try await client.createTag(" ") }
+            await expectError(.validation) { () throws(NECIDError) in try await client.registerSubject(face: []) }
+            await expectError(.validation) { () throws(NECIDError) in try await client.unregisterSubject(id: "a/b") }
+            await expectError(.validation) { () throws(NECIDError) in
+                try await client.createGallery(name: "g", faceMinimumQualityScore: 0.3)
+            }
+            #expect(server.requestCount == 0)
+        }
+    }
+}

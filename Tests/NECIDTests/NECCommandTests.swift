@@ -1,0 +1,174 @@
+import Foundation
+import Testing
+
+/// `facegate nec ...` as an installer runs it, against the live emulator.
+@Suite struct NECCommandTests {
+    /// The built `facegate`, beside this test bundle.
+    static var executable: URL {
+        var folder = Bundle.main.bundleURL
+        while folder.path != "/", !FileManager.default.fileExists(atPath: folder.appendingPathComponent("facegate").path) {
+            folder.deleteLastPathComponent()
+        }
+        return folder.appendingPathComponent("facegate")
+    }
+
+    struct Run: Sendable {
+        var status: Int32
+        var output: String
+        var error: String
+
+        var json: Any? { try? JSONSerialization.jsonObject(with: Data(output.utf8), options: [.fragmentsAllowed]) }
+        var object: [String: Any] { json as? [String: Any] ?? [:] }
+    }
+
+    /// Runs `facegate` off the concurrency pool, with the emulator's settings in the environment.
+    func facegate(_ arguments: [String], emulator: EmulatorHarness, environment extra: [String: String] = [:]) async throws -> Run {
+        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("NEC_ID_") }
+        environment["NEC_ID_ENDPOINT"] = emulator.endpoint
+        environment["NEC_ID_PORTAL_ENDPOINT"] = emulator.portalEndpoint
+        environment["NEC_ID_ACCESS_KEY"] = EmulatorHarness.accessKey
+        environment["NEC_ID_SECRET_KEY"] = EmulatorHarness.secretKey
+        environment["NEC_ID_API_KEY"] = EmulatorHarness.apiKey
+        environment.merge(extra) { $1 }
+        let executable = Self.executable
+        let fixedEnvironment = environment
+        return try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                do {
+                    let process = Process()
+                    process.executableURL = executable
+                    process.arguments = ["nec"] + arguments
+                    process.environment = fixedEnvironment
+                    let output = Pipe()
+                    let error = Pipe()
+                    process.standardOutput = output
+                    process.standardError = error
+                    try process.run()
+                    let outputData = output.fileHandleForReading.readDataToEndOfFile()
+                    let errorData = error.fileHandleForReading.readDataToEndOfFile()
+                    process.waitUntilExit()
+                    continuation.resume(
+                        returning: Run(
+                            status: process.terminationStatus, output: String(decoding: outputData, as: UTF8.self),
+                            error: String(decoding: errorData, as: UTF8.self)))
+                } catch {
+                    continuation.resume(throwing: error)
+                }
+            }
+        }
+    }
+
+    @Test func everyDayCommandsPrintTheServicesJSON() async throws {
+        try await withEmulator { emulator in
+            let health = try await facegate(["health"], emulator: emulator)
+            #expect(health.status == 0)
+            #expect(health.output.contains("\n  \"status\""), "pretty by default")
+            #expect(health.object["status"] as? String == "OK")
+            let compact = try await facegate(["health", "--compact"], emulator: emulator)
+            #expect(compact.output == "{\"status\":\"OK\"}\n")
+
+            #expect(try await facegate(["tags", "create", "staff"], emulator: emulator).status == 0)
+            #expect(try await facegate(["tags", "rename", "staff", "employees"], emulator: emulator).status == 0)
+            #expect(try await facegate(["tags", "list", "--compact"], emulator: emulator).output == "[\"employees\"]\n")
+
+            let photo = TestData.url("faces/bbt_howard/01.png").path
+            let registered = try await facegate(["subjects", "register", "--face", photo, "--tag", "employees"], emulator: emulator)
+            #expect(registered.status == 0)
+            let subjectID = try #require(registered.object["id"] as? String)
+            let attributes = try #require(registered.object["attributes"] as? [String: Any])
+            #expect(attributes["faceQualityScore"] is String, "attribute numbers stay as the service sent them")
+
+            let probe = TestData.url("faces/bbt_howard/02.png").path
+            let search = try await facegate(["search", "--probe", probe, "--threshold", "7000", "--limit", "3", "--tag", "employees"], emulator: emulator)
+            #expect(search.status == 0)
+            let candidates = try #require(search.object["candidates"] as? [[String: Any]])
+            #expect(candidates.first?["id"] as? String == subjectID)
+
+            let stranger = try await facegate(["search", "--probe", TestData.url("faces/bbt_sheldon/01.png").path], emulator: emulator)
+            #expect(stranger.status == 0, "no match is a result, not a failure")
+            #expect(stranger.object["message"] as? String == "Candidates not found")
+
+            let verified = try await facegate(["verify", "--subject", subjectID, "--probe", probe], emulator: emulator)
+            #expect(verified.status == 0)
+            #expect((verified.object["score"] as? Int ?? 0) > 7000)
+            let both = try await facegate(["verify", "--subject", subjectID, "--face", photo, "--probe", probe], emulator: emulator)
+            #expect(both.status != 0)
+
+            let events = try await facegate(["events", "list", subjectID], emulator: emulator)
+            #expect((events.object["events"] as? [Any])?.count == 1)
+            #expect(try await facegate(["subjects", "unregister", subjectID], emulator: emulator).status == 0)
+            #expect(try await facegate(["subjects", "list", "--start", "0", "--length", "10", "--dir", "desc"], emulator: emulator).status == 0)
+        }
+    }
+
+    @Test func tenancyAndBulkJobs() async throws {
+        try await withEmulator { emulator in
+            let created = try await facegate(["galleries", "create", "--name", "Lobby", "--minimum-quality", "0.5", "--size", "10"], emulator: emulator)
+            #expect(created.status == 0)
+            let galleryID = try #require(created.object["id"] as? String)
+            #expect((created.object["apiKey"] as? String)?.isEmpty == false)
+            let galleries = try await facegate(["galleries", "list"], emulator: emulator)
+            #expect((galleries.object["galleries"] as? [Any])?.count == 2)
+            #expect(try await facegate(["galleries", "update", galleryID, "--size", "20"], emulator: emulator).object["size"] as? Int == 20)
+            let application = try await facegate(["applications", "create", "--name", "Side door", "--gallery", galleryID], emulator: emulator)
+            let applicationID = try #require(application.object["id"] as? String)
+            #expect(try await facegate(["applications", "get", applicationID], emulator: emulator).object["name"] as? String == "Side door")
+            #expect(try await facegate(["applications", "delete", applicationID], emulator: emulator).status == 0)
+            #expect(try await facegate(["galleries", "delete", galleryID], emulator: emulator).status == 0)
+            #expect(try await facegate(["galleries", "get", galleryID], emulator: emulator).status == 1)
+
+            let bucket = emulator.stateDirectory.appendingPathComponent("bucket")
+            try Data(try face("bbt_raj/01.png")).write(to: bucket.appendingPathComponent("raj.png"))
+            try Data(try face("bbt_amy/01.png")).write(to: bucket.appendingPathComponent("amy.png"))
+            #expect(try await facegate(["tags", "create", "night"], emulator: emulator).status == 0)
+            let job = try await facegate(["jobs", "bulk-register", "--file", "raj.png", "--tag", "night", "--file", "amy.png"], emulator: emulator)
+            #expect(job.status == 0)
+            let batchID = try #require(job.object["batchId"] as? String)
+            var processed: [[String: Any]] = []
+            for _ in 0..<300 {
+                let progress = try await facegate(["jobs", "progress", batchID], emulator: emulator)
+                processed = progress.object["processed"] as? [[String: Any]] ?? []
+                if processed.count == 2, processed.allSatisfy({ $0["status"] as? String == "Processed" }) { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(processed.map { $0["registerStatus"] as? String } == ["Success", "Success"])
+
+            // A JSON file of registrations works too.
+            let file = emulator.stateDirectory.appendingPathComponent("registrations.json")
+            try Data(#"[{"filename": "raj.png", "tags": ["night"]}]"#.utf8).write(to: file)
+            #expect(try await facegate(["jobs", "bulk-register", "--registrations", file.path], emulator: emulator).status == 0)
+        }
+    }
+
+    @Test func failuresExitNonZeroWithTheMessageAndNoSecret() async throws {
+        try await withEmulator { emulator in
+            let wrongKey = try await facegate(["tags", "list"], emulator: emulator, environment: ["NEC_ID_API_KEY": "wrong"])
+            #expect(wrongKey.status == 1)
+            #expect(wrongKey.error.contains("Forbidden"))
+            #expect(wrongKey.output.isEmpty)
+
+            // A flag beats its environment variable.
+            let flag = try await facegate(["tags", "list", "--api-key", EmulatorHarness.apiKey], emulator: emulator, environment: ["NEC_ID_API_KEY": "wrong"])
+            #expect(flag.status == 0)
+
+            let badSecret = try await facegate(["health"], emulator: emulator, environment: ["NEC_ID_SECRET_KEY": "x"])
+            #expect(badSecret.status == 0, "health needs no signature")
+            let badSignature = try await facegate(["tags", "list"], emulator: emulator, environment: ["NEC_ID_SECRET_KEY": "not-the-secret"])
+            #expect(badSignature.status == 1)
+            #expect(badSignature.error.contains("signature"))
+            #expect(!badSignature.error.contains("not-the-secret"))
+
+            let invalid = try await facegate(["search", "--probe", TestData.url("faces/bbt_amy/01.png").path, "--limit", "51"], emulator: emulator)
+            #expect(invalid.status != 0)
+            #expect(invalid.error.contains("limit"))
+            let noFile = try await facegate(["subjects", "register", "--face", "/nonexistent.png"], emulator: emulator)
+            #expect(noFile.status != 0)
+            let noFace = try await facegate(["subjects", "register", "--face", TestData.url("faces/_noface/02.jpg").path], emulator: emulator)
+            #expect(noFace.status == 1)
+            #expect(noFace.error.contains("2001"))
+            let noEndpoint = try await facegate(["health"], emulator: emulator, environment: ["NEC_ID_ENDPOINT": ""])
+            #expect(noEndpoint.status != 0)
+            #expect(noEndpoint.error.contains("NEC_ID_ENDPOINT"))
+        }
+    }
+}
