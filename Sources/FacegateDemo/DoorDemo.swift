@@ -56,7 +56,9 @@ public struct DoorDemo: Sendable {
 
     public func run() async throws -> Summary {
         let say = options.print
-        let logger = Logger(label: "facegate.demo")
+        var logger = Logger(label: "facegate.demo")
+        // The demo prints its own account of each decision; the daemon's log lines would repeat it.
+        logger.logLevel = .warning
         let models = try FaceModels.locate(options.modelsDirectory)
         let engine = try FaceEngine(models: models)
         let frames = DlibFaceAnalyzer(engine: engine)
@@ -105,7 +107,7 @@ public struct DoorDemo: Sendable {
         let cache = try OfflineFaceCache(
             configuration: .init(path: options.stateDirectory.appendingPathComponent("offline-cache.sqlite").path), key: key,
             logger: logger)
-        let lines = SimulatedDoorLines(logger: Logger(label: "facegate.door.simulated"))
+        let lines = SimulatedDoorLines(logger: logger)
         let door = try DoorController(lines: lines, timing: DoorTiming(unlockDuration: .seconds(3)), logger: logger)
         var demoConfiguration = FacegateConfiguration()
         demoConfiguration.door.name = "demo door"
@@ -193,8 +195,13 @@ public struct DoorDemo: Sendable {
         var line = "visit \(outcome.visitNumber): \(who ?? "someone") -> \(d.outcome.rawValue)"
         if let subject = d.subjectId { line += ", subject \(subject)" }
         if let score = d.bestScore {
-            line += ", score \(Int(score.rounded()))"
-            if let threshold = d.threshold { line += " (threshold \(Int(threshold)))" }
+            if d.scoreUnit == .descriptorDistance {
+                line += ", distance " + String(format: "%.2f", score)
+                if let limit = d.threshold { line += " (limit " + String(format: "%.2f", limit) + ")" }
+            } else {
+                line += ", score \(Int(score.rounded()))"
+                if let threshold = d.threshold { line += " (threshold \(Int(threshold)))" }
+            }
         }
         line += "; \(d.reason)"
         let l = outcome.record.latencies
