@@ -30,6 +30,8 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        // Already in the graph through hummingbird: start-up, signals and graceful shutdown for `facegate run`.
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
     ],
     targets: [
         // Domain values and the protocols each stage is seen through. No I/O.
@@ -111,9 +113,13 @@ let package = Package(
             name: "FacegateApp",
             dependencies: [
                 "FacegateCore", "FacegateImageCodec", "FacegateQuality", "FacegatePolicy", "FacegateIdentify",
-                "FacegateJournal", "FacegateOfflineCache",
+                "FacegateJournal", "FacegateOfflineCache", "FacegateCapture", "FacegateDoor",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -158,6 +164,8 @@ let package = Package(
                 "FacegateDemo", "FacegateJournal", "FacegateOfflineCache", "FacegateDoor",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -173,7 +181,7 @@ let package = Package(
 
         .executableTarget(
             name: "facegate-bench",
-            dependencies: ["FacegateCore", "FacegateImageCodec", "FacegateQuality"],
+            dependencies: ["FacegateCore", "FacegateImageCodec", "FacegateQuality", "FacegateDemo", "FacegateJournal", "FacegatePolicy"],
             path: "Benchmarks/facegate-bench",
             swiftSettings: swiftSettings
         ),
@@ -181,7 +189,16 @@ let package = Package(
         .testTarget(name: "FacegateCoreTests", dependencies: ["FacegateCore"], swiftSettings: swiftSettings),
         .testTarget(name: "FacegatePolicyTests", dependencies: ["FacegatePolicy"], swiftSettings: swiftSettings),
         .testTarget(name: "FacegateCLITests", dependencies: ["facegate"], swiftSettings: swiftSettings),
-        .testTarget(name: "FacegateAppTests", dependencies: ["FacegateApp", "FacegatePolicy"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "FacegateAppTests",
+            dependencies: [
+                "FacegateApp", "FacegatePolicy", "FacegateDemo", "FacegateCore", "FacegateDoor", "FacegateIdentify",
+                "FacegateImageCodec", "FacegateJournal", "FacegateOfflineCache", "FacegateQuality",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Test-only: writes a burst of decisions until it is SIGKILLed (not a product).
         .executableTarget(
             name: "facegate-journal-crash-writer",

@@ -1,15 +1,19 @@
 // facegate-bench: the cost of facegate's hot paths, as medians over repeated runs.
 //
 //     swift run -c release facegate-bench [--iterations N] [--media DIR] [--models DIR]
+//     swift run -c release facegate-bench door [--visits N] [--media DIR] [--models DIR]
 //
-// Frames are synthesized from the bundled demo portrait at each size, so the
-// figures are comparable between machines. Record them in BENCHMARKS.md.
+// Frames are synthesized from the bundled demo portraits, so the figures are
+// comparable between machines. Record them in BENCHMARKS.md. `door` runs the
+// daemon's service end to end (see DoorBenchmark.swift).
 import FacegateCore
 import FacegateImageCodec
 import FacegateQuality
 import Foundation
 
 struct Options {
+    var door = false
+    var visits = 40
     var iterations = 60
     var media = "demo/media"
     var models: String?
@@ -18,11 +22,13 @@ struct Options {
         var rest = arguments.dropFirst()
         while let flag = rest.popFirst() {
             switch flag {
+            case "door": door = true
+            case "--visits": visits = Int(rest.popFirst() ?? "") ?? visits
             case "--iterations": iterations = Int(rest.popFirst() ?? "") ?? iterations
             case "--media": media = rest.popFirst() ?? media
             case "--models": models = rest.popFirst()
             default:
-                FileHandle.standardError.write(Data("usage: facegate-bench [--iterations N] [--media DIR] [--models DIR]\n".utf8))
+                FileHandle.standardError.write(Data("usage: facegate-bench [door] [--iterations N] [--visits N] [--media DIR] [--models DIR]\n".utf8))
                 exit(2)
             }
         }
@@ -64,6 +70,10 @@ func machine() -> String {
 }
 
 let options = Options(CommandLine.arguments)
+if options.door {
+    try await DoorBenchmark(options: options).run()
+    exit(0)
+}
 let portrait = try ImageCodec.decode([UInt8](try Data(contentsOf: URL(fileURLWithPath: options.media + "/obama2.jpg"))))
 let analyzer = try DlibFaceAnalyzer(models: try FaceModels.locate(options.models))
 var results: [Measurement] = []

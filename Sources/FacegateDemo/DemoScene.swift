@@ -57,11 +57,16 @@ public struct DemoScene: FrameSource {
     public let frameInterval: Duration
     /// Whether to deliver frames at the camera's pace rather than as fast as they are made.
     public let realTime: Bool
+    /// Awaited before each visitor after the first walks up (given that visitor's index): the demo
+    /// changes the world there, for instance stops the cloud.
+    public let beforeVisitor: @Sendable (Int) async -> Void
 
     public init(
         visitors: [Visitor], approach: SyntheticApproach = SyntheticApproach(frameCount: 30), lingerFrames: Int = 30,
-        emptyFrames: Int = 25, frameInterval: Duration = .milliseconds(100), realTime: Bool = false
+        emptyFrames: Int = 25, frameInterval: Duration = .milliseconds(100), realTime: Bool = false,
+        beforeVisitor: @escaping @Sendable (Int) async -> Void = { _ in }
     ) {
+        self.beforeVisitor = beforeVisitor
         self.visitors = visitors
         self.approach = approach
         self.lingerFrames = lingerFrames
@@ -84,34 +89,55 @@ public struct DemoScene: FrameSource {
             pixels: [UInt8](repeating: approach.background, count: approach.canvasWidth * approach.canvasHeight * 3))
     }
 
+    /// Frames are made as they are asked for, so a consumer slower than the scene holds it back
+    /// (nothing piles up in memory); with `realTime` they are also held to the frame interval.
     public func frames() -> AsyncThrowingStream<Frame, any Error> {
-        let scene = self
-        return AsyncThrowingStream { continuation in
-            let task = Task {
-                do {
-                    var sequence: UInt64 = 0
-                    let clock = ContinuousClock()
-                    let start = clock.now
-                    for visitor in scene.visitors {
-                        var images: [PixelImage] = []
-                        for n in 0..<scene.approach.frameCount { images.append(try scene.approach.frame(n, of: visitor.portrait)) }
-                        images += Array(repeating: images[images.count - 1], count: scene.lingerFrames)
-                        images += Array(repeating: scene.blank, count: scene.emptyFrames)
-                        for image in images {
-                            try Task.checkCancellation()
-                            let timestamp = scene.frameInterval * Int(sequence)
-                            if scene.realTime { try await clock.sleep(until: start + timestamp) }
-                            continuation.yield(Frame(sequence: sequence, timestamp: timestamp, image: image))
-                            sequence += 1
-                        }
-                    }
-                    continuation.finish()
-                } catch {
-                    continuation.finish(throwing: error)
-                }
+        let cursor = SceneCursor(scene: self)
+        return AsyncThrowingStream(unfolding: { try await cursor.next() })
+    }
+}
+
+/// Where a running scene is: which visitor, which of their frames.
+private actor SceneCursor {
+    let scene: DemoScene
+    private var visitorIndex = 0
+    private var frames: [PixelImage] = []
+    private var frameIndex = 0
+    private var sequence: UInt64 = 0
+    private let clock = ContinuousClock()
+    private var start: ContinuousClock.Instant?
+
+    init(scene: DemoScene) {
+        self.scene = scene
+    }
+
+    func next() async throws -> Frame? {
+        try Task.checkCancellation()
+        let start = self.start ?? clock.now
+        self.start = start
+        while frameIndex >= frames.count {
+            guard visitorIndex < scene.visitors.count else { return nil }
+            if visitorIndex > 0 {
+                let paused = clock.now
+                await scene.beforeVisitor(visitorIndex)
+                // The pause is not the scene's time: real-time pacing carries on from here.
+                self.start = (self.start ?? paused) + (clock.now - paused)
             }
-            continuation.onTermination = { _ in task.cancel() }
+            let portrait = scene.visitors[visitorIndex].portrait
+            var images: [PixelImage] = []
+            for n in 0..<scene.approach.frameCount { images.append(try scene.approach.frame(n, of: portrait)) }
+            images += Array(repeating: images[images.count - 1], count: scene.lingerFrames)
+            images += Array(repeating: scene.blank, count: scene.emptyFrames)
+            frames = images
+            frameIndex = 0
+            visitorIndex += 1
         }
+        let timestamp = scene.frameInterval * Int(sequence)
+        if scene.realTime, let start = self.start { try await clock.sleep(until: start + timestamp) }
+        let frame = Frame(sequence: sequence, timestamp: timestamp, image: frames[frameIndex])
+        frameIndex += 1
+        sequence += 1
+        return frame
     }
 }
 

@@ -85,109 +85,82 @@ public struct DoorDemo: Sendable {
         }
     }
 
+    // Swift 6.3's optimiser crashes (LLVM coroutine splitting, swifterror) on this function in release
+    // builds; it only wires the demo together, so it is left unoptimised.
+    @_optimize(none)
     private func run(cloud: EmulatedNEC, httpClient: HTTPClient, frames: DlibFaceAnalyzer, logger: Logger) async throws -> Summary {
         let say = options.print
         let client = NECIDClient(configuration: cloud.configuration(http: CloudHTTPPolicy(requestTimeout: .seconds(4))), httpClient: httpClient)
         // A kept state folder already has the tag.
-        if try await !client.listTags().contains("staff") {
+        let tags = try await client.listTags()
+        if !tags.contains("staff") {
             try await client.createTag("staff")
         }
         let enrolled = try await client.registerSubject(face: try options.media.bytes("obama.jpg"), tags: ["staff"])
         say("enrolled obama.jpg as subject \(enrolled.id) with tag staff (face quality \(String(format: "%.2f", enrolled.attributes.faceQualityScore)))")
 
-        let journalPath = options.stateDirectory.appendingPathComponent("journal.sqlite").path
-        let journal = SQLiteJournal(configuration: .init(path: journalPath), logger: logger)
-        let keyPath = options.stateDirectory.appendingPathComponent("offline-cache.key").path
-        let key: OfflineCacheKey
-        if FileManager.default.fileExists(atPath: keyPath) {
-            key = try OfflineCacheKey.load(path: keyPath)
-        } else {
-            key = try OfflineCacheKey.generate(to: keyPath)
-        }
-        let cache = try OfflineFaceCache(
-            configuration: .init(path: options.stateDirectory.appendingPathComponent("offline-cache.sqlite").path), key: key,
-            logger: logger)
-        let lines = SimulatedDoorLines(logger: logger)
-        let door = try DoorController(lines: lines, timing: DoorTiming(unlockDuration: .seconds(3)), logger: logger)
-        var demoConfiguration = FacegateConfiguration()
-        demoConfiguration.door.name = "demo door"
-        let policy = demoConfiguration.doorPolicy
+        // The daemon's own configuration, on built-in defaults but for where its files go.
+        let state = options.stateDirectory
+        var configuration = FacegateConfiguration()
+        configuration.modelsDirectory = options.modelsDirectory
+        configuration.door.name = "demo door"
+        configuration.door.tags = ["staff"]
+        configuration.journal.path = state.appendingPathComponent("journal.sqlite").path
+        configuration.offlineCache.path = state.appendingPathComponent("offline-cache.sqlite").path
+        let keyPath = state.appendingPathComponent("offline-cache.key").path
+        if !FileManager.default.fileExists(atPath: keyPath) { try OfflineCacheKey.generate(to: keyPath) }
+        configuration.offlineCache.key = .file(keyPath)
+        let policy = configuration.doorPolicy
+
         let obama = DemoScene.Visitor(
             name: "Barack Obama (obama2.jpg, enrolled from another photo)", portrait: try options.media.image("obama2.jpg"))
         let biden = DemoScene.Visitor(name: "Joe Biden (biden.jpg, not enrolled)", portrait: try options.media.image("biden.jpg"))
-        let search = NECFaceSearch(client: client, tags: ["staff"])
-
-        var summary = Summary()
-        summary.journalPath = journalPath
-        let events = await door.events()
-        // The door, its event log and the journal writer run beside the two scenes.
-        let background = Task {
-            await withTaskGroup(of: Void.self) { group in
-                group.addTask { await journal.run() }
-                group.addTask { try? await door.run() }
-                group.addTask {
-                    for await event in events {
-                        if case .unlocked = event { say("  door: relay energised, unlocked") }
-                        if case .locked = event { say("  door: relay released, locked") }
-                    }
-                }
-                group.addTask { await journalDoorEvents(of: door, named: policy.door, into: journal) }
+        let decided = DecisionCount()
+        let scene = DemoScene(visitors: [obama, biden, obama, biden], realTime: options.realTime) { index in
+            guard index == 2 else { return }
+            // The first two are decided with the cloud up; then it goes away.
+            await decided.wait(for: 2)
+            say("the cloud goes down (the emulator stops): the door decides from its offline cache, more strictly")
+            await cloud.stop()
+        }
+        let lines = SimulatedDoorLines(logger: logger)
+        let parts = try DoorParts.open(
+            configuration, overrides: .init(source: scene, search: NECFaceSearch(client: client), doorLines: lines), logger: logger)
+        var settings = DoorControllerService.Settings()
+        settings.reloadsOnHangup = false
+        let service = DoorControllerService(
+            configuration: configuration, parts: parts, settings: settings, notifier: SystemdNotifier(environment: [:]),
+            logger: logger, loadConfiguration: { [configuration] in configuration })
+        let decisions = await service.pipeline.decisions()
+        let events = await parts.door.events()
+        let relayLog = Task {
+            for await event in events {
+                if case .unlocked = event { say("  door: relay energised, unlocked") }
+                if case .locked = event { say("  door: relay released, locked") }
             }
         }
-        defer { background.cancel() }
-
         say("the cloud is up: two people walk up to the door, one after the other (threshold \(Int(policy.threshold)) of 9999)")
-        let online = try await phase(
-            DemoScene(visitors: [obama, biden], realTime: options.realTime), search: search, cache: cache, door: door,
-            journal: journal, policy: policy, frames: frames, logger: logger)
-        say("the cloud goes down (the emulator stops): the door decides from its offline cache, more strictly")
-        await cloud.stop()
-        let offline = try await phase(
-            DemoScene(visitors: [obama, biden], realTime: options.realTime), search: search, cache: cache, door: door,
-            journal: journal, policy: policy, frames: frames, logger: logger)
-        summary.outcomes = online.outcomes + offline.outcomes
-        var statistics = online.statistics
-        statistics.frames += offline.statistics.frames
-        statistics.visits += offline.statistics.visits
-        statistics.cloudCalls += offline.statistics.cloudCalls
-        statistics.unlocks += offline.statistics.unlocks
-        summary.statistics = statistics
-        // Give the door its pulse time, then stop everything.
-        let settle: Duration = options.realTime ? .milliseconds(3500) : .milliseconds(200)
-        try await Task.sleep(for: settle)
-        try await journal.flush()
-        background.cancel()
-        await background.value
+        let running = Task { try await service.run() }
+        var summary = Summary()
+        summary.journalPath = configuration.journal.path
+        for await outcome in decisions {
+            let who = scene.visitor(atFrame: outcome.bestFrameSequence)
+            summary.outcomes.append(DemoOutcome(visitor: who, outcome: outcome))
+            say(Self.describe(outcome, who: who))
+            await decided.add()
+        }
+        try await running.value
+        relayLog.cancel()
+        summary.statistics = await service.pipeline.statistics
         summary.relayChanges = lines.relayChanges
         let stats = summary.statistics
         say(
             """
             summary: \(stats.frames) frames, \(stats.visits) visits, \(stats.cloudCalls) cloud calls \
             (one per visit that passed the quality gate), \(stats.unlocks) unlocks; \
-            decisions journaled in \(journalPath) (see them with: facegate log --database \(journalPath))
+            decisions journaled in \(summary.journalPath) (see them with: facegate log --database \(summary.journalPath))
             """)
         return summary
-    }
-
-    /// One scene through a fresh pipeline; decisions are printed as they are made.
-    private func phase(
-        _ scene: DemoScene, search: NECFaceSearch, cache: OfflineFaceCache, door: DoorController, journal: SQLiteJournal,
-        policy: DoorPolicy, frames: DlibFaceAnalyzer, logger: Logger
-    ) async throws -> (outcomes: [DemoOutcome], statistics: PipelineStatistics) {
-        let pipeline = GatePipeline(
-            source: scene, analyzer: frames, search: search, offline: cache, door: door, journal: journal, policy: policy,
-            settings: .init(door: policy.door, approach: ApproachConfiguration(), decisionDeadline: .seconds(6)),
-            logger: logger)
-        let decisions = await pipeline.decisions()
-        let running = Task { try await pipeline.run() }
-        var outcomes: [DemoOutcome] = []
-        for await outcome in decisions {
-            let who = scene.visitor(atFrame: outcome.bestFrameSequence)
-            outcomes.append(DemoOutcome(visitor: who, outcome: outcome))
-            options.print(Self.describe(outcome, who: who))
-        }
-        try await running.value
-        return (outcomes, await pipeline.statistics)
     }
 
     static func describe(_ outcome: GateOutcome, who: String?) -> String {
@@ -215,5 +188,23 @@ public struct DoorDemo: Sendable {
         line += " [quality \(ms(l.quality)), cloud \(ms(l.cloud)), relay \(ms(l.relay)), total \(ms(l.total))]"
         if !outcome.cloudCalled { line += " (no cloud call)" }
         return line
+    }
+}
+
+/// Decisions seen so far, for a scene that waits for some before it goes on.
+actor DecisionCount {
+    private var count = 0
+    private var waiters: [(Int, CheckedContinuation<Void, Never>)] = []
+
+    func add() {
+        count += 1
+        let ready = waiters.filter { $0.0 <= count }
+        waiters.removeAll { $0.0 <= count }
+        for (_, waiter) in ready { waiter.resume() }
+    }
+
+    func wait(for target: Int) async {
+        if count >= target { return }
+        await withCheckedContinuation { waiters.append((target, $0)) }
     }
 }

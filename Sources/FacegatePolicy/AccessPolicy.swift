@@ -18,11 +18,15 @@ public struct DoorPolicy: Sendable, Hashable {
     public var denyList: Set<String>
     /// A subject granted within this long is refused (anti-passback); zero turns it off.
     public var reentryCooldown: Duration
+    /// NEC ID: the tags searched; a subject matches if it carries any of them (empty searches everyone).
+    public var searchTags: [String]
+    /// NeoCheck: the face list searched, by identifier or name.
+    public var faceList: String?
 
     public init(
         door: String, threshold: Double, scoreUnit: ScoreUnit, minimumMargin: Double? = nil, offlineMaxDistance: Double = 0.42,
         offlineMinimumMargin: Double? = 0.05, schedules: [AccessSchedule] = [], denyList: Set<String> = [],
-        reentryCooldown: Duration = .zero
+        reentryCooldown: Duration = .zero, searchTags: [String] = [], faceList: String? = nil
     ) {
         self.door = door
         self.threshold = threshold
@@ -33,6 +37,8 @@ public struct DoorPolicy: Sendable, Hashable {
         self.schedules = schedules
         self.denyList = denyList
         self.reentryCooldown = reentryCooldown
+        self.searchTags = searchTags
+        self.faceList = faceList
     }
 }
 

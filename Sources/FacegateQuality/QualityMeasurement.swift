@@ -7,11 +7,12 @@ import Foundation
 /// Each measure is reported raw and mapped to 0...100 by a piecewise-linear
 /// ramp whose end points are given beside it. The combined score is
 ///
-///     faceQualityScore = (Σ wᵢ·sᵢ / Σ wᵢ) / 100 × Π_critical min(1, s_c / 50)
+///     faceQualityScore = (Σ wᵢ·sᵢ / Σ wᵢ) / 100 × Π_critical min(1, s_c / k_c)
 ///
 /// with the weights in `combinedScore`: a weighted mean of the measure scores, cut
-/// down when a critical measure (eye distance, head position, yaw) is poor,
-/// since good lighting cannot save a face that is tiny, cut off or turned away.
+/// down when a critical measure is poor (eye distance, head position and yaw under
+/// k = 50, sharpness under k = 20), since good lighting cannot save a face that is
+/// tiny, cut off, turned away or blurred beyond recognition.
 /// Single-face dominance is reported but not part of the score: it describes the
 /// scene, and the approach selector handles several people.
 public enum QualityMeasurement {
@@ -67,10 +68,11 @@ public enum QualityMeasurement {
             (m.pitch, 0.10), (m.roll, 0.05), (m.underExposure, 0.05), (m.overExposure, 0.05),
             (m.dynamicRange, 0.05), (m.headPosition, 0.05), (m.headSize, 0.05),
         ]
-        let critical = [m.interEyeDistance, m.headPosition, m.yaw]
+        // Each critical measure and the score under which it starts to pull the whole down.
+        let critical = [(m.interEyeDistance, 50.0), (m.headPosition, 50), (m.yaw, 50), (m.sharpness, 20)]
         let totalWeight = weighted.reduce(0) { $0 + $1.1 }
         let mean = weighted.reduce(0) { $0 + $1.0.score * $1.1 } / totalWeight / 100
-        let penalty = critical.reduce(1.0) { $0 * min(1, $1.score / 50) }
+        let penalty = critical.reduce(1.0) { $0 * min(1, $1.0.score / $1.1) }
         return min(1, max(0, mean * penalty))
     }
 

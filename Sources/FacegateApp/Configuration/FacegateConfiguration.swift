@@ -65,7 +65,7 @@ public struct FacegateConfiguration: Sendable, Equatable {
     }
 
     public struct NeoCheck: Sendable, Equatable {
-        public var endpoint = "https://facecheck.neocheck.net"
+        public var endpoint = "https://neocheck.net/api"
         public var clientId: String?
         public var clientSecret: SecretReference?
         public var username: String?
@@ -156,7 +156,7 @@ public struct FacegateConfiguration: Sendable, Equatable {
             door: door.name, threshold: door.threshold ?? (backend.kind == .nec ? 7000 : 80), scoreUnit: unit,
             minimumMargin: door.minimumMargin, offlineMaxDistance: offlineCache.maxDistance,
             offlineMinimumMargin: offlineCache.minimumMargin, schedules: door.schedules, denyList: door.denyList,
-            reentryCooldown: door.reentryCooldown)
+            reentryCooldown: door.reentryCooldown, searchTags: door.tags, faceList: door.faceList)
     }
 }
 

@@ -9,6 +9,8 @@ import Logging
 /// Running totals of a pipeline, for status lines, tests and benchmarks.
 public struct PipelineStatistics: Sendable, Hashable {
     public var frames = 0
+    /// Frames the quality core could not analyse (dropped, with a warning).
+    public var framesRejected = 0
     public var framesWithFaces = 0
     public var visits = 0
     public var cloudCalls = 0
@@ -75,6 +77,25 @@ public actor GatePipeline {
         self.policy = policy
     }
 
+    public var currentPolicy: DoorPolicy { policy }
+
+    /// When the frame analysis and the decision now in progress started (nil when idle): a stage
+    /// that stays busy far longer than it ever should is hung, and the watchdog stops vouching.
+    private var analysisStarted: ContinuousClock.Instant?
+    private var decisionStarted: ContinuousClock.Instant?
+
+    /// Nil when both loops are idle or working within their limits; otherwise what is stuck.
+    public func stuckStage(analysisLimit: Duration, decisionLimit: Duration) -> String? {
+        let now = ContinuousClock.now
+        if let analysisStarted, now - analysisStarted > analysisLimit {
+            return "the analysis of one frame has taken \(now - analysisStarted)"
+        }
+        if let decisionStarted, now - decisionStarted > decisionLimit {
+            return "one decision has taken \(now - decisionStarted)"
+        }
+        return nil
+    }
+
     /// Decisions as they are made, for the demo and tests.
     public func decisions() -> AsyncStream<GateOutcome> {
         let (stream, continuation) = AsyncStream<GateOutcome>.makeStream()
@@ -86,19 +107,42 @@ public actor GatePipeline {
         var visit: Visit
         var emittedAt: ContinuousClock.Instant
         var analysis: Duration
+        /// From the face's first frame to the frame that completed the visit, in the source's time.
+        var approach: Duration
     }
 
-    /// Runs until the frame source ends (then every pending visit is still decided) or the task is cancelled.
+    /// Set by ``finish()``: no new frames are taken.
+    public private(set) var isFinishing = false
+    private var framesTask: Task<Void, any Error>?
+
+    /// Stops taking frames; the visits already made are still decided, then ``run()`` returns.
+    public func finish() {
+        isFinishing = true
+        framesTask?.cancel()
+    }
+
+    /// Runs until the frame source ends, ``finish()`` is called (then every pending visit is still
+    /// decided) or the task is cancelled. Throws when the frame source fails; it may be run again.
     public func run() async throws {
+        guard !isFinishing else { return }
         let (visits, visitSink) = AsyncStream<PendingVisit>.makeStream()
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await self.runFrames(into: visitSink) }
-            group.addTask {
-                for await pending in visits { await self.decide(pending) }
-            }
-            try await group.waitForAll()
+        let frames = Task { try await self.runFrames(into: visitSink) }
+        framesTask = frames
+        await withTaskCancellationHandler {
+            for await pending in visits { await self.decide(pending) }
+        } onCancel: {
+            frames.cancel()
+        }
+        framesTask = nil
+        do {
+            try await frames.value
+        } catch is CancellationError {
+            // finish() or the caller's cancellation: a normal end.
+        } catch {
+            if !isFinishing { throw error }
         }
         for observer in decisionObservers { observer.finish() }
+        decisionObservers.removeAll()
     }
 
     private func runFrames(into visits: AsyncStream<PendingVisit>.Continuation) async throws {
@@ -109,23 +153,37 @@ public actor GatePipeline {
         for try await frame in source.frames() {
             let started = clock.now
             let image = frame.image
-            let faces = try await qualityQueue.run { try analyzer.analyze(image).faces }
+            analysisStarted = started
+            let faces: [DetectedFace]
+            do {
+                faces = try await qualityQueue.run { try analyzer.analyze(image).faces }
+            } catch {
+                // One bad frame is dropped; the camera's next one is analysed as usual.
+                analysisStarted = nil
+                statistics.framesRejected += 1
+                logger.warning("frame dropped: it cannot be analysed", metadata: ["sequence": "\(frame.sequence)", "error": "\(error)"])
+                continue
+            }
+            analysisStarted = nil
             let analysis = clock.now - started
             statistics.frames += 1
             if !faces.isEmpty { statistics.framesWithFaces += 1 }
             for visit in selector.observe(frame: frame, faces: faces) {
                 statistics.visits += 1
-                visits.yield(PendingVisit(visit: visit, emittedAt: clock.now, analysis: analysis))
+                visits.yield(
+                    PendingVisit(visit: visit, emittedAt: clock.now, analysis: analysis, approach: frame.timestamp - visit.firstSeen))
             }
         }
         for visit in selector.finish() {
             statistics.visits += 1
-            visits.yield(PendingVisit(visit: visit, emittedAt: clock.now, analysis: .zero))
+            visits.yield(PendingVisit(visit: visit, emittedAt: clock.now, analysis: .zero, approach: visit.lastSeen - visit.firstSeen))
         }
     }
 
     private func decide(_ pending: PendingVisit) async {
         let clock = ContinuousClock()
+        decisionStarted = clock.now
+        defer { decisionStarted = nil }
         let visit = pending.visit
         let time = now()
         var latencies = StageLatencies()
@@ -206,7 +264,7 @@ public actor GatePipeline {
         }
         let outcome = GateOutcome(
             record: record, visitNumber: visit.number, bestFrameSequence: visit.bestFrameSequence, cloudCalled: cloudCalled,
-            probeJPEG: probe?.jpeg)
+            probeJPEG: probe?.jpeg, approach: pending.approach)
         for observer in decisionObservers { observer.yield(outcome) }
         logger.notice(
             "decision",

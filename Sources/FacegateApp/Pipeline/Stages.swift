@@ -8,9 +8,10 @@ import Foundation
 public struct ProbeFace: Sendable {
     /// The head crop, JPEG: what the cloud searches with.
     public var jpeg: [UInt8]
-    public var quality: QualityMeasures
+    /// Unknown for a probe kept from an earlier visit (an offline re-check).
+    public var quality: QualityMeasures?
 
-    public init(jpeg: [UInt8], quality: QualityMeasures) {
+    public init(jpeg: [UInt8], quality: QualityMeasures?) {
         self.jpeg = jpeg
         self.quality = quality
     }
@@ -42,6 +43,14 @@ public protocol FaceSearch: Sendable {
     func search(_ probe: ProbeFace, policy: DoorPolicy) async throws -> [MatchCandidate]
 }
 
+/// The cloud's register of people, for keeping the offline cache honest.
+public protocol CloudDirectory: Sendable {
+    /// Which of `subjects` the cloud no longer lets in (deleted, disabled). May check only part of
+    /// them per call when checking costs calls; repeated calls cover all. Throws `CloudUnavailable`
+    /// when the cloud cannot be asked.
+    func revokedSubjects(among subjects: Set<String>, policy: DoorPolicy) async throws -> Set<String>
+}
+
 /// The offline fallback: faces the cloud matched before, stored locally.
 public protocol OfflineFaceStore: Sendable {
     /// Remembers a face the cloud just granted.
@@ -51,9 +60,24 @@ public protocol OfflineFaceStore: Sendable {
     /// Keeps the probe of a decision made offline until the cloud re-checks it; returns the re-check's id.
     @discardableResult
     func addPendingRecheck(decisionId: UUID, door: String, probe: [UInt8], at time: Date) async throws -> UUID
+    /// Offline decisions still waiting for the cloud, oldest first.
+    func pendingRechecks(limit: Int?, at time: Date) async throws -> [PendingRecheck]
+    /// Drops a re-check once its result is journaled.
+    func completeRecheck(_ id: UUID) async throws
+    /// Counts a re-check the cloud could not answer.
+    func noteRecheckAttempt(_ id: UUID) async throws
+    /// Every subject with a face in the cache.
+    func cachedSubjectIds() async throws -> Set<String>
+    /// Forgets every face of these subjects; returns how many faces went.
+    @discardableResult
+    func forget(subjects: Set<String>) async throws -> Int
 }
 
-extension OfflineFaceCache: OfflineFaceStore {}
+extension OfflineFaceCache: OfflineFaceStore {
+    public func forget(subjects: Set<String>) async throws -> Int {
+        try await purge(subjectIds: subjects)
+    }
+}
 
 /// One decision as the pipeline reports it to observers (the demo, tests).
 public struct GateOutcome: Sendable {
@@ -66,12 +90,18 @@ public struct GateOutcome: Sendable {
     public var cloudCalled: Bool
     /// The visit's best-face crop, when one was made.
     public var probeJPEG: [UInt8]?
+    /// From the face's first frame to the frame that completed the visit (the selector waiting for
+    /// the best face), in the camera's time; face-first-seen to decision is this plus `latencies.total`.
+    public var approach: Duration
 }
 
 /// Where decisions and door events go: the SQLite journal in the daemon. Recording never waits.
 public protocol GateJournal: Sendable {
     @discardableResult func record(_ decision: DecisionRecord) -> Bool
     @discardableResult func record(_ event: DoorEventRecord) -> Bool
+    @discardableResult func recordRecheck(_ recheck: RecheckRecord) -> Bool
+    /// Waits until everything recorded so far is on disk.
+    func flush() async throws
 }
 
 extension SQLiteJournal: GateJournal {}

@@ -1,0 +1,192 @@
+import FacegateCore
+import FacegateDemo
+import FacegateImageCodec
+import FacegateJournal
+import FacegatePolicy
+import FacegateQuality
+import Foundation
+
+/// `facegate-bench door`: the daemon as a black box. `facegate run` (the release binary beside this
+/// one) replays synthesized approaches at 10 frames a second from a folder, searches a
+/// `facegate-emulator nec` process on loopback and drives a simulated relay; its journal gives
+/// the per-stage latencies and `/proc` its CPU time and resident memory.
+struct DoorBenchmark {
+    let options: Options
+
+    func run() async throws {
+        let binaries = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        let facegate = binaries.appendingPathComponent("facegate").path
+        let emulator = binaries.appendingPathComponent("facegate-emulator").path
+        for binary in [facegate, emulator] where !FileManager.default.isExecutableFile(atPath: binary) {
+            fail("\(binary) is missing: swift build -c release --product facegate --product facegate-emulator")
+        }
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("facegate-door-bench-\(getpid())")
+        try FileManager.default.createDirectory(at: folder.appendingPathComponent("frames"), withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+
+        // Frames: enrolled and unknown people walking up in turn, with empty scene between them.
+        let media = try DemoMedia.locate(options.media)
+        let people = [try media.image("obama2.jpg"), try media.image("biden.jpg")]
+        let scene = DemoScene(
+            visitors: (0..<options.visits).map { DemoScene.Visitor(name: "\($0)", portrait: people[$0 % 2]) })
+        var frameCount = 0
+        for try await frame in scene.frames() {
+            let name = String(format: "%06d.jpg", frameCount)
+            try Data(try ImageCodec.encodeJPEG(frame.image)).write(to: folder.appendingPathComponent("frames/\(name)"))
+            frameCount += 1
+        }
+
+        // The cloud: the emulator in its own process, one person enrolled.
+        let secrets = folder.appendingPathComponent("secrets")
+        try FileManager.default.createDirectory(at: secrets, withIntermediateDirectories: true)
+        let (accessKey, secretKey, apiKey) = ("AKIDBENCH", "bench-secret-key-0123456789abcdefghij", "bench-api-key-0123456789")
+        for (name, value) in [("access-key", accessKey), ("secret-key", secretKey), ("api-key", apiKey)] {
+            let path = secrets.appendingPathComponent(name).path
+            guard FileManager.default.createFile(atPath: path, contents: Data(value.utf8), attributes: [.posixPermissions: 0o600]) else {
+                fail("cannot write \(path)")
+            }
+        }
+        let port = 18_000 + Int(getpid() % 1000)
+        let cloud = try launch(
+            emulator,
+            ["nec", "--port", "\(port)", "--portal-port", "\(port + 1)", "--access-key", accessKey, "--secret-key", secretKey,
+             "--api-key", apiKey, "--state", folder.appendingPathComponent("nec").path] + (options.models.map { ["--models", $0] } ?? []),
+            log: folder.appendingPathComponent("emulator.log"))
+        defer { cloud.terminate() }
+        var environment = ProcessInfo.processInfo.environment
+        environment["NEC_ID_ENDPOINT"] = "http://127.0.0.1:\(port)"
+        environment["NEC_ID_ACCESS_KEY"] = accessKey
+        environment["NEC_ID_SECRET_KEY"] = secretKey
+        environment["NEC_ID_API_KEY"] = apiKey
+        var healthy = false
+        for _ in 0..<100 where !healthy {
+            healthy = try await runToEnd(facegate, ["nec", "health"], environment: environment) == 0
+            if !healthy { try await Task.sleep(for: .milliseconds(200)) }
+        }
+        guard healthy else { fail("the emulator did not start (\(folder.path)/emulator.log)") }
+        guard try await runToEnd(facegate, ["nec", "tags", "create", "staff"], environment: environment) == 0,
+            try await runToEnd(facegate, ["nec", "subjects", "register", "--face", media.directory + "/obama.jpg", "--tag", "staff"], environment: environment) == 0
+        else { fail("enrolment failed") }
+
+        let journal = folder.appendingPathComponent("journal.sqlite").path
+        let key = folder.appendingPathComponent("cache.key").path
+        guard try await runToEnd(facegate, ["cache", "new-key", key], environment: environment) == 0 else { fail("cache key") }
+        let configuration = folder.appendingPathComponent("facegate.yaml")
+        try """
+            \(options.models.map { "models: \($0)" } ?? "")
+            camera: {source: replay, replay_path: \(folder.path)/frames, fps: 10}
+            backend:
+              kind: nec
+              nec:
+                endpoint: http://127.0.0.1:\(port)
+                access_key: file:\(secrets.path)/access-key
+                secret_key: file:\(secrets.path)/secret-key
+                api_key: file:\(secrets.path)/api-key
+            door: {name: bench door, tags: [staff], pulse_seconds: 1}
+            offline_cache: {path: \(folder.path)/cache.sqlite, key: "file:\(key)"}
+            journal: {path: \(journal)}
+            """.write(to: configuration, atomically: true, encoding: .utf8)
+
+        // The daemon, sampled from /proc until the replay ends and it exits.
+        let clock = ContinuousClock()
+        let started = clock.now
+        let daemon = try launch(facegate, ["run", "--config", configuration.path], log: folder.appendingPathComponent("run.log"))
+        var residentKB: [Int] = []
+        var cpuTicks = 0
+        while daemon.isRunning {
+            if let sample = ProcessSample(pid: daemon.processIdentifier) {
+                residentKB.append(sample.residentKB)
+                cpuTicks = sample.cpuTicks
+            }
+            try await Task.sleep(for: .milliseconds(500))
+        }
+        let wall = clock.now - started
+        guard daemon.terminationStatus == 0 else { fail("facegate run exited \(daemon.terminationStatus) (\(folder.path)/run.log)") }
+
+        var decisions: [JournaledDecision] = []
+        try JournalReader(path: journal).forEachDecision(DecisionQuery()) { decisions.append($0) }
+        let granted = decisions.filter { $0.record.decision.outcome == .granted }
+        let cloudCalls = decisions.filter { $0.record.latencies.cloud != nil }.count
+        let cpuSeconds = Double(cpuTicks) / Double(sysconf(Int32(_SC_CLK_TCK)))
+
+        print("machine: \(machine())")
+        print("\(options.visits) visits, \(frameCount) frames replayed at 10 fps in \(format(wall)) s; \(decisions.count) decisions (\(granted.count) granted)")
+        print("| what | median ms | p95 ms | max ms | n |")
+        print("|---|---|---|---|---|")
+        func row(_ name: String, _ values: [Duration?]) {
+            let present = values.compactMap { $0 }.map(milliseconds).sorted()
+            guard !present.isEmpty else { return print("| \(name) | - | - | - | 0 |") }
+            func q(_ p: Double) -> Double { present[min(present.count - 1, Int((Double(present.count - 1) * p).rounded(.up)))] }
+            print(String(format: "| %@ | %.1f | %.1f | %.1f | %d |", name, q(0.5), q(0.95), present.last!, present.count))
+        }
+        row("quality core, the frame that completed the visit", granted.map(\.record.latencies.quality))
+        row("cloud search (emulator on loopback, incl. its own matching)", granted.map(\.record.latencies.cloud))
+        row("policy", granted.map(\.record.latencies.policy))
+        row("relay (unlock call)", granted.map(\.record.latencies.relay))
+        row("visit ready → relay on and journaled (total)", granted.map(\.record.latencies.total))
+        row("total minus cloud (facegate's own share)", granted.map { d in d.record.latencies.total.flatMap { t in d.record.latencies.cloud.map { t - $0 } } })
+        print("cloud calls per visit: \(String(format: "%.2f", Double(cloudCalls) / Double(max(1, decisions.count))))")
+        print("frames per second sustained: \(String(format: "%.1f", Double(frameCount) / seconds(wall)))")
+        print("CPU per frame: \(String(format: "%.1f", cpuSeconds * 1000 / Double(max(1, frameCount)))) ms (user+system of facegate run)")
+        if let peak = residentKB.max(), let last = residentKB.last, let early = residentKB.dropFirst(min(10, residentKB.count - 1)).first {
+            print("resident memory: \(early / 1024) MB after 5 s, \(last / 1024) MB at the end, peak \(peak / 1024) MB")
+        }
+    }
+
+    private func launch(_ path: String, _ arguments: [String], log: URL) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        guard FileManager.default.createFile(atPath: log.path, contents: nil) else { fail("cannot write \(log.path)") }
+        let handle = try FileHandle(forWritingTo: log)
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        return process
+    }
+
+    private func runToEnd(_ path: String, _ arguments: [String], environment: [String: String]) async throws -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        process.environment = environment
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        while process.isRunning { try await Task.sleep(for: .milliseconds(20)) }
+        return process.terminationStatus
+    }
+}
+
+/// Resident memory and CPU time of a process, from /proc.
+struct ProcessSample {
+    var residentKB: Int
+    var cpuTicks: Int
+
+    init?(pid: Int32) {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+            let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+            let kb = Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "")
+        else { return nil }
+        // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+        guard let close = stat.lastIndex(of: ")") else { return nil }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 12, let user = Int(fields[11]), let system = Int(fields[12]) else { return nil }
+        residentKB = kb
+        cpuTicks = user + system
+    }
+}
+
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("facegate-bench door: \(message)\n".utf8))
+    exit(1)
+}
+
+func seconds(_ duration: Duration) -> Double {
+    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+}
+
+func milliseconds(_ duration: Duration) -> Double { seconds(duration) * 1000 }
+
+func format(_ duration: Duration) -> String { String(format: "%.0f", seconds(duration)) }

@@ -1,0 +1,157 @@
+import FacegateCore
+import FacegateJournal
+import FacegateOfflineCache
+import FacegatePolicy
+import Foundation
+import Logging
+
+/// Keeps the offline fallback honest while the cloud is reachable: offline decisions are re-checked
+/// against the cloud (the answer is journaled beside them) and people the cloud has deleted or
+/// disabled are purged from the cache.
+public struct OfflineMaintenance: Sendable {
+    public struct Settings: Sendable {
+        /// How often pending re-checks are tried.
+        public var recheckInterval: Duration
+        /// Re-checks per round: each is one cloud call.
+        public var rechecksPerRound: Int
+        /// A re-check the cloud failed this many times is journaled as an error and dropped.
+        public var maxRecheckAttempts: Int
+        /// How often deletions in the cloud are synced into the cache.
+        public var revocationSyncInterval: Duration
+
+        public init(
+            recheckInterval: Duration = .seconds(30), rechecksPerRound: Int = 20, maxRecheckAttempts: Int = 5,
+            revocationSyncInterval: Duration = .seconds(600)
+        ) {
+            self.recheckInterval = recheckInterval
+            self.rechecksPerRound = rechecksPerRound
+            self.maxRecheckAttempts = maxRecheckAttempts
+            self.revocationSyncInterval = revocationSyncInterval
+        }
+    }
+
+    /// What one round did, for logs and tests.
+    public struct RecheckReport: Sendable, Hashable {
+        public var journaled: [RecheckRecord] = []
+        /// The cloud could not be asked; the rest wait for the next round.
+        public var cloudUnavailable = false
+    }
+
+    public let search: any FaceSearch
+    public let directory: (any CloudDirectory)?
+    public let cache: any OfflineFaceStore
+    public let journal: any GateJournal
+    public let settings: Settings
+    public let logger: Logger
+    public let now: @Sendable () -> Date
+
+    public init(
+        search: any FaceSearch, directory: (any CloudDirectory)?, cache: any OfflineFaceStore, journal: any GateJournal,
+        settings: Settings, logger: Logger, now: @escaping @Sendable () -> Date = { Date() }
+    ) {
+        self.search = search
+        self.directory = directory
+        self.cache = cache
+        self.journal = journal
+        self.settings = settings
+        self.logger = logger
+        self.now = now
+    }
+
+    /// Re-checks and syncs on their intervals until cancelled. `policy` is read each round, so a
+    /// reloaded configuration applies.
+    public func run(policy: @escaping @Sendable () async -> DoorPolicy) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                while !Task.isCancelled {
+                    _ = await recheckPending(policy: await policy())
+                    guard (try? await Task.sleep(for: settings.recheckInterval)) != nil else { return }
+                }
+            }
+            if directory != nil {
+                group.addTask {
+                    while !Task.isCancelled {
+                        _ = await syncRevocations(policy: await policy())
+                        guard (try? await Task.sleep(for: settings.revocationSyncInterval)) != nil else { return }
+                    }
+                }
+            }
+        }
+    }
+
+    /// One round of re-checks: asks the cloud about each offline decision's face and journals what
+    /// the door would have decided online. Stops at the first sign the cloud is still away.
+    public func recheckPending(policy: DoorPolicy) async -> RecheckReport {
+        var report = RecheckReport()
+        let pending: [PendingRecheck]
+        do {
+            pending = try await cache.pendingRechecks(limit: settings.rechecksPerRound, at: now())
+        } catch {
+            logger.error("pending re-checks cannot be read", metadata: ["error": "\(error)"])
+            return report
+        }
+        for recheck in pending {
+            if Task.isCancelled { break }
+            let probe = ProbeFace(jpeg: recheck.probe, quality: nil)
+            let identification: Identification
+            do {
+                identification = .cloud(candidates: try await search.search(probe, policy: policy), unit: search.scoreUnit)
+            } catch let error as CloudUnavailable {
+                report.cloudUnavailable = true
+                try? await cache.noteRecheckAttempt(recheck.id)
+                if recheck.attempts + 1 < settings.maxRecheckAttempts {
+                    logger.debug("re-check waits for the cloud", metadata: ["reason": "\(error)"])
+                    break
+                }
+                identification = .failed(cause: "the cloud did not answer \(settings.maxRecheckAttempts) re-checks: \(error)")
+            } catch {
+                identification = .failed(cause: "\(error)")
+            }
+            // A scratch state: the re-check must not count as an entry for the re-entry cooldown.
+            var scratch = PolicyState()
+            let decision = AccessPolicy.evaluate(identification, passedQualityGate: true, policy: policy, state: &scratch, at: recheck.createdAt)
+            let record = RecheckRecord(
+                decisionId: recheck.decisionId, time: now(), outcome: decision.outcome, subjectId: decision.subjectId,
+                score: decision.bestScore, reason: decision.reason)
+            journal.recordRecheck(record)
+            do {
+                // The probe is dropped only once the answer is on disk.
+                try await journal.flush()
+                try await cache.completeRecheck(recheck.id)
+            } catch {
+                logger.warning("re-check journaled but not yet on disk; kept for the next round", metadata: ["error": "\(error)"])
+                break
+            }
+            report.journaled.append(record)
+            logger.notice(
+                "offline decision re-checked",
+                metadata: [
+                    "decision": "\(recheck.decisionId)", "door": "\(recheck.door)", "outcome": "\(decision.outcome.rawValue)",
+                    "subject": "\(decision.subjectId ?? "-")",
+                ])
+        }
+        return report
+    }
+
+    /// Purges from the cache every subject the cloud has deleted or disabled. Returns them.
+    @discardableResult
+    public func syncRevocations(policy: DoorPolicy) async -> Set<String> {
+        guard let directory else { return [] }
+        do {
+            let cached = try await cache.cachedSubjectIds()
+            guard !cached.isEmpty else { return [] }
+            let revoked = try await directory.revokedSubjects(among: cached, policy: policy)
+            guard !revoked.isEmpty else { return [] }
+            let faces = try await cache.forget(subjects: revoked)
+            logger.notice(
+                "revoked subjects purged from the offline cache",
+                metadata: ["subjects": "\(revoked.sorted().joined(separator: ","))", "faces": "\(faces)"])
+            return revoked
+        } catch let error as CloudUnavailable {
+            logger.debug("revocation sync waits for the cloud", metadata: ["reason": "\(error)"])
+        } catch {
+            logger.error("revocation sync failed", metadata: ["error": "\(error)"])
+        }
+        return []
+    }
+}

@@ -1,0 +1,317 @@
+import AsyncHTTPClient
+import FacegateApp
+import FacegateCore
+import FacegateDemo
+import FacegateDoor
+import FacegateIdentify
+import FacegateImageCodec
+import FacegateJournal
+import FacegateOfflineCache
+import FacegatePolicy
+import FacegateQuality
+import Foundation
+import Logging
+import Synchronization
+import Testing
+
+/// The door controller end to end: `DoorControllerService` with real photos walking up to the door
+/// (synthesized approaches), the NEC ID emulator over loopback, the real offline cache and journal
+/// in SQLite files, and the simulated relay.
+@Suite(.serialized)
+struct DoorControllerEndToEndTests {
+    static let testdata = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/testdata/faces")
+
+    static func photo(_ name: String) throws -> [UInt8] {
+        [UInt8](try Data(contentsOf: testdata.appendingPathComponent(name)))
+    }
+
+    /// The enrolled person is enrolled from one photo and walks up in another.
+    static let enrolledPhoto = "leonardo_dicaprio/01.jpg"
+    static let enrolledWalksUp = "leonardo_dicaprio/03.jpg"
+    static let strangerWalksUp = "stock_neutral_woman/01.jpg"
+
+    @Test func anEnrolledPersonIsGrantedAndAStrangerDenied() async throws {
+        try await DoorRig.with { rig in
+            let subject = try await rig.enrol(Self.enrolledPhoto)
+            let run = try await rig.runDoor(visitors: [Self.enrolledWalksUp, Self.strangerWalksUp])
+            try #require(run.outcomes.count == 2)
+            #expect(run.outcomes[0].record.decision.outcome == .granted)
+            #expect(run.outcomes[0].record.decision.subjectId == subject)
+            #expect(run.outcomes[1].record.decision.outcome == .deniedUnknown)
+            // One cloud call per visit, whatever the number of frames.
+            #expect(run.statistics.frames > 100)
+            #expect(run.searches == 2)
+            #expect(run.relayChanges == 2, "one pulse: energised once, released once")
+            let journaled = try await rig.journaledDecisions()
+            #expect(journaled.map(\.record.decision.outcome) == [.granted, .deniedUnknown])
+            #expect(journaled[0].record.backend == "nec")
+            #expect(journaled[0].record.decision.bestScore ?? 0 >= 7000)
+            #expect(journaled[0].record.latencies.cloud != nil && journaled[0].record.latencies.total != nil)
+        }
+    }
+
+    @Test func anEnrolledPersonOutsideTheScheduleIsDenied() async throws {
+        try await DoorRig.with { rig in
+            _ = try await rig.enrol(Self.enrolledPhoto)
+            // Open on no day at all: every visit falls outside.
+            rig.configuration.door.schedules = [
+                AccessSchedule(
+                    name: "never", scope: .everyone, timeZone: TimeZone(identifier: "UTC")!,
+                    windows: [.init(weekdays: [], start: 0, end: 24 * 60)])
+            ]
+            let run = try await rig.runDoor(visitors: [Self.enrolledWalksUp])
+            #expect(run.outcomes.map(\.record.decision.outcome) == [.deniedSchedule])
+            #expect(run.relayChanges == 0)
+        }
+    }
+
+    @Test func anApproachBelowTheQualityGateMakesNoCloudCall() async throws {
+        try await DoorRig.with { rig in
+            _ = try await rig.enrol(Self.enrolledPhoto)
+            // Out of focus all the way to the door: a face is found, but never a usable one.
+            let run = try await rig.runDoor(visitors: [Self.enrolledWalksUp], blurRadius: 6)
+            #expect(run.outcomes.map(\.record.decision.outcome) == [.deniedQuality])
+            let best = try #require(run.outcomes.first?.record.quality)
+            #expect(best.faceQualityScore < rig.configuration.approach.qualityGate, "best face \(best.faceQualityScore), sharpness \(best.sharpness)")
+            #expect(run.searches == 0)
+            #expect(run.outcomes[0].cloudCalled == false)
+            #expect(run.relayChanges == 0)
+        }
+    }
+
+    @Test func theCloudDownDecidesFromTheCacheAndReChecksWhenItIsBack() async throws {
+        try await DoorRig.with { rig in
+            let subject = try await rig.enrol(Self.enrolledPhoto)
+            rig.configuration.backend.decisionDeadline = .seconds(2)
+            // Online first: the grant puts the face in the offline cache.
+            let online = try await rig.runDoor(visitors: [Self.enrolledWalksUp])
+            #expect(online.outcomes.map(\.record.decision.outcome) == [.granted])
+            #expect(try await rig.cache().cachedSubjectIds() == [subject])
+
+            await rig.stopCloud()
+            let offline = try await rig.runDoor(visitors: [Self.enrolledWalksUp, Self.strangerWalksUp])
+            #expect(offline.outcomes.map(\.record.decision.outcome) == [.grantedOffline, .deniedOffline])
+            #expect(offline.outcomes[0].record.decision.subjectId == subject)
+            for outcome in offline.outcomes {
+                let total = try #require(outcome.record.latencies.total)
+                #expect(total < .seconds(3), "decided within the 2 s deadline, give or take the policy and relay")
+            }
+            #expect(offline.relayChanges == 2)
+            #expect(try await rig.cache().pendingRechecks().count == 2)
+
+            // The cloud is back: both offline decisions are re-checked and the answers journaled.
+            try await rig.startCloud()
+            let report = try await rig.maintenance().recheckPending(policy: rig.configuration.doorPolicy)
+            #expect(report.cloudUnavailable == false)
+            #expect(report.journaled.map(\.outcome) == [.granted, .deniedUnknown])
+            #expect(try await rig.cache().pendingRechecks().isEmpty)
+            let journaled = try await rig.journaledDecisions().filter(\.record.decision.offline)
+            #expect(journaled.map(\.recheckStatus) == [.confirmed, .confirmed])
+        }
+    }
+
+    @Test func aRevokedSubjectIsPurgedAndThenDeniedOffline() async throws {
+        try await DoorRig.with { rig in
+            let subject = try await rig.enrol(Self.enrolledPhoto)
+            rig.configuration.backend.decisionDeadline = .seconds(2)
+            let online = try await rig.runDoor(visitors: [Self.enrolledWalksUp])
+            #expect(online.outcomes.map(\.record.decision.outcome) == [.granted])
+
+            try await rig.client.unregisterSubject(id: subject)
+            let revoked = try await rig.maintenance().syncRevocations(policy: rig.configuration.doorPolicy)
+            #expect(revoked == [subject])
+            #expect(try await rig.cache().cachedSubjectIds().isEmpty)
+
+            await rig.stopCloud()
+            let offline = try await rig.runDoor(visitors: [Self.enrolledWalksUp])
+            #expect(offline.outcomes.map(\.record.decision.outcome) == [.deniedOffline])
+            #expect(offline.relayChanges == 0)
+        }
+    }
+
+    @Test func aCloudThatFailsTheSearchIsAnErrorAndTheDoorStaysLocked() async throws {
+        try await DoorRig.with { rig in
+            _ = try await rig.enrol(Self.enrolledPhoto)
+            // A tag that does not exist: NEC refuses the search (400), which is not an outage.
+            rig.configuration.door.tags = ["no-such-tag"]
+            let run = try await rig.runDoor(visitors: [Self.enrolledWalksUp])
+            #expect(run.outcomes.map(\.record.decision.outcome) == [.error])
+            #expect(run.outcomes.first?.record.decision.reason.contains("does not exist") == true)
+            #expect(run.relayChanges == 0)
+        }
+    }
+}
+
+/// One door on a test bench: the emulator, the daemon's configuration and files in a temporary folder.
+final class DoorRig: @unchecked Sendable {
+    let folder: URL
+    var configuration: FacegateConfiguration
+    let stills: DlibFaceAnalyzer
+    let httpClient: HTTPClient
+    private(set) var cloud: EmulatedNEC
+    private(set) var client: NECIDClient
+    private var port = 0
+    let logger: Logger
+
+    struct Run {
+        var outcomes: [GateOutcome]
+        var statistics: PipelineStatistics
+        var searches: Int
+        var relayChanges: Int
+    }
+
+    static func with(_ body: (DoorRig) async throws -> Void) async throws {
+        let rig = try await DoorRig()
+        do {
+            try await body(rig)
+        } catch {
+            await rig.close()
+            throw error
+        }
+        await rig.close()
+    }
+
+    private init() async throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("facegate-e2e-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        var logger = Logger(label: "facegate.e2e")
+        logger.logLevel = .warning
+        self.logger = logger
+        stills = DlibFaceAnalyzer(engine: try FaceEngine(models: try FaceModels.locate(nil)), configuration: .stillImage)
+        httpClient = NECIDClient.makeHTTPClient()
+        var quiet = Logger(label: "facegate.e2e.emulator")
+        quiet.logLevel = .critical
+        cloud = try await EmulatedNEC.start(stateDirectory: folder.appendingPathComponent("nec"), analyzer: stills, logger: quiet)
+        client = NECIDClient(configuration: cloud.configuration(http: CloudHTTPPolicy(requestTimeout: .seconds(4))), httpClient: httpClient)
+        port = Int(cloud.endpoint.split(separator: ":").last!)!
+
+        configuration = FacegateConfiguration()
+        configuration.door.name = "bench door"
+        configuration.door.tags = ["staff"]
+        configuration.door.pulse = .milliseconds(300)
+        configuration.journal.path = folder.appendingPathComponent("journal.sqlite").path
+        configuration.offlineCache.path = folder.appendingPathComponent("offline-cache.sqlite").path
+        let keyPath = folder.appendingPathComponent("offline-cache.key").path
+        try OfflineCacheKey.generate(to: keyPath)
+        configuration.offlineCache.key = .file(keyPath)
+        try await client.createTag("staff")
+    }
+
+    func close() async {
+        await cloud.stop()
+        try? await httpClient.shutdown()
+        try? FileManager.default.removeItem(at: folder)
+    }
+
+    func enrol(_ photo: String) async throws -> String {
+        try await client.registerSubject(face: try DoorControllerEndToEndTests.photo(photo), tags: ["staff"]).id
+    }
+
+    func stopCloud() async { await cloud.stop() }
+
+    /// Starts the emulator again on the same port and state: the cloud comes back.
+    func startCloud() async throws {
+        var quiet = Logger(label: "facegate.e2e.emulator")
+        quiet.logLevel = .critical
+        cloud = try await EmulatedNEC.start(
+            stateDirectory: folder.appendingPathComponent("nec"), analyzer: stills, credentials: cloud.credentials,
+            apiKey: cloud.apiKey, biometricPort: port, logger: quiet)
+        client = NECIDClient(configuration: cloud.configuration(http: CloudHTTPPolicy(requestTimeout: .seconds(4))), httpClient: httpClient)
+    }
+
+    /// The daemon, run over a scene of these people walking up one after another, until the scene ends.
+    func runDoor(visitors photos: [String], blurRadius: Int = 0) async throws -> Run {
+        let visitors = try photos.map { photo in
+            var portrait = try portrait(photo)
+            if blurRadius > 0 {
+                // Blurred at about the size it has in the frame, so the blur survives the scaling.
+                portrait = try portrait.rgb().resized(width: portrait.width * 480 / portrait.height, height: 480).boxBlurred(radius: blurRadius)
+            }
+            return DemoScene.Visitor(name: photo, portrait: portrait)
+        }
+        let lines = SimulatedDoorLines(logger: logger)
+        let search = CountingSearch(NECFaceSearch(client: client))
+        let parts = try DoorParts.open(
+            configuration, overrides: .init(source: DemoScene(visitors: visitors), search: search, doorLines: lines), logger: logger)
+        var settings = DoorControllerService.Settings()
+        settings.reloadsOnHangup = false
+        let configuration = self.configuration
+        let service = DoorControllerService(
+            configuration: configuration, parts: parts, settings: settings, notifier: SystemdNotifier(environment: [:]), logger: logger,
+            loadConfiguration: { configuration })
+        let decisions = await service.pipeline.decisions()
+        let running = Task { try await service.run() }
+        var outcomes: [GateOutcome] = []
+        for await outcome in decisions { outcomes.append(outcome) }
+        try await running.value
+        return Run(
+            outcomes: outcomes, statistics: await service.pipeline.statistics, searches: search.count, relayChanges: lines.relayChanges)
+    }
+
+    /// Head and shoulders around the photo's largest face, as a door camera frames someone close:
+    /// the test photos range from close-ups to full figures.
+    func portrait(_ photo: String) throws -> PixelImage {
+        let image = try ImageCodec.decode(try DoorControllerEndToEndTests.photo(photo))
+        let face = try #require(try stills.analyze(image).faces.max { $0.attributes.faceArea.width < $1.attributes.faceArea.width })
+        let box = face.attributes.faceArea
+        let (cx, cy, side) = ((box.left + box.right) / 2, (box.top + box.bottom) / 2, max(box.width, box.height) * 2.2)
+        return try image.cropped(to: PixelBox(left: cx - side / 2, top: cy - side / 2, right: cx + side / 2, bottom: cy + side / 2))
+    }
+
+    func cache() throws -> OfflineFaceCache {
+        try OfflineFaceCache(
+            configuration: .init(path: configuration.offlineCache.path),
+            key: try OfflineCacheKey.load(path: folder.appendingPathComponent("offline-cache.key").path))
+    }
+
+    func maintenance() throws -> OfflineMaintenance {
+        let journal = SQLiteJournal(configuration: .init(path: configuration.journal.path), logger: logger)
+        let search = NECFaceSearch(client: client)
+        return OfflineMaintenance(
+            search: search, directory: search, cache: try cache(), journal: WritingJournal(journal), settings: .init(), logger: logger)
+    }
+
+    func journaledDecisions() async throws -> [JournaledDecision] {
+        var decisions: [JournaledDecision] = []
+        try JournalReader(path: configuration.journal.path).forEachDecision(DecisionQuery()) { decisions.append($0) }
+        return decisions.sorted { $0.record.time < $1.record.time }
+    }
+}
+
+/// The real search, counted: how many cloud calls the door made.
+final class CountingSearch: FaceSearch, CloudDirectory {
+    let inner: NECFaceSearch
+    private let calls = Mutex(0)
+
+    init(_ inner: NECFaceSearch) { self.inner = inner }
+
+    var count: Int { calls.withLock { $0 } }
+    var backendName: String { inner.backendName }
+    var scoreUnit: ScoreUnit { inner.scoreUnit }
+
+    func search(_ probe: ProbeFace, policy: DoorPolicy) async throws -> [MatchCandidate] {
+        calls.withLock { $0 += 1 }
+        return try await inner.search(probe, policy: policy)
+    }
+
+    func revokedSubjects(among subjects: Set<String>, policy: DoorPolicy) async throws -> Set<String> {
+        try await inner.revokedSubjects(among: subjects, policy: policy)
+    }
+}
+
+/// A journal whose writer runs for as long as it is used (outside a service).
+struct WritingJournal: GateJournal {
+    let journal: SQLiteJournal
+    private let writer: Task<Void, Never>
+
+    init(_ journal: SQLiteJournal) {
+        self.journal = journal
+        writer = Task { await journal.run() }
+    }
+
+    func record(_ decision: DecisionRecord) -> Bool { journal.record(decision) }
+    func record(_ event: DoorEventRecord) -> Bool { journal.record(event) }
+    func recordRecheck(_ recheck: RecheckRecord) -> Bool { journal.recordRecheck(recheck) }
+    func flush() async throws { try await journal.flush() }
+}

@@ -1,0 +1,111 @@
+# timeout: 300
+# The whole door in the VM: `facegate run` reads a v4l2loopback camera, searches the NEC ID emulator on
+# the guest's loopback and drives the gpio-sim relay. A stranger leaves the relay locked and is journaled
+# as denied-unknown; an enrolled person opens it for the configured pulse and is journaled as granted.
+ip link set lo up 2>/dev/null || ifconfig lo 127.0.0.1 up
+load v4l2loopback devices=1 video_nr=42 exclusive_caps=1 card_label=facegate-loopback
+camera=$(video_device facegate-loopback) || fail "no loopback camera"
+gpio_sim_chip door relay contact exit
+relay=$SIM_DIR/sim_gpio0/value
+echo pull-down >$SIM_DIR/sim_gpio0/pull
+expect_eq "$(cat $relay)" 0 "relay at rest"
+
+work=/tmp/door-decision
+rm -rf $work && mkdir -p $work/secrets $work/enrolled $work/stranger
+cp /hil/photos/jeff_bezos-* $work/enrolled/
+cp /hil/photos/tom_cruise-* $work/stranger/
+umask 077
+printf AKIDHILDOOR >$work/secrets/access-key
+printf hil-door-secret-key-0123456789abcdefghij >$work/secrets/secret-key
+printf hil-door-api-key-0123456789 >$work/secrets/api-key
+facegate cache new-key $work/cache.key >/dev/null || fail "cache key"
+
+facegate-emulator nec --port 8081 --portal-port 8082 --access-key AKIDHILDOOR \
+    --secret-key "$(cat $work/secrets/secret-key)" --api-key "$(cat $work/secrets/api-key)" \
+    --state $work/nec --models /hil/models >$work/emulator.log 2>&1 &
+emulator=$!
+export NEC_ID_ENDPOINT=http://127.0.0.1:8081 NEC_ID_ACCESS_KEY=AKIDHILDOOR
+export NEC_ID_SECRET_KEY="$(cat $work/secrets/secret-key)" NEC_ID_API_KEY="$(cat $work/secrets/api-key)"
+i=0
+until facegate nec health >/dev/null 2>&1; do
+    i=$((i + 1)); [ $i -lt 100 ] || fail "emulator did not start: $(cat $work/emulator.log)"; sleep 0.3
+done
+facegate nec tags create staff >/dev/null || fail "tag"
+facegate nec subjects register --face $work/enrolled/* --tag staff --compact >$work/enrolled.json || fail "enrol: $(cat $work/enrolled.json)"
+unset NEC_ID_SECRET_KEY NEC_ID_API_KEY
+
+cat >$work/facegate.yaml <<EOF
+models: /hil/models
+camera:
+  source: v4l2
+  device: $camera
+  width: 640
+  height: 480
+  fps: 10
+backend:
+  kind: nec
+  decision_deadline_seconds: 20
+  request_timeout_seconds: 15
+  nec:
+    endpoint: http://127.0.0.1:8081
+    access_key: file:$work/secrets/access-key
+    secret_key: file:$work/secrets/secret-key
+    api_key: file:$work/secrets/api-key
+door:
+  name: hil door
+  relay: {chip: $SIM_CHIP, line: relay}
+  pulse_seconds: 2
+  tags: [staff]
+offline_cache:
+  path: $work/cache.sqlite
+  key: file:$work/cache.key
+journal:
+  path: $work/journal.sqlite
+EOF
+facegate config check $work/facegate.yaml || fail "config check"
+
+# Decisions so far, from the journal.
+decisions() { facegate log --database $work/journal.sqlite --json 2>/dev/null | wc -l; }
+
+# A stranger first: one decision, denied, and the relay never moves.
+facegate camera feed --device $camera --photos $work/stranger --fps 10 >$work/feed.log 2>&1 &
+feeder=$!
+facegate run --config $work/facegate.yaml >$work/run.log 2>&1 &
+daemon=$!
+i=0
+while [ "$(decisions)" -lt 1 ]; do
+    [ "$(cat $relay)" = 0 ] || fail "the relay opened for a stranger"
+    i=$((i + 1)); [ $i -lt 600 ] || fail "no decision for the stranger: $(tail -5 $work/run.log)"
+    sleep 0.2
+done
+kill $feeder; wait $feeder 2>/dev/null
+facegate log --database $work/journal.sqlite --json | tail -1 | tee $work/first.json | cut -c1-300
+expect_json $work/first.json '"outcome":"denied-unknown"'
+expect_eq "$(cat $relay)" 0 "relay after the stranger"
+
+# Then the enrolled person: the relay opens for the pulse time and the decision is journaled.
+facegate camera feed --device $camera --photos $work/enrolled --fps 10 >$work/feed.log 2>&1 &
+feeder=$!
+wait_for_value $relay 1200 1 || fail "the relay never opened for the enrolled person: $(tail -5 $work/run.log)"
+start=$(uptime_cs)
+wait_for_value $relay 100 0 || fail "the relay never locked again"
+held=$(( $(uptime_cs) - start ))
+echo "relay held ${held}0 ms for a 2000 ms pulse"
+[ $held -ge 180 ] && [ $held -le 450 ] || fail "pulse of 2000 ms lasted ${held}0 ms"
+i=0
+while [ "$(decisions)" -lt 2 ]; do i=$((i + 1)); [ $i -lt 50 ] || fail "the grant was not journaled"; sleep 0.2; done
+facegate log --database $work/journal.sqlite --json | tail -1 | tee $work/second.json | cut -c1-300
+expect_json $work/second.json '"outcome":"granted"'
+expect_json $work/second.json "\"subjectId\":$(sed -n 's/.*"id" *: *\("[^"]*"\).*/\1/p' $work/enrolled.json)"
+
+# SIGTERM: a graceful stop with the relay locked.
+kill $feeder; wait $feeder 2>/dev/null
+kill -TERM $daemon
+i=0
+while kill -0 $daemon 2>/dev/null; do i=$((i + 1)); [ $i -lt 150 ] || fail "facegate run did not stop on SIGTERM"; sleep 0.1; done
+wait $daemon; code=$?
+expect_eq "$code" 0 "exit status after SIGTERM"
+expect_eq "$(cat $relay)" 0 "relay after stopping"
+grep -q "stopped" $work/run.log || fail "no 'stopped' line: $(tail -3 $work/run.log)"
+kill $emulator; wait $emulator 2>/dev/null
+true
