@@ -193,9 +193,11 @@ let package = Package(
             name: "FacegateAppTests",
             dependencies: [
                 "FacegateApp", "FacegatePolicy", "FacegateDemo", "FacegateCore", "FacegateDoor", "FacegateIdentify",
-                "FacegateImageCodec", "FacegateJournal", "FacegateOfflineCache", "FacegateQuality",
+                "FacegateImageCodec", "FacegateJournal", "FacegateOfflineCache", "FacegateQuality", "FacegateEmulators",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -23,7 +23,7 @@ public struct V4L2Camera: FrameSource {
         public var pixelFormat: FourCC?
         public var width: Int
         public var height: Int
-        /// nil keeps the device's rate.
+        /// nil keeps the device's rate, as does a device with no settable rate.
         public var framesPerSecond: Double?
         /// The layout frames are converted to for the quality core.
         public var layout: PixelImage.Layout

@@ -185,9 +185,9 @@ final class V4L2Device {
         var parameters = v4l2_streamparm()
         parameters.type = UInt32(V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue)
         try V4L2System.ioctl(fd, fg_vidioc_g_parm(), &parameters, "\(path): reading the frame rate")
-        guard parameters.parm.capture.capability & UInt32(V4L2_CAP_TIMEPERFRAME) != 0 else {
-            throw CaptureError(.formatUnavailable, "\(path) does not let the frame rate be set")
-        }
+        // Many drivers (v4l2loopback, some UVC bridges) have no settable rate: they run at their own,
+        // which a door camera can live with. A rate the driver accepts but does not honour is an error.
+        guard parameters.parm.capture.capability & UInt32(V4L2_CAP_TIMEPERFRAME) != 0 else { return }
         parameters.parm.capture.timeperframe = v4l2_fract(numerator: 1000, denominator: UInt32((framesPerSecond * 1000).rounded()))
         try V4L2System.ioctl(fd, fg_vidioc_s_parm(), &parameters, "\(path): setting \(framesPerSecond) fps")
         let granted = parameters.parm.capture.timeperframe

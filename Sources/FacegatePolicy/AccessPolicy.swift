@@ -139,7 +139,10 @@ public enum AccessPolicy {
             return decision
         }
         decision.subjectId = best.subjectId
-        return applyRules(to: decision, candidate: best, granted: .grantedOffline, policy: policy, state: &state, at: time)
+        var decided = applyRules(to: decision, candidate: best, granted: .grantedOffline, policy: policy, state: &state, at: time)
+        // Why the door decided offline belongs in the record of every offline decision.
+        decided.reason = "the cloud is unreachable (\(cloudFailure)); " + decided.reason
+        return decided
     }
 
     /// Deny list, schedules and re-entry, the same online and offline.

@@ -249,14 +249,8 @@ final class DoorRig: @unchecked Sendable {
             outcomes: outcomes, statistics: await service.pipeline.statistics, searches: search.count, relayChanges: lines.relayChanges)
     }
 
-    /// Head and shoulders around the photo's largest face, as a door camera frames someone close:
-    /// the test photos range from close-ups to full figures.
     func portrait(_ photo: String) throws -> PixelImage {
-        let image = try ImageCodec.decode(try DoorControllerEndToEndTests.photo(photo))
-        let face = try #require(try stills.analyze(image).faces.max { $0.attributes.faceArea.width < $1.attributes.faceArea.width })
-        let box = face.attributes.faceArea
-        let (cx, cy, side) = ((box.left + box.right) / 2, (box.top + box.bottom) / 2, max(box.width, box.height) * 2.2)
-        return try image.cropped(to: PixelBox(left: cx - side / 2, top: cy - side / 2, right: cx + side / 2, bottom: cy + side / 2))
+        try TestPortrait.headAndShoulders(try DoorControllerEndToEndTests.photo(photo), analyzer: stills)
     }
 
     func cache() throws -> OfflineFaceCache {

@@ -1,4 +1,4 @@
-# timeout: 300
+# timeout: 330
 # The whole door in the VM: `facegate run` reads a v4l2loopback camera, searches the NEC ID emulator on
 # the guest's loopback and drives the gpio-sim relay. A stranger leaves the relay locked and is journaled
 # as denied-unknown; an enrolled person opens it for the configured pulse and is journaled as granted.
@@ -10,8 +10,16 @@ relay=$SIM_DIR/sim_gpio0/value
 echo pull-down >$SIM_DIR/sim_gpio0/pull
 expect_eq "$(cat $relay)" 0 "relay at rest"
 
+feeder= daemon= emulator=
 work=/tmp/door-decision
 rm -rf $work && mkdir -p $work/secrets $work/enrolled $work/stranger
+# Whatever happens, leave no process holding the camera or the relay line, and show what the daemon said.
+cleanup() {
+    for pid in $feeder $daemon $emulator; do kill $pid 2>/dev/null; done
+    [ -f $work/run.log ] && { echo "--- facegate run (last lines)"; tail -15 $work/run.log | cut -c1-240; }
+}
+trap cleanup EXIT
+trap 'exit 143' TERM
 cp /hil/photos/jeff_bezos-* $work/enrolled/
 cp /hil/photos/tom_cruise-* $work/stranger/
 umask 077
@@ -66,17 +74,19 @@ facegate config check $work/facegate.yaml || fail "config check"
 
 # Decisions so far, from the journal.
 decisions() { facegate log --database $work/journal.sqlite --json 2>/dev/null | wc -l; }
+# Seconds since boot, for deadlines (each facegate call itself takes a while under TCG).
+now() { cut -d. -f1 /proc/uptime; }
 
 # A stranger first: one decision, denied, and the relay never moves.
 facegate camera feed --device $camera --photos $work/stranger --fps 10 >$work/feed.log 2>&1 &
 feeder=$!
 facegate run --config $work/facegate.yaml >$work/run.log 2>&1 &
 daemon=$!
-i=0
+deadline=$(( $(now) + 150 ))
 while [ "$(decisions)" -lt 1 ]; do
     [ "$(cat $relay)" = 0 ] || fail "the relay opened for a stranger"
-    i=$((i + 1)); [ $i -lt 600 ] || fail "no decision for the stranger: $(tail -5 $work/run.log)"
-    sleep 0.2
+    [ $(now) -lt $deadline ] || fail "no decision for the stranger within 150 s"
+    sleep 1
 done
 kill $feeder; wait $feeder 2>/dev/null
 facegate log --database $work/journal.sqlite --json | tail -1 | tee $work/first.json | cut -c1-300
@@ -86,17 +96,17 @@ expect_eq "$(cat $relay)" 0 "relay after the stranger"
 # Then the enrolled person: the relay opens for the pulse time and the decision is journaled.
 facegate camera feed --device $camera --photos $work/enrolled --fps 10 >$work/feed.log 2>&1 &
 feeder=$!
-wait_for_value $relay 1200 1 || fail "the relay never opened for the enrolled person: $(tail -5 $work/run.log)"
+wait_for_value $relay 900 1 || fail "the relay never opened for the enrolled person"
 start=$(uptime_cs)
 wait_for_value $relay 100 0 || fail "the relay never locked again"
 held=$(( $(uptime_cs) - start ))
 echo "relay held ${held}0 ms for a 2000 ms pulse"
 [ $held -ge 180 ] && [ $held -le 450 ] || fail "pulse of 2000 ms lasted ${held}0 ms"
-i=0
-while [ "$(decisions)" -lt 2 ]; do i=$((i + 1)); [ $i -lt 50 ] || fail "the grant was not journaled"; sleep 0.2; done
+deadline=$(( $(now) + 30 ))
+while [ "$(decisions)" -lt 2 ]; do [ $(now) -lt $deadline ] || fail "the grant was not journaled"; sleep 1; done
 facegate log --database $work/journal.sqlite --json | tail -1 | tee $work/second.json | cut -c1-300
 expect_json $work/second.json '"outcome":"granted"'
-expect_json $work/second.json "\"subjectId\":$(sed -n 's/.*"id" *: *\("[^"]*"\).*/\1/p' $work/enrolled.json)"
+expect_json $work/second.json "\"subject_id\":$(sed -n 's/.*"id" *: *\("[^"]*"\).*/\1/p' $work/enrolled.json)"
 
 # SIGTERM: a graceful stop with the relay locked.
 kill $feeder; wait $feeder 2>/dev/null

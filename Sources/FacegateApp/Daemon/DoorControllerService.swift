@@ -60,7 +60,7 @@ public struct DoorControllerService: Service {
     }
 
     public func run() async throws {
-        let parts = self.parts, pipeline = self.pipeline, logger = self.logger, notifier = self.notifier
+        let parts = self.parts, pipeline = self.pipeline, logger = self.logger
         let doorName = configuration.door.name
         let maintenance = parts.cache.map { cache in
             OfflineMaintenance(
@@ -73,7 +73,21 @@ public struct DoorControllerService: Service {
                 "door": "\(doorName)", "backend": "\(parts.search.backendName)",
                 "offline_cache": "\(parts.cache == nil ? "off" : "on")", "relay_pulse": "\(configuration.door.pulse)",
             ])
-        defer { Task { await parts.close() } }
+        do {
+            try await runParts(parts, maintenance: maintenance)
+        } catch {
+            await pipeline.closeObservers()
+            await parts.close()
+            throw error
+        }
+        await pipeline.closeObservers()
+        await parts.close()
+        logger.notice("stopped", metadata: ["door": "\(doorName)"])
+    }
+
+    private func runParts(_ parts: DoorParts, maintenance: OfflineMaintenance?) async throws {
+        let pipeline = self.pipeline, logger = self.logger, notifier = self.notifier
+        let doorName = configuration.door.name
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await parts.journal.run() }
             group.addTask {
@@ -105,8 +119,6 @@ public struct DoorControllerService: Service {
             group.cancelAll()
             try await group.waitForAll()
         }
-        await parts.close()
-        logger.notice("stopped", metadata: ["door": "\(doorName)"])
     }
 
     private func settingsForMaintenance() -> OfflineMaintenance.Settings {

@@ -141,6 +141,11 @@ public actor GatePipeline {
         } catch {
             if !isFinishing { throw error }
         }
+        closeObservers()
+    }
+
+    /// Ends every ``decisions()`` stream (the pipeline will not run again).
+    public func closeObservers() {
         for observer in decisionObservers { observer.finish() }
         decisionObservers.removeAll()
     }

@@ -1,0 +1,125 @@
+import AsyncHTTPClient
+import FacegateApp
+import FacegateCore
+import FacegateDemo
+import FacegateDoor
+import FacegateEmulators
+import FacegateIdentify
+import FacegateImageCodec
+import FacegateJournal
+import FacegateOfflineCache
+import FacegatePolicy
+import FacegateQuality
+import Foundation
+import Hummingbird
+import Logging
+import ServiceLifecycle
+import Testing
+
+/// The door on NeoCheck FaceCheck: `facegate run`'s service against the NeoCheck emulator over
+/// loopback, with the OAuth2 account from owner-only files and the client-side hourly budget.
+@Suite(.serialized)
+struct NeoCheckDoorTests {
+    static let account = (clientID: "door-client", secret: "door-client-secret", user: "door@example.test", password: "door password")
+
+    @Test func aListMemberIsGrantedAndVisitsBeyondTheHourlyBudgetDecideOffline() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("facegate-neocheck-door-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let stills = DlibFaceAnalyzer(engine: try FaceEngine(models: try FaceModels.locate(nil)), configuration: .stillImage)
+        let emulator = try await NeoCheckEmulator(
+            configuration: NeoCheckEmulatorConfiguration(
+                clientID: Self.account.clientID, clientSecret: Self.account.secret, username: Self.account.user,
+                password: Self.account.password, stateDirectory: folder.appendingPathComponent("neocheck")),
+            analyzer: stills)
+        var quiet = Logger(label: "neocheck-door-test")
+        quiet.logLevel = .critical
+        let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
+        let server = ServiceGroup(
+            configuration: .init(
+                services: [emulator.application(port: 0, logger: quiet, pathPrefix: "api") { portSink.yield($0) }], logger: quiet))
+        let serving = Task { try await server.run() }
+        defer { serving.cancel() }
+        var portIterator = ports.makeAsyncIterator()
+        let port = try #require(await portIterator.next())
+        let endpoint = "http://127.0.0.1:\(port)/api"
+
+        // The installer's side: a face list with one person on it.
+        let admin = try NeoCheckClient(
+            configuration: NeoCheckConfiguration(
+                endpoint: URL(string: endpoint)!,
+                credentials: NeoCheckCredentials(
+                    clientID: Self.account.clientID, clientSecret: Self.account.secret, username: Self.account.user,
+                    password: Self.account.password)),
+            http: CloudHTTP(client: HTTPClient.shared, policy: CloudHTTPPolicy(requestTimeout: .seconds(20)), logger: quiet))
+        let list = try await admin.createList(name: "front door")
+        let member = try await admin.createRecord(
+            NeoCheckNewFaceRecord(
+                faceImage: try DoorControllerEndToEndTests.photo(DoorControllerEndToEndTests.enrolledPhoto), name: "Leo",
+                surname1: "Member", faceListId: list))
+
+        var configuration = FacegateConfiguration()
+        configuration.backend.kind = .neocheck
+        configuration.backend.neoCheck.endpoint = endpoint
+        configuration.backend.neoCheck.clientId = Self.account.clientID
+        configuration.backend.neoCheck.username = Self.account.user
+        for (name, value) in [("client-secret", Self.account.secret), ("password", Self.account.password)] {
+            let path = folder.appendingPathComponent(name).path
+            #expect(FileManager.default.createFile(atPath: path, contents: Data(value.utf8), attributes: [.posixPermissions: 0o600]))
+        }
+        configuration.backend.neoCheck.clientSecret = .file(folder.appendingPathComponent("client-secret").path)
+        configuration.backend.neoCheck.password = .file(folder.appendingPathComponent("password").path)
+        // One identification an hour: the second visit finds the budget spent.
+        configuration.backend.neoCheck.callsPerHour = 1
+        configuration.backend.neoCheck.budgetStatePath = folder.appendingPathComponent("budget.json").path
+        configuration.door.name = "neocheck door"
+        configuration.door.faceList = "front door"
+        configuration.door.pulse = .milliseconds(300)
+        configuration.journal.path = folder.appendingPathComponent("journal.sqlite").path
+        configuration.offlineCache.path = folder.appendingPathComponent("cache.sqlite").path
+        let keyPath = folder.appendingPathComponent("cache.key").path
+        try OfflineCacheKey.generate(to: keyPath)
+        configuration.offlineCache.key = .file(keyPath)
+
+        var logger = Logger(label: "neocheck-door")
+        logger.logLevel = .warning
+        let portrait = try TestPortrait.headAndShoulders(
+            DoorControllerEndToEndTests.photo(DoorControllerEndToEndTests.enrolledWalksUp), analyzer: stills)
+        let scene = DemoScene(visitors: [.init(name: "member", portrait: portrait), .init(name: "member again", portrait: portrait)])
+        let lines = SimulatedDoorLines(logger: logger)
+        let parts = try DoorParts.open(configuration, overrides: .init(source: scene, doorLines: lines), logger: logger)
+        var settings = DoorControllerService.Settings()
+        settings.reloadsOnHangup = false
+        let service = DoorControllerService(
+            configuration: configuration, parts: parts, settings: settings, notifier: SystemdNotifier(environment: [:]), logger: logger,
+            loadConfiguration: { [configuration] in configuration })
+        let decisions = await service.pipeline.decisions()
+        let running = Task { try await service.run() }
+        var outcomes: [GateOutcome] = []
+        for await outcome in decisions { outcomes.append(outcome) }
+        try await running.value
+
+        try #require(outcomes.count == 2)
+        let online = outcomes[0].record.decision
+        #expect(online.outcome == .granted)
+        #expect(online.subjectId == member)
+        #expect(online.scoreUnit == .neoCheckConfidence && (online.bestScore ?? 0) >= 80)
+        #expect(outcomes[0].record.backend == "neocheck")
+        let beyondBudget = outcomes[1].record.decision
+        #expect(beyondBudget.outcome == .grantedOffline, "\(beyondBudget.reason)")
+        #expect(beyondBudget.reason.contains("budget"))
+        #expect(lines.relayChanges == 4)
+    }
+}
+
+/// Head and shoulders around a photo's largest face, as a door camera frames someone close:
+/// the test photos range from close-ups to full figures.
+enum TestPortrait {
+    static func headAndShoulders(_ bytes: [UInt8], analyzer: DlibFaceAnalyzer) throws -> PixelImage {
+        let image = try ImageCodec.decode(bytes)
+        let face = try #require(try analyzer.analyze(image).faces.max { $0.attributes.faceArea.width < $1.attributes.faceArea.width })
+        let box = face.attributes.faceArea
+        let (cx, cy, side) = ((box.left + box.right) / 2, (box.top + box.bottom) / 2, max(box.width, box.height) * 2.2)
+        return try image.cropped(to: PixelBox(left: cx - side / 2, top: cy - side / 2, right: cx + side / 2, bottom: cy + side / 2))
+    }
+}

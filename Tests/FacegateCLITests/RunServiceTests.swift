@@ -1,0 +1,173 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `facegate run` as systemd runs it: sd_notify messages on `$NOTIFY_SOCKET`, the watchdog, SIGHUP
+/// reloads (an invalid file refused), SIGTERM, and refusal to start on an invalid configuration.
+@Suite(.serialized) struct RunServiceTests {
+    /// A folder with a configuration that needs no camera, GPIO or cloud: replayed frames without a
+    /// face, a simulated door, an unreachable backend (never called: nobody walks up).
+    final class Bench {
+        let folder: URL
+        var configuration: URL { folder.appendingPathComponent("facegate.yaml") }
+
+        init() throws {
+            folder = FileManager.default.temporaryDirectory.appendingPathComponent("facegate-run-\(UUID().uuidString.prefix(8))")
+            let frames = folder.appendingPathComponent("frames")
+            try FileManager.default.createDirectory(at: frames, withIntermediateDirectories: true)
+            let empty = CLITests.testData.appendingPathComponent("faces/_noface")
+            for name in try FileManager.default.contentsOfDirectory(atPath: empty.path).sorted().prefix(3) {
+                try FileManager.default.copyItem(at: empty.appendingPathComponent(name), to: frames.appendingPathComponent(name))
+            }
+            for name in ["access-key", "secret-key", "api-key"] {
+                let path = folder.appendingPathComponent(name).path
+                #expect(FileManager.default.createFile(atPath: path, contents: Data("not-a-real-\(name)".utf8), attributes: [.posixPermissions: 0o600]))
+            }
+            try write(threshold: 7000)
+        }
+
+        func write(threshold: Int, extra: String = "") throws {
+            let f = folder.path
+            try """
+                camera: {source: replay, replay_path: \(f)/frames, fps: 5, replay_loops: true}
+                backend:
+                  kind: nec
+                  nec:
+                    endpoint: http://127.0.0.1:9
+                    access_key: file:\(f)/access-key
+                    secret_key: file:\(f)/secret-key
+                    api_key: file:\(f)/api-key
+                door: {name: test door, tags: [staff], threshold: \(threshold)}
+                offline_cache: {enabled: false}
+                journal: {path: \(f)/journal.sqlite}
+                \(extra)
+                """.write(to: configuration, atomically: true, encoding: .utf8)
+        }
+
+        deinit { try? FileManager.default.removeItem(at: folder) }
+    }
+
+    /// A bound `AF_UNIX` datagram socket standing in for systemd's notify socket.
+    final class NotifySocket {
+        let path: String
+        private let fd: Int32
+
+        init(path: String) throws {
+            self.path = path
+            fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+            var address = sockaddr_un()
+            address.sun_family = sa_family_t(AF_UNIX)
+            withUnsafeMutableBytes(of: &address.sun_path) { raw in raw.copyBytes(from: Array(path.utf8) + [0]) }
+            let bound = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            }
+            try #require(fd >= 0 && bound == 0)
+        }
+
+        /// Messages until one contains `text`, or nil after `seconds`.
+        func waitFor(_ text: String, seconds: Double = 30) -> [String]? {
+            var seen: [String] = []
+            let deadline = Date().addingTimeInterval(seconds)
+            while Date() < deadline {
+                var timeout = timeval(tv_sec: 0, tv_usec: 200_000)
+                setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+                var buffer = [UInt8](repeating: 0, count: 4096)
+                let count = recv(fd, &buffer, buffer.count, 0)
+                guard count > 0 else { continue }
+                let message = String(decoding: buffer[0..<count], as: UTF8.self)
+                seen.append(message)
+                if message.contains(text) { return seen }
+            }
+            return nil
+        }
+
+        deinit {
+            close(fd)
+            unlink(path)
+        }
+    }
+
+    func start(_ bench: Bench, notify: NotifySocket?, watchdogMicroseconds: Int? = nil) throws -> (Process, URL) {
+        let process = Process()
+        process.executableURL = CLITests.executable
+        process.arguments = ["run", "--config", bench.configuration.path]
+        var environment = ProcessInfo.processInfo.environment
+        environment["NOTIFY_SOCKET"] = notify?.path
+        environment["WATCHDOG_USEC"] = watchdogMicroseconds.map(String.init)
+        process.environment = environment
+        let log = bench.folder.appendingPathComponent("run.log")
+        #expect(FileManager.default.createFile(atPath: log.path, contents: nil))
+        let handle = try FileHandle(forWritingTo: log)
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        return (process, log)
+    }
+
+    @Test func readyWatchdogReloadAndGracefulStop() throws {
+        let bench = try Bench()
+        let notify = try NotifySocket(path: bench.folder.appendingPathComponent("notify").path)
+        let (process, log) = try start(bench, notify: notify, watchdogMicroseconds: 2_000_000)
+        defer { if process.isRunning { process.terminate() } }
+        func logText() -> String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
+
+        let started = try #require(notify.waitFor("READY=1"), "no READY=1; log: \(logText())")
+        #expect(started.last?.contains("STATUS=door test door") == true)
+        // WATCHDOG_USEC of 2 s: pings come at least every second.
+        #expect(notify.waitFor("WATCHDOG=1", seconds: 5) != nil)
+
+        // An invalid file on SIGHUP: refused, the running configuration kept, still serving.
+        try "door: {threshold: twelve}\n".write(to: bench.configuration, atomically: true, encoding: .utf8)
+        kill(process.processIdentifier, SIGHUP)
+        let refused = try #require(notify.waitFor("READY=1", seconds: 15), "no answer to an invalid reload")
+        #expect(refused.contains { $0.contains("RELOADING=1") })
+        #expect(refused.last?.contains("reload refused") == true)
+        #expect(process.isRunning)
+        #expect(notify.waitFor("WATCHDOG=1", seconds: 5) != nil, "still fed after a refused reload")
+
+        // A valid one: taken, and what needs a restart is named.
+        try bench.write(threshold: 8000, extra: "approach: {settle_frames: 7}")
+        kill(process.processIdentifier, SIGHUP)
+        let reloaded = try #require(notify.waitFor("READY=1", seconds: 15), "no answer to a valid reload")
+        #expect(reloaded.last?.contains("configuration reloaded") == true)
+
+        kill(process.processIdentifier, SIGTERM)
+        #expect(notify.waitFor("STOPPING=1", seconds: 15) != nil)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        let text = logText()
+        #expect(text.contains("reload refused"))
+        #expect(text.contains("take effect at the next restart") && text.contains("sections=approach"))
+        #expect(text.contains("<5>stopped"))
+        // journald-friendly lines: every one starts with a syslog priority, and no secret is in them.
+        for line in text.split(separator: "\n") { #expect(line.hasPrefix("<"), "\(line)") }
+        #expect(!text.contains("not-a-real-secret-key") && !text.contains("not-a-real-api-key"))
+    }
+
+    @Test func anInvalidConfigurationIsRefusedWithEveryProblemAndExit78() throws {
+        let bench = try Bench()
+        try """
+            camera: {width: -1, colour: red}
+            door: {threshold: 20000}
+            """.write(to: bench.configuration, atomically: true, encoding: .utf8)
+        let (process, log) = try start(bench, notify: nil)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 78)
+        let text = try String(contentsOf: log, encoding: .utf8)
+        #expect(text.contains("camera.width") && text.contains("camera.colour") && text.contains("door.threshold"), "\(text)")
+    }
+
+    @Test func aSecretFileOthersCanReadIsRefused() throws {
+        let bench = try Bench()
+        chmod(bench.folder.appendingPathComponent("secret-key").path, 0o644)
+        let (process, log) = try start(bench, notify: nil)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 78)
+        let text = try String(contentsOf: log, encoding: .utf8)
+        #expect(text.contains("backend.nec.secret_key") && text.contains("readable by group or others"), "\(text)")
+        #expect(!text.contains("not-a-real-secret-key"))
+    }
+}
