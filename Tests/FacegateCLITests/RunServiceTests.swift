@@ -29,10 +29,10 @@ import Testing
             try write(threshold: 7000)
         }
 
-        func write(threshold: Int, extra: String = "") throws {
+        func write(threshold: Int, extra: String = "", loops: Bool = true) throws {
             let f = folder.path
             try """
-                camera: {source: replay, replay_path: \(f)/frames, fps: 5, replay_loops: true}
+                camera: {source: replay, replay_path: \(f)/frames, fps: 5, replay_loops: \(loops)}
                 backend:
                   kind: nec
                   nec:
@@ -145,6 +145,18 @@ import Testing
         // journald-friendly lines: every one starts with a syslog priority, and no secret is in them.
         for line in text.split(separator: "\n") { #expect(line.hasPrefix("<"), "\(line)") }
         #expect(!text.contains("not-a-real-secret-key") && !text.contains("not-a-real-api-key"))
+    }
+
+    @Test func aReplayThatEndsStopsTheServiceCleanly() throws {
+        let bench = try Bench()
+        try bench.write(threshold: 7000, loops: false)
+        let (process, log) = try start(bench, notify: nil)
+        process.waitUntilExit()
+        let text = try String(contentsOf: log, encoding: .utf8)
+        #expect(process.terminationStatus == 0, "\(text)")
+        #expect(text.contains("<5>stopped"))
+        // The service's name in the group's lines is short: no configuration in the log.
+        #expect(!text.contains("DoorParts") && !text.contains("file:"), "\(text)")
     }
 
     @Test func anInvalidConfigurationIsRefusedWithEveryProblemAndExit78() throws {

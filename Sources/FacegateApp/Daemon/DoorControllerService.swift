@@ -13,7 +13,7 @@ import UnixSignals
 /// revocation sync, the systemd watchdog and status line, and reloads the policy on SIGHUP.
 /// On graceful shutdown (SIGTERM) it stops taking frames, lets the visit being decided finish,
 /// locks the door and writes the journal out before returning.
-public struct DoorControllerService: Service {
+public struct DoorControllerService: Service, CustomStringConvertible {
     public struct Settings: Sendable {
         /// A frame analysis taking longer than this means the quality core is hung.
         public var analysisLimit: Duration = .seconds(15)
@@ -58,6 +58,9 @@ public struct DoorControllerService: Service {
                 decisionDeadline: configuration.backend.decisionDeadline),
             logger: logger)
     }
+
+    /// The door's name only: the parts and configuration are not for log lines.
+    public var description: String { "DoorControllerService(door: \(configuration.door.name))" }
 
     public func run() async throws {
         let parts = self.parts, pipeline = self.pipeline, logger = self.logger

@@ -51,8 +51,16 @@ struct RunCommand: AsyncParsableCommand {
         let service = DoorControllerService(
             configuration: configuration, parts: parts, logger: logger,
             loadConfiguration: { try FacegateConfiguration.load(path: path) })
+        // A replay camera ends; that is a normal stop, not a failure. The name keeps the service's
+        // description (its configuration) out of the group's log lines.
         let group = ServiceGroup(
-            configuration: .init(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            configuration: .init(
+                services: [
+                    .init(
+                        service: service, successTerminationBehavior: .gracefullyShutdownGroup,
+                        failureTerminationBehavior: .cancelGroup, serviceName: "door-controller")
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
 }
