@@ -119,15 +119,21 @@ struct DoorBenchmark {
             func q(_ p: Double) -> Double { present[min(present.count - 1, Int((Double(present.count - 1) * p).rounded(.up)))] }
             print(String(format: "| %@ | %.1f | %.1f | %.1f | %d |", name, q(0.5), q(0.95), present.last!, present.count))
         }
-        row("quality core, the frame that completed the visit", granted.map(\.record.latencies.quality))
+        row("capture (the replay's JPEG decoding of the best frame)", granted.map(\.record.latencies.capture))
+        row("quality core on the best frame", granted.map(\.record.latencies.quality))
         row("cloud search (emulator on loopback, incl. its own matching)", granted.map(\.record.latencies.cloud))
         row("policy", granted.map(\.record.latencies.policy))
         row("relay (unlock call)", granted.map(\.record.latencies.relay))
         row("visit ready → relay on and journaled (total)", granted.map(\.record.latencies.total))
         row("total minus cloud (facegate's own share)", granted.map { d in d.record.latencies.total.flatMap { t in d.record.latencies.cloud.map { t - $0 } } })
         print("cloud calls per visit: \(String(format: "%.2f", Double(cloudCalls) / Double(max(1, decisions.count))))")
-        print("frames per second sustained: \(String(format: "%.1f", Double(frameCount) / seconds(wall)))")
-        print("CPU per frame: \(String(format: "%.1f", cpuSeconds * 1000 / Double(max(1, frameCount)))) ms (user+system of facegate run)")
+        // The daemon's own count, from its last log line: frames it analysed (the replay drops what it cannot take).
+        let runLog = (try? String(contentsOf: folder.appendingPathComponent("run.log"), encoding: .utf8)) ?? ""
+        let analysed = runLog.split(separator: "\n").last { $0.contains("stopped") }
+            .flatMap { $0.split(separator: " ").first { $0.hasPrefix("frames=") } }.flatMap { Int($0.dropFirst("frames=".count)) }
+        print("frames analysed: \(analysed.map(String.init) ?? "?") of \(frameCount) replayed")
+        print("frames per second sustained: \(String(format: "%.1f", Double(analysed ?? 0) / seconds(wall)))")
+        print("CPU per frame: \(String(format: "%.1f", cpuSeconds * 1000 / Double(max(1, analysed ?? frameCount)))) ms (user+system of facegate run)")
         if let peak = residentKB.max(), let last = residentKB.last, let early = residentKB.dropFirst(min(10, residentKB.count - 1)).first {
             print("resident memory: \(early / 1024) MB after 5 s, \(last / 1024) MB at the end, peak \(peak / 1024) MB")
         }

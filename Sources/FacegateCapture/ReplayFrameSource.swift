@@ -107,7 +107,9 @@ private actor ReplaySession {
             let late = due.map { ContinuousClock.now - $0 > reader.frameInterval } ?? false
             let drop = late && configuration.dropsLateFrames
             let layout = configuration.layout
+            let decodeStart = ContinuousClock.now
             let result = try await executor.run { try reader.next(decoding: !drop, layout: layout) }
+            let decodeTime = ContinuousClock.now - decodeStart
             switch result {
             case .end:
                 try await endOfPass(reader)
@@ -125,7 +127,7 @@ private actor ReplaySession {
                         return nil  // cancelled
                     }
                 }
-                let frame = Frame(sequence: sequence, timestamp: timestamp, image: image)
+                let frame = Frame(sequence: sequence, timestamp: timestamp, image: image, captureTime: decodeTime)
                 sequence += 1
                 return frame
             }

@@ -219,7 +219,7 @@ private actor CameraSession {
         }
         onFrameTiming?(captured.timing)
         let timestamp = captured.timestamp ?? captured.timing.ready
-        return Frame(sequence: sequence, timestamp: timestamp, image: captured.image)
+        return Frame(sequence: sequence, timestamp: timestamp, image: captured.image, captureTime: captured.timing.dequeueAndConvert)
     }
 
     private func openIfNeeded() async throws -> DeviceBox {

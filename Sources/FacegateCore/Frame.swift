@@ -5,11 +5,15 @@ public struct Frame: Sendable {
     /// Monotonic capture time (the driver's timestamp where there is one).
     public var timestamp: Duration
     public var image: PixelImage
+    /// The capture stage's own time for this frame: a camera's dequeue and conversion, a replay's
+    /// decoding; nil when the source does not measure it.
+    public var captureTime: Duration?
 
-    public init(sequence: UInt64, timestamp: Duration, image: PixelImage) {
+    public init(sequence: UInt64, timestamp: Duration, image: PixelImage, captureTime: Duration? = nil) {
         self.sequence = sequence
         self.timestamp = timestamp
         self.image = image
+        self.captureTime = captureTime
     }
 }
 

@@ -106,6 +106,8 @@ deadline=$(( $(now) + 30 ))
 while [ "$(decisions)" -lt 2 ]; do [ $(now) -lt $deadline ] || fail "the grant was not journaled"; sleep 1; done
 facegate log --database $work/journal.sqlite --json | tail -1 | tee $work/second.json | cut -c1-300
 expect_json $work/second.json '"outcome":"granted"'
+# Every stage of the door path has its latency in the journal, the camera's dequeue and conversion too.
+for stage in capture quality cloud policy relay total; do expect_json $work/second.json "\"$stage\":"; done
 expect_json $work/second.json "\"subject_id\":$(sed -n 's/.*"id" *: *\("[^"]*"\).*/\1/p' $work/enrolled.json)"
 
 # SIGTERM: a graceful stop with the relay locked.

@@ -85,7 +85,13 @@ public struct DoorControllerService: Service, CustomStringConvertible {
         }
         await pipeline.closeObservers()
         await parts.close()
-        logger.notice("stopped", metadata: ["door": "\(doorName)"])
+        let totals = await pipeline.statistics
+        logger.notice(
+            "stopped",
+            metadata: [
+                "door": "\(doorName)", "frames": "\(totals.frames)", "frames_rejected": "\(totals.framesRejected)",
+                "visits": "\(totals.visits)", "cloud_calls": "\(totals.cloudCalls)", "unlocks": "\(totals.unlocks)",
+            ])
     }
 
     private func runParts(_ parts: DoorParts, maintenance: OfflineMaintenance?) async throws {

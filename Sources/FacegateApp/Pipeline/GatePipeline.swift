@@ -107,6 +107,8 @@ public actor GatePipeline {
         var visit: Visit
         var emittedAt: ContinuousClock.Instant
         var analysis: Duration
+        /// The quality core's and the capture stage's time on the visit's best frame (capture when the source measures it).
+        var capture: Duration?
         /// From the face's first frame to the frame that completed the visit, in the source's time.
         var approach: Duration
     }
@@ -154,6 +156,8 @@ public actor GatePipeline {
         defer { visits.finish() }
         var selector = ApproachSelector(configuration: settings.approach)
         let clock = ContinuousClock()
+        // Stage times of recent frames with faces, so a visit's best frame can be looked up when it is emitted.
+        var stageTimes: [UInt64: (capture: Duration?, analysis: Duration)] = [:]
         let analyzer = self.analyzer
         for try await frame in source.frames() {
             let started = clock.now
@@ -171,17 +175,26 @@ public actor GatePipeline {
             }
             analysisStarted = nil
             let analysis = clock.now - started
+            if !faces.isEmpty {
+                stageTimes[frame.sequence] = (frame.captureTime, analysis)
+                if stageTimes.count > 2048 { stageTimes = stageTimes.filter { $0.key + 1024 > frame.sequence } }
+            }
             statistics.frames += 1
             if !faces.isEmpty { statistics.framesWithFaces += 1 }
             for visit in selector.observe(frame: frame, faces: faces) {
                 statistics.visits += 1
                 visits.yield(
-                    PendingVisit(visit: visit, emittedAt: clock.now, analysis: analysis, approach: frame.timestamp - visit.firstSeen))
+                    PendingVisit(
+                        visit: visit, emittedAt: clock.now, analysis: stageTimes[visit.bestFrameSequence]?.analysis ?? analysis,
+                        capture: stageTimes[visit.bestFrameSequence]?.capture, approach: frame.timestamp - visit.firstSeen))
             }
         }
         for visit in selector.finish() {
             statistics.visits += 1
-            visits.yield(PendingVisit(visit: visit, emittedAt: clock.now, analysis: .zero, approach: visit.lastSeen - visit.firstSeen))
+            visits.yield(
+                PendingVisit(
+                    visit: visit, emittedAt: clock.now, analysis: stageTimes[visit.bestFrameSequence]?.analysis ?? .zero,
+                    capture: stageTimes[visit.bestFrameSequence]?.capture, approach: visit.lastSeen - visit.firstSeen))
         }
     }
 
@@ -193,6 +206,7 @@ public actor GatePipeline {
         let time = now()
         var latencies = StageLatencies()
         latencies.quality = pending.analysis
+        latencies.capture = pending.capture
         var identification: Identification?
         var probe: ProbeFace?
         var descriptor: FaceDescriptor?
