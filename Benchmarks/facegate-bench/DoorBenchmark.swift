@@ -53,6 +53,11 @@ struct DoorBenchmark {
              "--api-key", apiKey, "--state", folder.appendingPathComponent("nec").path] + (options.models.map { ["--models", $0] } ?? []),
             log: folder.appendingPathComponent("emulator.log"))
         defer { cloud.terminate() }
+        // fail() exits without running defers: the emulator must not outlive the benchmark.
+        func stop(_ message: String) -> Never {
+            cloud.terminate()
+            fail(message)
+        }
         var environment = ProcessInfo.processInfo.environment
         environment["NEC_ID_ENDPOINT"] = "http://127.0.0.1:\(port)"
         environment["NEC_ID_ACCESS_KEY"] = accessKey
@@ -63,14 +68,14 @@ struct DoorBenchmark {
             healthy = try await runToEnd(facegate, ["nec", "health"], environment: environment) == 0
             if !healthy { try await Task.sleep(for: .milliseconds(200)) }
         }
-        guard healthy else { fail("the emulator did not start (\(folder.path)/emulator.log)") }
+        guard healthy else { stop("the emulator did not start (\(folder.path)/emulator.log)") }
         guard try await runToEnd(facegate, ["nec", "tags", "create", "staff"], environment: environment) == 0,
             try await runToEnd(facegate, ["nec", "subjects", "register", "--face", media.directory + "/obama.jpg", "--tag", "staff"], environment: environment) == 0
-        else { fail("enrolment failed") }
+        else { stop("enrolment failed") }
 
         let journal = folder.appendingPathComponent("journal.sqlite").path
         let key = folder.appendingPathComponent("cache.key").path
-        guard try await runToEnd(facegate, ["cache", "new-key", key], environment: environment) == 0 else { fail("cache key") }
+        guard try await runToEnd(facegate, ["cache", "new-key", key], environment: environment) == 0 else { stop("cache key") }
         let configuration = folder.appendingPathComponent("facegate.yaml")
         try """
             \(options.models.map { "models: \($0)" } ?? "")
@@ -101,7 +106,7 @@ struct DoorBenchmark {
             try await Task.sleep(for: .milliseconds(500))
         }
         let wall = clock.now - started
-        guard daemon.terminationStatus == 0 else { fail("facegate run exited \(daemon.terminationStatus) (\(folder.path)/run.log)") }
+        guard daemon.terminationStatus == 0 else { stop("facegate run exited \(daemon.terminationStatus) (\(folder.path)/run.log)") }
 
         var decisions: [JournaledDecision] = []
         try JournalReader(path: journal).forEachDecision(DecisionQuery()) { decisions.append($0) }

@@ -90,7 +90,7 @@ struct ConfigurationTests {
               reentry_cooldown_seconds: 20
               schedules:
                 - name: nights
-                  applies_to: tag:cleaning
+                  applies_to: tag:lab-staff
                   time_zone: Europe/Madrid
                   windows: [{days: [fri], from: "22:00", to: "06:00"}]
                   holidays: [2026-12-25]
@@ -100,11 +100,37 @@ struct ConfigurationTests {
         #expect(policy.door == "lab" && policy.threshold == 85 && policy.scoreUnit == .neoCheckConfidence)
         #expect(policy.denyList == ["s-13"] && policy.reentryCooldown == .seconds(20))
         let schedule = try #require(policy.schedules.first)
-        #expect(schedule.scope == .tag("cleaning"))
+        #expect(schedule.scope == .tag("lab-staff"))
         #expect(schedule.timeZone.identifier == "Europe/Madrid")
         #expect(schedule.windows == [.init(weekdays: [6], start: 22 * 60, end: 6 * 60)])
         #expect(schedule.holidays == [.init(year: 2026, month: 12, day: 25)])
         #expect(FacegateConfiguration().doorPolicy.threshold == 7000)
+    }
+
+    /// A tag schedule the door cannot check would never apply and let people in at any hour.
+    @Test func tagSchedulesThatCannotBeCheckedAreRefused() throws {
+        func config(_ backend: String, _ door: String) throws(ConfigError) -> FacegateConfiguration {
+            try FacegateConfiguration(
+                yaml: """
+                    backend: {kind: \(backend)}
+                    door:
+                      \(door)
+                      schedules: [{name: nights, applies_to: tag:cleaning, time_zone: UTC, windows: [{days: [mon], from: "22:00", to: "23:00"}]}]
+                    """)
+        }
+        // NEC searching several tags: which of them a match carries is unknown.
+        do {
+            _ = try config("nec", "tags: [staff, cleaning]")
+            Issue.record("accepted a tag schedule NEC cannot check")
+        } catch {
+            #expect(error.problems.map(\.path) == ["door.schedules"])
+            #expect(error.problems.first?.message.contains("exactly that one tag") == true)
+        }
+        // Searching only that tag proves it.
+        #expect(try config("nec", "tags: [cleaning]").doorPolicy.schedules.count == 1)
+        // NeoCheck: the face list is the only tag.
+        #expect(throws: ConfigError.self) { try config("neocheck", "face_list: staff") }
+        #expect(try config("neocheck", "face_list: cleaning").doorPolicy.schedules.count == 1)
     }
 
     @Test func secretFilesMustBeOwnerOnly() throws {

@@ -152,6 +152,22 @@ extension FacegateConfiguration {
         door.denyList = Set(d.strings("deny_list"))
         door.reentryCooldown = d.seconds("reentry_cooldown_seconds", default: door.reentryCooldown, in: 0...86_400)
         door.schedules = d.list("schedules").compactMap(schedule)
+        // A tag schedule only holds for people known to carry the tag. NEC does not say which tags a
+        // match carries (only a one-tag search proves it), and NeoCheck's only "tag" is the face list;
+        // any other tag schedule would silently never apply, letting people in at any hour.
+        let provenTag: String? =
+            switch backend.kind {
+            case .nec: door.tags.count == 1 ? door.tags[0] : nil
+            case .neocheck: door.faceList
+            }
+        for schedule in door.schedules {
+            guard case .tag(let tag) = schedule.scope, tag != provenTag else { continue }
+            let how =
+                backend.kind == .nec
+                ? "with NEC ID a tag schedule needs the door to search exactly that one tag (NEC does not say which tags a match carries); use subject schedules"
+                : "with NeoCheck the only tag is the door's face_list"
+            d.problem("schedule \"\(schedule.name)\" applies to tag:\(tag), which cannot be checked: \(how)", key: "schedules")
+        }
         d.rejectUnknownKeys()
     }
 
