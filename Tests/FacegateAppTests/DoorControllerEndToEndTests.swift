@@ -100,6 +100,13 @@ struct DoorControllerEndToEndTests {
             #expect(offline.relayChanges == 2)
             #expect(try await rig.cache().pendingRechecks().count == 2)
 
+            // While it is away, re-check rounds leave the offline decisions waiting, however many there are.
+            for _ in 0..<2 {
+                let waiting = try await rig.maintenance().recheckPending(policy: rig.configuration.doorPolicy)
+                #expect(waiting.cloudUnavailable && waiting.journaled.isEmpty)
+            }
+            #expect(try await rig.cache().pendingRechecks().count == 2)
+
             // The cloud is back: both offline decisions are re-checked and the answers journaled.
             try await rig.startCloud()
             let report = try await rig.maintenance().recheckPending(policy: rig.configuration.doorPolicy)

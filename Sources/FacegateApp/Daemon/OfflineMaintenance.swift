@@ -14,18 +14,14 @@ public struct OfflineMaintenance: Sendable {
         public var recheckInterval: Duration
         /// Re-checks per round: each is one cloud call.
         public var rechecksPerRound: Int
-        /// A re-check the cloud failed this many times is journaled as an error and dropped.
-        public var maxRecheckAttempts: Int
         /// How often deletions in the cloud are synced into the cache.
         public var revocationSyncInterval: Duration
 
         public init(
-            recheckInterval: Duration = .seconds(30), rechecksPerRound: Int = 20, maxRecheckAttempts: Int = 5,
-            revocationSyncInterval: Duration = .seconds(600)
+            recheckInterval: Duration = .seconds(30), rechecksPerRound: Int = 20, revocationSyncInterval: Duration = .seconds(600)
         ) {
             self.recheckInterval = recheckInterval
             self.rechecksPerRound = rechecksPerRound
-            self.maxRecheckAttempts = maxRecheckAttempts
             self.revocationSyncInterval = revocationSyncInterval
         }
     }
@@ -97,13 +93,11 @@ public struct OfflineMaintenance: Sendable {
             do {
                 identification = .cloud(candidates: try await search.search(probe, policy: policy), unit: search.scoreUnit)
             } catch let error as CloudUnavailable {
+                // Still away: everything waits for the next round (a re-check expires with the cache's
+                // recheck lifetime, not with the length of an outage).
                 report.cloudUnavailable = true
-                try? await cache.noteRecheckAttempt(recheck.id)
-                if recheck.attempts + 1 < settings.maxRecheckAttempts {
-                    logger.debug("re-check waits for the cloud", metadata: ["reason": "\(error)"])
-                    break
-                }
-                identification = .failed(cause: "the cloud did not answer \(settings.maxRecheckAttempts) re-checks: \(error)")
+                logger.debug("re-check waits for the cloud", metadata: ["reason": "\(error)"])
+                break
             } catch {
                 identification = .failed(cause: "\(error)")
             }

@@ -64,8 +64,6 @@ public protocol OfflineFaceStore: Sendable {
     func pendingRechecks(limit: Int?, at time: Date) async throws -> [PendingRecheck]
     /// Drops a re-check once its result is journaled.
     func completeRecheck(_ id: UUID) async throws
-    /// Counts a re-check the cloud could not answer.
-    func noteRecheckAttempt(_ id: UUID) async throws
     /// Every subject with a face in the cache.
     func cachedSubjectIds() async throws -> Set<String>
     /// Forgets every face of these subjects; returns how many faces went.
