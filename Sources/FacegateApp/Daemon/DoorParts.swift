@@ -8,7 +8,6 @@ import FacegateOfflineCache
 import FacegateQuality
 import Foundation
 import Logging
-import NIOCore
 
 /// The I/O edges of one door, made from the configuration: camera, quality core, cloud, offline
 /// cache, relay and journal. The daemon wires them into a ``GatePipeline``.
@@ -114,7 +113,7 @@ public struct DoorParts: Sendable {
                     accessKeyID: try secret(backend.nec.accessKey, "backend.nec.access_key"),
                     secretAccessKey: try secret(backend.nec.secretKey, "backend.nec.secret_key")),
                 apiKey: try secret(backend.nec.apiKey, "backend.nec.api_key"), region: backend.nec.region, http: http)
-            let httpClient = makeHTTPClient()
+            let httpClient = CloudHTTP.makeClient()
             let search = NECFaceSearch(client: NECIDClient(configuration: necConfiguration, httpClient: httpClient, logger: logger))
             return DoorParts(
                 source: source, analyzer: analyzer, search: search, directory: search, cache: cache, door: door, journal: journal,
@@ -129,7 +128,7 @@ public struct DoorParts: Sendable {
             let credentials = NeoCheckCredentials(
                 clientID: clientId, clientSecret: try secret(backend.neoCheck.clientSecret, "backend.neocheck.client_secret"),
                 username: username, password: try secret(backend.neoCheck.password, "backend.neocheck.password"))
-            let httpClient = makeHTTPClient()
+            let httpClient = CloudHTTP.makeClient()
             do {
                 let budget = try HourlyCallBudget(
                     callsPerHour: backend.neoCheck.callsPerHour, stateFile: URL(fileURLWithPath: backend.neoCheck.budgetStatePath))
@@ -145,15 +144,6 @@ public struct DoorParts: Sendable {
                 throw DaemonStartError(key: "backend.neocheck", error.description)
             }
         }
-    }
-
-    /// Certificates verified (AsyncHTTPClient's default, never turned off); no redirects: a signed
-    /// request or a password must not go elsewhere.
-    static func makeHTTPClient() -> HTTPClient {
-        var configuration = HTTPClient.Configuration()
-        configuration.redirectConfiguration = .disallow
-        configuration.timeout = .init(connect: .seconds(5))
-        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 
     static func frameSource(_ camera: FacegateConfiguration.Camera, logger: Logger) throws(DaemonStartError) -> any FrameSource {

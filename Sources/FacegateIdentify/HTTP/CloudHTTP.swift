@@ -70,6 +70,15 @@ public struct CloudHTTP: Sendable {
     public let policy: CloudHTTPPolicy
     public let logger: Logger
 
+    /// An HTTP client for a cloud service: certificates verified (AsyncHTTPClient's default, never
+    /// turned off), no redirects (a signed request or a password must not go elsewhere).
+    public static func makeClient() -> HTTPClient {
+        var configuration = HTTPClient.Configuration()
+        configuration.redirectConfiguration = .disallow
+        configuration.timeout = .init(connect: .seconds(5))
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
     public init(client: HTTPClient, policy: CloudHTTPPolicy, logger: Logger) {
         self.client = client
         self.policy = policy

@@ -66,14 +66,8 @@ public actor NECIDClient {
         self.now = now
     }
 
-    /// An HTTP client suited to NEC ID: certificates verified (AsyncHTTPClient's default,
-    /// never turned off), no redirects (a signed request must not go elsewhere).
-    public static func makeHTTPClient() -> HTTPClient {
-        var configuration = HTTPClient.Configuration()
-        configuration.redirectConfiguration = .disallow
-        configuration.timeout = .init(connect: .seconds(5))
-        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-    }
+    /// An HTTP client suited to NEC ID (see `CloudHTTP.makeClient()`).
+    public static func makeHTTPClient() -> HTTPClient { CloudHTTP.makeClient() }
 
     // MARK: Calls
 
