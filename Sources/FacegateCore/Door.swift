@@ -23,6 +23,8 @@ public enum DoorEvent: Sendable, Hashable {
     case forcedOpen
     /// The request-to-exit button was pressed.
     case requestToExit
+    /// Alarm: the door can no longer be trusted (the relay could not be locked); the controller stops.
+    case fault(DoorFault)
 
     /// A stable lower-camel-case name, for logs and JSON lines.
     public var name: String {
@@ -34,16 +36,35 @@ public enum DoorEvent: Sendable, Hashable {
         case .heldOpen: "heldOpen"
         case .forcedOpen: "forcedOpen"
         case .requestToExit: "requestToExit"
+        case .fault: "fault"
         }
     }
 
-    public var isAlarm: Bool { self == .heldOpen || self == .forcedOpen }
+    public var isAlarm: Bool {
+        switch self {
+        case .heldOpen, .forcedOpen, .fault: true
+        case .unlocked, .locked, .opened, .closed, .requestToExit: false
+        }
+    }
+}
+
+/// What went wrong when the door reports a ``DoorEvent/fault(_:)``.
+public enum DoorFault: String, Sendable, Codable, Hashable, CustomStringConvertible {
+    /// The relay line could not be driven to its locked level, even after retrying: the strike may
+    /// still be energised (the door unlocked).
+    case relayNotLocked = "relay-not-locked"
+
+    public var description: String {
+        switch self {
+        case .relayNotLocked: "the relay could not be driven to its locked level"
+        }
+    }
 }
 
 /// The door as the daemon sees it: a relay to pulse and a stream of what happens.
 ///
-/// Implementations keep the relay in its locked state whenever they are not
-/// running, including after the process dies.
+/// Implementations keep the relay in its resting state whenever they are not running,
+/// including after the process dies: locked for a fail-secure door, unlocked for a fail-safe one.
 public protocol DoorActuator: Sendable {
     /// Unlocks for the configured pulse time, then locks again on its own.
     func unlock(because reason: UnlockReason) async throws

@@ -5,46 +5,91 @@ import Logging
 /// ``DoorStateMachine``, carries out its actions on the relay, and publishes
 /// the events.
 ///
-/// The relay is locked from the moment the controller exists and is locked
-/// again and released when ``run()`` ends, however it ends.
+/// The relay is locked from the moment the controller exists. When ``run()``
+/// ends, however it ends, a fail-secure door is locked and the lines released
+/// (resting locked); a fail-safe door's lines are released without locking it
+/// (resting unlocked).
+///
+/// A lock write that fails is retried (``RelayRetry``); if the relay still cannot
+/// be locked, the door reports ``DoorEvent/fault(_:)`` and ``run()`` throws
+/// ``DoorError/Code/relayFault``: the daemon must then stop, so that the kernel
+/// frees the line and the service is restarted.
 public actor DoorController: DoorActuator {
+    /// How hard to try before a lock write is a fault.
+    public struct RelayRetry: Sendable {
+        /// Writes in all, the first included.
+        public var tries: Int
+        /// The pause after the first failed write; it doubles after each further one.
+        public var firstPause: Duration
+
+        /// By default 3 tries over 150 ms: a line that is merely busy has answered by then, and a
+        /// door left unlocked for longer is worse than a restart.
+        public init(tries: Int = 3, firstPause: Duration = .milliseconds(50)) {
+            self.tries = max(1, tries)
+            self.firstPause = firstPause
+        }
+    }
+
     private let lines: any DoorLines
     private let logger: Logger
+    private let retry: RelayRetry
     private var machine: DoorStateMachine<ContinuousClock.Instant>
     private var wake: Task<Void, Never>?
     private var subscribers: [Int: AsyncStream<DoorEvent>.Continuation] = [:]
     private var nextSubscriber = 0
     private var stopped = false
+    /// The lines have been given back: nothing can be driven any more.
+    private var released = false
+    /// True while a failed lock write is being retried: nothing else may drive the relay meanwhile.
+    private var relockInProgress = false
+    /// Set when the relay could not be locked; ``run()`` throws it.
+    private var fault: DoorError?
+    private let faults: AsyncStream<DoorError>
+    private let faultSignal: AsyncStream<DoorError>.Continuation
     /// True once ``run()`` is reading the inputs.
     public private(set) var isWatchingInputs = false
 
-    public init(lines: any DoorLines, timing: DoorTiming = DoorTiming(), logger: Logger = Logger(label: "facegate.door"))
-        throws
-    {
+    public init(
+        lines: any DoorLines, timing: DoorTiming = DoorTiming(), relayRetry: RelayRetry = RelayRetry(),
+        logger: Logger = Logger(label: "facegate.door")
+    ) throws {
         self.lines = lines
         self.logger = logger
+        self.retry = relayRetry
         let open = try lines.contactIsOpen() ?? false
         machine = DoorStateMachine(timing: timing, doorOpen: open, now: .now)
+        (faults, faultSignal) = AsyncStream.makeStream(of: DoorError.self, bufferingPolicy: .bufferingNewest(1))
     }
 
-    /// Watches the inputs until cancelled (or until the inputs fail), then locks and releases the lines.
+    /// Watches the inputs until cancelled, until the inputs fail, or until the relay cannot be
+    /// locked (it then throws ``DoorError/Code/relayFault``); then rests the relay and releases the lines.
     public func run() async throws {
-        defer { shutDown() }
         let inputs = lines.inputs()
+        let faults = self.faults
         isWatchingInputs = true
-        for try await input in inputs {
-            switch input {
-            case .contact(let open):
-                try apply(machine.contact(open: open, now: .now))
-            case .exitButtonPressed:
-                try apply(machine.unlock(because: .requestToExit, now: .now))
+        do {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    for try await input in inputs { await self.handle(input) }
+                }
+                // A fault can come from any task driving the relay (a timed relock, a contact, a grant).
+                group.addTask {
+                    for await fault in faults { throw fault }
+                }
+                _ = try await group.next()
+                group.cancelAll()
             }
+        } catch {
+            await shutDown()
+            throw fault ?? error
         }
+        await shutDown()
+        if let fault { throw fault }
     }
 
-    public func unlock(because reason: UnlockReason) throws {
-        guard !stopped else { throw DoorError(.ioFailed, "the door controller has stopped") }
-        try apply(machine.unlock(because: reason, now: .now))
+    public func unlock(because reason: UnlockReason) async throws {
+        try checkRelayIsFree()
+        try await apply(machine.unlock(because: reason, now: .now))
     }
 
     public func events() -> AsyncStream<DoorEvent> {
@@ -60,36 +105,113 @@ public actor DoorController: DoorActuator {
         return stream
     }
 
+    /// Whether the relay is, or may be, unlocked: true after a relock that failed.
     public var isUnlocked: Bool { machine.isUnlocked }
+    /// Whether the relay could not be locked (the controller is stopping or has stopped).
+    public var isFaulted: Bool { machine.isFaulted }
 
     private func unsubscribe(_ id: Int) { subscribers[id] = nil }
 
-    private func tick() throws {
-        try apply(machine.tick(now: .now))
+    private func checkRelayIsFree() throws(DoorError) {
+        if let fault { throw fault }
+        guard !stopped else { throw DoorError(.ioFailed, "the door controller has stopped") }
+        guard !relockInProgress else { throw DoorError(.ioFailed, "the relay is being locked again after a failed write") }
     }
 
-    private func apply(_ actions: [DoorStateMachine<ContinuousClock.Instant>.Action]) throws {
-        var failure: (any Error)?
-        for action in actions {
-            switch action {
-            case .driveRelay(let unlocked):
-                do {
-                    try lines.driveRelay(unlocked: unlocked)
-                } catch {
-                    logger.error("relay could not be driven", metadata: ["unlocked": "\(unlocked)", "error": "\(error)"])
-                    failure = failure ?? error
-                }
-            case .report(let event):
-                if event.isAlarm {
-                    logger.warning("door alarm", metadata: ["event": "\(event.name)"])
-                } else {
-                    logger.info("door", metadata: ["event": "\(event.name)"])
-                }
-                for subscriber in subscribers.values { subscriber.yield(event) }
+    private func handle(_ input: DoorInput) async {
+        switch input {
+        case .contact(let open):
+            try? await apply(machine.contact(open: open, now: .now))  // throws only for a failed unlock
+        case .exitButtonPressed:
+            do {
+                try checkRelayIsFree()
+                try await apply(machine.unlock(because: .requestToExit, now: .now))
+            } catch {
+                logger.error("exit request not carried out", metadata: Self.metadata(of: error))
             }
         }
-        scheduleWake()
-        if let failure { throw failure }
+    }
+
+    private func tick() async {
+        try? await apply(machine.tick(now: .now))  // a tick never unlocks, so never throws
+    }
+
+    /// Carries out the machine's actions in order. A relay write that fails ends the batch (the
+    /// events after it did not happen) and is handed back to the machine: a failed unlock is
+    /// thrown to the caller, a lock that fails every retry is a fault that stops ``run()``.
+    private func apply(_ actions: [DoorStateMachine<ContinuousClock.Instant>.Action]) async throws {
+        defer { scheduleWake() }
+        for action in actions {
+            switch action {
+            case .driveRelay(unlocked: true):
+                do {
+                    try lines.driveRelay(unlocked: true)
+                } catch {
+                    logger.error("relay could not be unlocked; the door stays locked", metadata: Self.metadata(of: error))
+                    publish(machine.relayFailed(unlocked: true, now: .now))
+                    throw error
+                }
+            case .driveRelay(unlocked: false):
+                if await !lockRelay() {
+                    publish(machine.relayFailed(unlocked: false, now: .now))
+                    let error = DoorError(.relayFault, "\(DoorFault.relayNotLocked) after \(retry.tries) tries")
+                    fault = fault ?? error
+                    faultSignal.yield(error)
+                    return
+                }
+            case .report(let event):
+                publish([.report(event)])
+            }
+        }
+    }
+
+    /// Drives the relay to locked, retrying a failed write. False when every try failed; true also
+    /// when the lines were released meanwhile.
+    private func lockRelay() async -> Bool {
+        var pause = retry.firstPause
+        for attempt in 1...retry.tries {
+            do {
+                try lines.driveRelay(unlocked: false)
+                if attempt > 1 { logger.notice("relay locked after a retry", metadata: ["tries": "\(attempt)"]) }
+                return true
+            } catch {
+                var metadata = Self.metadata(of: error)
+                metadata["try"] = "\(attempt)"
+                metadata["tries"] = "\(retry.tries)"
+                logger.error("relay could not be locked", metadata: metadata)
+            }
+            guard attempt < retry.tries else { break }
+            relockInProgress = true
+            defer { relockInProgress = false }
+            // In a task of its own so that a cancelled caller still pauses: a relock is never rushed
+            // through its tries nor abandoned half way.
+            await Task { [pause] in try? await Task.sleep(for: pause) }.value
+            pause *= 2
+            // Released meanwhile (the controller stopped): the relay rests de-energised, out of our hands.
+            if released { return true }
+        }
+        logger.critical(
+            "door fault: \(DoorFault.relayNotLocked); the door may be unlocked; stopping", metadata: ["tries": "\(retry.tries)"])
+        return false
+    }
+
+    private func publish(_ actions: [DoorStateMachine<ContinuousClock.Instant>.Action]) {
+        for case .report(let event) in actions {
+            if event.isAlarm {
+                logger.warning("door alarm", metadata: ["event": "\(event.name)"])
+            } else {
+                logger.info("door", metadata: ["event": "\(event.name)"])
+            }
+            for subscriber in subscribers.values { subscriber.yield(event) }
+        }
+    }
+
+    /// The error's kind and errno only: a GPIO error's message names the configured lines.
+    private static func metadata(of error: any Error) -> Logger.Metadata {
+        guard let error = error as? DoorError else { return ["error": "\(type(of: error))"] }
+        var metadata: Logger.Metadata = ["error": "\(error.code)"]
+        if let errno = error.errno { metadata["errno"] = "\(errno)" }
+        return metadata
     }
 
     private func scheduleWake() {
@@ -102,19 +224,27 @@ public actor DoorController: DoorActuator {
             } catch {
                 return
             }
-            try? await self?.tick()
+            await self?.tick()
         }
     }
 
-    private func shutDown() {
+    /// A fail-secure door is locked (with retries) before its lines are released; a fail-safe
+    /// door is released as it is, and so rests unlocked.
+    private func shutDown() async {
         guard !stopped else { return }
-        let actions = machine.lockNow()
-        try? apply(actions)
-        stopped = true
+        stopped = true  // first: no unlock may start while the relay is being rested
         wake?.cancel()
         wake = nil
+        switch lines.failMode {
+        case .secure:
+            try? await apply(machine.lockNow(now: .now))  // locking never throws; a failure is a fault
+        case .safe:
+            logger.notice("releasing a fail-safe door: it rests unlocked")
+        }
         lines.release()
+        released = true
         for subscriber in subscribers.values { subscriber.finish() }
         subscribers = [:]
+        faultSignal.finish()
     }
 }

@@ -17,14 +17,24 @@ public protocol DoorLines: Sendable {
     func contactIsOpen() throws -> Bool?
     /// Input changes until the stream is dropped; the stream fails if the lines are lost.
     func inputs() -> AsyncThrowingStream<DoorInput, any Error>
-    /// Returns the relay to its resting state and gives the lines back to the kernel.
+    /// Which state the relay rests in when it is not energised, and so which state the door is in
+    /// after ``release()`` or when facegate dies.
+    var failMode: DoorFailMode { get }
+    /// De-energises the relay and gives the lines back to the kernel: the door rests locked when
+    /// fail-secure, unlocked when fail-safe. The relay is never driven to its locked level here: a
+    /// fail-secure door's caller locks it first, a fail-safe door must open.
     func release()
+}
+
+extension DoorLines {
+    /// Fail-secure unless the wiring says otherwise.
+    public var failMode: DoorFailMode { .secure }
 }
 
 /// Why the door I/O failed.
 public struct DoorError: Error, Sendable, Equatable, CustomStringConvertible {
     public struct Code: Sendable, Hashable, CustomStringConvertible {
-        private enum Value: String { case chipNotFound, lineNotFound, lineBusy, ioFailed, badConfiguration }
+        private enum Value: String { case chipNotFound, lineNotFound, lineBusy, ioFailed, badConfiguration, relayFault }
         private let value: Value
         private init(_ value: Value) { self.value = value }
 
@@ -34,6 +44,9 @@ public struct DoorError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let lineBusy = Code(.lineBusy)
         public static let ioFailed = Code(.ioFailed)
         public static let badConfiguration = Code(.badConfiguration)
+        /// The relay could not be locked: the door controller stops so that the process exits, the
+        /// kernel frees the line and the service is restarted.
+        public static let relayFault = Code(.relayFault)
 
         public var description: String { value.rawValue }
     }

@@ -6,27 +6,35 @@ public struct DoorTiming: Sendable, Equatable {
     public var unlockDuration: Duration
     /// An open door past this raises the held-open alarm.
     public var heldOpenAfter: Duration
-    /// An opening counts as authorised if an unlock began at most this long before it.
-    public var authorizationWindow: Duration
+    /// How long the door contact takes to report a change (its debounce): an opening reported this
+    /// long after the relay locked again may have happened while it was still unlocked.
+    public var contactSettle: Duration
     /// Lock again as soon as the door closes, instead of waiting out the pulse (stops tailgating).
     public var relocksOnClose: Bool
 
     public init(
         unlockDuration: Duration = .seconds(5), heldOpenAfter: Duration = .seconds(30),
-        authorizationWindow: Duration = .seconds(10), relocksOnClose: Bool = true
+        contactSettle: Duration = .milliseconds(30), relocksOnClose: Bool = true
     ) {
         self.unlockDuration = unlockDuration
         self.heldOpenAfter = heldOpenAfter
-        self.authorizationWindow = authorizationWindow
+        self.contactSettle = contactSettle
         self.relocksOnClose = relocksOnClose
     }
+
+    /// The longest an opening can follow an unlock and still count as authorised: the pulse, plus
+    /// the contact's settle time. The window closes earlier when the relay locks earlier (a close
+    /// relocks it); an opening after the relay has locked again is forced.
+    public var authorizationWindow: Duration { unlockDuration + contactSettle }
 }
 
 /// The door's logic with no I/O and no clock reads: inputs come in with the
 /// instant they happened, actions come out for the caller to carry out.
 ///
 /// The caller must call ``tick(now:)`` at ``nextDeadline`` (or later) so
-/// relocking and the held-open alarm happen on time.
+/// relocking and the held-open alarm happen on time, and must tell the machine
+/// through ``relayFailed(unlocked:now:)`` when it could not drive the relay as asked,
+/// so that ``isUnlocked`` never claims a lock the relay did not make.
 public struct DoorStateMachine<Instant: InstantProtocol>: Sendable where Instant.Duration == Duration {
     public enum Action: Sendable, Hashable {
         /// Drive the relay: `true` to the unlocked state, `false` to locked.
@@ -35,10 +43,16 @@ public struct DoorStateMachine<Instant: InstantProtocol>: Sendable where Instant
     }
 
     public let timing: DoorTiming
+    /// Whether the relay is (or may be) in its unlocked state.
     public private(set) var isUnlocked = false
+    /// The relay could not be locked: it is taken to be unlocked, and the machine drives nothing more.
+    public private(set) var isFaulted = false
     public private(set) var isOpen: Bool
     private var unlockedUntil: Instant?
-    private var lastUnlock: Instant?
+    /// When the current unlock began; openings from then on are authorised while the relay is unlocked.
+    private var unlockedAt: Instant?
+    /// After a relock, openings reported before this (within the contact's settle time) are still authorised.
+    private var authorizedUntil: Instant?
     private var openedAt: Instant?
     private var heldOpenReported = false
 
@@ -60,13 +74,16 @@ public struct DoorStateMachine<Instant: InstantProtocol>: Sendable where Instant
     }
 
     /// Unlocks for ``DoorTiming/unlockDuration`` (or extends an unlock in progress).
+    /// A faulted machine does nothing.
     public mutating func unlock(because reason: UnlockReason, now: Instant) -> [Action] {
+        guard !isFaulted else { return [] }
         var actions: [Action] = []
         if reason == .requestToExit { actions.append(.report(.requestToExit)) }
-        lastUnlock = now
         unlockedUntil = now.advanced(by: timing.unlockDuration)
         if !isUnlocked {
             isUnlocked = true
+            unlockedAt = now
+            authorizedUntil = nil
             actions.append(.driveRelay(unlocked: true))
         }
         actions.append(.report(.unlocked(reason)))
@@ -80,15 +97,15 @@ public struct DoorStateMachine<Instant: InstantProtocol>: Sendable where Instant
         if open {
             openedAt = now
             heldOpenReported = false
-            let authorized = lastUnlock.map { $0 <= now && now < $0.advanced(by: timing.authorizationWindow) } ?? false
-            return authorized ? [.report(.opened(authorized: true))] : [.report(.opened(authorized: false)), .report(.forcedOpen)]
+            return isAuthorizedOpening(at: now)
+                ? [.report(.opened(authorized: true))] : [.report(.opened(authorized: false)), .report(.forcedOpen)]
         }
         openedAt = nil
         var actions: [Action] = [.report(.closed)]
-        if timing.relocksOnClose, isUnlocked {
-            // The one opening the unlock was for is over.
-            lastUnlock = nil
-            actions += lock()
+        if timing.relocksOnClose, isUnlocked, !isFaulted {
+            actions += lock(now: now)
+            // The one opening the unlock was for is over: opening again on it is forced.
+            authorizedUntil = nil
         }
         return actions
     }
@@ -97,7 +114,7 @@ public struct DoorStateMachine<Instant: InstantProtocol>: Sendable where Instant
     public mutating func tick(now: Instant) -> [Action] {
         var actions: [Action] = []
         if let until = unlockedUntil, until <= now {
-            actions += lock()
+            actions += lock(now: now)
         }
         if isOpen, !heldOpenReported, let openedAt, openedAt.advanced(by: timing.heldOpenAfter) <= now {
             heldOpenReported = true
@@ -106,15 +123,45 @@ public struct DoorStateMachine<Instant: InstantProtocol>: Sendable where Instant
         return actions
     }
 
-    /// Locks now, whatever is pending (shutdown).
-    public mutating func lockNow() -> [Action] {
-        isUnlocked ? lock() : []
+    /// Locks now, whatever is pending (shutdown of a fail-secure door).
+    public mutating func lockNow(now: Instant) -> [Action] {
+        isUnlocked && !isFaulted ? lock(now: now) : []
     }
 
-    private mutating func lock() -> [Action] {
+    /// The relay could not be driven as the last ``Action/driveRelay(unlocked:)`` asked, even after
+    /// the caller's retries. The actions after that drive in the same batch did not happen and must
+    /// not be carried out.
+    ///
+    /// - A failed unlock leaves the door locked: the machine forgets the unlock (an opening is forced).
+    /// - A failed lock leaves the relay unlocked as far as anyone can tell: the machine is faulted,
+    ///   stays unlocked, drives nothing more and reports the fault (an alarm).
+    public mutating func relayFailed(unlocked: Bool, now: Instant) -> [Action] {
+        if unlocked {
+            isUnlocked = false
+            unlockedUntil = nil
+            unlockedAt = nil
+            authorizedUntil = nil
+            return []
+        }
+        guard !isFaulted else { return [] }
+        isFaulted = true
+        isUnlocked = true
+        unlockedUntil = nil
+        return [.report(.fault(.relayNotLocked))]
+    }
+
+    private func isAuthorizedOpening(at now: Instant) -> Bool {
+        if isUnlocked, let unlockedAt { return unlockedAt <= now }
+        if let unlockedAt, let authorizedUntil { return unlockedAt <= now && now < authorizedUntil }
+        return false
+    }
+
+    private mutating func lock(now: Instant) -> [Action] {
         unlockedUntil = nil
         guard isUnlocked else { return [] }
         isUnlocked = false
+        // The authorised window ends with the relock, give or take the contact's settle time.
+        authorizedUntil = now.advanced(by: timing.contactSettle)
         return [.driveRelay(unlocked: false), .report(.locked)]
     }
 }

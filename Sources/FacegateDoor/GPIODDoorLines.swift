@@ -44,10 +44,11 @@ public struct GPIOLineAddress: Sendable, Hashable, CustomStringConvertible {
 /// (the character device, so lines are freed by the kernel when the process ends).
 ///
 /// The relay line is requested as an output *with its locked level as the
-/// initial value*, so there is no glitch at start-up. When facegate exits or
-/// dies, the kernel frees the line and it falls to the board's resting level;
-/// the board must therefore rest with the relay de-energised (a pull resistor
-/// on the driver input), which is locked for ``DoorFailMode/secure`` doors.
+/// initial value*, so there is no glitch at start-up. ``release()`` de-energises
+/// it before giving it back; when facegate exits or dies, the kernel frees the line
+/// and it falls to the board's resting level. The board must therefore rest with
+/// the relay de-energised (a pull resistor on the driver input): locked for
+/// ``DoorFailMode/secure`` doors, unlocked for ``DoorFailMode/safe`` ones.
 public final class GPIODDoorLines: DoorLines {
     public struct Configuration: Sendable {
         /// nil watches the inputs only (`facegate door watch` beside a running daemon).
@@ -78,6 +79,7 @@ public final class GPIODDoorLines: DoorLines {
     }
 
     public let configuration: Configuration
+    public var failMode: DoorFailMode { configuration.failMode }
     private let relay: RequestedLine?
     private let contact: RequestedLine?
     private let exitButton: RequestedLine?
@@ -196,9 +198,10 @@ public final class GPIODDoorLines: DoorLines {
         for finished in watchers.withLock({ watchers in defer { watchers = [] }; return watchers }) {
             _ = finished.wait(timeout: .now() + .seconds(2))
         }
-        // The resting level is the fail-mode's unpowered state; drive it before letting go
-        // so the line does not depend on how the chip treats a freed output.
-        try? relay?.set(configuration.failMode == .secure ? 0 : 1)
+        // Rest de-energised (the inactive level; libgpiod applies active-low): locked for a
+        // fail-secure strike, unlocked for a fail-safe maglock. Driven before letting go so the
+        // line does not depend on how the chip treats a freed output.
+        try? relay?.set(0)
         relay?.release()
         contact?.release()
         exitButton?.release()

@@ -4,7 +4,9 @@ import Synchronization
 
 /// A door without hardware: logs what the relay would do, and takes contact
 /// and exit-button changes from whoever drives the simulation (the demo, tests).
+/// Relay writes can be told to fail, to rehearse a relay that will not lock.
 public final class SimulatedDoorLines: DoorLines {
+    public let failMode: DoorFailMode
     private let logger: Logger
     private let state = Mutex(State())
 
@@ -12,25 +14,61 @@ public final class SimulatedDoorLines: DoorLines {
         var relayUnlocked = false
         var contactOpen = false
         var relayChanges = 0
+        var released = false
+        /// Writes to the locked / unlocked state still to fail; nil fails every one.
+        var failingLockWrites: Int? = 0
+        var failingUnlockWrites: Int? = 0
+        var failedWrites = 0
         var continuations: [AsyncThrowingStream<DoorInput, any Error>.Continuation] = []
     }
 
-    public init(logger: Logger = Logger(label: "facegate.door.simulated")) {
+    /// - Parameter failMode: which state the relay rests in when released (locked unless fail-safe).
+    public init(failMode: DoorFailMode = .secure, logger: Logger = Logger(label: "facegate.door.simulated")) {
+        self.failMode = failMode
         self.logger = logger
     }
 
     public var relayIsUnlocked: Bool { state.withLock { $0.relayUnlocked } }
     /// How many times the relay would have switched.
     public var relayChanges: Int { state.withLock { $0.relayChanges } }
+    /// Whether ``release()`` has given the lines back.
+    public var isReleased: Bool { state.withLock { $0.released } }
+    /// How many relay writes failed because they were told to.
+    public var failedRelayWrites: Int { state.withLock { $0.failedWrites } }
+
+    /// Makes the next `count` writes of the relay to the given state fail (nil: every one, until
+    /// ``stopFailingRelayWrites()``). The relay keeps its state when a write fails.
+    public func failRelayWrites(unlocked: Bool, count: Int? = nil) {
+        state.withLock { state in
+            if unlocked { state.failingUnlockWrites = count } else { state.failingLockWrites = count }
+        }
+    }
+
+    public func stopFailingRelayWrites() {
+        state.withLock { state in
+            state.failingLockWrites = 0
+            state.failingUnlockWrites = 0
+        }
+    }
 
     public func driveRelay(unlocked: Bool) throws {
-        let changed = state.withLock { state in
+        let outcome = state.withLock { state -> (failed: Bool, changed: Bool) in
+            if state.released { return (true, false) }
+            let failing = unlocked ? state.failingUnlockWrites : state.failingLockWrites
+            if failing.map({ $0 > 0 }) ?? true {
+                if unlocked { state.failingUnlockWrites = failing.map { $0 - 1 } } else { state.failingLockWrites = failing.map { $0 - 1 } }
+                state.failedWrites += 1
+                return (true, false)
+            }
             defer { state.relayUnlocked = unlocked }
             if state.relayUnlocked != unlocked { state.relayChanges += 1 }
-            return state.relayUnlocked != unlocked
+            return (false, state.relayUnlocked != unlocked)
         }
-        if changed {
-            logger.notice("simulated relay \(unlocked ? "energised: door unlocked" : "released: door locked")")
+        if outcome.failed {
+            throw DoorError(.ioFailed, "simulated relay write failed", errno: 5)  // EIO, as a lost line gives
+        }
+        if outcome.changed {
+            logger.notice("simulated relay \(unlocked ? "driven: door unlocked" : "driven: door locked")")
         }
     }
 
@@ -56,11 +94,21 @@ public final class SimulatedDoorLines: DoorLines {
         for listener in state.withLock({ $0.continuations }) { listener.yield(.exitButtonPressed) }
     }
 
+    /// De-energises the relay, as the kernel does when it frees a real line (this cannot fail):
+    /// locked when fail-secure, unlocked when fail-safe.
     public func release() {
-        try? driveRelay(unlocked: false)
-        let listeners = state.withLock { state in
-            defer { state.continuations = [] }
-            return state.continuations
+        let restsUnlocked = failMode == .safe
+        let (listeners, changed) = state.withLock { state in
+            defer {
+                state.continuations = []
+                state.relayUnlocked = restsUnlocked
+                state.released = true
+            }
+            if state.relayUnlocked != restsUnlocked { state.relayChanges += 1 }
+            return (state.continuations, state.relayUnlocked != restsUnlocked)
+        }
+        if changed {
+            logger.notice("simulated relay released: door \(restsUnlocked ? "unlocked (fail-safe)" : "locked (fail-secure)")")
         }
         for listener in listeners { listener.finish() }
     }

@@ -80,6 +80,8 @@ public enum DoorEventKind: String, Sendable, Hashable, Codable, CaseIterable {
     case heldOpen = "held-open"
     case forced
     case exitButton = "exit-button"
+    /// The door stopped because it could no longer be trusted (its relay would not lock).
+    case fault
 }
 
 public struct DoorEventRecord: Sendable, Hashable {

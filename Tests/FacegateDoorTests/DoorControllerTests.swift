@@ -71,7 +71,7 @@ struct DoorControllerTests {
         #expect(lines.relayIsUnlocked)
 
         running.cancel()
-        _ = try? await running.value
+        try await running.value
         #expect(!lines.relayIsUnlocked)
         #expect(await collect(events, until: .locked) == [.unlocked(.manual), .locked])
         await #expect(throws: DoorError.self) { try await door.unlock(because: .grant) }

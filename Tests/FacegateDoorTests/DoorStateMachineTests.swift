@@ -7,7 +7,7 @@ struct DoorStateMachineTests {
     typealias Machine = DoorStateMachine<ContinuousClock.Instant>
     let t0 = ContinuousClock.now
     let timing = DoorTiming(
-        unlockDuration: .seconds(5), heldOpenAfter: .seconds(30), authorizationWindow: .seconds(10), relocksOnClose: true)
+        unlockDuration: .seconds(5), heldOpenAfter: .seconds(30), contactSettle: .milliseconds(30), relocksOnClose: true)
 
     func at(_ seconds: Double) -> ContinuousClock.Instant { t0 + .milliseconds(Int64(seconds * 1000)) }
 
@@ -53,12 +53,80 @@ struct DoorStateMachineTests {
         #expect(door.contact(open: true, now: at(1)) == [.report(.opened(authorized: false)), .report(.forcedOpen)])
     }
 
-    @Test func openingAfterTheWindowIsForced() {
+    @Test func theAuthorisedWindowIsThePulseNotAFixedTime() {
         var timing = timing
         timing.unlockDuration = .seconds(20)
         var door = Machine(timing: timing, now: t0)
         _ = door.unlock(because: .grant, now: at(0))
-        #expect(door.contact(open: true, now: at(10)) == [.report(.opened(authorized: false)), .report(.forcedOpen)])
+        // Still unlocked at 15 s: the person let in may open it (a fixed 10 s window called this forced).
+        #expect(door.contact(open: true, now: at(15)) == [.report(.opened(authorized: true))])
+        #expect(timing.authorizationWindow == .seconds(20) + .milliseconds(30))
+    }
+
+    @Test func anOpeningShortlyAfterATimedRelockIsForced() {
+        var door = Machine(timing: timing, now: t0)
+        _ = door.unlock(because: .grant, now: at(0))
+        #expect(door.tick(now: at(5)) == [.driveRelay(unlocked: false), .report(.locked)])
+        // One second after the relock, well inside a fixed 10 s window: the relay was locked, so it is forced.
+        #expect(door.contact(open: true, now: at(6)) == [.report(.opened(authorized: false)), .report(.forcedOpen)])
+    }
+
+    @Test func anOpeningReportedWithinTheContactSettleTimeOfARelockIsAuthorised() {
+        var door = Machine(timing: timing, now: t0)
+        _ = door.unlock(because: .grant, now: at(0))
+        _ = door.tick(now: at(5))
+        // The contact reports an edge only once it has settled (30 ms): this opening began before the relock.
+        #expect(door.contact(open: true, now: at(5.02)) == [.report(.opened(authorized: true))])
+        _ = door.contact(open: false, now: at(6))
+        #expect(door.contact(open: true, now: at(6.01)) == [.report(.opened(authorized: false)), .report(.forcedOpen)])
+    }
+
+    @Test func theWindowFollowsAnExtendedUnlockAndClosesAtItsRelock() {
+        var door = Machine(timing: timing, now: t0)
+        _ = door.unlock(because: .grant, now: at(0))
+        _ = door.unlock(because: .grant, now: at(3))
+        #expect(door.tick(now: at(5)) == [])
+        #expect(door.contact(open: true, now: at(7.9)) == [.report(.opened(authorized: true))])
+        _ = door.contact(open: false, now: at(7.95))
+        // Closing relocked it: the window is over at once.
+        #expect(door.contact(open: true, now: at(7.96)) == [.report(.opened(authorized: false)), .report(.forcedOpen)])
+    }
+
+    @Test func aLateTickStillCountsTheDoorUnlockedUntilItRelocks() {
+        var door = Machine(timing: timing, now: t0)
+        _ = door.unlock(because: .grant, now: at(0))
+        // The relock is due at 5 s but has not happened yet: the relay is still unlocked.
+        #expect(door.contact(open: true, now: at(5.5)) == [.report(.opened(authorized: true))])
+    }
+
+    @Test func aLockThatCannotBeDrivenFaultsAndTheMachineStaysUnlocked() {
+        var door = Machine(timing: timing, now: t0)
+        _ = door.unlock(because: .grant, now: at(0))
+        #expect(door.tick(now: at(5)) == [.driveRelay(unlocked: false), .report(.locked)])
+        #expect(door.relayFailed(unlocked: false, now: at(5.2)) == [.report(.fault(.relayNotLocked))])
+        #expect(door.isUnlocked, "the relay may still be energised: never claim it locked")
+        #expect(door.isFaulted)
+        #expect(door.nextDeadline == nil)
+        // A faulted machine drives nothing more and reports the fault once.
+        #expect(door.unlock(because: .grant, now: at(6)) == [])
+        #expect(door.lockNow(now: at(6)) == [])
+        #expect(door.contact(open: false, now: at(6)) == [])
+        #expect(door.relayFailed(unlocked: false, now: at(6)) == [])
+        #expect(DoorEvent.fault(.relayNotLocked).isAlarm)
+        #expect(DoorEvent.fault(.relayNotLocked).name == "fault")
+    }
+
+    @Test func anUnlockThatCannotBeDrivenLeavesTheDoorLocked() {
+        var door = Machine(timing: timing, now: t0)
+        _ = door.unlock(because: .grant, now: at(0))
+        #expect(door.relayFailed(unlocked: true, now: at(0)) == [])
+        #expect(!door.isUnlocked)
+        #expect(!door.isFaulted)
+        #expect(door.nextDeadline == nil)
+        #expect(door.contact(open: true, now: at(1)) == [.report(.opened(authorized: false)), .report(.forcedOpen)])
+        // The next grant drives the relay again.
+        _ = door.contact(open: false, now: at(2))
+        #expect(door.unlock(because: .grant, now: at(3)) == [.driveRelay(unlocked: true), .report(.unlocked(.grant))])
     }
 
     @Test func heldOpenAlarmFiresOnceAfterTheLimit() {
@@ -98,9 +166,9 @@ struct DoorStateMachineTests {
 
     @Test func lockNowLocksOnlyWhenUnlocked() {
         var door = Machine(timing: timing, now: t0)
-        #expect(door.lockNow() == [])
+        #expect(door.lockNow(now: at(0)) == [])
         _ = door.unlock(because: .manual, now: at(0))
-        #expect(door.lockNow() == [.driveRelay(unlocked: false), .report(.locked)])
+        #expect(door.lockNow(now: at(1)) == [.driveRelay(unlocked: false), .report(.locked)])
         #expect(door.nextDeadline == nil)
     }
 }

@@ -83,9 +83,9 @@ struct JournalTests {
             let forced = try await journal.doorEvents(DoorEventQuery(kinds: [.forced]))
             #expect(Set(forced.map(\.door)) == ["front", "back"])
             let recent = try await journal.doorEvents(DoorEventQuery(since: now.addingTimeInterval(150)))
-            #expect(recent.map(\.kind) == [.forced, .exitButton])
+            #expect(recent.map(\.kind) == [.forced, .exitButton, .fault])
             let newestTwo = try await journal.doorEvents(DoorEventQuery(door: "front", limit: 2))
-            #expect(newestTwo.map(\.kind) == [.forced, .exitButton])
+            #expect(newestTwo.map(\.kind) == [.exitButton, .fault])
         }
     }
 

@@ -5,6 +5,7 @@ import FacegatePolicy
 import Foundation
 import Logging
 import ServiceLifecycle
+import Synchronization
 import UnixSignals
 
 /// `facegate run`: one door's controller as a swift-service-lifecycle `Service`.
@@ -97,23 +98,33 @@ public struct DoorControllerService: Service, CustomStringConvertible {
     private func runParts(_ parts: DoorParts, maintenance: OfflineMaintenance?) async throws {
         let pipeline = self.pipeline, logger = self.logger, notifier = self.notifier
         let doorName = configuration.door.name
+        let doorFailed = DoorFailedFlag()
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await parts.journal.run() }
             group.addTask {
+                // Journaled beside the door's own task: when the door stops, its event stream ends, so
+                // its last events (a fault) are queued for the journal before the service stops.
+                async let journaled: Void = journalDoorEvents(of: parts.door, named: doorName, into: parts.journal)
                 do {
                     try await parts.door.run()
                 } catch {
-                    // Without its inputs the door cannot be trusted: stop, so that systemd restarts the service.
-                    logger.critical("the door's lines failed; stopping", metadata: ["door": "\(doorName)", "error": "\(error)"])
+                    // Without its inputs, or with a relay that will not lock, the door cannot be trusted:
+                    // stop feeding the watchdog and stop, so that the process exits non-zero, the kernel
+                    // frees the line and systemd restarts the service.
+                    doorFailed.set()
+                    let code = (error as? DoorError).map { "\($0.code)" } ?? "\(type(of: error))"
+                    logger.critical("the door failed; stopping", metadata: ["door": "\(doorName)", "error": "\(code)"])
+                    notifier.status("door \(doorName): door failed (\(code)); stopping")
+                    await journaled
                     await pipeline.finish()
                     throw error
                 }
+                await journaled
             }
-            group.addTask { await journalDoorEvents(of: parts.door, named: doorName, into: parts.journal) }
             if let maintenance {
                 group.addTask { await maintenance.run(policy: { await pipeline.currentPolicy }) }
             }
-            group.addTask { await self.reportHealth() }
+            group.addTask { await self.reportHealth(unlessDoorFailed: doorFailed) }
             if settings.reloadsOnHangup {
                 group.addTask { await self.reloadOnHangup() }
             }
@@ -156,12 +167,14 @@ public struct DoorControllerService: Service, CustomStringConvertible {
 
     /// The watchdog is fed only while the pipeline's stages answer and none is hung; `STATUS=`
     /// says how the door is doing.
-    private func reportHealth() async {
+    private func reportHealth(unlessDoorFailed doorFailed: DoorFailedFlag) async {
         let interval = min(notifier.watchdogInterval ?? settings.statusInterval, settings.statusInterval)
         let decisionLimit = configuration.backend.decisionDeadline + .seconds(15)
         var reportedStuck = false
         var lastStatus = ""
         while (try? await Task.sleep(for: interval)) != nil {
+            // A failed door is never vouched for, whatever the service does while it stops.
+            if doorFailed.isSet { continue }
             if let stuck = await pipeline.stuckStage(analysisLimit: settings.analysisLimit, decisionLimit: decisionLimit) {
                 if !reportedStuck {
                     logger.critical("pipeline hung; no longer feeding the watchdog", metadata: ["stage": "\(stuck)"])
@@ -218,6 +231,13 @@ public struct DoorControllerService: Service, CustomStringConvertible {
             }
         }
     }
+}
+
+/// Set once the door has failed; read by the watchdog loop.
+private final class DoorFailedFlag: Sendable {
+    private let flag = Atomic(false)
+    var isSet: Bool { flag.load(ordering: .acquiring) }
+    func set() { flag.store(true, ordering: .releasing) }
 }
 
 extension FacegateConfiguration {

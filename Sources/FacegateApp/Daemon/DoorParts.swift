@@ -58,8 +58,40 @@ public struct DoorParts: Sendable {
 
     /// Opens every part the configuration names. Throws `DaemonStartError` naming the key of the
     /// part that cannot be opened; nothing is left open when it throws.
+    ///
+    /// The relay comes first, requested at its locked level, so that the door is held from the first
+    /// moment whatever the rest takes; if a later part cannot be opened, the relay is released again
+    /// (it rests de-energised: locked when fail-secure, unlocked when fail-safe).
     public static func open(
         _ configuration: FacegateConfiguration, overrides: Overrides = Overrides(), logger: Logger
+    ) throws(DaemonStartError) -> DoorParts {
+        let lines: any DoorLines
+        if let override = overrides.doorLines { lines = override } else { lines = try doorLines(configuration.door, logger: logger) }
+        let door: DoorController
+        do {
+            // An opening reported within the contact's settle time of a relock may have begun before it.
+            let contactSettle = (lines as? GPIODDoorLines)?.configuration.contactSettle ?? DoorTiming().contactSettle
+            door = try DoorController(
+                lines: lines,
+                timing: DoorTiming(
+                    unlockDuration: configuration.door.pulse, heldOpenAfter: configuration.door.heldOpenAfter,
+                    contactSettle: contactSettle),
+                logger: logger)
+        } catch {
+            lines.release()
+            throw DaemonStartError(key: "door", "\(error)")
+        }
+        do {
+            return try openAfterTheDoor(configuration, door: door, overrides: overrides, logger: logger)
+        } catch {
+            lines.release()
+            throw error
+        }
+    }
+
+    /// Everything but the relay, once the relay is held.
+    private static func openAfterTheDoor(
+        _ configuration: FacegateConfiguration, door: DoorController, overrides: Overrides, logger: Logger
     ) throws(DaemonStartError) -> DoorParts {
         let analyzer: DlibFaceAnalyzer
         do {
@@ -70,17 +102,6 @@ public struct DoorParts: Sendable {
         }
         let source: any FrameSource
         if let override = overrides.source { source = override } else { source = try frameSource(configuration.camera, logger: logger) }
-        let lines: any DoorLines
-        if let override = overrides.doorLines { lines = override } else { lines = try doorLines(configuration.door, logger: logger) }
-        let door: DoorController
-        do {
-            door = try DoorController(
-                lines: lines,
-                timing: DoorTiming(unlockDuration: configuration.door.pulse, heldOpenAfter: configuration.door.heldOpenAfter),
-                logger: logger)
-        } catch {
-            throw DaemonStartError(key: "door", "\(error)")
-        }
         let journalConfiguration = SQLiteJournal.Configuration(
             path: configuration.journal.path, storeProbeCrops: configuration.journal.storeProbeCrops,
             retention: JournalRetention(

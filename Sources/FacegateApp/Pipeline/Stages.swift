@@ -113,6 +113,7 @@ extension DoorEvent {
         case .heldOpen: .heldOpen
         case .forcedOpen: .forced
         case .requestToExit: .exitButton
+        case .fault: .fault
         case .unlocked, .locked: nil
         }
     }
@@ -124,6 +125,7 @@ public func journalDoorEvents(of door: any DoorActuator, named name: String, int
         guard let kind = event.journalKind else { continue }
         var detail: String?
         if case .opened(let authorized) = event { detail = authorized ? "after an unlock" : "without an unlock" }
+        if case .fault(let fault) = event { detail = fault.description }
         journal.record(DoorEventRecord(time: Date(), door: name, kind: kind, detail: detail))
     }
 }

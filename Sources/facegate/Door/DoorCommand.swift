@@ -93,16 +93,10 @@ struct DoorWatch: AsyncParsableCommand {
     @Option(help: "Seconds open before the held-open alarm.")
     var heldOpenSeconds: Double = 30
 
-    @Option(help: "Seconds after an unlock in which opening is not forced.")
-    var authorizationSeconds: Double = 10
-
     func run() async throws {
-        guard unlockSeconds > 0, heldOpenSeconds > 0, authorizationSeconds >= 0 else {
+        guard unlockSeconds > 0, heldOpenSeconds > 0 else {
             throw ValidationError("times must be positive")
         }
-        let timing = DoorTiming(
-            unlockDuration: .milliseconds(Int64(unlockSeconds * 1000)), heldOpenAfter: .milliseconds(Int64(heldOpenSeconds * 1000)),
-            authorizationWindow: .milliseconds(Int64(authorizationSeconds * 1000)))
         // Without --relay the relay line is left alone (it may belong to the running daemon).
         let lines = try GPIODDoorLines(
             configuration: .init(
@@ -110,6 +104,10 @@ struct DoorWatch: AsyncParsableCommand {
                 failMode: relayFailSafe ? .safe : .secure,
                 contact: GPIOLineAddress(chip: chip, line: contact, activeLow: contactActiveLow),
                 exitButton: exitButton.map { GPIOLineAddress(chip: chip, line: $0, activeLow: exitActiveLow) }))
+        // An opening is authorised while the relay is unlocked (and for the contact's settle time after).
+        let timing = DoorTiming(
+            unlockDuration: .milliseconds(Int64(unlockSeconds * 1000)), heldOpenAfter: .milliseconds(Int64(heldOpenSeconds * 1000)),
+            contactSettle: lines.configuration.contactSettle)
         var logger = Logger(label: "facegate.door")
         logger.logLevel = .error
         let door = try DoorController(lines: lines, timing: timing, logger: logger)

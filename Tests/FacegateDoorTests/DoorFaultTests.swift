@@ -1,0 +1,184 @@
+import FacegateCore
+import FacegateDoor
+import Testing
+
+/// The controller when the relay will not do as it is told, and when it stops: over the simulated
+/// wiring, told to fail, in real (short) time. Assertions wait for events, not for durations.
+struct DoorFaultTests {
+    /// Short pauses between tries, so the tests stay fast; the defaults are checked on their own.
+    let quickRetry = DoorController.RelayRetry(tries: 3, firstPause: .milliseconds(5))
+
+    func collect(_ stream: AsyncStream<DoorEvent>, until last: DoorEvent) async -> [DoorEvent] {
+        var seen: [DoorEvent] = []
+        for await event in stream {
+            seen.append(event)
+            if event == last { break }
+        }
+        return seen
+    }
+
+    func everything(_ stream: AsyncStream<DoorEvent>) async -> [DoorEvent] {
+        var seen: [DoorEvent] = []
+        for await event in stream { seen.append(event) }
+        return seen
+    }
+
+    @Test func aLockWriteThatFailsOnceIsRetriedAndTheDoorEndsLocked() async throws {
+        let lines = SimulatedDoorLines()
+        lines.failRelayWrites(unlocked: false, count: 1)
+        let door = try DoorController(lines: lines, timing: DoorTiming(unlockDuration: .milliseconds(20)), relayRetry: quickRetry)
+        let running = Task { try await door.run() }
+        defer { running.cancel() }
+        let events = await door.events()
+
+        try await door.unlock(because: .grant)
+        #expect(await collect(events, until: .locked) == [.unlocked(.grant), .locked])
+        #expect(!lines.relayIsUnlocked)
+        #expect(lines.failedRelayWrites == 1)
+        #expect(await !door.isUnlocked)
+        #expect(await !door.isFaulted)
+        // Still in service: the next grant works.
+        try await door.unlock(because: .grant)
+        #expect(await collect(events, until: .locked) == [.unlocked(.grant), .locked])
+    }
+
+    @Test func aLockWriteThatAlwaysFailsIsAFaultThatStopsTheDoor() async throws {
+        let lines = SimulatedDoorLines()
+        lines.failRelayWrites(unlocked: false)
+        // The default retry: 3 tries, 150 ms of pauses.
+        let door = try DoorController(lines: lines, timing: DoorTiming(unlockDuration: .milliseconds(20)))
+        let running = Task { try await door.run() }
+        let events = await door.events()
+        let clock = ContinuousClock()
+        let unlockedAt = clock.now
+
+        try await door.unlock(because: .grant)
+        // No `locked`: it never happened.
+        #expect(await collect(events, until: .fault(.relayNotLocked)) == [.unlocked(.grant), .fault(.relayNotLocked)])
+        let faultAfter = clock.now - unlockedAt
+        #expect(faultAfter >= .milliseconds(170) && faultAfter < .seconds(1), "pulse 20 ms + retries 150 ms; took \(faultAfter)")
+        #expect(lines.failedRelayWrites == 3)
+
+        // run() ends with the fault, whatever else is going on: the daemon must stop.
+        let error = await #expect(throws: DoorError.self) { try await running.value }
+        #expect(error?.code == .relayFault)
+        #expect(await door.isFaulted)
+        #expect(await door.isUnlocked, "the relay could not be locked: the door must not claim it is")
+        await #expect(throws: DoorError.self) { try await door.unlock(because: .grant) }
+        // Released: the kernel (here the simulation) rests the line de-energised, locked for this fail-secure door.
+        #expect(lines.isReleased)
+        #expect(!lines.relayIsUnlocked)
+    }
+
+    @Test func theRelayIsSeenStillUnlockedBetweenTheFaultAndTheStop() async throws {
+        let lines = SimulatedDoorLines()
+        lines.failRelayWrites(unlocked: false)
+        let door = try DoorController(lines: lines, timing: DoorTiming(unlockDuration: .milliseconds(10)), relayRetry: quickRetry)
+        // run() is not started: the fault waits for it, and the relay state is there to see.
+        let events = await door.events()
+        try await door.unlock(because: .manual)
+        #expect(await collect(events, until: .fault(.relayNotLocked)) == [.unlocked(.manual), .fault(.relayNotLocked)])
+        #expect(lines.relayIsUnlocked)
+        #expect(await door.isUnlocked)
+        #expect(!lines.isReleased)
+        await #expect(throws: DoorError.self) { try await door.run() }
+        #expect(lines.isReleased)
+    }
+
+    @Test func aRelockOnCloseThatFailsIsAFaultToo() async throws {
+        let lines = SimulatedDoorLines()
+        let door = try DoorController(lines: lines, timing: DoorTiming(unlockDuration: .seconds(30)), relayRetry: quickRetry)
+        let running = Task { try await door.run() }
+        let events = await door.events()
+        while !(await door.isWatchingInputs) { await Task.yield() }
+
+        try await door.unlock(because: .grant)
+        lines.setContact(open: true)
+        lines.failRelayWrites(unlocked: false)
+        lines.setContact(open: false)
+        #expect(
+            await collect(events, until: .fault(.relayNotLocked))
+                == [.unlocked(.grant), .opened(authorized: true), .closed, .fault(.relayNotLocked)])
+        let error = await #expect(throws: DoorError.self) { try await running.value }
+        #expect(error?.code == .relayFault)
+    }
+
+    @Test func aFailedUnlockIsThrownToTheCallerAndTheDoorStaysLocked() async throws {
+        let lines = SimulatedDoorLines()
+        lines.failRelayWrites(unlocked: true, count: 1)
+        let door = try DoorController(lines: lines, timing: DoorTiming(unlockDuration: .milliseconds(20)), relayRetry: quickRetry)
+        let running = Task { try await door.run() }
+        defer { running.cancel() }
+        let events = await door.events()
+
+        await #expect(throws: DoorError.self) { try await door.unlock(because: .grant) }
+        #expect(await !door.isUnlocked)
+        #expect(!lines.relayIsUnlocked)
+        // The failed unlock is not reported as one; the next one goes through.
+        try await door.unlock(because: .grant)
+        #expect(await collect(events, until: .locked) == [.unlocked(.grant), .locked])
+    }
+
+    @Test func theDefaultRetryIsThreeTriesWithin200Milliseconds() {
+        let retry = DoorController.RelayRetry()
+        #expect(retry.tries == 3)
+        // Pauses after the first and second failed tries: first, then double.
+        #expect(retry.firstPause + retry.firstPause * 2 <= .milliseconds(200))
+    }
+
+    @Test func aFailSecureDoorStopsLocked() async throws {
+        let lines = SimulatedDoorLines(failMode: .secure)
+        let door = try DoorController(lines: lines, timing: DoorTiming(unlockDuration: .seconds(60)))
+        let running = Task { try await door.run() }
+        let events = await door.events()
+        try await door.unlock(because: .manual)
+        #expect(lines.relayIsUnlocked)
+
+        running.cancel()
+        try await running.value
+        #expect(lines.isReleased)
+        #expect(!lines.relayIsUnlocked)
+        #expect(await everything(events) == [.unlocked(.manual), .locked])
+    }
+
+    @Test func aFailSafeDoorStopsUnlocked() async throws {
+        let lines = SimulatedDoorLines(failMode: .safe)
+        let door = try DoorController(lines: lines)
+        #expect(!lines.relayIsUnlocked, "held locked while running")
+        let running = Task { try await door.run() }
+        let events = await door.events()
+        while !(await door.isWatchingInputs) { await Task.yield() }
+
+        running.cancel()
+        try await running.value
+        #expect(lines.isReleased)
+        #expect(lines.relayIsUnlocked, "a fail-safe door (maglock, escape route) rests unlocked once let go")
+        #expect(await everything(events) == [])
+    }
+
+    @Test func aFailSafeDoorStoppedDuringAnUnlockIsNotLockedFirst() async throws {
+        let lines = SimulatedDoorLines(failMode: .safe)
+        let door = try DoorController(lines: lines, timing: DoorTiming(unlockDuration: .seconds(60)))
+        let running = Task { try await door.run() }
+        let events = await door.events()
+        try await door.unlock(because: .manual)
+
+        running.cancel()
+        try await running.value
+        #expect(lines.relayIsUnlocked)
+        #expect(lines.relayChanges == 1, "never driven back to locked on the way out")
+        #expect(await everything(events) == [.unlocked(.manual)])
+    }
+
+    @Test func simulatedLinesRestAtTheirFailModesLevelWhenReleased() {
+        let secure = SimulatedDoorLines(failMode: .secure)
+        try? secure.driveRelay(unlocked: true)
+        secure.release()
+        #expect(!secure.relayIsUnlocked)
+        #expect(throws: DoorError.self) { try secure.driveRelay(unlocked: true) }
+
+        let safe = SimulatedDoorLines(failMode: .safe)
+        safe.release()
+        #expect(safe.relayIsUnlocked)
+    }
+}
