@@ -69,8 +69,9 @@ struct NeoCheckDoorTests {
         }
         configuration.backend.neoCheck.clientSecret = .file(folder.appendingPathComponent("client-secret").path)
         configuration.backend.neoCheck.password = .file(folder.appendingPathComponent("password").path)
-        // One identification an hour: the second visit finds the budget spent.
-        configuration.backend.neoCheck.callsPerHour = 1
+        // One granted visit an hour (its identification and the lookup confirming the record is
+        // enabled): the second visit finds the budget spent.
+        configuration.backend.neoCheck.callsPerHour = 2
         configuration.backend.neoCheck.budgetStatePath = folder.appendingPathComponent("budget.json").path
         configuration.door.name = "neocheck door"
         configuration.door.faceList = "front door"

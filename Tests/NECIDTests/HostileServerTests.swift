@@ -212,4 +212,28 @@ import Testing
             #expect(server.requestCount == 0)
         }
     }
+
+    /// Issue 9, item 9: a 429 or 5xx, whatever its body, keeps its HTTP status in the error, which is
+    /// what makes the door treat it as the cloud unavailable (see `CloudUnavailableStatusTests`).
+    @Test func overloadAndServerErrorsKeepTheirStatus() async throws {
+        let replies: [(Int, String)] = [
+            (429, #"{"message":"Too Many Requests"}"#),
+            (500, #"{"message":"Internal server error"}"#),
+            (500, #"{"message":"bad","errorCode":1001,"errorType":"InvalidRequest"}"#),
+            (502, "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"),
+            (503, ""),
+            (504, "<html><body><h1>504 Gateway Time-out</h1></body></html>"),
+        ]
+        for (status, body) in replies {
+            try await withClient(.reply(status: status, body: body)) { client, _ in
+                do throws(NECIDError) {
+                    _ = try await client.search(probe: [1])
+                    Issue.record("HTTP \(status) was taken as a success")
+                } catch {
+                    #expect(error.httpStatus == status, "\(error)")
+                    #expect(!error.message.contains("<html"), "a gateway's page is not quoted: \(error)")
+                }
+            }
+        }
+    }
 }

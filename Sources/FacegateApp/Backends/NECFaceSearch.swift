@@ -4,12 +4,17 @@ import FacegatePolicy
 /// The door's search through NEC ID: one `POST /v1.1/face/search` per visit, over the door's tags.
 public struct NECFaceSearch: FaceSearch, CloudDirectory {
     public let client: NECIDClient
-    /// Candidates asked for: two are enough to judge the margin; a few more help the journal.
+    /// Results asked for. NEC's `limit` counts events (face registrations), not subjects: a subject
+    /// enrolled with several faces fills several places, and could push the second subject (the one
+    /// the margin check needs) out of a small answer. So the door asks for the document's maximum.
     public let limit: Int
     /// Subjects listed per page while syncing deletions.
     public let listPageSize: Int
 
-    public init(client: NECIDClient, limit: Int = 5, listPageSize: Int = 1000) {
+    /// The largest `limit` the document allows for a search.
+    public static let maximumLimit = 50
+
+    public init(client: NECIDClient, limit: Int = NECFaceSearch.maximumLimit, listPageSize: Int = 1000) {
         self.client = client
         self.limit = limit
         self.listPageSize = listPageSize
@@ -26,10 +31,21 @@ public struct NECFaceSearch: FaceSearch, CloudDirectory {
         let provenTags: Set<String> = policy.searchTags.count == 1 ? Set(policy.searchTags) : []
         do {
             let result = try await client.search(probe: probe.jpeg, threshold: threshold, limit: limit, tags: policy.searchTags)
-            return result.candidates.map { MatchCandidate(subjectId: $0.id, score: Double($0.score), tags: provenTags) }
+            return Self.bestPerSubject(result.candidates).map { MatchCandidate(subjectId: $0.id, score: Double($0.score), tags: provenTags) }
         } catch {
             throw Self.classify(error)
         }
+    }
+
+    /// One candidate per subject, with its best score, best first. NEC groups events by subject
+    /// already (a candidate's score is its best event's); a reply that repeats a subject, one entry
+    /// per event, must not look like two people (an ambiguity that is none) to the margin check.
+    static func bestPerSubject(_ candidates: [NECCandidate]) -> [NECCandidate] {
+        var best: [String: NECCandidate] = [:]
+        for candidate in candidates where best[candidate.id].map({ candidate.score > $0.score }) ?? true {
+            best[candidate.id] = candidate
+        }
+        return best.values.sorted { $0.score == $1.score ? $0.id < $1.id : $0.score > $1.score }
     }
 
     /// Subjects NEC lists as deleted (status `D`) or no longer lists at all.
@@ -52,16 +68,17 @@ public struct NECFaceSearch: FaceSearch, CloudDirectory {
     }
 
     /// Whether a failure means the cloud could not be asked (the offline path decides) or the search failed.
+    /// A 429 or any 5xx is the cloud being unavailable whatever its body says (NEC's JSON with an
+    /// `errorCode`, a proxy's HTML page, nothing): the service or its gateway could not answer.
     static func classify(_ error: NECIDError) -> any Error {
+        if let status = error.httpStatus {
+            if status == 429 { return CloudUnavailable(.rateLimited, error.description) }
+            if (500...599).contains(status) { return CloudUnavailable(.serverError, error.description) }
+        }
         switch error.code {
         case .unreachable: return CloudUnavailable(.unreachable, error.description)
         case .timeout, .serviceTimeout: return CloudUnavailable(.timeout, error.description)
-        case .serviceError:
-            if error.httpStatus == 429 { return CloudUnavailable(.rateLimited, error.description) }
-            if let status = error.httpStatus, status >= 500 { return CloudUnavailable(.serverError, error.description) }
-            return error
-        default:
-            return error
+        default: return error
         }
     }
 }

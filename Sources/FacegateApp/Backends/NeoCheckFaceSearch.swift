@@ -9,11 +9,16 @@ public struct NeoCheckFaceSearch: FaceSearch, CloudDirectory {
     /// Records read per revocation sync: each read spends one call of the hourly budget, which the
     /// door's identifications need more, so a large cache is checked a slice at a time.
     public let recordsPerSync: Int
+    /// Whether each match is confirmed by reading its record (`GET v1/face/{id}`) and refused when the
+    /// record is disabled. The document does not say that list identification skips disabled records,
+    /// so this is on by default; it spends one more call of the hourly budget per match.
+    public let confirmsRecordEnabled: Bool
     private let syncCursor = SyncCursor()
 
-    public init(client: NeoCheckClient, recordsPerSync: Int = 60) {
+    public init(client: NeoCheckClient, recordsPerSync: Int = 60, confirmsRecordEnabled: Bool = true) {
         self.client = client
         self.recordsPerSync = recordsPerSync
+        self.confirmsRecordEnabled = confirmsRecordEnabled
     }
 
     public var backendName: String { "neocheck" }
@@ -34,9 +39,25 @@ public struct NeoCheckFaceSearch: FaceSearch, CloudDirectory {
         } catch {
             throw Self.classify(error)
         }
-        guard let person = answer.person else { return [] }
+        // Only ok(0) identifies: notExecuted(1) and failed(3) are no answer, and warning(2) is the
+        // service doubting its own (a probe with several faces, say), whoever it names.
+        guard answer.result == .ok, let person = answer.person else { return [] }
+        // A disabled record never opens the door: the reply's own word when it has one, else the record's.
+        if person.enabled == false { return [] }
+        if confirmsRecordEnabled, !(try await isEnabled(person.identifier)) { return [] }
         // The service's own ok/failed is by its threshold; the door applies its own to the confidence.
         return [MatchCandidate(subjectId: person.identifier, score: answer.confidence, tags: [faceList])]
+    }
+
+    /// Whether the record exists and is enabled; a cloud that cannot be asked throws `CloudUnavailable`.
+    private func isEnabled(_ identifier: String) async throws -> Bool {
+        do {
+            return try await client.record(.identifier(identifier)).enabled
+        } catch {
+            // Deleted between the identification and the lookup: nobody to let in.
+            guard error.code == .notFound else { throw Self.classify(error) }
+            return false
+        }
     }
 
     /// Records deleted (404) or disabled in NeoCheck, from the next slice of `subjects`.
@@ -56,11 +77,18 @@ public struct NeoCheckFaceSearch: FaceSearch, CloudDirectory {
         return revoked
     }
 
+    /// Whether a failure means the cloud could not be asked (the offline path decides) or the call failed.
+    /// A 429 or any 5xx is the cloud being unavailable, whatever code the client gave it.
     static func classify(_ error: NeoCheckError) -> any Error {
-        switch error.code {
+        if let status = error.status {
+            if status == 429 { return CloudUnavailable(.rateLimited, error.description) }
+            if (500...599).contains(status) { return CloudUnavailable(.serverError, error.description) }
+        }
+        return switch error.code {
         case .unreachable: CloudUnavailable(.unreachable, error.description)
         case .timeout: CloudUnavailable(.timeout, error.description)
         case .serverError: CloudUnavailable(.serverError, error.description)
+        case .tooManyRequests: CloudUnavailable(.rateLimited, error.description)
         case .hourlyLimitReached: CloudUnavailable(.rateLimited, error.description)
         case .callBudgetExhausted, .insufficientCredits: CloudUnavailable(.budgetExhausted, error.description)
         default: error

@@ -352,11 +352,17 @@ extension NECIDEmulatorService {
             var candidates: [Candidate]
             var attributes: NECWireAttributes
         }
-        var bySubject: [String: [Event]] = [:]
+        // The document: `limit` is the "limit of total events returned". The best `limit` events
+        // over the threshold are kept, then grouped by subject; a subject with many close events
+        // can fill the answer on its own.
+        var hits: [(subjectId: String, event: Event)] = []
         for row in await contents(galleryId).rows where row.isActive && (tags.isEmpty || !tags.isDisjoint(with: row.tags)) {
             let score = NECMatchScore.score(row.descriptor, probe.descriptor)
-            if score >= threshold { bySubject[row.subjectId, default: []].append(Event(id: row.eventId, score: score)) }
+            if score >= threshold { hits.append((row.subjectId, Event(id: row.eventId, score: score))) }
         }
+        hits.sort { $0.event.score == $1.event.score ? $0.event.id < $1.event.id : $0.event.score > $1.event.score }
+        var bySubject: [String: [Event]] = [:]
+        for hit in hits.prefix(limit) { bySubject[hit.subjectId, default: []].append(hit.event) }
         guard !bySubject.isEmpty else { return .message(404, "Candidates not found") }
         var candidates: [Candidate] = []
         for (id, events) in bySubject {
@@ -364,7 +370,7 @@ extension NECIDEmulatorService {
             candidates.append(Candidate(id: id, score: sorted[0].score, events: sorted))
         }
         candidates.sort { (a: Candidate, b: Candidate) in a.score == b.score ? a.id < b.id : a.score > b.score }
-        return .json(200, Result(candidates: Array(candidates.prefix(limit)), attributes: NECWireAttributes(probe.attributes)))
+        return .json(200, Result(candidates: candidates, attributes: NECWireAttributes(probe.attributes)))
     }
 
     private func analyze(_ image: [UInt8], descriptors: Int) async throws -> ImageAnalysis {

@@ -261,7 +261,7 @@ extension NeoCheckEmulator {
         guard let descriptor = probe.faces.first?.descriptor else {
             return .json(IdentifyResponse(confidence: 0, result: 1, description: "No face found in the image", faceQA: qa))
         }
-        guard record.enabled else {
+        guard record.enabled || configuration.identifiesDisabledRecords else {
             return .json(IdentifyResponse(confidence: 0, result: 1, description: "The face record is disabled", faceQA: qa))
         }
         try await spendCredit()
@@ -299,7 +299,9 @@ extension NeoCheckEmulator {
         guard let descriptor = probe.faces.first?.descriptor else {
             return .json(IdentifyResponse(confidence: 0, result: 1, description: "No face found in the image", faceQA: qa))
         }
-        let members = state.records.values.filter { $0.faceListId == listID && $0.enabled }
+        let members = state.records.values.filter {
+            $0.faceListId == listID && ($0.enabled || configuration.identifiesDisabledRecords)
+        }
         guard let best = members.min(by: { descriptor.distance(to: $0.descriptor) < descriptor.distance(to: $1.descriptor) }) else {
             return .json(IdentifyResponse(confidence: 0, result: 1, description: "The face list has no enabled face records", faceQA: qa))
         }

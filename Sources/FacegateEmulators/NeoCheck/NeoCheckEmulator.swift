@@ -19,11 +19,15 @@ public struct NeoCheckEmulatorConfiguration: Sendable {
     public var credits: Int?
     /// Larger request bodies are refused.
     public var maxRequestBytes: Int
+    /// Whether identifications compare disabled records too. The document does not say whether the
+    /// service skips them; by default the emulator does (what `enabled` suggests), and with this set
+    /// it plays a service that does not, for tests of a client that must not trust it to.
+    public var identifiesDisabledRecords: Bool
 
     public init(
         clientID: String, clientSecret: String, username: String, password: String, stateDirectory: URL,
         tokenLifetime: Duration = .seconds(3600), callsPerHour: Int = 3600, credits: Int? = nil,
-        maxRequestBytes: Int = 16 << 20
+        maxRequestBytes: Int = 16 << 20, identifiesDisabledRecords: Bool = false
     ) {
         self.clientID = clientID
         self.clientSecret = clientSecret
@@ -34,6 +38,7 @@ public struct NeoCheckEmulatorConfiguration: Sendable {
         self.callsPerHour = callsPerHour
         self.credits = credits
         self.maxRequestBytes = maxRequestBytes
+        self.identifiesDisabledRecords = identifiesDisabledRecords
     }
 }
 

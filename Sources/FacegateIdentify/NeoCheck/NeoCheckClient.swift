@@ -293,7 +293,10 @@ public struct NeoCheckClient: Sendable {
                 code = .badRequest
             }
             throw NeoCheckError(code, "token service: \(text)", status: status)
-        case .internalServerError:
+        case .tooManyRequests:
+            throw NeoCheckError(.tooManyRequests, "token service answered 429", status: status)
+        case _ where (500...599).contains(status):
+            // A gateway's 502/503/504 carries its own page, not the service's JSON: quoted only when it parses.
             let text = sanitized(ErrorReply.parse(response.body)?.text ?? "no message", removing: secrets)
             throw NeoCheckError(.serverError, "token service: \(text)", status: status)
         default:
@@ -381,8 +384,10 @@ public struct NeoCheckClient: Sendable {
             return NeoCheckError(.unauthorized, "the service refused the token", status: status)
         case .notFound:
             return NeoCheckError(.notFound, text ?? "not found", status: status)
-        case .internalServerError:
-            return NeoCheckError(.serverError, text ?? "internal error, no message", status: status)
+        case .tooManyRequests:
+            return NeoCheckError(.tooManyRequests, "the service answered 429", status: status)
+        case _ where (500...599).contains(status):
+            return NeoCheckError(.serverError, text ?? "server error \(status), no message", status: status)
         default:
             return NeoCheckError(.unexpectedStatus, "the service answered \(status)", status: status)
         }

@@ -32,8 +32,10 @@ public struct NeoCheckError: Error, Sendable, Equatable, CustomStringConvertible
         case insufficientCredits
         /// Any other 400.
         case badRequest
-        /// 500 from the service.
+        /// 500 from the service, or any other 5xx (a gateway's 502/503/504 in front of it).
         case serverError
+        /// 429: the service or a gateway in front of it asks for fewer requests.
+        case tooManyRequests
         /// A status the API does not document for the call.
         case unexpectedStatus
         /// The reply could not be understood (not JSON, wrong types, values out of range).
@@ -80,7 +82,7 @@ public struct NeoCheckError: Error, Sendable, Equatable, CustomStringConvertible
     /// Whether retrying the same call later may succeed without any change to it.
     public var isTransient: Bool {
         switch code {
-        case .unreachable, .timeout, .serverError, .hourlyLimitReached, .callBudgetExhausted: true
+        case .unreachable, .timeout, .serverError, .tooManyRequests, .hourlyLimitReached, .callBudgetExhausted: true
         default: false
         }
     }

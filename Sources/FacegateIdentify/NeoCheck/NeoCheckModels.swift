@@ -194,10 +194,13 @@ public struct NeoCheckPerson: Sendable, Hashable {
     public var surname2: String?
     public var externalIdentifier: String?
     public var faceImage: [UInt8]?
+    /// The record's `enabled` flag, when the reply carries one. The document does not list it among
+    /// the identify reply's fields; a service that sends it is believed when it says false.
+    public var enabled: Bool?
 
     public init(
         identifier: String, name: String?, surname1: String?, surname2: String?, externalIdentifier: String?,
-        faceImage: [UInt8]?
+        faceImage: [UInt8]?, enabled: Bool? = nil
     ) {
         self.identifier = identifier
         self.name = name
@@ -205,6 +208,7 @@ public struct NeoCheckPerson: Sendable, Hashable {
         self.surname2 = surname2
         self.externalIdentifier = externalIdentifier
         self.faceImage = faceImage
+        self.enabled = enabled
     }
 }
 
@@ -230,8 +234,10 @@ public struct NeoCheckIdentification: Sendable, Hashable {
         self.faceQA = faceQA
     }
 
-    /// Whether the service said the probe is the person (ok, or ok with a warning).
-    public var isMatch: Bool { result == .ok || result == .warning }
+    /// Whether the service said, without reservation, that the probe is the person: `ok` only.
+    /// `warning` is the service doubting its own answer (the emulator sends it for a probe with more
+    /// than one face), `notExecuted` and `failed` are no answer; none of them identifies anyone.
+    public var isMatch: Bool { result == .ok }
 }
 
 /// Face QA information about the probe image.

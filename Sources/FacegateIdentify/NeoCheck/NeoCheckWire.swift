@@ -171,10 +171,12 @@ struct IdentifyReply: Decodable {
     var result: NeoCheckResult
     var resultDescription: String?
     var faceQA: NeoCheckFaceQA?
+    /// Not in the document's identify reply; read when a service sends it (see `NeoCheckPerson.enabled`).
+    var enabled: Bool?
 
     private enum CodingKeys: String, CodingKey {
         case identifier, faceImageBase64, name, surname1, surname2, externalIdentifier, confidence, result
-        case resultDescription, faceQA
+        case resultDescription, faceQA, enabled
     }
 
     init(from decoder: any Decoder) throws {
@@ -189,6 +191,8 @@ struct IdentifyReply: Decodable {
         result = try container.decode(NeoCheckResult.self, forKey: .result)
         resultDescription = try container.decodeIfPresent(String.self, forKey: .resultDescription)
         faceQA = try? container.decodeIfPresent(NeoCheckFaceQA.self, forKey: .faceQA)
+        // Anything but a plain false is no evidence either way; the door looks the record up.
+        enabled = try? container.decodeIfPresent(Bool.self, forKey: .enabled)
     }
 
     func identification() throws(NeoCheckError) -> NeoCheckIdentification {
@@ -200,7 +204,7 @@ struct IdentifyReply: Decodable {
             let image = try faceImageBase64.map { text throws(NeoCheckError) in try decodeBase64(text, field: "faceImageBase64") }
             person = NeoCheckPerson(
                 identifier: identifier, name: name, surname1: surname1, surname2: surname2,
-                externalIdentifier: externalIdentifier, faceImage: image)
+                externalIdentifier: externalIdentifier, faceImage: image, enabled: enabled)
         }
         return NeoCheckIdentification(
             result: result, confidence: confidence, resultDescription: resultDescription, person: person, faceQA: faceQA)

@@ -1,0 +1,144 @@
+import AsyncHTTPClient
+import FacegateApp
+import FacegateEmulators
+import FacegateIdentify
+import FacegatePolicy
+import FacegateQuality
+import Foundation
+import Logging
+import ServiceLifecycle
+import Testing
+
+/// Issue 9, item 7: only NeoCheck's `ok` (0) puts a candidate before the door's policy; `notExecuted`
+/// (1), `warning` (2) and `failed` (3) never do, whoever the reply names; and a disabled record never
+/// matches online, whether the identify reply or a lookup of the record says so.
+@Suite(.serialized)
+struct NeoCheckIdentifyResultTests {
+    static let account = NeoCheckCredentials(
+        clientID: "result-client", clientSecret: "result-secret", username: "door@example.test", password: "result password")
+    static let policy = DoorPolicy(
+        door: "front", threshold: 50, scoreUnit: .neoCheckConfidence, faceList: "front door")
+
+    // MARK: Through the emulator
+
+    @Test("ok names the member; the member disabled, or a probe with several faces (warning), names nobody")
+    func emulatorResults() async throws {
+        try await withDoorEmulator { client, _ in
+            let list = try await client.createList(name: "front door")
+            let member = try await client.createRecord(
+                NeoCheckNewFaceRecord(
+                    faceImage: try DoorControllerEndToEndTests.photo(DoorControllerEndToEndTests.enrolledPhoto), name: "Leo",
+                    surname1: "Member", faceListId: list))
+            let search = NeoCheckFaceSearch(client: client)
+            let probe = ProbeFace(jpeg: try DoorControllerEndToEndTests.photo(DoorControllerEndToEndTests.enrolledWalksUp), quality: nil)
+            #expect(try await search.search(probe, policy: Self.policy).map(\.subjectId) == [member])
+
+            // A group photo: the service matches its largest face but answers warning(2).
+            let group = try DoorControllerEndToEndTests.photo("_multi/01.jpg")
+            let grouped = try await client.createRecord(
+                NeoCheckNewFaceRecord(faceImage: group, name: "Largest", surname1: "Face", faceListId: list))
+            let doubted = try await client.identify(probe: group, againstList: .name("front door"))
+            #expect(doubted.result == .warning && doubted.person?.identifier == grouped)
+            #expect(try await search.search(ProbeFace(jpeg: group, quality: nil), policy: Self.policy).isEmpty)
+
+            // The member disabled: the emulator skips the record, and the answer names nobody.
+            let record = try await client.record(.identifier(member))
+            var update = NeoCheckFaceRecordUpdate(keeping: record)
+            update.enabled = false
+            try await client.updateRecord(update)
+            #expect(try await search.search(probe, policy: Self.policy).isEmpty)
+        }
+    }
+
+    @Test("a service that identifies disabled records too: the record lookup keeps the door shut")
+    func disabledRecordIdentifiedAnyway() async throws {
+        try await withDoorEmulator(identifiesDisabledRecords: true) { client, emulator in
+            let list = try await client.createList(name: "front door")
+            let member = try await client.createRecord(
+                NeoCheckNewFaceRecord(
+                    faceImage: try DoorControllerEndToEndTests.photo(DoorControllerEndToEndTests.enrolledPhoto), name: "Leo",
+                    surname1: "Member", faceListId: list, enabled: false))
+            let probe = ProbeFace(jpeg: try DoorControllerEndToEndTests.photo(DoorControllerEndToEndTests.enrolledWalksUp), quality: nil)
+            // The service itself names the disabled member with ok(0)...
+            let answer = try await client.identify(probe: probe.jpeg, againstList: .name("front door"))
+            #expect(answer.result == .ok && answer.person?.identifier == member)
+            // ...and the door, reading the record, refuses it; without the lookup it would not.
+            let callsBefore = await emulator.apiCalls
+            #expect(try await NeoCheckFaceSearch(client: client).search(probe, policy: Self.policy).isEmpty)
+            #expect(await emulator.apiCalls == callsBefore + 2)
+            let trusting = NeoCheckFaceSearch(client: client, confirmsRecordEnabled: false)
+            #expect(try await trusting.search(probe, policy: Self.policy).map(\.subjectId) == [member])
+        }
+    }
+
+    // MARK: Replies the emulator does not send: a real server on loopback
+
+    @Test(
+        "notExecuted, warning and failed name nobody, even with a person and a high confidence",
+        arguments: ["1", "2", "3", "\"notExecuted\"", "\"warning\"", "\"failed\""])
+    func notOkNamesNobody(result: String) async throws {
+        let body = #"{"identifier":"2b1d6c1e-0000-4000-8000-000000000001","name":"Leo","confidence":99.5,"result":\#(result),"resultDescription":"x"}"#
+        let candidates = try await withFaultyCloud(FaultyCloud.Reply(status: 200, body: body)) { endpoint in
+            try await NeoCheckFaceSearch(client: Self.client(endpoint), confirmsRecordEnabled: false).search(Self.anyProbe, policy: Self.policy)
+        }
+        #expect(candidates.isEmpty, "result \(result)")
+    }
+
+    @Test("ok with the same reply names the person (the control for the test above)")
+    func okNamesThePerson() async throws {
+        let body = #"{"identifier":"2b1d6c1e-0000-4000-8000-000000000001","name":"Leo","confidence":99.5,"result":0}"#
+        let candidates = try await withFaultyCloud(FaultyCloud.Reply(status: 200, body: body)) { endpoint in
+            try await NeoCheckFaceSearch(client: Self.client(endpoint), confirmsRecordEnabled: false).search(Self.anyProbe, policy: Self.policy)
+        }
+        #expect(candidates.map(\.subjectId) == ["2b1d6c1e-0000-4000-8000-000000000001"])
+    }
+
+    @Test("an identify reply that says the record is disabled names nobody")
+    func replySaysDisabled() async throws {
+        let body = #"{"identifier":"2b1d6c1e-0000-4000-8000-000000000001","confidence":99.5,"result":0,"enabled":false}"#
+        let candidates = try await withFaultyCloud(FaultyCloud.Reply(status: 200, body: body)) { endpoint in
+            try await NeoCheckFaceSearch(client: Self.client(endpoint), confirmsRecordEnabled: false).search(Self.anyProbe, policy: Self.policy)
+        }
+        #expect(candidates.isEmpty)
+    }
+
+    // MARK: Helpers
+
+    static let anyProbe = ProbeFace(jpeg: [0xFF, 0xD8, 0xFF, 0xD9], quality: nil)
+
+    static func client(_ endpoint: String) throws -> NeoCheckClient {
+        var quiet = Logger(label: "neocheck-result-test")
+        quiet.logLevel = .critical
+        return try NeoCheckClient(
+            configuration: NeoCheckConfiguration(endpoint: URL(string: endpoint)!, credentials: account),
+            http: CloudHTTP(client: HTTPClient.shared, policy: CloudHTTPPolicy(requestTimeout: .seconds(20), maxAttempts: 1), logger: quiet))
+    }
+
+    /// Runs `body` with a client of a NeoCheck emulator on loopback.
+    func withDoorEmulator(
+        identifiesDisabledRecords: Bool = false, _ body: @Sendable (NeoCheckClient, NeoCheckEmulator) async throws -> Void
+    ) async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("facegate-neocheck-result-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let stills = DlibFaceAnalyzer(engine: try FaceEngine(models: try FaceModels.locate(nil)), configuration: .stillImage)
+        let emulator = try await NeoCheckEmulator(
+            configuration: NeoCheckEmulatorConfiguration(
+                clientID: Self.account.clientID, clientSecret: Self.account.clientSecret, username: Self.account.username,
+                password: Self.account.password, stateDirectory: folder, identifiesDisabledRecords: identifiesDisabledRecords),
+            analyzer: stills)
+        var quiet = Logger(label: "neocheck-result-emulator")
+        quiet.logLevel = .critical
+        let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
+        let server = ServiceGroup(
+            configuration: .init(services: [emulator.application(port: 0, logger: quiet, pathPrefix: "api") { portSink.yield($0) }], logger: quiet))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await server.run() }
+            var iterator = ports.makeAsyncIterator()
+            guard let port = await iterator.next() else { throw CancellationError() }
+            defer { group.cancelAll() }
+            try await body(try Self.client("http://127.0.0.1:\(port)/api"), emulator)
+            await server.triggerGracefulShutdown()
+        }
+    }
+}
