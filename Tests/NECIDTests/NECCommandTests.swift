@@ -147,9 +147,13 @@ import Testing
             #expect(wrongKey.error.contains("Forbidden"))
             #expect(wrongKey.output.isEmpty)
 
-            // A flag beats its environment variable.
-            let flag = try await facegate(["tags", "list", "--api-key", EmulatorHarness.apiKey], emulator: emulator, environment: ["NEC_ID_API_KEY": "wrong"])
-            #expect(flag.status == 0)
+            // A secret's file beats its environment variable.
+            let keyFile = emulator.stateDirectory.appendingPathComponent("api-key")
+            #expect(
+                FileManager.default.createFile(
+                    atPath: keyFile.path, contents: Data((EmulatorHarness.apiKey + "\n").utf8), attributes: [.posixPermissions: 0o600]))
+            let flag = try await facegate(["tags", "list", "--api-key-file", keyFile.path], emulator: emulator, environment: ["NEC_ID_API_KEY": "wrong"])
+            #expect(flag.status == 0, "\(flag.error)")
 
             let badSecret = try await facegate(["health"], emulator: emulator, environment: ["NEC_ID_SECRET_KEY": "x"])
             #expect(badSecret.status == 0, "health needs no signature")
@@ -169,6 +173,43 @@ import Testing
             let noEndpoint = try await facegate(["health"], emulator: emulator, environment: ["NEC_ID_ENDPOINT": ""])
             #expect(noEndpoint.status != 0)
             #expect(noEndpoint.error.contains("NEC_ID_ENDPOINT"))
+        }
+    }
+
+    /// Issue 9, item 17: secrets are never command-line flags (they show in `ps`).
+    @Test func secretFlagsAreRefusedAndSecretFilesWork() async throws {
+        try await withEmulator { emulator in
+            for flag in ["--secret-key", "--api-key"] {
+                let refused = try await facegate(["tags", "list", flag, "flag-value-in-ps"], emulator: emulator)
+                #expect(refused.status != 0, "\(flag)")
+                #expect(refused.error.contains("\(flag)-file") && refused.error.contains("ps"), "\(flag): \(refused.error)")
+                #expect(!refused.error.contains("flag-value-in-ps"))
+                #expect(refused.output.isEmpty)
+            }
+            // Both secrets from files, none in the environment.
+            let folder = emulator.stateDirectory
+            func secretFile(_ name: String, _ value: String, mode: Int = 0o600) -> String {
+                let path = folder.appendingPathComponent(name).path
+                #expect(FileManager.default.createFile(atPath: path, contents: Data(value.utf8), attributes: [.posixPermissions: mode]))
+                return path
+            }
+            let secretPath = secretFile("secret-key", EmulatorHarness.secretKey)
+            let apiKeyPath = secretFile("api-key", EmulatorHarness.apiKey)
+            let fromFiles = try await facegate(
+                ["tags", "list", "--secret-key-file", secretPath, "--api-key-file", apiKeyPath], emulator: emulator,
+                environment: ["NEC_ID_SECRET_KEY": "", "NEC_ID_API_KEY": ""])
+            #expect(fromFiles.status == 0, "\(fromFiles.error)")
+            // A symlink to the secret is refused, as is a file others can read; neither error shows the secret.
+            let link = folder.appendingPathComponent("secret-link").path
+            try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: secretPath)
+            let viaLink = try await facegate(["tags", "list", "--secret-key-file", link], emulator: emulator, environment: ["NEC_ID_SECRET_KEY": ""])
+            #expect(viaLink.status != 0)
+            #expect(viaLink.error.contains("symbolic link"), "\(viaLink.error)")
+            let loose = secretFile("loose-secret", EmulatorHarness.secretKey, mode: 0o644)
+            let viaLoose = try await facegate(["tags", "list", "--secret-key-file", loose], emulator: emulator, environment: ["NEC_ID_SECRET_KEY": ""])
+            #expect(viaLoose.status != 0)
+            #expect(viaLoose.error.contains("chmod 600"), "\(viaLoose.error)")
+            for run in [viaLink, viaLoose] { #expect(!run.error.contains(EmulatorHarness.secretKey)) }
         }
     }
 }

@@ -181,6 +181,41 @@ struct CommandLineTests {
         }
     }
 
+    @Test("secrets are never flags: --client-secret and --password are refused, and their files work")
+    func secretsFromFilesOnly() async throws {
+        let scratch = try temporaryDirectory("cli-secrets")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        func secretFile(_ name: String, _ value: String, mode: Int = 0o600) throws -> String {
+            let path = scratch.appendingPathComponent(name).path
+            #expect(FileManager.default.createFile(atPath: path, contents: Data((value + "\n").utf8), attributes: [.posixPermissions: mode]))
+            return path
+        }
+        let secretPath = try secretFile("client-secret", TestAccount.clientSecret)
+        let passwordPath = try secretFile("password", TestAccount.password)
+        let loosePath = try secretFile("loose-password", TestAccount.password, mode: 0o644)
+        try await withNeoCheckEmulator { harness in
+            var env = environment(harness)
+            for flag in ["--client-secret", "--password"] {
+                let refused = try await runTool(BuiltTools.facegate, ["neocheck", "token", flag, "flag-value-in-ps"], environment: env)
+                #expect(refused.status != 0, "\(flag)")
+                #expect(refused.errors.contains("\(flag)-file") && refused.errors.contains("ps"), "\(flag): \(refused.errors)")
+                #expect(!refused.errors.contains("flag-value-in-ps"))
+            }
+            // The files alone sign in: the environment holds neither secret.
+            env["NEOCHECK_CLIENT_SECRET"] = nil
+            env["NEOCHECK_PASSWORD"] = nil
+            let fromFiles = try await runTool(
+                BuiltTools.facegate, ["neocheck", "token", "--client-secret-file", secretPath, "--password-file", passwordPath], environment: env)
+            #expect(fromFiles.status == 0, "\(fromFiles.errors)")
+            // A file others can read is refused, naming the file but not its content.
+            let loose = try await runTool(
+                BuiltTools.facegate, ["neocheck", "token", "--client-secret-file", secretPath, "--password-file", loosePath], environment: env)
+            #expect(loose.status != 0)
+            #expect(loose.errors.contains(loosePath) && loose.errors.contains("chmod 600"), "\(loose.errors)")
+            #expect(!loose.errors.contains(TestAccount.password))
+        }
+    }
+
     @Test("--budget-file carries the hourly budget from one run to the next")
     func budgetAcrossRuns() async throws {
         let budgetFile = try temporaryDirectory("cli-budget").appendingPathComponent("budget.json").path

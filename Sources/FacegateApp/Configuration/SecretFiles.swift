@@ -1,6 +1,9 @@
+import FacegateCore
 import Foundation
 
 /// Reads secrets from systemd credentials or owner-only files, refusing files others can read.
+/// Every read goes through `PrivateFile` (one open with `O_NOFOLLOW | O_NONBLOCK`, checks on the
+/// descriptor): a symlink, a FIFO or a file open to group or others is refused.
 public enum SecretFiles {
     public struct Failure: Error, Sendable, CustomStringConvertible {
         public var description: String
@@ -24,25 +27,22 @@ public enum SecretFiles {
             guard let directory = environment["CREDENTIALS_DIRECTORY"], !directory.isEmpty else {
                 throw Failure(description: "\(reference): $CREDENTIALS_DIRECTORY is not set (LoadCredential= in the unit provides it)")
             }
-            // systemd makes the credentials directory private to the service; no mode check needed.
-            return try read(directory + "/" + name, reference: reference)
-        case .file(let path):
-            guard FileManager.default.fileExists(atPath: path) else { throw Failure(description: "\(reference): no such file") }
-            guard isPrivate(path: path) else {
-                throw Failure(description: "\(reference): readable by group or others; chmod 600 it")
+            guard !name.isEmpty, !name.contains("/") else {
+                throw Failure(description: "\(reference): a credential name is a plain file name")
             }
-            return try read(path, reference: reference)
+            // systemd makes the credentials directory private to the service; its files' modes are systemd's.
+            return try read(directory + "/" + name, ownerOnly: false, reference: reference)
+        case .file(let path):
+            return try read(path, ownerOnly: true, reference: reference)
         }
     }
 
-    private static func read(_ path: String, reference: SecretReference) throws(Failure) -> String {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw Failure(description: "\(reference): cannot be read")
+    private static func read(_ path: String, ownerOnly: Bool, reference: SecretReference) throws(Failure) -> String {
+        do {
+            return try PrivateFile.readSecret(path, ownerOnly: ownerOnly)
+        } catch {
+            throw Failure(description: "\(reference): \(error.description)")
         }
-        guard var text = String(data: data, encoding: .utf8) else { throw Failure(description: "\(reference): not text") }
-        while text.last == "\n" || text.last == "\r" { text.removeLast() }
-        guard !text.isEmpty else { throw Failure(description: "\(reference): empty") }
-        return text
     }
 }
 

@@ -1,10 +1,13 @@
 import ArgumentParser
 import AsyncHTTPClient
+import FacegateCore
 import FacegateIdentify
 import Foundation
 import Logging
 
-/// How `facegate nec` reaches NEC ID: flags, each with an environment fallback.
+/// How `facegate nec` reaches NEC ID: flags, each with an environment fallback. Secrets are never
+/// flags (a command line shows in `ps` to every user): they come from a file named by a flag, read
+/// by `PrivateFile` (owner-only, no symlink), or from the environment.
 struct NECConnectionOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Biometric API base URL.", discussion: "Falls back to NEC_ID_ENDPOINT."))
     var endpoint: String?
@@ -15,14 +18,22 @@ struct NECConnectionOptions: ParsableArguments {
     @Option(help: ArgumentHelp("AWS region the requests are signed for.", discussion: "Falls back to NEC_ID_REGION, then ap-southeast-2."))
     var region: String?
 
-    @Option(help: ArgumentHelp("AWS access key id.", discussion: "Falls back to NEC_ID_ACCESS_KEY."))
+    @Option(help: ArgumentHelp("AWS access key id (an identifier, not a secret).", discussion: "Falls back to NEC_ID_ACCESS_KEY."))
     var accessKey: String?
 
-    @Option(help: ArgumentHelp("AWS secret access key (prefer the environment).", discussion: "Falls back to NEC_ID_SECRET_KEY."))
-    var secretKey: String?
+    @Option(
+        name: .customLong("secret-key-file"),
+        help: ArgumentHelp("File holding the AWS secret access key (mode 600).", discussion: "Falls back to NEC_ID_SECRET_KEY."))
+    var secretKeyFile: String?
 
-    @Option(help: ArgumentHelp("The application's API key (x-api-key).", discussion: "Falls back to NEC_ID_API_KEY."))
-    var apiKey: String?
+    @Option(
+        name: .customLong("api-key-file"),
+        help: ArgumentHelp("File holding the application's API key (x-api-key; mode 600).", discussion: "Falls back to NEC_ID_API_KEY."))
+    var apiKeyFile: String?
+
+    /// The old secret flags, kept only to refuse them with the way to do it instead.
+    @Option(name: .customLong("secret-key"), help: .hidden) var refusedSecretKey: String?
+    @Option(name: .customLong("api-key"), help: .hidden) var refusedAPIKey: String?
 
     @Option(help: "Seconds to wait for one reply.")
     var timeout: Int = 30
@@ -30,11 +41,25 @@ struct NECConnectionOptions: ParsableArguments {
     @Flag(help: "Print the service's JSON on one line instead of indented.")
     var compact = false
 
+    func validate() throws {
+        // The value is never repeated: it is already exposed, and must not reach a log too.
+        if refusedSecretKey != nil {
+            throw ValidationError("--secret-key is not accepted (a command line shows in ps): use --secret-key-file PATH or NEC_ID_SECRET_KEY")
+        }
+        if refusedAPIKey != nil {
+            throw ValidationError("--api-key is not accepted (a command line shows in ps): use --api-key-file PATH or NEC_ID_API_KEY")
+        }
+    }
+
     func configuration(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> NECIDConfiguration {
         func value(_ flag: String?, _ variable: String) -> String? {
             if let flag, !flag.isEmpty { return flag }
             if let fromEnvironment = environment[variable], !fromEnvironment.isEmpty { return fromEnvironment }
             return nil
+        }
+        func secret(_ file: String?, _ variable: String) throws -> String? {
+            if let file, !file.isEmpty { return try readSecretFile(file) }
+            return value(nil, variable)
         }
         guard let endpoint = value(endpoint, "NEC_ID_ENDPOINT") else {
             throw ValidationError("no biometric endpoint: pass --endpoint or set NEC_ID_ENDPOINT")
@@ -42,14 +67,14 @@ struct NECConnectionOptions: ParsableArguments {
         guard let accessKey = value(accessKey, "NEC_ID_ACCESS_KEY") else {
             throw ValidationError("no access key: pass --access-key or set NEC_ID_ACCESS_KEY")
         }
-        guard let secretKey = value(secretKey, "NEC_ID_SECRET_KEY") else {
-            throw ValidationError("no secret key: pass --secret-key or set NEC_ID_SECRET_KEY")
+        guard let secretKey = try secret(secretKeyFile, "NEC_ID_SECRET_KEY") else {
+            throw ValidationError("no secret key: pass --secret-key-file or set NEC_ID_SECRET_KEY")
         }
         guard timeout >= 1 else { throw ValidationError("--timeout must be at least 1 second") }
         return NECIDConfiguration(
             endpoint: endpoint, portalEndpoint: value(portalEndpoint, "NEC_ID_PORTAL_ENDPOINT"),
             credentials: AWSCredentials(accessKeyID: accessKey, secretAccessKey: secretKey),
-            apiKey: value(apiKey, "NEC_ID_API_KEY"), region: value(region, "NEC_ID_REGION") ?? "ap-southeast-2",
+            apiKey: try secret(apiKeyFile, "NEC_ID_API_KEY"), region: value(region, "NEC_ID_REGION") ?? "ap-southeast-2",
             http: CloudHTTPPolicy(requestTimeout: .seconds(timeout)))
     }
 
@@ -105,4 +130,14 @@ func readImage(_ path: String) throws -> [UInt8] {
     }
     guard !data.isEmpty else { throw ValidationError("image file \(path) is empty") }
     return Array(data)
+}
+
+/// A secret from a file named on the command line: owner-only, not a symlink, not a FIFO (see
+/// `PrivateFile`). The error names the file, never its content.
+func readSecretFile(_ path: String) throws -> String {
+    do {
+        return try PrivateFile.readSecret(path)
+    } catch {
+        throw ValidationError(error.description)
+    }
 }

@@ -13,8 +13,9 @@ struct NeoCheckCommand: AsyncParsableCommand {
         discussion: """
             Settings come from flags or, when a flag is absent, from the environment: \
             NEOCHECK_ENDPOINT, NEOCHECK_CLIENT_ID, NEOCHECK_CLIENT_SECRET, NEOCHECK_USERNAME, \
-            NEOCHECK_PASSWORD. Prefer the environment for the secret and the password: \
-            command-line flags are visible to other users of the machine. Replies are printed as JSON.
+            NEOCHECK_PASSWORD. The client secret and the password are never flags (a command line \
+            is visible to other users of the machine): give them in owner-only files with \
+            --client-secret-file and --password-file, or in the environment. Replies are printed as JSON.
             """,
         subcommands: [NeoCheckTokenCommand.self, NeoCheckRecordsCommand.self, NeoCheckListsCommand.self, NeoCheckIdentifyCommand.self]
     )
@@ -28,14 +29,18 @@ struct NeoCheckConnectionOptions: ParsableArguments {
     @Option(name: .customLong("client-id"), help: "API client id (env NEOCHECK_CLIENT_ID).")
     var clientID: String?
 
-    @Option(name: .customLong("client-secret"), help: "API client secret (env NEOCHECK_CLIENT_SECRET).")
-    var clientSecret: String?
+    @Option(name: .customLong("client-secret-file"), help: "File holding the API client secret, mode 600 (env NEOCHECK_CLIENT_SECRET).")
+    var clientSecretFile: String?
 
     @Option(help: "User name (env NEOCHECK_USERNAME).")
     var username: String?
 
-    @Option(help: "Password (env NEOCHECK_PASSWORD).")
-    var password: String?
+    @Option(name: .customLong("password-file"), help: "File holding the password, mode 600 (env NEOCHECK_PASSWORD).")
+    var passwordFile: String?
+
+    /// The old secret flags, kept only to refuse them with the way to do it instead.
+    @Option(name: .customLong("client-secret"), help: .hidden) var refusedClientSecret: String?
+    @Option(name: .customLong("password"), help: .hidden) var refusedPassword: String?
 
     @Option(help: "Seconds to wait for each reply.")
     var timeout: Double = 15
@@ -47,6 +52,14 @@ struct NeoCheckConnectionOptions: ParsableArguments {
     var callsPerHour: Int = 3600
 
     func validate() throws {
+        // The value is never repeated: it is already exposed, and must not reach a log too.
+        if refusedClientSecret != nil {
+            throw ValidationError(
+                "--client-secret is not accepted (a command line shows in ps): use --client-secret-file PATH or NEOCHECK_CLIENT_SECRET")
+        }
+        if refusedPassword != nil {
+            throw ValidationError("--password is not accepted (a command line shows in ps): use --password-file PATH or NEOCHECK_PASSWORD")
+        }
         guard timeout > 0, timeout <= 600 else { throw ValidationError("--timeout must be within 0...600 seconds") }
         guard callsPerHour > 0 else { throw ValidationError("--calls-per-hour must be positive") }
     }
@@ -65,11 +78,16 @@ struct NeoCheckConnectionOptions: ParsableArguments {
         } else {
             endpointURL = NeoCheckConfiguration.production
         }
+        func secret(_ file: String?, _ name: String, _ variable: String) throws -> String {
+            if let file, !file.isEmpty { return try readSecretFile(file) }
+            if let value = environment[variable], !value.isEmpty { return value }
+            throw ValidationError("missing --\(name) (or \(variable) in the environment)")
+        }
         let credentials = NeoCheckCredentials(
             clientID: try setting(clientID, "client-id", "NEOCHECK_CLIENT_ID"),
-            clientSecret: try setting(clientSecret, "client-secret", "NEOCHECK_CLIENT_SECRET"),
+            clientSecret: try secret(clientSecretFile, "client-secret-file", "NEOCHECK_CLIENT_SECRET"),
             username: try setting(username, "username", "NEOCHECK_USERNAME"),
-            password: try setting(password, "password", "NEOCHECK_PASSWORD"))
+            password: try secret(passwordFile, "password-file", "NEOCHECK_PASSWORD"))
         return NeoCheckConfiguration(endpoint: endpointURL, credentials: credentials)
     }
 

@@ -1,0 +1,67 @@
+import FacegateApp
+import Foundation
+import Testing
+
+/// Issue 9, item 18, through the configuration's secret references: `file:` and `credential:`
+/// secrets are read with `PrivateFile` (no symlink, no FIFO, owner-only), and errors name the
+/// reference, never the value.
+@Suite struct SecretFileReadingTests {
+    static let secret = "configuration-secret-never-shown"
+
+    func withFolder(_ body: (URL) throws -> Void) throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("secret-files-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try body(folder)
+    }
+
+    func refusal(_ reference: SecretReference, environment: [String: String] = [:]) -> String? {
+        do {
+            _ = try SecretFiles.resolve(reference, environment: environment)
+            return nil
+        } catch {
+            return error.description
+        }
+    }
+
+    @Test func fileSecretsRefuseSymlinksFIFOsAndLooseModes() throws {
+        try withFolder { folder throws in
+            let path = folder.appendingPathComponent("secret").path
+            #expect(FileManager.default.createFile(atPath: path, contents: Data((Self.secret + "\n").utf8), attributes: [.posixPermissions: 0o600]))
+            #expect(try SecretFiles.resolve(.file(path)) == Self.secret)
+
+            let link = folder.appendingPathComponent("link").path
+            try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: path)
+            let viaLink = try #require(refusal(.file(link)))
+            #expect(viaLink.contains("file:\(link)") && viaLink.contains("symbolic link"), "\(viaLink)")
+
+            let fifo = folder.appendingPathComponent("fifo").path
+            try #require(mkfifo(fifo, 0o600) == 0)
+            let started = ContinuousClock.now
+            let viaFIFO = try #require(refusal(.file(fifo)))
+            #expect(ContinuousClock.now - started < .seconds(1), "a FIFO must not hang start-up")
+            #expect(viaFIFO.contains("not a regular file"))
+
+            let loose = folder.appendingPathComponent("loose").path
+            #expect(FileManager.default.createFile(atPath: loose, contents: Data(Self.secret.utf8), attributes: [.posixPermissions: 0o644]))
+            let viaLoose = try #require(refusal(.file(loose)))
+            #expect(viaLoose.contains("file:\(loose)") && viaLoose.contains("chmod 600"))
+
+            for message in [viaLink, viaFIFO, viaLoose] { #expect(!message.contains(Self.secret)) }
+        }
+    }
+
+    @Test func credentialSecretsRefuseSymlinksAndFIFOs() throws {
+        try withFolder { folder throws in
+            let environment = ["CREDENTIALS_DIRECTORY": folder.path]
+            let outside = folder.appendingPathComponent("outside").path
+            #expect(FileManager.default.createFile(atPath: outside, contents: Data(Self.secret.utf8), attributes: [.posixPermissions: 0o600]))
+            try FileManager.default.createSymbolicLink(atPath: folder.appendingPathComponent("linked").path, withDestinationPath: outside)
+            #expect(refusal(.credential("linked"), environment: environment)?.contains("symbolic link") == true)
+            try #require(mkfifo(folder.appendingPathComponent("piped").path, 0o600) == 0)
+            #expect(refusal(.credential("piped"), environment: environment)?.contains("not a regular file") == true)
+            #expect(refusal(.credential("../outside"), environment: environment) != nil)
+            #expect(try SecretFiles.resolve(.credential("outside"), environment: environment) == Self.secret)
+        }
+    }
+}
