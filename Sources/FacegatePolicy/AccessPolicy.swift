@@ -87,11 +87,21 @@ public enum AccessPolicy {
         }
     }
 
+    // Every comparison below is written in the grant direction ("grant only if ... holds"): a NaN makes
+    // every comparison false, so a value that slipped past the finiteness checks still cannot open the door.
+
     private static func decideOnline(
         _ candidates: [MatchCandidate], unit: ScoreUnit, policy: DoorPolicy, state: inout PolicyState, at time: Date
     ) -> Decision {
         guard unit == policy.scoreUnit else {
             return Decision(outcome: .error, reason: "scores in \(unit.rawValue) cannot be judged against a threshold in \(policy.scoreUnit.rawValue)")
+        }
+        guard policy.threshold.isFinite, policy.minimumMargin?.isFinite ?? true else {
+            return Decision(outcome: .error, reason: "the door's threshold or margin is not a finite number", scoreUnit: unit)
+        }
+        // Checked before ranking: sorting with a NaN in the list gives no meaningful order.
+        guard candidates.allSatisfy({ $0.score.isFinite }) else {
+            return Decision(outcome: .error, reason: "the cloud returned a score that is not a finite number", scoreUnit: unit)
         }
         let ranked = candidates.sorted { $0.score > $1.score }
         guard let best = ranked.first else {
@@ -101,17 +111,19 @@ public enum AccessPolicy {
         var decision = Decision(
             outcome: .granted, reason: "", subjectId: best.subjectId, bestScore: best.score, secondScore: second,
             threshold: policy.threshold, scoreUnit: unit)
-        if best.score < policy.threshold {
+        guard best.score >= policy.threshold else {
             decision.outcome = .deniedBelowThreshold
             decision.reason = "best score \(format(best.score)) is below the threshold \(format(policy.threshold))"
             decision.subjectId = nil
             return decision
         }
-        if let margin = policy.minimumMargin, let second, best.score - second < margin {
-            decision.outcome = .deniedAmbiguous
-            decision.reason = "best and second scores \(format(best.score)) and \(format(second)) are closer than the margin \(format(margin))"
-            decision.subjectId = nil
-            return decision
+        if let margin = policy.minimumMargin, let second {
+            guard best.score - second >= margin else {
+                decision.outcome = .deniedAmbiguous
+                decision.reason = "best and second scores \(format(best.score)) and \(format(second)) are closer than the margin \(format(margin))"
+                decision.subjectId = nil
+                return decision
+            }
         }
         return applyRules(to: decision, candidate: best, granted: .granted, policy: policy, state: &state, at: time)
     }
@@ -119,10 +131,21 @@ public enum AccessPolicy {
     private static func decideOffline(
         _ candidates: [MatchCandidate], cloudFailure: String, policy: DoorPolicy, state: inout PolicyState, at time: Date
     ) -> Decision {
-        let ranked = candidates.sorted { $0.score < $1.score }
         var decision = Decision(
             outcome: .deniedOffline, reason: "", threshold: policy.offlineMaxDistance, scoreUnit: .descriptorDistance,
             offline: true)
+        guard policy.offlineMaxDistance.isFinite, policy.offlineMinimumMargin?.isFinite ?? true else {
+            decision.outcome = .error
+            decision.reason = "the cloud is unreachable (\(cloudFailure)); the door's offline limit or margin is not a finite number"
+            return decision
+        }
+        // A descriptor distance is never negative; NaN or a negative one means a broken cache entry or probe.
+        guard candidates.allSatisfy({ $0.score.isFinite && $0.score >= 0 }) else {
+            decision.outcome = .error
+            decision.reason = "the cloud is unreachable (\(cloudFailure)); the offline cache gave a distance that is not a finite, non-negative number"
+            return decision
+        }
+        let ranked = candidates.sorted { $0.score < $1.score }
         guard let best = ranked.first else {
             decision.reason = "the cloud is unreachable (\(cloudFailure)) and nobody in the offline cache matches"
             return decision
@@ -134,9 +157,11 @@ public enum AccessPolicy {
             decision.reason = "the cloud is unreachable (\(cloudFailure)); the closest cached face is at distance \(format(best.score)), over the offline limit \(format(policy.offlineMaxDistance))"
             return decision
         }
-        if let margin = policy.offlineMinimumMargin, let second, second - best.score < margin {
-            decision.reason = "the cloud is unreachable (\(cloudFailure)); two cached people are too close to tell apart offline"
-            return decision
+        if let margin = policy.offlineMinimumMargin, let second {
+            guard second - best.score >= margin else {
+                decision.reason = "the cloud is unreachable (\(cloudFailure)); two cached people are too close to tell apart offline"
+                return decision
+            }
         }
         decision.subjectId = best.subjectId
         var decided = applyRules(to: decision, candidate: best, granted: .grantedOffline, policy: policy, state: &state, at: time)
@@ -167,7 +192,16 @@ public enum AccessPolicy {
             let cooldown = Double(policy.reentryCooldown.components.seconds)
                 + Double(policy.reentryCooldown.components.attoseconds) / 1e18
             let since = time.timeIntervalSince(last)
-            if since >= 0, since < cooldown {
+            // A last grant in the future means the clock stepped back: how long ago it really was is
+            // unknown, so it counts as within the cooldown. The grant is re-dated to now, so the wait is
+            // one cooldown from this visit rather than the size of the clock's step.
+            guard since >= 0 else {
+                state.lastGranted[subject] = time
+                decision.outcome = .deniedReentry
+                decision.reason = "subject \(subject) was last let in at a time later than now (the clock stepped back); counted as within the re-entry cooldown"
+                return decision
+            }
+            guard since >= cooldown else {
                 decision.outcome = .deniedReentry
                 decision.reason = "subject \(subject) was let in \(format(since)) s ago, within the re-entry cooldown"
                 return decision

@@ -1,0 +1,108 @@
+import FacegatePolicy
+import Foundation
+import Testing
+
+/// Scores that are not numbers and clocks that step back: the door stays locked.
+struct FaultyInputPolicyTests {
+    static let now = AccessPolicyTests.wednesdayMorning
+    static let notFinite: [Double] = [.nan, .infinity, -.infinity, .signalingNaN]
+
+    func decide(_ identification: Identification, policy: DoorPolicy, state: inout PolicyState, at time: Date = now) -> Decision {
+        AccessPolicy.evaluate(identification, passedQualityGate: true, policy: policy, state: &state, at: time)
+    }
+
+    func decide(_ identification: Identification, policy: DoorPolicy) -> Decision {
+        var state = PolicyState()
+        return decide(identification, policy: policy, state: &state)
+    }
+
+    static let nec = DoorPolicy(door: "front", threshold: 7000, scoreUnit: .necScore, minimumMargin: 500)
+
+    func cloud(_ candidates: (String, Double)...) -> Identification {
+        .cloud(candidates: candidates.map { MatchCandidate(subjectId: $0.0, score: $0.1) }, unit: .necScore)
+    }
+
+    func offline(_ candidates: (String, Double)...) -> Identification {
+        .offline(candidates: candidates.map { MatchCandidate(subjectId: $0.0, score: $0.1) }, cloudFailure: "timeout")
+    }
+
+    @Test(arguments: notFinite) func notFiniteBestScoreIsAnError(score: Double) {
+        var state = PolicyState()
+        let decision = decide(cloud(("alice", score)), policy: Self.nec, state: &state)
+        #expect(decision.outcome == .error)
+        #expect(!decision.outcome.opensDoor && decision.subjectId == nil)
+        #expect(state.lastGranted.isEmpty)
+        // Alone or beside a good candidate: one broken score makes the whole answer untrustworthy.
+        #expect(decide(cloud(("alice", 9500), ("bob", score)), policy: Self.nec).outcome == .error)
+        #expect(decide(cloud(("bob", score), ("alice", 9500)), policy: Self.nec).outcome == .error)
+    }
+
+    @Test(arguments: notFinite) func notFiniteSecondScoreIsAnErrorNotAPassedMargin(score: Double) {
+        // Without the check a NaN second score made `best - second < margin` false: granted.
+        let decision = decide(cloud(("alice", 9500), ("bob", score)), policy: Self.nec)
+        #expect(decision.outcome == .error)
+        #expect(!decision.outcome.opensDoor)
+    }
+
+    @Test(arguments: notFinite) func notFiniteOfflineDistanceIsAnError(distance: Double) {
+        var state = PolicyState()
+        let decision = decide(offline(("alice", distance)), policy: Self.nec, state: &state)
+        #expect(decision.outcome == .error)
+        #expect(decision.offline && !decision.outcome.opensDoor && decision.subjectId == nil)
+        #expect(state.lastGranted.isEmpty)
+        // As the second cached candidate it would otherwise have passed the offline margin check.
+        #expect(decide(offline(("alice", 0.30), ("bob", distance)), policy: Self.nec).outcome == .error)
+    }
+
+    @Test func negativeOfflineDistanceIsAnError() {
+        #expect(decide(offline(("alice", -0.1)), policy: Self.nec).outcome == .error)
+    }
+
+    @Test(arguments: notFinite) func notFiniteLimitsNeverGrant(value: Double) {
+        var threshold = Self.nec
+        threshold.threshold = value
+        #expect(decide(cloud(("alice", 9500)), policy: threshold).outcome == .error)
+        var margin = Self.nec
+        margin.minimumMargin = value
+        #expect(decide(cloud(("alice", 9500), ("bob", 3000)), policy: margin).outcome == .error)
+        var limit = Self.nec
+        limit.offlineMaxDistance = value
+        #expect(decide(offline(("alice", 0.30)), policy: limit).outcome == .error)
+        var offlineMargin = Self.nec
+        offlineMargin.offlineMinimumMargin = value
+        #expect(decide(offline(("alice", 0.30), ("bob", 0.9)), policy: offlineMargin).outcome == .error)
+    }
+
+    @Test func finiteScoresStillDecideAsBefore() {
+        #expect(decide(cloud(("alice", 9500), ("bob", 3000)), policy: Self.nec).outcome == .granted)
+        #expect(decide(cloud(("alice", 9500), ("bob", 9400)), policy: Self.nec).outcome == .deniedAmbiguous)
+        #expect(decide(offline(("alice", 0.30), ("bob", 0.9)), policy: Self.nec).outcome == .grantedOffline)
+        #expect(decide(offline(("alice", 0.0)), policy: Self.nec).outcome == .grantedOffline)
+    }
+
+    @Test func clockSteppedBackKeepsTheReentryCooldown() {
+        var door = Self.nec
+        door.reentryCooldown = .seconds(30)
+        var state = PolicyState()
+        let granted = Self.now
+        #expect(decide(cloud(("alice", 9000)), policy: door, state: &state, at: granted).outcome == .granted)
+        // The clock steps back an hour: the grant seems to be in the future.
+        let stepped = granted - 3600
+        let refused = decide(cloud(("alice", 9000)), policy: door, state: &state, at: stepped)
+        #expect(refused.outcome == .deniedReentry)
+        #expect(refused.reason.contains("clock stepped back"))
+        #expect(!refused.reason.contains("30"), "the reason must not carry the configured cooldown")
+        // Still within one cooldown of the refused visit on the new clock: refused.
+        #expect(decide(cloud(("alice", 9000)), policy: door, state: &state, at: stepped + 20).outcome == .deniedReentry)
+        // One cooldown after the refused visit, not an hour: let in.
+        #expect(decide(cloud(("alice", 9000)), policy: door, state: &state, at: stepped + 31).outcome == .granted)
+        // Other people are not affected.
+        #expect(decide(cloud(("bob", 9000)), policy: door, state: &state, at: stepped).outcome == .granted)
+    }
+
+    @Test func clockSteppedBackWithoutACooldownChangesNothing() {
+        var state = PolicyState()
+        #expect(decide(cloud(("alice", 9000)), policy: Self.nec, state: &state, at: Self.now).outcome == .granted)
+        #expect(decide(cloud(("alice", 9000)), policy: Self.nec, state: &state, at: Self.now - 3600).outcome == .granted)
+    }
+}
