@@ -55,8 +55,8 @@ struct ConfigurationTests {
             let paths = Set(error.problems.map(\.path))
             for expected in [
                 "camera.width", "camera.fps", "camera.colour", "backend.kind", "backend.nec.endpoint", "backend.nec.secret_key",
-                "door.relay.line", "door.schedules[0].time_zone", "door.schedules[0].windows[0].days",
-                "door.schedules[0].windows[0].from", "door.schedules[0].holidays", "surprise",
+                "door.relay.line", "door.schedules[0].time_zone", "door.schedules[0].windows[0].days[1]",
+                "door.schedules[0].windows[0].from", "door.schedules[0].holidays[0]", "surprise",
             ] {
                 #expect(paths.contains(expected), "no problem reported at \(expected): \(error)")
             }
@@ -123,7 +123,7 @@ struct ConfigurationTests {
             _ = try config("nec", "tags: [staff, cleaning]")
             Issue.record("accepted a tag schedule NEC cannot check")
         } catch {
-            #expect(error.problems.map(\.path) == ["door.schedules"])
+            #expect(error.problems.map(\.path) == ["door.schedules[0].applies_to"])
             #expect(error.problems.first?.message.contains("exactly that one tag") == true)
         }
         // Searching only that tag proves it.

@@ -2,20 +2,31 @@ import Foundation
 import Yams
 
 /// One thing wrong with a configuration file, at a key path such as `doors[0].relay.line`.
+///
+/// A message says what is expected, never the value found: the file holds secrets (inline ones in an
+/// owner-only file) and these messages reach the journal, `facegate config check` and reload refusals.
 public struct ConfigProblem: Sendable, Hashable, CustomStringConvertible {
     public var path: String
     public var message: String
-    /// Line in the file, when known.
+    /// Line in the file (from 1), when known.
     public var line: Int?
+    /// Column in the line (from 1), when known.
+    public var column: Int?
 
-    public init(path: String, message: String, line: Int? = nil) {
+    public init(path: String, message: String, line: Int? = nil, column: Int? = nil) {
         self.path = path
         self.message = message
         self.line = line
+        self.column = column
     }
 
     public var description: String {
-        let location = line.map { " (line \($0))" } ?? ""
+        let location =
+            switch (line, column) {
+            case (let line?, let column?): " (line \(line), column \(column))"
+            case (let line?, nil): " (line \(line))"
+            default: ""
+            }
         return "\(path.isEmpty ? "<top>" : path)\(location): \(message)"
     }
 }
@@ -61,7 +72,8 @@ final class ConfigReader {
     var isPresent: Bool { node.map { !isNull($0) } ?? false }
 
     func problem(_ message: String, key: String? = nil, at node: Node? = nil) {
-        log.problems.append(ConfigProblem(path: childPath(key), message: message, line: (node ?? self.node)?.mark?.line))
+        let mark = (node ?? self.node)?.mark
+        log.problems.append(ConfigProblem(path: childPath(key), message: message, line: mark?.line, column: mark?.column))
     }
 
     private func childPath(_ key: String?) -> String {
@@ -120,7 +132,7 @@ final class ConfigReader {
     func bool(_ key: String, default fallback: Bool) -> Bool {
         guard let node = value(key) else { return fallback }
         guard let flag = node.bool else {
-            problem("must be true or false, got \"\(node.string ?? "?")\"", key: key, at: node)
+            problem("must be true or false", key: key, at: node)
             return fallback
         }
         return flag
@@ -133,11 +145,11 @@ final class ConfigReader {
     func int(_ key: String, in range: ClosedRange<Int>) -> Int? {
         guard let node = value(key) else { return nil }
         guard let number = node.int else {
-            problem("must be a whole number, got \"\(node.string ?? "?")\"", key: key, at: node)
+            problem("must be a whole number", key: key, at: node)
             return nil
         }
         guard range.contains(number) else {
-            problem("must be within \(range.lowerBound)...\(range.upperBound), got \(number)", key: key, at: node)
+            problem("must be within \(range.lowerBound)...\(range.upperBound)", key: key, at: node)
             return nil
         }
         return number
@@ -148,16 +160,26 @@ final class ConfigReader {
     }
 
     func double(_ key: String, in range: ClosedRange<Double>) -> Double? {
+        double(key) { range.contains($0) ? nil : "must be within \(Self.format(range.lowerBound))...\(Self.format(range.upperBound))" }
+    }
+
+    /// A finite number (YAML's .nan and .inf are refused: a limit that is not a number cannot be compared),
+    /// then `check`, which returns what is wrong with it or nil.
+    func double(_ key: String, check: (Double) -> String?) -> Double? {
         guard let node = value(key) else { return nil }
         guard let number = node.float ?? node.int.map(Double.init), number.isFinite else {
-            problem("must be a number, got \"\(node.string ?? "?")\"", key: key, at: node)
+            problem("must be a finite number", key: key, at: node)
             return nil
         }
-        guard range.contains(number) else {
-            problem("must be within \(range.lowerBound)...\(range.upperBound), got \(number)", key: key, at: node)
+        if let wrong = check(number) {
+            problem(wrong, key: key, at: node)
             return nil
         }
         return number
+    }
+
+    static func format(_ value: Double) -> String {
+        value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
     }
 
     func seconds(_ key: String, default fallback: Duration, in range: ClosedRange<Double>) -> Duration {
@@ -169,7 +191,7 @@ final class ConfigReader {
         guard let node = value(key) else { return fallback }
         guard let text = node.string, let choice = T(rawValue: text) else {
             let allowed = T.allCases.map(\.rawValue).joined(separator: ", ")
-            problem("must be one of \(allowed), got \"\(node.string ?? "?")\"", key: key, at: node)
+            problem("must be one of \(allowed)", key: key, at: node)
             return fallback
         }
         return choice

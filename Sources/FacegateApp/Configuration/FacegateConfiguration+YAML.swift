@@ -1,3 +1,4 @@
+import FacegateIdentify
 import FacegatePolicy
 import FacegateQuality
 import Foundation
@@ -40,12 +41,51 @@ extension FacegateConfiguration {
         do {
             root = try Yams.compose(yaml: yaml)
         } catch {
-            throw ConfigError(file: file, problems: [ConfigProblem(path: "", message: "not valid YAML: \(error)")])
+            throw ConfigError(file: file, problems: [Self.syntaxProblem(error, in: yaml)])
         }
         let reader = ConfigReader(node: root)
         self.init()
         read(from: reader, fileIsPrivate: fileIsPrivate)
         if !reader.problems.isEmpty { throw ConfigError(file: file, problems: reader.problems) }
+    }
+
+    /// The parser's error as a line and column only. Yams' own text quotes the offending source line,
+    /// which may hold an inline secret; libyaml's problem and context phrases are fixed texts, kept.
+    static func syntaxProblem(_ error: any Error, in yaml: String) -> ConfigProblem {
+        func problem(_ what: String, _ context: YamlError.Context?, _ mark: Mark) -> ConfigProblem {
+            let phrase = [context?.text, what].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: ": ")
+            return ConfigProblem(path: "", message: "not valid YAML: \(phrase)", line: mark.line, column: mark.column)
+        }
+        switch error as? YamlError {
+        case .scanner(let context, let what, let mark, _), .parser(let context, let what, let mark, _),
+            .composer(let context, let what, let mark, _):
+            return problem(what, context, mark)
+        case .duplicatedKeysInMapping(_, let context):
+            // The duplicated keys are left out too: only the line says where.
+            return ConfigProblem(
+                path: "", message: "not valid YAML: a key appears twice in one mapping", line: context.mark.line,
+                column: context.mark.column)
+        case .reader(let what, let offset, _, _):
+            let location = offset.flatMap { lineAndColumn(ofOffset: $0, in: yaml) }
+            return ConfigProblem(path: "", message: "not valid YAML: \(what)", line: location?.line, column: location?.column)
+        default:
+            return ConfigProblem(path: "", message: "not valid YAML")
+        }
+    }
+
+    private static func lineAndColumn(ofOffset offset: Int, in text: String) -> (line: Int, column: Int)? {
+        let scalars = text.unicodeScalars
+        guard offset >= 0, offset <= scalars.count else { return nil }
+        var line = 1, column = 1
+        for scalar in scalars.prefix(offset) {
+            if scalar == "\n" {
+                line += 1
+                column = 1
+            } else {
+                column += 1
+            }
+        }
+        return (line, column)
     }
 
     private mutating func read(from r: ConfigReader, fileIsPrivate: Bool) {
@@ -147,11 +187,34 @@ extension FacegateConfiguration {
         door.tags = d.strings("tags")
         if door.tags.count > 64 { d.problem("NEC ID searches at most 64 tags", key: "tags") }
         door.faceList = d.string("face_list")
-        door.threshold = d.double("threshold", in: 0...9999)
-        door.minimumMargin = d.double("minimum_margin", in: 0...9999)
+        // Scores are in the backend's own units. A threshold on the other backend's scale would let nearly
+        // everyone in (NeoCheck's 80 read as an NEC score) or nobody (NEC's 7000 read as a NeoCheck
+        // confidence); it is a mistake, not a choice, so it is refused rather than clamped.
+        switch backend.kind {
+        case .nec:
+            door.threshold = d.double("threshold") { value in
+                (1000...9999).contains(value)
+                    ? nil
+                    : "must be within 1000...9999: NEC ID scores run 0...9999 (default 7000); under 1000 is a threshold on NeoCheck's 0...100 scale or a fraction"
+            }
+            door.minimumMargin = d.double("minimum_margin") { value in
+                (0...9999).contains(value) ? nil : "must be within 0...9999, in NEC ID score points"
+            }
+        case .neocheck:
+            door.threshold = d.double("threshold") { value in
+                (1...100).contains(value)
+                    ? nil
+                    : "must be within 1...100: NeoCheck confidence is a percentage (default 80); over 100 is a threshold on NEC ID's 0...9999 scale, under 1 a fraction"
+            }
+            door.minimumMargin = d.double("minimum_margin") { value in
+                (0...100).contains(value) ? nil : "must be within 0...100, in NeoCheck confidence points"
+            }
+        }
         door.denyList = Set(d.strings("deny_list"))
         door.reentryCooldown = d.seconds("reentry_cooldown_seconds", default: door.reentryCooldown, in: 0...86_400)
-        door.schedules = d.list("schedules").compactMap(schedule)
+        // Each with its index in the file, for the key path of a problem found below.
+        let schedulesRead = d.list("schedules").enumerated().compactMap { entry in schedule(entry.element).map { (entry.offset, $0) } }
+        door.schedules = schedulesRead.map(\.1)
         // A tag schedule only holds for people known to carry the tag. NEC does not say which tags a
         // match carries (only a one-tag search proves it), and NeoCheck's only "tag" is the face list;
         // any other tag schedule would silently never apply, letting people in at any hour.
@@ -160,13 +223,14 @@ extension FacegateConfiguration {
             case .nec: door.tags.count == 1 ? door.tags[0] : nil
             case .neocheck: door.faceList
             }
-        for schedule in door.schedules {
+        for (index, schedule) in schedulesRead {
             guard case .tag(let tag) = schedule.scope, tag != provenTag else { continue }
             let how =
                 backend.kind == .nec
                 ? "with NEC ID a tag schedule needs the door to search exactly that one tag (NEC does not say which tags a match carries); use subject schedules"
                 : "with NeoCheck the only tag is the door's face_list"
-            d.problem("schedule \"\(schedule.name)\" applies to tag:\(tag), which cannot be checked: \(how)", key: "schedules")
+            // Named by its key path, not by its name or tag: messages carry no values from the file.
+            d.problem("names a tag the door cannot check: \(how)", key: "schedules[\(index)].applies_to")
         }
         d.rejectUnknownKeys()
     }
@@ -201,28 +265,39 @@ extension FacegateConfiguration {
         }
         let zoneName = s.string("time_zone", default: TimeZone.current.identifier)
         let zone = TimeZone(identifier: zoneName)
-        if zone == nil { s.problem("is not a known time zone: \(zoneName)", key: "time_zone") }
+        if zone == nil {
+            s.problem("is not a known time zone (an IANA name such as Europe/Madrid)", key: "time_zone", at: s.value("time_zone"))
+        }
         var windows: [AccessSchedule.Window] = []
         for w in s.list("windows") {
             var days = Set<Int>()
-            for day in w.strings("days") {
+            for (index, day) in w.strings("days").enumerated() {
                 if let number = Self.dayNames[String(day.lowercased().prefix(3))] { days.insert(number) } else {
-                    w.problem("unknown day \"\(day)\" (mon ... sun)", key: "days")
+                    w.problem("is not a day (mon ... sun)", key: "days[\(index)]")
                 }
             }
             if days.isEmpty { w.problem("needs at least one day", key: "days") }
             let from = minutes(w, "from"), to = minutes(w, "to")
+            if let from, from == 24 * 60 {
+                w.problem("must be 00:00 ... 23:59 (24:00 is only an end)", key: "from", at: w.value("from"))
+            }
+            // from == to is either empty or all day; which one was meant cannot be told, so neither is guessed.
+            if let from, let to, from == to {
+                w.problem("must differ from `from`: for all day write from \"00:00\" to \"24:00\"", key: "to", at: w.value("to"))
+            }
             w.rejectUnknownKeys()
-            if let from, let to, !days.isEmpty { windows.append(.init(weekdays: days, start: from, end: to)) }
+            if let from, let to, from != to, from < 24 * 60, !days.isEmpty {
+                windows.append(.init(weekdays: days, start: from, end: to))
+            }
         }
         if windows.isEmpty { s.problem("needs at least one window", key: "windows") }
         var holidays = Set<AccessSchedule.Day>()
-        for text in s.strings("holidays") {
+        for (index, text) in s.strings("holidays").enumerated() {
             let parts = text.split(separator: "-").compactMap { Int($0) }
             if parts.count == 3, (1...12).contains(parts[1]), (1...31).contains(parts[2]) {
                 holidays.insert(.init(year: parts[0], month: parts[1], day: parts[2]))
             } else {
-                s.problem("holiday \"\(text)\" is not YYYY-MM-DD", key: "holidays")
+                s.problem("is not a date YYYY-MM-DD", key: "holidays[\(index)]")
             }
         }
         s.rejectUnknownKeys()
@@ -238,16 +313,17 @@ extension FacegateConfiguration {
         let parts = text.split(separator: ":").map { Int($0) }
         guard parts.count == 2, let h = parts[0], let m = parts[1], (0...24).contains(h), (0...59).contains(m), h * 60 + m <= 1440
         else {
-            r.problem("\"\(text)\" is not a time HH:MM", key: key)
+            r.problem("must be a time HH:MM (00:00 ... 24:00)", key: key, at: r.value(key))
             return nil
         }
         return h * 60 + m
     }
 
+    /// A cloud endpoint: https, or plain http to this machine only (the same rule the clients apply).
     private func url(_ r: ConfigReader, _ key: String, default fallback: String) -> String {
         guard let text = r.string(key) else { return fallback }
-        guard let url = URL(string: text), let scheme = url.scheme, ["https", "http"].contains(scheme), url.host != nil else {
-            r.problem("must be an http(s) URL, got \"\(text)\"", key: key)
+        if let refusal = CloudEndpoint.refusal(text) {
+            r.problem(refusal.description, key: key, at: r.value(key))
             return fallback
         }
         return text

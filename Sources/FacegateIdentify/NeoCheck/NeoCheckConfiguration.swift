@@ -46,7 +46,8 @@ public struct NeoCheckConfiguration: Sendable {
         guard components.user == nil, components.password == nil else {
             throw NeoCheckError(.invalidConfiguration, "the endpoint must not carry credentials")
         }
-        let loopback = ["127.0.0.1", "localhost", "::1", "[::1]"].contains(host.lowercased())
+        // The same loopback rule as the configuration check of both clouds' endpoints.
+        let loopback = CloudEndpoint.isLoopback(host: host)
         guard scheme == "https" || (scheme == "http" && loopback) else {
             throw NeoCheckError(
                 .invalidConfiguration, "endpoint must use https (plain http is allowed only to this machine), got \(scheme)://\(host)")

@@ -1,0 +1,217 @@
+import FacegateApp
+import FacegateIdentify
+import FacegatePolicy
+import Foundation
+import Testing
+
+/// Configuration mistakes that would open the door for the wrong person or leak a secret into the
+/// journal: thresholds on the wrong scale, limits that are not numbers, empty schedule windows, plain
+/// http to the cloud, and error messages that echo the file's values.
+struct ConfigurationSafetyTests {
+    func problems(_ yaml: String, fileIsPrivate: Bool = true) -> ConfigError? {
+        do {
+            _ = try FacegateConfiguration(yaml: yaml, file: "test.yaml", fileIsPrivate: fileIsPrivate)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    // MARK: item 15: no value from the file in any message
+
+    @Test func yamlSyntaxErrorGivesLineAndColumnButNotTheLine() throws {
+        // `@` cannot start a YAML value: Yams' own message quotes the whole source line.
+        let yaml = """
+            backend:
+              kind: neocheck
+              neocheck:
+                password: @x-Tr0ub4dor-3
+            """
+        let error = try #require(problems(yaml))
+        let problem = try #require(error.problems.first)
+        #expect(error.problems.count == 1)
+        #expect(problem.line == 4 && problem.column != nil)
+        #expect(problem.message.hasPrefix("not valid YAML"))
+        for leaked in ["@x", "Tr0ub4dor", "password:"] {
+            #expect(!error.description.contains(leaked), "the error repeats \(leaked): \(error)")
+        }
+    }
+
+    @Test func yamlReaderAndDuplicateKeyErrorsCarryNoValue() throws {
+        // A control character is refused by libyaml's reader, which Yams reports with the line's text.
+        let control = try #require(problems("backend:\n  nec:\n    secret_key: ab\u{1}Tr0ub4dor\n"))
+        #expect(!control.description.contains("Tr0ub4dor"), "\(control)")
+        #expect(control.problems.first?.line == 3)
+        let twice = try #require(problems("backend:\n  nec:\n    secret_key: Tr0ub4dor\n    secret_key: Tr0ub4dor2\n"))
+        #expect(!twice.description.contains("Tr0ub4dor"), "\(twice)")
+        #expect(twice.problems.first?.line != nil)
+    }
+
+    @Test func badChoiceNextToASecretNamesTheKeyAndAllowedValuesOnly() throws {
+        let yaml = """
+            backend:
+              kind: Tr0ub4dor-kind
+              nec:
+                secret_key: correct-horse-battery
+            """
+        let error = try #require(problems(yaml))
+        let kind = try #require(error.problems.first { $0.path == "backend.kind" })
+        #expect(kind.message.contains("nec, neocheck"))
+        #expect(kind.line == 2)
+        #expect(!error.description.contains("Tr0ub4dor"), "\(error)")
+        #expect(!error.description.contains("correct-horse"), "\(error)")
+    }
+
+    /// Every kind of value the reader checks, each wrong and each carrying a marker that must not come back.
+    @Test func noReaderEchoesTheValueItRefuses() throws {
+        let yaml = """
+            camera:
+              source: LEAK-source
+              width: LEAK-width
+              replay_loops: LEAK-bool
+              stall_timeout_seconds: LEAK-seconds
+            quality:
+              gate: 7000000001
+            backend:
+              nec:
+                endpoint: LEAK-endpoint
+              neocheck:
+                endpoint: https://user:LEAK-password@neocheck.example/api
+            door:
+              threshold: LEAK-threshold
+              schedules:
+                - name: LEAK-name
+                  applies_to: tag:LEAK-tag
+                  time_zone: LEAK/Zone
+                  windows: [{days: [LEAK-day], from: "LEAK:00", to: "25:LEAK"}]
+                  holidays: [LEAK-holiday]
+                - name: LEAK-name2
+                  applies_to: LEAK-scope
+                  time_zone: UTC
+                  windows: [{days: [mon], from: "09:00", to: "17:00"}]
+            logging:
+              level: LEAK-level
+            """
+        let error = try #require(problems(yaml))
+        #expect(error.problems.count >= 14, "\(error)")
+        #expect(!error.description.contains("LEAK"), "\(error)")
+        #expect(!error.description.contains("7000000001"), "\(error)")
+    }
+
+    @Test func tagScheduleTheDoorCannotCheckIsNamedByKeyPathNotByNameOrTag() throws {
+        let yaml = """
+            door:
+              tags: [staff, cleaning]
+              schedules:
+                - {name: ok, applies_to: everyone, time_zone: UTC, windows: [{days: [mon], from: "09:00", to: "17:00"}]}
+                - {name: secret-name, applies_to: tag:secret-tag, time_zone: UTC, windows: [{days: [mon], from: "09:00", to: "17:00"}]}
+            """
+        let error = try #require(problems(yaml))
+        #expect(error.problems.map(\.path) == ["door.schedules[1].applies_to"])
+        #expect(!error.description.contains("secret-"), "\(error)")
+    }
+
+    // MARK: item 5: thresholds in the backend's own units
+
+    @Test func necThresholdOnNeoChecksScaleIsRefused() throws {
+        for wrong in ["83", "0.83", "998", "10000", "-5"] {
+            let error = try #require(problems("backend: {kind: nec}\ndoor: {threshold: \(wrong)}"), "NEC accepted \(wrong)")
+            let problem = try #require(error.problems.first)
+            #expect(error.problems.count == 1 && problem.path == "door.threshold")
+            #expect(problem.message.contains("1000...9999"))
+            #expect(!problem.message.contains(wrong), "echoes \(wrong): \(problem)")
+        }
+        for right in [1000.0, 7321, 9999] {
+            let config = try FacegateConfiguration(yaml: "backend: {kind: nec}\ndoor: {threshold: \(right)}")
+            #expect(config.doorPolicy.threshold == right)
+        }
+    }
+
+    @Test func neoCheckThresholdOnNECsScaleIsRefused() throws {
+        for wrong in ["7321", "101", "0.83", "-5"] {
+            let error = try #require(problems("backend: {kind: neocheck}\ndoor: {threshold: \(wrong)}"), "NeoCheck accepted \(wrong)")
+            let problem = try #require(error.problems.first)
+            #expect(error.problems.count == 1 && problem.path == "door.threshold")
+            #expect(problem.message.contains("1...100"))
+            #expect(!problem.message.contains(wrong), "echoes \(wrong): \(problem)")
+        }
+        for right in [1.0, 83, 100] {
+            let config = try FacegateConfiguration(yaml: "backend: {kind: neocheck}\ndoor: {threshold: \(right)}")
+            #expect(config.doorPolicy.threshold == right)
+        }
+    }
+
+    @Test func marginsAreInTheBackendsUnitsToo() throws {
+        let neo = try #require(problems("backend: {kind: neocheck}\ndoor: {minimum_margin: 500}"))
+        #expect(neo.problems.map(\.path) == ["door.minimum_margin"])
+        #expect(try FacegateConfiguration(yaml: "backend: {kind: neocheck}\ndoor: {minimum_margin: 5}").doorPolicy.minimumMargin == 5)
+        #expect(try FacegateConfiguration(yaml: "backend: {kind: nec}\ndoor: {minimum_margin: 500}").doorPolicy.minimumMargin == 500)
+        #expect(problems("backend: {kind: nec}\ndoor: {minimum_margin: 10000}") != nil)
+    }
+
+    @Test func defaultThresholdsAreOnEachBackendsScale() throws {
+        #expect(try FacegateConfiguration(yaml: "backend: {kind: nec}").doorPolicy.threshold == 7000)
+        #expect(try FacegateConfiguration(yaml: "backend: {kind: neocheck}").doorPolicy.threshold == 80)
+    }
+
+    // MARK: item 6: limits that are not numbers
+
+    @Test(arguments: [".nan", ".NaN", ".inf", "-.inf", "1e999"])
+    func notFiniteLimitsAreRefused(value: String) throws {
+        let yaml = """
+            door: {threshold: \(value), minimum_margin: \(value)}
+            offline_cache: {max_distance: \(value), minimum_margin: \(value)}
+            """
+        let error = try #require(problems(yaml))
+        #expect(
+            Set(error.problems.map(\.path))
+                == ["door.threshold", "door.minimum_margin", "offline_cache.max_distance", "offline_cache.minimum_margin"])
+        #expect(error.problems.allSatisfy { $0.message.contains("finite") })
+    }
+
+    // MARK: item 5: schedule windows
+
+    @Test func windowFromEqualToIsRefused() throws {
+        func window(_ from: String, _ to: String) -> String {
+            "door:\n  schedules: [{name: s, time_zone: UTC, windows: [{days: [mon], from: \"\(from)\", to: \"\(to)\"}]}]"
+        }
+        let same = try #require(problems(window("09:00", "09:00")))
+        #expect(same.problems.map(\.path).contains("door.schedules[0].windows[0].to"))
+        #expect(problems(window("00:00", "00:00")) != nil)
+        #expect(problems(window("24:00", "24:00")) != nil)
+        #expect(problems(window("24:00", "06:00")) != nil)
+        let allDay = try FacegateConfiguration(yaml: window("00:00", "24:00"))
+        #expect(allDay.door.schedules.first?.windows == [.init(weekdays: [2], start: 0, end: 1440)])
+        let overnight = try FacegateConfiguration(yaml: window("22:00", "06:00"))
+        #expect(overnight.door.schedules.first?.windows == [.init(weekdays: [2], start: 22 * 60, end: 6 * 60)])
+    }
+
+    // MARK: item 16: endpoints
+
+    @Test func plainHTTPEndpointIsRefusedUnlessOnLoopback() throws {
+        for backend in ["nec", "neocheck"] {
+            for refused in ["http://api.id.nec.com.au", "http://10.0.0.5:8080", "http://127.0.0.1.example.com", "http://localhost.example.com/api", "ftp://127.0.0.1"] {
+                let error = try #require(problems("backend:\n  \(backend):\n    endpoint: \(refused)"), "accepted \(refused)")
+                #expect(error.problems.map(\.path) == ["backend.\(backend).endpoint"])
+                #expect(!error.description.contains(refused))
+            }
+            for accepted in [
+                "https://api.id.nec.com.au", "http://127.0.0.1:8080", "http://127.42.0.9", "http://[::1]:9000/api", "http://localhost:80",
+                "HTTP://LOCALHOST:80",
+            ] {
+                #expect(problems("backend:\n  \(backend):\n    endpoint: \"\(accepted)\"") == nil, "refused \(accepted)")
+            }
+        }
+        let withPassword = try #require(problems("backend:\n  nec:\n    endpoint: https://me:Tr0ub4dor@api.example"))
+        #expect(!withPassword.description.contains("Tr0ub4dor"))
+    }
+
+    @Test func loopbackIsParsedStrictly() {
+        for host in ["127.0.0.1", "127.255.255.254", "localhost", "LocalHost", "::1", "[::1]", "0:0:0:0:0:0:0:1"] {
+            #expect(CloudEndpoint.isLoopback(host: host), "\(host)")
+        }
+        for host in ["128.0.0.1", "10.0.0.1", "127.0.0.1.nip.io", "127.1", "::2", "::ffff:8.8.8.8", "", "example.com", "localhost.evil"] {
+            #expect(!CloudEndpoint.isLoopback(host: host), "\(host)")
+        }
+    }
+}
