@@ -98,6 +98,13 @@ struct ConfigurationSafetyTests {
         #expect(!error.description.contains("7000000001"), "\(error)")
     }
 
+    @Test func anUnknownKeyThatIsNotAPlainNameIsNotRepeated() throws {
+        // A missing line break turned a secret into part of a key.
+        let error = try #require(problems("backend:\n  nec:\n    secret_key credential:x Tr0ub4dor: 1\n    colour: red\n"))
+        #expect(Set(error.problems.map(\.path)) == ["backend.nec", "backend.nec.colour"])
+        #expect(!error.description.contains("Tr0ub4dor"), "\(error)")
+    }
+
     @Test func tagScheduleTheDoorCannotCheckIsNamedByKeyPathNotByNameOrTag() throws {
         let yaml = """
             door:

@@ -197,12 +197,24 @@ final class ConfigReader {
         return choice
     }
 
+    static func looksLikeAKey(_ text: String) -> Bool {
+        !text.isEmpty && text.count <= 40
+            && text.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || $0 == "_" || $0 == "-" }
+    }
+
     /// Reports keys present in this mapping that nothing read; call after reading a section.
     func rejectUnknownKeys() {
         guard let mapping = node?.mapping else { return }
         for (keyNode, _) in mapping {
             let key = keyNode.string ?? "?"
-            if !consumed.contains(key) { problem("unknown key", key: key, at: keyNode) }
+            guard !consumed.contains(key) else { continue }
+            // A key is named in the path only if it looks like one: a "key" with spaces or symbols is more
+            // likely a value typed in the wrong place (a missing newline before a secret), so it stays out.
+            if Self.looksLikeAKey(key) {
+                problem("unknown key", key: key, at: keyNode)
+            } else {
+                problem("has an unknown key that is not a plain name", at: keyNode)
+            }
         }
     }
 }

@@ -1,0 +1,37 @@
+import Foundation
+import Testing
+
+/// The unit, the set-up script and the udev rule agree, so the unit starts on a stock Debian box
+/// (which has no gpio group: systemd refuses a unit whose SupplementaryGroups= does not exist).
+struct InstallFilesTests {
+    static let root = ConfigurationTests.packageRoot
+
+    func text(_ path: String) throws -> String {
+        try String(contentsOf: Self.root.appendingPathComponent(path), encoding: .utf8)
+    }
+
+    @Test func everyGroupTheUnitJoinsExistsOnDebianOrIsCreatedBySetup() throws {
+        let unit = try text("systemd/facegate.service")
+        let setup = try text("scripts/setup")
+        let groups = unit.split(separator: "\n").filter { $0.hasPrefix("SupplementaryGroups=") }
+            .flatMap { $0.dropFirst("SupplementaryGroups=".count).split(separator: " ").map(String.init) }
+        #expect(groups.contains("gpio"))
+        // Groups in Debian's base-passwd; anything else must be created by scripts/setup.
+        let debianGroups: Set<String> = ["video", "audio", "dialout", "plugdev"]
+        for group in groups where !debianGroups.contains(group) {
+            #expect(setup.contains("groupadd --system \(group)"), "scripts/setup does not create the group \(group)")
+        }
+    }
+
+    @Test func udevRuleGivesTheGPIOGroupTheChipsAndSetupInstallsIt() throws {
+        let rule = try text("etc/udev/60-facegate-gpio.rules")
+        let active = rule.split(separator: "\n").filter { !$0.hasPrefix("#") && !$0.trimmingCharacters(in: .whitespaces).isEmpty }
+        #expect(active == [#"SUBSYSTEM=="gpio", KERNEL=="gpiochip*", GROUP="gpio", MODE="0660""#])
+        let setup = try text("scripts/setup")
+        #expect(setup.contains("udev_rule=60-facegate-gpio.rules"))
+        #expect(setup.contains(#"install -D -m 0644 "$repo/etc/udev/$udev_rule" "/etc/udev/rules.d/$udev_rule""#))
+        // The unit must still allow the chip's device class, or the group would not help.
+        let unit = try text("systemd/facegate.service")
+        #expect(unit.contains("DevicePolicy=closed") && unit.contains("DeviceAllow=char-gpiochip rw"))
+    }
+}
