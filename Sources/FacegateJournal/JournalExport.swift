@@ -74,6 +74,8 @@ public struct DecisionLogLine: Encodable, Sendable {
     var latencyMs: Latencies
     var recheck: Recheck?
     var probeCrop: Bool
+    /// For a grant: whether the relay was driven (`unlocked`) or could not be (`failed`).
+    var relay: String?
 
     public init(_ journaled: JournaledDecision) {
         let record = journaled.record
@@ -103,6 +105,7 @@ public struct DecisionLogLine: Encodable, Sendable {
                 subjectId: r?.subjectId, score: r?.score, reason: r?.reason)
         }
         probeCrop = journaled.hasProbeCrop
+        relay = record.relay?.rawValue
     }
 }
 
@@ -126,7 +129,7 @@ public enum JournalExport {
     public static let decisionCSVHeader = [
         "time", "id", "door", "outcome", "reason", "backend", "subject_id", "best_score", "second_score", "threshold",
         "score_unit", "offline", "face_quality_score", "capture_ms", "quality_ms", "cloud_ms", "policy_ms", "relay_ms",
-        "total_ms", "recheck_status", "recheck_outcome", "recheck_subject_id", "recheck_score",
+        "total_ms", "recheck_status", "recheck_outcome", "recheck_subject_id", "recheck_score", "relay",
     ]
 
     public static let doorEventCSVHeader = ["time", "door", "event", "detail"]
@@ -150,6 +153,7 @@ public enum JournalExport {
             number(record.quality?.faceQualityScore), number(ms(l.capture)), number(ms(l.quality)), number(ms(l.cloud)),
             number(ms(l.policy)), number(ms(l.relay)), number(ms(l.total)), journaled.recheckStatus?.rawValue,
             journaled.recheck?.outcome.rawValue, journaled.recheck?.subjectId, number(journaled.recheck?.score),
+            record.relay?.rawValue,
         ]
         return csvLine(fields)
     }

@@ -153,7 +153,7 @@ enum JournalQueries {
         let record = DecisionRecord(
             id: uuid, time: row["time"], door: row["door"], decision: decision, backend: row["backend"],
             quality: (row["quality"] as String?).flatMap(JournalWriter.decodeQuality), latencies: latencies,
-            awaitsRecheck: status != nil)
+            awaitsRecheck: status != nil, relay: (row["relay"] as String?).flatMap(RelayRecord.Result.init(rawValue:)))
         var recheck: RecheckRecord?
         if let time = row["recheck_time"] as Date?, let outcomeText = row["recheck_outcome"] as String? {
             recheck = RecheckRecord(

@@ -20,11 +20,13 @@ public struct DecisionRecord: Sendable, Hashable {
     public var probeCrop: [UInt8]?
     /// Whether the cloud must re-check this decision when it returns (true for offline decisions by default).
     public var awaitsRecheck: Bool
+    /// What the relay did, for a grant; nil until it is journaled (and for decisions that open nothing).
+    public var relay: RelayRecord.Result?
 
     public init(
         id: UUID = UUID(), time: Date, door: String, decision: Decision, backend: String,
         quality: QualityMeasures? = nil, latencies: StageLatencies = StageLatencies(), probeCrop: [UInt8]? = nil,
-        awaitsRecheck: Bool? = nil
+        awaitsRecheck: Bool? = nil, relay: RelayRecord.Result? = nil
     ) {
         self.id = id
         self.time = time
@@ -35,6 +37,7 @@ public struct DecisionRecord: Sendable, Hashable {
         self.latencies = latencies
         self.probeCrop = probeCrop
         self.awaitsRecheck = awaitsRecheck ?? decision.offline
+        self.relay = relay
     }
 }
 

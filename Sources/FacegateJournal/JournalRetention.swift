@@ -11,15 +11,18 @@ public struct JournalRetention: Sendable, Hashable {
     public var probeCropMaxAge: Duration?
     /// At most this many probe crops are kept, the newest.
     public var probeCropMaxCount: Int?
+    /// One pass deletes by age at most a tenth of a table's rows, or this many when that is more.
+    public var minimumAgeDeletionsPerPass: Int
 
     public init(
         maxAge: Duration? = .seconds(90 * 86_400), maxBytes: Int? = 256 << 20,
-        probeCropMaxAge: Duration? = .seconds(7 * 86_400), probeCropMaxCount: Int? = 1_000
+        probeCropMaxAge: Duration? = .seconds(7 * 86_400), probeCropMaxCount: Int? = 1_000, minimumAgeDeletionsPerPass: Int = 1_000
     ) {
         self.maxAge = maxAge
         self.maxBytes = maxBytes
         self.probeCropMaxAge = probeCropMaxAge
         self.probeCropMaxCount = probeCropMaxCount
+        self.minimumAgeDeletionsPerPass = max(1, minimumAgeDeletionsPerPass)
     }
 }
 
@@ -32,6 +35,9 @@ public struct RetentionReport: Sendable, Hashable {
     public var bytesBefore = 0
     public var bytesAfter = 0
 
+    /// Age retention left records older than the limit: either nothing was newer than the cutoff (the
+    /// clock may have jumped forward) or more were due than one pass deletes.
+    public var ageRetentionHeldBack = false
     public var deletedAnything: Bool { deletedDecisions + deletedDoorEvents + deletedProbeCrops > 0 }
 }
 
@@ -44,12 +50,28 @@ enum JournalRetentionRunner {
 
         if let maxAge = retention.maxAge {
             let cutoff = now.addingTimeInterval(-maxAge.seconds)
-            try db.inTransaction {
-                try db.execute(sql: "DELETE FROM decision WHERE time < ?", arguments: [cutoff])
-                report.deletedDecisions += db.changesCount
-                try db.execute(sql: "DELETE FROM door_event WHERE time < ?", arguments: [cutoff])
-                report.deletedDoorEvents += db.changesCount
-                return .commit
+            // A clock that jumps forward makes every record look old. Age never empties the journal:
+            // when nothing is newer than the cutoff the pass deletes nothing by age, and one pass deletes
+            // at most a tenth of the rows, so a wrong clock costs a slice, not the record.
+            let newest = try Date.fetchOne(db, sql: "SELECT MAX(time) FROM (SELECT MAX(time) AS time FROM decision UNION ALL SELECT MAX(time) FROM door_event)")
+            if let newest, newest < cutoff {
+                report.ageRetentionHeldBack = true
+            } else {
+                try db.inTransaction {
+                    for table in ["decision", "door_event"] {
+                        let rows = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM \(table)") ?? 0
+                        let limit = max(retention.minimumAgeDeletionsPerPass, rows / 10)
+                        try db.execute(
+                            sql: "DELETE FROM \(table) WHERE id IN (SELECT id FROM \(table) WHERE time < ? ORDER BY time, id LIMIT ?)",
+                            arguments: [cutoff, limit])
+                        let deleted = db.changesCount
+                        if table == "decision" { report.deletedDecisions += deleted } else { report.deletedDoorEvents += deleted }
+                        if deleted == limit, try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM \(table) WHERE time < ?)", arguments: [cutoff]) == true {
+                            report.ageRetentionHeldBack = true
+                        }
+                    }
+                    return .commit
+                }
             }
         }
         if let cropAge = retention.probeCropMaxAge {

@@ -54,6 +54,10 @@ enum JournalSchema {
                 t.column("detail", .text)
             }
         }
+        migrator.registerMigration("v2: relay result of granted decisions") { db in
+            // nil until the relay has been driven (a grant is committed before the relay moves).
+            try db.alter(table: "decision") { t in t.add(column: "relay", .text) }
+        }
         return migrator
     }
 

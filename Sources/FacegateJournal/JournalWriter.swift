@@ -10,6 +10,7 @@ enum JournalWriter {
         case .decision(let record): try insert(record, storeCrops: storeCrops, into: db)
         case .doorEvent(let event): try insert(event, into: db)
         case .recheck(let recheck): try apply(recheck, in: db)
+        case .relay(let relay): try apply(relay, in: db)
         }
     }
 
@@ -62,6 +63,15 @@ enum JournalWriter {
             arguments: [
                 status.rawValue, recheck.time, recheck.outcome.rawValue, recheck.subjectId, finite(recheck.score), recheck.reason,
                 recheck.decisionId.uuidString,
+            ])
+    }
+
+    /// Records what the relay did against the granted decision's row (nothing when that row is gone).
+    static func apply(_ relay: RelayRecord, in db: Database) throws {
+        try db.execute(
+            sql: "UPDATE decision SET relay = ?, relay_ms = ?, total_ms = COALESCE(?, total_ms) WHERE uuid = ?",
+            arguments: [
+                relay.result.rawValue, relay.latency?.journalMilliseconds, relay.total?.journalMilliseconds, relay.decisionId.uuidString,
             ])
     }
 

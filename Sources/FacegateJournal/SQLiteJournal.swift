@@ -58,6 +58,7 @@ public final class SQLiteJournal: Sendable {
         case decision(DecisionRecord)
         case doorEvent(DoorEventRecord)
         case recheck(RecheckRecord)
+        case relay(RelayRecord)
 
         var cropBytes: Int {
             if case .decision(let record) = self { return record.probeCrop?.count ?? 0 }
@@ -126,6 +127,12 @@ public final class SQLiteJournal: Sendable {
         enqueue(.recheck(recheck))
     }
 
+    /// Queues what the relay did for a granted decision (after the decision itself) and returns at once.
+    @discardableResult
+    public func recordRelay(_ relay: RelayRecord) -> Bool {
+        enqueue(.relay(relay))
+    }
+
     private func enqueue(_ write: PendingWrite) -> Bool {
         let accepted = state.withLock { state -> Bool in
             if state.status.health == .closed || state.pending.count >= configuration.maxPendingRecords {
@@ -188,6 +195,13 @@ public final class SQLiteJournal: Sendable {
         } catch {
             throw JournalError(.closed, "flush was cancelled")
         }
+    }
+
+    /// The time of the newest decision on disk, or nil when there is none (or the file cannot be read):
+    /// a clock that reads earlier than this has been set back.
+    public func newestDecisionTime() async -> Date? {
+        guard let database = try? openedDatabase() else { return nil }
+        return try? await database.read { db in try Date.fetchOne(db, sql: "SELECT MAX(time) FROM decision") }
     }
 
     /// How the journal is doing: for the service status line and health checks.
@@ -268,6 +282,10 @@ public final class SQLiteJournal: Sendable {
         do {
             let report = try await database.writeWithoutTransaction { [configuration] db in
                 try JournalRetentionRunner.apply(configuration.retention, to: db, now: Date())
+            }
+            if report.ageRetentionHeldBack {
+                logger.warning(
+                    "journal retention held back: records older than the age limit are kept for now (a pass deletes at most a tenth, and never every record; has the clock jumped forward?)")
             }
             if report.deletedAnything {
                 logger.info(

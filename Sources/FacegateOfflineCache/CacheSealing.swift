@@ -32,12 +32,18 @@ enum CacheSealing {
         return bytes
     }
 
-    static func entryContext(id: String, subjectId: String, tagsJSON: String, rememberedAt: Int64, expiresAt: Int64) -> [UInt8] {
-        context("entry", [id, subjectId, tagsJSON, String(rememberedAt), String(expiresAt)])
+    /// `scopeJSON` is nil only for rows written before the scope was kept (their context is unchanged).
+    static func entryContext(
+        id: String, subjectId: String, tagsJSON: String, rememberedAt: Int64, expiresAt: Int64, scopeJSON: String?
+    ) -> [UInt8] {
+        context("entry", [id, subjectId, tagsJSON, String(rememberedAt), String(expiresAt)] + (scopeJSON.map { ["scope", $0] } ?? []))
     }
 
-    static func recheckContext(id: String, decisionId: String, door: String, createdAt: Int64, expiresAt: Int64) -> [UInt8] {
-        context("recheck", [id, decisionId, door, String(createdAt), String(expiresAt)])
+    /// `grantedSubject` is nil for re-checks of denials and rows written before it was kept.
+    static func recheckContext(
+        id: String, decisionId: String, door: String, createdAt: Int64, expiresAt: Int64, grantedSubject: String?
+    ) -> [UInt8] {
+        context("recheck", [id, decisionId, door, String(createdAt), String(expiresAt)] + (grantedSubject.map { ["granted", $0] } ?? []))
     }
 
     static let keyCheckContext = context("key-check", [])

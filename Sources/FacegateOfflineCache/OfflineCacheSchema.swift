@@ -33,6 +33,13 @@ enum OfflineCacheSchema {
                 t.column("sealed_probe", .blob).notNull()
             }
         }
+        migrator.registerMigration("v2: grant scope of faces, granted subject of re-checks") { db in
+            // The door's search (tags or face list) each face was granted under, so that a narrower
+            // search later stops it matching offline; nil for faces kept before.
+            try db.alter(table: "face_entry") { t in t.add(column: "scope", .text) }
+            // Who an offline grant let in, so that a re-check that contradicts it purges that face.
+            try db.alter(table: "pending_recheck") { t in t.add(column: "granted_subject", .text) }
+        }
         return migrator
     }
 

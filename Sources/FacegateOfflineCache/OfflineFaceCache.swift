@@ -67,19 +67,22 @@ public actor OfflineFaceCache {
     // MARK: - Faces
 
     /// Remembers the local descriptor of a face the cloud granted.
-    public func remember(subjectId: String, tags: Set<String> = [], descriptor: FaceDescriptor, at time: Date = Date())
-        async throws(OfflineCacheError)
-    {
+    /// - Parameter scope: what the door searched when the cloud granted it (tags or face list).
+    public func remember(
+        subjectId: String, tags: Set<String> = [], grantedUnder scope: Set<String>, descriptor: FaceDescriptor, at time: Date = Date()
+    ) async throws(OfflineCacheError) {
         guard !subjectId.isEmpty else { throw OfflineCacheError(.invalidArgument, "a cached face needs a subject id") }
         let id = UUID().uuidString
         let tagsJSON = CacheSealing.tagsJSON(tags)
+        let scopeJSON = CacheSealing.tagsJSON(scope)
         let rememberedAt = time.cacheMilliseconds
         let expiresAt = rememberedAt + Int64(configuration.entryLifetime.milliseconds)
         let sealed: Data
         do {
             sealed = try CacheSealing.seal(
                 CacheSealing.encode(descriptor),
-                context: CacheSealing.entryContext(id: id, subjectId: subjectId, tagsJSON: tagsJSON, rememberedAt: rememberedAt, expiresAt: expiresAt),
+                context: CacheSealing.entryContext(
+                    id: id, subjectId: subjectId, tagsJSON: tagsJSON, rememberedAt: rememberedAt, expiresAt: expiresAt, scopeJSON: scopeJSON),
                 key: key)
         } catch {
             throw OfflineCacheError(.storage, "cannot seal a descriptor: \(error)")
@@ -88,8 +91,11 @@ public actor OfflineFaceCache {
         let total = max(1, configuration.maxEntries)
         let evicted = try await write { db -> Int in
             try db.execute(
-                sql: "INSERT INTO face_entry (id, subject_id, tags, remembered_at, expires_at, sealed_descriptor) VALUES (?, ?, ?, ?, ?, ?)",
-                arguments: [id, subjectId, tagsJSON, rememberedAt, expiresAt, sealed])
+                sql: """
+                    INSERT INTO face_entry (id, subject_id, tags, remembered_at, expires_at, sealed_descriptor, scope)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [id, subjectId, tagsJSON, rememberedAt, expiresAt, sealed, scopeJSON])
             try db.execute(
                 sql: """
                     DELETE FROM face_entry WHERE subject_id = ? AND id NOT IN
@@ -108,15 +114,22 @@ public actor OfflineFaceCache {
     /// The cached subjects closest to `descriptor`, closest first, with `score` the descriptor distance.
     ///
     /// Expired faces never match. A row that fails to open (edited in the file, or sealed with
-    /// another key) is skipped, logged and counted in ``status()``.
-    public func match(_ descriptor: FaceDescriptor, at time: Date = Date()) async throws(OfflineCacheError) -> [MatchCandidate] {
+    /// another key) is skipped, logged and counted in ``status()``. Each candidate's `stillSearched`
+    /// says whether any of its faces was granted under a scope that `stillSearches` accepts (the door's
+    /// current search); the candidate is returned either way, so that it still counts for the margin.
+    public func match(
+        _ descriptor: FaceDescriptor, at time: Date = Date(),
+        stillSearches: @escaping @Sendable (_ grantedUnder: Set<String>?) -> Bool = { _ in true }
+    ) async throws(OfflineCacheError) -> [MatchCandidate] {
         let now = time.cacheMilliseconds
         let key = self.key
-        let (best, failed) = try await read { db -> ([String: (distance: Float, tags: Set<String>, rememberedAt: Int64)], [String]) in
-            var best: [String: (distance: Float, tags: Set<String>, rememberedAt: Int64)] = [:]
+        typealias Best = (distance: Float, tags: Set<String>, rememberedAt: Int64, searched: Bool)
+        let (best, failed) = try await read { db -> ([String: Best], [String]) in
+            var best: [String: Best] = [:]
             var failed: [String] = []
             let rows = try Row.fetchCursor(
-                db, sql: "SELECT id, subject_id, tags, remembered_at, expires_at, sealed_descriptor FROM face_entry WHERE expires_at > ?",
+                db,
+                sql: "SELECT id, subject_id, tags, remembered_at, expires_at, sealed_descriptor, scope FROM face_entry WHERE expires_at > ?",
                 arguments: [now])
             while let row = try rows.next() {
                 guard let entry = Self.openEntry(row, key: key) else {
@@ -125,8 +138,10 @@ public actor OfflineFaceCache {
                 }
                 let distance = entry.descriptor.distance(to: descriptor)
                 let subjectId = entry.subjectId
-                var found = best[subjectId] ?? (distance, entry.tags, entry.rememberedAt)
+                let searched = stillSearches(entry.scope)
+                var found = best[subjectId] ?? (distance, entry.tags, entry.rememberedAt, searched)
                 found.distance = min(found.distance, distance)
+                found.searched = found.searched || searched
                 // The newest look of a subject carries its current tags.
                 if entry.rememberedAt > found.rememberedAt {
                     found.tags = entry.tags
@@ -137,7 +152,9 @@ public actor OfflineFaceCache {
             return (best, failed)
         }
         noteIntegrityFailures(failed, kind: "face")
-        return best.map { MatchCandidate(subjectId: $0.key, score: Double($0.value.distance), tags: $0.value.tags) }
+        return best.map {
+            MatchCandidate(subjectId: $0.key, score: Double($0.value.distance), tags: $0.value.tags, stillSearched: $0.value.searched)
+        }
             .sorted { ($0.score, $0.subjectId) < ($1.score, $1.subjectId) }
             .prefix(max(0, configuration.maxCandidates))
             .map { $0 }
@@ -191,7 +208,8 @@ public actor OfflineFaceCache {
             var faces: [CachedFace] = []
             var failed: [String] = []
             let rows = try Row.fetchCursor(
-                db, sql: "SELECT id, subject_id, tags, remembered_at, expires_at, sealed_descriptor FROM face_entry ORDER BY remembered_at, rowid")
+                db,
+                sql: "SELECT id, subject_id, tags, remembered_at, expires_at, sealed_descriptor, scope FROM face_entry ORDER BY remembered_at, rowid")
             while let row = try rows.next() {
                 let intact = Self.openEntry(row, key: key) != nil
                 if !intact { failed.append(row["id"]) }
@@ -206,6 +224,11 @@ public actor OfflineFaceCache {
         }
         noteIntegrityFailures(failed, kind: "face")
         return faces
+    }
+
+    /// When the newest face was remembered: later than now means the clock has been set back.
+    public func newestRememberedAt() async throws(OfflineCacheError) -> Date? {
+        try await read { db in try Int64.fetchOne(db, sql: "SELECT MAX(remembered_at) FROM face_entry").map { Date(cacheMilliseconds: $0) } }
     }
 
     /// The subjects with at least one cached face (for the revocation sync to compare with the cloud).
@@ -226,11 +249,14 @@ public actor OfflineFaceCache {
     // MARK: - Pending re-checks
 
     /// Keeps the probe (the visit's best-face JPEG) of an offline decision until the cloud can re-check it.
-    /// - Parameter decisionId: the journal's `DecisionRecord.id` of the offline decision.
+    /// - Parameters:
+    ///   - decisionId: the journal's `DecisionRecord.id` of the offline decision.
+    ///   - grantedSubject: who the offline decision let in (nil for a denial): a re-check that names
+    ///     someone else, or nobody, purges that subject's faces.
     @discardableResult
-    public func addPendingRecheck(decisionId: UUID, door: String, probe: [UInt8], at time: Date = Date()) async throws(OfflineCacheError)
-        -> UUID
-    {
+    public func addPendingRecheck(
+        decisionId: UUID, door: String, grantedSubject: String? = nil, probe: [UInt8], at time: Date = Date()
+    ) async throws(OfflineCacheError) -> UUID {
         let id = UUID()
         let createdAt = time.cacheMilliseconds
         let expiresAt = createdAt + Int64(configuration.recheckLifetime.milliseconds)
@@ -239,7 +265,8 @@ public actor OfflineFaceCache {
             sealed = try CacheSealing.seal(
                 probe,
                 context: CacheSealing.recheckContext(
-                    id: id.uuidString, decisionId: decisionId.uuidString, door: door, createdAt: createdAt, expiresAt: expiresAt),
+                    id: id.uuidString, decisionId: decisionId.uuidString, door: door, createdAt: createdAt, expiresAt: expiresAt,
+                    grantedSubject: grantedSubject),
                 key: key)
         } catch {
             throw OfflineCacheError(.storage, "cannot seal a probe: \(error)")
@@ -247,8 +274,11 @@ public actor OfflineFaceCache {
         let limit = max(1, configuration.maxPendingRechecks)
         let evicted = try await write { db -> Int in
             try db.execute(
-                sql: "INSERT INTO pending_recheck (id, decision_id, door, created_at, expires_at, sealed_probe) VALUES (?, ?, ?, ?, ?, ?)",
-                arguments: [id.uuidString, decisionId.uuidString, door, createdAt, expiresAt, sealed])
+                sql: """
+                    INSERT INTO pending_recheck (id, decision_id, door, created_at, expires_at, sealed_probe, granted_subject)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [id.uuidString, decisionId.uuidString, door, createdAt, expiresAt, sealed, grantedSubject])
             try db.execute(
                 sql: "DELETE FROM pending_recheck WHERE id NOT IN (SELECT id FROM pending_recheck ORDER BY created_at DESC, rowid DESC LIMIT ?)",
                 arguments: [limit])
@@ -270,7 +300,7 @@ public actor OfflineFaceCache {
             let rows = try Row.fetchCursor(
                 db,
                 sql: """
-                    SELECT id, decision_id, door, created_at, expires_at, attempts, sealed_probe FROM pending_recheck
+                    SELECT id, decision_id, door, created_at, expires_at, attempts, sealed_probe, granted_subject FROM pending_recheck
                     WHERE expires_at > ? ORDER BY created_at, rowid LIMIT ?
                     """, arguments: [now, limit ?? -1])
             while let row = try rows.next() {
@@ -279,8 +309,10 @@ public actor OfflineFaceCache {
                 let door: String = row["door"]
                 let createdAt: Int64 = row["created_at"]
                 let expiresAt: Int64 = row["expires_at"]
+                let grantedSubject: String? = row["granted_subject"]
                 let context = CacheSealing.recheckContext(
-                    id: idText, decisionId: decisionText, door: door, createdAt: createdAt, expiresAt: expiresAt)
+                    id: idText, decisionId: decisionText, door: door, createdAt: createdAt, expiresAt: expiresAt,
+                    grantedSubject: grantedSubject)
                 guard let id = UUID(uuidString: idText), let decisionId = UUID(uuidString: decisionText),
                     let probe = CacheSealing.open(row["sealed_probe"], context: context, key: key)
                 else {
@@ -290,7 +322,7 @@ public actor OfflineFaceCache {
                 pending.append(
                     PendingRecheck(
                         id: id, decisionId: decisionId, door: door, createdAt: Date(cacheMilliseconds: createdAt), attempts: row["attempts"],
-                        probe: probe))
+                        grantedSubject: grantedSubject, probe: probe))
             }
             return (pending, failed)
         }
@@ -317,6 +349,8 @@ public actor OfflineFaceCache {
         var tags: Set<String>
         var rememberedAt: Int64
         var descriptor: FaceDescriptor
+        /// nil for a face kept before the scope was recorded.
+        var scope: Set<String>?
     }
 
     private static func openEntry(_ row: Row, key: OfflineCacheKey) -> OpenedEntry? {
@@ -325,13 +359,20 @@ public actor OfflineFaceCache {
         let tagsJSON: String = row["tags"]
         let rememberedAt: Int64 = row["remembered_at"]
         let expiresAt: Int64 = row["expires_at"]
-        let context = CacheSealing.entryContext(id: id, subjectId: subjectId, tagsJSON: tagsJSON, rememberedAt: rememberedAt, expiresAt: expiresAt)
+        let scopeJSON: String? = row["scope"]
+        let context = CacheSealing.entryContext(
+            id: id, subjectId: subjectId, tagsJSON: tagsJSON, rememberedAt: rememberedAt, expiresAt: expiresAt, scopeJSON: scopeJSON)
         guard let sealed = row["sealed_descriptor"] as Data?,
             let plaintext = CacheSealing.open(sealed, context: context, key: key),
             let descriptor = CacheSealing.decodeDescriptor(plaintext),
             let tags = CacheSealing.tags(fromJSON: tagsJSON)
         else { return nil }
-        return OpenedEntry(subjectId: subjectId, tags: tags, rememberedAt: rememberedAt, descriptor: descriptor)
+        var scope: Set<String>?
+        if let scopeJSON {
+            guard let decoded = CacheSealing.tags(fromJSON: scopeJSON) else { return nil }
+            scope = decoded
+        }
+        return OpenedEntry(subjectId: subjectId, tags: tags, rememberedAt: rememberedAt, descriptor: descriptor, scope: scope)
     }
 
     private func noteIntegrityFailures(_ ids: [String], kind: String) {
@@ -380,6 +421,8 @@ public struct PendingRecheck: Sendable, Hashable {
     public var createdAt: Date
     /// Failed re-check attempts so far.
     public var attempts: Int
+    /// Who the offline decision let in; nil for a denial.
+    public var grantedSubject: String?
     /// The best-face JPEG crop of the visit.
     public var probe: [UInt8]
 }

@@ -163,6 +163,12 @@ public enum AccessPolicy {
                 return decision
             }
         }
+        // The closest face was granted under a search this door no longer makes (a tag or face list
+        // removed since): that person is not let in offline, and nobody further away is let in instead.
+        guard best.stillSearched == true else {
+            decision.reason = "the cloud is unreachable (\(cloudFailure)); the closest cached face was granted under tags or a face list this door no longer searches"
+            return decision
+        }
         decision.subjectId = best.subjectId
         var decided = applyRules(to: decision, candidate: best, granted: .grantedOffline, policy: policy, state: &state, at: time)
         // Why the door decided offline belongs in the record of every offline decision.

@@ -68,11 +68,15 @@ public struct MatchCandidate: Sendable, Hashable, Codable {
     public var score: Double
     /// Tags (NEC) or face lists (NeoCheck) the subject carries, for per-tag schedules.
     public var tags: Set<String>
+    /// Offline candidates only: whether the subject was granted under a search this door still makes
+    /// (its tags or face list then). nil for the cloud's candidates, which the current search found.
+    public var stillSearched: Bool?
 
-    public init(subjectId: String, score: Double, tags: Set<String> = []) {
+    public init(subjectId: String, score: Double, tags: Set<String> = [], stillSearched: Bool? = nil) {
         self.subjectId = subjectId
         self.score = score
         self.tags = tags
+        self.stillSearched = stillSearched
     }
 }
 

@@ -228,7 +228,13 @@ final class DoorRig: @unchecked Sendable {
     }
 
     /// The daemon, run over a scene of these people walking up one after another, until the scene ends.
-    func runDoor(visitors photos: [String], blurRadius: Int = 0) async throws -> Run {
+    /// - Parameters:
+    ///   - search: the cloud as the door sees it (default: the emulator, counted).
+    ///   - lines: the door's wiring (default: a simulated door).
+    func runDoor(
+        visitors photos: [String], blurRadius: Int = 0, search: (any FaceSearch & CloudDirectory)? = nil,
+        lines: (any DoorLines)? = nil
+    ) async throws -> Run {
         let visitors = try photos.map { photo in
             var portrait = try portrait(photo)
             if blurRadius > 0 {
@@ -237,10 +243,12 @@ final class DoorRig: @unchecked Sendable {
             }
             return DemoScene.Visitor(name: photo, portrait: portrait)
         }
-        let lines = SimulatedDoorLines(logger: logger)
-        let search = CountingSearch(NECFaceSearch(client: client))
+        let simulated = SimulatedDoorLines(logger: logger)
+        let counting = CountingSearch(NECFaceSearch(client: client))
         let parts = try DoorParts.open(
-            configuration, overrides: .init(source: DemoScene(visitors: visitors), search: search, doorLines: lines), logger: logger)
+            configuration,
+            overrides: .init(source: DemoScene(visitors: visitors), search: search ?? counting, doorLines: lines ?? simulated),
+            logger: logger)
         var settings = DoorControllerService.Settings()
         settings.reloadsOnHangup = false
         let configuration = self.configuration
@@ -253,7 +261,8 @@ final class DoorRig: @unchecked Sendable {
         for await outcome in decisions { outcomes.append(outcome) }
         try await running.value
         return Run(
-            outcomes: outcomes, statistics: await service.pipeline.statistics, searches: search.count, relayChanges: lines.relayChanges)
+            outcomes: outcomes, statistics: await service.pipeline.statistics, searches: counting.count,
+            relayChanges: simulated.relayChanges)
     }
 
     func portrait(_ photo: String) throws -> PixelImage {
@@ -301,6 +310,11 @@ final class CountingSearch: FaceSearch, CloudDirectory {
     }
 }
 
+extension CountingSearch: CloudReachability {
+    /// The probe is not a search, so it is not counted.
+    func checkReachable() async throws { try await inner.checkReachable() }
+}
+
 /// A journal whose writer runs for as long as it is used (outside a service).
 struct WritingJournal: GateJournal {
     let journal: SQLiteJournal
@@ -314,5 +328,7 @@ struct WritingJournal: GateJournal {
     func record(_ decision: DecisionRecord) -> Bool { journal.record(decision) }
     func record(_ event: DoorEventRecord) -> Bool { journal.record(event) }
     func recordRecheck(_ recheck: RecheckRecord) -> Bool { journal.recordRecheck(recheck) }
+    func recordRelay(_ relay: RelayRecord) -> Bool { journal.recordRelay(relay) }
+    func newestDecisionTime() async -> Date? { await journal.newestDecisionTime() }
     func flush() async throws { try await journal.flush() }
 }

@@ -38,14 +38,16 @@ struct JournalExportTests {
     func decisionForms() throws {
         let record = DecisionRecord(
             time: now, door: "front, main", decision: Decision(outcome: .grantedOffline, reason: "cached", subjectId: "alice", bestScore: 0.31, offline: true),
-            backend: "nec", latencies: StageLatencies(total: .milliseconds(250)))
+            backend: "nec", latencies: StageLatencies(total: .milliseconds(250)), relay: .failed)
         let journaled = JournaledDecision(record: record, recheckStatus: .pending, recheck: nil, hasProbeCrop: false)
         let row = JournalExport.csvRow(journaled)
         #expect(row.hasPrefix("2025-11-21T23:00:00.000Z,\(record.id.uuidString),\"front, main\",granted-offline,cached,nec,alice,0.31,"))
-        #expect(JournalExport.decisionCSVHeader.count == 23)
+        #expect(JournalExport.decisionCSVHeader.count == 24)
         let json = try JournalExport.jsonLine(DecisionLogLine(journaled))
         let object = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
         #expect(object["outcome"] as? String == "granted-offline")
+        #expect(object["relay"] as? String == "failed")
+        #expect(row.hasSuffix(",failed"))
         #expect(object["subject_id"] as? String == "alice")
         #expect(object["offline"] as? Bool == true)
         #expect((object["latency_ms"] as? [String: Any])?["total"] as? Double == 250)

@@ -59,7 +59,7 @@ struct JournalTests {
                 try String.fetchOne(db, sql: "PRAGMA integrity_check"),
             ]
         }
-        #expect(settings == ["wal", "2", "1", "2", "ok"])
+        #expect(settings == ["wal", "2", "2", "2", "ok"], "both migrations (v2: the relay result) applied once")
         let mode = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int
         #expect(mode == 0o600)
     }

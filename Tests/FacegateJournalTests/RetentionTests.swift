@@ -88,3 +88,50 @@ struct RetentionTests {
         #expect(integrity == "ok")
     }
 }
+
+/// A clock that jumps forward must not make age retention empty the journal (issue 9, item 11).
+@Suite("Journal retention under a wrong clock")
+struct RetentionClockTests {
+    @Test("a clock a year ahead deletes nothing by age while every record looks old")
+    func clockJumpedAheadKeepsTheJournal() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let now = Date()
+        let configuration = SQLiteJournal.Configuration(
+            path: folder.file("journal.sqlite"), retention: JournalRetention(maxAge: .seconds(30 * 86_400), maxBytes: nil))
+        try await withRunningJournal(configuration) { journal in
+            for days in [20, 10, 1, 0] {
+                journal.record(DecisionRecord(time: now.addingTimeInterval(-Double(days) * 86_400), door: "front", decision: sampleDecision(subject: "d\(days)"), backend: "nec"))
+            }
+            try await journal.flush()
+            let report = try await journal.applyRetention(now: now.addingTimeInterval(365 * 86_400))
+            #expect(report.deletedDecisions == 0)
+            #expect(report.ageRetentionHeldBack)
+            #expect(try await journal.decisions().count == 4)
+        }
+    }
+
+    @Test("one pass deletes by age at most a tenth of the rows (or the per-pass minimum)")
+    func onePassDeletesASlice() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let now = Date()
+        let configuration = SQLiteJournal.Configuration(
+            path: folder.file("journal.sqlite"),
+            retention: JournalRetention(maxAge: .seconds(30 * 86_400), maxBytes: nil, minimumAgeDeletionsPerPass: 5))
+        try await withRunningJournal(configuration) { journal in
+            // 100 records a year old, then one written after the clock jumped: the old ones all look due.
+            for i in 0..<100 {
+                journal.record(DecisionRecord(time: now.addingTimeInterval(-365 * 86_400 + Double(i)), door: "front", decision: sampleDecision(subject: "old\(i)"), backend: "nec"))
+            }
+            journal.record(DecisionRecord(time: now, door: "front", decision: sampleDecision(subject: "new"), backend: "nec"))
+            try await journal.flush()
+            let first = try await journal.applyRetention(now: now)
+            #expect(first.deletedDecisions == 10, "a tenth of 101 rows")
+            #expect(first.ageRetentionHeldBack)
+            let remaining = try await journal.decisions()
+            #expect(remaining.count == 91)
+            #expect(remaining.first?.record.decision.subjectId == "old10", "the oldest go first")
+        }
+    }
+}

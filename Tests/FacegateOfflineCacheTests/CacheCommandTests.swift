@@ -35,9 +35,9 @@ struct CacheCommandTests {
         do {
             let cache = try OfflineFaceCache(configuration: .init(path: database), key: try OfflineCacheKey.load(path: keyPath))
             var generator = DescriptorGenerator(seed: 99)
-            try await cache.remember(subjectId: "alice", tags: ["staff"], descriptor: generator.descriptor())
-            try await cache.remember(subjectId: "bob", descriptor: generator.descriptor())
-            try await cache.remember(subjectId: "carol", descriptor: generator.descriptor(), at: Date().addingTimeInterval(-30 * 86_400))
+            try await cache.remember(subjectId: "alice", tags: ["staff"], grantedUnder: [], descriptor: generator.descriptor())
+            try await cache.remember(subjectId: "bob", grantedUnder: [], descriptor: generator.descriptor())
+            try await cache.remember(subjectId: "carol", grantedUnder: [], descriptor: generator.descriptor(), at: Date().addingTimeInterval(-30 * 86_400))
         }
         let files = ["--database", database, "--key-file", keyPath]
 

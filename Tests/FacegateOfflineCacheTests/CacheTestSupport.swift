@@ -58,8 +58,10 @@ func randomKey() -> OfflineCacheKey {
 /// The shape the pipeline sees the cache through (`OfflineFaceStore` in FacegateApp): this fails to
 /// compile if the cache stops fitting it.
 protocol PipelineOfflineStoreShape: Sendable {
-    func remember(subjectId: String, tags: Set<String>, descriptor: FaceDescriptor, at time: Date) async throws
-    func match(_ descriptor: FaceDescriptor, at time: Date) async throws -> [MatchCandidate]
+    func remember(subjectId: String, tags: Set<String>, grantedUnder scope: Set<String>, descriptor: FaceDescriptor, at time: Date)
+        async throws
+    func match(_ descriptor: FaceDescriptor, at time: Date, stillSearches: @escaping @Sendable (Set<String>?) -> Bool) async throws
+        -> [MatchCandidate]
 }
 
 extension OfflineFaceCache: PipelineOfflineStoreShape {}

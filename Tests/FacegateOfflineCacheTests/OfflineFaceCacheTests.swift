@@ -17,9 +17,9 @@ struct OfflineFaceCacheTests {
         let bob = generator.descriptor()
         let carol = generator.descriptor()
         let now = Date()
-        try await cache.remember(subjectId: "alice", tags: ["staff"], descriptor: alice, at: now)
-        try await cache.remember(subjectId: "bob", tags: ["staff", "night"], descriptor: bob, at: now)
-        try await cache.remember(subjectId: "carol", descriptor: carol, at: now)
+        try await cache.remember(subjectId: "alice", tags: ["staff"], grantedUnder: [], descriptor: alice, at: now)
+        try await cache.remember(subjectId: "bob", tags: ["staff", "night"], grantedUnder: [], descriptor: bob, at: now)
+        try await cache.remember(subjectId: "carol", grantedUnder: [], descriptor: carol, at: now)
 
         let probe = generator.near(bob, by: 0.02)
         let candidates = try await cache.match(probe, at: now)
@@ -43,7 +43,7 @@ struct OfflineFaceCacheTests {
         let looks = (0..<3).map { _ in generator.descriptor() }
         let now = Date()
         for (i, look) in looks.enumerated() {
-            try await cache.remember(subjectId: "alice", tags: ["t\(i)"], descriptor: look, at: now.addingTimeInterval(Double(i)))
+            try await cache.remember(subjectId: "alice", tags: ["t\(i)"], grantedUnder: [], descriptor: look, at: now.addingTimeInterval(Double(i)))
         }
         // Only the two newest looks are kept.
         let faces = try await cache.list()
@@ -65,7 +65,7 @@ struct OfflineFaceCacheTests {
         var generator = DescriptorGenerator(seed: 3)
         let face = generator.descriptor()
         let then = Date()
-        try await cache.remember(subjectId: "alice", descriptor: face, at: then)
+        try await cache.remember(subjectId: "alice", grantedUnder: [], descriptor: face, at: then)
         #expect(try await cache.match(face, at: then.addingTimeInterval(3_599)).count == 1)
         #expect(try await cache.match(face, at: then.addingTimeInterval(3_600)).isEmpty)
         #expect(try await cache.purgeExpired(at: then.addingTimeInterval(1_800)).faces == 0)
@@ -81,7 +81,7 @@ struct OfflineFaceCacheTests {
         var generator = DescriptorGenerator(seed: 11)
         let start = Date()
         for i in 0..<8 {
-            try await cache.remember(subjectId: "s\(i)", descriptor: generator.descriptor(), at: start.addingTimeInterval(Double(i)))
+            try await cache.remember(subjectId: "s\(i)", grantedUnder: [], descriptor: generator.descriptor(), at: start.addingTimeInterval(Double(i)))
         }
         #expect(try await cache.list().map(\.subjectId) == ["s3", "s4", "s5", "s6", "s7"])
         #expect(try await cache.cachedSubjectIds() == ["s3", "s4", "s5", "s6", "s7"])
@@ -95,7 +95,7 @@ struct OfflineFaceCacheTests {
         var generator = DescriptorGenerator(seed: 5)
         let faces = (0..<4).map { _ in generator.descriptor() }
         for (i, face) in faces.enumerated() {
-            try await cache.remember(subjectId: "s\(i)", descriptor: face)
+            try await cache.remember(subjectId: "s\(i)", grantedUnder: [], descriptor: face)
         }
         #expect(try await cache.purge(subjectIds: ["s1", "s3", "unknown"]) == 2)
         #expect(try await cache.match(faces[1]).first?.subjectId != "s1")
@@ -112,7 +112,7 @@ struct OfflineFaceCacheTests {
         let cache = try makeCache(folder, key: randomKey())
         var generator = DescriptorGenerator(seed: 9)
         let face = generator.descriptor()
-        try await cache.remember(subjectId: "alice", descriptor: face)
+        try await cache.remember(subjectId: "alice", grantedUnder: [], descriptor: face)
         let probe = Array("JPEG-PROBE-BYTES-".utf8) + (0..<64).map { UInt8($0) }
         try await cache.addPendingRecheck(decisionId: UUID(), door: "front", probe: probe)
         #expect(try await cache.pendingRechecks().first?.probe == probe)
@@ -140,7 +140,7 @@ struct OfflineFaceCacheTests {
         defer { folder.remove() }
         let cache = try makeCache(folder, key: randomKey())
         var generator = DescriptorGenerator(seed: 1)
-        try await cache.remember(subjectId: "alice", descriptor: generator.descriptor())
+        try await cache.remember(subjectId: "alice", grantedUnder: [], descriptor: generator.descriptor())
         #expect(throws: OfflineCacheError(.wrongKey, "")) { try makeCache(folder, key: randomKey()) }
     }
 
@@ -160,8 +160,8 @@ struct OfflineFaceCacheTests {
         let bob = generator.descriptor()
         do {
             let cache = try makeCache(folder, key: key)
-            try await cache.remember(subjectId: "alice", tags: ["staff"], descriptor: alice)
-            try await cache.remember(subjectId: "bob", descriptor: bob)
+            try await cache.remember(subjectId: "alice", tags: ["staff"], grantedUnder: [], descriptor: alice)
+            try await cache.remember(subjectId: "bob", grantedUnder: [], descriptor: bob)
         }
         let queue = try DatabaseQueue(path: folder.file("cache.sqlite"))
         try await queue.write { db in try db.execute(sql: edit) }
@@ -213,7 +213,7 @@ struct OfflineFaceCacheTests {
         let cache = try makeCache(folder, key: randomKey())
         var generator = DescriptorGenerator(seed: 2)
         await #expect(throws: OfflineCacheError(.invalidArgument, "")) {
-            try await cache.remember(subjectId: "", descriptor: generator.descriptor())
+            try await cache.remember(subjectId: "", grantedUnder: [], descriptor: generator.descriptor())
         }
         #expect(throws: OfflineCacheError(.cannotOpen, "")) {
             try makeCache(folder, name: "no-such-folder/cache.sqlite", key: randomKey())

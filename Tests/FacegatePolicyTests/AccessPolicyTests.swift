@@ -100,7 +100,7 @@ struct AccessPolicyTests {
 
     @Test func offlineMatchIsStricterAndMarked() {
         func offline(_ candidates: (String, Double)...) -> Identification {
-            .offline(candidates: candidates.map { MatchCandidate(subjectId: $0.0, score: $0.1) }, cloudFailure: "connection refused")
+            .offline(candidates: candidates.map { MatchCandidate(subjectId: $0.0, score: $0.1, stillSearched: true) }, cloudFailure: "connection refused")
         }
         let granted = decide(offline(("alice", 0.35), ("bob", 0.8)), policy: policy())
         #expect(granted.outcome == .grantedOffline)
@@ -110,6 +110,18 @@ struct AccessPolicyTests {
         #expect(decide(offline(("alice", 0.35), ("bob", 0.38)), policy: policy()).outcome == .deniedOffline)
         #expect(decide(offline(), policy: policy()).outcome == .deniedOffline)
         #expect(decide(offline(("alice", 0.3)), policy: policy { $0.denyList = ["alice"] }).outcome == .deniedDenyList)
+    }
+
+    @Test func anOfflineFaceNoLongerSearchedIsDeniedAndNobodyElseStandsIn() {
+        let removed = MatchCandidate(subjectId: "alice", score: 0.2, stillSearched: false)
+        let searched = MatchCandidate(subjectId: "bob", score: 0.36, stillSearched: true)
+        let decision = decide(.offline(candidates: [removed, searched], cloudFailure: "timeout"), policy: policy())
+        #expect(decision.outcome == .deniedOffline)
+        #expect(decision.subjectId == nil)
+        #expect(decision.reason.contains("no longer searches"))
+        // Unknown (a store that does not say) is not "still searched".
+        let unknown = MatchCandidate(subjectId: "alice", score: 0.2)
+        #expect(decide(.offline(candidates: [unknown], cloudFailure: "timeout"), policy: policy()).outcome == .deniedOffline)
     }
 
     @Test func reentryCooldownRefusesASecondGrantThenLetsIn() {

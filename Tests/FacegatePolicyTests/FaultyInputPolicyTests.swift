@@ -19,11 +19,11 @@ struct FaultyInputPolicyTests {
     static let nec = DoorPolicy(door: "front", threshold: 7000, scoreUnit: .necScore, minimumMargin: 500)
 
     func cloud(_ candidates: (String, Double)...) -> Identification {
-        .cloud(candidates: candidates.map { MatchCandidate(subjectId: $0.0, score: $0.1) }, unit: .necScore)
+        .cloud(candidates: candidates.map { MatchCandidate(subjectId: $0.0, score: $0.1, stillSearched: true) }, unit: .necScore)
     }
 
     func offline(_ candidates: (String, Double)...) -> Identification {
-        .offline(candidates: candidates.map { MatchCandidate(subjectId: $0.0, score: $0.1) }, cloudFailure: "timeout")
+        .offline(candidates: candidates.map { MatchCandidate(subjectId: $0.0, score: $0.1, stillSearched: true) }, cloudFailure: "timeout")
     }
 
     @Test(arguments: notFinite) func notFiniteBestScoreIsAnError(score: Double) {

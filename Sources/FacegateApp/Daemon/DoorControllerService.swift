@@ -122,7 +122,7 @@ public struct DoorControllerService: Service, CustomStringConvertible {
                 await journaled
             }
             if let maintenance {
-                group.addTask { await maintenance.run(policy: { await pipeline.currentPolicy }) }
+                group.addTask { await maintenance.run(policy: { await pipeline.currentPolicy }, cloudIsDown: { await pipeline.cloudIsDown }) }
             }
             group.addTask { await self.reportHealth(unlessDoorFailed: doorFailed) }
             if settings.reloadsOnHangup {

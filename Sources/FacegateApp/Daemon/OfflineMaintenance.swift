@@ -55,12 +55,15 @@ public struct OfflineMaintenance: Sendable {
     }
 
     /// Re-checks and syncs on their intervals until cancelled. `policy` is read each round, so a
-    /// reloaded configuration applies.
-    public func run(policy: @escaping @Sendable () async -> DoorPolicy) async {
+    /// reloaded configuration applies; no re-check is tried while `cloudIsDown` says the door's own
+    /// searches find the cloud away (each would only wait out its timeout).
+    public func run(
+        policy: @escaping @Sendable () async -> DoorPolicy, cloudIsDown: @escaping @Sendable () async -> Bool = { false }
+    ) async {
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 while !Task.isCancelled {
-                    _ = await recheckPending(policy: await policy())
+                    if await !cloudIsDown() { _ = await recheckPending(policy: await policy()) }
                     guard (try? await Task.sleep(for: settings.recheckInterval)) != nil else { return }
                 }
             }
@@ -117,6 +120,7 @@ public struct OfflineMaintenance: Sendable {
                 break
             }
             report.journaled.append(record)
+            await forgetIfContradicted(recheck, by: decision, identification: identification)
             logger.notice(
                 "offline decision re-checked",
                 metadata: [
@@ -125,6 +129,24 @@ public struct OfflineMaintenance: Sendable {
                 ])
         }
         return report
+    }
+
+    /// An offline grant the cloud does not confirm (it finds nobody, or someone else) let in the wrong
+    /// face: that subject's cached faces go at once, not at the next revocation sync.
+    private func forgetIfContradicted(_ recheck: PendingRecheck, by decision: Decision, identification: Identification) async {
+        guard let granted = recheck.grantedSubject, case .cloud = identification, decision.subjectId != granted else { return }
+        do {
+            let faces = try await cache.forget(subjects: [granted])
+            report(contradicted: recheck, faces: faces)
+        } catch {
+            logger.error("a contradicted offline grant could not be purged from the cache", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func report(contradicted recheck: PendingRecheck, faces: Int) {
+        logger.warning(
+            "the cloud contradicts an offline grant; that subject's faces are purged from the offline cache",
+            metadata: ["decision": "\(recheck.decisionId)", "door": "\(recheck.door)", "faces": "\(faces)"])
     }
 
     /// Purges from the cache every subject the cloud has deleted or disabled. Returns them.

@@ -16,6 +16,10 @@ public struct PipelineStatistics: Sendable, Hashable {
     public var cloudCalls = 0
     public var decisions: [Decision.Outcome: Int] = [:]
     public var unlocks = 0
+    /// Grants whose relay could not be driven.
+    public var unlockFailures = 0
+    /// Visits journaled undecided because too many were already waiting.
+    public var visitsDropped = 0
 
     public init() {}
 }
@@ -30,12 +34,28 @@ public actor GatePipeline {
     public struct Settings: Sendable {
         public var door: String
         public var approach: ApproachConfiguration
+        /// From the start of a decision, how long the cloud may take before the offline cache decides.
         public var decisionDeadline: Duration
+        /// Visits waiting for the decision loop; one more is journaled undecided, never silently lost.
+        public var maxWaitingVisits: Int
+        /// While the cloud is away, how often it is probed (or, without a probe, tried by a visit).
+        public var cloudRetryInterval: Duration
+        /// How long a grant may wait for the journal's commit before the door opens regardless.
+        public var grantCommitLimit: Duration
+        /// How far the clock may read behind the newest decision (or a cached face) before offline
+        /// grants are refused as decided on a wrong clock; small steps (NTP) stay within it.
+        public var clockTolerance: TimeInterval = 300
 
-        public init(door: String, approach: ApproachConfiguration, decisionDeadline: Duration) {
+        public init(
+            door: String, approach: ApproachConfiguration, decisionDeadline: Duration, maxWaitingVisits: Int = 16,
+            cloudRetryInterval: Duration = .seconds(5), grantCommitLimit: Duration = .seconds(1)
+        ) {
             self.door = door
             self.approach = approach
             self.decisionDeadline = decisionDeadline
+            self.maxWaitingVisits = max(1, maxWaitingVisits)
+            self.cloudRetryInterval = cloudRetryInterval
+            self.grantCommitLimit = grantCommitLimit
         }
     }
 
@@ -52,6 +72,12 @@ public actor GatePipeline {
     private let now: @Sendable () -> Date
     private var policy: DoorPolicy
     private var policyState = PolicyState()
+    private var cloudHealth: CloudHealth
+    /// The newest decision time known (from the journal at start, then each decision's): a clock that
+    /// reads earlier has been set back, and offline grants wait until it is right again.
+    private var newestDecisionTime: Date?
+    private var loadedNewestDecisionTime = false
+    private var clockProblem: String?
     public private(set) var statistics = PipelineStatistics()
     private var decisionObservers: [AsyncStream<GateOutcome>.Continuation] = []
 
@@ -70,7 +96,11 @@ public actor GatePipeline {
         self.settings = settings
         self.logger = logger
         self.now = now
+        cloudHealth = CloudHealth(retryInterval: settings.cloudRetryInterval, hasProbe: search is any CloudReachability)
     }
+
+    /// Whether the decisions currently skip the cloud (it failed and has not been seen back).
+    public var cloudIsDown: Bool { cloudHealth.isDown }
 
     /// Takes a new policy (a reloaded configuration) from the next decision on.
     public func update(policy: DoorPolicy) {
@@ -127,14 +157,16 @@ public actor GatePipeline {
     /// decided) or the task is cancelled. Throws when the frame source fails; it may be run again.
     public func run() async throws {
         guard !isFinishing else { return }
-        let (visits, visitSink) = AsyncStream<PendingVisit>.makeStream()
+        let (visits, visitSink) = AsyncStream<PendingVisit>.makeStream(bufferingPolicy: .bufferingOldest(settings.maxWaitingVisits))
         let frames = Task { try await self.runFrames(into: visitSink) }
         framesTask = frames
+        let cloudWatch = Task { await self.watchCloudWhileDown() }
         await withTaskCancellationHandler {
             for await pending in visits { await self.decide(pending) }
         } onCancel: {
             frames.cancel()
         }
+        cloudWatch.cancel()
         framesTask = nil
         do {
             try await frames.value
@@ -182,120 +214,277 @@ public actor GatePipeline {
             statistics.frames += 1
             if !faces.isEmpty { statistics.framesWithFaces += 1 }
             for visit in selector.observe(frame: frame, faces: faces) {
-                statistics.visits += 1
-                visits.yield(
+                hand(
                     PendingVisit(
                         visit: visit, emittedAt: clock.now, analysis: stageTimes[visit.bestFrameSequence]?.analysis ?? analysis,
-                        capture: stageTimes[visit.bestFrameSequence]?.capture, approach: frame.timestamp - visit.firstSeen))
+                        capture: stageTimes[visit.bestFrameSequence]?.capture, approach: frame.timestamp - visit.firstSeen),
+                    to: visits)
             }
         }
         for visit in selector.finish() {
-            statistics.visits += 1
-            visits.yield(
+            hand(
                 PendingVisit(
                     visit: visit, emittedAt: clock.now, analysis: stageTimes[visit.bestFrameSequence]?.analysis ?? .zero,
-                    capture: stageTimes[visit.bestFrameSequence]?.capture, approach: visit.lastSeen - visit.firstSeen))
+                    capture: stageTimes[visit.bestFrameSequence]?.capture, approach: visit.lastSeen - visit.firstSeen),
+                to: visits)
         }
     }
 
+    /// Queues a visit for the decision loop; one the bounded queue has no room for is journaled as such.
+    private func hand(_ pending: PendingVisit, to visits: AsyncStream<PendingVisit>.Continuation) {
+        statistics.visits += 1
+        if case .dropped = visits.yield(pending) { recordDropped(pending) }
+    }
+
+    /// While the cloud is away, probes it every retry interval and lets the decisions use it again once
+    /// it answers. Backends without a probe are tried by the next visit instead (see ``CloudHealth``).
+    private func watchCloudWhileDown() async {
+        guard let probe = search as? any CloudReachability else { return }
+        let interval = settings.cloudRetryInterval, limit = settings.decisionDeadline
+        while (try? await Task.sleep(for: interval)) != nil {
+            guard cloudHealth.isDown else { continue }
+            do {
+                try await withDeadline(.now + limit) { try await probe.checkReachable() }
+                noteCloudAnswer(.cloud(candidates: [], unit: search.scoreUnit))
+            } catch is CancellationError {
+                return
+            } catch let error as CloudUnavailable {
+                cloudHealth.failed(error.description, at: .now)
+            } catch is DeadlineExceeded {
+                cloudHealth.failed("no answer to the reachability probe", at: .now)
+            } catch {
+                // It answered, if only to refuse: the searches will say what is wrong.
+                noteCloudAnswer(.failed(cause: "\(error)"))
+            }
+        }
+    }
+
+    /// Keeps the cloud's health from what a search (or probe) found.
+    private func noteCloudAnswer(_ answer: Identification) {
+        let now = ContinuousClock.now
+        if case .unavailable(let failure) = answer {
+            if !cloudHealth.isDown {
+                logger.warning(
+                    "cloud unavailable: deciding from the offline cache until it is back",
+                    metadata: ["door": "\(settings.door)", "reason": "\(failure)"])
+            }
+            cloudHealth.failed(failure, at: now)
+        } else if let away = cloudHealth.answered(at: now) {
+            logger.notice("cloud back", metadata: ["door": "\(settings.door)", "away_s": "\(Int(Self.milliseconds(away) / 1000))"])
+        }
+    }
+
+    /// What the identify stage made of one visit.
+    private struct Lookup {
+        var identification: Identification?
+        var probe: ProbeFace?
+        var descriptor: FaceDescriptor?
+        var cloudCalled = false
+    }
+
+    /// A visit in, a decision record out: identify, decide, open (grant committed first), learn, journal.
     private func decide(_ pending: PendingVisit) async {
         let clock = ContinuousClock()
-        decisionStarted = clock.now
+        let started = clock.now
+        decisionStarted = started
         defer { decisionStarted = nil }
         let visit = pending.visit
         let time = now()
         var latencies = StageLatencies()
         latencies.quality = pending.analysis
         latencies.capture = pending.capture
-        var identification: Identification?
-        var probe: ProbeFace?
-        var descriptor: FaceDescriptor?
-        var cloudCalled = false
 
-        if visit.passedQualityGate {
-            do {
-                let crop = try visit.bestFrame.cropped(to: visit.bestFace.attributes.headArea)
-                probe = ProbeFace(jpeg: try ImageCodec.encodeJPEG(crop), quality: visit.bestFace.quality)
-            } catch {
-                identification = .failed(cause: "the probe crop could not be made: \(error)")
-            }
-            if let probe {
-                // The descriptor is only needed for the offline cache: compute it while the cloud answers.
-                let analyzer = self.analyzer, face = visit.bestFace, frame = visit.bestFrame
-                async let localDescriptor = try? descriptorQueue.run { try analyzer.descriptor(of: face, in: frame) }
-                let cloudStart = clock.now
-                cloudCalled = true
-                statistics.cloudCalls += 1
-                identification = await identify(probe, deadline: pending.emittedAt + settings.decisionDeadline)
-                latencies.cloud = clock.now - cloudStart
-                descriptor = await localDescriptor
-                if case .unavailable(let failure) = identification, let offline, let descriptor {
-                    do {
-                        identification = .offline(candidates: try await offline.match(descriptor, at: time), cloudFailure: failure)
-                    } catch {
-                        logger.error("offline cache unusable", metadata: ["error": "\(error)"])
-                    }
-                }
-            }
-        }
+        // The deadline runs from here, not from when the visit was ready: a visit that waited behind
+        // another one's decision still gets its full time with the cloud.
+        let lookup =
+            visit.passedQualityGate
+            ? await identify(visit, deadline: started + settings.decisionDeadline, at: time, latencies: &latencies) : Lookup()
 
         let policyStart = clock.now
         let decision = AccessPolicy.evaluate(
-            identification, passedQualityGate: visit.passedQualityGate, policy: policy, state: &policyState, at: time)
+            lookup.identification, passedQualityGate: visit.passedQualityGate, policy: policy, state: &policyState, at: time)
         latencies.policy = clock.now - policyStart
-
-        if decision.outcome.opensDoor {
-            let relayStart = clock.now
-            do {
-                try await door.unlock(because: .grant)
-                statistics.unlocks += 1
-            } catch {
-                logger.error("relay did not unlock", metadata: ["door": "\(settings.door)", "error": "\(error)"])
-            }
-            latencies.relay = clock.now - relayStart
-        }
         latencies.total = clock.now - pending.emittedAt
         statistics.decisions[decision.outcome, default: 0] += 1
+        // A clock set back stays suspect until it passes the newest decision again.
+        if clockProblem == nil { newestDecisionTime = max(newestDecisionTime ?? time, time) }
 
-        if decision.outcome == .granted, let subject = decision.subjectId, let descriptor, let offline,
-            case .cloud(let candidates, _) = identification
-        {
-            // The tags travel with the face so that per-tag schedules hold offline too.
-            let tags = candidates.first { $0.subjectId == subject }?.tags ?? []
-            do {
-                try await offline.remember(subjectId: subject, tags: tags, descriptor: descriptor, at: time)
-            } catch {
-                logger.warning("offline cache did not take the face", metadata: ["error": "\(error)"])
-            }
-        }
-
-        let record = DecisionRecord(
+        var record = DecisionRecord(
             time: time, door: settings.door, decision: decision, backend: search.backendName,
-            quality: visit.bestFace.quality, latencies: latencies,
-            probeCrop: probe?.jpeg)
-        journal.record(record)
-        if decision.offline, let offline, let probe {
-            do {
-                try await offline.addPendingRecheck(decisionId: record.id, door: settings.door, probe: probe.jpeg, at: time)
-            } catch {
-                logger.warning("offline decision cannot be kept for its re-check", metadata: ["error": "\(error)"])
-            }
+            quality: visit.bestFace.quality, latencies: latencies, probeCrop: lookup.probe?.jpeg)
+        if decision.outcome.opensDoor {
+            await commit(record)
+            record = await open(for: record, visitReady: pending.emittedAt)
+        } else {
+            journal.record(record)
         }
+        await learn(from: decision, lookup: lookup, at: time)
+        await keepForRecheck(record, probe: lookup.probe, at: time)
+
         let outcome = GateOutcome(
-            record: record, visitNumber: visit.number, bestFrameSequence: visit.bestFrameSequence, cloudCalled: cloudCalled,
-            probeJPEG: probe?.jpeg, approach: pending.approach)
+            record: record, visitNumber: visit.number, bestFrameSequence: visit.bestFrameSequence, cloudCalled: lookup.cloudCalled,
+            probeJPEG: lookup.probe?.jpeg, approach: pending.approach)
         for observer in decisionObservers { observer.yield(outcome) }
+        let totalMilliseconds = record.latencies.total.map { String(format: "%.0f", Self.milliseconds($0)) } ?? "-"
         logger.notice(
             "decision",
             metadata: [
                 "door": "\(settings.door)", "visit": "\(visit.number)", "outcome": "\(decision.outcome.rawValue)",
                 "subject": "\(decision.subjectId ?? "-")", "score": "\(decision.bestScore.map { "\($0)" } ?? "-")",
-                "offline": "\(decision.offline)", "total_ms": "\(latencies.total.map { String(format: "%.0f", Self.milliseconds($0)) } ?? "-")",
+                "offline": "\(decision.offline)", "total_ms": "\(totalMilliseconds)",
             ])
     }
 
+    /// The best face's crop to the cloud (or, while the cloud is known to be down, straight to the
+    /// offline cache), with the local descriptor computed meanwhile for the cache.
+    private func identify(
+        _ visit: Visit, deadline: ContinuousClock.Instant, at time: Date, latencies: inout StageLatencies
+    ) async -> Lookup {
+        var lookup = Lookup()
+        let clock = ContinuousClock()
+        do {
+            let crop = try visit.bestFrame.cropped(to: visit.bestFace.attributes.headArea)
+            lookup.probe = ProbeFace(jpeg: try ImageCodec.encodeJPEG(crop), quality: visit.bestFace.quality)
+        } catch {
+            lookup.identification = .failed(cause: "the probe crop could not be made: \(error)")
+            return lookup
+        }
+        guard let probe = lookup.probe else { return lookup }
+        // The descriptor is only needed for the offline cache: compute it while the cloud answers.
+        let analyzer = self.analyzer, face = visit.bestFace, frame = visit.bestFrame
+        async let localDescriptor = try? descriptorQueue.run { try analyzer.descriptor(of: face, in: frame) }
+        if let outage = cloudHealth.outageToSkip(at: clock.now) {
+            // A person at the door does not wait for a cloud already known to be away.
+            lookup.identification = .unavailable(cloudFailure: outage)
+        } else {
+            let cloudStart = clock.now
+            lookup.cloudCalled = true
+            statistics.cloudCalls += 1
+            let answer = await searchCloud(probe, deadline: deadline)
+            latencies.cloud = clock.now - cloudStart
+            noteCloudAnswer(answer)
+            lookup.identification = answer
+        }
+        lookup.descriptor = await localDescriptor
+        if case .unavailable(let failure) = lookup.identification, let offline, let descriptor = lookup.descriptor {
+            if let wrongClock = await clockDistrust(at: time, offline: offline) {
+                // The cache's lifetimes and the door's schedules all read the clock: no offline grant on a wrong one.
+                lookup.identification = .unavailable(cloudFailure: failure + "; offline grants refused: " + wrongClock)
+                return lookup
+            }
+            do {
+                let candidates = try await offline.match(descriptor, at: time, policy: policy)
+                lookup.identification = .offline(candidates: candidates, cloudFailure: failure)
+            } catch {
+                logger.error("offline cache unusable", metadata: ["error": "\(error)"])
+            }
+        }
+        return lookup
+    }
+
+    /// Why the wall clock cannot be trusted for an offline grant, or nil when it can: it reads earlier
+    /// than the newest journaled decision, or than a face the cache remembered.
+    private func clockDistrust(at time: Date, offline: any OfflineFaceStore) async -> String? {
+        if !loadedNewestDecisionTime {
+            loadedNewestDecisionTime = true
+            if let journaled = await journal.newestDecisionTime() { newestDecisionTime = max(newestDecisionTime ?? journaled, journaled) }
+        }
+        let tolerance = settings.clockTolerance
+        var problem: String?
+        if let newest = newestDecisionTime, time < newest.addingTimeInterval(-tolerance) {
+            problem = "the clock reads earlier than the newest journaled decision (has it been set back?)"
+        } else if let remembered = try? await offline.newestRememberedAt(), remembered > time.addingTimeInterval(tolerance) {
+            problem = "the offline cache holds a face remembered later than the clock reads (has it been set back?)"
+        }
+        if problem != clockProblem {
+            if let problem {
+                logger.critical("offline grants refused until the clock is right", metadata: ["door": "\(settings.door)", "reason": "\(problem)"])
+            } else {
+                logger.notice("the clock reads right again; offline grants resume", metadata: ["door": "\(settings.door)"])
+            }
+            clockProblem = problem
+        }
+        return problem
+    }
+
+    /// Puts a grant on disk before the relay moves, so that no opening goes unrecorded. A journal
+    /// that cannot commit in time (a full or failing disk) does not keep the person out: the record
+    /// stays queued and the failure is logged.
+    private func commit(_ record: DecisionRecord) async {
+        journal.record(record)
+        let journal = self.journal
+        do {
+            try await withDeadline(.now + settings.grantCommitLimit) { try await journal.flush() }
+        } catch {
+            logger.error(
+                "grant not yet on disk; opening the door anyway, the record stays queued",
+                metadata: ["door": "\(settings.door)", "error": "\(error)"])
+        }
+    }
+
+    /// Drives the relay for a committed grant and journals what it did.
+    private func open(for granted: DecisionRecord, visitReady: ContinuousClock.Instant) async -> DecisionRecord {
+        var record = granted
+        let clock = ContinuousClock()
+        let relayStart = clock.now
+        do {
+            try await door.unlock(because: .grant)
+            statistics.unlocks += 1
+            record.relay = .unlocked
+        } catch {
+            statistics.unlockFailures += 1
+            record.relay = .failed
+            logger.error("relay did not unlock", metadata: ["door": "\(settings.door)", "error": "\(error)"])
+        }
+        record.latencies.relay = clock.now - relayStart
+        record.latencies.total = clock.now - visitReady
+        journal.recordRelay(
+            RelayRecord(decisionId: record.id, result: record.relay ?? .failed, latency: record.latencies.relay, total: record.latencies.total))
+        return record
+    }
+
+    /// A face the cloud just granted goes to the offline cache.
+    private func learn(from decision: Decision, lookup: Lookup, at time: Date) async {
+        guard decision.outcome == .granted, let subject = decision.subjectId, let descriptor = lookup.descriptor, let offline,
+            case .cloud(let candidates, _) = lookup.identification
+        else { return }
+        // The tags travel with the face so that per-tag schedules hold offline too.
+        let tags = candidates.first { $0.subjectId == subject }?.tags ?? []
+        do {
+            try await offline.remember(subjectId: subject, tags: tags, grantedUnder: policy, descriptor: descriptor, at: time)
+        } catch {
+            logger.warning("offline cache did not take the face", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// An offline decision's probe waits in the cache for the cloud to re-check it.
+    private func keepForRecheck(_ record: DecisionRecord, probe: ProbeFace?, at time: Date) async {
+        guard record.decision.offline, let offline, let probe else { return }
+        do {
+            let granted = record.decision.outcome.opensDoor ? record.decision.subjectId : nil
+            try await offline.addPendingRecheck(
+                decisionId: record.id, door: settings.door, grantedSubject: granted, probe: probe.jpeg, at: time)
+        } catch {
+            logger.warning("offline decision cannot be kept for its re-check", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// A visit the decision loop had no room for: the door stays locked, and the journal says why.
+    private func recordDropped(_ pending: PendingVisit) {
+        statistics.visitsDropped += 1
+        let decision = Decision(
+            outcome: .error,
+            reason: "the visit was not decided: \(settings.maxWaitingVisits) visits were already waiting for a decision")
+        journal.record(
+            DecisionRecord(time: now(), door: settings.door, decision: decision, backend: search.backendName, quality: pending.visit.bestFace.quality))
+        statistics.decisions[.error, default: 0] += 1
+        logger.error(
+            "visit dropped: too many visits waiting for a decision; the door stays locked",
+            metadata: ["door": "\(settings.door)", "visit": "\(pending.visit.number)", "waiting": "\(settings.maxWaitingVisits)"])
+    }
+
     /// One cloud search under the decision deadline; what cannot reach the cloud becomes `.unavailable`.
-    private func identify(_ probe: ProbeFace, deadline: ContinuousClock.Instant) async -> Identification {
+    private func searchCloud(_ probe: ProbeFace, deadline: ContinuousClock.Instant) async -> Identification {
         let search = self.search, policy = self.policy
         do {
             let candidates = try await withDeadline(deadline) { try await search.search(probe, policy: policy) }

@@ -43,6 +43,12 @@ public protocol FaceSearch: Sendable {
     func search(_ probe: ProbeFace, policy: DoorPolicy) async throws -> [MatchCandidate]
 }
 
+/// A cheap way to tell whether the cloud is back, without spending a search or sending a face.
+public protocol CloudReachability: Sendable {
+    /// Returns when the service answers; throws `CloudUnavailable` when it cannot be reached.
+    func checkReachable() async throws
+}
+
 /// The cloud's register of people, for keeping the offline cache honest.
 public protocol CloudDirectory: Sendable {
     /// Which of `subjects` the cloud no longer lets in (deleted, disabled). May check only part of
@@ -53,25 +59,40 @@ public protocol CloudDirectory: Sendable {
 
 /// The offline fallback: faces the cloud matched before, stored locally.
 public protocol OfflineFaceStore: Sendable {
-    /// Remembers a face the cloud just granted.
-    func remember(subjectId: String, tags: Set<String>, descriptor: FaceDescriptor, at time: Date) async throws
-    /// Candidates by descriptor distance, closest first; expired entries never match.
-    func match(_ descriptor: FaceDescriptor, at time: Date) async throws -> [MatchCandidate]
+    /// Remembers a face the cloud just granted under the door's current search (`policy.searchScope`).
+    func remember(subjectId: String, tags: Set<String>, grantedUnder policy: DoorPolicy, descriptor: FaceDescriptor, at time: Date)
+        async throws
+    /// Candidates by descriptor distance, closest first; expired entries never match. Each says whether
+    /// it was granted under a search `policy` still makes (`MatchCandidate.stillSearched`).
+    func match(_ descriptor: FaceDescriptor, at time: Date, policy: DoorPolicy) async throws -> [MatchCandidate]
     /// Keeps the probe of a decision made offline until the cloud re-checks it; returns the re-check's id.
+    /// `grantedSubject` is who an offline grant let in, so that a contradicting re-check can purge them.
     @discardableResult
-    func addPendingRecheck(decisionId: UUID, door: String, probe: [UInt8], at time: Date) async throws -> UUID
+    func addPendingRecheck(decisionId: UUID, door: String, grantedSubject: String?, probe: [UInt8], at time: Date) async throws -> UUID
     /// Offline decisions still waiting for the cloud, oldest first.
     func pendingRechecks(limit: Int?, at time: Date) async throws -> [PendingRecheck]
     /// Drops a re-check once its result is journaled.
     func completeRecheck(_ id: UUID) async throws
     /// Every subject with a face in the cache.
     func cachedSubjectIds() async throws -> Set<String>
+    /// When the newest face was remembered (a time after now means the clock is wrong).
+    func newestRememberedAt() async throws -> Date?
     /// Forgets every face of these subjects; returns how many faces went.
     @discardableResult
     func forget(subjects: Set<String>) async throws -> Int
 }
 
 extension OfflineFaceCache: OfflineFaceStore {
+    public func remember(
+        subjectId: String, tags: Set<String>, grantedUnder policy: DoorPolicy, descriptor: FaceDescriptor, at time: Date
+    ) async throws {
+        try await remember(subjectId: subjectId, tags: tags, grantedUnder: policy.searchScope, descriptor: descriptor, at: time)
+    }
+
+    public func match(_ descriptor: FaceDescriptor, at time: Date, policy: DoorPolicy) async throws -> [MatchCandidate] {
+        try await match(descriptor, at: time, stillSearches: { policy.stillSearches(grantedUnder: $0) })
+    }
+
     public func forget(subjects: Set<String>) async throws -> Int {
         try await purge(subjectIds: subjects)
     }
@@ -98,8 +119,12 @@ public protocol GateJournal: Sendable {
     @discardableResult func record(_ decision: DecisionRecord) -> Bool
     @discardableResult func record(_ event: DoorEventRecord) -> Bool
     @discardableResult func recordRecheck(_ recheck: RecheckRecord) -> Bool
+    /// What the relay did for a granted decision that is already recorded.
+    @discardableResult func recordRelay(_ relay: RelayRecord) -> Bool
     /// Waits until everything recorded so far is on disk.
     func flush() async throws
+    /// The newest decision on disk (a clock earlier than it has been set back); nil when unknown.
+    func newestDecisionTime() async -> Date?
 }
 
 extension SQLiteJournal: GateJournal {}

@@ -1,0 +1,57 @@
+import FacegateCore
+
+/// The cloud's health as the door's decisions see it.
+///
+/// After a search finds the cloud unavailable, later visits are decided from the offline cache at
+/// once instead of each waiting out the decision deadline. The cloud counts as back when a probe
+/// reaches it (``CloudReachability``) or, for a backend without a cheap probe, when one visit per
+/// `retryInterval` is let through to the cloud again and answers. Pure: the caller supplies the time.
+struct CloudHealth: Sendable {
+    struct Outage: Sendable {
+        var since: ContinuousClock.Instant
+        var failure: String
+        /// When the next visit may try the cloud itself (backends without a probe).
+        var nextTrial: ContinuousClock.Instant
+    }
+
+    /// How often the cloud is tried again while it is away.
+    let retryInterval: Duration
+    /// Whether a background probe watches for the cloud's return (else visits try it in turn).
+    let hasProbe: Bool
+    private(set) var outage: Outage?
+
+    init(retryInterval: Duration, hasProbe: Bool) {
+        self.retryInterval = retryInterval
+        self.hasProbe = hasProbe
+    }
+
+    var isDown: Bool { outage != nil }
+
+    /// The failure to decide offline with, or nil when this visit should ask the cloud.
+    mutating func outageToSkip(at now: ContinuousClock.Instant) -> String? {
+        guard var current = outage else { return nil }
+        if !hasProbe, now >= current.nextTrial {
+            current.nextTrial = now.advanced(by: retryInterval)
+            outage = current
+            return nil
+        }
+        return current.failure + "; the cloud is not asked again until it is back"
+    }
+
+    /// A search or probe found the cloud unavailable.
+    mutating func failed(_ failure: String, at now: ContinuousClock.Instant) {
+        if outage == nil {
+            outage = Outage(since: now, failure: failure, nextTrial: now.advanced(by: retryInterval))
+        } else {
+            outage?.failure = failure
+        }
+    }
+
+    /// The cloud answered (whatever it said): it is reachable.
+    /// - Returns: how long it had been away, when it had.
+    @discardableResult
+    mutating func answered(at now: ContinuousClock.Instant) -> Duration? {
+        defer { outage = nil }
+        return outage.map { now - $0.since }
+    }
+}

@@ -1,0 +1,238 @@
+import FacegateApp
+import FacegateCore
+import FacegateDemo
+import FacegateDoor
+import FacegateIdentify
+import FacegateJournal
+import FacegateOfflineCache
+import FacegatePolicy
+import Foundation
+import Synchronization
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The decision path under faults (issue 9): the grant on disk before the relay moves, a failed
+/// unlock journaled as such, an outage decided offline without waiting for the cloud each time, a
+/// contradicted offline grant purged, and visits beyond the queue journaled rather than lost.
+@Suite(.serialized, .timeLimit(.minutes(3)))
+struct DecisionFaultTests {
+    typealias Photos = DoorControllerEndToEndTests
+
+    @Test func theGrantIsOnDiskBeforeTheRelayMoves() async throws {
+        try await DoorRig.with { rig in
+            _ = try await rig.enrol(Photos.enrolledPhoto)
+            let lines = JournalCheckingLines(journalPath: rig.configuration.journal.path)
+            let run = try await rig.runDoor(visitors: [Photos.enrolledWalksUp], lines: lines)
+            #expect(run.outcomes.map(\.record.decision.outcome) == [.granted])
+            // When the relay was energised, the granted decision was already a row in the file.
+            #expect(lines.outcomesOnDiskAtUnlock == [[.granted]])
+            let journaled = try await rig.journaledDecisions()
+            #expect(journaled.map(\.record.relay) == [.unlocked])
+            #expect(journaled.first?.record.latencies.relay != nil)
+        }
+    }
+
+    @Test func aGrantWhoseRelayCannotBeDrivenIsJournaledAsFailed() async throws {
+        try await DoorRig.with { rig in
+            _ = try await rig.enrol(Photos.enrolledPhoto)
+            let lines = JournalCheckingLines(journalPath: rig.configuration.journal.path, unlockFails: true)
+            let run = try await rig.runDoor(visitors: [Photos.enrolledWalksUp], lines: lines)
+            #expect(run.outcomes.map(\.record.decision.outcome) == [.granted])
+            #expect(run.outcomes.first?.record.relay == .failed)
+            #expect(run.statistics.unlocks == 0 && run.statistics.unlockFailures == 1)
+            let journaled = try await rig.journaledDecisions()
+            #expect(journaled.map(\.record.relay) == [.failed], "not a plain 'granted'")
+        }
+    }
+
+    @Test func anOutageMakesOnlyTheFirstVisitWaitForTheCloud() async throws {
+        try await DoorRig.with { rig in
+            let subject = try await rig.enrol(Photos.enrolledPhoto)
+            rig.configuration.backend.requestTimeout = .milliseconds(1500)
+            rig.configuration.backend.decisionDeadline = .milliseconds(1500)
+            let online = try await rig.runDoor(visitors: [Photos.enrolledWalksUp])
+            #expect(online.outcomes.map(\.record.decision.outcome) == [.granted])
+
+            // A cloud that accepts connections and never answers.
+            let silent = try SilentListener()
+            var necConfiguration = rig.cloud.configuration(http: CloudHTTPPolicy(requestTimeout: .milliseconds(1500)))
+            necConfiguration.endpoint = "http://127.0.0.1:\(silent.port)"
+            let silentSearch = CountingSearch(NECFaceSearch(client: NECIDClient(configuration: necConfiguration, httpClient: rig.httpClient)))
+            let run = try await rig.runDoor(
+                visitors: [Photos.enrolledWalksUp, Photos.strangerWalksUp, Photos.enrolledWalksUp], search: silentSearch)
+            #expect(run.outcomes.map(\.record.decision.outcome) == [.grantedOffline, .deniedOffline, .grantedOffline])
+            #expect(run.outcomes.map(\.record.decision.offline) == [true, true, true])
+            #expect(run.outcomes[0].record.decision.subjectId == subject)
+            // The first waits out the deadline; the later ones do not ask the cloud at all.
+            #expect(run.outcomes.map(\.cloudCalled) == [true, false, false])
+            #expect(silentSearch.count == 1)
+            let first = try #require(run.outcomes[0].record.latencies.total)
+            #expect(first >= .milliseconds(1400) && first < .seconds(2), "first offline decision at \(first)")
+            for later in run.outcomes.dropFirst() {
+                let total = try #require(later.record.latencies.total)
+                #expect(total < .milliseconds(500), "a later offline decision took \(total)")
+            }
+        }
+    }
+
+    @Test func anOfflineGrantTheCloudContradictsIsPurgedFromTheCacheAtOnce() async throws {
+        try await DoorRig.with { rig in
+            let subject = try await rig.enrol(Photos.enrolledPhoto)
+            rig.configuration.backend.decisionDeadline = .seconds(2)
+            _ = try await rig.runDoor(visitors: [Photos.enrolledWalksUp])
+            #expect(try await rig.cache().cachedSubjectIds() == [subject])
+
+            await rig.stopCloud()
+            let offline = try await rig.runDoor(visitors: [Photos.enrolledWalksUp])
+            #expect(offline.outcomes.map(\.record.decision.outcome) == [.grantedOffline])
+            #expect(try await rig.cache().pendingRechecks().first?.grantedSubject == subject)
+
+            // Back, but it no longer knows that face: the re-check finds nobody.
+            try await rig.startCloud()
+            try await rig.client.unregisterSubject(id: subject)
+            let report = try await rig.maintenance().recheckPending(policy: rig.configuration.doorPolicy)
+            #expect(report.journaled.map(\.outcome) == [.deniedUnknown])
+            // Purged by the re-check itself, with no revocation sync run.
+            #expect(try await rig.cache().cachedSubjectIds().isEmpty)
+            let journaled = try await rig.journaledDecisions().filter(\.record.decision.offline)
+            #expect(journaled.map(\.recheckStatus) == [.contradicted])
+        }
+    }
+
+    @Test func aClockSetBackRefusesOfflineGrantsAndSaysWhy() async throws {
+        try await DoorRig.with { rig in
+            _ = try await rig.enrol(Photos.enrolledPhoto)
+            rig.configuration.backend.decisionDeadline = .seconds(2)
+            _ = try await rig.runDoor(visitors: [Photos.enrolledWalksUp])
+            // The journal already holds a decision from tomorrow: today's clock reads a day behind.
+            let journal = WritingJournal(SQLiteJournal(configuration: .init(path: rig.configuration.journal.path)))
+            journal.record(
+                DecisionRecord(
+                    time: Date().addingTimeInterval(86_400), door: "bench door",
+                    decision: Decision(outcome: .deniedUnknown, reason: "made before the clock was set back"), backend: "nec"))
+            try await journal.flush()
+
+            await rig.stopCloud()
+            let offline = try await rig.runDoor(visitors: [Photos.enrolledWalksUp])
+            #expect(offline.outcomes.map(\.record.decision.outcome) == [.deniedOffline])
+            #expect(offline.outcomes.first?.record.decision.reason.contains("offline grants refused") == true)
+            #expect(offline.relayChanges == 0)
+        }
+    }
+
+    @Test func aCachedFaceFromTheFutureRefusesOfflineGrants() async throws {
+        try await DoorRig.with { rig in
+            let subject = try await rig.enrol(Photos.enrolledPhoto)
+            rig.configuration.backend.decisionDeadline = .seconds(2)
+            _ = try await rig.runDoor(visitors: [Photos.enrolledWalksUp])
+            // A face remembered a day from now: the clock has been set back since (and that face would live a day longer).
+            let cache = try rig.cache()
+            let face = try #require(try await cache.list().first)
+            #expect(face.subjectId == subject)
+            try await cache.remember(
+                subjectId: "someone-else", grantedUnder: ["staff"], descriptor: try FaceDescriptor([Float](repeating: 0.01, count: 128)),
+                at: Date().addingTimeInterval(86_400))
+
+            await rig.stopCloud()
+            let offline = try await rig.runDoor(visitors: [Photos.enrolledWalksUp])
+            #expect(offline.outcomes.map(\.record.decision.outcome) == [.deniedOffline])
+            #expect(offline.outcomes.first?.record.decision.reason.contains("remembered later than the clock") == true)
+        }
+    }
+
+    @Test func aTagRemovedFromTheDoorStopsItsPeopleOffline() async throws {
+        try await DoorRig.with { rig in
+            _ = try await rig.enrol(Photos.enrolledPhoto)
+            rig.configuration.backend.decisionDeadline = .seconds(2)
+            _ = try await rig.runDoor(visitors: [Photos.enrolledWalksUp])
+            await rig.stopCloud()
+            // The door now searches another tag only: the face cached under "staff" no longer opens it.
+            rig.configuration.door.tags = ["visitors"]
+            let offline = try await rig.runDoor(visitors: [Photos.enrolledWalksUp])
+            #expect(offline.outcomes.map(\.record.decision.outcome) == [.deniedOffline])
+            #expect(offline.outcomes.first?.record.decision.reason.contains("no longer searches") == true)
+            #expect(offline.relayChanges == 0)
+            // Put back, the same face opens it offline again.
+            rig.configuration.door.tags = ["staff", "visitors"]
+            let restored = try await rig.runDoor(visitors: [Photos.enrolledWalksUp])
+            #expect(restored.outcomes.map(\.record.decision.outcome) == [.grantedOffline])
+        }
+    }
+
+    @Test func aConfirmedOfflineGrantKeepsItsFace() async throws {
+        try await DoorRig.with { rig in
+            let subject = try await rig.enrol(Photos.enrolledPhoto)
+            rig.configuration.backend.decisionDeadline = .seconds(2)
+            _ = try await rig.runDoor(visitors: [Photos.enrolledWalksUp])
+            await rig.stopCloud()
+            _ = try await rig.runDoor(visitors: [Photos.enrolledWalksUp])
+            try await rig.startCloud()
+            let report = try await rig.maintenance().recheckPending(policy: rig.configuration.doorPolicy)
+            #expect(report.journaled.map(\.outcome) == [.granted])
+            #expect(try await rig.cache().cachedSubjectIds() == [subject])
+        }
+    }
+}
+
+/// Door lines that, when the relay is driven to unlock, read the journal file to see which decisions
+/// are already on disk; optionally they fail that write.
+final class JournalCheckingLines: DoorLines {
+    let journalPath: String
+    let unlockFails: Bool
+    private let seen = Mutex<[[Decision.Outcome]]>([])
+    private let simulated = SimulatedDoorLines()
+
+    init(journalPath: String, unlockFails: Bool = false) {
+        self.journalPath = journalPath
+        self.unlockFails = unlockFails
+    }
+
+    var outcomesOnDiskAtUnlock: [[Decision.Outcome]] { seen.withLock { $0 } }
+
+    func driveRelay(unlocked: Bool) throws {
+        if unlocked {
+            var outcomes: [Decision.Outcome] = []
+            try? JournalReader(path: journalPath).forEachDecision(DecisionQuery()) { outcomes.append($0.record.decision.outcome) }
+            seen.withLock { $0.append(outcomes) }
+            if unlockFails { throw DoorError(.ioFailed, "the relay line cannot be driven (test)") }
+        }
+        try simulated.driveRelay(unlocked: unlocked)
+    }
+
+    func contactIsOpen() throws -> Bool? { nil }
+    func inputs() -> AsyncThrowingStream<DoorInput, any Error> { simulated.inputs() }
+    func release() { simulated.release() }
+}
+
+/// A TCP port that accepts connections (the kernel completes them) and never reads or answers.
+final class SilentListener: Sendable {
+    let port: Int
+    private let descriptor: Int32
+
+    init() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw DoorError(.ioFailed, "socket failed") }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0, listen(fd, 64) == 0 else {
+            close(fd)
+            throw DoorError(.ioFailed, "bind/listen failed")
+        }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        port = Int(UInt16(bigEndian: address.sin_port))
+        descriptor = fd
+    }
+
+    deinit { close(descriptor) }
+}

@@ -1,0 +1,87 @@
+import FacegateCore
+import FacegateOfflineCache
+import FacegatePolicy
+import Foundation
+import GRDB
+import Testing
+
+/// A face is cached with the search it was granted under, and matches offline only while the door
+/// still makes that search (issue 9, item 4).
+@Suite("Offline cache: the search a face was granted under")
+struct OfflineCacheScopeTests {
+    static func necPolicy(tags: [String]) -> DoorPolicy {
+        DoorPolicy(door: "front", threshold: 7000, scoreUnit: .necScore, searchTags: tags)
+    }
+
+    static func neoCheckPolicy(list: String?) -> DoorPolicy {
+        DoorPolicy(door: "front", threshold: 80, scoreUnit: .neoCheckConfidence, faceList: list)
+    }
+
+    @Test("the scope is kept, authenticated, and judged against the door's current search")
+    func scopeFollowsTheCurrentSearch() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let cache = try makeCache(folder, key: randomKey())
+        var generator = DescriptorGenerator(seed: 7)
+        let alice = generator.descriptor()
+        try await cache.remember(subjectId: "alice", grantedUnder: ["staff"], descriptor: alice)
+
+        func searched(_ policy: DoorPolicy) async throws -> Bool? {
+            try await cache.match(alice, stillSearches: { policy.stillSearches(grantedUnder: $0) }).first?.stillSearched
+        }
+        #expect(try await searched(Self.necPolicy(tags: ["staff"])) == true)
+        #expect(try await searched(Self.necPolicy(tags: ["staff", "visitors"])) == true)
+        // The tag was removed from the door: the face still matches (for the margin) but is no longer searched.
+        #expect(try await searched(Self.necPolicy(tags: ["visitors"])) == false)
+        // A door that searches everyone searches every face.
+        #expect(try await searched(Self.necPolicy(tags: [])) == true)
+    }
+
+    @Test("a face granted under several tags needs every one of them still searched")
+    func severalTagsAllMustRemain() {
+        let policy = Self.necPolicy(tags: ["staff"])
+        // NEC ID does not say which tag matched: the person may carry only "contractors".
+        #expect(policy.stillSearches(grantedUnder: ["staff", "contractors"]) == false)
+        #expect(policy.stillSearches(grantedUnder: ["staff"]) == true)
+        // Granted by a door that searched everyone: proves no tag at all.
+        #expect(policy.stillSearches(grantedUnder: []) == false)
+        // Cached before the scope was kept: unknown, so not searched.
+        #expect(policy.stillSearches(grantedUnder: nil) == false)
+    }
+
+    @Test("NeoCheck: the face list the face was granted under must be the one searched")
+    func neoCheckFaceList() {
+        #expect(Self.neoCheckPolicy(list: "staff").stillSearches(grantedUnder: ["staff"]) == true)
+        #expect(Self.neoCheckPolicy(list: "visitors").stillSearches(grantedUnder: ["staff"]) == false)
+        #expect(Self.neoCheckPolicy(list: nil).stillSearches(grantedUnder: ["staff"]) == false)
+        #expect(Self.neoCheckPolicy(list: nil).stillSearches(grantedUnder: []) == false)
+    }
+
+    @Test("editing a face's scope in the file makes the row fail to open")
+    func scopeIsAuthenticated() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let cache = try makeCache(folder, key: randomKey())
+        var generator = DescriptorGenerator(seed: 9)
+        let alice = generator.descriptor()
+        try await cache.remember(subjectId: "alice", grantedUnder: ["staff"], descriptor: alice)
+        let queue = try DatabaseQueue(path: folder.file("cache.sqlite"))
+        try await queue.write { db in try db.execute(sql: "UPDATE face_entry SET scope = '[\"staff\",\"vip\"]'") }
+        #expect(try await cache.match(alice).isEmpty)
+        try await queue.write { db in try db.execute(sql: "UPDATE face_entry SET scope = NULL") }
+        #expect(try await cache.match(alice).isEmpty, "a row sealed with its scope does not open without it")
+    }
+
+    @Test("a pending re-check keeps who the offline grant let in, authenticated")
+    func recheckKeepsTheGrantedSubject() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let cache = try makeCache(folder, key: randomKey())
+        try await cache.addPendingRecheck(decisionId: UUID(), door: "front", grantedSubject: "alice", probe: [1, 2, 3])
+        try await cache.addPendingRecheck(decisionId: UUID(), door: "front", probe: [4, 5, 6])
+        #expect(Set(try await cache.pendingRechecks().map(\.grantedSubject)) == ["alice", nil])
+        let queue = try DatabaseQueue(path: folder.file("cache.sqlite"))
+        try await queue.write { db in try db.execute(sql: "UPDATE pending_recheck SET granted_subject = 'mallory' WHERE granted_subject = 'alice'") }
+        #expect(try await cache.pendingRechecks().map(\.grantedSubject) == [nil])
+    }
+}
