@@ -38,6 +38,8 @@ public struct V4L2DeviceInfo: Sendable, Hashable, Codable {
 /// Not thread-safe: its owner calls it from one executor.
 final class V4L2Device {
     let path: String
+    /// Frames the driver flagged as corrupt (V4L2_BUF_FLAG_ERROR), returned to it unread.
+    private(set) var errorFrames: UInt64 = 0
     private(set) var fd: Int32
     private var buffers: [(start: UnsafeMutableRawPointer, length: Int)] = []
     private(set) var format = v4l2_pix_format()
@@ -240,33 +242,44 @@ final class V4L2Device {
         timeout: Duration, layout: PixelImage.Layout, shouldStop: () -> Bool
     ) throws(CaptureError) -> Captured? {
         let deadline = ContinuousClock.now + timeout
-        while true {
-            if shouldStop() { return nil }
-            let remaining = deadline - ContinuousClock.now
-            guard remaining > .zero else { return nil }
-            // Short slices, so cancellation is noticed quickly while waiting.
-            let slice = min(remaining, .milliseconds(100))
-            let milliseconds = Int32(slice.components.seconds * 1000 + slice.components.attoseconds / 1_000_000_000_000_000)
-            if try V4L2System.waitReadable(fd, timeoutMilliseconds: max(1, milliseconds)) { break }
-        }
-        let ready = Self.monotonicNow()
-        var buffer = v4l2_buffer()
-        buffer.type = UInt32(V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue)
-        buffer.memory = UInt32(V4L2_MEMORY_MMAP.rawValue)
-        do {
-            try V4L2System.ioctl(fd, fg_vidioc_dqbuf(), &buffer, "\(path): dequeuing a frame")
-        } catch where error.errno == EAGAIN {
-            return try capture(timeout: .milliseconds(1), layout: layout, shouldStop: shouldStop)
-        }
+        let fd = self.fd, path = self.path
+        var ready = Self.monotonicNow()
+        let dequeued = try BufferRing.nextGoodBuffer(
+            waitReadable: { () throws(CaptureError) -> Bool in
+                while true {
+                    if shouldStop() { return false }
+                    let remaining = deadline - ContinuousClock.now
+                    guard remaining > .zero else { return false }
+                    // Short slices, so cancellation is noticed quickly while waiting.
+                    let slice = min(remaining, .milliseconds(100))
+                    let milliseconds = Int32(slice.components.seconds * 1000 + slice.components.attoseconds / 1_000_000_000_000_000)
+                    if try V4L2System.waitReadable(fd, timeoutMilliseconds: max(1, milliseconds)) {
+                        ready = Self.monotonicNow()
+                        return true
+                    }
+                }
+            },
+            dequeue: { () throws(CaptureError) -> v4l2_buffer? in
+                var buffer = v4l2_buffer()
+                buffer.type = UInt32(V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue)
+                buffer.memory = UInt32(V4L2_MEMORY_MMAP.rawValue)
+                do throws(CaptureError) {
+                    try V4L2System.ioctl(fd, fg_vidioc_dqbuf(), &buffer, "\(path): dequeuing a frame")
+                } catch {
+                    if error.errno == EAGAIN { return nil }
+                    throw error
+                }
+                return buffer
+            },
+            requeue: { buffer in _ = try? V4L2System.ioctl(fd, fg_vidioc_qbuf(), &buffer, "\(path): requeueing") },
+            onErrorFrame: { errorFrames += 1 })
+        guard var buffer = dequeued else { return nil }
         defer {
             // Back to the driver whatever happened to the conversion.
             _ = try? V4L2System.ioctl(fd, fg_vidioc_qbuf(), &buffer, "\(path): requeueing")
         }
         let index = Int(buffer.index)
         guard index < buffers.count else { throw CaptureError(.ioFailed, "\(path) returned unknown buffer \(index)") }
-        if buffer.flags & UInt32(V4L2_BUF_FLAG_ERROR) != 0 {
-            return try capture(timeout: timeout, layout: layout, shouldStop: shouldStop)
-        }
         let bytes = UnsafeRawBufferPointer(start: buffers[index].start, count: min(Int(buffer.bytesused), buffers[index].length))
         let image = try FrameConversion.convert(
             bytes, format: FourCC(rawValue: format.pixelformat), width: Int(format.width), height: Int(format.height),
