@@ -20,6 +20,10 @@ let package = Package(
     products: [
         .executable(name: "facegate", targets: ["facegate"]),
         .executable(name: "facegate-emulator", targets: ["facegate-emulator"]),
+        // For the fuzz targets in Fuzz/ (a separate package, built only by scripts/fuzz).
+        .library(name: "FacegateApp", targets: ["FacegateApp"]),
+        .library(name: "FacegateIdentify", targets: ["FacegateIdentify"]),
+        .library(name: "FacegateImageCodec", targets: ["FacegateImageCodec"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

@@ -254,7 +254,11 @@ public actor NECIDClient {
         }
     }
 
-    private func interpret<Value>(_ response: CloudHTTPResponse, for operation: NECIDOperation<Value>) throws(NECIDError) -> NECIDReply<Value> {
+    /// How a reply to `operation` reads: the decoded value, or the typed error for its status and body.
+    /// Public so this decoder of the service's bytes can be fuzzed without a network (`Fuzz/`).
+    public nonisolated func interpret<Value>(
+        _ response: CloudHTTPResponse, for operation: NECIDOperation<Value>
+    ) throws(NECIDError) -> NECIDReply<Value> {
         let status = Int(response.status.code)
         if (200..<300).contains(status) {
             do {
@@ -272,7 +276,7 @@ public actor NECIDClient {
         throw error(from: response, for: operation.name)
     }
 
-    private func error(from response: CloudHTTPResponse, for name: String) -> NECIDError {
+    private nonisolated func error(from response: CloudHTTPResponse, for name: String) -> NECIDError {
         let status = Int(response.status.code)
         let body = try? JSONDecoder().decode(NECErrorBody.self, from: Data(response.body))
         let message = sanitize(body?.message ?? "")
@@ -295,8 +299,8 @@ public actor NECIDClient {
     }
 
     /// The service's time when a 403 says the signature is too old or too new,
-    /// from the reply's `Date` header, else from the message itself.
-    private func clockSkewEvidence(_ response: CloudHTTPResponse) -> Date? {
+    /// from the reply's `Date` header, else from the message itself. Public to be fuzzed (`Fuzz/`).
+    public nonisolated func clockSkewEvidence(_ response: CloudHTTPResponse) -> Date? {
         guard let body = try? JSONDecoder().decode(NECErrorBody.self, from: Data(response.body)),
             let message = body.message,
             message.hasPrefix("Signature expired") || message.hasPrefix("Signature not yet current")
@@ -312,7 +316,7 @@ public actor NECIDClient {
     }
 
     /// A service message fit for logs and errors: printable, bounded, keys removed.
-    private func sanitize(_ message: String) -> String {
+    private nonisolated func sanitize(_ message: String) -> String {
         var text = String(message.unicodeScalars.filter { $0.value >= 0x20 && $0.value != 0x7F }.map(Character.init))
         for secret in [configuration.credentials.secretAccessKey, configuration.apiKey ?? ""] where secret.count >= 4 {
             text = text.replacingOccurrences(of: secret, with: "<redacted>")
@@ -325,7 +329,7 @@ public actor NECIDClient {
         return text.count > 300 ? String(text.prefix(300)) + "..." : text
     }
 
-    private func describe(_ error: any Error) -> String {
+    private nonisolated func describe(_ error: any Error) -> String {
         switch error {
         case DecodingError.dataCorrupted(let context): "corrupt data: \(context.debugDescription.prefix(120))"
         case DecodingError.keyNotFound(let key, _): "missing \"\(key.stringValue)\""

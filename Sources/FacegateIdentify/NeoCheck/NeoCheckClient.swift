@@ -255,6 +255,14 @@ public struct NeoCheckClient: Sendable {
             request.body = .bytes(ByteBuffer(bytes: body))
             return request
         }
+        return try token(from: response, grant: grant, secrets: secrets)
+    }
+
+    /// How the token service's reply reads: the token, or the typed error for its status and body, with
+    /// `secrets` taken out of any message it quotes. Public so this decoder can be fuzzed without a network (`Fuzz/`).
+    public static func token(
+        from response: CloudHTTPResponse, grant: OAuth2Grant, secrets: [String]
+    ) throws(NeoCheckError) -> OAuth2Token {
         let status = Int(response.status.code)
         switch response.status {
         case .ok:
@@ -443,6 +451,39 @@ public struct NeoCheckClient: Sendable {
             return (path.isEmpty ? "" : path + ": ") + String(context.debugDescription.prefix(120))
         @unknown default:
             return "undecodable"
+        }
+    }
+}
+
+// MARK: Reading replies without a network
+
+extension NeoCheckClient {
+    /// The kinds of reply the Face API sends, for `interpret(_:as:)`.
+    public enum ReplyKind: Sendable, CaseIterable {
+        /// The three identifications.
+        case identification
+        /// A face record read.
+        case faceRecord
+        /// A face list read.
+        case faceList
+        /// The identifier of a created record or list.
+        case createdIdentifier
+        /// The result of an update.
+        case confirmation
+        /// The boolean of a delete or an add to a list.
+        case boolean
+    }
+
+    /// How a reply reads, as the call that gets it reads it: the decoded value, or the typed error for its
+    /// status and body. Public so these decoders of the service's bytes can be fuzzed without a network (`Fuzz/`).
+    public func interpret(_ response: CloudHTTPResponse, as kind: ReplyKind) throws(NeoCheckError) -> any Sendable {
+        switch kind {
+        case .identification: try decode(IdentifyReply.self, from: response).identification()
+        case .faceRecord: try decode(FaceRecordReply.self, from: response).record()
+        case .faceList: try decode(NeoCheckFaceList.self, from: response)
+        case .createdIdentifier: try identifier(from: response, what: "face record")
+        case .confirmation: try confirm(response, what: "face record update")
+        case .boolean: try boolean(from: response)
         }
     }
 }
