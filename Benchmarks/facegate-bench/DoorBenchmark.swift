@@ -14,108 +14,16 @@ struct DoorBenchmark {
     let options: Options
 
     func run() async throws {
-        let binaries = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        let facegate = binaries.appendingPathComponent("facegate").path
-        let emulator = binaries.appendingPathComponent("facegate-emulator").path
-        for binary in [facegate, emulator] where !FileManager.default.isExecutableFile(atPath: binary) {
-            fail("\(binary) is missing: swift build -c release --product facegate --product facegate-emulator")
-        }
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("facegate-door-bench-\(getpid())")
-        try FileManager.default.createDirectory(at: folder.appendingPathComponent("frames"), withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }
-
-        // Frames: enrolled and unknown people walking up in turn, with empty scene between them.
-        let media = try DemoMedia.locate(options.media)
-        let people = [try media.image("obama2.jpg"), try media.image("biden.jpg")]
-        let scene = DemoScene(
-            visitors: (0..<options.visits).map { DemoScene.Visitor(name: "\($0)", portrait: people[$0 % 2]) })
-        var frameCount = 0
-        for try await frame in scene.frames() {
-            let name = String(format: "%06d.jpg", frameCount)
-            try Data(try ImageCodec.encodeJPEG(frame.image)).write(to: folder.appendingPathComponent("frames/\(name)"))
-            frameCount += 1
-        }
-
-        // The cloud: the emulator in its own process, one person enrolled.
-        let secrets = folder.appendingPathComponent("secrets")
-        try FileManager.default.createDirectory(at: secrets, withIntermediateDirectories: true)
-        let (accessKey, secretKey, apiKey) = ("AKIDBENCH", "bench-secret-key-0123456789abcdefghij", "bench-api-key-0123456789")
-        for (name, value) in [("access-key", accessKey), ("secret-key", secretKey), ("api-key", apiKey)] {
-            let path = secrets.appendingPathComponent(name).path
-            guard FileManager.default.createFile(atPath: path, contents: Data(value.utf8), attributes: [.posixPermissions: 0o600]) else {
-                fail("cannot write \(path)")
-            }
-        }
-        let port = 18_000 + Int(getpid() % 1000)
-        let cloud = try launch(
-            emulator,
-            ["nec", "--port", "\(port)", "--portal-port", "\(port + 1)", "--access-key", accessKey, "--secret-key", secretKey,
-             "--api-key", apiKey, "--state", folder.appendingPathComponent("nec").path] + (options.models.map { ["--models", $0] } ?? []),
-            log: folder.appendingPathComponent("emulator.log"))
-        defer { cloud.terminate() }
-        // fail() exits without running defers: the emulator must not outlive the benchmark.
-        func stop(_ message: String) -> Never {
-            cloud.terminate()
-            fail(message)
-        }
-        var environment = ProcessInfo.processInfo.environment
-        environment["NEC_ID_ENDPOINT"] = "http://127.0.0.1:\(port)"
-        environment["NEC_ID_ACCESS_KEY"] = accessKey
-        environment["NEC_ID_SECRET_KEY"] = secretKey
-        environment["NEC_ID_API_KEY"] = apiKey
-        var healthy = false
-        for _ in 0..<100 where !healthy {
-            healthy = try await runToEnd(facegate, ["nec", "health"], environment: environment) == 0
-            if !healthy { try await Task.sleep(for: .milliseconds(200)) }
-        }
-        guard healthy else { stop("the emulator did not start (\(folder.path)/emulator.log)") }
-        guard try await runToEnd(facegate, ["nec", "tags", "create", "staff"], environment: environment) == 0,
-            try await runToEnd(facegate, ["nec", "subjects", "register", "--face", media.directory + "/obama.jpg", "--tag", "staff"], environment: environment) == 0
-        else { stop("enrolment failed") }
-
-        let journal = folder.appendingPathComponent("journal.sqlite").path
-        let key = folder.appendingPathComponent("cache.key").path
-        guard try await runToEnd(facegate, ["cache", "new-key", key], environment: environment) == 0 else { stop("cache key") }
-        let configuration = folder.appendingPathComponent("facegate.yaml")
-        try """
-            \(options.models.map { "models: \($0)" } ?? "")
-            camera: {source: replay, replay_path: \(folder.path)/frames, fps: 10}
-            backend:
-              kind: nec
-              nec:
-                endpoint: http://127.0.0.1:\(port)
-                access_key: file:\(secrets.path)/access-key
-                secret_key: file:\(secrets.path)/secret-key
-                api_key: file:\(secrets.path)/api-key
-            door: {name: bench door, tags: [staff], pulse_seconds: 1}
-            offline_cache: {path: \(folder.path)/cache.sqlite, key: "file:\(key)"}
-            journal: {path: \(journal)}
-            """.write(to: configuration, atomically: true, encoding: .utf8)
-
-        // The daemon, sampled from /proc until the replay ends and it exits.
-        let clock = ContinuousClock()
-        let started = clock.now
-        let daemon = try launch(facegate, ["run", "--config", configuration.path], log: folder.appendingPathComponent("run.log"))
-        var residentKB: [Int] = []
-        var cpuTicks = 0
-        while daemon.isRunning {
-            if let sample = ProcessSample(pid: daemon.processIdentifier) {
-                residentKB.append(sample.residentKB)
-                cpuTicks = sample.cpuTicks
-            }
-            try await Task.sleep(for: .milliseconds(500))
-        }
-        let wall = clock.now - started
-        guard daemon.terminationStatus == 0 else { stop("facegate run exited \(daemon.terminationStatus) (\(folder.path)/run.log)") }
-
-        var decisions: [JournaledDecision] = []
-        try JournalReader(path: journal).forEachDecision(DecisionQuery()) { decisions.append($0) }
+        let bench = try await DoorBench.prepare(options: options, name: "door")
+        defer { bench.close() }
+        let run = try await bench.runDaemon(visits: options.visits, endpoint: bench.cloudEndpoint, name: "door")
+        let decisions = run.decisions
         let granted = decisions.filter { $0.record.decision.outcome == .granted }
         let cloudCalls = decisions.filter { $0.record.latencies.cloud != nil }.count
-        let cpuSeconds = Double(cpuTicks) / Double(sysconf(Int32(_SC_CLK_TCK)))
+        let cpuSeconds = Double(run.cpuTicks) / Double(sysconf(Int32(_SC_CLK_TCK)))
 
         print("machine: \(machine())")
-        print("\(options.visits) visits, \(frameCount) frames replayed at 10 fps in \(format(wall)) s; \(decisions.count) decisions (\(granted.count) granted)")
+        print("\(options.visits) visits, \(run.frames) frames replayed at 10 fps in \(format(run.wall)) s; \(decisions.count) decisions (\(granted.count) granted)")
         print("| what | median ms | p95 ms | max ms | n |")
         print("|---|---|---|---|---|")
         func row(_ name: String, _ values: [Duration?]) {
@@ -128,37 +36,202 @@ struct DoorBenchmark {
         row("quality core on the best frame", granted.map(\.record.latencies.quality))
         row("cloud search (emulator on loopback, incl. its own matching)", granted.map(\.record.latencies.cloud))
         row("policy", granted.map(\.record.latencies.policy))
-        row("relay (unlock call)", granted.map(\.record.latencies.relay))
+        row("policy done → grant committed to the journal → relay on (relay)", granted.map(\.record.latencies.relay))
         row("visit ready → relay on and journaled (total)", granted.map(\.record.latencies.total))
         row("total minus cloud (facegate's own share)", granted.map { d in d.record.latencies.total.flatMap { t in d.record.latencies.cloud.map { t - $0 } } })
         print("cloud calls per visit: \(String(format: "%.2f", Double(cloudCalls) / Double(max(1, decisions.count))))")
         // The daemon's own count, from its last log line: frames it analysed (the replay drops what it cannot take).
-        let runLog = (try? String(contentsOf: folder.appendingPathComponent("run.log"), encoding: .utf8)) ?? ""
+        let runLog = (try? String(contentsOf: run.log, encoding: .utf8)) ?? ""
         let analysed = runLog.split(separator: "\n").last { $0.contains("stopped") }
             .flatMap { $0.split(separator: " ").first { $0.hasPrefix("frames=") } }.flatMap { Int($0.dropFirst("frames=".count)) }
-        print("frames analysed: \(analysed.map(String.init) ?? "?") of \(frameCount) replayed")
-        print("frames per second sustained: \(String(format: "%.1f", Double(analysed ?? 0) / seconds(wall)))")
-        print("CPU per frame: \(String(format: "%.1f", cpuSeconds * 1000 / Double(max(1, analysed ?? frameCount)))) ms (user+system of facegate run)")
+        print("frames analysed: \(analysed.map(String.init) ?? "?") of \(run.frames) replayed")
+        print("frames per second sustained: \(String(format: "%.1f", Double(analysed ?? 0) / seconds(run.wall)))")
+        print("CPU per frame: \(String(format: "%.1f", cpuSeconds * 1000 / Double(max(1, analysed ?? run.frames)))) ms (user+system of facegate run)")
+        let residentKB = run.residentKB
         if let peak = residentKB.max(), let last = residentKB.last, let early = residentKB.dropFirst(min(10, residentKB.count - 1)).first {
             print("resident memory: \(early / 1024) MB after 5 s, \(last / 1024) MB at the end, peak \(peak / 1024) MB")
         }
+    }
+}
+
+/// The door benchmarks' bench: the release binaries, the NEC emulator process with one person
+/// enrolled, an offline cache key, and `facegate run` over synthesized approaches.
+final class DoorBench: @unchecked Sendable {
+    /// The daemon's decision deadline in these runs (its default).
+    static let deadline = 1.8
+
+    struct DaemonRun {
+        var decisions: [JournaledDecision]
+        var frames: Int
+        var wall: Duration
+        var cpuTicks: Int
+        var residentKB: [Int]
+        var log: URL
+        /// What `whileRunning` measured, if anything.
+        var measured: Duration?
+    }
+
+    let options: Options
+    let folder: URL
+    let facegate: String
+    let emulator: String
+    let media: DemoMedia
+    let secrets: URL
+    let port: Int
+    let environment: [String: String]
+    private var cloud: Process?
+    private let credentials = (accessKey: "AKIDBENCH", secretKey: "bench-secret-key-0123456789abcdefghij", apiKey: "bench-api-key-0123456789")
+
+    var cloudEndpoint: String { "http://127.0.0.1:\(port)" }
+
+    private init(options: Options, name: String) throws {
+        self.options = options
+        let binaries = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        facegate = binaries.appendingPathComponent("facegate").path
+        emulator = binaries.appendingPathComponent("facegate-emulator").path
+        for binary in [facegate, emulator] where !FileManager.default.isExecutableFile(atPath: binary) {
+            fail("\(binary) is missing: swift build -c release --product facegate --product facegate-emulator")
+        }
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("facegate-\(name)-bench-\(getpid())")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        media = try DemoMedia.locate(options.media)
+        secrets = folder.appendingPathComponent("secrets")
+        try FileManager.default.createDirectory(at: secrets, withIntermediateDirectories: true)
+        for (file, value) in [("access-key", credentials.accessKey), ("secret-key", credentials.secretKey), ("api-key", credentials.apiKey)] {
+            let path = secrets.appendingPathComponent(file).path
+            guard FileManager.default.createFile(atPath: path, contents: Data(value.utf8), attributes: [.posixPermissions: 0o600]) else {
+                fail("cannot write \(path)")
+            }
+        }
+        port = 18_000 + Int(getpid() % 1000)
+        var environment = ProcessInfo.processInfo.environment
+        environment["NEC_ID_ENDPOINT"] = "http://127.0.0.1:\(port)"
+        environment["NEC_ID_ACCESS_KEY"] = credentials.accessKey
+        environment["NEC_ID_SECRET_KEY"] = credentials.secretKey
+        environment["NEC_ID_API_KEY"] = credentials.apiKey
+        self.environment = environment
+    }
+
+    /// The bench with the cloud up and one person (obama) enrolled under the tag `staff`.
+    static func prepare(options: Options, name: String) async throws -> DoorBench {
+        let bench = try DoorBench(options: options, name: name)
+        try await bench.startCloud()
+        guard try await bench.runToEnd(["nec", "tags", "create", "staff"]) == 0,
+            try await bench.runToEnd(["nec", "subjects", "register", "--face", bench.media.directory + "/obama.jpg", "--tag", "staff"]) == 0
+        else { bench.stop("enrolment failed") }
+        guard try await bench.runToEnd(["cache", "new-key", bench.folder.appendingPathComponent("cache.key").path]) == 0 else {
+            bench.stop("cache key")
+        }
+        return bench
+    }
+
+    /// Starts the emulator (again, on the same port and state) and waits until it answers.
+    func startCloud() async throws {
+        cloud = try launch(
+            emulator,
+            ["nec", "--port", "\(port)", "--portal-port", "\(port + 1)", "--access-key", credentials.accessKey, "--secret-key",
+             credentials.secretKey, "--api-key", credentials.apiKey, "--state", folder.appendingPathComponent("nec").path]
+                + (options.models.map { ["--models", $0] } ?? []),
+            log: folder.appendingPathComponent("emulator.log"))
+        for _ in 0..<100 {
+            if try await runToEnd(["nec", "health"]) == 0 { return }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        stop("the emulator did not start (\(folder.path)/emulator.log)")
+    }
+
+    func stopCloud() async {
+        guard let cloud else { return }
+        cloud.terminate()
+        while cloud.isRunning { try? await Task.sleep(for: .milliseconds(20)) }
+        self.cloud = nil
+    }
+
+    func close() {
+        cloud?.terminate()
+        try? FileManager.default.removeItem(at: folder)
+    }
+
+    /// fail() exits without running defers: the emulator must not outlive the benchmark.
+    func stop(_ message: String) -> Never {
+        cloud?.terminate()
+        fail(message)
+    }
+
+    /// `facegate run` over `visits` people walking up (the enrolled one and a stranger in turn) until
+    /// the replay ends, sampled from /proc; the decisions are read from its journal.
+    func runDaemon(
+        visits: Int, endpoint: String, name: String,
+        whileRunning: (@Sendable (_ log: URL) async throws -> Duration?)? = nil
+    ) async throws -> DaemonRun {
+        let frames = folder.appendingPathComponent("frames-\(name)")
+        try FileManager.default.createDirectory(at: frames, withIntermediateDirectories: true)
+        let people = [try media.image("obama2.jpg"), try media.image("biden.jpg")]
+        let scene = DemoScene(visitors: (0..<visits).map { DemoScene.Visitor(name: "\($0)", portrait: people[$0 % 2]) })
+        var frameCount = 0
+        for try await frame in scene.frames() {
+            try Data(try ImageCodec.encodeJPEG(frame.image)).write(to: frames.appendingPathComponent(String(format: "%06d.jpg", frameCount)))
+            frameCount += 1
+        }
+        let journal = folder.appendingPathComponent("journal-\(name).sqlite").path
+        let configuration = folder.appendingPathComponent("facegate-\(name).yaml")
+        try """
+            \(options.models.map { "models: \($0)" } ?? "")
+            camera: {source: replay, replay_path: \(frames.path), fps: 10}
+            backend:
+              kind: nec
+              nec:
+                endpoint: \(endpoint)
+                access_key: file:\(secrets.path)/access-key
+                secret_key: file:\(secrets.path)/secret-key
+                api_key: file:\(secrets.path)/api-key
+            door: {name: bench door, tags: [staff], pulse_seconds: 1}
+            offline_cache: {path: \(folder.path)/cache.sqlite, key: "file:\(folder.path)/cache.key"}
+            journal: {path: \(journal)}
+            """.write(to: configuration, atomically: true, encoding: .utf8)
+
+        let clock = ContinuousClock()
+        let started = clock.now
+        let log = folder.appendingPathComponent("run-\(name).log")
+        let daemon = try launch(facegate, ["run", "--config", configuration.path], log: log)
+        let watcher = whileRunning.map { body in Task { try await body(log) } }
+        var residentKB: [Int] = []
+        var cpuTicks = 0
+        while daemon.isRunning {
+            if let sample = ProcessSample(pid: daemon.processIdentifier) {
+                residentKB.append(sample.residentKB)
+                cpuTicks = sample.cpuTicks
+            }
+            try await Task.sleep(for: .milliseconds(500))
+        }
+        let wall = clock.now - started
+        guard daemon.terminationStatus == 0 else { stop("facegate run exited \(daemon.terminationStatus) (\(log.path))") }
+        let measured = try await watcher?.value ?? nil
+        var decisions: [JournaledDecision] = []
+        try JournalReader(path: journal).forEachDecision(DecisionQuery()) { decisions.append($0) }
+        return DaemonRun(
+            decisions: decisions.sorted { $0.record.time < $1.record.time }, frames: frameCount, wall: wall, cpuTicks: cpuTicks,
+            residentKB: residentKB, log: log, measured: measured)
     }
 
     private func launch(_ path: String, _ arguments: [String], log: URL) throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments
-        guard FileManager.default.createFile(atPath: log.path, contents: nil) else { fail("cannot write \(log.path)") }
+        if !FileManager.default.fileExists(atPath: log.path) {
+            guard FileManager.default.createFile(atPath: log.path, contents: nil) else { fail("cannot write \(log.path)") }
+        }
         let handle = try FileHandle(forWritingTo: log)
+        try handle.seekToEnd()
         process.standardOutput = handle
         process.standardError = handle
         try process.run()
         return process
     }
 
-    private func runToEnd(_ path: String, _ arguments: [String], environment: [String: String]) async throws -> Int32 {
+    private func runToEnd(_ arguments: [String]) async throws -> Int32 {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
+        process.executableURL = URL(fileURLWithPath: facegate)
         process.arguments = arguments
         process.environment = environment
         process.standardOutput = FileHandle.nullDevice

@@ -2,6 +2,7 @@
 //
 //     swift run -c release facegate-bench [--iterations N] [--media DIR] [--models DIR]
 //     swift run -c release facegate-bench door [--visits N] [--media DIR] [--models DIR]
+//     swift run -c release facegate-bench outage [--visits N] [--media DIR] [--models DIR]
 //
 // Frames are synthesized from the bundled demo portraits, so the figures are
 // comparable between machines. Record them in BENCHMARKS.md. `door` runs the
@@ -13,6 +14,7 @@ import Foundation
 
 struct Options {
     var door = false
+    var outage = false
     var visits = 40
     var iterations = 60
     var media = "demo/media"
@@ -23,12 +25,13 @@ struct Options {
         while let flag = rest.popFirst() {
             switch flag {
             case "door": door = true
+            case "outage": outage = true
             case "--visits": visits = Int(rest.popFirst() ?? "") ?? visits
             case "--iterations": iterations = Int(rest.popFirst() ?? "") ?? iterations
             case "--media": media = rest.popFirst() ?? media
             case "--models": models = rest.popFirst()
             default:
-                FileHandle.standardError.write(Data("usage: facegate-bench [door] [--iterations N] [--visits N] [--media DIR] [--models DIR]\n".utf8))
+                FileHandle.standardError.write(Data("usage: facegate-bench [door|outage] [--iterations N] [--visits N] [--media DIR] [--models DIR]\n".utf8))
                 exit(2)
             }
         }
@@ -70,6 +73,10 @@ func machine() -> String {
 }
 
 let options = Options(CommandLine.arguments)
+if options.outage {
+    try await OutageBenchmark(options: options).run()
+    exit(0)
+}
 if options.door {
     try await DoorBenchmark(options: options).run()
     exit(0)

@@ -44,10 +44,12 @@ public struct FacegateConfiguration: Sendable, Equatable {
         public enum Kind: String, Sendable, CaseIterable { case nec, neocheck }
 
         public var kind = Kind.nec
-        /// Deadline of one cloud call.
-        public var requestTimeout: Duration = .seconds(4)
-        /// The longest from a visit to its decision, whatever the cloud does; then the offline path decides.
-        public var decisionDeadline: Duration = .seconds(6)
+        /// Deadline of one cloud call: a silent connection is abandoned then.
+        public var requestTimeout: Duration = .milliseconds(1500)
+        /// The longest a decision waits for the cloud, from when it starts; then the offline path decides.
+        /// 1.8 s keeps the first offline decision of an outage within 2 s of the visit (later ones
+        /// skip the cloud until it is back); a healthy cloud answers a search well within it.
+        public var decisionDeadline: Duration = .milliseconds(1800)
         public var nec = NEC()
         public var neoCheck = NeoCheck()
 

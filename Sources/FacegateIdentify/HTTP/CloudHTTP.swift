@@ -75,7 +75,8 @@ public struct CloudHTTP: Sendable {
     public static func makeClient() -> HTTPClient {
         var configuration = HTTPClient.Configuration()
         configuration.redirectConfiguration = .disallow
-        configuration.timeout = .init(connect: .seconds(5))
+        // A cloud that cannot even be connected to within a second is away for a person at the door.
+        configuration.timeout = .init(connect: .seconds(1))
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 

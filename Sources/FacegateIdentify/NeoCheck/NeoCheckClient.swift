@@ -37,6 +37,24 @@ public struct NeoCheckClient: Sendable {
         }
     }
 
+    // MARK: Reachability
+
+    /// Whether the service answers at all, without signing in, spending a call of the budget or
+    /// sending a face: an unauthenticated GET of the token endpoint, which any live service refuses
+    /// with a 4xx. Throws `serverError`/`tooManyRequests` for 5xx/429, `unreachable`/`timeout` when
+    /// nothing answers.
+    public func checkReachable() async throws(NeoCheckError) {
+        let url = base + "/connect/token"
+        let response = try await Self.send(http, idempotent: false) {
+            var request = HTTPClientRequest(url: url)
+            request.method = .GET
+            return request
+        }
+        let status = Int(response.status.code)
+        if status == 429 { throw NeoCheckError(.tooManyRequests, "the service is refusing calls (429)", status: status) }
+        if status >= 500 { throw NeoCheckError(.serverError, "the service answered \(status)", status: status) }
+    }
+
     // MARK: Face records
 
     /// Creates a face record and returns its identifier (GUID).

@@ -1,0 +1,65 @@
+import AsyncHTTPClient
+import FacegateApp
+import FacegateEmulators
+import FacegateIdentify
+import Foundation
+import Testing
+
+/// The probes that tell the door the cloud is back (issue 9, fast offline decisions): no search,
+/// no face, no NeoCheck budget; a 5xx or 429 or a refused connection is still "away".
+@Suite struct CloudReachabilityTests {
+    typealias Status = CloudUnavailableStatusTests
+
+    /// The daemon's own client recipe: its 1 s connect timeout is what makes a refused port quick.
+    static let http = CloudHTTP.makeClient()
+
+    static func nec(_ endpoint: String) -> NECFaceSearch {
+        NECFaceSearch(
+            client: NECIDClient(
+                configuration: NECIDConfiguration(
+                    endpoint: endpoint, credentials: AWSCredentials(accessKeyID: "AKIDTEST", secretAccessKey: "secret"), apiKey: "key",
+                    http: Status.httpPolicy),
+                httpClient: http, logger: Status.quiet))
+    }
+
+    static func neoCheck(_ endpoint: String) throws -> NeoCheckFaceSearch {
+        NeoCheckFaceSearch(
+            client: try NeoCheckClient(
+                configuration: NeoCheckConfiguration(endpoint: URL(string: endpoint)!, credentials: Status.neoCheckAccount),
+                http: CloudHTTP(client: http, policy: Status.httpPolicy, logger: Status.quiet),
+                budget: try HourlyCallBudget(callsPerHour: 1, stateFile: nil)))
+    }
+
+    /// A port nothing listens on (bound, then closed).
+    static func refusedEndpoint() throws -> String {
+        let listener = try SilentListener()
+        return "http://127.0.0.1:\(listener.port)/api"
+    }
+
+    @Test("a service that answers at all is reachable; NeoCheck's probe spends no budget")
+    func answeringIsReachable() async throws {
+        try await withFaultyCloud(FaultyCloud.Reply(status: 404, body: #"{"message":"Not Found"}"#)) { endpoint in
+            let search = try Self.neoCheck(endpoint)
+            try await search.checkReachable()
+            try await search.checkReachable()
+            #expect(await search.client.budget?.remaining == 1, "the probe is not a Face API call")
+        }
+    }
+
+    @Test("5xx and 429 are still away, on both clouds", arguments: [429, 502, 503])
+    func serverErrorsAreAway(status: Int) async throws {
+        try await withFaultyCloud(.gatewayPage(status), tokenServiceToo: true) { endpoint in
+            await #expect(throws: CloudUnavailable.self) { try await Self.nec(endpoint).checkReachable() }
+            await #expect(throws: CloudUnavailable.self) { try await Self.neoCheck(endpoint).checkReachable() }
+        }
+    }
+
+    @Test("a refused connection is away, on both clouds, within the 1 s connect timeout", .timeLimit(.minutes(1)))
+    func refusedIsAway() async throws {
+        let endpoint = try Self.refusedEndpoint()
+        let started = ContinuousClock.now
+        defer { #expect(ContinuousClock.now - started < .seconds(5)) }
+        await #expect(throws: CloudUnavailable.self) { try await Self.nec(endpoint).checkReachable() }
+        await #expect(throws: CloudUnavailable.self) { try await Self.neoCheck(endpoint).checkReachable() }
+    }
+}
