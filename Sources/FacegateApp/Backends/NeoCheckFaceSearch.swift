@@ -6,18 +6,19 @@ import Foundation
 /// within the client's hourly budget.
 public struct NeoCheckFaceSearch: FaceSearch, CloudDirectory {
     public let client: NeoCheckClient
-    /// Records read per revocation sync: each read spends one call of the hourly budget, which the
-    /// door's identifications need more, so a large cache is checked a slice at a time.
-    public let recordsPerSync: Int
+    /// Calls of the hourly budget the revocation sync leaves for identifications: it reads every
+    /// cached record each sync period, stopping early (and going on from there next time) only when
+    /// the budget would fall under this reserve.
+    public let syncBudgetReserve: Int
     /// Whether each match is confirmed by reading its record (`GET v1/face/{id}`) and refused when the
     /// record is disabled. The document does not say that list identification skips disabled records,
     /// so this is on by default; it spends one more call of the hourly budget per match.
     public let confirmsRecordEnabled: Bool
     private let syncCursor = SyncCursor()
 
-    public init(client: NeoCheckClient, recordsPerSync: Int = 60, confirmsRecordEnabled: Bool = true) {
+    public init(client: NeoCheckClient, syncBudgetReserve: Int = 600, confirmsRecordEnabled: Bool = true) {
         self.client = client
-        self.recordsPerSync = recordsPerSync
+        self.syncBudgetReserve = max(0, syncBudgetReserve)
         self.confirmsRecordEnabled = confirmsRecordEnabled
     }
 
@@ -62,19 +63,42 @@ public struct NeoCheckFaceSearch: FaceSearch, CloudDirectory {
 
     /// Records deleted (404) or disabled in NeoCheck, from the next slice of `subjects`.
     public func revokedSubjects(among subjects: Set<String>, policy: DoorPolicy) async throws -> Set<String> {
-        let slice = await syncCursor.next(recordsPerSync, of: subjects)
         var revoked = Set<String>()
-        for subject in slice {
+        // The names of the lists records are in, looked up once per sync when the door names its list.
+        var listNames: [String: String] = [:]
+        for subject in await syncCursor.round(of: subjects) {
+            if let budget = client.budget, await !budget.canAfford(syncBudgetReserve + 1) {
+                // The rest wait for the next sync (the cursor goes on from here): identifications come first.
+                break
+            }
             do {
                 let record = try await client.record(.identifier(subject))
-                if !record.enabled { revoked.insert(subject) }
-            } catch {
+                let inList = try await isInDoorList(record, policy: policy, names: &listNames)
+                if !record.enabled || !inList { revoked.insert(subject) }
+            } catch let error as NeoCheckError {
                 // Spelled out rather than `catch where`: that form with typed throws trips the compiler.
                 guard error.code == .notFound else { throw Self.classify(error) }
                 revoked.insert(subject)
             }
+            await syncCursor.checked(subject)
         }
         return revoked
+    }
+
+    /// Whether the record is still in the face list the door searches (a record is in one list at most).
+    private func isInDoorList(_ record: NeoCheckFaceRecord, policy: DoorPolicy, names: inout [String: String]) async throws -> Bool {
+        guard let doorList = policy.faceList else { return false }
+        guard let listId = record.faceListId else { return false }
+        if UUID(uuidString: doorList) != nil { return listId.lowercased() == doorList.lowercased() }
+        if names[listId] == nil {
+            do {
+                names[listId] = try await client.list(identifier: listId).name
+            } catch {
+                guard error.code == .notFound else { throw Self.classify(error) }
+                names[listId] = ""
+            }
+        }
+        return names[listId] == doorList
     }
 
     /// Whether a failure means the cloud could not be asked (the offline path decides) or the call failed.
@@ -96,16 +120,19 @@ public struct NeoCheckFaceSearch: FaceSearch, CloudDirectory {
     }
 }
 
-/// Round-robin position over a changing set of subjects, so every cached subject is checked in turn.
+/// Round-robin position over a changing set of subjects: each sync starts after the last subject it
+/// checked, so a sync cut short by the budget is finished by the next, and every cached subject is
+/// checked in turn.
 private actor SyncCursor {
     private var lastChecked: String?
 
-    func next(_ count: Int, of subjects: Set<String>) -> [String] {
+    /// Every subject once, starting after the last one checked.
+    func round(of subjects: Set<String>) -> [String] {
         let ordered = subjects.sorted()
-        guard !ordered.isEmpty, count > 0 else { return [] }
+        guard !ordered.isEmpty else { return [] }
         let start = lastChecked.map { last in ordered.firstIndex { $0 > last } ?? 0 } ?? 0
-        let slice = (0..<min(count, ordered.count)).map { ordered[(start + $0) % ordered.count] }
-        lastChecked = slice.last
-        return slice
+        return (0..<ordered.count).map { ordered[(start + $0) % ordered.count] }
     }
+
+    func checked(_ subject: String) { lastChecked = subject }
 }
