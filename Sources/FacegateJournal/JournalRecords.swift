@@ -85,6 +85,9 @@ public enum DoorEventKind: String, Sendable, Hashable, Codable, CaseIterable {
     case exitButton = "exit-button"
     /// The door stopped because it could no longer be trusted (its relay would not lock).
     case fault
+    /// The daemon started without a part it could not open (the offline cache off, say); the detail
+    /// says which and why, in fixed words (no path, value or key).
+    case degraded
 }
 
 public struct DoorEventRecord: Sendable, Hashable {

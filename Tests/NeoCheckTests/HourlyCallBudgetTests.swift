@@ -3,6 +3,10 @@ import FacegateIdentify
 import Foundation
 import Testing
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 @Suite("Hourly call budget")
 struct HourlyCallBudgetTests {
     @Test("spends down to nothing, then says how long to wait")
@@ -61,16 +65,39 @@ struct HourlyCallBudgetTests {
         #expect(await again.remaining == 0)
     }
 
-    @Test("a corrupt state file is a clear error and is left as it was")
-    func corruptFile() throws {
+    @Test("a corrupt state file starts the budget spent, refilling at its rate, and is left as it was")
+    func corruptFile() async throws {
         let folder = try temporaryDirectory("budget")
         let file = folder.appendingPathComponent("neocheck-budget.json")
         let garbage = Data("{\"available\": \"lots\"".utf8)
         try garbage.write(to: file)
-        #expect(throws: NeoCheckError(.invalidConfiguration, "")) {
-            try HourlyCallBudget(callsPerHour: 10, stateFile: file)
-        }
+        let clock = ManualClock()
+        let budget = try HourlyCallBudget(callsPerHour: 60, stateFile: file, now: { clock.now })
+        #expect(budget.stateProblem == .corrupt)
+        // The hour counts as spent: nothing now, one call a minute after, never more than the limit.
+        #expect(await budget.remaining == 0)
         #expect(try Data(contentsOf: file) == garbage)
+        clock.advance(by: 60)
+        #expect(await budget.remaining == 1)
+        try await budget.spend()
+        // The first change writes a valid state over the corrupt one.
+        let again = try HourlyCallBudget(callsPerHour: 60, stateFile: file, now: { clock.now })
+        #expect(again.stateProblem == nil)
+        #expect(await again.remaining == 0)
+    }
+
+    @Test("a state file that cannot be read (a folder, a FIFO) starts the budget spent without hanging")
+    func unreadableFile() async throws {
+        let folder = try temporaryDirectory("budget")
+        let directory = folder.appendingPathComponent("neocheck-budget.json")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let budget = try HourlyCallBudget(callsPerHour: 3600, stateFile: directory)
+        #expect(budget.stateProblem == .unreadable)
+        #expect(await budget.remaining == 0)
+        let fifo = folder.appendingPathComponent("fifo.json")
+        #expect(mkfifo(fifo.path, 0o600) == 0)
+        let fromFIFO = try HourlyCallBudget(callsPerHour: 3600, stateFile: fifo)
+        #expect(fromFIFO.stateProblem == .unreadable)
     }
 
     @Test("the client refuses locally when its budget is spent; the service is not called")

@@ -18,6 +18,8 @@ public struct DoorControllerService: Service, CustomStringConvertible {
     public struct Settings: Sendable {
         /// A frame analysis taking longer than this means the quality core is hung.
         public var analysisLimit: Duration = .seconds(15)
+        /// A decision taking longer than this means it is hung; nil: the decision deadline plus 15 s.
+        public var decisionLimit: Duration?
         /// How long to wait before running the pipeline again after the camera failed for good.
         public var captureRestartDelay: Duration = .seconds(5)
         /// How often the `STATUS=` line is refreshed.
@@ -77,6 +79,11 @@ public struct DoorControllerService: Service, CustomStringConvertible {
                 "door": "\(doorName)", "backend": "\(parts.search.backendName)",
                 "offline_cache": "\(parts.cache == nil ? "off" : "on")", "relay_pulse": "\(configuration.door.pulse)",
             ])
+        // What the door runs without is journaled (a `degraded` door event each) and stays in STATUS=.
+        for degradation in parts.degradations {
+            logger.warning("running degraded", metadata: ["door": "\(doorName)", "key": "\(degradation.key)", "detail": "\(degradation.detail)"])
+            parts.journal.record(DoorEventRecord(time: Date(), door: doorName, kind: .degraded, detail: degradation.detail))
+        }
         do {
             try await runParts(parts, maintenance: maintenance)
         } catch {
@@ -128,7 +135,7 @@ public struct DoorControllerService: Service, CustomStringConvertible {
             if settings.reloadsOnHangup {
                 group.addTask { await self.reloadOnHangup() }
             }
-            notifier.ready(status: "door \(doorName): watching the camera")
+            notifier.ready(status: "door \(doorName): watching the camera" + degradedSuffix)
             try await withGracefulShutdownHandler {
                 try await self.runPipeline()
             } onGracefulShutdown: {
@@ -169,7 +176,7 @@ public struct DoorControllerService: Service, CustomStringConvertible {
     /// says how the door is doing.
     private func reportHealth(unlessDoorFailed doorFailed: DoorFailedFlag) async {
         let interval = min(notifier.watchdogInterval ?? settings.statusInterval, settings.statusInterval)
-        let decisionLimit = configuration.backend.decisionDeadline + .seconds(15)
+        let decisionLimit = settings.decisionLimit ?? configuration.backend.decisionDeadline + .seconds(15)
         var reportedStuck = false
         var lastStatus = ""
         while (try? await Task.sleep(for: interval)) != nil {
@@ -203,7 +210,12 @@ public struct DoorControllerService: Service, CustomStringConvertible {
         if journal.health == .failing || journal.health == .closed {
             line += "; journal \(journal.health.rawValue)" + (journal.lastError.map { ": \($0)" } ?? "")
         }
-        return line
+        return line + degradedSuffix
+    }
+
+    /// What the door runs without, for the end of every STATUS= line: "; offline cache off: …".
+    private var degradedSuffix: String {
+        parts.degradations.map { "; \($0.detail)" }.joined()
     }
 
     /// SIGHUP: reads the configuration again. A valid one takes effect for the door's policy at the
@@ -224,7 +236,7 @@ public struct DoorControllerService: Service, CustomStringConvertible {
                         "configuration reloaded; some changes take effect at the next restart",
                         metadata: ["sections": "\(needRestart.joined(separator: ","))"])
                 }
-                notifier.ready(status: "door \(running.door.name): configuration reloaded")
+                notifier.ready(status: "door \(running.door.name): configuration reloaded" + degradedSuffix)
             } catch {
                 logger.error("reload refused: the configuration is not valid; the running one is kept", metadata: ["error": "\(error)"])
                 notifier.ready(status: "door \(running.door.name): reload refused (configuration not valid); running the previous one")

@@ -21,6 +21,9 @@ public struct DoorParts: Sendable {
     public var cache: OfflineFaceCache?
     public var door: DoorController
     public var journal: SQLiteJournal
+    /// Parts that could not be opened and that the door runs without (the offline cache off, a
+    /// fresh call budget): the daemon logs, journals and shows each in `STATUS=`.
+    public var degradations: [StartDegradation]
     /// Releases what the parts hold (the HTTP client's connections).
     public var close: @Sendable () async -> Void
 
@@ -29,12 +32,16 @@ public struct DoorParts: Sendable {
         public var source: (any FrameSource)?
         public var search: (any FaceSearch & CloudDirectory)?
         public var doorLines: (any DoorLines)?
+        /// Opens the door's lines at each try instead of the configured GPIO (tests of the wait for a chip).
+        public var openDoorLines: (@Sendable () throws(DaemonStartError) -> any DoorLines)?
         public var environment: [String: String]
 
         public init(
             source: (any FrameSource)? = nil, search: (any FaceSearch & CloudDirectory)? = nil, doorLines: (any DoorLines)? = nil,
+            openDoorLines: (@Sendable () throws(DaemonStartError) -> any DoorLines)? = nil,
             environment: [String: String] = ProcessInfo.processInfo.environment
         ) {
+            self.openDoorLines = openDoorLines
             self.source = source
             self.search = search
             self.doorLines = doorLines
@@ -44,8 +51,10 @@ public struct DoorParts: Sendable {
 
     public init(
         source: any FrameSource, analyzer: DlibFaceAnalyzer, search: any FaceSearch, directory: (any CloudDirectory)?,
-        cache: OfflineFaceCache?, door: DoorController, journal: SQLiteJournal, close: @escaping @Sendable () async -> Void
+        cache: OfflineFaceCache?, door: DoorController, journal: SQLiteJournal, degradations: [StartDegradation] = [],
+        close: @escaping @Sendable () async -> Void
     ) {
+        self.degradations = degradations
         self.source = source
         self.analyzer = analyzer
         self.search = search
@@ -66,7 +75,13 @@ public struct DoorParts: Sendable {
         _ configuration: FacegateConfiguration, overrides: Overrides = Overrides(), logger: Logger
     ) throws(DaemonStartError) -> DoorParts {
         let lines: any DoorLines
-        if let override = overrides.doorLines { lines = override } else { lines = try doorLines(configuration.door, logger: logger) }
+        if let override = overrides.doorLines {
+            lines = override
+        } else if let opener = overrides.openDoorLines {
+            lines = try opener()
+        } else {
+            lines = try doorLines(configuration.door, logger: logger)
+        }
         let door: DoorController
         do {
             // An opening reported within the contact's settle time of a relock may have begun before it.
@@ -78,8 +93,9 @@ public struct DoorParts: Sendable {
                     contactSettle: contactSettle),
                 logger: logger)
         } catch {
+            // The lines are there but cannot be read (the contact): the hardware's problem, not the file's.
             lines.release()
-            throw DaemonStartError(key: "door", "\(error)")
+            throw DaemonStartError(key: "door", "\(error)", cause: .environment)
         }
         do {
             return try openAfterTheDoor(configuration, door: door, overrides: overrides, logger: logger)
@@ -97,8 +113,13 @@ public struct DoorParts: Sendable {
         do {
             let models = try FaceModels.locate(configuration.modelsDirectory)
             analyzer = DlibFaceAnalyzer(engine: try FaceEngine(models: models), configuration: configuration.quality)
+        } catch let error as FaceEngineError {
+            // A models folder without the models, or with broken ones, is the installation's to fix:
+            // restarting will not. Anything else the engine says is not the configuration's fault.
+            let installation = error.code == .modelMissing || error.code == .modelInvalid
+            throw DaemonStartError(key: "models", error.description, cause: installation ? .configuration : .environment)
         } catch {
-            throw DaemonStartError(key: "models", "\(error)")
+            throw DaemonStartError(key: "models", "\(error)", cause: .environment)
         }
         let source: any FrameSource
         if let override = overrides.source { source = override } else { source = try frameSource(configuration.camera, logger: logger) }
@@ -109,12 +130,14 @@ public struct DoorParts: Sendable {
                 maxBytes: configuration.journal.maxSizeMegabytes << 20,
                 probeCropMaxAge: .seconds(configuration.journal.probeCropRetentionDays * 86_400)))
         let journal = SQLiteJournal(configuration: journalConfiguration, logger: logger)
-        let cache = try offlineCache(configuration.offlineCache, environment: overrides.environment, logger: logger)
+        var degradations: [StartDegradation] = []
+        let cache = try offlineCache(
+            configuration.offlineCache, environment: overrides.environment, logger: logger, degradations: &degradations)
 
         if let search = overrides.search {
             return DoorParts(
                 source: source, analyzer: analyzer, search: search, directory: search, cache: cache, door: door, journal: journal,
-                close: {})
+                degradations: degradations, close: {})
         }
         let backend = configuration.backend
         let http = CloudHTTPPolicy(requestTimeout: backend.requestTimeout)
@@ -138,7 +161,7 @@ public struct DoorParts: Sendable {
             let search = NECFaceSearch(client: NECIDClient(configuration: necConfiguration, httpClient: httpClient, logger: logger))
             return DoorParts(
                 source: source, analyzer: analyzer, search: search, directory: search, cache: cache, door: door, journal: journal,
-                close: { try? await httpClient.shutdown() })
+                degradations: degradations, close: { try? await httpClient.shutdown() })
         case .neocheck:
             guard let endpoint = URL(string: backend.neoCheck.endpoint) else {
                 throw DaemonStartError(key: "backend.neocheck.endpoint", "is not a URL")
@@ -153,13 +176,23 @@ public struct DoorParts: Sendable {
             do {
                 let budget = try HourlyCallBudget(
                     callsPerHour: backend.neoCheck.callsPerHour, stateFile: URL(fileURLWithPath: backend.neoCheck.budgetStatePath))
+                if let problem = budget.stateProblem {
+                    // The budget guards the service's cost, not the door: a lost count starts spent and
+                    // refills at its hourly rate (see HourlyCallBudget), and the door carries on.
+                    let degradation = StartDegradation(
+                        key: "backend.neocheck.budget_state", detail: "call budget state \(problem.rawValue): started with the hour spent")
+                    logger.warning(
+                        "call budget state not usable; starting with the hour's calls spent",
+                        metadata: ["key": "\(degradation.key)", "cause": "\(problem.rawValue)"])
+                    degradations.append(degradation)
+                }
                 let client = try NeoCheckClient(
                     configuration: NeoCheckConfiguration(endpoint: endpoint, credentials: credentials),
                     http: CloudHTTP(client: httpClient, policy: http, logger: logger), budget: budget)
                 let search = NeoCheckFaceSearch(client: client)
                 return DoorParts(
                     source: source, analyzer: analyzer, search: search, directory: search, cache: cache, door: door,
-                    journal: journal, close: { try? await httpClient.shutdown() })
+                    journal: journal, degradations: degradations, close: { try? await httpClient.shutdown() })
             } catch {
                 try? httpClient.syncShutdown()
                 throw DaemonStartError(key: "backend.neocheck", error.description)
@@ -212,12 +245,28 @@ public struct DoorParts: Sendable {
                     relay: address(relay), failMode: door.failSafe ? .safe : .secure, contact: door.contact.map(address),
                     exitButton: door.exitButton.map(address)))
         } catch {
-            throw DaemonStartError(key: "door.relay", error.description)
+            let wired = [("door.relay", door.relay), ("door.contact", door.contact), ("door.exit_button", door.exitButton)]
+                .compactMap { key, line in line.map { (key, $0.chip) } }
+            switch error.code {
+            case .chipNotFound:
+                // Its driver may not have loaded yet: waited for (see `openWaitingForDevices`).
+                let (key, chip) = wired.first { error.message.contains("\"\($0.1)\"") } ?? ("door.relay", "the GPIO chip")
+                throw DaemonStartError(key: key, error.description, cause: .deviceMissing(chip))
+            case .lineNotFound, .badConfiguration:
+                // The chip is there without the named line: the file names the wrong one.
+                throw DaemonStartError(key: "door.relay", error.description)
+            default:
+                // Busy (another process holds a line) or an I/O failure: a restart may find it free.
+                throw DaemonStartError(key: "door.relay", error.description, cause: .environment)
+            }
         }
     }
 
+    /// The offline cache; a key that cannot be loaded is the configuration's problem (thrown), a cache
+    /// file that cannot be used turns the cache off (nil, with a degradation).
     static func offlineCache(
-        _ settings: FacegateConfiguration.OfflineCache, environment: [String: String], logger: Logger
+        _ settings: FacegateConfiguration.OfflineCache, environment: [String: String], logger: Logger,
+        degradations: inout [StartDegradation]
     ) throws(DaemonStartError) -> OfflineFaceCache? {
         guard settings.enabled else { return nil }
         let key: OfflineCacheKey
@@ -238,19 +287,109 @@ public struct DoorParts: Sendable {
                 configuration: .init(path: settings.path, maxEntries: settings.maxEntries, entryLifetime: settings.entryLifetime),
                 key: key, logger: logger)
         } catch {
-            throw DaemonStartError(key: "offline_cache.path", error.description)
+            // The cache only ever adds offline grants: without it the door still decides online, and
+            // offline it denies (`denied-offline`). So a cache that cannot be used is turned off, never
+            // a reason to stop the door; the file is left as it is for the installer to look at.
+            let detail = "offline cache off: " + cacheProblem(error.code)
+            logger.error(
+                "offline cache unusable; running without it (offline decisions are denied)",
+                metadata: ["key": "offline_cache.path", "cause": "\(detail)"])
+            degradations.append(StartDegradation(key: "offline_cache.path", detail: detail))
+            return nil
+        }
+    }
+
+    /// A fixed description of why the cache file cannot be used: no path, no key material.
+    static func cacheProblem(_ code: OfflineCacheError.Code) -> String {
+        switch code {
+        case .wrongKey: "written with another key"
+        case .unknownSchema: "written by a newer facegate"
+        case .cannotOpen: "the file cannot be opened (corrupt, not a cache, or no access)"
+        case .storage: "the file cannot be read or written"
+        default: "it cannot be opened (\(code.rawValue))"
+        }
+    }
+
+    /// ``open(_:overrides:logger:)``, waiting for a GPIO chip that is not there yet.
+    ///
+    /// A chip whose driver loads after facegate starts is looked for again every `retryInterval`, for
+    /// up to `wait`; meanwhile the relay is not requested, so the door rests as its wiring does
+    /// (locked for a fail-secure strike), and `STATUS=` says what is awaited. Each retry asks systemd
+    /// for more start-up time (`EXTEND_TIMEOUT_USEC`), so the wait holds whatever `TimeoutStartSec` is.
+    /// Past `wait` the `deviceMissing` error is thrown: `facegate run` exits 1 and systemd starts it
+    /// again, so a chip that never comes shows in the unit's restarts rather than as a start that hangs.
+    public static func openWaitingForDevices(
+        _ configuration: FacegateConfiguration, overrides: Overrides = Overrides(), wait: Duration, retryInterval: Duration = .seconds(1),
+        notifier: SystemdNotifier, logger: Logger
+    ) async throws(DaemonStartError) -> DoorParts {
+        let clock = ContinuousClock()
+        let started = clock.now
+        var announced: String?
+        while true {
+            do {
+                let parts = try open(configuration, overrides: overrides, logger: logger)
+                if let announced { logger.notice("GPIO chip found; starting", metadata: ["chip": "\(announced)"]) }
+                return parts
+            } catch {
+                guard case .deviceMissing(let chip) = error.cause, clock.now - started < wait else { throw error }
+                if announced != chip {
+                    // Logged once per chip, not at every retry.
+                    logger.warning(
+                        "GPIO chip not there yet; waiting for it with the relay not requested (the door rests locked if fail-secure)",
+                        metadata: ["key": "\(error.key)", "chip": "\(chip)", "retry_every": "\(retryInterval)", "give_up_after": "\(wait)"])
+                    announced = chip
+                }
+                let extend = (retryInterval + .seconds(5)).components
+                notifier.send("STATUS=waiting for \(chip)\nEXTEND_TIMEOUT_USEC=\(extend.seconds * 1_000_000 + extend.attoseconds / 1_000_000_000_000)")
+                guard (try? await Task.sleep(for: retryInterval)) != nil else {
+                    throw DaemonStartError(key: error.key, "start-up cancelled while waiting for \(chip)", cause: .environment)
+                }
+            }
         }
     }
 }
 
+/// A part the door runs without: `key` is its path in facegate.yaml, `detail` a fixed description of why
+/// (no path, value or key material), as journaled in a `degraded` door event.
+public struct StartDegradation: Sendable, Hashable {
+    public var key: String
+    public var detail: String
+
+    public init(key: String, detail: String) {
+        self.key = key
+        self.detail = detail
+    }
+}
+
 /// A part of the configuration that cannot be brought up; `key` is its path in facegate.yaml.
+///
+/// `cause` decides how `facegate run` ends: only a configuration problem (something in the file, or
+/// a file it names, that an installer must fix: restarting will not) exits 78, which systemd does not
+/// restart (`RestartPreventExitStatus=78`); anything else exits 1 and is restarted.
 public struct DaemonStartError: Error, Sendable, CustomStringConvertible {
+    public enum Cause: Sendable, Hashable {
+        /// The file, or a file or path it names, is wrong: an invalid value, a secret or key that is
+        /// missing or readable by others, a models folder without the models, a replay path that does
+        /// not exist, a GPIO line the chip does not have.
+        case configuration
+        /// The machine, not the file: a GPIO line held by another process, a line that cannot be read,
+        /// the face engine failing. A restart may succeed.
+        case environment
+        /// A device named in the file that is not there (yet), by name: waited for, then exit 1.
+        case deviceMissing(String)
+    }
+
     public var key: String
     public var message: String
+    public var cause: Cause
 
-    public init(key: String, _ message: String) {
+    /// Whether this is the configuration's problem (exit 78) rather than the machine's (exit 1).
+    public var isConfigurationProblem: Bool { cause == .configuration }
+
+    public init(key: String, _ message: String, cause: Cause = .configuration) {
         self.key = key
         self.message = message
+        self.cause = cause
     }
 
     public var description: String { "\(key): \(message)" }

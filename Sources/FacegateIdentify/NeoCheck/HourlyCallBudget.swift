@@ -12,9 +12,27 @@ import Foundation
 /// temporary file then rename) after every change, stamped with the wall clock,
 /// and refilled on load for the time that passed. A wall clock that went
 /// backwards refills nothing rather than something.
+///
+/// A state file that exists but cannot be used (unreadable, corrupt, invalid numbers) does not stop
+/// the client: the budget guards the service's cost, not the door. It starts as if the hour had just
+/// been spent (empty, stamped now) and refills at its hourly rate, so it never spends more than the
+/// limit whatever the lost file said; at NeoCheck's 3600 calls an hour the first call is affordable
+/// within a second. The file is left as it is until the first change overwrites it, and
+/// ``stateProblem`` says why, for the daemon to log.
 public actor HourlyCallBudget {
     public let callsPerHour: Int
     public let stateFile: URL?
+    /// Why the state file could not be used at start, or nil when it was (or there was none).
+    public nonisolated let stateProblem: StateProblem?
+
+    public enum StateProblem: String, Sendable, Hashable {
+        /// The file exists but cannot be read (permissions, not a regular file).
+        case unreadable
+        /// It holds something other than a saved budget.
+        case corrupt
+        /// It holds numbers that are not finite.
+        case invalidNumbers = "invalid numbers"
+    }
     private let now: @Sendable () -> Date
     private var available: Double
     private var updatedAt: Date
@@ -23,8 +41,8 @@ public actor HourlyCallBudget {
     ///   - callsPerHour: the service's limit (3600 for NeoCheck FaceCheck).
     ///   - stateFile: where to keep the bucket across restarts; nil keeps it in memory.
     ///   - now: the wall clock.
-    /// - Throws: `invalidConfiguration` when the limit is not positive, or the state file
-    ///   exists but cannot be read (it is left as it is).
+    /// - Throws: `invalidConfiguration` when the limit is not positive. A state file that exists but
+    ///   cannot be used starts the budget spent (see ``stateProblem``) rather than throwing.
     public init(
         callsPerHour: Int = 3600, stateFile: URL? = nil, now: @escaping @Sendable () -> Date = { Date() }
     ) throws(NeoCheckError) {
@@ -37,20 +55,39 @@ public actor HourlyCallBudget {
         let start = now()
         available = Double(callsPerHour)
         updatedAt = start
-        guard let stateFile, FileManager.default.fileExists(atPath: stateFile.path) else { return }
-        let saved: SavedBudget
-        do {
-            saved = try JSONDecoder().decode(SavedBudget.self, from: Data(contentsOf: stateFile))
-        } catch {
-            throw NeoCheckError(
-                .invalidConfiguration, "call budget file \(stateFile.path) cannot be read (\(type(of: error))); move it away to start afresh")
+        guard let stateFile, FileManager.default.fileExists(atPath: stateFile.path) else {
+            stateProblem = nil
+            return
         }
-        guard saved.available.isFinite, saved.updatedAt.timeIntervalSince1970.isFinite else {
-            throw NeoCheckError(.invalidConfiguration, "call budget file \(stateFile.path) holds invalid numbers")
+        let problem: StateProblem
+        load: do {
+            let data: Data
+            do {
+                // Only a regular file is read: a FIFO there would hang the start.
+                let type = try FileManager.default.attributesOfItem(atPath: stateFile.path)[.type] as? FileAttributeType
+                guard type == .typeRegular else { throw CocoaError(.fileReadUnknown) }
+                data = try Data(contentsOf: stateFile)
+            } catch {
+                problem = .unreadable
+                break load
+            }
+            guard let saved = try? JSONDecoder().decode(SavedBudget.self, from: data) else {
+                problem = .corrupt
+                break load
+            }
+            guard saved.available.isFinite, saved.updatedAt.timeIntervalSince1970.isFinite else {
+                problem = .invalidNumbers
+                break load
+            }
+            // Kept under the current limit, in case it was lowered since.
+            available = min(max(saved.available, 0), Double(callsPerHour))
+            updatedAt = min(saved.updatedAt, start)
+            stateProblem = nil
+            return
         }
-        // Kept under the current limit, in case it was lowered since.
-        available = min(max(saved.available, 0), Double(callsPerHour))
-        updatedAt = min(saved.updatedAt, start)
+        // The hour counts as spent: refilled from now at the hourly rate, never over the limit.
+        available = 0
+        stateProblem = problem
     }
 
     /// Whole calls affordable now.

@@ -23,6 +23,12 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Log level (overrides logging.level).", valueName: "level"))
     var logLevel: FacegateConfiguration.Logging.Level?
 
+    /// How long to wait for a GPIO chip that is not there yet before exiting 1 (systemd restarts the
+    /// service and it waits again). 60 s stays inside systemd's default start timeout (90 s) even
+    /// where EXTEND_TIMEOUT_USEC is not understood. Hidden: for tests, not installers.
+    @Option(help: .hidden)
+    var deviceWaitSeconds: Double = 60
+
     func run() async throws {
         let path = config
         let configuration: FacegateConfiguration
@@ -37,16 +43,25 @@ struct RunCommand: AsyncParsableCommand {
         LoggingSystem.bootstrap { label in JournaldLogHandler(label: label, level: level) }
         let logger = Logger(label: "facegate")
 
-        // Missing devices are not fatal: the camera is waited for, and a missing GPIO chip fails below.
+        // Missing devices are not fatal: the camera and a GPIO chip are waited for.
         for problem in configuration.environmentProblems() {
             logger.warning("configuration problem", metadata: ["key": "\(problem.path)", "problem": "\(problem.message)"])
         }
+        // Exit status: 78 (EX_CONFIG) only for a configuration problem, which restarting cannot fix
+        // (the unit's RestartPreventExitStatus=78); 1 for anything else, which systemd restarts. A GPIO
+        // chip that is not there yet is waited for first (see DoorParts.openWaitingForDevices).
         let parts: DoorParts
         do {
-            parts = try DoorParts.open(configuration, logger: logger)
+            parts = try await DoorParts.openWaitingForDevices(
+                configuration, wait: .milliseconds(Int64(max(0, deviceWaitSeconds) * 1000)), notifier: SystemdNotifier(),
+                logger: logger)
         } catch {
-            logger.critical("refusing to start", metadata: ["key": "\(error.key)", "error": "\(error.message)"])
-            throw ExitCode(78)
+            if error.isConfigurationProblem {
+                logger.critical("refusing to start: configuration problem", metadata: ["key": "\(error.key)", "error": "\(error.message)"])
+                throw ExitCode(78)
+            }
+            logger.critical("cannot start; exiting for systemd to restart", metadata: ["key": "\(error.key)", "error": "\(error.message)"])
+            throw ExitCode.failure
         }
         let service = DoorControllerService(
             configuration: configuration, parts: parts, logger: logger,
@@ -61,7 +76,13 @@ struct RunCommand: AsyncParsableCommand {
                         failureTerminationBehavior: .cancelGroup, serviceName: "door-controller")
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+        do {
+            try await group.run()
+        } catch {
+            // The door failed (its relay would not lock) or another part did: not the configuration's
+            // fault, so exit 1 for systemd to restart; the cause is already logged.
+            throw ExitCode.failure
+        }
     }
 }
 

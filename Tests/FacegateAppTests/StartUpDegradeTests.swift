@@ -1,0 +1,206 @@
+import FacegateApp
+import FacegateCore
+import FacegateDemo
+import FacegateDoor
+import FacegateJournal
+import FacegateOfflineCache
+import Foundation
+import Logging
+import Synchronization
+import Testing
+
+/// Start-up when a part is not as it should be (issue 9, item 12): a GPIO chip not there yet is waited
+/// for; an offline cache written with another key, or not a cache at all, is turned off (logged by key,
+/// journaled, in STATUS=) and the door runs; only the configuration's problems count as such (exit 78).
+@Suite(.serialized)
+struct DoorStartUpDegradeTests {
+    /// Log lines, message and metadata, as text.
+    final class CapturedLog: Sendable {
+        let lines = Mutex<[String]>([])
+        var text: String { lines.withLock { $0.joined(separator: "\n") } }
+
+        func logger() -> Logger {
+            var logger = Logger(label: "facegate.start-up-test") { _ in Handler(log: self) }
+            logger.logLevel = .debug
+            return logger
+        }
+
+        struct Handler: LogHandler {
+            let log: CapturedLog
+            var metadata: Logger.Metadata = [:]
+            var logLevel: Logger.Level = .debug
+            subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+                get { metadata[key] }
+                set { metadata[key] = newValue }
+            }
+            func log(
+                level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String, function: String,
+                line: UInt
+            ) {
+                let all = self.metadata.merging(metadata ?? [:]) { $1 }
+                log.lines.withLock { $0.append("\(level) \(message) \(all.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))") }
+            }
+        }
+    }
+
+    final class Bench {
+        let folder: URL
+        var configuration = FacegateConfiguration()
+
+        init() throws {
+            folder = FileManager.default.temporaryDirectory.appendingPathComponent("facegate-degrade-\(UUID().uuidString.prefix(8))")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            configuration.door.name = "degrade door"
+            configuration.door.tags = ["staff"]
+            configuration.journal.path = path("journal.sqlite")
+            configuration.offlineCache.path = path("offline-cache.sqlite")
+            try OfflineCacheKey.generate(to: path("door-key"))
+            configuration.offlineCache.key = .file(path("door-key"))
+        }
+
+        func path(_ name: String) -> String { folder.appendingPathComponent(name).path }
+
+        func open(logger: Logger, source: (any FrameSource)? = nil) throws(DaemonStartError) -> DoorParts {
+            try DoorParts.open(
+                configuration,
+                overrides: .init(
+                    source: source ?? DemoScene(visitors: []), search: HeldSearch(), doorLines: SimulatedDoorLines(logger: logger),
+                    environment: [:]),
+                logger: logger)
+        }
+
+        deinit { try? FileManager.default.removeItem(at: folder) }
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func aCacheWrittenWithAnotherKeyIsTurnedOffJournaledAndShownAndTheDoorRuns() async throws {
+        let bench = try Bench()
+        // The cache file was made with another key (a box restored from another's backup, a new key file).
+        try OfflineCacheKey.generate(to: bench.path("other-key"))
+        _ = try OfflineFaceCache(configuration: .init(path: bench.path("offline-cache.sqlite")), key: try OfflineCacheKey.load(path: bench.path("other-key")))
+        let log = CapturedLog()
+
+        let parts = try bench.open(logger: log.logger())
+        #expect(parts.cache == nil)
+        let detail = "offline cache off: written with another key"
+        #expect(parts.degradations == [StartDegradation(key: "offline_cache.path", detail: detail)])
+
+        // The daemon runs, says so in STATUS= and journals it.
+        let notify = try NotifyListener(path: bench.path("notify"))
+        defer { notify.close() }
+        var settings = DoorControllerService.Settings()
+        settings.reloadsOnHangup = false
+        let configuration = bench.configuration
+        let service = DoorControllerService(
+            configuration: configuration, parts: parts, settings: settings,
+            notifier: SystemdNotifier(environment: ["NOTIFY_SOCKET": notify.path]), logger: log.logger(), loadConfiguration: { configuration })
+        try await service.run()
+        let ready = try #require(await notify.waitFor("READY=1", timeout: .seconds(2)))
+        #expect(ready.text.contains("STATUS=door degrade door: watching the camera; \(detail)"), "\(ready.text)")
+
+        var events: [DoorEventRecord] = []
+        try JournalReader(path: bench.configuration.journal.path).forEachDoorEvent(DoorEventQuery()) { events.append($0) }
+        #expect(events.map(\.kind) == [.degraded], "\(events)")
+        #expect(events.first?.detail == detail)
+        #expect(events.first?.door == "degrade door")
+
+        // Logged by its key, never by its path or the key's.
+        let text = log.text
+        #expect(text.contains("offline cache unusable") && text.contains("key=offline_cache.path"), "\(text)")
+        #expect(!text.contains(bench.folder.path), "\(text)")
+        // The file is left as it was: the other key still opens it.
+        _ = try OfflineFaceCache(configuration: .init(path: bench.path("offline-cache.sqlite")), key: try OfflineCacheKey.load(path: bench.path("other-key")))
+    }
+
+    @Test func aCacheFileThatIsNotACacheIsTurnedOff() throws {
+        let bench = try Bench()
+        try Data(repeating: 0x5a, count: 8192).write(to: URL(fileURLWithPath: bench.path("offline-cache.sqlite")))
+        let log = CapturedLog()
+        let parts = try bench.open(logger: log.logger())
+        #expect(parts.cache == nil)
+        #expect(parts.degradations.map(\.detail) == ["offline cache off: the file cannot be opened (corrupt, not a cache, or no access)"])
+        #expect(!log.text.contains(bench.folder.path), "\(log.text)")
+    }
+
+    @Test func aCacheKeyThatIsMissingIsAConfigurationProblem() throws {
+        let bench = try Bench()
+        bench.configuration.offlineCache.key = .file(bench.path("no-such-key"))
+        let log = CapturedLog()
+        let error = #expect(throws: DaemonStartError.self) { _ = try bench.open(logger: log.logger()) }
+        #expect(error?.key == "offline_cache.key")
+        #expect(error?.isConfigurationProblem == true)
+    }
+
+    @Test func aModelsFolderThatDoesNotExistIsAConfigurationProblem() throws {
+        let bench = try Bench()
+        bench.configuration.modelsDirectory = bench.path("no-models")
+        let error = #expect(throws: DaemonStartError.self) { _ = try bench.open(logger: CapturedLog().logger()) }
+        #expect(error?.key == "models")
+        #expect(error?.isConfigurationProblem == true)
+    }
+
+    @Test func aGPIOChipThatIsNotThereIsAMissingDeviceNotAConfigurationProblem() throws {
+        let bench = try Bench()
+        bench.configuration.door.relay = .init(chip: "gpiochip97", line: "3")
+        let error = #expect(throws: DaemonStartError.self) {
+            _ = try DoorParts.open(bench.configuration, overrides: .init(environment: [:]), logger: CapturedLog().logger())
+        }
+        #expect(error?.key == "door.relay")
+        #expect(error?.cause == .deviceMissing("gpiochip97"))
+        #expect(error?.isConfigurationProblem == false)
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func aGPIOChipThatAppearsLaterIsWaitedForAndTheDoorStarts() async throws {
+        let bench = try Bench()
+        bench.configuration.offlineCache.enabled = false
+        let log = CapturedLog()
+        let logger = log.logger()
+        let tries = Atomic(0)
+        let notify = try NotifyListener(path: bench.path("notify"))
+        defer { notify.close() }
+        let opener: @Sendable () throws(DaemonStartError) -> any DoorLines = { () throws(DaemonStartError) -> any DoorLines in
+            // The driver loads while facegate waits: the third look finds the chip.
+            if tries.add(1, ordering: .relaxed).newValue < 3 {
+                throw DaemonStartError(key: "door.relay", "no GPIO chip", cause: .deviceMissing("gpiochip7"))
+            }
+            return SimulatedDoorLines(logger: logger)
+        }
+        let started = ContinuousClock.now
+        let parts = try await DoorParts.openWaitingForDevices(
+            bench.configuration, overrides: .init(source: DemoScene(visitors: []), search: HeldSearch(), openDoorLines: opener, environment: [:]),
+            wait: .seconds(10), retryInterval: .milliseconds(200), notifier: SystemdNotifier(environment: ["NOTIFY_SOCKET": notify.path]),
+            logger: logger)
+        let triesMade = tries.load(ordering: .relaxed)
+        #expect(triesMade == 3)
+        // One look every retry interval, not a tight loop.
+        #expect(ContinuousClock.now - started >= .milliseconds(400))
+        _ = parts
+
+        _ = await notify.waitFor("never", timeout: .milliseconds(100))
+        let waits = notify.messages.filter { $0.text.contains("STATUS=waiting for gpiochip7") }
+        #expect(waits.count == 2, "\(notify.messages.map(\.text))")
+        #expect(waits.allSatisfy { $0.text.contains("EXTEND_TIMEOUT_USEC=5200000") }, "\(waits.map(\.text))")
+        #expect(!notify.messages.contains { $0.text.contains("READY=1") })
+        // Logged once, then once more when found.
+        #expect(log.text.components(separatedBy: "GPIO chip not there yet").count == 2, "\(log.text)")
+        #expect(log.text.contains("GPIO chip found; starting"))
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func aGPIOChipThatNeverAppearsEndsTheWaitAsAMissingDevice() async throws {
+        let bench = try Bench()
+        let opener: @Sendable () throws(DaemonStartError) -> any DoorLines = { () throws(DaemonStartError) -> any DoorLines in
+            throw DaemonStartError(key: "door.relay", "no GPIO chip", cause: .deviceMissing("gpiochip7"))
+        }
+        let started = ContinuousClock.now
+        let error = await #expect(throws: DaemonStartError.self) {
+            _ = try await DoorParts.openWaitingForDevices(
+                bench.configuration, overrides: .init(openDoorLines: opener, environment: [:]), wait: .milliseconds(500),
+                retryInterval: .milliseconds(100), notifier: SystemdNotifier(environment: [:]), logger: CapturedLog().logger())
+        }
+        #expect(ContinuousClock.now - started >= .milliseconds(500))
+        #expect(error?.cause == .deviceMissing("gpiochip7"))
+        #expect(error?.isConfigurationProblem == false)
+    }
+}
