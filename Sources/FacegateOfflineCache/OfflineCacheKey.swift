@@ -1,4 +1,5 @@
 import Crypto
+import FacegateCore
 import Foundation
 
 #if canImport(Glibc)
@@ -82,48 +83,19 @@ public struct OfflineCacheKey: Sendable {
         return OfflineCacheKey(key: key)
     }
 
-    /// Reads a small file after checking, on the open descriptor, that only its owner can read it.
+    /// Reads the key file with the one secret-file reader: opened once without following a link or
+    /// blocking on a FIFO, checked on the open descriptor (regular, owner-only), read from it.
     private static func readPrivateFile(_ path: String) throws(OfflineCacheError) -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)
-        guard fd >= 0 else {
-            let error = errno
-            throw OfflineCacheError(.keyFileUnreadable, "cannot open the key file \(path): \(String(cString: strerror(error)))")
-        }
-        defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0 else {
-            let error = errno
-            throw OfflineCacheError(.keyFileUnreadable, "cannot stat the key file \(path): \(String(cString: strerror(error)))")
-        }
-        guard (info.st_mode & S_IFMT) == S_IFREG else {
-            throw OfflineCacheError(.keyFileUnreadable, "the key file \(path) is not a regular file")
-        }
-        let permissions = info.st_mode & 0o777
-        if permissions & 0o077 != 0 {
-            throw OfflineCacheError(
-                .keyFileInsecure,
-                "the key file \(path) is accessible by group or others (mode \(String(permissions, radix: 8))); run: chmod 600 \(path)")
-        }
-        if info.st_uid != geteuid() && info.st_uid != 0 {
-            throw OfflineCacheError(
-                .keyFileInsecure, "the key file \(path) belongs to user \(info.st_uid), neither this user (\(geteuid())) nor root")
-        }
-        var contents: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 512)
-        while true {
-            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                let error = errno
-                throw OfflineCacheError(.keyFileUnreadable, "cannot read the key file \(path): \(String(cString: strerror(error)))")
-            }
-            if count == 0 { break }
-            contents += buffer[0..<count]
-            if contents.count > 4096 {
-                throw OfflineCacheError(.keyFileInvalid, "the key file \(path) is too large to be a key")
+        do {
+            return try PrivateFile.read(path)
+        } catch {
+            switch error.reason {
+            case .readableByOthers, .wrongOwner:
+                throw OfflineCacheError(.keyFileInsecure, "the key file: \(error.description)")
+            default:
+                throw OfflineCacheError(.keyFileUnreadable, "the key file: \(error.description)")
             }
         }
-        return contents
     }
 
     private static func decode(_ contents: [UInt8], path: String) throws(OfflineCacheError) -> [UInt8] {

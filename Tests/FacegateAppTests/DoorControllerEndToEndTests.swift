@@ -186,10 +186,17 @@ final class DoorRig: @unchecked Sendable {
         logger.logLevel = .warning
         self.logger = logger
         stills = DlibFaceAnalyzer(engine: try FaceEngine(models: try FaceModels.locate(nil)), configuration: .stillImage)
-        httpClient = NECIDClient.makeHTTPClient()
+        let httpClient = NECIDClient.makeHTTPClient()
+        self.httpClient = httpClient
         var quiet = Logger(label: "facegate.e2e.emulator")
         quiet.logLevel = .critical
-        cloud = try await EmulatedNEC.start(stateDirectory: folder.appendingPathComponent("nec"), analyzer: stills, logger: quiet)
+        do {
+            cloud = try await EmulatedNEC.start(stateDirectory: folder.appendingPathComponent("nec"), analyzer: stills, logger: quiet)
+        } catch {
+            // An HTTP client dropped without its shutdown traps: close it before giving up.
+            try? await httpClient.shutdown()
+            throw error
+        }
         client = NECIDClient(configuration: cloud.configuration(http: CloudHTTPPolicy(requestTimeout: .seconds(4))), httpClient: httpClient)
         port = Int(cloud.endpoint.split(separator: ":").last!)!
 
@@ -200,9 +207,15 @@ final class DoorRig: @unchecked Sendable {
         configuration.journal.path = folder.appendingPathComponent("journal.sqlite").path
         configuration.offlineCache.path = folder.appendingPathComponent("offline-cache.sqlite").path
         let keyPath = folder.appendingPathComponent("offline-cache.key").path
-        try OfflineCacheKey.generate(to: keyPath)
         configuration.offlineCache.key = .file(keyPath)
-        try await client.createTag("staff")
+        do {
+            try OfflineCacheKey.generate(to: keyPath)
+            try await client.createTag("staff")
+        } catch {
+            await cloud.stop()
+            try? await httpClient.shutdown()
+            throw error
+        }
     }
 
     func close() async {

@@ -79,3 +79,31 @@ struct OfflineCacheKeyTests {
         }
     }
 }
+
+/// The key file is read by the one secret-file reader (issue 9, item 18): no link followed, no
+/// hang on a FIFO, checked on the open descriptor.
+@Suite("Offline cache key file: links and FIFOs")
+struct OfflineCacheKeyFileTests {
+    @Test("a symbolic link to a good key file is refused")
+    func symlinkRefused() throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let real = folder.file("real.key")
+        try OfflineCacheKey.generate(to: real)
+        let link = folder.file("link.key")
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: real)
+        #expect(throws: OfflineCacheError.self) { try OfflineCacheKey.load(path: link) }
+        #expect(throws: Never.self) { try OfflineCacheKey.load(path: real) }
+    }
+
+    @Test("a FIFO in the key's place is refused at once, not waited on", .timeLimit(.minutes(1)))
+    func fifoRefusedPromptly() throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let fifo = folder.file("fifo.key")
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let started = ContinuousClock.now
+        #expect(throws: OfflineCacheError.self) { try OfflineCacheKey.load(path: fifo) }
+        #expect(ContinuousClock.now - started < .seconds(1))
+    }
+}
