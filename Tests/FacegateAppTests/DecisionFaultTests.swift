@@ -162,6 +162,42 @@ struct DecisionFaultTests {
         }
     }
 
+    @Test func visitsBeyondTheQueueAreJournaledUndecidedNotLost() async throws {
+        try await DoorRig.with { rig in
+            let visitors = try [Photos.enrolledWalksUp, Photos.strangerWalksUp, Photos.enrolledWalksUp, Photos.strangerWalksUp].map {
+                DemoScene.Visitor(name: $0, portrait: try rig.portrait($0))
+            }
+            let held = QueueHoldingSearch()
+            let parts = try DoorParts.open(
+                rig.configuration, overrides: .init(source: DemoScene(visitors: visitors), search: held, doorLines: SimulatedDoorLines()),
+                logger: rig.logger)
+            let writer = Task { await parts.journal.run() }
+            let pipeline = GatePipeline(
+                source: parts.source, analyzer: parts.analyzer, search: held, offline: nil, door: parts.door, journal: parts.journal,
+                policy: rig.configuration.doorPolicy,
+                settings: .init(door: "bench door", approach: rig.configuration.approach, decisionDeadline: .seconds(60), maxWaitingVisits: 1),
+                logger: rig.logger)
+            let running = Task { try await pipeline.run() }
+            // The first visit's search is held: the second waits in the queue, the ones after find it full.
+            while await pipeline.statistics.visitsDropped < 1 { try await Task.sleep(for: .milliseconds(100)) }
+            held.release()
+            try await running.value
+            let statistics = await pipeline.statistics
+            // Visit 1 held at the cloud, visit 2 queued, visit 3 finds the queue full; the fourth comes after the release.
+            #expect(statistics.visits == 4)
+            #expect(statistics.visitsDropped >= 1)
+            try await parts.journal.flush()
+            writer.cancel()
+            await writer.value
+            let journaled = try await rig.journaledDecisions()
+            #expect(journaled.count == 4, "every visit has a row")
+            let dropped = journaled.filter { $0.record.decision.reason.contains("not decided") }
+            #expect(dropped.count == statistics.visitsDropped && dropped.allSatisfy { $0.record.decision.outcome == .error })
+            #expect(held.searches == 4 - statistics.visitsDropped, "only the decided visits reached the cloud")
+            await parts.close()
+        }
+    }
+
     @Test func aConfirmedOfflineGrantKeepsItsFace() async throws {
         try await DoorRig.with { rig in
             let subject = try await rig.enrol(Photos.enrolledPhoto)
@@ -235,4 +271,22 @@ final class SilentListener: Sendable {
     }
 
     deinit { close(descriptor) }
+}
+
+/// A cloud whose searches wait until the test releases them, then find nobody.
+final class QueueHoldingSearch: FaceSearch, CloudDirectory {
+    private let state = Mutex<(released: Bool, searches: Int)>((false, 0))
+    var backendName: String { "nec" }
+    var scoreUnit: ScoreUnit { .necScore }
+    var searches: Int { state.withLock { $0.searches } }
+
+    func release() { state.withLock { $0.released = true } }
+
+    func search(_ probe: ProbeFace, policy: DoorPolicy) async throws -> [MatchCandidate] {
+        state.withLock { $0.searches += 1 }
+        while !state.withLock({ $0.released }) { try await Task.sleep(for: .milliseconds(50)) }
+        return []
+    }
+
+    func revokedSubjects(among subjects: Set<String>, policy: DoorPolicy) async throws -> Set<String> { [] }
 }
