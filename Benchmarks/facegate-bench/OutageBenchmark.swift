@@ -16,6 +16,8 @@ import Glibc
 struct OutageBenchmark {
     let options: Options
 
+    // Not optimised: see DoorBench (a Swift 6.3 release-build crash in coroutine splitting).
+    @_optimize(none)
     func run() async throws {
         let bench = try await DoorBench.prepare(options: options, name: "outage")
         defer { bench.close() }
@@ -59,6 +61,7 @@ struct OutageBenchmark {
         print("back online: the daemon saw the cloud again \(back.measured.map { String(format: "%.0f ms", milliseconds($0)) } ?? "never") after it came back (probe interval 5 s); first decision after: \(onlineAgain?.record.decision.outcome.rawValue ?? "none")")
     }
 
+    @_optimize(none)
     private func report(_ name: String, _ decisions: [JournaledDecision]) async throws {
         let offline = decisions.filter(\.record.decision.offline)
         guard let first = offline.first?.record.latencies.total else {

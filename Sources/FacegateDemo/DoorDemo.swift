@@ -157,7 +157,7 @@ public struct DoorDemo: Sendable {
         say(
             """
             summary: \(stats.frames) frames, \(stats.visits) visits, \(stats.cloudCalls) cloud calls \
-            (one per visit that passed the quality gate), \(stats.unlocks) unlocks; \
+            (at most one per visit; none while the cloud is known to be away), \(stats.unlocks) unlocks; \
             decisions journaled in \(summary.journalPath) (see them with: facegate log --database \(summary.journalPath))
             """)
         return summary

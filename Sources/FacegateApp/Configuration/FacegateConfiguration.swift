@@ -47,9 +47,9 @@ public struct FacegateConfiguration: Sendable, Equatable {
         /// Deadline of one cloud call: a silent connection is abandoned then.
         public var requestTimeout: Duration = .milliseconds(1500)
         /// The longest a decision waits for the cloud, from when it starts; then the offline path decides.
-        /// 1.8 s keeps the first offline decision of an outage within 2 s of the visit (later ones
+        /// 1.5 s keeps the first offline decision of an outage within 2 s of the visit (later ones
         /// skip the cloud until it is back); a healthy cloud answers a search well within it.
-        public var decisionDeadline: Duration = .milliseconds(1800)
+        public var decisionDeadline: Duration = .milliseconds(1500)
         public var nec = NEC()
         public var neoCheck = NeoCheck()
 
