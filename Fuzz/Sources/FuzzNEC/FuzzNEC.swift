@@ -23,12 +23,12 @@ private let statuses: [UInt] = [200, 201, 204, 400, 401, 403, 404, 409, 413, 429
 /// A reader of replies to one call, built once; the calls' arguments are valid, so building cannot throw.
 private func reading<Value>(
     _ make: () throws(NECIDError) -> NECIDOperation<Value>
-) -> (CloudHTTPResponse) throws(NECIDError) -> Void {
+) -> @Sendable (CloudHTTPResponse) throws(NECIDError) -> Void {
     let operation = try! make()
     return { response throws(NECIDError) in _ = try client.interpret(response, for: operation) }
 }
 
-private let calls: [(CloudHTTPResponse) throws(NECIDError) -> Void] = [
+private let calls: [@Sendable (CloudHTTPResponse) throws(NECIDError) -> Void] = [
     reading { () throws(NECIDError) in try NECIDCall.search(probe: [1], threshold: 7000, limit: 5, tags: ["door"]) },
     reading { () throws(NECIDError) in try NECIDCall.verify(face: [1], probe: [2]) },
     reading { () throws(NECIDError) in try NECIDCall.verify(subjectID: "s", probe: [2]) },
@@ -38,13 +38,13 @@ private let calls: [(CloudHTTPResponse) throws(NECIDError) -> Void] = [
     reading { () throws(NECIDError) in try NECIDCall.unregisterSubject(id: "s") },
     reading { () throws(NECIDError) in try NECIDCall.listSubjects(start: 0, length: 10, direction: .asc) },
     reading { () throws(NECIDError) in try NECIDCall.listEvents(subjectID: "s") },
-    reading { () throws(NECIDError) in try NECIDCall.listTags() },
-    reading { () throws(NECIDError) in try NECIDCall.health() },
+    reading { () throws(NECIDError) in NECIDCall.listTags() },
+    reading { () throws(NECIDError) in NECIDCall.health() },
     reading { () throws(NECIDError) in try NECIDCall.bulkRegister([NECBulkRegistration(filename: "a.jpg")]) },
     reading { () throws(NECIDError) in try NECIDCall.jobProgress(batchID: "b", pagingID: "p") },
-    reading { () throws(NECIDError) in try NECIDCall.listGalleries() },
+    reading { () throws(NECIDError) in NECIDCall.listGalleries() },
     reading { () throws(NECIDError) in try NECIDCall.gallery(id: "g") },
-    reading { () throws(NECIDError) in try NECIDCall.listApplications() },
+    reading { () throws(NECIDError) in NECIDCall.listApplications() },
     reading { () throws(NECIDError) in try NECIDCall.application(id: "a") },
 ]
 

@@ -8,8 +8,8 @@ import NIOHTTP1
 // error bodies of every status included.
 //
 // Input: byte 0 picks the reader, byte 1 the HTTP status, the rest is the body. A thrown
-// `NeoCheckError` is a refusal (fine). Findings: a trap, a memory error, or a secret of this client
-// (client secret, password, refresh token) quoted in an error.
+// `NeoCheckError` is a refusal (fine). Findings: a trap, a memory error, or a secret the request carried
+// (client secret, and the password or the refresh token) quoted in an error.
 
 private let clientSecret = "fuzzClientSecret0123456789"
 private let password = "fuzzPassword0123456789"
@@ -23,28 +23,38 @@ private let client = try! NeoCheckClient(
 
 private let statuses: [Int] = [200, 201, 204, 400, 401, 403, 404, 409, 413, 429, 500, 502, 503, 504, 302, 99]
 
-private let readers: [(CloudHTTPResponse) throws(NeoCheckError) -> Void] =
-    NeoCheckClient.ReplyKind.allCases.map { kind in
-        { response throws(NeoCheckError) in _ = try client.interpret(response, as: kind) }
-    } + [
-        { _ = try NeoCheckClient.token(from: $0, grant: .password, secrets: [clientSecret, password]) },
-        { _ = try NeoCheckClient.token(from: $0, grant: .refreshToken(refreshToken), secrets: [clientSecret, refreshToken]) },
-    ]
+private let kinds = NeoCheckClient.ReplyKind.allCases
+
+/// Reader `selector`: a Face API reply kind, then the token reply with each grant. Returns the secrets
+/// the request that gets this reply carries, which the reader must keep out of its errors.
+private func secrets(for selector: Int) -> [String] {
+    selector % (kinds.count + 2) == kinds.count + 1 ? [clientSecret, refreshToken] : [clientSecret, password]
+}
+
+private func read(_ response: CloudHTTPResponse, with selector: Int) throws(NeoCheckError) {
+    switch selector % (kinds.count + 2) {
+    case let kind where kind < kinds.count:
+        _ = try client.interpret(response, as: kinds[kind])
+    case kinds.count:
+        _ = try NeoCheckClient.token(from: response, grant: .password, secrets: secrets(for: selector))
+    default:
+        _ = try NeoCheckClient.token(from: response, grant: .refreshToken(refreshToken), secrets: secrets(for: selector))
+    }
+}
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzNeoCheck(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     guard size >= 2, let data else { return 0 }
     let bytes = Array(UnsafeBufferPointer(start: data, count: size))
-    let read = readers[Int(bytes[0]) % readers.count]
     let status = HTTPResponseStatus(statusCode: statuses[Int(bytes[1]) % statuses.count])
     let response = CloudHTTPResponse(
         status: status, headers: HTTPHeaders([("content-type", "application/json; charset=utf-8")]),
         body: Array(bytes[2...]))
     do {
-        try read(response)
+        try read(response, with: Int(bytes[0]))
     } catch {
         let texts = [error.message] + error.serviceErrors.flatMap { [$0.code, $0.description] }
-        for text in texts where [clientSecret, password, refreshToken].contains(where: text.contains) {
+        for text in texts where secrets(for: Int(bytes[0])).contains(where: text.contains) {
             fatalError("a NeoCheck error quotes a secret of this client")
         }
     }

@@ -265,8 +265,11 @@ public actor NECIDClient {
                 let value = try operation.decodeSuccess(response.body)
                 return NECIDReply(value: value, status: status, body: response.body)
             } catch {
+                // The decoder's description may quote the reply (up to 40 characters of a value that is
+                // not a number): the service's text, sanitized like its messages (found by Fuzz/, nec).
                 throw NECIDError(
-                    .malformedResponse, "\(operation.name): the reply is not the documented JSON (\(describe(error)))",
+                    .malformedResponse,
+                    "\(operation.name): the reply is not the documented JSON (\(sanitize(describe(error))))",
                     httpStatus: status)
             }
         }

@@ -424,7 +424,12 @@ public struct NeoCheckClient: Sendable {
         do {
             return try JSONDecoder().decode(type, from: Data(response.body))
         } catch {
-            throw NeoCheckError(.malformedResponse, "the reply is not the expected JSON: \(Self.summary(of: error))", status: 200)
+            // The summary may quote the reply (up to 40 characters of a value that is not a number):
+            // the service's text, sanitized like its messages (found by Fuzz/, neocheck).
+            let secrets = [configuration.credentials.clientSecret, configuration.credentials.password]
+            throw NeoCheckError(
+                .malformedResponse,
+                "the reply is not the expected JSON: \(Self.sanitized(Self.summary(of: error), removing: secrets))", status: 200)
         }
     }
 

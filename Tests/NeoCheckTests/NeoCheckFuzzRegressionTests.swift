@@ -1,0 +1,36 @@
+import AsyncHTTPClient
+import FacegateIdentify
+import Logging
+import NIOHTTP1
+import Testing
+
+/// Inputs the `neocheck` fuzz target (Fuzz/, `scripts/fuzz neocheck`) found, read by the client's own reply reader.
+@Suite struct NeoCheckFuzzRegressionTests {
+    static let clientSecret = "fuzzClientSecret0123456789"
+    static let password = "fuzzPassword0123456789"
+
+    static func client() throws -> NeoCheckClient {
+        try NeoCheckClient(
+            configuration: NeoCheckConfiguration(
+                credentials: NeoCheckCredentials(
+                    clientID: "fuzz-client", clientSecret: clientSecret, username: "fuzz-user", password: password)),
+            http: CloudHTTP(client: HTTPClient.shared, policy: CloudHTTPPolicy(), logger: Logger(label: "test")))
+    }
+
+    /// A 200 whose number field holds text: the decoder's summary quotes up to 40 characters of it, and
+    /// that text went into the error unsanitized, so a secret the service echoed reached logs and the
+    /// journal. The first body is the fuzzer's; the second holds the client secret instead.
+    @Test(arguments: [
+        (NeoCheckClient.ReplyKind.identification, #"{"confidence": "124fuzzPassword0123456789AAA}}}}}}}}}}}}}}}}}"}"#),
+        (.identification, #"{"result": 0, "confidence": "fuzzClientSecret0123456789"}"#),
+    ])
+    func aSecretQuotedByTheDecoderIsRedactedFromTheError(kind: NeoCheckClient.ReplyKind, body: String) throws {
+        let client = try Self.client()
+        let response = CloudHTTPResponse(status: .ok, headers: HTTPHeaders(), body: Array(body.utf8))
+        let error = #expect(throws: NeoCheckError.self) { _ = try client.interpret(response, as: kind) }
+        #expect(error?.code == .malformedResponse)
+        let message = error?.message ?? ""
+        #expect(!message.contains(Self.password) && !message.contains(Self.clientSecret))
+        #expect(message.contains("[redacted]"))
+    }
+}
