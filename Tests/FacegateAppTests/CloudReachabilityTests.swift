@@ -13,7 +13,7 @@ import Testing
     /// The daemon's own client recipe: its 1 s connect timeout is what makes a refused port quick.
     static let http = CloudHTTP.makeClient()
 
-    static func nec(_ endpoint: String) -> NECFaceSearch {
+    static func nec(_ endpoint: String, http: HTTPClient = http) -> NECFaceSearch {
         NECFaceSearch(
             client: NECIDClient(
                 configuration: NECIDConfiguration(
@@ -61,5 +61,30 @@ import Testing
         defer { #expect(ContinuousClock.now - started < .seconds(5)) }
         await #expect(throws: CloudUnavailable.self) { try await Self.nec(endpoint).checkReachable() }
         await #expect(throws: CloudUnavailable.self) { try await Self.neoCheck(endpoint).checkReachable() }
+    }
+
+    @Test(
+        "a refused connection fails the call at once, and after a long outage the cloud's return is seen by the very next probe: the client keeps no connection backoff",
+        .timeLimit(.minutes(1)))
+    func returnAfterALongOutageIsSeenAtOnce() async throws {
+        let endpoint = try Self.refusedEndpoint()
+        let port = try #require(URL(string: endpoint)?.port)
+        // A client of its own: what its connection pool learnt during the outage is the point.
+        let http = CloudHTTP.makeClient()
+        let search = Self.nec(endpoint, http: http)
+        // Refused for a while, as in an outage of some minutes (a probe every 5 s): AsyncHTTPClient's
+        // default would by now wait over 20 s before it tried to connect again.
+        // AsyncHTTPClient's default would also hold each refused call until the connect timeout.
+        for _ in 0..<8 {
+            let started = ContinuousClock.now
+            await #expect(throws: CloudUnavailable.self) { try await search.checkReachable() }
+            #expect(ContinuousClock.now - started < .milliseconds(500), "a refused connection is an answer at once")
+        }
+        try await withFaultyCloud(FaultyCloud.Reply(status: 200, body: #"{"status":"ok"}"#), port: port) { _ in
+            let started = ContinuousClock.now
+            try await search.checkReachable()
+            #expect(ContinuousClock.now - started < .seconds(1))
+        }
+        try await http.shutdown()
     }
 }

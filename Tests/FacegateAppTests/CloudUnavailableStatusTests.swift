@@ -111,14 +111,14 @@ struct NoError: Error {}
 
 /// Runs `body` with the base URL of a `FaultyCloud` answering `reply` on loopback.
 func withFaultyCloud<Value: Sendable>(
-    _ reply: FaultyCloud.Reply, tokenServiceToo: Bool = false, _ body: @Sendable (String) async throws -> Value
+    _ reply: FaultyCloud.Reply, tokenServiceToo: Bool = false, port: Int = 0, _ body: @Sendable (String) async throws -> Value
 ) async throws -> Value {
     var logger = Logger(label: "faulty-cloud")
     logger.logLevel = .critical
     let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
     let services = ServiceGroup(
         configuration: ServiceGroupConfiguration(
-            services: [FaultyCloud.application(answering: reply, tokenServiceToo: tokenServiceToo, logger: logger) { portSink.yield($0) }], logger: logger))
+            services: [FaultyCloud.application(answering: reply, tokenServiceToo: tokenServiceToo, port: port, logger: logger) { portSink.yield($0) }], logger: logger))
     return try await withThrowingTaskGroup(of: Void.self, returning: Value.self) { group in
         group.addTask { try await services.run() }
         var iterator = ports.makeAsyncIterator()

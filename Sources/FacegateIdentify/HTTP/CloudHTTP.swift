@@ -77,6 +77,11 @@ public struct CloudHTTP: Sendable {
         configuration.redirectConfiguration = .disallow
         // A cloud that cannot even be connected to within a second is away for a person at the door.
         configuration.timeout = .init(connect: .seconds(1))
+        // A failed connect fails the call at once (`send` has its own retries). AsyncHTTPClient's
+        // default instead retries it with a backoff that grows to a minute over a long outage, and a
+        // call made once the cloud is back waits that backoff out: the door would stay offline for up
+        // to a minute after the cloud's return.
+        configuration.connectionPool.retryConnectionEstablishment = false
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 
