@@ -135,8 +135,8 @@ final class DoorBench: @unchecked Sendable {
     func startCloud() async throws {
         cloud = try launch(
             emulator,
-            ["nec", "--port", "\(port)", "--portal-port", "\(port + 1)", "--access-key", credentials.accessKey, "--secret-key",
-             credentials.secretKey, "--api-key", credentials.apiKey, "--state", folder.appendingPathComponent("nec").path]
+            ["nec", "--port", "\(port)", "--portal-port", "\(port + 1)", "--access-key", credentials.accessKey, "--secret-key-file",
+             secrets.appendingPathComponent("secret-key").path, "--api-key-file", secrets.appendingPathComponent("api-key").path, "--state", folder.appendingPathComponent("nec").path]
                 + (options.models.map { ["--models", $0] } ?? []),
             log: folder.appendingPathComponent("emulator.log"))
         for _ in 0..<100 {

@@ -13,7 +13,7 @@ struct NECEmulatorCommand: AsyncParsableCommand {
             Serves the biometric API (/v1.1/...) on --port and tenant management (/api/...) on --portal-port, \
             checking AWS SigV4 (region and service as given, 5-minute clock window) and x-api-key. Galleries, \
             applications, subjects, events, tags and bulk jobs persist in --state. On a fresh state folder a \
-            gallery and an application with --api-key are created. Bulk registration reads files from --bucket. \
+            gallery and an application with the API key are created. Bulk registration reads files from --bucket. \
             Scores are round(9999 / (1 + exp(15 * (d - 0.55)))) for dlib descriptor distance d.
             """)
 
@@ -26,11 +26,23 @@ struct NECEmulatorCommand: AsyncParsableCommand {
     @Option(name: .customLong("access-key"), help: "The AWS access key id the emulator accepts.")
     var accessKey: String
 
-    @Option(name: .customLong("secret-key"), help: "The AWS secret access key it signs with.")
-    var secretKey: String
+    @Option(
+        name: .customLong("secret-key-file"),
+        help: ArgumentHelp("File holding the AWS secret access key it signs with (mode 600).", discussion: "Falls back to NEC_ID_SECRET_KEY."))
+    var secretKeyFile: String?
 
-    @Option(name: .customLong("api-key"), help: "The API key of the application created on a fresh state folder.")
-    var apiKey: String
+    @Option(
+        name: .customLong("api-key-file"),
+        help: ArgumentHelp(
+            "File holding the API key of the application created on a fresh state folder (mode 600).", discussion: "Falls back to NEC_ID_API_KEY."))
+    var apiKeyFile: String?
+
+    /// The old secret flags, kept only to refuse them with the way to do it instead.
+    @Option(name: .customLong("secret-key"), help: .hidden) var refusedSecretKey: String?
+    @Option(name: .customLong("api-key"), help: .hidden) var refusedAPIKey: String?
+
+    static let secretKey = EmulatorSecret(flag: "secret-key", variable: "NEC_ID_SECRET_KEY")
+    static let apiKey = EmulatorSecret(flag: "api-key", variable: "NEC_ID_API_KEY")
 
     @Option(help: "Folder for the emulator's state.")
     var state: String
@@ -55,8 +67,9 @@ struct NECEmulatorCommand: AsyncParsableCommand {
             throw ValidationError("--\(flag) must be within 0...65535")
         }
         if port != 0, port == portalPort { throw ValidationError("--port and --portal-port must differ") }
-        for (flag, value) in [("access-key", accessKey), ("secret-key", secretKey), ("api-key", apiKey), ("state", state)]
-        where value.isEmpty {
+        try Self.secretKey.refuse(refusedSecretKey)
+        try Self.apiKey.refuse(refusedAPIKey)
+        for (flag, value) in [("access-key", accessKey), ("state", state)] where value.isEmpty {
             throw ValidationError("--\(flag) cannot be empty")
         }
         guard (0.45...1).contains(minimumQuality) else { throw ValidationError("--minimum-quality must be within 0.45...1") }
@@ -64,6 +77,8 @@ struct NECEmulatorCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let secretKey = try Self.secretKey.read(file: secretKeyFile)
+        let apiKey = try Self.apiKey.read(file: apiKeyFile)
         var logger = Logger(label: "facegate.emulator.necid")
         logger.logLevel = .info
         let analyzer = try DlibFaceAnalyzer(models: try models.map { try FaceModels.locate($0) })

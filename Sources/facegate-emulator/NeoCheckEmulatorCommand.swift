@@ -22,14 +22,25 @@ struct NeoCheckEmulatorCommand: AsyncParsableCommand {
     @Option(name: .customLong("client-id"), help: "The API client id the emulator accepts.")
     var clientID: String
 
-    @Option(name: .customLong("client-secret"), help: "The client secret it accepts.")
-    var clientSecret: String
+    @Option(
+        name: .customLong("client-secret-file"),
+        help: ArgumentHelp("File holding the client secret it accepts (mode 600).", discussion: "Falls back to NEOCHECK_CLIENT_SECRET."))
+    var clientSecretFile: String?
 
     @Option(help: "The user name it accepts.")
     var username: String
 
-    @Option(help: "The password it accepts.")
-    var password: String
+    @Option(
+        name: .customLong("password-file"),
+        help: ArgumentHelp("File holding the password it accepts (mode 600).", discussion: "Falls back to NEOCHECK_PASSWORD."))
+    var passwordFile: String?
+
+    /// The old secret flags, kept only to refuse them with the way to do it instead.
+    @Option(name: .customLong("client-secret"), help: .hidden) var refusedClientSecret: String?
+    @Option(name: .customLong("password"), help: .hidden) var refusedPassword: String?
+
+    static let clientSecret = EmulatorSecret(flag: "client-secret", variable: "NEOCHECK_CLIENT_SECRET")
+    static let password = EmulatorSecret(flag: "password", variable: "NEOCHECK_PASSWORD")
 
     @Option(help: "Folder for the emulator's records, lists and credits.")
     var state: String
@@ -54,13 +65,16 @@ struct NeoCheckEmulatorCommand: AsyncParsableCommand {
         guard callsPerHour > 0 else { throw ValidationError("--calls-per-hour must be positive") }
         guard tokenTTL > 0 else { throw ValidationError("--token-ttl must be positive") }
         if let credits, credits < 0 { throw ValidationError("--credits cannot be negative") }
-        for (flag, value) in [("client-id", clientID), ("client-secret", clientSecret), ("username", username), ("password", password)]
-        where value.isEmpty {
+        try Self.clientSecret.refuse(refusedClientSecret)
+        try Self.password.refuse(refusedPassword)
+        for (flag, value) in [("client-id", clientID), ("username", username)] where value.isEmpty {
             throw ValidationError("--\(flag) cannot be empty")
         }
     }
 
     func run() async throws {
+        let clientSecret = try Self.clientSecret.read(file: clientSecretFile)
+        let password = try Self.password.read(file: passwordFile)
         var logger = Logger(label: "facegate.emulator.neocheck")
         logger.logLevel = .info
         let analyzer = try DlibFaceAnalyzer(models: try models.map { try FaceModels.locate($0) })

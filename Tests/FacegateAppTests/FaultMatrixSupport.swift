@@ -60,7 +60,8 @@ enum FaultMatrix {
             let emulator = Process()
             emulator.executableURL = executable("facegate-emulator")
             emulator.arguments = [
-                "nec", "--port", "0", "--portal-port", "0", "--access-key", "AKIDMATRIX", "--secret-key", secretKey, "--api-key", apiKey,
+                "nec", "--port", "0", "--portal-port", "0", "--access-key", "AKIDMATRIX",
+                "--secret-key-file", folder.appendingPathComponent("secret-key").path, "--api-key-file", folder.appendingPathComponent("api-key").path,
                 "--state", folder.appendingPathComponent("nec").path,
             ]
             let emulatorOutput = try FileHandle(forWritingTo: emulatorLog)

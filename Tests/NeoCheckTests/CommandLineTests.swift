@@ -216,6 +216,40 @@ struct CommandLineTests {
         }
     }
 
+    @Test("the emulators take their secrets from files or the environment too: a secret flag is refused, unrepeated")
+    func emulatorSecretsAreNeverFlags() async throws {
+        let scratch = try temporaryDirectory("cli-emulator-secrets")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        var environment = ProcessInfo.processInfo.environment
+        for variable in ["NEOCHECK_CLIENT_SECRET", "NEOCHECK_PASSWORD", "NEC_ID_SECRET_KEY", "NEC_ID_API_KEY"] { environment[variable] = nil }
+        let state = scratch.appendingPathComponent("state").path
+        let cases: [(flag: String, arguments: [String])] = [
+            ("--client-secret", ["neocheck", "--port", "0", "--client-id", "c", "--username", "u", "--state", state]),
+            ("--password", ["neocheck", "--port", "0", "--client-id", "c", "--username", "u", "--state", state]),
+            ("--secret-key", ["nec", "--port", "0", "--portal-port", "0", "--access-key", "AKID", "--state", state]),
+            ("--api-key", ["nec", "--port", "0", "--portal-port", "0", "--access-key", "AKID", "--state", state]),
+        ]
+        for (flag, arguments) in cases {
+            let refused = try await runTool(BuiltTools.emulator, arguments + [flag, "flag-value-in-ps"], environment: environment)
+            #expect(refused.status != 0, "\(flag)")
+            #expect(refused.errors.contains("\(flag)-file") && refused.errors.contains("ps"), "\(flag): \(refused.errors)")
+            #expect(!refused.errors.contains("flag-value-in-ps"))
+            // Without the flag, the file or variable is asked for by name.
+            let missing = try await runTool(BuiltTools.emulator, arguments, environment: environment)
+            #expect(missing.status != 0)
+            #expect(missing.errors.contains("-file PATH"), "\(flag): \(missing.errors)")
+        }
+        // A secret file others can read is refused, naming the file but not what it holds.
+        let loose = scratch.appendingPathComponent("secret-key").path
+        #expect(FileManager.default.createFile(atPath: loose, contents: Data("emulator-loose-secret".utf8), attributes: [.posixPermissions: 0o644]))
+        let refusedFile = try await runTool(
+            BuiltTools.emulator,
+            ["nec", "--port", "0", "--portal-port", "0", "--access-key", "AKID", "--state", state, "--secret-key-file", loose, "--api-key-file", loose],
+            environment: environment)
+        #expect(refusedFile.status != 0)
+        #expect(refusedFile.errors.contains(loose) && !refusedFile.errors.contains("emulator-loose-secret"), "\(refusedFile.errors)")
+    }
+
     @Test("--budget-file carries the hourly budget from one run to the next")
     func budgetAcrossRuns() async throws {
         let budgetFile = try temporaryDirectory("cli-budget").appendingPathComponent("budget.json").path
@@ -237,10 +271,14 @@ struct CommandLineTests {
         let process = Process()
         process.executableURL = BuiltTools.emulator
         process.arguments = [
-            "neocheck", "--port", "0", "--client-id", TestAccount.clientID, "--client-secret", TestAccount.clientSecret,
-            "--username", TestAccount.username, "--password", TestAccount.password, "--state", state.path,
+            "neocheck", "--port", "0", "--client-id", TestAccount.clientID, "--username", TestAccount.username, "--state", state.path,
             "--calls-per-hour", "2", "--token-ttl", "60", "--credits", "3",
         ]
+        // The secrets from the environment (the other way is a file; never a flag).
+        var environment = ProcessInfo.processInfo.environment
+        environment["NEOCHECK_CLIENT_SECRET"] = TestAccount.clientSecret
+        environment["NEOCHECK_PASSWORD"] = TestAccount.password
+        process.environment = environment
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice

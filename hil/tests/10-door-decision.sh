@@ -29,7 +29,7 @@ printf hil-door-api-key-0123456789 >$work/secrets/api-key
 facegate cache new-key $work/cache.key >/dev/null || fail "cache key"
 
 facegate-emulator nec --port 8081 --portal-port 8082 --access-key AKIDHILDOOR \
-    --secret-key "$(cat $work/secrets/secret-key)" --api-key "$(cat $work/secrets/api-key)" \
+    --secret-key-file $work/secrets/secret-key --api-key-file $work/secrets/api-key \
     --state $work/nec --models /hil/models >$work/emulator.log 2>&1 &
 emulator=$!
 export NEC_ID_ENDPOINT=http://127.0.0.1:8081 NEC_ID_ACCESS_KEY=AKIDHILDOOR
