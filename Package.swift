@@ -142,7 +142,7 @@ let package = Package(
         .target(
             name: "FacegateJournal",
             dependencies: [
-                "FacegateCore", "FacegatePolicy",
+                "FacegateCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -152,7 +152,7 @@ let package = Package(
         .target(
             name: "FacegateOfflineCache",
             dependencies: [
-                "FacegateCore", "FacegatePolicy",
+                "FacegateCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -184,13 +184,13 @@ let package = Package(
 
         .executableTarget(
             name: "facegate-bench",
-            dependencies: ["FacegateCore", "FacegateImageCodec", "FacegateQuality", "FacegateDemo", "FacegateJournal", "FacegatePolicy"],
+            dependencies: ["FacegateCore", "FacegateImageCodec", "FacegateQuality", "FacegateDemo", "FacegateJournal"],
             path: "Benchmarks/facegate-bench",
             swiftSettings: swiftSettings
         ),
 
         .testTarget(name: "FacegateCoreTests", dependencies: ["FacegateCore"], swiftSettings: swiftSettings),
-        .testTarget(name: "FacegatePolicyTests", dependencies: ["FacegatePolicy"], swiftSettings: swiftSettings),
+        .testTarget(name: "FacegatePolicyTests", dependencies: ["FacegatePolicy", "FacegateCore"], swiftSettings: swiftSettings),
         .testTarget(name: "FacegateCLITests", dependencies: ["facegate"], swiftSettings: swiftSettings),
         .testTarget(
             name: "FacegateAppTests",
@@ -207,14 +207,14 @@ let package = Package(
         // Test-only: writes a burst of decisions until it is SIGKILLed (not a product).
         .executableTarget(
             name: "facegate-journal-crash-writer",
-            dependencies: ["FacegateJournal", "FacegatePolicy"],
+            dependencies: ["FacegateJournal", "FacegateCore"],
             path: "Tests/facegate-journal-crash-writer",
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "FacegateJournalTests",
             dependencies: [
-                "FacegateJournal", "FacegatePolicy", "facegate-journal-crash-writer",
+                "FacegateJournal", "FacegateCore", "facegate-journal-crash-writer",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings
@@ -222,7 +222,7 @@ let package = Package(
         .testTarget(
             name: "FacegateOfflineCacheTests",
             dependencies: [
-                "FacegateOfflineCache", "FacegatePolicy",
+                "FacegateOfflineCache", "FacegateCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings

@@ -155,25 +155,3 @@ public protocol FaceAnalyzing: Sendable {
     ///   - descriptorLimit: how many faces (largest first) get a descriptor; 0 for none.
     func analyze(encoded: [UInt8], descriptorLimit: Int) throws -> ImageAnalysis
 }
-
-extension FaceAttributes {
-    private enum CodingKeys: String, CodingKey {
-        case faceArea, headArea, rightEyeCenter, leftEyeCenter
-        case faceScore, frontalFaceScore, faceRoll, facePan, faceTilt, faceQualityScore
-    }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        self.init(
-            faceArea: try c.decode(PixelBox.self, forKey: .faceArea),
-            headArea: try c.decode(PixelBox.self, forKey: .headArea),
-            rightEyeCenter: try c.decode(PixelPoint.self, forKey: .rightEyeCenter),
-            leftEyeCenter: try c.decode(PixelPoint.self, forKey: .leftEyeCenter),
-            faceScore: try c.decodeLenientDouble(forKey: .faceScore),
-            frontalFaceScore: try c.decodeLenientDouble(forKey: .frontalFaceScore),
-            faceRoll: try c.decodeLenientDouble(forKey: .faceRoll),
-            facePan: try c.decodeLenientDouble(forKey: .facePan),
-            faceTilt: try c.decodeLenientDouble(forKey: .faceTilt),
-            faceQualityScore: try c.decodeLenientDouble(forKey: .faceQualityScore))
-    }
-}

@@ -64,25 +64,3 @@ public struct PixelBox: Sendable, Hashable, Codable {
         left >= 0 && top >= 0 && right <= Double(width) && bottom <= Double(height)
     }
 }
-
-extension PixelPoint {
-    private enum CodingKeys: String, CodingKey { case x, y }
-
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.init(x: try container.decodeLenientDouble(forKey: .x), y: try container.decodeLenientDouble(forKey: .y))
-    }
-}
-
-extension PixelBox {
-    private enum CodingKeys: String, CodingKey { case left, top, right, bottom }
-
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.init(
-            left: try container.decodeLenientDouble(forKey: .left),
-            top: try container.decodeLenientDouble(forKey: .top),
-            right: try container.decodeLenientDouble(forKey: .right),
-            bottom: try container.decodeLenientDouble(forKey: .bottom))
-    }
-}

@@ -5,7 +5,6 @@ import FacegateDoor
 import FacegateIdentify
 import FacegateJournal
 import FacegateOfflineCache
-import FacegatePolicy
 import FacegateQuality
 import Foundation
 import Logging

@@ -1,5 +1,4 @@
 import FacegateCore
-import FacegatePolicy
 import Foundation
 
 /// Reads the times `facegate log --since` accepts.

@@ -1,3 +1,4 @@
+import FacegateCore
 import Foundation
 import GRDB
 

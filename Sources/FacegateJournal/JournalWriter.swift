@@ -1,5 +1,4 @@
 import FacegateCore
-import FacegatePolicy
 import Foundation
 import GRDB
 

@@ -1,3 +1,4 @@
+import FacegateCore
 import Foundation
 import GRDB
 import Logging
@@ -498,3 +499,5 @@ public struct JournalStatus: Sendable, Hashable {
 
     public init() {}
 }
+
+extension SQLiteJournal: GateJournal {}

@@ -1,6 +1,5 @@
 import Crypto
 import FacegateCore
-import FacegatePolicy
 import Foundation
 import GRDB
 import Logging
@@ -410,21 +409,6 @@ public struct CachedFace: Sendable, Hashable {
     public var expiresAt: Date
     /// False when the row fails authentication (edited in the file, or sealed with another key).
     public var intact: Bool
-}
-
-/// An offline decision's probe waiting for the cloud.
-public struct PendingRecheck: Sendable, Hashable {
-    public var id: UUID
-    /// The journal's `DecisionRecord.id`.
-    public var decisionId: UUID
-    public var door: String
-    public var createdAt: Date
-    /// Failed re-check attempts so far.
-    public var attempts: Int
-    /// Who the offline decision let in; nil for a denial.
-    public var grantedSubject: String?
-    /// The best-face JPEG crop of the visit.
-    public var probe: [UInt8]
 }
 
 public struct PurgeReport: Sendable, Hashable {

@@ -1,3 +1,4 @@
+import FacegateCore
 import AsyncHTTPClient
 import FacegateApp
 import FacegateEmulators

@@ -1,8 +1,8 @@
+import FacegateCore
 import AsyncHTTPClient
 import FacegateApp
 import FacegateEmulators
 import FacegateIdentify
-import FacegatePolicy
 import Foundation
 import Logging
 import ServiceLifecycle

@@ -1,6 +1,6 @@
+import FacegateCore
 import FacegateApp
 import FacegateIdentify
-import FacegatePolicy
 import Foundation
 import Testing
 

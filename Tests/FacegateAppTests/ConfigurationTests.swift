@@ -1,5 +1,5 @@
+import FacegateCore
 import FacegateApp
-import FacegatePolicy
 import Foundation
 import Testing
 

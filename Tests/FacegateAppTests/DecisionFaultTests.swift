@@ -5,7 +5,6 @@ import FacegateDoor
 import FacegateIdentify
 import FacegateJournal
 import FacegateOfflineCache
-import FacegatePolicy
 import Foundation
 import Synchronization
 import Testing

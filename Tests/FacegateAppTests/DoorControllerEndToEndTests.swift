@@ -7,7 +7,6 @@ import FacegateIdentify
 import FacegateImageCodec
 import FacegateJournal
 import FacegateOfflineCache
-import FacegatePolicy
 import FacegateQuality
 import Foundation
 import Logging

@@ -1,5 +1,5 @@
+import FacegateCore
 import FacegateJournal
-import FacegatePolicy
 import Foundation
 import Testing
 

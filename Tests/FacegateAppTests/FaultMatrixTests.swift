@@ -1,6 +1,6 @@
+import FacegateCore
 import FacegateEmulators
 import FacegateJournal
-import FacegatePolicy
 import Foundation
 import Testing
 

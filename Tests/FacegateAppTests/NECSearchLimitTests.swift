@@ -1,3 +1,4 @@
+import FacegateCore
 import FacegateApp
 import FacegateIdentify
 import FacegatePolicy

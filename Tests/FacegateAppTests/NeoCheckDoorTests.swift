@@ -8,7 +8,6 @@ import FacegateIdentify
 import FacegateImageCodec
 import FacegateJournal
 import FacegateOfflineCache
-import FacegatePolicy
 import FacegateQuality
 import Foundation
 import Hummingbird

@@ -1,8 +1,8 @@
+import FacegateCore
 import AsyncHTTPClient
 import FacegateApp
 import FacegateEmulators
 import FacegateIdentify
-import FacegatePolicy
 import FacegateQuality
 import Foundation
 import Logging

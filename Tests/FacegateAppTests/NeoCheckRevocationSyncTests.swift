@@ -1,7 +1,7 @@
+import FacegateCore
 import AsyncHTTPClient
 import FacegateApp
 import FacegateIdentify
-import FacegatePolicy
 import Foundation
 import Logging
 import Testing

@@ -2,7 +2,6 @@ import FacegateApp
 import FacegateCore
 import FacegateDemo
 import FacegateDoor
-import FacegatePolicy
 import FacegateQuality
 import Foundation
 import Logging

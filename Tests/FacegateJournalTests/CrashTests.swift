@@ -1,6 +1,6 @@
+import FacegateCore
 import Dispatch
 import FacegateJournal
-import FacegatePolicy
 import Foundation
 import GRDB
 import Testing

@@ -1,6 +1,5 @@
 import FacegateCore
 import FacegateJournal
-import FacegatePolicy
 import Foundation
 
 /// A fresh folder under the system temporary folder, removed by `remove()`.

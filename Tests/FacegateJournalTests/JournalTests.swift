@@ -1,6 +1,5 @@
 import FacegateCore
 import FacegateJournal
-import FacegatePolicy
 import Foundation
 import GRDB
 import Testing

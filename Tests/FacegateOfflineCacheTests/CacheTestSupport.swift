@@ -1,6 +1,5 @@
 import FacegateCore
 import FacegateOfflineCache
-import FacegatePolicy
 import Foundation
 
 struct TemporaryFolder {

@@ -1,3 +1,4 @@
+import FacegateCore
 import FacegatePolicy
 import Foundation
 import Testing

@@ -1,7 +1,7 @@
 // Test-only: writes decisions in a burst, reporting on stdout each number it knows is on disk,
 // until it is killed. FacegateJournalTests SIGKILLs it and checks the file.
+import FacegateCore
 import FacegateJournal
-import FacegatePolicy
 import Foundation
 
 let arguments = CommandLine.arguments

@@ -1,3 +1,4 @@
+import FacegateCore
 import FacegateIdentify
 
 extension NECFaceSearch: CloudReachability {

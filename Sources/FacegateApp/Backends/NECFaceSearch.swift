@@ -1,5 +1,5 @@
+import FacegateCore
 import FacegateIdentify
-import FacegatePolicy
 
 /// The door's search through NEC ID: one `POST /v1.1/face/search` per visit, over the door's tags.
 public struct NECFaceSearch: FaceSearch, CloudDirectory {

@@ -1,5 +1,5 @@
+import FacegateCore
 import FacegateIdentify
-import FacegatePolicy
 import Foundation
 
 /// The door's search through NeoCheck FaceCheck: one `POST v1/face/list/identify` per visit,

@@ -1,5 +1,5 @@
+import FacegateCore
 import FacegateIdentify
-import FacegatePolicy
 import FacegateQuality
 import Foundation
 import Yams

@@ -1,4 +1,4 @@
-import FacegatePolicy
+import FacegateCore
 import FacegateQuality
 import Foundation
 

@@ -1,7 +1,6 @@
 import FacegateCore
 import FacegateDoor
 import FacegateJournal
-import FacegatePolicy
 import Foundation
 import Logging
 import ServiceLifecycle

@@ -35,6 +35,21 @@ public struct NECRegistration: Sendable, Hashable, Codable {
     public var id: String
     public var eventId: String
     public var attributes: FaceAttributes
+
+    public init(id: String, eventId: String, attributes: FaceAttributes) {
+        self.id = id
+        self.eventId = eventId
+        self.attributes = attributes
+    }
+
+    private enum CodingKeys: String, CodingKey { case id, eventId, attributes }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        id = try c.decode(String.self, forKey: .id)
+        eventId = try c.decode(String.self, forKey: .eventId)
+        attributes = try c.decodeNECAttributes(forKey: .attributes)
+    }
 }
 
 public struct NECEventList: Sendable, Hashable, Codable {
@@ -50,6 +65,14 @@ public struct NECEventList: Sendable, Hashable, Codable {
 public struct NECExtraction: Sendable, Hashable, Codable {
     public struct Face: Sendable, Hashable, Codable {
         public var attributes: FaceAttributes
+
+        public init(attributes: FaceAttributes) { self.attributes = attributes }
+
+        private enum CodingKeys: String, CodingKey { case attributes }
+
+        public init(from decoder: any Decoder) throws {
+            attributes = try decoder.container(keyedBy: CodingKeys.self).decodeNECAttributes(forKey: .attributes)
+        }
     }
 
     public var faces: [Face]
@@ -129,7 +152,7 @@ public struct NECSearchResult: Sendable, Hashable, Codable {
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         candidates = try c.decodeIfPresent([NECCandidate].self, forKey: .candidates) ?? []
-        attributes = try c.decodeIfPresent(FaceAttributes.self, forKey: .attributes)
+        attributes = try c.decodeNECAttributesIfPresent(forKey: .attributes)
     }
 }
 

@@ -1,6 +1,6 @@
+import FacegateCore
 import ArgumentParser
 import FacegateJournal
-import FacegatePolicy
 import Foundation
 
 /// `facegate log`: reads the decision journal (works while the daemon is writing it).

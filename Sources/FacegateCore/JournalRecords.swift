@@ -1,5 +1,3 @@
-import FacegateCore
-import FacegatePolicy
 import Foundation
 
 /// One decision as the journal keeps it: what the door decided, and the context to explain it later.
@@ -61,18 +59,6 @@ public struct StageLatencies: Sendable, Hashable {
         self.policy = policy
         self.relay = relay
         self.total = total
-    }
-}
-
-extension Duration {
-    /// Milliseconds as a real number, the unit the journal stores latencies in.
-    var journalMilliseconds: Double {
-        let (seconds, attoseconds) = components
-        return Double(seconds) * 1000 + Double(attoseconds) / 1e15
-    }
-
-    static func journalMilliseconds(_ value: Double) -> Duration {
-        .nanoseconds(Int64((value * 1e6).rounded()))
     }
 }
 

@@ -1,5 +1,3 @@
-import FacegateCore
-
 /// What the door did about one visit, and why. A denial is a value, never a thrown error.
 public struct Decision: Sendable, Hashable, Codable {
     public enum Outcome: String, Sendable, Hashable, Codable, CaseIterable {

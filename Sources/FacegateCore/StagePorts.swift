@@ -1,0 +1,122 @@
+import Foundation
+
+// The ports between the stages of the data flow. Each stage module adapts its I/O to one of these and
+// FacegateApp composes them; no stage module imports another.
+
+/// The best face of a visit, as sent to the cloud and kept for the offline cache.
+public struct ProbeFace: Sendable {
+    /// The head crop, JPEG: what the cloud searches with.
+    public var jpeg: [UInt8]
+    /// Unknown for a probe kept from an earlier visit (an offline re-check).
+    public var quality: QualityMeasures?
+
+    public init(jpeg: [UInt8], quality: QualityMeasures?) {
+        self.jpeg = jpeg
+        self.quality = quality
+    }
+}
+
+/// The cloud could not be asked: the offline path decides instead.
+public struct CloudUnavailable: Error, Sendable, CustomStringConvertible {
+    public enum Kind: String, Sendable {
+        case unreachable, timeout, serverError, rateLimited, budgetExhausted
+    }
+
+    public var kind: Kind
+    public var detail: String
+
+    public init(_ kind: Kind, _ detail: String) {
+        self.kind = kind
+        self.detail = detail
+    }
+
+    public var description: String { "\(kind.rawValue): \(detail)" }
+}
+
+/// The identify stage: one cloud search per visit.
+public protocol FaceSearch: Sendable {
+    var backendName: String { get }
+    var scoreUnit: ScoreUnit { get }
+    /// Candidates for the probe, closest first. Throws `CloudUnavailable` when the service cannot be
+    /// reached (connection, timeout, 5xx, rate limit); any other error is a failed search.
+    func search(_ probe: ProbeFace, policy: DoorPolicy) async throws -> [MatchCandidate]
+}
+
+/// A cheap way to tell whether the cloud is back, without spending a search or sending a face.
+public protocol CloudReachability: Sendable {
+    /// Returns when the service answers; throws `CloudUnavailable` when it cannot be reached.
+    func checkReachable() async throws
+}
+
+/// The cloud's register of people, for keeping the offline cache honest.
+public protocol CloudDirectory: Sendable {
+    /// Which of `subjects` the cloud no longer lets in (deleted, disabled). May check only part of
+    /// them per call when checking costs calls; repeated calls cover all. Throws `CloudUnavailable`
+    /// when the cloud cannot be asked.
+    func revokedSubjects(among subjects: Set<String>, policy: DoorPolicy) async throws -> Set<String>
+}
+
+/// The offline fallback: faces the cloud matched before, stored locally.
+public protocol OfflineFaceStore: Sendable {
+    /// Remembers a face the cloud just granted under the door's current search (`policy.searchScope`).
+    func remember(subjectId: String, tags: Set<String>, grantedUnder policy: DoorPolicy, descriptor: FaceDescriptor, at time: Date)
+        async throws
+    /// Candidates by descriptor distance, closest first; expired entries never match. Each says whether
+    /// it was granted under a search `policy` still makes (`MatchCandidate.stillSearched`).
+    func match(_ descriptor: FaceDescriptor, at time: Date, policy: DoorPolicy) async throws -> [MatchCandidate]
+    /// Keeps the probe of a decision made offline until the cloud re-checks it; returns the re-check's id.
+    /// `grantedSubject` is who an offline grant let in, so that a contradicting re-check can purge them.
+    @discardableResult
+    func addPendingRecheck(decisionId: UUID, door: String, grantedSubject: String?, probe: [UInt8], at time: Date) async throws -> UUID
+    /// Offline decisions still waiting for the cloud, oldest first.
+    func pendingRechecks(limit: Int?, at time: Date) async throws -> [PendingRecheck]
+    /// Drops a re-check once its result is journaled.
+    func completeRecheck(_ id: UUID) async throws
+    /// Every subject with a face in the cache.
+    func cachedSubjectIds() async throws -> Set<String>
+    /// When the newest face was remembered (a time after now means the clock is wrong).
+    func newestRememberedAt() async throws -> Date?
+    /// Forgets every face of these subjects; returns how many faces went.
+    @discardableResult
+    func forget(subjects: Set<String>) async throws -> Int
+}
+
+/// Where decisions and door events go: the SQLite journal in the daemon. Recording never waits.
+public protocol GateJournal: Sendable {
+    @discardableResult func record(_ decision: DecisionRecord) -> Bool
+    @discardableResult func record(_ event: DoorEventRecord) -> Bool
+    @discardableResult func recordRecheck(_ recheck: RecheckRecord) -> Bool
+    /// What the relay did for a granted decision that is already recorded.
+    @discardableResult func recordRelay(_ relay: RelayRecord) -> Bool
+    /// Waits until everything recorded so far is on disk.
+    func flush() async throws
+    /// The newest decision on disk (a clock earlier than it has been set back); nil when unknown.
+    func newestDecisionTime() async -> Date?
+}
+
+/// An offline decision's probe waiting for the cloud.
+public struct PendingRecheck: Sendable, Hashable {
+    public var id: UUID
+    /// The journal's `DecisionRecord.id`.
+    public var decisionId: UUID
+    public var door: String
+    public var createdAt: Date
+    /// Failed re-check attempts so far.
+    public var attempts: Int
+    /// Who the offline decision let in; nil for a denial.
+    public var grantedSubject: String?
+    /// The best-face JPEG crop of the visit.
+    public var probe: [UInt8]
+
+    public init(
+        id: UUID, decisionId: UUID, door: String, createdAt: Date, attempts: Int, grantedSubject: String?, probe: [UInt8]
+    ) {
+        self.id = id
+        self.decisionId = decisionId
+        self.door = door
+        self.createdAt = createdAt
+        self.attempts = attempts
+        self.grantedSubject = grantedSubject
+        self.probe = probe
+    }
+}

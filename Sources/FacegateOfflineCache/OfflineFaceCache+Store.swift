@@ -1,0 +1,18 @@
+import FacegateCore
+import Foundation
+
+extension OfflineFaceCache: OfflineFaceStore {
+    public func remember(
+        subjectId: String, tags: Set<String>, grantedUnder policy: DoorPolicy, descriptor: FaceDescriptor, at time: Date
+    ) async throws {
+        try await remember(subjectId: subjectId, tags: tags, grantedUnder: policy.searchScope, descriptor: descriptor, at: time)
+    }
+
+    public func match(_ descriptor: FaceDescriptor, at time: Date, policy: DoorPolicy) async throws -> [MatchCandidate] {
+        try await match(descriptor, at: time, stillSearches: { policy.stillSearches(grantedUnder: $0) })
+    }
+
+    public func forget(subjects: Set<String>) async throws -> Int {
+        try await purge(subjectIds: subjects)
+    }
+}
