@@ -2,7 +2,6 @@ import FacegateCore
 import FacegateDemo
 import FacegateImageCodec
 import FacegateJournal
-import FacegatePolicy
 import FacegateQuality
 import Foundation
 
@@ -276,10 +275,8 @@ func fail(_ message: String) -> Never {
     exit(1)
 }
 
-func seconds(_ duration: Duration) -> Double {
-    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-}
+func seconds(_ duration: Duration) -> Double { duration.timeInterval }
 
-func milliseconds(_ duration: Duration) -> Double { seconds(duration) * 1000 }
+func milliseconds(_ duration: Duration) -> Double { duration.milliseconds }
 
 func format(_ duration: Duration) -> String { String(format: "%.0f", seconds(duration)) }

@@ -1,7 +1,7 @@
+import FacegateCore
 import FacegateDemo
 import FacegateImageCodec
 import FacegateJournal
-import FacegatePolicy
 import Foundation
 
 #if canImport(Glibc)

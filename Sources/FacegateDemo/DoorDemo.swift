@@ -179,10 +179,7 @@ public struct DoorDemo: Sendable {
         let l = outcome.record.latencies
         func ms(_ value: Duration?) -> String {
             guard let value else { return "-" }
-            let seconds = Double(value.components.seconds)
-            let fraction = Double(value.components.attoseconds) / 1e18
-            let milliseconds = Int(((seconds + fraction) * 1000).rounded())
-            return "\(milliseconds) ms"
+            return "\(Int(value.milliseconds.rounded())) ms"
         }
         line += " [quality \(ms(l.quality)), cloud \(ms(l.cloud)), relay \(ms(l.relay)), total \(ms(l.total))]"
         if !outcome.cloudCalled { line += " (no cloud call)" }

@@ -1,3 +1,4 @@
+import FacegateCore
 import Foundation
 import Hummingbird
 import Logging
@@ -185,8 +186,7 @@ extension FaultyCloud {
                 while recv(fd, &buffer, buffer.count, 0) > 0 {}
             case .answer(let bytes, let delay):
                 if delay > .zero {
-                    let (seconds, attoseconds) = delay.components
-                    Thread.sleep(forTimeInterval: Double(seconds) + Double(attoseconds) / 1e18)
+                    Thread.sleep(forTimeInterval: delay.timeInterval)
                 }
                 var sent = 0
                 while sent < bytes.count {

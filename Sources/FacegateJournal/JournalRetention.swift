@@ -50,7 +50,7 @@ enum JournalRetentionRunner {
         report.bytesBefore = try usedBytes(db)
 
         if let maxAge = retention.maxAge {
-            let cutoff = now.addingTimeInterval(-maxAge.seconds)
+            let cutoff = now.addingTimeInterval(-maxAge.timeInterval)
             // A clock that jumps forward makes every record look old. Age never empties the journal:
             // when nothing is newer than the cutoff the pass deletes nothing by age, and one pass deletes
             // at most a tenth of the rows, so a wrong clock costs a slice, not the record.
@@ -76,7 +76,7 @@ enum JournalRetentionRunner {
             }
         }
         if let cropAge = retention.probeCropMaxAge {
-            try db.execute(sql: "DELETE FROM probe_crop WHERE time < ?", arguments: [now.addingTimeInterval(-cropAge.seconds)])
+            try db.execute(sql: "DELETE FROM probe_crop WHERE time < ?", arguments: [now.addingTimeInterval(-cropAge.timeInterval)])
             report.deletedProbeCrops += db.changesCount
         }
         if let cropCount = retention.probeCropMaxCount {
@@ -147,12 +147,6 @@ enum JournalRetentionRunner {
     }
 }
 
-extension Duration {
-    var seconds: TimeInterval {
-        let (seconds, attoseconds) = components
-        return TimeInterval(seconds) + TimeInterval(attoseconds) / 1e18
-    }
-}
 
 extension SQLiteJournal {
     /// Applies the configured retention now (it also runs on its own every `retentionInterval`).

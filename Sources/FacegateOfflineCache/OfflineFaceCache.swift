@@ -427,10 +427,3 @@ public struct OfflineCacheStatus: Sendable, Hashable {
     /// Rows that failed authentication since the cache was opened.
     public var integrityFailures: UInt64
 }
-
-extension Duration {
-    var milliseconds: Double {
-        let (seconds, attoseconds) = components
-        return Double(seconds) * 1000 + Double(attoseconds) / 1e15
-    }
-}

@@ -10,7 +10,7 @@ public struct PolicyState: Sendable, Hashable {
 
     /// Forgets grants older than `age`, so the state stays small.
     public mutating func forget(olderThan age: Duration, at time: Date) {
-        let seconds = Double(age.components.seconds) + Double(age.components.attoseconds) / 1e18
+        let seconds = age.timeInterval
         lastGranted = lastGranted.filter { time.timeIntervalSince($0.value) < seconds }
     }
 }
@@ -154,8 +154,7 @@ public enum AccessPolicy {
             return decision
         }
         if policy.reentryCooldown > .zero, let last = state.lastGranted[subject] {
-            let cooldown = Double(policy.reentryCooldown.components.seconds)
-                + Double(policy.reentryCooldown.components.attoseconds) / 1e18
+            let cooldown = policy.reentryCooldown.timeInterval
             let since = time.timeIntervalSince(last)
             // A last grant in the future means the clock stepped back: how long ago it really was is
             // unknown, so it counts as within the cooldown. The grant is re-dated to now, so the wait is

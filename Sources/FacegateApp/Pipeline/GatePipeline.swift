@@ -270,7 +270,7 @@ public actor GatePipeline {
             }
             cloudHealth.failed(failure, at: now)
         } else if let away = cloudHealth.answered(at: now) {
-            logger.notice("cloud back", metadata: ["door": "\(settings.door)", "away_s": "\(Int(Self.milliseconds(away) / 1000))"])
+            logger.notice("cloud back", metadata: ["door": "\(settings.door)", "away_s": "\(Int(away.timeInterval))"])
         }
     }
 
@@ -325,7 +325,7 @@ public actor GatePipeline {
             record: record, visitNumber: visit.number, bestFrameSequence: visit.bestFrameSequence, cloudCalled: lookup.cloudCalled,
             probeJPEG: lookup.probe?.jpeg, approach: pending.approach)
         for observer in decisionObservers { observer.yield(outcome) }
-        let totalMilliseconds = record.latencies.total.map { String(format: "%.0f", Self.milliseconds($0)) } ?? "-"
+        let totalMilliseconds = record.latencies.total.map { String(format: "%.0f", $0.milliseconds) } ?? "-"
         logger.notice(
             "decision",
             metadata: [
@@ -496,9 +496,5 @@ public actor GatePipeline {
         } catch {
             return .failed(cause: "\(error)")
         }
-    }
-
-    static func milliseconds(_ duration: Duration) -> Double {
-        (Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18) * 1000
     }
 }

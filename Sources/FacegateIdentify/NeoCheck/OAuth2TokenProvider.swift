@@ -1,3 +1,4 @@
+import FacegateCore
 import Foundation
 
 /// An OAuth 2.0 access token, with what is needed to renew it.
@@ -23,7 +24,7 @@ public struct OAuth2Token: Sendable, CustomStringConvertible {
         self.tokenType = tokenType
         self.lifetime = lifetime
         self.receivedAt = receivedAt
-        self.expiresAt = expiresAt ?? Date().addingTimeInterval(Double(lifetime.components.seconds))
+        self.expiresAt = expiresAt ?? Date().addingTimeInterval(lifetime.timeInterval)
     }
 
     /// The same token, treated as already expired (the service refused it), keeping the refresh token.

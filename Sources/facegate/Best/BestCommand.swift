@@ -82,7 +82,7 @@ struct VisitReport: Encodable {
     var crop: String?
 
     init(visit: Visit, crop: String?) {
-        func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
+        func seconds(_ d: Duration) -> Double { d.timeInterval }
         self.visit = visit.number
         firstSeen = seconds(visit.firstSeen)
         lastSeen = seconds(visit.lastSeen)

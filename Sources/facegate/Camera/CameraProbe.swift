@@ -121,11 +121,6 @@ struct CameraProbe: AsyncParsableCommand {
     }
 }
 
-extension Duration {
-    var milliseconds: Double {
-        Double(components.seconds) * 1000 + Double(components.attoseconds) / 1e15
-    }
-}
 
 /// The camera-sized frames made from a folder of photos, as `camera feed` writes them.
 enum FeedFrames {
