@@ -25,6 +25,8 @@ struct EmulatorHarness: Sendable {
     let emulator: NeoCheckEmulator
     let port: Int
     let stateDirectory: URL
+    /// The clock tokens age on, shared by the emulator and its clients; nil for the real one.
+    var clock: ManualClock? = nil
 
     var endpoint: URL { URL(string: "http://127.0.0.1:\(port)/api")! }
 
@@ -34,9 +36,11 @@ struct EmulatorHarness: Sendable {
         policy: CloudHTTPPolicy = CloudHTTPPolicy(requestTimeout: .seconds(30), maxAttempts: 2, initialBackoff: .milliseconds(50)),
         logger: Logger = Logger(label: "neocheck-test"), refreshLeeway: Duration = .seconds(60)
     ) throws(NeoCheckError) -> NeoCheckClient {
-        try NeoCheckClient(
+        let clock = self.clock
+        return try NeoCheckClient(
             configuration: NeoCheckConfiguration(endpoint: endpoint, credentials: credentials, refreshLeeway: refreshLeeway),
-            http: CloudHTTP(client: HTTPClient.shared, policy: policy, logger: logger), budget: budget)
+            http: CloudHTTP(client: HTTPClient.shared, policy: policy, logger: logger), budget: budget,
+            now: { clock?.monotonicNow ?? .now })
     }
 }
 
@@ -51,13 +55,13 @@ func temporaryDirectory(_ name: String = "neocheck") throws -> URL {
 /// and stops the server afterwards.
 func withNeoCheckEmulator<Value: Sendable>(
     tokenLifetime: Duration = .seconds(3600), callsPerHour: Int = 3600, credits: Int? = nil, stateDirectory: URL? = nil,
-    _ body: @Sendable (EmulatorHarness) async throws -> Value
+    clock: ManualClock? = nil, _ body: @Sendable (EmulatorHarness) async throws -> Value
 ) async throws -> Value {
     let directory = try stateDirectory ?? temporaryDirectory()
     let configuration = NeoCheckEmulatorConfiguration(
         clientID: TestAccount.clientID, clientSecret: TestAccount.clientSecret, username: TestAccount.username,
         password: TestAccount.password, stateDirectory: directory, tokenLifetime: tokenLifetime, callsPerHour: callsPerHour,
-        credits: credits)
+        credits: credits, now: { clock?.monotonicNow ?? .now })
     let emulator = try await NeoCheckEmulator(configuration: configuration, analyzer: try TestFaces.analyzer())
     var logger = Logger(label: "neocheck-emulator-test")
     logger.logLevel = .warning
@@ -70,7 +74,7 @@ func withNeoCheckEmulator<Value: Sendable>(
         var iterator = ports.makeAsyncIterator()
         guard let port = await iterator.next() else { throw NeoCheckEmulatorError("the emulator did not start") }
         do {
-            let value = try await body(EmulatorHarness(emulator: emulator, port: port, stateDirectory: directory))
+            let value = try await body(EmulatorHarness(emulator: emulator, port: port, stateDirectory: directory, clock: clock))
             await services.triggerGracefulShutdown()
             try await group.waitForAll()
             return value
@@ -83,16 +87,22 @@ func withNeoCheckEmulator<Value: Sendable>(
 
 /// A wall clock the test moves by hand.
 final class ManualClock: Sendable {
-    private let current: Mutex<Date>
+    private let current: Mutex<(wall: Date, monotonic: ContinuousClock.Instant)>
 
     init(_ start: Date = Date(timeIntervalSince1970: 1_800_000_000)) {
-        current = Mutex(start)
+        current = Mutex((start, ContinuousClock.now))
     }
 
-    var now: Date { current.withLock { $0 } }
+    /// The wall clock (`Date`), for the call budget.
+    var now: Date { current.withLock { $0.wall } }
+    /// The monotonic clock, for token lifetimes; starts at the real one and moves only when told.
+    var monotonicNow: ContinuousClock.Instant { current.withLock { $0.monotonic } }
 
     func advance(by seconds: TimeInterval) {
-        current.withLock { $0 = $0.addingTimeInterval(seconds) }
+        current.withLock {
+            $0.wall = $0.wall.addingTimeInterval(seconds)
+            $0.monotonic = $0.monotonic + .milliseconds(Int64((seconds * 1000).rounded()))
+        }
     }
 }
 

@@ -31,15 +31,18 @@ struct TokenLifecycleTests {
 
     @Test("a token that expires mid-run is renewed with the refresh token")
     func expiryMidRun() async throws {
-        // Lifetimes are long enough that a loaded machine does not expire a token between
-        // its issue and its use; the client renews 1.5 s (a tenth) before the end.
-        try await withNeoCheckEmulator(tokenLifetime: .seconds(15)) { harness in
+        // On a manual clock both sides share: the client renews 1.5 s (a tenth) before the end.
+        let clock = ManualClock()
+        try await withNeoCheckEmulator(tokenLifetime: .seconds(15), clock: clock) { harness in
             let client = try harness.client()
             try await probeCall(client)
-            try await Task.sleep(for: .seconds(14))
+            clock.advance(by: 13)
+            try await probeCall(client)
+            #expect(await harness.emulator.tokenRequests == ["password": 1], "still fresh 2 s before the end")
+            clock.advance(by: 1)
             try await probeCall(client)
             #expect(await harness.emulator.tokenRequests == ["password": 1, "refresh_token": 1])
-            #expect(await harness.emulator.apiCalls == 2)
+            #expect(await harness.emulator.apiCalls == 3)
         }
     }
 
@@ -87,12 +90,12 @@ struct TokenLifecycleTests {
 
     @Test("concurrent callers share one renewal when the token expires")
     func concurrentCallersAtExpiry() async throws {
-        // Lifetimes are long enough that a loaded machine does not expire a token between
-        // its issue and its use; the client renews 1.5 s (a tenth) before the end.
-        try await withNeoCheckEmulator(tokenLifetime: .seconds(15)) { harness in
+        // On a manual clock both sides share: the client renews 1.5 s (a tenth) before the end.
+        let clock = ManualClock()
+        try await withNeoCheckEmulator(tokenLifetime: .seconds(15), clock: clock) { harness in
             let client = try harness.client()
             try await probeCall(client)
-            try await Task.sleep(for: .seconds(14))
+            clock.advance(by: 14)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for _ in 0..<24 {
                     group.addTask { try await probeCall(client) }

@@ -23,11 +23,14 @@ public struct NeoCheckEmulatorConfiguration: Sendable {
     /// service skips them; by default the emulator does (what `enabled` suggests), and with this set
     /// it plays a service that does not, for tests of a client that must not trust it to.
     public var identifiesDisabledRecords: Bool
+    /// The monotonic clock tokens expire and the hourly limit counts on; tests pass a manual one.
+    public var now: @Sendable () -> ContinuousClock.Instant
 
     public init(
         clientID: String, clientSecret: String, username: String, password: String, stateDirectory: URL,
         tokenLifetime: Duration = .seconds(3600), callsPerHour: Int = 3600, credits: Int? = nil,
-        maxRequestBytes: Int = 16 << 20, identifiesDisabledRecords: Bool = false
+        maxRequestBytes: Int = 16 << 20, identifiesDisabledRecords: Bool = false,
+        now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }
     ) {
         self.clientID = clientID
         self.clientSecret = clientSecret
@@ -39,6 +42,7 @@ public struct NeoCheckEmulatorConfiguration: Sendable {
         self.credits = credits
         self.maxRequestBytes = maxRequestBytes
         self.identifiesDisabledRecords = identifiesDisabledRecords
+        self.now = now
     }
 }
 
@@ -133,7 +137,7 @@ public actor NeoCheckEmulator {
         default:
             return .refused("Unsupported grant type")
         }
-        let now = ContinuousClock.now
+        let now = configuration.now()
         accessTokens = accessTokens.filter { $0.value > now }
         let accessToken = Self.randomToken()
         accessTokens[accessToken] = now + configuration.tokenLifetime
@@ -157,7 +161,7 @@ public actor NeoCheckEmulator {
             return .unauthorized
         }
         let token = String(authorization.dropFirst(7)).trimmingCharacters(in: .whitespaces)
-        let now = ContinuousClock.now
+        let now = configuration.now()
         guard let expiry = accessTokens[token], now < expiry else {
             return .unauthorized
         }

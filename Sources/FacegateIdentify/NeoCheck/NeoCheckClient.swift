@@ -23,7 +23,11 @@ public struct NeoCheckClient: Sendable {
     private let http: CloudHTTP
     private let base: String
 
-    public init(configuration: NeoCheckConfiguration, http: CloudHTTP, budget: HourlyCallBudget? = nil) throws(NeoCheckError) {
+    /// - Parameter now: the monotonic clock the access token ages on (tests pass a manual one).
+    public init(
+        configuration: NeoCheckConfiguration, http: CloudHTTP, budget: HourlyCallBudget? = nil,
+        now: @escaping @Sendable () -> ContinuousClock.Instant = { .now }
+    ) throws(NeoCheckError) {
         let base = try configuration.validatedBase()
         self.configuration = configuration
         self.http = http
@@ -31,7 +35,7 @@ public struct NeoCheckClient: Sendable {
         self.budget = budget
         let tokenURL = base + "/connect/token"
         let credentials = configuration.credentials
-        tokens = OAuth2TokenProvider(refreshLeeway: configuration.refreshLeeway) {
+        tokens = OAuth2TokenProvider(refreshLeeway: configuration.refreshLeeway, now: now) {
             (grant: OAuth2Grant) async throws(NeoCheckError) -> OAuth2Token in
             try await Self.requestToken(grant, url: tokenURL, credentials: credentials, http: http)
         }

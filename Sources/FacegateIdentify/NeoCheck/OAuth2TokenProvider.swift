@@ -62,6 +62,7 @@ public actor OAuth2TokenProvider {
 
     private let fetch: Fetch
     private let refreshLeeway: Duration
+    private let now: @Sendable () -> ContinuousClock.Instant
     private var current: OAuth2Token?
     private var renewal: Task<OAuth2Token, any Error>?
 
@@ -70,9 +71,14 @@ public actor OAuth2TokenProvider {
 
     /// - Parameters:
     ///   - refreshLeeway: how long before expiry to renew, at most (capped at a tenth of the lifetime).
+    ///   - now: the monotonic clock tokens age on (tests pass a manual one).
     ///   - fetch: performs one token request.
-    public init(refreshLeeway: Duration = .seconds(60), fetch: @escaping Fetch) {
+    public init(
+        refreshLeeway: Duration = .seconds(60), now: @escaping @Sendable () -> ContinuousClock.Instant = { .now },
+        fetch: @escaping Fetch
+    ) {
         self.refreshLeeway = refreshLeeway
+        self.now = now
         self.fetch = fetch
     }
 
@@ -118,7 +124,7 @@ public actor OAuth2TokenProvider {
 
     private func isFresh(_ token: OAuth2Token) -> Bool {
         let leeway = min(refreshLeeway, token.lifetime / 10)
-        return ContinuousClock.now < token.receivedAt + token.lifetime - leeway
+        return now() < token.receivedAt + token.lifetime - leeway
     }
 
     private func renew(replacing stale: OAuth2Token?) async throws(NeoCheckError) -> OAuth2Token {
@@ -127,15 +133,20 @@ public actor OAuth2TokenProvider {
             do {
                 let token = try await fetch(.refreshToken(refreshToken))
                 // The service answers a refresh with the same refresh token, or may omit it.
-                guard token.refreshToken == nil else { return token }
-                return OAuth2Token(
-                    accessToken: token.accessToken, refreshToken: refreshToken, tokenType: token.tokenType,
-                    lifetime: token.lifetime, receivedAt: token.receivedAt, expiresAt: token.expiresAt)
+                return received(token, keeping: refreshToken)
             } catch where error.code == .invalidRefreshToken {
                 // Fall through to a password grant.
             }
         }
         grantsRequested += 1
-        return try await fetch(.password)
+        return received(try await fetch(.password), keeping: nil)
+    }
+
+    /// The token as this provider keeps it: aged from now on its clock, its refresh token kept when
+    /// the reply left it out.
+    private func received(_ token: OAuth2Token, keeping refreshToken: String?) -> OAuth2Token {
+        OAuth2Token(
+            accessToken: token.accessToken, refreshToken: token.refreshToken ?? refreshToken, tokenType: token.tokenType,
+            lifetime: token.lifetime, receivedAt: now(), expiresAt: token.expiresAt)
     }
 }
