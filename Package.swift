@@ -189,9 +189,12 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // Test support shared by the test targets (process runner, folders, test data, manual clock);
+        // no product depends on it.
+        .target(name: "FacegateTesting", swiftSettings: swiftSettings),
         .testTarget(name: "FacegateCoreTests", dependencies: ["FacegateCore"], swiftSettings: swiftSettings),
         .testTarget(name: "FacegatePolicyTests", dependencies: ["FacegatePolicy", "FacegateCore"], swiftSettings: swiftSettings),
-        .testTarget(name: "FacegateCLITests", dependencies: ["facegate"], swiftSettings: swiftSettings),
+        .testTarget(name: "FacegateCLITests", dependencies: ["facegate", "FacegateTesting"], swiftSettings: swiftSettings),
         .testTarget(
             name: "FacegateAppTests",
             dependencies: [
@@ -214,6 +217,7 @@ let package = Package(
         .testTarget(
             name: "FacegateJournalTests",
             dependencies: [
+                "FacegateTesting",
                 "FacegateJournal", "FacegateCore", "facegate-journal-crash-writer",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
@@ -222,6 +226,7 @@ let package = Package(
         .testTarget(
             name: "FacegateOfflineCacheTests",
             dependencies: [
+                "FacegateTesting",
                 "FacegateOfflineCache", "FacegateCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
@@ -245,6 +250,7 @@ let package = Package(
         .testTarget(
             name: "NeoCheckTests",
             dependencies: [
+                "FacegateTesting",
                 "FacegateCore", "FacegateQuality", "FacegateIdentify", "FacegateEmulators",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -255,6 +261,7 @@ let package = Package(
         .testTarget(
             name: "NECIDTests",
             dependencies: [
+                "FacegateTesting",
                 "FacegateCore", "FacegateIdentify", "FacegateEmulators", "FacegateQuality", "facegate",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOPosix", package: "swift-nio"),

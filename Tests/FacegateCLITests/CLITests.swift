@@ -1,3 +1,4 @@
+import FacegateTesting
 import Foundation
 import Testing
 
@@ -27,16 +28,8 @@ import Testing
     }
 
     func run(_ arguments: [String]) throws -> Run {
-        let process = Process()
-        process.executableURL = Self.executable
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Run(status: process.terminationStatus, output: String(decoding: data, as: UTF8.self))
+        let run = try ToolProcess.runBlocking(Self.executable, arguments)
+        return Run(status: run.status, output: run.output)
     }
 
     @Test func facesPrintsOneLinePerImageAndFailsOnAnUnreadableOne() throws {

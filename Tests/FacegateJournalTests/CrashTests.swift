@@ -1,6 +1,7 @@
 import FacegateCore
 import Dispatch
 import FacegateJournal
+import FacegateTesting
 import Foundation
 import GRDB
 import Testing

@@ -1,21 +1,7 @@
 import FacegateCore
 import FacegateJournal
+import FacegateTesting
 import Foundation
-
-/// A fresh folder under the system temporary folder, removed by `remove()`.
-struct TemporaryFolder {
-    let path: String
-
-    init() throws {
-        let base = FileManager.default.temporaryDirectory.appendingPathComponent("facegate-journal-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: base, withIntermediateDirectories: true)
-        path = base.path
-    }
-
-    func file(_ name: String) -> String { path + "/" + name }
-
-    func remove() { try? FileManager.default.removeItem(atPath: path) }
-}
 
 /// Runs `body` with a journal whose writer runs beside it, then stops the writer.
 func withRunningJournal<T: Sendable>(
@@ -60,14 +46,7 @@ func wholeMilliseconds(_ date: Date) -> Date {
 /// Runs a command and throws when it fails (for mount, umount).
 @discardableResult
 func runTool(_ path: String, _ arguments: [String]) throws -> Int32 {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: path)
-    process.arguments = arguments
-    process.standardOutput = FileHandle.nullDevice
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    process.waitUntilExit()
-    return process.terminationStatus
+    try ToolProcess.runBlocking(URL(fileURLWithPath: path), arguments).status
 }
 
 /// A small tmpfs, for the full-disk and read-only tests (needs root and mount).

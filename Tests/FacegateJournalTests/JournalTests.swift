@@ -1,5 +1,6 @@
 import FacegateCore
 import FacegateJournal
+import FacegateTesting
 import Foundation
 import GRDB
 import Testing

@@ -1,5 +1,6 @@
 import FacegateCore
 import FacegateJournal
+import FacegateTesting
 import Foundation
 import Testing
 
@@ -15,18 +16,8 @@ struct BuiltTool {
     var exists: Bool { FileManager.default.isExecutableFile(atPath: path) }
 
     func run(_ arguments: [String]) throws -> (status: Int32, output: String, errors: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        let out = output.fileHandleForReading.readDataToEndOfFile()
-        let err = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
+        let run = try ToolProcess.runBlocking(URL(fileURLWithPath: path), arguments)
+        return (run.status, run.output, run.errors)
     }
 }
 

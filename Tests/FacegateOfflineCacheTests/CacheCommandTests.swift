@@ -1,4 +1,5 @@
 import FacegateOfflineCache
+import FacegateTesting
 import Foundation
 import Testing
 
@@ -8,18 +9,8 @@ struct CacheCommandTests {
         .appendingPathComponent("facegate").path
 
     func run(_ arguments: [String]) throws -> (status: Int32, output: String, errors: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.facegate)
-        process.arguments = arguments
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        let out = output.fileHandleForReading.readDataToEndOfFile()
-        let err = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
+        let run = try ToolProcess.runBlocking(URL(fileURLWithPath: Self.facegate), arguments)
+        return (run.status, run.output, run.errors)
     }
 
     @Test(

@@ -1,20 +1,7 @@
 import FacegateCore
 import FacegateOfflineCache
+import FacegateTesting
 import Foundation
-
-struct TemporaryFolder {
-    let path: String
-
-    init() throws {
-        let base = FileManager.default.temporaryDirectory.appendingPathComponent("facegate-cache-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: base, withIntermediateDirectories: true)
-        path = base.path
-    }
-
-    func file(_ name: String) -> String { path + "/" + name }
-
-    func remove() { try? FileManager.default.removeItem(atPath: path) }
-}
 
 /// Descriptors are any 128 finite floats: random unit-scale vectors from a seeded generator.
 struct DescriptorGenerator {

@@ -1,4 +1,5 @@
 import FacegateOfflineCache
+import FacegateTesting
 import Foundation
 import Testing
 

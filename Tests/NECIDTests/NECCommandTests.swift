@@ -1,3 +1,4 @@
+import FacegateTesting
 import Foundation
 import Testing
 
@@ -30,32 +31,8 @@ import Testing
         environment["NEC_ID_SECRET_KEY"] = EmulatorHarness.secretKey
         environment["NEC_ID_API_KEY"] = EmulatorHarness.apiKey
         environment.merge(extra) { $1 }
-        let executable = Self.executable
-        let fixedEnvironment = environment
-        return try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                do {
-                    let process = Process()
-                    process.executableURL = executable
-                    process.arguments = ["nec"] + arguments
-                    process.environment = fixedEnvironment
-                    let output = Pipe()
-                    let error = Pipe()
-                    process.standardOutput = output
-                    process.standardError = error
-                    try process.run()
-                    let outputData = output.fileHandleForReading.readDataToEndOfFile()
-                    let errorData = error.fileHandleForReading.readDataToEndOfFile()
-                    process.waitUntilExit()
-                    continuation.resume(
-                        returning: Run(
-                            status: process.terminationStatus, output: String(decoding: outputData, as: UTF8.self),
-                            error: String(decoding: errorData, as: UTF8.self)))
-                } catch {
-                    continuation.resume(throwing: error)
-                }
-            }
-        }
+        let run = try await ToolProcess.run(Self.executable, ["nec"] + arguments, environment: environment)
+        return Run(status: run.status, output: run.output, error: run.errors)
     }
 
     @Test func everyDayCommandsPrintTheServicesJSON() async throws {

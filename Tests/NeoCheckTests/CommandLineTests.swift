@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import FacegateEmulators
 import FacegateIdentify
+import FacegateTesting
 import Foundation
 import Logging
 import Synchronization
@@ -25,55 +26,6 @@ enum BuiltTools {
     }
 }
 
-struct ToolRun: Sendable {
-    var status: Int32
-    var output: String
-    var errors: String
-
-    /// The standard output as a JSON object.
-    func json() throws -> [String: any Sendable] {
-        let value = try JSONSerialization.jsonObject(with: Data(output.utf8))
-        guard let object = value as? [String: any Sendable] else { throw NeoCheckEmulatorError("not a JSON object: \(output)") }
-        return object
-    }
-}
-
-/// Runs a tool to its end, reading both outputs as they come (so a full pipe never stalls it).
-func runTool(_ tool: URL, _ arguments: [String], environment: [String: String]) async throws -> ToolRun {
-    let process = Process()
-    process.executableURL = tool
-    process.arguments = arguments
-    process.environment = environment
-    let output = Pipe()
-    let errors = Pipe()
-    process.standardOutput = output
-    process.standardError = errors
-    let collected = Mutex<(out: Data, err: Data)>((Data(), Data()))
-    output.fileHandleForReading.readabilityHandler = { handle in
-        let data = handle.availableData
-        collected.withLock { $0.out.append(data) }
-    }
-    errors.fileHandleForReading.readabilityHandler = { handle in
-        let data = handle.availableData
-        collected.withLock { $0.err.append(data) }
-    }
-    let status: Int32 = try await withCheckedThrowingContinuation { continuation in
-        process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
-        do {
-            try process.run()
-        } catch {
-            process.terminationHandler = nil
-            continuation.resume(throwing: error)
-        }
-    }
-    output.fileHandleForReading.readabilityHandler = nil
-    errors.fileHandleForReading.readabilityHandler = nil
-    let restOut = output.fileHandleForReading.readDataToEndOfFile()
-    let restErr = errors.fileHandleForReading.readDataToEndOfFile()
-    let (out, err) = collected.withLock { ($0.out + restOut, $0.err + restErr) }
-    return ToolRun(status: status, output: String(decoding: out, as: UTF8.self), errors: String(decoding: err, as: UTF8.self))
-}
-
 @Suite("facegate neocheck and facegate-emulator neocheck, run as commands", .enabled(if: BuiltTools.built, "the executables are built"))
 struct CommandLineTests {
     private func environment(_ harness: EmulatorHarness) -> [String: String] {
@@ -96,7 +48,7 @@ struct CommandLineTests {
         try await withNeoCheckEmulator { harness in
             let env = environment(harness)
             func neocheck(_ arguments: String...) async throws -> ToolRun {
-                let run = try await runTool(BuiltTools.facegate, ["neocheck"] + arguments, environment: env)
+                let run = try await ToolProcess.run(BuiltTools.facegate, ["neocheck"] + arguments, environment: env)
                 #expect(run.status == 0, "\(arguments): \(run.errors)")
                 return run
             }
@@ -159,12 +111,12 @@ struct CommandLineTests {
     func failures() async throws {
         try await withNeoCheckEmulator { harness in
             var env = environment(harness)
-            let missing = try await runTool(BuiltTools.facegate, ["neocheck", "records", "get", "no-such-record"], environment: env)
+            let missing = try await ToolProcess.run(BuiltTools.facegate, ["neocheck", "records", "get", "no-such-record"], environment: env)
             #expect(missing.status != 0)
             #expect(missing.errors.contains("notFound"))
 
             env["NEOCHECK_PASSWORD"] = "wrong-password-for-test"
-            let refused = try await runTool(BuiltTools.facegate, ["neocheck", "token"], environment: env)
+            let refused = try await ToolProcess.run(BuiltTools.facegate, ["neocheck", "token"], environment: env)
             #expect(refused.status != 0)
             #expect(refused.errors.contains("invalidCredentials"))
             for secret in ["wrong-password-for-test", TestAccount.clientSecret] {
@@ -172,11 +124,11 @@ struct CommandLineTests {
             }
 
             env["NEOCHECK_CLIENT_SECRET"] = nil
-            let unset = try await runTool(BuiltTools.facegate, ["neocheck", "token"], environment: env)
+            let unset = try await ToolProcess.run(BuiltTools.facegate, ["neocheck", "token"], environment: env)
             #expect(unset.status != 0)
             #expect(unset.errors.contains("NEOCHECK_CLIENT_SECRET"))
 
-            let both = try await runTool(BuiltTools.facegate, ["neocheck", "records", "get", "x", "--external-id", "y"], environment: env)
+            let both = try await ToolProcess.run(BuiltTools.facegate, ["neocheck", "records", "get", "x", "--external-id", "y"], environment: env)
             #expect(both.status != 0)
         }
     }
@@ -196,7 +148,7 @@ struct CommandLineTests {
         try await withNeoCheckEmulator { harness in
             var env = environment(harness)
             for flag in ["--client-secret", "--password"] {
-                let refused = try await runTool(BuiltTools.facegate, ["neocheck", "token", flag, "flag-value-in-ps"], environment: env)
+                let refused = try await ToolProcess.run(BuiltTools.facegate, ["neocheck", "token", flag, "flag-value-in-ps"], environment: env)
                 #expect(refused.status != 0, "\(flag)")
                 #expect(refused.errors.contains("\(flag)-file") && refused.errors.contains("ps"), "\(flag): \(refused.errors)")
                 #expect(!refused.errors.contains("flag-value-in-ps"))
@@ -204,11 +156,11 @@ struct CommandLineTests {
             // The files alone sign in: the environment holds neither secret.
             env["NEOCHECK_CLIENT_SECRET"] = nil
             env["NEOCHECK_PASSWORD"] = nil
-            let fromFiles = try await runTool(
+            let fromFiles = try await ToolProcess.run(
                 BuiltTools.facegate, ["neocheck", "token", "--client-secret-file", secretPath, "--password-file", passwordPath], environment: env)
             #expect(fromFiles.status == 0, "\(fromFiles.errors)")
             // A file others can read is refused, naming the file but not its content.
-            let loose = try await runTool(
+            let loose = try await ToolProcess.run(
                 BuiltTools.facegate, ["neocheck", "token", "--client-secret-file", secretPath, "--password-file", loosePath], environment: env)
             #expect(loose.status != 0)
             #expect(loose.errors.contains(loosePath) && loose.errors.contains("chmod 600"), "\(loose.errors)")
@@ -230,19 +182,19 @@ struct CommandLineTests {
             ("--api-key", ["nec", "--port", "0", "--portal-port", "0", "--access-key", "AKID", "--state", state]),
         ]
         for (flag, arguments) in cases {
-            let refused = try await runTool(BuiltTools.emulator, arguments + [flag, "flag-value-in-ps"], environment: environment)
+            let refused = try await ToolProcess.run(BuiltTools.emulator, arguments + [flag, "flag-value-in-ps"], environment: environment)
             #expect(refused.status != 0, "\(flag)")
             #expect(refused.errors.contains("\(flag)-file") && refused.errors.contains("ps"), "\(flag): \(refused.errors)")
             #expect(!refused.errors.contains("flag-value-in-ps"))
             // Without the flag, the file or variable is asked for by name.
-            let missing = try await runTool(BuiltTools.emulator, arguments, environment: environment)
+            let missing = try await ToolProcess.run(BuiltTools.emulator, arguments, environment: environment)
             #expect(missing.status != 0)
             #expect(missing.errors.contains("-file PATH"), "\(flag): \(missing.errors)")
         }
         // A secret file others can read is refused, naming the file but not what it holds.
         let loose = scratch.appendingPathComponent("secret-key").path
         #expect(FileManager.default.createFile(atPath: loose, contents: Data("emulator-loose-secret".utf8), attributes: [.posixPermissions: 0o644]))
-        let refusedFile = try await runTool(
+        let refusedFile = try await ToolProcess.run(
             BuiltTools.emulator,
             ["nec", "--port", "0", "--portal-port", "0", "--access-key", "AKID", "--state", state, "--secret-key-file", loose, "--api-key-file", loose],
             environment: environment)
@@ -256,9 +208,9 @@ struct CommandLineTests {
         try await withNeoCheckEmulator { harness in
             let env = environment(harness)
             let arguments = ["neocheck", "lists", "create", "--budget-file", budgetFile, "--calls-per-hour", "1", "--name"]
-            let first = try await runTool(BuiltTools.facegate, arguments + ["first"], environment: env)
+            let first = try await ToolProcess.run(BuiltTools.facegate, arguments + ["first"], environment: env)
             #expect(first.status == 0, "\(first.errors)")
-            let second = try await runTool(BuiltTools.facegate, arguments + ["second"], environment: env)
+            let second = try await ToolProcess.run(BuiltTools.facegate, arguments + ["second"], environment: env)
             #expect(second.status != 0)
             #expect(second.errors.contains("callBudgetExhausted"))
             #expect(await harness.emulator.apiCalls == 1)

@@ -1,5 +1,6 @@
 import FacegateEmulators
 import FacegateIdentify
+import FacegateTesting
 import Foundation
 import Testing
 

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import FacegateCore
 import FacegateEmulators
 import FacegateIdentify
+import FacegateTesting
 import Foundation
 import Hummingbird
 import Logging
@@ -81,27 +82,6 @@ func withNeoCheckEmulator<Value: Sendable>(
         } catch {
             await services.triggerGracefulShutdown()
             throw error
-        }
-    }
-}
-
-/// A wall clock the test moves by hand.
-final class ManualClock: Sendable {
-    private let current: Mutex<(wall: Date, monotonic: ContinuousClock.Instant)>
-
-    init(_ start: Date = Date(timeIntervalSince1970: 1_800_000_000)) {
-        current = Mutex((start, ContinuousClock.now))
-    }
-
-    /// The wall clock (`Date`), for the call budget.
-    var now: Date { current.withLock { $0.wall } }
-    /// The monotonic clock, for token lifetimes; starts at the real one and moves only when told.
-    var monotonicNow: ContinuousClock.Instant { current.withLock { $0.monotonic } }
-
-    func advance(by seconds: TimeInterval) {
-        current.withLock {
-            $0.wall = $0.wall.addingTimeInterval(seconds)
-            $0.monotonic = $0.monotonic + .milliseconds(Int64((seconds * 1000).rounded()))
         }
     }
 }

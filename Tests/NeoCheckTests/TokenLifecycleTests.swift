@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import FacegateEmulators
 import FacegateIdentify
+import FacegateTesting
 import Foundation
 import Logging
 import NIOCore

@@ -241,7 +241,12 @@ public actor GatePipeline {
     private func watchCloudWhileDown() async {
         guard let probe = search as? any CloudReachability else { return }
         let interval = settings.cloudRetryInterval, limit = settings.decisionDeadline
-        while (try? await Task.sleep(for: interval)) != nil {
+        let clock = ContinuousClock()
+        var next = clock.now.advanced(by: interval)
+        while (try? await Task.sleep(until: next, clock: clock)) != nil {
+            // At a fixed rate: a probe that waits out its deadline does not push the next one later, so
+            // the cloud's return is seen within one interval (plus that probe's own round trip).
+            next = max(next.advanced(by: interval), clock.now)
             guard cloudHealth.isDown else { continue }
             do {
                 try await withDeadline(.now + limit) { try await probe.checkReachable() }
