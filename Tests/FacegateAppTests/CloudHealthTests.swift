@@ -3,6 +3,7 @@ import Testing
 
 /// The cloud's health as the decisions see it: after a failure visits skip the cloud, and a backend
 /// without a probe lets one visit per retry interval try it again.
+@Suite(.timeLimit(.minutes(5)))
 struct CloudHealthTests {
     let start = ContinuousClock.now
 

@@ -8,7 +8,7 @@ import Testing
 
 /// The probes that tell the door the cloud is back (issue 9, fast offline decisions): no search,
 /// no face, no NeoCheck budget; a 5xx or 429 or a refused connection is still "away".
-@Suite struct CloudReachabilityTests {
+@Suite(.timeLimit(.minutes(5))) struct CloudReachabilityTests {
     typealias Status = CloudUnavailableStatusTests
 
     /// The daemon's own client recipe: its 1 s connect timeout is what makes a refused port quick.

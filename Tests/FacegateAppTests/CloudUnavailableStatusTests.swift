@@ -11,7 +11,7 @@ import Testing
 /// Issue 9, item 9: a 429 or any 5xx from either cloud, whatever its body (the service's JSON, a
 /// proxy's HTML page, nothing), makes the door's search throw `CloudUnavailable`, so the door decides
 /// offline instead of journaling an `error`. Each status comes from a real HTTP server on loopback.
-@Suite struct CloudUnavailableStatusTests {
+@Suite(.timeLimit(.minutes(5))) struct CloudUnavailableStatusTests {
     static let unavailableReplies: [FaultyCloud.Reply] = [
         FaultyCloud.Reply(status: 429, body: #"{"message":"Too Many Requests"}"#),
         FaultyCloud.Reply(status: 429, contentType: nil),

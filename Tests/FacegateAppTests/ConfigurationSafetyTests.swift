@@ -7,6 +7,7 @@ import Testing
 /// Configuration mistakes that would open the door for the wrong person or leak a secret into the
 /// journal: thresholds on the wrong scale, limits that are not numbers, empty schedule windows, plain
 /// http to the cloud, and error messages that echo the file's values.
+@Suite(.timeLimit(.minutes(5)))
 struct ConfigurationSafetyTests {
     func problems(_ yaml: String, fileIsPrivate: Bool = true) -> ConfigError? {
         do {

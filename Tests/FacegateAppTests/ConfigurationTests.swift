@@ -3,6 +3,7 @@ import FacegateApp
 import Foundation
 import Testing
 
+@Suite(.timeLimit(.minutes(5)))
 struct ConfigurationTests {
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()

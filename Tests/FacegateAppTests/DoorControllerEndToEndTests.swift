@@ -16,7 +16,7 @@ import Testing
 /// The door controller end to end: `DoorControllerService` with real photos walking up to the door
 /// (synthesized approaches), the NEC ID emulator over loopback, the real offline cache and journal
 /// in SQLite files, and the simulated relay.
-@Suite(.serialized)
+@Suite(.serialized, .timeLimit(.minutes(5)))
 struct DoorControllerEndToEndTests {
     static let testdata = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/testdata/faces")

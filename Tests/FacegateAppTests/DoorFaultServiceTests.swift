@@ -7,7 +7,7 @@ import Testing
 
 /// The daemon (`DoorControllerService`) when its relay will not lock after a grant: the fault is
 /// journaled and the service fails (so `facegate run` exits non-zero and systemd restarts it).
-@Suite(.serialized)
+@Suite(.serialized, .timeLimit(.minutes(5)))
 struct DoorFaultServiceTests {
     @Test func aRelayThatWillNotLockAfterAGrantStopsTheServiceWithAJournaledFault() async throws {
         try await DoorRig.with { rig in

@@ -7,6 +7,7 @@ import Synchronization
 import Testing
 
 /// The relay is held before anything else is opened, and let go again when start-up fails.
+@Suite(.timeLimit(.minutes(5)))
 struct DoorStartUpTests {
     /// Door lines that record what is done with them.
     final class RecordingDoorLines: DoorLines {

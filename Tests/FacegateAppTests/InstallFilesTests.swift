@@ -3,6 +3,7 @@ import Testing
 
 /// The unit, the set-up script and the udev rule agree, so the unit starts on a stock Debian box
 /// (which has no gpio group: systemd refuses a unit whose SupplementaryGroups= does not exist).
+@Suite(.timeLimit(.minutes(5)))
 struct InstallFilesTests {
     static let root = ConfigurationTests.packageRoot
 

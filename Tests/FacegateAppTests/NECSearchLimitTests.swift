@@ -7,7 +7,7 @@ import Testing
 
 /// Issue 9, item 8: NEC's search `limit` counts events, so a subject enrolled with several faces
 /// must not push a second, similar subject out of the door's search and so defeat the margin check.
-@Suite(.serialized)
+@Suite(.serialized, .timeLimit(.minutes(5)))
 struct NECSearchLimitTests {
     @Test func aSubjectWithManyEventsDoesNotHideTheSecondSubject() async throws {
         try await DoorRig.with { rig in

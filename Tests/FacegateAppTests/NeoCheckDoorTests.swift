@@ -17,7 +17,7 @@ import Testing
 
 /// The door on NeoCheck FaceCheck: `facegate run`'s service against the NeoCheck emulator over
 /// loopback, with the OAuth2 account from owner-only files and the client-side hourly budget.
-@Suite(.serialized)
+@Suite(.serialized, .timeLimit(.minutes(5)))
 struct NeoCheckDoorTests {
     static let account = (clientID: "door-client", secret: "door-client-secret", user: "door@example.test", password: "door password")
 

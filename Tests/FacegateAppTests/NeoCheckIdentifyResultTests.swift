@@ -12,7 +12,7 @@ import Testing
 /// Issue 9, item 7: only NeoCheck's `ok` (0) puts a candidate before the door's policy; `notExecuted`
 /// (1), `warning` (2) and `failed` (3) never do, whoever the reply names; and a disabled record never
 /// matches online, whether the identify reply or a lookup of the record says so.
-@Suite(.serialized)
+@Suite(.serialized, .timeLimit(.minutes(5)))
 struct NeoCheckIdentifyResultTests {
     static let account = NeoCheckCredentials(
         clientID: "result-client", clientSecret: "result-secret", username: "door@example.test", password: "result password")

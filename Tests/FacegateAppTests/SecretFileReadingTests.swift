@@ -5,7 +5,7 @@ import Testing
 /// Issue 9, item 18, through the configuration's secret references: `file:` and `credential:`
 /// secrets are read with `PrivateFile` (no symlink, no FIFO, owner-only), and errors name the
 /// reference, never the value.
-@Suite struct SecretFileReadingTests {
+@Suite(.timeLimit(.minutes(5))) struct SecretFileReadingTests {
     static let secret = "configuration-secret-never-shown"
 
     func withFolder(_ body: (URL) throws -> Void) throws {

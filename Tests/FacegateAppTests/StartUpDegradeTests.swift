@@ -12,7 +12,7 @@ import Testing
 /// Start-up when a part is not as it should be (issue 9, item 12): a GPIO chip not there yet is waited
 /// for; an offline cache written with another key, or not a cache at all, is turned off (logged by key,
 /// journaled, in STATUS=) and the door runs; only the configuration's problems count as such (exit 78).
-@Suite(.serialized)
+@Suite(.serialized, .timeLimit(.minutes(5)))
 struct DoorStartUpDegradeTests {
     /// Log lines, message and metadata, as text.
     final class CapturedLog: Sendable {

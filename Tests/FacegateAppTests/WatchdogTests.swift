@@ -15,7 +15,7 @@ import Testing
 /// The systemd watchdog (issue 9, item 21): `DoorControllerService` sends `WATCHDOG=1` only while no
 /// stage is busy past its limit and the door has not failed. Run in-process on a real `AF_UNIX`
 /// datagram socket as `$NOTIFY_SOCKET`, with a cloud search that does not answer until told.
-@Suite(.serialized)
+@Suite(.serialized, .timeLimit(.minutes(5)))
 struct WatchdogTests {
     @Test(.timeLimit(.minutes(3)))
     func aDecisionBusyPastItsLimitStopsTheWatchdogUntilItEnds() async throws {

@@ -3,7 +3,7 @@ import Foundation
 import Testing
 
 /// The `facegate` executable as a user runs it: real files in, JSON lines and exit codes out.
-@Suite(.serialized) struct CLITests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct CLITests {
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
     static let testData = packageRoot.deletingLastPathComponent().appendingPathComponent("shared/testdata")

@@ -7,7 +7,7 @@ import Testing
 
 /// `facegate run` as systemd runs it: sd_notify messages on `$NOTIFY_SOCKET`, the watchdog, SIGHUP
 /// reloads (an invalid file refused), SIGTERM, and refusal to start on an invalid configuration.
-@Suite(.serialized) struct RunServiceTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct RunServiceTests {
     /// A folder with a configuration that needs no camera, GPIO or cloud: replayed frames without a
     /// face, a simulated door, an unreachable backend (never called: nobody walks up).
     final class Bench {

@@ -8,7 +8,7 @@ import Testing
 /// `facegate run` at start-up (issue 9, item 12): only a configuration problem exits 78. A GPIO chip
 /// that is not there is waited for, then exit 1 (systemd restarts); a corrupt offline cache or call
 /// budget file is run without, logged, journaled and shown in `STATUS=`.
-@Suite(.serialized) struct StartUpDegradeTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct StartUpDegradeTests {
     typealias Bench = RunServiceTests.Bench
     typealias NotifySocket = RunServiceTests.NotifySocket
 

@@ -2,6 +2,7 @@
 import Testing
 
 /// A V4L2 frame the driver flags as an error goes back to the driver at once (issue 9, item 19).
+@Suite(.timeLimit(.minutes(5)))
 struct BufferRingTests {
     /// A driver with a ring of `size` buffers that fills them in order; `errors` says which frames
     /// (by count) come out flagged. It counts how many buffers the reader holds at once.

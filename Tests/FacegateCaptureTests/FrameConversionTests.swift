@@ -4,6 +4,7 @@ import FacegateImageCodec
 import Foundation
 import Testing
 
+@Suite(.timeLimit(.minutes(5)))
 struct FrameConversionTests {
     func photo() throws -> PixelImage {
         let data = try #require(FileManager.default.contents(atPath: TestData.path("faces/amy_adams/01.jpg")))

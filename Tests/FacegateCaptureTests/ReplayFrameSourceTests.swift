@@ -4,6 +4,7 @@ import FacegateImageCodec
 import Foundation
 import Testing
 
+@Suite(.timeLimit(.minutes(5)))
 struct ReplayImageDirectoryTests {
     @Test func replaysEveryImageInNameOrderDecodedExactly() async throws {
         let directory = TestData.path("faces/_noface")
@@ -100,6 +101,7 @@ struct ReplayImageDirectoryTests {
     }
 }
 
+@Suite(.timeLimit(.minutes(5)))
 struct ReplayVideoTests {
     @Test func decodesEveryFrameOfASmallClip() async throws {
         let source = try ReplayFrameSource(

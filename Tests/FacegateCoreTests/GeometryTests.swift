@@ -2,6 +2,7 @@ import FacegateCore
 import Foundation
 import Testing
 
+@Suite(.timeLimit(.minutes(5)))
 struct GeometryTests {
     @Test func overlapOfIdenticalBoxesIsOne() {
         let box = PixelBox(left: 10, top: 10, right: 110, bottom: 110)
@@ -31,6 +32,7 @@ struct GeometryTests {
     }
 }
 
+@Suite(.timeLimit(.minutes(5)))
 struct FaceDescriptorTests {
     @Test func descriptorRejectsWrongDimensionAndNonFinite() throws {
         #expect(throws: ImageError.self) { try FaceDescriptor([1, 2, 3]) }

@@ -4,7 +4,7 @@ import Testing
 
 /// Issue 9, item 18: secret files are opened once with `O_NOFOLLOW | O_NONBLOCK`, checked on the open
 /// descriptor (regular file, owner-only mode, owner) and read from it.
-@Suite struct PrivateFileTests {
+@Suite(.timeLimit(.minutes(5))) struct PrivateFileTests {
     static let secret = "s3cret-value-never-in-an-error"
 
     /// A fresh folder with `secret` in an owner-only file.

@@ -4,6 +4,7 @@ import Testing
 
 /// The controller over the simulated wiring, in real (short) time. Assertions
 /// wait for events rather than for durations, so a loaded machine is only slower.
+@Suite(.timeLimit(.minutes(5)))
 struct DoorControllerTests {
     func collect(_ stream: AsyncStream<DoorEvent>, until last: DoorEvent) async -> [DoorEvent] {
         var seen: [DoorEvent] = []

@@ -4,6 +4,7 @@ import Testing
 
 /// The controller when the relay will not do as it is told, and when it stops: over the simulated
 /// wiring, told to fail, in real (short) time. Assertions wait for events, not for durations.
+@Suite(.timeLimit(.minutes(5)))
 struct DoorFaultTests {
     /// Short pauses between tries, so the tests stay fast; the defaults are checked on their own.
     let quickRetry = DoorController.RelayRetry(tries: 3, firstPause: .milliseconds(5))

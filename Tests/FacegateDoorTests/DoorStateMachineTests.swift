@@ -3,6 +3,7 @@ import FacegateDoor
 import Testing
 
 /// The state machine is driven with instants built from a fixed origin: no clock is read.
+@Suite(.timeLimit(.minutes(5)))
 struct DoorStateMachineTests {
     typealias Machine = DoorStateMachine<ContinuousClock.Instant>
     let t0 = ContinuousClock.now

@@ -6,7 +6,7 @@ import Foundation
 import GRDB
 import Testing
 
-@Suite("Journal durability")
+@Suite("Journal durability", .timeLimit(.minutes(5)))
 struct CrashTests {
     /// The test-only writer, built beside this test binary.
     static var crashWriterPath: String {
@@ -79,7 +79,7 @@ struct CrashTests {
     }
 }
 
-@Suite("Journal on a failing disk", .serialized)
+@Suite("Journal on a failing disk", .serialized, .timeLimit(.minutes(5)))
 struct FailingDiskTests {
     @Test("a journal on a read-only file system is reported, the caller is never held up, and the backlog lands once it is writable")
     func readOnlyThenWritable() async throws {

@@ -3,7 +3,7 @@ import FacegateJournal
 import Foundation
 import Testing
 
-@Suite("facegate log: times and formats")
+@Suite("facegate log: times and formats", .timeLimit(.minutes(5)))
 struct JournalExportTests {
     let now = Date(timeIntervalSince1970: 1_763_766_000)  // 2025-11-21T23:00:00Z
     let utc = TimeZone(identifier: "UTC")!

@@ -5,7 +5,7 @@ import Foundation
 import GRDB
 import Testing
 
-@Suite("SQLite journal")
+@Suite("SQLite journal", .timeLimit(.minutes(5)))
 struct JournalTests {
     @Test("a decision with all its context reads back as written")
     func decisionRoundTrip() async throws {

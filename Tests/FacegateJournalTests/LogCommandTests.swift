@@ -21,7 +21,7 @@ struct BuiltTool {
     }
 }
 
-@Suite("facegate log")
+@Suite("facegate log", .timeLimit(.minutes(5)))
 struct LogCommandTests {
     static let facegate = BuiltTool("facegate")
 

@@ -5,7 +5,7 @@ import Foundation
 import GRDB
 import Testing
 
-@Suite("Journal retention")
+@Suite("Journal retention", .timeLimit(.minutes(5)))
 struct RetentionTests {
     @Test("decisions and door events older than the age limit are deleted, newer ones kept")
     func byAge() async throws {
@@ -91,7 +91,7 @@ struct RetentionTests {
 }
 
 /// A clock that jumps forward must not make age retention empty the journal (issue 9, item 11).
-@Suite("Journal retention under a wrong clock")
+@Suite("Journal retention under a wrong clock", .timeLimit(.minutes(5)))
 struct RetentionClockTests {
     @Test("a clock a year ahead deletes nothing by age while every record looks old")
     func clockJumpedAheadKeepsTheJournal() async throws {

@@ -3,7 +3,7 @@ import FacegateTesting
 import Foundation
 import Testing
 
-@Suite("facegate cache")
+@Suite("facegate cache", .timeLimit(.minutes(5)))
 struct CacheCommandTests {
     static let facegate: String = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
         .appendingPathComponent("facegate").path

@@ -3,7 +3,7 @@ import FacegateTesting
 import Foundation
 import Testing
 
-@Suite("Offline cache key")
+@Suite("Offline cache key", .timeLimit(.minutes(5)))
 struct OfflineCacheKeyTests {
     @Test("a generated key file is mode 0600, loads, and is never overwritten")
     func generateAndLoad() throws {
@@ -83,7 +83,7 @@ struct OfflineCacheKeyTests {
 
 /// The key file is read by the one secret-file reader (issue 9, item 18): no link followed, no
 /// hang on a FIFO, checked on the open descriptor.
-@Suite("Offline cache key file: links and FIFOs")
+@Suite("Offline cache key file: links and FIFOs", .timeLimit(.minutes(5)))
 struct OfflineCacheKeyFileTests {
     @Test("a symbolic link to a good key file is refused")
     func symlinkRefused() throws {

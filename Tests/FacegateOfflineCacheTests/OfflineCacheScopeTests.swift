@@ -7,7 +7,7 @@ import Testing
 
 /// A face is cached with the search it was granted under, and matches offline only while the door
 /// still makes that search (issue 9, item 4).
-@Suite("Offline cache: the search a face was granted under")
+@Suite("Offline cache: the search a face was granted under", .timeLimit(.minutes(5)))
 struct OfflineCacheScopeTests {
     static func necPolicy(tags: [String]) -> DoorPolicy {
         DoorPolicy(door: "front", threshold: 7000, scoreUnit: .necScore, searchTags: tags)

@@ -5,7 +5,7 @@ import Foundation
 import GRDB
 import Testing
 
-@Suite("Offline face cache")
+@Suite("Offline face cache", .timeLimit(.minutes(5)))
 struct OfflineFaceCacheTests {
     @Test("a remembered face matches itself and near copies, closest first, with the descriptor distance as score")
     func matchClosestFirst() async throws {

@@ -3,6 +3,7 @@ import FacegatePolicy
 import Foundation
 import Testing
 
+@Suite(.timeLimit(.minutes(5)))
 struct AccessPolicyTests {
     /// Wednesday 2026-11-18 10:00 in Sydney.
     static let sydney = TimeZone(identifier: "Australia/Sydney")!
@@ -146,6 +147,7 @@ struct AccessPolicyTests {
     }
 }
 
+@Suite(.timeLimit(.minutes(5)))
 struct ScheduleTests {
     static let zone = AccessPolicyTests.sydney
     static let weekdaysNineToFive = AccessSchedule.Window(weekdays: [2, 3, 4, 5, 6], start: 9 * 60, end: 17 * 60)

@@ -4,6 +4,7 @@ import Foundation
 import Testing
 
 /// Scores that are not numbers and clocks that step back: the door stays locked.
+@Suite(.timeLimit(.minutes(5)))
 struct FaultyInputPolicyTests {
     static let now = AccessPolicyTests.wednesdayMorning
     static let notFinite: [Double] = [.nan, .infinity, -.infinity, .signalingNaN]

@@ -4,6 +4,7 @@ import FacegateQuality
 import Testing
 
 /// The approach selector as a pure state machine, on made-up faces.
+@Suite(.timeLimit(.minutes(5)))
 struct ApproachSelectorTests {
     static let blank = try! PixelImage(width: 4, height: 4, layout: .gray8, pixels: [UInt8](repeating: 0, count: 16))
 
@@ -118,6 +119,7 @@ struct ApproachSelectorTests {
 }
 
 /// The whole capture-side path on frames synthesized from a real photo.
+@Suite(.timeLimit(.minutes(5)))
 struct SyntheticApproachTests {
     @Test func oneVisitWithAPassingFaceFromTheCloseSharpFrames() throws {
         let portrait = try TestData.image("jeff_bezos/01.jpg")

@@ -5,6 +5,7 @@ import Foundation
 import Testing
 
 /// Input that is not a usable image gives a clear error, never a crash.
+@Suite(.timeLimit(.minutes(5)))
 struct BadImageTests {
     func decodeError(_ bytes: [UInt8]) -> ImageError? {
         do {

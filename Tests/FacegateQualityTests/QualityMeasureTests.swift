@@ -4,6 +4,7 @@ import FacegateQuality
 import Testing
 
 /// Each measure moves the way it should when the same face is made worse.
+@Suite(.timeLimit(.minutes(5)))
 struct QualityMeasureTests {
     func onlyFace(_ image: PixelImage) throws -> DetectedFace {
         let faces = try SharedAnalyzer.still.analyze(image).faces

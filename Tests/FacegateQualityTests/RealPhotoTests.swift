@@ -5,7 +5,7 @@ import Foundation
 import Testing
 
 /// The quality core on the shared set of real photographs.
-@Suite(.serialized) struct RealPhotoTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct RealPhotoTests {
     /// Single-person photos where dlib's frontal HOG detector finds no face, and why.
     static let documentedMisses: [String: String] = [
         "bbt_stuart/05.png": "150x150 chip cropped inside the face, head turned: no whole frontal face",

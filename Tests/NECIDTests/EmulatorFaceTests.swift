@@ -6,7 +6,7 @@ import Testing
 
 /// The client against the live emulator with real photographs: registration,
 /// events, search, verify and extract, matched by facegate's own face core.
-@Suite struct EmulatorFaceTests {
+@Suite(.timeLimit(.minutes(5))) struct EmulatorFaceTests {
     func expect<T>(_ code: NECIDError.Code, _ call: () async throws(NECIDError) -> T) async {
         do {
             let value = try await call()

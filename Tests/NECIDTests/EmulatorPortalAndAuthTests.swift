@@ -7,7 +7,7 @@ import NIOHTTP1
 import Testing
 
 /// The client against the live emulator: tenancy, tags, signatures and keys.
-@Suite struct EmulatorPortalAndAuthTests {
+@Suite(.timeLimit(.minutes(5))) struct EmulatorPortalAndAuthTests {
     func expect<T>(_ code: NECIDError.Code, _ call: () async throws(NECIDError) -> T) async {
         do {
             let value = try await call()

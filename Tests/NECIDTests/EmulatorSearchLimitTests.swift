@@ -4,7 +4,7 @@ import Testing
 
 /// Issue 9, item 8: the emulator applies a search's `limit` as NEC's document says, to events
 /// ("limit of total events returned"), then groups them by subject.
-@Suite struct EmulatorSearchLimitTests {
+@Suite(.timeLimit(.minutes(5))) struct EmulatorSearchLimitTests {
     @Test func limitCountsEventsNotSubjects() async throws {
         try await withEmulator { emulator in
             let client = emulator.client()

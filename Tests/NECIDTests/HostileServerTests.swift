@@ -6,7 +6,7 @@ import Testing
 
 /// The client against servers that misbehave: every bad reply becomes a typed
 /// error within the timeout, never a crash or a hang.
-@Suite struct HostileServerTests {
+@Suite(.timeLimit(.minutes(5))) struct HostileServerTests {
     static let secret = "hostile-test-secret-0123456789abcdef"
     static let apiKey = "hostile-test-api-key-98765"
 

@@ -3,7 +3,7 @@ import Foundation
 import Testing
 
 /// `facegate nec ...` as an installer runs it, against the live emulator.
-@Suite struct NECCommandTests {
+@Suite(.timeLimit(.minutes(5))) struct NECCommandTests {
     /// The built `facegate`, beside this test bundle.
     static var executable: URL {
         var folder = Bundle.main.bundleURL

@@ -5,6 +5,7 @@ import Testing
 
 /// NEC ID sends every face attribute as a number or as a string holding one; its client reads both.
 /// (FacegateCore's own types decode plain numbers: the quirk is this service's.)
+@Suite(.timeLimit(.minutes(5)))
 struct NECFaceAttributesDecodingTests {
     func decodeNEC(_ json: String) throws -> FaceAttributes {
         try JSONDecoder().decode(NECWireFaceAttributes.self, from: Data(json.utf8)).value

@@ -4,7 +4,7 @@ import NIOHTTP1
 import Testing
 
 /// Inputs the `nec` fuzz target (Fuzz/, `scripts/fuzz nec`) found, read by the client's own reply reader.
-@Suite struct NECFuzzRegressionTests {
+@Suite(.timeLimit(.minutes(5))) struct NECFuzzRegressionTests {
     static let secretKey = "fuzzSecretAccessKey0123456789"
     static let apiKey = "fuzzApiKey0123456789"
 

@@ -26,7 +26,7 @@ enum BuiltTools {
     }
 }
 
-@Suite("facegate neocheck and facegate-emulator neocheck, run as commands", .enabled(if: BuiltTools.built, "the executables are built"))
+@Suite("facegate neocheck and facegate-emulator neocheck, run as commands", .enabled(if: BuiltTools.built, "the executables are built"), .timeLimit(.minutes(5)))
 struct CommandLineTests {
     private func environment(_ harness: EmulatorHarness) -> [String: String] {
         [

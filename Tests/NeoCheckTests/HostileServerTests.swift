@@ -170,7 +170,7 @@ private final class HostileHandler: ChannelInboundHandler {
     }
 }
 
-@Suite("NeoCheck client against a misbehaving server")
+@Suite("NeoCheck client against a misbehaving server", .timeLimit(.minutes(5)))
 struct HostileServerTests {
     private let probe: [UInt8] = Array("not really an image, the server never looks".utf8)
 

@@ -8,7 +8,7 @@ import Testing
     import Glibc
 #endif
 
-@Suite("Hourly call budget")
+@Suite("Hourly call budget", .timeLimit(.minutes(5)))
 struct HourlyCallBudgetTests {
     @Test("spends down to nothing, then says how long to wait")
     func spendsAndRefuses() async throws {

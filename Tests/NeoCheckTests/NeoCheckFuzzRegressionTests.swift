@@ -5,7 +5,7 @@ import NIOHTTP1
 import Testing
 
 /// Inputs the `neocheck` fuzz target (Fuzz/, `scripts/fuzz neocheck`) found, read by the client's own reply reader.
-@Suite struct NeoCheckFuzzRegressionTests {
+@Suite(.timeLimit(.minutes(5))) struct NeoCheckFuzzRegressionTests {
     static let clientSecret = "fuzzClientSecret0123456789"
     static let password = "fuzzPassword0123456789"
 

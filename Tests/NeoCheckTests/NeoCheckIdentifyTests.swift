@@ -3,7 +3,7 @@ import FacegateIdentify
 import Foundation
 import Testing
 
-@Suite("NeoCheck identification against the emulator's real face matching")
+@Suite("NeoCheck identification against the emulator's real face matching", .timeLimit(.minutes(5)))
 struct NeoCheckIdentifyTests {
     @Test("1:1 against a record: the same person matches, another does not")
     func againstRecord() async throws {

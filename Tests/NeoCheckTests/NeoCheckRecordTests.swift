@@ -3,7 +3,7 @@ import FacegateIdentify
 import Foundation
 import Testing
 
-@Suite("NeoCheck face records and lists against the emulator")
+@Suite("NeoCheck face records and lists against the emulator", .timeLimit(.minutes(5)))
 struct NeoCheckRecordTests {
     @Test("create, read, update and delete a face record by identifier and by external identifier")
     func recordLifecycle() async throws {

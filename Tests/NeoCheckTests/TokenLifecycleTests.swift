@@ -8,7 +8,7 @@ import NIOCore
 import NIOHTTP1
 import Testing
 
-@Suite("NeoCheck OAuth token lifecycle against the emulator")
+@Suite("NeoCheck OAuth token lifecycle against the emulator", .timeLimit(.minutes(5)))
 struct TokenLifecycleTests {
     /// An API call that needs a token and nothing else: reading a list that does not exist.
     private func probeCall(_ client: NeoCheckClient) async throws {
