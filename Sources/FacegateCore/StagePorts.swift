@@ -3,6 +3,16 @@ import Foundation
 // The ports between the stages of the data flow. Each stage module adapts its I/O to one of these and
 // FacegateApp composes them; no stage module imports another.
 
+/// The quality stage as the door's pipeline uses it: the faces in a frame with their quality, and a
+/// face's descriptor for the offline cache. dlib's core in the daemon; a scripted one in tests.
+public protocol FrameAnalyzing: Sendable {
+    /// Every face in the frame, with its quality measures; `descriptorLimit` faces (largest first)
+    /// also get a descriptor.
+    func analyze(_ image: PixelImage, descriptorLimit: Int) throws -> ImageAnalysis
+    /// The descriptor of one face found in `image`.
+    func descriptor(of face: DetectedFace, in image: PixelImage) throws -> FaceDescriptor
+}
+
 /// The best face of a visit, as sent to the cloud and kept for the offline cache.
 public struct ProbeFace: Sendable {
     /// The head crop, JPEG: what the cloud searches with.

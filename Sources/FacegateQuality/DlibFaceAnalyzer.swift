@@ -4,7 +4,7 @@ import Foundation
 
 /// The local quality core: finds faces, measures their quality and, when asked,
 /// computes descriptors, all on this machine.
-public struct DlibFaceAnalyzer: FaceAnalyzing {
+public struct DlibFaceAnalyzer: FaceAnalyzing, FrameAnalyzing {
     public let engine: FaceEngine
     public let configuration: QualityConfiguration
 

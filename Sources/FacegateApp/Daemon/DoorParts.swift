@@ -13,7 +13,7 @@ import Logging
 /// cache, relay and journal. The daemon wires them into a ``GatePipeline``.
 public struct DoorParts: Sendable {
     public var source: any FrameSource
-    public var analyzer: DlibFaceAnalyzer
+    public var analyzer: any FrameAnalyzing
     public var search: any FaceSearch
     /// The cloud's register, for revocation sync; nil when the backend has none.
     public var directory: (any CloudDirectory)?
@@ -50,7 +50,7 @@ public struct DoorParts: Sendable {
     }
 
     public init(
-        source: any FrameSource, analyzer: DlibFaceAnalyzer, search: any FaceSearch, directory: (any CloudDirectory)?,
+        source: any FrameSource, analyzer: any FrameAnalyzing, search: any FaceSearch, directory: (any CloudDirectory)?,
         cache: OfflineFaceCache?, door: DoorController, journal: SQLiteJournal, degradations: [StartDegradation] = [],
         close: @escaping @Sendable () async -> Void
     ) {

@@ -60,7 +60,7 @@ public actor GatePipeline {
     }
 
     private let source: any FrameSource
-    private let analyzer: DlibFaceAnalyzer
+    private let analyzer: any FrameAnalyzing
     private let search: any FaceSearch
     private let offline: (any OfflineFaceStore)?
     private let door: any DoorActuator
@@ -82,7 +82,7 @@ public actor GatePipeline {
     private var decisionObservers: [AsyncStream<GateOutcome>.Continuation] = []
 
     public init(
-        source: any FrameSource, analyzer: DlibFaceAnalyzer, search: any FaceSearch, offline: (any OfflineFaceStore)?,
+        source: any FrameSource, analyzer: any FrameAnalyzing, search: any FaceSearch, offline: (any OfflineFaceStore)?,
         door: any DoorActuator, journal: any GateJournal, policy: DoorPolicy, settings: Settings, logger: Logger,
         now: @escaping @Sendable () -> Date = { Date() }
     ) {
@@ -197,7 +197,7 @@ public actor GatePipeline {
             analysisStarted = started
             let faces: [DetectedFace]
             do {
-                faces = try await qualityQueue.run { try analyzer.analyze(image).faces }
+                faces = try await qualityQueue.run { try analyzer.analyze(image, descriptorLimit: 0).faces }
             } catch {
                 // One bad frame is dropped; the camera's next one is analysed as usual.
                 analysisStarted = nil
