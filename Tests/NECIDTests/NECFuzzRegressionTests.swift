@@ -35,4 +35,20 @@ import Testing
         #expect(!message.contains(Self.apiKey) && !message.contains(Self.secretKey))
         #expect(message.contains("<redacted>"))
     }
+
+    /// A key longer than the decoder's 40-character quote shows only its beginning; that is taken out too.
+    @Test func aKeyCutShortByTheQuoteIsStillRedacted() throws {
+        let longKey = "fuzzLongApiKey-0123456789-abcdefghijklmnopqrstuvwxyz-ABCDEFGHIJ"
+        let client = NECIDClient(
+            configuration: NECIDConfiguration(
+                endpoint: "https://api.id.example",
+                credentials: AWSCredentials(accessKeyID: "AKIDFUZZ", secretAccessKey: Self.secretKey), apiKey: longKey),
+            httpClient: HTTPClient.shared)
+        let body = #"{"candidates": [{"id": "6f1c", "score": "\#(longKey)"}]}"#
+        let response = CloudHTTPResponse(status: .ok, headers: HTTPHeaders(), body: Array(body.utf8))
+        let error = #expect(throws: NECIDError.self) { _ = try client.interpret(response, for: NECIDCall.search(probe: [1])) }
+        let message = error?.message ?? ""
+        #expect(!message.contains(String(longKey.prefix(12))), "\(message)")
+        #expect(message.contains("<redacted>"))
+    }
 }

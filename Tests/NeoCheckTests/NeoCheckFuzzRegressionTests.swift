@@ -1,5 +1,5 @@
 import AsyncHTTPClient
-import FacegateIdentify
+@testable import FacegateIdentify
 import Logging
 import NIOHTTP1
 import Testing
@@ -32,5 +32,14 @@ import Testing
         let message = error?.message ?? ""
         #expect(!message.contains(Self.password) && !message.contains(Self.clientSecret))
         #expect(message.contains("[redacted]"))
+    }
+
+    /// A secret the service splits with a newline is joined again when control characters go, so they
+    /// go first; and a secret cut short by a quote still loses its beginning.
+    @Test func aSecretSplitByANewlineOrCutShortIsRedacted() {
+        let split = NeoCheckClient.sanitized("invalid grant for fuzzPass\nword0123456789 (user)", removing: [Self.password])
+        #expect(!split.contains(Self.password) && split.contains("[redacted]"), "\(split)")
+        let cut = NeoCheckClient.sanitized("expected a number, got \"fuzzClientSecret01\"", removing: [Self.clientSecret])
+        #expect(!cut.contains("fuzzClientSecret01") && cut.contains("[redacted]"), "\(cut)")
     }
 }

@@ -320,10 +320,8 @@ public actor NECIDClient {
 
     /// A service message fit for logs and errors: printable, bounded, keys removed.
     private nonisolated func sanitize(_ message: String) -> String {
-        var text = String(message.unicodeScalars.filter { $0.value >= 0x20 && $0.value != 0x7F }.map(Character.init))
-        for secret in [configuration.credentials.secretAccessKey, configuration.apiKey ?? ""] where secret.count >= 4 {
-            text = text.replacingOccurrences(of: secret, with: "<redacted>")
-        }
+        var text = SecretRedaction.redact(
+            message, secrets: [configuration.credentials.secretAccessKey, configuration.apiKey ?? ""], marker: "<redacted>")
         // NEC ID names the existing gallery's key in a Duplicate message; keys stay out of errors.
         text = text.replacingOccurrences(of: #"apiKey[\s:=]+\S+"#, with: "apiKey <redacted>", options: .regularExpression)
         if let range = text.range(of: "Signature=") {

@@ -462,11 +462,7 @@ public struct NeoCheckClient: Sendable {
 
     /// Replies are quoted in errors: cut them short and take out anything secret.
     static func sanitized(_ text: String, removing secrets: [String]) -> String {
-        var clean = text
-        for secret in secrets where !secret.isEmpty {
-            clean = clean.replacingOccurrences(of: secret, with: "[redacted]")
-        }
-        return String(clean.prefix(300).filter { !$0.isNewline })
+        String(SecretRedaction.redact(text, secrets: secrets, marker: "[redacted]").prefix(300))
     }
 
     private static func summary(of error: any Error) -> String {

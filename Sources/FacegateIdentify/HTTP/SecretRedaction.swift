@@ -1,0 +1,26 @@
+import Foundation
+
+/// Takes secrets out of text a cloud sent back (a service message, a decoder's quote of a bad value)
+/// before it reaches an error, a log line or the journal.
+enum SecretRedaction {
+    /// The shortest cut-off start of a secret that is still taken out: decoders quote at most 40
+    /// characters of a bad value, so a longer key shows only its beginning.
+    static let shortestPrefix = 8
+
+    /// Control characters go first (so that a secret the service split with a newline is found
+    /// whole), then each secret and any beginning of one of at least `shortestPrefix` characters.
+    static func redact(_ text: String, secrets: [String], marker: String) -> String {
+        var clean = String(String.UnicodeScalarView(text.unicodeScalars.filter { $0.value >= 0x20 && $0.value != 0x7F }))
+        for secret in secrets.sorted(by: { $0.count > $1.count }) where secret.count >= 4 {
+            clean = clean.replacingOccurrences(of: secret, with: marker)
+            guard secret.count > shortestPrefix else { continue }
+            var length = secret.count - 1
+            while length >= shortestPrefix {
+                let start = String(secret.prefix(length))
+                if clean.contains(start) { clean = clean.replacingOccurrences(of: start, with: marker) }
+                length -= 1
+            }
+        }
+        return clean
+    }
+}
