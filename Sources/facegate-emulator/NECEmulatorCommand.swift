@@ -76,6 +76,9 @@ struct NECEmulatorCommand: AsyncParsableCommand {
         guard pageSize >= 1 else { throw ValidationError("--page-size must be positive") }
     }
 
+    // Swift 6.3's optimizer crashes splitting this coroutine (swifterror around the secret reads;
+    // the same crash as DoorDemo.run): it runs once at start, so unoptimized costs nothing.
+    @_optimize(none)
     func run() async throws {
         let secretKey = try Self.secretKey.read(file: secretKeyFile)
         let apiKey = try Self.apiKey.read(file: apiKeyFile)

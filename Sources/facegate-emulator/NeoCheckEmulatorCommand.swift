@@ -72,6 +72,9 @@ struct NeoCheckEmulatorCommand: AsyncParsableCommand {
         }
     }
 
+    // Swift 6.3's optimizer crashes splitting this coroutine (swifterror around the secret reads;
+    // the same crash as DoorDemo.run): it runs once at start, so unoptimized costs nothing.
+    @_optimize(none)
     func run() async throws {
         let clientSecret = try Self.clientSecret.read(file: clientSecretFile)
         let password = try Self.password.read(file: passwordFile)
