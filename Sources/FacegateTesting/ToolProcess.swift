@@ -30,14 +30,7 @@ public enum ToolProcess {
     public static func run(
         _ tool: URL, _ arguments: [String], environment: [String: String]? = nil, currentDirectory: URL? = nil
     ) async throws -> ToolRun {
-        let process = Process()
-        process.executableURL = tool
-        process.arguments = arguments
-        if let environment { process.environment = environment }
-        if let currentDirectory { process.currentDirectoryURL = currentDirectory }
-        let output = Pipe(), errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
+        let (process, output, errors) = prepare(tool, arguments, environment, currentDirectory)
         let collected = Mutex<(out: Data, err: Data)>((Data(), Data()))
         output.fileHandleForReading.readabilityHandler = { handle in
             let data = handle.availableData
@@ -70,14 +63,7 @@ public enum ToolProcess {
     public static func runBlocking(
         _ tool: URL, _ arguments: [String], environment: [String: String]? = nil, currentDirectory: URL? = nil
     ) throws -> ToolRun {
-        let process = Process()
-        process.executableURL = tool
-        process.arguments = arguments
-        if let environment { process.environment = environment }
-        if let currentDirectory { process.currentDirectoryURL = currentDirectory }
-        let output = Pipe(), errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
+        let (process, output, errors) = prepare(tool, arguments, environment, currentDirectory)
         try process.run()
         let errorData = Mutex(Data())
         let errorsRead = DispatchSemaphore(value: 0)
@@ -93,6 +79,22 @@ public enum ToolProcess {
         let err = errorData.withLock { $0 }
         return ToolRun(
             status: process.terminationStatus, output: String(decoding: out, as: UTF8.self), errors: String(decoding: err, as: UTF8.self))
+    }
+}
+
+extension ToolProcess {
+    private static func prepare(
+        _ tool: URL, _ arguments: [String], _ environment: [String: String]?, _ currentDirectory: URL?
+    ) -> (Process, output: Pipe, errors: Pipe) {
+        let process = Process()
+        process.executableURL = tool
+        process.arguments = arguments
+        if let environment { process.environment = environment }
+        if let currentDirectory { process.currentDirectoryURL = currentDirectory }
+        let output = Pipe(), errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        return (process, output, errors)
     }
 }
 

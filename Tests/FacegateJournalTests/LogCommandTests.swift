@@ -9,8 +9,7 @@ struct BuiltTool {
     let path: String
 
     init(_ name: String) {
-        let folder = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
-        path = folder.appendingPathComponent(name).path
+        path = BuiltProducts.executable(name).path
     }
 
     var exists: Bool { FileManager.default.isExecutableFile(atPath: path) }

@@ -5,8 +5,7 @@ import Testing
 
 @Suite("facegate cache", .timeLimit(.minutes(5)))
 struct CacheCommandTests {
-    static let facegate: String = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
-        .appendingPathComponent("facegate").path
+    static let facegate: String = BuiltProducts.facegate.path
 
     func run(_ arguments: [String]) throws -> (status: Int32, output: String, errors: String) {
         let run = try ToolProcess.runBlocking(URL(fileURLWithPath: Self.facegate), arguments)

@@ -9,21 +9,9 @@ import Testing
 
 /// The built `facegate` and `facegate-emulator` executables, beside the test bundle.
 enum BuiltTools {
-    static let folder: URL = {
-        let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        var folder = bundle.deletingLastPathComponent()
-        // xctest bundles on Linux are a file in the products folder; on macOS a folder holding Contents/MacOS.
-        while !FileManager.default.fileExists(atPath: folder.appendingPathComponent("facegate").path), folder.path != "/" {
-            folder.deleteLastPathComponent()
-        }
-        return folder
-    }()
-
-    static var facegate: URL { folder.appendingPathComponent("facegate") }
-    static var emulator: URL { folder.appendingPathComponent("facegate-emulator") }
-    static var built: Bool {
-        FileManager.default.isExecutableFile(atPath: facegate.path) && FileManager.default.isExecutableFile(atPath: emulator.path)
-    }
+    static var facegate: URL { BuiltProducts.facegate }
+    static var emulator: URL { BuiltProducts.emulator }
+    static var built: Bool { BuiltProducts.built("facegate", "facegate-emulator") }
 }
 
 @Suite("facegate neocheck and facegate-emulator neocheck, run as commands", .enabled(if: BuiltTools.built, "the executables are built"), .timeLimit(.minutes(5)))
