@@ -1,3 +1,4 @@
+import FacegateIdentify
 import Foundation
 import Yams
 
@@ -216,5 +217,38 @@ final class ConfigReader {
                 problem("has an unknown key that is not a plain name", at: keyNode)
             }
         }
+    }
+}
+
+extension ConfigReader {
+    /// A cloud endpoint: https, or plain http to this machine only (the same rule the clients apply).
+    func endpoint(_ key: String, default fallback: String) -> String {
+        guard let text = string(key) else { return fallback }
+        if let refusal = CloudEndpoint.refusal(text) {
+            problem(refusal.description, key: key, at: value(key))
+            return fallback
+        }
+        return text
+    }
+
+    /// A secret's reference (never its value); an inline secret only in a file readable by its owner only.
+    func secret(_ key: String, fileIsPrivate: Bool) -> SecretReference? {
+        guard let text = string(key) else { return nil }
+        let reference = SecretReference(parsing: text)
+        switch reference {
+        case .inline:
+            if !fileIsPrivate {
+                problem(
+                    "a secret written here must not be in a file others can read: use credential:NAME or file:/path, or make the file 0600",
+                    key: key)
+            }
+        case .credential(let name) where name.isEmpty || name.contains("/"):
+            problem("credential name must be a plain file name", key: key)
+        case .file(let path) where !path.hasPrefix("/"):
+            problem("secret file path must be absolute", key: key)
+        default:
+            break
+        }
+        return reference
     }
 }

@@ -11,7 +11,8 @@ import Yams
 ///   `replay_path`, `replay_loops`, `stall_timeout_seconds`
 /// - `quality`: `detection_width`, `min_detection_score`, `gate`
 /// - `approach`: `settle_frames`, `window_seconds`, `cooldown_seconds`, `min_eye_distance`
-/// - `backend`: `kind` (nec | neocheck), `request_timeout_seconds`, `decision_deadline_seconds`,
+/// - `backend`: `kind` (one of ``CloudBackends/all``), `request_timeout_seconds`, `decision_deadline_seconds`,
+///   and one section per backend, read by the backend itself (`Backends/KIND/`):
 ///   `nec` (`endpoint`, `region`, `access_key`, `secret_key`, `api_key`),
 ///   `neocheck` (`endpoint`, `client_id`, `client_secret`, `username`, `password`, `calls_per_hour`, `budget_state`)
 /// - `door`: `name`, `relay`/`contact`/`exit_button` (`chip`, `line`, `active_low`), `pulse_seconds`, `fail_safe`,
@@ -119,28 +120,19 @@ extension FacegateConfiguration {
         a.rejectUnknownKeys()
 
         let b = r.scoped("backend")
-        backend.kind = b.choice("kind", default: backend.kind)
+        backend.kind = backendKind(b)
         backend.requestTimeout = b.seconds("request_timeout_seconds", default: backend.requestTimeout, in: 0.1...120)
         backend.decisionDeadline = b.seconds("decision_deadline_seconds", default: backend.decisionDeadline, in: 0.1...300)
         if backend.decisionDeadline < backend.requestTimeout {
             b.problem("must be at least request_timeout_seconds", key: "decision_deadline_seconds")
         }
-        let n = b.scoped("nec")
-        backend.nec.endpoint = url(n, "endpoint", default: backend.nec.endpoint)
-        backend.nec.region = n.string("region", default: backend.nec.region)
-        backend.nec.accessKey = secret(n, "access_key", fileIsPrivate: fileIsPrivate)
-        backend.nec.secretKey = secret(n, "secret_key", fileIsPrivate: fileIsPrivate)
-        backend.nec.apiKey = secret(n, "api_key", fileIsPrivate: fileIsPrivate)
-        n.rejectUnknownKeys()
-        let o = b.scoped("neocheck")
-        backend.neoCheck.endpoint = url(o, "endpoint", default: backend.neoCheck.endpoint)
-        backend.neoCheck.clientId = o.string("client_id")
-        backend.neoCheck.clientSecret = secret(o, "client_secret", fileIsPrivate: fileIsPrivate)
-        backend.neoCheck.username = o.string("username")
-        backend.neoCheck.password = secret(o, "password", fileIsPrivate: fileIsPrivate)
-        backend.neoCheck.callsPerHour = o.int("calls_per_hour", default: backend.neoCheck.callsPerHour, in: 1...1_000_000)
-        backend.neoCheck.budgetStatePath = o.string("budget_state", default: backend.neoCheck.budgetStatePath)
-        o.rejectUnknownKeys()
+        for backendType in CloudBackends.all {
+            let section = b.scoped(backendType.kind.rawValue)
+            var settings = backendType.init()
+            settings.read(section, fileIsPrivate: fileIsPrivate)
+            section.rejectUnknownKeys()
+            backend.sections[backendType.kind] = settings
+        }
         b.rejectUnknownKeys()
 
         readDoor(r.scoped("door"))
@@ -149,7 +141,7 @@ extension FacegateConfiguration {
         offlineCache.enabled = cache.bool("enabled", default: offlineCache.enabled)
         offlineCache.path = cache.string("path", default: offlineCache.path)
         if cache.value("key") != nil {
-            offlineCache.key = secret(cache, "key", fileIsPrivate: fileIsPrivate)
+            offlineCache.key = cache.secret("key", fileIsPrivate: fileIsPrivate)
         }
         offlineCache.maxEntries = cache.int("max_entries", default: offlineCache.maxEntries, in: 1...10_000_000)
         offlineCache.entryLifetime = .seconds(
@@ -187,29 +179,10 @@ extension FacegateConfiguration {
         door.tags = d.strings("tags")
         if door.tags.count > 64 { d.problem("NEC ID searches at most 64 tags", key: "tags") }
         door.faceList = d.string("face_list")
-        // Scores are in the backend's own units. A threshold on the other backend's scale would let nearly
-        // everyone in (NeoCheck's 80 read as an NEC score) or nobody (NEC's 7000 read as a NeoCheck
-        // confidence); it is a mistake, not a choice, so it is refused rather than clamped.
-        switch backend.kind {
-        case .nec:
-            door.threshold = d.double("threshold") { value in
-                (1000...9999).contains(value)
-                    ? nil
-                    : "must be within 1000...9999: NEC ID scores run 0...9999 (default 7000); under 1000 is a threshold on NeoCheck's 0...100 scale or a fraction"
-            }
-            door.minimumMargin = d.double("minimum_margin") { value in
-                (0...9999).contains(value) ? nil : "must be within 0...9999, in NEC ID score points"
-            }
-        case .neocheck:
-            door.threshold = d.double("threshold") { value in
-                (1...100).contains(value)
-                    ? nil
-                    : "must be within 1...100: NeoCheck confidence is a percentage (default 80); over 100 is a threshold on NEC ID's 0...9999 scale, under 1 a fraction"
-            }
-            door.minimumMargin = d.double("minimum_margin") { value in
-                (0...100).contains(value) ? nil : "must be within 0...100, in NeoCheck confidence points"
-            }
-        }
+        // Scores are in the chosen backend's own units; one on another's scale is refused (see CloudBackend).
+        let chosen = type(of: backend.chosen)
+        door.threshold = d.double("threshold", check: chosen.thresholdProblem)
+        door.minimumMargin = d.double("minimum_margin", check: chosen.marginProblem)
         door.denyList = Set(d.strings("deny_list"))
         door.reentryCooldown = d.seconds("reentry_cooldown_seconds", default: door.reentryCooldown, in: 0...86_400)
         // Each with its index in the file, for the key path of a problem found below.
@@ -218,17 +191,10 @@ extension FacegateConfiguration {
         // A tag schedule only holds for people known to carry the tag. NEC does not say which tags a
         // match carries (only a one-tag search proves it), and NeoCheck's only "tag" is the face list;
         // any other tag schedule would silently never apply, letting people in at any hour.
-        let provenTag: String? =
-            switch backend.kind {
-            case .nec: door.tags.count == 1 ? door.tags[0] : nil
-            case .neocheck: door.faceList
-            }
+        let provenTag = chosen.provenTag(of: door)
         for (index, schedule) in schedulesRead {
             guard case .tag(let tag) = schedule.scope, tag != provenTag else { continue }
-            let how =
-                backend.kind == .nec
-                ? "with NEC ID a tag schedule needs the door to search exactly that one tag (NEC does not say which tags a match carries); use subject schedules"
-                : "with NeoCheck the only tag is the door's face_list"
+            let how = chosen.tagScheduleAdvice
             // Named by its key path, not by its name or tag: messages carry no values from the file.
             d.problem("names a tag the door cannot check: \(how)", key: "schedules[\(index)].applies_to")
         }
@@ -319,33 +285,14 @@ extension FacegateConfiguration {
         return h * 60 + m
     }
 
-    /// A cloud endpoint: https, or plain http to this machine only (the same rule the clients apply).
-    private func url(_ r: ConfigReader, _ key: String, default fallback: String) -> String {
-        guard let text = r.string(key) else { return fallback }
-        if let refusal = CloudEndpoint.refusal(text) {
-            r.problem(refusal.description, key: key, at: r.value(key))
-            return fallback
+    /// `backend.kind`: one of the backends in ``CloudBackends``.
+    private func backendKind(_ b: ConfigReader) -> BackendKind {
+        guard let node = b.value("kind") else { return backend.kind }
+        guard let text = node.string, let kind = BackendKind(rawValue: text) else {
+            let allowed = CloudBackends.all.map { $0.kind.rawValue }.joined(separator: ", ")
+            b.problem("must be one of \(allowed)", key: "kind", at: node)
+            return backend.kind
         }
-        return text
-    }
-
-    private func secret(_ r: ConfigReader, _ key: String, fileIsPrivate: Bool) -> SecretReference? {
-        guard let text = r.string(key) else { return nil }
-        let reference = SecretReference(parsing: text)
-        switch reference {
-        case .inline:
-            if !fileIsPrivate {
-                r.problem(
-                    "a secret written here must not be in a file others can read: use credential:NAME or file:/path, or make the file 0600",
-                    key: key)
-            }
-        case .credential(let name) where name.isEmpty || name.contains("/"):
-            r.problem("credential name must be a plain file name", key: key)
-        case .file(let path) where !path.hasPrefix("/"):
-            r.problem("secret file path must be absolute", key: key)
-        default:
-            break
-        }
-        return reference
+        return kind
     }
 }

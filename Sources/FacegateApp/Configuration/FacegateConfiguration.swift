@@ -40,44 +40,26 @@ public struct FacegateConfiguration: Sendable, Equatable {
         public init() {}
     }
 
+    /// The cloud backend: which one, its timing, and every registered backend's own section
+    /// (`Backends/`, listed in ``CloudBackends``).
     public struct Backend: Sendable, Equatable {
-        public enum Kind: String, Sendable, CaseIterable { case nec, neocheck }
-
-        public var kind = Kind.nec
+        public var kind = BackendKind.nec
         /// Deadline of one cloud call: a silent connection is abandoned then.
         public var requestTimeout: Duration = .milliseconds(1500)
         /// The longest a decision waits for the cloud, from when it starts; then the offline path decides.
         /// 1.5 s keeps the first offline decision of an outage within 2 s of the visit (later ones
         /// skip the cloud until it is back); a healthy cloud answers a search well within it.
         public var decisionDeadline: Duration = .milliseconds(1500)
-        public var nec = NEC()
-        public var neoCheck = NeoCheck()
+        /// Each backend's section by kind; every registered backend has one, with its defaults.
+        var sections = CloudBackends.defaultSections
 
         public init() {}
-    }
 
-    public struct NEC: Sendable, Equatable {
-        public var endpoint = "https://api.id.nec.com.au"
-        public var region = "ap-southeast-2"
-        public var accessKey: SecretReference?
-        public var secretKey: SecretReference?
-        public var apiKey: SecretReference?
-
-        public init() {}
-    }
-
-    public struct NeoCheck: Sendable, Equatable {
-        public var endpoint = "https://neocheck.net/api"
-        public var clientId: String?
-        public var clientSecret: SecretReference?
-        public var username: String?
-        public var password: SecretReference?
-        /// The service's per-user hourly call limit.
-        public var callsPerHour = 3600
-        /// Where the client-side hourly budget is kept across restarts.
-        public var budgetStatePath = "/var/lib/facegate/neocheck-budget.json"
-
-        public init() {}
+        public static func == (left: Backend, right: Backend) -> Bool {
+            left.kind == right.kind && left.requestTimeout == right.requestTimeout && left.decisionDeadline == right.decisionDeadline
+                && left.sections.count == right.sections.count
+                && left.sections.allSatisfy { kind, section in right.sections[kind].map(section.isSameSection(as:)) ?? false }
+        }
     }
 
     public struct GPIOLine: Sendable, Equatable {
@@ -153,9 +135,9 @@ public struct FacegateConfiguration: Sendable, Equatable {
 
     /// The door's policy for the configured backend.
     public var doorPolicy: DoorPolicy {
-        let unit: ScoreUnit = backend.kind == .nec ? .necScore : .neoCheckConfidence
+        let chosen = type(of: backend.chosen)
         return DoorPolicy(
-            door: door.name, threshold: door.threshold ?? (backend.kind == .nec ? 7000 : 80), scoreUnit: unit,
+            door: door.name, threshold: door.threshold ?? chosen.defaultThreshold, scoreUnit: chosen.scoreUnit,
             minimumMargin: door.minimumMargin, offlineMaxDistance: offlineCache.maxDistance,
             offlineMinimumMargin: offlineCache.minimumMargin, schedules: door.schedules, denyList: door.denyList,
             reentryCooldown: door.reentryCooldown, searchTags: door.tags, faceList: door.faceList)

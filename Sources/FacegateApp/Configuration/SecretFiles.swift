@@ -71,22 +71,9 @@ extension FacegateConfiguration {
                 problems.append(ConfigProblem(path: "\(key).chip", message: "\(chipPath) does not exist"))
             }
         }
-        var secrets: [(String, SecretReference?)] = []
-        switch backend.kind {
-        case .nec:
-            secrets = [
-                ("backend.nec.access_key", backend.nec.accessKey), ("backend.nec.secret_key", backend.nec.secretKey),
-                ("backend.nec.api_key", backend.nec.apiKey),
-            ]
-        case .neocheck:
-            secrets = [("backend.neocheck.client_secret", backend.neoCheck.clientSecret), ("backend.neocheck.password", backend.neoCheck.password)]
-            if backend.neoCheck.clientId == nil {
-                problems.append(ConfigProblem(path: "backend.neocheck.client_id", message: "is needed"))
-            }
-            if backend.neoCheck.username == nil {
-                problems.append(ConfigProblem(path: "backend.neocheck.username", message: "is needed"))
-            }
-        }
+        let chosen = backend.chosen
+        problems += chosen.missingSettings()
+        var secrets = chosen.secrets
         if offlineCache.enabled { secrets.append(("offline_cache.key", offlineCache.key)) }
         for (key, reference) in secrets {
             guard let reference else {

@@ -140,64 +140,12 @@ public struct DoorParts: Sendable {
                 degradations: degradations, close: {})
         }
         let backend = configuration.backend
-        let http = CloudHTTPPolicy(requestTimeout: backend.requestTimeout)
-        func secret(_ reference: SecretReference?, _ key: String) throws(DaemonStartError) -> String {
-            guard let reference else { throw DaemonStartError(key: key, "is required for backend \(backend.kind.rawValue)") }
-            do {
-                return try SecretFiles.resolve(reference, environment: overrides.environment)
-            } catch {
-                throw DaemonStartError(key: key, error.description)
-            }
-        }
-        switch backend.kind {
-        case .nec:
-            let necConfiguration = NECIDConfiguration(
-                endpoint: backend.nec.endpoint,
-                credentials: AWSCredentials(
-                    accessKeyID: try secret(backend.nec.accessKey, "backend.nec.access_key"),
-                    secretAccessKey: try secret(backend.nec.secretKey, "backend.nec.secret_key")),
-                apiKey: try secret(backend.nec.apiKey, "backend.nec.api_key"), region: backend.nec.region, http: http)
-            let httpClient = CloudHTTP.makeClient()
-            let search = NECFaceSearch(client: NECIDClient(configuration: necConfiguration, httpClient: httpClient, logger: logger))
-            return DoorParts(
-                source: source, analyzer: analyzer, search: search, directory: search, cache: cache, door: door, journal: journal,
-                degradations: degradations, close: { try? await httpClient.shutdown() })
-        case .neocheck:
-            guard let endpoint = URL(string: backend.neoCheck.endpoint) else {
-                throw DaemonStartError(key: "backend.neocheck.endpoint", "is not a URL")
-            }
-            guard let clientId = backend.neoCheck.clientId, let username = backend.neoCheck.username else {
-                throw DaemonStartError(key: "backend.neocheck", "client_id and username are required")
-            }
-            let credentials = NeoCheckCredentials(
-                clientID: clientId, clientSecret: try secret(backend.neoCheck.clientSecret, "backend.neocheck.client_secret"),
-                username: username, password: try secret(backend.neoCheck.password, "backend.neocheck.password"))
-            let httpClient = CloudHTTP.makeClient()
-            do {
-                let budget = try HourlyCallBudget(
-                    callsPerHour: backend.neoCheck.callsPerHour, stateFile: URL(fileURLWithPath: backend.neoCheck.budgetStatePath))
-                if let problem = budget.stateProblem {
-                    // The budget guards the service's cost, not the door: a lost count starts spent and
-                    // refills at its hourly rate (see HourlyCallBudget), and the door carries on.
-                    let degradation = StartDegradation(
-                        key: "backend.neocheck.budget_state", detail: "call budget state \(problem.rawValue): started with the hour spent")
-                    logger.warning(
-                        "call budget state not usable; starting with the hour's calls spent",
-                        metadata: ["key": "\(degradation.key)", "cause": "\(problem.rawValue)"])
-                    degradations.append(degradation)
-                }
-                let client = try NeoCheckClient(
-                    configuration: NeoCheckConfiguration(endpoint: endpoint, credentials: credentials),
-                    http: CloudHTTP(client: httpClient, policy: http, logger: logger), budget: budget)
-                let search = NeoCheckFaceSearch(client: client)
-                return DoorParts(
-                    source: source, analyzer: analyzer, search: search, directory: search, cache: cache, door: door,
-                    journal: journal, degradations: degradations, close: { try? await httpClient.shutdown() })
-            } catch {
-                try? httpClient.syncShutdown()
-                throw DaemonStartError(key: "backend.neocheck", error.description)
-            }
-        }
+        let opened = try backend.chosen.open(
+            BackendOpening(
+                http: CloudHTTPPolicy(requestTimeout: backend.requestTimeout), environment: overrides.environment, logger: logger))
+        return DoorParts(
+            source: source, analyzer: analyzer, search: opened.search, directory: opened.search, cache: cache, door: door,
+            journal: journal, degradations: degradations + opened.degradations, close: opened.close)
     }
 
     static func frameSource(_ camera: FacegateConfiguration.Camera, logger: Logger) throws(DaemonStartError) -> any FrameSource {

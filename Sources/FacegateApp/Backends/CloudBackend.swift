@@ -1,0 +1,128 @@
+import FacegateCore
+import FacegateIdentify
+import Foundation
+import Logging
+
+/// Every cloud face-search service facegate can use, each listed once.
+///
+/// The configuration reader, `facegate config check` and ``DoorParts`` read this table; nothing else
+/// names a backend. A new backend is one folder under `Backends/` (its ``CloudBackend`` section and its
+/// `FaceSearch` adapter) plus one line here; the README's layout section has the checklist.
+enum CloudBackends {
+    static let all: [any CloudBackend.Type] = [NECBackend.self, NeoCheckBackend.self]
+
+    static func type(of kind: BackendKind) -> (any CloudBackend.Type)? {
+        all.first { $0.kind == kind }
+    }
+
+    /// Each backend's section with its defaults.
+    static var defaultSections: [BackendKind: any CloudBackend] {
+        Dictionary(uniqueKeysWithValues: all.map { ($0.kind, $0.init()) })
+    }
+}
+
+/// A cloud backend's name: `backend.kind` in the configuration, its section's name, the journal's `backend`.
+public struct BackendKind: Hashable, Sendable, CustomStringConvertible {
+    public let rawValue: String
+
+    /// Only the backends in the table exist; a name nothing registered is nil.
+    public init?(rawValue: String) {
+        guard let registered = CloudBackends.all.first(where: { $0.kind.rawValue == rawValue }) else { return nil }
+        self = registered.kind
+    }
+
+    /// For a backend's own `static let` (see its folder).
+    init(registering name: String) {
+        rawValue = name
+    }
+
+    public var description: String { rawValue }
+}
+
+/// One cloud backend, whole: its section of the configuration (the type's stored properties, with
+/// their defaults), how that section is read and checked, its secrets, its score scale, and how its
+/// client and the door's adapters (search, revocation lister, reachability) are made.
+protocol CloudBackend: Sendable {
+    static var kind: BackendKind { get }
+    /// The section with its defaults.
+    init()
+    /// Reads the section's keys (every backend's section is read, chosen or not, so a typo in either is
+    /// reported). Unknown keys are the caller's to reject.
+    mutating func read(_ section: ConfigReader, fileIsPrivate: Bool)
+
+    /// The scale of the scores its search returns.
+    static var scoreUnit: ScoreUnit { get }
+    /// A door's threshold when the file sets none, in ``scoreUnit``.
+    static var defaultThreshold: Double { get }
+    /// Why a door's threshold is not on this backend's scale (nil when it is). A threshold on another
+    /// backend's scale lets nearly everyone in or nobody: it is refused, never clamped.
+    static func thresholdProblem(_ value: Double) -> String?
+    /// Why a door's minimum margin is not on this backend's scale, or nil.
+    static func marginProblem(_ value: Double) -> String?
+    /// The one tag a match of this door is proven to carry, so that a schedule for it can apply (nil: none).
+    static func provenTag(of door: FacegateConfiguration.Door) -> String?
+    /// What to tell an installer whose schedule names a tag the door cannot check.
+    static var tagScheduleAdvice: String { get }
+
+    /// Settings it cannot run without, other than secrets, by key path.
+    func missingSettings() -> [ConfigProblem]
+    /// Its secrets by key path; nil where the file names none.
+    var secrets: [(key: String, reference: SecretReference?)] { get }
+    /// Makes the client and the door's adapters. Throws naming the key of what is wrong.
+    func open(_ context: BackendOpening) throws(DaemonStartError) -> OpenedBackend
+
+    /// Equality through the table's existentials.
+    func isSameSection(as other: any CloudBackend) -> Bool
+}
+
+extension CloudBackend where Self: Equatable {
+    func isSameSection(as other: any CloudBackend) -> Bool { (other as? Self) == self }
+}
+
+extension CloudBackend {
+    /// `backend.KIND`, the prefix of every key path in its section.
+    static var sectionPath: String { "backend.\(kind.rawValue)" }
+}
+
+/// What a backend is given to open its client.
+struct BackendOpening: Sendable {
+    var http: CloudHTTPPolicy
+    var environment: [String: String]
+    var logger: Logger
+
+    /// A secret's value; a missing or unreadable one throws naming its key, never a value.
+    func secret(_ reference: SecretReference?, _ key: String, backend: BackendKind) throws(DaemonStartError) -> String {
+        guard let reference else { throw DaemonStartError(key: key, "is required for backend \(backend.rawValue)") }
+        do {
+            return try SecretFiles.resolve(reference, environment: environment)
+        } catch {
+            throw DaemonStartError(key: key, error.description)
+        }
+    }
+}
+
+/// A backend's client, opened: the door's search and revocation lister, and how to release it.
+struct OpenedBackend: Sendable {
+    var search: any FaceSearch & CloudDirectory
+    /// What it runs without (a lost call budget): logged, journaled and shown in `STATUS=` by the daemon.
+    var degradations: [StartDegradation] = []
+    var close: @Sendable () async -> Void
+}
+
+extension FacegateConfiguration.Backend {
+    /// The chosen backend's section.
+    var chosen: any CloudBackend {
+        guard let section = sections[kind] else {
+            // Every kind in the table has a section from the start, and no kind exists outside it
+            // (``BackendKind/init(rawValue:)``): only a `static let` missing its line in the table gets here.
+            preconditionFailure("backend \(kind) has no line in CloudBackends.all")
+        }
+        return section
+    }
+
+    /// One backend's section, by its type (`backend[NECBackend.self]`); each backend's folder gives it a name.
+    subscript<Section: CloudBackend>(_ type: Section.Type) -> Section {
+        get { sections[Section.kind] as? Section ?? Section() }
+        set { sections[Section.kind] = newValue }
+    }
+}

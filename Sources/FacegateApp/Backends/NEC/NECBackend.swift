@@ -1,0 +1,78 @@
+import AsyncHTTPClient
+import FacegateCore
+import FacegateIdentify
+import Foundation
+import Logging
+
+extension BackendKind {
+    /// NEC ID: `POST /v1.1/face/search` over tags, scores 0...9999, AWS SigV4 plus `x-api-key`.
+    public static let nec = BackendKind(registering: "nec")
+}
+
+/// NEC ID's section of the configuration (`backend.nec`) and how the door opens its client.
+public struct NECBackend: CloudBackend, Equatable {
+    static let kind = BackendKind.nec
+
+    public var endpoint = "https://api.id.nec.com.au"
+    public var region = "ap-southeast-2"
+    public var accessKey: SecretReference?
+    public var secretKey: SecretReference?
+    public var apiKey: SecretReference?
+
+    public init() {}
+
+    mutating func read(_ section: ConfigReader, fileIsPrivate: Bool) {
+        endpoint = section.endpoint("endpoint", default: endpoint)
+        region = section.string("region", default: region)
+        accessKey = section.secret("access_key", fileIsPrivate: fileIsPrivate)
+        secretKey = section.secret("secret_key", fileIsPrivate: fileIsPrivate)
+        apiKey = section.secret("api_key", fileIsPrivate: fileIsPrivate)
+    }
+
+    static let scoreUnit = ScoreUnit.necScore
+    static let defaultThreshold = 7000.0
+
+    static func thresholdProblem(_ value: Double) -> String? {
+        (1000...9999).contains(value)
+            ? nil
+            : "must be within 1000...9999: NEC ID scores run 0...9999 (default 7000); under 1000 is a threshold on NeoCheck's 0...100 scale or a fraction"
+    }
+
+    static func marginProblem(_ value: Double) -> String? {
+        (0...9999).contains(value) ? nil : "must be within 0...9999, in NEC ID score points"
+    }
+
+    /// NEC does not say which tags a match carries: only a search over exactly one tag proves it.
+    static func provenTag(of door: FacegateConfiguration.Door) -> String? {
+        door.tags.count == 1 ? door.tags[0] : nil
+    }
+
+    static let tagScheduleAdvice =
+        "with NEC ID a tag schedule needs the door to search exactly that one tag (NEC does not say which tags a match carries); use subject schedules"
+
+    func missingSettings() -> [ConfigProblem] { [] }
+
+    var secrets: [(key: String, reference: SecretReference?)] {
+        [("backend.nec.access_key", accessKey), ("backend.nec.secret_key", secretKey), ("backend.nec.api_key", apiKey)]
+    }
+
+    func open(_ context: BackendOpening) throws(DaemonStartError) -> OpenedBackend {
+        let configuration = NECIDConfiguration(
+            endpoint: endpoint,
+            credentials: AWSCredentials(
+                accessKeyID: try context.secret(accessKey, "backend.nec.access_key", backend: Self.kind),
+                secretAccessKey: try context.secret(secretKey, "backend.nec.secret_key", backend: Self.kind)),
+            apiKey: try context.secret(apiKey, "backend.nec.api_key", backend: Self.kind), region: region, http: context.http)
+        let httpClient = CloudHTTP.makeClient()
+        let search = NECFaceSearch(client: NECIDClient(configuration: configuration, httpClient: httpClient, logger: context.logger))
+        return OpenedBackend(search: search, close: { try? await httpClient.shutdown() })
+    }
+}
+
+extension FacegateConfiguration.Backend {
+    /// NEC ID's section, `backend.nec`.
+    public var nec: NECBackend {
+        get { self[NECBackend.self] }
+        set { self[NECBackend.self] = newValue }
+    }
+}

@@ -1,0 +1,109 @@
+import AsyncHTTPClient
+import FacegateCore
+import FacegateIdentify
+import Foundation
+import Logging
+
+extension BackendKind {
+    /// NeoCheck FaceCheck: `POST v1/face/list/identify` over a face list, confidence 0...100, OAuth2.
+    public static let neocheck = BackendKind(registering: "neocheck")
+}
+
+/// NeoCheck's section of the configuration (`backend.neocheck`) and how the door opens its client.
+public struct NeoCheckBackend: CloudBackend, Equatable {
+    static let kind = BackendKind.neocheck
+
+    public var endpoint = "https://neocheck.net/api"
+    public var clientId: String?
+    public var clientSecret: SecretReference?
+    public var username: String?
+    public var password: SecretReference?
+    /// The service's per-user hourly call limit.
+    public var callsPerHour = 3600
+    /// Where the client-side hourly budget is kept across restarts.
+    public var budgetStatePath = "/var/lib/facegate/neocheck-budget.json"
+
+    public init() {}
+
+    mutating func read(_ section: ConfigReader, fileIsPrivate: Bool) {
+        endpoint = section.endpoint("endpoint", default: endpoint)
+        clientId = section.string("client_id")
+        clientSecret = section.secret("client_secret", fileIsPrivate: fileIsPrivate)
+        username = section.string("username")
+        password = section.secret("password", fileIsPrivate: fileIsPrivate)
+        callsPerHour = section.int("calls_per_hour", default: callsPerHour, in: 1...1_000_000)
+        budgetStatePath = section.string("budget_state", default: budgetStatePath)
+    }
+
+    static let scoreUnit = ScoreUnit.neoCheckConfidence
+    static let defaultThreshold = 80.0
+
+    static func thresholdProblem(_ value: Double) -> String? {
+        (1...100).contains(value)
+            ? nil
+            : "must be within 1...100: NeoCheck confidence is a percentage (default 80); over 100 is a threshold on NEC ID's 0...9999 scale, under 1 a fraction"
+    }
+
+    static func marginProblem(_ value: Double) -> String? {
+        (0...100).contains(value) ? nil : "must be within 0...100, in NeoCheck confidence points"
+    }
+
+    /// NeoCheck's only "tag" is the face list the door searches.
+    static func provenTag(of door: FacegateConfiguration.Door) -> String? { door.faceList }
+
+    static let tagScheduleAdvice = "with NeoCheck the only tag is the door's face_list"
+
+    func missingSettings() -> [ConfigProblem] {
+        var problems: [ConfigProblem] = []
+        if clientId == nil { problems.append(ConfigProblem(path: "backend.neocheck.client_id", message: "is needed")) }
+        if username == nil { problems.append(ConfigProblem(path: "backend.neocheck.username", message: "is needed")) }
+        return problems
+    }
+
+    var secrets: [(key: String, reference: SecretReference?)] {
+        [("backend.neocheck.client_secret", clientSecret), ("backend.neocheck.password", password)]
+    }
+
+    func open(_ context: BackendOpening) throws(DaemonStartError) -> OpenedBackend {
+        guard let endpointURL = URL(string: endpoint) else {
+            throw DaemonStartError(key: "backend.neocheck.endpoint", "is not a URL")
+        }
+        guard let clientId, let username else {
+            throw DaemonStartError(key: "backend.neocheck", "client_id and username are required")
+        }
+        let credentials = NeoCheckCredentials(
+            clientID: clientId, clientSecret: try context.secret(clientSecret, "backend.neocheck.client_secret", backend: Self.kind),
+            username: username, password: try context.secret(password, "backend.neocheck.password", backend: Self.kind))
+        let httpClient = CloudHTTP.makeClient()
+        do {
+            var degradations: [StartDegradation] = []
+            let budget = try HourlyCallBudget(callsPerHour: callsPerHour, stateFile: URL(fileURLWithPath: budgetStatePath))
+            if let problem = budget.stateProblem {
+                // The budget guards the service's cost, not the door: a lost count starts spent and
+                // refills at its hourly rate (see HourlyCallBudget), and the door carries on.
+                let degradation = StartDegradation(
+                    key: "backend.neocheck.budget_state", detail: "call budget state \(problem.rawValue): started with the hour spent")
+                context.logger.warning(
+                    "call budget state not usable; starting with the hour's calls spent",
+                    metadata: ["key": "\(degradation.key)", "cause": "\(problem.rawValue)"])
+                degradations.append(degradation)
+            }
+            let client = try NeoCheckClient(
+                configuration: NeoCheckConfiguration(endpoint: endpointURL, credentials: credentials),
+                http: CloudHTTP(client: httpClient, policy: context.http, logger: context.logger), budget: budget)
+            return OpenedBackend(
+                search: NeoCheckFaceSearch(client: client), degradations: degradations, close: { try? await httpClient.shutdown() })
+        } catch {
+            try? httpClient.syncShutdown()
+            throw DaemonStartError(key: "backend.neocheck", error.description)
+        }
+    }
+}
+
+extension FacegateConfiguration.Backend {
+    /// NeoCheck's section, `backend.neocheck`.
+    public var neoCheck: NeoCheckBackend {
+        get { self[NeoCheckBackend.self] }
+        set { self[NeoCheckBackend.self] = newValue }
+    }
+}
