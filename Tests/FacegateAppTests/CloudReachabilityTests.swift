@@ -76,11 +76,16 @@ import Testing
         // Refused for a while, as in an outage of some minutes (a probe every 5 s): AsyncHTTPClient's
         // default would by now wait over 20 s before it tried to connect again.
         // AsyncHTTPClient's default would also hold each refused call until the connect timeout.
+        var refusals: [Duration] = []
         for _ in 0..<8 {
             let started = ContinuousClock.now
             await #expect(throws: CloudUnavailable.self) { try await search.checkReachable() }
-            #expect(ContinuousClock.now - started < .milliseconds(500), "a refused connection is an answer at once")
+            refusals.append(ContinuousClock.now - started)
         }
+        // The median, so that a busy machine's odd slow call does not decide: the old client took over
+        // a second (the connect timeout) on every one of them.
+        let median = refusals.sorted()[refusals.count / 2]
+        #expect(median < .milliseconds(500), "a refused connection is an answer at once: \(refusals)")
         try await withFaultyCloud(FaultyCloud.Reply(status: 200, body: #"{"status":"ok"}"#), port: port) { _ in
             let started = ContinuousClock.now
             try await search.checkReachable()

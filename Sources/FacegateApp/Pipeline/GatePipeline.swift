@@ -287,10 +287,10 @@ public actor GatePipeline {
         var cloudCalled = false
     }
 
-    /// A visit in, a decision record out: identify, decide, open (grant committed first), learn, journal.
+    /// A visit in, a decision record out: identify, decide, act (a grant committed, then the door
+    /// opened), learn, keep for re-check, announce.
     private func decide(_ pending: PendingVisit) async {
-        let clock = ContinuousClock()
-        let started = clock.now
+        let started = ContinuousClock.now
         decisionStarted = started
         defer { decisionStarted = nil }
         let visit = pending.visit
@@ -304,28 +304,47 @@ public actor GatePipeline {
         let lookup =
             visit.passedQualityGate
             ? await identify(visit, deadline: started + settings.decisionDeadline, at: time, latencies: &latencies) : Lookup()
+        let decision = evaluate(lookup, of: visit, at: time, latencies: &latencies, visitReady: pending.emittedAt)
+        let record = await act(
+            on: DecisionRecord(
+                time: time, door: settings.door, decision: decision, backend: search.backendName,
+                quality: visit.bestFace.quality, latencies: latencies, probeCrop: lookup.probe?.jpeg),
+            visitReady: pending.emittedAt)
+        await learn(from: decision, lookup: lookup, at: time)
+        await keepForRecheck(record, probe: lookup.probe, at: time)
+        announce(record, of: pending, lookup: lookup)
+    }
 
+    /// The door's policy applied to what the identify stage found.
+    private func evaluate(
+        _ lookup: Lookup, of visit: Visit, at time: Date, latencies: inout StageLatencies, visitReady: ContinuousClock.Instant
+    ) -> Decision {
+        let clock = ContinuousClock()
         let policyStart = clock.now
         let decision = AccessPolicy.evaluate(
             lookup.identification, passedQualityGate: visit.passedQualityGate, policy: policy, state: &policyState, at: time)
         latencies.policy = clock.now - policyStart
-        latencies.total = clock.now - pending.emittedAt
+        latencies.total = clock.now - visitReady
         statistics.decisions[decision.outcome, default: 0] += 1
         // A clock set back stays suspect until it passes the newest decision again.
         if clockProblem == nil { newestDecisionTime = max(newestDecisionTime ?? time, time) }
+        return decision
+    }
 
-        var record = DecisionRecord(
-            time: time, door: settings.door, decision: decision, backend: search.backendName,
-            quality: visit.bestFace.quality, latencies: latencies, probeCrop: lookup.probe?.jpeg)
-        if decision.outcome.opensDoor {
-            await commit(record)
-            record = await open(for: record, visitReady: pending.emittedAt)
-        } else {
+    /// Journals the decision; a grant is committed first, then the door is opened and the relay's
+    /// result journaled too.
+    private func act(on record: DecisionRecord, visitReady: ContinuousClock.Instant) async -> DecisionRecord {
+        guard record.decision.outcome.opensDoor else {
             journal.record(record)
+            return record
         }
-        await learn(from: decision, lookup: lookup, at: time)
-        await keepForRecheck(record, probe: lookup.probe, at: time)
+        await commit(record)
+        return await open(for: record, visitReady: visitReady)
+    }
 
+    /// Tells the observers (demo, tests) and the log what was decided.
+    private func announce(_ record: DecisionRecord, of pending: PendingVisit, lookup: Lookup) {
+        let visit = pending.visit, decision = record.decision
         let outcome = GateOutcome(
             record: record, visitNumber: visit.number, bestFrameSequence: visit.bestFrameSequence, cloudCalled: lookup.cloudCalled,
             probeJPEG: lookup.probe?.jpeg, approach: pending.approach)
@@ -346,45 +365,60 @@ public actor GatePipeline {
         _ visit: Visit, deadline: ContinuousClock.Instant, at time: Date, latencies: inout StageLatencies
     ) async -> Lookup {
         var lookup = Lookup()
-        let clock = ContinuousClock()
+        let probe: ProbeFace
         do {
-            let crop = try visit.bestFrame.cropped(to: visit.bestFace.attributes.headArea)
-            lookup.probe = ProbeFace(jpeg: try ImageCodec.encodeJPEG(crop), quality: visit.bestFace.quality)
+            probe = try Self.probe(of: visit)
         } catch {
             lookup.identification = .failed(cause: "the probe crop could not be made: \(error)")
             return lookup
         }
-        guard let probe = lookup.probe else { return lookup }
+        lookup.probe = probe
         // The descriptor is only needed for the offline cache: compute it while the cloud answers.
         let analyzer = self.analyzer, face = visit.bestFace, frame = visit.bestFrame
         async let localDescriptor = try? descriptorQueue.run { try analyzer.descriptor(of: face, in: frame) }
-        if let outage = cloudHealth.outageToSkip(at: clock.now) {
-            // A person at the door does not wait for a cloud already known to be away.
-            lookup.identification = .unavailable(cloudFailure: outage)
-        } else {
-            let cloudStart = clock.now
-            lookup.cloudCalled = true
-            statistics.cloudCalls += 1
-            let answer = await searchCloud(probe, deadline: deadline)
-            latencies.cloud = clock.now - cloudStart
-            noteCloudAnswer(answer)
-            lookup.identification = answer
-        }
+        lookup.identification = await askCloud(probe, deadline: deadline, latencies: &latencies)
+        lookup.cloudCalled = latencies.cloud != nil
         lookup.descriptor = await localDescriptor
         if case .unavailable(let failure) = lookup.identification, let offline, let descriptor = lookup.descriptor {
-            if let wrongClock = await clockDistrust(at: time, offline: offline) {
-                // The cache's lifetimes and the door's schedules all read the clock: no offline grant on a wrong one.
-                lookup.identification = .unavailable(cloudFailure: failure + "; offline grants refused: " + wrongClock)
-                return lookup
-            }
-            do {
-                let candidates = try await offline.match(descriptor, at: time, policy: policy)
-                lookup.identification = .offline(candidates: candidates, cloudFailure: failure)
-            } catch {
-                logger.error("offline cache unusable", metadata: ["error": "\(error)"])
-            }
+            lookup.identification = await askOfflineCache(offline, descriptor, cloudFailure: failure, at: time) ?? lookup.identification
         }
         return lookup
+    }
+
+    /// The visit's best face, cropped to the head and encoded, as the cloud is sent it.
+    private static func probe(of visit: Visit) throws -> ProbeFace {
+        let crop = try visit.bestFrame.cropped(to: visit.bestFace.attributes.headArea)
+        return ProbeFace(jpeg: try ImageCodec.encodeJPEG(crop), quality: visit.bestFace.quality)
+    }
+
+    /// The cloud's answer, or `.unavailable` at once while it is known to be away: a person at the
+    /// door does not wait for a cloud already known to be down. Sets the cloud latency when it asked.
+    private func askCloud(_ probe: ProbeFace, deadline: ContinuousClock.Instant, latencies: inout StageLatencies) async -> Identification {
+        let clock = ContinuousClock()
+        if let outage = cloudHealth.outageToSkip(at: clock.now) { return .unavailable(cloudFailure: outage) }
+        let cloudStart = clock.now
+        statistics.cloudCalls += 1
+        let answer = await searchCloud(probe, deadline: deadline)
+        latencies.cloud = clock.now - cloudStart
+        noteCloudAnswer(answer)
+        return answer
+    }
+
+    /// The offline cache's candidates for a face the cloud could not be asked about; a refusal (a wrong
+    /// clock) keeps the door's decision `.unavailable`; nil when the cache cannot be read.
+    private func askOfflineCache(
+        _ offline: any OfflineFaceStore, _ descriptor: FaceDescriptor, cloudFailure failure: String, at time: Date
+    ) async -> Identification? {
+        if let wrongClock = await clockDistrust(at: time, offline: offline) {
+            // The cache's lifetimes and the door's schedules all read the clock: no offline grant on a wrong one.
+            return .unavailable(cloudFailure: failure + "; offline grants refused: " + wrongClock)
+        }
+        do {
+            return .offline(candidates: try await offline.match(descriptor, at: time, policy: policy), cloudFailure: failure)
+        } catch {
+            logger.error("offline cache unusable", metadata: ["error": "\(error)"])
+            return nil
+        }
     }
 
     /// Why the wall clock cannot be trusted for an offline grant, or nil when it can: it reads earlier
