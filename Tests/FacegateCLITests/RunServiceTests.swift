@@ -142,8 +142,12 @@ import Testing
         #expect(text.contains("reload refused"))
         #expect(text.contains("take effect at the next restart") && text.contains("sections=approach"))
         #expect(text.contains("<5>stopped"))
+        // In order: the pipeline stops first, the parts (the cloud client) close last.
+        let lines = text.split(separator: "\n")
+        let stopping = lines.firstIndex { $0.contains("stopping: no new visits") }
+        #expect(stopping != nil && lines.last?.contains("<5>stopped") == true, "\(text)")
         // journald-friendly lines: every one starts with a syslog priority, and no secret is in them.
-        for line in text.split(separator: "\n") { #expect(line.hasPrefix("<"), "\(line)") }
+        for line in lines { #expect(line.hasPrefix("<"), "\(line)") }
         #expect(!text.contains("not-a-real-secret-key") && !text.contains("not-a-real-api-key"))
     }
 

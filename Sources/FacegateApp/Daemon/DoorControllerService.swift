@@ -7,12 +7,17 @@ import ServiceLifecycle
 import Synchronization
 import UnixSignals
 
-/// `facegate run`: one door's controller as a swift-service-lifecycle `Service`.
+/// `facegate run`: one door's controller, as the swift-service-lifecycle `Service`s it is made of.
 ///
-/// Runs the gate pipeline, the door, the journal writer, the offline cache's re-checks and
-/// revocation sync, the systemd watchdog and status line, and reloads the policy on SIGHUP.
-/// On graceful shutdown (SIGTERM) it stops taking frames, lets the visit being decided finish,
-/// locks the door and writes the journal out before returning.
+/// ``services`` are, in start order: the parts (what the door runs with, closed last), the journal
+/// writer, the door, the offline cache's re-checks and revocation sync, the systemd watchdog and
+/// status line, the SIGHUP reloader and the gate pipeline. A `ServiceGroup` shuts them down in the
+/// reverse order, each once the one before it has returned: on SIGTERM (or a replay that ends) the
+/// pipeline stops taking frames and finishes the visit being decided, then the door is locked and
+/// released, then the journal is written out, then the cloud client closed.
+///
+/// `facegate run` puts ``services`` in its own group with the signals; ``run()`` runs them as a group
+/// of their own, for the demo and tests.
 public struct DoorControllerService: Service, CustomStringConvertible {
     public struct Settings: Sendable {
         /// A frame analysis taking longer than this means the quality core is hung.
@@ -33,11 +38,11 @@ public struct DoorControllerService: Service, CustomStringConvertible {
     }
 
     public let pipeline: GatePipeline
-    private let parts: DoorParts
-    private let configuration: FacegateConfiguration
-    private let settings: Settings
-    private let notifier: SystemdNotifier
-    private let logger: Logger
+    let parts: DoorParts
+    let configuration: FacegateConfiguration
+    public let settings: Settings
+    let notifier: SystemdNotifier
+    let logger: Logger
     private let loadConfiguration: @Sendable () throws -> FacegateConfiguration
 
     /// - Parameter loadConfiguration: reads the configuration again for a reload; it throws to refuse one.
@@ -64,87 +69,37 @@ public struct DoorControllerService: Service, CustomStringConvertible {
     /// The door's name only: the parts and configuration are not for log lines.
     public var description: String { "DoorControllerService(door: \(configuration.door.name))" }
 
-    public func run() async throws {
-        let parts = self.parts, pipeline = self.pipeline, logger = self.logger
-        let doorName = configuration.door.name
-        let maintenance = parts.cache.map { cache in
-            OfflineMaintenance(
-                search: parts.search, directory: parts.directory, cache: cache, journal: parts.journal,
-                settings: settingsForMaintenance(), logger: logger)
+    /// The door's services in start order; a group shuts them down in reverse (see the type's note).
+    /// Any of them ending, or failing, shuts the rest down in that order; a failure is then the group's.
+    public var services: [ServiceGroupConfiguration.ServiceConfiguration] {
+        let doorFailed = DoorFailedFlag()
+        var services: [any Service] = [DoorPartsService(controller: self), JournalWriterService(journal: parts.journal)]
+        services.append(DoorService(controller: self, failed: doorFailed))
+        if let cache = parts.cache {
+            services.append(
+                OfflineMaintenanceService(
+                    maintenance: OfflineMaintenance(
+                        search: parts.search, directory: parts.directory, cache: cache, journal: parts.journal,
+                        settings: settingsForMaintenance(), logger: logger),
+                    pipeline: pipeline))
         }
-        logger.notice(
-            "starting",
-            metadata: [
-                "door": "\(doorName)", "backend": "\(parts.search.backendName)",
-                "offline_cache": "\(parts.cache == nil ? "off" : "on")", "relay_pulse": "\(configuration.door.pulse)",
-            ])
-        // What the door runs without is journaled (a `degraded` door event each) and stays in STATUS=.
-        for degradation in parts.degradations {
-            logger.warning("running degraded", metadata: ["door": "\(doorName)", "key": "\(degradation.key)", "detail": "\(degradation.detail)"])
-            parts.journal.record(DoorEventRecord(time: Date(), door: doorName, kind: .degraded, detail: degradation.detail))
+        services.append(HealthReporterService(controller: self, doorFailed: doorFailed))
+        if settings.reloadsOnHangup { services.append(ReloaderService(controller: self)) }
+        services.append(PipelineService(controller: self))
+        // Named, so that the group's own log lines carry no configuration.
+        return services.map { service in
+            .init(
+                service: service, successTerminationBehavior: .gracefullyShutdownGroup,
+                failureTerminationBehavior: .gracefullyShutdownGroup, serviceName: String(describing: type(of: service)))
         }
-        do {
-            try await runParts(parts, maintenance: maintenance)
-        } catch {
-            await pipeline.closeObservers()
-            await parts.close()
-            throw error
-        }
-        await pipeline.closeObservers()
-        await parts.close()
-        let totals = await pipeline.statistics
-        logger.notice(
-            "stopped",
-            metadata: [
-                "door": "\(doorName)", "frames": "\(totals.frames)", "frames_rejected": "\(totals.framesRejected)",
-                "visits": "\(totals.visits)", "cloud_calls": "\(totals.cloudCalls)", "unlocks": "\(totals.unlocks)",
-            ])
     }
 
-    private func runParts(_ parts: DoorParts, maintenance: OfflineMaintenance?) async throws {
-        let pipeline = self.pipeline, logger = self.logger, notifier = self.notifier
-        let doorName = configuration.door.name
-        let doorFailed = DoorFailedFlag()
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await parts.journal.run() }
-            group.addTask {
-                // Journaled beside the door's own task: when the door stops, its event stream ends, so
-                // its last events (a fault) are queued for the journal before the service stops.
-                async let journaled: Void = journalDoorEvents(of: parts.door, named: doorName, into: parts.journal)
-                do {
-                    try await parts.door.run()
-                } catch {
-                    // Without its inputs, or with a relay that will not lock, the door cannot be trusted:
-                    // stop feeding the watchdog and stop, so that the process exits non-zero, the kernel
-                    // frees the line and systemd restarts the service.
-                    doorFailed.set()
-                    let code = (error as? DoorError).map { "\($0.code)" } ?? "\(type(of: error))"
-                    logger.critical("the door failed; stopping", metadata: ["door": "\(doorName)", "error": "\(code)"])
-                    notifier.status("door \(doorName): door failed (\(code)); stopping")
-                    await journaled
-                    await pipeline.finish()
-                    throw error
-                }
-                await journaled
-            }
-            if let maintenance {
-                group.addTask { await maintenance.run(policy: { await pipeline.currentPolicy }, cloudIsDown: { await pipeline.cloudIsDown }) }
-            }
-            group.addTask { await self.reportHealth(unlessDoorFailed: doorFailed) }
-            if settings.reloadsOnHangup {
-                group.addTask { await self.reloadOnHangup() }
-            }
-            notifier.ready(status: "door \(doorName): watching the camera" + degradedSuffix)
-            try await withGracefulShutdownHandler {
-                try await self.runPipeline()
-            } onGracefulShutdown: {
-                notifier.stopping()
-                logger.notice("stopping: no new visits; the one being decided finishes", metadata: ["door": "\(doorName)"])
-                Task { await pipeline.finish() }
-            }
-            group.cancelAll()
-            try await group.waitForAll()
-        }
+    /// Runs ``services`` as a group of their own until the pipeline's source ends, a graceful shutdown
+    /// (of an enclosing group) or a failure, which it throws.
+    public func run() async throws {
+        var group = ServiceGroupConfiguration(services: services, logger: logger)
+        group.maximumGracefulShutdownDuration = settings.shutdownGrace
+        try await ServiceGroup(configuration: group).run()
     }
 
     private func settingsForMaintenance() -> OfflineMaintenance.Settings {
@@ -155,7 +110,7 @@ public struct DoorControllerService: Service, CustomStringConvertible {
 
     /// Runs the pipeline until its source ends or shutdown; a camera that fails for good is
     /// retried after a pause (the door stays locked meanwhile).
-    private func runPipeline() async throws {
+    func runPipeline() async throws {
         while true {
             do {
                 try await pipeline.run()
@@ -173,7 +128,7 @@ public struct DoorControllerService: Service, CustomStringConvertible {
 
     /// The watchdog is fed only while the pipeline's stages answer and none is hung; `STATUS=`
     /// says how the door is doing.
-    private func reportHealth(unlessDoorFailed doorFailed: DoorFailedFlag) async {
+    func reportHealth(unlessDoorFailed doorFailed: DoorFailedFlag) async {
         let interval = min(notifier.watchdogInterval ?? settings.statusInterval, settings.statusInterval)
         let decisionLimit = settings.decisionLimit ?? configuration.backend.decisionDeadline + .seconds(15)
         var reportedStuck = false
@@ -213,13 +168,13 @@ public struct DoorControllerService: Service, CustomStringConvertible {
     }
 
     /// What the door runs without, for the end of every STATUS= line: "; offline cache off: …".
-    private var degradedSuffix: String {
+    var degradedSuffix: String {
         parts.degradations.map { "; \($0.detail)" }.joined()
     }
 
     /// SIGHUP: reads the configuration again. A valid one takes effect for the door's policy at the
     /// next decision; an invalid one is refused and the running configuration kept.
-    private func reloadOnHangup() async {
+    func reloadOnHangup() async {
         var running = configuration
         for await _ in await UnixSignalsSequence(trapping: .sighup) {
             notifier.reloading()
@@ -245,7 +200,7 @@ public struct DoorControllerService: Service, CustomStringConvertible {
 }
 
 /// Set once the door has failed; read by the watchdog loop.
-private final class DoorFailedFlag: Sendable {
+final class DoorFailedFlag: Sendable {
     private let flag = Atomic(false)
     var isSet: Bool { flag.load(ordering: .acquiring) }
     func set() { flag.store(true, ordering: .releasing) }

@@ -66,16 +66,12 @@ struct RunCommand: AsyncParsableCommand {
         let service = DoorControllerService(
             configuration: configuration, parts: parts, logger: logger,
             loadConfiguration: { try FacegateConfiguration.load(path: path) })
-        // A replay camera ends; that is a normal stop, not a failure. The name keeps the service's
-        // description (its configuration) out of the group's log lines.
-        let group = ServiceGroup(
-            configuration: .init(
-                services: [
-                    .init(
-                        service: service, successTerminationBehavior: .gracefullyShutdownGroup,
-                        failureTerminationBehavior: .cancelGroup, serviceName: "door-controller")
-                ],
-                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        // The door's services, in one group with the signals: SIGTERM shuts them down in reverse start
+        // order (frames, decisions, door, journal). A replay camera ending is a normal stop, not a failure.
+        var groupConfiguration = ServiceGroupConfiguration(
+            services: service.services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        groupConfiguration.maximumGracefulShutdownDuration = service.settings.shutdownGrace
+        let group = ServiceGroup(configuration: groupConfiguration)
         do {
             try await group.run()
         } catch {

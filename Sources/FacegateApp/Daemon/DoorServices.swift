@@ -1,0 +1,137 @@
+import FacegateCore
+import FacegateDoor
+import FacegateJournal
+import Foundation
+import Logging
+import ServiceLifecycle
+
+// The services a door is made of, in ``DoorControllerService/services``' start order. Each stops
+// when the group shuts it down; the group does that in reverse order, one after the other.
+
+/// Says what the door runs with when it starts and, shut down last of all, closes what the parts hold
+/// (the cloud client) and reports the totals.
+struct DoorPartsService: Service {
+    let controller: DoorControllerService
+
+    func run() async {
+        let parts = controller.parts, logger = controller.logger, doorName = controller.configuration.door.name
+        logger.notice(
+            "starting",
+            metadata: [
+                "door": "\(doorName)", "backend": "\(parts.search.backendName)",
+                "offline_cache": "\(parts.cache == nil ? "off" : "on")", "relay_pulse": "\(controller.configuration.door.pulse)",
+            ])
+        // What the door runs without is journaled (a `degraded` door event each) and stays in STATUS=.
+        for degradation in parts.degradations {
+            logger.warning("running degraded", metadata: ["door": "\(doorName)", "key": "\(degradation.key)", "detail": "\(degradation.detail)"])
+            parts.journal.record(DoorEventRecord(time: Date(), door: doorName, kind: .degraded, detail: degradation.detail))
+        }
+        // Held until everything after it has stopped (or the group is cancelled).
+        try? await gracefulShutdown()
+        let pipeline = controller.pipeline
+        await pipeline.closeObservers()
+        await parts.close()
+        let totals = await pipeline.statistics
+        logger.notice(
+            "stopped",
+            metadata: [
+                "door": "\(doorName)", "frames": "\(totals.frames)", "frames_rejected": "\(totals.framesRejected)",
+                "visits": "\(totals.visits)", "cloud_calls": "\(totals.cloudCalls)", "unlocks": "\(totals.unlocks)",
+            ])
+    }
+}
+
+/// The journal's writer: shut down after the door, it writes out what is queued and closes.
+struct JournalWriterService: Service {
+    let journal: SQLiteJournal
+
+    func run() async {
+        let journal = self.journal
+        await cancelWhenGracefulShutdown { await journal.run() }
+    }
+}
+
+/// The door: relay, contact and exit button, with its events journaled. Shut down after the
+/// pipeline, it locks and releases the relay. A door that fails (inputs lost, a relay that will not
+/// lock) cannot be trusted: the watchdog stops being fed and the failure stops the group, so that the
+/// process exits non-zero, the kernel frees the line and systemd restarts the service.
+struct DoorService: Service {
+    let controller: DoorControllerService
+    let failed: DoorFailedFlag
+
+    func run() async throws {
+        let door = controller.parts.door, journal = controller.parts.journal, pipeline = controller.pipeline
+        let doorName = controller.configuration.door.name, logger = controller.logger, notifier = controller.notifier
+        let failed = self.failed
+        try await cancelWhenGracefulShutdown {
+            // Journaled beside the door's own task: when the door stops, its event stream ends, so its
+            // last events (a fault) are queued for the journal before the service stops.
+            async let journaled: Void = journalDoorEvents(of: door, named: doorName, into: journal)
+            do {
+                try await door.run()
+            } catch {
+                failed.set()
+                let code = (error as? DoorError).map { "\($0.code)" } ?? "\(type(of: error))"
+                logger.critical("the door failed; stopping", metadata: ["door": "\(doorName)", "error": "\(code)"])
+                notifier.status("door \(doorName): door failed (\(code)); stopping")
+                await journaled
+                await pipeline.finish()
+                throw error
+            }
+            await journaled
+        }
+    }
+}
+
+/// The offline cache's re-checks of offline decisions and its revocation sync.
+struct OfflineMaintenanceService: Service {
+    let maintenance: OfflineMaintenance
+    let pipeline: GatePipeline
+
+    func run() async {
+        let maintenance = self.maintenance, pipeline = self.pipeline
+        await cancelWhenGracefulShutdown {
+            await maintenance.run(policy: { await pipeline.currentPolicy }, cloudIsDown: { await pipeline.cloudIsDown })
+        }
+    }
+}
+
+/// The systemd watchdog and `STATUS=` line.
+struct HealthReporterService: Service {
+    let controller: DoorControllerService
+    let doorFailed: DoorFailedFlag
+
+    func run() async {
+        let controller = self.controller, doorFailed = self.doorFailed
+        await cancelWhenGracefulShutdown { await controller.reportHealth(unlessDoorFailed: doorFailed) }
+    }
+}
+
+/// SIGHUP: the configuration read again, the policy replaced.
+struct ReloaderService: Service {
+    let controller: DoorControllerService
+
+    func run() async {
+        let controller = self.controller
+        await cancelWhenGracefulShutdown { await controller.reloadOnHangup() }
+    }
+}
+
+/// The gate pipeline, started last and shut down first: it stops taking frames and finishes the visit
+/// being decided. Its source ending (a replay) ends the group the same way.
+struct PipelineService: Service {
+    let controller: DoorControllerService
+
+    func run() async throws {
+        let controller = self.controller, pipeline = controller.pipeline, logger = controller.logger
+        let notifier = controller.notifier, doorName = controller.configuration.door.name
+        notifier.ready(status: "door \(doorName): watching the camera" + controller.degradedSuffix)
+        try await withGracefulShutdownHandler {
+            try await controller.runPipeline()
+        } onGracefulShutdown: {
+            notifier.stopping()
+            logger.notice("stopping: no new visits; the one being decided finishes", metadata: ["door": "\(doorName)"])
+            Task { await pipeline.finish() }
+        }
+    }
+}
