@@ -191,7 +191,7 @@ let package = Package(
 
         // Test support shared by the test targets (process runner, folders, test data, manual clock);
         // no product depends on it.
-        .target(name: "FacegateTesting", swiftSettings: swiftSettings),
+        .target(name: "FacegateTesting", dependencies: ["FacegateCore"], swiftSettings: swiftSettings),
         .testTarget(name: "FacegateCoreTests", dependencies: ["FacegateCore"], swiftSettings: swiftSettings),
         .testTarget(name: "FacegatePolicyTests", dependencies: ["FacegatePolicy", "FacegateCore"], swiftSettings: swiftSettings),
         .testTarget(name: "FacegateCLITests", dependencies: ["facegate", "FacegateTesting"], swiftSettings: swiftSettings),
@@ -200,6 +200,7 @@ let package = Package(
             dependencies: [
                 "FacegateApp", "FacegatePolicy", "FacegateDemo", "FacegateCore", "FacegateDoor", "FacegateIdentify",
                 "FacegateImageCodec", "FacegateJournal", "FacegateOfflineCache", "FacegateQuality", "FacegateEmulators",
+                "FacegateTesting",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -1,4 +1,5 @@
 import FacegateApp
+import FacegateTesting
 import FacegateCore
 import FacegateDemo
 import FacegateDoor
@@ -166,7 +167,7 @@ struct DecisionFaultTests {
             let visitors = try [Photos.enrolledWalksUp, Photos.strangerWalksUp, Photos.enrolledWalksUp, Photos.strangerWalksUp].map {
                 DemoScene.Visitor(name: $0, portrait: try rig.portrait($0))
             }
-            let held = QueueHoldingSearch()
+            let held = HeldCloud(backendName: "nec")
             let parts = try DoorParts.open(
                 rig.configuration, overrides: .init(source: DemoScene(visitors: visitors), search: held, doorLines: SimulatedDoorLines()),
                 logger: rig.logger)
@@ -192,7 +193,7 @@ struct DecisionFaultTests {
             #expect(journaled.count == 4, "every visit has a row")
             let dropped = journaled.filter { $0.record.decision.reason.contains("not decided") }
             #expect(dropped.count == statistics.visitsDropped && dropped.allSatisfy { $0.record.decision.outcome == .error })
-            #expect(held.searches == 4 - statistics.visitsDropped, "only the decided visits reached the cloud")
+            #expect(held.calls == 4 - statistics.visitsDropped, "only the decided visits reached the cloud")
             await parts.close()
         }
     }
@@ -272,20 +273,3 @@ final class SilentListener: Sendable {
     deinit { close(descriptor) }
 }
 
-/// A cloud whose searches wait until the test releases them, then find nobody.
-final class QueueHoldingSearch: FaceSearch, CloudDirectory {
-    private let state = Mutex<(released: Bool, searches: Int)>((false, 0))
-    var backendName: String { "nec" }
-    var scoreUnit: ScoreUnit { .necScore }
-    var searches: Int { state.withLock { $0.searches } }
-
-    func release() { state.withLock { $0.released = true } }
-
-    func search(_ probe: ProbeFace, policy: DoorPolicy) async throws -> [MatchCandidate] {
-        state.withLock { $0.searches += 1 }
-        while !state.withLock({ $0.released }) { try await Task.sleep(for: .milliseconds(50)) }
-        return []
-    }
-
-    func revokedSubjects(among subjects: Set<String>, policy: DoorPolicy) async throws -> Set<String> { [] }
-}

@@ -3,11 +3,11 @@ import FacegateCore
 import FacegateDoor
 import FacegateJournal
 import FacegateQuality
+import FacegateTesting
 import Foundation
 import Logging
 import ServiceLifecycle
 import ServiceLifecycleTestKit
-import Synchronization
 import Testing
 
 /// The door's services shut down in order (issue 10): a graceful shutdown that arrives while a grant
@@ -17,59 +17,6 @@ import Testing
 /// never writes the decision or its relay record.
 @Suite(.timeLimit(.minutes(1)))
 struct DoorShutdownOrderTests {
-    /// A camera that never ends: someone walks up, then an empty corridor until it is stopped.
-    struct EndlessCamera: FrameSource {
-        func frames() -> AsyncThrowingStream<Frame, any Error> {
-            AsyncThrowingStream { continuation in
-                let producer = Task {
-                    var index = 0
-                    while !Task.isCancelled {
-                        var pixels = [UInt8](repeating: 96, count: 160 * 120 * 3)
-                        pixels[0] = (4..<16).contains(index) ? 255 : 0
-                        guard let image = try? PixelImage(width: 160, height: 120, layout: .rgb24, pixels: pixels) else { break }
-                        continuation.yield(Frame(sequence: UInt64(index), timestamp: .milliseconds(100 * index), image: image))
-                        index += 1
-                        try? await Task.sleep(for: .milliseconds(10))
-                    }
-                    continuation.finish()
-                }
-                continuation.onTermination = { _ in producer.cancel() }
-            }
-        }
-    }
-
-    /// A cloud whose answer waits until the test lets it go; it says when a search has arrived.
-    final class HeldCloud: FaceSearch, CloudDirectory {
-        let arrived: AsyncStream<Void>
-        private let arrival: AsyncStream<Void>.Continuation
-        private let gate = Mutex<CheckedContinuation<Void, Never>?>(nil)
-        private let opened = Mutex(false)
-
-        init() { (arrived, arrival) = AsyncStream.makeStream() }
-
-        var backendName: String { "held" }
-        var scoreUnit: ScoreUnit { .necScore }
-
-        func search(_ probe: ProbeFace, policy: DoorPolicy) async throws -> [MatchCandidate] {
-            await withCheckedContinuation { continuation in
-                let alreadyOpen = opened.withLock { open in
-                    if !open { gate.withLock { $0 = continuation } }
-                    return open
-                }
-                arrival.yield()
-                if alreadyOpen { continuation.resume() }
-            }
-            return [MatchCandidate(subjectId: "alice", score: 9100, tags: ["staff"])]
-        }
-
-        func answer() {
-            opened.withLock { $0 = true }
-            gate.withLock { $0.take() }?.resume()
-        }
-
-        func revokedSubjects(among subjects: Set<String>, policy: DoorPolicy) async throws -> Set<String> { [] }
-    }
-
     @Test("a shutdown during a grant: the grant finishes and opens the door, then the door locks, then the journal is written out")
     func aShutdownDuringAGrantFinishesItThenLocksThenFlushes() async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("shutdown-order-\(UUID().uuidString)")
@@ -88,9 +35,9 @@ struct DoorShutdownOrderTests {
         // A pulse far longer than the test: the door is locked by the shutdown, not by its timer.
         let door = try DoorController(lines: lines, timing: DoorTiming(unlockDuration: .seconds(600)), logger: logger)
         let journal = SQLiteJournal(configuration: .init(path: configuration.journal.path), logger: logger)
-        let cloud = HeldCloud()
+        let cloud = HeldCloud(candidates: [MatchCandidate(subjectId: "alice", score: 9100, tags: ["staff"])])
         let parts = DoorParts(
-            source: EndlessCamera(), analyzer: PipelineOnPortsTests.ScriptedAnalyzer(), search: cloud, directory: cloud, cache: nil,
+            source: SynthesizedApproach(endless: true), analyzer: ScriptedAnalyzer(), search: cloud, directory: cloud, cache: nil,
             door: door, journal: journal, close: {})
         var settings = DoorControllerService.Settings()
         settings.reloadsOnHangup = false
@@ -100,13 +47,12 @@ struct DoorShutdownOrderTests {
 
         try await testGracefulShutdown { trigger in
             let running = Task { try await service.run() }
-            var arrivals = cloud.arrived.makeAsyncIterator()
-            await arrivals.next()
+            #expect(await cloud.waitUntilCalled(timeout: .seconds(20)), "the grant's search reached the cloud")
             trigger.triggerGracefulShutdown()
             // Time for a shutdown out of order to stop the door or the journal before the answer.
             try await Task.sleep(for: .milliseconds(300))
             #expect(!lines.relayIsUnlocked && !lines.isReleased, "the door waits for the decision in progress")
-            cloud.answer()
+            cloud.release()
             try await running.value
         }
 

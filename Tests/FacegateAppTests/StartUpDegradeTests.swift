@@ -1,4 +1,5 @@
 import FacegateApp
+import FacegateTesting
 import FacegateCore
 import FacegateDemo
 import FacegateDoor
@@ -64,7 +65,7 @@ struct DoorStartUpDegradeTests {
             try DoorParts.open(
                 configuration,
                 overrides: .init(
-                    source: source ?? DemoScene(visitors: []), search: HeldSearch(), doorLines: SimulatedDoorLines(logger: logger),
+                    source: source ?? DemoScene(visitors: []), search: HeldCloud(), doorLines: SimulatedDoorLines(logger: logger),
                     environment: [:]),
                 logger: logger)
         }
@@ -168,7 +169,7 @@ struct DoorStartUpDegradeTests {
         }
         let started = ContinuousClock.now
         let parts = try await DoorParts.openWaitingForDevices(
-            bench.configuration, overrides: .init(source: DemoScene(visitors: []), search: HeldSearch(), openDoorLines: opener, environment: [:]),
+            bench.configuration, overrides: .init(source: DemoScene(visitors: []), search: HeldCloud(), openDoorLines: opener, environment: [:]),
             wait: .seconds(10), retryInterval: .milliseconds(200), notifier: SystemdNotifier(environment: ["NOTIFY_SOCKET": notify.path]),
             logger: logger)
         let triesMade = tries.load(ordering: .relaxed)

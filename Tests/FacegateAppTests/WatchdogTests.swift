@@ -1,4 +1,5 @@
 import FacegateApp
+import FacegateTesting
 import FacegateCore
 import FacegateDemo
 import FacegateDoor
@@ -92,7 +93,7 @@ final class WatchdogRig: Sendable {
     let folder: URL
     let configuration: FacegateConfiguration
     let logger: Logger
-    let search = HeldSearch()
+    let search = HeldCloud()
     let source: HeldOpenSource
     let notify: NotifyListener
 
@@ -140,52 +141,6 @@ final class WatchdogRig: Sendable {
     }
 }
 
-/// A cloud whose searches wait until ``release()``, then find nobody.
-final class HeldSearch: FaceSearch, CloudDirectory {
-    private struct State {
-        var calls = 0
-        var released = false
-        var waiting: [CheckedContinuation<Void, Never>] = []
-    }
-    private let state = Mutex(State())
-
-    var backendName: String { "held" }
-    var scoreUnit: ScoreUnit { .necScore }
-    var calls: Int { state.withLock { $0.calls } }
-
-    func search(_ probe: ProbeFace, policy: DoorPolicy) async throws -> [MatchCandidate] {
-        await withCheckedContinuation { continuation in
-            let goOn = state.withLock { state in
-                state.calls += 1
-                if state.released { return true }
-                state.waiting.append(continuation)
-                return false
-            }
-            if goOn { continuation.resume() }
-        }
-        return []
-    }
-
-    func release() {
-        let waiting = state.withLock { state in
-            state.released = true
-            defer { state.waiting = [] }
-            return state.waiting
-        }
-        for continuation in waiting { continuation.resume() }
-    }
-
-    func waitUntilCalled(timeout: Duration) async -> Bool {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if calls > 0 { return true }
-            try? await Task.sleep(for: .milliseconds(20))
-        }
-        return false
-    }
-
-    func revokedSubjects(among subjects: Set<String>, policy: DoorPolicy) async throws -> Set<String> { [] }
-}
 
 /// A scene's frames, then nothing until ``end()``: a camera that stays on after the visitor left.
 final class HeldOpenSource: FrameSource {
