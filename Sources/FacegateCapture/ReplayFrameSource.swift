@@ -85,7 +85,7 @@ public struct ReplayFrameSource: FrameSource {
 private actor ReplaySession {
     private let input: ReplayFrameSource.Input
     private let configuration: ReplayFrameSource.Configuration
-    private let executor = BlockingExecutor(label: "facegate.replay")
+    private let executor = BlockingWorkQueue(label: "facegate.replay")
     private var reader: (any ReplayReader)?
     private var sequence: UInt64 = 0
     /// Media time at which the current pass over the input started (grows with each loop).

@@ -1,7 +1,6 @@
 import CFacegateV4L2
 import FacegateCore
 import Logging
-import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -155,8 +154,8 @@ private actor CameraSession {
     private let logger: Logger
     private let onStatus: @Sendable (V4L2Camera.Status) -> Void
     private let onFrameTiming: (@Sendable (V4L2Camera.FrameTiming) -> Void)?
-    private let executor = BlockingExecutor(label: "facegate.v4l2")
-    private let stop = StopFlag()
+    private let executor = BlockingWorkQueue(label: "facegate.v4l2")
+    private let stop = SetOnceFlag()
     private var device: DeviceBox?
     /// Sequence numbers continue across reopenings: base + the driver's own count.
     private var sequenceBase: UInt64 = 0
@@ -308,9 +307,3 @@ private final class DeviceBox: @unchecked Sendable {
     func close() { device.close() }
 }
 
-/// Set once when the consumer cancels; read by the blocking capture loop.
-private final class StopFlag: Sendable {
-    private let flag = Atomic(false)
-    var isSet: Bool { flag.load(ordering: .relaxed) }
-    func set() { flag.store(true, ordering: .relaxed) }
-}

@@ -14,6 +14,11 @@ public final class BlockingWorkQueue: Sendable {
             queue.async { continuation.resume(with: Swift.Result { try body() }) }
         }
     }
+
+    /// Queues work nobody waits for (closing a device as its owner goes away), after the calls before it.
+    public func runDetached(_ body: @escaping @Sendable () -> Void) {
+        queue.async(execute: body)
+    }
 }
 
 /// The operation's result, or `DeadlineExceeded` once `deadline` passes (the operation is then cancelled).

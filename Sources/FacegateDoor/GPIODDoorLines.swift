@@ -84,7 +84,7 @@ public final class GPIODDoorLines: DoorLines {
     private let contact: RequestedLine?
     private let exitButton: RequestedLine?
     private let chips: Mutex<[String: ChipHandle]>
-    private let watcherStop = StopSignal()
+    private let watcherStop = SetOnceFlag()
     private let watchers = Mutex<[DispatchSemaphore]>([])
 
     public init(configuration: Configuration) throws(DoorError) {
@@ -363,9 +363,3 @@ private final class InputThread: Sendable {
     }
 }
 
-/// Set once, read by the watcher thread between polls.
-private final class StopSignal: Sendable {
-    private let flag = Atomic(false)
-    var isSet: Bool { flag.load(ordering: .relaxed) }
-    func set() { flag.store(true, ordering: .relaxed) }
-}

@@ -4,7 +4,6 @@ import FacegateJournal
 import Foundation
 import Logging
 import ServiceLifecycle
-import Synchronization
 import UnixSignals
 
 /// `facegate run`: one door's controller, as the swift-service-lifecycle `Service`s it is made of.
@@ -72,7 +71,7 @@ public struct DoorControllerService: Service, CustomStringConvertible {
     /// The door's services in start order; a group shuts them down in reverse (see the type's note).
     /// Any of them ending, or failing, shuts the rest down in that order; a failure is then the group's.
     public var services: [ServiceGroupConfiguration.ServiceConfiguration] {
-        let doorFailed = DoorFailedFlag()
+        let doorFailed = SetOnceFlag()
         var services: [any Service] = [DoorPartsService(controller: self), JournalWriterService(journal: parts.journal)]
         services.append(DoorService(controller: self, failed: doorFailed))
         if let cache = parts.cache {
@@ -128,7 +127,7 @@ public struct DoorControllerService: Service, CustomStringConvertible {
 
     /// The watchdog is fed only while the pipeline's stages answer and none is hung; `STATUS=`
     /// says how the door is doing.
-    func reportHealth(unlessDoorFailed doorFailed: DoorFailedFlag) async {
+    func reportHealth(unlessDoorFailed doorFailed: SetOnceFlag) async {
         let interval = min(notifier.watchdogInterval ?? settings.statusInterval, settings.statusInterval)
         let decisionLimit = settings.decisionLimit ?? configuration.backend.decisionDeadline + .seconds(15)
         var reportedStuck = false
@@ -199,12 +198,6 @@ public struct DoorControllerService: Service, CustomStringConvertible {
     }
 }
 
-/// Set once the door has failed; read by the watchdog loop.
-final class DoorFailedFlag: Sendable {
-    private let flag = Atomic(false)
-    var isSet: Bool { flag.load(ordering: .acquiring) }
-    func set() { flag.store(true, ordering: .releasing) }
-}
 
 extension FacegateConfiguration {
     /// What differs from `other` outside the door's policy: those parts are opened at start-up only.

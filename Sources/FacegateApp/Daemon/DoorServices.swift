@@ -57,7 +57,7 @@ struct JournalWriterService: Service {
 /// process exits non-zero, the kernel frees the line and systemd restarts the service.
 struct DoorService: Service {
     let controller: DoorControllerService
-    let failed: DoorFailedFlag
+    let failed: SetOnceFlag
 
     func run() async throws {
         let door = controller.parts.door, journal = controller.parts.journal, pipeline = controller.pipeline
@@ -99,7 +99,7 @@ struct OfflineMaintenanceService: Service {
 /// The systemd watchdog and `STATUS=` line.
 struct HealthReporterService: Service {
     let controller: DoorControllerService
-    let doorFailed: DoorFailedFlag
+    let doorFailed: SetOnceFlag
 
     func run() async {
         let controller = self.controller, doorFailed = self.doorFailed
