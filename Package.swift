@@ -246,7 +246,7 @@ let package = Package(
         ),
         .testTarget(
             name: "FacegateDoorTests",
-            dependencies: ["FacegateDoor", "FacegateCore"],
+            dependencies: ["FacegateDoor", "FacegateCore", "FacegateTesting"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

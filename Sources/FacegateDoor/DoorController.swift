@@ -14,7 +14,12 @@ import Logging
 /// be locked, the door reports ``DoorEvent/fault(_:)`` and ``run()`` throws
 /// ``DoorError/Code/relayFault``: the daemon must then stop, so that the kernel
 /// frees the line and the service is restarted.
-public actor DoorController: DoorActuator {
+///
+/// Its timers (the unlock pulse, held-open and the relock retries) run on `DoorClock`: the daemon's
+/// ``DoorController`` uses the continuous clock, a test a manual one.
+public typealias DoorController = ClockedDoorController<ContinuousClock>
+
+public actor ClockedDoorController<DoorClock: Clock>: DoorActuator where DoorClock.Duration == Duration {
     /// How hard to try before a lock write is a fault.
     public struct RelayRetry: Sendable {
         /// Writes in all, the first included.
@@ -31,9 +36,10 @@ public actor DoorController: DoorActuator {
     }
 
     private let lines: any DoorLines
+    private let clock: DoorClock
     private let logger: Logger
     private let retry: RelayRetry
-    private var machine: DoorStateMachine<ContinuousClock.Instant>
+    private var machine: DoorStateMachine<DoorClock.Instant>
     private var wake: Task<Void, Never>?
     private var subscribers: [Int: AsyncStream<DoorEvent>.Continuation] = [:]
     private var nextSubscriber = 0
@@ -50,14 +56,15 @@ public actor DoorController: DoorActuator {
     public private(set) var isWatchingInputs = false
 
     public init(
-        lines: any DoorLines, timing: DoorTiming = DoorTiming(), relayRetry: RelayRetry = RelayRetry(),
+        lines: any DoorLines, timing: DoorTiming = DoorTiming(), relayRetry: RelayRetry = RelayRetry(), clock: DoorClock,
         logger: Logger = Logger(label: "facegate.door")
     ) throws {
         self.lines = lines
+        self.clock = clock
         self.logger = logger
         self.retry = relayRetry
         let open = try lines.contactIsOpen() ?? false
-        machine = DoorStateMachine(timing: timing, doorOpen: open, now: .now)
+        machine = DoorStateMachine(timing: timing, doorOpen: open, now: clock.now)
         (faults, faultSignal) = AsyncStream.makeStream(of: DoorError.self, bufferingPolicy: .bufferingNewest(1))
     }
 
@@ -89,7 +96,7 @@ public actor DoorController: DoorActuator {
 
     public func unlock(because reason: UnlockReason) async throws {
         try checkRelayIsFree()
-        try await apply(machine.unlock(because: reason, now: .now))
+        try await apply(machine.unlock(because: reason, now: clock.now))
     }
 
     public func events() -> AsyncStream<DoorEvent> {
@@ -121,11 +128,11 @@ public actor DoorController: DoorActuator {
     private func handle(_ input: DoorInput) async {
         switch input {
         case .contact(let open):
-            try? await apply(machine.contact(open: open, now: .now))  // throws only for a failed unlock
+            try? await apply(machine.contact(open: open, now: clock.now))  // throws only for a failed unlock
         case .exitButtonPressed:
             do {
                 try checkRelayIsFree()
-                try await apply(machine.unlock(because: .requestToExit, now: .now))
+                try await apply(machine.unlock(because: .requestToExit, now: clock.now))
             } catch {
                 logger.error("exit request not carried out", metadata: Self.metadata(of: error))
             }
@@ -133,13 +140,13 @@ public actor DoorController: DoorActuator {
     }
 
     private func tick() async {
-        try? await apply(machine.tick(now: .now))  // a tick never unlocks, so never throws
+        try? await apply(machine.tick(now: clock.now))  // a tick never unlocks, so never throws
     }
 
     /// Carries out the machine's actions in order. A relay write that fails ends the batch (the
     /// events after it did not happen) and is handed back to the machine: a failed unlock is
     /// thrown to the caller, a lock that fails every retry is a fault that stops ``run()``.
-    private func apply(_ actions: [DoorStateMachine<ContinuousClock.Instant>.Action]) async throws {
+    private func apply(_ actions: [DoorStateMachine<DoorClock.Instant>.Action]) async throws {
         defer { scheduleWake() }
         for action in actions {
             switch action {
@@ -148,12 +155,12 @@ public actor DoorController: DoorActuator {
                     try lines.driveRelay(unlocked: true)
                 } catch {
                     logger.error("relay could not be unlocked; the door stays locked", metadata: Self.metadata(of: error))
-                    publish(machine.relayFailed(unlocked: true, now: .now))
+                    publish(machine.relayFailed(unlocked: true, now: clock.now))
                     throw error
                 }
             case .driveRelay(unlocked: false):
                 if await !lockRelay() {
-                    publish(machine.relayFailed(unlocked: false, now: .now))
+                    publish(machine.relayFailed(unlocked: false, now: clock.now))
                     let error = DoorError(.relayFault, "\(DoorFault.relayNotLocked) after \(retry.tries) tries")
                     fault = fault ?? error
                     faultSignal.yield(error)
@@ -185,7 +192,7 @@ public actor DoorController: DoorActuator {
             defer { relockInProgress = false }
             // In a task of its own so that a cancelled caller still pauses: a relock is never rushed
             // through its tries nor abandoned half way.
-            await Task { [pause] in try? await Task.sleep(for: pause) }.value
+            await Task { [pause, clock] in try? await clock.sleep(for: pause) }.value
             pause *= 2
             // Released meanwhile (the controller stopped): the relay rests de-energised, out of our hands.
             if released { return true }
@@ -195,7 +202,7 @@ public actor DoorController: DoorActuator {
         return false
     }
 
-    private func publish(_ actions: [DoorStateMachine<ContinuousClock.Instant>.Action]) {
+    private func publish(_ actions: [DoorStateMachine<DoorClock.Instant>.Action]) {
         for case .report(let event) in actions {
             if event.isAlarm {
                 logger.warning("door alarm", metadata: ["event": "\(event.name)"])
@@ -218,9 +225,9 @@ public actor DoorController: DoorActuator {
         wake?.cancel()
         wake = nil
         guard !stopped, let deadline = machine.nextDeadline else { return }
-        wake = Task { [weak self] in
+        wake = Task { [weak self, clock] in
             do {
-                try await Task.sleep(until: deadline, clock: .continuous)
+                try await clock.sleep(until: deadline, tolerance: nil)
             } catch {
                 return
             }
@@ -237,7 +244,7 @@ public actor DoorController: DoorActuator {
         wake = nil
         switch lines.failMode {
         case .secure:
-            try? await apply(machine.lockNow(now: .now))  // locking never throws; a failure is a fault
+            try? await apply(machine.lockNow(now: clock.now))  // locking never throws; a failure is a fault
         case .safe:
             logger.notice("releasing a fail-safe door: it rests unlocked")
         }
@@ -246,5 +253,15 @@ public actor DoorController: DoorActuator {
         for subscriber in subscribers.values { subscriber.finish() }
         subscribers = [:]
         faultSignal.finish()
+    }
+}
+
+extension ClockedDoorController where DoorClock == ContinuousClock {
+    /// The daemon's door, on the continuous clock.
+    public init(
+        lines: any DoorLines, timing: DoorTiming = DoorTiming(), relayRetry: RelayRetry = RelayRetry(),
+        logger: Logger = Logger(label: "facegate.door")
+    ) throws {
+        try self.init(lines: lines, timing: timing, relayRetry: relayRetry, clock: ContinuousClock(), logger: logger)
     }
 }

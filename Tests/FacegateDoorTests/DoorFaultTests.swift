@@ -57,7 +57,9 @@ struct DoorFaultTests {
         // No `locked`: it never happened.
         #expect(await collect(events, until: .fault(.relayNotLocked)) == [.unlocked(.grant), .fault(.relayNotLocked)])
         let faultAfter = clock.now - unlockedAt
-        #expect(faultAfter >= .milliseconds(170) && faultAfter < .seconds(1), "pulse 20 ms + retries 150 ms; took \(faultAfter)")
+        // Never sooner than the pulse and the pauses; the schedule itself is checked on a test clock
+        // (`DoorClockTests`), as a busy machine can only make it later here.
+        #expect(faultAfter >= .milliseconds(170), "pulse 20 ms + retries 150 ms; took \(faultAfter)")
         #expect(lines.failedRelayWrites == 3)
 
         // run() ends with the fault, whatever else is going on: the daemon must stop.

@@ -1,0 +1,84 @@
+import FacegateCore
+import FacegateDoor
+import FacegateTesting
+import Testing
+
+/// The door's timers on its own clock (issue 10): the pulse, held-open and the relock retries run on
+/// a `TestClock` the test moves, so each is checked to the millisecond and none waits in real time.
+@Suite(.timeLimit(.minutes(1)))
+struct DoorClockTests {
+    /// Waits (briefly, in real time) for what a woken timer does.
+    func eventually(_ condition: () async -> Bool) async -> Bool {
+        let deadline = ContinuousClock.now + .seconds(5)
+        while ContinuousClock.now < deadline {
+            if await condition() { return true }
+            try? await Task.sleep(for: .milliseconds(2))
+        }
+        return false
+    }
+
+    @Test("a grant's pulse relocks when the door's clock has run the pulse, not a moment before")
+    func thePulseRunsOnTheDoorsClock() async throws {
+        let clock = TestClock()
+        let lines = SimulatedDoorLines()
+        let door = try ClockedDoorController(lines: lines, timing: DoorTiming(unlockDuration: .seconds(3)), clock: clock)
+        let running = Task { try await door.run() }
+        defer { running.cancel() }
+
+        try await door.unlock(because: .grant)
+        #expect(await clock.waitForSleepers(), "the relock timer is armed")
+        clock.advance(by: .milliseconds(2999))
+        #expect(lines.relayIsUnlocked && clock.sleepers == 1, "still in the pulse")
+        clock.advance(by: .milliseconds(1))
+        #expect(await eventually { !lines.relayIsUnlocked }, "relocked at 3 s on the door's clock")
+        #expect(lines.relayChanges == 2)
+    }
+
+    @Test("a door held open is reported once the door's clock has run the held-open time")
+    func heldOpenRunsOnTheDoorsClock() async throws {
+        let clock = TestClock()
+        let lines = SimulatedDoorLines()
+        let door = try ClockedDoorController(
+            lines: lines, timing: DoorTiming(unlockDuration: .seconds(60), heldOpenAfter: .seconds(30)), clock: clock)
+        let running = Task { try await door.run() }
+        defer { running.cancel() }
+        let events = await door.events()
+        while !(await door.isWatchingInputs) { await Task.yield() }
+
+        try await door.unlock(because: .grant)
+        lines.setContact(open: true)
+        var iterator = events.makeAsyncIterator()
+        #expect(await iterator.next() == .unlocked(.grant))
+        #expect(await iterator.next() == .opened(authorized: true))
+        #expect(await clock.waitForSleepers())
+        clock.advance(by: .seconds(29))
+        clock.advance(by: .seconds(1))
+        #expect(await iterator.next() == .heldOpen)
+    }
+
+    @Test("a lock write that keeps failing is retried after 50 ms, then 100 ms, of the door's clock, then is a fault")
+    func relockRetriesPauseOnTheDoorsClock() async throws {
+        let clock = TestClock()
+        let lines = SimulatedDoorLines()
+        lines.failRelayWrites(unlocked: false)
+        let door = try ClockedDoorController(lines: lines, timing: DoorTiming(unlockDuration: .milliseconds(20)), clock: clock)
+        let running = Task { try await door.run() }
+
+        try await door.unlock(because: .grant)
+        #expect(await clock.waitForSleepers())
+        clock.advance(by: .milliseconds(20))
+        #expect(await eventually { lines.failedRelayWrites == 1 }, "the pulse ended: the first lock write")
+        #expect(await clock.waitForSleepers(), "the first pause")
+        clock.advance(by: .milliseconds(49))
+        #expect(lines.failedRelayWrites == 1 && clock.sleepers == 1, "still pausing")
+        clock.advance(by: .milliseconds(1))
+        #expect(await eventually { lines.failedRelayWrites == 2 }, "the second try after 50 ms")
+        #expect(await clock.waitForSleepers(), "the second pause")
+        clock.advance(by: .milliseconds(100))
+        #expect(await eventually { lines.failedRelayWrites == 3 }, "the third try after 100 ms more")
+
+        let error = await #expect(throws: DoorError.self) { try await running.value }
+        #expect(error?.code == .relayFault)
+        #expect(lines.isReleased)
+    }
+}
