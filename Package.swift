@@ -236,12 +236,12 @@ let package = Package(
         ),
         .testTarget(
             name: "FacegateQualityTests",
-            dependencies: ["FacegateCore", "FacegateImageCodec", "FacegateQuality"],
+            dependencies: ["FacegateCore", "FacegateImageCodec", "FacegateQuality", "FacegateTesting"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "FacegateCaptureTests",
-            dependencies: ["FacegateCapture", "FacegateCore", "FacegateImageCodec"],
+            dependencies: ["FacegateCapture", "FacegateCore", "FacegateImageCodec", "FacegateTesting"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

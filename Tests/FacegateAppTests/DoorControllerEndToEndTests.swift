@@ -12,14 +12,14 @@ import Foundation
 import Logging
 import Synchronization
 import Testing
+import FacegateTesting
 
 /// The door controller end to end: `DoorControllerService` with real photos walking up to the door
 /// (synthesized approaches), the NEC ID emulator over loopback, the real offline cache and journal
 /// in SQLite files, and the simulated relay.
 @Suite(.serialized, .timeLimit(.minutes(5)))
 struct DoorControllerEndToEndTests {
-    static let testdata = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/testdata/faces")
+    static let testdata = SharedTestData.faces
 
     static func photo(_ name: String) throws -> [UInt8] {
         [UInt8](try Data(contentsOf: testdata.appendingPathComponent(name)))

@@ -2,6 +2,7 @@ import FacegateCore
 import FacegateJournal
 import Foundation
 import Testing
+import FacegateTesting
 
 #if canImport(Glibc)
     import Glibc
@@ -15,8 +16,7 @@ import Testing
 /// the NEC ID emulator (`facegate-emulator nec`) enrols her, `facegate run` grants her online, and the
 /// cache it filled (with its key) is copied into each case's folder.
 enum FaultMatrix {
-    static let faces = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/testdata/faces")
+    static let faces = SharedTestData.faces
     static let enrolledPhoto = "leonardo_dicaprio/01.jpg"
     static let enrolledWalksUp = "leonardo_dicaprio/03.jpg"
     static let strangerWalksUp = "stock_neutral_woman/01.jpg"

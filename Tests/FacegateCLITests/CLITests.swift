@@ -6,7 +6,7 @@ import Testing
 @Suite(.serialized, .timeLimit(.minutes(5))) struct CLITests {
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
-    static let testData = packageRoot.deletingLastPathComponent().appendingPathComponent("shared/testdata")
+    static let testData = SharedTestData.root
 
     /// The built `facegate`, beside this test bundle.
     static var executable: URL {

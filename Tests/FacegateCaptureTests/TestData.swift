@@ -1,17 +1,9 @@
 import Foundation
+import FacegateTesting
 
-/// The shared test data beside the repository (`../shared/testdata`), found from this file's path.
+/// The shared test data (`SharedTestData`), as paths for the capture tests.
 enum TestData {
-    static let root: String = {
-        var directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        while directory.path != "/" {
-            if FileManager.default.fileExists(atPath: directory.appendingPathComponent("Package.swift").path) {
-                return directory.deletingLastPathComponent().appendingPathComponent("shared/testdata").path
-            }
-            directory.deleteLastPathComponent()
-        }
-        return "../shared/testdata"
-    }()
+    static var root: String { SharedTestData.root.path }
 
     static func path(_ relative: String) -> String { "\(root)/\(relative)" }
 

@@ -2,17 +2,11 @@ import FacegateCore
 import FacegateImageCodec
 import FacegateQuality
 import Foundation
+import FacegateTesting
 
 /// The shared test photos: `../shared/testdata` beside the package root (CI lays it there).
 enum TestData {
-    static let root: URL = {
-        let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent()
-        if let override = ProcessInfo.processInfo.environment["FACEGATE_TESTDATA"] {
-            return URL(fileURLWithPath: override)
-        }
-        return packageRoot.deletingLastPathComponent().appendingPathComponent("shared/testdata")
-    }()
+    static var root: URL { SharedTestData.root }
 
     static var faces: URL { root.appendingPathComponent("faces") }
 

@@ -1,17 +1,9 @@
 import Foundation
+import FacegateTesting
 
-/// The shared test data beside the clone: `<package root>/../shared/testdata`.
+/// The shared test data (`SharedTestData`), as the NEC tests read it.
 enum TestData {
-    static let root: URL = {
-        var folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        while folder.path != "/" {
-            if FileManager.default.fileExists(atPath: folder.appendingPathComponent("Package.swift").path) {
-                return folder.deletingLastPathComponent().appendingPathComponent("shared/testdata")
-            }
-            folder = folder.deletingLastPathComponent()
-        }
-        return URL(fileURLWithPath: "/nonexistent-testdata")
-    }()
+    static var root: URL { SharedTestData.root }
 
     static func url(_ relative: String) -> URL { root.appendingPathComponent(relative) }
 

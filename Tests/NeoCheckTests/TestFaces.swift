@@ -1,18 +1,11 @@
 import FacegateCore
 import FacegateQuality
 import Foundation
+import FacegateTesting
 
 /// The shared test photographs and the real local face core.
 enum TestFaces {
-    /// `../shared/testdata/faces` beside the package root, found from this file's path.
-    static let folder: URL = {
-        var url = URL(fileURLWithPath: #filePath)
-        while url.path != "/" {
-            url.deleteLastPathComponent()
-            if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { break }
-        }
-        return url.deletingLastPathComponent().appendingPathComponent("shared/testdata/faces")
-    }()
+    static var folder: URL { SharedTestData.faces }
 
     static func photo(_ person: String, _ file: String) throws -> [UInt8] {
         [UInt8](try Data(contentsOf: folder.appendingPathComponent(person).appendingPathComponent(file)))
