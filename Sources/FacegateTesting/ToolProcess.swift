@@ -83,6 +83,24 @@ public enum ToolProcess {
 }
 
 extension ToolProcess {
+    /// Starts a long-running `tool` (a daemon, an emulator) with standard output and standard error
+    /// both written to `log`, a file, so that nothing the test does not read can fill a pipe and stall it.
+    public static func start(
+        _ tool: URL, _ arguments: [String], environment: [String: String]? = nil, log: URL
+    ) throws -> Process {
+        let process = Process()
+        process.executableURL = tool
+        process.arguments = arguments
+        if let environment { process.environment = environment }
+        guard FileManager.default.createFile(atPath: log.path, contents: nil) else { throw CocoaError(.fileWriteUnknown) }
+        let handle = try FileHandle(forWritingTo: log)
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        try handle.close()
+        return process
+    }
+
     private static func prepare(
         _ tool: URL, _ arguments: [String], _ environment: [String: String]?, _ currentDirectory: URL?
     ) -> (Process, output: Pipe, errors: Pipe) {

@@ -56,18 +56,14 @@ enum FaultMatrix {
 
             // The emulator on free ports; it prints the biometric endpoint.
             let emulatorLog = folder.appendingPathComponent("emulator.log")
-            FileManager.default.createFile(atPath: emulatorLog.path, contents: nil)
-            let emulator = Process()
-            emulator.executableURL = executable("facegate-emulator")
-            emulator.arguments = [
-                "nec", "--port", "0", "--portal-port", "0", "--access-key", "AKIDMATRIX",
-                "--secret-key-file", folder.appendingPathComponent("secret-key").path, "--api-key-file", folder.appendingPathComponent("api-key").path,
-                "--state", folder.appendingPathComponent("nec").path,
-            ]
-            let emulatorOutput = try FileHandle(forWritingTo: emulatorLog)
-            emulator.standardOutput = emulatorOutput
-            emulator.standardError = emulatorOutput
-            try emulator.run()
+            let emulator = try ToolProcess.start(
+                executable("facegate-emulator"),
+                [
+                    "nec", "--port", "0", "--portal-port", "0", "--access-key", "AKIDMATRIX",
+                    "--secret-key-file", folder.appendingPathComponent("secret-key").path, "--api-key-file",
+                    folder.appendingPathComponent("api-key").path, "--state", folder.appendingPathComponent("nec").path,
+                ],
+                log: emulatorLog)
             defer {
                 emulator.terminate()
                 emulator.waitUntilExit()
@@ -115,22 +111,10 @@ enum FaultMatrix {
         }
     }
 
-    /// A short command, its stdout and stderr read to the end (one file: no pipe to fill).
+    /// A short command to its end: its status and standard output.
     static func run(_ executable: URL, _ arguments: [String], environment: [String: String]? = nil) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        if let environment { process.environment = environment }
-        let outputFile = FileManager.default.temporaryDirectory.appendingPathComponent("facegate-matrix-\(UUID().uuidString).out")
-        FileManager.default.createFile(atPath: outputFile.path, contents: nil)
-        defer { try? FileManager.default.removeItem(at: outputFile) }
-        let handle = try FileHandle(forWritingTo: outputFile)
-        process.standardOutput = handle
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        try handle.close()
-        return (process.terminationStatus, (try? String(contentsOf: outputFile, encoding: .utf8)) ?? "")
+        let run = try ToolProcess.runBlocking(executable, arguments, environment: environment)
+        return (run.status, run.output)
     }
 }
 

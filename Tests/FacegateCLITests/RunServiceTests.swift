@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import FacegateTesting
 
 #if canImport(Glibc)
     import Glibc
@@ -91,19 +92,12 @@ import Testing
     }
 
     func start(_ bench: Bench, notify: NotifySocket?, watchdogMicroseconds: Int? = nil) throws -> (Process, URL) {
-        let process = Process()
-        process.executableURL = CLITests.executable
-        process.arguments = ["run", "--config", bench.configuration.path]
         var environment = ProcessInfo.processInfo.environment
         environment["NOTIFY_SOCKET"] = notify?.path
         environment["WATCHDOG_USEC"] = watchdogMicroseconds.map(String.init)
-        process.environment = environment
         let log = bench.folder.appendingPathComponent("run.log")
-        #expect(FileManager.default.createFile(atPath: log.path, contents: nil))
-        let handle = try FileHandle(forWritingTo: log)
-        process.standardOutput = handle
-        process.standardError = handle
-        try process.run()
+        let process = try ToolProcess.start(
+            CLITests.executable, ["run", "--config", bench.configuration.path], environment: environment, log: log)
         return (process, log)
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import FacegateTesting
 
 #if canImport(Glibc)
     import Glibc
@@ -34,19 +35,12 @@ import Testing
     }
 
     func start(_ bench: Bench, notify: NotifySocket?, arguments: [String] = []) throws -> (Process, URL) {
-        let process = Process()
-        process.executableURL = CLITests.executable
-        process.arguments = ["run", "--config", bench.configuration.path] + arguments
         var environment = ProcessInfo.processInfo.environment
         environment["NOTIFY_SOCKET"] = notify?.path
         environment["WATCHDOG_USEC"] = nil
-        process.environment = environment
         let log = bench.folder.appendingPathComponent("run.log")
-        #expect(FileManager.default.createFile(atPath: log.path, contents: nil))
-        let handle = try FileHandle(forWritingTo: log)
-        process.standardOutput = handle
-        process.standardError = handle
-        try process.run()
+        let process = try ToolProcess.start(
+            CLITests.executable, ["run", "--config", bench.configuration.path] + arguments, environment: environment, log: log)
         return (process, log)
     }
 
@@ -63,16 +57,8 @@ import Testing
     }
 
     func facegate(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = CLITests.executable
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        let run = try ToolProcess.runBlocking(CLITests.executable, arguments)
+        return (run.status, run.output + run.errors)
     }
 
     @Test(.timeLimit(.minutes(1)))
