@@ -33,8 +33,9 @@ import Testing
 
     /// A port nothing listens on (bound, then closed).
     static func refusedEndpoint() throws -> String {
-        let listener = try SilentListener()
-        return "http://127.0.0.1:\(listener.port)/api"
+        let server = try FaultyCloud.RawServer(.silent)
+        server.stop()
+        return "http://127.0.0.1:\(server.port)/api"
     }
 
     @Test("a service that answers at all is reachable; NeoCheck's probe spends no budget")

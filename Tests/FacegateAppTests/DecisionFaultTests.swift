@@ -3,6 +3,7 @@ import FacegateTesting
 import FacegateCore
 import FacegateDemo
 import FacegateDoor
+import FacegateEmulators
 import FacegateIdentify
 import FacegateJournal
 import FacegateOfflineCache
@@ -57,7 +58,8 @@ struct DecisionFaultTests {
             #expect(online.outcomes.map(\.record.decision.outcome) == [.granted])
 
             // A cloud that accepts connections and never answers.
-            let silent = try SilentListener()
+            let silent = try FaultyCloud.RawServer(.silent)
+            defer { silent.stop() }
             var necConfiguration = rig.cloud.configuration(http: CloudHTTPPolicy(requestTimeout: .milliseconds(1500)))
             necConfiguration.endpoint = "http://127.0.0.1:\(silent.port)"
             let silentSearch = CountingSearch(NECFaceSearch(client: NECIDClient(configuration: necConfiguration, httpClient: rig.httpClient)))
@@ -243,33 +245,4 @@ final class JournalCheckingLines: DoorLines {
     func release() { simulated.release() }
 }
 
-/// A TCP port that accepts connections (the kernel completes them) and never reads or answers.
-final class SilentListener: Sendable {
-    let port: Int
-    private let descriptor: Int32
-
-    init() throws {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw DoorError(.ioFailed, "socket failed") }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard bound == 0, listen(fd, 64) == 0 else {
-            close(fd)
-            throw DoorError(.ioFailed, "bind/listen failed")
-        }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        port = Int(UInt16(bigEndian: address.sin_port))
-        descriptor = fd
-    }
-
-    deinit { close(descriptor) }
-}
 
