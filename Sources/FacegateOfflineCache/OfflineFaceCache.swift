@@ -49,6 +49,13 @@ public actor OfflineFaceCache {
     public let configuration: Configuration
     private let key: OfflineCacheKey
     private let database: DatabasePool
+
+    /// Writes the WAL back into the file and closes it: at a stop the file alone then holds every face
+    /// (a copy or a backup of it misses nothing). Later calls fail with GRDB's closed-database error.
+    public func close() {
+        try? database.writeWithoutTransaction { try $0.checkpoint(.truncate) }
+        try? database.close()
+    }
     private let logger: Logger
     private var integrityFailures: UInt64 = 0
 

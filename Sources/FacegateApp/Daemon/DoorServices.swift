@@ -1,6 +1,7 @@
 import FacegateCore
 import FacegateDoor
 import FacegateJournal
+import FacegateOfflineCache
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -31,6 +32,8 @@ struct DoorPartsService: Service {
         let pipeline = controller.pipeline
         await pipeline.closeObservers()
         await parts.close()
+        // Last of all (the pipeline and the re-checks have stopped): the file alone then holds every face.
+        await parts.cache?.close()
         let totals = await pipeline.statistics
         logger.notice(
             "stopped",
