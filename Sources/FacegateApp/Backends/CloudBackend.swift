@@ -11,10 +11,6 @@ import Logging
 enum CloudBackends {
     static let all: [any CloudBackend.Type] = [NECBackend.self, NeoCheckBackend.self]
 
-    static func type(of kind: BackendKind) -> (any CloudBackend.Type)? {
-        all.first { $0.kind == kind }
-    }
-
     /// Each backend's section with its defaults.
     static var defaultSections: [BackendKind: any CloudBackend] {
         Dictionary(uniqueKeysWithValues: all.map { ($0.kind, $0.init()) })
@@ -77,11 +73,6 @@ protocol CloudBackend: Sendable {
 
 extension CloudBackend where Self: Equatable {
     func isSameSection(as other: any CloudBackend) -> Bool { (other as? Self) == self }
-}
-
-extension CloudBackend {
-    /// `backend.KIND`, the prefix of every key path in its section.
-    static var sectionPath: String { "backend.\(kind.rawValue)" }
 }
 
 /// What a backend is given to open its client.
