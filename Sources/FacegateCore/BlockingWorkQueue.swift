@@ -25,10 +25,18 @@ public final class BlockingWorkQueue: Sendable {
 public func withDeadline<Result: Sendable>(
     _ deadline: ContinuousClock.Instant, operation: @escaping @Sendable () async throws -> Result
 ) async throws -> Result {
+    try await withDeadline(deadline, on: ContinuousClock(), operation: operation)
+}
+
+/// The operation's result, or `DeadlineExceeded` once `clock` reaches `deadline` (the operation is
+/// then cancelled). The clock is the caller's, so that a test can pass the deadline without waiting.
+public func withDeadline<Result: Sendable, DeadlineClock: Clock>(
+    _ deadline: DeadlineClock.Instant, on clock: DeadlineClock, operation: @escaping @Sendable () async throws -> Result
+) async throws -> Result {
     try await withThrowingTaskGroup(of: Result?.self) { group in
         group.addTask { try await operation() }
         group.addTask {
-            try await Task.sleep(until: deadline, clock: .continuous)
+            try await clock.sleep(until: deadline, tolerance: nil)
             return nil
         }
         defer { group.cancelAll() }

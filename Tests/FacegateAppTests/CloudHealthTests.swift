@@ -8,12 +8,12 @@ struct CloudHealthTests {
     let start = ContinuousClock.now
 
     @Test func aHealthyCloudIsAsked() {
-        var health = CloudHealth(retryInterval: .seconds(5), hasProbe: true)
+        var health = CloudHealth<ContinuousClock.Instant>(retryInterval: .seconds(5), hasProbe: true)
         #expect(health.outageToSkip(at: start) == nil)
     }
 
     @Test func afterAFailureVisitsSkipTheCloudUntilItAnswers() {
-        var health = CloudHealth(retryInterval: .seconds(5), hasProbe: true)
+        var health = CloudHealth<ContinuousClock.Instant>(retryInterval: .seconds(5), hasProbe: true)
         health.failed("unreachable: connection refused", at: start)
         let skipped = health.outageToSkip(at: start + .seconds(60))
         #expect(skipped?.hasPrefix("unreachable: connection refused") == true)
@@ -25,7 +25,7 @@ struct CloudHealthTests {
     }
 
     @Test func withoutAProbeOneVisitPerIntervalTriesTheCloud() {
-        var health = CloudHealth(retryInterval: .seconds(5), hasProbe: false)
+        var health = CloudHealth<ContinuousClock.Instant>(retryInterval: .seconds(5), hasProbe: false)
         health.failed("timeout", at: start)
         #expect(health.outageToSkip(at: start + .seconds(1)) != nil)
         #expect(health.outageToSkip(at: start + .seconds(5)) == nil, "the trial visit")

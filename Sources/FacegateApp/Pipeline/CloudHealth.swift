@@ -6,12 +6,12 @@ import FacegateCore
 /// once instead of each waiting out the decision deadline. The cloud counts as back when a probe
 /// reaches it (``CloudReachability``) or, for a backend without a cheap probe, when one visit per
 /// `retryInterval` is let through to the cloud again and answers. Pure: the caller supplies the time.
-struct CloudHealth: Sendable {
+struct CloudHealth<Instant: InstantProtocol>: Sendable where Instant.Duration == Duration {
     struct Outage: Sendable {
-        var since: ContinuousClock.Instant
+        var since: Instant
         var failure: String
         /// When the next visit may try the cloud itself (backends without a probe).
-        var nextTrial: ContinuousClock.Instant
+        var nextTrial: Instant
     }
 
     /// How often the cloud is tried again while it is away.
@@ -28,7 +28,7 @@ struct CloudHealth: Sendable {
     var isDown: Bool { outage != nil }
 
     /// The failure to decide offline with, or nil when this visit should ask the cloud.
-    mutating func outageToSkip(at now: ContinuousClock.Instant) -> String? {
+    mutating func outageToSkip(at now: Instant) -> String? {
         guard var current = outage else { return nil }
         if !hasProbe, now >= current.nextTrial {
             current.nextTrial = now.advanced(by: retryInterval)
@@ -39,7 +39,7 @@ struct CloudHealth: Sendable {
     }
 
     /// A search or probe found the cloud unavailable.
-    mutating func failed(_ failure: String, at now: ContinuousClock.Instant) {
+    mutating func failed(_ failure: String, at now: Instant) {
         if outage == nil {
             outage = Outage(since: now, failure: failure, nextTrial: now.advanced(by: retryInterval))
         } else {
@@ -50,8 +50,8 @@ struct CloudHealth: Sendable {
     /// The cloud answered (whatever it said): it is reachable.
     /// - Returns: how long it had been away, when it had.
     @discardableResult
-    mutating func answered(at now: ContinuousClock.Instant) -> Duration? {
+    mutating func answered(at now: Instant) -> Duration? {
         defer { outage = nil }
-        return outage.map { now - $0.since }
+        return outage.map { $0.since.duration(to: now) }
     }
 }

@@ -24,40 +24,46 @@ public struct PipelineStatistics: Sendable, Hashable {
     public init() {}
 }
 
+/// A gate pipeline's limits (from the door's configuration).
+public struct GatePipelineSettings: Sendable {
+    public var door: String
+    public var approach: ApproachConfiguration
+    /// From the start of a decision, how long the cloud may take before the offline cache decides.
+    public var decisionDeadline: Duration
+    /// Visits waiting for the decision loop; one more is journaled undecided, never silently lost.
+    public var maxWaitingVisits: Int
+    /// While the cloud is away, how often it is probed (or, without a probe, tried by a visit).
+    public var cloudRetryInterval: Duration
+    /// How long a grant may wait for the journal's commit before the door opens regardless.
+    public var grantCommitLimit: Duration
+    /// How far the clock may read behind the newest decision (or a cached face) before offline
+    /// grants are refused as decided on a wrong clock; small steps (NTP) stay within it.
+    public var clockTolerance: TimeInterval = 300
+
+    public init(
+        door: String, approach: ApproachConfiguration, decisionDeadline: Duration, maxWaitingVisits: Int = 16,
+        cloudRetryInterval: Duration = .seconds(5), grantCommitLimit: Duration = .seconds(1)
+    ) {
+        self.door = door
+        self.approach = approach
+        self.decisionDeadline = decisionDeadline
+        self.maxWaitingVisits = max(1, maxWaitingVisits)
+        self.cloudRetryInterval = cloudRetryInterval
+        self.grantCommitLimit = grantCommitLimit
+    }
+}
+
 /// Capture → quality → one visit per approach → identify → policy → door → journal.
 ///
 /// Frames go through their own loop that only analyses faces and never waits on the network or the
 /// disk; completed visits are handed to a decision loop, which makes at most one cloud call each.
 /// A slow cloud delays decisions, never frames; a frame the analysis cannot keep up with is dropped
 /// by the source, never a decision.
-public actor GatePipeline {
-    public struct Settings: Sendable {
-        public var door: String
-        public var approach: ApproachConfiguration
-        /// From the start of a decision, how long the cloud may take before the offline cache decides.
-        public var decisionDeadline: Duration
-        /// Visits waiting for the decision loop; one more is journaled undecided, never silently lost.
-        public var maxWaitingVisits: Int
-        /// While the cloud is away, how often it is probed (or, without a probe, tried by a visit).
-        public var cloudRetryInterval: Duration
-        /// How long a grant may wait for the journal's commit before the door opens regardless.
-        public var grantCommitLimit: Duration
-        /// How far the clock may read behind the newest decision (or a cached face) before offline
-        /// grants are refused as decided on a wrong clock; small steps (NTP) stay within it.
-        public var clockTolerance: TimeInterval = 300
-
-        public init(
-            door: String, approach: ApproachConfiguration, decisionDeadline: Duration, maxWaitingVisits: Int = 16,
-            cloudRetryInterval: Duration = .seconds(5), grantCommitLimit: Duration = .seconds(1)
-        ) {
-            self.door = door
-            self.approach = approach
-            self.decisionDeadline = decisionDeadline
-            self.maxWaitingVisits = max(1, maxWaitingVisits)
-            self.cloudRetryInterval = cloudRetryInterval
-            self.grantCommitLimit = grantCommitLimit
-        }
-    }
+///
+/// Its deadlines, the cloud's retry pace and the stuck-stage watch run on `PipelineClock`, so a test
+/// can move them on a manual clock; the daemon uses ``GatePipeline``, on the continuous clock.
+public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Duration == Duration {
+    public typealias Settings = GatePipelineSettings
 
     private let source: any FrameSource
     private let analyzer: any FrameAnalyzing
@@ -70,9 +76,10 @@ public actor GatePipeline {
     private let qualityQueue = BlockingWorkQueue(label: "facegate.quality")
     private let descriptorQueue = BlockingWorkQueue(label: "facegate.descriptor")
     private let now: @Sendable () -> Date
+    private let clock: PipelineClock
     private var policy: DoorPolicy
     private var policyState = PolicyState()
-    private var cloudHealth: CloudHealth
+    private var cloudHealth: CloudHealth<PipelineClock.Instant>
     /// The newest decision time known (from the journal at start, then each decision's): a clock that
     /// reads earlier has been set back, and offline grants wait until it is right again.
     private var newestDecisionTime: Date?
@@ -84,7 +91,7 @@ public actor GatePipeline {
     public init(
         source: any FrameSource, analyzer: any FrameAnalyzing, search: any FaceSearch, offline: (any OfflineFaceStore)?,
         door: any DoorActuator, journal: any GateJournal, policy: DoorPolicy, settings: Settings, logger: Logger,
-        now: @escaping @Sendable () -> Date = { Date() }
+        clock: PipelineClock, now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.source = source
         self.analyzer = analyzer
@@ -96,6 +103,7 @@ public actor GatePipeline {
         self.settings = settings
         self.logger = logger
         self.now = now
+        self.clock = clock
         cloudHealth = CloudHealth(retryInterval: settings.cloudRetryInterval, hasProbe: search is any CloudReachability)
     }
 
@@ -111,17 +119,16 @@ public actor GatePipeline {
 
     /// When the frame analysis and the decision now in progress started (nil when idle): a stage
     /// that stays busy far longer than it ever should is hung, and the watchdog stops vouching.
-    private var analysisStarted: ContinuousClock.Instant?
-    private var decisionStarted: ContinuousClock.Instant?
+    private var analysisStarted: PipelineClock.Instant?
+    private var decisionStarted: PipelineClock.Instant?
 
     /// Nil when both loops are idle or working within their limits; otherwise what is stuck.
     public func stuckStage(analysisLimit: Duration, decisionLimit: Duration) -> String? {
-        let now = ContinuousClock.now
-        if let analysisStarted, now - analysisStarted > analysisLimit {
-            return "the analysis of one frame has taken \(now - analysisStarted)"
+        if let analysisStarted, elapsed(since: analysisStarted) > analysisLimit {
+            return "the analysis of one frame has taken \(elapsed(since: analysisStarted))"
         }
-        if let decisionStarted, now - decisionStarted > decisionLimit {
-            return "one decision has taken \(now - decisionStarted)"
+        if let decisionStarted, elapsed(since: decisionStarted) > decisionLimit {
+            return "one decision has taken \(elapsed(since: decisionStarted))"
         }
         return nil
     }
@@ -135,7 +142,7 @@ public actor GatePipeline {
 
     private struct PendingVisit: Sendable {
         var visit: Visit
-        var emittedAt: ContinuousClock.Instant
+        var emittedAt: PipelineClock.Instant
         var analysis: Duration
         /// The quality core's and the capture stage's time on the visit's best frame (capture when the source measures it).
         var capture: Duration?
@@ -187,7 +194,6 @@ public actor GatePipeline {
     private func runFrames(into visits: AsyncStream<PendingVisit>.Continuation) async throws {
         defer { visits.finish() }
         var selector = ApproachSelector(configuration: settings.approach)
-        let clock = ContinuousClock()
         // Stage times of recent frames with faces, so a visit's best frame can be looked up when it is emitted.
         var stageTimes: [UInt64: (capture: Duration?, analysis: Duration)] = [:]
         let analyzer = self.analyzer
@@ -206,7 +212,7 @@ public actor GatePipeline {
                 continue
             }
             analysisStarted = nil
-            let analysis = clock.now - started
+            let analysis = elapsed(since: started)
             if !faces.isEmpty {
                 stageTimes[frame.sequence] = (frame.captureTime, analysis)
                 if stageTimes.count > 2048 { stageTimes = stageTimes.filter { $0.key + 1024 > frame.sequence } }
@@ -240,23 +246,22 @@ public actor GatePipeline {
     /// it answers. Backends without a probe are tried by the next visit instead (see ``CloudHealth``).
     private func watchCloudWhileDown() async {
         guard let probe = search as? any CloudReachability else { return }
-        let interval = settings.cloudRetryInterval, limit = settings.decisionDeadline
-        let clock = ContinuousClock()
+        let interval = settings.cloudRetryInterval, limit = settings.decisionDeadline, clock = self.clock
         var next = clock.now.advanced(by: interval)
-        while (try? await Task.sleep(until: next, clock: clock)) != nil {
+        while (try? await clock.sleep(until: next, tolerance: nil)) != nil {
             // At a fixed rate: a probe that waits out its deadline does not push the next one later, so
             // the cloud's return is seen within one interval (plus that probe's own round trip).
             next = max(next.advanced(by: interval), clock.now)
             guard cloudHealth.isDown else { continue }
             do {
-                try await withDeadline(.now + limit) { try await probe.checkReachable() }
+                try await withDeadline(clock.now.advanced(by: limit), on: clock) { try await probe.checkReachable() }
                 noteCloudAnswer(.cloud(candidates: [], unit: search.scoreUnit))
             } catch is CancellationError {
                 return
             } catch let error as CloudUnavailable {
-                cloudHealth.failed(error.description, at: .now)
+                cloudHealth.failed(error.description, at: clock.now)
             } catch is DeadlineExceeded {
-                cloudHealth.failed("no answer to the reachability probe", at: .now)
+                cloudHealth.failed("no answer to the reachability probe", at: clock.now)
             } catch {
                 // It answered, if only to refuse: the searches will say what is wrong.
                 noteCloudAnswer(.failed(cause: "\(error)"))
@@ -266,7 +271,7 @@ public actor GatePipeline {
 
     /// Keeps the cloud's health from what a search (or probe) found.
     private func noteCloudAnswer(_ answer: Identification) {
-        let now = ContinuousClock.now
+        let now = clock.now
         if case .unavailable(let failure) = answer {
             if !cloudHealth.isDown {
                 logger.warning(
@@ -290,7 +295,7 @@ public actor GatePipeline {
     /// A visit in, a decision record out: identify, decide, act (a grant committed, then the door
     /// opened), learn, keep for re-check, announce.
     private func decide(_ pending: PendingVisit) async {
-        let started = ContinuousClock.now
+        let started = clock.now
         decisionStarted = started
         defer { decisionStarted = nil }
         let visit = pending.visit
@@ -303,7 +308,7 @@ public actor GatePipeline {
         // another one's decision still gets its full time with the cloud.
         let lookup =
             visit.passedQualityGate
-            ? await identify(visit, deadline: started + settings.decisionDeadline, at: time, latencies: &latencies) : Lookup()
+            ? await identify(visit, deadline: started.advanced(by: settings.decisionDeadline), at: time, latencies: &latencies) : Lookup()
         let decision = evaluate(lookup, of: visit, at: time, latencies: &latencies, visitReady: pending.emittedAt)
         let record = await act(
             on: DecisionRecord(
@@ -317,14 +322,13 @@ public actor GatePipeline {
 
     /// The door's policy applied to what the identify stage found.
     private func evaluate(
-        _ lookup: Lookup, of visit: Visit, at time: Date, latencies: inout StageLatencies, visitReady: ContinuousClock.Instant
+        _ lookup: Lookup, of visit: Visit, at time: Date, latencies: inout StageLatencies, visitReady: PipelineClock.Instant
     ) -> Decision {
-        let clock = ContinuousClock()
         let policyStart = clock.now
         let decision = AccessPolicy.evaluate(
             lookup.identification, passedQualityGate: visit.passedQualityGate, policy: policy, state: &policyState, at: time)
-        latencies.policy = clock.now - policyStart
-        latencies.total = clock.now - visitReady
+        latencies.policy = elapsed(since: policyStart)
+        latencies.total = elapsed(since: visitReady)
         statistics.decisions[decision.outcome, default: 0] += 1
         // A clock set back stays suspect until it passes the newest decision again.
         if clockProblem == nil { newestDecisionTime = max(newestDecisionTime ?? time, time) }
@@ -333,7 +337,7 @@ public actor GatePipeline {
 
     /// Journals the decision; a grant is committed first, then the door is opened and the relay's
     /// result journaled too.
-    private func act(on record: DecisionRecord, visitReady: ContinuousClock.Instant) async -> DecisionRecord {
+    private func act(on record: DecisionRecord, visitReady: PipelineClock.Instant) async -> DecisionRecord {
         guard record.decision.outcome.opensDoor else {
             journal.record(record)
             return record
@@ -362,7 +366,7 @@ public actor GatePipeline {
     /// The best face's crop to the cloud (or, while the cloud is known to be down, straight to the
     /// offline cache), with the local descriptor computed meanwhile for the cache.
     private func identify(
-        _ visit: Visit, deadline: ContinuousClock.Instant, at time: Date, latencies: inout StageLatencies
+        _ visit: Visit, deadline: PipelineClock.Instant, at time: Date, latencies: inout StageLatencies
     ) async -> Lookup {
         var lookup = Lookup()
         let probe: ProbeFace
@@ -393,13 +397,12 @@ public actor GatePipeline {
 
     /// The cloud's answer, or `.unavailable` at once while it is known to be away: a person at the
     /// door does not wait for a cloud already known to be down. Sets the cloud latency when it asked.
-    private func askCloud(_ probe: ProbeFace, deadline: ContinuousClock.Instant, latencies: inout StageLatencies) async -> Identification {
-        let clock = ContinuousClock()
+    private func askCloud(_ probe: ProbeFace, deadline: PipelineClock.Instant, latencies: inout StageLatencies) async -> Identification {
         if let outage = cloudHealth.outageToSkip(at: clock.now) { return .unavailable(cloudFailure: outage) }
         let cloudStart = clock.now
         statistics.cloudCalls += 1
         let answer = await searchCloud(probe, deadline: deadline)
-        latencies.cloud = clock.now - cloudStart
+        latencies.cloud = elapsed(since: cloudStart)
         noteCloudAnswer(answer)
         return answer
     }
@@ -453,7 +456,7 @@ public actor GatePipeline {
         journal.record(record)
         let journal = self.journal
         do {
-            try await withDeadline(.now + settings.grantCommitLimit) { try await journal.flush() }
+            try await withDeadline(clock.now.advanced(by: settings.grantCommitLimit), on: clock) { try await journal.flush() }
         } catch {
             logger.error(
                 "grant not yet on disk; opening the door anyway, the record stays queued",
@@ -462,9 +465,8 @@ public actor GatePipeline {
     }
 
     /// Drives the relay for a committed grant and journals what it did.
-    private func open(for granted: DecisionRecord, visitReady: ContinuousClock.Instant) async -> DecisionRecord {
+    private func open(for granted: DecisionRecord, visitReady: PipelineClock.Instant) async -> DecisionRecord {
         var record = granted
-        let clock = ContinuousClock()
         let relayStart = clock.now
         do {
             try await door.unlock(because: .grant)
@@ -475,8 +477,8 @@ public actor GatePipeline {
             record.relay = .failed
             logger.error("relay did not unlock", metadata: ["door": "\(settings.door)", "error": "\(error)"])
         }
-        record.latencies.relay = clock.now - relayStart
-        record.latencies.total = clock.now - visitReady
+        record.latencies.relay = elapsed(since: relayStart)
+        record.latencies.total = elapsed(since: visitReady)
         journal.recordRelay(
             RelayRecord(decisionId: record.id, result: record.relay ?? .failed, latency: record.latencies.relay, total: record.latencies.total))
         return record
@@ -523,10 +525,10 @@ public actor GatePipeline {
     }
 
     /// One cloud search under the decision deadline; what cannot reach the cloud becomes `.unavailable`.
-    private func searchCloud(_ probe: ProbeFace, deadline: ContinuousClock.Instant) async -> Identification {
+    private func searchCloud(_ probe: ProbeFace, deadline: PipelineClock.Instant) async -> Identification {
         let search = self.search, policy = self.policy
         do {
-            let candidates = try await withDeadline(deadline) { try await search.search(probe, policy: policy) }
+            let candidates = try await withDeadline(deadline, on: clock) { try await search.search(probe, policy: policy) }
             return .cloud(candidates: candidates, unit: search.scoreUnit)
         } catch let error as CloudUnavailable {
             return .unavailable(cloudFailure: error.description)
@@ -535,5 +537,25 @@ public actor GatePipeline {
         } catch {
             return .failed(cause: "\(error)")
         }
+    }
+
+    /// Time on the pipeline's clock since `start`.
+    private nonisolated func elapsed(since start: PipelineClock.Instant) -> Duration {
+        start.duration(to: clock.now)
+    }
+}
+
+/// The gate pipeline as the daemon runs it, on the continuous clock.
+public typealias GatePipeline = ClockedGatePipeline<ContinuousClock>
+
+extension ClockedGatePipeline where PipelineClock == ContinuousClock {
+    public init(
+        source: any FrameSource, analyzer: any FrameAnalyzing, search: any FaceSearch, offline: (any OfflineFaceStore)?,
+        door: any DoorActuator, journal: any GateJournal, policy: DoorPolicy, settings: Settings, logger: Logger,
+        now: @escaping @Sendable () -> Date = { Date() }
+    ) {
+        self.init(
+            source: source, analyzer: analyzer, search: search, offline: offline, door: door, journal: journal, policy: policy,
+            settings: settings, logger: logger, clock: ContinuousClock(), now: now)
     }
 }

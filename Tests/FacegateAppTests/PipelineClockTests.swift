@@ -1,0 +1,181 @@
+import FacegateApp
+import FacegateCore
+import FacegateDoor
+import FacegateQuality
+import FacegateTesting
+import Foundation
+import Logging
+import Synchronization
+import Testing
+
+/// The pipeline's waits on its own clock (issue 10, clocks injected): the decision deadline, the
+/// cloud's retry pace and the stuck-stage watch move when a test advances a ``TestClock``, so a
+/// 60 s deadline or a 30 s stuck decision is tested without waiting for it.
+@Suite(.timeLimit(.minutes(1)))
+struct PipelineClockTests {
+    static let quiet: Logger = {
+        var logger = Logger(label: "pipeline-clock")
+        logger.logLevel = .critical
+        return logger
+    }()
+
+    static let policy = DoorPolicy(door: "clocked", threshold: 7000, scoreUnit: .necScore, searchTags: ["staff"])
+
+    static func pipeline(
+        source: any FrameSource, analyzer: any FrameAnalyzing = ScriptedAnalyzer(), search: any FaceSearch, journal: MemoryJournal,
+        clock: TestClock, decisionDeadline: Duration = .seconds(60), cloudRetryInterval: Duration = .seconds(5)
+    ) throws -> (ClockedGatePipeline<TestClock>, SimulatedDoorLines) {
+        let lines = SimulatedDoorLines(logger: quiet)
+        let door = try DoorController(lines: lines, timing: DoorTiming(unlockDuration: .milliseconds(200)), logger: quiet)
+        let pipeline = ClockedGatePipeline(
+            source: source, analyzer: analyzer, search: search, offline: nil, door: door, journal: journal, policy: policy,
+            settings: .init(
+                door: "clocked", approach: ApproachConfiguration(settleFrames: 3), decisionDeadline: decisionDeadline,
+                cloudRetryInterval: cloudRetryInterval),
+            logger: quiet, clock: clock)
+        return (pipeline, lines)
+    }
+
+    @Test("a cloud that never answers: a decision stuck past the watchdog's limit is named, then the deadline decides without the cloud")
+    func theDeadlineRunsOnThePipelineClock() async throws {
+        let clock = TestClock()
+        let cloud = HeldCloud(candidates: [MatchCandidate(subjectId: "alice", score: 9100, tags: ["staff"])])
+        let journal = MemoryJournal()
+        let (pipeline, lines) = try Self.pipeline(source: SynthesizedApproach(), search: cloud, journal: journal, clock: clock)
+        let run = Task { try await pipeline.run() }
+        #expect(await cloud.waitUntilCalled(timeout: .seconds(10)))
+        #expect(await clock.waitForSleepers(1), "the decision deadline waits on the pipeline's clock")
+        // Every frame analysed, so that only the decision can be busy when the clock moves.
+        let approach = SynthesizedApproach()
+        while await pipeline.statistics.frames < approach.empty + approach.present + approach.after {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+
+        #expect(await pipeline.stuckStage(analysisLimit: .seconds(5), decisionLimit: .seconds(30)) == nil)
+        clock.advance(by: .seconds(31))
+        let stuck = await pipeline.stuckStage(analysisLimit: .seconds(5), decisionLimit: .seconds(30))
+        #expect(stuck?.hasPrefix("one decision has taken 31") == true, "\(stuck ?? "nil")")
+        #expect(journal.decisions.isEmpty, "31 s into a 60 s deadline the cloud is still waited for")
+
+        clock.advance(by: .seconds(29))
+        try await run.value
+        let decision = try #require(journal.decisions.first?.decision)
+        #expect(journal.decisions.count == 1)
+        #expect(decision.outcome == .deniedOffline)
+        #expect(decision.reason.contains("no answer within the decision deadline"), "\(decision.reason)")
+        #expect(lines.relayChanges == 0, "no answer never opens the door")
+        #expect(await pipeline.stuckStage(analysisLimit: .seconds(5), decisionLimit: .seconds(30)) == nil, "decided: nothing is stuck")
+    }
+
+    @Test("a frame whose analysis hangs is named stuck once the pipeline's clock passes the limit")
+    func aHungAnalysisIsNamed() async throws {
+        let clock = TestClock()
+        let analyzer = HangingAnalyzer()
+        let (pipeline, _) = try Self.pipeline(
+            source: SynthesizedApproach(), analyzer: analyzer, search: HeldCloud(released: true), journal: MemoryJournal(), clock: clock)
+        let run = Task { try await pipeline.run() }
+        defer { analyzer.release() }
+        #expect(await analyzer.waitUntilHanging(timeout: .seconds(10)))
+        #expect(await pipeline.stuckStage(analysisLimit: .seconds(5), decisionLimit: .seconds(30)) == nil)
+        clock.advance(by: .seconds(6))
+        let stuck = await pipeline.stuckStage(analysisLimit: .seconds(5), decisionLimit: .seconds(30))
+        #expect(stuck?.hasPrefix("the analysis of one frame has taken 6") == true, "\(stuck ?? "nil")")
+        analyzer.release()
+        await pipeline.finish()
+        try await run.value
+    }
+
+    @Test("while the cloud is away it is probed once per retry interval of the pipeline's clock, and used again once it answers")
+    func theCloudIsProbedOnThePipelineClock() async throws {
+        let clock = TestClock()
+        let cloud = SwitchableCloud()
+        let journal = MemoryJournal()
+        let (pipeline, _) = try Self.pipeline(
+            source: SynthesizedApproach(endless: true), search: cloud, journal: journal, clock: clock, cloudRetryInterval: .seconds(5))
+        let run = Task { try await pipeline.run() }
+        defer { run.cancel() }
+        // The approach is decided while the cloud is away: it is then known to be down.
+        while journal.decisions.isEmpty { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(journal.decisions.first?.decision.outcome == .deniedOffline)
+        #expect(await pipeline.cloudIsDown)
+        #expect(cloud.probes == 0)
+
+        #expect(await clock.waitForSleepers(1), "the retry pace waits on the pipeline's clock")
+        clock.advance(by: .seconds(4))
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(cloud.probes == 0, "not probed before the interval has passed")
+        clock.advance(by: .seconds(1))
+        while cloud.probes < 1 { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(await pipeline.cloudIsDown, "a probe that finds it away leaves it down")
+
+        cloud.isReachable = true
+        #expect(await clock.waitForSleepers(1))
+        clock.advance(by: .seconds(5))
+        while await pipeline.cloudIsDown { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(cloud.probes == 2)
+        await pipeline.finish()
+        try await run.value
+    }
+}
+
+/// A cloud that is away (every search and probe fails as unreachable) until the test says otherwise.
+final class SwitchableCloud: FaceSearch, CloudReachability {
+    private struct State {
+        var reachable = false
+        var probes = 0
+    }
+    private let state = Mutex(State())
+
+    var backendName: String { "switchable" }
+    var scoreUnit: ScoreUnit { .necScore }
+    var probes: Int { state.withLock { $0.probes } }
+    var isReachable: Bool {
+        get { state.withLock { $0.reachable } }
+        set { state.withLock { $0.reachable = newValue } }
+    }
+
+    func search(_ probe: ProbeFace, policy: DoorPolicy) async throws -> [MatchCandidate] {
+        guard isReachable else { throw CloudUnavailable(.unreachable, "connection refused") }
+        return []
+    }
+
+    func checkReachable() async throws {
+        let reachable = state.withLock { state in
+            state.probes += 1
+            return state.reachable
+        }
+        guard reachable else { throw CloudUnavailable(.unreachable, "connection refused") }
+    }
+}
+
+/// Analyses like ``ScriptedAnalyzer``, but the first frame with someone in it hangs until released.
+final class HangingAnalyzer: FrameAnalyzing {
+    private let scripted = ScriptedAnalyzer()
+    private let gate = DispatchSemaphore(value: 0)
+    private let hanging = Atomic<Bool>(false)
+    private let released = Atomic<Bool>(false)
+
+    func analyze(_ image: PixelImage, descriptorLimit: Int) throws -> ImageAnalysis {
+        if image.pixels[0] == 255, !released.load(ordering: .acquiring), hanging.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged {
+            gate.wait()
+        }
+        return try scripted.analyze(image, descriptorLimit: descriptorLimit)
+    }
+
+    func descriptor(of face: DetectedFace, in image: PixelImage) throws -> FaceDescriptor {
+        try scripted.descriptor(of: face, in: image)
+    }
+
+    func waitUntilHanging(timeout: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while !hanging.load(ordering: .acquiring) {
+            guard ContinuousClock.now < deadline else { return false }
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+        return true
+    }
+
+    func release() {
+        if !released.exchange(true, ordering: .acquiringAndReleasing) { gate.signal() }
+    }
+}
