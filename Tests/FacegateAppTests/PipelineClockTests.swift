@@ -81,7 +81,7 @@ struct PipelineClockTests {
         let stuck = await pipeline.stuckStage(analysisLimit: .seconds(5), decisionLimit: .seconds(30))
         #expect(stuck?.hasPrefix("the analysis of one frame has taken 6") == true, "\(stuck ?? "nil")")
         analyzer.release()
-        await pipeline.finish()
+        pipeline.finish()
         try await run.value
     }
 
@@ -113,7 +113,7 @@ struct PipelineClockTests {
         clock.advance(by: .seconds(5))
         while await pipeline.cloudIsDown { try await Task.sleep(for: .milliseconds(5)) }
         #expect(cloud.probes == 2)
-        await pipeline.finish()
+        pipeline.finish()
         try await run.value
     }
 }

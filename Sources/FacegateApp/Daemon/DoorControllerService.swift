@@ -117,7 +117,7 @@ public struct DoorControllerService: Service, CustomStringConvertible {
             } catch is CancellationError {
                 return
             } catch {
-                if await pipeline.isFinishing || Task.isCancelled { return }
+                if pipeline.isFinishing || Task.isCancelled { return }
                 logger.error("the camera failed; trying again", metadata: ["error": "\(error)", "retry_in": "\(settings.captureRestartDelay)"])
                 notifier.status("camera failed: \(error); retrying")
                 try await Task.sleep(for: settings.captureRestartDelay)

@@ -78,7 +78,7 @@ struct DoorService: Service {
                 logger.critical("the door failed; stopping", metadata: ["door": "\(doorName)", "error": "\(code)"])
                 notifier.status("door \(doorName): door failed (\(code)); stopping")
                 await journaled
-                await pipeline.finish()
+                pipeline.finish()
                 throw error
             }
             await journaled
@@ -134,7 +134,7 @@ struct PipelineService: Service {
         } onGracefulShutdown: {
             notifier.stopping()
             logger.notice("stopping: no new visits; the one being decided finishes", metadata: ["door": "\(doorName)"])
-            Task { await pipeline.finish() }
+            pipeline.finish()
         }
     }
 }

@@ -5,6 +5,7 @@ import FacegatePolicy
 import FacegateQuality
 import Foundation
 import Logging
+import Synchronization
 
 /// Running totals of a pipeline, for status lines, tests and benchmarks.
 public struct PipelineStatistics: Sendable, Hashable {
@@ -150,14 +151,23 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
         var approach: Duration
     }
 
+    /// Whether ``finish()`` was called, and the frame loop it stops. Outside the actor's isolation so
+    /// that a signal handler or graceful shutdown can stop the frames at once, without a task.
+    private struct Finishing {
+        var requested = false
+        var frames: Task<Void, any Error>?
+    }
+    private nonisolated let finishing = Mutex(Finishing())
+
     /// Set by ``finish()``: no new frames are taken.
-    public private(set) var isFinishing = false
-    private var framesTask: Task<Void, any Error>?
+    public nonisolated var isFinishing: Bool { finishing.withLock { $0.requested } }
 
     /// Stops taking frames; the visits already made are still decided, then ``run()`` returns.
-    public func finish() {
-        isFinishing = true
-        framesTask?.cancel()
+    public nonisolated func finish() {
+        finishing.withLock { state in
+            state.requested = true
+            return state.frames
+        }?.cancel()
     }
 
     /// Runs until the frame source ends, ``finish()`` is called (then every pending visit is still
@@ -165,16 +175,21 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
     public func run() async throws {
         guard !isFinishing else { return }
         let (visits, visitSink) = AsyncStream<PendingVisit>.makeStream(bufferingPolicy: .bufferingOldest(settings.maxWaitingVisits))
+        // The frame loop is its own task so that finish() can stop it alone while the decisions go on.
         let frames = Task { try await self.runFrames(into: visitSink) }
-        framesTask = frames
-        let cloudWatch = Task { await self.watchCloudWhileDown() }
+        let finishedMeanwhile = finishing.withLock { state in
+            state.frames = frames
+            return state.requested
+        }
+        if finishedMeanwhile { frames.cancel() }
+        // Cancelled and awaited when run() returns.
+        async let _ = watchCloudWhileDown()
         await withTaskCancellationHandler {
             for await pending in visits { await self.decide(pending) }
         } onCancel: {
             frames.cancel()
         }
-        cloudWatch.cancel()
-        framesTask = nil
+        finishing.withLock { $0.frames = nil }
         do {
             try await frames.value
         } catch is CancellationError {
