@@ -76,4 +76,25 @@ struct CloudBackendTableTests {
         changed.backend.nec.apiKey = .credential("other")
         #expect(changed != defaults)
     }
+
+    @Test func eachBackendChecksTheDoorsSearchScopeAndRefusesTheOthersKey() throws {
+        func problemPaths(_ yaml: String) -> [String] {
+            do {
+                _ = try FacegateConfiguration(yaml: yaml)
+                return []
+            } catch {
+                return error.problems.map(\.path)
+            }
+        }
+        let sixtyFive = "[" + (1...65).map { "t\($0)" }.joined(separator: ", ") + "]"
+        let sixtyFour = "[" + (1...64).map { "t\($0)" }.joined(separator: ", ") + "]"
+        // NEC ID: at most 64 tags, and no face list (it has none: the door would search everyone).
+        #expect(problemPaths("backend: {kind: nec}\ndoor: {tags: \(sixtyFive)}") == ["door.tags"])
+        #expect(problemPaths("backend: {kind: nec}\ndoor: {tags: \(sixtyFour)}") == [])
+        #expect(problemPaths("backend: {kind: nec}\ndoor: {tags: [staff], face_list: staff}") == ["door.face_list"])
+        // NeoCheck: its face list narrows the search; tags would be ignored, so they are refused.
+        #expect(problemPaths("backend: {kind: neocheck}\ndoor: {face_list: staff}") == [])
+        #expect(problemPaths("backend: {kind: neocheck}\ndoor: {face_list: staff, tags: [staff]}") == ["door.tags"])
+        #expect(problemPaths("backend: {kind: neocheck}\ndoor: {tags: \(sixtyFive)}") == ["door.tags"])
+    }
 }

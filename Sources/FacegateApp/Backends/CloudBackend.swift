@@ -59,6 +59,10 @@ protocol CloudBackend: Sendable {
     static func provenTag(of door: FacegateConfiguration.Door) -> String?
     /// What to tell an installer whose schedule names a tag the door cannot check.
     static var tagScheduleAdvice: String { get }
+    /// What is wrong with the door's search scope (`tags`, `face_list`) for this backend, by key under
+    /// `door`. A scope key this backend does not search by is refused: ignored, it would let in
+    /// everyone the door was meant to narrow down.
+    static func searchScopeProblems(of door: FacegateConfiguration.Door) -> [(key: String, message: String)]
 
     /// Settings it cannot run without, other than secrets, by key path.
     func missingSettings() -> [ConfigProblem]

@@ -177,10 +177,10 @@ extension FacegateConfiguration {
         door.heldOpenAfter = d.seconds("held_open_seconds", default: door.heldOpenAfter, in: 1...3600)
         door.exitButton = gpioLine(d.scoped("exit_button"))
         door.tags = d.strings("tags")
-        if door.tags.count > 64 { d.problem("NEC ID searches at most 64 tags", key: "tags") }
         door.faceList = d.string("face_list")
         // Scores are in the chosen backend's own units; one on another's scale is refused (see CloudBackend).
         let chosen = type(of: backend.chosen)
+        for scope in chosen.searchScopeProblems(of: door) { d.problem(scope.message, key: scope.key) }
         door.threshold = d.double("threshold", check: chosen.thresholdProblem)
         door.minimumMargin = d.double("minimum_margin", check: chosen.marginProblem)
         door.denyList = Set(d.strings("deny_list"))

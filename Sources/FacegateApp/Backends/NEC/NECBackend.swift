@@ -50,6 +50,13 @@ public struct NECBackend: CloudBackend, Equatable {
     static let tagScheduleAdvice =
         "with NEC ID a tag schedule needs the door to search exactly that one tag (NEC does not say which tags a match carries); use subject schedules"
 
+    static func searchScopeProblems(of door: FacegateConfiguration.Door) -> [(key: String, message: String)] {
+        var problems: [(key: String, message: String)] = []
+        if door.tags.count > 64 { problems.append(("tags", "NEC ID searches at most 64 tags")) }
+        if door.faceList != nil { problems.append(("face_list", "NEC ID has no face lists: a door's search is narrowed by tags")) }
+        return problems
+    }
+
     func missingSettings() -> [ConfigProblem] { [] }
 
     var secrets: [(key: String, reference: SecretReference?)] {

@@ -53,6 +53,10 @@ public struct NeoCheckBackend: CloudBackend, Equatable {
 
     static let tagScheduleAdvice = "with NeoCheck the only tag is the door's face_list"
 
+    static func searchScopeProblems(of door: FacegateConfiguration.Door) -> [(key: String, message: String)] {
+        door.tags.isEmpty ? [] : [("tags", "NeoCheck has no tags: a door's search is narrowed by its face_list")]
+    }
+
     func missingSettings() -> [ConfigProblem] {
         var problems: [ConfigProblem] = []
         if clientId == nil { problems.append(ConfigProblem(path: "backend.neocheck.client_id", message: "is needed")) }
