@@ -191,7 +191,20 @@ let package = Package(
 
         // Test support shared by the test targets (process runner, folders, test data, manual clock);
         // no product depends on it.
-        .target(name: "FacegateTesting", dependencies: ["FacegateCore"], swiftSettings: swiftSettings),
+        // What tests share (stand-ins, clocks, live emulators, the hostile server, process runner, test
+        // data); test targets depend on it, product targets never do.
+        .target(
+            name: "FacegateTesting",
+            dependencies: [
+                "FacegateCore", "FacegateIdentify", "FacegateEmulators", "FacegateQuality",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "FacegateCoreTests", dependencies: ["FacegateCore"], swiftSettings: swiftSettings),
         .testTarget(name: "FacegatePolicyTests", dependencies: ["FacegatePolicy", "FacegateCore"], swiftSettings: swiftSettings),
         .testTarget(name: "FacegateCLITests", dependencies: ["facegate", "FacegateTesting"], swiftSettings: swiftSettings),

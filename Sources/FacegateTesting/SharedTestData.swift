@@ -7,14 +7,20 @@ public enum SharedTestData {
         if let override = ProcessInfo.processInfo.environment["FACEGATE_TESTDATA"], !override.isEmpty {
             return URL(fileURLWithPath: override)
         }
-        // Sources/FacegateTesting/SharedTestData.swift: three folders up is the package root.
-        let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent()
-        return packageRoot.deletingLastPathComponent().appendingPathComponent("shared/testdata")
+        return PackageFolder.root.deletingLastPathComponent().appendingPathComponent("shared/testdata")
     }()
 
     /// The face photos, one folder per person.
     public static var faces: URL { root.appendingPathComponent("faces") }
+
+    public static func url(_ relative: String) -> URL { root.appendingPathComponent(relative) }
+}
+
+/// The package's own folder, for tests of the files it ships (`etc/`, `systemd/`).
+public enum PackageFolder {
+    /// Sources/FacegateTesting/SharedTestData.swift: three folders up.
+    public static let root: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
 
     public static func url(_ relative: String) -> URL { root.appendingPathComponent(relative) }
 }

@@ -3,6 +3,7 @@ import AsyncHTTPClient
 import FacegateApp
 import FacegateEmulators
 import FacegateIdentify
+import FacegateTesting
 import Foundation
 import Testing
 
@@ -31,16 +32,10 @@ import Testing
                 budget: try HourlyCallBudget(callsPerHour: 1, stateFile: nil)))
     }
 
-    /// A port nothing listens on (bound, then closed).
-    static func refusedEndpoint() throws -> String {
-        let server = try FaultyCloud.RawServer(.silent)
-        server.stop()
-        return "http://127.0.0.1:\(server.port)/api"
-    }
 
     @Test("a service that answers at all is reachable; NeoCheck's probe spends no budget")
     func answeringIsReachable() async throws {
-        try await withFaultyCloud(FaultyCloud.Reply(status: 404, body: #"{"message":"Not Found"}"#)) { endpoint in
+        try await withFaultyCloud(HostileServer.Behaviour.reply(status: 404, body: #"{"message":"Not Found"}"#)) { endpoint in
             let search = try Self.neoCheck(endpoint)
             try await search.checkReachable()
             try await search.checkReachable()
@@ -58,7 +53,9 @@ import Testing
 
     @Test("a refused connection is away, on both clouds, within the 1 s connect timeout", .timeLimit(.minutes(1)))
     func refusedIsAway() async throws {
-        let endpoint = try Self.refusedEndpoint()
+        let refused = try RefusedPort()
+        defer { refused.release() }  // held, and so refused, to the end
+        let endpoint = refused.endpoint + "/api"
         let started = ContinuousClock.now
         defer { #expect(ContinuousClock.now - started < .seconds(5)) }
         await #expect(throws: CloudUnavailable.self) { try await Self.nec(endpoint).checkReachable() }
@@ -69,8 +66,9 @@ import Testing
         "a refused connection fails the call at once, and after a long outage the cloud's return is seen by the very next probe: the client keeps no connection backoff",
         .timeLimit(.minutes(1)))
     func returnAfterALongOutageIsSeenAtOnce() async throws {
-        let endpoint = try Self.refusedEndpoint()
-        let port = try #require(URL(string: endpoint)?.port)
+        let refused = try RefusedPort()
+        defer { refused.release() }  // held, and so refused, to the end
+        let endpoint = refused.endpoint + "/api", port = refused.port
         // A client of its own: what its connection pool learnt during the outage is the point.
         let http = CloudHTTP.makeClient()
         let search = Self.nec(endpoint, http: http)
@@ -87,7 +85,8 @@ import Testing
         // a second (the connect timeout) on every one of them.
         let median = refusals.sorted()[refusals.count / 2]
         #expect(median < .milliseconds(500), "a refused connection is an answer at once: \(refusals)")
-        try await withFaultyCloud(FaultyCloud.Reply(status: 200, body: #"{"status":"ok"}"#), port: port) { _ in
+        refused.release()
+        try await withFaultyCloud(HostileServer.Behaviour.reply(status: 200, body: #"{"status":"ok"}"#), port: port) { _ in
             let started = ContinuousClock.now
             try await search.checkReachable()
             #expect(ContinuousClock.now - started < .seconds(1))

@@ -3,6 +3,7 @@ import AsyncHTTPClient
 import FacegateApp
 import FacegateEmulators
 import FacegateIdentify
+import FacegateTesting
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -12,33 +13,33 @@ import Testing
 /// proxy's HTML page, nothing), makes the door's search throw `CloudUnavailable`, so the door decides
 /// offline instead of journaling an `error`. Each status comes from a real HTTP server on loopback.
 @Suite(.timeLimit(.minutes(5))) struct CloudUnavailableStatusTests {
-    static let unavailableReplies: [FaultyCloud.Reply] = [
-        FaultyCloud.Reply(status: 429, body: #"{"message":"Too Many Requests"}"#),
-        FaultyCloud.Reply(status: 429, contentType: nil),
-        FaultyCloud.Reply(status: 500, body: #"{"message":"Internal Error"}"#),
+    static let unavailableReplies: [HostileServer.Behaviour] = [
+        HostileServer.Behaviour.reply(status: 429, body: #"{"message":"Too Many Requests"}"#),
+        HostileServer.Behaviour.reply(status: 429, contentType: nil),
+        HostileServer.Behaviour.reply(status: 500, body: #"{"message":"Internal Error"}"#),
         // NEC's JSON with a documented errorCode that alone would read as the caller's fault.
-        FaultyCloud.Reply(status: 500, body: #"{"errorCode":1001,"message":"Invalid request"}"#),
-        FaultyCloud.Reply(status: 500, contentType: "text/plain", body: "upstream exploded"),
-        FaultyCloud.Reply.gatewayPage(502),
-        FaultyCloud.Reply(status: 503, body: #"{"message":"Service Unavailable"}"#),
-        FaultyCloud.Reply.gatewayPage(503),
-        FaultyCloud.Reply.gatewayPage(504),
-        FaultyCloud.Reply(status: 504, contentType: nil),
-        FaultyCloud.Reply(status: 599, contentType: nil),
+        HostileServer.Behaviour.reply(status: 500, body: #"{"errorCode":1001,"message":"Invalid request"}"#),
+        HostileServer.Behaviour.reply(status: 500, contentType: "text/plain", body: "upstream exploded"),
+        HostileServer.Behaviour.gatewayPage(502),
+        HostileServer.Behaviour.reply(status: 503, body: #"{"message":"Service Unavailable"}"#),
+        HostileServer.Behaviour.gatewayPage(503),
+        HostileServer.Behaviour.gatewayPage(504),
+        HostileServer.Behaviour.reply(status: 504, contentType: nil),
+        HostileServer.Behaviour.reply(status: 599, contentType: nil),
     ]
 
     static let policy = DoorPolicy(door: "front", threshold: 7000, scoreUnit: .necScore, minimumMargin: 300, faceList: "front door")
     static let probe = ProbeFace(jpeg: [0xFF, 0xD8, 0xFF, 0xD9], quality: nil)
 
     @Test("NEC ID: 429 and 5xx are the cloud unavailable", arguments: unavailableReplies)
-    func necUnavailable(reply: FaultyCloud.Reply) async throws {
+    func necUnavailable(reply: HostileServer.Behaviour) async throws {
         let error = try await withFaultyCloud(reply) { endpoint in try await Self.necError(endpoint) }
         let unavailable = try #require(error as? CloudUnavailable, "\(reply): \(error)")
         #expect(unavailable.kind == (reply.status == 429 ? .rateLimited : .serverError))
     }
 
     @Test("NeoCheck: 429 and 5xx are the cloud unavailable", arguments: unavailableReplies)
-    func neoCheckUnavailable(reply: FaultyCloud.Reply) async throws {
+    func neoCheckUnavailable(reply: HostileServer.Behaviour) async throws {
         let error = try await withFaultyCloud(reply) { endpoint in try await Self.neoCheckError(endpoint) }
         let unavailable = try #require(error as? CloudUnavailable, "\(reply): \(error)")
         #expect(unavailable.kind == (reply.status == 429 ? .rateLimited : .serverError))
@@ -47,7 +48,7 @@ import Testing
     /// The other side of the line: a refusal of the request itself is a failed search, not an outage.
     @Test("a 400 stays a failed search on both clouds")
     func badRequestIsNotAnOutage() async throws {
-        let reply = FaultyCloud.Reply(status: 400, body: #"{"errorCode":1001,"message":"Invalid request"}"#)
+        let reply = HostileServer.Behaviour.reply(status: 400, body: #"{"errorCode":1001,"message":"Invalid request"}"#)
         let nec = try await withFaultyCloud(reply) { endpoint in try await Self.necError(endpoint) }
         #expect(!(nec is CloudUnavailable) && nec is NECIDError, "\(nec)")
         let neo = try await withFaultyCloud(reply) { endpoint in try await Self.neoCheckError(endpoint) }
@@ -108,24 +109,3 @@ import Testing
 
 /// The search returned where a failure was expected.
 struct NoError: Error {}
-
-/// Runs `body` with the base URL of a `FaultyCloud` answering `reply` on loopback.
-func withFaultyCloud<Value: Sendable>(
-    _ reply: FaultyCloud.Reply, tokenServiceToo: Bool = false, port: Int = 0, _ body: @Sendable (String) async throws -> Value
-) async throws -> Value {
-    var logger = Logger(label: "faulty-cloud")
-    logger.logLevel = .critical
-    let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
-    let services = ServiceGroup(
-        configuration: ServiceGroupConfiguration(
-            services: [FaultyCloud.application(answering: reply, tokenServiceToo: tokenServiceToo, port: port, logger: logger) { portSink.yield($0) }], logger: logger))
-    return try await withThrowingTaskGroup(of: Void.self, returning: Value.self) { group in
-        group.addTask { try await services.run() }
-        var iterator = ports.makeAsyncIterator()
-        guard let port = await iterator.next() else { throw CancellationError() }
-        defer { group.cancelAll() }
-        let value = try await body("http://127.0.0.1:\(port)/api")
-        await services.triggerGracefulShutdown()
-        return value
-    }
-}

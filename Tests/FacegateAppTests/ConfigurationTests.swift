@@ -1,12 +1,12 @@
 import FacegateCore
 import FacegateApp
+import FacegateTesting
 import Foundation
 import Testing
 
 @Suite(.timeLimit(.minutes(5)))
 struct ConfigurationTests {
-    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
+    static let packageRoot = PackageFolder.root
 
     @Test func shippedExampleIsTheDefaults() throws {
         let path = Self.packageRoot.appendingPathComponent("etc/facegate/facegate.yaml").path

@@ -58,8 +58,8 @@ struct DecisionFaultTests {
             #expect(online.outcomes.map(\.record.decision.outcome) == [.granted])
 
             // A cloud that accepts connections and never answers.
-            let silent = try FaultyCloud.RawServer(.silent)
-            defer { silent.stop() }
+            let silent = try await HostileServer.start(.silence)
+            defer { silent.close() }
             var necConfiguration = rig.cloud.configuration(http: CloudHTTPPolicy(requestTimeout: .milliseconds(1500)))
             necConfiguration.endpoint = "http://127.0.0.1:\(silent.port)"
             let silentSearch = CountingSearch(NECFaceSearch(client: NECIDClient(configuration: necConfiguration, httpClient: rig.httpClient)))

@@ -1,5 +1,6 @@
 import FacegateCore
 import FacegateJournal
+import FacegateTesting
 import Foundation
 import Testing
 
@@ -12,7 +13,9 @@ import Testing
 /// The journal cases mount a file system and need root (CI runs the tests as root).
 @Suite(.serialized, .timeLimit(.minutes(3)))
 struct FaultMatrixHostTests {
-    static let refused = "http://127.0.0.1:\((try? FaultMatrixCloudTests.closedPort()) ?? 9)"
+    /// Held for the whole run: nothing else takes the port.
+    static let refusedPort = try? RefusedPort()
+    static let refused = refusedPort?.endpoint ?? "http://127.0.0.1:9"
 
     /// A folder with a mount on it, unmounted (and removed) however the test ends.
     final class Mount {

@@ -1,6 +1,7 @@
 import FacegateCore
 import FacegateEmulators
 import FacegateJournal
+import FacegateTesting
 import Foundation
 import Testing
 
@@ -54,7 +55,9 @@ struct FaultMatrixCloudTests {
     func refused() async throws {
         let seed = try await FaultMatrix.seed.value
         let bench = try CaseBench(name: "refused", seed: seed)
-        let run = try await bench.run(endpoint: "http://127.0.0.1:\(try Self.closedPort())")
+        let refused = try RefusedPort()
+        defer { refused.release() }  // held, and so refused, to the end
+        let run = try await bench.run(endpoint: refused.endpoint)
         report("cloud refused", run)
         // The client tries again until the deadline, so the first decision takes about the deadline.
         Self.expectDecidedOffline(run, seed)
@@ -63,8 +66,8 @@ struct FaultMatrixCloudTests {
     @Test("cloud accepting and silent: the request timeout abandons it")
     func silent() async throws {
         let seed = try await FaultMatrix.seed.value
-        let server = try FaultyCloud.RawServer(.silent)
-        defer { server.stop() }
+        let server = try await HostileServer.start(.silence)
+        defer { server.close() }
         let bench = try CaseBench(name: "silent", seed: seed)
         let run = try await bench.run(endpoint: "http://127.0.0.1:\(server.port)")
         report("cloud silent", run)
@@ -77,8 +80,8 @@ struct FaultMatrixCloudTests {
     func slowerThanTheDeadline() async throws {
         let seed = try await FaultMatrix.seed.value
         // A proper empty answer, 4 s late; request timeout = deadline = 1.5 s.
-        let server = try FaultyCloud.RawServer(.http(body: Array(#"{"candidates":[]}"#.utf8), after: .seconds(4)))
-        defer { server.stop() }
+        let server = try await HostileServer.start(.http(body: Array(#"{"candidates":[]}"#.utf8), after: .seconds(4)))
+        defer { server.close() }
         let bench = try CaseBench(name: "slow", seed: seed)
         let run = try await bench.run(endpoint: "http://127.0.0.1:\(server.port)", requestTimeout: 1.5, deadline: 1.5)
         report("cloud slower than the deadline", run)
@@ -89,9 +92,9 @@ struct FaultMatrixCloudTests {
     @Test("cloud answering 429 or a 5xx", arguments: [500, 502, 503, 504, 429])
     func unavailableStatus(status: Int) async throws {
         let seed = try await FaultMatrix.seed.value
-        let reply: FaultyCloud.Reply =
-            status == 500 ? FaultyCloud.Reply(status: 500, body: #"{"message":"Internal Error"}"#)
-            : status == 429 ? FaultyCloud.Reply(status: 429, body: #"{"message":"Too Many Requests"}"#) : .gatewayPage(status)
+        let reply: HostileServer.Behaviour =
+            status == 500 ? HostileServer.Behaviour.reply(status: 500, body: #"{"message":"Internal Error"}"#)
+            : status == 429 ? HostileServer.Behaviour.reply(status: 429, body: #"{"message":"Too Many Requests"}"#) : .gatewayPage(status)
         let bench = try CaseBench(name: "status-\(status)", seed: seed)
         let run = try await withFaultyCloud(reply) { endpoint in try await bench.run(endpoint: endpoint) }
         report("HTTP \(status)", run)
@@ -114,8 +117,8 @@ struct FaultMatrixCloudTests {
     func garbageBody() async throws {
         let seed = try await FaultMatrix.seed.value
         let garbage = (0..<2048).map { UInt8(truncatingIfNeeded: $0 &* 197 &+ 13) }
-        let server = try FaultyCloud.RawServer(.http(contentType: "application/json", body: garbage))
-        defer { server.stop() }
+        let server = try await HostileServer.start(.http(contentType: "application/json", body: garbage))
+        defer { server.close() }
         let bench = try CaseBench(name: "garbage", seed: seed)
         let run = try await bench.run(endpoint: "http://127.0.0.1:\(server.port)")
         report("garbage body", run)
@@ -126,8 +129,8 @@ struct FaultMatrixCloudTests {
     @Test("a 200 whose body is cut off: the offline path")
     func truncatedBody() async throws {
         let seed = try await FaultMatrix.seed.value
-        let server = try FaultyCloud.RawServer(.http(body: Array(#"{"candidates":[{"subjectId":"#.utf8), declaredLength: 4096))
-        defer { server.stop() }
+        let server = try await HostileServer.start(.http(body: Array(#"{"candidates":[{"subjectId":"#.utf8), declaredLength: 4096))
+        defer { server.close() }
         let bench = try CaseBench(name: "truncated", seed: seed)
         let run = try await bench.run(endpoint: "http://127.0.0.1:\(server.port)")
         report("truncated body", run)
@@ -139,8 +142,8 @@ struct FaultMatrixCloudTests {
     func hugeBody() async throws {
         let seed = try await FaultMatrix.seed.value
         let body = Array(#"{"candidates":["#.utf8) + [UInt8](repeating: UInt8(ascii: " "), count: 10 << 20) + Array("]}".utf8)
-        let server = try FaultyCloud.RawServer(.http(body: body))
-        defer { server.stop() }
+        let server = try await HostileServer.start(.http(body: body))
+        defer { server.close() }
         let bench = try CaseBench(name: "huge", seed: seed)
         let run = try await bench.run(endpoint: "http://127.0.0.1:\(server.port)")
         report("10 MB body", run)
@@ -151,19 +154,11 @@ struct FaultMatrixCloudTests {
     @Test("TLS handshake failure: plain HTTP answers the client's hello")
     func tlsHandshakeFailure() async throws {
         let seed = try await FaultMatrix.seed.value
-        let server = try FaultyCloud.RawServer(.http(status: 400, contentType: "text/plain", body: Array("plain HTTP here\n".utf8)))
-        defer { server.stop() }
+        let server = try await HostileServer.start(.http(status: 400, contentType: "text/plain", body: Array("plain HTTP here\n".utf8)))
+        defer { server.close() }
         let bench = try CaseBench(name: "tls", seed: seed)
         let run = try await bench.run(endpoint: "https://127.0.0.1:\(server.port)")
         report("TLS handshake failure", run)
         Self.expectDecidedOffline(run, seed)
-    }
-
-    /// A loopback port nothing listens on (bound, then closed).
-    static func closedPort() throws -> Int {
-        let server = try FaultyCloud.RawServer(.silent)
-        let port = server.port
-        server.stop()
-        return port
     }
 }

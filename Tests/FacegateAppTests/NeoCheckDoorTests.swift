@@ -9,6 +9,7 @@ import FacegateImageCodec
 import FacegateJournal
 import FacegateOfflineCache
 import FacegateQuality
+import FacegateTesting
 import Foundation
 import Hummingbird
 import Logging
@@ -19,38 +20,22 @@ import Testing
 /// loopback, with the OAuth2 account from owner-only files and the client-side hourly budget.
 @Suite(.serialized, .timeLimit(.minutes(5)))
 struct NeoCheckDoorTests {
-    static let account = (clientID: "door-client", secret: "door-client-secret", user: "door@example.test", password: "door password")
-
     @Test func aListMemberIsGrantedAndVisitsBeyondTheHourlyBudgetDecideOffline() async throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("facegate-neocheck-door-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }
-        let stills = DlibFaceAnalyzer(engine: try FaceEngine(models: try FaceModels.locate(nil)), configuration: .stillImage)
-        let emulator = try await NeoCheckEmulator(
-            configuration: NeoCheckEmulatorConfiguration(
-                clientID: Self.account.clientID, clientSecret: Self.account.secret, username: Self.account.user,
-                password: Self.account.password, stateDirectory: folder.appendingPathComponent("neocheck")),
-            analyzer: stills)
+        let scratch = try TemporaryFolder("facegate-neocheck-door")
+        defer { scratch.remove() }
+        let stills = try TestFaceAnalyzers.stills()
+        try await withNeoCheckEmulator(analyzer: stills) { harness in
+            try await Self.grantThenBudget(harness: harness, folder: scratch.url, stills: stills)
+        }
+    }
+
+    static func grantThenBudget(harness: NeoCheckEmulatorHarness, folder: URL, stills: DlibFaceAnalyzer) async throws {
+        let endpoint = harness.endpoint.absoluteString
+        let account = NeoCheckTestAccount.self
+        // The installer's side: a face list with one person on it.
         var quiet = Logger(label: "neocheck-door-test")
         quiet.logLevel = .critical
-        let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
-        let server = ServiceGroup(
-            configuration: .init(
-                services: [emulator.application(port: 0, logger: quiet, pathPrefix: "api") { portSink.yield($0) }], logger: quiet))
-        let serving = Task { try await server.run() }
-        defer { serving.cancel() }
-        var portIterator = ports.makeAsyncIterator()
-        let port = try #require(await portIterator.next())
-        let endpoint = "http://127.0.0.1:\(port)/api"
-
-        // The installer's side: a face list with one person on it.
-        let admin = try NeoCheckClient(
-            configuration: NeoCheckConfiguration(
-                endpoint: URL(string: endpoint)!,
-                credentials: NeoCheckCredentials(
-                    clientID: Self.account.clientID, clientSecret: Self.account.secret, username: Self.account.user,
-                    password: Self.account.password)),
-            http: CloudHTTP(client: HTTPClient.shared, policy: CloudHTTPPolicy(requestTimeout: .seconds(20)), logger: quiet))
+        let admin = try harness.client(policy: CloudHTTPPolicy(requestTimeout: .seconds(20)), logger: quiet)
         let list = try await admin.createList(name: "front door")
         let member = try await admin.createRecord(
             NeoCheckNewFaceRecord(
@@ -60,9 +45,9 @@ struct NeoCheckDoorTests {
         var configuration = FacegateConfiguration()
         configuration.backend.kind = .neocheck
         configuration.backend.neoCheck.endpoint = endpoint
-        configuration.backend.neoCheck.clientId = Self.account.clientID
-        configuration.backend.neoCheck.username = Self.account.user
-        for (name, value) in [("client-secret", Self.account.secret), ("password", Self.account.password)] {
+        configuration.backend.neoCheck.clientId = account.clientID
+        configuration.backend.neoCheck.username = account.username
+        for (name, value) in [("client-secret", account.clientSecret), ("password", account.password)] {
             let path = folder.appendingPathComponent(name).path
             #expect(FileManager.default.createFile(atPath: path, contents: Data(value.utf8), attributes: [.posixPermissions: 0o600]))
         }

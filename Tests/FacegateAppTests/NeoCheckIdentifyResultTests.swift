@@ -4,6 +4,7 @@ import FacegateApp
 import FacegateEmulators
 import FacegateIdentify
 import FacegateQuality
+import FacegateTesting
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -14,8 +15,7 @@ import Testing
 /// matches online, whether the identify reply or a lookup of the record says so.
 @Suite(.serialized, .timeLimit(.minutes(5)))
 struct NeoCheckIdentifyResultTests {
-    static let account = NeoCheckCredentials(
-        clientID: "result-client", clientSecret: "result-secret", username: "door@example.test", password: "result password")
+    static let account = NeoCheckTestAccount.credentials
     static let policy = DoorPolicy(
         door: "front", threshold: 50, scoreUnit: .neoCheckConfidence, faceList: "front door")
 
@@ -78,7 +78,7 @@ struct NeoCheckIdentifyResultTests {
         arguments: ["1", "2", "3", "\"notExecuted\"", "\"warning\"", "\"failed\""])
     func notOkNamesNobody(result: String) async throws {
         let body = #"{"identifier":"2b1d6c1e-0000-4000-8000-000000000001","name":"Leo","confidence":99.5,"result":\#(result),"resultDescription":"x"}"#
-        let candidates = try await withFaultyCloud(FaultyCloud.Reply(status: 200, body: body)) { endpoint in
+        let candidates = try await withFaultyCloud(HostileServer.Behaviour.reply(status: 200, body: body)) { endpoint in
             try await NeoCheckFaceSearch(client: Self.client(endpoint), confirmsRecordEnabled: false).search(Self.anyProbe, policy: Self.policy)
         }
         #expect(candidates.isEmpty, "result \(result)")
@@ -87,7 +87,7 @@ struct NeoCheckIdentifyResultTests {
     @Test("ok with the same reply names the person (the control for the test above)")
     func okNamesThePerson() async throws {
         let body = #"{"identifier":"2b1d6c1e-0000-4000-8000-000000000001","name":"Leo","confidence":99.5,"result":0}"#
-        let candidates = try await withFaultyCloud(FaultyCloud.Reply(status: 200, body: body)) { endpoint in
+        let candidates = try await withFaultyCloud(HostileServer.Behaviour.reply(status: 200, body: body)) { endpoint in
             try await NeoCheckFaceSearch(client: Self.client(endpoint), confirmsRecordEnabled: false).search(Self.anyProbe, policy: Self.policy)
         }
         #expect(candidates.map(\.subjectId) == ["2b1d6c1e-0000-4000-8000-000000000001"])
@@ -96,7 +96,7 @@ struct NeoCheckIdentifyResultTests {
     @Test("an identify reply that says the record is disabled names nobody")
     func replySaysDisabled() async throws {
         let body = #"{"identifier":"2b1d6c1e-0000-4000-8000-000000000001","confidence":99.5,"result":0,"enabled":false}"#
-        let candidates = try await withFaultyCloud(FaultyCloud.Reply(status: 200, body: body)) { endpoint in
+        let candidates = try await withFaultyCloud(HostileServer.Behaviour.reply(status: 200, body: body)) { endpoint in
             try await NeoCheckFaceSearch(client: Self.client(endpoint), confirmsRecordEnabled: false).search(Self.anyProbe, policy: Self.policy)
         }
         #expect(candidates.isEmpty)
@@ -114,31 +114,13 @@ struct NeoCheckIdentifyResultTests {
             http: CloudHTTP(client: HTTPClient.shared, policy: CloudHTTPPolicy(requestTimeout: .seconds(20), maxAttempts: 1), logger: quiet))
     }
 
-    /// Runs `body` with a client of a NeoCheck emulator on loopback.
+    /// Runs `body` with a client of a NeoCheck emulator on loopback that looks at photos as stills.
     func withDoorEmulator(
         identifiesDisabledRecords: Bool = false, _ body: @Sendable (NeoCheckClient, NeoCheckEmulator) async throws -> Void
     ) async throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("facegate-neocheck-result-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }
-        let stills = DlibFaceAnalyzer(engine: try FaceEngine(models: try FaceModels.locate(nil)), configuration: .stillImage)
-        let emulator = try await NeoCheckEmulator(
-            configuration: NeoCheckEmulatorConfiguration(
-                clientID: Self.account.clientID, clientSecret: Self.account.clientSecret, username: Self.account.username,
-                password: Self.account.password, stateDirectory: folder, identifiesDisabledRecords: identifiesDisabledRecords),
-            analyzer: stills)
-        var quiet = Logger(label: "neocheck-result-emulator")
-        quiet.logLevel = .critical
-        let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
-        let server = ServiceGroup(
-            configuration: .init(services: [emulator.application(port: 0, logger: quiet, pathPrefix: "api") { portSink.yield($0) }], logger: quiet))
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await server.run() }
-            var iterator = ports.makeAsyncIterator()
-            guard let port = await iterator.next() else { throw CancellationError() }
-            defer { group.cancelAll() }
-            try await body(try Self.client("http://127.0.0.1:\(port)/api"), emulator)
-            await server.triggerGracefulShutdown()
+        try await withNeoCheckEmulator(identifiesDisabledRecords: identifiesDisabledRecords, analyzer: try TestFaceAnalyzers.stills()) {
+            harness in
+            try await body(try Self.client(harness.endpoint.absoluteString), harness.emulator)
         }
     }
 }

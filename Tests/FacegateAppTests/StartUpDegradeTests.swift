@@ -15,35 +15,6 @@ import Testing
 /// journaled, in STATUS=) and the door runs; only the configuration's problems count as such (exit 78).
 @Suite(.serialized, .timeLimit(.minutes(5)))
 struct DoorStartUpDegradeTests {
-    /// Log lines, message and metadata, as text.
-    final class CapturedLog: Sendable {
-        let lines = Mutex<[String]>([])
-        var text: String { lines.withLock { $0.joined(separator: "\n") } }
-
-        func logger() -> Logger {
-            var logger = Logger(label: "facegate.start-up-test") { _ in Handler(log: self) }
-            logger.logLevel = .debug
-            return logger
-        }
-
-        struct Handler: LogHandler {
-            let log: CapturedLog
-            var metadata: Logger.Metadata = [:]
-            var logLevel: Logger.Level = .debug
-            subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-                get { metadata[key] }
-                set { metadata[key] = newValue }
-            }
-            func log(
-                level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String, function: String,
-                line: UInt
-            ) {
-                let all = self.metadata.merging(metadata ?? [:]) { $1 }
-                log.lines.withLock { $0.append("\(level) \(message) \(all.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))") }
-            }
-        }
-    }
-
     final class Bench {
         let folder: URL
         var configuration = FacegateConfiguration()
@@ -79,9 +50,9 @@ struct DoorStartUpDegradeTests {
         // The cache file was made with another key (a box restored from another's backup, a new key file).
         try OfflineCacheKey.generate(to: bench.path("other-key"))
         _ = try OfflineFaceCache(configuration: .init(path: bench.path("offline-cache.sqlite")), key: try OfflineCacheKey.load(path: bench.path("other-key")))
-        let log = CapturedLog()
+        let log = CapturedLogs()
 
-        let parts = try bench.open(logger: log.logger())
+        let parts = try bench.open(logger: log.logger(level: .debug))
         #expect(parts.cache == nil)
         let detail = "offline cache off: written with another key"
         #expect(parts.degradations == [StartDegradation(key: "offline_cache.path", detail: detail)])
@@ -94,7 +65,7 @@ struct DoorStartUpDegradeTests {
         let configuration = bench.configuration
         let service = DoorControllerService(
             configuration: configuration, parts: parts, settings: settings,
-            notifier: SystemdNotifier(environment: ["NOTIFY_SOCKET": notify.path]), logger: log.logger(), loadConfiguration: { configuration })
+            notifier: SystemdNotifier(environment: ["NOTIFY_SOCKET": notify.path]), logger: log.logger(level: .debug), loadConfiguration: { configuration })
         try await service.run()
         let ready = try #require(await notify.waitFor("READY=1", timeout: .seconds(2)))
         #expect(ready.text.contains("STATUS=door degrade door: watching the camera; \(detail)"), "\(ready.text)")
@@ -116,8 +87,8 @@ struct DoorStartUpDegradeTests {
     @Test func aCacheFileThatIsNotACacheIsTurnedOff() throws {
         let bench = try Bench()
         try Data(repeating: 0x5a, count: 8192).write(to: URL(fileURLWithPath: bench.path("offline-cache.sqlite")))
-        let log = CapturedLog()
-        let parts = try bench.open(logger: log.logger())
+        let log = CapturedLogs()
+        let parts = try bench.open(logger: log.logger(level: .debug))
         #expect(parts.cache == nil)
         #expect(parts.degradations.map(\.detail) == ["offline cache off: the file cannot be opened (corrupt, not a cache, or no access)"])
         #expect(!log.text.contains(bench.folder.path), "\(log.text)")
@@ -126,8 +97,8 @@ struct DoorStartUpDegradeTests {
     @Test func aCacheKeyThatIsMissingIsAConfigurationProblem() throws {
         let bench = try Bench()
         bench.configuration.offlineCache.key = .file(bench.path("no-such-key"))
-        let log = CapturedLog()
-        let error = #expect(throws: DaemonStartError.self) { _ = try bench.open(logger: log.logger()) }
+        let log = CapturedLogs()
+        let error = #expect(throws: DaemonStartError.self) { _ = try bench.open(logger: log.logger(level: .debug)) }
         #expect(error?.key == "offline_cache.key")
         #expect(error?.isConfigurationProblem == true)
     }
@@ -135,7 +106,7 @@ struct DoorStartUpDegradeTests {
     @Test func aModelsFolderThatDoesNotExistIsAConfigurationProblem() throws {
         let bench = try Bench()
         bench.configuration.modelsDirectory = bench.path("no-models")
-        let error = #expect(throws: DaemonStartError.self) { _ = try bench.open(logger: CapturedLog().logger()) }
+        let error = #expect(throws: DaemonStartError.self) { _ = try bench.open(logger: CapturedLogs().logger(level: .debug)) }
         #expect(error?.key == "models")
         #expect(error?.isConfigurationProblem == true)
     }
@@ -144,7 +115,7 @@ struct DoorStartUpDegradeTests {
         let bench = try Bench()
         bench.configuration.door.relay = .init(chip: "gpiochip97", line: "3")
         let error = #expect(throws: DaemonStartError.self) {
-            _ = try DoorParts.open(bench.configuration, overrides: .init(environment: [:]), logger: CapturedLog().logger())
+            _ = try DoorParts.open(bench.configuration, overrides: .init(environment: [:]), logger: CapturedLogs().logger(level: .debug))
         }
         #expect(error?.key == "door.relay")
         #expect(error?.cause == .deviceMissing("gpiochip97"))
@@ -155,8 +126,8 @@ struct DoorStartUpDegradeTests {
     func aGPIOChipThatAppearsLaterIsWaitedForAndTheDoorStarts() async throws {
         let bench = try Bench()
         bench.configuration.offlineCache.enabled = false
-        let log = CapturedLog()
-        let logger = log.logger()
+        let log = CapturedLogs()
+        let logger = log.logger(level: .debug)
         let tries = Atomic(0)
         let notify = try NotifyListener(path: bench.path("notify"))
         defer { notify.close() }
@@ -198,7 +169,7 @@ struct DoorStartUpDegradeTests {
         let error = await #expect(throws: DaemonStartError.self) {
             _ = try await DoorParts.openWaitingForDevices(
                 bench.configuration, overrides: .init(openDoorLines: opener, environment: [:]), wait: .milliseconds(500),
-                retryInterval: .milliseconds(100), notifier: SystemdNotifier(environment: [:]), logger: CapturedLog().logger())
+                retryInterval: .milliseconds(100), notifier: SystemdNotifier(environment: [:]), logger: CapturedLogs().logger(level: .debug))
         }
         #expect(ContinuousClock.now - started >= .milliseconds(500))
         #expect(error?.cause == .deviceMissing("gpiochip7"))

@@ -4,8 +4,7 @@ import Testing
 
 /// The `facegate` executable as a user runs it: real files in, JSON lines and exit codes out.
 @Suite(.serialized, .timeLimit(.minutes(5))) struct CLITests {
-    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
+    static let packageRoot = PackageFolder.root
     static let testData = SharedTestData.root
 
     /// The built `facegate`, beside this test bundle.

@@ -3,6 +3,7 @@ import FacegateEmulators
 import FacegateIdentify
 import Foundation
 import Testing
+import FacegateTesting
 
 /// The client against the live emulator with real photographs: registration,
 /// events, search, verify and extract, matched by facegate's own face core.
@@ -17,7 +18,7 @@ import Testing
     }
 
     @Test func subjectsEventsSearchAndVerify() async throws {
-        try await withEmulator { emulator in
+        try await withNECEmulator { emulator in
             let client = emulator.client()
             try await client.createTag("staff")
             try await client.createTag("visitor")
@@ -88,7 +89,7 @@ import Testing
     }
 
     @Test func imagesWithoutOneGoodFaceAreRefused() async throws {
-        try await withEmulator { emulator in
+        try await withNECEmulator { emulator in
             let client = emulator.client()
             let noFace = try face("_noface/01.jpg")
             let group = try face("_multi/01.jpg")
@@ -112,7 +113,7 @@ import Testing
     }
 
     @Test func bulkRegistrationRunsInTheBackgroundWithPagedProgress() async throws {
-        try await withEmulator(jobPageSize: 2) { emulator in
+        try await withNECEmulator(jobPageSize: 2) { emulator in
             let bucket = emulator.stateDirectory.appendingPathComponent("bucket")
             for (name, source) in [("amy.png", "bbt_amy/01.png"), ("raj.png", "bbt_raj/01.png"), ("dog.jpg", "_noface/01.jpg")] {
                 try Data(try face(source)).write(to: bucket.appendingPathComponent(name))
@@ -154,7 +155,7 @@ import Testing
     }
 
     @Test func stateSurvivesARestart() async throws {
-        let first = try await EmulatorHarness.start()
+        let first = try await NECEmulatorHarness.start()
         let registered: NECRegistration
         do {
             let client = first.client()
@@ -166,7 +167,7 @@ import Testing
         }
         try await first.stop(removingState: false)
 
-        let second = try await EmulatorHarness.start(stateDirectory: first.stateDirectory)
+        let second = try await NECEmulatorHarness.start(stateDirectory: first.stateDirectory)
         do {
             let client = second.client()
             #expect(try await client.listTags() == ["kept"])

@@ -5,6 +5,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import Testing
+import FacegateTesting
 
 /// The client against the live emulator: tenancy, tags, signatures and keys.
 @Suite(.timeLimit(.minutes(5))) struct EmulatorPortalAndAuthTests {
@@ -14,19 +15,19 @@ import Testing
             Issue.record("expected \(code), got \(value)")
         } catch {
             #expect(error.code == code, "\(error)")
-            #expect(!error.description.contains(EmulatorHarness.secretKey))
+            #expect(!error.description.contains(NECEmulatorHarness.secretKey))
         }
     }
 
     @Test func healthAnswersOK() async throws {
-        try await withEmulator { emulator in
+        try await withNECEmulator { emulator in
             let health = try await emulator.client().health()
             #expect(health.status == "OK")
         }
     }
 
     @Test func galleriesAndApplicationsLifecycle() async throws {
-        try await withEmulator { emulator in
+        try await withNECEmulator { emulator in
             let client = emulator.client()
             let initial = try await client.listGalleries()
             #expect(initial.count == 1, "a fresh emulator has the gallery of --api-key")
@@ -81,7 +82,7 @@ import Testing
     }
 
     @Test func tagsLifecycleAndLimit() async throws {
-        try await withEmulator { emulator in
+        try await withNECEmulator { emulator in
             let client = emulator.client()
             #expect(try await client.listTags().isEmpty)
             try await client.createTag("staff")
@@ -106,7 +107,7 @@ import Testing
     }
 
     @Test func signaturesAndKeysAreChecked() async throws {
-        try await withEmulator { emulator in
+        try await withNECEmulator { emulator in
             await expect(.signatureRejected) { () throws(NECIDError) in
                 try await emulator.client(secretKey: "not-the-secret-key-at-all-0000000000000").listTags()
             }
@@ -121,20 +122,20 @@ import Testing
     }
 
     @Test func unsignedAndTamperedRequestsAreRefused() async throws {
-        try await withEmulator { emulator in
+        try await withNECEmulator { emulator in
             // No Authorization at all.
             var plain = HTTPClientRequest(url: emulator.endpoint + "/v1.1/tags")
-            plain.headers.add(name: "x-api-key", value: EmulatorHarness.apiKey)
+            plain.headers.add(name: "x-api-key", value: NECEmulatorHarness.apiKey)
             let unsigned = try await emulator.httpClient.execute(plain, timeout: .seconds(30))
             #expect(unsigned.status == .forbidden)
             #expect(String(buffer: try await unsigned.body.collect(upTo: 1 << 16)).contains("Missing Authentication Token"))
 
             // Signed, then the body changed on the way.
             let signer = SigV4Signer(
-                credentials: AWSCredentials(accessKeyID: EmulatorHarness.accessKey, secretAccessKey: EmulatorHarness.secretKey))
+                credentials: AWSCredentials(accessKeyID: NECEmulatorHarness.accessKey, secretAccessKey: NECEmulatorHarness.secretKey))
             var tampered = HTTPClientRequest(url: emulator.endpoint + "/v1.1/tags/staff")
             tampered.method = .PUT
-            tampered.headers.add(name: "x-api-key", value: EmulatorHarness.apiKey)
+            tampered.headers.add(name: "x-api-key", value: NECEmulatorHarness.apiKey)
             tampered.headers.add(name: "content-type", value: "application/json")
             try tampered.signSigV4(with: signer, body: Array(#"{"newName":"a"}"#.utf8), at: Date())
             tampered.body = .bytes(ByteBuffer(string: #"{"newName":"b"}"#))
@@ -145,7 +146,7 @@ import Testing
             // Correctly signed but without the mandatory face: 1001.
             var missingFace = HTTPClientRequest(url: emulator.endpoint + "/v1.1/subjects")
             missingFace.method = .POST
-            missingFace.headers.add(name: "x-api-key", value: EmulatorHarness.apiKey)
+            missingFace.headers.add(name: "x-api-key", value: NECEmulatorHarness.apiKey)
             missingFace.headers.add(name: "content-type", value: "application/json")
             let body = Array(#"{"tags":[]}"#.utf8)
             try missingFace.signSigV4(with: signer, body: body, at: Date())
@@ -163,7 +164,7 @@ import Testing
     }
 
     @Test func expiredSignatureCorrectsTheClockAndRetries() async throws {
-        try await withEmulator { emulator in
+        try await withNECEmulator { emulator in
             // This box's clock runs ten minutes slow: the first request is "expired".
             let slow = emulator.client(now: { Date().addingTimeInterval(-600) })
             #expect(try await slow.listTags().isEmpty)

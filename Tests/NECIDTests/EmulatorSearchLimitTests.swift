@@ -1,12 +1,13 @@
 import FacegateIdentify
 import Foundation
 import Testing
+import FacegateTesting
 
 /// Issue 9, item 8: the emulator applies a search's `limit` as NEC's document says, to events
 /// ("limit of total events returned"), then groups them by subject.
 @Suite(.timeLimit(.minutes(5))) struct EmulatorSearchLimitTests {
     @Test func limitCountsEventsNotSubjects() async throws {
-        try await withEmulator { emulator in
+        try await withNECEmulator { emulator in
             let client = emulator.client()
             // One subject with three events of one photo, and the same person enrolled again.
             let many = try await client.registerSubject(face: try face("angelina_jolie/01.jpg"))

@@ -3,6 +3,7 @@ import FacegateCore
 import FacegateIdentify
 import Foundation
 import Testing
+import FacegateTesting
 
 /// The client against servers that misbehave: every bad reply becomes a typed
 /// error within the timeout, never a crash or a hang.
@@ -11,10 +12,10 @@ import Testing
     static let apiKey = "hostile-test-api-key-98765"
 
     func withClient(
-        _ behavior: MisbehavingServer.Behavior, timeout: Duration = .seconds(2), maxBytes: Int = 64 << 10,
-        _ body: (NECIDClient, MisbehavingServer) async throws -> Void
+        _ behavior: HostileServer.Behaviour, timeout: Duration = .seconds(2), maxBytes: Int = 64 << 10,
+        _ body: (NECIDClient, HostileServer) async throws -> Void
     ) async throws {
-        let server = try await MisbehavingServer.start(behavior)
+        let server = try await HostileServer.start(behavior)
         let httpClient = NECIDClient.makeHTTPClient()
         let client = NECIDClient(
             configuration: NECIDConfiguration(
@@ -114,9 +115,9 @@ import Testing
     }
 
     @Test func closedPortIsUnreachable() async throws {
-        let server = try await MisbehavingServer.start(.silence)
-        let port = server.port
-        await server.stop()
+        let refused = try RefusedPort()
+        defer { refused.release() }  // held, and so refused, to the end
+        let port = refused.port
         let httpClient = NECIDClient.makeHTTPClient()
         let client = NECIDClient(
             configuration: NECIDConfiguration(

@@ -23,20 +23,20 @@ import Testing
     }
 
     /// Runs `facegate` off the concurrency pool, with the emulator's settings in the environment.
-    func facegate(_ arguments: [String], emulator: EmulatorHarness, environment extra: [String: String] = [:]) async throws -> Run {
+    func facegate(_ arguments: [String], emulator: NECEmulatorHarness, environment extra: [String: String] = [:]) async throws -> Run {
         var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("NEC_ID_") }
         environment["NEC_ID_ENDPOINT"] = emulator.endpoint
         environment["NEC_ID_PORTAL_ENDPOINT"] = emulator.portalEndpoint
-        environment["NEC_ID_ACCESS_KEY"] = EmulatorHarness.accessKey
-        environment["NEC_ID_SECRET_KEY"] = EmulatorHarness.secretKey
-        environment["NEC_ID_API_KEY"] = EmulatorHarness.apiKey
+        environment["NEC_ID_ACCESS_KEY"] = NECEmulatorHarness.accessKey
+        environment["NEC_ID_SECRET_KEY"] = NECEmulatorHarness.secretKey
+        environment["NEC_ID_API_KEY"] = NECEmulatorHarness.apiKey
         environment.merge(extra) { $1 }
         let run = try await ToolProcess.run(Self.executable, ["nec"] + arguments, environment: environment)
         return Run(status: run.status, output: run.output, error: run.errors)
     }
 
     @Test func everyDayCommandsPrintTheServicesJSON() async throws {
-        try await withEmulator { emulator in
+        try await withNECEmulator { emulator in
             let health = try await facegate(["health"], emulator: emulator)
             #expect(health.status == 0)
             #expect(health.output.contains("\n  \"status\""), "pretty by default")
@@ -79,7 +79,7 @@ import Testing
     }
 
     @Test func tenancyAndBulkJobs() async throws {
-        try await withEmulator { emulator in
+        try await withNECEmulator { emulator in
             let created = try await facegate(["galleries", "create", "--name", "Lobby", "--minimum-quality", "0.5", "--size", "10"], emulator: emulator)
             #expect(created.status == 0)
             let galleryID = try #require(created.object["id"] as? String)
@@ -118,7 +118,7 @@ import Testing
     }
 
     @Test func failuresExitNonZeroWithTheMessageAndNoSecret() async throws {
-        try await withEmulator { emulator in
+        try await withNECEmulator { emulator in
             let wrongKey = try await facegate(["tags", "list"], emulator: emulator, environment: ["NEC_ID_API_KEY": "wrong"])
             #expect(wrongKey.status == 1)
             #expect(wrongKey.error.contains("Forbidden"))
@@ -128,7 +128,7 @@ import Testing
             let keyFile = emulator.stateDirectory.appendingPathComponent("api-key")
             #expect(
                 FileManager.default.createFile(
-                    atPath: keyFile.path, contents: Data((EmulatorHarness.apiKey + "\n").utf8), attributes: [.posixPermissions: 0o600]))
+                    atPath: keyFile.path, contents: Data((NECEmulatorHarness.apiKey + "\n").utf8), attributes: [.posixPermissions: 0o600]))
             let flag = try await facegate(["tags", "list", "--api-key-file", keyFile.path], emulator: emulator, environment: ["NEC_ID_API_KEY": "wrong"])
             #expect(flag.status == 0, "\(flag.error)")
 
@@ -155,7 +155,7 @@ import Testing
 
     /// Issue 9, item 17: secrets are never command-line flags (they show in `ps`).
     @Test func secretFlagsAreRefusedAndSecretFilesWork() async throws {
-        try await withEmulator { emulator in
+        try await withNECEmulator { emulator in
             for flag in ["--secret-key", "--api-key"] {
                 let refused = try await facegate(["tags", "list", flag, "flag-value-in-ps"], emulator: emulator)
                 #expect(refused.status != 0, "\(flag)")
@@ -170,8 +170,8 @@ import Testing
                 #expect(FileManager.default.createFile(atPath: path, contents: Data(value.utf8), attributes: [.posixPermissions: mode]))
                 return path
             }
-            let secretPath = secretFile("secret-key", EmulatorHarness.secretKey)
-            let apiKeyPath = secretFile("api-key", EmulatorHarness.apiKey)
+            let secretPath = secretFile("secret-key", NECEmulatorHarness.secretKey)
+            let apiKeyPath = secretFile("api-key", NECEmulatorHarness.apiKey)
             let fromFiles = try await facegate(
                 ["tags", "list", "--secret-key-file", secretPath, "--api-key-file", apiKeyPath], emulator: emulator,
                 environment: ["NEC_ID_SECRET_KEY": "", "NEC_ID_API_KEY": ""])
@@ -182,11 +182,11 @@ import Testing
             let viaLink = try await facegate(["tags", "list", "--secret-key-file", link], emulator: emulator, environment: ["NEC_ID_SECRET_KEY": ""])
             #expect(viaLink.status != 0)
             #expect(viaLink.error.contains("symbolic link"), "\(viaLink.error)")
-            let loose = secretFile("loose-secret", EmulatorHarness.secretKey, mode: 0o644)
+            let loose = secretFile("loose-secret", NECEmulatorHarness.secretKey, mode: 0o644)
             let viaLoose = try await facegate(["tags", "list", "--secret-key-file", loose], emulator: emulator, environment: ["NEC_ID_SECRET_KEY": ""])
             #expect(viaLoose.status != 0)
             #expect(viaLoose.error.contains("chmod 600"), "\(viaLoose.error)")
-            for run in [viaLink, viaLoose] { #expect(!run.error.contains(EmulatorHarness.secretKey)) }
+            for run in [viaLink, viaLoose] { #expect(!run.error.contains(NECEmulatorHarness.secretKey)) }
         }
     }
 }

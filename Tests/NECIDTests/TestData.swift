@@ -15,3 +15,6 @@ enum TestData {
         String(decoding: try Data(contentsOf: url), as: UTF8.self)
     }
 }
+
+/// A face photo of the shared test data.
+func face(_ relative: String) throws -> [UInt8] { try TestData.bytes("faces/" + relative) }

@@ -16,13 +16,13 @@ enum BuiltTools {
 
 @Suite("facegate neocheck and facegate-emulator neocheck, run as commands", .enabled(if: BuiltTools.built, "the executables are built"), .timeLimit(.minutes(5)))
 struct CommandLineTests {
-    private func environment(_ harness: EmulatorHarness) -> [String: String] {
+    private func environment(_ harness: NeoCheckEmulatorHarness) -> [String: String] {
         [
             "NEOCHECK_ENDPOINT": harness.endpoint.absoluteString,
-            "NEOCHECK_CLIENT_ID": TestAccount.clientID,
-            "NEOCHECK_CLIENT_SECRET": TestAccount.clientSecret,
-            "NEOCHECK_USERNAME": TestAccount.username,
-            "NEOCHECK_PASSWORD": TestAccount.password,
+            "NEOCHECK_CLIENT_ID": NeoCheckTestAccount.clientID,
+            "NEOCHECK_CLIENT_SECRET": NeoCheckTestAccount.clientSecret,
+            "NEOCHECK_USERNAME": NeoCheckTestAccount.username,
+            "NEOCHECK_PASSWORD": NeoCheckTestAccount.password,
             "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin",
         ]
     }
@@ -30,7 +30,7 @@ struct CommandLineTests {
     @Test("every operation through the command tree, settings from the environment")
     func everyOperation() async throws {
         let photos = TestFaces.folder
-        let scratch = try temporaryDirectory("cli")
+        let scratch = try TemporaryFolder("cli").url
         let dataFile = scratch.appendingPathComponent("badge.txt")
         try Data("badge 4711".utf8).write(to: dataFile)
         try await withNeoCheckEmulator { harness in
@@ -107,7 +107,7 @@ struct CommandLineTests {
             let refused = try await ToolProcess.run(BuiltTools.facegate, ["neocheck", "token"], environment: env)
             #expect(refused.status != 0)
             #expect(refused.errors.contains("invalidCredentials"))
-            for secret in ["wrong-password-for-test", TestAccount.clientSecret] {
+            for secret in ["wrong-password-for-test", NeoCheckTestAccount.clientSecret] {
                 #expect(!refused.errors.contains(secret) && !refused.output.contains(secret))
             }
 
@@ -123,16 +123,16 @@ struct CommandLineTests {
 
     @Test("secrets are never flags: --client-secret and --password are refused, and their files work")
     func secretsFromFilesOnly() async throws {
-        let scratch = try temporaryDirectory("cli-secrets")
+        let scratch = try TemporaryFolder("cli-secrets").url
         defer { try? FileManager.default.removeItem(at: scratch) }
         func secretFile(_ name: String, _ value: String, mode: Int = 0o600) throws -> String {
             let path = scratch.appendingPathComponent(name).path
             #expect(FileManager.default.createFile(atPath: path, contents: Data((value + "\n").utf8), attributes: [.posixPermissions: mode]))
             return path
         }
-        let secretPath = try secretFile("client-secret", TestAccount.clientSecret)
-        let passwordPath = try secretFile("password", TestAccount.password)
-        let loosePath = try secretFile("loose-password", TestAccount.password, mode: 0o644)
+        let secretPath = try secretFile("client-secret", NeoCheckTestAccount.clientSecret)
+        let passwordPath = try secretFile("password", NeoCheckTestAccount.password)
+        let loosePath = try secretFile("loose-password", NeoCheckTestAccount.password, mode: 0o644)
         try await withNeoCheckEmulator { harness in
             var env = environment(harness)
             for flag in ["--client-secret", "--password"] {
@@ -152,13 +152,13 @@ struct CommandLineTests {
                 BuiltTools.facegate, ["neocheck", "token", "--client-secret-file", secretPath, "--password-file", loosePath], environment: env)
             #expect(loose.status != 0)
             #expect(loose.errors.contains(loosePath) && loose.errors.contains("chmod 600"), "\(loose.errors)")
-            #expect(!loose.errors.contains(TestAccount.password))
+            #expect(!loose.errors.contains(NeoCheckTestAccount.password))
         }
     }
 
     @Test("the emulators take their secrets from files or the environment too: a secret flag is refused, unrepeated")
     func emulatorSecretsAreNeverFlags() async throws {
-        let scratch = try temporaryDirectory("cli-emulator-secrets")
+        let scratch = try TemporaryFolder("cli-emulator-secrets").url
         defer { try? FileManager.default.removeItem(at: scratch) }
         var environment = ProcessInfo.processInfo.environment
         for variable in ["NEOCHECK_CLIENT_SECRET", "NEOCHECK_PASSWORD", "NEC_ID_SECRET_KEY", "NEC_ID_API_KEY"] { environment[variable] = nil }
@@ -192,7 +192,7 @@ struct CommandLineTests {
 
     @Test("--budget-file carries the hourly budget from one run to the next")
     func budgetAcrossRuns() async throws {
-        let budgetFile = try temporaryDirectory("cli-budget").appendingPathComponent("budget.json").path
+        let budgetFile = try TemporaryFolder("cli-budget").url.appendingPathComponent("budget.json").path
         try await withNeoCheckEmulator { harness in
             let env = environment(harness)
             let arguments = ["neocheck", "lists", "create", "--budget-file", budgetFile, "--calls-per-hour", "1", "--name"]
@@ -207,17 +207,17 @@ struct CommandLineTests {
 
     @Test("the emulator command serves the API on the port it prints, and stops on SIGTERM")
     func emulatorCommand() async throws {
-        let state = try temporaryDirectory("cli-emulator")
+        let state = try TemporaryFolder("cli-emulator").url
         let process = Process()
         process.executableURL = BuiltTools.emulator
         process.arguments = [
-            "neocheck", "--port", "0", "--client-id", TestAccount.clientID, "--username", TestAccount.username, "--state", state.path,
+            "neocheck", "--port", "0", "--client-id", NeoCheckTestAccount.clientID, "--username", NeoCheckTestAccount.username, "--state", state.path,
             "--calls-per-hour", "2", "--token-ttl", "60", "--credits", "3",
         ]
         // The secrets from the environment (the other way is a file; never a flag).
         var environment = ProcessInfo.processInfo.environment
-        environment["NEOCHECK_CLIENT_SECRET"] = TestAccount.clientSecret
-        environment["NEOCHECK_PASSWORD"] = TestAccount.password
+        environment["NEOCHECK_CLIENT_SECRET"] = NeoCheckTestAccount.clientSecret
+        environment["NEOCHECK_PASSWORD"] = NeoCheckTestAccount.password
         process.environment = environment
         let output = Pipe()
         process.standardOutput = output
@@ -241,7 +241,7 @@ struct CommandLineTests {
         #expect(address.hasPrefix("http://127.0.0.1:"))
 
         let client = try NeoCheckClient(
-            configuration: NeoCheckConfiguration(endpoint: try #require(URL(string: address)), credentials: TestAccount.credentials),
+            configuration: NeoCheckConfiguration(endpoint: try #require(URL(string: address)), credentials: NeoCheckTestAccount.credentials),
             http: CloudHTTP(client: .shared, policy: CloudHTTPPolicy(requestTimeout: .seconds(30)), logger: .init(label: "cli-emulator")))
         let token = try await client.tokens.token()
         #expect(token.lifetime == .seconds(60))

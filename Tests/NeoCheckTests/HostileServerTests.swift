@@ -2,70 +2,30 @@ import AsyncHTTPClient
 import FacegateIdentify
 import Foundation
 import Logging
-import NIOCore
-import NIOPosix
 import Synchronization
 import Testing
+import FacegateTesting
 
-/// What the hostile server answers.
-enum Misbehaviour: Sendable {
-    /// A well-formed HTTP reply with this status and body.
-    case reply(status: Int, body: String)
-    /// A 200 whose body is `bytes` long.
-    case hugeBody(bytes: Int)
+/// What the hostile server answers (``HostileServer``, shared with the NEC ID tests).
+typealias Misbehaviour = HostileServer.Behaviour
+
+extension HostileServer.Behaviour {
     /// Bytes that are not HTTP, then the connection is closed.
-    case garbage
-    /// The connection is closed without a reply.
-    case reset
-    /// The request is read and never answered.
-    case silence
-    /// The reply's head is sent, and then nothing.
-    case headThenSilence
+    static let garbage = Self.raw("\u{1}\u{2}NOT HTTP AT ALL \u{ff}\r\n\r\n")
 }
 
-/// A TCP server on 127.0.0.1 that speaks just enough HTTP/1.1 to misbehave in chosen ways.
-/// Token requests get `token` (a valid token by default); every other request gets `api`.
-final class HostileServer: Sendable {
+/// The hostile server as a NeoCheck service: token requests get `token` (a valid token by default),
+/// every other request gets `api`.
+extension HostileServer {
     static let validToken = Misbehaviour.reply(
         status: 200, body: #"{"token_type":"Bearer","access_token":"hostile-token","expires_in":3600,"refresh_token":"hostile-refresh"}"#)
 
-    private let channel: any Channel
-    private let log: Mutex<[String]>
-
-    var port: Int { channel.localAddress?.port ?? 0 }
-    var endpoint: URL { URL(string: "http://127.0.0.1:\(port)/api")! }
-    /// Request lines seen, in order.
-    var requests: [String] { log.withLock { $0 } }
-    var apiRequests: [String] { requests.filter { !$0.contains("connect/token") } }
-    var tokenRequests: [String] { requests.filter { $0.contains("connect/token") } }
-
-    private init(channel: any Channel) {
-        self.channel = channel
-        self.log = Mutex([])
-    }
-
     static func start(token: Misbehaviour = validToken, api: Misbehaviour) async throws -> HostileServer {
-        let recorder = RequestRecorder()
-        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(HostileHandler(token: token, api: api, recorder: recorder))
-                }
-            }
-            .bind(host: "127.0.0.1", port: 0).get()
-        let server = HostileServer(channel: channel)
-        recorder.server.withLock { $0 = server }
-        return server
+        try await start { line in line.contains("/connect/token") ? token : api }
     }
 
-    func record(_ line: String) {
-        log.withLock { $0.append(line) }
-    }
-
-    func stop() async {
-        try? await channel.close()
-    }
+    var apiRequests: [String] { requestLines.filter { !$0.contains("connect/token") } }
+    var tokenRequests: [String] { requestLines.filter { $0.contains("connect/token") } }
 
     /// A client of this server: 10 s per attempt (room for a loaded machine), 1 MiB cap,
     /// 3 attempts for idempotent calls.
@@ -73,100 +33,8 @@ final class HostileServer: Sendable {
         let policy = CloudHTTPPolicy(
             requestTimeout: .seconds(10), maxResponseBytes: 1 << 20, maxAttempts: 3, initialBackoff: .milliseconds(10))
         return try NeoCheckClient(
-            configuration: NeoCheckConfiguration(endpoint: endpoint, credentials: TestAccount.credentials),
+            configuration: NeoCheckConfiguration(endpoint: URL(string: endpoint + "/api")!, credentials: NeoCheckTestAccount.credentials),
             http: CloudHTTP(client: HTTPClient.shared, policy: policy, logger: .init(label: "hostile-test")))
-    }
-}
-
-/// Passes request lines from the handlers to the server object made after them.
-final class RequestRecorder: Sendable {
-    let server = Mutex<HostileServer?>(nil)
-
-    func record(_ line: String) {
-        server.withLock { $0 }?.record(line)
-    }
-}
-
-private final class HostileHandler: ChannelInboundHandler {
-    typealias InboundIn = ByteBuffer
-    typealias OutboundOut = ByteBuffer
-
-    let token: Misbehaviour
-    let api: Misbehaviour
-    let recorder: RequestRecorder
-    private var pending = ByteBuffer()
-
-    init(token: Misbehaviour, api: Misbehaviour, recorder: RequestRecorder) {
-        self.token = token
-        self.api = api
-        self.recorder = recorder
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        var bytes = unwrapInboundIn(data)
-        pending.writeBuffer(&bytes)
-        // Serve every complete request in the buffer (keep-alive reuses connections).
-        while let (line, length) = completeRequest() {
-            pending.moveReaderIndex(forwardBy: length)
-            pending.discardReadBytes()
-            recorder.record(line)
-            let behaviour = line.contains("/connect/token") ? token : api
-            guard respond(behaviour, context: context) else { return }
-        }
-    }
-
-    /// The request line and the total length, once the head and the body are all in.
-    private func completeRequest() -> (String, Int)? {
-        let view = pending.readableBytesView
-        guard let headEnd = view.firstRange(of: Array("\r\n\r\n".utf8)) else { return nil }
-        let headLength = headEnd.upperBound - view.startIndex
-        let head = String(decoding: view[view.startIndex..<headEnd.lowerBound], as: UTF8.self)
-        let lines = head.split(separator: "\r\n")
-        var bodyLength = 0
-        for line in lines.dropFirst() {
-            let parts = line.split(separator: ":", maxSplits: 1)
-            if parts.count == 2, parts[0].lowercased() == "content-length" {
-                bodyLength = Int(parts[1].trimmingCharacters(in: .whitespaces)) ?? 0
-            }
-        }
-        guard view.count >= headLength + bodyLength else { return nil }
-        return (String(lines.first ?? ""), headLength + bodyLength)
-    }
-
-    /// Answers; false when the connection is finished with.
-    private func respond(_ behaviour: Misbehaviour, context: ChannelHandlerContext) -> Bool {
-        switch behaviour {
-        case .reply(let status, let body):
-            let bytes = Array(body.utf8)
-            write(
-                "HTTP/1.1 \(status) Whatever\r\nContent-Type: application/json\r\nContent-Length: \(bytes.count)\r\n\r\n", body: bytes,
-                context: context)
-            return true
-        case .hugeBody(let count):
-            write(
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: \(count)\r\n\r\n",
-                body: [UInt8](repeating: UInt8(ascii: "7"), count: count), context: context)
-            return true
-        case .garbage:
-            write("\u{1}\u{2}NOT HTTP AT ALL \u{ff}\r\n\r\n", body: [], context: context)
-            context.close(promise: nil)
-            return false
-        case .reset:
-            context.close(promise: nil)
-            return false
-        case .silence:
-            return false
-        case .headThenSilence:
-            write("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"conf", body: [], context: context)
-            return false
-        }
-    }
-
-    private func write(_ head: String, body: [UInt8], context: ChannelHandlerContext) {
-        var buffer = context.channel.allocator.buffer(capacity: head.utf8.count + body.count)
-        buffer.writeString(head)
-        buffer.writeBytes(body)
-        context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
     }
 }
 
@@ -233,13 +101,13 @@ struct HostileServerTests {
 
     @Test("a reply over the size cap")
     func hugeBody() async throws {
-        let (error, _) = try await failure(api: .hugeBody(bytes: 8 << 20)) { client throws(NeoCheckError) in
+        let (error, _) = try await failure(api: .flood(bytes: 8 << 20)) { client throws(NeoCheckError) in
             _ = try await client.record(.identifier("x"))
         }
         #expect(error.code == .responseTooLarge)
     }
 
-    @Test("no reply, or half a reply, ends in a timeout", arguments: [Misbehaviour.silence, .headThenSilence])
+    @Test("no reply, or half a reply, ends in a timeout", arguments: [Misbehaviour.silence, .stallMidBody])
     func slow(behaviour: Misbehaviour) async throws {
         let elapsed = Mutex(Duration.zero)
         let (error, server) = try await failure(api: behaviour) { [probe] client throws(NeoCheckError) in
@@ -256,7 +124,7 @@ struct HostileServerTests {
         #expect(elapsed.withLock { $0 } < .seconds(60))
     }
 
-    @Test("a reset or garbage instead of a reply", arguments: [Misbehaviour.reset, .garbage])
+    @Test("a closed connection, a reset or garbage instead of a reply", arguments: [Misbehaviour.close, .reset, .garbage])
     func brokenConnection(behaviour: Misbehaviour) async throws {
         let (error, server) = try await failure(api: behaviour) { client throws(NeoCheckError) in
             _ = try await client.list(identifier: "x")
@@ -342,13 +210,13 @@ struct HostileServerTests {
 
     @Test("a reply that echoes a secret has it cut out of the error")
     func echoedSecretsRedacted() async throws {
-        let echo = #"{"error":"Invalid credentials: \#(TestAccount.password) for \#(TestAccount.clientSecret)"}"#
+        let echo = #"{"error":"Invalid credentials: \#(NeoCheckTestAccount.password) for \#(NeoCheckTestAccount.clientSecret)"}"#
         let (error, _) = try await failure(token: .reply(status: 400, body: echo), api: .reply(status: 200, body: "true")) {
             client throws(NeoCheckError) in
             _ = try await client.deleteList(identifier: "x")
         }
         #expect(error.code == .invalidCredentials)
-        #expect(!error.description.contains(TestAccount.password))
-        #expect(!error.description.contains(TestAccount.clientSecret))
+        #expect(!error.description.contains(NeoCheckTestAccount.password))
+        #expect(!error.description.contains(NeoCheckTestAccount.clientSecret))
     }
 }

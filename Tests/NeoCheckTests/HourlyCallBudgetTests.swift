@@ -51,7 +51,7 @@ struct HourlyCallBudgetTests {
 
     @Test("survives a restart through its state file")
     func persists() async throws {
-        let folder = try temporaryDirectory("budget")
+        let folder = try TemporaryFolder("budget").url
         let file = folder.appendingPathComponent("neocheck-budget.json")
         let clock = ManualClock()
         do {
@@ -68,7 +68,7 @@ struct HourlyCallBudgetTests {
 
     @Test("a corrupt state file starts the budget spent, refilling at its rate, and is left as it was")
     func corruptFile() async throws {
-        let folder = try temporaryDirectory("budget")
+        let folder = try TemporaryFolder("budget").url
         let file = folder.appendingPathComponent("neocheck-budget.json")
         let garbage = Data("{\"available\": \"lots\"".utf8)
         try garbage.write(to: file)
@@ -89,7 +89,7 @@ struct HourlyCallBudgetTests {
 
     @Test("a state file that cannot be read (a folder, a FIFO) starts the budget spent without hanging")
     func unreadableFile() async throws {
-        let folder = try temporaryDirectory("budget")
+        let folder = try TemporaryFolder("budget").url
         let directory = folder.appendingPathComponent("neocheck-budget.json")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let budget = try HourlyCallBudget(callsPerHour: 3600, stateFile: directory)

@@ -2,6 +2,7 @@ import FacegateEmulators
 import FacegateIdentify
 import Foundation
 import Testing
+import FacegateTesting
 
 @Suite("NeoCheck identification against the emulator's real face matching", .timeLimit(.minutes(5)))
 struct NeoCheckIdentifyTests {

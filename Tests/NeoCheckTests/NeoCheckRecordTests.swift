@@ -2,6 +2,7 @@ import FacegateEmulators
 import FacegateIdentify
 import Foundation
 import Testing
+import FacegateTesting
 
 @Suite("NeoCheck face records and lists against the emulator", .timeLimit(.minutes(5)))
 struct NeoCheckRecordTests {
@@ -163,7 +164,7 @@ struct NeoCheckRecordTests {
     @Test("records, lists and credits survive an emulator restart")
     func persistsAcrossRestart() async throws {
         let portrait = try TestFaces.photo("eric_clapton", "01.jpg")
-        let folder = try temporaryDirectory()
+        let folder = try TemporaryFolder().url
         let (recordID, listID) = try await withNeoCheckEmulator(credits: 5, stateDirectory: folder) { harness in
             let client = try harness.client()
             let list = try await client.createList(name: "band")

@@ -17,10 +17,6 @@ enum TestFaces {
             .filter { $0.hasSuffix(".jpg") || $0.hasSuffix(".jpeg") || $0.hasSuffix(".png") }.sorted()
     }
 
-    private static let shared: Result<DlibFaceAnalyzer, any Error> = Result { try DlibFaceAnalyzer() }
-
-    /// One analyzer for all tests: loading the models takes a while.
-    static func analyzer() throws -> DlibFaceAnalyzer {
-        try shared.get()
-    }
+    /// The local face core as the emulators use it, loaded once for every test.
+    static func analyzer() throws -> DlibFaceAnalyzer { try TestFaceAnalyzers.video() }
 }

@@ -110,7 +110,7 @@ struct TokenLifecycleTests {
     @Test("a wrong password or client secret is a typed error that quotes no secret")
     func badCredentials() async throws {
         try await withNeoCheckEmulator { harness in
-            var wrongPassword = TestAccount.credentials
+            var wrongPassword = NeoCheckTestAccount.credentials
             wrongPassword.password = "not-the-password-42"
             do {
                 _ = try await harness.client(credentials: wrongPassword).tokens.token()
@@ -120,7 +120,7 @@ struct TokenLifecycleTests {
                 #expect(!"\(error)".contains("not-the-password-42"))
             }
 
-            var wrongSecret = TestAccount.credentials
+            var wrongSecret = NeoCheckTestAccount.credentials
             wrongSecret.clientSecret = "wrong-secret-1234"
             do {
                 _ = try await harness.client(credentials: wrongSecret).tokens.token()
@@ -146,7 +146,7 @@ struct TokenLifecycleTests {
                 let bytes = try await response.body.collect(upTo: 1 << 16)
                 return (Int(response.status.code), String(buffer: bytes))
             }
-            let form = "grant_type=client_credentials&client_id=\(TestAccount.clientID)&client_secret=x"
+            let form = "grant_type=client_credentials&client_id=\(NeoCheckTestAccount.clientID)&client_secret=x"
             let unsupported = try await post(form, contentType: "application/x-www-form-urlencoded")
             #expect(unsupported.0 == 400)
             #expect(unsupported.1.contains("\"error\""))
@@ -166,16 +166,16 @@ struct TokenLifecycleTests {
             return try await client.tokens.token()
         }
         let text = logs.all.joined(separator: "\n")
-        for secret in [TestAccount.clientSecret, TestAccount.password, token.accessToken] + (token.refreshToken.map { [$0] } ?? []) {
+        for secret in [NeoCheckTestAccount.clientSecret, NeoCheckTestAccount.password, token.accessToken] + (token.refreshToken.map { [$0] } ?? []) {
             #expect(!text.contains(secret))
         }
         #expect(!token.description.contains(token.accessToken))
-        #expect(!TestAccount.credentials.description.contains(TestAccount.password))
+        #expect(!NeoCheckTestAccount.credentials.description.contains(NeoCheckTestAccount.password))
     }
 
     @Test("plain http is refused for any host but this machine")
     func insecureEndpointRefused() throws {
-        let configuration = NeoCheckConfiguration(endpoint: URL(string: "http://neocheck.example/api")!, credentials: TestAccount.credentials)
+        let configuration = NeoCheckConfiguration(endpoint: URL(string: "http://neocheck.example/api")!, credentials: NeoCheckTestAccount.credentials)
         #expect(throws: NeoCheckError(.invalidConfiguration, "")) {
             try NeoCheckClient(
                 configuration: configuration, http: CloudHTTP(client: HTTPClient.shared, policy: CloudHTTPPolicy(), logger: .init(label: "t")))

@@ -6,19 +6,16 @@ import FacegateQuality
 import Foundation
 import Logging
 
-/// A live NEC ID emulator on loopback ports with a fresh state folder, and a
-/// client signed for it.
-final class EmulatorHarness: Sendable {
-    static let accessKey = "AKIDNECEMULATORTEST"
-    static let secretKey = "emulator-secret-key-1234567890abcdefghij"
-    static let apiKey = "emulator-test-api-key-0123456789"
+/// A live NEC ID emulator (biometric and portal APIs) on loopback ports with a fresh state folder,
+/// and clients signed for it.
+public final class NECEmulatorHarness: Sendable {
+    public static let accessKey = "AKIDNECEMULATORTEST"
+    public static let secretKey = "emulator-secret-key-1234567890abcdefghij"
+    public static let apiKey = "emulator-test-api-key-0123456789"
 
-    /// dlib's models, loaded once for every test.
-    static let analyzer: Result<DlibFaceAnalyzer, any Error> = Result { try DlibFaceAnalyzer() }
-
-    let stateDirectory: URL
-    let ports: NECIDEmulator.Ports
-    let httpClient: HTTPClient
+    public let stateDirectory: URL
+    public let ports: NECIDEmulator.Ports
+    public let httpClient: HTTPClient
     private let server: Task<Void, any Error>
 
     private init(stateDirectory: URL, ports: NECIDEmulator.Ports, httpClient: HTTPClient, server: Task<Void, any Error>) {
@@ -28,7 +25,8 @@ final class EmulatorHarness: Sendable {
         self.server = server
     }
 
-    static func start(stateDirectory: URL? = nil, jobPageSize: Int = 1000) async throws -> EmulatorHarness {
+    /// Starts an emulator on a fresh folder (or `stateDirectory`, to see what an earlier one kept).
+    public static func start(stateDirectory: URL? = nil, jobPageSize: Int = 1000) async throws -> NECEmulatorHarness {
         let directory =
             stateDirectory
             ?? FileManager.default.temporaryDirectory.appendingPathComponent("necid-emulator-\(UUID().uuidString)")
@@ -38,25 +36,27 @@ final class EmulatorHarness: Sendable {
             configuration: NECIDEmulatorConfiguration(
                 accessKeyID: accessKey, secretAccessKey: secretKey, apiKey: apiKey, stateDirectory: directory,
                 jobPageSize: jobPageSize),
-            analyzer: try analyzer.get(), logger: logger)
+            analyzer: try TestFaceAnalyzers.video(), logger: logger)
         let (stream, sink) = AsyncStream<NECIDEmulator.Ports>.makeStream()
+        // Owned by the harness and ended by stop(): a harness outlives the call that starts it.
         let server = Task {
             defer { sink.finish() }
             try await emulator.run { sink.yield($0) }
         }
         for await ports in stream {
-            return EmulatorHarness(stateDirectory: directory, ports: ports, httpClient: NECIDClient.makeHTTPClient(), server: server)
+            return NECEmulatorHarness(stateDirectory: directory, ports: ports, httpClient: NECIDClient.makeHTTPClient(), server: server)
         }
         try await server.value
         throw NECIDError(.unreachable, "the emulator stopped before listening")
     }
 
-    var endpoint: String { "http://127.0.0.1:\(ports.biometric)" }
-    var portalEndpoint: String { "http://127.0.0.1:\(ports.portal)" }
+    public var endpoint: String { "http://127.0.0.1:\(ports.biometric)" }
+    public var portalEndpoint: String { "http://127.0.0.1:\(ports.portal)" }
 
-    func client(
-        accessKey: String = EmulatorHarness.accessKey, secretKey: String = EmulatorHarness.secretKey,
-        apiKey: String? = EmulatorHarness.apiKey, region: String = "ap-southeast-2",
+    /// A client of this emulator, signed with its keys unless told otherwise; one attempt per call.
+    public func client(
+        accessKey: String = NECEmulatorHarness.accessKey, secretKey: String = NECEmulatorHarness.secretKey,
+        apiKey: String? = NECEmulatorHarness.apiKey, region: String = "ap-southeast-2",
         now: @escaping @Sendable () -> Date = { Date() }
     ) -> NECIDClient {
         NECIDClient(
@@ -68,7 +68,7 @@ final class EmulatorHarness: Sendable {
     }
 
     /// Stops the servers; the state folder stays unless `removingState`.
-    func stop(removingState: Bool = true) async throws {
+    public func stop(removingState: Bool = true) async throws {
         server.cancel()
         _ = try? await server.value
         try await httpClient.shutdown()
@@ -76,9 +76,9 @@ final class EmulatorHarness: Sendable {
     }
 }
 
-/// Runs `body` against a fresh emulator and always stops it.
-func withEmulator(jobPageSize: Int = 1000, _ body: (EmulatorHarness) async throws -> Void) async throws {
-    let harness = try await EmulatorHarness.start(jobPageSize: jobPageSize)
+/// Runs `body` against a fresh NEC ID emulator and always stops it.
+public func withNECEmulator(jobPageSize: Int = 1000, _ body: (NECEmulatorHarness) async throws -> Void) async throws {
+    let harness = try await NECEmulatorHarness.start(jobPageSize: jobPageSize)
     do {
         try await body(harness)
     } catch {
@@ -87,6 +87,3 @@ func withEmulator(jobPageSize: Int = 1000, _ body: (EmulatorHarness) async throw
     }
     try await harness.stop()
 }
-
-/// A face photo of the shared test data.
-func face(_ relative: String) throws -> [UInt8] { try TestData.bytes("faces/" + relative) }
