@@ -75,4 +75,15 @@ struct LogCommandTests {
         #expect(missing.status != 0)
         #expect(missing.errors.contains("no journal at"))
     }
+
+    @Test("its help names every outcome and every door event kind the journal keeps", .enabled(if: facegate.exists, "facegate is built by `swift build`"))
+    func helpNamesEveryKind() throws {
+        let help = try Self.facegate.run(["log", "--help"])
+        #expect(help.status == 0)
+        // Help text wraps at spaces, so a kind is looked for as a word of the joined text.
+        let words = Set(help.output.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "," || $0 == "(" || $0 == ")" || $0 == "." }).map(String.init))
+        for kind in DoorEventKind.allCases.map(\.rawValue) + Decision.Outcome.allCases.map(\.rawValue) {
+            #expect(words.contains(kind), "\(kind) is not in `facegate log --help`")
+        }
+    }
 }

@@ -34,7 +34,7 @@ struct LogCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Only the newest this many.", valueName: "count"))
     var limit: Int?
 
-    @Flag(help: "Print door events (opened, closed, held-open, forced, exit-button) instead of decisions.")
+    @Flag(help: ArgumentHelp("Print door events (\(DoorEventKind.allCases.map(\.rawValue).joined(separator: ", "))) instead of decisions."))
     var doorEvents = false
 
     @Flag(help: "One JSON object per line.")
