@@ -189,8 +189,6 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
-        // Test support shared by the test targets (process runner, folders, test data, manual clock);
-        // no product depends on it.
         // What tests share (stand-ins, clocks, live emulators, the hostile server, process runner, test
         // data); test targets depend on it, product targets never do.
         .target(
@@ -211,7 +209,7 @@ let package = Package(
         .testTarget(
             name: "FacegateAppTests",
             dependencies: [
-                "FacegateApp", "FacegatePolicy", "FacegateDemo", "FacegateCore", "FacegateDoor", "FacegateIdentify",
+                "FacegateApp", "FacegateCapture", "FacegatePolicy", "FacegateDemo", "FacegateCore", "FacegateDoor", "FacegateIdentify",
                 "FacegateImageCodec", "FacegateJournal", "FacegateOfflineCache", "FacegateQuality", "FacegateEmulators",
                 "FacegateTesting",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

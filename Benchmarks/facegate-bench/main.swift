@@ -3,6 +3,7 @@
 //     swift run -c release facegate-bench [--iterations N] [--media DIR] [--models DIR]
 //     swift run -c release facegate-bench door [--visits N] [--media DIR] [--models DIR]
 //     swift run -c release facegate-bench outage [--visits N] [--media DIR] [--models DIR]
+//     swift run -c release facegate-bench idle [--seconds N] [--models DIR]
 //
 // Frames are synthesized from the bundled demo portraits, so the figures are
 // comparable between machines. Record them in BENCHMARKS.md. `door` runs the
@@ -15,6 +16,8 @@ import Foundation
 struct Options {
     var door = false
     var outage = false
+    var idle = false
+    var idleSeconds = 20
     var visits = 40
     var iterations = 60
     var media = "demo/media"
@@ -26,12 +29,14 @@ struct Options {
             switch flag {
             case "door": door = true
             case "outage": outage = true
+            case "idle": idle = true
+            case "--seconds": idleSeconds = max(1, Int(rest.popFirst() ?? "") ?? idleSeconds)
             case "--visits": visits = Int(rest.popFirst() ?? "") ?? visits
             case "--iterations": iterations = Int(rest.popFirst() ?? "") ?? iterations
             case "--media": media = rest.popFirst() ?? media
             case "--models": models = rest.popFirst()
             default:
-                FileHandle.standardError.write(Data("usage: facegate-bench [door|outage] [--iterations N] [--visits N] [--media DIR] [--models DIR]\n".utf8))
+                FileHandle.standardError.write(Data("usage: facegate-bench [door|outage|idle] [--iterations N] [--visits N] [--seconds N] [--media DIR] [--models DIR]\n".utf8))
                 exit(2)
             }
         }
@@ -73,6 +78,10 @@ func machine() -> String {
 }
 
 let options = Options(CommandLine.arguments)
+if options.idle {
+    try IdleBenchmark(options: options).run()
+    exit(0)
+}
 if options.outage {
     try await OutageBenchmark(options: options).run()
     exit(0)

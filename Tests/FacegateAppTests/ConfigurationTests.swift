@@ -1,6 +1,7 @@
 import FacegateCore
 import FacegateApp
 import FacegateTesting
+import FacegateQuality
 import Foundation
 import Testing
 
@@ -65,6 +66,20 @@ struct ConfigurationTests {
             #expect(!error.description.contains("hunter2"))
             #expect(error.problems.first { $0.path == "camera.width" }?.line == 2)
         }
+    }
+
+    @Test func theMotionGateIsReadCheckedAndNeedsARestart() throws {
+        let defaults = FacegateConfiguration()
+        #expect(defaults.motion.enabled && defaults.motion.fullDetectionInterval == .seconds(1), "on by default, a look every second")
+        let read = try FacegateConfiguration(yaml: "motion: {enabled: false, full_detection_seconds: 2.5}")
+        #expect(!read.motion.enabled && read.motion.fullDetectionInterval == .milliseconds(2500))
+        do {
+            _ = try FacegateConfiguration(yaml: "motion: {full_detection_seconds: 0, sensitivity: high}")
+            Issue.record("a bad motion section was accepted")
+        } catch {
+            #expect(Set(error.problems.map(\.path)) == ["motion.full_detection_seconds", "motion.sensitivity"])
+        }
+        #expect(read.sectionsNeedingRestart(comparedWith: defaults) == ["motion"])
     }
 
     @Test func notYAMLIsAClearError() {

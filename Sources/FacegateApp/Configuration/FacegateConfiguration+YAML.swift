@@ -11,6 +11,7 @@ import Yams
 ///   `replay_path`, `replay_loops`, `stall_timeout_seconds`
 /// - `quality`: `detection_width`, `min_detection_score`, `gate`
 /// - `approach`: `settle_frames`, `window_seconds`, `cooldown_seconds`, `min_eye_distance`
+/// - `motion`: `enabled`, `full_detection_seconds`
 /// - `backend`: `kind` (one of ``CloudBackends/all``), `request_timeout_seconds`, `decision_deadline_seconds`,
 ///   and one section per backend, read by the backend itself (`Backends/KIND/`):
 ///   `nec` (`endpoint`, `region`, `access_key`, `secret_key`, `api_key`),
@@ -118,6 +119,11 @@ extension FacegateConfiguration {
         approach.minInterEyeDistance = a.double("min_eye_distance", default: approach.minInterEyeDistance, in: 0...1000)
         approach.qualityGate = quality.qualityGate
         a.rejectUnknownKeys()
+
+        let m = r.scoped("motion")
+        motion.enabled = m.bool("enabled", default: motion.enabled)
+        motion.fullDetectionInterval = m.seconds("full_detection_seconds", default: motion.fullDetectionInterval, in: 0.1...10)
+        m.rejectUnknownKeys()
 
         let b = r.scoped("backend")
         backend.kind = backendKind(b)

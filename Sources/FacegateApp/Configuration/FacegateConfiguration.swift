@@ -10,6 +10,8 @@ public struct FacegateConfiguration: Sendable, Equatable {
     public var camera = Camera()
     public var quality = QualityConfiguration()
     public var approach = ApproachConfiguration()
+    /// Which frames the face detector runs on (nothing moving, nobody followed: next to none).
+    public var motion = MotionGateConfiguration()
     public var backend = Backend()
     public var door = Door()
     public var offlineCache = OfflineCache()

@@ -60,7 +60,7 @@ public struct DoorControllerService: Service, CustomStringConvertible {
             source: parts.source, analyzer: parts.analyzer, search: parts.search, offline: parts.cache, door: parts.door,
             journal: parts.journal, policy: configuration.doorPolicy,
             settings: .init(
-                door: configuration.door.name, approach: configuration.approach,
+                door: configuration.door.name, approach: configuration.approach, motion: configuration.motion,
                 decisionDeadline: configuration.backend.decisionDeadline),
             logger: logger)
     }
@@ -206,6 +206,7 @@ extension FacegateConfiguration {
         if camera != other.camera { sections.append("camera") }
         if quality != other.quality { sections.append("quality") }
         if approach != other.approach { sections.append("approach") }
+        if motion != other.motion { sections.append("motion") }
         if backend != other.backend { sections.append("backend") }
         if offlineCache != other.offlineCache { sections.append("offline_cache") }
         if journal != other.journal { sections.append("journal") }

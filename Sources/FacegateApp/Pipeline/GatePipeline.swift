@@ -12,6 +12,10 @@ public struct PipelineStatistics: Sendable, Hashable {
     public var frames = 0
     /// Frames the quality core could not analyse (dropped, with a warning).
     public var framesRejected = 0
+    /// Frames the motion gate let go without analysis (nothing moving, nobody followed).
+    public var framesSkipped = 0
+    /// Frames the face detector ran on.
+    public var framesAnalysed = 0
     public var framesWithFaces = 0
     public var visits = 0
     public var cloudCalls = 0
@@ -29,6 +33,8 @@ public struct PipelineStatistics: Sendable, Hashable {
 public struct GatePipelineSettings: Sendable {
     public var door: String
     public var approach: ApproachConfiguration
+    /// Which frames are analysed (off: every one).
+    public var motion: MotionGateConfiguration
     /// From the start of a decision, how long the cloud may take before the offline cache decides.
     public var decisionDeadline: Duration
     /// Visits waiting for the decision loop; one more is journaled undecided, never silently lost.
@@ -42,11 +48,12 @@ public struct GatePipelineSettings: Sendable {
     public var clockTolerance: TimeInterval = 300
 
     public init(
-        door: String, approach: ApproachConfiguration, decisionDeadline: Duration, maxWaitingVisits: Int = 16,
-        cloudRetryInterval: Duration = .seconds(5), grantCommitLimit: Duration = .seconds(1)
+        door: String, approach: ApproachConfiguration, motion: MotionGateConfiguration = .off, decisionDeadline: Duration,
+        maxWaitingVisits: Int = 16, cloudRetryInterval: Duration = .seconds(5), grantCommitLimit: Duration = .seconds(1)
     ) {
         self.door = door
         self.approach = approach
+        self.motion = motion
         self.decisionDeadline = decisionDeadline
         self.maxWaitingVisits = max(1, maxWaitingVisits)
         self.cloudRetryInterval = cloudRetryInterval
@@ -209,6 +216,7 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
     private func runFrames(into visits: AsyncStream<PendingVisit>.Continuation) async throws {
         defer { visits.finish() }
         var selector = ApproachSelector(configuration: settings.approach)
+        var motionGate = MotionGate(configuration: settings.motion)
         // Stage times of recent frames with faces, so a visit's best frame can be looked up when it is emitted.
         var stageTimes: [UInt64: (capture: Duration?, analysis: Duration)] = [:]
         let analyzer = self.analyzer
@@ -216,6 +224,17 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
             let started = clock.now
             let image = frame.image
             analysisStarted = started
+            if motionGate.configuration.enabled {
+                // The thumbnail is the only cost of a frame nobody is in; it is made where blocking work goes.
+                let thumbnail = try await qualityQueue.run { MotionGate.thumbnail(of: image) }
+                if case .skip = motionGate.judge(frame, thumbnail: thumbnail, following: selector.activeTracks > 0) {
+                    analysisStarted = nil
+                    statistics.frames += 1
+                    statistics.framesSkipped += 1
+                    continue
+                }
+            }
+            statistics.framesAnalysed += 1
             let faces: [DetectedFace]
             do {
                 faces = try await qualityQueue.run { try analyzer.analyze(image, descriptorLimit: 0).faces }
