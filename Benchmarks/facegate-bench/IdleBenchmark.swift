@@ -18,15 +18,16 @@ struct IdleBenchmark {
         let analyzer = try DlibFaceAnalyzer(models: try FaceModels.locate(options.models))
         let seconds = options.idleSeconds
         print("machine: \(machine())")
-        print("an empty scene, \(seconds) s of video per row; CPU time of this process (user + system)")
+        let interval = Duration.milliseconds(Int(options.fullDetectionSeconds * 1000))
+        print("an empty scene, \(seconds) s of video per row, a full detection every \(interval) with the gate; CPU time of this process (user + system)")
         print("| frames | gate | detector runs | CPU s per minute of video | share of one core | per frame, ms |")
         print("|---|---|---|---|---|---|")
-        for (width, height) in [(640, 480), (1280, 720)] {
+        for (width, height) in options.idleSizes {
             let scenes = Self.emptyScenes(width: width, height: height, count: 8)
             for fps in [15, 30] {
-                for gated in [true, false] {
+                for gated in options.idleWithoutGate ? [true, false] : [true] {
                     let frames = seconds * fps
-                    var gate = MotionGate(configuration: gated ? MotionGateConfiguration() : .off)
+                    var gate = MotionGate(configuration: gated ? MotionGateConfiguration(fullDetectionInterval: interval) : .off)
                     var detectorRuns = 0
                     let before = Self.cpuTime()
                     for n in 0..<frames {

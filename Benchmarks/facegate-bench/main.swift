@@ -3,7 +3,7 @@
 //     swift run -c release facegate-bench [--iterations N] [--media DIR] [--models DIR]
 //     swift run -c release facegate-bench door [--visits N] [--media DIR] [--models DIR]
 //     swift run -c release facegate-bench outage [--visits N] [--media DIR] [--models DIR]
-//     swift run -c release facegate-bench idle [--seconds N] [--models DIR]
+//     swift run -c release facegate-bench idle [--seconds N] [--full-detection-seconds S] [--models DIR]
 //
 // Frames are synthesized from the bundled demo portraits, so the figures are
 // comparable between machines. Record them in BENCHMARKS.md. `door` runs the
@@ -18,6 +18,9 @@ struct Options {
     var outage = false
     var idle = false
     var idleSeconds = 20
+    var fullDetectionSeconds = 1.0
+    var idleWithoutGate = true
+    var idleSizes = [(640, 480), (1280, 720)]
     var visits = 40
     var iterations = 60
     var media = "demo/media"
@@ -31,12 +34,15 @@ struct Options {
             case "outage": outage = true
             case "idle": idle = true
             case "--seconds": idleSeconds = max(1, Int(rest.popFirst() ?? "") ?? idleSeconds)
+            case "--full-detection-seconds": fullDetectionSeconds = max(0.1, Double(rest.popFirst() ?? "") ?? fullDetectionSeconds)
+            case "--gated-only": idleWithoutGate = false
+            case "--vga-only": idleSizes = [(640, 480)]
             case "--visits": visits = Int(rest.popFirst() ?? "") ?? visits
             case "--iterations": iterations = Int(rest.popFirst() ?? "") ?? iterations
             case "--media": media = rest.popFirst() ?? media
             case "--models": models = rest.popFirst()
             default:
-                FileHandle.standardError.write(Data("usage: facegate-bench [door|outage|idle] [--iterations N] [--visits N] [--seconds N] [--media DIR] [--models DIR]\n".utf8))
+                FileHandle.standardError.write(Data("usage: facegate-bench [door|outage|idle] [--iterations N] [--visits N] [--seconds N] [--full-detection-seconds S] [--media DIR] [--models DIR]\n".utf8))
                 exit(2)
             }
         }

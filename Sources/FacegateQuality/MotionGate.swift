@@ -120,13 +120,15 @@ public struct MotionGate: Sendable {
     }
 
     /// The frame's grey thumbnail: cells of at least 4x4 pixels, at most 64 across, each the mean
-    /// luminance of every other pixel of every other row in it.
+    /// luminance of about 4x4 pixels spread over it (every third or so of a 10-pixel cell), so that a
+    /// thumbnail costs about the same whatever the frame's size.
     public static func thumbnail(of image: PixelImage) -> Thumbnail {
         let cellSide = max(4, (image.width + 63) / 64)
         let columns = max(1, image.width / cellSide), rows = max(1, image.height / cellSide)
         var sums = [UInt32](repeating: 0, count: columns * rows)
         var counts = [UInt32](repeating: 0, count: columns * rows)
         let bytesPerPixel = image.layout.bytesPerPixel, bytesPerRow = image.bytesPerRow
+        let step = max(1, cellSide / 3)
         // A frame smaller than one cell is one cell.
         let coveredWidth = min(columns * cellSide, image.width), coveredHeight = min(rows * cellSide, image.height)
         image.pixels.withUnsafeBufferPointer { pixels in
@@ -145,9 +147,9 @@ public struct MotionGate: Sendable {
                     let cell = cellRow + x / cellSide
                     sums[cell] += luma
                     counts[cell] += 1
-                    x += 2
+                    x += step
                 }
-                y += 2
+                y += step
             }
         }
         let cells = (0..<sums.count).map { Float(sums[$0]) / Float(max(1, counts[$0])) }
