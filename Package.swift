@@ -9,6 +9,11 @@ let swiftSettings: [SwiftSetting] = [
 
 // dlib is unusable unoptimised (HOG takes over a second a frame), so the shim
 // is always compiled with optimisation, in debug builds too.
+// The pixel loops (conversion, scaling, thumbnails, the synthetic approaches the tests walk up to
+// the door) cost ten times more unoptimised: the modules that hold them are optimised in debug
+// builds too, so the tests spend their time deciding, not converting pixels.
+let pixelModuleSettings: [SwiftSetting] = swiftSettings + [.unsafeFlags(["-O"], .when(configuration: .debug))]
+
 let dlibShimSettings: [CXXSetting] = [
     .unsafeFlags(["-O2", "-DNDEBUG", "-fno-strict-aliasing"]),
     .define("DLIB_NO_GUI_SUPPORT"),
@@ -39,7 +44,7 @@ let package = Package(
     ],
     targets: [
         // Domain values and the protocols each stage is seen through. No I/O.
-        .target(name: "FacegateCore", swiftSettings: swiftSettings),
+        .target(name: "FacegateCore", swiftSettings: pixelModuleSettings),
 
         // Capture stage: face finding and quality (dlib behind a plain C header).
         .target(
@@ -54,12 +59,12 @@ let package = Package(
         .target(
             name: "FacegateImageCodec",
             dependencies: ["FacegateCore", "CTurboJPEG", "CPNG"],
-            swiftSettings: swiftSettings
+            swiftSettings: pixelModuleSettings
         ),
         .target(
             name: "FacegateQuality",
             dependencies: ["FacegateCore", "FacegateImageCodec", "CFacegateDlib"],
-            swiftSettings: swiftSettings
+            swiftSettings: pixelModuleSettings
         ),
 
         // Policy stage: the door's decision, pure.
@@ -73,7 +78,7 @@ let package = Package(
                 "FacegateCore", "FacegateImageCodec", "CFacegateV4L2",
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: swiftSettings
+            swiftSettings: pixelModuleSettings
         ),
 
         // Door I/O: relay, contact and exit button over GPIO (libgpiod v1.6), or simulated.

@@ -5,6 +5,7 @@ import FacegateDemo
 import FacegateDoor
 import FacegateEmulators
 import FacegateIdentify
+import FacegateQuality
 import FacegateJournal
 import FacegateOfflineCache
 import Foundation
@@ -171,7 +172,9 @@ struct DecisionFaultTests {
             }
             let held = HeldCloud(backendName: "nec")
             let parts = try DoorParts.open(
-                rig.configuration, overrides: .init(source: DemoScene(visitors: visitors), search: held, doorLines: SimulatedDoorLines()),
+                rig.configuration, overrides: .init(
+                    source: DemoScene(visitors: visitors), search: held, doorLines: SimulatedDoorLines(),
+                    faceEngine: try TestFaceAnalyzers.video().engine),
                 logger: rig.logger)
             let writer = Task { await parts.journal.run() }
             let pipeline = GatePipeline(

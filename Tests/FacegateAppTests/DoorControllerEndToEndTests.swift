@@ -184,7 +184,7 @@ final class DoorRig: @unchecked Sendable {
         var logger = Logger(label: "facegate.e2e")
         logger.logLevel = .warning
         self.logger = logger
-        stills = DlibFaceAnalyzer(engine: try FaceEngine(models: try FaceModels.locate(nil)), configuration: .stillImage)
+        stills = try TestFaceAnalyzers.stills()
         let httpClient = NECIDClient.makeHTTPClient()
         self.httpClient = httpClient
         var quiet = Logger(label: "facegate.e2e.emulator")
@@ -259,7 +259,9 @@ final class DoorRig: @unchecked Sendable {
         let counting = CountingSearch(NECFaceSearch(client: client))
         let parts = try DoorParts.open(
             configuration,
-            overrides: .init(source: DemoScene(visitors: visitors), search: search ?? counting, doorLines: lines ?? simulated),
+            overrides: .init(
+                source: DemoScene(visitors: visitors), search: search ?? counting, doorLines: lines ?? simulated,
+                faceEngine: try TestFaceAnalyzers.video().engine),
             logger: logger)
         var settings = DoorControllerService.Settings()
         settings.reloadsOnHangup = false

@@ -72,7 +72,7 @@ struct NeoCheckDoorTests {
             DoorControllerEndToEndTests.photo(DoorControllerEndToEndTests.enrolledWalksUp), analyzer: stills)
         let scene = DemoScene(visitors: [.init(name: "member", portrait: portrait), .init(name: "member again", portrait: portrait)])
         let lines = SimulatedDoorLines(logger: logger)
-        let parts = try DoorParts.open(configuration, overrides: .init(source: scene, doorLines: lines), logger: logger)
+        let parts = try DoorParts.open(configuration, overrides: .init(source: scene, doorLines: lines, faceEngine: try TestFaceAnalyzers.video().engine), logger: logger)
         var settings = DoorControllerService.Settings()
         settings.reloadsOnHangup = false
         let service = DoorControllerService(

@@ -110,7 +110,7 @@ final class WatchdogRig: Sendable {
         configuration.offlineCache.enabled = false
         configuration.journal.path = folder.appendingPathComponent("journal.sqlite").path
         self.configuration = configuration
-        let stills = DlibFaceAnalyzer(engine: try FaceEngine(models: try FaceModels.locate(nil)), configuration: .stillImage)
+        let stills = try TestFaceAnalyzers.stills()
         let portrait = try TestPortrait.headAndShoulders(
             try DoorControllerEndToEndTests.photo(DoorControllerEndToEndTests.enrolledWalksUp), analyzer: stills)
         source = HeldOpenSource(DemoScene(visitors: [.init(name: "visitor", portrait: portrait)]))
@@ -120,7 +120,9 @@ final class WatchdogRig: Sendable {
     /// Runs the daemon with a 200 ms watchdog (pinged every 100 ms) until the source ends.
     func start(lines: any DoorLines, decisionLimit: Duration) throws -> Task<Void, any Error> {
         let parts = try DoorParts.open(
-            configuration, overrides: .init(source: source, search: search, doorLines: lines, environment: [:]), logger: logger)
+            configuration, overrides: .init(
+                source: source, search: search, doorLines: lines, faceEngine: try TestFaceAnalyzers.video().engine, environment: [:]),
+            logger: logger)
         var settings = DoorControllerService.Settings()
         settings.reloadsOnHangup = false
         settings.statusInterval = .milliseconds(100)

@@ -32,15 +32,18 @@ public struct DoorParts: Sendable {
         public var source: (any FrameSource)?
         public var search: (any FaceSearch & CloudDirectory)?
         public var doorLines: (any DoorLines)?
+        /// The face core, already loaded (tests share one instead of loading the models for each door).
+        public var faceEngine: FaceEngine?
         /// Opens the door's lines at each try instead of the configured GPIO (tests of the wait for a chip).
         public var openDoorLines: (@Sendable () throws(DaemonStartError) -> any DoorLines)?
         public var environment: [String: String]
 
         public init(
             source: (any FrameSource)? = nil, search: (any FaceSearch & CloudDirectory)? = nil, doorLines: (any DoorLines)? = nil,
-            openDoorLines: (@Sendable () throws(DaemonStartError) -> any DoorLines)? = nil,
+            openDoorLines: (@Sendable () throws(DaemonStartError) -> any DoorLines)? = nil, faceEngine: FaceEngine? = nil,
             environment: [String: String] = ProcessInfo.processInfo.environment
         ) {
+            self.faceEngine = faceEngine
             self.openDoorLines = openDoorLines
             self.source = source
             self.search = search
@@ -111,8 +114,8 @@ public struct DoorParts: Sendable {
     ) throws(DaemonStartError) -> DoorParts {
         let analyzer: DlibFaceAnalyzer
         do {
-            let models = try FaceModels.locate(configuration.modelsDirectory)
-            analyzer = DlibFaceAnalyzer(engine: try FaceEngine(models: models), configuration: configuration.quality)
+            let engine = try overrides.faceEngine ?? FaceEngine(models: try FaceModels.locate(configuration.modelsDirectory))
+            analyzer = DlibFaceAnalyzer(engine: engine, configuration: configuration.quality)
         } catch let error as FaceEngineError {
             // A models folder without the models, or with broken ones, is the installation's to fix:
             // restarting will not. Anything else the engine says is not the configuration's fault.
