@@ -57,6 +57,19 @@ public struct PixelImage: Sendable, Equatable {
         // The count matches by construction.
         return try! PixelImage(width: width, height: height, layout: .gray8, pixels: gray)
     }
+
+    /// This image as RGB (gray replicated into three channels), or itself if already RGB.
+    public func rgb() -> PixelImage {
+        guard layout == .gray8 else { return self }
+        var out = [UInt8](repeating: 0, count: pixels.count * 3)
+        for (i, value) in pixels.enumerated() {
+            out[3 * i] = value
+            out[3 * i + 1] = value
+            out[3 * i + 2] = value
+        }
+        // The count matches by construction.
+        return try! PixelImage(width: width, height: height, layout: .rgb24, pixels: out)
+    }
 }
 
 /// Why an image could not be used.

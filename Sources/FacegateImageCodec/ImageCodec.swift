@@ -2,7 +2,8 @@ import CPNG
 import CTurboJPEG
 import FacegateCore
 
-/// Decodes JPEG (libturbojpeg) and PNG (libpng) files to RGB, and encodes JPEG.
+/// Decodes JPEG (libturbojpeg, turned upright as its EXIF orientation says) and PNG (libpng) files
+/// to RGB, and encodes JPEG.
 ///
 /// Every malformed input becomes an `ImageError` with a clear message: empty,
 /// truncated, of an unknown format, or too large to be a camera frame or a photo.
@@ -72,7 +73,8 @@ public enum ImageCodec {
             initialized = count
         }
         if let failure { throw ImageError(.corrupt, "JPEG data is damaged or truncated: \(failure)") }
-        return try PixelImage(width: Int(width), height: Int(height), layout: .rgb24, pixels: pixels)
+        let stored = try PixelImage(width: Int(width), height: Int(height), layout: .rgb24, pixels: pixels)
+        return ExifOrientation.apply(ExifOrientation.of(jpeg: bytes), to: stored)
     }
 
     private static func message(_ handle: tjhandle) -> String {

@@ -92,17 +92,3 @@ public struct DlibFaceAnalyzer: FaceAnalyzing, FrameAnalyzing {
             faceQualityScore: quality.faceQualityScore)
     }
 }
-
-extension PixelImage {
-    /// This image as RGB (gray replicated into three channels).
-    public func rgb() -> PixelImage {
-        guard layout == .gray8 else { return self }
-        var out = [UInt8](repeating: 0, count: pixels.count * 3)
-        for (i, value) in pixels.enumerated() {
-            out[3 * i] = value
-            out[3 * i + 1] = value
-            out[3 * i + 2] = value
-        }
-        return try! PixelImage(width: width, height: height, layout: .rgb24, pixels: out)
-    }
-}
