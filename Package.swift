@@ -67,6 +67,21 @@ let package = Package(
             swiftSettings: pixelModuleSettings
         ),
 
+        // Liveness stage: presentation-attack detection. OpenCV's dnn module (Debian's, no
+        // pkg-config file) runs the texture models behind a plain C header.
+        .target(
+            name: "CFacegatePAD",
+            cxxSettings: [.unsafeFlags(["-I/usr/include/opencv4", "-O2"])],
+            linkerSettings: [
+                .linkedLibrary("opencv_dnn"), .linkedLibrary("opencv_imgproc"), .linkedLibrary("opencv_core"),
+            ]
+        ),
+        .target(
+            name: "FacegateLiveness",
+            dependencies: ["FacegateCore", "CFacegatePAD"],
+            swiftSettings: swiftSettings
+        ),
+
         // Policy stage: the door's decision, pure.
         .target(name: "FacegatePolicy", dependencies: ["FacegateCore"], swiftSettings: swiftSettings),
 
@@ -209,6 +224,13 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "FacegateCoreTests", dependencies: ["FacegateCore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "FacegateLivenessTests",
+            dependencies: [
+                "FacegateLiveness", "FacegateCore", "FacegateCapture", "FacegateImageCodec", "FacegateQuality", "FacegateTesting",
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "FacegatePolicyTests", dependencies: ["FacegatePolicy", "FacegateCore"], swiftSettings: swiftSettings),
         .testTarget(name: "FacegateCLITests", dependencies: ["facegate", "FacegateTesting"], swiftSettings: swiftSettings),
         .testTarget(

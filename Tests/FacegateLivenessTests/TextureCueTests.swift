@@ -1,0 +1,105 @@
+import FacegateCapture
+import FacegateCore
+import FacegateImageCodec
+import FacegateLiveness
+import FacegateQuality
+import FacegateTesting
+import Foundation
+import Testing
+
+/// The texture cue on its own, on real bona fide and attack media from ../shared/testdata/pad
+/// (provenance in its pad.csv), with faces found by the real local face core.
+@Suite(.serialized)
+struct TextureCueTests {
+    static let cue: Result<TextureCue, any Error> = Result { try TextureCue(PADModels.locate(PackageFolder.url("models/pad").path)) }
+
+    /// The texture score of the largest face in a still image.
+    static func score(_ relative: String) throws -> TextureScore {
+        let image = try ImageCodec.decode([UInt8](try Data(contentsOf: SharedTestData.url("pad/" + relative))))
+        let face = try #require(try TestFaceAnalyzers.video().analyze(image).faces.first, "no face in \(relative)")
+        return try cue.get().score(image, face: face.box)
+    }
+
+    /// The texture scores of the faces in every `step`-th frame of a clip.
+    static func clipScores(_ relative: String, step: Int = 6) async throws -> [Double] {
+        let source = try ReplayFrameSource(
+            path: SharedTestData.url("pad/" + relative).path, configuration: .init(pacing: .asFastAsPossible))
+        let analyzer = try TestFaceAnalyzers.video()
+        var scores: [Double] = []
+        for try await frame in source.frames() where frame.sequence % UInt64(step) == 0 {
+            guard let face = try analyzer.analyze(frame.image).faces.first else { continue }
+            scores.append(try cue.get().score(frame.image, face: face.box).realProbability)
+        }
+        return scores
+    }
+
+    static func median(_ values: [Double]) -> Double {
+        let sorted = values.sorted()
+        return sorted.isEmpty ? .nan : sorted[sorted.count / 2]
+    }
+
+    @Test("a printed photo and a phone held up to the camera score low; a live face high", arguments: [
+        ("print/silentface__image_F1.jpg", false), ("screen/silentface__image_F2.jpg", false),
+        ("print/nuaa__0011_01_01_03_0.jpg", false), ("bonafide/silentface__image_T1.jpg", true),
+        ("bonafide/doubango__genuine.jpg", true),
+    ])
+    func stills(file: String, live: Bool) throws {
+        let score = try Self.score(file)
+        #expect(score.perModel.count == 2)
+        #expect(score.perModel.values.allSatisfy { (0...1).contains($0) })
+        if live {
+            #expect(score.realProbability > 0.9, "\(file): \(score)")
+        } else {
+            #expect(score.realProbability < 0.3, "\(file): \(score)")
+        }
+    }
+
+    @Test func aLiveClipScoresHighAndTheSamePersonOnAPhoneLow() async throws {
+        let live = try await Self.clipScores("bonafide/lestari15__real.mp4")
+        let replay = try await Self.clipScores("screen/lestari15__fake.mp4")
+        #expect(live.count >= 10 && replay.count >= 8, "faces found: live \(live.count), replay \(replay.count)")
+        #expect(Self.median(live) > 0.95, "\(live)")
+        #expect(Self.median(replay) < 0.05, "\(replay)")
+    }
+
+    @Test func theCropIsTheFaceBoxScaledAboutItsCentreAndStaysInsideTheFrame() throws {
+        // A 100 px face in the middle of a 640x480 frame: 107 px after the detector's correction, 2.7x that.
+        let centred = try TextureCue.crop(
+            around: PixelBox(left: 270, top: 190, right: 370, bottom: 290), scale: 2.7, imageWidth: 640, imageHeight: 480)
+        #expect(abs(Double(centred.width) - 288.9) <= 2 && abs(Double(centred.height) - 288.9) <= 2, "\(centred)")
+        #expect(abs(Double(centred.left + centred.right) / 2 - 320) <= 1)
+        #expect(abs(Double(centred.top + centred.bottom) / 2 - 237) <= 1, "moved up by 3 % of the face height")
+
+        // Near the left edge: shifted right, not shrunk.
+        let atTheEdge = try TextureCue.crop(
+            around: PixelBox(left: 10, top: 190, right: 110, bottom: 290), scale: 2.7, imageWidth: 640, imageHeight: 480)
+        #expect(atTheEdge.left == 0 && abs(Double(atTheEdge.width) - 288.9) <= 2, "\(atTheEdge)")
+
+        // A face too large for 4x in the frame: the scale shrinks until the crop fits.
+        let large = try TextureCue.crop(
+            around: PixelBox(left: 170, top: 90, right: 470, bottom: 390), scale: 4.0, imageWidth: 640, imageHeight: 480)
+        #expect(large.top >= 0 && large.bottom <= 479 && large.left >= 0 && large.right <= 639, "\(large)")
+        #expect(large.height >= 470, "\(large)")
+    }
+
+    @Test func badInputIsAClearError() throws {
+        let cue = try Self.cue.get()
+        let frame = try PixelImage(width: 64, height: 48, layout: .rgb24, pixels: [UInt8](repeating: 90, count: 64 * 48 * 3))
+        #expect(throws: LivenessError(.badInput, "no face box to crop around")) {
+            try cue.score(frame, face: PixelBox(left: 10, top: 10, right: 10, bottom: 10))
+        }
+        #expect(throws: LivenessError.self) {
+            try cue.score(frame, face: PixelBox(left: .nan, top: 0, right: 20, bottom: 20))
+        }
+
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("facegate-pad-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        #expect(throws: LivenessError.self) { try PADModels.locate(folder.path) }
+        for name in [PADModels.wideFileName, PADModels.widestFileName] {
+            try Data("not a network".utf8).write(to: folder.appendingPathComponent(name))
+        }
+        let error = try #require(throws: LivenessError.self) { try TextureCue(PADModels.locate(folder.path)) }
+        #expect(error.code == .modelInvalid && error.message.hasPrefix("texture model cannot be read"), "\(error)")
+    }
+}
