@@ -184,7 +184,7 @@ let package = Package(
             name: "facegate",
             dependencies: [
                 "FacegateCore", "FacegateQuality", "FacegateIdentify", "FacegateApp", "FacegateCapture", "FacegateImageCodec",
-                "FacegateDemo", "FacegateJournal", "FacegateOfflineCache", "FacegateDoor",
+                "FacegateDemo", "FacegateJournal", "FacegateOfflineCache", "FacegateDoor", "FacegateLiveness",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -214,7 +214,7 @@ let package = Package(
         .target(
             name: "FacegateTesting",
             dependencies: [
-                "FacegateCore", "FacegateIdentify", "FacegateEmulators", "FacegateQuality",
+                "FacegateCore", "FacegateIdentify", "FacegateEmulators", "FacegateQuality", "FacegateImageCodec",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -302,7 +302,7 @@ let package = Package(
             name: "NECIDTests",
             dependencies: [
                 "FacegateTesting",
-                "FacegateCore", "FacegateIdentify", "FacegateEmulators", "FacegateQuality", "facegate",
+                "FacegateCore", "FacegateIdentify", "FacegateEmulators", "FacegateQuality", "FacegateImageCodec", "facegate",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],

@@ -52,6 +52,7 @@ final class FFmpegVideoReader: ReplayReader {
             let data = handle.availableData
             if data.isEmpty {
                 handle.readabilityHandler = nil
+                tail.close()
             } else {
                 tail.append(data)
             }
@@ -99,10 +100,17 @@ final class FFmpegVideoReader: ReplayReader {
 
     func finish() throws(CaptureError) {
         process.waitUntilExit()
+        // ffmpeg's last words arrive on their own thread: wait (briefly) for its stderr to close.
+        for _ in 0..<200 where !errorTail.isClosed { usleep(5_000) }
         guard process.terminationReason == .exit, process.terminationStatus == 0 else {
             let detail = errorTail.text.isEmpty ? "" : ": \(errorTail.text)"
             throw CaptureError(
                 .decodeFailed, "ffmpeg could not decode \(path) (exit \(process.terminationStatus))\(detail)")
+        }
+        // A damaged or truncated file decodes as far as it can and ffmpeg still exits 0; at its
+        // "error" level it says nothing about a sound file, so anything it said is damage.
+        if !errorTail.text.isEmpty {
+            throw CaptureError(.decodeFailed, "\(path) is damaged or truncated: \(errorTail.text)")
         }
     }
 
@@ -214,7 +222,12 @@ final class FFmpegVideoReader: ReplayReader {
 /// The last few hundred bytes ffmpeg wrote to stderr, for the error message.
 private final class ErrorTail: Sendable {
     private let bytes = Mutex([UInt8]())
+    private let closed = Mutex(false)
     private static let limit = 600
+
+    func close() { closed.withLock { $0 = true } }
+
+    var isClosed: Bool { closed.withLock { $0 } }
 
     func append(_ data: Data) {
         bytes.withLock { bytes in

@@ -8,6 +8,9 @@ public struct Decision: Sendable, Hashable, Codable {
         case deniedSchedule = "denied-schedule"
         case deniedDenyList = "denied-deny-list"
         case deniedQuality = "denied-quality"
+        /// The liveness stage judged the face a presentation attack (a photo, a screen), or could not
+        /// judge it and the door denies what it cannot judge. No cloud call was made.
+        case deniedPresentationAttack = "denied-presentation-attack"
         /// The same person was granted within the door's re-entry cooldown (anti-passback).
         case deniedReentry = "denied-reentry"
         case deniedOffline = "denied-offline"

@@ -43,6 +43,11 @@ public struct Visit: Sendable {
     public var emittedBecause: EmissionReason
     /// Whether the best face passed the configured quality gate.
     public var passedQualityGate: Bool
+    /// Where the face was in each analysed frame up to the emission (oldest first, the most recent
+    /// few hundred): how it moved, for the liveness stage.
+    public var sightings: [FaceSighting]
+    /// A few frames of the approach (its first, its best, its last), for the liveness stage.
+    public var samples: [VisitSample]
 
     public enum EmissionReason: String, Sendable, Codable {
         /// The quality passed the gate and stopped improving.
@@ -57,8 +62,11 @@ public struct Visit: Sendable {
 
     public init(
         number: Int, firstSeen: Duration, lastSeen: Duration, framesSeen: Int, bestFrameSequence: UInt64,
-        bestFace: DetectedFace, bestFrame: PixelImage, emittedBecause: EmissionReason, passedQualityGate: Bool
+        bestFace: DetectedFace, bestFrame: PixelImage, emittedBecause: EmissionReason, passedQualityGate: Bool,
+        sightings: [FaceSighting] = [], samples: [VisitSample] = []
     ) {
+        self.sightings = sightings
+        self.samples = samples
         self.number = number
         self.firstSeen = firstSeen
         self.lastSeen = lastSeen

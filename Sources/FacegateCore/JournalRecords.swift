@@ -20,12 +20,15 @@ public struct DecisionRecord: Sendable, Hashable {
     public var awaitsRecheck: Bool
     /// What the relay did, for a grant; nil until it is journaled (and for decisions that open nothing).
     public var relay: RelayRecord.Result?
+    /// The liveness stage's judgement of the visit, with its cue scores; nil when it did not run.
+    public var liveness: LivenessAssessment?
 
     public init(
         id: UUID = UUID(), time: Date, door: String, decision: Decision, backend: String,
         quality: QualityMeasures? = nil, latencies: StageLatencies = StageLatencies(), probeCrop: [UInt8]? = nil,
-        awaitsRecheck: Bool? = nil, relay: RelayRecord.Result? = nil
+        awaitsRecheck: Bool? = nil, relay: RelayRecord.Result? = nil, liveness: LivenessAssessment? = nil
     ) {
+        self.liveness = liveness
         self.id = id
         self.time = time
         self.door = door

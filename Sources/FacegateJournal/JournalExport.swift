@@ -75,6 +75,8 @@ public struct DecisionLogLine: Encodable, Sendable {
     var probeCrop: Bool
     /// For a grant: whether the relay was driven (`unlocked`) or could not be (`failed`).
     var relay: String?
+    /// The liveness stage's score, verdict and cue scores, when it ran.
+    var liveness: LivenessAssessment?
 
     public init(_ journaled: JournaledDecision) {
         let record = journaled.record
@@ -105,6 +107,7 @@ public struct DecisionLogLine: Encodable, Sendable {
         }
         probeCrop = journaled.hasProbeCrop
         relay = record.relay?.rawValue
+        liveness = record.liveness
     }
 }
 
@@ -128,7 +131,8 @@ public enum JournalExport {
     public static let decisionCSVHeader = [
         "time", "id", "door", "outcome", "reason", "backend", "subject_id", "best_score", "second_score", "threshold",
         "score_unit", "offline", "face_quality_score", "capture_ms", "quality_ms", "cloud_ms", "policy_ms", "relay_ms",
-        "total_ms", "recheck_status", "recheck_outcome", "recheck_subject_id", "recheck_score", "relay",
+        "total_ms", "recheck_status", "recheck_outcome", "recheck_subject_id", "recheck_score", "relay", "liveness",
+        "liveness_verdict",
     ]
 
     public static let doorEventCSVHeader = ["time", "door", "event", "detail"]
@@ -152,7 +156,7 @@ public enum JournalExport {
             number(record.quality?.faceQualityScore), number(ms(l.capture)), number(ms(l.quality)), number(ms(l.cloud)),
             number(ms(l.policy)), number(ms(l.relay)), number(ms(l.total)), journaled.recheckStatus?.rawValue,
             journaled.recheck?.outcome.rawValue, journaled.recheck?.subjectId, number(journaled.recheck?.score),
-            record.relay?.rawValue,
+            record.relay?.rawValue, number(record.liveness?.liveness), record.liveness?.verdict.rawValue,
         ]
         return csvLine(fields)
     }

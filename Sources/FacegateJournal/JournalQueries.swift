@@ -152,7 +152,8 @@ enum JournalQueries {
         let record = DecisionRecord(
             id: uuid, time: row["time"], door: row["door"], decision: decision, backend: row["backend"],
             quality: (row["quality"] as String?).flatMap(JournalWriter.decodeQuality), latencies: latencies,
-            awaitsRecheck: status != nil, relay: (row["relay"] as String?).flatMap(RelayRecord.Result.init(rawValue:)))
+            awaitsRecheck: status != nil, relay: (row["relay"] as String?).flatMap(RelayRecord.Result.init(rawValue:)),
+            liveness: (row["liveness"] as String?).flatMap(JournalWriter.decodeLiveness))
         var recheck: RecheckRecord?
         if let time = row["recheck_time"] as Date?, let outcomeText = row["recheck_outcome"] as String? {
             recheck = RecheckRecord(

@@ -59,6 +59,14 @@ enum JournalSchema {
             // nil until the relay has been driven (a grant is committed before the relay moves).
             try db.alter(table: "decision") { t in t.add(column: "relay", .text) }
         }
+        migrator.registerMigration("v3: liveness of each visit") { db in
+            // The verdict is a column of its own so that attacks can be counted by SQL; the score,
+            // the cues and the reason are JSON (nil when the liveness stage did not run).
+            try db.alter(table: "decision") { t in
+                t.add(column: "liveness_verdict", .text)
+                t.add(column: "liveness", .jsonText)
+            }
+        }
         return migrator
     }
 

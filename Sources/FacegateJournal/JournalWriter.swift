@@ -20,8 +20,8 @@ enum JournalWriter {
             sql: """
                 INSERT INTO decision (uuid, time, door, outcome, reason, backend, subject_id, best_score, second_score,
                     threshold, score_unit, offline, face_quality_score, quality, capture_ms, quality_ms, cloud_ms,
-                    policy_ms, relay_ms, total_ms, recheck_status)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    policy_ms, relay_ms, total_ms, recheck_status, liveness_verdict, liveness)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (uuid) DO NOTHING
                 """)
         let values: [(any DatabaseValueConvertible)?] = [
@@ -33,6 +33,7 @@ enum JournalWriter {
             latencies.cloud?.journalMilliseconds, latencies.policy?.journalMilliseconds,
             latencies.relay?.journalMilliseconds, latencies.total?.journalMilliseconds,
             record.awaitsRecheck ? RecheckStatus.pending.rawValue : nil,
+            record.liveness?.verdict.rawValue, try record.liveness.map(encodeJSON),
         ]
         try statement.execute(arguments: StatementArguments(values))
         if storeCrops, let crop = record.probeCrop, db.changesCount > 0 {
@@ -80,11 +81,19 @@ enum JournalWriter {
         return value
     }
 
-    private static func encodeQuality(_ quality: QualityMeasures) throws -> String {
+    private static func encodeQuality(_ quality: QualityMeasures) throws -> String { try encodeJSON(quality) }
+
+    private static func encodeJSON(_ value: some Encodable) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        return String(decoding: try encoder.encode(quality), as: UTF8.self)
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    static func decodeLiveness(_ text: String) -> LivenessAssessment? {
+        let decoder = JSONDecoder()
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return try? decoder.decode(LivenessAssessment.self, from: Data(text.utf8))
     }
 
     static func decodeQuality(_ text: String) -> QualityMeasures? {

@@ -49,9 +49,18 @@ public struct ApproachSelector: Sendable {
         var best: DetectedFace
         var bestFrame: PixelImage
         var bestSequence: UInt64
+        var bestSeen: Duration
         var framesSinceImprovement: Int
         var emitted: Bool
+        /// How the face moved, for the liveness stage (the most recent `maxSightings`).
+        var sightings: [FaceSighting]
+        /// The first and the latest frame of the approach, for the liveness stage.
+        var firstSample: VisitSample
+        var latestSample: VisitSample
     }
+
+    /// About ten seconds at 30 fps: enough for any cue, bounded for a person who stays.
+    static let maxSightings = 300
 
     private var tracks: [Track] = []
     private var visitsEmitted = 0
@@ -89,10 +98,13 @@ public struct ApproachSelector: Sendable {
                 claimed.insert(index)
                 update(&tracks[index], with: face, frame: frame)
             } else {
+                let sample = VisitSample(timestamp: now, image: frame.image, box: face.box)
                 tracks.append(
                     Track(
                         box: face.box, firstSeen: now, lastSeen: now, framesSeen: 1, best: face, bestFrame: frame.image,
-                        bestSequence: frame.sequence, framesSinceImprovement: 0, emitted: false))
+                        bestSequence: frame.sequence, bestSeen: now, framesSinceImprovement: 0, emitted: false,
+                        sightings: [FaceSighting(timestamp: now, box: face.box, landmarks: face.landmarks)],
+                        firstSample: sample, latestSample: sample))
                 claimed.insert(tracks.count - 1)
             }
         }
@@ -134,10 +146,14 @@ public struct ApproachSelector: Sendable {
         track.lastSeen = frame.timestamp
         track.framesSeen += 1
         guard !track.emitted else { return }
+        track.sightings.append(FaceSighting(timestamp: frame.timestamp, box: face.box, landmarks: face.landmarks))
+        if track.sightings.count > Self.maxSightings { track.sightings.removeFirst(track.sightings.count - Self.maxSightings) }
+        track.latestSample = VisitSample(timestamp: frame.timestamp, image: frame.image, box: face.box)
         if face.quality.faceQualityScore > track.best.quality.faceQualityScore + Self.improvementEpsilon {
             track.best = face
             track.bestFrame = frame.image
             track.bestSequence = frame.sequence
+            track.bestSeen = frame.timestamp
             track.framesSinceImprovement = 0
         } else {
             track.framesSinceImprovement += 1
@@ -147,10 +163,16 @@ public struct ApproachSelector: Sendable {
     private mutating func emit(_ track: inout Track, because reason: Visit.EmissionReason) -> Visit {
         track.emitted = true
         visitsEmitted += 1
+        let best = VisitSample(timestamp: track.bestSeen, image: track.bestFrame, box: track.best.box)
+        var samples: [VisitSample] = []
+        for sample in [track.firstSample, best, track.latestSample] where !samples.contains(where: { $0.timestamp == sample.timestamp }) {
+            samples.append(sample)
+        }
         return Visit(
             number: visitsEmitted, firstSeen: track.firstSeen, lastSeen: track.lastSeen, framesSeen: track.framesSeen,
             bestFrameSequence: track.bestSequence, bestFace: track.best, bestFrame: track.bestFrame,
             emittedBecause: reason,
-            passedQualityGate: track.best.quality.faceQualityScore >= configuration.qualityGate)
+            passedQualityGate: track.best.quality.faceQualityScore >= configuration.qualityGate,
+            sightings: track.sightings, samples: samples)
     }
 }

@@ -96,15 +96,3 @@ struct NeoCheckDoorTests {
         #expect(lines.relayChanges == 4)
     }
 }
-
-/// Head and shoulders around a photo's largest face, as a door camera frames someone close:
-/// the test photos range from close-ups to full figures.
-enum TestPortrait {
-    static func headAndShoulders(_ bytes: [UInt8], analyzer: DlibFaceAnalyzer) throws -> PixelImage {
-        let image = try ImageCodec.decode(bytes)
-        let face = try #require(try analyzer.analyze(image).faces.max { $0.attributes.faceArea.width < $1.attributes.faceArea.width })
-        let box = face.attributes.faceArea
-        let (cx, cy, side) = ((box.left + box.right) / 2, (box.top + box.bottom) / 2, max(box.width, box.height) * 2.2)
-        return try image.cropped(to: PixelBox(left: cx - side / 2, top: cy - side / 2, right: cx + side / 2, bottom: cy + side / 2))
-    }
-}

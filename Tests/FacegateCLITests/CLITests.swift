@@ -19,6 +19,7 @@ import Testing
     struct Run {
         var status: Int32
         var output: String
+        var errors = ""
         var lines: [[String: Any]] {
             output.split(separator: "\n").compactMap {
                 try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
@@ -28,7 +29,7 @@ import Testing
 
     func run(_ arguments: [String]) throws -> Run {
         let run = try ToolProcess.runBlocking(Self.executable, arguments)
-        return Run(status: run.status, output: run.output)
+        return Run(status: run.status, output: run.output, errors: run.errors)
     }
 
     @Test func facesPrintsOneLinePerImageAndFailsOnAnUnreadableOne() throws {
@@ -49,6 +50,35 @@ import Testing
         let ok = try run(["faces", good])
         #expect(ok.status == 0)
         #expect((ok.lines.first?["faces"] as? [[String: Any]])?.first?["descriptor"] == nil)
+    }
+
+    @Test func livenessJudgesEachVisitAndFailsClearlyOnBadInput() throws {
+        let pad = Self.testData.appendingPathComponent("pad")
+        let printed = pad.appendingPathComponent("print/silentface__image_F1.jpg").path
+        let live = pad.appendingPathComponent("bonafide/silentface__image_T1.jpg").path
+        let replay = pad.appendingPathComponent("screen/lestari15__fake.mp4").path
+        let result = try run(["liveness", "--json", printed, live, replay])
+        #expect(result.status == 0, "\(result.output)")
+        let lines = result.lines
+        #expect(lines.count == 3, "\(result.output)")
+        // The shape other tools rely on, exactly.
+        for line in lines { #expect(Set(line.keys) == ["source", "visit", "liveness", "verdict", "cues"], "\(line)") }
+        #expect(lines.map { $0["source"] as? String } == [printed, live, replay])
+        #expect(lines.map { $0["verdict"] as? String } == ["attack", "live", "attack"])
+        #expect(lines.allSatisfy { $0["visit"] as? Int == 1 })
+        #expect(((lines[1]["cues"] as? [String: Double])?["texture"] ?? 0) > 0.9)
+
+        // A frame without a face and a truncated video: an error each, naming the file; the good one still judged.
+        let cut = FileManager.default.temporaryDirectory.appendingPathComponent("facegate-cut-\(UUID().uuidString.prefix(8)).mp4")
+        let whole = try Data(contentsOf: pad.appendingPathComponent("bonafide/lestari15__real.mp4"))
+        try whole.prefix(whole.count / 6).write(to: cut)
+        defer { try? FileManager.default.removeItem(at: cut) }
+        let noFace = Self.testData.appendingPathComponent("faces/_noface/01.jpg").path
+        let bad = try run(["liveness", "--json", noFace, cut.path, printed])
+        #expect(bad.status == 1)
+        #expect(bad.errors.contains("\(noFace): no face in it"), "\(bad.errors)")
+        #expect(bad.errors.contains("\(cut.path)") && bad.errors.contains("damaged or truncated"), "\(bad.errors)")
+        #expect(bad.lines.last?["source"] as? String == printed)
     }
 
     @Test func bestPicksOneFacePerApproachFromAVideo() throws {

@@ -120,6 +120,23 @@ struct ReplayVideoTests {
         #expect(Set(frames[0].image.pixels.prefix(50_000)).count > 50)
     }
 
+    @Test("a truncated video gives the frames it holds, then an error saying it is damaged", arguments: [
+        "pad/bonafide/lestari15__real.mp4", "pad/bonafide/zubair__real.mov",
+    ])
+    func aTruncatedVideoIsAClearError(clip: String) async throws {
+        let whole = try Data(contentsOf: URL(fileURLWithPath: TestData.path(clip)))
+        let cut = FileManager.default.temporaryDirectory.appendingPathComponent("facegate-cut-\(UUID().uuidString.prefix(8))-\((clip as NSString).lastPathComponent)")
+        try whole.prefix(whole.count / 6).write(to: cut)
+        defer { try? FileManager.default.removeItem(at: cut) }
+        let source = try ReplayFrameSource(path: cut.path, configuration: .init(pacing: .asFastAsPossible))
+        var frames = 0
+        let error = await #expect(throws: CaptureError.self) {
+            for try await _ in source.frames() { frames += 1 }
+        }
+        #expect(frames > 0, "what the file holds is still delivered")
+        #expect(error?.code == .decodeFailed && error?.message.contains("damaged or truncated") == true, "\(String(describing: error))")
+    }
+
     @Test func decodesTheHamiltonClipAsGray() async throws {
         let source = try ReplayFrameSource(
             path: TestData.path("video/short_hamilton_clip.mp4"),

@@ -38,16 +38,21 @@ struct JournalExportTests {
     func decisionForms() throws {
         let record = DecisionRecord(
             time: now, door: "front, main", decision: Decision(outcome: .grantedOffline, reason: "cached", subjectId: "alice", bestScore: 0.31, offline: true),
-            backend: "nec", latencies: StageLatencies(total: .milliseconds(250)), relay: .failed)
+            backend: "nec", latencies: StageLatencies(total: .milliseconds(250)), relay: .failed,
+            liveness: LivenessAssessment(liveness: 0.91, verdict: .live, cues: ["texture": 0.91, "parallax": 1], reason: "live"))
         let journaled = JournaledDecision(record: record, recheckStatus: .pending, recheck: nil, hasProbeCrop: false)
         let row = JournalExport.csvRow(journaled)
         #expect(row.hasPrefix("2025-11-21T23:00:00.000Z,\(record.id.uuidString),\"front, main\",granted-offline,cached,nec,alice,0.31,"))
-        #expect(JournalExport.decisionCSVHeader.count == 24)
+        #expect(JournalExport.decisionCSVHeader.count == 26)
+        #expect(row.split(separator: ",", omittingEmptySubsequences: false).count == 26 + 1, "one more for the comma inside the quoted door name")
         let json = try JournalExport.jsonLine(DecisionLogLine(journaled))
         let object = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
         #expect(object["outcome"] as? String == "granted-offline")
         #expect(object["relay"] as? String == "failed")
-        #expect(row.hasSuffix(",failed"))
+        #expect(row.hasSuffix(",failed,0.91,live"))
+        let liveness = try #require(object["liveness"] as? [String: Any])
+        #expect(liveness["verdict"] as? String == "live" && liveness["liveness"] as? Double == 0.91)
+        #expect((liveness["cues"] as? [String: Double]) == ["texture": 0.91, "parallax": 1])
         #expect(object["subject_id"] as? String == "alice")
         #expect(object["offline"] as? Bool == true)
         #expect((object["latency_ms"] as? [String: Any])?["total"] as? Double == 250)

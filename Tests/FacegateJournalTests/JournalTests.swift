@@ -16,7 +16,10 @@ struct JournalTests {
             time: time, door: "front", decision: sampleDecision(), backend: "nec", quality: sampleQuality(),
             latencies: StageLatencies(
                 capture: .milliseconds(12), quality: .microseconds(45_500), cloud: .milliseconds(230), policy: .microseconds(80),
-                relay: .milliseconds(3), total: .milliseconds(371)))
+                relay: .milliseconds(3), total: .milliseconds(371)),
+            liveness: LivenessAssessment(
+                liveness: 0.04, verdict: .attack, cues: ["texture": 0.04, "parallax": 0.8],
+                reason: "presentation attack: the texture cue scored 0.04, below 0.50"))
         let read = try await withRunningJournal(.init(path: folder.file("journal.sqlite"))) { journal in
             #expect(journal.record(record))
             try await journal.flush()
@@ -34,6 +37,7 @@ struct JournalTests {
         #expect(stored.record.backend == "nec")
         #expect(stored.record.quality == record.quality)
         #expect(stored.record.latencies == record.latencies)
+        #expect(stored.record.liveness == record.liveness, "the verdict, the score and each cue's score")
         #expect(stored.recheckStatus == nil)
         #expect(!stored.hasProbeCrop)
     }
@@ -59,7 +63,7 @@ struct JournalTests {
                 try String.fetchOne(db, sql: "PRAGMA integrity_check"),
             ]
         }
-        #expect(settings == ["wal", "2", "2", "2", "ok"], "both migrations (v2: the relay result) applied once")
+        #expect(settings == ["wal", "2", "3", "2", "ok"], "every migration (v2: the relay result, v3: liveness) applied once")
         let mode = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int
         #expect(mode == 0o600)
     }

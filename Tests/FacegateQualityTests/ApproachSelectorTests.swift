@@ -44,6 +44,22 @@ struct ApproachSelectorTests {
         #expect(visit.lastSeen == .milliseconds(600))
     }
 
+    @Test func aVisitCarriesHowTheFaceMovedAndItsFirstBestAndLastFrames() {
+        var selector = ApproachSelector(configuration: ApproachConfiguration(settleFrames: 3, qualityGate: 0.5))
+        let qualities = [0.2, 0.4, 0.6, 0.8, 0.75, 0.78, 0.7]
+        var visits: [Visit] = []
+        for (n, q) in qualities.enumerated() {
+            visits += selector.observe(frame: frame(n), faces: [face(at: 100 + Double(n) * 3, quality: q)])
+        }
+        let visit = try? #require(visits.first)
+        // Every analysed frame up to the emission, in order, with the face where it was.
+        #expect(visit?.sightings.map(\.timestamp) == (0...6).map { .milliseconds($0 * 100) })
+        #expect(visit?.sightings.map(\.box.left) == (0...6).map { 100 + Double($0) * 3 })
+        // The first frame, the best (frame 3) and the last before the emission, for the texture cue.
+        #expect(visit?.samples.map(\.timestamp) == [.zero, .milliseconds(300), .milliseconds(600)])
+        #expect(visit?.samples.map(\.box.left) == [100, 109, 118])
+    }
+
     @Test func personStayingInViewMakesNoSecondVisit() {
         var selector = ApproachSelector(configuration: ApproachConfiguration(settleFrames: 2, cooldown: .seconds(1)))
         var visits: [Visit] = []

@@ -1,0 +1,83 @@
+import FacegateCore
+
+/// The liveness stage: judges a visit from cues that fail in different ways, so that an attack has
+/// to beat each of them. The visit's liveness is its weakest cue's score; a visit none of the cues
+/// could judge is `uncertain`.
+public struct PresentationAttackDetector: PresentationAttackDetecting {
+    public struct Settings: Sendable, Equatable {
+        /// A visit whose liveness is below this is an attack.
+        public var threshold = 0.5
+        public var parallax = ParallaxCue.Settings()
+
+        public init(threshold: Double = 0.5) {
+            self.threshold = threshold
+        }
+    }
+
+    public let texture: TextureCue
+    public let parallax: ParallaxCue
+    public let settings: Settings
+
+    public init(texture: TextureCue, settings: Settings = Settings()) {
+        self.texture = texture
+        self.parallax = ParallaxCue(settings: settings.parallax)
+        self.settings = settings
+    }
+
+    /// Loads the texture models from `models` (or the default folders).
+    public init(models: String? = nil, settings: Settings = Settings()) throws(LivenessError) {
+        self.init(texture: try TextureCue(PADModels.locate(models)), settings: settings)
+    }
+
+    public func assess(_ visit: Visit) throws -> LivenessAssessment {
+        var cues: [String: Double] = [:]
+        var textureScores: [Double] = []
+        for sample in visit.samples {
+            if let score = try textureScore(sample) { textureScores.append(score) }
+        }
+        // The median: one frame of the approach unlike the others (a live person behind the phone
+        // they hold up, a blink of the light) does not decide alone.
+        if !textureScores.isEmpty { cues["texture"] = Self.median(textureScores) }
+        if let score = parallax.measure(visit.sightings).score { cues["parallax"] = score }
+        return Self.fuse(cues, threshold: settings.threshold)
+    }
+
+    /// The texture cue's score of one sample; nil for a face at the frame's very edge, which gives no
+    /// crop (the other samples still count). A model that fails is an error.
+    private func textureScore(_ sample: VisitSample) throws(LivenessError) -> Double? {
+        do {
+            return try texture.score(sample.image, face: sample.box).realProbability
+        } catch where error.code == .badInput {
+            return nil
+        }
+    }
+
+    /// The weakest cue decides: an attack has to pass every cue that could judge it.
+    public static func fuse(_ cues: [String: Double], threshold: Double) -> LivenessAssessment {
+        guard let weakest = cues.min(by: { $0.value < $1.value || ($0.value == $1.value && $0.key < $1.key) }) else {
+            return LivenessAssessment(
+                liveness: 0, verdict: .uncertain, cues: cues,
+                reason: "no liveness cue could judge the visit (no usable face crop, too little movement)")
+        }
+        let liveness = min(1, max(0, weakest.value))
+        if liveness < threshold {
+            return LivenessAssessment(
+                liveness: liveness, verdict: .attack, cues: cues,
+                reason: "presentation attack: the \(weakest.key) cue scored \(Self.format(liveness)), below \(Self.format(threshold))")
+        }
+        return LivenessAssessment(
+            liveness: liveness, verdict: .live, cues: cues,
+            reason: "live: every cue (\(cues.keys.sorted().joined(separator: ", "))) at or above \(Self.format(threshold))")
+    }
+
+    static func median(_ values: [Double]) -> Double {
+        let sorted = values.sorted()
+        let middle = sorted.count / 2
+        return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+    }
+
+    static func format(_ value: Double) -> String {
+        let hundredths = Int((value * 100).rounded())
+        return "\(hundredths / 100).\(hundredths % 100 < 10 ? "0" : "")\(hundredths % 100)"
+    }
+}
