@@ -415,6 +415,7 @@ public final class SQLiteJournal: Sendable {
                     metadata: ["error": "\(Self.describe(error).message)", "lost": "\(state.withLock { $0.pending.count })"])
             }
         }
+        closeDatabase()
         let (waiters, settled) = state.withLock { state -> ([FlushWaiter], UInt64) in
             state.status.health = .closed
             state.status.droppedRecords += UInt64(state.pending.count)
@@ -433,6 +434,22 @@ public final class SQLiteJournal: Sendable {
             }
         }
         doorbellContinuation.finish()
+    }
+
+    /// Folds the write-ahead log into the file and closes it, so that the file alone holds every
+    /// record written (a copy or a backup of it misses nothing, whatever ends the process next).
+    /// A full or read-only disk leaves the log for the next open, which replays it.
+    private func closeDatabase() {
+        guard let database = state.withLock({ state -> DatabasePool? in
+            defer { state.database = nil }
+            return state.database
+        }) else { return }
+        do {
+            try database.writeWithoutTransaction { try $0.checkpoint(.truncate) }
+        } catch {
+            logger.warning("journal checkpoint at stop failed", metadata: ["error": "\(Self.describe(error).message)"])
+        }
+        try? database.close()
     }
 
     // MARK: - Errors

@@ -217,4 +217,29 @@ struct JournalTests {
         #expect(count == 500)
         #expect(journal.status.droppedRecords == 0)
     }
+
+    @Test("once stopped, the file alone holds every record: a copy without its write-ahead log misses nothing")
+    func stoppedJournalIsOneFile() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let path = folder.file("journal.sqlite")
+        // Stopped, but still held (as the daemon holds it until the process exits).
+        let journal = SQLiteJournal(configuration: .init(path: path))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await journal.run() }
+            for i in 0..<20 {
+                journal.record(DecisionRecord(time: Date(), door: "front", decision: sampleDecision(subject: "s\(i)"), backend: "nec"))
+            }
+            try await journal.flush()
+            group.cancelAll()
+        }
+        #expect(journal.status.health == .closed)
+        #expect(!FileManager.default.fileExists(atPath: path + "-wal") || ((try? FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? Int) ?? 0) == 0)
+        // What a backup or an installer copying the file gets.
+        let copy = folder.file("copy.sqlite")
+        try FileManager.default.copyItem(atPath: path, toPath: copy)
+        var count = 0
+        try JournalReader(path: copy).forEachDecision(DecisionQuery()) { _ in count += 1 }
+        #expect(count == 20)
+    }
 }
