@@ -137,7 +137,7 @@ let package = Package(
             name: "FacegateApp",
             dependencies: [
                 "FacegateCore", "FacegateImageCodec", "FacegateQuality", "FacegatePolicy", "FacegateIdentify",
-                "FacegateJournal", "FacegateOfflineCache", "FacegateCapture", "FacegateDoor",
+                "FacegateJournal", "FacegateOfflineCache", "FacegateCapture", "FacegateDoor", "FacegateLiveness",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -204,7 +204,10 @@ let package = Package(
 
         .executableTarget(
             name: "facegate-bench",
-            dependencies: ["FacegateCore", "FacegateImageCodec", "FacegateQuality", "FacegateDemo", "FacegateJournal"],
+            dependencies: [
+                "FacegateCore", "FacegateImageCodec", "FacegateQuality", "FacegateDemo", "FacegateJournal", "FacegateLiveness",
+                "FacegateCapture",
+            ],
             path: "Benchmarks/facegate-bench",
             swiftSettings: swiftSettings
         ),

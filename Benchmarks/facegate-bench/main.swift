@@ -4,6 +4,7 @@
 //     swift run -c release facegate-bench door [--visits N] [--media DIR] [--models DIR]
 //     swift run -c release facegate-bench outage [--visits N] [--media DIR] [--models DIR]
 //     swift run -c release facegate-bench idle [--seconds N] [--full-detection-seconds S] [--models DIR]
+//     swift run -c release facegate-bench liveness [--testdata DIR] [--pad-models DIR] [--models DIR]
 //
 // Frames are synthesized from the bundled demo portraits, so the figures are
 // comparable between machines. Record them in BENCHMARKS.md. `door` runs the
@@ -17,6 +18,9 @@ struct Options {
     var door = false
     var outage = false
     var idle = false
+    var liveness = false
+    var testdata = "../shared/testdata"
+    var padModels: String?
     var idleSeconds = 20
     var fullDetectionSeconds = 1.0
     var idleWithoutGate = true
@@ -33,6 +37,9 @@ struct Options {
             case "door": door = true
             case "outage": outage = true
             case "idle": idle = true
+            case "liveness": liveness = true
+            case "--testdata": testdata = rest.popFirst() ?? testdata
+            case "--pad-models": padModels = rest.popFirst()
             case "--seconds": idleSeconds = max(1, Int(rest.popFirst() ?? "") ?? idleSeconds)
             case "--full-detection-seconds": fullDetectionSeconds = max(0.1, Double(rest.popFirst() ?? "") ?? fullDetectionSeconds)
             case "--gated-only": idleWithoutGate = false
@@ -42,7 +49,7 @@ struct Options {
             case "--media": media = rest.popFirst() ?? media
             case "--models": models = rest.popFirst()
             default:
-                FileHandle.standardError.write(Data("usage: facegate-bench [door|outage|idle] [--iterations N] [--visits N] [--seconds N] [--full-detection-seconds S] [--media DIR] [--models DIR]\n".utf8))
+                FileHandle.standardError.write(Data("usage: facegate-bench [door|outage|idle|liveness] [--iterations N] [--visits N] [--seconds N] [--full-detection-seconds S] [--media DIR] [--models DIR]\n".utf8))
                 exit(2)
             }
         }
@@ -86,6 +93,10 @@ func machine() -> String {
 let options = Options(CommandLine.arguments)
 if options.idle {
     try IdleBenchmark(options: options).run()
+    exit(0)
+}
+if options.liveness {
+    try await LivenessBenchmark(options: options).run()
     exit(0)
 }
 if options.outage {

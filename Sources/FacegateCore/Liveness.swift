@@ -7,6 +7,14 @@ public enum LivenessVerdict: String, Sendable, Hashable, Codable, CaseIterable {
     case uncertain
 }
 
+/// What the door does with a visit the liveness stage could not judge.
+public enum UncertainLivenessPolicy: String, Sendable, Hashable, CaseIterable {
+    /// Deny, and let the person try again (the default: an attack must not win by giving too little to judge).
+    case deny
+    /// Identify the visit as if it had been judged live.
+    case allow
+}
+
 /// The liveness stage's judgement of one visit.
 public struct LivenessAssessment: Sendable, Hashable, Codable {
     /// 0 (surely an attack) ... 1 (surely live).

@@ -46,6 +46,22 @@ public enum AccessPolicy {
         }
     }
 
+    /// The liveness stage's verdict as the door's rule: the denial of a visit judged a presentation
+    /// attack (no cloud call is made for it), or nil when the visit may go on to be identified.
+    public static func livenessDenial(_ assessment: LivenessAssessment, uncertain: UncertainLivenessPolicy) -> Decision? {
+        switch assessment.verdict {
+        case .live:
+            return nil
+        case .attack:
+            return Decision(outcome: .deniedPresentationAttack, reason: assessment.reason)
+        case .uncertain:
+            guard uncertain == .deny else { return nil }
+            return Decision(
+                outcome: .deniedPresentationAttack,
+                reason: assessment.reason + "; the door denies what it cannot judge (liveness.uncertain: deny): try again")
+        }
+    }
+
     // Every comparison below is written in the grant direction ("grant only if ... holds"): a NaN makes
     // every comparison false, so a value that slipped past the finiteness checks still cannot open the door.
 

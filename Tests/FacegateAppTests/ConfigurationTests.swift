@@ -82,6 +82,22 @@ struct ConfigurationTests {
         #expect(read.sectionsNeedingRestart(comparedWith: defaults) == ["motion"])
     }
 
+    @Test func livenessIsOnByDefaultReadCheckedAndNeedsARestart() throws {
+        let defaults = FacegateConfiguration()
+        #expect(defaults.liveness.enabled && defaults.liveness.threshold == 0.5 && defaults.liveness.uncertain == .deny)
+        #expect(defaults.liveness.modelsDirectory == nil)
+        let read = try FacegateConfiguration(yaml: "liveness: {enabled: false, threshold: 0.7, uncertain: allow, models: /opt/pad}")
+        #expect(!read.liveness.enabled && read.liveness.threshold == 0.7 && read.liveness.uncertain == .allow)
+        #expect(read.liveness.modelsDirectory == "/opt/pad")
+        do {
+            _ = try FacegateConfiguration(yaml: "liveness: {threshold: 1.5, uncertain: maybe, blink: true}")
+            Issue.record("a bad liveness section was accepted")
+        } catch {
+            #expect(Set(error.problems.map(\.path)) == ["liveness.threshold", "liveness.uncertain", "liveness.blink"])
+        }
+        #expect(read.sectionsNeedingRestart(comparedWith: defaults) == ["liveness"])
+    }
+
     @Test func notYAMLIsAClearError() {
         #expect(throws: ConfigError.self) { try FacegateConfiguration(yaml: "camera: [unclosed") }
         #expect(throws: ConfigError.self) { try FacegateConfiguration(yaml: "- just\n- a list") }
@@ -173,9 +189,16 @@ struct ConfigurationTests {
         config.camera.device = "/dev/video-does-not-exist"
         config.door.relay = .init(chip: "gpiochip99", line: "17")
         config.journal.path = "/nonexistent-folder/journal.sqlite"
+        config.liveness.modelsDirectory = "/nonexistent-folder/pad"
         let problems = Set(config.environmentProblems(environment: [:]).map(\.path))
-        for expected in ["camera.device", "door.relay.chip", "backend.nec.access_key", "offline_cache.key", "journal.path"] {
+        for expected in ["camera.device", "door.relay.chip", "backend.nec.access_key", "offline_cache.key", "journal.path", "liveness.models"] {
             #expect(problems.contains(expected), "\(expected) not reported: \(problems)")
         }
+        // The shipped models where they are named: no problem; turned off: not looked for.
+        config.liveness.modelsDirectory = PackageFolder.url("models/pad").path
+        #expect(!Set(config.environmentProblems(environment: [:]).map(\.path)).contains("liveness.models"))
+        config.liveness.modelsDirectory = "/nonexistent-folder/pad"
+        config.liveness.enabled = false
+        #expect(!Set(config.environmentProblems(environment: [:]).map(\.path)).contains("liveness.models"))
     }
 }

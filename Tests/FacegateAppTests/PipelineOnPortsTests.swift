@@ -21,18 +21,22 @@ struct PipelineOnPortsTests {
         var relayLockedAtEnd: Bool
     }
 
-    func run(analyzer: ScriptedAnalyzer = ScriptedAnalyzer(), cloud: HeldCloud) async throws -> Outcome {
+    func run(
+        analyzer: ScriptedAnalyzer = ScriptedAnalyzer(), liveness: (any PresentationAttackDetecting)? = nil,
+        uncertainLiveness: UncertainLivenessPolicy = .deny, cloud: HeldCloud
+    ) async throws -> Outcome {
         var logger = Logger(label: "pipeline-on-ports")
         logger.logLevel = .critical
         let lines = SimulatedDoorLines(logger: logger)
         let door = try DoorController(lines: lines, timing: DoorTiming(unlockDuration: .milliseconds(200)), logger: logger)
         let doorTask = Task { try await door.run() }
         let journal = MemoryJournal()
+        var settings = GatePipelineSettings(door: "ports", approach: ApproachConfiguration(settleFrames: 3), decisionDeadline: .seconds(10))
+        settings.uncertainLiveness = uncertainLiveness
         let pipeline = GatePipeline(
-            source: SynthesizedApproach(), analyzer: analyzer, search: cloud, offline: nil, door: door, journal: journal,
-            policy: DoorPolicy(door: "ports", threshold: 7000, scoreUnit: .necScore, searchTags: ["staff"]),
-            settings: .init(door: "ports", approach: ApproachConfiguration(settleFrames: 3), decisionDeadline: .seconds(10)),
-            logger: logger)
+            source: SynthesizedApproach(), analyzer: analyzer, liveness: liveness, search: cloud, offline: nil, door: door,
+            journal: journal, policy: DoorPolicy(door: "ports", threshold: 7000, scoreUnit: .necScore, searchTags: ["staff"]),
+            settings: settings, logger: logger)
         try await pipeline.run()
         // Past the pulse: the door has relocked.
         try await Task.sleep(for: .milliseconds(400))
@@ -71,5 +75,41 @@ struct PipelineOnPortsTests {
         #expect(outcome.searches == 0, "no cloud call for a face that fails the gate")
         #expect(outcome.decisions.map(\.decision.outcome) == [.deniedQuality])
         #expect(outcome.relayChanges == 0 && outcome.relayLockedAtEnd)
+    }
+
+    /// A liveness stage that says what it is told, or fails.
+    struct ScriptedLiveness: PresentationAttackDetecting {
+        var verdict: LivenessVerdict?
+
+        func assess(_ visit: Visit) throws -> LivenessAssessment {
+            guard let verdict else { throw ImageError(.corrupt, "the texture model failed") }
+            return LivenessAssessment(
+                liveness: verdict == .live ? 0.9 : 0.1, verdict: verdict, cues: ["texture": verdict == .live ? 0.9 : 0.1],
+                reason: "scripted \(verdict.rawValue)")
+        }
+    }
+
+    static let alice = [MatchCandidate(subjectId: "alice", score: 9100, tags: ["staff"])]
+
+    @Test("a visit the liveness stage refuses, or cannot judge, makes no cloud call and leaves the relay still")
+    func aRefusedVisitIsNotSearched() async throws {
+        for (verdict, outcome) in [(LivenessVerdict.attack, Decision.Outcome.deniedPresentationAttack), (.uncertain, .deniedPresentationAttack), (nil, .error)] {
+            let run = try await run(liveness: ScriptedLiveness(verdict: verdict), cloud: HeldCloud(candidates: Self.alice, released: true))
+            #expect(run.searches == 0, "\(String(describing: verdict))")
+            #expect(run.decisions.map(\.decision.outcome) == [outcome], "\(String(describing: verdict))")
+            #expect(run.relayChanges == 0 && run.relayLockedAtEnd)
+            #expect(run.statistics.livenessChecks == 1 && run.statistics.livenessRefusals == 1)
+            #expect(run.decisions.first?.liveness?.verdict == verdict, "journaled with its verdict (none when the stage failed)")
+        }
+    }
+
+    @Test("a live visit, or an unjudged one at a door that allows it, is searched and opens the door")
+    func aLiveVisitIsSearched() async throws {
+        let live = try await run(liveness: ScriptedLiveness(verdict: .live), cloud: HeldCloud(candidates: Self.alice, released: true))
+        #expect(live.searches == 1 && live.decisions.map(\.decision.outcome) == [.granted])
+        #expect(live.decisions.first?.liveness?.cues == ["texture": 0.9])
+        let allowed = try await run(
+            liveness: ScriptedLiveness(verdict: .uncertain), uncertainLiveness: .allow, cloud: HeldCloud(candidates: Self.alice, released: true))
+        #expect(allowed.searches == 1 && allowed.decisions.map(\.decision.outcome) == [.granted])
     }
 }

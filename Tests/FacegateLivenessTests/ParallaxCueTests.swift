@@ -8,6 +8,7 @@ import Testing
 
 /// The parallax cue on its own: the geometry of a flat sheet against a head in depth, then real
 /// footage and a synthesized printed-photo approach through the real face core.
+@Suite(.timeLimit(.minutes(2)))
 struct ParallaxCueTests {
     /// The five landmarks of a face whose eye corners lie in a plane and whose nose base stands
     /// `noseDepth` eye distances in front of it, seen orthographically after turning by `yaw` and

@@ -9,7 +9,7 @@ import Testing
 
 /// The texture cue on its own, on real bona fide and attack media from ../shared/testdata/pad
 /// (provenance in its pad.csv), with faces found by the real local face core.
-@Suite(.serialized)
+@Suite(.serialized, .timeLimit(.minutes(3)))
 struct TextureCueTests {
     static let cue: Result<TextureCue, any Error> = Result { try TextureCue(PADModels.locate(PackageFolder.url("models/pad").path)) }
 

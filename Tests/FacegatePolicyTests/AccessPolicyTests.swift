@@ -213,3 +213,31 @@ struct ScheduleTests {
         #expect(!personal.applies(toSubject: "c2", tags: ["c1"]))
     }
 }
+
+/// The liveness stage's verdict as the door's rule: an attack is denied, an unjudged visit as the door says.
+@Suite(.timeLimit(.minutes(1)))
+struct LivenessRuleTests {
+    static func assessment(_ verdict: LivenessVerdict, _ liveness: Double) -> LivenessAssessment {
+        LivenessAssessment(liveness: liveness, verdict: verdict, cues: ["texture": liveness], reason: "said by the stage")
+    }
+
+    @Test func anAttackIsDeniedWhateverTheUncertainPolicy() {
+        for uncertain in UncertainLivenessPolicy.allCases {
+            let denial = AccessPolicy.livenessDenial(Self.assessment(.attack, 0.03), uncertain: uncertain)
+            #expect(denial?.outcome == .deniedPresentationAttack && denial?.reason == "said by the stage")
+            #expect(denial?.outcome.opensDoor == false)
+        }
+    }
+
+    @Test func aLiveVisitGoesOnToBeIdentified() {
+        #expect(AccessPolicy.livenessDenial(Self.assessment(.live, 0.97), uncertain: .deny) == nil)
+    }
+
+    @Test func anUnjudgedVisitIsDeniedByDefaultAndLetThroughOnlyWhenTheDoorSaysSo() {
+        let denied = AccessPolicy.livenessDenial(Self.assessment(.uncertain, 0), uncertain: .deny)
+        #expect(denied?.outcome == .deniedPresentationAttack)
+        #expect(denied?.reason.contains("try again") == true)
+        #expect(AccessPolicy.livenessDenial(Self.assessment(.uncertain, 0), uncertain: .allow) == nil)
+        #expect(FacegateCore.UncertainLivenessPolicy.allCases.count == 2)
+    }
+}

@@ -6,6 +6,7 @@ import Testing
 
 /// A phone's portrait photo is stored sideways with an EXIF orientation; decoding turns it upright,
 /// so the face in it is found. Malformed EXIF data is ignored, never a crash.
+@Suite(.timeLimit(.minutes(2)))
 struct ExifOrientationTests {
     /// `jpeg` with an APP1 EXIF segment declaring `orientation` (big- or little-endian TIFF) inserted after SOI.
     static func withExif(_ jpeg: [UInt8], orientation: UInt16, bigEndian: Bool = true, tiff: [UInt8]? = nil) -> [UInt8] {

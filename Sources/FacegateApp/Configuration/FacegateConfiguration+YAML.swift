@@ -12,6 +12,7 @@ import Yams
 /// - `quality`: `detection_width`, `min_detection_score`, `gate`
 /// - `approach`: `settle_frames`, `window_seconds`, `cooldown_seconds`, `min_eye_distance`
 /// - `motion`: `enabled`, `full_detection_seconds`
+/// - `liveness`: `enabled`, `threshold`, `uncertain` (deny | allow), `models`
 /// - `backend`: `kind` (one of ``CloudBackends/all``), `request_timeout_seconds`, `decision_deadline_seconds`,
 ///   and one section per backend, read by the backend itself (`Backends/KIND/`):
 ///   `nec` (`endpoint`, `region`, `access_key`, `secret_key`, `api_key`),
@@ -124,6 +125,13 @@ extension FacegateConfiguration {
         motion.enabled = m.bool("enabled", default: motion.enabled)
         motion.fullDetectionInterval = m.seconds("full_detection_seconds", default: motion.fullDetectionInterval, in: 0.1...10)
         m.rejectUnknownKeys()
+
+        let pad = r.scoped("liveness")
+        liveness.enabled = pad.bool("enabled", default: liveness.enabled)
+        liveness.threshold = pad.double("threshold", default: liveness.threshold, in: 0...1)
+        liveness.uncertain = pad.choice("uncertain", default: liveness.uncertain)
+        liveness.modelsDirectory = pad.string("models")
+        pad.rejectUnknownKeys()
 
         let b = r.scoped("backend")
         backend.kind = backendKind(b)

@@ -12,6 +12,8 @@ public struct FacegateConfiguration: Sendable, Equatable {
     public var approach = ApproachConfiguration()
     /// Which frames the face detector runs on (nothing moving, nobody followed: next to none).
     public var motion = MotionGateConfiguration()
+    /// The presentation-attack stage: a photo or a screen held up to the camera is refused before the cloud is asked.
+    public var liveness = Liveness()
     public var backend = Backend()
     public var door = Door()
     public var offlineCache = OfflineCache()
@@ -38,6 +40,18 @@ public struct FacegateConfiguration: Sendable, Equatable {
         public var replayLoops = false
         /// No frame for this long counts as a stalled camera: it is reopened.
         public var stallTimeout: Duration = .seconds(5)
+
+        public init() {}
+    }
+
+    public struct Liveness: Sendable, Equatable {
+        public var enabled = true
+        /// A visit whose liveness (0-1, its weakest cue's score) is below this is refused as an attack.
+        public var threshold = 0.5
+        /// What a visit no cue could judge gets.
+        public var uncertain = UncertainLivenessPolicy.deny
+        /// Folder of the presentation-attack models; nil searches the default folders.
+        public var modelsDirectory: String?
 
         public init() {}
     }

@@ -1,4 +1,5 @@
 import FacegateCore
+import FacegateLiveness
 import Foundation
 
 /// Reads secrets from systemd credentials or owner-only files, refusing files others can read.
@@ -63,6 +64,13 @@ extension FacegateConfiguration {
         }
         if let models = modelsDirectory, !files.fileExists(atPath: models + "/" + FaceModelFiles.landmarks) {
             problems.append(ConfigProblem(path: "models", message: "no \(FaceModelFiles.landmarks) in \(models)"))
+        }
+        if liveness.enabled {
+            do {
+                _ = try PADModels.locate(liveness.modelsDirectory, environment: environment)
+            } catch {
+                problems.append(ConfigProblem(path: "liveness.models", message: error.description))
+            }
         }
         for (key, line) in [("door.relay", door.relay), ("door.contact", door.contact), ("door.exit_button", door.exitButton)] {
             guard let line else { continue }

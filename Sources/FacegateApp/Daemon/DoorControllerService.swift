@@ -56,13 +56,13 @@ public struct DoorControllerService: Service, CustomStringConvertible {
         self.notifier = notifier
         self.logger = logger
         self.loadConfiguration = loadConfiguration
+        var pipelineSettings = GatePipelineSettings(
+            door: configuration.door.name, approach: configuration.approach, motion: configuration.motion,
+            decisionDeadline: configuration.backend.decisionDeadline)
+        pipelineSettings.uncertainLiveness = configuration.liveness.uncertain
         pipeline = GatePipeline(
-            source: parts.source, analyzer: parts.analyzer, search: parts.search, offline: parts.cache, door: parts.door,
-            journal: parts.journal, policy: configuration.doorPolicy,
-            settings: .init(
-                door: configuration.door.name, approach: configuration.approach, motion: configuration.motion,
-                decisionDeadline: configuration.backend.decisionDeadline),
-            logger: logger)
+            source: parts.source, analyzer: parts.analyzer, liveness: parts.liveness, search: parts.search, offline: parts.cache,
+            door: parts.door, journal: parts.journal, policy: configuration.doorPolicy, settings: pipelineSettings, logger: logger)
     }
 
     /// The door's name only: the parts and configuration are not for log lines.
@@ -207,6 +207,7 @@ extension FacegateConfiguration {
         if quality != other.quality { sections.append("quality") }
         if approach != other.approach { sections.append("approach") }
         if motion != other.motion { sections.append("motion") }
+        if liveness != other.liveness { sections.append("liveness") }
         if backend != other.backend { sections.append("backend") }
         if offlineCache != other.offlineCache { sections.append("offline_cache") }
         if journal != other.journal { sections.append("journal") }

@@ -4,6 +4,7 @@ import FacegateCore
 import FacegateDoor
 import FacegateIdentify
 import FacegateJournal
+import FacegateLiveness
 import FacegateOfflineCache
 import FacegateQuality
 import Foundation
@@ -14,6 +15,8 @@ import Logging
 public struct DoorParts: Sendable {
     public var source: any FrameSource
     public var analyzer: any FrameAnalyzing
+    /// The presentation-attack stage; nil when the door's `liveness.enabled` is false.
+    public var liveness: (any PresentationAttackDetecting)?
     public var search: any FaceSearch
     /// The cloud's register, for revocation sync; nil when the backend has none.
     public var directory: (any CloudDirectory)?
@@ -53,10 +56,11 @@ public struct DoorParts: Sendable {
     }
 
     public init(
-        source: any FrameSource, analyzer: any FrameAnalyzing, search: any FaceSearch, directory: (any CloudDirectory)?,
-        cache: OfflineFaceCache?, door: DoorController, journal: SQLiteJournal, degradations: [StartDegradation] = [],
-        close: @escaping @Sendable () async -> Void
+        source: any FrameSource, analyzer: any FrameAnalyzing, liveness: (any PresentationAttackDetecting)? = nil,
+        search: any FaceSearch, directory: (any CloudDirectory)?, cache: OfflineFaceCache?, door: DoorController,
+        journal: SQLiteJournal, degradations: [StartDegradation] = [], close: @escaping @Sendable () async -> Void
     ) {
+        self.liveness = liveness
         self.degradations = degradations
         self.source = source
         self.analyzer = analyzer
@@ -124,6 +128,7 @@ public struct DoorParts: Sendable {
         } catch {
             throw DaemonStartError(key: "models", "\(error)", cause: .environment)
         }
+        let liveness = try livenessStage(configuration.liveness)
         let source: any FrameSource
         if let override = overrides.source { source = override } else { source = try frameSource(configuration.camera, logger: logger) }
         let journalConfiguration = SQLiteJournal.Configuration(
@@ -139,16 +144,28 @@ public struct DoorParts: Sendable {
 
         if let search = overrides.search {
             return DoorParts(
-                source: source, analyzer: analyzer, search: search, directory: search, cache: cache, door: door, journal: journal,
-                degradations: degradations, close: {})
+                source: source, analyzer: analyzer, liveness: liveness, search: search, directory: search, cache: cache, door: door,
+                journal: journal, degradations: degradations, close: {})
         }
         let backend = configuration.backend
         let opened = try backend.chosen.open(
             BackendOpening(
                 http: CloudHTTPPolicy(requestTimeout: backend.requestTimeout), environment: overrides.environment, logger: logger))
         return DoorParts(
-            source: source, analyzer: analyzer, search: opened.search, directory: opened.search, cache: cache, door: door,
-            journal: journal, degradations: degradations + opened.degradations, close: opened.close)
+            source: source, analyzer: analyzer, liveness: liveness, search: opened.search, directory: opened.search, cache: cache,
+            door: door, journal: journal, degradations: degradations + opened.degradations, close: opened.close)
+    }
+
+    /// The presentation-attack stage the door's `liveness` section asks for. Its models missing or
+    /// unreadable is the installation's to fix, and the door does not start without the stage it
+    /// was told to have (turning it off is the configuration's choice, never a fallback).
+    static func livenessStage(_ liveness: FacegateConfiguration.Liveness) throws(DaemonStartError) -> (any PresentationAttackDetecting)? {
+        guard liveness.enabled else { return nil }
+        do {
+            return try PresentationAttackDetector(models: liveness.modelsDirectory, settings: .init(threshold: liveness.threshold))
+        } catch {
+            throw DaemonStartError(key: "liveness.models", error.description, cause: .configuration)
+        }
     }
 
     static func frameSource(_ camera: FacegateConfiguration.Camera, logger: Logger) throws(DaemonStartError) -> any FrameSource {

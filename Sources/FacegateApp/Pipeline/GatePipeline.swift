@@ -25,6 +25,9 @@ public struct PipelineStatistics: Sendable, Hashable {
     public var unlockFailures = 0
     /// Visits journaled undecided because too many were already waiting.
     public var visitsDropped = 0
+    /// Visits the liveness stage judged (each before any cloud call), and those it refused.
+    public var livenessChecks = 0
+    public var livenessRefusals = 0
 
     public init() {}
 }
@@ -46,6 +49,8 @@ public struct GatePipelineSettings: Sendable {
     /// How far the clock may read behind the newest decision (or a cached face) before offline
     /// grants are refused as decided on a wrong clock; small steps (NTP) stay within it.
     public var clockTolerance: TimeInterval = 300
+    /// What a visit the liveness stage could not judge gets (when the pipeline has a liveness stage).
+    public var uncertainLiveness = UncertainLivenessPolicy.deny
 
     public init(
         door: String, approach: ApproachConfiguration, motion: MotionGateConfiguration = .off, decisionDeadline: Duration,
@@ -76,6 +81,7 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
     private let source: any FrameSource
     private let analyzer: any FrameAnalyzing
     private let search: any FaceSearch
+    private let liveness: (any PresentationAttackDetecting)?
     private let offline: (any OfflineFaceStore)?
     private let door: any DoorActuator
     private let journal: any GateJournal
@@ -96,11 +102,14 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
     public private(set) var statistics = PipelineStatistics()
     private var decisionObservers: [AsyncStream<GateOutcome>.Continuation] = []
 
+    /// - Parameter liveness: the presentation-attack stage, judging each visit before the cloud is
+    ///   asked; nil decides without it (the door's `liveness.enabled: false`).
     public init(
-        source: any FrameSource, analyzer: any FrameAnalyzing, search: any FaceSearch, offline: (any OfflineFaceStore)?,
-        door: any DoorActuator, journal: any GateJournal, policy: DoorPolicy, settings: Settings, logger: Logger,
-        clock: PipelineClock, now: @escaping @Sendable () -> Date = { Date() }
+        source: any FrameSource, analyzer: any FrameAnalyzing, liveness: (any PresentationAttackDetecting)? = nil,
+        search: any FaceSearch, offline: (any OfflineFaceStore)?, door: any DoorActuator, journal: any GateJournal,
+        policy: DoorPolicy, settings: Settings, logger: Logger, clock: PipelineClock, now: @escaping @Sendable () -> Date = { Date() }
     ) {
+        self.liveness = liveness
         self.source = source
         self.analyzer = analyzer
         self.search = search
@@ -338,29 +347,52 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
         latencies.quality = pending.analysis
         latencies.capture = pending.capture
 
+        // A photo or a screen held up to the camera is refused here, before any cloud call.
+        let (assessment, refusal) = visit.passedQualityGate ? await judgeLiveness(of: visit) : (nil, nil)
         // The deadline runs from here, not from when the visit was ready: a visit that waited behind
         // another one's decision still gets its full time with the cloud.
         let lookup =
-            visit.passedQualityGate
+            visit.passedQualityGate && refusal == nil
             ? await identify(visit, deadline: started.advanced(by: settings.decisionDeadline), at: time, latencies: &latencies) : Lookup()
-        let decision = evaluate(lookup, of: visit, at: time, latencies: &latencies, visitReady: pending.emittedAt)
+        let decision = evaluate(lookup, of: visit, refusal: refusal, at: time, latencies: &latencies, visitReady: pending.emittedAt)
         let record = await act(
             on: DecisionRecord(
                 time: time, door: settings.door, decision: decision, backend: search.backendName,
-                quality: visit.bestFace.quality, latencies: latencies, probeCrop: lookup.probe?.jpeg),
+                quality: visit.bestFace.quality, latencies: latencies, probeCrop: lookup.probe?.jpeg, liveness: assessment),
             visitReady: pending.emittedAt)
         await learn(from: decision, lookup: lookup, at: time)
         await keepForRecheck(record, probe: lookup.probe, at: time)
         announce(record, of: pending, lookup: lookup)
     }
 
-    /// The door's policy applied to what the identify stage found.
+    /// The liveness stage's judgement of a visit, and the door's denial when it refuses it; a stage
+    /// that fails is an error decision (the door stays locked), never a visit let through unjudged.
+    private func judgeLiveness(of visit: Visit) async -> (LivenessAssessment?, Decision?) {
+        guard let liveness else { return (nil, nil) }
+        statistics.livenessChecks += 1
+        let refused: (LivenessAssessment?, Decision?)
+        do {
+            // Off the actor: the texture models take tens of milliseconds.
+            let assessment = try await descriptorQueue.run { try liveness.assess(visit) }
+            refused = (assessment, AccessPolicy.livenessDenial(assessment, uncertain: settings.uncertainLiveness))
+        } catch {
+            logger.error("liveness check failed", metadata: ["door": "\(settings.door)", "error": "\(error)"])
+            refused = (nil, Decision(outcome: .error, reason: "the liveness check failed: \(error)"))
+        }
+        if refused.1 != nil { statistics.livenessRefusals += 1 }
+        return refused
+    }
+
+    /// The door's policy applied to what the identify stage found (or the liveness stage's refusal).
     private func evaluate(
-        _ lookup: Lookup, of visit: Visit, at time: Date, latencies: inout StageLatencies, visitReady: PipelineClock.Instant
+        _ lookup: Lookup, of visit: Visit, refusal: Decision?, at time: Date, latencies: inout StageLatencies,
+        visitReady: PipelineClock.Instant
     ) -> Decision {
         let policyStart = clock.now
-        let decision = AccessPolicy.evaluate(
-            lookup.identification, passedQualityGate: visit.passedQualityGate, policy: policy, state: &policyState, at: time)
+        let decision =
+            refusal
+            ?? AccessPolicy.evaluate(
+                lookup.identification, passedQualityGate: visit.passedQualityGate, policy: policy, state: &policyState, at: time)
         latencies.policy = elapsed(since: policyStart)
         latencies.total = elapsed(since: visitReady)
         statistics.decisions[decision.outcome, default: 0] += 1
@@ -394,6 +426,7 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
                 "door": "\(settings.door)", "visit": "\(visit.number)", "outcome": "\(decision.outcome.rawValue)",
                 "subject": "\(decision.subjectId ?? "-")", "score": "\(decision.bestScore.map { "\($0)" } ?? "-")",
                 "offline": "\(decision.offline)", "total_ms": "\(totalMilliseconds)",
+                "liveness": "\(record.liveness.map { String(format: "%.2f", $0.liveness) } ?? "-")",
             ])
     }
 
@@ -584,12 +617,12 @@ public typealias GatePipeline = ClockedGatePipeline<ContinuousClock>
 
 extension ClockedGatePipeline where PipelineClock == ContinuousClock {
     public init(
-        source: any FrameSource, analyzer: any FrameAnalyzing, search: any FaceSearch, offline: (any OfflineFaceStore)?,
-        door: any DoorActuator, journal: any GateJournal, policy: DoorPolicy, settings: Settings, logger: Logger,
-        now: @escaping @Sendable () -> Date = { Date() }
+        source: any FrameSource, analyzer: any FrameAnalyzing, liveness: (any PresentationAttackDetecting)? = nil,
+        search: any FaceSearch, offline: (any OfflineFaceStore)?, door: any DoorActuator, journal: any GateJournal,
+        policy: DoorPolicy, settings: Settings, logger: Logger, now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.init(
-            source: source, analyzer: analyzer, search: search, offline: offline, door: door, journal: journal, policy: policy,
-            settings: settings, logger: logger, clock: ContinuousClock(), now: now)
+            source: source, analyzer: analyzer, liveness: liveness, search: search, offline: offline, door: door, journal: journal,
+            policy: policy, settings: settings, logger: logger, clock: ContinuousClock(), now: now)
     }
 }
