@@ -65,6 +65,8 @@ struct LivenessBenchmark {
         let faces = testdata.appendingPathComponent("faces")
         for person in try FileManager.default.contentsOfDirectory(atPath: faces.path).sorted() where !person.hasPrefix("_") {
             let folder = faces.appendingPathComponent(person)
+            var isFolder: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: folder.path, isDirectory: &isFolder), isFolder.boolValue else { continue }
             guard let first = try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted().first else { continue }
             let photo = try ImageCodec.decode([UInt8](try Data(contentsOf: folder.appendingPathComponent(first))))
             guard let portrait = try? Self.printedPortrait(photo, analyzer: analyzer) else { continue }
