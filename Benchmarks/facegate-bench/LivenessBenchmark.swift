@@ -122,13 +122,7 @@ struct LivenessBenchmark {
         if !isVideo {
             let image = try ImageCodec.decode([UInt8](try Data(contentsOf: URL(fileURLWithPath: path))))
             guard let face = try analyzer.analyze(image).faces.first else { return [] }
-            return [
-                Visit(
-                    number: 1, firstSeen: .zero, lastSeen: .zero, framesSeen: 1, bestFrameSequence: 0, bestFace: face, bestFrame: image,
-                    emittedBecause: .streamEnded, passedQualityGate: face.quality.faceQualityScore >= QualityConfiguration().qualityGate,
-                    sightings: [FaceSighting(timestamp: .zero, box: face.box, landmarks: face.landmarks)],
-                    samples: [VisitSample(timestamp: .zero, image: image, box: face.box)])
-            ]
+            return [Visit.still(image, face: face, qualityGate: QualityConfiguration().qualityGate)]
         }
         let replay = try ReplayFrameSource(path: path, configuration: .init(pacing: .asFastAsPossible))
         var selector = ApproachSelector(configuration: ApproachConfiguration(qualityGate: QualityConfiguration().qualityGate))

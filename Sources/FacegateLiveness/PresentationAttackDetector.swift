@@ -1,4 +1,5 @@
 import FacegateCore
+import Foundation
 
 /// The liveness stage: judges a visit from cues that fail in different ways, so that an attack has
 /// to beat each of them. The visit's liveness is its weakest cue's score; a visit none of the cues
@@ -76,8 +77,5 @@ public struct PresentationAttackDetector: PresentationAttackDetecting {
         return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
     }
 
-    static func format(_ value: Double) -> String {
-        let hundredths = Int((value * 100).rounded())
-        return "\(hundredths / 100).\(hundredths % 100 < 10 ? "0" : "")\(hundredths % 100)"
-    }
+    static func format(_ value: Double) -> String { String(format: "%.2f", value) }
 }

@@ -176,3 +176,15 @@ public struct ApproachSelector: Sendable {
             sightings: track.sightings, samples: samples)
     }
 }
+
+extension Visit {
+    /// A still image as one visit of one sighting and one sample: what `facegate liveness` and the
+    /// benchmarks judge a photo as.
+    public static func still(_ image: PixelImage, face: DetectedFace, qualityGate: Double) -> Visit {
+        Visit(
+            number: 1, firstSeen: .zero, lastSeen: .zero, framesSeen: 1, bestFrameSequence: 0, bestFace: face, bestFrame: image,
+            emittedBecause: .streamEnded, passedQualityGate: face.quality.faceQualityScore >= qualityGate,
+            sightings: [FaceSighting(timestamp: .zero, box: face.box, landmarks: face.landmarks)],
+            samples: [VisitSample(timestamp: .zero, image: image, box: face.box)])
+    }
+}

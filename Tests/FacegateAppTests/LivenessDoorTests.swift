@@ -68,6 +68,7 @@ struct LivenessDoorTests {
                 _ = try await rig.runDoor(source: try Self.clip("screen/lestari15__fake.mp4"))
             }
             #expect(error?.key == "liveness.models", "\(String(describing: error))")
+            #expect(error?.isConfigurationProblem == true, "exit 78: systemd does not restart it into the same problem")
         }
     }
 }

@@ -349,8 +349,9 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
 
         // A photo or a screen held up to the camera is refused here, before any cloud call.
         let (assessment, refusal) = visit.passedQualityGate ? await judgeLiveness(of: visit) : (nil, nil)
-        // The deadline runs from here, not from when the visit was ready: a visit that waited behind
-        // another one's decision still gets its full time with the cloud.
+        // The deadline runs from the decision's start (the liveness check, some milliseconds, is part
+        // of it), not from when the visit was ready: a visit that waited behind another one's
+        // decision still gets its full time with the cloud.
         let lookup =
             visit.passedQualityGate && refusal == nil
             ? await identify(visit, deadline: started.advanced(by: settings.decisionDeadline), at: time, latencies: &latencies) : Lookup()

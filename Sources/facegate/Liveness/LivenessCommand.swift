@@ -67,13 +67,7 @@ struct LivenessCommand: AsyncParsableCommand {
         if !isDirectory.boolValue, ImageCodec.sniff(try readImageFile(source)) != nil {
             let image = try ImageCodec.decode(try readImageFile(source))
             guard let face = try analyzer.analyze(image).faces.first else { return [] }
-            return [
-                Visit(
-                    number: 1, firstSeen: .zero, lastSeen: .zero, framesSeen: 1, bestFrameSequence: 0, bestFace: face, bestFrame: image,
-                    emittedBecause: .streamEnded, passedQualityGate: face.quality.faceQualityScore >= core.qualityGate,
-                    sightings: [FaceSighting(timestamp: .zero, box: face.box, landmarks: face.landmarks)],
-                    samples: [VisitSample(timestamp: .zero, image: image, box: face.box)])
-            ]
+            return [Visit.still(image, face: face, qualityGate: core.qualityGate)]
         }
         let replay = try ReplayFrameSource(
             path: source, configuration: .init(pacing: .asFastAsPossible, imagesPerSecond: fps, dropsLateFrames: false))
