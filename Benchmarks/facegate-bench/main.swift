@@ -5,6 +5,7 @@
 //     swift run -c release facegate-bench outage [--visits N] [--media DIR] [--models DIR]
 //     swift run -c release facegate-bench idle [--seconds N] [--full-detection-seconds S] [--models DIR]
 //     swift run -c release facegate-bench liveness [--testdata DIR] [--pad-models DIR] [--models DIR]
+//     swift run -c release facegate-bench frames [--testdata DIR] [--media DIR] [--models DIR]
 //
 // Frames are synthesized from the bundled demo portraits, so the figures are
 // comparable between machines. Record them in BENCHMARKS.md. `door` runs the
@@ -19,6 +20,7 @@ struct Options {
     var outage = false
     var idle = false
     var liveness = false
+    var frames = false
     var testdata = "../shared/testdata"
     var padModels: String?
     var idleSeconds = 20
@@ -26,6 +28,11 @@ struct Options {
     var idleWithoutGate = true
     var idleSizes = [(640, 480), (1280, 720)]
     var visits = 40
+    /// `door`: people two seconds apart (30 a minute), each walking up as the last one leaves.
+    var queue = false
+    /// `door`: run the daemon a second time with the approach selector as it was before issue 12
+    /// (waiting for the quality to settle, a track ending at the cooldown), for before/after figures.
+    var compareApproach = false
     var iterations = 60
     var media = "demo/media"
     var models: String?
@@ -38,6 +45,7 @@ struct Options {
             case "outage": outage = true
             case "idle": idle = true
             case "liveness": liveness = true
+            case "frames": frames = true
             case "--testdata": testdata = rest.popFirst() ?? testdata
             case "--pad-models": padModels = rest.popFirst()
             case "--seconds": idleSeconds = max(1, Int(rest.popFirst() ?? "") ?? idleSeconds)
@@ -45,11 +53,13 @@ struct Options {
             case "--gated-only": idleWithoutGate = false
             case "--vga-only": idleSizes = [(640, 480)]
             case "--visits": visits = Int(rest.popFirst() ?? "") ?? visits
+            case "--queue": queue = true
+            case "--compare-approach": compareApproach = true
             case "--iterations": iterations = Int(rest.popFirst() ?? "") ?? iterations
             case "--media": media = rest.popFirst() ?? media
             case "--models": models = rest.popFirst()
             default:
-                FileHandle.standardError.write(Data("usage: facegate-bench [door|outage|idle|liveness] [--iterations N] [--visits N] [--seconds N] [--full-detection-seconds S] [--media DIR] [--models DIR]\n".utf8))
+                FileHandle.standardError.write(Data("usage: facegate-bench [door|outage|idle|liveness|frames] [--iterations N] [--visits N] [--queue] [--compare-approach] [--seconds N] [--full-detection-seconds S] [--media DIR] [--models DIR]\n".utf8))
                 exit(2)
             }
         }
@@ -97,6 +107,10 @@ if options.idle {
 }
 if options.liveness {
     try await LivenessBenchmark(options: options).run()
+    exit(0)
+}
+if options.frames {
+    try await FramePathBenchmark(options: options).run()
     exit(0)
 }
 if options.outage {

@@ -50,6 +50,8 @@ public struct Visit: Sendable {
     public var samples: [VisitSample]
 
     public enum EmissionReason: String, Sendable, Codable {
+        /// The best face was clearly good and frontal: decided as the person arrives.
+        case qualityClear
         /// The quality passed the gate and stopped improving.
         case qualitySettled
         /// The approach window ran out.

@@ -49,7 +49,8 @@ public struct StageLatencies: Sendable, Hashable {
     public var cloud: Duration?
     public var policy: Duration?
     public var relay: Duration?
-    /// Face first seen to decision made (relay on, when granted).
+    /// The visit ready (its best face chosen) to the decision made (relay on, when granted); the person's
+    /// approach before it is the log line's `approach_ms`.
     public var total: Duration?
 
     public init(

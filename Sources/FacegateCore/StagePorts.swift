@@ -6,11 +6,32 @@ import Foundation
 /// The quality stage as the door's pipeline uses it: the faces in a frame with their quality, and a
 /// face's descriptor for the offline cache. dlib's core in the daemon; a scripted one in tests.
 public protocol FrameAnalyzing: Sendable {
-    /// Every face in the frame, with its quality measures; `descriptorLimit` faces (largest first)
-    /// also get a descriptor.
-    func analyze(_ image: PixelImage, descriptorLimit: Int) throws -> ImageAnalysis
+    /// The faces the detector finds where `plan` says to look, with their quality measures;
+    /// `descriptorLimit` faces (largest first) also get a descriptor.
+    func analyze(_ image: PixelImage, plan: DetectionPlan, descriptorLimit: Int) throws -> ImageAnalysis
     /// The descriptor of one face found in `image`.
     func descriptor(of face: DetectedFace, in image: PixelImage) throws -> FaceDescriptor
+}
+
+/// Where in a frame the face detector looks, and at what scale: the detector's cost grows with the
+/// pixels it scans, and it finds faces of about 80 scanned pixels and up.
+public enum DetectionPlan: Sendable, Hashable {
+    /// The whole frame, scaled to the configured detection width.
+    case wholeFrame
+    /// Only these parts of the frame, each at its own scale.
+    case regions([DetectionRegion])
+}
+
+/// A part of a frame to scan for faces: `area` in the frame's pixels, scanned at `scale` (2 doubles it,
+/// finding faces half the detector's smallest; 0.5 halves it).
+public struct DetectionRegion: Sendable, Hashable {
+    public var area: PixelBox
+    public var scale: Double
+
+    public init(area: PixelBox, scale: Double) {
+        self.area = area
+        self.scale = scale
+    }
 }
 
 /// The best face of a visit, as sent to the cloud and kept for the offline cache.

@@ -1,4 +1,5 @@
 import FacegateCore
+import FacegateImageCodec
 
 /// Settings of the approach selector.
 public struct ApproachConfiguration: Sendable, Equatable {
@@ -15,11 +16,28 @@ public struct ApproachConfiguration: Sendable, Equatable {
     public var qualityGate: Double
     /// Faces with a smaller inter-eye distance (pixels) are ignored: passers-by far away.
     public var minInterEyeDistance: Double
+    /// A best face at or above this `faceQualityScore`, looking at the camera, makes the visit ready at
+    /// once instead of waiting for the quality to settle (the door opens as the person arrives); nil
+    /// always waits. Never below the gate.
+    public var earlyQuality: Double?
+    /// Largest yaw and pitch (degrees) of a face that counts as looking at the camera for `earlyQuality`.
+    public var earlyMaxPoseDegrees: Double
+    /// Frames a face must have been seen in before an early decision: the liveness stage judges how the
+    /// face moved, and one frame shows no movement.
+    public var earlyMinFrames: Int
+    /// How long after a person's face was last seen a face reappearing where it was lost, with the same
+    /// descriptor, continues that person's visit (a head turned away for a while is not a new visitor);
+    /// zero or less than the cooldown turns re-identification off. Needs descriptors (`observe`'s `describe`).
+    public var reidentifyWindow: Duration
+    /// Largest descriptor distance at which a reappearing face is the same person: stricter than dlib's
+    /// usual 0.6, since a wrong merge would cost the second person their visit.
+    public var reidentifyDistance: Float
 
     public init(
         minOverlap: Double = 0.3, settleFrames: Int = 5, approachWindow: Duration = .seconds(4),
         cooldown: Duration = .seconds(2), qualityGate: Double = QualityConfiguration().qualityGate,
-        minInterEyeDistance: Double = 20
+        minInterEyeDistance: Double = 20, earlyQuality: Double? = 0.8, earlyMaxPoseDegrees: Double = 15,
+        earlyMinFrames: Int = 6, reidentifyWindow: Duration = .seconds(10), reidentifyDistance: Float = 0.5
     ) {
         self.minOverlap = minOverlap
         self.settleFrames = settleFrames
@@ -27,31 +45,35 @@ public struct ApproachConfiguration: Sendable, Equatable {
         self.cooldown = cooldown
         self.qualityGate = qualityGate
         self.minInterEyeDistance = minInterEyeDistance
+        self.earlyQuality = earlyQuality
+        self.earlyMaxPoseDegrees = earlyMaxPoseDegrees
+        self.earlyMinFrames = earlyMinFrames
+        self.reidentifyWindow = reidentifyWindow
+        self.reidentifyDistance = reidentifyDistance
     }
 }
 
 /// Turns the faces of a frame stream into one visit per person's approach.
 ///
 /// A pure state machine: frames' own timestamps are its clock, and it does no I/O.
-/// Each face is followed across frames by box overlap. A track emits its visit
-/// once, with its best face, as soon as that face passes the quality gate and has
-/// stopped improving, or when the approach window ends, or when the person leaves
-/// first. After that the track is followed silently until the person has been
-/// gone for the cooldown, so someone standing at the door makes one visit only.
+/// Each face is followed across frames by box overlap with where it was, or where its motion
+/// puts it now. A track emits its visit once, with its best face: at once when that face is clearly
+/// good and frontal, else as soon as it passes the quality gate and has stopped improving, or when
+/// the approach window ends, or when the person leaves first. After that the track is followed
+/// silently until the person has been gone for the cooldown, so someone standing at the door makes
+/// one visit only. A track gone longer is kept for the re-identification window: a face that
+/// reappears near where it was lost and has the same descriptor (a person who turned their head
+/// away for longer than the cooldown) continues it instead of starting a new visit.
 public struct ApproachSelector: Sendable {
+    /// A face's descriptor, computed on demand (dlib's ResNet in the daemon, some tens of ms): only when
+    /// a face appears near where a track was lost.
+    public typealias DescribeFace = (DetectedFace, PixelImage) throws -> FaceDescriptor
+
     public let configuration: ApproachConfiguration
 
-    private struct Track: Sendable {
-        var box: PixelBox
-        var firstSeen: Duration
-        var lastSeen: Duration
-        var framesSeen: Int
-        var best: DetectedFace
+    /// What a visit carries, kept until the visit is emitted.
+    private struct Evidence: Sendable {
         var bestFrame: PixelImage
-        var bestSequence: UInt64
-        var bestSeen: Duration
-        var framesSinceImprovement: Int
-        var emitted: Bool
         /// How the face moved, for the liveness stage (the most recent `maxSightings`).
         var sightings: [FaceSighting]
         /// The first and the latest frame of the approach, for the liveness stage.
@@ -59,11 +81,49 @@ public struct ApproachSelector: Sendable {
         var latestSample: VisitSample
     }
 
+    /// The best face with the pixels around it, kept after emission to re-identify the person.
+    private struct Likeness: Sendable {
+        var face: DetectedFace
+        var image: PixelImage
+    }
+
+    private struct Track: Sendable {
+        var box: PixelBox
+        var previousBox: PixelBox?
+        var previousSeen: Duration
+        var firstSeen: Duration
+        var lastSeen: Duration
+        var framesSeen: Int
+        var best: DetectedFace
+        var bestSequence: UInt64
+        var bestSeen: Duration
+        var framesSinceImprovement: Int
+        /// Nil once the visit is emitted.
+        var evidence: Evidence?
+        var likeness: Likeness?
+        /// The best face's descriptor once computed; `descriptorFailed` when it could not be.
+        var descriptor: FaceDescriptor?
+        var descriptorFailed = false
+        /// Gone for longer than the cooldown: only re-identification continues it.
+        var lost = false
+
+        var emitted: Bool { evidence == nil }
+    }
+
     /// About ten seconds at 30 fps: enough for any cue, bounded for a person who stays.
     static let maxSightings = 300
 
     private var tracks: [Track] = []
     private var visitsEmitted = 0
+    /// How many reappearing faces continued a lost or missed track.
+    public private(set) var reidentifications = 0
+
+    /// The longest a face may be missed and still be continued by position alone (when descriptors can
+    /// be had): a few frames at any usual frame rate.
+    static let continuityGap: Duration = .milliseconds(500)
+
+    /// dlib's usual line between the same person and another (descriptor distance).
+    static let samePersonDistance: Float = 0.6
 
     /// Quality must rise by more than this to count as an improvement.
     private static let improvementEpsilon = 0.01
@@ -72,11 +132,18 @@ public struct ApproachSelector: Sendable {
         self.configuration = configuration
     }
 
-    /// People currently followed (emitted or not).
-    public var activeTracks: Int { tracks.count }
+    /// People currently followed (emitted or not; not those only remembered for re-identification).
+    public var activeTracks: Int { tracks.count { !$0.lost } }
 
-    /// Feeds one analysed frame; returns the visits it completes.
-    public mutating func observe(frame: Frame, faces: [DetectedFace]) -> [Visit] {
+    /// Where the faces followed are expected at `time`: where their motion puts them, or where they were
+    /// last seen. The detector looks there first.
+    public func expectedFaces(at time: Duration) -> [PixelBox] {
+        tracks.filter { !$0.lost }.map { predictedBox(of: $0, at: time) ?? $0.box }
+    }
+
+    /// Feeds one analysed frame; returns the visits it completes. `describe` lets a face that reappears
+    /// where a track was lost continue it; without it every such face starts a new visit.
+    public mutating func observe(frame: Frame, faces: [DetectedFace], describe: DescribeFace? = nil) -> [Visit] {
         var visits: [Visit] = []
         let now = frame.timestamp
         var claimed = Set<Int>()
@@ -84,11 +151,22 @@ public struct ApproachSelector: Sendable {
             .filter { $0.quality.interEyeDistance.raw >= configuration.minInterEyeDistance }
             .sorted { $0.box.area > $1.box.area }
 
+        // Continuity first: where the face was, or where its motion puts it now. A track missed for
+        // longer than a moment is continued by likeness instead, when there is a way to compare: the
+        // next person in a queue steps into the spot where the last one's face was lost.
+        var unmatched: [DetectedFace] = []
         for face in candidates {
             var bestTrack: Int?
             var bestOverlap = configuration.minOverlap
-            for (index, track) in tracks.enumerated() where !claimed.contains(index) {
-                let overlap = track.box.overlap(with: face.box)
+            for (index, track) in tracks.enumerated() where !claimed.contains(index) && !track.lost {
+                // (Missed for longer: the likeness pass below, which also takes it where it overlaps.)
+                if describe != nil, now - track.lastSeen > Self.continuityGap { continue }
+                var overlap = max(track.box.overlap(with: face.box), predictedBox(of: track, at: now)?.overlap(with: face.box) ?? 0)
+                // A head that moved more than its motion said (a missed frame or two, a sudden turn) is
+                // still the same face while it stays within most of a face width and at its size.
+                if overlap < configuration.minOverlap, Self.isClose(face.box, to: track.box, within: 0.75) {
+                    overlap = configuration.minOverlap
+                }
                 if overlap >= bestOverlap {
                     bestOverlap = overlap
                     bestTrack = index
@@ -98,15 +176,29 @@ public struct ApproachSelector: Sendable {
                 claimed.insert(index)
                 update(&tracks[index], with: face, frame: frame)
             } else {
-                let sample = VisitSample(timestamp: now, image: frame.image, box: face.box)
-                tracks.append(
-                    Track(
-                        box: face.box, firstSeen: now, lastSeen: now, framesSeen: 1, best: face, bestFrame: frame.image,
-                        bestSequence: frame.sequence, bestSeen: now, framesSinceImprovement: 0, emitted: false,
-                        sightings: [FaceSighting(timestamp: now, box: face.box, landmarks: face.landmarks)],
-                        firstSample: sample, latestSample: sample))
-                claimed.insert(tracks.count - 1)
+                unmatched.append(face)
             }
+        }
+        // Then likeness: a face near where a track was lost (or is being missed) with the same descriptor.
+        for face in unmatched {
+            if let describe, let index = reidentify(face, in: frame.image, excluding: claimed, at: now, describe: describe) {
+                claimed.insert(index)
+                reidentifications += 1
+                tracks[index].lost = false
+                tracks[index].previousBox = nil
+                update(&tracks[index], with: face, frame: frame)
+                continue
+            }
+            let sample = VisitSample(timestamp: now, image: frame.image, box: face.box)
+            tracks.append(
+                Track(
+                    box: face.box, previousBox: nil, previousSeen: now, firstSeen: now, lastSeen: now, framesSeen: 1,
+                    best: face, bestSequence: frame.sequence, bestSeen: now, framesSinceImprovement: 0,
+                    evidence: Evidence(
+                        bestFrame: frame.image,
+                        sightings: [FaceSighting(timestamp: now, box: face.box, landmarks: face.landmarks)],
+                        firstSample: sample, latestSample: sample)))
+            claimed.insert(tracks.count - 1)
         }
 
         var kept: [Track] = []
@@ -114,10 +206,15 @@ public struct ApproachSelector: Sendable {
             let gone = now - track.lastSeen
             if gone >= configuration.cooldown {
                 if !track.emitted { visits.append(emit(&track, because: .personLeft)) }
+                guard gone < configuration.reidentifyWindow else { continue }
+                track.lost = true
+                kept.append(track)
                 continue
             }
             if !track.emitted {
-                if track.best.quality.faceQualityScore >= configuration.qualityGate,
+                if isClearlyGood(track) {
+                    visits.append(emit(&track, because: .qualityClear))
+                } else if track.best.quality.faceQualityScore >= configuration.qualityGate,
                     track.framesSinceImprovement >= configuration.settleFrames
                 {
                     visits.append(emit(&track, because: .qualitySettled))
@@ -141,39 +238,143 @@ public struct ApproachSelector: Sendable {
         return visits
     }
 
+    private func isClearlyGood(_ track: Track) -> Bool {
+        guard let early = configuration.earlyQuality, track.framesSeen >= configuration.earlyMinFrames else { return false }
+        let quality = track.best.quality
+        return quality.faceQualityScore >= max(early, configuration.qualityGate)
+            && abs(quality.yaw.raw) <= configuration.earlyMaxPoseDegrees
+            && abs(quality.pitch.raw) <= configuration.earlyMaxPoseDegrees
+    }
+
+    /// Whether `box` is within `widths` of the larger face's width of `other`'s centre, at two thirds to
+    /// one and a half times its size.
+    static func isClose(_ box: PixelBox, to other: PixelBox, within widths: Double) -> Bool {
+        let size = box.width / max(other.width, 1)
+        return size >= 2.0 / 3 && size <= 1.5 && box.center.distance(to: other.center) <= widths * max(box.width, other.width)
+    }
+
+    /// Where a moving face should be now, from its last two sightings; nil when they are too far apart
+    /// in time for their motion to say anything.
+    private func predictedBox(of track: Track, at now: Duration) -> PixelBox? {
+        guard let previous = track.previousBox else { return nil }
+        let step = (track.lastSeen - track.previousSeen).timeInterval, ahead = (now - track.lastSeen).timeInterval
+        guard step > 0, step <= 0.5, ahead <= 0.5 else { return nil }
+        let k = min(3, ahead / step)
+        let box = track.box
+        return PixelBox(
+            left: box.left + (box.left - previous.left) * k, top: box.top + (box.top - previous.top) * k,
+            right: box.right + (box.right - previous.right) * k, bottom: box.bottom + (box.bottom - previous.bottom) * k)
+    }
+
+    /// The unclaimed track, not seen in this frame, that `face` reappears near and matches by descriptor.
+    private mutating func reidentify(
+        _ face: DetectedFace, in image: PixelImage, excluding claimed: Set<Int>, at now: Duration, describe: DescribeFace
+    ) -> Int? {
+        let nearby = tracks.indices.filter { index in
+            let track = tracks[index]
+            guard !claimed.contains(index), track.lastSeen < now, now - track.lastSeen < configuration.reidentifyWindow else {
+                return false
+            }
+            // About where it was lost, at about its size: a person does not jump across the frame.
+            let size = face.box.width / max(track.box.width, 1)
+            return size >= 0.5 && size <= 2
+                && face.box.center.distance(to: track.box.center) <= max(face.box.width, track.box.width)
+        }
+        guard !nearby.isEmpty, let descriptor = try? describe(face, image) else { return nil }
+        let ordered = nearby.sorted { face.box.center.distance(to: tracks[$0].box.center) < face.box.center.distance(to: tracks[$1].box.center) }
+        for index in ordered {
+            guard let known = descriptorOfTrack(index, describe: describe) else { continue }
+            // Where the face was still there when the cooldown had not yet passed, the position speaks
+            // for it too: the usual same-person line then. Elsewhere, or after, the stricter one.
+            let inPlace = !tracks[index].lost && tracks[index].box.overlap(with: face.box) >= configuration.minOverlap
+            if known.distance(to: descriptor) <= (inPlace ? Self.samePersonDistance : configuration.reidentifyDistance) { return index }
+        }
+        return nil
+    }
+
+    private mutating func descriptorOfTrack(_ index: Int, describe: DescribeFace) -> FaceDescriptor? {
+        if let known = tracks[index].descriptor { return known }
+        guard !tracks[index].descriptorFailed else { return nil }
+        let track = tracks[index]
+        let source = track.evidence.map { Likeness(face: track.best, image: $0.bestFrame) } ?? track.likeness
+        let descriptor = source.flatMap { try? describe($0.face, $0.image) }
+        tracks[index].descriptor = descriptor
+        tracks[index].descriptorFailed = descriptor == nil
+        return descriptor
+    }
+
     private func update(_ track: inout Track, with face: DetectedFace, frame: Frame) {
+        track.previousBox = track.box
+        track.previousSeen = track.lastSeen
         track.box = face.box
         track.lastSeen = frame.timestamp
         track.framesSeen += 1
-        guard !track.emitted else { return }
-        track.sightings.append(FaceSighting(timestamp: frame.timestamp, box: face.box, landmarks: face.landmarks))
-        if track.sightings.count > Self.maxSightings { track.sightings.removeFirst(track.sightings.count - Self.maxSightings) }
-        track.latestSample = VisitSample(timestamp: frame.timestamp, image: frame.image, box: face.box)
+        guard var evidence = track.evidence else { return }
+        track.evidence = nil  // keeps the arrays uniquely referenced while they grow
+        evidence.sightings.append(FaceSighting(timestamp: frame.timestamp, box: face.box, landmarks: face.landmarks))
+        if evidence.sightings.count > Self.maxSightings { evidence.sightings.removeFirst(evidence.sightings.count - Self.maxSightings) }
+        evidence.latestSample = VisitSample(timestamp: frame.timestamp, image: frame.image, box: face.box)
         if face.quality.faceQualityScore > track.best.quality.faceQualityScore + Self.improvementEpsilon {
             track.best = face
-            track.bestFrame = frame.image
+            evidence.bestFrame = frame.image
             track.bestSequence = frame.sequence
             track.bestSeen = frame.timestamp
             track.framesSinceImprovement = 0
         } else {
             track.framesSinceImprovement += 1
         }
+        track.evidence = evidence
     }
 
     private mutating func emit(_ track: inout Track, because reason: Visit.EmissionReason) -> Visit {
-        track.emitted = true
+        guard let evidence = track.evidence else { preconditionFailure("a track emits its visit once") }
+        track.evidence = nil
+        track.likeness = Self.likeness(of: track.best, in: evidence.bestFrame)
         visitsEmitted += 1
-        let best = VisitSample(timestamp: track.bestSeen, image: track.bestFrame, box: track.best.box)
+        let best = VisitSample(timestamp: track.bestSeen, image: evidence.bestFrame, box: track.best.box)
         var samples: [VisitSample] = []
-        for sample in [track.firstSample, best, track.latestSample] where !samples.contains(where: { $0.timestamp == sample.timestamp }) {
+        for sample in [evidence.firstSample, best, evidence.latestSample]
+        where !samples.contains(where: { $0.timestamp == sample.timestamp }) {
             samples.append(sample)
         }
         return Visit(
             number: visitsEmitted, firstSeen: track.firstSeen, lastSeen: track.lastSeen, framesSeen: track.framesSeen,
-            bestFrameSequence: track.bestSequence, bestFace: track.best, bestFrame: track.bestFrame,
+            bestFrameSequence: track.bestSequence, bestFace: track.best, bestFrame: evidence.bestFrame,
             emittedBecause: reason,
             passedQualityGate: track.best.quality.faceQualityScore >= configuration.qualityGate,
-            sightings: track.sightings, samples: samples)
+            sightings: evidence.sightings, samples: samples)
+    }
+
+    /// The best face with a margin of a face width around it, not the whole frame: an emitted track may
+    /// be remembered for seconds, and a 1080p frame is 6 MB.
+    private static func likeness(of face: DetectedFace, in frame: PixelImage) -> Likeness? {
+        let margin = face.box.width
+        let area = PixelBox(
+            left: face.box.left - margin, top: face.box.top - margin, right: face.box.right + margin,
+            bottom: face.box.bottom + margin
+        ).clamped(width: frame.width, height: frame.height)
+        let left = area.left.rounded(.down), top = area.top.rounded(.down)
+        guard let crop = try? frame.cropped(to: area) else { return nil }
+        return Likeness(face: face.translated(dx: -left, dy: -top), image: crop)
+    }
+}
+
+extension DetectedFace {
+    /// The same face with every position moved by (dx, dy): where it is in a crop of its image.
+    func translated(dx: Double, dy: Double) -> DetectedFace {
+        func move(_ p: PixelPoint) -> PixelPoint { PixelPoint(x: p.x + dx, y: p.y + dy) }
+        func move(_ b: PixelBox) -> PixelBox { PixelBox(left: b.left + dx, top: b.top + dy, right: b.right + dx, bottom: b.bottom + dy) }
+        var face = self
+        face.box = move(box)
+        face.landmarks = FaceLandmarks(
+            rightEyeOuter: move(landmarks.rightEyeOuter), rightEyeInner: move(landmarks.rightEyeInner),
+            leftEyeOuter: move(landmarks.leftEyeOuter), leftEyeInner: move(landmarks.leftEyeInner),
+            noseBase: move(landmarks.noseBase))
+        face.attributes.faceArea = move(attributes.faceArea)
+        face.attributes.headArea = move(attributes.headArea)
+        face.attributes.rightEyeCenter = move(attributes.rightEyeCenter)
+        face.attributes.leftEyeCenter = move(attributes.leftEyeCenter)
+        return face
     }
 }
 

@@ -28,8 +28,17 @@ public struct DlibFaceAnalyzer: FaceAnalyzing, FrameAnalyzing {
 
     /// Analyses every face in a frame; the `descriptorLimit` largest get a descriptor.
     public func analyze(_ image: PixelImage, descriptorLimit: Int = 0) throws -> ImageAnalysis {
+        try analyze(image, plan: .wholeFrame, descriptorLimit: descriptorLimit)
+    }
+
+    /// Analyses the faces found where `plan` says to look; the `descriptorLimit` largest get a descriptor.
+    public func analyze(_ image: PixelImage, plan: DetectionPlan, descriptorLimit: Int) throws -> ImageAnalysis {
         let gray = image.grayscale()
-        let boxes = try detectFaces(in: gray)
+        let boxes: [(box: PixelBox, score: Double)]
+        switch plan {
+        case .wholeFrame: boxes = try detectFaces(in: gray)
+        case .regions(let regions): boxes = try detectFaces(in: gray, regions: regions)
+        }
         let areas = boxes.map(\.box.area)
         var faces: [DetectedFace] = []
         faces.reserveCapacity(boxes.count)
@@ -69,6 +78,34 @@ public struct DlibFaceAnalyzer: FaceAnalyzing, FrameAnalyzing {
         return found.sorted { $0.box.area > $1.box.area }.prefix(configuration.maxFaces).map { $0 }
     }
 
+    /// Detections in each region at its scale, mapped back to the frame; a face found by two
+    /// overlapping regions counts once (the higher-scoring box).
+    private func detectFaces(in gray: PixelImage, regions: [DetectionRegion]) throws -> [(box: PixelBox, score: Double)] {
+        var found: [(box: PixelBox, score: Double)] = []
+        for region in regions {
+            // The scanned crop is at least a little over the detector's 80-px window, or nothing fits.
+            let minimumSide = 96 / max(region.scale, 0.01)
+            var area = region.area
+            if area.width < minimumSide { area = area.widened(to: minimumSide, horizontally: true) }
+            if area.height < minimumSide { area = area.widened(to: minimumSide, horizontally: false) }
+            area = area.clamped(width: gray.width, height: gray.height)
+            let left = area.left.rounded(.down), top = area.top.rounded(.down)
+            guard area.width * region.scale >= 80, area.height * region.scale >= 80, let crop = try? gray.cropped(to: area) else {
+                continue
+            }
+            for detection in try detect(in: crop, scale: region.scale) {
+                let box = detection.box
+                found.append(
+                    (PixelBox(left: box.left + left, top: box.top + top, right: box.right + left, bottom: box.bottom + top), detection.score))
+            }
+        }
+        var kept: [(box: PixelBox, score: Double)] = []
+        for candidate in found.sorted(by: { $0.score > $1.score }) where !kept.contains(where: { $0.box.overlap(with: candidate.box) > 0.4 }) {
+            kept.append(candidate)
+        }
+        return kept.sorted { $0.box.area > $1.box.area }.prefix(configuration.maxFaces).map { $0 }
+    }
+
     private func detect(in gray: PixelImage, scale: Double) throws -> [(box: PixelBox, score: Double)] {
         let scaled =
             scale == 1
@@ -90,5 +127,17 @@ public struct DlibFaceAnalyzer: FaceAnalyzing, FrameAnalyzing {
             frontalFaceScore: quality.yaw.score * quality.pitch.score / 10_000,
             faceRoll: quality.roll.raw, facePan: quality.yaw.raw, faceTilt: quality.pitch.raw,
             faceQualityScore: quality.faceQualityScore)
+    }
+}
+
+extension PixelBox {
+    /// The same centre, `side` wide (or high).
+    func widened(to side: Double, horizontally: Bool) -> PixelBox {
+        if horizontally {
+            let centre = (left + right) / 2
+            return PixelBox(left: centre - side / 2, top: top, right: centre + side / 2, bottom: bottom)
+        }
+        let centre = (top + bottom) / 2
+        return PixelBox(left: left, top: centre - side / 2, right: right, bottom: centre + side / 2)
     }
 }

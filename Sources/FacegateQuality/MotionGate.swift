@@ -55,9 +55,54 @@ public struct MotionGate: Sendable {
         public let cells: [Float]
     }
 
+    /// Which thumbnail cells moved in a frame: where the detector should look.
+    public struct MotionMap: Sendable, Equatable {
+        public let columns: Int
+        public let rows: Int
+        /// A cell's side, in the frame's pixels.
+        public let cellSide: Double
+        public let moved: [Bool]
+
+        public var movedCells: Int { moved.count { $0 } }
+
+        public init(columns: Int, rows: Int, cellSide: Double, moved: [Bool]) {
+            precondition(moved.count == columns * rows, "a motion map has a flag per cell")
+            self.columns = columns
+            self.rows = rows
+            self.cellSide = cellSide
+            self.moved = moved
+        }
+
+        /// The bounding box, in pixels, of the moved cells outside every box of `excluded` (the faces
+        /// already followed, searched on their own), grown by a cell; nil when fewer than `minCells` are left.
+        public func movedArea(excluding excluded: [PixelBox], minCells: Int) -> PixelBox? {
+            var count = 0
+            var minColumn = Int.max, maxColumn = Int.min, minRow = Int.max, maxRow = Int.min
+            for row in 0..<rows {
+                for column in 0..<columns where moved[row * columns + column] {
+                    let x = (Double(column) + 0.5) * cellSide, y = (Double(row) + 0.5) * cellSide
+                    if excluded.contains(where: { x >= $0.left && x <= $0.right && y >= $0.top && y <= $0.bottom }) { continue }
+                    count += 1
+                    minColumn = min(minColumn, column)
+                    maxColumn = max(maxColumn, column)
+                    minRow = min(minRow, row)
+                    maxRow = max(maxRow, row)
+                }
+            }
+            guard count >= max(1, minCells) else { return nil }
+            return PixelBox(
+                left: Double(minColumn - 1) * cellSide, top: Double(minRow - 1) * cellSide,
+                right: Double(maxColumn + 2) * cellSide, bottom: Double(maxRow + 2) * cellSide)
+        }
+    }
+
     public let configuration: MotionGateConfiguration
     private var scene: Thumbnail?
     private var lastAnalysis: Duration?
+    /// The cells that moved in the last frame judged; nil for a first frame (all of it is new).
+    public private(set) var motion: MotionMap?
+    /// Moved cells a frame needs for it to count as motion.
+    public var minMovingCells: Int { max(1, Int((configuration.minMovingShare * Double(scene?.cells.count ?? 1)).rounded(.up))) }
 
     /// How fast the scene's average follows the frames (a share of each new frame).
     private static let sceneFollowing: Float = 0.1
@@ -96,6 +141,7 @@ public struct MotionGate: Sendable {
         guard var scene, scene.width == thumbnail.width, scene.height == thumbnail.height else {
             // The first frame, or the camera's size changed: this frame is the scene.
             self.scene = thumbnail
+            motion = nil
             return true
         }
         let count = thumbnail.cells.count
@@ -108,22 +154,29 @@ public struct MotionGate: Sendable {
         let threshold = Float(configuration.cellThreshold)
         var moving = 0
         var cells = scene.cells
+        var moved = [Bool](repeating: false, count: count)
         for index in 0..<count {
             let change = thumbnail.cells[index] - cells[index] - brightnessShift
-            if abs(change) > threshold { moving += 1 }
+            if abs(change) > threshold {
+                moving += 1
+                moved[index] = true
+            }
             cells[index] += Self.sceneFollowing * (thumbnail.cells[index] - cells[index])
         }
+        motion = MotionMap(
+            columns: thumbnail.columns, rows: thumbnail.rows, cellSide: Double(Self.cellSide(width: thumbnail.width)), moved: moved)
         scene = Thumbnail(width: scene.width, height: scene.height, columns: scene.columns, rows: scene.rows, cells: cells)
         self.scene = scene
-        let needed = max(1, Int((configuration.minMovingShare * Double(count)).rounded(.up)))
-        return moving >= needed
+        return moving >= minMovingCells
     }
+
+    static func cellSide(width: Int) -> Int { max(4, (width + 63) / 64) }
 
     /// The frame's grey thumbnail: cells of at least 4x4 pixels, at most 64 across, each the mean
     /// luminance of about 4x4 pixels spread over it (every third or so of a 10-pixel cell), so that a
     /// thumbnail costs about the same whatever the frame's size.
     public static func thumbnail(of image: PixelImage) -> Thumbnail {
-        let cellSide = max(4, (image.width + 63) / 64)
+        let cellSide = Self.cellSide(width: image.width)
         let columns = max(1, image.width / cellSide), rows = max(1, image.height / cellSide)
         var sums = [UInt32](repeating: 0, count: columns * rows)
         var counts = [UInt32](repeating: 0, count: columns * rows)

@@ -58,7 +58,7 @@ public struct ScriptedAnalyzer: FrameAnalyzing {
         self.faceQuality = faceQuality
     }
 
-    public func analyze(_ image: PixelImage, descriptorLimit: Int) throws -> ImageAnalysis {
+    public func analyze(_ image: PixelImage, plan: DetectionPlan, descriptorLimit: Int) throws -> ImageAnalysis {
         guard image.pixels[0] == 255 else { return ImageAnalysis(width: image.width, height: image.height, faces: []) }
         return ImageAnalysis(width: image.width, height: image.height, faces: [Self.face(quality: faceQuality)])
     }

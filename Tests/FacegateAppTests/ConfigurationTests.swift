@@ -82,6 +82,23 @@ struct ConfigurationTests {
         #expect(read.sectionsNeedingRestart(comparedWith: defaults) == ["motion"])
     }
 
+    @Test func earlyDecisionsAndReidentificationAreReadAndChecked() throws {
+        let defaults = FacegateConfiguration()
+        #expect(defaults.approach.earlyQuality == 0.8 && defaults.approach.reidentifyWindow == .seconds(10))
+        let off = try FacegateConfiguration(yaml: "approach: {decide_early: false, reidentify_seconds: 0}")
+        #expect(off.approach.earlyQuality == nil && off.approach.reidentifyWindow == .zero)
+        let read = try FacegateConfiguration(yaml: "approach: {early_quality: 0.9, reidentify_seconds: 4.5}")
+        #expect(read.approach.earlyQuality == 0.9 && read.approach.reidentifyWindow == .milliseconds(4500))
+        do {
+            // A mark under the gate would send faces early that the gate itself calls poor.
+            _ = try FacegateConfiguration(yaml: "quality: {gate: 0.6}\napproach: {early_quality: 0.55, reidentify_seconds: -1}")
+            Issue.record("a bad approach section was accepted")
+        } catch {
+            #expect(Set(error.problems.map(\.path)) == ["approach.early_quality", "approach.reidentify_seconds"])
+            #expect(!error.description.contains("0.55"), "no configuration value in the message")
+        }
+    }
+
     @Test func livenessIsOnByDefaultReadCheckedAndNeedsARestart() throws {
         let defaults = FacegateConfiguration()
         #expect(defaults.liveness.enabled && defaults.liveness.threshold == 0.5 && defaults.liveness.uncertain == .deny)

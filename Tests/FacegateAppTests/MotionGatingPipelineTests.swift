@@ -80,4 +80,20 @@ struct MotionGatingPipelineTests {
             "the same visits pass the quality gate")
         #expect(gated.statistics.frames == ungated.statistics.frames)
     }
+
+    @Test("walkers in a 1080p clip, lost by the whole frame shrunk to 640 px, are found where the scene moved")
+    func smallFacesInAWideFrameAreFoundWhereTheSceneMoved() async throws {
+        // facenet_pytorch_video.mp4: pedestrians walking toward a fixed camera, faces of 70-90 px (eye
+        // distances of 26-34 px) in 1920x1080 frames.
+        let analyzer = try TestFaceAnalyzers.video()
+        func replay() throws -> ReplayFrameSource {
+            try ReplayFrameSource(
+                path: SharedTestData.url("video/facenet_pytorch_video.mp4").path, configuration: .init(pacing: .asFastAsPossible))
+        }
+        let ungated = try await run(source: try replay(), analyzer: analyzer, motion: .off)
+        #expect(ungated.statistics.visits == 0, "every face is under the detector's window at 640 px: \(ungated.statistics)")
+        let gated = try await run(source: try replay(), analyzer: analyzer, motion: MotionGateConfiguration())
+        #expect(gated.statistics.visits >= 2, "\(gated.statistics)")
+        #expect(gated.statistics.regionScans > 0 && gated.statistics.wholeFrameScans < gated.statistics.framesAnalysed)
+    }
 }

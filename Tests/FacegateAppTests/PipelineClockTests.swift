@@ -155,11 +155,11 @@ final class HangingAnalyzer: FrameAnalyzing {
     private let hanging = Atomic<Bool>(false)
     private let released = Atomic<Bool>(false)
 
-    func analyze(_ image: PixelImage, descriptorLimit: Int) throws -> ImageAnalysis {
+    func analyze(_ image: PixelImage, plan: DetectionPlan, descriptorLimit: Int) throws -> ImageAnalysis {
         if image.pixels[0] == 255, !released.load(ordering: .acquiring), hanging.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged {
             gate.wait()
         }
-        return try scripted.analyze(image, descriptorLimit: descriptorLimit)
+        return try scripted.analyze(image, plan: plan, descriptorLimit: descriptorLimit)
     }
 
     func descriptor(of face: DetectedFace, in image: PixelImage) throws -> FaceDescriptor {

@@ -8,22 +8,185 @@ import Testing
 struct ApproachSelectorTests {
     static let blank = try! PixelImage(width: 4, height: 4, layout: .gray8, pixels: [UInt8](repeating: 0, count: 16))
 
-    func face(at left: Double, size: Double = 120, quality: Double) -> DetectedFace {
-        let box = PixelBox(left: left, top: 100, right: left + size, bottom: 100 + size)
+    /// A screen-sized blank frame: an emitted track keeps a crop of it to re-identify the person.
+    static let screen = try! PixelImage(width: 640, height: 480, layout: .gray8, pixels: [UInt8](repeating: 0, count: 640 * 480))
+
+    /// A made-up face; `yaw` and `pitch` in degrees (60 by default: turned away, never decided early), and
+    /// `person` a made-up descriptor that `describe` hands back.
+    func face(
+        at left: Double, size: Double = 120, quality: Double, top: Double = 100, yaw: Double = 60, pitch: Double = 60,
+        person: Float? = nil
+    ) -> DetectedFace {
+        let box = PixelBox(left: left, top: top, right: left + size, bottom: top + size)
         let m = QualityMeasure(raw: 60, score: 100)
         let measures = QualityMeasures(
-            interEyeDistance: m, headSize: m, headPosition: m, yaw: m, roll: m, pitch: m, sharpness: m, luminanceMean: m,
+            interEyeDistance: m, headSize: m, headPosition: m, yaw: QualityMeasure(raw: yaw, score: 100), roll: m,
+            pitch: QualityMeasure(raw: pitch, score: 100), sharpness: m, luminanceMean: m,
             underExposure: m, overExposure: m, dynamicRange: m, singleFaceDominance: m, faceQualityScore: quality)
         let p = PixelPoint(x: left, y: 120)
         let landmarks = FaceLandmarks(rightEyeOuter: p, rightEyeInner: p, leftEyeOuter: p, leftEyeInner: p, noseBase: p)
         let attributes = FaceAttributes(
             faceArea: box, headArea: box, rightEyeCenter: p, leftEyeCenter: p, faceScore: 1, frontalFaceScore: 1, faceRoll: 0,
             facePan: 0, faceTilt: 0, faceQualityScore: quality)
-        return DetectedFace(detectionScore: 1, box: box, landmarks: landmarks, attributes: attributes, quality: measures)
+        let descriptor = person.map { value in try! FaceDescriptor((0..<FaceDescriptor.dimension).map { $0 == 0 ? value : 0 }) }
+        return DetectedFace(
+            detectionScore: 1, box: box, landmarks: landmarks, attributes: attributes, quality: measures, descriptor: descriptor)
     }
 
-    func frame(_ n: Int, fps: Int = 10) -> Frame {
-        Frame(sequence: UInt64(n), timestamp: .milliseconds(n * 1000 / fps), image: Self.blank)
+    func frame(_ n: Int, fps: Int = 10, image: PixelImage = Self.blank) -> Frame {
+        Frame(sequence: UInt64(n), timestamp: .milliseconds(n * 1000 / fps), image: image)
+    }
+
+    /// The made-up descriptor, as the daemon's dlib would compute it; counts its calls.
+    final class Describer: @unchecked Sendable {
+        var calls = 0
+        func describe(_ face: DetectedFace, _ image: PixelImage) throws -> FaceDescriptor {
+            calls += 1
+            guard let descriptor = face.descriptor else { throw ImageError(.corrupt, "no face to describe") }
+            return descriptor
+        }
+    }
+
+    @Test func aClearlyGoodFrontalFaceIsDecidedAtOnce() {
+        var selector = ApproachSelector(configuration: ApproachConfiguration(settleFrames: 5, qualityGate: 0.5))
+        var visits: [Visit] = []
+        var decidedAt: Int?
+        for n in 0..<20 {
+            // Still improving: without the early mark the visit would wait for it to settle.
+            let emitted = selector.observe(frame: frame(n), faces: [face(at: 100 + Double(n) * 3, quality: 0.8 + Double(n) * 0.02, yaw: 4, pitch: -6)])
+            if !emitted.isEmpty, decidedAt == nil { decidedAt = n }
+            visits += emitted
+        }
+        #expect(visits.count == 1)
+        #expect(visits.first?.emittedBecause == .qualityClear)
+        // After the few frames the liveness stage needs to see the face move, not when it settles.
+        #expect(decidedAt == ApproachConfiguration().earlyMinFrames - 1)
+        #expect(visits.first?.sightings.count == ApproachConfiguration().earlyMinFrames)
+    }
+
+    @Test("a good face not looking at the camera, or one only just over the gate, waits", arguments: [
+        (quality: 0.9, yaw: 30.0, pitch: 0.0), (quality: 0.9, yaw: 0.0, pitch: -25.0), (quality: 0.7, yaw: 0.0, pitch: 0.0),
+    ])
+    func notClearlyGoodWaitsToSettle(quality: Double, yaw: Double, pitch: Double) {
+        var selector = ApproachSelector(configuration: ApproachConfiguration(settleFrames: 5, qualityGate: 0.5))
+        var visits: [Visit] = []
+        for n in 0..<20 { visits += selector.observe(frame: frame(n), faces: [face(at: 100, quality: quality, yaw: yaw, pitch: pitch)]) }
+        #expect(visits.map(\.emittedBecause) == [.qualitySettled])
+        #expect(visits.first?.lastSeen == .milliseconds(500))
+    }
+
+    @Test func earlyDecisionsCanBeTurnedOff() {
+        var selector = ApproachSelector(configuration: ApproachConfiguration(settleFrames: 3, earlyQuality: nil))
+        var visits: [Visit] = []
+        for n in 0..<20 { visits += selector.observe(frame: frame(n), faces: [face(at: 100, quality: 0.95, yaw: 0, pitch: 0)]) }
+        #expect(visits.map(\.emittedBecause) == [.qualitySettled])
+    }
+
+    @Test func aFastFaceIsFollowedWhereItsMotionPutsIt() {
+        // A 120-px box 60 px on (IoU 0.33), then 100 px a frame: IoU 0.09 with where it was, under the 0.3
+        // that continues a track, and more than 0.75 of its width away; the motion so far predicts it.
+        var selector = ApproachSelector(configuration: ApproachConfiguration(settleFrames: 50, approachWindow: .seconds(10)))
+        var visits: [Visit] = []
+        let lefts = [0.0, 60, 160, 260, 360, 460]
+        for (n, left) in lefts.enumerated() { visits += selector.observe(frame: frame(n), faces: [face(at: left, quality: 0.6)]) }
+        #expect(selector.activeTracks == 1)
+        visits += selector.finish()
+        #expect(visits.count == 1)
+        #expect(visits.first?.framesSeen == lefts.count)
+    }
+
+    @Test func aHeadThatMovedMoreThanItsMotionSaidIsStillFollowed() {
+        // Missed for 0.3 s, then found 0.6 of its width away (IoU 0.21): a singer's head, not a new person.
+        var selector = ApproachSelector(configuration: ApproachConfiguration(settleFrames: 50, approachWindow: .seconds(10)))
+        var visits: [Visit] = []
+        for n in 0..<5 { visits += selector.observe(frame: frame(n), faces: [face(at: 200, size: 90, quality: 0.6)]) }
+        for n in 5..<8 { visits += selector.observe(frame: frame(n), faces: []) }
+        for n in 8..<12 { visits += selector.observe(frame: frame(n), faces: [face(at: 180, size: 90, quality: 0.6, top: 150)]) }
+        visits += selector.finish()
+        #expect(visits.count == 1)
+        #expect(visits.first?.framesSeen == 9)
+    }
+
+    @Test func aFaceBackWhereItWasLostIsTheSameVisit() {
+        let describer = Describer()
+        var selector = ApproachSelector(configuration: ApproachConfiguration(settleFrames: 2, cooldown: .seconds(1), reidentifyWindow: .seconds(10)))
+        var visits: [Visit] = []
+        var n = 0
+        func run(_ frames: Int, _ faces: [DetectedFace]) {
+            for _ in 0..<frames {
+                visits += selector.observe(frame: frame(n, image: Self.screen), faces: faces, describe: describer.describe)
+                n += 1
+            }
+        }
+        run(20, [face(at: 200, quality: 0.9, person: 0.1)])
+        #expect(visits.count == 1)
+        run(40, [])  // 4 s turned away: longer than the cooldown
+        #expect(selector.activeTracks == 0)
+        #expect(describer.calls == 0, "no descriptor while nothing reappears")
+        run(20, [face(at: 230, size: 110, quality: 0.9, top: 120, person: 0.15)])
+        #expect(visits.count == 1, "the same person, back where they were: still their one visit")
+        #expect(selector.reidentifications == 1)
+        #expect(describer.calls == 2, "the reappearing face and the lost one, each once")
+        #expect(selector.activeTracks == 1)
+    }
+
+    @Test func someoneElseWhereAPersonWasLostIsANewVisit() {
+        let describer = Describer()
+        var selector = ApproachSelector(configuration: ApproachConfiguration(settleFrames: 2, cooldown: .seconds(1)))
+        var visits: [Visit] = []
+        for n in 0..<20 { visits += selector.observe(frame: frame(n, image: Self.screen), faces: [face(at: 200, quality: 0.9, person: 0.1)], describe: describer.describe) }
+        for n in 20..<60 { visits += selector.observe(frame: frame(n, image: Self.screen), faces: [], describe: describer.describe) }
+        for n in 60..<80 { visits += selector.observe(frame: frame(n, image: Self.screen), faces: [face(at: 200, quality: 0.9, person: 0.9)], describe: describer.describe) }
+        #expect(visits.count == 2)
+        #expect(selector.reidentifications == 0)
+    }
+
+    @Test("the same face comes back too late, too far away, or with no way to compare it: a new visit", arguments: [
+        (gapFrames: 120, left: 200.0, describes: true, person: 0.1 as Float?),  // 12 s: past the 10-s window
+        (gapFrames: 40, left: 480.0, describes: true, person: 0.1),  // across the frame
+        (gapFrames: 40, left: 200.0, describes: false, person: 0.1),  // no descriptors
+        (gapFrames: 40, left: 200.0, describes: true, person: nil),  // the descriptor cannot be computed
+    ])
+    func reidentificationIsBounded(gapFrames: Int, left: Double, describes: Bool, person: Float?) {
+        let describer = Describer()
+        var selector = ApproachSelector(configuration: ApproachConfiguration(settleFrames: 2, cooldown: .seconds(1)))
+        var visits: [Visit] = []
+        var n = 0
+        var describe: ApproachSelector.DescribeFace?
+        if describes { describe = { try describer.describe($0, $1) } }
+        func run(_ frames: Int, _ faces: [DetectedFace]) {
+            for _ in 0..<frames {
+                visits += selector.observe(frame: frame(n, image: Self.screen), faces: faces, describe: describe)
+                n += 1
+            }
+        }
+        run(20, [face(at: 200, quality: 0.9, person: person)])
+        run(gapFrames, [])
+        run(20, [face(at: left, quality: 0.9, person: person)])
+        #expect(visits.count == 2)
+        #expect(selector.reidentifications == 0)
+    }
+
+    @Test func aQueueAtTheDoorGivesEachPersonTheirVisit() {
+        // People two seconds apart, each walking up to the same spot: small and far, then large and near,
+        // the next one appearing behind the one at the door.
+        let describer = Describer()
+        var selector = ApproachSelector(configuration: ApproachConfiguration())
+        var visits: [Visit] = []
+        let people = 8
+        for n in 0..<(people * 20 + 30) {
+            var faces: [DetectedFace] = []
+            for person in 0..<people {
+                let step = n - person * 20
+                guard (0..<26).contains(step) else { continue }
+                let size = 60 + Double(step) * 8
+                faces.append(face(at: 320 - size / 2, size: size, quality: 0.3 + Double(step) * 0.02, top: 240 - size / 2, person: Float(person)))
+            }
+            visits += selector.observe(frame: frame(n, image: Self.screen), faces: faces, describe: describer.describe)
+        }
+        visits += selector.finish()
+        #expect(visits.count == people)
+        #expect(selector.reidentifications == 0)
     }
 
     @Test func emitsOnceWhenQualitySettlesWithTheBestFace() {

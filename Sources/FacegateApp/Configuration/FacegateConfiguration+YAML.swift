@@ -10,7 +10,8 @@ import Yams
 /// - `camera`: `source` (v4l2 | replay), `device`, `width`, `height`, `fps`, `format` (auto | yuyv | mjpeg | grey),
 ///   `replay_path`, `replay_loops`, `stall_timeout_seconds`
 /// - `quality`: `detection_width`, `min_detection_score`, `gate`
-/// - `approach`: `settle_frames`, `window_seconds`, `cooldown_seconds`, `min_eye_distance`
+/// - `approach`: `settle_frames`, `window_seconds`, `cooldown_seconds`, `min_eye_distance`, `decide_early`,
+///   `early_quality`, `reidentify_seconds`
 /// - `motion`: `enabled`, `full_detection_seconds`
 /// - `liveness`: `enabled`, `threshold`, `uncertain` (deny | allow), `models`
 /// - `backend`: `kind` (one of ``CloudBackends/all``), `request_timeout_seconds`, `decision_deadline_seconds`,
@@ -119,6 +120,15 @@ extension FacegateConfiguration {
         approach.cooldown = a.seconds("cooldown_seconds", default: approach.cooldown, in: 0.1...600)
         approach.minInterEyeDistance = a.double("min_eye_distance", default: approach.minInterEyeDistance, in: 0...1000)
         approach.qualityGate = quality.qualityGate
+        if a.bool("decide_early", default: approach.earlyQuality != nil) {
+            let mark = a.double("early_quality", default: approach.earlyQuality ?? 0.8, in: 0...1)
+            approach.earlyQuality = mark
+            if mark < approach.qualityGate { a.problem("must not be below quality.gate", key: "early_quality") }
+        } else {
+            approach.earlyQuality = nil
+            _ = a.double("early_quality", in: 0...1)
+        }
+        approach.reidentifyWindow = a.seconds("reidentify_seconds", default: approach.reidentifyWindow, in: 0...600)
         a.rejectUnknownKeys()
 
         let m = r.scoped("motion")

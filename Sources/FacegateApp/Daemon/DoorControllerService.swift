@@ -1,4 +1,5 @@
 import FacegateCore
+import FacegateQuality
 import FacegateDoor
 import FacegateJournal
 import Foundation
@@ -60,6 +61,9 @@ public struct DoorControllerService: Service, CustomStringConvertible {
             door: configuration.door.name, approach: configuration.approach, motion: configuration.motion,
             decisionDeadline: configuration.backend.decisionDeadline)
         pipelineSettings.uncertainLiveness = configuration.liveness.uncertain
+        pipelineSettings.detection = DetectionPlanner.Settings(
+            detectionWidth: configuration.quality.detectionWidth, minInterEyeDistance: configuration.approach.minInterEyeDistance,
+            wholeFrameInterval: configuration.motion.fullDetectionInterval)
         pipeline = GatePipeline(
             source: parts.source, analyzer: parts.analyzer, liveness: parts.liveness, search: parts.search, offline: parts.cache,
             door: parts.door, journal: parts.journal, policy: configuration.doorPolicy, settings: pipelineSettings, logger: logger)

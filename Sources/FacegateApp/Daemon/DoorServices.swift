@@ -39,7 +39,8 @@ struct DoorPartsService: Service {
             "stopped",
             metadata: [
                 "door": "\(doorName)", "frames": "\(totals.frames)", "frames_rejected": "\(totals.framesRejected)",
-                "visits": "\(totals.visits)", "cloud_calls": "\(totals.cloudCalls)", "unlocks": "\(totals.unlocks)",
+                "frames_analysed": "\(totals.framesAnalysed)", "visits": "\(totals.visits)",
+                "reidentifications": "\(totals.reidentifications)", "cloud_calls": "\(totals.cloudCalls)", "unlocks": "\(totals.unlocks)",
             ])
     }
 }

@@ -16,8 +16,14 @@ public struct PipelineStatistics: Sendable, Hashable {
     public var framesSkipped = 0
     /// Frames the face detector ran on.
     public var framesAnalysed = 0
+    /// Of those, the frames scanned whole, and the regions scanned in the others (around the faces
+    /// followed, where the scene moved).
+    public var wholeFrameScans = 0
+    public var regionScans = 0
     public var framesWithFaces = 0
     public var visits = 0
+    /// Faces that reappeared where a person was lost and continued their visit (no new visit).
+    public var reidentifications = 0
     public var cloudCalls = 0
     public var decisions: [Decision.Outcome: Int] = [:]
     public var unlocks = 0
@@ -51,6 +57,9 @@ public struct GatePipelineSettings: Sendable {
     public var clockTolerance: TimeInterval = 300
     /// What a visit the liveness stage could not judge gets (when the pipeline has a liveness stage).
     public var uncertainLiveness = UncertainLivenessPolicy.deny
+    /// Where the detector looks in the frames the motion gate lets through (with the gate off, every
+    /// frame is scanned whole).
+    public var detection = DetectionPlanner.Settings()
 
     public init(
         door: String, approach: ApproachConfiguration, motion: MotionGateConfiguration = .off, decisionDeadline: Duration,
@@ -226,6 +235,7 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
         defer { visits.finish() }
         var selector = ApproachSelector(configuration: settings.approach)
         var motionGate = MotionGate(configuration: settings.motion)
+        var planner = DetectionPlanner(settings: settings.detection)
         // Stage times of recent frames with faces, so a visit's best frame can be looked up when it is emitted.
         var stageTimes: [UInt64: (capture: Duration?, analysis: Duration)] = [:]
         let analyzer = self.analyzer
@@ -244,9 +254,28 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
                 }
             }
             statistics.framesAnalysed += 1
+            let plan: DetectionPlan =
+                motionGate.configuration.enabled
+                ? planner.plan(
+                    width: image.width, height: image.height, at: frame.timestamp, followed: selector.expectedFaces(at: frame.timestamp),
+                    motion: motionGate.motion, minMovingCells: motionGate.minMovingCells)
+                : .wholeFrame
+            switch plan {
+            case .wholeFrame: statistics.wholeFrameScans += 1
+            case .regions(let regions): statistics.regionScans += regions.count
+            }
             let faces: [DetectedFace]
+            let completed: [Visit]
             do {
-                faces = try await qualityQueue.run { try analyzer.analyze(image, descriptorLimit: 0).faces }
+                // The selector follows the faces in the same hop: when a face reappears where a person
+                // was lost it compares descriptors, blocking work like the analysis.
+                let current = selector
+                (faces, selector, completed) = try await qualityQueue.run {
+                    let faces = try analyzer.analyze(image, plan: plan, descriptorLimit: 0).faces
+                    var selector = current
+                    let visits = selector.observe(frame: frame, faces: faces, describe: { try analyzer.descriptor(of: $0, in: $1) })
+                    return (faces, selector, visits)
+                }
             } catch {
                 // One bad frame is dropped; the camera's next one is analysed as usual.
                 analysisStarted = nil
@@ -261,8 +290,9 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
                 if stageTimes.count > 2048 { stageTimes = stageTimes.filter { $0.key + 1024 > frame.sequence } }
             }
             statistics.frames += 1
+            statistics.reidentifications = selector.reidentifications
             if !faces.isEmpty { statistics.framesWithFaces += 1 }
-            for visit in selector.observe(frame: frame, faces: faces) {
+            for visit in completed {
                 hand(
                     PendingVisit(
                         visit: visit, emittedAt: clock.now, analysis: stageTimes[visit.bestFrameSequence]?.analysis ?? analysis,
@@ -427,6 +457,7 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
                 "door": "\(settings.door)", "visit": "\(visit.number)", "outcome": "\(decision.outcome.rawValue)",
                 "subject": "\(decision.subjectId ?? "-")", "score": "\(decision.bestScore.map { "\($0)" } ?? "-")",
                 "offline": "\(decision.offline)", "total_ms": "\(totalMilliseconds)",
+                "approach_ms": "\(String(format: "%.0f", pending.approach.milliseconds))",
                 "liveness": "\(record.liveness.map { String(format: "%.2f", $0.liveness) } ?? "-")",
             ])
     }

@@ -30,10 +30,19 @@ struct BestCommand: AsyncParsableCommand {
     @Option(help: "Seconds after first sight at which an approach's visit is emitted at the latest.")
     var window = 4.0
 
+    @Option(help: "Seconds after a face was lost during which the same face reappearing there continues its visit (0: off).")
+    var reidentify = 10.0
+
+    @Flag(help: "Always wait for the quality to settle, even for a clearly good first face.")
+    var waitForSettle = false
+
+    @Flag(help: "Scan every frame whole, as with `motion.enabled: false` (by default frames go through the daemon's motion gate and detection regions).")
+    var everyFrame = false
+
     @OptionGroup var core: QualityCoreOptions
 
     func run() async throws {
-        let analyzer = try core.makeAnalyzer(withDescriptor: false)
+        let analyzer = try core.makeAnalyzer(withDescriptor: reidentify > 0)
         let replay: ReplayFrameSource
         do {
             replay = try ReplayFrameSource(
@@ -46,9 +55,24 @@ struct BestCommand: AsyncParsableCommand {
         var selector = ApproachSelector(
             configuration: ApproachConfiguration(
                 approachWindow: .milliseconds(Int(window * 1000)), cooldown: .milliseconds(Int(cooldown * 1000)),
-                qualityGate: core.qualityGate))
+                qualityGate: core.qualityGate, earlyQuality: waitForSettle ? nil : ApproachConfiguration().earlyQuality,
+                reidentifyWindow: .milliseconds(Int(reidentify * 1000))))
+        let describe: ApproachSelector.DescribeFace? = reidentify > 0 ? { try analyzer.descriptor(of: $0, in: $1) } : nil
+        // The daemon's frame path: the motion gate, then the detector where the planner says.
+        var gate = MotionGate(configuration: everyFrame ? .off : MotionGateConfiguration())
+        var planner = DetectionPlanner(
+            settings: .init(detectionWidth: analyzer.configuration.detectionWidth, minInterEyeDistance: selector.configuration.minInterEyeDistance))
         for try await frame in replay.frames() {
-            for visit in selector.observe(frame: frame, faces: try analyzer.analyze(frame.image).faces) {
+            var plan = DetectionPlan.wholeFrame
+            if !everyFrame {
+                let thumbnail = MotionGate.thumbnail(of: frame.image)
+                if gate.judge(frame, thumbnail: thumbnail, following: selector.activeTracks > 0) == .skip { continue }
+                plan = planner.plan(
+                    width: frame.image.width, height: frame.image.height, at: frame.timestamp,
+                    followed: selector.expectedFaces(at: frame.timestamp), motion: gate.motion, minMovingCells: gate.minMovingCells)
+            }
+            let faces = try analyzer.analyze(frame.image, plan: plan, descriptorLimit: 0).faces
+            for visit in selector.observe(frame: frame, faces: faces, describe: describe) {
                 print(try line(for: visit))
             }
         }
