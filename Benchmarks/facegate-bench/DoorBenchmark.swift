@@ -201,8 +201,13 @@ final class DoorBench: @unchecked Sendable {
     ) async throws -> DaemonRun {
         let frames = folder.appendingPathComponent("frames-\(name)")
         try FileManager.default.createDirectory(at: frames, withIntermediateDirectories: true)
-        let people = [try media.image("obama2.jpg"), try media.image("biden.jpg")]
-        let visitors = (0..<visits).map { DemoScene.Visitor(name: "\($0)", portrait: people[$0 % 2]) }
+        var people = [try media.image("obama2.jpg"), try media.image("biden.jpg")]
+        if options.queue {
+            // A queue of different people (the same one back within seconds would rightly be the same
+            // visit): the enrolled one and the shared test photos' people, one photo each.
+            people = [try media.image("obama2.jpg")] + (try Self.testPeople(options.testdata, models: options.models))
+        }
+        let visitors = (0..<visits).map { DemoScene.Visitor(name: "\($0)", portrait: people[$0 % people.count]) }
         // A queue: each person's 2 s approach ends as the next one's begins.
         let scene = options.queue
             ? DemoScene(visitors: visitors, approach: SyntheticApproach(frameCount: 20), lingerFrames: 0, emptyFrames: 0)
@@ -227,6 +232,8 @@ final class DoorBench: @unchecked Sendable {
             door: {name: bench door, tags: [staff], pulse_seconds: 1}
             offline_cache: {path: \(folder.path)/cache.sqlite, key: "file:\(folder.path)/cache.key"}
             journal: {path: \(journal)}
+            # The visitors are photos walking up: the liveness stage would rightly refuse them.
+            liveness: {enabled: false}
             \(approach)
             """.write(to: configuration, atomically: true, encoding: .utf8)
 
@@ -252,6 +259,24 @@ final class DoorBench: @unchecked Sendable {
         return DaemonRun(
             decisions: decisions.sorted { $0.record.time < $1.record.time }, frames: frameCount, wall: wall, cpuTicks: cpuTicks,
             residentKB: residentKB, log: log, measured: measured)
+    }
+
+    /// Head and shoulders of each person in `testdata`/faces (their first photo).
+    static func testPeople(_ testdata: String, models: String?) throws -> [PixelImage] {
+        let analyzer = try DlibFaceAnalyzer(models: try FaceModels.locate(models))
+        let faces = URL(fileURLWithPath: testdata).appendingPathComponent("faces")
+        var people: [PixelImage] = []
+        for person in try FileManager.default.contentsOfDirectory(atPath: faces.path).sorted() where !person.hasPrefix("_") {
+            let folder = faces.appendingPathComponent(person)
+            var isFolder: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: folder.path, isDirectory: &isFolder), isFolder.boolValue,
+                let first = try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted().first,
+                let photo = try? ImageCodec.decode([UInt8](try Data(contentsOf: folder.appendingPathComponent(first)))),
+                let portrait = try? LivenessBenchmark.headAndShoulders(photo, analyzer: analyzer)
+            else { continue }
+            people.append(portrait)
+        }
+        return people
     }
 
     private func launch(_ path: String, _ arguments: [String], log: URL) throws -> Process {

@@ -131,13 +131,18 @@ struct LivenessBenchmark {
         return visits + selector.finish()
     }
 
-    /// A photo as a home printer gives it back: head and shoulders, tone flattened (ink does not
-    /// reach the screen's black or white), colour washed out, and a fixed paper grain.
-    static func printedPortrait(_ photo: PixelImage, analyzer: DlibFaceAnalyzer) throws -> PixelImage {
+    /// Head and shoulders around the photo's largest face, as a door camera frames someone close.
+    static func headAndShoulders(_ photo: PixelImage, analyzer: DlibFaceAnalyzer) throws -> PixelImage {
         guard let face = try analyzer.analyze(photo).faces.max(by: { $0.box.area < $1.box.area }) else { throw ImageError(.corrupt, "no face") }
         let box = face.attributes.faceArea
         let (cx, cy, side) = ((box.left + box.right) / 2, (box.top + box.bottom) / 2, max(box.width, box.height) * 2.2)
-        let crop = try photo.cropped(to: PixelBox(left: cx - side / 2, top: cy - side / 2, right: cx + side / 2, bottom: cy + side / 2)).rgb()
+        return try photo.cropped(to: PixelBox(left: cx - side / 2, top: cy - side / 2, right: cx + side / 2, bottom: cy + side / 2)).rgb()
+    }
+
+    /// A photo as a home printer gives it back: head and shoulders, tone flattened (ink does not
+    /// reach the screen's black or white), colour washed out, and a fixed paper grain.
+    static func printedPortrait(_ photo: PixelImage, analyzer: DlibFaceAnalyzer) throws -> PixelImage {
+        let crop = try headAndShoulders(photo, analyzer: analyzer)
         var pixels = crop.pixels
         var seed: UInt32 = 12_345
         for i in stride(from: 0, to: pixels.count, by: 3) {

@@ -10,7 +10,7 @@ import FacegateCore
 /// scanned on the first frame, at the gate's periodic check, and at least once per
 /// `wholeFrameInterval` while faces are followed, so a newcomer who stands still beside them is found.
 /// A moved area too large to scan finely in one frame (a crowd, a camera that shook) is scanned a tile
-/// per frame, in turn.
+/// per frame, in turn; while faces are followed, not where their own bodies move.
 /// A pure state machine: frames' own timestamps are its clock.
 public struct DetectionPlanner: Sendable {
     public struct Settings: Sendable, Equatable {
@@ -69,7 +69,15 @@ public struct DetectionPlanner: Sendable {
             return .regions([DetectionRegion(area: frame, scale: wholeScale)] + followed.map { region(around: $0, in: frame) })
         }
         var regions = followed.map { region(around: $0, in: frame) }
-        if let motion, let moved = motion.movedArea(excluding: regions.map(\.area), minCells: minMovingCells) {
+        // A followed person's own head and body (from a face height above their face down, a face width
+        // either side) move with their face: not where a newcomer is looked for; the whole-frame pass
+        // still covers it.
+        let bodies = followed.map { face in
+            PixelBox(
+                left: face.left - face.width, top: face.top - face.height, right: face.right + face.width,
+                bottom: max(face.bottom, Double(height)))
+        }
+        if let motion, let moved = motion.movedArea(excluding: regions.map(\.area) + bodies, minCells: minMovingCells) {
             regions.append(movedRegion(moved.clamped(width: width, height: height), frame: frame, wholeScale: wholeScale))
         }
         if regions.isEmpty {

@@ -44,6 +44,26 @@ struct DetectionPlannerTests {
         #expect(plan == .regions([DetectionRegion(area: PixelBox(left: 80, top: 0, right: 520, bottom: 420), scale: 0.5)]))
     }
 
+    @Test func aFollowedPersonsOwnBodyIsNotScannedAndANewcomerElsewhereIs() {
+        var planner = DetectionPlanner(settings: .init())
+        _ = planner.plan(width: 640, height: 480, at: .zero, followed: [], motion: nil, minMovingCells: 2)
+        let face = PixelBox(left: 250, top: 60, right: 350, bottom: 160)
+        let body = PixelBox(left: 200, top: 160, right: 400, bottom: 480)
+        let walking = planner.plan(
+            width: 640, height: 480, at: .milliseconds(100), followed: [face], motion: Self.motion(width: 640, height: 480, moved: [face, body]),
+            minMovingCells: 2)
+        #expect(Self.regions(walking).count == 1, "only the face's own region: \(walking)")
+        let newcomer = PixelBox(left: 0, top: 200, right: 120, bottom: 480)
+        let regions = Self.regions(
+            planner.plan(
+                width: 640, height: 480, at: .milliseconds(200), followed: [face],
+                motion: Self.motion(width: 640, height: 480, moved: [face, body, newcomer]), minMovingCells: 2))
+        #expect(regions.count == 2)
+        let elsewhere = try? #require(regions.last)
+        #expect((elsewhere?.area.right ?? 999) <= 200, "the newcomer's side of the frame")
+        #expect((elsewhere?.area.area ?? .infinity) * (elsewhere?.scale ?? 1) * (elsewhere?.scale ?? 1) <= 640 * 480 + 1)
+    }
+
     @Test func whereTheSceneMovedIsScannedFineEnoughForTheSmallestFaceOfInterest() {
         // A 1080p frame: the whole-frame pass shrinks it to 640 px, where faces under 240 px are lost;
         // the moved part is scanned enlarged, finding faces with a 20-px eye distance (about 52 px wide).
