@@ -207,11 +207,12 @@ final class DoorBench: @unchecked Sendable {
             // visit): the enrolled one and the shared test photos' people, one photo each.
             people = [try media.image("obama2.jpg")] + (try Self.testPeople(options.testdata, models: options.models))
         }
+        let blur = options.sharp ? 0 : SyntheticApproach().startBlur
         let visitors = (0..<visits).map { DemoScene.Visitor(name: "\($0)", portrait: people[$0 % people.count]) }
         // A queue: each person's 2 s approach ends as the next one's begins.
         let scene = options.queue
-            ? DemoScene(visitors: visitors, approach: SyntheticApproach(frameCount: 20), lingerFrames: 0, emptyFrames: 0)
-            : DemoScene(visitors: visitors)
+            ? DemoScene(visitors: visitors, approach: SyntheticApproach(frameCount: 20, startBlur: blur), lingerFrames: 0, emptyFrames: 0)
+            : DemoScene(visitors: visitors, approach: SyntheticApproach(frameCount: 30, startBlur: blur))
         var frameCount = 0
         for try await frame in scene.frames() {
             try Data(try ImageCodec.encodeJPEG(frame.image)).write(to: frames.appendingPathComponent(String(format: "%06d.jpg", frameCount)))

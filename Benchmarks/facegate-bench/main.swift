@@ -33,6 +33,9 @@ struct Options {
     /// `door`: run the daemon a second time with the approach selector as it was before issue 12
     /// (waiting for the quality to settle, a track ending at the cooldown), for before/after figures.
     var compareApproach = false
+    /// `door`: approaches without motion blur (a camera with a short exposure), so the face is sharp
+    /// from first sight and the selector, not the scene, sets when the visit is ready.
+    var sharp = false
     var iterations = 60
     var media = "demo/media"
     var models: String?
@@ -55,11 +58,12 @@ struct Options {
             case "--visits": visits = Int(rest.popFirst() ?? "") ?? visits
             case "--queue": queue = true
             case "--compare-approach": compareApproach = true
+            case "--sharp": sharp = true
             case "--iterations": iterations = Int(rest.popFirst() ?? "") ?? iterations
             case "--media": media = rest.popFirst() ?? media
             case "--models": models = rest.popFirst()
             default:
-                FileHandle.standardError.write(Data("usage: facegate-bench [door|outage|idle|liveness|frames] [--iterations N] [--visits N] [--queue] [--compare-approach] [--seconds N] [--full-detection-seconds S] [--media DIR] [--models DIR]\n".utf8))
+                FileHandle.standardError.write(Data("usage: facegate-bench [door|outage|idle|liveness|frames] [--iterations N] [--visits N] [--queue] [--compare-approach] [--sharp] [--seconds N] [--full-detection-seconds S] [--media DIR] [--models DIR]\n".utf8))
                 exit(2)
             }
         }
