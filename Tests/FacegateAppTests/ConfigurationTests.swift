@@ -99,6 +99,23 @@ struct ConfigurationTests {
         }
     }
 
+    @Test func theStatusServerIsOffByDefaultAndItsAddressChecked() throws {
+        #expect(FacegateConfiguration().metrics.listen == nil)
+        let read = try FacegateConfiguration(yaml: "metrics: {listen: '127.0.0.1:9464'}")
+        #expect(read.metrics.listen == ListenAddress(host: "127.0.0.1", port: 9464))
+        #expect(try FacegateConfiguration(yaml: "metrics: {listen: '[::1]:0'}").metrics.listen == ListenAddress(host: "::1", port: 0))
+        #expect(read.sectionsNeedingRestart(comparedWith: FacegateConfiguration()) == ["metrics"])
+        for bad in ["9464", "localhost:http", "10.0.0.1:70000", ":9464"] {
+            do {
+                _ = try FacegateConfiguration(yaml: "metrics: {listen: '\(bad)'}")
+                Issue.record("listen '\(bad)' was accepted")
+            } catch {
+                #expect(error.problems.map(\.path) == ["metrics.listen"])
+                #expect(!error.description.contains(bad), "no configuration value in the message")
+            }
+        }
+    }
+
     @Test func livenessIsOnByDefaultReadCheckedAndNeedsARestart() throws {
         let defaults = FacegateConfiguration()
         #expect(defaults.liveness.enabled && defaults.liveness.threshold == 0.5 && defaults.liveness.uncertain == .deny)

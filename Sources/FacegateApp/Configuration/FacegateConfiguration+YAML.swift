@@ -26,6 +26,7 @@ import Yams
 ///   `minimum_margin`, `revocation_sync_seconds`
 /// - `journal`: `path`, `retention_days`, `max_size_mb`, `store_probe_crops`, `probe_crop_retention_days`
 /// - `logging`: `level`
+/// - `metrics`: `listen` (`host:port`: `/metrics` and `/health` served there; absent: not served)
 ///
 /// Secrets (`access_key`, `secret_key`, `api_key`, `client_secret`, `password`, `key`) are written
 /// `credential:NAME` (systemd `LoadCredential=`) or `file:/path` (readable by its owner only); a literal
@@ -187,6 +188,13 @@ extension FacegateConfiguration {
         let l = r.scoped("logging")
         logging.level = l.choice("level", default: logging.level)
         l.rejectUnknownKeys()
+
+        let status = r.scoped("metrics")
+        if let listen = status.string("listen") {
+            metrics.listen = ListenAddress(parsing: listen)
+            if metrics.listen == nil { status.problem("must be host:port (a port from 0 to 65535)", key: "listen") }
+        }
+        status.rejectUnknownKeys()
 
         r.rejectUnknownKeys()
     }

@@ -19,6 +19,7 @@ public struct FacegateConfiguration: Sendable, Equatable {
     public var offlineCache = OfflineCache()
     public var journal = Journal()
     public var logging = Logging()
+    public var metrics = Metrics()
     /// Folder of the dlib models; nil searches the default folders.
     public var modelsDirectory: String?
 
@@ -142,6 +143,14 @@ public struct FacegateConfiguration: Sendable, Equatable {
         public init() {}
     }
 
+    /// `/metrics` and `/health` over HTTP; off unless an address is given.
+    public struct Metrics: Sendable, Equatable {
+        /// Where to listen (`host:port`; `[v6]:port`); nil: not served.
+        public var listen: ListenAddress?
+
+        public init() {}
+    }
+
     public struct Logging: Sendable, Equatable {
         public enum Level: String, Sendable, CaseIterable { case trace, debug, info, notice, warning, error, critical }
         public var level = Level.info
@@ -187,5 +196,27 @@ public enum SecretReference: Sendable, Hashable, CustomStringConvertible {
         case .file(let path): "file:\(path)"
         case .inline: "inline value"
         }
+    }
+}
+
+/// A TCP address to listen on, written `host:port` (`[::1]:port` for IPv6).
+public struct ListenAddress: Sendable, Hashable {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    /// nil when `text` is not `host:port` with a port from 0 to 65535.
+    public init?(parsing text: String) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65_535).contains(port) else {
+            return nil
+        }
+        var host = String(text[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty, !host.contains(where: { $0.isWhitespace || $0 == "/" }) else { return nil }
+        self.init(host: host, port: port)
     }
 }

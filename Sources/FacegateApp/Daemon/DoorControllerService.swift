@@ -2,6 +2,8 @@ import FacegateCore
 import FacegateQuality
 import FacegateDoor
 import FacegateJournal
+import FacegateOfflineCache
+import Prometheus
 import Foundation
 import Logging
 import ServiceLifecycle
@@ -33,6 +35,10 @@ public struct DoorControllerService: Service, CustomStringConvertible {
         public var maintenance = OfflineMaintenance.Settings()
         /// Whether to reload the policy on SIGHUP (off for the demo and in-process tests).
         public var reloadsOnHangup = true
+        /// Told the port `/metrics` and `/health` listen on (tests listen on port 0).
+        public var onStatusServerListening: (@Sendable (Int) async -> Void)?
+        /// No frame for this long and the camera counts as failed in `/health`.
+        public var cameraSilenceLimit: Duration = .seconds(10)
 
         public init() {}
     }
@@ -43,6 +49,9 @@ public struct DoorControllerService: Service, CustomStringConvertible {
     public let settings: Settings
     let notifier: SystemdNotifier
     let logger: Logger
+    /// Where the door's metrics are kept and rendered from (`/metrics`), when served.
+    let metricsRegistry: PrometheusCollectorRegistry?
+    let metrics: DoorMetrics
     private let loadConfiguration: @Sendable () throws -> FacegateConfiguration
 
     /// - Parameter loadConfiguration: reads the configuration again for a reload; it throws to refuse one.
@@ -57,10 +66,26 @@ public struct DoorControllerService: Service, CustomStringConvertible {
         self.notifier = notifier
         self.logger = logger
         self.loadConfiguration = loadConfiguration
+        if configuration.metrics.listen != nil {
+            let registry = PrometheusCollectorRegistry()
+            var factory = PrometheusMetricsFactory(registry: registry)
+            // Door stages take milliseconds (policy, relay) to seconds (a cloud deadline).
+            factory.defaultDurationHistogramBuckets = [
+                .milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
+                .milliseconds(250), .milliseconds(500), .seconds(1), .milliseconds(1500), .seconds(3), .seconds(5), .seconds(10),
+            ]
+            metricsRegistry = registry
+            metrics = DoorMetrics(factory: factory)
+            metrics.declareCounters(backend: parts.search.backendName)
+        } else {
+            metricsRegistry = nil
+            metrics = .disabled
+        }
         var pipelineSettings = GatePipelineSettings(
             door: configuration.door.name, approach: configuration.approach, motion: configuration.motion,
             decisionDeadline: configuration.backend.decisionDeadline)
         pipelineSettings.uncertainLiveness = configuration.liveness.uncertain
+        pipelineSettings.metrics = metrics
         pipelineSettings.detection = DetectionPlanner.Settings(
             detectionWidth: configuration.quality.detectionWidth, minInterEyeDistance: configuration.approach.minInterEyeDistance,
             wholeFrameInterval: configuration.motion.fullDetectionInterval)
@@ -87,6 +112,16 @@ public struct DoorControllerService: Service, CustomStringConvertible {
                     pipeline: pipeline))
         }
         services.append(HealthReporterService(controller: self, doorFailed: doorFailed))
+        if let listen = configuration.metrics.listen {
+            // Started after the door and before the pipeline: it answers while the door starts and
+            // stops, and says so when the door cannot decide.
+            services.insert(
+                StatusServer(
+                    host: listen.host, port: listen.port, metrics: { await self.renderMetrics() },
+                    health: { await self.healthReport(doorFailed: doorFailed) },
+                    onListening: { port in await self.settings.onStatusServerListening?(port) }, logger: logger),
+                at: 1)
+        }
         if settings.reloadsOnHangup { services.append(ReloaderService(controller: self)) }
         services.append(PipelineService(controller: self))
         // Named, so that the group's own log lines carry no configuration.
@@ -122,6 +157,7 @@ public struct DoorControllerService: Service, CustomStringConvertible {
                 return
             } catch {
                 if pipeline.isFinishing || Task.isCancelled { return }
+                await pipeline.noteCameraFailure("the camera failed: \(error)")
                 logger.error("the camera failed; trying again", metadata: ["error": "\(error)", "retry_in": "\(settings.captureRestartDelay)"])
                 notifier.status("camera failed: \(error); retrying")
                 try await Task.sleep(for: settings.captureRestartDelay)
@@ -216,6 +252,7 @@ extension FacegateConfiguration {
         if offlineCache != other.offlineCache { sections.append("offline_cache") }
         if journal != other.journal { sections.append("journal") }
         if logging != other.logging { sections.append("logging") }
+        if metrics != other.metrics { sections.append("metrics") }
         if modelsDirectory != other.modelsDirectory { sections.append("models") }
         // The policy's keys apply live; the name and the wiring (relay, contact, button, timing) do not.
         var door = self.door
@@ -228,5 +265,64 @@ extension FacegateConfiguration {
         door.reentryCooldown = other.door.reentryCooldown
         if door != other.door { sections.append("door") }
         return sections
+    }
+}
+
+extension DoorControllerService {
+    /// Writes out what the journal holds (tests compare it with what the door reported).
+    public func flushJournal() async throws {
+        try await parts.journal.flush()
+    }
+
+    /// The Prometheus exposition: the gauges read now, then everything the registry holds.
+    func renderMetrics() async -> [UInt8] {
+        guard let registry = metricsRegistry else { return [] }
+        let journal = parts.journal.status
+        metrics.gauge("journal_backlog", Double(journal.pendingRecords))
+        metrics.countUp("journal_write_errors", to: journal.failedAttempts)
+        metrics.countUp("journal_dropped_records", to: journal.droppedRecords)
+        if let cache = parts.cache, let status = try? await cache.status() {
+            metrics.gauge("offline_cache_faces", Double(status.faces))
+        }
+        if let budgeted = parts.search as? any CallBudgetReporting, let left = await budgeted.callsLeft {
+            metrics.gauge("cloud_calls_left", Double(left))
+        }
+        return registry.emitToBuffer()
+    }
+
+    /// How each part of the door is doing, from what the pipeline, the journal and the door last saw.
+    func healthReport(doorFailed: SetOnceFlag, now: Date = Date()) async -> DoorHealthReport {
+        typealias Component = DoorHealthReport.Component
+        let facts = await pipeline.healthFacts
+        func component(_ problem: HealthProblem?, _ status: DoorHealthReport.Status, since: Date? = nil) -> Component {
+            problem.map { Component(status: status, lastError: $0.detail, since: $0.at) } ?? Component(status: .ok, since: since)
+        }
+
+        let camera: Component
+        let silence = settings.cameraSilenceLimit.timeInterval
+        if let last = facts.lastFrame, now.timeIntervalSince(last) <= silence {
+            camera = Component(status: .ok, since: last)
+        } else if let failure = facts.cameraFailure {
+            camera = Component(status: .failed, lastError: failure.detail, since: failure.at)
+        } else {
+            camera = Component(
+                status: .failed, lastError: facts.lastFrame == nil ? "no frame yet" : "no frame for over \(Int(silence)) s",
+                since: facts.lastFrame)
+        }
+        let cloud = facts.cloudOutage.map { Component(status: .failed, lastError: $0.detail, since: $0.at) }
+            ?? component(facts.cloudRefusal, .degraded)
+        let relay =
+            doorFailed.isSet
+            ? Component(status: .failed, lastError: "the door failed; the service is stopping", since: nil)
+            : component(facts.relayProblem, .degraded)
+        let journalStatus = parts.journal.status
+        let journal: Component =
+            switch journalStatus.health {
+            case .starting, .ok: Component(status: .ok, since: journalStatus.lastCommit)
+            case .failing: Component(status: .degraded, lastError: journalStatus.lastError.map { "\($0)" } ?? "writes failing; records kept", since: nil)
+            case .closed: Component(status: .failed, lastError: "the journal is closed", since: nil)
+            }
+        let offlineCache = parts.cache == nil ? Component(status: .off) : component(facts.offlineCacheProblem, .failed)
+        return DoorHealthReport(camera: camera, cloud: cloud, relay: relay, journal: journal, offlineCache: offlineCache)
     }
 }

@@ -70,7 +70,7 @@ struct DoorService: Service {
         try await cancelWhenGracefulShutdown {
             // Journaled beside the door's own task: when the door stops, its event stream ends, so its
             // last events (a fault) are queued for the journal before the service stops.
-            async let journaled: Void = journalDoorEvents(of: door, named: doorName, into: journal)
+            async let journaled: Void = journalDoorEvents(of: door, named: doorName, into: journal, metrics: controller.metrics)
             do {
                 try await door.run()
             } catch {

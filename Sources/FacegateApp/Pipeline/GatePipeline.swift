@@ -38,6 +38,20 @@ public struct PipelineStatistics: Sendable, Hashable {
     public init() {}
 }
 
+/// What the pipeline last saw of the parts it uses, for `/health` (wall-clock times).
+public struct PipelineHealthFacts: Sendable, Equatable {
+    /// When the newest frame arrived (analysed or not).
+    public internal(set) var lastFrame: Date?
+    /// Why the camera last failed (the pipeline then runs again after a pause).
+    var cameraFailure: HealthProblem?
+    /// Set while the cloud is away: since when, and why.
+    var cloudOutage: HealthProblem?
+    /// The cloud's last answer that was not a result (a refused request, a bad reply).
+    var cloudRefusal: HealthProblem?
+    var relayProblem: HealthProblem?
+    var offlineCacheProblem: HealthProblem?
+}
+
 /// A gate pipeline's limits (from the door's configuration).
 public struct GatePipelineSettings: Sendable {
     public var door: String
@@ -60,6 +74,8 @@ public struct GatePipelineSettings: Sendable {
     /// Where the detector looks in the frames the motion gate lets through (with the gate off, every
     /// frame is scanned whole).
     public var detection = DetectionPlanner.Settings()
+    /// Where the pipeline counts and times what it does (`/metrics`); nothing by default.
+    public var metrics = DoorMetrics.disabled
 
     public init(
         door: String, approach: ApproachConfiguration, motion: MotionGateConfiguration = .off, decisionDeadline: Duration,
@@ -109,6 +125,8 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
     private var loadedNewestDecisionTime = false
     private var clockProblem: String?
     public private(set) var statistics = PipelineStatistics()
+    /// What `/health` reads: the newest frame, and the last problem of each part the pipeline uses.
+    public private(set) var healthFacts = PipelineHealthFacts()
     private var decisionObservers: [AsyncStream<GateOutcome>.Continuation] = []
 
     /// - Parameter liveness: the presentation-attack stage, judging each visit before the cloud is
@@ -135,6 +153,11 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
 
     /// Whether the decisions currently skip the cloud (it failed and has not been seen back).
     public var cloudIsDown: Bool { cloudHealth.isDown }
+
+    /// The camera failed and the pipeline will be run again: `/health` says so until frames come back.
+    public func noteCameraFailure(_ detail: String) {
+        healthFacts.cameraFailure = HealthProblem(detail: detail, at: now())
+    }
 
     /// Takes a new policy (a reloaded configuration) from the next decision on.
     public func update(policy: DoorPolicy) {
@@ -250,10 +273,14 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
                     analysisStarted = nil
                     statistics.frames += 1
                     statistics.framesSkipped += 1
+                    settings.metrics.count("frames")
+                    settings.metrics.count("frames_skipped")
+                    healthFacts.lastFrame = now()
                     continue
                 }
             }
             statistics.framesAnalysed += 1
+            settings.metrics.count("frames_analysed")
             let plan: DetectionPlan =
                 motionGate.configuration.enabled
                 ? planner.plan(
@@ -261,8 +288,12 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
                     motion: motionGate.motion, minMovingCells: motionGate.minMovingCells)
                 : .wholeFrame
             switch plan {
-            case .wholeFrame: statistics.wholeFrameScans += 1
-            case .regions(let regions): statistics.regionScans += regions.count
+            case .wholeFrame:
+                statistics.wholeFrameScans += 1
+                settings.metrics.count("detector_runs", [("scan", "whole_frame")])
+            case .regions(let regions):
+                statistics.regionScans += regions.count
+                settings.metrics.count("detector_runs", [("scan", "region")], by: regions.count)
             }
             let faces: [DetectedFace]
             let completed: [Visit]
@@ -280,6 +311,9 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
                 // One bad frame is dropped; the camera's next one is analysed as usual.
                 analysisStarted = nil
                 statistics.framesRejected += 1
+                settings.metrics.count("frames")
+                settings.metrics.count("frames_rejected")
+                healthFacts.lastFrame = now()
                 logger.warning("frame dropped: it cannot be analysed", metadata: ["sequence": "\(frame.sequence)", "error": "\(error)"])
                 continue
             }
@@ -290,6 +324,8 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
                 if stageTimes.count > 2048 { stageTimes = stageTimes.filter { $0.key + 1024 > frame.sequence } }
             }
             statistics.frames += 1
+            settings.metrics.count("frames")
+            healthFacts.lastFrame = now()
             statistics.reidentifications = selector.reidentifications
             if !faces.isEmpty { statistics.framesWithFaces += 1 }
             for visit in completed {
@@ -312,6 +348,7 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
     /// Queues a visit for the decision loop; one the bounded queue has no room for is journaled as such.
     private func hand(_ pending: PendingVisit, to visits: AsyncStream<PendingVisit>.Continuation) {
         statistics.visits += 1
+        settings.metrics.count("visits")
         if case .dropped = visits.yield(pending) { recordDropped(pending) }
     }
 
@@ -352,8 +389,18 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
                     metadata: ["door": "\(settings.door)", "reason": "\(failure)"])
             }
             cloudHealth.failed(failure, at: now)
-        } else if let away = cloudHealth.answered(at: now) {
-            logger.notice("cloud back", metadata: ["door": "\(settings.door)", "away_s": "\(Int(away.timeInterval))"])
+            if healthFacts.cloudOutage == nil { healthFacts.cloudOutage = HealthProblem(detail: failure, at: self.now()) }
+            healthFacts.cloudOutage?.detail = failure
+        } else {
+            healthFacts.cloudOutage = nil
+            if case .failed(let cause) = answer {
+                healthFacts.cloudRefusal = HealthProblem(detail: cause, at: self.now())
+            } else {
+                healthFacts.cloudRefusal = nil
+            }
+            if let away = cloudHealth.answered(at: now) {
+                logger.notice("cloud back", metadata: ["door": "\(settings.door)", "away_s": "\(Int(away.timeInterval))"])
+            }
         }
     }
 
@@ -391,6 +438,7 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
                 time: time, door: settings.door, decision: decision, backend: search.backendName,
                 quality: visit.bestFace.quality, latencies: latencies, probeCrop: lookup.probe?.jpeg, liveness: assessment),
             visitReady: pending.emittedAt)
+        settings.metrics.record(record.latencies)
         await learn(from: decision, lookup: lookup, at: time)
         await keepForRecheck(record, probe: lookup.probe, at: time)
         announce(record, of: pending, lookup: lookup)
@@ -410,7 +458,10 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
             logger.error("liveness check failed", metadata: ["door": "\(settings.door)", "error": "\(error)"])
             refused = (nil, Decision(outcome: .error, reason: "the liveness check failed: \(error)"))
         }
-        if refused.1 != nil { statistics.livenessRefusals += 1 }
+        if refused.1 != nil {
+            statistics.livenessRefusals += 1
+            settings.metrics.count("liveness_refusals")
+        }
         return refused
     }
 
@@ -427,6 +478,7 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
         latencies.policy = elapsed(since: policyStart)
         latencies.total = elapsed(since: visitReady)
         statistics.decisions[decision.outcome, default: 0] += 1
+        settings.metrics.decision(decision.outcome)
         // A clock set back stays suspect until it passes the newest decision again.
         if clockProblem == nil { newestDecisionTime = max(newestDecisionTime ?? time, time) }
         return decision
@@ -502,6 +554,7 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
         statistics.cloudCalls += 1
         let answer = await searchCloud(probe, deadline: deadline)
         latencies.cloud = elapsed(since: cloudStart)
+        settings.metrics.cloudCall(backend: search.backendName, answer)
         noteCloudAnswer(answer)
         return answer
     }
@@ -516,9 +569,13 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
             return .unavailable(cloudFailure: failure + "; offline grants refused: " + wrongClock)
         }
         do {
-            return .offline(candidates: try await offline.match(descriptor, at: time, policy: policy), cloudFailure: failure)
+            let candidates = try await offline.match(descriptor, at: time, policy: policy)
+            healthFacts.offlineCacheProblem = nil
+            if !candidates.isEmpty { settings.metrics.count("offline_cache_hits") }
+            return .offline(candidates: candidates, cloudFailure: failure)
         } catch {
             logger.error("offline cache unusable", metadata: ["error": "\(error)"])
+            healthFacts.offlineCacheProblem = HealthProblem(detail: "the offline cache cannot be read: \(error)", at: now())
             return nil
         }
     }
@@ -571,8 +628,10 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
             try await door.unlock(because: .grant)
             statistics.unlocks += 1
             record.relay = .unlocked
+            healthFacts.relayProblem = nil
         } catch {
             statistics.unlockFailures += 1
+            healthFacts.relayProblem = HealthProblem(detail: "the relay did not unlock: \(error)", at: now())
             record.relay = .failed
             logger.error("relay did not unlock", metadata: ["door": "\(settings.door)", "error": "\(error)"])
         }
@@ -618,6 +677,7 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
         journal.record(
             DecisionRecord(time: now(), door: settings.door, decision: decision, backend: search.backendName, quality: pending.visit.bestFace.quality))
         statistics.decisions[.error, default: 0] += 1
+        settings.metrics.decision(.error)
         logger.error(
             "visit dropped: too many visits waiting for a decision; the door stays locked",
             metadata: ["door": "\(settings.door)", "visit": "\(pending.visit.number)", "waiting": "\(settings.maxWaitingVisits)"])

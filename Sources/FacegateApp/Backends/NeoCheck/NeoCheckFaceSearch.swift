@@ -136,3 +136,9 @@ private actor SyncCursor {
 
     func checked(_ subject: String) { lastChecked = subject }
 }
+
+extension NeoCheckFaceSearch: CallBudgetReporting {
+    public var callsLeft: Int? {
+        get async { await client.budget?.remaining }
+    }
+}

@@ -1,0 +1,96 @@
+import Foundation
+
+/// What `/health` says: each part of the door ok, degraded or failed, with its last problem and
+/// when it was seen, and whether the door can decide at all (HTTP 200) or not (503).
+///
+/// Details are the same words the log uses: kinds of failure, never a secret, a configuration value,
+/// a subject or face data.
+public struct DoorHealthReport: Sendable, Codable, Equatable {
+    public enum Status: String, Sendable, Codable, Comparable {
+        case ok, degraded, failed
+        /// Turned off by the configuration (the offline cache): not a fault.
+        case off
+
+        private var rank: Int { [.off: 0, .ok: 0, .degraded: 1, .failed: 2][self]! }
+        public static func < (a: Status, b: Status) -> Bool { a.rank < b.rank }
+    }
+
+    public struct Component: Sendable, Codable, Equatable {
+        public var status: Status
+        /// The problem, while there is one.
+        public var lastError: String?
+        /// When the problem was first seen (or the part last answered, while ok).
+        public var since: Date?
+
+        public init(status: Status, lastError: String? = nil, since: Date? = nil) {
+            self.status = status
+            self.lastError = lastError
+            self.since = since
+        }
+
+        enum CodingKeys: String, CodingKey { case status, lastError = "last_error", since }
+    }
+
+    public var camera: Component
+    public var cloud: Component
+    public var relay: Component
+    public var journal: Component
+    public var offlineCache: Component
+
+    /// Frames arrive, the relay and the journal work, and the cloud or the offline cache can identify.
+    public var canDecide: Bool {
+        camera.status != .failed && relay.status != .failed && journal.status != .failed
+            && (cloud.status != .failed || offlineCache.status == .ok)
+    }
+
+    /// The worst of the parts (a cloud away with the cache standing in is degraded, not failed).
+    public var status: Status {
+        guard canDecide else { return .failed }
+        return [camera, cloud, relay, journal, offlineCache].map(\.status).max().map { $0 == .failed ? .degraded : $0 } ?? .ok
+    }
+
+    public init(camera: Component, cloud: Component, relay: Component, journal: Component, offlineCache: Component) {
+        self.camera = camera
+        self.cloud = cloud
+        self.relay = relay
+        self.journal = journal
+        self.offlineCache = offlineCache
+    }
+
+    enum CodingKeys: String, CodingKey { case status, canDecide = "can_decide", camera, cloud, relay, journal, offlineCache = "offline_cache" }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        camera = try container.decode(Component.self, forKey: .camera)
+        cloud = try container.decode(Component.self, forKey: .cloud)
+        relay = try container.decode(Component.self, forKey: .relay)
+        journal = try container.decode(Component.self, forKey: .journal)
+        offlineCache = try container.decode(Component.self, forKey: .offlineCache)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(status, forKey: .status)
+        try container.encode(canDecide, forKey: .canDecide)
+        try container.encode(camera, forKey: .camera)
+        try container.encode(cloud, forKey: .cloud)
+        try container.encode(relay, forKey: .relay)
+        try container.encode(journal, forKey: .journal)
+        try container.encode(offlineCache, forKey: .offlineCache)
+    }
+
+    /// The JSON `/health` serves (ISO 8601 times, keys sorted).
+    public func json() -> Data {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys]
+        // Plain values only: encoding cannot fail.
+        return (try? encoder.encode(self)) ?? Data("{\"status\":\"failed\"}".utf8)
+    }
+}
+
+/// A problem one part of the door reported, and when.
+struct HealthProblem: Sendable, Equatable {
+    var detail: String
+    var at: Date
+}

@@ -1,0 +1,219 @@
+import AsyncHTTPClient
+import FacegateApp
+import FacegateCore
+import FacegateDemo
+import FacegateDoor
+import FacegateIdentify
+import FacegateJournal
+import FacegateQuality
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import Testing
+import FacegateTesting
+
+/// `/metrics` and `/health` of a running door: real photos walking up, the NEC ID emulator on
+/// loopback, the real journal, scraped over HTTP and read by Prometheus' own Python parser.
+@Suite(.serialized, .timeLimit(.minutes(5)))
+struct StatusEndpointTests {
+    @Test func metricsMatchTheJournalAndHealthIsOk() async throws {
+        try await DoorRig.with { rig in
+            let subject = try await rig.enrol(DoorControllerEndToEndTests.enrolledPhoto)
+            rig.configuration.metrics.listen = ListenAddress(host: "127.0.0.1", port: 0)
+            try await rig.runHeldDoor(
+                visitors: [DoorControllerEndToEndTests.enrolledWalksUp, DoorControllerEndToEndTests.strangerWalksUp]
+            ) { door in
+                let exposition = try await door.get("/metrics")
+                #expect(exposition.status == 200)
+                #expect(!exposition.body.contains(subject), "no subject id in any label or value")
+                let samples = try await Self.parsePrometheus(exposition.body)
+
+                let journaled = try await rig.journaledDecisions()
+                #expect(journaled.map(\.record.decision.outcome) == [.granted, .deniedUnknown])
+                for outcome in Decision.Outcome.allCases {
+                    let inJournal = journaled.count { $0.record.decision.outcome == outcome }
+                    #expect(samples["facegate_decisions_total{outcome=\(outcome.rawValue)}"] == Double(inJournal), "\(outcome.rawValue)")
+                }
+                // The scene's last frames may still be analysed: the counters lie between the totals
+                // read before and after the scrape.
+                let after = await door.service.pipeline.statistics
+                func between(_ name: String, _ figure: KeyPath<PipelineStatistics, Int>) -> Bool {
+                    guard let value = samples[name] else { return false }
+                    return Double(door.before[keyPath: figure]) <= value && value <= Double(after[keyPath: figure])
+                }
+                #expect(between("facegate_frames_total", \.frames))
+                #expect(between("facegate_frames_analysed_total", \.framesAnalysed))
+                #expect(between("facegate_detector_runs_total{scan=whole_frame}", \.wholeFrameScans))
+                #expect(between("facegate_detector_runs_total{scan=region}", \.regionScans))
+                #expect(samples["facegate_visits_total"] == 2)
+                #expect(samples["facegate_cloud_calls_total{backend=nec,result=answered}"] == 2)
+                #expect(samples["facegate_cloud_calls_total{backend=nec,result=unavailable}"] == 0)
+                #expect(samples["facegate_stage_seconds_count{stage=total}"] == 2)
+                #expect(samples["facegate_stage_seconds_count{stage=cloud}"] == 2)
+                #expect(samples["facegate_stage_seconds_count{stage=relay}"] == 1, "one grant, one relay pulse")
+                #expect(samples["facegate_offline_cache_faces"] == 1, "the granted face was learned")
+                #expect(samples["facegate_journal_backlog"] != nil)
+                // The door forced open and shut again: its events, journaled and counted.
+                door.lines.setContact(open: true)
+                try await Task.sleep(for: .milliseconds(300))
+                door.lines.setContact(open: false)
+                try await Task.sleep(for: .milliseconds(300))
+                try await door.service.flushJournal()
+                let afterEvents = try await Self.parsePrometheus(try await door.get("/metrics").body)
+                let doorEvents = try rig.journaledDoorEvents()
+                #expect(!doorEvents.isEmpty)
+                for kind in Set(doorEvents.map(\.kind)) {
+                    #expect(afterEvents["facegate_door_events_total{kind=\(kind.rawValue)}"] == Double(doorEvents.count { $0.kind == kind }), "\(kind)")
+                }
+
+                let health = try await door.get("/health")
+                #expect(health.status == 200, "\(health.body)")
+                let report = try JSONDecoder.iso8601.decode(DoorHealthReport.self, from: Data(health.body.utf8))
+                #expect(report.canDecide && report.status == .ok)
+                #expect(report.camera.status == .ok && report.cloud.status == .ok && report.relay.status == .ok)
+                #expect(report.journal.status == .ok && report.offlineCache.status == .ok)
+            }
+        }
+    }
+
+    @Test func healthIs503WhenNeitherTheCloudNorACacheCanIdentify() async throws {
+        try await DoorRig.with { rig in
+            _ = try await rig.enrol(DoorControllerEndToEndTests.enrolledPhoto)
+            rig.configuration.metrics.listen = ListenAddress(host: "127.0.0.1", port: 0)
+            rig.configuration.offlineCache.enabled = false
+            rig.configuration.backend.decisionDeadline = .seconds(2)
+            await rig.stopCloud()
+            try await rig.runHeldDoor(visitors: [DoorControllerEndToEndTests.enrolledWalksUp]) { door in
+                let health = try await door.get("/health")
+                #expect(health.status == 503, "\(health.body)")
+                let report = try JSONDecoder.iso8601.decode(DoorHealthReport.self, from: Data(health.body.utf8))
+                #expect(!report.canDecide && report.status == .failed)
+                #expect(report.cloud.status == .failed && report.cloud.lastError != nil && report.cloud.since != nil)
+                #expect(report.offlineCache.status == .off)
+                #expect(report.camera.status == .ok, "frames were arriving: only the identification is missing")
+                #expect(!health.body.contains(rig.cloudEndpoint), "no configuration value in the report")
+
+                let samples = try await Self.parsePrometheus(try await door.get("/metrics").body)
+                #expect(samples["facegate_cloud_calls_total{backend=nec,result=unavailable}"] == 1)
+                #expect(samples["facegate_decisions_total{outcome=granted}"] == 0)
+            }
+        }
+    }
+
+    /// The exposition as Prometheus' reference parser (python3-prometheus-client) reads it: every
+    /// sample as `name{label=value,...}` (labels sorted) to its value; a malformed exposition throws.
+    static func parsePrometheus(_ text: String) async throws -> [String: Double] {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("facegate-metrics-\(UUID().uuidString).txt")
+        try text.write(to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let script = """
+            import json, sys
+            from prometheus_client.parser import text_string_to_metric_families
+            samples = {}
+            for family in text_string_to_metric_families(open(sys.argv[1]).read()):
+                for sample in family.samples:
+                    labels = ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items()))
+                    samples[sample.name + (("{" + labels + "}") if labels else "")] = sample.value
+            print(json.dumps(samples))
+            """
+        let run = try await ToolProcess.run(URL(fileURLWithPath: "/usr/bin/python3"), ["-c", script, file.path])
+        try #require(run.status == 0, "the Prometheus parser refused the exposition: \(run.errors)")
+        return try JSONDecoder().decode([String: Double].self, from: Data(run.output.utf8))
+    }
+}
+
+extension JSONDecoder {
+    static var iso8601: JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
+    }
+}
+
+/// A running door whose scene has ended but which keeps running (and serving) until released.
+struct HeldDoor: Sendable {
+    let service: DoorControllerService
+    let port: Int
+    let httpClient: HTTPClient
+    /// The pipeline's totals just before the body ran.
+    let before: PipelineStatistics
+    let lines: SimulatedDoorLines
+
+    func get(_ path: String) async throws -> (status: Int, body: String) {
+        let response = try await httpClient.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)"), timeout: .seconds(10))
+        let body = try await response.body.collect(upTo: 4 << 20)
+        return (Int(response.status.code), String(buffer: body))
+    }
+}
+
+/// The scene's frames, then none until released: the daemon goes on after its last decision.
+final class HeldSource: FrameSource {
+    let scene: any FrameSource
+    let released: AsyncStream<Void>
+    let release: AsyncStream<Void>.Continuation
+
+    init(_ scene: any FrameSource) {
+        self.scene = scene
+        (released, release) = AsyncStream<Void>.makeStream()
+    }
+
+    func frames() -> AsyncThrowingStream<Frame, any Error> {
+        let scene = self.scene, released = self.released
+        return AsyncThrowingStream { continuation in
+            let task = Task {
+                do {
+                    for try await frame in scene.frames() { continuation.yield(frame) }
+                    for await _ in released { break }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+}
+
+extension DoorRig {
+    var cloudEndpoint: String { cloud.endpoint }
+
+    func journaledDoorEvents() throws -> [DoorEventRecord] {
+        var events: [DoorEventRecord] = []
+        try JournalReader(path: configuration.journal.path).forEachDoorEvent(DoorEventQuery()) { events.append($0) }
+        return events
+    }
+
+    /// The daemon with its status server over these people walking up; `body` runs once every visit is
+    /// decided, while the door still runs, then the scene ends.
+    func runHeldDoor(visitors photos: [String], _ body: (HeldDoor) async throws -> Void) async throws {
+        let source = HeldSource(DemoScene(visitors: try photos.map { DemoScene.Visitor(name: $0, portrait: try portrait($0)) }))
+        let lines = SimulatedDoorLines(logger: logger)
+        let parts = try DoorParts.open(
+            configuration,
+            overrides: .init(
+                source: source, search: NECFaceSearch(client: client), doorLines: lines,
+                faceEngine: try TestFaceAnalyzers.video().engine),
+            logger: logger)
+        let (ports, portSink) = AsyncStream<Int>.makeStream()
+        var settings = DoorControllerService.Settings()
+        settings.reloadsOnHangup = false
+        settings.onStatusServerListening = { portSink.yield($0) }
+        let configuration = self.configuration
+        let service = DoorControllerService(
+            configuration: configuration, parts: parts, settings: settings, notifier: SystemdNotifier(environment: [:]), logger: logger,
+            loadConfiguration: { configuration })
+        var decisions = await service.pipeline.decisions().makeAsyncIterator()
+        let running = Task { try await service.run() }
+        defer { source.release.finish() }
+        var portIterator = ports.makeAsyncIterator()
+        let port = try #require(await portIterator.next())
+        for _ in photos { _ = try #require(await decisions.next(), "the door stopped before deciding every visit") }
+        // The journal's writer commits in batches: what it holds is on disk before the comparison.
+        try await service.flushJournal()
+        let before = await service.pipeline.statistics
+        try await body(HeldDoor(service: service, port: port, httpClient: httpClient, before: before, lines: lines))
+        source.release.finish()
+        try await running.value
+    }
+}
