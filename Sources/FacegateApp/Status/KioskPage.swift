@@ -198,6 +198,15 @@ enum KioskPage {
   var BANNER_MS = 4000;
   var FADE_MS = 700;
   var STALE_MS = 3000;
+  // Words for a guidance key that arrives without its message.
+  var GUIDANCE_WORDS = {
+    "come-closer": "Come closer",
+    "face-the-camera": "Face the camera",
+    "more-light": "More light needed",
+    "one-at-a-time": "One at a time, please",
+    "hold-still": "Hold still",
+    "look-at-camera": "Look at the camera"
+  };
 
   var body = document.body;
   var preview = document.getElementById("preview");
@@ -300,7 +309,7 @@ enum KioskPage {
     }
     var key = typeof data.guidance === "string" ? data.guidance : null;
     var words = typeof data.message === "string" && data.message.trim() ? data.message.trim() : null;
-    if (key && !words) { words = IDLE_TEXT; }
+    if (key && !words && Object.prototype.hasOwnProperty.call(GUIDANCE_WORDS, key)) { words = GUIDANCE_WORDS[key]; }
     if (key && words) {
       if (guidance.getAttribute("data-guidance") !== key) { guidance.setAttribute("data-guidance", key); }
       if (guidance.textContent !== words) { guidance.textContent = words; }
