@@ -24,7 +24,42 @@ struct DoorBenchmark {
             report(before)
             print("## after: the defaults")
         }
+        if options.kiosk {
+            print("## before: no kiosk, no /metrics")
+            report(try await bench.runDaemon(visits: options.visits, endpoint: bench.cloudEndpoint, name: "door-plain"))
+            print("## after: the kiosk and /metrics served, a page's events and a scrape a second attached")
+            let (kioskPort, metricsPort) = (18_470 + Int(getpid() % 500), 19_470 + Int(getpid() % 500))
+            report(
+                try await bench.runDaemon(
+                    visits: options.visits, endpoint: bench.cloudEndpoint, name: "door-kiosk",
+                    approach: "kiosk: {listen: '127.0.0.1:\(kioskPort)'}\nmetrics: {listen: '127.0.0.1:\(metricsPort)'}",
+                    whileRunning: { _ in try await Self.attachClients(kiosk: kioskPort, metrics: metricsPort) }))
+            return
+        }
         report(try await bench.runDaemon(visits: options.visits, endpoint: bench.cloudEndpoint, name: "door"))
+    }
+
+    /// A page's event stream (curl, reading everything the kiosk sends) and a Prometheus-like scrape of
+    /// /metrics every second, while the daemon runs.
+    @_optimize(none)
+    static func attachClients(kiosk: Int, metrics: Int) async throws -> Duration? {
+        let page = Process()
+        page.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        page.arguments = ["-sN", "--retry", "20", "--retry-connrefused", "--retry-delay", "1", "-o", "/dev/null", "http://127.0.0.1:\(kiosk)/events"]
+        try page.run()
+        defer { if page.isRunning { page.terminate() } }
+        var scrapes = 0
+        while page.isRunning {
+            let scrape = Process()
+            scrape.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+            scrape.arguments = ["-sf", "-o", "/dev/null", "http://127.0.0.1:\(metrics)/metrics"]
+            try scrape.run()
+            scrape.waitUntilExit()
+            if scrape.terminationStatus == 0 { scrapes += 1 }
+            try await Task.sleep(for: .seconds(1))
+        }
+        print("scrapes answered: \(scrapes)")
+        return nil
     }
 
     @_optimize(none)

@@ -36,6 +36,9 @@ struct Options {
     /// `door`: approaches without motion blur (a camera with a short exposure), so the face is sharp
     /// from first sight and the selector, not the scene, sets when the visit is ready.
     var sharp = false
+    /// `door`: run the daemon a second time serving the kiosk and /metrics, with a page's event stream
+    /// and a scraper attached, for what they cost a frame.
+    var kiosk = false
     var iterations = 60
     var media = "demo/media"
     var models: String?
@@ -59,11 +62,12 @@ struct Options {
             case "--queue": queue = true
             case "--compare-approach": compareApproach = true
             case "--sharp": sharp = true
+            case "--kiosk": kiosk = true
             case "--iterations": iterations = Int(rest.popFirst() ?? "") ?? iterations
             case "--media": media = rest.popFirst() ?? media
             case "--models": models = rest.popFirst()
             default:
-                FileHandle.standardError.write(Data("usage: facegate-bench [door|outage|idle|liveness|frames] [--iterations N] [--visits N] [--queue] [--compare-approach] [--sharp] [--seconds N] [--full-detection-seconds S] [--media DIR] [--models DIR]\n".utf8))
+                FileHandle.standardError.write(Data("usage: facegate-bench [door|outage|idle|liveness|frames] [--iterations N] [--visits N] [--queue] [--compare-approach] [--sharp] [--kiosk] [--seconds N] [--full-detection-seconds S] [--media DIR] [--models DIR]\n".utf8))
                 exit(2)
             }
         }

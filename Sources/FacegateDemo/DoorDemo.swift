@@ -18,13 +18,16 @@ public struct DoorDemo: Sendable {
         public var modelsDirectory: String?
         public var stateDirectory: URL
         public var realTime: Bool
+        /// Where the kiosk page is served (port 0: a free one), or nil for none.
+        public var kiosk: ListenAddress?
         /// Where the demo's lines go.
         public var print: @Sendable (String) -> Void
 
         public init(
-            media: DemoMedia, modelsDirectory: String?, stateDirectory: URL, realTime: Bool,
+            media: DemoMedia, modelsDirectory: String?, stateDirectory: URL, realTime: Bool, kiosk: ListenAddress? = nil,
             print: @escaping @Sendable (String) -> Void
         ) {
+            self.kiosk = kiosk
             self.media = media
             self.modelsDirectory = modelsDirectory
             self.stateDirectory = stateDirectory
@@ -113,6 +116,11 @@ public struct DoorDemo: Sendable {
         // stage refuses: it is off here, and `facegate liveness` shows it at work.
         configuration.liveness.enabled = false
         say("liveness check off: the demo's visitors are photos walked up to the camera (try: facegate liveness FILE)")
+        if let kiosk = options.kiosk {
+            configuration.kiosk.enabled = true
+            configuration.kiosk.listen = kiosk
+            configuration.kiosk.displayNames = [enrolled.id: "Barack"]
+        }
         let policy = configuration.doorPolicy
 
         let obama = DemoScene.Visitor(
@@ -131,6 +139,12 @@ public struct DoorDemo: Sendable {
             configuration, overrides: .init(source: scene, search: NECFaceSearch(client: client), doorLines: lines), logger: logger)
         var settings = DoorControllerService.Settings()
         settings.reloadsOnHangup = false
+        if let kiosk = options.kiosk {
+            let host = kiosk.host.contains(":") ? "[\(kiosk.host)]" : kiosk.host
+            settings.onKioskListening = { port in
+                say("kiosk: watch the door decide at http://\(host):\(port)/ (with --real-time to see it at a camera's pace)")
+            }
+        }
         let service = DoorControllerService(
             configuration: configuration, parts: parts, settings: settings, notifier: SystemdNotifier(environment: [:]),
             logger: logger, loadConfiguration: { [configuration] in configuration })

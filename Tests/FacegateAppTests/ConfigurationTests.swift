@@ -116,6 +116,23 @@ struct ConfigurationTests {
         }
     }
 
+    @Test func theKioskIsOffUnlessGivenAndItsKeysAreChecked() throws {
+        #expect(!FacegateConfiguration().kiosk.enabled)
+        let plain = try FacegateConfiguration(yaml: "kiosk: {}")
+        #expect(plain.kiosk.enabled && plain.kiosk.preview && plain.kiosk.listen == ListenAddress(host: "127.0.0.1", port: 8470))
+        let read = try FacegateConfiguration(yaml: "kiosk: {listen: '0.0.0.0:8080', preview: false, names: {S-1: Ada, S-2: Bo}}")
+        #expect(read.kiosk.listen == ListenAddress(host: "0.0.0.0", port: 8080) && !read.kiosk.preview)
+        #expect(read.kiosk.displayNames == ["S-1": "Ada", "S-2": "Bo"])
+        #expect(read.sectionsNeedingRestart(comparedWith: FacegateConfiguration()) == ["kiosk"])
+        #expect(!(try FacegateConfiguration(yaml: "kiosk: {enabled: false}")).kiosk.enabled)
+        do {
+            _ = try FacegateConfiguration(yaml: "kiosk: {listen: 'kiosk', names: [Ada], colour: blue}")
+            Issue.record("a bad kiosk section was accepted")
+        } catch {
+            #expect(Set(error.problems.map(\.path)) == ["kiosk.listen", "kiosk.names", "kiosk.colour"])
+        }
+    }
+
     @Test func livenessIsOnByDefaultReadCheckedAndNeedsARestart() throws {
         let defaults = FacegateConfiguration()
         #expect(defaults.liveness.enabled && defaults.liveness.threshold == 0.5 && defaults.liveness.uncertain == .deny)

@@ -152,17 +152,22 @@ final class HeldSource: FrameSource {
     let scene: any FrameSource
     let released: AsyncStream<Void>
     let release: AsyncStream<Void>.Continuation
+    /// The scene starts once this ends (a page is watching, say).
+    let started: AsyncStream<Void>
+    let start: AsyncStream<Void>.Continuation
 
     init(_ scene: any FrameSource) {
         self.scene = scene
         (released, release) = AsyncStream<Void>.makeStream()
+        (started, start) = AsyncStream<Void>.makeStream()
     }
 
     func frames() -> AsyncThrowingStream<Frame, any Error> {
-        let scene = self.scene, released = self.released
+        let scene = self.scene, released = self.released, started = self.started
         return AsyncThrowingStream { continuation in
             let task = Task {
                 do {
+                    for await _ in started { break }
                     for try await frame in scene.frames() { continuation.yield(frame) }
                     for await _ in released { break }
                     continuation.finish()
@@ -186,7 +191,11 @@ extension DoorRig {
 
     /// The daemon with its status server over these people walking up; `body` runs once every visit is
     /// decided, while the door still runs, then the scene ends.
-    func runHeldDoor(visitors photos: [String], _ body: (HeldDoor) async throws -> Void) async throws {
+    /// - Parameter watching: started once the door serves, before the scene, which waits for it to
+    ///   connect to the kiosk (when there is one); cancelled when the door stops.
+    func runHeldDoor(
+        visitors photos: [String], watching: (@Sendable (HeldDoor) async throws -> Void)? = nil, _ body: (HeldDoor) async throws -> Void
+    ) async throws {
         let source = HeldSource(DemoScene(visitors: try photos.map { DemoScene.Visitor(name: $0, portrait: try portrait($0)) }))
         let lines = SimulatedDoorLines(logger: logger)
         let parts = try DoorParts.open(
@@ -198,16 +207,33 @@ extension DoorRig {
         let (ports, portSink) = AsyncStream<Int>.makeStream()
         var settings = DoorControllerService.Settings()
         settings.reloadsOnHangup = false
-        settings.onStatusServerListening = { portSink.yield($0) }
+        // The kiosk's address serves /metrics and /health too: the tests use it when there is a kiosk.
+        if configuration.kiosk.enabled {
+            settings.onKioskListening = { portSink.yield($0) }
+        } else {
+            settings.onStatusServerListening = { portSink.yield($0) }
+        }
         let configuration = self.configuration
         let service = DoorControllerService(
             configuration: configuration, parts: parts, settings: settings, notifier: SystemdNotifier(environment: [:]), logger: logger,
             loadConfiguration: { configuration })
         var decisions = await service.pipeline.decisions().makeAsyncIterator()
         let running = Task { try await service.run() }
-        defer { source.release.finish() }
+        defer {
+            source.start.finish()
+            source.release.finish()
+        }
         var portIterator = ports.makeAsyncIterator()
         let port = try #require(await portIterator.next())
+        var watcher: Task<Void, any Error>?
+        if let watching {
+            let door = HeldDoor(service: service, port: port, httpClient: httpClient, before: PipelineStatistics(), lines: lines)
+            watcher = Task { try await watching(door) }
+            let deadline = ContinuousClock.now + .seconds(20)
+            while await service.kioskWatchers == 0, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        defer { watcher?.cancel() }
+        source.start.finish()
         for _ in photos { _ = try #require(await decisions.next(), "the door stopped before deciding every visit") }
         // The journal's writer commits in batches: what it holds is on disk before the comparison.
         try await service.flushJournal()
@@ -215,5 +241,71 @@ extension DoorRig {
         try await body(HeldDoor(service: service, port: port, httpClient: httpClient, before: before, lines: lines))
         source.release.finish()
         try await running.value
+    }
+}
+
+extension HeldDoor {
+    /// The kiosk's server-sent events as they come, into `log`, until cancelled or the stream ends.
+    func streamEvents(into log: KioskEventLog) async throws {
+        let response = try await httpClient.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/events"), timeout: .seconds(120))
+        await log.connected(status: Int(response.status.code), contentType: response.headers.first(name: "content-type"))
+        var pending = ""
+        for try await chunk in response.body {
+            pending += String(buffer: chunk)
+            while let end = pending.range(of: "\n\n") {
+                let block = pending[..<end.lowerBound]
+                pending = String(pending[end.upperBound...])
+                var name = "message", data = ""
+                for line in block.split(separator: "\n") {
+                    if line.hasPrefix("event: ") { name = String(line.dropFirst(7)) }
+                    if line.hasPrefix("data: ") { data = String(line.dropFirst(6)) }
+                }
+                await log.append(name: name, data: data)
+            }
+        }
+    }
+}
+
+/// What a kiosk page was sent, in order.
+actor KioskEventLog {
+    private(set) var status: Int?
+    private(set) var contentType: String?
+    private(set) var events: [(name: String, json: [String: any Sendable])] = []
+
+    func connected(status: Int, contentType: String?) {
+        self.status = status
+        self.contentType = contentType
+    }
+
+    func append(name: String, data: String) {
+        let object = (try? JSONSerialization.jsonObject(with: Data(data.utf8))) as? [String: Any] ?? [:]
+        events.append((name, object.mapValues { SendableJSON($0).value }))
+    }
+
+    func named(_ name: String) -> [[String: any Sendable]] { events.filter { $0.name == name }.map(\.json) }
+
+    /// Waits until `condition` holds of the events so far, or `seconds` pass.
+    func wait(seconds: Double = 30, until condition: @Sendable ([(name: String, json: [String: any Sendable])]) -> Bool) async -> Bool {
+        let deadline = ContinuousClock.now + .seconds(seconds)
+        while ContinuousClock.now < deadline {
+            if condition(events) { return true }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        return condition(events)
+    }
+}
+
+/// A JSON value as plain Sendable values (strings, numbers, booleans, arrays, null as a string).
+struct SendableJSON {
+    let value: any Sendable
+
+    init(_ any: Any) {
+        switch any {
+        case let text as String: value = text
+        case let number as NSNumber: value = number.doubleValue
+        case let list as [Any]: value = list.map { SendableJSON($0).value }
+        case let object as [String: Any]: value = object.mapValues { SendableJSON($0).value }
+        default: value = "null"
+        }
     }
 }

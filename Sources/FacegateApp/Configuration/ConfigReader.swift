@@ -203,6 +203,26 @@ final class ConfigReader {
             && text.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || $0 == "_" || $0 == "-" }
     }
 
+    /// A mapping of text to text (subject ids to display names); problems name the key, never a value.
+    func textMapping(_ key: String) -> [String: String] {
+        guard let node = value(key) else { return [:] }
+        guard let mapping = node.mapping else {
+            problem("must be a mapping", key: key, at: node)
+            return [:]
+        }
+        var texts: [String: String] = [:]
+        for (name, item) in mapping {
+            guard let name = name.scalar?.string, !name.isEmpty, let text = item.scalar?.string, !text.isEmpty,
+                !text.contains(where: \.isNewline)
+            else {
+                problem("entries must be non-empty single-line text", key: key, at: item)
+                continue
+            }
+            texts[name] = text
+        }
+        return texts
+    }
+
     /// Reports keys present in this mapping that nothing read; call after reading a section.
     func rejectUnknownKeys() {
         guard let mapping = node?.mapping else { return }

@@ -27,6 +27,8 @@ import Yams
 /// - `journal`: `path`, `retention_days`, `max_size_mb`, `store_probe_crops`, `probe_crop_retention_days`
 /// - `logging`: `level`
 /// - `metrics`: `listen` (`host:port`: `/metrics` and `/health` served there; absent: not served)
+/// - `kiosk`: `enabled` (true when the section is given), `listen` (`host:port`, default `127.0.0.1:8470`),
+///   `preview`, `names` (subject id: display name)
 ///
 /// Secrets (`access_key`, `secret_key`, `api_key`, `client_secret`, `password`, `key`) are written
 /// `credential:NAME` (systemd `LoadCredential=`) or `file:/path` (readable by its owner only); a literal
@@ -195,6 +197,21 @@ extension FacegateConfiguration {
             if metrics.listen == nil { status.problem("must be host:port (a port from 0 to 65535)", key: "listen") }
         }
         status.rejectUnknownKeys()
+
+        let k = r.scoped("kiosk")
+        if k.isPresent {
+            kiosk.enabled = k.bool("enabled", default: true)
+            if let listen = k.string("listen") {
+                if let address = ListenAddress(parsing: listen) {
+                    kiosk.listen = address
+                } else {
+                    k.problem("must be host:port (a port from 0 to 65535)", key: "listen")
+                }
+            }
+            kiosk.preview = k.bool("preview", default: kiosk.preview)
+            kiosk.displayNames = k.textMapping("names")
+        }
+        k.rejectUnknownKeys()
 
         r.rejectUnknownKeys()
     }

@@ -20,6 +20,7 @@ public struct FacegateConfiguration: Sendable, Equatable {
     public var journal = Journal()
     public var logging = Logging()
     public var metrics = Metrics()
+    public var kiosk = Kiosk()
     /// Folder of the dlib models; nil searches the default folders.
     public var modelsDirectory: String?
 
@@ -147,6 +148,19 @@ public struct FacegateConfiguration: Sendable, Equatable {
     public struct Metrics: Sendable, Equatable {
         /// Where to listen (`host:port`; `[v6]:port`); nil: not served.
         public var listen: ListenAddress?
+
+        public init() {}
+    }
+
+    /// The kiosk page for the screen at the door; off unless the `kiosk` section is given.
+    public struct Kiosk: Sendable, Equatable {
+        public var enabled = false
+        /// Loopback by default: the preview shows who is at the door.
+        public var listen = ListenAddress(host: "127.0.0.1", port: 8470)
+        /// The live camera picture; off keeps the guidance and decisions without it.
+        public var preview = true
+        /// Names to welcome people by, by subject id (or NeoCheck record id); nobody else is named.
+        public var displayNames: [String: String] = [:]
 
         public init() {}
     }

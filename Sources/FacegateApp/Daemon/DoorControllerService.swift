@@ -37,6 +37,8 @@ public struct DoorControllerService: Service, CustomStringConvertible {
         public var reloadsOnHangup = true
         /// Told the port `/metrics` and `/health` listen on (tests listen on port 0).
         public var onStatusServerListening: (@Sendable (Int) async -> Void)?
+        /// Told the port the kiosk page is served on (the demo prints it; tests listen on port 0).
+        public var onKioskListening: (@Sendable (Int) async -> Void)?
         /// No frame for this long and the camera counts as failed in `/health`.
         public var cameraSilenceLimit: Duration = .seconds(10)
 
@@ -52,6 +54,8 @@ public struct DoorControllerService: Service, CustomStringConvertible {
     /// Where the door's metrics are kept and rendered from (`/metrics`), when served.
     let metricsRegistry: PrometheusCollectorRegistry?
     let metrics: DoorMetrics
+    /// What the kiosk pages are shown; nil without a kiosk.
+    let kioskFeed: KioskFeed?
     private let loadConfiguration: @Sendable () throws -> FacegateConfiguration
 
     /// - Parameter loadConfiguration: reads the configuration again for a reload; it throws to refuse one.
@@ -66,7 +70,8 @@ public struct DoorControllerService: Service, CustomStringConvertible {
         self.notifier = notifier
         self.logger = logger
         self.loadConfiguration = loadConfiguration
-        if configuration.metrics.listen != nil {
+        // The kiosk's address serves /metrics too.
+        if configuration.metrics.listen != nil || configuration.kiosk.enabled {
             let registry = PrometheusCollectorRegistry()
             var factory = PrometheusMetricsFactory(registry: registry)
             // Door stages take milliseconds (policy, relay) to seconds (a cloud deadline).
@@ -86,6 +91,13 @@ public struct DoorControllerService: Service, CustomStringConvertible {
             decisionDeadline: configuration.backend.decisionDeadline)
         pipelineSettings.uncertainLiveness = configuration.liveness.uncertain
         pipelineSettings.metrics = metrics
+        if configuration.kiosk.enabled {
+            let feed = KioskFeed()
+            kioskFeed = feed
+            pipelineSettings.frameObserver = { image, faces in feed.observe(image, faces: faces) }
+        } else {
+            kioskFeed = nil
+        }
         pipelineSettings.detection = DetectionPlanner.Settings(
             detectionWidth: configuration.quality.detectionWidth, minInterEyeDistance: configuration.approach.minInterEyeDistance,
             wholeFrameInterval: configuration.motion.fullDetectionInterval)
@@ -120,6 +132,18 @@ public struct DoorControllerService: Service, CustomStringConvertible {
                     host: listen.host, port: listen.port, metrics: { await self.renderMetrics() },
                     health: { await self.healthReport(doorFailed: doorFailed) },
                     onListening: { port in await self.settings.onStatusServerListening?(port) }, logger: logger),
+                at: 1)
+        }
+        if let feed = kioskFeed {
+            let kiosk = configuration.kiosk
+            services.insert(
+                KioskService(
+                    settings: .init(
+                        host: kiosk.listen.host, port: kiosk.listen.port, preview: kiosk.preview, displayNames: kiosk.displayNames,
+                        doorName: configuration.door.name, minInterEyeDistance: configuration.approach.minInterEyeDistance),
+                    feed: feed, decisions: { await self.pipeline.decisions() }, doorEvents: { await self.parts.door.events() },
+                    metrics: { await self.renderMetrics() }, health: { await self.healthReport(doorFailed: doorFailed) },
+                    onListening: { port in await self.settings.onKioskListening?(port) }, logger: logger),
                 at: 1)
         }
         if settings.reloadsOnHangup { services.append(ReloaderService(controller: self)) }
@@ -253,6 +277,7 @@ extension FacegateConfiguration {
         if journal != other.journal { sections.append("journal") }
         if logging != other.logging { sections.append("logging") }
         if metrics != other.metrics { sections.append("metrics") }
+        if kiosk != other.kiosk { sections.append("kiosk") }
         if modelsDirectory != other.modelsDirectory { sections.append("models") }
         // The policy's keys apply live; the name and the wiring (relay, contact, button, timing) do not.
         var door = self.door
@@ -269,6 +294,9 @@ extension FacegateConfiguration {
 }
 
 extension DoorControllerService {
+    /// Pages showing the kiosk now (tests wait for their browser).
+    public var kioskWatchers: Int { kioskFeed?.watchers ?? 0 }
+
     /// Writes out what the journal holds (tests compare it with what the door reported).
     public func flushJournal() async throws {
         try await parts.journal.flush()

@@ -76,6 +76,9 @@ public struct GatePipelineSettings: Sendable {
     public var detection = DetectionPlanner.Settings()
     /// Where the pipeline counts and times what it does (`/metrics`); nothing by default.
     public var metrics = DoorMetrics.disabled
+    /// Told each frame and the faces found in it (none when the motion gate let it go unanalysed): the
+    /// kiosk's preview and guidance. Called on the frame path: it must return at once.
+    public var frameObserver: (@Sendable (PixelImage, [DetectedFace]) -> Void)?
 
     public init(
         door: String, approach: ApproachConfiguration, motion: MotionGateConfiguration = .off, decisionDeadline: Duration,
@@ -276,6 +279,7 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
                     settings.metrics.count("frames")
                     settings.metrics.count("frames_skipped")
                     healthFacts.lastFrame = now()
+                    settings.frameObserver?(image, [])
                     continue
                 }
             }
@@ -326,6 +330,7 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
             statistics.frames += 1
             settings.metrics.count("frames")
             healthFacts.lastFrame = now()
+            settings.frameObserver?(image, faces)
             statistics.reidentifications = selector.reidentifications
             if !faces.isEmpty { statistics.framesWithFaces += 1 }
             for visit in completed {

@@ -17,7 +17,25 @@ struct StatusServer: Service {
 
     func run() async throws {
         let router = Router()
-        let metrics = self.metrics, health = self.health
+        Self.addRoutes(to: router, metrics: metrics, health: health)
+        let logger = self.logger, onListening = self.onListening
+        let app = Application(
+            router: router, configuration: .init(address: .hostname(host, port: port), serverName: nil),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? 0
+                // The address is the installer's configuration: not for the log.
+                logger.notice("serving /metrics and /health")
+                await onListening(port)
+            },
+            logger: Self.quiet(logger))
+        try await app.run()
+    }
+
+    /// `/metrics` and `/health`, here and on the kiosk's address.
+    static func addRoutes(
+        to router: Router<BasicRequestContext>, metrics: @escaping @Sendable () async -> [UInt8],
+        health: @escaping @Sendable () async -> DoorHealthReport
+    ) {
         router.get("metrics") { _, _ -> Response in
             Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
@@ -29,19 +47,12 @@ struct StatusServer: Service {
                 status: report.canDecide ? .ok : .serviceUnavailable, headers: [.contentType: "application/json"],
                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: [UInt8](report.json()))))
         }
-        let logger = self.logger, onListening = self.onListening
-        // Hummingbird's own lines name the address; only its problems reach the door's log.
-        var serverLogger = logger
-        serverLogger.logLevel = max(logger.logLevel, .warning)
-        let app = Application(
-            router: router, configuration: .init(address: .hostname(host, port: port), serverName: nil),
-            onServerRunning: { channel in
-                let port = channel.localAddress?.port ?? 0
-                // The address is the installer's configuration: not for the log.
-                logger.notice("serving /metrics and /health")
-                await onListening(port)
-            },
-            logger: serverLogger)
-        try await app.run()
+    }
+
+    /// Hummingbird's own lines name the address; only its problems reach the door's log.
+    static func quiet(_ logger: Logger) -> Logger {
+        var quiet = logger
+        quiet.logLevel = max(logger.logLevel, .warning)
+        return quiet
     }
 }

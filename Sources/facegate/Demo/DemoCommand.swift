@@ -1,4 +1,5 @@
 import ArgumentParser
+import FacegateApp
 import FacegateDemo
 import Foundation
 
@@ -26,6 +27,9 @@ struct DemoCommand: AsyncParsableCommand {
     @Flag(help: "Deliver frames at 10 per second, as a camera would, instead of as fast as they are made.")
     var realTime = false
 
+    @Option(help: ArgumentHelp("Serve the kiosk page here (host:port; port 0 picks a free one), or 'off'.", valueName: "address"))
+    var kiosk = "127.0.0.1:0"
+
     func run() async throws {
         let media: DemoMedia
         do {
@@ -33,11 +37,16 @@ struct DemoCommand: AsyncParsableCommand {
         } catch {
             throw ValidationError(describe(error))
         }
+        var kioskAddress: ListenAddress?
+        if kiosk != "off" {
+            guard let address = ListenAddress(parsing: kiosk) else { throw ValidationError("--kiosk must be host:port or off") }
+            kioskAddress = address
+        }
         let stateDirectory = URL(fileURLWithPath: try state ?? makeTemporaryFolder(prefix: "facegate-demo"))
         print("facegate demo: state in \(stateDirectory.path)")
         let demo = DoorDemo(
             options: .init(
-                media: media, modelsDirectory: models, stateDirectory: stateDirectory, realTime: realTime,
+                media: media, modelsDirectory: models, stateDirectory: stateDirectory, realTime: realTime, kiosk: kioskAddress,
                 print: { line in print(line) }))
         _ = try await demo.run()
     }

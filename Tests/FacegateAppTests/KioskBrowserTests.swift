@@ -1,0 +1,67 @@
+import FacegateApp
+import FacegateCore
+import Foundation
+import Synchronization
+import Testing
+import FacegateTesting
+
+/// The kiosk page in a real browser: Debian's chromium, headless, driven over the DevTools protocol
+/// (`Tests/kiosk-browser/kiosk_browser.py`) while a running door decides real photos walking up. The
+/// driver saves a screenshot of each state in `.build/artefacts/kiosk/`.
+@Suite(.serialized, .timeLimit(.minutes(5)))
+struct KioskBrowserTests {
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let driver = packageRoot.appendingPathComponent("Tests/kiosk-browser/kiosk_browser.py")
+
+    /// What the driver reported.
+    struct BrowserReport: Decodable {
+        var seen: [String: Bool]
+        var screenshots: [String]
+        var bannerTexts: [String: String]?
+        var consoleErrors: [String]?
+
+        enum CodingKeys: String, CodingKey {
+            case seen, screenshots, bannerTexts = "banner_texts", consoleErrors = "console_errors"
+        }
+    }
+
+    @Test(arguments: [(800, 480), (480, 800)])
+    func thePageShowsThePictureTheFacesTheGuidanceAndEachDecision(width: Int, height: Int) async throws {
+        let artefacts = Self.packageRoot.appendingPathComponent(".build/artefacts/kiosk/\(width)x\(height)")
+        try? FileManager.default.removeItem(at: artefacts)
+        try FileManager.default.createDirectory(at: artefacts, withIntermediateDirectories: true)
+        try await DoorRig.with { rig in
+            let subject = try await rig.enrol(DoorControllerEndToEndTests.enrolledPhoto)
+            rig.configuration.kiosk.enabled = true
+            rig.configuration.kiosk.listen = ListenAddress(host: "127.0.0.1", port: 0)
+            rig.configuration.kiosk.displayNames = [subject: "Leo"]
+            let browser = Mutex<ToolRun?>(nil)
+            try await rig.runHeldDoor(
+                visitors: [DoorControllerEndToEndTests.enrolledWalksUp, DoorControllerEndToEndTests.strangerWalksUp],
+                watching: { door in
+                    let run = try await ToolProcess.run(
+                        URL(fileURLWithPath: "/usr/bin/python3"),
+                        [Self.driver.path, "http://127.0.0.1:\(door.port)/", artefacts.path, "--timeout", "90",
+                         "--width", "\(width)", "--height", "\(height)"])
+                    browser.withLock { $0 = run }
+                }
+            ) { _ in
+                // The door has decided both; the browser reports once it has seen every state.
+                let deadline = ContinuousClock.now + .seconds(100)
+                while browser.withLock({ $0 }) == nil, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(200)) }
+            }
+            let run = try #require(browser.withLock { $0 }, "the browser driver did not finish")
+            try #require(run.status != 2, "chromium could not be started: \(run.errors)")
+            let line = try #require(run.output.split(separator: "\n").last, "no report: \(run.errors)")
+            let report = try JSONDecoder().decode(BrowserReport.self, from: Data(line.utf8))
+            for state in ["preview-updates", "face-box", "guidance", "granted", "denied"] {
+                #expect(report.seen[state] == true, "the page never showed \(state)")
+                #expect(FileManager.default.fileExists(atPath: artefacts.appendingPathComponent("\(state).png").path), "no screenshot of \(state)")
+            }
+            #expect(report.bannerTexts?["granted"]?.contains("Welcome, Leo") == true)
+            #expect(report.bannerTexts?["denied"]?.isEmpty == false)
+            #expect(report.consoleErrors ?? [] == [], "the page threw")
+            #expect(run.status == 0, "\(run.errors)")
+        }
+    }
+}

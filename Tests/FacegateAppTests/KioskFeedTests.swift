@@ -1,0 +1,94 @@
+import AsyncHTTPClient
+import FacegateApp
+import FacegateCore
+import FacegateDoor
+import FacegateImageCodec
+import Foundation
+import NIOCore
+import NIOHTTP1
+import Testing
+import FacegateTesting
+
+/// The kiosk's events from a running door, over HTTP as a page receives them: real photos walking up,
+/// the NEC ID emulator deciding, the simulated door forced open. (The page itself, in a real browser,
+/// is `KioskBrowserTests`.)
+@Suite(.serialized, .timeLimit(.minutes(5)))
+struct KioskFeedTests {
+    @Test func aPageSeesThePictureTheFacesTheGuidanceEachDecisionAndTheAlarm() async throws {
+        try await DoorRig.with { rig in
+            let subject = try await rig.enrol(DoorControllerEndToEndTests.enrolledPhoto)
+            rig.configuration.kiosk.enabled = true
+            rig.configuration.kiosk.listen = ListenAddress(host: "127.0.0.1", port: 0)
+            rig.configuration.kiosk.displayNames = [subject: "Leo"]
+            let log = KioskEventLog()
+            try await rig.runHeldDoor(
+                visitors: [DoorControllerEndToEndTests.enrolledWalksUp, DoorControllerEndToEndTests.strangerWalksUp],
+                watching: { door in try await door.streamEvents(into: log) }
+            ) { door in
+                #expect(await log.wait { events in events.count { $0.name == "decision" } == 2 }, "both decisions shown")
+                let (status, contentType) = (await log.status, await log.contentType)
+                #expect(status == 200 && contentType == "text/event-stream")
+                let events = await log.events
+                #expect(events.first?.name == "hello")
+                #expect(events.first?.json["preview"] as? Double == 1)
+
+                let decisions = await log.named("decision")
+                #expect(decisions.map { $0["outcome"] as? String } == ["granted", "denied"])
+                #expect(decisions.first?["message"] as? String == "Welcome, Leo", "the installer's name for the subject")
+                #expect(decisions.last?["message"] as? String == "Not recognised", "a stranger is told nothing more")
+
+                // The picture: real JPEGs of the frame, a few a second, numbered in order.
+                let previews = await log.named("preview")
+                #expect(previews.count >= 3)
+                let numbers = previews.compactMap { $0["seq"] as? Double }
+                #expect(numbers == numbers.sorted() && Set(numbers).count == numbers.count)
+                let jpeg = try #require(Data(base64Encoded: previews.last?["jpeg"] as? String ?? ""))
+                let picture = try ImageCodec.decode([UInt8](jpeg))
+                #expect(picture.width == 640 && picture.height == 480)
+
+                // Boxes where the face is, and the quality core's advice while the person approaches.
+                let faces = await log.named("faces")
+                let boxes = faces.compactMap { $0["faces"] as? [any Sendable] }.filter { !$0.isEmpty }
+                #expect(!boxes.isEmpty)
+                let guidance = Set(faces.compactMap { $0["guidance"] as? String }).subtracting(["null"])
+                #expect(!guidance.isEmpty && guidance.isSubset(of: ["one-at-a-time", "come-closer", "face-the-camera", "more-light", "hold-still"]))
+                #expect(faces.contains { ($0["message"] as? String)?.isEmpty == false })
+
+                // The door forced open, then shut: an alarm banner raised and cleared.
+                door.lines.setContact(open: true)
+                #expect(await log.wait(seconds: 10) { events in events.contains { $0.name == "door" && $0.json["alarm"] as? String == "forced" } })
+                door.lines.setContact(open: false)
+                #expect(await log.wait(seconds: 10) { events in events.last { $0.name == "door" }?.json["alarm"] as? String == "null" })
+
+                // The page itself comes from the binary, and may load nothing from elsewhere.
+                let page = try await door.httpClient.execute(HTTPClientRequest(url: "http://127.0.0.1:\(door.port)/"), timeout: .seconds(10))
+                #expect(page.status == .ok)
+                #expect(page.headers.first(name: "content-security-policy")?.contains("default-src 'none'") == true)
+                let html = String(buffer: try await page.body.collect(upTo: 1 << 20))
+                #expect(html.lowercased().hasPrefix("<!doctype html>"))
+                #expect(!html.contains("http://") && !html.contains("https://"), "nothing from a CDN")
+                // The name is for the page only: not in the metrics or the health report.
+                for path in ["/metrics", "/health"] { #expect(try await !door.get(path).body.contains("Leo")) }
+            }
+        }
+    }
+
+    @Test func withThePreviewOffThePageGetsGuidanceAndDecisionsButNoPicture() async throws {
+        try await DoorRig.with { rig in
+            _ = try await rig.enrol(DoorControllerEndToEndTests.enrolledPhoto)
+            rig.configuration.kiosk.enabled = true
+            rig.configuration.kiosk.listen = ListenAddress(host: "127.0.0.1", port: 0)
+            rig.configuration.kiosk.preview = false
+            let log = KioskEventLog()
+            try await rig.runHeldDoor(
+                visitors: [DoorControllerEndToEndTests.enrolledWalksUp], watching: { door in try await door.streamEvents(into: log) }
+            ) { _ in
+                #expect(await log.wait { events in events.contains { $0.name == "decision" } })
+                #expect(await log.events.first?.json["preview"] as? Double == 0)
+                #expect(await log.named("preview").isEmpty, "no picture leaves the box")
+                #expect(await log.named("faces").contains { ($0["faces"] as? [any Sendable])?.isEmpty == false })
+                #expect(await log.named("decision").first?["message"] as? String == "Welcome", "no name given: none shown")
+            }
+        }
+    }
+}
