@@ -16,9 +16,11 @@ public struct Decision: Sendable, Hashable, Codable {
         case deniedOffline = "denied-offline"
         case grantedOffline = "granted-offline"
         case error
+        /// An operator opened the door through the control socket (`facegate door unlock --reason`).
+        case manualUnlock = "manual-unlock"
 
         /// Whether the relay is pulsed.
-        public var opensDoor: Bool { self == .granted || self == .grantedOffline }
+        public var opensDoor: Bool { self == .granted || self == .grantedOffline || self == .manualUnlock }
     }
 
     public var outcome: Outcome

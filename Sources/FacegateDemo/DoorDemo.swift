@@ -116,6 +116,8 @@ public struct DoorDemo: Sendable {
         // stage refuses: it is off here, and `facegate liveness` shows it at work.
         configuration.liveness.enabled = false
         say("liveness check off: the demo's visitors are photos walked up to the camera (try: facegate liveness FILE)")
+        // The demo is not the box's daemon: `facegate status` is for that one.
+        configuration.control.socket = nil
         if let kiosk = options.kiosk {
             configuration.kiosk.enabled = true
             configuration.kiosk.listen = kiosk

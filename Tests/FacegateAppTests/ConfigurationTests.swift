@@ -116,6 +116,21 @@ struct ConfigurationTests {
         }
     }
 
+    @Test func theControlSocketIsOnByDefaultAndItsPathChecked() throws {
+        #expect(FacegateConfiguration().control.socket == "/run/facegate/control.sock")
+        #expect(try FacegateConfiguration(yaml: "control: {socket: off}").control.socket == nil)
+        let read = try FacegateConfiguration(yaml: "control: {socket: /run/door/c.sock, admin_group: wheel}")
+        #expect(read.control.socket == "/run/door/c.sock" && read.control.adminGroup == "wheel")
+        #expect(read.sectionsNeedingRestart(comparedWith: FacegateConfiguration()) == ["control"])
+        do {
+            _ = try FacegateConfiguration(yaml: "control: {socket: relative.sock}")
+            Issue.record("a relative socket path was accepted")
+        } catch {
+            #expect(error.problems.map(\.path) == ["control.socket"])
+            #expect(!error.description.contains("relative.sock"), "no configuration value in the message")
+        }
+    }
+
     @Test func theKioskIsOffUnlessGivenAndItsKeysAreChecked() throws {
         #expect(!FacegateConfiguration().kiosk.enabled)
         let plain = try FacegateConfiguration(yaml: "kiosk: {}")

@@ -200,6 +200,8 @@ final class DoorRig: @unchecked Sendable {
         port = Int(cloud.endpoint.split(separator: ":").last!)!
 
         configuration = FacegateConfiguration()
+        // Tests that use the control socket give it a folder of their own.
+        configuration.control.socket = nil
         // The scene's visitors are photos carried up to the camera, which the liveness stage refuses
         // (its own tests turn it on); these tests are about what happens after it.
         configuration.liveness.enabled = false

@@ -224,7 +224,9 @@ extension DoorRig {
             source.release.finish()
         }
         var portIterator = ports.makeAsyncIterator()
-        let port = try #require(await portIterator.next())
+        // A door that serves no HTTP (only a control socket, say) has no port to wait for.
+        let servesHTTP = configuration.kiosk.enabled || configuration.metrics.listen != nil
+        let port = servesHTTP ? try #require(await portIterator.next()) : 0
         var watcher: Task<Void, any Error>?
         if let watching {
             let door = HeldDoor(service: service, port: port, httpClient: httpClient, before: PipelineStatistics(), lines: lines)

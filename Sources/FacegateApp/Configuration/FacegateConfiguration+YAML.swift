@@ -27,6 +27,7 @@ import Yams
 /// - `journal`: `path`, `retention_days`, `max_size_mb`, `store_probe_crops`, `probe_crop_retention_days`
 /// - `logging`: `level`
 /// - `metrics`: `listen` (`host:port`: `/metrics` and `/health` served there; absent: not served)
+/// - `control`: `socket` (a path, or `off`), `admin_group`
 /// - `kiosk`: `enabled` (true when the section is given), `listen` (`host:port`, default `127.0.0.1:8470`),
 ///   `preview`, `names` (subject id: display name)
 ///
@@ -197,6 +198,19 @@ extension FacegateConfiguration {
             if metrics.listen == nil { status.problem("must be host:port (a port from 0 to 65535)", key: "listen") }
         }
         status.rejectUnknownKeys()
+
+        let controlSection = r.scoped("control")
+        if let socket = controlSection.string("socket") {
+            if socket == "off" {
+                control.socket = nil
+            } else if socket.hasPrefix("/"), socket.utf8.count < 100 {
+                control.socket = socket
+            } else {
+                controlSection.problem("must be an absolute path of under 100 bytes, or off", key: "socket")
+            }
+        }
+        control.adminGroup = controlSection.string("admin_group", default: control.adminGroup)
+        controlSection.rejectUnknownKeys()
 
         let k = r.scoped("kiosk")
         if k.isPresent {

@@ -21,6 +21,7 @@ public struct FacegateConfiguration: Sendable, Equatable {
     public var logging = Logging()
     public var metrics = Metrics()
     public var kiosk = Kiosk()
+    public var control = Control()
     /// Folder of the dlib models; nil searches the default folders.
     public var modelsDirectory: String?
 
@@ -161,6 +162,16 @@ public struct FacegateConfiguration: Sendable, Equatable {
         public var preview = true
         /// Names to welcome people by, by subject id (or NeoCheck record id); nobody else is named.
         public var displayNames: [String: String] = [:]
+
+        public init() {}
+    }
+
+    /// The control socket `facegate status` and `facegate door unlock` use.
+    public struct Control: Sendable, Equatable {
+        /// nil: no control socket.
+        public var socket: String? = "/run/facegate/control.sock"
+        /// Besides root, the members of this group may use it (a group that does not exist: root only).
+        public var adminGroup = "facegate-admin"
 
         public init() {}
     }

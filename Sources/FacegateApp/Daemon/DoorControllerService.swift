@@ -134,6 +134,14 @@ public struct DoorControllerService: Service, CustomStringConvertible {
                     onListening: { port in await self.settings.onStatusServerListening?(port) }, logger: logger),
                 at: 1)
         }
+        if let socket = configuration.control.socket {
+            let group = getgrnam(configuration.control.adminGroup).map { $0.pointee.gr_gid }
+            services.insert(
+                ControlSocketService(path: socket, adminGroup: group, logger: logger) { request in
+                    await self.answer(request, doorFailed: doorFailed)
+                },
+                at: 1)
+        }
         if let feed = kioskFeed {
             let kiosk = configuration.kiosk
             services.insert(
@@ -278,6 +286,7 @@ extension FacegateConfiguration {
         if logging != other.logging { sections.append("logging") }
         if metrics != other.metrics { sections.append("metrics") }
         if kiosk != other.kiosk { sections.append("kiosk") }
+        if control != other.control { sections.append("control") }
         if modelsDirectory != other.modelsDirectory { sections.append("models") }
         // The policy's keys apply live; the name and the wiring (relay, contact, button, timing) do not.
         var door = self.door
@@ -294,6 +303,22 @@ extension FacegateConfiguration {
 }
 
 extension DoorControllerService {
+    /// What the control socket answers.
+    func answer(_ request: ControlRequest, doorFailed: SetOnceFlag) async -> ControlResponse {
+        switch request.command {
+        case .status:
+            return ControlResponse(ok: true, health: await healthReport(doorFailed: doorFailed))
+        case .unlock:
+            guard let reason = request.reason?.trimmingCharacters(in: .whitespacesAndNewlines), !reason.isEmpty, reason.count <= 200,
+                !reason.contains(where: \.isNewline)
+            else { return .refused("an unlock needs a reason: one line of at most 200 characters") }
+            guard !doorFailed.isSet else { return .refused("the door has failed and is stopping") }
+            let record = await pipeline.unlockManually(reason: reason)
+            return ControlResponse(ok: record.relay == .unlocked, error: record.relay == .unlocked ? nil : "the relay did not unlock",
+                decision: record.id, relay: record.relay?.rawValue)
+        }
+    }
+
     /// Pages showing the kiosk now (tests wait for their browser).
     public var kioskWatchers: Int { kioskFeed?.watchers ?? 0 }
 

@@ -162,6 +162,26 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
         healthFacts.cameraFailure = HealthProblem(detail: detail, at: now())
     }
 
+    /// An operator's unlock (the control socket): journaled as a manual decision with its reason,
+    /// committed before the relay moves, like a grant.
+    public func unlockManually(reason: String) async -> DecisionRecord {
+        let started = clock.now
+        let decision = Decision(outcome: .manualUnlock, reason: "manual unlock: " + reason)
+        statistics.decisions[.manualUnlock, default: 0] += 1
+        settings.metrics.decision(.manualUnlock)
+        var latencies = StageLatencies()
+        latencies.total = .zero
+        let record = await act(
+            on: DecisionRecord(time: now(), door: settings.door, decision: decision, backend: search.backendName, quality: nil, latencies: latencies),
+            visitReady: started)
+        settings.metrics.record(record.latencies)
+        for observer in decisionObservers {
+            observer.yield(GateOutcome(record: record, visitNumber: 0, bestFrameSequence: 0, cloudCalled: false, probeJPEG: nil, approach: .zero))
+        }
+        logger.notice("manual unlock", metadata: ["door": "\(settings.door)", "relay": "\(record.relay?.rawValue ?? "-")"])
+        return record
+    }
+
     /// Takes a new policy (a reloaded configuration) from the next decision on.
     public func update(policy: DoorPolicy) {
         self.policy = policy

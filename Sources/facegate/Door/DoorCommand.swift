@@ -11,8 +11,8 @@ import Glibc
 struct DoorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "door",
-        abstract: "Pulse the door relay and watch the door contact over GPIO.",
-        subcommands: [DoorPulse.self, DoorWatch.self, DoorBenchmark.self]
+        abstract: "Pulse the door relay and watch the door contact over GPIO; unlock through the running daemon.",
+        subcommands: [DoorPulse.self, DoorWatch.self, DoorBenchmark.self, DoorUnlock.self]
     )
 }
 

@@ -1,0 +1,275 @@
+import FacegateCore
+import Foundation
+import Logging
+import ServiceLifecycle
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A request on the daemon's control socket: one JSON line.
+public struct ControlRequest: Codable, Sendable, Equatable {
+    public enum Command: String, Codable, Sendable {
+        /// What `/health` says.
+        case status
+        /// Pulse the relay as a manual decision, journaled with its reason.
+        case unlock
+    }
+
+    public var command: Command
+    /// Why (for `unlock`): journaled with the decision.
+    public var reason: String?
+
+    public init(command: Command, reason: String? = nil) {
+        self.command = command
+        self.reason = reason
+    }
+}
+
+/// The daemon's answer: one JSON line.
+public struct ControlResponse: Codable, Sendable {
+    public var ok: Bool
+    public var error: String?
+    public var health: DoorHealthReport?
+    /// The journaled decision's id (for `unlock`).
+    public var decision: UUID?
+    /// What the relay did (for `unlock`).
+    public var relay: String?
+
+    public init(ok: Bool, error: String? = nil, health: DoorHealthReport? = nil, decision: UUID? = nil, relay: String? = nil) {
+        self.ok = ok
+        self.error = error
+        self.health = health
+        self.decision = decision
+        self.relay = relay
+    }
+
+    static func refused(_ why: String) -> Self { ControlResponse(ok: false, error: why) }
+}
+
+/// Who is on the other end of a control connection, from the kernel (`SO_PEERCRED`, `SO_PEERGROUPS`).
+struct ControlPeer: Sendable, Equatable {
+    var uid: uid_t
+    var gid: gid_t
+    var groups: [gid_t]
+
+    /// Root, the daemon's own user, or a member of the admin group.
+    func isAllowed(adminGroup: gid_t?) -> Bool {
+        if uid == 0 || uid == geteuid() { return true }
+        guard let adminGroup else { return false }
+        return gid == adminGroup || groups.contains(adminGroup)
+    }
+}
+
+/// The control socket: `facegate status` and `facegate door unlock` talk to the running daemon here.
+///
+/// A Unix socket (mode 0660, group the admin group where the daemon may give it), and each connection
+/// checked by the kernel's word on who connected: root, the daemon's user and the admin group only.
+/// One request per connection, answered in turn: they are an installer's commands, not traffic.
+struct ControlSocketService: Service {
+    let path: String
+    /// Members of this group may use the socket (nil: root and the daemon's user only).
+    let adminGroup: gid_t?
+    let handle: @Sendable (ControlRequest) async -> ControlResponse
+    let logger: Logger
+    private let queue = BlockingWorkQueue(label: "facegate.control")
+
+    init(path: String, adminGroup: gid_t?, logger: Logger, handle: @escaping @Sendable (ControlRequest) async -> ControlResponse) {
+        self.path = path
+        self.adminGroup = adminGroup
+        self.logger = logger
+        self.handle = handle
+    }
+
+    func run() async throws {
+        let listener: Int32
+        do {
+            listener = try ControlSocketService.listen(at: path, group: adminGroup)
+        } catch {
+            // The door decides without it: only the installer's commands are lost, and the log says why.
+            logger.error("control socket unavailable; facegate status and door unlock will not reach this daemon", metadata: ["error": "\(error)"])
+            try? await gracefulShutdown()
+            return
+        }
+        defer {
+            close(listener)
+            unlink(path)
+        }
+        logger.notice("control socket open")
+        await cancelWhenGracefulShutdown {
+            await withTaskCancellationHandler {
+                while !Task.isCancelled {
+                    guard let connection = try? await queue.run({ try ControlSocketService.accept(listener) }) else { break }
+                    await serve(connection)
+                }
+            } onCancel: {
+                // Wakes the accept() above: the socket is closed after it returns.
+                shutdown(listener, Int32(SHUT_RDWR))
+            }
+        }
+    }
+
+    private func serve(_ connection: Int32) async {
+        defer { close(connection) }
+        let response: ControlResponse
+        if let peer = Self.peer(of: connection), peer.isAllowed(adminGroup: adminGroup) {
+            let line = try? await queue.run { try ControlSocketService.readLine(connection) }
+            if let line, let request = try? JSONDecoder().decode(ControlRequest.self, from: Data(line.utf8)) {
+                logger.notice("control request", metadata: ["command": "\(request.command.rawValue)", "uid": "\(peer.uid)"])
+                response = await handle(request)
+            } else {
+                response = .refused("not a control request (one JSON line)")
+            }
+        } else {
+            let uid = Self.peer(of: connection).map { "\($0.uid)" } ?? "?"
+            logger.warning("control connection refused: not root or the admin group", metadata: ["uid": "\(uid)"])
+            response = .refused("not allowed: the control socket is for root and the admin group")
+        }
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys]
+        let bytes = [UInt8]((try? encoder.encode(response)) ?? Data(#"{"ok":false}"#.utf8)) + [UInt8(ascii: "\n")]
+        _ = try? await queue.run { try ControlSocketService.writeAll(bytes, to: connection) }
+    }
+
+    // MARK: - The socket
+
+    static func listen(at path: String, group: gid_t?) throws -> Int32 {
+        let folder = (path as NSString).deletingLastPathComponent
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        // A socket left by a daemon that died is replaced; anything else at the path is not touched.
+        var info = stat()
+        if lstat(path, &info) == 0 {
+            guard info.st_mode & S_IFMT == S_IFSOCK else { throw ControlSocketError("the control socket's path is taken by another file") }
+            unlink(path)
+        }
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw ControlSocketError("cannot make the control socket (errno \(errno))") }
+        var address = try socketAddress(path)
+        // Owner and group only from its birth: no window in which others could connect.
+        let oldMask = umask(0o117)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        umask(oldMask)
+        guard bound == 0 else {
+            let code = errno
+            close(fd)
+            throw ControlSocketError("cannot bind the control socket (errno \(code))")
+        }
+        // The admin group's members may connect where the daemon may give them the socket; the check of
+        // each connection below holds either way.
+        if let group { _ = chown(path, geteuid(), group) }
+        guard Glibc.listen(fd, 8) == 0 else {
+            close(fd)
+            throw ControlSocketError("cannot listen on the control socket (errno \(errno))")
+        }
+        return fd
+    }
+
+    static func socketAddress(_ path: String) throws -> sockaddr_un {
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { throw ControlSocketError("the control socket's path is too long") }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in raw.copyBytes(from: bytes + [0]) }
+        return address
+    }
+
+    static func accept(_ listener: Int32) throws -> Int32 {
+        while true {
+            let connection = Glibc.accept(listener, nil, nil)
+            if connection >= 0 {
+                _ = fcntl(connection, F_SETFD, FD_CLOEXEC)
+                // A client that connects and says nothing does not hold the socket for long.
+                var timeout = timeval(tv_sec: 5, tv_usec: 0)
+                setsockopt(connection, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+                setsockopt(connection, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+                return connection
+            }
+            if errno == EINTR || errno == ECONNABORTED { continue }
+            throw ControlSocketError("the control socket closed")
+        }
+    }
+
+    /// The kernel's credentials of the connected process.
+    static func peer(of connection: Int32) -> ControlPeer? {
+        // struct ucred: pid, uid, gid (Glibc leaves it out of Swift's view without _GNU_SOURCE).
+        var credentials = [UInt32](repeating: 0, count: 3)
+        var length = socklen_t(12)
+        let gotCredentials = credentials.withUnsafeMutableBytes { getsockopt(connection, SOL_SOCKET, SO_PEERCRED, $0.baseAddress, &length) }
+        guard gotCredentials == 0, length == 12 else { return nil }
+        var groups = [gid_t](repeating: 0, count: 256)
+        var groupsLength = socklen_t(groups.count * MemoryLayout<gid_t>.size)
+        let gotGroups = groups.withUnsafeMutableBytes { getsockopt(connection, SOL_SOCKET, SO_PEERGROUPS, $0.baseAddress, &groupsLength) } == 0
+        let count = gotGroups ? Int(groupsLength) / MemoryLayout<gid_t>.size : 0
+        return ControlPeer(uid: credentials[1], gid: credentials[2], groups: Array(groups.prefix(count)))
+    }
+
+    /// One line (at most 64 KiB), without its newline.
+    static func readLine(_ fd: Int32) throws -> String {
+        var line: [UInt8] = []
+        var byte: UInt8 = 0
+        while line.count < 65_536 {
+            let count = read(fd, &byte, 1)
+            if count == 1 {
+                if byte == UInt8(ascii: "\n") { break }
+                line.append(byte)
+            } else if count == 0 {
+                break
+            } else if errno != EINTR {
+                throw ControlSocketError("the request could not be read")
+            }
+        }
+        return String(decoding: line, as: UTF8.self)
+    }
+
+    static func writeAll(_ bytes: [UInt8], to fd: Int32) throws {
+        var sent = 0
+        while sent < bytes.count {
+            let count = bytes[sent...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw ControlSocketError("the answer could not be written")
+            }
+            sent += count
+        }
+    }
+}
+
+/// What went wrong with the control socket (never a request's content).
+public struct ControlSocketError: Error, CustomStringConvertible {
+    public var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// `facegate status` and `facegate door unlock`: one request to the running daemon.
+public enum ControlClient {
+    public static func send(_ request: ControlRequest, to path: String, timeout seconds: Int = 30) throws -> ControlResponse {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw ControlSocketError("cannot make a socket") }
+        defer { close(fd) }
+        var address = try ControlSocketService.socketAddress(path)
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard connected == 0 else {
+            let code = errno
+            if code == ENOENT || code == ECONNREFUSED { throw ControlSocketError("no facegate daemon is listening on \(path) (is `facegate run` running?)") }
+            if code == EACCES { throw ControlSocketError("not allowed to use \(path): it is for root and the admin group") }
+            throw ControlSocketError("cannot connect to \(path) (errno \(code))")
+        }
+        var timeout = timeval(tv_sec: seconds, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var line = [UInt8](try JSONEncoder().encode(request))
+        line.append(UInt8(ascii: "\n"))
+        try ControlSocketService.writeAll(line, to: fd)
+        let answer = try ControlSocketService.readLine(fd)
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        guard let response = try? decoder.decode(ControlResponse.self, from: Data(answer.utf8)) else {
+            throw ControlSocketError("the daemon's answer could not be read")
+        }
+        return response
+    }
+}
