@@ -141,6 +141,12 @@ struct ConfigurationTests {
         #expect(read.sectionsNeedingRestart(comparedWith: FacegateConfiguration()) == ["kiosk"])
         #expect(!(try FacegateConfiguration(yaml: "kiosk: {enabled: false}")).kiosk.enabled)
         do {
+            _ = try FacegateConfiguration(yaml: "metrics: {listen: '127.0.0.1:8470'}\nkiosk: {}")
+            Issue.record("/metrics on the kiosk's own address was accepted")
+        } catch {
+            #expect(error.problems.map(\.path) == ["metrics.listen"])
+        }
+        do {
             _ = try FacegateConfiguration(yaml: "kiosk: {listen: 'kiosk', names: [Ada], colour: blue}")
             Issue.record("a bad kiosk section was accepted")
         } catch {

@@ -13,6 +13,10 @@ import NIOHTTP1
 import Testing
 import FacegateTesting
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// `/metrics` and `/health` of a running door: real photos walking up, the NEC ID emulator on
 /// loopback, the real journal, scraped over HTTP and read by Prometheus' own Python parser.
 @Suite(.serialized, .timeLimit(.minutes(5)))
@@ -97,6 +101,29 @@ struct StatusEndpointTests {
                 let samples = try await Self.parsePrometheus(try await door.get("/metrics").body)
                 #expect(samples["facegate_cloud_calls_total{backend=nec,result=unavailable}"] == 1)
                 #expect(samples["facegate_decisions_total{outcome=granted}"] == 0)
+            }
+        }
+    }
+
+    @Test func anAddressInUseCostsTheScrapesNotTheDoor() async throws {
+        // Something else already listens where /metrics is configured.
+        let taken = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(taken) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(taken, $0, length) == 0 && listen(taken, 1) == 0 && getsockname(taken, $0, &length) == 0 }
+        }
+        try #require(bound)
+        let port = Int(UInt16(bigEndian: address.sin_port))
+        try await DoorRig.with { rig in
+            _ = try await rig.enrol(DoorControllerEndToEndTests.enrolledPhoto)
+            rig.configuration.metrics.listen = ListenAddress(host: "127.0.0.1", port: port)
+            try await rig.runHeldDoor(visitors: [DoorControllerEndToEndTests.enrolledWalksUp], waitForPort: false) { door in
+                try await door.service.flushJournal()
+                #expect(try await rig.journaledDecisions().map(\.record.decision.outcome) == [.granted], "the door decided regardless")
             }
         }
     }
@@ -194,7 +221,8 @@ extension DoorRig {
     /// - Parameter watching: started once the door serves, before the scene, which waits for it to
     ///   connect to the kiosk (when there is one); cancelled when the door stops.
     func runHeldDoor(
-        visitors photos: [String], watching: (@Sendable (HeldDoor) async throws -> Void)? = nil, _ body: (HeldDoor) async throws -> Void
+        visitors photos: [String], watching: (@Sendable (HeldDoor) async throws -> Void)? = nil, waitForPort: Bool = true,
+        _ body: (HeldDoor) async throws -> Void
     ) async throws {
         let source = HeldSource(DemoScene(visitors: try photos.map { DemoScene.Visitor(name: $0, portrait: try portrait($0)) }))
         let lines = SimulatedDoorLines(logger: logger)
@@ -225,7 +253,7 @@ extension DoorRig {
         }
         var portIterator = ports.makeAsyncIterator()
         // A door that serves no HTTP (only a control socket, say) has no port to wait for.
-        let servesHTTP = configuration.kiosk.enabled || configuration.metrics.listen != nil
+        let servesHTTP = waitForPort && (configuration.kiosk.enabled || configuration.metrics.listen != nil)
         let port = servesHTTP ? try #require(await portIterator.next()) : 0
         var watcher: Task<Void, any Error>?
         if let watching {

@@ -224,6 +224,9 @@ extension FacegateConfiguration {
             }
             kiosk.preview = k.bool("preview", default: kiosk.preview)
             kiosk.displayNames = k.textMapping("names")
+            if kiosk.enabled, let metricsAddress = metrics.listen, metricsAddress == kiosk.listen {
+                status.problem("is the kiosk's address, which serves /metrics and /health already: give another or leave it out", key: "listen")
+            }
         }
         k.rejectUnknownKeys()
 

@@ -74,6 +74,10 @@ struct KioskService: Service {
         } catch where stopping.isSet {
             // A page's stream cut short as the server closes is no failure of the door.
             logger.debug("kiosk stopped", metadata: ["error": "\(type(of: error))"])
+        } catch {
+            // An address in use (or not this box's) costs the screen, never the door.
+            logger.error("kiosk unavailable: cannot listen", metadata: ["error": "\(type(of: error))"])
+            try? await gracefulShutdown()
         }
     }
 

@@ -28,7 +28,13 @@ struct StatusServer: Service {
                 await onListening(port)
             },
             logger: Self.quiet(logger))
-        try await app.run()
+        do {
+            try await app.run()
+        } catch {
+            // An address in use (or not this box's) costs the scrapes, never the door.
+            logger.error("/metrics and /health unavailable: cannot listen", metadata: ["error": "\(type(of: error))"])
+            try? await gracefulShutdown()
+        }
     }
 
     /// `/metrics` and `/health`, here and on the kiosk's address.
