@@ -112,8 +112,10 @@ struct ControlSocketService: Service {
     private func serve(_ connection: Int32) async {
         defer { close(connection) }
         let response: ControlResponse
+        // The request is read whoever sent it (and dropped unless they may ask): closing on a client
+        // still writing would reset the connection before it reads the refusal.
+        let line = try? await queue.run { try ControlSocketService.readLine(connection) }
         if let peer = Self.peer(of: connection), peer.isAllowed(adminGroup: adminGroup) {
-            let line = try? await queue.run { try ControlSocketService.readLine(connection) }
             if let line, let request = try? JSONDecoder().decode(ControlRequest.self, from: Data(line.utf8)) {
                 logger.notice("control request", metadata: ["command": "\(request.command.rawValue)", "uid": "\(peer.uid)"])
                 response = await handle(request)
@@ -138,9 +140,13 @@ struct ControlSocketService: Service {
         let folder = (path as NSString).deletingLastPathComponent
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         // A socket left by a daemon that died is replaced; anything else at the path is not touched.
-        var info = stat()
-        if lstat(path, &info) == 0 {
-            guard info.st_mode & S_IFMT == S_IFSOCK else { throw ControlSocketError("the control socket's path is taken by another file") }
+        // attributesOfItem does not follow a symlink: a link at the path is "another file".
+        if let type = (try? FileManager.default.attributesOfItem(atPath: path))?[.type] as? FileAttributeType {
+            guard type == .typeSocket else { throw ControlSocketError("the control socket's path is taken by another file") }
+            // One that answers belongs to a daemon still running: it is not taken from it.
+            if (try? ControlClient.connect(to: path)).map({ close($0) }) != nil {
+                throw ControlSocketError("another facegate daemon serves this control socket")
+            }
             unlink(path)
         }
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
@@ -246,19 +252,8 @@ public struct ControlSocketError: Error, CustomStringConvertible {
 /// `facegate status` and `facegate door unlock`: one request to the running daemon.
 public enum ControlClient {
     public static func send(_ request: ControlRequest, to path: String, timeout seconds: Int = 30) throws -> ControlResponse {
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw ControlSocketError("cannot make a socket") }
+        let fd = try connect(to: path)
         defer { close(fd) }
-        var address = try ControlSocketService.socketAddress(path)
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        guard connected == 0 else {
-            let code = errno
-            if code == ENOENT || code == ECONNREFUSED { throw ControlSocketError("no facegate daemon is listening on \(path) (is `facegate run` running?)") }
-            if code == EACCES { throw ControlSocketError("not allowed to use \(path): it is for root and the admin group") }
-            throw ControlSocketError("cannot connect to \(path) (errno \(code))")
-        }
         var timeout = timeval(tv_sec: seconds, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var line = [UInt8](try JSONEncoder().encode(request))
@@ -271,5 +266,23 @@ public enum ControlClient {
             throw ControlSocketError("the daemon's answer could not be read")
         }
         return response
+    }
+
+    /// A connected socket to the daemon at `path`.
+    static func connect(to path: String) throws -> Int32 {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw ControlSocketError("cannot make a socket") }
+        var address = try ControlSocketService.socketAddress(path)
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard connected == 0 else {
+            let code = errno
+            close(fd)
+            if code == ENOENT || code == ECONNREFUSED { throw ControlSocketError("no facegate daemon is listening on \(path) (is `facegate run` running?)") }
+            if code == EACCES { throw ControlSocketError("not allowed to use \(path): it is for root and the admin group") }
+            throw ControlSocketError("cannot connect to \(path) (errno \(code))")
+        }
+        return fd
     }
 }
