@@ -30,6 +30,7 @@ struct KioskService: Service {
 
     let settings: Settings
     let feed: KioskFeed
+    private let encoding = BlockingWorkQueue(label: "facegate.kiosk")
     let decisions: @Sendable () async -> AsyncStream<GateOutcome>
     let doorEvents: @Sendable () async -> AsyncStream<DoorEvent>
     let metrics: @Sendable () async -> [UInt8]
@@ -94,13 +95,15 @@ struct KioskService: Service {
             }
             guard settings.preview, lastPreview.map({ now - $0 >= .seconds(1 / settings.previewsPerSecond) }) ?? true else { continue }
             lastPreview = now
-            // At most 640 px wide: enough for a kiosk's screen, a fraction of a full frame's bytes.
+            // At most 640 px wide: enough for a kiosk's screen, a fraction of a full frame's bytes. Scaled
+            // and encoded where blocking work goes, not on the tasks that run the door's services.
             let image = observation.image
-            let scale = min(1, 640 / Double(image.width))
-            let shown =
-                scale < 1
-                ? (try? image.resized(width: 640, height: max(1, Int(Double(image.height) * scale)))) ?? image : image
-            guard let jpeg = try? ImageCodec.encodeJPEG(shown, quality: 70) else { continue }
+            let jpeg = try? await encoding.run { () throws -> [UInt8] in
+                let scale = min(1, 640 / Double(image.width))
+                let shown = scale < 1 ? try image.resized(width: 640, height: max(1, Int(Double(image.height) * scale))) : image
+                return try ImageCodec.encodeJPEG(shown, quality: 70)
+            }
+            guard let jpeg else { continue }
             sequence += 1
             feed.broadcast(
                 .json(
