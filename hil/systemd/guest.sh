@@ -13,8 +13,15 @@ failures=0
 check=setup
 
 say() { echo "  $check: $*"; }
-# fail MESSAGE: inside a check (a subshell), ends it as failed.
-fail() { say "FAIL: $*"; exit 1; }
+# fail MESSAGE: inside a check (a subshell), ends it as failed, with the service's last lines once started.
+fail() {
+    say "FAIL: $*"
+    if systemctl -q is-enabled facegate 2>/dev/null; then
+        say "$(systemctl show -p ActiveState,SubState,NRestarts,Result facegate | paste -sd' ')"
+        journalctl -u facegate -o short-monotonic -n 25 --no-hostname | cut -c1-260 | sed "s/^/  $check: | /"
+    fi
+    exit 1
+}
 # run NAME FUNCTION [essential]: runs a check in a subshell, prints its RESULT line. Once an essential
 # check (installation, configuration, start) failed, the rest fail at once rather than wait out timeouts.
 broken=
@@ -37,7 +44,9 @@ wait_until() {
     shift
     until "$@"; do [ "$(now)" -lt $deadline ] || return 1; sleep 0.2; done
 }
-decisions() { facegate log --json 2>/dev/null | wc -l; }
+# Decisions so far, from the service's "decision" log lines (journalctl is cheap; a facegate start is
+# not, under TCG, and polling with it starves the daemon).
+decisions() { journalctl -u facegate -o cat | grep -c '^decision '; }
 relay_is() { [ "$(cat "$relay")" = "$1" ]; }
 # The service's journal since a cursor file was written (cursor_mark FILE).
 cursor_mark() { journalctl -n 0 --show-cursor -q | sed -n 's/^-- cursor: //p' >"$1"; }
@@ -97,7 +106,7 @@ t_install() {
     cp $share/facegate_*.deb $work/
     apt-get install -y -o Dpkg::Use-Pty=0 $work/facegate_*.deb >$work/apt.log 2>&1 \
         || { tail -20 $work/apt.log; fail "apt install failed"; }
-    say "apt install took $(( $(now) - started )) s"
+    say "apt install took $(( $(now) - started )) s; dpkg: $(grep ' facegate:' /var/log/dpkg.log | cut -d' ' -f2,3 | paste -sd' ')"
     grep -q 'not enabled or started' $work/apt.log || fail "postinst did not say why the service is not started: $(tail -5 $work/apt.log)"
     [ "$(systemctl is-enabled facegate 2>&1)" = disabled ] || fail "the unit is $(systemctl is-enabled facegate 2>&1) before it is configured"
     getent group gpio >/dev/null || fail "no gpio group"
@@ -135,11 +144,6 @@ t_configure() {
         || fail "enrol: $(cat $work/enrolled.json)"
     write_config 10 7000 staff
     CREDENTIALS_DIRECTORY=$creds facegate config check >$work/check.log 2>&1 || fail "config check: $(cat $work/check.log)"
-    # For the test only: a 10 s watchdog (the unit's is 30 s) so that "fed over twice WatchdogSec" takes
-    # 20 s, not a minute. Everything else is the packaged unit.
-    mkdir -p /etc/systemd/system/facegate.service.d
-    printf '[Service]\nWatchdogSec=10\n' >/etc/systemd/system/facegate.service.d/hil-watchdog.conf
-    systemctl daemon-reload
 }
 # write_config FPS THRESHOLD TAG: the packaged example with this door's devices, emulator and policy.
 write_config() {
@@ -198,7 +202,7 @@ t_stranger_locked() {
         relay_is 0 || fail "the relay opened for a stranger"
         prop WatchdogTimestampMonotonic >>$stamps
         [ "$(now)" -lt $deadline ] || fail "no decision for the stranger within 180 s"
-        sleep 1
+        sleep 2
     done
     facegate log --json | tail -1 >$work/first.json
     say "$(cut -c1-200 $work/first.json)"
@@ -207,27 +211,10 @@ t_stranger_locked() {
 }
 run stranger-locked t_stranger_locked
 
-t_watchdog() {
-    local watchdog_usec since
-    watchdog_usec=$(prop WatchdogUSec)
-    [ "$watchdog_usec" = 10s ] || fail "WatchdogUSec=$watchdog_usec, expected the test's 10s"
-    # Over twice WatchdogSec since the start, the whole time on one main process.
-    since=$(( $(now) - $(cat $work/started_at) ))
-    [ $since -gt 22 ] || sleep $(( 23 - since ))
-    local pid=$(prop MainPID)
-    for _ in 1 2 3 4 5 6; do prop WatchdogTimestampMonotonic >>$work/watchdog-stamps; sleep 2; done
-    local distinct=$(sort -u $work/watchdog-stamps | grep -vc '^0$')
-    say "running $(( $(now) - $(cat $work/started_at) )) s, $distinct distinct WatchdogTimestamps, NRestarts=$(prop NRestarts)"
-    [ "$(prop NRestarts)" = 0 ] || fail "restarted: NRestarts=$(prop NRestarts)"
-    [ "$(prop MainPID)" = "$pid" ] && [ "$(prop ActiveState)" = active ] || fail "not the same running process"
-    [ "$distinct" -ge 3 ] || fail "WatchdogTimestamp did not advance ($distinct values)"
-    ! journalctl -u facegate -o cat | grep -qi 'watchdog timeout' || fail "systemd reported a watchdog timeout"
-}
-run watchdog t_watchdog
 
 t_enrolled_opens() {
     feed jeff_bezos
-    wait_until 120 relay_is 1 || fail "the relay never opened for the enrolled person"
+    wait_until 180 relay_is 1 || fail "the relay never opened for the enrolled person"
     local start=$(awk '{print int($1 * 100)}' /proc/uptime)
     wait_until 10 relay_is 0 || fail "the relay never locked again"
     local held=$(( $(awk '{print int($1 * 100)}' /proc/uptime) - start ))
@@ -240,6 +227,25 @@ t_enrolled_opens() {
     stop_feed
 }
 run enrolled-opens t_enrolled_opens
+
+t_watchdog() {
+    local watchdog_usec since
+    watchdog_usec=$(prop WatchdogUSec)
+    [ "$watchdog_usec" = 30s ] || fail "WatchdogUSec=$watchdog_usec, expected the unit's 30s"
+    # Over twice WatchdogSec since the start (the decisions before take longer than that under TCG),
+    # the whole time on one main process.
+    since=$(( $(now) - $(cat $work/started_at) ))
+    [ $since -gt 62 ] || sleep $(( 63 - since ))
+    local pid=$(prop MainPID)
+    for _ in 1 2 3 4 5 6; do prop WatchdogTimestampMonotonic >>$work/watchdog-stamps; sleep 2; done
+    local distinct=$(sort -u $work/watchdog-stamps | grep -vc '^0$')
+    say "running $(( $(now) - $(cat $work/started_at) )) s, $distinct distinct WatchdogTimestamps, NRestarts=$(prop NRestarts)"
+    [ "$(prop NRestarts)" = 0 ] || fail "restarted: NRestarts=$(prop NRestarts)"
+    [ "$(prop MainPID)" = "$pid" ] && [ "$(prop ActiveState)" = active ] || fail "not the same running process"
+    [ "$distinct" -ge 3 ] || fail "WatchdogTimestamp did not advance ($distinct values)"
+    ! journalctl -u facegate -o cat | grep -qi 'watchdog timeout' || fail "systemd reported a watchdog timeout"
+}
+run watchdog t_watchdog
 
 # --- 4. the reload, the journal's priorities, no secret in it -----------------------------------------------
 t_reload() {
