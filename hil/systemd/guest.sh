@@ -104,6 +104,7 @@ t_install() {
     # From a local folder, as an installer would (apt refuses some paths on the 9p share). The guest has
     # no network device: everything the package depends on must already be in the image.
     cp $share/facegate_*.deb $work/
+    say "copied the .deb from the share in $(( $(now) - started )) s"
     apt-get install -y -o Dpkg::Use-Pty=0 $work/facegate_*.deb >$work/apt.log 2>&1 \
         || { tail -20 $work/apt.log; fail "apt install failed"; }
     say "apt install took $(( $(now) - started )) s; dpkg: $(grep ' facegate:' /var/log/dpkg.log | cut -d' ' -f2,3 | paste -sd' ')"
@@ -144,6 +145,13 @@ t_configure() {
         || fail "enrol: $(cat $work/enrolled.json)"
     write_config 10 7000 staff
     CREDENTIALS_DIRECTORY=$creds facegate config check >$work/check.log 2>&1 || fail "config check: $(cat $work/check.log)"
+    # The changes to the packaged unit, for TCG only. WatchdogSec=60 (the unit says 30): the daemon
+    # stops feeding the watchdog while one frame's analysis takes over 15 s ("pipeline hung"); emulated,
+    # an analysis takes 15-25 s at times (on a box, well under a second), and 30 s then kills it.
+    # TimeoutStopSec=60 (the unit says 15): the visit being decided finishes first, slowly here.
+    mkdir -p /etc/systemd/system/facegate.service.d
+    printf '[Service]\nWatchdogSec=60\nTimeoutStopSec=60\n' >/etc/systemd/system/facegate.service.d/hil-tcg.conf
+    systemctl daemon-reload
 }
 # write_config FPS THRESHOLD TAG: the packaged example with this door's devices, emulator and policy.
 write_config() {
@@ -155,6 +163,11 @@ camera:
   width: 640
   height: 480
   fps: $1
+# Frames are scaled to 320 wide for the face detector (640 by default): emulated, one frame's
+# analysis at 640 takes 15-25 s, past the 15 s after which the daemon calls its pipeline hung and stops
+# feeding the watchdog. The photos' faces stay well above the detector's smallest.
+quality:
+  detection_width: 320
 backend:
   kind: nec
   # Under TCG the emulator's face analysis takes many seconds.
@@ -231,11 +244,11 @@ run enrolled-opens t_enrolled_opens
 t_watchdog() {
     local watchdog_usec since
     watchdog_usec=$(prop WatchdogUSec)
-    [ "$watchdog_usec" = 30s ] || fail "WatchdogUSec=$watchdog_usec, expected the unit's 30s"
-    # Over twice WatchdogSec since the start (the decisions before take longer than that under TCG),
-    # the whole time on one main process.
+    [ "$watchdog_usec" = 1min ] || fail "WatchdogUSec=$watchdog_usec, expected the test's 1min"
+    # Over twice WatchdogSec since the start (the two decisions before take about that long under
+    # TCG), the whole time on one main process.
     since=$(( $(now) - $(cat $work/started_at) ))
-    [ $since -gt 62 ] || sleep $(( 63 - since ))
+    [ $since -gt 122 ] || sleep $(( 123 - since ))
     local pid=$(prop MainPID)
     for _ in 1 2 3 4 5 6; do prop WatchdogTimestampMonotonic >>$work/watchdog-stamps; sleep 2; done
     local distinct=$(sort -u $work/watchdog-stamps | grep -vc '^0$')
@@ -287,6 +300,9 @@ t_journal_priorities() {
     notice=$(journalctl -u facegate -p notice -o cat | wc -l)
     say "-p info: $info lines, -p notice: $notice, -p warning: $(echo "$warn" | grep -c .)"
     [ "$info" -ge "$notice" ] || fail "priorities out of order"
+    # libdispatch's complaint when refused a higher thread priority (the unit gives no CAP_SYS_NICE, and
+    # filters @resources), which it logs without a priority prefix: at info, never above.
+    ! echo "$warn" | grep -q 'Failed to set thread priority' || fail "libdispatch's line shows at warning"
 }
 run journal-priorities t_journal_priorities
 
@@ -305,7 +321,8 @@ run no-secret-logged t_no_secret_logged
 t_security() {
     systemd-analyze security --no-pager facegate.service >$work/security.txt 2>&1 || true
     local line=$(grep -i 'overall exposure' $work/security.txt)
-    say "$line"
+    say "running system: $line"
+    say "the same unit file offline: $(systemd-analyze security --offline=true /lib/systemd/system/facegate.service 2>&1 | grep -i 'overall exposure')"
     grep '✗' $work/security.txt | sed 's/  */ /g' | while read -r item; do say "exposed: $item"; done
     local exposure=$(echo "$line" | sed -n 's/.*: *\([0-9.]*\).*/\1/p')
     [ -n "$exposure" ] || fail "no exposure level: $(tail -3 $work/security.txt)"
@@ -334,8 +351,10 @@ run sigkill-restart t_sigkill_restart
 # --- 6. systemctl stop: the relay at its resting level -------------------------------------------------------------
 t_stop() {
     cursor_mark $work/cursor-stop
+    local t0=$(now)
     systemctl stop facegate || fail "systemctl stop failed"
-    say "$(systemctl show -p ActiveState,Result,ExecMainStatus facegate | paste -sd' ')"
+    say "stopped in $(( $(now) - t0 )) s; $(systemctl show -p ActiveState,Result,ExecMainStatus facegate | paste -sd' ')"
+    journal_since $work/cursor-stop -o short-monotonic | grep -E 'stopping|stopped|timed out|Deactivated' | cut -c1-160 | while read -r line; do say "$line"; done
     [ "$(prop ActiveState)" = inactive ] || fail "ActiveState=$(prop ActiveState)"
     [ "$(prop Result)" = success ] || fail "Result=$(prop Result)"
     relay_is 0 || fail "the relay is not at rest after stop"
@@ -348,9 +367,10 @@ t_invalid_config() {
     cursor_mark $work/cursor-invalid
     write_config 10 7000 staff
     sed -i 's/^  pulse_seconds: 2$/  pulse_seconds: -4/' /etc/facegate/facegate.yaml
-    local restarts=$(prop NRestarts)
     systemctl start facegate 2>/dev/null && fail "systemctl start succeeded on an invalid configuration"
-    sleep 12   # over twice RestartSec=5: a restart loop would show
+    # A manual start resets NRestarts; a restart loop would raise it within twice RestartSec=5.
+    local restarts=$(prop NRestarts)
+    sleep 12
     say "$(systemctl show -p ActiveState,Result,ExecMainStatus,NRestarts facegate | paste -sd' ')"
     [ "$(prop ExecMainStatus)" = 78 ] || fail "ExecMainStatus=$(prop ExecMainStatus)"
     [ "$(prop ActiveState)" = failed ] || fail "ActiveState=$(prop ActiveState)"
