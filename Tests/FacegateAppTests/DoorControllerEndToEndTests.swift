@@ -252,7 +252,12 @@ final class DoorRig: @unchecked Sendable {
         visitors photos: [String], blurRadius: Int = 0, search: (any FaceSearch & CloudDirectory)? = nil,
         lines: (any DoorLines)? = nil
     ) async throws -> Run {
-        let visitors = try photos.map { photo in
+        try await runDoor(source: DemoScene(visitors: try visitors(photos, blurRadius: blurRadius)), search: search, lines: lines)
+    }
+
+    /// The scene's people, each photo made a head-and-shoulders portrait (blurred when asked).
+    func visitors(_ photos: [String], blurRadius: Int = 0) throws -> [DemoScene.Visitor] {
+        try photos.map { photo in
             var portrait = try portrait(photo)
             if blurRadius > 0 {
                 // Blurred at about the size it has in the frame, so the blur survives the scaling.
@@ -260,7 +265,6 @@ final class DoorRig: @unchecked Sendable {
             }
             return DemoScene.Visitor(name: photo, portrait: portrait)
         }
-        return try await runDoor(source: DemoScene(visitors: visitors), search: search, lines: lines)
     }
 
     /// The daemon, run over `source` (a replayed clip, a scene) until it ends.

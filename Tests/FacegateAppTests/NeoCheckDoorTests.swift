@@ -30,8 +30,6 @@ struct NeoCheckDoorTests {
     }
 
     static func grantThenBudget(harness: NeoCheckEmulatorHarness, folder: URL, stills: DlibFaceAnalyzer) async throws {
-        let endpoint = harness.endpoint.absoluteString
-        let account = NeoCheckTestAccount.self
         // The installer's side: a face list with one person on it.
         var quiet = Logger(label: "neocheck-door-test")
         quiet.logLevel = .critical
@@ -42,28 +40,11 @@ struct NeoCheckDoorTests {
                 faceImage: try DoorControllerEndToEndTests.photo(DoorControllerEndToEndTests.enrolledPhoto), name: "Leo",
                 surname1: "Member", faceListId: list))
 
-        var configuration = FacegateConfiguration()
-        // The scene's visitors are photos carried up to the camera, which the liveness stage refuses
-        // (its own tests turn it on); these tests are about what happens after it.
-        configuration.liveness.enabled = false
-        configuration.backend.kind = .neocheck
-        configuration.backend.neoCheck.endpoint = endpoint
-        configuration.backend.neoCheck.clientId = account.clientID
-        configuration.backend.neoCheck.username = account.username
-        for (name, value) in [("client-secret", account.clientSecret), ("password", account.password)] {
-            let path = folder.appendingPathComponent(name).path
-            #expect(FileManager.default.createFile(atPath: path, contents: Data(value.utf8), attributes: [.posixPermissions: 0o600]))
-        }
-        configuration.backend.neoCheck.clientSecret = .file(folder.appendingPathComponent("client-secret").path)
-        configuration.backend.neoCheck.password = .file(folder.appendingPathComponent("password").path)
+        var configuration = try NeoCheckDoor.configuration(harness: harness, folder: folder)
         // One granted visit an hour (its identification and the lookup confirming the record is
         // enabled): the second visit finds the budget spent.
         configuration.backend.neoCheck.callsPerHour = 2
-        configuration.backend.neoCheck.budgetStatePath = folder.appendingPathComponent("budget.json").path
-        configuration.door.name = "neocheck door"
-        configuration.door.faceList = "front door"
-        configuration.door.pulse = .milliseconds(300)
-        configuration.journal.path = folder.appendingPathComponent("journal.sqlite").path
+        configuration.offlineCache.enabled = true
         configuration.offlineCache.path = folder.appendingPathComponent("cache.sqlite").path
         let keyPath = folder.appendingPathComponent("cache.key").path
         try OfflineCacheKey.generate(to: keyPath)

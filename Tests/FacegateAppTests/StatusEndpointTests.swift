@@ -218,13 +218,17 @@ extension DoorRig {
 
     /// The daemon with its status server over these people walking up; `body` runs once every visit is
     /// decided, while the door still runs, then the scene ends.
-    /// - Parameter watching: started once the door serves, before the scene, which waits for it to
-    ///   connect to the kiosk (when there is one); cancelled when the door stops.
+    /// - Parameters:
+    ///   - watching: started once the door serves, before the scene, which waits for it to connect to
+    ///     the kiosk (when there is one); cancelled when the door stops.
+    ///   - beforeScene: run once the door serves, before the scene starts.
+    ///   - decisions: how many decisions to wait for before `body` (default: one per visitor).
     func runHeldDoor(
-        visitors photos: [String], watching: (@Sendable (HeldDoor) async throws -> Void)? = nil, waitForPort: Bool = true,
+        visitors photos: [String], blurRadius: Int = 0, watching: (@Sendable (HeldDoor) async throws -> Void)? = nil,
+        waitForPort: Bool = true, beforeScene: ((HeldDoor) async throws -> Void)? = nil, decisions expected: Int? = nil,
         _ body: (HeldDoor) async throws -> Void
     ) async throws {
-        let source = HeldSource(DemoScene(visitors: try photos.map { DemoScene.Visitor(name: $0, portrait: try portrait($0)) }))
+        let source = HeldSource(DemoScene(visitors: try visitors(photos, blurRadius: blurRadius)))
         let lines = SimulatedDoorLines(logger: logger)
         let parts = try DoorParts.open(
             configuration,
@@ -263,8 +267,11 @@ extension DoorRig {
             while await service.kioskWatchers == 0, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
         }
         defer { watcher?.cancel() }
+        try await beforeScene?(HeldDoor(service: service, port: port, httpClient: httpClient, before: PipelineStatistics(), lines: lines))
         source.start.finish()
-        for _ in photos { _ = try #require(await decisions.next(), "the door stopped before deciding every visit") }
+        for _ in 0..<(expected ?? photos.count) {
+            _ = try #require(await decisions.next(), "the door stopped before deciding every visit")
+        }
         // The journal's writer commits in batches: what it holds is on disk before the comparison.
         try await service.flushJournal()
         let before = await service.pipeline.statistics

@@ -98,7 +98,8 @@ struct BackendOpening: Sendable {
 
 /// A backend's client, opened: the door's search and revocation lister, and how to release it.
 struct OpenedBackend: Sendable {
-    var search: any FaceSearch & CloudDirectory
+    /// The door's search, its register's revocations and enrolment into that register.
+    var search: any FaceSearch & CloudDirectory & FaceEnrolling
     /// What it runs without (a lost call budget): logged, journaled and shown in `STATUS=` by the daemon.
     var degradations: [StartDegradation] = []
     var close: @Sendable () async -> Void

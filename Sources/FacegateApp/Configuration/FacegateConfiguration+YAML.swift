@@ -28,6 +28,7 @@ import Yams
 /// - `logging`: `level`
 /// - `metrics`: `listen` (`host:port`: `/metrics` and `/health` served there; absent: not served)
 /// - `control`: `socket` (a path, or `off`), `admin_group`
+/// - `enrolment`: `min_quality`, `max_pose_degrees`, `min_eye_distance` (the gate of `facegate enrol`)
 /// - `kiosk`: `enabled` (true when the section is given), `listen` (`host:port`, default `127.0.0.1:8470`),
 ///   `preview`, `names` (subject id: display name)
 ///
@@ -211,6 +212,12 @@ extension FacegateConfiguration {
         }
         control.adminGroup = controlSection.string("admin_group", default: control.adminGroup)
         controlSection.rejectUnknownKeys()
+
+        let e = r.scoped("enrolment")
+        enrolment.minQuality = e.double("min_quality", default: enrolment.minQuality, in: 0...1)
+        enrolment.maxPoseDegrees = e.double("max_pose_degrees", default: enrolment.maxPoseDegrees, in: 0...90)
+        enrolment.minInterEyeDistance = e.double("min_eye_distance", default: enrolment.minInterEyeDistance, in: 1...10_000)
+        e.rejectUnknownKeys()
 
         let k = r.scoped("kiosk")
         if k.isPresent {

@@ -22,6 +22,8 @@ public struct FacegateConfiguration: Sendable, Equatable {
     public var metrics = Metrics()
     public var kiosk = Kiosk()
     public var control = Control()
+    /// The gate a face must pass to be enrolled at the door (`facegate enrol`).
+    public var enrolment = EnrolmentGate()
     /// Folder of the dlib models; nil searches the default folders.
     public var modelsDirectory: String?
 

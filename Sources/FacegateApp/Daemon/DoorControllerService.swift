@@ -91,6 +91,8 @@ public struct DoorControllerService: Service, CustomStringConvertible {
             decisionDeadline: configuration.backend.decisionDeadline)
         pipelineSettings.uncertainLiveness = configuration.liveness.uncertain
         pipelineSettings.metrics = metrics
+        // An enrolment's two calls each get the decision's deadline and a margin: an installer waits.
+        pipelineSettings.enrolmentCloudTimeout = configuration.backend.decisionDeadline + .seconds(5)
         if configuration.kiosk.enabled {
             let feed = KioskFeed()
             kioskFeed = feed
@@ -101,9 +103,13 @@ public struct DoorControllerService: Service, CustomStringConvertible {
         pipelineSettings.detection = DetectionPlanner.Settings(
             detectionWidth: configuration.quality.detectionWidth, minInterEyeDistance: configuration.approach.minInterEyeDistance,
             wholeFrameInterval: configuration.motion.fullDetectionInterval)
+        let enrolment = parts.enroller.map { enroller in
+            DoorEnrolment(gate: configuration.enrolment, liveness: parts.liveness, search: parts.search, enroller: enroller, logger: logger)
+        }
         pipeline = GatePipeline(
             source: parts.source, analyzer: parts.analyzer, liveness: parts.liveness, search: parts.search, offline: parts.cache,
-            door: parts.door, journal: parts.journal, policy: configuration.doorPolicy, settings: pipelineSettings, logger: logger)
+            door: parts.door, journal: parts.journal, enrolment: enrolment, policy: configuration.doorPolicy, settings: pipelineSettings,
+            logger: logger)
     }
 
     /// The door's name only: the parts and configuration are not for log lines.
@@ -287,6 +293,7 @@ extension FacegateConfiguration {
         if metrics != other.metrics { sections.append("metrics") }
         if kiosk != other.kiosk { sections.append("kiosk") }
         if control != other.control { sections.append("control") }
+        if enrolment != other.enrolment { sections.append("enrolment") }
         if modelsDirectory != other.modelsDirectory { sections.append("models") }
         // The policy's keys apply live; the name and the wiring (relay, contact, button, timing) do not.
         var door = self.door
@@ -316,6 +323,12 @@ extension DoorControllerService {
             let record = await pipeline.unlockManually(reason: reason)
             return ControlResponse(ok: record.relay == .unlocked, error: record.relay == .unlocked ? nil : "the relay did not unlock",
                 decision: record.id, relay: record.relay?.rawValue)
+        case .enrol:
+            guard let enrolment = request.enrolment else { return .refused("an enrolment request names who to enrol") }
+            guard !doorFailed.isSet else { return .refused("the door has failed and is stopping") }
+            let seconds = min(max(request.timeoutSeconds ?? 60, 1), 600)
+            let outcome = await pipeline.enrolNextVisit(enrolment, within: .seconds(seconds))
+            return ControlResponse(ok: outcome.enrolled, error: outcome.enrolled ? nil : outcome.reason, enrolment: outcome)
         }
     }
 

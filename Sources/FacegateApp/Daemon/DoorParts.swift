@@ -20,6 +20,8 @@ public struct DoorParts: Sendable {
     public var search: any FaceSearch
     /// The cloud's register, for revocation sync; nil when the backend has none.
     public var directory: (any CloudDirectory)?
+    /// Enrolment into the cloud's register (`facegate enrol`); nil when the backend has none.
+    public var enroller: (any FaceEnrolling)?
     /// nil when the offline cache is turned off.
     public var cache: OfflineFaceCache?
     public var door: DoorController
@@ -34,6 +36,8 @@ public struct DoorParts: Sendable {
     public struct Overrides: Sendable {
         public var source: (any FrameSource)?
         public var search: (any FaceSearch & CloudDirectory)?
+        /// Enrolment instead of the configured backend's (default: `search`'s own, when it enrols).
+        public var enroller: (any FaceEnrolling)?
         public var doorLines: (any DoorLines)?
         /// The face core, already loaded (tests share one instead of loading the models for each door).
         public var faceEngine: FaceEngine?
@@ -44,8 +48,9 @@ public struct DoorParts: Sendable {
         public init(
             source: (any FrameSource)? = nil, search: (any FaceSearch & CloudDirectory)? = nil, doorLines: (any DoorLines)? = nil,
             openDoorLines: (@Sendable () throws(DaemonStartError) -> any DoorLines)? = nil, faceEngine: FaceEngine? = nil,
-            environment: [String: String] = ProcessInfo.processInfo.environment
+            enroller: (any FaceEnrolling)? = nil, environment: [String: String] = ProcessInfo.processInfo.environment
         ) {
+            self.enroller = enroller ?? (search as? any FaceEnrolling)
             self.faceEngine = faceEngine
             self.openDoorLines = openDoorLines
             self.source = source
@@ -57,9 +62,10 @@ public struct DoorParts: Sendable {
 
     public init(
         source: any FrameSource, analyzer: any FrameAnalyzing, liveness: (any PresentationAttackDetecting)? = nil,
-        search: any FaceSearch, directory: (any CloudDirectory)?, cache: OfflineFaceCache?, door: DoorController,
-        journal: SQLiteJournal, degradations: [StartDegradation] = [], close: @escaping @Sendable () async -> Void
+        search: any FaceSearch, directory: (any CloudDirectory)?, enroller: (any FaceEnrolling)? = nil, cache: OfflineFaceCache?,
+        door: DoorController, journal: SQLiteJournal, degradations: [StartDegradation] = [], close: @escaping @Sendable () async -> Void
     ) {
+        self.enroller = enroller
         self.liveness = liveness
         self.degradations = degradations
         self.source = source
@@ -116,18 +122,7 @@ public struct DoorParts: Sendable {
     private static func openAfterTheDoor(
         _ configuration: FacegateConfiguration, door: DoorController, overrides: Overrides, logger: Logger
     ) throws(DaemonStartError) -> DoorParts {
-        let analyzer: DlibFaceAnalyzer
-        do {
-            let engine = try overrides.faceEngine ?? FaceEngine(models: try FaceModels.locate(configuration.modelsDirectory))
-            analyzer = DlibFaceAnalyzer(engine: engine, configuration: configuration.quality)
-        } catch let error as FaceEngineError {
-            // A models folder without the models, or with broken ones, is the installation's to fix:
-            // restarting will not. Anything else the engine says is not the configuration's fault.
-            let installation = error.code == .modelMissing || error.code == .modelInvalid
-            throw DaemonStartError(key: "models", error.description, cause: installation ? .configuration : .environment)
-        } catch {
-            throw DaemonStartError(key: "models", "\(error)", cause: .environment)
-        }
+        let analyzer = try faceAnalyzer(configuration, overrides: overrides)
         let liveness = try livenessStage(configuration.liveness)
         let source: any FrameSource
         if let override = overrides.source { source = override } else { source = try frameSource(configuration.camera, logger: logger) }
@@ -144,16 +139,32 @@ public struct DoorParts: Sendable {
 
         if let search = overrides.search {
             return DoorParts(
-                source: source, analyzer: analyzer, liveness: liveness, search: search, directory: search, cache: cache, door: door,
-                journal: journal, degradations: degradations, close: {})
+                source: source, analyzer: analyzer, liveness: liveness, search: search, directory: search, enroller: overrides.enroller,
+                cache: cache, door: door, journal: journal, degradations: degradations, close: {})
         }
         let backend = configuration.backend
         let opened = try backend.chosen.open(
             BackendOpening(
                 http: CloudHTTPPolicy(requestTimeout: backend.requestTimeout), environment: overrides.environment, logger: logger))
         return DoorParts(
-            source: source, analyzer: analyzer, liveness: liveness, search: opened.search, directory: opened.search, cache: cache,
-            door: door, journal: journal, degradations: degradations + opened.degradations, close: opened.close)
+            source: source, analyzer: analyzer, liveness: liveness, search: opened.search, directory: opened.search,
+            enroller: opened.search, cache: cache, door: door, journal: journal, degradations: degradations + opened.degradations,
+            close: opened.close)
+    }
+
+    /// The quality core on the configured models (or the overrides' engine).
+    static func faceAnalyzer(_ configuration: FacegateConfiguration, overrides: Overrides) throws(DaemonStartError) -> DlibFaceAnalyzer {
+        do {
+            let engine = try overrides.faceEngine ?? FaceEngine(models: try FaceModels.locate(configuration.modelsDirectory))
+            return DlibFaceAnalyzer(engine: engine, configuration: configuration.quality)
+        } catch let error as FaceEngineError {
+            // A models folder without the models, or with broken ones, is the installation's to fix:
+            // restarting will not. Anything else the engine says is not the configuration's fault.
+            let installation = error.code == .modelMissing || error.code == .modelInvalid
+            throw DaemonStartError(key: "models", error.description, cause: installation ? .configuration : .environment)
+        } catch {
+            throw DaemonStartError(key: "models", "\(error)", cause: .environment)
+        }
     }
 
     /// The presentation-attack stage the door's `liveness` section asks for. Its models missing or

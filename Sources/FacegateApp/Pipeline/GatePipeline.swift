@@ -79,6 +79,8 @@ public struct GatePipelineSettings: Sendable {
     /// Told each frame and the faces found in it (none when the motion gate let it go unanalysed): the
     /// kiosk's preview and guidance. Called on the frame path: it must return at once.
     public var frameObserver: (@Sendable (PixelImage, [DetectedFace]) -> Void)?
+    /// How long each of an enrolment's cloud calls (the duplicate search, the registration) may take.
+    public var enrolmentCloudTimeout: Duration = .seconds(10)
 
     public init(
         door: String, approach: ApproachConfiguration, motion: MotionGateConfiguration = .off, decisionDeadline: Duration,
@@ -113,6 +115,7 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
     private let offline: (any OfflineFaceStore)?
     private let door: any DoorActuator
     private let journal: any GateJournal
+    private let enrolment: DoorEnrolment?
     private let settings: Settings
     private let logger: Logger
     private let qualityQueue = BlockingWorkQueue(label: "facegate.quality")
@@ -131,14 +134,20 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
     /// What `/health` reads: the newest frame, and the last problem of each part the pipeline uses.
     public private(set) var healthFacts = PipelineHealthFacts()
     private var decisionObservers: [AsyncStream<GateOutcome>.Continuation] = []
+    /// The enrolment waiting for the next approach (`facegate enrol`), or being carried out.
+    private var enrolmentSlot: EnrolmentSlot?
 
-    /// - Parameter liveness: the presentation-attack stage, judging each visit before the cloud is
-    ///   asked; nil decides without it (the door's `liveness.enabled: false`).
+    /// - Parameters:
+    ///   - liveness: the presentation-attack stage, judging each visit before the cloud is asked; nil
+    ///     decides without it (the door's `liveness.enabled: false`).
+    ///   - enrolment: how an approach is enrolled when ``enrolNextVisit(_:within:)`` asks; nil: never.
     public init(
         source: any FrameSource, analyzer: any FrameAnalyzing, liveness: (any PresentationAttackDetecting)? = nil,
         search: any FaceSearch, offline: (any OfflineFaceStore)?, door: any DoorActuator, journal: any GateJournal,
-        policy: DoorPolicy, settings: Settings, logger: Logger, clock: PipelineClock, now: @escaping @Sendable () -> Date = { Date() }
+        enrolment: DoorEnrolment? = nil, policy: DoorPolicy, settings: Settings, logger: Logger, clock: PipelineClock,
+        now: @escaping @Sendable () -> Date = { Date() }
     ) {
+        self.enrolment = enrolment
         self.liveness = liveness
         self.source = source
         self.analyzer = analyzer
@@ -438,8 +447,9 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
     }
 
     /// A visit in, a decision record out: identify, decide, act (a grant committed, then the door
-    /// opened), learn, keep for re-check, announce.
+    /// opened), learn, keep for re-check, announce. A visit an enrolment waits for is enrolled instead.
     private func decide(_ pending: PendingVisit) async {
+        if await enrolIfWaiting(pending.visit) { return }
         let started = clock.now
         decisionStarted = started
         defer { decisionStarted = nil }
@@ -729,6 +739,65 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
     }
 }
 
+// MARK: - Enrolment at the door
+
+extension ClockedGatePipeline {
+    /// An enrolment waiting for its approach, or being carried out.
+    struct EnrolmentSlot {
+        let id: UUID
+        let request: EnrolmentRequest
+        let outcome: AsyncStream<EnrolmentOutcome>.Continuation
+        /// An approach was taken for it: it ends with that approach's outcome, however long the cloud takes.
+        var taken = false
+    }
+
+    /// Whether an enrolment is waiting for the next approach.
+    public var enrolmentIsWaiting: Bool { enrolmentSlot.map { !$0.taken } ?? false }
+
+    /// Takes the next approach as an enrolment (the door stays locked for it, and no decision is
+    /// journaled) and returns how it ended; nobody approaching within `limit` ends it `timedOut`.
+    /// One at a time: another request meanwhile is answered `busy`.
+    public func enrolNextVisit(_ request: EnrolmentRequest, within limit: Duration) async -> EnrolmentOutcome {
+        guard let enrolment else { return EnrolmentOutcome(.invalidRequest, reason: "this door cannot enrol: its backend has no register") }
+        if let invalid = enrolment.problem(with: request, policy: policy) { return invalid }
+        guard enrolmentSlot == nil else { return EnrolmentOutcome(.busy, reason: "another enrolment is waiting for its approach") }
+        let id = UUID()
+        let (outcomes, sink) = AsyncStream<EnrolmentOutcome>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        enrolmentSlot = EnrolmentSlot(id: id, request: request, outcome: sink)
+        logger.notice("enrolment: waiting for the next approach", metadata: ["door": "\(settings.door)"])
+        // Cancelled when this returns: only an enrolment still waiting is ended by it.
+        async let _ = expireEnrolment(id, after: limit)
+        for await outcome in outcomes { return outcome }
+        // The caller was cancelled: an approach not yet taken is no longer waited for.
+        withdrawEnrolment(id, because: EnrolmentOutcome(.timedOut, reason: "the enrolment was cancelled"))
+        return EnrolmentOutcome(.timedOut, reason: "the enrolment was cancelled")
+    }
+
+    private func expireEnrolment(_ id: UUID, after limit: Duration) async {
+        guard (try? await clock.sleep(for: limit)) != nil else { return }
+        withdrawEnrolment(id, because: EnrolmentOutcome(.timedOut, reason: "nobody approached within \(Int(limit.timeInterval.rounded())) s"))
+    }
+
+    private func withdrawEnrolment(_ id: UUID, because outcome: EnrolmentOutcome) {
+        guard let slot = enrolmentSlot, slot.id == id, !slot.taken else { return }
+        enrolmentSlot = nil
+        slot.outcome.yield(outcome)
+        slot.outcome.finish()
+    }
+
+    /// Enrols `visit` when an enrolment waits for it; false when none does (the visit is decided).
+    func enrolIfWaiting(_ visit: Visit) async -> Bool {
+        guard var slot = enrolmentSlot, !slot.taken, let enrolment else { return false }
+        slot.taken = true
+        enrolmentSlot = slot
+        let outcome = await enrolment.enrol(visit, as: slot.request, policy: policy, cloudTimeout: settings.enrolmentCloudTimeout)
+        enrolmentSlot = nil
+        slot.outcome.yield(outcome)
+        slot.outcome.finish()
+        return true
+    }
+}
+
 /// The gate pipeline as the daemon runs it, on the continuous clock.
 public typealias GatePipeline = ClockedGatePipeline<ContinuousClock>
 
@@ -736,10 +805,11 @@ extension ClockedGatePipeline where PipelineClock == ContinuousClock {
     public init(
         source: any FrameSource, analyzer: any FrameAnalyzing, liveness: (any PresentationAttackDetecting)? = nil,
         search: any FaceSearch, offline: (any OfflineFaceStore)?, door: any DoorActuator, journal: any GateJournal,
-        policy: DoorPolicy, settings: Settings, logger: Logger, now: @escaping @Sendable () -> Date = { Date() }
+        enrolment: DoorEnrolment? = nil, policy: DoorPolicy, settings: Settings, logger: Logger,
+        now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.init(
             source: source, analyzer: analyzer, liveness: liveness, search: search, offline: offline, door: door, journal: journal,
-            policy: policy, settings: settings, logger: logger, clock: ContinuousClock(), now: now)
+            enrolment: enrolment, policy: policy, settings: settings, logger: logger, clock: ContinuousClock(), now: now)
     }
 }

@@ -14,15 +14,23 @@ public struct ControlRequest: Codable, Sendable, Equatable {
         case status
         /// Pulse the relay as a manual decision, journaled with its reason.
         case unlock
+        /// Take the next approach as an enrolment.
+        case enrol
     }
 
     public var command: Command
     /// Why (for `unlock`): journaled with the decision.
     public var reason: String?
+    /// Who to enrol (for `enrol`).
+    public var enrolment: EnrolmentRequest?
+    /// How long to wait for the approach (for `enrol`; 1...600, default 60).
+    public var timeoutSeconds: Int?
 
-    public init(command: Command, reason: String? = nil) {
+    public init(command: Command, reason: String? = nil, enrolment: EnrolmentRequest? = nil, timeoutSeconds: Int? = nil) {
         self.command = command
         self.reason = reason
+        self.enrolment = enrolment
+        self.timeoutSeconds = timeoutSeconds
     }
 }
 
@@ -35,8 +43,14 @@ public struct ControlResponse: Codable, Sendable {
     public var decision: UUID?
     /// What the relay did (for `unlock`).
     public var relay: String?
+    /// How the enrolment ended (for `enrol`).
+    public var enrolment: EnrolmentOutcome?
 
-    public init(ok: Bool, error: String? = nil, health: DoorHealthReport? = nil, decision: UUID? = nil, relay: String? = nil) {
+    public init(
+        ok: Bool, error: String? = nil, health: DoorHealthReport? = nil, decision: UUID? = nil, relay: String? = nil,
+        enrolment: EnrolmentOutcome? = nil
+    ) {
+        self.enrolment = enrolment
         self.ok = ok
         self.error = error
         self.health = health
@@ -65,13 +79,16 @@ struct ControlPeer: Sendable, Equatable {
 ///
 /// A Unix socket (mode 0660, group the admin group where the daemon may give it), and each connection
 /// checked by the kernel's word on who connected: root, the daemon's user and the admin group only.
-/// One request per connection, answered in turn: they are an installer's commands, not traffic.
+/// One request per connection; connections are served side by side, so that `facegate status` answers
+/// while an enrolment waits for its approach.
 struct ControlSocketService: Service {
     let path: String
     /// Members of this group may use the socket (nil: root and the daemon's user only).
     let adminGroup: gid_t?
     let handle: @Sendable (ControlRequest) async -> ControlResponse
     let logger: Logger
+    /// accept() blocks until a client comes: it has a thread of its own, apart from the connections' I/O.
+    private let acceptQueue = BlockingWorkQueue(label: "facegate.control.accept")
     private let queue = BlockingWorkQueue(label: "facegate.control")
 
     init(path: String, adminGroup: gid_t?, logger: Logger, handle: @escaping @Sendable (ControlRequest) async -> ControlResponse) {
@@ -98,9 +115,13 @@ struct ControlSocketService: Service {
         logger.notice("control socket open")
         await cancelWhenGracefulShutdown {
             await withTaskCancellationHandler {
-                while !Task.isCancelled {
-                    guard let connection = try? await queue.run({ try ControlSocketService.accept(listener) }) else { break }
-                    await serve(connection)
+                await withDiscardingTaskGroup { connections in
+                    while !Task.isCancelled {
+                        guard let connection = try? await acceptQueue.run({ try ControlSocketService.accept(listener) }) else { break }
+                        connections.addTask { await serve(connection) }
+                    }
+                    // Shutting down: a request still waiting (an enrolment) is cancelled, not waited for.
+                    connections.cancelAll()
                 }
             } onCancel: {
                 // Wakes the accept() above: the socket is closed after it returns.

@@ -1,0 +1,45 @@
+import FacegateCore
+import FacegateIdentify
+import Foundation
+
+/// Enrolment through NEC ID: a new subject (`POST /v1.1/subjects`), or another event of an existing
+/// one (`POST /v1.1/subjects/{id}/events`), registered against tags.
+extension NECFaceSearch: FaceEnrolling {
+    public func problem(with request: EnrolmentRequest, policy: DoorPolicy) -> String? {
+        if request.name != nil || request.surname1 != nil || request.surname2 != nil || request.externalId != nil || request.faceList != nil {
+            return "NEC ID keeps no names, external ids or face lists: enrol with --tag (and --subject to add a face to a subject)"
+        }
+        if let subject = request.subject, subject.trimmingCharacters(in: .whitespaces).isEmpty { return "the subject id is empty" }
+        if tags(for: request, policy: policy).isEmpty {
+            return "no tag to register against: the door has none (door.tags) and the request names none (--tag)"
+        }
+        return nil
+    }
+
+    /// Every subject, whatever their tags: the same person under another tag is still a duplicate.
+    public func duplicateSearchPolicy(for request: EnrolmentRequest, door policy: DoorPolicy) -> DoorPolicy {
+        var everyone = policy
+        everyone.searchTags = []
+        return everyone
+    }
+
+    public func enrol(_ probe: ProbeFace, as request: EnrolmentRequest, policy: DoorPolicy) async throws -> EnrolmentReceipt {
+        let tags = tags(for: request, policy: policy)
+        do {
+            let registration =
+                if let subject = request.subject {
+                    try await client.registerEvent(subjectID: subject, face: probe.jpeg, tags: tags)
+                } else {
+                    try await client.registerSubject(face: probe.jpeg, tags: tags)
+                }
+            return EnrolmentReceipt(backend: backendName, subjectId: registration.id, eventId: registration.eventId, registeredUnder: tags)
+        } catch {
+            throw Self.classify(error)
+        }
+    }
+
+    /// The request's tags, else the door's: a person enrolled at this door is found by its search.
+    private func tags(for request: EnrolmentRequest, policy: DoorPolicy) -> [String] {
+        request.tags.isEmpty ? policy.searchTags : request.tags
+    }
+}

@@ -1,0 +1,134 @@
+import FacegateCore
+import FacegateImageCodec
+import FacegateQuality
+import Foundation
+import Logging
+
+/// Enrolment of one approach's best face: the stricter gate, the liveness stage, the duplicate search,
+/// then the cloud's register. The running daemon uses it for the approach it diverts
+/// (`facegate enrol` through the control socket); `facegate enrol --device` for the first approach
+/// on a camera it opened itself.
+///
+/// The probe is made in memory, sent and dropped: nothing of the face is written on the box.
+public struct DoorEnrolment: Sendable {
+    public let gate: EnrolmentGate
+    public let liveness: (any PresentationAttackDetecting)?
+    public let search: any FaceSearch
+    public let enroller: any FaceEnrolling
+    public let logger: Logger
+    private let work = BlockingWorkQueue(label: "facegate.enrolment")
+
+    public init(
+        gate: EnrolmentGate, liveness: (any PresentationAttackDetecting)?, search: any FaceSearch, enroller: any FaceEnrolling,
+        logger: Logger
+    ) {
+        self.gate = gate
+        self.liveness = liveness
+        self.search = search
+        self.enroller = enroller
+        self.logger = logger
+    }
+
+    /// What is wrong with `request` at this door, before anyone is asked to approach.
+    public func problem(with request: EnrolmentRequest, policy: DoorPolicy) -> EnrolmentOutcome? {
+        enroller.problem(with: request, policy: policy).map { EnrolmentOutcome(.invalidRequest, reason: $0) }
+    }
+
+    /// Enrols the visit's best face as `request` says, or says why not. `cloudTimeout` bounds each of
+    /// the cloud's two calls (the duplicate search, the registration).
+    public func enrol(_ visit: Visit, as request: EnrolmentRequest, policy: DoorPolicy, cloudTimeout: Duration) async -> EnrolmentOutcome {
+        let outcome = await judgeAndEnrol(visit, as: request, policy: policy, cloudTimeout: cloudTimeout)
+        var metadata: Logger.Metadata = ["door": "\(policy.door)", "result": "\(outcome.result.rawValue)"]
+        if let receipt = outcome.receipt { metadata["subject"] = "\(receipt.subjectId)" }
+        if let duplicate = outcome.duplicateOf { metadata["duplicate_of"] = "\(duplicate)" }
+        if outcome.enrolled {
+            logger.notice("enrolment", metadata: metadata)
+        } else {
+            metadata["reason"] = "\(outcome.reason)"
+            logger.warning("enrolment refused", metadata: metadata)
+        }
+        return outcome
+    }
+
+    private func judgeAndEnrol(_ visit: Visit, as request: EnrolmentRequest, policy: DoorPolicy, cloudTimeout: Duration) async
+        -> EnrolmentOutcome
+    {
+        if let invalid = problem(with: request, policy: policy) { return invalid }
+        let quality = visit.bestFace.quality
+        let problems = gate.problems(of: quality)
+        guard problems.isEmpty else {
+            return EnrolmentOutcome(
+                .poorFace, reason: "the face cannot be enrolled: " + problems.joined(separator: "; "), quality: quality.faceQualityScore)
+        }
+        // Enrolment asks more of the liveness stage than a door does: only a face judged live is
+        // enrolled, whatever the door does with an uncertain one.
+        var livenessScore: Double?
+        if let liveness {
+            let assessment: LivenessAssessment
+            do {
+                assessment = try await work.run { try liveness.assess(visit) }
+            } catch {
+                return EnrolmentOutcome(.notLive, reason: "the liveness check failed: \(error)", quality: quality.faceQualityScore)
+            }
+            livenessScore = assessment.liveness
+            guard assessment.verdict == .live else {
+                return EnrolmentOutcome(
+                    .notLive, reason: "the face was not judged live (\(assessment.verdict.rawValue)): \(assessment.reason)",
+                    quality: quality.faceQualityScore, liveness: assessment.liveness)
+            }
+        }
+        let probe: ProbeFace
+        do {
+            let frame = visit.bestFrame, area = visit.bestFace.attributes.headArea
+            probe = try await work.run { ProbeFace(jpeg: try ImageCodec.encodeJPEG(try frame.cropped(to: area)), quality: quality) }
+        } catch {
+            return EnrolmentOutcome(.poorFace, reason: "the face could not be cropped: \(error)", quality: quality.faceQualityScore)
+        }
+        let judged = (quality: quality.faceQualityScore, liveness: livenessScore)
+
+        // Someone the door would already let in as another subject is not enrolled twice.
+        let duplicatePolicy = enroller.duplicateSearchPolicy(for: request, door: policy)
+        let candidates: [MatchCandidate]
+        do {
+            let search = self.search
+            candidates = try await Self.within(cloudTimeout) { try await search.search(probe, policy: duplicatePolicy) }
+        } catch {
+            return EnrolmentOutcome(
+                .cloudFailed, reason: "the duplicate search failed, so nothing was enrolled: \(Self.describe(error))",
+                quality: judged.quality, liveness: judged.liveness)
+        }
+        if let match = candidates.filter({ $0.score.isFinite && $0.score >= duplicatePolicy.threshold && $0.subjectId != request.subject })
+            .max(by: { $0.score < $1.score })
+        {
+            return EnrolmentOutcome(
+                .duplicate,
+                reason: "the face matches \(match.subjectId) already (score \(Self.score(match.score)), the door's threshold "
+                    + "\(Self.score(duplicatePolicy.threshold))); add a face to that subject instead, or remove it first",
+                duplicateOf: match.subjectId, duplicateScore: match.score, quality: judged.quality, liveness: judged.liveness)
+        }
+
+        do {
+            let enroller = self.enroller
+            let receipt = try await Self.within(cloudTimeout) { try await enroller.enrol(probe, as: request, policy: policy) }
+            return EnrolmentOutcome(
+                .enrolled, reason: "enrolled as \(receipt.subjectId)", receipt: receipt, quality: judged.quality, liveness: judged.liveness)
+        } catch {
+            return EnrolmentOutcome(
+                .cloudFailed, reason: "the cloud did not enrol the face: \(Self.describe(error))", quality: judged.quality,
+                liveness: judged.liveness)
+        }
+    }
+
+    private static func within<T: Sendable>(_ limit: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await withDeadline(ContinuousClock.now.advanced(by: limit), operation: body)
+    }
+
+    private static func describe(_ error: any Error) -> String {
+        if error is DeadlineExceeded { return "no answer in time" }
+        return "\(error)"
+    }
+
+    private static func score(_ value: Double) -> String {
+        value == value.rounded() ? String(Int(value)) : String(format: "%.2f", value)
+    }
+}

@@ -1,0 +1,115 @@
+import Foundation
+
+// Enrolment at the door: the next approach on the door's own camera becomes a new person in the cloud
+// (an NEC ID subject, or another event of one; a NeoCheck face record in a face list).
+
+/// Who a face is enrolled as, in each backend's own terms; a backend ignores what is not its own and
+/// says what it misses (``FaceEnrolling/problem(with:policy:)``).
+public struct EnrolmentRequest: Codable, Sendable, Equatable {
+    /// NEC ID: the tags to register against (none: the door's own `tags`, so that this door finds them).
+    public var tags: [String]
+    /// NEC ID: an existing subject to add this face to as another event (nil: a new subject).
+    public var subject: String?
+    /// NeoCheck: the person's name and first surname (both required), second surname.
+    public var name: String?
+    public var surname1: String?
+    public var surname2: String?
+    /// NeoCheck: the installer's own identifier for the record.
+    public var externalId: String?
+    /// NeoCheck: the face list to put the record in (nil: the door's `face_list`).
+    public var faceList: String?
+
+    public init(
+        tags: [String] = [], subject: String? = nil, name: String? = nil, surname1: String? = nil, surname2: String? = nil,
+        externalId: String? = nil, faceList: String? = nil
+    ) {
+        self.tags = tags
+        self.subject = subject
+        self.name = name
+        self.surname1 = surname1
+        self.surname2 = surname2
+        self.externalId = externalId
+        self.faceList = faceList
+    }
+}
+
+/// What the cloud made of an enrolled face.
+public struct EnrolmentReceipt: Codable, Sendable, Equatable {
+    /// The backend's name (`nec`, `neocheck`).
+    public var backend: String
+    /// The subject (NEC ID) or face record (NeoCheck) that now carries the face: what a grant names.
+    public var subjectId: String
+    /// NEC ID: the event the face was registered as.
+    public var eventId: String?
+    /// Where it was registered: NEC ID's tags, or NeoCheck's face list.
+    public var registeredUnder: [String]
+
+    public init(backend: String, subjectId: String, eventId: String? = nil, registeredUnder: [String]) {
+        self.backend = backend
+        self.subjectId = subjectId
+        self.eventId = eventId
+        self.registeredUnder = registeredUnder
+    }
+}
+
+/// How an enrolment ended. The probe image is in none of it: it is sent to the cloud and forgotten.
+public struct EnrolmentOutcome: Codable, Sendable, Equatable {
+    public enum Result: String, Codable, Sendable {
+        /// The face is in the cloud: ``EnrolmentOutcome/receipt`` says as whom.
+        case enrolled
+        /// The approach's best face failed the enrolment gate (size, pose, sharpness, light, others in view).
+        case poorFace = "poor-face"
+        /// The liveness stage did not judge the face live (a photo, a screen, or too little to tell).
+        case notLive = "not-live"
+        /// The face matches someone already enrolled (``EnrolmentOutcome/duplicateOf``).
+        case duplicate
+        /// Nobody approached in time.
+        case timedOut = "timed-out"
+        /// Another enrolment is waiting for its approach.
+        case busy
+        /// The request cannot be carried out as asked (a NeoCheck record without a name, say).
+        case invalidRequest = "invalid-request"
+        /// The cloud could not be asked, or refused; nothing was enrolled.
+        case cloudFailed = "cloud-failed"
+    }
+
+    public var result: Result
+    /// One sentence for the installer: what happened, or why not.
+    public var reason: String
+    public var receipt: EnrolmentReceipt?
+    /// The subject the face already matches, and how closely (in the backend's score unit).
+    public var duplicateOf: String?
+    public var duplicateScore: Double?
+    /// The best face's combined quality (0...1), when a face was judged.
+    public var quality: Double?
+    /// The liveness stage's score (0...1), when it judged the face.
+    public var liveness: Double?
+
+    public init(
+        _ result: Result, reason: String, receipt: EnrolmentReceipt? = nil, duplicateOf: String? = nil, duplicateScore: Double? = nil,
+        quality: Double? = nil, liveness: Double? = nil
+    ) {
+        self.result = result
+        self.reason = reason
+        self.receipt = receipt
+        self.duplicateOf = duplicateOf
+        self.duplicateScore = duplicateScore
+        self.quality = quality
+        self.liveness = liveness
+    }
+
+    public var enrolled: Bool { result == .enrolled }
+}
+
+/// A cloud backend's register of people, as enrolment at the door uses it.
+public protocol FaceEnrolling: Sendable {
+    /// What is wrong with `request` for this backend at this door (nil when it can be carried out):
+    /// checked before anyone is asked to approach.
+    func problem(with request: EnrolmentRequest, policy: DoorPolicy) -> String?
+    /// The search that finds an existing enrolment of the same person: the whole register the
+    /// request would add to (NEC ID: every tag; NeoCheck: the target face list).
+    func duplicateSearchPolicy(for request: EnrolmentRequest, door policy: DoorPolicy) -> DoorPolicy
+    /// Registers the probe's face as the request says. Throws `CloudUnavailable` when the service
+    /// cannot be reached; any other error is the service's refusal.
+    func enrol(_ probe: ProbeFace, as request: EnrolmentRequest, policy: DoorPolicy) async throws -> EnrolmentReceipt
+}

@@ -1,0 +1,343 @@
+import FacegateApp
+import FacegateCore
+import FacegateDemo
+import FacegateDoor
+import FacegateIdentify
+import FacegateOfflineCache
+import FacegateQuality
+import FacegateTesting
+import Foundation
+import Logging
+import Testing
+
+/// Enrolment at the door: `facegate enrol` asks the running daemon (its control socket) to take the
+/// next approach, or opens the camera itself (`--device`); the face passes the stricter gate and the
+/// liveness stage, is checked against who is enrolled already, and goes to the real emulators over
+/// loopback. The enrolled person is then let in by the daemon.
+@Suite(.serialized, .timeLimit(.minutes(6)))
+struct EnrolmentTests {
+    static let facegate = BuiltProducts.executable("facegate")
+
+    @Test func theNextApproachIsEnrolledThroughTheDaemonAndThenLetIn() async throws {
+        try await DoorRig.with { rig in
+            let socket = rig.folder.appendingPathComponent("control.sock").path
+            rig.configuration.control.socket = socket
+            var enrolling: Task<ToolRun, any Error>?
+            var enrolled: String?
+            try await rig.runHeldDoor(
+                visitors: [DoorControllerEndToEndTests.enrolledPhoto],
+                beforeScene: { door in enrolling = try await Self.startEnrolment(door, ["--socket", socket, "--json"]) }, decisions: 0
+            ) { door in
+                let run = try await #require(enrolling).value
+                #expect(run.status == 0, "\(run.errors)")
+                let outcome = try JSONDecoder().decode(EnrolmentOutcome.self, from: Data(run.output.utf8))
+                #expect(outcome.result == .enrolled, "\(outcome.reason)")
+                let receipt = try #require(outcome.receipt)
+                #expect(receipt.backend == "nec" && receipt.eventId != nil)
+                #expect(receipt.registeredUnder == ["staff"], "the door's own tags when the request names none")
+                #expect((outcome.quality ?? 0) >= rig.configuration.enrolment.minQuality)
+                // The approach was an enrolment, not a visit to decide: the door never moved.
+                #expect(door.lines.relayChanges == 0)
+                try await door.service.flushJournal()
+                #expect(try await rig.journaledDecisions().isEmpty, "nothing decided, and no probe journaled")
+                #expect(try await Self.subjects(rig) == [receipt.subjectId])
+                #expect(await !door.service.pipeline.enrolmentIsWaiting)
+                enrolled = receipt.subjectId
+            }
+            // The daemon lets the person in from now on (another photo of him), and nobody else.
+            rig.configuration.control.socket = nil
+            let run = try await rig.runDoor(visitors: [DoorControllerEndToEndTests.enrolledWalksUp, DoorControllerEndToEndTests.strangerWalksUp])
+            #expect(run.outcomes.map(\.record.decision.outcome) == [.granted, .deniedUnknown])
+            #expect(run.outcomes.first?.record.decision.subjectId == (try #require(enrolled)))
+            // No file of the face was left anywhere in the door's folder.
+            #expect(try Self.imageFiles(in: rig.folder).isEmpty)
+        }
+    }
+
+    @Test func aFaceAlreadyEnrolledIsRefusedNamingWhomItMatches() async throws {
+        try await DoorRig.with { rig in
+            let existing = try await rig.enrol(DoorControllerEndToEndTests.enrolledPhoto)
+            let socket = rig.folder.appendingPathComponent("control.sock").path
+            rig.configuration.control.socket = socket
+            var enrolling: Task<ToolRun, any Error>?
+            try await rig.runHeldDoor(
+                visitors: [DoorControllerEndToEndTests.enrolledWalksUp],
+                beforeScene: { door in enrolling = try await Self.startEnrolment(door, ["--socket", socket]) }, decisions: 0
+            ) { _ in
+                let run = try await #require(enrolling).value
+                #expect(run.status == 1)
+                #expect(run.errors.contains("not enrolled (duplicate)") && run.errors.contains(existing), "\(run.errors)")
+                #expect(try await Self.subjects(rig) == [existing], "nobody new in the gallery")
+            }
+        }
+    }
+
+    @Test func aPoorFaceIsRefusedAndNothingIsEnrolled() async throws {
+        try await DoorRig.with { rig in
+            let socket = rig.folder.appendingPathComponent("control.sock").path
+            rig.configuration.control.socket = socket
+            var enrolling: Task<ToolRun, any Error>?
+            // Out of focus all the way up to the door.
+            try await rig.runHeldDoor(
+                visitors: [DoorControllerEndToEndTests.enrolledPhoto], blurRadius: 6,
+                beforeScene: { door in enrolling = try await Self.startEnrolment(door, ["--socket", socket, "--json"]) }, decisions: 0
+            ) { _ in
+                let run = try await #require(enrolling).value
+                #expect(run.status == 1)
+                let outcome = try JSONDecoder().decode(EnrolmentOutcome.self, from: Data(run.output.utf8))
+                #expect(outcome.result == .poorFace, "\(outcome.reason)")
+                #expect(outcome.reason.contains("quality"), "says which measure failed: \(outcome.reason)")
+                #expect(outcome.receipt == nil)
+                #expect(try await Self.subjects(rig).isEmpty)
+            }
+        }
+    }
+
+    @Test func aPhotoHeldUpToTheCameraIsNotEnrolled() async throws {
+        try await DoorRig.with { rig in
+            // The scene's visitors are photos carried up to the camera: what the liveness stage refuses.
+            rig.configuration.liveness.enabled = true
+            let socket = rig.folder.appendingPathComponent("control.sock").path
+            rig.configuration.control.socket = socket
+            var enrolling: Task<ToolRun, any Error>?
+            try await rig.runHeldDoor(
+                visitors: [DoorControllerEndToEndTests.enrolledPhoto],
+                beforeScene: { door in enrolling = try await Self.startEnrolment(door, ["--socket", socket, "--json"]) }, decisions: 0
+            ) { _ in
+                let run = try await #require(enrolling).value
+                let outcome = try JSONDecoder().decode(EnrolmentOutcome.self, from: Data(run.output.utf8))
+                #expect(run.status == 1 && outcome.result == .notLive, "\(outcome.result): \(outcome.reason)")
+                #expect(try await Self.subjects(rig).isEmpty)
+            }
+        }
+    }
+
+    @Test func oneEnrolmentAtATimeAndStatusAnswersMeanwhile() async throws {
+        try await DoorRig.with { rig in
+            let socket = rig.folder.appendingPathComponent("control.sock").path
+            rig.configuration.control.socket = socket
+            try await rig.runHeldDoor(visitors: [], decisions: 0) { door in
+                let first = try await Self.startEnrolment(door, ["--socket", socket, "--json", "--timeout", "3"])
+                // The socket serves other commands while the enrolment waits.
+                let status = try await ToolProcess.run(Self.facegate, ["status", "--socket", socket])
+                #expect(status.status != 2 && status.output.contains("door:"), "\(status.errors)")
+                let second = try await ToolProcess.run(Self.facegate, ["enrol", "--socket", socket, "--json"])
+                #expect(second.status == 1 && second.errors.contains("not enrolled (busy)"), "\(second.errors)")
+                // NEC ID keeps no names: refused before anyone is asked to approach.
+                let named = try await ToolProcess.run(Self.facegate, ["enrol", "--socket", socket, "--name", "Ann"])
+                #expect(named.status == 1 && named.errors.contains("invalid-request"), "\(named.errors)")
+                // Nobody came.
+                let run = try await first.value
+                let outcome = try JSONDecoder().decode(EnrolmentOutcome.self, from: Data(run.output.utf8))
+                #expect(run.status == 1 && outcome.result == .timedOut && outcome.reason.contains("3 s"), "\(outcome.reason)")
+                #expect(await !door.service.pipeline.enrolmentIsWaiting)
+            }
+        }
+    }
+
+    @Test func aNeoCheckFaceRecordIsEnrolledIntoTheDoorsListAndThenLetIn() async throws {
+        let scratch = try TemporaryFolder("facegate-neocheck-enrol")
+        defer { scratch.remove() }
+        let stills = try TestFaceAnalyzers.stills()
+        try await withNeoCheckEmulator(analyzer: stills) { harness in
+            var quiet = Logger(label: "neocheck-enrol-test")
+            quiet.logLevel = .critical
+            let admin = try harness.client(policy: CloudHTTPPolicy(requestTimeout: .seconds(20)), logger: quiet)
+            let list = try await admin.createList(name: "front door")
+            let configuration = try NeoCheckDoor.configuration(harness: harness, folder: scratch.url)
+            let door = NeoCheckDoor(configuration: configuration, stills: stills)
+
+            let request = EnrolmentRequest(name: "Leo", surname1: "Enrolled", externalId: "badge-0042")
+            let outcome = try await door.enrol(request, visitor: DoorControllerEndToEndTests.enrolledPhoto)
+            #expect(outcome.result == .enrolled, "\(outcome.reason)")
+            let receipt = try #require(outcome.receipt)
+            #expect(receipt.backend == "neocheck" && receipt.registeredUnder == ["front door"])
+            let record = try await admin.record(.identifier(receipt.subjectId))
+            #expect(record.name == "Leo" && record.surname1 == "Enrolled" && record.externalIdentifier == "badge-0042")
+            #expect(record.faceListId?.lowercased() == list.lowercased(), "in the door's face list")
+
+            // Let in by the daemon from now on, as that record.
+            let decided = try await door.decide(visitor: DoorControllerEndToEndTests.enrolledWalksUp)
+            #expect(decided.outcome == .granted && decided.subjectId == receipt.subjectId, "\(decided.reason)")
+
+            // The same man again: refused, naming his record.
+            let again = try await door.enrol(EnrolmentRequest(name: "Leo", surname1: "Again"), visitor: DoorControllerEndToEndTests.enrolledWalksUp)
+            #expect(again.result == .duplicate && again.duplicateOf == receipt.subjectId, "\(again.reason)")
+            // NeoCheck needs a name.
+            let unnamed = try await door.enrol(EnrolmentRequest(tags: ["staff"]), visitor: nil)
+            #expect(unnamed.result == .invalidRequest)
+        }
+    }
+
+    @Test func withoutADaemonEnrolOpensTheCameraItselfAndJudgesLiveness() async throws {
+        try await DoorRig.with { rig in
+            let config = try Self.writeConfiguration(rig)
+            let live = SharedTestData.url("pad/bonafide/lestari15__real.mp4").path
+            let enrolled = try await ToolProcess.run(
+                Self.facegate, ["enrol", "--device", "--config", config, "--camera", live, "--timeout", "120", "--tag", "staff", "--json"])
+            #expect(enrolled.status == 0, "\(enrolled.errors)")
+            let outcome = try JSONDecoder().decode(EnrolmentOutcome.self, from: Data(enrolled.output.utf8))
+            let receipt = try #require(outcome.receipt, "\(outcome.result): \(outcome.reason)")
+            #expect((outcome.liveness ?? 0) >= 0.5, "judged live by the liveness stage")
+            #expect(try await Self.subjects(rig) == [receipt.subjectId])
+
+            // His phone, showing his selfie: not live, not enrolled. (The screen's face is soft enough for
+            // the enrolment gate to refuse it first; with the door's own gate, the liveness stage does.)
+            let lenient = try Self.writeConfiguration(rig, extra: "enrolment: {min_quality: 0.5}")
+            let screen = SharedTestData.url("pad/screen/lestari15__fake.mp4").path
+            let attack = try await ToolProcess.run(
+                Self.facegate, ["enrol", "--device", "--config", lenient, "--camera", screen, "--timeout", "120", "--json"])
+            let refused = try JSONDecoder().decode(EnrolmentOutcome.self, from: Data(attack.output.utf8))
+            #expect(attack.status == 1 && refused.result == .notLive, "\(refused.result): \(refused.reason)")
+
+            // He again, live: already enrolled.
+            let again = try await ToolProcess.run(Self.facegate, ["enrol", "--device", "--config", config, "--camera", live, "--timeout", "120"])
+            #expect(again.status == 1 && again.errors.contains("duplicate") && again.errors.contains(receipt.subjectId), "\(again.errors)")
+            #expect(try await Self.subjects(rig).count == 1)
+
+            // A camera that is not there: exit 2, naming the key, not the path's contents.
+            let missing = try await ToolProcess.run(Self.facegate, ["enrol", "--device", "--config", config, "--camera", "/dev/video97"])
+            #expect(missing.status == 2 && missing.errors.contains("camera"), "\(missing.errors)")
+        }
+    }
+
+    // MARK: - Helpers
+
+    /// Starts `facegate enrol` and returns once the daemon waits for the approach.
+    static func startEnrolment(_ door: HeldDoor, _ arguments: [String]) async throws -> Task<ToolRun, any Error> {
+        let enrolling = Task { try await ToolProcess.run(Self.facegate, ["enrol", "--timeout", "120"] + arguments) }
+        let deadline = ContinuousClock.now + .seconds(30)
+        while await !door.service.pipeline.enrolmentIsWaiting {
+            guard ContinuousClock.now < deadline else {
+                enrolling.cancel()
+                Issue.record("the daemon never started waiting for the enrolment's approach")
+                break
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return enrolling
+    }
+
+    /// The gallery's subjects (NEC ID answers an empty gallery with 404).
+    static func subjects(_ rig: DoorRig) async throws -> [String] {
+        do {
+            return try await rig.client.listSubjects().subjects.filter(\.isActive).map(\.id)
+        } catch {
+            // Spelled out rather than `catch where`: that form with typed throws trips the compiler.
+            guard error.code == .notFound else { throw error }
+            return []
+        }
+    }
+
+    static func imageFiles(in folder: URL) throws -> [String] {
+        let files = FileManager.default.enumerator(atPath: folder.path)?.compactMap { $0 as? String } ?? []
+        return files.filter { [".jpg", ".jpeg", ".png"].contains(where: $0.lowercased().hasSuffix) }.filter { !$0.hasPrefix("nec/") }
+    }
+
+    /// A configuration file for `facegate enrol --device` on the rig's NEC ID emulator.
+    static func writeConfiguration(_ rig: DoorRig, extra: String = "") throws -> String {
+        let folder = rig.folder.path
+        for (name, value) in [("access-key", rig.cloud.credentials.accessKeyID), ("secret-key", rig.cloud.credentials.secretAccessKey), ("api-key", rig.cloud.apiKey)] {
+            #expect(FileManager.default.createFile(atPath: "\(folder)/\(name)", contents: Data(value.utf8), attributes: [.posixPermissions: 0o600]))
+        }
+        let path = "\(folder)/facegate\(extra.isEmpty ? "" : "-lenient").yaml"
+        try """
+            backend:
+              kind: nec
+              request_timeout_seconds: 10
+              decision_deadline_seconds: 10
+              nec:
+                endpoint: \(rig.cloud.endpoint)
+                access_key: file:\(folder)/access-key
+                secret_key: file:\(folder)/secret-key
+                api_key: file:\(folder)/api-key
+            door: {name: enrolment bench, tags: [staff]}
+            offline_cache: {enabled: false}
+            journal: {path: \(folder)/journal.sqlite}
+            control: {socket: "off"}
+            \(extra)
+            """.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+}
+
+/// A door on the NeoCheck emulator, run over one person's approach at a time.
+struct NeoCheckDoor {
+    let configuration: FacegateConfiguration
+    let stills: DlibFaceAnalyzer
+
+    static func configuration(harness: NeoCheckEmulatorHarness, folder: URL) throws -> FacegateConfiguration {
+        let account = NeoCheckTestAccount.self
+        var configuration = FacegateConfiguration()
+        configuration.liveness.enabled = false
+        configuration.control.socket = nil
+        configuration.backend.kind = .neocheck
+        configuration.backend.neoCheck.endpoint = harness.endpoint.absoluteString
+        configuration.backend.neoCheck.clientId = account.clientID
+        configuration.backend.neoCheck.username = account.username
+        for (name, value) in [("client-secret", account.clientSecret), ("password", account.password)] {
+            let path = folder.appendingPathComponent(name).path
+            #expect(FileManager.default.createFile(atPath: path, contents: Data(value.utf8), attributes: [.posixPermissions: 0o600]))
+        }
+        configuration.backend.neoCheck.clientSecret = .file(folder.appendingPathComponent("client-secret").path)
+        configuration.backend.neoCheck.password = .file(folder.appendingPathComponent("password").path)
+        configuration.backend.neoCheck.budgetStatePath = folder.appendingPathComponent("budget.json").path
+        configuration.door.name = "neocheck door"
+        configuration.door.faceList = "front door"
+        configuration.door.pulse = .milliseconds(300)
+        configuration.journal.path = folder.appendingPathComponent("journal.sqlite").path
+        configuration.offlineCache.enabled = false
+        return configuration
+    }
+
+    /// The daemon over one approach of `visitor` (none: no frames), taken as an enrolment.
+    func enrol(_ request: EnrolmentRequest, visitor: String?) async throws -> EnrolmentOutcome {
+        let source = HeldSource(DemoScene(visitors: try visitor.map { [DemoScene.Visitor(name: $0, portrait: try portrait($0))] } ?? []))
+        let service = try door(over: source)
+        let running = Task { try await service.run() }
+        defer {
+            source.start.finish()
+            source.release.finish()
+        }
+        async let outcome = service.pipeline.enrolNextVisit(request, within: .seconds(120))
+        if visitor != nil {
+            let deadline = ContinuousClock.now + .seconds(30)
+            while await !service.pipeline.enrolmentIsWaiting, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        source.start.finish()
+        let result = await outcome
+        source.release.finish()
+        try await running.value
+        return result
+    }
+
+    /// The daemon's decision on one approach of `visitor`.
+    func decide(visitor: String) async throws -> Decision {
+        let service = try door(over: DemoScene(visitors: [DemoScene.Visitor(name: visitor, portrait: try portrait(visitor))]))
+        let decisions = await service.pipeline.decisions()
+        let running = Task { try await service.run() }
+        var outcomes: [GateOutcome] = []
+        for await outcome in decisions { outcomes.append(outcome) }
+        try await running.value
+        return try #require(outcomes.first).record.decision
+    }
+
+    private func door(over source: any FrameSource) throws -> DoorControllerService {
+        var logger = Logger(label: "neocheck-enrol")
+        logger.logLevel = .warning
+        let parts = try DoorParts.open(
+            configuration,
+            overrides: .init(source: source, doorLines: SimulatedDoorLines(logger: logger), faceEngine: try TestFaceAnalyzers.video().engine),
+            logger: logger)
+        var settings = DoorControllerService.Settings()
+        settings.reloadsOnHangup = false
+        let configuration = self.configuration
+        return DoorControllerService(
+            configuration: configuration, parts: parts, settings: settings, notifier: SystemdNotifier(environment: [:]), logger: logger,
+            loadConfiguration: { configuration })
+    }
+
+    private func portrait(_ photo: String) throws -> PixelImage {
+        try TestPortrait.headAndShoulders(try DoorControllerEndToEndTests.photo(photo), analyzer: stills)
+    }
+}
