@@ -101,6 +101,14 @@ public struct EnrolmentOutcome: Codable, Sendable, Equatable {
     public var enrolled: Bool { result == .enrolled }
 }
 
+/// An enrolment as the kiosk follows it: no id, name or reason, only how it stands.
+public enum EnrolmentProgress: Sendable, Equatable {
+    /// Waiting for the next approach.
+    case waiting
+    /// Ended this way.
+    case finished(EnrolmentOutcome.Result)
+}
+
 /// A cloud backend's register of people, as enrolment at the door uses it.
 public protocol FaceEnrolling: Sendable {
     /// What is wrong with `request` for this backend at this door (nil when it can be carried out):

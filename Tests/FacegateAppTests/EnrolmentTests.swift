@@ -112,6 +112,33 @@ struct EnrolmentTests {
         }
     }
 
+    @Test func theKioskFollowsTheEnrolmentWithoutNamingAnyone() async throws {
+        try await DoorRig.with { rig in
+            rig.configuration.kiosk.enabled = true
+            rig.configuration.kiosk.listen = ListenAddress(host: "127.0.0.1", port: 0)
+            let log = KioskEventLog()
+            var enrolling: Task<EnrolmentOutcome, Never>?
+            try await rig.runHeldDoor(
+                visitors: [DoorControllerEndToEndTests.enrolledPhoto], watching: { door in try await door.streamEvents(into: log) },
+                beforeScene: { door in
+                    enrolling = Task { await door.service.pipeline.enrolNextVisit(EnrolmentRequest(), within: .seconds(120)) }
+                    #expect(await log.wait { events in events.contains { $0.name == "enrolment" } }, "the page is told an enrolment waits")
+                }, decisions: 0
+            ) { _ in
+                let outcome = await try #require(enrolling).value
+                #expect(outcome.enrolled, "\(outcome.reason)")
+                #expect(await log.wait { events in events.count { $0.name == "enrolment" } == 2 })
+                let shown = await log.named("enrolment")
+                #expect(shown.map { $0["state"] as? String } == ["waiting", "enrolled"])
+                #expect(shown.map { $0["message"] as? String } == ["Enrolment: look at the camera", "Enrolled"])
+                // The guidance went on while the person approached, and no subject id reached the page.
+                #expect(await log.named("faces").contains { ($0["guidance"] as? String).map { $0 != "null" } ?? false })
+                let subject = try #require(outcome.receipt?.subjectId)
+                #expect(await !log.events.contains { "\($0.json)".contains(subject) })
+            }
+        }
+    }
+
     @Test func oneEnrolmentAtATimeAndStatusAnswersMeanwhile() async throws {
         try await DoorRig.with { rig in
             let socket = rig.folder.appendingPathComponent("control.sock").path

@@ -17,7 +17,7 @@ struct KioskBrowserTests {
     struct BrowserReport: Decodable {
         var seen: [String: Bool]
         var screenshots: [String]
-        var bannerTexts: [String: String]?
+        var bannerTexts: [String: String?]?
         var consoleErrors: [String]?
 
         enum CodingKeys: String, CodingKey {
@@ -58,9 +58,49 @@ struct KioskBrowserTests {
                 #expect(report.seen[state] == true, "the page never showed \(state)")
                 #expect(FileManager.default.fileExists(atPath: artefacts.appendingPathComponent("\(state).png").path), "no screenshot of \(state)")
             }
-            #expect(report.bannerTexts?["granted"]?.contains("Welcome, Leo") == true)
-            #expect(report.bannerTexts?["denied"]?.isEmpty == false)
+            #expect(report.bannerTexts?["granted"]??.contains("Welcome, Leo") == true)
+            #expect(report.bannerTexts?["denied"]??.isEmpty == false)
             #expect(report.consoleErrors ?? [] == [], "the page threw")
+            #expect(run.status == 0, "\(run.errors)")
+        }
+    }
+
+    @Test func thePageShowsAnEnrolmentWaitingAndItsEnd() async throws {
+        let artefacts = Self.packageRoot.appendingPathComponent(".build/artefacts/kiosk/enrolment")
+        try? FileManager.default.removeItem(at: artefacts)
+        try FileManager.default.createDirectory(at: artefacts, withIntermediateDirectories: true)
+        try await DoorRig.with { rig in
+            rig.configuration.kiosk.enabled = true
+            rig.configuration.kiosk.listen = ListenAddress(host: "127.0.0.1", port: 0)
+            let browser = Mutex<ToolRun?>(nil)
+            var enrolling: Task<EnrolmentOutcome, Never>?
+            try await rig.runHeldDoor(
+                visitors: [DoorControllerEndToEndTests.enrolledPhoto],
+                watching: { door in
+                    let run = try await ToolProcess.run(
+                        URL(fileURLWithPath: "/usr/bin/python3"),
+                        [Self.driver.path, "http://127.0.0.1:\(door.port)/", artefacts.path, "--timeout", "90",
+                         "--width", "480", "--height", "800", "--expect", "enrolling,guidance,granted"])
+                    browser.withLock { $0 = run }
+                },
+                beforeScene: { door in
+                    enrolling = Task { await door.service.pipeline.enrolNextVisit(EnrolmentRequest(), within: .seconds(120)) }
+                }, decisions: 0
+            ) { _ in
+                let outcome = await try #require(enrolling).value
+                #expect(outcome.enrolled, "\(outcome.reason)")
+                let deadline = ContinuousClock.now + .seconds(100)
+                while browser.withLock({ $0 }) == nil, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(200)) }
+            }
+            let run = try #require(browser.withLock { $0 }, "the browser driver did not finish")
+            try #require(run.status != 2, "chromium could not be started: \(run.errors)")
+            let line = try #require(run.output.split(separator: "\n").last, "no report: \(run.errors)")
+            let report = try JSONDecoder().decode(BrowserReport.self, from: Data(line.utf8))
+            for state in ["enrolling", "guidance", "granted"] {
+                #expect(report.seen[state] == true, "the page never showed \(state)")
+            }
+            #expect(report.bannerTexts?["enrolling"]??.contains("Enrolment") == true)
+            #expect(report.bannerTexts?["granted"] == "Enrolled", "no name, no id on the screen")
             #expect(run.status == 0, "\(run.errors)")
         }
     }

@@ -13,13 +13,14 @@ timeout passes. The states:
   guidance         #guidance shown with non-empty text
   granted          #banner[data-state=granted]
   denied           #banner[data-state=denied]
+  enrolling        #banner[data-state=enrolling] (only when expected: an enrolment waits)
 
 On the first sight of each state it saves OUTDIR/<state>.png. A forbidden state must never be
 seen; forbidding preview-updates is stricter: #preview must stay hidden and never get a data-seq.
 
 Prints one JSON line on stdout:
   {"seen": {state: bool}, "screenshots": [paths], "banner_texts": {"granted": str|null,
-   "denied": str|null}, "console_errors": [str], "exceptions": [str], "forbidden": {state: bool},
+   "denied": str|null, "enrolling": str|null}, "console_errors": [str], "exceptions": [str], "forbidden": {state: bool},
    "violations": [str], "foreign_requests": [url], "viewport": [w, h], "overflow": bool,
    "error": str|null}
 and exits 0 when every expected state was seen, no forbidden one was, no JS exception was thrown
@@ -47,6 +48,9 @@ import urllib.parse
 import websocket
 
 STATES = ["preview-updates", "face-box", "guidance", "granted", "denied"]
+# States a page shows only in some runs: looked for when asked (--expect).
+OPTIONAL_STATES = ["enrolling"]
+BANNER_STATES = ("granted", "denied", "enrolling")
 
 # One snapshot of the page's state, as a JSON-able object.
 PROBE = r"""
@@ -199,8 +203,8 @@ class Chromium:
 def state_list(text):
     names = [s.strip() for s in text.split(",") if s.strip()]
     for name in names:
-        if name not in STATES:
-            raise argparse.ArgumentTypeError(f"unknown state {name!r} (known: {', '.join(STATES)})")
+        if name not in STATES + OPTIONAL_STATES:
+            raise argparse.ArgumentTypeError(f"unknown state {name!r} (known: {', '.join(STATES + OPTIONAL_STATES)})")
     return names
 
 
@@ -275,6 +279,7 @@ def run(args, report):
                     "guidance": snap["guidanceShown"] and bool(snap["guidanceText"]),
                     "granted": snap["bannerState"] == "granted",
                     "denied": snap["bannerState"] == "denied",
+                    "enrolling": snap["bannerState"] == "enrolling",
                 }
                 if "preview-updates" in args.forbid and snap["ready"] != "loading":
                     if snap["seq"] is not None:
@@ -286,7 +291,7 @@ def run(args, report):
                 for state, is_now in now.items():
                     if is_now and not report["seen"][state]:
                         report["seen"][state] = True
-                        if state in ("granted", "denied"):
+                        if state in BANNER_STATES:
                             report["banner_texts"][state] = snap["bannerText"]
                         shot = tools.call("Page.captureScreenshot", {"format": "png"}, session=session)
                         path = os.path.join(args.outdir, f"{state}.png")
@@ -341,9 +346,9 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
 
     report = {
-        "seen": {s: False for s in STATES},
+        "seen": {s: False for s in STATES + OPTIONAL_STATES},
         "screenshots": [],
-        "banner_texts": {"granted": None, "denied": None},
+        "banner_texts": {s: None for s in BANNER_STATES},
         "console_errors": [],
         "exceptions": [],
         "forbidden": {},

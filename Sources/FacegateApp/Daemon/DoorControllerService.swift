@@ -155,7 +155,8 @@ public struct DoorControllerService: Service, CustomStringConvertible {
                     settings: .init(
                         host: kiosk.listen.host, port: kiosk.listen.port, preview: kiosk.preview, displayNames: kiosk.displayNames,
                         doorName: configuration.door.name, minInterEyeDistance: configuration.approach.minInterEyeDistance),
-                    feed: feed, decisions: { await self.pipeline.decisions() }, doorEvents: { await self.parts.door.events() },
+                    feed: feed, decisions: { await self.pipeline.decisions() }, enrolments: { await self.pipeline.enrolments() },
+                    doorEvents: { await self.parts.door.events() },
                     metrics: { await self.renderMetrics() }, health: { await self.healthReport(doorFailed: doorFailed) },
                     onListening: { port in await self.settings.onKioskListening?(port) }, logger: logger),
                 at: 1)

@@ -136,6 +136,7 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
     private var decisionObservers: [AsyncStream<GateOutcome>.Continuation] = []
     /// The enrolment waiting for the next approach (`facegate enrol`), or being carried out.
     private var enrolmentSlot: EnrolmentSlot?
+    private var enrolmentObservers: [AsyncStream<EnrolmentProgress>.Continuation] = []
 
     /// - Parameters:
     ///   - liveness: the presentation-attack stage, judging each visit before the cloud is asked; nil
@@ -280,10 +281,12 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
         closeObservers()
     }
 
-    /// Ends every ``decisions()`` stream (the pipeline will not run again).
+    /// Ends every ``decisions()`` and ``enrolments()`` stream (the pipeline will not run again).
     public func closeObservers() {
         for observer in decisionObservers { observer.finish() }
         decisionObservers.removeAll()
+        for observer in enrolmentObservers { observer.finish() }
+        enrolmentObservers.removeAll()
     }
 
     private func runFrames(into visits: AsyncStream<PendingVisit>.Continuation) async throws {
@@ -754,6 +757,17 @@ extension ClockedGatePipeline {
     /// Whether an enrolment is waiting for the next approach.
     public var enrolmentIsWaiting: Bool { enrolmentSlot.map { !$0.taken } ?? false }
 
+    /// Enrolments as they start waiting and end, for the kiosk.
+    public func enrolments() -> AsyncStream<EnrolmentProgress> {
+        let (stream, continuation) = AsyncStream<EnrolmentProgress>.makeStream(bufferingPolicy: .bufferingNewest(8))
+        enrolmentObservers.append(continuation)
+        return stream
+    }
+
+    private func announce(_ progress: EnrolmentProgress) {
+        for observer in enrolmentObservers { observer.yield(progress) }
+    }
+
     /// Takes the next approach as an enrolment (the door stays locked for it, and no decision is
     /// journaled) and returns how it ended; nobody approaching within `limit` ends it `timedOut`.
     /// One at a time: another request meanwhile is answered `busy`.
@@ -765,6 +779,7 @@ extension ClockedGatePipeline {
         let (outcomes, sink) = AsyncStream<EnrolmentOutcome>.makeStream(bufferingPolicy: .bufferingNewest(1))
         enrolmentSlot = EnrolmentSlot(id: id, request: request, outcome: sink)
         logger.notice("enrolment: waiting for the next approach", metadata: ["door": "\(settings.door)"])
+        announce(.waiting)
         // Cancelled when this returns: only an enrolment still waiting is ended by it.
         async let _ = expireEnrolment(id, after: limit)
         for await outcome in outcomes { return outcome }
@@ -783,6 +798,7 @@ extension ClockedGatePipeline {
         enrolmentSlot = nil
         slot.outcome.yield(outcome)
         slot.outcome.finish()
+        announce(.finished(outcome.result))
     }
 
     /// Enrols `visit` when an enrolment waits for it; false when none does (the visit is decided).
@@ -794,6 +810,7 @@ extension ClockedGatePipeline {
         enrolmentSlot = nil
         slot.outcome.yield(outcome)
         slot.outcome.finish()
+        announce(.finished(outcome.result))
         return true
     }
 }

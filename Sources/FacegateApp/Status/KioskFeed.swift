@@ -174,6 +174,34 @@ extension KioskFeed.Event {
         return .json("decision", DecisionShown(outcome: "denied", message: retry ? "Please try again" : "Not recognised"))
     }
 
+    /// An enrolment at the door: who was enrolled is the installer's to see (`facegate enrol`), not
+    /// the screen's; a poor face is asked to try again.
+    static func enrolment(_ progress: EnrolmentProgress) -> Self {
+        let shown: EnrolmentShown =
+            switch progress {
+            case .waiting: EnrolmentShown(state: "waiting", message: "Enrolment: look at the camera")
+            case .finished(.enrolled): EnrolmentShown(state: "enrolled", message: "Enrolled")
+            case .finished(.poorFace): EnrolmentShown(state: "refused", message: "Please try again")
+            case .finished(.timedOut), .finished(.busy), .finished(.invalidRequest): EnrolmentShown(state: "ended", message: nil)
+            case .finished: EnrolmentShown(state: "refused", message: "Not enrolled")
+            }
+        return .json("enrolment", shown)
+    }
+
+    struct EnrolmentShown: Encodable {
+        var state: String
+        var message: String?
+
+        enum CodingKeys: String, CodingKey { case state, message }
+
+        // A null message is sent as null, not left out: the page reads one shape.
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(state, forKey: .state)
+            try container.encode(message, forKey: .message)
+        }
+    }
+
     /// The door's alarms: raised while held open or forced, cleared when it closes.
     static func door(_ event: DoorEvent) -> Self? {
         switch event {

@@ -10,7 +10,10 @@
 ///   the guidance words in `#guidance` (`data-guidance` = the key; `hidden` when `guidance` is null);
 /// - `decision` `{"outcome": "granted"|"denied", "message"}`: `#banner` (`data-state` granted or
 ///   denied) for about 4 s, then back to `idle`;
-/// - `door` `{"alarm": "held-open"|"forced"|null, "message"}`: `#alarm` while `alarm` is not null.
+/// - `door` `{"alarm": "held-open"|"forced"|null, "message"}`: `#alarm` while `alarm` is not null;
+/// - `enrolment` `{"state": "waiting"|"enrolled"|"refused"|"ended", "message"}`: `#banner` (`data-state`
+///   enrolling) while an enrolment waits for its approach, then shown like a decision (granted or
+///   denied) or, when it ended without one, back to `idle`.
 /// `body[data-connection]` is `connecting`, `open` or `reconnecting`. It logs nothing to the console
 /// and its Content-Security-Policy lets it reach only its own origin.
 enum KioskPage {
@@ -161,6 +164,12 @@ enum KioskPage {
     font-size: var(--big);
     font-weight: 700;
     box-shadow: inset 0 0.35rem 0 var(--denied-accent);
+  }
+  #banner[data-state="enrolling"] {
+    background: #1d3557;
+    color: #fff;
+    font-size: var(--big);
+    font-weight: 700;
   }
   #banner.leaving {
     background: #111821;
@@ -373,6 +382,21 @@ enum KioskPage {
     }, BANNER_MS);
   }
 
+  function showEnrolment(data) {
+    var words = typeof data.message === "string" && data.message.trim() ? data.message.trim() : null;
+    if (data.state === "waiting") {
+      clearTimeout(bannerTimer);
+      clearTimeout(fadeTimer);
+      banner.classList.remove("leaving");
+      banner.setAttribute("data-state", "enrolling");
+      bannerText.textContent = words || "Enrolment: look at the camera";
+    } else if (data.state === "enrolled" || data.state === "refused") {
+      showDecision({ outcome: data.state === "enrolled" ? "granted" : "denied", message: words });
+    } else if (banner.getAttribute("data-state") === "enrolling") {
+      resetBanner();
+    }
+  }
+
   function showDoor(data) {
     var key = typeof data.alarm === "string" && data.alarm ? data.alarm : null;
     if (key) {
@@ -430,6 +454,7 @@ enum KioskPage {
     on(es, "faces", showFaces);
     on(es, "decision", showDecision);
     on(es, "door", showDoor);
+    on(es, "enrolment", showEnrolment);
   }
 
   if (typeof ResizeObserver === "function") {

@@ -32,6 +32,7 @@ struct KioskService: Service {
     let feed: KioskFeed
     private let encoding = BlockingWorkQueue(label: "facegate.kiosk")
     let decisions: @Sendable () async -> AsyncStream<GateOutcome>
+    let enrolments: @Sendable () async -> AsyncStream<EnrolmentProgress>
     let doorEvents: @Sendable () async -> AsyncStream<DoorEvent>
     let metrics: @Sendable () async -> [UInt8]
     let health: @Sendable () async -> DoorHealthReport
@@ -57,6 +58,9 @@ struct KioskService: Service {
                         for await outcome in await decisions() {
                             feed.broadcast(.decision(outcome.record.decision, names: settings.displayNames))
                         }
+                    }
+                    group.addTask {
+                        for await progress in await enrolments() { feed.broadcast(.enrolment(progress)) }
                     }
                     group.addTask {
                         for await event in await doorEvents() {
