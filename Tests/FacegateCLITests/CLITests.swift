@@ -81,6 +81,16 @@ import Testing
         #expect(bad.lines.last?["source"] as? String == printed)
     }
 
+    @Test func livenessCutsVisitsAsTheDaemonDoes() throws {
+        // A man 13 s in front of a webcam, turning his head: one visit at the door (re-identification
+        // joins the sightings the frontal detector loses), so one judgement, not one per reappearance.
+        let standing = Self.testData.appendingPathComponent("pad/bonafide/zubair__real.mov").path
+        let result = try run(["liveness", "--json", standing])
+        #expect(result.status == 0, "\(result.errors)")
+        #expect(result.lines.count == 1, "\(result.output)")
+        #expect(result.lines.first?["verdict"] as? String == "live")
+    }
+
     @Test func bestPicksOneFacePerApproachFromAVideo() throws {
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("facegate-best-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: out) }

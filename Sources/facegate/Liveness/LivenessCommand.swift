@@ -40,7 +40,9 @@ struct LivenessCommand: AsyncParsableCommand {
     @OptionGroup var core: QualityCoreOptions
 
     func run() async throws {
-        let analyzer = try core.makeAnalyzer(withDescriptor: false)
+        // With descriptors: the visits are cut as the daemon cuts them, a face that reappears where it
+        // was lost continuing its person's visit (re-identification).
+        let analyzer = try core.makeAnalyzer(withDescriptor: true)
         let detector: PresentationAttackDetector
         do {
             detector = try PresentationAttackDetector(models: padModels, settings: .init(threshold: threshold))
@@ -74,7 +76,8 @@ struct LivenessCommand: AsyncParsableCommand {
         var selector = ApproachSelector(configuration: ApproachConfiguration(qualityGate: core.qualityGate))
         var visits: [Visit] = []
         for try await frame in replay.frames() {
-            visits += selector.observe(frame: frame, faces: try analyzer.analyze(frame.image).faces)
+            visits += selector.observe(
+                frame: frame, faces: try analyzer.analyze(frame.image).faces, describe: { try analyzer.descriptor(of: $0, in: $1) })
         }
         return visits + selector.finish()
     }
