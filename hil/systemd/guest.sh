@@ -44,13 +44,44 @@ wait_until() {
     shift
     until "$@"; do [ "$(now)" -lt $deadline ] || return 1; sleep 0.2; done
 }
-# Decisions so far, from the service's "decision" log lines (journalctl is cheap; a facegate start is
-# not, under TCG, and polling with it starves the daemon).
-decisions() { journalctl -u facegate -o cat | grep -c '^decision '; }
 relay_is() { [ "$(cat "$relay")" = "$1" ]; }
-# The service's journal since a cursor file was written (cursor_mark FILE).
-cursor_mark() { journalctl -n 0 --show-cursor -q | sed -n 's/^-- cursor: //p' >"$1"; }
-journal_since() { journalctl -u facegate --after-cursor="$(cat "$1")" -o cat "${@:2}"; }
+# cursor_mark FILE: writes a mark into the journal (its own identifier, no unit's) and its cursor to
+# FILE; journal_since FILE [ARGS] prints the service's lines after it. Not --after-cursor with a
+# filter: systemd 252 then skips the first matching entry when the cursor's own does not match
+# (journalctl steps over two entries, taking the first for the cursor's), which lost the reload's
+# one warning line.
+cursor_mark() {
+    local tag=hil-mark-$RANDOM$RANDOM
+    systemd-cat -t "$tag" echo "mark for $check"
+    wait_until 10 eval "journalctl -q -t $tag -n 1 --show-cursor | sed -n 's/^-- cursor: //p' | grep . >'$1'" \
+        || fail "the journal mark did not show"
+}
+journal_since() { journalctl -u facegate --cursor="$(cat "$1")" -o cat "${@:2}"; }
+# Decisions since a mark, from the service's "decision" log lines (journalctl is cheap; a facegate
+# start is not, under TCG, and polling with it starves the daemon).
+decisions_since() { journal_since "$1" | grep -c '^decision '; }
+# The decision journal's records (facegate log --json), from record N on.
+records_from() { facegate log --json | tail -n +"$1"; }
+records() { facegate log --json | wc -l; }
+# relay_pulse SECONDS [SECONDS_AFTER]: waits up to SECONDS for the relay to open, then for it to
+# lock again, and prints how long it was held (ms). Bash builtins only (read, EPOCHREALTIME, read -t
+# as the sleep): forks are slow enough under TCG to miss the pulse's edges by a second.
+relay_pulse() {
+    local pause v start end
+    exec {pause}<> <(:)
+    edge() {   # edge VALUE SECONDS: waits for the relay to read VALUE, prints when (microseconds)
+        local until=$((SECONDS + $2))
+        while [ $SECONDS -lt $until ]; do
+            read -r v <"$relay"
+            [ "$v" = "$1" ] && { echo "${EPOCHREALTIME/./}"; return 0; }
+            read -r -t 0.02 -u $pause _
+        done
+        return 1
+    }
+    start=$(edge 1 "$1") || { echo "the relay never opened"; return 1; }
+    end=$(edge 0 "${2:-10}") || { echo "the relay never locked again"; return 1; }
+    echo $(( (end - start) / 1000 ))
+}
 
 echo "hil-guest: kernel $(uname -r), $(systemctl --version | head -1), $(nproc) cpus, system $(systemctl is-system-running)"
 echo "hil-guest: the harness started $(cut -d' ' -f1 /proc/uptime) s after the kernel"
@@ -98,6 +129,15 @@ printf %s "$secret_key" >$work/secrets/secret-key
 printf %s "$api_key" >$work/secrets/api-key
 umask 022
 
+# The NEC ID emulator on the guest's loopback, as its own transient unit. Not under test (it stands in
+# for the cloud), so it starts now and loads while apt installs the package; its dlib models are the
+# package's own, which scripts/hil-systemd takes out of the .deb onto the share.
+cp $share/facegate-emulator /usr/local/bin/
+systemd-run --quiet --unit=nec-emulator -E OPENBLAS_NUM_THREADS=1 /usr/local/bin/facegate-emulator nec \
+    --port 8081 --portal-port 8082 --access-key $access_key --secret-key-file $work/secrets/secret-key \
+    --api-key-file $work/secrets/api-key --state /var/lib/nec-emulator --models $share/models \
+    || echo "hil-guest: the emulator did not start (configure will fail)"
+
 # --- 1. the package, installed offline ------------------------------------------------------------------
 t_install() {
     local started=$(now)
@@ -111,6 +151,7 @@ t_install() {
     grep -q 'not enabled or started' $work/apt.log || fail "postinst did not say why the service is not started: $(tail -5 $work/apt.log)"
     [ "$(systemctl is-enabled facegate 2>&1)" = disabled ] || fail "the unit is $(systemctl is-enabled facegate 2>&1) before it is configured"
     getent group gpio >/dev/null || fail "no gpio group"
+    getent group facegate-admin >/dev/null || fail "no facegate-admin group"
     # The package's udev rule, applied by postinst to a chip that was already there.
     wait_until 10 sh -c "[ \"\$(stat -c %G:%a /dev/$chip)\" = gpio:660 ]" || fail "/dev/$chip is $(stat -c %G:%a /dev/$chip)"
     [ "$(stat -c %U:%a /etc/facegate/credentials)" = root:700 ] || fail "credentials folder is $(stat -c %U:%a /etc/facegate/credentials)"
@@ -119,7 +160,7 @@ run install t_install essential
 
 # --- 2. configured as an installer would ----------------------------------------------------------------
 t_configure() {
-    local creds=/etc/facegate/credentials
+    local creds=/etc/facegate/credentials t0=$(now)
     umask 077
     printf %s "$access_key" >$creds/nec-access-key
     printf %s "$secret_key" >$creds/nec-secret-key
@@ -129,30 +170,23 @@ t_configure() {
     : >$creds/neocheck-client-secret
     : >$creds/neocheck-password
     umask 022
-    # The NEC ID emulator on the guest's loopback, as its own transient unit.
-    cp $share/facegate-emulator /usr/local/bin/
-    systemd-run --quiet --unit=nec-emulator -E OPENBLAS_NUM_THREADS=1 /usr/local/bin/facegate-emulator nec \
-        --port 8081 --portal-port 8082 --access-key $access_key --secret-key-file $work/secrets/secret-key \
-        --api-key-file $work/secrets/api-key --state /var/lib/nec-emulator --models /usr/share/facegate/models \
-        || fail "emulator did not start"
     # The installer's enrolment, with the secrets in the environment of these commands only.
     export NEC_ID_ENDPOINT=http://127.0.0.1:8081 NEC_ID_ACCESS_KEY=$access_key
     export NEC_ID_SECRET_KEY=$secret_key NEC_ID_API_KEY=$api_key
     wait_until 120 sh -c 'facegate nec health >/dev/null 2>&1' \
         || fail "emulator not healthy: $(facegate nec health 2>&1 | tail -3)"
+    say "emulator healthy after $(( $(now) - t0 )) s"
     facegate nec tags create staff >/dev/null || fail "tags create"
     facegate nec subjects register --face $share/photos/jeff_bezos/* --tag staff --compact >$work/enrolled.json \
         || fail "enrol: $(cat $work/enrolled.json)"
+    say "enrolled after $(( $(now) - t0 )) s"
     write_config 10 7000 staff
     CREDENTIALS_DIRECTORY=$creds facegate config check >$work/check.log 2>&1 || fail "config check: $(cat $work/check.log)"
-    # The changes to the packaged unit, for TCG only. While frames are analysed, WatchdogSec=120 (the
-    # unit says 30): the daemon stops feeding the watchdog while one frame's analysis takes over 15 s
-    # ("pipeline hung"); emulated, on a busy 2-core host, analyses take 15-25 s back to back (on a box,
-    # well under a second) and 30 or even 60 s then kill it. The watchdog check itself runs on the
-    # packaged 30 s, with the camera idle. TimeoutStopSec=60 (the unit says 15): a stop lets the visit
-    # being decided finish, slowly here.
+    # One change to the packaged unit for TCG from the start: TimeoutStopSec=60 (the unit says 15), as a
+    # stop lets the visit being decided finish, slowly here. WatchdogSec stays the unit's 30 until the
+    # camera is fed (sigkill-restart).
     mkdir -p /etc/systemd/system/facegate.service.d
-    printf '[Service]\nWatchdogSec=120\nTimeoutStopSec=60\n' >/etc/systemd/system/facegate.service.d/hil-tcg.conf
+    printf '[Service]\nTimeoutStopSec=60\n' >/etc/systemd/system/facegate.service.d/hil-tcg.conf
     systemctl daemon-reload
 }
 # write_config FPS THRESHOLD TAG: the packaged example with this door's devices, emulator and policy.
@@ -195,10 +229,9 @@ EOF
 }
 run configure t_configure essential
 
-# --- 3. systemctl start: Type=notify, then a stranger, the watchdog, the enrolled person -----------------
-started_at=0
+# --- 3. systemctl start, the camera not fed yet: Type=notify, and the checks that need no frames while the
+# watchdog is watched on the packaged WatchdogSec=30 -------------------------------------------------------
 t_notify_start() {
-    feed tom_cruise
     local t0=$(now)
     systemctl enable --now facegate 2>&1 || fail "systemctl enable --now failed: $(journalctl -u facegate -o cat | tail -10)"
     say "systemctl start returned after $(( $(now) - t0 )) s"
@@ -207,87 +240,32 @@ t_notify_start() {
     say "$state"
     [ "$state" = "ActiveState=active SubState=running Type=notify" ] || fail "not active (running) through Type=notify"
     systemctl status facegate --no-pager -n 0 | sed -n 's/^ *Status: /Status: /p' | while read -r line; do say "$line"; done
-    echo "$t0" >$work/started_at
 }
 run notify-start t_notify_start essential
 
-t_stranger_locked() {
-    local deadline=$(($(now) + 180))
-    while [ "$(decisions)" -lt 1 ]; do
-        relay_is 0 || fail "the relay opened for a stranger"
-        [ "$(now)" -lt $deadline ] || fail "no decision for the stranger within 180 s"
-        sleep 2
-    done
-    facegate log --json | tail -1 >$work/first.json
-    say "$(cut -c1-200 $work/first.json)"
-    grep -q '"outcome":"denied-unknown"' $work/first.json || fail "the stranger was not denied-unknown"
-    relay_is 0 || fail "relay after the stranger"
-}
-run stranger-locked t_stranger_locked
+# The watchdog, watched from here while the next checks run: the daemon, on the packaged WatchdogSec=30
+# and with no frames to analyse (the camera is not fed until sigkill-restart), must feed it for over
+# twice that without being killed. The timestamps are sampled in the background.
+watchdog_pid=$(prop MainPID)
+watchdog_t0=$(now)
+[ -z "$broken" ] && cursor_mark $work/cursor-watchdog
+( while [ ! -e $work/watchdog.stop ]; do prop WatchdogTimestampMonotonic >>$work/watchdog-stamps; sleep 4; done ) &
+sampler=$!
 
-
-t_enrolled_opens() {
-    feed jeff_bezos
-    # Polled with bash builtins only (read, EPOCHREALTIME, read -t as the sleep): forks are slow
-    # enough under TCG to miss the pulse's edges by a second.
-    local pause v start end
-    exec {pause}<> <(:)
-    edge() {   # edge VALUE SECONDS: waits for the relay to read VALUE, prints when (microseconds)
-        local until=$((SECONDS + $2))
-        while [ $SECONDS -lt $until ]; do
-            read -r v <"$relay"
-            [ "$v" = "$1" ] && { echo "${EPOCHREALTIME/./}"; return 0; }
-            read -r -t 0.02 -u $pause _
-        done
-        return 1
-    }
-    start=$(edge 1 180) || fail "the relay never opened for the enrolled person"
-    end=$(edge 0 10) || fail "the relay never locked again"
-    local held=$(( (end - start) / 1000 ))
-    say "relay held $held ms for a 2000 ms pulse"
-    [ $held -ge 1800 ] && [ $held -le 4500 ] || fail "pulse of 2000 ms lasted $held ms"
-    wait_until 30 sh -c "[ \$(facegate log --json | wc -l) -ge 2 ]" || fail "the grant was not journaled"
-    facegate log --json | tail -1 >$work/second.json
-    say "$(cut -c1-200 $work/second.json)"
-    grep -q '"outcome":"granted"' $work/second.json || fail "not granted"
-    stop_feed
-}
-run enrolled-opens t_enrolled_opens
-
-t_watchdog() {
-    # The packaged WatchdogSec=30 from here on (only the stop timeout stays in the drop-in), the camera
-    # idle: restarted on it, the daemon must feed the watchdog for over twice WatchdogSec, unkilled.
-    printf '[Service]\nTimeoutStopSec=60\n' >/etc/systemd/system/facegate.service.d/hil-tcg.conf
-    systemctl daemon-reload
-    systemctl restart facegate || fail "systemctl restart failed"
-    [ "$(prop WatchdogUSec)" = 30s ] || fail "WatchdogUSec=$(prop WatchdogUSec), expected the unit's 30s"
-    cursor_mark $work/cursor-watchdog
-    local pid=$(prop MainPID) t0=$(now) stamps=$work/watchdog-stamps
-    : >$stamps
-    while [ $(( $(now) - t0 )) -le 62 ]; do prop WatchdogTimestampMonotonic >>$stamps; sleep 4; done
-    local distinct=$(sort -u $stamps | grep -vc '^0$')
-    say "$(( $(now) - t0 )) s on pid $pid: $distinct distinct WatchdogTimestamps, NRestarts=$(prop NRestarts), MainPID=$(prop MainPID)"
-    [ "$(prop NRestarts)" = 0 ] || fail "restarted: NRestarts=$(prop NRestarts)"
-    [ "$(prop MainPID)" = "$pid" ] && [ "$(prop ActiveState)/$(prop SubState)" = active/running ] || fail "not the same running process"
-    [ "$distinct" -ge 3 ] || fail "WatchdogTimestamp did not advance ($distinct values)"
-    ! journal_since $work/cursor-watchdog | grep -qi 'watchdog timeout' || fail "systemd reported a watchdog timeout"
-}
-run watchdog t_watchdog
-
-# --- 4. the reload, the journal's priorities, no secret in it -----------------------------------------------
+# --- 4. the reload ---------------------------------------------------------------------------------------------------
 t_reload() {
     cursor_mark $work/cursor-reload
     # The policy only (threshold): applies from the next decision, a notice.
     write_config 10 7500 staff
     systemctl reload facegate || fail "systemctl reload failed"
-    wait_until 20 sh -c "journalctl -u facegate --after-cursor='$(cat $work/cursor-reload)' -o cat | grep -q 'configuration reloaded'" \
+    wait_until 20 eval "journal_since $work/cursor-reload | grep -q 'configuration reloaded'" \
         || fail "no 'configuration reloaded' line"
     journal_since $work/cursor-reload | grep 'configuration reloaded' | head -2 | while read -r line; do say "$line"; done
     # A section that needs a restart (camera): a warning naming it.
     cursor_mark $work/cursor-reload2
     write_config 8 7500 staff
     systemctl reload facegate || fail "second reload failed"
-    wait_until 20 sh -c "journalctl -u facegate --after-cursor='$(cat $work/cursor-reload2)' -p warning -o cat | grep -q 'next restart'" \
+    wait_until 20 eval "journal_since $work/cursor-reload2 -p warning | grep -q 'next restart'" \
         || fail "no warning naming what needs a restart"
     journal_since $work/cursor-reload2 -p warning | grep 'next restart' | head -1 | while read -r line; do say "$line"; done
     [ "$(prop ActiveState)/$(prop NRestarts)" = active/0 ] || fail "reload changed the state: $(prop ActiveState), NRestarts=$(prop NRestarts)"
@@ -295,6 +273,215 @@ t_reload() {
 }
 run reload t_reload
 
+# --- 5. the control socket: root asks, others are refused -------------------------------------------------------------
+# `facegate status` as root with the camera not fed: the daemon answers, and says the door cannot decide
+# (exit 1, the camera failed). The same command says it can once frames arrive (control-status).
+t_control_no_camera() {
+    local code=0
+    facegate status >$work/status-no-camera.txt 2>&1 || code=$?
+    sed "s/^/  $check: | /" $work/status-no-camera.txt
+    [ $code = 1 ] || fail "facegate status exited $code with the camera not fed, expected 1"
+    grep -qx 'door: failed, cannot decide' $work/status-no-camera.txt || fail "status does not say the door cannot decide"
+    grep -q '^  camera: failed' $work/status-no-camera.txt || fail "status does not name the camera"
+}
+run control-no-camera t_control_no_camera
+
+# Users other than root, one of them in facegate-admin: under the packaged unit's PrivateUsers=yes the
+# daemon cannot give the socket to that group (it is not mapped into the service's user namespace), so
+# the socket stays the service's own user's and group's (0660) and both are refused at connect; root
+# connects through its capabilities and the daemon sees uid 0. README says so.
+t_control_refused() {
+    getent passwd hil-user >/dev/null || useradd --system --no-create-home --shell /usr/sbin/nologin hil-user || fail "useradd hil-user"
+    getent passwd hil-admin >/dev/null || useradd --system --no-create-home --shell /usr/sbin/nologin -G facegate-admin hil-admin \
+        || fail "useradd hil-admin"
+    local socket=/run/facegate/control.sock
+    [ -S $socket ] || fail "no socket at $socket: $(ls -la /run/facegate 2>&1)"
+    say "$(stat -c '%n %A %U:%G' /run/facegate $socket | paste -sd' ')"
+    [ "$(stat -c %a $socket)" = 660 ] || fail "the socket's mode is $(stat -c %a $socket)"
+    local user code out
+    for user in hil-user hil-admin; do
+        code=0
+        out=$(setpriv --reuid=$user --regid=$user --init-groups facegate status 2>&1) || code=$?
+        say "$user ($(id -Gn $user | tr ' ' ,)): exit $code: $out"
+        [ $code = 2 ] && grep -q 'not allowed' <<<"$out" || fail "$user was not refused"
+        code=0
+        out=$(setpriv --reuid=$user --regid=$user --init-groups facegate door unlock --reason "not allowed" 2>&1) || code=$?
+        [ $code != 0 ] && grep -q 'not allowed' <<<"$out" || fail "$user's unlock was not refused: exit $code: $out"
+        relay_is 0 || fail "the relay moved for $user"
+    done
+}
+run control-refused t_control_refused
+
+# --- 6. systemd-analyze security on the running system -----------------------------------------------------------------
+t_security() {
+    systemd-analyze security --no-pager facegate.service >$work/security.txt 2>&1 || true
+    local line=$(grep -i 'overall exposure' $work/security.txt)
+    say "running system: $line"
+    say "the same unit file offline: $(systemd-analyze security --offline=true /lib/systemd/system/facegate.service 2>&1 | grep -i 'overall exposure')"
+    grep '✗' $work/security.txt | sed 's/  */ /g' | while read -r item; do say "exposed: $item"; done
+    local exposure=$(echo "$line" | sed -n 's/.*: *\([0-9.]*\).*/\1/p')
+    [ -n "$exposure" ] || fail "no exposure level: $(tail -3 $work/security.txt)"
+    awk -v e="$exposure" 'BEGIN { exit !(e <= 1.5) }' || fail "exposure $exposure is above 1.5"
+}
+run security t_security
+
+# --- 7. the watchdog, watched since notify-start ---------------------------------------------------------------------
+t_watchdog() {
+    [ "$(prop WatchdogUSec)" = 30s ] || fail "WatchdogUSec=$(prop WatchdogUSec), expected the unit's 30s"
+    # Over twice WatchdogSec since the start, however long the checks above took.
+    while [ $(( $(now) - watchdog_t0 )) -le 62 ]; do sleep 1; done
+    touch $work/watchdog.stop
+    wait $sampler 2>/dev/null
+    local distinct=$(sort -u $work/watchdog-stamps | grep -vc '^0$')
+    say "$(( $(now) - watchdog_t0 )) s on pid $watchdog_pid: $distinct distinct WatchdogTimestamps in $(wc -l <$work/watchdog-stamps) samples, NRestarts=$(prop NRestarts), MainPID=$(prop MainPID)"
+    [ "$(prop NRestarts)" = 0 ] || fail "restarted: NRestarts=$(prop NRestarts)"
+    [ "$(prop MainPID)" = "$watchdog_pid" ] && [ "$(prop ActiveState)/$(prop SubState)" = active/running ] || fail "not the same running process"
+    [ "$distinct" -ge 3 ] || fail "WatchdogTimestamp did not advance ($distinct values)"
+    ! journal_since $work/cursor-watchdog | grep -qi 'watchdog timeout' || fail "systemd reported a watchdog timeout"
+}
+run watchdog t_watchdog
+touch $work/watchdog.stop
+
+# --- 8. kill -9: restarted by systemd, the relay locked meanwhile; from here the camera is fed ------------------------
+t_sigkill_restart() {
+    # Frames are analysed from here on: WatchdogSec=120 (the unit says 30) for the process systemd
+    # starts after the kill. The daemon stops feeding the watchdog while one frame's analysis takes over
+    # 15 s ("pipeline hung"); emulated, on a busy 2-core host, analyses take 15-25 s back to back (on a
+    # box, well under a second), and 30 or even 60 s then kill it.
+    printf '[Service]\nWatchdogSec=120\nTimeoutStopSec=60\n' >/etc/systemd/system/facegate.service.d/hil-tcg.conf
+    systemctl daemon-reload
+    # The camera fed from here (a root process outside the unit, as a camera is), with nobody in view yet.
+    feed _noface
+    local pid=$(prop MainPID) restarts=$(prop NRestarts)
+    [ "$pid" -gt 0 ] || fail "no main process"
+    cursor_mark $work/cursor-restart
+    kill -9 "$pid"
+    local deadline=$(($(now) + 120)) samples=0
+    until [ "$(prop ActiveState)" = active ] && [ "$(prop MainPID)" != "$pid" ] && [ "$(prop MainPID)" != 0 ]; do
+        relay_is 0 || fail "the relay was unlocked while the service was down"
+        samples=$((samples + 1))
+        [ "$(now)" -lt $deadline ] || fail "not restarted within 120 s: $(prop ActiveState)/$(prop SubState)"
+        sleep 0.2
+    done
+    say "restarted as $(prop MainPID) (was $pid), NRestarts=$(prop NRestarts), relay locked in $samples samples"
+    [ "$(prop NRestarts)" = $((restarts + 1)) ] || fail "NRestarts=$(prop NRestarts), expected $((restarts + 1))"
+    [ "$(prop SubState)" = running ] || fail "SubState=$(prop SubState)"
+    [ "$(prop WatchdogUSec)" = 2min ] || fail "WatchdogUSec=$(prop WatchdogUSec) after the restart, expected the drop-in's 2min"
+}
+run sigkill-restart t_sigkill_restart essential
+
+# --- 9. the control socket with frames arriving, a stranger, the enrolled person ------------------------------------------
+# `facegate status` as root while frames of an empty scene arrive: exit 0, the door can decide. Asked
+# until it says so (60 s at most): the daemon counts the camera failed 10 s after the last frame it
+# *analysed*, and emulated one analysis can take longer (15-25 s with a face in view, which is why
+# nobody is in view here).
+t_control_status() {
+    local code tries=0 deadline=$(($(now) + 60))
+    while :; do
+        tries=$((tries + 1)) code=0
+        facegate status >$work/status.txt 2>&1 || code=$?
+        [ $code = 0 ] && break
+        say "try $tries: exit $code: $(head -2 $work/status.txt | paste -sd' ')"
+        [ $code = 1 ] && [ "$(now)" -lt $deadline ] || break
+        sleep 2
+    done
+    sed "s/^/  $check: | /" $work/status.txt
+    [ $code = 0 ] || fail "facegate status exited $code"
+    grep -Eqx 'door: (ok|degraded), can decide' $work/status.txt || fail "status does not say the door can decide"
+    grep -q '^  camera: ok' $work/status.txt || fail "the camera is not ok"
+}
+run control-status t_control_status
+
+# `facegate door unlock` as root, nobody in view (no grant can move the relay meanwhile): a pulse of the configured 2 s on the gpio-sim line, a manual-unlock record with the reason in the
+# decision journal, the request in the service's log.
+t_control_unlock() {
+    cursor_mark $work/cursor-unlock
+    local before=$(records) held code=0
+    relay_is 0 || fail "the relay is not locked before the unlock"
+    facegate door unlock --reason "hil test" >$work/unlock.txt 2>&1 &
+    local client=$!
+    held=$(relay_pulse 60) || fail "$held"
+    wait $client || code=$?
+    say "$(cat $work/unlock.txt); relay held $held ms for a 2000 ms pulse"
+    [ $code = 0 ] || fail "facegate door unlock exited $code"
+    grep -q '^unlocked (decision .*, relay unlocked)$' $work/unlock.txt || fail "unexpected answer"
+    [ $held -ge 1800 ] && [ $held -le 4500 ] || fail "pulse of 2000 ms lasted $held ms"
+    records_from $((before + 1)) | grep '"outcome":"manual-unlock"' >$work/unlock.json || fail "no manual-unlock record in facegate log"
+    say "$(cut -c1-200 $work/unlock.json)"
+    grep -q '"reason":"manual unlock: hil test"' $work/unlock.json || fail "the record lacks the reason"
+    grep -q "$(sed -n 's/^unlocked (decision \([^,]*\),.*/\1/p' $work/unlock.txt)" $work/unlock.json \
+        || fail "the record is not the decision the command named"
+    journal_since $work/cursor-unlock | grep -E '^(control request|manual unlock)' | while read -r line; do say "$line"; done
+    journal_since $work/cursor-unlock | grep -q '^control request.*command=unlock.*uid=0' || fail "the request is not in the service's log"
+    journal_since $work/cursor-unlock | grep -q '^manual unlock' || fail "the unlock is not in the service's log"
+}
+run control-unlock t_control_unlock
+
+t_stranger_locked() {
+    local before=$(records) deadline=$(($(now) + 180))
+    cursor_mark $work/cursor-stranger
+    feed tom_cruise
+    while [ "$(decisions_since $work/cursor-stranger)" -lt 1 ]; do
+        relay_is 0 || fail "the relay opened for a stranger"
+        [ "$(now)" -lt $deadline ] || fail "no decision for the stranger within 180 s"
+        sleep 2
+    done
+    records_from $((before + 1)) | head -1 >$work/first.json
+    say "$(cut -c1-200 $work/first.json)"
+    grep -q '"outcome":"denied-unknown"' $work/first.json || fail "the stranger was not denied-unknown"
+    relay_is 0 || fail "relay after the stranger"
+}
+run stranger-locked t_stranger_locked
+
+t_enrolled_opens() {
+    local before=$(records) held
+    feed jeff_bezos
+    held=$(relay_pulse 240) || fail "$held (the enrolled person)"
+    say "relay held $held ms for a 2000 ms pulse"
+    [ $held -ge 1800 ] && [ $held -le 4500 ] || fail "pulse of 2000 ms lasted $held ms"
+    wait_until 30 eval "records_from $((before + 1)) | grep -q '\"outcome\":\"granted\"'" || fail "the grant was not journaled"
+    records_from $((before + 1)) | grep '"outcome":"granted"' | head -1 >$work/second.json
+    say "$(cut -c1-200 $work/second.json)"
+    grep -q "\"subject_id\":$(sed -n 's/.*"id" *: *\("[^"]*"\).*/\1/p' $work/enrolled.json)" $work/second.json \
+        || fail "not granted to the enrolled subject"
+    stop_feed
+}
+run enrolled-opens t_enrolled_opens
+
+# --- 10. systemctl stop: the relay at its resting level -------------------------------------------------------------
+t_stop() {
+    cursor_mark $work/cursor-stop
+    local t0=$(now)
+    systemctl stop facegate || fail "systemctl stop failed"
+    say "stopped in $(( $(now) - t0 )) s; $(systemctl show -p ActiveState,Result,ExecMainStatus facegate | paste -sd' ')"
+    journal_since $work/cursor-stop -o short-monotonic | grep -E 'stopping|stopped|timed out|Deactivated' | cut -c1-160 | while read -r line; do say "$line"; done
+    [ "$(prop ActiveState)" = inactive ] || fail "ActiveState=$(prop ActiveState)"
+    [ "$(prop Result)" = success ] || fail "Result=$(prop Result)"
+    relay_is 0 || fail "the relay is not at rest after stop"
+    journal_since $work/cursor-stop | grep -q stopped || fail "no 'stopped' line"
+}
+run stop t_stop
+
+# --- 11. an invalid configuration: exit 78, stays stopped, the problem in the journal ----------------------------------
+t_invalid_config() {
+    cursor_mark $work/cursor-invalid
+    write_config 10 7000 staff
+    sed -i 's/^  pulse_seconds: 2$/  pulse_seconds: -4/' /etc/facegate/facegate.yaml
+    systemctl start facegate 2>/dev/null && fail "systemctl start succeeded on an invalid configuration"
+    # A manual start resets NRestarts; a restart loop would raise it RestartSec=5 after the failure.
+    local restarts=$(prop NRestarts)
+    sleep 8
+    say "$(systemctl show -p ActiveState,Result,ExecMainStatus,NRestarts facegate | paste -sd' ')"
+    [ "$(prop ExecMainStatus)" = 78 ] || fail "ExecMainStatus=$(prop ExecMainStatus)"
+    [ "$(prop ActiveState)" = failed ] || fail "ActiveState=$(prop ActiveState)"
+    [ "$(prop NRestarts)" = "$restarts" ] || fail "restarted: NRestarts $restarts -> $(prop NRestarts)"
+    journal_since $work/cursor-invalid | grep -m2 pulse_seconds | while read -r line; do say "$line"; done
+    journal_since $work/cursor-invalid | grep -q pulse_seconds || fail "the journal does not name the problem: $(journal_since $work/cursor-invalid | tail -5)"
+    relay_is 0 || fail "relay"
+}
+run invalid-config t_invalid_config
+
+# --- 12. the journal's priorities, and no secret in it (the whole run's) -----------------------------------------------
 t_journal_priorities() {
     local all warn
     all=$(journalctl -u facegate -o cat)
@@ -331,72 +518,9 @@ t_no_secret_logged() {
 }
 run no-secret-logged t_no_secret_logged
 
-t_security() {
-    systemd-analyze security --no-pager facegate.service >$work/security.txt 2>&1 || true
-    local line=$(grep -i 'overall exposure' $work/security.txt)
-    say "running system: $line"
-    say "the same unit file offline: $(systemd-analyze security --offline=true /lib/systemd/system/facegate.service 2>&1 | grep -i 'overall exposure')"
-    grep '✗' $work/security.txt | sed 's/  */ /g' | while read -r item; do say "exposed: $item"; done
-    local exposure=$(echo "$line" | sed -n 's/.*: *\([0-9.]*\).*/\1/p')
-    [ -n "$exposure" ] || fail "no exposure level: $(tail -3 $work/security.txt)"
-    awk -v e="$exposure" 'BEGIN { exit !(e <= 1.5) }' || fail "exposure $exposure is above 1.5"
-}
-run security t_security
-
-# --- 5. kill -9: restarted by systemd, the relay locked meanwhile ------------------------------------------------
-t_sigkill_restart() {
-    local pid=$(prop MainPID) restarts=$(prop NRestarts)
-    [ "$pid" -gt 0 ] || fail "no main process"
-    kill -9 "$pid"
-    local deadline=$(($(now) + 120)) samples=0
-    until [ "$(prop ActiveState)" = active ] && [ "$(prop MainPID)" != "$pid" ] && [ "$(prop MainPID)" != 0 ]; do
-        relay_is 0 || fail "the relay was unlocked while the service was down"
-        samples=$((samples + 1))
-        [ "$(now)" -lt $deadline ] || fail "not restarted within 120 s: $(prop ActiveState)/$(prop SubState)"
-        sleep 0.2
-    done
-    say "restarted as $(prop MainPID) (was $pid), NRestarts=$(prop NRestarts), relay locked in $samples samples"
-    [ "$(prop NRestarts)" = $((restarts + 1)) ] || fail "NRestarts=$(prop NRestarts), expected $((restarts + 1))"
-    [ "$(prop SubState)" = running ] || fail "SubState=$(prop SubState)"
-}
-run sigkill-restart t_sigkill_restart
-
-# --- 6. systemctl stop: the relay at its resting level -------------------------------------------------------------
-t_stop() {
-    cursor_mark $work/cursor-stop
-    local t0=$(now)
-    systemctl stop facegate || fail "systemctl stop failed"
-    say "stopped in $(( $(now) - t0 )) s; $(systemctl show -p ActiveState,Result,ExecMainStatus facegate | paste -sd' ')"
-    journal_since $work/cursor-stop -o short-monotonic | grep -E 'stopping|stopped|timed out|Deactivated' | cut -c1-160 | while read -r line; do say "$line"; done
-    [ "$(prop ActiveState)" = inactive ] || fail "ActiveState=$(prop ActiveState)"
-    [ "$(prop Result)" = success ] || fail "Result=$(prop Result)"
-    relay_is 0 || fail "the relay is not at rest after stop"
-    journal_since $work/cursor-stop | grep -q stopped || fail "no 'stopped' line"
-}
-run stop t_stop
-
-# --- 7. an invalid configuration: exit 78, stays stopped, the problem in the journal ----------------------------------
-t_invalid_config() {
-    cursor_mark $work/cursor-invalid
-    write_config 10 7000 staff
-    sed -i 's/^  pulse_seconds: 2$/  pulse_seconds: -4/' /etc/facegate/facegate.yaml
-    systemctl start facegate 2>/dev/null && fail "systemctl start succeeded on an invalid configuration"
-    # A manual start resets NRestarts; a restart loop would raise it within twice RestartSec=5.
-    local restarts=$(prop NRestarts)
-    sleep 12
-    say "$(systemctl show -p ActiveState,Result,ExecMainStatus,NRestarts facegate | paste -sd' ')"
-    [ "$(prop ExecMainStatus)" = 78 ] || fail "ExecMainStatus=$(prop ExecMainStatus)"
-    [ "$(prop ActiveState)" = failed ] || fail "ActiveState=$(prop ActiveState)"
-    [ "$(prop NRestarts)" = "$restarts" ] || fail "restarted: NRestarts $restarts -> $(prop NRestarts)"
-    journal_since $work/cursor-invalid | grep -m2 pulse_seconds | while read -r line; do say "$line"; done
-    journal_since $work/cursor-invalid | grep -q pulse_seconds || fail "the journal does not name the problem: $(journal_since $work/cursor-invalid | tail -5)"
-    relay_is 0 || fail "relay"
-}
-run invalid-config t_invalid_config
-
 stop_feed
 systemctl stop nec-emulator 2>/dev/null
 # For a look after the run: the journal of the service, into the share (no secret in it, checked above).
 journalctl -b -u facegate -o short-monotonic >$share/out/facegate-journal.txt 2>&1
-cp $work/*.log $work/security.txt $share/out/ 2>/dev/null
+cp $work/*.log $work/*.txt $share/out/ 2>/dev/null
 echo "HIL-EXIT $failures"
