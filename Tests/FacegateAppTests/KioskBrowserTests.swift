@@ -25,6 +25,27 @@ struct KioskBrowserTests {
         }
     }
 
+    /// The driver against the door's kiosk, saving its screenshots in `artefacts`.
+    static func drive(_ door: HeldDoor, _ artefacts: URL, _ arguments: [String]) async throws -> ToolRun {
+        try await ToolProcess.run(
+            URL(fileURLWithPath: "/usr/bin/python3"),
+            [driver.path, "http://127.0.0.1:\(door.port)/", artefacts.path, "--timeout", "90"] + arguments)
+    }
+
+    /// Waits (up to 100 s) for the driver to report: once it has seen every state it looks for.
+    static func waitForDriver(_ browser: borrowing Mutex<ToolRun?>) async throws {
+        let deadline = ContinuousClock.now + .seconds(100)
+        while browser.withLock({ $0 }) == nil, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(200)) }
+    }
+
+    /// The driver's run and its report line.
+    static func report(_ browser: borrowing Mutex<ToolRun?>) throws -> (ToolRun, BrowserReport) {
+        let run = try #require(browser.withLock { $0 }, "the browser driver did not finish")
+        try #require(run.status != 2, "chromium could not be started: \(run.errors)")
+        let line = try #require(run.output.split(separator: "\n").last, "no report: \(run.errors)")
+        return (run, try JSONDecoder().decode(BrowserReport.self, from: Data(line.utf8)))
+    }
+
     @Test(arguments: [(800, 480), (480, 800)])
     func thePageShowsThePictureTheFacesTheGuidanceAndEachDecision(width: Int, height: Int) async throws {
         let artefacts = Self.packageRoot.appendingPathComponent(".build/artefacts/kiosk/\(width)x\(height)")
@@ -39,21 +60,14 @@ struct KioskBrowserTests {
             try await rig.runHeldDoor(
                 visitors: [DoorControllerEndToEndTests.enrolledWalksUp, DoorControllerEndToEndTests.strangerWalksUp],
                 watching: { door in
-                    let run = try await ToolProcess.run(
-                        URL(fileURLWithPath: "/usr/bin/python3"),
-                        [Self.driver.path, "http://127.0.0.1:\(door.port)/", artefacts.path, "--timeout", "90",
-                         "--width", "\(width)", "--height", "\(height)"])
+                    let run = try await Self.drive(door, artefacts, ["--width", "\(width)", "--height", "\(height)"])
                     browser.withLock { $0 = run }
                 }
             ) { _ in
                 // The door has decided both; the browser reports once it has seen every state.
-                let deadline = ContinuousClock.now + .seconds(100)
-                while browser.withLock({ $0 }) == nil, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(200)) }
+                try await Self.waitForDriver(browser)
             }
-            let run = try #require(browser.withLock { $0 }, "the browser driver did not finish")
-            try #require(run.status != 2, "chromium could not be started: \(run.errors)")
-            let line = try #require(run.output.split(separator: "\n").last, "no report: \(run.errors)")
-            let report = try JSONDecoder().decode(BrowserReport.self, from: Data(line.utf8))
+            let (run, report) = try Self.report(browser)
             for state in ["preview-updates", "face-box", "guidance", "granted", "denied"] {
                 #expect(report.seen[state] == true, "the page never showed \(state)")
                 #expect(FileManager.default.fileExists(atPath: artefacts.appendingPathComponent("\(state).png").path), "no screenshot of \(state)")
@@ -77,10 +91,8 @@ struct KioskBrowserTests {
             try await rig.runHeldDoor(
                 visitors: [DoorControllerEndToEndTests.enrolledPhoto],
                 watching: { door in
-                    let run = try await ToolProcess.run(
-                        URL(fileURLWithPath: "/usr/bin/python3"),
-                        [Self.driver.path, "http://127.0.0.1:\(door.port)/", artefacts.path, "--timeout", "90",
-                         "--width", "480", "--height", "800", "--expect", "enrolling,guidance,granted"])
+                    let run = try await Self.drive(
+                        door, artefacts, ["--width", "480", "--height", "800", "--expect", "enrolling,guidance,granted"])
                     browser.withLock { $0 = run }
                 },
                 beforeScene: { door in
@@ -89,13 +101,9 @@ struct KioskBrowserTests {
             ) { _ in
                 let outcome = await try #require(enrolling).value
                 #expect(outcome.enrolled, "\(outcome.reason)")
-                let deadline = ContinuousClock.now + .seconds(100)
-                while browser.withLock({ $0 }) == nil, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(200)) }
+                try await Self.waitForDriver(browser)
             }
-            let run = try #require(browser.withLock { $0 }, "the browser driver did not finish")
-            try #require(run.status != 2, "chromium could not be started: \(run.errors)")
-            let line = try #require(run.output.split(separator: "\n").last, "no report: \(run.errors)")
-            let report = try JSONDecoder().decode(BrowserReport.self, from: Data(line.utf8))
+            let (run, report) = try Self.report(browser)
             for state in ["enrolling", "guidance", "granted"] {
                 #expect(report.seen[state] == true, "the page never showed \(state)")
             }
