@@ -17,19 +17,25 @@ import Testing
 /// never writes the decision or its relay record.
 @Suite(.timeLimit(.minutes(1)))
 struct DoorShutdownOrderTests {
-    @Test("a shutdown during a grant: the grant finishes and opens the door, then the door locks, then the journal is written out")
-    func aShutdownDuringAGrantFinishesItThenLocksThenFlushes() async throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("shutdown-order-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }
-        var logger = Logger(label: "shutdown-order")
-        logger.logLevel = .critical
+    /// A door whose cloud holds every search until released (or cancelled), and its simulated lines.
+    private struct HeldDoor {
+        let service: DoorControllerService
+        let cloud: HeldCloud
+        let lines: SimulatedDoorLines
+        let journalPath: String
+    }
 
+    private static func heldDoor(
+        in folder: URL, logger: Logger, decisionDeadline: Duration = .milliseconds(1500), shutdownGrace: Duration = .seconds(8)
+    ) throws -> HeldDoor {
         var configuration = FacegateConfiguration()
         configuration.door.name = "shutdown"
+        // Not the system's socket: tests run side by side.
+        configuration.control.socket = nil
         configuration.door.tags = ["staff"]
         configuration.approach.settleFrames = 3
         configuration.offlineCache.enabled = false
+        configuration.backend.decisionDeadline = decisionDeadline
         configuration.journal.path = folder.appendingPathComponent("journal.sqlite").path
         let lines = SimulatedDoorLines(logger: logger)
         // A pulse far longer than the test: the door is locked by the shutdown, not by its timer.
@@ -41,9 +47,29 @@ struct DoorShutdownOrderTests {
             door: door, journal: journal, close: {})
         var settings = DoorControllerService.Settings()
         settings.reloadsOnHangup = false
+        settings.shutdownGrace = shutdownGrace
         let service = DoorControllerService(
             configuration: configuration, parts: parts, settings: settings, notifier: SystemdNotifier(environment: [:]), logger: logger,
             loadConfiguration: { [configuration] in configuration })
+        return HeldDoor(service: service, cloud: cloud, lines: lines, journalPath: configuration.journal.path)
+    }
+
+    private static func journaled(_ path: String) throws -> [JournaledDecision] {
+        var decisions: [JournaledDecision] = []
+        try JournalReader(path: path).forEachDecision(DecisionQuery()) { decisions.append($0) }
+        return decisions
+    }
+
+    @Test("a shutdown during a grant: the grant finishes and opens the door, then the door locks, then the journal is written out")
+    func aShutdownDuringAGrantFinishesItThenLocksThenFlushes() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("shutdown-order-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var logger = Logger(label: "shutdown-order")
+        logger.logLevel = .critical
+
+        let held = try Self.heldDoor(in: folder, logger: logger)
+        let (service, cloud, lines) = (held.service, held.cloud, held.lines)
 
         try await testGracefulShutdown { trigger in
             let running = Task { try await service.run() }
@@ -58,10 +84,45 @@ struct DoorShutdownOrderTests {
 
         #expect(lines.relayChanges == 2, "unlocked for the grant, then locked by the shutdown")
         #expect(!lines.relayIsUnlocked && lines.isReleased, "locked and released at the end")
-        var decisions: [JournaledDecision] = []
-        try JournalReader(path: configuration.journal.path).forEachDecision(DecisionQuery()) { decisions.append($0) }
+        let decisions = try Self.journaled(held.journalPath)
         #expect(decisions.map(\.record.decision.outcome) == [.granted])
         #expect(decisions.first?.record.relay == .unlocked, "the door was still running when the grant opened it, and the journal after")
         #expect(await service.pipeline.statistics.cloudCalls == 1)
+    }
+
+    @Test("a shutdown past its grace abandons the search: the visit is journaled as an error, the door stays locked, stopped is last")
+    func aShutdownPastItsGraceAbandonsTheSearchAndKeepsTheOrder() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("shutdown-grace-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let logs = CapturedLogs()
+        // The cloud would be waited for a minute: the stop's grace (half a second) runs out first.
+        let held = try Self.heldDoor(
+            in: folder, logger: logs.logger(level: .notice), decisionDeadline: .seconds(60), shutdownGrace: .milliseconds(500))
+        let clock = ContinuousClock()
+        var stopTook = Duration.zero
+
+        try await testGracefulShutdown { trigger in
+            let running = Task { try await held.service.run() }
+            #expect(await held.cloud.waitUntilCalled(timeout: .seconds(20)), "the visit's search reached the cloud")
+            let stopping = clock.now
+            trigger.triggerGracefulShutdown()
+            // Never released: only the grace running out ends the search.
+            try await running.value
+            stopTook = clock.now - stopping
+        }
+
+        // Within the grace and well before the group's backstop (4 s more) would cancel everything.
+        #expect(stopTook < .seconds(3), "stopped in \(stopTook)")
+        let decisions = try Self.journaled(held.journalPath)
+        #expect(decisions.map(\.record.decision.outcome) == [.error], "the abandoned visit is journaled, while the journal still ran")
+        #expect(decisions.first?.record.decision.reason.contains("abandoned") == true)
+        #expect(held.lines.relayChanges == 0 && !held.lines.relayIsUnlocked && held.lines.isReleased, "never opened; locked and released")
+        let lines = logs.all
+        let stopped = lines.lastIndex { $0.hasPrefix("notice stopped ") }
+        let decided = lines.lastIndex { $0.hasPrefix("notice decision ") }
+        #expect(lines.contains { $0.contains("the visit being decided is abandoned") })
+        #expect(stopped != nil && decided != nil && decided! < stopped!, "the decision logged before stopped:\n\(logs.text)")
+        #expect(!lines.contains { $0.contains("stopped with the pipeline still running") })
     }
 }

@@ -23,6 +23,8 @@ struct DoorStartUpDegradeTests {
             folder = FileManager.default.temporaryDirectory.appendingPathComponent("facegate-degrade-\(UUID().uuidString.prefix(8))")
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
             configuration.door.name = "degrade door"
+            // Not the system's socket: tests run side by side.
+            configuration.control.socket = nil
             configuration.door.tags = ["staff"]
             configuration.journal.path = path("journal.sqlite")
             configuration.offlineCache.path = path("offline-cache.sqlite")

@@ -103,6 +103,8 @@ final class WatchdogRig: Sendable {
         // Quiet: the hang and the door's failure are logged as critical, on purpose.
         logger = Logger(label: "facegate.watchdog-test") { _ in SwiftLogNoOpLogHandler() }
         var configuration = FacegateConfiguration()
+        // Not the system's socket: tests run side by side.
+        configuration.control.socket = nil
         // The scene's visitors are photos carried up to the camera, which the liveness stage refuses
         // (its own tests turn it on); these tests are about what happens after it.
         configuration.liveness.enabled = false

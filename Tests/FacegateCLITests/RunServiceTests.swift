@@ -180,4 +180,38 @@ import FacegateTesting
         #expect(text.contains("backend.nec.secret_key") && text.contains("readable by group or others"), "\(text)")
         #expect(!text.contains("not-a-real-secret-key"))
     }
+
+    /// A client that hangs up before the answer (a `facegate status` interrupted, another `facegate run`
+    /// checking whether the socket is taken) leaves the daemon running: the answer's write fails with
+    /// EPIPE instead of a SIGPIPE that would end the process. This daemon has made no HTTP connection,
+    /// so nothing else has set SIGPIPE aside for it.
+    @Test func aControlClientThatHangsUpEarlyLeavesTheDaemonRunning() throws {
+        let bench = try Bench()
+        let socket = bench.folder.appendingPathComponent("control.sock").path
+        try bench.write(threshold: 7000, extra: "control: {socket: \(socket)}")
+        let notify = try NotifySocket(path: bench.folder.appendingPathComponent("notify").path)
+        let (process, log) = try start(bench, notify: notify)
+        defer { if process.isRunning { process.terminate() } }
+        func logText() -> String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
+        _ = try #require(notify.waitFor("READY=1"), "no READY=1; log: \(logText())")
+
+        let hangUps = """
+            import socket, sys, time
+            for request in [b"", b'{"command":"status"}\\n', b"", b'{"command":"status"}\\n']:
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                s.connect(sys.argv[1])
+                s.sendall(request)
+                s.close()
+            time.sleep(1)
+            """
+        let clients = try ToolProcess.runBlocking(URL(fileURLWithPath: "/usr/bin/python3"), ["-c", hangUps, socket])
+        #expect(clients.status == 0, "\(clients.errors)")
+        #expect(process.isRunning, "the daemon survived clients that hung up; log: \(logText())")
+        let status = try ToolProcess.runBlocking(CLITests.executable, ["status", "--socket", socket])
+        #expect(status.status != 2 && status.output.contains("door:"), "\(status.output)\(status.errors)")
+
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "\(logText())")
+    }
 }

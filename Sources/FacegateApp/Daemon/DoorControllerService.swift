@@ -30,8 +30,15 @@ public struct DoorControllerService: Service, CustomStringConvertible {
         public var captureRestartDelay: Duration = .seconds(5)
         /// How often the `STATUS=` line is refreshed.
         public var statusInterval: Duration = .seconds(10)
-        /// Past this after a graceful shutdown begins, what is still running is cancelled.
+        /// Past this after a graceful shutdown begins, the visit still being decided is abandoned: its
+        /// cloud search is cancelled and it is journaled as an error (the door stays locked) while the
+        /// door and journal still run, so the stop keeps its order.
         public var shutdownGrace: Duration = .seconds(8)
+        /// Past the grace and this, whatever still runs (a stage hung in a blocking call) is cancelled
+        /// with the rest of the door's services; systemd's `TimeoutStopSec=15` is the last resort.
+        public var shutdownBackstop: Duration = .seconds(4)
+        /// The longest the door's services get to stop once a graceful shutdown begins.
+        public var shutdownLimit: Duration { shutdownGrace + shutdownBackstop }
         public var maintenance = OfflineMaintenance.Settings()
         /// Whether to reload the policy on SIGHUP (off for the demo and in-process tests).
         public var reloadsOnHangup = true
@@ -57,6 +64,8 @@ public struct DoorControllerService: Service, CustomStringConvertible {
     /// What the kiosk pages are shown; nil without a kiosk.
     let kioskFeed: KioskFeed?
     private let loadConfiguration: @Sendable () throws -> FacegateConfiguration
+    /// Set when the pipeline's service has returned: the parts say whether the stop was complete.
+    let pipelineStopped = SetOnceFlag()
 
     /// - Parameter loadConfiguration: reads the configuration again for a reload; it throws to refuse one.
     public init(
@@ -175,7 +184,7 @@ public struct DoorControllerService: Service, CustomStringConvertible {
     /// (of an enclosing group) or a failure, which it throws.
     public func run() async throws {
         var group = ServiceGroupConfiguration(services: services, logger: logger)
-        group.maximumGracefulShutdownDuration = settings.shutdownGrace
+        group.maximumGracefulShutdownDuration = settings.shutdownLimit
         try await ServiceGroup(configuration: group).run()
     }
 

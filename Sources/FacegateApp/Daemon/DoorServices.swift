@@ -35,8 +35,11 @@ struct DoorPartsService: Service {
         // Last of all (the pipeline and the re-checks have stopped): the file alone then holds every face.
         await parts.cache?.close()
         let totals = await pipeline.statistics
-        logger.notice(
-            "stopped",
+        // Only a stage hung in a blocking call outlives the pipeline's grace and the group's backstop.
+        let complete = controller.pipelineStopped.isSet
+        logger.log(
+            level: complete ? .notice : .error,
+            complete ? "stopped" : "stopped with the pipeline still running (a stage hung past the stop's limit); the visit it held is not journaled",
             metadata: [
                 "door": "\(doorName)", "frames": "\(totals.frames)", "frames_rejected": "\(totals.framesRejected)",
                 "frames_analysed": "\(totals.framesAnalysed)", "visits": "\(totals.visits)",
@@ -123,19 +126,40 @@ struct ReloaderService: Service {
 
 /// The gate pipeline, started last and shut down first: it stops taking frames and finishes the visit
 /// being decided. Its source ending (a replay) ends the group the same way.
+///
+/// The stop's grace is kept here, not by the group: past it the pipeline alone is cancelled (its cloud
+/// search abandoned, the visit journaled as an error), so that it still returns before the door and
+/// journal stop. The group cancelling everything at once would let that last decision reach a journal
+/// already closed, after `stopped`.
 struct PipelineService: Service {
     let controller: DoorControllerService
 
     func run() async throws {
         let controller = self.controller, pipeline = controller.pipeline, logger = controller.logger
-        let notifier = controller.notifier, doorName = controller.configuration.door.name
+        let notifier = controller.notifier, doorName = controller.configuration.door.name, grace = controller.settings.shutdownGrace
+        defer { controller.pipelineStopped.set() }
         notifier.ready(status: "door \(doorName): watching the camera" + controller.degradedSuffix)
-        try await withGracefulShutdownHandler {
-            try await controller.runPipeline()
-        } onGracefulShutdown: {
-            notifier.stopping()
-            logger.notice("stopping: no new visits; the one being decided finishes", metadata: ["door": "\(doorName)"])
-            pipeline.finish()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                try await withGracefulShutdownHandler {
+                    try await controller.runPipeline()
+                } onGracefulShutdown: {
+                    notifier.stopping()
+                    logger.notice("stopping: no new visits; the one being decided finishes", metadata: ["door": "\(doorName)"])
+                    pipeline.finish()
+                }
+            }
+            group.addTask {
+                // Returns at once when cancelled: the pipeline has ended, or the group gave up.
+                guard (try? await gracefulShutdown()) != nil, (try? await Task.sleep(for: grace)) != nil else { return }
+                logger.warning(
+                    "stopping: the visit being decided is abandoned, the stop's grace has passed; the door stays locked",
+                    metadata: ["door": "\(doorName)", "grace": "\(grace)"])
+            }
+            // The pipeline returning ends the grace's timer; the timer running out cancels the pipeline.
+            try await group.next()
+            group.cancelAll()
+            try await group.waitForAll()
         }
     }
 }

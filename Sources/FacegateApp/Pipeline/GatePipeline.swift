@@ -727,12 +727,14 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
         do {
             let candidates = try await withDeadline(deadline, on: clock) { try await search.search(probe, policy: policy) }
             return .cloud(candidates: candidates, unit: search.scoreUnit)
-        } catch let error as CloudUnavailable {
-            return .unavailable(cloudFailure: error.description)
-        } catch is DeadlineExceeded {
-            return .unavailable(cloudFailure: "no answer within the decision deadline")
         } catch {
-            return .failed(cause: "\(error)")
+            // Abandoned by a stop past its grace: not the cloud's absence, so no offline decision either.
+            if Task.isCancelled { return .failed(cause: "the search was abandoned: the door is stopping") }
+            switch error {
+            case let unavailable as CloudUnavailable: return .unavailable(cloudFailure: unavailable.description)
+            case is DeadlineExceeded: return .unavailable(cloudFailure: "no answer within the decision deadline")
+            default: return .failed(cause: "\(error)")
+            }
         }
     }
 

@@ -254,7 +254,9 @@ struct ControlSocketService: Service {
     static func writeAll(_ bytes: [UInt8], to fd: Int32) throws {
         var sent = 0
         while sent < bytes.count {
-            let count = bytes[sent...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            // MSG_NOSIGNAL: a peer that hung up is EPIPE here, not a SIGPIPE that ends the process
+            // (nothing sets SIGPIPE aside before the first HTTP connection).
+            let count = bytes[sent...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
             if count < 0 {
                 if errno == EINTR { continue }
                 throw ControlSocketError("the answer could not be written")

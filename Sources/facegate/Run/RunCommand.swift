@@ -70,7 +70,7 @@ struct RunCommand: AsyncParsableCommand {
         // order (frames, decisions, door, journal). A replay camera ending is a normal stop, not a failure.
         var groupConfiguration = ServiceGroupConfiguration(
             services: service.services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
-        groupConfiguration.maximumGracefulShutdownDuration = service.settings.shutdownGrace
+        groupConfiguration.maximumGracefulShutdownDuration = service.settings.shutdownLimit
         let group = ServiceGroup(configuration: groupConfiguration)
         do {
             try await group.run()
