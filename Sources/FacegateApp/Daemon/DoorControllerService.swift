@@ -46,7 +46,7 @@ public struct DoorControllerService: Service, CustomStringConvertible {
         public var onStatusServerListening: (@Sendable (Int) async -> Void)?
         /// Told the port the kiosk page is served on (the demo prints it; tests listen on port 0).
         public var onKioskListening: (@Sendable (Int) async -> Void)?
-        /// No frame for this long and the camera counts as failed in `/health`.
+        /// No frame for this long, while none is being analysed, and the camera counts as failed in `/health`.
         public var cameraSilenceLimit: Duration = .seconds(10)
 
         public init() {}
@@ -378,6 +378,15 @@ extension DoorControllerService {
         let silence = settings.cameraSilenceLimit.timeInterval
         if let last = facts.lastFrame, now.timeIntervalSince(last) <= silence {
             camera = Component(status: .ok, since: last)
+        } else if let inAnalysis = facts.frameInAnalysisSince {
+            // The camera delivered; the frame is still being analysed (slow, or hung past the limit).
+            let limit = settings.analysisLimit.timeInterval
+            camera =
+                now.timeIntervalSince(inAnalysis) <= limit
+                ? Component(status: .ok, since: facts.lastFrame)
+                : Component(
+                    status: .failed, lastError: "one frame has been in analysis for over \(Int(limit)) s: the quality core is hung",
+                    since: inAnalysis)
         } else if let failure = facts.cameraFailure {
             camera = Component(status: .failed, lastError: failure.detail, since: failure.at)
         } else {

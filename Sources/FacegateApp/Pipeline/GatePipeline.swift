@@ -42,6 +42,8 @@ public struct PipelineStatistics: Sendable, Hashable {
 public struct PipelineHealthFacts: Sendable, Equatable {
     /// When the newest frame arrived (analysed or not).
     public internal(set) var lastFrame: Date?
+    /// When the frame being analysed arrived; nil while the pipeline waits for the camera.
+    public internal(set) var frameInAnalysisSince: Date?
     /// Why the camera last failed (the pipeline then runs again after a pause).
     var cameraFailure: HealthProblem?
     /// Set while the cloud is away: since when, and why.
@@ -131,8 +133,15 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
     private var loadedNewestDecisionTime = false
     private var clockProblem: String?
     public private(set) var statistics = PipelineStatistics()
-    /// What `/health` reads: the newest frame, and the last problem of each part the pipeline uses.
-    public private(set) var healthFacts = PipelineHealthFacts()
+    /// What the pipeline last saw of its parts; ``healthFacts`` adds the frame in analysis.
+    private var seenFacts = PipelineHealthFacts()
+    /// What `/health` reads: the newest frame, the one in analysis, and the last problem of each part the
+    /// pipeline uses.
+    public var healthFacts: PipelineHealthFacts {
+        var facts = seenFacts
+        facts.frameInAnalysisSince = analysisStarted.map { now().addingTimeInterval(-elapsed(since: $0).timeInterval) }
+        return facts
+    }
     private var decisionObservers: [AsyncStream<GateOutcome>.Continuation] = []
     /// The enrolment waiting for the next approach (`facegate enrol`), or being carried out.
     private var enrolmentSlot: EnrolmentSlot?
@@ -169,7 +178,7 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
 
     /// The camera failed and the pipeline will be run again: `/health` says so until frames come back.
     public func noteCameraFailure(_ detail: String) {
-        healthFacts.cameraFailure = HealthProblem(detail: detail, at: now())
+        seenFacts.cameraFailure = HealthProblem(detail: detail, at: now())
     }
 
     /// An operator's unlock (the control socket): journaled as a manual decision with its reason,
@@ -301,6 +310,9 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
             let started = clock.now
             let image = frame.image
             analysisStarted = started
+            // The camera is judged by the frames it delivers; how long one takes to analyse is the
+            // quality core's time (``stuckStage``), not the camera's silence.
+            seenFacts.lastFrame = now()
             if motionGate.configuration.enabled {
                 // The thumbnail is the only cost of a frame nobody is in; it is made where blocking work goes.
                 let thumbnail = try await qualityQueue.run { MotionGate.thumbnail(of: image) }
@@ -310,7 +322,6 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
                     statistics.framesSkipped += 1
                     settings.metrics.count("frames")
                     settings.metrics.count("frames_skipped")
-                    healthFacts.lastFrame = now()
                     settings.frameObserver?(image, [])
                     continue
                 }
@@ -349,7 +360,6 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
                 statistics.framesRejected += 1
                 settings.metrics.count("frames")
                 settings.metrics.count("frames_rejected")
-                healthFacts.lastFrame = now()
                 logger.warning("frame dropped: it cannot be analysed", metadata: ["sequence": "\(frame.sequence)", "error": "\(error)"])
                 continue
             }
@@ -361,7 +371,6 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
             }
             statistics.frames += 1
             settings.metrics.count("frames")
-            healthFacts.lastFrame = now()
             settings.frameObserver?(image, faces)
             statistics.reidentifications = selector.reidentifications
             if !faces.isEmpty { statistics.framesWithFaces += 1 }
@@ -426,14 +435,14 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
                     metadata: ["door": "\(settings.door)", "reason": "\(failure)"])
             }
             cloudHealth.failed(failure, at: now)
-            if healthFacts.cloudOutage == nil { healthFacts.cloudOutage = HealthProblem(detail: failure, at: self.now()) }
-            healthFacts.cloudOutage?.detail = failure
+            if seenFacts.cloudOutage == nil { seenFacts.cloudOutage = HealthProblem(detail: failure, at: self.now()) }
+            seenFacts.cloudOutage?.detail = failure
         } else {
-            healthFacts.cloudOutage = nil
+            seenFacts.cloudOutage = nil
             if case .failed(let cause) = answer {
-                healthFacts.cloudRefusal = HealthProblem(detail: cause, at: self.now())
+                seenFacts.cloudRefusal = HealthProblem(detail: cause, at: self.now())
             } else {
-                healthFacts.cloudRefusal = nil
+                seenFacts.cloudRefusal = nil
             }
             if let away = cloudHealth.answered(at: now) {
                 logger.notice("cloud back", metadata: ["door": "\(settings.door)", "away_s": "\(Int(away.timeInterval))"])
@@ -608,12 +617,12 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
         }
         do {
             let candidates = try await offline.match(descriptor, at: time, policy: policy)
-            healthFacts.offlineCacheProblem = nil
+            seenFacts.offlineCacheProblem = nil
             if !candidates.isEmpty { settings.metrics.count("offline_cache_hits") }
             return .offline(candidates: candidates, cloudFailure: failure)
         } catch {
             logger.error("offline cache unusable", metadata: ["error": "\(error)"])
-            healthFacts.offlineCacheProblem = HealthProblem(detail: "the offline cache cannot be read: \(error)", at: now())
+            seenFacts.offlineCacheProblem = HealthProblem(detail: "the offline cache cannot be read: \(error)", at: now())
             return nil
         }
     }
@@ -666,10 +675,10 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
             try await door.unlock(because: .grant)
             statistics.unlocks += 1
             record.relay = .unlocked
-            healthFacts.relayProblem = nil
+            seenFacts.relayProblem = nil
         } catch {
             statistics.unlockFailures += 1
-            healthFacts.relayProblem = HealthProblem(detail: "the relay did not unlock: \(error)", at: now())
+            seenFacts.relayProblem = HealthProblem(detail: "the relay did not unlock: \(error)", at: now())
             record.relay = .failed
             logger.error("relay did not unlock", metadata: ["door": "\(settings.door)", "error": "\(error)"])
         }
