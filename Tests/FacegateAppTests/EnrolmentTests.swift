@@ -54,9 +54,15 @@ struct EnrolmentTests {
         }
     }
 
-    @Test func aFaceAlreadyEnrolledIsRefusedNamingWhomItMatches() async throws {
+    /// Under the door's own tag, or under another (a contractor now enrolled as staff would be a second
+    /// identity): the duplicate search covers every tag.
+    @Test(arguments: [["staff"], ["contractors"]])
+    func aFaceAlreadyEnrolledIsRefusedNamingWhomItMatches(existingTags: [String]) async throws {
         try await DoorRig.with { rig in
-            let existing = try await rig.enrol(DoorControllerEndToEndTests.enrolledPhoto)
+            for tag in existingTags where try await !rig.client.listTags().contains(tag) { try await rig.client.createTag(tag) }
+            let existing = try await rig.client.registerSubject(
+                face: try DoorControllerEndToEndTests.photo(DoorControllerEndToEndTests.enrolledPhoto), tags: existingTags
+            ).id
             let socket = rig.folder.appendingPathComponent("control.sock").path
             rig.configuration.control.socket = socket
             var enrolling: Task<ToolRun, any Error>?
@@ -193,6 +199,33 @@ struct EnrolmentTests {
             // NeoCheck needs a name.
             let unnamed = try await door.enrol(EnrolmentRequest(tags: ["staff"]), visitor: nil)
             #expect(unnamed.result == .invalidRequest)
+        }
+    }
+
+    /// A face list that refuses the record (here: gone, as if deleted by an administrator since the
+    /// duplicate search) leaves no record behind: a record in no list opens no door and only clutters
+    /// the register.
+    @Test func aNeoCheckRecordItsListWillNotTakeIsDeletedAgain() async throws {
+        let stills = try TestFaceAnalyzers.stills()
+        try await withNeoCheckEmulator(analyzer: stills) { harness in
+            var quiet = Logger(label: "neocheck-enrol-test")
+            quiet.logLevel = .critical
+            let admin = try harness.client(policy: CloudHTTPPolicy(requestTimeout: .seconds(20)), logger: quiet)
+            let search = NeoCheckFaceSearch(client: admin)
+            let probe = ProbeFace(jpeg: try DoorControllerEndToEndTests.photo(DoorControllerEndToEndTests.enrolledPhoto), quality: nil)
+            let policy = DoorPolicy(door: "neocheck door", threshold: 80, scoreUnit: .neoCheckConfidence, faceList: "front door")
+            let request = EnrolmentRequest(name: "Leo", surname1: "Listless", externalId: "badge-0043", faceList: "no such list")
+
+            await #expect(throws: (any Error).self, "the list's refusal is the enrolment's failure") {
+                _ = try await search.enrol(probe, as: request, policy: policy)
+            }
+            await #expect(throws: (any Error).self, "the record made before the refusal was deleted again") {
+                _ = try await admin.record(.externalIdentifier("badge-0043"))
+            }
+            // The same request into a list that exists keeps the record: the check above can see one.
+            _ = try await admin.createList(name: "front door")
+            let receipt = try await search.enrol(probe, as: EnrolmentRequest(name: "Leo", surname1: "Listed", externalId: "badge-0043"), policy: policy)
+            #expect(try await admin.record(.externalIdentifier("badge-0043")).identifier == receipt.subjectId)
         }
     }
 
