@@ -114,6 +114,11 @@ struct DoorBenchmark {
         if let peak = residentKB.max(), let last = residentKB.last, let early = residentKB.dropFirst(min(10, residentKB.count - 1)).first {
             print("resident memory: \(early / 1024) MB after 5 s, \(last / 1024) MB at the end, peak \(peak / 1024) MB")
         }
+        // The process's own memory (heap, stacks) apart from the pages of the binary and libraries it
+        // has read: serving more code (the kiosk's HTTP server) touches more of the 230 MB binary.
+        if let anon = run.anonymousKB.last, let file = run.fileKB.last, let early = run.anonymousKB.dropFirst(min(10, run.anonymousKB.count - 1)).first {
+            print("of which private (RssAnon): \(early / 1024) MB after 5 s, \(anon / 1024) MB at the end; the binary's and libraries' pages (RssFile) at the end: \(file / 1024) MB")
+        }
     }
 }
 
@@ -129,6 +134,8 @@ final class DoorBench: @unchecked Sendable {
         var wall: Duration
         var cpuTicks: Int
         var residentKB: [Int]
+        var anonymousKB: [Int]
+        var fileKB: [Int]
         var log: URL
         /// What `whileRunning` measured, if anything.
         var measured: Duration?
@@ -278,11 +285,13 @@ final class DoorBench: @unchecked Sendable {
         let log = folder.appendingPathComponent("run-\(name).log")
         let daemon = try launch(facegate, ["run", "--config", configuration.path], log: log)
         let watcher = whileRunning.map { body in Task { try await body(log) } }
-        var residentKB: [Int] = []
+        var residentKB: [Int] = [], anonymousKB: [Int] = [], fileKB: [Int] = []
         var cpuTicks = 0
         while daemon.isRunning {
             if let sample = ProcessSample(pid: daemon.processIdentifier) {
                 residentKB.append(sample.residentKB)
+                anonymousKB.append(sample.anonymousKB)
+                fileKB.append(sample.fileKB)
                 cpuTicks = sample.cpuTicks
             }
             try await Task.sleep(for: .milliseconds(500))
@@ -294,7 +303,7 @@ final class DoorBench: @unchecked Sendable {
         try JournalReader(path: journal).forEachDecision(DecisionQuery()) { decisions.append($0) }
         return DaemonRun(
             decisions: decisions.sorted { $0.record.time < $1.record.time }, frames: frameCount, wall: wall, cpuTicks: cpuTicks,
-            residentKB: residentKB, log: log, measured: measured)
+            residentKB: residentKB, anonymousKB: anonymousKB, fileKB: fileKB, log: log, measured: measured)
     }
 
     /// Head and shoulders of each person in `testdata`/faces (their first photo).
@@ -347,14 +356,22 @@ final class DoorBench: @unchecked Sendable {
 /// Resident memory and CPU time of a process, from /proc.
 struct ProcessSample {
     var residentKB: Int
+    /// Of which the process's own pages (heap, stacks) and the files' (binary, libraries) it has read.
+    var anonymousKB: Int
+    var fileKB: Int
     var cpuTicks: Int
 
     init?(pid: Int32) {
         guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-            let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
-            let kb = Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "")
+            let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
         else { return nil }
+        func kilobytes(_ key: String) -> Int? {
+            status.split(separator: "\n").first(where: { $0.hasPrefix(key + ":") })
+                .flatMap { Int($0.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") }
+        }
+        guard let kb = kilobytes("VmRSS") else { return nil }
+        anonymousKB = kilobytes("RssAnon") ?? 0
+        fileKB = kilobytes("RssFile") ?? 0
         // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
         guard let close = stat.lastIndex(of: ")") else { return nil }
         let fields = stat[stat.index(after: close)...].split(separator: " ")

@@ -30,6 +30,8 @@ struct RunCommand: AsyncParsableCommand {
     var deviceWaitSeconds: Double = 60
 
     func run() async throws {
+        // Before the door's threads start: their arenas are chosen on their first allocation.
+        MallocArenas.limitForDaemon(environment: ProcessInfo.processInfo.environment)
         let path = config
         let configuration: FacegateConfiguration
         do {
