@@ -105,7 +105,7 @@ struct CameraHealthTests {
                 try await Task.sleep(for: .milliseconds(300))
                 answers.append(try await camera().status)
             }
-            #expect(answers.count >= 8 && answers.allSatisfy { $0 == .ok }, "while frames were being analysed: \(answers)")
+            #expect(answers.count >= 5 && answers.allSatisfy { $0 == .ok }, "while frames were being analysed: \(answers)")
 
             // The third frame analysed and no fourth coming: failed once the silence passes 0.7 s.
             try await Task.sleep(for: .milliseconds(1500))
