@@ -121,7 +121,7 @@ struct DoorShutdownOrderTests {
         let lines = logs.all
         let stopped = lines.lastIndex { $0.hasPrefix("notice stopped ") }
         let decided = lines.lastIndex { $0.hasPrefix("notice decision ") }
-        #expect(lines.contains { $0.contains("the visit being decided is abandoned") })
+        #expect(lines.contains { $0.contains("the stop's grace has passed; the pipeline is cancelled") })
         #expect(stopped != nil && decided != nil && decided! < stopped!, "the decision logged before stopped:\n\(logs.text)")
         #expect(!lines.contains { $0.contains("stopped with the pipeline still running") })
     }

@@ -153,7 +153,7 @@ struct PipelineService: Service {
                 // Returns at once when cancelled: the pipeline has ended, or the group gave up.
                 guard (try? await gracefulShutdown()) != nil, (try? await Task.sleep(for: grace)) != nil else { return }
                 logger.warning(
-                    "stopping: the visit being decided is abandoned, the stop's grace has passed; the door stays locked",
+                    "stopping: the stop's grace has passed; the pipeline is cancelled (a visit being decided is journaled as an error); the door stays locked",
                     metadata: ["door": "\(doorName)", "grace": "\(grace)"])
             }
             // The pipeline returning ends the grace's timer; the timer running out cancels the pipeline.
