@@ -1,5 +1,6 @@
 import FacegateCore
 import FacegateImageCodec
+import Foundation
 
 /// Settings of the approach selector.
 public struct ApproachConfiguration: Sendable, Equatable {
@@ -261,9 +262,14 @@ public struct ApproachSelector: Sendable {
         guard step > 0, step <= 0.5, ahead <= 0.5 else { return nil }
         let k = min(3, ahead / step)
         let box = track.box
-        return PixelBox(
-            left: box.left + (box.left - previous.left) * k, top: box.top + (box.top - previous.top) * k,
-            right: box.right + (box.right - previous.right) * k, bottom: box.bottom + (box.bottom - previous.bottom) * k)
+        // The centre moves on as it moved; the size grows or shrinks as it did, within bounds: the
+        // detector's boxes jitter by a tenth or more from frame to frame, and carrying each edge's jitter
+        // on three steps could turn a face into a box of nothing.
+        let growth = min(1.4, max(0.7, pow(box.width / max(previous.width, 1), k)))
+        let centre = PixelPoint(
+            x: box.center.x + (box.center.x - previous.center.x) * k, y: box.center.y + (box.center.y - previous.center.y) * k)
+        let halfWidth = box.width * growth / 2, halfHeight = box.height * growth / 2
+        return PixelBox(left: centre.x - halfWidth, top: centre.y - halfHeight, right: centre.x + halfWidth, bottom: centre.y + halfHeight)
     }
 
     /// The unclaimed track, not seen in this frame, that `face` reappears near and matches by descriptor.

@@ -10,7 +10,8 @@ import FacegateCore
 /// scanned on the first frame, at the gate's periodic check, and at least once per
 /// `wholeFrameInterval` while faces are followed, so a newcomer who stands still beside them is found.
 /// A moved area too large to scan finely in one frame (a crowd, a camera that shook) is scanned a tile
-/// per frame, in turn; while faces are followed, not where their own bodies move.
+/// per frame, in turn, only tiles where the scene moved; while faces are followed, not where their own
+/// bodies move. Every third such tile is a coarser one, for faces too large for the fine tiles' overlap.
 /// A pure state machine: frames' own timestamps are its clock.
 public struct DetectionPlanner: Sendable {
     public struct Settings: Sendable, Equatable {
@@ -44,11 +45,18 @@ public struct DetectionPlanner: Sendable {
     static let boxWidthPerEyeDistance = 2.6
     /// The detector's window: the smallest face box it finds, in scanned pixels.
     static let detectorWindow = 80.0
+    /// One tiled frame in this many scans a coarse tile instead of a fine one (on the 1080p walkers'
+    /// clip, every second frame delayed the small faces too much, every fourth missed a large face
+    /// crossing the frame; every third found as many people as scanning every frame whole at 1.5×).
+    static let coarseTileEvery = 3
 
     public let settings: Settings
     private var lastWholeFrame: Duration?
-    /// The next tile of a moved area too large for one frame's budget (row-major over the frame).
+    /// The next fine and coarse tile of a moved area too large for one frame's budget (row-major over
+    /// the frame), and how many plans have tiled one.
     private var tileCursor = 0
+    private var coarseTileCursor = 0
+    private var tiledPlans = 0
 
     public init(settings: Settings) {
         self.settings = settings
@@ -77,8 +85,12 @@ public struct DetectionPlanner: Sendable {
                 left: face.left - face.width, top: face.top - face.height, right: face.right + face.width,
                 bottom: max(face.bottom, Double(height)))
         }
-        if let motion, let moved = motion.movedArea(excluding: regions.map(\.area) + bodies, minCells: minMovingCells) {
-            regions.append(movedRegion(moved.clamped(width: width, height: height), frame: frame, wholeScale: wholeScale))
+        let excluded = regions.map(\.area) + bodies
+        if let motion, let moved = motion.movedArea(excluding: excluded, minCells: minMovingCells) {
+            regions.append(
+                movedRegion(
+                    moved.clamped(width: width, height: height), frame: frame, wholeScale: wholeScale,
+                    movedCells: { motion.movedCells(in: $0, excluding: excluded) >= minMovingCells }))
         }
         if regions.isEmpty {
             lastWholeFrame = time
@@ -88,30 +100,63 @@ public struct DetectionPlanner: Sendable {
     }
 
     /// The moved area at the scale that finds a face at the minimum eye distance; when that is more than
-    /// one frame's budget, the next tile of the frame that overlaps it.
-    private mutating func movedRegion(_ area: PixelBox, frame: PixelBox, wholeScale: Double) -> DetectionRegion {
+    /// one frame's budget, the next tile of the frame where the scene moved (`movedCells`: whether a
+    /// tile holds enough moved cells; the moved area's bounds alone would send tiles where nothing
+    /// moved between two people far apart, and a passer-by could cross between two visits of theirs).
+    private mutating func movedRegion(
+        _ area: PixelBox, frame: PixelBox, wholeScale: Double, movedCells: (PixelBox) -> Bool
+    ) -> DetectionRegion {
         let smallestFace = max(1, settings.minInterEyeDistance * Self.boxWidthPerEyeDistance)
         let scale = max(wholeScale, min(settings.maxMotionScale, Self.detectorWindow / smallestFace))
         let budget = settings.motionBudget * frame.area * wholeScale * wholeScale
         guard area.area * scale * scale > budget else { return DetectionRegion(area: area, scale: scale) }
-        // Square tiles of the budget's size, overlapping by a face and a half so that no face of
-        // interest is only ever cut by a tile's edge.
+        // Fine tiles overlap by a small face and a half: a larger face, one the whole-frame pass still
+        // misses, can be cut by every one of them. So one tiled frame in three scans a coarser tiling,
+        // at the scale halfway (geometrically) between the fine one and the whole frame's.
+        tiledPlans += 1
+        let coarseScale = (scale * wholeScale).squareRoot()
+        if tiledPlans % Self.coarseTileEvery == 0, coarseScale > wholeScale * 1.2,
+            let tile = nextTile(
+                of: frame, scale: coarseScale, smallestFace: Self.detectorWindow / coarseScale, budget: budget,
+                cursor: &coarseTileCursor, where: { $0.intersection(area).map { $0.area > 0 } == true && movedCells($0) })
+        {
+            return tile
+        }
+        if let tile = nextTile(
+            of: frame, scale: scale, smallestFace: smallestFace, budget: budget, cursor: &tileCursor,
+            where: { $0.intersection(area).map { $0.area > 0 } == true && movedCells($0) })
+        {
+            return tile
+        }
+        return DetectionRegion(area: area, scale: (budget / max(area.area, 1)).squareRoot())
+    }
+
+    /// The next tile, from `cursor` on, of square tiles of `budget` scanned pixels at `scale` laid over
+    /// `frame`, overlapping by a face and a half of `smallestFace` (so that no such face is only ever
+    /// cut by a tile's edge), that `wanted` accepts.
+    private func nextTile(
+        of frame: PixelBox, scale: Double, smallestFace: Double, budget: Double, cursor: inout Int, where wanted: (PixelBox) -> Bool
+    ) -> DetectionRegion? {
         let side = max(2 * smallestFace, budget.squareRoot() / scale)
         let step = max(side / 2, side - 1.5 * smallestFace)
         let columns = max(1, Int(((frame.width - side) / step).rounded(.up)) + 1)
         let rows = max(1, Int(((frame.height - side) / step).rounded(.up)) + 1)
+        // Spread evenly, the last tile at the frame's edge: the spare room widens every overlap
+        // (rather than the last two tiles nearly repeating each other).
+        let columnStep = columns > 1 ? max(0, frame.width - side) / Double(columns - 1) : 0
+        let rowStep = rows > 1 ? max(0, frame.height - side) / Double(rows - 1) : 0
         let count = columns * rows
         for offset in 0..<count {
-            let index = (tileCursor + offset) % count
-            let left = min(Double(index % columns) * step, max(0, frame.width - side))
-            let top = min(Double(index / columns) * step, max(0, frame.height - side))
+            let index = (cursor + offset) % count
+            let left = Double(index % columns) * columnStep
+            let top = Double(index / columns) * rowStep
             let tile = PixelBox(left: left, top: top, right: left + side, bottom: top + side).clamped(
                 width: Int(frame.width), height: Int(frame.height))
-            guard let overlap = tile.intersection(area), overlap.area > 0 else { continue }
-            tileCursor = index + 1
+            guard wanted(tile) else { continue }
+            cursor = index + 1
             return DetectionRegion(area: tile, scale: scale)
         }
-        return DetectionRegion(area: area, scale: (budget / max(area.area, 1)).squareRoot())
+        return nil
     }
 
     /// Where to look for a followed face expected at `box`, at the scale that suits its size.

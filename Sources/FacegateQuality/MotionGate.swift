@@ -73,6 +73,27 @@ public struct MotionGate: Sendable {
             self.moved = moved
         }
 
+        /// How many cells moved whose centres lie in `box` and outside every box of `excluded`.
+        public func movedCells(in box: PixelBox, excluding excluded: [PixelBox]) -> Int {
+            let firstColumn = max(0, Int((box.left / cellSide).rounded(.down)))
+            let lastColumn = min(columns - 1, Int((box.right / cellSide).rounded(.up)))
+            let firstRow = max(0, Int((box.top / cellSide).rounded(.down)))
+            let lastRow = min(rows - 1, Int((box.bottom / cellSide).rounded(.up)))
+            guard firstColumn <= lastColumn, firstRow <= lastRow else { return 0 }
+            var count = 0
+            for row in firstRow...lastRow {
+                let y = (Double(row) + 0.5) * cellSide
+                guard y >= box.top, y <= box.bottom else { continue }
+                for column in firstColumn...lastColumn where moved[row * columns + column] {
+                    let x = (Double(column) + 0.5) * cellSide
+                    guard x >= box.left, x <= box.right else { continue }
+                    if excluded.contains(where: { x >= $0.left && x <= $0.right && y >= $0.top && y <= $0.bottom }) { continue }
+                    count += 1
+                }
+            }
+            return count
+        }
+
         /// The bounding box, in pixels, of the moved cells outside every box of `excluded` (the faces
         /// already followed, searched on their own), grown by a cell; nil when fewer than `minCells` are left.
         public func movedArea(excluding excluded: [PixelBox], minCells: Int) -> PixelBox? {

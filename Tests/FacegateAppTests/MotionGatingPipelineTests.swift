@@ -93,7 +93,9 @@ struct MotionGatingPipelineTests {
         let ungated = try await run(source: try replay(), analyzer: analyzer, motion: .off)
         #expect(ungated.statistics.visits == 0, "every face is under the detector's window at 640 px: \(ungated.statistics)")
         let gated = try await run(source: try replay(), analyzer: analyzer, motion: MotionGateConfiguration())
-        #expect(gated.statistics.visits >= 2, "\(gated.statistics)")
+        // Six, as many as scanning every frame whole at 1.5× finds (facegate-bench frames); before the
+        // tiles went only where the scene moved, and a coarse one in three, four.
+        #expect(gated.statistics.visits >= 5, "\(gated.statistics)")
         #expect(gated.statistics.regionScans > 0 && gated.statistics.wholeFrameScans < gated.statistics.framesAnalysed)
     }
 }

@@ -104,6 +104,50 @@ struct DetectionPlannerTests {
         #expect(frames <= 60, "within a couple of seconds at 25 fps: \(frames) frames")
     }
 
+    @Test func tilesGoOnlyWhereTheSceneMovedAndACoarseOneInThreeCoversLargerFaces() {
+        // Two walkers at the edges of a 1080p frame, their bounds the whole width: a tile between
+        // them, where nothing moved, is never scanned.
+        var planner = DetectionPlanner(settings: .init())
+        _ = planner.plan(width: 1920, height: 1080, at: .zero, followed: [], motion: nil, minMovingCells: 2)
+        let left = PixelBox(left: 0, top: 0, right: 300, bottom: 1080), right = PixelBox(left: 1620, top: 0, right: 1920, bottom: 1080)
+        let walkers = Self.motion(width: 1920, height: 1080, moved: [left, right])
+        var tiles: [DetectionRegion] = []
+        for n in 1..<60 {
+            let regions = Self.regions(
+                planner.plan(width: 1920, height: 1080, at: .milliseconds(n * 40), followed: [], motion: walkers, minMovingCells: 2))
+            tiles += regions.filter { $0.area.width < 1920 }
+        }
+        // A tile a frame, but for the two once-a-second whole-frame passes (1 s and 2 s).
+        #expect(tiles.count == 57)
+        #expect(tiles.allSatisfy { $0.area.left < 300 || $0.area.right > 1620 }, "\(tiles.filter { $0.area.left >= 300 && $0.area.right <= 1620 })")
+
+        // Moving everywhere: one tile in three is coarse; every 200-px face, under the whole-frame pass's
+        // 240 px and over what the fine tiles' overlap keeps whole, lies whole in one of them.
+        var crowd = DetectionPlanner(settings: .init())
+        _ = crowd.plan(width: 1920, height: 1080, at: .zero, followed: [], motion: nil, minMovingCells: 2)
+        let everywhere = Self.motion(width: 1920, height: 1080, moved: [PixelBox(left: 0, top: 0, right: 1920, bottom: 1080)])
+        var fine = 0
+        var coarse: [DetectionRegion] = []
+        for n in 1..<90 {
+            for region in Self.regions(
+                crowd.plan(width: 1920, height: 1080, at: .milliseconds(n * 40), followed: [], motion: everywhere, minMovingCells: 2))
+            where region.area.width < 1920 {
+                if region.scale == 1.5 { fine += 1 } else { coarse.append(region) }
+                #expect(region.area.area * region.scale * region.scale <= 640 * 360 + 1)
+            }
+        }
+        #expect(coarse.count >= 25 && fine >= 50, "\(coarse.count) coarse, \(fine) fine")
+        #expect(coarse.allSatisfy { $0.scale > 1.0 / 3 && $0.scale < 1.5 })
+        for y in stride(from: 0.0, through: 880, by: 40) {
+            for x in stride(from: 0.0, through: 1720, by: 40) {
+                let face = PixelBox(left: x, top: y, right: x + 200, bottom: y + 200)
+                #expect(
+                    coarse.contains { $0.area.left <= face.left && $0.area.top <= face.top && $0.area.right >= face.right && $0.area.bottom >= face.bottom },
+                    "a 200-px face at (\(x), \(y)) is whole in a coarse tile")
+            }
+        }
+    }
+
     @Test func whileFacesAreFollowedTheWholeFrameIsStillScannedOnceAnInterval() {
         var planner = DetectionPlanner(settings: .init(wholeFrameInterval: .seconds(1)))
         let face = PixelBox(left: 200, top: 100, right: 300, bottom: 200)
