@@ -19,6 +19,18 @@ struct IdleBenchmark {
         let seconds = options.idleSeconds
         print("machine: \(machine())")
         let interval = Duration.milliseconds(Int(options.fullDetectionSeconds * 1000))
+        // What every frame costs, someone there or not: its thumbnail and the gate's verdict.
+        for (width, height) in options.idleSizes + [(1920, 1080)] {
+            let scenes = Self.emptyScenes(width: width, height: height, count: 8)
+            var gate = MotionGate()
+            var n = 0
+            let verdicts = measure("motion gate: thumbnail + verdict, \(width)x\(height) RGB", iterations: 300) {
+                let frame = Frame(sequence: UInt64(n), timestamp: .milliseconds(n * 66), image: scenes[n % scenes.count])
+                _ = gate.judge(frame, thumbnail: MotionGate.thumbnail(of: frame.image), following: false)
+                n += 1
+            }
+            print(String(format: "%@: median %.3f ms, p90 %.3f ms", verdicts.name, verdicts.quantile(0.5), verdicts.quantile(0.9)))
+        }
         print("an empty scene, \(seconds) s of video per row, a full detection every \(interval) with the gate; CPU time of this process (user + system)")
         print("| frames | gate | detector runs | CPU s per minute of video | share of one core | per frame, ms |")
         print("|---|---|---|---|---|---|")
