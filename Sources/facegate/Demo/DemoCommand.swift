@@ -31,6 +31,8 @@ struct DemoCommand: AsyncParsableCommand {
     var kiosk = "127.0.0.1:0"
 
     func run() async throws {
+        // The demo runs the same door (and, with --real-time, as long): the same arenas as `facegate run`.
+        MallocArenas.limitForDaemon(environment: ProcessInfo.processInfo.environment)
         let media: DemoMedia
         do {
             media = try DemoMedia.locate(self.media)
