@@ -28,8 +28,8 @@ public struct DetectionPlanner: Sendable {
         public var trackedFaceWidth = 100.0
         /// Moved parts of the scene are scanned with at most this many times the pixels of a whole-frame
         /// pass per frame; a larger moved area (a crowd moving everywhere) is scanned a tile per frame in
-        /// turn, at the same fine scale, so that it costs no more and every part is looked at within a
-        /// few tens of frames.
+        /// turn (fine tiles, and one frame in three a coarse one), so that it costs no more and every
+        /// part is looked at within a few tens of frames.
         public var motionBudget = 1.0
         /// Moved parts are scanned at most this much enlarged, whatever the minimum eye distance asks.
         public var maxMotionScale = 1.5
@@ -115,17 +115,15 @@ public struct DetectionPlanner: Sendable {
         // at the scale halfway (geometrically) between the fine one and the whole frame's.
         tiledPlans += 1
         let coarseScale = (scale * wholeScale).squareRoot()
+        let wanted = { (tile: PixelBox) in (tile.intersection(area)?.area ?? 0) > 0 && movedCells(tile) }
         if tiledPlans % Self.coarseTileEvery == 0, coarseScale > wholeScale * 1.2,
             let tile = nextTile(
                 of: frame, scale: coarseScale, smallestFace: Self.detectorWindow / coarseScale, budget: budget,
-                cursor: &coarseTileCursor, where: { $0.intersection(area).map { $0.area > 0 } == true && movedCells($0) })
+                cursor: &coarseTileCursor, where: wanted)
         {
             return tile
         }
-        if let tile = nextTile(
-            of: frame, scale: scale, smallestFace: smallestFace, budget: budget, cursor: &tileCursor,
-            where: { $0.intersection(area).map { $0.area > 0 } == true && movedCells($0) })
-        {
+        if let tile = nextTile(of: frame, scale: scale, smallestFace: smallestFace, budget: budget, cursor: &tileCursor, where: wanted) {
             return tile
         }
         return DetectionRegion(area: area, scale: (budget / max(area.area, 1)).squareRoot())

@@ -73,6 +73,11 @@ public struct MotionGate: Sendable {
             self.moved = moved
         }
 
+        /// Whether the point (x, y) lies in one of `boxes`.
+        private static func lies(_ x: Double, _ y: Double, inAnyOf boxes: [PixelBox]) -> Bool {
+            boxes.contains { x >= $0.left && x <= $0.right && y >= $0.top && y <= $0.bottom }
+        }
+
         /// How many cells moved whose centres lie in `box` and outside every box of `excluded`.
         public func movedCells(in box: PixelBox, excluding excluded: [PixelBox]) -> Int {
             let firstColumn = max(0, Int((box.left / cellSide).rounded(.down)))
@@ -87,7 +92,7 @@ public struct MotionGate: Sendable {
                 for column in firstColumn...lastColumn where moved[row * columns + column] {
                     let x = (Double(column) + 0.5) * cellSide
                     guard x >= box.left, x <= box.right else { continue }
-                    if excluded.contains(where: { x >= $0.left && x <= $0.right && y >= $0.top && y <= $0.bottom }) { continue }
+                    if Self.lies(x, y, inAnyOf: excluded) { continue }
                     count += 1
                 }
             }
@@ -102,7 +107,7 @@ public struct MotionGate: Sendable {
             for row in 0..<rows {
                 for column in 0..<columns where moved[row * columns + column] {
                     let x = (Double(column) + 0.5) * cellSide, y = (Double(row) + 0.5) * cellSide
-                    if excluded.contains(where: { x >= $0.left && x <= $0.right && y >= $0.top && y <= $0.bottom }) { continue }
+                    if Self.lies(x, y, inAnyOf: excluded) { continue }
                     count += 1
                     minColumn = min(minColumn, column)
                     maxColumn = max(maxColumn, column)
