@@ -10,7 +10,8 @@ import Glibc
 /// noise, a slow light ramp and flicker, as a camera gives them) go through what the pipeline does
 /// with each: the motion gate's thumbnail and verdict, and the detector, landmarks and quality when
 /// the gate (or, without it, every frame) asks for them. Reported as CPU time per minute of video, and
-/// as a share of one core, at 15 and 30 fps, with the gate and without.
+/// as a share of one core, at 15 and 30 fps, with the gate (looking at the empty scene every interval,
+/// and skipping the looks while it is unchanged) and without.
 struct IdleBenchmark {
     let options: Options
 
@@ -37,26 +38,33 @@ struct IdleBenchmark {
         for (width, height) in options.idleSizes {
             let scenes = Self.emptyScenes(width: width, height: height, count: 8)
             for fps in [15, 30] {
-                for gated in options.idleWithoutGate ? [true, false] : [true] {
+                for mode in GateMode.allCases where mode != .off || options.idleWithoutGate {
                     let frames = seconds * fps
-                    var gate = MotionGate(configuration: gated ? MotionGateConfiguration(fullDetectionInterval: interval) : .off)
+                    var configuration = MotionGateConfiguration(fullDetectionInterval: interval)
+                    configuration.enabled = mode != .off
+                    if mode == .everyLook { configuration.unchangedSceneInterval = .zero }
+                    var gate = MotionGate(configuration: configuration)
                     var detectorRuns = 0
                     let before = Self.cpuTime()
                     for n in 0..<frames {
                         // The light rises slowly and flickers; the noise differs from frame to frame.
                         let frame = Frame(sequence: UInt64(n), timestamp: .milliseconds(n * 1000 / fps), image: scenes[n % scenes.count])
-                        if gated {
-                            let thumbnail = MotionGate.thumbnail(of: frame.image)
-                            guard gate.judge(frame, thumbnail: thumbnail, following: false) != .skip else { continue }
+                        var thumbnail: MotionGate.Thumbnail?
+                        if mode != .off {
+                            let made = MotionGate.thumbnail(of: frame.image)
+                            thumbnail = made
+                            guard gate.judge(frame, thumbnail: made, following: false) != .skip else { continue }
                         }
                         detectorRuns += 1
-                        _ = try analyzer.analyze(frame.image, descriptorLimit: 0)
+                        let faces = try analyzer.analyze(frame.image, descriptorLimit: 0).faces
+                        // As the pipeline reports each whole-frame scan.
+                        if let thumbnail { gate.noteWholeFrameScan(at: frame.timestamp, thumbnail: thumbnail, foundFaces: !faces.isEmpty) }
                     }
                     let cpu = Self.cpuTime() - before
                     let perMinute = cpu / Double(seconds) * 60
                     print(
                         String(
-                            format: "| %dx%d at %d fps | %@ | %d of %d | %.2f | %.1f %% | %.3f |", width, height, fps, gated ? "on" : "off",
+                            format: "| %dx%d at %d fps | %@ | %d of %d | %.2f | %.1f %% | %.3f |", width, height, fps, mode.rawValue,
                             detectorRuns, frames, perMinute, perMinute / 60 * 100, cpu / Double(frames) * 1000))
                 }
             }
@@ -83,6 +91,14 @@ struct IdleBenchmark {
             }
             return try! PixelImage(width: width, height: height, layout: .rgb24, pixels: pixels)
         }
+    }
+
+    /// Without the gate; with it looking at the empty scene every interval (`unchanged_scene_seconds: 0`,
+    /// the gate before it skipped an unchanged empty scene); with the defaults.
+    enum GateMode: String, CaseIterable {
+        case off
+        case everyLook = "on, every periodic look"
+        case unchangedSkipped = "on, unchanged scene skipped"
     }
 
     static func cpuTime() -> Double {

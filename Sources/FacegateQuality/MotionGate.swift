@@ -13,12 +13,21 @@ public struct MotionGateConfiguration: Sendable, Equatable {
     public var cellThreshold: Double
     /// The share of thumbnail cells that must move for the frame to be analysed.
     public var minMovingShare: Double
+    /// After a whole-frame scan found nobody, the periodic check is skipped while the frames still look
+    /// like that empty scene (the detector would find nobody in them again), but not for longer than
+    /// this: the backstop for a person whose arrival changed nothing the thumbnail sees. At or under
+    /// `fullDetectionInterval`, every periodic check runs.
+    public var unchangedSceneInterval: Duration
 
-    public init(enabled: Bool = true, fullDetectionInterval: Duration = .seconds(1), cellThreshold: Double = 8, minMovingShare: Double = 0.002) {
+    public init(
+        enabled: Bool = true, fullDetectionInterval: Duration = .seconds(1), cellThreshold: Double = 8, minMovingShare: Double = 0.002,
+        unchangedSceneInterval: Duration = .seconds(5)
+    ) {
         self.enabled = enabled
         self.fullDetectionInterval = fullDetectionInterval
         self.cellThreshold = cellThreshold
         self.minMovingShare = minMovingShare
+        self.unchangedSceneInterval = unchangedSceneInterval
     }
 
     /// Every frame analysed.
@@ -31,8 +40,12 @@ public struct MotionGateConfiguration: Sendable, Equatable {
 /// Each frame is reduced to a small grey thumbnail (cells of at least 4x4 pixels, 64 across at most)
 /// and compared with a running average of the scene. Taking out the frame's mean change first makes
 /// flicker and exposure steps count as no motion; the average follows slow light changes; a cell
-/// averages many pixels, so sensor noise does not reach the threshold. A pure state machine: frames'
-/// own timestamps are its clock.
+/// averages many pixels, so sensor noise does not reach the threshold. The periodic whole-frame look,
+/// for a person who came without visible motion, is the one cost left with nobody there; so when the
+/// caller reports that a whole-frame scan found nobody (``noteWholeFrameScan(at:thumbnail:foundFaces:)``),
+/// that frame becomes the empty scene, and the periodic look is skipped while frames do not differ from
+/// it (with the same measure as motion, but against that fixed picture, so a slow change adds up),
+/// at most for `unchangedSceneInterval`. A pure state machine: frames' own timestamps are its clock.
 public struct MotionGate: Sendable {
     public enum Verdict: Sendable, Equatable {
         /// Run the detector on this frame, and why.
@@ -125,6 +138,9 @@ public struct MotionGate: Sendable {
     public let configuration: MotionGateConfiguration
     private var scene: Thumbnail?
     private var lastAnalysis: Duration?
+    /// The last frame a whole-frame scan found nobody in, and when: the periodic look waits while frames
+    /// look like it. Nil once a scan found a face (or before any scan was reported).
+    private var emptyScene: (thumbnail: Thumbnail, time: Duration)?
     /// The cells that moved in the last frame judged; nil for a first frame (all of it is new).
     public private(set) var motion: MotionMap?
     /// Moved cells a frame needs for it to count as motion.
@@ -151,7 +167,7 @@ public struct MotionGate: Sendable {
                 verdict = .analyze(.motion)
             } else if frame.timestamp - lastAnalysis >= configuration.fullDetectionInterval || frame.timestamp < lastAnalysis {
                 // (A source whose clock went back, a replay looping, is looked at afresh.)
-                verdict = .analyze(.periodic)
+                verdict = looksEmptyAsLastScanned(thumbnail, at: frame.timestamp) ? .skip : .analyze(.periodic)
             } else {
                 verdict = .skip
             }
@@ -162,6 +178,40 @@ public struct MotionGate: Sendable {
         return verdict
     }
 
+    /// Tells the gate what a whole-frame scan of the frame at `time` (its thumbnail `thumbnail`) found.
+    /// Scans of regions only say nothing about the rest of the frame and are not reported.
+    public mutating func noteWholeFrameScan(at time: Duration, thumbnail: Thumbnail, foundFaces: Bool) {
+        emptyScene = foundFaces ? nil : (thumbnail, time)
+    }
+
+    /// Whether a periodic look at the frame at `time` can be skipped: a scan found nobody in a frame
+    /// that this one does not differ from, less than `unchangedSceneInterval` ago.
+    private func looksEmptyAsLastScanned(_ thumbnail: Thumbnail, at time: Duration) -> Bool {
+        guard let emptyScene, time >= emptyScene.time, time - emptyScene.time < configuration.unchangedSceneInterval else { return false }
+        let reference = emptyScene.thumbnail
+        guard reference.width == thumbnail.width, reference.height == thumbnail.height else { return false }
+        return Self.movedCells(thumbnail.cells, against: reference.cells, threshold: Float(configuration.cellThreshold)).count < minMovingCells
+    }
+
+    /// Which cells of `frame` differ from `scene` by more than `threshold`, once the frame's overall
+    /// brightness change is taken out (flicker, exposure, a light ramp), and how many.
+    private static func movedCells(_ frame: [Float], against scene: [Float], threshold: Float) -> (moved: [Bool], count: Int) {
+        let count = frame.count
+        var frameSum: Float = 0, sceneSum: Float = 0
+        for index in 0..<count {
+            frameSum += frame[index]
+            sceneSum += scene[index]
+        }
+        let brightnessShift = (frameSum - sceneSum) / Float(max(1, count))
+        var moved = [Bool](repeating: false, count: count)
+        var moving = 0
+        for index in 0..<count where abs(frame[index] - scene[index] - brightnessShift) > threshold {
+            moved[index] = true
+            moving += 1
+        }
+        return (moved, moving)
+    }
+
     /// Compares the thumbnail with the scene, then lets the scene follow it. True when enough cells moved.
     private mutating func observe(_ thumbnail: Thumbnail) -> Bool {
         guard var scene, scene.width == thumbnail.width, scene.height == thumbnail.height else {
@@ -170,23 +220,9 @@ public struct MotionGate: Sendable {
             motion = nil
             return true
         }
-        let count = thumbnail.cells.count
-        var frameSum: Float = 0, sceneSum: Float = 0
-        for index in 0..<count {
-            frameSum += thumbnail.cells[index]
-            sceneSum += scene.cells[index]
-        }
-        let brightnessShift = (frameSum - sceneSum) / Float(count)
-        let threshold = Float(configuration.cellThreshold)
-        var moving = 0
+        let (moved, moving) = Self.movedCells(thumbnail.cells, against: scene.cells, threshold: Float(configuration.cellThreshold))
         var cells = scene.cells
-        var moved = [Bool](repeating: false, count: count)
-        for index in 0..<count {
-            let change = thumbnail.cells[index] - cells[index] - brightnessShift
-            if abs(change) > threshold {
-                moving += 1
-                moved[index] = true
-            }
+        for index in cells.indices {
             cells[index] += Self.sceneFollowing * (thumbnail.cells[index] - cells[index])
         }
         motion = MotionMap(

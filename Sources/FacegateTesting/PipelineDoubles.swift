@@ -7,22 +7,49 @@ import Synchronization
 // scripted by the test, and a journal in memory.
 
 /// A synthesized approach: frames with nobody, then someone in view, then nobody. The first pixel
-/// says who is there (255: someone), which is all ``ScriptedAnalyzer`` looks at. With `endless`, the
-/// empty corridor goes on (at `interval`) until the consumer stops, as a camera does.
+/// says who is there (255: someone), which is all ``ScriptedAnalyzer`` looks at; what a motion gate
+/// sees of the person is the `arrival`'s. With `endless`, the empty corridor goes on (at `interval`)
+/// until the consumer stops, as a camera does.
 public struct SynthesizedApproach: FrameSource {
+    /// How the person shows in the frame's middle (a 60x60 square, where ``ScriptedAnalyzer`` puts the face).
+    public enum Arrival: Sendable {
+        /// 40 levels darker at once: motion, as a person walking in is.
+        case sudden
+        /// Darker by this many levels a frame, up to 40: a change the gate sees, too slow to be motion.
+        case gradual(levelsPerFrame: Double)
+        /// Not at all (only the first pixel says): an arrival no motion gate can see.
+        case unseen
+    }
+
     public var empty: Int
     public var present: Int
     public var after: Int
     public var endless: Bool
     public var interval: Duration
+    public var arrival: Arrival
 
-    public init(empty: Int = 4, present: Int = 12, after: Int = 8, endless: Bool = false, interval: Duration = .milliseconds(10)) {
+    public init(
+        empty: Int = 4, present: Int = 12, after: Int = 8, endless: Bool = false, interval: Duration = .milliseconds(10),
+        arrival: Arrival = .sudden
+    ) {
         self.empty = empty
         self.present = present
         self.after = after
         self.endless = endless
         self.interval = interval
+        self.arrival = arrival
     }
+
+    /// How much darker the person is, `framesIn` frames after they came (1 on their first frame).
+    func darkening(framesIn: Int) -> Int {
+        switch arrival {
+        case .sudden: 40
+        case .gradual(let levelsPerFrame): min(40, Int(Double(framesIn) * levelsPerFrame))
+        case .unseen: 0
+        }
+    }
+
+    static let width = 160, height = 120
 
     public func frames() -> AsyncThrowingStream<Frame, any Error> {
         let script = self
@@ -30,10 +57,22 @@ public struct SynthesizedApproach: FrameSource {
             let producer = Task {
                 var index = 0
                 while !Task.isCancelled, script.endless || index < script.empty + script.present + script.after {
-                    var pixels = [UInt8](repeating: 96, count: 160 * 120 * 3)
-                    pixels[0] = (script.empty..<(script.empty + script.present)).contains(index) ? 255 : 0
+                    var pixels = [UInt8](repeating: 96, count: Self.width * Self.height * 3)
+                    let present = (script.empty..<(script.empty + script.present)).contains(index)
+                    if present, case let darkening = script.darkening(framesIn: index - script.empty + 1), darkening > 0 {
+                        let level = UInt8(96 - darkening)
+                        for y in 30..<90 {
+                            for x in 50..<110 {
+                                let at = (y * Self.width + x) * 3
+                                pixels[at] = level
+                                pixels[at + 1] = level
+                                pixels[at + 2] = level
+                            }
+                        }
+                    }
+                    pixels[0] = present ? 255 : 0
                     do {
-                        let image = try PixelImage(width: 160, height: 120, layout: .rgb24, pixels: pixels)
+                        let image = try PixelImage(width: Self.width, height: Self.height, layout: .rgb24, pixels: pixels)
                         // Frame times as a 10 fps camera's, whatever the pace they are delivered at.
                         continuation.yield(Frame(sequence: UInt64(index), timestamp: .milliseconds(100 * index), image: image))
                     } catch {

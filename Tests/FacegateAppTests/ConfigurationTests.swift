@@ -71,13 +71,15 @@ struct ConfigurationTests {
     @Test func theMotionGateIsReadCheckedAndNeedsARestart() throws {
         let defaults = FacegateConfiguration()
         #expect(defaults.motion.enabled && defaults.motion.fullDetectionInterval == .seconds(1), "on by default, a look every second")
-        let read = try FacegateConfiguration(yaml: "motion: {enabled: false, full_detection_seconds: 2.5}")
+        #expect(defaults.motion.unchangedSceneInterval == .seconds(5), "an unchanged empty scene looked at again within 5 s")
+        let read = try FacegateConfiguration(yaml: "motion: {enabled: false, full_detection_seconds: 2.5, unchanged_scene_seconds: 0}")
         #expect(!read.motion.enabled && read.motion.fullDetectionInterval == .milliseconds(2500))
+        #expect(read.motion.unchangedSceneInterval == .zero, "0: every periodic look runs")
         do {
-            _ = try FacegateConfiguration(yaml: "motion: {full_detection_seconds: 0, sensitivity: high}")
+            _ = try FacegateConfiguration(yaml: "motion: {full_detection_seconds: 0, unchanged_scene_seconds: 90, sensitivity: high}")
             Issue.record("a bad motion section was accepted")
         } catch {
-            #expect(Set(error.problems.map(\.path)) == ["motion.full_detection_seconds", "motion.sensitivity"])
+            #expect(Set(error.problems.map(\.path)) == ["motion.full_detection_seconds", "motion.unchanged_scene_seconds", "motion.sensitivity"])
         }
         #expect(read.sectionsNeedingRestart(comparedWith: defaults) == ["motion"])
     }

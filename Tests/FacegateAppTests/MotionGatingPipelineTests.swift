@@ -45,22 +45,41 @@ struct MotionGatingPipelineTests {
     @Test("someone appearing in a still scene, where the gate sees nothing move, is found at the next periodic look")
     func aStillAppearanceIsFoundWithinTheInterval() async throws {
         // 10 fps (frame n at n × 100 ms): nobody for 1.5 s, someone for 2 s, nobody for 1 s. The
-        // synthesized frames mark presence in one pixel, far below what the gate counts as motion.
-        let source = SynthesizedApproach(empty: 15, present: 20, after: 10)
+        // person darkens the middle of the frame so slowly (half a level a frame) that no frame moves.
+        let source = SynthesizedApproach(empty: 15, present: 20, after: 10, arrival: .gradual(levelsPerFrame: 0.5))
         let gated = try await run(source: source, analyzer: ScriptedAnalyzer(), motion: MotionGateConfiguration())
         #expect(gated.statistics.visits == 1)
         let visit = try #require(gated.outcomes.first)
         #expect(visit.record.decision.outcome == .deniedUnknown, "decided as without the gate: \(visit.record.decision.reason)")
-        // Frames 0 and 10 are the periodic looks at the empty scene; frame 20 finds the face that came
-        // at frame 15 (0.5 s later, within the 1 s interval), and from there every frame is analysed
-        // while the face is followed, to the end of the stream (the 2 s cooldown has not passed).
-        #expect(gated.statistics.framesSkipped == 18, "\(gated.statistics)")
-        #expect(gated.statistics.framesAnalysed == 27, "\(gated.statistics)")
-        #expect(visit.bestFrameSequence >= 20)
+        // Frame 0 found the scene empty. The periodic looks from frame 10 on are skipped while the
+        // picture does not differ from it; the darkening adds up to a difference after about 2 s (frame
+        // 35): that look finds the face, and from there every frame is analysed while it is followed,
+        // to the end of the stream (the 2 s cooldown has not passed).
+        #expect((30...36).contains(visit.bestFrameSequence), "\(visit.bestFrameSequence)")
+        #expect(gated.statistics.framesAnalysed == 1 + 45 - Int(visit.bestFrameSequence), "\(gated.statistics)")
 
         let ungated = try await run(source: source, analyzer: ScriptedAnalyzer(), motion: .off)
         #expect(ungated.statistics.visits == 1)
         #expect(ungated.statistics.framesSkipped == 0 && ungated.statistics.framesAnalysed == 45)
+    }
+
+    @Test("someone whose arrival changes nothing the gate sees is still found by the unchanged scene's backstop look")
+    func anUnseenArrivalIsFoundByTheBackstop() async throws {
+        // The person marks one pixel only: to the gate the picture is the empty scene frame 0 found.
+        // The periodic looks wait for the unchanged-scene interval (5 s, frame 50), which finds them.
+        let source = SynthesizedApproach(empty: 15, present: 50, after: 10, arrival: .unseen)
+        let gated = try await run(source: source, analyzer: ScriptedAnalyzer(), motion: MotionGateConfiguration())
+        #expect(gated.statistics.visits == 1)
+        let visit = try #require(gated.outcomes.first)
+        #expect(visit.bestFrameSequence >= 50)
+        #expect(gated.statistics.framesSkipped == 49, "\(gated.statistics)")
+        #expect(gated.statistics.framesAnalysed == 26, "\(gated.statistics)")
+        // With the backstop at the periodic interval, every periodic look runs: found at frame 20.
+        var everyLook = MotionGateConfiguration()
+        everyLook.unchangedSceneInterval = everyLook.fullDetectionInterval
+        let looking = try await run(source: source, analyzer: ScriptedAnalyzer(), motion: everyLook)
+        #expect(looking.statistics.visits == 1)
+        #expect(looking.statistics.framesSkipped == 18, "\(looking.statistics)")
     }
 
     @Test("a real clip gives the same visits, each passing the gate as before, with the gate as without it")

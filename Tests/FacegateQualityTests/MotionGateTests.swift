@@ -27,9 +27,9 @@ struct MotionGateTests {
 
     /// An empty corridor, 320x240 grey: a gradient wall, sensor noise (field `n` of ``noiseFields``,
     /// none when `noisy` is false), `brightness` added (a light ramp or flicker), and a dark square
-    /// where `square` says (cells of this size are 5x5 pixels).
+    /// where `square` says, `squareDepth` levels darker (cells of this size are 5x5 pixels).
     static func scene(
-        _ n: Int = 0, brightness: Double = 0, noisy: Bool = true, square: (x: Int, y: Int, side: Int)? = nil
+        _ n: Int = 0, brightness: Double = 0, noisy: Bool = true, square: (x: Int, y: Int, side: Int)? = nil, squareDepth: Int = 50
     ) -> PixelImage {
         let noise = noiseFields[n % noiseFields.count], light = Int(brightness)
         var pixels = [UInt8](repeating: 0, count: width * height)
@@ -37,37 +37,79 @@ struct MotionGateTests {
             let inSquareRows = square.map { (($0.y)..<($0.y + $0.side)).contains(y) } ?? false
             for x in 0..<width {
                 var level = 60 + (x + y) / 5 + light + (noisy ? Int(noise[y * width + x]) : 0)
-                if inSquareRows, let square, (square.x..<(square.x + square.side)).contains(x) { level -= 50 }
+                if inSquareRows, let square, (square.x..<(square.x + square.side)).contains(x) { level -= squareDepth }
                 pixels[y * width + x] = UInt8(clamping: level)
             }
         }
         return try! PixelImage(width: width, height: height, layout: .gray8, pixels: pixels)
     }
 
-    /// Runs the gate over `count` frames at `fps`; returns each frame's verdict.
+    /// Runs the gate over `count` frames at `fps`; returns each frame's verdict. With `scanFinds`, each
+    /// frame analysed is reported to the gate as scanned whole, having found a face when it says so (as
+    /// the pipeline reports its whole-frame scans); without, nothing is reported.
     static func verdicts(
         count: Int, fps: Int, following: (Int) -> Bool = { _ in false }, configuration: MotionGateConfiguration = MotionGateConfiguration(),
-        image: (Int) -> PixelImage
+        scanFinds: ((Int) -> Bool)? = nil, image: (Int) -> PixelImage
     ) -> [MotionGate.Verdict] {
         var gate = MotionGate(configuration: configuration)
         return (0..<count).map { n in
             let frame = Frame(sequence: UInt64(n), timestamp: .milliseconds(n * 1000 / fps), image: image(n))
-            return gate.judge(frame, thumbnail: MotionGate.thumbnail(of: frame.image), following: following(n))
+            let thumbnail = MotionGate.thumbnail(of: frame.image)
+            let verdict = gate.judge(frame, thumbnail: thumbnail, following: following(n))
+            if verdict != .skip, let scanFinds { gate.noteWholeFrameScan(at: frame.timestamp, thumbnail: thumbnail, foundFaces: scanFinds(n)) }
+            return verdict
         }
     }
 
+    /// The indices of the frames analysed.
+    static func analysed(_ verdicts: [MotionGate.Verdict]) -> [Int] { verdicts.indices.filter { verdicts[$0] != .skip } }
+
+    /// 10 s at 15 fps of an empty corridor whose light rises 40 levels and flickers (every third frame
+    /// 6 levels brighter: mains flicker beating with the frame rate).
+    static func brighteningCorridor(_ n: Int) -> PixelImage { scene(n, brightness: Double(n) * 40 / 150 + (n % 3 == 0 ? 6 : 0)) }
+
     @Test("an empty scene with sensor noise, a slow light ramp and flicker runs the detector only once a second")
     func aStillNoisySceneIsAnalysedAtThePeriodicRateOnly() {
-        // 10 s at 15 fps; the light rises 40 levels over the 10 s, and every third frame is 6 levels
-        // brighter (mains flicker beating with the frame rate).
-        let verdicts = Self.verdicts(count: 150, fps: 15) { n in
-            Self.scene(n, brightness: Double(n) * 40 / 150 + (n % 3 == 0 ? 6 : 0))
-        }
+        // Nothing reported about the scans: the gate cannot know the scene was found empty.
+        let verdicts = Self.verdicts(count: 150, fps: 15, image: Self.brighteningCorridor)
         let analysed = verdicts.filter { $0 != .skip }
         #expect(verdicts.first == .analyze(.firstFrame))
         #expect(analysed.dropFirst().allSatisfy { $0 == .analyze(.periodic) }, "\(analysed)")
         // The first frame, then one a second: 10 over 10 s (a frame at 15 fps falls on each second).
         #expect(analysed.count == 10, "\(analysed.count) frames analysed")
+    }
+
+    @Test("once a scan found the scene empty, the same noisy, flickering, brightening scene is looked at only every 5 s")
+    func anUnchangedEmptySceneIsLookedAtOnlyAtTheBackstop() {
+        let verdicts = Self.verdicts(count: 150, fps: 15, scanFinds: { _ in false }, image: Self.brighteningCorridor)
+        // The first frame, then the unchanged-scene interval (5 s, frame 75): 2 looks in 10 s, not 10.
+        #expect(Self.analysed(verdicts) == [0, 75], "\(Self.analysed(verdicts))")
+        #expect(verdicts[75] == .analyze(.periodic))
+
+        // A scan that found a face: the periodic look keeps its pace, whatever the picture.
+        let found = Self.verdicts(count: 150, fps: 15, scanFinds: { _ in true }, image: Self.brighteningCorridor)
+        #expect(Self.analysed(found).count == 10, "\(Self.analysed(found))")
+        // The backstop at zero: every periodic look runs.
+        var everyLook = MotionGateConfiguration()
+        everyLook.unchangedSceneInterval = .zero
+        let unskipped = Self.verdicts(count: 150, fps: 15, configuration: everyLook, scanFinds: { _ in false }, image: Self.brighteningCorridor)
+        #expect(Self.analysed(unskipped).count == 10, "\(Self.analysed(unskipped))")
+    }
+
+    @Test("a change too slow to be motion is looked at once it adds up to a difference from the scene last found empty")
+    func aSlowChangeIsLookedAtOnceItAddsUp() {
+        // From frame 30 (2 s) a 30-pixel square darkens by half a level a frame: the running scene
+        // follows it, so no frame moves, but 8 levels from the empty scene are reached at about frame 47.
+        let verdicts = Self.verdicts(count: 150, fps: 15, scanFinds: { _ in false }) { n in
+            Self.scene(n, square: (x: 100, y: 100, side: 30), squareDepth: max(0, n - 30) / 2)
+        }
+        #expect(!verdicts.contains(.analyze(.motion)), "\(verdicts)")
+        let analysed = Self.analysed(verdicts)
+        #expect(analysed.count > 1 && (40...55).contains(analysed[1]), "\(analysed)")
+        // Then, each found empty again, a look each time the square has darkened by as much again
+        // (at least the periodic second apart), never the 5 s the unchanged scene waits.
+        let gaps = zip(analysed.dropFirst(), analysed).map { $0 - $1 }
+        #expect(gaps.dropFirst().allSatisfy { (15...25).contains($0) }, "\(analysed)")
     }
 
     @Test("something moving through the scene is analysed on every frame it moves")

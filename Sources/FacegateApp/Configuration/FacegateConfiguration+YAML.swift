@@ -12,7 +12,7 @@ import Yams
 /// - `quality`: `detection_width`, `min_detection_score`, `gate`
 /// - `approach`: `settle_frames`, `window_seconds`, `cooldown_seconds`, `min_eye_distance`, `decide_early`,
 ///   `early_quality`, `reidentify_seconds`
-/// - `motion`: `enabled`, `full_detection_seconds`
+/// - `motion`: `enabled`, `full_detection_seconds`, `unchanged_scene_seconds`
 /// - `liveness`: `enabled`, `threshold`, `uncertain` (deny | allow), `models`
 /// - `backend`: `kind` (one of ``CloudBackends/all``), `request_timeout_seconds`, `decision_deadline_seconds`,
 ///   and one section per backend, read by the backend itself (`Backends/KIND/`):
@@ -139,6 +139,7 @@ extension FacegateConfiguration {
         let m = r.scoped("motion")
         motion.enabled = m.bool("enabled", default: motion.enabled)
         motion.fullDetectionInterval = m.seconds("full_detection_seconds", default: motion.fullDetectionInterval, in: 0.1...10)
+        motion.unchangedSceneInterval = m.seconds("unchanged_scene_seconds", default: motion.unchangedSceneInterval, in: 0...60)
         m.rejectUnknownKeys()
 
         let pad = r.scoped("liveness")

@@ -313,10 +313,12 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
             // The camera is judged by the frames it delivers; how long one takes to analyse is the
             // quality core's time (``stuckStage``), not the camera's silence.
             seenFacts.lastFrame = now()
+            var thumbnail: MotionGate.Thumbnail?
             if motionGate.configuration.enabled {
                 // The thumbnail is the only cost of a frame nobody is in; it is made where blocking work goes.
-                let thumbnail = try await qualityQueue.run { MotionGate.thumbnail(of: image) }
-                if case .skip = motionGate.judge(frame, thumbnail: thumbnail, following: selector.activeTracks > 0) {
+                let made = try await qualityQueue.run { MotionGate.thumbnail(of: image) }
+                thumbnail = made
+                if case .skip = motionGate.judge(frame, thumbnail: made, following: selector.activeTracks > 0) {
                     analysisStarted = nil
                     statistics.frames += 1
                     statistics.framesSkipped += 1
@@ -365,6 +367,9 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
             }
             analysisStarted = nil
             let analysis = elapsed(since: started)
+            if let thumbnail, case .wholeFrame = plan {
+                motionGate.noteWholeFrameScan(at: frame.timestamp, thumbnail: thumbnail, foundFaces: !faces.isEmpty)
+            }
             if !faces.isEmpty {
                 stageTimes[frame.sequence] = (frame.captureTime, analysis)
                 if stageTimes.count > 2048 { stageTimes = stageTimes.filter { $0.key + 1024 > frame.sequence } }

@@ -64,14 +64,19 @@ struct BestCommand: AsyncParsableCommand {
             settings: .init(detectionWidth: analyzer.configuration.detectionWidth, minInterEyeDistance: selector.configuration.minInterEyeDistance))
         for try await frame in replay.frames() {
             var plan = DetectionPlan.wholeFrame
+            var thumbnail: MotionGate.Thumbnail?
             if !everyFrame {
-                let thumbnail = MotionGate.thumbnail(of: frame.image)
-                if gate.judge(frame, thumbnail: thumbnail, following: selector.activeTracks > 0) == .skip { continue }
+                let made = MotionGate.thumbnail(of: frame.image)
+                thumbnail = made
+                if gate.judge(frame, thumbnail: made, following: selector.activeTracks > 0) == .skip { continue }
                 plan = planner.plan(
                     width: frame.image.width, height: frame.image.height, at: frame.timestamp,
                     followed: selector.expectedFaces(at: frame.timestamp), motion: gate.motion, minMovingCells: gate.minMovingCells)
             }
             let faces = try analyzer.analyze(frame.image, plan: plan, descriptorLimit: 0).faces
+            if let thumbnail, case .wholeFrame = plan {
+                gate.noteWholeFrameScan(at: frame.timestamp, thumbnail: thumbnail, foundFaces: !faces.isEmpty)
+            }
             for visit in selector.observe(frame: frame, faces: faces, describe: describe) {
                 print(try line(for: visit))
             }
