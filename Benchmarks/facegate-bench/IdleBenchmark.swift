@@ -49,12 +49,8 @@ struct IdleBenchmark {
                     for n in 0..<frames {
                         // The light rises slowly and flickers; the noise differs from frame to frame.
                         let frame = Frame(sequence: UInt64(n), timestamp: .milliseconds(n * 1000 / fps), image: scenes[n % scenes.count])
-                        var thumbnail: MotionGate.Thumbnail?
-                        if mode != .off {
-                            let made = MotionGate.thumbnail(of: frame.image)
-                            thumbnail = made
-                            guard gate.judge(frame, thumbnail: made, following: false) != .skip else { continue }
-                        }
+                        let thumbnail = mode == .off ? nil : MotionGate.thumbnail(of: frame.image)
+                        if let thumbnail, gate.judge(frame, thumbnail: thumbnail, following: false) == .skip { continue }
                         detectorRuns += 1
                         let faces = try analyzer.analyze(frame.image, descriptorLimit: 0).faces
                         // As the pipeline reports each whole-frame scan.

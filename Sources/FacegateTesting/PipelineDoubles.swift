@@ -59,7 +59,8 @@ public struct SynthesizedApproach: FrameSource {
                 while !Task.isCancelled, script.endless || index < script.empty + script.present + script.after {
                     var pixels = [UInt8](repeating: 96, count: Self.width * Self.height * 3)
                     let present = (script.empty..<(script.empty + script.present)).contains(index)
-                    if present, case let darkening = script.darkening(framesIn: index - script.empty + 1), darkening > 0 {
+                    let darkening = present ? script.darkening(framesIn: index - script.empty + 1) : 0
+                    if darkening > 0 {
                         let level = UInt8(96 - darkening)
                         for y in 30..<90 {
                             for x in 50..<110 {

@@ -313,12 +313,11 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
             // The camera is judged by the frames it delivers; how long one takes to analyse is the
             // quality core's time (``stuckStage``), not the camera's silence.
             seenFacts.lastFrame = now()
-            var thumbnail: MotionGate.Thumbnail?
-            if motionGate.configuration.enabled {
-                // The thumbnail is the only cost of a frame nobody is in; it is made where blocking work goes.
-                let made = try await qualityQueue.run { MotionGate.thumbnail(of: image) }
-                thumbnail = made
-                if case .skip = motionGate.judge(frame, thumbnail: made, following: selector.activeTracks > 0) {
+            // The thumbnail is the only cost of a frame nobody is in; it is made where blocking work goes.
+            let thumbnail: MotionGate.Thumbnail? =
+                if motionGate.configuration.enabled { try await qualityQueue.run { MotionGate.thumbnail(of: image) } } else { nil }
+            if let thumbnail {
+                if case .skip = motionGate.judge(frame, thumbnail: thumbnail, following: selector.activeTracks > 0) {
                     analysisStarted = nil
                     statistics.frames += 1
                     statistics.framesSkipped += 1

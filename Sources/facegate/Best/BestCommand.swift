@@ -64,11 +64,9 @@ struct BestCommand: AsyncParsableCommand {
             settings: .init(detectionWidth: analyzer.configuration.detectionWidth, minInterEyeDistance: selector.configuration.minInterEyeDistance))
         for try await frame in replay.frames() {
             var plan = DetectionPlan.wholeFrame
-            var thumbnail: MotionGate.Thumbnail?
-            if !everyFrame {
-                let made = MotionGate.thumbnail(of: frame.image)
-                thumbnail = made
-                if gate.judge(frame, thumbnail: made, following: selector.activeTracks > 0) == .skip { continue }
+            let thumbnail = everyFrame ? nil : MotionGate.thumbnail(of: frame.image)
+            if let thumbnail {
+                if gate.judge(frame, thumbnail: thumbnail, following: selector.activeTracks > 0) == .skip { continue }
                 plan = planner.plan(
                     width: frame.image.width, height: frame.image.height, at: frame.timestamp,
                     followed: selector.expectedFaces(at: frame.timestamp), motion: gate.motion, minMovingCells: gate.minMovingCells)
