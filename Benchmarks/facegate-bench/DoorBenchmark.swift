@@ -225,7 +225,11 @@ final class DoorBench: @unchecked Sendable {
 
     func close() {
         cloud?.terminate()
-        try? FileManager.default.removeItem(at: folder)
+        if options.keep {
+            print("kept: \(folder.path)")
+        } else {
+            try? FileManager.default.removeItem(at: folder)
+        }
     }
 
     /// fail() exits without running defers: the emulator must not outlive the benchmark.
@@ -275,6 +279,7 @@ final class DoorBench: @unchecked Sendable {
             door: {name: bench door, tags: [staff], pulse_seconds: 1}
             offline_cache: {path: \(folder.path)/cache.sqlite, key: "file:\(folder.path)/cache.key"}
             journal: {path: \(journal)}
+            control: {socket: off}
             # The visitors are photos walking up: the liveness stage would rightly refuse them.
             liveness: {enabled: false}
             \(approach)

@@ -39,6 +39,9 @@ struct Options {
     /// `door`: run the daemon a second time serving the kiosk and /metrics, with a page's event stream
     /// and a scraper attached, for what they cost a frame.
     var kiosk = false
+    /// `door`: keep the bench's folder (the replayed frames, the daemon's configuration, log and
+    /// journal) for a look afterwards, instead of removing it.
+    var keep = false
     var iterations = 60
     var media = "demo/media"
     var models: String?
@@ -63,11 +66,12 @@ struct Options {
             case "--compare-approach": compareApproach = true
             case "--sharp": sharp = true
             case "--kiosk": kiosk = true
+            case "--keep": keep = true
             case "--iterations": iterations = Int(rest.popFirst() ?? "") ?? iterations
             case "--media": media = rest.popFirst() ?? media
             case "--models": models = rest.popFirst()
             default:
-                FileHandle.standardError.write(Data("usage: facegate-bench [door|outage|idle|liveness|frames] [--iterations N] [--visits N] [--queue] [--compare-approach] [--sharp] [--kiosk] [--seconds N] [--full-detection-seconds S] [--media DIR] [--models DIR]\n".utf8))
+                FileHandle.standardError.write(Data("usage: facegate-bench [door|outage|idle|liveness|frames] [--iterations N] [--visits N] [--queue] [--compare-approach] [--sharp] [--kiosk] [--keep] [--seconds N] [--full-detection-seconds S] [--media DIR] [--models DIR]\n".utf8))
                 exit(2)
             }
         }

@@ -26,12 +26,14 @@ struct DoorShutdownOrderTests {
     }
 
     private static func heldDoor(
-        in folder: URL, logger: Logger, decisionDeadline: Duration = .milliseconds(1500), shutdownGrace: Duration = .seconds(8)
+        in folder: URL, logger: Logger, decisionDeadline: Duration = .milliseconds(1500), shutdownGrace: Duration = .seconds(8),
+        servesMetrics: Bool = false
     ) throws -> HeldDoor {
         var configuration = FacegateConfiguration()
         configuration.door.name = "shutdown"
         // Not the system's socket: tests run side by side.
         configuration.control.socket = nil
+        if servesMetrics { configuration.metrics.listen = ListenAddress(host: "127.0.0.1", port: 0) }
         configuration.door.tags = ["staff"]
         configuration.approach.settleFrames = 3
         configuration.offlineCache.enabled = false
@@ -98,7 +100,8 @@ struct DoorShutdownOrderTests {
         let logs = CapturedLogs()
         // The cloud would be waited for a minute: the stop's grace (half a second) runs out first.
         let held = try Self.heldDoor(
-            in: folder, logger: logs.logger(level: .notice), decisionDeadline: .seconds(60), shutdownGrace: .milliseconds(500))
+            in: folder, logger: logs.logger(level: .notice), decisionDeadline: .seconds(60), shutdownGrace: .milliseconds(500),
+            servesMetrics: true)
         let clock = ContinuousClock()
         var stopTook = Duration.zero
 
@@ -124,5 +127,14 @@ struct DoorShutdownOrderTests {
         #expect(lines.contains { $0.contains("the stop's grace has passed; the pipeline is cancelled") })
         #expect(stopped != nil && decided != nil && decided! < stopped!, "the decision logged before stopped:\n\(logs.text)")
         #expect(!lines.contains { $0.contains("stopped with the pipeline still running") })
+        // The stop cut the search short: /metrics must not blame the cloud for it.
+        let exposition = String(decoding: await held.service.renderMetrics(), as: UTF8.self)
+        let calls = exposition.split(separator: "\n").filter { $0.hasPrefix("facegate_cloud_calls_total{") }
+        #expect(calls.count == 4, "every result declared:\n\(calls.joined(separator: "\n"))")
+        for line in calls {
+            let expected = line.contains("result=\"abandoned\"") ? " 1" : " 0"
+            #expect(line.hasSuffix(expected), "\(line)")
+        }
+        #expect(exposition.contains("facegate_decisions_total{outcome=\"error\"} 1"))
     }
 }

@@ -211,6 +211,7 @@ final class CaseBench: @unchecked Sendable {
             door: {name: matrix door, tags: [staff], pulse_seconds: 0.5}
             offline_cache: {path: \(f)/offline-cache.sqlite, key: file:\(f)/offline-cache.key}
             journal: {path: \(journal.path)}
+            control: {socket: off}  # not the system's: a daemon may be running
             """.write(to: file, atomically: true, encoding: .utf8)
         return file
     }

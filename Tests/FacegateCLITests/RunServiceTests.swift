@@ -44,6 +44,7 @@ import FacegateTesting
                 door: {name: test door, tags: [staff], threshold: \(threshold)}
                 offline_cache: {enabled: false}
                 journal: {path: \(f)/journal.sqlite}
+                \(extra.contains("control:") ? "" : "control: {socket: off}  # not the system's: a daemon may be running")
                 \(extra)
                 """.write(to: configuration, atomically: true, encoding: .utf8)
         }

@@ -30,6 +30,7 @@ import FacegateTesting
             \(backend ?? necBackend)
             door: \(door)
             journal: {path: \(f)/journal.sqlite}
+            control: {socket: off}  # not the system's: a daemon may be running
             \(rest)
             """.write(to: bench.configuration, atomically: true, encoding: .utf8)
     }

@@ -350,8 +350,9 @@ extension DoorControllerService {
         try await parts.journal.flush()
     }
 
-    /// The Prometheus exposition: the gauges read now, then everything the registry holds.
-    func renderMetrics() async -> [UInt8] {
+    /// The Prometheus exposition: the gauges read now, then everything the registry holds (empty when
+    /// neither `/metrics` nor the kiosk is served).
+    public func renderMetrics() async -> [UInt8] {
         guard let registry = metricsRegistry else { return [] }
         let journal = parts.journal.status
         metrics.gauge("journal_backlog", Double(journal.pendingRecords))

@@ -605,6 +605,12 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
         statistics.cloudCalls += 1
         let answer = await searchCloud(probe, deadline: deadline)
         latencies.cloud = elapsed(since: cloudStart)
+        if case .failed = answer, Task.isCancelled {
+            // Abandoned by a stop past its grace: neither an answer nor a refusal, so the cloud's
+            // health and failure count are left as they were.
+            settings.metrics.cloudCall(backend: search.backendName, .abandoned)
+            return answer
+        }
         settings.metrics.cloudCall(backend: search.backendName, answer)
         noteCloudAnswer(answer)
         return answer

@@ -79,6 +79,8 @@ public struct DoorMetrics: Sendable {
         case unavailable
         /// It answered with something other than a result (a refused request, a bad reply).
         case failed
+        /// The door stopped (past its grace) before it answered: says nothing of the cloud.
+        case abandoned
     }
 
     func cloudCall(backend: String, _ identification: Identification) {
@@ -88,6 +90,10 @@ public struct DoorMetrics: Sendable {
             case .unavailable, .offline: .unavailable
             case .failed: .failed
             }
+        cloudCall(backend: backend, result)
+    }
+
+    func cloudCall(backend: String, _ result: CloudCallResult) {
         count("cloud_calls", [("backend", backend), ("result", result.rawValue)])
     }
 
