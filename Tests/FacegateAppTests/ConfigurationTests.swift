@@ -87,17 +87,28 @@ struct ConfigurationTests {
     @Test func earlyDecisionsAndReidentificationAreReadAndChecked() throws {
         let defaults = FacegateConfiguration()
         #expect(defaults.approach.earlyQuality == 0.8 && defaults.approach.reidentifyWindow == .seconds(10))
+        #expect(defaults.approach.earlyMaxPoseDegrees == 15)
         let off = try FacegateConfiguration(yaml: "approach: {decide_early: false, reidentify_seconds: 0}")
         #expect(off.approach.earlyQuality == nil && off.approach.reidentifyWindow == .zero)
-        let read = try FacegateConfiguration(yaml: "approach: {early_quality: 0.9, reidentify_seconds: 4.5}")
+        let read = try FacegateConfiguration(yaml: "approach: {early_quality: 0.9, early_max_pose_degrees: 22, reidentify_seconds: 4.5}")
         #expect(read.approach.earlyQuality == 0.9 && read.approach.reidentifyWindow == .milliseconds(4500))
+        #expect(read.approach.earlyMaxPoseDegrees == 22)
         do {
             // A mark under the gate would send faces early that the gate itself calls poor.
-            _ = try FacegateConfiguration(yaml: "quality: {gate: 0.6}\napproach: {early_quality: 0.55, reidentify_seconds: -1}")
+            _ = try FacegateConfiguration(
+                yaml: "quality: {gate: 0.6}\napproach: {early_quality: 0.55, early_max_pose_degrees: 77, reidentify_seconds: -1}")
             Issue.record("a bad approach section was accepted")
         } catch {
-            #expect(Set(error.problems.map(\.path)) == ["approach.early_quality", "approach.reidentify_seconds"])
-            #expect(!error.description.contains("0.55"), "no configuration value in the message")
+            #expect(
+                Set(error.problems.map(\.path)) == ["approach.early_quality", "approach.early_max_pose_degrees", "approach.reidentify_seconds"])
+            #expect(!error.description.contains("0.55") && !error.description.contains("77"), "no configuration value in the message")
+        }
+        do {
+            // Checked even while early decisions are off: a typo is not kept for the day they are turned on.
+            _ = try FacegateConfiguration(yaml: "approach: {decide_early: false, early_max_pose_degrees: -3}")
+            Issue.record("a bad early_max_pose_degrees was accepted")
+        } catch {
+            #expect(error.problems.map(\.path) == ["approach.early_max_pose_degrees"])
         }
     }
 

@@ -75,6 +75,26 @@ struct ApproachSelectorTests {
         #expect(visits.first?.lastSeen == .milliseconds(500))
     }
 
+    @Test func aCameraBesideTheDoorCanAllowTheTurnItSeesEveryoneAt() {
+        // Everyone walking to a door seen from 18° to its side shows the camera that much of a turn;
+        // the face improves for a second, then holds.
+        func decided(allowing maxPose: Double) -> (because: [Visit.EmissionReason], atFrame: Int?) {
+            var selector = ApproachSelector(configuration: ApproachConfiguration(settleFrames: 5, qualityGate: 0.5, earlyMaxPoseDegrees: maxPose))
+            var reasons: [Visit.EmissionReason] = [], at: Int?
+            for n in 0..<30 {
+                let quality = 0.8 + Double(min(n, 10)) * 0.01
+                let emitted = selector.observe(frame: frame(n), faces: [face(at: 100 + Double(n) * 3, quality: quality, yaw: 18, pitch: -5)])
+                if !emitted.isEmpty, at == nil { at = n }
+                reasons += emitted.map(\.emittedBecause)
+            }
+            return (reasons, at)
+        }
+        let strict = decided(allowing: ApproachConfiguration().earlyMaxPoseDegrees)
+        #expect(strict.because == [.qualitySettled] && strict.atFrame == 15, "15°: not looking at the camera, so it waits: \(strict)")
+        let beside = decided(allowing: 20)
+        #expect(beside.because == [.qualityClear] && beside.atFrame == ApproachConfiguration().earlyMinFrames - 1, "\(beside)")
+    }
+
     @Test func earlyDecisionsCanBeTurnedOff() {
         var selector = ApproachSelector(configuration: ApproachConfiguration(settleFrames: 3, earlyQuality: nil))
         var visits: [Visit] = []

@@ -11,7 +11,7 @@ import Yams
 ///   `replay_path`, `replay_loops`, `stall_timeout_seconds`
 /// - `quality`: `detection_width`, `min_detection_score`, `gate`
 /// - `approach`: `settle_frames`, `window_seconds`, `cooldown_seconds`, `min_eye_distance`, `decide_early`,
-///   `early_quality`, `reidentify_seconds`
+///   `early_quality`, `early_max_pose_degrees`, `reidentify_seconds`
 /// - `motion`: `enabled`, `full_detection_seconds`, `unchanged_scene_seconds`
 /// - `liveness`: `enabled`, `threshold`, `uncertain` (deny | allow), `models`
 /// - `backend`: `kind` (one of ``CloudBackends/all``), `request_timeout_seconds`, `decision_deadline_seconds`,
@@ -129,9 +129,11 @@ extension FacegateConfiguration {
             let mark = a.double("early_quality", default: approach.earlyQuality ?? 0.8, in: 0...1)
             approach.earlyQuality = mark
             if mark < approach.qualityGate { a.problem("must not be below quality.gate", key: "early_quality") }
+            approach.earlyMaxPoseDegrees = a.double("early_max_pose_degrees", default: approach.earlyMaxPoseDegrees, in: 0...45)
         } else {
             approach.earlyQuality = nil
             _ = a.double("early_quality", in: 0...1)
+            _ = a.double("early_max_pose_degrees", in: 0...45)
         }
         approach.reidentifyWindow = a.seconds("reidentify_seconds", default: approach.reidentifyWindow, in: 0...600)
         a.rejectUnknownKeys()
