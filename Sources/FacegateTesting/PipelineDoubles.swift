@@ -27,10 +27,17 @@ public struct SynthesizedApproach: FrameSource {
     public var endless: Bool
     public var interval: Duration
     public var arrival: Arrival
+    /// The camera sends nothing for this long after the frame at this index (unplugged, stalled): the
+    /// frames after it are that much later, and come that much later.
+    public var silence: (afterFrame: Int, duration: Duration)?
+    /// The frame times jump by this much after the frame at this index, but the frames come at once: a
+    /// camera whose frames in between were dropped while the analysis was busy.
+    public var jump: (afterFrame: Int, duration: Duration)?
 
     public init(
         empty: Int = 4, present: Int = 12, after: Int = 8, endless: Bool = false, interval: Duration = .milliseconds(10),
-        arrival: Arrival = .sudden
+        arrival: Arrival = .sudden, silence: (afterFrame: Int, duration: Duration)? = nil,
+        jump: (afterFrame: Int, duration: Duration)? = nil
     ) {
         self.empty = empty
         self.present = present
@@ -38,6 +45,8 @@ public struct SynthesizedApproach: FrameSource {
         self.endless = endless
         self.interval = interval
         self.arrival = arrival
+        self.silence = silence
+        self.jump = jump
     }
 
     /// How much darker the person is, `framesIn` frames after they came (1 on their first frame).
@@ -75,11 +84,14 @@ public struct SynthesizedApproach: FrameSource {
                     do {
                         let image = try PixelImage(width: Self.width, height: Self.height, layout: .rgb24, pixels: pixels)
                         // Frame times as a 10 fps camera's, whatever the pace they are delivered at.
-                        continuation.yield(Frame(sequence: UInt64(index), timestamp: .milliseconds(100 * index), image: image))
+                        var timestamp = Duration.milliseconds(100 * index)
+                        for gap in [script.silence, script.jump].compactMap({ $0 }) where index > gap.afterFrame { timestamp += gap.duration }
+                        continuation.yield(Frame(sequence: UInt64(index), timestamp: timestamp, image: image))
                     } catch {
                         continuation.finish(throwing: error)
                         return
                     }
+                    if let silence = script.silence, index == silence.afterFrame { try? await Task.sleep(for: silence.duration) }
                     index += 1
                     if script.endless { try? await Task.sleep(for: script.interval) }
                 }

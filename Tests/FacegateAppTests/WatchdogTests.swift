@@ -85,6 +85,8 @@ struct WatchdogTests {
         let error = await #expect(throws: DoorError.self) { try await watcher.value }
         #expect(error?.code == .ioFailed)
         #expect(rig.notify.count("WATCHDOG=1", from: settled, to: .now) == 0)
+        // The relay is left locked and handed back to the kernel (its resting level).
+        #expect(lines.isReleased && !lines.relayIsUnlocked)
     }
 }
 
@@ -176,10 +178,14 @@ final class HeldOpenSource: FrameSource {
     }
 }
 
-/// Door lines whose inputs can be lost on command (the stream fails, as a lost GPIO line does).
+/// Door lines whose inputs can be lost on command (the stream fails, as a lost GPIO line does); they
+/// remember where the relay was driven and whether they were released.
 final class BreakableDoorLines: DoorLines {
     private let continuation = Mutex<AsyncThrowingStream<DoorInput, any Error>.Continuation?>(nil)
     private let stream: AsyncThrowingStream<DoorInput, any Error>
+    private let relay = Mutex((unlocked: false, released: false))
+    var relayIsUnlocked: Bool { relay.withLock { $0.unlocked } }
+    var isReleased: Bool { relay.withLock { $0.released } }
 
     init() {
         let (stream, continuation) = AsyncThrowingStream<DoorInput, any Error>.makeStream()
@@ -187,10 +193,10 @@ final class BreakableDoorLines: DoorLines {
         self.continuation.withLock { $0 = continuation }
     }
 
-    func driveRelay(unlocked: Bool) throws {}
+    func driveRelay(unlocked: Bool) throws { relay.withLock { $0.unlocked = unlocked } }
     func contactIsOpen() throws -> Bool? { nil }
     func inputs() -> AsyncThrowingStream<DoorInput, any Error> { stream }
-    func release() {}
+    func release() { relay.withLock { $0.released = true } }
 
     func lose() {
         continuation.withLock { $0?.finish(throwing: DoorError(.ioFailed, "the door's lines were lost")) }

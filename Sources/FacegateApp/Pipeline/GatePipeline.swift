@@ -306,8 +306,15 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
         // Stage times of recent frames with faces, so a visit's best frame can be looked up when it is emitted.
         var stageTimes: [UInt64: (capture: Duration?, analysis: Duration)] = [:]
         let analyzer = self.analyzer
+        // The last time the camera kept the pipeline waiting for a frame for longer than frames come
+        // (unplugged, stalled): where that wait ended, in frame time. A slow analysis is not counted.
+        var cameraSilence: (endedAt: Duration, length: Duration)?
+        var waitingSince = clock.now
         for try await frame in source.frames() {
             let started = clock.now
+            defer { waitingSince = clock.now }
+            let waited = waitingSince.duration(to: started)
+            if waited > Self.cameraSilenceAllowance { cameraSilence = (frame.timestamp, waited) }
             let image = frame.image
             analysisStarted = started
             // The camera is judged by the frames it delivers; how long one takes to analyse is the
@@ -379,11 +386,19 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
             statistics.reidentifications = selector.reidentifications
             if !faces.isEmpty { statistics.framesWithFaces += 1 }
             for visit in completed {
-                hand(
-                    PendingVisit(
-                        visit: visit, emittedAt: clock.now, analysis: stageTimes[visit.bestFrameSequence]?.analysis ?? analysis,
-                        capture: stageTimes[visit.bestFrameSequence]?.capture, approach: frame.timestamp - visit.firstSeen),
-                    to: visits)
+                let pending = PendingVisit(
+                    visit: visit, emittedAt: clock.now, analysis: stageTimes[visit.bestFrameSequence]?.analysis ?? analysis,
+                    capture: stageTimes[visit.bestFrameSequence]?.capture, approach: frame.timestamp - visit.firstSeen)
+                // A visit that ends this long after its face was last seen, because the camera sent nothing
+                // in between (unplugged, stalled), opens nothing: whoever it was may be long gone.
+                let unseen = frame.timestamp - visit.lastSeen
+                if unseen > settings.approach.cooldown + Self.cameraSilenceAllowance, let silence = cameraSilence,
+                    silence.endedAt > visit.lastSeen
+                {
+                    recordUnseen(pending, for: unseen)
+                } else {
+                    hand(pending, to: visits)
+                }
             }
         }
         for visit in selector.finish() {
@@ -723,6 +738,30 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
         } catch {
             logger.warning("offline decision cannot be kept for its re-check", metadata: ["error": "\(error)"])
         }
+    }
+
+    /// How long the camera may keep the pipeline waiting for a frame, and a visit may end later than the
+    /// cooldown after its last sighting, and still be decided: frames a few tenths of a second apart fit
+    /// in it; a camera that sent nothing for longer does not. (A slow analysis makes visits end late too,
+    /// but never makes the pipeline wait: those are decided.)
+    static var cameraSilenceAllowance: Duration { .seconds(1) }
+
+    /// A visit whose person the camera has not shown for longer than leaving explains: the door stays
+    /// locked, and the journal says why (the enrolment waiting for a visit does not take it either).
+    private func recordUnseen(_ pending: PendingVisit, for unseen: Duration) {
+        statistics.visits += 1
+        settings.metrics.count("visits")
+        let seconds = Int(unseen.timeInterval.rounded())
+        let decision = Decision(
+            outcome: .error,
+            reason: "the visit was not decided: the camera sent no frame for \(seconds) s after the person was last seen, so they may have gone")
+        journal.record(
+            DecisionRecord(time: now(), door: settings.door, decision: decision, backend: search.backendName, quality: pending.visit.bestFace.quality))
+        statistics.decisions[.error, default: 0] += 1
+        settings.metrics.decision(.error)
+        logger.error(
+            "visit not decided: the camera was silent after the person was last seen; the door stays locked",
+            metadata: ["door": "\(settings.door)", "visit": "\(pending.visit.number)", "unseen_s": "\(seconds)"])
     }
 
     /// A visit the decision loop had no room for: the door stays locked, and the journal says why.

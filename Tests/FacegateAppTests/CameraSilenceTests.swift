@@ -1,0 +1,72 @@
+import FacegateApp
+import FacegateCore
+import FacegateDoor
+import FacegateQuality
+import FacegateTesting
+import Foundation
+import Logging
+import Testing
+
+/// A camera that goes silent (unplugged, stalled) while someone is at the door: their visit, still
+/// being followed, must not open the door when the frames come back, long after they may have gone.
+@Suite(.serialized, .timeLimit(.minutes(2)))
+struct CameraSilenceTests {
+    static let quiet: Logger = {
+        var logger = Logger(label: "camera-silence")
+        logger.logLevel = .critical
+        return logger
+    }()
+
+    struct Run {
+        var statistics: PipelineStatistics
+        var journaled: [DecisionRecord]
+        var cloudCalls: Int
+        var relayChanges: Int
+    }
+
+    func run(_ source: SynthesizedApproach) async throws -> Run {
+        let lines = SimulatedDoorLines(logger: Self.quiet)
+        let door = try DoorController(lines: lines, timing: DoorTiming(unlockDuration: .milliseconds(50)), logger: Self.quiet)
+        let doorTask = Task { try await door.run() }
+        defer { doorTask.cancel() }
+        let cloud = HeldCloud(candidates: [MatchCandidate(subjectId: "alice", score: 9100, tags: ["staff"])], released: true)
+        let journal = MemoryJournal()
+        let pipeline = GatePipeline(
+            source: source, analyzer: ScriptedAnalyzer(), search: cloud, offline: nil, door: door, journal: journal,
+            policy: DoorPolicy(door: "silence", threshold: 7000, scoreUnit: .necScore, searchTags: ["staff"]),
+            settings: .init(
+                door: "silence", approach: ApproachConfiguration(settleFrames: 5), motion: MotionGateConfiguration(),
+                decisionDeadline: .seconds(30)),
+            logger: Self.quiet)
+        try await pipeline.run()
+        return Run(statistics: await pipeline.statistics, journaled: journal.decisions, cloudCalls: cloud.calls, relayChanges: lines.relayChanges)
+    }
+
+    @Test("a visit whose person the camera stopped showing for longer than leaving explains is journaled undecided; the door stays locked")
+    func aVisitTheCameraWentSilentOnOpensNothing() async throws {
+        // 10 fps: someone for 3 frames (too few to be decided yet), then the camera sends nothing for 4 s,
+        // then 3 s of an empty scene.
+        let silent = try await run(SynthesizedApproach(empty: 4, present: 3, after: 30, silence: (afterFrame: 6, duration: .seconds(4))))
+        #expect(silent.statistics.visits == 1)
+        #expect(silent.journaled.map(\.decision.outcome) == [.error])
+        let reason = try #require(silent.journaled.first?.decision.reason)
+        #expect(reason.contains("the camera sent no frame for 4 s after the person was last seen"), "\(reason)")
+        #expect(silent.cloudCalls == 0, "not searched")
+        #expect(silent.relayChanges == 0, "the door never opened")
+
+        // The same visit with the frames coming on: the person leaves before it settled, and it is
+        // decided at the cooldown, as it always was.
+        let steady = try await run(SynthesizedApproach(empty: 4, present: 3, after: 30))
+        #expect(steady.journaled.map(\.decision.outcome) == [.granted])
+        #expect(steady.cloudCalls == 1 && steady.relayChanges > 0)
+
+        // A camera silent for less than the allowance past the cooldown still has the visit decided.
+        let hiccup = try await run(SynthesizedApproach(empty: 4, present: 3, after: 30, silence: (afterFrame: 6, duration: .milliseconds(2500))))
+        #expect(hiccup.journaled.map(\.decision.outcome) == [.granted])
+
+        // Frames that come late because the analysis was slow (a loaded box), not because the camera
+        // was silent: the frame times jump as after a silence, but the pipeline never waited for one.
+        let slow = try await run(SynthesizedApproach(empty: 4, present: 3, after: 30, jump: (afterFrame: 6, duration: .seconds(4))))
+        #expect(slow.journaled.map(\.decision.outcome) == [.granted])
+    }
+}
