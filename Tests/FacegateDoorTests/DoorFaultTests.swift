@@ -125,7 +125,8 @@ struct DoorFaultTests {
     @Test func theDefaultRetryIsThreeTriesWithin200Milliseconds() {
         let retry = DoorController.RelayRetry()
         #expect(retry.tries == 3)
-        // Pauses after the first and second failed tries: first, then double.
+        // Pauses after the first and second failed tries: first, then double, 150 ms in all.
+        #expect(retry.firstPause == .milliseconds(50))
         #expect(retry.firstPause + retry.firstPause * 2 <= .milliseconds(200))
     }
 
