@@ -165,6 +165,40 @@ struct DecisionFaultTests {
         }
     }
 
+    @Test func aReloadThatRemovesATagStopsItsPeopleOfflineAtOnce() async throws {
+        try await DoorRig.with { rig in
+            _ = try await rig.enrol(Photos.enrolledPhoto)
+            rig.configuration.backend.decisionDeadline = .seconds(2)
+            _ = try await rig.runDoor(visitors: [Photos.enrolledWalksUp])
+            await rig.stopCloud()
+            // One running door: she opens it offline, the file is changed to search another tag and
+            // reloaded (as SIGHUP does), and she comes back after the re-identification window.
+            var narrowed = rig.configuration
+            narrowed.door.tags = ["visitors"]
+            let running = RunningService()
+            let scene = DemoScene(
+                visitors: try rig.visitors([Photos.enrolledWalksUp, Photos.enrolledWalksUp]), emptyFrames: 110,
+                beforeVisitor: { _ in
+                    guard let service = running.service else { return }
+                    while await service.pipeline.statistics.decisions.values.reduce(0, +) < 1 { try? await Task.sleep(for: .milliseconds(20)) }
+                    await service.reload()
+                })
+            let run = try await rig.runDoor(source: scene, reloadsTo: narrowed, started: { running.service = $0 })
+            #expect(run.outcomes.map(\.record.decision.outcome) == [.grantedOffline, .deniedOffline])
+            #expect(run.outcomes.last?.record.decision.reason.contains("no longer searches") == true, "\(run.outcomes.last?.record.decision.reason ?? "-")")
+            #expect(run.relayChanges == 2, "opened once, for the first visit, and locked again")
+        }
+    }
+
+    /// The service a scene's hook reaches, once it exists.
+    final class RunningService: Sendable {
+        private let box = Mutex<DoorControllerService?>(nil)
+        var service: DoorControllerService? {
+            get { box.withLock { $0 } }
+            set { box.withLock { $0 = newValue } }
+        }
+    }
+
     @Test func visitsBeyondTheQueueAreJournaledUndecidedNotLost() async throws {
         try await DoorRig.with { rig in
             let visitors = try [Photos.enrolledWalksUp, Photos.strangerWalksUp, Photos.enrolledWalksUp, Photos.strangerWalksUp].map {

@@ -268,9 +268,13 @@ final class DoorRig: @unchecked Sendable {
     }
 
     /// The daemon, run over `source` (a replayed clip, a scene) until it ends.
-    func runDoor(source: any FrameSource, search: (any FaceSearch & CloudDirectory)? = nil, lines: (any DoorLines)? = nil) async throws
-        -> Run
-    {
+    /// - Parameters:
+    ///   - reloadsTo: what its configuration file says when it is reloaded (default: what it started with).
+    ///   - started: given the service before it runs (a scene's hook reloads it, say).
+    func runDoor(
+        source: any FrameSource, search: (any FaceSearch & CloudDirectory)? = nil, lines: (any DoorLines)? = nil,
+        reloadsTo reloaded: FacegateConfiguration? = nil, started: (@Sendable (DoorControllerService) -> Void)? = nil
+    ) async throws -> Run {
         let simulated = SimulatedDoorLines(logger: logger)
         let counting = CountingSearch(NECFaceSearch(client: client))
         let parts = try DoorParts.open(
@@ -281,10 +285,11 @@ final class DoorRig: @unchecked Sendable {
             logger: logger)
         var settings = DoorControllerService.Settings()
         settings.reloadsOnHangup = false
-        let configuration = self.configuration
+        let configuration = self.configuration, fileSays = reloaded ?? configuration
         let service = DoorControllerService(
             configuration: configuration, parts: parts, settings: settings, notifier: SystemdNotifier(environment: [:]), logger: logger,
-            loadConfiguration: { configuration })
+            loadConfiguration: { fileSays })
+        started?(service)
         let decisions = await service.pipeline.decisions()
         let running = Task { try await service.run() }
         var outcomes: [GateOutcome] = []

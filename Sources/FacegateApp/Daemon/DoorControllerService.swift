@@ -7,6 +7,7 @@ import Prometheus
 import Foundation
 import Logging
 import ServiceLifecycle
+import Synchronization
 import UnixSignals
 
 /// `facegate run`: one door's controller, as the swift-service-lifecycle `Service`s it is made of.
@@ -66,6 +67,8 @@ public struct DoorControllerService: Service, CustomStringConvertible {
     private let loadConfiguration: @Sendable () throws -> FacegateConfiguration
     /// Set when the pipeline's service has returned: the parts say whether the stop was complete.
     let pipelineStopped = SetOnceFlag()
+    /// The configuration running now: the one started with, then each reload's.
+    private let running: RunningConfiguration
 
     /// - Parameter loadConfiguration: reads the configuration again for a reload; it throws to refuse one.
     public init(
@@ -79,6 +82,7 @@ public struct DoorControllerService: Service, CustomStringConvertible {
         self.notifier = notifier
         self.logger = logger
         self.loadConfiguration = loadConfiguration
+        self.running = RunningConfiguration(configuration)
         // The kiosk's address serves /metrics too.
         if configuration.metrics.listen != nil || configuration.kiosk.enabled {
             let registry = PrometheusCollectorRegistry()
@@ -259,30 +263,43 @@ public struct DoorControllerService: Service, CustomStringConvertible {
         parts.degradations.map { "; \($0.detail)" }.joined()
     }
 
-    /// SIGHUP: reads the configuration again. A valid one takes effect for the door's policy at the
-    /// next decision; an invalid one is refused and the running configuration kept.
+    /// SIGHUP: reads the configuration again (``reload()``).
     func reloadOnHangup() async {
-        var running = configuration
-        for await _ in await UnixSignalsSequence(trapping: .sighup) {
-            notifier.reloading()
-            do {
-                let next = try loadConfiguration()
-                await pipeline.update(policy: next.doorPolicy)
-                let needRestart = next.sectionsNeedingRestart(comparedWith: running)
-                running = next
-                if needRestart.isEmpty {
-                    logger.notice("configuration reloaded")
-                } else {
-                    logger.warning(
-                        "configuration reloaded; some changes take effect at the next restart",
-                        metadata: ["sections": "\(needRestart.joined(separator: ","))"])
-                }
-                notifier.ready(status: "door \(running.door.name): configuration reloaded" + degradedSuffix)
-            } catch {
-                logger.error("reload refused: the configuration is not valid; the running one is kept", metadata: ["error": "\(error)"])
-                notifier.ready(status: "door \(running.door.name): reload refused (configuration not valid); running the previous one")
+        for await _ in await UnixSignalsSequence(trapping: .sighup) { await reload() }
+    }
+
+    /// Reads the configuration again, as SIGHUP does. A valid one takes effect for the door's policy
+    /// at the next decision; an invalid one is refused and the running configuration kept.
+    public func reload() async {
+        notifier.reloading()
+        let previous = running.current
+        do {
+            let next = try loadConfiguration()
+            await pipeline.update(policy: next.doorPolicy)
+            let needRestart = next.sectionsNeedingRestart(comparedWith: previous)
+            running.current = next
+            if needRestart.isEmpty {
+                logger.notice("configuration reloaded")
+            } else {
+                logger.warning(
+                    "configuration reloaded; some changes take effect at the next restart",
+                    metadata: ["sections": "\(needRestart.joined(separator: ","))"])
             }
+            notifier.ready(status: "door \(next.door.name): configuration reloaded" + degradedSuffix)
+        } catch {
+            logger.error("reload refused: the configuration is not valid; the running one is kept", metadata: ["error": "\(error)"])
+            notifier.ready(status: "door \(previous.door.name): reload refused (configuration not valid); running the previous one")
         }
+    }
+}
+
+/// The configuration a door runs now, replaced by each reload that is accepted.
+private final class RunningConfiguration: Sendable {
+    private let configuration: Mutex<FacegateConfiguration>
+    init(_ configuration: FacegateConfiguration) { self.configuration = Mutex(configuration) }
+    var current: FacegateConfiguration {
+        get { configuration.withLock { $0 } }
+        set { configuration.withLock { $0 = newValue } }
     }
 }
 
