@@ -122,7 +122,7 @@ public enum RecheckStatus: String, Sendable, Hashable, Codable {
     case pending
     /// The cloud re-checked it and its answer agrees (the door would have done the same).
     case confirmed
-    /// The cloud re-checked it and the door would have done otherwise.
+    /// The cloud re-checked it and the door would have done otherwise (or opened it for someone else).
     case contradicted
 }
 

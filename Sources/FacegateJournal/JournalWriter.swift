@@ -50,10 +50,15 @@ enum JournalWriter {
 
     /// Records the cloud's re-check against the offline decision's row (nothing when that row is gone).
     static func apply(_ recheck: RecheckRecord, in db: Database) throws {
-        let original = try String.fetchOne(db, sql: "SELECT outcome FROM decision WHERE uuid = ?", arguments: [recheck.decisionId.uuidString])
+        let original = try Row.fetchOne(
+            db, sql: "SELECT outcome, subject_id FROM decision WHERE uuid = ?", arguments: [recheck.decisionId.uuidString])
         guard let original else { return }
-        let originalOpened = Decision.Outcome(rawValue: original)?.opensDoor ?? false
-        let status: RecheckStatus = originalOpened == recheck.outcome.opensDoor ? .confirmed : .contradicted
+        let originalOpened = Decision.Outcome(rawValue: original["outcome"] as String? ?? "")?.opensDoor ?? false
+        // A grant the cloud gives to someone else let the wrong person in: that is no confirmation.
+        let sameDecision =
+            originalOpened == recheck.outcome.opensDoor
+            && (!originalOpened || (original["subject_id"] as String?) == recheck.subjectId)
+        let status: RecheckStatus = sameDecision ? .confirmed : .contradicted
         try db.execute(
             sql: """
                 UPDATE decision SET recheck_status = ?, recheck_time = ?, recheck_outcome = ?, recheck_subject_id = ?,

@@ -81,7 +81,8 @@ struct DecisionFaultTests {
         }
     }
 
-    @Test func anOfflineGrantTheCloudContradictsIsPurgedFromTheCacheAtOnce() async throws {
+    @Test("an offline grant the cloud contradicts is purged from the cache at once", arguments: ["nobody", "someone else"])
+    func anOfflineGrantTheCloudContradictsIsPurgedFromTheCacheAtOnce(cloudFinds: String) async throws {
         try await DoorRig.with { rig in
             let subject = try await rig.enrol(Photos.enrolledPhoto)
             rig.configuration.backend.decisionDeadline = .seconds(2)
@@ -93,11 +94,17 @@ struct DecisionFaultTests {
             #expect(offline.outcomes.map(\.record.decision.outcome) == [.grantedOffline])
             #expect(try await rig.cache().pendingRechecks().first?.grantedSubject == subject)
 
-            // Back, but it no longer knows that face: the re-check finds nobody.
+            // Back, but that face is no longer hers: it finds nobody, or another subject of the door's tag
+            // (the photo enrolled again under a new id).
             try await rig.startCloud()
             try await rig.client.unregisterSubject(id: subject)
+            let other = cloudFinds == "someone else" ? try await rig.enrol(Photos.enrolledPhoto) : nil
             let report = try await rig.maintenance().recheckPending(policy: rig.configuration.doorPolicy)
-            #expect(report.journaled.map(\.outcome) == [.deniedUnknown])
+            if let other {
+                #expect(report.journaled.map(\.outcome) == [.granted] && report.journaled.first?.subjectId == other)
+            } else {
+                #expect(report.journaled.map(\.outcome) == [.deniedUnknown])
+            }
             // Purged by the re-check itself, with no revocation sync run.
             #expect(try await rig.cache().cachedSubjectIds().isEmpty)
             let journaled = try await rig.journaledDecisions().filter(\.record.decision.offline)
