@@ -102,6 +102,36 @@ struct NeoCheckIdentifyResultTests {
         #expect(candidates.isEmpty)
     }
 
+    @Test(
+        "a person named by the identification whose record is gone by the lookup names nobody; a lookup that cannot reach the service leaves the cloud unavailable",
+        arguments: ["deleted", "unreachable"])
+    func recordGoneOrUnreachableAtTheLookup(lookup: String) async throws {
+        let person = "2b1d6c1e-0000-4000-8000-000000000001"
+        let identified = HostileServer.Behaviour.reply(
+            status: 200, body: #"{"identifier":"\#(person)","name":"Leo","confidence":99.5,"result":0}"#)
+        let token = HostileServer.Behaviour.reply(
+            status: 200, body: #"{"token_type":"Bearer","access_token":"lookup-token","expires_in":3600}"#)
+        let answer: HostileServer.Behaviour =
+            lookup == "deleted"
+            ? .reply(status: 404, body: #"{"title":"Not Found","status":404}"#)
+            : .reply(status: 503, body: #"{"title":"Service Unavailable","status":503}"#)
+        let server = try await HostileServer.start { line in
+            let target = line.split(separator: " ").dropFirst().first ?? ""
+            if target.hasSuffix("connect/token") { return token }
+            if target.hasSuffix("v1/face/list/identify") { return identified }
+            return target.hasSuffix("v1/face/\(person)") ? answer : .reply(status: 400)
+        }
+        defer { server.close() }
+        let search = NeoCheckFaceSearch(client: try Self.client("http://127.0.0.1:\(server.port)"))
+        if lookup == "deleted" {
+            // Deleted between the identification and the lookup: nobody to let in.
+            #expect(try await search.search(Self.anyProbe, policy: Self.policy).isEmpty)
+        } else {
+            // Not known to be enabled, so not a match, and not "nobody" either: the offline path decides.
+            await #expect(throws: CloudUnavailable.self) { try await search.search(Self.anyProbe, policy: Self.policy) }
+        }
+    }
+
     // MARK: Helpers
 
     static let anyProbe = ProbeFace(jpeg: [0xFF, 0xD8, 0xFF, 0xD9], quality: nil)
