@@ -116,6 +116,43 @@ struct PipelineClockTests {
         pipeline.finish()
         try await run.value
     }
+
+    @Test("a visit that waited behind another gets the whole deadline, counted from when its own decision starts")
+    func aWaitingVisitsDeadlineStartsWithItsDecision() async throws {
+        #expect(GatePipelineSettings(door: "d", approach: ApproachConfiguration(), decisionDeadline: .seconds(1)).maxWaitingVisits == 16)
+        let clock = TestClock()
+        let cloud = FirstHeldThenSilentCloud()
+        let journal = MemoryJournal()
+        let lines = SimulatedDoorLines(logger: Self.quiet)
+        let door = try DoorController(lines: lines, timing: DoorTiming(unlockDuration: .milliseconds(200)), logger: Self.quiet)
+        // Two people in turn at the same spot, each their own visit (no re-identification between them).
+        let pipeline = ClockedGatePipeline(
+            source: PeopleInTurn(count: 2), analyzer: ScriptedAnalyzer(), search: cloud, offline: nil, door: door, journal: journal,
+            policy: Self.policy,
+            settings: .init(
+                door: "clocked", approach: ApproachConfiguration(settleFrames: 3, reidentifyWindow: .zero), decisionDeadline: .seconds(60)),
+            logger: Self.quiet, clock: clock)
+        let run = Task { try await pipeline.run() }
+        // The first visit's search is held; the second visit is made and waits behind it.
+        while await pipeline.statistics.visits < 2 { try await Task.sleep(for: .milliseconds(5)) }
+        while cloud.calls < 1 { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(await clock.waitForSleepers(1))
+        clock.advance(by: .seconds(50))
+        cloud.releaseFirst()
+        // The first is decided 50 s in; the second's search starts then and never answers.
+        while cloud.calls < 2 { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(await clock.waitForSleepers(1))
+        #expect(journal.decisions.map(\.decision.outcome) == [.granted])
+        // 109 s after both were made: 59 s into the second's own deadline, so it is still waited for
+        // (counted from when it was made, it would have run out 49 s ago).
+        clock.advance(by: .seconds(59))
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(journal.decisions.count == 1, "\(journal.decisions.map(\.decision.reason))")
+        clock.advance(by: .seconds(1))
+        try await run.value
+        #expect(journal.decisions.map(\.decision.outcome) == [.granted, .deniedOffline])
+        #expect(journal.decisions.last?.decision.reason.contains("no answer within the decision deadline") == true)
+    }
 }
 
 /// A cloud that is away (every search and probe fails as unreachable) until the test says otherwise.
@@ -146,6 +183,7 @@ final class SwitchableCloud: FaceSearch, CloudReachability {
         }
         guard reachable else { throw CloudUnavailable(.unreachable, "connection refused") }
     }
+
 }
 
 /// Analyses like ``ScriptedAnalyzer``, but the first frame with someone in it hangs until released.
@@ -177,5 +215,65 @@ final class HangingAnalyzer: FrameAnalyzing {
 
     func release() {
         if !released.exchange(true, ordering: .acquiringAndReleasing) { gate.signal() }
+    }
+}
+
+/// A cloud whose first search waits for ``releaseFirst()`` and then names alice; every later search
+/// never answers (only a decision's deadline ends it).
+final class FirstHeldThenSilentCloud: FaceSearch {
+    let backendName = "held-then-silent"
+    var scoreUnit: ScoreUnit { .necScore }
+    private let count = Mutex(0)
+    private let released: AsyncStream<Void>
+    private let release: AsyncStream<Void>.Continuation
+
+    init() { (released, release) = AsyncStream.makeStream() }
+
+    var calls: Int { count.withLock { $0 } }
+    func releaseFirst() { release.finish() }
+
+    func search(_ probe: ProbeFace, policy: DoorPolicy) async throws -> [MatchCandidate] {
+        let call = count.withLock { count in
+            count += 1
+            return count
+        }
+        if call == 1 {
+            for await _ in released {}
+            try Task.checkCancellation()
+            return [MatchCandidate(subjectId: "alice", score: 9100, tags: ["staff"])]
+        }
+        while true { try await Task.sleep(for: .seconds(3600)) }
+    }
+}
+
+/// ``SynthesizedApproach``'s person, `count` times in turn, with frame numbers and times running on.
+struct PeopleInTurn: FrameSource {
+    var count: Int
+
+    func frames() -> AsyncThrowingStream<Frame, any Error> {
+        let count = self.count
+        return AsyncThrowingStream { continuation in
+            let producer = Task {
+                var offset = 0
+                for _ in 0..<count {
+                    var frames = 0
+                    do {
+                        for try await frame in SynthesizedApproach(empty: 4, present: 12, after: 30).frames() {
+                            continuation.yield(
+                                Frame(
+                                    sequence: frame.sequence + UInt64(offset), timestamp: frame.timestamp + .milliseconds(100 * offset),
+                                    image: frame.image))
+                            frames += 1
+                        }
+                    } catch {
+                        continuation.finish(throwing: error)
+                        return
+                    }
+                    offset += frames
+                }
+                continuation.finish()
+            }
+            continuation.onTermination = { _ in producer.cancel() }
+        }
     }
 }
