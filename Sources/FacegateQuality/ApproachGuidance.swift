@@ -25,16 +25,18 @@ public enum ApproachGuidance: String, Sendable, CaseIterable {
     }
 
     /// The advice for a frame's faces (largest first, as the analyser gives them), or nil.
-    /// - Parameter minInterEyeDistance: the approach's own minimum: a face under twice it is asked closer,
-    ///   since the best faces come from well above the minimum.
-    public static func advice(for faces: [DetectedFace], minInterEyeDistance: Double) -> ApproachGuidance? {
+    /// - Parameters:
+    ///   - minInterEyeDistance: the approach's own minimum: a face under twice it is asked closer, since
+    ///     the best faces come from well above the minimum.
+    ///   - maxPoseDegrees: the turn and tilt an early decision allows (`approach.early_max_pose_degrees`):
+    ///     beyond it the best face is yet to come.
+    public static func advice(for faces: [DetectedFace], minInterEyeDistance: Double, maxPoseDegrees: Double = 15) -> ApproachGuidance? {
         guard let face = faces.max(by: { $0.box.area < $1.box.area }) else { return nil }
         let quality = face.quality
         // Another face nearly as large as the nearest one: the door cannot tell whose visit it is.
         if faces.count > 1, faces.contains(where: { $0.box != face.box && $0.box.area >= face.box.area * 0.5 }) { return .oneAtATime }
         if quality.interEyeDistance.raw < max(2 * minInterEyeDistance, 30) { return .comeCloser }
-        // The same 15° an early decision allows: beyond it the best face is yet to come.
-        if abs(quality.yaw.raw) > 15 || abs(quality.pitch.raw) > 15 { return .faceTheCamera }
+        if abs(quality.yaw.raw) > maxPoseDegrees || abs(quality.pitch.raw) > maxPoseDegrees { return .faceTheCamera }
         if quality.luminanceMean.score < 40 || quality.underExposure.score < 40 { return .moreLight }
         if quality.sharpness.score < 25 { return .holdStill }
         return nil

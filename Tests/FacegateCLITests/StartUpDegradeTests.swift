@@ -79,6 +79,7 @@ import FacegateTesting
         // Retried about every second, not in a tight loop.
         let second = try #require(notify.waitFor("STATUS=waiting for gpiochip97", seconds: 3), "no second try")
         #expect(!second.contains { $0.contains("READY=1") })
+        #expect(second.last?.contains("EXTEND_TIMEOUT_USEC=") == true, "more start-up time asked at each look")
 
         #expect(waitForExit(process, seconds: 15), "still waiting past the bound")
         let waited = Date().timeIntervalSince(started)

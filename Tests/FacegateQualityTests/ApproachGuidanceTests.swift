@@ -23,10 +23,10 @@ struct ApproachGuidanceTests {
             .rgb().resized(width: 480, height: 480)
     }
 
-    func advice(_ image: PixelImage) throws -> ApproachGuidance? {
+    func advice(_ image: PixelImage, maxPoseDegrees: Double = 15) throws -> ApproachGuidance? {
         let faces = try analyzer.analyze(image).faces
         try #require(!faces.isEmpty, "no face found")
-        return ApproachGuidance.advice(for: faces, minInterEyeDistance: 20)
+        return ApproachGuidance.advice(for: faces, minInterEyeDistance: 20, maxPoseDegrees: maxPoseDegrees)
     }
 
     @Test func aGoodFaceAtTheDoorNeedsNoAdvice() throws {
@@ -55,6 +55,21 @@ struct ApproachGuidanceTests {
     @Test func aTurnedHeadIsAskedToFaceTheCamera() throws {
         // The photo's head is turned about 19° (dlib's five landmarks).
         #expect(try advice(try photo("angelina_jolie/10.jpg")) == .faceTheCamera)
+        // Not where the door allows that turn (a camera to the side of it).
+        #expect(try advice(try photo("angelina_jolie/10.jpg"), maxPoseDegrees: 25) != .faceTheCamera)
+    }
+
+    @Test func theAdviceIsTheFirstAPersonCanActOn() throws {
+        // Far, dark and blurred at once: come closer first (the light and the blur follow from it).
+        let small = try atTheDoor("leonardo_dicaprio/01.jpg").resized(width: 160, height: 160).boxBlurred(radius: 3)
+        let dim = try PixelImage(width: small.width, height: small.height, layout: .rgb24, pixels: small.pixels.map { $0 / 5 })
+        let canvas = try PixelImage(width: 480, height: 480, layout: .rgb24, pixels: [UInt8](repeating: 18, count: 480 * 480 * 3))
+            .pasting(dim, atLeft: 160, top: 120)
+        #expect(try advice(canvas) == .comeCloser)
+        // At the door, dark and blurred: light before holding still.
+        let portrait = try atTheDoor("leonardo_dicaprio/01.jpg").boxBlurred(radius: 4)
+        let darkAndBlurred = try PixelImage(width: portrait.width, height: portrait.height, layout: .rgb24, pixels: portrait.pixels.map { $0 / 5 })
+        #expect(try advice(darkAndBlurred) == .moreLight)
     }
 
     @Test func twoPeopleAreAskedToComeOneAtATime() throws {

@@ -92,9 +92,13 @@ struct HourlyCallBudgetTests {
         let folder = try TemporaryFolder("budget").url
         let directory = folder.appendingPathComponent("neocheck-budget.json")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let budget = try HourlyCallBudget(callsPerHour: 3600, stateFile: directory)
+        let clock = ManualClock()
+        let budget = try HourlyCallBudget(callsPerHour: 3600, stateFile: directory, now: { clock.now })
         #expect(budget.stateProblem == .unreadable)
         #expect(await budget.remaining == 0)
+        // At 3600 calls an hour the door can ask the cloud again a second later.
+        clock.advance(by: 1)
+        #expect(await budget.canAfford())
         let fifo = folder.appendingPathComponent("fifo.json")
         #expect(mkfifo(fifo.path, 0o600) == 0)
         let fromFIFO = try HourlyCallBudget(callsPerHour: 3600, stateFile: fifo)

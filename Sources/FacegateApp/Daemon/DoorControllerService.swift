@@ -167,7 +167,8 @@ public struct DoorControllerService: Service, CustomStringConvertible {
                 KioskService(
                     settings: .init(
                         host: kiosk.listen.host, port: kiosk.listen.port, preview: kiosk.preview, displayNames: kiosk.displayNames,
-                        doorName: configuration.door.name, minInterEyeDistance: configuration.approach.minInterEyeDistance),
+                        doorName: configuration.door.name, minInterEyeDistance: configuration.approach.minInterEyeDistance,
+                        maxPoseDegrees: configuration.approach.earlyMaxPoseDegrees),
                     feed: feed, decisions: { await self.pipeline.decisions() }, enrolments: { await self.pipeline.enrolments() },
                     doorEvents: { await self.parts.door.events() },
                     metrics: { await self.renderMetrics() }, health: { await self.healthReport(doorFailed: doorFailed) },

@@ -153,8 +153,8 @@ extension KioskFeed.Event {
         }
     }
 
-    static func faces(in image: PixelImage, _ faces: [DetectedFace], minInterEyeDistance: Double) -> Self {
-        let guidance = ApproachGuidance.advice(for: faces, minInterEyeDistance: minInterEyeDistance)
+    static func faces(in image: PixelImage, _ faces: [DetectedFace], minInterEyeDistance: Double, maxPoseDegrees: Double) -> Self {
+        let guidance = ApproachGuidance.advice(for: faces, minInterEyeDistance: minInterEyeDistance, maxPoseDegrees: maxPoseDegrees)
         return .json(
             "faces",
             Faces(

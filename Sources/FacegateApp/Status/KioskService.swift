@@ -19,6 +19,8 @@ struct KioskService: Service {
         var displayNames: [String: String]
         var doorName: String
         var minInterEyeDistance: Double
+        /// The turn and tilt past which the person is asked to face the camera (the early decision's).
+        var maxPoseDegrees: Double
         /// At most this many preview pictures a second, and this many face updates.
         var previewsPerSecond = 4.0
         var faceUpdatesPerSecond = 8.0
@@ -95,7 +97,7 @@ struct KioskService: Service {
             let now = clock.now
             if lastFaces.map({ now - $0 >= .seconds(1 / settings.faceUpdatesPerSecond) }) ?? true {
                 lastFaces = now
-                feed.broadcast(.faces(in: observation.image, observation.faces, minInterEyeDistance: settings.minInterEyeDistance))
+                feed.broadcast(.faces(in: observation.image, observation.faces, minInterEyeDistance: settings.minInterEyeDistance, maxPoseDegrees: settings.maxPoseDegrees))
             }
             guard settings.preview, lastPreview.map({ now - $0 >= .seconds(1 / settings.previewsPerSecond) }) ?? true else { continue }
             lastPreview = now
