@@ -130,6 +130,12 @@ struct DecisionFaultTests {
             #expect(offline.outcomes.map(\.record.decision.outcome) == [.deniedOffline])
             #expect(offline.outcomes.first?.record.decision.reason.contains("offline grants refused") == true)
             #expect(offline.relayChanges == 0)
+
+            // The clock has caught up (the newest decision is now an hour old): offline grants resume,
+            // nothing of the refusal stays behind.
+            try FaultMatrixHostTests.redate(URL(fileURLWithPath: rig.configuration.journal.path), "-25 hours")
+            let caughtUp = try await rig.runDoor(visitors: [Photos.enrolledWalksUp])
+            #expect(caughtUp.outcomes.map(\.record.decision.outcome) == [.grantedOffline])
         }
     }
 
