@@ -214,6 +214,30 @@ import FacegateTesting
         }
     }
 
+    @Test("the installer's client refuses plain http off this machine and an endpoint with credentials, before sending and without repeating it")
+    func anEndpointTheDaemonWouldRefuseIsRefusedHereToo() async throws {
+        let httpClient = NECIDClient.makeHTTPClient()
+        for (endpoint, portal, expected) in [
+            ("http://nec.example/v1.1", nil, "must use https"), ("https://user:pa55word@nec.example", nil, "must not carry"),
+            ("https://127.0.0.1:9", "http://portal.nec.example", "the portal endpoint must use https"),
+        ] as [(String, String?, String)] {
+            let client = NECIDClient(
+                configuration: NECIDConfiguration(
+                    endpoint: endpoint, portalEndpoint: portal,
+                    credentials: AWSCredentials(accessKeyID: "AKIDHOSTILE", secretAccessKey: Self.secret), apiKey: Self.apiKey),
+                httpClient: httpClient)
+            do {
+                if portal == nil { _ = try await client.health() } else { _ = try await client.listGalleries() }
+                Issue.record("\(endpoint) was used")
+            } catch {
+                #expect(error.code == .validation)
+                #expect(error.message.contains(expected), "\(error.message)")
+                #expect(!error.message.contains("nec.example") && !error.message.contains("pa55word"), "\(error.message)")
+            }
+        }
+        try await httpClient.shutdown()
+    }
+
     /// Issue 9, item 9: a 429 or 5xx, whatever its body, keeps its HTTP status in the error, which is
     /// what makes the door treat it as the cloud unavailable (see `CloudUnavailableStatusTests`).
     @Test func overloadAndServerErrorsKeepTheirStatus() async throws {

@@ -176,9 +176,11 @@ struct TokenLifecycleTests {
     @Test("plain http is refused for any host but this machine")
     func insecureEndpointRefused() throws {
         let configuration = NeoCheckConfiguration(endpoint: URL(string: "http://neocheck.example/api")!, credentials: NeoCheckTestAccount.credentials)
-        #expect(throws: NeoCheckError(.invalidConfiguration, "")) {
+        let error = #expect(throws: NeoCheckError.self) {
             try NeoCheckClient(
                 configuration: configuration, http: CloudHTTP(client: HTTPClient.shared, policy: CloudHTTPPolicy(), logger: .init(label: "t")))
         }
+        #expect(error?.code == .invalidConfiguration)
+        #expect(error?.description.contains("must use https") == true && error?.description.contains("neocheck.example") == false)
     }
 }

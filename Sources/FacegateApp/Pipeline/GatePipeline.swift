@@ -306,15 +306,15 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
         // Stage times of recent frames with faces, so a visit's best frame can be looked up when it is emitted.
         var stageTimes: [UInt64: (capture: Duration?, analysis: Duration)] = [:]
         let analyzer = self.analyzer
-        // The last time the camera kept the pipeline waiting for a frame for longer than frames come
-        // (unplugged, stalled): where that wait ended, in frame time. A slow analysis is not counted.
-        var cameraSilence: (endedAt: Duration, length: Duration)?
+        // Where (in frame time) the camera last kept the pipeline waiting for a frame for longer than
+        // frames come (unplugged, stalled). A slow analysis keeps frames waiting, not the pipeline.
+        var cameraSilenceEnded: Duration?
         var waitingSince = clock.now
         for try await frame in source.frames() {
             let started = clock.now
             defer { waitingSince = clock.now }
             let waited = waitingSince.duration(to: started)
-            if waited > Self.cameraSilenceAllowance { cameraSilence = (frame.timestamp, waited) }
+            if waited > Self.cameraSilenceAllowance { cameraSilenceEnded = frame.timestamp }
             let image = frame.image
             analysisStarted = started
             // The camera is judged by the frames it delivers; how long one takes to analyse is the
@@ -392,8 +392,8 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
                 // A visit that ends this long after its face was last seen, because the camera sent nothing
                 // in between (unplugged, stalled), opens nothing: whoever it was may be long gone.
                 let unseen = frame.timestamp - visit.lastSeen
-                if unseen > settings.approach.cooldown + Self.cameraSilenceAllowance, let silence = cameraSilence,
-                    silence.endedAt > visit.lastSeen
+                if unseen > settings.approach.cooldown + Self.cameraSilenceAllowance, let silenceEnded = cameraSilenceEnded,
+                    silenceEnded > visit.lastSeen
                 {
                     recordUnseen(pending, for: unseen)
                 } else {

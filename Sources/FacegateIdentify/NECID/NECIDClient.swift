@@ -199,11 +199,11 @@ public actor NECIDClient {
             base = portal
             prefix = "/api"
         }
-        guard var components = URLComponents(string: base), let scheme = components.scheme?.lowercased(),
-            scheme == "https" || scheme == "http", let host = components.host, !host.isEmpty
-        else {
-            throw NECIDError(.validation, "endpoint \"\(base)\" is not an http(s) URL")
-        }
+        // Keys and faces travel in the request: the daemon's configuration check holds here too, for the
+        // installer's commands (the endpoint is not repeated: it may carry credentials).
+        let which = operation.host == .portal ? "portal endpoint" : "endpoint"
+        if let refusal = CloudEndpoint.refusal(base) { throw NECIDError(.validation, "the \(which) \(refusal)") }
+        guard var components = URLComponents(string: base) else { throw NECIDError(.validation, "the \(which) is not a URL") }
         // A base that already ends in the prefix (".../v1.1") is taken as it is.
         var basePath = components.percentEncodedPath
         while basePath.hasSuffix("/") { basePath.removeLast() }
@@ -211,7 +211,7 @@ public actor NECIDClient {
         let segments = operation.pathSegments.map { SigV4Format.percentEncode($0.utf8) }
         components.percentEncodedPath = basePath + prefix + "/" + segments.joined(separator: "/")
         components.percentEncodedQuery = operation.query.isEmpty ? nil : operation.query
-        guard let url = components.string else { throw NECIDError(.validation, "cannot form a URL from \"\(base)\"") }
+        guard let url = components.string else { throw NECIDError(.validation, "cannot form a URL from the \(which)") }
         return url
     }
 

@@ -37,20 +37,10 @@ public struct NeoCheckConfiguration: Sendable {
     /// Checks the endpoint: https, or plain http to this machine only (the emulator),
     /// because the password and tokens travel in the requests.
     func validatedBase() throws(NeoCheckError) -> String {
-        guard let components = URLComponents(url: endpoint, resolvingAgainstBaseURL: false),
-            let scheme = components.scheme?.lowercased(), let host = components.host, !host.isEmpty,
-            components.query == nil, components.fragment == nil
-        else {
-            throw NeoCheckError(.invalidConfiguration, "endpoint \(endpoint.absoluteString.prefix(200)) is not an http(s) URL with a host")
-        }
-        guard components.user == nil, components.password == nil else {
-            throw NeoCheckError(.invalidConfiguration, "the endpoint must not carry credentials")
-        }
-        // The same loopback rule as the configuration check of both clouds' endpoints.
-        let loopback = CloudEndpoint.isLoopback(host: host)
-        guard scheme == "https" || (scheme == "http" && loopback) else {
-            throw NeoCheckError(
-                .invalidConfiguration, "endpoint must use https (plain http is allowed only to this machine), got \(scheme)://\(host)")
+        // The rule, and the words, of the configuration check of both clouds' endpoints; the endpoint
+        // itself is not repeated (it may carry credentials).
+        if let refusal = CloudEndpoint.refusal(endpoint.absoluteString) {
+            throw NeoCheckError(.invalidConfiguration, "the endpoint \(refusal)")
         }
         var base = endpoint.absoluteString
         while base.hasSuffix("/") { base.removeLast() }
