@@ -1,6 +1,6 @@
 import AsyncHTTPClient
 import FacegateCore
-import FacegateIdentify
+@testable import FacegateIdentify
 import Foundation
 import Testing
 import FacegateTesting
@@ -236,6 +236,33 @@ import FacegateTesting
             }
         }
         try await httpClient.shutdown()
+    }
+
+    @Test("a cloud that cannot be reached is reported without its host name")
+    func anUnreachableCloudIsReportedWithoutItsHost() async throws {
+        let refused = try RefusedPort()
+        defer { refused.release() }
+        let httpClient = NECIDClient.makeHTTPClient()
+        // localhost: plain http is allowed, and nothing listens on the port.
+        let client = NECIDClient(
+            configuration: NECIDConfiguration(
+                endpoint: "http://localhost:\(refused.port)", credentials: AWSCredentials(accessKeyID: "AKIDHOSTILE", secretAccessKey: Self.secret),
+                apiKey: Self.apiKey, http: CloudHTTPPolicy(requestTimeout: .seconds(5), maxAttempts: 1)),
+            httpClient: httpClient)
+        await expectError(.unreachable) { () throws(NECIDError) in try await client.health() }
+        do {
+            _ = try await client.health()
+        } catch {
+            #expect(!error.message.lowercased().contains("localhost"), "\(error.message)")
+            #expect(error.message.contains("the cloud's host"), "\(error.message)")
+        }
+        try await httpClient.shutdown()
+        // A one-word host is taken out where it is a name, not from the middle of other words.
+        struct Failure: Error, CustomStringConvertible {
+            var description = "connection to nec failed: host nec, port 443 (nec.example is another)"
+        }
+        let text = CloudHTTP.withoutHost(Failure(), of: HTTPClientRequest(url: "https://nec/v1.1/health"))
+        #expect(text == "connection to the cloud's host failed: host the cloud's host, port 443 (nec.example is another)", "\(text)")
     }
 
     /// Issue 9, item 9: a 429 or 5xx, whatever its body, keeps its HTTP status in the error, which is

@@ -144,12 +144,25 @@ public struct CloudHTTP: Sendable {
             if error == .cancelled, NIODeadline.now() >= deadline {
                 throw CloudTransportError(.timeout, "no reply within \(policy.requestTimeout)")
             }
-            throw CloudTransportError(.unreachable, "\(error)")
+            throw CloudTransportError(.unreachable, Self.withoutHost(error, of: request))
         } catch is CancellationError {
             throw CancellationError()
         } catch {
             // Connection refused, reset, TLS failure and the like: the service could not be reached.
-            throw CloudTransportError(.unreachable, "\(error)")
+            throw CloudTransportError(.unreachable, Self.withoutHost(error, of: request))
         }
+    }
+
+    /// The transport's own words for a failure, with the cloud's host name (a configuration value)
+    /// replaced where it stands as a name of its own: they name the target ("localhost/127.0.0.1:443",
+    /// "for host …"), and a one-word host ("nec") must not eat into other words ("connection").
+    static func withoutHost(_ error: any Error, of request: HTTPClientRequest) -> String {
+        let text = "\(error)"
+        guard var host = URLComponents(string: request.url)?.host, !host.isEmpty else { return text }
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        let pattern = "(?<![A-Za-z0-9.-])" + NSRegularExpression.escapedPattern(for: host) + "(?![A-Za-z0-9-]|\\.[A-Za-z0-9])"
+        guard let expression = try? NSRegularExpression(pattern: pattern, options: .caseInsensitive) else { return text }
+        return expression.stringByReplacingMatches(
+            in: text, range: NSRange(text.startIndex..., in: text), withTemplate: NSRegularExpression.escapedTemplate(for: "the cloud's host"))
     }
 }
