@@ -105,8 +105,9 @@ struct StatusEndpointTests {
         }
     }
 
-    @Test func anAddressInUseCostsTheScrapesNotTheDoor() async throws {
-        // Something else already listens where /metrics is configured.
+    @Test("an address in use costs the scrapes or the screen, not the door", arguments: ["metrics", "kiosk"])
+    func anAddressInUseCostsTheScrapesNotTheDoor(server: String) async throws {
+        // Something else already listens where /metrics (or the kiosk) is configured.
         let taken = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(taken) }
         var address = sockaddr_in()
@@ -120,7 +121,12 @@ struct StatusEndpointTests {
         let port = Int(UInt16(bigEndian: address.sin_port))
         try await DoorRig.with { rig in
             _ = try await rig.enrol(DoorControllerEndToEndTests.enrolledPhoto)
-            rig.configuration.metrics.listen = ListenAddress(host: "127.0.0.1", port: port)
+            if server == "kiosk" {
+                rig.configuration.kiosk.enabled = true
+                rig.configuration.kiosk.listen = ListenAddress(host: "127.0.0.1", port: port)
+            } else {
+                rig.configuration.metrics.listen = ListenAddress(host: "127.0.0.1", port: port)
+            }
             try await rig.runHeldDoor(visitors: [DoorControllerEndToEndTests.enrolledWalksUp], waitForPort: false) { door in
                 try await door.service.flushJournal()
                 #expect(try await rig.journaledDecisions().map(\.record.decision.outcome) == [.granted], "the door decided regardless")
