@@ -752,31 +752,31 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
         statistics.visits += 1
         settings.metrics.count("visits")
         let seconds = Int(unseen.timeInterval.rounded())
-        let decision = Decision(
-            outcome: .error,
-            reason: "the visit was not decided: the camera sent no frame for \(seconds) s after the person was last seen, so they may have gone")
-        journal.record(
-            DecisionRecord(time: now(), door: settings.door, decision: decision, backend: search.backendName, quality: pending.visit.bestFace.quality))
-        statistics.decisions[.error, default: 0] += 1
-        settings.metrics.decision(.error)
-        logger.error(
-            "visit not decided: the camera was silent after the person was last seen; the door stays locked",
-            metadata: ["door": "\(settings.door)", "visit": "\(pending.visit.number)", "unseen_s": "\(seconds)"])
+        journalUndecided(
+            pending, because: "the camera sent no frame for \(seconds) s after the person was last seen, so they may have gone",
+            log: "visit not decided: the camera was silent after the person was last seen; the door stays locked",
+            ["unseen_s": "\(seconds)"])
     }
 
     /// A visit the decision loop had no room for: the door stays locked, and the journal says why.
     private func recordDropped(_ pending: PendingVisit) {
         statistics.visitsDropped += 1
-        let decision = Decision(
-            outcome: .error,
-            reason: "the visit was not decided: \(settings.maxWaitingVisits) visits were already waiting for a decision")
+        journalUndecided(
+            pending, because: "\(settings.maxWaitingVisits) visits were already waiting for a decision",
+            log: "visit dropped: too many visits waiting for a decision; the door stays locked",
+            ["waiting": "\(settings.maxWaitingVisits)"])
+    }
+
+    /// Journals a visit as the `error` decision "the visit was not decided: `reason`", counts it, and
+    /// logs `message` at error level; nothing is asked of the cloud and the door is not touched.
+    private func journalUndecided(_ pending: PendingVisit, because reason: String, log message: Logger.Message, _ metadata: Logger.Metadata) {
+        let decision = Decision(outcome: .error, reason: "the visit was not decided: " + reason)
         journal.record(
             DecisionRecord(time: now(), door: settings.door, decision: decision, backend: search.backendName, quality: pending.visit.bestFace.quality))
         statistics.decisions[.error, default: 0] += 1
         settings.metrics.decision(.error)
         logger.error(
-            "visit dropped: too many visits waiting for a decision; the door stays locked",
-            metadata: ["door": "\(settings.door)", "visit": "\(pending.visit.number)", "waiting": "\(settings.maxWaitingVisits)"])
+            message, metadata: ["door": "\(settings.door)", "visit": "\(pending.visit.number)"].merging(metadata) { _, given in given })
     }
 
     /// One cloud search under the decision deadline; what cannot reach the cloud becomes `.unavailable`.
