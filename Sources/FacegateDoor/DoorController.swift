@@ -79,7 +79,7 @@ public actor ClockedDoorController<DoorClock: Clock>: DoorActuator where DoorClo
                 group.addTask {
                     for try await input in inputs { await self.handle(input) }
                 }
-                // A fault can come from any task driving the relay (a timed relock, a contact, a grant).
+                // A fault can come from whichever task drives a relock: the timer at the end of a pulse, or a contact closing.
                 group.addTask {
                     for await fault in faults { throw fault }
                 }

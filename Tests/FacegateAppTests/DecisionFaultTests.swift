@@ -178,6 +178,29 @@ struct DecisionFaultTests {
         }
     }
 
+    /// The cache file cannot be read with the door's key (a new key file, a box restored from another's
+    /// backup): the cache is off, and while the cloud is away everyone is denied offline, her too; the
+    /// file is kept, and with its own key back she is let in offline again.
+    @Test func aCacheTheDoorCannotReadDeniesEveryoneOfflineUntilItsKeyIsBack() async throws {
+        try await DoorRig.with { rig in
+            _ = try await rig.enrol(Photos.enrolledPhoto)
+            rig.configuration.backend.decisionDeadline = .seconds(2)
+            _ = try await rig.runDoor(visitors: [Photos.enrolledWalksUp])
+            await rig.stopCloud()
+            let ownKey = rig.configuration.offlineCache.key
+            let otherKey = rig.folder.appendingPathComponent("other.key").path
+            try OfflineCacheKey.generate(to: otherKey)
+            rig.configuration.offlineCache.key = .file(otherKey)
+            let off = try await rig.runDoor(visitors: [Photos.enrolledWalksUp])
+            #expect(off.outcomes.map(\.record.decision.outcome) == [.deniedOffline])
+            #expect(off.outcomes.first?.record.decision.reason.contains("there is no offline cache") == true, "\(off.outcomes.first?.record.decision.reason ?? "-")")
+            #expect(off.relayChanges == 0)
+            rig.configuration.offlineCache.key = ownKey
+            let restored = try await rig.runDoor(visitors: [Photos.enrolledWalksUp])
+            #expect(restored.outcomes.map(\.record.decision.outcome) == [.grantedOffline])
+        }
+    }
+
     @Test func aReloadThatRemovesATagStopsItsPeopleOfflineAtOnce() async throws {
         try await DoorRig.with { rig in
             _ = try await rig.enrol(Photos.enrolledPhoto)

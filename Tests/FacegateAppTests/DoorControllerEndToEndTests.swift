@@ -158,7 +158,8 @@ final class DoorRig: @unchecked Sendable {
     private(set) var cloud: EmulatedNEC
     private(set) var client: NECIDClient
     private var port = 0
-    let logger: Logger
+    /// The door's log (warnings and worse by default; a test of what the log says captures it).
+    var logger: Logger
 
     struct Run {
         var outcomes: [GateOutcome]

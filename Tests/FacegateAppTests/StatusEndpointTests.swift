@@ -119,7 +119,9 @@ struct StatusEndpointTests {
         }
         try #require(bound)
         let port = Int(UInt16(bigEndian: address.sin_port))
+        let logs = CapturedLogs()
         try await DoorRig.with { rig in
+            rig.logger = logs.logger(label: "address-in-use", level: .trace)
             _ = try await rig.enrol(DoorControllerEndToEndTests.enrolledPhoto)
             if server == "kiosk" {
                 rig.configuration.kiosk.enabled = true
@@ -132,6 +134,44 @@ struct StatusEndpointTests {
                 #expect(try await rig.journaledDecisions().map(\.record.decision.outcome) == [.granted], "the door decided regardless")
             }
         }
+        // Said, without the address: the installer's configuration is not for the log.
+        #expect(logs.all.contains { $0.contains("cannot listen") })
+        Self.expectNoAddress(in: logs, port: port)
+    }
+
+    /// The server's own lines name the address it listens on: they stay out of the door's log, even
+    /// with the door's log at its most detailed.
+    @Test func theStatusServerAndKioskKeepTheirAddressesOutOfTheLog() async throws {
+        let logs = CapturedLogs()
+        try await DoorRig.with { rig in
+            rig.logger = logs.logger(label: "serving", level: .trace)
+            _ = try await rig.enrol(DoorControllerEndToEndTests.enrolledPhoto)
+            rig.configuration.metrics.listen = ListenAddress(host: "127.0.0.1", port: 0)
+            try await rig.runHeldDoor(visitors: [DoorControllerEndToEndTests.enrolledWalksUp]) { door in
+                let scrape = try await door.get("/metrics")
+                #expect(scrape.status == 200)
+                #expect(logs.all.contains { $0.contains("serving /metrics and /health") })
+                Self.expectNoAddress(in: logs, port: door.port)
+            }
+            rig.configuration.metrics.listen = nil
+            rig.configuration.kiosk.enabled = true
+            rig.configuration.kiosk.listen = ListenAddress(host: "127.0.0.1", port: 0)
+            try await rig.runHeldDoor(visitors: [DoorControllerEndToEndTests.enrolledWalksUp]) { door in
+                let page = try await door.get("/")
+                #expect(page.status == 200)
+                #expect(logs.all.contains { $0.contains("serving the kiosk page") })
+                Self.expectNoAddress(in: logs, port: door.port)
+            }
+        }
+    }
+
+    /// No line names the host (every server in these tests is on 127.0.0.1) or the port.
+    static func expectNoAddress(in logs: CapturedLogs, port: Int, sourceLocation: SourceLocation = #_sourceLocation) {
+        let leaks = logs.all.filter { line in
+            line.contains("127.0.0.1") || line.contains("localhost")
+                || line.split(whereSeparator: { !$0.isNumber }).contains { $0 == Substring(String(port)) }
+        }
+        #expect(leaks.isEmpty, "log lines naming the address: \(leaks.prefix(3))", sourceLocation: sourceLocation)
     }
 
     /// The exposition as Prometheus' reference parser (python3-prometheus-client) reads it: every

@@ -51,6 +51,40 @@ struct WatchdogTests {
     }
 
     @Test(.timeLimit(.minutes(3)))
+    func anAnalysisHungPastItsLimitStopsTheWatchdogUntilItEnds() async throws {
+        let rig = try WatchdogRig()
+        defer { rig.close() }
+        // The cloud answers at once: only the frame's analysis can hang here.
+        rig.search.release()
+        let analyzer = HangingAnalyzer()
+        defer { analyzer.release() }
+        let source = HeldOpenSource(SynthesizedApproach())
+        let running = try rig.start(
+            lines: SimulatedDoorLines(logger: rig.logger), decisionLimit: .seconds(30), source: source, analyzer: analyzer,
+            analysisLimit: .milliseconds(400))
+        defer { source.end() }
+
+        _ = try #require(await rig.notify.waitFor("WATCHDOG=1", timeout: .seconds(20)), "no WATCHDOG=1 at all")
+        // The first frame with someone in it does not come back from the quality core.
+        #expect(await analyzer.waitUntilHanging(timeout: .seconds(60)), "the analysis never hung")
+        let hanging = ContinuousClock.now
+        let hung = try #require(
+            await rig.notify.waitFor("STATUS=hung: the analysis of one frame", timeout: .seconds(5)), "the hang was not reported")
+        #expect(rig.notify.count("WATCHDOG=1", from: hanging, to: hung.time) >= 1, "an analysis within its limit stopped the watchdog")
+
+        // Past it: no ping at all (the interval is 100 ms, WATCHDOG_USEC 200 ms), so systemd would restart the daemon.
+        try await Task.sleep(for: .milliseconds(800))
+        #expect(rig.notify.count("WATCHDOG=1", after: hung.index) == 0, "the watchdog was fed while an analysis was hung")
+
+        // The analysis returns: the pings come back.
+        let released = rig.notify.messages.count
+        analyzer.release()
+        #expect(await rig.notify.waitFor("WATCHDOG=1", after: released, timeout: .seconds(3)) != nil, "the watchdog stayed stopped after the hang ended")
+        source.end()
+        try await running.value
+    }
+
+    @Test(.timeLimit(.minutes(3)))
     func afterTheDoorFailsTheWatchdogIsNeverFedAgain() async throws {
         let rig = try WatchdogRig()
         defer { rig.close() }
@@ -125,15 +159,24 @@ final class WatchdogRig: Sendable {
     }
 
     /// Runs the daemon with a 200 ms watchdog (pinged every 100 ms) until the source ends.
-    func start(lines: any DoorLines, decisionLimit: Duration) throws -> Task<Void, any Error> {
-        let parts = try DoorParts.open(
+    /// - Parameters:
+    ///   - source, analyzer: instead of the scene and the face core (a scripted scene and analysis).
+    ///   - analysisLimit: instead of the service's own (15 s).
+    func start(
+        lines: any DoorLines, decisionLimit: Duration, source: (any FrameSource)? = nil, analyzer: (any FrameAnalyzing)? = nil,
+        analysisLimit: Duration? = nil
+    ) throws -> Task<Void, any Error> {
+        var parts = try DoorParts.open(
             configuration, overrides: .init(
-                source: source, search: search, doorLines: lines, faceEngine: try TestFaceAnalyzers.video().engine, environment: [:]),
+                source: source ?? self.source, search: search, doorLines: lines, faceEngine: try TestFaceAnalyzers.video().engine,
+                environment: [:]),
             logger: logger)
+        if let analyzer { parts.analyzer = analyzer }
         var settings = DoorControllerService.Settings()
         settings.reloadsOnHangup = false
         settings.statusInterval = .milliseconds(100)
         settings.decisionLimit = decisionLimit
+        if let analysisLimit { settings.analysisLimit = analysisLimit }
         let configuration = self.configuration
         let service = DoorControllerService(
             configuration: configuration, parts: parts, settings: settings,
@@ -153,10 +196,10 @@ final class WatchdogRig: Sendable {
 
 /// A scene's frames, then nothing until ``end()``: a camera that stays on after the visitor left.
 final class HeldOpenSource: FrameSource {
-    private let scene: DemoScene
+    private let scene: any FrameSource
     private let ended = Atomic(false)
 
-    init(_ scene: DemoScene) { self.scene = scene }
+    init(_ scene: any FrameSource) { self.scene = scene }
 
     func end() { ended.store(true, ordering: .releasing) }
 

@@ -45,8 +45,9 @@ struct OfflineCacheScopeTests {
         #expect(policy.stillSearches(grantedUnder: ["staff"]) == true)
         // Granted by a door that searched everyone: proves no tag at all.
         #expect(policy.stillSearches(grantedUnder: []) == false)
-        // Cached before the scope was kept: unknown, so not searched.
+        // Cached before the scope was kept: unknown, so not searched, except by a door that searches everyone.
         #expect(policy.stillSearches(grantedUnder: nil) == false)
+        #expect(Self.necPolicy(tags: []).stillSearches(grantedUnder: nil) == true)
     }
 
     @Test("NeoCheck: the face list the face was granted under must be the one searched")

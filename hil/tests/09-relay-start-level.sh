@@ -1,0 +1,60 @@
+# At start-up the daemon requests the relay line already at its locked level: no glitch to the unlocked
+# level, however short, before its first lock. The kernel's own gpio tracepoints record every level a
+# program drives on a line, the request's initial value included, so the test reads what was driven
+# instead of sampling the line. `facegate run` is started with an empty models folder: the relay is
+# requested before the models, then released again when they are missing (exit 78), never unlocked.
+gpio_sim_chip door relay contact exit
+tracing=/sys/kernel/tracing
+[ -d $tracing/events ] || mount -t tracefs none $tracing || fail "cannot mount tracefs"
+[ -d $tracing/events/gpio/gpio_value ] || fail "the kernel has no gpio_value tracepoint"
+# The relay's number in the kernel's global GPIO space, which the trace uses.
+# (The class device sits beside the chip under gpio-sim's platform device, which has one bank here.)
+base=$(cat $(dirname $SIM_DIR)/gpio/gpiochip*/base 2>/dev/null) || fail "no base for $SIM_CHIP"
+relay_gpio=$base
+work=/tmp/relay-start-level
+rm -rf $work && mkdir -p $work/models
+
+# $1 = door.fail_safe, $2 = the relay's active_low, $3 = the raw level that locks, $4 = the raw level
+# the line is left at when released (de-energised), $5 = a name for the wiring.
+start_and_trace() {
+    cat >$work/facegate.yaml <<EOF
+models: $work/models
+camera: {source: replay, replay_path: $work}
+control: {socket: off}
+liveness: {enabled: false}
+door:
+  relay: {chip: $SIM_CHIP, line: relay, active_low: $2}
+  fail_safe: $1
+  pulse_seconds: 2
+journal: {path: $work/journal.sqlite}
+EOF
+    echo 0 >$tracing/tracing_on
+    echo >$tracing/trace
+    echo 1 >$tracing/events/gpio/gpio_value/enable
+    echo 1 >$tracing/tracing_on
+    facegate run --config $work/facegate.yaml >$work/run.log 2>&1
+    code=$?
+    echo 0 >$tracing/tracing_on
+    echo 0 >$tracing/events/gpio/gpio_value/enable
+    expect_eq "$code" 78 "$5: exit status with the models missing ($(tail -1 $work/run.log | cut -c1-200))"
+    grep -q "models" $work/run.log || fail "$5: the models were not named: $(tail -2 $work/run.log)"
+    # Every level driven on the relay line, in order ("set 0 set 1 ...").
+    driven=$(grep -o "gpio_value: *$relay_gpio set [01]" $tracing/trace | sed 's/.* set //' | tr '\n' ' ')
+    echo "$5: levels driven on the relay: $driven"
+    [ -n "$driven" ] || fail "$5: the relay line was never driven (was it requested?)"
+    first=${driven%% *}
+    expect_eq "$first" "$3" "$5: the first level driven (the request's own)"
+    for level in $driven; do
+        [ "$level" = "$3" ] || [ "$level" = "$4" ] || fail "$5: the relay was driven to $level"
+    done
+    last=$(echo $driven | awk '{print $NF}')
+    expect_eq "$last" "$4" "$5: the level it was released at"
+}
+
+# An electric strike (fail-secure), relay active-high: locked is 0, and it rests at 0.
+start_and_trace false false 0 0 "fail-secure"
+# A maglock (fail-safe), active-high: locked is 1 (energised); released at 0, so it rests unlocked as
+# it does when facegate dies. Driving 1 at the request is the lock, not a glitch.
+start_and_trace true false 1 0 "fail-safe"
+# A fail-secure relay on an active-low driver: locked (de-energised) is a high line, and so is rest.
+start_and_trace false true 1 1 "fail-secure active-low"
