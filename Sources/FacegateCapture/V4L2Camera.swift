@@ -191,7 +191,7 @@ private actor CameraSession {
                     }
                     if Task.isCancelled { break }
                     guard let captured else {
-                        throw CaptureError(.stalled, "no frame from \(configuration.device) within \(configuration.stallTimeout)")
+                        throw CaptureError(.stalled, "no frame from the camera within \(configuration.stallTimeout)")
                     }
                     return frame(from: captured)
                 } catch let error as CaptureError {
@@ -213,7 +213,7 @@ private actor CameraSession {
             let outage = ContinuousClock.now - started
             outageStarted = nil
             attempt = 0
-            logger.notice("camera recovered", metadata: ["device": "\(configuration.device)", "outage": "\(outage)"])
+            logger.notice("camera recovered", metadata: ["outage": "\(outage)"])
             onStatus(.recovered(outage: outage))
         }
         onFrameTiming?(captured.timing)
@@ -244,7 +244,7 @@ private actor CameraSession {
         // A reopened driver counts from zero again.
         sequenceBase = lastSequence.map { $0 + 1 } ?? 0
         let format = opened.formatDescription
-        logger.info("camera streaming", metadata: ["device": "\(configuration.device)", "format": "\(format)"])
+        logger.info("camera streaming", metadata: ["format": "\(format)"])
         onStatus(.streaming(format: format, width: configuration.width, height: configuration.height))
         return opened
     }
@@ -252,7 +252,7 @@ private actor CameraSession {
     private static func pickFormat(_ info: V4L2DeviceInfo) throws(CaptureError) -> FourCC {
         let offered = Set(info.formats.map(\.fourcc))
         guard let format = V4L2Camera.preferredFormats.first(where: { offered.contains($0.description) }) else {
-            throw CaptureError(.formatUnavailable, "\(info.path) offers none of YUYV, MJPG, GREY, RGB3")
+            throw CaptureError(.formatUnavailable, "the camera offers none of YUYV, MJPG, GREY, RGB3")
         }
         return format
     }
@@ -269,12 +269,12 @@ private actor CameraSession {
         }
         if outageStarted == nil {
             outageStarted = .now
-            logger.error("camera lost", metadata: ["device": "\(configuration.device)", "error": "\(error)"])
+            logger.error("camera lost", metadata: ["error": "\(error)"])
             onStatus(.lost(error))
         } else {
             attempt += 1
             logger.warning(
-                "camera reopen failed", metadata: ["device": "\(configuration.device)", "attempt": "\(attempt)", "error": "\(error)"])
+                "camera reopen failed", metadata: ["attempt": "\(attempt)", "error": "\(error)"])
             onStatus(.reopenFailed(attempt: attempt, error))
         }
         var backoff = configuration.initialBackoff

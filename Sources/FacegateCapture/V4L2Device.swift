@@ -48,13 +48,13 @@ final class V4L2Device {
     init(path: String) throws(CaptureError) {
         var status = stat()
         guard stat(path, &status) == 0 else {
-            throw V4L2System.error(errno, "cannot open \(path)")
+            throw V4L2System.error(errno, "cannot open the camera")
         }
         guard status.st_mode & S_IFMT == S_IFCHR else {
-            throw CaptureError(.notADevice, "\(path) is not a character device")
+            throw CaptureError(.notADevice, "the camera is not a character device")
         }
         let fd = fg_v4l2_open(path)
-        guard fd >= 0 else { throw V4L2System.error(errno, "cannot open \(path)") }
+        guard fd >= 0 else { throw V4L2System.error(errno, "cannot open the camera") }
         self.fd = fd
         self.path = path
     }
@@ -78,7 +78,7 @@ final class V4L2Device {
 
     func info() throws(CaptureError) -> V4L2DeviceInfo {
         var capability = v4l2_capability()
-        try V4L2System.ioctl(fd, fg_vidioc_querycap(), &capability, "\(path) is not a V4L2 device")
+        try V4L2System.ioctl(fd, fg_vidioc_querycap(), &capability, "the camera is not a V4L2 device")
         let caps = capability.capabilities & UInt32(V4L2_CAP_DEVICE_CAPS) != 0 ? capability.device_caps : capability.capabilities
         var info = V4L2DeviceInfo(
             path: path, driver: Self.text(capability.driver), card: Self.text(capability.card),
@@ -155,12 +155,12 @@ final class V4L2Device {
     func configure(
         fourcc: FourCC, width: Int, height: Int, framesPerSecond: Double?, info: V4L2DeviceInfo
     ) throws(CaptureError) {
-        guard info.canCapture else { throw CaptureError(.unsupported, "\(path) (\(info.card)) cannot capture video") }
-        guard info.canStream else { throw CaptureError(.unsupported, "\(path) (\(info.card)) cannot stream") }
+        guard info.canCapture else { throw CaptureError(.unsupported, "the camera (\(info.card)) cannot capture video") }
+        guard info.canStream else { throw CaptureError(.unsupported, "the camera (\(info.card)) cannot stream") }
         let offered = info.formats.map(\.fourcc)
         guard offered.contains(fourcc.description) else {
             throw CaptureError(
-                .formatUnavailable, "\(path) does not offer \(fourcc); it offers \(offered.joined(separator: ", "))")
+                .formatUnavailable, "the camera does not offer \(fourcc); it offers \(offered.joined(separator: ", "))")
         }
         var request = v4l2_format()
         request.type = UInt32(V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue)
@@ -168,13 +168,13 @@ final class V4L2Device {
         request.fmt.pix.height = UInt32(height)
         request.fmt.pix.pixelformat = fourcc.rawValue
         request.fmt.pix.field = UInt32(V4L2_FIELD_NONE.rawValue)
-        try V4L2System.ioctl(fd, fg_vidioc_s_fmt(), &request, "\(path) refused format \(fourcc) \(width)x\(height)")
+        try V4L2System.ioctl(fd, fg_vidioc_s_fmt(), &request, "the camera refused format \(fourcc) \(width)x\(height)")
         let granted = request.fmt.pix
         guard granted.pixelformat == fourcc.rawValue, Int(granted.width) == width, Int(granted.height) == height else {
             let sizes = info.formats.first { $0.fourcc == fourcc.description }?.sizes.map(\.description) ?? []
             throw CaptureError(
                 .formatUnavailable,
-                "\(path) cannot capture \(fourcc) at \(width)x\(height) (it offered \(FourCC(rawValue: granted.pixelformat)) "
+                "the camera cannot capture \(fourcc) at \(width)x\(height) (it offered \(FourCC(rawValue: granted.pixelformat)) "
                     + "\(granted.width)x\(granted.height)); sizes for \(fourcc): \(sizes.joined(separator: ", "))")
         }
         format = granted
@@ -186,16 +186,16 @@ final class V4L2Device {
     private func setRate(_ framesPerSecond: Double) throws(CaptureError) {
         var parameters = v4l2_streamparm()
         parameters.type = UInt32(V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue)
-        try V4L2System.ioctl(fd, fg_vidioc_g_parm(), &parameters, "\(path): reading the frame rate")
+        try V4L2System.ioctl(fd, fg_vidioc_g_parm(), &parameters, "the camera: reading the frame rate")
         // Many drivers (v4l2loopback, some UVC bridges) have no settable rate: they run at their own,
         // which a door camera can live with. A rate the driver accepts but does not honour is an error.
         guard parameters.parm.capture.capability & UInt32(V4L2_CAP_TIMEPERFRAME) != 0 else { return }
         parameters.parm.capture.timeperframe = v4l2_fract(numerator: 1000, denominator: UInt32((framesPerSecond * 1000).rounded()))
-        try V4L2System.ioctl(fd, fg_vidioc_s_parm(), &parameters, "\(path): setting \(framesPerSecond) fps")
+        try V4L2System.ioctl(fd, fg_vidioc_s_parm(), &parameters, "the camera: setting \(framesPerSecond) fps")
         let granted = parameters.parm.capture.timeperframe
         let rate = granted.numerator > 0 ? Double(granted.denominator) / Double(granted.numerator) : 0
         guard abs(rate - framesPerSecond) <= max(0.5, framesPerSecond * 0.05) else {
-            throw CaptureError(.formatUnavailable, "\(path) cannot capture at \(framesPerSecond) fps (it offered \(rate))")
+            throw CaptureError(.formatUnavailable, "the camera cannot capture at \(framesPerSecond) fps (it offered \(rate))")
         }
     }
 
@@ -205,21 +205,21 @@ final class V4L2Device {
         request.count = UInt32(bufferCount)
         request.type = UInt32(V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue)
         request.memory = UInt32(V4L2_MEMORY_MMAP.rawValue)
-        try V4L2System.ioctl(fd, fg_vidioc_reqbufs(), &request, "\(path): allocating buffers")
-        guard request.count >= 2 else { throw CaptureError(.unsupported, "\(path) granted \(request.count) buffers, needs 2") }
+        try V4L2System.ioctl(fd, fg_vidioc_reqbufs(), &request, "the camera: allocating buffers")
+        guard request.count >= 2 else { throw CaptureError(.unsupported, "the camera granted \(request.count) buffers, needs 2") }
         for index in 0..<request.count {
             var buffer = v4l2_buffer()
             buffer.index = index
             buffer.type = UInt32(V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue)
             buffer.memory = UInt32(V4L2_MEMORY_MMAP.rawValue)
-            try V4L2System.ioctl(fd, fg_vidioc_querybuf(), &buffer, "\(path): querying buffer \(index)")
+            try V4L2System.ioctl(fd, fg_vidioc_querybuf(), &buffer, "the camera: querying buffer \(index)")
             let start = fg_v4l2_mmap(fd, Int(buffer.length), Int64(buffer.m.offset))
-            guard let start, start != MAP_FAILED else { throw V4L2System.error(errno, "\(path): mapping buffer \(index)") }
+            guard let start, start != MAP_FAILED else { throw V4L2System.error(errno, "the camera: mapping buffer \(index)") }
             buffers.append((start, Int(buffer.length)))
-            try V4L2System.ioctl(fd, fg_vidioc_qbuf(), &buffer, "\(path): queueing buffer \(index)")
+            try V4L2System.ioctl(fd, fg_vidioc_qbuf(), &buffer, "the camera: queueing buffer \(index)")
         }
         var type = UInt32(V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue)
-        try V4L2System.ioctl(fd, fg_vidioc_streamon(), &type, "\(path): starting the stream")
+        try V4L2System.ioctl(fd, fg_vidioc_streamon(), &type, "the camera: starting the stream")
         streaming = true
     }
 
@@ -264,22 +264,22 @@ final class V4L2Device {
                 buffer.type = UInt32(V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue)
                 buffer.memory = UInt32(V4L2_MEMORY_MMAP.rawValue)
                 do throws(CaptureError) {
-                    try V4L2System.ioctl(fd, fg_vidioc_dqbuf(), &buffer, "\(path): dequeuing a frame")
+                    try V4L2System.ioctl(fd, fg_vidioc_dqbuf(), &buffer, "the camera: dequeuing a frame")
                 } catch {
                     if error.errno == EAGAIN { return nil }
                     throw error
                 }
                 return buffer
             },
-            requeue: { buffer in _ = try? V4L2System.ioctl(fd, fg_vidioc_qbuf(), &buffer, "\(path): requeueing") },
+            requeue: { buffer in _ = try? V4L2System.ioctl(fd, fg_vidioc_qbuf(), &buffer, "the camera: requeueing") },
             onErrorFrame: { errorFrames += 1 })
         guard var buffer = dequeued else { return nil }
         defer {
             // Back to the driver whatever happened to the conversion.
-            _ = try? V4L2System.ioctl(fd, fg_vidioc_qbuf(), &buffer, "\(path): requeueing")
+            _ = try? V4L2System.ioctl(fd, fg_vidioc_qbuf(), &buffer, "the camera: requeueing")
         }
         let index = Int(buffer.index)
-        guard index < buffers.count else { throw CaptureError(.ioFailed, "\(path) returned unknown buffer \(index)") }
+        guard index < buffers.count else { throw CaptureError(.ioFailed, "the camera returned unknown buffer \(index)") }
         let bytes = UnsafeRawBufferPointer(start: buffers[index].start, count: min(Int(buffer.bytesused), buffers[index].length))
         let image = try FrameConversion.convert(
             bytes, format: FourCC(rawValue: format.pixelformat), width: Int(format.width), height: Int(format.height),

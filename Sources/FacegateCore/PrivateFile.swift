@@ -12,7 +12,9 @@ import Darwin
 /// The file is opened once, with `O_NOFOLLOW` (a symlink could point anywhere, and be swapped after a
 /// check) and `O_NONBLOCK` (opening a FIFO would otherwise wait for a writer and hang start-up), and
 /// every check is made on that open descriptor, which is then read: there is no window between
-/// checking a path and reading it. Errors name the path, never the content.
+/// checking a path and reading it. Errors never carry the content; ``Failure/description`` names the
+/// path (for a path the user typed), ``Failure/withoutPath`` does not (for one from the configuration,
+/// which is named by its key instead).
 public enum PrivateFile {
     public struct Failure: Error, Sendable, Equatable, CustomStringConvertible {
         public enum Reason: String, Sendable {
@@ -20,12 +22,19 @@ public enum PrivateFile {
         }
 
         public let reason: Reason
-        public let description: String
+        public let path: String
+        /// What is wrong with the file, as a predicate: "is a symbolic link; name the file itself".
+        public let detail: String
 
-        public init(_ reason: Reason, _ description: String) {
+        public init(_ reason: Reason, path: String, _ detail: String) {
             self.reason = reason
-            self.description = description
+            self.path = path
+            self.detail = detail
         }
+
+        public var description: String { "\(path) \(detail)" }
+        /// "the file …", without the path.
+        public var withoutPath: String { "the file \(detail)" }
     }
 
     /// The file's bytes.
@@ -39,33 +48,33 @@ public enum PrivateFile {
         guard fd >= 0 else {
             let error = errno
             switch error {
-            case ENOENT: throw Failure(.missing, "\(path): no such file")
-            case ELOOP: throw Failure(.symbolicLink, "\(path) is a symbolic link; name the file itself")
-            default: throw Failure(.unreadable, "\(path) cannot be opened: \(String(cString: strerror(error)))")
+            case ENOENT: throw Failure(.missing, path: path, "does not exist")
+            case ELOOP: throw Failure(.symbolicLink, path: path, "is a symbolic link; name the file itself")
+            default: throw Failure(.unreadable, path: path, "cannot be opened: \(String(cString: strerror(error)))")
             }
         }
         defer { close(fd) }
         var info = stat()
         guard fstat(fd, &info) == 0 else {
             let error = errno
-            throw Failure(.unreadable, "\(path) cannot be examined: \(String(cString: strerror(error)))")
+            throw Failure(.unreadable, path: path, "cannot be examined: \(String(cString: strerror(error)))")
         }
         guard info.st_mode & S_IFMT == S_IFREG else {
-            throw Failure(.notRegularFile, "\(path) is not a regular file")
+            throw Failure(.notRegularFile, path: path, "is not a regular file")
         }
         if ownerOnly {
             let permissions = info.st_mode & 0o777
             guard permissions & 0o077 == 0 else {
                 throw Failure(
-                    .readableByOthers,
-                    "\(path) is readable by group or others (mode \(String(permissions, radix: 8))); chmod 600 it")
+                    .readableByOthers, path: path,
+                    "is readable by group or others (mode \(String(permissions, radix: 8))); chmod 600 it")
             }
             guard info.st_uid == geteuid() || info.st_uid == 0 else {
-                throw Failure(.wrongOwner, "\(path) belongs to user \(info.st_uid), neither this user (\(geteuid())) nor root")
+                throw Failure(.wrongOwner, path: path, "belongs to user \(info.st_uid), neither this user (\(geteuid())) nor root")
             }
         }
         guard Int(info.st_size) <= maxBytes else {
-            throw Failure(.tooLarge, "\(path) is larger than \(maxBytes) bytes; a secret file holds the secret only")
+            throw Failure(.tooLarge, path: path, "is larger than \(maxBytes) bytes; a secret file holds the secret only")
         }
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 4096)
@@ -74,13 +83,13 @@ public enum PrivateFile {
             if count < 0 {
                 let error = errno
                 if error == EINTR { continue }
-                throw Failure(.unreadable, "\(path) cannot be read: \(String(cString: strerror(error)))")
+                throw Failure(.unreadable, path: path, "cannot be read: \(String(cString: strerror(error)))")
             }
             if count == 0 { break }
             bytes.append(contentsOf: chunk[0..<count])
             // The size can grow after fstat; the cap holds whatever the file does.
             guard bytes.count <= maxBytes else {
-                throw Failure(.tooLarge, "\(path) is larger than \(maxBytes) bytes; a secret file holds the secret only")
+                throw Failure(.tooLarge, path: path, "is larger than \(maxBytes) bytes; a secret file holds the secret only")
             }
         }
         return bytes
@@ -91,10 +100,10 @@ public enum PrivateFile {
     public static func readSecret(_ path: String, ownerOnly: Bool = true) throws(Failure) -> String {
         let bytes = try read(path, ownerOnly: ownerOnly)
         guard var text = String(validating: bytes, as: UTF8.self) else {
-            throw Failure(.unreadable, "\(path) is not UTF-8 text")
+            throw Failure(.unreadable, path: path, "is not UTF-8 text")
         }
         while text.last == "\n" || text.last == "\r" || text.last == "\r\n" { text.removeLast() }
-        guard !text.isEmpty else { throw Failure(.unreadable, "\(path) is empty") }
+        guard !text.isEmpty else { throw Failure(.unreadable, path: path, "is empty") }
         return text
     }
 

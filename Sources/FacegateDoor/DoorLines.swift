@@ -31,7 +31,14 @@ extension DoorLines {
     public var failMode: DoorFailMode { .secure }
 }
 
-/// Why the door I/O failed.
+/// Which of the door's lines something is about.
+public enum DoorLineRole: String, Sendable, Hashable {
+    case relay, contact
+    case exitButton = "exit button"
+}
+
+/// Why the door I/O failed. The message names the line by its role ("relay: …"), never by its chip
+/// or line name: those are the installer's configuration.
 public struct DoorError: Error, Sendable, Equatable, CustomStringConvertible {
     public struct Code: Sendable, Hashable, CustomStringConvertible {
         private enum Value: String { case chipNotFound, lineNotFound, lineBusy, ioFailed, badConfiguration, relayFault }
@@ -54,14 +61,23 @@ public struct DoorError: Error, Sendable, Equatable, CustomStringConvertible {
     public let code: Code
     public let message: String
     public let errno: Int32?
+    /// The line the error is about, when it is about one.
+    public let role: DoorLineRole?
 
-    public init(_ code: Code, _ message: String, errno: Int32? = nil) {
+    public init(_ code: Code, _ message: String, errno: Int32? = nil, role: DoorLineRole? = nil) {
         self.code = code
         self.message = message
         self.errno = errno
+        self.role = role
     }
 
-    public var description: String { message }
+    /// The same error, said of `role`'s line.
+    func about(_ role: DoorLineRole) -> DoorError {
+        DoorError(code, message, errno: errno, role: role)
+    }
+
+    /// "relay: cannot set the GPIO line (…)": the message, said of its line.
+    public var description: String { role.map { "\($0.rawValue): \(message)" } ?? message }
 
     public static func == (lhs: DoorError, rhs: DoorError) -> Bool { lhs.code == rhs.code }
 }

@@ -90,31 +90,35 @@ public final class GPIODDoorLines: DoorLines {
     public init(configuration: Configuration) throws(DoorError) {
         self.configuration = configuration
         var opened: [String: ChipHandle] = [:]
-        func line(_ address: GPIOLineAddress) throws(DoorError) -> OpaquePointer {
-            let chip: ChipHandle
-            if let existing = opened[address.chip] {
-                chip = existing
-            } else {
-                chip = try ChipHandle(address.chip)
-                opened[address.chip] = chip
+        func line(_ address: GPIOLineAddress, _ role: DoorLineRole) throws(DoorError) -> OpaquePointer {
+            do {
+                let chip: ChipHandle
+                if let existing = opened[address.chip] {
+                    chip = existing
+                } else {
+                    chip = try ChipHandle(address.chip)
+                    opened[address.chip] = chip
+                }
+                return try chip.line(address.line)
+            } catch {
+                throw error.about(role)
             }
-            return try chip.line(address.line)
         }
         do {
             let consumer = configuration.consumer
             let lockedEnergised = configuration.failMode == .safe
             relay = try configuration.relay.map { (address) throws(DoorError) in
-                try RequestedLine(try line(address), address: address) { line, flags in
+                try RequestedLine(try line(address, .relay), address: address, role: .relay) { line, flags in
                     gpiod_line_request_output_flags(line, consumer, flags, lockedEnergised ? 1 : 0)
                 }
             }
             contact = try configuration.contact.map { (address) throws(DoorError) in
-                try RequestedLine(try line(address), address: address) { line, flags in
+                try RequestedLine(try line(address, .contact), address: address, role: .contact) { line, flags in
                     gpiod_line_request_both_edges_events_flags(line, consumer, flags)
                 }
             }
             exitButton = try configuration.exitButton.map { (address) throws(DoorError) in
-                try RequestedLine(try line(address), address: address) { line, flags in
+                try RequestedLine(try line(address, .exitButton), address: address, role: .exitButton) { line, flags in
                     gpiod_line_request_rising_edge_events_flags(line, consumer, flags)
                 }
             }
@@ -220,7 +224,7 @@ private final class ChipHandle: Sendable {
     init(_ name: String) throws(DoorError) {
         guard let chip = gpiod_chip_open_lookup(name) else {
             let code = errno
-            throw DoorError(.chipNotFound, "no GPIO chip \"\(name)\": \(String(cString: strerror(code)))", errno: code)
+            throw DoorError(.chipNotFound, "no such GPIO chip (\(String(cString: strerror(code))))", errno: code)
         }
         self.pointer = Mutex(GPIODPointer(chip))
         self.name = name
@@ -233,7 +237,7 @@ private final class ChipHandle: Sendable {
             return line.map(GPIODPointer.init)
         }
         guard let found else {
-            throw DoorError(.lineNotFound, "no line \"\(nameOrOffset)\" on GPIO chip \(name)", errno: errno)
+            throw DoorError(.lineNotFound, "the GPIO chip has no such line", errno: errno)
         }
         return found.raw
     }
@@ -251,9 +255,10 @@ private final class RequestedLine: Sendable {
     private let line: Mutex<GPIODPointer?>
     private let fd: Int32
     let address: GPIOLineAddress
+    let role: DoorLineRole
 
     init(
-        _ line: OpaquePointer, address: GPIOLineAddress,
+        _ line: OpaquePointer, address: GPIOLineAddress, role: DoorLineRole,
         request: (OpaquePointer, Int32) -> Int32
     ) throws(DoorError) {
         var flags: Int32 = 0
@@ -268,11 +273,13 @@ private final class RequestedLine: Sendable {
             let code = errno
             throw DoorError(
                 code == EBUSY ? .lineBusy : .ioFailed,
-                "cannot request GPIO line \(address): \(String(cString: strerror(code)))", errno: code)
+                "cannot request the GPIO line (\(String(cString: strerror(code))))", errno: code
+            ).about(role)
         }
         self.line = Mutex(GPIODPointer(line))
         self.fd = gpiod_line_event_get_fd(line)  // -1 for outputs
         self.address = address
+        self.role = role
     }
 
     func set(_ value: Int32) throws(DoorError) {
@@ -281,7 +288,7 @@ private final class RequestedLine: Sendable {
             return gpiod_line_set_value(line.raw, value) == 0 ? nil : errno
         }
         if let failure {
-            throw DoorError(.ioFailed, "cannot set GPIO line \(address): \(String(cString: strerror(failure)))", errno: failure)
+            throw DoorError(.ioFailed, "cannot set the GPIO line (\(String(cString: strerror(failure))))", errno: failure).about(role)
         }
     }
 
@@ -292,7 +299,7 @@ private final class RequestedLine: Sendable {
             return (value, value < 0 ? errno : 0)
         }
         guard result.0 >= 0 else {
-            throw DoorError(.ioFailed, "cannot read GPIO line \(address): \(String(cString: strerror(result.1)))", errno: result.1)
+            throw DoorError(.ioFailed, "cannot read the GPIO line (\(String(cString: strerror(result.1))))", errno: result.1).about(role)
         }
         return result.0
     }
@@ -316,7 +323,7 @@ private final class RequestedLine: Sendable {
         var events: [(RequestedLine, Int32)] = []
         for (index, entry) in fds.enumerated() where entry.revents != 0 {
             if entry.revents & Int16(POLLERR | POLLHUP | POLLNVAL) != 0 {
-                throw DoorError(.ioFailed, "GPIO line \(lines[index].address) was lost")
+                throw DoorError(.ioFailed, "the GPIO line was lost").about(lines[index].role)
             }
             let line = lines[index]
             let read: (Int32, Int32) = line.line.withLock { pointer in
@@ -325,7 +332,7 @@ private final class RequestedLine: Sendable {
                 return gpiod_line_event_read(pointer.raw, &event) == 0 ? (event.event_type, 0) : (-1, errno)
             }
             guard read.0 >= 0 else {
-                throw DoorError(.ioFailed, "reading GPIO line \(line.address) failed: \(String(cString: strerror(read.1)))", errno: read.1)
+                throw DoorError(.ioFailed, "cannot read the GPIO line's event (\(String(cString: strerror(read.1))))", errno: read.1).about(line.role)
             }
             events.append((line, read.0))
         }

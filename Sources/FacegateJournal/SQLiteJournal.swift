@@ -316,9 +316,9 @@ public final class SQLiteJournal: Sendable {
             throw error
         } catch {
             if Self.isOnReadOnlyFileSystem(configuration.path) {
-                throw JournalError(.readOnly, "the file system holding the journal \(configuration.path) is mounted read-only")
+                throw JournalError(.readOnly, "the file system holding the journal is mounted read-only")
             }
-            throw JournalError(.cannotOpen, "cannot open the journal at \(configuration.path): \(Self.describe(error).message)")
+            throw JournalError(.cannotOpen, "cannot open the journal: \(Self.describe(error).message)")
         }
     }
 

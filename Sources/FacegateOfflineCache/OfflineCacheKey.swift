@@ -36,10 +36,11 @@ public struct OfflineCacheKey: Sendable {
         storage = KeyStorage(key)
     }
 
-    /// Loads the key from a file, refusing one that others could read.
+    /// Loads the key from a file, refusing one that others could read. Errors say what is wrong with the
+    /// file, not its path: the daemon names the key (`offline_cache.key`), the CLI the option.
     public static func load(path: String) throws(OfflineCacheError) -> OfflineCacheKey {
         let contents = try readPrivateFile(path)
-        return try OfflineCacheKey(bytes: decode(contents, path: path))
+        return try OfflineCacheKey(bytes: decode(contents))
     }
 
     /// Loads the key from the systemd credential `name` (`LoadCredential=name:...` in the unit),
@@ -52,7 +53,7 @@ public struct OfflineCacheKey: Sendable {
                 .keyFileUnreadable, "no systemd credentials: $CREDENTIALS_DIRECTORY is not set (add LoadCredential=\(name):... to the unit)")
         }
         guard !name.isEmpty, !name.contains("/") else {
-            throw OfflineCacheError(.invalidArgument, "a credential name is a plain file name, got '\(name)'")
+            throw OfflineCacheError(.invalidArgument, "a credential name is a plain file name")
         }
         return try load(path: directory + "/" + name)
     }
@@ -91,20 +92,20 @@ public struct OfflineCacheKey: Sendable {
         } catch {
             switch error.reason {
             case .readableByOthers, .wrongOwner:
-                throw OfflineCacheError(.keyFileInsecure, "the key file: \(error.description)")
+                throw OfflineCacheError(.keyFileInsecure, "the key file \(error.detail)")
             default:
-                throw OfflineCacheError(.keyFileUnreadable, "the key file: \(error.description)")
+                throw OfflineCacheError(.keyFileUnreadable, "the key file \(error.detail)")
             }
         }
     }
 
-    private static func decode(_ contents: [UInt8], path: String) throws(OfflineCacheError) -> [UInt8] {
+    private static func decode(_ contents: [UInt8]) throws(OfflineCacheError) -> [UInt8] {
         if contents.count == byteCount { return contents }
         let text = String(decoding: contents, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         if text.count == 2 * byteCount, let bytes = hexBytes(text) { return bytes }
         if let data = Data(base64Encoded: text), data.count == byteCount { return [UInt8](data) }
         throw OfflineCacheError(
-            .keyFileInvalid, "the key file \(path) does not hold a 256-bit key (32 raw bytes, 64 hex digits or base64)")
+            .keyFileInvalid, "the key file does not hold a 256-bit key (32 raw bytes, 64 hex digits or base64)")
     }
 
     private static func hexBytes(_ text: String) -> [UInt8]? {

@@ -45,6 +45,7 @@ struct FaultMatrixHostTests {
             #expect(logged[1].milliseconds < 1000, "\(logged[1].milliseconds) ms", sourceLocation: sourceLocation)
         }
         #expect(!run.leaksASecret, sourceLocation: sourceLocation)
+        #expect(run.linesNamingAPath.isEmpty, "\(run.linesNamingAPath.prefix(3))", sourceLocation: sourceLocation)
     }
 
     @Test("journal disk full")
@@ -98,6 +99,7 @@ struct FaultMatrixHostTests {
         try FileManager.default.copyItem(at: seed.journal, to: bench.journal)
         try Self.redate(bench.journal, "+1 day")
         let run = try await bench.run(endpoint: Self.refused)
+        #expect(run.linesNamingAPath.isEmpty, "\(run.linesNamingAPath.prefix(3))")
         let new = Array(run.decisions.filter { $0.record.time < Date().addingTimeInterval(3600) })
         reportLogged("clock stepped back a day", run)
         #expect(run.status == 0, "\(run.summary)")
@@ -118,6 +120,7 @@ struct FaultMatrixHostTests {
         try FileManager.default.copyItem(at: seed.journal, to: bench.journal)
         try Self.redate(bench.journal, "-1 year")
         let run = try await bench.run(endpoint: Self.refused)
+        #expect(run.linesNamingAPath.isEmpty, "\(run.linesNamingAPath.prefix(3))")
         reportLogged("clock stepped forward a year", run)
         #expect(run.status == 0, "\(run.summary)")
         let old = run.decisions.filter { $0.record.time < Date().addingTimeInterval(-300 * 86_400) }
@@ -136,6 +139,7 @@ struct FaultMatrixHostTests {
         let seed = try await FaultMatrix.seed.value
         let bench = try CaseBench(name: "sigkill", seed: seed)
         let run = try await bench.run(endpoint: Self.refused, killWhen: "simulated relay driven: door unlocked")
+        #expect(run.linesNamingAPath.isEmpty, "\(run.linesNamingAPath.prefix(3))")
         report("SIGKILL during a pulse", run)
         #expect(run.killedBySignal == SIGKILL, "\(run.summary)")
         #expect(run.relayUnlocks == 1 && run.relayLocks == 0, "killed while unlocked: \(run.summary)")

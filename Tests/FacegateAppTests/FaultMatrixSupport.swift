@@ -136,6 +136,9 @@ struct DaemonRun: Sendable {
     var relayLocks: Int { log.components(separatedBy: "simulated relay driven: door locked").count - 1 }
     /// Whether any secret value leaked into the daemon's output.
     var leaksASecret: Bool { log.contains(FaultMatrix.secretKey) || log.contains(FaultMatrix.apiKey) }
+    /// The daemon's log lines naming a path from the configuration: every one (journal, cache, key and
+    /// secret files, the replayed frames) lies in the case's folder.
+    var linesNamingAPath: [Substring] { log.split(separator: "\n").filter { $0.contains("facegate-matrix-") } }
     /// For failure messages: outcomes, times, reasons, the log's last lines.
     var summary: String {
         let rows = decisions.map { "\($0.record.decision.outcome.rawValue) relay=\($0.record.relay.map { "\($0)" } ?? "-") total=\($0.record.latencies.total.map { "\($0)" } ?? "-") reason=\($0.record.decision.reason)" }

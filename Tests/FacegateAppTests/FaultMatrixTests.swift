@@ -38,6 +38,7 @@ struct FaultMatrixCloudTests {
         #expect(times[0] < first, "first offline decision in \(times[0]) ms", sourceLocation: sourceLocation)
         #expect(times[1] < later, "later offline decision in \(times[1]) ms", sourceLocation: sourceLocation)
         #expect(!run.leaksASecret, "a secret in the daemon's log", sourceLocation: sourceLocation)
+        #expect(run.linesNamingAPath.isEmpty, "\(run.linesNamingAPath.prefix(3))", sourceLocation: sourceLocation)
     }
 
     @Test("healthy cloud (control): granted online, stranger denied")
@@ -49,6 +50,7 @@ struct FaultMatrixCloudTests {
         #expect(run.decisions.first?.record.relay == .unlocked && run.relayUnlocks == 1 && run.relayLocks == 1, "\(run.summary)")
         #expect(run.decideMilliseconds.allSatisfy { $0 < 1500 }, "\(run.decideMilliseconds)")
         #expect(!run.leaksASecret)
+        #expect(run.linesNamingAPath.isEmpty, "\(run.linesNamingAPath.prefix(3))")
     }
 
     @Test("cloud refused: nothing listens on its port")
@@ -112,6 +114,7 @@ struct FaultMatrixCloudTests {
         #expect(run.outcomes.allSatisfy { !$0.opensDoor }, "\(run.summary)", sourceLocation: sourceLocation)
         #expect(run.decideMilliseconds.allSatisfy { $0 < within }, "\(run.decideMilliseconds)", sourceLocation: sourceLocation)
         #expect(!run.leaksASecret, "a secret in the daemon's log", sourceLocation: sourceLocation)
+        #expect(run.linesNamingAPath.isEmpty, "\(run.linesNamingAPath.prefix(3))", sourceLocation: sourceLocation)
     }
 
     @Test("a 200 with a garbage body")

@@ -33,7 +33,7 @@ import Testing
             let link = folder.appendingPathComponent("link").path
             try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: path)
             let viaLink = try #require(refusal(.file(link)))
-            #expect(viaLink.contains("file:\(link)") && viaLink.contains("symbolic link"), "\(viaLink)")
+            #expect(!viaLink.contains(link) && viaLink.contains("symbolic link"), "\(viaLink)")
 
             let fifo = folder.appendingPathComponent("fifo").path
             try #require(mkfifo(fifo, 0o600) == 0)
@@ -45,7 +45,7 @@ import Testing
             let loose = folder.appendingPathComponent("loose").path
             #expect(FileManager.default.createFile(atPath: loose, contents: Data(Self.secret.utf8), attributes: [.posixPermissions: 0o644]))
             let viaLoose = try #require(refusal(.file(loose)))
-            #expect(viaLoose.contains("file:\(loose)") && viaLoose.contains("chmod 600"))
+            #expect(!viaLoose.contains(loose) && viaLoose.contains("chmod 600"), "\(viaLoose)")
 
             for message in [viaLink, viaFIFO, viaLoose] { #expect(!message.contains(Self.secret)) }
         }

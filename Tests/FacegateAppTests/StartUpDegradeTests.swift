@@ -105,6 +105,17 @@ struct DoorStartUpDegradeTests {
         #expect(error?.isConfigurationProblem == true)
     }
 
+    /// A key that others can read is no secret: refused like a missing one, not turned off and run.
+    @Test func aCacheKeyThatOthersCanReadIsAConfigurationProblem() throws {
+        let bench = try Bench()
+        #expect(chmod(bench.path("door-key"), 0o644) == 0)
+        let log = CapturedLogs()
+        let error = #expect(throws: DaemonStartError.self) { _ = try bench.open(logger: log.logger(level: .debug)) }
+        #expect(error?.key == "offline_cache.key")
+        #expect(error?.isConfigurationProblem == true)
+        #expect(!"\(error.map { String(describing: $0) } ?? "")".contains(bench.folder.path), "the key's path is configuration")
+    }
+
     @Test func aModelsFolderThatDoesNotExistIsAConfigurationProblem() throws {
         let bench = try Bench()
         bench.configuration.modelsDirectory = bench.path("no-models")
@@ -120,7 +131,7 @@ struct DoorStartUpDegradeTests {
             _ = try DoorParts.open(bench.configuration, overrides: .init(environment: [:]), logger: CapturedLogs().logger(level: .debug))
         }
         #expect(error?.key == "door.relay")
-        #expect(error?.cause == .deviceMissing("gpiochip97"))
+        #expect(error?.cause == .deviceMissing("the GPIO chip of door.relay"))
         #expect(error?.isConfigurationProblem == false)
     }
 
@@ -136,7 +147,7 @@ struct DoorStartUpDegradeTests {
         let opener: @Sendable () throws(DaemonStartError) -> any DoorLines = { () throws(DaemonStartError) -> any DoorLines in
             // The driver loads while facegate waits: the third look finds the chip.
             if tries.add(1, ordering: .relaxed).newValue < 3 {
-                throw DaemonStartError(key: "door.relay", "no GPIO chip", cause: .deviceMissing("gpiochip7"))
+                throw DaemonStartError(key: "door.relay", "no GPIO chip", cause: .deviceMissing("the GPIO chip of door.relay"))
             }
             return SimulatedDoorLines(logger: logger)
         }
@@ -152,7 +163,7 @@ struct DoorStartUpDegradeTests {
         _ = parts
 
         _ = await notify.waitFor("never", timeout: .milliseconds(100))
-        let waits = notify.messages.filter { $0.text.contains("STATUS=waiting for gpiochip7") }
+        let waits = notify.messages.filter { $0.text.contains("STATUS=waiting for the GPIO chip of door.relay") }
         #expect(waits.count == 2, "\(notify.messages.map(\.text))")
         #expect(waits.allSatisfy { $0.text.contains("EXTEND_TIMEOUT_USEC=5200000") }, "\(waits.map(\.text))")
         #expect(!notify.messages.contains { $0.text.contains("READY=1") })
@@ -165,7 +176,7 @@ struct DoorStartUpDegradeTests {
     func aGPIOChipThatNeverAppearsEndsTheWaitAsAMissingDevice() async throws {
         let bench = try Bench()
         let opener: @Sendable () throws(DaemonStartError) -> any DoorLines = { () throws(DaemonStartError) -> any DoorLines in
-            throw DaemonStartError(key: "door.relay", "no GPIO chip", cause: .deviceMissing("gpiochip7"))
+            throw DaemonStartError(key: "door.relay", "no GPIO chip", cause: .deviceMissing("the GPIO chip of door.relay"))
         }
         let started = ContinuousClock.now
         let error = await #expect(throws: DaemonStartError.self) {
@@ -174,7 +185,7 @@ struct DoorStartUpDegradeTests {
                 retryInterval: .milliseconds(100), notifier: SystemdNotifier(environment: [:]), logger: CapturedLogs().logger(level: .debug))
         }
         #expect(ContinuousClock.now - started >= .milliseconds(500))
-        #expect(error?.cause == .deviceMissing("gpiochip7"))
+        #expect(error?.cause == .deviceMissing("the GPIO chip of door.relay"))
         #expect(error?.isConfigurationProblem == false)
     }
 }

@@ -73,11 +73,11 @@ import FacegateTesting
         defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
 
         // Waiting, said in STATUS=, with more start-up time asked of systemd at each retry.
-        let first = try #require(notify.waitFor("STATUS=waiting for gpiochip97", seconds: 20))
+        let first = try #require(notify.waitFor("STATUS=waiting for the GPIO chip of door.relay", seconds: 20))
         #expect(first.last?.contains("EXTEND_TIMEOUT_USEC=") == true)
         #expect(process.isRunning, "a missing chip must not end the start at once")
         // Retried about every second, not in a tight loop.
-        let second = try #require(notify.waitFor("STATUS=waiting for gpiochip97", seconds: 3), "no second try")
+        let second = try #require(notify.waitFor("STATUS=waiting for the GPIO chip of door.relay", seconds: 3), "no second try")
         #expect(!second.contains { $0.contains("READY=1") })
         #expect(second.last?.contains("EXTEND_TIMEOUT_USEC=") == true, "more start-up time asked at each look")
 

@@ -17,7 +17,8 @@ public enum SecretFiles {
         return info.st_mode & 0o077 == 0
     }
 
-    /// The secret's value, without a trailing newline. Errors name the reference, never the value.
+    /// The secret's value, without a trailing newline. Errors say what is wrong with the file or the
+    /// credential, never its path or name (the caller names the key) and never the value.
     public static func resolve(
         _ reference: SecretReference, environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws(Failure) -> String {
@@ -26,23 +27,23 @@ public enum SecretFiles {
             return value
         case .credential(let name):
             guard let directory = environment["CREDENTIALS_DIRECTORY"], !directory.isEmpty else {
-                throw Failure(description: "\(reference): $CREDENTIALS_DIRECTORY is not set (LoadCredential= in the unit provides it)")
+                throw Failure(description: "the credential cannot be read: $CREDENTIALS_DIRECTORY is not set (LoadCredential= in the unit provides it)")
             }
             guard !name.isEmpty, !name.contains("/") else {
-                throw Failure(description: "\(reference): a credential name is a plain file name")
+                throw Failure(description: "a credential name is a plain file name")
             }
             // systemd makes the credentials directory private to the service; its files' modes are systemd's.
-            return try read(directory + "/" + name, ownerOnly: false, reference: reference)
+            do {
+                return try PrivateFile.readSecret(directory + "/" + name, ownerOnly: false)
+            } catch {
+                throw Failure(description: "the credential's file \(error.detail)")
+            }
         case .file(let path):
-            return try read(path, ownerOnly: true, reference: reference)
-        }
-    }
-
-    private static func read(_ path: String, ownerOnly: Bool, reference: SecretReference) throws(Failure) -> String {
-        do {
-            return try PrivateFile.readSecret(path, ownerOnly: ownerOnly)
-        } catch {
-            throw Failure(description: "\(reference): \(error.description)")
+            do {
+                return try PrivateFile.readSecret(path, ownerOnly: true)
+            } catch {
+                throw Failure(description: error.withoutPath)
+            }
         }
     }
 }
@@ -55,28 +56,28 @@ extension FacegateConfiguration {
         switch camera.source {
         case .v4l2:
             if !files.fileExists(atPath: camera.device) {
-                problems.append(ConfigProblem(path: "camera.device", message: "\(camera.device) does not exist"))
+                problems.append(ConfigProblem(path: "camera.device", message: "names no device that exists"))
             }
         case .replay:
             if let path = camera.replayPath, !files.fileExists(atPath: path) {
-                problems.append(ConfigProblem(path: "camera.replay_path", message: "\(path) does not exist"))
+                problems.append(ConfigProblem(path: "camera.replay_path", message: "names nothing that exists"))
             }
         }
         if let models = modelsDirectory, !files.fileExists(atPath: models + "/" + FaceModelFiles.landmarks) {
-            problems.append(ConfigProblem(path: "models", message: "no \(FaceModelFiles.landmarks) in \(models)"))
+            problems.append(ConfigProblem(path: "models", message: FaceModelFiles.missing))
         }
         if liveness.enabled {
             do {
                 _ = try PADModels.locate(liveness.modelsDirectory, environment: environment)
             } catch {
-                problems.append(ConfigProblem(path: "liveness.models", message: error.description))
+                problems.append(ConfigProblem(path: "liveness.models", message: PADModels.missing))
             }
         }
         for (key, line) in [("door.relay", door.relay), ("door.contact", door.contact), ("door.exit_button", door.exitButton)] {
             guard let line else { continue }
             let chipPath = line.chip.hasPrefix("/") ? line.chip : "/dev/" + line.chip
             if line.chip.hasPrefix("/") || line.chip.hasPrefix("gpiochip"), !files.fileExists(atPath: chipPath) {
-                problems.append(ConfigProblem(path: "\(key).chip", message: "\(chipPath) does not exist"))
+                problems.append(ConfigProblem(path: "\(key).chip", message: "names no GPIO chip that exists"))
             }
         }
         let chosen = backend.chosen
@@ -97,7 +98,7 @@ extension FacegateConfiguration {
         for (key, path) in [("journal.path", journal.path), ("offline_cache.path", offlineCache.path)] {
             let folder = (path as NSString).deletingLastPathComponent
             if !files.fileExists(atPath: folder) {
-                problems.append(ConfigProblem(path: key, message: "folder \(folder) does not exist"))
+                problems.append(ConfigProblem(path: key, message: "is in a folder that does not exist"))
             }
         }
         return problems
@@ -106,4 +107,11 @@ extension FacegateConfiguration {
 
 enum FaceModelFiles {
     static let landmarks = "shape_predictor_5_face_landmarks.dat"
+    /// The folder named by `models` without them (its path is the file's, not the message's).
+    static let missing = "names a folder without \(landmarks) (scripts/setup downloads the models)"
+}
+
+extension PADModels {
+    /// The folder named by `liveness.models`, or every default one, without both models.
+    static let missing = "no folder with both presentation-attack models (\(wideFileName), \(widestFileName))"
 }

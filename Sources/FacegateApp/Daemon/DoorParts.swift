@@ -108,7 +108,8 @@ public struct DoorParts: Sendable {
         } catch {
             // The lines are there but cannot be read (the contact): the hardware's problem, not the file's.
             lines.release()
-            throw DaemonStartError(key: "door", "\(error)", cause: .environment)
+            let role = (error as? DoorError)?.role
+            throw DaemonStartError(key: role.map(Self.key(of:)) ?? "door", (error as? DoorError)?.message ?? "\(error)", cause: .environment)
         }
         do {
             return try openAfterTheDoor(configuration, door: door, overrides: overrides, logger: logger)
@@ -160,8 +161,13 @@ public struct DoorParts: Sendable {
         } catch let error as FaceEngineError {
             // A models folder without the models, or with broken ones, is the installation's to fix:
             // restarting will not. Anything else the engine says is not the configuration's fault.
-            let installation = error.code == .modelMissing || error.code == .modelInvalid
-            throw DaemonStartError(key: "models", error.description, cause: installation ? .configuration : .environment)
+            // Said without the folder: its path is the file's (`models`), or one of the default folders.
+            switch error.code {
+            case .modelMissing: throw DaemonStartError(key: "models", FaceModelFiles.missing)
+            case .modelInvalid:
+                throw DaemonStartError(key: "models", "names a folder whose face models cannot be loaded (scripts/setup downloads them again)")
+            default: throw DaemonStartError(key: "models", error.description, cause: .environment)
+            }
         } catch {
             throw DaemonStartError(key: "models", "\(error)", cause: .environment)
         }
@@ -175,7 +181,9 @@ public struct DoorParts: Sendable {
         do {
             return try PresentationAttackDetector(models: liveness.modelsDirectory, settings: .init(threshold: liveness.threshold))
         } catch {
-            throw DaemonStartError(key: "liveness.models", error.description, cause: .configuration)
+            // Said without the folder: its path is the file's, or one of the default folders.
+            if (error as? LivenessError)?.code == .modelMissing { throw DaemonStartError(key: "liveness.models", PADModels.missing) }
+            throw DaemonStartError(key: "liveness.models", "names presentation-attack models that cannot be loaded (scripts/setup installs them)")
         }
     }
 
@@ -196,6 +204,7 @@ public struct DoorParts: Sendable {
                         framesPerSecond: Double(camera.framesPerSecond), stallTimeout: camera.stallTimeout),
                     logger: logger)
             } catch {
+                // (The capture layer's messages say "the camera", never the device's path.)
                 throw DaemonStartError(key: "camera", error.description)
             }
         case .replay:
@@ -205,8 +214,19 @@ public struct DoorParts: Sendable {
                     path: path,
                     configuration: .init(pacing: .realTime, imagesPerSecond: Double(camera.framesPerSecond), loops: camera.replayLoops))
             } catch {
-                throw DaemonStartError(key: "camera.replay_path", error.description)
+                // Said without the path, which is the file's.
+                throw DaemonStartError(
+                    key: "camera.replay_path", error.code == .notFound ? "names nothing that exists" : "cannot be replayed (\(error.code))")
             }
+        }
+    }
+
+    /// The configuration key of the door's line in `role`.
+    static func key(of role: DoorLineRole) -> String {
+        switch role {
+        case .relay: "door.relay"
+        case .contact: "door.contact"
+        case .exitButton: "door.exit_button"
         }
     }
 
@@ -224,19 +244,18 @@ public struct DoorParts: Sendable {
                     relay: address(relay), failMode: door.failSafe ? .safe : .secure, contact: door.contact.map(address),
                     exitButton: door.exitButton.map(address)))
         } catch {
-            let wired = [("door.relay", door.relay), ("door.contact", door.contact), ("door.exit_button", door.exitButton)]
-                .compactMap { key, line in line.map { (key, $0.chip) } }
+            // Said by the line's key and its role, never the chip or line the file names.
+            let key = error.role.map(Self.key(of:)) ?? "door.relay"
             switch error.code {
             case .chipNotFound:
                 // Its driver may not have loaded yet: waited for (see `openWaitingForDevices`).
-                let (key, chip) = wired.first { error.message.contains("\"\($0.1)\"") } ?? ("door.relay", "the GPIO chip")
-                throw DaemonStartError(key: key, error.description, cause: .deviceMissing(chip))
+                throw DaemonStartError(key: key, error.message, cause: .deviceMissing("the GPIO chip of \(key)"))
             case .lineNotFound, .badConfiguration:
                 // The chip is there without the named line: the file names the wrong one.
-                throw DaemonStartError(key: "door.relay", error.description)
+                throw DaemonStartError(key: key, error.message)
             default:
                 // Busy (another process holds a line) or an I/O failure: a restart may find it free.
-                throw DaemonStartError(key: "door.relay", error.description, cause: .environment)
+                throw DaemonStartError(key: key, error.message, cause: .environment)
             }
         }
     }
