@@ -255,14 +255,24 @@ import FacegateTesting
         } catch {
             #expect(!error.message.lowercased().contains("localhost"), "\(error.message)")
             #expect(error.message.contains("the cloud's host"), "\(error.message)")
+            // Nor what it resolved to, nor the port.
+            #expect(!error.message.contains("127.0.0.1") && !error.message.contains("::1"), "\(error.message)")
+            #expect(!error.message.contains(String(refused.port)), "\(error.message)")
         }
         try await httpClient.shutdown()
         // A one-word host is taken out where it is a name, not from the middle of other words.
         struct Failure: Error, CustomStringConvertible {
             var description = "connection to nec failed: host nec, port 443 (nec.example is another)"
         }
-        let text = CloudHTTP.withoutHost(Failure(), of: HTTPClientRequest(url: "https://nec/v1.1/health"))
+        let text = CloudHTTP.withoutAddress(Failure(), of: HTTPClientRequest(url: "https://nec/v1.1/health"))
         #expect(text == "connection to the cloud's host failed: host the cloud's host, port 443 (nec.example is another)", "\(text)")
+        // A name that resolved to IPv4 and IPv6 addresses, on its port; the errno's number stays.
+        struct Resolved: Error, CustomStringConvertible {
+            var description = "[IPv4]nec.example.com/203.0.113.7:8443 refused (errno: 111); [IPv6]nec.example.com/2001:db8::7:8443 reset"
+        }
+        let resolved = CloudHTTP.withoutAddress(Resolved(), of: HTTPClientRequest(url: "https://nec.example.com:8443/v1.1/health"))
+        #expect(
+            resolved == "[IPv4]the cloud's host/its address refused (errno: 111); [IPv6]the cloud's host/its address reset", "\(resolved)")
     }
 
     /// Issue 9, item 9: a 429 or 5xx, whatever its body, keeps its HTTP status in the error, which is

@@ -144,25 +144,36 @@ public struct CloudHTTP: Sendable {
             if error == .cancelled, NIODeadline.now() >= deadline {
                 throw CloudTransportError(.timeout, "no reply within \(policy.requestTimeout)")
             }
-            throw CloudTransportError(.unreachable, Self.withoutHost(error, of: request))
+            throw CloudTransportError(.unreachable, Self.withoutAddress(error, of: request))
         } catch is CancellationError {
             throw CancellationError()
         } catch {
             // Connection refused, reset, TLS failure and the like: the service could not be reached.
-            throw CloudTransportError(.unreachable, Self.withoutHost(error, of: request))
+            throw CloudTransportError(.unreachable, Self.withoutAddress(error, of: request))
         }
     }
 
-    /// The transport's own words for a failure, with the cloud's host name (a configuration value)
-    /// replaced where it stands as a name of its own: they name the target ("localhost/127.0.0.1:443",
-    /// "for host …"), and a one-word host ("nec") must not eat into other words ("connection").
-    static func withoutHost(_ error: any Error, of request: HTTPClientRequest) -> String {
-        let text = "\(error)"
-        guard var host = URLComponents(string: request.url)?.host, !host.isEmpty else { return text }
+    /// The transport's own words for a failure, with the cloud's address (configuration values, and
+    /// what they resolve to) taken out: they name the target ("[IPv4]localhost/127.0.0.1:443", "for host
+    /// …"). The host name is replaced where it stands as a name of its own (a one-word host, "nec", must
+    /// not eat into other words, "connection"), then the addresses it resolved to, then its port.
+    static func withoutAddress(_ error: any Error, of request: HTTPClientRequest) -> String {
+        var text = "\(error)"
+        guard let url = URLComponents(string: request.url), var host = url.host, !host.isEmpty else { return text }
         if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        let pattern = "(?<![A-Za-z0-9.-])" + NSRegularExpression.escapedPattern(for: host) + "(?![A-Za-z0-9-]|\\.[A-Za-z0-9])"
-        guard let expression = try? NSRegularExpression(pattern: pattern, options: .caseInsensitive) else { return text }
-        return expression.stringByReplacingMatches(
-            in: text, range: NSRange(text.startIndex..., in: text), withTemplate: NSRegularExpression.escapedTemplate(for: "the cloud's host"))
+        let port = url.port ?? (url.scheme?.lowercased() == "http" ? 80 : 443)
+        let replacements: [(pattern: String, with: String)] = [
+            ("(?<![A-Za-z0-9.-])" + NSRegularExpression.escapedPattern(for: host) + "(?![A-Za-z0-9-]|\\.[A-Za-z0-9])", "the cloud's host"),
+            // An IPv4 address, and an IPv6 one (two or more colons among hex digits) after the host's "/".
+            ("(?<![0-9.])\\d{1,3}(\\.\\d{1,3}){3}(?![0-9])", "its address"),
+            ("(?<=/)[0-9A-Fa-f]*(:[0-9A-Fa-f]*){2,}(?=:\\d+)", "its address"),
+            (":\(port)(?![0-9])", ""),
+        ]
+        for (pattern, replacement) in replacements {
+            guard let expression = try? NSRegularExpression(pattern: pattern, options: .caseInsensitive) else { continue }
+            text = expression.stringByReplacingMatches(
+                in: text, range: NSRange(text.startIndex..., in: text), withTemplate: NSRegularExpression.escapedTemplate(for: replacement))
+        }
+        return text
     }
 }
