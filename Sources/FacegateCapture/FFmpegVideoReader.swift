@@ -23,7 +23,7 @@ final class FFmpegVideoReader: ReplayReader {
 
     init(path: String, layout: PixelImage.Layout, ffmpegPath: String?) throws(CaptureError) {
         guard FileManager.default.isReadableFile(atPath: path) else {
-            throw CaptureError(.notFound, "cannot read the video file \(path)")
+            throw CaptureError(.notFound, "cannot read the video file")
         }
         let ffmpeg: String
         if let ffmpegPath { ffmpeg = ffmpegPath } else { ffmpeg = try Self.locate("ffmpeg") }
@@ -88,13 +88,13 @@ final class FFmpegVideoReader: ReplayReader {
         if filled == 0 { return .end }
         guard filled == count else {
             try finish()
-            throw CaptureError(.decodeFailed, "\(path): the decoder stopped inside a frame (\(filled) of \(count) bytes)")
+            throw CaptureError(.decodeFailed, "the video: the decoder stopped inside a frame (\(filled) of \(count) bytes)")
         }
         guard decoding else { return .skipped }
         do {
             return .frame(try PixelImage(width: width, height: height, layout: self.layout, pixels: pixels))
         } catch {
-            throw CaptureError(.decodeFailed, "\(path): \(error.message)")
+            throw CaptureError(.decodeFailed, "the video: \(error.message)")
         }
     }
 
@@ -105,12 +105,12 @@ final class FFmpegVideoReader: ReplayReader {
         guard process.terminationReason == .exit, process.terminationStatus == 0 else {
             let detail = errorTail.text.isEmpty ? "" : ": \(errorTail.text)"
             throw CaptureError(
-                .decodeFailed, "ffmpeg could not decode \(path) (exit \(process.terminationStatus))\(detail)")
+                .decodeFailed, "ffmpeg could not decode the video (exit \(process.terminationStatus))\(detail)")
         }
         // A damaged or truncated file decodes as far as it can and ffmpeg still exits 0; at its
         // "error" level it says nothing about a sound file, so anything it said is damage.
         if !errorTail.text.isEmpty {
-            throw CaptureError(.decodeFailed, "\(path) is damaged or truncated: \(errorTail.text)")
+            throw CaptureError(.decodeFailed, "the video is damaged or truncated: \(errorTail.text)")
         }
     }
 
@@ -175,21 +175,21 @@ final class FFmpegVideoReader: ReplayReader {
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
             let detail = String(decoding: errData.prefix(400), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-            throw CaptureError(.decodeFailed, "not a readable video: \(path)\(detail.isEmpty ? "" : ": \(detail)")")
+            throw CaptureError(.decodeFailed, "not a readable video\(detail.isEmpty ? "" : ": \(detail)")")
         }
         guard let probe = try? JSONDecoder().decode(ProbeOutput.self, from: outData),
             let stream = probe.streams?.first
         else {
-            throw CaptureError(.decodeFailed, "no video stream in \(path)")
+            throw CaptureError(.decodeFailed, "no video stream in the file")
         }
         guard let width = stream.width, let height = stream.height, width > 0, height > 0,
             width <= 8192, height <= 8192
         else {
-            throw CaptureError(.decodeFailed, "\(path): unusable frame size \(stream.width ?? 0)x\(stream.height ?? 0)")
+            throw CaptureError(.decodeFailed, "the video: unusable frame size \(stream.width ?? 0)x\(stream.height ?? 0)")
         }
         let rate = [stream.avg_frame_rate, stream.r_frame_rate].lazy.compactMap { $0.flatMap(Self.rational) }.first
         guard let rate, rate > 0.1, rate <= 1000 else {
-            throw CaptureError(.decodeFailed, "\(path): no usable frame rate")
+            throw CaptureError(.decodeFailed, "the video: no usable frame rate")
         }
         return StreamInfo(width: width, height: height, frameInterval: .nanoseconds(Int64((1e9 / rate).rounded())))
     }

@@ -68,7 +68,7 @@ public struct ReplayFrameSource: FrameSource {
     public init(path: String, configuration: Configuration = Configuration()) throws(CaptureError) {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw CaptureError(.notFound, "no such file or directory: \(path)")
+            throw CaptureError(.notFound, "no such file or directory")
         }
         try self.init(input: isDirectory.boolValue ? .imageDirectory(path) : .videoFile(path), configuration: configuration)
     }
@@ -228,14 +228,16 @@ final class ImageDirectoryReader: ReplayReader {
         guard let taken else { return .end }
         guard decoding else { return .skipped }
         let path = files[taken]
+        // Named by the frame's file name: the folder is the configuration's (`camera.replay_path`).
+        let name = (path as NSString).lastPathComponent
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw CaptureError(.notFound, "cannot read \(path)")
+            throw CaptureError(.notFound, "cannot read the frame \(name)")
         }
         do {
             let image = try ImageCodec.decode([UInt8](data))
             return .frame(layout == .gray8 ? image.grayscale() : image)
         } catch {
-            throw CaptureError(.decodeFailed, "\(path): \(error.message)")
+            throw CaptureError(.decodeFailed, "the frame \(name): \(error.message)")
         }
     }
 

@@ -242,7 +242,7 @@ final class V4L2Device {
         timeout: Duration, layout: PixelImage.Layout, shouldStop: () -> Bool
     ) throws(CaptureError) -> Captured? {
         let deadline = ContinuousClock.now + timeout
-        let fd = self.fd, path = self.path
+        let fd = self.fd
         var ready = Self.monotonicNow()
         let dequeued = try BufferRing.nextGoodBuffer(
             waitReadable: { () throws(CaptureError) -> Bool in

@@ -37,7 +37,7 @@ public struct OfflineCacheKey: Sendable {
     }
 
     /// Loads the key from a file, refusing one that others could read. Errors say what is wrong with the
-    /// file, not its path: the daemon names the key (`offline_cache.key`), the CLI the option.
+    /// file, not its path: the daemon names the key (`offline_cache.key`), `facegate cache` the path.
     public static func load(path: String) throws(OfflineCacheError) -> OfflineCacheKey {
         let contents = try readPrivateFile(path)
         return try OfflineCacheKey(bytes: decode(contents))
@@ -50,7 +50,7 @@ public struct OfflineCacheKey: Sendable {
     ) throws(OfflineCacheError) -> OfflineCacheKey {
         guard let directory = environment["CREDENTIALS_DIRECTORY"], !directory.isEmpty else {
             throw OfflineCacheError(
-                .keyFileUnreadable, "no systemd credentials: $CREDENTIALS_DIRECTORY is not set (add LoadCredential=\(name):... to the unit)")
+                .keyFileUnreadable, "no systemd credentials: $CREDENTIALS_DIRECTORY is not set (add the key's LoadCredential= to the unit)")
         }
         guard !name.isEmpty, !name.contains("/") else {
             throw OfflineCacheError(.invalidArgument, "a credential name is a plain file name")

@@ -181,7 +181,7 @@ struct DecisionFaultTests {
     /// The cache file cannot be read with the door's key (a new key file, a box restored from another's
     /// backup): the cache is off, and while the cloud is away everyone is denied offline, her too; the
     /// file is kept, and with its own key back she is let in offline again.
-    @Test func aCacheTheDoorCannotReadDeniesEveryoneOfflineUntilItsKeyIsBack() async throws {
+    @Test func aCacheTheDoorCannotReadDeniesOfflineUntilItsKeyIsBack() async throws {
         try await DoorRig.with { rig in
             _ = try await rig.enrol(Photos.enrolledPhoto)
             rig.configuration.backend.decisionDeadline = .seconds(2)

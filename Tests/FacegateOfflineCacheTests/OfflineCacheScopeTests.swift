@@ -1,5 +1,5 @@
 import FacegateCore
-import FacegateOfflineCache
+@testable import FacegateOfflineCache
 import FacegateTesting
 import Foundation
 import GRDB
@@ -71,6 +71,37 @@ struct OfflineCacheScopeTests {
         #expect(try await cache.match(alice).isEmpty)
         try await queue.write { db in try db.execute(sql: "UPDATE face_entry SET scope = NULL") }
         #expect(try await cache.match(alice).isEmpty, "a row sealed with its scope does not open without it")
+    }
+
+    @Test("a face an earlier facegate kept (no scope) opens the door offline only where the door searches everyone")
+    func aFaceKeptWithoutAScope() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let key = randomKey()
+        let cache = try makeCache(folder, key: key)
+        var generator = DescriptorGenerator(seed: 13)
+        let alice = generator.descriptor()
+        // Written as facegate wrote its rows before the scope column: sealed without a scope, none stored.
+        let id = UUID().uuidString, tagsJSON = CacheSealing.tagsJSON(["staff"])
+        let remembered = Date().cacheMilliseconds, expires = remembered + 3_600_000
+        let sealed = try CacheSealing.seal(
+            CacheSealing.encode(alice),
+            context: CacheSealing.entryContext(
+                id: id, subjectId: "alice", tagsJSON: tagsJSON, rememberedAt: remembered, expiresAt: expires, scopeJSON: nil),
+            key: key)
+        let queue = try DatabaseQueue(path: folder.file("cache.sqlite"))
+        try await queue.write { db in
+            try db.execute(
+                sql: "INSERT INTO face_entry (id, subject_id, tags, remembered_at, expires_at, sealed_descriptor, scope) VALUES (?, ?, ?, ?, ?, ?, NULL)",
+                arguments: [id, "alice", tagsJSON, remembered, expires, sealed])
+        }
+        func searched(_ policy: DoorPolicy) async throws -> Bool? {
+            try await cache.match(alice, stillSearches: { policy.stillSearches(grantedUnder: $0) }).first?.stillSearched
+        }
+        // It opens (it is a real row, found by its likeness), but which search granted it is unknown.
+        #expect(try await searched(Self.necPolicy(tags: ["staff"])) == false)
+        #expect(try await searched(Self.neoCheckPolicy(list: "staff")) == false)
+        #expect(try await searched(Self.necPolicy(tags: [])) == true)
     }
 
     @Test("a pending re-check keeps who the offline grant let in, authenticated")

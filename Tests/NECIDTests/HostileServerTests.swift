@@ -265,14 +265,17 @@ import FacegateTesting
             var description = "connection to nec failed: host nec, port 443 (nec.example is another)"
         }
         let text = CloudHTTP.withoutAddress(Failure(), of: HTTPClientRequest(url: "https://nec/v1.1/health"))
-        #expect(text == "connection to the cloud's host failed: host the cloud's host, port 443 (nec.example is another)", "\(text)")
+        #expect(text == "connection to the cloud's host failed: host the cloud's host, its port (nec.example is another)", "\(text)")
         // A name that resolved to IPv4 and IPv6 addresses, on its port; the errno's number stays.
         struct Resolved: Error, CustomStringConvertible {
-            var description = "[IPv4]nec.example.com/203.0.113.7:8443 refused (errno: 111); [IPv6]nec.example.com/2001:db8::7:8443 reset"
+            var description =
+                "[IPv4]nec.example.com/203.0.113.7:8443 refused (errno: 111); [IPv6]nec.example.com/::ffff:203.0.113.8:8443 reset; "
+                + "no address for host nec.example.com, port 8443; OID 2.5.29.17"
         }
         let resolved = CloudHTTP.withoutAddress(Resolved(), of: HTTPClientRequest(url: "https://nec.example.com:8443/v1.1/health"))
         #expect(
-            resolved == "[IPv4]the cloud's host/its address refused (errno: 111); [IPv6]the cloud's host/its address reset", "\(resolved)")
+            resolved == "[IPv4]the cloud's host/its address refused (errno: 111); [IPv6]the cloud's host/its address reset; "
+                + "no address for host the cloud's host, its port; OID 2.5.29.17", "\(resolved)")
     }
 
     /// Issue 9, item 9: a 429 or 5xx, whatever its body, keeps its HTTP status in the error, which is

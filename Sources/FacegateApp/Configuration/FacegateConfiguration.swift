@@ -216,11 +216,11 @@ public enum SecretReference: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    /// Never the secret itself.
+    /// Never the secret itself, nor where it is kept (a configuration value too).
     public var description: String {
         switch self {
-        case .credential(let name): "credential:\(name)"
-        case .file(let path): "file:\(path)"
+        case .credential: "a systemd credential"
+        case .file: "a file"
         case .inline: "inline value"
         }
     }

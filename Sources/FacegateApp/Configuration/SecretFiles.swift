@@ -36,7 +36,7 @@ public enum SecretFiles {
             do {
                 return try PrivateFile.readSecret(directory + "/" + name, ownerOnly: false)
             } catch {
-                throw Failure(description: "the credential's file \(error.detail)")
+                throw Failure(description: "the systemd credential (LoadCredential= in the unit) \(error.detail)")
             }
         case .file(let path):
             do {
@@ -64,7 +64,7 @@ extension FacegateConfiguration {
             }
         }
         if let models = modelsDirectory, !files.fileExists(atPath: models + "/" + FaceModelFiles.landmarks) {
-            problems.append(ConfigProblem(path: "models", message: FaceModelFiles.missing))
+            problems.append(ConfigProblem(path: "models", message: FaceModelFiles.missing(named: true)))
         }
         if liveness.enabled {
             do {
@@ -107,8 +107,13 @@ extension FacegateConfiguration {
 
 enum FaceModelFiles {
     static let landmarks = "shape_predictor_5_face_landmarks.dat"
-    /// The folder named by `models` without them (its path is the file's, not the message's).
-    static let missing = "names a folder without \(landmarks) (scripts/setup downloads the models)"
+    /// The folder named by `models` without them (its path is the file's, not the message's), or,
+    /// with `models` unset, none of the default folders with them.
+    static func missing(named: Bool) -> String {
+        named
+            ? "names a folder without \(landmarks) (scripts/setup downloads the models)"
+            : "not set, and no default models folder holds \(landmarks) (scripts/setup downloads the models)"
+    }
 }
 
 extension PADModels {

@@ -163,7 +163,7 @@ public struct DoorParts: Sendable {
             // restarting will not. Anything else the engine says is not the configuration's fault.
             // Said without the folder: its path is the file's (`models`), or one of the default folders.
             switch error.code {
-            case .modelMissing: throw DaemonStartError(key: "models", FaceModelFiles.missing)
+            case .modelMissing: throw DaemonStartError(key: "models", FaceModelFiles.missing(named: configuration.modelsDirectory != nil))
             case .modelInvalid:
                 throw DaemonStartError(key: "models", "names a folder whose face models cannot be loaded (scripts/setup downloads them again)")
             default: throw DaemonStartError(key: "models", error.description, cause: .environment)
@@ -182,7 +182,7 @@ public struct DoorParts: Sendable {
             return try PresentationAttackDetector(models: liveness.modelsDirectory, settings: .init(threshold: liveness.threshold))
         } catch {
             // Said without the folder: its path is the file's, or one of the default folders.
-            if (error as? LivenessError)?.code == .modelMissing { throw DaemonStartError(key: "liveness.models", PADModels.missing) }
+            if error.code == .modelMissing { throw DaemonStartError(key: "liveness.models", PADModels.missing) }
             throw DaemonStartError(key: "liveness.models", "names presentation-attack models that cannot be loaded (scripts/setup installs them)")
         }
     }
@@ -215,8 +215,8 @@ public struct DoorParts: Sendable {
                     configuration: .init(pacing: .realTime, imagesPerSecond: Double(camera.framesPerSecond), loops: camera.replayLoops))
             } catch {
                 // Said without the path, which is the file's.
-                throw DaemonStartError(
-                    key: "camera.replay_path", error.code == .notFound ? "names nothing that exists" : "cannot be replayed (\(error.code))")
+                if error.code == .notFound { throw DaemonStartError(key: "camera.replay_path", "names nothing that exists") }
+                throw DaemonStartError(key: "camera.fps", "is not a rate a replay can play (more than 0, at most 1000)")
             }
         }
     }

@@ -164,10 +164,13 @@ public struct CloudHTTP: Sendable {
         let port = url.port ?? (url.scheme?.lowercased() == "http" ? 80 : 443)
         let replacements: [(pattern: String, with: String)] = [
             ("(?<![A-Za-z0-9.-])" + NSRegularExpression.escapedPattern(for: host) + "(?![A-Za-z0-9-]|\\.[A-Za-z0-9])", "the cloud's host"),
-            // An IPv4 address, and an IPv6 one (two or more colons among hex digits) after the host's "/".
-            ("(?<![0-9.])\\d{1,3}(\\.\\d{1,3}){3}(?![0-9])", "its address"),
-            ("(?<=/)[0-9A-Fa-f]*(:[0-9A-Fa-f]*){2,}(?=:\\d+)", "its address"),
+            // The addresses it resolved to, where the transport names a target ("host/address:port"):
+            // IPv6 first (two or more colons, an IPv4 tail allowed), then IPv4.
+            ("(?<=/)[0-9A-Fa-f]*(:[0-9A-Fa-f.]*){2,}(?=:\\d+)", "its address"),
+            ("(?<=/)\\d{1,3}(\\.\\d{1,3}){3}(?=:\\d+)", "its address"),
+            // Its port: after an address (":443") and in a resolver's words ("port 443").
             (":\(port)(?![0-9])", ""),
+            ("(?<![A-Za-z])port \(port)(?![0-9])", "its port"),
         ]
         for (pattern, replacement) in replacements {
             guard let expression = try? NSRegularExpression(pattern: pattern, options: .caseInsensitive) else { continue }

@@ -24,12 +24,21 @@ struct CacheFileOptions: ParsableArguments {
 
     func openCache() throws -> OfflineFaceCache {
         let key: OfflineCacheKey
+        // The key's errors say what is wrong with the file, not which: this command names it.
         if let keyFile {
-            key = try OfflineCacheKey.load(path: keyFile)
+            do { key = try OfflineCacheKey.load(path: keyFile) } catch { throw CommandError("\(keyFile): \(error.message)") }
         } else if ProcessInfo.processInfo.environment["CREDENTIALS_DIRECTORY"] != nil {
-            key = try OfflineCacheKey.loadCredential(named: OfflineCacheKey.credentialName)
+            do {
+                key = try OfflineCacheKey.loadCredential(named: OfflineCacheKey.credentialName)
+            } catch {
+                throw CommandError("the credential \(OfflineCacheKey.credentialName): \(error.message)")
+            }
         } else {
-            key = try OfflineCacheKey.load(path: OfflineCacheKey.defaultPath)
+            do {
+                key = try OfflineCacheKey.load(path: OfflineCacheKey.defaultPath)
+            } catch {
+                throw CommandError("\(OfflineCacheKey.defaultPath): \(error.message)")
+            }
         }
         guard FileManager.default.fileExists(atPath: database) else {
             throw CommandError("no offline cache at \(database)")
