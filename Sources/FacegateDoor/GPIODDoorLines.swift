@@ -104,14 +104,16 @@ public final class GPIODDoorLines: DoorLines {
                 throw error.about(role)
             }
         }
+        var requestedRelay: RequestedLine?
         do {
             let consumer = configuration.consumer
             let lockedEnergised = configuration.failMode == .safe
-            relay = try configuration.relay.map { (address) throws(DoorError) in
+            requestedRelay = try configuration.relay.map { (address) throws(DoorError) in
                 try RequestedLine(try line(address, .relay), address: address, role: .relay) { line, flags in
                     gpiod_line_request_output_flags(line, consumer, flags, lockedEnergised ? 1 : 0)
                 }
             }
+            relay = requestedRelay
             contact = try configuration.contact.map { (address) throws(DoorError) in
                 try RequestedLine(try line(address, .contact), address: address, role: .contact) { line, flags in
                     gpiod_line_request_both_edges_events_flags(line, consumer, flags)
@@ -123,6 +125,9 @@ public final class GPIODDoorLines: DoorLines {
                 }
             }
         } catch {
+            // The relay, already held (a later line failed), is let go as ``release()`` does: de-energised first.
+            try? requestedRelay?.set(0)
+            requestedRelay?.release()
             for chip in opened.values { chip.close() }
             throw error
         }

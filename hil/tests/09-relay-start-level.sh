@@ -53,3 +53,31 @@ start_and_trace false false 0 0 "fail-secure"
 start_and_trace true false 1 0 "fail-safe"
 # A fail-secure relay on an active-low driver: locked (de-energised) is a high line, and so is rest.
 start_and_trace false true 1 1 "fail-secure active-low"
+
+# A contact line the chip does not have: refused as the configuration's problem, by the contact's key and
+# without the line's or chip's name; the relay, requested first, is released locked, never unlocked.
+cat >$work/facegate.yaml <<YAML
+models: $work/models
+camera: {source: replay, replay_path: $work}
+control: {socket: off}
+liveness: {enabled: false}
+door:
+  relay: {chip: $SIM_CHIP, line: relay}
+  contact: {chip: $SIM_CHIP, line: no-such-line}
+journal: {path: $work/journal.sqlite}
+YAML
+echo >$tracing/trace
+echo 1 >$tracing/events/gpio/gpio_value/enable
+echo 1 >$tracing/tracing_on
+facegate run --config $work/facegate.yaml >$work/run.log 2>&1
+code=$?
+echo 0 >$tracing/tracing_on
+echo 0 >$tracing/events/gpio/gpio_value/enable
+expect_eq "$code" 78 "missing contact line: exit status ($(tail -1 $work/run.log | cut -c1-200))"
+refusal=$(grep "refusing to start" $work/run.log)
+echo "missing contact line: $refusal" | cut -c1-240
+echo "$refusal" | grep -q "key=door.contact" || fail "the contact's key is not named: $refusal"
+echo "$refusal" | grep -q "no such line" || fail "the refusal does not say what is wrong: $refusal"
+! echo "$refusal" | grep -q "no-such-line\|$SIM_CHIP" || fail "the refusal names the line or chip from the file: $refusal"
+driven=$(grep -o "gpio_value: *$relay_gpio set [01]" $tracing/trace | sed 's/.* set //' | tr '\n' ' ')
+expect_eq "$driven" "0 0 " "missing contact line: the levels driven on the relay (request, release)"
