@@ -108,24 +108,30 @@ public final class GPIODDoorLines: DoorLines {
         do {
             let consumer = configuration.consumer
             let lockedEnergised = configuration.failMode == .safe
-            requestedRelay = try configuration.relay.map { (address) throws(DoorError) in
-                try RequestedLine(try line(address, .relay), address: address, role: .relay) { line, flags in
+            // Every chip and line is found before any is requested: a chip that is not there yet (waited
+            // for, looked for again every second) never has the relay requested and let go at each look.
+            let relayLine = try configuration.relay.map { (address) throws(DoorError) in (address, try line(address, .relay)) }
+            let contactLine = try configuration.contact.map { (address) throws(DoorError) in (address, try line(address, .contact)) }
+            let exitLine = try configuration.exitButton.map { (address) throws(DoorError) in (address, try line(address, .exitButton)) }
+            requestedRelay = try relayLine.map { (address, line) throws(DoorError) in
+                try RequestedLine(line, address: address, role: .relay) { line, flags in
                     gpiod_line_request_output_flags(line, consumer, flags, lockedEnergised ? 1 : 0)
                 }
             }
             relay = requestedRelay
-            contact = try configuration.contact.map { (address) throws(DoorError) in
-                try RequestedLine(try line(address, .contact), address: address, role: .contact) { line, flags in
+            contact = try contactLine.map { (address, line) throws(DoorError) in
+                try RequestedLine(line, address: address, role: .contact) { line, flags in
                     gpiod_line_request_both_edges_events_flags(line, consumer, flags)
                 }
             }
-            exitButton = try configuration.exitButton.map { (address) throws(DoorError) in
-                try RequestedLine(try line(address, .exitButton), address: address, role: .exitButton) { line, flags in
+            exitButton = try exitLine.map { (address, line) throws(DoorError) in
+                try RequestedLine(line, address: address, role: .exitButton) { line, flags in
                     gpiod_line_request_rising_edge_events_flags(line, consumer, flags)
                 }
             }
         } catch {
-            // The relay, already held (a later line failed), is let go as ``release()`` does: de-energised first.
+            // The relay, already held (a later line's request failed: held by another process), is let go
+            // as ``release()`` does: de-energised first.
             try? requestedRelay?.set(0)
             requestedRelay?.release()
             for chip in opened.values { chip.close() }

@@ -50,7 +50,7 @@ public struct OfflineCacheKey: Sendable {
     ) throws(OfflineCacheError) -> OfflineCacheKey {
         guard let directory = environment["CREDENTIALS_DIRECTORY"], !directory.isEmpty else {
             throw OfflineCacheError(
-                .keyFileUnreadable, "no systemd credentials: $CREDENTIALS_DIRECTORY is not set (add the key's LoadCredential= to the unit)")
+                .keyFileUnreadable, "no systemd credentials: $CREDENTIALS_DIRECTORY is not set (run under the unit, whose LoadCredential= provides it, or name a file:/path)")
         }
         guard !name.isEmpty, !name.contains("/") else {
             throw OfflineCacheError(.invalidArgument, "a credential name is a plain file name")

@@ -62,6 +62,8 @@ struct ReplayImageDirectoryTests {
         #expect(delivered == 1)
         #expect(error?.code == .decodeFailed)
         #expect(error?.message.contains("b.jpg") == true)
+        // The folder is the configuration's (`camera.replay_path`): the frame is named by its file name only.
+        #expect(error?.message.contains(directory) == false, "\(String(describing: error))")
     }
 
     @Test func anEmptyDirectoryIsAClearError() async throws {
@@ -135,6 +137,7 @@ struct ReplayVideoTests {
         }
         #expect(frames > 0, "what the file holds is still delivered")
         #expect(error?.code == .decodeFailed && error?.message.contains("damaged or truncated") == true, "\(String(describing: error))")
+        #expect(error?.message.contains(cut.lastPathComponent) == false, "the video's path is the configuration's")
     }
 
     @Test func decodesTheHamiltonClipAsGray() async throws {

@@ -51,5 +51,6 @@ struct CacheCommandTests {
         let loose = try run(["cache", "list"] + files)
         #expect(loose.status != 0)
         #expect(loose.errors.contains("chmod 600"))
+        #expect(loose.errors.contains(keyPath), "the command names the key file it was given: \(loose.errors)")
     }
 }

@@ -1,8 +1,10 @@
+# timeout: 120
 # At start-up the daemon requests the relay line already at its locked level: no glitch to the unlocked
 # level, however short, before its first lock. The kernel's own gpio tracepoints record every level a
 # program drives on a line, the request's initial value included, so the test reads what was driven
 # instead of sampling the line. `facegate run` is started with an empty models folder: the relay is
-# requested before the models, then released again when they are missing (exit 78), never unlocked.
+# requested before the models, then released again when they are missing (exit 78), never driven unlocked
+# (a fail-safe relay's release is its resting level, unlocked, as when facegate dies).
 gpio_sim_chip door relay contact exit
 tracing=/sys/kernel/tracing
 [ -d $tracing/events ] || mount -t tracefs none $tracing || fail "cannot mount tracefs"
@@ -54,30 +56,46 @@ start_and_trace true false 1 0 "fail-safe"
 # A fail-secure relay on an active-low driver: locked (de-energised) is a high line, and so is rest.
 start_and_trace false true 1 1 "fail-secure active-low"
 
-# A contact line the chip does not have: refused as the configuration's problem, by the contact's key and
-# without the line's or chip's name; the relay, requested first, is released locked, never unlocked.
-cat >$work/facegate.yaml <<YAML
+# The contact's line, wrong or held by another process. $1 = door.fail_safe, $2 = the contact's line name,
+# $3 = the expected exit, $4 = the levels the relay must be driven to, $5 = a name for the case.
+contact_case() {
+    cat >$work/facegate.yaml <<YAML
 models: $work/models
 camera: {source: replay, replay_path: $work}
 control: {socket: off}
 liveness: {enabled: false}
 door:
   relay: {chip: $SIM_CHIP, line: relay}
-  contact: {chip: $SIM_CHIP, line: no-such-line}
+  contact: {chip: $SIM_CHIP, line: $2}
+  fail_safe: $1
 journal: {path: $work/journal.sqlite}
 YAML
-echo >$tracing/trace
-echo 1 >$tracing/events/gpio/gpio_value/enable
-echo 1 >$tracing/tracing_on
-facegate run --config $work/facegate.yaml >$work/run.log 2>&1
-code=$?
-echo 0 >$tracing/tracing_on
-echo 0 >$tracing/events/gpio/gpio_value/enable
-expect_eq "$code" 78 "missing contact line: exit status ($(tail -1 $work/run.log | cut -c1-200))"
-refusal=$(grep "refusing to start" $work/run.log)
-echo "missing contact line: $refusal" | cut -c1-240
-echo "$refusal" | grep -q "key=door.contact" || fail "the contact's key is not named: $refusal"
-echo "$refusal" | grep -q "no such line" || fail "the refusal does not say what is wrong: $refusal"
-! echo "$refusal" | grep -q "no-such-line\|$SIM_CHIP" || fail "the refusal names the line or chip from the file: $refusal"
-driven=$(grep -o "gpio_value: *$relay_gpio set [01]" $tracing/trace | sed 's/.* set //' | tr '\n' ' ')
-expect_eq "$driven" "0 0 " "missing contact line: the levels driven on the relay (request, release)"
+    echo >$tracing/trace
+    echo 1 >$tracing/events/gpio/gpio_value/enable
+    echo 1 >$tracing/tracing_on
+    facegate run --config $work/facegate.yaml >$work/run.log 2>&1
+    code=$?
+    echo 0 >$tracing/tracing_on
+    echo 0 >$tracing/events/gpio/gpio_value/enable
+    expect_eq "$code" "$3" "$5: exit status ($(tail -1 $work/run.log | cut -c1-200))"
+    refusal=$(grep "start" $work/run.log | grep "key=door.contact")
+    echo "$5: $refusal" | cut -c1-240
+    [ -n "$refusal" ] || fail "$5: the contact's key is not named: $(tail -2 $work/run.log)"
+    ! echo "$refusal" | grep -q -e "$SIM_CHIP" || fail "$5: the refusal names the chip from the file: $refusal"
+    # (A line called "contact" is named by its key anyway; a made-up name must not come back.)
+    [ "$2" = contact ] || ! echo "$refusal" | grep -q -e "$2" || fail "$5: the refusal names the line from the file: $refusal"
+    driven=$(grep -o "gpio_value: *$relay_gpio set [01]" $tracing/trace | sed 's/.* set //' | tr '\n' ' ')
+    expect_eq "$driven" "$4" "$5: the levels driven on the relay"
+}
+
+# A line the chip does not have: the configuration's problem (78), found before the relay is requested,
+# so the relay is never driven at all.
+contact_case false no-such-line 78 "" "missing contact line"
+# The contact held by another process: the relay, already requested, is let go de-energised (fail-secure
+# 0 then 0; fail-safe 1, locked, then 0), and the start fails for systemd to try again (1).
+facegate door watch --chip "$SIM_CHIP" --contact contact >/dev/null 2>&1 &
+holder=$!
+sleep 1
+contact_case false contact 1 "0 0 " "busy contact, fail-secure"
+contact_case true contact 1 "1 0 " "busy contact, fail-safe"
+kill $holder; wait $holder 2>/dev/null || true
