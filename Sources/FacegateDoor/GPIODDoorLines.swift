@@ -230,7 +230,6 @@ public final class GPIODDoorLines: DoorLines {
 /// An open gpiochip.
 private final class ChipHandle: Sendable {
     private let pointer: Mutex<GPIODPointer?>
-    let name: String
 
     init(_ name: String) throws(DoorError) {
         guard let chip = gpiod_chip_open_lookup(name) else {
@@ -238,7 +237,6 @@ private final class ChipHandle: Sendable {
             throw DoorError(.chipNotFound, "no such GPIO chip (\(String(cString: strerror(code))))", errno: code)
         }
         self.pointer = Mutex(GPIODPointer(chip))
-        self.name = name
     }
 
     func line(_ nameOrOffset: String) throws(DoorError) -> OpaquePointer {
@@ -265,7 +263,6 @@ private final class ChipHandle: Sendable {
 private final class RequestedLine: Sendable {
     private let line: Mutex<GPIODPointer?>
     private let fd: Int32
-    let address: GPIOLineAddress
     let role: DoorLineRole
 
     init(
@@ -289,7 +286,6 @@ private final class RequestedLine: Sendable {
         }
         self.line = Mutex(GPIODPointer(line))
         self.fd = gpiod_line_event_get_fd(line)  // -1 for outputs
-        self.address = address
         self.role = role
     }
 

@@ -16,19 +16,18 @@ relay_gpio=$base
 work=/tmp/relay-start-level
 rm -rf $work && mkdir -p $work/models
 
-# $1 = door.fail_safe, $2 = the relay's active_low, $3 = the raw level that locks, $4 = the raw level
-# the line is left at when released (de-energised), $5 = a name for the wiring.
-start_and_trace() {
+# Runs `facegate run` on a configuration whose `door:` section is $1 (its lines, indented), with the relay's
+# levels traced; sets `code` (the exit status) and `driven` (every level driven on the relay, in order:
+# "0 1 ...").
+run_traced() {
     cat >$work/facegate.yaml <<EOF
 models: $work/models
 camera: {source: replay, replay_path: $work}
 control: {socket: off}
 liveness: {enabled: false}
-door:
-  relay: {chip: $SIM_CHIP, line: relay, active_low: $2}
-  fail_safe: $1
-  pulse_seconds: 2
 journal: {path: $work/journal.sqlite}
+door:
+$1
 EOF
     echo 0 >$tracing/tracing_on
     echo >$tracing/trace
@@ -38,10 +37,16 @@ EOF
     code=$?
     echo 0 >$tracing/tracing_on
     echo 0 >$tracing/events/gpio/gpio_value/enable
+    driven=$(grep -o "gpio_value: *$relay_gpio set [01]" $tracing/trace | sed 's/.* set //' | tr '\n' ' ')
+}
+
+# $1 = door.fail_safe, $2 = the relay's active_low, $3 = the raw level that locks, $4 = the raw level
+# the line is left at when released (de-energised), $5 = a name for the wiring.
+start_and_trace() {
+    run_traced "  relay: {chip: $SIM_CHIP, line: relay, active_low: $2}
+  fail_safe: $1"
     expect_eq "$code" 78 "$5: exit status with the models missing ($(tail -1 $work/run.log | cut -c1-200))"
     grep "refusing to start" $work/run.log | grep -q "key=models" || fail "$5: not refused for the models: $(tail -2 $work/run.log)"
-    # Every level driven on the relay line, in order ("set 0 set 1 ...").
-    driven=$(grep -o "gpio_value: *$relay_gpio set [01]" $tracing/trace | sed 's/.* set //' | tr '\n' ' ')
     echo "$5: levels driven on the relay: $driven"
     [ -n "$driven" ] || fail "$5: the relay line was never driven (was it requested?)"
     # Exactly two: the request's own level (locked), then the level it is released at (de-energised).
@@ -59,24 +64,9 @@ start_and_trace false true 1 1 "fail-secure active-low"
 # The contact's line, wrong or held by another process. $1 = door.fail_safe, $2 = the contact's line name,
 # $3 = the expected exit, $4 = the levels the relay must be driven to, $5 = a name for the case.
 contact_case() {
-    cat >$work/facegate.yaml <<YAML
-models: $work/models
-camera: {source: replay, replay_path: $work}
-control: {socket: off}
-liveness: {enabled: false}
-door:
-  relay: {chip: $SIM_CHIP, line: relay}
+    run_traced "  relay: {chip: $SIM_CHIP, line: relay}
   contact: {chip: $SIM_CHIP, line: $2}
-  fail_safe: $1
-journal: {path: $work/journal.sqlite}
-YAML
-    echo >$tracing/trace
-    echo 1 >$tracing/events/gpio/gpio_value/enable
-    echo 1 >$tracing/tracing_on
-    facegate run --config $work/facegate.yaml >$work/run.log 2>&1
-    code=$?
-    echo 0 >$tracing/tracing_on
-    echo 0 >$tracing/events/gpio/gpio_value/enable
+  fail_safe: $1"
     expect_eq "$code" "$3" "$5: exit status ($(tail -1 $work/run.log | cut -c1-200))"
     refusal=$(grep "start" $work/run.log | grep "key=door.contact")
     echo "$5: $refusal" | cut -c1-240
@@ -84,7 +74,6 @@ YAML
     ! echo "$refusal" | grep -q -e "$SIM_CHIP" || fail "$5: the refusal names the chip from the file: $refusal"
     # (A line called "contact" is named by its key anyway; a made-up name must not come back.)
     [ "$2" = contact ] || ! echo "$refusal" | grep -q -e "$2" || fail "$5: the refusal names the line from the file: $refusal"
-    driven=$(grep -o "gpio_value: *$relay_gpio set [01]" $tracing/trace | sed 's/.* set //' | tr '\n' ' ')
     expect_eq "$driven" "$4" "$5: the levels driven on the relay"
 }
 
