@@ -251,6 +251,7 @@ let package = Package(
                 "FacegateImageCodec", "FacegateJournal", "FacegateOfflineCache", "FacegateQuality", "FacegateEmulators",
                 "FacegateTesting",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

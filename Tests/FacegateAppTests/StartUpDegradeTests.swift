@@ -6,6 +6,7 @@ import FacegateDoor
 import FacegateJournal
 import FacegateOfflineCache
 import Foundation
+import GRDB
 import Logging
 import Synchronization
 import Testing
@@ -94,6 +95,46 @@ struct DoorStartUpDegradeTests {
         #expect(parts.cache == nil)
         #expect(parts.degradations.map(\.detail) == ["offline cache off: the file cannot be opened (corrupt, not a cache, or no access)"])
         #expect(!log.text.contains(bench.folder.path), "\(log.text)")
+    }
+
+    /// A cache a newer facegate migrated (a box downgraded after an update): turned off, not rolled back or
+    /// rewritten, so that the newer facegate finds its faces again when it is back.
+    @Test func aCacheWrittenByANewerFacegateIsTurnedOffAndLeftAsItIs() async throws {
+        let bench = try Bench()
+        let file = bench.path("offline-cache.sqlite")
+        do {
+            let cache = try OfflineFaceCache(configuration: .init(path: file), key: try OfflineCacheKey.load(path: bench.path("door-key")))
+            try await cache.remember(
+                subjectId: "alice", tags: ["staff"], grantedUnder: ["staff"], descriptor: try FaceDescriptor([Float](repeating: 0.1, count: 128)),
+                at: Date())
+        }
+        // What a newer facegate's migration leaves behind: a step this one does not know.
+        let queue = try DatabaseQueue(path: file)
+        try await queue.write { db in
+            try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v99-from-a-newer-facegate')")
+        }
+        let before = try await Self.everyRow(of: queue)
+        try queue.close()
+        let log = CapturedLogs()
+
+        let parts = try bench.open(logger: log.logger(level: .debug))
+        #expect(parts.cache == nil)
+        #expect(parts.degradations == [StartDegradation(key: "offline_cache.path", detail: "offline cache off: written by a newer facegate")])
+        #expect(!log.text.contains(bench.folder.path), "\(log.text)")
+        // Not migrated, rolled back or emptied: every table and row as the newer facegate left them.
+        let after = try await Self.everyRow(of: DatabaseQueue(path: file))
+        #expect(after == before)
+        #expect(before.contains { $0.contains("v99-from-a-newer-facegate") } && before.contains { $0.hasPrefix("face_entry") })
+    }
+
+    /// Every row of every table, as text, table by table.
+    static func everyRow(of database: DatabaseQueue) async throws -> [String] {
+        try await database.read { db in
+            let tables = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+            return try tables.flatMap { table in
+                try Row.fetchAll(db, sql: "SELECT * FROM \(table.quotedDatabaseIdentifier) ORDER BY rowid").map { "\(table) \($0)" }
+            }
+        }
     }
 
     @Test func aCacheKeyThatIsMissingIsAConfigurationProblem() throws {
