@@ -15,7 +15,9 @@ public protocol DoorLines: Sendable {
     func driveRelay(unlocked: Bool) throws
     /// The contact's current state, nil when no contact is wired.
     func contactIsOpen() throws -> Bool?
-    /// Input changes until the stream is dropped; the stream fails if the lines are lost.
+    /// The inputs until the stream is dropped; the stream fails if the lines are lost. It begins with
+    /// the contact's level as the stream is made (when a contact is wired), then its changes: a door
+    /// opened while the daemon was starting is seen, and no change falls between a read and the watch.
     func inputs() -> AsyncThrowingStream<DoorInput, any Error>
     /// Which state the relay rests in when it is not energised, and so which state the door is in
     /// after ``release()`` or when facegate dies.

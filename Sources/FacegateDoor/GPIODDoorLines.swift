@@ -170,6 +170,8 @@ public final class GPIODDoorLines: DoorLines {
             // Contacts bounce: after an edge, wait until the line has been quiet for
             // `settle`, then report the level it settled at (if it changed).
             var reportedOpen = (try? contact?.value()).map { $0 == 1 }
+            // The level it starts from, first: whatever the controller read before the watch began may be stale.
+            if let reportedOpen { continuation.yield(.contact(open: reportedOpen)) }
             var settlingSince: ContinuousClock.Instant?
             do {
                 while !stop.isSet {

@@ -76,7 +76,11 @@ public final class SimulatedDoorLines: DoorLines {
 
     public func inputs() -> AsyncThrowingStream<DoorInput, any Error> {
         let (stream, continuation) = AsyncThrowingStream.makeStream(of: DoorInput.self)
-        state.withLock { $0.continuations.append(continuation) }
+        // Like the real lines: the contact's level first, then its changes (under the lock, so none is missed).
+        state.withLock { state in
+            state.continuations.append(continuation)
+            continuation.yield(.contact(open: state.contactOpen))
+        }
         return stream
     }
 

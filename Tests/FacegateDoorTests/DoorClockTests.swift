@@ -56,6 +56,65 @@ struct DoorClockTests {
         #expect(await iterator.next() == .heldOpen)
     }
 
+    @Test("a door found open at start-up raises the held-open alarm once the held-open time has run, with no other input")
+    func aDoorFoundOpenAtStartUpIsTimedForHeldOpen() async throws {
+        let clock = TestClock()
+        let lines = SimulatedDoorLines()
+        lines.setContact(open: true)
+        let door = try ClockedDoorController(lines: lines, timing: DoorTiming(heldOpenAfter: .seconds(30)), clock: clock)
+        let events = await door.events()
+        let running = Task { try await door.run() }
+        defer { running.cancel() }
+
+        #expect(await clock.waitForSleepers(), "the held-open timer is armed at start-up")
+        clock.advance(by: .seconds(29))
+        #expect(clock.sleepers == 1, "not before its time")
+        clock.advance(by: .seconds(1))
+        var iterator = events.makeAsyncIterator()
+        #expect(await iterator.next() == .heldOpen)
+    }
+
+    @Test("a door opened while the daemon was starting (after the controller read the contact) is a forced opening, then held open")
+    func aDoorOpenedDuringStartUpIsSeen() async throws {
+        let clock = TestClock()
+        let lines = SimulatedDoorLines()
+        let door = try ClockedDoorController(lines: lines, timing: DoorTiming(heldOpenAfter: .seconds(30)), clock: clock)
+        let events = await door.events()
+        // Forced while the models, camera and cloud were still being opened: nobody is watching yet.
+        lines.setContact(open: true)
+        let running = Task { try await door.run() }
+        defer { running.cancel() }
+
+        var iterator = events.makeAsyncIterator()
+        #expect(await iterator.next() == .opened(authorized: false))
+        #expect(await iterator.next() == .forcedOpen)
+        #expect(await clock.waitForSleepers())
+        clock.advance(by: .seconds(30))
+        #expect(await iterator.next() == .heldOpen)
+        // And its closing is seen, not taken for a state the door was already in.
+        lines.setContact(open: false)
+        #expect(await iterator.next() == .closed)
+    }
+
+    @Test("a door closed while the daemon was starting raises no held-open alarm")
+    func aDoorClosedDuringStartUpIsNotHeldOpen() async throws {
+        let clock = TestClock()
+        let lines = SimulatedDoorLines()
+        lines.setContact(open: true)
+        let door = try ClockedDoorController(lines: lines, timing: DoorTiming(heldOpenAfter: .seconds(30)), clock: clock)
+        let events = await door.events()
+        lines.setContact(open: false)
+        let running = Task { try await door.run() }
+        defer { running.cancel() }
+
+        var iterator = events.makeAsyncIterator()
+        #expect(await iterator.next() == .closed)
+        clock.advance(by: .seconds(60))
+        lines.setContact(open: true)
+        #expect(await iterator.next() == .opened(authorized: false), "the next opening is seen")
+        #expect(await iterator.next() == .forcedOpen)
+    }
+
     @Test("a lock write that keeps failing is retried after 50 ms, then 100 ms, of the door's clock, then is a fault")
     func relockRetriesPauseOnTheDoorsClock() async throws {
         let clock = TestClock()

@@ -11,3 +11,15 @@ wait_for_text /tmp/alarms.log 50 '"event":"closed"' || fail "no closing"
 kill $watch; wait $watch 2>/dev/null
 cat /tmp/alarms.log
 grep -q '"authorized":false' /tmp/alarms.log || fail "opening not marked unauthorised"
+
+# A door already open when facegate starts: timed from then, the held-open alarm with no other input
+# (the line's level is the first thing its watch reports).
+echo pull-up >$SIM_DIR/sim_gpio1/pull
+facegate door watch --chip "$SIM_CHIP" --contact contact --held-open-seconds 2 >/tmp/open-at-start.log 2>&1 &
+watch=$!
+wait_for_text /tmp/open-at-start.log 100 '"event":"heldOpen"' || fail "a door open at start-up raised no held-open alarm: $(cat /tmp/open-at-start.log)"
+kill $watch; wait $watch 2>/dev/null
+echo pull-down >$SIM_DIR/sim_gpio1/pull
+cat /tmp/open-at-start.log
+grep -q '"event":"forcedOpen"' /tmp/open-at-start.log && fail "a door open at start-up was taken for forced"
+true
