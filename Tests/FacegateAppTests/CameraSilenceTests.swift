@@ -68,5 +68,27 @@ struct CameraSilenceTests {
         // was silent: the frame times jump as after a silence, but the pipeline never waited for one.
         let slow = try await run(SynthesizedApproach(empty: 4, present: 3, after: 30, jump: (afterFrame: 6, duration: .seconds(4))))
         #expect(slow.journaled.map(\.decision.outcome) == [.granted])
+
+        // Someone still there when the frames come back is decided on what the camera shows then.
+        let stayed = try await run(SynthesizedApproach(empty: 4, present: 12, after: 30, silence: (afterFrame: 6, duration: .seconds(4))))
+        #expect(stayed.statistics.visits == 1, "one visit, continued")
+        #expect(stayed.journaled.map(\.decision.outcome) == [.granted])
+        #expect(stayed.cloudCalls == 1)
+    }
+
+    @Test("a stop while the camera is silent decides no visit it was following: they are journaled undecided, the door stays locked")
+    func aStopDuringACameraSilenceOpensNothing() async throws {
+        // Someone for 3 frames, then the camera sends nothing for 4 s, then the frames end (the daemon is
+        // stopped while the camera is unplugged: the V4L2 source ends its frames on cancellation).
+        let stopped = try await run(SynthesizedApproach(empty: 4, present: 3, after: 0, silence: (afterFrame: 6, duration: .seconds(4))))
+        #expect(stopped.journaled.map(\.decision.outcome) == [.error])
+        let reason = try #require(stopped.journaled.first?.decision.reason)
+        #expect(reason.contains("the camera sent no frame for 4 s after the person was last seen"), "\(reason)")
+        #expect(stopped.cloudCalls == 0 && stopped.relayChanges == 0)
+
+        // A stop with the frames coming on still decides the visit being followed: a grant opens the door.
+        let steady = try await run(SynthesizedApproach(empty: 4, present: 3, after: 0))
+        #expect(steady.journaled.map(\.decision.outcome) == [.granted])
+        #expect(steady.cloudCalls == 1 && steady.relayChanges > 0)
     }
 }

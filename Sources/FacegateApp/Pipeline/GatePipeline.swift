@@ -310,8 +310,10 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
         // frames come (unplugged, stalled). A slow analysis keeps frames waiting, not the pipeline.
         var cameraSilenceEnded: Duration?
         var waitingSince = clock.now
+        var lastFrameTime: Duration?
         for try await frame in source.frames() {
             let started = clock.now
+            lastFrameTime = frame.timestamp
             defer { waitingSince = clock.now }
             let waited = waitingSince.duration(to: started)
             if waited > Self.cameraSilenceAllowance { cameraSilenceEnded = frame.timestamp }
@@ -401,12 +403,19 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
                 }
             }
         }
+        // The frames ended (a stop, the end of a replay). If the camera had gone silent before they did (a stop
+        // while it was unplugged or stalled), a visit still followed is judged as a frame arriving now would judge it.
+        let silentAtEnd = waitingSince.duration(to: clock.now)
         for visit in selector.finish() {
-            hand(
-                PendingVisit(
-                    visit: visit, emittedAt: clock.now, analysis: stageTimes[visit.bestFrameSequence]?.analysis ?? .zero,
-                    capture: stageTimes[visit.bestFrameSequence]?.capture, approach: visit.lastSeen - visit.firstSeen),
-                to: visits)
+            let pending = PendingVisit(
+                visit: visit, emittedAt: clock.now, analysis: stageTimes[visit.bestFrameSequence]?.analysis ?? .zero,
+                capture: stageTimes[visit.bestFrameSequence]?.capture, approach: visit.lastSeen - visit.firstSeen)
+            let unseen = (lastFrameTime ?? visit.lastSeen) - visit.lastSeen + silentAtEnd
+            if silentAtEnd > Self.cameraSilenceAllowance, unseen > settings.approach.cooldown + Self.cameraSilenceAllowance {
+                recordUnseen(pending, for: unseen)
+            } else {
+                hand(pending, to: visits)
+            }
         }
     }
 
