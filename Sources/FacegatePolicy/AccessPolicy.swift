@@ -46,6 +46,27 @@ public enum AccessPolicy {
         }
     }
 
+    /// Decides a visit searched under `searched` when the door's policy has since become `current` (the
+    /// configuration was reloaded while the cloud searched). A grant stands only if `current` grants it
+    /// too, and only if `current` still searches everything that was searched: the cloud was asked about
+    /// the old scope, so a match there proves nothing under a narrower or other one.
+    public static func evaluate(
+        _ identification: Identification?, passedQualityGate: Bool, searchedUnder searched: DoorPolicy, current: DoorPolicy,
+        state: inout PolicyState, at time: Date
+    ) -> Decision {
+        let before = state
+        let decision = evaluate(identification, passedQualityGate: passedQualityGate, policy: searched, state: &state, at: time)
+        guard decision.outcome.opensDoor, current != searched else { return decision }
+        state = before
+        guard current.stillSearches(grantedUnder: searched.searchScope) else {
+            return Decision(
+                outcome: .error,
+                reason: "not decided: the door's search changed (the configuration was reloaded) while this face was searched",
+                subjectId: decision.subjectId, bestScore: decision.bestScore, offline: decision.offline)
+        }
+        return evaluate(identification, passedQualityGate: passedQualityGate, policy: current, state: &state, at: time)
+    }
+
     /// The liveness stage's verdict as the door's rule: the denial of a visit judged a presentation
     /// attack (no cloud call is made for it), or nil when the visit may go on to be identified.
     public static func livenessDenial(_ assessment: LivenessAssessment, uncertain: UncertainLivenessPolicy) -> Decision? {

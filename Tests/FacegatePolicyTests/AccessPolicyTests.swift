@@ -241,3 +241,68 @@ struct LivenessRuleTests {
         #expect(FacegateCore.UncertainLivenessPolicy.allCases.count == 2)
     }
 }
+
+/// A configuration reloaded while a visit's face was being searched: the decision stands only if the door's
+/// new policy makes it too, and never when the new policy searches other people than were searched.
+@Suite(.timeLimit(.minutes(1)))
+struct PolicyReloadDuringASearchTests {
+    static let time = AccessPolicyTests.wednesdayMorning
+
+    static func nec(_ tags: [String], _ change: (inout DoorPolicy) -> Void = { _ in }) -> DoorPolicy {
+        var policy = DoorPolicy(door: "front", threshold: 7000, scoreUnit: .necScore, reentryCooldown: .seconds(60), searchTags: tags)
+        change(&policy)
+        return policy
+    }
+
+    static func found(_ subject: String, _ score: Double, tags: Set<String>) -> Identification {
+        .cloud(candidates: [MatchCandidate(subjectId: subject, score: score, tags: tags)], unit: .necScore)
+    }
+
+    func decide(_ identification: Identification, searched: DoorPolicy, current: DoorPolicy, state: inout PolicyState) -> Decision {
+        AccessPolicy.evaluate(identification, passedQualityGate: true, searchedUnder: searched, current: current, state: &state, at: Self.time)
+    }
+
+    @Test("the door's tags changed during the search: the grant the old tags found is not made, and not remembered for re-entry")
+    func aChangedScopeRefusesTheGrant() {
+        var state = PolicyState()
+        let decision = decide(
+            Self.found("contractor-7", 9000, tags: ["contractors"]), searched: Self.nec(["contractors"]), current: Self.nec(["staff"]),
+            state: &state)
+        #expect(decision.outcome == .error)
+        #expect(decision.reason.contains("the door's search changed"), "\(decision.reason)")
+        #expect(state.lastGranted.isEmpty)
+        // A door that searched everyone and now searches one tag: a match among everyone proves nothing.
+        var everyone = PolicyState()
+        #expect(
+            decide(Self.found("alice", 9000, tags: ["staff"]), searched: Self.nec([]), current: Self.nec(["staff"]), state: &everyone).outcome
+                == .error)
+    }
+
+    @Test("the same scope, a stricter rule: the new rule decides")
+    func aStricterRuleDecides() {
+        var state = PolicyState()
+        let searched = Self.nec(["staff"])
+        #expect(
+            decide(Self.found("alice", 9000, tags: ["staff"]), searched: searched, current: Self.nec(["staff"]) { $0.threshold = 9500 }, state: &state)
+                .outcome == .deniedBelowThreshold)
+        #expect(
+            decide(Self.found("alice", 9000, tags: ["staff"]), searched: searched, current: Self.nec(["staff"]) { $0.denyList = ["alice"] }, state: &state)
+                .outcome == .deniedDenyList)
+        #expect(state.lastGranted.isEmpty)
+    }
+
+    @Test("a reload that still searches what was searched, and still grants: granted once, remembered for re-entry")
+    func aCompatibleReloadGrants() {
+        var state = PolicyState()
+        let granted = decide(
+            Self.found("alice", 9000, tags: ["staff"]), searched: Self.nec(["staff"]), current: Self.nec(["staff", "visitors"]), state: &state)
+        #expect(granted.outcome == .granted)
+        #expect(state.lastGranted["alice"] == Self.time)
+        // No reload at all: as ever.
+        var fresh = PolicyState()
+        #expect(decide(Self.found("bob", 9000, tags: ["staff"]), searched: Self.nec(["staff"]), current: Self.nec(["staff"]), state: &fresh).outcome == .granted)
+        // Widened to everyone: still searches the staff.
+        var widened = PolicyState()
+        #expect(decide(Self.found("carol", 9000, tags: ["staff"]), searched: Self.nec(["staff"]), current: Self.nec([]), state: &widened).outcome == .granted)
+    }
+}

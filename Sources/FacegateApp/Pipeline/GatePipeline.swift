@@ -201,7 +201,8 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
         return record
     }
 
-    /// Takes a new policy (a reloaded configuration) from the next decision on.
+    /// Takes a new policy (a reloaded configuration) from the next decision on. A decision already
+    /// searching stands only if the new policy would make it too (``AccessPolicy/evaluate(_:passedQualityGate:searchedUnder:current:state:at:)``).
     public func update(policy: DoorPolicy) {
         self.policy = policy
     }
@@ -495,6 +496,8 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
         defer { decisionStarted = nil }
         let visit = pending.visit
         let time = now()
+        // The policy this visit is searched under. A reload meanwhile can still refuse it (``evaluate``).
+        let policy = self.policy
         var latencies = StageLatencies()
         latencies.quality = pending.analysis
         latencies.capture = pending.capture
@@ -506,15 +509,17 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
         // decision still gets its full time with the cloud.
         let lookup =
             visit.passedQualityGate && refusal == nil
-            ? await identify(visit, deadline: started.advanced(by: settings.decisionDeadline), at: time, latencies: &latencies) : Lookup()
-        let decision = evaluate(lookup, of: visit, refusal: refusal, at: time, latencies: &latencies, visitReady: pending.emittedAt)
+            ? await identify(visit, under: policy, deadline: started.advanced(by: settings.decisionDeadline), at: time, latencies: &latencies)
+            : Lookup()
+        let decision = evaluate(
+            lookup, of: visit, searchedUnder: policy, refusal: refusal, at: time, latencies: &latencies, visitReady: pending.emittedAt)
         let record = await act(
             on: DecisionRecord(
                 time: time, door: settings.door, decision: decision, backend: search.backendName,
                 quality: visit.bestFace.quality, latencies: latencies, probeCrop: lookup.probe?.jpeg, liveness: assessment),
             visitReady: pending.emittedAt)
         settings.metrics.record(record.latencies)
-        await learn(from: decision, lookup: lookup, at: time)
+        await learn(from: decision, lookup: lookup, searchedUnder: policy, at: time)
         await keepForRecheck(record, probe: lookup.probe, at: time)
         announce(record, of: pending, lookup: lookup)
     }
@@ -540,16 +545,18 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
         return refused
     }
 
-    /// The door's policy applied to what the identify stage found (or the liveness stage's refusal).
+    /// The door's policy applied to what the identify stage found (or the liveness stage's refusal): the
+    /// policy it was searched under, and the door's current one if a reload came meanwhile.
     private func evaluate(
-        _ lookup: Lookup, of visit: Visit, refusal: Decision?, at time: Date, latencies: inout StageLatencies,
-        visitReady: PipelineClock.Instant
+        _ lookup: Lookup, of visit: Visit, searchedUnder searched: DoorPolicy, refusal: Decision?, at time: Date,
+        latencies: inout StageLatencies, visitReady: PipelineClock.Instant
     ) -> Decision {
         let policyStart = clock.now
         let decision =
             refusal
             ?? AccessPolicy.evaluate(
-                lookup.identification, passedQualityGate: visit.passedQualityGate, policy: policy, state: &policyState, at: time)
+                lookup.identification, passedQualityGate: visit.passedQualityGate, searchedUnder: searched, current: policy,
+                state: &policyState, at: time)
         latencies.policy = elapsed(since: policyStart)
         latencies.total = elapsed(since: visitReady)
         statistics.decisions[decision.outcome, default: 0] += 1
@@ -592,7 +599,7 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
     /// The best face's crop to the cloud (or, while the cloud is known to be down, straight to the
     /// offline cache), with the local descriptor computed meanwhile for the cache.
     private func identify(
-        _ visit: Visit, deadline: PipelineClock.Instant, at time: Date, latencies: inout StageLatencies
+        _ visit: Visit, under policy: DoorPolicy, deadline: PipelineClock.Instant, at time: Date, latencies: inout StageLatencies
     ) async -> Lookup {
         var lookup = Lookup()
         let probe: ProbeFace
@@ -606,11 +613,12 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
         // The descriptor is only needed for the offline cache: compute it while the cloud answers.
         let analyzer = self.analyzer, face = visit.bestFace, frame = visit.bestFrame
         async let localDescriptor = try? descriptorQueue.run { try analyzer.descriptor(of: face, in: frame) }
-        lookup.identification = await askCloud(probe, deadline: deadline, latencies: &latencies)
+        lookup.identification = await askCloud(probe, under: policy, deadline: deadline, latencies: &latencies)
         lookup.cloudCalled = latencies.cloud != nil
         lookup.descriptor = await localDescriptor
         if case .unavailable(let failure) = lookup.identification, let offline, let descriptor = lookup.descriptor {
-            lookup.identification = await askOfflineCache(offline, descriptor, cloudFailure: failure, at: time) ?? lookup.identification
+            lookup.identification =
+                await askOfflineCache(offline, descriptor, under: policy, cloudFailure: failure, at: time) ?? lookup.identification
         }
         return lookup
     }
@@ -623,11 +631,13 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
 
     /// The cloud's answer, or `.unavailable` at once while it is known to be away: a person at the
     /// door does not wait for a cloud already known to be down. Sets the cloud latency when it asked.
-    private func askCloud(_ probe: ProbeFace, deadline: PipelineClock.Instant, latencies: inout StageLatencies) async -> Identification {
+    private func askCloud(
+        _ probe: ProbeFace, under policy: DoorPolicy, deadline: PipelineClock.Instant, latencies: inout StageLatencies
+    ) async -> Identification {
         if let outage = cloudHealth.outageToSkip(at: clock.now) { return .unavailable(cloudFailure: outage) }
         let cloudStart = clock.now
         statistics.cloudCalls += 1
-        let answer = await searchCloud(probe, deadline: deadline)
+        let answer = await searchCloud(probe, under: policy, deadline: deadline)
         latencies.cloud = elapsed(since: cloudStart)
         if case .failed = answer, Task.isCancelled {
             // Abandoned by a stop past its grace: neither an answer nor a refusal, so the cloud's
@@ -643,7 +653,7 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
     /// The offline cache's candidates for a face the cloud could not be asked about; a refusal (a wrong
     /// clock) keeps the door's decision `.unavailable`; nil when the cache cannot be read.
     private func askOfflineCache(
-        _ offline: any OfflineFaceStore, _ descriptor: FaceDescriptor, cloudFailure failure: String, at time: Date
+        _ offline: any OfflineFaceStore, _ descriptor: FaceDescriptor, under policy: DoorPolicy, cloudFailure failure: String, at time: Date
     ) async -> Identification? {
         if let wrongClock = await clockDistrust(at: time, offline: offline) {
             // The cache's lifetimes and the door's schedules all read the clock: no offline grant on a wrong one.
@@ -724,7 +734,7 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
     }
 
     /// A face the cloud just granted goes to the offline cache.
-    private func learn(from decision: Decision, lookup: Lookup, at time: Date) async {
+    private func learn(from decision: Decision, lookup: Lookup, searchedUnder policy: DoorPolicy, at time: Date) async {
         guard decision.outcome == .granted, let subject = decision.subjectId, let descriptor = lookup.descriptor, let offline,
             case .cloud(let candidates, _) = lookup.identification
         else { return }
@@ -789,8 +799,8 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
     }
 
     /// One cloud search under the decision deadline; what cannot reach the cloud becomes `.unavailable`.
-    private func searchCloud(_ probe: ProbeFace, deadline: PipelineClock.Instant) async -> Identification {
-        let search = self.search, policy = self.policy
+    private func searchCloud(_ probe: ProbeFace, under policy: DoorPolicy, deadline: PipelineClock.Instant) async -> Identification {
+        let search = self.search
         do {
             let candidates = try await withDeadline(deadline, on: clock) { try await search.search(probe, policy: policy) }
             return .cloud(candidates: candidates, unit: search.scoreUnit)

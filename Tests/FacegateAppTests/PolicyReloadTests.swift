@@ -1,0 +1,78 @@
+import FacegateApp
+import FacegateCore
+import FacegateDoor
+import FacegateOfflineCache
+import FacegateQuality
+import FacegateTesting
+import Foundation
+import Logging
+import Testing
+
+/// A configuration reloaded (SIGHUP) while the cloud searches a visit's face: the pipeline decides it under
+/// the policy it was searched under and the door's new one, so a door that stopped searching someone
+/// never lets them in, online or later from the offline cache.
+@Suite(.serialized, .timeLimit(.minutes(2)))
+struct PolicyReloadTests {
+    static let quiet: Logger = {
+        var logger = Logger(label: "policy-reload")
+        logger.logLevel = .critical
+        return logger
+    }()
+
+    static func policy(tags: [String], threshold: Double = 7000) -> DoorPolicy {
+        DoorPolicy(door: "reload", threshold: threshold, scoreUnit: .necScore, searchTags: tags)
+    }
+
+    struct Outcome {
+        var decisions: [Decision]
+        var relayChanges: Int
+        var cached: Set<String>
+    }
+
+    /// One visit of a contractor the cloud finds under the tag `contractors`; `reloaded` replaces the
+    /// door's policy while the search is out.
+    func visit(searchedUnder searched: DoorPolicy, reloaded: DoorPolicy) async throws -> Outcome {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let key = try OfflineCacheKey(bytes: [UInt8](repeating: 7, count: 32))
+        let cache = try OfflineFaceCache(configuration: .init(path: folder.file("cache.sqlite")), key: key)
+        let cloud = HeldCloud(candidates: [MatchCandidate(subjectId: "contractor-7", score: 9000, tags: ["contractors"])])
+        let lines = SimulatedDoorLines(logger: Self.quiet)
+        let door = try DoorController(lines: lines, timing: DoorTiming(unlockDuration: .milliseconds(50)), logger: Self.quiet)
+        let doorTask = Task { try await door.run() }
+        defer { doorTask.cancel() }
+        let journal = MemoryJournal()
+        let pipeline = GatePipeline(
+            source: SynthesizedApproach(), analyzer: ScriptedAnalyzer(), search: cloud, offline: cache, door: door, journal: journal,
+            policy: searched,
+            settings: .init(door: "reload", approach: ApproachConfiguration(settleFrames: 3), decisionDeadline: .seconds(30)),
+            logger: Self.quiet)
+        let run = Task { try await pipeline.run() }
+        #expect(await cloud.waitUntilCalled(timeout: .seconds(30)), "the visit reached the cloud")
+        await pipeline.update(policy: reloaded)
+        cloud.release()
+        try await run.value
+        return Outcome(decisions: journal.decisions.map(\.decision), relayChanges: lines.relayChanges, cached: try await cache.cachedSubjectIds())
+    }
+
+    @Test("the door's tags changed from contractors to staff during the search: the contractor is not let in, nor cached")
+    func aNarrowedSearchRefusesWhatTheOldOneFound() async throws {
+        let outcome = try await visit(searchedUnder: Self.policy(tags: ["contractors"]), reloaded: Self.policy(tags: ["staff"]))
+        #expect(outcome.decisions.map(\.outcome) == [.error], "\(outcome.decisions.map(\.reason))")
+        #expect(outcome.decisions.first?.reason.contains("the door's search changed") == true)
+        #expect(outcome.relayChanges == 0, "the door never opened")
+        #expect(outcome.cached.isEmpty, "no offline grant to come")
+    }
+
+    @Test("a reload during the search that keeps the scope: a stricter threshold denies, an unchanged one grants and caches")
+    func aReloadThatKeepsTheScopeIsDecidedByTheNewRule() async throws {
+        let stricter = try await visit(searchedUnder: Self.policy(tags: ["contractors"]), reloaded: Self.policy(tags: ["contractors"], threshold: 9500))
+        #expect(stricter.decisions.map(\.outcome) == [.deniedBelowThreshold])
+        #expect(stricter.relayChanges == 0 && stricter.cached.isEmpty)
+
+        let same = try await visit(searchedUnder: Self.policy(tags: ["contractors"]), reloaded: Self.policy(tags: ["contractors", "staff"]))
+        #expect(same.decisions.map(\.outcome) == [.granted])
+        #expect(same.relayChanges > 0)
+        #expect(same.cached == ["contractor-7"])
+    }
+}
