@@ -63,6 +63,15 @@ public enum ScoreUnit: String, Sendable, Hashable, Codable {
 
     /// Whether a higher value means a closer match.
     public var higherIsCloser: Bool { self != .descriptorDistance }
+
+    /// The scores this unit can take: anything outside is a broken reply or cache entry, never a match.
+    public var validScores: ClosedRange<Double> {
+        switch self {
+        case .necScore: 0...9999
+        case .neoCheckConfidence: 0...100
+        case .descriptorDistance: 0...Double.greatestFiniteMagnitude
+        }
+    }
 }
 
 /// One person a search returned.

@@ -23,9 +23,11 @@ public enum AccessPolicy {
     ///   - passedQualityGate: whether the visit's best face was good enough to search with.
     ///   - state: grants remembered for the re-entry cooldown; updated on a grant.
     ///   - time: the time of the visit, for schedules and the cooldown.
+    ///   - clockProblem: why `time` cannot be trusted (it reads earlier than decisions already made), or nil:
+    ///     then nobody a schedule applies to is let in, since whether their schedule admits them is unknown.
     public static func evaluate(
         _ identification: Identification?, passedQualityGate: Bool, policy: DoorPolicy, state: inout PolicyState,
-        at time: Date
+        at time: Date, clockProblem: String? = nil
     ) -> Decision {
         guard passedQualityGate else {
             return Decision(outcome: .deniedQuality, reason: "no face of the approach passed the quality gate")
@@ -40,9 +42,9 @@ public enum AccessPolicy {
                 outcome: .deniedOffline, reason: "the cloud is unreachable (\(failure)) and there is no offline cache",
                 offline: true)
         case .cloud(let candidates, let unit):
-            return decideOnline(candidates, unit: unit, policy: policy, state: &state, at: time)
+            return decideOnline(candidates, unit: unit, policy: policy, state: &state, at: time, clockProblem: clockProblem)
         case .offline(let candidates, let failure):
-            return decideOffline(candidates, cloudFailure: failure, policy: policy, state: &state, at: time)
+            return decideOffline(candidates, cloudFailure: failure, policy: policy, state: &state, at: time, clockProblem: clockProblem)
         }
     }
 
@@ -52,10 +54,11 @@ public enum AccessPolicy {
     /// the old scope, so a match there proves nothing under a narrower or other one.
     public static func evaluate(
         _ identification: Identification?, passedQualityGate: Bool, searchedUnder searched: DoorPolicy, current: DoorPolicy,
-        state: inout PolicyState, at time: Date
+        state: inout PolicyState, at time: Date, clockProblem: String? = nil
     ) -> Decision {
         let before = state
-        let decision = evaluate(identification, passedQualityGate: passedQualityGate, policy: searched, state: &state, at: time)
+        let decision = evaluate(
+            identification, passedQualityGate: passedQualityGate, policy: searched, state: &state, at: time, clockProblem: clockProblem)
         guard decision.outcome.opensDoor, current != searched else { return decision }
         state = before
         guard current.stillSearches(grantedUnder: searched.searchScope) else {
@@ -64,7 +67,8 @@ public enum AccessPolicy {
                 reason: "not decided: the door's search changed (the configuration was reloaded) while this face was searched",
                 subjectId: decision.subjectId, bestScore: decision.bestScore, offline: decision.offline)
         }
-        return evaluate(identification, passedQualityGate: passedQualityGate, policy: current, state: &state, at: time)
+        return evaluate(
+            identification, passedQualityGate: passedQualityGate, policy: current, state: &state, at: time, clockProblem: clockProblem)
     }
 
     /// The liveness stage's verdict as the door's rule: the denial of a visit judged a presentation
@@ -87,7 +91,8 @@ public enum AccessPolicy {
     // every comparison false, so a value that slipped past the finiteness checks still cannot open the door.
 
     private static func decideOnline(
-        _ candidates: [MatchCandidate], unit: ScoreUnit, policy: DoorPolicy, state: inout PolicyState, at time: Date
+        _ candidates: [MatchCandidate], unit: ScoreUnit, policy: DoorPolicy, state: inout PolicyState, at time: Date,
+        clockProblem: String?
     ) -> Decision {
         guard unit == policy.scoreUnit else {
             return Decision(outcome: .error, reason: "scores in \(unit.rawValue) cannot be judged against a threshold in \(policy.scoreUnit.rawValue)")
@@ -98,6 +103,15 @@ public enum AccessPolicy {
         // Checked before ranking: sorting with a NaN in the list gives no meaningful order.
         guard candidates.allSatisfy({ $0.score.isFinite }) else {
             return Decision(outcome: .error, reason: "the cloud returned a score that is not a finite number", scoreUnit: unit)
+        }
+        // A score off the backend's scale (NEC 0...9999, NeoCheck 0...100) is a broken reply: it would
+        // clear any threshold, or make any margin.
+        guard candidates.allSatisfy({ unit.validScores.contains($0.score) }) else {
+            return Decision(outcome: .error, reason: "the cloud returned a score outside its scale", scoreUnit: unit)
+        }
+        // Nobody can be checked against the deny list or a schedule without a name.
+        guard candidates.allSatisfy({ !$0.subjectId.isEmpty }) else {
+            return Decision(outcome: .error, reason: "the cloud returned a match without a subject", scoreUnit: unit)
         }
         let ranked = candidates.sorted { $0.score > $1.score }
         guard let best = ranked.first else {
@@ -121,11 +135,13 @@ public enum AccessPolicy {
                 return decision
             }
         }
-        return applyRules(to: decision, candidate: best, granted: .granted, policy: policy, state: &state, at: time)
+        return applyRules(
+            to: decision, candidate: best, granted: .granted, policy: policy, state: &state, at: time, clockProblem: clockProblem)
     }
 
     private static func decideOffline(
-        _ candidates: [MatchCandidate], cloudFailure: String, policy: DoorPolicy, state: inout PolicyState, at time: Date
+        _ candidates: [MatchCandidate], cloudFailure: String, policy: DoorPolicy, state: inout PolicyState, at time: Date,
+        clockProblem: String?
     ) -> Decision {
         var decision = Decision(
             outcome: .deniedOffline, reason: "", threshold: policy.offlineMaxDistance, scoreUnit: .descriptorDistance,
@@ -166,7 +182,8 @@ public enum AccessPolicy {
             return decision
         }
         decision.subjectId = best.subjectId
-        var decided = applyRules(to: decision, candidate: best, granted: .grantedOffline, policy: policy, state: &state, at: time)
+        var decided = applyRules(
+            to: decision, candidate: best, granted: .grantedOffline, policy: policy, state: &state, at: time, clockProblem: clockProblem)
         // Why the door decided offline belongs in the record of every offline decision.
         decided.reason = "the cloud is unreachable (\(cloudFailure)); " + decided.reason
         return decided
@@ -175,7 +192,7 @@ public enum AccessPolicy {
     /// Deny list, schedules and re-entry, the same online and offline.
     private static func applyRules(
         to identified: Decision, candidate: MatchCandidate, granted: Decision.Outcome, policy: DoorPolicy,
-        state: inout PolicyState, at time: Date
+        state: inout PolicyState, at time: Date, clockProblem: String?
     ) -> Decision {
         var decision = identified
         let subject = candidate.subjectId
@@ -185,6 +202,11 @@ public enum AccessPolicy {
             return decision
         }
         let schedules = policy.schedules.filter { $0.applies(toSubject: subject, tags: candidate.tags) }
+        if !schedules.isEmpty, let clockProblem {
+            decision.outcome = .deniedSchedule
+            decision.reason = "subject \(subject) has schedule \(schedules.map(\.name).joined(separator: ", ")), and the clock cannot be trusted: \(clockProblem)"
+            return decision
+        }
         if !schedules.isEmpty, !schedules.contains(where: { $0.admits(at: time) }) {
             decision.outcome = .deniedSchedule
             decision.reason = "subject \(subject) is outside schedule \(schedules.map(\.name).joined(separator: ", "))"

@@ -139,6 +139,48 @@ struct DecisionFaultTests {
         }
     }
 
+    /// Online too, a clock known to read early decides nobody a schedule applies to: whether their schedule
+    /// admits them now is unknown. Within the 5-minute tolerance, and for people no schedule names, nothing changes.
+    @Test func aClockSetBackRefusesScheduledGrantsOnline() async throws {
+        try await DoorRig.with { rig in
+            _ = try await rig.enrol(Photos.enrolledPhoto)
+            let always = AccessSchedule(
+                name: "always", scope: .everyone, timeZone: TimeZone(identifier: "UTC")!, windows: [.init(weekdays: Set(1...7), start: 0, end: 24 * 60)])
+            rig.configuration.door.schedules = [always]
+            func journalDecision(inMinutes minutes: Double) async throws {
+                let journal = WritingJournal(SQLiteJournal(configuration: .init(path: rig.configuration.journal.path)))
+                journal.record(
+                    DecisionRecord(
+                        time: Date().addingTimeInterval(minutes * 60), door: "bench door",
+                        decision: Decision(outcome: .deniedUnknown, reason: "made before the clock was set back"), backend: "nec"))
+                try await journal.flush()
+            }
+            // A decision 4 minutes ahead: within the tolerance (clocks of a few boxes disagree that much).
+            try await journalDecision(inMinutes: 4)
+            let within = try await rig.runDoor(visitors: [Photos.enrolledWalksUp])
+            #expect(within.outcomes.map(\.record.decision.outcome) == [.granted])
+
+            // 6 minutes ahead: the clock has been set back.
+            try await journalDecision(inMinutes: 6)
+            let setBack = try await rig.runDoor(visitors: [Photos.enrolledWalksUp])
+            #expect(setBack.outcomes.map(\.record.decision.outcome) == [.deniedSchedule])
+            let reason = try #require(setBack.outcomes.first?.record.decision.reason)
+            #expect(reason.contains("the clock cannot be trusted") && reason.contains("schedule always"), "\(reason)")
+            #expect(setBack.relayChanges == 0)
+
+            // Nobody's schedule: the same clock decides as ever online.
+            rig.configuration.door.schedules = []
+            let unscheduled = try await rig.runDoor(visitors: [Photos.enrolledWalksUp])
+            #expect(unscheduled.outcomes.map(\.record.decision.outcome) == [.granted])
+
+            // The clock has caught up with the journal: the schedule applies again.
+            try FaultMatrixHostTests.redate(URL(fileURLWithPath: rig.configuration.journal.path), "-1 hours")
+            rig.configuration.door.schedules = [always]
+            let caughtUp = try await rig.runDoor(visitors: [Photos.enrolledWalksUp])
+            #expect(caughtUp.outcomes.map(\.record.decision.outcome) == [.granted])
+        }
+    }
+
     @Test func aCachedFaceFromTheFutureRefusesOfflineGrants() async throws {
         try await DoorRig.with { rig in
             let subject = try await rig.enrol(Photos.enrolledPhoto)

@@ -242,6 +242,31 @@ struct LivenessRuleTests {
     }
 }
 
+/// A clock known to read early (earlier than decisions already made): a schedule cannot be judged on it.
+@Suite(.timeLimit(.minutes(1)))
+struct UntrustedClockPolicyTests {
+    static let time = AccessPolicyTests.wednesdayMorning
+    static let always = AccessSchedule(
+        name: "always", scope: .tag("staff"), timeZone: TimeZone(identifier: "UTC")!, windows: [.init(weekdays: Set(1...7), start: 0, end: 24 * 60)])
+    static let policy = DoorPolicy(door: "front", threshold: 7000, scoreUnit: .necScore, schedules: [always])
+
+    func decide(_ subject: String, tags: Set<String>, clockProblem: String?) -> Decision {
+        var state = PolicyState()
+        return AccessPolicy.evaluate(
+            .cloud(candidates: [MatchCandidate(subjectId: subject, score: 9000, tags: tags)], unit: .necScore), passedQualityGate: true,
+            policy: Self.policy, state: &state, at: Self.time, clockProblem: clockProblem)
+    }
+
+    @Test func someoneASchedulesAppliesToIsNotLetInOnAClockThatCannotBeTrusted() {
+        let refused = decide("alice", tags: ["staff"], clockProblem: "it reads earlier than the newest decision")
+        #expect(refused.outcome == .deniedSchedule)
+        #expect(refused.reason.contains("the clock cannot be trusted: it reads earlier than the newest decision"), "\(refused.reason)")
+        #expect(decide("alice", tags: ["staff"], clockProblem: nil).outcome == .granted)
+        // No schedule names this person: the time plays no part in letting them in.
+        #expect(decide("bob", tags: ["visitors"], clockProblem: "it reads earlier than the newest decision").outcome == .granted)
+    }
+}
+
 /// A configuration reloaded while a visit's face was being searched: the decision stands only if the door's
 /// new policy makes it too, and never when the new policy searches other people than were searched.
 @Suite(.timeLimit(.minutes(1)))

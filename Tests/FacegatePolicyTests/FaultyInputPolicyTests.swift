@@ -108,3 +108,38 @@ struct FaultyInputPolicyTests {
         #expect(decide(cloud(("alice", 9000)), policy: Self.nec, state: &state, at: Self.now - 3600).outcome == .granted)
     }
 }
+
+/// Replies that no real search gives: a score off the backend's scale, a match without a subject.
+@Suite(.timeLimit(.minutes(1)))
+struct ImpossibleReplyPolicyTests {
+    func decide(_ candidates: [MatchCandidate], unit: ScoreUnit, threshold: Double) -> Decision {
+        var state = PolicyState()
+        return AccessPolicy.evaluate(
+            .cloud(candidates: candidates, unit: unit), passedQualityGate: true,
+            policy: DoorPolicy(door: "front", threshold: threshold, scoreUnit: unit, minimumMargin: unit == .necScore ? 500 : 5),
+            state: &state, at: Date())
+    }
+
+    @Test("a score off the scale is an error, whichever candidate has it", arguments: [
+        (ScoreUnit.necScore, 12_000.0, 9000.0), (.necScore, 8000, -5000), (.necScore, 10_000, 0),
+        (.neoCheckConfidence, 101, 90), (.neoCheckConfidence, 95, -1),
+    ])
+    func aScoreOffTheScaleIsAnError(unit: ScoreUnit, best: Double, second: Double) {
+        let threshold: Double = unit == .necScore ? 7000 : 80
+        let decision = decide([MatchCandidate(subjectId: "alice", score: best), MatchCandidate(subjectId: "bob", score: second)], unit: unit, threshold: threshold)
+        #expect(decision.outcome == .error)
+        #expect(decision.reason == "the cloud returned a score outside its scale")
+    }
+
+    @Test func theEndsOfTheScaleAreScores() {
+        #expect(decide([MatchCandidate(subjectId: "alice", score: 9999)], unit: .necScore, threshold: 7000).outcome == .granted)
+        #expect(decide([MatchCandidate(subjectId: "alice", score: 100)], unit: .neoCheckConfidence, threshold: 80).outcome == .granted)
+        #expect(decide([MatchCandidate(subjectId: "alice", score: 8000), MatchCandidate(subjectId: "bob", score: 0)], unit: .necScore, threshold: 7000).outcome == .granted)
+    }
+
+    @Test func aMatchWithoutASubjectIsAnError() {
+        let decision = decide([MatchCandidate(subjectId: "", score: 9000)], unit: .necScore, threshold: 7000)
+        #expect(decision.outcome == .error)
+        #expect(decision.reason == "the cloud returned a match without a subject")
+    }
+}

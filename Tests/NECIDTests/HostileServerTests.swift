@@ -181,6 +181,16 @@ import FacegateTesting
         }
     }
 
+    /// A 404 that is not NEC ID's JSON (a proxy's or web server's page: the endpoint's address is wrong)
+    /// is an error, not "nobody matched": otherwise everyone would be denied as unknown, the cloud healthy.
+    @Test(arguments: ["<html><body><h1>404 Not Found</h1></body></html>", "", "Not Found"])
+    func aNotFoundPageIsNoAnswer(body: String) async throws {
+        try await withClient(.reply(status: 404, body: body)) { client, _ in
+            await expectError(.malformedResponse) { () throws(NECIDError) in try await client.search(probe: [1]) }
+            await expectError(.malformedResponse) { () throws(NECIDError) in try await client.verify(subjectID: "s1", probe: [1]) }
+        }
+    }
+
     @Test func requestsCarrySignatureAndKeyButNoSecret() async throws {
         try await withClient(.reply(status: 200, body: #"{"status":"OK"}"#)) { client, server in
             _ = try await client.health()

@@ -507,12 +507,18 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
         // The deadline runs from the decision's start (the liveness check, some milliseconds, is part
         // of it), not from when the visit was ready: a visit that waited behind another one's
         // decision still gets its full time with the cloud.
+        let searching = visit.passedQualityGate && refusal == nil
+        // A clock that reads earlier than decisions already made: no offline grant, no schedule applied.
+        let clockProblem = searching ? await clockDistrust(at: time) : nil
         let lookup =
-            visit.passedQualityGate && refusal == nil
-            ? await identify(visit, under: policy, deadline: started.advanced(by: settings.decisionDeadline), at: time, latencies: &latencies)
+            searching
+            ? await identify(
+                visit, under: policy, clockProblem: clockProblem, deadline: started.advanced(by: settings.decisionDeadline), at: time,
+                latencies: &latencies)
             : Lookup()
         let decision = evaluate(
-            lookup, of: visit, searchedUnder: policy, refusal: refusal, at: time, latencies: &latencies, visitReady: pending.emittedAt)
+            lookup, of: visit, searchedUnder: policy, refusal: refusal, clockProblem: clockProblem, at: time, latencies: &latencies,
+            visitReady: pending.emittedAt)
         let record = await act(
             on: DecisionRecord(
                 time: time, door: settings.door, decision: decision, backend: search.backendName,
@@ -548,7 +554,7 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
     /// The door's policy applied to what the identify stage found (or the liveness stage's refusal): the
     /// policy it was searched under, and the door's current one if a reload came meanwhile.
     private func evaluate(
-        _ lookup: Lookup, of visit: Visit, searchedUnder searched: DoorPolicy, refusal: Decision?, at time: Date,
+        _ lookup: Lookup, of visit: Visit, searchedUnder searched: DoorPolicy, refusal: Decision?, clockProblem: String?, at time: Date,
         latencies: inout StageLatencies, visitReady: PipelineClock.Instant
     ) -> Decision {
         let policyStart = clock.now
@@ -556,7 +562,7 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
             refusal
             ?? AccessPolicy.evaluate(
                 lookup.identification, passedQualityGate: visit.passedQualityGate, searchedUnder: searched, current: policy,
-                state: &policyState, at: time)
+                state: &policyState, at: time, clockProblem: clockProblem)
         latencies.policy = elapsed(since: policyStart)
         latencies.total = elapsed(since: visitReady)
         statistics.decisions[decision.outcome, default: 0] += 1
@@ -599,7 +605,8 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
     /// The best face's crop to the cloud (or, while the cloud is known to be down, straight to the
     /// offline cache), with the local descriptor computed meanwhile for the cache.
     private func identify(
-        _ visit: Visit, under policy: DoorPolicy, deadline: PipelineClock.Instant, at time: Date, latencies: inout StageLatencies
+        _ visit: Visit, under policy: DoorPolicy, clockProblem: String?, deadline: PipelineClock.Instant, at time: Date,
+        latencies: inout StageLatencies
     ) async -> Lookup {
         var lookup = Lookup()
         let probe: ProbeFace
@@ -618,7 +625,8 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
         lookup.descriptor = await localDescriptor
         if case .unavailable(let failure) = lookup.identification, let offline, let descriptor = lookup.descriptor {
             lookup.identification =
-                await askOfflineCache(offline, descriptor, under: policy, cloudFailure: failure, at: time) ?? lookup.identification
+                await askOfflineCache(offline, descriptor, under: policy, clockProblem: clockProblem, cloudFailure: failure, at: time)
+                ?? lookup.identification
         }
         return lookup
     }
@@ -653,9 +661,10 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
     /// The offline cache's candidates for a face the cloud could not be asked about; a refusal (a wrong
     /// clock) keeps the door's decision `.unavailable`; nil when the cache cannot be read.
     private func askOfflineCache(
-        _ offline: any OfflineFaceStore, _ descriptor: FaceDescriptor, under policy: DoorPolicy, cloudFailure failure: String, at time: Date
+        _ offline: any OfflineFaceStore, _ descriptor: FaceDescriptor, under policy: DoorPolicy, clockProblem: String?,
+        cloudFailure failure: String, at time: Date
     ) async -> Identification? {
-        if let wrongClock = await clockDistrust(at: time, offline: offline) {
+        if let wrongClock = clockProblem {
             // The cache's lifetimes and the door's schedules all read the clock: no offline grant on a wrong one.
             return .unavailable(cloudFailure: failure + "; offline grants refused: " + wrongClock)
         }
@@ -671,9 +680,9 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
         }
     }
 
-    /// Why the wall clock cannot be trusted for an offline grant, or nil when it can: it reads earlier
-    /// than the newest journaled decision, or than a face the cache remembered.
-    private func clockDistrust(at time: Date, offline: any OfflineFaceStore) async -> String? {
+    /// Why the wall clock cannot be trusted for an offline grant or a schedule, or nil when it can: it
+    /// reads earlier than the newest journaled decision, or than a face the cache remembered.
+    private func clockDistrust(at time: Date) async -> String? {
         if !loadedNewestDecisionTime {
             loadedNewestDecisionTime = true
             if let journaled = await journal.newestDecisionTime() { newestDecisionTime = max(newestDecisionTime ?? journaled, journaled) }
@@ -682,14 +691,16 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
         var problem: String?
         if let newest = newestDecisionTime, time < newest.addingTimeInterval(-tolerance) {
             problem = "the clock reads earlier than the newest journaled decision (has it been set back?)"
-        } else if let remembered = try? await offline.newestRememberedAt(), remembered > time.addingTimeInterval(tolerance) {
+        } else if let offline, let remembered = try? await offline.newestRememberedAt(), remembered > time.addingTimeInterval(tolerance) {
             problem = "the offline cache holds a face remembered later than the clock reads (has it been set back?)"
         }
         if problem != clockProblem {
             if let problem {
-                logger.critical("offline grants refused until the clock is right", metadata: ["door": "\(settings.door)", "reason": "\(problem)"])
+                logger.critical(
+                    "offline grants refused until the clock is right, and so are grants to anyone a schedule applies to",
+                    metadata: ["door": "\(settings.door)", "reason": "\(problem)"])
             } else {
-                logger.notice("the clock reads right again; offline grants resume", metadata: ["door": "\(settings.door)"])
+                logger.notice("the clock reads right again; offline and scheduled grants resume", metadata: ["door": "\(settings.door)"])
             }
             clockProblem = problem
         }

@@ -274,6 +274,13 @@ public actor NECIDClient {
             }
         }
         if status == 404, let noMatch = operation.notFoundValue {
+            // NEC ID answers in JSON, its errors too: a 404 page that is not (a proxy's, a web server's at a
+            // wrong address) says nothing about who matched, and must not deny everyone as unknown unseen.
+            guard (try? JSONSerialization.jsonObject(with: Data(response.body))) is [String: Any] else {
+                throw NECIDError(
+                    .malformedResponse, "\(operation.name): HTTP 404 without NEC ID's JSON (is the endpoint's address right?)",
+                    httpStatus: status)
+            }
             return NECIDReply(value: noMatch, status: status, body: response.body)
         }
         throw error(from: response, for: operation.name)
