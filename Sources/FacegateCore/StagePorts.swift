@@ -81,10 +81,11 @@ public protocol CloudReachability: Sendable {
 
 /// The cloud's register of people, for keeping the offline cache honest.
 public protocol CloudDirectory: Sendable {
-    /// Which of `subjects` the cloud no longer lets in (deleted, disabled). May check only part of
-    /// them per call when checking costs calls; repeated calls cover all. Throws `CloudUnavailable`
-    /// when the cloud cannot be asked.
-    func revokedSubjects(among subjects: Set<String>, policy: DoorPolicy) async throws -> Set<String>
+    /// Which of the cached `subjects` the cloud no longer lets in as they were cached: deleted, disabled,
+    /// out of the door's search, or changed since (each subject comes with when its earliest cached face
+    /// was remembered). May check only part of them per call when checking costs calls; repeated calls
+    /// cover all. Throws `CloudUnavailable` when the cloud cannot be asked.
+    func revokedSubjects(among subjects: [String: Date], policy: DoorPolicy) async throws -> Set<String>
 }
 
 /// The offline fallback: faces the cloud matched before, stored locally.
@@ -105,6 +106,8 @@ public protocol OfflineFaceStore: Sendable {
     func completeRecheck(_ id: UUID) async throws
     /// Every subject with a face in the cache.
     func cachedSubjectIds() async throws -> Set<String>
+    /// Every subject with a face in the cache, with when its earliest cached face was remembered.
+    func cachedSubjectsSince() async throws -> [String: Date]
     /// When the newest face was remembered (a time after now means the clock is wrong).
     func newestRememberedAt() async throws -> Date?
     /// Forgets every face of these subjects; returns how many faces went.

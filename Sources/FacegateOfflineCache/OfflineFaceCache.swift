@@ -242,6 +242,18 @@ public actor OfflineFaceCache {
         try await read { db in Set(try String.fetchAll(db, sql: "SELECT DISTINCT subject_id FROM face_entry")) }
     }
 
+    /// Each cached subject with when its earliest face was remembered (a change in the cloud after it
+    /// may have taken that subject out of the door's search).
+    public func cachedSubjectsSince() async throws(OfflineCacheError) -> [String: Date] {
+        try await read { db in
+            var since: [String: Date] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT subject_id, MIN(remembered_at) AS since FROM face_entry GROUP BY subject_id") {
+                since[row["subject_id"]] = Date(cacheMilliseconds: row["since"])
+            }
+            return since
+        }
+    }
+
     public func status() async throws(OfflineCacheError) -> OfflineCacheStatus {
         let (faces, rechecks) = try await read { db in
             (

@@ -220,7 +220,7 @@ public final class HeldCloud: FaceSearch, CloudDirectory {
         }
     }
 
-    public func revokedSubjects(among subjects: Set<String>, policy: DoorPolicy) async throws -> Set<String> { [] }
+    public func revokedSubjects(among subjects: [String: Date], policy: DoorPolicy) async throws -> Set<String> { [] }
 }
 
 /// The journal in memory. It notes a relay record that came before its decision's record (the

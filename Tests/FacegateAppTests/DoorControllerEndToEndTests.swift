@@ -136,6 +136,31 @@ struct DoorControllerEndToEndTests {
         }
     }
 
+    /// NEC ID never says which tags a subject carries: a subject re-registered under another tag after its
+    /// face was cached must not keep opening the door offline under the old one.
+    @Test func aSubjectMovedToAnotherTagIsPurgedAndThenDeniedOffline() async throws {
+        try await DoorRig.with { rig in
+            let subject = try await rig.enrol(Self.enrolledPhoto)
+            rig.configuration.backend.decisionDeadline = .seconds(2)
+            let online = try await rig.runDoor(visitors: [Self.enrolledWalksUp])
+            #expect(online.outcomes.map(\.record.decision.outcome) == [.granted])
+            // Enrolled just before the face was cached, and not changed since: kept.
+            #expect(try await rig.maintenance().syncRevocations(policy: rig.configuration.doorPolicy).isEmpty)
+            #expect(try await rig.cache().cachedSubjectIds() == [subject])
+
+            try await rig.client.createTag("visitors")
+            _ = try await rig.client.updateSubject(id: subject, face: try Self.photo(Self.enrolledPhoto), tags: ["visitors"])
+            let revoked = try await rig.maintenance().syncRevocations(policy: rig.configuration.doorPolicy)
+            #expect(revoked == [subject])
+            #expect(try await rig.cache().cachedSubjectIds().isEmpty)
+
+            await rig.stopCloud()
+            let offline = try await rig.runDoor(visitors: [Self.enrolledWalksUp])
+            #expect(offline.outcomes.map(\.record.decision.outcome) == [.deniedOffline])
+            #expect(offline.relayChanges == 0)
+        }
+    }
+
     @Test func aCloudThatFailsTheSearchIsAnErrorAndTheDoorStaysLocked() async throws {
         try await DoorRig.with { rig in
             _ = try await rig.enrol(Self.enrolledPhoto)
@@ -341,7 +366,7 @@ final class CountingSearch: FaceSearch, CloudDirectory {
         return try await inner.search(probe, policy: policy)
     }
 
-    func revokedSubjects(among subjects: Set<String>, policy: DoorPolicy) async throws -> Set<String> {
+    func revokedSubjects(among subjects: [String: Date], policy: DoorPolicy) async throws -> Set<String> {
         try await inner.revokedSubjects(among: subjects, policy: policy)
     }
 }

@@ -1,5 +1,5 @@
 import FacegateCore
-import FacegateApp
+@testable import FacegateApp
 import FacegateIdentify
 import FacegatePolicy
 import Foundation
@@ -34,5 +34,24 @@ struct NECSearchLimitTests {
                 .cloud(candidates: candidates, unit: .necScore), passedQualityGate: true, policy: policy, state: &state, at: Date())
             #expect(decision.outcome == .deniedAmbiguous, "\(decision.reason)")
         }
+    }
+}
+
+/// NEC ID's `lastUpdated` as its document prints it and as the emulator writes it: a date a sync cannot read
+/// would count as a change and purge that subject's faces at every sync.
+@Suite(.timeLimit(.minutes(1)))
+struct NECUpdateTimeTests {
+    @Test(arguments: [
+        ("2018-12-18T00:27:56.427+00:00", 1_545_092_876.427), ("2019-02-28T18:11:49Z", 1_551_377_509),
+        ("2019-02-28T20:11:49.157+02:00", 1_551_377_509.157),
+    ])
+    func documentedDatesAreRead(text: String, seconds: Double) throws {
+        let date = try #require(NECFaceSearch.updateTime(text))
+        #expect(abs(date.timeIntervalSince1970 - seconds) < 0.001)
+    }
+
+    @Test func somethingElseIsNoDate() {
+        #expect(NECFaceSearch.updateTime("yesterday") == nil)
+        #expect(NECFaceSearch.updateTime("") == nil)
     }
 }

@@ -12,12 +12,15 @@ import Testing
 struct NeoCheckRevocationSyncTests {
     typealias Photos = DoorControllerEndToEndTests
 
+    /// Subjects as the cache hands them to a sync: each with when it was cached (here, just now).
+    func cachedNow(_ subjects: Set<String>) -> [String: Date] { Dictionary(uniqueKeysWithValues: subjects.map { ($0, Date()) }) }
+
     @Test("one sync reads every cached record: seventy gone from the cloud are all revoked at once")
     func everyCachedPersonInOneSync() async throws {
         try await NeoCheckIdentifyResultTests().withDoorEmulator { client, _ in
             let gone = Set((0..<70).map { _ in UUID().uuidString.lowercased() })
             let revoked = try await NeoCheckFaceSearch(client: client).revokedSubjects(
-                among: gone, policy: NeoCheckIdentifyResultTests.policy)
+                among: cachedNow(gone), policy: NeoCheckIdentifyResultTests.policy)
             #expect(revoked == gone)
         }
     }
@@ -34,10 +37,10 @@ struct NeoCheckRevocationSyncTests {
             let search = NeoCheckFaceSearch(client: client)
             var byName = NeoCheckIdentifyResultTests.policy
             byName.faceList = "front door"
-            #expect(try await search.revokedSubjects(among: [member, moved], policy: byName) == [moved])
+            #expect(try await search.revokedSubjects(among: cachedNow([member, moved]), policy: byName) == [moved])
             var byIdentifier = byName
             byIdentifier.faceList = door
-            #expect(try await search.revokedSubjects(among: [member, moved], policy: byIdentifier) == [moved])
+            #expect(try await search.revokedSubjects(among: cachedNow([member, moved]), policy: byIdentifier) == [moved])
         }
     }
 
@@ -50,7 +53,7 @@ struct NeoCheckRevocationSyncTests {
                 budget: try HourlyCallBudget(callsPerHour: 4))
             let search = NeoCheckFaceSearch(client: budgeted, syncBudgetReserve: 1)
             let gone = Set((0..<6).map { String(format: "00000000-0000-0000-0000-%012d", $0) })
-            let first = try await search.revokedSubjects(among: gone, policy: NeoCheckIdentifyResultTests.policy)
+            let first = try await search.revokedSubjects(among: cachedNow(gone), policy: NeoCheckIdentifyResultTests.policy)
             #expect(first.count == 3, "three calls spent, one kept in reserve")
             #expect(first == Set(gone.sorted().prefix(3)))
             #expect(await budgeted.budget?.remaining == 1)

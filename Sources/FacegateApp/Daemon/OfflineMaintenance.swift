@@ -149,12 +149,13 @@ public struct OfflineMaintenance: Sendable {
             metadata: ["decision": "\(recheck.decisionId)", "door": "\(recheck.door)", "faces": "\(faces)"])
     }
 
-    /// Purges from the cache every subject the cloud has deleted or disabled. Returns them.
+    /// Purges from the cache every subject the cloud has deleted, disabled, taken out of the door's search
+    /// or (NEC ID) changed since it was cached. Returns them.
     @discardableResult
     public func syncRevocations(policy: DoorPolicy) async -> Set<String> {
         guard let directory else { return [] }
         do {
-            let cached = try await cache.cachedSubjectIds()
+            let cached = try await cache.cachedSubjectsSince()
             guard !cached.isEmpty else { return [] }
             let revoked = try await directory.revokedSubjects(among: cached, policy: policy)
             guard !revoked.isEmpty else { return [] }

@@ -1,5 +1,6 @@
 import FacegateCore
 import FacegateIdentify
+import Foundation
 
 /// The door's search through NEC ID: one `POST /v1.1/face/search` per visit, over the door's tags.
 public struct NECFaceSearch: FaceSearch, CloudDirectory {
@@ -48,10 +49,14 @@ public struct NECFaceSearch: FaceSearch, CloudDirectory {
         return best.values.sorted { $0.score == $1.score ? $0.id < $1.id : $0.score > $1.score }
     }
 
-    /// Subjects NEC lists as deleted (status `D`) or no longer lists at all.
-    public func revokedSubjects(among subjects: Set<String>, policy: DoorPolicy) async throws -> Set<String> {
-        guard !subjects.isEmpty else { return [] }
+    /// Subjects NEC lists as deleted (status `D`) or no longer lists at all, and subjects it changed after
+    /// they were cached. NEC ID never says which tags a subject carries; changing them re-registers the
+    /// subject (its old events `D`, new ones `A`, each dated), so a change after caching may have taken the
+    /// subject out of the door's tags: its faces go, and an online grant caches them again if still let in.
+    public func revokedSubjects(among cached: [String: Date], policy: DoorPolicy) async throws -> Set<String> {
+        guard !cached.isEmpty else { return [] }
         var active = Set<String>()
+        var changed = Set<String>()
         var start = 0
         while true {
             let page: NECSubjectList
@@ -60,11 +65,37 @@ public struct NECFaceSearch: FaceSearch, CloudDirectory {
             } catch {
                 throw Self.classify(error)
             }
-            for entry in page.subjects where entry.isActive { active.insert(entry.id) }
+            for entry in page.subjects {
+                guard let cachedSince = cached[entry.id] else { continue }
+                if entry.isActive { active.insert(entry.id) }
+                // An update date that cannot be read could be any date: the face goes.
+                let updated = Self.updateTime(entry.lastUpdated) ?? .distantFuture
+                let allowance = Self.updateClockAllowance
+                // A face retired after the subject was cached (an update: its tags may differ now), or about
+                // then; or one registered well after it (a retired one's slot may be recycled already). The
+                // enrolment a cached face came from, just before it, changes nothing.
+                let changedSince =
+                    entry.isActive
+                    ? updated > cachedSince.addingTimeInterval(allowance) : updated > cachedSince.addingTimeInterval(-allowance)
+                if changedSince { changed.insert(entry.id) }
+            }
             start += page.subjects.count
             if page.subjects.isEmpty || start >= page.total { break }
         }
-        return subjects.subtracting(active)
+        return Set(cached.keys).subtracting(active).union(changed)
+    }
+
+    /// How far NEC ID's clock and this box's may disagree (as the door's clock check allows): a face retired
+    /// up to this long before a subject was cached still counts as after it (it is cached again at its next
+    /// online grant).
+    static let updateClockAllowance: TimeInterval = 300
+
+    /// NEC ID's `lastUpdated` ("2018-12-18T00:27:56.427+00:00"), with or without the fraction of a second.
+    static func updateTime(_ text: String) -> Date? {
+        let withFraction = ISO8601DateFormatter()
+        withFraction.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        if let date = withFraction.date(from: text) { return date }
+        return ISO8601DateFormatter().date(from: text)
     }
 
     /// Whether a failure means the cloud could not be asked (the offline path decides) or the search failed.

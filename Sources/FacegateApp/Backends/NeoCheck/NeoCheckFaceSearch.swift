@@ -61,8 +61,10 @@ public struct NeoCheckFaceSearch: FaceSearch, CloudDirectory {
         }
     }
 
-    /// Records deleted (404) or disabled in NeoCheck, from the next slice of `subjects`.
-    public func revokedSubjects(among subjects: Set<String>, policy: DoorPolicy) async throws -> Set<String> {
+    /// Records deleted (404), disabled or out of the door's face list in NeoCheck, from the next slice of the cached subjects.
+    public func revokedSubjects(among cached: [String: Date], policy: DoorPolicy) async throws -> Set<String> {
+        // A record's list and state are read as they are now: when it was cached plays no part.
+        let subjects = Set(cached.keys)
         var revoked = Set<String>()
         // The names of the lists records are in, looked up once per sync when the door names its list.
         var listNames: [String: String] = [:]
