@@ -315,6 +315,26 @@ struct DecisionFaultTests {
         }
     }
 
+    /// The journal cannot take the re-check (a full or failing disk): the re-check waits for the next round,
+    /// but the face the cloud contradicts is purged now, not left to open the door offline meanwhile.
+    @Test func aContradictedOfflineGrantIsPurgedEvenWhenTheJournalCannotWrite() async throws {
+        try await DoorRig.with { rig in
+            let subject = try await rig.enrol(Photos.enrolledPhoto)
+            rig.configuration.backend.decisionDeadline = .seconds(2)
+            _ = try await rig.runDoor(visitors: [Photos.enrolledWalksUp])
+            await rig.stopCloud()
+            let offline = try await rig.runDoor(visitors: [Photos.enrolledWalksUp])
+            #expect(offline.outcomes.map(\.record.decision.outcome) == [.grantedOffline])
+
+            try await rig.startCloud()
+            try await rig.client.unregisterSubject(id: subject)
+            let report = try await rig.maintenance(journal: DiskFullJournal()).recheckPending(policy: rig.configuration.doorPolicy)
+            #expect(report.journaled.isEmpty, "not on disk, so not journaled")
+            #expect(try await rig.cache().pendingRechecks().count == 1, "kept for the next round")
+            #expect(try await rig.cache().cachedSubjectIds().isEmpty, "her face is gone all the same")
+        }
+    }
+
     @Test func aConfirmedOfflineGrantKeepsItsFace() async throws {
         try await DoorRig.with { rig in
             let subject = try await rig.enrol(Photos.enrolledPhoto)
@@ -361,3 +381,16 @@ final class JournalCheckingLines: DoorLines {
 }
 
 
+
+/// A journal on a disk that takes nothing: records are accepted into its queue, never written (ENOSPC).
+struct DiskFullJournal: GateJournal {
+    struct DiskFull: Error, CustomStringConvertible {
+        var description: String { "no space left on device" }
+    }
+    func record(_ decision: DecisionRecord) -> Bool { true }
+    func record(_ event: DoorEventRecord) -> Bool { true }
+    func recordRecheck(_ recheck: RecheckRecord) -> Bool { true }
+    func recordRelay(_ relay: RelayRecord) -> Bool { true }
+    func newestDecisionTime() async -> Date? { nil }
+    func flush() async throws { throw DiskFull() }
+}

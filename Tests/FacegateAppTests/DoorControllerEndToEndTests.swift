@@ -336,11 +336,13 @@ final class DoorRig: @unchecked Sendable {
             key: try OfflineCacheKey.load(path: folder.appendingPathComponent("offline-cache.key").path))
     }
 
-    func maintenance() throws -> OfflineMaintenance {
-        let journal = SQLiteJournal(configuration: .init(path: configuration.journal.path), logger: logger)
+    /// The door's re-checks and revocation sync; `journal` in place of the door's own (a failing disk).
+    func maintenance(journal: (any GateJournal)? = nil) throws -> OfflineMaintenance {
         let search = NECFaceSearch(client: client)
         return OfflineMaintenance(
-            search: search, directory: search, cache: try cache(), journal: WritingJournal(journal), settings: .init(), logger: logger)
+            search: search, directory: search, cache: try cache(),
+            journal: journal ?? WritingJournal(SQLiteJournal(configuration: .init(path: configuration.journal.path), logger: logger)),
+            settings: .init(), logger: logger)
     }
 
     func journaledDecisions() async throws -> [JournaledDecision] {

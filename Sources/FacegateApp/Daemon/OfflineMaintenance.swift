@@ -107,6 +107,8 @@ public struct OfflineMaintenance: Sendable {
             // A scratch state: the re-check must not count as an entry for the re-entry cooldown.
             var scratch = PolicyState()
             let decision = AccessPolicy.evaluate(identification, passedQualityGate: true, policy: policy, state: &scratch, at: recheck.createdAt)
+            // Before the journal: a disk that cannot take the record must not leave the wrong face opening the door.
+            await forgetIfContradicted(recheck, by: decision, identification: identification)
             let record = RecheckRecord(
                 decisionId: recheck.decisionId, time: now(), outcome: decision.outcome, subjectId: decision.subjectId,
                 score: decision.bestScore, reason: decision.reason)
@@ -120,7 +122,6 @@ public struct OfflineMaintenance: Sendable {
                 break
             }
             report.journaled.append(record)
-            await forgetIfContradicted(recheck, by: decision, identification: identification)
             logger.notice(
                 "offline decision re-checked",
                 metadata: [
