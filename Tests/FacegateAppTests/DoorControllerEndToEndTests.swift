@@ -65,6 +65,32 @@ struct DoorControllerEndToEndTests {
         }
     }
 
+    /// A schedule by tag applies only if the search says the person carries the tag: NEC ID never returns
+    /// tags, so the door's search proves its one tag; offline, the tags were cached with the face.
+    @Test func aScheduleByTagHoldsOnlineAndOffline() async throws {
+        try await DoorRig.with { rig in
+            _ = try await rig.enrol(Self.enrolledPhoto)
+            rig.configuration.backend.decisionDeadline = .seconds(2)
+            let cached = try await rig.runDoor(visitors: [Self.enrolledWalksUp])
+            #expect(cached.outcomes.map(\.record.decision.outcome) == [.granted])
+            // The staff may no longer come in at all (open on no day).
+            rig.configuration.door.schedules = [
+                AccessSchedule(
+                    name: "staff never", scope: .tag("staff"), timeZone: TimeZone(identifier: "UTC")!,
+                    windows: [.init(weekdays: [], start: 0, end: 24 * 60)])
+            ]
+            let online = try await rig.runDoor(visitors: [Self.enrolledWalksUp])
+            #expect(online.outcomes.map(\.record.decision.outcome) == [.deniedSchedule])
+            #expect(online.relayChanges == 0)
+
+            await rig.stopCloud()
+            let offline = try await rig.runDoor(visitors: [Self.enrolledWalksUp])
+            #expect(offline.outcomes.map(\.record.decision.outcome) == [.deniedSchedule])
+            #expect(offline.outcomes.first?.record.decision.offline == true)
+            #expect(offline.relayChanges == 0)
+        }
+    }
+
     @Test func anApproachBelowTheQualityGateMakesNoCloudCall() async throws {
         try await DoorRig.with { rig in
             _ = try await rig.enrol(Self.enrolledPhoto)

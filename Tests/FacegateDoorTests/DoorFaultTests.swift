@@ -1,5 +1,6 @@
 import FacegateCore
 import FacegateDoor
+import FacegateTesting
 import Testing
 
 /// The controller when the relay will not do as it is told, and when it stops: over the simulated
@@ -84,8 +85,37 @@ struct DoorFaultTests {
         #expect(lines.relayIsUnlocked)
         #expect(await door.isUnlocked)
         #expect(!lines.isReleased)
+        // A faulted door refuses further unlocks (a grant would be journaled as opening a door it did not drive).
+        let changes = lines.relayChanges
+        let refused = await #expect(throws: DoorError.self) { try await door.unlock(because: .grant) }
+        #expect(refused?.code == .relayFault)
+        #expect(lines.relayChanges == changes)
         await #expect(throws: DoorError.self) { try await door.run() }
         #expect(lines.isReleased)
+    }
+
+    @Test("while a failed lock write is being retried, no unlock may drive the relay")
+    func unlocksWaitOutARelockRetry() async throws {
+        let clock = TestClock()
+        let lines = SimulatedDoorLines()
+        let door = try ClockedDoorController(
+            lines: lines, timing: DoorTiming(unlockDuration: .seconds(1)), relayRetry: .init(tries: 3, firstPause: .milliseconds(500)), clock: clock)
+        let running = Task { try await door.run() }
+        defer { running.cancel() }
+        try await door.unlock(because: .grant)
+        lines.failRelayWrites(unlocked: false, count: 1)
+        #expect(await clock.waitForSleepers(), "the pulse")
+        clock.advance(by: .seconds(1))
+        #expect(await clock.waitForSleepers(), "the retry's pause after the failed lock write")
+        let refused = await #expect(throws: DoorError.self) { try await door.unlock(because: .grant) }
+        #expect(refused?.code == .ioFailed)
+        #expect(lines.relayIsUnlocked, "still as the failed write left it")
+        clock.advance(by: .milliseconds(500))
+        let deadline = ContinuousClock.now + .seconds(5)
+        while lines.relayIsUnlocked, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(2)) }
+        #expect(!lines.relayIsUnlocked, "locked on the retry")
+        try await door.unlock(because: .grant)
+        #expect(lines.relayIsUnlocked, "and free again once locked")
     }
 
     @Test func aRelockOnCloseThatFailsIsAFaultToo() async throws {
