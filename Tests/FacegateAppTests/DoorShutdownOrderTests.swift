@@ -27,7 +27,7 @@ struct DoorShutdownOrderTests {
 
     private static func heldDoor(
         in folder: URL, logger: Logger, decisionDeadline: Duration = .milliseconds(1500), shutdownGrace: Duration = .seconds(8),
-        servesMetrics: Bool = false
+        shutdownBackstop: Duration = .seconds(4), servesMetrics: Bool = false, analyzer: any FrameAnalyzing = ScriptedAnalyzer()
     ) throws -> HeldDoor {
         var configuration = FacegateConfiguration()
         configuration.door.name = "shutdown"
@@ -45,11 +45,12 @@ struct DoorShutdownOrderTests {
         let journal = SQLiteJournal(configuration: .init(path: configuration.journal.path), logger: logger)
         let cloud = HeldCloud(candidates: [MatchCandidate(subjectId: "alice", score: 9100, tags: ["staff"])])
         let parts = DoorParts(
-            source: SynthesizedApproach(endless: true), analyzer: ScriptedAnalyzer(), search: cloud, directory: cloud, cache: nil,
+            source: SynthesizedApproach(endless: true), analyzer: analyzer, search: cloud, directory: cloud, cache: nil,
             door: door, journal: journal, close: {})
         var settings = DoorControllerService.Settings()
         settings.reloadsOnHangup = false
         settings.shutdownGrace = shutdownGrace
+        settings.shutdownBackstop = shutdownBackstop
         let service = DoorControllerService(
             configuration: configuration, parts: parts, settings: settings, notifier: SystemdNotifier(environment: [:]), logger: logger,
             loadConfiguration: { [configuration] in configuration })
@@ -90,6 +91,40 @@ struct DoorShutdownOrderTests {
         #expect(decisions.map(\.record.decision.outcome) == [.granted])
         #expect(decisions.first?.record.relay == .unlocked, "the door was still running when the grant opened it, and the journal after")
         #expect(await service.pipeline.statistics.cloudCalls == 1)
+    }
+
+    @Test("a stage hung in a blocking call past the grace and the backstop: the door is locked and released all the same, the last line says so, and nothing opens when the stage returns")
+    func aStageHungPastTheBackstopLeavesTheDoorLockedAndSaysSo() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("shutdown-backstop-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let logs = CapturedLogs()
+        // The analysis of the person's first frame blocks its thread and ignores cancellation.
+        let analyzer = HangingAnalyzer()
+        defer { analyzer.release() }
+        let held = try Self.heldDoor(
+            in: folder, logger: logs.logger(level: .notice), shutdownGrace: .milliseconds(300), shutdownBackstop: .milliseconds(300),
+            analyzer: analyzer)
+        held.cloud.release()
+
+        try await testGracefulShutdown { trigger in
+            let running = Task { try await held.service.run() }
+            #expect(await analyzer.waitUntilHanging(timeout: .seconds(20)))
+            trigger.triggerGracefulShutdown()
+            // The group gives up on the pipeline after the grace and the backstop; the rest stops without it.
+            let deadline = ContinuousClock.now + .seconds(20)
+            while !logs.text.contains("stopped with the pipeline still running"), ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            let lines = logs.all
+            #expect(lines.last?.hasPrefix("error stopped with the pipeline still running") == true, "\(logs.text)")
+            #expect(held.lines.relayChanges == 0 && !held.lines.relayIsUnlocked && held.lines.isReleased, "locked and released without the pipeline")
+
+            // The hung stage returns at last: its visit can no longer open anything.
+            analyzer.release()
+            _ = try? await running.value
+            #expect(held.lines.relayChanges == 0 && !held.lines.relayIsUnlocked)
+        }
     }
 
     @Test("a shutdown past its grace abandons the search: the visit is journaled as an error, the door stays locked, stopped is last")
