@@ -23,6 +23,10 @@ public struct DoorPolicy: Sendable, Hashable {
     /// NeoCheck: the face list searched, by identifier or name.
     public var faceList: String?
 
+    /// The lowest score a search must return for this policy to judge its answer (NEC ID's search
+    /// `threshold`): the threshold less the margin, so that a close second candidate is seen.
+    public var searchFloor: Double { threshold - (minimumMargin ?? 0) }
+
     public init(
         door: String, threshold: Double, scoreUnit: ScoreUnit, minimumMargin: Double? = nil, offlineMaxDistance: Double = 0.42,
         offlineMinimumMargin: Double? = 0.05, schedules: [AccessSchedule] = [], denyList: Set<String> = [],

@@ -51,7 +51,9 @@ public enum AccessPolicy {
     /// Decides a visit searched under `searched` when the door's policy has since become `current` (the
     /// configuration was reloaded while the cloud searched). A grant stands only if `current` grants it
     /// too, and only if `current` still searches everything that was searched: the cloud was asked about
-    /// the old scope, so a match there proves nothing under a narrower or other one.
+    /// the old scope, so a match there proves nothing under a narrower or other one. NEC ID was asked for
+    /// candidates down to the threshold less the margin: a new policy that needs lower ones (to see a close
+    /// second) cannot judge an answer that left them out.
     public static func evaluate(
         _ identification: Identification?, passedQualityGate: Bool, searchedUnder searched: DoorPolicy, current: DoorPolicy,
         state: inout PolicyState, at time: Date, clockProblem: String? = nil
@@ -61,7 +63,8 @@ public enum AccessPolicy {
             identification, passedQualityGate: passedQualityGate, policy: searched, state: &state, at: time, clockProblem: clockProblem)
         guard decision.outcome.opensDoor, current != searched else { return decision }
         state = before
-        guard current.stillSearches(grantedUnder: searched.searchScope) else {
+        let floorHolds = searched.scoreUnit != .necScore || current.searchFloor >= searched.searchFloor
+        guard current.stillSearches(grantedUnder: searched.searchScope), floorHolds else {
             return Decision(
                 outcome: .error,
                 reason: "not decided: the door's search changed (the configuration was reloaded) while this face was searched",

@@ -316,6 +316,26 @@ struct PolicyReloadDuringASearchTests {
         #expect(state.lastGranted.isEmpty)
     }
 
+    @Test("a wider margin or a lower threshold after the search: the answer may lack the close second the new rule needs, so no grant")
+    func aLowerSearchFloorRefusesTheGrant() {
+        var state = PolicyState()
+        let searched = Self.nec(["staff"]) { $0.minimumMargin = 500 }
+        let wider = decide(
+            Self.found("alice", 7900, tags: ["staff"]), searched: searched, current: Self.nec(["staff"]) { $0.minimumMargin = 1500 }, state: &state)
+        #expect(wider.outcome == .error)
+        let lower = decide(
+            Self.found("alice", 7900, tags: ["staff"]), searched: searched,
+            current: Self.nec(["staff"]) {
+                $0.minimumMargin = 500
+                $0.threshold = 6000
+            }, state: &state)
+        #expect(lower.outcome == .error)
+        // A higher floor is judged as ever: everything it needs was asked for.
+        let higher = decide(
+            Self.found("alice", 7900, tags: ["staff"]), searched: searched, current: Self.nec(["staff"]) { $0.minimumMargin = 100 }, state: &state)
+        #expect(higher.outcome == .granted)
+    }
+
     @Test("a reload that still searches what was searched, and still grants: granted once, remembered for re-entry")
     func aCompatibleReloadGrants() {
         var state = PolicyState()

@@ -27,7 +27,7 @@ public struct NECFaceSearch: FaceSearch, CloudDirectory {
     public func search(_ probe: ProbeFace, policy: DoorPolicy) async throws -> [MatchCandidate] {
         // Searched below the door's threshold by the margin, so a close second candidate shows up
         // and the policy can call the match ambiguous; the policy applies the threshold itself.
-        let threshold = Int(max(0, min(9999, policy.threshold - (policy.minimumMargin ?? 0))).rounded(.down))
+        let threshold = Int(max(0, min(9999, policy.searchFloor)).rounded(.down))
         // NEC does not say which tags a match carries; a search over one tag proves that one.
         let provenTags: Set<String> = policy.searchTags.count == 1 ? Set(policy.searchTags) : []
         do {
