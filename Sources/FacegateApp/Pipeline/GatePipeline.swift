@@ -134,6 +134,10 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
     /// reads earlier has been set back, and offline grants wait until it is right again.
     private var newestDecisionTime: Date?
     private var loadedNewestDecisionTime = false
+    /// When the newest face in the offline cache was remembered: read from the cache once, then kept here
+    /// (every face is remembered through this pipeline), so a decision does not wait on the disk for it.
+    private var newestRememberedFace: Date?
+    private var loadedNewestRememberedFace = false
     private var clockProblem: String?
     /// Whether the system's word that the clock is synchronised is what keeps it trusted now (logged once).
     private var clockVouchedFor = false
@@ -696,7 +700,7 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
         var problem: String?
         if let newest = newestDecisionTime, time < newest.addingTimeInterval(-tolerance) {
             problem = "the clock reads earlier than the newest journaled decision (has it been set back?)"
-        } else if let offline, let remembered = try? await offline.newestRememberedAt(), remembered > time.addingTimeInterval(tolerance) {
+        } else if let remembered = await newestCachedFace(), remembered > time.addingTimeInterval(tolerance) {
             problem = "the offline cache holds a face remembered later than the clock reads (has it been set back?)"
         }
         // The system vouches for the clock: the later dates were made while it ran ahead (a bad RTC at boot).
@@ -721,6 +725,20 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
             clockProblem = problem
         }
         return problem
+    }
+
+    /// When the newest cached face was remembered (read from the cache until that succeeds once).
+    private func newestCachedFace() async -> Date? {
+        if !loadedNewestRememberedFace, let offline {
+            do {
+                let stored = try await offline.newestRememberedAt()
+                loadedNewestRememberedFace = true
+                if let stored { newestRememberedFace = max(newestRememberedFace ?? stored, stored) }
+            } catch {
+                // Read again at the next decision.
+            }
+        }
+        return newestRememberedFace
     }
 
     /// Puts a grant on disk before the relay moves, so that no opening goes unrecorded. A journal
@@ -769,6 +787,7 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
         let tags = candidates.first { $0.subjectId == subject }?.tags ?? []
         do {
             try await offline.remember(subjectId: subject, tags: tags, grantedUnder: policy, descriptor: descriptor, at: time)
+            newestRememberedFace = max(newestRememberedFace ?? time, time)
         } catch {
             logger.warning("offline cache did not take the face", metadata: ["error": "\(error)"])
         }
