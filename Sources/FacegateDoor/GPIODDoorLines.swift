@@ -169,10 +169,10 @@ public final class GPIODDoorLines: DoorLines {
             var lastPress: ContinuousClock.Instant?
             // Contacts bounce: after an edge, wait until the line has been quiet for
             // `settle`, then report the level it settled at (if it changed).
-            var reportedOpen = (try? contact?.value()).map { $0 == 1 }
-            // The level it starts from, first: whatever the controller read before the watch began may be stale.
-            if let reportedOpen { continuation.yield(.contact(open: reportedOpen)) }
-            var settlingSince: ContinuousClock.Instant?
+            // The level it starts from comes first, once settled like any change: whatever the controller
+            // read before the watch began may be stale.
+            var reportedOpen: Bool?
+            var settlingSince: ContinuousClock.Instant? = contact == nil ? nil : .now
             do {
                 while !stop.isSet {
                     var timeout: Int32 = 200

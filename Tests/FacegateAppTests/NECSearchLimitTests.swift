@@ -1,8 +1,10 @@
+import AsyncHTTPClient
 import FacegateCore
 @testable import FacegateApp
 import FacegateIdentify
 import FacegatePolicy
 import Foundation
+import FacegateTesting
 import Testing
 
 /// Issue 9, item 8: NEC's search `limit` counts events, so a subject enrolled with several faces
@@ -53,5 +55,62 @@ struct NECUpdateTimeTests {
     @Test func somethingElseIsNoDate() {
         #expect(NECFaceSearch.updateTime("yesterday") == nil)
         #expect(NECFaceSearch.updateTime("") == nil)
+    }
+}
+
+/// The revocation sync's reading of NEC ID's subject list, row by row, against a server that lists exactly
+/// what each case needs: which dates count as a change after a face was cached.
+@Suite(.timeLimit(.minutes(1)))
+struct NECRevocationDatesTests {
+    static let cachedAt = Date(timeIntervalSince1970: 1_800_000_000)
+
+    static func stamp(_ offset: TimeInterval) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.string(from: cachedAt.addingTimeInterval(offset))
+    }
+
+    /// The sync of one subject cached at `cachedAt`, NEC listing `rows` (status, lastUpdated) for it.
+    func sync(_ rows: [(status: String, updated: String)], status: Int = 200) async throws -> (revoked: Bool, unreadable: Int) {
+        let entries = rows.enumerated().map { index, row in
+            #"{"id":"alice","eventId":"e\#(index)","status":"\#(row.status)","lastUpdated":"\#(row.updated)"}"#
+        }
+        let body = status == 200 ? #"{"subjects":[\#(entries.joined(separator: ","))],"total":\#(rows.count)}"# : #"{"message":"Subjects not found"}"#
+        return try await withFaultyCloud(.reply(status: status, body: body)) { endpoint in
+            let client = NECIDClient(
+                configuration: NECIDConfiguration(
+                    endpoint: endpoint, credentials: AWSCredentials(accessKeyID: "AKIDTEST", secretAccessKey: "secret"), apiKey: "key",
+                    http: CloudHTTPPolicy(requestTimeout: .seconds(5), maxAttempts: 1)),
+                httpClient: HTTPClient.shared)
+            let sync = try await NECFaceSearch(client: client).revokedSubjects(among: ["alice": Self.cachedAt])
+            return (sync.revoked == ["alice"], sync.unreadableDates)
+        }
+    }
+
+    @Test("enrolled before caching and unchanged since: kept; the enrolment just before caching is no change")
+    func unchangedIsKept() async throws {
+        #expect(try await sync([("A", Self.stamp(-86_400))]).revoked == false)
+        #expect(try await sync([("A", Self.stamp(-2))]).revoked == false)
+        #expect(try await sync([("A", Self.stamp(200))]).revoked == false, "within the clocks' allowance after")
+    }
+
+    @Test("a face retired after caching, or within the allowance before it, is a change; long before is not")
+    func retiredFaces() async throws {
+        #expect(try await sync([("D", Self.stamp(60)), ("A", Self.stamp(60))]).revoked)
+        #expect(try await sync([("D", Self.stamp(-200)), ("A", Self.stamp(-200))]).revoked, "the clocks may disagree by that much")
+        #expect(try await sync([("D", Self.stamp(-3600)), ("A", Self.stamp(-3600))]).revoked == false, "changed an hour before caching")
+    }
+
+    @Test("a face registered well after caching is a change (its retired row may be recycled already)")
+    func registeredWellAfter() async throws {
+        #expect(try await sync([("A", Self.stamp(400))]).revoked)
+    }
+
+    @Test("only retired rows, an empty gallery's 404, or a date that cannot be read: revoked, the unreadable ones counted")
+    func goneOrUnreadable() async throws {
+        #expect(try await sync([("D", Self.stamp(-86_400))]).revoked, "deleted long ago")
+        #expect(try await sync([], status: 404).revoked, "NEC ID's answer for a gallery with no subjects")
+        let unreadable = try await sync([("A", "18/12/2018 00:27")])
+        #expect(unreadable.revoked && unreadable.unreadable == 1)
     }
 }

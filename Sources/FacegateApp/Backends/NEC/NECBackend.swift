@@ -71,7 +71,8 @@ public struct NECBackend: CloudBackend, Equatable {
                 secretAccessKey: try context.secret(secretKey, "backend.nec.secret_key", backend: Self.kind)),
             apiKey: try context.secret(apiKey, "backend.nec.api_key", backend: Self.kind), region: region, http: context.http)
         let httpClient = CloudHTTP.makeClient()
-        let search = NECFaceSearch(client: NECIDClient(configuration: configuration, httpClient: httpClient, logger: context.logger))
+        let search = NECFaceSearch(
+            client: NECIDClient(configuration: configuration, httpClient: httpClient, logger: context.logger), logger: context.logger)
         return OpenedBackend(search: search, close: { try? await httpClient.shutdown() })
     }
 }

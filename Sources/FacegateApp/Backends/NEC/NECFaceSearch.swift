@@ -1,6 +1,7 @@
 import FacegateCore
 import FacegateIdentify
 import Foundation
+import Logging
 
 /// The door's search through NEC ID: one `POST /v1.1/face/search` per visit, over the door's tags.
 public struct NECFaceSearch: FaceSearch, CloudDirectory {
@@ -11,14 +12,20 @@ public struct NECFaceSearch: FaceSearch, CloudDirectory {
     public let limit: Int
     /// Subjects listed per page while syncing deletions.
     public let listPageSize: Int
+    /// Where a sync says that NEC ID's dates could not be read (by count only).
+    let logger: Logger
 
     /// The largest `limit` the document allows for a search.
     public static let maximumLimit = 50
 
-    public init(client: NECIDClient, limit: Int = NECFaceSearch.maximumLimit, listPageSize: Int = 1000) {
+    public init(
+        client: NECIDClient, limit: Int = NECFaceSearch.maximumLimit, listPageSize: Int = 1000,
+        logger: Logger = Logger(label: "facegate.nec", factory: { _ in SwiftLogNoOpLogHandler() })
+    ) {
         self.client = client
         self.limit = limit
         self.listPageSize = listPageSize
+        self.logger = logger
     }
 
     public var backendName: String { "nec" }
@@ -54,14 +61,31 @@ public struct NECFaceSearch: FaceSearch, CloudDirectory {
     /// subject (its old events `D`, new ones `A`, each dated), so a change after caching may have taken the
     /// subject out of the door's tags: its faces go, and an online grant caches them again if still let in.
     public func revokedSubjects(among cached: [String: Date], policy: DoorPolicy) async throws -> Set<String> {
-        guard !cached.isEmpty else { return [] }
+        let sync = try await revokedSubjects(among: cached)
+        if sync.unreadableDates > 0 {
+            // Each such subject's faces go at every sync: the offline path loses them without this line.
+            logger.warning(
+                "NEC ID listed update dates facegate cannot read; those subjects' cached faces are purged",
+                metadata: ["dates": "\(sync.unreadableDates)"])
+        }
+        return sync.revoked
+    }
+
+    /// ``revokedSubjects(among:policy:)``, and how many listed dates could not be read (each counts as a change).
+    func revokedSubjects(among cached: [String: Date]) async throws -> (revoked: Set<String>, unreadableDates: Int) {
+        guard !cached.isEmpty else { return ([], 0) }
+        let dates = NECUpdateDates()
         var active = Set<String>()
         var changed = Set<String>()
+        var unreadable = 0
         var start = 0
         while true {
             let page: NECSubjectList
             do {
                 page = try await client.listSubjects(start: start, length: listPageSize)
+            } catch where error.code == .notFound && error.httpStatus == 404 {
+                // NEC ID's answer for a gallery with no subjects at all: nobody cached is there any more.
+                break
             } catch {
                 throw Self.classify(error)
             }
@@ -69,20 +93,22 @@ public struct NECFaceSearch: FaceSearch, CloudDirectory {
                 guard let cachedSince = cached[entry.id] else { continue }
                 if entry.isActive { active.insert(entry.id) }
                 // An update date that cannot be read could be any date: the face goes.
-                let updated = Self.updateTime(entry.lastUpdated) ?? .distantFuture
+                let updated = dates.read(entry.lastUpdated)
+                if updated == nil { unreadable += 1 }
                 let allowance = Self.updateClockAllowance
                 // A face retired after the subject was cached (an update: its tags may differ now), or about
                 // then; or one registered well after it (a retired one's slot may be recycled already). The
                 // enrolment a cached face came from, just before it, changes nothing.
                 let changedSince =
                     entry.isActive
-                    ? updated > cachedSince.addingTimeInterval(allowance) : updated > cachedSince.addingTimeInterval(-allowance)
+                    ? (updated ?? .distantFuture) > cachedSince.addingTimeInterval(allowance)
+                    : (updated ?? .distantFuture) > cachedSince.addingTimeInterval(-allowance)
                 if changedSince { changed.insert(entry.id) }
             }
             start += page.subjects.count
             if page.subjects.isEmpty || start >= page.total { break }
         }
-        return Set(cached.keys).subtracting(active).union(changed)
+        return (Set(cached.keys).subtracting(active).union(changed), unreadable)
     }
 
     /// How far NEC ID's clock and this box's may disagree (as the door's clock check allows): a face retired
@@ -91,12 +117,7 @@ public struct NECFaceSearch: FaceSearch, CloudDirectory {
     static let updateClockAllowance: TimeInterval = 300
 
     /// NEC ID's `lastUpdated` ("2018-12-18T00:27:56.427+00:00"), with or without the fraction of a second.
-    static func updateTime(_ text: String) -> Date? {
-        let withFraction = ISO8601DateFormatter()
-        withFraction.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        if let date = withFraction.date(from: text) { return date }
-        return ISO8601DateFormatter().date(from: text)
-    }
+    static func updateTime(_ text: String) -> Date? { NECUpdateDates().read(text) }
 
     /// Whether a failure means the cloud could not be asked (the offline path decides) or the search failed.
     /// A 429 or any 5xx is the cloud being unavailable whatever its body says (NEC's JSON with an
@@ -112,4 +133,16 @@ public struct NECFaceSearch: FaceSearch, CloudDirectory {
         default: return error
         }
     }
+}
+
+/// Reads NEC ID's `lastUpdated` dates; one per sync, so its formatters are made once.
+struct NECUpdateDates {
+    private let withFraction: ISO8601DateFormatter = {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter
+    }()
+    private let whole = ISO8601DateFormatter()
+
+    func read(_ text: String) -> Date? { withFraction.date(from: text) ?? whole.date(from: text) }
 }
