@@ -102,8 +102,6 @@ let package = Package(
         // Door I/O: relay, contact and exit button over GPIO (libgpiod v1.6), or simulated.
         // glibc's mallopt: the daemon limits its malloc arenas (MallocArenas).
         .systemLibrary(name: "CMalloc"),
-        // glibc's adjtimex: whether the kernel counts the wall clock as synchronised (NTP).
-        .target(name: "CTimex"),
         .systemLibrary(name: "CGPIOD", pkgConfig: "libgpiod", providers: [.apt(["libgpiod-dev"])]),
         .target(
             name: "FacegateDoor",
@@ -144,7 +142,7 @@ let package = Package(
             name: "FacegateApp",
             dependencies: [
                 "FacegateCore", "FacegateImageCodec", "FacegateQuality", "FacegatePolicy", "FacegateIdentify",
-                "FacegateJournal", "FacegateOfflineCache", "FacegateCapture", "FacegateDoor", "FacegateLiveness", "CMalloc", "CTimex",
+                "FacegateJournal", "FacegateOfflineCache", "FacegateCapture", "FacegateDoor", "FacegateLiveness", "CMalloc",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -181,41 +181,6 @@ struct DecisionFaultTests {
         }
     }
 
-    /// A box that booted on a bad RTC ran a day ahead, then NTP put it right: the decisions it journaled
-    /// meanwhile are dated tomorrow. The kernel's word that the clock is synchronised keeps it trusted
-    /// (schedules online, grants offline); with `door.trust_synchronised_clock: false` only the dates count.
-    @Test func aClockTheSystemSaysIsSynchronisedIsTrustedOverDatesFromAClockThatRanAhead() async throws {
-        try await DoorRig.with { rig in
-            _ = try await rig.enrol(Photos.enrolledPhoto)
-            rig.configuration.backend.decisionDeadline = .seconds(2)
-            _ = try await rig.runDoor(visitors: [Photos.enrolledWalksUp])
-            let journal = WritingJournal(SQLiteJournal(configuration: .init(path: rig.configuration.journal.path)))
-            journal.record(
-                DecisionRecord(
-                    time: Date().addingTimeInterval(86_400), door: "bench door",
-                    decision: Decision(outcome: .deniedUnknown, reason: "made while the clock ran a day ahead"), backend: "nec"))
-            try await journal.flush()
-            rig.configuration.door.schedules = [
-                AccessSchedule(
-                    name: "always", scope: .everyone, timeZone: TimeZone(identifier: "UTC")!,
-                    windows: [.init(weekdays: Set(1...7), start: 0, end: 24 * 60)])
-            ]
-            rig.clockIsSynchronised = true
-            let online = try await rig.runDoor(visitors: [Photos.enrolledWalksUp])
-            #expect(online.outcomes.map(\.record.decision.outcome) == [.granted])
-            await rig.stopCloud()
-            let offline = try await rig.runDoor(visitors: [Photos.enrolledWalksUp])
-            #expect(offline.outcomes.map(\.record.decision.outcome) == [.grantedOffline])
-
-            // The installer does not trust the box's time source: the dates decide.
-            rig.configuration.door.trustSynchronisedClock = false
-            let distrusted = try await rig.runDoor(visitors: [Photos.enrolledWalksUp])
-            #expect(distrusted.outcomes.map(\.record.decision.outcome) == [.deniedOffline])
-            #expect(distrusted.outcomes.first?.record.decision.reason.contains("offline grants refused") == true)
-            #expect(distrusted.relayChanges == 0)
-        }
-    }
-
     @Test func aCachedFaceFromTheFutureRefusesOfflineGrants() async throws {
         try await DoorRig.with { rig in
             let subject = try await rig.enrol(Photos.enrolledPhoto)
@@ -428,24 +393,4 @@ struct DiskFullJournal: GateJournal {
     func recordRelay(_ relay: RelayRecord) -> Bool { true }
     func newestDecisionTime() async -> Date? { nil }
     func flush() async throws { throw DiskFull() }
-}
-
-/// The kernel's word on the clock, read the way `timedatectl` reads it, by another program (Python's
-/// ctypes call of adjtimex on x86-64 glibc's `struct timex`): the two must agree on this machine.
-@Suite(.timeLimit(.minutes(1)))
-struct SystemClockTests {
-    @Test func theKernelsSynchronisedFlagIsReadAsAnotherProgramReadsIt() async throws {
-        let script = """
-            import ctypes, struct
-            libc = ctypes.CDLL(None, use_errno=True)
-            state = ctypes.create_string_buffer(256)
-            result = libc.adjtimex(state)
-            status = struct.unpack_from("i", state, 40)[0]
-            print("yes" if result >= 0 and result != 5 and not status & 0x40 else "no")
-            """
-        let run = try await ToolProcess.run(URL(fileURLWithPath: "/usr/bin/python3"), ["-c", script])
-        try #require(run.status == 0, "\(run.errors)")
-        let pythonSays = run.output.trimmingCharacters(in: .whitespacesAndNewlines) == "yes"
-        #expect(SystemClock.isSynchronised() == pythonSays)
-    }
 }

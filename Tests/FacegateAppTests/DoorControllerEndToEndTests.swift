@@ -211,9 +211,6 @@ final class DoorRig: @unchecked Sendable {
     private var port = 0
     /// The door's log (warnings and worse by default; a test of what the log says captures it).
     var logger: Logger
-    /// What the door is told of the system's clock: not synchronised unless a test says so (this machine's
-    /// own state must not decide a test).
-    var clockIsSynchronised = false
 
     struct Run {
         var outcomes: [GateOutcome]
@@ -340,8 +337,6 @@ final class DoorRig: @unchecked Sendable {
             logger: logger)
         var settings = DoorControllerService.Settings()
         settings.reloadsOnHangup = false
-        let synchronised = clockIsSynchronised
-        settings.clockIsSynchronised = { synchronised }
         let configuration = self.configuration, fileSays = reloaded ?? configuration
         let service = DoorControllerService(
             configuration: configuration, parts: parts, settings: settings, notifier: SystemdNotifier(environment: [:]), logger: logger,

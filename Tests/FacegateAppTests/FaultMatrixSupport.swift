@@ -211,7 +211,7 @@ final class CaseBench: @unchecked Sendable {
                 access_key: file:\(f)/access-key
                 secret_key: file:\(f)/secret-key
                 api_key: file:\(f)/api-key
-            door: {name: matrix door, tags: [staff], pulse_seconds: 0.5, trust_synchronised_clock: false}  # the clock cases: not this machine's NTP
+            door: {name: matrix door, tags: [staff], pulse_seconds: 0.5}
             offline_cache: {path: \(f)/offline-cache.sqlite, key: file:\(f)/offline-cache.key}
             journal: {path: \(journal.path)}
             control: {socket: off}  # not the system's: a daemon may be running

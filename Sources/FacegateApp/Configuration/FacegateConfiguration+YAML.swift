@@ -20,7 +20,7 @@ import Yams
 ///   `neocheck` (`endpoint`, `client_id`, `client_secret`, `username`, `password`, `calls_per_hour`, `budget_state`)
 /// - `door`: `name`, `relay`/`contact`/`exit_button` (`chip`, `line`, `active_low`), `pulse_seconds`, `fail_safe`,
 ///   `held_open_seconds`, `tags`, `face_list`, `threshold`, `minimum_margin`, `deny_list`,
-///   `reentry_cooldown_seconds`, `trust_synchronised_clock`, `schedules` (list of `name`, `applies_to` (everyone | tag:T | subject:S),
+///   `reentry_cooldown_seconds`, `schedules` (list of `name`, `applies_to` (everyone | tag:T | subject:S),
 ///   `time_zone`, `windows` (list of `days`, `from`, `to`), `holidays`)
 /// - `offline_cache`: `enabled`, `path`, `key`, `max_entries`, `entry_lifetime_days`, `max_distance`,
 ///   `minimum_margin`, `revocation_sync_seconds`
@@ -261,7 +261,6 @@ extension FacegateConfiguration {
         door.minimumMargin = d.double("minimum_margin", check: chosen.marginProblem)
         door.denyList = Set(d.strings("deny_list"))
         door.reentryCooldown = d.seconds("reentry_cooldown_seconds", default: door.reentryCooldown, in: 0...86_400)
-        door.trustSynchronisedClock = d.bool("trust_synchronised_clock", default: door.trustSynchronisedClock)
         // Each with its index in the file, for the key path of a problem found below.
         let schedulesRead = d.list("schedules").enumerated().compactMap { entry in schedule(entry.element).map { (entry.offset, $0) } }
         door.schedules = schedulesRead.map(\.1)

@@ -117,9 +117,6 @@ public struct FacegateConfiguration: Sendable, Equatable {
         public var schedules: [AccessSchedule] = []
         public var denyList: Set<String> = []
         public var reentryCooldown: Duration = .zero
-        /// A clock the system says is synchronised (NTP) is trusted even when decisions are dated later
-        /// than it: those came from a clock that ran ahead. Off: only the dates decide.
-        public var trustSynchronisedClock = true
 
         public init() {}
     }

@@ -41,8 +41,6 @@ public struct DoorControllerService: Service, CustomStringConvertible {
         /// The longest the door's services get to stop once a graceful shutdown begins.
         public var shutdownLimit: Duration { shutdownGrace + shutdownBackstop }
         public var maintenance = OfflineMaintenance.Settings()
-        /// Whether the system says the clock is synchronised; asked only where `door.trust_synchronised_clock` is on.
-        public var clockIsSynchronised: @Sendable () -> Bool = SystemClock.isSynchronised
         /// Whether to reload the policy on SIGHUP (off for the demo and in-process tests).
         public var reloadsOnHangup = true
         /// Told the port `/metrics` and `/health` listen on (tests listen on port 0).
@@ -105,7 +103,6 @@ public struct DoorControllerService: Service, CustomStringConvertible {
             door: configuration.door.name, approach: configuration.approach, motion: configuration.motion,
             decisionDeadline: configuration.backend.decisionDeadline)
         pipelineSettings.uncertainLiveness = configuration.liveness.uncertain
-        if configuration.door.trustSynchronisedClock { pipelineSettings.clockIsSynchronised = settings.clockIsSynchronised }
         pipelineSettings.metrics = metrics
         // An enrolment's two calls each get the decision's deadline and a margin: an installer waits.
         pipelineSettings.enrolmentCloudTimeout = configuration.backend.decisionDeadline + .seconds(5)

@@ -71,9 +71,6 @@ public struct GatePipelineSettings: Sendable {
     /// How far the clock may read behind the newest decision (or a cached face) before offline
     /// grants are refused as decided on a wrong clock; small steps (NTP) stay within it.
     public var clockTolerance: TimeInterval = 300
-    /// Whether the system says the clock is synchronised (NTP): then decisions or cached faces dated
-    /// later than it came from a clock that ran ahead, and do not make this one untrusted. Never, by default.
-    public var clockIsSynchronised: @Sendable () -> Bool = { false }
     /// What a visit the liveness stage could not judge gets (when the pipeline has a liveness stage).
     public var uncertainLiveness = UncertainLivenessPolicy.deny
     /// Where the detector looks in the frames the motion gate lets through (with the gate off, every
@@ -139,8 +136,6 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
     private var newestRememberedFace: Date?
     private var loadedNewestRememberedFace = false
     private var clockProblem: String?
-    /// Whether the system's word that the clock is synchronised is what keeps it trusted now (logged once).
-    private var clockVouchedFor = false
     public private(set) var statistics = PipelineStatistics()
     /// What the pipeline last saw of its parts; ``healthFacts`` adds the frame in analysis.
     private var seenFacts = PipelineHealthFacts()
@@ -211,7 +206,7 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
     }
 
     /// Takes a new policy (a reloaded configuration) from the next decision on. A decision already
-    /// searching stands only if the new policy would make it too (``AccessPolicy/evaluate(_:passedQualityGate:searchedUnder:current:state:at:clockProblem:)``).
+    /// searching stands only if the new policy would make it too (``AccessPolicy/evaluate(_:passedQualityGate:searchedUnder:current:state:at:)``).
     public func update(policy: DoorPolicy) {
         self.policy = policy
     }
@@ -526,7 +521,7 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
                 latencies: &latencies)
             : Lookup()
         let decision = evaluate(
-            lookup, of: visit, searchedUnder: policy, refusal: refusal, untrustedClock: clockProblem, at: time, latencies: &latencies,
+            lookup, of: visit, searchedUnder: policy, refusal: refusal, clockProblem: clockProblem, at: time, latencies: &latencies,
             visitReady: pending.emittedAt)
         let record = await act(
             on: DecisionRecord(
@@ -563,7 +558,7 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
     /// The door's policy applied to what the identify stage found (or the liveness stage's refusal): the
     /// policy it was searched under, and the door's current one if a reload came meanwhile.
     private func evaluate(
-        _ lookup: Lookup, of visit: Visit, searchedUnder searched: DoorPolicy, refusal: Decision?, untrustedClock: String?, at time: Date,
+        _ lookup: Lookup, of visit: Visit, searchedUnder searched: DoorPolicy, refusal: Decision?, clockProblem: String?, at time: Date,
         latencies: inout StageLatencies, visitReady: PipelineClock.Instant
     ) -> Decision {
         let policyStart = clock.now
@@ -571,7 +566,7 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
             refusal
             ?? AccessPolicy.evaluate(
                 lookup.identification, passedQualityGate: visit.passedQualityGate, searchedUnder: searched, current: policy,
-                state: &policyState, at: time, clockProblem: untrustedClock)
+                state: &policyState, at: time, clockProblem: clockProblem)
         latencies.policy = elapsed(since: policyStart)
         latencies.total = elapsed(since: visitReady)
         statistics.decisions[decision.outcome, default: 0] += 1
@@ -703,17 +698,6 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
         } else if let remembered = await newestCachedFace(), remembered > time.addingTimeInterval(tolerance) {
             problem = "the offline cache holds a face remembered later than the clock reads (has it been set back?)"
         }
-        // The system vouches for the clock: the later dates were made while it ran ahead (a bad RTC at boot).
-        let vouched = problem != nil && settings.clockIsSynchronised()
-        if vouched != clockVouchedFor {
-            clockVouchedFor = vouched
-            if vouched {
-                logger.notice(
-                    "decisions or cached faces are dated later than the clock, which the system says is synchronised: they were made while the clock ran ahead",
-                    metadata: ["door": "\(settings.door)"])
-            }
-        }
-        if vouched { problem = nil }
         if problem != clockProblem {
             if let problem {
                 logger.critical(
