@@ -74,6 +74,8 @@ public actor ClockedDoorController<DoorClock: Clock>: DoorActuator where DoorClo
         let inputs = lines.inputs()
         let faults = self.faults
         isWatchingInputs = true
+        // A door found open when the controller was made is timed for the held-open alarm from now on.
+        scheduleWake()
         do {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
@@ -141,12 +143,15 @@ public actor ClockedDoorController<DoorClock: Clock>: DoorActuator where DoorClo
 
     private func tick() async {
         try? await apply(machine.tick(now: clock.now))  // a tick never unlocks, so never throws
+        scheduleWake()  // whatever is due next, even when this tick had nothing to do
     }
 
     /// Carries out the machine's actions in order. A relay write that fails ends the batch (the
     /// events after it did not happen) and is handed back to the machine: a failed unlock is
     /// thrown to the caller, a lock that fails every retry is a fault that stops ``run()``.
     private func apply(_ actions: [DoorStateMachine<DoorClock.Instant>.Action]) async throws {
+        // Nothing changed (an input that repeats the state the door is in): the timers stand as they are.
+        guard !actions.isEmpty else { return }
         defer { scheduleWake() }
         for action in actions {
             switch action {

@@ -178,7 +178,8 @@ public final class GPIODDoorLines: DoorLines {
                     var timeout: Int32 = 200
                     if let settlingSince {
                         let left = settle - (ContinuousClock.now - settlingSince)
-                        timeout = max(0, Int32(left / .milliseconds(1)))
+                        // Rounded up: a wait of 0 ms would spin until the settle time is out.
+                        timeout = max(0, Int32((left / .milliseconds(1)).rounded(.up)))
                     }
                     for (line, _) in try RequestedLine.wait(for: watched, timeoutMilliseconds: timeout) {
                         if line === contact {

@@ -63,7 +63,10 @@ public enum AccessPolicy {
             identification, passedQualityGate: passedQualityGate, policy: searched, state: &state, at: time, clockProblem: clockProblem)
         guard decision.outcome.opensDoor, current != searched else { return decision }
         state = before
-        let floorHolds = searched.scoreUnit != .necScore || current.searchFloor >= searched.searchFloor
+        // Only a cloud answer was cut at the floor; an offline match is judged by distance.
+        var answeredByCloud = false
+        if case .cloud = identification { answeredByCloud = true }
+        let floorHolds = !answeredByCloud || searched.scoreUnit != .necScore || current.searchFloor >= searched.searchFloor
         guard current.stillSearches(grantedUnder: searched.searchScope), floorHolds else {
             return Decision(
                 outcome: .error,

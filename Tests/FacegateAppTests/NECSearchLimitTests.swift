@@ -71,11 +71,13 @@ struct NECRevocationDatesTests {
     }
 
     /// The sync of one subject cached at `cachedAt`, NEC listing `rows` (status, lastUpdated) for it.
-    func sync(_ rows: [(status: String, updated: String)], status: Int = 200) async throws -> (revoked: Bool, unreadable: Int) {
+    func sync(
+        _ rows: [(status: String, updated: String)], status: Int = 200, notFoundBody: String = #"{"message":"Subjects not found"}"#
+    ) async throws -> (revoked: Bool, unreadable: Int) {
         let entries = rows.enumerated().map { index, row in
             #"{"id":"alice","eventId":"e\#(index)","status":"\#(row.status)","lastUpdated":"\#(row.updated)"}"#
         }
-        let body = status == 200 ? #"{"subjects":[\#(entries.joined(separator: ","))],"total":\#(rows.count)}"# : #"{"message":"Subjects not found"}"#
+        let body = status == 200 ? #"{"subjects":[\#(entries.joined(separator: ","))],"total":\#(rows.count)}"# : notFoundBody
         return try await withFaultyCloud(.reply(status: status, body: body)) { endpoint in
             let client = NECIDClient(
                 configuration: NECIDConfiguration(
@@ -112,5 +114,7 @@ struct NECRevocationDatesTests {
         #expect(try await sync([], status: 404).revoked, "NEC ID's answer for a gallery with no subjects")
         let unreadable = try await sync([("A", "18/12/2018 00:27")])
         #expect(unreadable.revoked && unreadable.unreadable == 1)
+        // A web server's 404 page is no word from NEC ID: the sync fails and nothing is purged.
+        await #expect(throws: (any Error).self) { _ = try await self.sync([], status: 404, notFoundBody: "<html><h1>404 Not Found</h1></html>") }
     }
 }

@@ -138,8 +138,7 @@ public struct OfflineMaintenance: Sendable {
         guard let granted = recheck.grantedSubject, case .cloud = identification, decision.subjectId != granted else { return }
         do {
             let faces = try await cache.forget(subjects: [granted])
-            // Said once: a re-check retried after a journal failure finds the faces already gone.
-            if faces > 0 { report(contradicted: recheck, faces: faces) }
+            report(contradicted: recheck, faces: faces)
         } catch {
             logger.error("a contradicted offline grant could not be purged from the cache", metadata: ["error": "\(error)"])
         }

@@ -206,7 +206,7 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
     }
 
     /// Takes a new policy (a reloaded configuration) from the next decision on. A decision already
-    /// searching stands only if the new policy would make it too (``AccessPolicy/evaluate(_:passedQualityGate:searchedUnder:current:state:at:)``).
+    /// searching stands only if the new policy would make it too (``AccessPolicy/evaluate(_:passedQualityGate:searchedUnder:current:state:at:clockProblem:)``).
     public func update(policy: DoorPolicy) {
         self.policy = policy
     }
@@ -521,7 +521,7 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
                 latencies: &latencies)
             : Lookup()
         let decision = evaluate(
-            lookup, of: visit, searchedUnder: policy, refusal: refusal, clockProblem: clockProblem, at: time, latencies: &latencies,
+            lookup, of: visit, searchedUnder: policy, refusal: refusal, untrustedClock: clockProblem, at: time, latencies: &latencies,
             visitReady: pending.emittedAt)
         let record = await act(
             on: DecisionRecord(
@@ -558,7 +558,7 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
     /// The door's policy applied to what the identify stage found (or the liveness stage's refusal): the
     /// policy it was searched under, and the door's current one if a reload came meanwhile.
     private func evaluate(
-        _ lookup: Lookup, of visit: Visit, searchedUnder searched: DoorPolicy, refusal: Decision?, clockProblem: String?, at time: Date,
+        _ lookup: Lookup, of visit: Visit, searchedUnder searched: DoorPolicy, refusal: Decision?, untrustedClock: String?, at time: Date,
         latencies: inout StageLatencies, visitReady: PipelineClock.Instant
     ) -> Decision {
         let policyStart = clock.now
@@ -566,7 +566,7 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
             refusal
             ?? AccessPolicy.evaluate(
                 lookup.identification, passedQualityGate: visit.passedQualityGate, searchedUnder: searched, current: policy,
-                state: &policyState, at: time, clockProblem: clockProblem)
+                state: &policyState, at: time, clockProblem: untrustedClock)
         latencies.policy = elapsed(since: policyStart)
         latencies.total = elapsed(since: visitReady)
         statistics.decisions[decision.outcome, default: 0] += 1
@@ -695,7 +695,9 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
         var problem: String?
         if let newest = newestDecisionTime, time < newest.addingTimeInterval(-tolerance) {
             problem = "the clock reads earlier than the newest journaled decision (has it been set back?)"
-        } else if let remembered = await newestCachedFace(), remembered > time.addingTimeInterval(tolerance) {
+        } else if let remembered = await newestCachedFace(), remembered > time.addingTimeInterval(tolerance),
+            await newestCachedFace(reread: true).map({ $0 > time.addingTimeInterval(tolerance) }) ?? false
+        {
             problem = "the offline cache holds a face remembered later than the clock reads (has it been set back?)"
         }
         if problem != clockProblem {
@@ -711,13 +713,14 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
         return problem
     }
 
-    /// When the newest cached face was remembered (read from the cache until that succeeds once).
-    private func newestCachedFace() async -> Date? {
+    /// When the newest cached face was remembered (read from the cache until that succeeds once, or again
+    /// when `reread`: a purge may have taken the face that date came from).
+    private func newestCachedFace(reread: Bool = false) async -> Date? {
+        if reread { loadedNewestRememberedFace = false }
         if !loadedNewestRememberedFace, let offline {
             do {
-                let stored = try await offline.newestRememberedAt()
+                newestRememberedFace = try await offline.newestRememberedAt()
                 loadedNewestRememberedFace = true
-                if let stored { newestRememberedFace = max(newestRememberedFace ?? stored, stored) }
             } catch {
                 // Read again at the next decision.
             }

@@ -87,8 +87,10 @@ public actor NECIDClient {
 
     public func health() async throws(NECIDError) -> NECHealth { try await perform(NECIDCall.health()).value }
 
-    public func listSubjects(start: Int? = nil, length: Int? = nil, direction: NECSortDirection? = nil) async throws(NECIDError) -> NECSubjectList {
-        try await perform(NECIDCall.listSubjects(start: start, length: length, direction: direction)).value
+    public func listSubjects(
+        start: Int? = nil, length: Int? = nil, direction: NECSortDirection? = nil, emptyWhenNotFound: Bool = false
+    ) async throws(NECIDError) -> NECSubjectList {
+        try await perform(NECIDCall.listSubjects(start: start, length: length, direction: direction, emptyWhenNotFound: emptyWhenNotFound)).value
     }
 
     public func registerSubject(face: [UInt8], tags: [String] = []) async throws(NECIDError) -> NECRegistration {

@@ -22,6 +22,11 @@ public struct NECSubjectList: Sendable, Hashable, Codable {
 
     private enum CodingKeys: String, CodingKey { case subjects, total }
 
+    public init(subjects: [NECSubjectEntry], total: Int) {
+        self.subjects = subjects
+        self.total = total
+    }
+
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         subjects = try c.decodeIfPresent([NECSubjectEntry].self, forKey: .subjects) ?? []

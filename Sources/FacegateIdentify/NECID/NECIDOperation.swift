@@ -123,8 +123,10 @@ public enum NECIDCall {
 
     // MARK: Subjects
 
+    /// - Parameter emptyWhenNotFound: NEC ID's JSON 404 ("Subjects not found", a gallery with no subjects)
+    ///   reads as an empty list instead of an error.
     public static func listSubjects(
-        start: Int? = nil, length: Int? = nil, direction: NECSortDirection? = nil
+        start: Int? = nil, length: Int? = nil, direction: NECSortDirection? = nil, emptyWhenNotFound: Bool = false
     ) throws(NECIDError) -> NECIDOperation<NECSubjectList> {
         if let start, start < 0 { throw NECIDError(.validation, "start must be 0 or more, got \(start)") }
         if let length, !(1...NECIDLimits.maxListLength).contains(length) {
@@ -136,7 +138,7 @@ public enum NECIDCall {
         if let direction { query.append("dir=\(direction.rawValue)") }
         return .init(
             "list subjects", .biometric, .GET, ["subjects"], query: query.joined(separator: "&"), sendsAPIKey: true, idempotent: true,
-            decodeSuccess: decoder(NECSubjectList.self))
+            notFoundValue: emptyWhenNotFound ? NECSubjectList(subjects: [], total: 0) : nil, decodeSuccess: decoder(NECSubjectList.self))
     }
 
     public static func registerSubject(face: [UInt8], tags: [String] = []) throws(NECIDError) -> NECIDOperation<NECRegistration> {

@@ -82,10 +82,9 @@ public struct NECFaceSearch: FaceSearch, CloudDirectory {
         while true {
             let page: NECSubjectList
             do {
-                page = try await client.listSubjects(start: start, length: listPageSize)
-            } catch where error.code == .notFound && error.httpStatus == 404 {
-                // NEC ID's answer for a gallery with no subjects at all: nobody cached is there any more.
-                break
+                // NEC ID's JSON 404 for a gallery with no subjects at all: nobody cached is there any more (a
+                // 404 page that is not NEC ID's JSON stays an error, and nothing is purged on its word).
+                page = try await client.listSubjects(start: start, length: listPageSize, emptyWhenNotFound: start == 0)
             } catch {
                 throw Self.classify(error)
             }
