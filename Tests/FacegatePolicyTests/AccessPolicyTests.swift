@@ -330,6 +330,13 @@ struct PolicyReloadDuringASearchTests {
                 $0.threshold = 6000
             }, state: &state)
         #expect(lower.outcome == .error)
+        // An offline match was never cut at NEC ID's floor: judged by the new rule as ever.
+        let offline = Identification.offline(
+            candidates: [MatchCandidate(subjectId: "alice", score: 0.2, tags: ["staff"], stillSearched: true)], cloudFailure: "away")
+        var offlineState = PolicyState()
+        #expect(
+            decide(offline, searched: searched, current: Self.nec(["staff"]) { $0.minimumMargin = 1500 }, state: &offlineState).outcome
+                == .grantedOffline)
         // A higher floor is judged as ever: everything it needs was asked for.
         let higher = decide(
             Self.found("alice", 7900, tags: ["staff"]), searched: searched, current: Self.nec(["staff"]) { $0.minimumMargin = 100 }, state: &state)
