@@ -104,8 +104,6 @@ public protocol OfflineFaceStore: Sendable {
     func pendingRechecks(limit: Int?, at time: Date) async throws -> [PendingRecheck]
     /// Drops a re-check once its result is journaled.
     func completeRecheck(_ id: UUID) async throws
-    /// Every subject with a face in the cache.
-    func cachedSubjectIds() async throws -> Set<String>
     /// Every subject with a face in the cache, with when its earliest cached face was remembered.
     func cachedSubjectsSince() async throws -> [String: Date]
     /// When the newest face was remembered (a time after now means the clock is wrong).
