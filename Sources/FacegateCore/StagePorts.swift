@@ -111,6 +111,9 @@ public protocol OfflineFaceStore: Sendable {
     /// Forgets every face of these subjects; returns how many faces went.
     @discardableResult
     func forget(subjects: Set<String>) async throws -> Int
+    /// Forgets every face remembered later than `time` (dated by a clock that ran ahead); returns how many went.
+    @discardableResult
+    func forgetFaces(rememberedAfter time: Date) async throws -> Int
 }
 
 /// Where decisions and door events go: the SQLite journal in the daemon. Recording never waits.

@@ -15,4 +15,8 @@ extension OfflineFaceCache: OfflineFaceStore {
     public func forget(subjects: Set<String>) async throws -> Int {
         try await purge(subjectIds: subjects)
     }
+
+    public func forgetFaces(rememberedAfter time: Date) async throws -> Int {
+        try await purge(rememberedAfter: time)
+    }
 }

@@ -184,6 +184,17 @@ public actor OfflineFaceCache {
         }
     }
 
+    /// Deletes the faces remembered later than `time`: a clock that ran ahead dated them, so their
+    /// lifetimes run from the wrong date. Returns how many went.
+    @discardableResult
+    public func purge(rememberedAfter time: Date) async throws(OfflineCacheError) -> Int {
+        let limit = time.cacheMilliseconds
+        return try await write { db -> Int in
+            try db.execute(sql: "DELETE FROM face_entry WHERE remembered_at > ?", arguments: [limit])
+            return db.changesCount
+        }
+    }
+
     /// Deletes expired faces and expired pending re-checks.
     @discardableResult
     public func purgeExpired(at time: Date = Date()) async throws(OfflineCacheError) -> PurgeReport {

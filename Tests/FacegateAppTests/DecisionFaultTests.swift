@@ -114,6 +114,8 @@ struct DecisionFaultTests {
 
     @Test func aClockSetBackRefusesOfflineGrantsAndSaysWhy() async throws {
         try await DoorRig.with { rig in
+            // No reply states the cloud's time (a proxy that drops `Date`): the stored dates are the witness.
+            rig.cloudStatesTime = false
             _ = try await rig.enrol(Photos.enrolledPhoto)
             rig.configuration.backend.decisionDeadline = .seconds(2)
             _ = try await rig.runDoor(visitors: [Photos.enrolledWalksUp])
@@ -143,6 +145,8 @@ struct DecisionFaultTests {
     /// admits them now is unknown. Within the 5-minute tolerance, and for people no schedule names, nothing changes.
     @Test func aClockSetBackRefusesScheduledGrantsOnline() async throws {
         try await DoorRig.with { rig in
+            // No reply states the cloud's time (a proxy that drops `Date`): the stored dates are the witness.
+            rig.cloudStatesTime = false
             _ = try await rig.enrol(Photos.enrolledPhoto)
             let always = AccessSchedule(
                 name: "always", scope: .everyone, timeZone: TimeZone(identifier: "UTC")!, windows: [.init(weekdays: Set(1...7), start: 0, end: 24 * 60)])
@@ -183,6 +187,8 @@ struct DecisionFaultTests {
 
     @Test func aCachedFaceFromTheFutureRefusesOfflineGrants() async throws {
         try await DoorRig.with { rig in
+            // No reply states the cloud's time (a proxy that drops `Date`): the stored dates are the witness.
+            rig.cloudStatesTime = false
             let subject = try await rig.enrol(Photos.enrolledPhoto)
             rig.configuration.backend.decisionDeadline = .seconds(2)
             _ = try await rig.runDoor(visitors: [Photos.enrolledWalksUp])

@@ -211,6 +211,12 @@ final class DoorRig: @unchecked Sendable {
     private var port = 0
     /// The door's log (warnings and worse by default; a test of what the log says captures it).
     var logger: Logger
+    /// Whether the door learns the cloud's time from its replies (false: as if they carried no `Date`).
+    var cloudStatesTime = true
+    /// How far the door's wall clock reads from the true time (its decisions' dates, its schedules and
+    /// its NEC ID signatures all read it).
+    var wallClockError: TimeInterval = 0
+    private var skewedClient: (error: TimeInterval, client: NECIDClient)?
 
     struct Run {
         var outcomes: [GateOutcome]
@@ -328,7 +334,20 @@ final class DoorRig: @unchecked Sendable {
         reloadsTo reloaded: FacegateConfiguration? = nil, started: (@Sendable (DoorControllerService) -> Void)? = nil
     ) async throws -> Run {
         let simulated = SimulatedDoorLines(logger: logger)
-        let counting = CountingSearch(NECFaceSearch(client: client))
+        let error = wallClockError
+        let wallClock: @Sendable () -> Date = { Date().addingTimeInterval(error) }
+        // A wrong clock signs wrongly too: the client then learns NEC ID's time from its refusal. It is
+        // kept from run to run, as the daemon keeps its own, with what the cloud's replies told it.
+        if error != 0, skewedClient?.error != error {
+            skewedClient = (
+                error,
+                NECIDClient(
+                    configuration: cloud.configuration(http: CloudHTTPPolicy(requestTimeout: .seconds(4))), httpClient: httpClient,
+                    now: wallClock)
+            )
+        }
+        let client = error == 0 ? self.client : skewedClient?.client ?? self.client
+        let counting = CountingSearch(NECFaceSearch(client: client), statesTime: cloudStatesTime)
         let parts = try DoorParts.open(
             configuration,
             overrides: .init(
@@ -337,6 +356,7 @@ final class DoorRig: @unchecked Sendable {
             logger: logger)
         var settings = DoorControllerService.Settings()
         settings.reloadsOnHangup = false
+        settings.wallClock = wallClock
         let configuration = self.configuration, fileSays = reloaded ?? configuration
         let service = DoorControllerService(
             configuration: configuration, parts: parts, settings: settings, notifier: SystemdNotifier(environment: [:]), logger: logger,
@@ -381,9 +401,13 @@ final class DoorRig: @unchecked Sendable {
 /// The real search, counted: how many cloud calls the door made.
 final class CountingSearch: FaceSearch, CloudDirectory {
     let inner: NECFaceSearch
+    let statesTime: Bool
     private let calls = Mutex(0)
 
-    init(_ inner: NECFaceSearch) { self.inner = inner }
+    init(_ inner: NECFaceSearch, statesTime: Bool = true) {
+        self.inner = inner
+        self.statesTime = statesTime
+    }
 
     var count: Int { calls.withLock { $0 } }
     var backendName: String { inner.backendName }
@@ -402,6 +426,10 @@ final class CountingSearch: FaceSearch, CloudDirectory {
 extension CountingSearch: CloudReachability {
     /// The probe is not a search, so it is not counted.
     func checkReachable() async throws { try await inner.checkReachable() }
+}
+
+extension CountingSearch: CloudClockWitness {
+    func cloudTimeNow() -> Date? { statesTime ? inner.cloudTimeNow() : nil }
 }
 
 /// A journal whose writer runs for as long as it is used (outside a service).

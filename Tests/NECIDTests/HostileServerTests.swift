@@ -49,6 +49,43 @@ import FacegateTesting
         #expect(clock.now - start < limit)
     }
 
+    /// Every reply's `Date` is the service's clock as the door checks its own against: noted as it came,
+    /// carried forward; a `Date` that cannot be read, or none, states nothing.
+    @Test func aRepliesDateIsNotedAsTheServicesTime() async throws {
+        let stated = try #require(HTTPDate.parse("Sun, 06 Nov 1994 08:49:37 GMT"))
+        try await withClient(.reply(status: 200, body: #"{"status":"OK"}"#, headers: ["Date: Sun, 06 Nov 1994 08:49:37 GMT"])) {
+            client, _ in
+            #expect(client.cloudClock.cloudTimeNow() == nil)
+            _ = try await client.health()
+            let cloudNow = try #require(client.cloudClock.cloudTimeNow())
+            #expect(cloudNow >= stated && cloudNow < stated.addingTimeInterval(30), "\(cloudNow)")
+        }
+        // An error reply states the time too: it came from the same service.
+        try await withClient(.reply(status: 403, body: #"{"message":"Forbidden"}"#, headers: ["Date: Sun, 06 Nov 1994 08:49:37 GMT"])) {
+            client, _ in
+            await expectError(.apiKeyRejected) { () throws(NECIDError) in try await client.health() }
+            #expect(client.cloudClock.cloudTimeNow() != nil)
+        }
+        // Kept by a cache on the way for an hour: the origin's `Date` and the `Age` it adds.
+        try await withClient(
+            .reply(status: 200, body: #"{"status":"OK"}"#, headers: ["Date: Sun, 06 Nov 1994 08:49:37 GMT", "Age: 3600"])
+        ) { client, _ in
+            _ = try await client.health()
+            let cloudNow = try #require(client.cloudClock.cloudTimeNow())
+            #expect(cloudNow >= stated.addingTimeInterval(3600) && cloudNow < stated.addingTimeInterval(3630), "\(cloudNow)")
+        }
+        for garbage in ["Date: yesterday", "Date: Sun, 06 Nov 1994 25:49:37 GMT", "Date: \(String(repeating: "9", count: 300))"] {
+            try await withClient(.reply(status: 200, body: #"{"status":"OK"}"#, headers: [garbage])) { client, _ in
+                _ = try await client.health()
+                #expect(client.cloudClock.cloudTimeNow() == nil, "\(garbage)")
+            }
+        }
+        try await withClient(.reply(status: 200, body: #"{"status":"OK"}"#)) { client, _ in
+            _ = try await client.health()
+            #expect(client.cloudClock.cloudTimeNow() == nil)
+        }
+    }
+
     @Test func garbageJSONIsMalformedResponse() async throws {
         try await withClient(.reply(status: 200, body: "{\"status\": \"OK\"")) { client, _ in
             await expectError(.malformedResponse) { () throws(NECIDError) in try await client.health() }

@@ -49,6 +49,8 @@ public struct DoorControllerService: Service, CustomStringConvertible {
         public var onKioskListening: (@Sendable (Int) async -> Void)?
         /// No frame for this long, while none is being analysed, and the camera counts as failed in `/health`.
         public var cameraSilenceLimit: Duration = .seconds(10)
+        /// The wall clock decisions are dated and schedules read by (tests set a wrong one).
+        public var wallClock: @Sendable () -> Date = { Date() }
 
         public init() {}
     }
@@ -122,7 +124,7 @@ public struct DoorControllerService: Service, CustomStringConvertible {
         pipeline = GatePipeline(
             source: parts.source, analyzer: parts.analyzer, liveness: parts.liveness, search: parts.search, offline: parts.cache,
             door: parts.door, journal: parts.journal, enrolment: enrolment, policy: configuration.doorPolicy, settings: pipelineSettings,
-            logger: logger)
+            logger: logger, now: settings.wallClock)
     }
 
     /// The door's name only: the parts and configuration are not for log lines.
@@ -427,6 +429,8 @@ extension DoorControllerService {
             case .closed: Component(status: .failed, lastError: "the journal is closed", since: nil)
             }
         let offlineCache = parts.cache == nil ? Component(status: .off) : component(facts.offlineCacheProblem, .failed)
-        return DoorHealthReport(camera: camera, cloud: cloud, relay: relay, journal: journal, offlineCache: offlineCache)
+        return DoorHealthReport(
+            camera: camera, cloud: cloud, relay: relay, journal: journal, offlineCache: offlineCache,
+            clock: component(facts.clockProblem, .degraded))
     }
 }

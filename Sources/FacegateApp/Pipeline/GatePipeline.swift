@@ -52,6 +52,8 @@ public struct PipelineHealthFacts: Sendable, Equatable {
     var cloudRefusal: HealthProblem?
     var relayProblem: HealthProblem?
     var offlineCacheProblem: HealthProblem?
+    /// Why the wall clock cannot be trusted (schedules and offline grants refused), since when.
+    var clockProblem: HealthProblem?
 }
 
 /// A gate pipeline's limits (from the door's configuration).
@@ -113,6 +115,8 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
     private let source: any FrameSource
     private let analyzer: any FrameAnalyzing
     private let search: any FaceSearch
+    /// The cloud's time, when the search's replies state it: the witness the wall clock is checked against.
+    private let cloudClock: (any CloudClockWitness)?
     private let liveness: (any PresentationAttackDetecting)?
     private let offline: (any OfflineFaceStore)?
     private let door: any DoorActuator
@@ -166,6 +170,7 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
         self.source = source
         self.analyzer = analyzer
         self.search = search
+        cloudClock = search as? any CloudClockWitness
         self.offline = offline
         self.door = door
         self.journal = journal
@@ -489,6 +494,9 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
         var probe: ProbeFace?
         var descriptor: FaceDescriptor?
         var cloudCalled = false
+        /// Why the clock could not be trusted when the visit was identified (no offline grant, no
+        /// schedule applied, no face cached); nil when it could.
+        var clockProblem: String?
     }
 
     /// A visit in, a decision record out: identify, decide, act (a grant committed, then the door
@@ -512,17 +520,14 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
         // of it), not from when the visit was ready: a visit that waited behind another one's
         // decision still gets its full time with the cloud.
         let searching = visit.passedQualityGate && refusal == nil
-        // A clock that reads earlier than decisions already made: no offline grant, no schedule applied.
-        let clockProblem = searching ? await clockDistrust(at: time) : nil
         let lookup =
             searching
             ? await identify(
-                visit, under: policy, clockProblem: clockProblem, deadline: started.advanced(by: settings.decisionDeadline), at: time,
-                latencies: &latencies)
+                visit, under: policy, deadline: started.advanced(by: settings.decisionDeadline), at: time, latencies: &latencies)
             : Lookup()
         let decision = evaluate(
-            lookup, of: visit, searchedUnder: policy, refusal: refusal, untrustedClock: clockProblem, at: time, latencies: &latencies,
-            visitReady: pending.emittedAt)
+            lookup, of: visit, searchedUnder: policy, refusal: refusal, untrustedClock: lookup.clockProblem, at: time,
+            latencies: &latencies, visitReady: pending.emittedAt)
         let record = await act(
             on: DecisionRecord(
                 time: time, door: settings.door, decision: decision, backend: search.backendName,
@@ -609,8 +614,7 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
     /// The best face's crop to the cloud (or, while the cloud is known to be down, straight to the
     /// offline cache), with the local descriptor computed meanwhile for the cache.
     private func identify(
-        _ visit: Visit, under policy: DoorPolicy, clockProblem: String?, deadline: PipelineClock.Instant, at time: Date,
-        latencies: inout StageLatencies
+        _ visit: Visit, under policy: DoorPolicy, deadline: PipelineClock.Instant, at time: Date, latencies: inout StageLatencies
     ) async -> Lookup {
         var lookup = Lookup()
         let probe: ProbeFace
@@ -627,9 +631,12 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
         lookup.identification = await askCloud(probe, under: policy, deadline: deadline, latencies: &latencies)
         lookup.cloudCalled = latencies.cloud != nil
         lookup.descriptor = await localDescriptor
+        // Checked after the cloud was asked: its reply states its time, the freshest witness there is.
+        lookup.clockProblem = await clockDistrust(at: time)
         if case .unavailable(let failure) = lookup.identification, let offline, let descriptor = lookup.descriptor {
             lookup.identification =
-                await askOfflineCache(offline, descriptor, under: policy, clockProblem: clockProblem, cloudFailure: failure, at: time)
+                await askOfflineCache(
+                    offline, descriptor, under: policy, clockProblem: lookup.clockProblem, cloudFailure: failure, at: time)
                 ?? lookup.identification
         }
         return lookup
@@ -684,8 +691,14 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
         }
     }
 
-    /// Why the wall clock cannot be trusted for an offline grant or a schedule, or nil when it can: it
-    /// reads earlier than the newest journaled decision, or than a face the cache remembered.
+    /// Why the wall clock cannot be trusted for an offline grant or a schedule, or nil when it can.
+    ///
+    /// The cloud's clock decides while one of its replies has stated it (``CloudClock``): the wall clock
+    /// must read within the tolerance of it, and a clock that does is trusted even where the journal or
+    /// the cache hold later dates (they were made while it ran ahead; the faces among them are
+    /// forgotten, since their offline life would run from those dates). Without the cloud's time the
+    /// stored dates are the witness: the clock must not read earlier than the newest journaled decision
+    /// or a face the cache remembered.
     private func clockDistrust(at time: Date) async -> String? {
         if !loadedNewestDecisionTime {
             loadedNewestDecisionTime = true
@@ -693,7 +706,10 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
         }
         let tolerance = settings.clockTolerance
         var problem: String?
-        if let newest = newestDecisionTime, time < newest.addingTimeInterval(-tolerance) {
+        if let cloudNow = cloudClock?.cloudTimeNow() {
+            problem = ClockCheck.disagreement(wall: now(), cloud: cloudNow, tolerance: tolerance)
+            if problem == nil { await forgetFacesCachedAhead(of: cloudNow.addingTimeInterval(tolerance)) }
+        } else if let newest = newestDecisionTime, time < newest.addingTimeInterval(-tolerance) {
             problem = "the clock reads earlier than the newest journaled decision (has it been set back?)"
         } else if let remembered = await newestCachedFace(), remembered > time.addingTimeInterval(tolerance),
             await newestCachedFace(reread: true).map({ $0 > time.addingTimeInterval(tolerance) }) ?? false
@@ -708,9 +724,28 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
             } else {
                 logger.notice("the clock reads right again; offline and scheduled grants resume", metadata: ["door": "\(settings.door)"])
             }
+            // Since when the clock has been wrong, whatever the reason says now.
+            let since = clockProblem == nil ? now() : seenFacts.clockProblem?.at ?? now()
             clockProblem = problem
+            seenFacts.clockProblem = problem.map { HealthProblem(detail: $0, at: since) }
         }
         return problem
+    }
+
+    /// Forgets the cached faces remembered later than `limit` (the cloud's time and the tolerance): a
+    /// clock that ran ahead dated them, and each would otherwise open the door offline for as long
+    /// past its true date as the clock was ahead. Their people are cached again at their next grant.
+    private func forgetFacesCachedAhead(of limit: Date) async {
+        guard let offline, let newest = await newestCachedFace(), newest > limit else { return }
+        do {
+            let forgotten = try await offline.forgetFaces(rememberedAfter: limit)
+            logger.warning(
+                "cached faces dated ahead of the cloud's clock forgotten (a clock that ran ahead dated them)",
+                metadata: ["door": "\(settings.door)", "faces": "\(forgotten)"])
+        } catch {
+            logger.error("offline cache faces dated ahead of the cloud's clock could not be forgotten", metadata: ["error": "\(error)"])
+        }
+        _ = await newestCachedFace(reread: true)
     }
 
     /// When the newest cached face was remembered (read from the cache until that succeeds once, or again
@@ -770,6 +805,8 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
         guard decision.outcome == .granted, let subject = decision.subjectId, let descriptor = lookup.descriptor, let offline,
             case .cloud(let candidates, _) = lookup.identification
         else { return }
+        // A face's offline life runs from when it was cached: not from a date a wrong clock gave it.
+        guard lookup.clockProblem == nil else { return }
         // The tags travel with the face so that per-tag schedules hold offline too.
         let tags = candidates.first { $0.subjectId == subject }?.tags ?? []
         do {

@@ -36,6 +36,9 @@ public struct DoorHealthReport: Sendable, Codable, Equatable {
     public var relay: Component
     public var journal: Component
     public var offlineCache: Component
+    /// The wall clock, as the cloud's time (or, without it, the journal's and the cache's dates) shows it:
+    /// degraded while it cannot be trusted, when no schedule applies and nobody is let in offline.
+    public var clock: Component
 
     /// Frames arrive, the relay and the journal work, and the cloud or the offline cache can identify.
     public var canDecide: Bool {
@@ -46,18 +49,24 @@ public struct DoorHealthReport: Sendable, Codable, Equatable {
     /// The worst of the parts (a cloud away with the cache standing in is degraded, not failed).
     public var status: Status {
         guard canDecide else { return .failed }
-        return [camera, cloud, relay, journal, offlineCache].map(\.status).max().map { $0 == .failed ? .degraded : $0 } ?? .ok
+        return [camera, cloud, relay, journal, offlineCache, clock].map(\.status).max().map { $0 == .failed ? .degraded : $0 } ?? .ok
     }
 
-    public init(camera: Component, cloud: Component, relay: Component, journal: Component, offlineCache: Component) {
+    public init(
+        camera: Component, cloud: Component, relay: Component, journal: Component, offlineCache: Component,
+        clock: Component = Component(status: .ok)
+    ) {
         self.camera = camera
         self.cloud = cloud
         self.relay = relay
         self.journal = journal
         self.offlineCache = offlineCache
+        self.clock = clock
     }
 
-    enum CodingKeys: String, CodingKey { case status, canDecide = "can_decide", camera, cloud, relay, journal, offlineCache = "offline_cache" }
+    enum CodingKeys: String, CodingKey {
+        case status, canDecide = "can_decide", camera, cloud, relay, journal, offlineCache = "offline_cache", clock
+    }
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
@@ -66,6 +75,8 @@ public struct DoorHealthReport: Sendable, Codable, Equatable {
         relay = try container.decode(Component.self, forKey: .relay)
         journal = try container.decode(Component.self, forKey: .journal)
         offlineCache = try container.decode(Component.self, forKey: .offlineCache)
+        // A daemon from before the clock was reported does not say.
+        clock = try container.decodeIfPresent(Component.self, forKey: .clock) ?? Component(status: .ok)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -77,6 +88,7 @@ public struct DoorHealthReport: Sendable, Codable, Equatable {
         try container.encode(relay, forKey: .relay)
         try container.encode(journal, forKey: .journal)
         try container.encode(offlineCache, forKey: .offlineCache)
+        try container.encode(clock, forKey: .clock)
     }
 
     /// The JSON `/health` serves (ISO 8601 times, keys sorted).

@@ -69,6 +69,8 @@ public struct CloudHTTP: Sendable {
     public let client: HTTPClient
     public let policy: CloudHTTPPolicy
     public let logger: Logger
+    /// The time the service's replies state (their `Date` header), for checking the door's clock.
+    public let cloudClock: CloudClock
 
     /// An HTTP client for a cloud service: certificates verified (AsyncHTTPClient's default, never
     /// turned off), no redirects (a signed request or a password must not go elsewhere).
@@ -85,10 +87,11 @@ public struct CloudHTTP: Sendable {
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 
-    public init(client: HTTPClient, policy: CloudHTTPPolicy, logger: Logger) {
+    public init(client: HTTPClient, policy: CloudHTTPPolicy, logger: Logger, cloudClock: CloudClock = CloudClock()) {
         self.client = client
         self.policy = policy
         self.logger = logger
+        self.cloudClock = cloudClock
     }
 
     /// Sends one logical call, retrying only when `idempotent` and the failure is transient
@@ -122,13 +125,15 @@ public struct CloudHTTP: Sendable {
             Int64(policy.requestTimeout.components.seconds) * 1_000_000_000
                 + policy.requestTimeout.components.attoseconds / 1_000_000_000)
         let deadline = NIODeadline.now() + timeout
-        let client = self.client, logger = self.logger, maxBytes = policy.maxResponseBytes
+        let client = self.client, logger = self.logger, maxBytes = policy.maxResponseBytes, cloudClock = self.cloudClock
         do {
             // AsyncHTTPClient's deadline covers the reply's head; a body that stalls after it
             // is bounded by this one, over the whole exchange. The small grace lets the
             // client's own, more specific error (connection refused, say) arrive first.
             return try await withDeadline(.now + policy.requestTimeout + .milliseconds(250)) {
                 let response = try await client.execute(request, deadline: deadline, logger: logger)
+                // Noted as the head arrives: the body's transfer adds nothing to the service's time.
+                if let stated = HTTPDate.statedTime(of: response.headers) { cloudClock.note(stated: stated) }
                 var body = try await response.body.collect(upTo: maxBytes)
                 let bytes = body.readBytes(length: body.readableBytes) ?? []
                 return CloudHTTPResponse(status: response.status, headers: response.headers, body: bytes)

@@ -51,6 +51,8 @@ public actor NECIDClient {
     private let now: @Sendable () -> Date
     /// Seconds to add to the local clock to get the service's.
     public private(set) var clockOffset: TimeInterval = 0
+    /// The service's time as its replies state it, carried on the monotonic clock.
+    public nonisolated var cloudClock: CloudClock { http.cloudClock }
 
     /// - Parameters:
     ///   - httpClient: owned by the caller; make one with `makeHTTPClient()`.
@@ -347,26 +349,5 @@ public actor NECIDClient {
         case DecodingError.valueNotFound(_, let context): "null at \(context.codingPath.map(\.stringValue).joined(separator: "."))"
         default: "undecodable"
         }
-    }
-}
-
-/// HTTP and SigV4 timestamps.
-enum HTTPDate {
-    /// RFC 7231 IMF-fixdate, e.g. `Sun, 06 Nov 1994 08:49:37 GMT`.
-    static func parse(_ text: String) -> Date? {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "GMT")
-        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
-        return formatter.date(from: text)
-    }
-
-    /// `20180816T040829Z`.
-    static func parseAMZ(_ text: String) -> Date? {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
-        return formatter.date(from: text)
     }
 }

@@ -21,7 +21,7 @@ struct ControlSocketOption: ParsableArguments {
 struct StatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
-        abstract: "Asks the running daemon how the door is: camera, cloud, relay, journal and offline cache.",
+        abstract: "Asks the running daemon how the door is: camera, cloud, relay, journal, offline cache and clock.",
         discussion: "Exits 0 when the door can decide, 1 when it cannot, 2 when the daemon cannot be asked.")
 
     @OptionGroup var control: ControlSocketOption
@@ -41,7 +41,7 @@ struct StatusCommand: AsyncParsableCommand {
             print("door: \(health.status.rawValue), \(health.canDecide ? "can decide" : "cannot decide")")
             let parts: [(String, DoorHealthReport.Component)] = [
                 ("camera", health.camera), ("cloud", health.cloud), ("relay", health.relay), ("journal", health.journal),
-                ("offline cache", health.offlineCache),
+                ("offline cache", health.offlineCache), ("clock", health.clock),
             ]
             let formatter = ISO8601DateFormatter()
             for (name, part) in parts {

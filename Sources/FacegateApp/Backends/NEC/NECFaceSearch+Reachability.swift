@@ -1,5 +1,6 @@
 import FacegateCore
 import FacegateIdentify
+import Foundation
 
 extension NECFaceSearch: CloudReachability {
     /// NEC ID's health endpoint: no search spent, no face sent.
@@ -10,4 +11,9 @@ extension NECFaceSearch: CloudReachability {
             throw Self.classify(error)
         }
     }
+}
+
+extension NECFaceSearch: CloudClockWitness {
+    /// The time NEC ID's replies state (every call of the client's, the revocation sync's too).
+    public func cloudTimeNow() -> Date? { client.cloudClock.cloudTimeNow() }
 }

@@ -1,5 +1,6 @@
 import FacegateCore
 import FacegateIdentify
+import Foundation
 
 extension NeoCheckFaceSearch: CloudReachability {
     /// The service's token endpoint, asked without credentials: no budget spent, no face sent.
@@ -10,4 +11,9 @@ extension NeoCheckFaceSearch: CloudReachability {
             throw Self.classify(error)
         }
     }
+}
+
+extension NeoCheckFaceSearch: CloudClockWitness {
+    /// The time NeoCheck's replies state (the token service's and every call of the client's).
+    public func cloudTimeNow() -> Date? { client.cloudClock.cloudTimeNow() }
 }
