@@ -23,8 +23,8 @@ public enum AccessPolicy {
     ///   - passedQualityGate: whether the visit's best face was good enough to search with.
     ///   - state: grants remembered for the re-entry cooldown; updated on a grant.
     ///   - time: the time of the visit, for schedules and the cooldown.
-    ///   - clockProblem: why `time` cannot be trusted (it reads earlier than decisions already made), nil when
-    ///     it can. While it is set nobody a schedule applies to is let in: whether their schedule admits them
+    ///   - clockProblem: why `time` cannot be trusted (it disagrees with the cloud's time, or reads earlier
+    ///     than decisions already made), nil when it can. While it is set nobody a schedule applies to is let in: whether their schedule admits them
     ///     now is unknown.
     public static func evaluate(
         _ identification: Identification?, passedQualityGate: Bool, policy: DoorPolicy, state: inout PolicyState,

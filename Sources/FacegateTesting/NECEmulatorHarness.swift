@@ -57,14 +57,14 @@ public final class NECEmulatorHarness: Sendable {
     public func client(
         accessKey: String = NECEmulatorHarness.accessKey, secretKey: String = NECEmulatorHarness.secretKey,
         apiKey: String? = NECEmulatorHarness.apiKey, region: String = "ap-southeast-2",
-        now: @escaping @Sendable () -> Date = { Date() }
+        now: @escaping @Sendable () -> Date = { Date() }, cloudClock: CloudClock? = nil
     ) -> NECIDClient {
         NECIDClient(
             configuration: NECIDConfiguration(
                 endpoint: endpoint, portalEndpoint: portalEndpoint,
                 credentials: AWSCredentials(accessKeyID: accessKey, secretAccessKey: secretKey), apiKey: apiKey, region: region,
                 http: CloudHTTPPolicy(requestTimeout: .seconds(60), maxAttempts: 1)),
-            httpClient: httpClient, now: now)
+            httpClient: httpClient, now: now, cloudClock: cloudClock)
     }
 
     /// Stops the servers; the state folder stays unless `removingState`.

@@ -33,12 +33,12 @@ public struct NeoCheckEmulatorHarness: Sendable {
     public func client(
         credentials: NeoCheckCredentials = NeoCheckTestAccount.credentials, budget: HourlyCallBudget? = nil,
         policy: CloudHTTPPolicy = CloudHTTPPolicy(requestTimeout: .seconds(30), maxAttempts: 2, initialBackoff: .milliseconds(50)),
-        logger: Logger = Logger(label: "neocheck-test"), refreshLeeway: Duration = .seconds(60)
+        logger: Logger = Logger(label: "neocheck-test"), refreshLeeway: Duration = .seconds(60), cloudClock: CloudClock? = nil
     ) throws(NeoCheckError) -> NeoCheckClient {
         let clock = self.clock
         return try NeoCheckClient(
             configuration: NeoCheckConfiguration(endpoint: endpoint, credentials: credentials, refreshLeeway: refreshLeeway),
-            http: CloudHTTP(client: HTTPClient.shared, policy: policy, logger: logger), budget: budget,
+            http: CloudHTTP(client: HTTPClient.shared, policy: policy, logger: logger, cloudClock: cloudClock), budget: budget,
             now: { clock?.monotonicNow ?? .now })
     }
 }

@@ -153,10 +153,13 @@ public final class HeldCloud: FaceSearch, CloudDirectory {
     private let arrived: AsyncStream<Void>
     public let candidates: [MatchCandidate]
     public let backendName: String
+    /// The cloud's time its replies state (the test notes it); nil: they state none.
+    public let cloudClock: CloudClock?
 
-    public init(candidates: [MatchCandidate] = [], backendName: String = "held", released: Bool = false) {
+    public init(candidates: [MatchCandidate] = [], backendName: String = "held", released: Bool = false, cloudClock: CloudClock? = nil) {
         self.candidates = candidates
         self.backendName = backendName
+        self.cloudClock = cloudClock
         (arrived, arrivals) = AsyncStream.makeStream()
         state.withLock { $0.released = released }
     }
@@ -221,6 +224,10 @@ public final class HeldCloud: FaceSearch, CloudDirectory {
     }
 
     public func revokedSubjects(among subjects: [String: Date], policy: DoorPolicy) async throws -> Set<String> { [] }
+}
+
+extension HeldCloud: CloudClockWitness {
+    public func cloudTime(at instant: RawMonotonicInstant) -> Date? { cloudClock?.cloudTime(at: instant) }
 }
 
 /// The journal in memory. It notes a relay record that came before its decision's record (the

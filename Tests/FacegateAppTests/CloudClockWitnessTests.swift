@@ -1,10 +1,14 @@
 @testable import FacegateApp
 import FacegateDemo
+import FacegateDoor
+import FacegateIdentify
+import FacegateQuality
 import FacegateCore
 import FacegateJournal
 import FacegateOfflineCache
 import FacegateTesting
 import Foundation
+import Logging
 import Synchronization
 import Testing
 
@@ -73,12 +77,15 @@ struct CloudClockWitnessTests {
             let within = try await rig.runDoor(visitors: [Photos.enrolledWalksUp])
             #expect(within.outcomes.map(\.record.decision.outcome) == [.granted])
             #expect(try await rig.cache().list().count == 1)
+            #expect(await rig.skewedClient?.client.clockOffset == 0, "within NEC ID's own five minutes: signed as it was")
             // Six minutes behind: NEC ID refuses the signature too, and the client signs again on its time.
             rig.wallClockError = -6 * 60
             let behind = try await rig.runDoor(visitors: [Photos.enrolledWalksUp])
             #expect(behind.outcomes.map(\.record.decision.outcome) == [.deniedSchedule])
             let reason = try #require(behind.outcomes.first?.record.decision.reason)
             #expect(reason.contains("the clock reads 6 min behind the cloud's"), "\(reason)")
+            let offset = try #require(await rig.skewedClient?.client.clockOffset)
+            #expect(abs(offset - 360) < 5, "the client learnt NEC ID's time from its refusal: \(offset)")
         }
     }
 
@@ -126,15 +133,16 @@ struct CloudClockWitnessTests {
 @Suite(.timeLimit(.minutes(2)))
 struct CloudClockStatedTests {
     @Test func neoCheckAndNECIDStateTheirTime() async throws {
+        // Plain http on loopback, given a clock: standing for the clouds over TLS.
         try await withNeoCheckEmulator { emulator in
-            let search = NeoCheckFaceSearch(client: try emulator.client())
+            let search = NeoCheckFaceSearch(client: try emulator.client(cloudClock: CloudClock()))
             #expect(search.cloudTimeNow() == nil)
             try await search.checkReachable()
             let stated = try #require(search.cloudTimeNow())
             #expect(abs(stated.timeIntervalSinceNow) < 5, "\(stated)")
         }
         try await withNECEmulator { emulator in
-            let search = NECFaceSearch(client: emulator.client())
+            let search = NECFaceSearch(client: emulator.client(cloudClock: CloudClock()))
             #expect(search.cloudTimeNow() == nil)
             try await search.checkReachable()
             let stated = try #require(search.cloudTimeNow())
@@ -163,4 +171,144 @@ struct DoorHealthClockTests {
         let report = try JSONDecoder.iso8601.decode(DoorHealthReport.self, from: Data(older.utf8))
         #expect(report.clock == Self.ok && report.offlineCache.status == .off)
     }
+}
+
+/// Only a service reached over TLS states the cloud's time: plain http is this machine (a forwarder, a
+/// proxy), whose `Date` is this machine's own clock and would vouch for whatever it reads.
+@Suite(.timeLimit(.minutes(2)))
+struct CloudClockEndpointTests {
+    @Test func onlyHTTPSEndpointsStateTheCloudsTime() async throws {
+        #expect(CloudEndpoint.clock(for: "https://api.id.nec.com.au") != nil)
+        #expect(CloudEndpoint.clock(for: "https://api.id.nec.com.au", nil) != nil)
+        #expect(CloudEndpoint.clock(for: "HTTPS://example.test/api") != nil)
+        #expect(CloudEndpoint.clock(for: "http://127.0.0.1:8080") == nil)
+        // A TLS forwarder on this machine states this machine's time too.
+        #expect(CloudEndpoint.clock(for: "https://127.0.0.1:8443") == nil)
+        #expect(CloudEndpoint.clock(for: "https://localhost/api") == nil)
+        #expect(CloudEndpoint.clock(for: "https://[::1]:8443") == nil)
+        #expect(CloudEndpoint.clock(for: "https://api.id.nec.com.au", "http://localhost:9000") == nil)
+        #expect(CloudEndpoint.clock(for: nil) == nil)
+        // The daemon's own NEC ID client on the loopback emulator: no clock, so no witness.
+        try await withNECEmulator { emulator in
+            let search = NECFaceSearch(client: emulator.client())
+            try await search.checkReachable()
+            #expect(search.client.cloudClock == nil && search.cloudTimeNow() == nil)
+        }
+    }
+}
+
+/// The pipeline's clock check on its ports: a held cloud whose replies state the true time, a door
+/// whose wall clock the test sets.
+@Suite(.serialized, .timeLimit(.minutes(2)))
+struct ClockWitnessPipelineTests {
+    static let quiet: Logger = {
+        var logger = Logger(label: "clock-witness")
+        logger.logLevel = .critical
+        return logger
+    }()
+    static let policy = DoorPolicy(
+        door: "witness", threshold: 7000, scoreUnit: .necScore, schedules: [CloudClockWitnessTests.always], searchTags: ["staff"])
+
+    /// One visit of a member of staff the cloud finds (or, when it does not answer, that the door decides
+    /// offline after a second); `duringTheSearch` runs while the search is held.
+    func visit(
+        wallClock: WrongWallClock, offline: (any OfflineFaceStore)? = nil, cloudAnswers: Bool = true,
+        duringTheSearch: @Sendable () -> Void = {}
+    ) async throws -> (decisions: [Decision], pipeline: GatePipeline) {
+        let statedTime = CloudClock()
+        statedTime.note(stated: Date())
+        let cloud = HeldCloud(candidates: [MatchCandidate(subjectId: "staff-3", score: 9000, tags: ["staff"])], cloudClock: statedTime)
+        let lines = SimulatedDoorLines(logger: Self.quiet)
+        let door = try DoorController(lines: lines, timing: DoorTiming(unlockDuration: .milliseconds(50)), logger: Self.quiet)
+        let doorTask = Task { try await door.run() }
+        defer { doorTask.cancel() }
+        let journal = MemoryJournal()
+        let pipeline = GatePipeline(
+            source: SynthesizedApproach(), analyzer: ScriptedAnalyzer(), search: cloud, offline: offline, door: door, journal: journal,
+            policy: Self.policy,
+            settings: .init(
+                door: "witness", approach: ApproachConfiguration(settleFrames: 3), decisionDeadline: .seconds(cloudAnswers ? 30 : 1)),
+            logger: Self.quiet, now: { wallClock.now })
+        let run = Task { try await pipeline.run() }
+        #expect(await cloud.waitUntilCalled(timeout: .seconds(30)), "the visit reached the cloud")
+        duringTheSearch()
+        if cloudAnswers { cloud.release() }
+        try await run.value
+        return (journal.decisions.map(\.decision), pipeline)
+    }
+
+    /// The decision is dated, and its schedule read, when it starts: a clock put right while the cloud
+    /// searched does not make that date right. `/health` reads the clock afresh, before and after.
+    @Test func aClockPutRightDuringTheSearchDoesNotPassTheDecisionMadeOnIt() async throws {
+        let wallClock = WrongWallClock(ahead: 2 * 3600)
+        let (decisions, pipeline) = try await visit(wallClock: wallClock, duringTheSearch: { wallClock.set(ahead: 0) })
+        #expect(decisions.map(\.outcome) == [.deniedSchedule], "\(decisions.map { $0.reason })")
+        #expect(decisions.first?.reason.contains("the clock reads 2 h ahead of the cloud's") == true)
+        // Right now, and `/health` says so without waiting for another visit.
+        #expect(await pipeline.healthFacts.clockProblem == nil)
+        wallClock.set(ahead: -3 * 3600)
+        #expect(await pipeline.healthFacts.clockProblem?.detail == "the clock reads 3 h behind the cloud's")
+    }
+
+    /// Faces dated ahead of the cloud's time that the cache cannot forget (a disk gone read-only): the
+    /// clock is right, so schedules apply online, but the cache grants nothing offline, since those faces
+    /// would open the door past their life; `/health` names the cache. A cache that can forget them
+    /// grants offline again.
+    @Test func facesDatedAheadThatCannotBeForgottenGrantNothingOffline() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let cache = try OfflineFaceCache(
+            configuration: .init(path: folder.file("cache.sqlite")), key: try OfflineCacheKey(bytes: [UInt8](repeating: 7, count: 32)))
+        // Her face (the scripted analyser's descriptor), cached while the clock ran a year ahead.
+        try await cache.remember(
+            subjectId: "staff-3", grantedUnder: ["staff"], descriptor: try FaceDescriptor([Float](repeating: 0.05, count: 128)),
+            at: Date().addingTimeInterval(365 * 86_400))
+        let stuck = UnforgettingCache(cache)
+        let online = try await visit(wallClock: WrongWallClock(ahead: 0), offline: stuck)
+        #expect(online.decisions.map(\.outcome) == [.granted], "\(online.decisions.map { $0.reason })")
+        #expect(try await cache.list().count == 2, "the face dated ahead kept, hers of today added")
+
+        let away = try await visit(wallClock: WrongWallClock(ahead: 0), offline: stuck, cloudAnswers: false)
+        #expect(away.decisions.map(\.outcome) == [.deniedOffline], "\(away.decisions.map { $0.reason })")
+        #expect(
+            away.decisions.first?.reason.contains("offline grants refused: the offline cache holds faces dated ahead of the cloud's time") == true)
+        #expect(await away.pipeline.healthFacts.offlineCacheProblem?.detail.contains("could not be forgotten") == true)
+
+        let forgetting = try await visit(wallClock: WrongWallClock(ahead: 0), offline: cache, cloudAnswers: false)
+        #expect(forgetting.decisions.map(\.outcome) == [.grantedOffline], "\(forgetting.decisions.map { $0.reason })")
+        #expect(try await cache.list().allSatisfy { $0.rememberedAt < Date().addingTimeInterval(60) })
+        #expect(await forgetting.pipeline.healthFacts.offlineCacheProblem == nil)
+    }
+}
+
+/// The door's offline cache on a disk that takes no deletes: everything else as the real one.
+final class UnforgettingCache: OfflineFaceStore {
+    let cache: OfflineFaceCache
+    init(_ cache: OfflineFaceCache) { self.cache = cache }
+
+    func remember(subjectId: String, tags: Set<String>, grantedUnder policy: DoorPolicy, descriptor: FaceDescriptor, at time: Date)
+        async throws
+    { try await cache.remember(subjectId: subjectId, tags: tags, grantedUnder: policy, descriptor: descriptor, at: time) }
+    func match(_ descriptor: FaceDescriptor, at time: Date, policy: DoorPolicy) async throws -> [MatchCandidate] {
+        try await cache.match(descriptor, at: time, policy: policy)
+    }
+    func addPendingRecheck(decisionId: UUID, door: String, grantedSubject: String?, probe: [UInt8], at time: Date) async throws -> UUID {
+        try await cache.addPendingRecheck(decisionId: decisionId, door: door, grantedSubject: grantedSubject, probe: probe, at: time)
+    }
+    func pendingRechecks(limit: Int?, at time: Date) async throws -> [PendingRecheck] { try await cache.pendingRechecks(limit: limit, at: time) }
+    func completeRecheck(_ id: UUID) async throws { try await cache.completeRecheck(id) }
+    func cachedSubjectsSince() async throws -> [String: Date] { try await cache.cachedSubjectsSince() }
+    func newestRememberedAt() async throws -> Date? { try await cache.newestRememberedAt() }
+    func forget(subjects: Set<String>) async throws -> Int { throw OfflineCacheError(.storage, "attempt to write a readonly database") }
+    func forgetFaces(rememberedAfter time: Date) async throws -> Int {
+        throw OfflineCacheError(.storage, "attempt to write a readonly database")
+    }
+}
+
+/// A wall clock that reads the true time plus an error the test sets.
+final class WrongWallClock: Sendable {
+    private let error: Mutex<TimeInterval>
+    init(ahead seconds: TimeInterval) { error = Mutex(seconds) }
+    var now: Date { Date().addingTimeInterval(error.withLock { $0 }) }
+    func set(ahead seconds: TimeInterval) { error.withLock { $0 = seconds } }
 }

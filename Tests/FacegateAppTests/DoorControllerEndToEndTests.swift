@@ -216,7 +216,8 @@ final class DoorRig: @unchecked Sendable {
     /// How far the door's wall clock reads from the true time (its decisions' dates, its schedules and
     /// its NEC ID signatures all read it).
     var wallClockError: TimeInterval = 0
-    private var skewedClient: (error: TimeInterval, client: NECIDClient)?
+    /// The client a wrong wall clock signs with, kept while the error stays the same.
+    private(set) var skewedClient: (error: TimeInterval, client: NECIDClient)?
 
     struct Run {
         var outcomes: [GateOutcome]
@@ -254,7 +255,11 @@ final class DoorRig: @unchecked Sendable {
             try? await httpClient.shutdown()
             throw error
         }
-        client = NECIDClient(configuration: cloud.configuration(http: CloudHTTPPolicy(requestTimeout: .seconds(4))), httpClient: httpClient)
+        // The emulator is plain http on loopback, which states no time of its own accord: it stands for
+        // the cloud over TLS here.
+        client = NECIDClient(
+            configuration: cloud.configuration(http: CloudHTTPPolicy(requestTimeout: .seconds(4))), httpClient: httpClient,
+            cloudClock: CloudClock())
         port = Int(cloud.endpoint.split(separator: ":").last!)!
 
         configuration = FacegateConfiguration()
@@ -299,7 +304,11 @@ final class DoorRig: @unchecked Sendable {
         cloud = try await EmulatedNEC.start(
             stateDirectory: folder.appendingPathComponent("nec"), analyzer: stills, credentials: cloud.credentials,
             apiKey: cloud.apiKey, biometricPort: port, logger: quiet)
-        client = NECIDClient(configuration: cloud.configuration(http: CloudHTTPPolicy(requestTimeout: .seconds(4))), httpClient: httpClient)
+        // The emulator is plain http on loopback, which states no time of its own accord: it stands for
+        // the cloud over TLS here.
+        client = NECIDClient(
+            configuration: cloud.configuration(http: CloudHTTPPolicy(requestTimeout: .seconds(4))), httpClient: httpClient,
+            cloudClock: CloudClock())
     }
 
     /// The daemon, run over a scene of these people walking up one after another, until the scene ends.
@@ -343,7 +352,7 @@ final class DoorRig: @unchecked Sendable {
                 error,
                 NECIDClient(
                     configuration: cloud.configuration(http: CloudHTTPPolicy(requestTimeout: .seconds(4))), httpClient: httpClient,
-                    now: wallClock)
+                    now: wallClock, cloudClock: CloudClock())
             )
         }
         let client = error == 0 ? self.client : skewedClient?.client ?? self.client
@@ -429,7 +438,7 @@ extension CountingSearch: CloudReachability {
 }
 
 extension CountingSearch: CloudClockWitness {
-    func cloudTimeNow() -> Date? { statesTime ? inner.cloudTimeNow() : nil }
+    func cloudTime(at instant: RawMonotonicInstant) -> Date? { statesTime ? inner.cloudTime(at: instant) : nil }
 }
 
 /// A journal whose writer runs for as long as it is used (outside a service).

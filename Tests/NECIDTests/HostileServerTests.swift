@@ -12,7 +12,7 @@ import FacegateTesting
     static let apiKey = "hostile-test-api-key-98765"
 
     func withClient(
-        _ behavior: HostileServer.Behaviour, timeout: Duration = .seconds(2), maxBytes: Int = 64 << 10,
+        _ behavior: HostileServer.Behaviour, timeout: Duration = .seconds(2), maxBytes: Int = 64 << 10, cloudClock: CloudClock? = nil,
         _ body: (NECIDClient, HostileServer) async throws -> Void
     ) async throws {
         let server = try await HostileServer.start(behavior)
@@ -22,7 +22,7 @@ import FacegateTesting
                 endpoint: "http://127.0.0.1:\(server.port)", portalEndpoint: "http://127.0.0.1:\(server.port)",
                 credentials: AWSCredentials(accessKeyID: "AKIDHOSTILE", secretAccessKey: Self.secret), apiKey: Self.apiKey,
                 http: CloudHTTPPolicy(requestTimeout: timeout, maxResponseBytes: maxBytes, maxAttempts: 3, initialBackoff: .milliseconds(20))),
-            httpClient: httpClient)
+            httpClient: httpClient, cloudClock: cloudClock)
         do {
             try await body(client, server)
         } catch {
@@ -53,36 +53,44 @@ import FacegateTesting
     /// carried forward; a `Date` that cannot be read, or none, states nothing.
     @Test func aRepliesDateIsNotedAsTheServicesTime() async throws {
         let stated = try #require(HTTPDate.parse("Sun, 06 Nov 1994 08:49:37 GMT"))
-        try await withClient(.reply(status: 200, body: #"{"status":"OK"}"#, headers: ["Date: Sun, 06 Nov 1994 08:49:37 GMT"])) {
+        try await withClient(.reply(status: 200, body: #"{"status":"OK"}"#, headers: ["Date: Sun, 06 Nov 1994 08:49:37 GMT"]), cloudClock: CloudClock()) {
             client, _ in
-            #expect(client.cloudClock.cloudTimeNow() == nil)
+            #expect(client.cloudClock?.cloudTimeNow() == nil)
             _ = try await client.health()
-            let cloudNow = try #require(client.cloudClock.cloudTimeNow())
+            let cloudNow = try #require(client.cloudClock?.cloudTimeNow())
             #expect(cloudNow >= stated && cloudNow < stated.addingTimeInterval(30), "\(cloudNow)")
         }
         // An error reply states the time too: it came from the same service.
-        try await withClient(.reply(status: 403, body: #"{"message":"Forbidden"}"#, headers: ["Date: Sun, 06 Nov 1994 08:49:37 GMT"])) {
+        try await withClient(.reply(status: 403, body: #"{"message":"Forbidden"}"#, headers: ["Date: Sun, 06 Nov 1994 08:49:37 GMT"]), cloudClock: CloudClock()) {
             client, _ in
             await expectError(.apiKeyRejected) { () throws(NECIDError) in try await client.health() }
-            #expect(client.cloudClock.cloudTimeNow() != nil)
+            #expect(client.cloudClock?.cloudTimeNow() != nil)
         }
         // Kept by a cache on the way for an hour: the origin's `Date` and the `Age` it adds.
         try await withClient(
-            .reply(status: 200, body: #"{"status":"OK"}"#, headers: ["Date: Sun, 06 Nov 1994 08:49:37 GMT", "Age: 3600"])
+            .reply(status: 200, body: #"{"status":"OK"}"#, headers: ["Date: Sun, 06 Nov 1994 08:49:37 GMT", "Age: 3600"]), cloudClock: CloudClock()
         ) { client, _ in
             _ = try await client.health()
-            let cloudNow = try #require(client.cloudClock.cloudTimeNow())
+            let cloudNow = try #require(client.cloudClock?.cloudTimeNow())
             #expect(cloudNow >= stated.addingTimeInterval(3600) && cloudNow < stated.addingTimeInterval(3630), "\(cloudNow)")
         }
-        for garbage in ["Date: yesterday", "Date: Sun, 06 Nov 1994 25:49:37 GMT", "Date: \(String(repeating: "9", count: 300))"] {
-            try await withClient(.reply(status: 200, body: #"{"status":"OK"}"#, headers: [garbage])) { client, _ in
+        for garbage in [
+            "Date: yesterday", "Date: Sun, 06 Nov 1994 25:49:37 GMT", "Date: Sun, 06 Nov 1994 08:61:37 GMT", "Date: Sun, 32 Nov 1994 08:49:37 GMT",
+            "Date: Sun, 06 Nov 1994 08:49:37 PST", "Date: Sun, 06 Nov 1994 08:49:37 GMT and more", "Date: \(String(repeating: "9", count: 300))"] {
+            try await withClient(.reply(status: 200, body: #"{"status":"OK"}"#, headers: [garbage]), cloudClock: CloudClock()) { client, _ in
                 _ = try await client.health()
-                #expect(client.cloudClock.cloudTimeNow() == nil, "\(garbage)")
+                #expect(client.cloudClock?.cloudTimeNow() == nil, "\(garbage)")
             }
         }
-        try await withClient(.reply(status: 200, body: #"{"status":"OK"}"#)) { client, _ in
+        try await withClient(.reply(status: 200, body: #"{"status":"OK"}"#), cloudClock: CloudClock()) { client, _ in
             _ = try await client.health()
-            #expect(client.cloudClock.cloudTimeNow() == nil)
+            #expect(client.cloudClock?.cloudTimeNow() == nil)
+        }
+        // Without a clock given, a plain http service states no time: its `Date` is this machine's.
+        try await withClient(.reply(status: 200, body: #"{"status":"OK"}"#, headers: ["Date: Sun, 06 Nov 1994 08:49:37 GMT"])) {
+            client, _ in
+            _ = try await client.health()
+            #expect(client.cloudClock == nil)
         }
     }
 

@@ -140,6 +140,12 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
     private var newestRememberedFace: Date?
     private var loadedNewestRememberedFace = false
     private var clockProblem: String?
+    /// Whether that problem is the wall clock's disagreement with the cloud's time (which `/health`
+    /// reads afresh), rather than the stored dates or the cache.
+    private var clockProblemIsTheCloudsDisagreement = false
+    /// Why the offline cache may grant nothing though the clock is right: it holds faces dated ahead of
+    /// the cloud's time (a clock that ran ahead cached them) that it could not forget. Nil when clean.
+    private var cacheDatedAhead: String?
     public private(set) var statistics = PipelineStatistics()
     /// What the pipeline last saw of its parts; ``healthFacts`` adds the frame in analysis.
     private var seenFacts = PipelineHealthFacts()
@@ -148,6 +154,16 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
     public var healthFacts: PipelineHealthFacts {
         var facts = seenFacts
         facts.frameInAnalysisSince = analysisStarted.map { now().addingTimeInterval(-elapsed(since: $0).timeInterval) }
+        // The clock against the cloud's time as it reads now, not as the last decision found it: a
+        // clock set wrong, or put right, shows before anyone walks up. (Faces that could not be
+        // forgotten, and the stored dates, are as the last decision found them.)
+        if let cloudNow = cloudClock?.cloudTimeNow() {
+            if let wrong = ClockCheck.disagreement(wall: now(), cloud: cloudNow, tolerance: settings.clockTolerance) {
+                facts.clockProblem = HealthProblem(detail: wrong, at: seenFacts.clockProblem?.at ?? now())
+            } else if clockProblemIsTheCloudsDisagreement {
+                facts.clockProblem = nil
+            }
+        }
         return facts
     }
     private var decisionObservers: [AsyncStream<GateOutcome>.Continuation] = []
@@ -507,7 +523,8 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
         decisionStarted = started
         defer { decisionStarted = nil }
         let visit = pending.visit
-        let time = now()
+        // The decision's date, and when it was read on the clock the cloud's time is carried on.
+        let time = now(), timeRead = RawMonotonicInstant.now
         // The policy this visit is searched under. A reload meanwhile can still refuse it (``evaluate``).
         let policy = self.policy
         var latencies = StageLatencies()
@@ -523,7 +540,8 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
         let lookup =
             searching
             ? await identify(
-                visit, under: policy, deadline: started.advanced(by: settings.decisionDeadline), at: time, latencies: &latencies)
+                visit, under: policy, deadline: started.advanced(by: settings.decisionDeadline), at: time, readAt: timeRead,
+                latencies: &latencies)
             : Lookup()
         let decision = evaluate(
             lookup, of: visit, searchedUnder: policy, refusal: refusal, untrustedClock: lookup.clockProblem, at: time,
@@ -614,7 +632,8 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
     /// The best face's crop to the cloud (or, while the cloud is known to be down, straight to the
     /// offline cache), with the local descriptor computed meanwhile for the cache.
     private func identify(
-        _ visit: Visit, under policy: DoorPolicy, deadline: PipelineClock.Instant, at time: Date, latencies: inout StageLatencies
+        _ visit: Visit, under policy: DoorPolicy, deadline: PipelineClock.Instant, at time: Date, readAt timeRead: RawMonotonicInstant,
+        latencies: inout StageLatencies
     ) async -> Lookup {
         var lookup = Lookup()
         let probe: ProbeFace
@@ -632,11 +651,11 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
         lookup.cloudCalled = latencies.cloud != nil
         lookup.descriptor = await localDescriptor
         // Checked after the cloud was asked: its reply states its time, the freshest witness there is.
-        lookup.clockProblem = await clockDistrust(at: time)
+        lookup.clockProblem = await clockDistrust(at: time, readAt: timeRead)
         if case .unavailable(let failure) = lookup.identification, let offline, let descriptor = lookup.descriptor {
             lookup.identification =
                 await askOfflineCache(
-                    offline, descriptor, under: policy, clockProblem: lookup.clockProblem, cloudFailure: failure, at: time)
+                    offline, descriptor, under: policy, refusal: lookup.clockProblem ?? cacheDatedAhead, cloudFailure: failure, at: time)
                 ?? lookup.identification
         }
         return lookup
@@ -672,12 +691,13 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
     /// The offline cache's candidates for a face the cloud could not be asked about; a refusal (a wrong
     /// clock) keeps the door's decision `.unavailable`; nil when the cache cannot be read.
     private func askOfflineCache(
-        _ offline: any OfflineFaceStore, _ descriptor: FaceDescriptor, under policy: DoorPolicy, clockProblem: String?,
+        _ offline: any OfflineFaceStore, _ descriptor: FaceDescriptor, under policy: DoorPolicy, refusal: String?,
         cloudFailure failure: String, at time: Date
     ) async -> Identification? {
-        if let wrongClock = clockProblem {
-            // The cache's lifetimes and the door's schedules all read the clock: no offline grant on a wrong one.
-            return .unavailable(cloudFailure: failure + "; offline grants refused: " + wrongClock)
+        if let refusal {
+            // The cache's lifetimes and the door's schedules all read the clock: no offline grant on a
+            // wrong one, nor from a cache still holding faces a wrong one dated.
+            return .unavailable(cloudFailure: failure + "; offline grants refused: " + refusal)
         }
         do {
             let candidates = try await offline.match(descriptor, at: time, policy: policy)
@@ -694,20 +714,31 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
     /// Why the wall clock cannot be trusted for an offline grant or a schedule, or nil when it can.
     ///
     /// The cloud's clock decides while one of its replies has stated it (``CloudClock``): the wall clock
-    /// must read within the tolerance of it, and a clock that does is trusted even where the journal or
-    /// the cache hold later dates (they were made while it ran ahead; the faces among them are
-    /// forgotten, since their offline life would run from those dates). Without the cloud's time the
-    /// stored dates are the witness: the clock must not read earlier than the newest journaled decision
-    /// or a face the cache remembered.
-    private func clockDistrust(at time: Date) async -> String? {
+    /// must read within the tolerance of it, both for the decision's date `time` (read at `timeRead`)
+    /// and now (a clock stepped during the search must not pass on the corrected reading). A clock
+    /// that does is trusted even where the journal or the cache hold later dates: they were made while
+    /// it ran ahead. The faces among them are forgotten, since their offline life would run from those
+    /// dates; while they cannot be, the cache grants nothing offline (``cacheDatedAhead``), though the
+    /// clock is trusted for schedules online. Without the cloud's time the stored
+    /// dates are the witness: the clock must not read earlier than the newest journaled decision or a
+    /// face the cache remembered.
+    private func clockDistrust(at time: Date, readAt timeRead: RawMonotonicInstant) async -> String? {
+        // One decision at a time (the decision loop), so nothing else runs this between its awaits.
         if !loadedNewestDecisionTime {
             loadedNewestDecisionTime = true
             if let journaled = await journal.newestDecisionTime() { newestDecisionTime = max(newestDecisionTime ?? journaled, journaled) }
         }
         let tolerance = settings.clockTolerance
         var problem: String?
-        if let cloudNow = cloudClock?.cloudTimeNow() {
-            problem = ClockCheck.disagreement(wall: now(), cloud: cloudNow, tolerance: tolerance)
+        let checkedAt = RawMonotonicInstant.now, wallNow = now()
+        clockProblemIsTheCloudsDisagreement = false
+        if let cloudNow = cloudClock?.cloudTime(at: checkedAt), let cloudThen = cloudClock?.cloudTime(at: timeRead) {
+            problem =
+                ClockCheck.disagreement(wall: time, cloud: cloudThen, tolerance: tolerance)
+                ?? ClockCheck.disagreement(wall: wallNow, cloud: cloudNow, tolerance: tolerance)
+            clockProblemIsTheCloudsDisagreement = problem != nil
+            // The clock is right; the cache may still hold faces a wrong one dated, which only offline
+            // grants read.
             if problem == nil { await forgetFacesCachedAhead(of: cloudNow.addingTimeInterval(tolerance)) }
         } else if let newest = newestDecisionTime, time < newest.addingTimeInterval(-tolerance) {
             problem = "the clock reads earlier than the newest journaled decision (has it been set back?)"
@@ -716,7 +747,15 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
         {
             problem = "the offline cache holds a face remembered later than the clock reads (has it been set back?)"
         }
-        if problem != clockProblem {
+        note(clockProblem: problem)
+        return problem
+    }
+
+    /// Logs a change between a clock that can be trusted and one that cannot (not each change of the
+    /// reason's wording: the size of an error near a whole minute may read either way), and keeps the
+    /// reason for `/health`, with since when the clock has been wrong.
+    private func note(clockProblem problem: String?) {
+        if (problem == nil) != (clockProblem == nil) {
             if let problem {
                 logger.critical(
                     "offline grants refused until the clock is right, and so are grants to anyone a schedule applies to",
@@ -724,28 +763,44 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
             } else {
                 logger.notice("the clock reads right again; offline and scheduled grants resume", metadata: ["door": "\(settings.door)"])
             }
-            // Since when the clock has been wrong, whatever the reason says now.
-            let since = clockProblem == nil ? now() : seenFacts.clockProblem?.at ?? now()
-            clockProblem = problem
-            seenFacts.clockProblem = problem.map { HealthProblem(detail: $0, at: since) }
         }
-        return problem
+        let since = clockProblem == nil ? now() : seenFacts.clockProblem?.at ?? now()
+        clockProblem = problem
+        seenFacts.clockProblem = problem.map { HealthProblem(detail: $0, at: since) }
     }
 
     /// Forgets the cached faces remembered later than `limit` (the cloud's time and the tolerance): a
     /// clock that ran ahead dated them, and each would otherwise open the door offline for as long
     /// past its true date as the clock was ahead. Their people are cached again at their next grant.
+    /// While any is left (the cache could not forget them, or cannot be read), ``cacheDatedAhead`` says
+    /// so and the cache grants nothing offline.
     private func forgetFacesCachedAhead(of limit: Date) async {
-        guard let offline, let newest = await newestCachedFace(), newest > limit else { return }
+        guard let offline else { return }
+        let newest = await newestCachedFace()
+        guard loadedNewestRememberedFace else {
+            return noteCacheDatedAhead("the offline cache could not be read to find faces dated ahead of the cloud's time")
+        }
+        guard let newest, newest > limit else { return noteCacheDatedAhead(nil) }
         do {
             let forgotten = try await offline.forgetFaces(rememberedAfter: limit)
-            logger.warning(
-                "cached faces dated ahead of the cloud's clock forgotten (a clock that ran ahead dated them)",
-                metadata: ["door": "\(settings.door)", "faces": "\(forgotten)"])
+            if forgotten > 0 {
+                logger.warning(
+                    "cached faces dated ahead of the cloud's clock forgotten (a clock that ran ahead dated them)",
+                    metadata: ["door": "\(settings.door)", "faces": "\(forgotten)"])
+            }
         } catch {
             logger.error("offline cache faces dated ahead of the cloud's clock could not be forgotten", metadata: ["error": "\(error)"])
         }
-        _ = await newestCachedFace(reread: true)
+        // Read again: what is left decides, whatever the purge said (an empty cache is clean, an
+        // unreadable one is not).
+        let newestLeft = await newestCachedFace(reread: true)
+        let clean = loadedNewestRememberedFace && newestLeft.map { $0 <= limit } ?? true
+        noteCacheDatedAhead(clean ? nil : "the offline cache holds faces dated ahead of the cloud's time, and they could not be forgotten")
+    }
+
+    private func noteCacheDatedAhead(_ problem: String?) {
+        if problem != cacheDatedAhead { seenFacts.offlineCacheProblem = problem.map { HealthProblem(detail: $0, at: now()) } }
+        cacheDatedAhead = problem
     }
 
     /// When the newest cached face was remembered (read from the cache until that succeeds once, or again

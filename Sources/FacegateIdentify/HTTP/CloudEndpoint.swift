@@ -1,3 +1,4 @@
+import FacegateCore
 import Foundation
 
 #if canImport(Glibc)
@@ -26,6 +27,21 @@ public enum CloudEndpoint {
                 "must use https; plain http is allowed only to this machine (127.0.0.0/8, ::1, localhost)"
             }
         }
+    }
+
+    /// Where the replies of a service at these endpoints may state the cloud's time: only when every
+    /// one is https to another machine. A service on this machine (a forwarder, a proxy, an emulator;
+    /// plain http is only ever that) states this machine's own clock, which would vouch for any time
+    /// it reads.
+    public static func clock(for endpoints: String?...) -> CloudClock? {
+        let all = endpoints.compactMap { $0 }
+        guard !all.isEmpty,
+            all.allSatisfy({ endpoint in
+                guard let components = URLComponents(string: endpoint), let host = components.host else { return false }
+                return components.scheme?.lowercased() == "https" && !isLoopback(host: host)
+            })
+        else { return nil }
+        return CloudClock()
     }
 
     /// Checks an endpoint; nil when it is acceptable.

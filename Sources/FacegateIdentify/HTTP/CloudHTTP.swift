@@ -69,8 +69,9 @@ public struct CloudHTTP: Sendable {
     public let client: HTTPClient
     public let policy: CloudHTTPPolicy
     public let logger: Logger
-    /// The time the service's replies state (their `Date` header), for checking the door's clock.
-    public let cloudClock: CloudClock
+    /// Where the time the service's replies state (their `Date` header) is noted, for checking the
+    /// door's clock; nil: not noted (see `CloudEndpoint.clock(for:)`).
+    public let cloudClock: CloudClock?
 
     /// An HTTP client for a cloud service: certificates verified (AsyncHTTPClient's default, never
     /// turned off), no redirects (a signed request or a password must not go elsewhere).
@@ -87,7 +88,7 @@ public struct CloudHTTP: Sendable {
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 
-    public init(client: HTTPClient, policy: CloudHTTPPolicy, logger: Logger, cloudClock: CloudClock = CloudClock()) {
+    public init(client: HTTPClient, policy: CloudHTTPPolicy, logger: Logger, cloudClock: CloudClock? = nil) {
         self.client = client
         self.policy = policy
         self.logger = logger
@@ -133,7 +134,7 @@ public struct CloudHTTP: Sendable {
             return try await withDeadline(.now + policy.requestTimeout + .milliseconds(250)) {
                 let response = try await client.execute(request, deadline: deadline, logger: logger)
                 // Noted as the head arrives: the body's transfer adds nothing to the service's time.
-                if let stated = HTTPDate.statedTime(of: response.headers) { cloudClock.note(stated: stated) }
+                if let cloudClock, let stated = HTTPDate.statedTime(of: response.headers) { cloudClock.note(stated: stated) }
                 var body = try await response.body.collect(upTo: maxBytes)
                 let bytes = body.readBytes(length: body.readableBytes) ?? []
                 return CloudHTTPResponse(status: response.status, headers: response.headers, body: bytes)

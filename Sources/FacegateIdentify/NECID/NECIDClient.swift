@@ -51,18 +51,23 @@ public actor NECIDClient {
     private let now: @Sendable () -> Date
     /// Seconds to add to the local clock to get the service's.
     public private(set) var clockOffset: TimeInterval = 0
-    /// The service's time as its replies state it, carried on the monotonic clock.
-    public nonisolated var cloudClock: CloudClock { http.cloudClock }
+    /// The service's time as its replies state it, carried on the raw monotonic clock; nil unless the
+    /// service is reached over TLS (or the caller gave a clock).
+    public nonisolated var cloudClock: CloudClock? { http.cloudClock }
 
     /// - Parameters:
     ///   - httpClient: owned by the caller; make one with `makeHTTPClient()`.
     ///   - now: the local clock, replaceable to test skew handling.
+    ///   - cloudClock: where the service's stated time is noted; nil: a clock of its own when both
+    ///     endpoints are https (`CloudEndpoint.clock(for:)`), none otherwise.
     public init(
         configuration: NECIDConfiguration, httpClient: HTTPClient, logger: Logger = Logger(label: "facegate.necid"),
-        now: @escaping @Sendable () -> Date = { Date() }
+        now: @escaping @Sendable () -> Date = { Date() }, cloudClock: CloudClock? = nil
     ) {
         self.configuration = configuration
-        self.http = CloudHTTP(client: httpClient, policy: configuration.http, logger: logger)
+        self.http = CloudHTTP(
+            client: httpClient, policy: configuration.http, logger: logger,
+            cloudClock: cloudClock ?? CloudEndpoint.clock(for: configuration.endpoint, configuration.portalEndpoint))
         self.signer = SigV4Signer(credentials: configuration.credentials, region: configuration.region, service: configuration.service)
         self.logger = logger
         self.now = now

@@ -22,8 +22,9 @@ public struct NeoCheckClient: Sendable {
     public let budget: HourlyCallBudget?
     private let http: CloudHTTP
     private let base: String
-    /// The service's time as its replies (the token service's too) state it, carried on the monotonic clock.
-    public var cloudClock: CloudClock { http.cloudClock }
+    /// The service's time as its replies (the token service's too) state it, carried on the raw
+    /// monotonic clock; nil unless `http` was given a clock.
+    public var cloudClock: CloudClock? { http.cloudClock }
 
     /// - Parameter now: the monotonic clock the access token ages on (tests pass a manual one).
     public init(

@@ -15,5 +15,5 @@ extension NECFaceSearch: CloudReachability {
 
 extension NECFaceSearch: CloudClockWitness {
     /// The time NEC ID's replies state (every call of the client's, the revocation sync's too).
-    public func cloudTimeNow() -> Date? { client.cloudClock.cloudTimeNow() }
+    public func cloudTime(at instant: RawMonotonicInstant) -> Date? { client.cloudClock?.cloudTime(at: instant) }
 }

@@ -94,7 +94,10 @@ public struct NeoCheckBackend: CloudBackend, Equatable {
             }
             let client = try NeoCheckClient(
                 configuration: NeoCheckConfiguration(endpoint: endpointURL, credentials: credentials),
-                http: CloudHTTP(client: httpClient, policy: context.http, logger: context.logger), budget: budget)
+                http: CloudHTTP(
+                    client: httpClient, policy: context.http, logger: context.logger,
+                    cloudClock: CloudEndpoint.clock(for: endpointURL.absoluteString)),
+                budget: budget)
             return OpenedBackend(
                 search: NeoCheckFaceSearch(client: client), degradations: degradations, close: { try? await httpClient.shutdown() })
         } catch {

@@ -15,5 +15,5 @@ extension NeoCheckFaceSearch: CloudReachability {
 
 extension NeoCheckFaceSearch: CloudClockWitness {
     /// The time NeoCheck's replies state (the token service's and every call of the client's).
-    public func cloudTimeNow() -> Date? { client.cloudClock.cloudTimeNow() }
+    public func cloudTime(at instant: RawMonotonicInstant) -> Date? { client.cloudClock?.cloudTime(at: instant) }
 }
