@@ -52,14 +52,14 @@ public actor NECIDClient {
     /// Seconds to add to the local clock to get the service's.
     public private(set) var clockOffset: TimeInterval = 0
     /// The service's time as its replies state it, carried on the raw monotonic clock; nil unless the
-    /// service is reached over TLS (or the caller gave a clock).
+    /// service is reached over https on another machine (or the caller gave a clock).
     public nonisolated var cloudClock: CloudClock? { http.cloudClock }
 
     /// - Parameters:
     ///   - httpClient: owned by the caller; make one with `makeHTTPClient()`.
     ///   - now: the local clock, replaceable to test skew handling.
     ///   - cloudClock: where the service's stated time is noted; nil: a clock of its own when both
-    ///     endpoints are https (`CloudEndpoint.clock(for:)`), none otherwise.
+    ///     endpoints are https on another machine (`CloudEndpoint.clock(for:)`), none otherwise.
     public init(
         configuration: NECIDConfiguration, httpClient: HTTPClient, logger: Logger = Logger(label: "facegate.necid"),
         now: @escaping @Sendable () -> Date = { Date() }, cloudClock: CloudClock? = nil
