@@ -16,6 +16,13 @@ relay_gpio=$base
 work=/tmp/relay-start-level
 rm -rf $work && mkdir -p $work/models
 
+# The tracepoint is enabled once and each run's levels are read after a marker written before it:
+# enabling a tracepoint patches kernel text on every CPU, and clearing the buffer waits on every CPU, and
+# under qemu's TCG toggling them around each run once left the kernel in a soft lockup.
+echo 1 >$tracing/events/gpio/gpio_value/enable
+echo 1 >$tracing/tracing_on
+runs=0
+
 # Runs `facegate run` on a configuration whose `door:` section is $1 (its lines, indented), with the relay's
 # levels traced; sets `code` (the exit status) and `driven` (every level driven on the relay, in order:
 # "0 1 ...").
@@ -29,15 +36,12 @@ journal: {path: $work/journal.sqlite}
 door:
 $1
 EOF
-    echo 0 >$tracing/tracing_on
-    echo >$tracing/trace
-    echo 1 >$tracing/events/gpio/gpio_value/enable
-    echo 1 >$tracing/tracing_on
+    runs=$((runs + 1))
+    mark="facegate-start-level-run-$runs"
+    echo "$mark" >$tracing/trace_marker
     facegate run --config $work/facegate.yaml >$work/run.log 2>&1
     code=$?
-    echo 0 >$tracing/tracing_on
-    echo 0 >$tracing/events/gpio/gpio_value/enable
-    driven=$(grep -o "gpio_value: *$relay_gpio set [01]" $tracing/trace | sed 's/.* set //' | tr '\n' ' ')
+    driven=$(sed -n "/$mark\$/,\$p" $tracing/trace | grep -o "gpio_value: *$relay_gpio set [01]" | sed 's/.* set //' | tr '\n' ' ')
 }
 
 # $1 = door.fail_safe, $2 = the relay's active_low, $3 = the raw level that locks, $4 = the raw level
@@ -88,3 +92,4 @@ sleep 1
 contact_case false contact 1 "0 0 " "busy contact, fail-secure"
 contact_case true contact 1 "1 0 " "busy contact, fail-safe"
 kill $holder; wait $holder 2>/dev/null || true
+echo 0 >$tracing/tracing_on
