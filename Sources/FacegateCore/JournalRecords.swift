@@ -124,6 +124,8 @@ public enum RecheckStatus: String, Sendable, Hashable, Codable {
     case confirmed
     /// The cloud re-checked it and the door would have done otherwise (or opened it for someone else).
     case contradicted
+    /// The cloud failed every try to re-check it (a refusal, a reply no search gives): no answer.
+    case failed
 }
 
 /// A decision read back from the journal.

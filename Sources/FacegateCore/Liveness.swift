@@ -51,11 +51,15 @@ public struct VisitSample: Sendable {
     public var timestamp: Duration
     public var image: PixelImage
     public var box: PixelBox
+    /// Whether this is the frame of the visit's best face: the face the cloud is sent, which must pass
+    /// on its own (a photo held up for one frame of a live approach is outvoted by the others otherwise).
+    public var isBestFace: Bool
 
-    public init(timestamp: Duration, image: PixelImage, box: PixelBox) {
+    public init(timestamp: Duration, image: PixelImage, box: PixelBox, isBestFace: Bool = false) {
         self.timestamp = timestamp
         self.image = image
         self.box = box
+        self.isBestFace = isBestFace
     }
 }
 

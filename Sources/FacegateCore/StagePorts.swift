@@ -104,6 +104,8 @@ public protocol OfflineFaceStore: Sendable {
     func pendingRechecks(limit: Int?, at time: Date) async throws -> [PendingRecheck]
     /// Drops a re-check once its result is journaled.
     func completeRecheck(_ id: UUID) async throws
+    /// Counts a round in which the cloud failed the re-check (`PendingRecheck.attempts`).
+    func noteRecheckAttempt(_ id: UUID) async throws
     /// Every subject with a face in the cache, with when its earliest cached face was remembered.
     func cachedSubjectsSince() async throws -> [String: Date]
     /// When the newest face was remembered (a time after now means the clock is wrong).

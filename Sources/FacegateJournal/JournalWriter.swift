@@ -58,7 +58,8 @@ enum JournalWriter {
         let sameDecision =
             originalOpened == recheck.outcome.opensDoor
             && (!originalOpened || (original["subject_id"] as String?) == recheck.subjectId)
-        let status: RecheckStatus = sameDecision ? .confirmed : .contradicted
+        // A failed search is no answer: it neither confirms a denial nor contradicts a grant.
+        let status: RecheckStatus = recheck.outcome == .error ? .failed : sameDecision ? .confirmed : .contradicted
         try db.execute(
             sql: """
                 UPDATE decision SET recheck_status = ?, recheck_time = ?, recheck_outcome = ?, recheck_subject_id = ?,

@@ -33,12 +33,19 @@ public struct PresentationAttackDetector: PresentationAttackDetecting {
     public func assess(_ visit: Visit) throws -> LivenessAssessment {
         var cues: [String: Double] = [:]
         var textureScores: [Double] = []
+        var bestFaceScore: Double?
         for sample in visit.samples {
-            if let score = try textureScore(sample) { textureScores.append(score) }
+            guard let score = try textureScore(sample) else { continue }
+            textureScores.append(score)
+            if sample.isBestFace { bestFaceScore = score }
         }
         // The median: one frame of the approach unlike the others (a live person behind the phone
-        // they hold up, a blink of the light) does not decide alone.
-        if !textureScores.isEmpty { cues["texture"] = Self.median(textureScores) }
+        // they hold up, a blink of the light) does not vouch for the visit alone. And the face the cloud
+        // is sent must pass on its own: a photo held up for a moment of a live approach, sharper than
+        // the live frames and so its best face, is not outvoted by them.
+        if !textureScores.isEmpty {
+            cues["texture"] = min(Self.median(textureScores), bestFaceScore ?? .infinity)
+        }
         if let score = parallax.measure(visit.sightings).score { cues["parallax"] = score }
         return Self.fuse(cues, threshold: settings.threshold)
     }

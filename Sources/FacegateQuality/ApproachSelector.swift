@@ -337,12 +337,14 @@ public struct ApproachSelector: Sendable {
         track.evidence = nil
         track.likeness = Self.likeness(of: track.best, in: evidence.bestFrame)
         visitsEmitted += 1
-        let best = VisitSample(timestamp: track.bestSeen, image: evidence.bestFrame, box: track.best.box)
+        let best = VisitSample(timestamp: track.bestSeen, image: evidence.bestFrame, box: track.best.box, isBestFace: true)
+        // The best face first, so that it keeps its mark when it is also the first or the latest frame.
         var samples: [VisitSample] = []
-        for sample in [evidence.firstSample, best, evidence.latestSample]
+        for sample in [best, evidence.firstSample, evidence.latestSample]
         where !samples.contains(where: { $0.timestamp == sample.timestamp }) {
             samples.append(sample)
         }
+        samples.sort { $0.timestamp < $1.timestamp }
         return Visit(
             number: visitsEmitted, firstSeen: track.firstSeen, lastSeen: track.lastSeen, framesSeen: track.framesSeen,
             bestFrameSequence: track.bestSequence, bestFace: track.best, bestFrame: evidence.bestFrame,
@@ -392,6 +394,6 @@ extension Visit {
             number: 1, firstSeen: .zero, lastSeen: .zero, framesSeen: 1, bestFrameSequence: 0, bestFace: face, bestFrame: image,
             emittedBecause: .streamEnded, passedQualityGate: face.quality.faceQualityScore >= qualityGate,
             sightings: [FaceSighting(timestamp: .zero, box: face.box, landmarks: face.landmarks)],
-            samples: [VisitSample(timestamp: .zero, image: image, box: face.box)])
+            samples: [VisitSample(timestamp: .zero, image: image, box: face.box, isBestFace: true)])
     }
 }

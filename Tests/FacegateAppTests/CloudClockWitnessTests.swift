@@ -297,6 +297,7 @@ final class UnforgettingCache: OfflineFaceStore {
     }
     func pendingRechecks(limit: Int?, at time: Date) async throws -> [PendingRecheck] { try await cache.pendingRechecks(limit: limit, at: time) }
     func completeRecheck(_ id: UUID) async throws { try await cache.completeRecheck(id) }
+    func noteRecheckAttempt(_ id: UUID) async throws { try await cache.noteRecheckAttempt(id) }
     func cachedSubjectsSince() async throws -> [String: Date] { try await cache.cachedSubjectsSince() }
     func newestRememberedAt() async throws -> Date? { try await cache.newestRememberedAt() }
     func forget(subjects: Set<String>) async throws -> Int { throw OfflineCacheError(.storage, "attempt to write a readonly database") }

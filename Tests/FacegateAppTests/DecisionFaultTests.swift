@@ -341,6 +341,58 @@ struct DecisionFaultTests {
         }
     }
 
+    /// The cloud says the offline grant let in the wrong face, but the cache cannot delete it (a disk that
+    /// takes no deletes, the cache busy): the re-check is not done, so it is neither journaled nor dropped,
+    /// and the next round purges the face.
+    @Test func aContradictedGrantWhoseFaceCannotBePurgedIsReCheckedAgain() async throws {
+        try await DoorRig.with { rig in
+            let subject = try await rig.enrol(Photos.enrolledPhoto)
+            rig.configuration.backend.decisionDeadline = .seconds(2)
+            _ = try await rig.runDoor(visitors: [Photos.enrolledWalksUp])
+            await rig.stopCloud()
+            _ = try await rig.runDoor(visitors: [Photos.enrolledWalksUp])
+            try await rig.startCloud()
+            try await rig.client.unregisterSubject(id: subject)
+
+            let stuck = try await rig.maintenance(cache: UnforgettingCache(rig.cache())).recheckPending(policy: rig.configuration.doorPolicy)
+            #expect(stuck.journaled.isEmpty, "not done while her face stays")
+            #expect(try await rig.cache().pendingRechecks().count == 1, "kept for the next round")
+            #expect(try await rig.journaledDecisions().filter(\.record.decision.offline).map(\.recheckStatus) == [.pending])
+
+            let done = try await rig.maintenance().recheckPending(policy: rig.configuration.doorPolicy)
+            #expect(done.journaled.map(\.outcome) == [.deniedUnknown])
+            #expect(try await rig.cache().cachedSubjectIds().isEmpty)
+            #expect(try await rig.journaledDecisions().filter(\.record.decision.offline).map(\.recheckStatus) == [.contradicted])
+        }
+    }
+
+    /// The cloud refuses the re-check (here a key it does not know): no answer, so nothing is journaled as
+    /// confirmed or contradicted. It is tried again each round; after the last try it is journaled `failed`
+    /// and the grant's faces are purged, since the cloud never confirmed them.
+    @Test func aReCheckTheCloudFailsIsTriedAgainThenGivenUpAndTheGrantPurged() async throws {
+        try await DoorRig.with { rig in
+            let subject = try await rig.enrol(Photos.enrolledPhoto)
+            rig.configuration.backend.decisionDeadline = .seconds(2)
+            _ = try await rig.runDoor(visitors: [Photos.enrolledWalksUp])
+            await rig.stopCloud()
+            _ = try await rig.runDoor(visitors: [Photos.enrolledWalksUp])
+            try await rig.startCloud()
+
+            let refused = try rig.maintenance(apiKey: "not-the-applications-key", settings: .init(recheckAttempts: 3))
+            for round in 1...2 {
+                let report = await refused.recheckPending(policy: rig.configuration.doorPolicy)
+                #expect(report.journaled.isEmpty && !report.cloudUnavailable, "round \(round)")
+                #expect(try await rig.cache().pendingRechecks().map(\.attempts) == [round])
+                #expect(try await rig.cache().cachedSubjectIds() == [subject], "round \(round): kept while it may yet be confirmed")
+            }
+            let last = await refused.recheckPending(policy: rig.configuration.doorPolicy)
+            #expect(last.journaled.map(\.outcome) == [.error])
+            #expect(try await rig.cache().pendingRechecks().isEmpty)
+            #expect(try await rig.cache().cachedSubjectIds().isEmpty, "never confirmed: purged")
+            #expect(try await rig.journaledDecisions().filter(\.record.decision.offline).map(\.recheckStatus) == [.failed])
+        }
+    }
+
     @Test func aConfirmedOfflineGrantKeepsItsFace() async throws {
         try await DoorRig.with { rig in
             let subject = try await rig.enrol(Photos.enrolledPhoto)

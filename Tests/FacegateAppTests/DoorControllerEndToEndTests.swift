@@ -391,13 +391,23 @@ final class DoorRig: @unchecked Sendable {
             key: try OfflineCacheKey.load(path: folder.appendingPathComponent("offline-cache.key").path))
     }
 
-    /// The door's re-checks and revocation sync; `journal` in place of the door's own (a failing disk).
-    func maintenance(journal: (any GateJournal)? = nil) throws -> OfflineMaintenance {
-        let search = NECFaceSearch(client: client)
+    /// The door's re-checks and revocation sync; `journal` and `cache` in place of the door's own (a
+    /// failing disk), `apiKey` in place of the door's (a key the cloud refuses).
+    func maintenance(
+        journal: (any GateJournal)? = nil, cache: (any OfflineFaceStore)? = nil, apiKey: String? = nil,
+        settings: OfflineMaintenance.Settings = .init()
+    ) throws -> OfflineMaintenance {
+        var searchClient = client
+        if let apiKey {
+            var refused = cloud.configuration(http: CloudHTTPPolicy(requestTimeout: .seconds(4)))
+            refused.apiKey = apiKey
+            searchClient = NECIDClient(configuration: refused, httpClient: httpClient)
+        }
+        let search = NECFaceSearch(client: searchClient)
         return OfflineMaintenance(
-            search: search, directory: search, cache: try cache(),
+            search: search, directory: search, cache: try cache ?? self.cache(),
             journal: journal ?? WritingJournal(SQLiteJournal(configuration: .init(path: configuration.journal.path), logger: logger)),
-            settings: .init(), logger: logger)
+            settings: settings, logger: logger)
     }
 
     func journaledDecisions() async throws -> [JournaledDecision] {

@@ -62,6 +62,44 @@ struct TextureCueTests {
         #expect(Self.median(replay) < 0.05, "\(replay)")
     }
 
+    /// A live person walks up and, for the frame that becomes the visit's best face, holds a print of
+    /// someone else in front of their face: the cloud would be sent the print. The live frames around
+    /// it must not outvote it, whether they are two (the median alone would say live) or one (decided
+    /// early on that frame: the median of two is their mean).
+    @Test func aPrintHeldUpForTheBestFaceOfALiveApproachIsAnAttack() throws {
+        func sample(_ relative: String, at second: Int, best: Bool = false) throws -> VisitSample {
+            let image = try ImageCodec.decode([UInt8](try Data(contentsOf: SharedTestData.url("pad/" + relative))))
+            let face = try #require(try TestFaceAnalyzers.video().analyze(image).faces.first, "no face in \(relative)")
+            return VisitSample(timestamp: .seconds(second), image: image, box: face.box, isBestFace: best)
+        }
+        func visit(_ samples: [VisitSample]) throws -> Visit {
+            let best = try #require(samples.first(where: { $0.isBestFace }))
+            let faces = try TestFaceAnalyzers.video().analyze(best.image).faces
+            let face = try #require(faces.first)
+            var visit = Visit.still(best.image, face: face, qualityGate: 0.5)
+            visit.sightings = []  // texture alone: no movement to judge
+            visit.samples = samples
+            return visit
+        }
+        let detector = PresentationAttackDetector(texture: try Self.cue.get())
+        let live = try sample("bonafide/silentface__image_T1.jpg", at: 0)
+        let print = try sample("print/silentface__image_F1.jpg", at: 1, best: true)
+        let liveAgain = try sample("bonafide/doubango__genuine.jpg", at: 2)
+
+        let heldUpMidway = try detector.assess(try visit([live, print, liveAgain]))
+        #expect(heldUpMidway.verdict == .attack, "\(heldUpMidway)")
+        #expect((heldUpMidway.cues["texture"] ?? 1) < 0.3, "the print's own score: \(heldUpMidway.cues)")
+        let decidedOnIt = try detector.assess(try visit([live, print]))
+        #expect(decidedOnIt.verdict == .attack, "\(decidedOnIt)")
+
+        // The same three frames with a live best face are live: the rule costs a live approach nothing.
+        var liveBest = liveAgain
+        liveBest.isBestFace = true
+        var printNotBest = print
+        printNotBest.isBestFace = false
+        #expect(try detector.assess(try visit([live, printNotBest, liveBest])).verdict == .live)
+    }
+
     @Test func theCropIsTheFaceBoxScaledAboutItsCentreAndStaysInsideTheFrame() throws {
         // A 100 px face in the middle of a 640x480 frame: 107 px after the detector's correction, 2.7x that.
         let centred = try TextureCue.crop(

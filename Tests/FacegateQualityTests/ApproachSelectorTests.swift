@@ -253,6 +253,20 @@ struct ApproachSelectorTests {
         // The first frame, the best (frame 3) and the last before the emission, for the texture cue.
         #expect(visit?.samples.map(\.timestamp) == [.zero, .milliseconds(300), .milliseconds(600)])
         #expect(visit?.samples.map(\.box.left) == [100, 109, 118])
+        #expect(visit?.samples.map(\.isBestFace) == [false, true, false], "the face sent is marked for the texture cue")
+    }
+
+    @Test func theBestFaceKeepsItsMarkWhenItIsAlsoTheLatestFrame() {
+        // Decided early on the frame that became best: the best face is the latest frame too.
+        var selector = ApproachSelector(configuration: ApproachConfiguration(settleFrames: 3, qualityGate: 0.5))
+        var visits: [Visit] = []
+        for (n, q) in [0.2, 0.4, 0.6, 0.8, 0.75, 0.7, 0.7].enumerated() {
+            visits += selector.observe(frame: frame(n), faces: [face(at: 100, quality: q)])
+        }
+        visits += selector.finish()
+        let visit = try? #require(visits.first)
+        #expect(visit?.samples.filter(\.isBestFace).map(\.timestamp) == [.milliseconds(300)])
+        #expect(visit?.samples.map(\.timestamp) == visit?.samples.map(\.timestamp).sorted())
     }
 
     @Test func personStayingInViewMakesNoSecondVisit() {

@@ -16,13 +16,19 @@ public struct OfflineMaintenance: Sendable {
         public var rechecksPerRound: Int
         /// How often deletions in the cloud are synced into the cache.
         public var revocationSyncInterval: Duration
+        /// Rounds in which the cloud may fail a re-check (a refusal, a reply no search gives) before it
+        /// is given up: journaled `failed`, and an offline grant's faces purged, since the cloud never
+        /// confirmed them.
+        public var recheckAttempts: Int
 
         public init(
-            recheckInterval: Duration = .seconds(30), rechecksPerRound: Int = 20, revocationSyncInterval: Duration = .seconds(600)
+            recheckInterval: Duration = .seconds(30), rechecksPerRound: Int = 20, revocationSyncInterval: Duration = .seconds(600),
+            recheckAttempts: Int = 5
         ) {
             self.recheckInterval = recheckInterval
             self.rechecksPerRound = rechecksPerRound
             self.revocationSyncInterval = revocationSyncInterval
+            self.recheckAttempts = recheckAttempts
         }
     }
 
@@ -102,13 +108,28 @@ public struct OfflineMaintenance: Sendable {
                 logger.debug("re-check waits for the cloud", metadata: ["reason": "\(error)"])
                 break
             } catch {
+                // Not an answer (credentials refused, a reply no search gives): tried again next round,
+                // up to `recheckAttempts` rounds, then given up below.
                 identification = .failed(cause: "\(error)")
+                if recheck.attempts + 1 < settings.recheckAttempts {
+                    do {
+                        try await cache.noteRecheckAttempt(recheck.id)
+                    } catch {
+                        logger.error("a failed re-check could not be counted", metadata: ["error": "\(error)"])
+                        break
+                    }
+                    logger.warning(
+                        "the cloud failed a re-check; it is tried again next round",
+                        metadata: ["decision": "\(recheck.decisionId)", "attempt": "\(recheck.attempts + 1)", "error": "\(error)"])
+                    continue
+                }
             }
             // A scratch state: the re-check must not count as an entry for the re-entry cooldown.
             var scratch = PolicyState()
             let decision = AccessPolicy.evaluate(identification, passedQualityGate: true, policy: policy, state: &scratch, at: recheck.createdAt)
-            // Before the journal: a disk that cannot take the record must not leave the wrong face opening the door.
-            await forgetIfContradicted(recheck, by: decision, identification: identification)
+            // Before the journal: a disk that cannot take the record must not leave the wrong face opening the
+            // door, and a purge that fails keeps the re-check for the next round (it is not done until then).
+            guard await forgetUnconfirmedGrant(recheck, by: decision, identification: identification) else { break }
             let record = RecheckRecord(
                 decisionId: recheck.decisionId, time: now(), outcome: decision.outcome, subjectId: decision.subjectId,
                 score: decision.bestScore, reason: decision.reason)
@@ -132,22 +153,27 @@ public struct OfflineMaintenance: Sendable {
         return report
     }
 
-    /// An offline grant the cloud does not confirm (it finds nobody, or someone else) let in the wrong
-    /// face: that subject's cached faces go at once, not at the next revocation sync.
-    private func forgetIfContradicted(_ recheck: PendingRecheck, by decision: Decision, identification: Identification) async {
-        guard let granted = recheck.grantedSubject, case .cloud = identification, decision.subjectId != granted else { return }
+    /// An offline grant the cloud does not confirm (it finds nobody or someone else, or it failed every
+    /// try) may have let in the wrong face: that subject's cached faces go at once, not at the next
+    /// revocation sync. False when they could not be purged: the re-check is then not done.
+    private func forgetUnconfirmedGrant(_ recheck: PendingRecheck, by decision: Decision, identification: Identification) async -> Bool {
+        guard let granted = recheck.grantedSubject, decision.subjectId != granted else { return true }
         do {
             let faces = try await cache.forget(subjects: [granted])
-            report(contradicted: recheck, faces: faces)
+            let message: Logger.Message =
+                if case .cloud = identification {
+                    "the cloud contradicts an offline grant; that subject's faces are purged from the offline cache"
+                } else {
+                    "the cloud failed every re-check of an offline grant; that subject's faces are purged from the offline cache"
+                }
+            logger.warning(message, metadata: ["decision": "\(recheck.decisionId)", "door": "\(recheck.door)", "faces": "\(faces)"])
+            return true
         } catch {
-            logger.error("a contradicted offline grant could not be purged from the cache", metadata: ["error": "\(error)"])
+            logger.error(
+                "an offline grant the cloud did not confirm could not be purged from the cache; its re-check is kept for the next round",
+                metadata: ["decision": "\(recheck.decisionId)", "error": "\(error)"])
+            return false
         }
-    }
-
-    private func report(contradicted recheck: PendingRecheck, faces: Int) {
-        logger.warning(
-            "the cloud contradicts an offline grant; that subject's faces are purged from the offline cache",
-            metadata: ["decision": "\(recheck.decisionId)", "door": "\(recheck.door)", "faces": "\(faces)"])
     }
 
     /// Purges from the cache every subject the cloud has deleted, disabled, taken out of the door's search
