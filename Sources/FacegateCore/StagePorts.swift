@@ -127,8 +127,9 @@ public protocol GateJournal: Sendable {
     @discardableResult func recordRelay(_ relay: RelayRecord) -> Bool
     /// Waits until everything recorded so far is on disk.
     func flush() async throws
-    /// The newest decision on disk (a clock earlier than it has been set back); nil when unknown.
-    func newestDecisionTime() async -> Date?
+    /// The newest decision on disk (a clock earlier than it has been set back); nil when there is none.
+    /// Throws when the journal cannot be read: that is not the same as an empty journal.
+    func newestDecisionTime() async throws -> Date?
 }
 
 /// An offline decision's probe waiting for the cloud.

@@ -269,5 +269,5 @@ public final class MemoryJournal: GateJournal {
     }
 
     public func flush() async throws {}
-    public func newestDecisionTime() async -> Date? { nil }
+    public func newestDecisionTime() async throws -> Date? { nil }
 }

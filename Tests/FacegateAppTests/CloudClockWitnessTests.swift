@@ -212,19 +212,21 @@ struct ClockWitnessPipelineTests {
     /// One visit of a member of staff the cloud finds (or, when it does not answer, that the door decides
     /// offline after a second); `duringTheSearch` runs while the search is held.
     func visit(
-        wallClock: WrongWallClock, offline: (any OfflineFaceStore)? = nil, cloudAnswers: Bool = true,
-        duringTheSearch: @Sendable () -> Void = {}
+        wallClock: WrongWallClock, offline: (any OfflineFaceStore)? = nil, cloudAnswers: Bool = true, cloudStatesTime: Bool = true,
+        journalReads: Bool = true, duringTheSearch: @Sendable () -> Void = {}
     ) async throws -> (decisions: [Decision], pipeline: GatePipeline) {
         let statedTime = CloudClock()
         statedTime.note(stated: Date())
-        let cloud = HeldCloud(candidates: [MatchCandidate(subjectId: "staff-3", score: 9000, tags: ["staff"])], cloudClock: statedTime)
+        let cloud = HeldCloud(
+            candidates: [MatchCandidate(subjectId: "staff-3", score: 9000, tags: ["staff"])], cloudClock: cloudStatesTime ? statedTime : nil)
         let lines = SimulatedDoorLines(logger: Self.quiet)
         let door = try DoorController(lines: lines, timing: DoorTiming(unlockDuration: .milliseconds(50)), logger: Self.quiet)
         let doorTask = Task { try await door.run() }
         defer { doorTask.cancel() }
         let journal = MemoryJournal()
         let pipeline = GatePipeline(
-            source: SynthesizedApproach(), analyzer: ScriptedAnalyzer(), search: cloud, offline: offline, door: door, journal: journal,
+            source: SynthesizedApproach(), analyzer: ScriptedAnalyzer(), search: cloud, offline: offline, door: door,
+            journal: journalReads ? journal : UnreadableJournal(journal),
             policy: Self.policy,
             settings: .init(
                 door: "witness", approach: ApproachConfiguration(settleFrames: 3), decisionDeadline: .seconds(cloudAnswers ? 30 : 1)),
@@ -279,6 +281,43 @@ struct ClockWitnessPipelineTests {
         #expect(try await cache.list().allSatisfy { $0.rememberedAt < Date().addingTimeInterval(60) })
         #expect(await forgetting.pipeline.healthFacts.offlineCacheProblem == nil)
     }
+
+    /// Without the cloud's time the journal's newest decision is the witness; a journal that cannot be
+    /// read (busy, corrupt, replaced) is not an empty one: offline grants are refused, and `/health`
+    /// says why. The same visit with a journal that reads is granted offline.
+    @Test func aJournalThatCannotBeReadLeavesNoOfflineGrantWithoutTheCloudsTime() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let cache = try OfflineFaceCache(
+            configuration: .init(path: folder.file("cache.sqlite")), key: try OfflineCacheKey(bytes: [UInt8](repeating: 7, count: 32)))
+        try await cache.remember(
+            subjectId: "staff-3", grantedUnder: ["staff"], descriptor: try FaceDescriptor([Float](repeating: 0.05, count: 128)), at: Date())
+
+        let unread = try await visit(
+            wallClock: WrongWallClock(ahead: 0), offline: cache, cloudAnswers: false, cloudStatesTime: false, journalReads: false)
+        #expect(unread.decisions.map(\.outcome) == [.deniedOffline], "\(unread.decisions.map { $0.reason })")
+        #expect(unread.decisions.first?.reason.contains("the journal cannot be read to check the clock") == true)
+        #expect(await unread.pipeline.healthFacts.clockProblem?.detail.contains("the journal cannot be read") == true)
+
+        let read = try await visit(wallClock: WrongWallClock(ahead: 0), offline: cache, cloudAnswers: false, cloudStatesTime: false)
+        #expect(read.decisions.map(\.outcome) == [.grantedOffline], "\(read.decisions.map { $0.reason })")
+    }
+}
+
+/// A journal that takes every record but cannot be read back (a file another process holds locked, or
+/// one corrupted under it).
+struct UnreadableJournal: GateJournal {
+    struct Unreadable: Error, CustomStringConvertible {
+        var description: String { "database is locked" }
+    }
+    let inner: MemoryJournal
+    init(_ inner: MemoryJournal) { self.inner = inner }
+    func record(_ decision: DecisionRecord) -> Bool { inner.record(decision) }
+    func record(_ event: DoorEventRecord) -> Bool { inner.record(event) }
+    func recordRecheck(_ recheck: RecheckRecord) -> Bool { inner.recordRecheck(recheck) }
+    func recordRelay(_ relay: RelayRecord) -> Bool { inner.recordRelay(relay) }
+    func flush() async throws { try await inner.flush() }
+    func newestDecisionTime() async throws -> Date? { throw Unreadable() }
 }
 
 /// The door's offline cache on a disk that takes no deletes: everything else as the real one.

@@ -465,6 +465,6 @@ struct WritingJournal: GateJournal {
     func record(_ event: DoorEventRecord) -> Bool { journal.record(event) }
     func recordRecheck(_ recheck: RecheckRecord) -> Bool { journal.recordRecheck(recheck) }
     func recordRelay(_ relay: RelayRecord) -> Bool { journal.recordRelay(relay) }
-    func newestDecisionTime() async -> Date? { await journal.newestDecisionTime() }
+    func newestDecisionTime() async throws -> Date? { try await journal.newestDecisionTime() }
     func flush() async throws { try await journal.flush() }
 }

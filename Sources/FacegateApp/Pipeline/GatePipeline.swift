@@ -724,9 +724,15 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
     /// face the cache remembered.
     private func clockDistrust(at time: Date, readAt timeRead: RawMonotonicInstant) async -> String? {
         // One decision at a time (the decision loop), so nothing else runs this between its awaits.
+        // Read until it has been read once: a journal that cannot be read (busy, corrupt, replaced) is not
+        // one without decisions, and must not leave the clock unchecked for the rest of the run.
         if !loadedNewestDecisionTime {
-            loadedNewestDecisionTime = true
-            if let journaled = await journal.newestDecisionTime() { newestDecisionTime = max(newestDecisionTime ?? journaled, journaled) }
+            do {
+                if let journaled = try await journal.newestDecisionTime() { newestDecisionTime = max(newestDecisionTime ?? journaled, journaled) }
+                loadedNewestDecisionTime = true
+            } catch {
+                logger.error("the journal cannot be read to check the clock against it", metadata: ["error": "\(error)"])
+            }
         }
         let tolerance = settings.clockTolerance
         var problem: String?
@@ -740,6 +746,8 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
             // The clock is right; the cache may still hold faces a wrong one dated, which only offline
             // grants read.
             if problem == nil { await forgetFacesCachedAhead(of: cloudNow.addingTimeInterval(tolerance)) }
+        } else if !loadedNewestDecisionTime {
+            problem = "the journal cannot be read to check the clock against its newest decision"
         } else if let newest = newestDecisionTime, time < newest.addingTimeInterval(-tolerance) {
             problem = "the clock reads earlier than the newest journaled decision (has it been set back?)"
         } else if let remembered = await newestCachedFace(), remembered > time.addingTimeInterval(tolerance),
