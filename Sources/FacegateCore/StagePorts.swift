@@ -116,6 +116,10 @@ public protocol OfflineFaceStore: Sendable {
     /// Forgets every face remembered later than `time` (dated by a clock that ran ahead); returns how many went.
     @discardableResult
     func forgetFaces(rememberedAfter time: Date) async throws -> Int
+    /// Deletes the faces and re-checks past their life at `time` (they never match: this takes them off
+    /// the disk); returns how many went.
+    @discardableResult
+    func forgetExpired(at time: Date) async throws -> Int
 }
 
 /// Where decisions and door events go: the SQLite journal in the daemon. Recording never waits.

@@ -19,4 +19,9 @@ extension OfflineFaceCache: OfflineFaceStore {
     public func forgetFaces(rememberedAfter time: Date) async throws -> Int {
         try await purge(rememberedAfter: time)
     }
+
+    public func forgetExpired(at time: Date) async throws -> Int {
+        let purged = try await purgeExpired(at: time)
+        return purged.faces + purged.pendingRechecks
+    }
 }

@@ -119,7 +119,8 @@ public actor OfflineFaceCache {
 
     /// The cached subjects closest to `descriptor`, closest first, with `score` the descriptor distance.
     ///
-    /// Expired faces never match. A row that fails to open (edited in the file, or sealed with
+    /// Expired faces never match: past the life they were cached with, or past the cache's lifetime now
+    /// (a lifetime shortened since applies to the faces cached before). A row that fails to open (edited in the file, or sealed with
     /// another key) is skipped, logged and counted in ``status()``. Each candidate's `stillSearched`
     /// says whether any of its faces was granted under a scope that `stillSearches` accepts (the door's
     /// current search); the candidate is returned either way, so that it still counts for the margin.
@@ -128,6 +129,7 @@ public actor OfflineFaceCache {
         stillSearches: @escaping @Sendable (_ grantedUnder: Set<String>?) -> Bool = { _ in true }
     ) async throws(OfflineCacheError) -> [MatchCandidate] {
         let now = time.cacheMilliseconds
+        let rememberedSince = now - Int64(configuration.entryLifetime.milliseconds)
         let key = self.key
         typealias Best = (distance: Float, tags: Set<String>, rememberedAt: Int64, searched: Bool)
         let (best, failed) = try await read { db -> ([String: Best], [String]) in
@@ -135,8 +137,11 @@ public actor OfflineFaceCache {
             var failed: [String] = []
             let rows = try Row.fetchCursor(
                 db,
-                sql: "SELECT id, subject_id, tags, remembered_at, expires_at, sealed_descriptor, scope FROM face_entry WHERE expires_at > ?",
-                arguments: [now])
+                sql: """
+                    SELECT id, subject_id, tags, remembered_at, expires_at, sealed_descriptor, scope FROM face_entry
+                    WHERE expires_at > ? AND remembered_at > ?
+                    """,
+                arguments: [now, rememberedSince])
             while let row = try rows.next() {
                 guard let entry = Self.openEntry(row, key: key) else {
                     failed.append(row["id"])
@@ -195,12 +200,14 @@ public actor OfflineFaceCache {
         }
     }
 
-    /// Deletes expired faces and expired pending re-checks.
+    /// Deletes expired faces (by the life they were cached with or the cache's lifetime now, whichever
+    /// ends first) and expired pending re-checks.
     @discardableResult
     public func purgeExpired(at time: Date = Date()) async throws(OfflineCacheError) -> PurgeReport {
         let now = time.cacheMilliseconds
+        let rememberedSince = now - Int64(configuration.entryLifetime.milliseconds)
         return try await write { db -> PurgeReport in
-            try db.execute(sql: "DELETE FROM face_entry WHERE expires_at <= ?", arguments: [now])
+            try db.execute(sql: "DELETE FROM face_entry WHERE expires_at <= ? OR remembered_at <= ?", arguments: [now, rememberedSince])
             let faces = db.changesCount
             try db.execute(sql: "DELETE FROM pending_recheck WHERE expires_at <= ?", arguments: [now])
             return PurgeReport(faces: faces, pendingRechecks: db.changesCount)

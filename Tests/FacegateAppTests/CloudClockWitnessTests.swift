@@ -343,6 +343,7 @@ final class UnforgettingCache: OfflineFaceStore {
     func forgetFaces(rememberedAfter time: Date) async throws -> Int {
         throw OfflineCacheError(.storage, "attempt to write a readonly database")
     }
+    func forgetExpired(at time: Date) async throws -> Int { throw OfflineCacheError(.storage, "attempt to write a readonly database") }
 }
 
 /// A wall clock that reads the true time plus an error the test sets.

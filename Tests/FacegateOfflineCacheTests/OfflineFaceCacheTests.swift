@@ -73,6 +73,26 @@ struct OfflineFaceCacheTests {
         #expect(try await cache.list().isEmpty)
     }
 
+    /// `offline.entry_lifetime_days` lowered after faces were cached: the faces cached before live no
+    /// longer than the new lifetime, not the life they were sealed with.
+    @Test func aShortenedLifetimeAppliesToFacesCachedBefore() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let key = randomKey()
+        var generator = DescriptorGenerator(seed: 5)
+        let face = generator.descriptor()
+        let twoDaysAgo = Date().addingTimeInterval(-2 * 86_400)
+        let week = try makeCache(folder, key: key) { $0.entryLifetime = .seconds(7 * 86_400) }
+        try await week.remember(subjectId: "alice", grantedUnder: [], descriptor: face, at: twoDaysAgo)
+        #expect(try await week.match(face).count == 1)
+        #expect(try await week.purgeExpired().faces == 0)
+
+        let day = try makeCache(folder, key: key) { $0.entryLifetime = .seconds(86_400) }
+        #expect(try await day.match(face).isEmpty, "two days old, with a day's lifetime")
+        #expect(try await day.purgeExpired().faces == 1)
+        #expect(try await week.list().isEmpty)
+    }
+
     @Test("the cache is bounded: the oldest faces are evicted")
     func bounded() async throws {
         let folder = try TemporaryFolder()

@@ -16,6 +16,8 @@ public struct OfflineMaintenance: Sendable {
         public var rechecksPerRound: Int
         /// How often deletions in the cloud are synced into the cache.
         public var revocationSyncInterval: Duration
+        /// How often faces and re-checks past their life are deleted from the disk (they never match).
+        public var expiryPurgeInterval: Duration
         /// Rounds in which the cloud may fail a re-check (a refusal, a reply no search gives) before it
         /// is given up: journaled `failed`, and an offline grant's faces purged, since the cloud never
         /// confirmed them.
@@ -23,8 +25,9 @@ public struct OfflineMaintenance: Sendable {
 
         public init(
             recheckInterval: Duration = .seconds(30), rechecksPerRound: Int = 20, revocationSyncInterval: Duration = .seconds(600),
-            recheckAttempts: Int = 5
+            recheckAttempts: Int = 5, expiryPurgeInterval: Duration = .seconds(3600)
         ) {
+            self.expiryPurgeInterval = expiryPurgeInterval
             self.recheckInterval = recheckInterval
             self.rechecksPerRound = rechecksPerRound
             self.revocationSyncInterval = revocationSyncInterval
@@ -73,6 +76,12 @@ public struct OfflineMaintenance: Sendable {
                     guard (try? await Task.sleep(for: settings.recheckInterval)) != nil else { return }
                 }
             }
+            group.addTask {
+                while !Task.isCancelled {
+                    await forgetExpired()
+                    guard (try? await Task.sleep(for: settings.expiryPurgeInterval)) != nil else { return }
+                }
+            }
             if directory != nil {
                 group.addTask {
                     while !Task.isCancelled {
@@ -81,6 +90,17 @@ public struct OfflineMaintenance: Sendable {
                     }
                 }
             }
+        }
+    }
+
+    /// Deletes the faces and probes past their life from the disk: expired, they never match, but a face
+    /// descriptor kept past the life it was cached for is face data kept longer than promised.
+    public func forgetExpired() async {
+        do {
+            let purged = try await cache.forgetExpired(at: now())
+            if purged > 0 { logger.info("expired faces and re-checks deleted from the offline cache", metadata: ["deleted": "\(purged)"]) }
+        } catch {
+            logger.error("expired faces cannot be deleted from the offline cache", metadata: ["error": "\(error)"])
         }
     }
 

@@ -43,7 +43,9 @@ struct CacheFileOptions: ParsableArguments {
         guard FileManager.default.fileExists(atPath: database) else {
             throw CommandError("no offline cache at \(database)")
         }
-        return try OfflineFaceCache(configuration: .init(path: database), key: key)
+        // This command does not know the door's configured lifetime: only the life sealed with each face
+        // applies here (the daemon also applies its own, which may be shorter).
+        return try OfflineFaceCache(configuration: .init(path: database, entryLifetime: .seconds(36_500 * 86_400)), key: key)
     }
 }
 
