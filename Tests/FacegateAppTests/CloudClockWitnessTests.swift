@@ -212,21 +212,19 @@ struct ClockWitnessPipelineTests {
     /// One visit of a member of staff the cloud finds (or, when it does not answer, that the door decides
     /// offline after a second); `duringTheSearch` runs while the search is held.
     func visit(
-        wallClock: WrongWallClock, offline: (any OfflineFaceStore)? = nil, cloudAnswers: Bool = true, cloudStatesTime: Bool = true,
-        journalReads: Bool = true, duringTheSearch: @Sendable () -> Void = {}
+        wallClock: WrongWallClock, offline: (any OfflineFaceStore)? = nil, cloudAnswers: Bool = true,
+        duringTheSearch: @Sendable () -> Void = {}
     ) async throws -> (decisions: [Decision], pipeline: GatePipeline) {
         let statedTime = CloudClock()
         statedTime.note(stated: Date())
-        let cloud = HeldCloud(
-            candidates: [MatchCandidate(subjectId: "staff-3", score: 9000, tags: ["staff"])], cloudClock: cloudStatesTime ? statedTime : nil)
+        let cloud = HeldCloud(candidates: [MatchCandidate(subjectId: "staff-3", score: 9000, tags: ["staff"])], cloudClock: statedTime)
         let lines = SimulatedDoorLines(logger: Self.quiet)
         let door = try DoorController(lines: lines, timing: DoorTiming(unlockDuration: .milliseconds(50)), logger: Self.quiet)
         let doorTask = Task { try await door.run() }
         defer { doorTask.cancel() }
         let journal = MemoryJournal()
         let pipeline = GatePipeline(
-            source: SynthesizedApproach(), analyzer: ScriptedAnalyzer(), search: cloud, offline: offline, door: door,
-            journal: journalReads ? journal : UnreadableJournal(journal),
+            source: SynthesizedApproach(), analyzer: ScriptedAnalyzer(), search: cloud, offline: offline, door: door, journal: journal,
             policy: Self.policy,
             settings: .init(
                 door: "witness", approach: ApproachConfiguration(settleFrames: 3), decisionDeadline: .seconds(cloudAnswers ? 30 : 1)),
@@ -282,42 +280,90 @@ struct ClockWitnessPipelineTests {
         #expect(await forgetting.pipeline.healthFacts.offlineCacheProblem == nil)
     }
 
-    /// Without the cloud's time the journal's newest decision is the witness; a journal that cannot be
-    /// read (busy, corrupt, replaced) is not an empty one: offline grants are refused, and `/health`
-    /// says why. The same visit with a journal that reads is granted offline.
-    @Test func aJournalThatCannotBeReadLeavesNoOfflineGrantWithoutTheCloudsTime() async throws {
+    /// Without the cloud's time the journal's newest decision is a witness of the clock. A journal that
+    /// cannot be read at the first decision (busy, say) is read again at the next, not taken for an empty
+    /// one for the rest of the run: here it then shows a decision dated a day ahead (the clock has been
+    /// set back), and the second offline grant is refused. (Until it reads, the cache's newest face and
+    /// this run's decisions are the witnesses: a broken journal alone does not keep the door shut.)
+    @Test func aJournalThatCouldNotBeReadIsReadAgainAtTheNextDecision() async throws {
         let folder = try TemporaryFolder()
         defer { folder.remove() }
         let cache = try OfflineFaceCache(
             configuration: .init(path: folder.file("cache.sqlite")), key: try OfflineCacheKey(bytes: [UInt8](repeating: 7, count: 32)))
         try await cache.remember(
             subjectId: "staff-3", grantedUnder: ["staff"], descriptor: try FaceDescriptor([Float](repeating: 0.05, count: 128)), at: Date())
-
-        let unread = try await visit(
-            wallClock: WrongWallClock(ahead: 0), offline: cache, cloudAnswers: false, cloudStatesTime: false, journalReads: false)
-        #expect(unread.decisions.map(\.outcome) == [.deniedOffline], "\(unread.decisions.map { $0.reason })")
-        #expect(unread.decisions.first?.reason.contains("the journal cannot be read to check the clock") == true)
-        #expect(await unread.pipeline.healthFacts.clockProblem?.detail.contains("the journal cannot be read") == true)
-
-        let read = try await visit(wallClock: WrongWallClock(ahead: 0), offline: cache, cloudAnswers: false, cloudStatesTime: false)
-        #expect(read.decisions.map(\.outcome) == [.grantedOffline], "\(read.decisions.map { $0.reason })")
+        let lines = SimulatedDoorLines(logger: Self.quiet)
+        let door = try DoorController(lines: lines, timing: DoorTiming(unlockDuration: .milliseconds(50)), logger: Self.quiet)
+        let doorTask = Task { try await door.run() }
+        defer { doorTask.cancel() }
+        let journal = MemoryJournal()
+        let pipeline = GatePipeline(
+            source: TwoApproaches(), analyzer: ScriptedAnalyzer(),
+            search: HeldCloud(candidates: [MatchCandidate(subjectId: "staff-3", score: 9000, tags: ["staff"])]), offline: cache, door: door,
+            journal: FlakyJournal(journal, unreadable: 1, newest: Date().addingTimeInterval(86_400)), policy: Self.policy,
+            settings: .init(door: "witness", approach: ApproachConfiguration(settleFrames: 3), decisionDeadline: .seconds(1)),
+            logger: Self.quiet)
+        try await pipeline.run()
+        let decisions = journal.decisions.map(\.decision)
+        #expect(decisions.map(\.outcome) == [.grantedOffline, .deniedOffline], "\(decisions.map(\.reason))")
+        #expect(decisions.last?.reason.contains("newest journaled decision") == true)
     }
 }
 
-/// A journal that takes every record but cannot be read back (a file another process holds locked, or
-/// one corrupted under it).
-struct UnreadableJournal: GateJournal {
+/// The held-cloud scene twice, a minute apart: one person's two visits.
+struct TwoApproaches: FrameSource {
+    func frames() -> AsyncThrowingStream<Frame, any Error> {
+        let scene = SynthesizedApproach()
+        return AsyncThrowingStream { continuation in
+            let task = Task {
+                do {
+                    var last: Frame?
+                    for try await frame in scene.frames() {
+                        continuation.yield(frame)
+                        last = frame
+                    }
+                    let offset = (last?.sequence ?? 0) + 1
+                    for try await var frame in scene.frames() {
+                        frame.sequence += offset
+                        frame.timestamp += .seconds(60)
+                        continuation.yield(frame)
+                    }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+}
+
+/// A journal whose first reads fail (a file another process holds locked), then read `newest`.
+final class FlakyJournal: GateJournal {
     struct Unreadable: Error, CustomStringConvertible {
         var description: String { "database is locked" }
     }
     let inner: MemoryJournal
-    init(_ inner: MemoryJournal) { self.inner = inner }
+    let newest: Date
+    private let unreadable: Mutex<Int>
+    init(_ inner: MemoryJournal, unreadable: Int, newest: Date) {
+        self.inner = inner
+        self.newest = newest
+        self.unreadable = Mutex(unreadable)
+    }
     func record(_ decision: DecisionRecord) -> Bool { inner.record(decision) }
     func record(_ event: DoorEventRecord) -> Bool { inner.record(event) }
     func recordRecheck(_ recheck: RecheckRecord) -> Bool { inner.recordRecheck(recheck) }
     func recordRelay(_ relay: RelayRecord) -> Bool { inner.recordRelay(relay) }
     func flush() async throws { try await inner.flush() }
-    func newestDecisionTime() async throws -> Date? { throw Unreadable() }
+    func newestDecisionTime() async throws -> Date? {
+        let fails = unreadable.withLock { left in
+            defer { left = max(0, left - 1) }
+            return left > 0
+        }
+        if fails { throw Unreadable() }
+        return newest
+    }
 }
 
 /// The door's offline cache on a disk that takes no deletes: everything else as the real one.

@@ -105,6 +105,35 @@ struct StatusEndpointTests {
         }
     }
 
+    /// Connections that send nothing cannot use up the daemon's file descriptors (which its camera,
+    /// journal and cloud need): past the maximum a new one waits, here a scrape that is not answered, and
+    /// an idle one is closed after the idle timeout, after which the scrape is answered.
+    @Test(arguments: ["metrics", "kiosk"])
+    func connectionsThatSendNothingAreBoundedAndClosed(server: String) async throws {
+        try await DoorRig.with { rig in
+            if server == "kiosk" {
+                rig.configuration.kiosk.enabled = true
+                rig.configuration.kiosk.listen = ListenAddress(host: "127.0.0.1", port: 0)
+            } else {
+                rig.configuration.metrics.listen = ListenAddress(host: "127.0.0.1", port: 0)
+            }
+            try await rig.runHeldDoor(
+                visitors: [DoorControllerEndToEndTests.strangerWalksUp], connections: ServedConnectionLimits(maximum: 4, idleTimeout: .seconds(3))
+            ) { door in
+                let idle = try (0..<4).map { _ in try SilentConnection(port: door.port) }
+                try await Task.sleep(for: .milliseconds(300))
+                await #expect(throws: (any Error).self, "a fifth connection waits while four are held") {
+                    _ = try await door.get("/health", timeout: .seconds(1))
+                }
+                for connection in idle {
+                    #expect(connection.closedByThePeer(within: .seconds(10)), "an idle connection is closed")
+                }
+                let health = try await door.get("/health")
+                #expect([200, 503].contains(health.status), "answered once the idle ones are gone")
+            }
+        }
+    }
+
     @Test("an address in use costs the scrapes or the screen, not the door", arguments: ["metrics", "kiosk"])
     func anAddressInUseCostsTheScrapesNotTheDoor(server: String) async throws {
         // Something else already listens where /metrics (or the kiosk) is configured.
@@ -211,8 +240,8 @@ struct HeldDoor: Sendable {
     let before: PipelineStatistics
     let lines: SimulatedDoorLines
 
-    func get(_ path: String) async throws -> (status: Int, body: String) {
-        let response = try await httpClient.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)"), timeout: .seconds(10))
+    func get(_ path: String, timeout: TimeAmount = .seconds(10)) async throws -> (status: Int, body: String) {
+        let response = try await httpClient.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)"), timeout: timeout)
         let body = try await response.body.collect(upTo: 4 << 20)
         return (Int(response.status.code), String(buffer: body))
     }
@@ -270,7 +299,7 @@ extension DoorRig {
     func runHeldDoor(
         visitors photos: [String], blurRadius: Int = 0, watching: (@Sendable (HeldDoor) async throws -> Void)? = nil,
         waitForPort: Bool = true, beforeScene: ((HeldDoor) async throws -> Void)? = nil, decisions expected: Int? = nil,
-        _ body: (HeldDoor) async throws -> Void
+        connections: ServedConnectionLimits? = nil, _ body: (HeldDoor) async throws -> Void
     ) async throws {
         let source = HeldSource(DemoScene(visitors: try visitors(photos, blurRadius: blurRadius)))
         let lines = SimulatedDoorLines(logger: logger)
@@ -283,6 +312,10 @@ extension DoorRig {
         let (ports, portSink) = AsyncStream<Int>.makeStream()
         var settings = DoorControllerService.Settings()
         settings.reloadsOnHangup = false
+        if let connections {
+            settings.statusConnections = connections
+            settings.kioskConnections = connections
+        }
         // The kiosk's address serves /metrics and /health too: the tests use it when there is a kiosk.
         if configuration.kiosk.enabled {
             settings.onKioskListening = { portSink.yield($0) }
@@ -389,4 +422,37 @@ struct SendableJSON {
         default: value = "null"
         }
     }
+}
+
+/// A TCP connection to this machine that never sends a byte: what a client holding the server's
+/// connections looks like.
+final class SilentConnection {
+    let descriptor: Int32
+
+    init(port: Int) throws {
+        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { throw POSIXError(.EMFILE) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else {
+            close(descriptor)
+            throw POSIXError(.ECONNREFUSED)
+        }
+    }
+
+    /// Whether the server closes it (an end of stream) within `limit`.
+    func closedByThePeer(within limit: Duration) -> Bool {
+        var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+        let milliseconds = Int32(limit.components.seconds * 1000)
+        guard poll(&poller, 1, milliseconds) == 1 else { return false }
+        var byte: UInt8 = 0
+        return recv(descriptor, &byte, 1, 0) <= 0
+    }
+
+    deinit { close(descriptor) }
 }

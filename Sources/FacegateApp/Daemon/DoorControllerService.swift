@@ -41,6 +41,9 @@ public struct DoorControllerService: Service, CustomStringConvertible {
         /// The longest the door's services get to stop once a graceful shutdown begins.
         public var shutdownLimit: Duration { shutdownGrace + shutdownBackstop }
         public var maintenance = OfflineMaintenance.Settings()
+        /// How many connections `/metrics` and `/health`, and the kiosk, take at once, and how long one may idle.
+        public var statusConnections = ServedConnectionLimits.status
+        public var kioskConnections = ServedConnectionLimits.kiosk
         /// Whether to reload the policy on SIGHUP (off for the demo and in-process tests).
         public var reloadsOnHangup = true
         /// Told the port `/metrics` and `/health` listen on (tests listen on port 0).
@@ -150,7 +153,7 @@ public struct DoorControllerService: Service, CustomStringConvertible {
             // stops, and says so when the door cannot decide.
             services.insert(
                 StatusServer(
-                    host: listen.host, port: listen.port, metrics: { await self.renderMetrics() },
+                    host: listen.host, port: listen.port, connections: settings.statusConnections, metrics: { await self.renderMetrics() },
                     health: { await self.healthReport(doorFailed: doorFailed) },
                     onListening: { port in await self.settings.onStatusServerListening?(port) }, logger: logger),
                 at: 1)
@@ -170,7 +173,7 @@ public struct DoorControllerService: Service, CustomStringConvertible {
                     settings: .init(
                         host: kiosk.listen.host, port: kiosk.listen.port, preview: kiosk.preview, displayNames: kiosk.displayNames,
                         doorName: configuration.door.name, minInterEyeDistance: configuration.approach.minInterEyeDistance,
-                        maxPoseDegrees: configuration.approach.earlyMaxPoseDegrees),
+                        maxPoseDegrees: configuration.approach.earlyMaxPoseDegrees, connections: settings.kioskConnections),
                     feed: feed, decisions: { await self.pipeline.decisions() }, enrolments: { await self.pipeline.enrolments() },
                     doorEvents: { await self.parts.door.events() },
                     metrics: { await self.renderMetrics() }, health: { await self.healthReport(doorFailed: doorFailed) },

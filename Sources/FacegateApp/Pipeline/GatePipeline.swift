@@ -135,6 +135,7 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
     /// reads earlier has been set back, and offline grants wait until it is right again.
     private var newestDecisionTime: Date?
     private var loadedNewestDecisionTime = false
+    private var journalUnreadForTheClock = false
     /// When the newest face in the offline cache was remembered: read from the cache once, then kept here
     /// (every face is remembered through this pipeline), so a decision does not wait on the disk for it.
     private var newestRememberedFace: Date?
@@ -724,14 +725,19 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
     /// face the cache remembered.
     private func clockDistrust(at time: Date, readAt timeRead: RawMonotonicInstant) async -> String? {
         // One decision at a time (the decision loop), so nothing else runs this between its awaits.
-        // Read until it has been read once: a journal that cannot be read (busy, corrupt, replaced) is not
-        // one without decisions, and must not leave the clock unchecked for the rest of the run.
+        // Read until it has been read once: a journal that cannot be read (busy, or on a failing disk) is
+        // not one without decisions, and must not leave the clock unchecked for the rest of the run. Until
+        // it reads, the cache's newest face and this run's decisions are the stored witnesses (a broken
+        // journal alone does not keep the door shut: see `commit`).
         if !loadedNewestDecisionTime {
             do {
                 if let journaled = try await journal.newestDecisionTime() { newestDecisionTime = max(newestDecisionTime ?? journaled, journaled) }
                 loadedNewestDecisionTime = true
             } catch {
-                logger.error("the journal cannot be read to check the clock against it", metadata: ["error": "\(error)"])
+                if !journalUnreadForTheClock {
+                    logger.warning("the journal cannot be read to check the clock against it; read again at the next decision", metadata: ["error": "\(error)"])
+                }
+                journalUnreadForTheClock = true
             }
         }
         let tolerance = settings.clockTolerance
@@ -746,8 +752,6 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
             // The clock is right; the cache may still hold faces a wrong one dated, which only offline
             // grants read.
             if problem == nil { await forgetFacesCachedAhead(of: cloudNow.addingTimeInterval(tolerance)) }
-        } else if !loadedNewestDecisionTime {
-            problem = "the journal cannot be read to check the clock against its newest decision"
         } else if let newest = newestDecisionTime, time < newest.addingTimeInterval(-tolerance) {
             problem = "the clock reads earlier than the newest journaled decision (has it been set back?)"
         } else if let remembered = await newestCachedFace(), remembered > time.addingTimeInterval(tolerance),

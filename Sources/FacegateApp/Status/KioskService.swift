@@ -24,6 +24,7 @@ struct KioskService: Service {
         /// At most this many preview pictures a second, and this many face updates.
         var previewsPerSecond = 4.0
         var faceUpdatesPerSecond = 8.0
+        var connections = ServedConnectionLimits.kiosk
     }
 
     /// The page loads nothing from anywhere but this address (its picture arrives as data URLs).
@@ -44,7 +45,10 @@ struct KioskService: Service {
     func run() async throws {
         let feed = self.feed, settings = self.settings, logger = self.logger
         let app = Application(
-            router: router(), configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: nil),
+            router: router(), server: settings.connections.server,
+            configuration: .init(
+                address: .hostname(settings.host, port: settings.port), serverName: nil,
+                availableConnectionsDelegate: .maximum(settings.connections.maximum, logger: StatusServer.quiet(logger))),
             onServerRunning: { channel in
                 // The address is the installer's configuration: not for the log.
                 logger.notice("serving the kiosk page")

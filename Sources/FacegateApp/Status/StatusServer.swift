@@ -1,6 +1,8 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
+import NIOCore
 import ServiceLifecycle
 
 /// `/metrics` (Prometheus' text format) and `/health` (JSON; 200 when the door can decide, 503 when
@@ -8,6 +10,7 @@ import ServiceLifecycle
 struct StatusServer: Service {
     let host: String
     let port: Int
+    let connections: ServedConnectionLimits
     /// The Prometheus exposition, rendered by the registry (the gauges set just before).
     let metrics: @Sendable () async -> [UInt8]
     let health: @Sendable () async -> DoorHealthReport
@@ -20,7 +23,10 @@ struct StatusServer: Service {
         Self.addRoutes(to: router, metrics: metrics, health: health)
         let logger = self.logger, onListening = self.onListening
         let app = Application(
-            router: router, configuration: .init(address: .hostname(host, port: port), serverName: nil),
+            router: router, server: connections.server,
+            configuration: .init(
+                address: .hostname(host, port: port), serverName: nil,
+                availableConnectionsDelegate: .maximum(connections.maximum, logger: Self.quiet(logger))),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0
                 // The address is the installer's configuration: not for the log.
@@ -61,4 +67,27 @@ struct StatusServer: Service {
         quiet.logLevel = max(logger.logLevel, .warning)
         return quiet
     }
+}
+
+/// What clients may hold of the daemon's HTTP servers: a bounded number of connections, none idle for
+/// long. A neighbour on the network (or any local user, on loopback) who opens connections and sends
+/// nothing must not use up the process's file descriptors, which the camera, the journal, the cache and
+/// the cloud need: past the maximum, new connections wait in the kernel's queue until one closes.
+public struct ServedConnectionLimits: Sendable {
+    /// Open connections at once (a page's event stream holds one for as long as it is shown).
+    public var maximum: Int
+    /// A connection with no request in progress for this long is closed.
+    public var idleTimeout: Duration
+
+    public init(maximum: Int, idleTimeout: Duration) {
+        self.maximum = maximum
+        self.idleTimeout = idleTimeout
+    }
+
+    /// `/metrics` and `/health`: a scraper or two, a monitoring probe.
+    public static let status = ServedConnectionLimits(maximum: 16, idleTimeout: .seconds(30))
+    /// The kiosk: its screens' event streams, plus the scrapes it also serves.
+    public static let kiosk = ServedConnectionLimits(maximum: 32, idleTimeout: .seconds(30))
+
+    var server: HTTPServerBuilder { .http1(configuration: .init(idleTimeout: TimeAmount(idleTimeout))) }
 }
