@@ -116,8 +116,22 @@ struct ControlSocketService: Service {
         await cancelWhenGracefulShutdown {
             await withTaskCancellationHandler {
                 await withDiscardingTaskGroup { connections in
+                    var short = false
                     while !Task.isCancelled {
-                        guard let connection = try? await acceptQueue.run({ try ControlSocketService.accept(listener) }) else { break }
+                        let connection: Int32
+                        do {
+                            connection = try await acceptQueue.run { try ControlSocketService.accept(listener) }
+                        } catch let failure as AcceptFailure where failure.isPassing {
+                            // Out of descriptors or memory for now (a flood of HTTP clients, say): the socket
+                            // waits and tries again. Ending here would end the daemon, and with it the door.
+                            if !short { logger.warning("control socket cannot accept for now; trying again", metadata: ["errno": "\(failure.code)"]) }
+                            short = true
+                            guard (try? await Task.sleep(for: .milliseconds(250))) != nil else { break }
+                            continue
+                        } catch {
+                            break  // the listener was shut down: stopping
+                        }
+                        short = false
                         connections.addTask { await serve(connection) }
                     }
                     // Shutting down: a request still waiting (an enrolment) is cancelled, not waited for.
@@ -215,8 +229,15 @@ struct ControlSocketService: Service {
                 return connection
             }
             if errno == EINTR || errno == ECONNABORTED { continue }
-            throw ControlSocketError("the control socket closed")
+            throw AcceptFailure(code: errno)
         }
+    }
+
+    /// Why accept() gave no connection.
+    struct AcceptFailure: Error {
+        var code: Int32
+        /// A shortage that passes (descriptors, memory, buffers), not a listener shut down.
+        var isPassing: Bool { [EMFILE, ENFILE, ENOBUFS, ENOMEM].contains(code) }
     }
 
     /// The kernel's credentials of the connected process.
@@ -233,11 +254,14 @@ struct ControlSocketService: Service {
         return ControlPeer(uid: credentials[1], gid: credentials[2], groups: Array(groups.prefix(count)))
     }
 
-    /// One line (at most 64 KiB), without its newline.
-    static func readLine(_ fd: Int32) throws -> String {
+    /// One line (at most 64 KiB), without its newline, read within `limit` in all: a client that sends a
+    /// byte now and then holds the connections' queue (and an installer's `door unlock`) no longer.
+    static func readLine(_ fd: Int32, within limit: Duration = .seconds(5)) throws -> String {
+        let deadline = ContinuousClock.now.advanced(by: limit)
         var line: [UInt8] = []
         var byte: UInt8 = 0
         while line.count < 65_536 {
+            guard ContinuousClock.now < deadline else { throw ControlSocketError("the request was not sent in time") }
             let count = read(fd, &byte, 1)
             if count == 1 {
                 if byte == UInt8(ascii: "\n") { break }
