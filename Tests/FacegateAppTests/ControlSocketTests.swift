@@ -3,6 +3,7 @@ import FacegateCore
 import FacegateDoor
 import FacegateJournal
 import Foundation
+import Logging
 import Testing
 import FacegateTesting
 
@@ -81,7 +82,9 @@ struct ControlSocketTests {
     }
 
     @Test func aSocketThatCannotBeMadeCostsTheCommandsNotTheDoor() async throws {
+        let logs = CapturedLogs()
         try await DoorRig.with { rig in
+            rig.logger = logs.logger(label: "control-socket", level: .trace)
             _ = try await rig.enrol(DoorControllerEndToEndTests.enrolledPhoto)
             // /proc takes no new folders, even from root.
             rig.configuration.control.socket = "/proc/facegate-no-such-folder/control.sock"
@@ -90,6 +93,9 @@ struct ControlSocketTests {
                 #expect(decided.map(\.record.decision.outcome) == [.granted], "the door decided without its control socket")
             }
         }
+        // Said, without the path: the installer's configuration is not for the log.
+        #expect(logs.all.contains { $0.contains("control socket unavailable") })
+        #expect(!logs.all.contains { $0.contains("facegate-no-such-folder") }, "\(logs.all.filter { $0.contains("no-such") })")
     }
 
     /// A status request from a process running as another user (setpriv), by Python's socket module.

@@ -173,7 +173,12 @@ struct ControlSocketService: Service {
 
     static func listen(at path: String, group: gid_t?) throws -> Int32 {
         let folder = (path as NSString).deletingLastPathComponent
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        do {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        } catch {
+            // Foundation's error names the folder: the configuration's, not for the log.
+            throw ControlSocketError("cannot make the control socket's folder")
+        }
         // A socket left by a daemon that died is replaced; anything else at the path is not touched.
         // attributesOfItem does not follow a symlink: a link at the path is "another file".
         if let type = (try? FileManager.default.attributesOfItem(atPath: path))?[.type] as? FileAttributeType {
