@@ -152,12 +152,15 @@ public actor OfflineFaceCache {
                 let searched = stillSearches(entry.scope)
                 var found = best[subjectId] ?? (distance, entry.tags, entry.rememberedAt, searched)
                 found.distance = min(found.distance, distance)
-                found.searched = found.searched || searched
-                // The newest look of a subject carries its current tags.
-                if entry.rememberedAt > found.rememberedAt {
+                // The newest look of a subject carries its current tags, among the looks the door still
+                // searches when there is one: tags proved under a search the door no longer makes (a tag
+                // since taken off the door) must not decide which schedules apply to a grant under the
+                // search it makes now.
+                if (searched && !found.searched) || (searched == found.searched && entry.rememberedAt > found.rememberedAt) {
                     found.tags = entry.tags
                     found.rememberedAt = entry.rememberedAt
                 }
+                found.searched = found.searched || searched
                 best[subjectId] = found
             }
             return (best, failed)

@@ -37,6 +37,33 @@ struct OfflineCacheScopeTests {
         #expect(try await searched(Self.necPolicy(tags: [])) == true)
     }
 
+    /// Alice granted at a door searching `staff` (her tags: staff), later at the same door searching
+    /// `contractors` (tags: contractors), and the door back to `staff` with a schedule for `tag:staff`:
+    /// her tags offline are those proved under the search the door makes now, so that schedule applies to
+    /// her; with the newest look's tags it would not, and she would be let in outside its hours.
+    @Test func theTagsOfflineComeFromTheLooksStillSearched() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let cache = try makeCache(folder, key: randomKey())
+        var generator = DescriptorGenerator(seed: 9)
+        let alice = generator.descriptor()
+        let now = Date()
+        try await cache.remember(subjectId: "alice", tags: ["staff"], grantedUnder: ["staff"], descriptor: alice, at: now.addingTimeInterval(-60))
+        try await cache.remember(subjectId: "alice", tags: ["contractors"], grantedUnder: ["contractors"], descriptor: alice, at: now)
+
+        let staffDoor = Self.necPolicy(tags: ["staff"])
+        let atTheStaffDoor = try await cache.match(alice, at: now, stillSearches: { staffDoor.stillSearches(grantedUnder: $0) })
+        #expect(atTheStaffDoor.first?.stillSearched == true)
+        #expect(atTheStaffDoor.first?.tags == ["staff"])
+        // Where both are searched, the newest look's tags, as before.
+        let both = Self.necPolicy(tags: ["staff", "contractors"])
+        #expect(try await cache.match(alice, at: now, stillSearches: { both.stillSearches(grantedUnder: $0) }).first?.tags == ["contractors"])
+        // Where neither is, the newest (the candidate is not searched and grants nothing).
+        let visitors = Self.necPolicy(tags: ["visitors"])
+        let elsewhere = try await cache.match(alice, at: now, stillSearches: { visitors.stillSearches(grantedUnder: $0) })
+        #expect(elsewhere.first?.stillSearched == false && elsewhere.first?.tags == ["contractors"])
+    }
+
     @Test("a face granted under several tags needs every one of them still searched")
     func severalTagsAllMustRemain() {
         let policy = Self.necPolicy(tags: ["staff"])
