@@ -832,9 +832,15 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
 
     /// Puts a grant on disk before the relay moves, so that no opening goes unrecorded. A journal
     /// that cannot commit in time (a full or failing disk) does not keep the person out: the record
-    /// stays queued and the failure is logged.
+    /// stays queued and the failure is logged. One that cannot even queue it (its backlog full after a
+    /// long failure, or stopped) does not either, and the log says the opening goes unrecorded.
     private func commit(_ record: DecisionRecord) async {
-        journal.record(record)
+        guard journal.record(record) else {
+            logger.critical(
+                "grant cannot be journaled (the journal's backlog is full or it has stopped); opening the door anyway, unrecorded",
+                metadata: ["door": "\(settings.door)", "decision": "\(record.id)"])
+            return
+        }
         let journal = self.journal
         do {
             try await withDeadline(clock.now.advanced(by: settings.grantCommitLimit), on: clock) { try await journal.flush() }
