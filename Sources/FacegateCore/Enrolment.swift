@@ -63,6 +63,9 @@ public struct EnrolmentOutcome: Codable, Sendable, Equatable {
         case notLive = "not-live"
         /// The face matches someone already enrolled (``EnrolmentOutcome/duplicateOf``).
         case duplicate
+        /// A face to add to an existing subject that does not match that subject: whoever stepped up
+        /// first is not given someone else's access.
+        case notTheSubject = "not-the-subject"
         /// Nobody approached in time.
         case timedOut = "timed-out"
         /// Another enrolment is waiting for its approach.

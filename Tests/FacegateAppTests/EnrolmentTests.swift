@@ -78,6 +78,43 @@ struct EnrolmentTests {
         }
     }
 
+    /// `--subject`: the face goes to that subject only if it is already theirs. A stranger who steps up
+    /// while the installer waits for the subject is refused (`not-the-subject`) and nothing is added; the
+    /// subject themselves is added as another face.
+    @Test(arguments: [false, true])
+    func aFaceIsAddedToASubjectOnlyIfItIsTheirs(theSubjectComes: Bool) async throws {
+        try await DoorRig.with { rig in
+            let existing = try await rig.client.registerSubject(
+                face: try DoorControllerEndToEndTests.photo(DoorControllerEndToEndTests.enrolledPhoto), tags: ["staff"]
+            ).id
+            let socket = rig.folder.appendingPathComponent("control.sock").path
+            rig.configuration.control.socket = socket
+            var enrolling: Task<ToolRun, any Error>?
+            let visitor = theSubjectComes ? DoorControllerEndToEndTests.enrolledWalksUp : DoorControllerEndToEndTests.strangerWalksUp
+            try await rig.runHeldDoor(
+                visitors: [visitor],
+                beforeScene: { door in enrolling = try await Self.startEnrolment(door, ["--socket", socket, "--json", "--subject", existing]) },
+                decisions: 0
+            ) { _ in
+                let run = try await #require(enrolling).value
+                let outcome = try JSONDecoder().decode(EnrolmentOutcome.self, from: Data(run.output.utf8))
+                if theSubjectComes {
+                    #expect(run.status == 0 && outcome.result == .enrolled, "\(outcome.reason)")
+                    #expect(outcome.receipt?.subjectId == existing)
+                } else {
+                    #expect(run.status == 1 && outcome.result == .notTheSubject, "\(outcome.reason)")
+                    #expect(outcome.receipt == nil)
+                    // The stranger is found as nobody: no face of theirs was added to the subject.
+                    let probe = ProbeFace(jpeg: try DoorControllerEndToEndTests.photo(DoorControllerEndToEndTests.strangerWalksUp), quality: nil)
+                    let found = try await NECFaceSearch(client: rig.client).search(probe, policy: rig.configuration.doorPolicy)
+                    #expect(!found.contains { $0.subjectId == existing && $0.score >= rig.configuration.doorPolicy.threshold })
+                }
+                let subjects = try await Self.subjects(rig)
+                #expect(Set(subjects) == [existing], "nobody new in the gallery: \(subjects)")
+            }
+        }
+    }
+
     @Test func aPoorFaceIsRefusedAndNothingIsEnrolled() async throws {
         try await DoorRig.with { rig in
             let socket = rig.folder.appendingPathComponent("control.sock").path

@@ -106,6 +106,17 @@ public struct DoorEnrolment: Sendable {
                     + "\(Self.score(duplicatePolicy.threshold))); add a face to that subject instead, or remove it first",
                 duplicateOf: match.subjectId, duplicateScore: match.score, quality: judged.quality, liveness: judged.liveness)
         }
+        // A face added to an existing subject opens the door as that subject: it must already be theirs,
+        // or the first person to step up while the installer waits would get their access.
+        if let subject = request.subject,
+            !candidates.contains(where: { $0.subjectId == subject && $0.score.isFinite && $0.score >= duplicatePolicy.threshold })
+        {
+            return EnrolmentOutcome(
+                .notTheSubject,
+                reason: "the face does not match \(subject) at the door's threshold (\(Self.score(duplicatePolicy.threshold))): a face is "
+                    + "added only to the person it already matches; enrol them as a new subject instead",
+                quality: judged.quality, liveness: judged.liveness)
+        }
 
         do {
             let enroller = self.enroller
