@@ -311,20 +311,35 @@ public actor OfflineFaceCache {
             throw OfflineCacheError(.storage, "cannot seal a probe: \(error)")
         }
         let limit = max(1, configuration.maxPendingRechecks)
-        let evicted = try await write { db -> Int in
+        let (evicted, ungranted) = try await write { db -> (Int, Int) in
             try db.execute(
                 sql: """
                     INSERT INTO pending_recheck (id, decision_id, door, created_at, expires_at, sealed_probe, granted_subject)
                     VALUES (?, ?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [id.uuidString, decisionId.uuidString, door, createdAt, expiresAt, sealed, grantedSubject])
-            try db.execute(
-                sql: "DELETE FROM pending_recheck WHERE id NOT IN (SELECT id FROM pending_recheck ORDER BY created_at DESC, rowid DESC LIMIT ?)",
+            // Kept: the grants' re-checks first (one may be all that can show a wrong face let in), then
+            // the newest. A grant whose re-check must still go takes its subject's faces with it: it will
+            // never be confirmed.
+            let kept = """
+                SELECT id FROM pending_recheck ORDER BY granted_subject IS NOT NULL DESC, created_at DESC, rowid DESC LIMIT ?
+                """
+            let unconfirmed = try String.fetchAll(
+                db, sql: "SELECT DISTINCT granted_subject FROM pending_recheck WHERE granted_subject IS NOT NULL AND id NOT IN (\(kept))",
                 arguments: [limit])
-            return db.changesCount
+            try db.execute(sql: "DELETE FROM pending_recheck WHERE id NOT IN (\(kept))", arguments: [limit])
+            let evicted = db.changesCount
+            var faces = 0
+            for subject in unconfirmed {
+                try db.execute(sql: "DELETE FROM face_entry WHERE subject_id = ?", arguments: [subject])
+                faces += db.changesCount
+            }
+            return (evicted, faces)
         }
         if evicted > 0 {
-            logger.warning("too many offline decisions waiting for a re-check; the oldest were dropped", metadata: ["dropped": "\(evicted)"])
+            logger.warning(
+                "too many offline decisions waiting for a re-check; the oldest were dropped (denials before grants)",
+                metadata: ["dropped": "\(evicted)", "faces_of_unconfirmed_grants_purged": "\(ungranted)"])
         }
         return id
     }

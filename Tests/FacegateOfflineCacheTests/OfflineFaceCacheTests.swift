@@ -226,6 +226,33 @@ struct OfflineFaceCacheTests {
         #expect(try await cache.purgeExpired(at: start.addingTimeInterval(3_700)).pendingRechecks == 2)
     }
 
+    /// Past the bound, denials' re-checks go before grants' (a grant's re-check may be all that shows a
+    /// wrong face let in), and a grant's re-check that must still go takes its subject's faces with it.
+    @Test func aFullReCheckQueueDropsDenialsFirstAndAGrantsFacesWithIt() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let cache = try makeCache(folder, key: randomKey()) { $0.maxPendingRechecks = 3 }
+        var generator = DescriptorGenerator(seed: 13)
+        let start = Date()
+        for subject in ["alice", "bob", "carol"] {
+            try await cache.remember(subjectId: subject, grantedUnder: [], descriptor: generator.descriptor(), at: start)
+        }
+        try await cache.addPendingRecheck(decisionId: UUID(), door: "front", grantedSubject: "alice", probe: [1], at: start)
+        for i in 1...3 {
+            try await cache.addPendingRecheck(decisionId: UUID(), door: "front", probe: [UInt8(1 + i)], at: start.addingTimeInterval(Double(i)))
+        }
+        #expect(try await cache.pendingRechecks().map(\.grantedSubject) == ["alice", nil, nil], "the oldest denial went, not her grant")
+
+        // Grants only: the oldest grant's re-check goes, and bob's faces with it.
+        try await cache.addPendingRecheck(decisionId: UUID(), door: "front", grantedSubject: "bob", probe: [9], at: start.addingTimeInterval(10))
+        try await cache.addPendingRecheck(decisionId: UUID(), door: "front", grantedSubject: "carol", probe: [10], at: start.addingTimeInterval(11))
+        try await cache.addPendingRecheck(decisionId: UUID(), door: "front", grantedSubject: "carol", probe: [11], at: start.addingTimeInterval(12))
+        #expect(try await cache.pendingRechecks().map(\.grantedSubject) == ["bob", "carol", "carol"])
+        try await cache.addPendingRecheck(decisionId: UUID(), door: "front", grantedSubject: "carol", probe: [12], at: start.addingTimeInterval(13))
+        #expect(try await cache.pendingRechecks().map(\.grantedSubject) == ["carol", "carol", "carol"])
+        #expect(try await cache.cachedSubjectIds() == ["carol"], "alice's and bob's unconfirmed grants took their faces")
+    }
+
     @Test("bad arguments get a clear error")
     func badArguments() async throws {
         let folder = try TemporaryFolder()
