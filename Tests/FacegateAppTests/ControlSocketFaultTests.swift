@@ -18,92 +18,84 @@ struct ControlSocketFaultTests {
         return logger
     }()
 
-    /// The socket service on its own, answering every allowed request `ok`.
-    static func serving(_ path: String) -> (ControlSocketService, Task<Void, any Error>) {
+    /// The socket service on its own, answering every allowed request `ok`, at the path given to `body`.
+    static func withServedSocket(_ body: (String) async throws -> Void) async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let path = folder.file("control.sock")
         let service = ControlSocketService(path: path, adminGroup: nil, logger: quiet) { _ in ControlResponse(ok: true) }
-        return (service, Task { try await service.run() })
-    }
-
-    static func waitForSocket(_ path: String) async throws {
+        let running = Task { try await service.run() }
+        defer { running.cancel() }
         for _ in 0..<200 where !FileManager.default.fileExists(atPath: path) { try await Task.sleep(for: .milliseconds(10)) }
+        try await body(path)
     }
 
     /// The process out of file descriptors (as a flood of HTTP clients would leave it) when a client
     /// connects: accept() fails with EMFILE. The socket waits and tries again; before, it stopped, and
     /// the daemon's services with it.
     @Test func aProcessOutOfDescriptorsKeepsItsControlSocket() async throws {
-        let folder = try TemporaryFolder()
-        defer { folder.remove() }
-        let path = folder.file("control.sock")
-        let (_, running) = Self.serving(path)
-        defer { running.cancel() }
-        try await Self.waitForSocket(path)
+        try await Self.withServedSocket { path in
+            // Two clients, made while descriptors are there, connected once none are left: the accept()
+            // already waiting reserved its descriptor before the shortage and takes the first; the next fails.
+            let clients = (0..<2).map { _ in socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0) }
+            try #require(clients.allSatisfy { $0 >= 0 })
+            defer { for client in clients { close(client) } }
+            var address = try ControlSocketService.socketAddress(path)
+            // No descriptor left: the limit just above the highest one open, and every gap below it filled.
+            var saved = rlimit()
+            try #require(getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &saved) == 0)
+            var fillers: [Int32] = []
+            var lowered = saved
+            lowered.rlim_cur = rlim_t(Self.highestOpenDescriptor() + 1)
+            try #require(setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &lowered) == 0)
+            while true {
+                let filler = open("/dev/null", O_RDONLY)
+                if filler < 0 { break }
+                fillers.append(filler)
+            }
+            var connected: [Int32] = []
+            for client in clients {
+                connected.append(
+                    withUnsafePointer(to: &address) {
+                        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(client, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+                    })
+                try? await Task.sleep(for: .milliseconds(200))
+            }
+            // accept() fails for as long as this lasts.
+            try? await Task.sleep(for: .milliseconds(800))
+            _ = setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &saved)
+            for filler in fillers { close(filler) }
+            try #require(connected == [0, 0])
 
-        // Two clients, made while descriptors are there, connected once none are left: the accept()
-        // already waiting reserved its descriptor before the shortage and takes the first; the next fails.
-        let clients = (0..<2).map { _ in socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0) }
-        try #require(clients.allSatisfy { $0 >= 0 })
-        defer { for client in clients { close(client) } }
-        var address = try ControlSocketService.socketAddress(path)
-        // No descriptor left: the limit just above the highest one open, and every gap below it filled.
-        var saved = rlimit()
-        try #require(getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &saved) == 0)
-        var fillers: [Int32] = []
-        var lowered = saved
-        lowered.rlim_cur = rlim_t(Self.highestOpenDescriptor() + 1)
-        try #require(setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &lowered) == 0)
-        while true {
-            let filler = open("/dev/null", O_RDONLY)
-            if filler < 0 { break }
-            fillers.append(filler)
+            for (n, client) in clients.enumerated() {
+                let answer = try Self.ask(client)
+                #expect(answer.contains("\"ok\":true"), "client \(n + 1), answered once descriptors are free again: \(answer)")
+            }
+            #expect(FileManager.default.fileExists(atPath: path), "still serving")
         }
-        var connected: [Int32] = []
-        for client in clients {
-            connected.append(
-                withUnsafePointer(to: &address) {
-                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(client, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-                })
-            try? await Task.sleep(for: .milliseconds(200))
-        }
-        // accept() fails for as long as this lasts.
-        try? await Task.sleep(for: .milliseconds(800))
-        _ = setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &saved)
-        for filler in fillers { close(filler) }
-        try #require(connected == [0, 0])
-
-        for (n, client) in clients.enumerated() {
-            let answer = try Self.ask(client)
-            #expect(answer.contains("\"ok\":true"), "client \(n + 1), answered once descriptors are free again: \(answer)")
-        }
-        #expect(FileManager.default.fileExists(atPath: path), "still serving")
     }
 
     /// A client that sends a byte now and then, never a whole line, does not hold the socket: another
     /// client's request is answered within the 5 s a request has, plus a read's 5 s.
     @Test func aClientThatDripsItsRequestDoesNotHoldTheSocket() async throws {
-        let folder = try TemporaryFolder()
-        defer { folder.remove() }
-        let path = folder.file("control.sock")
-        let (_, running) = Self.serving(path)
-        defer { running.cancel() }
-        try await Self.waitForSocket(path)
-
-        let dripping = try ControlClient.connect(to: path)
-        defer { close(dripping) }
-        let drip = Task.detached {
-            // A byte a second, for longer than the other client waits.
-            for _ in 0..<40 where !Task.isCancelled {
-                var byte = UInt8(ascii: " ")
-                _ = Glibc.send(dripping, &byte, 1, Int32(MSG_NOSIGNAL))
-                try? await Task.sleep(for: .seconds(1))
+        try await Self.withServedSocket { path in
+            let dripping = try ControlClient.connect(to: path)
+            defer { close(dripping) }
+            let drip = Task.detached {
+                // A byte a second, for longer than the other client waits.
+                for _ in 0..<40 where !Task.isCancelled {
+                    var byte = UInt8(ascii: " ")
+                    _ = Glibc.send(dripping, &byte, 1, Int32(MSG_NOSIGNAL))
+                    try? await Task.sleep(for: .seconds(1))
+                }
             }
+            defer { drip.cancel() }
+            try await Task.sleep(for: .milliseconds(300))
+            let started = ContinuousClock.now
+            let response = try await Task.detached { try ControlClient.send(ControlRequest(command: .status), to: path, timeout: 20) }.value
+            #expect(response.ok)
+            #expect(ContinuousClock.now - started < .seconds(12), "answered after \(ContinuousClock.now - started)")
         }
-        defer { drip.cancel() }
-        try await Task.sleep(for: .milliseconds(300))
-        let started = ContinuousClock.now
-        let response = try await Task.detached { try ControlClient.send(ControlRequest(command: .status), to: path, timeout: 20) }.value
-        #expect(response.ok)
-        #expect(ContinuousClock.now - started < .seconds(12), "answered after \(ContinuousClock.now - started)")
     }
 
     static func highestOpenDescriptor() -> Int32 {

@@ -325,14 +325,7 @@ struct DecisionFaultTests {
     /// but the face the cloud contradicts is purged now, not left to open the door offline meanwhile.
     @Test func aContradictedOfflineGrantIsPurgedEvenWhenTheJournalCannotWrite() async throws {
         try await DoorRig.with { rig in
-            let subject = try await rig.enrol(Photos.enrolledPhoto)
-            rig.configuration.backend.decisionDeadline = .seconds(2)
-            _ = try await rig.runDoor(visitors: [Photos.enrolledWalksUp])
-            await rig.stopCloud()
-            let offline = try await rig.runDoor(visitors: [Photos.enrolledWalksUp])
-            #expect(offline.outcomes.map(\.record.decision.outcome) == [.grantedOffline])
-
-            try await rig.startCloud()
+            let subject = try await rig.anOfflineGrantAwaitingItsReCheck()
             try await rig.client.unregisterSubject(id: subject)
             let report = try await rig.maintenance(journal: DiskFullJournal()).recheckPending(policy: rig.configuration.doorPolicy)
             #expect(report.journaled.isEmpty, "not on disk, so not journaled")
@@ -346,12 +339,7 @@ struct DecisionFaultTests {
     /// and the next round purges the face.
     @Test func aContradictedGrantWhoseFaceCannotBePurgedIsReCheckedAgain() async throws {
         try await DoorRig.with { rig in
-            let subject = try await rig.enrol(Photos.enrolledPhoto)
-            rig.configuration.backend.decisionDeadline = .seconds(2)
-            _ = try await rig.runDoor(visitors: [Photos.enrolledWalksUp])
-            await rig.stopCloud()
-            _ = try await rig.runDoor(visitors: [Photos.enrolledWalksUp])
-            try await rig.startCloud()
+            let subject = try await rig.anOfflineGrantAwaitingItsReCheck()
             try await rig.client.unregisterSubject(id: subject)
 
             let stuck = try await rig.maintenance(cache: UnforgettingCache(rig.cache())).recheckPending(policy: rig.configuration.doorPolicy)
@@ -371,12 +359,7 @@ struct DecisionFaultTests {
     /// and the grant's faces are purged, since the cloud never confirmed them.
     @Test func aReCheckTheCloudFailsIsTriedAgainThenGivenUpAndTheGrantPurged() async throws {
         try await DoorRig.with { rig in
-            let subject = try await rig.enrol(Photos.enrolledPhoto)
-            rig.configuration.backend.decisionDeadline = .seconds(2)
-            _ = try await rig.runDoor(visitors: [Photos.enrolledWalksUp])
-            await rig.stopCloud()
-            _ = try await rig.runDoor(visitors: [Photos.enrolledWalksUp])
-            try await rig.startCloud()
+            let subject = try await rig.anOfflineGrantAwaitingItsReCheck()
 
             let refused = try rig.maintenance(apiKey: "not-the-applications-key", settings: .init(recheckAttempts: 3))
             for round in 1...2 {
@@ -395,12 +378,7 @@ struct DecisionFaultTests {
 
     @Test func aConfirmedOfflineGrantKeepsItsFace() async throws {
         try await DoorRig.with { rig in
-            let subject = try await rig.enrol(Photos.enrolledPhoto)
-            rig.configuration.backend.decisionDeadline = .seconds(2)
-            _ = try await rig.runDoor(visitors: [Photos.enrolledWalksUp])
-            await rig.stopCloud()
-            _ = try await rig.runDoor(visitors: [Photos.enrolledWalksUp])
-            try await rig.startCloud()
+            let subject = try await rig.anOfflineGrantAwaitingItsReCheck()
             let report = try await rig.maintenance().recheckPending(policy: rig.configuration.doorPolicy)
             #expect(report.journaled.map(\.outcome) == [.granted])
             #expect(try await rig.cache().cachedSubjectIds() == [subject])
@@ -451,4 +429,19 @@ struct DiskFullJournal: GateJournal {
     func recordRelay(_ relay: RelayRecord) -> Bool { true }
     func newestDecisionTime() async -> Date? { nil }
     func flush() async throws { throw DiskFull() }
+}
+
+extension DoorRig {
+    /// The enrolled person granted online (her face cached), then granted offline from that face while
+    /// the cloud is away, and the cloud back: an offline grant waiting for its re-check. Her subject id.
+    func anOfflineGrantAwaitingItsReCheck(sourceLocation: SourceLocation = #_sourceLocation) async throws -> String {
+        let subject = try await enrol(DecisionFaultTests.Photos.enrolledPhoto)
+        configuration.backend.decisionDeadline = .seconds(2)
+        _ = try await runDoor(visitors: [DecisionFaultTests.Photos.enrolledWalksUp])
+        await stopCloud()
+        let offline = try await runDoor(visitors: [DecisionFaultTests.Photos.enrolledWalksUp])
+        #expect(offline.outcomes.map(\.record.decision.outcome) == [.grantedOffline], sourceLocation: sourceLocation)
+        try await startCloud()
+        return subject
+    }
 }
