@@ -198,8 +198,8 @@ public final class SQLiteJournal: Sendable {
         }
     }
 
-    /// The time of the newest decision on disk, or nil when there is none (or the file cannot be read):
-    /// a clock that reads earlier than this has been set back.
+    /// The time of the newest decision on disk, or nil when there is none (it throws when the file cannot
+    /// be read): a clock that reads earlier than this has been set back.
     public func newestDecisionTime() async throws -> Date? {
         let database = try openedDatabase()
         return try await database.read { db in try Date.fetchOne(db, sql: "SELECT MAX(time) FROM decision") }

@@ -35,7 +35,14 @@ public struct PresentationAttackDetector: PresentationAttackDetecting {
         var textureScores: [Double] = []
         var bestFaceScore: Double?
         for sample in visit.samples {
-            guard let score = try textureScore(sample) else { continue }
+            guard let score = try textureScore(sample) else {
+                if sample.isBestFace {
+                    // The face the cloud would be sent cannot be judged: the others cannot vouch for it.
+                    return LivenessAssessment(
+                        liveness: 0, verdict: .uncertain, cues: [:], reason: "the texture cue could not judge the face to be sent")
+                }
+                continue
+            }
             textureScores.append(score)
             if sample.isBestFace { bestFaceScore = score }
         }

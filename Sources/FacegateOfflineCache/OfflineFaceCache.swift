@@ -22,9 +22,10 @@ public actor OfflineFaceCache {
         public var maxEntriesPerSubject: Int
         /// How long a remembered face may be matched.
         public var entryLifetime: Duration
-        /// At most this many probes waiting for a re-check; the oldest are evicted.
+        /// At most this many probes waiting for a re-check; past it the oldest denials' go first, and a
+        /// grant's that must go takes its subject's faces with it.
         public var maxPendingRechecks: Int
-        /// A probe not re-checked within this long is dropped.
+        /// A probe not re-checked within this long is dropped (a grant's with its subject's faces).
         public var recheckLifetime: Duration
         /// How many subjects `match` returns, closest first.
         public var maxCandidates: Int
@@ -211,9 +212,18 @@ public actor OfflineFaceCache {
         let rememberedSince = now - Int64(configuration.entryLifetime.milliseconds)
         return try await write { db -> PurgeReport in
             try db.execute(sql: "DELETE FROM face_entry WHERE expires_at <= ? OR remembered_at <= ?", arguments: [now, rememberedSince])
-            let faces = db.changesCount
+            var faces = db.changesCount
+            // An offline grant never re-checked in time was never confirmed: its subject's faces go with it.
+            let unconfirmed = try String.fetchAll(
+                db, sql: "SELECT DISTINCT granted_subject FROM pending_recheck WHERE expires_at <= ? AND granted_subject IS NOT NULL",
+                arguments: [now])
             try db.execute(sql: "DELETE FROM pending_recheck WHERE expires_at <= ?", arguments: [now])
-            return PurgeReport(faces: faces, pendingRechecks: db.changesCount)
+            let rechecks = db.changesCount
+            for subject in unconfirmed {
+                try db.execute(sql: "DELETE FROM face_entry WHERE subject_id = ?", arguments: [subject])
+                faces += db.changesCount
+            }
+            return PurgeReport(faces: faces, pendingRechecks: rechecks)
         }
     }
 

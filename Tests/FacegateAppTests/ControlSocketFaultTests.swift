@@ -32,7 +32,8 @@ struct ControlSocketFaultTests {
 
     /// The process out of file descriptors (as a flood of HTTP clients would leave it) when a client
     /// connects: accept() fails with EMFILE. The socket waits and tries again; before, it stopped, and
-    /// the daemon's services with it.
+    /// the daemon's services with it. (For about a second the whole test process can open no file: the
+    /// suite runs with `--no-parallel`, as `scripts/test` runs it, so nothing else is running then.)
     @Test func aProcessOutOfDescriptorsKeepsItsControlSocket() async throws {
         try await Self.withServedSocket { path in
             // Two clients, made while descriptors are there, connected once none are left: the accept()
@@ -76,7 +77,7 @@ struct ControlSocketFaultTests {
     }
 
     /// A client that sends a byte now and then, never a whole line, does not hold the socket: another
-    /// client's request is answered within the 5 s a request has, plus a read's 5 s.
+    /// client's request is answered within the 5 s a request has (and a little).
     @Test func aClientThatDripsItsRequestDoesNotHoldTheSocket() async throws {
         try await Self.withServedSocket { path in
             let dripping = try ControlClient.connect(to: path)
@@ -94,7 +95,7 @@ struct ControlSocketFaultTests {
             let started = ContinuousClock.now
             let response = try await Task.detached { try ControlClient.send(ControlRequest(command: .status), to: path, timeout: 20) }.value
             #expect(response.ok)
-            #expect(ContinuousClock.now - started < .seconds(12), "answered after \(ContinuousClock.now - started)")
+            #expect(ContinuousClock.now - started < .seconds(8), "answered after \(ContinuousClock.now - started)")
         }
     }
 

@@ -355,24 +355,31 @@ struct DecisionFaultTests {
     }
 
     /// The cloud refuses the re-check (here a key it does not know): no answer, so nothing is journaled as
-    /// confirmed or contradicted. It is tried again each round; after the last try it is journaled `failed`
-    /// and the grant's faces are purged, since the cloud never confirmed them.
+    /// confirmed or contradicted. The round ends at the refusal (a key being rotated must not use up every
+    /// re-check's tries at once): only the oldest counts a try. It is tried again each round; after the
+    /// last try it is journaled `failed` and the grant's faces are purged, since the cloud never confirmed
+    /// them; the next waits its turn.
     @Test func aReCheckTheCloudFailsIsTriedAgainThenGivenUpAndTheGrantPurged() async throws {
         try await DoorRig.with { rig in
             let subject = try await rig.anOfflineGrantAwaitingItsReCheck()
+            // A second offline grant waiting behind the first.
+            await rig.stopCloud()
+            let again = try await rig.runDoor(visitors: [Photos.enrolledWalksUp])
+            #expect(again.outcomes.map(\.record.decision.outcome) == [.grantedOffline])
+            try await rig.startCloud()
 
             let refused = try rig.maintenance(apiKey: "not-the-applications-key", settings: .init(recheckAttempts: 3))
             for round in 1...2 {
                 let report = await refused.recheckPending(policy: rig.configuration.doorPolicy)
                 #expect(report.journaled.isEmpty && !report.cloudUnavailable, "round \(round)")
-                #expect(try await rig.cache().pendingRechecks().map(\.attempts) == [round])
+                #expect(try await rig.cache().pendingRechecks().map(\.attempts) == [round, 0], "round \(round): the oldest only")
                 #expect(try await rig.cache().cachedSubjectIds() == [subject], "round \(round): kept while it may yet be confirmed")
             }
             let last = await refused.recheckPending(policy: rig.configuration.doorPolicy)
             #expect(last.journaled.map(\.outcome) == [.error])
-            #expect(try await rig.cache().pendingRechecks().isEmpty)
+            #expect(try await rig.cache().pendingRechecks().map(\.attempts) == [0], "the second waits its turn")
             #expect(try await rig.cache().cachedSubjectIds().isEmpty, "never confirmed: purged")
-            #expect(try await rig.journaledDecisions().filter(\.record.decision.offline).map(\.recheckStatus) == [.failed])
+            #expect(try await rig.journaledDecisions().filter(\.record.decision.offline).map(\.recheckStatus) == [.failed, .pending])
         }
     }
 

@@ -39,4 +39,28 @@ struct OfflineExpiryTests {
         #expect(left == ["current"])
         #expect(try await cache.status().pendingRechecks == 0, "the week-old probe too")
     }
+
+    /// While the clock cannot be trusted (it may have been stepped far ahead), nothing is deleted for being
+    /// old: once it is put right, those faces would be in their life again.
+    @Test func nothingIsDeletedForItsAgeWhileTheClockIsNotTrusted() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let cache = try OfflineFaceCache(
+            configuration: .init(path: folder.file("cache.sqlite"), entryLifetime: .seconds(86_400)),
+            key: try OfflineCacheKey(bytes: [UInt8](repeating: 9, count: 32)))
+        try await cache.remember(
+            subjectId: "seemingly-expired", grantedUnder: [], descriptor: try FaceDescriptor([Float](repeating: 0.05, count: 128)),
+            at: Date().addingTimeInterval(-2 * 86_400))
+        var quiet = Logger(label: "expiry")
+        quiet.logLevel = .critical
+        let maintenance = OfflineMaintenance(
+            search: HeldCloud(), directory: nil, cache: cache, journal: MemoryJournal(),
+            settings: .init(expiryPurgeInterval: .milliseconds(50)), logger: quiet)
+        let running = Task {
+            await maintenance.run(policy: { DoorPolicy(door: "expiry", threshold: 7000, scoreUnit: .necScore) }, cloudIsDown: { true }, clockIsTrusted: { false })
+        }
+        try await Task.sleep(for: .milliseconds(500))
+        running.cancel()
+        #expect(try await cache.list().map(\.subjectId) == ["seemingly-expired"])
+    }
 }

@@ -100,6 +100,22 @@ struct TextureCueTests {
         #expect(try detector.assess(try visit([live, printNotBest, liveBest])).verdict == .live)
     }
 
+    /// The face to be sent gives the texture cue nothing to judge (no crop): the live frames around it
+    /// cannot vouch for it, so the visit is uncertain (denied unless the door allows uncertain ones).
+    @Test func aBestFaceTheCueCannotJudgeLeavesTheVisitUncertain() throws {
+        let image = try ImageCodec.decode([UInt8](try Data(contentsOf: SharedTestData.url("pad/bonafide/silentface__image_T1.jpg"))))
+        let face = try #require(try TestFaceAnalyzers.video().analyze(image).faces.first)
+        var visit = Visit.still(image, face: face, qualityGate: 0.5)
+        visit.sightings = []
+        visit.samples = [
+            VisitSample(timestamp: .zero, image: image, box: face.box),
+            VisitSample(timestamp: .seconds(1), image: image, box: PixelBox(left: 10, top: 10, right: 10, bottom: 10), isBestFace: true),
+            VisitSample(timestamp: .seconds(2), image: image, box: face.box),
+        ]
+        let assessment = try PresentationAttackDetector(texture: try Self.cue.get()).assess(visit)
+        #expect(assessment.verdict == .uncertain, "\(assessment)")
+    }
+
     @Test func theCropIsTheFaceBoxScaledAboutItsCentreAndStaysInsideTheFrame() throws {
         // A 100 px face in the middle of a 640x480 frame: 107 px after the detector's correction, 2.7x that.
         let centred = try TextureCue.crop(

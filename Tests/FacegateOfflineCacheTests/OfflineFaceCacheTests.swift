@@ -253,6 +253,24 @@ struct OfflineFaceCacheTests {
         #expect(try await cache.cachedSubjectIds() == ["carol"], "alice's and bob's unconfirmed grants took their faces")
     }
 
+    /// An offline grant whose re-check never happened within its lifetime was never confirmed: when the
+    /// re-check expires, that subject's faces go too; a denial's expiry takes nothing.
+    @Test func anExpiredGrantsReCheckTakesItsFaces() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let cache = try makeCache(folder, key: randomKey()) { $0.recheckLifetime = .seconds(3_600) }
+        var generator = DescriptorGenerator(seed: 17)
+        let start = Date()
+        for subject in ["alice", "bob"] {
+            try await cache.remember(subjectId: subject, grantedUnder: [], descriptor: generator.descriptor(), at: start)
+        }
+        try await cache.addPendingRecheck(decisionId: UUID(), door: "front", grantedSubject: "alice", probe: [1], at: start)
+        try await cache.addPendingRecheck(decisionId: UUID(), door: "front", probe: [2], at: start)
+        let purged = try await cache.purgeExpired(at: start.addingTimeInterval(3_700))
+        #expect(purged == PurgeReport(faces: 1, pendingRechecks: 2))
+        #expect(try await cache.cachedSubjectIds() == ["bob"])
+    }
+
     @Test("bad arguments get a clear error")
     func badArguments() async throws {
         let folder = try TemporaryFolder()

@@ -256,17 +256,28 @@ struct ApproachSelectorTests {
         #expect(visit?.samples.map(\.isBestFace) == [false, true, false], "the face sent is marked for the texture cue")
     }
 
-    @Test func theBestFaceKeepsItsMarkWhenItIsAlsoTheLatestFrame() {
-        // Decided early on the frame that became best: the best face is the latest frame too.
-        var selector = ApproachSelector(configuration: ApproachConfiguration(settleFrames: 3, qualityGate: 0.5))
+    @Test func theBestFaceKeepsItsMarkWhenItIsAlsoTheFirstOrTheLatestFrame() {
+        // The first frame is the best (a face that only got worse): it is the one marked.
+        var settling = ApproachSelector(configuration: ApproachConfiguration(settleFrames: 3, qualityGate: 0.5))
         var visits: [Visit] = []
-        for (n, q) in [0.2, 0.4, 0.6, 0.8, 0.75, 0.7, 0.7].enumerated() {
-            visits += selector.observe(frame: frame(n), faces: [face(at: 100, quality: q)])
+        for (n, q) in [0.9, 0.6, 0.5, 0.5].enumerated() {
+            visits += settling.observe(frame: frame(n), faces: [face(at: 100, quality: q)])
         }
-        visits += selector.finish()
-        let visit = try? #require(visits.first)
-        #expect(visit?.samples.filter(\.isBestFace).map(\.timestamp) == [.milliseconds(300)])
-        #expect(visit?.samples.map(\.timestamp) == visit?.samples.map(\.timestamp).sorted())
+        let settled = try? #require(visits.first)
+        #expect(settled?.emittedBecause == .qualitySettled)
+        #expect(settled?.samples.map(\.timestamp) == [.zero, .milliseconds(300)])
+        #expect(settled?.samples.map(\.isBestFace) == [true, false])
+
+        // Decided early on the frame that became best: the best face is the latest frame too.
+        var early = ApproachSelector(configuration: ApproachConfiguration(settleFrames: 3, qualityGate: 0.5))
+        visits = []
+        for (n, q) in [0.3, 0.4, 0.5, 0.6, 0.7, 0.9].enumerated() {
+            visits += early.observe(frame: frame(n), faces: [face(at: 100, quality: q, yaw: 0, pitch: 0)])
+        }
+        let clear = try? #require(visits.first)
+        #expect(clear?.emittedBecause == .qualityClear)
+        #expect(clear?.samples.map(\.timestamp) == [.zero, .milliseconds(500)])
+        #expect(clear?.samples.map(\.isBestFace) == [false, true])
     }
 
     @Test func personStayingInViewMakesNoSecondVisit() {

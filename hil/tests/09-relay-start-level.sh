@@ -21,6 +21,9 @@ rm -rf $work && mkdir -p $work/models
 # under qemu's TCG toggling them around each run once left the kernel in a soft lockup.
 echo 1 >$tracing/events/gpio/gpio_value/enable
 echo 1 >$tracing/tracing_on
+# Tracing is left off for the tests after this one, whether it passes or fails (the event stays enabled:
+# turning it off would patch the kernel's text again, for nothing once the ring buffer is off).
+trap 'echo 0 >$tracing/tracing_on' EXIT
 runs=0
 
 # Runs `facegate run` on a configuration whose `door:` section is $1 (its lines, indented), with the relay's
@@ -92,4 +95,3 @@ sleep 1
 contact_case false contact 1 "0 0 " "busy contact, fail-secure"
 contact_case true contact 1 "1 0 " "busy contact, fail-safe"
 kill $holder; wait $holder 2>/dev/null || true
-echo 0 >$tracing/tracing_on

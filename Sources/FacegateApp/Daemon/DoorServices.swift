@@ -98,7 +98,9 @@ struct OfflineMaintenanceService: Service {
     func run() async {
         let maintenance = self.maintenance, pipeline = self.pipeline
         await cancelWhenGracefulShutdown {
-            await maintenance.run(policy: { await pipeline.currentPolicy }, cloudIsDown: { await pipeline.cloudIsDown })
+            await maintenance.run(
+                policy: { await pipeline.currentPolicy }, cloudIsDown: { await pipeline.cloudIsDown },
+                clockIsTrusted: { await pipeline.healthFacts.clockProblem == nil })
         }
     }
 }

@@ -20,12 +20,14 @@ public struct OfflineMaintenance: Sendable {
         public var expiryPurgeInterval: Duration
         /// Rounds in which the cloud may fail a re-check (a refusal, a reply no search gives) before it
         /// is given up: journaled `failed`, and an offline grant's faces purged, since the cloud never
-        /// confirmed them.
+        /// confirmed them. A failure ends the round, so only the oldest waiting re-check counts one: a key
+        /// being rotated costs some delay, and a cloud that refuses for long gives one up every this many
+        /// rounds (20: ten minutes at the 30 s interval), not all of them at once.
         public var recheckAttempts: Int
 
         public init(
             recheckInterval: Duration = .seconds(30), rechecksPerRound: Int = 20, revocationSyncInterval: Duration = .seconds(600),
-            recheckAttempts: Int = 5, expiryPurgeInterval: Duration = .seconds(3600)
+            recheckAttempts: Int = 20, expiryPurgeInterval: Duration = .seconds(3600)
         ) {
             self.expiryPurgeInterval = expiryPurgeInterval
             self.recheckInterval = recheckInterval
@@ -66,8 +68,11 @@ public struct OfflineMaintenance: Sendable {
     /// Re-checks and syncs on their intervals until cancelled. `policy` is read each round, so a
     /// reloaded configuration applies; no re-check is tried while `cloudIsDown` says the door's own
     /// searches find the cloud away (each would only wait out its timeout).
+    /// `clockIsTrusted` guards the deletion of expired faces: a clock stepped far ahead would take every
+    /// face and probe off the disk for good.
     public func run(
-        policy: @escaping @Sendable () async -> DoorPolicy, cloudIsDown: @escaping @Sendable () async -> Bool = { false }
+        policy: @escaping @Sendable () async -> DoorPolicy, cloudIsDown: @escaping @Sendable () async -> Bool = { false },
+        clockIsTrusted: @escaping @Sendable () async -> Bool = { true }
     ) async {
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
@@ -78,7 +83,7 @@ public struct OfflineMaintenance: Sendable {
             }
             group.addTask {
                 while !Task.isCancelled {
-                    await forgetExpired()
+                    if await clockIsTrusted() { await forgetExpired() }
                     guard (try? await Task.sleep(for: settings.expiryPurgeInterval)) != nil else { return }
                 }
             }
@@ -128,20 +133,21 @@ public struct OfflineMaintenance: Sendable {
                 logger.debug("re-check waits for the cloud", metadata: ["reason": "\(error)"])
                 break
             } catch {
-                // Not an answer (credentials refused, a reply no search gives): tried again next round,
-                // up to `recheckAttempts` rounds, then given up below.
+                if Task.isCancelled { break }  // stopping: the search was cancelled, not failed
+                // Not an answer (credentials refused, a reply no search gives): the round ends here, the
+                // rest waiting as for an outage, and this one is tried again next round, up to
+                // `recheckAttempts` rounds, then given up below.
                 identification = .failed(cause: "\(error)")
                 if recheck.attempts + 1 < settings.recheckAttempts {
                     do {
                         try await cache.noteRecheckAttempt(recheck.id)
+                        logger.warning(
+                            "the cloud failed a re-check; re-checks wait for the next round",
+                            metadata: ["decision": "\(recheck.decisionId)", "attempt": "\(recheck.attempts + 1)", "error": "\(error)"])
                     } catch {
                         logger.error("a failed re-check could not be counted", metadata: ["error": "\(error)"])
-                        break
                     }
-                    logger.warning(
-                        "the cloud failed a re-check; it is tried again next round",
-                        metadata: ["decision": "\(recheck.decisionId)", "attempt": "\(recheck.attempts + 1)", "error": "\(error)"])
-                    continue
+                    break
                 }
             }
             // A scratch state: the re-check must not count as an entry for the re-entry cooldown.
@@ -169,6 +175,8 @@ public struct OfflineMaintenance: Sendable {
                     "decision": "\(recheck.decisionId)", "door": "\(recheck.door)", "outcome": "\(decision.outcome.rawValue)",
                     "subject": "\(decision.subjectId ?? "-")",
                 ])
+            // Given up after its last failure: a failure ends the round, this one too.
+            if case .failed = identification { break }
         }
         return report
     }
@@ -181,8 +189,10 @@ public struct OfflineMaintenance: Sendable {
         do {
             let faces = try await cache.forget(subjects: [granted])
             let message: Logger.Message =
-                if case .cloud = identification {
+                if case .cloud = identification, decision.outcome != .error {
                     "the cloud contradicts an offline grant; that subject's faces are purged from the offline cache"
+                } else if case .cloud = identification {
+                    "the cloud's answer to the re-check of an offline grant is not one a search gives; that subject's faces are purged from the offline cache"
                 } else {
                     "the cloud failed every re-check of an offline grant; that subject's faces are purged from the offline cache"
                 }

@@ -731,7 +731,12 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
         // journal alone does not keep the door shut: see `commit`).
         if !loadedNewestDecisionTime {
             do {
-                if let journaled = try await journal.newestDecisionTime() { newestDecisionTime = max(newestDecisionTime ?? journaled, journaled) }
+                // Bounded: the read is on the decision's path, and a stalled disk must not hold the door.
+                let journal = self.journal
+                let journaled = try await withDeadline(clock.now.advanced(by: .milliseconds(250)), on: clock) {
+                    try await journal.newestDecisionTime()
+                }
+                if let journaled { newestDecisionTime = max(newestDecisionTime ?? journaled, journaled) }
                 loadedNewestDecisionTime = true
             } catch {
                 if !journalUnreadForTheClock {

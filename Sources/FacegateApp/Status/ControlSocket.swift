@@ -176,8 +176,8 @@ struct ControlSocketService: Service {
         do {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         } catch {
-            // Foundation's error names the folder: the configuration's, not for the log.
-            throw ControlSocketError("cannot make the control socket's folder")
+            // Foundation's error names the folder: the configuration's, not for the log; its code says why.
+            throw ControlSocketError("cannot make the control socket's folder (\((error as NSError).domain) \((error as NSError).code))")
         }
         // A socket left by a daemon that died is replaced; anything else at the path is not touched.
         // attributesOfItem does not follow a symlink: a link at the path is "another file".
@@ -266,7 +266,12 @@ struct ControlSocketService: Service {
         var line: [UInt8] = []
         var byte: UInt8 = 0
         while line.count < 65_536 {
-            guard ContinuousClock.now < deadline else { throw ControlSocketError("the request was not sent in time") }
+            // Waits no longer than what is left of the deadline (a read alone would wait its 5 s).
+            let left = ContinuousClock.now.duration(to: deadline)
+            var ready = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let waited = poll(&ready, 1, Int32(max(0, left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000)))
+            if waited == 0 || left <= .zero { throw ControlSocketError("the request was not sent in time") }
+            if waited < 0, errno == EINTR { continue }
             let count = read(fd, &byte, 1)
             if count == 1 {
                 if byte == UInt8(ascii: "\n") { break }
