@@ -83,12 +83,17 @@ public struct MatchCandidate: Sendable, Hashable, Codable {
     /// Offline candidates only: whether the subject was granted under a search this door still makes
     /// (its tags or face list then). nil for the cloud's candidates, which the current search found.
     public var stillSearched: Bool?
+    /// Offline candidates only: the subject's faces were to be purged from the cache (the cloud contradicted
+    /// an offline grant of them, or revoked them) and the disk refused the delete. Never let in offline
+    /// until the purge succeeds; still counted for the margin, as the face is still there.
+    public var withdrawn: Bool
 
-    public init(subjectId: String, score: Double, tags: Set<String> = [], stillSearched: Bool? = nil) {
+    public init(subjectId: String, score: Double, tags: Set<String> = [], stillSearched: Bool? = nil, withdrawn: Bool = false) {
         self.subjectId = subjectId
         self.score = score
         self.tags = tags
         self.stillSearched = stillSearched
+        self.withdrawn = withdrawn
     }
 }
 

@@ -54,11 +54,15 @@ public actor OfflineFaceCache {
     /// Writes the WAL back into the file and closes it: at a stop the file alone then holds every face
     /// (a copy or a backup of it misses nothing). Later calls fail with GRDB's closed-database error.
     public func close() {
-        try? database.writeWithoutTransaction { try $0.checkpoint(.truncate) }
+        _ = try? database.writeWithoutTransaction { try $0.checkpoint(.truncate) }
         try? database.close()
     }
     private let logger: Logger
     private var integrityFailures: UInt64 = 0
+    /// Subjects a purge failed for (a disk that takes no deletes): their faces are still in the file,
+    /// but `match` marks them withdrawn until a purge of them succeeds. Kept in memory only: after a
+    /// restart the re-check or revocation that asked for the purge asks again.
+    private var withdrawnSubjects: Set<String> = []
 
     /// Opens (creating when needed) the cache file and checks the key against it.
     /// - Throws: `wrongKey` when the file was written with another key.
@@ -167,21 +171,38 @@ public actor OfflineFaceCache {
             return (best, failed)
         }
         noteIntegrityFailures(failed, kind: "face")
+        let withdrawn = withdrawnSubjects
         return best.map {
-            MatchCandidate(subjectId: $0.key, score: Double($0.value.distance), tags: $0.value.tags, stillSearched: $0.value.searched)
+            MatchCandidate(
+                subjectId: $0.key, score: Double($0.value.distance), tags: $0.value.tags, stillSearched: $0.value.searched,
+                withdrawn: withdrawn.contains($0.key))
         }
             .sorted { ($0.score, $0.subjectId) < ($1.score, $1.subjectId) }
             .prefix(max(0, configuration.maxCandidates))
             .map { $0 }
     }
 
-    /// Forgets every face of these subjects (revocation).
+    /// Forgets every face of these subjects (revocation, a contradicted offline grant). When the file
+    /// refuses the delete, the subjects are withdrawn instead until a purge of them succeeds: `match`
+    /// still returns them (their faces are there, and count for the margin) marked `withdrawn`, which
+    /// the door never lets in.
     /// - Returns: how many faces were deleted.
     @discardableResult
     public func purge(subjectIds: some Sequence<String>) async throws(OfflineCacheError) -> Int {
         let ids = Array(Set(subjectIds))
         guard !ids.isEmpty else { return 0 }
-        return try await write { db -> Int in
+        do {
+            let deleted = try await deleteFaces(ofSubjects: ids)
+            withdrawnSubjects.subtract(ids)
+            return deleted
+        } catch {
+            withdrawnSubjects.formUnion(ids)
+            throw error
+        }
+    }
+
+    private func deleteFaces(ofSubjects ids: [String]) async throws(OfflineCacheError) -> Int {
+        try await write { db -> Int in
             var deleted = 0
             for chunk in stride(from: 0, to: ids.count, by: 500).map({ Array(ids[$0..<min($0 + 500, ids.count)]) }) {
                 try db.execute(
@@ -230,12 +251,14 @@ public actor OfflineFaceCache {
     /// Deletes every face and every pending re-check.
     @discardableResult
     public func purgeAll() async throws(OfflineCacheError) -> PurgeReport {
-        try await write { db -> PurgeReport in
+        let report = try await write { db -> PurgeReport in
             try db.execute(sql: "DELETE FROM face_entry")
             let faces = db.changesCount
             try db.execute(sql: "DELETE FROM pending_recheck")
             return PurgeReport(faces: faces, pendingRechecks: db.changesCount)
         }
+        withdrawnSubjects = []
+        return report
     }
 
     /// Every cached face, oldest first, without descriptors; `intact` tells whether its row still opens.

@@ -182,6 +182,13 @@ public enum AccessPolicy {
                 return decision
             }
         }
+        // The closest face is of someone the cloud has since contradicted or revoked, whose faces the disk
+        // would not let go: a purge that failed must not leave them opening the door offline, and nobody
+        // further away is let in instead.
+        guard !best.withdrawn else {
+            decision.reason = "the cloud is unreachable (\(cloudFailure)); the closest cached face is of a subject the cloud no longer confirms, whose faces could not yet be deleted from the offline cache"
+            return decision
+        }
         // The closest face was granted under a search this door no longer makes (a tag or face list
         // removed since): that person is not let in offline, and nobody further away is let in instead.
         guard best.stillSearched == true else {

@@ -9,6 +9,7 @@ import FacegateQuality
 import FacegateJournal
 import FacegateOfflineCache
 import Foundation
+import GRDB
 import Synchronization
 import Testing
 
@@ -351,6 +352,31 @@ struct DecisionFaultTests {
             #expect(done.journaled.map(\.outcome) == [.deniedUnknown])
             #expect(try await rig.cache().cachedSubjectIds().isEmpty)
             #expect(try await rig.journaledDecisions().filter(\.record.decision.offline).map(\.recheckStatus) == [.contradicted])
+        }
+    }
+
+    /// The same on a disk that takes no deletes, and then the cloud away again: the contradicted grant's
+    /// faces are still in the file, but that subject is not let in offline again (the cache withdrew them
+    /// when the purge failed), nor anybody else in their place.
+    @Test func aContradictedGrantWhoseFaceCannotBePurgedNoLongerOpensOffline() async throws {
+        try await DoorRig.with { rig in
+            let subject = try await rig.anOfflineGrantAwaitingItsReCheck()
+            try await rig.client.unregisterSubject(id: subject)
+            let cache = try rig.cache()
+            let file = try DatabaseQueue(path: rig.configuration.offlineCache.path)
+            try await file.write { db in
+                try db.execute(sql: "CREATE TRIGGER refuse_deletes BEFORE DELETE ON face_entry BEGIN SELECT RAISE(ABORT, 'no deletes'); END")
+            }
+            try file.close()
+
+            let stuck = try await rig.maintenance(cache: cache).recheckPending(policy: rig.configuration.doorPolicy)
+            #expect(stuck.journaled.isEmpty, "not done while her face stays")
+            #expect(try await cache.cachedSubjectIds() == [subject], "the disk kept her face")
+
+            await rig.stopCloud()
+            let away = try await rig.runDoor(visitors: [Photos.enrolledWalksUp], cache: cache)
+            #expect(away.outcomes.map(\.record.decision.outcome) == [.deniedOffline])
+            #expect(away.outcomes.first?.record.decision.reason.contains("no longer confirms") == true)
         }
     }
 

@@ -315,11 +315,14 @@ final class DoorRig: @unchecked Sendable {
     /// - Parameters:
     ///   - search: the cloud as the door sees it (default: the emulator, counted).
     ///   - lines: the door's wiring (default: a simulated door).
+    ///   - cache: the offline cache open already (one the test keeps a hand on), instead of the door opening
+    ///     its own; the door closes it at its stop, as its own.
     func runDoor(
         visitors photos: [String], blurRadius: Int = 0, search: (any FaceSearch & CloudDirectory)? = nil,
-        lines: (any DoorLines)? = nil
+        lines: (any DoorLines)? = nil, cache: OfflineFaceCache? = nil
     ) async throws -> Run {
-        try await runDoor(source: DemoScene(visitors: try visitors(photos, blurRadius: blurRadius)), search: search, lines: lines)
+        try await runDoor(
+            source: DemoScene(visitors: try visitors(photos, blurRadius: blurRadius)), search: search, lines: lines, cache: cache)
     }
 
     /// The scene's people, each photo made a head-and-shoulders portrait (blurred when asked).
@@ -340,7 +343,8 @@ final class DoorRig: @unchecked Sendable {
     ///   - started: given the service before it runs (a scene's hook reloads it, say).
     func runDoor(
         source: any FrameSource, search: (any FaceSearch & CloudDirectory)? = nil, lines: (any DoorLines)? = nil,
-        reloadsTo reloaded: FacegateConfiguration? = nil, started: (@Sendable (DoorControllerService) -> Void)? = nil
+        reloadsTo reloaded: FacegateConfiguration? = nil, started: (@Sendable (DoorControllerService) -> Void)? = nil,
+        cache: OfflineFaceCache? = nil
     ) async throws -> Run {
         let simulated = SimulatedDoorLines(logger: logger)
         let error = wallClockError
@@ -357,12 +361,16 @@ final class DoorRig: @unchecked Sendable {
         }
         let client = error == 0 ? self.client : skewedClient?.client ?? self.client
         let counting = CountingSearch(NECFaceSearch(client: client), statesTime: cloudStatesTime)
-        let parts = try DoorParts.open(
+        var parts = try DoorParts.open(
             configuration,
             overrides: .init(
                 source: source, search: search ?? counting, doorLines: lines ?? simulated,
                 faceEngine: try TestFaceAnalyzers.video().engine),
             logger: logger)
+        if let cache {
+            await parts.cache?.close()
+            parts.cache = cache
+        }
         var settings = DoorControllerService.Settings()
         settings.reloadsOnHangup = false
         settings.wallClock = wallClock

@@ -125,6 +125,37 @@ struct OfflineFaceCacheTests {
         #expect(try await cache.match(faces[0]).isEmpty)
     }
 
+    /// A disk that takes no deletes (here a trigger in the file refuses them) must not leave a subject
+    /// the door was told to forget matching as before: the purge fails, and until one succeeds their
+    /// faces are returned withdrawn (still counted for the margin), which the door never lets in.
+    @Test func aSubjectWhosePurgeTheFileRefusesIsWithdrawnUntilOneSucceeds() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let cache = try makeCache(folder, key: randomKey())
+        var generator = DescriptorGenerator(seed: 11)
+        let alice = generator.descriptor()
+        let bob = generator.descriptor()
+        try await cache.remember(subjectId: "alice", grantedUnder: [], descriptor: alice)
+        try await cache.remember(subjectId: "bob", grantedUnder: [], descriptor: bob)
+        let queue = try DatabaseQueue(path: folder.file("cache.sqlite"))
+        try await queue.write { db in
+            try db.execute(sql: "CREATE TRIGGER refuse_deletes BEFORE DELETE ON face_entry BEGIN SELECT RAISE(ABORT, 'no deletes'); END")
+        }
+
+        await #expect(throws: OfflineCacheError.self) { try await cache.purge(subjectIds: ["alice"]) }
+        let refused = try await cache.match(alice)
+        #expect(refused.map(\.subjectId) == ["alice", "bob"], "her face is still there")
+        #expect(refused.map(\.withdrawn) == [true, false])
+
+        try await queue.write { db in try db.execute(sql: "DROP TRIGGER refuse_deletes") }
+        try queue.close()
+        #expect(try await cache.purge(subjectIds: ["alice"]) == 1)
+        try await cache.remember(subjectId: "alice", grantedUnder: [], descriptor: alice)
+        let relearned = try await cache.match(alice)
+        #expect(relearned.map(\.subjectId) == ["alice", "bob"])
+        #expect(relearned.map(\.withdrawn) == [false, false], "a face cached after the purge is hers again")
+    }
+
     @Test("descriptors and probes are not in the file in the clear")
     func encryptedAtRest() async throws {
         let folder = try TemporaryFolder()

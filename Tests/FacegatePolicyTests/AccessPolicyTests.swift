@@ -126,6 +126,16 @@ struct AccessPolicyTests {
         #expect(decide(.offline(candidates: [unknown], cloudFailure: "timeout"), policy: policy()).outcome == .deniedOffline)
     }
 
+    @Test func anOfflineFaceWithdrawnIsDeniedAndNobodyElseStandsIn() {
+        let withdrawn = MatchCandidate(subjectId: "alice", score: 0.2, stillSearched: true, withdrawn: true)
+        let next = MatchCandidate(subjectId: "bob", score: 0.36, stillSearched: true)
+        let decision = decide(.offline(candidates: [withdrawn, next], cloudFailure: "timeout"), policy: policy())
+        #expect(decision.outcome == .deniedOffline)
+        #expect(decision.subjectId == nil)
+        #expect(decision.reason.contains("no longer confirms"))
+        #expect(decide(.offline(candidates: [next], cloudFailure: "timeout"), policy: policy()).outcome == .grantedOffline)
+    }
+
     @Test func reentryCooldownRefusesASecondGrantThenLetsIn() {
         let door = policy { $0.reentryCooldown = .seconds(30) }
         var state = PolicyState()
