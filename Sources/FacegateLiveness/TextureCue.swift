@@ -43,9 +43,19 @@ public struct TextureCue: Sendable {
             let crop = try Self.crop(around: face, scale: model.cropScale, imageWidth: rgb.width, imageHeight: rgb.height)
             let outputs = try model.classifier.classify(rgb, crop: crop)
             guard outputs.count > Self.realClass else { throw LivenessError(.inferenceFailed, "\(model.name) gave no real-face class") }
+            // The models end in a softmax (models/pad/README.md). A model swapped for one without it gives
+            // scores, not probabilities: a real-face score of 7 would pass any threshold, so it judges nothing.
+            guard Self.areClassProbabilities(outputs) else {
+                throw LivenessError(.inferenceFailed, "\(model.name) gave outputs that are not class probabilities (a model without its softmax?)")
+            }
             perModel[model.name] = Double(outputs[Self.realClass])
         }
         return TextureScore(perModel: perModel)
+    }
+
+    /// Each output in 0...1 and together summing to 1, within float rounding.
+    static func areClassProbabilities(_ outputs: [Float]) -> Bool {
+        outputs.allSatisfy { (0...1).contains($0) } && abs(outputs.reduce(0, +) - 1) <= 1e-3
     }
 
     /// The crop a model sees: the face box made comparable with the detector the models were trained
