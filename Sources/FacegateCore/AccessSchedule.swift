@@ -57,7 +57,7 @@ public struct AccessSchedule: Sendable, Hashable {
         switch scope {
         case .everyone: true
         case .tag(let tag): tags.contains(tag)
-        case .subject(let id): id == subjectId
+        case .subject(let id): SubjectIdentity.same(id, subjectId)
         }
     }
 
@@ -93,5 +93,16 @@ public struct AccessSchedule: Sendable, Hashable {
             }
         }
         return false
+    }
+}
+
+/// How the door compares a subject id the configuration names (a deny list, a subject's schedule) with
+/// the one a cloud returns: without the spaces around it and without regard to case. NeoCheck's ids are
+/// GUIDs, which are the same id in either case: a deny list or a subject's schedule that missed one for
+/// its case would let that person in, or in at any hour. Ids that differ only in case are therefore one
+/// person to the door's rules.
+public enum SubjectIdentity {
+    public static func same(_ named: String, _ returned: String) -> Bool {
+        named.trimmingCharacters(in: .whitespaces).lowercased() == returned.trimmingCharacters(in: .whitespaces).lowercased()
     }
 }

@@ -1,7 +1,10 @@
 import FacegateCore
 import FacegateApp
 import FacegateIdentify
+import FacegateQuality
+import FacegateTesting
 import Foundation
+import Logging
 import Testing
 
 /// Configuration mistakes that would open the door for the wrong person or leak a secret into the
@@ -201,6 +204,117 @@ struct ConfigurationSafetyTests {
         #expect(allDay.door.schedules.first?.windows == [.init(weekdays: [2], start: 0, end: 1440)])
         let overnight = try FacegateConfiguration(yaml: window("22:00", "06:00"))
         #expect(overnight.door.schedules.first?.windows == [.init(weekdays: [2], start: 22 * 60, end: 6 * 60)])
+    }
+
+    // MARK: mistakes that crashed the daemon or left the door open (the audit of 2026-12-05)
+
+    /// YAML 1.1 reads `1:0:0` as base 60, and the library's arithmetic for it traps on overflow: a typo
+    /// in any whole-number key killed the daemon at start-up (a restart loop) or at a reload.
+    @Test func aWholeNumberInBaseSixtyIsAProblemNotACrash() throws {
+        for (yaml, key) in [
+            ("camera:\n  fps: 1:0:0:0:0:0:0:0:0:0:0", "camera.fps"), ("journal: {retention_days: 200000000000000000:0}", "journal.retention_days"),
+            ("offline_cache: {max_entries: 99999999999999999999}", "offline_cache.max_entries"), ("camera: {fps: 0x0F}", "camera.fps"),
+        ] {
+            let error = try #require(problems(yaml), "accepted \(yaml)")
+            #expect(error.problems.map(\.path) == [key], "\(yaml)")
+            #expect(error.problems.first?.message == "must be a whole number")
+        }
+        let written = try FacegateConfiguration(yaml: "camera: {fps: +15}\noffline_cache: {max_entries: 10_000}")
+        #expect(written.camera.framesPerSecond == 15 && written.offlineCache.maxEntries == 10_000)
+    }
+
+    /// `subject: 1234` with the space YAML leaves in a quoted value named subject " 1234", whom no
+    /// cloud returns: the schedule applied to nobody and 1234 was let in at any hour. The same for a
+    /// deny list entry. Ids are compared without regard to case too (NeoCheck's GUIDs).
+    @Test func aSubjectNamedWithSpacesOrInAnotherCaseIsStillThatSubject() throws {
+        let config = try FacegateConfiguration(
+            yaml: """
+                door:
+                  deny_list: [" 2B1D6C1E-0000-4000-8000-00000000000A "]
+                  schedules:
+                    - name: days
+                      applies_to: "subject: 1234"
+                      time_zone: Europe/Madrid
+                      windows: [{days: [monday], from: "08:00", to: "18:00"}]
+                """)
+        let schedule = try #require(config.door.schedules.first)
+        #expect(schedule.scope == .subject("1234"))
+        #expect(schedule.applies(toSubject: "1234", tags: []))
+        #expect(config.door.denyList == ["2B1D6C1E-0000-4000-8000-00000000000A"])
+        #expect(SubjectIdentity.same("2B1D6C1E-0000-4000-8000-00000000000A", "2b1d6c1e-0000-4000-8000-00000000000a"))
+        #expect(problems("door:\n  schedules:\n    - {applies_to: \"subject:  \", windows: [{days: [mon], from: \"08:00\", to: \"09:00\"}]}")?.problems.map(\.path) == ["door.schedules[0].applies_to"])
+    }
+
+    /// A holiday that is no date never comes, and the door stays open on the day it was meant to close;
+    /// a day name read by its first three letters took `sunflower` for Sunday.
+    @Test func impossibleHolidaysAndDayNamesAreRefused() throws {
+        func schedule(days: String = "[mon]", holidays: String) -> String {
+            "door:\n  schedules:\n    - {time_zone: UTC, windows: [{days: \(days), from: \"08:00\", to: \"09:00\"}], holidays: \(holidays)}"
+        }
+        for holiday in ["26-12-25", "2026-02-30", "2027-02-29", "2026-13-01", "2026-1-5", "1900-01-01"] {
+            let error = try #require(problems(schedule(holidays: "[\"\(holiday)\"]")), "accepted \(holiday)")
+            #expect(error.problems.map(\.path) == ["door.schedules[0].holidays[0]"], "\(holiday)")
+        }
+        #expect(problems(schedule(holidays: "[2028-02-29, 2026-12-25]")) == nil)
+        #expect(problems(schedule(days: "[sunflower]", holidays: "[]"))?.problems.first?.path == "door.schedules[0].windows[0].days[0]")
+        #expect(problems(schedule(days: "[Monday, tue, SUNDAY]", holidays: "[]")) == nil)
+    }
+
+    /// One line named for two roles was refused as busy at the second request, which reads as another
+    /// process holding it: the daemon restarted for ever. Lines wired without a relay were ignored (the
+    /// door is simulated) while the file looked complete.
+    @Test func doorWiringThatCannotWorkIsRefused() throws {
+        let shared = try #require(problems("door:\n  relay: {chip: gpiochip0, line: \"5\"}\n  contact: {chip: /dev/gpiochip0, line: \"5\"}\n  exit_button: {chip: gpiochip0, line: \"5\"}"))
+        #expect(shared.problems.map(\.path) == ["door.contact", "door.exit_button"])
+        #expect(shared.problems.allSatisfy { $0.message.contains("same GPIO line as door.relay") })
+        #expect(problems("door:\n  relay: {chip: gpiochip0, line: \"5\"}\n  contact: {chip: gpiochip0, line: \"6\"}\n  exit_button: {chip: gpiochip1, line: \"5\"}") == nil)
+        let unwired = try #require(problems("door:\n  fail_safe: true\n  contact: {chip: gpiochip0, line: \"6\"}\n  exit_button: {chip: gpiochip0, line: \"7\"}"))
+        #expect(unwired.problems.map(\.path) == ["door.contact", "door.exit_button", "door.fail_safe"])
+        #expect(problems("door:\n  fail_safe: false") == nil)
+    }
+
+    /// The unit runs the daemon in / with a read-only root: a relative journal would not open and the
+    /// door would decide unrecorded.
+    @Test func theJournalAndCacheNeedAbsolutePaths() throws {
+        let error = try #require(problems("journal: {path: journal.sqlite}\noffline_cache: {path: \"\"}"))
+        #expect(error.problems.map(\.path) == ["offline_cache.path", "journal.path"])
+        #expect(problems("journal: {path: /var/lib/facegate/j.sqlite}\noffline_cache: {path: /var/lib/facegate/c.sqlite}") == nil)
+    }
+
+    /// NeoCheck identifies within one face list: without one every visit was an error while the door
+    /// looked configured. The file may still leave it out for the CLI, which sets the cloud up first.
+    @Test func aNeoCheckDoorWithoutAFaceListDoesNotStart() throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        var config = try FacegateConfiguration(yaml: "backend: {kind: neocheck}\ndoor: {face_list: \" \"}")
+        config.offlineCache.enabled = false
+        config.journal.path = folder.file("journal.sqlite")
+        #expect(config.environmentProblems(environment: [:]).map(\.path).contains("door.face_list"))
+        let refusal = #expect(throws: DaemonStartError.self) {
+            _ = try DoorParts.open(
+                config, overrides: .init(source: SynthesizedApproach(), faceEngine: try TestFaceAnalyzers.video().engine),
+                logger: Logger(label: "quiet"))
+        }
+        #expect(refusal?.key == "door.face_list")
+        var listed = config
+        listed.door.faceList = "staff"
+        #expect(!listed.environmentProblems(environment: [:]).map(\.path).contains("door.face_list"))
+    }
+
+    /// At a reload, a file with no settings (truncated, or emptied by mistake) is refused: the defaults
+    /// would drop the deny list, schedules and tags at once. At start-up it is the defaults.
+    @Test func aReloadOfAFileWithNoSettingsIsRefused() throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        for text in ["", "# all commented out\n", "---\n", "~\n"] {
+            let path = folder.file("facegate.yaml")
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+            #expect(throws: ConfigError.self, "\(text.debugDescription)") { try FacegateConfiguration.load(path: path, refusingAnEmptyFile: true) }
+            #expect(try FacegateConfiguration.load(path: path) == FacegateConfiguration())
+        }
+        let path = folder.file("facegate.yaml")
+        try "door: {name: lab}\n".write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(try FacegateConfiguration.load(path: path, refusingAnEmptyFile: true).door.name == "lab")
     }
 
     // MARK: item 16: endpoints

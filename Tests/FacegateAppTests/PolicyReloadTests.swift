@@ -1,6 +1,7 @@
 import FacegateApp
 import FacegateCore
 import FacegateDoor
+import FacegateJournal
 import FacegateOfflineCache
 import FacegateQuality
 import FacegateTesting
@@ -75,4 +76,46 @@ struct PolicyReloadTests {
         #expect(same.relayChanges > 0)
         #expect(same.cached == ["contractor-7"])
     }
+
+    /// The door's policy is in the running backend's units. A reload whose file names another backend
+    /// (which takes a restart) used to put the new backend's policy in force: every online decision an
+    /// error until the restart, and NeoCheck to NEC let the revocation sync run without a face list.
+    @Test func aReloadToAnotherBackendIsRefusedAndThePolicyKept() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        var configuration = FacegateConfiguration()
+        configuration.offlineCache.enabled = false
+        configuration.journal.path = folder.file("journal.sqlite")
+        configuration.door.denyList = ["s-13"]
+        var neoCheck = configuration
+        neoCheck.backend.kind = .neocheck
+        neoCheck.door.faceList = "staff"
+        neoCheck.door.denyList = []
+        let fileSays = neoCheck
+        let lines = SimulatedDoorLines(logger: Self.quiet)
+        let door = try DoorController(lines: lines, logger: Self.quiet)
+        let journal = SQLiteJournal(configuration: .init(path: configuration.journal.path), logger: Self.quiet)
+        let cloud = HeldCloud()
+        let parts = DoorParts(
+            source: SynthesizedApproach(), analyzer: ScriptedAnalyzer(), search: cloud, directory: cloud, cache: nil, door: door,
+            journal: journal, close: {})
+        var settings = DoorControllerService.Settings()
+        settings.reloadsOnHangup = false
+        let service = DoorControllerService(
+            configuration: configuration, parts: parts, settings: settings, notifier: SystemdNotifier(environment: [:]), logger: Self.quiet,
+            loadConfiguration: { fileSays })
+        await service.reload()
+        let policy = await service.pipeline.currentPolicy
+        #expect(policy.scoreUnit == .necScore)
+        #expect(policy.denyList == ["s-13"])
+
+        var sameBackend = configuration
+        sameBackend.door.denyList = ["s-13", "s-14"]
+        let reloadable = DoorControllerService(
+            configuration: configuration, parts: parts, settings: settings, notifier: SystemdNotifier(environment: [:]), logger: Self.quiet,
+            loadConfiguration: { [sameBackend] in sameBackend })
+        await reloadable.reload()
+        #expect(await reloadable.pipeline.currentPolicy.denyList == ["s-13", "s-14"], "a reload on the same backend is taken")
+    }
+
 }

@@ -123,6 +123,13 @@ import FacegateTesting
         #expect(process.isRunning)
         #expect(notify.waitFor("WATCHDOG=1", seconds: 5) != nil, "still fed after a refused reload")
 
+        // A file emptied (truncated mid-write, or by mistake): refused too, not read as the defaults,
+        // which would drop the door's deny list, schedules and tags at once.
+        try "# nothing left\n".write(to: bench.configuration, atomically: true, encoding: .utf8)
+        kill(process.processIdentifier, SIGHUP)
+        let emptied = try #require(notify.waitFor("READY=1", seconds: 15), "no answer to an emptied file's reload")
+        #expect(emptied.last?.contains("reload refused") == true, "\(emptied)")
+
         // A valid one: taken, and what needs a restart is named.
         try bench.write(threshold: 8000, extra: "approach: {settle_frames: 7}")
         kill(process.processIdentifier, SIGHUP)

@@ -136,6 +136,18 @@ struct AccessPolicyTests {
         #expect(decide(.offline(candidates: [next], cloudFailure: "timeout"), policy: policy()).outcome == .grantedOffline)
     }
 
+    /// NeoCheck's ids are GUIDs: the same id in either case. A deny list or a subject's schedule written
+    /// in one case must hold for the cloud's reply in the other (before: granted, at any hour).
+    @Test func theDenyListAndASubjectsScheduleHoldWhateverTheCaseOfTheCloudsId() {
+        let id = "2b1d6c1e-0000-4000-8000-00000000000a"
+        let returned = cloud((id.uppercased(), 9000))
+        #expect(decide(returned, policy: policy { $0.denyList = [id] }).outcome == .deniedDenyList)
+        let nights = AccessSchedule(
+            name: "nights", scope: .subject(id), timeZone: TimeZone(identifier: "UTC")!,
+            windows: [.init(weekdays: Set(1...7), start: 22 * 60, end: 23 * 60)])
+        #expect(decide(returned, policy: policy { $0.schedules = [nights] }, at: Self.wednesdayMorning).outcome == .deniedSchedule)
+    }
+
     @Test func reentryCooldownRefusesASecondGrantThenLetsIn() {
         let door = policy { $0.reentryCooldown = .seconds(30) }
         var state = PolicyState()

@@ -63,6 +63,10 @@ protocol CloudBackend: Sendable {
     /// `door`. A scope key this backend does not search by is refused: ignored, it would let in
     /// everyone the door was meant to narrow down.
     static func searchScopeProblems(of door: FacegateConfiguration.Door) -> [(key: String, message: String)]
+    /// What a door needs to search this backend at all, by key path: checked when the door starts and by
+    /// `facegate config check`, not when the file is read, since the CLI reads the same file to set the
+    /// cloud up before the door's search exists.
+    static func doorSearchProblems(of door: FacegateConfiguration.Door) -> [ConfigProblem]
 
     /// Settings it cannot run without, other than secrets, by key path.
     func missingSettings() -> [ConfigProblem]
@@ -73,6 +77,10 @@ protocol CloudBackend: Sendable {
 
     /// Equality through the table's existentials.
     func isSameSection(as other: any CloudBackend) -> Bool
+}
+
+extension CloudBackend {
+    static func doorSearchProblems(of door: FacegateConfiguration.Door) -> [ConfigProblem] { [] }
 }
 
 extension CloudBackend where Self: Equatable {

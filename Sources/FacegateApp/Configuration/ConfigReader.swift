@@ -145,7 +145,7 @@ final class ConfigReader {
 
     func int(_ key: String, in range: ClosedRange<Int>) -> Int? {
         guard let node = value(key) else { return nil }
-        guard let number = node.int else {
+        guard let number = Self.wholeNumber(node) else {
             problem("must be a whole number", key: key, at: node)
             return nil
         }
@@ -168,7 +168,7 @@ final class ConfigReader {
     /// then `check`, which returns what is wrong with it or nil.
     func double(_ key: String, check: (Double) -> String?) -> Double? {
         guard let node = value(key) else { return nil }
-        guard let number = node.float ?? node.int.map(Double.init), number.isFinite else {
+        guard let number = node.float ?? Self.wholeNumber(node).map(Double.init), number.isFinite else {
             problem("must be a finite number", key: key, at: node)
             return nil
         }
@@ -177,6 +177,14 @@ final class ConfigReader {
             return nil
         }
         return number
+    }
+
+    /// A decimal whole number (YAML 1.1's `_` separators allowed), nil when it is not one or does not
+    /// fit. Not Yams' `node.int`: it also reads YAML 1.1's base 60 (`1:30`), whose arithmetic traps on
+    /// overflow, so a typo such as `fps: 1:0:0:0:0:0:0:0:0:0:0` would kill the daemon at a reload.
+    static func wholeNumber(_ node: Node) -> Int? {
+        guard let text = node.scalar?.string else { return nil }
+        return Int(text.filter { $0 != "_" })
     }
 
     static func format(_ value: Double) -> String {

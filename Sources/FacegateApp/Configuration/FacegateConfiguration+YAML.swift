@@ -37,11 +37,32 @@ import Yams
 /// is refused unless the configuration file itself is readable by its owner only.
 extension FacegateConfiguration {
     /// Reads and validates a configuration file.
-    public static func load(path: String) throws(ConfigError) -> FacegateConfiguration {
+    /// - Parameter refusingAnEmptyFile: for a reload. At start-up a file with no settings (empty, or
+    ///   comments only) runs the door on the defaults; a running door reloading one is far more likely
+    ///   reading a file truncated mid-write or by mistake, and the defaults would drop its deny list,
+    ///   schedules and tags at once.
+    public static func load(path: String, refusingAnEmptyFile: Bool = false) throws(ConfigError) -> FacegateConfiguration {
         guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
             throw ConfigError(file: path, problems: [ConfigProblem(path: "", message: "cannot be read as UTF-8 text")])
         }
+        if refusingAnEmptyFile, Self.holdsNoSettings(text) {
+            throw ConfigError(
+                file: path,
+                problems: [
+                    ConfigProblem(path: "", message: "holds no settings: a reload keeps the running configuration (restart to run on the defaults)")
+                ])
+        }
         return try FacegateConfiguration(yaml: text, file: path, fileIsPrivate: SecretFiles.isPrivate(path: path))
+    }
+
+    /// No document, or one that is only `null`.
+    static func holdsNoSettings(_ yaml: String) -> Bool {
+        do {
+            guard let root = try Yams.compose(yaml: yaml) else { return true }
+            return root.null != nil && root.scalar?.style == .plain
+        } catch {
+            return false  // a syntax error: the parse that follows reports it as one
+        }
     }
 
     /// Parses configuration text; `fileIsPrivate` says whether inline secrets are acceptable.
@@ -172,6 +193,7 @@ extension FacegateConfiguration {
         let cache = r.scoped("offline_cache")
         offlineCache.enabled = cache.bool("enabled", default: offlineCache.enabled)
         offlineCache.path = cache.string("path", default: offlineCache.path)
+        if !offlineCache.path.hasPrefix("/") { cache.problem("must be an absolute path", key: "path") }
         if cache.value("key") != nil {
             offlineCache.key = cache.secret("key", fileIsPrivate: fileIsPrivate)
         }
@@ -186,6 +208,9 @@ extension FacegateConfiguration {
 
         let j = r.scoped("journal")
         journal.path = j.string("path", default: journal.path)
+        // The daemon runs in / with a read-only root (the unit): a relative path would not open, and the
+        // door would decide unrecorded.
+        if !journal.path.hasPrefix("/") { j.problem("must be an absolute path", key: "path") }
         journal.retentionDays = j.int("retention_days", default: journal.retentionDays, in: 1...3650)
         journal.maxSizeMegabytes = j.int("max_size_mb", default: journal.maxSizeMegabytes, in: 1...1_000_000)
         journal.storeProbeCrops = j.bool("store_probe_crops", default: journal.storeProbeCrops)
@@ -252,6 +277,7 @@ extension FacegateConfiguration {
         door.contact = gpioLine(d.scoped("contact"))
         door.heldOpenAfter = d.seconds("held_open_seconds", default: door.heldOpenAfter, in: 1...3600)
         door.exitButton = gpioLine(d.scoped("exit_button"))
+        checkDoorWiring(d)
         door.tags = d.strings("tags")
         door.faceList = d.string("face_list")
         // Scores are in the chosen backend's own units; one on another's scale is refused (see CloudBackend).
@@ -259,7 +285,8 @@ extension FacegateConfiguration {
         for scope in chosen.searchScopeProblems(of: door) { d.problem(scope.message, key: scope.key) }
         door.threshold = d.double("threshold", check: chosen.thresholdProblem)
         door.minimumMargin = d.double("minimum_margin", check: chosen.marginProblem)
-        door.denyList = Set(d.strings("deny_list"))
+        // An id quoted with a space around it would never match the cloud's, and deny nobody.
+        door.denyList = Set(d.strings("deny_list").map { $0.trimmingCharacters(in: .whitespaces) })
         door.reentryCooldown = d.seconds("reentry_cooldown_seconds", default: door.reentryCooldown, in: 0...86_400)
         // Each with its index in the file, for the key path of a problem found below.
         let schedulesRead = d.list("schedules").enumerated().compactMap { entry in schedule(entry.element).map { (entry.offset, $0) } }
@@ -277,6 +304,31 @@ extension FacegateConfiguration {
         d.rejectUnknownKeys()
     }
 
+    /// Each role on a line of its own, and nothing wired without a relay. A line named twice would be
+    /// refused as busy at the second request, which reads as another process holding it: the daemon
+    /// would restart for ever. Without a relay the door is simulated, so a contact, an exit button or
+    /// `fail_safe` would look wired while nothing is driven or read.
+    private func checkDoorWiring(_ d: ConfigReader) {
+        let roles = [("relay", door.relay), ("contact", door.contact), ("exit_button", door.exitButton)]
+        for (index, (key, line)) in roles.enumerated() {
+            guard let line else { continue }
+            if let earlier = roles[..<index].first(where: { $0.1.map { Self.sameLine($0, line) } ?? false }) {
+                d.problem("is the same GPIO line as door.\(earlier.0): each needs a line of its own", key: key)
+            }
+        }
+        guard door.relay == nil else { return }
+        for (key, wired) in [("contact", door.contact != nil), ("exit_button", door.exitButton != nil), ("fail_safe", door.failSafe)] where wired {
+            d.problem("needs door.relay: without a relay the door is simulated", key: key)
+        }
+    }
+
+    /// The same chip (by name or /dev path) and the same line text. A line named on one role and given
+    /// by offset on another is not caught here; the chip refuses it as busy at start-up.
+    static func sameLine(_ a: GPIOLine, _ b: GPIOLine) -> Bool {
+        func chip(_ name: String) -> String { name.hasPrefix("/dev/") ? String(name.dropFirst(5)) : name }
+        return chip(a.chip) == chip(b.chip) && a.line == b.line
+    }
+
     private func gpioLine(_ g: ConfigReader) -> GPIOLine? {
         guard g.isPresent else { return nil }
         let chip = g.string("chip")
@@ -289,7 +341,29 @@ extension FacegateConfiguration {
         return GPIOLine(chip: chip, line: line, activeLow: activeLow)
     }
 
-    private static let dayNames = ["sun": 1, "mon": 2, "tue": 3, "wed": 4, "thu": 5, "fri": 6, "sat": 7]
+    private static let dayNames = [
+        "sun": 1, "mon": 2, "tue": 3, "wed": 4, "thu": 5, "fri": 6, "sat": 7,
+        "sunday": 1, "monday": 2, "tuesday": 3, "wednesday": 4, "thursday": 5, "friday": 6, "saturday": 7,
+    ]
+
+    /// The text after `tag:` or `subject:` without the spaces around it; nil when nothing is left.
+    private static func named(_ text: Substring) -> String? {
+        let name = text.trimmingCharacters(in: .whitespaces)
+        return name.isEmpty ? nil : name
+    }
+
+    /// A calendar date written YYYY-MM-DD: `2026-02-30` and a two-digit year are not dates, and a
+    /// holiday that never comes would leave the door open on the day it was meant to close.
+    static func holiday(_ text: String) -> AccessSchedule.Day? {
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
+            parts.allSatisfy({ $0.allSatisfy(\.isASCII) }), let year = Int(parts[0]), let month = Int(parts[1]),
+            let day = Int(parts[2]), year >= 1970
+        else { return nil }
+        let components = DateComponents(calendar: Calendar(identifier: .gregorian), year: year, month: month, day: day)
+        guard components.isValidDate else { return nil }
+        return AccessSchedule.Day(year: year, month: month, day: day)
+    }
 
     private func schedule(_ s: ConfigReader) -> AccessSchedule? {
         let name = s.string("name") ?? s.path
@@ -297,10 +371,12 @@ extension FacegateConfiguration {
         let scope: AccessSchedule.Scope
         if scopeText == "everyone" {
             scope = .everyone
-        } else if scopeText.hasPrefix("tag:"), scopeText.count > 4 {
-            scope = .tag(String(scopeText.dropFirst(4)))
-        } else if scopeText.hasPrefix("subject:"), scopeText.count > 8 {
-            scope = .subject(String(scopeText.dropFirst(8)))
+        } else if scopeText.hasPrefix("tag:"), let tag = Self.named(scopeText.dropFirst(4)) {
+            scope = .tag(tag)
+        } else if scopeText.hasPrefix("subject:"), let subject = Self.named(scopeText.dropFirst(8)) {
+            // `subject: 1234` is subject 1234: a space kept in the id would match nobody, and a schedule
+            // that applies to nobody leaves its subject in at any hour.
+            scope = .subject(subject)
         } else {
             s.problem("must be everyone, tag:NAME or subject:ID", key: "applies_to")
             scope = .everyone
@@ -314,8 +390,8 @@ extension FacegateConfiguration {
         for w in s.list("windows") {
             var days = Set<Int>()
             for (index, day) in w.strings("days").enumerated() {
-                if let number = Self.dayNames[String(day.lowercased().prefix(3))] { days.insert(number) } else {
-                    w.problem("is not a day (mon ... sun)", key: "days[\(index)]")
+                if let number = Self.dayNames[day.lowercased()] { days.insert(number) } else {
+                    w.problem("is not a day (mon ... sun, or monday ... sunday)", key: "days[\(index)]")
                 }
             }
             if days.isEmpty { w.problem("needs at least one day", key: "days") }
@@ -335,11 +411,10 @@ extension FacegateConfiguration {
         if windows.isEmpty { s.problem("needs at least one window", key: "windows") }
         var holidays = Set<AccessSchedule.Day>()
         for (index, text) in s.strings("holidays").enumerated() {
-            let parts = text.split(separator: "-").compactMap { Int($0) }
-            if parts.count == 3, (1...12).contains(parts[1]), (1...31).contains(parts[2]) {
-                holidays.insert(.init(year: parts[0], month: parts[1], day: parts[2]))
+            if let holiday = Self.holiday(text) {
+                holidays.insert(holiday)
             } else {
-                s.problem("is not a date YYYY-MM-DD", key: "holidays[\(index)]")
+                s.problem("is not a calendar date YYYY-MM-DD", key: "holidays[\(index)]")
             }
         }
         s.rejectUnknownKeys()

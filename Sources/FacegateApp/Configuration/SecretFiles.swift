@@ -82,6 +82,7 @@ extension FacegateConfiguration {
         }
         let chosen = backend.chosen
         problems += chosen.missingSettings()
+        problems += type(of: chosen).doorSearchProblems(of: door)
         var secrets = chosen.secrets
         if offlineCache.enabled { secrets.append(("offline_cache.key", offlineCache.key)) }
         for (key, reference) in secrets {

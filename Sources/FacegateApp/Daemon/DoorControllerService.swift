@@ -281,6 +281,13 @@ public struct DoorControllerService: Service, CustomStringConvertible {
         let previous = running.current
         do {
             let next = try loadConfiguration()
+            // The door's policy is in the running backend's units (its scores, its threshold's scale); a
+            // policy for another backend would make every online decision an error until the restart.
+            guard next.backend.kind == configuration.backend.kind else {
+                logger.error("reload refused: backend.kind changes only at a restart; the running configuration is kept")
+                notifier.ready(status: "door \(previous.door.name): reload refused (backend.kind changes only at a restart); running the previous one")
+                return
+            }
             await pipeline.update(policy: next.doorPolicy)
             let needRestart = next.sectionsNeedingRestart(comparedWith: previous)
             running.current = next

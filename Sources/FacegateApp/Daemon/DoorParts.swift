@@ -144,6 +144,9 @@ public struct DoorParts: Sendable {
                 cache: cache, door: door, journal: journal, degradations: degradations, close: {})
         }
         let backend = configuration.backend
+        if let problem = type(of: backend.chosen).doorSearchProblems(of: configuration.door).first {
+            throw DaemonStartError(key: problem.path, problem.message)
+        }
         let opened = try backend.chosen.open(
             BackendOpening(
                 http: CloudHTTPPolicy(requestTimeout: backend.requestTimeout), environment: overrides.environment, logger: logger))

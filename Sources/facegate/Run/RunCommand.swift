@@ -67,7 +67,7 @@ struct RunCommand: AsyncParsableCommand {
         }
         let service = DoorControllerService(
             configuration: configuration, parts: parts, logger: logger,
-            loadConfiguration: { try FacegateConfiguration.load(path: path) })
+            loadConfiguration: { try FacegateConfiguration.load(path: path, refusingAnEmptyFile: true) })
         // The door's services, in one group with the signals: SIGTERM shuts them down in reverse start
         // order (frames, decisions, door, journal). A replay camera ending is a normal stop, not a failure.
         var groupConfiguration = ServiceGroupConfiguration(

@@ -57,6 +57,13 @@ public struct NeoCheckBackend: CloudBackend, Equatable {
         door.tags.isEmpty ? [] : [("tags", "NeoCheck has no tags: a door's search is narrowed by its face_list")]
     }
 
+    /// NeoCheck identifies within one face list: without one every search fails and every visit is an
+    /// error, a door that never opens while it looks configured.
+    static func doorSearchProblems(of door: FacegateConfiguration.Door) -> [ConfigProblem] {
+        guard (door.faceList ?? "").trimmingCharacters(in: .whitespaces).isEmpty else { return [] }
+        return [ConfigProblem(path: "door.face_list", message: "is needed: NeoCheck identifies within one face list (its id or name)")]
+    }
+
     func missingSettings() -> [ConfigProblem] {
         var problems: [ConfigProblem] = []
         if clientId == nil { problems.append(ConfigProblem(path: "backend.neocheck.client_id", message: "is needed")) }
