@@ -5,6 +5,9 @@ import Foundation
 public struct PolicyState: Sendable, Hashable {
     /// When each subject was last let in.
     public var lastGranted: [String: Date] = [:]
+    /// The same on the caller's steady clock (`steady`), which does not step with the wall clock; the
+    /// re-entry cooldown is measured on it when both visits have a reading.
+    public var lastGrantedSteady: [String: Duration] = [:]
 
     public init() {}
 
@@ -12,6 +15,7 @@ public struct PolicyState: Sendable, Hashable {
     public mutating func forget(olderThan age: Duration, at time: Date) {
         let seconds = age.timeInterval
         lastGranted = lastGranted.filter { time.timeIntervalSince($0.value) < seconds }
+        lastGrantedSteady = lastGrantedSteady.filter { lastGranted[$0.key] != nil }
     }
 }
 
@@ -26,9 +30,11 @@ public enum AccessPolicy {
     ///   - clockProblem: why `time` cannot be trusted (it disagrees with the cloud's time, or reads earlier
     ///     than decisions already made), nil when it can. While it is set nobody a schedule applies to is let in: whether their schedule admits them
     ///     now is unknown.
+    ///   - steady: the time of the visit on a clock that never steps (the pipeline's, from its start),
+    ///     for the re-entry cooldown; nil measures it on `time`.
     public static func evaluate(
         _ identification: Identification?, passedQualityGate: Bool, policy: DoorPolicy, state: inout PolicyState,
-        at time: Date, clockProblem: String? = nil
+        at time: Date, clockProblem: String? = nil, steady: Duration? = nil
     ) -> Decision {
         guard passedQualityGate else {
             return Decision(outcome: .deniedQuality, reason: "no face of the approach passed the quality gate")
@@ -43,9 +49,9 @@ public enum AccessPolicy {
                 outcome: .deniedOffline, reason: "the cloud is unreachable (\(failure)) and there is no offline cache",
                 offline: true)
         case .cloud(let candidates, let unit):
-            return decideOnline(candidates, unit: unit, policy: policy, state: &state, at: time, clockProblem: clockProblem)
+            return decideOnline(candidates, unit: unit, policy: policy, state: &state, at: time, clockProblem: clockProblem, steady: steady)
         case .offline(let candidates, let failure):
-            return decideOffline(candidates, cloudFailure: failure, policy: policy, state: &state, at: time, clockProblem: clockProblem)
+            return decideOffline(candidates, cloudFailure: failure, policy: policy, state: &state, at: time, clockProblem: clockProblem, steady: steady)
         }
     }
 
@@ -57,11 +63,11 @@ public enum AccessPolicy {
     /// second) cannot judge an answer that left them out.
     public static func evaluate(
         _ identification: Identification?, passedQualityGate: Bool, searchedUnder searched: DoorPolicy, current: DoorPolicy,
-        state: inout PolicyState, at time: Date, clockProblem: String? = nil
+        state: inout PolicyState, at time: Date, clockProblem: String? = nil, steady: Duration? = nil
     ) -> Decision {
         let before = state
         let decision = evaluate(
-            identification, passedQualityGate: passedQualityGate, policy: searched, state: &state, at: time, clockProblem: clockProblem)
+            identification, passedQualityGate: passedQualityGate, policy: searched, state: &state, at: time, clockProblem: clockProblem, steady: steady)
         guard decision.outcome.opensDoor, current != searched else { return decision }
         state = before
         // Only a cloud answer was cut at the floor; an offline match is judged by distance.
@@ -75,7 +81,7 @@ public enum AccessPolicy {
                 subjectId: decision.subjectId, bestScore: decision.bestScore, offline: decision.offline)
         }
         return evaluate(
-            identification, passedQualityGate: passedQualityGate, policy: current, state: &state, at: time, clockProblem: clockProblem)
+            identification, passedQualityGate: passedQualityGate, policy: current, state: &state, at: time, clockProblem: clockProblem, steady: steady)
     }
 
     /// The liveness stage's verdict as the door's rule: the denial of a visit judged a presentation
@@ -99,7 +105,7 @@ public enum AccessPolicy {
 
     private static func decideOnline(
         _ candidates: [MatchCandidate], unit: ScoreUnit, policy: DoorPolicy, state: inout PolicyState, at time: Date,
-        clockProblem: String?
+        clockProblem: String?, steady: Duration?
     ) -> Decision {
         guard unit == policy.scoreUnit else {
             return Decision(outcome: .error, reason: "scores in \(unit.rawValue) cannot be judged against a threshold in \(policy.scoreUnit.rawValue)")
@@ -143,12 +149,12 @@ public enum AccessPolicy {
             }
         }
         return applyRules(
-            to: decision, candidate: best, granted: .granted, policy: policy, state: &state, at: time, clockProblem: clockProblem)
+            to: decision, candidate: best, granted: .granted, policy: policy, state: &state, at: time, clockProblem: clockProblem, steady: steady)
     }
 
     private static func decideOffline(
         _ candidates: [MatchCandidate], cloudFailure: String, policy: DoorPolicy, state: inout PolicyState, at time: Date,
-        clockProblem: String?
+        clockProblem: String?, steady: Duration?
     ) -> Decision {
         var decision = Decision(
             outcome: .deniedOffline, reason: "", threshold: policy.offlineMaxDistance, scoreUnit: .descriptorDistance,
@@ -197,7 +203,7 @@ public enum AccessPolicy {
         }
         decision.subjectId = best.subjectId
         var decided = applyRules(
-            to: decision, candidate: best, granted: .grantedOffline, policy: policy, state: &state, at: time, clockProblem: clockProblem)
+            to: decision, candidate: best, granted: .grantedOffline, policy: policy, state: &state, at: time, clockProblem: clockProblem, steady: steady)
         // Why the door decided offline belongs in the record of every offline decision.
         decided.reason = "the cloud is unreachable (\(cloudFailure)); " + decided.reason
         return decided
@@ -206,7 +212,7 @@ public enum AccessPolicy {
     /// Deny list, schedules and re-entry, the same online and offline.
     private static func applyRules(
         to identified: Decision, candidate: MatchCandidate, granted: Decision.Outcome, policy: DoorPolicy,
-        state: inout PolicyState, at time: Date, clockProblem: String?
+        state: inout PolicyState, at time: Date, clockProblem: String?, steady: Duration?
     ) -> Decision {
         var decision = identified
         let subject = candidate.subjectId
@@ -226,7 +232,16 @@ public enum AccessPolicy {
             decision.reason = "subject \(subject) is outside schedule \(schedules.map(\.name).joined(separator: ", "))"
             return decision
         }
-        if policy.reentryCooldown > .zero, let last = state.lastGranted[subject] {
+        // On the steady clock when the caller reads one: the wall clock may have stepped either way (a
+        // step forward, NTP spoofed say, would otherwise end the cooldown at once).
+        if policy.reentryCooldown > .zero, let steady, let last = state.lastGrantedSteady[subject] {
+            let since = steady - last
+            guard since >= policy.reentryCooldown else {
+                decision.outcome = .deniedReentry
+                decision.reason = "subject \(subject) was let in \(format(max(0, since.timeInterval))) s ago, within the re-entry cooldown"
+                return decision
+            }
+        } else if policy.reentryCooldown > .zero, let last = state.lastGranted[subject] {
             let cooldown = policy.reentryCooldown.timeInterval
             let since = time.timeIntervalSince(last)
             // A last grant in the future means the clock stepped back: how long ago it really was is
@@ -250,6 +265,7 @@ public enum AccessPolicy {
             ? "subject \(subject) matched the offline cache at distance \(format(candidate.score))"
             : "subject \(subject) matched with score \(format(candidate.score))"
         state.lastGranted[subject] = time
+        state.lastGrantedSteady[subject] = steady
         return decision
     }
 

@@ -308,6 +308,29 @@ struct ClockWitnessPipelineTests {
         #expect(decisions.map(\.outcome) == [.grantedOffline, .deniedOffline], "\(decisions.map(\.reason))")
         #expect(decisions.last?.reason.contains("newest journaled decision") == true)
     }
+
+    /// The wall clock steps an hour forward between one person's two visits (a spoofed NTP server, and
+    /// no cloud time to catch it): the re-entry cooldown is measured on the pipeline's steady clock, so
+    /// the second visit, moments after the first, is still within it.
+    @Test func aClockSteppedForwardDoesNotEndTheReentryCooldown() async throws {
+        let lines = SimulatedDoorLines(logger: Self.quiet)
+        let door = try DoorController(lines: lines, timing: DoorTiming(unlockDuration: .milliseconds(50)), logger: Self.quiet)
+        let doorTask = Task { try await door.run() }
+        defer { doorTask.cancel() }
+        let journal = MemoryJournal()
+        var policy = Self.policy
+        policy.reentryCooldown = .seconds(30)
+        let pipeline = GatePipeline(
+            source: TwoApproaches(), analyzer: ScriptedAnalyzer(),
+            search: HeldCloud(candidates: [MatchCandidate(subjectId: "staff-3", score: 9000, tags: ["staff"])], released: true),
+            offline: nil, door: door, journal: journal, policy: policy,
+            settings: .init(door: "witness", approach: ApproachConfiguration(settleFrames: 3), decisionDeadline: .seconds(5)),
+            logger: Self.quiet, now: { Date().addingTimeInterval(journal.decisions.isEmpty ? 0 : 3600) })
+        try await pipeline.run()
+        let decisions = journal.decisions
+        #expect(decisions.map(\.decision.outcome) == [.granted, .deniedReentry], "\(decisions.map(\.decision.reason))")
+        #expect(decisions.count == 2 && decisions[1].time.timeIntervalSince(decisions[0].time) > 3000, "the wall clock did step")
+    }
 }
 
 /// The held-cloud scene twice, a minute apart: one person's two visits.

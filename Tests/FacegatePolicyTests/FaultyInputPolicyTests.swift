@@ -102,6 +102,23 @@ struct FaultyInputPolicyTests {
         #expect(decide(cloud(("bob", 9000)), policy: door, state: &state, at: stepped).outcome == .granted)
     }
 
+    /// The wall clock stepped an hour forward (NTP spoofed, say): on it, the last grant was an hour ago
+    /// and the cooldown over. Measured on the steady clock the pipeline gives, it is 10 s ago.
+    @Test func clockSteppedForwardKeepsTheReentryCooldownOnTheSteadyClock() {
+        var door = Self.nec
+        door.reentryCooldown = .seconds(30)
+        var state = PolicyState()
+        func visit(at wall: Date, steady seconds: Int64) -> Decision.Outcome {
+            AccessPolicy.evaluate(
+                cloud(("alice", 9000)), passedQualityGate: true, policy: door, state: &state, at: wall, steady: .seconds(seconds)
+            ).outcome
+        }
+        #expect(visit(at: Self.now, steady: 100) == .granted)
+        #expect(visit(at: Self.now + 3600, steady: 110) == .deniedReentry)
+        #expect(visit(at: Self.now - 3600, steady: 120) == .deniedReentry, "nor a step back")
+        #expect(visit(at: Self.now + 3600, steady: 131) == .granted)
+    }
+
     @Test func clockSteppedBackWithoutACooldownChangesNothing() {
         var state = PolicyState()
         #expect(decide(cloud(("alice", 9000)), policy: Self.nec, state: &state, at: Self.now).outcome == .granted)

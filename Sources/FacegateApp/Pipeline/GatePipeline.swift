@@ -128,6 +128,9 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
     private let descriptorQueue = BlockingWorkQueue(label: "facegate.descriptor")
     private let now: @Sendable () -> Date
     private let clock: PipelineClock
+    /// Where the policy's steady clock starts: the re-entry cooldown is measured on `clock`, which does
+    /// not step when the wall clock does.
+    private let steadyOrigin: PipelineClock.Instant
     private var policy: DoorPolicy
     private var policyState = PolicyState()
     private var cloudHealth: CloudHealth<PipelineClock.Instant>
@@ -196,6 +199,7 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
         self.logger = logger
         self.now = now
         self.clock = clock
+        steadyOrigin = clock.now
         cloudHealth = CloudHealth(retryInterval: settings.cloudRetryInterval, hasProbe: search is any CloudReachability)
     }
 
@@ -590,7 +594,7 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
             refusal
             ?? AccessPolicy.evaluate(
                 lookup.identification, passedQualityGate: visit.passedQualityGate, searchedUnder: searched, current: policy,
-                state: &policyState, at: time, clockProblem: untrustedClock)
+                state: &policyState, at: time, clockProblem: untrustedClock, steady: steadyOrigin.duration(to: policyStart))
         latencies.policy = elapsed(since: policyStart)
         latencies.total = elapsed(since: visitReady)
         statistics.decisions[decision.outcome, default: 0] += 1
