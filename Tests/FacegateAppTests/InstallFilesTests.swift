@@ -24,6 +24,15 @@ struct InstallFilesTests {
         }
     }
 
+    /// After every stop, kill -9 included, the relay is driven to rest (`facegate door rest`): some chips
+    /// keep driving a freed output at its last level. The package's unit keeps it (scripts/package checks).
+    @Test func theUnitRestsTheRelayAfterEveryStop() throws {
+        let unit = try text("systemd/facegate.service")
+        #expect(unit.contains("\nExecStopPost=-/usr/local/bin/facegate door rest --config /etc/facegate/facegate.yaml\n"))
+        let package = try text("scripts/package")
+        #expect(package.contains("'ExecStopPost=-/usr/bin/facegate door rest'"))
+    }
+
     @Test func udevRuleGivesTheGPIOGroupTheChipsAndSetupInstallsIt() throws {
         let rule = try text("etc/udev/60-facegate-gpio.rules")
         let active = rule.split(separator: "\n").filter { !$0.hasPrefix("#") && !$0.trimmingCharacters(in: .whitespaces).isEmpty }

@@ -32,6 +32,29 @@ import Testing
         return Run(status: run.status, output: run.output, errors: run.errors)
     }
 
+    /// `door rest`, the unit's ExecStopPost: only `door.relay` is read, so a file the daemon refuses for
+    /// a problem elsewhere still finds its relay; a relay it cannot drive is said by its key, never the
+    /// chip the file names. (Driving a real relay: HIL `11-relay-rest`.)
+    @Test func doorRestReadsTheRelayAloneAndNamesNoChip() throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let file = folder.file("facegate.yaml")
+        func rest(_ yaml: String) throws -> Run {
+            try yaml.write(toFile: file, atomically: true, encoding: .utf8)
+            return try run(["door", "rest", "--config", file])
+        }
+        let simulated = try rest("door: {threshold: twelve}\n")
+        #expect(simulated.status == 0, "\(simulated.errors)")
+        #expect(simulated.output.contains("nothing to rest"))
+        let missingChip = try rest("door:\n  threshold: twelve\n  relay: {chip: gpiochip-marker-41, line: relay}\n")
+        #expect(missingChip.status == 1)
+        #expect(missingChip.errors.contains("door.relay"), "\(missingChip.errors)")
+        #expect(!missingChip.errors.contains("marker") && !missingChip.output.contains("marker"), "\(missingChip.errors)")
+        let noLine = try rest("door:\n  relay: {chip: gpiochip0}\n")
+        #expect(noLine.status == 78)
+        #expect(noLine.errors.contains("door.relay.line"), "\(noLine.errors)")
+    }
+
     @Test func facesPrintsOneLinePerImageAndFailsOnAnUnreadableOne() throws {
         let good = Self.testData.appendingPathComponent("faces/matt_damon/01.jpg").path
         let none = Self.testData.appendingPathComponent("faces/_noface/01.jpg").path

@@ -364,6 +364,10 @@ t_sigkill_restart() {
         sleep 0.2
     done
     say "restarted as $(prop MainPID) (was $pid), NRestarts=$(prop NRestarts), relay locked in $samples samples"
+    # ExecStopPost drove the relay to rest after the kill (gpio-sim lets a freed line fall to its pull
+    # anyway; a chip that keeps a freed output's level needs this).
+    journal_since $work/cursor-restart | grep -q '^relay rested' \
+        || fail "the relay was not rested after the kill: $(journal_since $work/cursor-restart | grep -i 'rest' | tail -3)"
     [ "$(prop NRestarts)" = $((restarts + 1)) ] || fail "NRestarts=$(prop NRestarts), expected $((restarts + 1))"
     [ "$(prop SubState)" = running ] || fail "SubState=$(prop SubState)"
     [ "$(prop WatchdogUSec)" = 2min ] || fail "WatchdogUSec=$(prop WatchdogUSec) after the restart, expected the drop-in's 2min"

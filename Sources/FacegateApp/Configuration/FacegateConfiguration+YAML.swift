@@ -55,6 +55,25 @@ extension FacegateConfiguration {
         return try FacegateConfiguration(yaml: text, file: path, fileIsPrivate: SecretFiles.isPrivate(path: path))
     }
 
+    /// The relay's line alone, for `facegate door rest` once the daemon has stopped. Read even from a file
+    /// the daemon would refuse for a problem elsewhere: a bad edit may be what stopped it, and the door
+    /// must rest all the same. Nil when the file names no relay (the door is simulated).
+    public static func relayToRest(path: String) throws(ConfigError) -> GPIOLine? {
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            throw ConfigError(file: path, problems: [ConfigProblem(path: "", message: "cannot be read as UTF-8 text")])
+        }
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: text)
+        } catch {
+            throw ConfigError(file: path, problems: [Self.syntaxProblem(error, in: text)])
+        }
+        let door = ConfigReader(node: root?.mapping?["door"], path: "door")
+        let relay = gpioLine(door.scoped("relay"))
+        if !door.problems.isEmpty { throw ConfigError(file: path, problems: door.problems) }
+        return relay
+    }
+
     /// No document, or one that is only `null`.
     static func holdsNoSettings(_ yaml: String) -> Bool {
         do {
@@ -271,12 +290,12 @@ extension FacegateConfiguration {
     private mutating func readDoor(_ d: ConfigReader) {
         door.name = d.string("name", default: door.name)
         if door.name.isEmpty || door.name.contains(where: { $0.isNewline }) { d.problem("must be a non-empty single line", key: "name") }
-        door.relay = gpioLine(d.scoped("relay"))
+        door.relay = Self.gpioLine(d.scoped("relay"))
         door.pulse = d.seconds("pulse_seconds", default: door.pulse, in: 0.05...60)
         door.failSafe = d.bool("fail_safe", default: door.failSafe)
-        door.contact = gpioLine(d.scoped("contact"))
+        door.contact = Self.gpioLine(d.scoped("contact"))
         door.heldOpenAfter = d.seconds("held_open_seconds", default: door.heldOpenAfter, in: 1...3600)
-        door.exitButton = gpioLine(d.scoped("exit_button"))
+        door.exitButton = Self.gpioLine(d.scoped("exit_button"))
         checkDoorWiring(d)
         door.tags = d.strings("tags")
         door.faceList = d.string("face_list")
@@ -329,7 +348,7 @@ extension FacegateConfiguration {
         return chip(a.chip) == chip(b.chip) && a.line == b.line
     }
 
-    private func gpioLine(_ g: ConfigReader) -> GPIOLine? {
+    private static func gpioLine(_ g: ConfigReader) -> GPIOLine? {
         guard g.isPresent else { return nil }
         let chip = g.string("chip")
         let line = g.string("line")

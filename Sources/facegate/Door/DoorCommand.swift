@@ -1,4 +1,5 @@
 import ArgumentParser
+import FacegateApp
 import FacegateCore
 import FacegateDoor
 import Foundation
@@ -12,7 +13,7 @@ struct DoorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "door",
         abstract: "Pulse the door relay and watch the door contact over GPIO; unlock through the running daemon.",
-        subcommands: [DoorPulse.self, DoorWatch.self, DoorBenchmark.self, DoorUnlock.self]
+        subcommands: [DoorPulse.self, DoorWatch.self, DoorBenchmark.self, DoorUnlock.self, DoorRest.self]
     )
 }
 
@@ -31,6 +32,48 @@ struct RelayOptions: ParsableArguments {
     var failSafe = false
 
     func address() -> GPIOLineAddress { GPIOLineAddress(chip: chip, line: line, activeLow: activeLow) }
+}
+
+/// The unit's `ExecStopPost=`, after every stop of the daemon, a crash or `kill -9` included: the kernel
+/// frees a dead process's lines, but some chips (I2C expanders among them) keep driving a freed output at
+/// its last level, so a strike energised mid-pulse would stay unlocked until the next start, and for
+/// good if that start is refused. This drives the relay de-energised, its resting level (locked for a
+/// fail-secure strike, open for a fail-safe maglock, as when facegate dies), and lets it go.
+struct DoorRest: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rest",
+        abstract: "Drive the configured relay de-energised (its resting level) and let it go; the unit runs this after every stop.")
+
+    @Option(help: "The door's configuration file: only door.relay is read, so a problem elsewhere in it does not stop this.")
+    var config = "/etc/facegate/facegate.yaml"
+
+    func run() throws {
+        let relay: FacegateConfiguration.GPIOLine?
+        do {
+            relay = try FacegateConfiguration.relayToRest(path: config)
+        } catch {
+            FileHandle.standardError.write(Data("facegate door rest: \(error.description)\n".utf8))
+            throw ExitCode(78)
+        }
+        guard let relay else {
+            print("no relay configured (the door is simulated): nothing to rest")
+            return
+        }
+        do {
+            // Requested fail-secure: at its de-energised level from the first instant, whichever way the
+            // door is wired; release() drives that level again before letting the line go.
+            let lines = try GPIODDoorLines(
+                configuration: .init(
+                    relay: GPIOLineAddress(chip: relay.chip, line: relay.line, activeLow: relay.activeLow), failMode: .secure,
+                    consumer: "facegate-rest"))
+            lines.release()
+        } catch {
+            // Said by its key, never the chip or line the file names (this reaches the journal).
+            FileHandle.standardError.write(Data("facegate door rest: door.relay: \(error.message)\n".utf8))
+            throw ExitCode(1)
+        }
+        print("relay rested: de-energised and released")
+    }
 }
 
 struct DoorPulse: AsyncParsableCommand {

@@ -1,0 +1,60 @@
+# timeout: 120
+# `facegate door rest`, the unit's ExecStopPost (after every stop, kill -9 included): drives the relay to
+# its resting level, de-energised, and lets it go. The kernel frees a dead process's line, but some chips
+# keep driving a freed output at its last level; gpio-sim is not one of them (a freed line falls to its
+# pull, whatever was driven), so the test reads what `door rest` drove from the kernel's gpio tracepoint.
+gpio_sim_chip door relay contact exit
+tracing=/sys/kernel/tracing
+[ -d $tracing/events ] || mount -t tracefs none $tracing || fail "cannot mount tracefs"
+[ -d $tracing/events/gpio/gpio_value ] || fail "the kernel has no gpio_value tracepoint"
+base=$(cat $(dirname $SIM_DIR)/gpio/gpiochip*/base 2>/dev/null) || fail "no base for $SIM_CHIP"
+relay_gpio=$base
+work=/tmp/relay-rest
+rm -rf $work && mkdir -p $work
+# (Enabled already when 09 ran before: then this changes nothing. See 09 on toggling it.)
+echo 1 >$tracing/events/gpio/gpio_value/enable
+echo 1 >$tracing/tracing_on
+trap 'echo 0 >$tracing/tracing_on' EXIT
+runs=0
+
+# `facegate door rest` on a file whose `door:` section is $1; sets `code` and `driven` (the levels it
+# drove on the relay, in order).
+rest() {
+    printf 'door:\n%s\n' "$1" >$work/facegate.yaml
+    runs=$((runs + 1))
+    mark="facegate-relay-rest-run-$runs"
+    echo "$mark" >$tracing/trace_marker
+    facegate door rest --config $work/facegate.yaml >$work/rest.log 2>&1
+    code=$?
+    driven=$(sed -n "/$mark\$/,\$p" $tracing/trace | grep -o "gpio_value: *$relay_gpio set [01]" | sed 's/.* set //' | tr '\n' ' ')
+    ! grep -q -e "$SIM_CHIP" $work/rest.log || fail "run $runs: the output names the chip: $(cat $work/rest.log)"
+}
+
+# A strike (fail-secure), active-high: de-energised is 0, at the request and again at the release.
+rest "  relay: {chip: $SIM_CHIP, line: relay}"
+expect_eq "$code" 0 "fail-secure: exit status ($(cat $work/rest.log))"
+grep -q "relay rested" $work/rest.log || fail "fail-secure: $(cat $work/rest.log)"
+expect_eq "$driven" "0 0 " "fail-secure: the levels driven"
+echo "fail-secure: driven $driven"
+# A maglock (fail-safe) on an active-low driver: de-energised is a high line (it rests open, as when
+# facegate dies); never driven low, which would energise it.
+rest "  relay: {chip: $SIM_CHIP, line: relay, active_low: true}
+  fail_safe: true"
+expect_eq "$code" 0 "fail-safe active-low: exit status ($(cat $work/rest.log))"
+expect_eq "$driven" "1 1 " "fail-safe active-low: the levels driven"
+echo "fail-safe active-low: driven $driven"
+# A file the daemon refuses for a problem elsewhere (a bad edit may be what stopped it): rested all the same.
+rest "  relay: {chip: $SIM_CHIP, line: relay}
+  threshold: twelve"
+expect_eq "$code" 0 "a file refused elsewhere: exit status ($(cat $work/rest.log))"
+expect_eq "$driven" "0 0 " "a file refused elsewhere: the levels driven"
+# The relay held by a running facegate: refused, never driven (ExecStopPost runs once the daemon is gone).
+facegate door pulse --chip "$SIM_CHIP" --line relay --ms 600000 >/dev/null 2>&1 &
+pulse=$!
+wait_for_value $SIM_DIR/sim_gpio0/value 100 1 || fail "the pulse never unlocked"
+rest "  relay: {chip: $SIM_CHIP, line: relay}"
+kill $pulse; wait $pulse 2>/dev/null
+expect_eq "$code" 1 "a relay held elsewhere: exit status ($(cat $work/rest.log))"
+grep -q "door.relay" $work/rest.log || fail "a relay held elsewhere: not said by its key: $(cat $work/rest.log)"
+expect_eq "$driven" "" "a relay held elsewhere: the levels driven"
+echo "held elsewhere: refused ($(cut -c1-120 $work/rest.log))"
