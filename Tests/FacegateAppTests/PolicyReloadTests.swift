@@ -118,4 +118,18 @@ struct PolicyReloadTests {
         #expect(await reloadable.pipeline.currentPolicy.denyList == ["s-13", "s-14"], "a reload on the same backend is taken")
     }
 
+
+    /// What a reload names as waiting for a restart: the offline limit and margin apply live (they are
+    /// the policy's), the cache's other keys do not.
+    @Test func theOfflineLimitAndMarginApplyLiveAndTheCachesOtherKeysWait() {
+        let running = FacegateConfiguration()
+        var reloaded = running
+        reloaded.offlineCache.maxDistance = 0.3
+        reloaded.offlineCache.minimumMargin = 0.1
+        #expect(reloaded.sectionsNeedingRestart(comparedWith: running).isEmpty)
+        #expect(reloaded.doorPolicy.offlineMaxDistance == 0.3)
+        reloaded.offlineCache.maxEntries = 5
+        #expect(reloaded.sectionsNeedingRestart(comparedWith: running) == ["offline_cache"])
+    }
+
 }

@@ -135,6 +135,9 @@ import FacegateTesting
         kill(process.processIdentifier, SIGHUP)
         let reloaded = try #require(notify.waitFor("READY=1", seconds: 15), "no answer to a valid reload")
         #expect(reloaded.last?.contains("configuration reloaded") == true)
+        // The same file again: what waits for a restart is named again (it still is not in force).
+        kill(process.processIdentifier, SIGHUP)
+        #expect(notify.waitFor("READY=1", seconds: 15) != nil, "no answer to the second reload")
 
         kill(process.processIdentifier, SIGTERM)
         #expect(notify.waitFor("STOPPING=1", seconds: 15) != nil)
@@ -143,6 +146,7 @@ import FacegateTesting
         let text = logText()
         #expect(text.contains("reload refused"))
         #expect(text.contains("take effect at the next restart") && text.contains("sections=approach"))
+        #expect(text.components(separatedBy: "sections=approach").count == 3, "named at both reloads: \(text)")
         #expect(text.contains("<5>stopped"))
         // In order: the pipeline stops first, the parts (the cloud client) close last.
         let lines = text.split(separator: "\n")

@@ -289,7 +289,9 @@ public struct DoorControllerService: Service, CustomStringConvertible {
                 return
             }
             await pipeline.update(policy: next.doorPolicy)
-            let needRestart = next.sectionsNeedingRestart(comparedWith: previous)
+            // Against what runs, the start-up configuration: a second reload of the same file still names
+            // what the first one could not apply.
+            let needRestart = next.sectionsNeedingRestart(comparedWith: configuration)
             running.current = next
             if needRestart.isEmpty {
                 logger.notice("configuration reloaded")
@@ -327,6 +329,10 @@ extension FacegateConfiguration {
         if motion != other.motion { sections.append("motion") }
         if liveness != other.liveness { sections.append("liveness") }
         if backend != other.backend { sections.append("backend") }
+        // The offline limit and margin are the policy's, applied live like the door's.
+        var offlineCache = self.offlineCache
+        offlineCache.maxDistance = other.offlineCache.maxDistance
+        offlineCache.minimumMargin = other.offlineCache.minimumMargin
         if offlineCache != other.offlineCache { sections.append("offline_cache") }
         if journal != other.journal { sections.append("journal") }
         if logging != other.logging { sections.append("logging") }
