@@ -273,6 +273,27 @@ struct ConfigurationSafetyTests {
         #expect(problems("door:\n  fail_safe: false") == nil)
     }
 
+    /// An exit button wired active-low needs a pull-up; a line without one of its own (an I2C expander's,
+    /// say) floats, and every edge of the noise was a request to exit. The inputs take a `bias`; the relay,
+    /// whose level is driven, does not. (Applied by a real chip: HIL `04-contact-events`.)
+    @Test func theDoorsInputsTakeABiasAndTheRelayDoesNot() throws {
+        let config = try FacegateConfiguration(
+            yaml: """
+                door:
+                  relay: {chip: gpiochip0, line: "5"}
+                  contact: {chip: gpiochip0, line: "6", bias: pull-down}
+                  exit_button: {chip: gpiochip0, line: "7", active_low: true, bias: pull-up}
+                """)
+        #expect(config.door.exitButton?.bias == .pullUp)
+        #expect(config.door.contact?.bias == .pullDown)
+        #expect(config.door.relay?.bias == .asIs)
+        let relay = try #require(problems("door:\n  relay: {chip: gpiochip0, line: \"5\", bias: pull-up}"))
+        #expect(relay.problems.map(\.path) == ["door.relay.bias"])
+        let wrong = try #require(problems("door:\n  relay: {chip: gpiochip0, line: \"5\"}\n  contact: {chip: gpiochip0, line: \"6\", bias: up}"))
+        #expect(wrong.problems.map(\.path) == ["door.contact.bias"])
+        #expect(wrong.problems.first?.message.contains("pull-up") == true)
+    }
+
     /// The unit runs the daemon in / with a read-only root: a relative journal would not open and the
     /// door would decide unrecorded.
     @Test func theJournalAndCacheNeedAbsolutePaths() throws {

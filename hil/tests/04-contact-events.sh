@@ -19,3 +19,16 @@ grep -q '"event":"requestToExit"' /tmp/watch.log || fail "request-to-exit not lo
 grep -q '"event":"locked"' /tmp/watch.log || fail "locking not logged"
 grep -q forcedOpen /tmp/watch.log && fail "an authorised opening was reported forced"
 expect_eq "$(cat $SIM_DIR/sim_gpio0/value)" 0 "relay after watch ended"
+
+# An exit button wired active-low to a line with no pull-up of its own: requested with `bias: pull-up`
+# (`--bias pull-up` here), the chip pulls it up, so it rests released; without it the line would float,
+# here held low by the sim's pull-down, and read as pressed.
+echo pull-down >$SIM_DIR/sim_gpio2/pull
+facegate door watch --chip "$SIM_CHIP" --contact contact --exit-button exit --exit-active-low --bias pull-up \
+    >/tmp/watch-bias.log 2>&1 &
+watch=$!
+wait_for_value $SIM_DIR/sim_gpio2/value 50 1 || fail "the exit button's pull-up was not applied: value $(cat $SIM_DIR/sim_gpio2/value)"
+sleep 1
+kill $watch; wait $watch 2>/dev/null
+grep -q requestToExit /tmp/watch-bias.log && fail "a pulled-up, active-low exit button read as pressed: $(cat /tmp/watch-bias.log)"
+echo "exit button pulled up by its bias: released"

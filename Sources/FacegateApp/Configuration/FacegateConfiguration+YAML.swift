@@ -69,7 +69,7 @@ extension FacegateConfiguration {
             throw ConfigError(file: path, problems: [Self.syntaxProblem(error, in: text)])
         }
         let door = ConfigReader(node: root?.mapping?["door"], path: "door")
-        let relay = gpioLine(door.scoped("relay"))
+        let relay = gpioLine(door.scoped("relay"), isInput: false)
         if !door.problems.isEmpty { throw ConfigError(file: path, problems: door.problems) }
         return relay
     }
@@ -290,12 +290,12 @@ extension FacegateConfiguration {
     private mutating func readDoor(_ d: ConfigReader) {
         door.name = d.string("name", default: door.name)
         if door.name.isEmpty || door.name.contains(where: { $0.isNewline }) { d.problem("must be a non-empty single line", key: "name") }
-        door.relay = Self.gpioLine(d.scoped("relay"))
+        door.relay = Self.gpioLine(d.scoped("relay"), isInput: false)
         door.pulse = d.seconds("pulse_seconds", default: door.pulse, in: 0.05...60)
         door.failSafe = d.bool("fail_safe", default: door.failSafe)
-        door.contact = Self.gpioLine(d.scoped("contact"))
+        door.contact = Self.gpioLine(d.scoped("contact"), isInput: true)
         door.heldOpenAfter = d.seconds("held_open_seconds", default: door.heldOpenAfter, in: 1...3600)
-        door.exitButton = Self.gpioLine(d.scoped("exit_button"))
+        door.exitButton = Self.gpioLine(d.scoped("exit_button"), isInput: true)
         checkDoorWiring(d)
         door.tags = d.strings("tags")
         door.faceList = d.string("face_list")
@@ -348,16 +348,18 @@ extension FacegateConfiguration {
         return chip(a.chip) == chip(b.chip) && a.line == b.line
     }
 
-    private static func gpioLine(_ g: ConfigReader) -> GPIOLine? {
+    private static func gpioLine(_ g: ConfigReader, isInput: Bool) -> GPIOLine? {
         guard g.isPresent else { return nil }
         let chip = g.string("chip")
         let line = g.string("line")
         let activeLow = g.bool("active_low", default: false)
+        let bias = g.choice("bias", default: GPIOLine.Bias.asIs)
+        if !isInput, bias != .asIs { g.problem("is for inputs: the relay's level is driven, its rest set by the board", key: "bias") }
         if chip == nil { g.problem("is needed", key: "chip") }
         if line == nil { g.problem("is needed (a line name or offset)", key: "line") }
         g.rejectUnknownKeys()
         guard let chip, let line else { return nil }
-        return GPIOLine(chip: chip, line: line, activeLow: activeLow)
+        return GPIOLine(chip: chip, line: line, activeLow: activeLow, bias: bias)
     }
 
     private static let dayNames = [

@@ -84,16 +84,29 @@ public struct FacegateConfiguration: Sendable, Equatable {
     }
 
     public struct GPIOLine: Sendable, Equatable {
+        /// The pull an input line is requested with (`bias`).
+        public enum Bias: String, Sendable, Equatable, CaseIterable {
+            /// Whatever the board and the chip give it (the default).
+            case asIs = "as-is"
+            case pullUp = "pull-up"
+            case pullDown = "pull-down"
+            case disabled
+        }
+
         /// A chip name (gpiochip0), path (/dev/gpiochip0) or label.
         public var chip: String
         /// A line name or offset.
         public var line: String
         public var activeLow: Bool
+        /// Inputs only (contact, exit button): a button wired active-low to a line with no pull-up of its
+        /// own floats, and every edge of the noise would be a request to exit.
+        public var bias: Bias
 
-        public init(chip: String, line: String, activeLow: Bool = false) {
+        public init(chip: String, line: String, activeLow: Bool = false, bias: Bias = .asIs) {
             self.chip = chip
             self.line = line
             self.activeLow = activeLow
+            self.bias = bias
         }
     }
 

@@ -239,7 +239,14 @@ public struct DoorParts: Sendable {
             return SimulatedDoorLines(logger: logger)
         }
         func address(_ line: FacegateConfiguration.GPIOLine) -> GPIOLineAddress {
-            GPIOLineAddress(chip: line.chip, line: line.line, activeLow: line.activeLow)
+            let bias: GPIOLineAddress.Bias =
+                switch line.bias {
+                case .asIs: .asIs
+                case .pullUp: .pullUp
+                case .pullDown: .pullDown
+                case .disabled: .disabled
+                }
+            return GPIOLineAddress(chip: line.chip, line: line.line, activeLow: line.activeLow, bias: bias)
         }
         do {
             return try GPIODDoorLines(

@@ -121,6 +121,9 @@ struct DoorWatch: AsyncParsableCommand {
     @Flag(help: "The exit button reads low when pressed.")
     var exitActiveLow = false
 
+    @Option(help: "Pull for the contact and exit button lines: as-is (the board's), pull-up, pull-down or disabled.")
+    var bias: InputBias = .asIs
+
     @Option(help: "Relay line, to unlock on an exit request; without it the relay is not touched.")
     var relay: String?
 
@@ -145,8 +148,8 @@ struct DoorWatch: AsyncParsableCommand {
             configuration: .init(
                 relay: relay.map { GPIOLineAddress(chip: chip, line: $0, activeLow: relayActiveLow) },
                 failMode: relayFailSafe ? .safe : .secure,
-                contact: GPIOLineAddress(chip: chip, line: contact, activeLow: contactActiveLow),
-                exitButton: exitButton.map { GPIOLineAddress(chip: chip, line: $0, activeLow: exitActiveLow) }))
+                contact: GPIOLineAddress(chip: chip, line: contact, activeLow: contactActiveLow, bias: bias.address),
+                exitButton: exitButton.map { GPIOLineAddress(chip: chip, line: $0, activeLow: exitActiveLow, bias: bias.address) }))
         // An opening is authorised while the relay is unlocked (and for the contact's settle time after).
         let timing = DoorTiming(
             unlockDuration: .milliseconds(Int64(unlockSeconds * 1000)), heldOpenAfter: .milliseconds(Int64(heldOpenSeconds * 1000)),
@@ -226,5 +229,22 @@ struct DoorBenchmark: AsyncParsableCommand {
 
     static func read(_ path: String) -> String {
         (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+    }
+}
+
+/// `--bias` of `door watch`, in the configuration's words.
+enum InputBias: String, ExpressibleByArgument, CaseIterable {
+    case asIs = "as-is"
+    case pullUp = "pull-up"
+    case pullDown = "pull-down"
+    case disabled
+
+    var address: GPIOLineAddress.Bias {
+        switch self {
+        case .asIs: .asIs
+        case .pullUp: .pullUp
+        case .pullDown: .pullDown
+        case .disabled: .disabled
+        }
     }
 }
