@@ -53,8 +53,24 @@ facegate door pulse --chip "$SIM_CHIP" --line relay --ms 600000 >/dev/null 2>&1 
 pulse=$!
 wait_for_value $SIM_DIR/sim_gpio0/value 100 1 || fail "the pulse never unlocked"
 rest "  relay: {chip: $SIM_CHIP, line: relay}"
-kill $pulse; wait $pulse 2>/dev/null
+kill $pulse; wait $pulse 2>/dev/null || true
 expect_eq "$code" 1 "a relay held elsewhere: exit status ($(cat $work/rest.log))"
 grep -q "door.relay" $work/rest.log || fail "a relay held elsewhere: not said by its key: $(cat $work/rest.log)"
 expect_eq "$driven" "" "a relay held elsewhere: the levels driven"
 echo "held elsewhere: refused ($(cut -c1-120 $work/rest.log))"
+
+# `facegate door pulse` stopped mid-pulse (SIGTERM here; Ctrl-C is SIGINT): it locks the door again before
+# it exits (status 130), rather than leaving the relay to the chip.
+facegate door pulse --chip "$SIM_CHIP" --line relay --ms 600000 >$work/pulse.log 2>&1 &
+pulse=$!
+wait_for_value $SIM_DIR/sim_gpio0/value 100 1 || fail "the pulse never unlocked"
+echo facegate-relay-rest-stopped-pulse >$tracing/trace_marker
+kill -TERM $pulse
+wait $pulse
+code=$?
+driven=$(sed -n "/facegate-relay-rest-stopped-pulse\$/,\$p" $tracing/trace | grep -o "gpio_value: *$relay_gpio set [01]" | sed 's/.* set //' | tr '\n' ' ')
+expect_eq "$code" 130 "a stopped pulse: exit status ($(cat $work/pulse.log))"
+case "$driven" in 0*) ;; *) fail "a stopped pulse: not locked again: driven '$driven'" ;; esac
+! echo "$driven" | grep -q 1 || fail "a stopped pulse: driven '$driven'"
+grep -q "locked again" $work/pulse.log || fail "a stopped pulse: $(cat $work/pulse.log)"
+echo "stopped pulse: locked again, driven $driven"

@@ -4,6 +4,7 @@ import FacegateCore
 import FacegateDoor
 import Foundation
 import Logging
+import UnixSignals
 
 #if canImport(Glibc)
 import Glibc
@@ -93,12 +94,39 @@ struct DoorPulse: AsyncParsableCommand {
             lines: lines, timing: DoorTiming(unlockDuration: .milliseconds(ms)), logger: Logger(label: "facegate.door"))
         let running = Task { try await door.run() }
         let events = await door.events()
+        // Trapped before the unlock: Ctrl-C or a stop during a long pulse locks the door again before the
+        // command exits, instead of leaving the relay to however the chip treats a dead process's line.
+        let stops = await UnixSignalsSequence(trapping: .sigint, .sigterm)
         let started = ContinuousClock.now
         try await door.unlock(because: .manual)
-        for await event in events where event == .locked { break }
+        let interrupted = await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                for await event in events where event == .locked { return false }
+                return false  // the door stopped: its fault is below
+            }
+            group.addTask {
+                for await _ in stops { return true }
+                return false
+            }
+            defer { group.cancelAll() }
+            return await group.next() ?? false
+        }
+        // Stopping the door locks it (fail-secure) before its lines are let go.
         running.cancel()
-        _ = try? await running.value
-        print("unlocked \(relay.chip):\(relay.line) for \(Int((ContinuousClock.now - started) / .milliseconds(1))) ms")
+        let held = Int((ContinuousClock.now - started) / .milliseconds(1))
+        do {
+            try await running.value
+        } catch is CancellationError {
+        } catch {
+            // The relock failed every try: the door may be unlocked, which is not a success.
+            FileHandle.standardError.write(Data("facegate door pulse: the door could not be locked again: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        if interrupted {
+            print("interrupted after \(held) ms: \(relay.chip):\(relay.line) locked again")
+            throw ExitCode(130)
+        }
+        print("unlocked \(relay.chip):\(relay.line) for \(held) ms")
     }
 }
 
