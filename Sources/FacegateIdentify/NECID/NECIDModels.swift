@@ -27,10 +27,12 @@ public struct NECSubjectList: Sendable, Hashable, Codable {
         self.total = total
     }
 
+    /// Both fields are required: NEC ID answers a gallery with no subjects with a 404, so a 200 without
+    /// the list is no listing at all; read as an empty one, every cached subject would be purged.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        subjects = try c.decodeIfPresent([NECSubjectEntry].self, forKey: .subjects) ?? []
-        total = try c.decodeLenientIntIfPresent(forKey: .total) ?? subjects.count
+        subjects = try c.decode([NECSubjectEntry].self, forKey: .subjects)
+        total = try c.decodeLenientInt(forKey: .total)
     }
 }
 
@@ -142,6 +144,9 @@ public struct NECCandidate: Sendable, Hashable, Codable {
 }
 
 /// A search: candidates best first, empty when nothing passed the threshold (404).
+///
+/// `candidates` is required in a 200: "no match" is NEC ID's 404, so a 200 without the list is not a
+/// documented answer, and reading it as empty would turn a broken reply into "unknown visitor".
 public struct NECSearchResult: Sendable, Hashable, Codable {
     public var candidates: [NECCandidate]
     /// The probe's face, absent on "no match".
@@ -156,7 +161,7 @@ public struct NECSearchResult: Sendable, Hashable, Codable {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        candidates = try c.decodeIfPresent([NECCandidate].self, forKey: .candidates) ?? []
+        candidates = try c.decode([NECCandidate].self, forKey: .candidates)
         attributes = try c.decodeNECAttributesIfPresent(forKey: .attributes)
     }
 }
