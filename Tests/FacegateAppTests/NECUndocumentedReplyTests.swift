@@ -4,10 +4,11 @@ import FacegateCore
 import FacegateIdentify
 import Foundation
 import FacegateTesting
+import Synchronization
 import Testing
 
 /// NEC ID replies the document does not give, from a real server on loopback: a 200 without the list it
-/// documents may read neither as "nobody" nor as "everyone gone".
+/// documents, and a subject list that never ends. Neither may read as "nobody" or "everyone gone".
 @Suite(.timeLimit(.minutes(1)))
 struct NECUndocumentedReplyTests {
     static let policy = DoorPolicy(door: "front", threshold: 7000, scoreUnit: .necScore, searchTags: ["staff"])
@@ -20,6 +21,10 @@ struct NECUndocumentedReplyTests {
                 endpoint: endpoint, credentials: AWSCredentials(accessKeyID: "AKIDTEST", secretAccessKey: "secret"), apiKey: "key",
                 http: CloudHTTPPolicy(requestTimeout: .seconds(5), maxAttempts: 1)),
             httpClient: HTTPClient.shared)
+    }
+
+    static func row(_ subject: String, _ index: Int) -> String {
+        #"{"id":"\#(subject)","eventId":"e\#(index)","status":"A","lastUpdated":"2020-01-01T00:00:00Z"}"#
     }
 
     // MARK: A 200 without the documented list
@@ -44,5 +49,83 @@ struct NECUndocumentedReplyTests {
             }
         }
         #expect(error?.code == .malformedResponse)
+    }
+
+    // MARK: A subject list that does not end
+
+    /// A server whose subject list `page(request number, start)` answers; every request counted.
+    func withListing(
+        _ page: @escaping @Sendable (_ request: Int, _ start: Int) -> String,
+        _ body: @Sendable (String) async throws -> Void
+    ) async throws -> Int {
+        let requests = Mutex(0)
+        let server = try await HostileServer.start { line in
+            let number = requests.withLock { count in
+                count += 1
+                return count
+            }
+            let start = line.split(separator: "start=").dropFirst().first.flatMap { Int($0.prefix { $0.isNumber }) } ?? 0
+            return .reply(status: 200, body: page(number, start))
+        }
+        defer { server.close() }
+        try await body(server.endpoint)
+        return requests.withLock { $0 }
+    }
+
+    @Test("a total of a million with one subject per page: refused at the first page, not a million calls")
+    func oneSubjectPerPage() async throws {
+        // The server relents after 100 pages (a total the listing reaches), so that a sync that follows it ends.
+        let requests = try await withListing({ request, start in
+            #"{"subjects":[\#(Self.row("s\(start)", start))],"total":\#(request >= 100 ? start + 1 : 1_000_000)}"#
+        }) { endpoint in
+            await #expect(throws: NECIDError.self) {
+                try await NECFaceSearch(client: Self.client(endpoint)).revokedSubjects(among: ["alice": Self.cachedAt], policy: Self.policy)
+            }
+        }
+        #expect(requests <= 2, "\(requests) requests")
+    }
+
+    @Test("a total beyond what a gallery holds is refused at the first page")
+    func totalBeyondTheBound() async throws {
+        // Relenting after 100 pages, as above.
+        let requests = try await withListing({ request, start in
+            let rows = (start..<start + 2).map { Self.row("s\($0)", $0) }.joined(separator: ",")
+            return #"{"subjects":[\#(rows)],"total":\#(request >= 100 ? start + 2 : NECFaceSearch.maximumListedEvents + 1)}"#
+        }) { endpoint in
+            await #expect(throws: NECIDError.self) {
+                try await NECFaceSearch(client: Self.client(endpoint), listPageSize: 2).revokedSubjects(
+                    among: ["alice": Self.cachedAt], policy: Self.policy)
+            }
+        }
+        #expect(requests == 1)
+    }
+
+    @Test("full pages whose total keeps growing: stopped at the pages the first total implies, and one more")
+    func totalThatKeepsGrowing() async throws {
+        // The first page says 4 events (two pages of 2); each later one says there are more, until request 100.
+        let requests = try await withListing({ request, start in
+            let rows = (start..<start + 2).map { Self.row("s\($0)", $0) }.joined(separator: ",")
+            return #"{"subjects":[\#(rows)],"total":\#(request == 1 ? 4 : request >= 100 ? start + 2 : start + 1000)}"#
+        }) { endpoint in
+            await #expect(throws: NECIDError.self) {
+                try await NECFaceSearch(client: Self.client(endpoint), listPageSize: 2).revokedSubjects(
+                    among: ["alice": Self.cachedAt], policy: Self.policy)
+            }
+        }
+        #expect(requests == 3)
+    }
+
+    @Test("a listing of several pages that ends as its total says is read to its end (the control for the tests above)")
+    func wellFormedPages() async throws {
+        // Five events, two a page: three pages; the cached subject is on the last.
+        let requests = try await withListing({ _, start in
+            let rows = (start..<min(start + 2, 5)).map { Self.row($0 == 4 ? "alice" : "s\($0)", $0) }.joined(separator: ",")
+            return #"{"subjects":[\#(rows)],"total":5}"#
+        }) { endpoint in
+            let revoked = try await NECFaceSearch(client: Self.client(endpoint), listPageSize: 2).revokedSubjects(
+                among: ["alice": Self.cachedAt, "bob": Self.cachedAt], policy: Self.policy)
+            #expect(revoked == ["bob"])
+        }
+        #expect(requests == 3)
     }
 }

@@ -10,13 +10,18 @@ public struct NECFaceSearch: FaceSearch, CloudDirectory {
     /// enrolled with several faces fills several places, and could push the second subject (the one
     /// the margin check needs) out of a small answer. So the door asks for the document's maximum.
     public let limit: Int
-    /// Subjects listed per page while syncing deletions.
+    /// Subjects listed per page while syncing deletions (1...1000, the document's most).
     public let listPageSize: Int
     /// Where a sync says that NEC ID's dates could not be read (by count only).
     let logger: Logger
 
     /// The largest `limit` the document allows for a search.
     public static let maximumLimit = 50
+    /// The largest `length` the document allows for a page of the subject list.
+    public static let maximumListPageSize = 1000
+    /// The most events a sync believes a gallery lists (a thousand pages of the document's largest): a
+    /// larger `total` is refused rather than paged through, one call at a time.
+    public static let maximumListedEvents = 1_000_000
 
     public init(
         client: NECIDClient, limit: Int = NECFaceSearch.maximumLimit, listPageSize: Int = 1000,
@@ -24,7 +29,7 @@ public struct NECFaceSearch: FaceSearch, CloudDirectory {
     ) {
         self.client = client
         self.limit = limit
-        self.listPageSize = listPageSize
+        self.listPageSize = min(max(1, listPageSize), Self.maximumListPageSize)
         self.logger = logger
     }
 
@@ -79,6 +84,10 @@ public struct NECFaceSearch: FaceSearch, CloudDirectory {
         var changed = Set<String>()
         var unreadable = 0
         var start = 0
+        // Pages the first page's total allows: those it implies at the length asked, and one more for events
+        // registered while the sync reads. A listing that has not ended by then is refused, not followed.
+        var pagesAllowed = 1
+        var pagesRead = 0
         while true {
             let page: NECSubjectList
             do {
@@ -87,6 +96,13 @@ public struct NECFaceSearch: FaceSearch, CloudDirectory {
                 page = try await client.listSubjects(start: start, length: listPageSize, emptyWhenNotFound: start == 0)
             } catch {
                 throw Self.classify(error)
+            }
+            pagesRead += 1
+            if pagesRead == 1 {
+                guard (0...Self.maximumListedEvents).contains(page.total) else {
+                    throw NECIDError(.malformedResponse, "listSubjects: NEC ID lists a total of \(page.total) events, more than facegate pages through")
+                }
+                pagesAllowed = (page.total + listPageSize - 1) / listPageSize + 1
             }
             for entry in page.subjects {
                 guard let cachedSince = cached[entry.id] else { continue }
@@ -105,7 +121,17 @@ public struct NECFaceSearch: FaceSearch, CloudDirectory {
                 if changedSince { changed.insert(entry.id) }
             }
             start += page.subjects.count
-            if page.subjects.isEmpty || start >= page.total { break }
+            if start >= page.total { break }
+            // Short of the end, a page must be as long as asked (the document pages by `length`): a shorter
+            // one makes little or no progress, and the rows it skipped would read as subjects gone.
+            guard page.subjects.count == listPageSize else {
+                throw NECIDError(
+                    .malformedResponse,
+                    "listSubjects: a page of \(page.subjects.count) subjects short of the listed total (\(listPageSize) asked)")
+            }
+            guard pagesRead < pagesAllowed else {
+                throw NECIDError(.malformedResponse, "listSubjects: the listing did not end within the \(pagesAllowed) pages its total implies")
+            }
         }
         return (Set(cached.keys).subtracting(active).union(changed), unreadable)
     }
