@@ -41,9 +41,9 @@ struct NeoCheckDoorTests {
                 surname1: "Member", faceListId: list))
 
         var configuration = try NeoCheckDoor.configuration(harness: harness, folder: folder)
-        // One granted visit an hour (its identification and the lookup confirming the record is
-        // enabled): the second visit finds the budget spent.
-        configuration.backend.neoCheck.callsPerHour = 2
+        // One granted visit an hour (its identification, the lookup confirming the record is enabled,
+        // and the read of the name of the list it is in): the second visit finds the budget spent.
+        configuration.backend.neoCheck.callsPerHour = 3
         configuration.offlineCache.enabled = true
         configuration.offlineCache.path = folder.appendingPathComponent("cache.sqlite").path
         let keyPath = folder.appendingPathComponent("cache.key").path

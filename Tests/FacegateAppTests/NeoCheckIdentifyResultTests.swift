@@ -135,6 +135,80 @@ struct NeoCheckIdentifyResultTests {
         }
     }
 
+    @Test(
+        "a match stands only when the record read back is the one named and is in the door's face list",
+        arguments: [
+            // (the record read back, the door's list: its name or its identifier, what the search must end with)
+            (RecordReadBack.inList(Self.doorList), "front door", LookupVerdict.grant),
+            (.inList(Self.doorList), Self.doorList, .grant),
+            (.inList(Self.otherList), "front door", .nobody),
+            (.inList(Self.otherList), Self.doorList, .nobody),
+            (.inNoList, "front door", .nobody),
+            (.anotherRecord, "front door", .malformed),
+        ])
+    func recordReadBackMustBeTheMemberOfTheDoorsList(readBack: RecordReadBack, doorList: String, verdict: LookupVerdict) async throws {
+        let person = "2b1d6c1e-0000-4000-8000-000000000001"
+        let identified = HostileServer.Behaviour.reply(
+            status: 200, body: #"{"identifier":"\#(person)","name":"Leo","confidence":99.5,"result":0}"#)
+        let token = HostileServer.Behaviour.reply(
+            status: 200, body: #"{"token_type":"Bearer","access_token":"lookup-token","expires_in":3600}"#)
+        let record: String =
+            switch readBack {
+            case .inList(let list): #"{"identifier":"\#(person)","name":"Leo","surname1":"M","enabled":true,"faceListId":"\#(list)"}"#
+            case .inNoList: #"{"identifier":"\#(person)","name":"Leo","surname1":"M","enabled":true,"faceListId":null}"#
+            case .anotherRecord:
+                #"{"identifier":"9f000000-0000-4000-8000-00000000beef","name":"Eve","surname1":"O","enabled":true,"faceListId":"\#(Self.doorList)"}"#
+            }
+        let server = try await HostileServer.start { line in
+            let target = line.split(separator: " ").dropFirst().first ?? ""
+            if target.hasSuffix("connect/token") { return token }
+            if target.hasSuffix("v1/face/list/identify") { return identified }
+            if target.hasSuffix("v1/face/list/\(Self.doorList)") {
+                return .reply(status: 200, body: #"{"identifier":"\#(Self.doorList)","name":"front door"}"#)
+            }
+            if target.hasSuffix("v1/face/list/\(Self.otherList)") {
+                return .reply(status: 200, body: #"{"identifier":"\#(Self.otherList)","name":"back door"}"#)
+            }
+            return target.hasSuffix("v1/face/\(person)") ? .reply(status: 200, body: record) : .reply(status: 400)
+        }
+        defer { server.close() }
+        let search = NeoCheckFaceSearch(client: try Self.client("http://127.0.0.1:\(server.port)"))
+        var policy = Self.policy
+        policy.faceList = doorList
+        switch verdict {
+        case .grant:
+            let found = try await search.search(Self.anyProbe, policy: policy)
+            #expect(found.map(\.subjectId) == [person] && found.first?.tags == [doorList])
+        case .nobody:
+            // The service's own record says this person is not in the door's list: nobody, as the sync revokes them.
+            #expect(try await search.search(Self.anyProbe, policy: policy).isEmpty)
+        case .malformed:
+            // Not a grant, not "nobody", not the cloud's absence (the offline cache must not decide against an
+            // answering cloud): the search fails and the visit is journaled as an error.
+            let error = await #expect(throws: NeoCheckError.self) { try await search.search(Self.anyProbe, policy: policy) }
+            #expect(error?.code == .malformedResponse)
+        }
+    }
+
+    static let doorList = "6a000000-0000-4000-8000-00000000d001"
+    static let otherList = "6a000000-0000-4000-8000-00000000d002"
+
+    enum RecordReadBack: Sendable, CustomStringConvertible {
+        case inList(String)
+        case inNoList
+        case anotherRecord
+
+        var description: String {
+            switch self {
+            case .inList(let list): "in list \(list.suffix(4))"
+            case .inNoList: "in no list"
+            case .anotherRecord: "another record"
+            }
+        }
+    }
+
+    enum LookupVerdict: Sendable { case grant, nobody, malformed }
+
     // MARK: Helpers
 
     static let anyProbe = ProbeFace(jpeg: [0xFF, 0xD8, 0xFF, 0xD9], quality: nil)

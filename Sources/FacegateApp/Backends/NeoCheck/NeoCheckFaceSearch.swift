@@ -11,15 +11,24 @@ public struct NeoCheckFaceSearch: FaceSearch, CloudDirectory {
     /// the budget would fall under this reserve.
     public let syncBudgetReserve: Int
     /// Whether each match is confirmed by reading its record (`GET v1/face/{id}`) and refused when the
-    /// record is disabled. The document does not say that list identification skips disabled records,
-    /// so this is on by default; it spends one more call of the hourly budget per match.
+    /// record is disabled or not in the door's face list. The document does not say that list
+    /// identification skips disabled records, so this is on by default; it spends one more call of the
+    /// hourly budget per match (and, for a list named by name, one per `listNameLifetime` to read the
+    /// name of the list the record is in). Without it a match rests on the identify reply alone, which
+    /// names no face list.
     public let confirmsRecordEnabled: Bool
     private let syncCursor = SyncCursor()
+    private let listNames: FaceListNames
+
+    /// How long a face list's name, once read for a match, is believed: a list renamed meanwhile still
+    /// counts under its old name for up to this long.
+    public static let listNameLifetime: Duration = .seconds(600)
 
     public init(client: NeoCheckClient, syncBudgetReserve: Int = 600, confirmsRecordEnabled: Bool = true) {
         self.client = client
         self.syncBudgetReserve = max(0, syncBudgetReserve)
         self.confirmsRecordEnabled = confirmsRecordEnabled
+        self.listNames = FaceListNames(lifetime: Self.listNameLifetime)
     }
 
     public var backendName: String { "neocheck" }
@@ -45,20 +54,37 @@ public struct NeoCheckFaceSearch: FaceSearch, CloudDirectory {
         guard answer.result == .ok, let person = answer.person else { return [] }
         // A disabled record never opens the door: the reply's own word when it has one, else the record's.
         if person.enabled == false { return [] }
-        if confirmsRecordEnabled, !(try await isEnabled(person.identifier)) { return [] }
+        if confirmsRecordEnabled, !(try await isEnabledMember(person.identifier, policy: policy)) { return [] }
         // The service's own ok/failed is by its threshold; the door applies its own to the confidence.
+        // The tag is the door's list: only a record read back as in that list gets here with it.
         return [MatchCandidate(subjectId: person.identifier, score: answer.confidence, tags: [faceList])]
     }
 
-    /// Whether the record exists and is enabled; a cloud that cannot be asked throws `CloudUnavailable`.
-    private func isEnabled(_ identifier: String) async throws -> Bool {
+    /// Whether the record exists, is enabled and is in the door's face list, as it is now (the same test
+    /// the revocation sync applies). A cloud that cannot be asked throws `CloudUnavailable`; a read that
+    /// answers with another record throws `malformedResponse`.
+    private func isEnabledMember(_ identifier: String, policy: DoorPolicy) async throws -> Bool {
+        let record: NeoCheckFaceRecord
         do {
-            return try await client.record(.identifier(identifier)).enabled
+            record = try await client.record(.identifier(identifier))
         } catch {
             // Deleted between the identification and the lookup: nobody to let in.
             guard error.code == .notFound else { throw Self.classify(error) }
             return false
         }
+        // Another record's state says nothing about this one's. Not "nobody" either (the service contradicts
+        // itself), and not the cloud's absence (the offline cache would decide against a cloud that answers):
+        // the search fails, and the door stays shut.
+        guard record.identifier.lowercased() == identifier.lowercased() else {
+            throw NeoCheckError(.malformedResponse, "the face record read back is not the one the identification named", status: 200)
+        }
+        guard record.enabled else { return false }
+        // Out of the door's list (moved, or never in it): the service's word that this is nobody for this door,
+        // as the revocation sync takes it.
+        var names = await listNames.current()
+        let inList = try await isInDoorList(record, policy: policy, names: &names)
+        await listNames.remember(names)
+        return inList
     }
 
     /// Records deleted (404), disabled or out of the door's face list in NeoCheck, from the next slice of the cached subjects.
@@ -119,6 +145,28 @@ public struct NeoCheckFaceSearch: FaceSearch, CloudDirectory {
         case .callBudgetExhausted, .insufficientCredits: CloudUnavailable(.budgetExhausted, error.description)
         default: error
         }
+    }
+}
+
+/// Face list names read for matches, kept for a while: a name-configured door would otherwise spend a call
+/// of the hourly budget on its own list's name at every match.
+private actor FaceListNames {
+    private let lifetime: Duration
+    private var names: [String: (name: String, readAt: ContinuousClock.Instant)] = [:]
+
+    init(lifetime: Duration) { self.lifetime = lifetime }
+
+    /// The names read less than `lifetime` ago, by list identifier.
+    func current() -> [String: String] {
+        let now = ContinuousClock.now
+        return names.filter { now < $0.value.readAt + lifetime }.mapValues(\.name)
+    }
+
+    /// Keeps `read`'s names; those not already kept (or kept too long) are dated now.
+    func remember(_ read: [String: String]) {
+        let now = ContinuousClock.now
+        names = names.filter { now < $0.value.readAt + lifetime }
+        for (list, name) in read where names[list] == nil { names[list] = (name, now) }
     }
 }
 
