@@ -208,6 +208,46 @@ struct HostileServerTests {
         #expect(server.apiRequests.isEmpty)
     }
 
+    @Test(
+        "a refused refresh, whatever its words, is followed by a password grant and the call goes through",
+        arguments: [
+            Misbehaviour.reply(status: 401, body: ""),
+            .reply(status: 400, body: #"{"error":"invalid_token"}"#),
+            .reply(status: 401, body: #"{"error":"invalid_token","error_description":"expired"}"#),
+            // The document's own words (the control: this one was understood before).
+            .reply(status: 400, body: #"{"error":"Invalid ticket"}"#),
+        ])
+    func refusedRefreshFallsBackToPassword(refusal: Misbehaviour) async throws {
+        let tokenRequests = Mutex(0)
+        let apiRequests = Mutex(0)
+        let server = try await HostileServer.start { line in
+            if line.contains("/connect/token") {
+                let number = tokenRequests.withLock { count in
+                    count += 1
+                    return count
+                }
+                switch number {
+                case 1:
+                    return .reply(
+                        status: 200, body: #"{"token_type":"Bearer","access_token":"first-access","expires_in":3600,"refresh_token":"dead-refresh"}"#)
+                case 2: return refusal
+                default: return .reply(status: 200, body: #"{"token_type":"Bearer","access_token":"second-access","expires_in":3600}"#)
+                }
+            }
+            let number = apiRequests.withLock { count in
+                count += 1
+                return count
+            }
+            // The first token is refused by the API, which makes the client renew it: with the refresh token first.
+            return number == 1 ? .reply(status: 401, body: "") : .reply(status: 200, body: "true")
+        }
+        defer { server.close() }
+        let deleted = try await server.client().deleteList(identifier: "x")
+        #expect(deleted)
+        #expect(server.tokenRequests.count == 3, "password, the refused refresh, password")
+        #expect(server.requestHeads.last?.contains("Bearer second-access") == true)
+    }
+
     @Test("a reply that echoes a secret has it cut out of the error")
     func echoedSecretsRedacted() async throws {
         let echo = #"{"error":"Invalid credentials: \#(NeoCheckTestAccount.password) for \#(NeoCheckTestAccount.clientSecret)"}"#

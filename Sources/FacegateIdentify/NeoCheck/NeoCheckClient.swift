@@ -314,9 +314,9 @@ public struct NeoCheckClient: Sendable {
                 code = .unsupportedGrantType
             } else if lowered.contains("invalid clientid") || lowered.contains("invalid_client") || lowered.contains("invalid client") {
                 code = .invalidClient
-            } else if case .refreshToken = grant,
-                lowered.contains("invalid ticket") || lowered.contains("invalid_grant") || lowered.contains("refresh")
-            {
+            } else if case .refreshToken = grant {
+                // The document's "Invalid ticket", but also an empty 401 or an OAuth `invalid_token`: whatever the
+                // words, the refresh token got no new token, and the provider turns to the password grant.
                 code = .invalidRefreshToken
             } else if lowered.contains("invalid credentials") || lowered.contains("invalid_grant")
                 || lowered.contains("username") || lowered.contains("password")

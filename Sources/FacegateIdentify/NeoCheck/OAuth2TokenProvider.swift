@@ -53,8 +53,8 @@ public enum OAuth2Grant: Sendable {
 /// - A token is renewed `leeway` before `expires_in` ends, where the leeway is
 ///   `refreshLeeway` capped at a tenth of the lifetime (so short-lived tokens are
 ///   still used for most of their life).
-/// - A renewal tries the refresh token first and falls back to a password grant
-///   when the service rejects it (`invalidRefreshToken`).
+/// - A renewal tries the refresh token first; any refusal of it (a 400 or 401, unless it says the client
+///   itself is unknown) drops the refresh token and falls back to a password grant.
 /// - Concurrent callers that find the token stale share one renewal: exactly one
 ///   token request is in flight at a time.
 public actor OAuth2TokenProvider {
@@ -134,12 +134,23 @@ public actor OAuth2TokenProvider {
                 let token = try await fetch(.refreshToken(refreshToken))
                 // The service answers a refresh with the same refresh token, or may omit it.
                 return received(token, keeping: refreshToken)
-            } catch where error.code == .invalidRefreshToken {
-                // Fall through to a password grant.
+            } catch where Self.refusesRefreshToken(error) {
+                // Dropped, so that a password grant that fails too is not followed by the same dead
+                // refresh at every later call: the next renewal goes straight to the password grant.
+                if current?.refreshToken == refreshToken { current = nil }
             }
         }
         grantsRequested += 1
         return received(try await fetch(.password), keeping: nil)
+    }
+
+    /// Whether the token service refused a refresh grant in a way a password grant may not be refused:
+    /// any 400 or 401 (the document's "Invalid ticket", an OAuth `invalid_grant` or `invalid_token`, an
+    /// empty 401), except one that says the client itself is unknown, which the password grant would meet too.
+    static func refusesRefreshToken(_ error: NeoCheckError) -> Bool {
+        if error.code == .invalidRefreshToken { return true }
+        guard error.code != .invalidClient, let status = error.status else { return false }
+        return status == 400 || status == 401
     }
 
     /// The token as this provider keeps it: aged from now on its clock, its refresh token kept when
