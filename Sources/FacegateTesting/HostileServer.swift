@@ -96,6 +96,8 @@ public final class HostileServer: Sendable {
     public var requestLines: [String] { requestHeads.map { String($0.prefix { $0 != "\r" && $0 != "\n" }) } }
     /// `http://127.0.0.1:PORT`.
     public var endpoint: String { "http://127.0.0.1:\(port)" }
+    /// Connections open now: a request held in silence keeps its connection until the client gives up on it.
+    public var openConnectionCount: Int { state.withLock { $0.connections.count } }
 
     private init(port: Int, listener: any Channel) {
         self.port = port

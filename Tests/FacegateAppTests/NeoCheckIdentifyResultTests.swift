@@ -190,6 +190,27 @@ struct NeoCheckIdentifyResultTests {
         }
     }
 
+    @Test("a silent token service does not hold a search past the decision deadline")
+    func silentTokenServiceAndTheDeadline() async throws {
+        let server = try await HostileServer.start { line in
+            line.split(separator: " ").dropFirst().first?.hasSuffix("connect/token") == true ? .silence : .reply(status: 400)
+        }
+        defer { server.close() }
+        // The token request's own timeout is 20 s (`client`); the decision's deadline 1.5 s.
+        let search = NeoCheckFaceSearch(client: try Self.client(server.endpoint))
+        let clock = ContinuousClock()
+        let started = clock.now
+        await #expect(throws: DeadlineExceeded.self) {
+            try await withDeadline(started.advanced(by: .milliseconds(1500))) {
+                try await search.search(Self.anyProbe, policy: Self.policy)
+            }
+        }
+        let took = started.duration(to: clock.now)
+        // Ended by the deadline while the token service still held the request, not by the request's own timeout.
+        #expect(server.requestLines.count == 1 && server.openConnectionCount == 1, "\(server.requestLines), \(server.openConnectionCount) open")
+        #expect(took < .seconds(15), "\(took)")
+    }
+
     static let doorList = "6a000000-0000-4000-8000-00000000d001"
     static let otherList = "6a000000-0000-4000-8000-00000000d002"
 

@@ -5,7 +5,7 @@ import Synchronization
 import Testing
 
 /// The token provider on its own, with a token service played by an injected fetch and a manual clock:
-/// what it does with refusals.
+/// what it does with refusals and with callers that give up.
 @Suite("OAuth2 token provider", .timeLimit(.minutes(1)))
 struct TokenProviderTests {
     /// The grants asked for, in order: "password" or "refresh".
@@ -67,5 +67,43 @@ struct TokenProviderTests {
         let failed = await #expect(throws: NeoCheckError.self) { try await provider.token() }
         #expect(failed?.code == .invalidClient)
         #expect(grants.all == ["password", "refresh"])
+    }
+
+    @Test("a caller cancelled while it waits for a shared renewal stops waiting at once; the renewal goes on for the others")
+    func cancelledWaiterLeavesTheRenewal() async throws {
+        let grants = Grants()
+        let (started, startedNow) = AsyncStream<Void>.makeStream()
+        let (release, releaseNow) = AsyncStream<Void>.makeStream()
+        let provider = OAuth2TokenProvider { grant throws(NeoCheckError) in
+            grants.note(grant)
+            startedNow.yield()
+            // A token service that answers only when the test says so.
+            for await _ in release { break }
+            return OAuth2Token(accessToken: "shared-access", refreshToken: nil, lifetime: .seconds(3600))
+        }
+        let cancelled = Task { try await provider.token() }
+        for await _ in started { break }
+        let other = Task { try await provider.token() }
+        cancelled.cancel()
+        // Released late enough that a waiter held to the renewal's end is told apart from one let go at once,
+        // and released at all so that such a waiter does not hang the test.
+        let releaser = Task {
+            try await Task.sleep(for: .seconds(3))
+            releaseNow.yield()
+        }
+        let clock = ContinuousClock()
+        let waitedFrom = clock.now
+        let outcome = await cancelled.result
+        let waited = waitedFrom.duration(to: clock.now)
+        #expect(throws: NeoCheckError.self) { try outcome.get() }
+        #expect((try? outcome.get()) == nil, "the cancelled caller got a token: it waited for the renewal")
+        #expect(waited < .seconds(3), "\(waited)")
+        if case .failure(let error as NeoCheckError) = outcome { #expect(error.code == .cancelled) }
+
+        // The renewal was not cancelled with it: the other caller gets its token, and it is kept for later ones.
+        #expect(try await other.value.accessToken == "shared-access")
+        #expect(try await provider.token().accessToken == "shared-access")
+        #expect(grants.all == ["password"])
+        try await releaser.value
     }
 }

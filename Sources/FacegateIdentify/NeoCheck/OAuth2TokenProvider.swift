@@ -1,5 +1,6 @@
 import FacegateCore
 import Foundation
+import Synchronization
 
 /// An OAuth 2.0 access token, with what is needed to renew it.
 ///
@@ -56,7 +57,8 @@ public enum OAuth2Grant: Sendable {
 /// - A renewal tries the refresh token first; any refusal of it (a 400 or 401, unless it says the client
 ///   itself is unknown) drops the refresh token and falls back to a password grant.
 /// - Concurrent callers that find the token stale share one renewal: exactly one
-///   token request is in flight at a time.
+///   token request is in flight at a time. A caller cancelled while it waits stops waiting at once
+///   (`cancelled`); the renewal goes on for the others.
 public actor OAuth2TokenProvider {
     public typealias Fetch = @Sendable (OAuth2Grant) async throws(NeoCheckError) -> OAuth2Token
 
@@ -92,22 +94,44 @@ public actor OAuth2TokenProvider {
             task = renewal
         } else {
             let stale = current
-            task = Task { try await self.renew(replacing: stale) }
+            // The renewal keeps its result and clears itself (see `renewAndKeep`), so that it counts
+            // even when every caller waiting for it has been cancelled.
+            task = Task { try await self.renewAndKeep(replacing: stale) }
             renewal = task
         }
         do {
-            // Cancelling one waiter must not cancel the renewal the others share.
-            let token = try await task.value
-            if renewal == task {
-                renewal = nil
-                current = token
-            }
-            return token
+            // `task.value` ignores the waiter's cancellation: a decision under a deadline would wait out a
+            // silent token service's own timeouts. Cancelling one waiter must not cancel the shared renewal either.
+            return try await Self.value(of: task)
+        } catch let error as NeoCheckError {
+            throw error
+        } catch is CancellationError {
+            throw NeoCheckError(.cancelled, "stopped waiting for the access token: the call was cancelled")
         } catch {
-            if renewal == task { renewal = nil }
-            if let error = error as? NeoCheckError { throw error }
             throw NeoCheckError(.unreachable, "token request failed: \(type(of: error))")
         }
+    }
+
+    /// `task`'s result, or `CancellationError` as soon as the calling task is cancelled (`task` goes on).
+    private static func value(of task: Task<OAuth2Token, any Error>) async throws -> OAuth2Token {
+        let waiter = RenewalWaiter()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                // Not waiting when already cancelled: nothing to pass the renewal's result on to.
+                if waiter.wait(continuation) { Task { waiter.settle(await task.result) } }
+            }
+        } onCancel: {
+            waiter.settle(.failure(CancellationError()))
+        }
+    }
+
+    /// One renewal: its token becomes the current one, and either way the next stale caller starts another.
+    private func renewAndKeep(replacing stale: OAuth2Token?) async throws(NeoCheckError) -> OAuth2Token {
+        // Runs on this actor once `token()` has stored the task as `renewal` and suspended.
+        defer { renewal = nil }
+        let token = try await renew(replacing: stale)
+        current = token
+        return token
     }
 
     /// Tells the provider the service refused `token` (401); the next `token()` renews it.
@@ -159,5 +183,46 @@ public actor OAuth2TokenProvider {
         OAuth2Token(
             accessToken: token.accessToken, refreshToken: token.refreshToken ?? refreshToken, tokenType: token.tokenType,
             lifetime: token.lifetime, receivedAt: now(), expiresAt: token.expiresAt)
+    }
+}
+
+/// One caller's wait for a shared renewal: resumed once, by the renewal's result or by the caller's
+/// cancellation, whichever comes first (the cancellation may come before the wait has begun).
+private final class RenewalWaiter: Sendable {
+    private struct State {
+        var continuation: CheckedContinuation<OAuth2Token, any Error>?
+        var outcome: Result<OAuth2Token, any Error>?
+        var resumed = false
+    }
+
+    private let state = Mutex(State())
+
+    /// Waits with `continuation`; false when the outcome came first (it is resumed with it at once).
+    func wait(_ continuation: CheckedContinuation<OAuth2Token, any Error>) -> Bool {
+        let early = state.withLock { state -> Result<OAuth2Token, any Error>? in
+            guard let outcome = state.outcome else {
+                state.continuation = continuation
+                return nil
+            }
+            state.resumed = true
+            return outcome
+        }
+        guard let early else { return true }
+        continuation.resume(with: early)
+        return false
+    }
+
+    func settle(_ outcome: Result<OAuth2Token, any Error>) {
+        let waiting = state.withLock { state -> CheckedContinuation<OAuth2Token, any Error>? in
+            guard !state.resumed, state.outcome == nil else { return nil }
+            guard let continuation = state.continuation else {
+                state.outcome = outcome
+                return nil
+            }
+            state.continuation = nil
+            state.resumed = true
+            return continuation
+        }
+        waiting?.resume(with: outcome)
     }
 }
