@@ -248,6 +248,36 @@ struct HostileServerTests {
         #expect(server.requestHeads.last?.contains("Bearer second-access") == true)
     }
 
+    @Test(
+        "a reply that quotes the door's access or refresh token has it cut out of the error",
+        arguments: [
+            #"{"message":"Invalid content: Bearer hostile-token"}"#,
+            #"{"message":"Invalid content: refresh hostile-refresh"}"#,
+            #"{"errors":[{"code":"Bearer hostile-token","description":"token hostile-refresh is not valid"}]}"#,
+        ])
+    func echoedTokensRedacted(body: String) async throws {
+        let (error, _) = try await failure(api: .reply(status: 400, body: body)) { client throws(NeoCheckError) in
+            _ = try await client.createList(name: "x")
+        }
+        #expect(error.code == .invalidContent || error.code == .rejected)
+        #expect(!error.description.contains("hostile-token"), "\(error)")
+        #expect(!error.description.contains("hostile-refresh"), "\(error)")
+        #expect(error.description.contains("[redacted]"))
+    }
+
+    @Test("ten thousand listed errors, with a 400 or a 200, give a bounded error", arguments: [400, 200])
+    func manyListedErrorsAreBounded(status: Int) async throws {
+        let entry = #"{"code":"NameRequired","description":"\#(String(repeating: "n", count: 40))"}"#
+        let body = #"{"result":false,"errors":[\#(Array(repeating: entry, count: 10_000).joined(separator: ","))]}"#
+        let (error, _) = try await failure(api: .reply(status: status, body: body)) { client throws(NeoCheckError) in
+            try await client.updateList(identifier: "x", name: "y", description: nil)
+        }
+        #expect(error.code == .rejected)
+        #expect(error.serviceErrors.count <= NeoCheckError.keptServiceErrors)
+        #expect(error.description.count < 2_000, "\(error.description.count) characters")
+        #expect(error.description.contains("10000 errors listed"))
+    }
+
     @Test("a reply that echoes a secret has it cut out of the error")
     func echoedSecretsRedacted() async throws {
         let echo = #"{"error":"Invalid credentials: \#(NeoCheckTestAccount.password) for \#(NeoCheckTestAccount.clientSecret)"}"#

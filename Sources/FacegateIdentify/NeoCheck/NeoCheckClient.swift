@@ -185,7 +185,7 @@ public struct NeoCheckClient: Sendable {
     /// A call with a JSON body.
     private func call(
         _ method: HTTPMethod, _ path: String, json: some Encodable, idempotent: Bool
-    ) async throws(NeoCheckError) -> CloudHTTPResponse {
+    ) async throws(NeoCheckError) -> APIReply {
         let body: [UInt8]
         do {
             body = [UInt8](try JSONEncoder().encode(json))
@@ -198,14 +198,17 @@ public struct NeoCheckClient: Sendable {
     /// Spends from the budget, authorises, sends, and renews the token once on a 401.
     private func call(
         _ method: HTTPMethod, _ path: String, body: [UInt8]? = nil, idempotent: Bool
-    ) async throws(NeoCheckError) -> CloudHTTPResponse {
+    ) async throws(NeoCheckError) -> APIReply {
         let url = base + "/" + path
         var token = try await tokens.token()
         // Spent once the token is in hand: a failed sign-in costs no Face API call.
         if let budget { try await budget.spend() }
+        // Every token the call sent or could renew with: a reply that quotes one has it cut out.
+        var secrets = credentialSecrets
         var attempt = 1
         while true {
             let bearer = token
+            secrets += [bearer.accessToken] + (bearer.refreshToken.map { [$0] } ?? [])
             let response = try await Self.send(http, idempotent: idempotent) {
                 var request = HTTPClientRequest(url: url)
                 request.method = method
@@ -232,9 +235,18 @@ public struct NeoCheckClient: Sendable {
             {
                 await budget.exhaust()
             }
-            return response
+            return APIReply(response: response, secrets: secrets)
         }
     }
+
+    /// A Face API reply, and the secrets its quoted text must not show.
+    private struct APIReply {
+        var response: CloudHTTPResponse
+        var secrets: [String]
+    }
+
+    /// The account's own secrets, cut out of anything quoted from any reply.
+    private var credentialSecrets: [String] { [configuration.credentials.clientSecret, configuration.credentials.password] }
 
     private static func send(
         _ http: CloudHTTP, idempotent: Bool, prepare: @escaping @Sendable () -> HTTPClientRequest
@@ -387,19 +399,17 @@ public struct NeoCheckClient: Sendable {
     }
 
     /// The typed error for a reply that is not a success.
-    private func failure(_ response: CloudHTTPResponse) -> NeoCheckError {
+    private func failure(_ reply: APIReply) -> NeoCheckError {
+        let response = reply.response, secrets = reply.secrets
         let status = Int(response.status.code)
-        let secrets = [configuration.credentials.clientSecret, configuration.credentials.password]
-        let reply = ErrorReply.parse(response.body)
-        let text = reply?.text.map { Self.sanitized($0, removing: secrets) }
+        let parsed = ErrorReply.parse(response.body)
+        let text = parsed?.text.map { Self.sanitized($0, removing: secrets) }
         switch response.status {
         case .badRequest:
-            if let reply, !reply.errors.isEmpty {
-                let errors = reply.errors.map {
-                    NeoCheckServiceError(
-                        code: String($0.code.prefix(100)), description: Self.sanitized($0.description, removing: secrets))
-                }
-                return NeoCheckError(.rejected, text ?? "the service rejected the request", status: status, serviceErrors: errors)
+            if let parsed, !parsed.errors.isEmpty {
+                return NeoCheckError(
+                    .rejected, Self.listing(text ?? "the service rejected the request", parsed.errors), status: status,
+                    serviceErrors: Self.kept(parsed.errors, removing: secrets))
             }
             guard let text else { return NeoCheckError(.badRequest, "bad request, no message", status: status) }
             let lowered = text.lowercased()
@@ -426,46 +436,68 @@ public struct NeoCheckClient: Sendable {
         }
     }
 
-    private func decode<Value: Decodable>(_ type: Value.Type, from response: CloudHTTPResponse) throws(NeoCheckError) -> Value {
-        guard response.status == .ok else { throw failure(response) }
+    private func decode<Value: Decodable>(_ type: Value.Type, from reply: APIReply) throws(NeoCheckError) -> Value {
+        guard reply.response.status == .ok else { throw failure(reply) }
         do {
-            return try JSONDecoder().decode(type, from: Data(response.body))
+            return try JSONDecoder().decode(type, from: Data(reply.response.body))
         } catch {
             // The summary may quote the reply (up to 40 characters of a value that is not a number):
             // the service's text, sanitized like its messages (found by Fuzz/, neocheck).
-            let secrets = [configuration.credentials.clientSecret, configuration.credentials.password]
             throw NeoCheckError(
                 .malformedResponse,
-                "the reply is not the expected JSON: \(Self.sanitized(Self.summary(of: error), removing: secrets))", status: 200)
+                "the reply is not the expected JSON: \(Self.sanitized(Self.summary(of: error), removing: reply.secrets))", status: 200)
         }
     }
 
-    private func identifier(from response: CloudHTTPResponse, what: String) throws(NeoCheckError) -> String {
-        let reply = try decode(IdentifierReply.self, from: response)
-        if let identifier = reply.identifier, !identifier.isEmpty {
+    private func identifier(from reply: APIReply, what: String) throws(NeoCheckError) -> String {
+        let created = try decode(IdentifierReply.self, from: reply)
+        if let identifier = created.identifier, !identifier.isEmpty {
             return identifier
         }
-        if let errors = reply.errors, !errors.isEmpty {
-            throw NeoCheckError(.rejected, "the \(what) was not created", status: 200, serviceErrors: errors)
+        if let errors = created.errors, !errors.isEmpty {
+            throw NeoCheckError(
+                .rejected, Self.listing("the \(what) was not created", errors), status: 200,
+                serviceErrors: Self.kept(errors, removing: reply.secrets))
         }
         throw NeoCheckError(.malformedResponse, "the reply names no \(what) identifier", status: 200)
     }
 
-    private func confirm(_ response: CloudHTTPResponse, what: String) throws(NeoCheckError) {
+    private func confirm(_ reply: APIReply, what: String) throws(NeoCheckError) {
         // A 400 carries the same object with result false; `failure` reads its errors.
-        let reply = try decode(ResultReply.self, from: response)
-        guard reply.result == true else {
-            throw NeoCheckError(.rejected, "the \(what) was refused", status: 200, serviceErrors: reply.errors ?? [])
+        let outcome = try decode(ResultReply.self, from: reply)
+        guard outcome.result == true else {
+            let errors = outcome.errors ?? []
+            throw NeoCheckError(
+                .rejected, Self.listing("the \(what) was refused", errors), status: 200,
+                serviceErrors: Self.kept(errors, removing: reply.secrets))
         }
     }
 
-    private func boolean(from response: CloudHTTPResponse) throws(NeoCheckError) -> Bool {
-        try decode(Bool.self, from: response)
+    private func boolean(from reply: APIReply) throws(NeoCheckError) -> Bool {
+        try decode(Bool.self, from: reply)
     }
 
-    /// Replies are quoted in errors: cut them short and take out anything secret.
+    /// Replies are quoted in errors: cut them short and take out anything secret. The text is cut before
+    /// the secrets are looked for too (a reply may be a megabyte): whatever is left after redaction came
+    /// from that first part, and a secret the cut splits loses its beginning to the redaction's prefix rule.
     static func sanitized(_ text: String, removing secrets: [String]) -> String {
-        String(SecretRedaction.redact(text, secrets: secrets, marker: "[redacted]").prefix(300))
+        String(SecretRedaction.redact(String(text.prefix(4096)), secrets: secrets, marker: "[redacted]").prefix(300))
+    }
+
+    /// The first of the service's listed errors, each redacted and cut short: a reply may list thousands,
+    /// and they reach the journal's reasons, /health and the logs.
+    static func kept(_ errors: [NeoCheckServiceError], removing secrets: [String]) -> [NeoCheckServiceError] {
+        errors.prefix(NeoCheckError.keptServiceErrors).map {
+            NeoCheckServiceError(
+                code: String(sanitized($0.code, removing: secrets).prefix(100)),
+                description: String(sanitized($0.description, removing: secrets).prefix(200)))
+        }
+    }
+
+    /// `message`, saying how many errors the service listed when not all of them are kept.
+    static func listing(_ message: String, _ errors: [NeoCheckServiceError]) -> String {
+        errors.count > NeoCheckError.keptServiceErrors
+            ? message + " (\(errors.count) errors listed, the first \(NeoCheckError.keptServiceErrors) kept)" : message
     }
 
     private static func summary(of error: any Error) -> String {
@@ -503,7 +535,8 @@ extension NeoCheckClient {
     /// How a reply reads, as the call that gets it reads it: the decoded value, or the typed error for its
     /// status and body. Public so these decoders of the service's bytes can be fuzzed without a network (`Fuzz/`).
     public func interpret(_ response: CloudHTTPResponse, as kind: ReplyKind) throws(NeoCheckError) -> any Sendable {
-        switch kind {
+        let response = APIReply(response: response, secrets: credentialSecrets)
+        return switch kind {
         case .identification: try decode(IdentifyReply.self, from: response).identification()
         case .faceRecord: try decode(FaceRecordReply.self, from: response).record()
         case .faceList: try decode(NeoCheckFaceList.self, from: response)

@@ -70,11 +70,20 @@ public struct NeoCheckError: Error, Sendable, Equatable, CustomStringConvertible
         self.retryAfter = retryAfter
     }
 
+    /// How many of the service's listed errors an error keeps and shows.
+    public static let keptServiceErrors = 8
+    /// The most characters of the service's listed errors a description shows.
+    static let shownServiceErrorCharacters = 1000
+
     public var description: String {
         var text = "NeoCheck \(code.rawValue): \(message)"
         if let status { text += " (HTTP \(status))" }
         if !serviceErrors.isEmpty {
-            text += " [" + serviceErrors.map { "\($0.code): \($0.description)" }.joined(separator: "; ") + "]"
+            // Bounded here too: the description reaches decision reasons, /health and log lines.
+            var listed = serviceErrors.prefix(Self.keptServiceErrors).map { "\($0.code): \($0.description)" }.joined(separator: "; ")
+            if listed.count > Self.shownServiceErrorCharacters { listed = listed.prefix(Self.shownServiceErrorCharacters) + "…" }
+            let more = serviceErrors.count - Self.keptServiceErrors
+            text += " [" + listed + (more > 0 ? "; \(more) more" : "") + "]"
         }
         return text
     }
