@@ -102,7 +102,8 @@ public struct AccessSchedule: Sendable, Hashable {
 /// its case would let that person in, or in at any hour. Ids that differ only in case are therefore one
 /// person to the door's rules.
 public enum SubjectIdentity {
-    public static func same(_ named: String, _ returned: String) -> Bool {
-        named.trimmingCharacters(in: .whitespaces).lowercased() == returned.trimmingCharacters(in: .whitespaces).lowercased()
-    }
+    public static func same(_ named: String, _ returned: String) -> Bool { key(named) == key(returned) }
+
+    /// The form ids are compared in (and the re-entry cooldown is kept under).
+    public static func key(_ id: String) -> String { id.trimmingCharacters(in: .whitespaces).lowercased() }
 }

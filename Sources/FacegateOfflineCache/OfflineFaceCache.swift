@@ -60,8 +60,9 @@ public actor OfflineFaceCache {
     private let logger: Logger
     private var integrityFailures: UInt64 = 0
     /// Subjects a purge failed for (a disk that takes no deletes): their faces are still in the file,
-    /// but `match` marks them withdrawn until a purge of them succeeds. Kept in memory only: after a
-    /// restart the re-check or revocation that asked for the purge asks again.
+    /// but `match` marks them withdrawn until a purge of them succeeds. Kept in memory only (a disk that
+    /// refuses deletes would likely refuse the mark too): after a restart they match again until the
+    /// re-check or revocation that asked for the purge asks again, once the cloud answers.
     private var withdrawnSubjects: Set<String> = []
 
     /// Opens (creating when needed) the cache file and checks the key against it.
@@ -136,6 +137,9 @@ public actor OfflineFaceCache {
         let now = time.cacheMilliseconds
         let rememberedSince = now - Int64(configuration.entryLifetime.milliseconds)
         let key = self.key
+        // Read before the file as well as after: a purge that succeeds while this read runs on its snapshot
+        // (her faces still in it) takes her off the set before this resumes.
+        let withdrawnBefore = withdrawnSubjects
         typealias Best = (distance: Float, tags: Set<String>, rememberedAt: Int64, searched: Bool)
         let (best, failed) = try await read { db -> ([String: Best], [String]) in
             var best: [String: Best] = [:]
@@ -171,7 +175,7 @@ public actor OfflineFaceCache {
             return (best, failed)
         }
         noteIntegrityFailures(failed, kind: "face")
-        let withdrawn = withdrawnSubjects
+        let withdrawn = withdrawnBefore.union(withdrawnSubjects)
         return best.map {
             MatchCandidate(
                 subjectId: $0.key, score: Double($0.value.distance), tags: $0.value.tags, stillSearched: $0.value.searched,

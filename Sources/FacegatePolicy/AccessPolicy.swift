@@ -3,7 +3,7 @@ import Foundation
 
 /// What the policy remembers between decisions at one door.
 public struct PolicyState: Sendable, Hashable {
-    /// When each subject was last let in.
+    /// When each subject was last let in, by `SubjectIdentity.key` (one person whatever the id's case).
     public var lastGranted: [String: Date] = [:]
     /// The same on the caller's steady clock (`steady`), which does not step with the wall clock; the
     /// re-entry cooldown is measured on it when both visits have a reading.
@@ -234,21 +234,22 @@ public enum AccessPolicy {
         }
         // On the steady clock when the caller reads one: the wall clock may have stepped either way (a
         // step forward, NTP spoofed say, would otherwise end the cooldown at once).
-        if policy.reentryCooldown > .zero, let steady, let last = state.lastGrantedSteady[subject] {
+        let person = SubjectIdentity.key(subject)
+        if policy.reentryCooldown > .zero, let steady, let last = state.lastGrantedSteady[person] {
             let since = steady - last
             guard since >= policy.reentryCooldown else {
                 decision.outcome = .deniedReentry
                 decision.reason = "subject \(subject) was let in \(format(max(0, since.timeInterval))) s ago, within the re-entry cooldown"
                 return decision
             }
-        } else if policy.reentryCooldown > .zero, let last = state.lastGranted[subject] {
+        } else if policy.reentryCooldown > .zero, let last = state.lastGranted[person] {
             let cooldown = policy.reentryCooldown.timeInterval
             let since = time.timeIntervalSince(last)
             // A last grant in the future means the clock stepped back: how long ago it really was is
             // unknown, so it counts as within the cooldown. The grant is re-dated to now, so the wait is
             // one cooldown from this visit rather than the size of the clock's step.
             guard since >= 0 else {
-                state.lastGranted[subject] = time
+                state.lastGranted[person] = time
                 decision.outcome = .deniedReentry
                 decision.reason = "subject \(subject) was last let in at a time later than now (the clock stepped back); counted as within the re-entry cooldown"
                 return decision
@@ -264,8 +265,8 @@ public enum AccessPolicy {
             granted == .grantedOffline
             ? "subject \(subject) matched the offline cache at distance \(format(candidate.score))"
             : "subject \(subject) matched with score \(format(candidate.score))"
-        state.lastGranted[subject] = time
-        state.lastGrantedSteady[subject] = steady
+        state.lastGranted[person] = time
+        state.lastGrantedSteady[person] = steady
         return decision
     }
 

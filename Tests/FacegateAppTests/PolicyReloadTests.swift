@@ -116,6 +116,19 @@ struct PolicyReloadTests {
             loadConfiguration: { [sameBackend] in sameBackend })
         await reloadable.reload()
         #expect(await reloadable.pipeline.currentPolicy.denyList == ["s-13", "s-14"], "a reload on the same backend is taken")
+
+        // A NeoCheck door reloaded without its face list could not search at all: refused, as at a start.
+        var listed = neoCheck
+        listed.door.denyList = ["s-13"]
+        var unlisted = listed
+        unlisted.door.faceList = nil
+        unlisted.door.denyList = []
+        let reloadedUnlisted = unlisted
+        let neoCheckDoor = DoorControllerService(
+            configuration: listed, parts: parts, settings: settings, notifier: SystemdNotifier(environment: [:]), logger: Self.quiet,
+            loadConfiguration: { reloadedUnlisted })
+        await neoCheckDoor.reload()
+        #expect(await neoCheckDoor.pipeline.currentPolicy.denyList == ["s-13"])
     }
 
 

@@ -146,6 +146,11 @@ struct AccessPolicyTests {
             name: "nights", scope: .subject(id), timeZone: TimeZone(identifier: "UTC")!,
             windows: [.init(weekdays: Set(1...7), start: 22 * 60, end: 23 * 60)])
         #expect(decide(returned, policy: policy { $0.schedules = [nights] }, at: Self.wednesdayMorning).outcome == .deniedSchedule)
+        // One person to the re-entry cooldown too.
+        let door = policy { $0.reentryCooldown = .seconds(30) }
+        var state = PolicyState()
+        #expect(decide(returned, policy: door, state: &state, at: Self.wednesdayMorning).outcome == .granted)
+        #expect(decide(cloud((id, 9000)), policy: door, state: &state, at: Self.wednesdayMorning + 10).outcome == .deniedReentry)
     }
 
     @Test func reentryCooldownRefusesASecondGrantThenLetsIn() {

@@ -60,7 +60,7 @@ expect_eq "$driven" "" "a relay held elsewhere: the levels driven"
 echo "held elsewhere: refused ($(cut -c1-120 $work/rest.log))"
 
 # `facegate door pulse` stopped mid-pulse (SIGTERM here; Ctrl-C is SIGINT): it locks the door again before
-# it exits (status 130), rather than leaving the relay to the chip.
+# it exits (status 143, 128 + SIGTERM), rather than leaving the relay to the chip.
 facegate door pulse --chip "$SIM_CHIP" --line relay --ms 600000 >$work/pulse.log 2>&1 &
 pulse=$!
 wait_for_value $SIM_DIR/sim_gpio0/value 100 1 || fail "the pulse never unlocked"
@@ -69,7 +69,7 @@ kill -TERM $pulse
 wait $pulse
 code=$?
 driven=$(sed -n "/facegate-relay-rest-stopped-pulse\$/,\$p" $tracing/trace | grep -o "gpio_value: *$relay_gpio set [01]" | sed 's/.* set //' | tr '\n' ' ')
-expect_eq "$code" 130 "a stopped pulse: exit status ($(cat $work/pulse.log))"
+expect_eq "$code" 143 "a stopped pulse: exit status ($(cat $work/pulse.log))"
 case "$driven" in 0*) ;; *) fail "a stopped pulse: not locked again: driven '$driven'" ;; esac
 ! echo "$driven" | grep -q 1 || fail "a stopped pulse: driven '$driven'"
 grep -q "locked again" $work/pulse.log || fail "a stopped pulse: $(cat $work/pulse.log)"

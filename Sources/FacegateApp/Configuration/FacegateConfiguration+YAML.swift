@@ -325,8 +325,9 @@ extension FacegateConfiguration {
 
     /// Each role on a line of its own, and nothing wired without a relay. A line named twice would be
     /// refused as busy at the second request, which reads as another process holding it: the daemon
-    /// would restart for ever. Without a relay the door is simulated, so a contact, an exit button or
-    /// `fail_safe` would look wired while nothing is driven or read.
+    /// would restart for ever. Without a relay the door is simulated, so a contact or an exit button
+    /// would look wired while nothing is read. (`fail_safe` alone names no line: a door being wired may
+    /// keep it.)
     private func checkDoorWiring(_ d: ConfigReader) {
         let roles = [("relay", door.relay), ("contact", door.contact), ("exit_button", door.exitButton)]
         for (index, (key, line)) in roles.enumerated() {
@@ -336,7 +337,7 @@ extension FacegateConfiguration {
             }
         }
         guard door.relay == nil else { return }
-        for (key, wired) in [("contact", door.contact != nil), ("exit_button", door.exitButton != nil), ("fail_safe", door.failSafe)] where wired {
+        for (key, wired) in [("contact", door.contact != nil), ("exit_button", door.exitButton != nil)] where wired {
             d.problem("needs door.relay: without a relay the door is simulated", key: key)
         }
     }
@@ -362,10 +363,18 @@ extension FacegateConfiguration {
         return GPIOLine(chip: chip, line: line, activeLow: activeLow, bias: bias)
     }
 
-    private static let dayNames = [
-        "sun": 1, "mon": 2, "tue": 3, "wed": 4, "thu": 5, "fri": 6, "sat": 7,
-        "sunday": 1, "monday": 2, "tuesday": 3, "wednesday": 4, "thursday": 5, "friday": 6, "saturday": 7,
-    ]
+    private static let dayNames = ["sunday": 1, "monday": 2, "tuesday": 3, "wednesday": 4, "thursday": 5, "friday": 6, "saturday": 7]
+
+    /// A day by its name, any case: the name, a start of it of at least three letters (`tue`, `tues`,
+    /// `thurs`), `weds`, or a plural (`mondays`). Not any word that starts like one: `sunflower` is not
+    /// Sunday.
+    static func weekday(_ text: String) -> Int? {
+        var word = text.lowercased()
+        if word == "weds" { word = "wed" }
+        if word.count > 3, word.hasSuffix("s"), dayNames[String(word.dropLast())] != nil { word.removeLast() }
+        guard word.count >= 3 else { return nil }
+        return dayNames.first { $0.key.hasPrefix(word) }?.value
+    }
 
     /// The text after `tag:` or `subject:` without the spaces around it; nil when nothing is left.
     private static func named(_ text: Substring) -> String? {
@@ -373,11 +382,11 @@ extension FacegateConfiguration {
         return name.isEmpty ? nil : name
     }
 
-    /// A calendar date written YYYY-MM-DD: `2026-02-30` and a two-digit year are not dates, and a
+    /// A calendar date written YYYY-MM-DD (or YYYY-M-D): `2026-02-30` and a two-digit year are not dates, and a
     /// holiday that never comes would leave the door open on the day it was meant to close.
     static func holiday(_ text: String) -> AccessSchedule.Day? {
         let parts = text.split(separator: "-", omittingEmptySubsequences: false)
-        guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
+        guard parts.count == 3, parts[0].count == 4, (1...2).contains(parts[1].count), (1...2).contains(parts[2].count),
             parts.allSatisfy({ $0.allSatisfy(\.isASCII) }), let year = Int(parts[0]), let month = Int(parts[1]),
             let day = Int(parts[2]), year >= 1970
         else { return nil }
@@ -411,7 +420,7 @@ extension FacegateConfiguration {
         for w in s.list("windows") {
             var days = Set<Int>()
             for (index, day) in w.strings("days").enumerated() {
-                if let number = Self.dayNames[day.lowercased()] { days.insert(number) } else {
+                if let number = Self.weekday(day) { days.insert(number) } else {
                     w.problem("is not a day (mon ... sun, or monday ... sunday)", key: "days[\(index)]")
                 }
             }

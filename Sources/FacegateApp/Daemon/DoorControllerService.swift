@@ -288,6 +288,14 @@ public struct DoorControllerService: Service, CustomStringConvertible {
                 notifier.ready(status: "door \(previous.door.name): reload refused (backend.kind changes only at a restart); running the previous one")
                 return
             }
+            // What the running backend needs to search at all (NeoCheck's face list): refused as at a start.
+            if let problem = type(of: next.backend.chosen).doorSearchProblems(of: next.door).first {
+                logger.error(
+                    "reload refused: the door could not search; the running configuration is kept",
+                    metadata: ["key": "\(problem.path)", "problem": "\(problem.message)"])
+                notifier.ready(status: "door \(previous.door.name): reload refused (\(problem.path) \(problem.message)); running the previous one")
+                return
+            }
             await pipeline.update(policy: next.doorPolicy)
             // Against what runs, the start-up configuration: a second reload of the same file still names
             // what the first one could not apply.

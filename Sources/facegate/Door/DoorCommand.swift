@@ -99,17 +99,18 @@ struct DoorPulse: AsyncParsableCommand {
         let stops = await UnixSignalsSequence(trapping: .sigint, .sigterm)
         let started = ContinuousClock.now
         try await door.unlock(because: .manual)
-        let interrupted = await withTaskGroup(of: Bool.self) { group in
+        // The signal that stopped the pulse, nil when it ran its course.
+        let stoppedBy = await withTaskGroup(of: UnixSignal?.self) { group in
             group.addTask {
-                for await event in events where event == .locked { return false }
-                return false  // the door stopped: its fault is below
+                for await event in events where event == .locked { return nil }
+                return nil  // the door stopped: its fault is below
             }
             group.addTask {
-                for await _ in stops { return true }
-                return false
+                for await signal in stops { return signal }
+                return nil
             }
             defer { group.cancelAll() }
-            return await group.next() ?? false
+            return await group.next() ?? nil
         }
         // Stopping the door locks it (fail-secure) before its lines are let go.
         running.cancel()
@@ -122,9 +123,10 @@ struct DoorPulse: AsyncParsableCommand {
             FileHandle.standardError.write(Data("facegate door pulse: the door could not be locked again: \(error)\n".utf8))
             throw ExitCode(1)
         }
-        if interrupted {
-            print("interrupted after \(held) ms: \(relay.chip):\(relay.line) locked again")
-            throw ExitCode(130)
+        if let stoppedBy {
+            print("stopped after \(held) ms: \(relay.chip):\(relay.line) locked again")
+            // The shell's convention for a command ended by a signal: 128 + its number.
+            throw ExitCode(128 + (stoppedBy == .sigint ? SIGINT : SIGTERM))
         }
         print("unlocked \(relay.chip):\(relay.line) for \(held) ms")
     }
