@@ -245,7 +245,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "FacegatePolicyTests", dependencies: ["FacegatePolicy", "FacegateCore"], swiftSettings: swiftSettings),
-        .testTarget(name: "FacegateCLITests", dependencies: ["facegate", "FacegateTesting"], swiftSettings: swiftSettings),
+        .testTarget(name: "FacegateCLITests", dependencies: ["facegate", "FacegateApp", "FacegateTesting"], swiftSettings: swiftSettings),
         .testTarget(
             name: "FacegateAppTests",
             dependencies: [

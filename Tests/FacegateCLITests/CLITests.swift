@@ -1,3 +1,4 @@
+import FacegateApp
 import FacegateTesting
 import Foundation
 import Testing
@@ -53,6 +54,22 @@ import Testing
         let noLine = try rest("door:\n  relay: {chip: gpiochip0}\n")
         #expect(noLine.status == 78)
         #expect(noLine.errors.contains("door.relay.line"), "\(noLine.errors)")
+
+        // Under the unit, the relay the daemon last started with is recorded in its state folder: a file
+        // that no longer parses (the bad edit that stopped it) still rests that line. Here its chip is
+        // missing, so the try is seen failing, said by its key.
+        let state = folder.url.appendingPathComponent("state")
+        try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)
+        var environment = ProcessInfo.processInfo.environment
+        environment["STATE_DIRECTORY"] = state.path
+        try "door:\n  relay: {chip: @broken\n".write(toFile: file, atomically: true, encoding: .utf8)
+        let unrecorded = try ToolProcess.runBlocking(Self.executable, ["door", "rest", "--config", file], environment: environment)
+        #expect(unrecorded.status == 78, "nothing recorded, nothing to rest: \(unrecorded.errors)")
+        try RestingRelayRecord.write(.init(chip: "gpiochip-marker-42", line: "relay"), in: state.path)
+        let recorded = try ToolProcess.runBlocking(Self.executable, ["door", "rest", "--config", file], environment: environment)
+        #expect(recorded.status == 1)
+        #expect(recorded.errors.contains("door.relay of the last start"), "\(recorded.errors)")
+        #expect(!recorded.errors.contains("marker"), "\(recorded.errors)")
     }
 
     @Test func facesPrintsOneLinePerImageAndFailsOnAnUnreadableOne() throws {

@@ -1,6 +1,7 @@
+import FacegateApp
+import FacegateTesting
 import Foundation
 import Testing
-import FacegateTesting
 
 #if canImport(Glibc)
     import Glibc
@@ -100,6 +101,32 @@ import FacegateTesting
         let process = try ToolProcess.start(
             CLITests.executable, ["run", "--config", bench.configuration.path], environment: environment, log: log)
         return (process, log)
+    }
+
+    /// Under the unit (`$STATE_DIRECTORY` set), the daemon records the relay it starts with before it
+    /// requests it, for the unit's ExecStopPost (`facegate door rest`): after a stop the line it drove is
+    /// rested even if the file no longer parses. (Here the relay's chip never appears: it is waited for.)
+    @Test func theRelayIsRecordedForTheRestAfterAStop() throws {
+        let bench = try Bench()
+        try bench.write(threshold: 7000)
+        let text = try String(contentsOf: bench.configuration, encoding: .utf8).replacingOccurrences(
+            of: "door: {name: test door, tags: [staff], threshold: 7000}",
+            with: "door: {name: test door, tags: [staff], threshold: 7000, relay: {chip: gpiochip-missing-43, line: relay, active_low: true}}")
+        #expect(text.contains("gpiochip-missing-43"))
+        try text.write(to: bench.configuration, atomically: true, encoding: .utf8)
+        let state = bench.folder.appendingPathComponent("state")
+        try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)
+        var environment = ProcessInfo.processInfo.environment
+        environment["STATE_DIRECTORY"] = state.path
+        let process = try ToolProcess.start(
+            CLITests.executable, ["run", "--config", bench.configuration.path, "--device-wait-seconds", "30"], environment: environment,
+            log: bench.folder.appendingPathComponent("run.log"))
+        defer { if process.isRunning { process.terminate() } }
+        let deadline = Date().addingTimeInterval(20)
+        while RestingRelayRecord.read(in: state.path) == nil, Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
+        #expect(RestingRelayRecord.read(in: state.path) == .init(chip: "gpiochip-missing-43", line: "relay", activeLow: true))
+        process.terminate()
+        process.waitUntilExit()
     }
 
     @Test func readyWatchdogReloadAndGracefulStop() throws {

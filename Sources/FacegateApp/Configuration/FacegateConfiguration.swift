@@ -83,9 +83,9 @@ public struct FacegateConfiguration: Sendable, Equatable {
         }
     }
 
-    public struct GPIOLine: Sendable, Equatable {
+    public struct GPIOLine: Sendable, Equatable, Codable {
         /// The pull an input line is requested with (`bias`).
-        public enum Bias: String, Sendable, Equatable, CaseIterable {
+        public enum Bias: String, Sendable, Equatable, CaseIterable, Codable {
             /// Whatever the board and the chip give it (the default).
             case asIs = "as-is"
             case pullUp = "pull-up"

@@ -49,31 +49,47 @@ struct DoorRest: ParsableCommand {
     var config = "/etc/facegate/facegate.yaml"
 
     func run() throws {
-        let relay: FacegateConfiguration.GPIOLine?
+        // The relay the file names now, and the one the daemon last started with (recorded in the unit's
+        // state folder): a bad edit that does not parse, or a relay moved since, still rests the line the
+        // daemon drove.
+        var relays: [(source: String, line: FacegateConfiguration.GPIOLine)] = []
+        var fileProblem: ConfigError?
         do {
-            relay = try FacegateConfiguration.relayToRest(path: config)
+            if let relay = try FacegateConfiguration.relayToRest(path: config) { relays.append(("the configuration", relay)) }
         } catch {
-            FileHandle.standardError.write(Data("facegate door rest: \(error.description)\n".utf8))
-            throw ExitCode(78)
+            fileProblem = error
         }
-        guard let relay else {
+        if let folder = RestingRelayRecord.folder(), let recorded = RestingRelayRecord.read(in: folder),
+            !relays.contains(where: { $0.line == recorded })
+        {
+            relays.append(("the last start", recorded))
+        }
+        if let fileProblem {
+            FileHandle.standardError.write(Data("facegate door rest: \(fileProblem.description)\n".utf8))
+            if relays.isEmpty { throw ExitCode(78) }
+        }
+        guard !relays.isEmpty else {
             print("no relay configured (the door is simulated): nothing to rest")
             return
         }
-        do {
-            // Requested fail-secure: at its de-energised level from the first instant, whichever way the
-            // door is wired; release() drives that level again before letting the line go.
-            let lines = try GPIODDoorLines(
-                configuration: .init(
-                    relay: GPIOLineAddress(chip: relay.chip, line: relay.line, activeLow: relay.activeLow), failMode: .secure,
-                    consumer: "facegate-rest"))
-            lines.release()
-        } catch {
-            // Said by its key, never the chip or line the file names (this reaches the journal).
-            FileHandle.standardError.write(Data("facegate door rest: door.relay: \(error.message)\n".utf8))
-            throw ExitCode(1)
+        var failed = false
+        for (source, relay) in relays {
+            do {
+                // Requested fail-secure: at its de-energised level from the first instant, whichever way the
+                // door is wired; release() drives that level again before letting the line go.
+                let lines = try GPIODDoorLines(
+                    configuration: .init(
+                        relay: GPIOLineAddress(chip: relay.chip, line: relay.line, activeLow: relay.activeLow), failMode: .secure,
+                        consumer: "facegate-rest"))
+                lines.release()
+                print("relay rested: de-energised and released (the relay of \(source))")
+            } catch {
+                // Said by its key, never the chip or line the file names (this reaches the journal).
+                FileHandle.standardError.write(Data("facegate door rest: door.relay of \(source): \(error.message)\n".utf8))
+                failed = true
+            }
         }
-        print("relay rested: de-energised and released")
+        if failed { throw ExitCode(1) }
     }
 }
 

@@ -45,6 +45,17 @@ struct RunCommand: AsyncParsableCommand {
         LoggingSystem.bootstrap { label in JournaldLogHandler(label: label, level: level) }
         let logger = Logger(label: "facegate")
 
+        // The relay this start drives, for the unit's ExecStopPost (`facegate door rest`), before the
+        // relay is requested: however this run ends, the line it held is the one rested.
+        if let folder = RestingRelayRecord.folder() {
+            do {
+                try RestingRelayRecord.write(configuration.door.relay, in: folder)
+            } catch {
+                logger.warning(
+                    "the relay cannot be recorded for the rest after a stop; it rests from the configuration file alone",
+                    metadata: ["key": "door.relay"])
+            }
+        }
         // Missing devices are not fatal: the camera and a GPIO chip are waited for.
         for problem in configuration.environmentProblems() {
             logger.warning("configuration problem", metadata: ["key": "\(problem.path)", "problem": "\(problem.message)"])
