@@ -64,3 +64,27 @@ uptime_cs() { tr -d . </proc/uptime | cut -d' ' -f1; }
 
 # Asserts that the JSON line(s) in file $1 contain "$2" literally.
 expect_json() { grep -q "$2" "$1" || fail "expected $2 in: $(cat "$1")"; }
+
+# The kernel's gpio tracepoint, for tests that read which levels a program drove on the relay, line 0 of
+# $SIM_CHIP (gpio-sim lets a freed line fall to its pull, whatever was driven, so its value cannot tell).
+# Sets `tracing` and `relay_gpio` (the line's number in the kernel's global space, which the trace uses).
+# The tracepoint is enabled once and each run is read after a marker (relay_levels_since): enabling a
+# tracepoint patches kernel text on every CPU and clearing the buffer waits on every CPU, and under qemu's
+# TCG toggling them around each run once left the kernel in a soft lockup. Tracing is turned off when the
+# test exits, pass or fail (the event stays enabled: turning it off would patch the kernel's text again,
+# for nothing once the ring buffer is off).
+gpio_trace_relay() {
+    tracing=/sys/kernel/tracing
+    [ -d $tracing/events ] || mount -t tracefs none $tracing || fail "cannot mount tracefs"
+    [ -d $tracing/events/gpio/gpio_value ] || fail "the kernel has no gpio_value tracepoint"
+    # (The class device sits beside the chip under gpio-sim's platform device, which has one bank here.)
+    relay_gpio=$(cat $(dirname $SIM_DIR)/gpio/gpiochip*/base 2>/dev/null) || fail "no base for $SIM_CHIP"
+    echo 1 >$tracing/events/gpio/gpio_value/enable
+    echo 1 >$tracing/tracing_on
+    trap 'echo 0 >$tracing/tracing_on' EXIT
+}
+
+# Every level driven on the relay since the trace marker $1 was written, in order: "0 1 ...".
+relay_levels_since() {
+    sed -n "/$1\$/,\$p" $tracing/trace | grep -o "gpio_value: *$relay_gpio set [01]" | sed 's/.* set //' | tr '\n' ' '
+}

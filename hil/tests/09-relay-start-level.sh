@@ -6,24 +6,9 @@
 # requested before the models, then released again when they are missing (exit 78), never driven unlocked
 # (a fail-safe relay's release is its resting level, unlocked, as when facegate dies).
 gpio_sim_chip door relay contact exit
-tracing=/sys/kernel/tracing
-[ -d $tracing/events ] || mount -t tracefs none $tracing || fail "cannot mount tracefs"
-[ -d $tracing/events/gpio/gpio_value ] || fail "the kernel has no gpio_value tracepoint"
-# The relay's number in the kernel's global GPIO space, which the trace uses.
-# (The class device sits beside the chip under gpio-sim's platform device, which has one bank here.)
-base=$(cat $(dirname $SIM_DIR)/gpio/gpiochip*/base 2>/dev/null) || fail "no base for $SIM_CHIP"
-relay_gpio=$base
+gpio_trace_relay
 work=/tmp/relay-start-level
 rm -rf $work && mkdir -p $work/models
-
-# The tracepoint is enabled once and each run's levels are read after a marker written before it:
-# enabling a tracepoint patches kernel text on every CPU, and clearing the buffer waits on every CPU, and
-# under qemu's TCG toggling them around each run once left the kernel in a soft lockup.
-echo 1 >$tracing/events/gpio/gpio_value/enable
-echo 1 >$tracing/tracing_on
-# Tracing is left off for the tests after this one, whether it passes or fails (the event stays enabled:
-# turning it off would patch the kernel's text again, for nothing once the ring buffer is off).
-trap 'echo 0 >$tracing/tracing_on' EXIT
 runs=0
 
 # Runs `facegate run` on a configuration whose `door:` section is $1 (its lines, indented), with the relay's
@@ -44,7 +29,7 @@ EOF
     echo "$mark" >$tracing/trace_marker
     facegate run --config $work/facegate.yaml >$work/run.log 2>&1
     code=$?
-    driven=$(sed -n "/$mark\$/,\$p" $tracing/trace | grep -o "gpio_value: *$relay_gpio set [01]" | sed 's/.* set //' | tr '\n' ' ')
+    driven=$(relay_levels_since "$mark")
 }
 
 # $1 = door.fail_safe, $2 = the relay's active_low, $3 = the raw level that locks, $4 = the raw level

@@ -4,17 +4,9 @@
 # keep driving a freed output at its last level; gpio-sim is not one of them (a freed line falls to its
 # pull, whatever was driven), so the test reads what `door rest` drove from the kernel's gpio tracepoint.
 gpio_sim_chip door relay contact exit
-tracing=/sys/kernel/tracing
-[ -d $tracing/events ] || mount -t tracefs none $tracing || fail "cannot mount tracefs"
-[ -d $tracing/events/gpio/gpio_value ] || fail "the kernel has no gpio_value tracepoint"
-base=$(cat $(dirname $SIM_DIR)/gpio/gpiochip*/base 2>/dev/null) || fail "no base for $SIM_CHIP"
-relay_gpio=$base
+gpio_trace_relay
 work=/tmp/relay-rest
 rm -rf $work && mkdir -p $work
-# (Enabled already when 09 ran before: then this changes nothing. See 09 on toggling it.)
-echo 1 >$tracing/events/gpio/gpio_value/enable
-echo 1 >$tracing/tracing_on
-trap 'echo 0 >$tracing/tracing_on' EXIT
 runs=0
 
 # `facegate door rest` on a file whose `door:` section is $1; sets `code` and `driven` (the levels it
@@ -26,7 +18,7 @@ rest() {
     echo "$mark" >$tracing/trace_marker
     facegate door rest --config $work/facegate.yaml >$work/rest.log 2>&1
     code=$?
-    driven=$(sed -n "/$mark\$/,\$p" $tracing/trace | grep -o "gpio_value: *$relay_gpio set [01]" | sed 's/.* set //' | tr '\n' ' ')
+    driven=$(relay_levels_since "$mark")
     ! grep -q -e "$SIM_CHIP" $work/rest.log || fail "run $runs: the output names the chip: $(cat $work/rest.log)"
 }
 
@@ -68,7 +60,7 @@ echo facegate-relay-rest-stopped-pulse >$tracing/trace_marker
 kill -TERM $pulse
 wait $pulse
 code=$?
-driven=$(sed -n "/facegate-relay-rest-stopped-pulse\$/,\$p" $tracing/trace | grep -o "gpio_value: *$relay_gpio set [01]" | sed 's/.* set //' | tr '\n' ' ')
+driven=$(relay_levels_since facegate-relay-rest-stopped-pulse)
 expect_eq "$code" 143 "a stopped pulse: exit status ($(cat $work/pulse.log))"
 case "$driven" in 0*) ;; *) fail "a stopped pulse: not locked again: driven '$driven'" ;; esac
 ! echo "$driven" | grep -q 1 || fail "a stopped pulse: driven '$driven'"
