@@ -70,6 +70,13 @@ import Testing
         #expect(recorded.status == 1)
         #expect(recorded.errors.contains("door.relay of the last start"), "\(recorded.errors)")
         #expect(!recorded.errors.contains("marker"), "\(recorded.errors)")
+
+        // The same line in the file with another `active_low`: rested once, as the daemon drove it (both
+        // ways, it would end at whichever came last).
+        try "door:\n  relay: {chip: /dev/gpiochip-marker-42, line: relay, active_low: true}\n".write(toFile: file, atomically: true, encoding: .utf8)
+        let changed = try ToolProcess.runBlocking(Self.executable, ["door", "rest", "--config", file], environment: environment)
+        #expect(changed.status == 1)
+        #expect(changed.errors.contains("of the last start") && !changed.errors.contains("of the configuration"), "\(changed.errors)")
     }
 
     @Test func facesPrintsOneLinePerImageAndFailsOnAnUnreadableOne() throws {

@@ -344,7 +344,7 @@ extension FacegateConfiguration {
 
     /// The same chip (by name or /dev path) and the same line text. A line named on one role and given
     /// by offset on another is not caught here; the chip refuses it as busy at start-up.
-    static func sameLine(_ a: GPIOLine, _ b: GPIOLine) -> Bool {
+    public static func sameLine(_ a: GPIOLine, _ b: GPIOLine) -> Bool {
         func chip(_ name: String) -> String { name.hasPrefix("/dev/") ? String(name.dropFirst(5)) : name }
         return chip(a.chip) == chip(b.chip) && a.line == b.line
     }

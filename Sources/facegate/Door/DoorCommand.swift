@@ -59,9 +59,10 @@ struct DoorRest: ParsableCommand {
         } catch {
             fileProblem = error
         }
-        if let folder = RestingRelayRecord.folder(), let recorded = RestingRelayRecord.read(in: folder),
-            !relays.contains(where: { $0.line == recorded })
-        {
+        if let folder = RestingRelayRecord.folder(), let recorded = RestingRelayRecord.read(in: folder) {
+            // The same line in both (its `active_low` changed since, say) is rested once, as the daemon
+            // drove it: resting it both ways would leave it at whichever came last.
+            relays.removeAll { FacegateConfiguration.sameLine($0.line, recorded) }
             relays.append(("the last start", recorded))
         }
         if let fileProblem {
