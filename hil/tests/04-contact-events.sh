@@ -30,7 +30,9 @@ watch=$!
 wait_for_value $SIM_DIR/sim_gpio2/value 50 1 || fail "the exit button's pull-up was not applied: value $(cat $SIM_DIR/sim_gpio2/value)"
 sleep 1
 kill $watch; wait $watch 2>/dev/null
-# The requested pull stays on the sim's line after the release: put its own back for the tests after this.
+# The requested pull stays on the sim's lines after the release (`--bias` is the contact's too): put their
+# own back for the tests after this.
+echo pull-down >$SIM_DIR/sim_gpio1/pull
 echo pull-down >$SIM_DIR/sim_gpio2/pull
 grep -q requestToExit /tmp/watch-bias.log && fail "a pulled-up, active-low exit button read as pressed: $(cat /tmp/watch-bias.log)"
 echo "exit button pulled up by its bias: released"
