@@ -224,6 +224,20 @@ struct ConfigurationTests {
         #expect(FacegateConfiguration().doorPolicy.threshold == 7000)
     }
 
+    /// Without `time_zone` a schedule keeps the host's hours (as it always did) and a note says so, by
+    /// its key and the zone taken; with one, nothing is noted. (Said at start and reload: `RunServiceTests`;
+    /// by `config check`: `CLITests`.)
+    @Test func aScheduleWithoutItsTimeZoneIsNoted() throws {
+        let window = "windows: [{days: [mon], from: \"08:00\", to: \"18:00\"}]"
+        let unzoned = try FacegateConfiguration(
+            yaml: "door:\n  schedules:\n    - {name: a, time_zone: UTC, \(window)}\n    - {name: b, \(window)}\n")
+        #expect(unzoned.doorPolicy.schedules.map(\.timeZone) == [TimeZone(identifier: "UTC")!, TimeZone.current])
+        #expect(unzoned.notes.map(\.path) == ["door.schedules[1].time_zone"])
+        #expect(unzoned.notes.first?.message.contains(TimeZone.current.identifier) == true)
+        #expect(try FacegateConfiguration(yaml: "door:\n  schedules:\n    - {name: a, time_zone: UTC, \(window)}\n").notes.isEmpty)
+        #expect(FacegateConfiguration().notes.isEmpty)
+    }
+
     /// A tag schedule the door cannot check would never apply and let people in at any hour.
     @Test func tagSchedulesThatCannotBeCheckedAreRefused() throws {
         func config(_ backend: String, _ door: String) throws(ConfigError) -> FacegateConfiguration {

@@ -79,6 +79,21 @@ import Testing
         #expect(changed.errors.contains("of the last start") && !changed.errors.contains("of the configuration"), "\(changed.errors)")
     }
 
+    /// `config check` passes a schedule without its time zone (exit 0) and notes the zone it takes.
+    @Test func configCheckNotesAScheduleWithoutItsTimeZone() throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let file = folder.file("facegate.yaml")
+        try "door:\n  schedules: [{name: office, windows: [{days: [mon], from: \"08:00\", to: \"18:00\"}]}]\n".write(
+            toFile: file, atomically: true, encoding: .utf8)
+        var environment = ProcessInfo.processInfo.environment
+        environment["TZ"] = "Asia/Tokyo"
+        let check = try ToolProcess.runBlocking(Self.executable, ["config", "check", "--syntax-only", file], environment: environment)
+        #expect(check.status == 0, "\(check.output)\(check.errors)")
+        #expect(check.output.contains("ok") && check.output.contains("note: door.schedules[0].time_zone"), "\(check.output)")
+        #expect(check.output.contains("Asia/Tokyo"), "\(check.output)")
+    }
+
     @Test func facesPrintsOneLinePerImageAndFailsOnAnUnreadableOne() throws {
         let good = Self.testData.appendingPathComponent("faces/matt_damon/01.jpg").path
         let none = Self.testData.appendingPathComponent("faces/_noface/01.jpg").path

@@ -129,6 +129,38 @@ import Testing
         process.waitUntilExit()
     }
 
+    /// A schedule without its `time_zone` is read in the host's zone, as before, but said at the start
+    /// and at each reload, by its key and the zone taken: an appliance image in UTC would otherwise keep
+    /// office hours hours away from the ones meant, silently.
+    @Test func aScheduleWithoutItsTimeZoneIsSaidAtStartAndReload() throws {
+        let bench = try Bench()
+        let text = try String(contentsOf: bench.configuration, encoding: .utf8).replacingOccurrences(
+            of: "door: {name: test door, tags: [staff], threshold: 7000}",
+            with: "door: {name: test door, tags: [staff], threshold: 7000, schedules: [{name: office, windows: [{days: [mon], from: \"08:00\", to: \"18:00\"}]}]}")
+        #expect(text.contains("schedules"))
+        try text.write(to: bench.configuration, atomically: true, encoding: .utf8)
+        let notify = try NotifySocket(path: bench.folder.appendingPathComponent("notify").path)
+        var environment = ProcessInfo.processInfo.environment
+        environment["NOTIFY_SOCKET"] = notify.path
+        environment["TZ"] = "America/Denver"
+        let log = bench.folder.appendingPathComponent("run.log")
+        let process = try ToolProcess.start(CLITests.executable, ["run", "--config", bench.configuration.path], environment: environment, log: log)
+        defer { if process.isRunning { process.terminate() } }
+        func logText() -> String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
+        try #require(notify.waitFor("READY=1") != nil, "no READY=1; log: \(logText())")
+        kill(process.processIdentifier, SIGHUP)
+        let reloaded = try #require(notify.waitFor("READY=1", seconds: 15), "no answer to the reload: \(logText())")
+        #expect(reloaded.last?.contains("configuration reloaded") == true, "\(reloaded)")
+        process.terminate()
+        process.waitUntilExit()
+        let notes = logText().split(separator: "\n").filter { $0.contains("configuration note") }
+        #expect(notes.count == 2, "at the start and at the reload: \(logText())")
+        for note in notes {
+            #expect(note.hasPrefix("<4>") && note.contains("door.schedules[0].time_zone") && note.contains("America/Denver"), "\(note)")
+            #expect(!note.contains("office") && !note.contains("08:00"), "no value from the file: \(note)")
+        }
+    }
+
     @Test func readyWatchdogReloadAndGracefulStop() throws {
         let bench = try Bench()
         let notify = try NotifySocket(path: bench.folder.appendingPathComponent("notify").path)

@@ -58,6 +58,8 @@ final class ConfigReader {
 
     final class ProblemLog {
         var problems: [ConfigProblem] = []
+        /// Accepted, but likely not what was meant: said at every start and reload, and by `config check`.
+        var notes: [ConfigProblem] = []
     }
 
     init(node: Node?, path: String = "", log: ProblemLog = ProblemLog()) {
@@ -70,11 +72,17 @@ final class ConfigReader {
     }
 
     var problems: [ConfigProblem] { log.problems }
+    var notes: [ConfigProblem] { log.notes }
     var isPresent: Bool { node.map { !isNull($0) } ?? false }
 
     func problem(_ message: String, key: String? = nil, at node: Node? = nil) {
         let mark = (node ?? self.node)?.mark
         log.problems.append(ConfigProblem(path: childPath(key), message: message, line: mark?.line, column: mark?.column))
+    }
+
+    func note(_ message: String, key: String? = nil, at node: Node? = nil) {
+        let mark = (node ?? self.node)?.mark
+        log.notes.append(ConfigProblem(path: childPath(key), message: message, line: mark?.line, column: mark?.column))
     }
 
     private func childPath(_ key: String?) -> String {

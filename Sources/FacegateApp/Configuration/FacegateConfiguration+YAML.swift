@@ -42,60 +42,61 @@ extension FacegateConfiguration {
     ///   reading a file truncated mid-write or by mistake, and the defaults would drop its deny list,
     ///   schedules and tags at once.
     public static func load(path: String, refusingAnEmptyFile: Bool = false) throws(ConfigError) -> FacegateConfiguration {
-        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
-            throw ConfigError(file: path, problems: [ConfigProblem(path: "", message: "cannot be read as UTF-8 text")])
-        }
-        if refusingAnEmptyFile, Self.holdsNoSettings(text) {
+        let text = try readText(path: path)
+        let root = try compose(text, file: path)
+        if refusingAnEmptyFile, Self.holdsNoSettings(root) {
             throw ConfigError(
                 file: path,
                 problems: [
                     ConfigProblem(path: "", message: "holds no settings: a reload keeps the running configuration (restart to run on the defaults)")
                 ])
         }
-        return try FacegateConfiguration(yaml: text, file: path, fileIsPrivate: SecretFiles.isPrivate(path: path))
+        return try FacegateConfiguration(root: root, file: path, fileIsPrivate: SecretFiles.isPrivate(path: path))
     }
 
     /// The relay's line alone, for `facegate door rest` once the daemon has stopped. Read even from a file
     /// the daemon would refuse for a problem elsewhere: a bad edit may be what stopped it, and the door
     /// must rest all the same. Nil when the file names no relay (the door is simulated).
     public static func relayToRest(path: String) throws(ConfigError) -> GPIOLine? {
-        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
-            throw ConfigError(file: path, problems: [ConfigProblem(path: "", message: "cannot be read as UTF-8 text")])
-        }
-        let root: Node?
-        do {
-            root = try Yams.compose(yaml: text)
-        } catch {
-            throw ConfigError(file: path, problems: [Self.syntaxProblem(error, in: text)])
-        }
+        let root = try compose(try readText(path: path), file: path)
         let door = ConfigReader(node: root?.mapping?["door"], path: "door")
         let relay = gpioLine(door.scoped("relay"), isInput: false)
         if !door.problems.isEmpty { throw ConfigError(file: path, problems: door.problems) }
         return relay
     }
 
-    /// No document, or one that is only `null`.
-    static func holdsNoSettings(_ yaml: String) -> Bool {
-        do {
-            guard let root = try Yams.compose(yaml: yaml) else { return true }
-            return root.null != nil && root.scalar?.style == .plain
-        } catch {
-            return false  // a syntax error: the parse that follows reports it as one
+    private static func readText(path: String) throws(ConfigError) -> String {
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            throw ConfigError(file: path, problems: [ConfigProblem(path: "", message: "cannot be read as UTF-8 text")])
         }
+        return text
+    }
+
+    private static func compose(_ yaml: String, file: String) throws(ConfigError) -> Node? {
+        do {
+            return try Yams.compose(yaml: yaml)
+        } catch {
+            throw ConfigError(file: file, problems: [Self.syntaxProblem(error, in: yaml)])
+        }
+    }
+
+    /// No document, or one that is only `null`.
+    static func holdsNoSettings(_ root: Node?) -> Bool {
+        guard let root else { return true }
+        return root.null != nil && root.scalar?.style == .plain
     }
 
     /// Parses configuration text; `fileIsPrivate` says whether inline secrets are acceptable.
     public init(yaml: String, file: String = "<text>", fileIsPrivate: Bool = false) throws(ConfigError) {
-        let root: Node?
-        do {
-            root = try Yams.compose(yaml: yaml)
-        } catch {
-            throw ConfigError(file: file, problems: [Self.syntaxProblem(error, in: yaml)])
-        }
+        try self.init(root: try Self.compose(yaml, file: file), file: file, fileIsPrivate: fileIsPrivate)
+    }
+
+    private init(root: Node?, file: String, fileIsPrivate: Bool) throws(ConfigError) {
         let reader = ConfigReader(node: root)
         self.init()
         read(from: reader, fileIsPrivate: fileIsPrivate)
         if !reader.problems.isEmpty { throw ConfigError(file: file, problems: reader.problems) }
+        notes = reader.notes
     }
 
     /// The parser's error as a line and column only. Yams' own text quotes the offending source line,
@@ -411,10 +412,17 @@ extension FacegateConfiguration {
             s.problem("must be everyone, tag:NAME or subject:ID", key: "applies_to")
             scope = .everyone
         }
-        let zoneName = s.string("time_zone", default: TimeZone.current.identifier)
-        let zone = TimeZone(identifier: zoneName)
-        if zone == nil {
-            s.problem("is not a known time zone (an IANA name such as Europe/Madrid)", key: "time_zone", at: s.value("time_zone"))
+        let zone: TimeZone?
+        if let zoneName = s.string("time_zone") {
+            zone = TimeZone(identifier: zoneName)
+            if zone == nil {
+                s.problem("is not a known time zone (an IANA name such as Europe/Madrid)", key: "time_zone", at: s.value("time_zone"))
+            }
+        } else {
+            // Allowed, as before, but said: an appliance image often runs in UTC, and office hours read
+            // in UTC open the door hours away from the ones meant.
+            zone = TimeZone.current
+            s.note("is not given: the hours are read in this machine's time zone, \(TimeZone.current.identifier)", key: "time_zone")
         }
         var windows: [AccessSchedule.Window] = []
         for w in s.list("windows") {

@@ -1,6 +1,7 @@
 import FacegateCore
 import FacegateQuality
 import Foundation
+import Logging
 
 /// Everything `facegate run` is told by `/etc/facegate/facegate.yaml`, with the defaults used for keys left out.
 ///
@@ -26,6 +27,9 @@ public struct FacegateConfiguration: Sendable, Equatable {
     public var enrolment = EnrolmentGate()
     /// Folder of the dlib models; nil searches the default folders.
     public var modelsDirectory: String?
+    /// What the file leaves to a default that is likely not what was meant (a schedule without its time
+    /// zone): accepted, and said at every start and reload and by `facegate config check`.
+    public var notes: [ConfigProblem] = []
 
     public init() {}
 
@@ -258,5 +262,14 @@ public struct ListenAddress: Sendable, Hashable {
         if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         guard !host.isEmpty, !host.contains(where: { $0.isWhitespace || $0 == "/" }) else { return nil }
         self.init(host: host, port: port)
+    }
+}
+
+extension FacegateConfiguration {
+    /// Each of ``notes`` as a warning: by key path and a fixed phrase, never a value from the file.
+    public func logNotes(to logger: Logger) {
+        for note in notes {
+            logger.warning("configuration note", metadata: ["key": "\(note.path)", "note": "\(note.message)"])
+        }
     }
 }

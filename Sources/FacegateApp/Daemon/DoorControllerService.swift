@@ -72,6 +72,11 @@ public struct DoorControllerService: Service, CustomStringConvertible {
     private let loadConfiguration: @Sendable () throws -> FacegateConfiguration
     /// Set when the pipeline's service has returned: the parts say whether the stop was complete.
     let pipelineStopped = SetOnceFlag()
+    /// Ends once SIGHUP is trapped (or its service has stopped): READY=1 waits for it. `systemctl start`
+    /// returns at READY, and a reload sent right after it would otherwise meet SIGHUP's default action
+    /// and kill the daemon.
+    let hangupsTrapped: AsyncStream<Void>
+    private let hangupsTrappedContinuation: AsyncStream<Void>.Continuation
     /// The configuration running now: the one started with, then each reload's.
     private let running: RunningConfiguration
 
@@ -88,6 +93,7 @@ public struct DoorControllerService: Service, CustomStringConvertible {
         self.logger = logger
         self.loadConfiguration = loadConfiguration
         self.running = RunningConfiguration(configuration)
+        (hangupsTrapped, hangupsTrappedContinuation) = AsyncStream.makeStream(of: Void.self)
         // The kiosk's address serves /metrics too.
         if configuration.metrics.listen != nil || configuration.kiosk.enabled {
             let registry = PrometheusCollectorRegistry()
@@ -271,7 +277,10 @@ public struct DoorControllerService: Service, CustomStringConvertible {
 
     /// SIGHUP: reads the configuration again (``reload()``).
     func reloadOnHangup() async {
-        for await _ in await UnixSignalsSequence(trapping: .sighup) { await reload() }
+        defer { hangupsTrappedContinuation.finish() }
+        let hangups = await UnixSignalsSequence(trapping: .sighup)
+        hangupsTrappedContinuation.finish()
+        for await _ in hangups { await reload() }
     }
 
     /// Reads the configuration again, as SIGHUP does. A valid one takes effect for the door's policy
@@ -308,6 +317,7 @@ public struct DoorControllerService: Service, CustomStringConvertible {
                     "configuration reloaded; some changes take effect at the next restart",
                     metadata: ["sections": "\(needRestart.joined(separator: ","))"])
             }
+            next.logNotes(to: logger)
             notifier.ready(status: "door \(next.door.name): configuration reloaded" + degradedSuffix)
         } catch {
             logger.error("reload refused: the configuration is not valid; the running one is kept", metadata: ["error": "\(error)"])

@@ -238,21 +238,11 @@ public struct DoorParts: Sendable {
             logger.warning("no relay configured: the door is simulated and only logged", metadata: ["door": "\(door.name)"])
             return SimulatedDoorLines(logger: logger)
         }
-        func address(_ line: FacegateConfiguration.GPIOLine) -> GPIOLineAddress {
-            let bias: GPIOLineAddress.Bias =
-                switch line.bias {
-                case .asIs: .asIs
-                case .pullUp: .pullUp
-                case .pullDown: .pullDown
-                case .disabled: .disabled
-                }
-            return GPIOLineAddress(chip: line.chip, line: line.line, activeLow: line.activeLow, bias: bias)
-        }
         do {
             return try GPIODDoorLines(
                 configuration: .init(
-                    relay: address(relay), failMode: door.failSafe ? .safe : .secure, contact: door.contact.map(address),
-                    exitButton: door.exitButton.map(address)))
+                    relay: relay.address, failMode: door.failSafe ? .safe : .secure, contact: door.contact?.address,
+                    exitButton: door.exitButton?.address))
         } catch {
             // Said by the line's key and its role, never the chip or line the file names.
             let key = error.role.map(Self.key(of:)) ?? "door.relay"
@@ -401,4 +391,23 @@ public struct DaemonStartError: Error, Sendable, CustomStringConvertible {
     }
 
     public var description: String { "\(key): \(message)" }
+}
+
+extension FacegateConfiguration.GPIOLine {
+    /// The line as libgpiod is asked for it.
+    public var address: GPIOLineAddress {
+        GPIOLineAddress(chip: chip, line: line, activeLow: activeLow, bias: bias.address)
+    }
+}
+
+extension FacegateConfiguration.GPIOLine.Bias {
+    /// The pull as libgpiod is asked for it.
+    public var address: GPIOLineAddress.Bias {
+        switch self {
+        case .asIs: .asIs
+        case .pullUp: .pullUp
+        case .pullDown: .pullDown
+        case .disabled: .disabled
+        }
+    }
 }

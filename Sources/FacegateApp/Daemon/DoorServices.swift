@@ -140,6 +140,9 @@ struct PipelineService: Service {
         let controller = self.controller, pipeline = controller.pipeline, logger = controller.logger
         let notifier = controller.notifier, doorName = controller.configuration.door.name, grace = controller.settings.shutdownGrace
         defer { controller.pipelineStopped.set() }
+        if controller.settings.reloadsOnHangup {
+            for await _ in controller.hangupsTrapped {}
+        }
         notifier.ready(status: "door \(doorName): watching the camera" + controller.degradedSuffix)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {

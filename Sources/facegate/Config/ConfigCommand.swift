@@ -36,6 +36,8 @@ struct ConfigCommand: ParsableCommand {
                 throw ExitCode(1)
             }
             print("\(path): ok (backend \(config.backend.kind.rawValue), door \(config.door.name), camera \(config.camera.source.rawValue))")
+            // Accepted, so still ok (exit 0), but said where an installer reads it.
+            for note in config.notes { print("  note: \(note)") }
         }
     }
 }

@@ -169,7 +169,7 @@ struct DoorWatch: AsyncParsableCommand {
     var exitActiveLow = false
 
     @Option(help: "Pull for the contact and exit button lines: as-is (the board's), pull-up, pull-down or disabled.")
-    var bias: InputBias = .asIs
+    var bias: FacegateConfiguration.GPIOLine.Bias = .asIs
 
     @Option(help: "Relay line, to unlock on an exit request; without it the relay is not touched.")
     var relay: String?
@@ -280,18 +280,4 @@ struct DoorBenchmark: AsyncParsableCommand {
 }
 
 /// `--bias` of `door watch`, in the configuration's words.
-enum InputBias: String, ExpressibleByArgument, CaseIterable {
-    case asIs = "as-is"
-    case pullUp = "pull-up"
-    case pullDown = "pull-down"
-    case disabled
-
-    var address: GPIOLineAddress.Bias {
-        switch self {
-        case .asIs: .asIs
-        case .pullUp: .pullUp
-        case .pullDown: .pullDown
-        case .disabled: .disabled
-        }
-    }
-}
+extension FacegateConfiguration.GPIOLine.Bias: ExpressibleByArgument {}

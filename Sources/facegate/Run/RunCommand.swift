@@ -60,6 +60,7 @@ struct RunCommand: AsyncParsableCommand {
         for problem in configuration.environmentProblems() {
             logger.warning("configuration problem", metadata: ["key": "\(problem.path)", "problem": "\(problem.message)"])
         }
+        configuration.logNotes(to: logger)
         // Exit status: 78 (EX_CONFIG) only for a configuration problem, which restarting cannot fix
         // (the unit's RestartPreventExitStatus=78); 1 for anything else, which systemd restarts. A GPIO
         // chip that is not there yet is waited for first (see DoorParts.openWaitingForDevices).
