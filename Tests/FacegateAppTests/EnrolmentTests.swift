@@ -205,6 +205,38 @@ struct EnrolmentTests {
         }
     }
 
+    /// `facegate enrol` through the daemon waits as long as its `--timeout` (the client used to give up
+    /// after 5 s, leaving the daemon waiting), and an installer's Ctrl-C withdraws the enrolment: left
+    /// waiting, it would have enrolled whoever walked up next under the door's tags.
+    @Test func anEnrolmentWhoseInstallerGaveUpIsWithdrawn() async throws {
+        try await DoorRig.with { rig in
+            let socket = rig.folder.appendingPathComponent("control.sock").path
+            rig.configuration.control.socket = socket
+            try await rig.runHeldDoor(visitors: [], decisions: 0) { door in
+                let log = rig.folder.appendingPathComponent("enrol.log")
+                let enrol = try ToolProcess.start(Self.facegate, ["enrol", "--socket", socket, "--timeout", "120"], log: log)
+                defer { if enrol.isRunning { enrol.terminate() } }
+                func logText() -> String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
+                let waiting = ContinuousClock.now + .seconds(30)
+                while await !door.service.pipeline.enrolmentIsWaiting, ContinuousClock.now < waiting {
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+                try #require(await door.service.pipeline.enrolmentIsWaiting, "never waited: \(logText())")
+                try await Task.sleep(for: .seconds(7))
+                #expect(enrol.isRunning, "still waiting for the approach after 7 s: \(logText())")
+                #expect(await door.service.pipeline.enrolmentIsWaiting)
+                kill(enrol.processIdentifier, SIGINT)
+                enrol.waitUntilExit()
+                let withdrawn = ContinuousClock.now + .seconds(5)
+                while await door.service.pipeline.enrolmentIsWaiting, ContinuousClock.now < withdrawn {
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+                #expect(await !door.service.pipeline.enrolmentIsWaiting, "the installer is gone: nobody is enrolled now")
+                #expect(try await Self.subjects(rig).isEmpty)
+            }
+        }
+    }
+
     @Test func aNeoCheckFaceRecordIsEnrolledIntoTheDoorsListAndThenLetIn() async throws {
         let scratch = try TemporaryFolder("facegate-neocheck-enrol")
         defer { scratch.remove() }

@@ -153,7 +153,11 @@ struct ControlSocketService: Service {
         if let peer = Self.peer(of: connection), peer.isAllowed(adminGroup: adminGroup) {
             if let line, let request = try? JSONDecoder().decode(ControlRequest.self, from: Data(line.utf8)) {
                 logger.notice("control request", metadata: ["command": "\(request.command.rawValue)", "uid": "\(peer.uid)"])
-                response = await handle(request)
+                if request.command == .enrol {
+                    response = await answerWhileConnected(connection) { await handle(request) }
+                } else {
+                    response = await handle(request)
+                }
             } else {
                 response = .refused("not a control request (one JSON line)")
             }
@@ -167,6 +171,46 @@ struct ControlSocketService: Service {
         encoder.outputFormatting = [.sortedKeys]
         let bytes = [UInt8]((try? encoder.encode(response)) ?? Data(#"{"ok":false}"#.utf8)) + [UInt8(ascii: "\n")]
         _ = try? await queue.run { try ControlSocketService.writeAll(bytes, to: connection) }
+    }
+
+    /// `answer`, cancelled if the asker hangs up first. An enrolment waits minutes for "the next
+    /// approach": carried on after an installer's Ctrl-C (or a dropped ssh session), it would enrol
+    /// whoever walked up next, under the door's tags, with nobody there to see it.
+    private func answerWhileConnected(
+        _ connection: Int32, _ answer: @escaping @Sendable () async -> ControlResponse
+    ) async -> ControlResponse {
+        await withTaskGroup(of: ControlResponse?.self) { group in
+            group.addTask { await answer() }
+            group.addTask {
+                // A poll without waiting, four times a second: no thread is held while the request waits.
+                while !Task.isCancelled {
+                    if Self.hasHungUp(connection) {
+                        logger.notice("control request withdrawn: its client hung up", metadata: ["command": "enrol"])
+                        return nil
+                    }
+                    try? await Task.sleep(for: .milliseconds(250))
+                }
+                return nil
+            }
+            var answered: ControlResponse?
+            for await result in group {
+                group.cancelAll()
+                if let result {
+                    answered = result
+                    break
+                }
+            }
+            return answered ?? .refused("withdrawn: the client hung up")
+        }
+    }
+
+    /// Whether the peer has closed its end (or the connection failed), without reading what it sent.
+    static func hasHungUp(_ connection: Int32) -> Bool {
+        // POLLRDHUP (Linux, 0x2000): the peer shut its writing side down; Glibc's Swift view leaves it out.
+        let peerClosed = Int16(0x2000)
+        var watched = pollfd(fd: connection, events: peerClosed, revents: 0)
+        guard poll(&watched, 1, 0) > 0 else { return false }
+        return watched.revents & (peerClosed | Int16(POLLHUP) | Int16(POLLERR)) != 0
     }
 
     // MARK: - The socket
@@ -316,7 +360,8 @@ public enum ControlClient {
         var line = [UInt8](try JSONEncoder().encode(request))
         line.append(UInt8(ascii: "\n"))
         try ControlSocketService.writeAll(line, to: fd)
-        let answer = try ControlSocketService.readLine(fd)
+        // The whole of `timeout`: an enrolment's answer comes after its approach, minutes later.
+        let answer = try ControlSocketService.readLine(fd, within: .seconds(seconds))
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
         guard let response = try? decoder.decode(ControlResponse.self, from: Data(answer.utf8)) else {
