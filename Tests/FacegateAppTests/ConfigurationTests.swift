@@ -238,6 +238,17 @@ struct ConfigurationTests {
         #expect(FacegateConfiguration().notes.isEmpty)
     }
 
+    /// A kiosk on an address other machines reach is allowed (a screen elsewhere) but noted: the picture
+    /// and the names go to whoever reaches it. On loopback, or off, nothing is noted.
+    @Test func aKioskOnANetworkAddressIsNoted() throws {
+        #expect(try FacegateConfiguration(yaml: "kiosk: {listen: \"0.0.0.0:8470\"}\n").notes.map(\.path) == ["kiosk.listen"])
+        #expect(try FacegateConfiguration(yaml: "kiosk: {listen: \"192.168.1.20:8470\"}\n").notes.map(\.path) == ["kiosk.listen"])
+        #expect(try FacegateConfiguration(yaml: "kiosk: {listen: \"127.0.0.1:8470\"}\n").notes.isEmpty)
+        #expect(try FacegateConfiguration(yaml: "kiosk: {listen: \"localhost:8470\"}\n").notes.isEmpty)
+        #expect(try FacegateConfiguration(yaml: "kiosk: {enabled: false, listen: \"0.0.0.0:8470\"}\n").notes.isEmpty)
+        #expect(try FacegateConfiguration(yaml: "kiosk: {}\n").notes.isEmpty)
+    }
+
     /// A tag schedule the door cannot check would never apply and let people in at any hour.
     @Test func tagSchedulesThatCannotBeCheckedAreRefused() throws {
         func config(_ backend: String, _ door: String) throws(ConfigError) -> FacegateConfiguration {

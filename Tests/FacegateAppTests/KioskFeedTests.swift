@@ -73,6 +73,37 @@ struct KioskFeedTests {
         }
     }
 
+    /// On its loopback address the kiosk serves only requests named for this machine: a page on another
+    /// site in a browser on the box, its name pointed at 127.0.0.1 (DNS rebinding), gets 421 and nothing
+    /// of the picture, the faces or the names; the kiosk's own browser (`127.0.0.1`, `localhost`) is served.
+    @Test func aRequestNamedForAnotherSiteIsRefused() async throws {
+        try await DoorRig.with { rig in
+            rig.configuration.kiosk.enabled = true
+            rig.configuration.kiosk.listen = ListenAddress(host: "127.0.0.1", port: 0)
+            try await rig.runHeldDoor(visitors: []) { door in
+                func status(_ path: String, host: String) async throws -> (Int, String) {
+                    var request = HTTPClientRequest(url: "http://127.0.0.1:\(door.port)\(path)")
+                    request.headers.replaceOrAdd(name: "Host", value: host)
+                    let response = try await door.httpClient.execute(request, timeout: .seconds(10))
+                    // /events never ends by itself: its first bytes are enough.
+                    var body = ""
+                    for try await chunk in response.body {
+                        body += String(buffer: chunk)
+                        break
+                    }
+                    return (Int(response.status.code), body)
+                }
+                for path in ["/", "/events", "/metrics", "/health"] {
+                    let (code, body) = try await status(path, host: "rebound.example:\(door.port)")
+                    #expect(code == 421 && body.isEmpty, "\(path): \(code)")
+                }
+                #expect(try await status("/events", host: "127.0.0.1:\(door.port)").0 == 200)
+                #expect(try await status("/", host: "localhost:\(door.port)").0 == 200)
+                #expect(try await status("/", host: "[::1]:\(door.port)").0 == 200)
+            }
+        }
+    }
+
     @Test func withThePreviewOffThePageGetsGuidanceAndDecisionsButNoPicture() async throws {
         try await DoorRig.with { rig in
             _ = try await rig.enrol(DoorControllerEndToEndTests.enrolledPhoto)

@@ -279,6 +279,10 @@ extension FacegateConfiguration {
             }
             kiosk.preview = k.bool("preview", default: kiosk.preview)
             kiosk.displayNames = k.textMapping("names")
+            if kiosk.enabled, !ListenAddress.isLoopbackHost(kiosk.listen.host) {
+                // Allowed (a screen on another box), but the picture and the names go to whoever can reach it.
+                k.note("is not a loopback address: anyone who can reach it sees the camera's picture, the faces and the welcome names", key: "listen")
+            }
             if kiosk.enabled, let metricsAddress = metrics.listen, metricsAddress == kiosk.listen {
                 status.problem("is the kiosk's address, which serves /metrics and /health already: give another or leave it out", key: "listen")
             }

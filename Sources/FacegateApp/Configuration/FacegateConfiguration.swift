@@ -248,6 +248,14 @@ public struct ListenAddress: Sendable, Hashable {
     public var host: String
     public var port: Int
 
+    /// `localhost`, `::1` or an IPv4 address in 127.0.0.0/8: only this machine reaches it.
+    public static func isLoopbackHost(_ host: String) -> Bool {
+        let name = host.lowercased()
+        if name == "localhost" || name == "::1" || name == "[::1]" { return true }
+        let parts = name.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts[0] == "127" && parts.allSatisfy { UInt8($0) != nil }
+    }
+
     public init(host: String, port: Int) {
         self.host = host
         self.port = port

@@ -125,6 +125,7 @@ struct KioskService: Service {
     private func router() -> Router<BasicRequestContext> {
         let router = Router()
         let feed = self.feed, settings = self.settings, metrics = self.metrics, health = self.health
+        if ListenAddress.isLoopbackHost(settings.host) { router.add(middleware: LoopbackHostCheck()) }
         router.get("/") { _, _ -> Response in
             Response(
                 status: .ok,
@@ -145,4 +146,30 @@ struct KioskService: Service {
         StatusServer.addRoutes(to: router, metrics: metrics, health: health)
         return router
     }
+}
+
+/// On a loopback address the kiosk answers only requests named for this machine (`Host: 127.0.0.1:8470`,
+/// `localhost`, `[::1]`). A web page on any other site, open in a browser on the box, could otherwise
+/// point a name of its own at 127.0.0.1 (DNS rebinding) and read the camera's picture and the welcome
+/// names from `/events`; its requests carry that name, and are answered 421 with nothing in them.
+struct LoopbackHostCheck<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        // No Host at all is no browser's request (every browser sends one).
+        if let authority = request.head.authority, !ListenAddress.isLoopbackHost(Self.hostName(of: authority)) {
+            return Response(status: .misdirectedRequest)
+        }
+        return try await next(request, context)
+    }
+
+    /// The host of `host:port`, `[v6]:port`, or a bare host.
+    static func hostName(of authority: String) -> String {
+        if authority.hasPrefix("["), let end = authority.firstIndex(of: "]") {
+            return String(authority[authority.index(after: authority.startIndex)..<end])
+        }
+        return String(authority.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).first ?? "")
+    }
+}
+
+extension LoopbackHostCheck where Context == BasicRequestContext {
+    init() {}
 }
