@@ -183,6 +183,21 @@ struct ConfigurationTests {
         #expect(read.sectionsNeedingRestart(comparedWith: defaults) == ["liveness"])
     }
 
+    /// `threshold: 0` is refused: nothing scores below it, so the stage would run and judge every print
+    /// and screen live while the file says `enabled: true`. `uncertain: allow` is accepted and noted.
+    @Test func aLivenessThresholdThatJudgesEveryFaceLiveIsRefused() throws {
+        do {
+            _ = try FacegateConfiguration(yaml: "liveness: {threshold: 0}")
+            Issue.record("threshold 0 was accepted")
+        } catch {
+            #expect(error.problems.map(\.path) == ["liveness.threshold"])
+            #expect(error.problems.first?.message.contains("enabled: false") == true)
+        }
+        #expect(try FacegateConfiguration(yaml: "liveness: {threshold: 0.05}").notes.isEmpty)
+        #expect(try FacegateConfiguration(yaml: "liveness: {uncertain: allow}").notes.map(\.path) == ["liveness.uncertain"])
+        #expect(try FacegateConfiguration(yaml: "liveness: {enabled: false, uncertain: allow}").notes.isEmpty)
+    }
+
     @Test func notYAMLIsAClearError() {
         #expect(throws: ConfigError.self) { try FacegateConfiguration(yaml: "camera: [unclosed") }
         #expect(throws: ConfigError.self) { try FacegateConfiguration(yaml: "- just\n- a list") }

@@ -130,6 +130,12 @@ import Testing
         #expect(lines.allSatisfy { $0["visit"] as? Int == 1 })
         #expect(((lines[1]["cues"] as? [String: Double])?["texture"] ?? 0) > 0.9)
 
+        // A threshold of 0 or NaN would judge every face live (NaN compares false): refused before judging.
+        for threshold in ["0", "nan", "1.5"] {
+            let refused = try run(["liveness", "--threshold", threshold, printed])
+            #expect(refused.status == 64 && refused.errors.contains("--threshold must be above 0"), "\(threshold): \(refused.errors)")
+        }
+
         // A frame without a face and a truncated video: an error each, naming the file; the good one still judged.
         let cut = FileManager.default.temporaryDirectory.appendingPathComponent("facegate-cut-\(UUID().uuidString.prefix(8)).mp4")
         let whole = try Data(contentsOf: pad.appendingPathComponent("bonafide/lestari15__real.mp4"))

@@ -188,7 +188,14 @@ extension FacegateConfiguration {
         let pad = r.scoped("liveness")
         liveness.enabled = pad.bool("enabled", default: liveness.enabled)
         liveness.threshold = pad.double("threshold", default: liveness.threshold, in: 0...1)
+        if liveness.threshold == 0 {
+            // Nothing scores below 0: the stage would run, and judge every print and screen live.
+            pad.problem("must be above 0 (0 judges every face live; to turn the stage off write enabled: false)", key: "threshold")
+        }
         liveness.uncertain = pad.choice("uncertain", default: liveness.uncertain)
+        if liveness.enabled, liveness.uncertain == .allow {
+            pad.note("is allow: a face the liveness stage cannot judge goes to the cloud unjudged", key: "uncertain")
+        }
         liveness.modelsDirectory = pad.string("models")
         pad.rejectUnknownKeys()
 

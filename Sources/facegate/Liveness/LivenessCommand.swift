@@ -39,6 +39,11 @@ struct LivenessCommand: AsyncParsableCommand {
 
     @OptionGroup var core: QualityCoreOptions
 
+    func validate() throws {
+        // 0 (or NaN, which compares false) would judge every face live.
+        guard threshold > 0, threshold <= 1 else { throw ValidationError("--threshold must be above 0 and at most 1") }
+    }
+
     func run() async throws {
         // With descriptors: the visits are cut as the daemon cuts them, a face that reappears where it
         // was lost continuing its person's visit (re-identification).
