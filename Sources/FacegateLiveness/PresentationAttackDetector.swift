@@ -25,9 +25,11 @@ public struct PresentationAttackDetector: PresentationAttackDetecting {
         self.settings = settings
     }
 
-    /// Loads the texture models from `models` (or the default folders).
+    /// Loads the texture models from `models` (or the default folders) and checks they answer as the cue needs (``TextureCue/checkContract()``).
     public init(models: String? = nil, settings: Settings = Settings()) throws(LivenessError) {
-        self.init(texture: try TextureCue(PADModels.locate(models)), settings: settings)
+        let texture = try TextureCue(PADModels.locate(models))
+        try texture.checkContract()
+        self.init(texture: texture, settings: settings)
     }
 
     public func assess(_ visit: Visit) throws -> LivenessAssessment {

@@ -53,6 +53,21 @@ public struct TextureCue: Sendable {
         return TextureScore(perModel: perModel)
     }
 
+    /// Runs each model once on a plain grey picture and checks it answers in class probabilities: a model
+    /// file swapped for one that cannot (no softmax, another input size) is found when the door starts,
+    /// not at its first visitor, whom it would turn away with every later one.
+    public func checkContract() throws(LivenessError) {
+        let side = 240
+        let grey: PixelImage
+        do {
+            grey = try PixelImage(width: side, height: side, layout: .rgb24, pixels: [UInt8](repeating: 128, count: side * side * 3))
+        } catch {
+            throw LivenessError(.badInput, "the contract check's picture could not be made")
+        }
+        // A face box small enough that even the widest crop (4 times it) stays in the picture.
+        _ = try score(grey, face: PixelBox(left: 95, top: 95, right: 145, bottom: 145))
+    }
+
     /// Each output in 0...1 and together summing to 1, within float rounding.
     static func areClassProbabilities(_ outputs: [Float]) -> Bool {
         outputs.allSatisfy { (0...1).contains($0) } && abs(outputs.reduce(0, +) - 1) <= 1e-3

@@ -2,6 +2,7 @@ import FacegateApp
 import FacegateCore
 import FacegateDemo
 import FacegateDoor
+import FacegateLiveness
 import FacegateOfflineCache
 import FacegateQuality
 import FacegateTesting
@@ -62,7 +63,7 @@ struct StartUpRefusalWordingTests {
     }
 
     enum Case: String, CaseIterable, Sendable {
-        case modelsFolderMissing, modelsFolderEmpty, livenessModelsMissing, replayPathMissing, cameraDeviceMissing
+        case modelsFolderMissing, modelsFolderEmpty, livenessModelsMissing, livenessModelsWithoutSoftmax, replayPathMissing, cameraDeviceMissing
         case cacheKeyMissing, cacheKeyOpenToOthers, cacheKeyASymlink, cacheKeyNotAKey
         case secretFileMissing, secretFileOpenToOthers, secretFileEmpty, journalFolderMissing, relayChipMissing
     }
@@ -83,6 +84,15 @@ struct StartUpRefusalWordingTests {
             opened.engine = false
             key = "models"
         case .livenessModelsMissing:
+            bench.configuration.liveness.enabled = true
+            bench.configuration.liveness.modelsDirectory = bench.path("pad")
+            key = "liveness.models"
+        case .livenessModelsWithoutSoftmax:
+            // Models that load but answer in scores: refused at the start, not at the first visitor.
+            try FileManager.default.createDirectory(atPath: bench.path("pad"), withIntermediateDirectories: true)
+            for name in [PADModels.wideFileName, PADModels.widestFileName] {
+                try Data(OnnxModel.chain(["GlobalAveragePool", "Flatten"])).write(to: URL(fileURLWithPath: bench.path("pad/\(name)")))
+            }
             bench.configuration.liveness.enabled = true
             bench.configuration.liveness.modelsDirectory = bench.path("pad")
             key = "liveness.models"

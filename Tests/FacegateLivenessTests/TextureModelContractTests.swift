@@ -35,6 +35,23 @@ struct TextureModelContractTests {
         #expect((0...1).contains(score.realProbability))
     }
 
+    /// The stage as the door loads it checks its models at once: a folder whose models give scores is
+    /// refused when loaded (the door does not start), not at the first visitor; the shipped models pass.
+    @Test func modelsThatGiveScoresAreRefusedWhenLoaded() throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        for name in [PADModels.wideFileName, PADModels.widestFileName] {
+            try Data(OnnxModel.chain(["GlobalAveragePool", "Flatten"])).write(to: URL(fileURLWithPath: folder.file(name)))
+        }
+        do {
+            _ = try PresentationAttackDetector(models: folder.url.path)
+            Issue.record("models without their softmax were loaded")
+        } catch {
+            #expect(error.code == .inferenceFailed, "\(error)")
+        }
+        _ = try PresentationAttackDetector(models: PackageFolder.url("models/pad").path)
+    }
+
     static func liveFace() throws -> (PixelImage, PixelBox) {
         let image = try ImageCodec.decode([UInt8](try Data(contentsOf: SharedTestData.url("pad/bonafide/doubango__genuine.jpg"))))
         let face = try #require(try TestFaceAnalyzers.video().analyze(image).faces.first)
@@ -48,74 +65,5 @@ struct TextureModelContractTests {
         let path = folder.file("model.onnx")
         try Data(OnnxModel.chain(operators)).write(to: URL(fileURLWithPath: path))
         return TextureCue(models: [.init(name: "texture_test", classifier: try TextureClassifier(path: path), cropScale: 2.7)])
-    }
-}
-
-/// Just enough of the ONNX protobuf (onnx.proto, ir_version 7, opset 11) to write a chain of operators
-/// without attributes or weights.
-enum OnnxModel {
-    struct Message {
-        var encoded: [UInt8] = []
-
-        mutating func varint(_ value: UInt64) {
-            var value = value
-            while value >= 0x80 {
-                encoded.append(UInt8(value & 0x7f) | 0x80)
-                value >>= 7
-            }
-            encoded.append(UInt8(value))
-        }
-
-        mutating func int(_ field: UInt64, _ value: Int) {
-            varint(field << 3)
-            varint(UInt64(value))
-        }
-
-        mutating func bytes(_ field: UInt64, _ bytes: [UInt8]) {
-            varint(field << 3 | 2)
-            varint(UInt64(bytes.count))
-            encoded += bytes
-        }
-
-        mutating func string(_ field: UInt64, _ text: String) { bytes(field, Array(text.utf8)) }
-
-        mutating func message(_ field: UInt64, _ build: (inout Message) -> Void) {
-            var inner = Message()
-            build(&inner)
-            bytes(field, inner.encoded)
-        }
-    }
-
-    static func chain(_ operators: [String]) -> [UInt8] {
-        var model = Message()
-        model.int(1, 7)  // ir_version
-        model.message(8) { $0.int(2, 11) }  // opset_import: the default domain, version 11
-        model.message(7) { graph in
-            for (index, op) in operators.enumerated() {
-                graph.message(1) { node in
-                    node.string(1, index == 0 ? "input" : "t\(index - 1)")
-                    node.string(2, index == operators.count - 1 ? "output" : "t\(index)")
-                    node.string(3, "node\(index)")
-                    node.string(4, op)
-                }
-            }
-            graph.string(2, "chain")
-            graph.message(11) { valueInfo(&$0, name: "input", dimensions: [1, 3, 80, 80]) }
-            graph.message(12) { valueInfo(&$0, name: "output", dimensions: [1, 3]) }
-        }
-        return model.encoded
-    }
-
-    /// A float tensor's name and shape (ValueInfoProto).
-    static func valueInfo(_ info: inout Message, name: String, dimensions: [Int]) {
-        info.string(1, name)
-        info.message(2) { type in
-            type.message(1) { tensor in
-                tensor.int(1, 1)  // FLOAT
-                tensor.message(2) { shape in
-                    for dimension in dimensions { shape.message(1) { $0.int(1, dimension) } }
-                }
-            }
-        }
     }
 }
