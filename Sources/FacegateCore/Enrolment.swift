@@ -87,10 +87,13 @@ public struct EnrolmentOutcome: Codable, Sendable, Equatable {
     public var quality: Double?
     /// The liveness stage's score (0...1), when it judged the face.
     public var liveness: Double?
+    /// What a failed enrolment made in the cloud and could not remove again (a NeoCheck record id), for
+    /// the installer to remove (``reason`` says how). For the CLI's output only: never in a log line.
+    public var leftInCloud: String?
 
     public init(
         _ result: Result, reason: String, receipt: EnrolmentReceipt? = nil, duplicateOf: String? = nil, duplicateScore: Double? = nil,
-        quality: Double? = nil, liveness: Double? = nil
+        quality: Double? = nil, liveness: Double? = nil, leftInCloud: String? = nil
     ) {
         self.result = result
         self.reason = reason
@@ -99,6 +102,7 @@ public struct EnrolmentOutcome: Codable, Sendable, Equatable {
         self.duplicateScore = duplicateScore
         self.quality = quality
         self.liveness = liveness
+        self.leftInCloud = leftInCloud
     }
 
     public var enrolled: Bool { result == .enrolled }
@@ -121,6 +125,28 @@ public protocol FaceEnrolling: Sendable {
     /// request would add to (NEC ID: every tag; NeoCheck: the target face list).
     func duplicateSearchPolicy(for request: EnrolmentRequest, door policy: DoorPolicy) -> DoorPolicy
     /// Registers the probe's face as the request says. Throws `CloudUnavailable` when the service
-    /// cannot be reached; any other error is the service's refusal.
+    /// cannot be reached; any other error is the service's refusal. A registration that fails after
+    /// making part of it (a record not yet in its list) undoes that part, even when cancelled, and
+    /// throws ``PartlyMadeEnrolment`` saying what became of it.
     func enrol(_ probe: ProbeFace, as request: EnrolmentRequest, policy: DoorPolicy) async throws -> EnrolmentReceipt
+}
+
+/// A registration that failed after part of it was made in the cloud (a NeoCheck record created, not yet in
+/// its face list), and what became of that part. Its identifier is for the installer (the CLI shows it),
+/// not for log lines.
+public struct PartlyMadeEnrolment: Error, Sendable, CustomStringConvertible {
+    /// Why the registration failed.
+    public var failure: any Error
+    /// What became of the part made: removed again, or left (naming it and how to remove it).
+    public var aftermath: String
+    /// The identifier of what is left in the cloud; nil when it was removed again.
+    public var leftInCloud: String?
+
+    public init(failure: any Error, aftermath: String, leftInCloud: String? = nil) {
+        self.failure = failure
+        self.aftermath = aftermath
+        self.leftInCloud = leftInCloud
+    }
+
+    public var description: String { "\(failure); \(aftermath)" }
 }

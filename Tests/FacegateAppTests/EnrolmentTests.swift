@@ -2,6 +2,7 @@ import FacegateApp
 import FacegateCore
 import FacegateDemo
 import FacegateDoor
+import FacegateEmulators
 import FacegateIdentify
 import FacegateOfflineCache
 import FacegateQuality
@@ -263,7 +264,7 @@ struct EnrolmentTests {
             #expect(decided.outcome == .granted && decided.subjectId == receipt.subjectId, "\(decided.reason)")
 
             // The same man again: refused, naming his record.
-            let again = try await door.enrol(EnrolmentRequest(name: "Leo", surname1: "Again"), visitor: DoorControllerEndToEndTests.enrolledWalksUp)
+            let again = try await door.enrol(EnrolmentRequest(name: "Bob", surname1: "Quarrington-Again"), visitor: DoorControllerEndToEndTests.enrolledWalksUp)
             #expect(again.result == .duplicate && again.duplicateOf == receipt.subjectId, "\(again.reason)")
             // NeoCheck needs a name.
             let unnamed = try await door.enrol(EnrolmentRequest(tags: ["staff"]), visitor: nil)
@@ -295,6 +296,88 @@ struct EnrolmentTests {
             _ = try await admin.createList(name: "front door")
             let receipt = try await search.enrol(probe, as: EnrolmentRequest(name: "Leo", surname1: "Listed", externalId: "badge-0043"), policy: policy)
             #expect(try await admin.record(.externalIdentifier("badge-0043")).identifier == receipt.subjectId)
+        }
+    }
+
+    /// A face list add that outlasts the enrolment's time limit (the daemon's: the decision deadline and 5 s)
+    /// leaves no record behind: the enrolment's task is cancelled by then, and the delete of the record it made
+    /// runs all the same, in a task of its own. When that delete fails too, the installer is told the record's
+    /// id and the command that deletes it, and the log line does not carry the id.
+    @Test(arguments: [true, false])
+    func aNeoCheckRecordWhoseListAddOutlastsTheTimeLimitIsDeletedAgain(theDeleteSucceeds: Bool) async throws {
+        let scratch = try TemporaryFolder("facegate-neocheck-enrol-stall")
+        defer { scratch.remove() }
+        let record = UUID().uuidString.lowercased()
+        let server = try await HostileServer.start { line in
+            let parts = line.split(separator: " ").map(String.init)
+            guard parts.count >= 2 else { return .close }
+            if parts[1].hasSuffix("/connect/token") {
+                return .reply(status: 200, body: #"{"token_type":"Bearer","access_token":"stall-token","expires_in":3600}"#)
+            }
+            switch (parts[0], parts[1]) {
+            // Nobody enrolled yet: the duplicate search names nobody.
+            case ("POST", "/api/v1/face/list/identify"):
+                return .reply(status: 200, body: #"{"confidence":0,"result":1,"resultDescription":"The face list has no enabled face records"}"#)
+            case ("POST", "/api/v1/face"):
+                return .reply(status: 200, body: #"{"identifier":"\#(record)"}"#)
+            case ("POST", "/api/v1/face/list/AddFaceRecord"):
+                return .delayed(.seconds(30), .reply(status: 200, body: "true"))
+            case ("DELETE", "/api/v1/face/\(record)"):
+                return theDeleteSucceeds ? .reply(status: 200, body: "true") : .reply(status: 500, body: #"{"message":"Internal Error"}"#)
+            default:
+                return .reply(status: 404, body: "")
+            }
+        }
+        defer { server.close() }
+        let stills = try TestFaceAnalyzers.stills()
+        var configuration = try NeoCheckDoor.configuration(endpoint: server.endpoint + "/api", folder: scratch.url)
+        // Each attempt of the add may take 3 s: the enrolment's limit (3 s + 5 s) cuts off the third.
+        configuration.backend.requestTimeout = .seconds(3)
+        configuration.backend.decisionDeadline = .seconds(3)
+        let logs = CapturedLogs()
+        let door = NeoCheckDoor(configuration: configuration, stills: stills, logs: logs)
+
+        let started = ContinuousClock.now
+        let outcome = try await door.enrol(
+            EnrolmentRequest(name: "Leo", surname1: "Stalled", externalId: "badge-0044"), visitor: DoorControllerEndToEndTests.enrolledPhoto)
+        #expect(outcome.result == .cloudFailed, "\(outcome.reason)")
+        #expect(
+            server.requestLines.contains { $0.hasPrefix("DELETE /api/v1/face/\(record) HTTP/1.1") }, "the record made was deleted again: \(server.requestLines)")
+        #expect(ContinuousClock.now - started < .seconds(29), "the enrolment ended by its limit, not the stalled add's reply")
+        if theDeleteSucceeds {
+            #expect(outcome.reason.contains("deleted again") && !outcome.reason.contains(record), "\(outcome.reason)")
+            #expect(outcome.leftInCloud == nil)
+        } else {
+            #expect(outcome.reason.contains("facegate neocheck records delete \(record)"), "names the record to delete: \(outcome.reason)")
+            #expect(outcome.leftInCloud == record)
+        }
+        #expect(!logs.text.contains(record), "no record id in a log line: \(logs.text)")
+        #expect(logs.text.contains("enrolment refused"))
+    }
+
+    /// The hourly call budget spent by the enrolment's own calls does not keep the record it made: the delete
+    /// of a record the face list did not take is made over the budget (a clean-up is worth a call).
+    @Test func aNeoCheckRecordIsDeletedAgainWhenTheCallBudgetIsSpent() async throws {
+        let stills = try TestFaceAnalyzers.stills()
+        try await withNeoCheckEmulator(analyzer: stills) { harness in
+            var quiet = Logger(label: "neocheck-enrol-test")
+            quiet.logLevel = .critical
+            let admin = try harness.client(policy: CloudHTTPPolicy(requestTimeout: .seconds(20)), logger: quiet)
+            _ = try await admin.createList(name: "front door")
+            // One call left this hour: the record's creation spends it, and the add to the list is refused locally.
+            let budget = try HourlyCallBudget(callsPerHour: 1)
+            let search = NeoCheckFaceSearch(client: try harness.client(budget: budget, logger: quiet))
+            let probe = ProbeFace(jpeg: try DoorControllerEndToEndTests.photo(DoorControllerEndToEndTests.enrolledPhoto), quality: nil)
+            let policy = DoorPolicy(door: "neocheck door", threshold: 80, scoreUnit: .neoCheckConfidence, faceList: "front door")
+            let request = EnrolmentRequest(name: "Leo", surname1: "Budgeted", externalId: "badge-0045")
+
+            await #expect(throws: (any Error).self, "the budget's refusal is the enrolment's failure") {
+                _ = try await search.enrol(probe, as: request, policy: policy)
+            }
+            #expect(await harness.emulator.apiCalls == 3, "the creation, and the delete made over the budget (plus the list's)")
+            await #expect(throws: (any Error).self, "the record made before the refusal was deleted again") {
+                _ = try await admin.record(.externalIdentifier("badge-0045"))
+            }
         }
     }
 
@@ -394,14 +477,21 @@ struct EnrolmentTests {
 struct NeoCheckDoor {
     let configuration: FacegateConfiguration
     let stills: DlibFaceAnalyzer
+    /// Where the door's log lines go (nil: standard output, warnings and above).
+    var logs: CapturedLogs? = nil
 
     static func configuration(harness: NeoCheckEmulatorHarness, folder: URL) throws -> FacegateConfiguration {
+        try configuration(endpoint: harness.endpoint.absoluteString, folder: folder)
+    }
+
+    /// A door on the NeoCheck service at `endpoint` (`…/api`), as the test account.
+    static func configuration(endpoint: String, folder: URL) throws -> FacegateConfiguration {
         let account = NeoCheckTestAccount.self
         var configuration = FacegateConfiguration()
         configuration.liveness.enabled = false
         configuration.control.socket = nil
         configuration.backend.kind = .neocheck
-        configuration.backend.neoCheck.endpoint = harness.endpoint.absoluteString
+        configuration.backend.neoCheck.endpoint = endpoint
         configuration.backend.neoCheck.clientId = account.clientID
         configuration.backend.neoCheck.username = account.username
         for (name, value) in [("client-secret", account.clientSecret), ("password", account.password)] {
@@ -452,8 +542,8 @@ struct NeoCheckDoor {
     }
 
     private func door(over source: any FrameSource) throws -> DoorControllerService {
-        var logger = Logger(label: "neocheck-enrol")
-        logger.logLevel = .warning
+        var logger = logs?.logger(label: "neocheck-enrol", level: .trace) ?? Logger(label: "neocheck-enrol")
+        if logs == nil { logger.logLevel = .warning }
         let parts = try DoorParts.open(
             configuration,
             overrides: .init(source: source, doorLines: SimulatedDoorLines(logger: logger), faceEngine: try TestFaceAnalyzers.video().engine),

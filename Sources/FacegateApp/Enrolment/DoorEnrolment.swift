@@ -44,7 +44,8 @@ public struct DoorEnrolment: Sendable {
         if outcome.enrolled {
             logger.notice("enrolment", metadata: metadata)
         } else {
-            metadata["reason"] = "\(outcome.reason)"
+            // A record left in the cloud is named to the installer, not in the log.
+            metadata["reason"] = "\(outcome.leftInCloud.map { outcome.reason.replacingOccurrences(of: $0, with: "[record]") } ?? outcome.reason)"
             logger.warning("enrolment refused", metadata: metadata)
         }
         return outcome
@@ -120,18 +121,55 @@ public struct DoorEnrolment: Sendable {
 
         do {
             let enroller = self.enroller
-            let receipt = try await Self.within(cloudTimeout) { try await enroller.enrol(probe, as: request, policy: policy) }
+            let receipt = try await Self.registering(within: cloudTimeout) { try await enroller.enrol(probe, as: request, policy: policy) }
             return EnrolmentOutcome(
                 .enrolled, reason: "enrolled as \(receipt.subjectId)", receipt: receipt, quality: judged.quality, liveness: judged.liveness)
+        } catch let unanswered as UnansweredRegistration {
+            // Cut off by the time limit: the enroller says what became of what it had made.
+            let aftermath = unanswered.partlyMade.map { "; \($0.aftermath)" } ?? ""
+            return EnrolmentOutcome(
+                .cloudFailed, reason: "the cloud did not enrol the face: no answer in time\(aftermath)", quality: judged.quality,
+                liveness: judged.liveness, leftInCloud: unanswered.partlyMade?.leftInCloud)
         } catch {
             return EnrolmentOutcome(
                 .cloudFailed, reason: "the cloud did not enrol the face: \(Self.describe(error))", quality: judged.quality,
-                liveness: judged.liveness)
+                liveness: judged.liveness, leftInCloud: (error as? PartlyMadeEnrolment)?.leftInCloud)
         }
     }
 
     private static func within<T: Sendable>(_ limit: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
         try await withDeadline(ContinuousClock.now.advanced(by: limit), operation: body)
+    }
+
+    /// The registration's receipt within `limit`. Past it the registration is cancelled and waited for (its
+    /// clean-up is bounded by the enroller), and `UnansweredRegistration` carries what it undid or left; a
+    /// receipt that comes all the same is the truth, and returned.
+    private static func registering(
+        within limit: Duration, _ body: @escaping @Sendable () async throws -> EnrolmentReceipt
+    ) async throws -> EnrolmentReceipt {
+        try await withThrowingTaskGroup(of: EnrolmentReceipt?.self) { group in
+            group.addTask { try await body() }
+            group.addTask {
+                try await Task.sleep(for: limit)
+                return nil
+            }
+            defer { group.cancelAll() }
+            if let receipt = try await group.next() ?? nil { return receipt }
+            group.cancelAll()
+            do {
+                if let receipt = try await group.next() ?? nil { return receipt }
+            } catch let partlyMade as PartlyMadeEnrolment {
+                throw UnansweredRegistration(partlyMade: partlyMade)
+            } catch {
+                // Cancelled, or failed meanwhile: whether the cloud made it is unknown either way.
+            }
+            throw UnansweredRegistration(partlyMade: nil)
+        }
+    }
+
+    /// A registration cut off by its time limit, and what the enroller said it made of it.
+    private struct UnansweredRegistration: Error {
+        var partlyMade: PartlyMadeEnrolment?
     }
 
     private static func describe(_ error: any Error) -> String {

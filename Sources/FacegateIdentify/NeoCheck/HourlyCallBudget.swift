@@ -114,6 +114,15 @@ public actor HourlyCallBudget {
         save()
     }
 
+    /// Spends one call that is made whether or not the budget has one: a clean-up (a record a failed
+    /// enrolment made, deleted again) is worth a call over the limit. An empty budget stays at zero rather
+    /// than going into debt: such calls are rare, and the service counts its limit itself.
+    public func spendBeyondLimit() {
+        refill()
+        available = max(0, available - 1)
+        save()
+    }
+
     /// Empties the bucket: the service has said the limit is reached.
     public func exhaust() {
         refill()

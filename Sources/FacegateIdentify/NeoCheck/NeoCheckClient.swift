@@ -12,7 +12,9 @@ import NIOHTTP1
 ///   and try once more.
 /// - With a `budget`, each API call spends one call from it first and is refused
 ///   locally (`callBudgetExhausted`) when none is left; token requests are not
-///   counted (they go to the token service, not the Face API).
+///   counted (they go to the token service, not the Face API). One call is made over an empty budget:
+///   the delete of a record a failed enrolment made (`deleteRecord(_:beyondBudget:)`), since a face
+///   and a name left in the register cost more than one call over the count.
 /// - Reads, updates and deletes are retried on transient failures (see `CloudHTTP`);
 ///   creations and identifications are sent once, since a retry could create a
 ///   second record or spend a second credit.
@@ -81,9 +83,11 @@ public struct NeoCheckClient: Sendable {
     }
 
     /// Deletes a face record; returns the service's boolean result. Throws `notFound` for an unknown record.
+    /// - Parameter beyondBudget: made even when the hourly budget is spent (see ``HourlyCallBudget/spendBeyondLimit()``):
+    ///   for taking back a record a failed enrolment made, a face and a name that must not stay in the register.
     @discardableResult
-    public func deleteRecord(_ record: NeoCheckRecordReference) async throws(NeoCheckError) -> Bool {
-        let response = try await call(.DELETE, try Self.recordPath(record), idempotent: true)
+    public func deleteRecord(_ record: NeoCheckRecordReference, beyondBudget: Bool = false) async throws(NeoCheckError) -> Bool {
+        let response = try await call(.DELETE, try Self.recordPath(record), idempotent: true, beyondBudget: beyondBudget)
         return try boolean(from: response)
     }
 
@@ -197,12 +201,14 @@ public struct NeoCheckClient: Sendable {
 
     /// Spends from the budget, authorises, sends, and renews the token once on a 401.
     private func call(
-        _ method: HTTPMethod, _ path: String, body: [UInt8]? = nil, idempotent: Bool
+        _ method: HTTPMethod, _ path: String, body: [UInt8]? = nil, idempotent: Bool, beyondBudget: Bool = false
     ) async throws(NeoCheckError) -> APIReply {
         let url = base + "/" + path
         var token = try await tokens.token()
         // Spent once the token is in hand: a failed sign-in costs no Face API call.
-        if let budget { try await budget.spend() }
+        if let budget {
+            if beyondBudget { await budget.spendBeyondLimit() } else { try await budget.spend() }
+        }
         // Every token the call sent or could renew with: a reply that quotes one has it cut out.
         var secrets = credentialSecrets
         var attempt = 1

@@ -37,19 +37,54 @@ extension NeoCheckFaceSearch: FaceEnrolling {
         } catch {
             throw Self.classify(error)
         }
-        // A record in no list opens no door and only clutters the register: it goes again.
+        // A record in no list opens no door, and holds a face and a name nobody asked to keep: it goes again.
         let added: Bool
         do {
             added = try await client.addRecord(.identifier(identifier), toList: Self.listReference(list))
         } catch {
-            _ = try? await client.deleteRecord(.identifier(identifier))
-            throw Self.classify(error)
+            throw await withdrawn(identifier, because: Self.classify(error))
         }
         guard added else {
-            _ = try? await client.deleteRecord(.identifier(identifier))
-            throw NeoCheckError(.notFound, "the face list was not found, so the record was not kept")
+            throw await withdrawn(identifier, because: NeoCheckError(.notFound, "the face list was not found, so the record was not kept"))
         }
         return EnrolmentReceipt(backend: backendName, subjectId: identifier, registeredUnder: [list])
+    }
+
+    /// How long the delete of a record a failed enrolment made may take, on top of the enrolment's own limit.
+    static let withdrawalLimit: Duration = .seconds(5)
+
+    /// Deletes the record `identifier` that the enrolment made and could not finish, and says what became of it.
+    /// The delete runs in a task of its own, not cancelled with the enrolment's (its time limit may be what ended
+    /// it), within its own `withdrawalLimit`; and it is made even when the hourly budget is spent.
+    private func withdrawn(_ identifier: String, because failure: any Error) async -> PartlyMadeEnrolment {
+        let client = self.client
+        let deletion = Task {
+            try await withDeadline(ContinuousClock.now.advanced(by: Self.withdrawalLimit)) {
+                do {
+                    return try await client.deleteRecord(.identifier(identifier), beyondBudget: true)
+                } catch let error as NeoCheckError {
+                    // Gone already (an administrator was quicker): nothing is left.
+                    guard error.code == .notFound else { throw error }
+                    return true
+                }
+            }
+        }
+        let problem: String
+        do {
+            if try await deletion.value {
+                return PartlyMadeEnrolment(failure: failure, aftermath: "the face record it made was deleted again: nothing is enrolled")
+            }
+            problem = "the service answered false"
+        } catch is DeadlineExceeded {
+            problem = "no answer in time"
+        } catch {
+            problem = "\(error)"
+        }
+        return PartlyMadeEnrolment(
+            failure: failure,
+            aftermath: "face record \(identifier) was made and could not be deleted again (\(problem)): it is in no face list, "
+                + "so it opens no door, but it holds the face and the name; delete it: facegate neocheck records delete \(identifier)",
+            leftInCloud: identifier)
     }
 
     private func list(for request: EnrolmentRequest, policy: DoorPolicy) -> String? {
