@@ -124,11 +124,26 @@ public protocol FaceEnrolling: Sendable {
     /// The search that finds an existing enrolment of the same person: the whole register the
     /// request would add to (NEC ID: every tag; NeoCheck: the target face list).
     func duplicateSearchPolicy(for request: EnrolmentRequest, door policy: DoorPolicy) -> DoorPolicy
+    /// Everyone already enrolled whom the probe matches, in the register the request would add to: the
+    /// duplicate check's candidates. A match the door would not let in (a disabled record) is one too:
+    /// enrolling that person again would give back the access someone took away.
+    func enrolledMatches(
+        of probe: ProbeFace, for request: EnrolmentRequest, door policy: DoorPolicy, search: any FaceSearch
+    ) async throws -> [MatchCandidate]
     /// Registers the probe's face as the request says. Throws `CloudUnavailable` when the service
     /// cannot be reached; any other error is the service's refusal. A registration that fails after
     /// making part of it (a record not yet in its list) undoes that part, even when cancelled, and
     /// throws ``PartlyMadeEnrolment`` saying what became of it.
     func enrol(_ probe: ProbeFace, as request: EnrolmentRequest, policy: DoorPolicy) async throws -> EnrolmentReceipt
+}
+
+extension FaceEnrolling {
+    /// The door's own search over `duplicateSearchPolicy`: for a backend whose search hides nobody enrolled.
+    public func enrolledMatches(
+        of probe: ProbeFace, for request: EnrolmentRequest, door policy: DoorPolicy, search: any FaceSearch
+    ) async throws -> [MatchCandidate] {
+        try await search.search(probe, policy: duplicateSearchPolicy(for: request, door: policy))
+    }
 }
 
 /// A registration that failed after part of it was made in the cloud (a NeoCheck record created, not yet in

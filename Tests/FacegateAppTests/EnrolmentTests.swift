@@ -381,6 +381,38 @@ struct EnrolmentTests {
         }
     }
 
+    /// Revoking someone by disabling their NeoCheck record is not undone by enrolling them again: the
+    /// duplicate check counts a match to a disabled record (here a service whose list identification compares
+    /// disabled records, and the client, which never lets one in, would otherwise hide it). The door still
+    /// lets him in no more.
+    @Test func aDisabledNeoCheckRecordIsADuplicateNotSomeoneToEnrolAgain() async throws {
+        let scratch = try TemporaryFolder("facegate-neocheck-enrol-disabled")
+        defer { scratch.remove() }
+        let stills = try TestFaceAnalyzers.stills()
+        try await withNeoCheckEmulator(identifiesDisabledRecords: true, analyzer: stills) { harness in
+            var quiet = Logger(label: "neocheck-enrol-test")
+            quiet.logLevel = .critical
+            let admin = try harness.client(policy: CloudHTTPPolicy(requestTimeout: .seconds(20)), logger: quiet)
+            _ = try await admin.createList(name: "front door")
+            let logs = CapturedLogs()
+            let door = NeoCheckDoor(configuration: try NeoCheckDoor.configuration(harness: harness, folder: scratch.url), stills: stills, logs: logs)
+
+            let first = try await door.enrol(EnrolmentRequest(name: "Bob", surname1: "Quarrington"), visitor: DoorControllerEndToEndTests.enrolledPhoto)
+            let enrolled = try #require(first.receipt?.subjectId, "\(first.reason)")
+            // An administrator takes his access away.
+            var update = NeoCheckFaceRecordUpdate(keeping: try await admin.record(.identifier(enrolled)))
+            update.enabled = false
+            try await admin.updateRecord(update)
+
+            let decided = try await door.decide(visitor: DoorControllerEndToEndTests.enrolledWalksUp)
+            #expect(decided.outcome != .granted, "a disabled record opens no door: \(decided.reason)")
+            let again = try await door.enrol(EnrolmentRequest(name: "Bob", surname1: "Quarrington-Again"), visitor: DoorControllerEndToEndTests.enrolledWalksUp)
+            #expect(again.result == .duplicate && again.duplicateOf == enrolled, "\(again.result): \(again.reason)")
+            #expect(again.reason.contains("disabled"), "says a disabled record counts: \(again.reason)")
+            #expect(!logs.text.contains("Quarrington"), "no name in a log line")
+        }
+    }
+
     @Test func withoutADaemonEnrolOpensTheCameraItselfAndJudgesLiveness() async throws {
         try await DoorRig.with { rig in
             let config = try Self.writeConfiguration(rig)

@@ -91,8 +91,10 @@ public struct DoorEnrolment: Sendable {
         let duplicatePolicy = enroller.duplicateSearchPolicy(for: request, door: policy)
         let candidates: [MatchCandidate]
         do {
-            let search = self.search
-            candidates = try await Self.within(cloudTimeout) { try await search.search(probe, policy: duplicatePolicy) }
+            let search = self.search, enroller = self.enroller
+            candidates = try await Self.within(cloudTimeout) {
+                try await enroller.enrolledMatches(of: probe, for: request, door: policy, search: search)
+            }
         } catch {
             return EnrolmentOutcome(
                 .cloudFailed, reason: "the duplicate search failed, so nothing was enrolled: \(Self.describe(error))",
@@ -104,7 +106,8 @@ public struct DoorEnrolment: Sendable {
             return EnrolmentOutcome(
                 .duplicate,
                 reason: "the face matches \(match.subjectId) already (score \(Self.score(match.score)), the door's threshold "
-                    + "\(Self.score(duplicatePolicy.threshold))); add a face to that subject instead, or remove it first",
+                    + "\(Self.score(duplicatePolicy.threshold))), whether or not the door lets it in now (a disabled record is still "
+                    + "that person); add a face to that subject instead, or remove it first",
                 duplicateOf: match.subjectId, duplicateScore: match.score, quality: judged.quality, liveness: judged.liveness)
         }
         // A face added to an existing subject opens the door as that subject: it must already be theirs,

@@ -87,6 +87,28 @@ extension NeoCheckFaceSearch: FaceEnrolling {
             leftInCloud: identifier)
     }
 
+    /// The service's reply to a list identification names the person whatever the door makes of them: a disabled
+    /// record (someone's access taken away), a warning (several faces in view) are the same person enrolled,
+    /// for the duplicate check, where `search` lets none of them in. A service that itself leaves disabled records
+    /// out of list identification (the document does not say; the emulator does by default) names none of them,
+    /// and this check cannot see them either: there is no call that lists a face list's records.
+    public func enrolledMatches(
+        of probe: ProbeFace, for request: EnrolmentRequest, door policy: DoorPolicy, search _: any FaceSearch
+    ) async throws -> [MatchCandidate] {
+        guard let list = list(for: request, policy: policy) else {
+            throw NeoCheckError(.invalidConfiguration, problem(with: request, policy: policy) ?? "no face list to enrol into")
+        }
+        let answer: NeoCheckIdentification
+        do {
+            answer = try await client.identify(probe: probe.jpeg, againstList: Self.listReference(list))
+        } catch {
+            throw Self.classify(error)
+        }
+        // notExecuted(1) names nobody; the door's threshold, applied by the duplicate check, judges the confidence.
+        guard answer.result != .notExecuted, let person = answer.person else { return [] }
+        return [MatchCandidate(subjectId: person.identifier, score: answer.confidence, tags: [list])]
+    }
+
     private func list(for request: EnrolmentRequest, policy: DoorPolicy) -> String? {
         let requested = request.faceList?.trimmingCharacters(in: .whitespaces)
         if let requested, !requested.isEmpty { return requested }
