@@ -135,6 +135,9 @@ public protocol FaceEnrolling: Sendable {
     /// making part of it (a record not yet in its list) undoes that part, even when cancelled, and
     /// throws ``PartlyMadeEnrolment`` saying what became of it.
     func enrol(_ probe: ProbeFace, as request: EnrolmentRequest, policy: DoorPolicy) async throws -> EnrolmentReceipt
+    /// How the installer finds out whether a registration whose answer never came (the time limit
+    /// passed, the connection broke) was made all the same: a command, with no face data.
+    func howToCheckAnUnansweredEnrolment(_ request: EnrolmentRequest, policy: DoorPolicy) -> String
 }
 
 extension FaceEnrolling {
@@ -143,6 +146,10 @@ extension FaceEnrolling {
         of probe: ProbeFace, for request: EnrolmentRequest, door policy: DoorPolicy, search: any FaceSearch
     ) async throws -> [MatchCandidate] {
         try await search.search(probe, policy: duplicateSearchPolicy(for: request, door: policy))
+    }
+
+    public func howToCheckAnUnansweredEnrolment(_ request: EnrolmentRequest, policy: DoorPolicy) -> String {
+        "enrolling the person again is refused as a duplicate naming the enrolment, if it was made"
     }
 }
 

@@ -26,14 +26,14 @@ public final class EmulatedNEC: Sendable {
     /// Starts the emulator on free loopback ports, keeping its state in `stateDirectory`.
     public static func start(
         stateDirectory: URL, analyzer: any FaceAnalyzing, credentials: AWSCredentials? = nil, apiKey: String? = nil,
-        biometricPort: Int = 0, logger: Logger = Logger(label: "facegate.emulator.necid")
+        biometricPort: Int = 0, registrationReplyDelay: Duration = .zero, logger: Logger = Logger(label: "facegate.emulator.necid")
     ) async throws -> EmulatedNEC {
         let credentials = credentials ?? AWSCredentials(accessKeyID: "AKIDEMO" + Self.token(9), secretAccessKey: Self.token(40))
         let apiKey = apiKey ?? Self.token(32)
         let emulator = try NECIDEmulator(
             configuration: NECIDEmulatorConfiguration(
                 accessKeyID: credentials.accessKeyID, secretAccessKey: credentials.secretAccessKey, apiKey: apiKey,
-                stateDirectory: stateDirectory, biometricPort: biometricPort),
+                stateDirectory: stateDirectory, biometricPort: biometricPort, registrationReplyDelay: registrationReplyDelay),
             analyzer: analyzer, logger: logger)
         let (ports, portsSink) = AsyncStream<NECIDEmulator.Ports>.makeStream()
         let server = Task {

@@ -297,13 +297,14 @@ final class DoorRig: @unchecked Sendable {
 
     func stopCloud() async { await cloud.stop() }
 
-    /// Starts the emulator again on the same port and state: the cloud comes back.
-    func startCloud() async throws {
+    /// Starts the emulator again on the same port and state: the cloud comes back (answering registrations
+    /// `registrationReplyDelay` after making them).
+    func startCloud(registrationReplyDelay: Duration = .zero) async throws {
         var quiet = Logger(label: "facegate.e2e.emulator")
         quiet.logLevel = .critical
         cloud = try await EmulatedNEC.start(
             stateDirectory: folder.appendingPathComponent("nec"), analyzer: stills, credentials: cloud.credentials,
-            apiKey: cloud.apiKey, biometricPort: port, logger: quiet)
+            apiKey: cloud.apiKey, biometricPort: port, registrationReplyDelay: registrationReplyDelay, logger: quiet)
         // The emulator is plain http on loopback, which states no time of its own accord: it stands for
         // the cloud over TLS here.
         client = NECIDClient(

@@ -355,6 +355,43 @@ struct EnrolmentTests {
         #expect(logs.text.contains("enrolment refused"))
     }
 
+    /// A registration NEC ID makes but answers too late (after the daemon's request timeout) is not reported as
+    /// nothing enrolled: the installer is told the face may have been enrolled all the same, and how to look
+    /// (`facegate nec subjects list --dir desc`), which lists the subject made.
+    @Test func anNECRegistrationAnsweredTooLateIsReportedAsPerhapsMade() async throws {
+        try await DoorRig.with { rig in
+            await rig.stopCloud()
+            try await rig.startCloud(registrationReplyDelay: .seconds(6))
+            let socket = rig.folder.appendingPathComponent("control.sock").path
+            rig.configuration.control.socket = socket
+            var enrolling: Task<ToolRun, any Error>?
+            try await rig.runHeldDoor(
+                visitors: [DoorControllerEndToEndTests.enrolledPhoto],
+                beforeScene: { door in enrolling = try await Self.startEnrolment(door, ["--socket", socket, "--json"]) }, decisions: 0
+            ) { _ in
+                let run = try await #require(enrolling).value
+                let outcome = try #require(
+                    try? JSONDecoder().decode(EnrolmentOutcome.self, from: Data(run.output.utf8)), "status \(run.status): \(run.output) \(run.errors)")
+                #expect(run.status == 1 && outcome.result == .cloudFailed, "\(outcome.result): \(outcome.reason)")
+                #expect(
+                    outcome.reason.contains("may have enrolled the face all the same")
+                        && outcome.reason.contains("facegate nec subjects list --dir desc"), "\(outcome.reason)")
+                // It was made, and the command named finds it.
+                let made = try await Self.subjects(rig)
+                #expect(made.count == 1, "\(made)")
+                var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("NEC_ID_") }
+                environment["NEC_ID_ENDPOINT"] = rig.cloud.endpoint
+                environment["NEC_ID_PORTAL_ENDPOINT"] = rig.cloud.portalEndpoint
+                environment["NEC_ID_ACCESS_KEY"] = rig.cloud.credentials.accessKeyID
+                environment["NEC_ID_SECRET_KEY"] = rig.cloud.credentials.secretAccessKey
+                environment["NEC_ID_API_KEY"] = rig.cloud.apiKey
+                let listed = try await ToolProcess.run(
+                    Self.facegate, ["nec", "subjects", "list", "--dir", "desc", "--length", "5"], environment: environment)
+                #expect(listed.status == 0 && made.allSatisfy(listed.output.contains), "\(listed.errors)")
+            }
+        }
+    }
+
     /// The hourly call budget spent by the enrolment's own calls does not keep the record it made: the delete
     /// of a record the face list did not take is made over the budget (a clean-up is worth a call).
     @Test func aNeoCheckRecordIsDeletedAgainWhenTheCallBudgetIsSpent() async throws {

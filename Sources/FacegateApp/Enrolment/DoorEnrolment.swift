@@ -128,11 +128,20 @@ public struct DoorEnrolment: Sendable {
             return EnrolmentOutcome(
                 .enrolled, reason: "enrolled as \(receipt.subjectId)", receipt: receipt, quality: judged.quality, liveness: judged.liveness)
         } catch let unanswered as UnansweredRegistration {
-            // Cut off by the time limit: the enroller says what became of what it had made.
-            let aftermath = unanswered.partlyMade.map { "; \($0.aftermath)" } ?? ""
+            // Cut off by the time limit: the cloud may have made it all the same (the request was sent), unless the
+            // enroller says what became of what it made.
+            let aftermath =
+                unanswered.partlyMade?.aftermath
+                ?? "the cloud may have enrolled the face all the same: \(enroller.howToCheckAnUnansweredEnrolment(request, policy: policy))"
             return EnrolmentOutcome(
-                .cloudFailed, reason: "the cloud did not enrol the face: no answer in time\(aftermath)", quality: judged.quality,
+                .cloudFailed, reason: "the cloud did not enrol the face: no answer in time; \(aftermath)", quality: judged.quality,
                 liveness: judged.liveness, leftInCloud: unanswered.partlyMade?.leftInCloud)
+        } catch let unavailable as CloudUnavailable where unavailable.kind == .timeout {
+            // The request went and its answer did not come back in time: as above.
+            return EnrolmentOutcome(
+                .cloudFailed,
+                reason: "the cloud did not enrol the face: \(unavailable); the cloud may have enrolled the face all the same: "
+                    + enroller.howToCheckAnUnansweredEnrolment(request, policy: policy), quality: judged.quality, liveness: judged.liveness)
         } catch {
             return EnrolmentOutcome(
                 .cloudFailed, reason: "the cloud did not enrol the face: \(Self.describe(error))", quality: judged.quality,

@@ -97,7 +97,9 @@ extension NECIDEmulatorService {
             let tags = request.tags ?? []
             try await checkTags(tags, galleryId: galleryId)
             let face = try await registrationFace(image, minimumQuality: minimumQuality)
-            return try await register(route, face: face, tags: tags, galleryId: galleryId)
+            let reply = try await register(route, face: face, tags: tags, galleryId: galleryId)
+            if configuration.registrationReplyDelay > .zero { try? await Task.sleep(for: configuration.registrationReplyDelay) }
+            return reply
 
         case .unregisterSubject(let subjectId):
             let found = try await biometric.update { state -> Bool in

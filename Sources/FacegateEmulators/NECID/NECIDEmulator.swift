@@ -27,11 +27,15 @@ public struct NECIDEmulatorConfiguration: Sendable {
     public var defaultMinimumQuality: Double
     /// Records per page of bulk-registration progress (NEC ID: 1000).
     public var jobPageSize: Int
+    /// How long the reply to a subject's or event's registration waits after the registration is made:
+    /// a cloud whose answer comes after its client has given up, leaving a registration the client never learnt of.
+    public var registrationReplyDelay: Duration
 
     public init(
         accessKeyID: String, secretAccessKey: String, apiKey: String, stateDirectory: URL, bucketDirectory: URL? = nil,
         region: String = "ap-southeast-2", service: String = "execute-api", bindHost: String = "127.0.0.1",
-        biometricPort: Int = 0, portalPort: Int = 0, defaultMinimumQuality: Double = 0.45, jobPageSize: Int = 1000
+        biometricPort: Int = 0, portalPort: Int = 0, defaultMinimumQuality: Double = 0.45, jobPageSize: Int = 1000,
+        registrationReplyDelay: Duration = .zero
     ) {
         self.accessKeyID = accessKeyID
         self.secretAccessKey = secretAccessKey
@@ -45,6 +49,7 @@ public struct NECIDEmulatorConfiguration: Sendable {
         self.portalPort = portalPort
         self.defaultMinimumQuality = defaultMinimumQuality
         self.jobPageSize = max(1, jobPageSize)
+        self.registrationReplyDelay = registrationReplyDelay
     }
 }
 

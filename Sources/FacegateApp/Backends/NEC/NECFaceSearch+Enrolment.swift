@@ -38,6 +38,15 @@ extension NECFaceSearch: FaceEnrolling {
         }
     }
 
+    /// A registration is a new subject (or event) at the top of the gallery's list by last update.
+    public func howToCheckAnUnansweredEnrolment(_ request: EnrolmentRequest, policy: DoorPolicy) -> String {
+        if request.subject != nil {
+            return "list the subject's events with: facegate nec events list SUBJECT (a new event is this face), and keep or unregister it"
+        }
+        return "list the newest subjects with: facegate nec subjects list --dir desc --length 5 (a subject made just now is this face), "
+            + "and keep or unregister it; enrolling again is refused as a duplicate naming it"
+    }
+
     /// The request's tags, else the door's: a person enrolled at this door is found by its search.
     private func tags(for request: EnrolmentRequest, policy: DoorPolicy) -> [String] {
         request.tags.isEmpty ? policy.searchTags : request.tags

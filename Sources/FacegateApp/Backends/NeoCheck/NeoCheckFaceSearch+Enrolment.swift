@@ -109,6 +109,16 @@ extension NeoCheckFaceSearch: FaceEnrolling {
         return [MatchCandidate(subjectId: person.identifier, score: answer.confidence, tags: [list])]
     }
 
+    /// A record whose creation got no answer cannot be looked up without its external id.
+    public func howToCheckAnUnansweredEnrolment(_ request: EnrolmentRequest, policy: DoorPolicy) -> String {
+        if let external = request.externalId, !external.trimmingCharacters(in: .whitespaces).isEmpty {
+            // The external id is the installer's to type: not repeated into the log line this reason reaches.
+            return "look for it with: facegate neocheck records get --external-id (the one given), and keep or delete it"
+        }
+        return "enrolling the person again is refused as a duplicate naming the record if it is in the face list; "
+            + "a record not yet in it cannot be found without an external id (--external-id)"
+    }
+
     private func list(for request: EnrolmentRequest, policy: DoorPolicy) -> String? {
         let requested = request.faceList?.trimmingCharacters(in: .whitespaces)
         if let requested, !requested.isEmpty { return requested }
