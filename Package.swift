@@ -46,8 +46,10 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
-        // Domain values and the protocols each stage is seen through. No I/O.
-        .target(name: "FacegateCore", swiftSettings: pixelModuleSettings),
+        // Domain values and the protocols each stage is seen through. No I/O (the clocks' readings aside).
+        .target(name: "FacegateCore", dependencies: ["CTimex"], swiftSettings: pixelModuleSettings),
+        // glibc's ntp_adjtime: whether a time daemon keeps the system clock synchronised (WallClockEvidence).
+        .systemLibrary(name: "CTimex"),
 
         // Capture stage: face finding and quality (dlib behind a plain C header).
         .target(

@@ -36,26 +36,40 @@ public struct RetentionReport: Sendable, Hashable {
     public var bytesBefore = 0
     public var bytesAfter = 0
 
-    /// Age retention left records older than the limit: either nothing was newer than the cutoff (the
-    /// clock may have jumped forward) or more were due than one pass deletes.
+    /// Age retention left records older than the limit: nothing vouched for the clock, nothing was newer
+    /// than the cutoff (the clock may have jumped forward), or more were due than one pass deletes.
     public var ageRetentionHeldBack = false
+    /// Age retention deleted no decision or door event because nothing vouched for the clock
+    /// (``WallClockEvidence``), though some are older than the limit by its reading.
+    public var ageRetentionWaitsForTheClock = false
     public var deletedAnything: Bool { deletedDecisions + deletedDoorEvents + deletedProbeCrops > 0 }
 }
 
 enum JournalRetentionRunner {
     /// Applies `retention` outside any transaction (each step commits on its own, so a retention
     /// interrupted half-way has still freed what it freed).
-    static func apply(_ retention: JournalRetention, to db: Database, now: Date) throws -> RetentionReport {
+    /// - Parameter clockIsTrusted: whether something vouches for `now` (``WallClockEvidence``); without
+    ///   it no decision or door event is deleted for its age (the size limit still applies).
+    static func apply(_ retention: JournalRetention, to db: Database, now: Date, clockIsTrusted: Bool) throws -> RetentionReport {
         var report = RetentionReport()
         report.bytesBefore = try usedBytes(db)
 
         if let maxAge = retention.maxAge {
             let cutoff = now.addingTimeInterval(-maxAge.timeInterval)
-            // A clock that jumps forward makes every record look old. Age never empties the journal:
-            // when nothing is newer than the cutoff the pass deletes nothing by age, and one pass deletes
-            // at most a tenth of the rows, so a wrong clock costs a slice, not the record.
-            let newest = try Date.fetchOne(db, sql: "SELECT MAX(time) FROM (SELECT MAX(time) AS time FROM decision UNION ALL SELECT MAX(time) FROM door_event)")
-            if let newest, newest < cutoff {
+            // A clock that jumps forward makes every record look old, and the first record written on it
+            // is newer than any cutoff: the history is deleted for its age only on a clock something
+            // vouches for. Even then age never empties the journal: when nothing is newer than the cutoff
+            // the pass deletes nothing by age, and one pass deletes at most a tenth of the rows.
+            if !clockIsTrusted {
+                let due = try Bool.fetchOne(
+                    db, sql: "SELECT EXISTS (SELECT 1 FROM decision WHERE time < ?) OR EXISTS (SELECT 1 FROM door_event WHERE time < ?)",
+                    arguments: [cutoff, cutoff]) ?? false
+                report.ageRetentionHeldBack = due
+                report.ageRetentionWaitsForTheClock = due
+            } else if let newest = try Date.fetchOne(
+                db, sql: "SELECT MAX(time) FROM (SELECT MAX(time) AS time FROM decision UNION ALL SELECT MAX(time) FROM door_event)"),
+                newest < cutoff
+            {
                 report.ageRetentionHeldBack = true
             } else {
                 try db.inTransaction {
@@ -75,6 +89,8 @@ enum JournalRetentionRunner {
                 }
             }
         }
+        // Crops go for their age whatever vouches for the clock: they are face images, kept for days, and
+        // a clock stepped ahead costs only them (the decisions stay).
         if let cropAge = retention.probeCropMaxAge {
             try db.execute(sql: "DELETE FROM probe_crop WHERE time < ?", arguments: [now.addingTimeInterval(-cropAge.timeInterval)])
             report.deletedProbeCrops += db.changesCount
@@ -150,11 +166,14 @@ enum JournalRetentionRunner {
 
 extension SQLiteJournal {
     /// Applies the configured retention now (it also runs on its own every `retentionInterval`).
-    public func applyRetention(now: Date = Date()) async throws(JournalError) -> RetentionReport {
+    /// - Parameter clockIsTrusted: whether something vouches for `now`; nil asks ``WallClockEvidence``
+    ///   without the cloud's time (the kernel's time daemon state, against the system clock).
+    public func applyRetention(now: Date = Date(), clockIsTrusted: Bool? = nil) async throws(JournalError) -> RetentionReport {
+        let trusted = clockIsTrusted ?? WallClockEvidence.vouches(for: now)
         do {
             let database = try openedDatabase()
             return try await database.writeWithoutTransaction { [retention = configuration.retention] db in
-                try JournalRetentionRunner.apply(retention, to: db, now: now)
+                try JournalRetentionRunner.apply(retention, to: db, now: now, clockIsTrusted: trusted)
             }
         } catch {
             throw Self.describe(error)

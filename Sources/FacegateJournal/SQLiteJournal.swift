@@ -215,7 +215,10 @@ public final class SQLiteJournal: Sendable {
     /// Writes queued records until the task is cancelled, then writes what is left and stops.
     ///
     /// Run it once, for the life of the daemon (a `Service`'s `run()`, cancelled on graceful shutdown).
-    public func run() async {
+    /// - Parameter clockIsTrusted: whether something vouches for the clock reading it is given, asked
+    ///   before each retention pass: without it nothing is deleted for its age. The default asks
+    ///   ``WallClockEvidence`` without the cloud's time; the daemon adds the cloud's.
+    public func run(clockIsTrusted: @escaping @Sendable (Date) async -> Bool = { WallClockEvidence.vouches(for: $0) }) async {
         let alreadyRunning = state.withLock { state -> Bool in
             defer { state.running = true }
             return state.running
@@ -233,14 +236,16 @@ public final class SQLiteJournal: Sendable {
                     bell.yield()
                 }
             }
-            await writeUntilCancelled()
+            await writeUntilCancelled(clockIsTrusted: clockIsTrusted)
             group.cancelAll()
         }
         finishOnShutdown()
     }
 
-    private func writeUntilCancelled() async {
+    private func writeUntilCancelled(clockIsTrusted: @Sendable (Date) async -> Bool) async {
         var bell = doorbell.makeAsyncIterator()
+        // Said once each time retention starts waiting for the clock, not at every pass while it waits.
+        var waitingForTheClock = false
         let clock = ContinuousClock()
         var nextRetention = clock.now
         var delay = configuration.retryDelay
@@ -259,7 +264,8 @@ public final class SQLiteJournal: Sendable {
                 let database = try openedDatabase()
                 if retentionDue {
                     nextRetention = clock.now.advanced(by: configuration.retentionInterval)
-                    await runRetention(database)
+                    let now = Date()
+                    await runRetention(database, now: now, clockIsTrusted: await clockIsTrusted(now), waitingForTheClock: &waitingForTheClock)
                 }
                 if !batch.isEmpty {
                     try await write(batch, to: database)
@@ -279,15 +285,21 @@ public final class SQLiteJournal: Sendable {
         }
     }
 
-    private func runRetention(_ database: DatabasePool) async {
+    private func runRetention(_ database: DatabasePool, now: Date, clockIsTrusted: Bool, waitingForTheClock: inout Bool) async {
         do {
             let report = try await database.writeWithoutTransaction { [configuration] db in
-                try JournalRetentionRunner.apply(configuration.retention, to: db, now: Date())
+                try JournalRetentionRunner.apply(configuration.retention, to: db, now: now, clockIsTrusted: clockIsTrusted)
             }
-            if report.ageRetentionHeldBack {
+            if report.ageRetentionWaitsForTheClock {
+                if !waitingForTheClock {
+                    logger.warning(
+                        "journal retention held back: records older than the age limit are kept while nothing vouches for the clock (no cloud time agreeing with it, nor a time daemon keeping it synchronised); the size limit still applies")
+                }
+            } else if report.ageRetentionHeldBack {
                 logger.warning(
                     "journal retention held back: records older than the age limit are kept for now (a pass deletes at most a tenth, and never every record; has the clock jumped forward?)")
             }
+            waitingForTheClock = report.ageRetentionWaitsForTheClock
             if report.deletedAnything {
                 logger.info(
                     "journal retention",

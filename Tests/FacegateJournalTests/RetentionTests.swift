@@ -21,7 +21,7 @@ struct RetentionTests {
                 journal.record(DoorEventRecord(time: time, door: "front", kind: .opened, detail: "d\(days)"))
             }
             try await journal.flush()
-            let report = try await journal.applyRetention(now: now)
+            let report = try await journal.applyRetention(now: now, clockIsTrusted: true)
             #expect(report.deletedDecisions == 3)
             #expect(report.deletedDoorEvents == 3)
             #expect(try await journal.decisions().map(\.record.decision.subjectId) == ["d29", "d1", "d0"])
@@ -105,10 +105,64 @@ struct RetentionClockTests {
                 journal.record(DecisionRecord(time: now.addingTimeInterval(-Double(days) * 86_400), door: "front", decision: sampleDecision(subject: "d\(days)"), backend: "nec"))
             }
             try await journal.flush()
-            let report = try await journal.applyRetention(now: now.addingTimeInterval(365 * 86_400))
+            // Vouched for (as if the cloud's time agreed): the journal's own guard holds.
+            let report = try await journal.applyRetention(now: now.addingTimeInterval(365 * 86_400), clockIsTrusted: true)
             #expect(report.deletedDecisions == 0)
             #expect(report.ageRetentionHeldBack)
+            #expect(!report.ageRetentionWaitsForTheClock)
             #expect(try await journal.decisions().count == 4)
+        }
+    }
+
+    /// The first record written on the jumped clock is newer than any cutoff, so the guard above no longer
+    /// holds: without evidence for the clock, nothing is deleted for its age, pass after pass.
+    @Test("a clock a year ahead that has written a record deletes nothing by age, pass after pass, while nothing vouches for it")
+    func clockJumpedAheadKeepsTheJournalAcrossPasses() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let now = Date()
+        let jumped = now.addingTimeInterval(365 * 86_400)
+        let configuration = SQLiteJournal.Configuration(
+            path: folder.file("journal.sqlite"), retention: JournalRetention(maxAge: .seconds(90 * 86_400), maxBytes: nil))
+        try await withRunningJournal(configuration) { journal in
+            // Dated by the right clock, a year before the jumped one; then one record written on the jumped clock.
+            for i in 0..<3_000 {
+                journal.record(
+                    DecisionRecord(time: now.addingTimeInterval(Double(i - 3_000)), door: "front", decision: sampleDecision(subject: "old\(i)"), backend: "nec"))
+            }
+            journal.record(DecisionRecord(time: jumped, door: "front", decision: sampleDecision(subject: "new"), backend: "nec"))
+            try await journal.flush()
+            // The door's own check: no cloud time, and the kernel's synchronised clock (if any) a year from this one.
+            for pass in 1...10 {
+                let report = try await journal.applyRetention(now: jumped)
+                #expect(report.deletedDecisions == 0, "pass \(pass)")
+                #expect(report.ageRetentionHeldBack, "pass \(pass)")
+            }
+            #expect(try await journal.decisions().count == 3_001)
+        }
+    }
+
+    @Test("without evidence for the clock, the size limit still deletes the oldest rows")
+    func sizeLimitWithoutEvidenceForTheClock() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let limit = 256 * 1024
+        let now = Date()
+        let longReason = String(repeating: "a reason long enough to fill pages quickly. ", count: 8)
+        let configuration = SQLiteJournal.Configuration(
+            path: folder.file("journal.sqlite"), retention: JournalRetention(maxAge: .seconds(30 * 86_400), maxBytes: limit))
+        try await withRunningJournal(configuration) { journal in
+            for i in 0..<2_000 {
+                let decision = Decision(outcome: .deniedUnknown, reason: longReason, subjectId: "s\(i)")
+                journal.record(DecisionRecord(time: now.addingTimeInterval(Double(i - 400 * 86_400)), door: "front", decision: decision, backend: "nec"))
+            }
+            try await journal.flush()
+            let report = try await journal.applyRetention(now: now, clockIsTrusted: false)
+            #expect(report.ageRetentionWaitsForTheClock && report.ageRetentionHeldBack)
+            #expect(report.bytesBefore > limit && report.bytesAfter <= limit)
+            let remaining = try await journal.decisions()
+            #expect(!remaining.isEmpty && remaining.count < 2_000)
+            #expect(remaining.last?.record.decision.subjectId == "s1999", "the oldest went first")
         }
     }
 
@@ -127,7 +181,7 @@ struct RetentionClockTests {
             }
             journal.record(DecisionRecord(time: now, door: "front", decision: sampleDecision(subject: "new"), backend: "nec"))
             try await journal.flush()
-            let first = try await journal.applyRetention(now: now)
+            let first = try await journal.applyRetention(now: now, clockIsTrusted: true)
             #expect(first.deletedDecisions == 10, "a tenth of 101 rows")
             #expect(first.ageRetentionHeldBack)
             let remaining = try await journal.decisions()

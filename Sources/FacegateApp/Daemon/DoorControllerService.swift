@@ -143,14 +143,14 @@ public struct DoorControllerService: Service, CustomStringConvertible {
     /// Any of them ending, or failing, shuts the rest down in that order; a failure is then the group's.
     public var services: [ServiceGroupConfiguration.ServiceConfiguration] {
         let doorFailed = SetOnceFlag()
-        var services: [any Service] = [DoorPartsService(controller: self), JournalWriterService(journal: parts.journal)]
+        var services: [any Service] = [DoorPartsService(controller: self), JournalWriterService(journal: parts.journal, pipeline: pipeline)]
         services.append(DoorService(controller: self, failed: doorFailed))
         if let cache = parts.cache {
             services.append(
                 OfflineMaintenanceService(
                     maintenance: OfflineMaintenance(
                         search: parts.search, directory: parts.directory, cache: cache, journal: parts.journal,
-                        settings: settingsForMaintenance(), logger: logger),
+                        settings: settingsForMaintenance(), logger: logger, now: settings.wallClock),
                     pipeline: pipeline))
         }
         services.append(HealthReporterService(controller: self, doorFailed: doorFailed))

@@ -48,13 +48,15 @@ struct DoorPartsService: Service {
     }
 }
 
-/// The journal's writer: shut down after the door, it writes out what is queued and closes.
+/// The journal's writer: shut down after the door, it writes out what is queued and closes. Its
+/// retention deletes for age only on a clock the pipeline vouches for.
 struct JournalWriterService: Service {
     let journal: SQLiteJournal
+    let pipeline: GatePipeline
 
     func run() async {
-        let journal = self.journal
-        await cancelWhenGracefulShutdown { await journal.run() }
+        let journal = self.journal, pipeline = self.pipeline
+        await cancelWhenGracefulShutdown { await journal.run(clockIsTrusted: { await pipeline.clockIsVouchedFor(reading: $0) }) }
     }
 }
 
@@ -100,7 +102,7 @@ struct OfflineMaintenanceService: Service {
         await cancelWhenGracefulShutdown {
             await maintenance.run(
                 policy: { await pipeline.currentPolicy }, cloudIsDown: { await pipeline.cloudIsDown },
-                clockIsTrusted: { await pipeline.healthFacts.clockProblem == nil })
+                clockIsTrusted: { await pipeline.clockIsVouchedFor() })
         }
     }
 }

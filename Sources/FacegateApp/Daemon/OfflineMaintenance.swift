@@ -69,7 +69,9 @@ public struct OfflineMaintenance: Sendable {
     /// reloaded configuration applies; no re-check is tried while `cloudIsDown` says the door's own
     /// searches find the cloud away (each would only wait out its timeout).
     /// `clockIsTrusted` guards the deletion of expired faces: a clock stepped far ahead would take every
-    /// face and probe off the disk for good.
+    /// face and probe off the disk for good. It must mean positive evidence that the clock (`now`) is
+    /// right, as the daemon's `GatePipeline.clockIsVouchedFor` does, not merely that nothing wrong has
+    /// been seen yet (a box booting with its clock far ahead, the cloud away, has seen nothing).
     public func run(
         policy: @escaping @Sendable () async -> DoorPolicy, cloudIsDown: @escaping @Sendable () async -> Bool = { false },
         clockIsTrusted: @escaping @Sendable () async -> Bool = { true }

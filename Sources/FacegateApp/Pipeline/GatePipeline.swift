@@ -170,6 +170,14 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
         }
         return facts
     }
+    /// Whether the wall clock reading `wall` (default: now) may be believed for deleting records for their
+    /// age (the journal's retention, the offline cache's expiry): the door sees nothing wrong with it and
+    /// ``WallClockEvidence`` vouches for it (the cloud's time, or a synchronised system clock). Not
+    /// merely no problem seen: before the first decision nothing has been checked.
+    public func clockIsVouchedFor(reading wall: Date? = nil) -> Bool {
+        guard healthFacts.clockProblem == nil else { return false }
+        return WallClockEvidence.vouches(for: wall ?? now(), cloud: cloudClock, tolerance: settings.clockTolerance)
+    }
     private var decisionObservers: [AsyncStream<GateOutcome>.Continuation] = []
     /// The enrolment waiting for the next approach (`facegate enrol`), or being carried out.
     private var enrolmentSlot: EnrolmentSlot?
