@@ -52,13 +52,25 @@ public actor OfflineFaceCache {
     private let database: DatabasePool
 
     /// Writes the WAL back into the file and closes it: at a stop the file alone then holds every face
-    /// (a copy or a backup of it misses nothing). Later calls fail with GRDB's closed-database error.
-    public func close() {
-        _ = try? database.writeWithoutTransaction { try $0.checkpoint(.truncate) }
+    /// (a copy or a backup of it misses nothing), and no deleted row is left in the WAL. Later calls fail
+    /// with GRDB's closed-database error.
+    /// - Returns: false when the WAL could not be emptied (another process was reading the file).
+    @discardableResult
+    public func close() -> Bool {
+        closed = true
+        walRetry?.cancel()
+        let emptied = (try? database.writeWithoutTransaction { try $0.checkpoint(.truncate) }) != nil
         try? database.close()
+        return emptied
     }
     private let logger: Logger
     private var integrityFailures: UInt64 = 0
+    private var closed = false
+    /// Set while rows deleted for privacy (a purge, a revocation, expiry) may still be in the WAL: the
+    /// checkpoint that empties it found a reader in the way. The next such delete, the retry, or
+    /// ``close()`` empties it.
+    private var walHoldsDeletedRows = false
+    private var walRetry: Task<Void, Never>?
     /// Subjects a purge failed for (a disk that takes no deletes): their faces are still in the file,
     /// but `match` marks them withdrawn until a purge of them succeeds. Kept in memory only (a disk that
     /// refuses deletes would likely refuse the mark too): after a restart they match again until the
@@ -198,6 +210,7 @@ public actor OfflineFaceCache {
         do {
             let deleted = try await deleteFaces(ofSubjects: ids)
             withdrawnSubjects.subtract(ids)
+            await emptyWAL(afterDeleting: deleted)
             return deleted
         } catch {
             withdrawnSubjects.formUnion(ids)
@@ -223,10 +236,12 @@ public actor OfflineFaceCache {
     @discardableResult
     public func purge(rememberedAfter time: Date) async throws(OfflineCacheError) -> Int {
         let limit = time.cacheMilliseconds
-        return try await write { db -> Int in
+        let deleted = try await write { db -> Int in
             try db.execute(sql: "DELETE FROM face_entry WHERE remembered_at > ?", arguments: [limit])
             return db.changesCount
         }
+        await emptyWAL(afterDeleting: deleted)
+        return deleted
     }
 
     /// Deletes expired faces (by the life they were cached with or the cache's lifetime now, whichever
@@ -235,7 +250,7 @@ public actor OfflineFaceCache {
     public func purgeExpired(at time: Date = Date()) async throws(OfflineCacheError) -> PurgeReport {
         let now = time.cacheMilliseconds
         let rememberedSince = now - Int64(configuration.entryLifetime.milliseconds)
-        return try await write { db -> PurgeReport in
+        let report = try await write { db -> PurgeReport in
             try db.execute(sql: "DELETE FROM face_entry WHERE expires_at <= ? OR remembered_at <= ?", arguments: [now, rememberedSince])
             var faces = db.changesCount
             // An offline grant never re-checked in time was never confirmed: its subject's faces go with it.
@@ -250,6 +265,8 @@ public actor OfflineFaceCache {
             }
             return PurgeReport(faces: faces, pendingRechecks: rechecks)
         }
+        await emptyWAL(afterDeleting: report.faces + report.pendingRechecks)
+        return report
     }
 
     /// Deletes every face and every pending re-check.
@@ -262,7 +279,60 @@ public actor OfflineFaceCache {
             return PurgeReport(faces: faces, pendingRechecks: db.changesCount)
         }
         withdrawnSubjects = []
+        await emptyWAL(afterDeleting: report.faces + report.pendingRechecks)
         return report
+    }
+
+    /// Writes the WAL back into the file and truncates it after rows were deleted for privacy.
+    /// `secure_delete` zeroes a deleted row in the file's pages, but the WAL's earlier frames still hold
+    /// it (subject id and tags in clear, the sealed descriptor) until they are checkpointed and the WAL is
+    /// emptied, which otherwise waits for the stop. A reader in the middle of a read (a match, another
+    /// process) keeps it from being emptied: the checkpoint waits for it at most `walWait`, so a purge
+    /// never holds the cache's writer (a decision's own write) for long, and it is tried again later, a
+    /// second after, then less and less often, up to once a minute, until it succeeds.
+    private func emptyWAL(afterDeleting deleted: Int) async {
+        guard deleted > 0 || walHoldsDeletedRows, !closed else { return }
+        do {
+            try await database.writeWithoutTransaction { db in
+                let wait = try Int.fetchOne(db, sql: "PRAGMA busy_timeout") ?? 0
+                try db.execute(sql: "PRAGMA busy_timeout = \(Self.walWait.milliseconds)")
+                defer { try? db.execute(sql: "PRAGMA busy_timeout = \(wait)") }
+                try db.checkpoint(.truncate)
+            }
+            walHoldsDeletedRows = false
+        } catch {
+            if !walHoldsDeletedRows {
+                logger.notice(
+                    "deleted faces are still in the offline cache's WAL (a read was in the way of emptying it); trying again shortly",
+                    metadata: ["error": "\(OfflineCacheSchema.describe(error))"])
+            }
+            walHoldsDeletedRows = true
+            retryEmptyingWAL()
+        }
+    }
+
+    /// The longest a purge waits for a read to end before it leaves the WAL to the retry.
+    static let walWait: Duration = .milliseconds(200)
+
+    private func retryEmptyingWAL() {
+        guard walRetry == nil, !closed else { return }
+        walRetry = Task { [weak self] in
+            var delay = Duration.seconds(1)
+            while true {
+                guard (try? await Task.sleep(for: delay)) != nil, let cache = self, await cache.emptyWALAgain() else { return }
+                delay = min(delay * 2, .seconds(60))
+            }
+        }
+    }
+
+    /// The retry's try; true while deleted rows are still in the WAL (it goes on).
+    private func emptyWALAgain() async -> Bool {
+        await emptyWAL(afterDeleting: 0)
+        guard walHoldsDeletedRows, !closed else {
+            walRetry = nil
+            return false
+        }
+        return true
     }
 
     /// Every cached face, oldest first, without descriptors; `intact` tells whether its row still opens.

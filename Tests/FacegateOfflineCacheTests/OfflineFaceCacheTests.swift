@@ -156,6 +156,74 @@ struct OfflineFaceCacheTests {
         #expect(relearned.map(\.withdrawn) == [false, false], "a face cached after the purge is hers again")
     }
 
+    /// How a face leaves the cache for good: a revocation or purge, its expiry, a clock that dated it
+    /// ahead, everything.
+    enum Deletion: String, CaseIterable, Sendable {
+        case subject, expired, datedAhead, all
+    }
+
+    /// `secure_delete` zeroes a deleted row in the file's pages, but the WAL's earlier frames hold it (the
+    /// subject id and tags in the clear) until the WAL is emptied, which used to wait for the stop.
+    @Test("a deleted face's subject is in neither the file nor its WAL while the cache stays open", arguments: Deletion.allCases)
+    func aDeletedFaceLeavesNoCopyInTheWAL(_ deletion: Deletion) async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let cache = try makeCache(folder, key: randomKey()) { $0.entryLifetime = .seconds(7 * 86_400) }
+        var generator = DescriptorGenerator(seed: 23)
+        let marker = "marker-\(UUID().uuidString)"
+        let now = Date()
+        try await cache.remember(subjectId: "kept", grantedUnder: [], descriptor: generator.descriptor(), at: now)
+        let rememberedAt =
+            switch deletion {
+            case .expired: now.addingTimeInterval(-30 * 86_400)
+            case .datedAhead: now.addingTimeInterval(86_400)
+            case .subject, .all: now
+            }
+        try await cache.remember(subjectId: marker, tags: [marker], grantedUnder: [], descriptor: generator.descriptor(), at: rememberedAt)
+        #expect(filesHolding(marker, in: folder) == ["cache.sqlite-wal"], "written, not yet checkpointed: the test sees it")
+
+        let deleted =
+            switch deletion {
+            case .subject: try await cache.purge(subjectIds: [marker])
+            case .expired: try await cache.purgeExpired(at: now).faces
+            case .datedAhead: try await cache.purge(rememberedAfter: now)
+            case .all: try await cache.purgeAll().faces
+            }
+        #expect(deleted == (deletion == .all ? 2 : 1))
+        #expect(filesHolding(marker, in: folder).isEmpty)
+        #expect(try await cache.list().map(\.subjectId) == (deletion == .all ? [] : ["kept"]))
+    }
+
+    /// A reader in the way (another process's, here another connection's open read) keeps the WAL from
+    /// being emptied: the purge does not wait for it, and the WAL is emptied once it has gone.
+    @Test func aWALThatAReaderKeepsIsEmptiedOnceItHasGone() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let cache = try makeCache(folder, key: randomKey())
+        var generator = DescriptorGenerator(seed: 29)
+        let marker = "marker-\(UUID().uuidString)"
+        try await cache.remember(subjectId: marker, grantedUnder: [], descriptor: generator.descriptor())
+        var readerConfiguration = Configuration()
+        readerConfiguration.allowsUnsafeTransactions = true  // the read stays open across accesses
+        let reader = try DatabaseQueue(path: folder.file("cache.sqlite"), configuration: readerConfiguration)
+        try reader.inDatabase { db in
+            try db.execute(sql: "BEGIN")
+            _ = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM face_entry")
+        }
+        let clock = ContinuousClock()
+        let started = clock.now
+        #expect(try await cache.purge(subjectIds: [marker]) == 1)
+        #expect(started.duration(to: clock.now) < .seconds(2), "the purge did not wait out the read")
+        #expect(filesHolding(marker, in: folder) == ["cache.sqlite-wal"], "the read still uses the WAL")
+        try reader.inDatabase { db in try db.execute(sql: "COMMIT") }
+        try reader.close()
+        let deadline = clock.now.advanced(by: .seconds(10))
+        while !filesHolding(marker, in: folder).isEmpty, clock.now < deadline {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(filesHolding(marker, in: folder).isEmpty)
+    }
+
     @Test("descriptors and probes are not in the file in the clear")
     func encryptedAtRest() async throws {
         let folder = try TemporaryFolder()
@@ -323,4 +391,11 @@ private func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
         if Array(haystack[start..<(start + needle.count)]) == needle { return true }
     }
     return false
+}
+
+/// Which of the cache's files (the file and its WAL) hold `marker`'s bytes.
+func filesHolding(_ marker: String, in folder: TemporaryFolder) -> [String] {
+    ["cache.sqlite", "cache.sqlite-wal"].filter { name in
+        FileManager.default.contents(atPath: folder.file(name))?.range(of: Data(marker.utf8)) != nil
+    }
 }

@@ -140,6 +140,12 @@ struct CachePurgeCommand: AsyncParsableCommand {
             let removed = try await cache.purge(subjectIds: subjects)
             print("removed \(removed) faces of \(Set(subjects).count) subjects")
         }
+        // The purge empties the WAL, where the deleted rows' earlier copies are, unless the daemon was
+        // reading; closing tries again, waiting for its read.
+        if await !cache.close() {
+            FileHandle.standardError.write(
+                Data("facegate cache: the removed faces may stay in \(files.database)-wal until the daemon stops (it kept the file busy)\n".utf8))
+        }
     }
 }
 
