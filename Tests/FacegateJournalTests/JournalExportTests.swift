@@ -34,6 +34,21 @@ struct JournalExportTests {
         #expect(JournalExport.csvLine(["a", nil, "b,c", "say \"hi\"", "two\nlines", ""]) == "a,,\"b,c\",\"say \"\"hi\"\"\",\"two\nlines\",")
     }
 
+    /// OWASP's CSV injection advice: a field a spreadsheet would run as a formula starts with a quote.
+    @Test("CSV puts a quote before a field a spreadsheet would read as a formula, not before a number")
+    func csvFormulas() {
+        #expect(
+            JournalExport.csvLine(["=HYPERLINK(\"http://x\")", "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "\tx", "a=b", "-0.5", "+7", ""])
+                == #""'=HYPERLINK(""http://x"")",'+1+cmd|' /C calc'!A0,'-2+3,'@SUM(A1),'\#tx,a=b,-0.5,+7,"#)
+        #expect(JournalExport.csvLine(["\r=1"]) == "\"'\r=1\"")
+    }
+
+    @Test("text for a terminal has its control characters and bidirectional overrides escaped")
+    func printable() {
+        #expect(JournalExport.printable("held \u{1B}[2K\u{1B}[1Aforged\r\nline\t\u{7F}\u{9B}\u{202E}x") == #"held \u{1B}[2K\u{1B}[1Aforged\r\nline\t\u{7F}\u{9B}\u{202E}x"#)
+        #expect(JournalExport.printable("Zoë, front door – ok") == "Zoë, front door – ok")
+    }
+
     @Test("a decision's CSV row has one field per header column, and its JSON line stable snake_case names")
     func decisionForms() throws {
         let record = DecisionRecord(

@@ -76,6 +76,36 @@ struct LogCommandTests {
         #expect(missing.errors.contains("no journal at"))
     }
 
+    /// A manual unlock's reason is whatever was typed, and subject ids are the cloud's: an escape sequence
+    /// must not reach the terminal (it can erase lines of the listing), nor a formula the spreadsheet.
+    @Test("text output escapes control characters; CSV output quotes what a spreadsheet would run", .enabled(if: facegate.exists, "facegate is built by `swift build`"))
+    func outputIsSafeToView() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let path = folder.file("journal.sqlite")
+        try await withRunningJournal(.init(path: path)) { journal in
+            journal.record(
+                DecisionRecord(
+                    time: Date(), door: "front", decision: Decision(outcome: .manualUnlock, reason: "delivery\u{1B}[1A\u{1B}[2K\rforged line", subjectId: "=HYPERLINK(\"http://x\")"),
+                    backend: "manual"))
+            journal.record(DoorEventRecord(time: Date(), door: "front\u{1B}[2J", kind: .fault, detail: "-2+3\u{1B}]0;title\u{7}"))
+            try await journal.flush()
+        }
+        let text = try Self.facegate.run(["log", "--database", path])
+        #expect(text.status == 0)
+        #expect(!text.output.contains("\u{1B}") && !text.output.contains("\r"))
+        #expect(text.output.contains(#"delivery\u{1B}[1A\u{1B}[2K\rforged line"#))
+        let events = try Self.facegate.run(["log", "--database", path, "--door-events"])
+        #expect(!events.output.contains("\u{1B}") && !events.output.contains("\u{7}"))
+        #expect(events.output.contains(#"front\u{1B}[2J"#) && events.output.contains(#"-2+3\u{1B}]0;title\u{7}"#))
+
+        let csv = try Self.facegate.run(["log", "--database", path, "--csv"]).output.split(separator: "\n")
+        #expect(csv.count == 2)
+        #expect(csv.last?.contains(#","'=HYPERLINK(""http://x"")","#) == true, "\(csv)")
+        let eventsCSV = try Self.facegate.run(["log", "--database", path, "--door-events", "--csv"]).output
+        #expect(eventsCSV.contains(",'-2+3\u{1B}"))
+    }
+
     @Test("its help names every outcome and every door event kind the journal keeps", .enabled(if: facegate.exists, "facegate is built by `swift build`"))
     func helpNamesEveryKind() throws {
         let help = try Self.facegate.run(["log", "--help"])

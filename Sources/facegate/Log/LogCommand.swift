@@ -40,7 +40,7 @@ struct LogCommand: ParsableCommand {
     @Flag(help: "One JSON object per line.")
     var json = false
 
-    @Flag(help: "CSV with a header line.")
+    @Flag(help: "CSV with a header line (a field a spreadsheet would take for a formula, one starting with = + - or @, gets a ' in front).")
     var csv = false
 
     func validate() throws {
@@ -70,7 +70,8 @@ struct LogCommand: ParsableCommand {
                     output.line(JournalExport.csvRow(event))
                 } else {
                     output.line(
-                        "\(JournalExport.timestamp(event.time))  \(event.door)  \(event.kind.rawValue)" + (event.detail.map { "  \($0)" } ?? ""))
+                        "\(JournalExport.timestamp(event.time))  \(JournalExport.printable(event.door))  \(event.kind.rawValue)"
+                            + (event.detail.map { "  \(JournalExport.printable($0))" } ?? ""))
                 }
             }
             return
@@ -90,11 +91,15 @@ struct LogCommand: ParsableCommand {
         }
     }
 
-    /// The human form: time, door, outcome, who, score, latency, reason.
+    /// The human form: time, door, outcome, who, score, latency, reason; what came from outside (the
+    /// cloud's subject ids, a manual unlock's reason) with its control characters escaped.
     static func text(_ journaled: JournaledDecision) -> String {
         let record = journaled.record
         let d = record.decision
-        var parts = [JournalExport.timestamp(record.time), record.door, d.outcome.rawValue, d.subjectId ?? "-"]
+        var parts = [
+            JournalExport.timestamp(record.time), JournalExport.printable(record.door), d.outcome.rawValue,
+            d.subjectId.map(JournalExport.printable) ?? "-",
+        ]
         if let best = d.bestScore {
             parts.append("score \(best.formatted(.number.grouping(.never).precision(.fractionLength(0...3))))")
         }
@@ -103,7 +108,7 @@ struct LogCommand: ParsableCommand {
             parts.append("\(seconds * 1000 + attoseconds / 1_000_000_000_000_000) ms")
         }
         if let status = journaled.recheckStatus { parts.append("recheck \(status.rawValue)") }
-        return parts.joined(separator: "  ") + "  " + d.reason
+        return parts.joined(separator: "  ") + "  " + JournalExport.printable(d.reason)
     }
 }
 
