@@ -22,6 +22,10 @@ import Foundation
 ///   for a grant (offline grants and schedules need the cloud's time or the stored dates); for deleting
 ///   by age it is taken, since a spoofed clock can only make the door forget early, never let anyone
 ///   in, and it keeps the promised retention on a box that has no cloud time (a local forwarder).
+///   The packaged unit's sandbox refuses even the read (`ProtectClock=yes`, and `@system-service`
+///   leaves out `@clock`: EPERM), so under it only the cloud's time vouches; a unit that lets the
+///   daemon ask needs `ProtectClock=no` and `adjtimex clock_adjtime` added to its allow list (the
+///   empty capability set still keeps it from setting the clock).
 public enum WallClockEvidence {
     /// Whether `wall`, the clock's reading now, is vouched for within `tolerance` seconds.
     /// - Parameters:
