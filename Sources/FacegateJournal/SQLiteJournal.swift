@@ -293,7 +293,7 @@ public final class SQLiteJournal: Sendable {
             if report.ageRetentionWaitsForTheClock {
                 if !waitingForTheClock {
                     logger.warning(
-                        "journal retention held back: records older than the age limit are kept while nothing vouches for the clock (no cloud time agreeing with it, nor a time daemon keeping it synchronised); the size limit still applies")
+                        "journal retention held back: records older than the age limit are kept while nothing vouches for the clock (no cloud time agreeing with it, nor the kernel saying a time daemon keeps it synchronised); the size limit still applies")
                 }
             } else if report.ageRetentionHeldBack {
                 logger.warning(
