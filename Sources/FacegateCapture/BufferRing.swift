@@ -1,5 +1,3 @@
-import CFacegateV4L2
-
 /// Taking frames out of a V4L2 driver's buffer ring.
 enum BufferRing {
     /// Waits for and dequeues the next buffer that holds a frame, or returns nil when `waitReadable`
@@ -26,14 +24,31 @@ enum BufferRing {
         return nil
     }
 
-    static func nextGoodBuffer(
+    /// The next buffer that holds a usable frame, with the frame `convert` made of it, or nil when
+    /// `waitReadable` gives up. Every buffer goes back to the driver once converted. A frame that
+    /// converts to ``CaptureError/Code/badFrame`` (a corrupt JPEG) is dropped, told to `onBadFrame`,
+    /// and the next one taken: one bad frame is not a lost camera, though a run of them that lasts
+    /// until `waitReadable` gives up leaves the caller with no frame, as a stall does.
+    static func nextUsableFrame<Buffer, Image>(
         waitReadable: () throws(CaptureError) -> Bool,
-        dequeue: () throws(CaptureError) -> v4l2_buffer?,
-        requeue: (inout v4l2_buffer) -> Void,
-        onErrorFrame: () -> Void = {}
-    ) throws(CaptureError) -> v4l2_buffer? {
-        try nextGoodBuffer(
-            waitReadable: waitReadable, dequeue: dequeue, requeue: requeue, onErrorFrame: onErrorFrame,
-            isError: { $0.flags & UInt32(V4L2_BUF_FLAG_ERROR) != 0 })
+        dequeue: () throws(CaptureError) -> Buffer?,
+        requeue: (inout Buffer) -> Void,
+        onErrorFrame: () -> Void = {},
+        isError: (Buffer) -> Bool,
+        convert: (Buffer) throws(CaptureError) -> Image,
+        onBadFrame: (CaptureError) -> Void
+    ) throws(CaptureError) -> (buffer: Buffer, image: Image)? {
+        while var buffer = try nextGoodBuffer(
+            waitReadable: waitReadable, dequeue: dequeue, requeue: requeue, onErrorFrame: onErrorFrame, isError: isError)
+        {
+            defer { requeue(&buffer) }
+            do throws(CaptureError) {
+                return (buffer, try convert(buffer))
+            } catch {
+                guard error.code == .badFrame else { throw error }
+                onBadFrame(error)
+            }
+        }
+        return nil
     }
 }

@@ -6,7 +6,7 @@ public struct CaptureError: Error, Sendable, Equatable, CustomStringConvertible 
     public struct Code: Sendable, Hashable, CustomStringConvertible {
         private enum Value: String {
             case notFound, notADevice, permissionDenied, unsupported, formatUnavailable
-            case deviceLost, stalled, ioFailed, decodeFailed, processFailed, badConfiguration
+            case deviceLost, stalled, ioFailed, decodeFailed, badFrame, processFailed, badConfiguration
         }
 
         private let value: Value
@@ -29,6 +29,9 @@ public struct CaptureError: Error, Sendable, Equatable, CustomStringConvertible 
         public static let ioFailed = Code(.ioFailed)
         /// A replayed image or video frame could not be decoded.
         public static let decodeFailed = Code(.decodeFailed)
+        /// One captured frame is unusable (it does not decode whole, or is not the negotiated size):
+        /// the frame is dropped, the camera is not lost.
+        public static let badFrame = Code(.badFrame)
         /// A helper process (ffmpeg) failed or could not start.
         public static let processFailed = Code(.processFailed)
         /// The configuration asks for something impossible.

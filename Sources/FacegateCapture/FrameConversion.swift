@@ -14,10 +14,10 @@ enum FrameConversion {
         case .rgb24: return try rgb(buffer, width: width, height: height, stride: max(bytesPerLine, width * 3), to: layout)
         case .mjpeg, .jpeg:
             do {
-                let image = try ImageCodec.decode(Array(buffer))
+                let image = try ImageCodec.decodeFrame(buffer, width: width, height: height)
                 return layout == .gray8 ? image.grayscale() : image
             } catch {
-                throw CaptureError(.decodeFailed, "a JPEG frame could not be decoded: \(error.message)")
+                throw CaptureError(.badFrame, "a JPEG frame could not be decoded: \(error.message)")
             }
         default:
             throw CaptureError(.formatUnavailable, "no converter for pixel format \(format)")
@@ -26,7 +26,7 @@ enum FrameConversion {
 
     private static func check(_ buffer: UnsafeRawBufferPointer, stride: Int, height: Int, rowBytes: Int) throws(CaptureError) {
         guard buffer.count >= stride * (height - 1) + rowBytes else {
-            throw CaptureError(.decodeFailed, "a frame is short: \(buffer.count) bytes for \(height) rows of \(stride)")
+            throw CaptureError(.badFrame, "a frame is short: \(buffer.count) bytes for \(height) rows of \(stride)")
         }
     }
 

@@ -9,10 +9,11 @@ import Glibc
 /// A camera through V4L2 and libv4l2: mmap streaming from a small buffer ring,
 /// driver timestamps, and recovery from unplugs and stalls.
 ///
-/// When the device disappears (ENODEV, EIO, hang-up) or delivers nothing for
+/// When the device disappears (ENODEV, EIO, hang-up) or delivers no usable frame for
 /// ``Configuration/stallTimeout``, the camera is closed, the outage reported
 /// (log and ``Status``), and the device reopened with growing backoff until it
 /// is back; the frame stream carries on with increasing sequence numbers.
+/// A frame that will not decode (a corrupt MJPEG frame) is dropped and counted, not an outage.
 /// Only a configuration the device can never satisfy ends the stream.
 public struct V4L2Camera: FrameSource {
     public struct Configuration: Sendable {
@@ -163,6 +164,12 @@ private actor CameraSession {
     private var outageStarted: ContinuousClock.Instant?
     private var attempt = 0
     private var everOpened = false
+    /// Unusable frames dropped (corrupt JPEG), in all and since the last line logged about them.
+    private var badFrames: UInt64 = 0
+    private var badFramesUnlogged = 0
+    private var badFramesLogged: ContinuousClock.Instant?
+    /// At most one line this often about dropped frames: a camera may send a bad one every frame.
+    private static let badFrameLogInterval: Duration = .seconds(60)
 
     init(
         configuration: V4L2Camera.Configuration, logger: Logger, onStatus: @escaping @Sendable (V4L2Camera.Status) -> Void,
@@ -216,9 +223,24 @@ private actor CameraSession {
             logger.notice("camera recovered", metadata: ["outage": "\(outage)"])
             onStatus(.recovered(outage: outage))
         }
+        if captured.badFrames > 0 { noteBadFrames(captured.badFrames, last: captured.lastBadFrame) }
         onFrameTiming?(captured.timing)
         let timestamp = captured.timestamp ?? captured.timing.ready
         return Frame(sequence: sequence, timestamp: timestamp, image: captured.image, captureTime: captured.timing.dequeueAndConvert)
+    }
+
+    /// Counts frames dropped as unusable and says so in the log, at most once a ``badFrameLogInterval``:
+    /// how many and why the last one was (libjpeg's words, no image data).
+    private func noteBadFrames(_ count: Int, last: CaptureError?) {
+        badFrames += UInt64(count)
+        badFramesUnlogged += count
+        let now = ContinuousClock.now
+        if let logged = badFramesLogged, logged.duration(to: now) < Self.badFrameLogInterval { return }
+        badFramesLogged = now
+        logger.warning(
+            "camera frames dropped: they could not be decoded",
+            metadata: ["dropped": "\(badFramesUnlogged)", "total": "\(badFrames)", "error": "\(last.map { "\($0)" } ?? "-")"])
+        badFramesUnlogged = 0
     }
 
     private func openIfNeeded() async throws -> DeviceBox {

@@ -228,6 +228,9 @@ final class V4L2Device {
         var timestamp: Duration?
         var image: PixelImage
         var timing: V4L2Camera.FrameTiming
+        /// Unusable frames dropped while waiting for this one, and why the last was.
+        var badFrames = 0
+        var lastBadFrame: CaptureError?
     }
 
     /// CLOCK_MONOTONIC, the clock drivers stamp frames with.
@@ -244,7 +247,9 @@ final class V4L2Device {
         let deadline = ContinuousClock.now + timeout
         let fd = self.fd
         var ready = Self.monotonicNow()
-        let dequeued = try BufferRing.nextGoodBuffer(
+        var badFrames = 0
+        var lastBadFrame: CaptureError?
+        let taken = try BufferRing.nextUsableFrame(
             waitReadable: { () throws(CaptureError) -> Bool in
                 while true {
                     if shouldStop() { return false }
@@ -272,22 +277,34 @@ final class V4L2Device {
                 return buffer
             },
             requeue: { buffer in _ = try? V4L2System.ioctl(fd, fg_vidioc_qbuf(), &buffer, "the camera: requeueing") },
-            onErrorFrame: { errorFrames += 1 })
-        guard var buffer = dequeued else { return nil }
-        defer {
-            // Back to the driver whatever happened to the conversion.
-            _ = try? V4L2System.ioctl(fd, fg_vidioc_qbuf(), &buffer, "the camera: requeueing")
+            onErrorFrame: { errorFrames += 1 },
+            isError: { $0.flags & UInt32(V4L2_BUF_FLAG_ERROR) != 0 },
+            convert: { buffer throws(CaptureError) -> PixelImage in
+                let index = Int(buffer.index)
+                guard index < buffers.count else { throw CaptureError(.ioFailed, "the camera returned unknown buffer \(index)") }
+                let bytes = UnsafeRawBufferPointer(start: buffers[index].start, count: min(Int(buffer.bytesused), buffers[index].length))
+                return try FrameConversion.convert(
+                    bytes, format: FourCC(rawValue: format.pixelformat), width: Int(format.width), height: Int(format.height),
+                    bytesPerLine: Int(format.bytesperline), to: layout)
+            },
+            onBadFrame: { error in
+                badFrames += 1
+                lastBadFrame = error
+            })
+        guard let taken else {
+            // Frames came, none usable, for the whole wait: the camera is failing, not one frame.
+            if let lastBadFrame, !shouldStop() {
+                throw CaptureError(
+                    .stalled, "no usable frame from the camera within \(timeout): \(badFrames) dropped, the last because \(lastBadFrame)")
+            }
+            return nil
         }
-        let index = Int(buffer.index)
-        guard index < buffers.count else { throw CaptureError(.ioFailed, "the camera returned unknown buffer \(index)") }
-        let bytes = UnsafeRawBufferPointer(start: buffers[index].start, count: min(Int(buffer.bytesused), buffers[index].length))
-        let image = try FrameConversion.convert(
-            bytes, format: FourCC(rawValue: format.pixelformat), width: Int(format.width), height: Int(format.height),
-            bytesPerLine: Int(format.bytesperline), to: layout)
+        let (buffer, image) = taken
         let monotonic = buffer.flags & UInt32(V4L2_BUF_FLAG_TIMESTAMP_MASK) == UInt32(V4L2_BUF_FLAG_TIMESTAMP_MONOTONIC)
         let timestamp = monotonic ? Duration(buffer.timestamp) : nil
         return Captured(
             sequence: buffer.sequence, timestamp: timestamp, image: image,
-            timing: .init(driverTimestamp: timestamp, ready: ready, inHand: Self.monotonicNow()))
+            timing: .init(driverTimestamp: timestamp, ready: ready, inHand: Self.monotonicNow()), badFrames: badFrames,
+            lastBadFrame: lastBadFrame)
     }
 }

@@ -77,6 +77,73 @@ public enum ImageCodec {
         return ExifOrientation.apply(ExifOrientation.of(jpeg: bytes), to: stored)
     }
 
+    /// Decodes one camera frame (MJPEG) that must be `width`x`height`, straight from the driver's buffer.
+    ///
+    /// Cheap USB cameras send frames libjpeg warns about yet decodes whole: bytes of padding before
+    /// a marker, or no end-of-image marker. Those are accepted. A frame whose data runs out or is
+    /// damaged (part of the image would be made up), that will not decode at all, or whose header
+    /// announces another size (checked before any pixels are allocated) is an error. No EXIF turn:
+    /// a camera frame is as the camera was set up.
+    public static func decodeFrame(_ bytes: UnsafeRawBufferPointer, width: Int, height: Int) throws(ImageError) -> PixelImage {
+        guard !bytes.isEmpty else { throw ImageError(.empty, "the frame is empty (0 bytes)") }
+        guard bytes.count <= maxEncodedBytes else {
+            throw ImageError(.tooLarge, "the frame is \(bytes.count) bytes, over the \(maxEncodedBytes) limit")
+        }
+        guard width > 0, height > 0, width <= maxSide, height <= maxSide, width * height <= maxPixels else {
+            throw ImageError(.invalidDimensions, "a frame of \(width)x\(height) is not decodable")
+        }
+        if endsWithEndOfImage(bytes) { return try decodeFrameJPEG(bytes, width: width, height: height) }
+        // Without its end-of-image marker a whole frame warns "premature end of JPEG file", as a cut-off
+        // one does. The marker put back tells them apart: a cut-off frame's data still runs out.
+        var completed = [UInt8](repeating: 0, count: bytes.count + 2)
+        completed.withUnsafeMutableBytes { $0.copyMemory(from: bytes) }
+        completed[bytes.count] = 0xFF
+        completed[bytes.count + 1] = 0xD9
+        let decoded = completed.withUnsafeBytes { completed in
+            Result { () throws(ImageError) -> PixelImage in try decodeFrameJPEG(completed, width: width, height: height) }
+        }
+        return try decoded.get()
+    }
+
+    /// Whether the frame ends with EOI (FF D9), before any zero padding the driver left after it.
+    private static func endsWithEndOfImage(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        var end = bytes.count
+        while end > 0, bytes[end - 1] == 0 { end -= 1 }
+        return end >= 2 && bytes[end - 2] == 0xFF && bytes[end - 1] == 0xD9
+    }
+
+    private static func decodeFrameJPEG(_ bytes: UnsafeRawBufferPointer, width: Int, height: Int) throws(ImageError) -> PixelImage {
+        guard let handle = tjInitDecompress() else { throw ImageError(.corrupt, "libturbojpeg could not start") }
+        defer { tjDestroy(handle) }
+        let source = bytes.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        var frameWidth: Int32 = 0, frameHeight: Int32 = 0, subsampling: Int32 = 0, colorspace: Int32 = 0
+        guard tjDecompressHeader3(handle, source, UInt(bytes.count), &frameWidth, &frameHeight, &subsampling, &colorspace) == 0 else {
+            throw ImageError(.corrupt, "not a readable JPEG: \(message(handle))")
+        }
+        // A damaged header may claim any size: allocate only for the one the camera was set to.
+        guard Int(frameWidth) == width, Int(frameHeight) == height else {
+            throw ImageError(.invalidDimensions, "the frame says it is \(frameWidth)x\(frameHeight), not the \(width)x\(height) negotiated")
+        }
+        let count = width * height * 3
+        var failure: String?
+        let pixels = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            // No stop on warnings: libjpeg decodes every row, and its (first) message says whether
+            // the frame was whole. Only bytes skipped before a marker leave nothing made up.
+            let result = tjDecompress2(
+                handle, source, UInt(bytes.count), buffer.baseAddress, frameWidth, 0, frameHeight, Int32(TJPF_RGB.rawValue), 0)
+            if result != 0 {
+                let text = message(handle)
+                if !text.contains("extraneous bytes before marker") {
+                    failure = text
+                    buffer.initialize(repeating: 0)
+                }
+            }
+            initialized = count
+        }
+        if let failure { throw ImageError(.corrupt, "JPEG frame is damaged or truncated: \(failure)") }
+        return try PixelImage(width: width, height: height, layout: .rgb24, pixels: pixels)
+    }
+
     private static func message(_ handle: tjhandle) -> String {
         guard let text = tjGetErrorStr2(handle) else { return "unknown error" }
         return String(cString: text)

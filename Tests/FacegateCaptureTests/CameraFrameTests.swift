@@ -1,0 +1,159 @@
+@testable import FacegateCapture
+import FacegateCore
+import FacegateImageCodec
+import Foundation
+import Testing
+
+/// Frames as cheap USB cameras send them. An MJPEG frame libjpeg only warns about but decodes whole
+/// is used; one that does not decode whole, or is not the negotiated size, is a dropped frame
+/// (``CaptureError/Code/badFrame``), not a lost camera; only a run of them lasting the whole wait for
+/// a frame leaves the camera without one (a stall, which is an outage).
+@Suite(.timeLimit(.minutes(5)))
+struct CameraFrameTests {
+    static let width = 640, height = 480
+
+    /// A 640x480 camera frame made from a test photo, as JPEG (ending FF D9).
+    func jpegFrame(width: Int = Self.width, height: Int = Self.height) throws -> [UInt8] {
+        let data = try #require(FileManager.default.contents(atPath: TestData.path("faces/amy_adams/01.jpg")))
+        let frame = try ImageCodec.encodeJPEG(try ImageCodec.decode([UInt8](data)).fitted(width: width, height: height))
+        #expect(frame.suffix(2) == [0xFF, 0xD9])
+        return frame
+    }
+
+    /// The frame through the capture path's conversion, for a camera set to 640x480 MJPEG.
+    func convert(_ jpeg: [UInt8], layout: PixelImage.Layout = .rgb24) -> Result<PixelImage, CaptureError> {
+        jpeg.withUnsafeBytes { bytes in
+            Result { () throws(CaptureError) -> PixelImage in
+                try FrameConversion.convert(bytes, format: .mjpeg, width: Self.width, height: Self.height, bytesPerLine: 0, to: layout)
+            }
+        }
+    }
+
+    func badFrameError(_ jpeg: [UInt8]) -> CaptureError? {
+        guard case .failure(let error) = convert(jpeg) else { return nil }
+        return error
+    }
+
+    /// The frame with its frame header (SOF0) claiming another size.
+    func withFrameHeaderSize(_ jpeg: [UInt8], width: Int, height: Int) throws -> [UInt8] {
+        var jpeg = jpeg
+        var i = 2
+        while i + 9 < jpeg.count, jpeg[i] == 0xFF {
+            let length = Int(jpeg[i + 2]) << 8 | Int(jpeg[i + 3])
+            if jpeg[i + 1] == 0xC0 {
+                (jpeg[i + 5], jpeg[i + 6]) = (UInt8(height >> 8), UInt8(height & 0xFF))
+                (jpeg[i + 7], jpeg[i + 8]) = (UInt8(width >> 8), UInt8(width & 0xFF))
+                return jpeg
+            }
+            i += 2 + length
+        }
+        Issue.record("no SOF0 in the frame")
+        return jpeg
+    }
+
+    /// libjpeg warns "Corrupt JPEG data: N extraneous bytes before marker 0xd9" and "Premature end of
+    /// JPEG file" about frames it decodes whole: such a frame is used, pixel for pixel as a clean one.
+    @Test func aFrameLibjpegOnlyWarnsAboutIsUsedWhole() throws {
+        let clean = try jpegFrame()
+        let reference = try convert(clean).get()
+        let body = Array(clean.dropLast(2))
+        let extraneous = body + [0x12, 0x34, 0x56, 0x78] + [0xFF, 0xD9]
+        let withoutEndMarker = body
+        let extraneousWithoutEndMarker = body + [0x12, 0x34, 0x56, 0x78]
+        let zeroPadded = clean + [UInt8](repeating: 0, count: 4096)
+        for (name, frame) in [
+            ("extraneous bytes", extraneous), ("no end marker", withoutEndMarker),
+            ("extraneous bytes, no end marker", extraneousWithoutEndMarker), ("zero padding", zeroPadded),
+        ] {
+            let decoded = convert(frame)
+            #expect((try? decoded.get()) == reference, "\(name): \(decoded)")
+        }
+        // Gray frames come the same way.
+        #expect((try? convert(extraneous, layout: .gray8).get()) == reference.grayscale())
+    }
+
+    /// A frame whose data runs out or is damaged, whose header is broken, or that is empty is a dropped
+    /// frame: its own error, not the device's (`deviceLost`) nor a replay's (`decodeFailed`).
+    @Test func aFrameThatDoesNotDecodeWholeIsADroppedFrame() throws {
+        let clean = try jpegFrame()
+        let broken: [(String, [UInt8])] = [
+            ("cut in half", Array(clean.prefix(clean.count / 2))),
+            ("cut in half, end marker put back", Array(clean.prefix(clean.count / 2)) + [0xFF, 0xD9]),
+            ("frame header of 0x0", try withFrameHeaderSize(clean, width: 0, height: 0)),
+            ("header only", Array(clean.prefix(300))),
+            ("not a JPEG", [0xFF, 0xD8, 0xFF, 0x00, 0x01, 0x02]),
+            ("empty", []),
+        ]
+        for (name, frame) in broken {
+            let error = badFrameError(frame)
+            #expect(error?.code == .badFrame, "\(name): \(String(describing: error))")
+        }
+    }
+
+    /// A frame whose header says another size than the camera was set to is dropped, refused on its
+    /// header before any pixels are allocated (a corrupt header must not cost ~180 MB).
+    @Test func aFrameOfAnotherSizeIsDroppedOnItsHeader() throws {
+        let small = try jpegFrame(width: 320, height: 240)
+        let smallError = badFrameError(small)
+        #expect(smallError?.code == .badFrame && smallError?.message.contains("320x240") == true, "\(String(describing: smallError))")
+
+        let huge = try withFrameHeaderSize(try jpegFrame(), width: 7680, height: 7680)
+        let hugeError = badFrameError(huge)
+        #expect(hugeError?.code == .badFrame && hugeError?.message.contains("7680x7680") == true, "\(String(describing: hugeError))")
+    }
+
+    // MARK: From the driver's ring
+
+    /// A driver (``BufferRingTests/Driver``) whose frames are these JPEG bytes, frame 1 first.
+    func next(
+        from driver: BufferRingTests.Driver, frames: [[UInt8]], badFrames: inout [CaptureError]
+    ) throws -> (buffer: BufferRingTests.Driver.Buffer, image: PixelImage)? {
+        var dropped: [CaptureError] = []
+        defer { badFrames += dropped }
+        return try BufferRing.nextUsableFrame(
+            waitReadable: { driver.readable() && driver.frame < frames.count }, dequeue: { driver.dequeue() },
+            requeue: { driver.requeue(&$0) }, isError: { $0.error },
+            convert: { buffer throws(CaptureError) -> PixelImage in
+                try frames[buffer.frame - 1].withUnsafeBytes { bytes in
+                    Result { () throws(CaptureError) -> PixelImage in
+                        try FrameConversion.convert(bytes, format: .mjpeg, width: Self.width, height: Self.height, bytesPerLine: 0, to: .rgb24)
+                    }
+                }.get()
+            },
+            onBadFrame: { dropped.append($0) })
+    }
+
+    /// A corrupt frame among good ones is dropped and counted, and the good ones come on: no error
+    /// reaches the camera session, which closes and reopens the device on any error it is given.
+    @Test func aCorruptFrameAmongGoodOnesIsDroppedNotAnOutage() throws {
+        let good = try jpegFrame()
+        let cut = Array(good.prefix(good.count / 2))
+        let wrongSize = try jpegFrame(width: 320, height: 240)
+        let warned = Array(good.dropLast(2)) + [0x12, 0x34, 0xFF, 0xD9]
+        let frames = [good, good, cut, good, wrongSize, warned, good]
+        let driver = BufferRingTests.Driver(size: 4, errors: { _ in false })
+        var badFrames: [CaptureError] = []
+        var taken: [Int] = []
+        while let frame = try next(from: driver, frames: frames, badFrames: &badFrames) {
+            taken.append(frame.buffer.frame)
+            #expect(frame.image.width == Self.width && frame.image.height == Self.height)
+            // Every buffer, the dropped frames' too, went back to the driver.
+            #expect(driver.held == 0)
+        }
+        #expect(taken == [1, 2, 4, 6, 7])
+        #expect(badFrames.map(\.code) == [.badFrame, .badFrame])
+    }
+
+    /// Nothing but corrupt frames until the wait for a frame ends: no frame, each one counted; the
+    /// camera's owner then has a stall, the outage a camera that sends only garbage is.
+    @Test func aRunOfCorruptFramesForTheWholeWaitGivesNoFrame() throws {
+        let good = try jpegFrame()
+        let cut = Array(good.prefix(good.count / 3))
+        let driver = BufferRingTests.Driver(size: 4, errors: { _ in false })
+        var badFrames: [CaptureError] = []
+        let frame = try next(from: driver, frames: Array(repeating: cut, count: 12), badFrames: &badFrames)
+        #expect(frame == nil)
+        #expect(badFrames.count == 12)
+        #expect(driver.held == 0 && driver.mostHeld == 1)
+    }
+}
