@@ -53,6 +53,13 @@ enum FrameConversion {
                             output += 3
                         }
                     }
+                    if width % 2 == 1 {
+                        // An odd row's last pixel has no pair (its V would lie past the row): it takes
+                        // the colour of the pair before it, or none in a row one pixel wide.
+                        let previous = input + 2 * width - 6
+                        let (u, v) = width > 1 ? (Int32(source[previous + 1]) - 128, Int32(source[previous + 3]) - 128) : (0, 0)
+                        writeRGB(y: Int32(source[input + 2 * (width - 1)]), u: u, v: v, into: out, at: output)
+                    }
                 }
             }
             initialized = count

@@ -102,6 +102,37 @@ struct CameraFrameTests {
         #expect(hugeError?.code == .badFrame && hugeError?.message.contains("7680x7680") == true, "\(String(describing: hugeError))")
     }
 
+    /// A YUYV frame of odd width: the last pixel of each row, which has no pair, is converted like the
+    /// rest (it was left as whatever the allocation held).
+    @Test func anOddWidthYUYVFrameHasEveryPixelSet() throws {
+        let width = 641, height = 480
+        // One colour throughout: Y U Y V = 150 90 150 170, the row padded to an even pair count.
+        let row: [UInt8] = (0..<(width + 1) / 2).flatMap { _ -> [UInt8] in [150, 90, 150, 170] }
+        let stride = row.count
+        let yuyv: [UInt8] = (0..<height).flatMap { _ in row }
+        let image = try yuyv.withUnsafeBytes { bytes in
+            try Result { () throws(CaptureError) -> PixelImage in
+                try FrameConversion.convert(bytes, format: .yuyv, width: width, height: height, bytesPerLine: stride, to: .rgb24)
+            }.get()
+        }
+        let first = Array(image.pixels.prefix(3))
+        #expect(first != [0, 0, 0])
+        for y in 0..<height {
+            let last = (y * width + width - 1) * 3
+            guard Array(image.pixels[last..<(last + 3)]) == first else {
+                Issue.record("row \(y): last pixel \(Array(image.pixels[last..<(last + 3)])), not \(first)")
+                return
+            }
+        }
+        // A row one pixel wide has no colour to borrow: gray.
+        let narrow = try [UInt8]([235, 60, 235, 60]).withUnsafeBytes { bytes in
+            try Result { () throws(CaptureError) -> PixelImage in
+                try FrameConversion.convert(bytes, format: .yuyv, width: 1, height: 2, bytesPerLine: 2, to: .rgb24)
+            }.get()
+        }
+        #expect(narrow.pixels == [255, 255, 255, 255, 255, 255])
+    }
+
     // MARK: From the driver's ring
 
     /// A driver (``BufferRingTests/Driver``) whose frames are these JPEG bytes, frame 1 first.
