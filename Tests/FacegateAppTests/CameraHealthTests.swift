@@ -36,7 +36,7 @@ struct CameraHealthTests {
     /// A door whose every frame takes 1.2 s to analyse, with a camera silence limit of 0.7 s; `body`
     /// gets the camera's health on demand and the source (start it, release it).
     private func withSlowDoor(
-        analysisLimit: Duration = .seconds(15),
+        analysisLimit: Duration = .seconds(15), wallClock: @escaping @Sendable () -> Date = { Date() },
         _ body: (_ camera: () async throws -> DoorHealthReport.Component, _ source: HeldSource, _ service: DoorControllerService) async throws -> Void
     ) async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("camera-health-\(UUID().uuidString)")
@@ -70,6 +70,7 @@ struct CameraHealthTests {
         // Well under one analysis: judged by analysed frames, the camera would fail between every two.
         settings.cameraSilenceLimit = .milliseconds(700)
         settings.analysisLimit = analysisLimit
+        settings.wallClock = wallClock
         settings.onStatusServerListening = { port in listening.continuation.yield(port) }
         let service = DoorControllerService(
             configuration: configuration, parts: parts, settings: settings, notifier: SystemdNotifier(environment: [:]), logger: logger,
@@ -113,6 +114,25 @@ struct CameraHealthTests {
             #expect(quiet.status == .failed, "\(quiet)")
             #expect(quiet.lastError?.contains("no frame for over") == true, "\(quiet)")
             #expect(await service.pipeline.statistics.framesAnalysed == 3)
+        }
+    }
+
+    /// The camera's silence is measured on the steady clock: a wall clock set back an hour just after
+    /// the last frame does not keep a camera that stopped sending ok for that hour.
+    @Test("a wall clock set back after the last frame does not keep a silent camera ok")
+    func aClockSetBackDoesNotHideASilentCamera() async throws {
+        let setBack = SetOnceFlag()
+        // An hour ahead while the frames come, then put right: set back by an hour.
+        try await withSlowDoor(wallClock: { setBack.isSet ? Date() : Date().addingTimeInterval(3600) }) { camera, source, service in
+            source.start.finish()
+            // The third and last frame has arrived (its 1.2 s analysis begun): the clock is set back.
+            while await service.pipeline.statistics.framesAnalysed < 3 { try await Task.sleep(for: .milliseconds(50)) }
+            setBack.set()
+            // Past that analysis and the 0.7 s silence: failed, as with a clock left alone.
+            try await Task.sleep(for: .milliseconds(2500))
+            let quiet = try await camera()
+            #expect(quiet.status == .failed, "\(quiet)")
+            #expect(quiet.lastError?.contains("no frame for over") == true, "\(quiet)")
         }
     }
 

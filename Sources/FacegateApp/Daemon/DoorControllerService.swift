@@ -422,26 +422,28 @@ extension DoorControllerService {
     }
 
     /// How each part of the door is doing, from what the pipeline, the journal and the door last saw.
-    func healthReport(doorFailed: SetOnceFlag, now: Date = Date()) async -> DoorHealthReport {
+    func healthReport(doorFailed: SetOnceFlag) async -> DoorHealthReport {
         typealias Component = DoorHealthReport.Component
         let facts = await pipeline.healthFacts
         func component(_ problem: HealthProblem?, _ status: DoorHealthReport.Status, since: Date? = nil) -> Component {
             problem.map { Component(status: status, lastError: $0.detail, since: $0.at) } ?? Component(status: .ok, since: since)
         }
 
+        // Ages on the pipeline's steady clock, not the wall clock: one set back would keep a silent
+        // camera ok for as long, one set ahead would fail a camera that sends.
         let camera: Component
         let silence = settings.cameraSilenceLimit.timeInterval
-        if let last = facts.lastFrame, now.timeIntervalSince(last) <= silence {
-            camera = Component(status: .ok, since: last)
-        } else if let inAnalysis = facts.frameInAnalysisSince {
+        if let age = facts.lastFrameAge, age <= settings.cameraSilenceLimit {
+            camera = Component(status: .ok, since: facts.lastFrame)
+        } else if let inAnalysis = facts.frameInAnalysisFor {
             // The camera delivered; the frame is still being analysed (slow, or hung past the limit).
             let limit = settings.analysisLimit.timeInterval
             camera =
-                now.timeIntervalSince(inAnalysis) <= limit
+                inAnalysis <= settings.analysisLimit
                 ? Component(status: .ok, since: facts.lastFrame)
                 : Component(
                     status: .failed, lastError: "one frame has been in analysis for over \(Int(limit)) s: the quality core is hung",
-                    since: inAnalysis)
+                    since: facts.frameInAnalysisSince)
         } else if let failure = facts.cameraFailure {
             camera = Component(status: .failed, lastError: failure.detail, since: failure.at)
         } else {

@@ -38,12 +38,18 @@ public struct PipelineStatistics: Sendable, Hashable {
     public init() {}
 }
 
-/// What the pipeline last saw of the parts it uses, for `/health` (wall-clock times).
+/// What the pipeline last saw of the parts it uses, for `/health` (wall-clock times, shown; ages on the
+/// pipeline's steady clock, judged).
 public struct PipelineHealthFacts: Sendable, Equatable {
     /// When the newest frame arrived (analysed or not).
     public internal(set) var lastFrame: Date?
+    /// How long ago the newest frame arrived, on the steady clock: a wall clock set back or ahead
+    /// neither keeps a silent camera ok nor fails one that sends.
+    public internal(set) var lastFrameAge: Duration?
     /// When the frame being analysed arrived; nil while the pipeline waits for the camera.
     public internal(set) var frameInAnalysisSince: Date?
+    /// How long the frame being analysed has been, on the steady clock; nil while the pipeline waits.
+    public internal(set) var frameInAnalysisFor: Duration?
     /// Why the camera last failed (the pipeline then runs again after a pause).
     var cameraFailure: HealthProblem?
     /// Set while the cloud is away: since when, and why.
@@ -157,7 +163,9 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
     /// pipeline uses.
     public var healthFacts: PipelineHealthFacts {
         var facts = seenFacts
-        facts.frameInAnalysisSince = analysisStarted.map { now().addingTimeInterval(-elapsed(since: $0).timeInterval) }
+        facts.lastFrameAge = lastFrameArrived.map { elapsed(since: $0) }
+        facts.frameInAnalysisFor = analysisStarted.map { elapsed(since: $0) }
+        facts.frameInAnalysisSince = facts.frameInAnalysisFor.map { now().addingTimeInterval(-$0.timeInterval) }
         // The clock against the cloud's time as it reads now, not as the last decision found it: a
         // clock set wrong, or put right, shows before anyone walks up. (Faces that could not be
         // forgotten, and the stored dates, are as the last decision found them.)
@@ -251,6 +259,8 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
     /// that stays busy far longer than it ever should is hung, and the watchdog stops vouching.
     private var analysisStarted: PipelineClock.Instant?
     private var decisionStarted: PipelineClock.Instant?
+    /// When the newest frame arrived, on the steady clock (the camera's health is judged on it).
+    private var lastFrameArrived: PipelineClock.Instant?
 
     /// Nil when both loops are idle or working within their limits; otherwise what is stuck.
     public func stuckStage(analysisLimit: Duration, decisionLimit: Duration) -> String? {
@@ -360,6 +370,7 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
             analysisStarted = started
             // The camera is judged by the frames it delivers; how long one takes to analyse is the
             // quality core's time (``stuckStage``), not the camera's silence.
+            lastFrameArrived = started
             seenFacts.lastFrame = now()
             // The thumbnail is the only cost of a frame nobody is in; it is made where blocking work goes.
             let thumbnail: MotionGate.Thumbnail? =
