@@ -103,14 +103,16 @@ final class FFmpegVideoReader: ReplayReader {
         // ffmpeg's last words arrive on their own thread: wait (briefly) for its stderr to close.
         for _ in 0..<200 where !errorTail.isClosed { usleep(5_000) }
         guard process.terminationReason == .exit, process.terminationStatus == 0 else {
-            let detail = errorTail.text.isEmpty ? "" : ": \(errorTail.text)"
+            let said = errorTail.text(naming: path)
+            let detail = said.isEmpty ? "" : ": \(said)"
             throw CaptureError(
                 .decodeFailed, "ffmpeg could not decode the video (exit \(process.terminationStatus))\(detail)")
         }
         // A damaged or truncated file decodes as far as it can and ffmpeg still exits 0; at its
         // "error" level it says nothing about a sound file, so anything it said is damage.
-        if !errorTail.text.isEmpty {
-            throw CaptureError(.decodeFailed, "the video is damaged or truncated: \(errorTail.text)")
+        let said = errorTail.text(naming: path)
+        if !said.isEmpty {
+            throw CaptureError(.decodeFailed, "the video is damaged or truncated: \(said)")
         }
     }
 
@@ -171,11 +173,12 @@ final class FFmpegVideoReader: ReplayReader {
         }
         // ffprobe's output is small; read both pipes to their ends before waiting.
         let outData = stdout.fileHandleForReading.readDataToEndOfFile()
-        let errData = stderr.fileHandleForReading.readDataToEndOfFile()
+        _ = stderr.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
-            let detail = String(decoding: errData.prefix(400), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-            throw CaptureError(.decodeFailed, "not a readable video\(detail.isEmpty ? "" : ": \(detail)")")
+            // ffprobe's own words start with the file's path (the configuration's `camera.replay_path`),
+            // which stays out of logs: a fixed phrase instead.
+            throw CaptureError(.decodeFailed, "not a readable video (camera.replay_path): ffprobe could not read it")
         }
         guard let probe = try? JSONDecoder().decode(ProbeOutput.self, from: outData),
             let stream = probe.streams?.first
@@ -222,6 +225,8 @@ final class FFmpegVideoReader: ReplayReader {
 /// The last few hundred bytes ffmpeg wrote to stderr, for the error message.
 private final class ErrorTail: Sendable {
     private let bytes = Mutex([UInt8]())
+    /// Whether older bytes were let go: the first line kept may then be a cut one.
+    private let cut = Mutex(false)
     private let closed = Mutex(false)
     private static let limit = 600
 
@@ -232,12 +237,18 @@ private final class ErrorTail: Sendable {
     func append(_ data: Data) {
         bytes.withLock { bytes in
             bytes.append(contentsOf: data)
-            if bytes.count > Self.limit { bytes.removeFirst(bytes.count - Self.limit) }
+            if bytes.count > Self.limit {
+                bytes.removeFirst(bytes.count - Self.limit)
+                cut.withLock { $0 = true }
+            }
         }
     }
 
-    var text: String {
-        bytes.withLock { String(decoding: $0, as: UTF8.self) }
-            .trimmingCharacters(in: .whitespacesAndNewlines)
+    /// What ffmpeg said, with the file's path (the configuration's `camera.replay_path`, kept out of
+    /// logs) said by its key, and without a first line the limit cut (it may hold part of the path).
+    func text(naming path: String) -> String {
+        var text = bytes.withLock { String(decoding: $0, as: UTF8.self) }
+        if cut.withLock({ $0 }) { text = String(text.drop { $0 != "\n" }) }
+        return text.replacingOccurrences(of: path, with: "camera.replay_path").trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }

@@ -207,14 +207,15 @@ final class ImageDirectoryReader: ReplayReader {
         do {
             names = try FileManager.default.contentsOfDirectory(atPath: directory)
         } catch {
-            throw CaptureError(.notFound, "cannot list the image directory \(directory)")
+            // Said by its key: the directory is the configuration's (`camera.replay_path`), kept out of logs.
+            throw CaptureError(.notFound, "cannot list the image directory (camera.replay_path)")
         }
         files = names
             .filter { Self.extensions.contains(($0 as NSString).pathExtension.lowercased()) }
             .sorted()
             .map { (directory as NSString).appendingPathComponent($0) }
         guard !files.isEmpty else {
-            throw CaptureError(.badConfiguration, "no .jpg, .jpeg or .png files in \(directory)")
+            throw CaptureError(.badConfiguration, "no .jpg, .jpeg or .png files in the image directory (camera.replay_path)")
         }
         frameInterval = .nanoseconds(Int64((1e9 / imagesPerSecond).rounded()))
     }

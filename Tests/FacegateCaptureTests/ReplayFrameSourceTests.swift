@@ -74,6 +74,9 @@ struct ReplayImageDirectoryTests {
             for try await _ in source.frames() {}
         }
         #expect(error?.code == .badConfiguration)
+        // Said by its key: the path is configuration, which no log line carries.
+        let message = try #require(error?.message)
+        #expect(!message.contains(directory) && message.contains("camera.replay_path"), "\(message)")
     }
 
     @Test func aMissingPathIsRefusedAtOnce() {
@@ -178,6 +181,9 @@ struct ReplayVideoTests {
             for try await _ in source.frames() {}
         }
         #expect(error?.code == .decodeFailed)
+        // ffprobe's words start with the file's path, which is configuration: not passed on.
+        let message = try #require(error?.message)
+        #expect(!message.contains(path) && message.contains("camera.replay_path"), "\(message)")
     }
 
     @Test func aMissingFFmpegIsAClearError() async throws {
