@@ -164,12 +164,9 @@ private actor CameraSession {
     private var outageStarted: ContinuousClock.Instant?
     private var attempt = 0
     private var everOpened = false
-    /// Unusable frames dropped (corrupt JPEG), in all and since the last line logged about them.
-    private var badFrames: UInt64 = 0
-    private var badFramesUnlogged = 0
-    private var badFramesLogged: ContinuousClock.Instant?
-    /// At most one line this often about dropped frames: a camera may send a bad one every frame.
-    private static let badFrameLogInterval: Duration = .seconds(60)
+    /// Unusable frames dropped (corrupt JPEG): at most one line a minute about them, as a camera
+    /// may send a bad one every frame.
+    private var badFrames = DroppedFrameTally(interval: .seconds(60))
 
     init(
         configuration: V4L2Camera.Configuration, logger: Logger, onStatus: @escaping @Sendable (V4L2Camera.Status) -> Void,
@@ -229,18 +226,13 @@ private actor CameraSession {
         return Frame(sequence: sequence, timestamp: timestamp, image: captured.image, captureTime: captured.timing.dequeueAndConvert)
     }
 
-    /// Counts frames dropped as unusable and says so in the log, at most once a ``badFrameLogInterval``:
-    /// how many and why the last one was (libjpeg's words, no image data).
+    /// Counts frames dropped as unusable and says so in the log when a line is due: how many, and why
+    /// the last one was (libjpeg's words, no image data).
     private func noteBadFrames(_ count: Int, last: CaptureError?) {
-        badFrames += UInt64(count)
-        badFramesUnlogged += count
-        let now = ContinuousClock.now
-        if let logged = badFramesLogged, logged.duration(to: now) < Self.badFrameLogInterval { return }
-        badFramesLogged = now
+        guard let dropped = badFrames.note(count, at: .now) else { return }
         logger.warning(
             "camera frames dropped: they could not be decoded",
-            metadata: ["dropped": "\(badFramesUnlogged)", "total": "\(badFrames)", "error": "\(last.map { "\($0)" } ?? "-")"])
-        badFramesUnlogged = 0
+            metadata: ["dropped": "\(dropped)", "total": "\(badFrames.total)", "error": "\(last.map { "\($0)" } ?? "-")"])
     }
 
     private func openIfNeeded() async throws -> DeviceBox {
@@ -308,6 +300,27 @@ private actor CameraSession {
         guard let device else { return }
         self.device = nil
         _ = try? await executor.run { device.close() }
+    }
+}
+
+/// Counts dropped frames and says when a log line about them is due: at the first, then at most
+/// once an `interval`, each line carrying the frames dropped since the one before.
+struct DroppedFrameTally {
+    let interval: Duration
+    private(set) var total: UInt64 = 0
+    private var unreported = 0
+    private var lastLine: ContinuousClock.Instant?
+
+    init(interval: Duration) { self.interval = interval }
+
+    /// Notes `count` more dropped frames at `now`: the number for a line now due, nil when none is.
+    mutating func note(_ count: Int, at now: ContinuousClock.Instant) -> Int? {
+        total += UInt64(count)
+        unreported += count
+        if let lastLine, lastLine.duration(to: now) < interval { return nil }
+        lastLine = now
+        defer { unreported = 0 }
+        return unreported
     }
 }
 

@@ -133,6 +133,20 @@ struct CameraFrameTests {
         #expect(narrow.pixels == [255, 255, 255, 255, 255, 255])
     }
 
+    /// Dropped frames are logged at the first, then at most once a minute with the count since the
+    /// last line: a camera sending a bad frame every frame does not flood the log.
+    @Test func droppedFramesAreLoggedAtMostOnceAnInterval() {
+        var tally = DroppedFrameTally(interval: .seconds(60))
+        let start = ContinuousClock.now
+        var lines: [Int] = []
+        // One bad frame every second for three minutes.
+        for second in 0..<180 {
+            if let dropped = tally.note(1, at: start + .seconds(second)) { lines.append(dropped) }
+        }
+        #expect(lines == [1, 60, 60])
+        #expect(tally.total == 180)
+    }
+
     // MARK: From the driver's ring
 
     /// A driver (``BufferRingTests/Driver``) whose frames are these JPEG bytes, frame 1 first.
