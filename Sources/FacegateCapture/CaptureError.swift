@@ -6,7 +6,7 @@ public struct CaptureError: Error, Sendable, Equatable, CustomStringConvertible 
     public struct Code: Sendable, Hashable, CustomStringConvertible {
         private enum Value: String {
             case notFound, notADevice, permissionDenied, unsupported, formatUnavailable
-            case deviceLost, stalled, ioFailed, decodeFailed, badFrame, processFailed, badConfiguration
+            case deviceLost, differentCamera, stalled, ioFailed, decodeFailed, badFrame, processFailed, badConfiguration
         }
 
         private let value: Value
@@ -23,6 +23,9 @@ public struct CaptureError: Error, Sendable, Equatable, CustomStringConvertible 
         public static let formatUnavailable = Code(.formatUnavailable)
         /// The device went away (unplugged, module unloaded: ENODEV, EIO).
         public static let deviceLost = Code(.deviceLost)
+        /// Another camera than the one first opened is at the path (two cameras swapped by a USB
+        /// re-enumeration): refused, as if the device were still away.
+        public static let differentCamera = Code(.differentCamera)
         /// No frame arrived within the configured timeout.
         public static let stalled = Code(.stalled)
         /// Any other failing system call.

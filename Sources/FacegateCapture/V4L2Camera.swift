@@ -164,6 +164,9 @@ private actor CameraSession {
     private var outageStarted: ContinuousClock.Instant?
     private var attempt = 0
     private var everOpened = false
+    /// The card and bus of the camera first opened: a reopen that finds another at the path (a USB
+    /// re-enumeration on a box with two cameras swapped them) refuses it, so a door never sees another's.
+    private var identity: CameraIdentity?
     /// Unusable frames dropped (corrupt JPEG): at most one line a minute about them, as a camera
     /// may send a bad one every frame.
     private var badFrames = DroppedFrameTally(interval: .seconds(60))
@@ -238,22 +241,29 @@ private actor CameraSession {
     private func openIfNeeded() async throws -> DeviceBox {
         if let device { return device }
         let configuration = configuration
-        let opened = try await executor.run { () throws -> DeviceBox in
+        let expected = identity
+        let (opened, found) = try await executor.run { () throws -> (DeviceBox, CameraIdentity) in
             let device = try V4L2Device(path: configuration.device)
             do {
                 let info = try device.info()
+                let found = CameraIdentity(card: info.card, busInfo: info.busInfo)
+                // Neither name goes into the message: the key says where, the log has no hardware names.
+                if let expected, found != expected {
+                    throw CaptureError(.differentCamera, "a different camera is at camera.device (not the one first opened)")
+                }
                 let format = try configuration.pixelFormat ?? Self.pickFormat(info)
                 try device.configure(
                     fourcc: format, width: configuration.width, height: configuration.height,
                     framesPerSecond: configuration.framesPerSecond, info: info)
                 try device.startStreaming(bufferCount: configuration.bufferCount)
-                return DeviceBox(device)
+                return (DeviceBox(device), found)
             } catch {
                 device.close()
                 throw error
             }
         }
         device = opened
+        identity = found
         everOpened = true
         // A reopened driver counts from zero again.
         sequenceBase = lastSequence.map { $0 + 1 } ?? 0
@@ -301,6 +311,12 @@ private actor CameraSession {
         self.device = nil
         _ = try? await executor.run { device.close() }
     }
+}
+
+/// Which camera a device is: its card name and bus (`VIDIOC_QUERYCAP`).
+private struct CameraIdentity: Sendable, Equatable {
+    var card: String
+    var busInfo: String
 }
 
 /// Counts dropped frames and says when a log line about them is due: at the first, then at most
