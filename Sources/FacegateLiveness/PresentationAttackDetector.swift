@@ -40,6 +40,10 @@ public struct PresentationAttackDetector: PresentationAttackDetecting {
             guard let score = try textureScore(sample) else {
                 if sample.isBestFace {
                     // The face the cloud would be sent cannot be judged: the others cannot vouch for it.
+                    // A flat sheet is still an attack, whatever `uncertain: allow` would let through.
+                    if let flat = parallax.measure(visit.sightings).score, flat < settings.threshold {
+                        return Self.fuse(["parallax": flat], threshold: settings.threshold)
+                    }
                     return LivenessAssessment(
                         liveness: 0, verdict: .uncertain, cues: [:], reason: "the texture cue could not judge the face to be sent")
                 }

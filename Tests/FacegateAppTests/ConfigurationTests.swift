@@ -183,6 +183,19 @@ struct ConfigurationTests {
         #expect(read.sectionsNeedingRestart(comparedWith: defaults) == ["liveness"])
     }
 
+    /// A grey camera with the liveness stage on is refused: its models judge every grey face an attack
+    /// (`TextureCueTests.aGreyFaceIsJudgedAnAttackLiveOrNot`), so the door would never open.
+    @Test func aGreyCameraWithLivenessOnIsRefused() throws {
+        do {
+            _ = try FacegateConfiguration(yaml: "camera: {format: grey}")
+            Issue.record("a grey camera was accepted with liveness on")
+        } catch {
+            #expect(error.problems.map(\.path) == ["camera.format"], "\(error)")
+        }
+        _ = try FacegateConfiguration(yaml: "camera: {format: grey}\nliveness: {enabled: false}")
+        _ = try FacegateConfiguration(yaml: "camera: {format: yuyv}")
+    }
+
     /// `threshold: 0` is refused: nothing scores below it, so the stage would run and judge every print
     /// and screen live while the file says `enabled: true`. `uncertain: allow` is accepted and noted.
     @Test func aLivenessThresholdThatJudgesEveryFaceLiveIsRefused() throws {

@@ -100,8 +100,21 @@ struct TextureCueTests {
         #expect(try detector.assess(try visit([live, printNotBest, liveBest])).verdict == .live)
     }
 
+    /// The texture models were trained on colour: a grey camera's faces (as the daemon feeds them, the
+    /// one channel copied into three) score as attacks, the live ones too. Why a grey camera with the
+    /// liveness stage on is refused (`ConfigurationTests.aGreyCameraWithLivenessOnIsRefused`).
+    @Test(arguments: ["bonafide/silentface__image_T1.jpg", "bonafide/doubango__genuine.jpg"])
+    func aGreyFaceIsJudgedAnAttackLiveOrNot(file: String) throws {
+        let image = try ImageCodec.decode([UInt8](try Data(contentsOf: SharedTestData.url("pad/\(file)"))))
+        let face = try #require(try TestFaceAnalyzers.video().analyze(image).faces.first)
+        #expect(try Self.cue.get().score(image, face: face.box).realProbability > 0.9, "in colour: live")
+        let grey = try Self.cue.get().score(image.grayscale(), face: face.box).realProbability
+        #expect(grey < PresentationAttackDetector.Settings().threshold, "in grey: \(grey)")
+    }
+
     /// The face to be sent gives the texture cue nothing to judge (no crop): the live frames around it
     /// cannot vouch for it, so the visit is uncertain (denied unless the door allows uncertain ones).
+    /// A sheet carried up flat is an attack all the same: the parallax cue judges it.
     @Test func aBestFaceTheCueCannotJudgeLeavesTheVisitUncertain() throws {
         let image = try ImageCodec.decode([UInt8](try Data(contentsOf: SharedTestData.url("pad/bonafide/silentface__image_T1.jpg"))))
         let face = try #require(try TestFaceAnalyzers.video().analyze(image).faces.first)
@@ -114,6 +127,14 @@ struct TextureCueTests {
         ]
         let assessment = try PresentationAttackDetector(texture: try Self.cue.get()).assess(visit)
         #expect(assessment.verdict == .uncertain, "\(assessment)")
+
+        // The same visit carried up flat, as a sheet is: an attack, not uncertain (which
+        // `uncertain: allow` would let through to the cloud). A head's sightings leave it uncertain.
+        visit.sightings = ParallaxCueTests.approach(noseDepth: 0, turn: 10, nod: 10, roll: 10)
+        let flat = try PresentationAttackDetector(texture: try Self.cue.get()).assess(visit)
+        #expect(flat.verdict == .attack && flat.cues.keys.sorted() == ["parallax"], "\(flat)")
+        visit.sightings = ParallaxCueTests.approach(noseDepth: 0.35, turn: 10, nod: 8)
+        #expect(try PresentationAttackDetector(texture: try Self.cue.get()).assess(visit).verdict == .uncertain)
     }
 
     @Test func theCropIsTheFaceBoxScaledAboutItsCentreAndStaysInsideTheFrame() throws {

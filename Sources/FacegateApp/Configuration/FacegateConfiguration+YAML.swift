@@ -198,6 +198,11 @@ extension FacegateConfiguration {
         }
         liveness.modelsDirectory = pad.string("models")
         pad.rejectUnknownKeys()
+        if liveness.enabled, camera.pixelFormat == .grey, camera.source == .v4l2 {
+            // Measured: the texture models, trained on colour, judge every grey face an attack (live
+            // faces included), so such a door would never open; said here, not found at the door.
+            c.problem("is grey, and the liveness stage judges every grey face an attack: give a colour format, or liveness enabled: false", key: "format")
+        }
 
         let b = r.scoped("backend")
         backend.kind = backendKind(b)
