@@ -145,6 +145,9 @@ struct NeoCheckIdentifyResultTests {
             (.inList(Self.otherList), Self.doorList, .nobody),
             (.inNoList, "front door", .nobody),
             (.anotherRecord, "front door", .malformed),
+            // A serialiser that skips default values leaves out exactly `enabled: false`: not a grant.
+            (.enabledUnsaid(""), "front door", .nobody),
+            (.enabledUnsaid(#","enabled":null"#), "front door", .nobody),
         ])
     func recordReadBackMustBeTheMemberOfTheDoorsList(readBack: RecordReadBack, doorList: String, verdict: LookupVerdict) async throws {
         let person = "2b1d6c1e-0000-4000-8000-000000000001"
@@ -158,6 +161,8 @@ struct NeoCheckIdentifyResultTests {
             case .inNoList: #"{"identifier":"\#(person)","name":"Leo","surname1":"M","enabled":true,"faceListId":null}"#
             case .anotherRecord:
                 #"{"identifier":"9f000000-0000-4000-8000-00000000beef","name":"Eve","surname1":"O","enabled":true,"faceListId":"\#(Self.doorList)"}"#
+            case .enabledUnsaid(let field):
+                #"{"identifier":"\#(person)","name":"Leo","surname1":"M"\#(field),"faceListId":"\#(Self.doorList)"}"#
             }
         let server = try await HostileServer.start { line in
             let target = line.split(separator: " ").dropFirst().first ?? ""
@@ -180,8 +185,11 @@ struct NeoCheckIdentifyResultTests {
             let found = try await search.search(Self.anyProbe, policy: policy)
             #expect(found.map(\.subjectId) == [person] && found.first?.tags == [doorList])
         case .nobody:
-            // The service's own record says this person is not in the door's list: nobody, as the sync revokes them.
+            // The service's own record says this person is not in the door's list (or does not say they are
+            // enabled): nobody, and the sync revokes them from the offline cache the same way.
             #expect(try await search.search(Self.anyProbe, policy: policy).isEmpty)
+            let revoked = try await search.revokedSubjects(among: [person: Date()], policy: policy)
+            #expect(revoked == [person], "the sync keeps a face the door would not let in online")
         case .malformed:
             // Not a grant, not "nobody", not the cloud's absence (the offline cache must not decide against an
             // answering cloud): the search fails and the visit is journaled as an error.
@@ -218,12 +226,15 @@ struct NeoCheckIdentifyResultTests {
         case inList(String)
         case inNoList
         case anotherRecord
+        /// In the door's list, its reply saying nothing of `enabled` (left out, or null).
+        case enabledUnsaid(String)
 
         var description: String {
             switch self {
             case .inList(let list): "in list \(list.suffix(4))"
             case .inNoList: "in no list"
             case .anotherRecord: "another record"
+            case .enabledUnsaid(let field): "enabled unsaid (\(field.isEmpty ? "left out" : field))"
             }
         }
     }

@@ -121,6 +121,46 @@ struct CommandLineTests {
         }
     }
 
+    /// An update sends the record's state as read: a reply that leaves `enabled` out (a serialiser that skips
+    /// default values drops exactly `false`) would have the edit send none, and the service takes none as
+    /// enabled. The update is refused unless it says which; with `--disable` it goes through.
+    @Test("an update of a record whose reply does not say whether it is enabled must say which")
+    func updateOfARecordOfUnknownState() async throws {
+        let record = "2b1d6c1e-0000-4000-8000-000000000001"
+        let updates = Mutex<[String]>([])
+        let server = try await HostileServer.start { line in
+            let parts = line.split(separator: " ")
+            let target = parts.dropFirst().first ?? ""
+            if target.hasSuffix("connect/token") {
+                return .reply(status: 200, body: #"{"token_type":"Bearer","access_token":"t","expires_in":3600}"#)
+            }
+            if parts.first == "PUT", target.hasSuffix("v1/face") {
+                updates.withLock { $0.append(String(line)) }
+                return .reply(status: 200, body: #"{"result":true}"#)
+            }
+            if target.hasSuffix("v1/face/\(record)") {
+                return .reply(status: 200, body: #"{"identifier":"\#(record)","name":"Leo","surname1":"M","faceListId":null}"#)
+            }
+            return .reply(status: 400)
+        }
+        defer { server.close() }
+        var env = [
+            "NEOCHECK_ENDPOINT": "http://127.0.0.1:\(server.port)",
+            "NEOCHECK_CLIENT_ID": NeoCheckTestAccount.clientID,
+            "NEOCHECK_CLIENT_SECRET": NeoCheckTestAccount.clientSecret,
+            "NEOCHECK_USERNAME": NeoCheckTestAccount.username,
+            "NEOCHECK_PASSWORD": NeoCheckTestAccount.password,
+        ]
+        env["PATH"] = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        let refused = try await ToolProcess.run(BuiltTools.facegate, ["neocheck", "records", "update", record, "--name", "Leon"], environment: env)
+        #expect(refused.status != 0 && refused.errors.contains("--enable or --disable"), "\(refused.errors)")
+        #expect(updates.withLock { $0.isEmpty }, "the record was updated with no word on its state")
+        let disabled = try await ToolProcess.run(
+            BuiltTools.facegate, ["neocheck", "records", "update", record, "--name", "Leon", "--disable"], environment: env)
+        #expect(disabled.status == 0, "\(disabled.errors)")
+        #expect(updates.withLock { $0.count } == 1)
+    }
+
     @Test("secrets are never flags: --client-secret and --password are refused, and their files work")
     func secretsFromFilesOnly() async throws {
         let scratch = try TemporaryFolder("cli-secrets").url

@@ -27,7 +27,7 @@ struct NeoCheckRecordTests {
             #expect(byID.externalIdentifier == "emp-1")
             #expect(byID.faceImage == portrait)
             #expect(byID.additionalData == badge)
-            #expect(byID.enabled)
+            #expect(byID.enabled == true)
             #expect(byID.createdAt != nil)
             let byExternal = try await client.record(.externalIdentifier("emp-1"))
             #expect(byExternal == byID)
@@ -41,7 +41,7 @@ struct NeoCheckRecordTests {
             #expect(updated.name == "Angie")
             #expect(updated.faceImage == newPortrait)
             #expect(updated.additionalData == badge)
-            #expect(!updated.enabled)
+            #expect(updated.enabled == false)
 
             // Named by external identifier alone.
             var byExternalUpdate = NeoCheckFaceRecordUpdate(keeping: updated)

@@ -106,14 +106,17 @@ public struct NeoCheckFaceRecord: Sendable, Hashable {
     public var surname2: String?
     public var externalIdentifier: String?
     public var additionalData: NeoCheckAttachment?
-    public var enabled: Bool
+    /// nil: the reply did not say (the document has every record reply carry it). Whoever reads this
+    /// for the door takes only `true` as enabled: a record that leaves it out (a serialiser that skips
+    /// default values drops exactly `false`) never opens the door.
+    public var enabled: Bool?
     public var faceListId: String?
     /// `createdUtc` as the service sent it.
     public var createdUtc: String?
 
     public init(
         identifier: String, faceImage: [UInt8]?, name: String, surname1: String, surname2: String?,
-        externalIdentifier: String?, additionalData: NeoCheckAttachment?, enabled: Bool, faceListId: String?,
+        externalIdentifier: String?, additionalData: NeoCheckAttachment?, enabled: Bool?, faceListId: String?,
         createdUtc: String?
     ) {
         self.identifier = identifier

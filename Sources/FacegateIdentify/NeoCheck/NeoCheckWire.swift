@@ -155,7 +155,7 @@ struct FaceRecordReply: Decodable {
         }
         return NeoCheckFaceRecord(
             identifier: identifier, faceImage: image, name: name ?? "", surname1: surname1 ?? "", surname2: surname2,
-            externalIdentifier: externalIdentifier, additionalData: attachment, enabled: enabled ?? true,
+            externalIdentifier: externalIdentifier, additionalData: attachment, enabled: enabled,
             faceListId: faceListId, createdUtc: createdUtc)
     }
 }

@@ -14,7 +14,7 @@ struct NeoCheckRecordsCommand: AsyncParsableCommand {
         var surname1: String
         var surname2: String?
         var externalIdentifier: String?
-        var enabled: Bool
+        var enabled: Bool?
         var faceListId: String?
         var createdUtc: String?
         var faceImageBytes: Int
@@ -113,6 +113,11 @@ struct NeoCheckRecordsCommand: AsyncParsableCommand {
             let reference = selector.reference
             let output = try await connection.withClient { client in
                 let current = try await client.record(reference)
+                // The update carries the record's state: one left out is taken as enabled by the service,
+                // so a record whose reply did not say would be enabled again by an edit of its name.
+                guard current.enabled != nil || enable || disable else {
+                    throw ValidationError("the service did not say whether this record is enabled: give --enable or --disable with the update")
+                }
                 var update = NeoCheckFaceRecordUpdate(keeping: current)
                 update.faceImage = image
                 if let name { update.name = name }

@@ -78,7 +78,8 @@ public struct NeoCheckFaceSearch: FaceSearch, CloudDirectory {
         guard record.identifier.lowercased() == identifier.lowercased() else {
             throw NeoCheckError(.malformedResponse, "the face record read back is not the one the identification named", status: 200)
         }
-        guard record.enabled else { return false }
+        // Only a record that says it is enabled: one that leaves it out may be a disabled one.
+        guard record.enabled == true else { return false }
         // Out of the door's list (moved, or never in it): the service's word that this is nobody for this door,
         // as the revocation sync takes it.
         var names = await listNames.current()
@@ -102,7 +103,7 @@ public struct NeoCheckFaceSearch: FaceSearch, CloudDirectory {
             do {
                 let record = try await client.record(.identifier(subject))
                 let inList = try await isInDoorList(record, policy: policy, names: &listNames)
-                if !record.enabled || !inList { revoked.insert(subject) }
+                if record.enabled != true || !inList { revoked.insert(subject) }
             } catch let error as NeoCheckError {
                 // Spelled out rather than `catch where`: that form with typed throws trips the compiler.
                 guard error.code == .notFound else { throw Self.classify(error) }
