@@ -153,6 +153,72 @@ struct PipelineClockTests {
         #expect(journal.decisions.map(\.decision.outcome) == [.granted, .deniedOffline])
         #expect(journal.decisions.last?.decision.reason.contains("no answer within the decision deadline") == true)
     }
+
+    /// A grant opens the door only while its person can still be there: decided within the decision
+    /// deadline and 5 s of the visit being ready. A slow cloud with people queued (or a failing disk)
+    /// would otherwise open it for whoever stands there a minute later.
+    @Test("a grant decided too long after its visit was ready opens nothing, and a visit past that is not sent to the cloud")
+    func aLateGrantOpensNothing() async throws {
+        #expect(GatePipelineSettings(door: "d", approach: ApproachConfiguration(), decisionDeadline: .seconds(60)).freshGrantLimit == .seconds(65))
+        let clock = TestClock()
+        let cloud = EachHeldCloud()
+        let journal = MemoryJournal()
+        let lines = SimulatedDoorLines(logger: Self.quiet)
+        let door = try DoorController(lines: lines, timing: DoorTiming(unlockDuration: .milliseconds(200)), logger: Self.quiet)
+        // Three people in turn, each their own visit, all ready before the first is decided.
+        let pipeline = ClockedGatePipeline(
+            source: PeopleInTurn(count: 3), analyzer: ScriptedAnalyzer(), search: cloud, offline: nil, door: door, journal: journal,
+            policy: Self.policy,
+            settings: .init(
+                door: "clocked", approach: ApproachConfiguration(settleFrames: 3, reidentifyWindow: .zero), decisionDeadline: .seconds(60)),
+            logger: Self.quiet, clock: clock)
+        let run = Task { try await pipeline.run() }
+        while await pipeline.statistics.visits < 3 { try await Task.sleep(for: .milliseconds(5)) }
+        while cloud.calls < 1 { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(await clock.waitForSleepers(1))
+        // The first is granted 50 s after the visits were ready: within 65 s, so it opens.
+        clock.advance(by: .seconds(50))
+        cloud.answerOne()
+        while cloud.calls < 2 { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(await clock.waitForSleepers(1))
+        #expect(journal.decisions.map(\.decision.outcome) == [.granted])
+        // The second's grant comes 66 s after its visit was ready (within its own deadline): it opens nothing.
+        clock.advance(by: .seconds(16))
+        cloud.answerOne()
+        // The third is journaled without the cloud (or, were it sent, answered so that the run ends).
+        while journal.decisions.count < 3, cloud.calls < 3 { try await Task.sleep(for: .milliseconds(5)) }
+        if cloud.calls == 3 { cloud.answerOne() }
+        try await run.value
+        let outcomes = journal.decisions.map(\.decision.outcome)
+        #expect(outcomes == [.granted, .error, .error], "\(journal.decisions.map(\.decision.reason))")
+        let late = try #require(journal.decisions.dropFirst().first?.decision)
+        #expect(late.reason.contains("66 s after the visit was ready") && late.subjectId == "alice", "\(late.reason)")
+        // The third waited 66 s for its turn: journaled undecided, the cloud not asked.
+        #expect(journal.decisions.last?.decision.reason.contains("waited 66 s for its turn") == true)
+        #expect(cloud.calls == 2)
+        #expect(await pipeline.statistics.unlocks == 1, "only the first grant opened the door")
+    }
+}
+
+/// A cloud whose every search waits for the test's word, then grants alice.
+final class EachHeldCloud: FaceSearch {
+    let backendName = "each-held"
+    var scoreUnit: ScoreUnit { .necScore }
+    private let count = Mutex(0)
+    private let answers: AsyncStream<Void>
+    private let answer: AsyncStream<Void>.Continuation
+
+    init() { (answers, answer) = AsyncStream.makeStream() }
+
+    var calls: Int { count.withLock { $0 } }
+    /// Lets the search waiting (or the next one to come) answer.
+    func answerOne() { answer.yield() }
+
+    func search(_ probe: ProbeFace, policy: DoorPolicy) async throws -> [MatchCandidate] {
+        count.withLock { $0 += 1 }
+        for await _ in answers { return [MatchCandidate(subjectId: "alice", score: 9100, tags: ["staff"])] }
+        throw CancellationError()
+    }
 }
 
 /// A cloud that is away (every search and probe fails as unreachable) until the test says otherwise.

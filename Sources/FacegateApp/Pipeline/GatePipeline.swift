@@ -76,6 +76,10 @@ public struct GatePipelineSettings: Sendable {
     public var cloudRetryInterval: Duration
     /// How long a grant may wait for the journal's commit before the door opens regardless.
     public var grantCommitLimit: Duration
+    /// The latest a visit may be decided, after it was ready, and still open the door: its own decision
+    /// deadline and 5 s more (a visit or two decided before it). A grant later than this (a slow cloud
+    /// and a queue, a failing disk) would open the door for whoever stands there by then.
+    public var freshGrantLimit: Duration { decisionDeadline + .seconds(5) }
     /// How far the clock may read behind the newest decision (or a cached face) before offline
     /// grants are refused as decided on a wrong clock; small steps (NTP) stay within it.
     public var clockTolerance: TimeInterval = 300
@@ -544,6 +548,12 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
     private func decide(_ pending: PendingVisit) async {
         if await enrolIfWaiting(pending.visit) { return }
         let started = clock.now
+        // It could no longer open the door: the cloud is not asked (its budget is not spent) for it.
+        let waited = pending.emittedAt.duration(to: started)
+        if waited > settings.freshGrantLimit {
+            recordStale(pending, waited: waited)
+            return
+        }
         decisionStarted = started
         defer { decisionStarted = nil }
         let visit = pending.visit
@@ -609,11 +619,22 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
         latencies: inout StageLatencies, visitReady: PipelineClock.Instant
     ) -> Decision {
         let policyStart = clock.now
-        let decision =
+        var decision =
             refusal
             ?? AccessPolicy.evaluate(
                 lookup.identification, passedQualityGate: visit.passedQualityGate, searchedUnder: searched, current: policy,
                 state: &policyState, at: time, clockProblem: untrustedClock, steady: steadyOrigin.duration(to: policyStart))
+        let sinceReady = visitReady.duration(to: policyStart)
+        if decision.outcome.opensDoor, sinceReady > settings.freshGrantLimit {
+            let seconds = Int(sinceReady.timeInterval.rounded())
+            decision = Decision(
+                outcome: .error, reason: "a grant decided \(seconds) s after the visit was ready opens nothing: the person may have gone",
+                subjectId: decision.subjectId, bestScore: decision.bestScore, secondScore: decision.secondScore,
+                threshold: decision.threshold, scoreUnit: decision.scoreUnit, offline: decision.offline)
+            logger.error(
+                "grant too late to open the door: the person may have gone; the door stays locked",
+                metadata: ["door": "\(settings.door)", "since_ready_s": "\(seconds)"])
+        }
         latencies.policy = elapsed(since: policyStart)
         latencies.total = elapsed(since: visitReady)
         statistics.decisions[decision.outcome, default: 0] += 1
@@ -946,6 +967,14 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
             pending, because: "the camera sent no frame for \(seconds) s after the person was last seen, so they may have gone",
             log: "visit not decided: the camera was silent after the person was last seen; the door stays locked",
             ["unseen_s": "\(seconds)"])
+    }
+
+    /// A visit that waited so long for its turn that no grant could open the door any more.
+    private func recordStale(_ pending: PendingVisit, waited: Duration) {
+        let seconds = Int(waited.timeInterval.rounded())
+        journalUndecided(
+            pending, because: "it waited \(seconds) s for its turn, so the person may have gone",
+            log: "visit not decided: it waited too long for its turn; the door stays locked", ["waited_s": "\(seconds)"])
     }
 
     /// A visit the decision loop had no room for: the door stays locked, and the journal says why.
