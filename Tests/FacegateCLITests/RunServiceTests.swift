@@ -31,6 +31,7 @@ import Testing
             try write(threshold: 7000)
         }
 
+        /// The file ends with a line break, as an editor's does (a reload refuses one cut mid-line).
         func write(threshold: Int, extra: String = "", loops: Bool = true) throws {
             let f = folder.path
             try """
@@ -47,6 +48,7 @@ import Testing
                 journal: {path: \(f)/journal.sqlite}
                 \(extra.contains("control:") ? "" : "control: {socket: off}  # not the system's: a daemon may be running")
                 \(extra)
+
                 """.write(to: configuration, atomically: true, encoding: .utf8)
         }
 
@@ -189,6 +191,23 @@ import Testing
         let emptied = try #require(notify.waitFor("READY=1", seconds: 15), "no answer to an emptied file's reload")
         #expect(emptied.last?.contains("reload refused") == true, "\(emptied)")
 
+        // A file cut short at a line break parses without what followed the cut (after the door's line
+        // here: the journal, the offline cache; in a real file the deny list and schedules can be among
+        // them): the keys the running file had are gone, so it is refused, not run on defaults for them.
+        // Before, it was taken. A file cut mid-line (no line break at its end) is refused too.
+        try bench.write(threshold: 9000)
+        let whole = try String(contentsOf: bench.configuration, encoding: .utf8)
+        let fileLines = whole.split(separator: "\n", omittingEmptySubsequences: false)
+        let doorLine = try #require(fileLines.firstIndex { $0.hasPrefix("door:") })
+        try (fileLines[...doorLine].joined(separator: "\n") + "\n").write(to: bench.configuration, atomically: true, encoding: .utf8)
+        kill(process.processIdentifier, SIGHUP)
+        let cut = try #require(notify.waitFor("READY=1", seconds: 15), "no answer to a cut file's reload")
+        #expect(cut.last?.contains("reload refused") == true && cut.last?.contains("keys gone") == true, "\(cut)")
+        try String(whole.dropLast(3)).write(to: bench.configuration, atomically: true, encoding: .utf8)
+        kill(process.processIdentifier, SIGHUP)
+        let cutMidLine = try #require(notify.waitFor("READY=1", seconds: 15), "no answer to a file cut mid-line")
+        #expect(cutMidLine.last?.contains("reload refused") == true, "\(cutMidLine)")
+
         // A valid one: taken, and what needs a restart is named.
         try bench.write(threshold: 8000, extra: "approach: {settle_frames: 7}")
         kill(process.processIdentifier, SIGHUP)
@@ -204,6 +223,9 @@ import Testing
         #expect(process.terminationStatus == 0)
         let text = logText()
         #expect(text.contains("reload refused"))
+        let goneLine = text.split(separator: "\n").first { $0.contains("keys of the running file are gone") }
+        #expect(goneLine?.contains("journal.path") == true && goneLine?.contains("offline_cache") == true, "\(goneLine ?? "none")")
+        #expect(goneLine?.contains(bench.folder.path) == false, "a key is named, never its value")
         #expect(text.contains("take effect at the next restart") && text.contains("sections=approach"))
         #expect(text.components(separatedBy: "sections=approach").count == 3, "named at both reloads: \(text)")
         #expect(text.contains("<5>stopped"))

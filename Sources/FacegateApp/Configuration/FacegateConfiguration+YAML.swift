@@ -43,6 +43,17 @@ extension FacegateConfiguration {
     ///   schedules and tags at once.
     public static func load(path: String, refusingAnEmptyFile: Bool = false) throws(ConfigError) -> FacegateConfiguration {
         let text = try readText(path: path)
+        // A file cut mid-line (written while being read, a full disk) may still parse, a name in a deny
+        // list cut short; every editor and `>>` end a file with a line break.
+        if refusingAnEmptyFile, !text.isEmpty, !text.hasSuffix("\n") {
+            throw ConfigError(
+                file: path,
+                problems: [
+                    ConfigProblem(
+                        path: "",
+                        message: "does not end with a line break, as a file cut short while written would not: a reload keeps the running configuration (end it with one)")
+                ])
+        }
         let root = try compose(text, file: path)
         if refusingAnEmptyFile, Self.holdsNoSettings(root) {
             throw ConfigError(
@@ -97,6 +108,19 @@ extension FacegateConfiguration {
         read(from: reader, fileIsPrivate: fileIsPrivate)
         if !reader.problems.isEmpty { throw ConfigError(file: file, problems: reader.problems) }
         notes = reader.notes
+        keysInFile.paths = Self.keyPaths(of: root)
+    }
+
+    static func keyPaths(of node: Node?, under prefix: String = "") -> Set<String> {
+        guard let mapping = node?.mapping else { return [] }
+        var paths = Set<String>()
+        for (key, value) in mapping {
+            guard let name = key.string else { continue }
+            let path = prefix.isEmpty ? name : prefix + "." + name
+            paths.insert(path)
+            paths.formUnion(keyPaths(of: value, under: path))
+        }
+        return paths
     }
 
     /// The parser's error as a line and column only. Yams' own text quotes the offending source line,

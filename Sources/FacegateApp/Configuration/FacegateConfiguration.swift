@@ -30,8 +30,18 @@ public struct FacegateConfiguration: Sendable, Equatable {
     /// What the file leaves to a default that is likely not what was meant (a schedule without its time
     /// zone): accepted, and said at every start and reload and by `facegate config check`.
     public var notes: [ConfigProblem] = []
+    /// The keys the file spelled out, which a reload compares with the running file's.
+    public internal(set) var keysInFile = KeysInFile()
 
     public init() {}
+
+    /// Every mapping key of a file as its path (`door.deny_list`, `backend.nec.endpoint`; list items are
+    /// not followed). Not a setting: two configurations with the same values are equal whichever keys
+    /// the files spelled them with, so it takes no part in `==`.
+    public struct KeysInFile: Sendable, Equatable {
+        public var paths: Set<String> = []
+        public static func == (left: KeysInFile, right: KeysInFile) -> Bool { true }
+    }
 
     public struct Camera: Sendable, Equatable {
         public enum Source: String, Sendable, CaseIterable { case v4l2, replay }

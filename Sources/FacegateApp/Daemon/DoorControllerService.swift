@@ -305,6 +305,19 @@ public struct DoorControllerService: Service, CustomStringConvertible {
                 notifier.ready(status: "door \(previous.door.name): reload refused (\(problem.path) \(problem.message)); running the previous one")
                 return
             }
+            // A file cut short at a line break still parses, without what followed the cut: the door's deny
+            // list, schedules or tags among them. Keys the running file had and this one lacks are taken as
+            // that, not as an edit; removing a key takes a restart (or the key set to its default).
+            let gone = previous.keysInFile.paths.subtracting(next.keysInFile.paths)
+            if !gone.isEmpty {
+                let keys = gone.sorted()
+                let named = keys.prefix(5).joined(separator: ", ") + (keys.count > 5 ? " and \(keys.count - 5) more" : "")
+                logger.error(
+                    "reload refused: keys of the running file are gone from it, as from a file cut short; the running configuration is kept (restart to run without them)",
+                    metadata: ["keys": "\(named)"])
+                notifier.ready(status: "door \(previous.door.name): reload refused (\(keys.count) keys gone from the file); running the previous one")
+                return
+            }
             await pipeline.update(policy: next.doorPolicy)
             // Against what runs, the start-up configuration: a second reload of the same file still names
             // what the first one could not apply.
