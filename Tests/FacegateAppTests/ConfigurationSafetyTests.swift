@@ -162,9 +162,12 @@ struct ConfigurationSafetyTests {
     }
 
     @Test func marginsAreInTheBackendsUnitsToo() throws {
-        let neo = try #require(problems("backend: {kind: neocheck}\ndoor: {minimum_margin: 500}"))
-        #expect(neo.problems.map(\.path) == ["door.minimum_margin"])
-        #expect(try FacegateConfiguration(yaml: "backend: {kind: neocheck}\ndoor: {minimum_margin: 5}").doorPolicy.minimumMargin == 5)
+        // NeoCheck names one person per identification: no second score, so no margin can be kept (before:
+        // 0...100 accepted and never applied, a look-alike let in while the file said otherwise).
+        for margin in [500, 5, 0] {
+            let neo = try #require(problems("backend: {kind: neocheck}\ndoor: {minimum_margin: \(margin)}"), "accepted \(margin)")
+            #expect(neo.problems.map(\.path) == ["door.minimum_margin"] && neo.description.contains("no second score"))
+        }
         #expect(try FacegateConfiguration(yaml: "backend: {kind: nec}\ndoor: {minimum_margin: 500}").doorPolicy.minimumMargin == 500)
         #expect(problems("backend: {kind: nec}\ndoor: {minimum_margin: 10000}") != nil)
     }

@@ -44,8 +44,10 @@ public struct NeoCheckBackend: CloudBackend, Equatable {
             : "must be within 1...100: NeoCheck confidence is a percentage (default 80); over 100 is a threshold on NEC ID's 0...9999 scale, under 1 a fraction"
     }
 
+    /// NeoCheck's identification names one person, never a second with their score: a margin would be
+    /// read and never applied, a look-alike let in while the file says they are refused.
     static func marginProblem(_ value: Double) -> String? {
-        (0...100).contains(value) ? nil : "must be within 0...100, in NeoCheck confidence points"
+        "cannot be applied with NeoCheck: its identification names one person, with no second score to keep a margin from (leave it out)"
     }
 
     /// NeoCheck's only "tag" is the face list the door searches.
