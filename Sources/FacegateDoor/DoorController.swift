@@ -248,6 +248,15 @@ public actor ClockedDoorController<DoorClock: Clock>: DoorActuator where DoorClo
         wake?.cancel()
         wake = nil
         switch lines.failMode {
+        case .secure where relockInProgress:
+            // A relock is between its tries: the machine counts the door locked, the relay is not. Its tries
+            // go on here, and a relay that never locks is the fault it would have been (before, the stop
+            // ended them and the door stopped cleanly with the strike perhaps still energised).
+            if await !lockRelay() {
+                publish(machine.relayFailed(unlocked: false, now: clock.now))
+                let error = DoorError(.relayFault, "\(DoorFault.relayNotLocked) after \(retry.tries) tries")
+                fault = fault ?? error
+            }
         case .secure:
             try? await apply(machine.lockNow(now: clock.now))  // locking never throws; a failure is a fault
         case .safe:

@@ -140,4 +140,39 @@ struct DoorClockTests {
         #expect(error?.code == .relayFault)
         #expect(lines.isReleased)
     }
+
+    /// A stop (SIGTERM) while a relock is between its tries: the machine already counts the door locked,
+    /// so the stop found nothing to lock and the door stopped cleanly, strike perhaps still energised. The
+    /// tries go on, and a relay that never locks is the fault, said by `run()` and the door's state.
+    @Test("a stop during a relock's retries finishes the tries, and a relay that never locks is still the fault")
+    func aStopDuringARelocksRetriesKeepsTheFault() async throws {
+        let clock = TestClock()
+        let lines = SimulatedDoorLines()
+        lines.failRelayWrites(unlocked: false)
+        let door = try ClockedDoorController(lines: lines, timing: DoorTiming(unlockDuration: .milliseconds(20)), clock: clock)
+        let running = Task { try await door.run() }
+        let events = await door.events()
+        try await door.unlock(because: .grant)
+        #expect(await clock.waitForSleepers())
+        clock.advance(by: .milliseconds(20))
+        #expect(await eventually { lines.failedRelayWrites == 1 }, "the pulse ended: the first lock write failed")
+        #expect(await clock.waitForSleepers(), "the relock pauses before its second try")
+        running.cancel()  // the daemon stopping
+        // The stop's own tries pause on the door's clock too.
+        for _ in 0..<40 where lines.failedRelayWrites < 3 {
+            clock.advance(by: .milliseconds(50))
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        for _ in 0..<20 where !lines.isReleased {
+            clock.advance(by: .milliseconds(100))
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        let error = await #expect(throws: DoorError.self) { try await running.value }
+        #expect(error?.code == .relayFault)
+        #expect(await door.isFaulted, "the relay could not be locked")
+        #expect(await door.isUnlocked, "the door must not claim it is locked")
+        var seen: [DoorEvent] = []
+        for await event in events { seen.append(event) }
+        #expect(seen.contains(.fault(.relayNotLocked)), "\(seen)")
+    }
 }
