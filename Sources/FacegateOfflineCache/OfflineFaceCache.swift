@@ -29,11 +29,18 @@ public actor OfflineFaceCache {
         public var recheckLifetime: Duration
         /// How many subjects `match` returns, closest first.
         public var maxCandidates: Int
+        /// The cloud backend whose grants fill the cache (`nec`, `neocheck`), recorded in the file. Opened
+        /// for another one, the faces and re-checks in it are deleted: the scope a face was granted under
+        /// (tags, a face list) means nothing to the other cloud, and an NEC door with no tags searches
+        /// everyone, so every face NeoCheck granted would open it offline. Nil (the CLI): not checked.
+        public var backend: String?
 
         public init(
             path: String, maxEntries: Int = 10_000, maxEntriesPerSubject: Int = 3, entryLifetime: Duration = .seconds(7 * 86_400),
-            maxPendingRechecks: Int = 1_000, recheckLifetime: Duration = .seconds(7 * 86_400), maxCandidates: Int = 5
+            maxPendingRechecks: Int = 1_000, recheckLifetime: Duration = .seconds(7 * 86_400), maxCandidates: Int = 5,
+            backend: String? = nil
         ) {
+            self.backend = backend
             self.path = path
             self.maxEntries = maxEntries
             self.maxEntriesPerSubject = maxEntriesPerSubject
@@ -86,6 +93,35 @@ public actor OfflineFaceCache {
         self.key = key
         self.logger = logger
         database = try OfflineCacheSchema.openPool(path: configuration.path, key: key)
+        if let backend = configuration.backend {
+            let deleted = try Self.bind(database, toBackend: backend)
+            if deleted.faces + deleted.pendingRechecks > 0 {
+                _ = try? database.writeWithoutTransaction { try $0.checkpoint(.truncate) }
+                logger.warning(
+                    "offline cache: faces another cloud backend granted were deleted (backend.kind changed)",
+                    metadata: ["faces": "\(deleted.faces)", "pending_rechecks": "\(deleted.pendingRechecks)"])
+            }
+        }
+    }
+
+    /// Records `backend` as the one filling the cache, deleting in the same transaction what another one
+    /// put there. A cache written before the record existed is taken as this backend's.
+    private static func bind(_ database: DatabasePool, toBackend backend: String) throws(OfflineCacheError) -> PurgeReport {
+        do {
+            return try database.write { db -> PurgeReport in
+                let recorded = try Data.fetchOne(db, sql: "SELECT value FROM cache_meta WHERE name = 'backend'")
+                    .map { String(decoding: $0, as: UTF8.self) }
+                guard recorded != backend else { return PurgeReport(faces: 0, pendingRechecks: 0) }
+                try db.execute(sql: "INSERT OR REPLACE INTO cache_meta (name, value) VALUES ('backend', ?)", arguments: [Data(backend.utf8)])
+                guard recorded != nil else { return PurgeReport(faces: 0, pendingRechecks: 0) }
+                try db.execute(sql: "DELETE FROM face_entry")
+                let faces = db.changesCount
+                try db.execute(sql: "DELETE FROM pending_recheck")
+                return PurgeReport(faces: faces, pendingRechecks: db.changesCount)
+            }
+        } catch {
+            throw OfflineCacheError(.storage, "cannot record the offline cache's backend: \(OfflineCacheSchema.describe(error))")
+        }
     }
 
     // MARK: - Faces

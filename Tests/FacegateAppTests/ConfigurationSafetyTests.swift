@@ -1,6 +1,8 @@
 import FacegateCore
+import FacegateDoor
 import FacegateApp
 import FacegateIdentify
+import FacegateOfflineCache
 import FacegateQuality
 import FacegateTesting
 import Foundation
@@ -326,6 +328,32 @@ struct ConfigurationSafetyTests {
         var listed = config
         listed.door.faceList = "staff"
         #expect(!listed.environmentProblems(environment: [:]).map(\.path).contains("door.face_list"))
+    }
+
+    /// The daemon opens its offline cache for the backend it runs: restarted on another one, the faces
+    /// the first granted are gone (an NEC door with no tags would let every one of them in offline).
+    @Test func theOfflineCacheIsOpenedForTheRunningBackend() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let keyPath = folder.file("cache.key")
+        try OfflineCacheKey.generate(to: keyPath)
+        func open(_ yaml: String) throws -> OfflineFaceCache {
+            var config = try FacegateConfiguration(yaml: yaml)
+            config.liveness.enabled = false
+            config.journal.path = folder.file("journal.sqlite")
+            config.offlineCache.path = folder.file("cache.sqlite")
+            config.offlineCache.key = .file(keyPath)
+            let parts = try DoorParts.open(
+                config, overrides: .init(source: SynthesizedApproach(), search: HeldCloud(backendName: "any"), doorLines: SimulatedDoorLines()),
+                logger: Logger(label: "quiet"))
+            return try #require(parts.cache)
+        }
+        let descriptor = try FaceDescriptor([Float](repeating: 0.05, count: FaceDescriptor.dimension))
+        let neocheck = try open("backend: {kind: neocheck}\ndoor: {face_list: front}")
+        try await neocheck.remember(subjectId: "alice", grantedUnder: ["front"], descriptor: descriptor)
+        await neocheck.close()
+        #expect(try await open("backend: {kind: neocheck}\ndoor: {face_list: front}").status().faces == 1)
+        #expect(try await open("backend: {kind: nec}").status().faces == 0, "the NEC door found NeoCheck's face")
     }
 
     /// At a reload, a file with no settings (truncated, or emptied by mistake) is refused: the defaults

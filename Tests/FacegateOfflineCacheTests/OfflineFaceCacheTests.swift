@@ -253,6 +253,41 @@ struct OfflineFaceCacheTests {
         #expect(mode == 0o600)
     }
 
+    /// The scope a face was granted under means nothing to another cloud, and an NEC door with no tags
+    /// searches everyone: a cache that another backend filled is emptied when opened, in one transaction.
+    @Test func facesAnotherBackendGrantedAreDeletedWhenTheCacheIsOpened() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let key = randomKey()
+        var generator = DescriptorGenerator(seed: 5)
+        let alice = generator.descriptor()
+        do {
+            // A cache from before the backend was recorded is taken as the first backend's to open it.
+            let unbound = try makeCache(folder, key: key)
+            try await unbound.remember(subjectId: "alice", grantedUnder: ["front door"], descriptor: alice)
+            try await unbound.addPendingRecheck(decisionId: UUID(), door: "front", probe: [0xFF, 0xD8], at: Date())
+            await unbound.close()
+        }
+        let neocheck = try makeCache(folder, key: key) { $0.backend = "neocheck" }
+        #expect(try await neocheck.match(alice).map(\.subjectId) == ["alice"], "adopted, kept")
+        await neocheck.close()
+        let again = try makeCache(folder, key: key) { $0.backend = "neocheck" }
+        #expect(try await again.status().faces == 1, "the same backend keeps its faces")
+        await again.close()
+
+        let nec = try makeCache(folder, key: key) { $0.backend = "nec" }
+        #expect(try await nec.match(alice).isEmpty, "a face NeoCheck granted must not open an NEC door offline")
+        let emptied = try await nec.status()
+        #expect(emptied.faces == 0 && emptied.pendingRechecks == 0)
+        #expect(filesHolding("alice", in: folder).isEmpty, "deleted from the file and the WAL")
+        // The CLI (no backend) neither checks nor changes the record.
+        await nec.close()
+        let cli = try makeCache(folder, key: key)
+        try await cli.remember(subjectId: "bob", grantedUnder: [], descriptor: generator.descriptor())
+        await cli.close()
+        #expect(try await makeCache(folder, key: key) { $0.backend = "nec" }.status().faces == 1)
+    }
+
     @Test("a cache opened with another key is refused")
     func wrongKey() async throws {
         let folder = try TemporaryFolder()

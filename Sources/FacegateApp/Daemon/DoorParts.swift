@@ -136,7 +136,8 @@ public struct DoorParts: Sendable {
         let journal = SQLiteJournal(configuration: journalConfiguration, logger: logger)
         var degradations: [StartDegradation] = []
         let cache = try offlineCache(
-            configuration.offlineCache, environment: overrides.environment, logger: logger, degradations: &degradations)
+            configuration.offlineCache, backend: configuration.backend.kind.rawValue, environment: overrides.environment, logger: logger,
+            degradations: &degradations)
 
         if let search = overrides.search {
             return DoorParts(
@@ -266,7 +267,7 @@ public struct DoorParts: Sendable {
     /// The offline cache; a key that cannot be loaded is the configuration's problem (thrown), a cache
     /// file that cannot be used turns the cache off (nil, with a degradation).
     static func offlineCache(
-        _ settings: FacegateConfiguration.OfflineCache, environment: [String: String], logger: Logger,
+        _ settings: FacegateConfiguration.OfflineCache, backend: String, environment: [String: String], logger: Logger,
         degradations: inout [StartDegradation]
     ) throws(DaemonStartError) -> OfflineFaceCache? {
         guard settings.enabled else { return nil }
@@ -285,7 +286,8 @@ public struct DoorParts: Sendable {
         }
         do {
             return try OfflineFaceCache(
-                configuration: .init(path: settings.path, maxEntries: settings.maxEntries, entryLifetime: settings.entryLifetime),
+                configuration: .init(
+                    path: settings.path, maxEntries: settings.maxEntries, entryLifetime: settings.entryLifetime, backend: backend),
                 key: key, logger: logger)
         } catch {
             // The cache only ever adds offline grants: without it the door still decides online, and
