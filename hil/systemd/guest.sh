@@ -121,7 +121,7 @@ stop_feed() {
 }
 
 # Secrets: values that must never appear in a log.
-access_key=AKIDHILSYSTEMD
+access_key=AKIDHIL$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n' | tr a-f A-F)
 secret_key=hil-systemd-secret-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
 api_key=hil-systemd-api-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
 umask 077
@@ -133,7 +133,10 @@ umask 022
 # for the cloud), so it starts now and loads while apt installs the package; its dlib models are the
 # package's own, which scripts/hil-systemd takes out of the .deb onto the share.
 cp $share/facegate-emulator /usr/local/bin/
-systemd-run --quiet --unit=nec-emulator -E OPENBLAS_NUM_THREADS=1 /usr/local/bin/facegate-emulator nec \
+# A description of its own: systemd-run's default is the command line, which names the access key, and
+# systemd logs it at the start ("Started nec-emulator.service - ...", found by no-secret-logged).
+systemd-run --quiet --unit=nec-emulator --description="NEC ID emulator (hil-systemd)" -E OPENBLAS_NUM_THREADS=1 \
+    /usr/local/bin/facegate-emulator nec \
     --port 8081 --portal-port 8082 --access-key $access_key --secret-key-file $work/secrets/secret-key \
     --api-key-file $work/secrets/api-key --state /var/lib/nec-emulator --models $share/models \
     || echo "hil-guest: the emulator did not start (configure will fail)"
@@ -228,6 +231,7 @@ door:
 EOF
 }
 run configure t_configure essential
+cache_key=$(cat /etc/facegate/credentials/offline-cache-key 2>/dev/null)
 
 # --- 3. systemctl start, the camera not fed yet: Type=notify, and the checks that need no frames while the
 # watchdog is watched on the packaged WatchdogSec=30 -------------------------------------------------------
@@ -510,14 +514,18 @@ t_journal_priorities() {
 }
 run journal-priorities t_journal_priorities
 
+# hide VALUE MARK: stdin with VALUE replaced by MARK (no regular expression: a key may hold any byte).
+hide() { awk -v v="$1" -v m="$2" '{ while ((i = index($0, v)) > 0) $0 = substr($0, 1, i - 1) m substr($0, i + length(v)); print }'; }
 t_no_secret_logged() {
-    # The whole journal (the service, postinst's notes, systemd's own lines) and the unit's properties.
-    local value
-    for value in "$secret_key" "$api_key" "$(cat /etc/facegate/credentials/offline-cache-key)"; do
-        [ -n "$value" ] || fail "empty secret"
-        ! journalctl -b -o cat | grep -qF -- "$value" || fail "a secret is in the journal"
-        ! systemctl show facegate | grep -qF -- "$value" || fail "a secret is in the unit's properties"
-        ! grep -qF -- "$value" $work/apt.log || fail "a secret is in apt's output"
+    # The whole journal (the service, postinst's notes, systemd's own lines), the unit's properties and
+    # apt's output at every install, reinstall, removal and purge; the NEC ID access key too.
+    local value name
+    for name in access_key secret_key api_key cache_key; do
+        value=${!name}
+        [ -n "$value" ] || fail "empty $name"
+        ! journalctl -b -o cat | grep -qF -- "$value" || fail "the $name is in the journal: $(journalctl -b -o short | grep -F -- "$value" | head -3 | hide "$value" "<the $name>")"
+        ! systemctl show facegate | grep -qF -- "$value" || fail "the $name is in the unit's properties"
+        ! grep -qF -- "$value" $work/apt*.log || fail "the $name is in apt's output"
     done
 }
 run no-secret-logged t_no_secret_logged
