@@ -514,6 +514,41 @@ t_journal_priorities() {
 }
 run journal-priorities t_journal_priorities
 
+# --- 13. an owner's disable survives a reinstall -------------------------------------------------------------------------
+# The box was installed on an incomplete configuration (install), enabled by hand (notify-start); the
+# owner now disables the door (maintenance) and the package is installed again (a reinstall runs
+# postinst as an upgrade does): the unit stays disabled and stopped. Twice: with the state postinst
+# recorded, and with no deb-systemd-helper state at all, as an earlier package left such a box
+# (deb-systemd-helper's was-enabled answers yes when nothing is recorded, which enabled and started it).
+dsh_state=/var/lib/systemd/deb-systemd-helper-enabled/facegate.service.dsh-also
+t_owner_disable_kept() {
+    # A configuration the check passes (invalid-config left one it refuses), so postinst's own path for
+    # a complete configuration is the one taken.
+    write_config 10 7000 staff
+    CREDENTIALS_DIRECTORY=/etc/facegate/credentials facegate config check >$work/check-again.log 2>&1 \
+        || fail "config check: $(cat $work/check-again.log)"
+    systemctl reset-failed facegate 2>/dev/null
+    systemctl start facegate || fail "systemctl start failed"
+    [ "$(prop ActiveState)" = active ] || fail "ActiveState=$(prop ActiveState) after the start"
+    systemctl disable --now facegate 2>&1 | while read -r line; do say "$line"; done
+    [ "$(systemctl is-enabled facegate 2>&1)" = disabled ] || fail "is-enabled: $(systemctl is-enabled facegate 2>&1) after disable"
+    local round
+    for round in recorded unrecorded; do
+        [ $round = unrecorded ] && rm -f $dsh_state
+        apt-get install -y --reinstall -o Dpkg::Use-Pty=0 $work/facegate_*.deb >$work/apt-reinstall-$round.log 2>&1 \
+            || { tail -20 $work/apt-reinstall-$round.log; fail "apt reinstall failed"; }
+        grep '^facegate:' $work/apt-reinstall-$round.log | while read -r line; do say "$round: $line"; done
+        sleep 5
+        [ "$(systemctl is-enabled facegate 2>&1)" = disabled ] || fail "$round: the reinstall left the unit $(systemctl is-enabled facegate 2>&1)"
+        [ "$(prop ActiveState)" = inactive ] || fail "$round: the reinstall left the unit $(prop ActiveState)"
+        grep -q 'configuration is complete; the service is disabled' $work/apt-reinstall-$round.log \
+            || fail "$round: postinst did not find the configuration complete and the unit disabled"
+        [ -e $dsh_state ] || fail "$round: postinst recorded no deb-systemd-helper state"
+        relay_is 0 || fail "relay"
+    done
+}
+run owner-disable-kept t_owner_disable_kept
+
 # hide VALUE MARK: stdin with VALUE replaced by MARK (no regular expression: a key may hold any byte).
 hide() { awk -v v="$1" -v m="$2" '{ while ((i = index($0, v)) > 0) $0 = substr($0, 1, i - 1) m substr($0, i + length(v)); print }'; }
 t_no_secret_logged() {
