@@ -575,6 +575,95 @@ t_kiosk_leaves_door() {
 }
 run kiosk-leaves-door t_kiosk_leaves_door
 
+# --- 15. apt remove, reinstall, purge ------------------------------------------------------------------------------------
+# remove: the service stopped with the relay rested (ExecStopPost=, in the journal), the configuration,
+# the secrets, the decision journal and the offline cache kept. A reinstall then runs the door again on
+# them. purge: what README says it deletes is gone (the secrets, /var/lib/facegate: journal and cache),
+# the configuration and the unit's enablement with it.
+kept_files="/etc/facegate/facegate.yaml /etc/facegate/credentials/nec-access-key /etc/facegate/credentials/nec-secret-key
+    /etc/facegate/credentials/nec-api-key /etc/facegate/credentials/offline-cache-key
+    /var/lib/private/facegate/journal.sqlite /var/lib/private/facegate/offline-cache.sqlite"
+t_remove_keeps() {
+    systemctl enable --now facegate 2>&1 || fail "systemctl enable --now failed"
+    [ "$(prop ActiveState)" = active ] || fail "ActiveState=$(prop ActiveState)"
+    records >$work/records-before-remove
+    local path
+    for path in $kept_files; do [ -s $path ] || fail "$path is not there before the removal"; done
+    # The configuration and the secrets byte for byte; the journal and the cache are the daemon's to
+    # write as it stops, so those are kept if there (and the journal's records are counted after the
+    # reinstall).
+    sha256sum /etc/facegate/facegate.yaml /etc/facegate/credentials/* >$work/kept.sha256
+    cursor_mark $work/cursor-remove
+    apt-get remove -y -o Dpkg::Use-Pty=0 facegate >$work/apt-remove.log 2>&1 || { tail -20 $work/apt-remove.log; fail "apt remove failed"; }
+    say "dpkg: $(dpkg-query -W -f='${db:Status-Status}' facegate 2>&1)"
+    [ "$(dpkg-query -W -f='${db:Status-Status}' facegate)" = config-files ] || fail "not in the config-files state"
+    [ ! -e /usr/bin/facegate ] || fail "/usr/bin/facegate is still there"
+    [ "$(systemctl show -P ActiveState facegate)" = inactive ] || fail "the unit is $(systemctl show -P ActiveState facegate)"
+    journal_since $work/cursor-remove | grep -E '^(relay rested|stopped)' | while read -r line; do say "$line"; done
+    journal_since $work/cursor-remove | grep -q '^relay rested' || fail "no 'relay rested' line after the removal's stop"
+    relay_is 0 || fail "the relay is not at rest after the removal"
+    sha256sum --quiet -c $work/kept.sha256 || fail "the configuration or a secret changed or went"
+    for path in $kept_files; do [ -s $path ] || fail "$path went with the removal"; done
+}
+run remove-keeps t_remove_keeps
+
+t_reinstall_runs() {
+    apt-get install -y -o Dpkg::Use-Pty=0 $work/facegate_*.deb >$work/apt-install-again.log 2>&1 \
+        || { tail -20 $work/apt-install-again.log; fail "apt install failed"; }
+    grep '^facegate:' $work/apt-install-again.log | while read -r line; do say "$line"; done
+    wait_until 60 sh -c '[ "$(systemctl show -P ActiveState facegate)" = active ]' \
+        || fail "not active again: $(systemctl show -p ActiveState,SubState,Result facegate | paste -sd' ')"
+    [ "$(systemctl is-enabled facegate 2>&1)" = enabled ] || fail "is-enabled: $(systemctl is-enabled facegate 2>&1)"
+    local before=$(cat $work/records-before-remove) now=$(records)
+    say "decision journal: $before records before the removal, $now now"
+    [ "$now" -ge "$before" ] && [ "$before" -gt 0 ] || fail "the decision journal was not kept"
+}
+run reinstall-runs t_reinstall_runs
+
+t_purge_deletes() {
+    # The cache key, for fresh-install-enables (the purge deletes it, and facegate with it).
+    cp /etc/facegate/credentials/offline-cache-key $work/secrets/offline-cache-key || fail "no cache key to keep"
+    cursor_mark $work/cursor-purge
+    apt-get purge -y -o Dpkg::Use-Pty=0 facegate >$work/apt-purge.log 2>&1 || { tail -20 $work/apt-purge.log; fail "apt purge failed"; }
+    grep '^facegate:' $work/apt-purge.log | while read -r line; do say "$line"; done
+    journal_since $work/cursor-purge | grep -q '^relay rested' || fail "no 'relay rested' line after the purge's stop"
+    relay_is 0 || fail "relay"
+    local status=$(dpkg-query -W -f='${db:Status-Status}' facegate 2>/dev/null)
+    [ -z "$status" ] || [ "$status" = not-installed ] || fail "dpkg status $status after the purge"
+    local path
+    for path in /etc/facegate/credentials /var/lib/facegate /var/lib/private/facegate /etc/facegate $dsh_state \
+        /etc/systemd/system/multi-user.target.wants/facegate.service /etc/systemd/system/facegate.service; do
+        if [ -e $path ] || [ -L $path ]; then fail "$path is still there after the purge: $(ls -la $path 2>&1 | head -5)"; fi
+    done
+}
+run purge-deletes t_purge_deletes
+
+# After the purge nothing is recorded: a box provisioned before the package (the configuration and
+# every credential in place, as a provisioning tool lays them) gets a first installation, which enables
+# and starts the door (the one case postinst enables it).
+t_fresh_install_enables() {
+    local creds=/etc/facegate/credentials
+    mkdir -p $creds && chmod 700 $creds
+    umask 077
+    printf %s "$access_key" >$creds/nec-access-key
+    printf %s "$secret_key" >$creds/nec-secret-key
+    printf %s "$api_key" >$creds/nec-api-key
+    cp $work/secrets/offline-cache-key $creds/offline-cache-key
+    : >$creds/neocheck-client-secret
+    : >$creds/neocheck-password
+    umask 022
+    write_config 10 7000 staff
+    # The configuration is there before the package's conffile: kept (--force-confold), as provisioning does.
+    apt-get install -y -o Dpkg::Use-Pty=0 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
+        $work/facegate_*.deb >$work/apt-fresh.log 2>&1 || { tail -20 $work/apt-fresh.log; fail "apt install failed"; }
+    grep '^facegate:' $work/apt-fresh.log | while read -r line; do say "$line"; done
+    [ "$(systemctl is-enabled facegate 2>&1)" = enabled ] || fail "is-enabled: $(systemctl is-enabled facegate 2>&1)"
+    wait_until 60 sh -c '[ "$(systemctl show -P ActiveState facegate)" = active ]' || fail "not active: $(prop ActiveState)"
+    [ -e $dsh_state ] || fail "no deb-systemd-helper state recorded"
+}
+run fresh-install-enables t_fresh_install_enables
+
+# --- 16. no secret logged (the whole run's) --------------------------------------------------------------------------
 # hide VALUE MARK: stdin with VALUE replaced by MARK (no regular expression: a key may hold any byte).
 hide() { awk -v v="$1" -v m="$2" '{ while ((i = index($0, v)) > 0) $0 = substr($0, 1, i - 1) m substr($0, i + length(v)); print }'; }
 t_no_secret_logged() {
