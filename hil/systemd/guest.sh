@@ -620,6 +620,27 @@ t_reinstall_runs() {
 }
 run reinstall-runs t_reinstall_runs
 
+# An upgrade (a reinstall runs postinst the same way) while the camera is unplugged: `facegate config
+# check` refuses camera.device, which `facegate run` would wait for, so postinst restarts the enabled
+# door onto the new package and says so; it said "installed but not enabled or started" and left the
+# previous version running.
+t_upgrade_camera_unplugged() {
+    local pid=$(prop MainPID)
+    [ "$(prop ActiveState)" = active ] && [ "$pid" -gt 0 ] || fail "not running before: $(prop ActiveState)"
+    sed -i "s|^  device: $camera\$|  device: /dev/video77|" /etc/facegate/facegate.yaml
+    grep -q '^  device: /dev/video77$' /etc/facegate/facegate.yaml || fail "the camera was not unplugged in the file"
+    apt-get install -y --reinstall -o Dpkg::Use-Pty=0 $work/facegate_*.deb >$work/apt-reinstall-unplugged.log 2>&1 \
+        || { tail -20 $work/apt-reinstall-unplugged.log; fail "apt reinstall failed"; }
+    grep '^facegate:' $work/apt-reinstall-unplugged.log | while read -r line; do say "$line"; done
+    ! grep -q 'not enabled or started' $work/apt-reinstall-unplugged.log || fail "postinst says the enabled unit is not enabled"
+    grep -q 'restarted onto this version' $work/apt-reinstall-unplugged.log || fail "postinst did not restart the door"
+    wait_until 60 sh -c '[ "$(systemctl show -P ActiveState facegate)" = active ]' || fail "not active: $(prop ActiveState)"
+    say "main process $pid before, $(prop MainPID) after"
+    [ "$(prop MainPID)" != "$pid" ] || fail "the door was not restarted"
+    write_config 10 7000 staff
+}
+run upgrade-camera-unplugged t_upgrade_camera_unplugged
+
 t_purge_deletes() {
     # The cache key, for fresh-install-enables (the purge deletes it, and facegate with it).
     cp /etc/facegate/credentials/offline-cache-key $work/secrets/offline-cache-key || fail "no cache key to keep"
