@@ -55,6 +55,8 @@ protocol CloudBackend: Sendable {
     static func thresholdProblem(_ value: Double) -> String?
     /// Why a door's minimum margin is not on this backend's scale, or nil.
     static func marginProblem(_ value: Double) -> String?
+    /// Why a door's minimum margin, on the scale, is never applied (nil: it is): said as a note.
+    static var marginNote: String? { get }
     /// The one tag a match of this door is proven to carry, so that a schedule for it can apply (nil: none).
     static func provenTag(of door: FacegateConfiguration.Door) -> String?
     /// What to tell an installer whose schedule names a tag the door cannot check.
@@ -81,6 +83,7 @@ protocol CloudBackend: Sendable {
 
 extension CloudBackend {
     static func doorSearchProblems(of door: FacegateConfiguration.Door) -> [ConfigProblem] { [] }
+    static var marginNote: String? { nil }
 }
 
 extension CloudBackend where Self: Equatable {

@@ -43,17 +43,6 @@ extension FacegateConfiguration {
     ///   schedules and tags at once.
     public static func load(path: String, refusingAnEmptyFile: Bool = false) throws(ConfigError) -> FacegateConfiguration {
         let text = try readText(path: path)
-        // A file cut mid-line (written while being read, a full disk) may still parse, a name in a deny
-        // list cut short; every editor and `>>` end a file with a line break.
-        if refusingAnEmptyFile, !text.isEmpty, !text.hasSuffix("\n") {
-            throw ConfigError(
-                file: path,
-                problems: [
-                    ConfigProblem(
-                        path: "",
-                        message: "does not end with a line break, as a file cut short while written would not: a reload keeps the running configuration (end it with one)")
-                ])
-        }
         let root = try compose(text, file: path)
         if refusingAnEmptyFile, Self.holdsNoSettings(root) {
             throw ConfigError(
@@ -111,14 +100,17 @@ extension FacegateConfiguration {
         keysInFile.paths = Self.keyPaths(of: root)
     }
 
-    static func keyPaths(of node: Node?, under prefix: String = "") -> Set<String> {
-        guard let mapping = node?.mapping else { return [] }
-        var paths = Set<String>()
+    /// Mappings keyed by the installer's own data (subject ids): their keys are values, never listed.
+    static let freeFormMappings: Set<String> = ["kiosk.names"]
+
+    static func keyPaths(of node: Node?, under prefix: String = "") -> [String] {
+        guard !freeFormMappings.contains(prefix), let mapping = node?.mapping else { return [] }
+        var paths: [String] = []
         for (key, value) in mapping {
             guard let name = key.string else { continue }
             let path = prefix.isEmpty ? name : prefix + "." + name
-            paths.insert(path)
-            paths.formUnion(keyPaths(of: value, under: path))
+            paths.append(path)
+            paths += keyPaths(of: value, under: path)
         }
         return paths
     }
@@ -345,6 +337,7 @@ extension FacegateConfiguration {
         for scope in chosen.searchScopeProblems(of: door) { d.problem(scope.message, key: scope.key) }
         door.threshold = d.double("threshold", check: chosen.thresholdProblem)
         door.minimumMargin = d.double("minimum_margin", check: chosen.marginProblem)
+        if door.minimumMargin != nil, let note = chosen.marginNote { d.note(note, key: "minimum_margin") }
         // An id quoted with a space around it would never match the cloud's, and deny nobody.
         door.denyList = Set(d.strings("deny_list").map { $0.trimmingCharacters(in: .whitespaces) })
         door.reentryCooldown = d.seconds("reentry_cooldown_seconds", default: door.reentryCooldown, in: 0...86_400)

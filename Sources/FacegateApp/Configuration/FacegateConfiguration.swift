@@ -36,11 +36,21 @@ public struct FacegateConfiguration: Sendable, Equatable {
     public init() {}
 
     /// Every mapping key of a file as its path (`door.deny_list`, `backend.nec.endpoint`; list items are
-    /// not followed). Not a setting: two configurations with the same values are equal whichever keys
-    /// the files spelled them with, so it takes no part in `==`.
+    /// not followed), in the order the file has them. Not a setting: two configurations with the same
+    /// values are equal whichever keys the files spelled them with, so it takes no part in `==`.
     public struct KeysInFile: Sendable, Equatable {
-        public var paths: Set<String> = []
+        public var paths: [String] = []
         public static func == (left: KeysInFile, right: KeysInFile) -> Bool { true }
+
+        /// The keys of this file that `next` lacks, when they are all of its last ones: what a file cut
+        /// short at a line break loses (everything after the cut). Keys gone from the middle are an edit
+        /// (nil), as is a file that lacks none.
+        public func cutShort(in next: KeysInFile) -> [String]? {
+            let kept = Set(next.paths)
+            guard let first = paths.firstIndex(where: { !kept.contains($0) }) else { return nil }
+            let tail = paths[first...]
+            return tail.allSatisfy { !kept.contains($0) } ? Array(tail) : nil
+        }
     }
 
     public struct Camera: Sendable, Equatable {

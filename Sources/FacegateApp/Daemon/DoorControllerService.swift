@@ -305,12 +305,11 @@ public struct DoorControllerService: Service, CustomStringConvertible {
                 notifier.ready(status: "door \(previous.door.name): reload refused (\(problem.path) \(problem.message)); running the previous one")
                 return
             }
-            // A file cut short at a line break still parses, without what followed the cut: the door's deny
-            // list, schedules or tags among them. Keys the running file had and this one lacks are taken as
-            // that, not as an edit; removing a key takes a restart (or the key set to its default).
-            let gone = previous.keysInFile.paths.subtracting(next.keysInFile.paths)
-            if !gone.isEmpty {
-                let keys = gone.sorted()
+            // A file cut short (written while read, a full disk) still parses, without what followed the cut:
+            // the door's deny list, schedules or tags among them. A file that lacks all the last keys of the
+            // running one is taken as that, not as an edit (keys removed from the middle are an edit);
+            // removing the last ones takes a restart, or the keys set to their defaults.
+            if let keys = previous.keysInFile.cutShort(in: next.keysInFile) {
                 let named = keys.prefix(5).joined(separator: ", ") + (keys.count > 5 ? " and \(keys.count - 5) more" : "")
                 logger.error(
                     "reload refused: keys of the running file are gone from it, as from a file cut short; the running configuration is kept (restart to run without them)",

@@ -44,11 +44,16 @@ public struct NeoCheckBackend: CloudBackend, Equatable {
             : "must be within 1...100: NeoCheck confidence is a percentage (default 80); over 100 is a threshold on NEC ID's 0...9999 scale, under 1 a fraction"
     }
 
-    /// NeoCheck's identification names one person, never a second with their score: a margin would be
-    /// read and never applied, a look-alike let in while the file says they are refused.
     static func marginProblem(_ value: Double) -> String? {
-        "cannot be applied with NeoCheck: its identification names one person, with no second score to keep a margin from (leave it out)"
+        (0...100).contains(value) ? nil : "must be within 0...100, in NeoCheck confidence points"
     }
+
+    /// NeoCheck's identification names one person, never a second with their score: a margin is read and
+    /// never applied, so a look-alike is not refused while the file says it would be. Said, not refused: a
+    /// file that ran before still runs.
+    static let marginNote: String? =
+        "has no effect with NeoCheck: its identification names one person, with no second score to keep a margin from"
+
 
     /// NeoCheck's only "tag" is the face list the door searches.
     static func provenTag(of door: FacegateConfiguration.Door) -> String? { door.faceList }
