@@ -154,6 +154,42 @@ struct PipelineClockTests {
         #expect(journal.decisions.last?.decision.reason.contains("no answer within the decision deadline") == true)
     }
 
+    /// A grant too late to open the door does not start the re-entry cooldown: the person it was for
+    /// (who never got in) is let in when they come back, not turned away as if they had just entered.
+    @Test func aLateGrantStartsNoReentryCooldown() async throws {
+        let clock = TestClock()
+        let cloud = EachHeldCloud()
+        let journal = MemoryJournal()
+        let lines = SimulatedDoorLines(logger: Self.quiet)
+        let door = try DoorController(lines: lines, timing: DoorTiming(unlockDuration: .milliseconds(200)), logger: Self.quiet)
+        let (holdStream, release) = AsyncStream.makeStream(of: Void.self)
+        var policy = Self.policy
+        policy.reentryCooldown = .seconds(30)
+        let pipeline = ClockedGatePipeline(
+            source: PeopleInTurn(count: 3, holdBefore: 2, hold: holdStream), analyzer: ScriptedAnalyzer(), search: cloud, offline: nil,
+            door: door, journal: journal, policy: policy,
+            settings: .init(
+                door: "clocked", approach: ApproachConfiguration(settleFrames: 3, reidentifyWindow: .zero), decisionDeadline: .seconds(60)),
+            logger: Self.quiet, clock: clock)
+        let run = Task { try await pipeline.run() }
+        while await pipeline.statistics.visits < 2 { try await Task.sleep(for: .milliseconds(5)) }
+        while cloud.calls < 1 { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(await clock.waitForSleepers(1))
+        clock.advance(by: .seconds(10))
+        cloud.answerOne()  // alice granted 10 s after her visit: the door opens, her cooldown runs from here
+        while cloud.calls < 2 { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(await clock.waitForSleepers(1))
+        clock.advance(by: .seconds(56))
+        cloud.answerOne()  // granted 66 s after the visit was ready: too late, nothing opens
+        while journal.decisions.count < 2 { try await Task.sleep(for: .milliseconds(5)) }
+        // She comes back at once: 56 s after the grant that let her in, past the 30 s cooldown.
+        cloud.answerOne()
+        release.finish()
+        try await run.value
+        #expect(journal.decisions.map(\.decision.outcome) == [.granted, .error, .granted], "\(journal.decisions.map(\.decision.reason))")
+        #expect(await pipeline.statistics.unlocks == 2)
+    }
+
     /// A grant opens the door only while its person can still be there: decided within the decision
     /// deadline and 5 s of the visit being ready. A slow cloud with people queued (or a failing disk)
     /// would otherwise open it for whoever stands there a minute later.
@@ -315,13 +351,17 @@ final class FirstHeldThenSilentCloud: FaceSearch {
 /// ``SynthesizedApproach``'s person, `count` times in turn, with frame numbers and times running on.
 struct PeopleInTurn: FrameSource {
     var count: Int
+    /// The person (0-based) whose frames wait for `hold`'s first element, or the end of it.
+    var holdBefore: Int? = nil
+    var hold: AsyncStream<Void>? = nil
 
     func frames() -> AsyncThrowingStream<Frame, any Error> {
-        let count = self.count
+        let count = self.count, holdBefore = self.holdBefore, hold = self.hold
         return AsyncThrowingStream { continuation in
             let producer = Task {
                 var offset = 0
-                for _ in 0..<count {
+                for person in 0..<count {
+                    if person == holdBefore, let hold { for await _ in hold { break } }
                     var frames = 0
                     do {
                         for try await frame in SynthesizedApproach(empty: 4, present: 12, after: 30).frames() {

@@ -619,13 +619,17 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
         latencies: inout StageLatencies, visitReady: PipelineClock.Instant
     ) -> Decision {
         let policyStart = clock.now
+        // Evaluated on a copy: a grant too late to open the door must not start the re-entry cooldown.
+        var state = policyState
         var decision =
             refusal
             ?? AccessPolicy.evaluate(
                 lookup.identification, passedQualityGate: visit.passedQualityGate, searchedUnder: searched, current: policy,
-                state: &policyState, at: time, clockProblem: untrustedClock, steady: steadyOrigin.duration(to: policyStart))
+                state: &state, at: time, clockProblem: untrustedClock, steady: steadyOrigin.duration(to: policyStart))
         let sinceReady = visitReady.duration(to: policyStart)
-        if decision.outcome.opensDoor, sinceReady > settings.freshGrantLimit {
+        if !decision.outcome.opensDoor || sinceReady <= settings.freshGrantLimit {
+            policyState = state
+        } else {
             let seconds = Int(sinceReady.timeInterval.rounded())
             decision = Decision(
                 outcome: .error, reason: "a grant decided \(seconds) s after the visit was ready opens nothing: the person may have gone",
