@@ -48,6 +48,8 @@ public actor ClockedDoorController<DoorClock: Clock>: DoorActuator where DoorClo
     private var released = false
     /// True while a failed lock write is being retried: nothing else may drive the relay meanwhile.
     private var relockInProgress = false
+    /// A stop waiting for the relock in progress to end (locked, or the fault).
+    private var relockWaiters: [CheckedContinuation<Void, Never>] = []
     /// Set when the relay could not be locked; ``run()`` throws it.
     private var fault: DoorError?
     private let faults: AsyncStream<DoorError>
@@ -180,6 +182,12 @@ public actor ClockedDoorController<DoorClock: Clock>: DoorActuator where DoorClo
     /// Drives the relay to locked, retrying a failed write. False when every try failed; true also
     /// when the lines were released meanwhile.
     private func lockRelay() async -> Bool {
+        // Whatever the outcome, a stop waiting for it goes on once the caller has dealt with it (the fault
+        // is set before the actor runs the stop again).
+        defer {
+            for waiter in relockWaiters { waiter.resume() }
+            relockWaiters = []
+        }
         var pause = retry.firstPause
         for attempt in 1...retry.tries {
             do {
@@ -249,14 +257,10 @@ public actor ClockedDoorController<DoorClock: Clock>: DoorActuator where DoorClo
         wake = nil
         switch lines.failMode {
         case .secure where relockInProgress:
-            // A relock is between its tries: the machine counts the door locked, the relay is not. Its tries
-            // go on here, and a relay that never locks is the fault it would have been (before, the stop
-            // ended them and the door stopped cleanly with the strike perhaps still energised).
-            if await !lockRelay() {
-                publish(machine.relayFailed(unlocked: false, now: clock.now))
-                let error = DoorError(.relayFault, "\(DoorFault.relayNotLocked) after \(retry.tries) tries")
-                fault = fault ?? error
-            }
+            // A relock is between its tries: the machine counts the door locked, the relay is not. The stop
+            // waits for those tries (one loop drives the relay, never two), and a relay they never lock is
+            // the fault (before, the stop ended them and the door stopped cleanly, strike perhaps energised).
+            await withCheckedContinuation { relockWaiters.append($0) }
         case .secure:
             try? await apply(machine.lockNow(now: clock.now))  // locking never throws; a failure is a fault
         case .safe:

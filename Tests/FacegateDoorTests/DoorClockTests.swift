@@ -169,6 +169,7 @@ struct DoorClockTests {
         }
         let error = await #expect(throws: DoorError.self) { try await running.value }
         #expect(error?.code == .relayFault)
+        #expect(lines.failedRelayWrites == 3, "one relock's three tries, not a second loop beside it")
         #expect(await door.isFaulted, "the relay could not be locked")
         #expect(await door.isUnlocked, "the door must not claim it is locked")
         var seen: [DoorEvent] = []
