@@ -45,6 +45,7 @@ import FacegateTesting
             #expect(error.code == code, "\(error)")
             #expect(!error.message.contains(Self.secret))
             #expect(!error.message.contains(Self.apiKey))
+            #expect(!error.message.contains("AKIDHOSTILE"), "the access key id, a credential file's content, is kept out too")
         }
         #expect(clock.now - start < limit)
     }
@@ -209,11 +210,18 @@ import FacegateTesting
         try await withClient(.reply(status: 403, body: mismatch)) { client, _ in
             await expectError(.signatureRejected) { () throws(NECIDError) in try await client.listTags() }
         }
-        // A server echoing secrets back does not get them into the error.
-        let echo = #"{"message":"bad key \#(Self.secret) and \#(Self.apiKey) Signature=abcdef"}"#
+        // A server echoing secrets back does not get them into the error (the access key id either: API
+        // Gateway's messages quote the Credential= of the Authorization header).
+        let echo = #"{"message":"bad key \#(Self.secret) and \#(Self.apiKey) Credential=AKIDHOSTILE/20260101 Signature=abcdef"}"#
         try await withClient(.reply(status: 403, body: echo)) { client, _ in
             await expectError(.signatureRejected) { () throws(NECIDError) in try await client.listTags() }
         }
+    }
+
+    /// Printed anywhere (a log line's interpolation), the key pair names neither key.
+    @Test func credentialsDescribeThemselvesWithoutEitherKey() {
+        let text = "\(AWSCredentials(accessKeyID: "AKIDHOSTILE", secretAccessKey: Self.secret))"
+        #expect(!text.contains("AKIDHOSTILE") && !text.contains(Self.secret), "\(text)")
     }
 
     @Test func notFoundIsNoMatchForSearchAndVerify() async throws {

@@ -337,7 +337,9 @@ public actor NECIDClient {
     /// A service message fit for logs and errors: printable, bounded, keys removed.
     private nonisolated func sanitize(_ message: String) -> String {
         var text = SecretRedaction.redact(
-            message, secrets: [configuration.credentials.secretAccessKey, configuration.apiKey ?? ""], marker: "<redacted>")
+            message,
+            secrets: [configuration.credentials.secretAccessKey, configuration.apiKey ?? "", configuration.credentials.accessKeyID],
+            marker: "<redacted>")
         // NEC ID names the existing gallery's key in a Duplicate message; keys stay out of errors.
         text = text.replacingOccurrences(of: #"apiKey[\s:=]+\S+"#, with: "apiKey <redacted>", options: .regularExpression)
         if let range = text.range(of: "Signature=") {

@@ -1,7 +1,8 @@
 import Crypto
 import Foundation
 
-/// AWS access key pair. The secret never appears in `description`, logs or errors.
+/// AWS access key pair. Neither key appears in `description`, logs or errors (the access key id is not
+/// secret to AWS, but it is a credential file's content here, and the door's logs carry none).
 public struct AWSCredentials: Sendable, CustomStringConvertible {
     public var accessKeyID: String
     public var secretAccessKey: String
@@ -14,7 +15,7 @@ public struct AWSCredentials: Sendable, CustomStringConvertible {
         self.sessionToken = sessionToken
     }
 
-    public var description: String { "AWSCredentials(\(accessKeyID), secret redacted)" }
+    public var description: String { "AWSCredentials(redacted)" }
 }
 
 /// AWS Signature Version 4 (header form), as API Gateway's `execute-api` checks it.
