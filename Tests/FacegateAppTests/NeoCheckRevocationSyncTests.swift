@@ -59,4 +59,58 @@ struct NeoCheckRevocationSyncTests {
             #expect(await budgeted.budget?.remaining == 1)
         }
     }
+
+    @Test("identifications leave the sync its slice: with the budget run down, a member disabled since is still revoked")
+    func identificationsLeaveTheSyncItsSlice() async throws {
+        try await NeoCheckIdentifyResultTests().withDoorEmulator { client, _ in
+            let list = try await client.createList(name: "front door")
+            let member = try await client.createRecord(
+                NeoCheckNewFaceRecord(faceImage: try Photos.photo(Photos.enrolledPhoto), name: "Leo", surname1: "Member", faceListId: list))
+            let budgeted = try NeoCheckClient(
+                configuration: client.configuration,
+                http: CloudHTTP(client: HTTPClient.shared, policy: CloudHTTPPolicy(requestTimeout: .seconds(20), maxAttempts: 1), logger: Logger(label: "sync-test")),
+                budget: try HourlyCallBudget(callsPerHour: 10))
+            let search = NeoCheckFaceSearch(client: budgeted, syncBudgetReserve: 6, syncSlice: 2)
+            // Strangers at the door (one identify call each) until the door is sent offline.
+            let stranger = ProbeFace(jpeg: try Photos.photo(Photos.strangerWalksUp), quality: nil)
+            var identified = 0
+            var refusal: CloudUnavailable?
+            for _ in 0..<12 {
+                do {
+                    _ = try await search.search(stranger, policy: NeoCheckIdentifyResultTests.policy)
+                    identified += 1
+                } catch let error as CloudUnavailable {
+                    refusal = error
+                    break
+                }
+            }
+            #expect(identified == 8 && refusal?.kind == .budgetExhausted, "\(identified) identified, then \(String(describing: refusal))")
+            #expect(await budgeted.budget?.remaining == 2, "the slice is left for the sync")
+
+            // Disabled in NeoCheck meanwhile: the sync, under its reserve, still reads her record from its slice.
+            var update = NeoCheckFaceRecordUpdate(keeping: try await client.record(.identifier(member)))
+            update.enabled = false
+            try await client.updateRecord(update)
+            #expect(try await search.revokedSubjects(among: cachedNow([member]), policy: NeoCheckIdentifyResultTests.policy) == [member])
+            // Her record and the name of the list it is in.
+            #expect(await budgeted.budget?.remaining == 0)
+        }
+    }
+
+    @Test("the reserve and the slice follow the hourly limit")
+    func reserveAndSliceFollowTheLimit() throws {
+        func search(callsPerHour: Int) throws -> NeoCheckFaceSearch {
+            NeoCheckFaceSearch(
+                client: try NeoCheckClient(
+                    configuration: NeoCheckConfiguration(
+                        endpoint: URL(string: "http://127.0.0.1:9")!, credentials: NeoCheckIdentifyResultTests.account),
+                    http: CloudHTTP(client: HTTPClient.shared, policy: CloudHTTPPolicy(), logger: Logger(label: "sync-test")),
+                    budget: try HourlyCallBudget(callsPerHour: callsPerHour)))
+        }
+        let standard = try search(callsPerHour: 3600)
+        #expect(standard.syncBudgetReserve == 600 && standard.syncSlice == 60)
+        // A lower limit: a reserve over the whole hour would stop every sync for good.
+        let low = try search(callsPerHour: 300)
+        #expect(low.syncBudgetReserve == 50 && low.syncSlice == 5)
+    }
 }

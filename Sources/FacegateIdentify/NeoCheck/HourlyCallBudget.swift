@@ -20,7 +20,7 @@ import Foundation
 /// within a second. The file is left as it is until the first change overwrites it, and
 /// ``stateProblem`` says why, for the daemon to log.
 public actor HourlyCallBudget {
-    public let callsPerHour: Int
+    public nonisolated let callsPerHour: Int
     public let stateFile: URL?
     /// Why the state file could not be used at start, or nil when it was (or there was none).
     public nonisolated let stateProblem: StateProblem?

@@ -7,9 +7,15 @@ import Foundation
 public struct NeoCheckFaceSearch: FaceSearch, CloudDirectory {
     public let client: NeoCheckClient
     /// Calls of the hourly budget the revocation sync leaves for identifications: it reads every
-    /// cached record each sync period, stopping early (and going on from there next time) only when
-    /// the budget would fall under this reserve.
+    /// cached record each sync period, stopping early (and going on from there next time) when the
+    /// budget would fall under this reserve and its ``syncSlice`` is spent.
     public let syncBudgetReserve: Int
+    /// Calls of the hourly budget kept for the revocation sync: identifications (and offline re-checks)
+    /// are not made once only this many are left, and each sync may spend them, under the reserve too.
+    /// Without it a busy door (or visits made to exhaust the budget) spent every call, the door decided
+    /// from its offline cache, and the sync that revokes people disabled in NeoCheck never ran: someone
+    /// disabled after being cached was let in offline until the hour refilled.
+    public let syncSlice: Int
     /// Whether each match is confirmed by reading its record (`GET v1/face/{id}`) and refused when the
     /// record is disabled or not in the door's face list. The document does not say that list
     /// identification skips disabled records, so this is on by default; it spends one more call of the
@@ -24,9 +30,15 @@ public struct NeoCheckFaceSearch: FaceSearch, CloudDirectory {
     /// counts under its old name for up to this long.
     public static let listNameLifetime: Duration = .seconds(600)
 
-    public init(client: NeoCheckClient, syncBudgetReserve: Int = 600, confirmsRecordEnabled: Bool = true) {
+    /// - Parameters:
+    ///   - syncBudgetReserve: nil for a sixth of the budget's hour (600 of NeoCheck's 3600).
+    ///   - syncSlice: nil for a sixtieth of the budget's hour (60 of 3600: a tenth of the hour's calls at
+    ///     the default sync every 10 minutes; none under 60 calls an hour).
+    public init(client: NeoCheckClient, syncBudgetReserve: Int? = nil, syncSlice: Int? = nil, confirmsRecordEnabled: Bool = true) {
         self.client = client
-        self.syncBudgetReserve = max(0, syncBudgetReserve)
+        let callsPerHour = client.budget?.callsPerHour ?? 0
+        self.syncBudgetReserve = max(0, syncBudgetReserve ?? callsPerHour / 6)
+        self.syncSlice = max(0, syncSlice ?? callsPerHour / 60)
         self.confirmsRecordEnabled = confirmsRecordEnabled
         self.listNames = FaceListNames(lifetime: Self.listNameLifetime)
     }
@@ -42,6 +54,11 @@ public struct NeoCheckFaceSearch: FaceSearch, CloudDirectory {
     public func search(_ probe: ProbeFace, policy: DoorPolicy) async throws -> [MatchCandidate] {
         guard let faceList = policy.faceList else {
             throw NeoCheckError(.invalidConfiguration, "the door names no NeoCheck face list (door.face_list)")
+        }
+        if syncSlice > 0, let budget = client.budget, await !budget.canAfford(syncSlice + 1) {
+            // Counted as the budget spent: the door decides offline, and the sync still revokes.
+            throw CloudUnavailable(
+                .budgetExhausted, "the hourly budget is down to the \(syncSlice) calls kept for the revocation sync; no call was made")
         }
         let answer: NeoCheckIdentification
         do {
@@ -95,10 +112,14 @@ public struct NeoCheckFaceSearch: FaceSearch, CloudDirectory {
         var revoked = Set<String>()
         // The names of the lists records are in, looked up once per sync when the door names its list.
         var listNames: [String: String] = [:]
+        // Records read under the reserve, from the slice kept for the sync.
+        var fromSlice = 0
         for subject in await syncCursor.round(of: subjects) {
             if let budget = client.budget, await !budget.canAfford(syncBudgetReserve + 1) {
-                // The rest wait for the next sync (the cursor goes on from here): identifications come first.
-                break
+                // Under the reserve only the sync's slice is read; the rest wait for the next sync (the cursor
+                // goes on from here): identifications come first.
+                guard fromSlice < syncSlice, await budget.canAfford(1) else { break }
+                fromSlice += 1
             }
             do {
                 let record = try await client.record(.identifier(subject))
