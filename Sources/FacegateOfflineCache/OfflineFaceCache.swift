@@ -114,14 +114,19 @@ public actor OfflineFaceCache {
                 guard recorded != backend else { return PurgeReport(faces: 0, pendingRechecks: 0) }
                 try db.execute(sql: "INSERT OR REPLACE INTO cache_meta (name, value) VALUES ('backend', ?)", arguments: [Data(backend.utf8)])
                 guard recorded != nil else { return PurgeReport(faces: 0, pendingRechecks: 0) }
-                try db.execute(sql: "DELETE FROM face_entry")
-                let faces = db.changesCount
-                try db.execute(sql: "DELETE FROM pending_recheck")
-                return PurgeReport(faces: faces, pendingRechecks: db.changesCount)
+                return try deleteEverything(db)
             }
         } catch {
             throw OfflineCacheError(.storage, "cannot record the offline cache's backend: \(OfflineCacheSchema.describe(error))")
         }
+    }
+
+    /// Deletes every face and pending re-check in the caller's transaction.
+    private static func deleteEverything(_ db: Database) throws -> PurgeReport {
+        try db.execute(sql: "DELETE FROM face_entry")
+        let faces = db.changesCount
+        try db.execute(sql: "DELETE FROM pending_recheck")
+        return PurgeReport(faces: faces, pendingRechecks: db.changesCount)
     }
 
     // MARK: - Faces
@@ -308,12 +313,7 @@ public actor OfflineFaceCache {
     /// Deletes every face and every pending re-check.
     @discardableResult
     public func purgeAll() async throws(OfflineCacheError) -> PurgeReport {
-        let report = try await write { db -> PurgeReport in
-            try db.execute(sql: "DELETE FROM face_entry")
-            let faces = db.changesCount
-            try db.execute(sql: "DELETE FROM pending_recheck")
-            return PurgeReport(faces: faces, pendingRechecks: db.changesCount)
-        }
+        let report = try await write { db in try Self.deleteEverything(db) }
         withdrawnSubjects = []
         await emptyWAL(afterDeleting: report.faces + report.pendingRechecks)
         return report

@@ -21,17 +21,20 @@ struct PipelineClockTests {
 
     static let policy = DoorPolicy(door: "clocked", threshold: 7000, scoreUnit: .necScore, searchTags: ["staff"])
 
+    /// People in turn at the same spot are each their own visit: no re-identification between them.
+    static let eachTheirOwnVisit = ApproachConfiguration(settleFrames: 3, reidentifyWindow: .zero)
+
     static func pipeline(
         source: any FrameSource, analyzer: any FrameAnalyzing = ScriptedAnalyzer(), search: any FaceSearch, journal: MemoryJournal,
-        clock: TestClock, decisionDeadline: Duration = .seconds(60), cloudRetryInterval: Duration = .seconds(5)
+        clock: TestClock, policy: DoorPolicy = policy, approach: ApproachConfiguration = ApproachConfiguration(settleFrames: 3),
+        decisionDeadline: Duration = .seconds(60), cloudRetryInterval: Duration = .seconds(5)
     ) throws -> (ClockedGatePipeline<TestClock>, SimulatedDoorLines) {
         let lines = SimulatedDoorLines(logger: quiet)
         let door = try DoorController(lines: lines, timing: DoorTiming(unlockDuration: .milliseconds(200)), logger: quiet)
         let pipeline = ClockedGatePipeline(
             source: source, analyzer: analyzer, search: search, offline: nil, door: door, journal: journal, policy: policy,
             settings: .init(
-                door: "clocked", approach: ApproachConfiguration(settleFrames: 3), decisionDeadline: decisionDeadline,
-                cloudRetryInterval: cloudRetryInterval),
+                door: "clocked", approach: approach, decisionDeadline: decisionDeadline, cloudRetryInterval: cloudRetryInterval),
             logger: quiet, clock: clock)
         return (pipeline, lines)
     }
@@ -123,15 +126,8 @@ struct PipelineClockTests {
         let clock = TestClock()
         let cloud = FirstHeldThenSilentCloud()
         let journal = MemoryJournal()
-        let lines = SimulatedDoorLines(logger: Self.quiet)
-        let door = try DoorController(lines: lines, timing: DoorTiming(unlockDuration: .milliseconds(200)), logger: Self.quiet)
-        // Two people in turn at the same spot, each their own visit (no re-identification between them).
-        let pipeline = ClockedGatePipeline(
-            source: PeopleInTurn(count: 2), analyzer: ScriptedAnalyzer(), search: cloud, offline: nil, door: door, journal: journal,
-            policy: Self.policy,
-            settings: .init(
-                door: "clocked", approach: ApproachConfiguration(settleFrames: 3, reidentifyWindow: .zero), decisionDeadline: .seconds(60)),
-            logger: Self.quiet, clock: clock)
+        let (pipeline, _) = try Self.pipeline(
+            source: PeopleInTurn(count: 2), search: cloud, journal: journal, clock: clock, approach: Self.eachTheirOwnVisit)
         let run = Task { try await pipeline.run() }
         // The first visit's search is held; the second visit is made and waits behind it.
         while await pipeline.statistics.visits < 2 { try await Task.sleep(for: .milliseconds(5)) }
@@ -160,17 +156,12 @@ struct PipelineClockTests {
         let clock = TestClock()
         let cloud = EachHeldCloud()
         let journal = MemoryJournal()
-        let lines = SimulatedDoorLines(logger: Self.quiet)
-        let door = try DoorController(lines: lines, timing: DoorTiming(unlockDuration: .milliseconds(200)), logger: Self.quiet)
         let (holdStream, release) = AsyncStream.makeStream(of: Void.self)
         var policy = Self.policy
         policy.reentryCooldown = .seconds(30)
-        let pipeline = ClockedGatePipeline(
-            source: PeopleInTurn(count: 3, holdBefore: 2, hold: holdStream), analyzer: ScriptedAnalyzer(), search: cloud, offline: nil,
-            door: door, journal: journal, policy: policy,
-            settings: .init(
-                door: "clocked", approach: ApproachConfiguration(settleFrames: 3, reidentifyWindow: .zero), decisionDeadline: .seconds(60)),
-            logger: Self.quiet, clock: clock)
+        let (pipeline, _) = try Self.pipeline(
+            source: PeopleInTurn(count: 3, holdBefore: 2, hold: holdStream), search: cloud, journal: journal, clock: clock, policy: policy,
+            approach: Self.eachTheirOwnVisit)
         let run = Task { try await pipeline.run() }
         while await pipeline.statistics.visits < 2 { try await Task.sleep(for: .milliseconds(5)) }
         while cloud.calls < 1 { try await Task.sleep(for: .milliseconds(5)) }
@@ -199,15 +190,9 @@ struct PipelineClockTests {
         let clock = TestClock()
         let cloud = EachHeldCloud()
         let journal = MemoryJournal()
-        let lines = SimulatedDoorLines(logger: Self.quiet)
-        let door = try DoorController(lines: lines, timing: DoorTiming(unlockDuration: .milliseconds(200)), logger: Self.quiet)
         // Three people in turn, each their own visit, all ready before the first is decided.
-        let pipeline = ClockedGatePipeline(
-            source: PeopleInTurn(count: 3), analyzer: ScriptedAnalyzer(), search: cloud, offline: nil, door: door, journal: journal,
-            policy: Self.policy,
-            settings: .init(
-                door: "clocked", approach: ApproachConfiguration(settleFrames: 3, reidentifyWindow: .zero), decisionDeadline: .seconds(60)),
-            logger: Self.quiet, clock: clock)
+        let (pipeline, _) = try Self.pipeline(
+            source: PeopleInTurn(count: 3), search: cloud, journal: journal, clock: clock, approach: Self.eachTheirOwnVisit)
         let run = Task { try await pipeline.run() }
         while await pipeline.statistics.visits < 3 { try await Task.sleep(for: .milliseconds(5)) }
         while cloud.calls < 1 { try await Task.sleep(for: .milliseconds(5)) }
