@@ -45,8 +45,8 @@ struct JournalExportTests {
 
     @Test("text for a terminal has its control characters and bidirectional overrides escaped")
     func printable() {
-        #expect(JournalExport.printable("held \u{1B}[2K\u{1B}[1Aforged\r\nline\t\u{7F}\u{9B}\u{202E}x") == #"held \u{1B}[2K\u{1B}[1Aforged\r\nline\t\u{7F}\u{9B}\u{202E}x"#)
-        #expect(JournalExport.printable("Zoë, front door – ok") == "Zoë, front door – ok")
+        #expect(TerminalText.printable("held \u{1B}[2K\u{1B}[1Aforged\r\nline\t\u{7F}\u{9B}\u{202E}x") == #"held \u{1B}[2K\u{1B}[1Aforged\r\nline\t\u{7F}\u{9B}\u{202E}x"#)
+        #expect(TerminalText.printable("Zoë, front door – ok") == "Zoë, front door – ok")
     }
 
     @Test("a decision's CSV row has one field per header column, and its JSON line stable snake_case names")

@@ -53,4 +53,29 @@ struct CacheCommandTests {
         #expect(loose.errors.contains("chmod 600"))
         #expect(loose.errors.contains(keyPath), "the command names the key file it was given: \(loose.errors)")
     }
+
+    /// A subject id is the cloud's word: one carrying terminal escapes (a hostile or broken service) must
+    /// not erase or forge lines of the installer's listing.
+    @Test(
+        "the listing writes control characters in a subject id or tag as escapes",
+        .enabled(if: FileManager.default.isExecutableFile(atPath: facegate), "facegate is built by `swift build`"))
+    func listingEscapesControlCharacters() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let keyPath = folder.file("cache.key")
+        let database = folder.file("cache.sqlite")
+        #expect(try run(["cache", "new-key", keyPath]).status == 0)
+        do {
+            let cache = try OfflineFaceCache(configuration: .init(path: database), key: try OfflineCacheKey.load(path: keyPath))
+            var generator = DescriptorGenerator(seed: 7)
+            try await cache.remember(
+                subjectId: "mallory\u{1B}[2K\u{1B}[1A\rforged\nline", tags: ["staff\u{202E}"], grantedUnder: [], descriptor: generator.descriptor())
+        }
+        let listed = try run(["cache", "list", "--database", database, "--key-file", keyPath])
+        #expect(listed.status == 0)
+        #expect(!listed.output.contains("\u{1B}") && !listed.output.contains("\r") && !listed.output.contains("\u{202E}"), "\(listed.output)")
+        #expect(listed.output.contains(#"mallory\u{1B}[2K\u{1B}[1A\rforged\nline  tags: staff\u{202E}"#), "\(listed.output)")
+        // One line for the face, one for the count: the id's line break forged none.
+        #expect(listed.output.split(separator: "\n").count == 2)
+    }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FacegateCore
 import FacegateOfflineCache
 import Foundation
 
@@ -84,7 +85,10 @@ struct CacheListCommand: AsyncParsableCommand {
             if json {
                 print(String(decoding: try encoder.encode(line), as: UTF8.self))
             } else {
-                var text = "\(line.rememberedAt)  \(line.subjectId)  tags: \(line.tags.isEmpty ? "-" : line.tags.joined(separator: ","))"
+                // The subject id is the cloud's word and the tags the file's: neither may rewrite the terminal.
+                let subject = TerminalText.printable(line.subjectId)
+                let tags = line.tags.isEmpty ? "-" : TerminalText.printable(line.tags.joined(separator: ","))
+                var text = "\(line.rememberedAt)  \(subject)  tags: \(tags)"
                 text += "  expires \(line.expiresAt)"
                 if line.expired { text += "  (expired)" }
                 if !line.intact { text += "  FAILED AUTHENTICATION (edited file or another key)" }

@@ -70,8 +70,8 @@ struct LogCommand: ParsableCommand {
                     output.line(JournalExport.csvRow(event))
                 } else {
                     output.line(
-                        "\(JournalExport.timestamp(event.time))  \(JournalExport.printable(event.door))  \(event.kind.rawValue)"
-                            + (event.detail.map { "  \(JournalExport.printable($0))" } ?? ""))
+                        "\(JournalExport.timestamp(event.time))  \(TerminalText.printable(event.door))  \(event.kind.rawValue)"
+                            + (event.detail.map { "  \(TerminalText.printable($0))" } ?? ""))
                 }
             }
             return
@@ -97,8 +97,8 @@ struct LogCommand: ParsableCommand {
         let record = journaled.record
         let d = record.decision
         var parts = [
-            JournalExport.timestamp(record.time), JournalExport.printable(record.door), d.outcome.rawValue,
-            d.subjectId.map(JournalExport.printable) ?? "-",
+            JournalExport.timestamp(record.time), TerminalText.printable(record.door), d.outcome.rawValue,
+            d.subjectId.map(TerminalText.printable) ?? "-",
         ]
         if let best = d.bestScore {
             parts.append("score \(best.formatted(.number.grouping(.never).precision(.fractionLength(0...3))))")
@@ -108,7 +108,7 @@ struct LogCommand: ParsableCommand {
             parts.append("\(seconds * 1000 + attoseconds / 1_000_000_000_000_000) ms")
         }
         if let status = journaled.recheckStatus { parts.append("recheck \(status.rawValue)") }
-        return parts.joined(separator: "  ") + "  " + JournalExport.printable(d.reason)
+        return parts.joined(separator: "  ") + "  " + TerminalText.printable(d.reason)
     }
 }
 
