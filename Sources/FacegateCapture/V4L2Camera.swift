@@ -21,6 +21,9 @@ public struct V4L2Camera: FrameSource {
         public var device: String
         /// Pixel format to capture; nil picks the first of YUYV, MJPEG, GREY, RGB3 the device offers.
         public var pixelFormat: FourCC?
+        /// The frames must be in colour (the liveness stage judges every grey face an attack): a format
+        /// picked by the camera is never GREY, and a camera offering nothing else is refused.
+        public var needsColour: Bool
         public var width: Int
         public var height: Int
         /// nil keeps the device's rate, as does a device with no settable rate.
@@ -39,10 +42,11 @@ public struct V4L2Camera: FrameSource {
             device: String, pixelFormat: FourCC? = nil, width: Int = 640, height: Int = 480,
             framesPerSecond: Double? = nil, layout: PixelImage.Layout = .rgb24, bufferCount: Int = 4,
             stallTimeout: Duration = .seconds(3), initialBackoff: Duration = .milliseconds(250),
-            maximumBackoff: Duration = .seconds(5)
+            maximumBackoff: Duration = .seconds(5), needsColour: Bool = false
         ) {
             self.device = device
             self.pixelFormat = pixelFormat
+            self.needsColour = needsColour
             self.width = width
             self.height = height
             self.framesPerSecond = framesPerSecond
@@ -251,7 +255,7 @@ private actor CameraSession {
                 if let expected, found != expected {
                     throw CaptureError(.differentCamera, "a different camera is at camera.device (not the one first opened)")
                 }
-                let format = try configuration.pixelFormat ?? Self.pickFormat(info)
+                let format = try configuration.pixelFormat ?? V4L2Camera.automaticFormat(offered: Set(info.formats.map(\.fourcc)), needsColour: configuration.needsColour)
                 try device.configure(
                     fourcc: format, width: configuration.width, height: configuration.height,
                     framesPerSecond: configuration.framesPerSecond, info: info)
@@ -271,14 +275,6 @@ private actor CameraSession {
         logger.info("camera streaming", metadata: ["format": "\(format)"])
         onStatus(.streaming(format: format, width: configuration.width, height: configuration.height))
         return opened
-    }
-
-    private static func pickFormat(_ info: V4L2DeviceInfo) throws(CaptureError) -> FourCC {
-        let offered = Set(info.formats.map(\.fourcc))
-        guard let format = V4L2Camera.preferredFormats.first(where: { offered.contains($0.description) }) else {
-            throw CaptureError(.formatUnavailable, "the camera offers none of YUYV, MJPG, GREY, RGB3")
-        }
-        return format
     }
 
     /// Decides whether an error ends the stream or starts an outage; waits out the backoff.
@@ -358,3 +354,16 @@ private final class DeviceBox: @unchecked Sendable {
     func close() { device.close() }
 }
 
+extension V4L2Camera {
+    /// The format `camera.format: auto` captures in, of those the camera offers (by fourcc text).
+    public static func automaticFormat(offered: Set<String>, needsColour: Bool) throws(CaptureError) -> FourCC {
+        let usable = needsColour ? preferredFormats.filter { $0 != .grey } : preferredFormats
+        guard let format = usable.first(where: { offered.contains($0.description) }) else {
+            if needsColour, offered.contains(FourCC.grey.description) {
+                throw CaptureError(.formatUnavailable, "the camera offers only grey frames, and the liveness stage needs colour")
+            }
+            throw CaptureError(.formatUnavailable, "the camera offers none of YUYV, MJPG, GREY, RGB3")
+        }
+        return format
+    }
+}

@@ -126,7 +126,11 @@ public struct DoorParts: Sendable {
         let analyzer = try faceAnalyzer(configuration, overrides: overrides)
         let liveness = try livenessStage(configuration.liveness)
         let source: any FrameSource
-        if let override = overrides.source { source = override } else { source = try frameSource(configuration.camera, logger: logger) }
+        if let override = overrides.source {
+            source = override
+        } else {
+            source = try frameSource(configuration.camera, needsColour: configuration.liveness.enabled, logger: logger)
+        }
         let journalConfiguration = SQLiteJournal.Configuration(
             path: configuration.journal.path, storeProbeCrops: configuration.journal.storeProbeCrops,
             retention: JournalRetention(
@@ -194,7 +198,10 @@ public struct DoorParts: Sendable {
         }
     }
 
-    static func frameSource(_ camera: FacegateConfiguration.Camera, logger: Logger) throws(DaemonStartError) -> any FrameSource {
+    /// - Parameter needsColour: liveness is on: `format: auto` never captures grey (see `V4L2Camera.Configuration.needsColour`).
+    static func frameSource(
+        _ camera: FacegateConfiguration.Camera, needsColour: Bool, logger: Logger
+    ) throws(DaemonStartError) -> any FrameSource {
         switch camera.source {
         case .v4l2:
             let format: FourCC? =
@@ -208,7 +215,7 @@ public struct DoorParts: Sendable {
                 return try V4L2Camera(
                     configuration: .init(
                         device: camera.device, pixelFormat: format, width: camera.width, height: camera.height,
-                        framesPerSecond: Double(camera.framesPerSecond), stallTimeout: camera.stallTimeout),
+                        framesPerSecond: Double(camera.framesPerSecond), stallTimeout: camera.stallTimeout, needsColour: needsColour),
                     logger: logger)
             } catch {
                 // (The capture layer's messages say "the camera", never the device's path.)

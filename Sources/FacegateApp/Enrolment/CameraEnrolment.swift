@@ -43,7 +43,7 @@ public struct CameraEnrolment: Sendable {
             source = override
         } else {
             do throws(DaemonStartError) {
-                source = try DoorParts.frameSource(configuration.camera, logger: logger)
+                source = try DoorParts.frameSource(configuration.camera, needsColour: configuration.liveness.enabled, logger: logger)
             } catch {
                 await close()
                 throw error
