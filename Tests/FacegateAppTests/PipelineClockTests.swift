@@ -150,6 +150,49 @@ struct PipelineClockTests {
         #expect(journal.decisions.last?.decision.reason.contains("no answer within the decision deadline") == true)
     }
 
+    /// `facegate enrol` takes the next approach: a visit already queued when it was asked for (behind a
+    /// slow cloud) is someone who walked up before, and is decided, not enrolled under the new name.
+    @Test func anEnrolmentTakesNoVisitQueuedBeforeIt() async throws {
+        let clock = TestClock()
+        let cloud = EachHeldCloud()
+        let journal = MemoryJournal()
+        let register = CountingRegister()
+        let (holdStream, release) = AsyncStream.makeStream(of: Void.self)
+        let lines = SimulatedDoorLines(logger: Self.quiet)
+        let door = try DoorController(lines: lines, timing: DoorTiming(unlockDuration: .milliseconds(200)), logger: Self.quiet)
+        let pipeline = ClockedGatePipeline(
+            source: PeopleInTurn(count: 3, holdBefore: 2, hold: holdStream), analyzer: ScriptedAnalyzer(), search: cloud, offline: nil,
+            door: door, journal: journal,
+            enrolment: DoorEnrolment(
+                gate: EnrolmentGate(minQuality: 0, maxPoseDegrees: 90, minInterEyeDistance: 0), liveness: nil, search: cloud,
+                enroller: register, logger: Self.quiet),
+            policy: Self.policy,
+            settings: .init(door: "clocked", approach: Self.eachTheirOwnVisit, decisionDeadline: .seconds(60)),
+            logger: Self.quiet, clock: clock)
+        let run = Task { try await pipeline.run() }
+        // The first visit is at the cloud, the second queued behind it: then the installer asks.
+        while await pipeline.statistics.visits < 2 { try await Task.sleep(for: .milliseconds(5)) }
+        while cloud.calls < 1 { try await Task.sleep(for: .milliseconds(5)) }
+        let enrolling = Task { await pipeline.enrolNextVisit(EnrolmentRequest(), within: .seconds(120)) }
+        while await !pipeline.enrolmentIsWaiting { try await Task.sleep(for: .milliseconds(5)) }
+        cloud.answerOne()
+        // The queued visit goes to the cloud (bounded: taken by the enrolment, it never would).
+        for _ in 0..<400 where cloud.calls < 2 { try await Task.sleep(for: .milliseconds(5)) }
+        cloud.answerOne()
+        for _ in 0..<400 where journal.decisions.count < 2 { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(journal.decisions.map(\.decision.outcome) == [.granted, .granted])
+        #expect(register.registrations == 0)
+        #expect(await pipeline.enrolmentIsWaiting, "the enrolment still waits for the next approach")
+        // The next person to walk up is the one enrolled (an answer left for the cloud, should they be decided).
+        cloud.answerOne()
+        release.finish()
+        let outcome = await enrolling.value
+        try await run.value
+        #expect(outcome.enrolled, "\(outcome.reason)")
+        #expect(register.registrations == 1)
+        #expect(journal.decisions.count == 2)
+    }
+
     /// A grant too late to open the door does not start the re-entry cooldown: the person it was for
     /// (who never got in) is let in when they come back, not turned away as if they had just entered.
     @Test func aLateGrantStartsNoReentryCooldown() async throws {
@@ -218,6 +261,21 @@ struct PipelineClockTests {
         #expect(journal.decisions.last?.decision.reason.contains("waited 66 s for its turn") == true)
         #expect(cloud.calls == 2)
         #expect(await pipeline.statistics.unlocks == 1, "only the first grant opened the door")
+    }
+}
+
+/// A register that takes every face at once, counting them.
+final class CountingRegister: FaceEnrolling {
+    private let count = Mutex(0)
+    var registrations: Int { count.withLock { $0 } }
+    func problem(with request: EnrolmentRequest, policy: DoorPolicy) -> String? { nil }
+    func duplicateSearchPolicy(for request: EnrolmentRequest, door policy: DoorPolicy) -> DoorPolicy { policy }
+    func enrolledMatches(
+        of probe: ProbeFace, for request: EnrolmentRequest, door policy: DoorPolicy, search: any FaceSearch
+    ) async throws -> [MatchCandidate] { [] }
+    func enrol(_ probe: ProbeFace, as request: EnrolmentRequest, policy: DoorPolicy) async throws -> EnrolmentReceipt {
+        let number = count.withLock { $0 += 1; return $0 }
+        return EnrolmentReceipt(backend: "counting", subjectId: "enrolled-\(number)", registeredUnder: [])
     }
 }
 

@@ -292,6 +292,8 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
         var capture: Duration?
         /// From the face's first frame to the frame that completed the visit, in the source's time.
         var approach: Duration
+        /// Its place among the visits made (1 for the first), set when it is queued.
+        var ordinal = 0
     }
 
     /// Whether ``finish()`` was called, and the frame loop it stops. Outside the actor's isolation so
@@ -477,6 +479,8 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
     private func hand(_ pending: PendingVisit, to visits: AsyncStream<PendingVisit>.Continuation) {
         statistics.visits += 1
         settings.metrics.count("visits")
+        var pending = pending
+        pending.ordinal = statistics.visits
         if case .dropped = visits.yield(pending) { recordDropped(pending) }
     }
 
@@ -546,7 +550,7 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
     /// A visit in, a decision record out: identify, decide, act (a grant committed, then the door
     /// opened), learn, keep for re-check, announce. A visit an enrolment waits for is enrolled instead.
     private func decide(_ pending: PendingVisit) async {
-        if await enrolIfWaiting(pending.visit) { return }
+        if await enrolIfWaiting(pending) { return }
         let started = clock.now
         // It could no longer open the door: the cloud is not asked (its budget is not spent) for it.
         let waited = pending.emittedAt.duration(to: started)
@@ -1033,6 +1037,8 @@ extension ClockedGatePipeline {
         let id: UUID
         let request: EnrolmentRequest
         let outcome: AsyncStream<EnrolmentOutcome>.Continuation
+        /// Visits made before it was asked for: those are someone else's, waiting for their decision.
+        let visitsBefore: Int
         /// An approach was taken for it: it ends with that approach's outcome, however long the cloud takes.
         var taken = false
     }
@@ -1060,7 +1066,7 @@ extension ClockedGatePipeline {
         guard enrolmentSlot == nil else { return EnrolmentOutcome(.busy, reason: "another enrolment is waiting for its approach") }
         let id = UUID()
         let (outcomes, sink) = AsyncStream<EnrolmentOutcome>.makeStream(bufferingPolicy: .bufferingNewest(1))
-        enrolmentSlot = EnrolmentSlot(id: id, request: request, outcome: sink)
+        enrolmentSlot = EnrolmentSlot(id: id, request: request, outcome: sink, visitsBefore: statistics.visits)
         logger.notice("enrolment: waiting for the next approach", metadata: ["door": "\(settings.door)"])
         announce(.waiting)
         // Cancelled when this returns: only an enrolment still waiting is ended by it.
@@ -1085,11 +1091,13 @@ extension ClockedGatePipeline {
     }
 
     /// Enrols `visit` when an enrolment waits for it; false when none does (the visit is decided).
-    func enrolIfWaiting(_ visit: Visit) async -> Bool {
-        guard var slot = enrolmentSlot, !slot.taken, let enrolment else { return false }
+    /// Only a visit made after the request: one queued before it (behind a slow cloud) belongs to someone
+    /// who walked up before the installer asked, and is decided as it would have been.
+    private func enrolIfWaiting(_ pending: PendingVisit) async -> Bool {
+        guard var slot = enrolmentSlot, !slot.taken, pending.ordinal > slot.visitsBefore, let enrolment else { return false }
         slot.taken = true
         enrolmentSlot = slot
-        let outcome = await enrolment.enrol(visit, as: slot.request, policy: policy, cloudTimeout: settings.enrolmentCloudTimeout)
+        let outcome = await enrolment.enrol(pending.visit, as: slot.request, policy: policy, cloudTimeout: settings.enrolmentCloudTimeout)
         enrolmentSlot = nil
         slot.outcome.yield(outcome)
         slot.outcome.finish()
