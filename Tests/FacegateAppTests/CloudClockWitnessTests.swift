@@ -263,7 +263,7 @@ struct ClockWitnessPipelineTests {
         try await cache.remember(
             subjectId: "staff-3", grantedUnder: ["staff"], descriptor: try FaceDescriptor([Float](repeating: 0.05, count: 128)),
             at: Date().addingTimeInterval(365 * 86_400))
-        let stuck = UnforgettingCache(cache)
+        let stuck = FaultyDiskCache(cache, refusesDeletes: true)
         let online = try await visit(wallClock: WrongWallClock(ahead: 0), offline: stuck)
         #expect(online.decisions.map(\.outcome) == [.granted], "\(online.decisions.map { $0.reason })")
         #expect(try await cache.list().count == 2, "the face dated ahead kept, hers of today added")
@@ -278,6 +278,25 @@ struct ClockWitnessPipelineTests {
         #expect(forgetting.decisions.map(\.outcome) == [.grantedOffline], "\(forgetting.decisions.map { $0.reason })")
         #expect(try await cache.list().allSatisfy { $0.rememberedAt < Date().addingTimeInterval(60) })
         #expect(await forgetting.pipeline.healthFacts.offlineCacheProblem == nil)
+    }
+
+    /// The re-check is what catches a look-alike let in offline: an offline grant whose re-check cannot be
+    /// kept (the cache's disk full at that moment) takes that subject's faces out of the cache, so the
+    /// same face is not let in again, unchecked, for the rest of the outage.
+    @Test func anOfflineGrantThatCannotBeReCheckedDoesNotStandAgain() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let cache = try OfflineFaceCache(
+            configuration: .init(path: folder.file("cache.sqlite")), key: try OfflineCacheKey(bytes: [UInt8](repeating: 7, count: 32)))
+        try await cache.remember(
+            subjectId: "staff-3", grantedUnder: ["staff"], descriptor: try FaceDescriptor([Float](repeating: 0.05, count: 128)), at: Date())
+        let full = FaultyDiskCache(cache, refusesRechecks: true)
+        let first = try await visit(wallClock: WrongWallClock(ahead: 0), offline: full, cloudAnswers: false)
+        #expect(first.decisions.map(\.outcome) == [.grantedOffline], "\(first.decisions.map { $0.reason })")
+        #expect(try await cache.pendingRechecks().isEmpty)
+        #expect(try await cache.list().isEmpty, "her faces were taken out of the cache")
+        let second = try await visit(wallClock: WrongWallClock(ahead: 0), offline: full, cloudAnswers: false)
+        #expect(second.decisions.map(\.outcome) == [.deniedOffline], "\(second.decisions.map { $0.reason })")
     }
 
     /// Without the cloud's time the journal's newest decision is a witness of the clock. A journal that
@@ -389,10 +408,18 @@ final class FlakyJournal: GateJournal {
     }
 }
 
-/// The door's offline cache on a disk that takes no deletes: everything else as the real one.
-final class UnforgettingCache: OfflineFaceStore {
+/// The door's offline cache on a failing disk: it takes no deletes, or no re-checks; everything else as
+/// the real one.
+final class FaultyDiskCache: OfflineFaceStore {
     let cache: OfflineFaceCache
-    init(_ cache: OfflineFaceCache) { self.cache = cache }
+    let refusesDeletes: Bool
+    let refusesRechecks: Bool
+    init(_ cache: OfflineFaceCache, refusesDeletes: Bool = false, refusesRechecks: Bool = false) {
+        self.cache = cache
+        self.refusesDeletes = refusesDeletes
+        self.refusesRechecks = refusesRechecks
+    }
+    static let readOnly = OfflineCacheError(.storage, "attempt to write a readonly database")
 
     func remember(subjectId: String, tags: Set<String>, grantedUnder policy: DoorPolicy, descriptor: FaceDescriptor, at time: Date)
         async throws
@@ -401,18 +428,26 @@ final class UnforgettingCache: OfflineFaceStore {
         try await cache.match(descriptor, at: time, policy: policy)
     }
     func addPendingRecheck(decisionId: UUID, door: String, grantedSubject: String?, probe: [UInt8], at time: Date) async throws -> UUID {
-        try await cache.addPendingRecheck(decisionId: decisionId, door: door, grantedSubject: grantedSubject, probe: probe, at: time)
+        if refusesRechecks { throw OfflineCacheError(.storage, "database or disk is full") }
+        return try await cache.addPendingRecheck(decisionId: decisionId, door: door, grantedSubject: grantedSubject, probe: probe, at: time)
     }
     func pendingRechecks(limit: Int?, at time: Date) async throws -> [PendingRecheck] { try await cache.pendingRechecks(limit: limit, at: time) }
     func completeRecheck(_ id: UUID) async throws { try await cache.completeRecheck(id) }
     func noteRecheckAttempt(_ id: UUID) async throws { try await cache.noteRecheckAttempt(id) }
     func cachedSubjectsSince() async throws -> [String: Date] { try await cache.cachedSubjectsSince() }
     func newestRememberedAt() async throws -> Date? { try await cache.newestRememberedAt() }
-    func forget(subjects: Set<String>) async throws -> Int { throw OfflineCacheError(.storage, "attempt to write a readonly database") }
-    func forgetFaces(rememberedAfter time: Date) async throws -> Int {
-        throw OfflineCacheError(.storage, "attempt to write a readonly database")
+    func forget(subjects: Set<String>) async throws -> Int {
+        if refusesDeletes { throw Self.readOnly }
+        return try await cache.forget(subjects: subjects)
     }
-    func forgetExpired(at time: Date) async throws -> Int { throw OfflineCacheError(.storage, "attempt to write a readonly database") }
+    func forgetFaces(rememberedAfter time: Date) async throws -> Int {
+        if refusesDeletes { throw Self.readOnly }
+        return try await cache.forgetFaces(rememberedAfter: time)
+    }
+    func forgetExpired(at time: Date) async throws -> Int {
+        if refusesDeletes { throw Self.readOnly }
+        return try await cache.forgetExpired(at: time)
+    }
 }
 
 /// A wall clock that reads the true time plus an error the test sets.

@@ -338,12 +338,26 @@ struct DecisionFaultTests {
     /// The cloud says the offline grant let in the wrong face, but the cache cannot delete it (a disk that
     /// takes no deletes, the cache busy): the re-check is not done, so it is neither journaled nor dropped,
     /// and the next round purges the face.
+    @Test func aReCheckTheJournalCannotTakeIsKept() async throws {
+        try await DoorRig.with { rig in
+            let subject = try await rig.anOfflineGrantAwaitingItsReCheck()
+            try await rig.client.unregisterSubject(id: subject)
+            let full = try await rig.maintenance(journal: RecheckRefusingJournal()).recheckPending(policy: rig.configuration.doorPolicy)
+            #expect(full.journaled.isEmpty, "the journal took no answer")
+            #expect(try await rig.cache().pendingRechecks().count == 1, "its probe kept for the next round")
+            // The journal takes it again: the answer is journaled and only then is the probe dropped.
+            let next = try await rig.maintenance().recheckPending(policy: rig.configuration.doorPolicy)
+            #expect(next.journaled.map(\.outcome) == [.deniedUnknown], "unregistered since")
+            #expect(try await rig.cache().pendingRechecks().isEmpty)
+        }
+    }
+
     @Test func aContradictedGrantWhoseFaceCannotBePurgedIsReCheckedAgain() async throws {
         try await DoorRig.with { rig in
             let subject = try await rig.anOfflineGrantAwaitingItsReCheck()
             try await rig.client.unregisterSubject(id: subject)
 
-            let stuck = try await rig.maintenance(cache: UnforgettingCache(rig.cache())).recheckPending(policy: rig.configuration.doorPolicy)
+            let stuck = try await rig.maintenance(cache: FaultyDiskCache(rig.cache(), refusesDeletes: true)).recheckPending(policy: rig.configuration.doorPolicy)
             #expect(stuck.journaled.isEmpty, "not done while her face stays")
             #expect(try await rig.cache().pendingRechecks().count == 1, "kept for the next round")
             #expect(try await rig.journaledDecisions().filter(\.record.decision.offline).map(\.recheckStatus) == [.pending])
@@ -477,4 +491,14 @@ extension DoorRig {
         try await startCloud()
         return subject
     }
+}
+
+/// A journal whose backlog refuses re-checks (full, or closed), while what it took before is on disk.
+struct RecheckRefusingJournal: GateJournal {
+    func record(_ decision: DecisionRecord) -> Bool { true }
+    func record(_ event: DoorEventRecord) -> Bool { true }
+    func recordRecheck(_ recheck: RecheckRecord) -> Bool { false }
+    func recordRelay(_ relay: RelayRecord) -> Bool { true }
+    func newestDecisionTime() async -> Date? { nil }
+    func flush() async throws {}
 }

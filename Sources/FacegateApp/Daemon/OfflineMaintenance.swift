@@ -161,7 +161,11 @@ public struct OfflineMaintenance: Sendable {
             let record = RecheckRecord(
                 decisionId: recheck.decisionId, time: now(), outcome: decision.outcome, subjectId: decision.subjectId,
                 score: decision.bestScore, reason: decision.reason)
-            journal.recordRecheck(record)
+            guard journal.recordRecheck(record) else {
+                // Its backlog full (a slow disk) or closed: the answer is not on its way to disk, so the probe stays.
+                logger.warning("the journal cannot take a re-check now; re-checks wait for the next round")
+                break
+            }
             do {
                 // The probe is dropped only once the answer is on disk.
                 try await journal.flush()

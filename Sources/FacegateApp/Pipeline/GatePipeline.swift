@@ -950,12 +950,27 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
     /// An offline decision's probe waits in the cache for the cloud to re-check it.
     private func keepForRecheck(_ record: DecisionRecord, probe: ProbeFace?, at time: Date) async {
         guard record.decision.offline, let offline, let probe else { return }
+        let granted = record.decision.outcome.opensDoor ? record.decision.subjectId : nil
         do {
-            let granted = record.decision.outcome.opensDoor ? record.decision.subjectId : nil
             try await offline.addPendingRecheck(
                 decisionId: record.id, door: settings.door, grantedSubject: granted, probe: probe.jpeg, at: time)
         } catch {
-            logger.warning("offline decision cannot be kept for its re-check", metadata: ["error": "\(error)"])
+            guard let granted else {
+                logger.warning("offline decision cannot be kept for its re-check", metadata: ["error": "\(error)"])
+                return
+            }
+            // The re-check is what catches a look-alike let in offline: a grant that cannot have one does not
+            // stand again. Its subject's faces go (the cache withdraws them when the disk refuses that too),
+            // and the next online grant caches them again.
+            let forgotten: String
+            do {
+                forgotten = "\(try await offline.forget(subjects: [granted]))"
+            } catch {
+                forgotten = "withdrawn"
+            }
+            logger.error(
+                "offline grant cannot be kept for its re-check; that subject's faces are taken out of the offline cache",
+                metadata: ["error": "\(error)", "faces": "\(forgotten)"])
         }
     }
 
