@@ -266,6 +266,33 @@ struct ConfigurationTests {
         #expect(FacegateConfiguration().notes.isEmpty)
     }
 
+    /// A schedule's zone is an IANA name: the time zone library also takes abbreviations and offsets and reads
+    /// them its own way (BST as Bangladesh, UTC+6, not British Summer Time), which would open the door hours
+    /// away from the ones meant. They are refused by the key, without the value.
+    @Test func aScheduleZoneMustBeAZoneName() throws {
+        func schedule(_ zone: String) throws(ConfigError) -> FacegateConfiguration {
+            try FacegateConfiguration(
+                yaml: "door:\n  schedules:\n    - {name: a, time_zone: \"\(zone)\", windows: [{days: [mon], from: \"08:00\", to: \"18:00\"}]}\n")
+        }
+        for abbreviation in ["BST", "IST", "CST", "EST", "CET", "GMT+5", "Zulu"] {
+            do {
+                _ = try schedule(abbreviation)
+                Issue.record("\(abbreviation) was taken as a time zone")
+            } catch {
+                let problem = error.problems.first { $0.path == "door.schedules[0].time_zone" }
+                #expect(problem?.message.contains("not a time zone name") == true, "\(abbreviation): \(error)")
+                #expect(!error.description.contains(abbreviation), "the value is not repeated: \(error)")
+            }
+        }
+        for name in ["Europe/London", "Asia/Kolkata", "America/Argentina/Buenos_Aires", "Etc/GMT+5", "UTC", "GMT"] {
+            let zone = try #require(try schedule(name).doorPolicy.schedules.first?.timeZone, "\(name)")
+            #expect(zone == TimeZone(identifier: name), "\(name)")
+        }
+        // The British zone, in July: an hour ahead of UTC (BST read by the library is six).
+        let july = Date(timeIntervalSince1970: 1_783_000_000)
+        #expect(try schedule("Europe/London").doorPolicy.schedules.first?.timeZone.secondsFromGMT(for: july) == 3600)
+    }
+
     /// A kiosk on an address other machines reach is allowed (a screen elsewhere) but noted: the picture
     /// and the names go to whoever reaches it. On loopback, or off, nothing is noted.
     @Test func aKioskOnANetworkAddressIsNoted() throws {

@@ -447,8 +447,16 @@ extension FacegateConfiguration {
         }
         let zone: TimeZone?
         if let zoneName = s.string("time_zone") {
-            zone = TimeZone(identifier: zoneName)
-            if zone == nil {
+            // Only an Area/Location name (or UTC): the time zone library also takes abbreviations, and reads
+            // them its own way (BST as Bangladesh, IST as India, EST without daylight saving), which would
+            // open the door hours away from the ones meant.
+            let isZoneName = zoneName.contains("/") || zoneName == "UTC" || zoneName == "GMT"
+            zone = isZoneName ? TimeZone(identifier: zoneName) : nil
+            if !isZoneName {
+                s.problem(
+                    "is an abbreviation or offset, not a time zone name: give the IANA name (Area/Location, such as Europe/London), or UTC",
+                    key: "time_zone", at: s.value("time_zone"))
+            } else if zone == nil {
                 s.problem("is not a known time zone (an IANA name such as Europe/Madrid)", key: "time_zone", at: s.value("time_zone"))
             }
         } else {
