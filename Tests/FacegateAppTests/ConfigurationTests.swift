@@ -208,7 +208,9 @@ struct ConfigurationTests {
         }
         #expect(try FacegateConfiguration(yaml: "liveness: {threshold: 0.05}").notes.isEmpty)
         #expect(try FacegateConfiguration(yaml: "liveness: {uncertain: allow}").notes.map(\.path) == ["liveness.uncertain"])
-        #expect(try FacegateConfiguration(yaml: "liveness: {enabled: false, uncertain: allow}").notes.isEmpty)
+        // The stage off is said whatever else the section holds: a photo held up is searched.
+        let off = try FacegateConfiguration(yaml: "liveness: {enabled: false, uncertain: allow}").notes
+        #expect(off.map(\.path) == ["liveness.enabled"] && off.first?.message.contains("phone screen") == true)
     }
 
     @Test func notYAMLIsAClearError() {

@@ -212,6 +212,10 @@ extension FacegateConfiguration {
         if liveness.enabled, liveness.uncertain == .allow {
             pad.note("is allow: a face the liveness stage cannot judge goes to the cloud unjudged", key: "uncertain")
         }
+        if !liveness.enabled {
+            // Allowed (a door behind a guard, a camera the models do not suit), but never silent.
+            pad.note("is false: a photo or a phone screen showing an enrolled person's face is searched, and can open the door", key: "enabled")
+        }
         liveness.modelsDirectory = pad.string("models")
         pad.rejectUnknownKeys()
         if liveness.enabled, camera.pixelFormat == .grey, camera.source == .v4l2 {
