@@ -58,6 +58,8 @@ public final class GPIODDoorLines: DoorLines {
         public var exitButton: GPIOLineAddress?
         /// Presses of the exit button closer together than this count once.
         public var exitDebounce: Duration
+        /// The exit button must still read pressed this long after its edge (see ``ExitPressFilter``).
+        public var exitHold: Duration
         /// A contact must rest this long after an edge before its new state counts (reed switches bounce).
         public var contactSettle: Duration
         /// Shown as the lines' consumer by `gpioinfo`.
@@ -66,9 +68,10 @@ public final class GPIODDoorLines: DoorLines {
         public init(
             relay: GPIOLineAddress?, failMode: DoorFailMode = .secure, contact: GPIOLineAddress? = nil,
             exitButton: GPIOLineAddress? = nil, exitDebounce: Duration = .milliseconds(300),
-            contactSettle: Duration = .milliseconds(30), consumer: String = "facegate"
+            contactSettle: Duration = .milliseconds(30), exitHold: Duration = .milliseconds(30), consumer: String = "facegate"
         ) {
             self.contactSettle = contactSettle
+            self.exitHold = exitHold
             self.relay = relay
             self.failMode = failMode
             self.contact = contact
@@ -164,9 +167,10 @@ public final class GPIODDoorLines: DoorLines {
         watchers.withLock { $0.append(finished) }
         continuation.onTermination = { _ in stop.set() }
         let contact = contact, exitButton = exitButton
-        let debounce = configuration.exitDebounce, settle = configuration.contactSettle
+        let settle = configuration.contactSettle
+        let pressFilter = ExitPressFilter(hold: configuration.exitHold, debounce: configuration.exitDebounce)
         let thread = InputThread {
-            var lastPress: ContinuousClock.Instant?
+            var presses = pressFilter
             // Contacts bounce: after an edge, wait until the line has been quiet for
             // `settle`, then report the level it settled at (if it changed).
             // The level it starts from comes first, once settled like any change: whatever the controller
@@ -176,8 +180,8 @@ public final class GPIODDoorLines: DoorLines {
             do {
                 while !stop.isSet {
                     var timeout: Int32 = 200
-                    if let settlingSince {
-                        let left = settle - (ContinuousClock.now - settlingSince)
+                    let waits = [settlingSince.map { settle - (ContinuousClock.now - $0) }, presses.wait(at: .now)].compactMap { $0 }
+                    if let left = waits.min() {
                         // Rounded up: a wait of 0 ms would spin until the settle time is out.
                         timeout = max(0, Int32((left / .milliseconds(1)).rounded(.up)))
                     }
@@ -185,11 +189,12 @@ public final class GPIODDoorLines: DoorLines {
                         if line === contact {
                             settlingSince = .now
                         } else if line === exitButton {
-                            let now = ContinuousClock.now
-                            if let lastPress, now - lastPress < debounce { continue }
-                            lastPress = now
-                            continuation.yield(.exitButtonPressed)
+                            presses.edge(at: .now)
                         }
+                    }
+                    let now = ContinuousClock.now
+                    if presses.isDue(at: now), let exitButton, presses.judge(pressed: try exitButton.value() == 1, at: now) {
+                        continuation.yield(.exitButtonPressed)
                     }
                     if let since = settlingSince, ContinuousClock.now - since >= settle, let contact {
                         settlingSince = nil
