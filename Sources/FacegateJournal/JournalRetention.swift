@@ -105,7 +105,10 @@ enum JournalRetentionRunner {
         }
 
         if let maxBytes = retention.maxBytes {
-            // Delete down to 90% of the limit so that retention does not run on every insert.
+            // Delete down to 90% of the limit so that retention does not run on every insert. Oldest written
+            // first (by id, the order of writing), not by the time recorded: after the clock was set back the
+            // newest rows carry the earliest times, and going by them would delete the latest grants and
+            // alarms first, on every pass.
             let target = maxBytes / 10 * 9
             var rounds = 0
             while try usedBytes(db) > target, rounds < 200 {
@@ -115,7 +118,7 @@ enum JournalRetentionRunner {
                 let crops = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM probe_crop") ?? 0
                 if crops > 0 {
                     try db.execute(
-                        sql: "DELETE FROM probe_crop WHERE decision_id IN (SELECT decision_id FROM probe_crop ORDER BY time, decision_id LIMIT ?)",
+                        sql: "DELETE FROM probe_crop WHERE decision_id IN (SELECT decision_id FROM probe_crop ORDER BY decision_id LIMIT ?)",
                         arguments: [max(1, Int((Double(crops) * excess).rounded(.up)))])
                     report.deletedProbeCrops += db.changesCount
                     continue
@@ -124,21 +127,18 @@ enum JournalRetentionRunner {
                 let events = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM door_event") ?? 0
                 if decisions == 0 && events == 0 { break }
                 try db.inTransaction {
+                    // The same share of each table, oldest written first.
                     if decisions > 0 {
                         let count = max(1, Int((Double(decisions) * excess).rounded(.up)))
-                        let cutoff = try Date.fetchOne(
-                            db, sql: "SELECT time FROM decision ORDER BY time, id LIMIT 1 OFFSET ?", arguments: [count - 1])
-                        try db.execute(
-                            sql: "DELETE FROM decision WHERE id IN (SELECT id FROM decision ORDER BY time, id LIMIT ?)", arguments: [count])
+                        try db.execute(sql: "DELETE FROM decision WHERE id IN (SELECT id FROM decision ORDER BY id LIMIT ?)", arguments: [count])
                         report.deletedDecisions += db.changesCount
-                        if let cutoff {
-                            try db.execute(sql: "DELETE FROM door_event WHERE time <= ?", arguments: [cutoff])
-                            report.deletedDoorEvents += db.changesCount
-                        }
-                    } else {
-                        let count = max(1, Int((Double(events) * excess).rounded(.up)))
-                        try db.execute(
-                            sql: "DELETE FROM door_event WHERE id IN (SELECT id FROM door_event ORDER BY time, id LIMIT ?)", arguments: [count])
+                    }
+                    if events > 0 {
+                        // Rounded down beside decisions (a few events weigh little; rounded up, each round would
+                        // take one, and a handful of alarms would go before the decisions written after them).
+                        let share = Double(events) * excess
+                        let count = decisions > 0 ? Int(share.rounded(.down)) : max(1, Int(share.rounded(.up)))
+                        try db.execute(sql: "DELETE FROM door_event WHERE id IN (SELECT id FROM door_event ORDER BY id LIMIT ?)", arguments: [count])
                         report.deletedDoorEvents += db.changesCount
                     }
                     return .commit

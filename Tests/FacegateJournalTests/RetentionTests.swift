@@ -78,9 +78,12 @@ struct RetentionTests {
             #expect(remaining.last?.record.decision.subjectId == "s3999")
             let first = try #require(remaining.first?.record.decision.subjectId.flatMap { Int($0.dropFirst()) })
             #expect(remaining.count == 4_000 - first)
-            // Door events older than the oldest kept decision went with them.
-            let events = try await journal.doorEvents()
-            #expect(events.allSatisfy { $0.time >= remaining[0].record.time })
+            // Door events went with them, oldest first: those left are the newest.
+            let events = try await journal.doorEvents().map(\.time).sorted()
+            let written = stride(from: 0, to: 4_000, by: 500).map { start.addingTimeInterval(Double($0)) }
+            #expect(!events.isEmpty && events.count < written.count)
+            func milliseconds(_ times: some Sequence<Date>) -> [Double] { times.map { ($0.timeIntervalSince1970 * 1000).rounded() } }
+            #expect(milliseconds(events) == milliseconds(written.suffix(events.count)))
         }
         let fileSize = try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int ?? .max
         #expect(fileSize <= limit)
@@ -163,6 +166,39 @@ struct RetentionClockTests {
             let remaining = try await journal.decisions()
             #expect(!remaining.isEmpty && remaining.count < 2_000)
             #expect(remaining.last?.record.decision.subjectId == "s1999", "the oldest went first")
+        }
+    }
+
+    /// The clock set back (a real-time clock reset, no cloud time) dates the newest rows earliest: the size
+    /// limit deletes the oldest written, so the latest grants and alarms are kept.
+    @Test("the size limit deletes the oldest written rows, whatever times they carry")
+    func sizeLimitGoesByTheOrderOfWriting() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let limit = 256 * 1024
+        let now = Date()
+        let longReason = String(repeating: "a reason long enough to fill pages quickly. ", count: 8)
+        let configuration = SQLiteJournal.Configuration(
+            path: folder.file("journal.sqlite"), retention: JournalRetention(maxAge: nil, maxBytes: limit))
+        try await withRunningJournal(configuration) { journal in
+            for i in 0..<2_000 {
+                let decision = Decision(outcome: .deniedUnknown, reason: longReason, subjectId: "s\(i)")
+                journal.record(DecisionRecord(time: now.addingTimeInterval(Double(i)), door: "front", decision: decision, backend: "nec"))
+            }
+            // Then the clock is set a year back: the next grants and an alarm are dated before everything else.
+            let setBack = now.addingTimeInterval(-365 * 86_400)
+            for i in 0..<100 {
+                let decision = Decision(outcome: .granted, reason: longReason, subjectId: "late\(i)")
+                journal.record(DecisionRecord(time: setBack.addingTimeInterval(Double(i)), door: "front", decision: decision, backend: "nec"))
+            }
+            journal.record(DoorEventRecord(time: setBack.addingTimeInterval(200), door: "front", kind: .forced))
+            try await journal.flush()
+            let report = try await journal.applyRetention(now: setBack.addingTimeInterval(300), clockIsTrusted: false)
+            #expect(report.bytesBefore > limit && report.bytesAfter <= limit)
+            let kept = Set(try await journal.decisions().compactMap(\.record.decision.subjectId))
+            #expect((0..<100).allSatisfy { kept.contains("late\($0)") }, "the grants written last are kept")
+            #expect(!kept.contains("s0"), "the first written went")
+            #expect(try await journal.doorEvents().map(\.kind) == [.forced])
         }
     }
 
