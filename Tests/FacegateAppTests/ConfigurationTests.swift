@@ -295,6 +295,15 @@ struct ConfigurationTests {
         #expect(try schedule("Europe/London").doorPolicy.schedules.first?.timeZone.secondsFromGMT(for: july) == 3600)
     }
 
+    /// A long decision deadline (a slow uplink) is allowed but noted: a grant opens the door up to the deadline
+    /// and 5 s after the visit was ready, for whoever stands there by then.
+    @Test func aLongDecisionDeadlineIsNoted() throws {
+        let long = try FacegateConfiguration(yaml: "backend: {request_timeout_seconds: 30, decision_deadline_seconds: 30}").notes
+        #expect(long.map(\.path) == ["backend.decision_deadline_seconds"])
+        #expect(long.first?.message.contains("up to 35 s after the person was seen") == true, "\(long)")
+        #expect(try FacegateConfiguration(yaml: "backend: {decision_deadline_seconds: 10}").notes.isEmpty)
+    }
+
     /// A kiosk on an address other machines reach is allowed (a screen elsewhere) but noted: the picture
     /// and the names go to whoever reaches it. On loopback, or off, nothing is noted.
     @Test func aKioskOnANetworkAddressIsNoted() throws {

@@ -103,6 +103,10 @@ extension FacegateConfiguration {
     /// Mappings keyed by the installer's own data (subject ids): their keys are values, never listed.
     static let freeFormMappings: Set<String> = ["kiosk.names"]
 
+    /// The longest decision deadline taken without a note: past it, a grant can come after its person
+    /// has given up at the door.
+    static let promptDecision: Duration = .seconds(10)
+
     static func keyPaths(of node: Node?, under prefix: String = "") -> [String] {
         guard !freeFormMappings.contains(prefix), let mapping = node?.mapping else { return [] }
         var paths: [String] = []
@@ -230,6 +234,13 @@ extension FacegateConfiguration {
         backend.decisionDeadline = b.seconds("decision_deadline_seconds", default: backend.decisionDeadline, in: 0.1...300)
         if backend.decisionDeadline < backend.requestTimeout {
             b.problem("must be at least request_timeout_seconds", key: "decision_deadline_seconds")
+        } else if backend.decisionDeadline > Self.promptDecision {
+            // Allowed (a slow uplink), but said: a grant opens the door up to the deadline and 5 s after the
+            // visit was ready, for whoever stands there by then.
+            let seconds = Int((backend.decisionDeadline + .seconds(5)).timeInterval.rounded())
+            b.note(
+                "is over \(Int(Self.promptDecision.timeInterval)) s: a grant may open the door up to \(seconds) s after the person was seen, for whoever stands there then",
+                key: "decision_deadline_seconds")
         }
         for backendType in CloudBackends.all {
             let section = b.scoped(backendType.kind.rawValue)
