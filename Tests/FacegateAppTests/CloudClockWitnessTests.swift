@@ -237,6 +237,16 @@ struct ClockWitnessPipelineTests {
         return (journal.decisions.map(\.decision), pipeline)
     }
 
+    /// An offline cache holding her face (the scripted analyser's descriptor), granted under `staff`.
+    static func cacheHoldingHerFace(in folder: TemporaryFolder, rememberedAt: Date = Date()) async throws -> OfflineFaceCache {
+        let cache = try OfflineFaceCache(
+            configuration: .init(path: folder.file("cache.sqlite")), key: try OfflineCacheKey(bytes: [UInt8](repeating: 7, count: 32)))
+        try await cache.remember(
+            subjectId: "staff-3", grantedUnder: ["staff"], descriptor: try FaceDescriptor([Float](repeating: 0.05, count: 128)),
+            at: rememberedAt)
+        return cache
+    }
+
     /// The decision is dated, and its schedule read, when it starts: a clock put right while the cloud
     /// searched does not make that date right. `/health` reads the clock afresh, before and after.
     @Test func aClockPutRightDuringTheSearchDoesNotPassTheDecisionMadeOnIt() async throws {
@@ -257,12 +267,8 @@ struct ClockWitnessPipelineTests {
     @Test func facesDatedAheadThatCannotBeForgottenGrantNothingOffline() async throws {
         let folder = try TemporaryFolder()
         defer { folder.remove() }
-        let cache = try OfflineFaceCache(
-            configuration: .init(path: folder.file("cache.sqlite")), key: try OfflineCacheKey(bytes: [UInt8](repeating: 7, count: 32)))
-        // Her face (the scripted analyser's descriptor), cached while the clock ran a year ahead.
-        try await cache.remember(
-            subjectId: "staff-3", grantedUnder: ["staff"], descriptor: try FaceDescriptor([Float](repeating: 0.05, count: 128)),
-            at: Date().addingTimeInterval(365 * 86_400))
+        // Her face, cached while the clock ran a year ahead.
+        let cache = try await Self.cacheHoldingHerFace(in: folder, rememberedAt: Date().addingTimeInterval(365 * 86_400))
         let stuck = FaultyDiskCache(cache, refusesDeletes: true)
         let online = try await visit(wallClock: WrongWallClock(ahead: 0), offline: stuck)
         #expect(online.decisions.map(\.outcome) == [.granted], "\(online.decisions.map { $0.reason })")
@@ -286,10 +292,7 @@ struct ClockWitnessPipelineTests {
     @Test func anOfflineGrantThatCannotBeReCheckedDoesNotStandAgain() async throws {
         let folder = try TemporaryFolder()
         defer { folder.remove() }
-        let cache = try OfflineFaceCache(
-            configuration: .init(path: folder.file("cache.sqlite")), key: try OfflineCacheKey(bytes: [UInt8](repeating: 7, count: 32)))
-        try await cache.remember(
-            subjectId: "staff-3", grantedUnder: ["staff"], descriptor: try FaceDescriptor([Float](repeating: 0.05, count: 128)), at: Date())
+        let cache = try await Self.cacheHoldingHerFace(in: folder)
         let full = FaultyDiskCache(cache, refusesRechecks: true)
         let first = try await visit(wallClock: WrongWallClock(ahead: 0), offline: full, cloudAnswers: false)
         #expect(first.decisions.map(\.outcome) == [.grantedOffline], "\(first.decisions.map { $0.reason })")
@@ -307,10 +310,7 @@ struct ClockWitnessPipelineTests {
     @Test func aJournalThatCouldNotBeReadIsReadAgainAtTheNextDecision() async throws {
         let folder = try TemporaryFolder()
         defer { folder.remove() }
-        let cache = try OfflineFaceCache(
-            configuration: .init(path: folder.file("cache.sqlite")), key: try OfflineCacheKey(bytes: [UInt8](repeating: 7, count: 32)))
-        try await cache.remember(
-            subjectId: "staff-3", grantedUnder: ["staff"], descriptor: try FaceDescriptor([Float](repeating: 0.05, count: 128)), at: Date())
+        let cache = try await Self.cacheHoldingHerFace(in: folder)
         let lines = SimulatedDoorLines(logger: Self.quiet)
         let door = try DoorController(lines: lines, timing: DoorTiming(unlockDuration: .milliseconds(50)), logger: Self.quiet)
         let doorTask = Task { try await door.run() }

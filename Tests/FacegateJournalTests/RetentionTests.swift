@@ -145,20 +145,25 @@ struct RetentionClockTests {
         }
     }
 
+    /// `count` decisions with long reasons (pages fill quickly), one a second from `start`, subjects `NAME0`, `NAME1`...
+    static func record(_ count: Int, named name: String, outcome: Decision.Outcome = .deniedUnknown, into journal: SQLiteJournal, from start: Date) {
+        let longReason = String(repeating: "a reason long enough to fill pages quickly. ", count: 8)
+        for i in 0..<count {
+            let decision = Decision(outcome: outcome, reason: longReason, subjectId: "\(name)\(i)")
+            journal.record(DecisionRecord(time: start.addingTimeInterval(Double(i)), door: "front", decision: decision, backend: "nec"))
+        }
+    }
+
     @Test("without evidence for the clock, the size limit still deletes the oldest rows")
     func sizeLimitWithoutEvidenceForTheClock() async throws {
         let folder = try TemporaryFolder()
         defer { folder.remove() }
         let limit = 256 * 1024
         let now = Date()
-        let longReason = String(repeating: "a reason long enough to fill pages quickly. ", count: 8)
         let configuration = SQLiteJournal.Configuration(
             path: folder.file("journal.sqlite"), retention: JournalRetention(maxAge: .seconds(30 * 86_400), maxBytes: limit))
         try await withRunningJournal(configuration) { journal in
-            for i in 0..<2_000 {
-                let decision = Decision(outcome: .deniedUnknown, reason: longReason, subjectId: "s\(i)")
-                journal.record(DecisionRecord(time: now.addingTimeInterval(Double(i - 400 * 86_400)), door: "front", decision: decision, backend: "nec"))
-            }
+            Self.record(2_000, named: "s", into: journal, from: now.addingTimeInterval(-400 * 86_400))
             try await journal.flush()
             let report = try await journal.applyRetention(now: now, clockIsTrusted: false)
             #expect(report.ageRetentionWaitsForTheClock && report.ageRetentionHeldBack)
@@ -177,20 +182,13 @@ struct RetentionClockTests {
         defer { folder.remove() }
         let limit = 256 * 1024
         let now = Date()
-        let longReason = String(repeating: "a reason long enough to fill pages quickly. ", count: 8)
         let configuration = SQLiteJournal.Configuration(
             path: folder.file("journal.sqlite"), retention: JournalRetention(maxAge: nil, maxBytes: limit))
         try await withRunningJournal(configuration) { journal in
-            for i in 0..<2_000 {
-                let decision = Decision(outcome: .deniedUnknown, reason: longReason, subjectId: "s\(i)")
-                journal.record(DecisionRecord(time: now.addingTimeInterval(Double(i)), door: "front", decision: decision, backend: "nec"))
-            }
+            Self.record(2_000, named: "s", into: journal, from: now)
             // Then the clock is set a year back: the next grants and an alarm are dated before everything else.
             let setBack = now.addingTimeInterval(-365 * 86_400)
-            for i in 0..<100 {
-                let decision = Decision(outcome: .granted, reason: longReason, subjectId: "late\(i)")
-                journal.record(DecisionRecord(time: setBack.addingTimeInterval(Double(i)), door: "front", decision: decision, backend: "nec"))
-            }
+            Self.record(100, named: "late", outcome: .granted, into: journal, from: setBack)
             journal.record(DoorEventRecord(time: setBack.addingTimeInterval(200), door: "front", kind: .forced))
             try await journal.flush()
             let report = try await journal.applyRetention(now: setBack.addingTimeInterval(300), clockIsTrusted: false)
