@@ -25,11 +25,20 @@ expect_eq "$(cat $SIM_DIR/sim_gpio0/value)" 0 "relay after watch ended"
 facegate door watch --chip "$SIM_CHIP" --contact contact --exit-button exit --relay relay >/tmp/watch-spike.log 2>&1 &
 watch=$!
 sleep 2
+# Timed with the shell's own read of /proc/uptime (centiseconds, no process started): under an emulated CPU
+# the two writes could be slow enough to make a real press, and then the check says so instead of judging.
+read t0 rest </proc/uptime
 echo pull-up >$SIM_DIR/sim_gpio2/pull; echo pull-down >$SIM_DIR/sim_gpio2/pull
+read t1 rest </proc/uptime
 sleep 1
 kill $watch; wait $watch 2>/dev/null
-grep -q requestToExit /tmp/watch-spike.log && fail "a spike on the exit button unlocked the door: $(cat /tmp/watch-spike.log)"
-echo "a spike on the exit button: no unlock"
+spike_cs=$(( ${t1%.*}${t1#*.} - ${t0%.*}${t0#*.} ))
+if [ "$spike_cs" -le 1 ]; then
+    grep -q requestToExit /tmp/watch-spike.log && fail "a ${spike_cs}0 ms spike on the exit button unlocked the door: $(cat /tmp/watch-spike.log)"
+    echo "a spike (under ${spike_cs}0 ms + 10) on the exit button: no unlock"
+else
+    echo "the spike took ${spike_cs}0 ms here, as long as a press: not judged"
+fi
 
 # An exit button wired active-low to a line with no pull-up of its own: requested with `bias: pull-up`
 # (`--bias pull-up` here), the chip pulls it up, so it rests released; without it the line would float,
