@@ -79,6 +79,83 @@ import Testing
         #expect(changed.errors.contains("of the last start") && !changed.errors.contains("of the configuration"), "\(changed.errors)")
     }
 
+    /// `door pulse`, `bench` and `watch` never guess how the relay is wired: a line given without its fail
+    /// mode, and not the file's, or a fail mode the file contradicts for that line, is refused (64) before
+    /// any GPIO chip is opened (the chips named here do not exist: a GPIO error would say the command went
+    /// on). Messages name keys and flags, never the file's values. (The levels driven: HIL `03-relay-pulse`.)
+    @Test func doorCommandsRefuseARelayWiredByGuess() throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let file = folder.file("facegate.yaml")
+        // A maglock door (fail-safe, on an active-low driver); the markers must not come back.
+        try """
+        backend: {nec: {api_key: secret-marker-61}}
+        door:
+          name: door-marker-62
+          relay: {chip: gpiochip-marker-63, line: relay, active_low: true}
+          fail_safe: true
+
+        """.write(toFile: file, atomically: true, encoding: .utf8)
+        let missingFile = folder.file("none.yaml")
+        func said(_ run: Run) -> String { run.output + run.errors }
+        func saysNoValues(_ run: Run, _ arguments: [String]) {
+            #expect(!said(run).contains("secret-marker") && !said(run).contains("door-marker"), "\(arguments): \(said(run))")
+        }
+        let other = "gpiochip-nonexistent-64"
+        let unsaid: [[String]] = [
+            ["door", "pulse", "--config", file, "--chip", other, "--line", "relay", "--ms", "10"],
+            ["door", "pulse", "--config", missingFile, "--chip", other, "--line", "relay"],
+            ["door", "bench", "--config", file, "--chip", other, "--line", "relay", "--sim-value", "/dev/null"],
+            ["door", "watch", "--config", file, "--chip", other, "--contact", "contact", "--relay", "relay"],
+        ]
+        for arguments in unsaid {
+            let refused = try run(arguments)
+            #expect(refused.status == 64, "\(arguments): \(said(refused))")
+            #expect(refused.errors.contains("say how the relay is wired") && refused.errors.contains("fail-secure"), "\(arguments): \(refused.errors)")
+            #expect(!said(refused).contains("GPIO"), "\(arguments): \(said(refused))")
+            saysNoValues(refused, arguments)
+        }
+        let contradicting: [[String]] = [
+            ["door", "pulse", "--config", file, "--chip", "gpiochip-marker-63", "--line", "relay", "--fail-secure"],
+            ["door", "pulse", "--config", file, "--chip", "/dev/gpiochip-marker-63", "--line", "relay", "--active-low", "--fail-secure"],
+            ["door", "watch", "--config", file, "--chip", "gpiochip-marker-63", "--contact", "contact", "--relay", "relay", "--relay-fail-secure"],
+        ]
+        for arguments in contradicting {
+            let refused = try run(arguments)
+            #expect(refused.status == 64, "\(arguments): \(said(refused))")
+            #expect(refused.errors.contains("contradicts door.fail_safe"), "\(arguments): \(refused.errors)")
+            #expect(!said(refused).contains("GPIO"), "\(arguments): \(said(refused))")
+            saysNoValues(refused, arguments)
+        }
+
+        // The file's own line without its fail mode: wired as the file says, said in one line, and then
+        // driven (here the chip is missing: the GPIO error, exit 1).
+        let sameLine = try run(["door", "pulse", "--config", file, "--chip", "gpiochip-marker-63", "--line", "relay", "--ms", "10"])
+        #expect(sameLine.status == 1, "\(said(sameLine))")
+        #expect(sameLine.output.contains("door.fail_safe"), "\(sameLine.output)")
+        #expect(sameLine.errors.contains("relay: no such GPIO chip"), "\(sameLine.errors)")
+        // No line: the file's relay, said by its key.
+        let fromFile = try run(["door", "pulse", "--config", file, "--ms", "10"])
+        #expect(fromFile.status == 1, "\(said(fromFile))")
+        #expect(fromFile.output.contains("door.relay in \(file)"), "\(fromFile.output)")
+        #expect(fromFile.errors.contains("relay: no such GPIO chip"), "\(fromFile.errors)")
+        #expect(!said(fromFile).contains("marker"), "\(said(fromFile))")
+
+        // No line and no file, or a file naming no relay (or contact, for watch): a configuration error.
+        try "door: {threshold: twelve}\n".write(toFile: folder.file("simulated.yaml"), atomically: true, encoding: .utf8)
+        let unconfigured: [([String], String)] = [
+            (["door", "pulse", "--config", missingFile], "none.yaml"), (["door", "watch", "--config", missingFile], "none.yaml"),
+            (["door", "pulse", "--config", folder.file("simulated.yaml")], "door.relay"),
+            (["door", "bench", "--config", folder.file("simulated.yaml"), "--sim-value", "/dev/null"], "door.relay"),
+            (["door", "watch", "--config", folder.file("simulated.yaml")], "door.contact"),
+        ]
+        for (arguments, named) in unconfigured {
+            let refused = try run(arguments)
+            #expect(refused.status == 78, "\(arguments): \(said(refused))")
+            #expect(refused.errors.contains(named) && !said(refused).contains("GPIO"), "\(arguments): \(said(refused))")
+        }
+    }
+
     /// `config check` passes a schedule without its time zone (exit 0) and notes the zone it takes.
     @Test func configCheckNotesAScheduleWithoutItsTimeZone() throws {
         let folder = try TemporaryFolder()

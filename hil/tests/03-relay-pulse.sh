@@ -2,7 +2,7 @@
 gpio_sim_chip door relay contact exit
 value=$SIM_DIR/sim_gpio0/value
 expect_eq "$(cat $value)" 0 "active-high relay at rest"
-facegate door pulse --chip "$SIM_CHIP" --line relay --ms 1500 &
+facegate door pulse --chip "$SIM_CHIP" --line relay --fail-secure --ms 1500 &
 pulse=$!
 wait_for_value $value 100 1 || fail "relay never went high"
 start=$(uptime_cs)
@@ -15,7 +15,7 @@ echo "active-high pulse held ${held}0 ms"
 # Active-low: the board's pull-up is the resting (locked) level; unlocking drives low.
 echo pull-up >$SIM_DIR/sim_gpio0/pull
 expect_eq "$(cat $value)" 1 "active-low relay at rest"
-facegate door pulse --chip "$SIM_CHIP" --line 0 --active-low --ms 1000 &
+facegate door pulse --chip "$SIM_CHIP" --line 0 --active-low --fail-secure --ms 1000 &
 pulse=$!
 wait_for_value $value 100 0 || fail "active-low relay never went low"
 start=$(uptime_cs)

@@ -1,6 +1,6 @@
 # Door contact edges from the sim line's pull, exit button, and the relay it drives, as JSON lines.
 gpio_sim_chip door relay contact exit
-facegate door watch --chip "$SIM_CHIP" --contact contact --exit-button exit --relay relay \
+facegate door watch --chip "$SIM_CHIP" --contact contact --exit-button exit --relay relay --relay-fail-secure \
     --unlock-seconds 20 --held-open-seconds 30 >/tmp/watch.log 2>&1 &
 watch=$!
 sleep 2

@@ -1,7 +1,7 @@
 # The relay falls back to its locked level when the controller is killed with SIGKILL.
 gpio_sim_chip door relay contact exit
 value=$SIM_DIR/sim_gpio0/value
-facegate door pulse --chip "$SIM_CHIP" --line relay --ms 600000 &
+facegate door pulse --chip "$SIM_CHIP" --line relay --fail-secure --ms 600000 &
 pulse=$!
 wait_for_value $value 100 1 || fail "relay never unlocked"
 kill -9 $pulse; wait $pulse 2>/dev/null

@@ -41,7 +41,7 @@ rest "  relay: {chip: $SIM_CHIP, line: relay}
 expect_eq "$code" 0 "a file refused elsewhere: exit status ($(cat $work/rest.log))"
 expect_eq "$driven" "0 0 " "a file refused elsewhere: the levels driven"
 # The relay held by a running facegate: refused, never driven (ExecStopPost runs once the daemon is gone).
-facegate door pulse --chip "$SIM_CHIP" --line relay --ms 600000 >/dev/null 2>&1 &
+facegate door pulse --chip "$SIM_CHIP" --line relay --fail-secure --ms 600000 >/dev/null 2>&1 &
 pulse=$!
 wait_for_value $SIM_DIR/sim_gpio0/value 100 1 || fail "the pulse never unlocked"
 rest "  relay: {chip: $SIM_CHIP, line: relay}"
@@ -53,7 +53,7 @@ echo "held elsewhere: refused ($(cut -c1-120 $work/rest.log))"
 
 # `facegate door pulse` stopped mid-pulse (SIGTERM here; Ctrl-C is SIGINT): it locks the door again before
 # it exits (status 143, 128 + SIGTERM), rather than leaving the relay to the chip.
-facegate door pulse --chip "$SIM_CHIP" --line relay --ms 600000 >$work/pulse.log 2>&1 &
+facegate door pulse --chip "$SIM_CHIP" --line relay --fail-secure --ms 600000 >$work/pulse.log 2>&1 &
 pulse=$!
 wait_for_value $SIM_DIR/sim_gpio0/value 100 1 || fail "the pulse never unlocked"
 echo facegate-relay-rest-stopped-pulse >$tracing/trace_marker

@@ -65,6 +65,20 @@ extension FacegateConfiguration {
         return relay
     }
 
+    /// The `door` section's lines and `fail_safe` alone, for the commands that drive them by hand
+    /// (`facegate door pulse`, `bench`, `watch`). As for ``relayToRest(path:)``, a problem elsewhere in
+    /// the file does not stop them: the door being commissioned is often one whose file is half written.
+    public static func doorWiring(path: String) throws(ConfigError) -> DoorWiring {
+        let root = try compose(try readText(path: path), file: path)
+        let door = ConfigReader(node: root?.mapping?["door"], path: "door")
+        // `fail_safe` belongs to the door, not to `door.relay`: the daemon reads it there too.
+        let wiring = DoorWiring(
+            relay: gpioLine(door.scoped("relay"), isInput: false), failSafe: door.bool("fail_safe", default: Door().failSafe),
+            contact: gpioLine(door.scoped("contact"), isInput: true), exitButton: gpioLine(door.scoped("exit_button"), isInput: true))
+        if !door.problems.isEmpty { throw ConfigError(file: path, problems: door.problems) }
+        return wiring
+    }
+
     private static func readText(path: String) throws(ConfigError) -> String {
         guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
             throw ConfigError(file: path, problems: [ConfigProblem(path: "", message: "cannot be read as UTF-8 text")])

@@ -18,21 +18,71 @@ struct DoorCommand: AsyncParsableCommand {
     )
 }
 
-/// How the relay is wired.
+/// The relay to drive and how it is wired: the configuration's, or given here.
 struct RelayOptions: ParsableArguments {
-    @Option(help: "GPIO chip: name (gpiochip0), path, label or number.")
-    var chip: String
+    @Option(help: "The door's configuration file: the relay and its wiring when --chip and --line are not given (only door is read).")
+    var config = "/etc/facegate/facegate.yaml"
+
+    @Option(help: "GPIO chip: name (gpiochip0), path, label or number (default: door.relay's).")
+    var chip: String?
 
     @Option(help: "Relay line: name or offset.")
-    var line: String
+    var line: String?
 
     @Flag(help: "The relay is energised when the line is low.")
     var activeLow = false
 
-    @Flag(help: "Fail-safe wiring: the relay holds the door locked and releases to open (default: fail-secure).")
+    @Flag(help: "Fail-safe wiring (a maglock): the relay is energised to keep the door locked.")
     var failSafe = false
 
-    func address() -> GPIOLineAddress { GPIOLineAddress(chip: chip, line: line, activeLow: activeLow) }
+    @Flag(help: "Fail-secure wiring (a strike): the relay is energised to unlock. With --chip and --line, one of the two is needed unless the configuration names that line.")
+    var failSecure = false
+
+    func validate() throws {
+        if failSafe, failSecure { throw ValidationError("--fail-safe and --fail-secure exclude each other") }
+        if (chip == nil) != (line == nil) { throw ValidationError("--chip and --line go together") }
+        if chip == nil, activeLow || failSafe || failSecure {
+            throw ValidationError("--active-low, --fail-safe and --fail-secure describe --chip and --line; without them the relay is door.relay of --config")
+        }
+    }
+
+    /// The relay's wiring, or a refusal said on standard error before any GPIO chip is opened.
+    /// - Parameter notesToStandardError: where the one line saying the file settled the wiring goes
+    ///   (standard error for the commands whose standard output is JSON).
+    func wiring(command: String, notesToStandardError: Bool = false) throws -> RelayWiring {
+        let flags = chip.map { chip in
+            RelayWiring.Flags(
+                chip: chip, line: line ?? "", activeLow: activeLow, failSafe: failSafe ? true : failSecure ? false : nil, names: .relay)
+        }
+        return try resolvedWiring(flags, config: config, command: command, notesToStandardError: notesToStandardError)
+    }
+}
+
+/// ``RelayWiring/resolve(_:configuration:)`` on the file at `config`, its refusal said with its exit status.
+func resolvedWiring(_ flags: RelayWiring.Flags?, config: String, command: String, notesToStandardError: Bool) throws -> RelayWiring {
+    let configuration = Result<FacegateConfiguration.DoorWiring, ConfigError>(catching: { () throws(ConfigError) in
+        try FacegateConfiguration.doorWiring(path: config)
+    })
+    switch RelayWiring.resolve(flags, configuration: configuration) {
+    case .success(let wiring):
+        if let note = wiring.note(configuration: config) {
+            if notesToStandardError {
+                FileHandle.standardError.write(Data("\(note)\n".utf8))
+            } else {
+                print(note)
+                fflush(nil)  // before the pulse, which a signal may end
+            }
+        }
+        return wiring
+    case .failure(let refusal):
+        FileHandle.standardError.write(Data("facegate door \(command): \(refusal.message(configuration: config))\n".utf8))
+        throw ExitCode(refusal.exitCode)
+    }
+}
+
+extension RelayWiring {
+    var address: GPIOLineAddress { line.address }
+    var failMode: DoorFailMode { failSafe ? .safe : .secure }
 }
 
 /// The unit's `ExecStopPost=`, after every stop of the daemon, a crash or `kill -9` included: the kernel
@@ -105,8 +155,8 @@ struct DoorPulse: AsyncParsableCommand {
 
     func run() async throws {
         guard ms > 0, ms <= 600_000 else { throw ValidationError("--ms must be 1...600000") }
-        let lines = try GPIODDoorLines(
-            configuration: .init(relay: relay.address(), failMode: relay.failSafe ? .safe : .secure))
+        let wiring = try relay.wiring(command: "pulse")
+        let lines = try GPIODDoorLines(configuration: .init(relay: wiring.address, failMode: wiring.failMode))
         let door = try DoorController(
             lines: lines, timing: DoorTiming(unlockDuration: .milliseconds(ms)), logger: Logger(label: "facegate.door"))
         let running = Task { try await door.run() }
@@ -141,11 +191,11 @@ struct DoorPulse: AsyncParsableCommand {
             throw ExitCode(1)
         }
         if let stoppedBy {
-            print("stopped after \(held) ms: \(relay.chip):\(relay.line) locked again")
+            print("stopped after \(held) ms: \(wiring.name) locked again")
             // The shell's convention for a command ended by a signal: 128 + its number.
             throw ExitCode(128 + (stoppedBy == .sigint ? SIGINT : SIGTERM))
         }
-        print("unlocked \(relay.chip):\(relay.line) for \(held) ms")
+        print("unlocked \(wiring.name) for \(held) ms")
     }
 }
 
@@ -153,11 +203,14 @@ struct DoorWatch: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "watch", abstract: "Watch the door contact (and exit button) and print events as JSON lines.")
 
-    @Option(help: "GPIO chip of the door's lines.")
-    var chip: String
+    @Option(help: "The door's configuration file: the lines and their wiring when --chip is not given (only door is read).")
+    var config = "/etc/facegate/facegate.yaml"
+
+    @Option(help: "GPIO chip of the door's lines (default: door.contact, door.exit_button and door.relay of --config).")
+    var chip: String?
 
     @Option(help: "Door contact line: name or offset.")
-    var contact: String
+    var contact: String?
 
     @Flag(help: "The contact reads low when the door is open.")
     var contactActiveLow = false
@@ -169,16 +222,19 @@ struct DoorWatch: AsyncParsableCommand {
     var exitActiveLow = false
 
     @Option(help: "Pull for the contact and exit button lines: as-is (the board's), pull-up, pull-down or disabled.")
-    var bias: FacegateConfiguration.GPIOLine.Bias = .asIs
+    var bias: FacegateConfiguration.GPIOLine.Bias?
 
-    @Option(help: "Relay line, to unlock on an exit request; without it the relay is not touched.")
+    @Option(help: "Relay line, to unlock on an exit request; with --chip and without this the relay is not touched.")
     var relay: String?
 
     @Flag(help: "The relay is energised when the line is low.")
     var relayActiveLow = false
 
-    @Flag(help: "Fail-safe relay wiring: energised to keep the door locked.")
+    @Flag(help: "Fail-safe relay wiring (a maglock): energised to keep the door locked.")
     var relayFailSafe = false
+
+    @Flag(help: "Fail-secure relay wiring (a strike): energised to unlock. With --relay, one of the two is needed unless the configuration names that line.")
+    var relayFailSecure = false
 
     @Option(help: "Seconds a grant or exit request keeps the door unlocked.")
     var unlockSeconds: Double = 5
@@ -186,17 +242,58 @@ struct DoorWatch: AsyncParsableCommand {
     @Option(help: "Seconds open before the held-open alarm.")
     var heldOpenSeconds: Double = 30
 
+    func validate() throws {
+        if relayFailSafe, relayFailSecure { throw ValidationError("--relay-fail-safe and --relay-fail-secure exclude each other") }
+        if chip != nil, contact == nil { throw ValidationError("--chip needs --contact") }
+        let lineFlags = contact != nil || exitButton != nil || relay != nil || contactActiveLow || exitActiveLow || bias != nil
+            || relayActiveLow || relayFailSafe || relayFailSecure
+        if chip == nil, lineFlags {
+            throw ValidationError("the lines' options need --chip; without it the lines are door.contact, door.exit_button and door.relay of --config")
+        }
+    }
+
+    /// The lines from the command line, or the file's `door` lines when it names none.
+    func doorLines() throws -> GPIODDoorLines.Configuration {
+        guard let chip, let contact else {
+            let door: FacegateConfiguration.DoorWiring
+            do {
+                door = try FacegateConfiguration.doorWiring(path: config)
+            } catch {
+                FileHandle.standardError.write(Data("facegate door watch: \(error.description)\n  (or give the lines with --chip and --contact)\n".utf8))
+                throw ExitCode(78)
+            }
+            guard let contact = door.contact else {
+                FileHandle.standardError.write(Data("facegate door watch: door.contact: \(config) names no door contact: give --chip and --contact\n".utf8))
+                throw ExitCode(78)
+            }
+            // The relay too, when the file names one, wired as the file says: without it the door is
+            // simulated, and the watch leaves the relay alone.
+            let wiring = door.relay.map { RelayWiring(line: $0, failSafe: door.failSafe, origin: .configuration) }
+            if let note = wiring?.note(configuration: config) { FileHandle.standardError.write(Data("\(note)\n".utf8)) }
+            return .init(
+                relay: wiring?.address, failMode: wiring?.failMode ?? .secure, contact: contact.address, exitButton: door.exitButton?.address)
+        }
+        // Without --relay the relay line is left alone (it may belong to the running daemon).
+        let wiring = try relay.map { line in
+            // Its standard output is JSON lines.
+            try resolvedWiring(
+                RelayWiring.Flags(
+                    chip: chip, line: line, activeLow: relayActiveLow, failSafe: relayFailSafe ? true : relayFailSecure ? false : nil,
+                    names: .watch),
+                config: config, command: "watch", notesToStandardError: true)
+        }
+        let inputBias = (bias ?? .asIs).address
+        return .init(
+            relay: wiring?.address, failMode: wiring?.failMode ?? .secure,
+            contact: GPIOLineAddress(chip: chip, line: contact, activeLow: contactActiveLow, bias: inputBias),
+            exitButton: exitButton.map { GPIOLineAddress(chip: chip, line: $0, activeLow: exitActiveLow, bias: inputBias) })
+    }
+
     func run() async throws {
         guard unlockSeconds > 0, heldOpenSeconds > 0 else {
             throw ValidationError("times must be positive")
         }
-        // Without --relay the relay line is left alone (it may belong to the running daemon).
-        let lines = try GPIODDoorLines(
-            configuration: .init(
-                relay: relay.map { GPIOLineAddress(chip: chip, line: $0, activeLow: relayActiveLow) },
-                failMode: relayFailSafe ? .safe : .secure,
-                contact: GPIOLineAddress(chip: chip, line: contact, activeLow: contactActiveLow, bias: bias.address),
-                exitButton: exitButton.map { GPIOLineAddress(chip: chip, line: $0, activeLow: exitActiveLow, bias: bias.address) }))
+        let lines = try GPIODDoorLines(configuration: try doorLines())
         // An opening is authorised while the relay is unlocked (and for the contact's settle time after).
         let timing = DoorTiming(
             unlockDuration: .milliseconds(Int64(unlockSeconds * 1000)), heldOpenAfter: .milliseconds(Int64(heldOpenSeconds * 1000)),
@@ -247,7 +344,9 @@ struct DoorBenchmark: AsyncParsableCommand {
 
     func run() async throws {
         guard count > 0 else { throw ValidationError("--count must be positive") }
-        let lines = try GPIODDoorLines(configuration: .init(relay: relay.address(), failMode: relay.failSafe ? .safe : .secure))
+        // Its standard output is one JSON line.
+        let wiring = try relay.wiring(command: "bench", notesToStandardError: true)
+        let lines = try GPIODDoorLines(configuration: .init(relay: wiring.address, failMode: wiring.failMode))
         var logger = Logger(label: "facegate.door")
         logger.logLevel = .warning
         let door = try DoorController(lines: lines, timing: DoorTiming(unlockDuration: .milliseconds(20)), logger: logger)
@@ -256,7 +355,7 @@ struct DoorBenchmark: AsyncParsableCommand {
         let events = await door.events()
         var iterator = events.makeAsyncIterator()
         // The physical level of "unlocked": energised unless fail-safe, inverted when active-low.
-        let unlockedLevel = (relay.failSafe != relay.activeLow) ? "0" : "1"
+        let unlockedLevel = (wiring.failSafe != wiring.line.activeLow) ? "0" : "1"
         var samples: [Double] = []
         for _ in 0..<count {
             let clock = ContinuousClock()
