@@ -22,9 +22,11 @@ expect_eq "$(cat $SIM_DIR/sim_gpio0/value)" 0 "relay after watch ended"
 
 # A spike on the exit button's line (a relocking strike's kickback on a long cable) is an edge but no press:
 # the button must still read pressed 30 ms after its edge. Up and down again from one shell, builtins only.
-facegate door watch --chip "$SIM_CHIP" --contact contact --exit-button exit --relay relay >/tmp/watch-spike.log 2>&1 &
+facegate door watch --chip "$SIM_CHIP" --contact contact --exit-button exit --relay relay --relay-fail-secure \
+    >/tmp/watch-spike.log 2>&1 &
 watch=$!
 sleep 2
+kill -0 $watch 2>/dev/null || fail "door watch did not start: $(cat /tmp/watch-spike.log)"
 # Timed with the shell's own read of /proc/uptime (centiseconds, no process started): under an emulated CPU
 # the two writes could be slow enough to make a real press, and then the check says so instead of judging.
 read t0 rest </proc/uptime
