@@ -10,7 +10,7 @@ import Testing
 /// With liveness on, `camera.format: auto` never captures grey: the texture models judge every grey face
 /// an attack (live ones included), so a camera that offers GREY first, or only GREY, would make a door
 /// that never opens while it looks configured. The file check refuses `format: grey`; this is its `auto`.
-@Suite struct ColourCameraTests {
+@Suite(.timeLimit(.minutes(2))) struct ColourCameraTests {
     @Test("format auto skips GREY when the frames must be in colour, and refuses a camera with nothing else")
     func automaticFormatNeedsColour() throws {
         #expect(try V4L2Camera.automaticFormat(offered: ["GREY", "RGB3"], needsColour: true) == .rgb24)

@@ -5,7 +5,7 @@ import Testing
 
 /// The wiring rule of `facegate door pulse`, `bench` and `watch`: the file's relay and wiring, or the
 /// command line's line with its fail mode said or agreeing with the file; never a guess.
-@Suite struct RelayWiringTests {
+@Suite(.timeLimit(.minutes(1))) struct RelayWiringTests {
     typealias GPIOLine = FacegateConfiguration.GPIOLine
     typealias Door = FacegateConfiguration.DoorWiring
 
