@@ -276,7 +276,7 @@ struct ConfigurationTests {
             try FacegateConfiguration(
                 yaml: "door:\n  schedules:\n    - {name: a, time_zone: \"\(zone)\", windows: [{days: [mon], from: \"08:00\", to: \"18:00\"}]}\n")
         }
-        for abbreviation in ["BST", "IST", "CST", "EST", "CET", "GMT+5", "Zulu"] {
+        for abbreviation in ["BST", "IST", "CST", "EST", "PST", "jst", "GMT+5", "UTC-3"] {
             do {
                 _ = try schedule(abbreviation)
                 Issue.record("\(abbreviation) was taken as a time zone")
@@ -286,7 +286,8 @@ struct ConfigurationTests {
                 #expect(!error.description.contains(abbreviation), "the value is not repeated: \(error)")
             }
         }
-        for name in ["Europe/London", "Asia/Kolkata", "America/Argentina/Buenos_Aires", "Etc/GMT+5", "UTC", "GMT"] {
+        // tzdata's names, the few without a slash among them.
+        for name in ["Europe/London", "Asia/Kolkata", "America/Argentina/Buenos_Aires", "Etc/GMT+5", "UTC", "GMT", "CET", "EST5EDT", "Japan", "Zulu"] {
             let zone = try #require(try schedule(name).doorPolicy.schedules.first?.timeZone, "\(name)")
             #expect(zone == TimeZone(identifier: name), "\(name)")
         }

@@ -97,6 +97,26 @@ struct NeoCheckRevocationSyncTests {
         }
     }
 
+    @Test("a budget that runs out within a sync keeps what the sync found so far")
+    func aBudgetSpentWithinASyncKeepsItsFindings() async throws {
+        try await NeoCheckIdentifyResultTests().withDoorEmulator { client, _ in
+            let other = try await client.createList(name: "back door")
+            let moved = try await client.createRecord(
+                NeoCheckNewFaceRecord(faceImage: try Photos.photo(Photos.strangerWalksUp), name: "Ann", surname1: "Moved", faceListId: other))
+            let budgeted = try NeoCheckClient(
+                configuration: client.configuration,
+                http: CloudHTTP(client: HTTPClient.shared, policy: CloudHTTPPolicy(requestTimeout: .seconds(20), maxAttempts: 1), logger: Logger(label: "sync-test")),
+                budget: try HourlyCallBudget(callsPerHour: 2))
+            let search = NeoCheckFaceSearch(client: budgeted, syncBudgetReserve: 0, syncSlice: 0)
+            // Read first (ids sort), deleted: revoked with the first call. Then her record takes the last call,
+            // and the name of the list it is in cannot be read.
+            let gone = "00000000-0000-0000-0000-000000000000"
+            let revoked = try await search.revokedSubjects(among: cachedNow([gone, moved]), policy: NeoCheckIdentifyResultTests.policy)
+            #expect(revoked == [gone])
+            #expect(await budgeted.budget?.remaining == 0)
+        }
+    }
+
     @Test("the reserve and the slice follow the hourly limit")
     func reserveAndSliceFollowTheLimit() throws {
         func search(callsPerHour: Int) throws -> NeoCheckFaceSearch {

@@ -28,19 +28,23 @@ watch=$!
 sleep 2
 kill -0 $watch 2>/dev/null || fail "door watch did not start: $(cat /tmp/watch-spike.log)"
 # Timed with the shell's own read of /proc/uptime (centiseconds, no process started): under an emulated CPU
-# the two writes could be slow enough to make a real press, and then the check says so instead of judging.
-read t0 rest </proc/uptime
-echo pull-up >$SIM_DIR/sim_gpio2/pull; echo pull-down >$SIM_DIR/sim_gpio2/pull
-read t1 rest </proc/uptime
+# the two writes could be slow enough to make a real press, so a spike is judged only when it was under
+# 20 ms, tried up to five times (a slow one is left to the watch's debounce, 300 ms, before the next).
+judged=0
+for try in 1 2 3 4 5; do
+    before=$(grep -c requestToExit /tmp/watch-spike.log)
+    read t0 rest </proc/uptime
+    echo pull-up >$SIM_DIR/sim_gpio2/pull; echo pull-down >$SIM_DIR/sim_gpio2/pull
+    read t1 rest </proc/uptime
+    spike_cs=$(( ${t1%.*}${t1#*.} - ${t0%.*}${t0#*.} ))
+    if [ "$spike_cs" -le 1 ]; then judged=1; break; fi
+    sleep 1
+done
 sleep 1
 kill $watch; wait $watch 2>/dev/null
-spike_cs=$(( ${t1%.*}${t1#*.} - ${t0%.*}${t0#*.} ))
-if [ "$spike_cs" -le 1 ]; then
-    grep -q requestToExit /tmp/watch-spike.log && fail "a ${spike_cs}0 ms spike on the exit button unlocked the door: $(cat /tmp/watch-spike.log)"
-    echo "a spike of at most $(( (spike_cs + 1) * 10 )) ms on the exit button: no unlock"
-else
-    echo "the spike took ${spike_cs}0 ms here, as long as a press: not judged"
-fi
+[ $judged = 1 ] || fail "five spikes on the exit button all took 20 ms or more here: the check could not be made"
+[ "$(grep -c requestToExit /tmp/watch-spike.log)" -gt "$before" ] && fail "a spike of at most $(( (spike_cs + 1) * 10 )) ms on the exit button unlocked the door: $(cat /tmp/watch-spike.log)"
+echo "a spike of at most $(( (spike_cs + 1) * 10 )) ms on the exit button (try $try): no unlock"
 
 # An exit button wired active-low to a line with no pull-up of its own: requested with `bias: pull-up`
 # (`--bias pull-up` here), the chip pulls it up, so it rests released; without it the line would float,

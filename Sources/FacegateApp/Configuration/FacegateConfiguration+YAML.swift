@@ -117,6 +117,13 @@ extension FacegateConfiguration {
     /// Mappings keyed by the installer's own data (subject ids): their keys are values, never listed.
     static let freeFormMappings: Set<String> = ["kiosk.names"]
 
+    /// Abbreviations the time zone library takes as zones (its legacy three-letter IDs, and tzdata's fixed
+    /// EST, MST and HST), each meaning one zone where people mean another or a zone with daylight saving.
+    static let ambiguousZoneAbbreviations: Set<String> = [
+        "ACT", "AET", "AGT", "ART", "AST", "BET", "BST", "CAT", "CNT", "CST", "CTT", "EAT", "ECT", "EST", "HST", "IET", "IST",
+        "JST", "MIT", "MST", "NET", "NST", "PLT", "PNT", "PRT", "PST", "SST", "VST",
+    ]
+
     /// The longest decision deadline taken without a note: past it, a grant can come after its person
     /// has given up at the door.
     static let promptDecision: Duration = .seconds(10)
@@ -251,7 +258,7 @@ extension FacegateConfiguration {
         } else if backend.decisionDeadline > Self.promptDecision {
             // Allowed (a slow uplink), but said: a grant opens the door up to the deadline and 5 s after the
             // visit was ready, for whoever stands there by then.
-            let seconds = Int((backend.decisionDeadline + .seconds(5)).timeInterval.rounded())
+            let seconds = Int(GatePipelineSettings.freshGrantLimit(decisionDeadline: backend.decisionDeadline).timeInterval.rounded())
             b.note(
                 "is over \(Int(Self.promptDecision.timeInterval)) s: a grant may open the door up to \(seconds) s after the person was seen, for whoever stands there then",
                 key: "decision_deadline_seconds")
@@ -476,12 +483,14 @@ extension FacegateConfiguration {
         }
         let zone: TimeZone?
         if let zoneName = s.string("time_zone") {
-            // Only an Area/Location name (or UTC): the time zone library also takes abbreviations, and reads
-            // them its own way (BST as Bangladesh, IST as India, EST without daylight saving), which would
-            // open the door hours away from the ones meant.
-            let isZoneName = zoneName.contains("/") || zoneName == "UTC" || zoneName == "GMT"
-            zone = isZoneName ? TimeZone(identifier: zoneName) : nil
-            if !isZoneName {
+            // The time zone library also takes abbreviations and offsets, and reads them its own way (BST as
+            // Bangladesh, IST as India, EST without daylight saving), which would open the door hours away
+            // from the ones meant: those are refused; tzdata's names (Area/Location, and the few without a
+            // slash such as UTC, CET or Japan) are taken.
+            let isAbbreviation = Self.ambiguousZoneAbbreviations.contains(zoneName.uppercased())
+                || (!zoneName.contains("/") && zoneName.contains(where: { $0 == "+" || $0 == "-" }))
+            zone = isAbbreviation ? nil : TimeZone(identifier: zoneName)
+            if isAbbreviation {
                 s.problem(
                     "is an abbreviation or offset, not a time zone name: give the IANA name (Area/Location, such as Europe/London), or UTC",
                     key: "time_zone", at: s.value("time_zone"))

@@ -79,7 +79,10 @@ public struct GatePipelineSettings: Sendable {
     /// The latest a visit may be decided, after it was ready, and still open the door: its own decision
     /// deadline and 5 s more (a visit or two decided before it). A grant later than this (a slow cloud
     /// and a queue, a failing disk) would open the door for whoever stands there by then.
-    public var freshGrantLimit: Duration { decisionDeadline + .seconds(5) }
+    public var freshGrantLimit: Duration { Self.freshGrantLimit(decisionDeadline: decisionDeadline) }
+
+    /// ``freshGrantLimit`` for a decision deadline.
+    public static func freshGrantLimit(decisionDeadline: Duration) -> Duration { decisionDeadline + .seconds(5) }
     /// How far the clock may read behind the newest decision (or a cached face) before offline
     /// grants are refused as decided on a wrong clock; small steps (NTP) stay within it.
     public var clockTolerance: TimeInterval = 300

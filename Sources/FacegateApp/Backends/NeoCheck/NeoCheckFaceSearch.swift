@@ -118,7 +118,9 @@ public struct NeoCheckFaceSearch: FaceSearch, CloudDirectory {
             if let budget = client.budget, await !budget.canAfford(syncBudgetReserve + 1) {
                 // Under the reserve only the sync's slice is read; the rest wait for the next sync (the cursor
                 // goes on from here): identifications come first.
-                guard fromSlice < syncSlice, await budget.canAfford(1) else { break }
+                // A record, and the name of the list it is in when the door names its list by name.
+                let calls = policy.faceList.map { UUID(uuidString: $0) == nil } == true ? 2 : 1
+                guard fromSlice < syncSlice, await budget.canAfford(calls) else { break }
                 fromSlice += 1
             }
             do {
@@ -127,8 +129,15 @@ public struct NeoCheckFaceSearch: FaceSearch, CloudDirectory {
                 if record.enabled != true || !inList { revoked.insert(subject) }
             } catch let error as NeoCheckError {
                 // Spelled out rather than `catch where`: that form with typed throws trips the compiler.
+                // The budget spent meanwhile (another client of the same user): what was found so far stands,
+                // and this one is read again next time.
+                if error.code == .callBudgetExhausted { break }
                 guard error.code == .notFound else { throw Self.classify(error) }
                 revoked.insert(subject)
+            } catch let unavailable as CloudUnavailable {
+                // The same, from the lookup of the record's list.
+                if unavailable.kind == .budgetExhausted { break }
+                throw unavailable
             }
             await syncCursor.checked(subject)
         }
