@@ -95,11 +95,13 @@ enum JournalRetentionRunner {
             try db.execute(sql: "DELETE FROM probe_crop WHERE time < ?", arguments: [now.addingTimeInterval(-cropAge.timeInterval)])
             report.deletedProbeCrops += db.changesCount
         }
+        // The newest written are kept (by id, as the size limit below goes): after the clock was set back the
+        // newest crops carry the earliest times.
         if let cropCount = retention.probeCropMaxCount {
             try db.execute(
                 sql: """
                     DELETE FROM probe_crop WHERE decision_id NOT IN
-                        (SELECT decision_id FROM probe_crop ORDER BY time DESC, decision_id DESC LIMIT ?)
+                        (SELECT decision_id FROM probe_crop ORDER BY decision_id DESC LIMIT ?)
                     """, arguments: [max(0, cropCount)])
             report.deletedProbeCrops += db.changesCount
         }

@@ -200,6 +200,28 @@ struct RetentionClockTests {
         }
     }
 
+    @Test("the crops kept by count are the newest written, whatever times they carry")
+    func cropCountGoesByTheOrderOfWriting() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let now = Date()
+        let configuration = SQLiteJournal.Configuration(
+            path: folder.file("journal.sqlite"), storeProbeCrops: true,
+            retention: JournalRetention(maxAge: nil, maxBytes: nil, probeCropMaxAge: nil, probeCropMaxCount: 3))
+        try await withRunningJournal(configuration) { journal in
+            for i in 0..<6 {
+                // The last two written after the clock was set a year back.
+                let time = i < 4 ? now.addingTimeInterval(Double(i)) : now.addingTimeInterval(-365 * 86_400 + Double(i))
+                journal.record(
+                    DecisionRecord(time: time, door: "front", decision: sampleDecision(subject: "s\(i)"), backend: "nec", probeCrop: [UInt8(i), 1, 2]))
+            }
+            try await journal.flush()
+            _ = try await journal.applyRetention(now: now, clockIsTrusted: false)
+            let withCrops = try await journal.decisions().filter(\.hasProbeCrop).compactMap(\.record.decision.subjectId)
+            #expect(Set(withCrops) == ["s3", "s4", "s5"])
+        }
+    }
+
     @Test("one pass deletes by age at most a tenth of the rows (or the per-pass minimum)")
     func onePassDeletesASlice() async throws {
         let folder = try TemporaryFolder()
