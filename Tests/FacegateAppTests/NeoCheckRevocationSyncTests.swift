@@ -15,6 +15,14 @@ struct NeoCheckRevocationSyncTests {
     /// Subjects as the cache hands them to a sync: each with when it was cached (here, just now).
     func cachedNow(_ subjects: Set<String>) -> [String: Date] { Dictionary(uniqueKeysWithValues: subjects.map { ($0, Date()) }) }
 
+    /// `client`'s service and account, through a client with an hourly budget of its own.
+    static func budgeted(_ client: NeoCheckClient, callsPerHour: Int) throws -> NeoCheckClient {
+        try NeoCheckClient(
+            configuration: client.configuration,
+            http: CloudHTTP(client: HTTPClient.shared, policy: CloudHTTPPolicy(requestTimeout: .seconds(20), maxAttempts: 1), logger: Logger(label: "sync-test")),
+            budget: try HourlyCallBudget(callsPerHour: callsPerHour))
+    }
+
     @Test("one sync reads every cached record: seventy gone from the cloud are all revoked at once")
     func everyCachedPersonInOneSync() async throws {
         try await NeoCheckIdentifyResultTests().withDoorEmulator { client, _ in
@@ -47,10 +55,7 @@ struct NeoCheckRevocationSyncTests {
     @Test("a sync stops short of the budget's reserve and the next one goes on from there")
     func budgetReserveAndCursor() async throws {
         try await NeoCheckIdentifyResultTests().withDoorEmulator { client, _ in
-            let budgeted = try NeoCheckClient(
-                configuration: client.configuration,
-                http: CloudHTTP(client: HTTPClient.shared, policy: CloudHTTPPolicy(requestTimeout: .seconds(20), maxAttempts: 1), logger: Logger(label: "sync-test")),
-                budget: try HourlyCallBudget(callsPerHour: 4))
+            let budgeted = try Self.budgeted(client, callsPerHour: 4)
             let search = NeoCheckFaceSearch(client: budgeted, syncBudgetReserve: 1)
             let gone = Set((0..<6).map { String(format: "00000000-0000-0000-0000-%012d", $0) })
             let first = try await search.revokedSubjects(among: cachedNow(gone), policy: NeoCheckIdentifyResultTests.policy)
@@ -66,10 +71,7 @@ struct NeoCheckRevocationSyncTests {
             let list = try await client.createList(name: "front door")
             let member = try await client.createRecord(
                 NeoCheckNewFaceRecord(faceImage: try Photos.photo(Photos.enrolledPhoto), name: "Leo", surname1: "Member", faceListId: list))
-            let budgeted = try NeoCheckClient(
-                configuration: client.configuration,
-                http: CloudHTTP(client: HTTPClient.shared, policy: CloudHTTPPolicy(requestTimeout: .seconds(20), maxAttempts: 1), logger: Logger(label: "sync-test")),
-                budget: try HourlyCallBudget(callsPerHour: 10))
+            let budgeted = try Self.budgeted(client, callsPerHour: 10)
             let search = NeoCheckFaceSearch(client: budgeted, syncBudgetReserve: 6, syncSlice: 2)
             // Strangers at the door (one identify call each) until the door is sent offline.
             let stranger = ProbeFace(jpeg: try Photos.photo(Photos.strangerWalksUp), quality: nil)
@@ -103,10 +105,7 @@ struct NeoCheckRevocationSyncTests {
             let other = try await client.createList(name: "back door")
             let moved = try await client.createRecord(
                 NeoCheckNewFaceRecord(faceImage: try Photos.photo(Photos.strangerWalksUp), name: "Ann", surname1: "Moved", faceListId: other))
-            let budgeted = try NeoCheckClient(
-                configuration: client.configuration,
-                http: CloudHTTP(client: HTTPClient.shared, policy: CloudHTTPPolicy(requestTimeout: .seconds(20), maxAttempts: 1), logger: Logger(label: "sync-test")),
-                budget: try HourlyCallBudget(callsPerHour: 2))
+            let budgeted = try Self.budgeted(client, callsPerHour: 2)
             let search = NeoCheckFaceSearch(client: budgeted, syncBudgetReserve: 0, syncSlice: 0)
             // Read first (ids sort), deleted: revoked with the first call. Then her record takes the last call,
             // and the name of the list it is in cannot be read.
