@@ -11,11 +11,30 @@ public struct PolicyState: Sendable, Hashable {
 
     public init() {}
 
-    /// Forgets grants older than `age`, so the state stays small.
-    public mutating func forget(olderThan age: Duration, at time: Date) {
-        let seconds = age.timeInterval
-        lastGranted = lastGranted.filter { time.timeIntervalSince($0.value) < seconds }
-        lastGrantedSteady = lastGrantedSteady.filter { lastGranted[$0.key] != nil }
+    /// Forgets grants `age` or longer ago, so the state holds only those a cooldown of `age` still counts.
+    /// A grant with a steady reading is aged on the steady clock (`steady`), like the cooldown itself; one
+    /// dated later than `time` (the clock stepped back) is kept, as the cooldown counts it.
+    public mutating func forget(olderThan age: Duration, at time: Date, steady: Duration?) {
+        for (person, granted) in lastGranted {
+            let stale: Bool
+            if let steady, let grantedSteady = lastGrantedSteady[person] {
+                stale = steady - grantedSteady >= age
+            } else {
+                stale = time.timeIntervalSince(granted) >= age.timeInterval
+            }
+            if stale {
+                lastGranted[person] = nil
+                lastGrantedSteady[person] = nil
+            }
+        }
+    }
+
+    /// Takes back the grant a decision just recorded for `subject`, leaving what `earlier` remembered of
+    /// them: a grant whose door did not open let nobody in, so it starts no re-entry cooldown.
+    public mutating func withdrawGrant(of subject: String, restoring earlier: PolicyState) {
+        let person = SubjectIdentity.key(subject)
+        lastGranted[person] = earlier.lastGranted[person]
+        lastGrantedSteady[person] = earlier.lastGrantedSteady[person]
     }
 }
 

@@ -27,10 +27,10 @@ struct PipelineClockTests {
     static func pipeline(
         source: any FrameSource, analyzer: any FrameAnalyzing = ScriptedAnalyzer(), search: any FaceSearch, journal: MemoryJournal,
         clock: TestClock, policy: DoorPolicy = policy, approach: ApproachConfiguration = ApproachConfiguration(settleFrames: 3),
-        decisionDeadline: Duration = .seconds(60), cloudRetryInterval: Duration = .seconds(5)
+        decisionDeadline: Duration = .seconds(60), cloudRetryInterval: Duration = .seconds(5), lines doorLines: (any DoorLines)? = nil
     ) throws -> (ClockedGatePipeline<TestClock>, SimulatedDoorLines) {
         let lines = SimulatedDoorLines(logger: quiet)
-        let door = try DoorController(lines: lines, timing: DoorTiming(unlockDuration: .milliseconds(200)), logger: quiet)
+        let door = try DoorController(lines: doorLines ?? lines, timing: DoorTiming(unlockDuration: .milliseconds(200)), logger: quiet)
         let pipeline = ClockedGatePipeline(
             source: source, analyzer: analyzer, search: search, offline: nil, door: door, journal: journal, policy: policy,
             settings: .init(
@@ -222,6 +222,27 @@ struct PipelineClockTests {
         try await run.value
         #expect(journal.decisions.map(\.decision.outcome) == [.granted, .error, .granted], "\(journal.decisions.map(\.decision.reason))")
         #expect(await pipeline.statistics.unlocks == 2)
+    }
+
+    /// A grant whose relay could not be driven let nobody in: it starts no re-entry cooldown, so the
+    /// person still at the locked door is let in when they try again, not turned away as just entered.
+    @Test func aGrantWhoseDoorDidNotOpenStartsNoReentryCooldown() async throws {
+        let clock = TestClock()
+        let cloud = EachHeldCloud()
+        let journal = MemoryJournal()
+        var policy = Self.policy
+        policy.reentryCooldown = .seconds(30)
+        let lines = RelayFailingOnce()
+        let (pipeline, _) = try Self.pipeline(
+            source: PeopleInTurn(count: 2), search: cloud, journal: journal, clock: clock, policy: policy,
+            approach: Self.eachTheirOwnVisit, lines: lines)
+        let run = Task { try await pipeline.run() }
+        cloud.answerOne()
+        cloud.answerOne()
+        try await run.value
+        #expect(journal.decisions.map(\.decision.outcome) == [.granted, .granted], "\(journal.decisions.map(\.decision.reason))")
+        let statistics = await pipeline.statistics
+        #expect(statistics.unlockFailures == 1 && statistics.unlocks == 1)
     }
 
     /// A grant opens the door only while its person can still be there: decided within the decision
@@ -425,4 +446,24 @@ struct PeopleInTurn: FrameSource {
             continuation.onTermination = { _ in producer.cancel() }
         }
     }
+}
+
+/// Door lines whose relay cannot be driven the first time it is asked to unlock, then can.
+final class RelayFailingOnce: DoorLines {
+    private let failed = Mutex(false)
+    private let simulated = SimulatedDoorLines()
+
+    func driveRelay(unlocked: Bool) throws {
+        if unlocked, failed.withLock({ already in
+            defer { already = true }
+            return !already
+        }) {
+            throw DoorError(.ioFailed, "the relay line cannot be driven (test)")
+        }
+        try simulated.driveRelay(unlocked: unlocked)
+    }
+
+    func contactIsOpen() throws -> Bool? { nil }
+    func inputs() -> AsyncThrowingStream<DoorInput, any Error> { simulated.inputs() }
+    func release() { simulated.release() }
 }

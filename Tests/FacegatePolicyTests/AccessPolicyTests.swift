@@ -161,8 +161,42 @@ struct AccessPolicyTests {
         #expect(decide(cloud(("alice", 9000)), policy: door, state: &state, at: t0 + 10).outcome == .deniedReentry)
         #expect(decide(cloud(("bob", 9000)), policy: door, state: &state, at: t0 + 10).outcome == .granted)
         #expect(decide(cloud(("alice", 9000)), policy: door, state: &state, at: t0 + 31).outcome == .granted)
-        state.forget(olderThan: .seconds(30), at: t0 + 100)
+        state.forget(olderThan: .seconds(30), at: t0 + 100, steady: nil)
         #expect(state.lastGranted.isEmpty)
+    }
+
+    /// The grants a cooldown no longer counts are forgotten as decisions go by (a door's map of everyone
+    /// ever let in would otherwise only grow), aged on the clock the cooldown itself reads.
+    @Test func grantsPastTheCooldownAreForgottenOnTheCooldownsClock() {
+        let door = policy { $0.reentryCooldown = .seconds(30) }
+        var state = PolicyState()
+        let t0 = Self.wednesdayMorning
+        _ = AccessPolicy.evaluate(cloud(("alice", 9000)), passedQualityGate: true, policy: door, state: &state, at: t0, steady: .seconds(100))
+        _ = AccessPolicy.evaluate(cloud(("bob", 9000)), passedQualityGate: true, policy: door, state: &state, at: t0 + 20, steady: .seconds(120))
+        // The wall clock stepped an hour on; only 30 s passed on the steady one: alice's grant is past the
+        // cooldown, bob's still within it.
+        state.forget(olderThan: door.reentryCooldown, at: t0 + 3600, steady: .seconds(130))
+        #expect(Set(state.lastGranted.keys) == ["bob"] && Set(state.lastGrantedSteady.keys) == ["bob"])
+        // Without steady readings: by the wall clock, and a grant dated ahead of it (a clock set back) stays.
+        var walls = PolicyState()
+        walls.lastGranted = ["carol": t0 - 60, "dave": t0 + 600]
+        walls.forget(olderThan: door.reentryCooldown, at: t0, steady: nil)
+        #expect(Set(walls.lastGranted.keys) == ["dave"])
+    }
+
+    @Test func aWithdrawnGrantLeavesWhatWasRememberedBefore() {
+        let door = policy { $0.reentryCooldown = .seconds(30) }
+        var state = PolicyState()
+        let t0 = Self.wednesdayMorning
+        _ = decide(cloud(("alice", 9000)), policy: door, state: &state, at: t0)
+        let before = state
+        #expect(decide(cloud(("alice", 9000)), policy: door, state: &state, at: t0 + 40).outcome == .granted)
+        state.withdrawGrant(of: "ALICE", restoring: before)
+        #expect(state == before, "the same person whatever the id's case")
+        var fresh = PolicyState()
+        _ = decide(cloud(("bob", 9000)), policy: door, state: &fresh, at: t0)
+        fresh.withdrawGrant(of: "bob", restoring: PolicyState())
+        #expect(fresh.lastGranted.isEmpty && fresh.lastGrantedSteady.isEmpty)
     }
 
     @Test func deniedVisitsDoNotStartTheCooldown() {

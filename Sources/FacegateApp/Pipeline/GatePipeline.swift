@@ -584,6 +584,7 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
                 visit, under: policy, deadline: started.advanced(by: settings.decisionDeadline), at: time, readAt: timeRead,
                 latencies: &latencies)
             : Lookup()
+        let remembered = policyState
         let decision = evaluate(
             lookup, of: visit, searchedUnder: policy, refusal: refusal, untrustedClock: lookup.clockProblem, at: time,
             latencies: &latencies, visitReady: pending.emittedAt)
@@ -592,6 +593,10 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
                 time: time, door: settings.door, decision: decision, backend: search.backendName,
                 quality: visit.bestFace.quality, latencies: latencies, probeCrop: lookup.probe?.jpeg, liveness: assessment),
             visitReady: pending.emittedAt)
+        if record.relay == .failed, let subject = decision.subjectId {
+            // The door did not open: nobody went in, so the person may try again at once.
+            policyState.withdrawGrant(of: subject, restoring: remembered)
+        }
         settings.metrics.record(record.latencies)
         await learn(from: decision, lookup: lookup, searchedUnder: policy, at: time)
         await keepForRecheck(record, probe: lookup.probe, at: time)
@@ -628,11 +633,14 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
         let policyStart = clock.now
         // Evaluated on a copy: a grant too late to open the door must not start the re-entry cooldown.
         var state = policyState
+        let steady = steadyOrigin.duration(to: policyStart)
+        // Grants no cooldown counts any more are dropped: the map would otherwise hold everyone ever let in.
+        state.forget(olderThan: max(searched.reentryCooldown, policy.reentryCooldown), at: time, steady: steady)
         var decision =
             refusal
             ?? AccessPolicy.evaluate(
                 lookup.identification, passedQualityGate: visit.passedQualityGate, searchedUnder: searched, current: policy,
-                state: &state, at: time, clockProblem: untrustedClock, steady: steadyOrigin.duration(to: policyStart))
+                state: &state, at: time, clockProblem: untrustedClock, steady: steady)
         let sinceReady = visitReady.duration(to: policyStart)
         if !decision.outcome.opensDoor || sinceReady <= settings.freshGrantLimit {
             policyState = state
