@@ -40,6 +40,26 @@ public struct GPIOLineAddress: Sendable, Hashable, CustomStringConvertible {
     public var description: String { "\(chip):\(line)\(activeLow ? " (active-low)" : "")" }
 }
 
+/// Which line a ``GPIOLineAddress`` is, whatever way it was written: the chip's kernel name and the
+/// line's offset on it. Only the kernel can say: `gpiochip3` may be `pinctrl-bcm2711`, line `17` may be
+/// `GPIO17`.
+public struct GPIOLineIdentity: Sendable, Hashable {
+    public let chip: String
+    public let offset: UInt32
+
+    init(_ line: OpaquePointer) {
+        chip = String(cString: gpiod_chip_name(gpiod_line_get_chip(line)))
+        offset = gpiod_line_offset(line)
+    }
+
+    /// The line `address` names on this machine; nil when its chip or line is not there.
+    public static func of(_ address: GPIOLineAddress) -> GPIOLineIdentity? {
+        guard let chip = try? ChipHandle(address.chip) else { return nil }
+        defer { chip.close() }
+        return (try? chip.line(address.line)).map(GPIOLineIdentity.init)
+    }
+}
+
 /// The door's relay, contact and exit button on GPIO lines, through libgpiod v1.6
 /// (the character device, so lines are freed by the kernel when the process ends).
 ///
@@ -108,7 +128,7 @@ public final class GPIODDoorLines: DoorLines {
             }
         }
         var requestedRelay: RequestedLine?
-        do {
+        do throws(DoorError) {
             let consumer = configuration.consumer
             let lockedEnergised = configuration.failMode == .safe
             // Every chip and line is found before any is requested: a chip that is not there yet (waited
@@ -116,6 +136,17 @@ public final class GPIODDoorLines: DoorLines {
             let relayLine = try configuration.relay.map { (address) throws(DoorError) in (address, try line(address, .relay)) }
             let contactLine = try configuration.contact.map { (address) throws(DoorError) in (address, try line(address, .contact)) }
             let exitLine = try configuration.exitButton.map { (address) throws(DoorError) in (address, try line(address, .exitButton)) }
+            // One line spelt two ways (its name and its offset, a chip's label and its name) is caught here,
+            // before any request: the second request would fail as busy, read as another process holding it.
+            var claimed: [GPIOLineIdentity: DoorLineRole] = [:]
+            for (role, found) in [(DoorLineRole.relay, relayLine?.1), (.contact, contactLine?.1), (.exitButton, exitLine?.1)] {
+                guard let found else { continue }
+                let identity = GPIOLineIdentity(found)
+                if let earlier = claimed[identity] {
+                    throw DoorError(.badConfiguration, "is the same GPIO line as the \(earlier.rawValue), named another way", role: role)
+                }
+                claimed[identity] = role
+            }
             requestedRelay = try relayLine.map { (address, line) throws(DoorError) in
                 try RequestedLine(line, address: address, role: .relay) { line, flags in
                     gpiod_line_request_output_flags(line, consumer, flags, lockedEnergised ? 1 : 0)

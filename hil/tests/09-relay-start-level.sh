@@ -80,3 +80,15 @@ sleep 1
 contact_case false contact 1 "0 0 " "busy contact, fail-secure"
 contact_case true contact 1 "1 0 " "busy contact, fail-safe"
 kill $holder; wait $holder 2>/dev/null || true
+
+# The contact on the relay's own line, spelt another way (the chip by number, the line by offset): one
+# line named for two roles is the file's problem (78), found before any line is requested (before: the
+# contact's request failed as busy, read as another process holding it: exit 1, a restart loop).
+run_traced "  relay: {chip: $SIM_CHIP, line: relay}
+  contact: {chip: ${SIM_CHIP#gpiochip}, line: 0}
+  fail_safe: false"
+expect_eq "$code" 78 "the contact on the relay's line: exit status ($(tail -1 $work/run.log | cut -c1-200))"
+refusal=$(grep "start" $work/run.log | grep "key=door.contact")
+echo "$refusal" | grep -q "same GPIO line as the relay" || fail "the contact on the relay's line: not said: $(tail -2 $work/run.log)"
+expect_eq "$driven" "" "the contact on the relay's line: the levels driven"
+echo "the contact on the relay's line by number and offset: refused, relay never driven"

@@ -52,3 +52,17 @@ expect_eq "$code" 64 "--fail-secure on a fail-safe line: exit status ($(cat $wor
 grep -q "door.fail_safe" $work/pulse.log || fail "the refusal does not name door.fail_safe: $(cat $work/pulse.log)"
 expect_eq "$(relay_levels_since facegate-relay-config-contradicted)" "" "--fail-secure on a fail-safe line: the levels driven"
 echo "--fail-secure on a fail-safe line: refused ($(cut -c1-160 $work/pulse.log))"
+
+# The file's line spelt another way (the chip by its number, the line by its offset): the same line, so
+# wired as the file says, and contradicting the file there is refused too (before: taken for another line,
+# so refused for want of a fail mode, or, with `--fail-secure`, driven the wrong way round).
+pulse_maglock --config $work/facegate.yaml --chip "${SIM_CHIP#gpiochip}" --line 0
+expect_eq "$unlocked" 0 "the file's line by number and offset, while unlocked"
+grep -q "door.fail_safe" $work/pulse.log || fail "not said that the wiring is the file's: $(cat $work/pulse.log)"
+echo "the file's line by number and offset: unlocked at $unlocked, driven $driven"
+echo facegate-relay-config-offset-contradicted >$tracing/trace_marker
+facegate door pulse --config $work/facegate.yaml --chip "${SIM_CHIP#gpiochip}" --line 0 --fail-secure --ms 100 >$work/pulse.log 2>&1
+code=$?
+expect_eq "$code" 64 "--fail-secure on the fail-safe line by its offset: exit status ($(cat $work/pulse.log))"
+expect_eq "$(relay_levels_since facegate-relay-config-offset-contradicted)" "" "--fail-secure by offset: the levels driven"
+echo "--fail-secure on the fail-safe line by its offset: refused"

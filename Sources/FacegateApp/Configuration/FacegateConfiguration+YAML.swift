@@ -413,7 +413,8 @@ extension FacegateConfiguration {
     }
 
     /// The same chip (by name or /dev path) and the same line text. A line named on one role and given
-    /// by offset on another is not caught here; the chip refuses it as busy at start-up.
+    /// by offset on another is not caught here (only the kernel knows): ``sameLineOnThisMachine(_:_:)``
+    /// asks it, and the daemon refuses such a file when it opens the lines (exit 78).
     public static func sameLine(_ a: GPIOLine, _ b: GPIOLine) -> Bool {
         func chip(_ name: String) -> String { name.hasPrefix("/dev/") ? String(name.dropFirst(5)) : name }
         return chip(a.chip) == chip(b.chip) && a.line == b.line

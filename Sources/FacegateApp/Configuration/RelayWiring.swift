@@ -1,4 +1,14 @@
+import FacegateDoor
+
 extension FacegateConfiguration {
+    /// ``sameLine(_:_:)``, or the same line on this machine's chips however it is spelt (an offset and
+    /// the line's name, a chip's label and its name).
+    public static func sameLineOnThisMachine(_ a: GPIOLine, _ b: GPIOLine) -> Bool {
+        if sameLine(a, b) { return true }
+        guard let first = GPIOLineIdentity.of(a.address) else { return false }
+        return first == GPIOLineIdentity.of(b.address)
+    }
+
     /// The door's lines and how its relay is wired, as ``doorWiring(path:)`` reads them.
     public struct DoorWiring: Sendable, Equatable {
         public var relay: GPIOLine?
@@ -122,8 +132,11 @@ public struct RelayWiring: Sendable, Equatable {
     /// The rule: the command line's line with its own wiring when it says it all and the file does not
     /// contradict it; the file's wiring for the same line when the command line leaves it out; the file's
     /// relay when the command line names none.
+    /// - Parameter sameLine: whether two spellings name one line (`FacegateConfiguration.sameLineOnThisMachine`
+    ///   asks the kernel: a line's offset and its name are the same line).
     public static func resolve(
-        _ flags: Flags?, configuration: Result<FacegateConfiguration.DoorWiring, ConfigError>
+        _ flags: Flags?, configuration: Result<FacegateConfiguration.DoorWiring, ConfigError>,
+        sameLine: (FacegateConfiguration.GPIOLine, FacegateConfiguration.GPIOLine) -> Bool = FacegateConfiguration.sameLine
     ) -> Result<RelayWiring, Refusal> {
         guard let flags else {
             switch configuration {
@@ -135,7 +148,7 @@ public struct RelayWiring: Sendable, Equatable {
         }
         var line = FacegateConfiguration.GPIOLine(chip: flags.chip, line: flags.line, activeLow: flags.activeLow)
         let door = try? configuration.get()
-        guard let door, let configured = door.relay, FacegateConfiguration.sameLine(configured, line) else {
+        guard let door, let configured = door.relay, sameLine(configured, line) else {
             guard let failSafe = flags.failSafe else {
                 let because: Refusal.FileSays = door == nil ? .unreadable : door?.relay == nil ? .noRelay : .anotherLine
                 return .failure(.failModeNotSaid(flags.names, because: because))

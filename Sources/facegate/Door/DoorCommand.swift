@@ -63,7 +63,7 @@ func resolvedWiring(_ flags: RelayWiring.Flags?, config: String, command: String
     let configuration = Result<FacegateConfiguration.DoorWiring, ConfigError>(catching: { () throws(ConfigError) in
         try FacegateConfiguration.doorWiring(path: config)
     })
-    switch RelayWiring.resolve(flags, configuration: configuration) {
+    switch RelayWiring.resolve(flags, configuration: configuration, sameLine: FacegateConfiguration.sameLineOnThisMachine) {
     case .success(let wiring):
         if let note = wiring.note(configuration: config) {
             if notesToStandardError {
@@ -112,7 +112,7 @@ struct DoorRest: ParsableCommand {
         if let folder = RestingRelayRecord.folder(), let recorded = RestingRelayRecord.read(in: folder) {
             // The same line in both (its `active_low` changed since, say) is rested once, as the daemon
             // drove it: resting it both ways would leave it at whichever came last.
-            relays.removeAll { FacegateConfiguration.sameLine($0.line, recorded) }
+            relays.removeAll { FacegateConfiguration.sameLineOnThisMachine($0.line, recorded) }
             relays.append(("the last start", recorded))
         }
         if let fileProblem {
