@@ -232,21 +232,22 @@ public actor OfflineFaceCache {
         return best.map {
             MatchCandidate(
                 subjectId: $0.key, score: Double($0.value.distance), tags: $0.value.tags, stillSearched: $0.value.searched,
-                withdrawn: withdrawn.contains($0.key))
+                withdrawn: withdrawn.contains(SubjectIdentity.key($0.key)))
         }
             .sorted { ($0.score, $0.subjectId) < ($1.score, $1.subjectId) }
             .prefix(max(0, configuration.maxCandidates))
             .map { $0 }
     }
 
-    /// Forgets every face of these subjects (revocation, a contradicted offline grant). When the file
+    /// Forgets every face of these subjects (revocation, a contradicted offline grant), their ids compared
+    /// as the door compares them (`SubjectIdentity`: case and surrounding spaces aside). When the file
     /// refuses the delete, the subjects are withdrawn instead until a purge of them succeeds: `match`
     /// still returns them (their faces are there, and count for the margin) marked `withdrawn`, which
     /// the door never lets in.
     /// - Returns: how many faces were deleted.
     @discardableResult
     public func purge(subjectIds: some Sequence<String>) async throws(OfflineCacheError) -> Int {
-        let ids = Array(Set(subjectIds))
+        let ids = Array(Set(subjectIds.map(SubjectIdentity.key)))
         guard !ids.isEmpty else { return 0 }
         do {
             let deleted = try await deleteFaces(ofSubjects: ids)
@@ -259,8 +260,13 @@ public actor OfflineFaceCache {
         }
     }
 
-    private func deleteFaces(ofSubjects ids: [String]) async throws(OfflineCacheError) -> Int {
-        try await write { db -> Int in
+    /// Deletes the faces of the subjects whose `SubjectIdentity.key` is among `keys`.
+    private func deleteFaces(ofSubjects keys: [String]) async throws(OfflineCacheError) -> Int {
+        let wanted = Set(keys)
+        return try await write { db -> Int in
+            // Matched here rather than in SQL: SQLite's lower() folds ASCII only.
+            let stored = try String.fetchAll(db, sql: "SELECT DISTINCT subject_id FROM face_entry")
+            let ids = stored.filter { wanted.contains(SubjectIdentity.key($0)) }
             var deleted = 0
             for chunk in stride(from: 0, to: ids.count, by: 500).map({ Array(ids[$0..<min($0 + 500, ids.count)]) }) {
                 try db.execute(

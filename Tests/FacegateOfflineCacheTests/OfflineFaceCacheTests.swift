@@ -125,6 +125,31 @@ struct OfflineFaceCacheTests {
         #expect(try await cache.match(faces[0]).isEmpty)
     }
 
+    /// A subject is one person whatever the case of the id (NeoCheck's GUIDs, typed by an installer):
+    /// a revocation in another case, or with spaces around it, forgets their faces, as the door's deny
+    /// list and schedules would match them; a withdrawal the file refuses holds the same way.
+    @Test func aPurgeMatchesTheIdAsTheDoorDoes() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let cache = try makeCache(folder, key: randomKey())
+        var generator = DescriptorGenerator(seed: 17)
+        let guid = generator.descriptor(), other = generator.descriptor()
+        try await cache.remember(subjectId: "7C9E6679-7425-40DE-944B-E07FC1F90AE7", grantedUnder: [], descriptor: guid)
+        try await cache.remember(subjectId: "Ünal", grantedUnder: [], descriptor: other)
+        let queue = try DatabaseQueue(path: folder.file("cache.sqlite"))
+        try await queue.write { db in
+            try db.execute(sql: "CREATE TRIGGER refuse_deletes BEFORE DELETE ON face_entry BEGIN SELECT RAISE(ABORT, 'no deletes'); END")
+        }
+        await #expect(throws: OfflineCacheError.self) { try await cache.purge(subjectIds: [" 7c9e6679-7425-40de-944b-e07fc1f90ae7"]) }
+        #expect(try await cache.match(guid).first?.withdrawn == true, "withdrawn under the id in another case")
+        try await queue.write { db in try db.execute(sql: "DROP TRIGGER refuse_deletes") }
+        try queue.close()
+
+        #expect(try await cache.purge(subjectIds: [" 7c9e6679-7425-40de-944b-e07fc1f90ae7"]) == 1)
+        #expect(try await cache.purge(subjectIds: ["üNAL"]) == 1, "beyond ASCII too")
+        #expect(try await cache.cachedSubjectIds().isEmpty)
+    }
+
     /// A disk that takes no deletes (here a trigger in the file refuses them) must not leave a subject
     /// the door was told to forget matching as before: the purge fails, and until one succeeds their
     /// faces are returned withdrawn (still counted for the margin), which the door never lets in.

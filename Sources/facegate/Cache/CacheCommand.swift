@@ -142,7 +142,10 @@ struct CachePurgeCommand: AsyncParsableCommand {
             print("removed \(report.faces) expired faces and \(report.pendingRechecks) expired pending re-checks")
         } else {
             let removed = try await cache.purge(subjectIds: subjects)
-            print("removed \(removed) faces of \(Set(subjects).count) subjects")
+            print("removed \(removed) faces of \(Set(subjects.map(SubjectIdentity.key)).count) subjects")
+            if removed == 0 {
+                FileHandle.standardError.write(Data("facegate cache: no cached face has those ids (compared without regard to case)\n".utf8))
+            }
         }
         // The purge empties the WAL, where the deleted rows' earlier copies are, unless the daemon was
         // reading; closing tries again, waiting for its read.
