@@ -60,6 +60,8 @@ public struct Visit: Sendable {
         case personLeft
         /// The stream ended.
         case streamEnded
+        /// The camera sent nothing for a while: who stood there then is not known to be who stands there now.
+        case cameraSilent
     }
 
     public init(

@@ -229,6 +229,20 @@ public struct ApproachSelector: Sendable {
         return visits
     }
 
+    /// The camera sent nothing for a while (unplugged, stalled): every approach not yet emitted is emitted
+    /// as it was last seen, and every track is ended, so that no face seen before the silence continues
+    /// into what is seen after it. Whoever stands there then starts a visit of their own, decided on
+    /// frames from after the silence: another person, or a photo held up meanwhile, never inherits a
+    /// visit's best face or its liveness samples.
+    public mutating func cameraWasSilent() -> [Visit] {
+        var visits: [Visit] = []
+        for var track in tracks where !track.emitted {
+            visits.append(emit(&track, because: .cameraSilent))
+        }
+        tracks = []
+        return visits
+    }
+
     /// Ends the stream: every approach not yet emitted is emitted now.
     public mutating func finish() -> [Visit] {
         var visits: [Visit] = []

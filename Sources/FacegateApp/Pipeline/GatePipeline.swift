@@ -369,12 +369,35 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
         var cameraSilenceEnded: Duration?
         var waitingSince = clock.now
         var lastFrameTime: Duration?
+        /// Visits the selector completed at the frame of `frameTime`, to the decision loop.
+        func dispatch(_ completed: [Visit], at frameTime: Duration, analysis: Duration) {
+            for visit in completed {
+                let pending = PendingVisit(
+                    visit: visit, emittedAt: clock.now, analysis: stageTimes[visit.bestFrameSequence]?.analysis ?? analysis,
+                    capture: stageTimes[visit.bestFrameSequence]?.capture, approach: frameTime - visit.firstSeen)
+                // A visit that ends this long after its face was last seen, because the camera sent nothing
+                // in between (unplugged, stalled), opens nothing: whoever it was may be long gone.
+                let unseen = frameTime - visit.lastSeen
+                if unseen > settings.approach.cooldown + Self.cameraSilenceAllowance, let silenceEnded = cameraSilenceEnded,
+                    silenceEnded > visit.lastSeen
+                {
+                    recordUnseen(pending, for: unseen)
+                } else {
+                    hand(pending, to: visits)
+                }
+            }
+        }
         for try await frame in source.frames() {
             let started = clock.now
             lastFrameTime = frame.timestamp
             defer { waitingSince = clock.now }
             let waited = waitingSince.duration(to: started)
             if waited > Self.cameraSilenceAllowance { cameraSilenceEnded = frame.timestamp }
+            if waited >= settings.approach.cooldown {
+                // Silent for as long as leaving takes: the faces followed before are not known to be the ones
+                // seen now. Their visits end as last seen (and open nothing if that was too long ago).
+                dispatch(selector.cameraWasSilent(), at: frame.timestamp, analysis: .zero)
+            }
             let image = frame.image
             analysisStarted = started
             // The camera is judged by the frames it delivers; how long one takes to analyse is the
@@ -446,21 +469,7 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
             settings.frameObserver?(image, faces)
             statistics.reidentifications = selector.reidentifications
             if !faces.isEmpty { statistics.framesWithFaces += 1 }
-            for visit in completed {
-                let pending = PendingVisit(
-                    visit: visit, emittedAt: clock.now, analysis: stageTimes[visit.bestFrameSequence]?.analysis ?? analysis,
-                    capture: stageTimes[visit.bestFrameSequence]?.capture, approach: frame.timestamp - visit.firstSeen)
-                // A visit that ends this long after its face was last seen, because the camera sent nothing
-                // in between (unplugged, stalled), opens nothing: whoever it was may be long gone.
-                let unseen = frame.timestamp - visit.lastSeen
-                if unseen > settings.approach.cooldown + Self.cameraSilenceAllowance, let silenceEnded = cameraSilenceEnded,
-                    silenceEnded > visit.lastSeen
-                {
-                    recordUnseen(pending, for: unseen)
-                } else {
-                    hand(pending, to: visits)
-                }
-            }
+            dispatch(completed, at: frame.timestamp, analysis: analysis)
         }
         // The frames ended (a stop, the end of a replay). If the camera had gone silent before they did (a stop
         // while it was unplugged or stalled), a visit still followed is judged as a frame arriving now would judge it.
