@@ -116,6 +116,8 @@ public struct ApproachSelector: Sendable {
 
     private var tracks: [Track] = []
     private var visitsEmitted = 0
+    /// The time of the frame observed before this one: a track last seen earlier was missed in it.
+    private var previousFrameTime: Duration?
     /// How many reappearing faces continued a lost or missed track.
     public private(set) var reidentifications = 0
 
@@ -159,19 +161,32 @@ public struct ApproachSelector: Sendable {
         for face in candidates {
             var bestTrack: Int?
             var bestOverlap = configuration.minOverlap
+            var bestByNearness = false
             for (index, track) in tracks.enumerated() where !claimed.contains(index) && !track.lost {
                 // (Missed for longer: the likeness pass below, which also takes it where it overlaps.)
                 if describe != nil, now - track.lastSeen > Self.continuityGap { continue }
                 var overlap = max(track.box.overlap(with: face.box), predictedBox(of: track, at: now)?.overlap(with: face.box) ?? 0)
                 // A head that moved more than its motion said (a missed frame or two, a sudden turn) is
                 // still the same face while it stays within most of a face width and at its size.
+                var byNearness = false
                 if overlap < configuration.minOverlap, Self.isClose(face.box, to: track.box, within: 0.75) {
                     overlap = configuration.minOverlap
+                    byNearness = true
                 }
                 if overlap >= bestOverlap {
                     bestOverlap = overlap
                     bestTrack = index
+                    bestByNearness = byNearness
                 }
+            }
+            // Position alone is weak after a miss or a jump: another person may have stepped into the spot
+            // (a visit not yet sent would go out on the first one's face, and its liveness samples mix the
+            // two). There, when descriptors can be had, the face must also look like the track's best.
+            if let index = bestTrack, let describe, bestByNearness || tracks[index].lastSeen < (previousFrameTime ?? now),
+                !looksLikeTrack(index, face, in: frame.image, describe: describe)
+            {
+                unmatched.append(face)
+                continue
             }
             if let index = bestTrack {
                 claimed.insert(index)
@@ -202,6 +217,7 @@ public struct ApproachSelector: Sendable {
             claimed.insert(tracks.count - 1)
         }
 
+        previousFrameTime = now
         var kept: [Track] = []
         for var track in tracks {
             let gone = now - track.lastSeen
@@ -310,6 +326,13 @@ public struct ApproachSelector: Sendable {
             if known.distance(to: descriptor) <= (inPlace ? Self.samePersonDistance : configuration.reidentifyDistance) { return index }
         }
         return nil
+    }
+
+    /// Whether `face` is the person of track `index` by descriptor; true when either cannot be described
+    /// (position is then all there is, as without descriptors).
+    private mutating func looksLikeTrack(_ index: Int, _ face: DetectedFace, in image: PixelImage, describe: DescribeFace) -> Bool {
+        guard let known = descriptorOfTrack(index, describe: describe), let descriptor = try? describe(face, image) else { return true }
+        return known.distance(to: descriptor) <= Self.samePersonDistance
     }
 
     private mutating func descriptorOfTrack(_ index: Int, describe: DescribeFace) -> FaceDescriptor? {

@@ -162,6 +162,49 @@ struct ApproachSelectorTests {
         #expect(selector.activeTracks == 1)
     }
 
+    /// Someone else stepping into the spot a moment after the person there was missed (or with a jump
+    /// only nearness explains) is not that person's track: the visit not yet sent must not go out on the
+    /// first face with the second person in front of the camera, its liveness samples mixing the two.
+    @Test("another person in the spot after a miss or a jump is their own visit; the same person is not", arguments: [
+        (missedFrames: 3, shift: 0.0), (missedFrames: 0, shift: 80.0),
+    ])
+    func anotherPersonInTheSpotIsTheirOwnVisit(missedFrames: Int, shift: Double) {
+        let describer = Describer()
+        var selector = ApproachSelector(configuration: ApproachConfiguration(settleFrames: 5, cooldown: .seconds(1), earlyQuality: nil))
+        var visits: [Visit] = []
+        var n = 0
+        func run(_ frames: Int, _ faces: [DetectedFace]) {
+            for _ in 0..<frames {
+                visits += selector.observe(frame: frame(n, image: Self.screen), faces: faces, describe: describer.describe)
+                n += 1
+            }
+        }
+        run(4, [face(at: 200, quality: 0.9, person: 0.1)])  // A: a good face, not yet settled
+        run(missedFrames, [])
+        let bStarts = frame(n).timestamp
+        run(20, [face(at: 200 + shift, quality: 0.7, person: 0.9)])  // B, in A's spot
+        #expect(visits.count == 2, "\(visits.map(\.emittedBecause))")
+        for visit in visits where visit.lastSeen >= bStarts {
+            #expect(visit.bestFace.descriptor == face(at: 0, quality: 0, person: 0.9).descriptor, "a visit with B's frames has B's face")
+        }
+        let first = visits.first { $0.bestFace.descriptor == face(at: 0, quality: 0, person: 0.1).descriptor }
+        #expect(first?.lastSeen ?? .zero < bStarts, "A's visit holds A's frames only")
+
+        // The same person after the same miss or jump: still their one visit.
+        let same = Describer()
+        var again = ApproachSelector(configuration: ApproachConfiguration(settleFrames: 5, cooldown: .seconds(1), earlyQuality: nil))
+        var sameVisits: [Visit] = []
+        n = 0
+        for (frames, faces) in [(4, [face(at: 200, quality: 0.9, person: 0.1)]), (missedFrames, []), (20, [face(at: 200 + shift, quality: 0.7, person: 0.12)])] {
+            for _ in 0..<frames {
+                sameVisits += again.observe(frame: frame(n, image: Self.screen), faces: faces, describe: same.describe)
+                n += 1
+            }
+        }
+        #expect(sameVisits.count == 1)
+        #expect(same.calls == 2, "the track's best face and the face after the miss, once")
+    }
+
     @Test func someoneElseWhereAPersonWasLostIsANewVisit() {
         let describer = Describer()
         var selector = ApproachSelector(configuration: ApproachConfiguration(settleFrames: 2, cooldown: .seconds(1)))
