@@ -66,3 +66,23 @@ case "$driven" in 0*) ;; *) fail "a stopped pulse: not locked again: driven '$dr
 ! echo "$driven" | grep -q 1 || fail "a stopped pulse: driven '$driven'"
 grep -q "locked again" $work/pulse.log || fail "a stopped pulse: $(cat $work/pulse.log)"
 echo "stopped pulse: locked again, driven $driven"
+
+# `facegate door watch` stopped (SIGTERM; Ctrl-C is SIGINT) while an exit press holds the door unlocked: it
+# locks the door again before it exits (143), as `door pulse` does. Before, the signal killed it outright and
+# the relay was left to the chip: nothing driven after the signal.
+facegate door watch --chip "$SIM_CHIP" --contact contact --exit-button exit --relay relay --relay-fail-secure \
+    --unlock-seconds 600 >$work/watch.log 2>&1 &
+watch=$!
+sleep 2
+echo pull-up >$SIM_DIR/sim_gpio2/pull
+wait_for_value $SIM_DIR/sim_gpio0/value 100 1 || fail "the exit press never unlocked: $(cat $work/watch.log)"
+echo pull-down >$SIM_DIR/sim_gpio2/pull
+echo facegate-relay-rest-stopped-watch >$tracing/trace_marker
+kill -TERM $watch
+wait $watch
+code=$?
+driven=$(relay_levels_since facegate-relay-rest-stopped-watch)
+expect_eq "$code" 143 "a stopped watch: exit status ($(cat $work/watch.log))"
+case "$driven" in 0*) ;; *) fail "a stopped watch: not locked again: driven '$driven'" ;; esac
+! echo "$driven" | grep -q 1 || fail "a stopped watch: driven '$driven'"
+echo "stopped watch: locked again, driven $driven"

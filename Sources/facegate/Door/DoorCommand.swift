@@ -305,12 +305,38 @@ struct DoorWatch: AsyncParsableCommand {
         let printer = Task {
             for await event in events { Self.printJSON(event) }
         }
-        try await withTaskCancellationHandler {
-            try await door.run()
-        } onCancel: {
-            printer.cancel()
+        defer { printer.cancel() }
+        // Ctrl-C or a stop while an exit press holds the door unlocked locks it again before the command
+        // exits, as `door pulse` does: a chip that keeps a dead process's output (an I2C expander) would
+        // otherwise hold the strike unlocked.
+        let stops = await UnixSignalsSequence(trapping: .sigint, .sigterm)
+        let running = Task { try await door.run() }
+        let stoppedBy = await withTaskGroup(of: UnixSignal?.self) { group in
+            group.addTask {
+                for await signal in stops { return signal }
+                return nil
+            }
+            group.addTask {
+                _ = try? await running.value  // the door stopped on its own: its fault is below
+                return nil
+            }
+            let first = await group.next() ?? nil
+            // Stopping the door locks it (fail-secure) before its lines are let go.
+            running.cancel()
+            group.cancelAll()
+            return first
         }
-        printer.cancel()
+        do {
+            try await running.value
+        } catch is CancellationError {
+        } catch {
+            FileHandle.standardError.write(Data("facegate door watch: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        if let stoppedBy {
+            // The shell's convention for a command ended by a signal: 128 + its number.
+            throw ExitCode(128 + (stoppedBy == .sigint ? SIGINT : SIGTERM))
+        }
     }
 
     static func printJSON(_ event: DoorEvent) {
