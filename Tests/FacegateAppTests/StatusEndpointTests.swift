@@ -105,6 +105,32 @@ struct StatusEndpointTests {
         }
     }
 
+    /// On loopback, `/metrics` and `/health` answer only requests named for this machine, as the kiosk
+    /// does: a page on another site in a browser on the box, its name pointed at 127.0.0.1 (DNS
+    /// rebinding), gets 421 and nothing of the door's health or timings.
+    @Test func onLoopbackARequestNamedForAnotherSiteIsRefused() async throws {
+        try await DoorRig.with { rig in
+            rig.configuration.metrics.listen = ListenAddress(host: "127.0.0.1", port: 0)
+            try await rig.runHeldDoor(visitors: []) { door in
+                func status(_ path: String, host: String) async throws -> (Int, String) {
+                    var request = HTTPClientRequest(url: "http://127.0.0.1:\(door.port)\(path)")
+                    request.headers.replaceOrAdd(name: "Host", value: host)
+                    let response = try await door.httpClient.execute(request, timeout: .seconds(10))
+                    return (Int(response.status.code), String(buffer: try await response.body.collect(upTo: 1 << 20)))
+                }
+                for path in ["/metrics", "/health"] {
+                    let (code, body) = try await status(path, host: "rebound.example:\(door.port)")
+                    #expect(code == 421 && body.isEmpty, "\(path): \(code)")
+                    // Served (the health report may say 503: no visit has reached the cloud yet).
+                    for host in ["127.0.0.1:\(door.port)", "localhost:\(door.port)"] {
+                        let (served, report) = try await status(path, host: host)
+                        #expect([200, 503].contains(served) && !report.isEmpty, "\(path) for \(host): \(served)")
+                    }
+                }
+            }
+        }
+    }
+
     /// Connections that send nothing cannot use up the daemon's file descriptors (which its camera,
     /// journal and cloud need): past the maximum a new one waits, here a scrape that is not answered, and
     /// an idle one is closed after the idle timeout, after which the scrape is answered.
