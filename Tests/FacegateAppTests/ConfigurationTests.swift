@@ -305,6 +305,26 @@ struct ConfigurationTests {
         #expect(try FacegateConfiguration(yaml: "backend: {decision_deadline_seconds: 10}").notes.isEmpty)
     }
 
+    /// A file the door writes outside the unit's state folder is noted by `config check` (which runs as root,
+    /// where any folder can be written): under the unit's read-only system it would never be written, the
+    /// journal's decisions all lost. The note names the key, never the path.
+    @Test func filesWrittenOutsideTheServicesStateFolderAreNoted() throws {
+        let inside = try FacegateConfiguration(yaml: "journal: {path: /var/lib/facegate/journal.sqlite}\n")
+        #expect(inside.serviceSandboxNotes().isEmpty, "the defaults and the state folder itself")
+        let outside = try FacegateConfiguration(
+            yaml: """
+                journal: {path: /srv/door-records/journal.sqlite}
+                offline_cache: {path: /var/lib/facegate/../cache/offline.sqlite}
+                backend: {kind: neocheck, neocheck: {budget_state: /var/lib/facegate-old/budget.json}}
+                """)
+        let notes = outside.serviceSandboxNotes()
+        #expect(notes.map(\.path) == ["journal.path", "offline_cache.path", "backend.neocheck.budget_state"], "\(notes)")
+        #expect(notes.allSatisfy { $0.message.contains("ReadWritePaths=") && !$0.message.contains("/srv") && !$0.message.contains("budget.json") })
+        var off = outside
+        off.offlineCache.enabled = false
+        #expect(off.serviceSandboxNotes().map(\.path) == ["journal.path", "backend.neocheck.budget_state"], "a cache that is off writes nothing")
+    }
+
     /// A kiosk on an address other machines reach is allowed (a screen elsewhere) but noted: the picture
     /// and the names go to whoever reaches it. On loopback, or off, nothing is noted.
     @Test func aKioskOnANetworkAddressIsNoted() throws {

@@ -74,6 +74,8 @@ protocol CloudBackend: Sendable {
     func missingSettings() -> [ConfigProblem]
     /// Its secrets by key path; nil where the file names none.
     var secrets: [(key: String, reference: SecretReference?)] { get }
+    /// Files the door writes for it while running, by key path (a call budget's state, say).
+    var writtenFiles: [(key: String, path: String)] { get }
     /// Makes the client and the door's adapters. Throws naming the key of what is wrong.
     func open(_ context: BackendOpening) throws(DaemonStartError) -> OpenedBackend
 
@@ -83,6 +85,7 @@ protocol CloudBackend: Sendable {
 
 extension CloudBackend {
     static func doorSearchProblems(of door: FacegateConfiguration.Door) -> [ConfigProblem] { [] }
+    var writtenFiles: [(key: String, path: String)] { [] }
     static var marginNote: String? { nil }
 }
 

@@ -37,7 +37,7 @@ struct ConfigCommand: ParsableCommand {
             }
             print("\(path): ok (backend \(config.backend.kind.rawValue), door \(config.door.name), camera \(config.camera.source.rawValue))")
             // Accepted, so still ok (exit 0), but said where an installer reads it.
-            for note in config.notes { print("  note: \(note)") }
+            for note in config.notes + (syntaxOnly ? [] : config.serviceSandboxNotes()) { print("  note: \(note)") }
         }
     }
 }

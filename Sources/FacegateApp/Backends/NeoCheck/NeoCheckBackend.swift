@@ -22,6 +22,7 @@ public struct NeoCheckBackend: CloudBackend, Equatable {
     public var callsPerHour = 3600
     /// Where the client-side hourly budget is kept across restarts.
     public var budgetStatePath = "/var/lib/facegate/neocheck-budget.json"
+    var writtenFiles: [(key: String, path: String)] { [("backend.neocheck.budget_state", budgetStatePath)] }
 
     public init() {}
 
