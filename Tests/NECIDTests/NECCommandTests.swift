@@ -153,6 +153,26 @@ import Testing
         }
     }
 
+    /// A reply that carries terminal escapes (an error page, a hostile or broken gateway) cannot rewrite the
+    /// installer's terminal: what the command prints of it, on either stream, has them escaped.
+    @Test(arguments: [200, 400, 502])
+    func aReplysControlCharactersAreEscaped(status: Int) async throws {
+        let body = "\u{1B}[2J\u{1B}]0;owned\u{07}{\"status\": \"OK\", \"message\": \"\u{1B}[31mred\u{1B}[0m\"}\r\nforged line"
+        let server = try await HostileServer.start(.reply(status: status, contentType: "text/html", body: body))
+        defer { Task { await server.stop() } }
+        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("NEC_ID_") }
+        environment["NEC_ID_ENDPOINT"] = "http://127.0.0.1:\(server.port)"
+        environment["NEC_ID_PORTAL_ENDPOINT"] = "http://127.0.0.1:\(server.port)"
+        environment["NEC_ID_ACCESS_KEY"] = NECEmulatorHarness.accessKey
+        environment["NEC_ID_SECRET_KEY"] = NECEmulatorHarness.secretKey
+        environment["NEC_ID_API_KEY"] = NECEmulatorHarness.apiKey
+        for command in [["health"], ["tags", "list"], ["subjects", "unregister", "s-1"], ["tags", "create", "staff"]] {
+            let run = try await ToolProcess.run(Self.executable, ["nec"] + command, environment: environment)
+            let printed = run.output + run.errors
+            #expect(!printed.unicodeScalars.contains { $0.value == 0x1B || $0.value == 0x07 || $0 == "\r" }, "\(command): \(printed.debugDescription)")
+        }
+    }
+
     /// Issue 9, item 17: secrets are never command-line flags (they show in `ps`).
     @Test func secretFlagsAreRefusedAndSecretFilesWork() async throws {
         try await withNECEmulator { emulator in

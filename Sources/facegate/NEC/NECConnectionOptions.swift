@@ -111,14 +111,15 @@ struct NECConnectionOptions: ParsableArguments {
         return ExitCode(error.code == .validation ? 2 : 1)
     }
 
-    /// The reply re-indented (or put on one line); a body that is not JSON is printed as it came.
+    /// The reply re-indented (or put on one line); a body that is not JSON is printed with its control
+    /// characters escaped (`TerminalText`): an error page or a hostile reply cannot rewrite the terminal.
     static func render(_ body: [UInt8], compact: Bool) -> String {
         guard !body.isEmpty else { return "" }
         guard let object = try? JSONSerialization.jsonObject(with: Data(body), options: [.fragmentsAllowed]),
             let data = try? JSONSerialization.data(
                 withJSONObject: object,
                 options: compact ? [.sortedKeys, .withoutEscapingSlashes, .fragmentsAllowed] : [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes, .fragmentsAllowed])
-        else { return String(decoding: body, as: UTF8.self) }
+        else { return TerminalText.printable(String(decoding: body, as: UTF8.self)) }
         return String(decoding: data, as: UTF8.self)
     }
 }
