@@ -131,5 +131,8 @@ struct NeoCheckRevocationSyncTests {
         // A lower limit: a reserve over the whole hour would stop every sync for good.
         let low = try search(callsPerHour: 300)
         #expect(low.syncBudgetReserve == 50 && low.syncSlice == 5)
+        // Under 60 an hour the sync still keeps one call: with none, identifications could spend them all.
+        let scarce = try search(callsPerHour: 30)
+        #expect(scarce.syncBudgetReserve == 5 && scarce.syncSlice == 1)
     }
 }
