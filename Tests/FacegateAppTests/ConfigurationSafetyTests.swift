@@ -345,6 +345,30 @@ struct ConfigurationSafetyTests {
         #expect(try cut("door: {name: b, deny_list: [x, y]}\nkiosk: {names: {}}\njournal: {path: /k}\nlogging: {level: info}\n") == nil)
     }
 
+    /// A file cut inside its last list or value (a cut at a line break after a deny list's first names, or
+    /// mid-line) keeps every key, so ``cutShort`` cannot see it: its values are the running file's
+    /// beginning, and the reload refuses it naming the key, never a value. An edit anywhere else, or one
+    /// that adds, is taken; removing the last names of the file's last list takes a restart.
+    @Test func aFileCutInsideItsLastListOrValueEndsEarly() throws {
+        let running = try FacegateConfiguration(
+            yaml: "camera: {fps: 5}\nkiosk:\n  names: {id-7: Alice}\ndoor:\n  threshold: 7500\n  deny_list:\n    - mallory\n    - trudy\n")
+        func ends(_ yaml: String) throws -> String? { running.keysInFile.endsEarly(in: try FacegateConfiguration(yaml: yaml).keysInFile) }
+        let head = "camera: {fps: 5}\nkiosk:\n  names: {id-7: Alice}\ndoor:\n  threshold: 7500\n"
+        #expect(try ends(head + "  deny_list:\n    - mallory\n") == "door.deny_list", "cut after the first name")
+        #expect(try ends(head + "  deny_list:\n    - mallory\n    - tru") == "door.deny_list", "cut mid-line")
+        #expect(try ends(head + "  deny_list:\n    - mallory\n    - trudy\n") == nil, "the same file")
+        #expect(try ends(head + "  deny_list:\n    - mallory\n    - trudy\n    - eve\n") == nil, "a name added")
+        #expect(try ends(head + "  deny_list:\n    - trudy\n") == nil, "a name removed from the middle: an edit")
+        #expect(try ends("camera: {fps: 6}\nkiosk:\n  names: {id-7: Alice}\ndoor:\n  threshold: 7500\n  deny_list:\n    - mallory\n") == nil,
+            "an edit elsewhere too")
+        let short = try FacegateConfiguration(yaml: "door:\n  deny_list: [a]\n  minimum_margin: 1500\n")
+        #expect(short.keysInFile.endsEarly(in: try FacegateConfiguration(yaml: "door:\n  deny_list: [a]\n  minimum_margin: 15").keysInFile)
+            == "door.minimum_margin", "a value cut mid-line")
+        let names = try FacegateConfiguration(yaml: "kiosk:\n  names:\n    id-7: Alice\n    id-8: Bob\n")
+        #expect(names.keysInFile.endsEarly(in: try FacegateConfiguration(yaml: "kiosk:\n  names:\n    id-7: Alice\n").keysInFile)
+            == "kiosk.names", "a free-form mapping is named by its own key, never a subject id")
+    }
+
     /// The daemon opens its offline cache for the backend it runs: restarted on another one, the faces
     /// the first granted are gone (an NEC door with no tags would let every one of them in offline).
     @Test func theOfflineCacheIsOpenedForTheRunningBackend() async throws {

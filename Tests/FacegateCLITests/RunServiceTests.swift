@@ -207,8 +207,21 @@ import Testing
         let edited = try #require(notify.waitFor("READY=1", seconds: 15), "no answer to an edit's reload")
         #expect(edited.last?.contains("configuration reloaded") == true, "a key removed from the middle is an edit: \(edited)")
 
-        // A valid one: taken, and what needs a restart is named.
-        try bench.write(threshold: 8000, extra: "approach: {settle_frames: 7}")
+        // Cut inside the file's last list or mapping (at a line break after the first of the kiosk's names;
+        // in a real file, a deny list's): every key is still there, only the values say so. Refused, the
+        // key named; before, taken, the names (or the deny list's last people) gone.
+        try bench.write(threshold: 9000, extra: "kiosk:\n  names:\n    s-1: Ann\n    s-2: Bob\n")
+        kill(process.processIdentifier, SIGHUP)
+        let named = try #require(notify.waitFor("READY=1", seconds: 15), "no answer to the names' reload")
+        #expect(named.last?.contains("reload refused") == false, "\(named)")
+        try bench.write(threshold: 9000, extra: "kiosk:\n  names:\n    s-1: Ann\n")
+        kill(process.processIdentifier, SIGHUP)
+        let endsEarly = try #require(notify.waitFor("READY=1", seconds: 15), "no answer to a file cut in its last mapping")
+        #expect(endsEarly.last?.contains("reload refused (the file ends early, in kiosk.names)") == true, "\(endsEarly)")
+
+        // A valid one: taken, and what needs a restart is named. (The names stay: without them the running
+        // file's last keys would be gone.)
+        try bench.write(threshold: 8000, extra: "approach: {settle_frames: 7}\nkiosk:\n  names:\n    s-1: Ann\n    s-2: Bob\n")
         kill(process.processIdentifier, SIGHUP)
         let reloaded = try #require(notify.waitFor("READY=1", seconds: 15), "no answer to a valid reload")
         #expect(reloaded.last?.contains("configuration reloaded") == true)

@@ -112,6 +112,7 @@ extension FacegateConfiguration {
         if !reader.problems.isEmpty { throw ConfigError(file: file, problems: reader.problems) }
         notes = reader.notes
         keysInFile.paths = Self.keyPaths(of: root)
+        keysInFile.leaves = Self.leaves(of: root)
     }
 
     /// Mappings keyed by the installer's own data (subject ids): their keys are values, never listed.
@@ -138,6 +139,25 @@ extension FacegateConfiguration {
             paths += keyPaths(of: value, under: path)
         }
         return paths
+    }
+
+    /// Every scalar under `node` in document order, for ``KeysInFile/endsEarly(in:)``. The key a value is
+    /// under stops at a free-form mapping (its keys are the installer's data, never said).
+    static func leaves(of node: Node?, key: String = "", path: String = "") -> [KeysInFile.Leaf] {
+        guard let node else { return [] }
+        if let mapping = node.mapping {
+            var leaves: [KeysInFile.Leaf] = []
+            for (name, value) in mapping {
+                let text = name.string ?? ""
+                let childKey = freeFormMappings.contains(key) ? key : key.isEmpty ? text : key + "." + text
+                leaves += Self.leaves(of: value, key: childKey, path: path.isEmpty ? text : path + "." + text)
+            }
+            return leaves
+        }
+        if let sequence = node.sequence {
+            return sequence.enumerated().flatMap { index, item in Self.leaves(of: item, key: key, path: path + "[\(index)]") }
+        }
+        return [KeysInFile.Leaf(path: path, key: key, value: node.scalar?.string ?? "")]
     }
 
     /// The parser's error as a line and column only. Yams' own text quotes the offending source line,

@@ -51,6 +51,31 @@ public struct FacegateConfiguration: Sendable, Equatable {
             let tail = paths[first...]
             return tail.allSatisfy { !kept.contains($0) } ? Array(tail) : nil
         }
+
+        /// Every value of the file in the file's order: where it is (list items followed, `[i]`), the key it
+        /// is under (as ``paths`` names keys), and its text.
+        public var leaves: [Leaf] = []
+
+        public struct Leaf: Sendable, Equatable {
+            public var path: String
+            public var key: String
+            public var value: String
+        }
+
+        /// The key where `next` ends early, when it is this file cut short inside its last list or value
+        /// (a cut at a line break after `- alice` of a deny list ending `- bob`, or mid-line in `threshold:
+        /// 7500`): every value of `next` is this file's, in order, its last perhaps cut mid-way, and this
+        /// file goes on. ``cutShort(in:)`` sees only keys. Removing the last items of the file's last list,
+        /// or shortening its last value, looks the same: that takes a restart. Nil otherwise.
+        public func endsEarly(in next: KeysInFile) -> String? {
+            let count = next.leaves.count
+            guard count > 0, count <= leaves.count else { return nil }
+            for index in 0..<(count - 1) where next.leaves[index] != leaves[index] { return nil }
+            let last = next.leaves[count - 1], running = leaves[count - 1]
+            guard last.path == running.path, last.key == running.key, running.value.hasPrefix(last.value) else { return nil }
+            if count < leaves.count { return leaves[count].key }
+            return last.value == running.value ? nil : running.key
+        }
     }
 
     public struct Camera: Sendable, Equatable {

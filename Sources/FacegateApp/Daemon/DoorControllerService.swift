@@ -317,6 +317,14 @@ public struct DoorControllerService: Service, CustomStringConvertible {
                 notifier.ready(status: "door \(previous.door.name): reload refused (\(keys.count) keys gone from the file); running the previous one")
                 return
             }
+            // The same cut inside the file's last list or value: a deny list without its last names, say.
+            if let key = previous.keysInFile.endsEarly(in: next.keysInFile) {
+                logger.error(
+                    "reload refused: the file ends inside the running file's last values, as a file cut short does; the running configuration is kept (restart to run without them)",
+                    metadata: ["key": "\(key)"])
+                notifier.ready(status: "door \(previous.door.name): reload refused (the file ends early, in \(key)); running the previous one")
+                return
+            }
             await pipeline.update(policy: next.doorPolicy)
             // Against what runs, the start-up configuration: a second reload of the same file still names
             // what the first one could not apply.
