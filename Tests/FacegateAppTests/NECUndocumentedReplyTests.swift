@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import FacegateCore
 @testable import FacegateApp
 import FacegateIdentify
+import FacegatePolicy
 import Foundation
 import FacegateTesting
 import Synchronization
@@ -37,6 +38,31 @@ struct NECUndocumentedReplyTests {
             }
         }
         #expect(error?.code == .malformedResponse)
+    }
+
+    /// NEC's `limit` counts events, and one subject enrolled with many faces can fill the answer: the
+    /// second subject the margin check needs may be left out. A full answer says that anyone left out
+    /// scores at most its lowest event, and the margin check sees that as the second; an answer with room
+    /// to spare says nobody else is over the floor.
+    @Test func aFullAnswerCountsTheSubjectsItLeftOutForTheMargin() async throws {
+        let reply = #"{"candidates":[{"id":"alice","score":9500,"events":[{"id":"e1","score":9500},{"id":"e2","score":9300},{"id":"e3","score":9200}]}]}"#
+        let policy = {
+            var policy = Self.policy
+            policy.minimumMargin = 500
+            return policy
+        }()
+        func decide(limit: Int) async throws -> Decision {
+            let candidates = try await withFaultyCloud(.reply(status: 200, body: reply)) { endpoint in
+                try await NECFaceSearch(client: Self.client(endpoint), limit: limit).search(Self.probe, policy: policy)
+            }
+            var state = PolicyState()
+            return AccessPolicy.evaluate(
+                .cloud(candidates: try #require(candidates), unit: .necScore), passedQualityGate: true, policy: policy, state: &state, at: Self.cachedAt)
+        }
+        let full = try await decide(limit: 3)
+        #expect(full.outcome == .deniedAmbiguous && full.secondScore == 9200, "\(full.reason)")
+        let roomy = try await decide(limit: 50)
+        #expect(roomy.outcome == .granted && roomy.subjectId == "alice" && roomy.secondScore == nil, "\(roomy.reason)")
     }
 
     @Test(

@@ -44,10 +44,27 @@ public struct NECFaceSearch: FaceSearch, CloudDirectory {
         let provenTags: Set<String> = policy.searchTags.count == 1 ? Set(policy.searchTags) : []
         do {
             let result = try await client.search(probe: probe.jpeg, threshold: threshold, limit: limit, tags: policy.searchTags)
-            return Self.bestPerSubject(result.candidates).map { MatchCandidate(subjectId: $0.id, score: Double($0.score), tags: provenTags) }
+            let best = Self.bestPerSubject(result.candidates)
+            var candidates = best.map { MatchCandidate(subjectId: $0.id, score: Double($0.score), tags: provenTags) }
+            if let bound = Self.scoreOfSubjectsLeftOut(result.candidates, limit: limit), let first = best.first {
+                // The answer was full: a subject it left out may score up to its lowest event, which the margin
+                // check must see as a second. Said as the best subject (never someone else to let in).
+                candidates.append(MatchCandidate(subjectId: first.id, score: Double(bound), tags: provenTags))
+            }
+            return candidates
         } catch {
             throw Self.classify(error)
         }
+    }
+
+    /// The most a subject the answer left out can score: its lowest event's score when it holds `limit`
+    /// events (NEC keeps the best `limit` events over the threshold, then groups them by subject: one
+    /// subject enrolled with many faces can fill it, pushing out the second one the margin check needs).
+    /// Nil when the answer is not full: then every subject over the floor is in it.
+    static func scoreOfSubjectsLeftOut(_ candidates: [NECCandidate], limit: Int) -> Int? {
+        let scores = candidates.flatMap { candidate in candidate.events.isEmpty ? [candidate.score] : candidate.events.map(\.score) }
+        guard scores.count >= limit else { return nil }
+        return scores.min()
     }
 
     /// One candidate per subject, with its best score, best first. NEC groups events by subject
