@@ -80,7 +80,8 @@ public enum ImageCodec {
     /// Decodes one camera frame (MJPEG) that must be `width`x`height`, straight from the driver's buffer.
     ///
     /// Cheap USB cameras send frames libjpeg warns about yet decodes whole: bytes of padding before
-    /// a marker, or no end-of-image marker. Those are accepted. A frame whose data runs out or is
+    /// the end-of-image marker, or no end-of-image marker. Those are accepted (bytes skipped before a
+    /// restart marker are data lost inside the image: refused). A frame whose data runs out or is
     /// damaged (part of the image would be made up), that will not decode at all, or whose header
     /// announces another size (checked before any pixels are allocated) is an error. No EXIF turn:
     /// a camera frame is as the camera was set up.
@@ -128,12 +129,13 @@ public enum ImageCodec {
         var failure: String?
         let pixels = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
             // No stop on warnings: libjpeg decodes every row, and its (first) message says whether
-            // the frame was whole. Only bytes skipped before a marker leave nothing made up.
+            // the frame was whole. Only bytes skipped before the end-of-image marker leave nothing
+            // made up; before a restart marker they mean data was lost inside the image.
             let result = tjDecompress2(
                 handle, source, UInt(bytes.count), buffer.baseAddress, frameWidth, 0, frameHeight, Int32(TJPF_RGB.rawValue), 0)
             if result != 0 {
                 let text = message(handle)
-                if !text.contains("extraneous bytes before marker") {
+                if !isJunkBeforeEndOfImage(text) {
                     failure = text
                     buffer.initialize(repeating: 0)
                 }
@@ -142,6 +144,14 @@ public enum ImageCodec {
         }
         if let failure { throw ImageError(.corrupt, "JPEG frame is damaged or truncated: \(failure)") }
         return try PixelImage(width: width, height: height, layout: .rgb24, pixels: pixels)
+    }
+
+    /// libjpeg-turbo's JWRN_EXTRANEOUS_DATA for marker 0xd9 (EOI):
+    /// "Corrupt JPEG data: %u extraneous bytes before marker 0x%02x".
+    private static func isJunkBeforeEndOfImage(_ text: String) -> Bool {
+        let prefix = "Corrupt JPEG data: ", suffix = " extraneous bytes before marker 0xd9"
+        guard text.hasPrefix(prefix), text.hasSuffix(suffix), text.count > prefix.count + suffix.count else { return false }
+        return text.dropFirst(prefix.count).dropLast(suffix.count).allSatisfy { ("0"..."9").contains($0) }
     }
 
     private static func message(_ handle: tjhandle) -> String {

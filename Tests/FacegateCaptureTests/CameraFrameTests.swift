@@ -90,6 +90,42 @@ struct CameraFrameTests {
         }
     }
 
+    /// The test photo's frame with a restart marker (RST0–RST7) after every row of MCUs, as many
+    /// cameras send MJPEG: the same pixels, and it decodes with no warning.
+    func restartFrame() throws -> [UInt8] {
+        let clean = try jpegFrame()
+        let restarts = try JPEGRestartMarkers.insert(into: clean, every: Self.width / 16)
+        #expect(restarts.count > clean.count)
+        let reference = try convert(clean).get()
+        #expect((try? convert(restarts).get()) == reference)
+        return restarts
+    }
+
+    /// A frame that lost a chunk inside the image (a USB packet) gets the same libjpeg warning as junk
+    /// before the end marker when the decoder runs out of MCUs before the next restart marker:
+    /// "N extraneous bytes before marker 0xd3", the image around the loss decoded from the wrong
+    /// bits. Such a frame is dropped; only junk before the end marker (0xd9) is not.
+    @Test func aFrameMissingBytesBeforeARestartMarkerIsDropped() throws {
+        let frame = try restartFrame()
+        let reference = try convert(frame).get()
+        // 800 bytes lost a third of the way in, at 41 places across about two restart intervals:
+        // where in the interval decides which warning libjpeg gives first.
+        var beforeRestartMarker = 0
+        for shift in stride(from: -2000, through: 2000, by: 100) {
+            let start = frame.count / 3 + shift
+            let cut = Array(frame[..<start] + frame[(start + 800)...])
+            let error = badFrameError(cut)
+            #expect(error?.code == .badFrame, "cut at \(start): \(String(describing: error))")
+            let message = error?.message ?? ""
+            if message.contains("extraneous bytes before marker 0xd"), !message.contains("0xd9") { beforeRestartMarker += 1 }
+        }
+        // The case at issue, not only warnings that were refused all along (17 of the 41 here).
+        #expect(beforeRestartMarker >= 10)
+
+        let junkBeforeEnd = Array(frame.dropLast(2)) + [0x12, 0x34, 0x56, 0x78, 0xFF, 0xD9]
+        #expect((try? convert(junkBeforeEnd).get()) == reference)
+    }
+
     /// A frame whose header says another size than the camera was set to is dropped, refused on its
     /// header before any pixels are allocated (a corrupt header must not cost ~180 MB).
     @Test func aFrameOfAnotherSizeIsDroppedOnItsHeader() throws {
