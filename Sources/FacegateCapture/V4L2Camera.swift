@@ -7,7 +7,7 @@ import Glibc
 #endif
 
 /// A camera through V4L2 and libv4l2: mmap streaming from a small buffer ring,
-/// driver timestamps, and recovery from unplugs and stalls.
+/// driver timestamps (the dequeue time where they do not advance), and recovery from unplugs and stalls.
 ///
 /// When the device disappears (ENODEV, EIO, hang-up) or delivers no usable frame for
 /// ``Configuration/stallTimeout``, the camera is closed, the outage reported
@@ -154,7 +154,7 @@ public struct V4L2Camera: FrameSource {
 }
 
 /// One run of the camera: the open device (if any), the frame counter and the outage bookkeeping.
-private actor CameraSession {
+actor CameraSession {
     private let configuration: V4L2Camera.Configuration
     private let logger: Logger
     private let onStatus: @Sendable (V4L2Camera.Status) -> Void
@@ -165,6 +165,9 @@ private actor CameraSession {
     /// Sequence numbers continue across reopenings: base + the driver's own count.
     private var sequenceBase: UInt64 = 0
     private var lastSequence: UInt64?
+    /// Timestamps continue too, and never stand still or go back (the selector's only clock).
+    private var timestamps = AdvancingTimestamps()
+    private var saidDriverTimestampsUnused = false
     private var outageStarted: ContinuousClock.Instant?
     private var attempt = 0
     private var everOpened = false
@@ -216,7 +219,8 @@ private actor CameraSession {
         }
     }
 
-    private func frame(from captured: V4L2Device.Captured) -> Frame {
+    /// Internal for tests: the frame path after the device.
+    func frame(from captured: V4L2Device.Captured) -> Frame {
         var sequence = sequenceBase + UInt64(captured.sequence)
         if let lastSequence, sequence <= lastSequence { sequence = lastSequence + 1 }
         lastSequence = sequence
@@ -229,7 +233,11 @@ private actor CameraSession {
         }
         if captured.badFrames > 0 { noteBadFrames(captured.badFrames, last: captured.lastBadFrame) }
         onFrameTiming?(captured.timing)
-        let timestamp = captured.timestamp ?? captured.timing.ready
+        let (timestamp, isDriversOwn) = timestamps.stamp(driver: captured.timestamp, dequeued: captured.timing.ready)
+        if captured.timestamp != nil, !isDriversOwn, !saidDriverTimestampsUnused {
+            saidDriverTimestampsUnused = true
+            logger.warning("camera timestamps do not advance: frames are stamped when dequeued instead of by the driver")
+        }
         return Frame(sequence: sequence, timestamp: timestamp, image: captured.image, captureTime: captured.timing.dequeueAndConvert)
     }
 

@@ -2,7 +2,8 @@
 public struct Frame: Sendable {
     /// Increasing number of the frame in its stream; gaps mean dropped frames.
     public var sequence: UInt64
-    /// Monotonic capture time (the driver's timestamp where there is one).
+    /// Monotonic capture time (a camera's: the driver's timestamp where it advances, else when the
+    /// frame was dequeued).
     public var timestamp: Duration
     public var image: PixelImage
     /// The capture stage's own time for this frame: a camera's dequeue and conversion, a replay's
