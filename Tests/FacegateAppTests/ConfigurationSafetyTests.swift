@@ -169,8 +169,8 @@ struct ConfigurationSafetyTests {
         // NeoCheck names one person per identification: no second score, so the margin is never applied.
         // Said (at start, reload and by config check), not refused: a file that ran before still runs.
         let noted = try FacegateConfiguration(yaml: "backend: {kind: neocheck}\ndoor: {minimum_margin: 5}")
-        #expect(noted.notes.map(\.path) == ["door.minimum_margin"] && noted.notes.first?.message.contains("no second score") == true)
-        #expect(try FacegateConfiguration(yaml: "backend: {kind: nec}\ndoor: {minimum_margin: 5}").notes.isEmpty)
+        #expect(noted.notesBesidesTheSimulatedDoor.map(\.path) == ["door.minimum_margin"] && noted.notesBesidesTheSimulatedDoor.first?.message.contains("no second score") == true)
+        #expect(try FacegateConfiguration(yaml: "backend: {kind: nec}\ndoor: {minimum_margin: 5}").notesBesidesTheSimulatedDoor.isEmpty)
         #expect(try FacegateConfiguration(yaml: "backend: {kind: nec}\ndoor: {minimum_margin: 500}").doorPolicy.minimumMargin == 500)
         #expect(problems("backend: {kind: nec}\ndoor: {minimum_margin: 10000}") != nil)
     }
@@ -278,8 +278,24 @@ struct ConfigurationSafetyTests {
         #expect(shared.problems.allSatisfy { $0.message.contains("same GPIO line as door.relay") })
         #expect(problems("door:\n  relay: {chip: gpiochip0, line: \"5\"}\n  contact: {chip: gpiochip0, line: \"6\"}\n  exit_button: {chip: gpiochip1, line: \"5\"}") == nil)
         let unwired = try #require(problems("door:\n  fail_safe: true\n  contact: {chip: gpiochip0, line: \"6\"}\n  exit_button: {chip: gpiochip0, line: \"7\"}"))
-        #expect(unwired.problems.map(\.path) == ["door.contact", "door.exit_button"])
-        #expect(problems("door:\n  fail_safe: true") == nil, "names no line: a door being wired may keep it")
+        #expect(unwired.problems.map(\.path) == ["door.contact", "door.exit_button", "door.fail_safe"])
+    }
+
+    /// Without `door.relay` nothing is driven. A fail-safe lock (a maglock, energised to lock) was never
+    /// energised: the door stood open while decisions were journaled, and the file passed. It is refused
+    /// by its key; a door without a relay otherwise runs (the demo, a door being wired) and is noted.
+    @Test func aDoorWithoutARelayIsNotedAndAFailSafeOneIsRefused() throws {
+        let maglock = try #require(problems("door:\n  name: door-marker-71\n  fail_safe: true"), "a maglock without a relay was accepted")
+        #expect(maglock.problems.map(\.path) == ["door.fail_safe"])
+        #expect(maglock.problems.first?.message.contains("needs door.relay") == true, "\(maglock)")
+        #expect(!maglock.description.contains("door-marker"), "\(maglock)")
+        #expect(problems("door:\n  relay: {chip: gpiochip0, line: \"5\"}\n  fail_safe: true") == nil)
+        for simulated in ["door: {name: front}", "door: {fail_safe: false}", "{}"] {
+            let notes = try FacegateConfiguration(yaml: simulated).notes
+            #expect(notes.map(\.path) == ["door.relay"], "\(simulated)")
+            #expect(notes.first?.message.contains("simulated and nothing is driven") == true, "\(simulated): \(notes)")
+        }
+        #expect(try FacegateConfiguration(yaml: "door: {relay: {chip: gpiochip0, line: \"5\"}}").notes.isEmpty)
     }
 
     /// An exit button wired active-low needs a pull-up; a line without one of its own (an I2C expander's,

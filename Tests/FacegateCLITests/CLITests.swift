@@ -171,6 +171,27 @@ import Testing
         #expect(check.output.contains("Asia/Tokyo"), "\(check.output)")
     }
 
+    /// `config check` says when the door is simulated (no `door.relay`: nothing is driven) and still
+    /// passes it (the demo, a door being wired); a fail-safe door without a relay (a maglock that would
+    /// never be energised, the door open) is refused by `door.fail_safe`. Before, both passed silently.
+    @Test func configCheckNotesASimulatedDoorAndRefusesAMaglockWithoutARelay() throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let file = folder.file("facegate.yaml")
+        func check(_ yaml: String) throws -> ToolRun {
+            try yaml.write(toFile: file, atomically: true, encoding: .utf8)
+            return try ToolProcess.runBlocking(Self.executable, ["config", "check", "--syntax-only", file])
+        }
+        let simulated = try check("door: {name: front}\n")
+        #expect(simulated.status == 0, "\(simulated.output)\(simulated.errors)")
+        #expect(simulated.output.contains("note: door.relay") && simulated.output.contains("nothing is driven"), "\(simulated.output)")
+        let maglock = try check("door: {name: front, fail_safe: true}\n")
+        #expect(maglock.status == 1, "\(maglock.output)\(maglock.errors)")
+        #expect(maglock.output.contains("door.fail_safe") && maglock.output.contains("needs door.relay"), "\(maglock.output)")
+        let wired = try check("door: {relay: {chip: gpiochip0, line: \"5\"}, fail_safe: true}\n")
+        #expect(wired.status == 0 && !wired.output.contains("door.relay"), "\(wired.output)\(wired.errors)")
+    }
+
     @Test func facesPrintsOneLinePerImageAndFailsOnAnUnreadableOne() throws {
         let good = Self.testData.appendingPathComponent("faces/matt_damon/01.jpg").path
         let none = Self.testData.appendingPathComponent("faces/_noface/01.jpg").path

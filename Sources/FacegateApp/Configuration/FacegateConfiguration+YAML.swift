@@ -416,8 +416,9 @@ extension FacegateConfiguration {
     /// Each role on a line of its own, and nothing wired without a relay. A line named twice would be
     /// refused as busy at the second request, which reads as another process holding it: the daemon
     /// would restart for ever. Without a relay the door is simulated, so a contact or an exit button
-    /// would look wired while nothing is read. (`fail_safe` alone names no line: a door being wired may
-    /// keep it.)
+    /// would look wired while nothing is read, and a fail-safe lock (a maglock, energised to lock) would
+    /// never be energised: the door open while the journal records decisions. No relay at all is allowed
+    /// (the demo, a door being wired) but noted, since nothing is driven.
     private func checkDoorWiring(_ d: ConfigReader) {
         let roles = [("relay", door.relay), ("contact", door.contact), ("exit_button", door.exitButton)]
         for (index, (key, line)) in roles.enumerated() {
@@ -430,6 +431,10 @@ extension FacegateConfiguration {
         for (key, wired) in [("contact", door.contact != nil), ("exit_button", door.exitButton != nil)] where wired {
             d.problem("needs door.relay: without a relay the door is simulated", key: key)
         }
+        if door.failSafe {
+            d.problem("needs door.relay: a fail-safe lock is energised to lock, and without a relay nothing is driven (the door would stand open)", key: "fail_safe")
+        }
+        d.note("is not set: the door is simulated and nothing is driven (decisions are journaled, no lock moves)", key: "relay")
     }
 
     /// The same chip (by name or /dev path) and the same line text. A line named on one role and given

@@ -28,8 +28,14 @@ public struct FacegateConfiguration: Sendable, Equatable {
     /// Folder of the dlib models; nil searches the default folders.
     public var modelsDirectory: String?
     /// What the file leaves to a default that is likely not what was meant (a schedule without its time
-    /// zone): accepted, and said at every start and reload and by `facegate config check`.
-    public var notes: [ConfigProblem] = []
+    /// zone, a door without a relay): accepted, and said at every start and reload and by `facegate
+    /// config check`. Not a setting but what is said of the settings, so, like ``keysInFile``, it takes
+    /// no part in `==`: a file without a relay is still the defaults.
+    public var notes: [ConfigProblem] {
+        get { said.notes }
+        set { said.notes = newValue }
+    }
+    private var said = Said()
     /// The keys the file spelled out, which a reload compares with the running file's.
     public internal(set) var keysInFile = KeysInFile()
 
@@ -38,6 +44,11 @@ public struct FacegateConfiguration: Sendable, Equatable {
     /// Every mapping key of a file as its path (`door.deny_list`, `backend.nec.endpoint`; list items are
     /// not followed), in the order the file has them. Not a setting: two configurations with the same
     /// values are equal whichever keys the files spelled them with, so it takes no part in `==`.
+    struct Said: Sendable, Equatable {
+        var notes: [ConfigProblem] = []
+        static func == (left: Said, right: Said) -> Bool { true }
+    }
+
     public struct KeysInFile: Sendable, Equatable {
         public var paths: [String] = []
         public static func == (left: KeysInFile, right: KeysInFile) -> Bool { true }
