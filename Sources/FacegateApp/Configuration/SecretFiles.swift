@@ -83,9 +83,7 @@ extension FacegateConfiguration {
         let chosen = backend.chosen
         problems += chosen.missingSettings()
         problems += type(of: chosen).doorSearchProblems(of: door)
-        var secrets = chosen.secrets
-        if offlineCache.enabled { secrets.append(("offline_cache.key", offlineCache.key)) }
-        for (key, reference) in secrets {
+        for (key, reference) in chosen.secrets {
             guard let reference else {
                 problems.append(ConfigProblem(path: key, message: "is needed"))
                 continue
@@ -94,6 +92,14 @@ extension FacegateConfiguration {
                 _ = try SecretFiles.resolve(reference, environment: environment)
             } catch {
                 problems.append(ConfigProblem(path: key, message: error.description))
+            }
+        }
+        if offlineCache.enabled {
+            // The daemon's own loader, so the check refuses exactly the keys the daemon would (exit 78).
+            do {
+                _ = try DoorParts.offlineCacheKey(offlineCache.key, environment: environment)
+            } catch {
+                problems.append(ConfigProblem(path: error.key, message: error.message))
             }
         }
         for (key, path) in [("journal.path", journal.path), ("offline_cache.path", offlineCache.path)] {

@@ -278,19 +278,7 @@ public struct DoorParts: Sendable {
         degradations: inout [StartDegradation]
     ) throws(DaemonStartError) -> OfflineFaceCache? {
         guard settings.enabled else { return nil }
-        let key: OfflineCacheKey
-        do {
-            switch settings.key {
-            case .credential(let name): key = try OfflineCacheKey.loadCredential(named: name, environment: environment)
-            case .file(let path): key = try OfflineCacheKey.load(path: path)
-            case .inline, nil:
-                throw DaemonStartError(key: "offline_cache.key", "must be credential:NAME or file:/path (a key never goes in the file)")
-            }
-        } catch let error as DaemonStartError {
-            throw error
-        } catch {
-            throw DaemonStartError(key: "offline_cache.key", "\(error)")
-        }
+        let key = try offlineCacheKey(settings.key, environment: environment)
         do {
             return try OfflineFaceCache(
                 configuration: .init(
@@ -306,6 +294,24 @@ public struct DoorParts: Sendable {
                 metadata: ["key": "offline_cache.path", "cause": "\(detail)"])
             degradations.append(StartDegradation(key: "offline_cache.path", detail: detail))
             return nil
+        }
+    }
+
+    /// The offline cache's key, loaded as the daemon loads it. `config check` (``FacegateConfiguration/environmentProblems(environment:)``)
+    /// calls this too, so the check and the daemon accept and refuse the same keys (raw, hex or base64
+    /// 32 bytes; never inline). Errors name the key, never a path or the key's bytes.
+    static func offlineCacheKey(_ reference: SecretReference?, environment: [String: String]) throws(DaemonStartError) -> OfflineCacheKey {
+        do {
+            switch reference {
+            case .credential(let name): return try OfflineCacheKey.loadCredential(named: name, environment: environment)
+            case .file(let path): return try OfflineCacheKey.load(path: path)
+            case .inline, nil:
+                throw DaemonStartError(key: "offline_cache.key", "must be credential:NAME or file:/path (a key never goes in the file)")
+            }
+        } catch let error as DaemonStartError {
+            throw error
+        } catch {
+            throw DaemonStartError(key: "offline_cache.key", "\(error)")
         }
     }
 
