@@ -85,4 +85,43 @@ struct ConfigCheckAgreesWithTheDaemonTests {
             #expect(said.map { !$0.contains("5e5e") && !$0.contains("abab") && !$0.contains(folder.url.path) } ?? true, "\(String(describing: said))")
         }
     }
+
+    /// The service is given only the credentials its unit loads (`LoadCredential=`). A `credential:` name
+    /// outside them was passed by a root `config check` whenever the credentials folder held it, and the
+    /// service, started by postinst, exited 78 for want of it. The check names the key and lists the
+    /// names the unit loads, never a secret's value.
+    @Test func aCredentialTheUnitDoesNotLoadIsAProblem() throws {
+        let folder = try Folder()
+        for name in ["nec-access-key", "nec-secret-key", "nec-api-key", "nec-secret"] {
+            try folder.write(Array("\(Self.marker)-\(name)".utf8), to: name)
+        }
+        // Good keys under both names: only the name is wrong.
+        for name in [OfflineCacheKey.credentialName, "door-key"] {
+            try folder.write(Array(String(repeating: "ab", count: 32).utf8), to: name)
+        }
+        let environment = ["CREDENTIALS_DIRECTORY": folder.url.path]
+        func problems(secretKey: String, cacheKey: String) throws -> [ConfigProblem] {
+            try FacegateConfiguration(
+                yaml: """
+                    backend:
+                      kind: nec
+                      nec:
+                        endpoint: https://nec.example.invalid
+                        access_key: credential:nec-access-key
+                        secret_key: credential:\(secretKey)
+                        api_key: credential:nec-api-key
+                    offline_cache: {enabled: true, key: "credential:\(cacheKey)", path: \(folder.path("offline-cache.sqlite"))}
+                    """
+            ).environmentProblems(environment: environment).filter { $0.path.hasPrefix("backend.") || $0.path.hasPrefix("offline_cache.") }
+        }
+        #expect(try problems(secretKey: "nec-secret-key", cacheKey: OfflineCacheKey.credentialName).isEmpty)
+
+        let unloaded = try problems(secretKey: "nec-secret", cacheKey: "door-key")
+        #expect(unloaded.map(\.path) == ["backend.nec.secret_key", "offline_cache.key"], "\(unloaded)")
+        for problem in unloaded {
+            #expect(problem.message.contains("the unit does not load"), "\(problem)")
+            #expect(SecretFiles.unitCredentialNames.allSatisfy { problem.message.contains($0) }, "\(problem)")
+            #expect(!problem.message.contains(Self.marker) && !problem.message.contains(folder.url.path), "\(problem)")
+        }
+    }
 }

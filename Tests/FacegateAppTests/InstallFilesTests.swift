@@ -1,3 +1,4 @@
+import FacegateApp
 import Foundation
 import Testing
 
@@ -43,5 +44,23 @@ struct InstallFilesTests {
         // The unit must still allow the chip's device class, or the group would not help.
         let unit = try text("systemd/facegate.service")
         #expect(unit.contains("DevicePolicy=closed") && unit.contains("DeviceAllow=char-gpiochip rw"))
+    }
+}
+
+/// `config check` refuses a `credential:` name the unit does not load (`SecretFiles.unitCredentialNames`):
+/// the list and the unit's `LoadCredential=` lines must not drift apart.
+@Suite(.timeLimit(.minutes(1)))
+struct UnitCredentialsTests {
+    @Test func theUnitLoadsExactlyTheCredentialsTheCheckAllows() throws {
+        let unit = try String(contentsOf: InstallFilesTests.root.appendingPathComponent("systemd/facegate.service"), encoding: .utf8)
+        let loaded = unit.split(separator: "\n").filter { $0.hasPrefix("LoadCredential=") }.map { line in
+            line.dropFirst("LoadCredential=".count).split(separator: ":", maxSplits: 1).map(String.init)
+        }
+        let names = loaded.map { $0[0] }
+        #expect(names.sorted() == FacegateApp.SecretFiles.unitCredentialNames.sorted(), "the unit loads \(names)")
+        // Each from the credentials folder under its own name, as postinst and the README tell installers.
+        for entry in loaded {
+            #expect(entry.count == 2 && entry[1] == "/etc/facegate/credentials/\(entry[0])", "\(entry)")
+        }
     }
 }

@@ -1,5 +1,6 @@
 import FacegateCore
 import FacegateLiveness
+import FacegateOfflineCache
 import Foundation
 
 /// Reads secrets from systemd credentials or owner-only files, refusing files others can read.
@@ -8,6 +9,23 @@ import Foundation
 public enum SecretFiles {
     public struct Failure: Error, Sendable, CustomStringConvertible {
         public var description: String
+    }
+
+    /// The credentials the shipped unit (systemd/facegate.service) loads, one `LoadCredential=` each:
+    /// the service is given no other, so a `credential:` name outside these is refused by `config check`.
+    /// `InstallFilesTests` reads the unit and checks it loads exactly these.
+    public static let unitCredentialNames = [
+        "nec-access-key", "nec-secret-key", "nec-api-key", "neocheck-client-secret", "neocheck-password",
+        OfflineCacheKey.credentialName,
+    ]
+
+    /// A `credential:` reference the unit does not load, as a problem for `key`; names are the unit's,
+    /// not values from the file, so they may be listed.
+    static func unloadedCredential(_ reference: SecretReference?, key: String) -> ConfigProblem? {
+        guard case .credential(let name) = reference, !unitCredentialNames.contains(name) else { return nil }
+        return ConfigProblem(
+            path: key,
+            message: "names a credential the unit does not load, so the service would never receive it (its LoadCredential= names: \(unitCredentialNames.joined(separator: ", ")))")
     }
 
     /// Whether a file exists and neither its group nor others may read or write it.
@@ -88,6 +106,10 @@ extension FacegateConfiguration {
                 problems.append(ConfigProblem(path: key, message: "is needed"))
                 continue
             }
+            if let unloaded = SecretFiles.unloadedCredential(reference, key: key) {
+                problems.append(unloaded)
+                continue
+            }
             do {
                 _ = try SecretFiles.resolve(reference, environment: environment)
             } catch {
@@ -95,11 +117,15 @@ extension FacegateConfiguration {
             }
         }
         if offlineCache.enabled {
-            // The daemon's own loader, so the check refuses exactly the keys the daemon would (exit 78).
-            do {
-                _ = try DoorParts.offlineCacheKey(offlineCache.key, environment: environment)
-            } catch {
-                problems.append(ConfigProblem(path: error.key, message: error.message))
+            if let unloaded = SecretFiles.unloadedCredential(offlineCache.key, key: "offline_cache.key") {
+                problems.append(unloaded)
+            } else {
+                // The daemon's own loader, so the check refuses exactly the keys the daemon would (exit 78).
+                do {
+                    _ = try DoorParts.offlineCacheKey(offlineCache.key, environment: environment)
+                } catch {
+                    problems.append(ConfigProblem(path: error.key, message: error.message))
+                }
             }
         }
         for (key, path) in [("journal.path", journal.path), ("offline_cache.path", offlineCache.path)] {
