@@ -120,6 +120,8 @@ public struct ApproachSelector: Sendable {
     private var previousFrameTime: Duration?
     /// How many reappearing faces continued a lost or missed track.
     public private(set) var reidentifications = 0
+    /// How many approaches began afresh because the face after a miss or a jump was clearly not theirs.
+    public private(set) var approachesRestarted = 0
 
     /// The longest a face may be missed and still be continued by position alone (when descriptors can
     /// be had): a few frames at any usual frame rate.
@@ -127,6 +129,9 @@ public struct ApproachSelector: Sendable {
 
     /// dlib's usual line between the same person and another (descriptor distance).
     static let samePersonDistance: Float = 0.6
+    /// Past this a face is clearly someone else's (a looser line than ``samePersonDistance``: a face
+    /// turned or blurred after a missed detection measured 0.64 from its own best on a real clip).
+    static let anotherPersonDistance: Float = 0.75
 
     /// Quality must rise by more than this to count as an improvement.
     private static let improvementEpsilon = 0.01
@@ -181,11 +186,18 @@ public struct ApproachSelector: Sendable {
             }
             // Position alone is weak after a miss or a jump: another person may have stepped into the spot
             // (a visit not yet sent would go out on the first one's face, and its liveness samples mix the
-            // two). There, when descriptors can be had, the face must also look like the track's best.
-            if let index = bestTrack, let describe, bestByNearness || tracks[index].lastSeen < (previousFrameTime ?? now),
+            // two). There, when descriptors can be had, a face clearly not the track's best starts the
+            // track's approach afresh from this frame: nothing seen before it is kept, and the visit the
+            // first face was making is never sent (not decided later either, with someone else at the door).
+            // A track already decided carries nothing to inherit and is not checked, so a face turned away
+            // for a moment never makes a second decision for the same person.
+            if let index = bestTrack, let describe, !tracks[index].emitted,
+                bestByNearness || tracks[index].lastSeen < (previousFrameTime ?? now),
                 !looksLikeTrack(index, face, in: frame.image, describe: describe)
             {
-                unmatched.append(face)
+                claimed.insert(index)
+                tracks[index] = Self.newTrack(face, frame: frame)
+                approachesRestarted += 1
                 continue
             }
             if let index = bestTrack {
@@ -205,15 +217,7 @@ public struct ApproachSelector: Sendable {
                 update(&tracks[index], with: face, frame: frame)
                 continue
             }
-            let sample = VisitSample(timestamp: now, image: frame.image, box: face.box)
-            tracks.append(
-                Track(
-                    box: face.box, previousBox: nil, previousSeen: now, firstSeen: now, lastSeen: now, framesSeen: 1,
-                    best: face, bestSequence: frame.sequence, bestSeen: now, framesSinceImprovement: 0,
-                    evidence: Evidence(
-                        bestFrame: frame.image,
-                        sightings: [FaceSighting(timestamp: now, box: face.box, landmarks: face.landmarks)],
-                        firstSample: sample, latestSample: sample)))
+            tracks.append(Self.newTrack(face, frame: frame))
             claimed.insert(tracks.count - 1)
         }
 
@@ -246,17 +250,36 @@ public struct ApproachSelector: Sendable {
     }
 
     /// The camera sent nothing for a while (unplugged, stalled): every approach not yet emitted is emitted
-    /// as it was last seen, and every track is ended, so that no face seen before the silence continues
-    /// into what is seen after it. Whoever stands there then starts a visit of their own, decided on
-    /// frames from after the silence: another person, or a photo held up meanwhile, never inherits a
-    /// visit's best face or its liveness samples.
+    /// as it was last seen and ended, so that no face seen before the silence continues into what is
+    /// seen after it: whoever stands there then starts a visit of their own, decided on frames from after
+    /// the silence; another person, or a photo held up meanwhile, never inherits a visit's best face or its
+    /// liveness samples. A track whose visit was already sent carries nothing to inherit: it is only lost,
+    /// so the same person still there is re-identified into it by likeness (no second decision for them).
     public mutating func cameraWasSilent() -> [Visit] {
         var visits: [Visit] = []
-        for var track in tracks where !track.emitted {
-            visits.append(emit(&track, because: .cameraSilent))
+        var kept: [Track] = []
+        for var track in tracks {
+            if !track.emitted {
+                visits.append(emit(&track, because: .cameraSilent))
+                continue
+            }
+            track.lost = true
+            kept.append(track)
         }
-        tracks = []
+        tracks = kept
         return visits
+    }
+
+    /// A track whose approach begins with `face` in `frame`.
+    private static func newTrack(_ face: DetectedFace, frame: Frame) -> Track {
+        let now = frame.timestamp
+        let sample = VisitSample(timestamp: now, image: frame.image, box: face.box)
+        return Track(
+            box: face.box, previousBox: nil, previousSeen: now, firstSeen: now, lastSeen: now, framesSeen: 1,
+            best: face, bestSequence: frame.sequence, bestSeen: now, framesSinceImprovement: 0,
+            evidence: Evidence(
+                bestFrame: frame.image, sightings: [FaceSighting(timestamp: now, box: face.box, landmarks: face.landmarks)],
+                firstSample: sample, latestSample: sample))
     }
 
     /// Ends the stream: every approach not yet emitted is emitted now.
@@ -328,11 +351,11 @@ public struct ApproachSelector: Sendable {
         return nil
     }
 
-    /// Whether `face` is the person of track `index` by descriptor; true when either cannot be described
-    /// (position is then all there is, as without descriptors).
+    /// Whether `face` may be the person of track `index`: not clearly another by descriptor; true when
+    /// either cannot be described (position is then all there is, as without descriptors).
     private mutating func looksLikeTrack(_ index: Int, _ face: DetectedFace, in image: PixelImage, describe: DescribeFace) -> Bool {
         guard let known = descriptorOfTrack(index, describe: describe), let descriptor = try? describe(face, image) else { return true }
-        return known.distance(to: descriptor) <= Self.samePersonDistance
+        return known.distance(to: descriptor) <= Self.anotherPersonDistance
     }
 
     private mutating func descriptorOfTrack(_ index: Int, describe: DescribeFace) -> FaceDescriptor? {

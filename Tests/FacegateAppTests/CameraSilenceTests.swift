@@ -79,6 +79,13 @@ struct CameraSilenceTests {
         #expect(stayed.journaled.map(\.decision.outcome) == [.error, .granted])
         #expect(stayed.journaled.first?.decision.reason.contains("the camera sent no frame for 4 s") == true)
         #expect(stayed.cloudCalls == 1, "only the face seen after the silence is searched")
+
+        // Someone already decided, still there through a silence: the face after it is theirs again (by
+        // likeness), not a second decision and a second opening.
+        let decided = try await run(SynthesizedApproach(empty: 4, present: 30, after: 30, silence: (afterFrame: 20, duration: .seconds(4))))
+        #expect(decided.statistics.visits == 1, "one person, one decision")
+        #expect(decided.journaled.map(\.decision.outcome) == [.granted])
+        #expect(decided.cloudCalls == 1)
     }
 
     @Test("a stop while the camera is silent decides no visit it was following: they are journaled undecided, the door stays locked")

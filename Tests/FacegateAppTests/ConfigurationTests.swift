@@ -305,6 +305,19 @@ struct ConfigurationTests {
         #expect(try FacegateConfiguration(yaml: "backend: {decision_deadline_seconds: 10}").notesBesidesTheSimulatedDoor.isEmpty)
     }
 
+    /// A cooldown shorter than two frame intervals would end every person's track between two frames (a
+    /// visit and a cloud call a frame): refused by its key.
+    @Test func aCooldownUnderTwoFrameIntervalsIsRefused() throws {
+        #expect(throws: ConfigError.self) { try FacegateConfiguration(yaml: "camera: {fps: 5}\napproach: {cooldown_seconds: 0.3}\n") }
+        do {
+            _ = try FacegateConfiguration(yaml: "camera: {fps: 1}\napproach: {cooldown_seconds: 1}\n")
+            Issue.record("a 1 s cooldown at 1 fps was taken")
+        } catch {
+            #expect(error.problems.map(\.path) == ["approach.cooldown_seconds"])
+        }
+        #expect(try FacegateConfiguration(yaml: "camera: {fps: 5}\napproach: {cooldown_seconds: 0.4}\n").approach.cooldown == .milliseconds(400))
+    }
+
     /// A file the door writes outside the unit's state folder is noted by `config check` (which runs as root,
     /// where any folder can be written): under the unit's read-only system it would never be written, the
     /// journal's decisions all lost. The note names the key, never the path.

@@ -225,6 +225,11 @@ extension FacegateConfiguration {
         approach.settleFrames = a.int("settle_frames", default: approach.settleFrames, in: 0...300)
         approach.approachWindow = a.seconds("window_seconds", default: approach.approachWindow, in: 0.1...120)
         approach.cooldown = a.seconds("cooldown_seconds", default: approach.cooldown, in: 0.1...600)
+        // Shorter than two frame intervals, every person's track ends between two frames: a visit (and a cloud
+        // call) a frame, and a camera's ordinary wait for its next frame taken for a silence.
+        if approach.cooldown.timeInterval < 2.0 / Double(camera.framesPerSecond) {
+            a.problem("must be at least two frame intervals (2 / camera.fps seconds)", key: "cooldown_seconds")
+        }
         approach.minInterEyeDistance = a.double("min_eye_distance", default: approach.minInterEyeDistance, in: 0...1000)
         approach.qualityGate = quality.qualityGate
         if a.bool("decide_early", default: approach.earlyQuality != nil) {

@@ -370,7 +370,7 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
         var waitingSince = clock.now
         var lastFrameTime: Duration?
         /// Visits the selector completed at the frame of `frameTime`, to the decision loop.
-        func dispatch(_ completed: [Visit], at frameTime: Duration, analysis: Duration) {
+        func dispatch(_ completed: [Visit], at frameTime: Duration, analysis: Duration, cutBySilence: Bool = false) {
             for visit in completed {
                 let pending = PendingVisit(
                     visit: visit, emittedAt: clock.now, analysis: stageTimes[visit.bestFrameSequence]?.analysis ?? analysis,
@@ -378,8 +378,8 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
                 // A visit that ends this long after its face was last seen, because the camera sent nothing
                 // in between (unplugged, stalled), opens nothing: whoever it was may be long gone.
                 let unseen = frameTime - visit.lastSeen
-                if unseen > settings.approach.cooldown + Self.cameraSilenceAllowance, let silenceEnded = cameraSilenceEnded,
-                    silenceEnded > visit.lastSeen
+                if cutBySilence
+                    || (unseen > settings.approach.cooldown + Self.cameraSilenceAllowance && cameraSilenceEnded.map { $0 > visit.lastSeen } == true)
                 {
                     recordUnseen(pending, for: unseen)
                 } else {
@@ -393,10 +393,11 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
             defer { waitingSince = clock.now }
             let waited = waitingSince.duration(to: started)
             if waited > Self.cameraSilenceAllowance { cameraSilenceEnded = frame.timestamp }
-            if waited >= settings.approach.cooldown {
-                // Silent for as long as leaving takes: the faces followed before are not known to be the ones
-                // seen now. Their visits end as last seen (and open nothing if that was too long ago).
-                dispatch(selector.cameraWasSilent(), at: frame.timestamp, analysis: .zero)
+            if waited > settings.approach.cooldown + Self.cameraSilenceAllowance {
+                // Silent for longer than leaving takes: the faces followed before are not known to be the ones
+                // seen now. Their visits end as last seen, and open nothing (more than the cooldown and the
+                // allowance ago): none is decided and then decided again on the frames after the silence.
+                dispatch(selector.cameraWasSilent(), at: frame.timestamp, analysis: .zero, cutBySilence: true)
             }
             let image = frame.image
             analysisStarted = started
