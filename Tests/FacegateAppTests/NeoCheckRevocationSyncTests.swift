@@ -134,5 +134,7 @@ struct NeoCheckRevocationSyncTests {
         // Under 60 an hour the sync still keeps one call: with none, identifications could spend them all.
         let scarce = try search(callsPerHour: 30)
         #expect(scarce.syncBudgetReserve == 5 && scarce.syncSlice == 1)
+        // At one call an hour a slice would take the only call: identifications keep it.
+        #expect(try search(callsPerHour: 1).syncSlice == 0)
     }
 }

@@ -49,9 +49,11 @@ public struct FacegateConfiguration: Sendable, Equatable {
         static func == (left: Said, right: Said) -> Bool { true }
     }
 
-    public struct KeysInFile: Sendable, Equatable {
+    public struct KeysInFile: Sendable, Equatable, CustomReflectable {
         public var paths: [String] = []
         public static func == (left: KeysInFile, right: KeysInFile) -> Bool { true }
+        /// The keys only: ``leaves`` hold the file's values, inline secrets among them.
+        public var customMirror: Mirror { Mirror(self, children: ["paths": paths]) }
 
         /// The keys of this file that `next` lacks, when they are all of its last ones: what a file cut
         /// short at a line break loses (everything after the cut). Keys gone from the middle are an edit
@@ -67,10 +69,14 @@ public struct FacegateConfiguration: Sendable, Equatable {
         /// is under (as ``paths`` names keys), and its text.
         public var leaves: [Leaf] = []
 
-        public struct Leaf: Sendable, Equatable {
+        /// A value of the file as written: it may be an inline secret, so it never describes itself.
+        public struct Leaf: Sendable, Equatable, CustomStringConvertible, CustomReflectable {
             public var path: String
             public var key: String
             public var value: String
+
+            public var description: String { "\(key): (a value)" }
+            public var customMirror: Mirror { Mirror(self, children: ["key": key]) }
         }
 
         /// The key where `next` ends early, when it is this file cut short inside its last list or value

@@ -33,13 +33,14 @@ public struct NeoCheckFaceSearch: FaceSearch, CloudDirectory {
     /// - Parameters:
     ///   - syncBudgetReserve: nil for a sixth of the budget's hour (600 of NeoCheck's 3600).
     ///   - syncSlice: nil for a sixtieth of the budget's hour (60 of 3600: a tenth of the hour's calls at
-    ///     the default sync every 10 minutes; one under 60 calls an hour).
+    ///     the default sync every 10 minutes; one under 60 calls an hour, none at one an hour).
     public init(client: NeoCheckClient, syncBudgetReserve: Int? = nil, syncSlice: Int? = nil, confirmsRecordEnabled: Bool = true) {
         self.client = client
         let callsPerHour = client.budget?.callsPerHour ?? 0
         self.syncBudgetReserve = max(0, syncBudgetReserve ?? callsPerHour / 6)
-        // At least one call under 60 an hour: with none, identifications spent every call and the sync never ran.
-        self.syncSlice = max(0, syncSlice ?? (callsPerHour > 0 ? max(1, callsPerHour / 60) : 0))
+        // At least one call under 60 an hour: with none, identifications spent every call and the sync never
+        // ran. None at one call an hour: kept for the sync, it would leave identifications nothing.
+        self.syncSlice = max(0, syncSlice ?? (callsPerHour >= 2 ? max(1, callsPerHour / 60) : 0))
         self.confirmsRecordEnabled = confirmsRecordEnabled
         self.listNames = FaceListNames(lifetime: Self.listNameLifetime)
     }
