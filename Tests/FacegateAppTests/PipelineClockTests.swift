@@ -39,6 +39,12 @@ struct PipelineClockTests {
         return (pipeline, lines)
     }
 
+    /// Waits until the pipeline has taken `count` frames. The frame loop reads the pipeline's clock too: a
+    /// test that moved it while frames still came would be a camera silent for that long (visits cut short).
+    static func waitForFrames(_ count: Int, of pipeline: ClockedGatePipeline<TestClock>) async throws {
+        while await pipeline.statistics.frames < count { try await Task.sleep(for: .milliseconds(5)) }
+    }
+
     @Test("a cloud that never answers: a decision stuck past the watchdog's limit is named, then the deadline decides without the cloud")
     func theDeadlineRunsOnThePipelineClock() async throws {
         let clock = TestClock()
@@ -132,6 +138,7 @@ struct PipelineClockTests {
         // The first visit's search is held; the second visit is made and waits behind it.
         while await pipeline.statistics.visits < 2 { try await Task.sleep(for: .milliseconds(5)) }
         while cloud.calls < 1 { try await Task.sleep(for: .milliseconds(5)) }
+        try await Self.waitForFrames(2 * PeopleInTurn.framesPerPerson, of: pipeline)
         #expect(await clock.waitForSleepers(1))
         clock.advance(by: .seconds(50))
         cloud.releaseFirst()
@@ -208,6 +215,7 @@ struct PipelineClockTests {
         let run = Task { try await pipeline.run() }
         while await pipeline.statistics.visits < 2 { try await Task.sleep(for: .milliseconds(5)) }
         while cloud.calls < 1 { try await Task.sleep(for: .milliseconds(5)) }
+        try await Self.waitForFrames(2 * PeopleInTurn.framesPerPerson, of: pipeline)
         #expect(await clock.waitForSleepers(1))
         clock.advance(by: .seconds(10))
         cloud.answerOne()  // alice granted 10 s after her visit: the door opens, her cooldown runs from here
@@ -260,6 +268,7 @@ struct PipelineClockTests {
         let run = Task { try await pipeline.run() }
         while await pipeline.statistics.visits < 3 { try await Task.sleep(for: .milliseconds(5)) }
         while cloud.calls < 1 { try await Task.sleep(for: .milliseconds(5)) }
+        try await Self.waitForFrames(3 * PeopleInTurn.framesPerPerson, of: pipeline)
         #expect(await clock.waitForSleepers(1))
         // The first is granted 50 s after the visits were ready: within 65 s, so it opens.
         clock.advance(by: .seconds(50))
@@ -414,6 +423,10 @@ final class FirstHeldThenSilentCloud: FaceSearch {
 
 /// ``SynthesizedApproach``'s person, `count` times in turn, with frame numbers and times running on.
 struct PeopleInTurn: FrameSource {
+    /// Each person's frames: a few empty, the face, then long enough gone that their visit ends.
+    static let approach = SynthesizedApproach(empty: 4, present: 12, after: 30)
+    static var framesPerPerson: Int { approach.empty + approach.present + approach.after }
+
     var count: Int
     /// The person (0-based) whose frames wait for `hold`'s first element, or the end of it.
     var holdBefore: Int? = nil
@@ -428,7 +441,7 @@ struct PeopleInTurn: FrameSource {
                     if person == holdBefore, let hold { for await _ in hold { break } }
                     var frames = 0
                     do {
-                        for try await frame in SynthesizedApproach(empty: 4, present: 12, after: 30).frames() {
+                        for try await frame in Self.approach.frames() {
                             continuation.yield(
                                 Frame(
                                     sequence: frame.sequence + UInt64(offset), timestamp: frame.timestamp + .milliseconds(100 * offset),
