@@ -67,10 +67,15 @@ import Testing
             let message = refusal.message(configuration: "/etc/facegate/facegate.yaml")
             #expect(message.contains("--fail-safe") && message.contains("--fail-secure"), "\(message)")
         }
-        // Said, it is the command line's.
+        // Said, it is the command line's; with the file unread, the command says nothing checked it.
         for failSafe in [true, false] {
             let wiring = try RelayWiring.resolve(Self.flags(line: "7", failSafe: failSafe), configuration: .failure(Self.unreadable)).get()
-            #expect(wiring == RelayWiring(line: GPIOLine(chip: "gpiochip0", line: "7"), failSafe: failSafe, origin: .commandLine))
+            #expect(wiring == RelayWiring(line: GPIOLine(chip: "gpiochip0", line: "7"), failSafe: failSafe, origin: .commandLineUnchecked))
+            #expect(wiring.name == "gpiochip0:7")
+            let note = try #require(wiring.note(configuration: "/etc/facegate/facegate.yaml"))
+            #expect(note.contains("cannot be read") && note.contains("unchecked against door.fail_safe"), "\(note)")
+            let checked = try RelayWiring.resolve(Self.flags(line: "7", failSafe: failSafe), configuration: .success(Self.maglock)).get()
+            #expect(checked.origin == .commandLine && checked.note(configuration: "f.yaml") == nil)
         }
         // `door watch` names its own flags.
         let watch = RelayWiring.Flags(chip: "gpiochip0", line: "7", activeLow: false, failSafe: nil, names: .watch)

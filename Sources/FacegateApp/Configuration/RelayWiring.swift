@@ -42,6 +42,8 @@ public struct RelayWiring: Sendable, Equatable {
         case commandLineWiredAsConfigured
         /// `door.relay` and `door.fail_safe`: no line on the command line.
         case configuration
+        /// The line and its wiring as the command line says, the file unread: nothing checked them.
+        case commandLineUnchecked
     }
 
     public init(line: FacegateConfiguration.GPIOLine, failSafe: Bool, origin: Origin) {
@@ -153,7 +155,7 @@ public struct RelayWiring: Sendable, Equatable {
                 let because: Refusal.FileSays = door == nil ? .unreadable : door?.relay == nil ? .noRelay : .anotherLine
                 return .failure(.failModeNotSaid(flags.names, because: because))
             }
-            return .success(RelayWiring(line: line, failSafe: failSafe, origin: .commandLine))
+            return .success(RelayWiring(line: line, failSafe: failSafe, origin: door == nil ? .commandLineUnchecked : .commandLine))
         }
         var contradicted: [String] = []
         if let failSafe = flags.failSafe, failSafe != door.failSafe { contradicted.append("door.fail_safe") }
@@ -170,6 +172,8 @@ public struct RelayWiring: Sendable, Equatable {
         case .commandLine: nil
         case .commandLineWiredAsConfigured: "the relay is wired as door.fail_safe and door.relay.active_low in \(path) say for this line"
         case .configuration: "the relay is door.relay in \(path), wired as door.fail_safe and door.relay.active_low say"
+        // An installer who gave the wrong fail mode for a maglock is told that the file could not catch it.
+        case .commandLineUnchecked: "\(path) cannot be read: the relay is wired as the command line says, unchecked against door.fail_safe"
         }
     }
 }
