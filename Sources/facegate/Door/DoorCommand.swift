@@ -159,44 +159,81 @@ struct DoorPulse: AsyncParsableCommand {
         let lines = try GPIODDoorLines(configuration: .init(relay: wiring.address, failMode: wiring.failMode))
         let door = try DoorController(
             lines: lines, timing: DoorTiming(unlockDuration: .milliseconds(ms)), logger: Logger(label: "facegate.door"))
-        let running = Task { try await door.run() }
         let events = await door.events()
-        // Trapped before the unlock: Ctrl-C or a stop during a long pulse locks the door again before the
-        // command exits, instead of leaving the relay to however the chip treats a dead process's line.
-        let stops = await UnixSignalsSequence(trapping: .sigint, .sigterm)
         let started = ContinuousClock.now
-        try await door.unlock(because: .manual)
-        // The signal that stopped the pulse, nil when it ran its course.
-        let stoppedBy = await withTaskGroup(of: UnixSignal?.self) { group in
-            group.addTask {
-                for await event in events where event == .locked { return nil }
-                return nil  // the door stopped: its fault is below
-            }
-            group.addTask {
-                for await signal in stops { return signal }
-                return nil
-            }
-            defer { group.cancelAll() }
-            return await group.next() ?? nil
+        let stoppedBy = try await door.runUntilStopped(command: "pulse", failure: "the door could not be locked again") {
+            try await door.unlock(because: .manual)
+            for await event in events where event == .locked { return }
         }
-        // Stopping the door locks it (fail-secure) before its lines are let go.
-        running.cancel()
         let held = Int((ContinuousClock.now - started) / .milliseconds(1))
+        if let stoppedBy {
+            print("stopped after \(held) ms: \(wiring.name) locked again")
+            throw stoppedBy.exitCode
+        }
+        print("unlocked \(wiring.name) for \(held) ms")
+    }
+}
+
+extension DoorController {
+    /// Runs the door until `work` is done, the door stops on its own, or SIGINT or SIGTERM comes; then stops
+    /// it, which locks it (fail-secure) before its lines are let go, and returns the signal if one came.
+    /// The signals are trapped before `work` starts: Ctrl-C or a stop during an unlock locks the door again
+    /// before the command exits, instead of leaving the relay to however the chip treats a dead process's
+    /// line (an I2C expander keeps driving it).
+    /// - Parameter failure: what the command says when the door ended with a fault (exit 1).
+    func runUntilStopped(command: String, failure: String, work: @escaping @Sendable () async throws -> Void) async throws -> UnixSignal? {
+        let stops = await UnixSignalsSequence(trapping: .sigint, .sigterm)
+        let running = Task { try await self.run() }
+        let end = await withTaskGroup(of: DoorRunEnd.self) { group in
+            group.addTask {
+                for await signal in stops { return .signal(signal) }
+                return .doorStopped
+            }
+            group.addTask {
+                _ = try? await running.value  // its fault is said below
+                return .doorStopped
+            }
+            group.addTask {
+                do {
+                    try await work()
+                    return .workDone
+                } catch {
+                    return .workFailed(error)
+                }
+            }
+            let first = await group.next() ?? .doorStopped
+            // Stopping the door locks it; awaiting its run does not end by cancellation, so it comes first.
+            running.cancel()
+            group.cancelAll()
+            return first
+        }
         do {
             try await running.value
         } catch is CancellationError {
         } catch {
-            // The relock failed every try: the door may be unlocked, which is not a success.
-            FileHandle.standardError.write(Data("facegate door pulse: the door could not be locked again: \(error)\n".utf8))
+            FileHandle.standardError.write(Data("facegate door \(command): \(failure): \(error)\n".utf8))
             throw ExitCode(1)
         }
-        if let stoppedBy {
-            print("stopped after \(held) ms: \(wiring.name) locked again")
-            // The shell's convention for a command ended by a signal: 128 + its number.
-            throw ExitCode(128 + (stoppedBy == .sigint ? SIGINT : SIGTERM))
+        switch end {
+        case .signal(let signal): return signal
+        case .doorStopped, .workDone: return nil
+        // Said once the door is locked again (an unlock the relay refused, say).
+        case .workFailed(let error): throw error
         }
-        print("unlocked \(wiring.name) for \(held) ms")
     }
+}
+
+/// What ended ``DoorController/runUntilStopped(command:failure:work:)`` first.
+private enum DoorRunEnd: Sendable {
+    case signal(UnixSignal)
+    case doorStopped
+    case workDone
+    case workFailed(any Error)
+}
+
+extension UnixSignal {
+    /// The shell's convention for a command ended by a signal: 128 + its number.
+    var exitCode: ExitCode { ExitCode(128 + (self == .sigint ? SIGINT : SIGTERM)) }
 }
 
 struct DoorWatch: AsyncParsableCommand {
@@ -302,41 +339,13 @@ struct DoorWatch: AsyncParsableCommand {
         logger.logLevel = .error
         let door = try DoorController(lines: lines, timing: timing, logger: logger)
         let events = await door.events()
-        let printer = Task {
+        // Until a signal or the door's own fault: the events are printed as they come.
+        let stoppedBy = try await door.runUntilStopped(command: "watch", failure: "the door stopped") {
             for await event in events { Self.printJSON(event) }
+            // The events end only when the door stops: the run's own task says why.
+            try await Task.sleep(for: .seconds(86_400 * 365))
         }
-        defer { printer.cancel() }
-        // Ctrl-C or a stop while an exit press holds the door unlocked locks it again before the command
-        // exits, as `door pulse` does: a chip that keeps a dead process's output (an I2C expander) would
-        // otherwise hold the strike unlocked.
-        let stops = await UnixSignalsSequence(trapping: .sigint, .sigterm)
-        let running = Task { try await door.run() }
-        let stoppedBy = await withTaskGroup(of: UnixSignal?.self) { group in
-            group.addTask {
-                for await signal in stops { return signal }
-                return nil
-            }
-            group.addTask {
-                _ = try? await running.value  // the door stopped on its own: its fault is below
-                return nil
-            }
-            let first = await group.next() ?? nil
-            // Stopping the door locks it (fail-secure) before its lines are let go.
-            running.cancel()
-            group.cancelAll()
-            return first
-        }
-        do {
-            try await running.value
-        } catch is CancellationError {
-        } catch {
-            FileHandle.standardError.write(Data("facegate door watch: \(error)\n".utf8))
-            throw ExitCode(1)
-        }
-        if let stoppedBy {
-            // The shell's convention for a command ended by a signal: 128 + its number.
-            throw ExitCode(128 + (stoppedBy == .sigint ? SIGINT : SIGTERM))
-        }
+        if let stoppedBy { throw stoppedBy.exitCode }
     }
 
     static func printJSON(_ event: DoorEvent) {
