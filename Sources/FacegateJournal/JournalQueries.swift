@@ -72,14 +72,14 @@ enum JournalQueries {
         }
         let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         let columns = "decision.*, EXISTS (SELECT 1 FROM probe_crop WHERE decision_id = decision.id) AS has_crop"
+        // In the order they were written, and the newest are the last written: after the clock was set
+        // back, the decisions made since carry the earliest times, and an investigator asking for the
+        // latest must see them, last.
         let sql: String
         if let limit = query.limit {
-            sql = """
-                SELECT * FROM (SELECT \(columns) FROM decision \(filter) ORDER BY time DESC, id DESC LIMIT \(max(0, limit)))
-                ORDER BY time, id
-                """
+            sql = "SELECT * FROM (SELECT \(columns) FROM decision \(filter) ORDER BY id DESC LIMIT \(max(0, limit))) ORDER BY id"
         } else {
-            sql = "SELECT \(columns) FROM decision \(filter) ORDER BY time, id"
+            sql = "SELECT \(columns) FROM decision \(filter) ORDER BY id"
         }
         let rows = try Row.fetchCursor(db, sql: sql, arguments: arguments)
         while let row = try rows.next() {
@@ -108,11 +108,12 @@ enum JournalQueries {
             _ = arguments.append(contentsOf: StatementArguments(sorted))
         }
         let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        // In the order they were written, as decisions are.
         let sql: String
         if let limit = query.limit {
-            sql = "SELECT * FROM (SELECT * FROM door_event \(filter) ORDER BY time DESC, id DESC LIMIT \(max(0, limit))) ORDER BY time, id"
+            sql = "SELECT * FROM (SELECT * FROM door_event \(filter) ORDER BY id DESC LIMIT \(max(0, limit))) ORDER BY id"
         } else {
-            sql = "SELECT * FROM door_event \(filter) ORDER BY time, id"
+            sql = "SELECT * FROM door_event \(filter) ORDER BY id"
         }
         let rows = try Row.fetchCursor(db, sql: sql, arguments: arguments)
         while let row = try rows.next() {

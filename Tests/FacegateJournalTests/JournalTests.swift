@@ -122,6 +122,26 @@ struct JournalTests {
         }
     }
 
+    /// After the clock was set back, what was written since carries the earliest times: the latest asked for
+    /// are still the last written, listed last (before, `log --limit` left them out and a listing put them first).
+    @Test func theNewestAreTheLastWrittenWhateverTimesTheyCarry() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let now = wholeMilliseconds(Date())
+        let yearBack = now.addingTimeInterval(-365 * 86_400)
+        try await withRunningJournal(.init(path: folder.file("journal.sqlite"))) { journal in
+            for (i, time) in [now, now, now, yearBack, yearBack.addingTimeInterval(60)].enumerated() {
+                journal.record(DecisionRecord(time: time, door: "front", decision: sampleDecision(.granted, subject: "s\(i)"), backend: "nec"))
+                journal.record(DoorEventRecord(time: time, door: "front", kind: .opened, detail: "e\(i)"))
+            }
+            try await journal.flush()
+            #expect(try await journal.decisions(DecisionQuery(limit: 2)).map(\.record.decision.subjectId) == ["s3", "s4"])
+            #expect(try await journal.decisions().map(\.record.decision.subjectId) == ["s0", "s1", "s2", "s3", "s4"])
+            #expect(try await journal.doorEvents(DoorEventQuery(limit: 2)).map(\.detail) == ["e3", "e4"])
+            #expect(try await journal.doorEvents().map(\.detail) == ["e0", "e1", "e2", "e3", "e4"])
+        }
+    }
+
     @Test("probe crops are not stored unless the journal is told to")
     func probeCropsOffByDefault() async throws {
         let folder = try TemporaryFolder()
