@@ -21,32 +21,39 @@ extension CloudClockWitness {
 /// the wall clock does not move it, and neither does NTP's slewing, which moves the other monotonic
 /// clocks (a spoofed time server could slew the wall clock back an hour in half a day, and a witness
 /// carried on those clocks would follow it). It stops while the system is suspended, so each reading
-/// also keeps how far the boot-time clock, which counts a suspension, had run ahead of it.
+/// also keeps how long the system had been suspended since boot.
 public struct RawMonotonicInstant: Comparable, Sendable {
     public let nanoseconds: Int64
-    /// `CLOCK_BOOTTIME` less `CLOCK_MONOTONIC_RAW` at this reading: grows by a suspension's length (and
-    /// by at most NTP's frequency correction, 500 ppm, otherwise).
-    public let bootTimeAhead: Int64
+    /// `CLOCK_BOOTTIME` less `CLOCK_MONOTONIC` at this reading: the time spent suspended since boot. Both
+    /// are slewed alike, so NTP's corrections, however hard (chrony's tick adjustment runs at up to 8 %),
+    /// leave it alone; measured against the raw clock, a hard slew read as a suspension and dropped the
+    /// witness, which a spoofed time server could do at will.
+    public let suspendedSinceBoot: Int64
 
-    public init(nanoseconds: Int64, bootTimeAhead: Int64 = 0) {
+    public init(nanoseconds: Int64, suspendedSinceBoot: Int64 = 0) {
         self.nanoseconds = nanoseconds
-        self.bootTimeAhead = bootTimeAhead
+        self.suspendedSinceBoot = suspendedSinceBoot
+    }
+
+    /// The instant of three kernel clock readings taken together, each in nanoseconds.
+    public static func reading(raw: Int64, monotonic: Int64, bootTime: Int64) -> RawMonotonicInstant {
+        RawMonotonicInstant(nanoseconds: raw, suspendedSinceBoot: bootTime - monotonic)
     }
 
     public static var now: RawMonotonicInstant {
-        var raw = timespec(), boot = timespec()
+        var raw = timespec(), monotonic = timespec(), boot = timespec()
         clock_gettime(CLOCK_MONOTONIC_RAW, &raw)
+        clock_gettime(CLOCK_MONOTONIC, &monotonic)
         clock_gettime(CLOCK_BOOTTIME, &boot)
-        let rawNanoseconds = Int64(raw.tv_sec) * 1_000_000_000 + Int64(raw.tv_nsec)
-        return RawMonotonicInstant(
-            nanoseconds: rawNanoseconds, bootTimeAhead: Int64(boot.tv_sec) * 1_000_000_000 + Int64(boot.tv_nsec) - rawNanoseconds)
+        func nanoseconds(_ time: timespec) -> Int64 { Int64(time.tv_sec) * 1_000_000_000 + Int64(time.tv_nsec) }
+        return reading(raw: nanoseconds(raw), monotonic: nanoseconds(monotonic), bootTime: nanoseconds(boot))
     }
 
     /// This reading moved on by `duration`, with no suspension between.
     public func advanced(by duration: Duration) -> RawMonotonicInstant {
         let (seconds, attoseconds) = duration.components
         return RawMonotonicInstant(
-            nanoseconds: nanoseconds + seconds * 1_000_000_000 + attoseconds / 1_000_000_000, bootTimeAhead: bootTimeAhead)
+            nanoseconds: nanoseconds + seconds * 1_000_000_000 + attoseconds / 1_000_000_000, suspendedSinceBoot: suspendedSinceBoot)
     }
 
     public func duration(to other: RawMonotonicInstant) -> Duration { .nanoseconds(other.nanoseconds - nanoseconds) }
@@ -93,11 +100,9 @@ public final class CloudClock: CloudClockWitness {
         return statement.stated.addingTimeInterval(carried.timeInterval)
     }
 
-    /// Whether the system was suspended (or its clock slewed far harder than NTP's 500 ppm frequency
-    /// correction) between two readings: the raw clock then missed time, and what it carried is wrong.
+    /// Whether the system was suspended for more than a second between two readings: the raw clock then
+    /// missed that time, and what it carried is wrong by as much.
     static func suspended(between a: RawMonotonicInstant, and b: RawMonotonicInstant) -> Bool {
-        let drift = abs(b.bootTimeAhead - a.bootTimeAhead)
-        let allowed = 1_000_000_000 + abs(b.nanoseconds - a.nanoseconds) / 1000  // 1 s and 1000 ppm
-        return drift > allowed
+        abs(b.suspendedSinceBoot - a.suspendedSinceBoot) > 1_000_000_000
     }
 }

@@ -36,19 +36,32 @@ struct CloudClockTests {
     }
 
     /// The raw clock stops while the system is suspended: a statement carried across a suspension (the
-    /// boot-time clock ran ahead of the raw one by its length) vouches for nothing. NTP's frequency
-    /// correction moves them apart by at most 500 ppm, which is allowed.
+    /// boot-time clock ran ahead of the monotonic one by its length) vouches for nothing.
     @Test func aSuspensionEndsTheCarry() {
         let clock = CloudClock()
-        let received = RawMonotonicInstant(nanoseconds: 1_000_000_000_000, bootTimeAhead: 5_000_000_000)
-        clock.note(stated: Self.stated, receivedAt: received)
-        let anHourOn: Int64 = 1_000_000_000_000 + 3_600_000_000_000
-        // 500 ppm of an hour is 1.8 s: within what NTP's correction does.
-        #expect(clock.cloudTime(at: RawMonotonicInstant(nanoseconds: anHourOn, bootTimeAhead: 5_000_000_000 + 1_800_000_000)) != nil)
-        #expect(clock.cloudTime(at: RawMonotonicInstant(nanoseconds: anHourOn, bootTimeAhead: 5_000_000_000 - 1_800_000_000)) != nil)
-        // Suspended for ten minutes of that hour (or slewed as hard): nothing.
-        #expect(clock.cloudTime(at: RawMonotonicInstant(nanoseconds: anHourOn, bootTimeAhead: 5_000_000_000 + 600_000_000_000)) == nil)
-        #expect(clock.cloudTime(at: RawMonotonicInstant(nanoseconds: anHourOn, bootTimeAhead: 5_000_000_000 - 600_000_000_000)) == nil)
+        let start: Int64 = 1_000_000_000_000, suspendedBefore: Int64 = 5_000_000_000
+        clock.note(stated: Self.stated, receivedAt: .reading(raw: start, monotonic: start, bootTime: start + suspendedBefore))
+        let anHourOn = start + 3_600_000_000_000
+        #expect(clock.cloudTime(at: .reading(raw: anHourOn, monotonic: anHourOn, bootTime: anHourOn + suspendedBefore)) != nil)
+        // Suspended for ten minutes of that hour: the raw clock missed them, and nothing is vouched for.
+        let tenMinutes: Int64 = 600_000_000_000
+        #expect(clock.cloudTime(at: .reading(raw: anHourOn, monotonic: anHourOn, bootTime: anHourOn + suspendedBefore + tenMinutes)) == nil)
+    }
+
+    /// NTP slews the monotonic and boot-time clocks alike, and chrony's tick adjustment does so at up to 8 %:
+    /// an hour of such slewing is no suspension, and the witness, carried on the raw clock, still vouches
+    /// (to the second). Before, slewing was measured against the raw clock and read as a suspension: a
+    /// spoofed time server could slew the wall clock and drop the only witness that would catch it.
+    @Test func aClockSlewedHardIsNoSuspension() throws {
+        let clock = CloudClock()
+        let start: Int64 = 1_000_000_000_000, suspendedBefore: Int64 = 5_000_000_000
+        clock.note(stated: Self.stated, receivedAt: .reading(raw: start, monotonic: start, bootTime: start + suspendedBefore))
+        let anHour: Int64 = 3_600_000_000_000
+        for slewed in [anHour + anHour * 8 / 100, anHour - anHour * 8 / 100] {
+            let raw = start + anHour, monotonic = start + slewed
+            let carried = try #require(clock.cloudTime(at: .reading(raw: raw, monotonic: monotonic, bootTime: monotonic + suspendedBefore)))
+            #expect(carried == Self.stated.addingTimeInterval(3_600), "the raw clock's hour, not the slewed one")
+        }
     }
 
     @Test func theLatestReplyToArriveIsKept() {

@@ -31,7 +31,7 @@ struct LogCommand: ParsableCommand {
             "Only this outcome (repeatable): \(Decision.Outcome.allCases.map(\.rawValue).joined(separator: ", ")).", valueName: "outcome"))
     var outcome: [String] = []
 
-    @Option(help: ArgumentHelp("Only the newest this many.", valueName: "count"))
+    @Option(help: ArgumentHelp("Only the last this many written (the newest, whatever times a clock set back gave them).", valueName: "count"))
     var limit: Int?
 
     @Flag(help: ArgumentHelp("Print door events (\(DoorEventKind.allCases.map(\.rawValue).joined(separator: ", "))) instead of decisions."))
