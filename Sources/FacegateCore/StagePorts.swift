@@ -134,6 +134,21 @@ public protocol GateJournal: Sendable {
     /// The newest decision on disk (a clock earlier than it has been set back); nil when there is none.
     /// Throws when the journal cannot be read: that is not the same as an empty journal.
     func newestDecisionTime() async throws -> Date?
+    /// Each subject's latest grant at `door` dated `since` or later (a later date included: the clock was
+    /// set back), leaving out grants whose relay could not be driven: who may still be within the
+    /// re-entry cooldown when the daemon starts again. Throws when the journal cannot be read.
+    func grants(atDoor door: String, since: Date) async throws -> [JournaledGrant]
+}
+
+/// A grant on disk: who was let in, and when.
+public struct JournaledGrant: Sendable, Hashable {
+    public var subjectId: String
+    public var time: Date
+
+    public init(subjectId: String, time: Date) {
+        self.subjectId = subjectId
+        self.time = time
+    }
 }
 
 /// An offline decision's probe waiting for the cloud.

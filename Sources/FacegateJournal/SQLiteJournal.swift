@@ -205,6 +205,24 @@ public final class SQLiteJournal: Sendable {
         return try await database.read { db in try Date.fetchOne(db, sql: "SELECT MAX(time) FROM decision") }
     }
 
+    public func grants(atDoor door: String, since: Date) async throws -> [JournaledGrant] {
+        let database = try openedDatabase()
+        let opening = Decision.Outcome.allCases.filter(\.opensDoor).map(\.rawValue).sorted()
+        return try await database.read { db in
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT subject_id, MAX(time) AS latest FROM decision
+                    WHERE door = ? AND time >= ? AND subject_id IS NOT NULL AND (relay IS NULL OR relay != ?)
+                    AND outcome IN (\(opening.map { _ in "?" }.joined(separator: ", ")))
+                    GROUP BY subject_id
+                    """,
+                arguments: StatementArguments([door]) + StatementArguments([since]) + StatementArguments([RelayRecord.Result.failed.rawValue])
+                    + StatementArguments(opening))
+            return rows.map { JournaledGrant(subjectId: $0["subject_id"], time: $0["latest"]) }
+        }
+    }
+
     /// How the journal is doing: for the service status line and health checks.
     public var status: JournalStatus {
         state.withLock { $0.status }

@@ -270,4 +270,17 @@ public final class MemoryJournal: GateJournal {
 
     public func flush() async throws {}
     public func newestDecisionTime() async throws -> Date? { nil }
+
+    public func grants(atDoor door: String, since: Date) async throws -> [JournaledGrant] {
+        records.withLock { records in
+            let failed = Set(records.relays.filter { $0.result == .failed }.map(\.decisionId))
+            var latest: [String: Date] = [:]
+            for record in records.decisions
+            where record.door == door && record.time >= since && record.decision.outcome.opensDoor && !failed.contains(record.id) {
+                guard let subject = record.decision.subjectId else { continue }
+                latest[subject] = max(latest[subject] ?? record.time, record.time)
+            }
+            return latest.map { JournaledGrant(subjectId: $0.key, time: $0.value) }
+        }
+    }
 }

@@ -475,6 +475,7 @@ struct DiskFullJournal: GateJournal {
     func recordRecheck(_ recheck: RecheckRecord) -> Bool { true }
     func recordRelay(_ relay: RelayRecord) -> Bool { true }
     func newestDecisionTime() async -> Date? { nil }
+    func grants(atDoor door: String, since: Date) async -> [JournaledGrant] { [] }  // nothing reaches the disk
     func flush() async throws { throw DiskFull() }
 }
 
@@ -500,5 +501,6 @@ struct RecheckRefusingJournal: GateJournal {
     func recordRecheck(_ recheck: RecheckRecord) -> Bool { false }
     func recordRelay(_ relay: RelayRecord) -> Bool { true }
     func newestDecisionTime() async -> Date? { nil }
+    func grants(atDoor door: String, since: Date) async -> [JournaledGrant] { [] }  // nothing reaches the disk
     func flush() async throws {}
 }

@@ -23,6 +23,7 @@ struct PipelineClockTests {
 
     /// People in turn at the same spot are each their own visit: no re-identification between them.
     static let eachTheirOwnVisit = ApproachConfiguration(settleFrames: 3, reidentifyWindow: .zero)
+    static let alice = [MatchCandidate(subjectId: "alice", score: 9100, tags: ["staff"])]
 
     static func pipeline(
         source: any FrameSource, analyzer: any FrameAnalyzing = ScriptedAnalyzer(), search: any FaceSearch, journal: MemoryJournal,
@@ -251,6 +252,25 @@ struct PipelineClockTests {
         #expect(journal.decisions.map(\.decision.outcome) == [.granted, .granted], "\(journal.decisions.map(\.decision.reason))")
         let statistics = await pipeline.statistics
         #expect(statistics.unlockFailures == 1 && statistics.unlocks == 1)
+    }
+
+    /// The re-entry cooldown outlives a restart (a crash, the watchdog, a power cut): the daemon started
+    /// again on the same journal turns away someone let in seconds before, unless the door did not open
+    /// for them. Before, the cooldown lived in memory alone and a restart let them in again at once.
+    @Test func theReentryCooldownOutlivesARestart() async throws {
+        var policy = Self.policy
+        policy.reentryCooldown = .seconds(60)
+        for firstRelayFails in [false, true] {
+            let journal = MemoryJournal()
+            for run in 0..<2 {
+                let (pipeline, _) = try Self.pipeline(
+                    source: SynthesizedApproach(), search: HeldCloud(candidates: Self.alice, released: true), journal: journal,
+                    clock: TestClock(), policy: policy, lines: run == 0 && firstRelayFails ? RelayFailingOnce() : nil)
+                try await pipeline.run()
+            }
+            let outcomes = journal.decisions.map(\.decision.outcome)
+            #expect(outcomes == (firstRelayFails ? [.granted, .granted] : [.granted, .deniedReentry]), "\(journal.decisions.map(\.decision.reason))")
+        }
     }
 
     /// A grant opens the door only while its person can still be there: decided within the decision

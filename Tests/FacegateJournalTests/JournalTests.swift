@@ -142,6 +142,37 @@ struct JournalTests {
         }
     }
 
+    /// What a restarted daemon reads so that its re-entry cooldown counts the grants of the run before: each
+    /// subject's latest grant at the door since the cut-off (one dated later included), not a grant whose
+    /// relay failed (nobody went in), not a denial, not another door's.
+    @Test func theGrantsACooldownStillCountsAreReadBack() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let now = wholeMilliseconds(Date())
+        try await withRunningJournal(.init(path: folder.file("journal.sqlite"))) { journal in
+            func write(_ outcome: Decision.Outcome, _ subject: String, at time: Date, door: String = "front", relay: RelayRecord.Result? = nil) {
+                let record = DecisionRecord(time: time, door: door, decision: sampleDecision(outcome, subject: subject), backend: "nec")
+                journal.record(record)
+                if let relay { journal.recordRelay(RelayRecord(decisionId: record.id, result: relay)) }
+            }
+            write(.granted, "alice", at: now.addingTimeInterval(-300))  // before the cut-off
+            write(.granted, "alice", at: now.addingTimeInterval(-30), relay: .unlocked)
+            write(.grantedOffline, "bob", at: now.addingTimeInterval(-20))  // committed, the relay not yet journaled
+            write(.granted, "carol", at: now.addingTimeInterval(-10), relay: .failed)
+            write(.deniedReentry, "dave", at: now.addingTimeInterval(-10))
+            write(.granted, "erin", at: now.addingTimeInterval(-10), door: "back")
+            write(.granted, "frank", at: now.addingTimeInterval(3_600))  // dated later: the clock was set back since
+            try await journal.flush()
+            let grants = try await journal.grants(atDoor: "front", since: now.addingTimeInterval(-60))
+            #expect(
+                Set(grants) == [
+                    JournaledGrant(subjectId: "alice", time: now.addingTimeInterval(-30)),
+                    JournaledGrant(subjectId: "bob", time: now.addingTimeInterval(-20)),
+                    JournaledGrant(subjectId: "frank", time: now.addingTimeInterval(3_600)),
+                ])
+        }
+    }
+
     @Test("probe crops are not stored unless the journal is told to")
     func probeCropsOffByDefault() async throws {
         let folder = try TemporaryFolder()

@@ -146,6 +146,9 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
     private let steadyOrigin: PipelineClock.Instant
     private var policy: DoorPolicy
     private var policyState = PolicyState()
+    /// Whether the journal's grants a re-entry cooldown still counts have been read into `policyState`.
+    private var loadedJournaledGrants = false
+    private var journalUnreadForGrants = false
     private var cloudHealth: CloudHealth<PipelineClock.Instant>
     /// The newest decision time known (from the journal at start, then each decision's): a clock that
     /// reads earlier has been set back, and offline grants wait until it is right again.
@@ -594,6 +597,7 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
                 visit, under: policy, deadline: started.advanced(by: settings.decisionDeadline), at: time, readAt: timeRead,
                 latencies: &latencies)
             : Lookup()
+        await rememberJournaledGrants(at: time)
         let remembered = policyState
         let decision = evaluate(
             lookup, of: visit, searchedUnder: policy, refusal: refusal, untrustedClock: lookup.clockProblem, at: time,
@@ -611,6 +615,36 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
         await learn(from: decision, lookup: lookup, searchedUnder: policy, at: time)
         await keepForRecheck(record, probe: lookup.probe, at: time)
         announce(record, of: pending, lookup: lookup)
+    }
+
+    /// Reads once the grants of the door's earlier runs that the re-entry cooldown still counts: a restart
+    /// (a crash, the watchdog, a power cut, `systemctl restart`) must not let someone in again at once who
+    /// was let in seconds before it. They carry no steady reading, so the cooldown counts them on the wall
+    /// clock, and one dated later than now (the clock set back since) counts as within it. A journal that
+    /// cannot be read is read again at the next decision.
+    private func rememberJournaledGrants(at time: Date) async {
+        let cooldown = policy.reentryCooldown
+        guard !loadedJournaledGrants, cooldown > .zero else { return }
+        do {
+            // Bounded: the read is on the decision's path, and a stalled disk must not hold the door.
+            let journal = self.journal, door = settings.door
+            let grants = try await withDeadline(clock.now.advanced(by: .milliseconds(250)), on: clock) {
+                try await journal.grants(atDoor: door, since: time.addingTimeInterval(-cooldown.timeInterval))
+            }
+            for grant in grants {
+                let person = SubjectIdentity.key(grant.subjectId)
+                // This run's own grants are the newer, and carry a steady reading.
+                if policyState.lastGranted[person] == nil { policyState.lastGranted[person] = grant.time }
+            }
+            loadedJournaledGrants = true
+        } catch {
+            if !journalUnreadForGrants {
+                logger.warning(
+                    "the journal cannot be read for the grants the re-entry cooldown counts; read again at the next decision",
+                    metadata: ["error": "\(error)"])
+            }
+            journalUnreadForGrants = true
+        }
     }
 
     /// The liveness stage's judgement of a visit, and the door's denial when it refuses it; a stage
