@@ -252,6 +252,30 @@ struct ScheduleTests {
         #expect(schedule.admits(at: utc))
     }
 
+    /// Windows are the zone's local time, across its daylight-saving changes (Europe/Berlin, 2026: clocks
+    /// go from 02:00 to 03:00 on 29 March and from 03:00 back to 02:00 on 25 October). Office hours follow
+    /// the clocks on the wall; a window inside the hour skipped in spring does not open that day, and one
+    /// inside the hour repeated in autumn opens both times (as a door's users read its sign).
+    @Test func windowsFollowTheZonesDaylightSavingChanges() {
+        let berlin = TimeZone(identifier: "Europe/Berlin")!
+        func utc(_ month: Int, _ d: Int, _ h: Int, _ m: Int) -> Date { AccessPolicyTests.date(2026, month, d, h, m, in: TimeZone(identifier: "UTC")!) }
+        let office = AccessSchedule(name: "office", scope: .everyone, timeZone: berlin, windows: [.init(weekdays: [2, 3, 4, 5, 6], start: 8 * 60, end: 17 * 60)])
+        // Monday before the spring change: 07:30 UTC is 08:30 (UTC+1); the Monday after: 06:30 UTC is 08:30 (UTC+2).
+        #expect(office.admits(at: utc(3, 23, 7, 30)) && !office.admits(at: utc(3, 23, 6, 30)))
+        #expect(office.admits(at: utc(3, 30, 6, 30)) && !office.admits(at: utc(3, 30, 5, 30)))
+        #expect(office.admits(at: utc(3, 30, 14, 59)) && !office.admits(at: utc(3, 30, 15, 0)))
+        // And back on the Monday after the autumn change.
+        #expect(office.admits(at: utc(10, 26, 7, 30)) && !office.admits(at: utc(10, 26, 6, 30)))
+        let small = AccessSchedule(name: "small hours", scope: .everyone, timeZone: berlin, windows: [.init(weekdays: Set(1...7), start: 2 * 60, end: 2 * 60 + 30)])
+        // 29 March, every minute from 00:00 to 03:00 UTC (01:00 UTC+1 to 05:00 UTC+2): 02:00-02:30 never comes.
+        let spring = (0..<180).filter { small.admits(at: utc(3, 29, 0, 0).addingTimeInterval(Double($0) * 60)) }
+        #expect(spring.isEmpty)
+        // 25 October, every minute from 23:00 UTC the day before to 03:00 UTC: 02:00-02:30 comes twice, 60 minutes.
+        let autumn = (0..<240).filter { small.admits(at: utc(10, 24, 23, 0).addingTimeInterval(Double($0) * 60)) }
+        #expect(autumn.count == 60)
+        #expect(small.admits(at: utc(10, 25, 0, 15)) && small.admits(at: utc(10, 25, 1, 15)))
+    }
+
     @Test func schedulesApplyByTagOrSubjectAndOutsideOneIsDenied() {
         let cleaners = AccessSchedule(
             name: "cleaners", scope: .tag("cleaning"), timeZone: Self.zone,
