@@ -87,6 +87,8 @@ public final class SQLiteJournal: Sendable {
         var nextWaiterId: UInt64 = 0
         var running = false
         var database: DatabasePool?
+        /// The last failure was SQLite saying the file is damaged: the next open checks it first.
+        var suspectDamage = false
         var status = JournalStatus()
     }
 
@@ -332,11 +334,26 @@ public final class SQLiteJournal: Sendable {
         }
     }
 
-    /// The open database, opening (and migrating) it first when needed.
+    /// The open database, opening (and migrating) it first when needed. A file SQLite finds damaged (not
+    /// a database, a malformed page: a failing SD card, a power cut on a card that lies about its writes)
+    /// never mends by retrying: it is set aside beside itself, kept for whoever wants to recover it, and a
+    /// new journal is started, so the door goes on recording instead of holding records in memory until
+    /// they are lost at stop.
     func openedDatabase() throws -> DatabasePool {
         if let database = state.withLock({ $0.database }) { return database }
         do {
-            let opened = try JournalSchema.openForWriting(path: configuration.path)
+            var opened: DatabasePool
+            do {
+                opened = try JournalSchema.openForWriting(path: configuration.path)
+                if state.withLock({ $0.suspectDamage }), try !Self.passesQuickCheck(opened) {
+                    try? opened.close()
+                    throw DatabaseError(resultCode: .SQLITE_CORRUPT, message: "the quick check found the file damaged")
+                }
+            } catch let error as DatabaseError where Self.isDamage(error) {
+                try setAsideDamagedFile(because: error)
+                opened = try JournalSchema.openForWriting(path: configuration.path)
+            }
+            state.withLock { $0.suspectDamage = false }
             return state.withLock { state in
                 if let database = state.database { return database }
                 state.database = opened
@@ -350,6 +367,34 @@ public final class SQLiteJournal: Sendable {
             }
             throw JournalError(.cannotOpen, "cannot open the journal: \(Self.describe(error).message)")
         }
+    }
+
+    /// Whether SQLite says the file itself is damaged, which no retry mends.
+    static func isDamage(_ error: DatabaseError) -> Bool {
+        error.resultCode == .SQLITE_CORRUPT || error.resultCode == .SQLITE_NOTADB
+    }
+
+    static func passesQuickCheck(_ database: DatabasePool) throws -> Bool {
+        try database.read { db in try String.fetchAll(db, sql: "PRAGMA quick_check") == ["ok"] }
+    }
+
+    /// Renames the damaged file (and its write-ahead log with it) to `<name>.damaged-<UTC time>` beside it.
+    /// Said without the path (a configuration value): the suffix is enough to find it.
+    private func setAsideDamagedFile(because error: DatabaseError) throws {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
+        let suffix = ".damaged-\(formatter.string(from: Date()))"
+        let path = configuration.path
+        guard rename(path, path + suffix) == 0 else {
+            throw JournalError(.cannotOpen, "the journal is damaged and cannot be set aside: \(String(cString: strerror(errno)))")
+        }
+        _ = rename(path + "-wal", path + suffix + "-wal")
+        _ = unlink(path + "-shm")
+        logger.critical(
+            "the journal file is damaged: set aside beside it (suffix \(suffix)) and a new journal started; records not yet written go to the new one",
+            metadata: ["error": "\(error.message ?? "SQLite error \(error.extendedResultCode.rawValue)")"])
     }
 
     private func write(_ batch: [Sequenced], to database: DatabasePool) async throws {
@@ -410,6 +455,7 @@ public final class SQLiteJournal: Sendable {
             state.status.health = .failing
             state.status.lastError = journalError
             state.status.failedAttempts += 1
+            if let error = error as? DatabaseError, Self.isDamage(error) { state.suspectDamage = true }
             // A fresh connection on the next attempt: the old one may hold a stale view of a remounted disk.
             state.database = nil
             let waiters = Array(state.waiters.values)

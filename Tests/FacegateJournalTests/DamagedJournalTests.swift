@@ -1,0 +1,74 @@
+import FacegateCore
+import FacegateTesting
+import Foundation
+import GRDB
+import Testing
+
+@testable import FacegateJournal
+
+/// A journal file SQLite finds damaged (a failing SD card, a power cut on a card that lies about its
+/// writes) never mends by retrying: it is set aside beside itself, untouched, and a new journal takes the
+/// door's records. Before, the writer retried it for ever, holding up to 10 000 records in memory that
+/// were lost at stop, and the door ran without a journal.
+@Suite(.timeLimit(.minutes(2)))
+struct DamagedJournalTests {
+    static func configuration(_ path: String) -> SQLiteJournal.Configuration {
+        SQLiteJournal.Configuration(path: path, retryDelay: .milliseconds(20), maxRetryDelay: .milliseconds(100))
+    }
+
+    /// Flushes until the writer has written everything (a flush during a failure throws).
+    static func flushed(_ journal: SQLiteJournal) async throws {
+        for _ in 0..<200 {
+            if (try? await journal.flush()) != nil { return }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        try await journal.flush()
+    }
+
+    static func setAside(in folder: TemporaryFolder) throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasPrefix("journal.sqlite.damaged-") && !$0.hasSuffix("-wal") }
+    }
+
+    @Test func aFileThatIsNotADatabaseIsSetAsideAndANewJournalStarted() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let path = folder.file("journal.sqlite")
+        let garbage = Data((0..<8192).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) })
+        try garbage.write(to: URL(fileURLWithPath: path))
+        try await withRunningJournal(Self.configuration(path)) { journal in
+            journal.record(DecisionRecord(time: Date(), door: "front", decision: sampleDecision(.granted, subject: "s1"), backend: "nec"))
+            try await Self.flushed(journal)
+            #expect(try await journal.decisions().map(\.record.decision.subjectId) == ["s1"])
+        }
+        let aside = try Self.setAside(in: folder)
+        #expect(aside.count == 1, "\(aside)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: folder.file(aside[0]))) == garbage, "set aside as it was")
+    }
+
+    @Test func aDamagedPageFoundAtAWriteSetsTheFileAsideAndTheRecordsGoToTheNewJournal() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let path = folder.file("journal.sqlite")
+        try await withRunningJournal(Self.configuration(path)) { journal in
+            for i in 0..<20 {
+                journal.record(DecisionRecord(time: Date(), door: "front", decision: sampleDecision(.granted, subject: "old\(i)"), backend: "nec"))
+            }
+            try await journal.flush()
+        }
+        // The decision table's root page overwritten: the file opens (its header, schema and migrations
+        // are whole), and the next decision written finds the damage.
+        let (root, pageSize) = try await DatabaseQueue(path: path).read { db in
+            (try Int.fetchOne(db, sql: "SELECT rootpage FROM sqlite_master WHERE name = 'decision'")!, try Int.fetchOne(db, sql: "PRAGMA page_size")!)
+        }
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        try handle.seek(toOffset: UInt64((root - 1) * pageSize))
+        try handle.write(contentsOf: Data(repeating: 0xA5, count: pageSize))
+        try handle.close()
+        try await withRunningJournal(Self.configuration(path)) { journal in
+            journal.record(DecisionRecord(time: Date(), door: "front", decision: sampleDecision(.granted, subject: "new"), backend: "nec"))
+            try await Self.flushed(journal)
+            #expect(try await journal.decisions().map(\.record.decision.subjectId) == ["new"])
+        }
+        #expect(try Self.setAside(in: folder).count == 1)
+    }
+}
