@@ -98,6 +98,7 @@ public final class SQLiteJournal: Sendable {
     public let configuration: Configuration
     let logger: Logger
     let state = Mutex(State())
+    private let opening = Mutex(())
     private let doorbell: AsyncStream<Void>
     private let doorbellContinuation: AsyncStream<Void>.Continuation
 
@@ -340,6 +341,13 @@ public final class SQLiteJournal: Sendable {
     /// new journal is started, so the door goes on recording instead of holding records in memory until
     /// they are lost at stop.
     func openedDatabase() throws -> DatabasePool {
+        if let database = state.withLock({ $0.database }) { return database }
+        // One opening at a time: two callers finding the file damaged together would otherwise set aside
+        // the new journal the first one had just started.
+        return try opening.withLock { _ in try openUnderLock() }
+    }
+
+    private func openUnderLock() throws -> DatabasePool {
         if let database = state.withLock({ $0.database }) { return database }
         do {
             var opened: DatabasePool
