@@ -51,6 +51,8 @@ public struct LivenessError: Error, Sendable, Equatable, CustomStringConvertible
         case modelInvalid
         case badInput
         case inferenceFailed
+        /// A setting outside its range (a threshold that would judge every face live).
+        case invalidSettings
     }
 
     public let code: Code

@@ -6,13 +6,23 @@ import Foundation
 /// could judge is `uncertain`.
 public struct PresentationAttackDetector: PresentationAttackDetecting {
     public struct Settings: Sendable, Equatable {
-        /// A visit whose liveness is below this is an attack.
-        public var threshold = 0.5
+        /// A visit whose liveness is below this is an attack. Set only through the checking init: 0, a
+        /// negative or a NaN threshold would judge every print and screen live.
+        public private(set) var threshold = 0.5
         public var parallax = ParallaxCue.Settings()
 
-        public init(threshold: Double = 0.5) {
+        public init() {}
+
+        /// Refuses a threshold that is not finite and in (0, 1].
+        public init(threshold: Double) throws(LivenessError) {
+            guard Self.isValid(threshold: threshold) else {
+                throw LivenessError(.invalidSettings, "the liveness threshold must be above 0 and at most 1")
+            }
             self.threshold = threshold
         }
+
+        /// Above 0 and at most 1 (NaN is neither).
+        public static func isValid(threshold: Double) -> Bool { threshold > 0 && threshold <= 1 }
     }
 
     public let texture: TextureCue
@@ -35,32 +45,35 @@ public struct PresentationAttackDetector: PresentationAttackDetecting {
     public func assess(_ visit: Visit) throws -> LivenessAssessment {
         var cues: [String: Double] = [:]
         var textureScores: [Double] = []
-        var bestFaceScore: Double?
+        var bestFaceScores: [Double] = []
+        var bestFaceUnjudged = false
         for sample in visit.samples {
             guard let score = try textureScore(sample) else {
-                if sample.isBestFace {
-                    // The face the cloud would be sent cannot be judged: the others cannot vouch for it.
-                    // A flat sheet is still an attack, whatever `uncertain: allow` would let through.
-                    if let flat = parallax.measure(visit.sightings).score, flat < settings.threshold {
-                        return Self.fuse(["parallax": flat], threshold: settings.threshold)
-                    }
-                    return LivenessAssessment(
-                        liveness: 0, verdict: .uncertain, cues: [:], reason: "the texture cue could not judge the face to be sent")
-                }
+                if sample.isBestFace { bestFaceUnjudged = true }
                 continue
             }
             textureScores.append(score)
-            if sample.isBestFace { bestFaceScore = score }
+            if sample.isBestFace { bestFaceScores.append(score) }
         }
         // The median: one frame of the approach unlike the others (a live person behind the phone
         // they hold up, a blink of the light) does not vouch for the visit alone. And the face the cloud
         // is sent must pass on its own: a photo held up for a moment of a live approach, sharper than
         // the live frames and so its best face, is not outvoted by them.
         if !textureScores.isEmpty {
-            cues["texture"] = min(Self.median(textureScores), bestFaceScore ?? .infinity)
+            cues["texture"] = min(Self.median(textureScores), bestFaceScores.min() ?? .infinity)
         }
         if let score = parallax.measure(visit.sightings).score { cues["parallax"] = score }
-        return Self.fuse(cues, threshold: settings.threshold)
+        let fused = Self.fuse(cues, threshold: settings.threshold)
+        // The face the cloud would be sent has no texture judgement (no crop of it, or no sample marked
+        // as it): the other frames and the parallax cue cannot vouch for it (parallax passes a replayed
+        // video), so it is never live. Their attack evidence still wins: with `uncertain: allow` an
+        // uncertain visit would go to the cloud.
+        guard !bestFaceUnjudged, !bestFaceScores.isEmpty else {
+            if fused.verdict == .attack { return fused }
+            return LivenessAssessment(
+                liveness: 0, verdict: .uncertain, cues: [:], reason: "the texture cue could not judge the face to be sent")
+        }
+        return fused
     }
 
     /// The texture cue's score of one sample; nil for a face at the frame's very edge, which gives no
@@ -75,13 +88,23 @@ public struct PresentationAttackDetector: PresentationAttackDetecting {
 
     /// The weakest cue decides: an attack has to pass every cue that could judge it.
     public static func fuse(_ cues: [String: Double], threshold: Double) -> LivenessAssessment {
-        guard let weakest = cues.min(by: { $0.value < $1.value || ($0.value == $1.value && $0.key < $1.key) }) else {
+        // A cue that gave no number (NaN) ranks weakest: it must not hide behind the others.
+        func rank(_ value: Double) -> Double { value.isFinite ? value : -.infinity }
+        guard let weakest = cues.min(by: { rank($0.value) < rank($1.value) || (rank($0.value) == rank($1.value) && $0.key < $1.key) })
+        else {
             return LivenessAssessment(
                 liveness: 0, verdict: .uncertain, cues: cues,
                 reason: "no liveness cue could judge the visit (no usable face crop, too little movement)")
         }
-        let liveness = min(1, max(0, weakest.value))
-        if liveness < threshold {
+        // Written as "live only if": a NaN score or threshold, or a threshold outside (0, 1] (which
+        // every score would pass), is an attack, never live.
+        let liveness = weakest.value.isFinite ? min(1, max(0, weakest.value)) : 0
+        guard Settings.isValid(threshold: threshold) else {
+            return LivenessAssessment(
+                liveness: liveness, verdict: .attack, cues: cues,
+                reason: "presentation attack assumed: the liveness threshold is not above 0 and at most 1")
+        }
+        guard liveness >= threshold else {
             return LivenessAssessment(
                 liveness: liveness, verdict: .attack, cues: cues,
                 reason: "presentation attack: the \(weakest.key) cue scored \(Self.format(liveness)), below \(Self.format(threshold))")

@@ -71,4 +71,19 @@ struct LivenessDoorTests {
             #expect(error?.isConfigurationProblem == true, "exit 78: systemd does not restart it into the same problem")
         }
     }
+
+    /// A configuration built in code skips the file reader's check: the door itself refuses a liveness
+    /// threshold that would judge every print and screen live, naming the key, not the value.
+    @Test(arguments: [Double.nan, -0.1, 0, 1.5])
+    func theDoorDoesNotStartWithALivenessThresholdThatJudgesEveryFaceLive(threshold: Double) async throws {
+        try await DoorRig.with { rig in
+            rig.configuration.liveness.enabled = true
+            rig.configuration.liveness.threshold = threshold
+            let error = await #expect(throws: DaemonStartError.self) {
+                _ = try await rig.runDoor(source: try Self.clip("screen/lestari15__fake.mp4"))
+            }
+            #expect(error?.key == "liveness.threshold", "\(String(describing: error))")
+            #expect(error?.isConfigurationProblem == true)
+        }
+    }
 }

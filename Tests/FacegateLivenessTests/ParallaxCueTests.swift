@@ -101,11 +101,33 @@ struct ParallaxCueTests {
         let flat = PresentationAttackDetector.fuse(["texture": 0.97, "parallax": 0.1], threshold: 0.5)
         #expect(flat.verdict == .attack && flat.liveness == 0.1 && flat.reason.contains("parallax"), "\(flat)")
         let screen = PresentationAttackDetector.fuse(["texture": 0.02], threshold: 0.5)
-        #expect(screen.verdict == .attack && screen.reason.contains("texture 0.02") == false && screen.reason.contains("0.02"))
+        #expect(screen.verdict == .attack && screen.reason.contains("the texture cue scored 0.02, below 0.50"), "\(screen)")
         let nothing = PresentationAttackDetector.fuse([:], threshold: 0.5)
         #expect(nothing.verdict == .uncertain && nothing.liveness == 0)
         // The threshold is the door's: a stricter door refuses what a lenient one lets in.
         #expect(PresentationAttackDetector.fuse(["texture": 0.8], threshold: 0.9).verdict == .attack)
         #expect(PresentationAttackDetector.fuse(["texture": 0.5], threshold: 0.5).verdict == .live)
+    }
+
+    /// The comparison is "live only if at or above": a NaN threshold or cue score is an attack, and
+    /// the settings refuse a threshold every score would pass (0, negative, NaN) or none could (> 1).
+    @Test func aThresholdOrScoreThatIsNotANumberJudgesNothingLive() {
+        #expect(PresentationAttackDetector.fuse(["texture": 0.97, "parallax": 1], threshold: .nan).verdict == .attack)
+        #expect(PresentationAttackDetector.fuse(["texture": 0.97], threshold: -0.1).verdict == .attack)
+        #expect(PresentationAttackDetector.fuse(["texture": 0.97], threshold: 0).verdict == .attack)
+        let nanCue = PresentationAttackDetector.fuse(["texture": .nan, "parallax": 1], threshold: 0.5)
+        #expect(nanCue.verdict == .attack && nanCue.reason.contains("texture"), "\(nanCue)")
+        // Wherever the NaN cue falls in the dictionary's order (a NaN compares false both ways).
+        for count in 2...12 {
+            var cues = Dictionary(uniqueKeysWithValues: (0..<count).map { ("cue\($0)", 1.0) })
+            cues["cue\(count / 2)"] = .nan
+            #expect(PresentationAttackDetector.fuse(cues, threshold: 0.5).verdict == .attack, "\(cues)")
+        }
+        for threshold in [Double.nan, -0.1, 0, 1.5, .infinity, -.infinity] {
+            #expect(throws: LivenessError.self, "threshold \(threshold)") { try PresentationAttackDetector.Settings(threshold: threshold) }
+        }
+        #expect((try? PresentationAttackDetector.Settings(threshold: 1))?.threshold == 1)
+        #expect((try? PresentationAttackDetector.Settings(threshold: 0.3))?.threshold == 0.3)
+        #expect(PresentationAttackDetector.Settings().threshold == 0.5)
     }
 }

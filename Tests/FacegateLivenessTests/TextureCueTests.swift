@@ -132,9 +132,52 @@ struct TextureCueTests {
         // `uncertain: allow` would let through to the cloud). A head's sightings leave it uncertain.
         visit.sightings = ParallaxCueTests.approach(noseDepth: 0, turn: 10, nod: 10, roll: 10)
         let flat = try PresentationAttackDetector(texture: try Self.cue.get()).assess(visit)
-        #expect(flat.verdict == .attack && flat.cues.keys.sorted() == ["parallax"], "\(flat)")
+        #expect(flat.verdict == .attack && flat.reason.contains("parallax"), "\(flat)")
         visit.sightings = ParallaxCueTests.approach(noseDepth: 0.35, turn: 10, nod: 8)
         #expect(try PresentationAttackDetector(texture: try Self.cue.get()).assess(visit).verdict == .uncertain)
+    }
+
+    /// The same visit whose other frames show a printed photo: their attack evidence wins over "could
+    /// not judge the best face" (uncertain, which `uncertain: allow` would send to the cloud).
+    @Test func aBestFaceTheCueCannotJudgeAmongPrintedFramesIsAnAttack() throws {
+        let live = try ImageCodec.decode([UInt8](try Data(contentsOf: SharedTestData.url("pad/bonafide/silentface__image_T1.jpg"))))
+        let liveFace = try #require(try TestFaceAnalyzers.video().analyze(live).faces.first)
+        let print = try ImageCodec.decode([UInt8](try Data(contentsOf: SharedTestData.url("pad/print/silentface__image_F1.jpg"))))
+        let printFace = try #require(try TestFaceAnalyzers.video().analyze(print).faces.first)
+        var visit = Visit.still(live, face: liveFace, qualityGate: 0.5)
+        visit.sightings = []
+        visit.samples = [
+            VisitSample(timestamp: .zero, image: print, box: printFace.box),
+            VisitSample(timestamp: .seconds(1), image: live, box: PixelBox(left: 10, top: 10, right: 10, bottom: 10), isBestFace: true),
+            VisitSample(timestamp: .seconds(2), image: print, box: printFace.box),
+        ]
+        let assessment = try PresentationAttackDetector(texture: try Self.cue.get()).assess(visit)
+        #expect(assessment.verdict == .attack && assessment.reason.contains("texture"), "\(assessment)")
+        // A head's approach does not outweigh the printed frames.
+        visit.sightings = ParallaxCueTests.approach(noseDepth: 0.35, turn: 10, nod: 8)
+        #expect(try PresentationAttackDetector(texture: try Self.cue.get()).assess(visit).verdict == .attack)
+    }
+
+    /// The stage judges the face the cloud is sent: a visit with no samples, or none marked as its best
+    /// face, has no texture judgement of it, and a head-like approach alone (which a replayed video of a
+    /// head also gives) does not make it live.
+    @Test func withoutATextureJudgementOfTheBestFaceParallaxAloneIsNotLive() throws {
+        let image = try ImageCodec.decode([UInt8](try Data(contentsOf: SharedTestData.url("pad/bonafide/silentface__image_T1.jpg"))))
+        let face = try #require(try TestFaceAnalyzers.video().analyze(image).faces.first)
+        let detector = PresentationAttackDetector(texture: try Self.cue.get())
+        var visit = Visit.still(image, face: face, qualityGate: 0.5)
+        visit.sightings = ParallaxCueTests.approach(noseDepth: 0.35, turn: 10, nod: 8)
+        #expect(detector.parallax.measure(visit.sightings).score == 1, "the approach alone says live")
+
+        visit.samples = []
+        let noSamples = try detector.assess(visit)
+        #expect(noSamples.verdict == .uncertain, "\(noSamples)")
+        visit.samples = [VisitSample(timestamp: .zero, image: image, box: face.box), VisitSample(timestamp: .seconds(1), image: image, box: face.box)]
+        let noBestFace = try detector.assess(visit)
+        #expect(noBestFace.verdict == .uncertain, "\(noBestFace)")
+        // The same live frame marked as the best face: live.
+        visit.samples[1].isBestFace = true
+        #expect(try detector.assess(visit).verdict == .live)
     }
 
     @Test func theCropIsTheFaceBoxScaledAboutItsCentreAndStaysInsideTheFrame() throws {

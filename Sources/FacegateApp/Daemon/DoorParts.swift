@@ -186,8 +186,15 @@ public struct DoorParts: Sendable {
     /// was told to have (turning it off is the configuration's choice, never a fallback).
     static func livenessStage(_ liveness: FacegateConfiguration.Liveness) throws(DaemonStartError) -> (any PresentationAttackDetecting)? {
         guard liveness.enabled else { return nil }
+        // The file's reader checks the threshold; a configuration built in code is checked here too.
+        let settings: PresentationAttackDetector.Settings
         do {
-            return try PresentationAttackDetector(models: liveness.modelsDirectory, settings: .init(threshold: liveness.threshold))
+            settings = try .init(threshold: liveness.threshold)
+        } catch {
+            throw DaemonStartError(key: "liveness.threshold", "must be above 0 and at most 1 (to turn the stage off write enabled: false)")
+        }
+        do {
+            return try PresentationAttackDetector(models: liveness.modelsDirectory, settings: settings)
         } catch {
             // Said without the folder: its path is the file's, or one of the default folders.
             if error.code == .modelMissing { throw DaemonStartError(key: "liveness.models", PADModels.missing) }
