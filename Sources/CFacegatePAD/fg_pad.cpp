@@ -67,8 +67,17 @@ extern "C" int fg_pad_net_classify(fg_pad_net *net, const uint8_t *rgb, int widt
         const cv::Mat blob = cv::dnn::blobFromImage(resized, 1.0, cv::Size(), cv::Scalar(), true, false, CV_32F);
         net->net.setInput(blob);
         const cv::Mat result = net->net.forward();
-        if (result.total() < static_cast<size_t>(out_count) || result.type() != CV_32F) {
-            fail(err, "texture model", "the network gave fewer outputs than expected");
+        // Exactly the expected count: a net with another class layout (a 4-class softmax) would
+        // otherwise have its first outputs read as the classes they are not.
+        if (result.type() != CV_32F) {
+            fail(err, "texture model", "the network's outputs are not 32-bit floats");
+            return -1;
+        }
+        if (out_count <= 0 || result.total() != static_cast<size_t>(out_count)) {
+            char detail[128];
+            std::snprintf(detail, sizeof detail, "the network gave %zu outputs, expected %d", static_cast<size_t>(result.total()),
+                          out_count);
+            fail(err, "texture model", detail);
             return -1;
         }
         const float *values = result.ptr<float>();

@@ -8,8 +8,9 @@ import Testing
 
 /// The texture cue takes only class probabilities from its models. A model file swapped for one that
 /// gives scores (no softmax at its end: a retrained or hand-converted model) would pass any threshold
-/// on every face, a printed one included; such outputs are an inference failure, which leaves the visit
-/// `uncertain`. The models here are real ONNX files, written by the test and run by OpenCV.
+/// on every face, a printed one included; such outputs are an inference failure: the visit is decided
+/// `error` and the door stays shut (RELIABILITY.md). The models here are real ONNX files, written by the
+/// test and run by OpenCV.
 @Suite(.timeLimit(.minutes(2)))
 struct TextureModelContractTests {
     @Test("a model that gives scores, or per-class probabilities that do not sum to one, judges nothing", arguments: [
@@ -50,6 +51,35 @@ struct TextureModelContractTests {
             #expect(error.code == .inferenceFailed, "\(error)")
         }
         _ = try PresentationAttackDetector(models: PackageFolder.url("models/pad").path)
+    }
+
+    /// The classifier takes exactly the number of outputs it was made for: a network with another class
+    /// layout (more classes, or every input value a class) is refused, not read by its first outputs.
+    @Test func aModelWithAnotherNumberOfOutputsIsRefused() throws {
+        let (image, face) = try Self.liveFace()
+        let crop = try TextureCue.crop(around: face, scale: 2.7, imageWidth: image.width, imageHeight: image.height)
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        func classifier(_ operators: [String], outputCount: Int) throws -> TextureClassifier {
+            let path = folder.file("model-\(operators.count)-\(outputCount).onnx")
+            try Data(OnnxModel.chain(operators)).write(to: URL(fileURLWithPath: path))
+            return try TextureClassifier(path: path, outputCount: outputCount)
+        }
+        // Three class probabilities, as the shipped models give: run.
+        let threeClasses = ["GlobalAveragePool", "Flatten", "Softmax"]
+        #expect(try classifier(threeClasses, outputCount: 3).classify(image.rgb(), crop: crop).count == 3)
+        // The same three read as a two-class model, and a softmax over all 19200 input values read as
+        // three classes: before, their first outputs were taken.
+        for (operators, expected, given) in [(threeClasses, 2, 3), (["Flatten", "Softmax"], 3, 19200)] {
+            let refusing = try classifier(operators, outputCount: expected)
+            do {
+                let outputs = try refusing.classify(image.rgb(), crop: crop)
+                Issue.record("\(given) outputs taken as \(expected): \(outputs)")
+            } catch {
+                #expect(error.code == .inferenceFailed)
+                #expect(error.message.contains("gave \(given) outputs, expected \(expected)"), "\(error)")
+            }
+        }
     }
 
     static func liveFace() throws -> (PixelImage, PixelBox) {

@@ -33,7 +33,8 @@ void fg_pad_net_free(fg_pad_net *net);
 /*
  * Crops the pixels [left, right] x [top, bottom] (inclusive, inside the image)
  * of a packed RGB image, resizes the crop bilinearly to the net's input size and
- * runs the net. Writes the first out_count outputs to out. Returns 0, or -1.
+ * runs the net. Writes its outputs to out, which must be exactly out_count of
+ * them (another count is an error). Returns 0, or -1.
  */
 int fg_pad_net_classify(fg_pad_net *net, const uint8_t *rgb, int width, int height, int left, int top, int right,
                         int bottom, float *out, int out_count, fg_pad_error *err);
