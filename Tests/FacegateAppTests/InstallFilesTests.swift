@@ -1,4 +1,5 @@
 import FacegateApp
+import FacegateLiveness
 import Foundation
 import Testing
 
@@ -32,6 +33,31 @@ struct InstallFilesTests {
         #expect(unit.contains("\nExecStopPost=-/usr/local/bin/facegate door rest --config /etc/facegate/facegate.yaml\n"))
         let package = try text("scripts/package")
         #expect(package.contains("'ExecStopPost=-/usr/bin/facegate door rest'"))
+    }
+
+    /// scripts/setup installs the presentation-attack models where facegate then looks: the folder
+    /// `$FACEGATE_PAD_MODELS` names (the variable facegate reads), else the first installed default.
+    /// Only the script's one assignment is run here, by bash, never the script.
+    @Test func setupInstallsThePADModelsWhereFacegateLooksForThem() throws {
+        let setup = try text("scripts/setup")
+        let assignment = try #require(setup.split(separator: "\n").first { $0.hasPrefix("pad_dir=") }, "no pad_dir= in scripts/setup")
+        func padDir(_ environment: [String: String]) throws -> String {
+            let bash = Process()
+            bash.executableURL = URL(fileURLWithPath: "/bin/bash")
+            bash.arguments = ["-c", "\(assignment); printf %s \"$pad_dir\""]
+            bash.environment = environment.merging(["PATH": "/usr/bin:/bin"]) { a, _ in a }
+            let out = Pipe()
+            bash.standardOutput = out
+            try bash.run()
+            let data = out.fileHandleForReading.readDataToEndOfFile()
+            bash.waitUntilExit()
+            return String(decoding: data, as: UTF8.self)
+        }
+        let named = "/srv/facegate-pad"
+        #expect(try padDir(["FACEGATE_PAD_MODELS": named]) == named)
+        #expect(PADModels.defaultSearchPath(environment: ["FACEGATE_PAD_MODELS": named]).first == named)
+        let installed = try padDir([:])
+        #expect(PADModels.defaultSearchPath(environment: [:]).dropFirst().first == installed, "setup installs to \(installed)")
     }
 
     @Test func udevRuleGivesTheGPIOGroupTheChipsAndSetupInstallsIt() throws {
