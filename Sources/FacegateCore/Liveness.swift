@@ -3,7 +3,8 @@
 public enum LivenessVerdict: String, Sendable, Hashable, Codable, CaseIterable {
     case live
     case attack
-    /// The visit gave too little to judge (no usable face crop, nothing any cue could measure).
+    /// The visit gave too little to judge: no texture judgement of the face to be sent (no usable crop
+    /// of it) and no attack evidence elsewhere, or nothing any cue could measure.
     case uncertain
 }
 

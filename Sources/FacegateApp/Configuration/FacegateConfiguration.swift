@@ -119,7 +119,7 @@ public struct FacegateConfiguration: Sendable, Equatable {
         public var enabled = true
         /// A visit whose liveness (0-1, its weakest cue's score) is below this is refused as an attack.
         public var threshold = 0.5
-        /// What a visit no cue could judge gets.
+        /// What a visit gets whose face to be sent the liveness stage could not judge.
         public var uncertain = UncertainLivenessPolicy.deny
         /// Folder of the presentation-attack models; nil searches the default folders.
         public var modelsDirectory: String?
