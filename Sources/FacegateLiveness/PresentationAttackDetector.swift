@@ -2,8 +2,8 @@ import FacegateCore
 import Foundation
 
 /// The liveness stage: judges a visit from cues that fail in different ways, so that an attack has
-/// to beat each of them. The visit's liveness is its weakest cue's score; a visit none of the cues
-/// could judge is `uncertain`.
+/// to beat each of them. The visit's liveness is its weakest cue's score; a visit whose face to be
+/// sent the texture cue could not judge is `uncertain` unless the rest of the visit says attack.
 public struct PresentationAttackDetector: PresentationAttackDetecting {
     public struct Settings: Sendable, Equatable {
         /// A visit whose liveness is below this is an attack. Set only through the checking init: 0, a
