@@ -104,6 +104,38 @@ struct KioskFeedTests {
         }
     }
 
+    /// On a network address (a screen on another box) the same: a page of another site, its name pointed at
+    /// the box's address, gets 421 and nothing, while the box named by its address or its host name is
+    /// served. Before, the check was on loopback only, and any site opened in a browser on the network
+    /// could read the picture and the names.
+    @Test func onANetworkAddressARequestNamedForAnotherSiteIsRefused() async throws {
+        var buffer = [CChar](repeating: 0, count: 256)
+        #expect(gethostname(&buffer, 255) == 0)
+        let hostName = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        try #require(!hostName.isEmpty)
+        try await DoorRig.with { rig in
+            rig.configuration.kiosk.enabled = true
+            rig.configuration.kiosk.listen = ListenAddress(host: "0.0.0.0", port: 0)
+            try await rig.runHeldDoor(visitors: []) { door in
+                func status(_ path: String, host: String) async throws -> Int {
+                    var request = HTTPClientRequest(url: "http://127.0.0.1:\(door.port)\(path)")
+                    request.headers.replaceOrAdd(name: "Host", value: host)
+                    let response = try await door.httpClient.execute(request, timeout: .seconds(10))
+                    for try await _ in response.body { break }
+                    return Int(response.status.code)
+                }
+                for path in ["/", "/events", "/metrics", "/health"] {
+                    let code = try await status(path, host: "rebound.example:\(door.port)")
+                    #expect(code == 421, "\(path)")
+                }
+                for host in ["192.0.2.7:\(door.port)", "[2001:db8::7]:\(door.port)", "\(hostName):\(door.port)", "\(hostName).local", "localhost"] {
+                    let code = try await status("/", host: host)
+                    #expect(code == 200, "\(host)")
+                }
+            }
+        }
+    }
+
     @Test func withThePreviewOffThePageGetsGuidanceAndDecisionsButNoPicture() async throws {
         try await DoorRig.with { rig in
             _ = try await rig.enrol(DoorControllerEndToEndTests.enrolledPhoto)

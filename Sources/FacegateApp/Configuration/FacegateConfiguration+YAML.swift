@@ -376,7 +376,9 @@ extension FacegateConfiguration {
             kiosk.displayNames = k.textMapping("names")
             if kiosk.enabled, !ListenAddress.isLoopbackHost(kiosk.listen.host) {
                 // Allowed (a screen on another box), but the picture and the names go to whoever can reach it.
-                k.note("is not a loopback address: anyone who can reach it sees the camera's picture, the faces and the welcome names", key: "listen")
+                k.note(
+                    "is not a loopback address: anyone who can reach it sees the camera's picture, the faces and the welcome names (name the box by its address or its host name: other names are refused)",
+                    key: "listen")
             }
             if kiosk.enabled, let metricsAddress = metrics.listen, metricsAddress == kiosk.listen {
                 status.problem("is the kiosk's address, which serves /metrics and /health already: give another or leave it out", key: "listen")

@@ -125,7 +125,9 @@ struct KioskService: Service {
     private func router() -> Router<BasicRequestContext> {
         let router = Router()
         let feed = self.feed, settings = self.settings, metrics = self.metrics, health = self.health
-        if ListenAddress.isLoopbackHost(settings.host) { router.add(middleware: LoopbackHostCheck()) }
+        // On a network address too: the picture and the names must not reach a page of another site whose
+        // name was pointed at the box's address (DNS rebinding) in any browser that can reach it.
+        router.add(middleware: HostNameCheck.forListening(on: settings.host))
         router.get("/") { _, _ -> Response in
             Response(
                 status: .ok,
@@ -148,17 +150,41 @@ struct KioskService: Service {
     }
 }
 
-/// On a loopback address the kiosk answers only requests named for this machine (`Host: 127.0.0.1:8470`,
-/// `localhost`, `[::1]`). A web page on any other site, open in a browser on the box, could otherwise
-/// point a name of its own at 127.0.0.1 (DNS rebinding) and read the camera's picture and the welcome
-/// names from `/events`; its requests carry that name, and are answered 421 with nothing in them.
-struct LoopbackHostCheck<Context: RequestContext>: RouterMiddleware {
+/// Answers only requests named for this machine: on a loopback address `127.0.0.1:8470`, `localhost`,
+/// `[::1]`; on a network address also an IP address written as such and this machine's host name. A web
+/// page on any other site, open in a browser that can reach the box, could otherwise point a name of its
+/// own at the box's address (DNS rebinding) and read the camera's picture and the welcome names from
+/// `/events`; its requests carry that name, and are answered 421 with nothing in them.
+struct HostNameCheck<Context: RequestContext>: RouterMiddleware {
+    /// Whether a request named for this host is for this machine.
+    let accepts: @Sendable (String) -> Bool
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         // No Host at all is no browser's request (every browser sends one).
-        if let authority = request.head.authority, !ListenAddress.isLoopbackHost(Self.hostName(of: authority)) {
+        if let authority = request.head.authority, !accepts(Self.hostName(of: authority)) {
             return Response(status: .misdirectedRequest)
         }
         return try await next(request, context)
+    }
+
+    /// A loopback name, an address written as such (an IP literal: a page's own origin is then that
+    /// address, which no other site can share), or this machine's host name (with or without `.local`).
+    /// A DNS name of another site, rebound to the box's address, is none of them.
+    static func isThisMachine(_ host: String, names: Set<String>) -> Bool {
+        if ListenAddress.isLoopbackHost(host) { return true }
+        var v4 = in_addr(), v6 = in6_addr()
+        if inet_pton(AF_INET, host, &v4) == 1 || inet_pton(AF_INET6, host, &v6) == 1 { return true }
+        return names.contains(host.lowercased())
+    }
+
+    /// This machine's host name, its first label, and both with `.local` (mDNS), lowercased.
+    static func machineNames() -> Set<String> {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return [] }
+        let name = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self).lowercased()
+        guard !name.isEmpty else { return [] }
+        let short = String(name.split(separator: ".").first ?? Substring(name))
+        return [name, short, name + ".local", short + ".local"]
     }
 
     /// The host of `host:port`, `[v6]:port`, or a bare host.
@@ -170,6 +196,15 @@ struct LoopbackHostCheck<Context: RequestContext>: RouterMiddleware {
     }
 }
 
-extension LoopbackHostCheck where Context == BasicRequestContext {
-    init() {}
+extension HostNameCheck where Context == BasicRequestContext {
+    /// Loopback names only (a server on a loopback address).
+    static var loopbackOnly: Self { Self(accepts: { ListenAddress.isLoopbackHost($0) }) }
+
+    /// For a server on `host`: loopback names on a loopback address, else this machine however a browser
+    /// on the network names it.
+    static func forListening(on host: String) -> Self {
+        if ListenAddress.isLoopbackHost(host) { return loopbackOnly }
+        let names = machineNames()
+        return Self(accepts: { isThisMachine($0, names: names) })
+    }
 }

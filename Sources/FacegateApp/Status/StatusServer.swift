@@ -23,7 +23,7 @@ struct StatusServer: Service {
         // As for the kiosk: on loopback, a page in a browser on the box whose name was pointed at 127.0.0.1
         // (DNS rebinding) must not read the door's health and timings. A scraper on the network names the
         // box's own address, so a check there would refuse it.
-        if ListenAddress.isLoopbackHost(host) { router.add(middleware: LoopbackHostCheck()) }
+        if ListenAddress.isLoopbackHost(host) { router.add(middleware: HostNameCheck.loopbackOnly) }
         Self.addRoutes(to: router, metrics: metrics, health: health)
         let logger = self.logger, onListening = self.onListening
         let app = Application(
