@@ -1,5 +1,6 @@
 import FacegateApp
 import FacegateLiveness
+import FacegateQuality
 import Foundation
 import Testing
 
@@ -39,25 +40,37 @@ struct InstallFilesTests {
     /// `$FACEGATE_PAD_MODELS` names (the variable facegate reads), else the first installed default.
     /// Only the script's one assignment is run here, by bash, never the script.
     @Test func setupInstallsThePADModelsWhereFacegateLooksForThem() throws {
-        let setup = try text("scripts/setup")
-        let assignment = try #require(setup.split(separator: "\n").first { $0.hasPrefix("pad_dir=") }, "no pad_dir= in scripts/setup")
-        func padDir(_ environment: [String: String]) throws -> String {
-            let bash = Process()
-            bash.executableURL = URL(fileURLWithPath: "/bin/bash")
-            bash.arguments = ["-c", "\(assignment); printf %s \"$pad_dir\""]
-            bash.environment = environment.merging(["PATH": "/usr/bin:/bin"]) { a, _ in a }
-            let out = Pipe()
-            bash.standardOutput = out
-            try bash.run()
-            let data = out.fileHandleForReading.readDataToEndOfFile()
-            bash.waitUntilExit()
-            return String(decoding: data, as: UTF8.self)
-        }
         let named = "/srv/facegate-pad"
-        #expect(try padDir(["FACEGATE_PAD_MODELS": named]) == named)
+        #expect(try setupFolder("pad_dir", environment: ["FACEGATE_PAD_MODELS": named]) == named)
         #expect(PADModels.defaultSearchPath(environment: ["FACEGATE_PAD_MODELS": named]).first == named)
-        let installed = try padDir([:])
+        let installed = try setupFolder("pad_dir", environment: [:])
         #expect(PADModels.defaultSearchPath(environment: [:]).dropFirst().first == installed, "setup installs to \(installed)")
+    }
+
+    /// The folder `scripts/setup` gives its `variable` in `environment`: its assignment line run alone in bash.
+    func setupFolder(_ variable: String, environment: [String: String]) throws -> String {
+        let setup = try text("scripts/setup")
+        let assignment = try #require(setup.split(separator: "\n").first { $0.hasPrefix("\(variable)=") }, "no \(variable)= in scripts/setup")
+        let bash = Process()
+        bash.executableURL = URL(fileURLWithPath: "/bin/bash")
+        bash.arguments = ["-c", "\(assignment); printf %s \"$\(variable)\""]
+        bash.environment = environment.merging(["PATH": "/usr/bin:/bin"]) { a, _ in a }
+        let out = Pipe()
+        bash.standardOutput = out
+        try bash.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        bash.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// The same for the dlib face models: setup installs them where `FACEGATE_MODELS` says, the variable
+    /// facegate reads, and by default to the folder facegate searches first after it.
+    @Test func setupInstallsTheFaceModelsWhereFacegateLooksForThem() throws {
+        let named = "/srv/facegate-models"
+        #expect(try setupFolder("models_dir", environment: ["FACEGATE_MODELS": named]) == named)
+        #expect(FaceModels.defaultSearchPath(environment: ["FACEGATE_MODELS": named]).first == named)
+        let installed = try setupFolder("models_dir", environment: [:])
+        #expect(FaceModels.defaultSearchPath(environment: [:]).first == installed, "setup installs to \(installed)")
     }
 
     @Test func udevRuleGivesTheGPIOGroupTheChipsAndSetupInstallsIt() throws {
