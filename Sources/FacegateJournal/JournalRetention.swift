@@ -90,9 +90,14 @@ enum JournalRetentionRunner {
             }
         }
         // Crops go for their age whatever vouches for the clock: they are face images, kept for days, and
-        // a clock stepped ahead costs only them (the decisions stay).
+        // a clock stepped ahead costs only them (the decisions stay). With every crop written before one
+        // past the age (by id, the order of writing): after the clock was set back, the crops written
+        // before carry later times than any written since, and by their own times would be kept until real
+        // time caught up with them (a year, for a clock set back a year).
         if let cropAge = retention.probeCropMaxAge {
-            try db.execute(sql: "DELETE FROM probe_crop WHERE time < ?", arguments: [now.addingTimeInterval(-cropAge.timeInterval)])
+            try db.execute(
+                sql: "DELETE FROM probe_crop WHERE decision_id <= (SELECT MAX(decision_id) FROM probe_crop WHERE time < ?)",
+                arguments: [now.addingTimeInterval(-cropAge.timeInterval)])
             report.deletedProbeCrops += db.changesCount
         }
         // The newest written are kept (by id, as the size limit below goes): after the clock was set back the

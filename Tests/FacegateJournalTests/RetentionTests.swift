@@ -222,6 +222,35 @@ struct RetentionClockTests {
         }
     }
 
+    /// Crops written before the clock was set back a year carry later times than any written since: they go
+    /// with the first crop written since that is past the age, not a year later when real time has caught up.
+    @Test func cropsWrittenBeforeTheClockWasSetBackGoWithTheFirstPastTheAge() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let now = Date()
+        let yearBack = now.addingTimeInterval(-365 * 86_400)
+        let configuration = SQLiteJournal.Configuration(
+            path: folder.file("journal.sqlite"), storeProbeCrops: true,
+            retention: JournalRetention(maxAge: nil, maxBytes: nil, probeCropMaxAge: .seconds(7 * 86_400), probeCropMaxCount: nil))
+        try await withRunningJournal(configuration) { journal in
+            let times = [now, now.addingTimeInterval(60), yearBack, yearBack.addingTimeInterval(9 * 86_400)]
+            for (i, time) in times.enumerated() {
+                journal.record(
+                    DecisionRecord(time: time, door: "front", decision: sampleDecision(subject: "s\(i)"), backend: "nec", probeCrop: [UInt8(i), 1, 2]))
+            }
+            try await journal.flush()
+            func withCrops() async throws -> Set<String> {
+                Set(try await journal.decisions().filter(\.hasProbeCrop).compactMap(\.record.decision.subjectId))
+            }
+            // On the clock set back, a day after: nothing is past the age yet.
+            _ = try await journal.applyRetention(now: yearBack.addingTimeInterval(86_400), clockIsTrusted: false)
+            #expect(try await withCrops() == ["s0", "s1", "s2", "s3"])
+            // Eight days after: s2 is, and the two written before it with it; s3 is not.
+            _ = try await journal.applyRetention(now: yearBack.addingTimeInterval(8 * 86_400), clockIsTrusted: false)
+            #expect(try await withCrops() == ["s3"])
+        }
+    }
+
     @Test("one pass deletes by age at most a tenth of the rows (or the per-pass minimum)")
     func onePassDeletesASlice() async throws {
         let folder = try TemporaryFolder()
