@@ -89,6 +89,8 @@ public final class SQLiteJournal: Sendable {
         var database: DatabasePool?
         /// The last failure was SQLite saying the file is damaged: the next open checks it first.
         var suspectDamage = false
+        /// Records are being refused for a full backlog (said once when it starts, once when it ends).
+        var refusingForAFullBacklog = false
         var status = JournalStatus()
     }
 
@@ -138,11 +140,19 @@ public final class SQLiteJournal: Sendable {
     }
 
     private func enqueue(_ write: PendingWrite) -> Bool {
-        let accepted = state.withLock { state -> Bool in
-            if state.status.health == .closed || state.pending.count >= configuration.maxPendingRecords {
+        enum BacklogChange { case none, filled, drained }
+        let (accepted, change) = state.withLock { state -> (Bool, BacklogChange) in
+            if state.status.health == .closed {
                 state.status.droppedRecords += 1
-                return false
+                return (false, .none)
             }
+            if state.pending.count >= configuration.maxPendingRecords {
+                state.status.droppedRecords += 1
+                defer { state.refusingForAFullBacklog = true }
+                return (false, state.refusingForAFullBacklog ? .none : .filled)
+            }
+            let drained = state.refusingForAFullBacklog
+            state.refusingForAFullBacklog = false
             var write = write
             if case .decision(var record) = write, let crop = record.probeCrop,
                 state.pendingCropBytes + crop.count > configuration.maxPendingCropBytes
@@ -155,7 +165,18 @@ public final class SQLiteJournal: Sendable {
             state.pending.append(Sequenced(sequence: state.lastSequence, write: write))
             state.pendingCropBytes += write.cropBytes
             state.status.pendingRecords = state.pending.count
-            return true
+            return (true, drained ? .drained : .none)
+        }
+        // Every decision refused is lost, so the loss is said: once as it starts, not at each record (a
+        // busy door would flood the log), with the count when it ends.
+        switch change {
+        case .none: break
+        case .filled:
+            logger.error(
+                "journal backlog full: new records are dropped until the disk takes the backlog (facegate_journal_dropped_records_total counts them)",
+                metadata: ["pending": "\(configuration.maxPendingRecords)"])
+        case .drained:
+            logger.notice("journal backlog no longer full: records are kept again", metadata: ["dropped_so_far": "\(status.droppedRecords)"])
         }
         if accepted { doorbellContinuation.yield() }
         return accepted

@@ -6,8 +6,8 @@ import Testing
 
 @testable import FacegateJournal
 
-/// A journal file SQLite finds damaged (a failing SD card, a power cut on a card that lies about its
-/// writes) never mends by retrying: it is set aside beside itself, untouched, and a new journal takes the
+/// A journal that cannot keep what it is given says so, and loses no more than it must. A journal file
+/// SQLite finds damaged (a failing SD card, a power cut on a card that lies about its writes) never mends by retrying: it is set aside beside itself, untouched, and a new journal takes the
 /// door's records. Before, the writer retried it for ever, holding up to 10 000 records in memory that
 /// were lost at stop, and the door ran without a journal.
 @Suite(.timeLimit(.minutes(2)))
@@ -27,6 +27,32 @@ struct DamagedJournalTests {
 
     static func setAside(in folder: TemporaryFolder) throws -> [String] {
         try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasPrefix("journal.sqlite.damaged-") && !$0.hasSuffix("-wal") }
+    }
+
+    /// Records refused for a full backlog are lost, so the loss is said: once when it starts (not for each
+    /// record), and once when records are kept again, with the count. Before, nothing was logged.
+    @Test func aFullBacklogIsSaidOnceWhenItStartsAndWhenItEnds() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let logs = CapturedLogs()
+        let journal = SQLiteJournal(
+            configuration: .init(path: folder.file("journal.sqlite"), maxPendingRecords: 2), logger: logs.logger(label: "facegate.journal"))
+        func decision(_ i: Int) -> DecisionRecord {
+            DecisionRecord(time: Date(), door: "front", decision: sampleDecision(.deniedUnknown, subject: nil), backend: "nec")
+        }
+        // The writer is not running: nothing drains the backlog.
+        let accepted = (0..<5).map { journal.record(decision($0)) }
+        #expect(accepted == [true, true, false, false, false])
+        #expect(logs.all.filter { $0.contains("journal backlog full") }.count == 1, "\(logs.text)")
+        // The writer drains it; the next record is kept, and that is said.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await journal.run() }
+            try await journal.flush()
+            #expect(journal.record(decision(5)))
+            group.cancelAll()
+        }
+        let drained = logs.all.filter { $0.contains("journal backlog no longer full") }
+        #expect(drained.count == 1 && drained[0].contains("dropped_so_far=3"), "\(logs.text)")
     }
 
     @Test func aFileThatIsNotADatabaseIsSetAsideAndANewJournalStarted() async throws {
