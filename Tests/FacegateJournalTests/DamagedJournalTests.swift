@@ -7,9 +7,10 @@ import Testing
 @testable import FacegateJournal
 
 /// A journal that cannot keep what it is given says so, and loses no more than it must. A journal file
-/// SQLite finds damaged (a failing SD card, a power cut on a card that lies about its writes) never mends by retrying: it is set aside beside itself, untouched, and a new journal takes the
-/// door's records. Before, the writer retried it for ever, holding up to 10 000 records in memory that
-/// were lost at stop, and the door ran without a journal.
+/// SQLite finds damaged (a failing SD card, a power cut on a card that lies about its writes) never
+/// mends by retrying: it is set aside beside itself, untouched, and a new journal takes the door's
+/// records. Before, the writer retried it for ever, holding up to 10 000 records in memory that were
+/// lost at stop, and the door ran without a journal.
 @Suite(.timeLimit(.minutes(2)))
 struct DamagedJournalTests {
     static func configuration(_ path: String) -> SQLiteJournal.Configuration {
