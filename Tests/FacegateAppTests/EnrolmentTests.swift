@@ -167,10 +167,24 @@ struct EnrolmentTests {
                 beforeScene: { door in
                     enrolling = Task { await door.service.pipeline.enrolNextVisit(EnrolmentRequest(), within: .seconds(120)) }
                     #expect(await log.wait { events in events.contains { $0.name == "enrolment" } }, "the page is told an enrolment waits")
+                    // A page that connects (again) meanwhile is told too, right after its `hello`.
+                    let late = KioskEventLog()
+                    let lateStream = Task { try await door.streamEvents(into: late) }
+                    #expect(
+                        await late.wait(seconds: 10) { events in events.prefix(2).map(\.name) == ["hello", "enrolment"] },
+                        "a page connecting while the enrolment waits is told it waits")
+                    lateStream.cancel()
                 }, decisions: 0
-            ) { _ in
+            ) { door in
                 let outcome = await try #require(enrolling).value
                 #expect(outcome.enrolled, "\(outcome.reason)")
+                // Ended: a page connecting now is not told of it.
+                let after = KioskEventLog()
+                let afterStream = Task { try await door.streamEvents(into: after) }
+                #expect(await after.wait(seconds: 10) { events in events.first?.name == "hello" })
+                try await Task.sleep(for: .milliseconds(300))
+                #expect(await after.named("enrolment").isEmpty, "an ended enrolment is not replayed")
+                afterStream.cancel()
                 #expect(await log.wait { events in events.count { $0.name == "enrolment" } == 2 })
                 let shown = await log.named("enrolment")
                 #expect(shown.map { $0["state"] as? String } == ["waiting", "enrolled"])

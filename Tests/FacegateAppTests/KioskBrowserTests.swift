@@ -1,5 +1,6 @@
 import FacegateApp
 import FacegateCore
+import FacegateDoor
 import Foundation
 import Synchronization
 import Testing
@@ -79,6 +80,60 @@ struct KioskBrowserTests {
         }
     }
 
+    /// The page shows the truth after its stream is lost: an enrolment waiting and a door alarm, then the
+    /// daemon restarted (on the same address, with neither): once the page is connected again its banner
+    /// is idle and the alarm gone. Before, `hello` reset the picture but left both standing for good.
+    @Test func afterTheDaemonRestartsThePageDropsTheBannerAndAlarmItShowed() async throws {
+        let artefacts = Self.packageRoot.appendingPathComponent(".build/artefacts/kiosk/restart")
+        try? FileManager.default.removeItem(at: artefacts)
+        try FileManager.default.createDirectory(at: artefacts, withIntermediateDirectories: true)
+        try await DoorRig.with { rig in
+            rig.configuration.kiosk.enabled = true
+            rig.configuration.kiosk.listen = ListenAddress(host: "127.0.0.1", port: 0)
+            let browser = DriverRun()
+            var driver: Task<Void, Never>?
+            var enrolling: Task<EnrolmentOutcome, Never>?
+            var port = 0
+            func shown(_ state: String) -> Bool { FileManager.default.fileExists(atPath: artefacts.appendingPathComponent("\(state).png").path) }
+            // The driver outlives the first daemon: it watches the page across the restart.
+            let startDriver: @Sendable (HeldDoor) -> Task<Void, Never> = { door in
+                Task {
+                    let run = try? await Self.drive(
+                        door, artefacts, ["--width", "800", "--height", "480", "--expect", "enrolling,alarm,reconnected-clear"])
+                    browser.run.withLock { $0 = run }
+                }
+            }
+            // The first daemon: an enrolment waits, the door is forced open; the page shows both.
+            try await rig.runHeldDoor(
+                visitors: [],
+                beforeScene: { door in
+                    port = door.port
+                    driver = startDriver(door)
+                    let deadline = ContinuousClock.now + .seconds(30)
+                    while await door.service.kioskWatchers == 0, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+                    enrolling = Task { await door.service.pipeline.enrolNextVisit(EnrolmentRequest(), within: .seconds(300)) }
+                    door.lines.setContact(open: true)
+                }, decisions: 0
+            ) { _ in
+                let deadline = ContinuousClock.now + .seconds(60)
+                while !(shown("enrolling") && shown("alarm")), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
+                #expect(shown("enrolling") && shown("alarm"), "the page showed the enrolment and the alarm")
+            }
+            // Stopped with the enrolment still waiting: its end is never sent to the page.
+            enrolling?.cancel()
+            // Restarted where the page looks for it, with no enrolment and the door shut.
+            rig.configuration.kiosk.listen = ListenAddress(host: "127.0.0.1", port: port)
+            try await rig.runHeldDoor(visitors: [], decisions: 0) { _ in
+                try await Self.waitForDriver(browser.run)
+            }
+            driver?.cancel()
+            let (run, report) = try Self.report(browser.run)
+            #expect(report.seen["reconnected-clear"] == true, "after the restart the page still showed the old banner or alarm")
+            #expect(report.consoleErrors ?? [] == [], "the page threw")
+            #expect(run.status == 0, "\(run.errors)")
+        }
+    }
+
     @Test func thePageShowsAnEnrolmentWaitingAndItsEnd() async throws {
         let artefacts = Self.packageRoot.appendingPathComponent(".build/artefacts/kiosk/enrolment")
         try? FileManager.default.removeItem(at: artefacts)
@@ -112,4 +167,9 @@ struct KioskBrowserTests {
             #expect(run.status == 0, "\(run.errors)")
         }
     }
+}
+
+/// The driver's run, shared with a task that outlives the closure that started it.
+final class DriverRun: Sendable {
+    let run = Mutex<ToolRun?>(nil)
 }

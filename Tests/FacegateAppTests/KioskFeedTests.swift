@@ -73,6 +73,34 @@ struct KioskFeedTests {
         }
     }
 
+    /// A grant whose relay could not be driven left the door locked: the page asks the person to try
+    /// again (a welcome would have them push a locked door), and `/metrics` counts the failed unlock.
+    @Test func aGrantWhoseRelayFailedAsksThePersonToTryAgain() async throws {
+        try await DoorRig.with { rig in
+            let subject = try await rig.enrol(DoorControllerEndToEndTests.enrolledPhoto)
+            rig.configuration.kiosk.enabled = true
+            rig.configuration.kiosk.listen = ListenAddress(host: "127.0.0.1", port: 0)
+            rig.configuration.kiosk.displayNames = [subject: "Leo"]
+            let log = KioskEventLog()
+            try await rig.runHeldDoor(
+                visitors: [DoorControllerEndToEndTests.enrolledWalksUp], watching: { door in try await door.streamEvents(into: log) },
+                lines: RelayFailingOnce()
+            ) { door in
+                #expect(await log.wait { events in events.contains { $0.name == "decision" } })
+                let shown = await log.named("decision")
+                #expect(shown.map { $0["outcome"] as? String } == ["denied"], "\(shown)")
+                #expect(shown.first?["message"] as? String == "Please try again", "\(shown)")
+                #expect(!(await log.events.contains { $0.json.values.contains { "\($0)".contains("Leo") } }), "no welcome by name")
+                let samples = try await StatusEndpointTests.parsePrometheus(try await door.get("/metrics").body)
+                #expect(samples["facegate_unlock_failures_total"] == 1)
+                // Counted as decided, before the relay moved: the journal's grant, whose relay failed.
+                #expect(samples["facegate_decisions_total{outcome=granted}"] == 1)
+                let journaled = try await rig.journaledDecisions()
+                #expect(journaled.map(\.record.relay) == [.failed])
+            }
+        }
+    }
+
     /// On its loopback address the kiosk serves only requests named for this machine: a page on another
     /// site in a browser on the box, its name pointed at 127.0.0.1 (DNS rebinding), gets 421 and nothing
     /// of the picture, the faces or the names; the kiosk's own browser (`127.0.0.1`, `localhost`) is served.

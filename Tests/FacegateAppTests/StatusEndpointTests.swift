@@ -322,17 +322,20 @@ extension DoorRig {
     ///     the kiosk (when there is one); cancelled when the door stops.
     ///   - beforeScene: run once the door serves, before the scene starts.
     ///   - decisions: how many decisions to wait for before `body` (default: one per visitor).
+    ///   - search: the cloud as the door sees it (default: the emulator).
+    ///   - lines: the door's wiring (default: a simulated door, `HeldDoor.lines`).
     func runHeldDoor(
         visitors photos: [String], blurRadius: Int = 0, watching: (@Sendable (HeldDoor) async throws -> Void)? = nil,
         waitForPort: Bool = true, beforeScene: ((HeldDoor) async throws -> Void)? = nil, decisions expected: Int? = nil,
-        connections: ServedConnectionLimits? = nil, _ body: (HeldDoor) async throws -> Void
+        connections: ServedConnectionLimits? = nil, search: (any FaceSearch & CloudDirectory)? = nil, lines doorLines: (any DoorLines)? = nil,
+        _ body: (HeldDoor) async throws -> Void
     ) async throws {
         let source = HeldSource(DemoScene(visitors: try visitors(photos, blurRadius: blurRadius)))
         let lines = SimulatedDoorLines(logger: logger)
         let parts = try DoorParts.open(
             configuration,
             overrides: .init(
-                source: source, search: NECFaceSearch(client: client), doorLines: lines,
+                source: source, search: search ?? NECFaceSearch(client: client), doorLines: doorLines ?? lines,
                 faceEngine: try TestFaceAnalyzers.video().engine),
             logger: logger)
         let (ports, portSink) = AsyncStream<Int>.makeStream()

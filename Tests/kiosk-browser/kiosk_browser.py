@@ -14,6 +14,10 @@ timeout passes. The states:
   granted          #banner[data-state=granted]
   denied           #banner[data-state=denied]
   enrolling        #banner[data-state=enrolling] (only when expected: an enrolment waits)
+  alarm            #alarm shown (only when expected: the door raised an alarm)
+  reconnected-clear  after enrolling or alarm was seen, the page lost its stream
+                   (data-connection not open) and, connected again, shows #banner idle and
+                   #alarm hidden (only when expected: the daemon restarted meanwhile)
 
 On the first sight of each state it saves OUTDIR/<state>.png. A forbidden state must never be
 seen; forbidding preview-updates is stricter: #preview must stay hidden and never get a data-seq.
@@ -49,14 +53,14 @@ import websocket
 
 STATES = ["preview-updates", "face-box", "guidance", "granted", "denied"]
 # States a page shows only in some runs: looked for when asked (--expect).
-OPTIONAL_STATES = ["enrolling"]
+OPTIONAL_STATES = ["enrolling", "alarm", "reconnected-clear"]
 BANNER_STATES = ("granted", "denied", "enrolling")
 
 # One snapshot of the page's state, as a JSON-able object.
 PROBE = r"""
 (() => {
   const q = (s) => document.querySelector(s);
-  const preview = q('#preview'), guidance = q('#guidance'), banner = q('#banner');
+  const preview = q('#preview'), guidance = q('#guidance'), banner = q('#banner'), alarm = q('#alarm');
   const shown = (el) => !!el && !el.hidden && el.getClientRects().length > 0 &&
     getComputedStyle(el).visibility !== 'hidden';
   const de = document.documentElement;
@@ -69,6 +73,7 @@ PROBE = r"""
     guidanceText: guidance ? guidance.textContent.trim() : '',
     bannerState: banner ? banner.getAttribute('data-state') : null,
     bannerText: banner ? banner.textContent.trim() : '',
+    alarmShown: shown(alarm),
     connection: document.body ? document.body.getAttribute('data-connection') : null,
     viewport: [window.innerWidth, window.innerHeight],
     overflow: de.scrollWidth > window.innerWidth || de.scrollHeight > window.innerHeight,
@@ -263,6 +268,8 @@ def run(args, report):
 
         expected = [s for s in (args.expect or STATES) if s not in args.forbid]
         seqs = []
+        # Whether the stream was lost after the page showed an enrolment or an alarm.
+        lost = False
         deadline = time.monotonic() + args.timeout
         while True:
             result = tools.call("Runtime.evaluate", {"expression": PROBE, "returnByValue": True},
@@ -280,7 +287,12 @@ def run(args, report):
                     "granted": snap["bannerState"] == "granted",
                     "denied": snap["bannerState"] == "denied",
                     "enrolling": snap["bannerState"] == "enrolling",
+                    "alarm": bool(snap["alarmShown"]),
+                    "reconnected-clear": lost and snap["connection"] == "open" and snap["bannerState"] == "idle"
+                    and not snap["alarmShown"],
                 }
+                if (report["seen"]["enrolling"] or report["seen"]["alarm"]) and snap["connection"] != "open":
+                    lost = True
                 if "preview-updates" in args.forbid and snap["ready"] != "loading":
                     if snap["seq"] is not None:
                         note = f"#preview got data-seq {snap['seq']}"

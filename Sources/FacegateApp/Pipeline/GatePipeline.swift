@@ -974,6 +974,7 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
             seenFacts.relayProblem = nil
         } catch {
             statistics.unlockFailures += 1
+            settings.metrics.count("unlock_failures")
             seenFacts.relayProblem = HealthProblem(detail: "the relay did not unlock: \(error)", at: now())
             record.relay = .failed
             logger.error("relay did not unlock", metadata: ["door": "\(settings.door)", "error": "\(error)"])

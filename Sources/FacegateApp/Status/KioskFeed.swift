@@ -32,6 +32,8 @@ final class KioskFeed: Sendable {
         var closed = false
         /// The door's alarm as last shown: a page that connects (again) starts from it.
         var lastAlarm: Event?
+        /// The enrolment waiting for its approach, if one is: a page that connects (again) shows it too.
+        var waitingEnrolment: Event?
     }
 
     private let state = Mutex(State())
@@ -51,13 +53,15 @@ final class KioskFeed: Sendable {
         observationSink.yield(Observation(image: image, faces: faces))
     }
 
-    /// The events for one page, starting with `hello`; they end when the page goes or the feed closes.
+    /// The events for one page, starting with `hello`, then the alarm and a waiting enrolment as they
+    /// stand (the page clears both on `hello`); they end when the page goes or the feed closes.
     func subscribe(hello: Event) -> AsyncStream<Event> {
         let (stream, continuation) = AsyncStream.makeStream(of: Event.self, bufferingPolicy: .bufferingNewest(16))
         continuation.yield(hello)
         let id: Int? = state.withLock { state in
             guard !state.closed else { return nil }
             if let alarm = state.lastAlarm { continuation.yield(alarm) }
+            if let enrolment = state.waitingEnrolment { continuation.yield(enrolment) }
             defer { state.nextWatcher += 1 }
             state.watchers[state.nextWatcher] = continuation
             return state.nextWatcher
@@ -75,6 +79,7 @@ final class KioskFeed: Sendable {
     func broadcast(_ event: Event) {
         let watchers = state.withLock { state in
             if event.name == "door" { state.lastAlarm = event }
+            if event.name == "enrolment" { state.waitingEnrolment = event == .enrolment(.waiting) ? event : nil }
             return Array(state.watchers.values)
         }
         for watcher in watchers { watcher.yield(event) }
@@ -164,8 +169,14 @@ extension KioskFeed.Event {
     }
 
     /// A decision as the person at the door sees it: a welcome (by name only where the installer gave
-    /// one) or a short, neutral refusal that does not say why.
-    static func decision(_ decision: Decision, names: [String: String]) -> Self {
+    /// one) or a short, neutral refusal that does not say why. A grant whose relay could not be driven
+    /// left the door locked: a welcome would have the person push a locked door, so they are asked to
+    /// try again (the grant was withdrawn, so their next approach is decided afresh).
+    static func decision(_ record: DecisionRecord, names: [String: String]) -> Self {
+        let decision = record.decision
+        if decision.outcome.opensDoor, record.relay == .failed {
+            return .json("decision", DecisionShown(outcome: "denied", message: "Please try again"))
+        }
         if decision.outcome.opensDoor {
             let name = decision.subjectId.flatMap { names[$0] }
             return .json("decision", DecisionShown(outcome: "granted", message: name.map { "Welcome, \($0)" } ?? "Welcome"))

@@ -10,10 +10,12 @@
 ///   the guidance words in `#guidance` (`data-guidance` = the key; `hidden` when `guidance` is null);
 /// - `decision` `{"outcome": "granted"|"denied", "message"}`: `#banner` (`data-state` granted or
 ///   denied) for about 4 s, then back to `idle`;
-/// - `door` `{"alarm": "held-open"|"forced"|null, "message"}`: `#alarm` while `alarm` is not null;
+/// - `door` `{"alarm": "held-open"|"forced"|"fault"|null, "message"}`: `#alarm` while `alarm` is not null;
 /// - `enrolment` `{"state": "waiting"|"enrolled"|"refused"|"ended", "message"}`: `#banner` (`data-state`
 ///   enrolling) while an enrolment waits for its approach, then shown like a decision (granted or
 ///   denied) or, when it ended without one, back to `idle`.
+/// Each `hello` (a new stream: a reconnect, a restarted daemon) clears `#banner` and `#alarm`: the feed
+/// sends the alarm and a waiting enrolment again after it while they stand.
 /// `body[data-connection]` is `connecting`, `open` or `reconnecting`. It logs nothing to the console
 /// and its Content-Security-Policy lets it reach only its own origin.
 enum KioskPage {
@@ -445,6 +447,12 @@ enum KioskPage {
       setConnection("open");
       lastSeq = null;
       pendingSeq = null;
+      // A new stream (a reconnect, a restarted daemon) starts from the truth: the feed sends the alarm
+      // and a waiting enrolment again if they still stand; what the page showed before may not.
+      clearTimeout(bannerTimer);
+      clearTimeout(fadeTimer);
+      resetBanner();
+      showDoor({ alarm: null });
       setPreviewOn(data.preview === true);
       var name = typeof data.door === "string" ? data.door.trim() : "";
       door.textContent = name;

@@ -62,7 +62,7 @@ struct KioskService: Service {
                     group.addTask { await showFrames() }
                     group.addTask {
                         for await outcome in await decisions() {
-                            feed.broadcast(.decision(outcome.record.decision, names: settings.displayNames))
+                            feed.broadcast(.decision(outcome.record, names: settings.displayNames))
                         }
                     }
                     group.addTask {
