@@ -105,6 +105,45 @@ struct StatusEndpointTests {
         }
     }
 
+    /// A cloud that refuses the door's credentials (a rotated key: NEC ID answers 403 to every search)
+    /// is no outage: the offline cache does not stand in, and nobody can be identified. Refused searches
+    /// in a row with none answered since make `/health` 503 and `facegate status` exit 1; fewer (one bad
+    /// request) leave the door degraded but deciding. No key is named.
+    @Test(arguments: [2, 3])
+    func aCloudThatRefusesEverySearchMeansTheDoorCannotDecide(refusals: Int) async throws {
+        try await DoorRig.with { rig in
+            let socket = rig.folder.appendingPathComponent("control.sock").path
+            rig.configuration.control.socket = socket
+            rig.configuration.metrics.listen = ListenAddress(host: "127.0.0.1", port: 0)
+            let rotated = "rotated-key-not-the-applications"
+            var refused = rig.cloud.configuration(http: CloudHTTPPolicy(requestTimeout: .seconds(4)))
+            refused.apiKey = rotated
+            let search = NECFaceSearch(client: NECIDClient(configuration: refused, httpClient: rig.httpClient))
+            let people = ["matt_damon/01.jpg", "katy_perry/01.jpg", "jeff_bezos/01.jpg"].prefix(refusals)
+            try await rig.runHeldDoor(visitors: Array(people), search: search) { door in
+                let samples = try await Self.parsePrometheus(try await door.get("/metrics").body)
+                #expect(samples["facegate_cloud_calls_total{backend=nec,result=failed}"] == Double(refusals))
+                let health = try await door.get("/health")
+                let report = try JSONDecoder.iso8601.decode(DoorHealthReport.self, from: Data(health.body.utf8))
+                let status = try await ToolProcess.run(ControlSocketTests.facegate, ["status", "--socket", socket])
+                for text in [health.body, status.output, status.errors] {
+                    #expect(!text.contains(rotated) && !text.contains(rig.cloud.apiKey), "no key named")
+                }
+                #expect(report.offlineCache.status == .ok, "the cache is there, and does not stand in for a refusal")
+                if refusals >= 3 {
+                    #expect(health.status == 503, "\(health.body)")
+                    #expect(!report.canDecide && report.cloud.status == .failed, "\(health.body)")
+                    #expect(report.cloud.lastError?.contains("refused the last 3 searches") == true, "\(health.body)")
+                    #expect(status.status == 1 && status.output.contains("cannot decide"), "\(status.output)")
+                } else {
+                    #expect(health.status == 200, "\(health.body)")
+                    #expect(report.canDecide && report.cloud.status == .degraded, "\(health.body)")
+                    #expect(status.status == 0 && status.output.contains("can decide"), "\(status.output)")
+                }
+            }
+        }
+    }
+
     /// On loopback, `/metrics` and `/health` answer only requests named for this machine, as the kiosk
     /// does: a page on another site in a browser on the box, its name pointed at 127.0.0.1 (DNS
     /// rebinding), gets 421 and nothing of the door's health or timings.

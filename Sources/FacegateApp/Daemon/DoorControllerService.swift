@@ -471,8 +471,19 @@ extension DoorControllerService {
                 status: .failed, lastError: facts.lastFrame == nil ? "no frame yet" : "no frame for over \(Int(silence)) s",
                 since: facts.lastFrame)
         }
-        let cloud = facts.cloudOutage.map { Component(status: .failed, lastError: $0.detail, since: $0.at) }
-            ?? component(facts.cloudRefusal, .degraded)
+        // One refused search is that request's problem (degraded); refusals in a row with none answered
+        // since are the door's own credentials refused: it cannot decide. The reason is the client's
+        // words, which quote no secret.
+        let refusing = facts.cloudRefusalsInARow >= PipelineHealthFacts.persistentRefusal
+        let cloud =
+            refusing
+            ? Component(
+                status: .failed,
+                lastError: "the cloud refused the last \(facts.cloudRefusalsInARow) searches and answered none since "
+                    + "(are the door's credentials still valid?): \(facts.cloudRefusal?.detail ?? "refused")",
+                since: facts.cloudRefusal?.at)
+            : facts.cloudOutage.map { Component(status: .failed, lastError: $0.detail, since: $0.at) }
+                ?? component(facts.cloudRefusal, .degraded)
         let relay =
             doorFailed.isSet
             ? Component(status: .failed, lastError: "the door failed; the service is stopping", since: nil)
@@ -487,6 +498,6 @@ extension DoorControllerService {
         let offlineCache = parts.cache == nil ? Component(status: .off) : component(facts.offlineCacheProblem, .failed)
         return DoorHealthReport(
             camera: camera, cloud: cloud, relay: relay, journal: journal, offlineCache: offlineCache,
-            clock: component(facts.clockProblem, .degraded))
+            clock: component(facts.clockProblem, .degraded), cloudRefuses: refusing)
     }
 }

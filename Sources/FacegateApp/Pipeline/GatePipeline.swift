@@ -56,6 +56,12 @@ public struct PipelineHealthFacts: Sendable, Equatable {
     var cloudOutage: HealthProblem?
     /// The cloud's last answer that was not a result (a refused request, a bad reply).
     var cloudRefusal: HealthProblem?
+    /// Searches the cloud refused in a row, none answered since (an outage between them neither counts
+    /// nor resets): from ``persistentRefusal`` on, the door cannot identify anyone (a rotated secret,
+    /// a revoked key), and the offline cache does not stand in for a refusal.
+    var cloudRefusalsInARow = 0
+    /// Refused searches in a row that mean the cloud refuses the door itself, not one bad request.
+    static let persistentRefusal = 3
     var relayProblem: HealthProblem?
     var offlineCacheProblem: HealthProblem?
     /// Why the wall clock cannot be trusted (schedules and offline grants refused), since when.
@@ -513,7 +519,7 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
             guard cloudHealth.isDown else { continue }
             do {
                 try await withDeadline(clock.now.advanced(by: limit), on: clock) { try await probe.checkReachable() }
-                noteCloudAnswer(.cloud(candidates: [], unit: search.scoreUnit))
+                noteCloudAnswer(.cloud(candidates: [], unit: search.scoreUnit), searched: false)
             } catch is CancellationError {
                 return
             } catch let error as CloudUnavailable {
@@ -522,13 +528,14 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
                 cloudHealth.failed("no answer to the reachability probe", at: clock.now)
             } catch {
                 // It answered, if only to refuse: the searches will say what is wrong.
-                noteCloudAnswer(.failed(cause: "\(error)"))
+                noteCloudAnswer(.failed(cause: "\(error)"), searched: false)
             }
         }
     }
 
-    /// Keeps the cloud's health from what a search (or probe) found.
-    private func noteCloudAnswer(_ answer: Identification) {
+    /// Keeps the cloud's health from what a search (or, not `searched`, a probe) found. Only searches
+    /// count refusals in a row: a probe sends no face and may need no credentials.
+    private func noteCloudAnswer(_ answer: Identification, searched: Bool = true) {
         let now = clock.now
         if case .unavailable(let failure) = answer {
             if !cloudHealth.isDown {
@@ -542,8 +549,15 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
         } else {
             seenFacts.cloudOutage = nil
             if case .failed(let cause) = answer {
-                seenFacts.cloudRefusal = HealthProblem(detail: cause, at: self.now())
-            } else {
+                // Since the first refusal of those in a row.
+                let since = seenFacts.cloudRefusalsInARow > 0 ? seenFacts.cloudRefusal?.at : nil
+                seenFacts.cloudRefusal = HealthProblem(detail: cause, at: since ?? self.now())
+                if searched { seenFacts.cloudRefusalsInARow += 1 }
+            } else if searched {
+                seenFacts.cloudRefusal = nil
+                seenFacts.cloudRefusalsInARow = 0
+            } else if seenFacts.cloudRefusalsInARow < PipelineHealthFacts.persistentRefusal {
+                // A probe that answers says the cloud is there, not that it takes the door's searches.
                 seenFacts.cloudRefusal = nil
             }
             if let away = cloudHealth.answered(at: now) {

@@ -39,10 +39,13 @@ public struct DoorHealthReport: Sendable, Codable, Equatable {
     /// The wall clock, as the cloud's time (or, without it, the journal's and the cache's dates) shows it:
     /// degraded while it cannot be trusted, when no schedule applies and nobody is let in offline.
     public var clock: Component
+    /// The cloud answers but refuses every search (a rotated secret, a revoked key): nobody can be
+    /// identified, and the offline cache does not stand in for a refusal as it does for an outage.
+    public var cloudRefuses: Bool
 
     /// Frames arrive, the relay and the journal work, and the cloud or the offline cache can identify.
     public var canDecide: Bool {
-        camera.status != .failed && relay.status != .failed && journal.status != .failed
+        camera.status != .failed && relay.status != .failed && journal.status != .failed && !cloudRefuses
             && (cloud.status != .failed || offlineCache.status == .ok)
     }
 
@@ -54,8 +57,9 @@ public struct DoorHealthReport: Sendable, Codable, Equatable {
 
     public init(
         camera: Component, cloud: Component, relay: Component, journal: Component, offlineCache: Component,
-        clock: Component = Component(status: .ok)
+        clock: Component = Component(status: .ok), cloudRefuses: Bool = false
     ) {
+        self.cloudRefuses = cloudRefuses
         self.camera = camera
         self.cloud = cloud
         self.relay = relay
@@ -66,6 +70,7 @@ public struct DoorHealthReport: Sendable, Codable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case status, canDecide = "can_decide", camera, cloud, relay, journal, offlineCache = "offline_cache", clock
+        case cloudRefuses = "cloud_refuses"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -77,6 +82,7 @@ public struct DoorHealthReport: Sendable, Codable, Equatable {
         offlineCache = try container.decode(Component.self, forKey: .offlineCache)
         // A daemon from before the clock was reported does not say.
         clock = try container.decodeIfPresent(Component.self, forKey: .clock) ?? Component(status: .ok)
+        cloudRefuses = try container.decodeIfPresent(Bool.self, forKey: .cloudRefuses) ?? false
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -89,6 +95,7 @@ public struct DoorHealthReport: Sendable, Codable, Equatable {
         try container.encode(journal, forKey: .journal)
         try container.encode(offlineCache, forKey: .offlineCache)
         try container.encode(clock, forKey: .clock)
+        try container.encode(cloudRefuses, forKey: .cloudRefuses)
     }
 
     /// The JSON `/health` serves (ISO 8601 times, keys sorted).
