@@ -90,6 +90,9 @@ public struct EnrolmentOutcome: Codable, Sendable, Equatable {
     /// What a failed enrolment made in the cloud and could not remove again (a NeoCheck record id), for
     /// the installer to remove (``reason`` says how). For the CLI's output only: never in a log line.
     public var leftInCloud: String?
+    /// False when the face got past the gate with no liveness stage to judge it (`liveness.enabled: false`):
+    /// a photo held up to the camera would have been taken. Nil when the enrolment ended before that.
+    public var livenessChecked: Bool?
 
     public init(
         _ result: Result, reason: String, receipt: EnrolmentReceipt? = nil, duplicateOf: String? = nil, duplicateScore: Double? = nil,
@@ -163,6 +166,9 @@ public struct PartlyMadeEnrolment: Error, Sendable, CustomStringConvertible {
     public var aftermath: String
     /// The identifier of what is left in the cloud; nil when it was removed again.
     public var leftInCloud: String?
+    /// False when the face got past the gate with no liveness stage to judge it (`liveness.enabled: false`):
+    /// a photo held up to the camera would have been taken. Nil when the enrolment ended before that.
+    public var livenessChecked: Bool?
 
     public init(failure: any Error, aftermath: String, leftInCloud: String? = nil) {
         self.failure = failure

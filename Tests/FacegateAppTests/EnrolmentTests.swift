@@ -33,6 +33,9 @@ struct EnrolmentTests {
                 #expect(run.status == 0, "\(run.errors)")
                 let outcome = try JSONDecoder().decode(EnrolmentOutcome.self, from: Data(run.output.utf8))
                 #expect(outcome.result == .enrolled, "\(outcome.reason)")
+                // The rig's liveness stage is off: the installer is told, in one line, that nothing judged it.
+                #expect(outcome.livenessChecked == false && outcome.reason.contains("liveness was not checked"), "\(outcome.reason)")
+                #expect(run.errors.split(separator: "\n").filter { $0.contains("liveness was not checked") }.count == 1, "\(run.errors)")
                 let receipt = try #require(outcome.receipt)
                 #expect(receipt.backend == "nec" && receipt.eventId != nil)
                 #expect(receipt.registeredUnder == ["staff"], "the door's own tags when the request names none")
@@ -286,6 +289,33 @@ struct EnrolmentTests {
         }
     }
 
+    /// A service that saves the record and then fails (500) before it answers: the record exists, in no
+    /// face list, and the door cannot know its identifier. The installer is told the face may have been
+    /// enrolled, and how to find the record (its external id), not that nothing was enrolled.
+    @Test func aNeoCheckRecordSavedBeforeA500IsReportedAsPerhapsMade() async throws {
+        let scratch = try TemporaryFolder("facegate-neocheck-enrol-500")
+        defer { scratch.remove() }
+        let stills = try TestFaceAnalyzers.stills()
+        try await withNeoCheckEmulator(analyzer: stills) { harness in
+            var quiet = Logger(label: "neocheck-enrol-test")
+            quiet.logLevel = .critical
+            let admin = try harness.client(policy: CloudHTTPPolicy(requestTimeout: .seconds(20)), logger: quiet)
+            _ = try await admin.createList(name: "front door")
+            let door = NeoCheckDoor(configuration: try NeoCheckDoor.configuration(harness: harness, folder: scratch.url), stills: stills)
+            await harness.emulator.failRecordCreationsAfterSaving(1)
+
+            let outcome = try await door.enrol(
+                EnrolmentRequest(name: "Leo", surname1: "Unanswered", externalId: "badge-0046"), visitor: DoorControllerEndToEndTests.enrolledPhoto)
+            #expect(outcome.result == .cloudFailed, "\(outcome.reason)")
+            #expect(outcome.reason.contains("may have enrolled the face") && !outcome.reason.contains("did not enrol"), "\(outcome.reason)")
+            #expect(outcome.reason.contains("facegate neocheck records get --external-id") && outcome.reason.contains("in no face list"), "\(outcome.reason)")
+            #expect(!outcome.reason.contains("badge-0046"), "the external id is the installer's to type, not for the log")
+            // It was made, in no list: what the command named finds.
+            let made = try await admin.record(.externalIdentifier("badge-0046"))
+            #expect(made.faceListId == nil)
+        }
+    }
+
     /// A face list that refuses the record (here: gone, as if deleted by an administrator since the
     /// duplicate search) leaves no record behind: a record in no list opens no door and only clutters
     /// the register.
@@ -474,6 +504,7 @@ struct EnrolmentTests {
             let outcome = try JSONDecoder().decode(EnrolmentOutcome.self, from: Data(enrolled.output.utf8))
             let receipt = try #require(outcome.receipt, "\(outcome.result): \(outcome.reason)")
             #expect((outcome.liveness ?? 0) >= 0.5, "judged live by the liveness stage")
+            #expect(outcome.livenessChecked == nil && !enrolled.errors.contains("liveness was not checked"), "\(enrolled.errors)")
             #expect(try await Self.subjects(rig) == [receipt.subjectId])
 
             // His phone, showing his selfie: not live, not enrolled. (The screen's face is soft enough for

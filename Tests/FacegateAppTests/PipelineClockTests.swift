@@ -481,6 +481,81 @@ struct PeopleInTurn: FrameSource {
     }
 }
 
+extension PipelineClockTests {
+    /// An enrolment's liveness check, crop and encoding have no deadline and hold the decision loop: a
+    /// model hung there is a decision stuck, named by ``stuckStage`` (the watchdog, `/health`) past the
+    /// limit. Before, the enrolment ran before the decision's start was set, and nothing was named.
+    @Test func anEnrolmentHungInItsLivenessCheckIsNamedStuck() async throws {
+        let clock = TestClock()
+        let journal = MemoryJournal()
+        let liveness = HungLiveness()
+        defer { liveness.release() }
+        let cloud = HeldCloud(candidates: [])
+        let enrolment = DoorEnrolment(
+            gate: EnrolmentGate(minInterEyeDistance: 20), liveness: liveness, search: cloud, enroller: UnreachedEnroller(), logger: Self.quiet)
+        let door = try DoorController(lines: SimulatedDoorLines(logger: Self.quiet), timing: DoorTiming(unlockDuration: .milliseconds(200)), logger: Self.quiet)
+        let approach = SynthesizedApproach()
+        let source = HeldSource(approach)
+        let pipeline = ClockedGatePipeline(
+            source: source, analyzer: ScriptedAnalyzer(), search: cloud, offline: nil, door: door, journal: journal, enrolment: enrolment,
+            policy: Self.policy, settings: .init(door: "clocked", approach: ApproachConfiguration(settleFrames: 3), decisionDeadline: .seconds(60)),
+            logger: Self.quiet, clock: clock)
+        let run = Task { try await pipeline.run() }
+        let enrolling = Task { await pipeline.enrolNextVisit(EnrolmentRequest(), within: .seconds(600)) }
+        while await !pipeline.enrolmentIsWaiting { try await Task.sleep(for: .milliseconds(5)) }
+        source.start.finish()
+        while !liveness.called { try await Task.sleep(for: .milliseconds(5)) }
+        try await Self.waitForFrames(approach.empty + approach.present + approach.after, of: pipeline)
+
+        #expect(await pipeline.stuckStage(analysisLimit: .seconds(5), decisionLimit: .seconds(30)) == nil)
+        clock.advance(by: .seconds(31))
+        let stuck = await pipeline.stuckStage(analysisLimit: .seconds(5), decisionLimit: .seconds(30))
+        #expect(stuck?.hasPrefix("an enrolment's liveness check, crop or encoding has taken 31") == true, "\(stuck ?? "nil")")
+
+        liveness.release()
+        let outcome = await enrolling.value
+        #expect(outcome.result == .notLive, "\(outcome.reason)")
+        #expect(await pipeline.stuckStage(analysisLimit: .seconds(5), decisionLimit: .seconds(30)) == nil, "ended: nothing is stuck")
+        #expect(cloud.calls == 0 && journal.decisions.isEmpty)
+        source.release.finish()
+        try await run.value
+    }
+}
+
+/// A liveness model that hangs until released, then fails.
+final class HungLiveness: PresentationAttackDetecting {
+    private let gate = DispatchSemaphore(value: 0)
+    private let entered = Mutex(false)
+    private let released = Mutex(false)
+
+    var called: Bool { entered.withLock { $0 } }
+
+    func assess(_ visit: Visit) throws -> LivenessAssessment {
+        entered.withLock { $0 = true }
+        gate.wait()
+        throw DoorError(.ioFailed, "the liveness model hung (test)")
+    }
+
+    /// Lets the hung check go (once).
+    func release() {
+        let first = released.withLock { done in
+            defer { done = true }
+            return !done
+        }
+        if first { gate.signal() }
+    }
+}
+
+/// An enroller the test never lets the enrolment reach.
+struct UnreachedEnroller: FaceEnrolling {
+    func problem(with request: EnrolmentRequest, policy: DoorPolicy) -> String? { nil }
+    func duplicateSearchPolicy(for request: EnrolmentRequest, door policy: DoorPolicy) -> DoorPolicy { policy }
+    func enrol(_ probe: ProbeFace, as request: EnrolmentRequest, policy: DoorPolicy) async throws -> EnrolmentReceipt {
+        Issue.record("the enrolment reached the cloud")
+        throw DoorError(.ioFailed, "not reached (test)")
+    }
+}
+
 /// Door lines whose relay cannot be driven the first time it is asked to unlock, then can.
 final class RelayFailingOnce: DoorLines {
     private let failed = Mutex(false)

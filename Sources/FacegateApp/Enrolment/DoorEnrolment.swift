@@ -35,9 +35,19 @@ public struct DoorEnrolment: Sendable {
     }
 
     /// Enrols the visit's best face as `request` says, or says why not. `cloudTimeout` bounds each of
-    /// the cloud's two calls (the duplicate search, the registration).
-    public func enrol(_ visit: Visit, as request: EnrolmentRequest, policy: DoorPolicy, cloudTimeout: Duration) async -> EnrolmentOutcome {
-        let outcome = await judgeAndEnrol(visit, as: request, policy: policy, cloudTimeout: cloudTimeout)
+    /// the cloud's two calls (the duplicate search, the registration). `judged` is told when the work on
+    /// the box (the liveness check, the crop, the encoding), which has no time limit of its own, is done
+    /// and only the cloud's bounded calls are left.
+    public func enrol(
+        _ visit: Visit, as request: EnrolmentRequest, policy: DoorPolicy, cloudTimeout: Duration,
+        judged: (@Sendable () async -> Void)? = nil
+    ) async -> EnrolmentOutcome {
+        var outcome = await judgeAndEnrol(visit, as: request, policy: policy, cloudTimeout: cloudTimeout, judged: judged)
+        if liveness == nil, outcome.quality != nil, outcome.result != .poorFace {
+            // Nothing judged whether the face was a person's: the installer is told, not left to assume it.
+            outcome.livenessChecked = false
+            if outcome.enrolled { outcome.reason += "; " + Self.livenessNotChecked }
+        }
         var metadata: Logger.Metadata = ["door": "\(policy.door)", "result": "\(outcome.result.rawValue)"]
         if let receipt = outcome.receipt { metadata["subject"] = "\(receipt.subjectId)" }
         if let duplicate = outcome.duplicateOf { metadata["duplicate_of"] = "\(duplicate)" }
@@ -51,9 +61,9 @@ public struct DoorEnrolment: Sendable {
         return outcome
     }
 
-    private func judgeAndEnrol(_ visit: Visit, as request: EnrolmentRequest, policy: DoorPolicy, cloudTimeout: Duration) async
-        -> EnrolmentOutcome
-    {
+    private func judgeAndEnrol(
+        _ visit: Visit, as request: EnrolmentRequest, policy: DoorPolicy, cloudTimeout: Duration, judged onJudged: (@Sendable () async -> Void)?
+    ) async -> EnrolmentOutcome {
         if let invalid = problem(with: request, policy: policy) { return invalid }
         let quality = visit.bestFace.quality
         let problems = gate.problems(of: quality)
@@ -86,6 +96,7 @@ public struct DoorEnrolment: Sendable {
             return EnrolmentOutcome(.poorFace, reason: "the face could not be cropped: \(error)", quality: quality.faceQualityScore)
         }
         let judged = (quality: quality.faceQualityScore, liveness: livenessScore)
+        await onJudged?()
 
         // Someone the door would already let in as another subject is not enrolled twice.
         let duplicatePolicy = enroller.duplicateSearchPolicy(for: request, door: policy)
@@ -130,17 +141,21 @@ public struct DoorEnrolment: Sendable {
         } catch let unanswered as UnansweredRegistration {
             // Cut off by the time limit: the cloud may have made it all the same (the request was sent), unless the
             // enroller says what became of what it made.
-            let aftermath =
-                unanswered.partlyMade?.aftermath
-                ?? "the cloud may have enrolled the face all the same: \(enroller.howToCheckAnUnansweredEnrolment(request, policy: policy))"
-            return EnrolmentOutcome(
-                .cloudFailed, reason: "the cloud did not enrol the face: no answer in time; \(aftermath)", quality: judged.quality,
-                liveness: judged.liveness, leftInCloud: unanswered.partlyMade?.leftInCloud)
-        } catch let unavailable as CloudUnavailable where unavailable.kind == .timeout {
-            // The request went and its answer did not come back in time: as above.
+            if let partlyMade = unanswered.partlyMade {
+                return EnrolmentOutcome(
+                    .cloudFailed, reason: "the cloud did not enrol the face: no answer in time; \(partlyMade.aftermath)", quality: judged.quality,
+                    liveness: judged.liveness, leftInCloud: partlyMade.leftInCloud)
+            }
             return EnrolmentOutcome(
                 .cloudFailed,
-                reason: "the cloud did not enrol the face: \(unavailable); the cloud may have enrolled the face all the same: "
+                reason: "no answer in time from the registration; the cloud may have enrolled the face all the same: "
+                    + enroller.howToCheckAnUnansweredEnrolment(request, policy: policy), quality: judged.quality, liveness: judged.liveness)
+        } catch let unavailable as CloudUnavailable where Self.mayHaveBeenMade(unavailable) {
+            // The request went (or may have) and no result came back: a timeout, a 5xx (the service may fail
+            // between its write and its reply), a connection dropped. As above, the installer is told how to look.
+            return EnrolmentOutcome(
+                .cloudFailed,
+                reason: "the registration got no result (\(unavailable)); the cloud may have enrolled the face all the same: "
                     + enroller.howToCheckAnUnansweredEnrolment(request, policy: policy), quality: judged.quality, liveness: judged.liveness)
         } catch {
             return EnrolmentOutcome(
@@ -184,10 +199,23 @@ public struct DoorEnrolment: Sendable {
         var partlyMade: PartlyMadeEnrolment?
     }
 
+    /// Whether a registration that ended this way may have been made all the same. A rate limit or a spent
+    /// budget refused it before anything was made; a connection that failed may have done so before the
+    /// request was sent or after, which the transport does not tell apart: the installer checks.
+    private static func mayHaveBeenMade(_ unavailable: CloudUnavailable) -> Bool {
+        switch unavailable.kind {
+        case .timeout, .serverError, .unreachable: true
+        case .rateLimited, .budgetExhausted: false
+        }
+    }
+
     private static func describe(_ error: any Error) -> String {
         if error is DeadlineExceeded { return "no answer in time" }
         return "\(error)"
     }
+
+    /// What an enrolment with the liveness stage off says (one line).
+    public static let livenessNotChecked = "liveness was not checked (liveness.enabled: false): a photo or a screen would have been taken"
 
     private static func score(_ value: Double) -> String {
         value == value.rounded() ? String(Int(value)) : String(format: "%.2f", value)

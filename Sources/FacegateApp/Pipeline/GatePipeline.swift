@@ -275,6 +275,8 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
     /// that stays busy far longer than it ever should is hung, and the watchdog stops vouching.
     private var analysisStarted: PipelineClock.Instant?
     private var decisionStarted: PipelineClock.Instant?
+    /// Whether that decision is an enrolment's work on the box.
+    private var enrolmentJudging = false
     /// When the newest frame arrived, on the steady clock (the camera's health is judged on it).
     private var lastFrameArrived: PipelineClock.Instant?
 
@@ -284,7 +286,8 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
             return "the analysis of one frame has taken \(elapsed(since: analysisStarted))"
         }
         if let decisionStarted, elapsed(since: decisionStarted) > decisionLimit {
-            return "one decision has taken \(elapsed(since: decisionStarted))"
+            let what = enrolmentJudging ? "an enrolment's liveness check, crop or encoding" : "one decision"
+            return "\(what) has taken \(elapsed(since: decisionStarted))"
         }
         return nil
     }
@@ -1175,6 +1178,13 @@ extension ClockedGatePipeline {
         announce(.finished(outcome.result))
     }
 
+    /// The enrolment begun at `started` has done its work on the box: only its bounded cloud calls are left.
+    private func enrolmentJudged(since started: PipelineClock.Instant) {
+        guard decisionStarted == started else { return }
+        decisionStarted = nil
+        enrolmentJudging = false
+    }
+
     /// Enrols `visit` when an enrolment waits for it; false when none does (the visit is decided).
     /// Only a visit made after the request: one queued before it (behind a slow cloud) belongs to someone
     /// who walked up before the installer asked, and is decided as it would have been.
@@ -1182,7 +1192,16 @@ extension ClockedGatePipeline {
         guard var slot = enrolmentSlot, !slot.taken, pending.ordinal > slot.visitsBefore, let enrolment else { return false }
         slot.taken = true
         enrolmentSlot = slot
-        let outcome = await enrolment.enrol(pending.visit, as: slot.request, policy: policy, cloudTimeout: settings.enrolmentCloudTimeout)
+        // The enrolment's liveness check, crop and encoding have no deadline of their own and hold the decision
+        // loop: they count as a decision in progress, so a hung model is named by ``stuckStage`` (the watchdog,
+        // /health). Its cloud calls, each bounded by the enrolment's timeout, do not.
+        let started = clock.now
+        decisionStarted = started
+        enrolmentJudging = true
+        defer { enrolmentJudged(since: started) }
+        let outcome = await enrolment.enrol(
+            pending.visit, as: slot.request, policy: policy, cloudTimeout: settings.enrolmentCloudTimeout,
+            judged: { await self.enrolmentJudged(since: started) })
         enrolmentSlot = nil
         slot.outcome.yield(outcome)
         slot.outcome.finish()

@@ -91,6 +91,7 @@ extension NeoCheckEmulator {
             }
             store.records[identifier] = record
         }
+        if await takeCreationFailure() { return .internalError }
         return .json(IdentifierResponse(identifier: identifier))
     }
 

@@ -107,6 +107,22 @@ public actor NeoCheckEmulator {
         refreshTokens.removeAll()
     }
 
+    /// Record creations still to be saved and then answered 500, as a service that fails between its
+    /// write and its reply does: the record exists, and the caller is not told its identifier.
+    private(set) var creationsFailingAfterSave = 0
+
+    /// The next `count` record creations (`POST v1/face`) are saved, then answered 500 Internal Error.
+    public func failRecordCreationsAfterSaving(_ count: Int) {
+        creationsFailingAfterSave = max(0, count)
+    }
+
+    /// Takes one of the creations to fail after saving, if any are left.
+    func takeCreationFailure() -> Bool {
+        guard creationsFailingAfterSave > 0 else { return false }
+        creationsFailingAfterSave -= 1
+        return true
+    }
+
     // MARK: Token service
 
     enum TokenOutcome: Sendable {

@@ -149,6 +149,9 @@ struct EnrolCommand: AsyncParsableCommand {
     }
 
     private func report(_ outcome: EnrolmentOutcome) {
+        if outcome.livenessChecked == false {
+            FileHandle.standardError.write(Data("warning: \(DoorEnrolment.livenessNotChecked)\n".utf8))
+        }
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]

@@ -109,14 +109,16 @@ extension NeoCheckFaceSearch: FaceEnrolling {
         return [MatchCandidate(subjectId: person.identifier, score: answer.confidence, tags: [list])]
     }
 
-    /// A record whose creation got no answer cannot be looked up without its external id.
+    /// A record whose creation got no result is in no face list (the add comes after it), so it opens no
+    /// door but holds the face and the name; it cannot be looked up without its external id.
     public func howToCheckAnUnansweredEnrolment(_ request: EnrolmentRequest, policy: DoorPolicy) -> String {
         if let external = request.externalId, !external.trimmingCharacters(in: .whitespaces).isEmpty {
             // The external id is the installer's to type: not repeated into the log line this reason reaches.
-            return "look for it with: facegate neocheck records get --external-id (the one given), and keep or delete it"
+            return "a face record made so is in no face list (it opens no door, but holds the face and the name): look for it with: "
+                + "facegate neocheck records get --external-id (the one given), and delete it or enrol again"
         }
-        return "enrolling the person again is refused as a duplicate naming the record if it is in the face list; "
-            + "a record not yet in it cannot be found without an external id (--external-id)"
+        return "a face record made so is in no face list (it opens no door, but holds the face and the name), and cannot be found "
+            + "without an external id (--external-id); one that did reach the list makes enrolling again a duplicate naming it"
     }
 
     private func list(for request: EnrolmentRequest, policy: DoorPolicy) -> String? {
