@@ -99,6 +99,45 @@ struct ControlSocketFaultTests {
         }
     }
 
+    /// A daemon that does not answer within the client's wait is said to be late (it may still be carrying
+    /// the request out: an enrolment's face may be enrolled all the same), not that the request was not
+    /// sent in time (the daemon's own words for a client that drips its request).
+    @Test func anAnswerLaterThanTheClientWaitsIsSaidToBeLate() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let path = folder.file("control.sock")
+        let service = ControlSocketService(path: path, adminGroup: nil, logger: Self.quiet) { _ in
+            try? await Task.sleep(for: .seconds(20))
+            return ControlResponse(ok: true)
+        }
+        let running = Task { try await service.run() }
+        defer { running.cancel() }
+        for _ in 0..<200 where !FileManager.default.fileExists(atPath: path) { try await Task.sleep(for: .milliseconds(10)) }
+        let error = await Task.detached { () -> (any Error)? in
+            do {
+                _ = try ControlClient.send(ControlRequest(command: .status), to: path, timeout: 1)
+                return nil
+            } catch {
+                return error
+            }
+        }.value
+        let late = try #require(error as? ControlAnswerLate, "\(String(describing: error))")
+        #expect(late.description == "the daemon did not answer within 1 s")
+    }
+
+    /// `facegate enrol` waits for as long as the daemon may take with the longest decision deadline the
+    /// file takes: the approach, its work on the box up to the decision limit, both cloud calls at their
+    /// timeout, a NeoCheck record's delete. Before, it waited the approach and 60 s, less than two cloud calls
+    /// at a 300 s deadline.
+    @Test func theEnrolCommandWaitsAsLongAsTheDaemonsLimitsAllow() {
+        let deadline = FacegateConfiguration.longestDecisionDeadline
+        let daemon =
+            Duration.seconds(60) + DoorControllerService.decisionLimit(decisionDeadline: deadline)
+            + DoorControllerService.enrolmentCloudTimeout(decisionDeadline: deadline) * 2 + NeoCheckFaceSearch.withdrawalLimit
+        #expect(.seconds(DoorControllerService.longestEnrolmentAnswer(waiting: 60)) > daemon)
+        #expect(DoorControllerService.longestEnrolmentAnswer(waiting: 60) <= Int(daemon.components.seconds) + 30, "and not much longer")
+    }
+
     static func highestOpenDescriptor() -> Int32 {
         let open = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
         return open.compactMap { Int32($0) }.max() ?? 1024

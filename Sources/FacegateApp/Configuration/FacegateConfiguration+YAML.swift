@@ -130,6 +130,9 @@ extension FacegateConfiguration {
     static let promptDecision: Duration = .seconds(10)
     /// A liveness threshold below this lets through attacks the tests' media show (prints score below it).
     static let lowestTestedLivenessThreshold = 0.3
+    /// The longest `backend.decision_deadline_seconds` taken (a client of the daemon that cannot read the
+    /// file bounds its waits by it).
+    public static let longestDecisionDeadline: Duration = .seconds(300)
 
     static func keyPaths(of node: Node?, under prefix: String = "") -> [String] {
         guard !freeFormMappings.contains(prefix), let mapping = node?.mapping else { return [] }
@@ -283,7 +286,7 @@ extension FacegateConfiguration {
         let b = r.scoped("backend")
         backend.kind = backendKind(b)
         backend.requestTimeout = b.seconds("request_timeout_seconds", default: backend.requestTimeout, in: 0.1...120)
-        backend.decisionDeadline = b.seconds("decision_deadline_seconds", default: backend.decisionDeadline, in: 0.1...300)
+        backend.decisionDeadline = b.seconds("decision_deadline_seconds", default: backend.decisionDeadline, in: 0.1...Self.longestDecisionDeadline.timeInterval)
         if backend.decisionDeadline < backend.requestTimeout {
             b.problem("must be at least request_timeout_seconds", key: "decision_deadline_seconds")
         } else if backend.decisionDeadline > Self.promptDecision {

@@ -116,7 +116,7 @@ public struct DoorControllerService: Service, CustomStringConvertible {
         pipelineSettings.uncertainLiveness = configuration.liveness.uncertain
         pipelineSettings.metrics = metrics
         // An enrolment's two calls each get the decision's deadline and a margin: an installer waits.
-        pipelineSettings.enrolmentCloudTimeout = configuration.backend.decisionDeadline + .seconds(5)
+        pipelineSettings.enrolmentCloudTimeout = Self.enrolmentCloudTimeout(decisionDeadline: configuration.backend.decisionDeadline)
         if configuration.kiosk.enabled {
             let feed = KioskFeed()
             kioskFeed = feed
@@ -233,7 +233,7 @@ public struct DoorControllerService: Service, CustomStringConvertible {
     /// says how the door is doing.
     func reportHealth(unlessDoorFailed doorFailed: SetOnceFlag) async {
         let interval = min(notifier.watchdogInterval ?? settings.statusInterval, settings.statusInterval)
-        let decisionLimit = settings.decisionLimit ?? configuration.backend.decisionDeadline + .seconds(15)
+        let decisionLimit = settings.decisionLimit ?? Self.decisionLimit(decisionDeadline: configuration.backend.decisionDeadline)
         var reportedStuck = false
         var lastStatus = ""
         while (try? await Task.sleep(for: interval)) != nil {
@@ -394,6 +394,26 @@ extension FacegateConfiguration {
 }
 
 extension DoorControllerService {
+    /// Each of an enrolment's cloud calls (the duplicate search, the registration) may take the decision's
+    /// deadline and a margin: an installer waits.
+    static func enrolmentCloudTimeout(decisionDeadline: Duration) -> Duration { decisionDeadline + .seconds(5) }
+
+    /// A decision (or an enrolment's work on the box) busy longer than this is hung, by default.
+    static func decisionLimit(decisionDeadline: Duration) -> Duration { decisionDeadline + .seconds(15) }
+
+    /// The longest the daemon takes to answer an enrolment that waits `seconds` for its approach, whatever
+    /// its configuration (`facegate enrol` cannot read the file): the wait, its work on the box (past the
+    /// decision limit the watchdog stops vouching and systemd ends the daemon, which closes the
+    /// connection), the duplicate search and the registration each within the enrolment's cloud timeout,
+    /// a NeoCheck record's delete after a failed registration, and 10 s for the rest.
+    public static func longestEnrolmentAnswer(waiting seconds: Int) -> Int {
+        let deadline = FacegateConfiguration.longestDecisionDeadline
+        let total =
+            .seconds(seconds) + decisionLimit(decisionDeadline: deadline) + enrolmentCloudTimeout(decisionDeadline: deadline) * 2
+            + NeoCheckFaceSearch.withdrawalLimit + .seconds(10)
+        return Int(total.components.seconds)
+    }
+
     /// What the control socket answers.
     func answer(_ request: ControlRequest, doorFailed: SetOnceFlag) async -> ControlResponse {
         switch request.command {

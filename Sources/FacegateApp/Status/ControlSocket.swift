@@ -314,7 +314,7 @@ struct ControlSocketService: Service {
             let left = ContinuousClock.now.duration(to: deadline)
             var ready = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             let waited = poll(&ready, 1, Int32(max(0, left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000)))
-            if waited == 0 || left <= .zero { throw ControlSocketError("the request was not sent in time") }
+            if waited == 0 || left <= .zero { throw ControlSocketError("the request was not sent in time", timedOut: true) }
             if waited < 0, errno == EINTR { continue }
             let count = read(fd, &byte, 1)
             if count == 1 {
@@ -347,7 +347,18 @@ struct ControlSocketService: Service {
 /// What went wrong with the control socket (never a request's content).
 public struct ControlSocketError: Error, CustomStringConvertible {
     public var description: String
-    init(_ description: String) { self.description = description }
+    /// The line did not come in time.
+    var timedOut = false
+    init(_ description: String, timedOut: Bool = false) {
+        self.description = description
+        self.timedOut = timedOut
+    }
+}
+
+/// The daemon did not answer within the client's wait: it may still be carrying the request out.
+public struct ControlAnswerLate: Error, CustomStringConvertible {
+    public var seconds: Int
+    public var description: String { "the daemon did not answer within \(seconds) s" }
 }
 
 /// `facegate status` and `facegate door unlock`: one request to the running daemon.
@@ -361,7 +372,13 @@ public enum ControlClient {
         line.append(UInt8(ascii: "\n"))
         try ControlSocketService.writeAll(line, to: fd)
         // The whole of `timeout`: an enrolment's answer comes after its approach, minutes later.
-        let answer = try ControlSocketService.readLine(fd, within: .seconds(seconds))
+        let answer: String
+        do {
+            answer = try ControlSocketService.readLine(fd, within: .seconds(seconds))
+        } catch let error as ControlSocketError where error.timedOut {
+            // The daemon's side of the wait, not the request's: it may still be working on it.
+            throw ControlAnswerLate(seconds: seconds)
+        }
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
         guard let response = try? decoder.decode(ControlResponse.self, from: Data(answer.utf8)) else {

@@ -91,9 +91,19 @@ struct EnrolCommand: AsyncParsableCommand {
         FileHandle.standardError.write(Data("facegate enrol: waiting up to \(timeout) s for someone to approach the camera\n".utf8))
         let response: ControlResponse
         do {
-            // The daemon answers once the approach is enrolled: the wait, then the cloud's two calls.
+            // The daemon answers once the approach is enrolled: the wait, its work, then the cloud's two calls,
+            // for as long as its limits allow whatever its configuration.
             response = try ControlClient.send(
-                ControlRequest(command: .enrol, enrolment: request, timeoutSeconds: timeout), to: control.socket, timeout: timeout + 60)
+                ControlRequest(command: .enrol, enrolment: request, timeoutSeconds: timeout), to: control.socket,
+                timeout: DoorControllerService.longestEnrolmentAnswer(waiting: timeout))
+        } catch let late as ControlAnswerLate {
+            // Past every limit the daemon has: something is wrong there, and the face may be enrolled already.
+            FileHandle.standardError.write(
+                Data(
+                    ("error: \(late): the enrolment may still be under way and the face may have been enrolled all the same; "
+                        + "see `facegate status` and the daemon's log, and before enrolling again look in the cloud's register "
+                        + "(enrolling again is refused as a duplicate naming it)\n").utf8))
+            throw ExitCode(2)
         } catch {
             FileHandle.standardError.write(Data("error: \(error)\n".utf8))
             throw ExitCode(2)
