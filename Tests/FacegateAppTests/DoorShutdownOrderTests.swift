@@ -165,9 +165,9 @@ struct DoorShutdownOrderTests {
         // The stop cut the search short: /metrics must not blame the cloud for it.
         let exposition = String(decoding: await held.service.renderMetrics(), as: UTF8.self)
         let calls = exposition.split(separator: "\n").filter { $0.hasPrefix("facegate_cloud_calls_total{") }
-        #expect(calls.count == 4, "every result declared:\n\(calls.joined(separator: "\n"))")
+        #expect(calls.count == 8, "every purpose and result declared:\n\(calls.joined(separator: "\n"))")
         for line in calls {
-            let expected = line.contains("result=\"abandoned\"") ? " 1" : " 0"
+            let expected = line.contains("purpose=\"decision\"") && line.contains("result=\"abandoned\"") ? " 1" : " 0"
             #expect(line.hasSuffix(expected), "\(line)")
         }
         #expect(exposition.contains("facegate_decisions_total{outcome=\"error\"} 1"))

@@ -23,6 +23,7 @@ struct EnrolmentTests {
         try await DoorRig.with { rig in
             let socket = rig.folder.appendingPathComponent("control.sock").path
             rig.configuration.control.socket = socket
+            rig.configuration.metrics.listen = ListenAddress(host: "127.0.0.1", port: 0)
             var enrolling: Task<ToolRun, any Error>?
             var enrolled: String?
             try await rig.runHeldDoor(
@@ -46,6 +47,10 @@ struct EnrolmentTests {
                 #expect(try await rig.journaledDecisions().isEmpty, "nothing decided, and no probe journaled")
                 #expect(try await Self.subjects(rig) == [receipt.subjectId])
                 #expect(await !door.service.pipeline.enrolmentIsWaiting)
+                // Its two cloud calls (the duplicate search, the registration) are counted as the enrolment's.
+                let samples = try await StatusEndpointTests.parsePrometheus(try await door.get("/metrics").body)
+                #expect(samples["facegate_cloud_calls_total{backend=nec,purpose=enrolment,result=answered}"] == 2)
+                #expect(samples["facegate_cloud_calls_total{backend=nec,purpose=decision,result=answered}"] == 0)
                 enrolled = receipt.subjectId
             }
             // The daemon lets the person in from now on (another photo of him), and nobody else.

@@ -51,8 +51,8 @@ struct StatusEndpointTests {
                 #expect(between("facegate_detector_runs_total{scan=whole_frame}", \.wholeFrameScans))
                 #expect(between("facegate_detector_runs_total{scan=region}", \.regionScans))
                 #expect(samples["facegate_visits_total"] == 2)
-                #expect(samples["facegate_cloud_calls_total{backend=nec,result=answered}"] == 2)
-                #expect(samples["facegate_cloud_calls_total{backend=nec,result=unavailable}"] == 0)
+                #expect(samples["facegate_cloud_calls_total{backend=nec,purpose=decision,result=answered}"] == 2)
+                #expect(samples["facegate_cloud_calls_total{backend=nec,purpose=decision,result=unavailable}"] == 0)
                 #expect(samples["facegate_stage_seconds_count{stage=total}"] == 2)
                 #expect(samples["facegate_stage_seconds_count{stage=cloud}"] == 2)
                 #expect(samples["facegate_stage_seconds_count{stage=relay}"] == 1, "one grant, one relay pulse")
@@ -99,7 +99,7 @@ struct StatusEndpointTests {
                 #expect(!health.body.contains(rig.cloudEndpoint), "no configuration value in the report")
 
                 let samples = try await Self.parsePrometheus(try await door.get("/metrics").body)
-                #expect(samples["facegate_cloud_calls_total{backend=nec,result=unavailable}"] == 1)
+                #expect(samples["facegate_cloud_calls_total{backend=nec,purpose=decision,result=unavailable}"] == 1)
                 #expect(samples["facegate_decisions_total{outcome=granted}"] == 0)
             }
         }
@@ -122,7 +122,7 @@ struct StatusEndpointTests {
             let people = ["matt_damon/01.jpg", "katy_perry/01.jpg", "jeff_bezos/01.jpg"].prefix(refusals)
             try await rig.runHeldDoor(visitors: Array(people), search: search) { door in
                 let samples = try await Self.parsePrometheus(try await door.get("/metrics").body)
-                #expect(samples["facegate_cloud_calls_total{backend=nec,result=failed}"] == Double(refusals))
+                #expect(samples["facegate_cloud_calls_total{backend=nec,purpose=decision,result=failed}"] == Double(refusals))
                 let health = try await door.get("/health")
                 let report = try JSONDecoder.iso8601.decode(DoorHealthReport.self, from: Data(health.body.utf8))
                 let status = try await ToolProcess.run(ControlSocketTests.facegate, ["status", "--socket", socket])

@@ -40,9 +40,9 @@ public struct DoorEnrolment: Sendable {
     /// and only the cloud's bounded calls are left.
     public func enrol(
         _ visit: Visit, as request: EnrolmentRequest, policy: DoorPolicy, cloudTimeout: Duration,
-        judged: (@Sendable () async -> Void)? = nil
+        judged: (@Sendable () async -> Void)? = nil, metrics: DoorMetrics = .disabled
     ) async -> EnrolmentOutcome {
-        var outcome = await judgeAndEnrol(visit, as: request, policy: policy, cloudTimeout: cloudTimeout, judged: judged)
+        var outcome = await judgeAndEnrol(visit, as: request, policy: policy, cloudTimeout: cloudTimeout, judged: judged, metrics: metrics)
         if liveness == nil, outcome.quality != nil, outcome.result != .poorFace {
             // Nothing judged whether the face was a person's: the installer is told, not left to assume it.
             outcome.livenessChecked = false
@@ -62,8 +62,21 @@ public struct DoorEnrolment: Sendable {
     }
 
     private func judgeAndEnrol(
-        _ visit: Visit, as request: EnrolmentRequest, policy: DoorPolicy, cloudTimeout: Duration, judged onJudged: (@Sendable () async -> Void)?
+        _ visit: Visit, as request: EnrolmentRequest, policy: DoorPolicy, cloudTimeout: Duration, judged onJudged: (@Sendable () async -> Void)?,
+        metrics: DoorMetrics
     ) async -> EnrolmentOutcome {
+        let backend = search.backendName
+        /// Each call counted as it ends, like the door's searches.
+        func counted<T>(_ call: () async throws -> T) async throws -> T {
+            do {
+                let value = try await call()
+                metrics.cloudCall(backend: backend, .answered, for: .enrolment)
+                return value
+            } catch {
+                metrics.cloudCall(backend: backend, Self.callResult(of: error), for: .enrolment)
+                throw error
+            }
+        }
         if let invalid = problem(with: request, policy: policy) { return invalid }
         let quality = visit.bestFace.quality
         let problems = gate.problems(of: quality)
@@ -103,8 +116,10 @@ public struct DoorEnrolment: Sendable {
         let candidates: [MatchCandidate]
         do {
             let search = self.search, enroller = self.enroller
-            candidates = try await Self.within(cloudTimeout) {
-                try await enroller.enrolledMatches(of: probe, for: request, door: policy, search: search)
+            candidates = try await counted {
+                try await Self.within(cloudTimeout) {
+                    try await enroller.enrolledMatches(of: probe, for: request, door: policy, search: search)
+                }
             }
         } catch {
             return EnrolmentOutcome(
@@ -135,7 +150,9 @@ public struct DoorEnrolment: Sendable {
 
         do {
             let enroller = self.enroller
-            let receipt = try await Self.registering(within: cloudTimeout) { try await enroller.enrol(probe, as: request, policy: policy) }
+            let receipt = try await counted {
+                try await Self.registering(within: cloudTimeout) { try await enroller.enrol(probe, as: request, policy: policy) }
+            }
             return EnrolmentOutcome(
                 .enrolled, reason: "enrolled as \(receipt.subjectId)", receipt: receipt, quality: judged.quality, liveness: judged.liveness)
         } catch let unanswered as UnansweredRegistration {
@@ -197,6 +214,15 @@ public struct DoorEnrolment: Sendable {
     /// A registration cut off by its time limit, and what the enroller said it made of it.
     private struct UnansweredRegistration: Error {
         var partlyMade: PartlyMadeEnrolment?
+    }
+
+    /// How an enrolment's call ended, as `facegate_cloud_calls_total{result}` counts a search's.
+    private static func callResult(of error: any Error) -> DoorMetrics.CloudCallResult {
+        switch error {
+        case let partlyMade as PartlyMadeEnrolment: callResult(of: partlyMade.failure)
+        case is CloudUnavailable, is DeadlineExceeded, is UnansweredRegistration: .unavailable
+        default: .failed
+        }
     }
 
     /// Whether a registration that ended this way may have been made all the same. A rate limit or a spent

@@ -1201,7 +1201,7 @@ extension ClockedGatePipeline {
         defer { enrolmentJudged(since: started) }
         let outcome = await enrolment.enrol(
             pending.visit, as: slot.request, policy: policy, cloudTimeout: settings.enrolmentCloudTimeout,
-            judged: { await self.enrolmentJudged(since: started) })
+            judged: { await self.enrolmentJudged(since: started) }, metrics: settings.metrics)
         enrolmentSlot = nil
         slot.outcome.yield(outcome)
         slot.outcome.finish()

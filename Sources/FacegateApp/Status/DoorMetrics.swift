@@ -62,9 +62,13 @@ public struct DoorMetrics: Sendable {
         for scan in ["whole_frame", "region"] {
             Counter(label: "facegate_detector_runs_total", dimensions: [("scan", scan)], factory: factory).increment(by: 0)
         }
-        for result in CloudCallResult.allCases {
-            Counter(label: "facegate_cloud_calls_total", dimensions: [("backend", backend), ("result", result.rawValue)], factory: factory)
-                .increment(by: 0)
+        for purpose in CloudCallPurpose.allCases {
+            for result in CloudCallResult.allCases {
+                Counter(
+                    label: "facegate_cloud_calls_total", dimensions: [("backend", backend), ("purpose", purpose.rawValue), ("result", result.rawValue)],
+                    factory: factory
+                ).increment(by: 0)
+            }
         }
         for outcome in Decision.Outcome.allCases {
             Counter(label: "facegate_decisions_total", dimensions: [("outcome", outcome.rawValue)], factory: factory).increment(by: 0)
@@ -83,6 +87,16 @@ public struct DoorMetrics: Sendable {
         case abandoned
     }
 
+    /// What a cloud call was for, for `facegate_cloud_calls_total{purpose}`: enrolment's calls spend the same
+    /// budget (NeoCheck's hourly one) as the door's searches.
+    public enum CloudCallPurpose: String, Sendable, CaseIterable {
+        /// A visit's search.
+        case decision
+        /// An enrolment's duplicate search or registration (a NeoCheck registration is its record's creation,
+        /// its add to the list and, when that fails, its delete: one call here, up to three of the budget).
+        case enrolment
+    }
+
     func cloudCall(backend: String, _ identification: Identification) {
         let result: CloudCallResult =
             switch identification {
@@ -93,8 +107,8 @@ public struct DoorMetrics: Sendable {
         cloudCall(backend: backend, result)
     }
 
-    func cloudCall(backend: String, _ result: CloudCallResult) {
-        count("cloud_calls", [("backend", backend), ("result", result.rawValue)])
+    func cloudCall(backend: String, _ result: CloudCallResult, for purpose: CloudCallPurpose = .decision) {
+        count("cloud_calls", [("backend", backend), ("purpose", purpose.rawValue), ("result", result.rawValue)])
     }
 
     /// Counted as the decision is made, before the relay moves (as the journal records it): a grant whose
