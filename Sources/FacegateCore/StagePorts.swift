@@ -134,10 +134,11 @@ public protocol GateJournal: Sendable {
     /// The newest decision on disk (a clock earlier than it has been set back); nil when there is none.
     /// Throws when the journal cannot be read: that is not the same as an empty journal.
     func newestDecisionTime() async throws -> Date?
-    /// Each subject's latest grant at `door` dated `since` or later (a later date included: the clock was
-    /// set back), leaving out grants whose relay could not be driven: who may still be within the
-    /// re-entry cooldown when the daemon starts again. Throws when the journal cannot be read.
-    func grants(atDoor door: String, since: Date) async throws -> [JournaledGrant]
+    /// Each subject's latest grant at `door` dated no earlier than `window` before the later of `now` and
+    /// the door's newest decision (so a clock set back since reads the grants of the run before, not every
+    /// grant ever dated after it), leaving out grants whose relay could not be driven: who may still be
+    /// within the re-entry cooldown when the daemon starts again. Throws when the journal cannot be read.
+    func grants(atDoor door: String, within window: Duration, of now: Date) async throws -> [JournaledGrant]
 }
 
 /// A grant on disk: who was let in, and when.

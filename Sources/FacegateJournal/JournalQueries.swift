@@ -12,7 +12,7 @@ public struct DecisionQuery: Sendable, Hashable {
     /// Any of these outcomes; nil or empty for all.
     public var outcomes: Set<Decision.Outcome>?
     public var recheckStatus: RecheckStatus?
-    /// The newest this many (still returned oldest first); nil for all.
+    /// The last this many written (still returned in the order written); nil for all.
     public var limit: Int?
 
     public init(
@@ -177,7 +177,7 @@ enum JournalQueries {
 }
 
 extension SQLiteJournal {
-    /// Decisions matching `query`, oldest first.
+    /// Decisions matching `query`, in the order they were written.
     public func decisions(_ query: DecisionQuery = DecisionQuery()) async throws(JournalError) -> [JournaledDecision] {
         try await read { db in
             var found: [JournaledDecision] = []
@@ -186,7 +186,7 @@ extension SQLiteJournal {
         }
     }
 
-    /// Door events matching `query`, oldest first.
+    /// Door events matching `query`, in the order they were written.
     public func doorEvents(_ query: DoorEventQuery = DoorEventQuery()) async throws(JournalError) -> [DoorEventRecord] {
         try await read { db in
             var found: [DoorEventRecord] = []
@@ -195,7 +195,7 @@ extension SQLiteJournal {
         }
     }
 
-    /// Offline decisions the cloud has not re-checked yet, oldest first.
+    /// Offline decisions the cloud has not re-checked yet, in the order they were written.
     public func decisionsAwaitingRecheck(limit: Int? = nil) async throws(JournalError) -> [JournaledDecision] {
         try await decisions(DecisionQuery(recheckStatus: .pending, limit: limit))
     }
@@ -226,7 +226,7 @@ public struct JournalReader: Sendable {
         }
     }
 
-    /// Calls `body` with each decision matching `query`, oldest first, without loading them all.
+    /// Calls `body` with each decision matching `query`, in the order written, without loading them all.
     public func forEachDecision(_ query: DecisionQuery, _ body: (JournaledDecision) throws -> Void) throws {
         try database.read { db in try JournalQueries.forEachDecision(query, in: db, body) }
     }

@@ -90,14 +90,19 @@ enum JournalRetentionRunner {
             }
         }
         // Crops go for their age whatever vouches for the clock: they are face images, kept for days, and
-        // a clock stepped ahead costs only them (the decisions stay). With every crop written before one
-        // past the age (by id, the order of writing): after the clock was set back, the crops written
-        // before carry later times than any written since, and by their own times would be kept until real
-        // time caught up with them (a year, for a clock set back a year).
+        // a clock stepped ahead costs only them (the decisions stay). A crop dated later than now goes with
+        // any written after it that is past the age (by id, the order of writing): after the clock was set
+        // back, the crops written before carry later times than any written since, and by their own times
+        // would be kept until real time caught up with them (a year, for a clock set back a year). A crop
+        // dated in the past by a brief clock error takes none of the others with it.
         if let cropAge = retention.probeCropMaxAge {
+            let cutoff = now.addingTimeInterval(-cropAge.timeInterval)
             try db.execute(
-                sql: "DELETE FROM probe_crop WHERE decision_id <= (SELECT MAX(decision_id) FROM probe_crop WHERE time < ?)",
-                arguments: [now.addingTimeInterval(-cropAge.timeInterval)])
+                sql: """
+                    DELETE FROM probe_crop WHERE time < ?
+                        OR (time > ? AND decision_id <= (SELECT MAX(decision_id) FROM probe_crop WHERE time < ?))
+                    """,
+                arguments: [cutoff, now, cutoff])
             report.deletedProbeCrops += db.changesCount
         }
         // The newest written are kept (by id, as the size limit below goes): after the clock was set back the

@@ -225,24 +225,26 @@ public final class SQLiteJournal: Sendable {
     /// The time of the newest decision on disk, or nil when there is none (it throws when the file cannot
     /// be read): a clock that reads earlier than this has been set back.
     public func newestDecisionTime() async throws -> Date? {
-        let database = try openedDatabase()
+        let database = try openedDatabase(waiting: false)
         return try await database.read { db in try Date.fetchOne(db, sql: "SELECT MAX(time) FROM decision") }
     }
 
-    public func grants(atDoor door: String, since: Date) async throws -> [JournaledGrant] {
-        let database = try openedDatabase()
-        let opening = Decision.Outcome.allCases.filter(\.opensDoor).map(\.rawValue).sorted()
+    public func grants(atDoor door: String, within window: Duration, of now: Date) async throws -> [JournaledGrant] {
+        let database = try openedDatabase(waiting: false)
+        let opensDoor = Decision.Outcome.allCases.filter(\.opensDoor).map(\.rawValue).sorted()
         return try await database.read { db in
+            let newest = try Date.fetchOne(db, sql: "SELECT MAX(time) FROM decision WHERE door = ?", arguments: [door])
+            let since = max(now, newest ?? now).addingTimeInterval(-window.timeInterval)
             let rows = try Row.fetchAll(
                 db,
                 sql: """
                     SELECT subject_id, MAX(time) AS latest FROM decision
                     WHERE door = ? AND time >= ? AND subject_id IS NOT NULL AND (relay IS NULL OR relay != ?)
-                    AND outcome IN (\(opening.map { _ in "?" }.joined(separator: ", ")))
+                    AND outcome IN (\(opensDoor.map { _ in "?" }.joined(separator: ", ")))
                     GROUP BY subject_id
                     """,
                 arguments: StatementArguments([door]) + StatementArguments([since]) + StatementArguments([RelayRecord.Result.failed.rawValue])
-                    + StatementArguments(opening))
+                    + StatementArguments(opensDoor))
             return rows.map { JournaledGrant(subjectId: $0["subject_id"], time: $0["latest"]) }
         }
     }
@@ -361,11 +363,17 @@ public final class SQLiteJournal: Sendable {
     /// never mends by retrying: it is set aside beside itself, kept for whoever wants to recover it, and a
     /// new journal is started, so the door goes on recording instead of holding records in memory until
     /// they are lost at stop.
-    func openedDatabase() throws -> DatabasePool {
+    /// - Parameter waiting: false for the reads on a decision's path, which must not wait for another
+    ///   caller's opening (a busy file, a quick check of a large one): they throw, and are asked again.
+    func openedDatabase(waiting: Bool = true) throws -> DatabasePool {
         if let database = state.withLock({ $0.database }) { return database }
         // One opening at a time: two callers finding the file damaged together would otherwise set aside
         // the new journal the first one had just started.
-        return try opening.withLock { _ in try openUnderLock() }
+        if waiting { return try opening.withLock { _ in try openUnderLock() } }
+        guard let opened = try opening.withLockIfAvailable({ _ in try openUnderLock() }) else {
+            throw JournalError(.cannotOpen, "the journal is being opened by the writer")
+        }
+        return opened
     }
 
     private func openUnderLock() throws -> DatabasePool {
@@ -414,12 +422,25 @@ public final class SQLiteJournal: Sendable {
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "UTC")
         formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
-        let suffix = ".damaged-\(formatter.string(from: Date()))"
         let path = configuration.path
-        guard rename(path, path + suffix) == 0 else {
-            throw JournalError(.cannotOpen, "the journal is damaged and cannot be set aside: \(String(cString: strerror(errno)))")
+        // Never over an earlier one (a second set-aside within the second, a clock set back onto its name).
+        let stamp = ".damaged-\(formatter.string(from: Date()))"
+        var suffix = stamp
+        var taken = 1
+        while access(path + suffix, F_OK) == 0 || access(path + suffix + "-wal", F_OK) == 0 {
+            taken += 1
+            suffix = "\(stamp)-\(taken)"
         }
-        _ = rename(path + "-wal", path + suffix + "-wal")
+        func failure(_ what: String) -> JournalError {
+            JournalError(.cannotOpen, "the journal is damaged and its \(what) cannot be set aside: \(String(cString: strerror(errno)))")
+        }
+        // The write-ahead log first, with the file: frames left behind would be lost, or read into the new one.
+        if rename(path + "-wal", path + suffix + "-wal") != 0, errno != ENOENT { throw failure("write-ahead log") }
+        guard rename(path, path + suffix) == 0 else {
+            let error = failure("file")
+            _ = rename(path + suffix + "-wal", path + "-wal")
+            throw error
+        }
         _ = unlink(path + "-shm")
         logger.critical(
             "the journal file is damaged: set aside beside it (suffix \(suffix)) and a new journal started; records not yet written go to the new one",

@@ -271,8 +271,10 @@ public final class MemoryJournal: GateJournal {
     public func flush() async throws {}
     public func newestDecisionTime() async throws -> Date? { nil }
 
-    public func grants(atDoor door: String, since: Date) async throws -> [JournaledGrant] {
+    public func grants(atDoor door: String, within window: Duration, of now: Date) async throws -> [JournaledGrant] {
         records.withLock { records in
+            let newest = records.decisions.filter { $0.door == door }.map(\.time).max()
+            let since = max(now, newest ?? now).addingTimeInterval(-window.timeInterval)
             let failed = Set(records.relays.filter { $0.result == .failed }.map(\.decisionId))
             var latest: [String: Date] = [:]
             for record in records.decisions

@@ -398,7 +398,7 @@ final class FlakyJournal: GateJournal {
     func recordRecheck(_ recheck: RecheckRecord) -> Bool { inner.recordRecheck(recheck) }
     func recordRelay(_ relay: RelayRecord) -> Bool { inner.recordRelay(relay) }
     func flush() async throws { try await inner.flush() }
-    func grants(atDoor door: String, since: Date) async throws -> [JournaledGrant] { try await inner.grants(atDoor: door, since: since) }
+    func grants(atDoor door: String, within window: Duration, of now: Date) async throws -> [JournaledGrant] { try await inner.grants(atDoor: door, within: window, of: now) }
     func newestDecisionTime() async throws -> Date? {
         let fails = unreadable.withLock { left in
             defer { left = max(0, left - 1) }

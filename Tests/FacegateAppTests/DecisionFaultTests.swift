@@ -475,7 +475,7 @@ struct DiskFullJournal: GateJournal {
     func recordRecheck(_ recheck: RecheckRecord) -> Bool { true }
     func recordRelay(_ relay: RelayRecord) -> Bool { true }
     func newestDecisionTime() async -> Date? { nil }
-    func grants(atDoor door: String, since: Date) async -> [JournaledGrant] { [] }  // nothing reaches the disk
+    func grants(atDoor door: String, within window: Duration, of now: Date) async -> [JournaledGrant] { [] }  // nothing reaches the disk
     func flush() async throws { throw DiskFull() }
 }
 
@@ -501,6 +501,6 @@ struct RecheckRefusingJournal: GateJournal {
     func recordRecheck(_ recheck: RecheckRecord) -> Bool { false }
     func recordRelay(_ relay: RelayRecord) -> Bool { true }
     func newestDecisionTime() async -> Date? { nil }
-    func grants(atDoor door: String, since: Date) async -> [JournaledGrant] { [] }  // nothing reaches the disk
+    func grants(atDoor door: String, within window: Duration, of now: Date) async -> [JournaledGrant] { [] }  // nothing reaches the disk
     func flush() async throws {}
 }

@@ -475,6 +475,6 @@ struct WritingJournal: GateJournal {
     func recordRecheck(_ recheck: RecheckRecord) -> Bool { journal.recordRecheck(recheck) }
     func recordRelay(_ relay: RelayRecord) -> Bool { journal.recordRelay(relay) }
     func newestDecisionTime() async throws -> Date? { try await journal.newestDecisionTime() }
-    func grants(atDoor door: String, since: Date) async throws -> [JournaledGrant] { try await journal.grants(atDoor: door, since: since) }
+    func grants(atDoor door: String, within window: Duration, of now: Date) async throws -> [JournaledGrant] { try await journal.grants(atDoor: door, within: window, of: now) }
     func flush() async throws { try await journal.flush() }
 }

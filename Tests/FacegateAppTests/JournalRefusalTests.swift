@@ -40,5 +40,5 @@ struct FullJournal: GateJournal {
     func recordRelay(_ relay: RelayRecord) -> Bool { false }
     func flush() async throws {}
     func newestDecisionTime() async throws -> Date? { nil }
-    func grants(atDoor door: String, since: Date) async throws -> [JournaledGrant] { [] }  // nothing was ever written
+    func grants(atDoor door: String, within window: Duration, of now: Date) async throws -> [JournaledGrant] { [] }  // nothing was ever written
 }

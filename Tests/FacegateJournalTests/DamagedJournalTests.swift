@@ -62,14 +62,22 @@ struct DamagedJournalTests {
         let path = folder.file("journal.sqlite")
         let garbage = Data((0..<8192).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) })
         try garbage.write(to: URL(fileURLWithPath: path))
+        // Files set aside before, under the names of this second and the next few: none is overwritten.
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
+        let earlier = (0..<3).map { "journal.sqlite.damaged-" + formatter.string(from: Date().addingTimeInterval(Double($0))) }
+        for name in earlier { try Data(name.utf8).write(to: URL(fileURLWithPath: folder.file(name))) }
         try await withRunningJournal(Self.configuration(path)) { journal in
             journal.record(DecisionRecord(time: Date(), door: "front", decision: sampleDecision(.granted, subject: "s1"), backend: "nec"))
             try await Self.flushed(journal)
             #expect(try await journal.decisions().map(\.record.decision.subjectId) == ["s1"])
         }
-        let aside = try Self.setAside(in: folder)
+        let aside = try Self.setAside(in: folder).filter { !earlier.contains($0) }
         #expect(aside.count == 1, "\(aside)")
         #expect(try Data(contentsOf: URL(fileURLWithPath: folder.file(aside[0]))) == garbage, "set aside as it was")
+        for name in earlier { #expect(try Data(contentsOf: URL(fileURLWithPath: folder.file(name))) == Data(name.utf8), "\(name) kept") }
     }
 
     @Test func aDamagedPageFoundAtAWriteSetsTheFileAsideAndTheRecordsGoToTheNewJournal() async throws {

@@ -143,8 +143,10 @@ struct JournalTests {
     }
 
     /// What a restarted daemon reads so that its re-entry cooldown counts the grants of the run before: each
-    /// subject's latest grant at the door since the cut-off (one dated later included), not a grant whose
-    /// relay failed (nobody went in), not a denial, not another door's.
+    /// subject's latest grant at the door within the cooldown, not a grant whose relay failed (nobody went
+    /// in), not a denial, not another door's. The window ends at the door's newest decision when that is
+    /// later than now (the clock set back since): the grants of the run before, not every grant ever dated
+    /// after the clock's reading, which would turn away every regular.
     @Test func theGrantsACooldownStillCountsAreReadBack() async throws {
         let folder = try TemporaryFolder()
         defer { folder.remove() }
@@ -155,21 +157,30 @@ struct JournalTests {
                 journal.record(record)
                 if let relay { journal.recordRelay(RelayRecord(decisionId: record.id, result: relay)) }
             }
-            write(.granted, "alice", at: now.addingTimeInterval(-300))  // before the cut-off
+            /// The grants read, as seconds from `now` by subject (times as stored: to the millisecond).
+            func read() async throws -> [String: TimeInterval] {
+                let grants = try await journal.grants(atDoor: "front", within: .seconds(60), of: now)
+                return Dictionary(uniqueKeysWithValues: grants.map { ($0.subjectId, $0.time.timeIntervalSince(now)) })
+            }
+            func expect(_ read: [String: TimeInterval], _ wanted: [String: TimeInterval]) {
+                #expect(Set(read.keys) == Set(wanted.keys), "\(read)")
+                for (subject, offset) in wanted {
+                    #expect(abs((read[subject] ?? .infinity) - offset) < 0.001, "\(subject): \(read[subject] ?? .nan)")
+                }
+            }
+            write(.granted, "alice", at: now.addingTimeInterval(-300))  // before the window
             write(.granted, "alice", at: now.addingTimeInterval(-30), relay: .unlocked)
             write(.grantedOffline, "bob", at: now.addingTimeInterval(-20))  // committed, the relay not yet journaled
             write(.granted, "carol", at: now.addingTimeInterval(-10), relay: .failed)
             write(.deniedReentry, "dave", at: now.addingTimeInterval(-10))
             write(.granted, "erin", at: now.addingTimeInterval(-10), door: "back")
-            write(.granted, "frank", at: now.addingTimeInterval(3_600))  // dated later: the clock was set back since
             try await journal.flush()
-            let grants = try await journal.grants(atDoor: "front", since: now.addingTimeInterval(-60))
-            // Times as stored: to the millisecond.
-            let read = Dictionary(uniqueKeysWithValues: grants.map { ($0.subjectId, $0.time.timeIntervalSince(now)) })
-            #expect(Set(read.keys) == ["alice", "bob", "frank"], "\(grants)")
-            for (subject, offset) in [("alice", -30.0), ("bob", -20.0), ("frank", 3_600.0)] {
-                #expect(abs((read[subject] ?? .infinity) - offset) < 0.001, "\(subject): \(read[subject] ?? .nan)")
-            }
+            expect(try await read(), ["alice": -30, "bob": -20])
+            // The clock set back an hour since the run before: its last minute is what counts.
+            write(.granted, "frank", at: now.addingTimeInterval(3_550))
+            write(.deniedUnknown, "stranger", at: now.addingTimeInterval(3_600))
+            try await journal.flush()
+            expect(try await read(), ["frank": 3_550])
         }
     }
 

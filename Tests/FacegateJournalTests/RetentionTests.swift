@@ -251,6 +251,28 @@ struct RetentionClockTests {
         }
     }
 
+    /// A crop dated far in the past by a brief clock error (a box that decided a visit on an old clock before
+    /// NTP put it right) goes alone: the crops written before it, dated days ago on a right clock, stay.
+    @Test func aCropDatedInThePastByAClockErrorGoesAlone() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let now = Date()
+        let configuration = SQLiteJournal.Configuration(
+            path: folder.file("journal.sqlite"), storeProbeCrops: true,
+            retention: JournalRetention(maxAge: nil, maxBytes: nil, probeCropMaxAge: .seconds(7 * 86_400), probeCropMaxCount: nil))
+        try await withRunningJournal(configuration) { journal in
+            let times = [now.addingTimeInterval(-2 * 86_400), now.addingTimeInterval(-86_400), now.addingTimeInterval(-365 * 86_400), now]
+            for (i, time) in times.enumerated() {
+                journal.record(
+                    DecisionRecord(time: time, door: "front", decision: sampleDecision(subject: "s\(i)"), backend: "nec", probeCrop: [UInt8(i), 1, 2]))
+            }
+            try await journal.flush()
+            _ = try await journal.applyRetention(now: now, clockIsTrusted: false)
+            let withCrops = Set(try await journal.decisions().filter(\.hasProbeCrop).compactMap(\.record.decision.subjectId))
+            #expect(withCrops == ["s0", "s1", "s3"])
+        }
+    }
+
     @Test("one pass deletes by age at most a tenth of the rows (or the per-pass minimum)")
     func onePassDeletesASlice() async throws {
         let folder = try TemporaryFolder()

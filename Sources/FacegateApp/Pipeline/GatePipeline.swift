@@ -646,13 +646,16 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
             // Bounded: the read is on the decision's path, and a stalled disk must not hold the door.
             let journal = self.journal, door = settings.door
             let grants = try await withDeadline(clock.now.advanced(by: .milliseconds(250)), on: clock) {
-                try await journal.grants(atDoor: door, since: time.addingTimeInterval(-cooldown.timeInterval))
+                try await journal.grants(atDoor: door, within: cooldown, of: time)
             }
+            var latest: [String: Date] = [:]
             for grant in grants {
+                // One person whatever the case of their id: the latest of their grants counts.
                 let person = SubjectIdentity.key(grant.subjectId)
-                // This run's own grants are the newer, and carry a steady reading.
-                if policyState.lastGranted[person] == nil { policyState.lastGranted[person] = grant.time }
+                latest[person] = max(latest[person] ?? grant.time, grant.time)
             }
+            // This run's own grants are the newer, and carry a steady reading.
+            for (person, time) in latest where policyState.lastGranted[person] == nil { policyState.lastGranted[person] = time }
             loadedJournaledGrants = true
         } catch {
             if !journalUnreadForGrants {
