@@ -45,42 +45,47 @@ public struct DoorEventQuery: Sendable, Hashable {
     }
 }
 
+/// The `WHERE` clause a listing's query makes, and its arguments (never spliced into the SQL).
+struct RowFilter {
+    private var conditions: [String] = []
+    private var arguments = StatementArguments()
+
+    init(since: Date?, until: Date?, door: String?) {
+        if let since { add("time >= ?", [since]) }
+        if let until { add("time < ?", [until]) }
+        if let door { add("door = ?", [door]) }
+    }
+
+    /// `column` is any of `values`; nil or empty matches every row.
+    mutating func match(_ column: String, anyOf values: [String]?) {
+        guard let values, !values.isEmpty else { return }
+        let sorted = values.sorted()
+        add("\(column) IN (\(sorted.map { _ in "?" }.joined(separator: ", ")))", StatementArguments(sorted))
+    }
+
+    private mutating func add(_ condition: String, _ values: StatementArguments) {
+        conditions.append(condition)
+        _ = arguments.append(contentsOf: values)
+    }
+
+    /// The rows in the order written; with `last`, only the last that many written, still in that order.
+    func select(_ columns: String, from table: String, last: Int?) -> (sql: String, arguments: StatementArguments) {
+        let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        guard let last else { return ("SELECT \(columns) FROM \(table) \(filter) ORDER BY id", arguments) }
+        return ("SELECT * FROM (SELECT \(columns) FROM \(table) \(filter) ORDER BY id DESC LIMIT \(max(0, last))) ORDER BY id", arguments)
+    }
+}
+
 enum JournalQueries {
     static func forEachDecision(_ query: DecisionQuery, in db: Database, _ body: (JournaledDecision) throws -> Void) throws {
-        var conditions: [String] = []
-        var arguments = StatementArguments()
-        if let since = query.since {
-            conditions.append("time >= ?")
-            _ = arguments.append(contentsOf: [since])
-        }
-        if let until = query.until {
-            conditions.append("time < ?")
-            _ = arguments.append(contentsOf: [until])
-        }
-        if let door = query.door {
-            conditions.append("door = ?")
-            _ = arguments.append(contentsOf: [door])
-        }
-        if let outcomes = query.outcomes, !outcomes.isEmpty {
-            let sorted = outcomes.map(\.rawValue).sorted()
-            conditions.append("outcome IN (\(sorted.map { _ in "?" }.joined(separator: ", ")))")
-            _ = arguments.append(contentsOf: StatementArguments(sorted))
-        }
-        if let status = query.recheckStatus {
-            conditions.append("recheck_status = ?")
-            _ = arguments.append(contentsOf: [status.rawValue])
-        }
-        let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        var filter = RowFilter(since: query.since, until: query.until, door: query.door)
+        filter.match("outcome", anyOf: query.outcomes?.map(\.rawValue))
+        if let status = query.recheckStatus { filter.match("recheck_status", anyOf: [status.rawValue]) }
         let columns = "decision.*, EXISTS (SELECT 1 FROM probe_crop WHERE decision_id = decision.id) AS has_crop"
         // In the order they were written, and the newest are the last written: after the clock was set
         // back, the decisions made since carry the earliest times, and an investigator asking for the
         // latest must see them, last.
-        let sql: String
-        if let limit = query.limit {
-            sql = "SELECT * FROM (SELECT \(columns) FROM decision \(filter) ORDER BY id DESC LIMIT \(max(0, limit))) ORDER BY id"
-        } else {
-            sql = "SELECT \(columns) FROM decision \(filter) ORDER BY id"
-        }
+        let (sql, arguments) = filter.select(columns, from: "decision", last: query.limit)
         let rows = try Row.fetchCursor(db, sql: sql, arguments: arguments)
         while let row = try rows.next() {
             try body(decision(from: row))
@@ -88,33 +93,10 @@ enum JournalQueries {
     }
 
     static func forEachDoorEvent(_ query: DoorEventQuery, in db: Database, _ body: (DoorEventRecord) throws -> Void) throws {
-        var conditions: [String] = []
-        var arguments = StatementArguments()
-        if let since = query.since {
-            conditions.append("time >= ?")
-            _ = arguments.append(contentsOf: [since])
-        }
-        if let until = query.until {
-            conditions.append("time < ?")
-            _ = arguments.append(contentsOf: [until])
-        }
-        if let door = query.door {
-            conditions.append("door = ?")
-            _ = arguments.append(contentsOf: [door])
-        }
-        if let kinds = query.kinds, !kinds.isEmpty {
-            let sorted = kinds.map(\.rawValue).sorted()
-            conditions.append("kind IN (\(sorted.map { _ in "?" }.joined(separator: ", ")))")
-            _ = arguments.append(contentsOf: StatementArguments(sorted))
-        }
-        let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        var filter = RowFilter(since: query.since, until: query.until, door: query.door)
+        filter.match("kind", anyOf: query.kinds?.map(\.rawValue))
         // In the order they were written, as decisions are.
-        let sql: String
-        if let limit = query.limit {
-            sql = "SELECT * FROM (SELECT * FROM door_event \(filter) ORDER BY id DESC LIMIT \(max(0, limit))) ORDER BY id"
-        } else {
-            sql = "SELECT * FROM door_event \(filter) ORDER BY id"
-        }
+        let (sql, arguments) = filter.select("*", from: "door_event", last: query.limit)
         let rows = try Row.fetchCursor(db, sql: sql, arguments: arguments)
         while let row = try rows.next() {
             let kindText: String = row["kind"]
