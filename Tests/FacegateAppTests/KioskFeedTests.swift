@@ -134,8 +134,9 @@ struct KioskFeedTests {
 
     /// On a network address (a screen on another box) the same: a page of another site, its name pointed at
     /// the box's address, gets 421 and nothing, while the box named by its address or its host name is
-    /// served. Before, the check was on loopback only, and any site opened in a browser on the network
-    /// could read the picture and the names.
+    /// served, fully qualified (`name.local.`) too. Before, the check was on loopback only, and any site
+    /// opened in a browser on the network could read the picture and the names; and a name written with its
+    /// final dot was refused 421.
     @Test func onANetworkAddressARequestNamedForAnotherSiteIsRefused() async throws {
         var buffer = [CChar](repeating: 0, count: 256)
         #expect(gethostname(&buffer, 255) == 0)
@@ -156,7 +157,13 @@ struct KioskFeedTests {
                     let code = try await status(path, host: "rebound.example:\(door.port)")
                     #expect(code == 421, "\(path)")
                 }
-                for host in ["192.0.2.7:\(door.port)", "[2001:db8::7]:\(door.port)", "\(hostName):\(door.port)", "\(hostName).local", "localhost"] {
+                // A fully qualified name (its final dot) is still the other site's.
+                for path in ["/", "/events"] {
+                    let code = try await status(path, host: "rebound.example.:\(door.port)")
+                    #expect(code == 421, "\(path)")
+                }
+                for host in ["192.0.2.7:\(door.port)", "[2001:db8::7]:\(door.port)", "\(hostName):\(door.port)", "\(hostName).local", "localhost",
+                    "\(hostName).local.:\(door.port)", "localhost."] {
                     let code = try await status("/", host: host)
                     #expect(code == 200, "\(host)")
                 }

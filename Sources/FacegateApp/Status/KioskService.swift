@@ -187,12 +187,14 @@ struct HostNameCheck<Context: RequestContext>: RouterMiddleware {
         return [name, short, name + ".local", short + ".local"]
     }
 
-    /// The host of `host:port`, `[v6]:port`, or a bare host.
+    /// The host of `host:port`, `[v6]:port`, or a bare host; a name written fully qualified (`door.local.`,
+    /// which a browser sends as typed) is the same name without its final dot.
     static func hostName(of authority: String) -> String {
         if authority.hasPrefix("["), let end = authority.firstIndex(of: "]") {
             return String(authority[authority.index(after: authority.startIndex)..<end])
         }
-        return String(authority.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).first ?? "")
+        let host = authority.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+        return String(host.hasSuffix(".") ? host.dropLast() : host)
     }
 }
 
