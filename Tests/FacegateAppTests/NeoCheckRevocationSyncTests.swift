@@ -2,6 +2,7 @@ import FacegateCore
 import AsyncHTTPClient
 import FacegateApp
 import FacegateIdentify
+import FacegateTesting
 import Foundation
 import Logging
 import Testing
@@ -113,6 +114,67 @@ struct NeoCheckRevocationSyncTests {
             let revoked = try await search.revokedSubjects(among: cachedNow([gone, moved]), policy: NeoCheckIdentifyResultTests.policy)
             #expect(revoked == [gone])
             #expect(await budgeted.budget?.remaining == 0)
+        }
+    }
+
+    /// A token service and record reads answered per record, from a loopback server: `replies` by identifier.
+    static func withRecordServer(
+        _ replies: [String: HostileServer.Behaviour], _ body: (NeoCheckFaceSearch, HostileServer) async throws -> Void
+    ) async throws {
+        let token = HostileServer.Behaviour.reply(
+            status: 200, body: #"{"token_type":"Bearer","access_token":"sync-token","expires_in":3600}"#)
+        let server = try await HostileServer.start { line in
+            let target = line.split(separator: " ").dropFirst().first ?? ""
+            if target.hasSuffix("connect/token") { return token }
+            for (identifier, reply) in replies where target.hasSuffix("v1/face/\(identifier)") { return reply }
+            return .reply(status: 404)
+        }
+        defer { server.close() }
+        try await body(NeoCheckFaceSearch(client: try NeoCheckIdentifyResultTests.client(server.endpoint)), server)
+    }
+
+    static let syncList = "5e000000-0000-4000-8000-00000000d00a"
+    static func record(_ identifier: String, enabled: Bool) -> HostileServer.Behaviour {
+        .reply(status: 200, body: #"{"identifier":"\#(identifier)","name":"P","surname1":"Q","enabled":\#(enabled),"faceListId":"\#(syncList)"}"#)
+    }
+    static func person(_ number: Int) -> String { String(format: "00000000-0000-4000-8000-%012d", number) }
+
+    @Test("a record the service answers for but cannot be read is revoked, and the records behind it are still read")
+    func anUnreadableRecordIsRevokedAndHoldsUpNoOther() async throws {
+        var policy = NeoCheckIdentifyResultTests.policy
+        policy.faceList = Self.syncList
+        // Read in order: the first's reply is not JSON, the second answers 400, the third is disabled, the fourth a member.
+        let (garbled, refused, disabled, member) = (Self.person(1), Self.person(2), Self.person(3), Self.person(4))
+        try await Self.withRecordServer([
+            garbled: .reply(status: 200, contentType: "text/html", body: "<html>maintenance</html>"),
+            refused: .reply(status: 400, body: #"{"error":"bad record"}"#),
+            disabled: Self.record(disabled, enabled: false), member: Self.record(member, enabled: true),
+        ]) { search, _ in
+            // Before: the first failure threw, nothing was purged, and every later round stopped at it.
+            let revoked = try await search.revokedSubjects(among: cachedNow([garbled, refused, disabled, member]), policy: policy)
+            #expect(revoked == [garbled, refused, disabled])
+        }
+    }
+
+    @Test("a cloud that fails partway keeps what the sync found, and the record it failed on is read first next time")
+    func aCloudFailingPartwayKeepsTheFindings() async throws {
+        var policy = NeoCheckIdentifyResultTests.policy
+        policy.faceList = Self.syncList
+        let (disabled, failing, later) = (Self.person(1), Self.person(2), Self.person(3))
+        try await Self.withRecordServer([
+            disabled: Self.record(disabled, enabled: false), failing: .reply(status: 503, body: "{}"), later: Self.record(later, enabled: false),
+        ]) { search, server in
+            // Before: the 503 threw away the disabled record found first, and the cursor had passed it.
+            let first = try await search.revokedSubjects(among: cachedNow([disabled, failing, later]), policy: policy)
+            #expect(first == [disabled])
+            #expect(!server.requestLines.contains { $0.contains(later) }, "the round ended at the failing record")
+            // Nothing found before the failure: the cloud's absence is thrown, for the caller to wait for it.
+            let before = server.requestCount
+            await #expect(throws: CloudUnavailable.self) {
+                try await search.revokedSubjects(among: self.cachedNow([disabled, failing, later]), policy: policy)
+            }
+            let next = server.requestLines.dropFirst(before).filter { $0.contains("v1/face/") }
+            #expect(next.first?.contains(failing) == true, "the next round starts at the record it failed on: \(next)")
         }
     }
 

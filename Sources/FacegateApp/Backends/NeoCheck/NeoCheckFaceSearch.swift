@@ -108,6 +108,11 @@ public struct NeoCheckFaceSearch: FaceSearch, CloudDirectory {
     }
 
     /// Records deleted (404), disabled or out of the door's face list in NeoCheck, from the next slice of the cached subjects.
+    /// A record whose read the service answers but that cannot be read as an enabled member of the list (a
+    /// reply not understood, a 400 about it) is revoked too: the door could not let them in online either, and
+    /// a record that always fails must not hold up the others behind it. A failure that is not the record's
+    /// (the cloud unreachable, a 5xx, a refused login, the budget spent, the sync cancelled) ends the round
+    /// with what it has found so far, and that record is read first next time; with nothing found, it is thrown.
     public func revokedSubjects(among cached: [String: Date], policy: DoorPolicy) async throws -> Set<String> {
         // A record's list and state are read as they are now: when it was cached plays no part.
         let subjects = Set(cached.keys)
@@ -129,21 +134,48 @@ public struct NeoCheckFaceSearch: FaceSearch, CloudDirectory {
                 let record = try await client.record(.identifier(subject))
                 let inList = try await isInDoorList(record, policy: policy, names: &listNames)
                 if record.enabled != true || !inList { revoked.insert(subject) }
-            } catch let error as NeoCheckError {
-                // Spelled out rather than `catch where`: that form with typed throws trips the compiler.
-                // The budget spent meanwhile (another client of the same user): what was found so far stands,
-                // and this one is read again next time.
-                if error.code == .callBudgetExhausted { break }
-                guard error.code == .notFound else { throw Self.classify(error) }
-                revoked.insert(subject)
-            } catch let unavailable as CloudUnavailable {
-                // The same, from the lookup of the record's list.
-                if unavailable.kind == .budgetExhausted { break }
-                throw unavailable
+            } catch {
+                switch Self.syncVerdict(on: error) {
+                case .revoke: revoked.insert(subject)
+                case .stop(let failure):
+                    // The budget spent meanwhile (another client of the same user), the cloud gone: what was
+                    // found so far stands, and this one is read again next time.
+                    if revoked.isEmpty, !Self.isBudgetSpent(failure) { throw failure }
+                    return revoked
+                }
             }
             await syncCursor.checked(subject)
         }
         return revoked
+    }
+
+    /// What the sync makes of a failed read of one record (or of the name of the list it is in).
+    enum SyncVerdict {
+        /// The service answered about this record, and not that it is an enabled member of the list.
+        case revoke
+        /// Not the record's failure: the round ends here.
+        case stop(any Error)
+    }
+
+    static func syncVerdict(on error: any Error) -> SyncVerdict {
+        guard let error = error as? NeoCheckError else { return .stop(error) }
+        // A 5xx or 429 is the cloud's, whatever code the client gave it.
+        let classified = classify(error)
+        if classified is CloudUnavailable { return .stop(classified) }
+        switch error.code {
+        case .notFound, .malformedResponse, .responseTooLarge, .rejected, .invalidContent, .badRequest, .invalidArgument, .unexpectedStatus:
+            // A status no read documents included: the service (or a proxy before it) said something about this
+            // record that is not that it is enabled.
+            return .revoke
+        case .invalidConfiguration, .invalidClient, .unsupportedGrantType, .invalidCredentials, .invalidRefreshToken, .unauthorized,
+            .hourlyLimitReached, .callBudgetExhausted, .insufficientCredits, .serverError, .tooManyRequests, .unreachable, .timeout,
+            .cancelled:
+            return .stop(classified)
+        }
+    }
+
+    private static func isBudgetSpent(_ error: any Error) -> Bool {
+        (error as? CloudUnavailable)?.kind == .budgetExhausted
     }
 
     /// Whether the record is still in the face list the door searches (a record is in one list at most).
