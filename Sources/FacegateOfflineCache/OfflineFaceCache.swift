@@ -34,13 +34,21 @@ public actor OfflineFaceCache {
         /// (tags, a face list) means nothing to the other cloud, and an NEC door with no tags searches
         /// everyone, so every face NeoCheck granted would open it offline. Nil (the CLI): not checked.
         public var backend: String?
+        /// What names the cloud account and gallery within that backend (its endpoint and the API key, user
+        /// or list owner that picks the tenant): recorded in the file only as a MAC under the cache's key.
+        /// Opened for another account, the faces and re-checks are deleted as for another backend: an NEC
+        /// tag or a NeoCheck list name is only a name, and another tenant may use the same one, so a box moved
+        /// to another gallery would otherwise let the old gallery's people in offline until the first
+        /// revocation sync the new cloud answers. Nil (the CLI, a test's own cloud): not checked.
+        public var account: [String]?
 
         public init(
             path: String, maxEntries: Int = 10_000, maxEntriesPerSubject: Int = 3, entryLifetime: Duration = .seconds(7 * 86_400),
             maxPendingRechecks: Int = 1_000, recheckLifetime: Duration = .seconds(7 * 86_400), maxCandidates: Int = 5,
-            backend: String? = nil
+            backend: String? = nil, account: [String]? = nil
         ) {
             self.backend = backend
+            self.account = account
             self.path = path
             self.maxEntries = maxEntries
             self.maxEntriesPerSubject = maxEntriesPerSubject
@@ -94,27 +102,56 @@ public actor OfflineFaceCache {
         self.logger = logger
         database = try OfflineCacheSchema.openPool(path: configuration.path, key: key)
         if let backend = configuration.backend {
-            let deleted = try Self.bind(database, toBackend: backend)
+            let account = configuration.account.map { Self.accountMark($0, key: key) }
+            let (deleted, change) = try Self.bind(database, toBackend: backend, account: account)
             if deleted.faces + deleted.pendingRechecks > 0 {
                 _ = try? database.writeWithoutTransaction { try $0.checkpoint(.truncate) }
+                let what = change == .backend ? "another cloud backend granted were deleted (backend.kind changed)"
+                    : "another cloud account granted were deleted (the backend's endpoint or account changed)"
                 logger.warning(
-                    "offline cache: faces another cloud backend granted were deleted (backend.kind changed)",
+                    "offline cache: faces \(what)",
                     metadata: ["faces": "\(deleted.faces)", "pending_rechecks": "\(deleted.pendingRechecks)"])
             }
         }
     }
 
-    /// Records `backend` as the one filling the cache, deleting in the same transaction what another one
-    /// put there. A cache written before the record existed is taken as this backend's.
-    private static func bind(_ database: DatabasePool, toBackend backend: String) throws(OfflineCacheError) -> PurgeReport {
+    /// What changed since the cache was last opened for a door.
+    private enum OwnerChange { case none, backend, account }
+
+    /// The account's mark in the file: a MAC under the cache's key, so the file names no endpoint, user or
+    /// key, and no one without the key can tell which account it serves.
+    private static func accountMark(_ account: [String], key: OfflineCacheKey) -> Data {
+        var message = Data()
+        for part in account {
+            // Each part with its length: ["ab", "c"] and ["a", "bc"] are other accounts.
+            withUnsafeBytes(of: UInt64(part.utf8.count).bigEndian) { message.append(contentsOf: $0) }
+            message.append(contentsOf: Array(part.utf8))
+        }
+        return Data(HMAC<SHA256>.authenticationCode(for: message, using: key.key))
+    }
+
+    /// Records `backend` (and the account's mark, when given) as what fills the cache, deleting in the same
+    /// transaction what another one put there. A cache written before a record existed is taken as this
+    /// backend's, or this account's.
+    private static func bind(
+        _ database: DatabasePool, toBackend backend: String, account: Data?
+    ) throws(OfflineCacheError) -> (PurgeReport, OwnerChange) {
         do {
-            return try database.write { db -> PurgeReport in
+            return try database.write { db -> (PurgeReport, OwnerChange) in
                 let recorded = try Data.fetchOne(db, sql: "SELECT value FROM cache_meta WHERE name = 'backend'")
                     .map { String(decoding: $0, as: UTF8.self) }
-                guard recorded != backend else { return PurgeReport(faces: 0, pendingRechecks: 0) }
-                try db.execute(sql: "INSERT OR REPLACE INTO cache_meta (name, value) VALUES ('backend', ?)", arguments: [Data(backend.utf8)])
-                guard recorded != nil else { return PurgeReport(faces: 0, pendingRechecks: 0) }
-                return try deleteEverything(db)
+                let recordedAccount = try Data.fetchOne(db, sql: "SELECT value FROM cache_meta WHERE name = 'account'")
+                var change = OwnerChange.none
+                if recorded != backend {
+                    try db.execute(sql: "INSERT OR REPLACE INTO cache_meta (name, value) VALUES ('backend', ?)", arguments: [Data(backend.utf8)])
+                    if recorded != nil { change = .backend }
+                }
+                if let account, recordedAccount != account {
+                    try db.execute(sql: "INSERT OR REPLACE INTO cache_meta (name, value) VALUES ('account', ?)", arguments: [account])
+                    if recordedAccount != nil, change == .none { change = .account }
+                }
+                guard change != .none else { return (PurgeReport(faces: 0, pendingRechecks: 0), change) }
+                return (try deleteEverything(db), change)
             }
         } catch {
             throw OfflineCacheError(.storage, "cannot record the offline cache's backend: \(OfflineCacheSchema.describe(error))")

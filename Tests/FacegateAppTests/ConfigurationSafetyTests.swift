@@ -411,6 +411,58 @@ struct ConfigurationSafetyTests {
         #expect(try await open("backend: {kind: nec}").status().faces == 0, "the NEC door found NeoCheck's face")
     }
 
+    /// The daemon opens its offline cache for the account it searches too: a box moved to another NEC gallery
+    /// (another API key) or endpoint, restarted with the cloud away, does not let the old gallery's people in
+    /// offline (a tag is only a name, and the other tenant may use the same one). Another access key (rotated)
+    /// is the same account.
+    @Test func theOfflineCacheIsOpenedForTheRunningAccount() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let keyPath = folder.file("cache.key")
+        try OfflineCacheKey.generate(to: keyPath)
+        func secret(_ name: String, _ value: String) throws -> String {
+            let path = folder.file(name)
+            try value.write(toFile: path, atomically: true, encoding: .utf8)
+            #expect(chmod(path, 0o600) == 0)
+            return path
+        }
+        func open(endpoint: String, apiKey: String, accessKey: String = "AKIDEXAMPLE") async throws -> OfflineFaceCache {
+            var config = try FacegateConfiguration(
+                yaml: """
+                    backend:
+                      kind: nec
+                      nec:
+                        endpoint: \(endpoint)
+                        access_key: file:\(try secret("access-\(accessKey)", accessKey))
+                        secret_key: file:\(try secret("secret", "wJalrXUtnFEMI"))
+                        api_key: file:\(try secret("api-\(apiKey)", apiKey))
+                    """)
+            config.liveness.enabled = false
+            config.journal.path = folder.file("journal.sqlite")
+            config.offlineCache.path = folder.file("cache.sqlite")
+            config.offlineCache.key = .file(keyPath)
+            // The real backend opened from the file (no cloud is called to open it).
+            let parts = try DoorParts.open(
+                config, overrides: .init(source: SynthesizedApproach(), doorLines: SimulatedDoorLines()), logger: Logger(label: "quiet"))
+            await parts.close()
+            return try #require(parts.cache)
+        }
+        let descriptor = try FaceDescriptor([Float](repeating: 0.05, count: FaceDescriptor.dimension))
+        let galleryA = try await open(endpoint: "https://nec.example", apiKey: "gallery-a")
+        try await galleryA.remember(subjectId: "alice", grantedUnder: ["staff"], descriptor: descriptor)
+        await galleryA.close()
+        let rotated = try await open(endpoint: "https://NEC.example/", apiKey: "gallery-a", accessKey: "AKIDROTATED")
+        #expect(try await rotated.status().faces == 1, "the same gallery, its access key rotated, keeps its faces")
+        await rotated.close()
+        let galleryB = try await open(endpoint: "https://nec.example", apiKey: "gallery-b")
+        #expect(try await galleryB.status().faces == 0, "gallery B's door found gallery A's face")
+        try await galleryB.remember(subjectId: "bob", grantedUnder: ["staff"], descriptor: descriptor)
+        await galleryB.close()
+        let otherEndpoint = try await open(endpoint: "https://nec-eu.example", apiKey: "gallery-b")
+        #expect(try await otherEndpoint.status().faces == 0, "another endpoint's door found this one's face")
+        await otherEndpoint.close()
+    }
+
     /// At a reload, a file with no settings (truncated, or emptied by mistake) is refused: the defaults
     /// would drop the deny list, schedules and tags at once. At start-up it is the defaults.
     @Test func aReloadOfAFileWithNoSettingsIsRefused() throws {

@@ -313,6 +313,57 @@ struct OfflineFaceCacheTests {
         #expect(try await makeCache(folder, key: key) { $0.backend = "nec" }.status().faces == 1)
     }
 
+    /// An NEC tag or a NeoCheck list name is only a name, and another tenant may use the same one: a cache
+    /// another account filled (another gallery's API key, another endpoint, another NeoCheck user) is emptied
+    /// when opened. The file keeps only a MAC of the account under the cache's key.
+    @Test func facesAnotherAccountGrantedAreDeletedWhenTheCacheIsOpened() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let key = randomKey()
+        var generator = DescriptorGenerator(seed: 6)
+        let alice = generator.descriptor()
+        let galleryA = ["https://nec.example", "api-key-of-gallery-a"]
+        do {
+            // A cache from before the account was recorded is taken as the first account's to open it.
+            let unbound = try makeCache(folder, key: key) { $0.backend = "nec" }
+            try await unbound.remember(subjectId: "alice", grantedUnder: ["staff"], descriptor: alice)
+            await unbound.close()
+        }
+        let first = try makeCache(folder, key: key) {
+            $0.backend = "nec"
+            $0.account = galleryA
+        }
+        #expect(try await first.match(alice).map(\.subjectId) == ["alice"], "adopted, kept")
+        await first.close()
+        #expect(filesHolding("api-key-of-gallery-a", in: folder).isEmpty && filesHolding("nec.example", in: folder).isEmpty)
+        let again = try makeCache(folder, key: key) {
+            $0.backend = "nec"
+            $0.account = galleryA
+        }
+        #expect(try await again.status().faces == 1, "the same account keeps its faces")
+        await again.close()
+        // The CLI, or a door given its cloud in code (no account), neither checks nor changes the record.
+        #expect(try await makeCache(folder, key: key) { $0.backend = "nec" }.status().faces == 1)
+
+        // The box moved to gallery B (another API key), opened with the cloud away: gallery A's people out.
+        let galleryB = try makeCache(folder, key: key) {
+            $0.backend = "nec"
+            $0.account = ["https://nec.example", "api-key-of-gallery-b"]
+        }
+        #expect(try await galleryB.match(alice).isEmpty, "a face gallery A granted must not open gallery B's door offline")
+        #expect(try await galleryB.status().faces == 0)
+        #expect(filesHolding("alice", in: folder).isEmpty, "deleted from the file and the WAL")
+        try await galleryB.remember(subjectId: "bob", grantedUnder: ["staff"], descriptor: generator.descriptor())
+        await galleryB.close()
+        // The parts are told apart: the same characters split another way are another account.
+        let split = try makeCache(folder, key: key) {
+            $0.backend = "nec"
+            $0.account = ["https://nec.exampleapi-key-of-gallery-b", ""]
+        }
+        #expect(try await split.status().faces == 0)
+        await split.close()
+    }
+
     @Test("a cache opened with another key is refused")
     func wrongKey() async throws {
         let folder = try TemporaryFolder()

@@ -78,6 +78,10 @@ protocol CloudBackend: Sendable {
     var writtenFiles: [(key: String, path: String)] { get }
     /// Makes the client and the door's adapters. Throws naming the key of what is wrong.
     func open(_ context: BackendOpening) throws(DaemonStartError) -> OpenedBackend
+    /// What names the account and gallery its grants come from (the endpoint, and the key or user that picks
+    /// the tenant), for the offline cache to tell another account's faces (it keeps only a MAC of it).
+    /// Throws naming the key of a secret that cannot be read.
+    func offlineAccount(_ context: BackendOpening) throws(DaemonStartError) -> [String]
 
     /// Equality through the table's existentials.
     func isSameSection(as other: any CloudBackend) -> Bool
@@ -107,6 +111,15 @@ struct BackendOpening: Sendable {
         } catch {
             throw DaemonStartError(key: key, error.description)
         }
+    }
+}
+
+extension CloudBackend {
+    /// An endpoint as an account's name: the same service however its address is spelled (case, a final `/`).
+    static func accountEndpoint(_ endpoint: String) -> String {
+        var trimmed = endpoint.trimmingCharacters(in: .whitespaces).lowercased()
+        while trimmed.hasSuffix("/") { trimmed.removeLast() }
+        return trimmed
     }
 }
 

@@ -139,9 +139,13 @@ public struct DoorParts: Sendable {
                 probeCropMaxAge: .seconds(configuration.journal.probeCropRetentionDays * 86_400)))
         let journal = SQLiteJournal(configuration: journalConfiguration, logger: logger)
         var degradations: [StartDegradation] = []
+        let opening = BackendOpening(
+            http: CloudHTTPPolicy(requestTimeout: configuration.backend.requestTimeout), environment: overrides.environment, logger: logger)
+        // A search given in code (a test's own cloud) has no account of the file's to record.
+        let account = overrides.search == nil && configuration.offlineCache.enabled ? try configuration.backend.chosen.offlineAccount(opening) : nil
         let cache = try offlineCache(
-            configuration.offlineCache, backend: configuration.backend.kind.rawValue, environment: overrides.environment, logger: logger,
-            degradations: &degradations)
+            configuration.offlineCache, backend: configuration.backend.kind.rawValue, account: account, environment: overrides.environment,
+            logger: logger, degradations: &degradations)
 
         if let search = overrides.search {
             return DoorParts(
@@ -152,9 +156,7 @@ public struct DoorParts: Sendable {
         if let problem = type(of: backend.chosen).doorSearchProblems(of: configuration.door).first {
             throw DaemonStartError(key: problem.path, problem.message)
         }
-        let opened = try backend.chosen.open(
-            BackendOpening(
-                http: CloudHTTPPolicy(requestTimeout: backend.requestTimeout), environment: overrides.environment, logger: logger))
+        let opened = try backend.chosen.open(opening)
         return DoorParts(
             source: source, analyzer: analyzer, liveness: liveness, search: opened.search, directory: opened.search,
             enroller: opened.search, cache: cache, door: door, journal: journal, degradations: degradations + opened.degradations,
@@ -281,15 +283,16 @@ public struct DoorParts: Sendable {
     /// The offline cache; a key that cannot be loaded is the configuration's problem (thrown), a cache
     /// file that cannot be used turns the cache off (nil, with a degradation).
     static func offlineCache(
-        _ settings: FacegateConfiguration.OfflineCache, backend: String, environment: [String: String], logger: Logger,
-        degradations: inout [StartDegradation]
+        _ settings: FacegateConfiguration.OfflineCache, backend: String, account: [String]? = nil, environment: [String: String],
+        logger: Logger, degradations: inout [StartDegradation]
     ) throws(DaemonStartError) -> OfflineFaceCache? {
         guard settings.enabled else { return nil }
         let key = try offlineCacheKey(settings.key, environment: environment)
         do {
             return try OfflineFaceCache(
                 configuration: .init(
-                    path: settings.path, maxEntries: settings.maxEntries, entryLifetime: settings.entryLifetime, backend: backend),
+                    path: settings.path, maxEntries: settings.maxEntries, entryLifetime: settings.entryLifetime, backend: backend,
+                    account: account),
                 key: key, logger: logger)
         } catch {
             // The cache only ever adds offline grants: without it the door still decides online, and

@@ -63,6 +63,12 @@ public struct NECBackend: CloudBackend, Equatable {
         [("backend.nec.access_key", accessKey), ("backend.nec.secret_key", secretKey), ("backend.nec.api_key", apiKey)]
     }
 
+    /// NEC ID's API key picks the application, and with it the gallery, on a shared endpoint. (Not the access
+    /// key: rotating it keeps the tenant.)
+    func offlineAccount(_ context: BackendOpening) throws(DaemonStartError) -> [String] {
+        [Self.accountEndpoint(endpoint), try context.secret(apiKey, "backend.nec.api_key", backend: Self.kind)]
+    }
+
     func open(_ context: BackendOpening) throws(DaemonStartError) -> OpenedBackend {
         let configuration = NECIDConfiguration(
             endpoint: endpoint,

@@ -83,6 +83,12 @@ public struct NeoCheckBackend: CloudBackend, Equatable {
         [("backend.neocheck.client_secret", clientSecret), ("backend.neocheck.password", password)]
     }
 
+    /// A NeoCheck user's records and face lists are its own (list names repeat across accounts).
+    func offlineAccount(_ context: BackendOpening) throws(DaemonStartError) -> [String] {
+        guard let username else { throw DaemonStartError(key: "backend.neocheck", "client_id and username are required") }
+        return [Self.accountEndpoint(endpoint), username]
+    }
+
     func open(_ context: BackendOpening) throws(DaemonStartError) -> OpenedBackend {
         guard let endpointURL = URL(string: endpoint) else {
             throw DaemonStartError(key: "backend.neocheck.endpoint", "is not a URL")
