@@ -263,7 +263,8 @@ actor CameraSession {
                 if let expected, found != expected {
                     throw CaptureError(.differentCamera, "a different camera is at camera.device (not the one first opened)")
                 }
-                let format = try configuration.pixelFormat ?? V4L2Camera.automaticFormat(offered: Set(info.formats.map(\.fourcc)), needsColour: configuration.needsColour)
+                let format = try configuration.pixelFormat ?? V4L2Camera.automaticFormat(offered: info.formats, needsColour: configuration.needsColour)
+                if configuration.needsColour { try V4L2Camera.requireColour(format, among: info.formats) }
                 try device.configure(
                     fourcc: format, width: configuration.width, height: configuration.height,
                     framesPerSecond: configuration.framesPerSecond, info: info)
@@ -363,12 +364,46 @@ private final class DeviceBox: @unchecked Sendable {
 }
 
 extension V4L2Camera {
+    /// A camera whose frames are grey when the liveness stage needs colour.
+    static var onlyGrey: CaptureError {
+        CaptureError(.formatUnavailable, "the camera offers only grey frames, and the liveness stage needs colour")
+    }
+
+    /// Grey pixel formats a camera may offer natively (V4L2's luminance-only fourccs, by their text).
+    static let greyFormats: Set<String> = [
+        "GREY", "Y4", "Y6", "Y10", "Y12", "Y14", "Y16", "Y10B", "Y10P", "Y12P", "Y14P", "Y8I", "Y10I", "Y12I", "Y16I",
+    ]
+
+    /// The format `camera.format: auto` captures in, of those the camera offers. libv4l2 adds the colour
+    /// formats it converts to (RGB3, BGR3, YU12, YV12) to every camera's list, a grey-only one's too (an
+    /// infrared or monochrome camera): those are grey pixels in colour's clothes, which the liveness stage
+    /// judges as attacks, live faces included. So when colour is needed, a format libv4l2 makes counts only
+    /// when the driver itself offers some colour format to make it from.
+    public static func automaticFormat(offered formats: [V4L2DeviceInfo.Format], needsColour: Bool) throws(CaptureError) -> FourCC {
+        if needsColour, !hasNativeColour(formats), formats.contains(where: { !$0.emulated && greyFormats.contains($0.fourcc) }) {
+            throw onlyGrey
+        }
+        return try automaticFormat(offered: Set(formats.map(\.fourcc)), needsColour: needsColour)
+    }
+
+    /// Refuses `format` (configured, or chosen by `auto`) when colour is needed and it is grey, or made by
+    /// libv4l2 from a camera that offers only grey.
+    public static func requireColour(_ format: FourCC, among formats: [V4L2DeviceInfo.Format]) throws(CaptureError) {
+        let made = formats.first { $0.fourcc == format.description }?.emulated ?? false
+        guard greyFormats.contains(format.description) || (made && !hasNativeColour(formats)) else { return }
+        throw onlyGrey
+    }
+
+    private static func hasNativeColour(_ formats: [V4L2DeviceInfo.Format]) -> Bool {
+        formats.contains { !$0.emulated && !greyFormats.contains($0.fourcc) }
+    }
+
     /// The format `camera.format: auto` captures in, of those the camera offers (by fourcc text).
     public static func automaticFormat(offered: Set<String>, needsColour: Bool) throws(CaptureError) -> FourCC {
         let usable = needsColour ? preferredFormats.filter { $0 != .grey } : preferredFormats
         guard let format = usable.first(where: { offered.contains($0.description) }) else {
             if needsColour, offered.contains(FourCC.grey.description) {
-                throw CaptureError(.formatUnavailable, "the camera offers only grey frames, and the liveness stage needs colour")
+                throw onlyGrey
             }
             throw CaptureError(.formatUnavailable, "the camera offers none of YUYV, MJPG, GREY, RGB3")
         }

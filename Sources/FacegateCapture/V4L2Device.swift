@@ -14,6 +14,14 @@ public struct V4L2DeviceInfo: Sendable, Hashable, Codable {
         public var emulated: Bool
         public var compressed: Bool
         public var sizes: [Size]
+
+        public init(fourcc: String, description: String, emulated: Bool, compressed: Bool, sizes: [Size]) {
+            self.fourcc = fourcc
+            self.description = description
+            self.emulated = emulated
+            self.compressed = compressed
+            self.sizes = sizes
+        }
     }
 
     public struct Size: Sendable, Hashable, Codable, CustomStringConvertible {

@@ -24,6 +24,37 @@ import Testing
         #expect(none?.description.contains("none of YUYV") == true)
     }
 
+    /// libv4l2 (which facegate opens cameras through) lists RGB3, BGR3, YU12 and YV12 for every camera, a grey-only
+    /// one's too, flagged emulated: as a grey-only infrared camera reports itself. Those frames are grey in colour's
+    /// clothes. Before, `auto` took RGB3 from this list and every visit was denied as an attack.
+    @Test("a grey-only camera is refused when colour is needed, whatever colour formats libv4l2 adds to its list")
+    func aGreyCameraThroughLibv4l2IsRefusedWhenColourIsNeeded() throws {
+        func format(_ fourcc: String, emulated: Bool) -> V4L2DeviceInfo.Format {
+            .init(fourcc: fourcc, description: fourcc, emulated: emulated, compressed: false, sizes: [])
+        }
+        let madeByLibv4l2 = ["RGB3", "BGR3", "YU12", "YV12"].map { format($0, emulated: true) }
+        for grey in ["GREY", "Y16", "Y10B"] {
+            let greyCamera = [format(grey, emulated: false)] + madeByLibv4l2
+            let refused = #expect(throws: CaptureError.self, "\(grey)") { try V4L2Camera.automaticFormat(offered: greyCamera, needsColour: true) }
+            #expect(refused?.code == .formatUnavailable && refused?.description.contains("only grey") == true)
+            // Configured as RGB3 (libv4l2's), the same.
+            #expect(throws: CaptureError.self, "\(grey)") { try V4L2Camera.requireColour(.rgb24, among: greyCamera) }
+        }
+        // Without liveness, grey is what it takes.
+        let greyCamera = [format("GREY", emulated: false)] + madeByLibv4l2
+        #expect(try V4L2Camera.automaticFormat(offered: greyCamera, needsColour: false) == .grey)
+        // A camera with colour of its own (UYVY, which facegate does not read) still gets libv4l2's RGB3 made from it.
+        let uyvyCamera = [format("UYVY", emulated: false)] + madeByLibv4l2
+        #expect(try V4L2Camera.automaticFormat(offered: uyvyCamera, needsColour: true) == .rgb24)
+        try V4L2Camera.requireColour(.rgb24, among: uyvyCamera)
+        // A camera offering RGB3 itself, beside GREY: taken.
+        let nativeRGB = [format("GREY", emulated: false), format("RGB3", emulated: false)]
+        #expect(try V4L2Camera.automaticFormat(offered: nativeRGB, needsColour: true) == .rgb24)
+        // YUYV and GREY natively: YUYV, as before.
+        #expect(try V4L2Camera.automaticFormat(offered: [format("GREY", emulated: false), format("YUYV", emulated: false)] + madeByLibv4l2, needsColour: true) == .yuyv)
+        #expect(throws: CaptureError.self) { try V4L2Camera.requireColour(.grey, among: nativeRGB) }
+    }
+
     @Test("the door's camera needs colour exactly when liveness is on")
     func theDoorsCameraNeedsColourWithLiveness() throws {
         var camera = FacegateConfiguration().camera
