@@ -260,7 +260,7 @@ actor CameraSession {
                 let info = try device.info()
                 let found = CameraIdentity(card: info.card, busInfo: info.busInfo)
                 // Neither name goes into the message: the key says where, the log has no hardware names.
-                if let expected, found != expected {
+                if let expected, !expected.isSameCamera(as: found, at: configuration.device) {
                     throw CaptureError(.differentCamera, "a different camera is at camera.device (not the one first opened)")
                 }
                 let format = try configuration.pixelFormat ?? V4L2Camera.automaticFormat(offered: info.formats, needsColour: configuration.needsColour)
@@ -319,9 +319,18 @@ actor CameraSession {
 }
 
 /// Which camera a device is: its card name and bus (`VIDIOC_QUERYCAP`).
-private struct CameraIdentity: Sendable, Equatable {
+struct CameraIdentity: Sendable, Equatable {
     var card: String
     var busInfo: String
+
+    /// Whether `found`, opened at `path`, is the camera first opened as `self`. A `/dev/v4l/by-id/` name is
+    /// udev's for one camera (its USB vendor, product and serial), wherever it is plugged: the same card at
+    /// another bus there is the same camera moved to another port, not another camera. A device number or a
+    /// `by-path` name (the port itself) is whatever is plugged there: the bus must match too.
+    func isSameCamera(as found: CameraIdentity, at path: String) -> Bool {
+        guard found.card == card else { return false }
+        return found.busInfo == busInfo || path.hasPrefix("/dev/v4l/by-id/")
+    }
 }
 
 /// Counts dropped frames and says when a log line about them is due: at the first, then at most
