@@ -219,6 +219,18 @@ struct ConfigurationTests {
         #expect(off.map(\.path) == ["liveness.enabled"] && off.first?.message.contains("phone screen") == true)
     }
 
+    /// The offline path is meant to be the stricter one: a distance limit past where two of the test photos'
+    /// people come, or no margin at all, is accepted (a door whose regulars are refused offline too often) but
+    /// said, by key, never by value.
+    @Test func aLooseOfflineLimitIsNoted() throws {
+        let loose = try FacegateConfiguration(yaml: "offline_cache: {max_distance: 0.58, minimum_margin: 0}").notesBesidesTheSimulatedDoor
+        #expect(loose.map(\.path) == ["offline_cache.max_distance", "offline_cache.minimum_margin"], "\(loose)")
+        #expect(loose.allSatisfy { !$0.message.contains("0.58") })
+        #expect(try FacegateConfiguration(yaml: "offline_cache: {max_distance: 0.5, minimum_margin: 0.01}").notesBesidesTheSimulatedDoor.isEmpty)
+        // Without the cache, nothing to say.
+        #expect(try FacegateConfiguration(yaml: "offline_cache: {enabled: false, max_distance: 0.6, minimum_margin: 0}").notesBesidesTheSimulatedDoor.isEmpty)
+    }
+
     @Test func notYAMLIsAClearError() {
         #expect(throws: ConfigError.self) { try FacegateConfiguration(yaml: "camera: [unclosed") }
         #expect(throws: ConfigError.self) { try FacegateConfiguration(yaml: "- just\n- a list") }

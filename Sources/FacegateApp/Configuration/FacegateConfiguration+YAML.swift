@@ -130,6 +130,8 @@ extension FacegateConfiguration {
     static let promptDecision: Duration = .seconds(10)
     /// A liveness threshold below this lets through attacks the tests' media show (prints score below it).
     static let lowestTestedLivenessThreshold = 0.3
+    /// The closest two different people of the shared test photos come (descriptor distance, README).
+    static let closestImpostorDistance = 0.5
     /// The longest `backend.decision_deadline_seconds` taken (a client of the daemon that cannot read the
     /// file bounds its waits by it).
     public static let longestDecisionDeadline: Duration = .seconds(300)
@@ -320,6 +322,16 @@ extension FacegateConfiguration {
             Int64(cache.double("entry_lifetime_days", default: 7, in: 0.01...365) * 86_400))
         offlineCache.maxDistance = cache.double("max_distance", default: offlineCache.maxDistance, in: 0.1...0.6)
         offlineCache.minimumMargin = cache.double("minimum_margin", default: offlineCache.minimumMargin, in: 0...1)
+        // Allowed (a door whose regulars are locked out offline too often), never silent: the offline path is
+        // meant to be the stricter one.
+        if offlineCache.enabled, offlineCache.maxDistance > Self.closestImpostorDistance {
+            cache.note(
+                "is above 0.5: offline, a look-alike may be let in (on the test photos no two people are closer than 0.5; dlib's usual same-person limit is 0.6)",
+                key: "max_distance")
+        }
+        if offlineCache.enabled, offlineCache.minimumMargin == 0 {
+            cache.note("is 0: offline, a face as close to a second cached person as to the first is let in as the first", key: "minimum_margin")
+        }
         offlineCache.revocationSyncInterval = cache.seconds(
             "revocation_sync_seconds", default: offlineCache.revocationSyncInterval, in: 10...86_400)
         cache.rejectUnknownKeys()
