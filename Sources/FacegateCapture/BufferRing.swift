@@ -26,9 +26,11 @@ enum BufferRing {
 
     /// The next buffer that holds a usable frame, with the frame `convert` made of it, or nil when
     /// `waitReadable` gives up. Every buffer goes back to the driver once converted. A frame that
-    /// converts to ``CaptureError/Code/badFrame`` (a corrupt JPEG) is dropped, told to `onBadFrame`,
-    /// and the next one taken: one bad frame is not a lost camera, though a run of them that lasts
-    /// until `waitReadable` gives up leaves the caller with no frame, as a stall does.
+    /// converts to ``CaptureError/Code/badFrame`` (a corrupt JPEG), or that the driver flagged as an
+    /// error, is dropped, told to `onBadFrame`, and the next one taken: one bad frame is not a lost
+    /// camera, though a run of them that lasts until `waitReadable` gives up leaves the caller with no
+    /// frame, as a stall does, and the caller can say why (a marginal cable's flagged frames are not
+    /// an unplugged camera's silence).
     static func nextUsableFrame<Buffer, Image>(
         waitReadable: () throws(CaptureError) -> Bool,
         dequeue: () throws(CaptureError) -> Buffer?,
@@ -38,8 +40,12 @@ enum BufferRing {
         convert: (Buffer) throws(CaptureError) -> Image,
         onBadFrame: (CaptureError) -> Void
     ) throws(CaptureError) -> (buffer: Buffer, image: Image)? {
+        let flagged = { () -> Void in
+            onErrorFrame()
+            onBadFrame(CaptureError(.badFrame, "the driver flagged it as damaged (V4L2_BUF_FLAG_ERROR)"))
+        }
         while var buffer = try nextGoodBuffer(
-            waitReadable: waitReadable, dequeue: dequeue, requeue: requeue, onErrorFrame: onErrorFrame, isError: isError)
+            waitReadable: waitReadable, dequeue: dequeue, requeue: requeue, onErrorFrame: flagged, isError: isError)
         {
             defer { requeue(&buffer) }
             do throws(CaptureError) {

@@ -189,10 +189,17 @@ struct CameraFrameTests {
     func next(
         from driver: BufferRingTests.Driver, frames: [[UInt8]], badFrames: inout [CaptureError]
     ) throws -> (buffer: BufferRingTests.Driver.Buffer, image: PixelImage)? {
+        try next(from: driver, frames: frames, badFrames: &badFrames, waitingFor: frames.count)
+    }
+
+    /// The same, the wait giving up once the driver has filled `frameLimit` buffers.
+    func next(
+        from driver: BufferRingTests.Driver, frames: [[UInt8]], badFrames: inout [CaptureError], waitingFor frameLimit: Int
+    ) throws -> (buffer: BufferRingTests.Driver.Buffer, image: PixelImage)? {
         var dropped: [CaptureError] = []
         defer { badFrames += dropped }
         return try BufferRing.nextUsableFrame(
-            waitReadable: { driver.readable() && driver.frame < frames.count }, dequeue: { driver.dequeue() },
+            waitReadable: { driver.readable() && driver.frame < frameLimit }, dequeue: { driver.dequeue() },
             requeue: { driver.requeue(&$0) }, isError: { $0.error },
             convert: { buffer throws(CaptureError) -> PixelImage in
                 try frames[buffer.frame - 1].withUnsafeBytes { bytes in
@@ -223,6 +230,25 @@ struct CameraFrameTests {
         }
         #expect(taken == [1, 2, 4, 6, 7])
         #expect(badFrames.map(\.code) == [.badFrame, .badFrame])
+    }
+
+    /// Frames the driver flags as errors (a marginal cable, a USB bus dropping packets) are dropped frames too,
+    /// each told with why: a wait that sees only those ends with the camera's owner able to say they came
+    /// (`no usable frame ...: N dropped, the last because the driver flagged it`), not that no frame came,
+    /// as for a camera unplugged. Before, they were counted where nothing read the count.
+    @Test func framesTheDriverFlagsAreDroppedFramesAndSaySo() throws {
+        let good = try jpegFrame()
+        let driver = BufferRingTests.Driver(size: 4, errors: { $0 != 3 })
+        var badFrames: [CaptureError] = []
+        let frame = try next(from: driver, frames: Array(repeating: good, count: 5), badFrames: &badFrames)
+        #expect(frame?.buffer.frame == 3)
+        #expect(badFrames.count == 2)
+        #expect(badFrames.allSatisfy { $0.code == .badFrame && $0.message.contains("flagged") })
+        // Only flagged frames for the whole wait: no frame, each told.
+        let failing = BufferRingTests.Driver(size: 4, errors: { _ in true })
+        var flagged: [CaptureError] = []
+        #expect(try next(from: failing, frames: Array(repeating: good, count: 9), badFrames: &flagged, waitingFor: 9) == nil)
+        #expect(flagged.count == 9 && failing.held == 0)
     }
 
     /// Nothing but corrupt frames until the wait for a frame ends: no frame, each one counted; the
