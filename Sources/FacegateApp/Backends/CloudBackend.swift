@@ -115,11 +115,14 @@ struct BackendOpening: Sendable {
 }
 
 extension CloudBackend {
-    /// An endpoint as an account's name: the same service however its address is spelled (case, a final `/`).
+    /// An endpoint as an account's name: the service's host and path, however the address is spelled (case, a
+    /// final `/`), and whichever port or scheme reaches it (a proxy's port, TLS turned on are the same service).
     static func accountEndpoint(_ endpoint: String) -> String {
-        var trimmed = endpoint.trimmingCharacters(in: .whitespaces).lowercased()
-        while trimmed.hasSuffix("/") { trimmed.removeLast() }
-        return trimmed
+        let trimmed = endpoint.trimmingCharacters(in: .whitespaces)
+        guard let parts = URLComponents(string: trimmed), let host = parts.host, !host.isEmpty else { return trimmed.lowercased() }
+        var path = parts.path
+        while path.hasSuffix("/") { path.removeLast() }
+        return host.lowercased() + path
     }
 }
 
