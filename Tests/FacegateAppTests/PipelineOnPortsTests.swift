@@ -19,11 +19,13 @@ struct PipelineOnPortsTests {
         var searches: Int
         var relayChanges: Int
         var relayLockedAtEnd: Bool
+        /// What `run()` threw, if anything.
+        var failure: (any Error)?
     }
 
     func run(
-        analyzer: ScriptedAnalyzer = ScriptedAnalyzer(), liveness: (any PresentationAttackDetecting)? = nil,
-        uncertainLiveness: UncertainLivenessPolicy = .deny, cloud: HeldCloud
+        source: any FrameSource = SynthesizedApproach(), analyzer: ScriptedAnalyzer = ScriptedAnalyzer(),
+        liveness: (any PresentationAttackDetecting)? = nil, uncertainLiveness: UncertainLivenessPolicy = .deny, cloud: HeldCloud
     ) async throws -> Outcome {
         var logger = Logger(label: "pipeline-on-ports")
         logger.logLevel = .critical
@@ -34,10 +36,17 @@ struct PipelineOnPortsTests {
         var settings = GatePipelineSettings(door: "ports", approach: ApproachConfiguration(settleFrames: 3), decisionDeadline: .seconds(10))
         settings.uncertainLiveness = uncertainLiveness
         let pipeline = GatePipeline(
-            source: SynthesizedApproach(), analyzer: analyzer, liveness: liveness, search: cloud, offline: nil, door: door,
+            source: source, analyzer: analyzer, liveness: liveness, search: cloud, offline: nil, door: door,
             journal: journal, policy: DoorPolicy(door: "ports", threshold: 7000, scoreUnit: .necScore, searchTags: ["staff"]),
             settings: settings, logger: logger)
-        try await pipeline.run()
+        let failure: (any Error)?
+        do {
+            try await pipeline.run()
+            failure = nil
+        } catch {
+            failure = error
+        }
+        if !(source is FailingSource) { #expect(failure == nil, "\(String(describing: failure))") }
         // Past the pulse: the door has relocked.
         try await Task.sleep(for: .milliseconds(400))
         doorTask.cancel()
@@ -46,7 +55,47 @@ struct PipelineOnPortsTests {
         #expect(cloud.emptyProbes == 0, "the cloud gets the best face's crop")
         return Outcome(
             statistics: await pipeline.statistics, decisions: journal.decisions, relays: journal.relays,
-            searches: cloud.calls, relayChanges: lines.relayChanges, relayLockedAtEnd: !lines.relayIsUnlocked)
+            searches: cloud.calls, relayChanges: lines.relayChanges, relayLockedAtEnd: !lines.relayIsUnlocked, failure: failure)
+    }
+
+    /// A source whose frames end in an error (a replay of a video damaged part-way) after `frames` of `approach`.
+    struct FailingSource: FrameSource {
+        struct Damaged: Error {}
+        var approach: SynthesizedApproach
+        /// How many of the approach's frames come before the error.
+        var count: Int
+
+        func frames() -> AsyncThrowingStream<Frame, any Error> {
+            let (stream, continuation) = AsyncThrowingStream<Frame, any Error>.makeStream()
+            let (approach, count) = (approach, count)
+            let producer = Task {
+                var taken = 0
+                do {
+                    for try await frame in approach.frames() {
+                        guard taken < count else { break }
+                        continuation.yield(frame)
+                        taken += 1
+                    }
+                    continuation.finish(throwing: Damaged())
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            continuation.onTermination = { _ in producer.cancel() }
+            return stream
+        }
+    }
+
+    /// The frames fail while a person is followed: their visit is decided, as at the frames' end, and then the
+    /// failure reaches the caller (the daemon restarts the pipeline). Before, the visit was dropped unjournaled.
+    @Test("a source that fails while a face is followed still decides that visit, then reports the failure")
+    func aSourceFailingMidVisitStillDecidesIt() async throws {
+        // Two frames of the person: fewer than the three the selector settles on, so only the end of the frames completes it.
+        let source = FailingSource(approach: SynthesizedApproach(empty: 2, present: 2, after: 4), count: 4)
+        let outcome = try await run(source: source, cloud: HeldCloud(candidates: [MatchCandidate(subjectId: "alice", score: 9100, tags: ["staff"])], released: true))
+        #expect(outcome.failure is FailingSource.Damaged, "\(String(describing: outcome.failure))")
+        #expect(outcome.decisions.map(\.decision.outcome) == [.granted])
+        #expect(outcome.searches == 1)
     }
 
     @Test("an approach is one visit and one cloud call; a match opens the door after the grant is journaled")

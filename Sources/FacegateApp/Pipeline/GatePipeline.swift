@@ -399,7 +399,20 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
                 }
             }
         }
-        for try await frame in source.frames() {
+        // A source that fails (a replay of a damaged video) ends the frames as their end does: the visits
+        // followed are decided below, then the failure is the caller's. Not when cancelled: nothing is decided then.
+        var frames = source.frames().makeAsyncIterator()
+        var failure: (any Error)?
+        while true {
+            let frame: Frame
+            do {
+                guard let next = try await frames.next() else { break }
+                frame = next
+            } catch {
+                if Task.isCancelled || error is CancellationError { throw error }
+                failure = error
+                break
+            }
             let started = clock.now
             lastFrameTime = frame.timestamp
             defer { waitingSince = clock.now }
@@ -484,7 +497,7 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
             if !faces.isEmpty { statistics.framesWithFaces += 1 }
             dispatch(completed, at: frame.timestamp, analysis: analysis)
         }
-        // The frames ended (a stop, the end of a replay). If the camera had gone silent before they did (a stop
+        // The frames ended (a stop, the end of a replay, a source that failed). If the camera had gone silent before they did (a stop
         // while it was unplugged or stalled), a visit still followed is judged as a frame arriving now would judge it.
         let silentAtEnd = waitingSince.duration(to: clock.now)
         for visit in selector.finish() {
@@ -498,6 +511,7 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
                 hand(pending, to: visits)
             }
         }
+        if let failure { throw failure }
     }
 
     /// Queues a visit for the decision loop; one the bounded queue has no room for is journaled as such.
