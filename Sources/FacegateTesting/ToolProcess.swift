@@ -27,10 +27,12 @@ public struct ToolRun: Sendable {
 /// reading one pipe to its end before the other deadlocks once the child fills the other (64 KiB).
 public enum ToolProcess {
     /// Runs `tool` and waits for it without blocking a thread of the cooperative pool.
+    /// Standard input is `input` (a ``PseudoTerminal``'s side, to be asked as at a terminal), else
+    /// `/dev/null`: never the test runner's own, which may be a terminal and would answer a command's question.
     public static func run(
-        _ tool: URL, _ arguments: [String], environment: [String: String]? = nil, currentDirectory: URL? = nil
+        _ tool: URL, _ arguments: [String], environment: [String: String]? = nil, currentDirectory: URL? = nil, input: FileHandle? = nil
     ) async throws -> ToolRun {
-        let (process, output, errors) = prepare(tool, arguments, environment, currentDirectory)
+        let (process, output, errors) = prepare(tool, arguments, environment, currentDirectory, input)
         let collected = Mutex<(out: Data, err: Data)>((Data(), Data()))
         output.fileHandleForReading.readabilityHandler = { handle in
             let data = handle.availableData
@@ -63,7 +65,7 @@ public enum ToolProcess {
     public static func runBlocking(
         _ tool: URL, _ arguments: [String], environment: [String: String]? = nil, currentDirectory: URL? = nil
     ) throws -> ToolRun {
-        let (process, output, errors) = prepare(tool, arguments, environment, currentDirectory)
+        let (process, output, errors) = prepare(tool, arguments, environment, currentDirectory, nil)
         try process.run()
         let errorData = Mutex(Data())
         let errorsRead = DispatchSemaphore(value: 0)
@@ -102,11 +104,12 @@ extension ToolProcess {
     }
 
     private static func prepare(
-        _ tool: URL, _ arguments: [String], _ environment: [String: String]?, _ currentDirectory: URL?
+        _ tool: URL, _ arguments: [String], _ environment: [String: String]?, _ currentDirectory: URL?, _ input: FileHandle?
     ) -> (Process, output: Pipe, errors: Pipe) {
         let process = Process()
         process.executableURL = tool
         process.arguments = arguments
+        process.standardInput = input ?? FileHandle.nullDevice
         if let environment { process.environment = environment }
         if let currentDirectory { process.currentDirectoryURL = currentDirectory }
         let output = Pipe(), errors = Pipe()
