@@ -43,7 +43,25 @@ struct CacheCommandTests {
         let after = try run(["cache", "list"] + files)
         #expect(after.output.contains("bob"))
         #expect(!after.output.contains("alice") && !after.output.contains("carol"))
-        #expect(try run(["cache", "purge", "--all"] + files).output.contains("removed 1 faces"))
+        // Every face at once asks first: where nobody can be asked (standard input not a terminal),
+        // refused without --yes, nothing removed.
+        let refused = try run(["cache", "purge", "--all"] + files)
+        #expect(refused.status == 1, "\(refused.errors)")
+        #expect(refused.errors.contains("not a terminal") && refused.errors.contains("pass --yes"), "\(refused.errors)")
+        #expect(try run(["cache", "list"] + files).output.contains("bob"))
+        // At a terminal it asks, saying how many faces go, and only "y" goes on.
+        func purgeAll(answering answer: String) async throws -> ToolRun {
+            let terminal = try PseudoTerminal()
+            terminal.type(answer)
+            return try await ToolProcess.run(URL(fileURLWithPath: Self.facegate), ["cache", "purge", "--all"] + files, input: terminal.terminal)
+        }
+        let declined = try await purgeAll(answering: "n\n")
+        #expect(declined.status == 1, "\(declined.errors)")
+        #expect(declined.errors.contains("This deletes all 1 faces and 0 pending re-checks in the offline cache"), "\(declined.errors)")
+        #expect(try run(["cache", "list"] + files).output.contains("bob"))
+        let confirmed = try await purgeAll(answering: "y\n")
+        #expect(confirmed.status == 0 && confirmed.output.contains("removed 1 faces"), "\(confirmed.output)\(confirmed.errors)")
+        #expect(try run(["cache", "purge", "--all", "--yes"] + files).output.contains("removed 0 faces"))
 
         #expect(try run(["cache", "purge"] + files).status != 0)
         #expect(try run(["cache", "new-key", keyPath]).status != 0)

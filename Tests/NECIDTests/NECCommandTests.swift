@@ -23,7 +23,9 @@ import Testing
     }
 
     /// Runs `facegate` off the concurrency pool, with the emulator's settings in the environment.
-    func facegate(_ arguments: [String], emulator: NECEmulatorHarness, environment extra: [String: String] = [:]) async throws -> Run {
+    func facegate(
+        _ arguments: [String], emulator: NECEmulatorHarness, environment extra: [String: String] = [:], input: FileHandle? = nil
+    ) async throws -> Run {
         var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("NEC_ID_") }
         environment["NEC_ID_ENDPOINT"] = emulator.endpoint
         environment["NEC_ID_PORTAL_ENDPOINT"] = emulator.portalEndpoint
@@ -31,7 +33,7 @@ import Testing
         environment["NEC_ID_SECRET_KEY"] = NECEmulatorHarness.secretKey
         environment["NEC_ID_API_KEY"] = NECEmulatorHarness.apiKey
         environment.merge(extra) { $1 }
-        let run = try await ToolProcess.run(Self.executable, ["nec"] + arguments, environment: environment)
+        let run = try await ToolProcess.run(Self.executable, ["nec"] + arguments, environment: environment, input: input)
         return Run(status: run.status, output: run.output, error: run.errors)
     }
 
@@ -73,7 +75,7 @@ import Testing
 
             let events = try await facegate(["events", "list", subjectID], emulator: emulator)
             #expect((events.object["events"] as? [Any])?.count == 1)
-            #expect(try await facegate(["subjects", "unregister", subjectID], emulator: emulator).status == 0)
+            #expect(try await facegate(["subjects", "unregister", subjectID, "--yes"], emulator: emulator).status == 0)
             #expect(try await facegate(["subjects", "list", "--start", "0", "--length", "10", "--dir", "desc"], emulator: emulator).status == 0)
         }
     }
@@ -83,15 +85,15 @@ import Testing
             let created = try await facegate(["galleries", "create", "--name", "Lobby", "--minimum-quality", "0.5", "--size", "10"], emulator: emulator)
             #expect(created.status == 0)
             let galleryID = try #require(created.object["id"] as? String)
-            #expect((created.object["apiKey"] as? String)?.isEmpty == false)
+            #expect(created.object["apiKey"] as? String == "(hidden: --show-api-key prints it)", "\(created.output)")
             let galleries = try await facegate(["galleries", "list"], emulator: emulator)
             #expect((galleries.object["galleries"] as? [Any])?.count == 2)
             #expect(try await facegate(["galleries", "update", galleryID, "--size", "20"], emulator: emulator).object["size"] as? Int == 20)
             let application = try await facegate(["applications", "create", "--name", "Side door", "--gallery", galleryID], emulator: emulator)
             let applicationID = try #require(application.object["id"] as? String)
             #expect(try await facegate(["applications", "get", applicationID], emulator: emulator).object["name"] as? String == "Side door")
-            #expect(try await facegate(["applications", "delete", applicationID], emulator: emulator).status == 0)
-            #expect(try await facegate(["galleries", "delete", galleryID], emulator: emulator).status == 0)
+            #expect(try await facegate(["applications", "delete", applicationID, "--yes"], emulator: emulator).status == 0)
+            #expect(try await facegate(["galleries", "delete", galleryID, "--yes"], emulator: emulator).status == 0)
             #expect(try await facegate(["galleries", "get", galleryID], emulator: emulator).status == 1)
 
             let bucket = emulator.stateDirectory.appendingPathComponent("bucket")
@@ -166,7 +168,7 @@ import Testing
         environment["NEC_ID_ACCESS_KEY"] = NECEmulatorHarness.accessKey
         environment["NEC_ID_SECRET_KEY"] = NECEmulatorHarness.secretKey
         environment["NEC_ID_API_KEY"] = NECEmulatorHarness.apiKey
-        for command in [["health"], ["tags", "list"], ["subjects", "unregister", "s-1"], ["tags", "create", "staff"]] {
+        for command in [["health"], ["tags", "list"], ["subjects", "unregister", "s-1", "--yes"], ["tags", "create", "staff"]] {
             let run = try await ToolProcess.run(Self.executable, ["nec"] + command, environment: environment)
             let printed = run.output + run.errors
             #expect(!printed.unicodeScalars.contains { $0.value == 0x1B || $0.value == 0x07 || $0 == "\r" }, "\(command): \(printed.debugDescription)")
@@ -207,6 +209,152 @@ import Testing
             #expect(viaLoose.status != 0)
             #expect(viaLoose.error.contains("chmod 600"), "\(viaLoose.error)")
             for run in [viaLink, viaLoose] { #expect(!run.error.contains(NECEmulatorHarness.secretKey)) }
+        }
+    }
+
+    /// A mistyped id must not delete a gallery or every enrolment of a subject in one call: each delete
+    /// asks first. With standard input not a terminal (a script) nobody can be asked, so without `--yes`
+    /// it is refused, exit 1, with the way to do it, and nothing is sent; with `--yes` it goes through.
+    @Test func deletesAreRefusedWithoutYesWhenNobodyCanBeAsked() async throws {
+        try await withNECEmulator { emulator in
+            #expect(try await facegate(["tags", "create", "doomed"], emulator: emulator).status == 0)
+            let registered = try await facegate(
+                ["subjects", "register", "--face", TestData.url("faces/bbt_howard/01.png").path, "--tag", "doomed"], emulator: emulator)
+            let subjectID = try #require(registered.object["id"] as? String, "\(registered.error)")
+            let second = try await facegate(
+                ["events", "register", subjectID, "--face", TestData.url("faces/bbt_howard/02.png").path], emulator: emulator)
+            let eventID = try #require(second.object["eventId"] as? String, "\(second.output)\(second.error)")
+            let gallery = try await facegate(["galleries", "create", "--name", "Doomed lobby"], emulator: emulator)
+            let galleryID = try #require(gallery.object["id"] as? String)
+            let application = try await facegate(["applications", "create", "--name", "Doomed door", "--gallery", galleryID], emulator: emulator)
+            let applicationID = try #require(application.object["id"] as? String)
+
+            func events() async throws -> Int { (try await facegate(["events", "list", subjectID], emulator: emulator).object["events"] as? [Any])?.count ?? 0 }
+            func tags() async throws -> String { try await facegate(["tags", "list", "--compact"], emulator: emulator).output }
+            let deletes: [[String]] = [
+                ["subjects", "unregister", subjectID], ["events", "unregister", subjectID, eventID], ["tags", "delete", "doomed"],
+                ["galleries", "delete", galleryID], ["applications", "delete", applicationID],
+            ]
+            for arguments in deletes {
+                let refused = try await facegate(arguments, emulator: emulator)
+                #expect(refused.status == 1, "\(arguments): \(refused.error)")
+                #expect(refused.error.contains("not a terminal") && refused.error.contains("pass --yes"), "\(arguments): \(refused.error)")
+                #expect(refused.error.contains("'\(arguments[2])'"), "names what it would delete: \(refused.error)")
+                #expect(!refused.error.contains(NECEmulatorHarness.apiKey) && !refused.error.contains(NECEmulatorHarness.secretKey))
+                #expect(refused.output.isEmpty)
+            }
+            #expect(try await events() == 2, "the subject and its events are still there")
+            #expect(try await tags() == "[\"doomed\"]\n")
+            #expect(try await facegate(["galleries", "get", galleryID], emulator: emulator).status == 0)
+            #expect(try await facegate(["applications", "get", applicationID], emulator: emulator).status == 0)
+
+            for arguments in [deletes[1], deletes[2], deletes[4]] {
+                let deleted = try await facegate(arguments + ["--yes"], emulator: emulator)
+                #expect(deleted.status == 0, "\(arguments): \(deleted.error)")
+            }
+            #expect(try await events() == 1)
+            #expect(try await tags() == "[]\n")
+            #expect(try await facegate(["applications", "get", applicationID], emulator: emulator).status == 1)
+            #expect(try await facegate(["subjects", "unregister", "-y", subjectID], emulator: emulator).status == 0)
+            #expect(try await events() == 0)
+            #expect(try await facegate(["galleries", "delete", galleryID, "--yes"], emulator: emulator).status == 0)
+            #expect(try await facegate(["galleries", "get", galleryID], emulator: emulator).status == 1)
+        }
+    }
+
+    /// At a terminal the delete asks, naming what it deletes, and goes on only on "y" or "yes".
+    @Test func aDeleteAtATerminalAsksFirst() async throws {
+        try await withNECEmulator { emulator in
+            #expect(try await facegate(["tags", "create", "night"], emulator: emulator).status == 0)
+            func delete(answering answer: String) async throws -> Run {
+                let terminal = try PseudoTerminal()
+                terminal.type(answer)
+                return try await facegate(["tags", "delete", "night"], emulator: emulator, input: terminal.terminal)
+            }
+            for answer in ["n\n", "\n", "delete\n"] {
+                let declined = try await delete(answering: answer)
+                #expect(declined.status == 1, "\(answer.debugDescription): \(declined.error)")
+                #expect(declined.error.contains("This deletes the NEC ID tag 'night'") && declined.error.contains("Delete? [y/N]"), "\(declined.error)")
+                #expect(declined.error.contains("nothing deleted"), "\(declined.error)")
+            }
+            #expect(try await facegate(["tags", "list", "--compact"], emulator: emulator).output == "[\"night\"]\n")
+            let confirmed = try await delete(answering: "yes\n")
+            #expect(confirmed.status == 0, "\(confirmed.error)")
+            #expect(try await facegate(["tags", "list", "--compact"], emulator: emulator).output == "[]\n")
+        }
+    }
+
+    /// An update replaces the tags as well as the face, and NEC ID cannot read them back: without
+    /// `--tag` the subject's "staff" tag was silently dropped, and every door searching by it refused the
+    /// person. An update must give the tags again or say `--clear-tags`.
+    @Test func anUpdateWithoutTagsIsRefusedUnlessItClearsThem() async throws {
+        try await withNECEmulator { emulator in
+            #expect(try await facegate(["tags", "create", "staff"], emulator: emulator).status == 0)
+            let photo = TestData.url("faces/bbt_howard/01.png").path, newPhoto = TestData.url("faces/bbt_howard/02.png").path
+            let probe = TestData.url("faces/bbt_howard/03.png").path
+            let registered = try await facegate(["subjects", "register", "--face", photo, "--tag", "staff"], emulator: emulator)
+            let subjectID = try #require(registered.object["id"] as? String, "\(registered.error)")
+            func foundByStaff() async throws -> Bool {
+                let search = try await facegate(["search", "--probe", probe, "--tag", "staff"], emulator: emulator)
+                #expect(search.status == 0, "\(search.error)")
+                return (search.object["candidates"] as? [[String: Any]])?.contains { $0["id"] as? String == subjectID } == true
+            }
+            #expect(try await foundByStaff())
+
+            let refused = try await facegate(["subjects", "update", subjectID, "--face", newPhoto], emulator: emulator)
+            #expect(refused.status != 0 && refused.output.isEmpty, "\(refused.output)")
+            #expect(refused.error.contains("replaces the tags") && refused.error.contains("--clear-tags"), "\(refused.error)")
+            #expect(try await foundByStaff(), "the refused update sent nothing: the tag is kept")
+            let both = try await facegate(["subjects", "update", subjectID, "--face", newPhoto, "--tag", "staff", "--clear-tags"], emulator: emulator)
+            #expect(both.status != 0 && both.error.contains("exclude each other"), "\(both.error)")
+
+            let kept = try await facegate(["subjects", "update", subjectID, "--face", newPhoto, "--tag", "staff"], emulator: emulator)
+            #expect(kept.status == 0, "\(kept.error)")
+            #expect(try await foundByStaff())
+            let eventID = try #require(
+                ((try await facegate(["events", "list", subjectID], emulator: emulator)).object["events"] as? [[String: Any]])?.first?["id"] as? String)
+            let eventRefused = try await facegate(["events", "update", subjectID, eventID, "--face", photo], emulator: emulator)
+            #expect(eventRefused.status != 0 && eventRefused.error.contains("--clear-tags"), "\(eventRefused.error)")
+            #expect(try await foundByStaff())
+
+            let cleared = try await facegate(["subjects", "update", subjectID, "--face", photo, "--clear-tags"], emulator: emulator)
+            #expect(cleared.status == 0, "\(cleared.error)")
+            #expect(try await foundByStaff() == false, "--clear-tags leaves none")
+            let help = try await facegate(["subjects", "update", "--help"], emulator: emulator)
+            #expect(help.output.contains("Replace a subject's face and its tags"), "\(help.output)")
+        }
+    }
+
+    /// An application's API key reaches its gallery: the portal commands print it masked, in clear only
+    /// with `--show-api-key` (it was printed in clear by every one of them).
+    @Test func apiKeysArePrintedMaskedUnlessAskedFor() async throws {
+        try await withNECEmulator { emulator in
+            let mask = "(hidden: --show-api-key prints it)"
+            let created = try await facegate(["galleries", "create", "--name", "Side"], emulator: emulator)
+            let galleryID = try #require(created.object["id"] as? String, "\(created.error)")
+            #expect(created.object["apiKey"] as? String == mask)
+            let shown = try await facegate(["galleries", "get", galleryID, "--show-api-key"], emulator: emulator)
+            let applications = try #require(shown.object["applications"] as? [[String: Any]])
+            let key = try #require(applications.first?["apiKey"] as? String)
+            #expect(key != mask && !key.isEmpty)
+            let application = try await facegate(["applications", "create", "--name", "Gate", "--gallery", galleryID], emulator: emulator)
+            let applicationID = try #require(application.object["id"] as? String)
+            let applicationKey = try #require(
+                try await facegate(["applications", "get", applicationID, "--show-api-key"], emulator: emulator).object["apiKey"] as? String)
+            #expect(applicationKey != mask)
+            let printed: [[String]] = [
+                ["galleries", "get", galleryID], ["galleries", "list"], ["applications", "list"], ["applications", "list", "--compact"],
+                ["applications", "get", applicationID], ["applications", "update", applicationID, "--name", "Gate 2"],
+            ]
+            for arguments in printed {
+                let run = try await facegate(arguments, emulator: emulator)
+                #expect(run.status == 0, "\(arguments): \(run.error)")
+                for secret in [key, applicationKey, NECEmulatorHarness.apiKey] {
+                    #expect(!run.output.contains(secret) && !run.error.contains(secret), "\(arguments): \(run.output)")
+                }
+            }
+            #expect(try await facegate(["applications", "list"], emulator: emulator).output.contains(mask))
+            #expect(try await facegate(["applications", "list", "--show-api-key"], emulator: emulator).output.contains(NECEmulatorHarness.apiKey))
         }
     }
 }

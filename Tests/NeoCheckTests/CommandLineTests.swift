@@ -17,8 +17,13 @@ enum BuiltTools {
 @Suite("facegate neocheck and facegate-emulator neocheck, run as commands", .enabled(if: BuiltTools.built, "the executables are built"), .timeLimit(.minutes(5)))
 struct CommandLineTests {
     private func environment(_ harness: NeoCheckEmulatorHarness) -> [String: String] {
+        environment(endpoint: harness.endpoint.absoluteString)
+    }
+
+    /// The test account's settings for a service at `endpoint` (the emulator, a loopback server).
+    private func environment(endpoint: String) -> [String: String] {
         [
-            "NEOCHECK_ENDPOINT": harness.endpoint.absoluteString,
+            "NEOCHECK_ENDPOINT": endpoint,
             "NEOCHECK_CLIENT_ID": NeoCheckTestAccount.clientID,
             "NEOCHECK_CLIENT_SECRET": NeoCheckTestAccount.clientSecret,
             "NEOCHECK_USERNAME": NeoCheckTestAccount.username,
@@ -90,8 +95,8 @@ struct CommandLineTests {
             ).json()
             #expect(viaReference["result"] as? String == "failed")
 
-            #expect(try await neocheck("records", "delete", record).json()["deleted"] as? Bool == true)
-            #expect(try await neocheck("lists", "delete", list).json()["deleted"] as? Bool == true)
+            #expect(try await neocheck("records", "delete", record, "--yes").json()["deleted"] as? Bool == true)
+            #expect(try await neocheck("lists", "delete", list, "--yes").json()["deleted"] as? Bool == true)
         }
     }
 
@@ -121,6 +126,80 @@ struct CommandLineTests {
         }
     }
 
+    /// A mistyped id must not delete a face record or a list unasked. With standard input not a terminal
+    /// (a script) nobody can be asked: without `--yes` the delete is refused, exit 1, saying to pass it,
+    /// and no call is made; with `--yes` it is deleted.
+    @Test("records delete and lists delete are refused without --yes when nobody can be asked")
+    func deletesNeedYesWithoutATerminal() async throws {
+        try await withNeoCheckEmulator { harness in
+            let env = environment(harness)
+            func neocheck(_ arguments: String...) async throws -> ToolRun {
+                try await ToolProcess.run(BuiltTools.facegate, ["neocheck"] + arguments, environment: env)
+            }
+            let list = try #require(try await neocheck("lists", "create", "--name", "night shift").json()["identifier"] as? String)
+            let record = try #require(
+                try await neocheck(
+                    "records", "create", "--face", TestFaces.folder.appendingPathComponent("angelina_jolie/01.jpg").path, "--name", "Angelina",
+                    "--surname1", "Jolie", "--external-id", "emp-7"
+                ).json()["identifier"] as? String)
+            let callsBefore = await harness.emulator.apiCalls
+            for arguments in [["records", "delete", record], ["records", "delete", "--external-id", "emp-7"], ["lists", "delete", list]] {
+                let refused = try await ToolProcess.run(BuiltTools.facegate, ["neocheck"] + arguments, environment: env)
+                #expect(refused.status == 1, "\(arguments): \(refused.errors)")
+                #expect(refused.errors.contains("not a terminal") && refused.errors.contains("pass --yes"), "\(arguments): \(refused.errors)")
+                #expect(refused.errors.contains("'\(arguments.last ?? "")'"), "names what it would delete: \(refused.errors)")
+                #expect(refused.output.isEmpty)
+                for secret in [NeoCheckTestAccount.clientSecret, NeoCheckTestAccount.password] { #expect(!refused.errors.contains(secret)) }
+            }
+            #expect(await harness.emulator.apiCalls == callsBefore, "nothing was sent")
+            #expect(try await neocheck("records", "get", record).status == 0)
+            #expect(try await neocheck("lists", "get", list).status == 0)
+
+            #expect(try await neocheck("records", "delete", "--external-id", "emp-7", "--yes").json()["deleted"] as? Bool == true)
+            #expect(try await neocheck("lists", "delete", list, "-y").json()["deleted"] as? Bool == true)
+            #expect(try await neocheck("records", "get", record).status != 0)
+            #expect(try await neocheck("lists", "get", list).status != 0)
+        }
+    }
+
+    /// NeoCheck answers a delete or an add-to-list with a boolean (§3.3, §4.3, §4.5): `false` is the
+    /// service declining it. The command exited 0 printing `{"deleted": false}`, and a script went on as
+    /// if the person were gone (or in the list); now it fails, exit 1, saying which operation was declined
+    /// and no value of the settings.
+    @Test("a delete or add-record the service answers false exits non-zero saying which operation it declined")
+    func aFalseAnswerIsAFailure() async throws {
+        let server = try await HostileServer.start { line in
+            let parts = line.split(separator: " ")
+            let target = parts.dropFirst().first ?? ""
+            if target.hasSuffix("connect/token") {
+                return .reply(status: 200, body: #"{"token_type":"Bearer","access_token":"t","expires_in":3600}"#)
+            }
+            if parts.first == "DELETE" || (parts.first == "POST" && target.hasSuffix("v1/face/list/AddFaceRecord")) {
+                return .reply(status: 200, body: "false")
+            }
+            return .reply(status: 400)
+        }
+        defer { server.close() }
+        let env = environment(endpoint: server.endpoint)
+        let record = "2b1d6c1e-0000-4000-8000-000000000007", list = "9a1d6c1e-0000-4000-8000-000000000008"
+        let cases: [(arguments: [String], declined: String)] = [
+            (["records", "delete", record, "--yes"], "declined to delete the face record"),
+            (["lists", "delete", list, "--yes"], "declined to delete the face list"),
+            (["lists", "add-record", "--record", record, "--list", list], "declined to add the face record to the face list"),
+        ]
+        for (arguments, declined) in cases {
+            let run = try await ToolProcess.run(BuiltTools.facegate, ["neocheck"] + arguments, environment: env)
+            #expect(run.status == 1, "\(arguments): \(run.output) \(run.errors)")
+            #expect(run.errors.contains(declined) && run.errors.contains("answered false"), "\(arguments): \(run.errors)")
+            #expect(run.output.isEmpty, "\(arguments): \(run.output)")
+            let said = run.output + run.errors
+            for value in [NeoCheckTestAccount.clientID, NeoCheckTestAccount.clientSecret, NeoCheckTestAccount.username, NeoCheckTestAccount.password] {
+                #expect(!said.contains(value), "\(arguments): \(said)")
+            }
+        }
+        #expect(server.requestLines.filter { $0.hasPrefix("DELETE") || $0.contains("AddFaceRecord") }.count == 3, "\(server.requestLines)")
+    }
+
     /// An update sends the record's state as read: a reply that leaves `enabled` out (a serialiser that skips
     /// default values drops exactly `false`) would have the edit send none, and the service takes none as
     /// enabled. The update is refused unless it says which; with `--disable` it goes through.
@@ -144,14 +223,7 @@ struct CommandLineTests {
             return .reply(status: 400)
         }
         defer { server.close() }
-        var env = [
-            "NEOCHECK_ENDPOINT": "http://127.0.0.1:\(server.port)",
-            "NEOCHECK_CLIENT_ID": NeoCheckTestAccount.clientID,
-            "NEOCHECK_CLIENT_SECRET": NeoCheckTestAccount.clientSecret,
-            "NEOCHECK_USERNAME": NeoCheckTestAccount.username,
-            "NEOCHECK_PASSWORD": NeoCheckTestAccount.password,
-        ]
-        env["PATH"] = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        let env = environment(endpoint: server.endpoint)
         let refused = try await ToolProcess.run(BuiltTools.facegate, ["neocheck", "records", "update", record, "--name", "Leon"], environment: env)
         #expect(refused.status != 0 && refused.errors.contains("--enable or --disable"), "\(refused.errors)")
         #expect(updates.withLock { $0.isEmpty }, "the record was updated with no word on its state")

@@ -124,8 +124,10 @@ struct CachePurgeCommand: AsyncParsableCommand {
     @Flag(help: "Remove expired faces and expired pending re-checks.")
     var expired = false
 
-    @Flag(help: "Remove every face and every pending re-check.")
+    @Flag(help: "Remove every face and every pending re-check (asks first; --yes for scripts).")
     var all = false
+
+    @OptionGroup var confirmation: DeletionConfirmation
 
     func validate() throws {
         let chosen = (subjects.isEmpty ? 0 : 1) + (expired ? 1 : 0) + (all ? 1 : 0)
@@ -133,8 +135,16 @@ struct CachePurgeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // Refused before the cache is opened when nobody can be asked; on a terminal, the count is shown.
+        if all { try confirmation.refuseUnlessAskable("every face in the offline cache") }
         let cache = try files.openCache()
         if all {
+            if !confirmation.yes {
+                let status = try await cache.status()
+                try confirmation.confirm(
+                    "all \(status.faces) faces and \(status.pendingRechecks) pending re-checks in the offline cache \(TerminalText.printable(files.database)) "
+                        + "(while the cloud is away, the door recognises nobody until faces are cached again)")
+            }
             let report = try await cache.purgeAll()
             print("removed \(report.faces) faces and \(report.pendingRechecks) pending re-checks")
         } else if expired {

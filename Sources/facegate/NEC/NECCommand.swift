@@ -59,11 +59,13 @@ struct NECSubjectsCommand: AsyncParsableCommand {
     }
 
     struct Update: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Replace a subject's face.")
+        static let configuration = CommandConfiguration(
+            abstract: "Replace a subject's face and its tags.", discussion: NECTagReplacement.discussion)
         @OptionGroup var connection: NECConnectionOptions
         @Argument(help: "Subject id.") var id: String
         @Option(help: "Image file with one face.") var face: String
-        @Option(name: .customLong("tag"), help: "A tag (repeatable).") var tags: [String] = []
+        @OptionGroup var replacement: NECTagReplacement
+        var tags: [String] { replacement.tags }
 
         func run() async throws {
             let image = try readImage(face)
@@ -72,11 +74,42 @@ struct NECSubjectsCommand: AsyncParsableCommand {
     }
 
     struct Unregister: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Unregister a subject and its events.")
+        static let configuration = CommandConfiguration(abstract: "Unregister a subject and its events (asks first; --yes for scripts).")
         @OptionGroup var connection: NECConnectionOptions
+        @OptionGroup var confirmation: DeletionConfirmation
         @Argument(help: "Subject id.") var id: String
 
-        func run() async throws { try await connection.run { () throws(NECIDError) in try NECIDCall.unregisterSubject(id: id) } }
+        func run() async throws {
+            try confirmation.confirm("the NEC ID subject \(DeletionConfirmation.quoted(id)) and all its events (every face enrolled for it)")
+            try await connection.run { () throws(NECIDError) in try NECIDCall.unregisterSubject(id: id) }
+        }
+    }
+}
+
+/// The tags of `subjects update` and `events update`. An update replaces the tags too: NEC ID keeps none
+/// it is not sent, and has no call that reads a subject's tags back, so an update without `--tag` would
+/// drop them (a "staff" tag gone, the person refused at every door that searches by it). Leaving the
+/// subject without tags must be said with `--clear-tags`.
+struct NECTagReplacement: ParsableArguments {
+    static let discussion = """
+        The update replaces the tags as well as the face: NEC ID keeps none it is not sent, and cannot read \
+        them back. Give every tag to keep with --tag, or --clear-tags to leave none. An update with neither \
+        is refused.
+        """
+
+    @Option(name: .customLong("tag"), help: "A tag to have after the update (repeatable; the update replaces the tags).")
+    var tags: [String] = []
+
+    @Flag(help: "Leave no tags (the update replaces them; a door searching by tag no longer finds this face).")
+    var clearTags = false
+
+    func validate() throws {
+        if clearTags, !tags.isEmpty { throw ValidationError("--clear-tags and --tag exclude each other") }
+        if !clearTags, tags.isEmpty {
+            throw ValidationError(
+                "an update replaces the tags as well as the face, and NEC ID cannot read them back: "
+                    + "give every tag to keep with --tag, or --clear-tags to leave none")
+        }
     }
 }
 
@@ -109,12 +142,14 @@ struct NECEventsCommand: AsyncParsableCommand {
     }
 
     struct Update: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Replace an event's face.")
+        static let configuration = CommandConfiguration(
+            abstract: "Replace an event's face and its tags.", discussion: NECTagReplacement.discussion)
         @OptionGroup var connection: NECConnectionOptions
         @Argument(help: "Subject id.") var subject: String
         @Argument(help: "Event id.") var event: String
         @Option(help: "Image file with one face.") var face: String
-        @Option(name: .customLong("tag"), help: "A tag (repeatable).") var tags: [String] = []
+        @OptionGroup var replacement: NECTagReplacement
+        var tags: [String] { replacement.tags }
 
         func run() async throws {
             let image = try readImage(face)
@@ -125,12 +160,15 @@ struct NECEventsCommand: AsyncParsableCommand {
     }
 
     struct Unregister: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Unregister one event of a subject.")
+        static let configuration = CommandConfiguration(abstract: "Unregister one event of a subject (asks first; --yes for scripts).")
         @OptionGroup var connection: NECConnectionOptions
+        @OptionGroup var confirmation: DeletionConfirmation
         @Argument(help: "Subject id.") var subject: String
         @Argument(help: "Event id.") var event: String
 
         func run() async throws {
+            try confirmation.confirm(
+                "the NEC ID event \(DeletionConfirmation.quoted(event)) of subject \(DeletionConfirmation.quoted(subject)) (that face of the subject)")
             try await connection.run { () throws(NECIDError) in try NECIDCall.unregisterEvent(subjectID: subject, eventID: event) }
         }
     }
@@ -218,10 +256,14 @@ struct NECTagsCommand: AsyncParsableCommand {
     }
 
     struct Delete: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Delete a tag (subjects keep it).")
+        static let configuration = CommandConfiguration(abstract: "Delete a tag (subjects keep it; asks first, --yes for scripts).")
         @OptionGroup var connection: NECConnectionOptions
+        @OptionGroup var confirmation: DeletionConfirmation
         @Argument(help: "Tag name.") var name: String
-        func run() async throws { try await connection.run { () throws(NECIDError) in try NECIDCall.deleteTag(name) } }
+        func run() async throws {
+            try confirmation.confirm("the NEC ID tag \(DeletionConfirmation.quoted(name))")
+            try await connection.run { () throws(NECIDError) in try NECIDCall.deleteTag(name) }
+        }
     }
 }
 

@@ -79,7 +79,8 @@ struct NECConnectionOptions: ParsableArguments {
     }
 
     /// Sends one call and prints the service's JSON; failures print their message and exit non-zero.
-    func run<Value>(_ makeOperation: () throws(NECIDError) -> NECIDOperation<Value>) async throws {
+    /// An application's API key in the reply is printed masked unless `showingAPIKeys` (`--show-api-key`).
+    func run<Value>(showingAPIKeys: Bool = false, _ makeOperation: () throws(NECIDError) -> NECIDOperation<Value>) async throws {
         let configuration = try configuration()
         let operation: NECIDOperation<Value>
         do {
@@ -100,7 +101,7 @@ struct NECConnectionOptions: ParsableArguments {
         try? await httpClient.shutdown()
         switch outcome {
         case .success(let reply):
-            print(Self.render(reply.body, compact: compact), terminator: reply.body.isEmpty ? "" : "\n")
+            print(Self.render(reply.body, compact: compact, showingAPIKeys: showingAPIKeys), terminator: reply.body.isEmpty ? "" : "\n")
         case .failure(let error):
             throw fail(error)
         }
@@ -113,15 +114,42 @@ struct NECConnectionOptions: ParsableArguments {
 
     /// The reply re-indented (or put on one line); a body that is not JSON is printed with its control
     /// characters escaped (`TerminalText`): an error page or a hostile reply cannot rewrite the terminal.
-    static func render(_ body: [UInt8], compact: Bool) -> String {
+    /// Every `apiKey` value is replaced by ``maskedAPIKey`` unless `showingAPIKeys`: an application's key
+    /// reaches its gallery, and a terminal's scrollback, a screen share or a pasted log must not carry it.
+    static func render(_ body: [UInt8], compact: Bool, showingAPIKeys: Bool = false) -> String {
         guard !body.isEmpty else { return "" }
-        guard let object = try? JSONSerialization.jsonObject(with: Data(body), options: [.fragmentsAllowed]),
+        guard let parsed = try? JSONSerialization.jsonObject(with: Data(body), options: [.fragmentsAllowed]),
+            case let object = showingAPIKeys ? parsed : maskingAPIKeys(parsed),
             let data = try? JSONSerialization.data(
                 withJSONObject: object,
                 options: compact ? [.sortedKeys, .withoutEscapingSlashes, .fragmentsAllowed] : [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes, .fragmentsAllowed])
         else { return TerminalText.printable(String(decoding: body, as: UTF8.self)) }
         return String(decoding: data, as: UTF8.self)
     }
+
+    static let maskedAPIKey = "(hidden: --show-api-key prints it)"
+
+    private static func maskingAPIKeys(_ value: Any) -> Any {
+        if let object = value as? [String: Any] {
+            var masked: [String: Any] = [:]
+            for (key, item) in object {
+                if key.lowercased() == "apikey", item is String {
+                    masked[key] = maskedAPIKey
+                } else {
+                    masked[key] = maskingAPIKeys(item)
+                }
+            }
+            return masked
+        }
+        if let array = value as? [Any] { return array.map(maskingAPIKeys) }
+        return value
+    }
+}
+
+/// `--show-api-key` for the portal commands whose replies carry an application's API key.
+struct NECAPIKeyDisplay: ParsableArguments {
+    @Flag(help: "Print applications' API keys in clear (masked otherwise: a terminal's scrollback or a pasted log must not carry them).")
+    var showApiKey = false
 }
 
 /// Reads an image file named on the command line.

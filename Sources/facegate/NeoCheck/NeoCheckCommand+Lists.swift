@@ -54,20 +54,28 @@ struct NeoCheckListsCommand: AsyncParsableCommand {
     }
 
     struct Delete: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Delete a face list (its records stay).")
+        static let configuration = CommandConfiguration(
+            abstract: "Delete a face list (its records stay; asks first, --yes for scripts).",
+            discussion: "Exits 1 when the service answers that it did not delete the list (a false result).")
 
         @OptionGroup var connection: NeoCheckConnectionOptions
+        @OptionGroup var confirmation: DeletionConfirmation
         @Argument(help: "The face list's identifier.") var identifier: String
 
         func run() async throws {
+            try confirmation.confirm(
+                "the NeoCheck face list \(DeletionConfirmation.quoted(identifier)) (its records stay, in no list: a door searching it finds nobody)")
             let identifier = self.identifier
             let deleted = try await connection.withClient { try await $0.deleteList(identifier: identifier) }
+            try requireDone(deleted, "NeoCheck declined to delete the face list (it answered false): the list may still be there")
             try printJSON(["deleted": deleted])
         }
     }
 
     struct AddRecord: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "add-record", abstract: "Add a face record to a face list.")
+        static let configuration = CommandConfiguration(
+            commandName: "add-record", abstract: "Add a face record to a face list.",
+            discussion: "Exits 1 when the service answers that it did not add the record (a false result).")
 
         @OptionGroup var connection: NeoCheckConnectionOptions
         @Option(help: "The face record's identifier.") var record: String?
@@ -86,6 +94,7 @@ struct NeoCheckListsCommand: AsyncParsableCommand {
             let recordReference: NeoCheckRecordReference = record.map { .identifier($0) } ?? .externalIdentifier(recordExternalID ?? "")
             let listReference: NeoCheckListReference = list.map { .identifier($0) } ?? .name(listName ?? "")
             let added = try await connection.withClient { try await $0.addRecord(recordReference, toList: listReference) }
+            try requireDone(added, "NeoCheck declined to add the face record to the face list (it answered false): the record is not in the list")
             try printJSON(["added": added])
         }
     }

@@ -54,6 +54,12 @@ struct NeoCheckRecordsCommand: AsyncParsableCommand {
             if let identifier { return .identifier(identifier) }
             return .externalIdentifier(externalID ?? "")
         }
+
+        /// The record as the installer named it, for a question or a message.
+        var described: String {
+            if let identifier { return "the NeoCheck face record \(DeletionConfirmation.quoted(identifier))" }
+            return "the NeoCheck face record with external identifier \(DeletionConfirmation.quoted(externalID ?? ""))"
+        }
     }
 
     struct Create: AsyncParsableCommand {
@@ -159,14 +165,19 @@ struct NeoCheckRecordsCommand: AsyncParsableCommand {
     }
 
     struct Delete: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Delete a face record.")
+        static let configuration = CommandConfiguration(
+            abstract: "Delete a face record (asks first; --yes for scripts).",
+            discussion: "Exits 1 when the service answers that it did not delete the record (a false result).")
 
         @OptionGroup var connection: NeoCheckConnectionOptions
         @OptionGroup var selector: RecordSelector
+        @OptionGroup var confirmation: DeletionConfirmation
 
         func run() async throws {
+            try confirmation.confirm("\(selector.described) (the person's face, name and data file)")
             let reference = selector.reference
             let deleted = try await connection.withClient { try await $0.deleteRecord(reference) }
+            try requireDone(deleted, "NeoCheck declined to delete the face record (it answered false): the record may still be there")
             try printJSON(["deleted": deleted])
         }
     }

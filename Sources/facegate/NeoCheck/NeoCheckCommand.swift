@@ -126,6 +126,13 @@ func printJSON(_ value: some Encodable) throws {
     print(String(decoding: try encoder.encode(value), as: UTF8.self))
 }
 
+/// A delete or add that NeoCheck answered with its boolean: `false` is the service declining it (§3.3,
+/// §4.3, §4.5), a failure whatever the 200 said. `declined` says which operation, with no value from the
+/// settings or the record.
+func requireDone(_ result: Bool, _ declined: String) throws {
+    guard result else { throw CommandError(declined) }
+}
+
 /// Reads a file the user named, with a size cap and a clear error.
 func readInputFile(_ path: String, what: String, limit: Int = 32 << 20) throws -> [UInt8] {
     let url = URL(fileURLWithPath: path)
