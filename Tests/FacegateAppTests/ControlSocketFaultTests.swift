@@ -2,6 +2,7 @@
 import FacegateTesting
 import Foundation
 import Logging
+import Synchronization
 import Testing
 
 #if canImport(Glibc)
@@ -23,7 +24,7 @@ struct ControlSocketFaultTests {
         let folder = try TemporaryFolder()
         defer { folder.remove() }
         let path = folder.file("control.sock")
-        let service = ControlSocketService(path: path, adminGroup: nil, logger: quiet) { _ in ControlResponse(ok: true) }
+        let service = ControlSocketService(path: path, adminGroup: nil, logger: quiet) { _, _ in ControlResponse(ok: true) }
         let running = Task { try await service.run() }
         defer { running.cancel() }
         for _ in 0..<200 where !FileManager.default.fileExists(atPath: path) { try await Task.sleep(for: .milliseconds(10)) }
@@ -99,6 +100,57 @@ struct ControlSocketFaultTests {
         }
     }
 
+    /// Clients that connect and say nothing (stray `nc -U` sessions, a hung script) hold up nobody: each
+    /// connection is read on its own. Before, requests were read one after another, each idle client holding
+    /// the next for its 5 s: six of them kept an installer's request waiting 30 s, past the command's own wait,
+    /// and an unlock the installer had given up on was carried out later.
+    @Test func severalSilentClientsDoNotHoldTheSocket() async throws {
+        try await Self.withServedSocket { path in
+            let silent = try (0..<6).map { _ in try ControlClient.connect(to: path) }
+            defer { for client in silent { close(client) } }
+            try await Task.sleep(for: .milliseconds(200))
+            let started = ContinuousClock.now
+            let response = try await Task.detached { try ControlClient.send(ControlRequest(command: .status), to: path, timeout: 20) }.value
+            #expect(response.ok)
+            #expect(ContinuousClock.now - started < .seconds(3), "answered after \(ContinuousClock.now - started)")
+        }
+    }
+
+    /// Past the limit of connections at once, one more is answered at once that the socket is busy, and the
+    /// socket serves again when they go.
+    @Test func connectionsPastTheLimitAreToldTheSocketIsBusy() async throws {
+        try await Self.withServedSocket { path in
+            let held = try (0..<ControlSocketService.connectionLimit).map { _ in try ControlClient.connect(to: path) }
+            try await Task.sleep(for: .milliseconds(300))
+            let busy = try await Task.detached { try ControlClient.send(ControlRequest(command: .status), to: path, timeout: 10) }.value
+            #expect(!busy.ok && busy.error?.contains("busy") == true, "\(String(describing: busy.error))")
+            for client in held { close(client) }
+            try await Task.sleep(for: .milliseconds(300))
+            let served = try await Task.detached { try ControlClient.send(ControlRequest(command: .status), to: path, timeout: 10) }.value
+            #expect(served.ok)
+        }
+    }
+
+    /// An unlock whose client has hung up by the time it is read (its wait over, Ctrl-C) is not carried out:
+    /// nobody may be at the door. The kernel keeps the line and the caller's credentials after the close.
+    @Test func anUnlockWhoseClientHungUpIsNotCarriedOut() async throws {
+        let asked = Mutex<[ControlRequest.Command]>([])
+        let service = ControlSocketService(path: "/nonexistent/control.sock", adminGroup: nil, logger: Self.quiet) { request, _ in
+            asked.withLock { $0.append(request.command) }
+            return ControlResponse(ok: true)
+        }
+        for command in ["unlock", "status"] {
+            var ends: [Int32] = [0, 0]
+            try #require(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &ends) == 0)
+            let line = Array(#"{"command":"\#(command)","reason":"delivery"}"#.utf8) + [UInt8(ascii: "\n")]
+            _ = line.withUnsafeBytes { Glibc.send(ends[1], $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            close(ends[1])
+            await service.serve(ends[0])
+        }
+        // The status was answered (to nobody); the unlock never reached the door.
+        #expect(asked.withLock { $0 } == [.status])
+    }
+
     /// A daemon that does not answer within the client's wait is said to be late (it may still be carrying
     /// the request out: an enrolment's face may be enrolled all the same), not that the request was not
     /// sent in time (the daemon's own words for a client that drips its request).
@@ -106,7 +158,7 @@ struct ControlSocketFaultTests {
         let folder = try TemporaryFolder()
         defer { folder.remove() }
         let path = folder.file("control.sock")
-        let service = ControlSocketService(path: path, adminGroup: nil, logger: Self.quiet) { _ in
+        let service = ControlSocketService(path: path, adminGroup: nil, logger: Self.quiet) { _, _ in
             try? await Task.sleep(for: .seconds(20))
             return ControlResponse(ok: true)
         }

@@ -31,19 +31,28 @@ struct ControlSocketTests {
                 #expect(readable.output.contains("can decide") && readable.output.contains("camera: ok"))
 
                 let relayBefore = door.lines.relayChanges
+                var asSudo = ProcessInfo.processInfo.environment
+                asSudo["SUDO_USER"] = "alice"
                 let unlock = try await ToolProcess.run(
-                    Self.facegate, ["door", "unlock", "--socket", socket, "--reason", "delivery at the front desk"])
+                    Self.facegate, ["door", "unlock", "--socket", socket, "--reason", "delivery at the front desk"], environment: asSudo)
                 #expect(unlock.status == 0, "\(unlock.errors)")
                 #expect(unlock.output.contains("unlocked"))
                 #expect(door.lines.relayChanges > relayBefore, "the relay moved")
 
                 let refused = try await ToolProcess.run(Self.facegate, ["door", "unlock", "--socket", socket, "--reason", "  "])
                 #expect(refused.status == 1 && refused.errors.contains("needs a reason"))
+                // 200 characters, but tens of kilobytes: one letter and its combining marks.
+                let heavy = "a" + String(repeating: "\u{0301}", count: 5_000)
+                let tooLong = try await ToolProcess.run(Self.facegate, ["door", "unlock", "--socket", socket, "--reason", heavy])
+                #expect(tooLong.status == 1 && tooLong.errors.contains("needs a reason"), "\(tooLong.errors)")
 
                 try await door.service.flushJournal()
                 let manual = try await rig.journaledDecisions().filter { $0.record.decision.outcome == .manualUnlock }
                 #expect(manual.count == 1)
-                #expect(manual.first?.record.decision.reason == "manual unlock: delivery at the front desk")
+                // Who asked: the kernel's uid and pid, and the login sudo acted for, as stated.
+                let reason = manual.first?.record.decision.reason ?? ""
+                #expect(reason.hasPrefix("manual unlock (uid \(getuid()), pid "), "\(reason)")
+                #expect(reason.hasSuffix(", stated user alice): delivery at the front desk"), "\(reason)")
                 #expect(manual.first?.record.relay == .unlocked)
                 let samples = try await StatusEndpointTests.parsePrometheus(try await door.get("/metrics").body)
                 #expect(samples["facegate_decisions_total{outcome=manual-unlock}"] == 1)

@@ -167,8 +167,8 @@ public struct DoorControllerService: Service, CustomStringConvertible {
         if let socket = configuration.control.socket {
             let group = getgrnam(configuration.control.adminGroup).map { $0.pointee.gr_gid }
             services.insert(
-                ControlSocketService(path: socket, adminGroup: group, logger: logger) { request in
-                    await self.answer(request, doorFailed: doorFailed)
+                ControlSocketService(path: socket, adminGroup: group, logger: logger) { request, peer in
+                    await self.answer(request, from: peer, doorFailed: doorFailed)
                 },
                 at: 1)
         }
@@ -415,16 +415,17 @@ extension DoorControllerService {
     }
 
     /// What the control socket answers.
-    func answer(_ request: ControlRequest, doorFailed: SetOnceFlag) async -> ControlResponse {
+    func answer(_ request: ControlRequest, from peer: ControlPeer, doorFailed: SetOnceFlag) async -> ControlResponse {
         switch request.command {
         case .status:
             return ControlResponse(ok: true, health: await healthReport(doorFailed: doorFailed))
         case .unlock:
+            // Counted in characters and in bytes: combining marks are characters of no width, each journaled.
             guard let reason = request.reason?.trimmingCharacters(in: .whitespacesAndNewlines), !reason.isEmpty, reason.count <= 200,
-                !reason.contains(where: \.isNewline)
+                reason.utf8.count <= 800, !reason.contains(where: \.isNewline)
             else { return .refused("an unlock needs a reason: one line of at most 200 characters") }
             guard !doorFailed.isSet else { return .refused("the door has failed and is stopping") }
-            let record = await pipeline.unlockManually(reason: reason)
+            let record = await pipeline.unlockManually(reason: reason, by: Self.asker(peer, stated: request.statedUser))
             return ControlResponse(ok: record.relay == .unlocked, error: record.relay == .unlocked ? nil : "the relay did not unlock",
                 decision: record.id, relay: record.relay?.rawValue)
         case .enrol:
@@ -434,6 +435,17 @@ extension DoorControllerService {
             let outcome = await pipeline.enrolNextVisit(enrolment, within: .seconds(seconds))
             return ControlResponse(ok: outcome.enrolled, error: outcome.enrolled ? nil : outcome.reason, enrolment: outcome)
         }
+    }
+
+    /// Who asked for a manual unlock, for its journaled reason: the kernel's uid and pid, and the login the
+    /// client states it acts for (sudo's), marked as stated and cut to a short printable name.
+    static func asker(_ peer: ControlPeer, stated: String?) -> String {
+        var who = "uid \(peer.uid), pid \(peer.pid)"
+        if let stated {
+            let name = String(stated.unicodeScalars.filter { $0.isASCII && $0.value > 0x20 && $0.value < 0x7F }.prefix(32).map(Character.init))
+            if !name.isEmpty { who += ", stated user \(name)" }
+        }
+        return who
     }
 
     /// Pages showing the kiosk now (tests wait for their browser).

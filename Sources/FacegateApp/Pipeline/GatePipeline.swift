@@ -243,11 +243,11 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
         seenFacts.cameraFailure = HealthProblem(detail: detail, at: now())
     }
 
-    /// An operator's unlock (the control socket): journaled as a manual decision with its reason,
-    /// committed before the relay moves, like a grant.
-    public func unlockManually(reason: String) async -> DecisionRecord {
+    /// An operator's unlock (the control socket): journaled as a manual decision with its reason and who
+    /// asked (`by`: the caller as the socket knows it), committed before the relay moves, like a grant.
+    public func unlockManually(reason: String, by asker: String? = nil) async -> DecisionRecord {
         let started = clock.now
-        let decision = Decision(outcome: .manualUnlock, reason: "manual unlock: " + reason)
+        let decision = Decision(outcome: .manualUnlock, reason: "manual unlock" + (asker.map { " (\($0))" } ?? "") + ": " + reason)
         statistics.decisions[.manualUnlock, default: 0] += 1
         settings.metrics.decision(.manualUnlock)
         var latencies = StageLatencies()

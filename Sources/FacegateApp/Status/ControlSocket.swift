@@ -2,6 +2,7 @@ import FacegateCore
 import Foundation
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -25,12 +26,18 @@ public struct ControlRequest: Codable, Sendable, Equatable {
     public var enrolment: EnrolmentRequest?
     /// How long to wait for the approach (for `enrol`; 1...600, default 60).
     public var timeoutSeconds: Int?
+    /// The login the client says it acts for (`sudo`'s `SUDO_USER`), journaled beside the kernel's uid as stated,
+    /// not checked: under the packaged unit every caller is root, and this tells staff apart.
+    public var statedUser: String?
 
-    public init(command: Command, reason: String? = nil, enrolment: EnrolmentRequest? = nil, timeoutSeconds: Int? = nil) {
+    public init(
+        command: Command, reason: String? = nil, enrolment: EnrolmentRequest? = nil, timeoutSeconds: Int? = nil, statedUser: String? = nil
+    ) {
         self.command = command
         self.reason = reason
         self.enrolment = enrolment
         self.timeoutSeconds = timeoutSeconds
+        self.statedUser = statedUser
     }
 }
 
@@ -63,6 +70,7 @@ public struct ControlResponse: Codable, Sendable {
 
 /// Who is on the other end of a control connection, from the kernel (`SO_PEERCRED`, `SO_PEERGROUPS`).
 struct ControlPeer: Sendable, Equatable {
+    var pid: pid_t = 0
     var uid: uid_t
     var gid: gid_t
     var groups: [gid_t]
@@ -85,13 +93,18 @@ struct ControlSocketService: Service {
     let path: String
     /// Members of this group may use the socket (nil: root and the daemon's user only).
     let adminGroup: gid_t?
-    let handle: @Sendable (ControlRequest) async -> ControlResponse
+    let handle: @Sendable (ControlRequest, ControlPeer) async -> ControlResponse
     let logger: Logger
-    /// accept() blocks until a client comes: it has a thread of its own, apart from the connections' I/O.
+    /// accept() blocks until a client comes: it has a thread of its own. Connections are read and answered
+    /// without one (``readRequestLine(_:within:)``), each on its own, so no client waits behind another.
     private let acceptQueue = BlockingWorkQueue(label: "facegate.control.accept")
-    private let queue = BlockingWorkQueue(label: "facegate.control")
+    /// Connections served at once; one more is answered at once that the socket is busy (the installer's
+    /// commands are few; a flood of idle clients must not use up the descriptors the door needs).
+    static let connectionLimit = 16
 
-    init(path: String, adminGroup: gid_t?, logger: Logger, handle: @escaping @Sendable (ControlRequest) async -> ControlResponse) {
+    init(
+        path: String, adminGroup: gid_t?, logger: Logger, handle: @escaping @Sendable (ControlRequest, ControlPeer) async -> ControlResponse
+    ) {
         self.path = path
         self.adminGroup = adminGroup
         self.logger = logger
@@ -117,6 +130,7 @@ struct ControlSocketService: Service {
             await withTaskCancellationHandler {
                 await withDiscardingTaskGroup { connections in
                     var short = false
+                    let open = OpenConnections()
                     while !Task.isCancelled {
                         let connection: Int32
                         do {
@@ -132,7 +146,21 @@ struct ControlSocketService: Service {
                             break  // the listener was shut down: stopping
                         }
                         short = false
-                        connections.addTask { await serve(connection) }
+                        guard open.enter(limit: Self.connectionLimit) else {
+                            logger.warning("control connection refused: too many open at once", metadata: ["limit": "\(Self.connectionLimit)"])
+                            // Its request read first (at most a second): closing on a client still writing would
+                            // reset the connection before it reads why.
+                            connections.addTask {
+                                defer { close(connection) }
+                                _ = try? await Self.readRequestLine(connection, within: .seconds(1))
+                                Self.answer(.refused("the control socket is busy: too many connections at once; try again"), on: connection)
+                            }
+                            continue
+                        }
+                        connections.addTask {
+                            defer { open.leave() }
+                            await serve(connection)
+                        }
                     }
                     // Shutting down: a request still waiting (an enrolment) is cancelled, not waited for.
                     connections.cancelAll()
@@ -144,19 +172,23 @@ struct ControlSocketService: Service {
         }
     }
 
-    private func serve(_ connection: Int32) async {
+    func serve(_ connection: Int32) async {
         defer { close(connection) }
         let response: ControlResponse
         // The request is read whoever sent it (and dropped unless they may ask): closing on a client
         // still writing would reset the connection before it reads the refusal.
-        let line = try? await queue.run { try ControlSocketService.readLine(connection) }
+        let line = try? await Self.readRequestLine(connection)
         if let peer = Self.peer(of: connection), peer.isAllowed(adminGroup: adminGroup) {
             if let line, let request = try? JSONDecoder().decode(ControlRequest.self, from: Data(line.utf8)) {
-                logger.notice("control request", metadata: ["command": "\(request.command.rawValue)", "uid": "\(peer.uid)"])
+                logger.notice("control request", metadata: ["command": "\(request.command.rawValue)", "uid": "\(peer.uid)", "pid": "\(peer.pid)"])
                 if request.command == .enrol {
-                    response = await answerWhileConnected(connection) { await handle(request) }
+                    response = await answerWhileConnected(connection) { await handle(request, peer) }
+                } else if request.command == .unlock, Self.hasHungUp(connection) {
+                    // The asker gave up (its wait ended, Ctrl-C): nobody may be at the door to go through it.
+                    logger.notice("control request withdrawn: its client hung up", metadata: ["command": "unlock"])
+                    response = .refused("withdrawn: the client hung up")
                 } else {
-                    response = await handle(request)
+                    response = await handle(request, peer)
                 }
             } else {
                 response = .refused("not a control request (one JSON line)")
@@ -166,11 +198,50 @@ struct ControlSocketService: Service {
             logger.warning("control connection refused: not root or the admin group", metadata: ["uid": "\(uid)"])
             response = .refused("not allowed: the control socket is for root and the admin group")
         }
+        Self.answer(response, on: connection)
+    }
+
+    /// Writes `response` as one JSON line. An answer is small: it fits the socket's buffer, and a client that
+    /// does not read it holds nothing (a send waits at most its 5 s `SO_SNDTIMEO` in any case).
+    static func answer(_ response: ControlResponse, on connection: Int32) {
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .iso8601
         encoder.outputFormatting = [.sortedKeys]
         let bytes = [UInt8]((try? encoder.encode(response)) ?? Data(#"{"ok":false}"#.utf8)) + [UInt8(ascii: "\n")]
-        _ = try? await queue.run { try ControlSocketService.writeAll(bytes, to: connection) }
+        _ = try? writeAll(bytes, to: connection)
+    }
+
+    /// One request line (at most 64 KiB), read within `limit` of the connection's acceptance, waited for
+    /// without holding a thread: a poll that does not wait, then a short sleep, so every connection is read
+    /// on its own and clients that connect and say nothing hold up nobody's request. Cancelled with the task.
+    static func readRequestLine(_ fd: Int32, within limit: Duration = .seconds(5)) async throws -> String {
+        let deadline = ContinuousClock.now.advanced(by: limit)
+        var line: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while line.count < 65_536 {
+            var ready = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let waited = poll(&ready, 1, 0)
+            if waited < 0, errno == EINTR { continue }
+            if waited <= 0 {
+                guard ContinuousClock.now < deadline else { throw ControlSocketError("the request was not sent in time", timedOut: true) }
+                try await Task.sleep(for: .milliseconds(20))
+                continue
+            }
+            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, min($0.count, 65_536 - line.count)) }
+            if count > 0 {
+                // One request per connection: what follows its newline is not read.
+                if let end = chunk[..<count].firstIndex(of: UInt8(ascii: "\n")) {
+                    line += chunk[..<end]
+                    break
+                }
+                line += chunk[..<count]
+            } else if count == 0 {
+                break
+            } else if errno != EINTR, errno != EAGAIN {
+                throw ControlSocketError("the request could not be read")
+            }
+        }
+        return String(decoding: line, as: UTF8.self)
     }
 
     /// `answer`, cancelled if the asker hangs up first. An enrolment waits minutes for "the next
@@ -300,11 +371,11 @@ struct ControlSocketService: Service {
         var groupsLength = socklen_t(groups.count * MemoryLayout<gid_t>.size)
         let gotGroups = groups.withUnsafeMutableBytes { getsockopt(connection, SOL_SOCKET, SO_PEERGROUPS, $0.baseAddress, &groupsLength) } == 0
         let count = gotGroups ? Int(groupsLength) / MemoryLayout<gid_t>.size : 0
-        return ControlPeer(uid: credentials[1], gid: credentials[2], groups: Array(groups.prefix(count)))
+        return ControlPeer(pid: pid_t(bitPattern: credentials[0]), uid: credentials[1], gid: credentials[2], groups: Array(groups.prefix(count)))
     }
 
-    /// One line (at most 64 KiB), without its newline, read within `limit` in all: a client that sends a
-    /// byte now and then holds the connections' queue (and an installer's `door unlock`) no longer.
+    /// One line (at most 64 KiB), without its newline, read within `limit` in all, blocking (the client's
+    /// read of its answer; the daemon reads requests with ``readRequestLine(_:within:)``).
     static func readLine(_ fd: Int32, within limit: Duration = .seconds(5)) throws -> String {
         let deadline = ContinuousClock.now.advanced(by: limit)
         var line: [UInt8] = []
@@ -342,6 +413,22 @@ struct ControlSocketService: Service {
             sent += count
         }
     }
+}
+
+/// How many control connections are being served.
+private final class OpenConnections: Sendable {
+    private let count = Mutex(0)
+
+    /// Counts one more, unless `limit` are open.
+    func enter(limit: Int) -> Bool {
+        count.withLock { open in
+            guard open < limit else { return false }
+            open += 1
+            return true
+        }
+    }
+
+    func leave() { count.withLock { $0 -= 1 } }
 }
 
 /// What went wrong with the control socket (never a request's content).

@@ -67,7 +67,9 @@ struct DoorUnlock: AsyncParsableCommand {
     var reason: String
 
     func run() async throws {
-        let response = try control.send(ControlRequest(command: .unlock, reason: reason))
+        // Under sudo, the login it acts for: journaled as stated beside the kernel's uid (root for every sudo user).
+        let stated = ProcessInfo.processInfo.environment["SUDO_USER"]
+        let response = try control.send(ControlRequest(command: .unlock, reason: reason, statedUser: stated))
         guard response.ok else {
             FileHandle.standardError.write(Data("error: \(response.error ?? "refused")\n".utf8))
             throw ExitCode(1)
