@@ -97,7 +97,9 @@ public struct AccessSchedule: Sendable, Hashable {
 }
 
 /// How the door compares a subject id the configuration names (a deny list, a subject's schedule) with
-/// the one a cloud returns: without the spaces around it and without regard to case. NeoCheck's ids are
+/// the one a cloud returns: without the spaces around it (line breaks, a byte-order mark and other invisible
+/// characters too: a YAML block value keeps its final line break, and an id pasted from a spreadsheet may
+/// bring a BOM, and a deny list entry that matches nobody lets the person in) and without regard to case. NeoCheck's ids are
 /// GUIDs, which are the same id in either case: a deny list or a subject's schedule that missed one for
 /// its case would let that person in, or in at any hour. Ids that differ only in case are therefore one
 /// person to the door's rules.
@@ -105,5 +107,12 @@ public enum SubjectIdentity {
     public static func same(_ named: String, _ returned: String) -> Bool { key(named) == key(returned) }
 
     /// The form ids are compared in (and the re-entry cooldown is kept under).
-    public static func key(_ id: String) -> String { id.trimmingCharacters(in: .whitespaces).lowercased() }
+    public static func key(_ id: String) -> String { trimmed(id).lowercased() }
+
+    /// The id without what surrounds it and cannot be seen: spaces, line breaks, control characters, and the
+    /// byte-order mark and zero-width characters.
+    public static func trimmed(_ id: some StringProtocol) -> String { id.trimmingCharacters(in: invisible) }
+
+    private static let invisible = CharacterSet.whitespacesAndNewlines.union(.controlCharacters)
+        .union(CharacterSet(charactersIn: "\u{FEFF}\u{200B}\u{200C}\u{200D}\u{2060}"))
 }

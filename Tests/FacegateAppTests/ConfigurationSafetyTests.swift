@@ -3,6 +3,7 @@ import FacegateDoor
 import FacegateApp
 import FacegateIdentify
 import FacegateOfflineCache
+import FacegatePolicy
 import FacegateQuality
 import FacegateTesting
 import Foundation
@@ -249,6 +250,25 @@ struct ConfigurationSafetyTests {
         #expect(config.door.denyList == ["2B1D6C1E-0000-4000-8000-00000000000A"])
         #expect(SubjectIdentity.same("2B1D6C1E-0000-4000-8000-00000000000A", "2b1d6c1e-0000-4000-8000-00000000000a"))
         #expect(problems("door:\n  schedules:\n    - {applies_to: \"subject:  \", windows: [{days: [mon], from: \"08:00\", to: \"09:00\"}]}")?.problems.map(\.path) == ["door.schedules[0].applies_to"])
+    }
+
+    /// A deny list written as YAML block values keeps each one's final line break, and an id pasted from a
+    /// spreadsheet may bring a byte-order mark: the entry must still deny that person. Before, it matched
+    /// nobody (only spaces were trimmed), and the person was let in.
+    @Test func aDenyListIdWithALineBreakOrAnInvisibleMarkStillDenies() throws {
+        let config = try FacegateConfiguration(
+            yaml: "door:\n  deny_list:\n    - |\n      ABC-123\n    - \"\\uFEFFdef-456\\u200B\"\n    - \"ghi-789\\r\"\n")
+        #expect(config.door.denyList == ["ABC-123", "def-456", "ghi-789"], "\(config.door.denyList)")
+        for (named, returned) in [("ABC-123\n", "abc-123"), ("\u{FEFF}def-456", "DEF-456"), ("ghi-789\r\n", "ghi-789"), ("jkl\t", "JKL")] {
+            #expect(SubjectIdentity.same(named, returned), "\(named.debugDescription)")
+        }
+        // Inside an id nothing is taken out: another id is another person.
+        #expect(!SubjectIdentity.same("abc\n123", "abc123"))
+        var state = PolicyState()
+        let denied = AccessPolicy.evaluate(
+            .cloud(candidates: [MatchCandidate(subjectId: "abc-123", score: 9900, tags: [])], unit: .necScore), passedQualityGate: true,
+            policy: config.doorPolicy, state: &state, at: Date())
+        #expect(denied.outcome == .deniedDenyList, "\(denied)")
     }
 
     /// A holiday that is no date never comes, and the door stays open on the day it was meant to close;

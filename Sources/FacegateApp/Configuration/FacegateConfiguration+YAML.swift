@@ -422,8 +422,8 @@ extension FacegateConfiguration {
         door.threshold = d.double("threshold", check: chosen.thresholdProblem)
         door.minimumMargin = d.double("minimum_margin", check: chosen.marginProblem)
         if door.minimumMargin != nil, let note = chosen.marginNote { d.note(note, key: "minimum_margin") }
-        // An id quoted with a space around it would never match the cloud's, and deny nobody.
-        door.denyList = Set(d.strings("deny_list").map { $0.trimmingCharacters(in: .whitespaces) })
+        // An id quoted with a space around it (or a block value's line break) would never match the cloud's, and deny nobody.
+        door.denyList = Set(d.strings("deny_list").map { SubjectIdentity.trimmed($0) })
         door.reentryCooldown = d.seconds("reentry_cooldown_seconds", default: door.reentryCooldown, in: 0...86_400)
         // Each with its index in the file, for the key path of a problem found below.
         let schedulesRead = d.list("schedules").enumerated().compactMap { entry in schedule(entry.element).map { (entry.offset, $0) } }
@@ -500,9 +500,9 @@ extension FacegateConfiguration {
         return dayNames.first { $0.key.hasPrefix(word) }?.value
     }
 
-    /// The text after `tag:` or `subject:` without the spaces around it; nil when nothing is left.
+    /// The text after `tag:` or `subject:` without the spaces (or invisible characters) around it; nil when nothing is left.
     private static func named(_ text: Substring) -> String? {
-        let name = text.trimmingCharacters(in: .whitespaces)
+        let name = SubjectIdentity.trimmed(text)
         return name.isEmpty ? nil : name
     }
 
