@@ -400,7 +400,7 @@ t_control_status() {
 }
 run control-status t_control_status
 
-# `facegate door unlock` as root, nobody in view (no grant can move the relay meanwhile): a pulse of the configured 2 s on the gpio-sim line, a manual-unlock record with the reason in the
+# `facegate door unlock` as root, nobody in view (no grant can move the relay meanwhile): a pulse of the configured 2 s on the gpio-sim line, a manual-unlock record with the reason and who asked (uid 0 and its pid) in the
 # decision journal, the request in the service's log.
 t_control_unlock() {
     cursor_mark $work/cursor-unlock
@@ -416,7 +416,7 @@ t_control_unlock() {
     [ $held -ge 1800 ] && [ $held -le 4500 ] || fail "pulse of 2000 ms lasted $held ms"
     records_from $((before + 1)) | grep '"outcome":"manual-unlock"' >$work/unlock.json || fail "no manual-unlock record in facegate log"
     say "$(cut -c1-200 $work/unlock.json)"
-    grep -q '"reason":"manual unlock: hil test"' $work/unlock.json || fail "the record lacks the reason"
+    grep -qE '"reason":"manual unlock \(uid 0, pid [0-9]+\): hil test"' $work/unlock.json || fail "the record lacks the reason or who asked"
     grep -q "$(sed -n 's/^unlocked (decision \([^,]*\),.*/\1/p' $work/unlock.txt)" $work/unlock.json \
         || fail "the record is not the decision the command named"
     journal_since $work/cursor-unlock | grep -E '^(control request|manual unlock)' | while read -r line; do say "$line"; done
