@@ -34,13 +34,14 @@ public enum ToolProcess {
     ) async throws -> ToolRun {
         let (process, output, errors) = prepare(tool, arguments, environment, currentDirectory, input)
         let collected = Mutex<(out: Data, err: Data)>((Data(), Data()))
+        // Each chunk is read and kept under the lock, as the rest is below: a handler that had read a chunk
+        // but not yet kept it when the rest was taken lost that chunk from the middle of the output (a
+        // JSON answer cut in two, once, under a loaded full run).
         output.fileHandleForReading.readabilityHandler = { handle in
-            let data = handle.availableData
-            collected.withLock { $0.out.append(data) }
+            collected.withLock { $0.out.append(handle.availableData) }
         }
         errors.fileHandleForReading.readabilityHandler = { handle in
-            let data = handle.availableData
-            collected.withLock { $0.err.append(data) }
+            collected.withLock { $0.err.append(handle.availableData) }
         }
         let status: Int32 = try await withCheckedThrowingContinuation { continuation in
             process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
@@ -53,10 +54,10 @@ public enum ToolProcess {
         }
         output.fileHandleForReading.readabilityHandler = nil
         errors.fileHandleForReading.readabilityHandler = nil
-        // What arrived between the last handler call and the end.
-        let restOut = output.fileHandleForReading.readDataToEndOfFile()
-        let restErr = errors.fileHandleForReading.readDataToEndOfFile()
-        let (out, err) = collected.withLock { ($0.out + restOut, $0.err + restErr) }
+        // What arrived between the last handler call and the end, read under the same lock as the chunks.
+        let (out, err) = collected.withLock {
+            ($0.out + output.fileHandleForReading.readDataToEndOfFile(), $0.err + errors.fileHandleForReading.readDataToEndOfFile())
+        }
         return ToolRun(status: status, output: String(decoding: out, as: UTF8.self), errors: String(decoding: err, as: UTF8.self))
     }
 
