@@ -139,20 +139,52 @@ struct NeoCheckRevocationSyncTests {
     }
     static func person(_ number: Int) -> String { String(format: "00000000-0000-4000-8000-%012d", number) }
 
-    @Test("a record the service answers for but cannot be read is revoked, and the records behind it are still read")
-    func anUnreadableRecordIsRevokedAndHoldsUpNoOther() async throws {
+    @Test("a record that cannot be read holds up nobody behind it, and is revoked after three rounds that read others")
+    func anUnreadableRecordHoldsUpNoOther() async throws {
         var policy = NeoCheckIdentifyResultTests.policy
         policy.faceList = Self.syncList
-        // Read in order: the first's reply is not JSON, the second answers 400, the third is disabled, the fourth a member.
-        let (garbled, refused, disabled, member) = (Self.person(1), Self.person(2), Self.person(3), Self.person(4))
+        // Read in order: an HTML page, a 400 without the service's error list, a 400 with it (the service's word
+        // on this record), a disabled record, a member.
+        let (garbled, odd, refused, disabled, member) = (Self.person(1), Self.person(2), Self.person(3), Self.person(4), Self.person(5))
         try await Self.withRecordServer([
             garbled: .reply(status: 200, contentType: "text/html", body: "<html>maintenance</html>"),
-            refused: .reply(status: 400, body: #"{"error":"bad record"}"#),
+            odd: .reply(status: 400, body: #"{"error":"something odd"}"#),
+            refused: .reply(status: 400, body: #"{"errors":[{"code":"InvalidRecord","description":"no such record"}]}"#),
             disabled: Self.record(disabled, enabled: false), member: Self.record(member, enabled: true),
         ]) { search, _ in
+            let cached = cachedNow([garbled, odd, refused, disabled, member])
             // Before: the first failure threw, nothing was purged, and every later round stopped at it.
-            let revoked = try await search.revokedSubjects(among: cachedNow([garbled, refused, disabled, member]), policy: policy)
-            #expect(revoked == [garbled, refused, disabled])
+            var rounds: [Set<String>] = []
+            for _ in 0..<3 { rounds.append(try await search.revokedSubjects(among: cached, policy: policy)) }
+            // Unreadable in three rounds that read the others: the door could not let them in online either.
+            #expect(rounds == [[refused, disabled], [refused, disabled], [garbled, odd, refused, disabled]])
+        }
+    }
+
+    /// A captive portal, a proxy asking for its login, a token service answering oddly: every record reads the
+    /// same, and none of that is the service's word on a record. Nobody is revoked, however many rounds (before
+    /// this was judged, a round revoked every record: the whole site's offline faces gone), and three in a row
+    /// end a round.
+    @Test("a failure every record reads alike revokes nobody, and three in a row end the round")
+    func aFailureOfEveryCallRevokesNobody() async throws {
+        var policy = NeoCheckIdentifyResultTests.policy
+        policy.faceList = Self.syncList
+        let people = (1...6).map(Self.person)
+        for reply in [
+            HostileServer.Behaviour.reply(status: 200, contentType: "text/html", body: "<html>Welcome to the guest network</html>"),
+            .reply(status: 407, contentType: "text/html", body: "<html>proxy authentication required</html>"),
+            .reply(status: 403, body: "{}"),
+        ] {
+            try await Self.withRecordServer(Dictionary(uniqueKeysWithValues: people.map { ($0, reply) })) { search, server in
+                // Six rounds: each record is tried three times, enough to be revoked were these records' own failures.
+                for _ in 0..<6 {
+                    await #expect(throws: NeoCheckError.self, "\(reply)") {
+                        try await search.revokedSubjects(among: self.cachedNow(Set(people)), policy: policy)
+                    }
+                }
+                let reads = server.requestLines.filter { $0.contains("v1/face/") }
+                #expect(reads.count == 18, "three reads a round, six rounds: \(reads.count) for \(reply)")
+            }
         }
     }
 

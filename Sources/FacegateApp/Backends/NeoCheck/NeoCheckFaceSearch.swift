@@ -108,11 +108,16 @@ public struct NeoCheckFaceSearch: FaceSearch, CloudDirectory {
     }
 
     /// Records deleted (404), disabled or out of the door's face list in NeoCheck, from the next slice of the cached subjects.
-    /// A record whose read the service answers but that cannot be read as an enabled member of the list (a
-    /// reply not understood, a 400 about it) is revoked too: the door could not let them in online either, and
-    /// a record that always fails must not hold up the others behind it. A failure that is not the record's
-    /// (the cloud unreachable, a 5xx, a refused login, the budget spent, the sync cancelled) ends the round
-    /// with what it has found so far, and that record is read first next time; with nothing found, it is thrown.
+    ///
+    /// What the service says about one record is not what a proxy, a login page or a failing token service
+    /// says about every call: only a 404, a 400 naming the service's own errors, or a record read back
+    /// disabled or out of the list revokes. A reply that cannot be read (not JSON, a status no read
+    /// documents) leaves the record cached and the round goes on past it, so one record that always fails
+    /// holds up nobody behind it; three in a row end the round (a failure that is not the records'). A record
+    /// unreadable in three rounds that read others is revoked: the door could not let that person in online
+    /// either. A failure that is not a record's (the cloud unreachable, a 5xx or 429, a refused login, the
+    /// budget spent, the sync cancelled) ends the round with what it has found so far, and that record is read
+    /// first next time. With nothing found, the failure is thrown (the caller logs it).
     public func revokedSubjects(among cached: [String: Date], policy: DoorPolicy) async throws -> Set<String> {
         // A record's list and state are read as they are now: when it was cached plays no part.
         let subjects = Set(cached.keys)
@@ -121,7 +126,9 @@ public struct NeoCheckFaceSearch: FaceSearch, CloudDirectory {
         var listNames: [String: String] = [:]
         // Records read under the reserve, from the slice kept for the sync.
         var fromSlice = 0
-        for subject in await syncCursor.round(of: subjects) {
+        var unreadable: [String] = [], unreadableInARow = 0, read = Set<String>()
+        var failure: (any Error)?
+        rounds: for subject in await syncCursor.round(of: subjects) {
             if let budget = client.budget, await !budget.canAfford(syncBudgetReserve + 1) {
                 // Under the reserve only the sync's slice is read; the rest wait for the next sync (the cursor
                 // goes on from here): identifications come first.
@@ -134,25 +141,47 @@ public struct NeoCheckFaceSearch: FaceSearch, CloudDirectory {
                 let record = try await client.record(.identifier(subject))
                 let inList = try await isInDoorList(record, policy: policy, names: &listNames)
                 if record.enabled != true || !inList { revoked.insert(subject) }
+                unreadableInARow = 0
+                read.insert(subject)
             } catch {
                 switch Self.syncVerdict(on: error) {
-                case .revoke: revoked.insert(subject)
-                case .stop(let failure):
+                case .revoke:
+                    revoked.insert(subject)
+                    unreadableInARow = 0
+                    read.insert(subject)
+                case .unreadable:
+                    unreadable.append(subject)
+                    unreadableInARow += 1
+                    failure = error
+                    if unreadableInARow >= Self.unreadableInARowEndsTheRound {
+                        await syncCursor.checked(subject)
+                        break rounds
+                    }
+                case .stop(let stop):
                     // The budget spent meanwhile (another client of the same user), the cloud gone: what was
                     // found so far stands, and this one is read again next time.
-                    if revoked.isEmpty, !Self.isBudgetSpent(failure) { throw failure }
-                    return revoked
+                    failure = Self.isBudgetSpent(stop) ? nil : stop
+                    break rounds
                 }
             }
             await syncCursor.checked(subject)
         }
+        revoked.formUnion(await syncCursor.noteUnreadable(unreadable, read: read, limit: Self.unreadableRoundsToRevoke))
+        if revoked.isEmpty, let failure { throw failure }
         return revoked
     }
 
+    /// Unreadable records one after another that end a round: the failure is likely not theirs.
+    static let unreadableInARowEndsTheRound = 3
+    /// Rounds that read other records in which one record could not be read before it is revoked.
+    static let unreadableRoundsToRevoke = 3
+
     /// What the sync makes of a failed read of one record (or of the name of the list it is in).
     enum SyncVerdict {
-        /// The service answered about this record, and not that it is an enabled member of the list.
+        /// The service said, about this record, that it is gone or refused (a 404, its own error list).
         case revoke
+        /// The reply could not be read: not the service's word about the record, perhaps not even the service's.
+        case unreadable
         /// Not the record's failure: the round ends here.
         case stop(any Error)
     }
@@ -163,10 +192,12 @@ public struct NeoCheckFaceSearch: FaceSearch, CloudDirectory {
         let classified = classify(error)
         if classified is CloudUnavailable { return .stop(classified) }
         switch error.code {
-        case .notFound, .malformedResponse, .responseTooLarge, .rejected, .invalidContent, .badRequest, .invalidArgument, .unexpectedStatus:
-            // A status no read documents included: the service (or a proxy before it) said something about this
-            // record that is not that it is enabled.
+        case .notFound, .rejected:
             return .revoke
+        case .malformedResponse, .responseTooLarge, .invalidContent, .badRequest, .invalidArgument, .unexpectedStatus:
+            // A captive portal's page, a proxy's 403 or 407, a token service answering oddly: every record would
+            // read so, and revoking on it would empty the offline cache of a whole site.
+            return .unreadable
         case .invalidConfiguration, .invalidClient, .unsupportedGrantType, .invalidCredentials, .invalidRefreshToken, .unauthorized,
             .hourlyLimitReached, .callBudgetExhausted, .insufficientCredits, .serverError, .tooManyRequests, .unreachable, .timeout,
             .cancelled:
@@ -250,6 +281,20 @@ private actor SyncCursor {
     }
 
     func checked(_ subject: String) { lastChecked = subject }
+
+    /// Rounds in which each record could not be read while others were.
+    private var unreadableRounds: [String: Int] = [:]
+
+    /// Counts a round's unreadable records, and forgets those `read` in it. Only a round that read others
+    /// counts: a failure of every call is not the records'. Returns those unreadable in `limit` such rounds.
+    func noteUnreadable(_ subjects: [String], read: Set<String>, limit: Int) -> Set<String> {
+        for subject in read { unreadableRounds[subject] = nil }
+        guard !read.isEmpty else { return [] }
+        for subject in Set(subjects) { unreadableRounds[subject, default: 0] += 1 }
+        let due = Set(unreadableRounds.filter { $0.value >= limit }.keys)
+        for subject in due { unreadableRounds[subject] = nil }
+        return due
+    }
 }
 
 extension NeoCheckFaceSearch: CallBudgetReporting {
