@@ -1,5 +1,6 @@
 import CFacegateV4L2
 import FacegateCore
+import Foundation
 import Logging
 
 #if canImport(Glibc)
@@ -258,7 +259,7 @@ actor CameraSession {
             let device = try V4L2Device(path: configuration.device)
             do {
                 let info = try device.info()
-                let found = CameraIdentity(card: info.card, busInfo: info.busInfo)
+                let found = CameraIdentity(card: info.card, busInfo: info.busInfo, serial: CameraIdentity.usbSerial(of: configuration.device))
                 // Neither name goes into the message: the key says where, the log has no hardware names.
                 if let expected, !expected.isSameCamera(as: found, at: configuration.device) {
                     throw CaptureError(.differentCamera, "a different camera is at camera.device (not the one first opened)")
@@ -318,18 +319,35 @@ actor CameraSession {
     }
 }
 
-/// Which camera a device is: its card name and bus (`VIDIOC_QUERYCAP`).
+/// Which camera a device is: its card name and bus (`VIDIOC_QUERYCAP`), and its USB serial number when it has one.
 struct CameraIdentity: Sendable, Equatable {
     var card: String
     var busInfo: String
+    var serial: String? = nil
 
     /// Whether `found`, opened at `path`, is the camera first opened as `self`. A `/dev/v4l/by-id/` name is
-    /// udev's for one camera (its USB vendor, product and serial), wherever it is plugged: the same card at
-    /// another bus there is the same camera moved to another port, not another camera. A device number or a
-    /// `by-path` name (the port itself) is whatever is plugged there: the bus must match too.
+    /// udev's for one camera (its USB vendor, product and serial), wherever it is plugged: the same card with
+    /// the same serial number at another bus there is the same camera moved to another port. Without a serial
+    /// (many cheap cameras have none, and two alike then share one by-id name, the last plugged taking it),
+    /// or at a device number or a `by-path` name (the port itself), the bus must match too.
     func isSameCamera(as found: CameraIdentity, at path: String) -> Bool {
         guard found.card == card else { return false }
-        return found.busInfo == busInfo || path.hasPrefix("/dev/v4l/by-id/")
+        if found.busInfo == busInfo { return true }
+        guard path.hasPrefix("/dev/v4l/by-id/"), let serial, !serial.isEmpty else { return false }
+        return found.serial == serial
+    }
+
+    /// The USB serial number of the camera at `path` (a device node or a link to one), from sysfs: the
+    /// interface the video node belongs to, whose parent is the USB device. Nil when it has none (or is no
+    /// USB camera).
+    static func usbSerial(of path: String, sysfs: String = "/sys") -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        guard let node = String(cString: resolved).split(separator: "/").last else { return nil }
+        let file = "\(sysfs)/class/video4linux/\(node)/device/../serial"
+        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { return nil }
+        let serial = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        return serial.isEmpty ? nil : serial
     }
 }
 
