@@ -129,8 +129,8 @@ struct ControlSocketService: Service {
         await cancelWhenGracefulShutdown {
             await withTaskCancellationHandler {
                 await withDiscardingTaskGroup { connections in
-                    var short = false
-                    let open = OpenConnections()
+                    var short = false, refusing = false
+                    let open = OpenConnections(), refused = OpenConnections()
                     while !Task.isCancelled {
                         let connection: Int32
                         do {
@@ -147,16 +147,27 @@ struct ControlSocketService: Service {
                         }
                         short = false
                         guard open.enter(limit: Self.connectionLimit) else {
-                            logger.warning("control connection refused: too many open at once", metadata: ["limit": "\(Self.connectionLimit)"])
+                            // Said once for a run of refusals, not once for each.
+                            if !refusing { logger.warning("control connections refused: too many open at once", metadata: ["limit": "\(Self.connectionLimit)"]) }
+                            refusing = true
                             // Its request read first (at most a second): closing on a client still writing would
-                            // reset the connection before it reads why.
+                            // reset the connection before it reads why. As many of those at once as are served;
+                            // past that, closed at once.
+                            guard refused.enter(limit: Self.connectionLimit) else {
+                                close(connection)
+                                continue
+                            }
                             connections.addTask {
-                                defer { close(connection) }
+                                defer {
+                                    close(connection)
+                                    refused.leave()
+                                }
                                 _ = try? await Self.readRequestLine(connection, within: .seconds(1))
                                 Self.answer(.refused("the control socket is busy: too many connections at once; try again"), on: connection)
                             }
                             continue
                         }
+                        refusing = false
                         connections.addTask {
                             defer { open.leave() }
                             await serve(connection)
