@@ -127,7 +127,9 @@ public actor OfflineFaceCache {
             withUnsafeBytes(of: UInt64(part.utf8.count).bigEndian) { message.append(contentsOf: $0) }
             message.append(contentsOf: Array(part.utf8))
         }
-        return Data(HMAC<SHA256>.authenticationCode(for: message, using: key.key))
+        // A key of its own for the mark, derived from the cache's: the sealing key is used for nothing else.
+        let markKey = HKDF<SHA256>.deriveKey(inputKeyMaterial: key.key, info: Data("facegate offline cache account".utf8), outputByteCount: 32)
+        return Data(HMAC<SHA256>.authenticationCode(for: message, using: markKey))
     }
 
     /// Records `backend` (and the account's mark, when given) as what fills the cache, deleting in the same
