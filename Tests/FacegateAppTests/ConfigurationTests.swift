@@ -356,6 +356,42 @@ struct ConfigurationTests {
         #expect(off.serviceSandboxNotes().map(\.path) == ["journal.path", "backend.neocheck.budget_state"], "a cache that is off writes nothing")
     }
 
+    /// What the packaged unit's service can never read is noted by `config check` (run as root, which reads
+    /// everything): every `file:` secret (a root-only file is closed to the unit's dynamic user, and one it
+    /// could read fails the privacy check), and a configuration file others may not read (an inline secret
+    /// needs one). Keys only, never a path; the daemon exits 78 on them under the unit, so postinst looks
+    /// for the shared phrase. Credentials and a 0644 file are not noted.
+    @Test func whatTheUnitsServiceCannotReadIsNoted() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("facegate-unit-read-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let file = folder.appendingPathComponent("facegate.yaml").path
+        let secrets = try FacegateConfiguration(
+            yaml: """
+                backend: {kind: nec, nec: {access_key: "file:/srv/keys/nec-access", secret_key: "credential:nec-secret-key", api_key: "file:/srv/keys/nec-api"}}
+                offline_cache: {enabled: true, key: "file:/srv/keys/cache"}
+                """)
+        let notes = secrets.serviceReadNotes(configurationPath: nil)
+        #expect(notes.map(\.path) == ["backend.nec.access_key", "backend.nec.api_key", "offline_cache.key"], "\(notes)")
+        #expect(notes.allSatisfy { $0.message.contains("the facegate unit's service cannot read") && $0.message.contains("credential:NAME") })
+        #expect(notes.allSatisfy { !$0.message.contains("/srv") }, "no path from the file: \(notes)")
+        var off = secrets
+        off.offlineCache.enabled = false
+        #expect(off.serviceReadNotes(configurationPath: nil).map(\.path) == ["backend.nec.access_key", "backend.nec.api_key"], "a cache that is off reads no key")
+
+        let credentials = try FacegateConfiguration(
+            yaml: "backend: {kind: nec, nec: {access_key: credential:nec-access-key, secret_key: credential:nec-secret-key, api_key: credential:nec-api-key}}\n")
+        #expect(FileManager.default.createFile(atPath: file, contents: Data("door: {name: x}\n".utf8), attributes: [.posixPermissions: 0o644]))
+        #expect(credentials.serviceReadNotes(configurationPath: file).isEmpty, "credentials in a 0644 file")
+        // Owner-only (0600, as an inline secret requires) or 0640: the dynamic user is neither owner nor in the group.
+        for mode in [0o600, 0o640] {
+            try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: file)
+            let fileNotes = credentials.serviceReadNotes(configurationPath: file)
+            #expect(fileNotes.map(\.path) == [""], "mode \(String(mode, radix: 8)): \(fileNotes)")
+            #expect(fileNotes.allSatisfy { $0.message.contains("the facegate unit's service cannot read") && !$0.message.contains(folder.path) })
+        }
+    }
+
     /// A kiosk on an address other machines reach is allowed (a screen elsewhere) but noted: the picture
     /// and the names go to whoever reaches it. On loopback, or off, nothing is noted.
     @Test func aKioskOnANetworkAddressIsNoted() throws {

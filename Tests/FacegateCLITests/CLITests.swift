@@ -171,6 +171,32 @@ import Testing
         #expect(check.output.contains("Asia/Tokyo"), "\(check.output)")
     }
 
+    /// `config check` notes what the packaged unit's service could never read, by key and without a path:
+    /// a `file:` secret, and a configuration file others may not read. Beside the problems too (a missing
+    /// key file here, a missing camera on a box), where postinst looks for it before starting a door on
+    /// "only devices missing". Outside the unit such a file works, so alone it is no problem (exit 0).
+    @Test func configCheckNotesWhatTheUnitsServiceCannotRead() throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let file = folder.file("facegate.yaml")
+        try "camera: {device: /dev/video77}\noffline_cache: {enabled: true, key: \"file:/nonexistent/facegate-key\"}\n".write(
+            toFile: file, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: file)
+        let check = try ToolProcess.runBlocking(Self.executable, ["config", "check", file])
+        #expect(check.status == 1, "\(check.output)\(check.errors)")
+        #expect(check.output.contains("  camera.device: names no device that exists"), "\(check.output)")
+        #expect(
+            check.output.contains("  note: offline_cache.key: is a file: secret, which the facegate unit's service cannot read"),
+            "\(check.output)")
+        #expect(
+            check.output.contains("  note: <top>: the file is not readable by others, and the facegate unit's service cannot read it"),
+            "\(check.output)")
+        #expect(!check.output.contains("facegate-key"), "no path from the file: \(check.output)")
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: file)
+        let readable = try ToolProcess.runBlocking(Self.executable, ["config", "check", file])
+        #expect(!readable.output.contains("the file is not readable by others"), "\(readable.output)")
+    }
+
     /// `config check` says when the door is simulated (no `door.relay`: nothing is driven) and still
     /// passes it (the demo, a door being wired); a fail-safe door without a relay (a maglock that would
     /// never be energised, the door open) is refused by `door.fail_safe`. Before, both passed silently.

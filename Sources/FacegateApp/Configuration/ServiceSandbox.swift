@@ -25,3 +25,46 @@ extension FacegateConfiguration {
         }
     }
 }
+
+extension FacegateConfiguration {
+    /// What every note of ``serviceReadNotes(configurationPath:)`` says, for postinst to find them: under
+    /// the unit the daemon cannot read the file or the secret at all and exits 78, so the package neither
+    /// enables nor restarts a door on them.
+    public static let serviceCannotRead = "the facegate unit's service cannot read"
+
+    /// A note for each thing the door reads that the shipped unit's service cannot: it runs as a dynamic
+    /// user with no capabilities (`DynamicUser=yes`, `PrivateUsers=yes`), so a file only root may read is
+    /// closed to it, and a `file:` secret it could read (a file of its own, or open to others) is refused
+    /// by ``PrivateFile`` as not private (a root `config check` sees neither). That is every `file:`
+    /// secret, and a configuration file others cannot read (which an inline secret requires). Notes,
+    /// not problems: outside the unit (the demo, `facegate run` as oneself) they are read as always.
+    /// Keys only, never a path or a value.
+    public func serviceReadNotes(configurationPath: String?) -> [ConfigProblem] {
+        var notes: [ConfigProblem] = []
+        if let configurationPath, !Self.othersMayRead(path: configurationPath) {
+            notes.append(
+                ConfigProblem(
+                    path: "",
+                    message: "the file is not readable by others, and \(Self.serviceCannotRead) it (a dynamic user, neither its owner "
+                        + "nor in its group): under the unit make it 0644 and write any secret in it credential:NAME"))
+        }
+        var secrets: [(String, SecretReference?)] = backend.chosen.secrets.map { ($0.key, $0.reference) }
+        if offlineCache.enabled { secrets.append(("offline_cache.key", offlineCache.key)) }
+        for (key, reference) in secrets {
+            guard case .file = reference else { continue }
+            notes.append(
+                ConfigProblem(
+                    path: key,
+                    message: "is a file: secret, which \(Self.serviceCannotRead) (a dynamic user: a file only root reads is closed to it, "
+                        + "and one it could read is not private): under the unit write credential:NAME, the file in /etc/facegate/credentials/"))
+        }
+        return notes
+    }
+
+    /// Whether the file's mode lets others read it (the dynamic user reads the configuration as one).
+    static func othersMayRead(path: String) -> Bool {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return false }
+        return info.st_mode & 0o004 != 0
+    }
+}
