@@ -153,6 +153,11 @@ import Testing
         #expect(reloaded.last?.contains("configuration reloaded") == true, "\(reloaded)")
         process.terminate()
         process.waitUntilExit()
+        // The same file reloaded: nothing waits for a restart, a notice, which says a rotated secret does.
+        let notice = logText().split(separator: "\n").filter { $0.contains("configuration reloaded") }
+        #expect(
+            notice.count == 1 && notice[0].hasPrefix("<5>configuration reloaded (secrets and credentials are read at start only: a rotated one needs a restart)"),
+            "\(notice)")
         let allNotes = logText().split(separator: "\n").filter { $0.contains("configuration note") }
         // The bench's door has no relay: that is noted too, at the start and at the reload.
         let simulated = allNotes.filter { $0.contains("door.relay") }
@@ -249,6 +254,14 @@ import Testing
         let lines = text.split(separator: "\n")
         let stopping = lines.firstIndex { $0.contains("stopping: no new visits") }
         #expect(stopping != nil && lines.last?.contains("<5>stopped") == true, "\(text)")
+        // A reload reads no secret again (they are resolved at the start, and systemd copies credentials once
+        // per start): each accepted reload says a rotated one needs a restart (here the warnings; the notice
+        // in aScheduleWithoutItsTimeZoneIsSaidAtStartAndReload).
+        let reloadedLines = lines.filter { $0.contains("configuration reloaded") }
+        #expect(reloadedLines.count == 4, "\(reloadedLines)")
+        #expect(
+            reloadedLines.allSatisfy { $0.contains("secrets and credentials are read at start only: a rotated one needs a restart") },
+            "\(reloadedLines)")
         // journald-friendly lines: every one starts with a syslog priority, and no secret is in them.
         for line in lines { #expect(line.hasPrefix("<"), "\(line)") }
         #expect(!text.contains("not-a-real-secret-key") && !text.contains("not-a-real-api-key"))

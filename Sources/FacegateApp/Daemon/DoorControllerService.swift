@@ -22,6 +22,10 @@ import UnixSignals
 /// `facegate run` puts ``services`` in its own group with the signals; ``run()`` runs them as a group
 /// of their own, for the demo and tests.
 public struct DoorControllerService: Service, CustomStringConvertible {
+    /// Said with every accepted reload: a rotated secret (a credential's file, a `file:` secret) needs a
+    /// restart, not a reload.
+    public static let secretsAtStartOnly = "secrets and credentials are read at start only: a rotated one needs a restart"
+
     public struct Settings: Sendable {
         /// A frame analysis taking longer than this means the quality core is hung.
         public var analysisLimit: Duration = .seconds(15)
@@ -330,11 +334,14 @@ public struct DoorControllerService: Service, CustomStringConvertible {
             // what the first one could not apply.
             let needRestart = next.sectionsNeedingRestart(comparedWith: configuration)
             running.current = next
+            // Secrets are resolved once, at the start (DoorParts.open), and systemd copies the credentials
+            // once per start too: a secret rotated in place is not seen by a reload. Said each time, in words
+            // only (no key, path or value).
             if needRestart.isEmpty {
-                logger.notice("configuration reloaded")
+                logger.notice("configuration reloaded (\(Self.secretsAtStartOnly))")
             } else {
                 logger.warning(
-                    "configuration reloaded; some changes take effect at the next restart",
+                    "configuration reloaded; some changes take effect at the next restart (\(Self.secretsAtStartOnly))",
                     metadata: ["sections": "\(needRestart.joined(separator: ","))"])
             }
             next.logNotes(to: logger)
