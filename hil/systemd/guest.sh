@@ -24,9 +24,13 @@ fail() {
 }
 # run NAME FUNCTION [essential]: runs a check in a subshell, prints its RESULT line. Once an essential
 # check (installation, configuration, start) failed, the rest fail at once rather than wait out timeouts.
+# With scripts/hil-systemd --only (the names in $share/only), a check not named is not run (no RESULT
+# line), an essential one always is.
 broken=
+only=$(cat $share/only 2>/dev/null)
 run() {
     check=$1
+    if [ -n "$only" ] && [ "${3:-}" != essential ] && [[ ",$only," != *",$1,"* ]]; then return; fi
     if [ -n "$broken" ]; then
         say "not run: $broken failed"; echo "RESULT $1 FAIL"; failures=$((failures + 1)); return
     fi
@@ -586,6 +590,11 @@ kept_files="/etc/facegate/facegate.yaml /etc/facegate/credentials/nec-access-key
 t_remove_keeps() {
     systemctl enable --now facegate 2>&1 || fail "systemctl enable --now failed"
     [ "$(prop ActiveState)" = active ] || fail "ActiveState=$(prop ActiveState)"
+    # The kiosk screen enabled and started by its owner: here it fails (no cage, no user) and is restarted
+    # every 3 s (Restart=always), which removing the package must end (prerm stops it), not leave looping
+    # with its unit file gone.
+    systemctl enable facegate-kiosk >/dev/null 2>&1 || fail "systemctl enable facegate-kiosk failed"
+    systemctl start facegate-kiosk >/dev/null 2>&1
     records >$work/records-before-remove
     local path
     for path in $kept_files; do [ -s $path ] || fail "$path is not there before the removal"; done
@@ -604,6 +613,11 @@ t_remove_keeps() {
     relay_is 0 || fail "the relay is not at rest after the removal"
     sha256sum --quiet -c $work/kept.sha256 || fail "the configuration or a secret changed or went"
     for path in $kept_files; do [ -s $path ] || fail "$path went with the removal"; done
+    local kiosk_restarts=$(systemctl show -P NRestarts facegate-kiosk)
+    sleep 7
+    say "kiosk after the removal: $(systemctl show -p ActiveState,SubState,NRestarts facegate-kiosk | paste -sd' ')"
+    case $(systemctl show -P ActiveState facegate-kiosk) in active|activating|reloading) fail "the kiosk still runs after the removal" ;; esac
+    [ "$(systemctl show -P NRestarts facegate-kiosk)" = "$kiosk_restarts" ] || fail "the kiosk is still being restarted after the removal"
 }
 run remove-keeps t_remove_keeps
 
@@ -641,9 +655,59 @@ t_upgrade_camera_unplugged() {
 }
 run upgrade-camera-unplugged t_upgrade_camera_unplugged
 
+# An upgrade (a reinstall runs postinst the same way) onto a configuration this version refuses, the door
+# enabled and running: postinst fails (apt reports it, dpkg leaves the package half-configured) naming
+# what to fix and `dpkg --configure -a`, and leaves the running process alone. Before, it exited 0: the
+# next restart of any kind met exit 78, and RestartPreventExitStatus=78 left the door down for good.
+# Refused for a problem the check finds (door.pulse_seconds), then, at `dpkg --configure -a`, for a
+# file: secret, which the check passes as root but notes, as the unit's service could never read it.
+# Fixed, `dpkg --configure -a` finishes and restarts the door onto this version.
+t_upgrade_refused() {
+    local pid=$(prop MainPID) code=0 log=$work/apt-reinstall-refused.log
+    [ "$(prop ActiveState)" = active ] && [ "$pid" -gt 0 ] || fail "not running before: $(prop ActiveState)"
+    write_config 10 7000 staff
+    sed -i 's/^  pulse_seconds: 2$/  pulse_seconds: -4/' /etc/facegate/facegate.yaml
+    apt-get install -y --reinstall -o Dpkg::Use-Pty=0 $work/facegate_*.deb >$log 2>&1 || code=$?
+    grep '^facegate:' $log | while read -r line; do say "$line"; done
+    [ $code != 0 ] || fail "apt reported success on a configuration this version refuses"
+    [ "$(dpkg-query -W -f='${db:Status-Status}' facegate)" = half-configured ] \
+        || fail "dpkg status $(dpkg-query -W -f='${db:Status-Status}' facegate), expected half-configured"
+    grep -q '^facegate: error: the service is enabled, but this version refuses' $log || fail "postinst did not say why it failed"
+    grep -q 'door.pulse_seconds' $log || fail "postinst did not name the key"
+    grep -q 'dpkg --configure -a' $log || fail "postinst did not say how to finish"
+    [ "$(prop MainPID)" = "$pid" ] && [ "$(prop ActiveState)" = active ] \
+        || fail "the running door was not left alone: $(prop ActiveState), main process $pid, now $(prop MainPID)"
+    # A file: secret, root-only as the old example said: the check passes it (exit 0) and notes it by key.
+    write_config 10 7000 staff
+    install -m 0600 /etc/facegate/credentials/nec-api-key /etc/facegate/rotated-api-key
+    sed -i 's|^    api_key: credential:nec-api-key$|    api_key: file:/etc/facegate/rotated-api-key|' /etc/facegate/facegate.yaml
+    grep -q 'file:/etc/facegate/rotated-api-key' /etc/facegate/facegate.yaml || fail "the file: secret was not written"
+    CREDENTIALS_DIRECTORY=/etc/facegate/credentials facegate config check >$work/check-file-secret.log 2>&1 \
+        || fail "config check refused the file: secret as root: $(cat $work/check-file-secret.log)"
+    grep -q "note: backend.nec.api_key: is a file: secret, which the facegate unit's service cannot read" $work/check-file-secret.log \
+        || fail "config check did not note the file: secret: $(cat $work/check-file-secret.log)"
+    code=0
+    dpkg --configure -a >$work/apt-configure-refused.log 2>&1 || code=$?
+    grep '^facegate:' $work/apt-configure-refused.log | while read -r line; do say "$line"; done
+    [ $code != 0 ] || fail "dpkg --configure -a succeeded on a file: secret the service cannot read"
+    grep -q "backend.nec.api_key: is a file: secret" $work/apt-configure-refused.log || fail "postinst did not name the file: secret"
+    [ "$(prop MainPID)" = "$pid" ] || fail "the running door was not left alone"
+    ! grep -q rotated-api-key $log $work/apt-configure-refused.log || fail "a value from the configuration was printed"
+    write_config 10 7000 staff
+    rm -f /etc/facegate/rotated-api-key
+    dpkg --configure -a >$work/apt-configure-fixed.log 2>&1 || { tail -20 $work/apt-configure-fixed.log; fail "dpkg --configure -a failed once fixed"; }
+    [ "$(dpkg-query -W -f='${db:Status-Status}' facegate)" = installed ] || fail "dpkg status $(dpkg-query -W -f='${db:Status-Status}' facegate)"
+    wait_until 60 sh -c '[ "$(systemctl show -P ActiveState facegate)" = active ]' || fail "not active: $(prop ActiveState)"
+    say "main process $pid before, $(prop MainPID) after dpkg --configure -a"
+    [ "$(prop MainPID)" != "$pid" ] || fail "the door was not restarted onto this version"
+}
+run upgrade-refused t_upgrade_refused
+
 t_purge_deletes() {
     # The cache key, for fresh-install-enables (the purge deletes it, and facegate with it).
     cp /etc/facegate/credentials/offline-cache-key $work/secrets/offline-cache-key || fail "no cache key to keep"
+    # The kiosk's profile, as systemd makes it (StateDirectory=) once its user exists; enabled since remove-keeps.
+    mkdir -p /var/lib/facegate-kiosk && touch /var/lib/facegate-kiosk/profile
     cursor_mark $work/cursor-purge
     apt-get purge -y -o Dpkg::Use-Pty=0 facegate >$work/apt-purge.log 2>&1 || { tail -20 $work/apt-purge.log; fail "apt purge failed"; }
     grep '^facegate:' $work/apt-purge.log | while read -r line; do say "$line"; done
@@ -653,16 +717,15 @@ t_purge_deletes() {
     [ -z "$status" ] || [ "$status" = not-installed ] || fail "dpkg status $status after the purge"
     local path
     for path in /etc/facegate/credentials /var/lib/facegate /var/lib/private/facegate /etc/facegate $dsh_state \
-        /etc/systemd/system/multi-user.target.wants/facegate.service /etc/systemd/system/facegate.service; do
+        /etc/systemd/system/multi-user.target.wants/facegate.service /etc/systemd/system/facegate.service \
+        /var/lib/facegate-kiosk /etc/systemd/system/graphical.target.wants/facegate-kiosk.service; do
         if [ -e $path ] || [ -L $path ]; then fail "$path is still there after the purge: $(ls -la $path 2>&1 | head -5)"; fi
     done
 }
 run purge-deletes t_purge_deletes
 
-# After the purge nothing is recorded: a box provisioned before the package (the configuration and
-# every credential in place, as a provisioning tool lays them) gets a first installation, which enables
-# and starts the door (the one case postinst enables it).
-t_fresh_install_enables() {
+# provision: the configuration and every credential in place before the package, as a provisioning tool lays them.
+provision() {
     local creds=/etc/facegate/credentials
     mkdir -p $creds && chmod 700 $creds
     umask 077
@@ -674,15 +737,47 @@ t_fresh_install_enables() {
     : >$creds/neocheck-password
     umask 022
     write_config 10 7000 staff
-    # The configuration is there before the package's conffile: kept (--force-confold), as provisioning does.
+}
+# install_provisioned LOG: the configuration is there before the package's conffile: kept (--force-confold), as provisioning does.
+install_provisioned() {
     apt-get install -y -o Dpkg::Use-Pty=0 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
-        $work/facegate_*.deb >$work/apt-fresh.log 2>&1 || { tail -20 $work/apt-fresh.log; fail "apt install failed"; }
+        $work/facegate_*.deb >$1 2>&1 || { tail -20 $1; fail "apt install failed"; }
+}
+# After the purge nothing is recorded: a box provisioned before the package (the configuration and
+# every credential in place, as a provisioning tool lays them) gets a first installation, which enables
+# and starts the door (with fresh-install-camera-absent, the cases postinst enables it).
+t_fresh_install_enables() {
+    provision
+    install_provisioned $work/apt-fresh.log
     grep '^facegate:' $work/apt-fresh.log | while read -r line; do say "$line"; done
     [ "$(systemctl is-enabled facegate 2>&1)" = enabled ] || fail "is-enabled: $(systemctl is-enabled facegate 2>&1)"
     wait_until 60 sh -c '[ "$(systemctl show -P ActiveState facegate)" = active ]' || fail "not active: $(prop ActiveState)"
     [ -e $dsh_state ] || fail "no deb-systemd-helper state recorded"
 }
 run fresh-install-enables t_fresh_install_enables
+
+# The same first installation with the camera not there yet (plugged in later; an image made in a chroot):
+# enabled and started, the daemon waiting for the camera. Before, postinst allowed missing devices on an
+# upgrade only: such a box was never enabled, nor by any upgrade after.
+t_fresh_install_camera_absent() {
+    apt-get purge -y -o Dpkg::Use-Pty=0 facegate >$work/apt-purge-again.log 2>&1 || { tail -20 $work/apt-purge-again.log; fail "apt purge failed"; }
+    [ ! -e /etc/facegate ] && [ ! -e $dsh_state ] || fail "the purge left /etc/facegate or the recorded state"
+    provision
+    sed -i "s|^  device: $camera\$|  device: /dev/video77|" /etc/facegate/facegate.yaml
+    grep -q '^  device: /dev/video77$' /etc/facegate/facegate.yaml || fail "the camera was not taken out of the file"
+    install_provisioned $work/apt-fresh-camera-absent.log
+    grep '^facegate:' $work/apt-fresh-camera-absent.log | while read -r line; do say "$line"; done
+    grep -q 'enabled and started; it waits for' $work/apt-fresh-camera-absent.log || fail "postinst did not say it started a waiting door"
+    grep -q 'camera.device: names no device that exists' $work/apt-fresh-camera-absent.log || fail "postinst did not name the camera"
+    [ "$(systemctl is-enabled facegate 2>&1)" = enabled ] || fail "is-enabled: $(systemctl is-enabled facegate 2>&1)"
+    wait_until 60 sh -c '[ "$(systemctl show -P ActiveState facegate)" = active ]' || fail "not active: $(prop ActiveState)"
+    # Waiting for the camera: the daemon answers, the camera failed, the door cannot decide (exit 1).
+    wait_until 60 sh -c 'facegate status >'$work'/status-camera-absent.txt 2>&1; grep -q "^  camera: failed" '$work'/status-camera-absent.txt' \
+        || fail "status does not say the camera is missing: $(cat $work/status-camera-absent.txt)"
+    say "$(head -3 $work/status-camera-absent.txt | paste -sd' ')"
+    relay_is 0 || fail "relay"
+}
+run fresh-install-camera-absent t_fresh_install_camera_absent
 
 # --- 16. no secret logged (the whole run's) --------------------------------------------------------------------------
 # hide VALUE MARK: stdin with VALUE replaced by MARK (no regular expression: a key may hold any byte).
