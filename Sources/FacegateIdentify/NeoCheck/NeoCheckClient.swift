@@ -412,6 +412,14 @@ public struct NeoCheckClient: Sendable {
         let text = parsed?.text.map { Self.sanitized($0, removing: secrets) }
         switch response.status {
         case .badRequest:
+            // The hourly limit and the credits first, whatever else the reply lists: a limit read as the
+            // service refusing a record would have the revocation sync revoke every record it reads.
+            if let text, Self.saysHourlyLimit(text) {
+                return NeoCheckError(.hourlyLimitReached, text, status: status)
+            }
+            if let lowered = text?.lowercased(), lowered.contains("insufficient credits") || lowered.contains("credit") {
+                return NeoCheckError(.insufficientCredits, text ?? "insufficient credits", status: status)
+            }
             if let parsed, !parsed.errors.isEmpty {
                 return NeoCheckError(
                     .rejected, Self.listing(text ?? "the service rejected the request", parsed.errors), status: status,
@@ -419,12 +427,6 @@ public struct NeoCheckClient: Sendable {
             }
             guard let text else { return NeoCheckError(.badRequest, "bad request, no message", status: status) }
             let lowered = text.lowercased()
-            if Self.saysHourlyLimit(text) {
-                return NeoCheckError(.hourlyLimitReached, text, status: status)
-            }
-            if lowered.contains("insufficient credits") || lowered.contains("credit") {
-                return NeoCheckError(.insufficientCredits, text, status: status)
-            }
             if lowered.contains("invalid content") {
                 return NeoCheckError(.invalidContent, text, status: status)
             }
@@ -432,6 +434,12 @@ public struct NeoCheckClient: Sendable {
         case .unauthorized:
             return NeoCheckError(.unauthorized, "the service refused the token", status: status)
         case .notFound:
+            // The service's 404 is bare (or JSON): a page (a proxy's, a gateway's for a path it does not know)
+            // says nothing about the record, and read as "not found" it would revoke every record the sync reads.
+            let body = response.body
+            guard body.isEmpty || (try? JSONSerialization.jsonObject(with: Data(body), options: [.fragmentsAllowed])) != nil else {
+                return NeoCheckError(.unexpectedStatus, "a 404 that is not the service's (its body is not JSON)", status: status)
+            }
             return NeoCheckError(.notFound, text ?? "not found", status: status)
         case .tooManyRequests:
             return NeoCheckError(.tooManyRequests, "the service answered 429", status: status)

@@ -110,12 +110,11 @@ public struct NeoCheckFaceSearch: FaceSearch, CloudDirectory {
     /// Records deleted (404), disabled or out of the door's face list in NeoCheck, from the next slice of the cached subjects.
     ///
     /// What the service says about one record is not what a proxy, a login page or a failing token service
-    /// says about every call: only a 404, a 400 naming the service's own errors, or a record read back
-    /// disabled or out of the list revokes. A reply that cannot be read (not JSON, a status no read
-    /// documents) leaves the record cached and the round goes on past it, so one record that always fails
-    /// holds up nobody behind it; three in a row end the round (a failure that is not the records'). A record
-    /// unreadable in three rounds that read others is revoked: the door could not let that person in online
-    /// either. A failure that is not a record's (the cloud unreachable, a 5xx or 429, a refused login, the
+    /// says about every call: only the service's 404 (bare or JSON), a 400 naming the service's own errors, or
+    /// a record read back disabled or out of the list revokes. A reply that cannot be read (not JSON, a status
+    /// no read documents, a 404 page) leaves the record cached and the round goes on past it, so one record
+    /// that always fails holds up nobody behind it; three in a row end the round (a failure that is not the
+    /// records'). A record whose 200 cannot be read in three rounds that read others is revoked. A failure that is not a record's (the cloud unreachable, a 5xx or 429, a refused login, the
     /// budget spent, the sync cancelled) ends the round with what it has found so far, and that record is read
     /// first next time. With nothing found, the failure is thrown (the caller logs it).
     public func revokedSubjects(among cached: [String: Date], policy: DoorPolicy) async throws -> Set<String> {
@@ -149,8 +148,8 @@ public struct NeoCheckFaceSearch: FaceSearch, CloudDirectory {
                     revoked.insert(subject)
                     unreadableInARow = 0
                     read.insert(subject)
-                case .unreadable:
-                    unreadable.append(subject)
+                case .unreadable(let countsAgainstTheRecord):
+                    if countsAgainstTheRecord { unreadable.append(subject) }
                     unreadableInARow += 1
                     failure = error
                     if unreadableInARow >= Self.unreadableInARowEndsTheRound {
@@ -167,7 +166,8 @@ public struct NeoCheckFaceSearch: FaceSearch, CloudDirectory {
             await syncCursor.checked(subject)
         }
         revoked.formUnion(await syncCursor.noteUnreadable(unreadable, read: read, limit: Self.unreadableRoundsToRevoke))
-        if revoked.isEmpty, let failure { throw failure }
+        // Said when the round read nothing: one record that cannot be read among others that could is no failed sync.
+        if revoked.isEmpty, read.isEmpty, let failure { throw failure }
         return revoked
     }
 
@@ -181,7 +181,10 @@ public struct NeoCheckFaceSearch: FaceSearch, CloudDirectory {
         /// The service said, about this record, that it is gone or refused (a 404, its own error list).
         case revoke
         /// The reply could not be read: not the service's word about the record, perhaps not even the service's.
-        case unreadable
+        /// It counts against the record (revoked after three rounds that read others) only when the service
+        /// answered 200 for it: a status no read documents, or a 400 without the service's errors, is a proxy's
+        /// as likely, and a flaky proxy must not slowly drain the cache.
+        case unreadable(countsAgainstTheRecord: Bool)
         /// Not the record's failure: the round ends here.
         case stop(any Error)
     }
@@ -194,10 +197,13 @@ public struct NeoCheckFaceSearch: FaceSearch, CloudDirectory {
         switch error.code {
         case .notFound, .rejected:
             return .revoke
-        case .malformedResponse, .responseTooLarge, .invalidContent, .badRequest, .invalidArgument, .unexpectedStatus:
-            // A captive portal's page, a proxy's 403 or 407, a token service answering oddly: every record would
-            // read so, and revoking on it would empty the offline cache of a whole site.
-            return .unreadable
+        case .malformedResponse, .responseTooLarge:
+            // A captive portal's page, a token service answering oddly: every record would read so, and revoking
+            // on it at once would empty the offline cache of a whole site.
+            return .unreadable(countsAgainstTheRecord: error.status == 200)
+        case .invalidContent, .badRequest, .invalidArgument, .unexpectedStatus:
+            // A proxy's 403 or 407, a 404 page, a 400 without the service's errors.
+            return .unreadable(countsAgainstTheRecord: false)
         case .invalidConfiguration, .invalidClient, .unsupportedGrantType, .invalidCredentials, .invalidRefreshToken, .unauthorized,
             .hourlyLimitReached, .callBudgetExhausted, .insufficientCredits, .serverError, .tooManyRequests, .unreachable, .timeout,
             .cancelled:
