@@ -10,11 +10,19 @@ public struct RelayRecord: Sendable, Hashable {
         case unlocked
         /// The relay could not be driven: the person was granted but the door did not open.
         case failed
+        /// The relay was not driven: a reload that came while the grant was being committed refuses it
+        /// (a deny-list edit, say), so the door stayed locked.
+        case withheld
+
+        /// Whether the door was opened.
+        public var opened: Bool { self == .unlocked }
     }
 
     /// The granted decision's `DecisionRecord.id`.
     public var decisionId: UUID
     public var result: Result
+    /// Whether the door was opened for the grant.
+    public var opened: Bool { result.opened }
     /// How long driving the relay took.
     public var latency: Duration?
     /// Visit ready to relay driven: the decision's total, now that it is known.

@@ -136,7 +136,7 @@ public protocol GateJournal: Sendable {
     func newestDecisionTime() async throws -> Date?
     /// Each subject's latest grant at `door` dated no earlier than `window` before the later of `now` and
     /// the door's newest decision (so a clock set back since reads the grants of the run before, not every
-    /// grant ever dated after it), leaving out grants whose relay could not be driven: who may still be
+    /// grant ever dated after it), leaving out grants whose relay could not be driven or was withheld: who may still be
     /// within the re-entry cooldown when the daemon starts again. Throws when the journal cannot be read.
     func grants(atDoor door: String, within window: Duration, of now: Date) async throws -> [JournaledGrant]
 }

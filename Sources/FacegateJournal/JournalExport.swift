@@ -73,7 +73,8 @@ public struct DecisionLogLine: Encodable, Sendable {
     var latencyMs: Latencies
     var recheck: Recheck?
     var probeCrop: Bool
-    /// For a grant: whether the relay was driven (`unlocked`) or could not be (`failed`).
+    /// For a grant: whether the relay was driven (`unlocked`), could not be (`failed`), or was not, a
+    /// reload during the grant's commit refusing it (`withheld`).
     var relay: String?
     /// The liveness stage's score, verdict and cue scores, when it ran.
     var liveness: LivenessAssessment?

@@ -239,11 +239,11 @@ public final class SQLiteJournal: Sendable {
                 db,
                 sql: """
                     SELECT subject_id, MAX(time) AS latest FROM decision
-                    WHERE door = ? AND time >= ? AND subject_id IS NOT NULL AND (relay IS NULL OR relay != ?)
+                    WHERE door = ? AND time >= ? AND subject_id IS NOT NULL AND (relay IS NULL OR relay NOT IN (?, ?))
                     AND outcome IN (\(opensDoor.map { _ in "?" }.joined(separator: ", ")))
                     GROUP BY subject_id
                     """,
-                arguments: StatementArguments([door]) + StatementArguments([since]) + StatementArguments([RelayRecord.Result.failed.rawValue])
+                arguments: StatementArguments([door]) + StatementArguments([since]) + StatementArguments([RelayRecord.Result.failed.rawValue, RelayRecord.Result.withheld.rawValue])
                     + StatementArguments(opensDoor))
             return rows.map { JournaledGrant(subjectId: $0["subject_id"], time: $0["latest"]) }
         }

@@ -275,7 +275,7 @@ public final class MemoryJournal: GateJournal {
         records.withLock { records in
             let newest = records.decisions.filter { $0.door == door }.map(\.time).max()
             let since = max(now, newest ?? now).addingTimeInterval(-window.timeInterval)
-            let failed = Set(records.relays.filter { $0.result == .failed }.map(\.decisionId))
+            let failed = Set(records.relays.filter { !$0.opened }.map(\.decisionId))
             var latest: [String: Date] = [:]
             for record in records.decisions
             where record.door == door && record.time >= since && record.decision.outcome.opensDoor && !failed.contains(record.id) {

@@ -7,6 +7,7 @@ import FacegateQuality
 import FacegateTesting
 import Foundation
 import Logging
+import Synchronization
 import Testing
 
 /// A configuration reloaded (SIGHUP) while the cloud searches a visit's face: the pipeline decides it under
@@ -132,6 +133,54 @@ struct PolicyReloadTests {
     }
 
 
+    /// A reload that lands while a grant is being committed to the journal (the relay waits for the
+    /// commit, up to a second) is the door's word before the relay moves: a deny-list edit made then
+    /// keeps the door shut for that visit. The grant stays on record as decided, its relay `withheld`.
+    @Test func aReloadDuringTheGrantsCommitIsObeyedBeforeTheRelayMoves() async throws {
+        func visit(reloaded: DoorPolicy) async throws -> (journal: HeldCommitJournal, relayChanges: Int, cached: Set<String>, withheld: Int) {
+            let folder = try TemporaryFolder()
+            defer { folder.remove() }
+            let key = try OfflineCacheKey(bytes: [UInt8](repeating: 7, count: 32))
+            let cache = try OfflineFaceCache(configuration: .init(path: folder.file("cache.sqlite")), key: key)
+            let cloud = HeldCloud(candidates: [MatchCandidate(subjectId: "contractor-7", score: 9000, tags: ["contractors"])], released: true)
+            let lines = SimulatedDoorLines(logger: Self.quiet)
+            let door = try DoorController(lines: lines, timing: DoorTiming(unlockDuration: .milliseconds(50)), logger: Self.quiet)
+            let doorTask = Task { try await door.run() }
+            defer { doorTask.cancel() }
+            let journal = HeldCommitJournal()
+            let pipeline = GatePipeline(
+                source: SynthesizedApproach(), analyzer: ScriptedAnalyzer(), search: cloud, offline: cache, door: door, journal: journal,
+                policy: Self.policy(tags: ["contractors"]),
+                settings: .init(
+                    door: "reload", approach: ApproachConfiguration(settleFrames: 3), decisionDeadline: .seconds(30),
+                    grantCommitLimit: .seconds(30)),
+                logger: Self.quiet)
+            let run = Task { try await pipeline.run() }
+            #expect(await journal.waitUntilCommitting(timeout: .seconds(30)), "the grant reached its commit")
+            await pipeline.update(policy: reloaded)
+            journal.release()
+            try await run.value
+            let withheld = await pipeline.statistics.grantsWithheld
+            return (journal, lines.relayChanges, try await cache.cachedSubjectIds(), withheld)
+        }
+
+        var denied = Self.policy(tags: ["contractors"])
+        denied.denyList = ["contractor-7"]
+        let refused = try await visit(reloaded: denied)
+        #expect(refused.journal.inner.decisions.map(\.decision.outcome) == [.granted], "the grant stays on record as decided")
+        #expect(refused.journal.inner.relays.map(\.result) == [.withheld])
+        #expect(refused.relayChanges == 0, "the relay never moved")
+        #expect(refused.cached.isEmpty, "nor is the face cached for an offline grant to come")
+        #expect(refused.withheld == 1)
+
+        // A reload that still grants the visit opens the door as before.
+        let kept = try await visit(reloaded: Self.policy(tags: ["contractors"], threshold: 8000))
+        #expect(kept.journal.inner.relays.map(\.result) == [.unlocked])
+        #expect(kept.relayChanges > 0)
+        #expect(kept.cached == ["contractor-7"])
+        #expect(kept.withheld == 0)
+    }
+
     /// What a reload names as waiting for a restart: the offline limit and margin apply live (they are
     /// the policy's), the cache's other keys do not.
     @Test func theOfflineLimitAndMarginApplyLiveAndTheCachesOtherKeysWait() {
@@ -145,4 +194,35 @@ struct PolicyReloadTests {
         #expect(reloaded.sectionsNeedingRestart(comparedWith: running) == ["offline_cache"])
     }
 
+}
+
+/// A journal whose first flush (a grant's commit) waits for the test to release it.
+final class HeldCommitJournal: GateJournal {
+    let inner = MemoryJournal()
+    private let state = Mutex((committing: false, released: false))
+
+    func record(_ decision: DecisionRecord) -> Bool { inner.record(decision) }
+    func record(_ event: DoorEventRecord) -> Bool { inner.record(event) }
+    func recordRecheck(_ recheck: RecheckRecord) -> Bool { inner.recordRecheck(recheck) }
+    func recordRelay(_ relay: RelayRecord) -> Bool { inner.recordRelay(relay) }
+    func newestDecisionTime() async throws -> Date? { try await inner.newestDecisionTime() }
+    func grants(atDoor door: String, within window: Duration, of now: Date) async throws -> [JournaledGrant] {
+        try await inner.grants(atDoor: door, within: window, of: now)
+    }
+
+    func flush() async throws {
+        state.withLock { $0.committing = true }
+        while !state.withLock({ $0.released }) { try await Task.sleep(for: .milliseconds(5)) }
+    }
+
+    func release() { state.withLock { $0.released = true } }
+
+    func waitUntilCommitting(timeout: Duration) async -> Bool {
+        let end = ContinuousClock.now.advanced(by: timeout)
+        while ContinuousClock.now < end {
+            if state.withLock({ $0.committing }) { return true }
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+        return false
+    }
 }

@@ -172,6 +172,7 @@ struct JournalTests {
             write(.granted, "alice", at: now.addingTimeInterval(-30), relay: .unlocked)
             write(.grantedOffline, "bob", at: now.addingTimeInterval(-20))  // committed, the relay not yet journaled
             write(.granted, "carol", at: now.addingTimeInterval(-10), relay: .failed)
+            write(.granted, "grace", at: now.addingTimeInterval(-10), relay: .withheld)  // a reload refused it
             write(.deniedReentry, "dave", at: now.addingTimeInterval(-10))
             write(.granted, "erin", at: now.addingTimeInterval(-10), door: "back")
             try await journal.flush()

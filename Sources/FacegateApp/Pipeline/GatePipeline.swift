@@ -29,6 +29,8 @@ public struct PipelineStatistics: Sendable, Hashable {
     public var unlocks = 0
     /// Grants whose relay could not be driven.
     public var unlockFailures = 0
+    /// Grants a reload refused while they were being committed: the relay was not driven.
+    public var grantsWithheld = 0
     /// Visits journaled undecided because too many were already waiting.
     public var visitsDropped = 0
     /// Visits the liveness stage judged (each before any cloud call), and those it refused.
@@ -630,6 +632,7 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
             : Lookup()
         await rememberJournaledGrants(at: time)
         let remembered = policyState
+        let decidedUnder = self.policy
         let decision = evaluate(
             lookup, of: visit, searchedUnder: policy, refusal: refusal, untrustedClock: lookup.clockProblem, at: time,
             latencies: &latencies, visitReady: pending.emittedAt)
@@ -637,13 +640,26 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
             on: DecisionRecord(
                 time: time, door: settings.door, decision: decision, backend: search.backendName,
                 quality: visit.bestFace.quality, latencies: latencies, probeCrop: lookup.probe?.jpeg, liveness: assessment),
-            visitReady: pending.emittedAt)
-        if record.relay == .failed, let subject = decision.subjectId {
+            visitReady: pending.emittedAt,
+            refusedSinceDecided: {
+                // A reload that came while the grant was being committed (up to a second) is the door's
+                // word too: a deny-list edit made then must not let that visit in.
+                guard self.policy != decidedUnder else { return nil }
+                var state = remembered
+                let now = self.clock.now
+                let again = AccessPolicy.evaluate(
+                    lookup.identification, passedQualityGate: visit.passedQualityGate, searchedUnder: policy, current: self.policy,
+                    state: &state, at: time, clockProblem: lookup.clockProblem, steady: self.steadyOrigin.duration(to: now))
+                return again.outcome.opensDoor ? nil : again
+            })
+        if let relay = record.relay, !relay.opened, let subject = decision.subjectId {
             // The door did not open: nobody went in, so the person may try again at once.
             policyState.withdrawGrant(of: subject, restoring: remembered)
         }
         settings.metrics.record(record.latencies)
-        await learn(from: decision, lookup: lookup, searchedUnder: policy, at: time)
+        if record.relay != .withheld {
+            await learn(from: decision, lookup: lookup, searchedUnder: policy, at: time)
+        }
         await keepForRecheck(record, probe: lookup.probe, at: time)
         announce(record, of: pending, lookup: lookup)
     }
@@ -743,13 +759,33 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
 
     /// Journals the decision; a grant is committed first, then the door is opened and the relay's
     /// result journaled too.
-    private func act(on record: DecisionRecord, visitReady: PipelineClock.Instant) async -> DecisionRecord {
+    private func act(
+        on record: DecisionRecord, visitReady: PipelineClock.Instant, refusedSinceDecided: () -> Decision? = { nil }
+    ) async -> DecisionRecord {
         guard record.decision.outcome.opensDoor else {
             journal.record(record)
             return record
         }
         await commit(record)
+        if let refusal = refusedSinceDecided() {
+            return withhold(record, refusal: refusal, visitReady: visitReady)
+        }
         return await open(for: record, visitReady: visitReady)
+    }
+
+    /// A committed grant that a reload refuses before the relay moves: the door stays locked, and the
+    /// journal says so beside the grant (it is on disk already, and stays as it was decided).
+    private func withhold(_ granted: DecisionRecord, refusal: Decision, visitReady: PipelineClock.Instant) -> DecisionRecord {
+        var record = granted
+        record.relay = .withheld
+        record.latencies.total = elapsed(since: visitReady)
+        statistics.grantsWithheld += 1
+        settings.metrics.count("grants_withheld")
+        logger.notice(
+            "a reload while the grant was being journaled refuses it; the door stays locked",
+            metadata: ["door": "\(settings.door)", "decision": "\(record.id)", "now": "\(refusal.outcome.rawValue)"])
+        journal.recordRelay(RelayRecord(decisionId: record.id, result: .withheld, total: record.latencies.total))
+        return record
     }
 
     /// Tells the observers (demo, tests) and the log what was decided.
@@ -1040,7 +1076,8 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
     /// An offline decision's probe waits in the cache for the cloud to re-check it.
     private func keepForRecheck(_ record: DecisionRecord, probe: ProbeFace?, at time: Date) async {
         guard record.decision.offline, let offline, let probe else { return }
-        let granted = record.decision.outcome.opensDoor ? record.decision.subjectId : nil
+        // A grant withheld let nobody in: its re-check has no one to answer for.
+        let granted = record.decision.outcome.opensDoor && record.relay != .withheld ? record.decision.subjectId : nil
         do {
             try await offline.addPendingRecheck(
                 decisionId: record.id, door: settings.door, grantedSubject: granted, probe: probe.jpeg, at: time)

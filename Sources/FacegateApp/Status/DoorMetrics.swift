@@ -56,7 +56,7 @@ public struct DoorMetrics: Sendable {
     /// Sets every counter the door has to zero where it has not counted yet, so that a scrape lists
     /// them all from the start (a rate over a counter that appears late loses its first increments).
     func declareCounters(backend: String) {
-        for name in ["frames", "frames_analysed", "frames_skipped", "frames_rejected", "visits", "liveness_refusals", "offline_cache_hits", "unlock_failures"] {
+        for name in ["frames", "frames_analysed", "frames_skipped", "frames_rejected", "visits", "liveness_refusals", "offline_cache_hits", "unlock_failures", "grants_withheld"] {
             Counter(label: "facegate_\(name)_total", factory: factory).increment(by: 0)
         }
         for scan in ["whole_frame", "region"] {
@@ -112,7 +112,8 @@ public struct DoorMetrics: Sendable {
     }
 
     /// Counted as the decision is made, before the relay moves (as the journal records it): a grant whose
-    /// relay then failed is in `granted` too, and in `facegate_unlock_failures_total`.
+    /// relay then failed is in `granted` too, and in `facegate_unlock_failures_total`; one a reload refused
+    /// before the relay moved, in `facegate_grants_withheld_total`.
     func decision(_ outcome: Decision.Outcome) {
         count("decisions", [("outcome", outcome.rawValue)])
     }

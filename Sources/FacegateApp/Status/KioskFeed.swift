@@ -170,11 +170,12 @@ extension KioskFeed.Event {
 
     /// A decision as the person at the door sees it: a welcome (by name only where the installer gave
     /// one) or a short, neutral refusal that does not say why. A grant whose relay could not be driven
-    /// left the door locked: a welcome would have the person push a locked door, so they are asked to
-    /// try again (the grant was withdrawn, so their next approach is decided afresh).
+    /// (or was withheld, a reload refusing it) left the door locked: a welcome would have the person push
+    /// a locked door, so they are asked to try again (the grant was withdrawn, so their next approach is
+    /// decided afresh).
     static func decision(_ record: DecisionRecord, names: [String: String]) -> Self {
         let decision = record.decision
-        if decision.outcome.opensDoor, record.relay == .failed {
+        if decision.outcome.opensDoor, let relay = record.relay, !relay.opened {
             return .json("decision", DecisionShown(outcome: "denied", message: "Please try again"))
         }
         if decision.outcome.opensDoor {
