@@ -46,8 +46,6 @@ public struct V4L2DeviceInfo: Sendable, Hashable, Codable {
 /// Not thread-safe: its owner calls it from one executor.
 final class V4L2Device {
     let path: String
-    /// Frames the driver flagged as corrupt (V4L2_BUF_FLAG_ERROR), returned to it unread.
-    private(set) var errorFrames: UInt64 = 0
     private(set) var fd: Int32
     private var buffers: [(start: UnsafeMutableRawPointer, length: Int)] = []
     private(set) var format = v4l2_pix_format()
@@ -285,7 +283,6 @@ final class V4L2Device {
                 return buffer
             },
             requeue: { buffer in _ = try? V4L2System.ioctl(fd, fg_vidioc_qbuf(), &buffer, "the camera: requeueing") },
-            onErrorFrame: { errorFrames += 1 },
             isError: { $0.flags & UInt32(V4L2_BUF_FLAG_ERROR) != 0 },
             convert: { buffer throws(CaptureError) -> PixelImage in
                 let index = Int(buffer.index)

@@ -1,5 +1,7 @@
-import FacegateApp
+@testable import FacegateApp
+import FacegateIdentify
 import Foundation
+import Logging
 import Testing
 
 /// Issue 9, item 18, through the configuration's secret references: `file:` and `credential:`
@@ -21,6 +23,22 @@ import Testing
             return nil
         } catch {
             return error.description
+        }
+    }
+
+    /// A start reads each of the backend's secrets once: the NEC API key names the offline cache's account
+    /// and signs the client's calls, and a key file rotated between those two uses must not bind the
+    /// cache to one gallery's key while the door searches with another's.
+    @Test func aStartReadsEachSecretOnce() throws {
+        try withFolder { folder throws in
+            let path = folder.appendingPathComponent("api-key").path
+            #expect(FileManager.default.createFile(atPath: path, contents: Data("gallery-a".utf8), attributes: [.posixPermissions: 0o600]))
+            let opening = BackendOpening(http: CloudHTTPPolicy(), environment: [:], logger: Logger(label: "quiet"))
+            #expect(try opening.secret(.file(path), "backend.nec.api_key", backend: .nec) == "gallery-a")
+            try Data("gallery-b".utf8).write(to: URL(fileURLWithPath: path))
+            #expect(try opening.secret(.file(path), "backend.nec.api_key", backend: .nec) == "gallery-a", "read again mid-start")
+            let nextStart = BackendOpening(http: CloudHTTPPolicy(), environment: [:], logger: Logger(label: "quiet"))
+            #expect(try nextStart.secret(.file(path), "backend.nec.api_key", backend: .nec) == "gallery-b")
         }
     }
 

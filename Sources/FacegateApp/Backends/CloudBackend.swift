@@ -2,6 +2,7 @@ import FacegateCore
 import FacegateIdentify
 import Foundation
 import Logging
+import Synchronization
 
 /// Every cloud face-search service facegate can use, each listed once.
 ///
@@ -102,15 +103,31 @@ struct BackendOpening: Sendable {
     var http: CloudHTTPPolicy
     var environment: [String: String]
     var logger: Logger
+    /// Each secret as first read: the offline cache's account and the client are given the same value,
+    /// even when its file is rotated while the door starts.
+    private let read = SecretsRead()
+
+    init(http: CloudHTTPPolicy, environment: [String: String], logger: Logger) {
+        self.http = http
+        self.environment = environment
+        self.logger = logger
+    }
 
     /// A secret's value; a missing or unreadable one throws naming its key, never a value.
     func secret(_ reference: SecretReference?, _ key: String, backend: BackendKind) throws(DaemonStartError) -> String {
         guard let reference else { throw DaemonStartError(key: key, "is required for backend \(backend.rawValue)") }
+        if let value = read.values.withLock({ $0[key] }) { return value }
         do {
-            return try SecretFiles.resolve(reference, environment: environment)
+            let value = try SecretFiles.resolve(reference, environment: environment)
+            read.values.withLock { $0[key] = value }
+            return value
         } catch {
             throw DaemonStartError(key: key, error.description)
         }
+    }
+
+    private final class SecretsRead: Sendable {
+        let values = Mutex<[String: String]>([:])
     }
 }
 
