@@ -27,7 +27,7 @@ final class KioskFeed: Sendable {
     }
 
     private struct State {
-        var watchers: [Int: AsyncStream<Event>.Continuation] = [:]
+        var watchers: [Int: PageEvents] = [:]
         var nextWatcher = 0
         var closed = false
         /// The door's alarm as last shown: a page that connects (again) starts from it.
@@ -53,27 +53,24 @@ final class KioskFeed: Sendable {
         observationSink.yield(Observation(image: image, faces: faces))
     }
 
-    /// The events for one page, starting with `hello`, then the alarm and a waiting enrolment as they
-    /// stand (the page clears both on `hello`); they end when the page goes or the feed closes.
-    func subscribe(hello: Event) -> AsyncStream<Event> {
-        let (stream, continuation) = AsyncStream.makeStream(of: Event.self, bufferingPolicy: .bufferingNewest(16))
-        continuation.yield(hello)
+    /// One page's events for as long as `body` reads them, starting with `hello`, then the alarm and a
+    /// waiting enrolment as they stand (the page clears both on `hello`); they end when the feed closes.
+    func watch<Result>(hello: Event, _ body: (PageEvents) async throws -> Result) async rethrows -> Result {
+        let events = PageEvents()
+        events.push(hello)
         let id: Int? = state.withLock { state in
             guard !state.closed else { return nil }
-            if let alarm = state.lastAlarm { continuation.yield(alarm) }
-            if let enrolment = state.waitingEnrolment { continuation.yield(enrolment) }
+            if let alarm = state.lastAlarm { events.push(alarm) }
+            if let enrolment = state.waitingEnrolment { events.push(enrolment) }
             defer { state.nextWatcher += 1 }
-            state.watchers[state.nextWatcher] = continuation
+            state.watchers[state.nextWatcher] = events
             return state.nextWatcher
         }
-        guard let id else {
-            continuation.finish()
-            return stream
+        if id == nil { events.finish() }
+        defer {
+            if let id { _ = state.withLock { $0.watchers.removeValue(forKey: id) } }
         }
-        continuation.onTermination = { [weak self] _ in
-            _ = self?.state.withLock { $0.watchers.removeValue(forKey: id) }
-        }
-        return stream
+        return try await body(events)
     }
 
     func broadcast(_ event: Event) {
@@ -82,7 +79,7 @@ final class KioskFeed: Sendable {
             if event.name == "enrolment" { state.waitingEnrolment = event == .enrolment(.waiting) ? event : nil }
             return Array(state.watchers.values)
         }
-        for watcher in watchers { watcher.yield(event) }
+        for watcher in watchers { watcher.push(event) }
     }
 
     /// Ends every page's events and the observations (the door is stopping).
@@ -95,6 +92,92 @@ final class KioskFeed: Sendable {
         for watcher in watchers { watcher.finish() }
         observationSink.finish()
     }
+}
+
+/// One page's events not yet sent. The picture and the face boxes wait as the newest of each only (a page
+/// that falls behind, a tablet on a weak Wi-Fi, skips frames as a screen would); a decision, an alarm or
+/// an enrolment is never pushed out by them, and each is sent in order before any picture. Before, one
+/// buffer of the newest 16 events held all of them, and a page a second or so behind lost the welcome,
+/// or the all-clear that takes a "door forced" banner down.
+final class PageEvents: AsyncSequence, Sendable {
+    typealias Element = KioskFeed.Event
+
+    /// Decisions, alarms and enrolments a page may fall behind by; past it the oldest goes.
+    static let lastingLimit = 64
+
+    private struct State {
+        var lasting: [KioskFeed.Event] = []
+        var faces: KioskFeed.Event?
+        var preview: KioskFeed.Event?
+        var finished = false
+        var waiter: CheckedContinuation<KioskFeed.Event?, Never>?
+
+        mutating func take() -> KioskFeed.Event? {
+            if !lasting.isEmpty { return lasting.removeFirst() }
+            if let faces {
+                self.faces = nil
+                return faces
+            }
+            defer { preview = nil }
+            return preview
+        }
+    }
+
+    private let state = Mutex(State())
+
+    func push(_ event: KioskFeed.Event) {
+        let waiter: CheckedContinuation<KioskFeed.Event?, Never>? = state.withLock { state in
+            guard !state.finished else { return nil }
+            // Someone waits only when nothing is queued: handed over at once.
+            if let waiter = state.waiter {
+                state.waiter = nil
+                return waiter
+            }
+            switch event.name {
+            case "preview": state.preview = event
+            case "faces": state.faces = event
+            default:
+                if state.lasting.count >= Self.lastingLimit { state.lasting.removeFirst() }
+                state.lasting.append(event)
+            }
+            return nil
+        }
+        waiter?.resume(returning: event)
+    }
+
+    /// No more events: what is queued is still sent, then the page's stream ends.
+    func finish() {
+        let waiter = state.withLock { state in
+            state.finished = true
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume(returning: nil)
+    }
+
+    /// The next event to send, waiting for one; nil once finished (or the reading task is cancelled).
+    func next() async -> KioskFeed.Event? {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let ready: KioskFeed.Event?? = state.withLock { state in
+                    if let event = state.take() { return .some(event) }
+                    if state.finished || Task.isCancelled { return .some(nil) }
+                    state.waiter = continuation
+                    return nil
+                }
+                if let ready { continuation.resume(returning: ready) }
+            }
+        } onCancel: {
+            finish()
+        }
+    }
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        let events: PageEvents
+        func next() async -> KioskFeed.Event? { await events.next() }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(events: self) }
 }
 
 extension KioskFeed.Event {

@@ -135,12 +135,14 @@ struct KioskService: Service {
                 body: ResponseBody(byteBuffer: ByteBuffer(string: KioskPage.html)))
         }
         router.get("events") { _, _ -> Response in
-            let events = feed.subscribe(hello: .json("hello", KioskFeed.Event.Hello(preview: settings.preview, door: settings.doorName)))
+            let hello = KioskFeed.Event.json("hello", KioskFeed.Event.Hello(preview: settings.preview, door: settings.doorName))
             return Response(
                 status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-store"],
                 body: ResponseBody { writer in
-                    for await event in events {
-                        try await writer.write(ByteBuffer(string: event.serverSent))
+                    try await feed.watch(hello: hello) { events in
+                        for await event in events {
+                            try await writer.write(ByteBuffer(string: event.serverSent))
+                        }
                     }
                     try await writer.finish(nil)
                 })
