@@ -131,9 +131,9 @@ public protocol GateJournal: Sendable {
     @discardableResult func recordRelay(_ relay: RelayRecord) -> Bool
     /// Waits until everything recorded so far is on disk.
     func flush() async throws
-    /// The newest decision on disk (a clock earlier than it has been set back); nil when there is none.
+    /// The newest decision or door event on disk (a clock earlier than it has been set back); nil when there is none.
     /// Throws when the journal cannot be read: that is not the same as an empty journal.
-    func newestDecisionTime() async throws -> Date?
+    func newestRecordTime() async throws -> Date?
     /// Each subject's latest grant at `door` dated no earlier than `window` before the later of `now` and
     /// the door's newest decision (so a clock set back since reads the grants of the run before, not every
     /// grant ever dated after it), leaving out grants whose relay could not be driven or was withheld: who may still be

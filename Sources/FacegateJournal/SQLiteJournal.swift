@@ -224,9 +224,13 @@ public final class SQLiteJournal: Sendable {
 
     /// The time of the newest decision on disk, or nil when there is none (it throws when the file cannot
     /// be read): a clock that reads earlier than this has been set back.
-    public func newestDecisionTime() async throws -> Date? {
+    public func newestRecordTime() async throws -> Date? {
         let database = try openedDatabase(waiting: false)
-        return try await database.read { db in try Date.fetchOne(db, sql: "SELECT MAX(time) FROM decision") }
+        // Door events count too: at a quiet door an exit press or an opening is often the newest record.
+        return try await database.read { db in
+            try Date.fetchOne(
+                db, sql: "SELECT MAX(newest) FROM (SELECT MAX(time) AS newest FROM decision UNION ALL SELECT MAX(time) FROM door_event)")
+        }
     }
 
     public func grants(atDoor door: String, within window: Duration, of now: Date) async throws -> [JournaledGrant] {

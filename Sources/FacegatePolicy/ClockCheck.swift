@@ -11,6 +11,10 @@ public enum ClockCheck {
         return "the clock reads \(span(abs(ahead))) \(ahead > 0 ? "ahead of" : "behind") the cloud's"
     }
 
+    /// No door runs this facegate before it was released: a clock reading earlier has been reset (a box
+    /// without a real-time clock, booted without systemd's clock epoch). Moved on at a release.
+    public static let earliestPlausibleTime = Date(timeIntervalSince1970: 1_793_491_200)  // 2026-11-01T00:00:00Z
+
     /// A clock's error as an installer reads it: "6 min", "2 h 5 min", "365 days".
     static func span(_ seconds: TimeInterval) -> String {
         let minutes = Int((seconds / 60).rounded())

@@ -269,7 +269,7 @@ public final class MemoryJournal: GateJournal {
     }
 
     public func flush() async throws {}
-    public func newestDecisionTime() async throws -> Date? { nil }
+    public func newestRecordTime() async throws -> Date? { nil }
 
     public func grants(atDoor door: String, within window: Duration, of now: Date) async throws -> [JournaledGrant] {
         records.withLock { records in

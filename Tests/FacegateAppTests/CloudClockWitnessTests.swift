@@ -325,7 +325,31 @@ struct ClockWitnessPipelineTests {
         try await pipeline.run()
         let decisions = journal.decisions.map(\.decision)
         #expect(decisions.map(\.outcome) == [.grantedOffline, .deniedOffline], "\(decisions.map(\.reason))")
-        #expect(decisions.last?.reason.contains("newest journaled decision") == true)
+        #expect(decisions.last?.reason.contains("newest journaled record") == true)
+    }
+
+    /// A box without a real-time clock that booted reading 1970, with no cloud time (a plain-http forwarder)
+    /// and nothing stored to compare with (a new box: an empty journal, no cache): nobody a schedule applies
+    /// to is let in on that clock. Before, the schedule was read at 1 January 1970 and trusted.
+    @Test func aClockReading1970IsNotTrustedWithNothingStored() async throws {
+        let lines = SimulatedDoorLines(logger: Self.quiet)
+        let door = try DoorController(lines: lines, timing: DoorTiming(unlockDuration: .milliseconds(50)), logger: Self.quiet)
+        let doorTask = Task { try await door.run() }
+        defer { doorTask.cancel() }
+        let journal = MemoryJournal()
+        let reset = WrongWallClock(ahead: -Date().timeIntervalSince1970 + 3600)
+        let pipeline = GatePipeline(
+            source: SynthesizedApproach(), analyzer: ScriptedAnalyzer(),
+            search: HeldCloud(candidates: [MatchCandidate(subjectId: "staff-3", score: 9000, tags: ["staff"])], released: true),
+            offline: nil, door: door, journal: journal, policy: Self.policy,
+            settings: .init(door: "witness", approach: ApproachConfiguration(settleFrames: 3), decisionDeadline: .seconds(30)),
+            logger: Self.quiet, now: { reset.now })
+        try await pipeline.run()
+        let decisions = journal.decisions.map(\.decision)
+        #expect(decisions.map(\.outcome) == [.deniedSchedule], "\(decisions.map(\.reason))")
+        #expect(decisions.first?.reason.contains("earlier than this facegate was released") == true, "\(decisions.map(\.reason))")
+        #expect(lines.relayChanges == 0)
+        #expect(await pipeline.healthFacts.clockProblem != nil, "/health says so")
     }
 
     /// The wall clock steps an hour forward between one person's two visits (a spoofed NTP server, and
@@ -399,7 +423,7 @@ final class FlakyJournal: GateJournal {
     func recordRelay(_ relay: RelayRecord) -> Bool { inner.recordRelay(relay) }
     func flush() async throws { try await inner.flush() }
     func grants(atDoor door: String, within window: Duration, of now: Date) async throws -> [JournaledGrant] { try await inner.grants(atDoor: door, within: window, of: now) }
-    func newestDecisionTime() async throws -> Date? {
+    func newestRecordTime() async throws -> Date? {
         let fails = unreadable.withLock { left in
             defer { left = max(0, left - 1) }
             return left > 0

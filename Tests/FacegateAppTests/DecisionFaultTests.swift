@@ -142,6 +142,28 @@ struct DecisionFaultTests {
         }
     }
 
+    /// At a quiet door the newest record is often a door event (an exit press, an opening), not a decision:
+    /// a clock set back behind it is caught too. Before, only decisions were read, and a clock set back
+    /// into the gap since the last decision was trusted, so faces that had expired in it matched again.
+    @Test func aClockSetBackBehindTheNewestDoorEventRefusesOfflineGrants() async throws {
+        try await DoorRig.with { rig in
+            rig.cloudStatesTime = false
+            _ = try await rig.enrol(Photos.enrolledPhoto)
+            rig.configuration.backend.decisionDeadline = .seconds(2)
+            _ = try await rig.runDoor(visitors: [Photos.enrolledWalksUp])
+            // An exit press journaled a day from now: today's clock reads a day behind it.
+            let journal = WritingJournal(SQLiteJournal(configuration: .init(path: rig.configuration.journal.path)))
+            journal.record(DoorEventRecord(time: Date().addingTimeInterval(86_400), door: "bench door", kind: .exitButton))
+            try await journal.flush()
+
+            await rig.stopCloud()
+            let offline = try await rig.runDoor(visitors: [Photos.enrolledWalksUp])
+            #expect(offline.outcomes.map(\.record.decision.outcome) == [.deniedOffline])
+            #expect(offline.outcomes.first?.record.decision.reason.contains("newest journaled record") == true)
+            #expect(offline.relayChanges == 0)
+        }
+    }
+
     /// Online too, a clock known to read early decides nobody a schedule applies to: whether their schedule
     /// admits them now is unknown. Within the 5-minute tolerance, and for people no schedule names, nothing changes.
     @Test func aClockSetBackRefusesScheduledGrantsOnline() async throws {
@@ -474,7 +496,7 @@ struct DiskFullJournal: GateJournal {
     func record(_ event: DoorEventRecord) -> Bool { true }
     func recordRecheck(_ recheck: RecheckRecord) -> Bool { true }
     func recordRelay(_ relay: RelayRecord) -> Bool { true }
-    func newestDecisionTime() async -> Date? { nil }
+    func newestRecordTime() async -> Date? { nil }
     func grants(atDoor door: String, within window: Duration, of now: Date) async -> [JournaledGrant] { [] }  // nothing reaches the disk
     func flush() async throws { throw DiskFull() }
 }
@@ -500,7 +522,7 @@ struct RecheckRefusingJournal: GateJournal {
     func record(_ event: DoorEventRecord) -> Bool { true }
     func recordRecheck(_ recheck: RecheckRecord) -> Bool { false }
     func recordRelay(_ relay: RelayRecord) -> Bool { true }
-    func newestDecisionTime() async -> Date? { nil }
+    func newestRecordTime() async -> Date? { nil }
     func grants(atDoor door: String, within window: Duration, of now: Date) async -> [JournaledGrant] { [] }  // nothing reaches the disk
     func flush() async throws {}
 }

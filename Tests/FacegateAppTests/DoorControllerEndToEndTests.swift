@@ -474,7 +474,7 @@ struct WritingJournal: GateJournal {
     func record(_ event: DoorEventRecord) -> Bool { journal.record(event) }
     func recordRecheck(_ recheck: RecheckRecord) -> Bool { journal.recordRecheck(recheck) }
     func recordRelay(_ relay: RelayRecord) -> Bool { journal.recordRelay(relay) }
-    func newestDecisionTime() async throws -> Date? { try await journal.newestDecisionTime() }
+    func newestRecordTime() async throws -> Date? { try await journal.newestRecordTime() }
     func grants(atDoor door: String, within window: Duration, of now: Date) async throws -> [JournaledGrant] { try await journal.grants(atDoor: door, within: window, of: now) }
     func flush() async throws { try await journal.flush() }
 }

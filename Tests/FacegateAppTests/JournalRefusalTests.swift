@@ -39,6 +39,6 @@ struct FullJournal: GateJournal {
     func recordRecheck(_ recheck: RecheckRecord) -> Bool { false }
     func recordRelay(_ relay: RelayRecord) -> Bool { false }
     func flush() async throws {}
-    func newestDecisionTime() async throws -> Date? { nil }
+    func newestRecordTime() async throws -> Date? { nil }
     func grants(atDoor door: String, within window: Duration, of now: Date) async throws -> [JournaledGrant] { [] }  // nothing was ever written
 }

@@ -205,7 +205,7 @@ final class HeldCommitJournal: GateJournal {
     func record(_ event: DoorEventRecord) -> Bool { inner.record(event) }
     func recordRecheck(_ recheck: RecheckRecord) -> Bool { inner.recordRecheck(recheck) }
     func recordRelay(_ relay: RelayRecord) -> Bool { inner.recordRelay(relay) }
-    func newestDecisionTime() async throws -> Date? { try await inner.newestDecisionTime() }
+    func newestRecordTime() async throws -> Date? { try await inner.newestRecordTime() }
     func grants(atDoor door: String, within window: Duration, of now: Date) async throws -> [JournaledGrant] {
         try await inner.grants(atDoor: door, within: window, of: now)
     }

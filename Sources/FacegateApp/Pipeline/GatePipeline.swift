@@ -898,8 +898,8 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
     /// it ran ahead. The faces among them are forgotten, since their offline life would run from those
     /// dates; while they cannot be, the cache grants nothing offline (``cacheDatedAhead``), though the
     /// clock is trusted for schedules online. Without the cloud's time the stored
-    /// dates are the witness: the clock must not read earlier than the newest journaled decision or a
-    /// face the cache remembered.
+    /// dates are the witness: the clock must not read earlier than this facegate's release, the newest
+    /// journaled decision or door event, or a face the cache remembered.
     private func clockDistrust(at time: Date, readAt timeRead: RawMonotonicInstant) async -> String? {
         // One decision at a time (the decision loop), so nothing else runs this between its awaits.
         // Read until it has been read once: a journal that cannot be read (busy, or on a failing disk) is
@@ -911,7 +911,7 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
                 // Bounded: the read is on the decision's path, and a stalled disk must not hold the door.
                 let journal = self.journal
                 let journaled = try await withDeadline(clock.now.advanced(by: .milliseconds(250)), on: clock) {
-                    try await journal.newestDecisionTime()
+                    try await journal.newestRecordTime()
                 }
                 if let journaled { newestDecisionTime = max(newestDecisionTime ?? journaled, journaled) }
                 loadedNewestDecisionTime = true
@@ -934,8 +934,12 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
             // The clock is right; the cache may still hold faces a wrong one dated, which only offline
             // grants read.
             if problem == nil { await forgetFacesCachedAhead(of: cloudNow.addingTimeInterval(tolerance)) }
+        } else if time < ClockCheck.earliestPlausibleTime {
+            // A box without a real-time clock that booted without a clock epoch reads 1970; with an empty
+            // journal and cache (a new box, a journal set aside) no stored date would catch it.
+            problem = "the clock reads earlier than this facegate was released (has it been reset?)"
         } else if let newest = newestDecisionTime, time < newest.addingTimeInterval(-tolerance) {
-            problem = "the clock reads earlier than the newest journaled decision (has it been set back?)"
+            problem = "the clock reads earlier than the newest journaled record (has it been set back?)"
         } else if let remembered = await newestCachedFace(), remembered > time.addingTimeInterval(tolerance),
             await newestCachedFace(reread: true).map({ $0 > time.addingTimeInterval(tolerance) }) ?? false
         {
