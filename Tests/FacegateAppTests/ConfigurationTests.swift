@@ -1,5 +1,5 @@
 import FacegateCore
-import FacegateApp
+@testable import FacegateApp
 import FacegateTesting
 import FacegateQuality
 import Foundation
@@ -309,9 +309,30 @@ struct ConfigurationTests {
             let zone = try #require(try schedule(name).doorPolicy.schedules.first?.timeZone, "\(name)")
             #expect(zone == TimeZone(identifier: name), "\(name)")
         }
+        // tzdata's Etc/GMT zones count the other way round: said, with the offset they are.
+        let etc = try schedule("Etc/GMT+5").notesBesidesTheSimulatedDoor.first { $0.path == "door.schedules[0].time_zone" }
+        #expect(etc?.message.contains("UTC−5") == true, "\(String(describing: etc))")
+        #expect(try schedule("Europe/London").notesBesidesTheSimulatedDoor.allSatisfy { $0.path != "door.schedules[0].time_zone" })
         // The British zone, in July: an hour ahead of UTC (BST read by the library is six).
         let july = Date(timeIntervalSince1970: 1_783_000_000)
         #expect(try schedule("Europe/London").doorPolicy.schedules.first?.timeZone.secondsFromGMT(for: july) == 3600)
+    }
+
+    /// A schedule without `time_zone` reads the machine's. A machine whose /etc/localtime is a copied file
+    /// gives Foundation only an abbreviation without summer time (London's as GMT, Sydney's as GMT): the
+    /// system's own offset (libc's) is the witness, and a zone that disagrees with it at any season is
+    /// refused by the key. Here London's rules stand for what libc reads from such a copied file.
+    @Test func aMachineZoneWithoutItsRulesIsRefusedForSchedules() throws {
+        let london = try #require(TimeZone(identifier: "Europe/London"))
+        let sydney = try #require(TimeZone(identifier: "Australia/Sydney"))
+        let gmt = try #require(TimeZone(identifier: "GMT"))
+        let problem = try #require(MachineTimeZone.problem(gmt, localOffset: { london.secondsFromGMT(for: $0) }))
+        #expect(problem.contains("1 h off"), "\(problem)")
+        #expect(MachineTimeZone.problem(gmt, localOffset: { sydney.secondsFromGMT(for: $0) })?.contains("h off") == true)
+        #expect(MachineTimeZone.problem(london, localOffset: { london.secondsFromGMT(for: $0) }) == nil)
+        #expect(MachineTimeZone.problem(gmt, localOffset: { _ in 0 }) == nil, "a machine on UTC")
+        // This machine's own zone, read both ways, agrees (its /etc/localtime is a link or absent).
+        #expect(MachineTimeZone.problem(TimeZone.current, localOffset: MachineTimeZone.systemOffset) == nil)
     }
 
     /// A long decision deadline (a slow uplink) is allowed but noted: a grant opens the door up to the deadline

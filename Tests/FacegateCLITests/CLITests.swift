@@ -171,6 +171,29 @@ import Testing
         #expect(check.output.contains("Asia/Tokyo"), "\(check.output)")
     }
 
+    /// A machine whose local time is a copied zone file, not a link to one (here `TZ` names a copy of
+    /// Sydney's, as `/etc/localtime` is on many appliance images): Foundation cannot name the zone and
+    /// would read the schedule's hours in GMT, 10 or 11 h off. `config check` refuses it by the key and
+    /// asks for the name; before, it passed and the door opened for office hours in the night.
+    @Test func configCheckRefusesAScheduleOnAMachineZoneItCannotName() throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let file = folder.file("facegate.yaml")
+        try "door:\n  schedules: [{name: office, windows: [{days: [mon], from: \"08:00\", to: \"18:00\"}]}]\n".write(
+            toFile: file, atomically: true, encoding: .utf8)
+        let copied = folder.file("localtime")
+        try FileManager.default.copyItem(atPath: "/usr/share/zoneinfo/Australia/Sydney", toPath: copied)
+        var environment = ProcessInfo.processInfo.environment
+        environment["TZ"] = copied
+        let check = try ToolProcess.runBlocking(Self.executable, ["config", "check", "--syntax-only", file], environment: environment)
+        #expect(check.status == 1, "\(check.output)\(check.errors)")
+        #expect(check.output.contains("door.schedules[0].time_zone") && check.output.contains("h off for part of the year"), "\(check.output)")
+        // The same zone by its name is read right.
+        environment["TZ"] = "Australia/Sydney"
+        let named = try ToolProcess.runBlocking(Self.executable, ["config", "check", "--syntax-only", file], environment: environment)
+        #expect(named.status == 0 && named.output.contains("Australia/Sydney"), "\(named.output)")
+    }
+
     /// `config check` notes what the packaged unit's service could never read, by key and without a path:
     /// a `file:` secret, and a configuration file others may not read. Beside the problems too (a missing
     /// key file here, a missing camera on a box), where postinst looks for it before starting a door on

@@ -120,6 +120,12 @@ extension FacegateConfiguration {
 
     /// Abbreviations the time zone library takes as zones (its legacy three-letter IDs, and tzdata's fixed
     /// EST, MST and HST), each meaning one zone where people mean another or a zone with daylight saving.
+    /// `Etc/GMT+5` as the offset it is ("UTC−5"); nil for any other name.
+    static func invertedEtcOffset(_ name: String) -> String? {
+        guard name.hasPrefix("Etc/GMT"), let hours = Int(name.dropFirst(7)), hours != 0 else { return nil }
+        return hours > 0 ? "UTC−\(hours)" : "UTC+\(-hours)"
+    }
+
     static let ambiguousZoneAbbreviations: Set<String> = [
         "ACT", "AET", "AGT", "ART", "AST", "BET", "BST", "CAT", "CNT", "CST", "CTT", "EAT", "ECT", "EST", "HST", "IET", "IST",
         "JST", "MIT", "MST", "NET", "NST", "PLT", "PNT", "PRT", "PST", "SST", "VST",
@@ -551,6 +557,13 @@ extension FacegateConfiguration {
             } else if zone == nil {
                 s.problem("is not a known time zone (an IANA name such as Europe/Madrid)", key: "time_zone", at: s.value("time_zone"))
             }
+            if zone != nil, let offset = Self.invertedEtcOffset(zoneName) {
+                // POSIX's sign: Etc/GMT+5 is five hours behind UTC, the opposite of what it seems to say.
+                s.note("is \(offset) (tzdata's Etc/GMT zones count the other way round)", key: "time_zone")
+            }
+        } else if let problem = MachineTimeZone.problem(TimeZone.current, localOffset: MachineTimeZone.systemOffset) {
+            zone = nil
+            s.problem(problem, key: "time_zone")
         } else {
             // Allowed, as before, but said: an appliance image often runs in UTC, and office hours read
             // in UTC open the door hours away from the ones meant.
