@@ -78,6 +78,9 @@ public enum DoorEventKind: String, Sendable, Hashable, Codable, CaseIterable {
     /// The daemon started without a part it could not open (the offline cache off, say); the detail
     /// says which and why, in fixed words (no path, value or key).
     case degraded
+    /// An enrolment at the door ended (`facegate enrol`): the detail says how, the subject or record it
+    /// made, and who asked (uid and pid); never a name or face data.
+    case enrolment
 }
 
 public struct DoorEventRecord: Sendable, Hashable {

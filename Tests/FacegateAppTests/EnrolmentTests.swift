@@ -45,6 +45,12 @@ struct EnrolmentTests {
                 #expect(door.lines.relayChanges == 0)
                 try await door.service.flushJournal()
                 #expect(try await rig.journaledDecisions().isEmpty, "nothing decided, and no probe journaled")
+                // It gives lasting access: journaled as a door event, with what it made and who asked.
+                let journaled = try rig.journaledDoorEvents().filter { $0.kind == .enrolment }
+                #expect(journaled.count == 1, "\(journaled)")
+                let detail = try #require(journaled.first?.detail)
+                #expect(detail.hasPrefix("enrolled as \(receipt.subjectId) (event \(try #require(receipt.eventId)))"), "\(detail)")
+                #expect(detail.contains("; asked by uid \(getuid()), pid "), "\(detail)")
                 #expect(try await Self.subjects(rig) == [receipt.subjectId])
                 #expect(await !door.service.pipeline.enrolmentIsWaiting)
                 // Its two cloud calls (the duplicate search, the registration) are counted as the enrolment's.

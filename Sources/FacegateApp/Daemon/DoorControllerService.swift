@@ -439,7 +439,7 @@ extension DoorControllerService {
             guard let enrolment = request.enrolment else { return .refused("an enrolment request names who to enrol") }
             guard !doorFailed.isSet else { return .refused("the door has failed and is stopping") }
             let seconds = min(max(request.timeoutSeconds ?? 60, 1), 600)
-            let outcome = await pipeline.enrolNextVisit(enrolment, within: .seconds(seconds))
+            let outcome = await pipeline.enrolNextVisit(enrolment, within: .seconds(seconds), askedBy: Self.asker(peer, stated: request.statedUser))
             return ControlResponse(ok: outcome.enrolled, error: outcome.enrolled ? nil : outcome.reason, enrolment: outcome)
         }
     }

@@ -1206,7 +1206,30 @@ extension ClockedGatePipeline {
     /// Takes the next approach as an enrolment (the door stays locked for it, and no decision is
     /// journaled) and returns how it ended; nobody approaching within `limit` ends it `timedOut`.
     /// One at a time: another request meanwhile is answered `busy`.
-    public func enrolNextVisit(_ request: EnrolmentRequest, within limit: Duration) async -> EnrolmentOutcome {
+    /// Every request is journaled as it ends (a door event `enrolment`): it gives lasting access, so the
+    /// journal says who asked (`askedBy`: the control socket's uid and pid) and what it made.
+    public func enrolNextVisit(_ request: EnrolmentRequest, within limit: Duration, askedBy asker: String = "this process") async
+        -> EnrolmentOutcome
+    {
+        let outcome = await enrolNext(request, within: limit)
+        journal.record(DoorEventRecord(time: now(), door: settings.door, kind: .enrolment, detail: Self.journaled(outcome, askedBy: asker)))
+        return outcome
+    }
+
+    /// An enrolment as the journal keeps it: how it ended, the subject (or record) and event it made, who
+    /// asked. No name, tag or reason (they are the installer's words).
+    static func journaled(_ outcome: EnrolmentOutcome, askedBy asker: String) -> String {
+        var detail = outcome.result.rawValue
+        if let receipt = outcome.receipt {
+            detail += " as \(receipt.subjectId)"
+            if let event = receipt.eventId { detail += " (event \(event))" }
+        }
+        if let duplicate = outcome.duplicateOf { detail += " of \(duplicate)" }
+        if let left = outcome.leftInCloud { detail += ", left in the cloud: \(left)" }
+        return detail + "; asked by \(asker)"
+    }
+
+    private func enrolNext(_ request: EnrolmentRequest, within limit: Duration) async -> EnrolmentOutcome {
         guard let enrolment else { return EnrolmentOutcome(.invalidRequest, reason: "this door cannot enrol: its backend has no register") }
         if let invalid = enrolment.problem(with: request, policy: policy) { return invalid }
         guard enrolmentSlot == nil else { return EnrolmentOutcome(.busy, reason: "another enrolment is waiting for its approach") }
