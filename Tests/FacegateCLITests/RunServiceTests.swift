@@ -234,6 +234,8 @@ import Testing
         kill(process.processIdentifier, SIGHUP)
         let reloaded = try #require(notify.waitFor("READY=1", seconds: 15), "no answer to a valid reload")
         #expect(reloaded.last?.contains("configuration reloaded") == true)
+        // The STATUS= line says what is not in force (systemctl status shows it), not only the one log line.
+        #expect(reloaded.last?.contains("waiting for a restart: approach") == true, "\(reloaded)")
         // The same file again: what waits for a restart is named again (it still is not in force).
         kill(process.processIdentifier, SIGHUP)
         #expect(notify.waitFor("READY=1", seconds: 15) != nil, "no answer to the second reload")

@@ -274,9 +274,13 @@ public struct DoorControllerService: Service, CustomStringConvertible {
         return line + degradedSuffix
     }
 
-    /// What the door runs without, for the end of every STATUS= line: "; offline cache off: …".
+    /// What the door runs without, for the end of every STATUS= line: "; offline cache off: …", and the
+    /// sections a reload changed that are not in force until a restart: `systemctl status` shows the door
+    /// still runs without them (a liveness stage turned on in the file, say) for as long as that is so.
     var degradedSuffix: String {
-        parts.degradations.map { "; \($0.detail)" }.joined()
+        let waiting = running.waitingForRestart
+        return parts.degradations.map { "; \($0.detail)" }.joined()
+            + (waiting.isEmpty ? "" : "; changed in the file, waiting for a restart: \(waiting.joined(separator: ", "))")
     }
 
     /// SIGHUP: reads the configuration again (``reload()``).
@@ -345,6 +349,7 @@ public struct DoorControllerService: Service, CustomStringConvertible {
                     metadata: ["sections": "\(needRestart.joined(separator: ","))"])
             }
             next.logNotes(to: logger)
+            running.waitingForRestart = needRestart
             notifier.ready(status: "door \(next.door.name): configuration reloaded" + degradedSuffix)
         } catch {
             logger.error("reload refused: the configuration is not valid; the running one is kept", metadata: ["error": "\(error)"])
@@ -356,10 +361,16 @@ public struct DoorControllerService: Service, CustomStringConvertible {
 /// The configuration a door runs now, replaced by each reload that is accepted.
 private final class RunningConfiguration: Sendable {
     private let configuration: Mutex<FacegateConfiguration>
+    private let waiting = Mutex<[String]>([])
     init(_ configuration: FacegateConfiguration) { self.configuration = Mutex(configuration) }
     var current: FacegateConfiguration {
         get { configuration.withLock { $0 } }
         set { configuration.withLock { $0 = newValue } }
+    }
+    /// The sections the last accepted reload changed that only a restart puts in force.
+    var waitingForRestart: [String] {
+        get { waiting.withLock { $0 } }
+        set { waiting.withLock { $0 = newValue } }
     }
 }
 
