@@ -226,10 +226,16 @@ public final class SQLiteJournal: Sendable {
     /// be read): a clock that reads earlier than this has been set back.
     public func newestRecordTime() async throws -> Date? {
         let database = try openedDatabase(waiting: false)
-        // Door events count too: at a quiet door an exit press or an opening is often the newest record.
+        // Door events count too: at a quiet door an exit press or an opening is often the newest record. Not
+        // a start's `degraded` note: written at every start, often before the clock is synchronised.
         return try await database.read { db in
             try Date.fetchOne(
-                db, sql: "SELECT MAX(newest) FROM (SELECT MAX(time) AS newest FROM decision UNION ALL SELECT MAX(time) FROM door_event)")
+                db,
+                sql: """
+                    SELECT MAX(newest) FROM (
+                      SELECT MAX(time) AS newest FROM decision UNION ALL SELECT MAX(time) FROM door_event WHERE kind != ?)
+                    """,
+                arguments: [DoorEventKind.degraded.rawValue])
         }
     }
 

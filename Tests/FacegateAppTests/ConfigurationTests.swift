@@ -331,8 +331,11 @@ struct ConfigurationTests {
         #expect(MachineTimeZone.problem(gmt, localOffset: { sydney.secondsFromGMT(for: $0) })?.contains("h off") == true)
         #expect(MachineTimeZone.problem(london, localOffset: { london.secondsFromGMT(for: $0) }) == nil)
         #expect(MachineTimeZone.problem(gmt, localOffset: { _ in 0 }) == nil, "a machine on UTC")
-        // This machine's own zone, read both ways, agrees (its /etc/localtime is a link or absent).
-        #expect(MachineTimeZone.problem(TimeZone.current, localOffset: MachineTimeZone.systemOffset) == nil)
+        // A zone with its name whose rules differ from the system's tzdata (a country's summer time changed
+        // since the Swift runtime's time zone data): noted, not refused, since `time_zone` reads the same rules.
+        #expect(MachineTimeZone.problem(london, localOffset: { sydney.secondsFromGMT(for: $0) }) == nil)
+        #expect(MachineTimeZone.note(london, localOffset: { sydney.secondsFromGMT(for: $0) })?.contains("differ from the system's") == true)
+        #expect(MachineTimeZone.note(london, localOffset: { london.secondsFromGMT(for: $0) }) == nil)
     }
 
     /// A long decision deadline (a slow uplink) is allowed but noted: a grant opens the door up to the deadline

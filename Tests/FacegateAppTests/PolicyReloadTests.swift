@@ -173,8 +173,11 @@ struct PolicyReloadTests {
         #expect(refused.cached.isEmpty, "nor is the face cached for an offline grant to come")
         #expect(refused.withheld == 1)
 
-        // A reload that still grants the visit opens the door as before.
-        let kept = try await visit(reloaded: Self.policy(tags: ["contractors"], threshold: 8000))
+        // A reload that still grants the visit opens the door as before: judged again from before the grant
+        // (with the re-entry cooldown on, a judgement that counted the grant itself would withhold it).
+        var stillGrants = Self.policy(tags: ["contractors"], threshold: 8000)
+        stillGrants.reentryCooldown = .seconds(60)
+        let kept = try await visit(reloaded: stillGrants)
         #expect(kept.journal.inner.relays.map(\.result) == [.unlocked])
         #expect(kept.relayChanges > 0)
         #expect(kept.cached == ["contractor-7"])

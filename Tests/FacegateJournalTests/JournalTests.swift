@@ -185,6 +185,27 @@ struct JournalTests {
         }
     }
 
+    /// The clock's witness without the cloud's time: the newest decision or door event, not a start's
+    /// `degraded` note (written at every start, often before the clock is synchronised: a clock that ran
+    /// ahead at boot, then put right by NTP, must not leave the door distrusting it for hours).
+    @Test func theNewestRecordIsADecisionOrADoorEventButNotAStartsNote() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let now = wholeMilliseconds(Date())
+        try await withRunningJournal(.init(path: folder.file("journal.sqlite"))) { journal in
+            journal.record(DecisionRecord(time: now.addingTimeInterval(-60), door: "front", decision: sampleDecision(), backend: "nec"))
+            try await journal.flush()
+            // Times as stored: to the millisecond.
+            let first = try await journal.newestRecordTime()
+            #expect(abs((first?.timeIntervalSince(now) ?? .infinity) + 60) < 0.001, "\(String(describing: first))")
+            journal.record(DoorEventRecord(time: now.addingTimeInterval(-30), door: "front", kind: .exitButton))
+            journal.record(DoorEventRecord(time: now.addingTimeInterval(3_600), door: "front", kind: .degraded, detail: "offline cache off"))
+            try await journal.flush()
+            let newest = try await journal.newestRecordTime()
+            #expect(abs((newest?.timeIntervalSince(now) ?? .infinity) + 30) < 0.001, "\(String(describing: newest))")
+        }
+    }
+
     @Test("probe crops are not stored unless the journal is told to")
     func probeCropsOffByDefault() async throws {
         let folder = try TemporaryFolder()

@@ -33,6 +33,13 @@ struct LogCommandTests {
         try await withRunningJournal(.init(path: path)) { journal in
             journal.record(DecisionRecord(time: now.addingTimeInterval(-3 * 86_400), door: "front", decision: sampleDecision(subject: "old"), backend: "nec"))
             journal.record(DecisionRecord(time: now.addingTimeInterval(-600), door: "front", decision: sampleDecision(subject: "alice"), backend: "nec"))
+            // Granted, the door not opened: a relay that failed, a grant a reload withheld.
+            let failed = DecisionRecord(time: now.addingTimeInterval(-500), door: "side", decision: sampleDecision(subject: "bob"), backend: "nec")
+            let withheld = DecisionRecord(time: now.addingTimeInterval(-400), door: "side", decision: sampleDecision(subject: "carol"), backend: "nec")
+            journal.record(failed)
+            journal.recordRelay(RelayRecord(decisionId: failed.id, result: .failed))
+            journal.record(withheld)
+            journal.recordRelay(RelayRecord(decisionId: withheld.id, result: .withheld))
             journal.record(
                 DecisionRecord(time: now.addingTimeInterval(-300), door: "back", decision: sampleDecision(.deniedUnknown, subject: nil), backend: "nec"))
             journal.record(DoorEventRecord(time: now.addingTimeInterval(-590), door: "front", kind: .opened))
@@ -43,12 +50,16 @@ struct LogCommandTests {
 
         let text = try tool.run(["log", "--database", path])
         #expect(text.status == 0)
-        #expect(text.output.split(separator: "\n").count == 3)
+        #expect(text.output.split(separator: "\n").count == 5)
+        let side = text.output.split(separator: "\n").filter { $0.contains("  side  ") }
+        #expect(side.count == 2 && side.first?.contains("  bob  ") == true && side.first?.contains("  relay failed  ") == true, "\(side)")
+        #expect(side.last?.contains("  relay withheld  ") == true, "a grant the door did not open for never reads as a plain grant: \(side)")
+        #expect(!text.output.split(separator: "\n").contains { $0.contains("  alice  ") && $0.contains("relay") }, "an opened door says nothing more")
 
         let recent = try tool.run(["log", "--database", path, "--since", "1d", "--json"])
         #expect(recent.status == 0)
         let lines = recent.output.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
-        #expect(lines.map { $0["outcome"] as? String } == ["granted", "denied-unknown"])
+        #expect(lines.map { $0["outcome"] as? String } == ["granted", "granted", "granted", "denied-unknown"])
         #expect(lines.first?["subject_id"] as? String == "alice")
 
         let back = try tool.run(["log", "--database", path, "--door", "back", "--csv"])
@@ -58,7 +69,7 @@ struct LogCommandTests {
         #expect(rows.last?.contains(",back,denied-unknown,") == true)
 
         let granted = try tool.run(["log", "--database", path, "--outcome", "granted", "--limit", "1", "--json"])
-        #expect(granted.output.contains("\"subject_id\":\"alice\""))
+        #expect(granted.output.contains("\"subject_id\":\"carol\""), "the newest grant")
         #expect(granted.output.split(separator: "\n").count == 1)
 
         let events = try tool.run(["log", "--database", path, "--door-events", "--json"])

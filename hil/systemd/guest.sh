@@ -783,6 +783,30 @@ t_fresh_install_camera_absent() {
 }
 run fresh-install-camera-absent t_fresh_install_camera_absent
 
+# The same with the relay's GPIO chip not there yet (its driver not loaded): enabled and started without
+# dpkg waiting for the door, which sends no READY=1 until the chip is there (60 s, then systemd starts it
+# again). Before, postinst's start waited those 60 s and returned on a failed start (Result exit-code).
+t_fresh_install_gpio_absent() {
+    apt-get purge -y -o Dpkg::Use-Pty=0 facegate >$work/apt-purge-gpio.log 2>&1 || { tail -20 $work/apt-purge-gpio.log; fail "apt purge failed"; }
+    provision
+    sed -i "s|^  relay: {chip: $chip, line: relay}\$|  relay: {chip: gpiochip77, line: relay}|" /etc/facegate/facegate.yaml
+    grep -q '^  relay: {chip: gpiochip77, line: relay}$' /etc/facegate/facegate.yaml || fail "the relay's chip was not taken out of the file"
+    install_provisioned $work/apt-fresh-gpio-absent.log
+    # Read at once: the start has not been waited for, so it is still under way and has not failed.
+    local state result restarts
+    state=$(systemctl show -P ActiveState facegate) result=$(systemctl show -P Result facegate) restarts=$(systemctl show -P NRestarts facegate)
+    grep '^facegate:' $work/apt-fresh-gpio-absent.log | while read -r line; do say "$line"; done
+    say "right after the installation: $state, result $result, $restarts restarts"
+    [ "$state" = activating ] && [ "$result" = success ] && [ "$restarts" = 0 ] \
+        || fail "dpkg waited for the door's start: $state, result $result, $restarts restarts"
+    grep -q 'enabled and started; it waits for' $work/apt-fresh-gpio-absent.log || fail "postinst did not say it started a waiting door"
+    grep -q 'door.relay.chip: names no GPIO chip that exists' $work/apt-fresh-gpio-absent.log || fail "postinst did not name the relay's chip"
+    [ "$(systemctl is-enabled facegate 2>&1)" = enabled ] || fail "is-enabled: $(systemctl is-enabled facegate 2>&1)"
+    relay_is 0 || fail "relay"
+    systemctl stop facegate
+}
+run fresh-install-gpio-absent t_fresh_install_gpio_absent
+
 # --- 16. no secret logged (the whole run's) --------------------------------------------------------------------------
 # hide VALUE MARK: stdin with VALUE replaced by MARK (no regular expression: a key may hold any byte).
 hide() { awk -v v="$1" -v m="$2" '{ while ((i = index($0, v)) > 0) $0 = substr($0, 1, i - 1) m substr($0, i + length(v)); print }'; }

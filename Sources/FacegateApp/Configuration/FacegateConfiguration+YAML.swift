@@ -564,6 +564,9 @@ extension FacegateConfiguration {
         } else if let problem = MachineTimeZone.problem(TimeZone.current, localOffset: MachineTimeZone.systemOffset) {
             zone = nil
             s.problem(problem, key: "time_zone")
+        } else if let differing = MachineTimeZone.note(TimeZone.current, localOffset: MachineTimeZone.systemOffset) {
+            zone = TimeZone.current
+            s.note(differing, key: "time_zone")
         } else {
             // Allowed, as before, but said: an appliance image often runs in UTC, and office hours read
             // in UTC open the door hours away from the ones meant.

@@ -5,25 +5,41 @@ import Foundation
 #endif
 
 /// The machine's time zone, for schedules that give none. Foundation names it from the link
-/// `/etc/localtime` is; a copied file (Buildroot, Alpine and container images often copy it) leaves it
-/// only an abbreviation, EST or GMT, without the zone's summer time: Sydney's office hours read as
-/// GMT open the door in the night. The system's own reading (libc's) is the witness.
+/// `/etc/localtime` is (or `TZ`); a copied file (Buildroot, Alpine and container images often copy it),
+/// a chain of links or a `TZ` of the form `:/etc/localtime` leaves it only GMT or an abbreviation,
+/// without the zone's summer time: Sydney's office hours read as GMT open the door in the night. The
+/// system's own reading (libc's) is the witness.
 enum MachineTimeZone {
-    /// Why `zone` does not read this machine's hours, or nil when it does: its offset from UTC must be
-    /// the system's at each season of the coming year.
-    static func problem(_ zone: TimeZone, localOffset: (Date) -> Int?, around now: Date = Date()) -> String? {
+    /// How far `zone` reads from the system's offset from UTC at some season of the coming year, as "1 h"
+    /// or "30 min"; nil when they agree throughout.
+    static func disagreement(_ zone: TimeZone, localOffset: (Date) -> Int?, around now: Date = Date()) -> String? {
         for months in [0, 3, 6, 9] {
             let date = now.addingTimeInterval(Double(months) * 30.5 * 86_400)
             guard let system = localOffset(date) else { continue }
             let read = zone.secondsFromGMT(for: date)
             if read != system {
                 let minutes = abs(read - system) / 60
-                let gap = minutes % 60 == 0 ? "\(minutes / 60) h" : "\(minutes) min"
-                return "is not given, and this machine's time zone cannot be read by its name (its /etc/localtime is not a link to a zone): "
-                    + "its hours would be read \(gap) off for part of the year; give the IANA name (Area/Location, such as Europe/London)"
+                return minutes % 60 == 0 ? "\(minutes / 60) h" : "\(minutes) min"
             }
         }
         return nil
+    }
+
+    /// Why a schedule without `time_zone` cannot be read in `zone`, the machine's: it has no tzdata name
+    /// (Area/Location) and reads other hours than the system does. Nil when it can.
+    static func problem(_ zone: TimeZone, localOffset: (Date) -> Int?, around now: Date = Date()) -> String? {
+        guard !zone.identifier.contains("/"), let gap = disagreement(zone, localOffset: localOffset, around: now) else { return nil }
+        return "is not given, and this machine's time zone has no name facegate can read (an /etc/localtime copied, not linked, "
+            + "or a TZ naming a file): its hours would be read \(gap) off for part of the year; give the IANA name (Area/Location, such as Europe/London)"
+    }
+
+    /// A named zone whose rules here (the Swift runtime's own time zone data) differ from the system's
+    /// tzdata (a country's summer time changed since the runtime was built): said, not refused, since
+    /// giving `time_zone` reads the same rules.
+    static func note(_ zone: TimeZone, localOffset: (Date) -> Int?, around now: Date = Date()) -> String? {
+        guard zone.identifier.contains("/"), let gap = disagreement(zone, localOffset: localOffset, around: now) else { return nil }
+        return "is not given: the hours are read in this machine's time zone, \(zone.identifier), whose rules here differ from the system's "
+            + "by \(gap) at some season of the coming year (a newer tzdata than facegate's): check the schedule's hours then"
     }
 
     /// The system's offset from UTC at `date`, as libc reads `/etc/localtime` (or `TZ`).

@@ -1225,7 +1225,6 @@ extension ClockedGatePipeline {
             if let event = receipt.eventId { detail += " (event \(event))" }
         }
         if let duplicate = outcome.duplicateOf { detail += " of \(duplicate)" }
-        if let left = outcome.leftInCloud { detail += ", left in the cloud: \(left)" }
         return detail + "; asked by \(asker)"
     }
 

@@ -91,7 +91,8 @@ struct LogCommand: ParsableCommand {
         }
     }
 
-    /// The human form: time, door, outcome, who, score, latency, reason; what came from outside (the
+    /// The human form: time, door, outcome, who, score, latency, the relay when it did not open, reason;
+    /// what came from outside (the
     /// cloud's subject ids, a manual unlock's reason) with its control characters escaped.
     static func text(_ journaled: JournaledDecision) -> String {
         let record = journaled.record
@@ -108,6 +109,9 @@ struct LogCommand: ParsableCommand {
             parts.append("\(seconds * 1000 + attoseconds / 1_000_000_000_000_000) ms")
         }
         if let status = journaled.recheckStatus { parts.append("recheck \(status.rawValue)") }
+        // A grant the door did not open for (the relay failed, or a reload withheld it) must not read as
+        // a plain grant.
+        if let relay = record.relay, !relay.opened { parts.append("relay \(relay.rawValue)") }
         return parts.joined(separator: "  ") + "  " + TerminalText.printable(d.reason)
     }
 }
