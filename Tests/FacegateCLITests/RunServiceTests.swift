@@ -239,6 +239,11 @@ import Testing
         // The same file again: what waits for a restart is named again (it still is not in force).
         kill(process.processIdentifier, SIGHUP)
         #expect(notify.waitFor("READY=1", seconds: 15) != nil, "no answer to the second reload")
+        // A reload refused after it still says what waits (the running configuration is the one reloaded).
+        try "# nothing left\n".write(to: bench.configuration, atomically: true, encoding: .utf8)
+        kill(process.processIdentifier, SIGHUP)
+        let refusedLater = try #require(notify.waitFor("READY=1", seconds: 15), "no answer to the refused reload")
+        #expect(refusedLater.last?.contains("reload refused") == true && refusedLater.last?.contains("waiting for a restart: approach") == true, "\(refusedLater)")
 
         kill(process.processIdentifier, SIGTERM)
         #expect(notify.waitFor("STOPPING=1", seconds: 15) != nil)

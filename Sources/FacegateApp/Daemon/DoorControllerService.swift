@@ -302,7 +302,7 @@ public struct DoorControllerService: Service, CustomStringConvertible {
             // policy for another backend would make every online decision an error until the restart.
             guard next.backend.kind == configuration.backend.kind else {
                 logger.error("reload refused: backend.kind changes only at a restart; the running configuration is kept")
-                notifier.ready(status: "door \(previous.door.name): reload refused (backend.kind changes only at a restart); running the previous one")
+                notifier.ready(status: "door \(previous.door.name): reload refused (backend.kind changes only at a restart); running the previous one" + degradedSuffix)
                 return
             }
             // What the running backend needs to search at all (NeoCheck's face list): refused as at a start.
@@ -310,7 +310,7 @@ public struct DoorControllerService: Service, CustomStringConvertible {
                 logger.error(
                     "reload refused: the door could not search; the running configuration is kept",
                     metadata: ["key": "\(problem.path)", "problem": "\(problem.message)"])
-                notifier.ready(status: "door \(previous.door.name): reload refused (\(problem.path) \(problem.message)); running the previous one")
+                notifier.ready(status: "door \(previous.door.name): reload refused (\(problem.path) \(problem.message)); running the previous one" + degradedSuffix)
                 return
             }
             // A file cut short (written while read, a full disk) still parses, without what followed the cut:
@@ -322,7 +322,7 @@ public struct DoorControllerService: Service, CustomStringConvertible {
                 logger.error(
                     "reload refused: keys of the running file are gone from it, as from a file cut short; the running configuration is kept (restart to run without them)",
                     metadata: ["keys": "\(named)"])
-                notifier.ready(status: "door \(previous.door.name): reload refused (\(keys.count) keys gone from the file); running the previous one")
+                notifier.ready(status: "door \(previous.door.name): reload refused (\(keys.count) keys gone from the file); running the previous one" + degradedSuffix)
                 return
             }
             // The same cut inside the file's last list or value: a deny list without its last names, say.
@@ -330,7 +330,7 @@ public struct DoorControllerService: Service, CustomStringConvertible {
                 logger.error(
                     "reload refused: the file ends inside the running file's last values, as a file cut short does; the running configuration is kept (restart to run without them)",
                     metadata: ["key": "\(key)"])
-                notifier.ready(status: "door \(previous.door.name): reload refused (the file ends early, in \(key)); running the previous one")
+                notifier.ready(status: "door \(previous.door.name): reload refused (the file ends early, in \(key)); running the previous one" + degradedSuffix)
                 return
             }
             await pipeline.update(policy: next.doorPolicy)
@@ -353,7 +353,7 @@ public struct DoorControllerService: Service, CustomStringConvertible {
             notifier.ready(status: "door \(next.door.name): configuration reloaded" + degradedSuffix)
         } catch {
             logger.error("reload refused: the configuration is not valid; the running one is kept", metadata: ["error": "\(error)"])
-            notifier.ready(status: "door \(previous.door.name): reload refused (configuration not valid); running the previous one")
+            notifier.ready(status: "door \(previous.door.name): reload refused (configuration not valid); running the previous one" + degradedSuffix)
         }
     }
 }
