@@ -70,6 +70,9 @@ public final class SQLiteJournal: Sendable {
     struct Sequenced: Sendable {
         var sequence: UInt64
         var write: PendingWrite
+        /// When it was handed over: on the steady clock for how long it has waited, on the wall clock to say since when.
+        var queued = ContinuousClock.now
+        var queuedAt = Date()
     }
 
     struct FlushWaiter {
@@ -148,11 +151,13 @@ public final class SQLiteJournal: Sendable {
             }
             if state.pending.count >= configuration.maxPendingRecords {
                 state.status.droppedRecords += 1
+                if state.status.droppingSince == nil { state.status.droppingSince = Date() }
                 defer { state.refusingForAFullBacklog = true }
                 return (false, state.refusingForAFullBacklog ? .none : .filled)
             }
             let drained = state.refusingForAFullBacklog
             state.refusingForAFullBacklog = false
+            state.status.droppingSince = nil
             var write = write
             if case .decision(var record) = write, let crop = record.probeCrop,
                 state.pendingCropBytes + crop.count > configuration.maxPendingCropBytes
@@ -261,7 +266,15 @@ public final class SQLiteJournal: Sendable {
 
     /// How the journal is doing: for the service status line and health checks.
     public var status: JournalStatus {
-        state.withLock { $0.status }
+        state.withLock { state in
+            var status = state.status
+            // Read now: a write that hangs (a stalled disk) changes nothing else.
+            if let oldest = state.pending.first {
+                status.oldestPendingSince = oldest.queuedAt
+                status.oldestPendingAge = oldest.queued.duration(to: .now)
+            }
+            return status
+        }
     }
 
     // MARK: - The writer
@@ -495,6 +508,9 @@ public final class SQLiteJournal: Sendable {
             let recovered = state.status.health == .failing
             state.status.health = .ok
             state.status.lastError = nil
+            state.status.failingSince = nil
+            // Room again: records are kept, not dropped.
+            if state.pending.count < configuration.maxPendingRecords { state.status.droppingSince = nil }
             var ready: [FlushWaiter] = []
             for (id, waiter) in state.waiters where waiter.target <= state.settledSequence {
                 ready.append(waiter)
@@ -512,6 +528,7 @@ public final class SQLiteJournal: Sendable {
         let journalError = Self.describe(error)
         let (waiters, isNewProblem, pending) = state.withLock { state -> ([FlushWaiter], Bool, Int) in
             let isNew = state.status.health != .failing || state.status.lastError?.code != journalError.code
+            if state.status.health != .failing { state.status.failingSince = Date() }
             state.status.health = .failing
             state.status.lastError = journalError
             state.status.failedAttempts += 1
@@ -649,6 +666,14 @@ public struct JournalStatus: Sendable, Hashable {
     public var droppedProbeCrops: UInt64 = 0
     public var failedAttempts: UInt64 = 0
     public var lastCommit: Date?
+    /// Since when writes have been failing, while `health` is `failing`.
+    public var failingSince: Date?
+    /// Since when new records have been dropped for a full backlog; nil once there is room again.
+    public var droppingSince: Date?
+    /// When the oldest record still waiting to be written was handed over, and how long it has waited
+    /// (on the steady clock); nil when none waits. A write that hangs shows only here.
+    public var oldestPendingSince: Date?
+    public var oldestPendingAge: Duration?
 
     public init() {}
 }

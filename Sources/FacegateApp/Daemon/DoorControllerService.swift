@@ -56,6 +56,8 @@ public struct DoorControllerService: Service, CustomStringConvertible {
         public var onKioskListening: (@Sendable (Int) async -> Void)?
         /// No frame for this long, while none is being analysed, and the camera counts as failed in `/health`.
         public var cameraSilenceLimit: Duration = .seconds(10)
+        /// A record waiting longer than this for the disk (a write that hangs) makes the journal `failed` in `/health`.
+        public var journalStallLimit: Duration = .seconds(10)
         /// The wall clock decisions are dated and schedules read by (tests set a wrong one).
         public var wallClock: @Sendable () -> Date = { Date() }
 
@@ -538,13 +540,7 @@ extension DoorControllerService {
             doorFailed.isSet
             ? Component(status: .failed, lastError: "the door failed; the service is stopping", since: nil)
             : component(facts.relayProblem, .degraded)
-        let journalStatus = parts.journal.status
-        let journal: Component =
-            switch journalStatus.health {
-            case .starting, .ok: Component(status: .ok, since: journalStatus.lastCommit)
-            case .failing: Component(status: .degraded, lastError: journalStatus.lastError.map { "\($0)" } ?? "writes failing; records kept", since: nil)
-            case .closed: Component(status: .failed, lastError: "the journal is closed", since: nil)
-            }
+        let journal = Component.journal(parts.journal.status, stallLimit: settings.journalStallLimit)
         let offlineCache = parts.cache == nil ? Component(status: .off) : component(facts.offlineCacheProblem, .failed)
         return DoorHealthReport(
             camera: camera, cloud: cloud, relay: relay, journal: journal, offlineCache: offlineCache,

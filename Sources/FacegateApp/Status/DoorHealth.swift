@@ -1,3 +1,5 @@
+import FacegateCore
+import FacegateJournal
 import Foundation
 
 /// What `/health` says: each part of the door ok, degraded or failed, with its last problem and
@@ -105,6 +107,31 @@ public struct DoorHealthReport: Sendable, Codable, Equatable {
         encoder.outputFormatting = [.sortedKeys]
         // Plain values only: encoding cannot fail.
         return (try? encoder.encode(self)) ?? Data("{\"status\":\"failed\"}".utf8)
+    }
+}
+
+extension DoorHealthReport.Component {
+    /// The journal's part: `failed` while it loses records or cannot get them on disk (records dropped
+    /// for a full backlog, writes failing, or a record waiting longer than `stallLimit`: a write that
+    /// hangs on a stalled disk), since the problem began.
+    static func journal(_ journal: JournalStatus, stallLimit: Duration) -> Self {
+        if journal.health == .closed { return Self(status: .failed, lastError: "the journal is closed") }
+        var problems: [(detail: String, since: Date?)] = []
+        if let since = journal.droppingSince {
+            problems.append(("the backlog is full: new records are dropped (\(journal.droppedRecords) so far)", since))
+        }
+        if journal.health == .failing {
+            problems.append((journal.lastError.map { "\($0)" } ?? "writes failing; records kept", journal.failingSince))
+        }
+        if let age = journal.oldestPendingAge, age > stallLimit {
+            let limit = stallLimit < .seconds(1) ? "\(Int(stallLimit.timeInterval * 1000)) ms" : "\(Int(stallLimit.timeInterval)) s"
+            problems.append(("records have waited over \(limit) for the disk", journal.oldestPendingSince))
+        }
+        if !problems.isEmpty {
+            return Self(
+                status: .failed, lastError: problems.map(\.detail).joined(separator: "; "), since: problems.compactMap(\.since).min())
+        }
+        return Self(status: .ok, since: journal.lastCommit)
     }
 }
 
