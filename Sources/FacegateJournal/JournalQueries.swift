@@ -68,6 +68,25 @@ struct RowFilter {
         _ = arguments.append(contentsOf: values)
     }
 
+    /// The ids a chunked listing runs over, after the first and through the last: every matching row, or
+    /// the last `last` written; nil when none matches. Rows written after this are not listed.
+    func idRange(of table: String, last: Int?, in db: Database) throws -> (after: Int64, through: Int64)? {
+        let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        let sql =
+            last.map { "SELECT MIN(id), MAX(id) FROM (SELECT id FROM \(table) \(filter) ORDER BY id DESC LIMIT \(max(0, $0)))" }
+            ?? "SELECT MIN(id), MAX(id) FROM \(table) \(filter)"
+        guard let row = try Row.fetchOne(db, sql: sql, arguments: arguments), let first = row[0] as Int64?, let lastId = row[1] as Int64? else {
+            return nil
+        }
+        return (first - 1, lastId)
+    }
+
+    /// The next `count` matching rows after `after` and through `through`, in the order written.
+    func chunk(_ columns: String, from table: String, after: Int64, through: Int64, count: Int) -> (sql: String, arguments: StatementArguments) {
+        let filter = (conditions + ["id > ?", "id <= ?"]).joined(separator: " AND ")
+        return ("SELECT \(columns) FROM \(table) WHERE \(filter) ORDER BY id LIMIT \(count)", arguments + [after, through])
+    }
+
     /// The rows in the order written; with `last`, only the last that many written, still in that order.
     func select(_ columns: String, from table: String, last: Int?) -> (sql: String, arguments: StatementArguments) {
         let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
@@ -78,39 +97,74 @@ struct RowFilter {
 
 enum JournalQueries {
     static func forEachDecision(_ query: DecisionQuery, in db: Database, _ body: (JournaledDecision) throws -> Void) throws {
-        var filter = RowFilter(since: query.since, until: query.until, door: query.door)
-        filter.match("outcome", anyOf: query.outcomes?.map(\.rawValue))
-        if let status = query.recheckStatus { filter.match("recheck_status", anyOf: [status.rawValue]) }
-        let columns = "decision.*, EXISTS (SELECT 1 FROM probe_crop WHERE decision_id = decision.id) AS has_crop"
         // In the order they were written, and the newest are the last written: after the clock was set
         // back, the decisions made since carry the earliest times, and an investigator asking for the
         // latest must see them, last.
-        let (sql, arguments) = filter.select(columns, from: "decision", last: query.limit)
+        let (sql, arguments) = decisionFilter(query).select(decisionColumns, from: "decision", last: query.limit)
         let rows = try Row.fetchCursor(db, sql: sql, arguments: arguments)
         while let row = try rows.next() {
             try body(decision(from: row))
         }
     }
 
-    static func forEachDoorEvent(_ query: DoorEventQuery, in db: Database, _ body: (DoorEventRecord) throws -> Void) throws {
+    static let decisionColumns = "decision.*, EXISTS (SELECT 1 FROM probe_crop WHERE decision_id = decision.id) AS has_crop"
+
+    static func decisionFilter(_ query: DecisionQuery) -> RowFilter {
+        var filter = RowFilter(since: query.since, until: query.until, door: query.door)
+        filter.match("outcome", anyOf: query.outcomes?.map(\.rawValue))
+        if let status = query.recheckStatus { filter.match("recheck_status", anyOf: [status.rawValue]) }
+        return filter
+    }
+
+    static func doorEventFilter(_ query: DoorEventQuery) -> RowFilter {
         var filter = RowFilter(since: query.since, until: query.until, door: query.door)
         filter.match("kind", anyOf: query.kinds?.map(\.rawValue))
+        return filter
+    }
+
+    static func forEachDoorEvent(_ query: DoorEventQuery, in db: Database, _ body: (DoorEventRecord) throws -> Void) throws {
         // In the order they were written, as decisions are.
-        let (sql, arguments) = filter.select("*", from: "door_event", last: query.limit)
+        let (sql, arguments) = doorEventFilter(query).select("*", from: "door_event", last: query.limit)
         let rows = try Row.fetchCursor(db, sql: sql, arguments: arguments)
         while let row = try rows.next() {
-            let kindText: String = row["kind"]
-            var detail: String? = row["detail"]
-            let kind: DoorEventKind
-            if let known = DoorEventKind(rawValue: kindText) {
-                kind = known
-            } else {
-                // Written by a newer facegate: keep the unknown kind visible in the detail.
-                kind = .opened
-                detail = "unknown kind \(kindText)" + (detail.map { ": \($0)" } ?? "")
-            }
-            try body(DoorEventRecord(time: row["time"], door: row["door"], kind: kind, detail: detail))
+            try body(doorEvent(from: row))
         }
+    }
+
+    /// Rows read per read transaction by `inChunks`.
+    static let chunkSize = 256
+
+    /// Calls `body` with each matching row, in the order written, reading `chunkSize` rows per short read
+    /// transaction and calling `body` outside them: a reader paused in `body` (`facegate log | less`)
+    /// holds no snapshot, so it never makes the writer wait nor keeps the WAL from being reused (held
+    /// open, the WAL grew by every commit made meanwhile). Rows written after the listing starts are left out.
+    static func inChunks<Record>(
+        of table: String, columns: String, filter: RowFilter, last: Int?, reading database: any DatabaseReader,
+        decode: (Row) -> Record, _ body: (Record) throws -> Void
+    ) throws {
+        guard let range = try database.read({ db in try filter.idRange(of: table, last: last, in: db) }) else { return }
+        var after = range.after
+        while after < range.through {
+            let (sql, arguments) = filter.chunk(columns, from: table, after: after, through: range.through, count: chunkSize)
+            let rows = try database.read { db in try Row.fetchAll(db, sql: sql, arguments: arguments) }
+            for row in rows { try body(decode(row)) }
+            guard rows.count == chunkSize else { break }
+            after = rows[rows.count - 1]["id"]
+        }
+    }
+
+    static func doorEvent(from row: Row) -> DoorEventRecord {
+        let kindText: String = row["kind"]
+        var detail: String? = row["detail"]
+        let kind: DoorEventKind
+        if let known = DoorEventKind(rawValue: kindText) {
+            kind = known
+        } else {
+            // Written by a newer facegate: keep the unknown kind visible in the detail.
+            kind = .opened
+            detail = "unknown kind \(kindText)" + (detail.map { ": \($0)" } ?? "")
+        }
+        return DoorEventRecord(time: row["time"], door: row["door"], kind: kind, detail: detail)
     }
 
     static func decision(from row: Row) -> JournaledDecision {
@@ -208,13 +262,18 @@ public struct JournalReader: Sendable {
         }
     }
 
-    /// Calls `body` with each decision matching `query`, in the order written, without loading them all.
+    /// Calls `body` with each decision matching `query`, in the order written, without loading them all
+    /// and without holding one read transaction for the whole listing (it reads them in short chunks).
     public func forEachDecision(_ query: DecisionQuery, _ body: (JournaledDecision) throws -> Void) throws {
-        try database.read { db in try JournalQueries.forEachDecision(query, in: db, body) }
+        try JournalQueries.inChunks(
+            of: "decision", columns: JournalQueries.decisionColumns, filter: JournalQueries.decisionFilter(query), last: query.limit,
+            reading: database, decode: JournalQueries.decision(from:), body)
     }
 
     public func forEachDoorEvent(_ query: DoorEventQuery, _ body: (DoorEventRecord) throws -> Void) throws {
-        try database.read { db in try JournalQueries.forEachDoorEvent(query, in: db, body) }
+        try JournalQueries.inChunks(
+            of: "door_event", columns: "*", filter: JournalQueries.doorEventFilter(query), last: query.limit, reading: database,
+            decode: JournalQueries.doorEvent(from:), body)
     }
 
     public func probeCrop(decisionId: UUID) throws -> [UInt8]? {

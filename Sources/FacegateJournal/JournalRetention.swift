@@ -159,9 +159,13 @@ enum JournalRetentionRunner {
         }
 
         if report.deletedAnything {
-            // Give the freed pages back to the file system and shrink the WAL.
+            // Give the freed pages back to the file system, and fold the WAL into the file as far as readers
+            // allow. PASSIVE, never TRUNCATE: that waits (the 2 s busy timeout) for every reader to finish
+            // (`facegate log | less`), on the writer's task, ahead of a grant's commit. The WAL is
+            // truncated at close; meanwhile it is reused from its start once no reader needs it, and
+            // `journal_size_limit` trims it then.
             try db.execute(sql: "PRAGMA incremental_vacuum")
-            _ = try Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(TRUNCATE)")
+            _ = try Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(PASSIVE)")
         }
         report.bytesAfter = try usedBytes(db)
         return report
