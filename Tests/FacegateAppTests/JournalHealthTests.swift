@@ -157,4 +157,22 @@ struct JournalHealthTests {
             #expect(written.status == 200, "\(written.report)")
         }
     }
+
+    @Test("before anything happens, /metrics lists every door event kind and the journal's losses at 0")
+    func countersAreDeclaredAtZero() async throws {
+        let folder = try TemporaryFolder("journal-health")
+        defer { folder.remove() }
+        try await withDoor(
+            journal: SQLiteJournal.Configuration(path: folder.file("journal.sqlite")),
+            beforeFrames: { door in
+                let exposition = try await door.get("/metrics").body
+                let lines = Set(exposition.split(separator: "\n").map(String.init))
+                var wanted = ["facegate_journal_dropped_records_total 0", "facegate_journal_write_errors_total 0"]
+                for kind in DoorEventKind.allCases where kind != .degraded {
+                    wanted.append("facegate_door_events_total{kind=\"\(kind.rawValue)\"} 0")
+                }
+                for line in wanted { #expect(lines.contains(line), "\(line) missing from:\n\(exposition)") }
+            }
+        ) { _ in }
+    }
 }

@@ -56,7 +56,10 @@ public struct DoorMetrics: Sendable {
     /// Sets every counter the door has to zero where it has not counted yet, so that a scrape lists
     /// them all from the start (a rate over a counter that appears late loses its first increments).
     func declareCounters(backend: String) {
-        for name in ["frames", "frames_analysed", "frames_skipped", "frames_rejected", "visits", "liveness_refusals", "offline_cache_hits", "unlock_failures", "grants_withheld"] {
+        for name in [
+            "frames", "frames_analysed", "frames_skipped", "frames_rejected", "visits", "liveness_refusals", "offline_cache_hits", "unlock_failures",
+            "grants_withheld", "journal_dropped_records", "journal_write_errors",
+        ] {
             Counter(label: "facegate_\(name)_total", factory: factory).increment(by: 0)
         }
         for scan in ["whole_frame", "region"] {
@@ -72,6 +75,11 @@ public struct DoorMetrics: Sendable {
         }
         for outcome in Decision.Outcome.allCases {
             Counter(label: "facegate_decisions_total", dimensions: [("outcome", outcome.rawValue)], factory: factory).increment(by: 0)
+        }
+        // The kinds the door's own events are counted under (`degraded` is journaled at start-up, not counted):
+        // a forced door after a restart must show as an increase.
+        for kind in DoorEventKind.allCases where kind != .degraded {
+            Counter(label: "facegate_door_events_total", dimensions: [("kind", kind.rawValue)], factory: factory).increment(by: 0)
         }
     }
 
