@@ -367,6 +367,10 @@ public final class SQLiteJournal: Sendable {
                     "journal retention held back: records older than the age limit are kept for now (a pass deletes at most a tenth, and never every record; has the clock jumped forward?)")
             }
             waitingForTheClock = report.ageRetentionWaitsForTheClock
+            state.withLock { state in
+                let since = state.status.retentionWaitsForTheClockSince ?? Date()
+                state.status.retentionWaitsForTheClockSince = report.ageRetentionWaitsForTheClock ? since : nil
+            }
             if report.deletedAnything {
                 logger.info(
                     "journal retention",
@@ -674,6 +678,9 @@ public struct JournalStatus: Sendable, Hashable {
     /// (on the steady clock); nil when none waits. A write that hangs shows only here.
     public var oldestPendingSince: Date?
     public var oldestPendingAge: Duration?
+    /// Since when age retention has been held back because nothing vouches for the clock: records
+    /// past the age limit are kept (the size limit still applies); nil once a pass may delete by age.
+    public var retentionWaitsForTheClockSince: Date?
 
     public init() {}
 }

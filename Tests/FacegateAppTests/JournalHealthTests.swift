@@ -17,7 +17,7 @@ import Testing
 
 /// `/health` (and so `facegate status`) says the journal is `failed`, and the door cannot decide (503),
 /// while records are lost or cannot reach the disk: dropped for a full backlog, writes failing, or a
-/// write hanging past the stall limit.
+/// write hanging past the stall limit; and `degraded` while age retention waits for a trusted clock.
 /// A running door, its status server on loopback, a real journal file.
 @Suite(.serialized, .timeLimit(.minutes(2)))
 struct JournalHealthTests {
@@ -174,5 +174,32 @@ struct JournalHealthTests {
                 for line in wanted { #expect(lines.contains(line), "\(line) missing from:\n\(exposition)") }
             }
         ) { _ in }
+    }
+
+    @Test("age retention waiting for a clock something vouches for makes the journal degraded, with the reason; the door still decides")
+    func retentionWaitingForTheClockIsDegraded() async throws {
+        let folder = try TemporaryFolder("journal-health")
+        defer { folder.remove() }
+        let configuration = SQLiteJournal.Configuration(path: folder.file("journal.sqlite"))
+        // Rows past the 90-day age limit, written by an earlier run.
+        let earlier = SQLiteJournal(configuration: configuration)
+        let writer = Task { await earlier.run(clockIsTrusted: { _ in false }) }
+        for day in [120.0, 100.0] {
+            earlier.record(DoorEventRecord(time: Date().addingTimeInterval(-day * 86_400), door: "journal health", kind: .forced))
+        }
+        try await earlier.flush()
+        writer.cancel()
+        await writer.value
+
+        // The cloud's time two hours behind the door's clock: nothing vouches for it.
+        let cloudClock = CloudClock()
+        cloudClock.note(stated: Date().addingTimeInterval(-2 * 3600))
+        try await withDoor(journal: configuration, cloud: HeldCloud(cloudClock: cloudClock)) { door in
+            let waiting = try await waitForJournal(.degraded, door)
+            #expect(waiting.report.journal.status == .degraded, "\(waiting.report.journal)")
+            #expect(waiting.report.journal.lastError?.contains("age retention waits for a clock something vouches for") == true)
+            #expect(waiting.report.journal.since != nil)
+            #expect(waiting.report.canDecide && waiting.status == 200, "\(waiting.report)")
+        }
     }
 }

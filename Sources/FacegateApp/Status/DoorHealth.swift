@@ -113,7 +113,8 @@ public struct DoorHealthReport: Sendable, Codable, Equatable {
 extension DoorHealthReport.Component {
     /// The journal's part: `failed` while it loses records or cannot get them on disk (records dropped
     /// for a full backlog, writes failing, or a record waiting longer than `stallLimit`: a write that
-    /// hangs on a stalled disk), since the problem began.
+    /// hangs on a stalled disk), since the problem began; `degraded` while age retention waits for a
+    /// clock something vouches for (the door still decides and records).
     static func journal(_ journal: JournalStatus, stallLimit: Duration) -> Self {
         if journal.health == .closed { return Self(status: .failed, lastError: "the journal is closed") }
         var problems: [(detail: String, since: Date?)] = []
@@ -130,6 +131,12 @@ extension DoorHealthReport.Component {
         if !problems.isEmpty {
             return Self(
                 status: .failed, lastError: problems.map(\.detail).joined(separator: "; "), since: problems.compactMap(\.since).min())
+        }
+        if let since = journal.retentionWaitsForTheClockSince {
+            return Self(
+                status: .degraded,
+                lastError: "age retention waits for a clock something vouches for: records past the age limit are kept (the size limit still applies)",
+                since: since)
         }
         return Self(status: .ok, since: journal.lastCommit)
     }
