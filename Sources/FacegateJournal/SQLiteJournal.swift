@@ -485,12 +485,18 @@ public final class SQLiteJournal: Sendable {
             // Something in this batch cannot be written at all: write one by one and drop the bad ones,
             // so one bad record never holds up the rest.
             var dropped = 0
-            for item in batch {
+            for (index, item) in batch.enumerated() {
                 do {
                     try await database.write { db in try JournalWriter.insert(item.write, storeCrops: storeCrops, into: db) }
                 } catch let error as DatabaseError where !Self.isTransient(error) {
                     dropped += 1
                     logger.error("journal record dropped: it cannot be written", metadata: ["error": "\(Self.describe(error).message)"])
+                } catch {
+                    // A temporary failure part-way (a full disk): the records before it are written or dropped
+                    // already, so they leave the queue now; the retry would write them again (door events
+                    // have no key to stop a second row).
+                    settle(Array(batch[..<index]), dropped: dropped, writesResumed: false)
+                    throw error
                 }
             }
             settle(batch, dropped: dropped)
@@ -498,7 +504,9 @@ public final class SQLiteJournal: Sendable {
     }
 
     /// Removes a written batch from the queue and wakes the flushes it satisfies.
-    private func settle(_ batch: [Sequenced], dropped: Int) {
+    /// - Parameter writesResumed: false for the part of a batch written before a write failed: the
+    ///   journal's health (and when its problem began) is left to that failure.
+    private func settle(_ batch: [Sequenced], dropped: Int, writesResumed: Bool = true) {
         guard let last = batch.last?.sequence else { return }
         let (ready, recovered) = state.withLock { state -> ([FlushWaiter], Bool) in
             let cut = state.pending.prefix { $0.sequence <= last }
@@ -509,23 +517,29 @@ public final class SQLiteJournal: Sendable {
             state.status.writtenRecords += UInt64(cut.count - dropped)
             state.status.droppedRecords += UInt64(dropped)
             state.status.lastCommit = Date()
+            guard writesResumed else { return (readyWaiters(&state), false) }
             let recovered = state.status.health == .failing
             state.status.health = .ok
             state.status.lastError = nil
             state.status.failingSince = nil
             // Room again: records are kept, not dropped.
             if state.pending.count < configuration.maxPendingRecords { state.status.droppingSince = nil }
-            var ready: [FlushWaiter] = []
-            for (id, waiter) in state.waiters where waiter.target <= state.settledSequence {
-                ready.append(waiter)
-                state.waiters[id] = nil
-            }
-            return (ready, recovered)
+            return (readyWaiters(&state), recovered)
         }
         if recovered {
             logger.notice("journal writes resumed")
         }
         for waiter in ready { waiter.continuation.resume() }
+    }
+
+    /// The flushes everything settled satisfies, taken off the waiting list.
+    private func readyWaiters(_ state: inout State) -> [FlushWaiter] {
+        var ready: [FlushWaiter] = []
+        for (id, waiter) in state.waiters where waiter.target <= state.settledSequence {
+            ready.append(waiter)
+            state.waiters[id] = nil
+        }
+        return ready
     }
 
     private func noteFailure(_ error: any Error, batch: [Sequenced]) {

@@ -172,6 +172,58 @@ struct FailingDiskTests {
         }
     }
 
+    /// A batch with a record that can never be written is retried one record at a time; when a later
+    /// record in it then meets a full disk, the records already written are not written again.
+    @Test("records written one by one before a full disk are not written twice by the retry")
+    func oneByOneThenAFullDiskWritesNothingTwice() async throws {
+        guard ScratchMount.isPossible, let mount = try? ScratchMount(sizeKiB: 2_048) else {
+            try Test.cancel("needs root and mount(8) to make a small tmpfs")
+        }
+        defer { mount.unmount() }
+        let path = mount.folder.file("journal.sqlite")
+        let configuration = SQLiteJournal.Configuration(path: path, retryDelay: .milliseconds(50), maxRetryDelay: .milliseconds(100))
+        try await withRunningJournal(configuration) { journal in
+            journal.record(DoorEventRecord(time: Date(), door: "front", kind: .opened, detail: "before"))
+            try await journal.flush()
+        }
+        // The faults, in the file itself (no seam in the writer): a record SQLite refuses for good (a
+        // constraint), and one whose insert fills the disk while a switch is on.
+        var faults = GRDB.Configuration()
+        faults.busyMode = .timeout(5)
+        let setUp = try DatabaseQueue(path: path, configuration: faults)
+        try await setUp.write { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE fault_switch (on_ INTEGER);
+                    INSERT INTO fault_switch VALUES (1);
+                    CREATE TABLE fault_filler (bytes BLOB);
+                    CREATE TRIGGER refused BEFORE INSERT ON door_event WHEN NEW.detail = 'refused'
+                        BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;
+                    CREATE TRIGGER fills_the_disk BEFORE INSERT ON door_event
+                        WHEN NEW.detail = 'fills the disk' AND EXISTS (SELECT 1 FROM fault_switch)
+                        BEGIN INSERT INTO fault_filler VALUES (randomblob(8 << 20)); END;
+                    """)
+        }
+
+        // One batch (queued before the writer starts): written, refused, then the full disk.
+        let journal = SQLiteJournal(configuration: configuration)
+        for detail in ["written", "refused", "fills the disk"] {
+            journal.record(DoorEventRecord(time: Date(), door: "front", kind: .forced, detail: detail))
+        }
+        let writer = Task { await journal.run() }
+        // Retried a few times on the full disk.
+        let deadline = ContinuousClock.now + .seconds(20)
+        while journal.status.failedAttempts < 3, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(journal.status.failedAttempts >= 3)
+        try await setUp.write { db in try db.execute(sql: "DELETE FROM fault_switch") }
+        try await flushEventually(journal)
+        let details = try await journal.doorEvents().compactMap(\.detail)
+        #expect(details == ["before", "written", "fills the disk"])
+        #expect(journal.status.droppedRecords == 1)
+        writer.cancel()
+        await writer.value
+    }
+
     /// Flushes until a retry has gone through (a flush fails while a failed attempt is still being reported).
     private func flushEventually(_ journal: SQLiteJournal) async throws {
         for _ in 0..<200 {
