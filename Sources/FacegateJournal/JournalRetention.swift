@@ -46,11 +46,39 @@ public struct RetentionReport: Sendable, Hashable {
 }
 
 enum JournalRetentionRunner {
+    /// Decisions or door events deleted per transaction: a pass deleting a tenth of a large journal takes
+    /// seconds on an SD card, and the records waiting meanwhile (a grant, with its 1 s commit limit) are
+    /// written between two steps, not after the pass.
+    static let rowsPerStep = 500
+
     /// Applies `retention` outside any transaction (each step commits on its own, so a retention
     /// interrupted half-way has still freed what it freed).
-    /// - Parameter clockIsTrusted: whether something vouches for `now` (``WallClockEvidence``); without
-    ///   it no decision or door event is deleted for its age (the size limit still applies).
-    static func apply(_ retention: JournalRetention, to db: Database, now: Date, clockIsTrusted: Bool) throws -> RetentionReport {
+    /// - Parameters:
+    ///   - clockIsTrusted: whether something vouches for `now` (``WallClockEvidence``); without it no
+    ///     decision or door event is deleted for its age (the size limit still applies).
+    ///   - betweenSteps: called between two steps of at most `rowsPerStep` rows, outside any
+    ///     transaction: the writer commits there the records handed over meanwhile.
+    static func apply(
+        _ retention: JournalRetention, to db: Database, now: Date, clockIsTrusted: Bool, betweenSteps: (Database) -> Void = { _ in }
+    ) throws -> RetentionReport {
+        /// Deletes up to `count` rows picked by `sql` (its last argument is the LIMIT) in steps; returns how many went.
+        func deleteInSteps(_ count: Int, _ sql: String, _ arguments: StatementArguments) throws -> Int {
+            var deleted = 0
+            while deleted < count {
+                let step = min(rowsPerStep, count - deleted)
+                var went = 0
+                try db.inTransaction {
+                    try db.execute(sql: sql, arguments: arguments + [step])
+                    went = db.changesCount
+                    return .commit
+                }
+                deleted += went
+                if went < step { break }
+                betweenSteps(db)
+            }
+            return deleted
+        }
+
         var report = RetentionReport()
         report.bytesBefore = try usedBytes(db)
 
@@ -72,20 +100,15 @@ enum JournalRetentionRunner {
             {
                 report.ageRetentionHeldBack = true
             } else {
-                try db.inTransaction {
-                    for table in ["decision", "door_event"] {
-                        let rows = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM \(table)") ?? 0
-                        let limit = max(retention.minimumAgeDeletionsPerPass, rows / 10)
-                        try db.execute(
-                            sql: "DELETE FROM \(table) WHERE id IN (SELECT id FROM \(table) WHERE time < ? ORDER BY time, id LIMIT ?)",
-                            arguments: [cutoff, limit])
-                        let deleted = db.changesCount
-                        if table == "decision" { report.deletedDecisions += deleted } else { report.deletedDoorEvents += deleted }
-                        if deleted == limit, try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM \(table) WHERE time < ?)", arguments: [cutoff]) == true {
-                            report.ageRetentionHeldBack = true
-                        }
+                for table in ["decision", "door_event"] {
+                    let rows = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM \(table)") ?? 0
+                    let limit = max(retention.minimumAgeDeletionsPerPass, rows / 10)
+                    let deleted = try deleteInSteps(
+                        limit, "DELETE FROM \(table) WHERE id IN (SELECT id FROM \(table) WHERE time < ? ORDER BY time, id LIMIT ?)", [cutoff])
+                    if table == "decision" { report.deletedDecisions += deleted } else { report.deletedDoorEvents += deleted }
+                    if deleted == limit, try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM \(table) WHERE time < ?)", arguments: [cutoff]) == true {
+                        report.ageRetentionHeldBack = true
                     }
-                    return .commit
                 }
             }
         }
@@ -138,22 +161,19 @@ enum JournalRetentionRunner {
                 let decisions = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM decision") ?? 0
                 let events = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM door_event") ?? 0
                 if decisions == 0 && events == 0 { break }
-                try db.inTransaction {
-                    // The same share of each table, oldest written first.
-                    if decisions > 0 {
-                        let count = max(1, Int((Double(decisions) * excess).rounded(.up)))
-                        try db.execute(sql: "DELETE FROM decision WHERE id IN (SELECT id FROM decision ORDER BY id LIMIT ?)", arguments: [count])
-                        report.deletedDecisions += db.changesCount
-                    }
-                    if events > 0 {
-                        // Rounded down beside decisions (a few events weigh little; rounded up, each round would
-                        // take one, and a handful of alarms would go before the decisions written after them).
-                        let share = Double(events) * excess
-                        let count = decisions > 0 ? Int(share.rounded(.down)) : max(1, Int(share.rounded(.up)))
-                        try db.execute(sql: "DELETE FROM door_event WHERE id IN (SELECT id FROM door_event ORDER BY id LIMIT ?)", arguments: [count])
-                        report.deletedDoorEvents += db.changesCount
-                    }
-                    return .commit
+                // The same share of each table, oldest written first.
+                if decisions > 0 {
+                    let count = max(1, Int((Double(decisions) * excess).rounded(.up)))
+                    report.deletedDecisions += try deleteInSteps(
+                        count, "DELETE FROM decision WHERE id IN (SELECT id FROM decision ORDER BY id LIMIT ?)", [])
+                }
+                if events > 0 {
+                    // Rounded down beside decisions (a few events weigh little; rounded up, each round would
+                    // take one, and a handful of alarms would go before the decisions written after them).
+                    let share = Double(events) * excess
+                    let count = decisions > 0 ? Int(share.rounded(.down)) : max(1, Int(share.rounded(.up)))
+                    report.deletedDoorEvents += try deleteInSteps(
+                        count, "DELETE FROM door_event WHERE id IN (SELECT id FROM door_event ORDER BY id LIMIT ?)", [])
                 }
             }
         }

@@ -319,9 +319,10 @@ public final class SQLiteJournal: Sendable {
         // Halved after each full-disk failure, so that what still fits on the disk gets written.
         var batchLimit = max(1, configuration.maxBatchSize)
         while !Task.isCancelled {
-            let (batch, hasDatabase) = state.withLock { state in
+            let (waiting, hasDatabase) = state.withLock { state in
                 (Array(state.pending.prefix(batchLimit)), state.database != nil)
             }
+            var batch = waiting
             let retentionDue = clock.now >= nextRetention
             if batch.isEmpty && !retentionDue && hasDatabase {
                 if await bell.next() == nil { break }
@@ -333,6 +334,8 @@ public final class SQLiteJournal: Sendable {
                     nextRetention = clock.now.advanced(by: configuration.retentionInterval)
                     let now = Date()
                     await runRetention(database, now: now, clockIsTrusted: await clockIsTrusted(now), waitingForTheClock: &waitingForTheClock)
+                    // It wrote what was waiting between its steps: taken afresh, so nothing is written twice.
+                    batch = state.withLock { Array($0.pending.prefix(batchLimit)) }
                 }
                 if !batch.isEmpty {
                     try await write(batch, to: database)
@@ -355,7 +358,9 @@ public final class SQLiteJournal: Sendable {
     private func runRetention(_ database: DatabasePool, now: Date, clockIsTrusted: Bool, waitingForTheClock: inout Bool) async {
         do {
             let report = try await database.writeWithoutTransaction { [configuration] db in
-                try JournalRetentionRunner.apply(configuration.retention, to: db, now: now, clockIsTrusted: clockIsTrusted)
+                try JournalRetentionRunner.apply(
+                    configuration.retention, to: db, now: now, clockIsTrusted: clockIsTrusted,
+                    betweenSteps: { db in self.writeWaitingRecords(in: db) })
             }
             if report.ageRetentionWaitsForTheClock {
                 if !waitingForTheClock {
@@ -382,6 +387,24 @@ public final class SQLiteJournal: Sendable {
         } catch {
             // Retention failing (a full disk) does not stop decisions from being written.
             logger.warning("journal retention failed", metadata: ["error": "\(Self.describe(error).message)"])
+        }
+    }
+
+    /// Between two steps of a retention pass: commits the records handed over meanwhile, so a long pass
+    /// holds a grant's commit up by one step at most. A failure leaves them queued for the writer's own
+    /// loop after the pass, which retries them and drops any that can never be written.
+    private func writeWaitingRecords(in db: Database) {
+        let batch = state.withLock { Array($0.pending.prefix(max(1, configuration.maxBatchSize))) }
+        guard !batch.isEmpty else { return }
+        let storeCrops = configuration.storeProbeCrops
+        do {
+            try db.inTransaction {
+                for item in batch { try JournalWriter.insert(item.write, storeCrops: storeCrops, into: db) }
+                return .commit
+            }
+            settle(batch, dropped: 0)
+        } catch {
+            return
         }
     }
 

@@ -91,6 +91,64 @@ struct RetentionTests {
         let integrity = try await queue.read { db in try String.fetchOne(db, sql: "PRAGMA integrity_check") }
         #expect(integrity == "ok")
     }
+
+    /// A pass that deletes many rows (a tenth of a large journal takes seconds on an SD card) deletes
+    /// them in steps and commits the records handed over meanwhile between two steps.
+    @Test("a grant handed over while a long retention pass runs is committed within a step, not after the pass")
+    func aLongPassDoesNotHoldUpAGrant() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let path = folder.file("journal.sqlite")
+        let configuration = SQLiteJournal.Configuration(
+            path: path, retention: JournalRetention(maxAge: .seconds(30 * 86_400), maxBytes: nil, minimumAgeDeletionsPerPass: 300_000),
+            retentionInterval: .seconds(3600))
+        try await withRunningJournal(configuration) { journal in
+            journal.record(DecisionRecord(time: Date(), door: "front", decision: sampleDecision(subject: "recent"), backend: "nec"))
+            try await journal.flush()
+        }
+        // 300,000 decisions a year old, written at once.
+        let queue = try DatabaseQueue(path: path)
+        try await queue.write { db in
+            try db.execute(
+                sql: """
+                    WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300000)
+                    INSERT INTO decision (uuid, time, door, outcome, reason, backend, subject_id, offline, quality)
+                    SELECT 'old-' || i, datetime(?, '+' || i || ' seconds'), 'front', 'denied-unknown',
+                        'nobody the cloud knows, with a reason as long as a real one', 'nec', 'subject-' || (i % 500), 0,
+                        '{"faceQualityScore":0.8,"sharpness":{"raw":1.25,"score":50},"yaw":{"raw":-3.5,"score":95}}'
+                    FROM n
+                    """, arguments: [Date().addingTimeInterval(-365 * 86_400)])
+        }
+        try queue.close()
+
+        // The journal opens with retention due (it runs first) and a grant and a door event waiting behind it.
+        let journal = SQLiteJournal(configuration: configuration)
+        journal.record(DecisionRecord(time: Date(), door: "front", decision: sampleDecision(subject: "granted"), backend: "nec"))
+        journal.record(DoorEventRecord(time: Date(), door: "front", kind: .opened, detail: "after the grant"))
+        let writer = Task { await journal.run(clockIsTrusted: { _ in true }) }
+        let clock = ContinuousClock()
+        let start = clock.now
+        try await journal.flush()
+        let elapsed = clock.now - start
+        #expect(elapsed < .seconds(1), "the grant's flush took \(elapsed)")
+        // The pass goes on after it and deletes every old row.
+        let deadline = clock.now + .seconds(60)
+        var left = 0
+        repeat {
+            try await Task.sleep(for: .milliseconds(200))
+            left = try await journal.decisions(DecisionQuery(outcomes: [.deniedUnknown], limit: 1)).count
+        } while left > 0 && clock.now < deadline
+        #expect(left == 0)
+        // Handed over after the deletions: written once the pass is over.
+        journal.record(DoorEventRecord(time: Date(), door: "front", kind: .closed, detail: "after the pass"))
+        try await journal.flush()
+        #expect(try await journal.decisions().compactMap(\.record.decision.subjectId) == ["recent", "granted"])
+        // Written once: between the steps, not again after the pass (door events have no key to refuse a second row).
+        #expect(try await journal.doorEvents().compactMap(\.detail) == ["after the grant", "after the pass"])
+        #expect(journal.status.droppedRecords == 0)
+        writer.cancel()
+        await writer.value
+    }
 }
 
 /// A clock that jumps forward must not make age retention empty the journal (issue 9, item 11).
