@@ -57,6 +57,7 @@ struct EnrolmentTests {
                 let samples = try await StatusEndpointTests.parsePrometheus(try await door.get("/metrics").body)
                 #expect(samples["facegate_cloud_calls_total{backend=nec,purpose=enrolment,result=answered}"] == 2)
                 #expect(samples["facegate_cloud_calls_total{backend=nec,purpose=decision,result=answered}"] == 0)
+                #expect(samples["facegate_door_events_total{kind=enrolment}"] == 1, "counted as journaled")
                 enrolled = receipt.subjectId
             }
             // The daemon lets the person in from now on (another photo of him), and nobody else.

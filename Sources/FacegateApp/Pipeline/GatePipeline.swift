@@ -1213,6 +1213,7 @@ extension ClockedGatePipeline {
     {
         let outcome = await enrolNext(request, within: limit)
         journal.record(DoorEventRecord(time: now(), door: settings.door, kind: .enrolment, detail: Self.journaled(outcome, askedBy: asker)))
+        settings.metrics.count("door_events", [("kind", DoorEventKind.enrolment.rawValue)])
         return outcome
     }
 
