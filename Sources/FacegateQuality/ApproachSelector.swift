@@ -23,8 +23,8 @@ public struct ApproachConfiguration: Sendable, Equatable {
     public var earlyQuality: Double?
     /// Largest yaw and pitch (degrees) of a face that counts as looking at the camera for `earlyQuality`.
     public var earlyMaxPoseDegrees: Double
-    /// Frames a face must have been seen in before an early decision: the liveness stage judges how the
-    /// face moved, and one frame shows no movement.
+    /// Frames a face must have been seen in before an early or a settled decision: the liveness stage
+    /// judges how the face moved, and one frame shows no movement (its parallax cue needs six).
     public var earlyMinFrames: Int
     /// How long after a person's face was last seen a face reappearing where it was lost, with the same
     /// descriptor, continues that person's visit (a head turned away for a while is not a new visitor);
@@ -236,7 +236,10 @@ public struct ApproachSelector: Sendable {
                 if isClearlyGood(track) {
                     visits.append(emit(&track, because: .qualityClear))
                 } else if track.best.quality.faceQualityScore >= configuration.qualityGate,
-                    track.framesSinceImprovement >= configuration.settleFrames
+                    track.framesSinceImprovement >= configuration.settleFrames,
+                    // Not before the liveness stage can see the face move: with few settle frames a visit
+                    // would go out on one sighting, its parallax cue silently judging nothing.
+                    track.framesSeen >= configuration.earlyMinFrames
                 {
                     visits.append(emit(&track, because: .qualitySettled))
                 } else if now - track.firstSeen >= configuration.approachWindow {

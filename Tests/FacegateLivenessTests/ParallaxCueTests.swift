@@ -95,6 +95,31 @@ struct ParallaxCueTests {
         #expect(score < 0.3, "\(measurement)")
     }
 
+    /// `approach.settle_frames: 0` sent a visit on its first good frame, with one sighting: the parallax cue
+    /// (six at least) judged nothing, and a print was judged on texture alone, silently. A visit now settles
+    /// only once the face has been seen in as many frames as an early decision needs.
+    @Test func aVisitSettledAtOnceStillGivesTheParallaxCueItsSightings() throws {
+        let analyzer = try TestFaceAnalyzers.video()
+        let portrait = try TestPortrait.headAndShoulders(
+            [UInt8](try Data(contentsOf: SharedTestData.url("faces/matt_damon/01.jpg"))), analyzer: TestFaceAnalyzers.stills())
+        // Close enough from the first frame to pass the gate, and for the cue's noise floor (at 0.35 of the
+        // frame's height the first six frames' faces are too small for it to judge).
+        let approach = SyntheticApproach(frameCount: 20, startScale: 0.5, startBlur: 0)
+        var selector = ApproachSelector(configuration: ApproachConfiguration(settleFrames: 0, earlyQuality: nil))
+        var visits: [Visit] = []
+        for index in 0..<approach.frameCount {
+            let frame = Frame(sequence: UInt64(index), timestamp: .milliseconds(100 * index), image: try approach.frame(index, of: portrait))
+            visits += selector.observe(frame: frame, faces: try analyzer.analyze(frame.image).faces)
+        }
+        visits += selector.finish()
+        let visit = try #require(visits.first)
+        #expect(visit.emittedBecause == .qualitySettled, "\(visit.emittedBecause)")
+        let measurement = ParallaxCue().measure(visit.sightings)
+        #expect(measurement.sightings >= ParallaxCue.Settings().minSightings, "\(measurement)")
+        let score = try #require(measurement.score, "\(measurement)")
+        #expect(score < PresentationAttackDetector.Settings().threshold, "a photo carried up is flat: \(measurement)")
+    }
+
     @Test func fusionTakesTheWeakestCueAndSaysWhich() {
         let live = PresentationAttackDetector.fuse(["texture": 0.97, "parallax": 1], threshold: 0.5)
         #expect(live.verdict == .live && live.liveness == 0.97)

@@ -298,15 +298,16 @@ struct ApproachSelectorTests {
     }
 
     @Test func theBestFaceKeepsItsMarkWhenItIsAlsoTheFirstOrTheLatestFrame() {
-        // The first frame is the best (a face that only got worse): it is the one marked.
+        // The first frame is the best (a face that only got worse): it is the one marked. (A visit settles
+        // only once the face has been seen in six frames, for the parallax cue.)
         var settling = ApproachSelector(configuration: ApproachConfiguration(settleFrames: 3, qualityGate: 0.5))
         var visits: [Visit] = []
-        for (n, q) in [0.9, 0.6, 0.5, 0.5].enumerated() {
+        for (n, q) in [0.9, 0.6, 0.5, 0.5, 0.5, 0.5].enumerated() {
             visits += settling.observe(frame: frame(n), faces: [face(at: 100, quality: q)])
         }
         let settled = try? #require(visits.first)
         #expect(settled?.emittedBecause == .qualitySettled)
-        #expect(settled?.samples.map(\.timestamp) == [.zero, .milliseconds(300)])
+        #expect(settled?.samples.map(\.timestamp) == [.zero, .milliseconds(500)])
         #expect(settled?.samples.map(\.isBestFace) == [true, false])
 
         // Decided early on the frame that became best: the best face is the latest frame too.
