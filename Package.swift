@@ -83,7 +83,7 @@ let package = Package(
         ),
         .target(
             name: "FacegateLiveness",
-            dependencies: ["FacegateCore", "CFacegatePAD"],
+            dependencies: ["FacegateCore", "CFacegatePAD", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
 

@@ -35,9 +35,13 @@ public struct PresentationAttackDetector: PresentationAttackDetecting {
         self.settings = settings
     }
 
-    /// Loads the texture models from `models` (or the default folders) and checks they answer as the cue needs (``TextureCue/checkContract()``).
+    /// Loads the texture models from `models` (or the default folders), checks they are the shipped files
+    /// each under its own name (``PADModels/checkIdentity()``) and that they answer as the cue needs
+    /// (``TextureCue/checkContract()``).
     public init(models: String? = nil, settings: Settings = Settings()) throws(LivenessError) {
-        let texture = try TextureCue(PADModels.locate(models))
+        let folder = try PADModels.locate(models)
+        try folder.checkIdentity()
+        let texture = try TextureCue(folder)
         try texture.checkContract()
         self.init(texture: texture, settings: settings)
     }

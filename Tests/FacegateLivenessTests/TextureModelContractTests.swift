@@ -44,13 +44,46 @@ struct TextureModelContractTests {
         for name in [PADModels.wideFileName, PADModels.widestFileName] {
             try Data(OnnxModel.chain(["GlobalAveragePool", "Flatten"])).write(to: URL(fileURLWithPath: folder.file(name)))
         }
+        // The door's loading refuses them first as not the shipped files; the contract check behind it
+        // refuses them too (a cue built from other files, as the tests build them).
+        #expect(throws: LivenessError.self) { try PresentationAttackDetector(models: folder.url.path) }
         do {
-            _ = try PresentationAttackDetector(models: folder.url.path)
+            try TextureCue(PADModels(directory: folder.url.path)).checkContract()
             Issue.record("models without their softmax were loaded")
         } catch {
             #expect(error.code == .inferenceFailed, "\(error)")
         }
         _ = try PresentationAttackDetector(models: PackageFolder.url("models/pad").path)
+    }
+
+    /// The two shipped models, each under the other's name or one of them under both, load and answer with
+    /// other scores: the door refuses them when it loads them, naming the models, never the folder.
+    @Test func theShippedModelsSwappedOrTwiceAreRefusedWhenLoaded() throws {
+        let shipped = PADModels(directory: PackageFolder.url("models/pad").path)
+        let folder = try TemporaryFolder("facegate-pad-marker-29")
+        defer { folder.remove() }
+        func place(wide: String, widest: String) throws {
+            for name in [PADModels.wideFileName, PADModels.widestFileName] { try? FileManager.default.removeItem(atPath: folder.file(name)) }
+            try FileManager.default.copyItem(atPath: wide, toPath: folder.file(PADModels.wideFileName))
+            try FileManager.default.copyItem(atPath: widest, toPath: folder.file(PADModels.widestFileName))
+        }
+        for (wide, widest, says) in [
+            (shipped.widePath, shipped.widePath, "same network"), (shipped.widestPath, shipped.widestPath, "same network"),
+            (shipped.widestPath, shipped.widePath, "swapped"),
+        ] {
+            try place(wide: wide, widest: widest)
+            let error = try #require(throws: LivenessError.self) { try PresentationAttackDetector(models: folder.path) }
+            #expect(error.code == .modelNotShipped && error.message.contains(says), "\(error)")
+            #expect(!error.message.contains("marker-29") && !error.message.contains("/"), "no path: \(error)")
+        }
+        // One of them another network (a model that loads and answers in class probabilities): named by its role.
+        try place(wide: shipped.widePath, widest: shipped.widestPath)
+        try Data(OnnxModel.chain(["GlobalAveragePool", "Flatten", "Softmax"])).write(to: URL(fileURLWithPath: folder.file(PADModels.widestFileName)))
+        let other = try #require(throws: LivenessError.self) { try PresentationAttackDetector(models: folder.path) }
+        #expect(other.code == .modelNotShipped && other.message.contains("texture_widest"), "\(other)")
+        // In place, each under its own name: loaded.
+        try place(wide: shipped.widePath, widest: shipped.widestPath)
+        _ = try PresentationAttackDetector(models: folder.path)
     }
 
     /// The classifier takes exactly the number of outputs it was made for: a network with another class

@@ -200,6 +200,9 @@ public struct DoorParts: Sendable {
         } catch {
             // Said without the folder: its path is the file's, or one of the default folders.
             if error.code == .modelMissing { throw DaemonStartError(key: "liveness.models", PADModels.missing) }
+            if error.code == .modelNotShipped {
+                throw DaemonStartError(key: "liveness.models", "names presentation-attack models that are not the shipped files, each under its own name (scripts/setup installs them)")
+            }
             if error.code == .inferenceFailed {
                 throw DaemonStartError(key: "liveness.models", "names presentation-attack models that do not answer as the liveness stage needs (class probabilities on an 80x80 face)")
             }
