@@ -27,6 +27,10 @@ struct LivenessBenchmark {
         let testdata = URL(fileURLWithPath: options.testdata)
         print("machine: \(machine())")
         print("threshold \(detector.settings.threshold) (the models' own decision point, not tuned on these files)")
+        if options.movement {
+            try await movement(analyzer: analyzer, detector: detector, testdata: URL(fileURLWithPath: options.testdata))
+            return
+        }
 
         var real: [Presentation] = []
         var assessTimes: [Duration] = []
@@ -95,6 +99,125 @@ struct LivenessBenchmark {
         print(Measurement(name: "liveness per visit (texture on up to 3 frames, parallax, fusion)", samples: assessTimes).line)
         print(Measurement(name: "texture cue per frame (both models)", samples: textureTimes).line)
     }
+
+    /// A still phone screen with its edge out of view (variants of `doubango__spoof.jpg` made here, each
+    /// held still for 3 s at 15 fps), and what `liveness.require_movement` costs on every clip: whether
+    /// each visit gets a parallax judgement, and its verdict without and with the requirement, with the
+    /// door's selector as configured by default and with early decisions off.
+    func movement(analyzer: DlibFaceAnalyzer, detector: PresentationAttackDetector, testdata: URL) async throws {
+        var strictSettings = detector.settings
+        strictSettings.requireMovement = true
+        let strict = PresentationAttackDetector(texture: detector.texture, settings: strictSettings)
+        let gate = QualityConfiguration().qualityGate
+        let spoof = try ImageCodec.decode([UInt8](try Data(contentsOf: testdata.appendingPathComponent("pad/screen/doubango__spoof.jpg"))))
+        print("\nstill screen without its edge: doubango__spoof.jpg and variants, each held still 3 s at 15 fps")
+        print("| variant | wide | widest | mean | min (the cue) | visits | sightings | parallax | verdict | with require_movement |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
+        for (name, image) in try Self.stillScreenVariants(spoof, analyzer: analyzer) {
+            guard let face = try analyzer.analyze(image).faces.first else {
+                print("| \(name) | no face | | | | | | | | |")
+                continue
+            }
+            let score = try detector.texture.score(image, face: face.box)
+            let wide = score.perModel["texture_wide"] ?? .nan, widest = score.perModel["texture_widest"] ?? .nan
+            var selector = ApproachSelector(configuration: ApproachConfiguration(qualityGate: gate))
+            var visits: [Visit] = []
+            // The same frame held still: the same detection in each.
+            for index in 0..<45 {
+                let frame = Frame(sequence: UInt64(index), timestamp: .milliseconds(index * 1000 / 15), image: image)
+                visits += selector.observe(frame: frame, faces: [face])
+            }
+            visits += selector.finish()
+            for visit in visits {
+                let parallax = detector.parallax.measure(visit.sightings)
+                print(
+                    "| \(name) | \(Self.fixed(wide)) | \(Self.fixed(widest)) | \(Self.fixed((wide + widest) / 2)) | \(Self.fixed(score.realProbability)) "
+                        + "| \(visits.count) | \(parallax.sightings) | \(parallax.score.map(Self.fixed) ?? "none") "
+                        + "| \(try detector.assess(visit).verdict.rawValue) | \(try strict.assess(visit).verdict.rawValue) |")
+            }
+        }
+
+        print("\nrequire_movement on every clip: visits whose face passes the quality gate")
+        print("| clip | kind | selector | visit | sightings | parallax | verdict | with require_movement | texture as the min of the models |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        var clips: [(String, String)] = []
+        for folder in ["bonafide", "screen"] {
+            let url = testdata.appendingPathComponent("pad/\(folder)")
+            for file in try FileManager.default.contentsOfDirectory(atPath: url.path).sorted() where file.hasSuffix(".mp4") || file.hasSuffix(".mov") {
+                clips.append(("pad/\(folder)/\(file)", folder == "bonafide" ? "bona fide" : "screen"))
+            }
+        }
+        for file in ["short_hamilton_clip.mp4", "facenet_pytorch_video.mp4"] { clips.append(("video/\(file)", "bona fide (approach)")) }
+        var totals: [String: (visits: Int, judged: Int, liveBefore: Int, liveAfter: Int)] = [:]
+        for (clip, kind) in clips {
+            for (label, early) in [("default", true), ("decide_early: false", false)] {
+                var configuration = ApproachConfiguration(qualityGate: gate)
+                if !early { configuration.earlyQuality = nil }
+                let replay = try ReplayFrameSource(path: testdata.appendingPathComponent(clip).path, configuration: .init(pacing: .asFastAsPossible))
+                var selector = ApproachSelector(configuration: configuration)
+                var visits: [Visit] = []
+                for try await frame in replay.frames() {
+                    visits += selector.observe(frame: frame, faces: try analyzer.analyze(frame.image).faces, describe: { try analyzer.descriptor(of: $0, in: $1) })
+                }
+                visits += selector.finish()
+                for visit in visits where visit.passedQualityGate {
+                    let parallax = detector.parallax.measure(visit.sightings)
+                    let before = try detector.assess(visit).verdict, after = try strict.assess(visit).verdict
+                    print(
+                        "| \(clip) | \(kind) | \(label) | \(visit.number) | \(parallax.sightings) | \(parallax.score.map(Self.fixed) ?? "none") "
+                            + "| \(before.rawValue) | \(after.rawValue) | \(Self.fixed(Self.textureByMin(visit, detector: detector))) |")
+                    var total = totals["\(kind), \(label)"] ?? (0, 0, 0, 0)
+                    total.visits += 1
+                    total.judged += parallax.score == nil ? 0 : 1
+                    total.liveBefore += before == .live ? 1 : 0
+                    total.liveAfter += after == .live ? 1 : 0
+                    totals["\(kind), \(label)"] = total
+                }
+            }
+        }
+        print("\n| clips, selector | visits (gate passed) | with a parallax judgement | live | live with require_movement |")
+        print("|---|---|---|---|---|")
+        for key in totals.keys.sorted() {
+            let t = totals[key]!
+            print("| \(key) | \(t.visits) | \(t.judged) | \(t.liveBefore) | \(t.liveAfter) |")
+        }
+    }
+
+    /// The screen photo as a camera could give it without its edge: re-encoded, rescaled, or cropped
+    /// to 640x480 about the face.
+    static func stillScreenVariants(_ image: PixelImage, analyzer: DlibFaceAnalyzer) throws -> [(String, PixelImage)] {
+        var variants: [(String, PixelImage)] = [("original", image)]
+        for quality in [75, 50, 30] {
+            variants.append(("JPEG quality \(quality)", try ImageCodec.decode(try ImageCodec.encodeJPEG(image, quality: quality))))
+        }
+        for factor in [0.75, 0.5, 1.5] {
+            let width = Int((Double(image.width) * factor).rounded()), height = Int((Double(image.height) * factor).rounded())
+            variants.append(("resized x\(factor)", try image.resized(width: width, height: height)))
+        }
+        if let face = try analyzer.analyze(image).faces.first {
+            let (cx, cy) = ((face.box.left + face.box.right) / 2, (face.box.top + face.box.bottom) / 2)
+            let left = min(max(0, cx - 320), Double(image.width - 640)), top = min(max(0, cy - 240), Double(image.height - 480))
+            variants.append(("640x480 crop about the face", try image.cropped(to: PixelBox(left: left.rounded(), top: top.rounded(), right: left.rounded() + 640, bottom: top.rounded() + 480))))
+        }
+        return variants
+    }
+
+    /// The texture cue as the stage computes it (the median of the judged frames, or the best face's own
+    /// score if lower), with each frame's score the lower of the two models' instead of their mean.
+    static func textureByMin(_ visit: Visit, detector: PresentationAttackDetector) -> Double {
+        var scores: [Double] = [], best: [Double] = []
+        for sample in visit.samples {
+            guard let score = try? detector.texture.score(sample.image, face: sample.box), let low = score.perModel.values.min() else { continue }
+            scores.append(low)
+            if sample.isBestFace { best.append(low) }
+        }
+        guard !scores.isEmpty else { return .nan }
+        let sorted = scores.sorted(), middle = sorted.count / 2
+        let median = sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+        return min(median, best.min() ?? .infinity)
+    }
+
+    static func fixed(_ value: Double) -> String { String(format: "%.3f", value) }
 
     /// APCER per attack type and BPCER, counting only presentations whose face passes the quality gate
     /// (the others never reach the liveness stage at the door), with the counts.

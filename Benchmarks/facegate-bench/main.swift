@@ -4,7 +4,7 @@
 //     swift run -c release facegate-bench door [--visits N] [--media DIR] [--models DIR]
 //     swift run -c release facegate-bench outage [--visits N] [--media DIR] [--models DIR]
 //     swift run -c release facegate-bench idle [--seconds N] [--full-detection-seconds S] [--models DIR]
-//     swift run -c release facegate-bench liveness [--testdata DIR] [--pad-models DIR] [--models DIR]
+//     swift run -c release facegate-bench liveness [--movement] [--testdata DIR] [--pad-models DIR] [--models DIR]
 //     swift run -c release facegate-bench frames [--testdata DIR] [--media DIR] [--models DIR]
 //
 // Frames are synthesized from the bundled demo portraits, so the figures are
@@ -20,6 +20,8 @@ struct Options {
     var outage = false
     var idle = false
     var liveness = false
+    /// `liveness --movement`: only the still-screen variants and what `liveness.require_movement` costs.
+    var movement = false
     var frames = false
     var testdata = "../shared/testdata"
     var padModels: String?
@@ -67,11 +69,12 @@ struct Options {
             case "--sharp": sharp = true
             case "--kiosk": kiosk = true
             case "--keep": keep = true
+            case "--movement": movement = true
             case "--iterations": iterations = Int(rest.popFirst() ?? "") ?? iterations
             case "--media": media = rest.popFirst() ?? media
             case "--models": models = rest.popFirst()
             default:
-                FileHandle.standardError.write(Data("usage: facegate-bench [door|outage|idle|liveness|frames] [--iterations N] [--visits N] [--queue] [--compare-approach] [--sharp] [--kiosk] [--keep] [--seconds N] [--full-detection-seconds S] [--media DIR] [--models DIR]\n".utf8))
+                FileHandle.standardError.write(Data("usage: facegate-bench [door|outage|idle|liveness|frames] [--iterations N] [--visits N] [--queue] [--compare-approach] [--sharp] [--kiosk] [--keep] [--movement] [--seconds N] [--full-detection-seconds S] [--media DIR] [--models DIR]\n".utf8))
                 exit(2)
             }
         }

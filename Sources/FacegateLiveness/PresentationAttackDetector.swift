@@ -10,6 +10,11 @@ public struct PresentationAttackDetector: PresentationAttackDetecting {
         /// negative or a NaN threshold would judge every print and screen live.
         public private(set) var threshold = 0.5
         public var parallax = ParallaxCue.Settings()
+        /// A visit the parallax cue cannot judge (too few sightings, too little movement) is `uncertain`
+        /// rather than left to the texture cue alone: a still phone screen whose edge is out of view can
+        /// pass the texture cue (BENCHMARKS.md). Off by default: a person standing still at the door gives
+        /// the cue nothing either, and every real approach in the test media was decided before it could judge.
+        public var requireMovement = false
 
         public init() {}
 
@@ -67,6 +72,7 @@ public struct PresentationAttackDetector: PresentationAttackDetecting {
             cues["texture"] = min(Self.median(textureScores), bestFaceScores.min() ?? .infinity)
         }
         if let score = parallax.measure(visit.sightings).score { cues["parallax"] = score }
+        let parallaxJudged = cues["parallax"] != nil
         let fused = Self.fuse(cues, threshold: settings.threshold)
         // The face the cloud would be sent has no texture judgement (no crop of it, or no sample marked
         // as it): the other frames and the parallax cue cannot vouch for it (parallax passes a replayed
@@ -76,6 +82,13 @@ public struct PresentationAttackDetector: PresentationAttackDetecting {
             if fused.verdict == .attack { return fused }
             return LivenessAssessment(
                 liveness: 0, verdict: .uncertain, cues: [:], reason: "the texture cue could not judge the face to be sent")
+        }
+        // Held still, only the texture cue judges, and a screen with its edge out of view can pass it.
+        // Attack evidence still wins (a print the texture cue refuses stays an attack).
+        if settings.requireMovement, !parallaxJudged, fused.verdict == .live {
+            return LivenessAssessment(
+                liveness: fused.liveness, verdict: .uncertain, cues: fused.cues,
+                reason: "movement required: the parallax cue could not judge the approach (too few sightings or too little movement)")
         }
         return fused
     }

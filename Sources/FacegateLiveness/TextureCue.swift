@@ -2,9 +2,10 @@ import FacegateCore
 
 /// The passive texture cue: two MiniFASNet models judge a crop around the face, one at 2.7 times the
 /// face box, one at 4 times (which sees more of what holds the face: a phone's bezel, a sheet's edge,
-/// fingers). Each gives the probability of a real face; the cue is their mean, as the publisher fuses
-/// them. It catches prints and screens whose texture, moiré or frame differs from skin; a good mask
-/// passes it (see the README's threat model).
+/// fingers). Each gives the probability of a real face; the cue is the lower of the two (the publisher
+/// sums them): a screen held still with its edge out of view was judged live on their mean while one
+/// model called it an attack (BENCHMARKS.md). It catches prints and screens whose texture, moiré or
+/// frame differs from skin; a good mask passes it (see the README's threat model).
 public struct TextureCue: Sendable {
     public struct Model: Sendable {
         public var name: String
@@ -35,7 +36,7 @@ public struct TextureCue: Sendable {
         ])
     }
 
-    /// The probability that `face` in `image` is a real face, each model's and their mean.
+    /// The probability that `face` in `image` is a real face, each model's and the lower of them.
     public func score(_ image: PixelImage, face: PixelBox) throws(LivenessError) -> TextureScore {
         let rgb = image.rgb()
         var perModel: [String: Double] = [:]
@@ -116,8 +117,9 @@ public struct TextureScore: Sendable, Hashable {
         self.perModel = perModel
     }
 
-    /// The mean of the models' probabilities.
+    /// The lowest of the models' probabilities: each model must find the face real (their mean let one
+    /// model's "live" outweigh the other's "attack" on a still screen without its edge).
     public var realProbability: Double {
-        perModel.isEmpty ? 0 : perModel.values.reduce(0, +) / Double(perModel.count)
+        perModel.values.min() ?? 0
     }
 }

@@ -208,27 +208,51 @@ struct ConfigurationTests {
             #expect(error.problems.first?.message.contains("enabled: false") == true)
         }
         // Below 0.3 the printed photos and screen replays of the tests pass: accepted, and said (by its key only).
-        let lenient = try FacegateConfiguration(yaml: "liveness: {threshold: 0.05}").notesBesidesTheSimulatedDoor
+        let lenient = try FacegateConfiguration(yaml: "liveness: {threshold: 0.05}").notesBesidesTheDefaultOnes
         #expect(lenient.map(\.path) == ["liveness.threshold"], "\(lenient)")
         #expect(lenient.first.map { $0.message.contains("attacks") && !$0.message.contains("0.05") } == true, "\(lenient)")
-        #expect(try FacegateConfiguration(yaml: "liveness: {threshold: 0.3}").notesBesidesTheSimulatedDoor.isEmpty)
-        #expect(try FacegateConfiguration(yaml: "liveness: {threshold: 0.05, enabled: false}").notesBesidesTheSimulatedDoor.map(\.path) == ["liveness.enabled"])
-        #expect(try FacegateConfiguration(yaml: "liveness: {uncertain: allow}").notesBesidesTheSimulatedDoor.map(\.path) == ["liveness.uncertain"])
+        #expect(try FacegateConfiguration(yaml: "liveness: {threshold: 0.3}").notesBesidesTheDefaultOnes.isEmpty)
+        #expect(try FacegateConfiguration(yaml: "liveness: {threshold: 0.05, enabled: false}").notesBesidesTheDefaultOnes.map(\.path) == ["liveness.enabled"])
+        #expect(try FacegateConfiguration(yaml: "liveness: {uncertain: allow}").notesBesidesTheDefaultOnes.map(\.path) == ["liveness.uncertain"])
         // The stage off is said whatever else the section holds: a photo held up is searched.
-        let off = try FacegateConfiguration(yaml: "liveness: {enabled: false, uncertain: allow}").notesBesidesTheSimulatedDoor
+        let off = try FacegateConfiguration(yaml: "liveness: {enabled: false, uncertain: allow}").notesBesidesTheDefaultOnes
         #expect(off.map(\.path) == ["liveness.enabled"] && off.first?.message.contains("phone screen") == true)
+    }
+
+    /// `liveness.require_movement` is off by default (a person standing still would be refused: BENCHMARKS.md),
+    /// which leaves a still screen to the texture cue alone: said at every start and by `config check`, by
+    /// key. On, it reaches the stage. A window too short for the six sightings the parallax cue needs is said too.
+    @Test func aStillFaceJudgedOnTextureAloneIsNotedUnlessMovementIsRequired() throws {
+        let byDefault = try FacegateConfiguration(yaml: "{}")
+        #expect(!byDefault.liveness.requireMovement)
+        let note = try #require(byDefault.notes.first { $0.path == "liveness.require_movement" }, "\(byDefault.notes)")
+        #expect(note.message.contains("texture alone") && note.message.contains("phone screen"), "\(note)")
+        let required = try FacegateConfiguration(yaml: "liveness: {require_movement: true}")
+        #expect(required.liveness.requireMovement)
+        #expect(!required.notes.contains { $0.path == "liveness.require_movement" }, "\(required.notes)")
+        // The stage off says so itself; nothing about movement then.
+        #expect(try FacegateConfiguration(yaml: "liveness: {enabled: false}").notes.map(\.path).contains("liveness.enabled"))
+        #expect(!(try FacegateConfiguration(yaml: "liveness: {enabled: false}").notes.map(\.path).contains("liveness.require_movement")))
+        #expect(throws: ConfigError.self) { try FacegateConfiguration(yaml: "liveness: {require_movement: maybe}") }
+        #expect(throws: ConfigError.self) { try FacegateConfiguration(yaml: "liveness: {require_motion: true}") }
+
+        // 0.3 s at 15 fps is 4 or 5 frames: fewer than the parallax cue needs.
+        let short = try FacegateConfiguration(yaml: "approach: {window_seconds: 0.3}").notesBesidesTheDefaultOnes
+        #expect(short.map(\.path) == ["approach.window_seconds"], "\(short)")
+        #expect(try FacegateConfiguration(yaml: "approach: {window_seconds: 0.4}").notesBesidesTheDefaultOnes.isEmpty)
+        #expect(try FacegateConfiguration(yaml: "approach: {window_seconds: 0.3}\nliveness: {enabled: false}").notesBesidesTheDefaultOnes.map(\.path) == ["liveness.enabled"])
     }
 
     /// The offline path is meant to be the stricter one: a distance limit past where two of the test photos'
     /// people come, or no margin at all, is accepted (a door whose regulars are refused offline too often) but
     /// said, by key, never by value.
     @Test func aLooseOfflineLimitIsNoted() throws {
-        let loose = try FacegateConfiguration(yaml: "offline_cache: {max_distance: 0.58, minimum_margin: 0}").notesBesidesTheSimulatedDoor
+        let loose = try FacegateConfiguration(yaml: "offline_cache: {max_distance: 0.58, minimum_margin: 0}").notesBesidesTheDefaultOnes
         #expect(loose.map(\.path) == ["offline_cache.max_distance", "offline_cache.minimum_margin"], "\(loose)")
         #expect(loose.allSatisfy { !$0.message.contains("0.58") })
-        #expect(try FacegateConfiguration(yaml: "offline_cache: {max_distance: 0.5, minimum_margin: 0.01}").notesBesidesTheSimulatedDoor.isEmpty)
+        #expect(try FacegateConfiguration(yaml: "offline_cache: {max_distance: 0.5, minimum_margin: 0.01}").notesBesidesTheDefaultOnes.isEmpty)
         // Without the cache, nothing to say.
-        #expect(try FacegateConfiguration(yaml: "offline_cache: {enabled: false, max_distance: 0.6, minimum_margin: 0}").notesBesidesTheSimulatedDoor.isEmpty)
+        #expect(try FacegateConfiguration(yaml: "offline_cache: {enabled: false, max_distance: 0.6, minimum_margin: 0}").notesBesidesTheDefaultOnes.isEmpty)
     }
 
     @Test func notYAMLIsAClearError() {
@@ -280,9 +304,9 @@ struct ConfigurationTests {
         let unzoned = try FacegateConfiguration(
             yaml: "door:\n  schedules:\n    - {name: a, time_zone: UTC, \(window)}\n    - {name: b, \(window)}\n")
         #expect(unzoned.doorPolicy.schedules.map(\.timeZone) == [TimeZone(identifier: "UTC")!, TimeZone.current])
-        #expect(unzoned.notesBesidesTheSimulatedDoor.map(\.path) == ["door.schedules[1].time_zone"])
-        #expect(unzoned.notesBesidesTheSimulatedDoor.first?.message.contains(TimeZone.current.identifier) == true)
-        #expect(try FacegateConfiguration(yaml: "door:\n  schedules:\n    - {name: a, time_zone: UTC, \(window)}\n").notesBesidesTheSimulatedDoor.isEmpty)
+        #expect(unzoned.notesBesidesTheDefaultOnes.map(\.path) == ["door.schedules[1].time_zone"])
+        #expect(unzoned.notesBesidesTheDefaultOnes.first?.message.contains(TimeZone.current.identifier) == true)
+        #expect(try FacegateConfiguration(yaml: "door:\n  schedules:\n    - {name: a, time_zone: UTC, \(window)}\n").notesBesidesTheDefaultOnes.isEmpty)
         #expect(FacegateConfiguration().notes.isEmpty)
     }
 
@@ -341,10 +365,10 @@ struct ConfigurationTests {
     /// A long decision deadline (a slow uplink) is allowed but noted: a grant opens the door up to the deadline
     /// and 5 s after the visit was ready, for whoever stands there by then.
     @Test func aLongDecisionDeadlineIsNoted() throws {
-        let long = try FacegateConfiguration(yaml: "backend: {request_timeout_seconds: 30, decision_deadline_seconds: 30}").notesBesidesTheSimulatedDoor
+        let long = try FacegateConfiguration(yaml: "backend: {request_timeout_seconds: 30, decision_deadline_seconds: 30}").notesBesidesTheDefaultOnes
         #expect(long.map(\.path) == ["backend.decision_deadline_seconds"])
         #expect(long.first?.message.contains("up to 35 s after the person was seen") == true, "\(long)")
-        #expect(try FacegateConfiguration(yaml: "backend: {decision_deadline_seconds: 10}").notesBesidesTheSimulatedDoor.isEmpty)
+        #expect(try FacegateConfiguration(yaml: "backend: {decision_deadline_seconds: 10}").notesBesidesTheDefaultOnes.isEmpty)
     }
 
     /// A cooldown shorter than two frame intervals would end every person's track between two frames (a
@@ -419,12 +443,12 @@ struct ConfigurationTests {
     /// A kiosk on an address other machines reach is allowed (a screen elsewhere) but noted: the picture
     /// and the names go to whoever reaches it. On loopback, or off, nothing is noted.
     @Test func aKioskOnANetworkAddressIsNoted() throws {
-        #expect(try FacegateConfiguration(yaml: "kiosk: {listen: \"0.0.0.0:8470\"}\n").notesBesidesTheSimulatedDoor.map(\.path) == ["kiosk.listen"])
-        #expect(try FacegateConfiguration(yaml: "kiosk: {listen: \"192.168.1.20:8470\"}\n").notesBesidesTheSimulatedDoor.map(\.path) == ["kiosk.listen"])
-        #expect(try FacegateConfiguration(yaml: "kiosk: {listen: \"127.0.0.1:8470\"}\n").notesBesidesTheSimulatedDoor.isEmpty)
-        #expect(try FacegateConfiguration(yaml: "kiosk: {listen: \"localhost:8470\"}\n").notesBesidesTheSimulatedDoor.isEmpty)
-        #expect(try FacegateConfiguration(yaml: "kiosk: {enabled: false, listen: \"0.0.0.0:8470\"}\n").notesBesidesTheSimulatedDoor.isEmpty)
-        #expect(try FacegateConfiguration(yaml: "kiosk: {}\n").notesBesidesTheSimulatedDoor.isEmpty)
+        #expect(try FacegateConfiguration(yaml: "kiosk: {listen: \"0.0.0.0:8470\"}\n").notesBesidesTheDefaultOnes.map(\.path) == ["kiosk.listen"])
+        #expect(try FacegateConfiguration(yaml: "kiosk: {listen: \"192.168.1.20:8470\"}\n").notesBesidesTheDefaultOnes.map(\.path) == ["kiosk.listen"])
+        #expect(try FacegateConfiguration(yaml: "kiosk: {listen: \"127.0.0.1:8470\"}\n").notesBesidesTheDefaultOnes.isEmpty)
+        #expect(try FacegateConfiguration(yaml: "kiosk: {listen: \"localhost:8470\"}\n").notesBesidesTheDefaultOnes.isEmpty)
+        #expect(try FacegateConfiguration(yaml: "kiosk: {enabled: false, listen: \"0.0.0.0:8470\"}\n").notesBesidesTheDefaultOnes.isEmpty)
+        #expect(try FacegateConfiguration(yaml: "kiosk: {}\n").notesBesidesTheDefaultOnes.isEmpty)
     }
 
     /// A tag schedule the door cannot check would never apply and let people in at any hour.
@@ -492,7 +516,8 @@ struct ConfigurationTests {
 }
 
 extension FacegateConfiguration {
-    /// Its notes but `door.relay`'s: every file without a relay is noted as a simulated door
-    /// (`ConfigurationSafetyTests.aDoorWithoutARelayIsNotedAndAFailSafeOneIsRefused`), which these tests are not about.
-    var notesBesidesTheSimulatedDoor: [ConfigProblem] { notes.filter { $0.path != "door.relay" } }
+    /// Its notes but those every default file gets, which these tests are not about: `door.relay`'s (every
+    /// file without a relay is noted as a simulated door: `ConfigurationSafetyTests.aDoorWithoutARelayIsNotedAndAFailSafeOneIsRefused`)
+    /// and `liveness.require_movement`'s (`aStillFaceJudgedOnTextureAloneIsNotedUnlessMovementIsRequired`).
+    var notesBesidesTheDefaultOnes: [ConfigProblem] { notes.filter { !["door.relay", "liveness.require_movement"].contains($0.path) } }
 }

@@ -29,6 +29,22 @@ struct LivenessDoorTests {
         throw ImageError(.corrupt, "no enrolment frame in the live clip")
     }
 
+    /// `liveness.require_movement` reaches the door's stage. Its cost, shown on the live clip: the man's
+    /// visit is decided (early, clearly good and frontal) before his head has moved enough for the parallax
+    /// cue to judge, so it is uncertain and denied, with no cloud call (BENCHMARKS.md measures every clip).
+    @Test func requiringMovementDeniesAVisitTheParallaxCueCouldNotJudge() async throws {
+        try await DoorRig.with { rig in
+            rig.configuration.liveness.enabled = true
+            rig.configuration.liveness.requireMovement = true
+            let run = try await rig.runDoor(source: try Self.clip("bonafide/lestari15__real.mp4"))
+            #expect(!run.outcomes.isEmpty)
+            #expect(run.outcomes.allSatisfy { $0.record.decision.outcome == .deniedPresentationAttack }, "\(run.outcomes.map(\.record.decision))")
+            #expect(run.outcomes.allSatisfy { $0.record.liveness?.verdict == .uncertain }, "\(run.outcomes.map(\.record.liveness))")
+            #expect(run.outcomes.allSatisfy { $0.record.decision.reason.contains("movement required") })
+            #expect(run.searches == 0 && run.relayChanges == 0)
+        }
+    }
+
     @Test func aPhoneShowingAnEnrolledPersonIsRefusedAndThePersonLetIn() async throws {
         try await DoorRig.with { rig in
             rig.configuration.liveness.enabled = true

@@ -162,7 +162,10 @@ import Testing
         // The bench's door has no relay: that is noted too, at the start and at the reload.
         let simulated = allNotes.filter { $0.contains("door.relay") }
         #expect(simulated.count == 2 && simulated.allSatisfy { $0.hasPrefix("<4>") && $0.contains("simulated") }, "\(logText())")
-        let notes = allNotes.filter { !$0.contains("door.relay") }
+        // So is a still face judged on texture alone (`liveness.require_movement` off, the default).
+        let movement = allNotes.filter { $0.contains("liveness.require_movement") }
+        #expect(movement.count == 2 && movement.allSatisfy { $0.hasPrefix("<4>") && $0.contains("texture alone") }, "\(logText())")
+        let notes = allNotes.filter { !$0.contains("door.relay") && !$0.contains("liveness.require_movement") }
         #expect(notes.count == 2, "at the start and at the reload: \(logText())")
         for note in notes {
             #expect(note.hasPrefix("<4>") && note.contains("door.schedules[0].time_zone") && note.contains("America/Denver"), "\(note)")

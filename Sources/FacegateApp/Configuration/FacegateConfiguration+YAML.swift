@@ -13,7 +13,7 @@ import Yams
 /// - `approach`: `settle_frames`, `window_seconds`, `cooldown_seconds`, `min_eye_distance`, `decide_early`,
 ///   `early_quality`, `early_max_pose_degrees`, `reidentify_seconds`
 /// - `motion`: `enabled`, `full_detection_seconds`, `unchanged_scene_seconds`
-/// - `liveness`: `enabled`, `threshold`, `uncertain` (deny | allow), `models`
+/// - `liveness`: `enabled`, `threshold`, `uncertain` (deny | allow), `require_movement`, `models`
 /// - `backend`: `kind` (one of ``CloudBackends/all``), `request_timeout_seconds`, `decision_deadline_seconds`,
 ///   and one section per backend, read by the backend itself (`Backends/KIND/`):
 ///   `nec` (`endpoint`, `region`, `access_key`, `secret_key`, `api_key`),
@@ -278,6 +278,18 @@ extension FacegateConfiguration {
         liveness.uncertain = pad.choice("uncertain", default: liveness.uncertain)
         if liveness.enabled, liveness.uncertain == .allow {
             pad.note("is allow: a face the liveness stage cannot judge goes to the cloud unjudged", key: "uncertain")
+        }
+        liveness.requireMovement = pad.bool("require_movement", default: liveness.requireMovement)
+        if liveness.enabled, !liveness.requireMovement {
+            // The default (a person standing still gives the parallax cue nothing either: BENCHMARKS.md),
+            // but a weakening all the same, said like the others.
+            pad.note(
+                "is false: a photo or a screen held still is judged on texture alone, and a phone screen whose edge is out of view can pass it",
+                key: "require_movement")
+        }
+        if liveness.enabled, approach.approachWindow.timeInterval * Double(camera.framesPerSecond) < Double(approach.earlyMinFrames) {
+            // A visit then ends before the parallax cue has the sightings it needs: judged on texture alone.
+            a.note("is shorter than the \(approach.earlyMinFrames) frames the liveness stage needs to see the face move (at camera.fps)", key: "window_seconds")
         }
         if !liveness.enabled {
             // Allowed (a door behind a guard, a camera the models do not suit), but never silent.

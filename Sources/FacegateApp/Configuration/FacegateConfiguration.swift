@@ -121,6 +121,9 @@ public struct FacegateConfiguration: Sendable, Equatable {
         public var threshold = 0.5
         /// What a visit gets whose face to be sent the liveness stage could not judge.
         public var uncertain = UncertainLivenessPolicy.deny
+        /// A visit the parallax cue cannot judge (held still, or too short) is uncertain, not judged on
+        /// texture alone. Off by default: it would refuse a person standing still (BENCHMARKS.md).
+        public var requireMovement = false
         /// Folder of the presentation-attack models; nil searches the default folders.
         public var modelsDirectory: String?
 

@@ -189,12 +189,13 @@ public struct DoorParts: Sendable {
     static func livenessStage(_ liveness: FacegateConfiguration.Liveness) throws(DaemonStartError) -> (any PresentationAttackDetecting)? {
         guard liveness.enabled else { return nil }
         // The file's reader checks the threshold; a configuration built in code is checked here too.
-        let settings: PresentationAttackDetector.Settings
+        var settings: PresentationAttackDetector.Settings
         do {
             settings = try .init(threshold: liveness.threshold)
         } catch {
             throw DaemonStartError(key: "liveness.threshold", "must be above 0 and at most 1 (to turn the stage off write enabled: false)")
         }
+        settings.requireMovement = liveness.requireMovement
         do {
             return try PresentationAttackDetector(models: liveness.modelsDirectory, settings: settings)
         } catch {

@@ -31,6 +31,9 @@ struct LivenessCommand: AsyncParsableCommand {
     @Option(help: "A visit whose liveness (0-1) is below this is an attack.")
     var threshold = PresentationAttackDetector.Settings().threshold
 
+    @Flag(help: "A visit the parallax cue cannot judge (held still) is uncertain, as with liveness.require_movement: true.")
+    var requireMovement = false
+
     @Option(help: "Frame rate given to a folder of frames (a video keeps its own).")
     var fps = 10.0
 
@@ -50,7 +53,9 @@ struct LivenessCommand: AsyncParsableCommand {
         let analyzer = try core.makeAnalyzer(withDescriptor: true)
         let detector: PresentationAttackDetector
         do {
-            detector = try PresentationAttackDetector(models: padModels, settings: .init(threshold: threshold))
+            var settings = try PresentationAttackDetector.Settings(threshold: threshold)
+            settings.requireMovement = requireMovement
+            detector = try PresentationAttackDetector(models: padModels, settings: settings)
         } catch {
             throw ValidationError(describe(error))
         }
