@@ -184,7 +184,16 @@ enum JournalRetentionRunner {
             // (`facegate log | less`), on the writer's task, ahead of a grant's commit. The WAL is
             // truncated at close; meanwhile it is reused from its start once no reader needs it, and
             // `journal_size_limit` trims it then.
-            try db.execute(sql: "PRAGMA incremental_vacuum")
+            // Records handed over meanwhile are written first, and between the vacuum's chunks: the vacuum
+            // and the checkpoint can take seconds on an SD card.
+            betweenSteps(db)
+            var freed = 0
+            repeat {
+                let before = try Int.fetchOne(db, sql: "PRAGMA freelist_count") ?? 0
+                try db.execute(sql: "PRAGMA incremental_vacuum(256)")
+                freed = before - (try Int.fetchOne(db, sql: "PRAGMA freelist_count") ?? 0)
+                betweenSteps(db)
+            } while freed > 0
             _ = try Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(PASSIVE)")
         }
         report.bytesAfter = try usedBytes(db)

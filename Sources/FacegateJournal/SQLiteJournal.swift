@@ -295,8 +295,9 @@ public final class SQLiteJournal: Sendable {
             return
         }
         await withTaskGroup(of: Void.self) { group in
-            // Rings the doorbell so retention runs even when the door is quiet.
-            let interval = configuration.retentionInterval
+            // Rings the doorbell so retention runs even when the door is quiet (at least every 30 s: a pass
+            // waiting for the clock is tried again that soon).
+            let interval = min(configuration.retentionInterval, Self.clockWaitRetry)
             let bell = doorbellContinuation
             group.addTask {
                 while (try? await Task.sleep(for: interval)) != nil {
@@ -308,6 +309,9 @@ public final class SQLiteJournal: Sendable {
         }
         finishOnShutdown()
     }
+
+    /// How soon a retention pass that waited for the clock is tried again.
+    static let clockWaitRetry: Duration = .seconds(30)
 
     private func writeUntilCancelled(clockIsTrusted: @Sendable (Date) async -> Bool) async {
         var bell = doorbell.makeAsyncIterator()
@@ -334,6 +338,9 @@ public final class SQLiteJournal: Sendable {
                     nextRetention = clock.now.advanced(by: configuration.retentionInterval)
                     let now = Date()
                     await runRetention(database, now: now, clockIsTrusted: await clockIsTrusted(now), waitingForTheClock: &waitingForTheClock)
+                    // Waiting for the clock: tried again soon, so that /health shows the wait over once the
+                    // cloud's time vouches for the clock, not up to a whole interval later.
+                    if waitingForTheClock { nextRetention = min(nextRetention, clock.now.advanced(by: Self.clockWaitRetry)) }
                     // It wrote what was waiting between its steps: taken afresh, so nothing is written twice.
                     batch = state.withLock { Array($0.pending.prefix(batchLimit)) }
                 }
