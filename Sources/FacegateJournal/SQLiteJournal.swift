@@ -35,12 +35,15 @@ public final class SQLiteJournal: Sendable {
         public var maxRetryDelay: Duration
         /// How often retention runs (it also runs when the journal opens).
         public var retentionInterval: Duration
+        /// How soon a retention pass that waited for the clock is tried again: /health shows the wait over
+        /// once something vouches for the clock, not up to a whole interval later.
+        public var clockWaitRetry: Duration
 
         public init(
             path: String, storeProbeCrops: Bool = false, retention: JournalRetention = JournalRetention(),
             maxPendingRecords: Int = 10_000, maxPendingCropBytes: Int = 16 << 20, maxBatchSize: Int = 512,
             retryDelay: Duration = .milliseconds(500), maxRetryDelay: Duration = .seconds(30),
-            retentionInterval: Duration = .seconds(600)
+            retentionInterval: Duration = .seconds(600), clockWaitRetry: Duration = .seconds(30)
         ) {
             self.path = path
             self.storeProbeCrops = storeProbeCrops
@@ -51,6 +54,7 @@ public final class SQLiteJournal: Sendable {
             self.retryDelay = retryDelay
             self.maxRetryDelay = maxRetryDelay
             self.retentionInterval = retentionInterval
+            self.clockWaitRetry = clockWaitRetry
         }
     }
 
@@ -297,7 +301,7 @@ public final class SQLiteJournal: Sendable {
         await withTaskGroup(of: Void.self) { group in
             // Rings the doorbell so retention runs even when the door is quiet (at least every 30 s: a pass
             // waiting for the clock is tried again that soon).
-            let interval = min(configuration.retentionInterval, Self.clockWaitRetry)
+            let interval = min(configuration.retentionInterval, configuration.clockWaitRetry)
             let bell = doorbellContinuation
             group.addTask {
                 while (try? await Task.sleep(for: interval)) != nil {
@@ -309,9 +313,6 @@ public final class SQLiteJournal: Sendable {
         }
         finishOnShutdown()
     }
-
-    /// How soon a retention pass that waited for the clock is tried again.
-    static let clockWaitRetry: Duration = .seconds(30)
 
     private func writeUntilCancelled(clockIsTrusted: @Sendable (Date) async -> Bool) async {
         var bell = doorbell.makeAsyncIterator()
@@ -340,7 +341,7 @@ public final class SQLiteJournal: Sendable {
                     await runRetention(database, now: now, clockIsTrusted: await clockIsTrusted(now), waitingForTheClock: &waitingForTheClock)
                     // Waiting for the clock: tried again soon, so that /health shows the wait over once the
                     // cloud's time vouches for the clock, not up to a whole interval later.
-                    if waitingForTheClock { nextRetention = min(nextRetention, clock.now.advanced(by: Self.clockWaitRetry)) }
+                    if waitingForTheClock { nextRetention = min(nextRetention, clock.now.advanced(by: configuration.clockWaitRetry)) }
                     // It wrote what was waiting between its steps: taken afresh, so nothing is written twice.
                     batch = state.withLock { Array($0.pending.prefix(batchLimit)) }
                 }

@@ -3,6 +3,7 @@ import FacegateJournal
 import FacegateTesting
 import Foundation
 import GRDB
+import Synchronization
 import Testing
 
 @Suite("SQLite journal", .timeLimit(.minutes(5)))
@@ -204,6 +205,35 @@ struct JournalTests {
             let newest = try await journal.newestRecordTime()
             #expect(abs((newest?.timeIntervalSince(now) ?? .infinity) + 30) < 0.001, "\(String(describing: newest))")
         }
+    }
+
+    /// Age retention waiting for a clock something vouches for is tried again soon (here 0.2 s, 30 s in the
+    /// daemon), not at the next interval (600 s): /health stops saying the journal is degraded once the
+    /// cloud's time vouches for the clock.
+    @Test func retentionWaitingForTheClockIsTriedAgainSoon() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let trusted = Mutex(false)
+        let configuration = SQLiteJournal.Configuration(
+            path: folder.file("journal.sqlite"), retentionInterval: .seconds(600), clockWaitRetry: .milliseconds(200))
+        // A record past the 90-day age limit, written by an earlier run.
+        try await withRunningJournal(configuration) { earlier in
+            earlier.record(DoorEventRecord(time: Date().addingTimeInterval(-120 * 86_400), door: "front", kind: .forced))
+            try await earlier.flush()
+        }
+        let journal = SQLiteJournal(configuration: configuration)
+        let writer = Task { await journal.run(clockIsTrusted: { _ in trusted.withLock { $0 } }) }
+        defer { writer.cancel() }
+        func waits(_ expected: Bool) async -> Bool {
+            for _ in 0..<100 {
+                if (journal.status.retentionWaitsForTheClockSince != nil) == expected { return true }
+                try? await Task.sleep(for: .milliseconds(50))
+            }
+            return false
+        }
+        #expect(await waits(true), "the first pass waits for the clock")
+        trusted.withLock { $0 = true }
+        #expect(await waits(false), "tried again once the clock is vouched for, not 600 s later")
     }
 
     @Test("probe crops are not stored unless the journal is told to")
