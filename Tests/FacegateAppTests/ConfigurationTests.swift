@@ -240,6 +240,8 @@ struct ConfigurationTests {
         let short = try FacegateConfiguration(yaml: "approach: {window_seconds: 0.3}").notesBesidesTheDefaultOnes
         #expect(short.map(\.path) == ["approach.window_seconds"], "\(short)")
         #expect(try FacegateConfiguration(yaml: "approach: {window_seconds: 0.4}").notesBesidesTheDefaultOnes.isEmpty)
+        // 0.34 s at 15 fps: 5.1 frame intervals, so six frames seen: enough.
+        #expect(try FacegateConfiguration(yaml: "approach: {window_seconds: 0.34}").notesBesidesTheDefaultOnes.isEmpty)
         #expect(try FacegateConfiguration(yaml: "approach: {window_seconds: 0.3}\nliveness: {enabled: false}").notesBesidesTheDefaultOnes.map(\.path) == ["liveness.enabled"])
     }
 

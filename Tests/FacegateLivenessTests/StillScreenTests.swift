@@ -60,10 +60,13 @@ struct StillScreenTests {
             judged[name] = try detector.assess(visit)
         }
         #expect(judged["original"]?.verdict == .attack, "\(String(describing: judged["original"]))")
-        withKnownIssue("a still screen photo re-encoded, rescaled or cropped passes the texture cue, and nothing else judges it by default") {
-            for (name, assessment) in judged.sorted(by: { $0.key < $1.key }) {
-                #expect(assessment.verdict != .live, "\(name): \(assessment.reason)")
-            }
+        // Only the view scaled to 3/4 is the known issue: every other variant must stay refused, so that a
+        // regression in one of them is not hidden behind it.
+        for (name, assessment) in judged.sorted(by: { $0.key < $1.key }) where name != "resized x0.75" {
+            #expect(assessment.verdict != .live, "\(name): \(assessment.reason)")
+        }
+        withKnownIssue("the screen photo scaled to 3/4 passes the texture cue, and nothing else judges it by default") {
+            #expect(judged["resized x0.75"]?.verdict != .live, "\(String(describing: judged["resized x0.75"]))")
         }
     }
 

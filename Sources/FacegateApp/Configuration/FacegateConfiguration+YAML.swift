@@ -287,7 +287,8 @@ extension FacegateConfiguration {
                 "is false: a photo or a screen held still is judged on texture alone, and a phone screen whose edge is out of view can pass it",
                 key: "require_movement")
         }
-        if liveness.enabled, approach.approachWindow.timeInterval * Double(camera.framesPerSecond) < Double(approach.earlyMinFrames) {
+        // A window of N frame intervals sees N + 1 frames.
+        if liveness.enabled, approach.approachWindow.timeInterval * Double(camera.framesPerSecond) + 1 < Double(approach.earlyMinFrames) {
             // A visit then ends before the parallax cue has the sightings it needs: judged on texture alone.
             a.note("is shorter than the \(approach.earlyMinFrames) frames the liveness stage needs to see the face move (at camera.fps)", key: "window_seconds")
         }
