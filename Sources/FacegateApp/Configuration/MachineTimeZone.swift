@@ -1,8 +1,5 @@
+import FacegateCore
 import Foundation
-
-#if canImport(Glibc)
-    import Glibc
-#endif
 
 /// The machine's time zone, for schedules that give none. Foundation names it from the link
 /// `/etc/localtime` is (or `TZ`); a copied file (Buildroot, Alpine and container images often copy it),
@@ -43,10 +40,5 @@ enum MachineTimeZone {
     }
 
     /// The system's offset from UTC at `date`, as libc reads `/etc/localtime` (or `TZ`).
-    static func systemOffset(_ date: Date) -> Int? {
-        var time = time_t(date.timeIntervalSince1970.rounded(.down))
-        var parts = tm()
-        guard localtime_r(&time, &parts) != nil else { return nil }
-        return Int(parts.tm_gmtoff)
-    }
+    static func systemOffset(_ date: Date) -> Int? { SystemTimeZone.utcOffset(at: date) }
 }
