@@ -34,7 +34,7 @@ struct JournalHealthTests {
     /// A door whose camera sent three frames (and is then quiet, well within its silence limit), over
     /// `journal`; `body` runs once the camera is seen ok. `beforeFrames` runs as soon as the door serves.
     private func withDoor(
-        journal configuration: SQLiteJournal.Configuration, cloud: HeldCloud = HeldCloud(),
+        journal configuration: SQLiteJournal.Configuration, cloud: HeldCloud = HeldCloud(), notify: NotifyListener? = nil,
         beforeFrames: ((Door) async throws -> Void)? = nil, _ body: (Door) async throws -> Void
     ) async throws {
         var logger = Logger(label: "journal-health")
@@ -57,9 +57,10 @@ struct JournalHealthTests {
         settings.reloadsOnHangup = false
         settings.cameraSilenceLimit = .seconds(600)
         settings.journalStallLimit = .milliseconds(300)
+        settings.statusInterval = .milliseconds(100)
         settings.onStatusServerListening = { port in listening.continuation.yield(port) }
         let service = DoorControllerService(
-            configuration: door, parts: parts, settings: settings, notifier: SystemdNotifier(environment: [:]), logger: logger,
+            configuration: door, parts: parts, settings: settings, notifier: SystemdNotifier(environment: notify.map { ["NOTIFY_SOCKET": $0.path] } ?? [:]), logger: logger,
             loadConfiguration: { [door] in door })
         let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
         defer { _ = httpClient.shutdown() }
@@ -136,7 +137,9 @@ struct JournalHealthTests {
         let folder = try TemporaryFolder("journal-health")
         defer { folder.remove() }
         let path = folder.file("journal.sqlite")
-        try await withDoor(journal: SQLiteJournal.Configuration(path: path)) { door in
+        let notify = try NotifyListener(path: folder.file("notify"))
+        defer { notify.close() }
+        try await withDoor(journal: SQLiteJournal.Configuration(path: path), notify: notify) { door in
             #expect(try await waitForJournal(.ok, door).status == 200)
             // Another connection takes the write lock: the journal's next write waits on it (2 s busy timeout)
             // without failing, as a write to a stalled disk does.
@@ -152,6 +155,9 @@ struct JournalHealthTests {
             #expect(stalled.status == 503, "\(stalled.report)")
             #expect(stalled.report.journal.status == .failed)
             #expect(stalled.report.journal.lastError?.contains("records have waited over 300 ms for the disk") == true, "\(stalled.report.journal)")
+            // `systemctl status` says so too (before, STATUS= named the journal only once its writes failed).
+            let said = await notify.waitFor("; journal failed: records have waited over 300 ms for the disk", timeout: .seconds(5))
+            #expect(said != nil, "\(notify.messages.map(\.text))")
             try await holder.writeWithoutTransaction { try $0.execute(sql: "ROLLBACK") }
             let written = try await waitForJournal(.ok, door)
             #expect(written.status == 200, "\(written.report)")

@@ -5,6 +5,7 @@ import FacegateQuality
 import FacegateTesting
 import Foundation
 import Logging
+import Synchronization
 import Testing
 
 /// The gate pipeline on its ports alone: scripted frames, a scripted analyser, an in-memory cloud and
@@ -19,6 +20,10 @@ struct PipelineOnPortsTests {
         var searches: Int
         var relayChanges: Int
         var relayLockedAtEnd: Bool
+        /// Each decision's approach: from the face's first frame to the frame that completed its visit.
+        var approaches: [Duration]
+        /// The sightings of each visit the liveness stage was given.
+        var sightingsJudged: [Int]
         /// What `run()` threw, if anything.
         var failure: (any Error)?
     }
@@ -39,6 +44,8 @@ struct PipelineOnPortsTests {
             source: source, analyzer: analyzer, liveness: liveness, search: cloud, offline: nil, door: door,
             journal: journal, policy: DoorPolicy(door: "ports", threshold: 7000, scoreUnit: .necScore, searchTags: ["staff"]),
             settings: settings, logger: logger)
+        let observed = await pipeline.decisions()
+        let collecting = Task { await observed.reduce(into: [Duration]()) { $0.append($1.approach) } }
         let failure: (any Error)?
         do {
             try await pipeline.run()
@@ -53,9 +60,11 @@ struct PipelineOnPortsTests {
         _ = try? await doorTask.value
         #expect(journal.relaysBeforeTheirDecision == 0, "the relay's result is journaled against a decision already recorded")
         #expect(cloud.emptyProbes == 0, "the cloud gets the best face's crop")
+        await pipeline.closeObservers()
         return Outcome(
             statistics: await pipeline.statistics, decisions: journal.decisions, relays: journal.relays,
-            searches: cloud.calls, relayChanges: lines.relayChanges, relayLockedAtEnd: !lines.relayIsUnlocked, failure: failure)
+            searches: cloud.calls, relayChanges: lines.relayChanges, relayLockedAtEnd: !lines.relayIsUnlocked,
+            approaches: await collecting.value, sightingsJudged: (liveness as? ScriptedLiveness)?.judged.sightings ?? [], failure: failure)
     }
 
     /// A source whose frames end in an error (a replay of a video damaged part-way) after `frames` of `approach`.
@@ -129,8 +138,16 @@ struct PipelineOnPortsTests {
     /// A liveness stage that says what it is told, or fails.
     struct ScriptedLiveness: PresentationAttackDetecting {
         var verdict: LivenessVerdict?
+        let judged = JudgedVisits()
+
+        final class JudgedVisits: Sendable {
+            private let counts = Mutex<[Int]>([])
+            var sightings: [Int] { counts.withLock { $0 } }
+            func add(_ count: Int) { counts.withLock { $0.append(count) } }
+        }
 
         func assess(_ visit: Visit) throws -> LivenessAssessment {
+            judged.add(visit.sightings.count)
             guard let verdict else { throw ImageError(.corrupt, "the texture model failed") }
             return LivenessAssessment(
                 liveness: verdict == .live ? 0.9 : 0.1, verdict: verdict, cues: ["texture": verdict == .live ? 0.9 : 0.1],
@@ -160,5 +177,18 @@ struct PipelineOnPortsTests {
         let allowed = try await run(
             liveness: ScriptedLiveness(verdict: .uncertain), uncertainLiveness: .allow, cloud: HeldCloud(candidates: Self.alice, released: true))
         #expect(allowed.searches == 1 && allowed.decisions.map(\.decision.outcome) == [.granted])
+    }
+
+    @Test("a clearly good face is sent once seen six times, the parallax cue's sightings; without a liveness stage, on its first frame")
+    func aClearlyGoodFaceWaitsForTheLivenessStagesSightingsOnly() async throws {
+        // Its frames are stamped as a 10 fps camera's.
+        let interval = Duration.milliseconds(100)
+        let approach = SynthesizedApproach(present: 12)
+        let judged = try await run(source: approach, liveness: ScriptedLiveness(verdict: .live), cloud: HeldCloud(candidates: Self.alice, released: true))
+        #expect(judged.sightingsJudged.count == 1 && judged.sightingsJudged.allSatisfy { $0 >= 6 }, "\(judged.sightingsJudged)")
+        #expect(judged.approaches == [interval * 5], "six frames, five intervals: \(judged.approaches)")
+        let unjudged = try await run(source: approach, cloud: HeldCloud(candidates: Self.alice, released: true))
+        #expect(unjudged.decisions.map(\.decision.outcome) == [.granted])
+        #expect(unjudged.approaches == [.zero], "sent on the face's first frame: \(unjudged.approaches)")
     }
 }

@@ -807,6 +807,29 @@ t_fresh_install_gpio_absent() {
 }
 run fresh-install-gpio-absent t_fresh_install_gpio_absent
 
+# (After purge-deletes, which keeps the cache key provision lays.) The same installation where policy-rc.d forbids starting services (an image being built, a container):
+# enabled, not started, and postinst says so. Before, it said "enabled and started" with nothing started.
+t_fresh_install_policy_forbids() {
+    apt-get purge -y -o Dpkg::Use-Pty=0 facegate >$work/apt-purge-policy.log 2>&1 || { tail -20 $work/apt-purge-policy.log; fail "apt purge failed"; }
+    provision
+    sed -i "s|^  relay: {chip: $chip, line: relay}\$|  relay: {chip: gpiochip77, line: relay}|" /etc/facegate/facegate.yaml
+    grep -q '^  relay: {chip: gpiochip77, line: relay}$' /etc/facegate/facegate.yaml || fail "the relay's chip was not taken out of the file"
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+    chmod 0755 /usr/sbin/policy-rc.d
+    local status=0
+    ( install_provisioned $work/apt-fresh-policy.log ) || status=$?
+    rm -f /usr/sbin/policy-rc.d
+    [ "$status" = 0 ] || return 1
+    grep '^facegate:' $work/apt-fresh-policy.log | while read -r line; do say "$line"; done
+    sleep 2
+    [ "$(systemctl show -P ActiveState facegate)" = inactive ] || fail "started against policy-rc.d: $(prop ActiveState)"
+    ! grep -q 'enabled and started' $work/apt-fresh-policy.log || fail "postinst said it started the door"
+    grep -q 'not started now (policy-rc.d forbids it here)' $work/apt-fresh-policy.log || fail "postinst did not say policy-rc.d kept it from starting"
+    [ "$(systemctl is-enabled facegate 2>&1)" = enabled ] || fail "is-enabled: $(systemctl is-enabled facegate 2>&1)"
+    relay_is 0 || fail "relay"
+}
+run fresh-install-policy-forbids t_fresh_install_policy_forbids
+
 # --- 16. no secret logged (the whole run's) --------------------------------------------------------------------------
 # hide VALUE MARK: stdin with VALUE replaced by MARK (no regular expression: a key may hold any byte).
 hide() { awk -v v="$1" -v m="$2" '{ while ((i = index($0, v)) > 0) $0 = substr($0, 1, i - 1) m substr($0, i + length(v)); print }'; }

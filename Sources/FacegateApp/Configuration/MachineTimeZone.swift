@@ -2,9 +2,8 @@ import FacegateCore
 import Foundation
 
 /// The machine's time zone, for schedules that give none. Foundation names it from the link
-/// `/etc/localtime` is (or `TZ`); a copied file (Buildroot, Alpine and container images often copy it),
-/// a chain of links or a `TZ` of the form `:/etc/localtime` leaves it only GMT or an abbreviation,
-/// without the zone's summer time: Sydney's office hours read as GMT open the door in the night. The
+/// `/etc/localtime` is (or `TZ`); a copied file (Buildroot, Alpine and container images often copy it)
+/// leaves it only GMT or an abbreviation, without the zone's summer time: Sydney's office hours read as GMT open the door in the night. The
 /// system's own reading (libc's) is the witness.
 enum MachineTimeZone {
     /// How far `zone` reads from the system's offset from UTC at some season of the coming year, as "1 h"
@@ -26,8 +25,8 @@ enum MachineTimeZone {
     /// (Area/Location) and reads other hours than the system does. Nil when it can.
     static func problem(_ zone: TimeZone, localOffset: (Date) -> Int?, around now: Date = Date()) -> String? {
         guard !zone.identifier.contains("/"), let gap = disagreement(zone, localOffset: localOffset, around: now) else { return nil }
-        return "is not given, and this machine's time zone has no name facegate can read (an /etc/localtime copied, not linked, "
-            + "or a TZ naming a file): its hours would be read \(gap) off for part of the year; give the IANA name (Area/Location, such as Europe/London)"
+        return "is not given, and this machine's time zone has no name facegate can read (an /etc/localtime copied, not linked): "
+            + "its hours would be read \(gap) off for part of the year; give the IANA name (Area/Location, such as Europe/London)"
     }
 
     /// A named zone whose rules here (the Swift runtime's own time zone data) differ from the system's
@@ -38,7 +37,4 @@ enum MachineTimeZone {
         return "is not given: the hours are read in this machine's time zone, \(zone.identifier), whose rules here differ from the system's "
             + "by \(gap) at some season of the coming year (a newer tzdata than facegate's): check the schedule's hours then"
     }
-
-    /// The system's offset from UTC at `date`, as libc reads `/etc/localtime` (or `TZ`).
-    static func systemOffset(_ date: Date) -> Int? { SystemTimeZone.utcOffset(at: date) }
 }

@@ -269,9 +269,10 @@ public struct DoorControllerService: Service, CustomStringConvertible {
         var line = "door \(configuration.door.name): \(statistics.frames) frames, \(statistics.visits) visits, \(granted) granted"
         let offline = (statistics.decisions[.grantedOffline] ?? 0) + (statistics.decisions[.deniedOffline] ?? 0)
         if offline > 0 { line += ", \(offline) decided offline" }
-        let journal = parts.journal.status
-        if journal.health == .failing || journal.health == .closed {
-            line += "; journal \(journal.health.rawValue)" + (journal.lastError.map { ": \($0)" } ?? "")
+        // Judged as /health judges it: a backlog dropping records or stalled on the disk shows here too.
+        let journal = DoorHealthReport.Component.journal(parts.journal.status, stallLimit: settings.journalStallLimit)
+        if journal.status == .failed {
+            line += "; journal failed" + (journal.lastError.map { ": \($0)" } ?? "")
         }
         return line + degradedSuffix
     }

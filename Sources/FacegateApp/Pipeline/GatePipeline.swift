@@ -372,7 +372,10 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
 
     private func runFrames(into visits: AsyncStream<PendingVisit>.Continuation) async throws {
         defer { visits.finish() }
-        var selector = ApproachSelector(configuration: settings.approach)
+        var approach = settings.approach
+        // The six sightings a visit waits for are the parallax cue's: without the liveness stage one will do.
+        if liveness == nil { approach.earlyMinFrames = 1 }
+        var selector = ApproachSelector(configuration: approach)
         var motionGate = MotionGate(configuration: settings.motion)
         var planner = DetectionPlanner(settings: settings.detection)
         // Stage times of recent frames with faces, so a visit's best frame can be looked up when it is emitted.
