@@ -3,8 +3,8 @@ import Foundation
 
 /// The machine's time zone, for schedules that give none. Foundation names it from the link
 /// `/etc/localtime` is (or `TZ`); a copied file (Buildroot, Alpine and container images often copy it)
-/// leaves it only GMT or an abbreviation, without the zone's summer time: Sydney's office hours read as GMT open the door in the night. The
-/// system's own reading (libc's) is the witness.
+/// leaves it only GMT or an abbreviation, without the zone's summer time: Sydney's office hours read as
+/// GMT open the door in the night. The system's own reading (libc's) is the witness.
 enum MachineTimeZone {
     /// How far `zone` reads from the system's offset from UTC at some season of the coming year, as "1 h"
     /// or "30 min"; nil when they agree throughout.
