@@ -35,7 +35,9 @@ struct CameraSilenceTests {
             source: source, analyzer: ScriptedAnalyzer(), search: cloud, offline: nil, door: door, journal: journal,
             policy: DoorPolicy(door: "silence", threshold: 7000, scoreUnit: .necScore, searchTags: ["staff"]),
             settings: .init(
-                door: "silence", approach: ApproachConfiguration(settleFrames: 5), motion: MotionGateConfiguration(),
+                // No early decision: without a liveness stage one sighting would decide a clearly good face at
+                // once (b2e7808), before the silence these visits are about.
+                door: "silence", approach: ApproachConfiguration(settleFrames: 5, earlyQuality: nil), motion: MotionGateConfiguration(),
                 decisionDeadline: .seconds(30)),
             logger: Self.quiet)
         try await pipeline.run()
