@@ -386,6 +386,24 @@ struct ConfigurationTests {
         #expect(try FacegateConfiguration(yaml: "camera: {fps: 5}\napproach: {cooldown_seconds: 0.4}\n").approach.cooldown == .milliseconds(400))
     }
 
+    /// A stall timeout shorter than two frame intervals (or than a second) ends every wait for a frame before
+    /// the frame comes: the camera would be closed and reopened for ever, the door deciding nothing. Refused by
+    /// its key, the value not echoed.
+    @Test func aStallTimeoutUnderTwoFrameIntervalsOrASecondIsRefused() throws {
+        for (fps, stall) in [(5, "0.15"), (1, "1.5"), (30, "0.5"), (120, "0.9")] {
+            do {
+                _ = try FacegateConfiguration(yaml: "camera: {fps: \(fps), stall_timeout_seconds: \(stall)}\n")
+                Issue.record("a \(stall) s stall timeout at \(fps) fps was taken")
+            } catch {
+                #expect(error.problems.map(\.path) == ["camera.stall_timeout_seconds"], "\(error.problems)")
+                #expect(error.problems.allSatisfy { !$0.message.contains(stall) }, "\(error.problems)")
+            }
+        }
+        #expect(try FacegateConfiguration(yaml: "camera: {fps: 5, stall_timeout_seconds: 1}\n").camera.stallTimeout == .seconds(1))
+        #expect(try FacegateConfiguration(yaml: "camera: {fps: 1, stall_timeout_seconds: 2}\n").camera.stallTimeout == .seconds(2))
+        #expect(try FacegateConfiguration(yaml: "camera: {fps: 1}\n").camera.stallTimeout == .seconds(5))
+    }
+
     /// A file the door writes outside the unit's state folder is noted by `config check` (which runs as root,
     /// where any folder can be written): under the unit's read-only system it would never be written, the
     /// journal's decisions all lost. The note names the key, never the path.

@@ -225,6 +225,12 @@ extension FacegateConfiguration {
         camera.replayPath = c.string("replay_path")
         camera.replayLoops = c.bool("replay_loops", default: camera.replayLoops)
         camera.stallTimeout = c.seconds("stall_timeout_seconds", default: camera.stallTimeout, in: 0.1...600)
+        // A wait shorter than two frame intervals (or than a second: a camera's first frame after it starts
+        // streaming comes late) ends before the frames do, and every wait is taken for a stall: the camera
+        // is closed and reopened for ever while the door decides nothing.
+        if camera.stallTimeout.timeInterval < max(2.0 / Double(camera.framesPerSecond), 1) {
+            c.problem("must be at least two frame intervals (2 / camera.fps seconds) and at least 1 s", key: "stall_timeout_seconds")
+        }
         if camera.source == .replay, camera.replayPath == nil { c.problem("is needed when source is replay", key: "replay_path") }
         c.rejectUnknownKeys()
 
