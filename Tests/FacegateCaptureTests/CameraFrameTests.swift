@@ -169,6 +169,68 @@ struct CameraFrameTests {
         #expect(narrow.pixels == [255, 255, 255, 255, 255, 255])
     }
 
+    /// A raw frame (YUYV, grey, RGB) whose buffer is shorter than its rows need: the bounds check before the
+    /// conversion is the only guard (the buffer's reads are unchecked in a release build), and the frame is a
+    /// dropped one, not a read past the driver's mapping.
+    func convertRaw(_ bytes: [UInt8], format: FourCC, width: Int = Self.width, height: Int = Self.height, bytesPerLine: Int = 0)
+        -> Result<PixelImage, CaptureError>
+    {
+        bytes.withUnsafeBytes { buffer in
+            Result { () throws(CaptureError) -> PixelImage in
+                try FrameConversion.convert(buffer, format: format, width: width, height: height, bytesPerLine: bytesPerLine, to: .rgb24)
+            }
+        }
+    }
+
+    @Test func aShortRawFrameIsADroppedFrame() throws {
+        let (width, height) = (Self.width, Self.height)
+        let short: [(FourCC, [UInt8])] = [
+            (.yuyv, [UInt8](repeating: 128, count: width * height * 2 - 1)),
+            (.grey, []),
+            (.rgb24, [UInt8](repeating: 128, count: width * 3 * (height - 1))),
+            (.yuyv, []),
+            (.rgb24, [UInt8](repeating: 128, count: width * height * 3 - 1)),
+        ]
+        for (format, bytes) in short {
+            guard case .failure(let error) = convertRaw(bytes, format: format) else {
+                Issue.record("a \(format) frame of \(bytes.count) bytes was converted")
+                continue
+            }
+            #expect(error.code == .badFrame, "\(format) \(bytes.count): \(error)")
+        }
+        // A padded stride: the last row needs only its pixels, not the padding after them.
+        let stride = width * 2 + 64
+        let lastRowUnpadded = [UInt8](repeating: 128, count: stride * (height - 1) + width * 2)
+        #expect((try? convertRaw(lastRowUnpadded, format: .yuyv, bytesPerLine: stride).get())?.width == width)
+        #expect(throws: CaptureError(.badFrame, "")) { try convertRaw(Array(lastRowUnpadded.dropLast()), format: .yuyv, bytesPerLine: stride).get() }
+        // Whole buffers of each format convert.
+        for (format, size) in [(FourCC.yuyv, 2), (.grey, 1), (.rgb24, 3)] {
+            #expect((try? convertRaw([UInt8](repeating: 128, count: width * height * size), format: format).get())?.height == height, "\(format)")
+        }
+    }
+
+    /// A short raw frame among whole ones, out of the driver's ring: dropped and counted, the next one taken,
+    /// every buffer back with the driver.
+    @Test func aShortRawFrameAmongWholeOnesIsDropped() throws {
+        let whole = [UInt8](repeating: 128, count: Self.width * Self.height * 2)
+        let frames = [whole, Array(whole.dropLast()), whole, [], whole]
+        let driver = BufferRingTests.Driver(size: 4, errors: { _ in false })
+        var dropped: [CaptureError] = []
+        var taken: [Int] = []
+        while let frame = try BufferRing.nextUsableFrame(
+            waitReadable: { driver.readable() && driver.frame < frames.count }, dequeue: { driver.dequeue() },
+            requeue: { driver.requeue(&$0) }, isError: { $0.error },
+            convert: { buffer throws(CaptureError) -> PixelImage in try convertRaw(frames[buffer.frame - 1], format: .yuyv).get() },
+            onBadFrame: { dropped.append($0) })
+        {
+            taken.append(frame.buffer.frame)
+            #expect(driver.held == 0)
+        }
+        #expect(taken == [1, 3, 5])
+        #expect(dropped.map(\.code) == [.badFrame, .badFrame])
+        #expect(driver.held == 0 && driver.mostHeld == 1)
+    }
+
     /// Dropped frames are logged at the first, then at most once a minute with the count since the
     /// last line: a camera sending a bad frame every frame does not flood the log.
     @Test func droppedFramesAreLoggedAtMostOnceAnInterval() {
