@@ -1,5 +1,5 @@
 import AsyncHTTPClient
-import FacegateApp
+@testable import FacegateApp
 import FacegateCore
 import FacegateDoor
 import FacegateIdentify
@@ -11,6 +11,7 @@ import Logging
 import NIOCore
 import ServiceLifecycle
 import ServiceLifecycleTestKit
+import Synchronization
 import Testing
 
 /// `/health` judges the camera by the frames it delivers, not by how fast they are analysed: a slow
@@ -145,6 +146,135 @@ struct CameraHealthTests {
             let hung = try await camera()
             #expect(hung.status == .failed, "\(hung)")
             #expect(hung.lastError?.contains("quality core is hung") == true, "\(hung)")
+        }
+    }
+    /// A camera whose first run fails at once (its udev link not there yet), then sends three frames and
+    /// goes silent (unplugged weeks later) until the door stops.
+    final class FailsOnceThenGoesSilent: FrameSource {
+        struct NotThereYet: Error, CustomStringConvertible {
+            var description: String { "cannot open the camera: No such file or directory" }
+        }
+        private let runs = Mutex(0)
+        let stopped = SetOnceFlag()
+
+        func frames() -> AsyncThrowingStream<Frame, any Error> {
+            let run = runs.withLock { runs in
+                runs += 1
+                return runs
+            }
+            if run == 1 { return AsyncThrowingStream { $0.finish(throwing: NotThereYet()) } }
+            let stopped = stopped
+            return AsyncThrowingStream { continuation in
+                let task = Task {
+                    for try await frame in SynthesizedApproach(empty: 3, present: 0, after: 0).frames() { continuation.yield(frame) }
+                    while !Task.isCancelled, !stopped.isSet { try? await Task.sleep(for: .milliseconds(50)) }
+                    continuation.finish()
+                }
+                continuation.onTermination = { _ in task.cancel() }
+            }
+        }
+    }
+
+    /// A door on `source` (its outages told to `outages`) with a 1 s camera silence limit and a 300 ms pause
+    /// before a failed camera is run again; `body` gets the camera's health on demand and the service.
+    private func withDoor(
+        source: any FrameSource, outages: CameraOutages = CameraOutages(),
+        _ body: (_ camera: () async throws -> DoorHealthReport.Component, _ service: DoorControllerService) async throws -> Void
+    ) async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("camera-health-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var logger = Logger(label: "camera-health")
+        logger.logLevel = .critical
+        var configuration = FacegateConfiguration()
+        configuration.door.name = "camera health"
+        configuration.door.tags = ["staff"]
+        configuration.control.socket = nil
+        configuration.motion.enabled = false
+        configuration.offlineCache.enabled = false
+        configuration.metrics.listen = ListenAddress(host: "127.0.0.1", port: 0)
+        configuration.journal.path = folder.appendingPathComponent("journal.sqlite").path
+        let lines = SimulatedDoorLines(logger: logger)
+        let door = try DoorController(lines: lines, logger: logger)
+        let journal = SQLiteJournal(configuration: .init(path: configuration.journal.path), logger: logger)
+        let cloud = HeldCloud()
+        var parts = DoorParts(
+            source: source, analyzer: ScriptedAnalyzer(), search: cloud, directory: cloud, cache: nil, door: door, journal: journal, close: {})
+        parts.cameraOutages = outages
+        let listening = AsyncStream<Int>.makeStream()
+        var settings = DoorControllerService.Settings()
+        settings.reloadsOnHangup = false
+        settings.cameraSilenceLimit = .seconds(1)
+        settings.captureRestartDelay = .milliseconds(300)
+        settings.onStatusServerListening = { port in listening.continuation.yield(port) }
+        let service = DoorControllerService(
+            configuration: configuration, parts: parts, settings: settings, notifier: SystemdNotifier(environment: [:]), logger: logger,
+            loadConfiguration: { [configuration] in configuration })
+        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
+        defer { _ = httpClient.shutdown() }
+
+        try await testGracefulShutdown { trigger in
+            let running = Task { try await service.run() }
+            var ports = listening.stream.makeAsyncIterator()
+            let port = try #require(await ports.next())
+            func camera() async throws -> DoorHealthReport.Component {
+                let response = try await httpClient.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/health"), timeout: .seconds(10))
+                let body = try await response.body.collect(upTo: 1 << 20)
+                return try JSONDecoder.iso8601.decode(DoorHealthReport.self, from: Data(String(buffer: body).utf8)).camera
+            }
+            try await body(camera, service)
+            trigger.triggerGracefulShutdown()
+            (source as? FailsOnceThenGoesSilent)?.stopped.set()
+            try await running.value
+        }
+    }
+
+    /// `/health` says why the camera stopped now, not why it failed long before: a first open that failed
+    /// (the door then started on the second) is over once a frame came, and a silence after it is said as a
+    /// silence, since its last frame. Before, the first failure stayed, and a camera unplugged weeks later
+    /// showed "cannot open the camera" since the boot.
+    @Test("a camera failure is cleared by the frames after it: a later silence is said as one, since its last frame")
+    func aFailureBeforeTheFramesIsNotShownForALaterSilence() async throws {
+        try await withDoor(source: FailsOnceThenGoesSilent()) { camera, service in
+            while await service.pipeline.statistics.frames < 3 { try await Task.sleep(for: .milliseconds(50)) }
+            let lastFrames = Date()
+            // Past the 1 s silence limit.
+            try await Task.sleep(for: .milliseconds(1800))
+            let silent = try await camera()
+            #expect(silent.status == .failed, "\(silent)")
+            #expect(silent.lastError == "no frame for over 1 s", "\(silent)")
+            let since = try #require(silent.since)
+            #expect(abs(since.timeIntervalSince(lastFrames)) < 1, "since the last frame, not the first failure: \(since) vs \(lastFrames)")
+        }
+    }
+
+    /// A V4L2 camera lost (here: at a path it cannot open, an I/O failure, so it keeps trying) is said with
+    /// the capture layer's reason, which names no path, while the door waits for it.
+    @Test("a lost V4L2 camera is said on /health with its reason and no path")
+    func aLostV4L2CameraIsSaidWithItsReason() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("camera-health-v4l2-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let file = folder.appendingPathComponent("not-a-folder")
+        try Data("x".utf8).write(to: file)
+        var camera = FacegateConfiguration().camera
+        // Under a regular file: ENOTDIR, which the camera treats as an outage (not "no such camera").
+        camera.device = file.appendingPathComponent("video0").path
+        var logger = Logger(label: "camera-health")
+        logger.logLevel = .critical
+        let outages = CameraOutages()
+        let source = try DoorParts.frameSource(camera, needsColour: false, logger: logger, onStatus: { outages.note($0) })
+        try await withDoor(source: source, outages: outages) { camera, _ in
+            let clock = ContinuousClock()
+            let started = clock.now
+            var said = try await camera()
+            while said.lastError?.contains("the camera was lost") != true, clock.now - started < .seconds(10) {
+                try await Task.sleep(for: .milliseconds(100))
+                said = try await camera()
+            }
+            #expect(said.status == .failed, "\(said)")
+            #expect(said.lastError?.contains("cannot open the camera: Not a directory") == true, "\(said)")
+            #expect(said.lastError?.contains(folder.path) == false && said.lastError?.contains("video0") == false, "\(said)")
         }
     }
 }

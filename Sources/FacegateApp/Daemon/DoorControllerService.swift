@@ -140,6 +140,7 @@ public struct DoorControllerService: Service, CustomStringConvertible {
             source: parts.source, analyzer: parts.analyzer, liveness: parts.liveness, search: parts.search, offline: parts.cache,
             door: parts.door, journal: parts.journal, enrolment: enrolment, policy: configuration.doorPolicy, settings: pipelineSettings,
             logger: logger, now: settings.wallClock)
+        parts.cameraOutages.connect(pipeline)
     }
 
     /// The door's name only: the parts and configuration are not for log lines.

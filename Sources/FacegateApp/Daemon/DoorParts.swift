@@ -9,6 +9,7 @@ import FacegateOfflineCache
 import FacegateQuality
 import Foundation
 import Logging
+import Synchronization
 
 /// The I/O edges of one door, made from the configuration: camera, quality core, cloud, offline
 /// cache, relay and journal. The daemon wires them into a ``GatePipeline``.
@@ -31,6 +32,8 @@ public struct DoorParts: Sendable {
     public var degradations: [StartDegradation]
     /// Releases what the parts hold (the HTTP client's connections).
     public var close: @Sendable () async -> Void
+    /// The V4L2 camera's outages, for `/health`: the daemon connects its pipeline to it.
+    public var cameraOutages = CameraOutages()
 
     /// What a caller supplies instead of the configured part: the demo and tests.
     public struct Overrides: Sendable {
@@ -126,10 +129,12 @@ public struct DoorParts: Sendable {
         let analyzer = try faceAnalyzer(configuration, overrides: overrides)
         let liveness = try livenessStage(configuration.liveness)
         let source: any FrameSource
+        let outages = CameraOutages()
         if let override = overrides.source {
             source = override
         } else {
-            source = try frameSource(configuration.camera, needsColour: configuration.liveness.enabled, logger: logger)
+            source = try frameSource(
+                configuration.camera, needsColour: configuration.liveness.enabled, logger: logger, onStatus: { outages.note($0) })
         }
         let journalConfiguration = SQLiteJournal.Configuration(
             path: configuration.journal.path, storeProbeCrops: configuration.journal.storeProbeCrops,
@@ -148,19 +153,23 @@ public struct DoorParts: Sendable {
             logger: logger, degradations: &degradations)
 
         if let search = overrides.search {
-            return DoorParts(
+            var parts = DoorParts(
                 source: source, analyzer: analyzer, liveness: liveness, search: search, directory: search, enroller: overrides.enroller,
                 cache: cache, door: door, journal: journal, degradations: degradations, close: {})
+            parts.cameraOutages = outages
+            return parts
         }
         let backend = configuration.backend
         if let problem = type(of: backend.chosen).doorSearchProblems(of: configuration.door).first {
             throw DaemonStartError(key: problem.path, problem.message)
         }
         let opened = try backend.chosen.open(opening)
-        return DoorParts(
+        var parts = DoorParts(
             source: source, analyzer: analyzer, liveness: liveness, search: opened.search, directory: opened.search,
             enroller: opened.search, cache: cache, door: door, journal: journal, degradations: degradations + opened.degradations,
             close: opened.close)
+        parts.cameraOutages = outages
+        return parts
     }
 
     /// The quality core on the configured models (or the overrides' engine).
@@ -212,8 +221,10 @@ public struct DoorParts: Sendable {
     }
 
     /// - Parameter needsColour: liveness is on: `format: auto` never captures grey (see `V4L2Camera.Configuration.needsColour`).
+    ///   - onStatus: told of the V4L2 camera's outages and recoveries.
     static func frameSource(
-        _ camera: FacegateConfiguration.Camera, needsColour: Bool, logger: Logger
+        _ camera: FacegateConfiguration.Camera, needsColour: Bool, logger: Logger,
+        onStatus: @escaping @Sendable (V4L2Camera.Status) -> Void = { _ in }
     ) throws(DaemonStartError) -> any FrameSource {
         switch camera.source {
         case .v4l2:
@@ -229,7 +240,7 @@ public struct DoorParts: Sendable {
                     configuration: .init(
                         device: camera.device, pixelFormat: format, width: camera.width, height: camera.height,
                         framesPerSecond: Double(camera.framesPerSecond), stallTimeout: camera.stallTimeout, needsColour: needsColour),
-                    logger: logger)
+                    logger: logger, onStatus: onStatus)
             } catch {
                 // (The capture layer's messages say "the camera", never the device's path.)
                 throw DaemonStartError(key: "camera", error.description)
@@ -441,5 +452,30 @@ extension FacegateConfiguration.GPIOLine.Bias {
         case .pullDown: .pullDown
         case .disabled: .disabled
         }
+    }
+}
+
+/// Passes a V4L2 camera's outages to the pipeline, so `/health` says why the frames stopped (a lost camera,
+/// a reopen that fails, and why) rather than an older failure or only that they did. The camera is made
+/// before the pipeline: outages before it is connected are not kept (the first frame would clear them).
+/// The capture layer's messages say "the camera", never its path or card.
+public final class CameraOutages: Sendable {
+    private let pipeline = Mutex<GatePipeline?>(nil)
+
+    public init() {}
+
+    func connect(_ pipeline: GatePipeline) { self.pipeline.withLock { $0 = pipeline } }
+
+    /// Told by the camera's session; the next frame clears what it notes. Every outage status is followed by
+    /// a reopen backoff before the next open, so the note reaches the pipeline before a frame can.
+    func note(_ status: V4L2Camera.Status) {
+        let detail: String
+        switch status {
+        case .lost(let error): detail = "the camera was lost: \(error.message)"
+        case .reopenFailed(_, let error): detail = "the camera was lost and cannot be reopened: \(error.message)"
+        case .streaming, .recovered: return
+        }
+        guard let pipeline = pipeline.withLock({ $0 }) else { return }
+        Task { await pipeline.noteCameraFailure(detail) }
     }
 }

@@ -435,6 +435,8 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
             // quality core's time (``stuckStage``), not the camera's silence.
             lastFrameArrived = started
             seenFacts.lastFrame = now()
+            // A frame: whatever stopped the camera before is over (else a silence weeks later showed it).
+            seenFacts.cameraFailure = nil
             // The thumbnail is the only cost of a frame nobody is in; it is made where blocking work goes.
             let thumbnail: MotionGate.Thumbnail? =
                 if motionGate.configuration.enabled { try await qualityQueue.run { MotionGate.thumbnail(of: image) } } else { nil }
