@@ -246,6 +246,18 @@ final class V4L2Device {
         return .seconds(Int64(now.tv_sec)) + .nanoseconds(Int64(now.tv_nsec))
     }
 
+    /// A wait for a frame that gave none: when frames came, none usable, for the whole wait (a marginal cable's
+    /// flagged frames, corrupt JPEGs), the camera is failing and the stall says so and how many were dropped;
+    /// otherwise (nothing came, or a stop) it returns and the caller has no frame.
+    static func endOfWaitWithoutAFrame(
+        timeout: Duration, badFrames: Int, lastBadFrame: CaptureError?, stopped: Bool
+    ) throws(CaptureError) {
+        if let lastBadFrame, !stopped {
+            throw CaptureError(
+                .stalled, "no usable frame from the camera within \(timeout): \(badFrames) dropped, the last because \(lastBadFrame)")
+        }
+    }
+
     /// Waits up to `timeout` for a frame; nil when none came (a stall, or cancellation via `shouldStop`).
     func capture(
         timeout: Duration, layout: PixelImage.Layout, shouldStop: () -> Bool
@@ -297,11 +309,7 @@ final class V4L2Device {
                 lastBadFrame = error
             })
         guard let taken else {
-            // Frames came, none usable, for the whole wait: the camera is failing, not one frame.
-            if let lastBadFrame, !shouldStop() {
-                throw CaptureError(
-                    .stalled, "no usable frame from the camera within \(timeout): \(badFrames) dropped, the last because \(lastBadFrame)")
-            }
+            try Self.endOfWaitWithoutAFrame(timeout: timeout, badFrames: badFrames, lastBadFrame: lastBadFrame, stopped: shouldStop())
             return nil
         }
         let (buffer, image) = taken

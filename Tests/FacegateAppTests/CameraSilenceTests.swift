@@ -5,6 +5,7 @@ import FacegateQuality
 import FacegateTesting
 import Foundation
 import Logging
+import Synchronization
 import Testing
 
 /// A camera that goes silent (unplugged, stalled) while someone is at the door: their visit, still
@@ -24,7 +25,32 @@ struct CameraSilenceTests {
         var relayChanges: Int
     }
 
-    func run(_ source: SynthesizedApproach) async throws -> Run {
+    /// The scripted analyzer, taking `seconds` over the first frame with a face and no time over the rest: one
+    /// analysis slow enough (a loaded box) that the frames after it wait in the source's queue.
+    final class SlowOnceAnalyzer: FrameAnalyzing {
+        let seconds: Double
+        let scripted = ScriptedAnalyzer()
+        private let slowed = Mutex(false)
+
+        init(seconds: Double) { self.seconds = seconds }
+
+        func analyze(_ image: PixelImage, plan: DetectionPlan, descriptorLimit: Int) throws -> ImageAnalysis {
+            let analysis = try scripted.analyze(image, plan: plan, descriptorLimit: descriptorLimit)
+            let first = !analysis.faces.isEmpty && slowed.withLock { slowed in
+                let first = !slowed
+                slowed = true
+                return first
+            }
+            if first { Thread.sleep(forTimeInterval: seconds) }
+            return analysis
+        }
+
+        func descriptor(of face: DetectedFace, in image: PixelImage) throws -> FaceDescriptor {
+            try scripted.descriptor(of: face, in: image)
+        }
+    }
+
+    func run(_ source: SynthesizedApproach, analyzer: any FrameAnalyzing = ScriptedAnalyzer()) async throws -> Run {
         let lines = SimulatedDoorLines(logger: Self.quiet)
         let door = try DoorController(lines: lines, timing: DoorTiming(unlockDuration: .milliseconds(50)), logger: Self.quiet)
         let doorTask = Task { try await door.run() }
@@ -32,7 +58,7 @@ struct CameraSilenceTests {
         let cloud = HeldCloud(candidates: [MatchCandidate(subjectId: "alice", score: 9100, tags: ["staff"])], released: true)
         let journal = MemoryJournal()
         let pipeline = GatePipeline(
-            source: source, analyzer: ScriptedAnalyzer(), search: cloud, offline: nil, door: door, journal: journal,
+            source: source, analyzer: analyzer, search: cloud, offline: nil, door: door, journal: journal,
             policy: DoorPolicy(door: "silence", threshold: 7000, scoreUnit: .necScore, searchTags: ["staff"]),
             settings: .init(
                 // No early decision: without a liveness stage one sighting would decide a clearly good face at
@@ -88,6 +114,18 @@ struct CameraSilenceTests {
         #expect(decided.statistics.visits == 1, "one person, one decision")
         #expect(decided.journaled.map(\.decision.outcome) == [.granted])
         #expect(decided.cloudCalls == 1)
+    }
+
+    /// Frames late because one analysis took longer than a silence would need (4 s, over the 2 s cooldown and
+    /// the 1 s allowance), the camera prompt throughout: the pipeline never waited for a frame, so the visit is
+    /// decided as usual. Measured from when a frame arrived instead of from when the pipeline asked for the next,
+    /// the slow analysis would count as a silence and the visit end undecided.
+    @Test("an analysis slower than a silence is not a silent camera: the visit is decided")
+    func anAnalysisSlowerThanASilenceIsNotACameraSilence() async throws {
+        let slow = try await run(SynthesizedApproach(empty: 4, present: 3, after: 30), analyzer: SlowOnceAnalyzer(seconds: 4))
+        #expect(slow.statistics.visits == 1)
+        #expect(slow.journaled.map(\.decision.outcome) == [.granted], "\(slow.journaled.map(\.decision.reason))")
+        #expect(slow.cloudCalls == 1 && slow.relayChanges > 0)
     }
 
     @Test("a stop while the camera is silent decides no visit it was following: they are journaled undecided, the door stays locked")

@@ -311,6 +311,20 @@ struct CameraFrameTests {
         var flagged: [CaptureError] = []
         #expect(try next(from: failing, frames: Array(repeating: good, count: 9), badFrames: &flagged, waitingFor: 9) == nil)
         #expect(flagged.count == 9 && failing.held == 0)
+        // And the camera's wait that ends so says it, with the count and why the last was dropped; a wait
+        // in which nothing came, or that a stop ended, is no frame and no error.
+        let said = #expect(throws: CaptureError.self) {
+            try V4L2Device.endOfWaitWithoutAFrame(timeout: .seconds(3), badFrames: flagged.count, lastBadFrame: flagged.last, stopped: false)
+        }
+        #expect(said?.code == .stalled)
+        #expect(said?.message.contains("no usable frame from the camera within 3") == true, "\(String(describing: said))")
+        #expect(said?.message.contains("9 dropped, the last because the driver flagged it as damaged") == true, "\(String(describing: said))")
+        #expect(throws: Never.self) {
+            try V4L2Device.endOfWaitWithoutAFrame(timeout: .seconds(3), badFrames: 0, lastBadFrame: nil, stopped: false)
+        }
+        #expect(throws: Never.self) {
+            try V4L2Device.endOfWaitWithoutAFrame(timeout: .seconds(3), badFrames: flagged.count, lastBadFrame: flagged.last, stopped: true)
+        }
     }
 
     /// Nothing but corrupt frames until the wait for a frame ends: no frame, each one counted; the
