@@ -84,6 +84,8 @@ public struct V4L2Camera: FrameSource {
     }
 
     public static let preferredFormats: [FourCC] = [.yuyv, .mjpeg, .grey, .rgb24]
+    /// The formats ``FrameConversion`` converts: a configured format must be one of them.
+    public static let convertibleFormats: Set<FourCC> = [.yuyv, .mjpeg, .jpeg, .grey, .rgb24]
 
     public let configuration: Configuration
     private let logger: Logger
@@ -105,6 +107,11 @@ public struct V4L2Camera: FrameSource {
         }
         guard configuration.stallTimeout > .zero, configuration.initialBackoff > .zero else {
             throw CaptureError(.badConfiguration, "stallTimeout and initialBackoff must be positive")
+        }
+        // A format with no converter fails every frame; once the camera has streamed that is taken for an
+        // outage, and the camera is reopened for ever. Refused here instead (libv4l2 offers YU12 and others).
+        if let format = configuration.pixelFormat, !Self.convertibleFormats.contains(format) {
+            throw CaptureError(.badConfiguration, "pixel format \(format) cannot be converted: use YUYV, MJPG, JPEG, GREY or RGB3")
         }
         if let rate = configuration.framesPerSecond, !(rate.isFinite && rate > 0 && rate <= 1000) {
             throw CaptureError(.badConfiguration, "framesPerSecond must be in 0<...1000, got \(rate)")

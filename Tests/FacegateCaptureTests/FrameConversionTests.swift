@@ -46,6 +46,16 @@ struct FrameConversionTests {
         #expect(throws: CaptureError(.badConfiguration, "")) {
             try V4L2Camera(configuration: .init(device: "/dev/video0", bufferCount: 1))
         }
+        // A format with no converter (libv4l2 offers YU12 on every camera): each frame would fail, and a
+        // camera that had streamed once would be reopened for ever. Refused before the device is opened.
+        for format in ["YU12", "YV12", "BGR3", "NV12"] {
+            #expect(throws: CaptureError(.badConfiguration, ""), "\(format)") {
+                try V4L2Camera(configuration: .init(device: "/dev/video0", pixelFormat: FourCC(format)))
+            }
+        }
+        for format in [FourCC.yuyv, .mjpeg, .jpeg, .grey, .rgb24] {
+            #expect(throws: Never.self, "\(format)") { try V4L2Camera(configuration: .init(device: "/dev/video0", pixelFormat: format)) }
+        }
     }
 
     @Test func aMissingDeviceEndsTheStreamWithNotFound() async throws {

@@ -26,8 +26,15 @@ struct CameraOptions: ParsableArguments {
     @Option(help: "Frames a second to ask for; default: the device's own rate.")
     var fps: Double?
 
-    @Option(help: "Seconds without a frame that count as a stall.")
+    @Option(help: "Seconds without a frame that count as a stall (0.1 to 600).")
     var stallTimeout: Double = 3
+
+    /// The range `camera.stall_timeout_seconds` parses in: `1e300` or `inf` would trap turning into a Duration.
+    static let stallTimeouts: ClosedRange<Double> = 0.1...600
+
+    func validate() throws {
+        guard Self.stallTimeouts.contains(stallTimeout) else { throw ValidationError("--stall-timeout must be 0.1 to 600 seconds") }
+    }
 
     func cameraConfiguration(layout: PixelImage.Layout) throws -> V4L2Camera.Configuration {
         let parts = size.lowercased().split(separator: "x").compactMap { Int($0) }
@@ -39,7 +46,7 @@ struct CameraOptions: ParsableArguments {
             }
             fourcc = parsed
         }
-        guard stallTimeout > 0 else { throw ValidationError("--stall-timeout must be positive") }
+        guard Self.stallTimeouts.contains(stallTimeout) else { throw ValidationError("--stall-timeout must be 0.1 to 600 seconds") }
         return V4L2Camera.Configuration(
             device: device, pixelFormat: fourcc, width: parts[0], height: parts[1], framesPerSecond: fps, layout: layout,
             stallTimeout: .milliseconds(Int64(stallTimeout * 1000)))
