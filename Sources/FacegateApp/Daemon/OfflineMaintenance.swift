@@ -91,8 +91,11 @@ public struct OfflineMaintenance: Sendable {
             }
             if directory != nil {
                 group.addTask {
+                    // Since when every sync has failed (a partial one included): past two intervals it is said at warning.
+                    var failingSince: ContinuousClock.Instant?
                     while !Task.isCancelled {
-                        _ = await syncRevocations(policy: await policy())
+                        let round = await syncRevocationsRound(policy: await policy(), failingFor: failingSince.map { .now - $0 })
+                        failingSince = round.completed ? nil : (failingSince ?? .now)
                         guard (try? await Task.sleep(for: settings.revocationSyncInterval)) != nil else { return }
                     }
                 }
@@ -216,22 +219,87 @@ public struct OfflineMaintenance: Sendable {
     /// or (NEC ID) changed since it was cached. Returns them.
     @discardableResult
     public func syncRevocations(policy: DoorPolicy) async -> Set<String> {
-        guard let directory else { return [] }
+        await syncRevocationsRound(policy: policy, failingFor: nil).revoked
+    }
+
+    /// What one revocation sync did: whom it purged, and whether it read the cloud to the end.
+    struct RevocationSyncRound: Sendable {
+        var revoked: Set<String> = []
+        var completed = false
+    }
+
+    /// One revocation sync. `failingFor` is how long every sync before this one has failed: a cloud that
+    /// cannot be asked is logged at debug at first (an outage is said elsewhere), at warning once it has
+    /// kept the sync from running for more than two intervals (people revoked meanwhile stay cached).
+    func syncRevocationsRound(policy: DoorPolicy, failingFor: Duration?) async -> RevocationSyncRound {
+        guard let directory else { return RevocationSyncRound(completed: true) }
+        let cached: [String: Date]
         do {
-            let cached = try await cache.cachedSubjectsSince()
-            guard !cached.isEmpty else { return [] }
-            let revoked = try await directory.revokedSubjects(among: cached, policy: policy)
-            guard !revoked.isEmpty else { return [] }
+            cached = try await cache.cachedSubjectsSince()
+        } catch {
+            logger.error("revocation sync failed", metadata: ["error": "\(error)"])
+            return RevocationSyncRound()
+        }
+        guard !cached.isEmpty else { return RevocationSyncRound(completed: true) }
+        let revoked: Set<String>
+        do {
+            revoked = try await directory.revokedSubjects(among: cached, policy: policy)
+        } catch let partial as PartialRevocationSync {
+            // What the pages read before the failure proved still stands: purged now, not after the outage.
+            var round = RevocationSyncRound()
+            do {
+                let faces = try await cache.forget(subjects: partial.revoked)
+                round.revoked = partial.revoked
+                logger.warning(
+                    "revocation sync failed partway; the subjects it proved revoked are purged from the offline cache, the rest wait for a sync that ends",
+                    metadata: [
+                        "subjects": "\(partial.revoked.sorted().joined(separator: ","))", "faces": "\(faces)",
+                        "pages": "\(partial.pagesRead)", "error": "\(partial.cause)",
+                    ])
+            } catch {
+                logger.error("revocation sync failed partway, and the subjects it proved revoked could not be purged", metadata: ["error": "\(error)"])
+            }
+            return round
+        } catch let error as CloudUnavailable {
+            if let failingFor, failingFor > settings.revocationSyncInterval * 2 {
+                logger.warning(
+                    "revocation sync has not reached the cloud for over two sync intervals; people revoked meanwhile stay in the offline cache",
+                    metadata: ["reason": "\(error)"])
+            } else {
+                logger.debug("revocation sync waits for the cloud", metadata: ["reason": "\(error)"])
+            }
+            return RevocationSyncRound()
+        } catch {
+            logger.error("revocation sync failed", metadata: ["error": "\(error)"])
+            return RevocationSyncRound()
+        }
+        guard !revoked.isEmpty else { return RevocationSyncRound(completed: true) }
+        do {
             let faces = try await cache.forget(subjects: revoked)
             logger.notice(
                 "revoked subjects purged from the offline cache",
                 metadata: ["subjects": "\(revoked.sorted().joined(separator: ","))", "faces": "\(faces)"])
-            return revoked
-        } catch let error as CloudUnavailable {
-            logger.debug("revocation sync waits for the cloud", metadata: ["reason": "\(error)"])
+            return RevocationSyncRound(revoked: revoked, completed: true)
         } catch {
             logger.error("revocation sync failed", metadata: ["error": "\(error)"])
+            return RevocationSyncRound()
         }
-        return []
     }
+}
+
+/// A revocation sync that failed partway (a later page of a listing timing out, or malformed), with the
+/// subjects the part it read proved revoked: the maintenance purges them and counts the sync as failed.
+public struct PartialRevocationSync: Error, Sendable, CustomStringConvertible {
+    public let revoked: Set<String>
+    /// Pages the listing answered before it failed (a malformed one included).
+    public let pagesRead: Int
+    public let cause: any Error
+
+    public init(revoked: Set<String>, pagesRead: Int, cause: any Error) {
+        self.revoked = revoked
+        self.pagesRead = pagesRead
+        self.cause = cause
+    }
+
+    public var description: String { "the sync failed after \(pagesRead) pages: \(cause)" }
 }

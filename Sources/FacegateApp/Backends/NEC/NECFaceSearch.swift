@@ -94,17 +94,30 @@ public struct NECFaceSearch: FaceSearch, CloudDirectory {
     }
 
     /// ``revokedSubjects(among:policy:)``, and how many listed dates could not be read (each counts as a change).
+    ///
+    /// A listing that fails after some pages (a page timing out, a 5xx, a malformed page) throws
+    /// ``PartialRevocationSync`` with what the pages read before it proved: each entry's verdict rests on that
+    /// entry and the cached date alone, so a subject deleted or re-registered after caching is proven changed
+    /// whatever the later pages say. Proven means: listed on a page that passed the page checks (a failing or
+    /// malformed page's own rows count for nothing), with a readable date after caching (a date that cannot be
+    /// read counts as a change only in a complete listing, so a garbled page cannot revoke en masse). A subject
+    /// merely missing from an incomplete listing is never revoked. With nothing proven the failure is thrown.
     func revokedSubjects(among cached: [String: Date]) async throws -> (revoked: Set<String>, unreadableDates: Int) {
         guard !cached.isEmpty else { return ([], 0) }
         let dates = NECUpdateDates()
         var active = Set<String>()
         var changed = Set<String>()
+        // Changes shown by a readable date on a page that passed its checks: what a failed listing still proves.
+        var provenChanged = Set<String>()
         var unreadable = 0
         var start = 0
         // Pages the first page's total allows: those it implies at the length asked, and one more for events
         // registered while the sync reads. A listing that has not ended by then is refused, not followed.
         var pagesAllowed = 1
         var pagesRead = 0
+        func failed(_ error: any Error) -> any Error {
+            provenChanged.isEmpty ? error : PartialRevocationSync(revoked: provenChanged, pagesRead: pagesRead, cause: error)
+        }
         while true {
             let page: NECSubjectList
             do {
@@ -112,7 +125,7 @@ public struct NECFaceSearch: FaceSearch, CloudDirectory {
                 // 404 page that is not NEC ID's JSON stays an error, and nothing is purged on its word).
                 page = try await client.listSubjects(start: start, length: listPageSize, emptyWhenNotFound: start == 0)
             } catch {
-                throw Self.classify(error)
+                throw failed(Self.classify(error))
             }
             pagesRead += 1
             if pagesRead == 1 {
@@ -121,12 +134,13 @@ public struct NECFaceSearch: FaceSearch, CloudDirectory {
                 }
                 pagesAllowed = (page.total + listPageSize - 1) / listPageSize + 1
             }
+            var pageActive = Set<String>(), pageChanged = Set<String>(), pageProven = Set<String>(), pageUnreadable = 0
             for entry in page.subjects {
                 guard let cachedSince = cached[entry.id] else { continue }
-                if entry.isActive { active.insert(entry.id) }
-                // An update date that cannot be read could be any date: the face goes.
+                if entry.isActive { pageActive.insert(entry.id) }
+                // An update date that cannot be read could be any date: the face goes (in a complete listing).
                 let updated = dates.read(entry.lastUpdated)
-                if updated == nil { unreadable += 1 }
+                if updated == nil { pageUnreadable += 1 }
                 let allowance = Self.updateClockAllowance
                 // A face retired after the subject was cached (an update: its tags may differ now), or about
                 // then; or one registered well after it (a retired one's slot may be recycled already). The
@@ -135,19 +149,30 @@ public struct NECFaceSearch: FaceSearch, CloudDirectory {
                     entry.isActive
                     ? (updated ?? .distantFuture) > cachedSince.addingTimeInterval(allowance)
                     : (updated ?? .distantFuture) > cachedSince.addingTimeInterval(-allowance)
-                if changedSince { changed.insert(entry.id) }
+                if changedSince {
+                    pageChanged.insert(entry.id)
+                    if updated != nil { pageProven.insert(entry.id) }
+                }
             }
             start += page.subjects.count
-            if start >= page.total { break }
-            // Short of the end, a page must be as long as asked (the document pages by `length`): a shorter
-            // one makes little or no progress, and the rows it skipped would read as subjects gone.
-            guard page.subjects.count == listPageSize else {
-                throw NECIDError(
-                    .malformedResponse,
-                    "listSubjects: a page of \(page.subjects.count) subjects short of the listed total (\(listPageSize) asked)")
+            if start < page.total {
+                // Short of the end, a page must be as long as asked (the document pages by `length`): a shorter
+                // one makes little or no progress, and the rows it skipped would read as subjects gone.
+                guard page.subjects.count == listPageSize else {
+                    throw failed(
+                        NECIDError(
+                            .malformedResponse,
+                            "listSubjects: a page of \(page.subjects.count) subjects short of the listed total (\(listPageSize) asked)"))
+                }
             }
+            // The page passed its checks: its rows count.
+            active.formUnion(pageActive)
+            changed.formUnion(pageChanged)
+            provenChanged.formUnion(pageProven)
+            unreadable += pageUnreadable
+            if start >= page.total { break }
             guard pagesRead < pagesAllowed else {
-                throw NECIDError(.malformedResponse, "listSubjects: the listing did not end within the \(pagesAllowed) pages its total implies")
+                throw failed(NECIDError(.malformedResponse, "listSubjects: the listing did not end within the \(pagesAllowed) pages its total implies"))
             }
         }
         return (Set(cached.keys).subtracting(active).union(changed), unreadable)
