@@ -81,7 +81,9 @@ public struct MatchCandidate: Sendable, Hashable, Codable {
     /// Tags (NEC) or face lists (NeoCheck) the subject carries, for per-tag schedules.
     public var tags: Set<String>
     /// Offline candidates only: whether the subject was granted under a search this door still makes
-    /// (its tags or face list then). nil for the cloud's candidates, which the current search found.
+    /// (its tags or face list then) at a cloud score its threshold still grants (a threshold raised since,
+    /// or a face cached without its score, does not). nil for the cloud's candidates, which the current
+    /// search found.
     public var stillSearched: Bool?
     /// Offline candidates only: the subject's faces were to be purged from the cache (the cloud contradicted
     /// an offline grant of them, or revoked them) and the disk refused the delete. Never let in offline

@@ -18,4 +18,14 @@ extension DoorPolicy {
         guard let scope, !scope.isEmpty else { return false }
         return scope.isSubset(of: searchScope)
     }
+
+    /// Whether a face the cloud granted at `score` in `unit` (sealed with the cached face) would still be
+    /// granted under this door's threshold now: a threshold raised since stops a face cached under the laxer
+    /// one from opening the door offline (a look-alike the cloud matched just over the old threshold). A face
+    /// cached without its score (by an earlier facegate), a score in another unit, or one that is not finite
+    /// proves nothing and never counts: it is cached again, with its score, at the next online grant.
+    public func stillGrants(cloudScore score: Double?, unit: ScoreUnit?) -> Bool {
+        guard let score, let unit, unit == scoreUnit, unit.higherIsCloser, score.isFinite, threshold.isFinite else { return false }
+        return score >= threshold
+    }
 }

@@ -90,11 +90,15 @@ public protocol CloudDirectory: Sendable {
 
 /// The offline fallback: faces the cloud matched before, stored locally.
 public protocol OfflineFaceStore: Sendable {
-    /// Remembers a face the cloud just granted under the door's current search (`policy.searchScope`).
-    func remember(subjectId: String, tags: Set<String>, grantedUnder policy: DoorPolicy, descriptor: FaceDescriptor, at time: Date)
-        async throws
+    /// Remembers a face the cloud just granted under the door's current search (`policy.searchScope`), at
+    /// `score` in `unit` (the cloud's own), so that a threshold raised later applies to it offline.
+    func remember(
+        subjectId: String, tags: Set<String>, grantedUnder policy: DoorPolicy, score: Double, unit: ScoreUnit, descriptor: FaceDescriptor,
+        at time: Date
+    ) async throws
     /// Candidates by descriptor distance, closest first; expired entries never match. Each says whether
-    /// it was granted under a search `policy` still makes (`MatchCandidate.stillSearched`).
+    /// it was granted under a search `policy` still makes and at a score its threshold still grants
+    /// (`MatchCandidate.stillSearched`).
     func match(_ descriptor: FaceDescriptor, at time: Date, policy: DoorPolicy) async throws -> [MatchCandidate]
     /// Keeps the probe of a decision made offline until the cloud re-checks it; returns the re-check's id.
     /// `grantedSubject` is who an offline grant let in, so that a contradicting re-check can purge them.

@@ -32,11 +32,17 @@ enum CacheSealing {
         return bytes
     }
 
-    /// `scopeJSON` is nil only for rows written before the scope was kept (their context is unchanged).
+    /// `scopeJSON` is nil only for rows written before the scope was kept, `score` for rows written before
+    /// the score was (their context is unchanged). The score is bound as its exact bit pattern: a row edited to
+    /// a higher score, or to another unit, fails to open.
     static func entryContext(
-        id: String, subjectId: String, tagsJSON: String, rememberedAt: Int64, expiresAt: Int64, scopeJSON: String?
+        id: String, subjectId: String, tagsJSON: String, rememberedAt: Int64, expiresAt: Int64, scopeJSON: String?,
+        score: GrantScore? = nil
     ) -> [UInt8] {
-        context("entry", [id, subjectId, tagsJSON, String(rememberedAt), String(expiresAt)] + (scopeJSON.map { ["scope", $0] } ?? []))
+        context(
+            "entry",
+            [id, subjectId, tagsJSON, String(rememberedAt), String(expiresAt)] + (scopeJSON.map { ["scope", $0] } ?? [])
+                + (score.map { ["score", String($0.value.bitPattern, radix: 16), "unit", $0.unit.rawValue] } ?? []))
     }
 
     /// `grantedSubject` is nil for re-checks of denials and rows written before it was kept.

@@ -41,6 +41,14 @@ enum OfflineCacheSchema {
             // Who an offline grant let in, so that a re-check that contradicts it purges that face.
             try db.alter(table: "pending_recheck") { t in t.add(column: "granted_subject", .text) }
         }
+        migrator.registerMigration("v3: cloud score of faces") { db in
+            // The cloud's score for the grant and its unit, so that a threshold raised later stops a face cached
+            // under the laxer one; nil for faces kept before (they no longer open the door offline).
+            try db.alter(table: "face_entry") { t in
+                t.add(column: "score", .double)
+                t.add(column: "score_unit", .text)
+            }
+        }
         return migrator
     }
 

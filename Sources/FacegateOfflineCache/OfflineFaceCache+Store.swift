@@ -3,13 +3,18 @@ import Foundation
 
 extension OfflineFaceCache: OfflineFaceStore {
     public func remember(
-        subjectId: String, tags: Set<String>, grantedUnder policy: DoorPolicy, descriptor: FaceDescriptor, at time: Date
+        subjectId: String, tags: Set<String>, grantedUnder policy: DoorPolicy, score: Double, unit: ScoreUnit, descriptor: FaceDescriptor,
+        at time: Date
     ) async throws {
-        try await remember(subjectId: subjectId, tags: tags, grantedUnder: policy.searchScope, descriptor: descriptor, at: time)
+        try await remember(
+            subjectId: subjectId, tags: tags, grantedUnder: policy.searchScope, score: GrantScore(value: score, unit: unit),
+            descriptor: descriptor, at: time)
     }
 
     public func match(_ descriptor: FaceDescriptor, at time: Date, policy: DoorPolicy) async throws -> [MatchCandidate] {
-        try await match(descriptor, at: time, stillSearches: { policy.stillSearches(grantedUnder: $0) })
+        try await match(
+            descriptor, at: time, stillSearches: { policy.stillSearches(grantedUnder: $0) },
+            stillGrants: { policy.stillGrants(cloudScore: $0?.value, unit: $0?.unit) })
     }
 
     public func forget(subjects: Set<String>) async throws -> Int {

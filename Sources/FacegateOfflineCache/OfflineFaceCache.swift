@@ -171,11 +171,19 @@ public actor OfflineFaceCache {
     // MARK: - Faces
 
     /// Remembers the local descriptor of a face the cloud granted.
-    /// - Parameter scope: what the door searched when the cloud granted it (tags or face list).
+    /// - Parameters:
+    ///   - scope: what the door searched when the cloud granted it (tags or face list).
+    ///   - score: the cloud's score for the grant, sealed with the row: offline the door lets the face in
+    ///     only while its threshold is at or below it (the daemon always gives it; nil writes a row as an
+    ///     earlier facegate did, which the door no longer lets in offline).
     public func remember(
-        subjectId: String, tags: Set<String> = [], grantedUnder scope: Set<String>, descriptor: FaceDescriptor, at time: Date = Date()
+        subjectId: String, tags: Set<String> = [], grantedUnder scope: Set<String>, score: GrantScore? = nil, descriptor: FaceDescriptor,
+        at time: Date = Date()
     ) async throws(OfflineCacheError) {
         guard !subjectId.isEmpty else { throw OfflineCacheError(.invalidArgument, "a cached face needs a subject id") }
+        if let score, !score.value.isFinite {
+            throw OfflineCacheError(.invalidArgument, "a cached face's score must be finite")
+        }
         let id = UUID().uuidString
         let tagsJSON = CacheSealing.tagsJSON(tags)
         let scopeJSON = CacheSealing.tagsJSON(scope)
@@ -186,7 +194,8 @@ public actor OfflineFaceCache {
             sealed = try CacheSealing.seal(
                 CacheSealing.encode(descriptor),
                 context: CacheSealing.entryContext(
-                    id: id, subjectId: subjectId, tagsJSON: tagsJSON, rememberedAt: rememberedAt, expiresAt: expiresAt, scopeJSON: scopeJSON),
+                    id: id, subjectId: subjectId, tagsJSON: tagsJSON, rememberedAt: rememberedAt, expiresAt: expiresAt, scopeJSON: scopeJSON,
+                    score: score),
                 key: key)
         } catch {
             throw OfflineCacheError(.storage, "cannot seal a descriptor: \(error)")
@@ -196,10 +205,10 @@ public actor OfflineFaceCache {
         let evicted = try await write { db -> Int in
             try db.execute(
                 sql: """
-                    INSERT INTO face_entry (id, subject_id, tags, remembered_at, expires_at, sealed_descriptor, scope)
-                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO face_entry (id, subject_id, tags, remembered_at, expires_at, sealed_descriptor, scope, score, score_unit)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
-                arguments: [id, subjectId, tagsJSON, rememberedAt, expiresAt, sealed, scopeJSON])
+                arguments: [id, subjectId, tagsJSON, rememberedAt, expiresAt, sealed, scopeJSON, score?.value, score?.unit.rawValue])
             try db.execute(
                 sql: """
                     DELETE FROM face_entry WHERE subject_id = ? AND id NOT IN
@@ -221,10 +230,12 @@ public actor OfflineFaceCache {
     /// (a lifetime shortened since applies to the faces cached before). A row that fails to open (edited in the file, or sealed with
     /// another key) is skipped, logged and counted in ``status()``. Each candidate's `stillSearched`
     /// says whether any of its faces was granted under a scope that `stillSearches` accepts (the door's
-    /// current search); the candidate is returned either way, so that it still counts for the margin.
+    /// current search) at a score `stillGrants` accepts (the door's current threshold); the candidate is
+    /// returned either way, so that it still counts for the margin.
     public func match(
         _ descriptor: FaceDescriptor, at time: Date = Date(),
-        stillSearches: @escaping @Sendable (_ grantedUnder: Set<String>?) -> Bool = { _ in true }
+        stillSearches: @escaping @Sendable (_ grantedUnder: Set<String>?) -> Bool = { _ in true },
+        stillGrants: @escaping @Sendable (_ score: GrantScore?) -> Bool = { _ in true }
     ) async throws(OfflineCacheError) -> [MatchCandidate] {
         let now = time.cacheMilliseconds
         let rememberedSince = now - Int64(configuration.entryLifetime.milliseconds)
@@ -239,7 +250,7 @@ public actor OfflineFaceCache {
             let rows = try Row.fetchCursor(
                 db,
                 sql: """
-                    SELECT id, subject_id, tags, remembered_at, expires_at, sealed_descriptor, scope FROM face_entry
+                    SELECT id, subject_id, tags, remembered_at, expires_at, sealed_descriptor, scope, score, score_unit FROM face_entry
                     WHERE expires_at > ? AND remembered_at > ?
                     """,
                 arguments: [now, rememberedSince])
@@ -250,7 +261,7 @@ public actor OfflineFaceCache {
                 }
                 let distance = entry.descriptor.distance(to: descriptor)
                 let subjectId = entry.subjectId
-                let searched = stillSearches(entry.scope)
+                let searched = stillSearches(entry.scope) && stillGrants(entry.score)
                 var found = best[subjectId] ?? (distance, entry.tags, entry.rememberedAt, searched)
                 found.distance = min(found.distance, distance)
                 // The newest look of a subject carries its current tags, among the looks the door still
@@ -424,7 +435,10 @@ public actor OfflineFaceCache {
             var failed: [String] = []
             let rows = try Row.fetchCursor(
                 db,
-                sql: "SELECT id, subject_id, tags, remembered_at, expires_at, sealed_descriptor, scope FROM face_entry ORDER BY remembered_at, rowid")
+                sql: """
+                    SELECT id, subject_id, tags, remembered_at, expires_at, sealed_descriptor, scope, score, score_unit FROM face_entry
+                    ORDER BY remembered_at, rowid
+                    """)
             while let row = try rows.next() {
                 let intact = Self.openEntry(row, key: key) != nil
                 if !intact { failed.append(row["id"]) }
@@ -593,6 +607,8 @@ public actor OfflineFaceCache {
         var descriptor: FaceDescriptor
         /// nil for a face kept before the scope was recorded.
         var scope: Set<String>?
+        /// The cloud's score for the grant; nil for a face kept before the score was recorded.
+        var score: GrantScore?
     }
 
     private static func openEntry(_ row: Row, key: OfflineCacheKey) -> OpenedEntry? {
@@ -602,8 +618,19 @@ public actor OfflineFaceCache {
         let rememberedAt: Int64 = row["remembered_at"]
         let expiresAt: Int64 = row["expires_at"]
         let scopeJSON: String? = row["scope"]
+        let scoreValue: Double? = row["score"]
+        let unitText: String? = row["score_unit"]
+        var score: GrantScore?
+        switch (scoreValue, unitText) {
+        case (nil, nil): score = nil
+        case (let value?, let text?):
+            guard let unit = ScoreUnit(rawValue: text) else { return nil }
+            score = GrantScore(value: value, unit: unit)
+        default: return nil  // half a score: an edited row
+        }
         let context = CacheSealing.entryContext(
-            id: id, subjectId: subjectId, tagsJSON: tagsJSON, rememberedAt: rememberedAt, expiresAt: expiresAt, scopeJSON: scopeJSON)
+            id: id, subjectId: subjectId, tagsJSON: tagsJSON, rememberedAt: rememberedAt, expiresAt: expiresAt, scopeJSON: scopeJSON,
+            score: score)
         guard let sealed = row["sealed_descriptor"] as Data?,
             let plaintext = CacheSealing.open(sealed, context: context, key: key),
             let descriptor = CacheSealing.decodeDescriptor(plaintext),
@@ -614,7 +641,7 @@ public actor OfflineFaceCache {
             guard let decoded = CacheSealing.tags(fromJSON: scopeJSON) else { return nil }
             scope = decoded
         }
-        return OpenedEntry(subjectId: subjectId, tags: tags, rememberedAt: rememberedAt, descriptor: descriptor, scope: scope)
+        return OpenedEntry(subjectId: subjectId, tags: tags, rememberedAt: rememberedAt, descriptor: descriptor, scope: scope, score: score)
     }
 
     private func noteIntegrityFailures(_ ids: [String], kind: String) {
@@ -640,6 +667,17 @@ public actor OfflineFaceCache {
         } catch {
             throw OfflineCacheError(.storage, "offline cache write failed: \(OfflineCacheSchema.describe(error))")
         }
+    }
+}
+
+/// The cloud's score for a grant whose face is cached, in the cloud's unit (NEC ID 0...9999, NeoCheck 0...100).
+public struct GrantScore: Sendable, Hashable {
+    public var value: Double
+    public var unit: ScoreUnit
+
+    public init(value: Double, unit: ScoreUnit) {
+        self.value = value
+        self.unit = unit
     }
 }
 

@@ -215,9 +215,11 @@ public enum AccessPolicy {
             return decision
         }
         // The closest face was granted under a search this door no longer makes (a tag or face list
-        // removed since): that person is not let in offline, and nobody further away is let in instead.
+        // removed since, or a threshold raised above its cloud score): that person is not let in offline,
+        // and nobody further away is let in instead.
         guard best.stillSearched == true else {
-            decision.reason = "the cloud is unreachable (\(cloudFailure)); the closest cached face was granted under tags or a face list this door no longer searches"
+            decision.reason =
+                "the cloud is unreachable (\(cloudFailure)); the closest cached face was granted under tags or a face list this door no longer searches, or at a score under its threshold now"
             return decision
         }
         decision.subjectId = best.subjectId

@@ -242,7 +242,7 @@ struct ClockWitnessPipelineTests {
         let cache = try OfflineFaceCache(
             configuration: .init(path: folder.file("cache.sqlite")), key: try OfflineCacheKey(bytes: [UInt8](repeating: 7, count: 32)))
         try await cache.remember(
-            subjectId: "staff-3", grantedUnder: ["staff"], descriptor: try FaceDescriptor([Float](repeating: 0.05, count: 128)),
+            subjectId: "staff-3", grantedUnder: ["staff"], score: GrantScore(value: 9000, unit: .necScore), descriptor: try FaceDescriptor([Float](repeating: 0.05, count: 128)),
             at: rememberedAt)
         return cache
     }
@@ -446,9 +446,12 @@ final class FaultyDiskCache: OfflineFaceStore {
     }
     static let readOnly = OfflineCacheError(.storage, "attempt to write a readonly database")
 
-    func remember(subjectId: String, tags: Set<String>, grantedUnder policy: DoorPolicy, descriptor: FaceDescriptor, at time: Date)
-        async throws
-    { try await cache.remember(subjectId: subjectId, tags: tags, grantedUnder: policy, descriptor: descriptor, at: time) }
+    func remember(
+        subjectId: String, tags: Set<String>, grantedUnder policy: DoorPolicy, score: Double, unit: ScoreUnit, descriptor: FaceDescriptor,
+        at time: Date
+    ) async throws {
+        try await cache.remember(subjectId: subjectId, tags: tags, grantedUnder: policy, score: score, unit: unit, descriptor: descriptor, at: time)
+    }
     func match(_ descriptor: FaceDescriptor, at time: Date, policy: DoorPolicy) async throws -> [MatchCandidate] {
         try await cache.match(descriptor, at: time, policy: policy)
     }

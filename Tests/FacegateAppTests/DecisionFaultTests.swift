@@ -249,6 +249,32 @@ struct DecisionFaultTests {
         }
     }
 
+    /// A look-alike the cloud matched just over the threshold has their face cached under that person: a
+    /// threshold raised since must stop that face offline as it stops it online. The cloud's score is sealed
+    /// with the face; offline it counts only while the door's threshold is at or below it.
+    @Test func aThresholdRaisedAboveACachedFacesScoreStopsItOffline() async throws {
+        try await DoorRig.with { rig in
+            _ = try await rig.enrol(Photos.enrolledPhoto)
+            rig.configuration.backend.decisionDeadline = .seconds(2)
+            let online = try await rig.runDoor(visitors: [Photos.enrolledWalksUp])
+            #expect(online.outcomes.map(\.record.decision.outcome) == [.granted])
+            let score = try #require(online.outcomes.first?.record.decision.bestScore)
+            await rig.stopCloud()
+            // Raised one point above the score she was cached at: she is not let in offline.
+            rig.configuration.door.threshold = score + 1
+            let raised = try await rig.runDoor(visitors: [Photos.enrolledWalksUp])
+            #expect(raised.outcomes.map(\.record.decision.outcome) == [.deniedOffline])
+            #expect(
+                raised.outcomes.first?.record.decision.reason.contains("under its threshold now") == true,
+                "\(raised.outcomes.first?.record.decision.reason ?? "-")")
+            #expect(raised.relayChanges == 0)
+            // At her score exactly, the same face opens it offline.
+            rig.configuration.door.threshold = score
+            let equal = try await rig.runDoor(visitors: [Photos.enrolledWalksUp])
+            #expect(equal.outcomes.map(\.record.decision.outcome) == [.grantedOffline])
+        }
+    }
+
     /// The cache file cannot be read with the door's key (a new key file, a box restored from another's
     /// backup): the cache is off, and while the cloud is away everyone is denied offline, her too; the
     /// file is kept, and with its own key back she is let in offline again.

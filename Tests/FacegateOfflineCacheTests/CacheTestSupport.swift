@@ -44,10 +44,13 @@ func randomKey() -> OfflineCacheKey {
 /// The shape the pipeline sees the cache through (`OfflineFaceStore` in FacegateApp): this fails to
 /// compile if the cache stops fitting it.
 protocol PipelineOfflineStoreShape: Sendable {
-    func remember(subjectId: String, tags: Set<String>, grantedUnder scope: Set<String>, descriptor: FaceDescriptor, at time: Date)
-        async throws
-    func match(_ descriptor: FaceDescriptor, at time: Date, stillSearches: @escaping @Sendable (Set<String>?) -> Bool) async throws
-        -> [MatchCandidate]
+    func remember(
+        subjectId: String, tags: Set<String>, grantedUnder scope: Set<String>, score: GrantScore?, descriptor: FaceDescriptor, at time: Date
+    ) async throws
+    func match(
+        _ descriptor: FaceDescriptor, at time: Date, stillSearches: @escaping @Sendable (Set<String>?) -> Bool,
+        stillGrants: @escaping @Sendable (GrantScore?) -> Bool
+    ) async throws -> [MatchCandidate]
 }
 
 extension OfflineFaceCache: PipelineOfflineStoreShape {}

@@ -100,6 +100,56 @@ struct OfflineCacheScopeTests {
         #expect(try await cache.match(alice).isEmpty, "a row sealed with its scope does not open without it")
     }
 
+    @Test("the cloud's score is kept with the face: offline it counts only at or above the door's threshold now, in its unit")
+    func theScoreFollowsTheCurrentThreshold() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let cache = try makeCache(folder, key: randomKey())
+        var generator = DescriptorGenerator(seed: 21)
+        let alice = generator.descriptor()
+        try await cache.remember(subjectId: "alice", grantedUnder: ["staff"], score: GrantScore(value: 7050, unit: .necScore), descriptor: alice)
+        func counts(threshold: Double, unit: ScoreUnit = .necScore) async throws -> Bool? {
+            let policy = DoorPolicy(door: "front", threshold: threshold, scoreUnit: unit, searchTags: ["staff"], faceList: "staff")
+            return try await cache.match(alice, at: Date(), policy: policy).first?.stillSearched
+        }
+        #expect(try await counts(threshold: 7000) == true)
+        #expect(try await counts(threshold: 7050) == true)
+        #expect(try await counts(threshold: 7051) == false, "the threshold raised above the score it was granted at")
+        #expect(try await counts(threshold: 70, unit: .neoCheckConfidence) == false, "a score in another unit proves nothing")
+        // A face cached without its score (an earlier facegate's) counts at no threshold, even at a door searching everyone.
+        try await cache.remember(subjectId: "bob", grantedUnder: [], descriptor: alice)
+        let everyone = DoorPolicy(door: "front", threshold: 0, scoreUnit: .necScore)
+        let bob = try await cache.match(alice, at: Date(), policy: everyone).first { $0.subjectId == "bob" }
+        #expect(bob?.stillSearched == false)
+        await #expect(throws: OfflineCacheError.self) {
+            try await cache.remember(subjectId: "carol", grantedUnder: ["staff"], score: GrantScore(value: .nan, unit: .necScore), descriptor: alice)
+        }
+    }
+
+    @Test("editing a face's score or its unit in the file makes the row fail to open")
+    func scoreIsAuthenticated() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let cache = try makeCache(folder, key: randomKey())
+        var generator = DescriptorGenerator(seed: 23)
+        let alice = generator.descriptor()
+        try await cache.remember(subjectId: "alice", grantedUnder: ["staff"], score: GrantScore(value: 7050, unit: .necScore), descriptor: alice)
+        #expect(try await cache.match(alice).count == 1, "the control: the row as written opens")
+        let queue = try DatabaseQueue(path: folder.file("cache.sqlite"))
+        for edit in [
+            "UPDATE face_entry SET score = 9999", "UPDATE face_entry SET score_unit = 'neoCheckConfidence'",
+            "UPDATE face_entry SET score = NULL, score_unit = NULL", "UPDATE face_entry SET score = NULL",
+        ] {
+            try await queue.write { db in
+                try db.execute(sql: "UPDATE face_entry SET score = 7050, score_unit = 'necScore'")
+                try db.execute(sql: edit)
+            }
+            #expect(try await cache.match(alice).isEmpty, "\(edit)")
+        }
+        try await queue.write { db in try db.execute(sql: "UPDATE face_entry SET score = 7050, score_unit = 'necScore'") }
+        #expect(try await cache.match(alice).count == 1, "put back, it opens again")
+    }
+
     @Test("a face an earlier facegate kept (no scope) opens the door offline only where the door searches everyone")
     func aFaceKeptWithoutAScope() async throws {
         let folder = try TemporaryFolder()

@@ -1067,15 +1067,17 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
 
     /// A face the cloud just granted goes to the offline cache.
     private func learn(from decision: Decision, lookup: Lookup, searchedUnder policy: DoorPolicy, at time: Date) async {
-        guard decision.outcome == .granted, let subject = decision.subjectId, let descriptor = lookup.descriptor, let offline,
-            case .cloud(let candidates, _) = lookup.identification
+        guard decision.outcome == .granted, let subject = decision.subjectId, let score = decision.bestScore, let descriptor = lookup.descriptor,
+            let offline, case .cloud(let candidates, let unit) = lookup.identification
         else { return }
         // A face's offline life runs from when it was cached: not from a date a wrong clock gave it.
         guard lookup.clockProblem == nil else { return }
         // The tags travel with the face so that per-tag schedules hold offline too.
         let tags = candidates.first { $0.subjectId == subject }?.tags ?? []
         do {
-            try await offline.remember(subjectId: subject, tags: tags, grantedUnder: policy, descriptor: descriptor, at: time)
+            // The score goes with it: a threshold raised later must stop this face offline as it would online.
+            try await offline.remember(
+                subjectId: subject, tags: tags, grantedUnder: policy, score: score, unit: unit, descriptor: descriptor, at: time)
             newestRememberedFace = max(newestRememberedFace ?? time, time)
         } catch {
             logger.warning("offline cache did not take the face", metadata: ["error": "\(error)"])
