@@ -100,18 +100,26 @@ public actor OfflineFaceCache {
         self.configuration = configuration
         self.key = key
         self.logger = logger
-        database = try OfflineCacheSchema.openPool(path: configuration.path, key: key)
+        let database = try OfflineCacheSchema.openPool(path: configuration.path, key: key)
+        var walHoldsDeletedRows = false
         if let backend = configuration.backend {
             let account = configuration.account.map { Self.accountMark($0, key: key) }
             let (deleted, change) = try Self.bind(database, toBackend: backend, account: account)
             if deleted.faces + deleted.pendingRechecks > 0 {
-                _ = try? database.writeWithoutTransaction { try $0.checkpoint(.truncate) }
+                // The deleted faces must not stay in the WAL (nor, unchecked, in the file's old pages) while the
+                // cache runs: a read in the way leaves it to the retry, as for any other delete.
+                walHoldsDeletedRows = (try? database.writeWithoutTransaction(Self.truncateWAL)) == nil
                 let what = change == .backend ? "another cloud backend granted were deleted (backend.kind changed)"
                     : "another cloud account granted were deleted (the backend's endpoint or account changed)"
                 logger.warning(
                     "offline cache: faces \(what)",
                     metadata: ["faces": "\(deleted.faces)", "pending_rechecks": "\(deleted.pendingRechecks)"])
             }
+        }
+        self.walHoldsDeletedRows = walHoldsDeletedRows
+        self.database = database
+        if walHoldsDeletedRows {
+            Task { [weak self] in await self?.emptyWAL(afterDeleting: 0) }
         }
     }
 
@@ -385,12 +393,7 @@ public actor OfflineFaceCache {
     private func emptyWAL(afterDeleting deleted: Int) async {
         guard deleted > 0 || walHoldsDeletedRows, !closed else { return }
         do {
-            try await database.writeWithoutTransaction { db in
-                let wait = try Int.fetchOne(db, sql: "PRAGMA busy_timeout") ?? 0
-                try db.execute(sql: "PRAGMA busy_timeout = \(Self.walWait.milliseconds)")
-                defer { try? db.execute(sql: "PRAGMA busy_timeout = \(wait)") }
-                try db.checkpoint(.truncate)
-            }
+            try await database.writeWithoutTransaction(Self.truncateWAL)
             walHoldsDeletedRows = false
         } catch {
             if !walHoldsDeletedRows {
@@ -401,6 +404,14 @@ public actor OfflineFaceCache {
             walHoldsDeletedRows = true
             retryEmptyingWAL()
         }
+    }
+
+    /// Writes the WAL back and truncates it, waiting at most `walWait` for a read in the way.
+    private static func truncateWAL(_ db: Database) throws {
+        let wait = try Int.fetchOne(db, sql: "PRAGMA busy_timeout") ?? 0
+        try db.execute(sql: "PRAGMA busy_timeout = \(Self.walWait.milliseconds)")
+        defer { try? db.execute(sql: "PRAGMA busy_timeout = \(wait)") }
+        try db.checkpoint(.truncate)
     }
 
     /// The longest a purge waits for a read to end before it leaves the WAL to the retry.
@@ -543,6 +554,8 @@ public actor OfflineFaceCache {
                 "too many offline decisions waiting for a re-check; the oldest were dropped (denials before grants)",
                 metadata: ["dropped": "\(evicted)", "faces_of_unconfirmed_grants_purged": "\(ungranted)"])
         }
+        // The unconfirmed grants' faces (and the dropped probes, face crops too) must not stay in the WAL.
+        await emptyWAL(afterDeleting: evicted + ungranted)
         return id
     }
 

@@ -182,9 +182,9 @@ struct OfflineFaceCacheTests {
     }
 
     /// How a face leaves the cache for good: a revocation or purge, its expiry, a clock that dated it
-    /// ahead, everything.
+    /// ahead, everything, an offline grant whose re-check a full queue dropped.
     enum Deletion: String, CaseIterable, Sendable {
-        case subject, expired, datedAhead, all
+        case subject, expired, datedAhead, all, recheckOverflow
     }
 
     /// `secure_delete` zeroes a deleted row in the file's pages, but the WAL's earlier frames hold it (the
@@ -193,7 +193,10 @@ struct OfflineFaceCacheTests {
     func aDeletedFaceLeavesNoCopyInTheWAL(_ deletion: Deletion) async throws {
         let folder = try TemporaryFolder()
         defer { folder.remove() }
-        let cache = try makeCache(folder, key: randomKey()) { $0.entryLifetime = .seconds(7 * 86_400) }
+        let cache = try makeCache(folder, key: randomKey()) {
+            $0.entryLifetime = .seconds(7 * 86_400)
+            $0.maxPendingRechecks = 1
+        }
         var generator = DescriptorGenerator(seed: 23)
         let marker = "marker-\(UUID().uuidString)"
         let now = Date()
@@ -202,17 +205,24 @@ struct OfflineFaceCacheTests {
             switch deletion {
             case .expired: now.addingTimeInterval(-30 * 86_400)
             case .datedAhead: now.addingTimeInterval(86_400)
-            case .subject, .all: now
+            case .subject, .all, .recheckOverflow: now
             }
         try await cache.remember(subjectId: marker, tags: [marker], grantedUnder: [], descriptor: generator.descriptor(), at: rememberedAt)
         #expect(filesHolding(marker, in: folder) == ["cache.sqlite-wal"], "written, not yet checkpointed: the test sees it")
 
+        if deletion == .recheckOverflow {
+            // Her offline grant's re-check, then a later grant's with the queue full: hers is dropped, and her
+            // faces with it (never confirmed now).
+            try await cache.addPendingRecheck(decisionId: UUID(), door: "front", grantedSubject: marker, probe: [1], at: now)
+            try await cache.addPendingRecheck(decisionId: UUID(), door: "front", grantedSubject: "kept", probe: [2], at: now.addingTimeInterval(1))
+        }
         let deleted =
             switch deletion {
             case .subject: try await cache.purge(subjectIds: [marker])
             case .expired: try await cache.purgeExpired(at: now).faces
             case .datedAhead: try await cache.purge(rememberedAfter: now)
             case .all: try await cache.purgeAll().faces
+            case .recheckOverflow: try await cache.list().contains { $0.subjectId == marker } ? 0 : 1
             }
         #expect(deleted == (deletion == .all ? 2 : 1))
         #expect(filesHolding(marker, in: folder).isEmpty)
@@ -311,6 +321,41 @@ struct OfflineFaceCacheTests {
         try await cli.remember(subjectId: "bob", grantedUnder: [], descriptor: generator.descriptor())
         await cli.close()
         #expect(try await makeCache(folder, key: key) { $0.backend = "nec" }.status().faces == 1)
+    }
+
+    /// The faces another backend granted, deleted as the cache is opened while a read is in the way of the
+    /// checkpoint (another process reading the file): they are gone from the file and its WAL once the read
+    /// has ended, as after any other delete, not only at the stop.
+    @Test func facesDeletedAtOpeningLeaveTheFilesOnceAReaderHasGone() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let key = randomKey()
+        var generator = DescriptorGenerator(seed: 31)
+        let marker = "marker-\(UUID().uuidString)"
+        do {
+            let neocheck = try makeCache(folder, key: key) { $0.backend = "neocheck" }
+            try await neocheck.remember(subjectId: marker, tags: [marker], grantedUnder: ["front door"], descriptor: generator.descriptor())
+            await neocheck.close()
+        }
+        var readerConfiguration = Configuration()
+        readerConfiguration.allowsUnsafeTransactions = true  // the read stays open across accesses
+        let reader = try DatabaseQueue(path: folder.file("cache.sqlite"), configuration: readerConfiguration)
+        try reader.inDatabase { db in
+            try db.execute(sql: "BEGIN")
+            _ = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM face_entry")
+        }
+        let nec = try makeCache(folder, key: key) { $0.backend = "nec" }
+        #expect(try await nec.status().faces == 0)
+        #expect(!filesHolding(marker, in: folder).isEmpty, "the read keeps the checkpoint from running: the test sees the copy")
+        try reader.inDatabase { db in try db.execute(sql: "COMMIT") }
+        try reader.close()
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: .seconds(10))
+        while !filesHolding(marker, in: folder).isEmpty, clock.now < deadline {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(filesHolding(marker, in: folder).isEmpty, "still in \(filesHolding(marker, in: folder))")
+        await nec.close()
     }
 
     /// An NEC tag or a NeoCheck list name is only a name, and another tenant may use the same one: a cache
