@@ -56,6 +56,9 @@ enum OfflineCacheSchema {
         let pool: DatabasePool
         do {
             try createPrivately(path)
+            // Before anything writes to the file (the pool sets WAL mode, the migrator adds tables): a file
+            // written with another key, or one that is no cache, is refused as it is.
+            try inspectUntouched(path: path, key: key)
             var configuration = Configuration()
             configuration.label = "facegate.offline-cache"
             configuration.busyMode = .timeout(5)
@@ -80,6 +83,39 @@ enum OfflineCacheSchema {
         }
         try checkKey(pool, key: key, path: path)
         return pool
+    }
+
+    /// What the file is, read without writing to it: nothing (a new cache), a cache this key opens, or else
+    /// a refusal. A file with tables but no migration record is no cache (another program's SQLite file at
+    /// `offline_cache.path`); one whose key check another key sealed is refused before it is migrated.
+    private static func inspectUntouched(path: String, key: OfflineCacheKey) throws {
+        var configuration = Configuration()
+        configuration.readonly = true
+        configuration.label = "facegate.offline-cache.inspect"
+        let queue = try DatabaseQueue(path: path, configuration: configuration)
+        defer { try? queue.close() }
+        enum Finding { case fresh, cache, notACache, superseded, wrongKey }
+        let finding = try queue.read { db -> Finding in
+            let tables = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM sqlite_master") ?? 0
+            guard tables > 0 else { return .fresh }
+            guard try db.tableExists("grdb_migrations") else { return .notACache }
+            if try migrator.hasBeenSuperseded(db) { return .superseded }
+            if try db.tableExists("cache_meta"),
+                let sealed = try Data.fetchOne(db, sql: "SELECT value FROM cache_meta WHERE name = 'key_check'"),
+                CacheSealing.open(sealed, context: CacheSealing.keyCheckContext, key: key) != CacheSealing.keyCheckPlaintext
+            {
+                return .wrongKey
+            }
+            return .cache
+        }
+        switch finding {
+        case .fresh, .cache: return
+        case .notACache: throw OfflineCacheError(.cannotOpen, "the file at \(path) is not an offline cache (another program's database)")
+        case .superseded: throw OfflineCacheError(.unknownSchema, "the offline cache at \(path) was written by a newer facegate")
+        case .wrongKey:
+            throw OfflineCacheError(
+                .wrongKey, "the offline cache at \(path) was written with a different key (delete the file to start an empty cache)")
+        }
     }
 
     /// The first key to open a cache seals a known value; any other key fails to open it.
