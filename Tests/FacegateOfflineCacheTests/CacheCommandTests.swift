@@ -1,3 +1,4 @@
+import FacegateCore
 import FacegateOfflineCache
 import FacegateTesting
 import Foundation
@@ -39,7 +40,14 @@ struct CacheCommandTests {
         #expect(lines.allSatisfy { $0["intact"] as? Bool == true && $0["descriptor"] == nil })
 
         #expect(try run(["cache", "purge", "--subject", "alice"] + files).output.contains("removed 1 faces"))
-        #expect(try run(["cache", "purge", "--expired"] + files).output.contains("removed 1 expired faces"))
+        // Deleting by age needs a clock the kernel says is synchronised, or --yes.
+        let byAge = try run(["cache", "purge", "--expired"] + files)
+        if WallClockEvidence.synchronisedSystemTime() == nil {
+            #expect(byAge.status == 1 && byAge.errors.contains("no time daemon keeps this machine's clock synchronised"), "\(byAge.errors)")
+            #expect(try run(["cache", "purge", "--expired", "--yes"] + files).output.contains("removed 1 expired faces"))
+        } else {
+            #expect(byAge.output.contains("removed 1 expired faces"), "\(byAge.errors)")
+        }
         let after = try run(["cache", "list"] + files)
         #expect(after.output.contains("bob"))
         #expect(!after.output.contains("alice") && !after.output.contains("carol"))
@@ -70,6 +78,35 @@ struct CacheCommandTests {
         #expect(loose.status != 0)
         #expect(loose.errors.contains("chmod 600"))
         #expect(loose.errors.contains(keyPath), "the command names the key file it was given: \(loose.errors)")
+    }
+
+    /// `purge --expired` deletes by the clock, for good: a clock that runs ahead would take every face. A face
+    /// dated a day later than the clock reads says the clock is not to be trusted: refused without --yes,
+    /// whatever the kernel says of the clock; with --yes, purged by it.
+    @Test(
+        "purge --expired is refused while a cached face is dated ahead of the clock, unless --yes",
+        .enabled(if: FileManager.default.isExecutableFile(atPath: facegate), "facegate is built by `swift build`"))
+    func purgeByAgeDoubtsAClockBehindTheCache() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let keyPath = folder.file("cache.key")
+        let database = folder.file("cache.sqlite")
+        #expect(try run(["cache", "new-key", keyPath]).status == 0)
+        do {
+            let cache = try OfflineFaceCache(configuration: .init(path: database), key: try OfflineCacheKey.load(path: keyPath))
+            var generator = DescriptorGenerator(seed: 98)
+            try await cache.remember(subjectId: "ahead", grantedUnder: [], descriptor: generator.descriptor(), at: Date().addingTimeInterval(86_400))
+            try await cache.remember(subjectId: "old", grantedUnder: [], descriptor: generator.descriptor(), at: Date().addingTimeInterval(-30 * 86_400))
+            await cache.close()
+        }
+        let files = ["--database", database, "--key-file", keyPath]
+        let refused = try run(["cache", "purge", "--expired"] + files)
+        #expect(refused.status == 1, "\(refused.output)\(refused.errors)")
+        #expect(refused.errors.contains("dated 14") && refused.errors.contains("pass --yes"), "\(refused.errors)")
+        let kept = try run(["cache", "list"] + files).output
+        #expect(kept.contains("ahead") && kept.contains("old"), "nothing deleted: \(kept)")
+        let forced = try run(["cache", "purge", "--expired", "--yes"] + files)
+        #expect(forced.status == 0 && forced.output.contains("removed 1 expired faces"), "\(forced.output)\(forced.errors)")
     }
 
     /// A subject id is the cloud's word: one carrying terminal escapes (a hostile or broken service) must
