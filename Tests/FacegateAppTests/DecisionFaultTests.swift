@@ -275,6 +275,34 @@ struct DecisionFaultTests {
         }
     }
 
+    /// The same through a reload (as SIGHUP does) of one running door: the threshold raised above her cached
+    /// score between two of her visits, the cloud away: let in offline, then not.
+    @Test func aReloadThatRaisesTheThresholdStopsACachedFaceOfflineAtOnce() async throws {
+        try await DoorRig.with { rig in
+            _ = try await rig.enrol(Photos.enrolledPhoto)
+            rig.configuration.backend.decisionDeadline = .seconds(2)
+            let online = try await rig.runDoor(visitors: [Photos.enrolledWalksUp])
+            let score = try #require(online.outcomes.first?.record.decision.bestScore)
+            await rig.stopCloud()
+            var raised = rig.configuration
+            raised.door.threshold = score + 1
+            let running = RunningService()
+            let scene = DemoScene(
+                visitors: try rig.visitors([Photos.enrolledWalksUp, Photos.enrolledWalksUp]), emptyFrames: 110,
+                beforeVisitor: { _ in
+                    guard let service = running.service else { return }
+                    while await service.pipeline.statistics.decisions.values.reduce(0, +) < 1 { try? await Task.sleep(for: .milliseconds(20)) }
+                    await service.reload()
+                })
+            let run = try await rig.runDoor(source: scene, reloadsTo: raised, started: { running.service = $0 })
+            #expect(run.outcomes.map(\.record.decision.outcome) == [.grantedOffline, .deniedOffline])
+            #expect(
+                run.outcomes.last?.record.decision.reason.contains("under its threshold now") == true,
+                "\(run.outcomes.last?.record.decision.reason ?? "-")")
+            #expect(run.relayChanges == 2, "opened once, for the first visit, and locked again")
+        }
+    }
+
     /// The cache file cannot be read with the door's key (a new key file, a box restored from another's
     /// backup): the cache is off, and while the cloud is away everyone is denied offline, her too; the
     /// file is kept, and with its own key back she is let in offline again.
