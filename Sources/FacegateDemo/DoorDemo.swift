@@ -98,8 +98,10 @@ public struct DoorDemo: Sendable {
         if !tags.contains("staff") {
             try await client.createTag("staff")
         }
-        let enrolled = try await client.registerSubject(face: try options.media.bytes("obama.jpg"), tags: ["staff"])
-        say("enrolled obama.jpg as subject \(enrolled.id) with tag staff (face quality \(String(format: "%.2f", enrolled.attributes.faceQualityScore)))")
+        let registration = try await client.registerSubject(face: try options.media.bytes("obama.jpg"), tags: ["staff"])
+        let enrolledID = registration.id
+        let quality = registration.attributes.map { String(format: "%.2f", $0.faceQualityScore) } ?? "not given"
+        say("enrolled obama.jpg as subject \(enrolledID) with tag staff (face quality \(quality))")
 
         // The daemon's own configuration, on built-in defaults but for where its files go.
         let state = options.stateDirectory
@@ -121,7 +123,7 @@ public struct DoorDemo: Sendable {
         if let kiosk = options.kiosk {
             configuration.kiosk.enabled = true
             configuration.kiosk.listen = kiosk
-            configuration.kiosk.displayNames = [enrolled.id: "Barack"]
+            configuration.kiosk.displayNames = [enrolledID: "Barack"]
         }
         let policy = configuration.doorPolicy
 

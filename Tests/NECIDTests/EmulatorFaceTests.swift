@@ -25,8 +25,9 @@ import FacegateTesting
             await expect(.notFound) { () throws(NECIDError) in try await client.listSubjects() }
 
             let amy = try await client.registerSubject(face: try face("bbt_amy/01.png"), tags: ["staff"])
-            #expect(amy.attributes.faceQualityScore > 0)
-            #expect(amy.attributes.faceArea.right > amy.attributes.faceArea.left)
+            let amyFace = try #require(amy.attributes)
+            #expect(amyFace.faceQualityScore > 0)
+            #expect(amyFace.faceArea.right > amyFace.faceArea.left)
             let howard = try await client.registerSubject(face: try face("bbt_howard/01.png"), tags: ["visitor"])
             #expect(amy.id != howard.id)
 
@@ -63,17 +64,18 @@ import FacegateTesting
 
             // Events: a second face for Amy, then updated, then removed.
             let second = try await client.registerEvent(subjectID: amy.id, face: try face("bbt_amy/04.png"), tags: ["staff"])
+            let secondEventID = try #require(second.eventId)
             #expect(second.id == amy.id)
             #expect(try await client.listEvents(subjectID: amy.id).events.count == 2)
-            let updated = try await client.updateEvent(subjectID: amy.id, eventID: second.eventId, face: try face("bbt_amy/05.png"))
+            let updated = try await client.updateEvent(subjectID: amy.id, eventID: secondEventID, face: try face("bbt_amy/05.png"))
             #expect(updated.eventId == second.eventId)
             let rows = try await client.listSubjects()
             #expect(rows.total == 4)
             #expect(rows.subjects.filter { $0.eventId == second.eventId }.map(\.status).sorted() == ["A", "D"])
             #expect(try await client.listSubjects(start: 1, length: 2, direction: .desc).subjects.count == 2)
-            try await client.unregisterEvent(subjectID: amy.id, eventID: second.eventId)
+            try await client.unregisterEvent(subjectID: amy.id, eventID: secondEventID)
             #expect(try await client.listEvents(subjectID: amy.id).events.map(\.id) == [amy.eventId])
-            await expect(.notFound) { () throws(NECIDError) in try await client.unregisterEvent(subjectID: amy.id, eventID: second.eventId) }
+            await expect(.notFound) { () throws(NECIDError) in try await client.unregisterEvent(subjectID: amy.id, eventID: secondEventID) }
             await expect(.notFound) { () throws(NECIDError) in try await client.registerEvent(subjectID: "nobody", face: try! face("bbt_amy/04.png")) }
 
             // Update a subject, then unregister it: it no longer matches.

@@ -233,6 +233,55 @@ struct CommandLineTests {
         #expect(updates.withLock { $0.count } == 1)
     }
 
+    /// A create that may have been carried out without an answer (no reply in time, a 5xx, a 2xx that is
+    /// not the documented one) says the record or list may have been created and how to look, before an
+    /// installer creates the person twice; a refusal (a 400 listing errors) and a failed sign-in do not.
+    @Test("records create and lists create without a readable answer say it may have been created")
+    func aCreateWithoutAnAnswerSaysItMayHaveBeenMade() async throws {
+        let server = try await HostileServer.start { line in
+            let parts = line.split(separator: " ")
+            let target = parts.dropFirst().first ?? ""
+            if target.hasSuffix("connect/token") {
+                return .reply(status: 200, body: #"{"token_type":"Bearer","access_token":"t","expires_in":3600}"#)
+            }
+            if target.hasSuffix("v1/face") { return .silence }
+            if target.hasSuffix("v1/face/list") { return .reply(status: 500, body: #"{"message":"boom"}"#) }
+            return .reply(status: 400)
+        }
+        defer { server.close() }
+        let env = environment(endpoint: server.endpoint)
+        let face = TestFaces.folder.appendingPathComponent("angelina_jolie/01.jpg").path
+        let record = try await ToolProcess.run(
+            BuiltTools.facegate,
+            ["neocheck", "records", "create", "--face", face, "--name", "A", "--surname1", "J", "--external-id", "emp-9", "--timeout", "1"],
+            environment: env)
+        #expect(record.status == 1, "\(record.errors)")
+        #expect(record.errors.contains("The face record may have been created all the same (no answer came in time)"), "\(record.errors)")
+        #expect(record.errors.contains("`facegate neocheck records get --external-id 'emp-9'`"), "\(record.errors)")
+        let list = try await ToolProcess.run(BuiltTools.facegate, ["neocheck", "lists", "create", "--name", "night"], environment: env)
+        #expect(list.status == 1, "\(list.errors)")
+        #expect(list.errors.contains("The face list 'night' may have been created all the same (the service failed"), "\(list.errors)")
+        for run in [record, list] {
+            for secret in [NeoCheckTestAccount.clientSecret, NeoCheckTestAccount.password] { #expect(!(run.output + run.errors).contains(secret)) }
+        }
+        #expect(server.requestLines.filter { $0.hasPrefix("POST /v1/face") }.count == 2, "each create sent once: \(server.requestLines)")
+
+        // A refusal made nothing; nor did a sign-in that got no answer (the create was never sent).
+        let refusing = try await HostileServer.start { line in
+            if line.contains("connect/token") { return .reply(status: 200, body: #"{"token_type":"Bearer","access_token":"t","expires_in":3600}"#) }
+            return .reply(status: 400, body: #"{"errors":[{"code":"E1","description":"duplicate name"}]}"#)
+        }
+        defer { refusing.close() }
+        let silentSignIn = try await HostileServer.start(.silence)
+        defer { silentSignIn.close() }
+        for server in [refusing, silentSignIn] {
+            let run = try await ToolProcess.run(
+                BuiltTools.facegate, ["neocheck", "lists", "create", "--name", "night", "--timeout", "1"], environment: environment(endpoint: server.endpoint))
+            #expect(run.status == 1 && !run.errors.contains("may have been"), "nothing was made: \(run.errors)")
+        }
+        #expect(silentSignIn.requestLines.allSatisfy { $0.contains("connect/token") }, "\(silentSignIn.requestLines)")
+    }
+
     @Test("secrets are never flags: --client-secret and --password are refused, and their files work")
     func secretsFromFilesOnly() async throws {
         let scratch = try TemporaryFolder("cli-secrets").url

@@ -276,10 +276,11 @@ public actor NECIDClient {
             } catch {
                 // The decoder's description may quote the reply (up to 40 characters of a value that is
                 // not a number): the service's text, sanitized like its messages (found by Fuzz/, nec).
+                // The call was carried out: a write's reply is kept, for it may name what was made.
                 throw NECIDError(
                     .malformedResponse,
                     "\(operation.name): the reply is not the documented JSON (\(sanitize(describe(error))))",
-                    httpStatus: status)
+                    httpStatus: status, unreadReply: operation.idempotent ? [] : response.body)
             }
         }
         if status == 404, let noMatch = operation.notFoundValue {

@@ -41,12 +41,29 @@ public struct NECIDError: Error, Sendable, Equatable, CustomStringConvertible {
     public let httpStatus: Int?
     /// NEC ID's numeric `errorCode`, when the reply had one.
     public let serviceErrorCode: Int?
+    /// The body of a 2xx reply that could not be read, else empty: the call was carried out, and a reply
+    /// to a registration may still name what it made (the installer's command shows it). Never part of
+    /// `description`: it is the service's text, for a caller that renders it with care.
+    public let unreadReply: [UInt8]
 
-    public init(_ code: Code, _ message: String, httpStatus: Int? = nil, serviceErrorCode: Int? = nil) {
+    public init(_ code: Code, _ message: String, httpStatus: Int? = nil, serviceErrorCode: Int? = nil, unreadReply: [UInt8] = []) {
         self.code = code
         self.message = message
         self.httpStatus = httpStatus
         self.serviceErrorCode = serviceErrorCode
+        self.unreadReply = unreadReply
+    }
+
+    /// Whether the call may have been carried out although no usable answer came: a 2xx that could not
+    /// be read, a 5xx or the service's own timeout (it may fail between its write and its reply), no reply
+    /// in time, or a connection that failed (this client cannot tell whether the request had gone).
+    public var mayHaveBeenCarriedOut: Bool {
+        switch code {
+        case .timeout, .unreachable, .serviceTimeout: return true
+        default: break
+        }
+        guard let httpStatus else { return false }
+        return (200..<300).contains(httpStatus) || (500..<600).contains(httpStatus)
     }
 
     public var description: String {

@@ -36,14 +36,20 @@ public struct NECSubjectList: Sendable, Hashable, Codable {
     }
 }
 
-/// The reply to registering or updating a subject or an event.
+/// The reply to registering or updating a subject or an event, read as the Swagger defines it (`Subject`
+/// {id, eventId, attributes}; an event's is `Event` {id, score}), which requires none of them. A 201 is a
+/// subject made: a reply without the event id or the attributes, or with attributes this client cannot
+/// read, must not lose the new id (an installer told "failed" registers the person again, and the gallery
+/// holds them twice). The id alone is required: a reply without it names nothing made, and the installer's
+/// command says the subject may have been made all the same (`NECIDError.mayHaveBeenCarriedOut`).
 public struct NECRegistration: Sendable, Hashable, Codable {
     /// Subject id.
     public var id: String
-    public var eventId: String
-    public var attributes: FaceAttributes
+    public var eventId: String?
+    /// The face's attributes; nil when absent or not all readable (they only describe the face).
+    public var attributes: FaceAttributes?
 
-    public init(id: String, eventId: String, attributes: FaceAttributes) {
+    public init(id: String, eventId: String?, attributes: FaceAttributes?) {
         self.id = id
         self.eventId = eventId
         self.attributes = attributes
@@ -54,8 +60,8 @@ public struct NECRegistration: Sendable, Hashable, Codable {
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         id = try c.decode(String.self, forKey: .id)
-        eventId = try c.decode(String.self, forKey: .eventId)
-        attributes = try c.decodeNECAttributes(forKey: .attributes)
+        eventId = try c.decodeIfPresent(String.self, forKey: .eventId)
+        attributes = try? c.decodeNECAttributesIfPresent(forKey: .attributes)
     }
 }
 

@@ -96,6 +96,17 @@ public struct NeoCheckError: Error, Sendable, Equatable, CustomStringConvertible
         }
     }
 
+    /// Whether a write may have been carried out although no usable answer came: no reply in time, a
+    /// connection that failed (this client cannot tell whether the request had gone), a 5xx (the service may
+    /// fail between its write and its reply), a 2xx that could not be read.
+    public var mayHaveBeenCarriedOut: Bool {
+        switch code {
+        case .timeout, .unreachable, .serverError, .cancelled: true
+        case .malformedResponse, .unexpectedStatus: status.map { (200..<300).contains($0) } ?? false
+        default: false
+        }
+    }
+
     public static func == (lhs: NeoCheckError, rhs: NeoCheckError) -> Bool { lhs.code == rhs.code }
 }
 

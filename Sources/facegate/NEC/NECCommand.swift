@@ -54,7 +54,7 @@ struct NECSubjectsCommand: AsyncParsableCommand {
 
         func run() async throws {
             let image = try readImage(face)
-            try await connection.run { () throws(NECIDError) in try NECIDCall.registerSubject(face: image, tags: tags) }
+            try await connection.run(creating: .subject) { () throws(NECIDError) in try NECIDCall.registerSubject(face: image, tags: tags) }
         }
     }
 
@@ -137,7 +137,9 @@ struct NECEventsCommand: AsyncParsableCommand {
 
         func run() async throws {
             let image = try readImage(face)
-            try await connection.run { () throws(NECIDError) in try NECIDCall.registerEvent(subjectID: subject, face: image, tags: tags) }
+            try await connection.run(creating: .event(of: subject)) { () throws(NECIDError) in
+                try NECIDCall.registerEvent(subjectID: subject, face: image, tags: tags)
+            }
         }
     }
 

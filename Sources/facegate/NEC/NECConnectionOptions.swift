@@ -80,7 +80,11 @@ struct NECConnectionOptions: ParsableArguments {
 
     /// Sends one call and prints the service's JSON; failures print their message and exit non-zero.
     /// An application's API key in the reply is printed masked unless `showingAPIKeys` (`--show-api-key`).
-    func run<Value>(showingAPIKeys: Bool = false, _ makeOperation: () throws(NECIDError) -> NECIDOperation<Value>) async throws {
+    /// `creating` names what a call that makes something makes, and how to look for it: when such a call
+    /// may have been carried out without an answer to show for it, the failure says so (see `NECCreation`).
+    func run<Value>(
+        showingAPIKeys: Bool = false, creating creation: NECCreation? = nil, _ makeOperation: () throws(NECIDError) -> NECIDOperation<Value>
+    ) async throws {
         let configuration = try configuration()
         let operation: NECIDOperation<Value>
         do {
@@ -103,6 +107,9 @@ struct NECConnectionOptions: ParsableArguments {
         case .success(let reply):
             print(Self.render(reply.body, compact: compact, showingAPIKeys: showingAPIKeys), terminator: reply.body.isEmpty ? "" : "\n")
         case .failure(let error):
+            if let creation, error.mayHaveBeenCarriedOut {
+                throw failPossiblyMade(error, creation, showingAPIKeys: showingAPIKeys)
+            }
             throw fail(error)
         }
     }
@@ -110,6 +117,37 @@ struct NECConnectionOptions: ParsableArguments {
     private func fail(_ error: NECIDError) -> ExitCode {
         FileHandle.standardError.write(Data("error: \(error)\n".utf8))
         return ExitCode(error.code == .validation ? 2 : 1)
+    }
+
+    /// A create with no answer to show for it: a retry would make the thing twice, so the installer is told it
+    /// may be there and how to look. A 2xx's reply is printed as it came (it may name what was made), and the
+    /// ids it holds are said.
+    private func failPossiblyMade(_ error: NECIDError, _ creation: NECCreation, showingAPIKeys: Bool) -> ExitCode {
+        if !error.unreadReply.isEmpty {
+            print(Self.render(error.unreadReply, compact: compact, showingAPIKeys: showingAPIKeys))
+        }
+        let ids = Self.ids(in: error.unreadReply)
+        let named = ids.isEmpty ? "" : " The reply names \(ids.joined(separator: ", "))."
+        let why: String
+        switch (error.code, error.httpStatus) {
+        case (_, let status?) where (200..<300).contains(status): why = "the service answered HTTP \(status) but its reply could not be read"
+        case (.timeout, _): why = "no answer came in time"
+        case (.unreachable, _): why = "the connection failed, perhaps after the request had gone"
+        default: why = "the service failed after it was asked, perhaps after making it"
+        }
+        FileHandle.standardError.write(
+            Data(
+                ("error: \(error)\nThe \(creation.what) may have been created all the same (\(why)).\(named) "
+                    + "Check with `\(creation.howToCheck)` before trying again: running this again may make it twice.\n").utf8))
+        return ExitCode(1)
+    }
+
+    /// The ids a reply's JSON object names (`id`, `eventId`, `batchId`), escaped for the terminal.
+    static func ids(in body: [UInt8]) -> [String] {
+        guard let object = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any] else { return [] }
+        return ["id", "eventId", "batchId"].compactMap { key in
+            (object[key] as? String).map { "\(key) \(TerminalText.printable($0))" }
+        }
     }
 
     /// The reply re-indented (or put on one line); a body that is not JSON is printed with its control
@@ -143,6 +181,22 @@ struct NECConnectionOptions: ParsableArguments {
         }
         if let array = value as? [Any] { return array.map(maskingAPIKeys) }
         return value
+    }
+}
+
+/// What a command that makes something makes, and the command that shows whether it was made.
+struct NECCreation {
+    /// "subject", "event of subject 'S'"
+    var what: String
+    /// A command line to run, e.g. `facegate nec subjects list --dir desc --length 5`.
+    var howToCheck: String
+
+    static let subject = NECCreation(what: "subject", howToCheck: "facegate nec subjects list --dir desc --length 5")
+
+    static func event(of subject: String) -> NECCreation {
+        NECCreation(
+            what: "event of subject \(DeletionConfirmation.quoted(subject))",
+            howToCheck: "facegate nec events list \(DeletionConfirmation.quoted(subject))")
     }
 }
 

@@ -37,7 +37,8 @@ struct NECGalleriesCommand: AsyncParsableCommand {
         @Option(help: "Most subjects the gallery holds.") var size: Int?
 
         func run() async throws {
-            try await connection.run(showingAPIKeys: display.showApiKey) { () throws(NECIDError) in
+            let creation = NECCreation(what: "gallery", howToCheck: "facegate nec galleries list")
+            try await connection.run(showingAPIKeys: display.showApiKey, creating: creation) { () throws(NECIDError) in
                 try NECIDCall.createGallery(name: name, description: description, faceMinimumQualityScore: minimumQuality, size: size)
             }
         }
@@ -105,7 +106,8 @@ struct NECApplicationsCommand: AsyncParsableCommand {
         @Option(help: "faceMinimumQualityScore, 0.45...1.") var minimumQuality: Double?
 
         func run() async throws {
-            try await connection.run(showingAPIKeys: display.showApiKey) { () throws(NECIDError) in
+            let creation = NECCreation(what: "application", howToCheck: "facegate nec applications list")
+            try await connection.run(showingAPIKeys: display.showApiKey, creating: creation) { () throws(NECIDError) in
                 try NECIDCall.createApplication(name: name, description: description, faceMinimumQualityScore: minimumQuality, galleryID: gallery)
             }
         }

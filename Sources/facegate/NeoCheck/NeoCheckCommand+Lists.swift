@@ -16,7 +16,17 @@ struct NeoCheckListsCommand: AsyncParsableCommand {
 
         func run() async throws {
             let (name, description) = (self.name, self.description)
-            let identifier = try await connection.withClient { try await $0.createList(name: name, description: description) }
+            let identifier: String = try await connection.withClient { client in
+                // Signed in first: a sign-in that fails has made nothing.
+                _ = try await client.tokens.token()
+                do {
+                    return try await client.createList(name: name, description: description)
+                } catch let error as NeoCheckError where error.mayHaveBeenCarriedOut {
+                    throw possiblyCreated(
+                        error, what: "face list \(DeletionConfirmation.quoted(name))",
+                        howToCheck: "Look for it in NeoCheck's portal (a face list is read by the identifier the reply did not give)")
+                }
+            }
             try printJSON(["identifier": identifier])
         }
     }

@@ -84,7 +84,18 @@ struct NeoCheckRecordsCommand: AsyncParsableCommand {
                 record.additionalData = NeoCheckAttachment(fileName: fileName, contents: try readInputFile(dataFile, what: "data file"))
             }
             let created = record
-            let identifier = try await connection.withClient { try await $0.createRecord(created) }
+            let howToCheck =
+                externalID.map { "Check with `facegate neocheck records get --external-id \(DeletionConfirmation.quoted($0))`" }
+                ?? "Look for it in NeoCheck's portal (without --external-id this command cannot look it up)"
+            let identifier: String = try await connection.withClient { client in
+                // Signed in first: a sign-in that fails has made nothing.
+                _ = try await client.tokens.token()
+                do {
+                    return try await client.createRecord(created)
+                } catch let error as NeoCheckError where error.mayHaveBeenCarriedOut {
+                    throw possiblyCreated(error, what: "face record", howToCheck: howToCheck)
+                }
+            }
             try printJSON(["identifier": identifier])
         }
     }

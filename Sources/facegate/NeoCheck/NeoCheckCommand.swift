@@ -118,6 +118,20 @@ struct NeoCheckConnectionOptions: ParsableArguments {
     }
 }
 
+/// A create that got no answer to show for it: a retry would make the thing twice, so the installer is
+/// told it may be there and how to look (`howToCheck`, a sentence) before trying again.
+func possiblyCreated(_ error: NeoCheckError, what: String, howToCheck: String) -> CommandError {
+    let why =
+        switch error.code {
+        case .timeout, .cancelled: "no answer came in time"
+        case .unreachable: "the connection failed, perhaps after the request had gone"
+        case .serverError: "the service failed after it was asked, perhaps after making it"
+        default: "the service answered but its reply could not be read"
+        }
+    return CommandError(
+        "\(error)\nThe \(what) may have been created all the same (\(why)). \(howToCheck) before trying again: running this again may make it twice.")
+}
+
 /// Prints a value as indented JSON with sorted keys.
 func printJSON(_ value: some Encodable) throws {
     let encoder = JSONEncoder()

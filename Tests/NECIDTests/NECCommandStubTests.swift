@@ -1,0 +1,74 @@
+import FacegateTesting
+import Foundation
+import Testing
+
+/// `facegate nec ...` against a loopback server answering as chosen: replies the Swagger allows, and
+/// creates that may have been carried out without an answer to show for it.
+extension NECCommandTests {
+    /// Runs `facegate nec` against `server` (both hosts), with the emulator's credentials.
+    func facegate(_ arguments: [String], server: HostileServer, input: FileHandle? = nil) async throws -> Run {
+        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("NEC_ID_") }
+        environment["NEC_ID_ENDPOINT"] = server.endpoint
+        environment["NEC_ID_PORTAL_ENDPOINT"] = server.endpoint
+        environment["NEC_ID_ACCESS_KEY"] = NECEmulatorHarness.accessKey
+        environment["NEC_ID_SECRET_KEY"] = NECEmulatorHarness.secretKey
+        environment["NEC_ID_API_KEY"] = NECEmulatorHarness.apiKey
+        let run = try await ToolProcess.run(Self.executable, ["nec"] + arguments, environment: environment, input: input)
+        return Run(status: run.status, output: run.output, error: run.errors)
+    }
+
+    static var photo: String { TestData.url("faces/bbt_howard/01.png").path }
+
+    /// The Swagger requires no field of a registration's reply (`Subject` {id, eventId, attributes}): a 201
+    /// without the attributes, or with only some, is a subject made, and its id is printed (before: "the
+    /// reply is not the documented JSON", exit 1, and an installer registered the person again).
+    @Test func aRegistrationsReplyWithoutAttributesIsASubjectMade() async throws {
+        let server = try await HostileServer.start { line in
+            if line.hasPrefix("POST /v1.1/subjects/s1/events ") {
+                return .reply(status: 201, body: #"{"id":"s1","eventId":"e2","attributes":{"faceQualityScore":"0.9"}}"#)
+            }
+            return .reply(status: 201, body: #"{"id":"s1","eventId":"e1"}"#)
+        }
+        defer { server.close() }
+        let subject = try await facegate(["subjects", "register", "--face", Self.photo], server: server)
+        #expect(subject.status == 0, "\(subject.error)")
+        #expect(subject.object["id"] as? String == "s1" && subject.object["eventId"] as? String == "e1", "\(subject.output)")
+        let event = try await facegate(["events", "register", "s1", "--face", Self.photo], server: server)
+        #expect(event.status == 0, "\(event.error)")
+        #expect(event.object["eventId"] as? String == "e2", "\(event.output)")
+        #expect(server.requestLines.filter { $0.hasPrefix("POST") }.count == 2, "one request each: \(server.requestLines)")
+    }
+
+    /// A create that may have been carried out without an answer to show for it (a 2xx that cannot be read,
+    /// a 5xx, no reply in time) says the subject may have been created and how to look, and prints the
+    /// reply and the ids it names; a refusal (a 400) does not.
+    @Test func aCreateWithoutAReadableAnswerSaysItMayHaveBeenMade() async throws {
+        let cases: [(HostileServer.Behaviour, String)] = [
+            (.reply(status: 201, body: #"{"id": 7, "eventId": "e9"}"#), "HTTP 201"),
+            (.gatewayPage(502), "failed after it was asked"),
+            (.silence, "no answer came in time"),
+        ]
+        for (behaviour, why) in cases {
+            let server = try await HostileServer.start(behaviour)
+            defer { server.close() }
+            let run = try await facegate(["subjects", "register", "--face", Self.photo, "--timeout", "1"], server: server)
+            #expect(run.status == 1, "\(behaviour): \(run.error)")
+            #expect(run.error.contains("The subject may have been created all the same (") && run.error.contains(why), "\(behaviour): \(run.error)")
+            #expect(run.error.contains("`facegate nec subjects list --dir desc --length 5`"), "\(behaviour): \(run.error)")
+            for secret in [NECEmulatorHarness.secretKey, NECEmulatorHarness.apiKey] { #expect(!(run.output + run.error).contains(secret)) }
+            #expect(server.requestLines.count == 1, "a create is sent once: \(server.requestLines)")
+        }
+        let unread = try await HostileServer.start(.reply(status: 201, body: #"{"id": 7, "eventId": "e9"}"#))
+        defer { unread.close() }
+        let event = try await facegate(["events", "register", "s1", "--face", Self.photo], server: unread)
+        #expect(event.object["eventId"] as? String == "e9", "the reply is printed: \(event.output)")
+        #expect(event.error.contains("The reply names eventId e9"), "\(event.error)")
+        #expect(event.error.contains("`facegate nec events list 's1'`"), "\(event.error)")
+
+        let refused = try await HostileServer.start(.reply(status: 400, body: #"{"message":"Invalid request","errorCode":1001}"#))
+        defer { refused.close() }
+        let run = try await facegate(["subjects", "register", "--face", Self.photo], server: refused)
+        #expect(run.status == 1 && run.error.contains("1001"), "\(run.error)")
+        #expect(!run.error.contains("may have been"), "a refusal made nothing: \(run.error)")
+    }
+}
