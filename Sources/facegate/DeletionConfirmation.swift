@@ -26,17 +26,15 @@ struct DeletionConfirmation: ParsableArguments {
     func confirm(_ what: String) throws {
         if yes { return }
         try refuseUnlessAskable(what)
-        FileHandle.standardError.write(Data("This deletes \(what); it cannot be undone. Delete? [y/N] ".utf8))
-        let answer = readLine(strippingNewline: true)?.trimmingCharacters(in: .whitespaces).lowercased()
-        guard answer == "y" || answer == "yes" else {
-            throw CommandError("nothing deleted: \(what) was not confirmed (answer y, or pass --yes)")
-        }
+        try Confirmation.ask(
+            "This deletes \(what); it cannot be undone. Delete? [y/N] ",
+            declined: "nothing deleted: \(what) was not confirmed (answer y, or pass --yes)")
     }
 
     /// Throws when there is neither `--yes` nor a terminal to ask on: for a command that must find out
     /// more (a count) before it can ask, so that a script is refused before anything is opened.
     func refuseUnlessAskable(_ what: String) throws {
-        guard !yes, isatty(STDIN_FILENO) != 1 else { return }
+        guard !yes, !Confirmation.canAsk else { return }
         throw CommandError(
             "not deleting \(what) without confirmation: standard input is not a terminal, so nobody can be asked; "
                 + "pass --yes to delete it")
@@ -44,4 +42,44 @@ struct DeletionConfirmation: ParsableArguments {
 
     /// An id the user typed, quoted and safe to show on the terminal.
     static func quoted(_ id: String) -> String { "'" + TerminalText.printable(id) + "'" }
+}
+
+/// `--yes` for a command that replaces an enrolled face (`nec subjects update`, `nec events update`,
+/// `neocheck records update --face`): the face it replaces cannot be brought back, and a mistyped id
+/// would put one person's face on another's enrolment (the door then lets the wrong person in as them).
+/// Asked as `DeletionConfirmation` asks: at a terminal; refused without one unless `--yes`.
+struct ReplacementConfirmation: ParsableArguments {
+    @Flag(
+        name: [.customShort("y"), .long],
+        help: ArgumentHelp(
+            "Replace the face without asking (for scripts).",
+            discussion: "Without it the command asks on a terminal, and refuses when standard input is not one."))
+    var yes = false
+
+    /// Returns when replacing `what` ("the enrolled face of the NEC ID subject 'S'") is confirmed; throws
+    /// otherwise, before anything is sent.
+    func confirm(_ what: String) throws {
+        if yes { return }
+        guard Confirmation.canAsk else {
+            throw CommandError(
+                "not replacing \(what) without confirmation: standard input is not a terminal, so nobody can be asked; "
+                    + "pass --yes to replace it")
+        }
+        try Confirmation.ask(
+            "This replaces \(what); the face it replaces cannot be brought back. Replace? [y/N] ",
+            declined: "nothing replaced: \(what) was not confirmed (answer y, or pass --yes)")
+    }
+}
+
+/// The question both confirmations ask at the terminal.
+enum Confirmation {
+    /// Whether someone can be asked: standard input is a terminal.
+    static var canAsk: Bool { isatty(STDIN_FILENO) == 1 }
+
+    /// Asks `question` on standard error; returns on `y`/`yes`, throws `declined` otherwise.
+    static func ask(_ question: String, declined: String) throws {
+        FileHandle.standardError.write(Data(question.utf8))
+        let answer = readLine(strippingNewline: true)?.trimmingCharacters(in: .whitespaces).lowercased()
+        guard answer == "y" || answer == "yes" else { throw CommandError(declined) }
+    }
 }

@@ -71,4 +71,43 @@ extension NECCommandTests {
         #expect(run.status == 1 && run.error.contains("1001"), "\(run.error)")
         #expect(!run.error.contains("may have been"), "a refusal made nothing: \(run.error)")
     }
+
+    /// Replacing an enrolled face cannot be undone (NEC ID keeps no copy), and a mistyped id puts one person's
+    /// face on another's enrolment: `subjects update` and `events update` ask first, as a delete does. With
+    /// no terminal they are refused without `--yes`, and nothing is sent.
+    @Test func replacingAnEnrolledFaceAsksFirst() async throws {
+        let server = try await HostileServer.start(.reply(status: 200, body: #"{"id":"s1","eventId":"e1"}"#))
+        defer { server.close() }
+        var puts: Int { server.requestLines.filter { $0.hasPrefix("PUT ") }.count }
+        let updates: [(arguments: [String], what: String)] = [
+            (["subjects", "update", "s1", "--face", Self.photo, "--tag", "staff"], "the enrolled face of the NEC ID subject 's1'"),
+            (["events", "update", "s1", "e1", "--face", Self.photo, "--clear-tags"], "the enrolled face of event 'e1' of the NEC ID subject 's1'"),
+        ]
+        for (arguments, what) in updates {
+            let refused = try await facegate(arguments, server: server)
+            #expect(refused.status == 1, "\(arguments): \(refused.error)")
+            #expect(refused.error.contains("not replacing \(what) without confirmation") && refused.error.contains("pass --yes"), "\(refused.error)")
+            #expect(refused.output.isEmpty)
+        }
+        #expect(server.requestCount == 0, "nothing was sent: \(server.requestLines)")
+        for (arguments, _) in updates {
+            let replaced = try await facegate(arguments + ["--yes"], server: server)
+            #expect(replaced.status == 0, "\(arguments): \(replaced.error)")
+        }
+        #expect(puts == 2)
+
+        func update(answering answer: String) async throws -> Run {
+            let terminal = try PseudoTerminal()
+            terminal.type(answer)
+            return try await facegate(updates[0].arguments, server: server, input: terminal.terminal)
+        }
+        let declined = try await update(answering: "n\n")
+        #expect(declined.status == 1, "\(declined.error)")
+        #expect(declined.error.contains("This replaces \(updates[0].what)") && declined.error.contains("Replace? [y/N]"), "\(declined.error)")
+        #expect(declined.error.contains("nothing replaced"), "\(declined.error)")
+        #expect(puts == 2)
+        let confirmed = try await update(answering: "y\n")
+        #expect(confirmed.status == 0, "\(confirmed.error)")
+        #expect(puts == 3)
+    }
 }

@@ -308,7 +308,7 @@ import Testing
             let both = try await facegate(["subjects", "update", subjectID, "--face", newPhoto, "--tag", "staff", "--clear-tags"], emulator: emulator)
             #expect(both.status != 0 && both.error.contains("exclude each other"), "\(both.error)")
 
-            let kept = try await facegate(["subjects", "update", subjectID, "--face", newPhoto, "--tag", "staff"], emulator: emulator)
+            let kept = try await facegate(["subjects", "update", subjectID, "--face", newPhoto, "--tag", "staff", "--yes"], emulator: emulator)
             #expect(kept.status == 0, "\(kept.error)")
             #expect(try await foundByStaff())
             let eventID = try #require(
@@ -317,7 +317,7 @@ import Testing
             #expect(eventRefused.status != 0 && eventRefused.error.contains("--clear-tags"), "\(eventRefused.error)")
             #expect(try await foundByStaff())
 
-            let cleared = try await facegate(["subjects", "update", subjectID, "--face", photo, "--clear-tags"], emulator: emulator)
+            let cleared = try await facegate(["subjects", "update", subjectID, "--face", photo, "--clear-tags", "--yes"], emulator: emulator)
             #expect(cleared.status == 0, "\(cleared.error)")
             #expect(try await foundByStaff() == false, "--clear-tags leaves none")
             let help = try await facegate(["subjects", "update", "--help"], emulator: emulator)

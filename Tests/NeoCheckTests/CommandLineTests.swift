@@ -282,6 +282,44 @@ struct CommandLineTests {
         #expect(silentSignIn.requestLines.allSatisfy { $0.contains("connect/token") }, "\(silentSignIn.requestLines)")
     }
 
+    /// A new portrait replaces the record's face for good (the service keeps no copy), and a mistyped id
+    /// puts one person's face on another's record: `records update --face` asks first, as a delete does.
+    /// With no terminal it is refused without `--yes`, and no call is made; an update without `--face` does
+    /// not ask.
+    @Test("records update --face asks first, and without a terminal needs --yes")
+    func replacingARecordsFaceAsksFirst() async throws {
+        let record = "2b1d6c1e-0000-4000-8000-000000000003"
+        let server = try await HostileServer.start { line in
+            let parts = line.split(separator: " ")
+            let target = parts.dropFirst().first ?? ""
+            if target.hasSuffix("connect/token") {
+                return .reply(status: 200, body: #"{"token_type":"Bearer","access_token":"t","expires_in":3600}"#)
+            }
+            if parts.first == "PUT", target.hasSuffix("v1/face") { return .reply(status: 200, body: #"{"result":true}"#) }
+            if target.hasSuffix("v1/face/\(record)") {
+                return .reply(status: 200, body: #"{"identifier":"\#(record)","name":"Leo","surname1":"M","enabled":true}"#)
+            }
+            return .reply(status: 400)
+        }
+        defer { server.close() }
+        var puts: Int { server.requestLines.filter { $0.hasPrefix("PUT ") }.count }
+        let env = environment(endpoint: server.endpoint)
+        let face = TestFaces.folder.appendingPathComponent("angelina_jolie/01.jpg").path
+        let refused = try await ToolProcess.run(BuiltTools.facegate, ["neocheck", "records", "update", record, "--face", face], environment: env)
+        #expect(refused.status == 1, "\(refused.errors)")
+        #expect(
+            refused.errors.contains("not replacing the face of the NeoCheck face record '\(record)' without confirmation")
+                && refused.errors.contains("pass --yes"), "\(refused.errors)")
+        #expect(server.requestCount == 0, "no call was made: \(server.requestLines)")
+        let renamed = try await ToolProcess.run(BuiltTools.facegate, ["neocheck", "records", "update", record, "--name", "Leon"], environment: env)
+        #expect(renamed.status == 0, "no face, no question: \(renamed.errors)")
+        #expect(puts == 1)
+        let replaced = try await ToolProcess.run(
+            BuiltTools.facegate, ["neocheck", "records", "update", record, "--face", face, "--yes"], environment: env)
+        #expect(replaced.status == 0, "\(replaced.errors)")
+        #expect(puts == 2)
+    }
+
     @Test("secrets are never flags: --client-secret and --password are refused, and their files work")
     func secretsFromFilesOnly() async throws {
         let scratch = try TemporaryFolder("cli-secrets").url

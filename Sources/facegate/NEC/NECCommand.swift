@@ -60,8 +60,9 @@ struct NECSubjectsCommand: AsyncParsableCommand {
 
     struct Update: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Replace a subject's face and its tags.", discussion: NECTagReplacement.discussion)
+            abstract: "Replace a subject's face and its tags (asks first; --yes for scripts).", discussion: NECTagReplacement.discussion)
         @OptionGroup var connection: NECConnectionOptions
+        @OptionGroup var confirmation: ReplacementConfirmation
         @Argument(help: "Subject id.") var id: String
         @Option(help: "Image file with one face.") var face: String
         @OptionGroup var replacement: NECTagReplacement
@@ -69,6 +70,7 @@ struct NECSubjectsCommand: AsyncParsableCommand {
 
         func run() async throws {
             let image = try readImage(face)
+            try confirmation.confirm("the enrolled face of the NEC ID subject \(DeletionConfirmation.quoted(id))")
             try await connection.run { () throws(NECIDError) in try NECIDCall.updateSubject(id: id, face: image, tags: tags) }
         }
     }
@@ -145,8 +147,9 @@ struct NECEventsCommand: AsyncParsableCommand {
 
     struct Update: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Replace an event's face and its tags.", discussion: NECTagReplacement.discussion)
+            abstract: "Replace an event's face and its tags (asks first; --yes for scripts).", discussion: NECTagReplacement.discussion)
         @OptionGroup var connection: NECConnectionOptions
+        @OptionGroup var confirmation: ReplacementConfirmation
         @Argument(help: "Subject id.") var subject: String
         @Argument(help: "Event id.") var event: String
         @Option(help: "Image file with one face.") var face: String
@@ -155,6 +158,8 @@ struct NECEventsCommand: AsyncParsableCommand {
 
         func run() async throws {
             let image = try readImage(face)
+            try confirmation.confirm(
+                "the enrolled face of event \(DeletionConfirmation.quoted(event)) of the NEC ID subject \(DeletionConfirmation.quoted(subject))")
             try await connection.run { () throws(NECIDError) in
                 try NECIDCall.updateEvent(subjectID: subject, eventID: event, face: image, tags: tags)
             }

@@ -102,11 +102,12 @@ struct NeoCheckRecordsCommand: AsyncParsableCommand {
 
     struct Update: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Change a face record; what is not given is kept.",
+            abstract: "Change a face record; what is not given is kept (a new --face asks first; --yes for scripts).",
             discussion: "Reads the record first (one API call) and sends it back with the changes (a second call).")
 
         @OptionGroup var connection: NeoCheckConnectionOptions
         @OptionGroup var selector: RecordSelector
+        @OptionGroup var confirmation: ReplacementConfirmation
         @Option(help: "New portrait image (JPEG or PNG).") var face: String?
         @Option(help: "New name.") var name: String?
         @Option(help: "New first surname.") var surname1: String?
@@ -124,6 +125,7 @@ struct NeoCheckRecordsCommand: AsyncParsableCommand {
 
         func run() async throws {
             let image = try face.map { try readInputFile($0, what: "face image") }
+            if image != nil { try confirmation.confirm("the face of \(selector.described)") }
             let attachment = try dataFile.map {
                 NeoCheckAttachment(fileName: URL(fileURLWithPath: $0).lastPathComponent, contents: try readInputFile($0, what: "data file"))
             }
