@@ -110,4 +110,21 @@ extension NECCommandTests {
         #expect(confirmed.status == 0, "\(confirmed.error)")
         #expect(puts == 3)
     }
+
+    /// The list commands read what the Swagger defines: `SubjectList` rows are `Subject` {id, eventId,
+    /// attributes} (no `status`, no `lastUpdated`), `Events` is {events} (no subject id), and `GET /tags`
+    /// answers one `Tag` {id, name}. Each was refused as "not the documented JSON" (exit 1).
+    @Test(arguments: [
+        (["subjects", "list"], #"{"subjects":[{"id":"s1","eventId":"e1","attributes":{"faceQualityScore":"0.8"}}],"total":1}"#),
+        (["events", "list", "s1"], #"{"events":[{"id":"e1","score":0}]}"#),
+        (["tags", "list"], #"{"id":1,"name":"staff"}"#),
+        (["tags", "list"], #"[{"id":1,"name":"staff"},{"id":2,"name":"night"}]"#),
+    ])
+    func swaggerShapedListingsAreRead(arguments: [String], body: String) async throws {
+        let server = try await HostileServer.start(.reply(status: 200, body: body))
+        defer { server.close() }
+        let run = try await facegate(arguments + ["--compact"], server: server)
+        #expect(run.status == 0, "\(arguments): \(run.error)")
+        #expect(run.json != nil && run.error.isEmpty, "\(arguments): \(run.output) \(run.error)")
+    }
 }

@@ -5,13 +5,25 @@ import FacegateCore
 // numbers as JSON strings, so numbers decode from either form.
 
 /// One row of `GET /v1.1/subjects`: a subject's event, active (A) or deleted (D).
+///
+/// The Swagger's `SubjectList` holds `Subject` {id, eventId, attributes}, without `status` or `lastUpdated`
+/// (the document's rows have them): both are read when sent. A row without `status` does not count as
+/// active, and one without a readable `lastUpdated` as changed, so the revocation sync drops its cached face
+/// rather than keep one it cannot vouch for.
 public struct NECSubjectEntry: Sendable, Hashable, Codable {
     public var id: String
-    public var eventId: String
+    public var eventId: String?
     /// "A" for active, "D" for deleted (slots are recycled later).
-    public var status: String
+    public var status: String?
     /// ISO 8601 time of the last change.
-    public var lastUpdated: String
+    public var lastUpdated: String?
+
+    public init(id: String, eventId: String?, status: String?, lastUpdated: String?) {
+        self.id = id
+        self.eventId = eventId
+        self.status = status
+        self.lastUpdated = lastUpdated
+    }
 
     public var isActive: Bool { status == "A" }
 }
@@ -65,13 +77,15 @@ public struct NECRegistration: Sendable, Hashable, Codable {
     }
 }
 
+/// `GET /v1.1/subjects/{id}/events`: the Swagger's `Events` is {events: [Event {id, score}]}; the document's
+/// example adds the subject's id, read when sent.
 public struct NECEventList: Sendable, Hashable, Codable {
     public struct Event: Sendable, Hashable, Codable {
         public var id: String
     }
 
     /// Subject id.
-    public var id: String
+    public var id: String?
     public var events: [Event]
 }
 

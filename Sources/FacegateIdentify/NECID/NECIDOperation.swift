@@ -105,12 +105,14 @@ private struct FaceBody: Encodable {
     var tags: [String]?
 }
 
-/// Tags arrive as names (as documented) or as `{id, name}` objects (as the swagger has it).
+/// Tags arrive as names (as documented), as `{id, name}` objects, or as one such object (the Swagger's
+/// `GET /tags` answers a `Tag`); a tag without a name names nothing.
 private let tagListDecoder: @Sendable ([UInt8]) throws -> [String] = { bytes in
-    struct Named: Decodable { var name: String }
+    struct Named: Decodable { var name: String? }
     let data = Data(bytes)
     if let names = try? JSONDecoder().decode([String].self, from: data) { return names }
-    return try JSONDecoder().decode([Named].self, from: data).map(\.name)
+    if let tags = try? JSONDecoder().decode([Named].self, from: data) { return tags.compactMap(\.name) }
+    return try JSONDecoder().decode(Named.self, from: data).name.map { [$0] } ?? []
 }
 
 /// The calls of NEC ID v1.1, each validated before anything is sent.

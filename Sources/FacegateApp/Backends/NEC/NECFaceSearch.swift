@@ -138,8 +138,8 @@ public struct NECFaceSearch: FaceSearch, CloudDirectory {
             for entry in page.subjects {
                 guard let cachedSince = cached[entry.id] else { continue }
                 if entry.isActive { pageActive.insert(entry.id) }
-                // An update date that cannot be read could be any date: the face goes (in a complete listing).
-                let updated = dates.read(entry.lastUpdated)
+                // An update date that cannot be read (or none) could be any date: the face goes (in a complete listing).
+                let updated = entry.lastUpdated.flatMap(dates.read)
                 if updated == nil { pageUnreadable += 1 }
                 let allowance = Self.updateClockAllowance
                 // A face retired after the subject was cached (an update: its tags may differ now), or about
