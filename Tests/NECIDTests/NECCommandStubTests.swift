@@ -127,4 +127,21 @@ extension NECCommandTests {
         #expect(run.status == 0, "\(arguments): \(run.error)")
         #expect(run.json != nil && run.error.isEmpty, "\(arguments): \(run.output) \(run.error)")
     }
+
+    /// The Swagger's `/jobs/bulkregister/{batchId}/{pagingId}` declares `pagingId` `in: query, required: true`:
+    /// the page's key goes in the query, percent-encoded, as well as in the path (before: the path alone).
+    @Test func theNextPagesKeyGoesInTheQueryToo() async throws {
+        let server = try await HostileServer.start(.reply(status: 200, body: #"{"batchId":"b1","processed":[],"lastEvaluatedKey":""}"#))
+        defer { server.close() }
+        let key = "k 1+=&é"
+        let run = try await facegate(["jobs", "progress", "b1", "--paging-id", key], server: server)
+        #expect(run.status == 0, "\(run.error)")
+        let encoded = "k%201%2B%3D%26%C3%A9"
+        // The request line alone (`requestLines` keeps the whole head: "\r\n" is one Character).
+        var targets: [String] { server.requestHeads.map { String($0.split(separator: "\r\n").first ?? "") } }
+        #expect(targets == ["GET /v1.1/jobs/bulkregister/b1/\(encoded)?pagingId=\(encoded) HTTP/1.1"], "\(targets)")
+        let first = try await facegate(["jobs", "progress", "b1"], server: server)
+        #expect(first.status == 0, "\(first.error)")
+        #expect(targets.last == "GET /v1.1/jobs/bulkregister/b1 HTTP/1.1", "no key, no query: \(targets)")
+    }
 }

@@ -323,12 +323,16 @@ public enum NECIDCall {
     public static func jobProgress(batchID: String, pagingID: String? = nil) throws(NECIDError) -> NECIDOperation<NECJobProgress> {
         try validateID(batchID, "batch id")
         var segments = ["jobs", "bulkregister", batchID]
+        var query = ""
         if let pagingID, !pagingID.isEmpty {
             try validateID(pagingID, "paging id")
+            // The Swagger's /jobs/bulkregister/{batchId}/{pagingId} declares pagingId `in: query, required`
+            // while its path names it too: it goes in both, so either reading finds it.
             segments.append(pagingID)
+            query = "pagingId=" + SigV4Format.percentEncode(pagingID.utf8)
         }
         return .init(
-            "bulk register progress", .biometric, .GET, segments, sendsAPIKey: true, idempotent: true,
+            "bulk register progress", .biometric, .GET, segments, query: query, sendsAPIKey: true, idempotent: true,
             decodeSuccess: decoder(NECJobProgress.self))
     }
 
