@@ -144,4 +144,20 @@ extension NECCommandTests {
         #expect(first.status == 0, "\(first.error)")
         #expect(targets.last == "GET /v1.1/jobs/bulkregister/b1 HTTP/1.1", "no key, no query: \(targets)")
     }
+
+    /// NEC ID names an existing gallery's key in its Duplicate message: the key is taken out however the
+    /// message spells it (before: only `apiKey K`, case-sensitive, so JSON's `"apiKey":"K"` and the others
+    /// printed the key).
+    @Test(arguments: [
+        #"Gallery exists, \"apiKey\":\"K1234567890\""#, "Gallery exists, ApiKey: K1234567890", "Gallery exists, API key K1234567890",
+        "Gallery exists, x-api-key=K1234567890", "Gallery exists, apiKey K1234567890",
+    ])
+    func anotherGallerysKeyIsNotPrinted(message: String) async throws {
+        let server = try await HostileServer.start(.reply(status: 400, body: #"{"message":"\#(message)","errorCode":1002}"#))
+        defer { server.close() }
+        let run = try await facegate(["galleries", "create", "--name", "Lobby"], server: server)
+        #expect(run.status == 1, "\(run.error)")
+        #expect(run.error.contains("Gallery exists") && run.error.contains("<redacted>"), "\(run.error)")
+        #expect(!(run.output + run.error).contains("K1234567890"), "\(run.error)")
+    }
 }

@@ -335,14 +335,19 @@ public actor NECIDClient {
         return nil
     }
 
+    /// A key named in a message: "api" and "key" (any case, joined or apart), an optional quote, colon or
+    /// equals sign, then a value of at least 8 characters (so "API key is invalid" keeps its words).
+    private static let apiKeyValue = #"(api[\s_-]*key"?\s*[:=]?\s*"?)[^\s"',;{}\[\]]{8,}"#
+
     /// A service message fit for logs and errors: printable, bounded, keys removed.
     private nonisolated func sanitize(_ message: String) -> String {
         var text = SecretRedaction.redact(
             message,
             secrets: [configuration.credentials.secretAccessKey, configuration.apiKey ?? "", configuration.credentials.accessKeyID],
             marker: "<redacted>")
-        // NEC ID names the existing gallery's key in a Duplicate message; keys stay out of errors.
-        text = text.replacingOccurrences(of: #"apiKey[\s:=]+\S+"#, with: "apiKey <redacted>", options: .regularExpression)
+        // NEC ID names the existing gallery's key in a Duplicate message; keys stay out of errors, however
+        // the message spells it ("apiKey K", "ApiKey: K", "API key K", JSON's "apiKey":"K", "x-api-key=K").
+        text = text.replacingOccurrences(of: Self.apiKeyValue, with: "$1<redacted>", options: [.regularExpression, .caseInsensitive])
         if let range = text.range(of: "Signature=") {
             text = String(text[..<range.upperBound]) + "<redacted>"
         }
