@@ -18,7 +18,27 @@ public enum TerminalText {
         return String(escaped)
     }
 
-    private static func needsEscaping(_ scalar: Unicode.Scalar) -> Bool {
+    /// Serialised JSON with the C1 controls and the bidirectional overrides written as `\uXXXX` escapes:
+    /// still the same JSON (they can stand only inside its strings), but a terminal shown it cannot take
+    /// U+009B for an escape sequence's start nor reorder a line. The serialisers escape C0 themselves and
+    /// leave these raw; the layout's own line breaks are left as they are.
+    public static func escapingInJSON(_ json: String) -> String {
+        guard json.unicodeScalars.contains(where: { $0.value >= 0x80 && needsEscaping($0) }) else { return json }
+        var escaped = String.UnicodeScalarView()
+        for scalar in json.unicodeScalars {
+            if scalar.value >= 0x80, needsEscaping(scalar) {
+                let hex = String(scalar.value, radix: 16, uppercase: false)
+                escaped.append(contentsOf: ("\\u" + String(repeating: "0", count: 4 - hex.count) + hex).unicodeScalars)
+            } else {
+                escaped.append(scalar)
+            }
+        }
+        return String(escaped)
+    }
+
+    /// Whether `scalar` may not reach a terminal raw: a control character (C0, DEL, C1) or a bidirectional
+    /// override or isolate.
+    public static func needsEscaping(_ scalar: Unicode.Scalar) -> Bool {
         scalar.properties.generalCategory == .control || (0x202A...0x202E).contains(scalar.value) || (0x2066...0x2069).contains(scalar.value)
     }
 }

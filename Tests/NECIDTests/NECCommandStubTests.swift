@@ -160,4 +160,27 @@ extension NECCommandTests {
         #expect(run.error.contains("Gallery exists") && run.error.contains("<redacted>"), "\(run.error)")
         #expect(!(run.output + run.error).contains("K1234567890"), "\(run.error)")
     }
+
+    /// C1 controls (U+009B is a terminal's CSI, as ESC [ is) and bidirectional overrides in the service's
+    /// text reach neither stream raw: the printed JSON has them as `\uXXXX` (the same JSON still), and an
+    /// error message drops them (before: the serialiser, which escapes only C0, printed them raw).
+    @Test(arguments: [#"{"id":"a\u009b2Jb","eventId":"e\u202ex\u2066"}"#, "{\"id\":\"a\u{9B}2Jb\",\"eventId\":\"e\u{202E}x\u{2066}\"}"])
+    func c1ControlsAndBidiOverridesAreEscaped(body: String) async throws {
+        let unsafe: (Unicode.Scalar) -> Bool = { (0x80...0x9F).contains($0.value) || [0x202E, 0x2066].contains($0.value) }
+        for compact in [false, true] {
+            let server = try await HostileServer.start(.reply(status: 201, body: body))
+            defer { server.close() }
+            let run = try await facegate(["subjects", "register", "--face", Self.photo] + (compact ? ["--compact"] : []), server: server)
+            #expect(run.status == 0, "\(run.error)")
+            #expect(!run.output.unicodeScalars.contains(where: unsafe), "\(run.output.debugDescription)")
+            #expect(run.output.contains(#"a\u009b2Jb"#), "\(run.output)")
+            #expect(run.object["id"] as? String == "a\u{9B}2Jb", "still the same JSON: \(run.output)")
+            #expect(run.object["eventId"] as? String == "e\u{202E}x\u{2066}")
+        }
+        let refusing = try await HostileServer.start(.reply(status: 400, body: #"{"message":"bad \u009b2J \u202eevil","errorCode":1001}"#))
+        defer { refusing.close() }
+        let refused = try await facegate(["subjects", "register", "--face", Self.photo], server: refusing)
+        #expect(refused.status == 1 && refused.error.contains("bad"), "\(refused.error)")
+        #expect(!refused.error.unicodeScalars.contains(where: unsafe), "\(refused.error.debugDescription)")
+    }
 }

@@ -320,6 +320,29 @@ struct CommandLineTests {
         #expect(puts == 2)
     }
 
+    /// C1 controls (U+009B is a terminal's CSI) and bidirectional overrides in the service's text are printed
+    /// as `\uXXXX` escapes, the same JSON still (before: JSONEncoder, which escapes only C0, printed them raw),
+    /// and dropped from an error's message.
+    @Test("C1 controls and bidi overrides from the service reach the terminal escaped")
+    func c1ControlsAndBidiOverridesAreEscaped() async throws {
+        let server = try await HostileServer.start { line in
+            if line.contains("connect/token") { return .reply(status: 200, body: #"{"token_type":"Bearer","access_token":"t","expires_in":3600}"#) }
+            if line.contains("v1/face/list/L1") { return .reply(status: 200, body: #"{"identifier":"L1","name":"a\u009b2Jb","description":"\u202eevil"}"#) }
+            return .reply(status: 500, body: #"{"message":"boom \u009b2J \u2066x"}"#)
+        }
+        defer { server.close() }
+        let env = environment(endpoint: server.endpoint)
+        let unsafe: (Unicode.Scalar) -> Bool = { (0x80...0x9F).contains($0.value) || [0x202E, 0x2066].contains($0.value) }
+        let list = try await ToolProcess.run(BuiltTools.facegate, ["neocheck", "lists", "get", "L1"], environment: env)
+        #expect(list.status == 0, "\(list.errors)")
+        #expect(!list.output.unicodeScalars.contains(where: unsafe), "\(list.output.debugDescription)")
+        #expect(try list.json()["name"] as? String == "a\u{9B}2Jb", "still the same JSON: \(list.output)")
+        #expect(try list.json()["description"] as? String == "\u{202E}evil")
+        let failed = try await ToolProcess.run(BuiltTools.facegate, ["neocheck", "lists", "get", "L2"], environment: env)
+        #expect(failed.status != 0 && failed.errors.contains("boom"), "\(failed.errors)")
+        #expect(!failed.errors.unicodeScalars.contains(where: unsafe), "\(failed.errors.debugDescription)")
+    }
+
     @Test("secrets are never flags: --client-secret and --password are refused, and their files work")
     func secretsFromFilesOnly() async throws {
         let scratch = try TemporaryFolder("cli-secrets").url

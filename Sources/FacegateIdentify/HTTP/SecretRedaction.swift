@@ -1,3 +1,4 @@
+import FacegateCore
 import Foundation
 
 /// Takes secrets out of text a cloud sent back (a service message, a decoder's quote of a bad value)
@@ -7,10 +8,12 @@ enum SecretRedaction {
     /// characters of a bad value, so a longer key shows only its beginning.
     static let shortestPrefix = 8
 
-    /// Control characters go first (so that a secret the service split with a newline is found
-    /// whole), then each secret and any beginning of one of at least `shortestPrefix` characters.
+    /// Control characters (C0, DEL and C1: U+009B starts an escape sequence as ESC [ does) and the
+    /// bidirectional overrides go first (so that a secret the service split with a newline is found
+    /// whole, and the text cannot rewrite or reorder a terminal's line), then each secret and any
+    /// beginning of one of at least `shortestPrefix` characters.
     static func redact(_ text: String, secrets: [String], marker: String) -> String {
-        var clean = String(String.UnicodeScalarView(text.unicodeScalars.filter { $0.value >= 0x20 && $0.value != 0x7F }))
+        var clean = String(String.UnicodeScalarView(text.unicodeScalars.filter { !TerminalText.needsEscaping($0) }))
         for secret in secrets.sorted(by: { $0.count > $1.count }) where secret.count >= 4 {
             clean = clean.replacingOccurrences(of: secret, with: marker)
             guard secret.count > shortestPrefix else { continue }

@@ -150,7 +150,8 @@ struct NECConnectionOptions: ParsableArguments {
         }
     }
 
-    /// The reply re-indented (or put on one line); a body that is not JSON is printed with its control
+    /// The reply re-indented (or put on one line), its C1 controls and bidirectional overrides escaped as
+    /// `\uXXXX` (the serialiser leaves them raw); a body that is not JSON is printed with its control
     /// characters escaped (`TerminalText`): an error page or a hostile reply cannot rewrite the terminal.
     /// Every `apiKey` value is replaced by ``maskedAPIKey`` unless `showingAPIKeys`: an application's key
     /// reaches its gallery, and a terminal's scrollback, a screen share or a pasted log must not carry it.
@@ -162,7 +163,7 @@ struct NECConnectionOptions: ParsableArguments {
                 withJSONObject: object,
                 options: compact ? [.sortedKeys, .withoutEscapingSlashes, .fragmentsAllowed] : [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes, .fragmentsAllowed])
         else { return TerminalText.printable(String(decoding: body, as: UTF8.self)) }
-        return String(decoding: data, as: UTF8.self)
+        return TerminalText.escapingInJSON(String(decoding: data, as: UTF8.self))
     }
 
     static let maskedAPIKey = "(hidden: --show-api-key prints it)"

@@ -1,5 +1,6 @@
 import ArgumentParser
 import AsyncHTTPClient
+import FacegateCore
 import FacegateIdentify
 import Foundation
 import Logging
@@ -132,12 +133,13 @@ func possiblyCreated(_ error: NeoCheckError, what: String, howToCheck: String) -
         "\(error)\nThe \(what) may have been created all the same (\(why)). \(howToCheck) before trying again: running this again may make it twice.")
 }
 
-/// Prints a value as indented JSON with sorted keys.
+/// Prints a value as indented JSON with sorted keys; the service's text in it cannot reach the terminal
+/// as C1 controls or bidirectional overrides (escaped as `\uXXXX`, still the same JSON).
 func printJSON(_ value: some Encodable) throws {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
     encoder.dateEncodingStrategy = .iso8601
-    print(String(decoding: try encoder.encode(value), as: UTF8.self))
+    print(TerminalText.escapingInJSON(String(decoding: try encoder.encode(value), as: UTF8.self)))
 }
 
 /// A delete or add that NeoCheck answered with its boolean: `false` is the service declining it (§3.3,
