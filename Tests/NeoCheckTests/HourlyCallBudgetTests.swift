@@ -49,6 +49,50 @@ struct HourlyCallBudgetTests {
         #expect(await budget.remaining == 1)
     }
 
+    /// The file is the account's count for every process naming it: each spend re-reads it under its lock.
+    /// Before, each budget read the file once at its start and then overwrote it with its own count, so the
+    /// door and `facegate neocheck --budget-file` each spent a full hour (and undid each other's counts).
+    @Test("two budgets on one state file spend one hour between them")
+    func twoBudgetsShareTheHour() async throws {
+        let file = try TemporaryFolder("budget-shared").url.appendingPathComponent("neocheck-budget.json")
+        let clock = ManualClock()
+        let door = try HourlyCallBudget(callsPerHour: 5, stateFile: file, now: { clock.now })
+        let command = try HourlyCallBudget(callsPerHour: 5, stateFile: file, now: { clock.now })
+        for _ in 0..<5 { try await door.spend() }
+        await #expect(throws: NeoCheckError(.callBudgetExhausted, "")) { try await command.spend() }
+        #expect(await command.remaining == 0)
+        #expect(await command.canAfford() == false)
+        // One call comes back every 12 minutes, to whichever asks first.
+        clock.advance(by: 720)
+        try await command.spend()
+        await #expect(throws: NeoCheckError(.callBudgetExhausted, "")) { try await door.spend() }
+        // The service saying the limit is reached empties it for both.
+        clock.advance(by: 720)
+        await door.exhaust()
+        #expect(await command.remaining == 0)
+    }
+
+    @Test("budgets spending at once on one state file never spend more than the hour")
+    func concurrentSpendersShareTheHour() async throws {
+        let file = try TemporaryFolder("budget-concurrent").url.appendingPathComponent("neocheck-budget.json")
+        let clock = ManualClock()
+        let budgets = try (0..<4).map { _ in try HourlyCallBudget(callsPerHour: 200, stateFile: file, now: { clock.now }) }
+        let spent = await withTaskGroup(of: Int.self) { group in
+            for budget in budgets {
+                group.addTask {
+                    var count = 0
+                    for _ in 0..<100 {
+                        if (try? await budget.spend()) != nil { count += 1 }
+                    }
+                    return count
+                }
+            }
+            return await group.reduce(0, +)
+        }
+        #expect(spent == 200)
+        #expect(FileManager.default.fileExists(atPath: file.path + ".lock"))
+    }
+
     @Test("survives a restart through its state file")
     func persists() async throws {
         let folder = try TemporaryFolder("budget").url

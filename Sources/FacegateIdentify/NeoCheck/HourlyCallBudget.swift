@@ -1,5 +1,9 @@
 import Foundation
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// The client's own count of the service's calls-per-hour limit, so the daemon
 /// knows before calling whether a call is affordable.
 ///
@@ -19,6 +23,11 @@ import Foundation
 /// limit whatever the lost file said; at NeoCheck's 3600 calls an hour the first call is affordable
 /// within a second. The file is left as it is until the first change overwrites it, and
 /// ``stateProblem`` says why, for the daemon to log.
+///
+/// The file is the account's count for every process that names it (the door, `facegate neocheck
+/// --budget-file`): each change re-reads it and writes it back under an exclusive `flock` on a lock file
+/// beside it (`<file>.lock`), so two processes spend one hour between them rather than one each, and
+/// neither overwrites the other's spending with its own older count.
 public actor HourlyCallBudget {
     public nonisolated let callsPerHour: Int
     public let stateFile: URL?
@@ -92,42 +101,67 @@ public actor HourlyCallBudget {
 
     /// Whole calls affordable now.
     public var remaining: Int {
-        refill()
+        withSharedState(saving: false) {}
         return Int(available)
     }
 
     /// Whether `calls` calls are affordable now, without spending them.
     public func canAfford(_ calls: Int = 1) -> Bool {
-        refill()
+        withSharedState(saving: false) {}
         return available >= Double(calls)
     }
 
     /// Spends one call, or throws `callBudgetExhausted` with the wait until one is affordable.
     public func spend() throws(NeoCheckError) {
-        refill()
-        guard available >= 1 else {
-            throw NeoCheckError(
-                .callBudgetExhausted, "the hourly budget of \(callsPerHour) calls is spent; no call was made",
-                retryAfter: waitForOneCall())
+        try withSharedState { () throws(NeoCheckError) in
+            guard available >= 1 else {
+                throw NeoCheckError(
+                    .callBudgetExhausted, "the hourly budget of \(callsPerHour) calls is spent; no call was made",
+                    retryAfter: waitForOneCall())
+            }
+            available -= 1
         }
-        available -= 1
-        save()
     }
 
     /// Spends one call that is made whether or not the budget has one: a clean-up (a record a failed
     /// enrolment made, deleted again) is worth a call over the limit. An empty budget stays at zero rather
     /// than going into debt: such calls are rare, and the service counts its limit itself.
     public func spendBeyondLimit() {
-        refill()
-        available = max(0, available - 1)
-        save()
+        withSharedState { available = max(0, available - 1) }
     }
 
     /// Empties the bucket: the service has said the limit is reached.
     public func exhaust() {
+        withSharedState { available = 0 }
+    }
+
+    /// Runs `change` on the count as the state file holds it now (another process may have spent since),
+    /// refilled to now, and writes it back when `saving` and `change` returned; all under the file's lock.
+    /// Without a state file, on the count in memory.
+    private func withSharedState<Failure: Error>(saving: Bool = true, _ change: () throws(Failure) -> Void) throws(Failure) {
+        guard let stateFile else {
+            refill()
+            try change()
+            return
+        }
+        let lock = StateLock(beside: stateFile)
+        defer { lock.release() }
+        adoptSavedState(from: stateFile)
         refill()
-        available = 0
-        save()
+        try change()
+        if saving { save() }
+    }
+
+    /// The count the state file holds, when it holds one; the one in memory otherwise (a file gone or
+    /// broken since the start loses nothing: the next save writes it again).
+    private func adoptSavedState(from stateFile: URL) {
+        guard let type = try? FileManager.default.attributesOfItem(atPath: stateFile.path)[.type] as? FileAttributeType,
+            type == .typeRegular, let data = try? Data(contentsOf: stateFile),
+            let saved = try? JSONDecoder().decode(SavedBudget.self, from: data),
+            saved.available.isFinite, saved.updatedAt.timeIntervalSince1970.isFinite
+        else { return }
+        available = min(max(saved.available, 0), Double(callsPerHour))
+        updatedAt = min(saved.updatedAt, now())
     }
 
     /// How long until one call is affordable (zero when one is now).
@@ -172,5 +206,39 @@ public actor HourlyCallBudget {
             available = try container.decode(Double.self, forKey: .available)
             updatedAt = Date(timeIntervalSince1970: try container.decode(Double.self, forKey: .updatedAt))
         }
+    }
+}
+
+/// An exclusive `flock` on `<state file>.lock`, held while a budget reads, changes and writes its file. A
+/// lock file of its own: the state file is replaced by a rename at each save, so a lock on it would be on
+/// a file no longer there. Waited for at most 2 s (a change holds it for a read and a write: only a holder
+/// stopped mid-change keeps it longer);
+/// past that, or when the lock file cannot be opened (another user's folder), the change goes ahead
+/// unlocked: the budget guards the service's cost, never the door.
+private struct StateLock {
+    private let descriptor: Int32
+
+    init(beside stateFile: URL) {
+        let fd = open(stateFile.path + ".lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard fd >= 0 else {
+            descriptor = -1
+            return
+        }
+        for _ in 0..<1000 {
+            if flock(fd, LOCK_EX | LOCK_NB) == 0 {
+                descriptor = fd
+                return
+            }
+            guard errno == EWOULDBLOCK || errno == EINTR else { break }
+            usleep(2000)
+        }
+        close(fd)
+        descriptor = -1
+    }
+
+    func release() {
+        guard descriptor >= 0 else { return }
+        flock(descriptor, LOCK_UN)
+        close(descriptor)
     }
 }
