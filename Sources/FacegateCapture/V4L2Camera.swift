@@ -213,7 +213,7 @@ actor CameraSession {
                     }
                     if Task.isCancelled { break }
                     guard let captured else {
-                        throw CaptureError(.stalled, "no frame from the camera within \(configuration.stallTimeout)")
+                        throw CaptureError(.stalled, "no frame from the camera within the stall timeout")
                     }
                     return frame(from: captured)
                 } catch let error as CaptureError {

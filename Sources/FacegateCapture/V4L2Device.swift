@@ -254,7 +254,7 @@ final class V4L2Device {
     ) throws(CaptureError) {
         if let lastBadFrame, !stopped {
             throw CaptureError(
-                .stalled, "no usable frame from the camera within \(timeout): \(badFrames) dropped, the last because \(lastBadFrame)")
+                .stalled, "no usable frame from the camera within the stall timeout: \(badFrames) dropped, the last because \(lastBadFrame)")
         }
     }
 

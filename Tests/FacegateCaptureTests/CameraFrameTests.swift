@@ -317,7 +317,9 @@ struct CameraFrameTests {
             try V4L2Device.endOfWaitWithoutAFrame(timeout: .seconds(3), badFrames: flagged.count, lastBadFrame: flagged.last, stopped: false)
         }
         #expect(said?.code == .stalled)
-        #expect(said?.message.contains("no usable frame from the camera within 3") == true, "\(String(describing: said))")
+        // Not the configured timeout: no configuration value in an error.
+        #expect(said?.message.contains("no usable frame from the camera within the stall timeout") == true, "\(String(describing: said))")
+        #expect(said?.message.contains("3") == false, "\(String(describing: said))")
         #expect(said?.message.contains("9 dropped, the last because the driver flagged it as damaged") == true, "\(String(describing: said))")
         #expect(throws: Never.self) {
             try V4L2Device.endOfWaitWithoutAFrame(timeout: .seconds(3), badFrames: 0, lastBadFrame: nil, stopped: false)
