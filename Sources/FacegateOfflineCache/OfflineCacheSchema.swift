@@ -91,6 +91,9 @@ enum OfflineCacheSchema {
     private static func inspectUntouched(path: String, key: OfflineCacheKey) throws {
         var configuration = Configuration()
         configuration.readonly = true
+        // As the opening it runs ahead of: a `facegate cache` command checkpointing as it closes must not
+        // turn the door's cache off for its whole run as "cannot be opened".
+        configuration.busyMode = .timeout(5)
         configuration.label = "facegate.offline-cache.inspect"
         let queue = try DatabaseQueue(path: path, configuration: configuration)
         defer { try? queue.close() }

@@ -238,7 +238,8 @@ public actor OfflineFaceCache {
     /// (a lifetime shortened since applies to the faces cached before). A row that fails to open (edited in the file, or sealed with
     /// another key) is skipped, logged and counted in ``status()``. Each candidate's `stillSearched`
     /// says whether any of its faces was granted under a scope that `stillSearches` accepts (the door's
-    /// current search) at a score `stillGrants` accepts (the door's current threshold); the candidate is
+    /// current search) at a score `stillGrants` accepts (the door's current threshold), and its closest
+    /// face at such a score (not only another of its faces); the candidate is
     /// returned either way, so that it still counts for the margin.
     public func match(
         _ descriptor: FaceDescriptor, at time: Date = Date(),
@@ -251,7 +252,11 @@ public actor OfflineFaceCache {
         // Read before the file as well as after: a purge that succeeds while this read runs on its snapshot
         // (her faces still in it) takes her off the set before this resumes.
         let withdrawnBefore = withdrawnSubjects
-        typealias Best = (distance: Float, tags: Set<String>, rememberedAt: Int64, searched: Bool)
+        // `closestGrants`: whether the subject's closest face (every one at that distance) was granted at a
+        // score the door's threshold still grants. Judged on the face that matched, not on any of the
+        // subject's: a look-alike cached under alice's name at a score just over an old threshold stays out
+        // after the threshold is raised, however high alice's own face scored.
+        typealias Best = (distance: Float, tags: Set<String>, rememberedAt: Int64, searched: Bool, closestGrants: Bool)
         let (best, failed) = try await read { db -> ([String: Best], [String]) in
             var best: [String: Best] = [:]
             var failed: [String] = []
@@ -269,8 +274,14 @@ public actor OfflineFaceCache {
                 }
                 let distance = entry.descriptor.distance(to: descriptor)
                 let subjectId = entry.subjectId
-                let searched = stillSearches(entry.scope) && stillGrants(entry.score)
-                var found = best[subjectId] ?? (distance, entry.tags, entry.rememberedAt, searched)
+                let grants = stillGrants(entry.score)
+                let searched = stillSearches(entry.scope) && grants
+                var found = best[subjectId] ?? (distance, entry.tags, entry.rememberedAt, searched, grants)
+                if distance < found.distance {
+                    found.closestGrants = grants
+                } else if distance == found.distance {
+                    found.closestGrants = found.closestGrants && grants
+                }
                 found.distance = min(found.distance, distance)
                 // The newest look of a subject carries its current tags, among the looks the door still
                 // searches when there is one: tags proved under a search the door no longer makes (a tag
@@ -289,7 +300,8 @@ public actor OfflineFaceCache {
         let withdrawn = withdrawnBefore.union(withdrawnSubjects)
         return best.map {
             MatchCandidate(
-                subjectId: $0.key, score: Double($0.value.distance), tags: $0.value.tags, stillSearched: $0.value.searched,
+                subjectId: $0.key, score: Double($0.value.distance), tags: $0.value.tags,
+                stillSearched: $0.value.searched && $0.value.closestGrants,
                 withdrawn: withdrawn.contains(SubjectIdentity.key($0.key)))
         }
             .sorted { ($0.score, $0.subjectId) < ($1.score, $1.subjectId) }

@@ -91,13 +91,39 @@ struct NECPartialSyncTests {
         }
     }
 
-    @Test("a listing that fails with nothing proven purges nothing, and is said at warning once it has failed for over two intervals")
+    @Test("a listing that fails with nothing proven purges nothing, and a first failure is no warning")
     func aFailureWithNothingProvenPurgesNothing() async throws {
         try await sync(cached: ["alice"], pageSize: 1) { _ in .reply(status: 503, body: "") } _: { cache, round, logs in
             #expect(round.revoked.isEmpty && !round.completed)
             let left = try await cache.cachedSubjectsSince().keys.sorted()
             #expect(left == ["alice"])
             #expect(!logs.all.contains { $0.hasPrefix("warning") }, "a first failure is no warning: \(logs.text)")
+        }
+    }
+
+    /// Rows shaped as the Swagger's Subject (no `status`, no `lastUpdated`): a row without its status is not
+    /// taken for active, and one without its date is a change, in a complete listing (fail secure: the face
+    /// goes, and comes back at the next online grant); in an incomplete one a row without a date proves
+    /// nothing, and a row without a status but with a date after caching is proven (as a `D` would be).
+    @Test("rows without status or lastUpdated: revoked in a complete listing; in a partial one only with a readable date")
+    func rowsWithoutStatusOrDate() async throws {
+        let noStatus = #"{"id":"alice","lastUpdated":"\#(Self.stamp(60))"}"#
+        let noDate = #"{"id":"bob","status":"A"}"#
+        try await sync(cached: ["alice", "bob", "carol"], pageSize: 3) { _ in
+            .reply(status: 200, body: #"{"subjects":[\#(noStatus),\#(noDate),\#(Self.row("carol", status: "A", updated: Self.stamp(-600)))],"total":3}"#)
+        } _: { cache, round, _ in
+            #expect(round.revoked == ["alice", "bob"] && round.completed, "\(round)")
+            let left = try await cache.cachedSubjectsSince().keys.sorted()
+            #expect(left == ["carol"])
+        }
+        try await sync(cached: ["alice", "bob", "carol"], pageSize: 2) { start in
+            start == 0
+                ? .reply(status: 200, body: #"{"subjects":[\#(noStatus),\#(noDate)],"total":3}"#)
+                : .reply(status: 503, body: "")
+        } _: { cache, round, _ in
+            #expect(round.revoked == ["alice"] && !round.completed, "\(round)")
+            let left = try await cache.cachedSubjectsSince().keys.sorted()
+            #expect(left == ["bob", "carol"])
         }
     }
 

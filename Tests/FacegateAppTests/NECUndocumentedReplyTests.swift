@@ -28,6 +28,23 @@ struct NECUndocumentedReplyTests {
         #"{"id":"\#(subject)","eventId":"e\#(index)","status":"A","lastUpdated":"2020-01-01T00:00:00Z"}"#
     }
 
+    // MARK: A registration answered as the Swagger gives it
+
+    /// The Swagger answers an event's registration (`POST /subjects/{id}/events`) with the Event `{id,
+    /// score}`: that id is the event's. The door's enrolment receipt names the subject asked for, the
+    /// event as the event (before: the event's id was reported, and logged, as the subject enrolled).
+    @Test func anEventsRegistrationAnsweredAsTheSwaggerGivesItNamesTheSubjectAskedFor() async throws {
+        let request = EnrolmentRequest(tags: ["staff"], subject: "alice")
+        let swagger = try await withFaultyCloud(.reply(status: 201, body: #"{"id":"ev9","score":9100}"#)) { endpoint in
+            try await NECFaceSearch(client: Self.client(endpoint)).enrol(Self.probe, as: request, policy: Self.policy)
+        }
+        #expect(swagger.subjectId == "alice" && swagger.eventId == "ev9", "\(swagger)")
+        let prose = try await withFaultyCloud(.reply(status: 201, body: #"{"id":"alice","eventId":"ev9"}"#)) { endpoint in
+            try await NECFaceSearch(client: Self.client(endpoint)).enrol(Self.probe, as: request, policy: Self.policy)
+        }
+        #expect(prose.subjectId == "alice" && prose.eventId == "ev9", "\(prose)")
+    }
+
     // MARK: A 200 without the documented list
 
     @Test("a search answered 200 without candidates fails: it is not \"no match\" (NEC ID's 404)", arguments: ["{}", #"{"attributes":null}"#])

@@ -109,6 +109,27 @@ struct CacheCommandTests {
         #expect(forced.status == 0 && forced.output.contains("removed 1 expired faces"), "\(forced.output)\(forced.errors)")
     }
 
+    /// The rule `purge --expired` asks, on its own: on any machine, whatever its clock's state (review:
+    /// the command's test can only see the refusal on a box the kernel does not call synchronised). No
+    /// word from the kernel: doubted; its word agreeing with the clock: trusted; a face dated ahead
+    /// doubts the clock whatever the kernel says.
+    @Test func purgingByAgeNeedsAClockTheKernelVouchesFor() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let cache = try OfflineFaceCache(configuration: .init(path: folder.file("cache.sqlite")), key: try OfflineCacheKey(bytes: [UInt8](repeating: 5, count: 32)))
+        var generator = DescriptorGenerator(seed: 99)
+        let now = Date()
+        try await cache.remember(subjectId: "old", grantedUnder: [], descriptor: generator.descriptor(), at: now.addingTimeInterval(-30 * 86_400))
+        let unsynchronised = try await OfflineFaceCache.doubtAboutPurgingByAge(cache, now: now, synchronisedSystemTime: { nil })
+        #expect(unsynchronised?.contains("no time daemon keeps this machine's clock synchronised") == true, "\(String(describing: unsynchronised))")
+        let synchronised = try await OfflineFaceCache.doubtAboutPurgingByAge(cache, now: now, synchronisedSystemTime: { now })
+        #expect(synchronised == nil)
+        try await cache.remember(subjectId: "ahead", grantedUnder: [], descriptor: generator.descriptor(), at: now.addingTimeInterval(3600))
+        let ahead = try await OfflineFaceCache.doubtAboutPurgingByAge(cache, now: now, synchronisedSystemTime: { now })
+        #expect(ahead?.contains("minutes later than this machine's clock reads") == true, "\(String(describing: ahead))")
+        await cache.close()
+    }
+
     /// A subject id is the cloud's word: one carrying terminal escapes (a hostile or broken service) must
     /// not erase or forge lines of the installer's listing.
     @Test(

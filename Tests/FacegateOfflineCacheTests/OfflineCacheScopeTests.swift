@@ -126,6 +126,30 @@ struct OfflineCacheScopeTests {
         }
     }
 
+    /// The threat the score is kept for: a look-alike matched to alice just over the old threshold is
+    /// cached as alice, beside alice's own face, which scored well. Raised threshold: the look-alike's
+    /// probe is closest to the look-alike's row, which no longer counts, whatever alice's own row scored;
+    /// alice's own probe still counts. (Before, any of a subject's faces at a passing score made the
+    /// subject count, whichever face matched.)
+    @Test("the face that matched must pass the raised threshold, not only another of the subject's faces")
+    func theClosestFacesScoreDecides() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let cache = try makeCache(folder, key: randomKey())
+        var generator = DescriptorGenerator(seed: 29)
+        let lookAlike = generator.descriptor()
+        let alice = generator.descriptor()
+        try await cache.remember(subjectId: "alice", grantedUnder: ["staff"], score: GrantScore(value: 7001, unit: .necScore), descriptor: lookAlike)
+        try await cache.remember(subjectId: "alice", grantedUnder: ["staff"], score: GrantScore(value: 9500, unit: .necScore), descriptor: alice)
+        let raised = DoorPolicy(door: "front", threshold: 8000, scoreUnit: .necScore, searchTags: ["staff"])
+        let byTheLookAlike = try await cache.match(lookAlike, at: Date(), policy: raised).first
+        #expect(byTheLookAlike?.subjectId == "alice" && byTheLookAlike?.stillSearched == false, "\(String(describing: byTheLookAlike))")
+        let byAlice = try await cache.match(alice, at: Date(), policy: raised).first
+        #expect(byAlice?.subjectId == "alice" && byAlice?.stillSearched == true, "\(String(describing: byAlice))")
+        let before = DoorPolicy(door: "front", threshold: 7000, scoreUnit: .necScore, searchTags: ["staff"])
+        #expect(try await cache.match(lookAlike, at: Date(), policy: before).first?.stillSearched == true)
+    }
+
     @Test("editing a face's score or its unit in the file makes the row fail to open")
     func scoreIsAuthenticated() async throws {
         let folder = try TemporaryFolder()

@@ -253,7 +253,7 @@ struct CommandLineTests {
         let face = TestFaces.folder.appendingPathComponent("angelina_jolie/01.jpg").path
         let record = try await ToolProcess.run(
             BuiltTools.facegate,
-            ["neocheck", "records", "create", "--face", face, "--name", "A", "--surname1", "J", "--external-id", "emp-9", "--timeout", "1"],
+            ["neocheck", "records", "create", "--face", face, "--name", "A", "--surname1", "J", "--external-id", "emp-9", "--timeout", "3"],
             environment: env)
         #expect(record.status == 1, "\(record.errors)")
         #expect(record.errors.contains("The face record may have been created all the same (no answer came in time)"), "\(record.errors)")
@@ -276,7 +276,7 @@ struct CommandLineTests {
         defer { silentSignIn.close() }
         for server in [refusing, silentSignIn] {
             let run = try await ToolProcess.run(
-                BuiltTools.facegate, ["neocheck", "lists", "create", "--name", "night", "--timeout", "1"], environment: environment(endpoint: server.endpoint))
+                BuiltTools.facegate, ["neocheck", "lists", "create", "--name", "night", "--timeout", "3"], environment: environment(endpoint: server.endpoint))
             #expect(run.status == 1 && !run.errors.contains("may have been"), "nothing was made: \(run.errors)")
         }
         #expect(silentSignIn.requestLines.allSatisfy { $0.contains("connect/token") }, "\(silentSignIn.requestLines)")

@@ -76,7 +76,8 @@ struct HourlyCallBudgetTests {
     func concurrentSpendersShareTheHour() async throws {
         let file = try TemporaryFolder("budget-concurrent").url.appendingPathComponent("neocheck-budget.json")
         let clock = ManualClock()
-        let budgets = try (0..<4).map { _ in try HourlyCallBudget(callsPerHour: 200, stateFile: file, now: { clock.now }) }
+        // A wait no loaded machine runs out of (each change fsyncs; the door's own is 2 s).
+        let budgets = try (0..<4).map { _ in try HourlyCallBudget(callsPerHour: 200, stateFile: file, now: { clock.now }, lockWait: .seconds(120)) }
         let spent = await withTaskGroup(of: Int.self) { group in
             for budget in budgets {
                 group.addTask {
@@ -91,6 +92,29 @@ struct HourlyCallBudgetTests {
         }
         #expect(spent == 200)
         #expect(FileManager.default.fileExists(atPath: file.path + ".lock"))
+    }
+
+    /// The door's file written by root (`sudo facegate neocheck --budget-file /var/lib/facegate/...`) stays
+    /// the service's: the state file and its lock go to the owner of their folder (the service's user),
+    /// the lock readable by all (a lock needs no more). Before, root's save left the state file root's,
+    /// 0600 under root's umask, and the lock root's 0600: the door could open neither, so it went on
+    /// unlocked from its own older count and overwrote the command's spending.
+    @Test("root's save leaves the state file and its lock to the folder's owner", .enabled(if: geteuid() == 0, "needs root to give files away"))
+    func rootsSaveLeavesTheFileToTheFoldersOwner() async throws {
+        let folder = try TemporaryFolder("budget-owner")
+        defer { folder.remove() }
+        let service: uid_t = 61_234
+        #expect(chown(folder.url.path, service, service) == 0)
+        let file = folder.url.appendingPathComponent("neocheck-budget.json")
+        let command = try HourlyCallBudget(callsPerHour: 10, stateFile: file)
+        try await command.spend()
+        for path in [file.path, file.path + ".lock"] {
+            var info = stat()
+            #expect(stat(path, &info) == 0)
+            #expect(info.st_uid == service && info.st_gid == service, "\(path): owner \(info.st_uid)")
+        }
+        var lock = stat()
+        #expect(stat(file.path + ".lock", &lock) == 0 && lock.st_mode & 0o777 == 0o644)
     }
 
     @Test("survives a restart through its state file")

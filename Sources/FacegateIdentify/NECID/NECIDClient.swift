@@ -335,14 +335,22 @@ public actor NECIDClient {
         return nil
     }
 
-    /// A key named in a message: "api" and "key" (any case, joined or apart), an optional quote, colon or
-    /// equals sign, then a value of at least 8 characters (so "API key is invalid" keeps its words).
-    private static let apiKeyValue = #"(api[\s_-]*key"?\s*[:=]?\s*"?)[^\s"',;{}\[\]]{8,}"#
+    /// A key named in a message: "api" and "key(s)" (any case, joined or apart), a closing quote (plain,
+    /// single or escaped), a colon or equals sign, an opening bracket and quote, each optional, then a
+    /// value of at least 8 characters that is not a plain lowercase word (so "API key provided is
+    /// invalid" keeps its words). Every optional part is told apart by its first character, so a long run
+    /// of spaces cannot be split many ways (the match stays linear).
+    private static let apiKeyValue =
+        #"(api[\s_-]*keys?(?:\\?["'])?\s*(?:[:=]\s*)?(?:\[\s*)?(?:\\?["'])?)(?-i:(?![a-z]+(?![^\s"'\\,;{}\[\]])))[^\s"'\\,;{}\[\]]{8,}"#
+    /// How much of a message is kept before it is cleaned: errors show 300 characters of it; a reply body
+    /// may be megabytes, and the patterns below are not run over all of it.
+    private static let messageKept = 1_000
 
     /// A service message fit for logs and errors: printable, bounded, keys removed.
     private nonisolated func sanitize(_ message: String) -> String {
+        // Cut first: a secret cut at the end is still taken out (SecretRedaction removes a key's prefixes).
         var text = SecretRedaction.redact(
-            message,
+            String(message.prefix(Self.messageKept)),
             secrets: [configuration.credentials.secretAccessKey, configuration.apiKey ?? "", configuration.credentials.accessKeyID],
             marker: "<redacted>")
         // NEC ID names the existing gallery's key in a Duplicate message; keys stay out of errors, however

@@ -59,7 +59,8 @@ public struct NECIDError: Error, Sendable, Equatable, CustomStringConvertible {
     /// in time, or a connection that failed (this client cannot tell whether the request had gone).
     public var mayHaveBeenCarriedOut: Bool {
         switch code {
-        case .timeout, .unreachable, .serviceTimeout: return true
+        // A reply too large to read: it came, so the request was taken, whatever it said.
+        case .timeout, .unreachable, .serviceTimeout, .responseTooLarge: return true
         default: break
         }
         guard let httpStatus else { return false }

@@ -106,13 +106,13 @@ private struct FaceBody: Encodable {
 }
 
 /// Tags arrive as names (as documented), as `{id, name}` objects, or as one such object (the Swagger's
-/// `GET /tags` answers a `Tag`); a tag without a name names nothing.
+/// `GET /tags` answers a `Tag`). Each must have its name: `{}` or `[{"id":1}]` is not an empty list.
 private let tagListDecoder: @Sendable ([UInt8]) throws -> [String] = { bytes in
-    struct Named: Decodable { var name: String? }
+    struct Named: Decodable { var name: String }
     let data = Data(bytes)
     if let names = try? JSONDecoder().decode([String].self, from: data) { return names }
-    if let tags = try? JSONDecoder().decode([Named].self, from: data) { return tags.compactMap(\.name) }
-    return try JSONDecoder().decode(Named.self, from: data).name.map { [$0] } ?? []
+    if let tags = try? JSONDecoder().decode([Named].self, from: data) { return tags.map(\.name) }
+    return [try JSONDecoder().decode(Named.self, from: data).name]
 }
 
 /// The calls of NEC ID v1.1, each validated before anything is sent.

@@ -43,6 +43,8 @@ public actor HourlyCallBudget {
         case invalidNumbers = "invalid numbers"
     }
     private let now: @Sendable () -> Date
+    /// How long a change waits for another process's lock on the state file before going ahead unlocked.
+    private let lockWait: Duration
     private var available: Double
     private var updatedAt: Date
 
@@ -50,10 +52,12 @@ public actor HourlyCallBudget {
     ///   - callsPerHour: the service's limit (3600 for NeoCheck FaceCheck).
     ///   - stateFile: where to keep the bucket across restarts; nil keeps it in memory.
     ///   - now: the wall clock.
+    ///   - lockWait: how long a change waits for the state file's lock (another process's change).
     /// - Throws: `invalidConfiguration` when the limit is not positive. A state file that exists but
     ///   cannot be used starts the budget spent (see ``stateProblem``) rather than throwing.
     public init(
-        callsPerHour: Int = 3600, stateFile: URL? = nil, now: @escaping @Sendable () -> Date = { Date() }
+        callsPerHour: Int = 3600, stateFile: URL? = nil, now: @escaping @Sendable () -> Date = { Date() },
+        lockWait: Duration = .seconds(2)
     ) throws(NeoCheckError) {
         guard callsPerHour > 0 else {
             throw NeoCheckError(.invalidConfiguration, "calls per hour must be positive, got \(callsPerHour)")
@@ -61,6 +65,7 @@ public actor HourlyCallBudget {
         self.callsPerHour = callsPerHour
         self.stateFile = stateFile
         self.now = now
+        self.lockWait = lockWait
         let start = now()
         available = Double(callsPerHour)
         updatedAt = start
@@ -144,7 +149,7 @@ public actor HourlyCallBudget {
             try change()
             return
         }
-        let lock = StateLock(beside: stateFile)
+        let lock = StateLock(beside: stateFile, waitingAtMost: lockWait)
         defer { lock.release() }
         adoptSavedState(from: stateFile)
         refill()
@@ -188,6 +193,18 @@ public actor HourlyCallBudget {
         encoder.dateEncodingStrategy = .secondsSince1970
         // A budget that cannot be written costs accuracy after a restart, not the call.
         try? encoder.encode(SavedBudget(available: available, updatedAt: updatedAt)).write(to: stateFile, options: .atomic)
+        Self.giveToTheFoldersOwner(stateFile)
+    }
+
+    /// Root writing the door's file (`sudo facegate neocheck --budget-file /var/lib/facegate/...`) gives it
+    /// to the owner of its folder, the service's user: the rename made it root's, and mode 0600 under root's
+    /// umask would leave the door unable to read the count, so the door's next save would overwrite the
+    /// command's spending with its own older count.
+    static func giveToTheFoldersOwner(_ file: URL) {
+        guard geteuid() == 0 else { return }
+        var folder = stat()
+        guard stat(file.deletingLastPathComponent().path, &folder) == 0, folder.st_uid != 0 else { return }
+        _ = chown(file.path, folder.st_uid, folder.st_gid)
     }
 
     private struct SavedBudget: Codable {
@@ -211,20 +228,27 @@ public actor HourlyCallBudget {
 
 /// An exclusive `flock` on `<state file>.lock`, held while a budget reads, changes and writes its file. A
 /// lock file of its own: the state file is replaced by a rename at each save, so a lock on it would be on
-/// a file no longer there. Waited for at most 2 s (a change holds it for a read and a write: only a holder
-/// stopped mid-change keeps it longer);
-/// past that, or when the lock file cannot be opened (another user's folder), the change goes ahead
-/// unlocked: the budget guards the service's cost, never the door.
-private struct StateLock {
+/// a file no longer there. Opened read-only (a lock needs no more) and made 0644 (it holds nothing), so
+/// the door's service can take a lock file root made, and root the service's. Waited for at most
+/// `waitingAtMost` (2 s for the door: a change holds it for a read and a write; only a holder stopped
+/// mid-change keeps it longer); past that, or when the lock file cannot be opened (another user's
+/// folder), the change goes ahead unlocked: the budget guards the service's cost, never the door.
+struct StateLock {
     private let descriptor: Int32
 
-    init(beside stateFile: URL) {
-        let fd = open(stateFile.path + ".lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+    init(beside stateFile: URL, waitingAtMost wait: Duration) {
+        let path = stateFile.path + ".lock"
+        let fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o644)
         guard fd >= 0 else {
             descriptor = -1
             return
         }
-        for _ in 0..<1000 {
+        // Whatever the umask (the service's is 0077): another user must open it to take the lock.
+        _ = fchmod(fd, 0o644)
+        HourlyCallBudget.giveToTheFoldersOwner(URL(fileURLWithPath: path))
+        // One try every 2 ms.
+        let tries = max(1, Int(wait.components.seconds * 500 + wait.components.attoseconds / 2_000_000_000_000_000))
+        for _ in 0..<tries {
             if flock(fd, LOCK_EX | LOCK_NB) == 0 {
                 descriptor = fd
                 return

@@ -151,7 +151,7 @@ struct CachePurgeCommand: AsyncParsableCommand {
             print("removed \(report.faces) faces and \(report.pendingRechecks) pending re-checks")
         } else if expired {
             let now = Date()
-            if !confirmation.yes, let doubt = try await Self.clockDoubt(cache: cache, now: now) {
+            if !confirmation.yes, let doubt = try await OfflineFaceCache.doubtAboutPurgingByAge(cache, now: now) {
                 await cache.close()
                 throw CommandError(
                     "nothing deleted: \(doubt); --expired deletes by this clock, for good (a clock ahead takes every face). "
@@ -172,28 +172,6 @@ struct CachePurgeCommand: AsyncParsableCommand {
             FileHandle.standardError.write(
                 Data("facegate cache: the removed faces may stay in \(files.database)-wal until the daemon stops (it kept the file busy)\n".utf8))
         }
-    }
-}
-
-extension CachePurgeCommand {
-    /// How far a stored date may be ahead of the clock before the clock is doubted (as the door allows).
-    static let clockAllowance: TimeInterval = 300
-
-    /// Why the clock cannot be trusted to delete by age, or nil. A clock that runs ahead makes every face look
-    /// expired: deleting by age needs positive evidence (the daemon's rule), here the kernel's word that a time
-    /// daemon keeps the clock synchronised, and no cached face dated later than the clock reads (a clock that
-    /// was ahead when it cached them, or has been set back since, is not to be trusted either).
-    static func clockDoubt(
-        cache: OfflineFaceCache, now: Date, synchronisedSystemTime: () -> Date? = WallClockEvidence.synchronisedSystemTime
-    ) async throws -> String? {
-        if let newest = try await cache.newestRememberedAt(), newest.timeIntervalSince(now) > clockAllowance {
-            let minutes = Int(newest.timeIntervalSince(now) / 60)
-            return "a cached face is dated \(minutes) minutes later than this machine's clock reads"
-        }
-        guard WallClockEvidence.vouches(for: now, synchronisedSystemTime: synchronisedSystemTime) else {
-            return "no time daemon keeps this machine's clock synchronised (the kernel says so)"
-        }
-        return nil
     }
 }
 

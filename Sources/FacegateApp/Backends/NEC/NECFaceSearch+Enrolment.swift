@@ -26,12 +26,14 @@ extension NECFaceSearch: FaceEnrolling {
     public func enrol(_ probe: ProbeFace, as request: EnrolmentRequest, policy: DoorPolicy) async throws -> EnrolmentReceipt {
         let tags = tags(for: request, policy: policy)
         do {
-            let registration =
-                if let subject = request.subject {
-                    try await client.registerEvent(subjectID: subject, face: probe.jpeg, tags: tags)
-                } else {
-                    try await client.registerSubject(face: probe.jpeg, tags: tags)
-                }
+            if let subject = request.subject {
+                let registration = try await client.registerEvent(subjectID: subject, face: probe.jpeg, tags: tags)
+                // The Swagger's reply to an event's registration is the Event {id, score}: its id is the event's,
+                // not the subject's (the prose's reply names both). The subject is the one asked for.
+                let event = registration.eventId ?? (registration.id == subject ? nil : registration.id)
+                return EnrolmentReceipt(backend: backendName, subjectId: subject, eventId: event, registeredUnder: tags)
+            }
+            let registration = try await client.registerSubject(face: probe.jpeg, tags: tags)
             return EnrolmentReceipt(backend: backendName, subjectId: registration.id, eventId: registration.eventId, registeredUnder: tags)
         } catch {
             throw Self.classify(error)
