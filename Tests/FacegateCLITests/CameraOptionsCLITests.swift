@@ -18,6 +18,13 @@ import Testing
             let inRange = try ToolProcess.runBlocking(
                 CLITests.executable, ["camera", command, "--device", "/dev/facegate-no-such-camera", "--stall-timeout", "2"] + more)
             #expect(inRange.status != 64 && !inRange.errors.contains("--stall-timeout"), "\(command): \(inRange.status) \(inRange.errors)")
+            // Shorter than two frame intervals at the rate asked for (review): the camera would be reopened for ever.
+            let tooShort = try ToolProcess.runBlocking(
+                CLITests.executable, ["camera", command, "--device", "/dev/facegate-no-such-camera", "--fps", "1", "--stall-timeout", "1.5"] + more)
+            #expect(tooShort.status == 64 && tooShort.errors.contains("at least two frame intervals"), "\(command): \(tooShort.errors)")
+            let twoIntervals = try ToolProcess.runBlocking(
+                CLITests.executable, ["camera", command, "--device", "/dev/facegate-no-such-camera", "--fps", "1", "--stall-timeout", "2"] + more)
+            #expect(twoIntervals.status != 64, "\(command): \(twoIntervals.errors)")
         }
     }
 }

@@ -34,6 +34,11 @@ struct CameraOptions: ParsableArguments {
 
     func validate() throws {
         guard Self.stallTimeouts.contains(stallTimeout) else { throw ValidationError("--stall-timeout must be 0.1 to 600 seconds") }
+        // As the daemon's camera.stall_timeout_seconds: a wait shorter than two frame intervals ends before
+        // the frames come, and the camera is closed and opened again for ever.
+        if let fps, fps > 0, stallTimeout < 2 / fps {
+            throw ValidationError("--stall-timeout must be at least two frame intervals at --fps")
+        }
     }
 
     func cameraConfiguration(layout: PixelImage.Layout) throws -> V4L2Camera.Configuration {
