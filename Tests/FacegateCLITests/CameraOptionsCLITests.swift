@@ -25,6 +25,9 @@ import Testing
             let twoIntervals = try ToolProcess.runBlocking(
                 CLITests.executable, ["camera", command, "--device", "/dev/facegate-no-such-camera", "--fps", "1", "--stall-timeout", "2"] + more)
             #expect(twoIntervals.status != 64, "\(command): \(twoIntervals.errors)")
+            let underASecond = try ToolProcess.runBlocking(
+                CLITests.executable, ["camera", command, "--device", "/dev/facegate-no-such-camera", "--fps", "30", "--stall-timeout", "0.5"] + more)
+            #expect(underASecond.status == 64, "\(command): \(underASecond.errors)")
         }
     }
 }

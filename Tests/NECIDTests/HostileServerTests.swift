@@ -218,6 +218,33 @@ import FacegateTesting
         }
     }
 
+    /// A message is cut before it is cleaned; a secret begun just before the cut must not leave a piece too
+    /// short to recognise (under 8) where the cleaning, dropping 700 control characters, brings it into the
+    /// 300 shown (review). And the cut counts scalars: one character of 200,000 combining marks is not a
+    /// message of one character.
+    @Test func aCutMessageShowsNoPieceOfASecret() async throws {
+        let controls = String(repeating: "\\u0001", count: 700)
+        let cut = #"{"message":"\#(controls)\#(String(repeating: "x", count: 293))\#(Self.secret)"}"#
+        try await withClient(.reply(status: 400, body: cut)) { client, _ in
+            do {
+                _ = try await client.listTags()
+                Issue.record("expected an error")
+            } catch let error as NECIDError {
+                #expect(!error.message.contains("hostile"), "\(error.message)")
+                #expect(error.message.contains("xxxx"), "the message itself is still shown: \(error.message)")
+            }
+        }
+        let marks = #"{"message":"a\#(String(repeating: "\u{301}", count: 200_000))"}"#
+        try await withClient(.reply(status: 400, body: marks), maxBytes: 1 << 20) { client, _ in
+            do {
+                _ = try await client.listTags()
+                Issue.record("expected an error")
+            } catch let error as NECIDError {
+                #expect(error.message.unicodeScalars.count < 2_000, "\(error.message.unicodeScalars.count) scalars")
+            }
+        }
+    }
+
     /// Printed anywhere (a log line's interpolation), the key pair names neither key.
     @Test func credentialsDescribeThemselvesWithoutEitherKey() {
         let text = "\(AWSCredentials(accessKeyID: "AKIDHOSTILE", secretAccessKey: Self.secret))"

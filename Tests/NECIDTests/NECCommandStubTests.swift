@@ -48,6 +48,8 @@ extension NECCommandTests {
             (.reply(status: 201, body: #"{"id": 7, "eventId": "e9"}"#), "HTTP 201"),
             (.gatewayPage(502), "failed after it was asked"),
             (.silence, "no answer came in time"),
+            // Past the 4 MiB a reply may be (review): it came, so the subject may have been made.
+            (.reply(status: 201, body: #"{"id":"s1","pad":"\#(String(repeating: "x", count: 5 << 20))"}"#), "too large to read"),
         ]
         for (behaviour, why) in cases {
             let server = try await HostileServer.start(behaviour)

@@ -106,6 +106,10 @@ struct HourlyCallBudgetTests {
         let service: uid_t = 61_234
         #expect(chown(folder.url.path, service, service) == 0)
         let file = folder.url.appendingPathComponent("neocheck-budget.json")
+        // A lock file root made under a strict umask: made readable, whatever the umask.
+        let made = open(file.path + ".lock", O_CREAT | O_WRONLY, 0o600)
+        #expect(made >= 0 && fchmod(made, 0o600) == 0)
+        close(made)
         let command = try HourlyCallBudget(callsPerHour: 10, stateFile: file)
         try await command.spend()
         for path in [file.path, file.path + ".lock"] {
@@ -115,6 +119,34 @@ struct HourlyCallBudgetTests {
         }
         var lock = stat()
         #expect(stat(file.path + ".lock", &lock) == 0 && lock.st_mode & 0o777 == 0o644)
+    }
+
+    /// The folder is the door service's: a process running as it could put a link where the lock file goes.
+    /// Root's command must neither give away nor open up the file the link leads to (review: `chown` by path
+    /// followed a symbolic link, and a hard link to a root file would have been made 0644 and given away).
+    @Test("root's command gives away no file a link in the service's folder leads to", .enabled(if: geteuid() == 0, "needs root"))
+    func linksInTheServicesFolderAreNotFollowed() async throws {
+        let folder = try TemporaryFolder("budget-links")
+        defer { folder.remove() }
+        let outside = try TemporaryFolder("budget-target")
+        defer { outside.remove() }
+        let service: uid_t = 61_235
+        #expect(chown(folder.url.path, service, service) == 0)
+        let target = outside.file("root-only")
+        #expect(FileManager.default.createFile(atPath: target, contents: Data("secret".utf8), attributes: [.posixPermissions: 0o600]))
+        for link in ["symbolic", "hard"] {
+            let file = folder.url.appendingPathComponent("budget-\(link).json")
+            if link == "symbolic" {
+                #expect(symlink(target, file.path + ".lock") == 0)
+            } else {
+                #expect(Glibc.link(target, file.path + ".lock") == 0)
+            }
+            let command = try HourlyCallBudget(callsPerHour: 10, stateFile: file)
+            try await command.spend()
+            var info = stat()
+            #expect(stat(target, &info) == 0)
+            #expect(info.st_uid == 0 && info.st_mode & 0o777 == 0o600, "\(link) link: owner \(info.st_uid), mode \(String(info.st_mode & 0o777, radix: 8))")
+        }
     }
 
     @Test("survives a restart through its state file")

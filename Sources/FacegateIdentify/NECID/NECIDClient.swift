@@ -343,23 +343,32 @@ public actor NECIDClient {
     private static let apiKeyValue =
         #"(api[\s_-]*keys?(?:\\?["'])?\s*(?:[:=]\s*)?(?:\[\s*)?(?:\\?["'])?)(?-i:(?![a-z]+(?![^\s"'\\,;{}\[\]])))[^\s"'\\,;{}\[\]]{8,}"#
     /// How much of a message is kept before it is cleaned: errors show 300 characters of it; a reply body
-    /// may be megabytes, and the patterns below are not run over all of it.
+    /// may be megabytes, and the patterns below are not run over all of it. Counted in Unicode scalars: one
+    /// character can be millions of combining marks.
     private static let messageKept = 1_000
+    /// How much of a cleaned message an error shows, in Unicode scalars.
+    private static let messageShown = 300
 
     /// A service message fit for logs and errors: printable, bounded, keys removed.
     private nonisolated func sanitize(_ message: String) -> String {
-        // Cut first: a secret cut at the end is still taken out (SecretRedaction removes a key's prefixes).
-        var text = SecretRedaction.redact(
-            String(message.prefix(Self.messageKept)),
-            secrets: [configuration.credentials.secretAccessKey, configuration.apiKey ?? "", configuration.credentials.accessKeyID],
-            marker: "<redacted>")
+        let secrets = [configuration.credentials.secretAccessKey, configuration.apiKey ?? "", configuration.credentials.accessKeyID]
+        // Cut first. A message cut also loses the last (longest secret - 1) scalars: a secret begun there and
+        // cut would leave a piece too short to be recognised as one (under 8), which the redaction shrinking
+        // the text could bring into the part shown; a secret begun before them is whole, and taken out.
+        var kept = message.unicodeScalars.prefix(Self.messageKept + 1)
+        if kept.count > Self.messageKept {
+            let longest = secrets.map(\.unicodeScalars.count).max() ?? 0
+            kept = kept.prefix(max(0, Self.messageKept - max(0, longest - 1)))
+        }
+        var text = SecretRedaction.redact(String(String.UnicodeScalarView(kept)), secrets: secrets, marker: "<redacted>")
         // NEC ID names the existing gallery's key in a Duplicate message; keys stay out of errors, however
         // the message spells it ("apiKey K", "ApiKey: K", "API key K", JSON's "apiKey":"K", "x-api-key=K").
         text = text.replacingOccurrences(of: Self.apiKeyValue, with: "$1<redacted>", options: [.regularExpression, .caseInsensitive])
         if let range = text.range(of: "Signature=") {
             text = String(text[..<range.upperBound]) + "<redacted>"
         }
-        return text.count > 300 ? String(text.prefix(300)) + "..." : text
+        let shown = text.unicodeScalars.prefix(Self.messageShown + 1)
+        return shown.count > Self.messageShown ? String(String.UnicodeScalarView(shown.prefix(Self.messageShown))) + "..." : text
     }
 
     private nonisolated func describe(_ error: any Error) -> String {

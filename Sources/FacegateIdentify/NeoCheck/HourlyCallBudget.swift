@@ -193,19 +193,30 @@ public actor HourlyCallBudget {
         encoder.dateEncodingStrategy = .secondsSince1970
         // A budget that cannot be written costs accuracy after a restart, not the call.
         try? encoder.encode(SavedBudget(available: available, updatedAt: updatedAt)).write(to: stateFile, options: .atomic)
-        Self.giveToTheFoldersOwner(stateFile)
+        guard geteuid() == 0 else { return }
+        // Through a descriptor opened without following a link: the folder is the service's, and a link put
+        // there in place of the file must not make root give another file away.
+        let fd = open(stateFile.path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        Self.giveToTheFoldersOwner(fd, in: stateFile.deletingLastPathComponent())
     }
 
     /// Root writing the door's file (`sudo facegate neocheck --budget-file /var/lib/facegate/...`) gives it
     /// to the owner of its folder, the service's user: the rename made it root's, and mode 0600 under root's
     /// umask would leave the door unable to read the count, so the door's next save would overwrite the
-    /// command's spending with its own older count.
-    static func giveToTheFoldersOwner(_ file: URL) {
+    /// command's spending with its own older count. Only a file root owns (the one it just wrote or made),
+    /// regular and with no other name (a hard link to another file), by its open descriptor (`fchown`, never
+    /// a path, which a symbolic link could redirect).
+    static func giveToTheFoldersOwner(_ fd: Int32, in folder: URL) {
         guard geteuid() == 0 else { return }
-        var folder = stat()
-        guard stat(file.deletingLastPathComponent().path, &folder) == 0, folder.st_uid != 0 else { return }
-        _ = chown(file.path, folder.st_uid, folder.st_gid)
+        var owner = stat(), file = stat()
+        guard stat(folder.path, &owner) == 0, owner.st_uid != 0, fstat(fd, &file) == 0, isOwnRegularFile(file), file.st_uid == 0 else { return }
+        _ = fchown(fd, owner.st_uid, owner.st_gid)
     }
+
+    /// A regular file with one name: not another file reached through a hard link someone put in the folder.
+    static func isOwnRegularFile(_ file: stat) -> Bool { file.st_mode & S_IFMT == S_IFREG && file.st_nlink == 1 }
 
     private struct SavedBudget: Codable {
         var available: Double
@@ -243,9 +254,15 @@ struct StateLock {
             descriptor = -1
             return
         }
+        var info = stat()
+        guard fstat(fd, &info) == 0, HourlyCallBudget.isOwnRegularFile(info) else {
+            close(fd)
+            descriptor = -1
+            return
+        }
         // Whatever the umask (the service's is 0077): another user must open it to take the lock.
-        _ = fchmod(fd, 0o644)
-        HourlyCallBudget.giveToTheFoldersOwner(URL(fileURLWithPath: path))
+        if info.st_uid == geteuid() { _ = fchmod(fd, 0o644) }
+        HourlyCallBudget.giveToTheFoldersOwner(fd, in: stateFile.deletingLastPathComponent())
         // One try every 2 ms.
         let tries = max(1, Int(wait.components.seconds * 500 + wait.components.attoseconds / 2_000_000_000_000_000))
         for _ in 0..<tries {

@@ -101,7 +101,8 @@ public struct NeoCheckError: Error, Sendable, Equatable, CustomStringConvertible
     /// fail between its write and its reply), a 2xx that could not be read.
     public var mayHaveBeenCarriedOut: Bool {
         switch code {
-        case .timeout, .unreachable, .serverError, .cancelled: true
+        // A reply too large to read came, so the request was taken, whatever it said (as NEC ID's).
+        case .timeout, .unreachable, .serverError, .cancelled, .responseTooLarge: true
         case .malformedResponse, .unexpectedStatus: status.map { (200..<300).contains($0) } ?? false
         default: false
         }

@@ -34,10 +34,11 @@ struct CameraOptions: ParsableArguments {
 
     func validate() throws {
         guard Self.stallTimeouts.contains(stallTimeout) else { throw ValidationError("--stall-timeout must be 0.1 to 600 seconds") }
-        // As the daemon's camera.stall_timeout_seconds: a wait shorter than two frame intervals ends before
-        // the frames come, and the camera is closed and opened again for ever.
-        if let fps, fps > 0, stallTimeout < 2 / fps {
-            throw ValidationError("--stall-timeout must be at least two frame intervals at --fps")
+        // As the daemon's camera.stall_timeout_seconds: a wait shorter than two frame intervals (or 1 s, for a
+        // first frame late after the stream starts) ends before the frames come, and the camera is closed and
+        // opened again for ever.
+        if let fps, fps > 0, stallTimeout < max(2 / fps, 1) {
+            throw ValidationError("--stall-timeout must be at least two frame intervals at --fps, and 1 s")
         }
     }
 

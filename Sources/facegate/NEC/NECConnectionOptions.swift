@@ -130,6 +130,7 @@ struct NECConnectionOptions: ParsableArguments {
         let named = ids.isEmpty ? "" : " The reply names \(ids.joined(separator: ", "))."
         let why: String
         switch (error.code, error.httpStatus) {
+        case (.responseTooLarge, _): why = "the service's reply was too large to read"
         case (_, let status?) where (200..<300).contains(status): why = "the service answered HTTP \(status) but its reply could not be read"
         case (.timeout, _): why = "no answer came in time"
         case (.unreachable, _): why = "the connection failed, perhaps after the request had gone"

@@ -30,7 +30,7 @@ extension NECFaceSearch: FaceEnrolling {
                 let registration = try await client.registerEvent(subjectID: subject, face: probe.jpeg, tags: tags)
                 // The Swagger's reply to an event's registration is the Event {id, score}: its id is the event's,
                 // not the subject's (the prose's reply names both). The subject is the one asked for.
-                let event = registration.eventId ?? (registration.id == subject ? nil : registration.id)
+                let event = registration.eventId ?? (SubjectIdentity.key(registration.id) == SubjectIdentity.key(subject) ? nil : registration.id)
                 return EnrolmentReceipt(backend: backendName, subjectId: subject, eventId: event, registeredUnder: tags)
             }
             let registration = try await client.registerSubject(face: probe.jpeg, tags: tags)
