@@ -249,9 +249,7 @@ final class V4L2Device {
     /// A wait for a frame that gave none: when frames came, none usable, for the whole wait (a marginal cable's
     /// flagged frames, corrupt JPEGs), the camera is failing and the stall says so and how many were dropped;
     /// otherwise (nothing came, or a stop) it returns and the caller has no frame.
-    static func endOfWaitWithoutAFrame(
-        timeout: Duration, badFrames: Int, lastBadFrame: CaptureError?, stopped: Bool
-    ) throws(CaptureError) {
+    static func endOfWaitWithoutAFrame(badFrames: Int, lastBadFrame: CaptureError?, stopped: Bool) throws(CaptureError) {
         if let lastBadFrame, !stopped {
             throw CaptureError(
                 .stalled, "no usable frame from the camera within the stall timeout: \(badFrames) dropped, the last because \(lastBadFrame)")
@@ -309,7 +307,7 @@ final class V4L2Device {
                 lastBadFrame = error
             })
         guard let taken else {
-            try Self.endOfWaitWithoutAFrame(timeout: timeout, badFrames: badFrames, lastBadFrame: lastBadFrame, stopped: shouldStop())
+            try Self.endOfWaitWithoutAFrame(badFrames: badFrames, lastBadFrame: lastBadFrame, stopped: shouldStop())
             return nil
         }
         let (buffer, image) = taken

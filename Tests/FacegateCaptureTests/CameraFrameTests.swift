@@ -314,7 +314,7 @@ struct CameraFrameTests {
         // And the camera's wait that ends so says it, with the count and why the last was dropped; a wait
         // in which nothing came, or that a stop ended, is no frame and no error.
         let said = #expect(throws: CaptureError.self) {
-            try V4L2Device.endOfWaitWithoutAFrame(timeout: .seconds(3), badFrames: flagged.count, lastBadFrame: flagged.last, stopped: false)
+            try V4L2Device.endOfWaitWithoutAFrame(badFrames: flagged.count, lastBadFrame: flagged.last, stopped: false)
         }
         #expect(said?.code == .stalled)
         // Not the configured timeout: no configuration value in an error.
@@ -322,10 +322,10 @@ struct CameraFrameTests {
         #expect(said?.message.contains("3") == false, "\(String(describing: said))")
         #expect(said?.message.contains("9 dropped, the last because the driver flagged it as damaged") == true, "\(String(describing: said))")
         #expect(throws: Never.self) {
-            try V4L2Device.endOfWaitWithoutAFrame(timeout: .seconds(3), badFrames: 0, lastBadFrame: nil, stopped: false)
+            try V4L2Device.endOfWaitWithoutAFrame(badFrames: 0, lastBadFrame: nil, stopped: false)
         }
         #expect(throws: Never.self) {
-            try V4L2Device.endOfWaitWithoutAFrame(timeout: .seconds(3), badFrames: flagged.count, lastBadFrame: flagged.last, stopped: true)
+            try V4L2Device.endOfWaitWithoutAFrame(badFrames: flagged.count, lastBadFrame: flagged.last, stopped: true)
         }
     }
 
