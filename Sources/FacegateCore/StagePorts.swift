@@ -64,6 +64,12 @@ public struct CloudUnavailable: Error, Sendable, CustomStringConvertible {
     public var description: String { "\(kind.rawValue): \(detail)" }
 }
 
+/// A cloud call's failure that says whether the call may have been carried out all the same (a reply that
+/// came too late, too large or unreadable, a 5xx): what a failed registration tells the installer.
+public protocol CloudCallFailure: Error {
+    var mayHaveBeenCarriedOut: Bool { get }
+}
+
 /// The identify stage: one cloud search per visit.
 public protocol FaceSearch: Sendable {
     var backendName: String { get }
@@ -138,11 +144,19 @@ public protocol GateJournal: Sendable {
     /// The newest decision or door event on disk (a clock earlier than it has been set back); nil when there is none.
     /// Throws when the journal cannot be read: that is not the same as an empty journal.
     func newestRecordTime() async throws -> Date?
+    /// The newest decision or door event handed to it in this run (written or still waiting), from memory:
+    /// what moves the clock's stored witness on between decisions (an exit press, a manual unlock).
+    var newestHandedTime: Date? { get }
     /// Each subject's latest grant at `door` dated no earlier than `window` before the later of `now` and
     /// the door's newest decision (so a clock set back since reads the grants of the run before, not every
     /// grant ever dated after it), leaving out grants whose relay could not be driven or was withheld: who may still be
     /// within the re-entry cooldown when the daemon starts again. Throws when the journal cannot be read.
     func grants(atDoor door: String, within window: Duration, of now: Date) async throws -> [JournaledGrant]
+}
+
+extension GateJournal {
+    /// A journal that keeps no such note (a test's): the pipeline's own decisions still count.
+    public var newestHandedTime: Date? { nil }
 }
 
 /// A grant on disk: who was let in, and when.

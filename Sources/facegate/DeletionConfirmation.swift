@@ -83,3 +83,13 @@ enum Confirmation {
         guard answer == "y" || answer == "yes" else { throw CommandError(declined) }
     }
 }
+
+/// A delete whose retry found nothing: the attempt before got no answer (a timeout, a gateway's 502) and may
+/// have been what deleted it. Gone either way, which is what was asked: said on standard error, and done
+/// (exit 0). A "not found" at the first attempt stays a failure (a mistyped id).
+func noteGoneAfterRetry(_ what: String) {
+    FileHandle.standardError.write(
+        Data(
+            ("note: \(what): not found when the call was tried again; the attempt before got no answer and may have been "
+                + "what deleted it: it is not there now\n").utf8))
+}

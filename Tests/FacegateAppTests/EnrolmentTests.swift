@@ -328,6 +328,40 @@ struct EnrolmentTests {
         }
     }
 
+    /// A record creation answered 200 with a body that is not the documented reply (a proxy's page, a cut
+    /// answer): the service took the request, so the record may exist. The installer is told so and how to
+    /// find it, not "did not enrol" (review: an unreadable 2xx was reported as nothing enrolled).
+    @Test(arguments: ["<html><body>OK</body></html>", #"{"identifier":"#])
+    func aRecordCreationWhoseAnswerCannotBeReadIsReportedAsPerhapsMade(body: String) async throws {
+        let scratch = try TemporaryFolder("facegate-neocheck-enrol-unreadable")
+        defer { scratch.remove() }
+        let server = try await HostileServer.start { line in
+            let parts = line.split(separator: " ").map(String.init)
+            guard parts.count >= 2 else { return .close }
+            if parts[1].hasSuffix("/connect/token") {
+                return .reply(status: 200, body: #"{"token_type":"Bearer","access_token":"unread-token","expires_in":3600}"#)
+            }
+            switch (parts[0], parts[1]) {
+            case ("POST", "/api/v1/face/list/identify"):
+                return .reply(status: 200, body: #"{"confidence":0,"result":1,"resultDescription":"The face list has no enabled face records"}"#)
+            case ("POST", "/api/v1/face"):
+                return .reply(status: 200, body: body)
+            default:
+                return .reply(status: 404, body: "")
+            }
+        }
+        defer { server.close() }
+        let stills = try TestFaceAnalyzers.stills()
+        let configuration = try NeoCheckDoor.configuration(endpoint: server.endpoint + "/api", folder: scratch.url)
+        let door = NeoCheckDoor(configuration: configuration, stills: stills)
+        let outcome = try await door.enrol(
+            EnrolmentRequest(name: "Leo", surname1: "Unread", externalId: "badge-0047"), visitor: DoorControllerEndToEndTests.enrolledPhoto)
+        #expect(outcome.result == .cloudFailed, "\(outcome.reason)")
+        #expect(outcome.reason.contains("may have enrolled the face all the same") && !outcome.reason.contains("did not enrol"), "\(outcome.reason)")
+        #expect(outcome.reason.contains("facegate neocheck records get --external-id"), "says how to look: \(outcome.reason)")
+        #expect(!server.requestLines.contains { $0.hasPrefix("POST /api/v1/face/list/AddFaceRecord") }, "no identifier, so nothing to add")
+    }
+
     /// A face list that refuses the record (here: gone, as if deleted by an administrator since the
     /// duplicate search) leaves no record behind: a record in no list opens no door and only clutters
     /// the register.

@@ -191,6 +191,24 @@ struct NeoCheckRevocationSyncTests {
         }
     }
 
+    /// The hourly limit said in the service's error list rather than its message (the shape its record calls give
+    /// a 400) is the budget's, not the records': nobody is revoked (before: read as the service refusing each
+    /// record, and the round revoked every record it read: the cache drained while the limit lasted).
+    @Test("an hourly limit in the error list revokes nobody")
+    func anHourlyLimitInTheErrorListRevokesNobody() async throws {
+        var policy = NeoCheckIdentifyResultTests.policy
+        policy.faceList = Self.syncList
+        let people = (1...3).map(Self.person)
+        let limit = HostileServer.Behaviour.reply(
+            status: 400, body: #"{"identifier":null,"errors":[{"code":"CallLimit","description":"The maximum number of calls per hour has been reached"}]}"#)
+        try await Self.withRecordServer(Dictionary(uniqueKeysWithValues: people.map { ($0, limit) })) { search, _ in
+            await #expect(throws: CloudUnavailable.self) {
+                let revoked = try await search.revokedSubjects(among: self.cachedNow(Set(people)), policy: policy)
+                Issue.record("revoked \(revoked.count) on the service's hourly limit")
+            }
+        }
+    }
+
     @Test("a cloud that fails partway keeps what the sync found, and the record it failed on is read first next time")
     func aCloudFailingPartwayKeepsTheFindings() async throws {
         var policy = NeoCheckIdentifyResultTests.policy

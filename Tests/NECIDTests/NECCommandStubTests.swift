@@ -77,6 +77,29 @@ extension NECCommandTests {
         #expect(!run.error.contains("may have been"), "a refusal made nothing: \(run.error)")
     }
 
+    /// A delete whose first attempt got no answer (a gateway's 502, which may come after the service deleted
+    /// it) and whose retry finds nothing is done: the subject is not there, as asked, and a note says the
+    /// first attempt may have deleted it (before: "not found", exit 1, and a script treated the removal of
+    /// someone's access as failed). A "not found" at the first attempt is still a failure (a mistyped id).
+    @Test func aDeleteWhoseRetryFindsNothingIsDone() async throws {
+        let attempts = CallCounter()
+        let retried = try await HostileServer.start { line in
+            guard line.hasPrefix("DELETE /v1.1/subjects/s1 ") else { return .reply(status: 400, body: #"{"message":"unexpected"}"#) }
+            return attempts.next() == 1 ? .gatewayPage(502) : .reply(status: 404, body: #"{"message":"Subject with id not found"}"#)
+        }
+        defer { retried.close() }
+        let done = try await facegate(["subjects", "unregister", "s1", "--yes"], server: retried)
+        #expect(done.status == 0, "\(done.error)")
+        #expect(done.error.contains("may have been what deleted it: it is not there now"), "\(done.error)")
+        #expect(retried.requestLines.filter { $0.hasPrefix("DELETE") }.count == 2, "\(retried.requestLines)")
+
+        let missing = try await HostileServer.start(.reply(status: 404, body: #"{"message":"Subject with id not found"}"#))
+        defer { missing.close() }
+        let mistyped = try await facegate(["subjects", "unregister", "s1", "--yes"], server: missing)
+        #expect(mistyped.status == 1 && mistyped.error.contains("not found"), "\(mistyped.error)")
+        #expect(!mistyped.error.contains("may have been what deleted it"), "\(mistyped.error)")
+    }
+
     /// Replacing an enrolled face cannot be undone (NEC ID keeps no copy), and a mistyped id puts one person's
     /// face on another's enrolment: `subjects update` and `events update` ask first, as a delete does. With
     /// no terminal they are refused without `--yes`, and nothing is sent.
@@ -177,6 +200,17 @@ extension NECCommandTests {
         #expect(run.status == 1, "\(run.error)")
         #expect(run.error.contains("Gallery exists") && run.error.contains("<redacted>"), "\(run.error)")
         #expect(!(run.output + run.error).contains("K1234567890"), "\(run.error)")
+    }
+
+    /// A key of lowercase letters only is a key too, however word-like: only a plain word under 20 letters is
+    /// kept (review: "apiKey" followed by a lowercase-only key printed it).
+    @Test func aLowercaseOnlyKeyIsNotPrinted() async throws {
+        let key = "kqzjwmvbxrtplsnhdyfgcuea"
+        let server = try await HostileServer.start(.reply(status: 400, body: #"{"message":"Gallery exists, apiKey \#(key)","errorCode":1002}"#))
+        defer { server.close() }
+        let run = try await facegate(["galleries", "create", "--name", "Lobby"], server: server)
+        #expect(run.status == 1 && run.error.contains("<redacted>"), "\(run.error)")
+        #expect(!(run.output + run.error).contains(key), "\(run.error)")
     }
 
     /// The pattern that takes keys out keeps plain words ("API key provided is invalid"), and a reply of a

@@ -162,6 +162,38 @@ struct CommandLineTests {
         }
     }
 
+    /// A delete whose first attempt got no answer (a gateway's 502, which may come after the service deleted
+    /// it) and whose retry finds nothing is done, with a note (before: "not found", exit 1); a "not found" at
+    /// the first attempt is still a failure.
+    @Test(arguments: [["records", "delete"], ["lists", "delete"]])
+    func aDeleteWhoseRetryFindsNothingIsDone(command: [String]) async throws {
+        let attempts = CallCounter()
+        let server = try await HostileServer.start { line in
+            let parts = line.split(separator: " ")
+            let target = parts.dropFirst().first ?? ""
+            if target.hasSuffix("connect/token") {
+                return .reply(status: 200, body: #"{"token_type":"Bearer","access_token":"t","expires_in":3600}"#)
+            }
+            guard parts.first == "DELETE" else { return .reply(status: 400) }
+            return attempts.next() == 1 ? .gatewayPage(502) : .reply(status: 404, contentType: nil)
+        }
+        defer { server.close() }
+        let id = "2b1d6c1e-0000-4000-8000-000000000009"
+        let done = try await ToolProcess.run(BuiltTools.facegate, ["neocheck"] + command + [id, "--yes"], environment: environment(endpoint: server.endpoint))
+        #expect(done.status == 0, "\(done.output) \(done.errors)")
+        #expect(done.errors.contains("may have been what deleted it: it is not there now"), "\(done.errors)")
+        #expect(server.requestLines.filter { $0.hasPrefix("DELETE") }.count == 2, "\(server.requestLines)")
+
+        let missing = try await HostileServer.start { line in
+            line.contains("connect/token")
+                ? .reply(status: 200, body: #"{"token_type":"Bearer","access_token":"t","expires_in":3600}"#) : .reply(status: 404, contentType: nil)
+        }
+        defer { missing.close() }
+        let mistyped = try await ToolProcess.run(BuiltTools.facegate, ["neocheck"] + command + [id, "--yes"], environment: environment(endpoint: missing.endpoint))
+        #expect(mistyped.status == 1, "\(mistyped.output) \(mistyped.errors)")
+        #expect(!mistyped.errors.contains("may have been what deleted it"), "\(mistyped.errors)")
+    }
+
     /// NeoCheck answers a delete or an add-to-list with a boolean (§3.3, §4.3, §4.5): `false` is the
     /// service declining it. The command exited 0 printing `{"deleted": false}`, and a script went on as
     /// if the person were gone (or in the list); now it fails, exit 1, saying which operation was declined

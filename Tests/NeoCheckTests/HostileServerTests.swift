@@ -166,6 +166,9 @@ struct HostileServerTests {
             (400, #"{"Message":"Insufficient credits"}"#, NeoCheckError.Code.insufficientCredits),
             (400, #"{"message":"Invalid content"}"#, .invalidContent),
             (400, #"{"message":"The maximum number of calls per hour has been reached"}"#, .hourlyLimitReached),
+            // The same in the error list the record and list calls answer a 400 with (review: read as a refusal).
+            (400, #"{"errors":[{"code":"CallLimit","description":"The maximum number of calls per hour has been reached"}]}"#, .hourlyLimitReached),
+            (400, #"{"errors":[{"code":"InsufficientCredits","description":"Not enough credit left"}]}"#, .insufficientCredits),
             (400, #"{"identifier":null,"errors":[{"code":"NameRequired","description":"name is required"}]}"#, .rejected),
             (400, #"{"surprise":true}"#, .badRequest),
             (404, "", .notFound),
@@ -206,6 +209,19 @@ struct HostileServerTests {
         }
         #expect(error.code == code)
         #expect(server.apiRequests.isEmpty)
+    }
+
+    /// The token reply's `token_type` is the service's text: an error about it does not quote it (it could
+    /// carry a secret's beginning or a terminal's control codes; review: 20 characters were quoted unredacted).
+    @Test(arguments: [NeoCheckTestAccount.password, "\u{1B}[2Jcleared"])
+    func anOddTokenTypeIsNotQuoted(type: String) async throws {
+        let escaped = String(data: try JSONEncoder().encode(type), encoding: .utf8) ?? ""
+        let token = Misbehaviour.reply(status: 200, body: #"{"access_token":"t","expires_in":60,"token_type":\#(escaped)}"#)
+        let (error, _) = try await failure(token: token, api: .reply(status: 200, body: "true")) { client throws(NeoCheckError) in
+            _ = try await client.deleteList(identifier: "x")
+        }
+        #expect(error.code == .malformedResponse)
+        #expect(!error.description.contains(String(type.prefix(8))) && !error.description.contains("\u{1B}"), "\(error)")
     }
 
     @Test(

@@ -174,6 +174,13 @@ public struct DoorEnrolment: Sendable {
                 .cloudFailed,
                 reason: "the registration got no result (\(unavailable)); the cloud may have enrolled the face all the same: "
                     + enroller.howToCheckAnUnansweredEnrolment(request, policy: policy), quality: judged.quality, liveness: judged.liveness)
+        } catch let failure as any CloudCallFailure where failure.mayHaveBeenCarriedOut {
+            // The registration reached the cloud and its answer could not be read (a 2xx that is not the
+            // documented reply, or one too large): the subject may be there, and may open the door.
+            return EnrolmentOutcome(
+                .cloudFailed,
+                reason: "the registration's answer could not be read (\(failure)); the cloud may have enrolled the face all the same: "
+                    + enroller.howToCheckAnUnansweredEnrolment(request, policy: policy), quality: judged.quality, liveness: judged.liveness)
         } catch {
             return EnrolmentOutcome(
                 .cloudFailed, reason: "the cloud did not enrol the face: \(Self.describe(error))", quality: judged.quality,

@@ -33,11 +33,16 @@ public struct CloudHTTPResponse: Sendable {
     public var status: HTTPResponseStatus
     public var headers: HTTPHeaders
     public var body: [UInt8]
+    /// How many attempts of this call failed before this reply (timeouts, 502/503/504, broken connections):
+    /// each may have reached the service and been carried out, so a delete's "not found" after one may be
+    /// the first attempt's doing.
+    public var earlierAttempts: Int
 
-    public init(status: HTTPResponseStatus, headers: HTTPHeaders, body: [UInt8]) {
+    public init(status: HTTPResponseStatus, headers: HTTPHeaders, body: [UInt8], earlierAttempts: Int = 0) {
         self.status = status
         self.headers = headers
         self.body = body
+        self.earlierAttempts = earlierAttempts
     }
 }
 
@@ -106,7 +111,8 @@ public struct CloudHTTP: Sendable {
         while true {
             let request = try prepare()
             do {
-                let response = try await once(request)
+                var response = try await once(request)
+                response.earlierAttempts = attempt - 1
                 if attempt < attempts, [.badGateway, .serviceUnavailable, .gatewayTimeout].contains(response.status) {
                     logger.debug("transient reply, retrying", metadata: ["status": "\(response.status.code)", "attempt": "\(attempt)"])
                 } else {

@@ -293,7 +293,9 @@ public actor NECIDClient {
             }
             return NECIDReply(value: noMatch, status: status, body: response.body)
         }
-        throw error(from: response, for: operation.name)
+        var failure = error(from: response, for: operation.name)
+        failure.earlierAttemptMayHaveDoneIt = response.earlierAttempts > 0
+        throw failure
     }
 
     private nonisolated func error(from response: CloudHTTPResponse, for name: String) -> NECIDError {
@@ -337,11 +339,11 @@ public actor NECIDClient {
 
     /// A key named in a message: "api" and "key(s)" (any case, joined or apart), a closing quote (plain,
     /// single or escaped), a colon or equals sign, an opening bracket and quote, each optional, then a
-    /// value of at least 8 characters that is not a plain lowercase word (so "API key provided is
-    /// invalid" keeps its words). Every optional part is told apart by its first character, so a long run
+    /// value of at least 8 characters that is not a plain lowercase word under 20 letters (so "API key
+    /// provided is invalid" keeps its words, and a key of lowercase letters only is still taken out). Every optional part is told apart by its first character, so a long run
     /// of spaces cannot be split many ways (the match stays linear).
     private static let apiKeyValue =
-        #"(api[\s_-]*keys?(?:\\?["'])?\s*(?:[:=]\s*)?(?:\[\s*)?(?:\\?["'])?)(?-i:(?![a-z]+(?![^\s"'\\,;{}\[\]])))[^\s"'\\,;{}\[\]]{8,}"#
+        #"(api[\s_-]*keys?(?:\\?["'])?\s*(?:[:=]\s*)?(?:\[\s*)?(?:\\?["'])?)(?-i:(?![a-z]{1,19}(?![^\s"'\\,;{}\[\]])))[^\s"'\\,;{}\[\]]{8,}"#
     /// How much of a message is kept before it is cleaned: errors show 300 characters of it; a reply body
     /// may be megabytes, and the patterns below are not run over all of it. Counted in Unicode scalars: one
     /// character can be millions of combining marks.

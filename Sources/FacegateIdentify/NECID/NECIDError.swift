@@ -1,7 +1,7 @@
 import FacegateCore
 
 /// Why an NEC ID call failed. Messages never carry keys, signatures or images.
-public struct NECIDError: Error, Sendable, Equatable, CustomStringConvertible {
+public struct NECIDError: Error, CloudCallFailure, Sendable, Equatable, CustomStringConvertible {
     public enum Code: String, Sendable, Equatable {
         /// 1001: the request is invalid, e.g. a missing parameter.
         case invalidRequest
@@ -45,6 +45,9 @@ public struct NECIDError: Error, Sendable, Equatable, CustomStringConvertible {
     /// to a registration may still name what it made (the installer's command shows it). Never part of
     /// `description`: it is the service's text, for a caller that renders it with care.
     public let unreadReply: [UInt8]
+    /// An earlier attempt of this (idempotent, retried) call got no answer and may have been carried out:
+    /// a delete's `notFound` then may be that attempt's doing.
+    public var earlierAttemptMayHaveDoneIt = false
 
     public init(_ code: Code, _ message: String, httpStatus: Int? = nil, serviceErrorCode: Int? = nil, unreadReply: [UInt8] = []) {
         self.code = code

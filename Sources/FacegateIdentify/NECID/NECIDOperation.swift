@@ -38,6 +38,9 @@ public struct NECIDOperation<Value: Sendable>: Sendable {
     /// The value a 404 stands for when it means "no match" rather than an error.
     let notFoundValue: Value?
 
+    /// Whether the call deletes what it names (a `DELETE`).
+    public var deletes: Bool { method == .DELETE }
+
     init(
         _ name: String, _ host: Host, _ method: HTTPMethod, _ pathSegments: [String], query: String = "", body: [UInt8]? = nil,
         sendsAPIKey: Bool, idempotent: Bool, notFoundValue: Value? = nil,

@@ -236,9 +236,7 @@ public struct NeoCheckClient: Sendable {
                 attempt += 1
                 continue
             }
-            if response.status == .badRequest, let budget, let text = ErrorReply.parse(response.body)?.text,
-                Self.saysHourlyLimit(text)
-            {
+            if response.status == .badRequest, let budget, ErrorReply.parse(response.body)?.first(saying: Self.saysHourlyLimit) != nil {
                 await budget.exhaust()
             }
             return APIReply(response: response, secrets: secrets)
@@ -319,7 +317,8 @@ public struct NeoCheckClient: Sendable {
                 throw NeoCheckError(.malformedResponse, "the token reply has no token or an invalid expires_in", status: status)
             }
             if let type = reply.tokenType, type.lowercased() != "bearer" {
-                throw NeoCheckError(.malformedResponse, "token type \(type.prefix(20)) is not Bearer", status: status)
+                // Not quoted: the reply's text, which could carry a secret or a terminal's control codes.
+                throw NeoCheckError(.malformedResponse, "the token type is not Bearer", status: status)
             }
             return OAuth2Token(
                 accessToken: reply.accessToken, refreshToken: reply.refreshToken?.isEmpty == false ? reply.refreshToken : nil,
@@ -414,11 +413,12 @@ public struct NeoCheckClient: Sendable {
         case .badRequest:
             // The hourly limit and the credits first, whatever else the reply lists: a limit read as the
             // service refusing a record would have the revocation sync revoke every record it reads.
-            if let text, Self.saysHourlyLimit(text) {
-                return NeoCheckError(.hourlyLimitReached, text, status: status)
+            // Said in the message or in the listed errors alike.
+            if let limit = parsed?.first(saying: Self.saysHourlyLimit) {
+                return NeoCheckError(.hourlyLimitReached, Self.sanitized(limit, removing: secrets), status: status)
             }
-            if let lowered = text?.lowercased(), lowered.contains("insufficient credits") || lowered.contains("credit") {
-                return NeoCheckError(.insufficientCredits, text ?? "insufficient credits", status: status)
+            if let credits = parsed?.first(saying: { $0.lowercased().contains("credit") }) {
+                return NeoCheckError(.insufficientCredits, Self.sanitized(credits, removing: secrets), status: status)
             }
             if let parsed, !parsed.errors.isEmpty {
                 return NeoCheckError(
@@ -451,7 +451,11 @@ public struct NeoCheckClient: Sendable {
     }
 
     private func decode<Value: Decodable>(_ type: Value.Type, from reply: APIReply) throws(NeoCheckError) -> Value {
-        guard reply.response.status == .ok else { throw failure(reply) }
+        guard reply.response.status == .ok else {
+            var failure = failure(reply)
+            failure.earlierAttemptMayHaveDoneIt = reply.response.earlierAttempts > 0
+            throw failure
+        }
         do {
             return try JSONDecoder().decode(type, from: Data(reply.response.body))
         } catch {

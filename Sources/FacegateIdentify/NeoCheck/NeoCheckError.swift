@@ -1,8 +1,10 @@
+import FacegateCore
+
 /// Why a NeoCheck FaceCheck call did not give an answer.
 ///
 /// Messages never hold a token, password or client secret: service replies are
 /// quoted only after the credentials have been cut out of them.
-public struct NeoCheckError: Error, Sendable, Equatable, CustomStringConvertible {
+public struct NeoCheckError: Error, CloudCallFailure, Sendable, Equatable, CustomStringConvertible {
     public enum Code: String, Sendable, Equatable {
         /// The endpoint or credentials given to the client cannot be used.
         case invalidConfiguration
@@ -58,6 +60,9 @@ public struct NeoCheckError: Error, Sendable, Equatable, CustomStringConvertible
     public let serviceErrors: [NeoCheckServiceError]
     /// For the hourly limits: how long until one call is affordable again, when known.
     public let retryAfter: Duration?
+    /// An earlier attempt of this (idempotent, retried) call got no answer and may have been carried out:
+    /// a delete's `notFound` then may be that attempt's doing.
+    public var earlierAttemptMayHaveDoneIt = false
 
     public init(
         _ code: Code, _ message: String, status: Int? = nil, serviceErrors: [NeoCheckServiceError] = [],

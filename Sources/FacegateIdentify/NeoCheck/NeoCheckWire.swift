@@ -251,6 +251,16 @@ struct ErrorReply: Decodable {
     static func parse(_ body: [UInt8]) -> ErrorReply? {
         try? JSONDecoder().decode(ErrorReply.self, from: Data(body))
     }
+
+    /// The message, else the first listed error's description or code, that `says` holds for: the service
+    /// puts what went wrong in either (its record and list calls list their errors).
+    func first(saying says: (String) -> Bool) -> String? {
+        if let text, says(text) { return text }
+        for error in errors {
+            for part in [error.description, error.code] where says(part) { return part }
+        }
+        return nil
+    }
 }
 
 func decodeBase64(_ text: String, field: String) throws(NeoCheckError) -> [UInt8] {

@@ -110,6 +110,11 @@ struct NECConnectionOptions: ParsableArguments {
             if let creation, error.mayHaveBeenCarriedOut {
                 throw failPossiblyMade(error, creation, showingAPIKeys: showingAPIKeys)
             }
+            if operation.deletes, error.code == .notFound, error.earlierAttemptMayHaveDoneIt {
+                // Gone, as asked: the attempt that got no answer (a timeout, a gateway's 502) may have deleted it.
+                noteGoneAfterRetry(operation.name)
+                return
+            }
             throw fail(error)
         }
     }

@@ -76,7 +76,9 @@ struct NeoCheckListsCommand: AsyncParsableCommand {
             try confirmation.confirm(
                 "the NeoCheck face list \(DeletionConfirmation.quoted(identifier)) (its records stay, in no list: a door searching it finds nobody)")
             let identifier = self.identifier
-            let deleted = try await connection.withClient { try await $0.deleteList(identifier: identifier) }
+            let deleted = try await connection.withClient { client in
+                try await deletedOrGoneAfterRetry("delete face list") { try await client.deleteList(identifier: identifier) }
+            }
             try requireDone(deleted, "NeoCheck declined to delete the face list (it answered false): the list may still be there")
             try printJSON(["deleted": deleted])
         }

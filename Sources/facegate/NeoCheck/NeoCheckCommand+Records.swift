@@ -189,7 +189,9 @@ struct NeoCheckRecordsCommand: AsyncParsableCommand {
         func run() async throws {
             try confirmation.confirm("\(selector.described) (the person's face, name and data file)")
             let reference = selector.reference
-            let deleted = try await connection.withClient { try await $0.deleteRecord(reference) }
+            let deleted = try await connection.withClient { client in
+                try await deletedOrGoneAfterRetry("delete face record") { try await client.deleteRecord(reference) }
+            }
             try requireDone(deleted, "NeoCheck declined to delete the face record (it answered false): the record may still be there")
             try printJSON(["deleted": deleted])
         }

@@ -119,6 +119,17 @@ struct NeoCheckConnectionOptions: ParsableArguments {
     }
 }
 
+/// A delete's answer, or true when its retry found nothing after an attempt that got no answer
+/// (``noteGoneAfterRetry(_:)``).
+func deletedOrGoneAfterRetry(_ what: String, _ delete: () async throws -> Bool) async throws -> Bool {
+    do {
+        return try await delete()
+    } catch let error as NeoCheckError where error.code == .notFound && error.earlierAttemptMayHaveDoneIt {
+        noteGoneAfterRetry(what)
+        return true
+    }
+}
+
 /// A create that got no answer to show for it: a retry would make the thing twice, so the installer is
 /// told it may be there and how to look (`howToCheck`, a sentence) before trying again.
 func possiblyCreated(_ error: NeoCheckError, what: String, howToCheck: String) -> CommandError {
