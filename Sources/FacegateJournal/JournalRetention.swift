@@ -94,20 +94,34 @@ enum JournalRetentionRunner {
                     arguments: [cutoff, cutoff]) ?? false
                 report.ageRetentionHeldBack = due
                 report.ageRetentionWaitsForTheClock = due
-            } else if let newest = try Date.fetchOne(
-                db, sql: "SELECT MAX(time) FROM (SELECT MAX(time) AS time FROM decision UNION ALL SELECT MAX(time) FROM door_event)"),
-                newest < cutoff
-            {
-                report.ageRetentionHeldBack = true
             } else {
-                for table in ["decision", "door_event"] {
-                    let rows = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM \(table)") ?? 0
-                    let limit = max(retention.minimumAgeDeletionsPerPass, rows / 10)
-                    let deleted = try deleteInSteps(
-                        limit, "DELETE FROM \(table) WHERE id IN (SELECT id FROM \(table) WHERE time < ? ORDER BY time, id LIMIT ?)", [cutoff])
-                    if table == "decision" { report.deletedDecisions += deleted } else { report.deletedDoorEvents += deleted }
-                    if deleted == limit, try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM \(table) WHERE time < ?)", arguments: [cutoff]) == true {
-                        report.ageRetentionHeldBack = true
+                // Deleted in the order of writing, up to the last row written before the table's first row within
+                // the age: after the clock was set back (a real-time clock reset, the cloud away), the rows written
+                // since carry the earliest times, and by their times alone they would go first, the newest
+                // denials and alarms deleted as soon as the clock is put right. A row dated later than now, written
+                // before one that is due, is due with it (as crops go).
+                let firstWithinAge = try ["decision", "door_event"].map { table in
+                    try Int64.fetchOne(db, sql: "SELECT MIN(id) FROM \(table) WHERE time >= ? AND time <= ?", arguments: [cutoff, now])
+                }
+                if firstWithinAge.allSatisfy({ $0 == nil }) {
+                    // Nothing within the age (the clock may have jumped forward): nothing is deleted for its age.
+                    report.ageRetentionHeldBack = try Bool.fetchOne(
+                        db, sql: "SELECT EXISTS (SELECT 1 FROM decision WHERE time < ?) OR EXISTS (SELECT 1 FROM door_event WHERE time < ?)",
+                        arguments: [cutoff, cutoff]) ?? false
+                } else {
+                    for (table, boundary) in zip(["decision", "door_event"], firstWithinAge) {
+                        guard
+                            let lastDue = try Int64.fetchOne(
+                                db, sql: "SELECT MAX(id) FROM \(table) WHERE id < ? AND time < ?", arguments: [boundary ?? Int64.max, cutoff])
+                        else { continue }
+                        let rows = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM \(table)") ?? 0
+                        let limit = max(retention.minimumAgeDeletionsPerPass, rows / 10)
+                        let deleted = try deleteInSteps(
+                            limit, "DELETE FROM \(table) WHERE id IN (SELECT id FROM \(table) WHERE id <= ? ORDER BY id LIMIT ?)", [lastDue])
+                        if table == "decision" { report.deletedDecisions += deleted } else { report.deletedDoorEvents += deleted }
+                        if deleted == limit, try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM \(table) WHERE id <= ?)", arguments: [lastDue]) == true {
+                            report.ageRetentionHeldBack = true
+                        }
                     }
                 }
             }

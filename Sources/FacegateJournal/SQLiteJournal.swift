@@ -96,6 +96,8 @@ public final class SQLiteJournal: Sendable {
         var database: DatabasePool?
         /// The last failure was SQLite saying the file is damaged: the next open checks it first.
         var suspectDamage = false
+        /// The newest decision or door event handed over this run (``newestHandedTime``).
+        var newestHanded: Date?
         /// Records are being refused for a full backlog (said once when it starts, once when it ends).
         var refusingForAFullBacklog = false
         var status = JournalStatus()
@@ -125,13 +127,26 @@ public final class SQLiteJournal: Sendable {
     public func record(_ decision: DecisionRecord) -> Bool {
         var decision = decision
         if !configuration.storeProbeCrops { decision.probeCrop = nil }
+        noteHanded(decision.time)
         return enqueue(.decision(decision))
     }
 
     /// Queues a door event and returns at once.
     @discardableResult
     public func record(_ event: DoorEventRecord) -> Bool {
-        enqueue(.doorEvent(event))
+        // Not a start's `degraded` note, as on disk (``newestRecordTime()``): written at every start, often
+        // before the clock is synchronised.
+        if event.kind != .degraded { noteHanded(event.time) }
+        return enqueue(.doorEvent(event))
+    }
+
+    /// The newest decision or door event handed over this run, written or not: with ``newestRecordTime()``
+    /// (read once, at the first decision) the clock's stored witness, which the door's own events (an exit
+    /// press, the door opened) move on between decisions.
+    public var newestHandedTime: Date? { state.withLock { $0.newestHanded } }
+
+    private func noteHanded(_ time: Date) {
+        state.withLock { $0.newestHanded = max($0.newestHanded ?? time, time) }
     }
 
     /// Queues the cloud's re-check of an offline decision and returns at once.
@@ -428,6 +443,9 @@ public final class SQLiteJournal: Sendable {
         // One opening at a time: two callers finding the file damaged together would otherwise set aside
         // the new journal the first one had just started.
         if waiting { return try opening.withLock { _ in try openUnderLock() } }
+        // A file suspected damaged is checked (a quick check reads all of it: seconds on an SD card) and perhaps
+        // set aside by the writer, never on a decision's path, whose reads wait for no opening.
+        if state.withLock({ $0.suspectDamage }) { throw JournalError(.cannotOpen, "the journal is being checked by the writer") }
         guard let opened = try opening.withLockIfAvailable({ _ in try openUnderLock() }) else {
             throw JournalError(.cannotOpen, "the journal is being opened by the writer")
         }

@@ -328,6 +328,36 @@ struct ClockWitnessPipelineTests {
         #expect(decisions.last?.reason.contains("newest journaled record") == true)
     }
 
+    /// A door event journaled during the run (an exit press; the pipeline never sees it) moves the clock's
+    /// witness on as a decision does: a clock set back behind it is caught at the next decision, not only
+    /// after a restart (review: only this run's decisions counted, and a clock set back into the gap since
+    /// the last one was trusted, letting expired faces in offline and schedules read at the wrong hour).
+    @Test func aDoorEventJournaledDuringTheRunWitnessesTheClock() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let cache = try await Self.cacheHoldingHerFace(in: folder)
+        let lines = SimulatedDoorLines(logger: Self.quiet)
+        let door = try DoorController(lines: lines, timing: DoorTiming(unlockDuration: .milliseconds(50)), logger: Self.quiet)
+        let doorTask = Task { try await door.run() }
+        defer { doorTask.cancel() }
+        let sqlite = SQLiteJournal(configuration: .init(path: folder.file("journal.sqlite")))
+        let writer = Task { await sqlite.run() }
+        defer { writer.cancel() }
+        let journal = ExitPressAfterTheFirstDecision(sqlite)
+        let pipeline = GatePipeline(
+            source: TwoApproaches(), analyzer: ScriptedAnalyzer(),
+            search: HeldCloud(candidates: [MatchCandidate(subjectId: "staff-3", score: 9000, tags: ["staff"])]), offline: cache, door: door,
+            journal: journal, policy: Self.policy,
+            settings: .init(door: "witness", approach: ApproachConfiguration(settleFrames: 3), decisionDeadline: .seconds(1)),
+            logger: Self.quiet)
+        let outcomes = await pipeline.decisions()
+        try await pipeline.run()
+        var decisions: [Decision] = []
+        for await outcome in outcomes { decisions.append(outcome.record.decision) }
+        #expect(decisions.map(\.outcome) == [.grantedOffline, .deniedOffline], "\(decisions.map(\.reason))")
+        #expect(decisions.last?.reason.contains("newest journaled record") == true)
+    }
+
     /// A box without a real-time clock that booted reading 1970, with no cloud time (a plain-http forwarder)
     /// and nothing stored to compare with (a new box: an empty journal, no cache): nobody a schedule applies
     /// to is let in on that clock. Before, the schedule was read at 1 January 1970 and trusted.
@@ -402,6 +432,28 @@ struct TwoApproaches: FrameSource {
             continuation.onTermination = { _ in task.cancel() }
         }
     }
+}
+
+/// The door's journal, with an exit press journaled after the first decision dated a day ahead of the
+/// clock: as if the clock were set back a day after the press.
+final class ExitPressAfterTheFirstDecision: GateJournal {
+    let inner: SQLiteJournal
+    private let pressed = Mutex(false)
+    init(_ inner: SQLiteJournal) { self.inner = inner }
+    func record(_ decision: DecisionRecord) -> Bool {
+        let recorded = inner.record(decision)
+        if pressed.withLock({ pressed in defer { pressed = true }; return !pressed }) {
+            inner.record(DoorEventRecord(time: decision.time.addingTimeInterval(86_400), door: decision.door, kind: .exitButton))
+        }
+        return recorded
+    }
+    func record(_ event: DoorEventRecord) -> Bool { inner.record(event) }
+    func recordRecheck(_ recheck: RecheckRecord) -> Bool { inner.recordRecheck(recheck) }
+    func recordRelay(_ relay: RelayRecord) -> Bool { inner.recordRelay(relay) }
+    func flush() async throws { try await inner.flush() }
+    func grants(atDoor door: String, within window: Duration, of now: Date) async throws -> [JournaledGrant] { try await inner.grants(atDoor: door, within: window, of: now) }
+    func newestRecordTime() async throws -> Date? { try await inner.newestRecordTime() }
+    var newestHandedTime: Date? { inner.newestHandedTime }
 }
 
 /// A journal whose first reads fail (a file another process holds locked), then read `newest`.

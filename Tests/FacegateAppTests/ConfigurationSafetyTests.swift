@@ -391,6 +391,13 @@ struct ConfigurationSafetyTests {
         func ends(_ yaml: String) throws -> String? { running.keysInFile.endsEarly(in: try FacegateConfiguration(yaml: yaml).keysInFile) }
         let head = "camera: {fps: 5}\nkiosk:\n  names: {id-7: Alice}\ndoor:\n  threshold: 7500\n"
         #expect(try ends(head + "  deny_list:\n    - mallory\n") == "door.deny_list", "cut after the first name")
+        // Cut right after the list's key: it reads as an empty list (review: accepted, the deny list dropped).
+        #expect(try ends(head + "  deny_list:\n") == "door.deny_list", "cut after the key")
+        #expect(try ends(head + "  deny_list:") == "door.deny_list", "cut after the key, no line break")
+        let tagged = try FacegateConfiguration(yaml: "door:\n  threshold: 7500\n  tags:\n    - staff\n")
+        #expect(
+            tagged.keysInFile.endsEarly(in: try FacegateConfiguration(yaml: "door:\n  threshold: 7500\n  tags:\n").keysInFile) == "door.tags",
+            "the door's tags cut after their key (NEC ID would search everyone)")
         #expect(try ends(head + "  deny_list:\n    - mallory\n    - tru") == "door.deny_list", "cut mid-line")
         #expect(try ends(head + "  deny_list:\n    - mallory\n    - trudy\n") == nil, "the same file")
         #expect(try ends(head + "  deny_list:\n    - mallory\n    - trudy\n    - eve\n") == nil, "a name added")

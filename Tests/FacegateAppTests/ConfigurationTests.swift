@@ -159,6 +159,15 @@ struct ConfigurationTests {
         } catch {
             #expect(error.problems.map(\.path) == ["metrics.listen"])
         }
+        // The same port however spelt, or on a wildcard address, which takes it on every address (review: only
+        // the same spelling was refused, and one of the two servers did not start).
+        for (metrics, kiosk) in [("0.0.0.0:8470", "127.0.0.1:8470"), ("localhost:8470", "127.0.0.1:8470"), ("192.0.2.7:8470", "'[::]:8470'")] {
+            #expect(throws: ConfigError.self, "\(metrics) beside \(kiosk)") {
+                try FacegateConfiguration(yaml: "metrics: {listen: '\(metrics)'}\nkiosk: {listen: \(kiosk)}")
+            }
+        }
+        #expect(try FacegateConfiguration(yaml: "metrics: {listen: '0.0.0.0:9464'}\nkiosk: {}").metrics.listen?.port == 9464)
+        #expect(try FacegateConfiguration(yaml: "metrics: {listen: '192.0.2.7:8470'}\nkiosk: {listen: '192.0.2.8:8470'}").metrics.listen?.port == 8470)
         do {
             _ = try FacegateConfiguration(yaml: "kiosk: {listen: 'kiosk', names: [Ada], colour: blue}")
             Issue.record("a bad kiosk section was accepted")

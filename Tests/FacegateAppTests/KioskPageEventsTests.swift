@@ -1,5 +1,8 @@
 import FacegateCore
 import Foundation
+import Logging
+import ServiceLifecycle
+import ServiceLifecycleTestKit
 import Testing
 
 @testable import FacegateApp
@@ -43,6 +46,64 @@ struct KioskPageEventsTests {
     }
 
     /// A page that keeps up gets each event as it comes.
+    /// A welcome name is found as the door finds the person (SubjectIdentity): an id written in upper case or
+    /// with a stray space in `kiosk.names` still names the person the cloud answers in lower case (review: the
+    /// door let them in and the page said only "Welcome").
+    @Test func aWelcomeNameIsFoundAsTheDoorComparesIds() throws {
+        let names = ["8F14E45F-CEEA-467F-A8E6-0A7C1E9B2C44 ": "Ada"]
+        let granted = Decision(outcome: .granted, reason: "matched", subjectId: "8f14e45f-ceea-467f-a8e6-0a7c1e9b2c44")
+        let event = KioskFeed.Event.decision(DecisionRecord(time: Date(), door: "front", decision: granted, backend: "nec"), names: names)
+        #expect(event.data.contains("Welcome, Ada"), "\(event.data)")
+        let other = Decision(outcome: .granted, reason: "matched", subjectId: "someone-else")
+        #expect(!KioskFeed.Event.decision(DecisionRecord(time: Date(), door: "front", decision: other, backend: "nec"), names: names).data.contains("Ada"))
+    }
+
+    /// A page that stops reading (a tablet gone from the Wi-Fi, a hung browser, a client that never reads) does
+    /// not hold up the door's stop: the kiosk's server waits for every request under way, and the page's write
+    /// waits for its client; 2 s after the stop begins the server is cancelled, and that write with it (review:
+    /// the stop waited for it: every stop, restart and upgrade took the whole 12 s shutdown limit).
+    @Test func aPageThatStopsReadingDoesNotHoldUpTheStop() async throws {
+        let feed = KioskFeed()
+        let (ports, portSink) = AsyncStream<Int>.makeStream()
+        var quiet = Logger(label: "kiosk-stuck-page")
+        quiet.logLevel = .critical
+        let health = DoorHealthReport(
+            camera: .init(status: .ok), cloud: .init(status: .ok), relay: .init(status: .ok), journal: .init(status: .ok),
+            offlineCache: .init(status: .ok))
+        let kiosk = KioskService(
+            settings: .init(
+                host: "127.0.0.1", port: 0, preview: true, displayNames: [:], doorName: "front", minInterEyeDistance: 40, maxPoseDegrees: 15),
+            feed: feed, decisions: { AsyncStream { _ in } }, enrolments: { AsyncStream { _ in } }, doorEvents: { AsyncStream { _ in } },
+            metrics: { [] }, health: { health }, onListening: { portSink.yield($0) }, logger: quiet)
+        try await testGracefulShutdown { trigger in
+            let finished = SetOnceFlag()
+            let running = Task {
+                defer { finished.set() }
+                try await kiosk.run()
+            }
+            var listening = ports.makeAsyncIterator()
+            let port = try #require(await listening.next())
+            // A window of a few kilobytes, never read.
+            let page = try SilentConnection(port: port, receiveBuffer: 2048)
+            page.write("GET /events HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\n\r\n")
+            let connected = ContinuousClock.now + .seconds(10)
+            while feed.watchers == 0, ContinuousClock.now < connected { try await Task.sleep(for: .milliseconds(20)) }
+            try #require(feed.watchers == 1)
+            // Decisions are never skipped for a page behind: 60 of 200 KB, more than the socket's and the channel's
+            // buffers take, so the page's write waits.
+            let long = String(repeating: "x", count: 200_000)
+            for _ in 0..<60 { feed.broadcast(.json("decision", ["outcome": "granted", "message": long])) }
+            try await Task.sleep(for: .milliseconds(500))
+            trigger.triggerGracefulShutdown()
+            let limit = ContinuousClock.now + .seconds(8)
+            while !finished.isSet, ContinuousClock.now < limit { try await Task.sleep(for: .milliseconds(50)) }
+            #expect(finished.isSet, "the kiosk still waited for the page 8 s after the stop began")
+            running.cancel()
+            _ = try? await running.value
+            withExtendedLifetime(page) {}
+        }
+    }
+
     @Test func aPageThatKeepsUpGetsEveryEvent() async throws {
         let feed = KioskFeed()
         let events = try await feed.watch(hello: .init(name: "hello", data: "{}")) { events in

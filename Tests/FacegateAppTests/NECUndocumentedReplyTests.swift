@@ -82,6 +82,26 @@ struct NECUndocumentedReplyTests {
         #expect(roomy.outcome == .granted && roomy.subjectId == "alice" && roomy.secondScore == nil, "\(roomy.reason)")
     }
 
+    /// A full answer whose events outscore their subject (6500 with events 9500, 9300, 9200: no real search gives
+    /// it) is not granted at an event's score: the stand-in for the subjects left out is capped at the subject's
+    /// own (review: it ranked first at 9200, passed the margin against 6500, and was granted and cached at 9200).
+    @Test func aFullAnswerWhoseEventsOutscoreTheirSubjectIsNotGranted() async throws {
+        let reply = #"{"candidates":[{"id":"alice","score":6500,"events":[{"id":"e1","score":9500},{"id":"e2","score":9300},{"id":"e3","score":9200}]}]}"#
+        let policy = {
+            var policy = Self.policy
+            policy.minimumMargin = 500
+            return policy
+        }()
+        let candidates = try await withFaultyCloud(.reply(status: 200, body: reply)) { endpoint in
+            try await NECFaceSearch(client: Self.client(endpoint), limit: 3).search(Self.probe, policy: policy)
+        }
+        var state = PolicyState()
+        let decision = AccessPolicy.evaluate(
+            .cloud(candidates: try #require(candidates), unit: .necScore), passedQualityGate: true, policy: policy, state: &state, at: Self.cachedAt)
+        #expect(decision.outcome != .granted, "\(decision.reason)")
+        #expect(try #require(candidates).allSatisfy { $0.score <= 6500 }, "\(String(describing: candidates))")
+    }
+
     @Test(
         "a subject list answered 200 without subjects or their total fails the sync: nothing cached is purged on its word",
         arguments: ["{}", #"{"total":0}"#, #"{"subjects":[]}"#])

@@ -497,9 +497,13 @@ struct SendableJSON {
 final class SilentConnection {
     let descriptor: Int32
 
-    init(port: Int) throws {
+    /// - Parameter receiveBuffer: the socket's receive buffer, set before connecting (the window it offers).
+    init(port: Int, receiveBuffer: Int32? = nil) throws {
         descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard descriptor >= 0 else { throw POSIXError(.EMFILE) }
+        if var size = receiveBuffer {
+            _ = setsockopt(descriptor, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
@@ -511,6 +515,12 @@ final class SilentConnection {
             close(descriptor)
             throw POSIXError(.ECONNREFUSED)
         }
+    }
+
+    /// Sends `text` (a request), and reads nothing.
+    func write(_ text: String) {
+        let bytes = Array(text.utf8)
+        _ = bytes.withUnsafeBytes { send(descriptor, $0.baseAddress, $0.count, 0) }
     }
 
     /// Whether the server closes it (an end of stream) within `limit`.

@@ -136,5 +136,33 @@ import Testing
 
         try "door:\n  relay: {chip: gpiochip3, line: LOCK}\n  fail_safe: maybe\n".write(toFile: file, atomically: true, encoding: .utf8)
         #expect(throws: ConfigError.self) { try FacegateConfiguration.doorWiring(path: file) }
+
+        // A key the daemon refuses as unknown is refused here too: `failsafe: true` on a maglock was driven as a
+        // strike (the default) by `door pulse` (review).
+        for typo in ["failsafe: true", "fail-safe: true"] {
+            try "door:\n  relay: {chip: gpiochip3, line: LOCK}\n  \(typo)\n".write(toFile: file, atomically: true, encoding: .utf8)
+            #expect(throws: ConfigError.self, "\(typo)") { try FacegateConfiguration.doorWiring(path: file) }
+            #expect(throws: ConfigError.self, "the daemon refuses it too") { try FacegateConfiguration(yaml: "door:\n  \(typo)\n") }
+        }
+        // Every key the daemon reads in `door` is one this reading knows.
+        try """
+        door:
+          name: front
+          relay: {chip: gpiochip3, line: LOCK}
+          contact: {chip: gpiochip3, line: CONTACT}
+          exit_button: {chip: gpiochip3, line: EXIT}
+          pulse_seconds: 3
+          fail_safe: false
+          held_open_seconds: 30
+          tags: [staff]
+          face_list: front
+          threshold: 7000
+          minimum_margin: 500
+          deny_list: [mallory]
+          reentry_cooldown_seconds: 0
+          schedules: []
+
+        """.write(toFile: file, atomically: true, encoding: .utf8)
+        #expect(try FacegateConfiguration.doorWiring(path: file).relay?.line == "LOCK")
     }
 }

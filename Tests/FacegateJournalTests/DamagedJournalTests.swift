@@ -2,6 +2,7 @@ import FacegateCore
 import FacegateTesting
 import Foundation
 import GRDB
+import Synchronization
 import Testing
 
 @testable import FacegateJournal
@@ -78,6 +79,33 @@ struct DamagedJournalTests {
         #expect(aside.count == 1, "\(aside)")
         #expect(try Data(contentsOf: URL(fileURLWithPath: folder.file(aside[0]))) == garbage, "set aside as it was")
         for name in earlier { #expect(try Data(contentsOf: URL(fileURLWithPath: folder.file(name))) == Data(name.utf8), "\(name) kept") }
+    }
+
+    /// The reads on a decision's path (the clock check, the re-entry cooldown) never run the quick check of a
+    /// file suspected damaged: it reads the whole file (seconds on an SD card, past the visit's deadline), and is
+    /// the writer's to run. They say the journal is being checked, and the writer's next opening checks it
+    /// (review: the first decisions after a damaged write ran it themselves).
+    @Test func aDecisionsReadDoesNotRunTheDamageCheck() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let path = folder.file("journal.sqlite")
+        try await withRunningJournal(Self.configuration(path)) { journal in
+            journal.record(DecisionRecord(time: Date(), door: "front", decision: sampleDecision(.granted, subject: "alice"), backend: "nec"))
+            try await journal.flush()
+            // As a write that found a damaged page leaves it, before the writer's retry.
+            journal.state.withLock { state in
+                state.suspectDamage = true
+                state.database = nil
+            }
+            await #expect(throws: JournalError.self) { _ = try await journal.newestRecordTime() }
+            await #expect(throws: JournalError.self) { _ = try await journal.grants(atDoor: "front", within: .seconds(60), of: Date()) }
+            #expect(journal.state.withLock { $0.suspectDamage && $0.database == nil }, "nothing was opened or checked")
+            // The writer's opening checks the file (whole here) and goes on.
+            journal.record(DecisionRecord(time: Date(), door: "front", decision: sampleDecision(.granted, subject: "bob"), backend: "nec"))
+            try await Self.flushed(journal)
+            #expect(journal.state.withLock { !$0.suspectDamage })
+            #expect(try await journal.newestRecordTime() != nil)
+        }
     }
 
     @Test func aDamagedPageFoundAtAWriteSetsTheFileAsideAndTheRecordsGoToTheNewJournal() async throws {

@@ -100,10 +100,12 @@ struct RetentionTests {
         defer { folder.remove() }
         let path = folder.file("journal.sqlite")
         let configuration = SQLiteJournal.Configuration(
-            path: path, retention: JournalRetention(maxAge: .seconds(30 * 86_400), maxBytes: nil, minimumAgeDeletionsPerPass: 300_000),
+            path: path, retention: JournalRetention(maxAge: .seconds(30 * 86_400), maxBytes: nil, minimumAgeDeletionsPerPass: 300_001),
             retentionInterval: .seconds(3600))
+        // Age retention deletes in the order of writing: the old rows are written first, the recent one after them.
         try await withRunningJournal(configuration) { journal in
-            journal.record(DecisionRecord(time: Date(), door: "front", decision: sampleDecision(subject: "recent"), backend: "nec"))
+            journal.record(
+                DecisionRecord(time: Date().addingTimeInterval(-2 * 365 * 86_400), door: "front", decision: sampleDecision(subject: "ancient"), backend: "nec"))
             try await journal.flush()
         }
         // 300,000 decisions a year old, written at once.
@@ -120,6 +122,10 @@ struct RetentionTests {
                     """, arguments: [Date().addingTimeInterval(-365 * 86_400)])
         }
         try queue.close()
+        try await withRunningJournal(configuration) { journal in
+            journal.record(DecisionRecord(time: Date(), door: "front", decision: sampleDecision(subject: "recent"), backend: "nec"))
+            try await journal.flush()
+        }
 
         // The journal opens with retention due (it runs first) and a grant and a door event waiting behind it.
         let journal = SQLiteJournal(configuration: configuration)
@@ -200,6 +206,45 @@ struct RetentionClockTests {
                 #expect(report.ageRetentionHeldBack, "pass \(pass)")
             }
             #expect(try await journal.decisions().count == 3_001)
+        }
+    }
+
+    /// The clock set back a year (a real-time clock reset, the cloud away) dates what the door journals since a
+    /// year ago; put right, age retention deletes in the order of writing, so those newest decisions and alarms
+    /// stay until the rows written before them age out (review: by their times they went first, the outage's
+    /// forced doors and denials deleted within minutes of the clock being put right).
+    @Test("after the clock was set back, the newest rows are kept whatever times they carry")
+    func ageRetentionGoesByTheOrderOfWriting() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let now = Date()
+        let configuration = SQLiteJournal.Configuration(
+            path: folder.file("journal.sqlite"), retention: JournalRetention(maxAge: .seconds(90 * 86_400), maxBytes: nil))
+        try await withRunningJournal(configuration) { journal in
+            // Due by any rule: written first, 100 days old.
+            for i in 0..<5 {
+                let time = now.addingTimeInterval(-100 * 86_400 + Double(i))
+                journal.record(DecisionRecord(time: time, door: "front", decision: sampleDecision(subject: "old\(i)"), backend: "nec"))
+                journal.record(DoorEventRecord(time: time, door: "front", kind: .opened, detail: "old\(i)"))
+            }
+            // The door's day before the clock went back, then what it journaled on the clock set back a year.
+            for i in 0..<3_000 {
+                journal.record(DecisionRecord(time: now.addingTimeInterval(-86_400 + Double(i)), door: "front", decision: sampleDecision(subject: "day\(i)"), backend: "nec"))
+            }
+            for i in 0..<100 { journal.record(DoorEventRecord(time: now.addingTimeInterval(-86_400 + Double(i)), door: "front", kind: .opened)) }
+            let setBack = now.addingTimeInterval(-365 * 86_400)
+            for i in 0..<10 {
+                journal.record(DecisionRecord(time: setBack.addingTimeInterval(Double(i)), door: "front", decision: sampleDecision(subject: "outage\(i)"), backend: "nec"))
+                journal.record(DoorEventRecord(time: setBack.addingTimeInterval(Double(i)), door: "front", kind: .forced, detail: "outage\(i)"))
+            }
+            try await journal.flush()
+            let report = try await journal.applyRetention(now: now, clockIsTrusted: true)
+            #expect(report.deletedDecisions == 5 && report.deletedDoorEvents == 5, "only the rows written before the day's")
+            let decisions = try await journal.decisions().compactMap(\.record.decision.subjectId)
+            #expect(decisions.filter { $0.hasPrefix("outage") }.count == 10 && !decisions.contains { $0.hasPrefix("old") })
+            let events = try await journal.doorEvents()
+            #expect(events.filter { $0.kind == .forced }.count == 10 && !events.contains { $0.detail?.hasPrefix("old") == true })
+            #expect(!report.ageRetentionHeldBack, "rows kept for the order of writing are no warning")
         }
     }
 

@@ -240,6 +240,12 @@ final class ConfigReader {
     }
 
     /// Reports keys present in this mapping that nothing read; call after reading a section.
+    /// As ``rejectUnknownKeys()``, with `known` counted as read too.
+    func rejectUnknownKeys(besides known: Set<String>) {
+        consumed.formUnion(known)
+        rejectUnknownKeys()
+    }
+
     func rejectUnknownKeys() {
         guard let mapping = node?.mapping else { return }
         for (keyNode, _) in mapping {

@@ -75,9 +75,17 @@ extension FacegateConfiguration {
         let wiring = DoorWiring(
             relay: gpioLine(door.scoped("relay"), isInput: false), failSafe: door.bool("fail_safe", default: Door().failSafe),
             contact: gpioLine(door.scoped("contact"), isInput: true), exitButton: gpioLine(door.scoped("exit_button"), isInput: true))
+        // A misspelt key the daemon refuses (`failsafe: true` on a maglock) must not be driven as the default.
+        door.rejectUnknownKeys(besides: doorKeys)
         if !door.problems.isEmpty { throw ConfigError(file: path, problems: door.problems) }
         return wiring
     }
+
+    /// Every key of the `door` section the daemon reads (``readDoor``), for the commands that read only its wiring.
+    static let doorKeys: Set<String> = [
+        "name", "relay", "contact", "exit_button", "pulse_seconds", "fail_safe", "held_open_seconds", "tags", "face_list", "threshold",
+        "minimum_margin", "deny_list", "reentry_cooldown_seconds", "schedules",
+    ]
 
     private static func readText(path: String) throws(ConfigError) -> String {
         guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
@@ -420,7 +428,8 @@ extension FacegateConfiguration {
                     "is not a loopback address: anyone who can reach it sees the camera's picture, the faces and the welcome names (name the box by its address or its host name: other names are refused)",
                     key: "listen")
             }
-            if kiosk.enabled, let metricsAddress = metrics.listen, metricsAddress == kiosk.listen {
+            // However spelt: `0.0.0.0:8470` takes the kiosk's `127.0.0.1:8470` too, and one of the two would not start.
+            if kiosk.enabled, let metricsAddress = metrics.listen, metricsAddress.clashes(with: kiosk.listen) {
                 status.problem("is the kiosk's address, which serves /metrics and /health already: give another or leave it out", key: "listen")
             }
         }

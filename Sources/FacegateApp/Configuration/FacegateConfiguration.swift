@@ -80,8 +80,8 @@ public struct FacegateConfiguration: Sendable, Equatable {
         }
 
         /// The key where `next` ends early, when it is this file cut short inside its last list or value
-        /// (a cut at a line break after `- alice` of a deny list ending `- bob`, or mid-line in `threshold:
-        /// 7500`): every value of `next` is this file's, in order, its last perhaps cut mid-way, and this
+        /// (a cut at a line break after `- alice` of a deny list ending `- bob`, or right after `deny_list:`, or
+        /// mid-line in `threshold: 7500`): every value of `next` is this file's, in order, its last perhaps cut mid-way, and this
         /// file goes on. ``cutShort(in:)`` sees only keys. Removing the last items of the file's last list,
         /// or shortening its last value, looks the same: that takes a restart. Nil otherwise.
         public func endsEarly(in next: KeysInFile) -> String? {
@@ -89,6 +89,9 @@ public struct FacegateConfiguration: Sendable, Equatable {
             guard count > 0, count <= leaves.count else { return nil }
             for index in 0..<(count - 1) where next.leaves[index] != leaves[index] { return nil }
             let last = next.leaves[count - 1], running = leaves[count - 1]
+            // Cut right after the key of a list or mapping (`deny_list:` and nothing under it): the key
+            // reads as empty where this file has items under it.
+            if last.value.isEmpty, running.path.hasPrefix(last.path + "[") || running.path.hasPrefix(last.path + ".") { return running.key }
             guard last.path == running.path, last.key == running.key, running.value.hasPrefix(last.value) else { return nil }
             if count < leaves.count { return leaves[count].key }
             return last.value == running.value ? nil : running.key
@@ -324,6 +327,17 @@ public struct ListenAddress: Sendable, Hashable {
     public init(host: String, port: Int) {
         self.host = host
         self.port = port
+    }
+
+    /// Whether one server listening here would keep another from listening at `other`: the same port, on
+    /// the same host however spelt (`localhost` and `127.0.0.1`), or on a wildcard address, which takes the
+    /// port on every address. Port 0 is any free port: never taken.
+    public func clashes(with other: ListenAddress) -> Bool {
+        guard port == other.port, port != 0 else { return false }
+        let wildcards: Set<String> = ["0.0.0.0", "::", "*", ""]
+        let (mine, theirs) = (host.lowercased(), other.host.lowercased())
+        return mine == theirs || wildcards.contains(mine) || wildcards.contains(theirs)
+            || (Self.isLoopbackHost(mine) && Self.isLoopbackHost(theirs))
     }
 
     /// nil when `text` is not `host:port` with a port from 0 to 65535.

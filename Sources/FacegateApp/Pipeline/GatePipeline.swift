@@ -943,7 +943,9 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
             // A box without a real-time clock that booted without a clock epoch reads 1970; with an empty
             // journal and cache (a new box, a journal set aside) no stored date would catch it.
             problem = "the clock reads earlier than this facegate was released (has it been reset?)"
-        } else if let newest = newestDecisionTime, time < newest.addingTimeInterval(-tolerance) {
+        } else if let newest = [newestDecisionTime, journal.newestHandedTime].compactMap({ $0 }).max(),
+            time < newest.addingTimeInterval(-tolerance)
+        {
             problem = "the clock reads earlier than the newest journaled record (has it been set back?)"
         } else if let remembered = await newestCachedFace(), remembered > time.addingTimeInterval(tolerance),
             await newestCachedFace(reread: true).map({ $0 > time.addingTimeInterval(tolerance) }) ?? false

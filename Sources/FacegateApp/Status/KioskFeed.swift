@@ -262,7 +262,11 @@ extension KioskFeed.Event {
             return .json("decision", DecisionShown(outcome: "denied", message: "Please try again"))
         }
         if decision.outcome.opensDoor {
-            let name = decision.subjectId.flatMap { names[$0] }
+            // Looked up as the door compares ids (case and invisible characters aside): the cloud may answer
+            // a UUID in lower case that the installer wrote in upper case.
+            let name = decision.subjectId.flatMap { id in
+                names[id] ?? names.first { SubjectIdentity.key($0.key) == SubjectIdentity.key(id) }?.value
+            }
             return .json("decision", DecisionShown(outcome: "granted", message: name.map { "Welcome, \($0)" } ?? "Welcome"))
         }
         let retry = decision.outcome == .deniedQuality || decision.outcome == .error

@@ -25,6 +25,9 @@ struct KioskService: Service {
         var previewsPerSecond = 4.0
         var faceUpdatesPerSecond = 8.0
         var connections = ServedConnectionLimits.kiosk
+        /// How long pages get to take the end of their streams once the door stops; past it the server is
+        /// cancelled, which ends a page's write that waits on a client no longer reading.
+        var pagesGraceAtStop: Duration = .seconds(2)
     }
 
     /// The page loads nothing from anywhere but this address (its picture arrives as data URLs).
@@ -75,7 +78,19 @@ struct KioskService: Service {
                     }
                     // The server ends on the group's graceful shutdown; the feeds with it.
                     defer { group.cancelAll() }
-                    try await app.run()
+                    try await withThrowingTaskGroup(of: Void.self) { server in
+                        server.addTask { try await app.run() }
+                        // The server waits for every request under way, and a page's write waits for its client
+                        // to read: a tablet gone from the Wi-Fi, a hung browser or a client that never reads
+                        // would hold every stop of the door for the whole shutdown limit (12 s). A short grace
+                        // after the stop begins, then the server is cancelled and such a write with it.
+                        server.addTask {
+                            try await gracefulShutdown()
+                            try await Task.sleep(for: settings.pagesGraceAtStop)
+                        }
+                        defer { server.cancelAll() }
+                        try await server.next()
+                    }
                 }
             } onGracefulShutdown: {
                 stopping.set()

@@ -48,8 +48,10 @@ public struct NECFaceSearch: FaceSearch, CloudDirectory {
             var candidates = best.map { MatchCandidate(subjectId: $0.id, score: Double($0.score), tags: provenTags) }
             if let bound = Self.scoreOfSubjectsLeftOut(result.candidates, limit: limit), let first = best.first {
                 // The answer was full: a subject it left out may score up to its lowest event, which the margin
-                // check must see as a second. Said as the best subject (never someone else to let in).
-                candidates.append(MatchCandidate(subjectId: first.id, score: Double(bound), tags: provenTags))
+                // check must see as a second. Said as the best subject (never someone else to let in), and never
+                // over its own score: a reply whose events outscore their subject is none a real search gives, and
+                // the stand-in must not become the best candidate, granted at a score nobody had.
+                candidates.append(MatchCandidate(subjectId: first.id, score: Double(min(bound, first.score)), tags: provenTags))
             }
             return candidates
         } catch {
