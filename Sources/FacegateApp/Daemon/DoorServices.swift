@@ -72,23 +72,24 @@ struct DoorService: Service {
         let door = controller.parts.door, journal = controller.parts.journal, pipeline = controller.pipeline
         let doorName = controller.configuration.door.name, logger = controller.logger, notifier = controller.notifier
         let failed = self.failed
-        try await cancelWhenGracefulShutdown {
-            // Journaled beside the door's own task: when the door stops, its event stream ends, so its
-            // last events (a fault) are queued for the journal before the service stops.
-            async let journaled: Void = journalDoorEvents(of: door, named: doorName, into: journal, metrics: controller.metrics)
-            do {
-                try await door.run()
-            } catch {
-                failed.set()
-                let code = (error as? DoorError).map { "\($0.code)" } ?? "\(type(of: error))"
-                logger.critical("the door failed; stopping", metadata: ["door": "\(doorName)", "error": "\(code)"])
-                notifier.status("door \(doorName): door failed (\(code)); stopping")
-                await journaled
-                pipeline.finish()
-                throw error
-            }
+        // Subscribed before the door runs, and journaled outside what the stop cancels: the door sends its
+        // last events as it stops (a `fault` from the lock a stop makes, or from a relock the stop waits
+        // for), after the graceful shutdown began. The stream ends once the door has stopped, before this
+        // service returns, and the journal's writer stops only after it.
+        let events = await door.events()
+        async let journaled: Void = journalDoorEvents(events, of: doorName, into: journal, metrics: controller.metrics)
+        do {
+            try await cancelWhenGracefulShutdown { try await door.run() }
+        } catch {
+            failed.set()
+            let code = (error as? DoorError).map { "\($0.code)" } ?? "\(type(of: error))"
+            logger.critical("the door failed; stopping", metadata: ["door": "\(doorName)", "error": "\(code)"])
+            notifier.status("door \(doorName): door failed (\(code)); stopping")
             await journaled
+            pipeline.finish()
+            throw error
         }
+        await journaled
     }
 }
 

@@ -33,16 +33,17 @@ extension DoorEvent {
     }
 }
 
-/// Copies a door's events into the journal until the door stops or the task is cancelled.
+/// Copies a door's events into the journal until the stream ends (the door has stopped) or the task
+/// is cancelled.
 public func journalDoorEvents(
-    of door: any DoorActuator, named name: String, into journal: any GateJournal, metrics: DoorMetrics = .disabled
+    _ events: AsyncStream<DoorEvent>, of door: String, into journal: any GateJournal, metrics: DoorMetrics = .disabled
 ) async {
-    for await event in await door.events() {
+    for await event in events {
         guard let kind = event.journalKind else { continue }
         metrics.count("door_events", [("kind", kind.rawValue)])
         var detail: String?
         if case .opened(let authorized) = event { detail = authorized ? "after an unlock" : "without an unlock" }
         if case .fault(let fault) = event { detail = fault.description }
-        journal.record(DoorEventRecord(time: Date(), door: name, kind: kind, detail: detail))
+        journal.record(DoorEventRecord(time: Date(), door: door, kind: kind, detail: detail))
     }
 }
