@@ -25,6 +25,9 @@ public enum DoorEvent: Sendable, Hashable {
     case requestToExit
     /// Alarm: the door can no longer be trusted (the relay could not be locked); the controller stops.
     case fault(DoorFault)
+    /// An unlock was asked for and the relay write failed: the door stays locked (the relay is driven
+    /// locked again, as the write may have taken effect). No `unlocked` follows.
+    case unlockFailed(UnlockReason)
 
     /// A stable lower-camel-case name, for logs and JSON lines.
     public var name: String {
@@ -37,13 +40,14 @@ public enum DoorEvent: Sendable, Hashable {
         case .forcedOpen: "forcedOpen"
         case .requestToExit: "requestToExit"
         case .fault: "fault"
+        case .unlockFailed: "unlockFailed"
         }
     }
 
     public var isAlarm: Bool {
         switch self {
         case .heldOpen, .forcedOpen, .fault: true
-        case .unlocked, .locked, .opened, .closed, .requestToExit: false
+        case .unlocked, .locked, .opened, .closed, .requestToExit, .unlockFailed: false
         }
     }
 }

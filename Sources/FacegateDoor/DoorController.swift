@@ -13,7 +13,8 @@ import Logging
 /// A lock write that fails is retried (``RelayRetry``); if the relay still cannot
 /// be locked, the door reports ``DoorEvent/fault(_:)`` and ``run()`` throws
 /// ``DoorError/Code/relayFault``: the daemon must then stop, so that the kernel
-/// frees the line and the service is restarted.
+/// frees the line and the service is restarted. A failed unlock write is thrown to the caller and
+/// the relay then locked the same way: the write may have taken effect all the same.
 ///
 /// Its timers (the unlock pulse, held-open and the relock retries) run on `DoorClock`: the daemon's
 /// ``DoorController`` uses the continuous clock, a test a manual one.
@@ -150,7 +151,8 @@ public actor ClockedDoorController<DoorClock: Clock>: DoorActuator where DoorClo
 
     /// Carries out the machine's actions in order. A relay write that fails ends the batch (the
     /// events after it did not happen) and is handed back to the machine: a failed unlock is
-    /// thrown to the caller, a lock that fails every retry is a fault that stops ``run()``.
+    /// thrown to the caller once the relay is locked again, a lock that fails every retry is a fault
+    /// that stops ``run()``.
     private func apply(_ actions: [DoorStateMachine<DoorClock.Instant>.Action]) async throws {
         // Nothing changed (an input that repeats the state the door is in): the timers stand as they are.
         guard !actions.isEmpty else { return }
@@ -161,8 +163,9 @@ public actor ClockedDoorController<DoorClock: Clock>: DoorActuator where DoorClo
                 do {
                     try lines.driveRelay(unlocked: true)
                 } catch {
-                    logger.error("relay could not be unlocked; the door stays locked", metadata: Self.metadata(of: error))
-                    publish(machine.relayFailed(unlocked: true, now: clock.now))
+                    logger.error("relay could not be unlocked; locking it, in case the write took effect", metadata: Self.metadata(of: error))
+                    // The failure reported, then the relay locked with a relock's retries: a lock failing every try is the fault.
+                    try? await apply(machine.relayFailed(unlocked: true, now: clock.now))
                     throw error
                 }
             case .driveRelay(unlocked: false):

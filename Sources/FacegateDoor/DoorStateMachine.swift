@@ -55,6 +55,8 @@ public struct DoorStateMachine<Instant: InstantProtocol>: Sendable where Instant
     private var authorizedUntil: Instant?
     private var openedAt: Instant?
     private var heldOpenReported = false
+    /// Why the relay is being driven unlocked: a write that fails is reported as that unlock failing.
+    private var unlockingFor: UnlockReason?
 
     /// - Parameter doorOpen: the contact's state at start-up; the relay starts locked.
     public init(timing: DoorTiming, doorOpen: Bool = false, now: Instant) {
@@ -84,6 +86,7 @@ public struct DoorStateMachine<Instant: InstantProtocol>: Sendable where Instant
             isUnlocked = true
             unlockedAt = now
             authorizedUntil = nil
+            unlockingFor = reason
             actions.append(.driveRelay(unlocked: true))
         }
         actions.append(.report(.unlocked(reason)))
@@ -132,7 +135,10 @@ public struct DoorStateMachine<Instant: InstantProtocol>: Sendable where Instant
     /// the caller's retries. The actions after that drive in the same batch did not happen and must
     /// not be carried out.
     ///
-    /// - A failed unlock leaves the door locked: the machine forgets the unlock (an opening is forced).
+    /// - A failed unlock is reported (``DoorEvent/unlockFailed(_:)``) and the machine forgets it (an
+    ///   opening is forced), but the relay's level is unknown: a write can take effect and still fail
+    ///   (an I2C expander that drove the line, then lost the acknowledgement). So the relay is driven
+    ///   locked, as at the end of a pulse: that lock failing in turn is the fault below.
     /// - A failed lock leaves the relay unlocked as far as anyone can tell: the machine is faulted,
     ///   stays unlocked, drives nothing more and reports the fault (an alarm).
     public mutating func relayFailed(unlocked: Bool, now: Instant) -> [Action] {
@@ -141,7 +147,10 @@ public struct DoorStateMachine<Instant: InstantProtocol>: Sendable where Instant
             unlockedUntil = nil
             unlockedAt = nil
             authorizedUntil = nil
-            return []
+            var actions: [Action] = unlockingFor.map { [.report(.unlockFailed($0))] } ?? []
+            unlockingFor = nil
+            actions.append(.driveRelay(unlocked: false))
+            return actions
         }
         guard !isFaulted else { return [] }
         isFaulted = true

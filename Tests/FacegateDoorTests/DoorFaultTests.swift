@@ -147,9 +147,9 @@ struct DoorFaultTests {
         await #expect(throws: DoorError.self) { try await door.unlock(because: .grant) }
         #expect(await !door.isUnlocked)
         #expect(!lines.relayIsUnlocked)
-        // The failed unlock is not reported as one; the next one goes through.
+        // The failed unlock is reported as failed, not as an unlock; the next one goes through.
         try await door.unlock(because: .grant)
-        #expect(await collect(events, until: .locked) == [.unlocked(.grant), .locked])
+        #expect(await collect(events, until: .locked) == [.unlockFailed(.grant), .unlocked(.grant), .locked])
     }
 
     @Test func theDefaultRetryIsThreeTriesWithin200Milliseconds() {

@@ -19,7 +19,8 @@ public struct GateOutcome: Sendable {
 
 
 extension DoorEvent {
-    /// The journal's name for this event; nil for relay changes, which the decisions already record.
+    /// The journal's name for this event; nil for relay changes (the decisions record them) and for
+    /// failed unlocks.
     public var journalKind: DoorEventKind? {
         switch self {
         case .opened: .opened
@@ -28,7 +29,7 @@ extension DoorEvent {
         case .forcedOpen: .forced
         case .requestToExit: .exitButton
         case .fault: .fault
-        case .unlocked, .locked: nil
+        case .unlocked, .locked, .unlockFailed: nil
         }
     }
 }

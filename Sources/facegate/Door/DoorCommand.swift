@@ -351,7 +351,7 @@ struct DoorWatch: AsyncParsableCommand {
     static func printJSON(_ event: DoorEvent) {
         var fields: [String: Any] = ["event": event.name, "time": ISO8601DateFormatter().string(from: Date())]
         switch event {
-        case .unlocked(let reason): fields["reason"] = reason.rawValue
+        case .unlocked(let reason), .unlockFailed(let reason): fields["reason"] = reason.rawValue
         case .opened(let authorized): fields["authorized"] = authorized
         default: break
         }
