@@ -57,6 +57,8 @@ public actor ClockedDoorController<DoorClock: Clock>: DoorActuator where DoorClo
     private let faultSignal: AsyncStream<DoorError>.Continuation
     /// True once ``run()`` is reading the inputs.
     public private(set) var isWatchingInputs = false
+    /// Unlocks whose relay write failed since the last one that unlocked: how many, since when, the last error.
+    private var failedUnlockStreak: (count: Int, since: DoorClock.Instant, lastError: String)?
 
     public init(
         lines: any DoorLines, timing: DoorTiming = DoorTiming(), relayRetry: RelayRetry = RelayRetry(), clock: DoorClock,
@@ -121,6 +123,12 @@ public actor ClockedDoorController<DoorClock: Clock>: DoorActuator where DoorClo
     public var isUnlocked: Bool { machine.isUnlocked }
     /// Whether the relay could not be locked (the controller is stopping or has stopped).
     public var isFaulted: Bool { machine.isFaulted }
+    /// The unlocks in a row whose relay write failed, whoever asked (a grant, a manual unlock, the exit
+    /// button); nil once one unlocks. An unlock refused without a write (a relock in progress, a stopped
+    /// door) neither counts nor clears.
+    public var failedUnlocks: FailedUnlocks? {
+        failedUnlockStreak.map { FailedUnlocks(inARow: $0.count, failingFor: $0.since.duration(to: clock.now), lastError: $0.lastError) }
+    }
 
     private func unsubscribe(_ id: Int) { subscribers[id] = nil }
 
@@ -162,8 +170,13 @@ public actor ClockedDoorController<DoorClock: Clock>: DoorActuator where DoorClo
             case .driveRelay(unlocked: true):
                 do {
                     try lines.driveRelay(unlocked: true)
+                    failedUnlockStreak = nil
                 } catch {
                     logger.error("relay could not be unlocked; locking it, in case the write took effect", metadata: Self.metadata(of: error))
+                    let description = (error as? DoorError)?.description ?? "\(type(of: error))"
+                    failedUnlockStreak = (
+                        (failedUnlockStreak?.count ?? 0) + 1, failedUnlockStreak?.since ?? clock.now, description
+                    )
                     // The failure reported, then the relay locked with a relock's retries: a lock failing every try is the fault.
                     try? await apply(machine.relayFailed(unlocked: true, now: clock.now))
                     throw error
@@ -275,6 +288,16 @@ public actor ClockedDoorController<DoorClock: Clock>: DoorActuator where DoorClo
         subscribers = [:]
         faultSignal.finish()
     }
+}
+
+/// Unlocks in a row whose relay write failed, with no unlock since: one is a bad write, several
+/// a relay that cannot be driven (its I2C expander gone).
+public struct FailedUnlocks: Sendable, Equatable {
+    public var inARow: Int
+    /// Since the first of them, on the door's clock.
+    public var failingFor: Duration
+    /// The last failure, by the line's role ("relay: …"), never its chip or name.
+    public var lastError: String
 }
 
 extension ClockedDoorController where DoorClock == ContinuousClock {

@@ -81,6 +81,56 @@ struct StatusEndpointTests {
         }
     }
 
+    /// Unlocks that fail in a row, whoever asked (the exit button, a manual unlock), mean the door cannot let
+    /// anyone in (an I2C relay expander gone): from 3, `/health` answers 503 with the relay `failed` and
+    /// `facegate status` exits 1, as for the cloud's refusals; one unlock that works makes the relay `ok`
+    /// again. Each failed exit press is journaled as one. Before, the exit button's failures were only
+    /// logged and the relay was at worst `degraded` (200).
+    @Test func unlocksFailingInARowFailTheRelayUntilOneUnlocks() async throws {
+        try await DoorRig.with { rig in
+            let socket = rig.servesStatusAndControl()
+            try await rig.runHeldDoor(visitors: [DoorControllerEndToEndTests.strangerWalksUp]) { door in
+                door.lines.failRelayWrites(unlocked: true)
+                door.lines.pressExitButton()
+                var (status, report) = try await Self.health(of: door) { $0.relay.status != .ok }
+                #expect(status == 200 && report.relay.status == .degraded, "one failed unlock is one bad write")
+                door.lines.pressExitButton()
+                (status, report) = try await Self.health(of: door) { $0.relay.lastError?.contains("(2 in a row)") == true }
+                #expect(status == 200)
+                let manual = await door.service.pipeline.unlockManually(reason: "testing the relay")
+                #expect(manual.relay == .failed)
+                (status, report) = try await Self.health(of: door) { $0.relay.status == .failed }
+                #expect(status == 503 && !report.canDecide, "\(report)")
+                #expect(report.relay.lastError?.contains("did not unlock the last 3 times") == true, "\(report)")
+                #expect(report.relay.since != nil)
+                let said = try await ToolProcess.run(ControlSocketTests.facegate, ["status", "--socket", socket])
+                #expect(said.status == 1 && said.output.contains("cannot decide"), "\(said.output)")
+
+                try await door.service.flushJournal()
+                let failedPresses = try rig.journaledDoorEvents().filter { $0.kind == .exitButtonFailed }
+                #expect(failedPresses.count == 2)
+                #expect(failedPresses.allSatisfy { $0.detail == "the relay did not unlock; the door stayed locked" })
+
+                door.lines.stopFailingRelayWrites()
+                door.lines.pressExitButton()
+                (status, report) = try await Self.health(of: door) { $0.relay.status == .ok }
+                #expect(status == 200 && report.canDecide && report.relay.status == .ok, "\(report)")
+                #expect(door.lines.relayIsUnlocked, "the exit press unlocked")
+            }
+        }
+    }
+
+    /// `/health` once `condition` holds of it, or as it is after 10 s.
+    static func health(of door: HeldDoor, until condition: (DoorHealthReport) -> Bool) async throws -> (Int, DoorHealthReport) {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while true {
+            let health = try await door.get("/health")
+            let report = try JSONDecoder.iso8601.decode(DoorHealthReport.self, from: Data(health.body.utf8))
+            if condition(report) || ContinuousClock.now > deadline { return (health.status, report) }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
     @Test func healthIs503WhenNeitherTheCloudNorACacheCanIdentify() async throws {
         try await DoorRig.with { rig in
             _ = try await rig.enrol(DoorControllerEndToEndTests.enrolledPhoto)
@@ -112,9 +162,7 @@ struct StatusEndpointTests {
     @Test(arguments: [2, 3])
     func aCloudThatRefusesEverySearchMeansTheDoorCannotDecide(refusals: Int) async throws {
         try await DoorRig.with { rig in
-            let socket = rig.folder.appendingPathComponent("control.sock").path
-            rig.configuration.control.socket = socket
-            rig.configuration.metrics.listen = ListenAddress(host: "127.0.0.1", port: 0)
+            let socket = rig.servesStatusAndControl()
             let rotated = "rotated-key-not-the-applications"
             var refused = rig.cloud.configuration(http: CloudHTTPPolicy(requestTimeout: .seconds(4)))
             refused.apiKey = rotated
@@ -347,6 +395,13 @@ final class HeldSource: FrameSource {
 
 extension DoorRig {
     var cloudEndpoint: String { cloud.endpoint }
+
+    /// Serves `/metrics` and `/health` on a loopback port of its own, and the control socket; its path.
+    func servesStatusAndControl() -> String {
+        configuration.metrics.listen = ListenAddress(host: "127.0.0.1", port: 0)
+        configuration.control.socket = folder.appendingPathComponent("control.sock").path
+        return folder.appendingPathComponent("control.sock").path
+    }
 
     func journaledDoorEvents() throws -> [DoorEventRecord] {
         var events: [DoorEventRecord] = []

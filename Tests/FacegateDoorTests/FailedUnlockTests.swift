@@ -3,8 +3,9 @@ import FacegateDoor
 import Synchronization
 import Testing
 
-// Unlocks whose relay write fails: the relay is locked again (the write may have taken effect). These
-// run in DoorFaultTests' suite, under its `.timeLimit(.minutes(5))`.
+// Unlocks whose relay write fails: the relay is locked again (the write may have taken effect), the
+// failure is reported whoever asked, and the door counts them in a row until one unlocks. These run in
+// DoorFaultTests' suite, under its `.timeLimit(.minutes(5))`.
 extension DoorFaultTests {
     /// A door on `lines` with 60 s pulses, running and watching its inputs, and its events from the start.
     func runningDoor(on lines: any DoorLines) async throws -> (DoorController, Task<Void, any Error>, AsyncStream<DoorEvent>) {
@@ -26,6 +27,7 @@ extension DoorFaultTests {
         #expect(!lines.relayIsUnlocked)
         #expect(await !door.isUnlocked)
         #expect(await !door.isFaulted)
+        #expect(await door.failedUnlocks?.inARow == 1)
         #expect(await collect(events, until: .unlockFailed(.grant)) == [.unlockFailed(.grant)])
     }
 
@@ -42,6 +44,39 @@ extension DoorFaultTests {
         let error = await #expect(throws: DoorError.self) { try await running.value }
         #expect(error?.code == .relayFault)
         #expect(await everything(events) == [.unlockFailed(.manual), .fault(.relayNotLocked)])
+    }
+
+    @Test func aFailedExitPressIsReportedAsOne() async throws {
+        let lines = SimulatedDoorLines()
+        lines.failRelayWrites(unlocked: true)
+        let (door, running, events) = try await runningDoor(on: lines)
+        defer { running.cancel() }
+
+        lines.pressExitButton()
+        #expect(await collect(events, until: .unlockFailed(.requestToExit)) == [.requestToExit, .unlockFailed(.requestToExit)])
+        #expect(!lines.relayIsUnlocked)
+        #expect(await door.failedUnlocks?.inARow == 1)
+    }
+
+    @Test func failedUnlocksCountInARowWhoeverAskedUntilOneUnlocks() async throws {
+        let lines = SimulatedDoorLines()
+        lines.failRelayWrites(unlocked: true)
+        let (door, running, events) = try await runningDoor(on: lines)
+        defer { running.cancel() }
+        #expect(await door.failedUnlocks == nil)
+
+        await #expect(throws: DoorError.self) { try await door.unlock(because: .grant) }
+        lines.pressExitButton()
+        _ = await collect(events, until: .unlockFailed(.requestToExit))
+        await #expect(throws: DoorError.self) { try await door.unlock(because: .manual) }
+        let failed = try #require(await door.failedUnlocks)
+        #expect(failed.inARow == 3)
+        #expect(failed.lastError == "simulated relay write failed", "the door's words, by the line's role")
+
+        lines.stopFailingRelayWrites()
+        try await door.unlock(because: .grant)
+        #expect(await door.failedUnlocks == nil)
+        #expect(lines.relayIsUnlocked)
     }
 }
 

@@ -538,10 +538,8 @@ extension DoorControllerService {
                 since: facts.cloudRefusal?.at)
             : facts.cloudOutage.map { Component(status: .failed, lastError: $0.detail, since: $0.at) }
                 ?? component(facts.cloudRefusal, .degraded)
-        let relay =
-            doorFailed.isSet
-            ? Component(status: .failed, lastError: "the door failed; the service is stopping", since: nil)
-            : component(facts.relayProblem, .degraded)
+        // Judged by the door itself, which sees every unlock: the exit button's too, not only the pipeline's.
+        let relay = Component.relay(failedUnlocks: await parts.door.failedUnlocks, doorFailed: doorFailed.isSet, now: settings.wallClock())
         let journal = Component.journal(parts.journal.status, stallLimit: settings.journalStallLimit)
         let offlineCache = parts.cache == nil ? Component(status: .off) : component(facts.offlineCacheProblem, .failed)
         return DoorHealthReport(

@@ -64,7 +64,6 @@ public struct PipelineHealthFacts: Sendable, Equatable {
     var cloudRefusalsInARow = 0
     /// Refused searches in a row that mean the cloud refuses the door itself, not one bad request.
     static let persistentRefusal = 3
-    var relayProblem: HealthProblem?
     var offlineCacheProblem: HealthProblem?
     /// Why the wall clock cannot be trusted (schedules and offline grants refused), since when.
     var clockProblem: HealthProblem?
@@ -1052,11 +1051,10 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
             try await door.unlock(because: .grant)
             statistics.unlocks += 1
             record.relay = .unlocked
-            seenFacts.relayProblem = nil
         } catch {
+            // The relay's health is the door's to judge (`DoorController.failedUnlocks`): it sees every unlock.
             statistics.unlockFailures += 1
             settings.metrics.count("unlock_failures")
-            seenFacts.relayProblem = HealthProblem(detail: "the relay did not unlock: \(error)", at: now())
             record.relay = .failed
             logger.error("relay did not unlock", metadata: ["door": "\(settings.door)", "error": "\(error)"])
         }

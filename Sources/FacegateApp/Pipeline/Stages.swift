@@ -19,8 +19,8 @@ public struct GateOutcome: Sendable {
 
 
 extension DoorEvent {
-    /// The journal's name for this event; nil for relay changes (the decisions record them) and for
-    /// failed unlocks.
+    /// The journal's name for this event; nil for relay changes and for a grant's or manual unlock's
+    /// failure, which the decisions already record.
     public var journalKind: DoorEventKind? {
         switch self {
         case .opened: .opened
@@ -28,6 +28,7 @@ extension DoorEvent {
         case .heldOpen: .heldOpen
         case .forcedOpen: .forced
         case .requestToExit: .exitButton
+        case .unlockFailed(.requestToExit): .exitButtonFailed
         case .fault: .fault
         case .unlocked, .locked, .unlockFailed: nil
         }
@@ -45,6 +46,7 @@ public func journalDoorEvents(
         var detail: String?
         if case .opened(let authorized) = event { detail = authorized ? "after an unlock" : "without an unlock" }
         if case .fault(let fault) = event { detail = fault.description }
+        if case .unlockFailed = event { detail = "the relay did not unlock; the door stayed locked" }
         journal.record(DoorEventRecord(time: Date(), door: door, kind: kind, detail: detail))
     }
 }

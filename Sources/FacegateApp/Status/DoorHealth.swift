@@ -1,4 +1,5 @@
 import FacegateCore
+import FacegateDoor
 import FacegateJournal
 import Foundation
 
@@ -139,6 +140,29 @@ extension DoorHealthReport.Component {
                 since: since)
         }
         return Self(status: .ok, since: journal.lastCommit)
+    }
+}
+
+extension DoorHealthReport.Component {
+    /// Failed unlocks in a row that mean the relay cannot be driven (its I2C expander gone), not one bad
+    /// write: the door cannot let anyone in, as the cloud's refusals in a row mean it cannot identify.
+    static let persistentUnlockFailure = PipelineHealthFacts.persistentRefusal
+
+    /// The relay's part: `failed` once the door has failed, or from ``persistentUnlockFailure`` unlocks in
+    /// a row whose write failed (a grant, a manual unlock, the exit button alike); `degraded` after fewer;
+    /// `ok` again as soon as one unlocks.
+    static func relay(failedUnlocks: FailedUnlocks?, doorFailed: Bool, now: Date) -> Self {
+        if doorFailed { return Self(status: .failed, lastError: "the door failed; the service is stopping") }
+        guard let failed = failedUnlocks else { return Self(status: .ok) }
+        let since = now.addingTimeInterval(-failed.failingFor.timeInterval)
+        guard failed.inARow >= persistentUnlockFailure else {
+            return Self(status: .degraded, lastError: "the relay did not unlock (\(failed.inARow) in a row): \(failed.lastError)", since: since)
+        }
+        return Self(
+            status: .failed,
+            lastError: "the relay did not unlock the last \(failed.inARow) times and has unlocked none since "
+                + "(is its driver still there?): \(failed.lastError)",
+            since: since)
     }
 }
 
