@@ -37,6 +37,48 @@ import Testing
         return Run(status: run.status, output: run.output, error: run.errors)
     }
 
+    /// `--config` takes the door's account from its configuration and credential files as the daemon reads
+    /// them: an installer sets the door up without copying its keys anywhere else. A secret the file names and
+    /// the folder lacks is refused by its key, no value said; a flag still wins over the file.
+    @Test func theDoorsConfigurationIsTheAccount() async throws {
+        let scratch = try TemporaryFolder("nec-config")
+        defer { scratch.remove() }
+        let credentials = scratch.url.appendingPathComponent("credentials")
+        try FileManager.default.createDirectory(at: credentials, withIntermediateDirectories: true)
+        for (name, value) in [
+            ("nec-access-key", NECEmulatorHarness.accessKey), ("nec-secret-key", NECEmulatorHarness.secretKey), ("nec-api-key", NECEmulatorHarness.apiKey),
+        ] {
+            try Data(value.utf8).write(to: credentials.appendingPathComponent(name))
+        }
+        try await withNECEmulator { emulator in
+            let config = scratch.url.appendingPathComponent("facegate.yaml").path
+            try """
+            backend:
+              kind: nec
+              nec:
+                endpoint: \(emulator.endpoint)
+                access_key: credential:nec-access-key
+                secret_key: credential:nec-secret-key
+                api_key: credential:nec-api-key
+
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+            let bare = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"]
+            func nec(_ arguments: [String]) async throws -> ToolRun {
+                try await ToolProcess.run(Self.executable, ["nec"] + arguments + ["--config", config, "--credentials", credentials.path], environment: bare)
+            }
+            let created = try await nec(["tags", "create", "lobby"])
+            #expect(created.status == 0, "\(created.errors)")
+            #expect(try await nec(["tags", "list", "--compact"]).output == "[\"lobby\"]\n")
+            // A flag wins over the file: an endpoint where nothing listens fails.
+            #expect(try await nec(["tags", "list", "--endpoint", "http://127.0.0.1:9"]).status != 0)
+
+            try FileManager.default.removeItem(at: credentials.appendingPathComponent("nec-secret-key"))
+            let missing = try await nec(["tags", "list"])
+            #expect(missing.status != 0 && missing.errors.contains("backend.nec.secret_key"), "\(missing.errors)")
+            for secret in [NECEmulatorHarness.secretKey, NECEmulatorHarness.apiKey] { #expect(!(missing.output + missing.errors).contains(secret)) }
+        }
+    }
+
     @Test func everyDayCommandsPrintTheServicesJSON() async throws {
         try await withNECEmulator { emulator in
             let health = try await facegate(["health"], emulator: emulator)

@@ -129,6 +129,51 @@ struct CommandLineTests {
     /// A mistyped id must not delete a face record or a list unasked. With standard input not a terminal
     /// (a script) nobody can be asked: without `--yes` the delete is refused, exit 1, saying to pass it,
     /// and no call is made; with `--yes` it is deleted.
+    /// `--config` takes the door's account from its configuration and credential files as the daemon reads
+    /// them, and the door's hourly budget file with it: the installer's calls count in the door's hour.
+    /// A secret the file names and the folder lacks is refused by its key, no value said.
+    @Test("--config signs in as the door, and counts in the door's budget")
+    func theDoorsConfigurationIsTheAccount() async throws {
+        let scratch = try TemporaryFolder("cli-config")
+        defer { scratch.remove() }
+        let credentials = scratch.url.appendingPathComponent("credentials")
+        try FileManager.default.createDirectory(at: credentials, withIntermediateDirectories: true)
+        for (name, value) in [("neocheck-client-secret", NeoCheckTestAccount.clientSecret), ("neocheck-password", NeoCheckTestAccount.password)] {
+            try Data(value.utf8).write(to: credentials.appendingPathComponent(name))
+        }
+        let budget = scratch.url.appendingPathComponent("budget.json").path
+        try await withNeoCheckEmulator { harness in
+            let config = scratch.url.appendingPathComponent("facegate.yaml").path
+            try """
+            backend:
+              kind: neocheck
+              neocheck:
+                endpoint: \(harness.endpoint.absoluteString)
+                client_id: \(NeoCheckTestAccount.clientID)
+                username: \(NeoCheckTestAccount.username)
+                client_secret: credential:neocheck-client-secret
+                password: credential:neocheck-password
+                calls_per_hour: 100
+                budget_state: \(budget)
+
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+            // Nothing of the account in the environment.
+            let bare = ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"]
+            let run = try await ToolProcess.run(
+                BuiltTools.facegate, ["neocheck", "lists", "create", "--name", "lobby", "--config", config, "--credentials", credentials.path], environment: bare)
+            #expect(run.status == 0, "\(run.errors)")
+            #expect(FileManager.default.fileExists(atPath: budget), "the call was counted in the door's budget file")
+            let state = try String(contentsOfFile: budget, encoding: .utf8)
+            #expect(!state.isEmpty)
+
+            try FileManager.default.removeItem(at: credentials.appendingPathComponent("neocheck-password"))
+            let missing = try await ToolProcess.run(
+                BuiltTools.facegate, ["neocheck", "lists", "create", "--name", "lobby", "--config", config, "--credentials", credentials.path], environment: bare)
+            #expect(missing.status != 0 && missing.errors.contains("backend.neocheck.password"), "\(missing.errors)")
+            for secret in [NeoCheckTestAccount.clientSecret, NeoCheckTestAccount.password] { #expect(!(missing.output + missing.errors).contains(secret)) }
+        }
+    }
+
     @Test("records delete and lists delete are refused without --yes when nobody can be asked")
     func deletesNeedYesWithoutATerminal() async throws {
         try await withNeoCheckEmulator { harness in

@@ -589,7 +589,9 @@ extension FacegateConfiguration {
                 // POSIX's sign: Etc/GMT+5 is five hours behind UTC, the opposite of what it seems to say.
                 s.note("is \(offset) (tzdata's Etc/GMT zones count the other way round)", key: "time_zone")
             }
-        } else if let problem = MachineTimeZone.problem(TimeZone.current, localOffset: SystemTimeZone.utcOffset(at:)) {
+        } else if let problem = MachineTimeZone.problem(
+            TimeZone.current, localOffset: SystemTimeZone.utcOffset(at:), tz: ProcessInfo.processInfo.environment["TZ"])
+        {
             zone = nil
             s.problem(problem, key: "time_zone")
         } else if let differing = MachineTimeZone.note(TimeZone.current, localOffset: SystemTimeZone.utcOffset(at:)) {

@@ -22,17 +22,35 @@ enum MachineTimeZone {
     }
 
     /// Why a schedule without `time_zone` cannot be read in `zone`, the machine's: it has no tzdata name
-    /// (Area/Location) and reads other hours than the system does. Nil when it can.
-    static func problem(_ zone: TimeZone, localOffset: (Date) -> Int?, around now: Date = Date()) -> String? {
-        guard !zone.identifier.contains("/"), let gap = disagreement(zone, localOffset: localOffset, around: now) else { return nil }
-        return "is not given, and this machine's time zone has no name facegate can read (an /etc/localtime copied, not linked): "
-            + "its hours would be read \(gap) off for part of the year; give the IANA name (Area/Location, such as Europe/London)"
+    /// (Area/Location) and reads other hours than the system does, or `tz` (the environment's `TZ`) names a
+    /// zone other than `zone` in a form Foundation does not read (`:Europe/Berlin`, a path, a POSIX rule)
+    /// while libc does, and the two read other hours. Nil when it can.
+    static func problem(_ zone: TimeZone, localOffset: (Date) -> Int?, tz: String?, around now: Date = Date()) -> String? {
+        guard let gap = disagreement(zone, localOffset: localOffset, around: now) else { return nil }
+        if !zone.identifier.contains("/") {
+            return "is not given, and this machine's time zone has no name facegate can read (an /etc/localtime copied, not linked): "
+                + "its hours would be read \(gap) off for part of the year; give the IANA name (Area/Location, such as Europe/London)"
+        }
+        if let tz, !tz.isEmpty, named(byTZ: tz) != zone.identifier {
+            // Not a newer tzdata: the system reads another zone than the one Foundation named.
+            return "is not given, and the TZ environment variable names this machine's time zone in a form facegate does not read: "
+                + "its hours would be read \(gap) off for part of the year; give the IANA name (Area/Location, such as Europe/London)"
+        }
+        return nil
+    }
+
+    /// The zone name `TZ` gives (`:Europe/Berlin`, `/usr/share/zoneinfo/Europe/Berlin` and `Europe/Berlin` alike).
+    private static func named(byTZ tz: String) -> String {
+        var name = tz.hasPrefix(":") ? String(tz.dropFirst()) : tz
+        for folder in ["/usr/share/zoneinfo/", "/usr/lib/zoneinfo/"] where name.hasPrefix(folder) { name = String(name.dropFirst(folder.count)) }
+        return name
     }
 
     /// A named zone whose rules here (the Swift runtime's own time zone data) differ from the system's
     /// tzdata (a country's summer time changed since the runtime was built): said, not refused, since
     /// giving `time_zone` reads the same rules.
     static func note(_ zone: TimeZone, localOffset: (Date) -> Int?, around now: Date = Date()) -> String? {
+        // After ``problem(_:localOffset:tz:around:)``: a TZ read two ways is refused there.
         guard zone.identifier.contains("/"), let gap = disagreement(zone, localOffset: localOffset, around: now) else { return nil }
         return "is not given: the hours are read in this machine's time zone, \(zone.identifier), whose rules here differ from the system's "
             + "by \(gap) at some season of the coming year (a newer tzdata than facegate's): check the schedule's hours then"

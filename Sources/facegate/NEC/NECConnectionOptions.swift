@@ -1,5 +1,6 @@
 import ArgumentParser
 import AsyncHTTPClient
+import FacegateApp
 import FacegateCore
 import FacegateIdentify
 import Foundation
@@ -41,6 +42,8 @@ struct NECConnectionOptions: ParsableArguments {
     @Flag(help: "Print the service's JSON on one line instead of indented.")
     var compact = false
 
+    @OptionGroup var door: DoorAccountOptions
+
     func validate() throws {
         // The value is never repeated: it is already exposed, and must not reach a log too.
         if refusedSecretKey != nil {
@@ -52,30 +55,33 @@ struct NECConnectionOptions: ParsableArguments {
     }
 
     func configuration(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> NECIDConfiguration {
-        func value(_ flag: String?, _ variable: String) -> String? {
+        // A flag first, then the door's file (--config), then the environment.
+        let account = try door.necAccount(environment)
+        func value(_ flag: String?, _ fromTheDoor: String?, _ variable: String) -> String? {
             if let flag, !flag.isEmpty { return flag }
+            if let fromTheDoor, !fromTheDoor.isEmpty { return fromTheDoor }
             if let fromEnvironment = environment[variable], !fromEnvironment.isEmpty { return fromEnvironment }
             return nil
         }
-        func secret(_ file: String?, _ variable: String) throws -> String? {
+        func secret(_ file: String?, _ fromTheDoor: String?, _ variable: String) throws -> String? {
             if let file, !file.isEmpty { return try readSecretFile(file) }
-            return value(nil, variable)
+            return value(nil, fromTheDoor, variable)
         }
-        guard let endpoint = value(endpoint, "NEC_ID_ENDPOINT") else {
-            throw ValidationError("no biometric endpoint: pass --endpoint or set NEC_ID_ENDPOINT")
+        guard let endpoint = value(endpoint, account?.endpoint, "NEC_ID_ENDPOINT") else {
+            throw ValidationError("no biometric endpoint: pass --endpoint or --config, or set NEC_ID_ENDPOINT")
         }
-        guard let accessKey = value(accessKey, "NEC_ID_ACCESS_KEY") else {
-            throw ValidationError("no access key: pass --access-key or set NEC_ID_ACCESS_KEY")
+        guard let accessKey = value(accessKey, account?.accessKey, "NEC_ID_ACCESS_KEY") else {
+            throw ValidationError("no access key: pass --access-key or --config, or set NEC_ID_ACCESS_KEY")
         }
-        guard let secretKey = try secret(secretKeyFile, "NEC_ID_SECRET_KEY") else {
-            throw ValidationError("no secret key: pass --secret-key-file or set NEC_ID_SECRET_KEY")
+        guard let secretKey = try secret(secretKeyFile, account?.secretKey, "NEC_ID_SECRET_KEY") else {
+            throw ValidationError("no secret key: pass --secret-key-file or --config, or set NEC_ID_SECRET_KEY")
         }
         guard timeout >= 1 else { throw ValidationError("--timeout must be at least 1 second") }
         return NECIDConfiguration(
-            endpoint: endpoint, portalEndpoint: value(portalEndpoint, "NEC_ID_PORTAL_ENDPOINT"),
+            endpoint: endpoint, portalEndpoint: value(portalEndpoint, nil, "NEC_ID_PORTAL_ENDPOINT"),
             credentials: AWSCredentials(accessKeyID: accessKey, secretAccessKey: secretKey),
-            apiKey: try secret(apiKeyFile, "NEC_ID_API_KEY"), region: value(region, "NEC_ID_REGION") ?? "ap-southeast-2",
-            http: CloudHTTPPolicy(requestTimeout: .seconds(timeout)))
+            apiKey: try secret(apiKeyFile, account?.apiKey, "NEC_ID_API_KEY"),
+            region: value(region, account?.region, "NEC_ID_REGION") ?? "ap-southeast-2", http: CloudHTTPPolicy(requestTimeout: .seconds(timeout)))
     }
 
     /// Sends one call and prints the service's JSON; failures print their message and exit non-zero.

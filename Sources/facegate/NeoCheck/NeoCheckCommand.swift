@@ -1,5 +1,6 @@
 import ArgumentParser
 import AsyncHTTPClient
+import FacegateApp
 import FacegateCore
 import FacegateIdentify
 import Foundation
@@ -46,11 +47,17 @@ struct NeoCheckConnectionOptions: ParsableArguments {
     @Option(help: "Seconds to wait for each reply.")
     var timeout: Double = 15
 
-    @Option(name: .customLong("budget-file"), help: "Keep the hourly call budget in this file, shared across runs.")
+    @Option(
+        name: .customLong("budget-file"),
+        help: "Keep the hourly call budget in this file, shared across runs (with --config: the door's, backend.neocheck.budget_state).")
     var budgetFile: String?
 
-    @Option(name: .customLong("calls-per-hour"), help: "The account's hourly call limit, for --budget-file.")
-    var callsPerHour: Int = 3600
+    @Option(
+        name: .customLong("calls-per-hour"),
+        help: "The account's hourly call limit, for --budget-file (default: the door's with --config, else 3600).")
+    var callsPerHour: Int?
+
+    @OptionGroup var door: DoorAccountOptions
 
     func validate() throws {
         // The value is never repeated: it is already exposed, and must not reach a log too.
@@ -62,16 +69,19 @@ struct NeoCheckConnectionOptions: ParsableArguments {
             throw ValidationError("--password is not accepted (a command line shows in ps): use --password-file PATH or NEOCHECK_PASSWORD")
         }
         guard timeout > 0, timeout <= 600 else { throw ValidationError("--timeout must be within 0...600 seconds") }
-        guard callsPerHour > 0 else { throw ValidationError("--calls-per-hour must be positive") }
+        if let callsPerHour, callsPerHour <= 0 { throw ValidationError("--calls-per-hour must be positive") }
     }
 
     func configuration(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> NeoCheckConfiguration {
-        func setting(_ flag: String?, _ name: String, _ variable: String) throws -> String {
+        // A flag first, then the door's file (--config), then the environment.
+        let account = try door.neoCheckAccount(environment)
+        func setting(_ flag: String?, _ fromTheDoor: String?, _ name: String, _ variable: String) throws -> String {
             if let flag, !flag.isEmpty { return flag }
+            if let fromTheDoor, !fromTheDoor.isEmpty { return fromTheDoor }
             if let value = environment[variable], !value.isEmpty { return value }
-            throw ValidationError("missing --\(name) (or \(variable) in the environment)")
+            throw ValidationError("missing --\(name) (or --config, or \(variable) in the environment)")
         }
-        let endpointText = endpoint ?? environment["NEOCHECK_ENDPOINT"].flatMap { $0.isEmpty ? nil : $0 }
+        let endpointText = endpoint ?? account?.endpoint ?? environment["NEOCHECK_ENDPOINT"].flatMap { $0.isEmpty ? nil : $0 }
         let endpointURL: URL
         if let endpointText {
             guard let url = URL(string: endpointText) else { throw ValidationError("--endpoint is not a URL") }
@@ -79,16 +89,15 @@ struct NeoCheckConnectionOptions: ParsableArguments {
         } else {
             endpointURL = NeoCheckConfiguration.production
         }
-        func secret(_ file: String?, _ name: String, _ variable: String) throws -> String {
+        func secret(_ file: String?, _ fromTheDoor: String?, _ name: String, _ variable: String) throws -> String {
             if let file, !file.isEmpty { return try readSecretFile(file) }
-            if let value = environment[variable], !value.isEmpty { return value }
-            throw ValidationError("missing --\(name) (or \(variable) in the environment)")
+            return try setting(nil, fromTheDoor, name, variable)
         }
         let credentials = NeoCheckCredentials(
-            clientID: try setting(clientID, "client-id", "NEOCHECK_CLIENT_ID"),
-            clientSecret: try secret(clientSecretFile, "client-secret-file", "NEOCHECK_CLIENT_SECRET"),
-            username: try setting(username, "username", "NEOCHECK_USERNAME"),
-            password: try secret(passwordFile, "password-file", "NEOCHECK_PASSWORD"))
+            clientID: try setting(clientID, account?.clientId, "client-id", "NEOCHECK_CLIENT_ID"),
+            clientSecret: try secret(clientSecretFile, account?.clientSecret, "client-secret-file", "NEOCHECK_CLIENT_SECRET"),
+            username: try setting(username, account?.username, "username", "NEOCHECK_USERNAME"),
+            password: try secret(passwordFile, account?.password, "password-file", "NEOCHECK_PASSWORD"))
         return NeoCheckConfiguration(endpoint: endpointURL, credentials: credentials)
     }
 
@@ -96,8 +105,11 @@ struct NeoCheckConnectionOptions: ParsableArguments {
     func withClient<Value: Sendable>(_ body: (NeoCheckClient) async throws -> Value) async throws -> Value {
         let configuration = try configuration()
         var budget: HourlyCallBudget?
-        if let budgetFile {
-            budget = try HourlyCallBudget(callsPerHour: callsPerHour, stateFile: URL(fileURLWithPath: budgetFile))
+        // With --config the door's own budget: the installer's calls count against the hour the door searches in.
+        let doorsBudget = try door.door()?.backend.neoCheck
+        if let budgetFile = budgetFile ?? doorsBudget?.budgetStatePath {
+            budget = try HourlyCallBudget(
+                callsPerHour: callsPerHour ?? doorsBudget?.callsPerHour ?? 3600, stateFile: URL(fileURLWithPath: budgetFile))
         }
         var logger = Logger(label: "facegate.neocheck")
         logger.logLevel = .warning

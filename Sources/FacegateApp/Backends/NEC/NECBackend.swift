@@ -69,6 +69,29 @@ public struct NECBackend: CloudBackend, Equatable {
         [Self.accountEndpoint(endpoint), try context.secret(apiKey, "backend.nec.api_key", backend: Self.kind)]
     }
 
+    /// The door's account as `facegate nec --config` takes it: the endpoint and region, and each secret the
+    /// file names, read as the daemon reads it (`credential:NAME` from `environment`'s CREDENTIALS_DIRECTORY).
+    /// A secret the file names and that cannot be read throws naming its key, never a value.
+    public func account(environment: [String: String]) throws(DaemonStartError) -> Account {
+        let context = BackendOpening(http: CloudHTTPPolicy(), environment: environment, logger: Logger(label: "facegate.nec"))
+        func read(_ reference: SecretReference?, _ key: String) throws(DaemonStartError) -> String? {
+            guard let reference else { return nil }
+            return try context.secret(reference, key, backend: Self.kind)
+        }
+        return Account(
+            endpoint: endpoint, region: region, accessKey: try read(accessKey, "backend.nec.access_key"),
+            secretKey: try read(secretKey, "backend.nec.secret_key"), apiKey: try read(apiKey, "backend.nec.api_key"))
+    }
+
+    /// What ``account(environment:)`` reads; each secret nil when the file names none.
+    public struct Account: Sendable {
+        public var endpoint: String
+        public var region: String
+        public var accessKey: String?
+        public var secretKey: String?
+        public var apiKey: String?
+    }
+
     func open(_ context: BackendOpening) throws(DaemonStartError) -> OpenedBackend {
         let configuration = NECIDConfiguration(
             endpoint: endpoint,

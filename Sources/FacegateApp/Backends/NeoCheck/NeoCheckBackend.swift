@@ -89,6 +89,32 @@ public struct NeoCheckBackend: CloudBackend, Equatable {
         return [Self.accountEndpoint(endpoint), username]
     }
 
+    /// The door's account as `facegate neocheck --config` takes it: the endpoint, client id, user name, the
+    /// hourly budget's file and limit (so that the installer's calls count in the door's budget), and each
+    /// secret the file names, read as the daemon reads it (`credential:NAME` from `environment`'s
+    /// CREDENTIALS_DIRECTORY). A secret the file names and that cannot be read throws naming its key, never a value.
+    public func account(environment: [String: String]) throws(DaemonStartError) -> Account {
+        let context = BackendOpening(http: CloudHTTPPolicy(), environment: environment, logger: Logger(label: "facegate.neocheck"))
+        func read(_ reference: SecretReference?, _ key: String) throws(DaemonStartError) -> String? {
+            guard let reference else { return nil }
+            return try context.secret(reference, key, backend: Self.kind)
+        }
+        return Account(
+            endpoint: endpoint, clientId: clientId, clientSecret: try read(clientSecret, "backend.neocheck.client_secret"), username: username,
+            password: try read(password, "backend.neocheck.password"), callsPerHour: callsPerHour, budgetStatePath: budgetStatePath)
+    }
+
+    /// What ``account(environment:)`` reads; each setting nil when the file gives none.
+    public struct Account: Sendable {
+        public var endpoint: String
+        public var clientId: String?
+        public var clientSecret: String?
+        public var username: String?
+        public var password: String?
+        public var callsPerHour: Int
+        public var budgetStatePath: String
+    }
+
     func open(_ context: BackendOpening) throws(DaemonStartError) -> OpenedBackend {
         guard let endpointURL = URL(string: endpoint) else {
             throw DaemonStartError(key: "backend.neocheck.endpoint", "is not a URL")
