@@ -35,6 +35,12 @@ struct DoorAccountOptions: ParsableArguments {
     /// `environment` with the credentials folder the door's `credential:NAME` secrets are read from, as the
     /// unit gives it to the daemon (outside systemd: where the unit loads them from).
     func secretsEnvironment(_ environment: [String: String]) -> [String: String] {
+        Self.secretsEnvironment(environment, credentials: credentials)
+    }
+
+    /// `environment` with CREDENTIALS_DIRECTORY set to `credentials`, else kept, else the folder the unit
+    /// loads the credentials from (`enrol --device` reads them there too).
+    static func secretsEnvironment(_ environment: [String: String], credentials: String?) -> [String: String] {
         var environment = environment
         if let credentials {
             environment["CREDENTIALS_DIRECTORY"] = credentials

@@ -133,13 +133,8 @@ struct EnrolCommand: AsyncParsableCommand {
                 configuration.camera.replayLoops = false
             }
         }
-        var environment = ProcessInfo.processInfo.environment
         // Outside systemd there are no credentials passed in: read them where the unit loads them from.
-        if let credentials {
-            environment["CREDENTIALS_DIRECTORY"] = credentials
-        } else if environment["CREDENTIALS_DIRECTORY"] == nil {
-            environment["CREDENTIALS_DIRECTORY"] = "/etc/facegate/credentials"
-        }
+        let environment = DoorAccountOptions.secretsEnvironment(ProcessInfo.processInfo.environment, credentials: credentials)
         var logger = Logger(label: "facegate.enrol") { StreamLogHandler.standardError(label: $0) }
         logger.logLevel = .error
         let enrolment: CameraEnrolment
