@@ -168,6 +168,10 @@ struct ConfigurationTests {
         }
         #expect(try FacegateConfiguration(yaml: "metrics: {listen: '0.0.0.0:9464'}\nkiosk: {}").metrics.listen?.port == 9464)
         #expect(try FacegateConfiguration(yaml: "metrics: {listen: '192.0.2.7:8470'}\nkiosk: {listen: '192.0.2.8:8470'}").metrics.listen?.port == 8470)
+        // Addresses that bind side by side on Linux are taken (review: any two loopback addresses were refused).
+        for (metrics, kiosk) in [("127.0.0.2:8470", "127.0.0.1:8470"), ("'[::1]:8470'", "127.0.0.1:8470"), ("0.0.0.0:8470", "'[::1]:8470'")] {
+            #expect(try FacegateConfiguration(yaml: "metrics: {listen: \(metrics)}\nkiosk: {listen: \(kiosk)}").metrics.listen?.port == 8470, "\(metrics)")
+        }
         do {
             _ = try FacegateConfiguration(yaml: "kiosk: {listen: 'kiosk', names: [Ada], colour: blue}")
             Issue.record("a bad kiosk section was accepted")
@@ -379,6 +383,14 @@ struct ConfigurationTests {
             #expect(refused?.contains("Sydney") == false, "the zone TZ names is not said: \(tz)")
         }
         #expect(MachineTimeZone.problem(london, localOffset: { london.secondsFromGMT(for: $0) }, tz: ":Europe/London") == nil, "the same zone")
+        // `TZ=:/etc/localtime` (a common setting) names the zone its link points to: the same zone as Foundation's,
+        // so only noted when the rules differ (review: the path itself was compared, and refused).
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let link = folder.file("localtime")
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: "/usr/share/zoneinfo/Europe/London")
+        #expect(MachineTimeZone.named(byTZ: ":" + link) == "Europe/London")
+        #expect(MachineTimeZone.problem(london, localOffset: { sydney.secondsFromGMT(for: $0) }, tz: ":" + link) == nil)
         #expect(MachineTimeZone.note(london, localOffset: { sydney.secondsFromGMT(for: $0) })?.contains("differ from the system's") == true)
         #expect(MachineTimeZone.note(london, localOffset: { london.secondsFromGMT(for: $0) }) == nil)
     }

@@ -45,7 +45,6 @@ struct KioskPageEventsTests {
         #expect(read[4] == Self.faces(39))
     }
 
-    /// A page that keeps up gets each event as it comes.
     /// A welcome name is found as the door finds the person (SubjectIdentity): an id written in upper case or
     /// with a stray space in `kiosk.names` still names the person the cloud answers in lower case (review: the
     /// door let them in and the page said only "Welcome").
@@ -104,6 +103,7 @@ struct KioskPageEventsTests {
         }
     }
 
+    /// A page that keeps up gets each event as it comes.
     @Test func aPageThatKeepsUpGetsEveryEvent() async throws {
         let feed = KioskFeed()
         let events = try await feed.watch(hello: .init(name: "hello", data: "{}")) { events in

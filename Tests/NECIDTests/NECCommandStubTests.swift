@@ -98,6 +98,15 @@ extension NECCommandTests {
         let mistyped = try await facegate(["subjects", "unregister", "s1", "--yes"], server: missing)
         #expect(mistyped.status == 1 && mistyped.error.contains("not found"), "\(mistyped.error)")
         #expect(!mistyped.error.contains("may have been what deleted it"), "\(mistyped.error)")
+
+        // A 503 first: the service did not take the request, so the retry's "not found" is a failure (review).
+        let unavailable = CallCounter()
+        let refusedFirst = try await HostileServer.start { line in
+            unavailable.next() == 1 ? .gatewayPage(503) : .reply(status: 404, body: #"{"message":"Subject with id not found"}"#)
+        }
+        defer { refusedFirst.close() }
+        let notDone = try await facegate(["subjects", "unregister", "s1", "--yes"], server: refusedFirst)
+        #expect(notDone.status == 1 && !notDone.error.contains("may have been what deleted it"), "\(notDone.error)")
     }
 
     /// Replacing an enrolled face cannot be undone (NEC ID keeps no copy), and a mistyped id puts one person's

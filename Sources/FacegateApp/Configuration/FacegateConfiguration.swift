@@ -330,14 +330,16 @@ public struct ListenAddress: Sendable, Hashable {
     }
 
     /// Whether one server listening here would keep another from listening at `other`: the same port, on
-    /// the same host however spelt (`localhost` and `127.0.0.1`), or on a wildcard address, which takes the
-    /// port on every address. Port 0 is any free port: never taken.
+    /// the same host however spelt (`localhost` is 127.0.0.1 or ::1), or on a wildcard address, which takes
+    /// the port on every address of its family (`::` on both, as Linux binds it). Port 0 is any free port.
     public func clashes(with other: ListenAddress) -> Bool {
         guard port == other.port, port != 0 else { return false }
-        let wildcards: Set<String> = ["0.0.0.0", "::", "*", ""]
+        func family(_ host: String) -> String { host == "localhost" ? "either" : host.contains(":") ? "6" : "4" }
         let (mine, theirs) = (host.lowercased(), other.host.lowercased())
-        return mine == theirs || wildcards.contains(mine) || wildcards.contains(theirs)
-            || (Self.isLoopbackHost(mine) && Self.isLoopbackHost(theirs))
+        if mine == theirs || [mine, theirs].contains(where: { ["::", "*", ""].contains($0) }) { return true }
+        if mine == "0.0.0.0" || theirs == "0.0.0.0" { return family(mine) != "6" && family(theirs) != "6" }
+        // `localhost` against a loopback address of either family.
+        return (mine == "localhost" && Self.isLoopbackHost(theirs)) || (theirs == "localhost" && Self.isLoopbackHost(mine))
     }
 
     /// nil when `text` is not `host:port` with a port from 0 to 65535.

@@ -39,9 +39,11 @@ enum MachineTimeZone {
         return nil
     }
 
-    /// The zone name `TZ` gives (`:Europe/Berlin`, `/usr/share/zoneinfo/Europe/Berlin` and `Europe/Berlin` alike).
-    private static func named(byTZ tz: String) -> String {
+    /// The zone name `TZ` gives (`:Europe/Berlin`, `/usr/share/zoneinfo/Europe/Berlin` and `Europe/Berlin` alike);
+    /// a path is followed through its links (`:/etc/localtime`, the common setting, names the zone it links to).
+    static func named(byTZ tz: String) -> String {
         var name = tz.hasPrefix(":") ? String(tz.dropFirst()) : tz
+        if name.hasPrefix("/") { name = URL(fileURLWithPath: name).resolvingSymlinksInPath().path }
         for folder in ["/usr/share/zoneinfo/", "/usr/lib/zoneinfo/"] where name.hasPrefix(folder) { name = String(name.dropFirst(folder.count)) }
         return name
     }

@@ -46,7 +46,7 @@ public func journalDoorEvents(
         var detail: String?
         if case .opened(let authorized) = event { detail = authorized ? "after an unlock" : "without an unlock" }
         if case .fault(let fault) = event { detail = fault.description }
-        if case .unlockFailed = event { detail = "the relay did not unlock; the door stayed locked" }
+        if case .unlockFailed = event { detail = "the relay did not unlock" }
         journal.record(DoorEventRecord(time: Date(), door: door, kind: kind, detail: detail))
     }
 }

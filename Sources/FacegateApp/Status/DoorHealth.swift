@@ -144,7 +144,8 @@ extension DoorHealthReport.Component {
 }
 
 extension DoorHealthReport.Component {
-    /// Failed unlocks in a row that mean the relay cannot be driven (its I2C expander gone), not one bad
+    /// Failed unlocks in a row that mean the relay cannot be unlocked (its lock writes still work: a relay
+    /// whose every write fails, an I2C expander gone, faults the door at the first failed unlock), not one bad
     /// write: the door cannot let anyone in, as the cloud's refusals in a row mean it cannot identify.
     static let persistentUnlockFailure = PipelineHealthFacts.persistentRefusal
 

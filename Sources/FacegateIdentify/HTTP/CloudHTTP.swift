@@ -33,9 +33,9 @@ public struct CloudHTTPResponse: Sendable {
     public var status: HTTPResponseStatus
     public var headers: HTTPHeaders
     public var body: [UInt8]
-    /// How many attempts of this call failed before this reply (timeouts, 502/503/504, broken connections):
-    /// each may have reached the service and been carried out, so a delete's "not found" after one may be
-    /// the first attempt's doing.
+    /// How many attempts of this call failed before this reply in a way that may have been carried out (no
+    /// reply in time, a gateway's 502 or 504: the request had gone), so a delete's "not found" after one may be
+    /// the first attempt's doing. A connection that failed, or a 503, is not counted: nothing was carried out.
     public var earlierAttempts: Int
 
     public init(status: HTTPResponseStatus, headers: HTTPHeaders, body: [UInt8], earlierAttempts: Int = 0) {
@@ -108,18 +108,21 @@ public struct CloudHTTP: Sendable {
         let attempts = idempotent ? policy.maxAttempts : 1
         var backoff = policy.initialBackoff
         var attempt = 1
+        var perhapsCarriedOut = 0
         while true {
             let request = try prepare()
             do {
                 var response = try await once(request)
-                response.earlierAttempts = attempt - 1
+                response.earlierAttempts = perhapsCarriedOut
                 if attempt < attempts, [.badGateway, .serviceUnavailable, .gatewayTimeout].contains(response.status) {
                     logger.debug("transient reply, retrying", metadata: ["status": "\(response.status.code)", "attempt": "\(attempt)"])
+                    if response.status != .serviceUnavailable { perhapsCarriedOut += 1 }
                 } else {
                     return response
                 }
             } catch let error as CloudTransportError where error.kind != .responseTooLarge && attempt < attempts {
                 logger.debug("transient failure, retrying", metadata: ["error": "\(error)", "attempt": "\(attempt)"])
+                if error.kind == .timeout { perhapsCarriedOut += 1 }
             }
             try await Task.sleep(for: backoff)
             backoff *= 2
