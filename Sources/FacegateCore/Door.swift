@@ -28,6 +28,9 @@ public enum DoorEvent: Sendable, Hashable {
     /// An unlock was asked for and the relay write failed: the door stays locked (the relay is driven
     /// locked again, as the write may have taken effect). No `unlocked` follows.
     case unlockFailed(UnlockReason)
+    /// An unlock was asked for and refused before any relay write (``UnlockRefusal`` says why): nothing
+    /// was driven. No `unlocked` follows.
+    case unlockRefused(UnlockReason, UnlockRefusal)
 
     /// A stable lower-camel-case name, for logs and JSON lines.
     public var name: String {
@@ -41,13 +44,32 @@ public enum DoorEvent: Sendable, Hashable {
         case .requestToExit: "requestToExit"
         case .fault: "fault"
         case .unlockFailed: "unlockFailed"
+        case .unlockRefused: "unlockRefused"
         }
     }
 
     public var isAlarm: Bool {
         switch self {
         case .heldOpen, .forcedOpen, .fault: true
-        case .unlocked, .locked, .opened, .closed, .requestToExit, .unlockFailed: false
+        case .unlocked, .locked, .opened, .closed, .requestToExit, .unlockFailed, .unlockRefused: false
+        }
+    }
+}
+
+/// Why the door refused an unlock without driving the relay.
+public enum UnlockRefusal: String, Sendable, Codable, Hashable, CustomStringConvertible {
+    /// A failed lock write was being retried: nothing else may drive the relay meanwhile.
+    case relocking
+    /// The relay could not be locked: the door drives nothing more and stops.
+    case faulted
+    /// The door had stopped: its lines are given back.
+    case stopped
+
+    public var description: String {
+        switch self {
+        case .relocking: "a failed lock of the relay was being retried"
+        case .faulted: "the relay could not be locked and the door is stopping"
+        case .stopped: "the door had stopped"
         }
     }
 }

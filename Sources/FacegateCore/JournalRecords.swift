@@ -81,9 +81,10 @@ public enum DoorEventKind: String, Sendable, Hashable, Codable, CaseIterable {
     /// An enrolment at the door ended (`facegate enrol`): the detail says how, the subject or record it
     /// made, and who asked (uid and pid); never a name or face data.
     case enrolment
-    /// The exit button was pressed and the relay would not unlock: the door stayed locked (the
-    /// `exit-button` row before it is the press). A failed grant or manual unlock is its decision's
-    /// `relay: failed` instead.
+    /// The exit button was pressed and did not unlock the door: the relay's write failed ("the relay did
+    /// not unlock") or the door refused the press before any write ("the relay was not driven: …", during a
+    /// relock's retries, say). The `exit-button` row before it is the press. A failed grant or manual
+    /// unlock is its decision's `relay: failed` instead.
     case exitButtonFailed = "exit-button-failed"
 }
 

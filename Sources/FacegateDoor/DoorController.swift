@@ -138,13 +138,26 @@ public actor ClockedDoorController<DoorClock: Clock>: DoorActuator where DoorClo
         guard !relockInProgress else { throw DoorError(.ioFailed, "the relay is being locked again after a failed write") }
     }
 
+    /// Why no unlock may drive the relay now (``checkRelayIsFree()``'s cases); nil while it is free.
+    private var unlockRefusal: UnlockRefusal? {
+        if fault != nil { return .faulted }
+        if stopped { return .stopped }
+        return relockInProgress ? .relocking : nil
+    }
+
     private func handle(_ input: DoorInput) async {
         switch input {
         case .contact(let open):
             try? await apply(machine.contact(open: open, now: clock.now))  // throws only for a failed unlock
         case .exitButtonPressed:
+            // A press refused before any write is reported too, the press and then why: the journal has
+            // every exit press, as it has one whose write failed.
+            if let refusal = unlockRefusal {
+                logger.error("exit request not carried out", metadata: ["refused": "\(refusal.rawValue)"])
+                publish([.report(.requestToExit), .report(.unlockRefused(.requestToExit, refusal))])
+                return
+            }
             do {
-                try checkRelayIsFree()
                 try await apply(machine.unlock(because: .requestToExit, now: clock.now))
             } catch {
                 logger.error("exit request not carried out", metadata: Self.metadata(of: error))

@@ -52,21 +52,24 @@ struct DoorAccountOptions: ParsableArguments {
 
     /// NEC ID's account from the door's file, when `--config` names one.
     func necAccount(_ environment: [String: String]) throws -> NECBackend.Account? {
-        guard let door = try door() else { return nil }
-        do {
-            return try door.backend.nec.account(environment: secretsEnvironment(environment))
-        } catch {
-            throw ValidationError(error.description)
-        }
+        try account(environment) { backend, environment in try backend.nec.account(environment: environment) }
     }
 
     /// NeoCheck's account from the door's file, when `--config` names one.
     func neoCheckAccount(_ environment: [String: String]) throws -> NeoCheckBackend.Account? {
+        try account(environment) { backend, environment in try backend.neoCheck.account(environment: environment) }
+    }
+
+    /// What `read` takes from the door's backend section, given the environment its secrets are read with, when
+    /// `--config` names a file; a secret that cannot be read is said by its key.
+    private func account<Account>(
+        _ environment: [String: String], _ read: (FacegateConfiguration.Backend, [String: String]) throws -> Account
+    ) throws -> Account? {
         guard let door = try door() else { return nil }
         do {
-            return try door.backend.neoCheck.account(environment: secretsEnvironment(environment))
+            return try read(door.backend, secretsEnvironment(environment))
         } catch {
-            throw ValidationError(error.description)
+            throw ValidationError("\(error)")
         }
     }
 }

@@ -27,12 +27,13 @@ struct DoorShutdownOrderTests {
 
     private static func heldDoor(
         in folder: URL, logger: Logger, decisionDeadline: Duration = .milliseconds(1500), shutdownGrace: Duration = .seconds(8),
-        shutdownBackstop: Duration = .seconds(4), servesMetrics: Bool = false, analyzer: any FrameAnalyzing = ScriptedAnalyzer()
+        shutdownBackstop: Duration = .seconds(4), servesMetrics: Bool = false, analyzer: any FrameAnalyzing = ScriptedAnalyzer(),
+        controlSocket: String? = nil
     ) throws -> HeldDoor {
         var configuration = FacegateConfiguration()
         configuration.door.name = "shutdown"
         // Not the system's socket: tests run side by side.
-        configuration.control.socket = nil
+        configuration.control.socket = controlSocket
         if servesMetrics { configuration.metrics.listen = ListenAddress(host: "127.0.0.1", port: 0) }
         configuration.door.tags = ["staff"]
         configuration.approach.settleFrames = 3
@@ -91,6 +92,37 @@ struct DoorShutdownOrderTests {
         #expect(decisions.map(\.record.decision.outcome) == [.granted])
         #expect(decisions.first?.record.relay == .unlocked, "the door was still running when the grant opened it, and the journal after")
         #expect(await service.pipeline.statistics.cloudCalls == 1)
+    }
+
+    @Test("a manual unlock asked for while the door stops is refused, says so, and the relay does not move")
+    func aManualUnlockWhileTheDoorStopsIsRefused() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("shutdown-unlock-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var logger = Logger(label: "shutdown-unlock")
+        logger.logLevel = .critical
+        let socket = folder.appendingPathComponent("control.sock").path
+        let held = try Self.heldDoor(in: folder, logger: logger, controlSocket: socket)
+
+        try await testGracefulShutdown { trigger in
+            let running = Task { try await held.service.run() }
+            #expect(await held.cloud.waitUntilCalled(timeout: .seconds(20)), "the grant's search holds the stop")
+            trigger.triggerGracefulShutdown()
+            let deadline = ContinuousClock.now + .seconds(10)
+            while !held.service.pipeline.isFinishing, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+            // The door and its control socket still run: the stop waits for the decision in progress.
+            let unlock = try await ToolProcess.run(
+                ControlSocketTests.facegate, ["door", "unlock", "--socket", socket, "--reason", "a late delivery"])
+            #expect(unlock.status == 1, "\(unlock.output)")
+            #expect(unlock.errors.contains("the door is stopping"), "\(unlock.errors)")
+            #expect(held.lines.relayChanges == 0 && !held.lines.relayIsUnlocked, "the relay did not move")
+            held.cloud.release()
+            try await running.value
+        }
+
+        // The grant being decided still opened the door; then the stop locked it. No manual unlock.
+        #expect(held.lines.relayChanges == 2)
+        #expect(try Self.journaled(held.journalPath).map(\.record.decision.outcome) == [.granted])
     }
 
     @Test("a stage hung in a blocking call past the grace and the backstop: the door is locked and released all the same, the last line says so, and nothing opens when the stage returns")

@@ -126,6 +126,13 @@ struct BackendOpening: Sendable {
         }
     }
 
+    /// A secret the file may leave out (`facegate nec` and `neocheck --config` then take it from a flag or
+    /// the environment): nil when it names none; one it names and that cannot be read throws as above.
+    func secretIfNamed(_ reference: SecretReference?, _ key: String, backend: BackendKind) throws(DaemonStartError) -> String? {
+        guard let reference else { return nil }
+        return try secret(reference, key, backend: backend)
+    }
+
     private final class SecretsRead: Sendable {
         let values = Mutex<[String: String]>([:])
     }

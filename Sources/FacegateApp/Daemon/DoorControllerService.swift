@@ -78,6 +78,8 @@ public struct DoorControllerService: Service, CustomStringConvertible {
     private let loadConfiguration: @Sendable () throws -> FacegateConfiguration
     /// Set when the pipeline's service has returned: the parts say whether the stop was complete.
     let pipelineStopped = SetOnceFlag()
+    /// A graceful shutdown has begun (SIGTERM, or the pipeline has ended): no new visits, no manual unlock.
+    var isStopping: Bool { pipeline.isFinishing || pipelineStopped.isSet }
     /// Ends once SIGHUP is trapped (or its service has stopped): READY=1 waits for it. `systemctl start`
     /// returns at READY, and a reload sent right after it would otherwise meet SIGHUP's default action
     /// and kill the daemon.
@@ -265,17 +267,27 @@ public struct DoorControllerService: Service, CustomStringConvertible {
     }
 
     private func statusLine() async -> String {
-        let statistics = await pipeline.statistics
+        // Judged as /health judges them: a relay that will not unlock, a backlog dropping records or stalled on
+        // the disk show here too. (A failed door is said once, by the door's service, and never refreshed.)
+        let relay = DoorHealthReport.Component.relay(failedUnlocks: await parts.door.failedUnlocks, doorFailed: false, now: settings.wallClock())
+        let journal = DoorHealthReport.Component.journal(parts.journal.status, stallLimit: settings.journalStallLimit)
+        return Self.statusLine(door: configuration.door.name, statistics: await pipeline.statistics, relay: relay, journal: journal)
+            + degradedSuffix
+    }
+
+    /// The `STATUS=` line before ``degradedSuffix``: the door's totals, then each part that has failed, by
+    /// name and with its problem, as `/health` gives them (`systemctl status` shows it).
+    static func statusLine(
+        door: String, statistics: PipelineStatistics, relay: DoorHealthReport.Component, journal: DoorHealthReport.Component
+    ) -> String {
         let granted = (statistics.decisions[.granted] ?? 0) + (statistics.decisions[.grantedOffline] ?? 0)
-        var line = "door \(configuration.door.name): \(statistics.frames) frames, \(statistics.visits) visits, \(granted) granted"
+        var line = "door \(door): \(statistics.frames) frames, \(statistics.visits) visits, \(granted) granted"
         let offline = (statistics.decisions[.grantedOffline] ?? 0) + (statistics.decisions[.deniedOffline] ?? 0)
         if offline > 0 { line += ", \(offline) decided offline" }
-        // Judged as /health judges it: a backlog dropping records or stalled on the disk shows here too.
-        let journal = DoorHealthReport.Component.journal(parts.journal.status, stallLimit: settings.journalStallLimit)
-        if journal.status == .failed {
-            line += "; journal failed" + (journal.lastError.map { ": \($0)" } ?? "")
+        for (name, part) in [("relay", relay), ("journal", journal)] where part.status == .failed {
+            line += "; \(name) failed" + (part.lastError.map { ": \($0)" } ?? "")
         }
-        return line + degradedSuffix
+        return line
     }
 
     /// What the door runs without, for the end of every STATUS= line: "; offline cache off: …", and the
@@ -447,6 +459,9 @@ extension DoorControllerService {
                 reason.utf8.count <= 800, !reason.contains(where: \.isNewline)
             else { return .refused("an unlock needs a reason: one line of at most 200 characters") }
             guard !doorFailed.isSet else { return .refused("the door has failed and is stopping") }
+            // A stopping door still decides the visits it was following, but takes no new unlock: its relay
+            // is about to be locked and released.
+            guard !isStopping else { return .refused("the door is stopping: the unlock is refused") }
             let record = await pipeline.unlockManually(reason: reason, by: Self.asker(peer, stated: request.statedUser))
             return ControlResponse(ok: record.relay == .unlocked, error: record.relay == .unlocked ? nil : "the relay did not unlock",
                 decision: record.id, relay: record.relay?.rawValue)

@@ -20,7 +20,7 @@ public struct GateOutcome: Sendable {
 
 extension DoorEvent {
     /// The journal's name for this event; nil for relay changes and for a grant's or manual unlock's
-    /// failure, which the decisions already record.
+    /// failure or refusal, which the decisions already record.
     public var journalKind: DoorEventKind? {
         switch self {
         case .opened: .opened
@@ -28,9 +28,9 @@ extension DoorEvent {
         case .heldOpen: .heldOpen
         case .forcedOpen: .forced
         case .requestToExit: .exitButton
-        case .unlockFailed(.requestToExit): .exitButtonFailed
+        case .unlockFailed(.requestToExit), .unlockRefused(.requestToExit, _): .exitButtonFailed
         case .fault: .fault
-        case .unlocked, .locked, .unlockFailed: nil
+        case .unlocked, .locked, .unlockFailed, .unlockRefused: nil
         }
     }
 }
@@ -47,6 +47,7 @@ public func journalDoorEvents(
         if case .opened(let authorized) = event { detail = authorized ? "after an unlock" : "without an unlock" }
         if case .fault(let fault) = event { detail = fault.description }
         if case .unlockFailed = event { detail = "the relay did not unlock" }
+        if case .unlockRefused(_, let refusal) = event { detail = "the relay was not driven: \(refusal)" }
         journal.record(DoorEventRecord(time: Date(), door: door, kind: kind, detail: detail))
     }
 }

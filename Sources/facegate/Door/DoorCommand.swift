@@ -352,6 +352,9 @@ struct DoorWatch: AsyncParsableCommand {
         var fields: [String: Any] = ["event": event.name, "time": ISO8601DateFormatter().string(from: Date())]
         switch event {
         case .unlocked(let reason), .unlockFailed(let reason): fields["reason"] = reason.rawValue
+        case .unlockRefused(let reason, let refusal):
+            fields["reason"] = reason.rawValue
+            fields["refused"] = refusal.rawValue
         case .opened(let authorized): fields["authorized"] = authorized
         default: break
         }

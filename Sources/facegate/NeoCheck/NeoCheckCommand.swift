@@ -72,9 +72,8 @@ struct NeoCheckConnectionOptions: ParsableArguments {
         if let callsPerHour, callsPerHour <= 0 { throw ValidationError("--calls-per-hour must be positive") }
     }
 
-    func configuration(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> NeoCheckConfiguration {
-        // A flag first, then the door's file (--config), then the environment.
-        let account = try door.neoCheckAccount(environment)
+    /// The client's settings: a flag first, then the door's `account` (from `--config`), then the environment.
+    func configuration(account: NeoCheckBackend.Account?, environment: [String: String]) throws -> NeoCheckConfiguration {
         func setting(_ flag: String?, _ fromTheDoor: String?, _ name: String, _ variable: String) throws -> String {
             if let flag, !flag.isEmpty { return flag }
             if let fromTheDoor, !fromTheDoor.isEmpty { return fromTheDoor }
@@ -103,13 +102,15 @@ struct NeoCheckConnectionOptions: ParsableArguments {
 
     /// Runs `body` with a client whose HTTP connections are closed afterwards, whatever happens.
     func withClient<Value: Sendable>(_ body: (NeoCheckClient) async throws -> Value) async throws -> Value {
-        let configuration = try configuration()
+        let environment = ProcessInfo.processInfo.environment
+        // The door's file read once: its account, and with it its budget.
+        let account = try door.neoCheckAccount(environment)
+        let configuration = try configuration(account: account, environment: environment)
         var budget: HourlyCallBudget?
         // With --config the door's own budget: the installer's calls count against the hour the door searches in.
-        let doorsBudget = try door.door()?.backend.neoCheck
-        if let budgetFile = budgetFile ?? doorsBudget?.budgetStatePath {
+        if let budgetFile = budgetFile ?? account?.budgetStatePath {
             budget = try HourlyCallBudget(
-                callsPerHour: callsPerHour ?? doorsBudget?.callsPerHour ?? 3600, stateFile: URL(fileURLWithPath: budgetFile))
+                callsPerHour: callsPerHour ?? account?.callsPerHour ?? 3600, stateFile: URL(fileURLWithPath: budgetFile))
         }
         var logger = Logger(label: "facegate.neocheck")
         logger.logLevel = .warning

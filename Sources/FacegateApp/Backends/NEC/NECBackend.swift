@@ -74,13 +74,10 @@ public struct NECBackend: CloudBackend, Equatable {
     /// A secret the file names and that cannot be read throws naming its key, never a value.
     public func account(environment: [String: String]) throws(DaemonStartError) -> Account {
         let context = BackendOpening(http: CloudHTTPPolicy(), environment: environment, logger: Logger(label: "facegate.nec"))
-        func read(_ reference: SecretReference?, _ key: String) throws(DaemonStartError) -> String? {
-            guard let reference else { return nil }
-            return try context.secret(reference, key, backend: Self.kind)
-        }
         return Account(
-            endpoint: endpoint, region: region, accessKey: try read(accessKey, "backend.nec.access_key"),
-            secretKey: try read(secretKey, "backend.nec.secret_key"), apiKey: try read(apiKey, "backend.nec.api_key"))
+            endpoint: endpoint, region: region, accessKey: try context.secretIfNamed(accessKey, "backend.nec.access_key", backend: Self.kind),
+            secretKey: try context.secretIfNamed(secretKey, "backend.nec.secret_key", backend: Self.kind),
+            apiKey: try context.secretIfNamed(apiKey, "backend.nec.api_key", backend: Self.kind))
     }
 
     /// What ``account(environment:)`` reads; each secret nil when the file names none.

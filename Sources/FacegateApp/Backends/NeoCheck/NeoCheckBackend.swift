@@ -95,13 +95,11 @@ public struct NeoCheckBackend: CloudBackend, Equatable {
     /// CREDENTIALS_DIRECTORY). A secret the file names and that cannot be read throws naming its key, never a value.
     public func account(environment: [String: String]) throws(DaemonStartError) -> Account {
         let context = BackendOpening(http: CloudHTTPPolicy(), environment: environment, logger: Logger(label: "facegate.neocheck"))
-        func read(_ reference: SecretReference?, _ key: String) throws(DaemonStartError) -> String? {
-            guard let reference else { return nil }
-            return try context.secret(reference, key, backend: Self.kind)
-        }
         return Account(
-            endpoint: endpoint, clientId: clientId, clientSecret: try read(clientSecret, "backend.neocheck.client_secret"), username: username,
-            password: try read(password, "backend.neocheck.password"), callsPerHour: callsPerHour, budgetStatePath: budgetStatePath)
+            endpoint: endpoint, clientId: clientId,
+            clientSecret: try context.secretIfNamed(clientSecret, "backend.neocheck.client_secret", backend: Self.kind), username: username,
+            password: try context.secretIfNamed(password, "backend.neocheck.password", backend: Self.kind), callsPerHour: callsPerHour,
+            budgetStatePath: budgetStatePath)
     }
 
     /// What ``account(environment:)`` reads; each setting nil when the file gives none.
