@@ -165,9 +165,16 @@ t_install() {
 }
 run install t_install essential
 
+# Past that first installation (apt, as an installer does), the checks below install, reinstall and
+# purge with dpkg itself: the same maintainer scripts, without apt's own work around them (about 10 s a
+# call under TCG, on a run with a dozen of them). The owner's apt remove and apt purge stay apt's.
+# dpkg_install LOG [OPTION...]: the package installed (again), its output in LOG.
+dpkg_install() { local log=$1; shift; dpkg -i "$@" $work/facegate_*.deb >$log 2>&1; }
+dpkg_purge() { dpkg --purge facegate >$1 2>&1 || { tail -20 $1; fail "dpkg --purge failed"; }; }
+
 # --- 2. configured as an installer would ----------------------------------------------------------------
 t_configure() {
-    local creds=/etc/facegate/credentials t0=$(now)
+    local creds=/etc/facegate/credentials
     umask 077
     printf %s "$access_key" >$creds/nec-access-key
     printf %s "$secret_key" >$creds/nec-secret-key
@@ -177,16 +184,6 @@ t_configure() {
     : >$creds/neocheck-client-secret
     : >$creds/neocheck-password
     umask 022
-    # The installer's enrolment, with the secrets in the environment of these commands only.
-    export NEC_ID_ENDPOINT=http://127.0.0.1:8081 NEC_ID_ACCESS_KEY=$access_key
-    export NEC_ID_SECRET_KEY=$secret_key NEC_ID_API_KEY=$api_key
-    wait_until 120 sh -c 'facegate nec health >/dev/null 2>&1' \
-        || fail "emulator not healthy: $(facegate nec health 2>&1 | tail -3)"
-    say "emulator healthy after $(( $(now) - t0 )) s"
-    facegate nec tags create staff >/dev/null || fail "tags create"
-    facegate nec subjects register --face $share/photos/jeff_bezos/* --tag staff --compact >$work/enrolled.json \
-        || fail "enrol: $(cat $work/enrolled.json)"
-    say "enrolled after $(( $(now) - t0 )) s"
     write_config 10 7000 staff
     CREDENTIALS_DIRECTORY=$creds facegate config check >$work/check.log 2>&1 || fail "config check: $(cat $work/check.log)"
     # One change to the packaged unit for TCG from the start: TimeoutStopSec=60 (the unit says 15), as a
@@ -333,6 +330,49 @@ t_security() {
 }
 run security t_security
 
+# The installer's enrolment, with the secrets in the environment of these commands only. Here, in the
+# watchdog's window below, the daemon running: it waits for nothing of the door's, and the emulator has
+# had the start to load.
+t_enrol() {
+    local t0=$(now)
+    export NEC_ID_ENDPOINT=http://127.0.0.1:8081 NEC_ID_ACCESS_KEY=$access_key
+    export NEC_ID_SECRET_KEY=$secret_key NEC_ID_API_KEY=$api_key
+    wait_until 120 sh -c 'facegate nec health >/dev/null 2>&1' \
+        || fail "emulator not healthy: $(facegate nec health 2>&1 | tail -3)"
+    say "emulator healthy after $(( $(now) - t0 )) s"
+    facegate nec tags create staff >/dev/null || fail "tags create"
+    facegate nec subjects register --face $share/photos/jeff_bezos/* --tag staff --compact >$work/enrolled.json \
+        || fail "enrol: $(cat $work/enrolled.json)"
+    say "enrolled after $(( $(now) - t0 )) s"
+}
+run enrol t_enrol essential
+
+# `facegate door unlock` as root, the camera not fed yet (no grant can move the relay meanwhile): a pulse
+# of the configured 2 s on the gpio-sim line, a manual-unlock record with the reason and who asked (uid 0
+# and its pid) in the decision journal, the request in the service's log.
+t_control_unlock() {
+    cursor_mark $work/cursor-unlock
+    local before=$(records) held code=0
+    relay_is 0 || fail "the relay is not locked before the unlock"
+    facegate door unlock --reason "hil test" >$work/unlock.txt 2>&1 &
+    local client=$!
+    held=$(relay_pulse 60) || fail "$held"
+    wait $client || code=$?
+    say "$(cat $work/unlock.txt); relay held $held ms for a 2000 ms pulse"
+    [ $code = 0 ] || fail "facegate door unlock exited $code"
+    grep -q '^unlocked (decision .*, relay unlocked)$' $work/unlock.txt || fail "unexpected answer"
+    [ $held -ge 1800 ] && [ $held -le 4500 ] || fail "pulse of 2000 ms lasted $held ms"
+    records_from $((before + 1)) | grep '"outcome":"manual-unlock"' >$work/unlock.json || fail "no manual-unlock record in facegate log"
+    say "$(cut -c1-200 $work/unlock.json)"
+    grep -qE '"reason":"manual unlock \(uid 0, pid [0-9]+\): hil test"' $work/unlock.json || fail "the record lacks the reason or who asked"
+    grep -q "$(sed -n 's/^unlocked (decision \([^,]*\),.*/\1/p' $work/unlock.txt)" $work/unlock.json \
+        || fail "the record is not the decision the command named"
+    journal_since $work/cursor-unlock | grep -E '^(control request|manual unlock)' | while read -r line; do say "$line"; done
+    journal_since $work/cursor-unlock | grep -q '^control request.*command=unlock.*uid=0' || fail "the request is not in the service's log"
+    journal_since $work/cursor-unlock | grep -q '^manual unlock' || fail "the unlock is not in the service's log"
+}
+run control-unlock t_control_unlock
+
 # --- 7. the watchdog, watched since notify-start ---------------------------------------------------------------------
 t_watchdog() {
     [ "$(prop WatchdogUSec)" = 30s ] || fail "WatchdogUSec=$(prop WatchdogUSec), expected the unit's 30s"
@@ -404,30 +444,6 @@ t_control_status() {
 }
 run control-status t_control_status
 
-# `facegate door unlock` as root, nobody in view (no grant can move the relay meanwhile): a pulse of the configured 2 s on the gpio-sim line, a manual-unlock record with the reason and who asked (uid 0 and its pid) in the
-# decision journal, the request in the service's log.
-t_control_unlock() {
-    cursor_mark $work/cursor-unlock
-    local before=$(records) held code=0
-    relay_is 0 || fail "the relay is not locked before the unlock"
-    facegate door unlock --reason "hil test" >$work/unlock.txt 2>&1 &
-    local client=$!
-    held=$(relay_pulse 60) || fail "$held"
-    wait $client || code=$?
-    say "$(cat $work/unlock.txt); relay held $held ms for a 2000 ms pulse"
-    [ $code = 0 ] || fail "facegate door unlock exited $code"
-    grep -q '^unlocked (decision .*, relay unlocked)$' $work/unlock.txt || fail "unexpected answer"
-    [ $held -ge 1800 ] && [ $held -le 4500 ] || fail "pulse of 2000 ms lasted $held ms"
-    records_from $((before + 1)) | grep '"outcome":"manual-unlock"' >$work/unlock.json || fail "no manual-unlock record in facegate log"
-    say "$(cut -c1-200 $work/unlock.json)"
-    grep -qE '"reason":"manual unlock \(uid 0, pid [0-9]+\): hil test"' $work/unlock.json || fail "the record lacks the reason or who asked"
-    grep -q "$(sed -n 's/^unlocked (decision \([^,]*\),.*/\1/p' $work/unlock.txt)" $work/unlock.json \
-        || fail "the record is not the decision the command named"
-    journal_since $work/cursor-unlock | grep -E '^(control request|manual unlock)' | while read -r line; do say "$line"; done
-    journal_since $work/cursor-unlock | grep -q '^control request.*command=unlock.*uid=0' || fail "the request is not in the service's log"
-    journal_since $work/cursor-unlock | grep -q '^manual unlock' || fail "the unlock is not in the service's log"
-}
-run control-unlock t_control_unlock
 
 t_stranger_locked() {
     local before=$(records) deadline=$(($(now) + 180))
@@ -539,8 +555,7 @@ t_owner_disable_kept() {
     local round
     for round in recorded unrecorded; do
         [ $round = unrecorded ] && rm -f $dsh_state
-        apt-get install -y --reinstall -o Dpkg::Use-Pty=0 $work/facegate_*.deb >$work/apt-reinstall-$round.log 2>&1 \
-            || { tail -20 $work/apt-reinstall-$round.log; fail "apt reinstall failed"; }
+        dpkg_install $work/apt-reinstall-$round.log || { tail -20 $work/apt-reinstall-$round.log; fail "the reinstall failed"; }
         grep '^facegate:' $work/apt-reinstall-$round.log | while read -r line; do say "$round: $line"; done
         sleep 5
         [ "$(systemctl is-enabled facegate 2>&1)" = disabled ] || fail "$round: the reinstall left the unit $(systemctl is-enabled facegate 2>&1)"
@@ -626,8 +641,7 @@ t_remove_keeps() {
 run remove-keeps t_remove_keeps
 
 t_reinstall_runs() {
-    apt-get install -y -o Dpkg::Use-Pty=0 $work/facegate_*.deb >$work/apt-install-again.log 2>&1 \
-        || { tail -20 $work/apt-install-again.log; fail "apt install failed"; }
+    dpkg_install $work/apt-install-again.log || { tail -20 $work/apt-install-again.log; fail "the installation failed"; }
     grep '^facegate:' $work/apt-install-again.log | while read -r line; do say "$line"; done
     wait_until 60 sh -c '[ "$(systemctl show -P ActiveState facegate)" = active ]' \
         || fail "not active again: $(systemctl show -p ActiveState,SubState,Result facegate | paste -sd' ')"
@@ -647,8 +661,7 @@ t_upgrade_camera_unplugged() {
     [ "$(prop ActiveState)" = active ] && [ "$pid" -gt 0 ] || fail "not running before: $(prop ActiveState)"
     sed -i "s|^  device: $camera\$|  device: /dev/video77|" /etc/facegate/facegate.yaml
     grep -q '^  device: /dev/video77$' /etc/facegate/facegate.yaml || fail "the camera was not unplugged in the file"
-    apt-get install -y --reinstall -o Dpkg::Use-Pty=0 $work/facegate_*.deb >$work/apt-reinstall-unplugged.log 2>&1 \
-        || { tail -20 $work/apt-reinstall-unplugged.log; fail "apt reinstall failed"; }
+    dpkg_install $work/apt-reinstall-unplugged.log || { tail -20 $work/apt-reinstall-unplugged.log; fail "the reinstall failed"; }
     grep '^facegate:' $work/apt-reinstall-unplugged.log | while read -r line; do say "$line"; done
     ! grep -q 'not enabled or started' $work/apt-reinstall-unplugged.log || fail "postinst says the enabled unit is not enabled"
     grep -q 'restarted onto this version' $work/apt-reinstall-unplugged.log || fail "postinst did not restart the door"
@@ -671,9 +684,9 @@ t_upgrade_refused() {
     [ "$(prop ActiveState)" = active ] && [ "$pid" -gt 0 ] || fail "not running before: $(prop ActiveState)"
     write_config 10 7000 staff
     sed -i 's/^  pulse_seconds: 2$/  pulse_seconds: -4/' /etc/facegate/facegate.yaml
-    apt-get install -y --reinstall -o Dpkg::Use-Pty=0 $work/facegate_*.deb >$log 2>&1 || code=$?
+    dpkg_install $log || code=$?
     grep '^facegate:' $log | while read -r line; do say "$line"; done
-    [ $code != 0 ] || fail "apt reported success on a configuration this version refuses"
+    [ $code != 0 ] || fail "dpkg reported success on a configuration this version refuses"
     [ "$(dpkg-query -W -f='${db:Status-Status}' facegate)" = half-configured ] \
         || fail "dpkg status $(dpkg-query -W -f='${db:Status-Status}' facegate), expected half-configured"
     grep -q '^facegate: error: the service is enabled, but this version refuses' $log || fail "postinst did not say why it failed"
@@ -744,8 +757,7 @@ provision() {
 }
 # install_provisioned LOG: the configuration is there before the package's conffile: kept (--force-confold), as provisioning does.
 install_provisioned() {
-    apt-get install -y -o Dpkg::Use-Pty=0 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
-        $work/facegate_*.deb >$1 2>&1 || { tail -20 $1; fail "apt install failed"; }
+    dpkg_install $1 --force-confdef --force-confold || { tail -20 $1; fail "the installation failed"; }
 }
 # After the purge nothing is recorded: a box provisioned before the package (the configuration and
 # every credential in place, as a provisioning tool lays them) gets a first installation, which enables
@@ -764,7 +776,7 @@ run fresh-install-enables t_fresh_install_enables
 # enabled and started, the daemon waiting for the camera. Before, postinst allowed missing devices on an
 # upgrade only: such a box was never enabled, nor by any upgrade after.
 t_fresh_install_camera_absent() {
-    apt-get purge -y -o Dpkg::Use-Pty=0 facegate >$work/apt-purge-again.log 2>&1 || { tail -20 $work/apt-purge-again.log; fail "apt purge failed"; }
+    dpkg_purge $work/apt-purge-again.log
     [ ! -e /etc/facegate ] && [ ! -e $dsh_state ] || fail "the purge left /etc/facegate or the recorded state"
     provision
     sed -i "s|^  device: $camera\$|  device: /dev/video77|" /etc/facegate/facegate.yaml
@@ -787,7 +799,7 @@ run fresh-install-camera-absent t_fresh_install_camera_absent
 # dpkg waiting for the door, which sends no READY=1 until the chip is there (60 s, then systemd starts it
 # again). Before, postinst's start waited those 60 s and returned on a failed start (Result exit-code).
 t_fresh_install_gpio_absent() {
-    apt-get purge -y -o Dpkg::Use-Pty=0 facegate >$work/apt-purge-gpio.log 2>&1 || { tail -20 $work/apt-purge-gpio.log; fail "apt purge failed"; }
+    dpkg_purge $work/apt-purge-gpio.log
     provision
     sed -i "s|^  relay: {chip: $chip, line: relay}\$|  relay: {chip: gpiochip77, line: relay}|" /etc/facegate/facegate.yaml
     grep -q '^  relay: {chip: gpiochip77, line: relay}$' /etc/facegate/facegate.yaml || fail "the relay's chip was not taken out of the file"
@@ -812,7 +824,7 @@ run fresh-install-gpio-absent t_fresh_install_gpio_absent
 t_fresh_install_policy_forbids() {
     # Installed by the check before it in a whole run; not after purge-deletes alone (--only).
     if dpkg -s facegate >/dev/null 2>&1; then
-        apt-get purge -y -o Dpkg::Use-Pty=0 facegate >$work/apt-purge-policy.log 2>&1 || { tail -20 $work/apt-purge-policy.log; fail "apt purge failed"; }
+        dpkg_purge $work/apt-purge-policy.log
     fi
     provision
     sed -i "s|^  relay: {chip: $chip, line: relay}\$|  relay: {chip: gpiochip77, line: relay}|" /etc/facegate/facegate.yaml
