@@ -28,8 +28,8 @@ public enum DoorEvent: Sendable, Hashable {
     /// An unlock was asked for and the relay write failed: the door stays locked (the relay is driven
     /// locked again, as the write may have taken effect). No `unlocked` follows.
     case unlockFailed(UnlockReason)
-    /// An unlock was asked for and refused before any relay write (``UnlockRefusal`` says why): nothing
-    /// was driven. No `unlocked` follows.
+    /// An exit press the door refused before any relay write (``UnlockRefusal`` says why): nothing was
+    /// driven. No `unlocked` follows. (A grant or manual unlock refused so is thrown to its caller instead.)
     case unlockRefused(UnlockReason, UnlockRefusal)
 
     /// A stable lower-camel-case name, for logs and JSON lines.
@@ -62,7 +62,8 @@ public enum UnlockRefusal: String, Sendable, Codable, Hashable, CustomStringConv
     case relocking
     /// The relay could not be locked: the door drives nothing more and stops.
     case faulted
-    /// The door had stopped: its lines are given back.
+    /// The door had stopped: its lines are given back. (No exit press is read by then: a grant or manual
+    /// unlock arriving after the stop is refused with it.)
     case stopped
 
     public var description: String {

@@ -134,11 +134,11 @@ public actor ClockedDoorController<DoorClock: Clock>: DoorActuator where DoorClo
 
     private func checkRelayIsFree() throws(DoorError) {
         if let fault { throw fault }
-        guard !stopped else { throw DoorError(.ioFailed, "the door controller has stopped") }
-        guard !relockInProgress else { throw DoorError(.ioFailed, "the relay is being locked again after a failed write") }
+        if let refusal = unlockRefusal { throw DoorError(.ioFailed, "the relay was not driven: \(refusal)") }
     }
 
-    /// Why no unlock may drive the relay now (``checkRelayIsFree()``'s cases); nil while it is free.
+    /// Why no unlock may drive the relay now; nil while it is free. A grant or manual unlock is refused by
+    /// ``checkRelayIsFree()`` (thrown), an exit press by an `unlockRefused` event.
     private var unlockRefusal: UnlockRefusal? {
         if fault != nil { return .faulted }
         if stopped { return .stopped }

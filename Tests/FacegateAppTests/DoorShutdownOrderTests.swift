@@ -102,14 +102,20 @@ struct DoorShutdownOrderTests {
         var logger = Logger(label: "shutdown-unlock")
         logger.logLevel = .critical
         let socket = folder.appendingPathComponent("control.sock").path
-        let held = try Self.heldDoor(in: folder, logger: logger, controlSocket: socket)
+        // A deadline and a grace far longer than the command takes to start, on a loaded machine: the search
+        // is held until the test releases it.
+        let held = try Self.heldDoor(
+            in: folder, logger: logger, decisionDeadline: .seconds(60), shutdownGrace: .seconds(60), controlSocket: socket)
 
         try await testGracefulShutdown { trigger in
             let running = Task { try await held.service.run() }
+            // Whatever fails below, the held search is let go, so the run ends.
+            defer { held.cloud.release() }
             #expect(await held.cloud.waitUntilCalled(timeout: .seconds(20)), "the grant's search holds the stop")
             trigger.triggerGracefulShutdown()
             let deadline = ContinuousClock.now + .seconds(10)
             while !held.service.pipeline.isFinishing, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+            #expect(held.service.pipeline.isFinishing, "the stop began")
             // The door and its control socket still run: the stop waits for the decision in progress.
             let unlock = try await ToolProcess.run(
                 ControlSocketTests.facegate, ["door", "unlock", "--socket", socket, "--reason", "a late delivery"])

@@ -33,9 +33,11 @@ struct JournalHealthTests {
 
     /// A door whose camera sent three frames (and is then quiet, well within its silence limit), over
     /// `journal`; `body` runs once the camera is seen ok. `beforeFrames` runs as soon as the door serves.
-    private func withDoor(
+    /// A door on `configuration`'s journal, run until `body` returns; `lines`: its relay and inputs (a
+    /// door of its own by default). StatusLineTests runs its door here too.
+    func withDoor(
         journal configuration: SQLiteJournal.Configuration, cloud: HeldCloud = HeldCloud(), notify: NotifyListener? = nil,
-        beforeFrames: ((Door) async throws -> Void)? = nil, _ body: (Door) async throws -> Void
+        lines: SimulatedDoorLines? = nil, beforeFrames: ((Door) async throws -> Void)? = nil, _ body: (Door) async throws -> Void
     ) async throws {
         var logger = Logger(label: "journal-health")
         logger.logLevel = .critical
@@ -51,7 +53,7 @@ struct JournalHealthTests {
         let source = HeldSource(SynthesizedApproach(empty: 3, present: 0, after: 0))
         let parts = DoorParts(
             source: source, analyzer: ScriptedAnalyzer(), search: cloud, directory: cloud, cache: nil,
-            door: try DoorController(lines: SimulatedDoorLines(logger: logger), logger: logger), journal: journal, close: {})
+            door: try DoorController(lines: lines ?? SimulatedDoorLines(logger: logger), logger: logger), journal: journal, close: {})
         let listening = AsyncStream<Int>.makeStream()
         var settings = DoorControllerService.Settings()
         settings.reloadsOnHangup = false

@@ -1,6 +1,8 @@
 @testable import FacegateApp
 import FacegateCore
 import FacegateDoor
+import FacegateJournal
+import FacegateTesting
 import Foundation
 import Testing
 
@@ -39,5 +41,31 @@ struct StatusLineTests {
         let journal = DoorHealthReport.Component(status: .failed, lastError: "cannot open the journal")
         let both = DoorControllerService.statusLine(door: "front", statistics: statistics, relay: failed, journal: journal)
         #expect(both.hasPrefix(totals + "; relay failed: ") && both.hasSuffix("; journal failed: cannot open the journal"), "\(both)")
+    }
+
+    @Test("the running daemon sends systemd a STATUS= naming its relay once three exit presses in a row did not unlock")
+    func theDaemonSaysItsRelayFailed() async throws {
+        let folder = try TemporaryFolder("status-line")
+        defer { folder.remove() }
+        let notify = try NotifyListener(path: folder.file("notify"))
+        defer { notify.close() }
+        let lines = SimulatedDoorLines()
+        try await JournalHealthTests().withDoor(
+            journal: SQLiteJournal.Configuration(path: folder.file("journal.sqlite")), notify: notify, lines: lines
+        ) { door in
+            lines.failRelayWrites(unlocked: true)
+            // One press at a time, each taken before the next (a press during the relock after a failed
+            // write is refused without a write, and would not count).
+            for press in 1...2 {
+                lines.pressExitButton()
+                let deadline = ContinuousClock.now + .seconds(10)
+                while try await door.health().report.relay.lastError?.contains("(\(press) in a row)") != true, ContinuousClock.now < deadline {
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+            }
+            lines.pressExitButton()
+            let said = await notify.waitFor("; relay failed: the relay did not unlock the last 3 times", timeout: .seconds(10))
+            #expect(said != nil, "\(notify.messages.map(\.text))")
+        }
     }
 }

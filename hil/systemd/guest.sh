@@ -168,8 +168,10 @@ run install t_install essential
 # Past that first installation (apt, as an installer does), the checks below install, reinstall and
 # purge with dpkg itself: the same maintainer scripts, without apt's own work around them (about 10 s a
 # call under TCG, on a run with a dozen of them). The owner's apt remove and apt purge stay apt's.
-# dpkg_install LOG [OPTION...]: the package installed (again), its output in LOG.
+# dpkg_install LOG [OPTION...]: the package installed (again), dpkg's output in LOG (pkg-*.log, which
+# no-secret-logged reads with apt's); its status returned. dpkg_install_or_fail: the check fails with it.
 dpkg_install() { local log=$1; shift; dpkg -i "$@" $work/facegate_*.deb >$log 2>&1; }
+dpkg_install_or_fail() { dpkg_install "$@" || { tail -20 $1; fail "dpkg -i failed"; }; }
 dpkg_purge() { dpkg --purge facegate >$1 2>&1 || { tail -20 $1; fail "dpkg --purge failed"; }; }
 
 # --- 2. configured as an installer would ----------------------------------------------------------------
@@ -444,7 +446,6 @@ t_control_status() {
 }
 run control-status t_control_status
 
-
 t_stranger_locked() {
     local before=$(records) deadline=$(($(now) + 180))
     cursor_mark $work/cursor-stranger
@@ -555,12 +556,12 @@ t_owner_disable_kept() {
     local round
     for round in recorded unrecorded; do
         [ $round = unrecorded ] && rm -f $dsh_state
-        dpkg_install $work/apt-reinstall-$round.log || { tail -20 $work/apt-reinstall-$round.log; fail "the reinstall failed"; }
-        grep '^facegate:' $work/apt-reinstall-$round.log | while read -r line; do say "$round: $line"; done
+        dpkg_install_or_fail $work/pkg-reinstall-$round.log
+        grep '^facegate:' $work/pkg-reinstall-$round.log | while read -r line; do say "$round: $line"; done
         sleep 5
         [ "$(systemctl is-enabled facegate 2>&1)" = disabled ] || fail "$round: the reinstall left the unit $(systemctl is-enabled facegate 2>&1)"
         [ "$(prop ActiveState)" = inactive ] || fail "$round: the reinstall left the unit $(prop ActiveState)"
-        grep -q 'configuration is complete; the service is disabled' $work/apt-reinstall-$round.log \
+        grep -q 'configuration is complete; the service is disabled' $work/pkg-reinstall-$round.log \
             || fail "$round: postinst did not find the configuration complete and the unit disabled"
         [ -e $dsh_state ] || fail "$round: postinst recorded no deb-systemd-helper state"
         relay_is 0 || fail "relay"
@@ -641,8 +642,8 @@ t_remove_keeps() {
 run remove-keeps t_remove_keeps
 
 t_reinstall_runs() {
-    dpkg_install $work/apt-install-again.log || { tail -20 $work/apt-install-again.log; fail "the installation failed"; }
-    grep '^facegate:' $work/apt-install-again.log | while read -r line; do say "$line"; done
+    dpkg_install_or_fail $work/pkg-install-again.log
+    grep '^facegate:' $work/pkg-install-again.log | while read -r line; do say "$line"; done
     wait_until 60 sh -c '[ "$(systemctl show -P ActiveState facegate)" = active ]' \
         || fail "not active again: $(systemctl show -p ActiveState,SubState,Result facegate | paste -sd' ')"
     [ "$(systemctl is-enabled facegate 2>&1)" = enabled ] || fail "is-enabled: $(systemctl is-enabled facegate 2>&1)"
@@ -661,10 +662,10 @@ t_upgrade_camera_unplugged() {
     [ "$(prop ActiveState)" = active ] && [ "$pid" -gt 0 ] || fail "not running before: $(prop ActiveState)"
     sed -i "s|^  device: $camera\$|  device: /dev/video77|" /etc/facegate/facegate.yaml
     grep -q '^  device: /dev/video77$' /etc/facegate/facegate.yaml || fail "the camera was not unplugged in the file"
-    dpkg_install $work/apt-reinstall-unplugged.log || { tail -20 $work/apt-reinstall-unplugged.log; fail "the reinstall failed"; }
-    grep '^facegate:' $work/apt-reinstall-unplugged.log | while read -r line; do say "$line"; done
-    ! grep -q 'not enabled or started' $work/apt-reinstall-unplugged.log || fail "postinst says the enabled unit is not enabled"
-    grep -q 'restarted onto this version' $work/apt-reinstall-unplugged.log || fail "postinst did not restart the door"
+    dpkg_install_or_fail $work/pkg-reinstall-unplugged.log
+    grep '^facegate:' $work/pkg-reinstall-unplugged.log | while read -r line; do say "$line"; done
+    ! grep -q 'not enabled or started' $work/pkg-reinstall-unplugged.log || fail "postinst says the enabled unit is not enabled"
+    grep -q 'restarted onto this version' $work/pkg-reinstall-unplugged.log || fail "postinst did not restart the door"
     wait_until 60 sh -c '[ "$(systemctl show -P ActiveState facegate)" = active ]' || fail "not active: $(prop ActiveState)"
     say "main process $pid before, $(prop MainPID) after"
     [ "$(prop MainPID)" != "$pid" ] || fail "the door was not restarted"
@@ -673,14 +674,14 @@ t_upgrade_camera_unplugged() {
 run upgrade-camera-unplugged t_upgrade_camera_unplugged
 
 # An upgrade (a reinstall runs postinst the same way) onto a configuration this version refuses, the door
-# enabled and running: postinst fails (apt reports it, dpkg leaves the package half-configured) naming
+# enabled and running: postinst fails (dpkg, or apt, reports it and leaves the package half-configured) naming
 # what to fix and `dpkg --configure -a`, and leaves the running process alone. Before, it exited 0: the
 # next restart of any kind met exit 78, and RestartPreventExitStatus=78 left the door down for good.
 # Refused for a problem the check finds (door.pulse_seconds), then, at `dpkg --configure -a`, for a
 # file: secret, which the check passes as root but notes, as the unit's service could never read it.
 # Fixed, `dpkg --configure -a` finishes and restarts the door onto this version.
 t_upgrade_refused() {
-    local pid=$(prop MainPID) code=0 log=$work/apt-reinstall-refused.log
+    local pid=$(prop MainPID) code=0 log=$work/pkg-reinstall-refused.log
     [ "$(prop ActiveState)" = active ] && [ "$pid" -gt 0 ] || fail "not running before: $(prop ActiveState)"
     write_config 10 7000 staff
     sed -i 's/^  pulse_seconds: 2$/  pulse_seconds: -4/' /etc/facegate/facegate.yaml
@@ -704,15 +705,15 @@ t_upgrade_refused() {
     grep -q "note: backend.nec.api_key: is a file: secret, which the facegate unit's service cannot read" $work/check-file-secret.log \
         || fail "config check did not note the file: secret: $(cat $work/check-file-secret.log)"
     code=0
-    dpkg --configure -a >$work/apt-configure-refused.log 2>&1 || code=$?
-    grep '^facegate:' $work/apt-configure-refused.log | while read -r line; do say "$line"; done
+    dpkg --configure -a >$work/pkg-configure-refused.log 2>&1 || code=$?
+    grep '^facegate:' $work/pkg-configure-refused.log | while read -r line; do say "$line"; done
     [ $code != 0 ] || fail "dpkg --configure -a succeeded on a file: secret the service cannot read"
-    grep -q "backend.nec.api_key: is a file: secret" $work/apt-configure-refused.log || fail "postinst did not name the file: secret"
+    grep -q "backend.nec.api_key: is a file: secret" $work/pkg-configure-refused.log || fail "postinst did not name the file: secret"
     [ "$(prop MainPID)" = "$pid" ] || fail "the running door was not left alone"
-    ! grep -q rotated-api-key $log $work/apt-configure-refused.log || fail "a value from the configuration was printed"
+    ! grep -q rotated-api-key $log $work/pkg-configure-refused.log || fail "a value from the configuration was printed"
     write_config 10 7000 staff
     rm -f /etc/facegate/rotated-api-key
-    dpkg --configure -a >$work/apt-configure-fixed.log 2>&1 || { tail -20 $work/apt-configure-fixed.log; fail "dpkg --configure -a failed once fixed"; }
+    dpkg --configure -a >$work/pkg-configure-fixed.log 2>&1 || { tail -20 $work/pkg-configure-fixed.log; fail "dpkg --configure -a failed once fixed"; }
     [ "$(dpkg-query -W -f='${db:Status-Status}' facegate)" = installed ] || fail "dpkg status $(dpkg-query -W -f='${db:Status-Status}' facegate)"
     wait_until 60 sh -c '[ "$(systemctl show -P ActiveState facegate)" = active ]' || fail "not active: $(prop ActiveState)"
     say "main process $pid before, $(prop MainPID) after dpkg --configure -a"
@@ -757,15 +758,15 @@ provision() {
 }
 # install_provisioned LOG: the configuration is there before the package's conffile: kept (--force-confold), as provisioning does.
 install_provisioned() {
-    dpkg_install $1 --force-confdef --force-confold || { tail -20 $1; fail "the installation failed"; }
+    dpkg_install_or_fail $1 --force-confdef --force-confold
 }
 # After the purge nothing is recorded: a box provisioned before the package (the configuration and
 # every credential in place, as a provisioning tool lays them) gets a first installation, which enables
 # and starts the door (with fresh-install-camera-absent, the cases postinst enables it).
 t_fresh_install_enables() {
     provision
-    install_provisioned $work/apt-fresh.log
-    grep '^facegate:' $work/apt-fresh.log | while read -r line; do say "$line"; done
+    install_provisioned $work/pkg-fresh.log
+    grep '^facegate:' $work/pkg-fresh.log | while read -r line; do say "$line"; done
     [ "$(systemctl is-enabled facegate 2>&1)" = enabled ] || fail "is-enabled: $(systemctl is-enabled facegate 2>&1)"
     wait_until 60 sh -c '[ "$(systemctl show -P ActiveState facegate)" = active ]' || fail "not active: $(prop ActiveState)"
     [ -e $dsh_state ] || fail "no deb-systemd-helper state recorded"
@@ -776,15 +777,15 @@ run fresh-install-enables t_fresh_install_enables
 # enabled and started, the daemon waiting for the camera. Before, postinst allowed missing devices on an
 # upgrade only: such a box was never enabled, nor by any upgrade after.
 t_fresh_install_camera_absent() {
-    dpkg_purge $work/apt-purge-again.log
+    dpkg_purge $work/pkg-purge-again.log
     [ ! -e /etc/facegate ] && [ ! -e $dsh_state ] || fail "the purge left /etc/facegate or the recorded state"
     provision
     sed -i "s|^  device: $camera\$|  device: /dev/video77|" /etc/facegate/facegate.yaml
     grep -q '^  device: /dev/video77$' /etc/facegate/facegate.yaml || fail "the camera was not taken out of the file"
-    install_provisioned $work/apt-fresh-camera-absent.log
-    grep '^facegate:' $work/apt-fresh-camera-absent.log | while read -r line; do say "$line"; done
-    grep -q 'enabled and started; it waits for' $work/apt-fresh-camera-absent.log || fail "postinst did not say it started a waiting door"
-    grep -q 'camera.device: names no device that exists' $work/apt-fresh-camera-absent.log || fail "postinst did not name the camera"
+    install_provisioned $work/pkg-fresh-camera-absent.log
+    grep '^facegate:' $work/pkg-fresh-camera-absent.log | while read -r line; do say "$line"; done
+    grep -q 'enabled and started; it waits for' $work/pkg-fresh-camera-absent.log || fail "postinst did not say it started a waiting door"
+    grep -q 'camera.device: names no device that exists' $work/pkg-fresh-camera-absent.log || fail "postinst did not name the camera"
     [ "$(systemctl is-enabled facegate 2>&1)" = enabled ] || fail "is-enabled: $(systemctl is-enabled facegate 2>&1)"
     wait_until 60 sh -c '[ "$(systemctl show -P ActiveState facegate)" = active ]' || fail "not active: $(prop ActiveState)"
     # Waiting for the camera: the daemon answers, the camera failed, the door cannot decide (exit 1).
@@ -799,20 +800,20 @@ run fresh-install-camera-absent t_fresh_install_camera_absent
 # dpkg waiting for the door, which sends no READY=1 until the chip is there (60 s, then systemd starts it
 # again). Before, postinst's start waited those 60 s and returned on a failed start (Result exit-code).
 t_fresh_install_gpio_absent() {
-    dpkg_purge $work/apt-purge-gpio.log
+    dpkg_purge $work/pkg-purge-gpio.log
     provision
     sed -i "s|^  relay: {chip: $chip, line: relay}\$|  relay: {chip: gpiochip77, line: relay}|" /etc/facegate/facegate.yaml
     grep -q '^  relay: {chip: gpiochip77, line: relay}$' /etc/facegate/facegate.yaml || fail "the relay's chip was not taken out of the file"
-    install_provisioned $work/apt-fresh-gpio-absent.log
+    install_provisioned $work/pkg-fresh-gpio-absent.log
     # Read at once: the start has not been waited for, so it is still under way and has not failed.
     local state result restarts
     state=$(systemctl show -P ActiveState facegate) result=$(systemctl show -P Result facegate) restarts=$(systemctl show -P NRestarts facegate)
-    grep '^facegate:' $work/apt-fresh-gpio-absent.log | while read -r line; do say "$line"; done
+    grep '^facegate:' $work/pkg-fresh-gpio-absent.log | while read -r line; do say "$line"; done
     say "right after the installation: $state, result $result, $restarts restarts"
     [ "$state" = activating ] && [ "$result" = success ] && [ "$restarts" = 0 ] \
         || fail "dpkg waited for the door's start: $state, result $result, $restarts restarts"
-    grep -q 'enabled and started; it waits for' $work/apt-fresh-gpio-absent.log || fail "postinst did not say it started a waiting door"
-    grep -q 'door.relay.chip: names no GPIO chip that exists' $work/apt-fresh-gpio-absent.log || fail "postinst did not name the relay's chip"
+    grep -q 'enabled and started; it waits for' $work/pkg-fresh-gpio-absent.log || fail "postinst did not say it started a waiting door"
+    grep -q 'door.relay.chip: names no GPIO chip that exists' $work/pkg-fresh-gpio-absent.log || fail "postinst did not name the relay's chip"
     [ "$(systemctl is-enabled facegate 2>&1)" = enabled ] || fail "is-enabled: $(systemctl is-enabled facegate 2>&1)"
     relay_is 0 || fail "relay"
     systemctl stop facegate
@@ -824,7 +825,7 @@ run fresh-install-gpio-absent t_fresh_install_gpio_absent
 t_fresh_install_policy_forbids() {
     # Installed by the check before it in a whole run; not after purge-deletes alone (--only).
     if dpkg -s facegate >/dev/null 2>&1; then
-        dpkg_purge $work/apt-purge-policy.log
+        dpkg_purge $work/pkg-purge-policy.log
     fi
     provision
     sed -i "s|^  relay: {chip: $chip, line: relay}\$|  relay: {chip: gpiochip77, line: relay}|" /etc/facegate/facegate.yaml
@@ -832,14 +833,14 @@ t_fresh_install_policy_forbids() {
     printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
     chmod 0755 /usr/sbin/policy-rc.d
     local status=0
-    ( install_provisioned $work/apt-fresh-policy.log ) || status=$?
+    ( install_provisioned $work/pkg-fresh-policy.log ) || status=$?
     rm -f /usr/sbin/policy-rc.d
     [ "$status" = 0 ] || return 1
-    grep '^facegate:' $work/apt-fresh-policy.log | while read -r line; do say "$line"; done
+    grep '^facegate:' $work/pkg-fresh-policy.log | while read -r line; do say "$line"; done
     sleep 2
     [ "$(systemctl show -P ActiveState facegate)" = inactive ] || fail "started against policy-rc.d: $(prop ActiveState)"
-    ! grep -q 'enabled and started' $work/apt-fresh-policy.log || fail "postinst said it started the door"
-    grep -q 'not started now (policy-rc.d forbids it here)' $work/apt-fresh-policy.log || fail "postinst did not say policy-rc.d kept it from starting"
+    ! grep -q 'enabled and started' $work/pkg-fresh-policy.log || fail "postinst said it started the door"
+    grep -q 'not started now (policy-rc.d forbids it here)' $work/pkg-fresh-policy.log || fail "postinst did not say policy-rc.d kept it from starting"
     [ "$(systemctl is-enabled facegate 2>&1)" = enabled ] || fail "is-enabled: $(systemctl is-enabled facegate 2>&1)"
     relay_is 0 || fail "relay"
 }
@@ -850,14 +851,14 @@ run fresh-install-policy-forbids t_fresh_install_policy_forbids
 hide() { awk -v v="$1" -v m="$2" '{ while ((i = index($0, v)) > 0) $0 = substr($0, 1, i - 1) m substr($0, i + length(v)); print }'; }
 t_no_secret_logged() {
     # The whole journal (the service, postinst's notes, systemd's own lines), the unit's properties and
-    # apt's output at every install, reinstall, removal and purge; the NEC ID access key too.
+    # apt's and dpkg's output at every install, reinstall, removal and purge; the NEC ID access key too.
     local value name
     for name in access_key secret_key api_key cache_key; do
         value=${!name}
         [ -n "$value" ] || fail "empty $name"
         ! journalctl -b -o cat | grep -qF -- "$value" || fail "the $name is in the journal: $(journalctl -b -o short | grep -F -- "$value" | head -3 | hide "$value" "<the $name>")"
         ! systemctl show facegate | grep -qF -- "$value" || fail "the $name is in the unit's properties"
-        ! grep -qF -- "$value" $work/apt*.log || fail "the $name is in apt's output"
+        ! grep -qF -- "$value" $work/apt*.log $work/pkg*.log || fail "the $name is in apt's or dpkg's output"
     done
 }
 run no-secret-logged t_no_secret_logged

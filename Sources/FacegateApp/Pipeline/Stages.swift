@@ -20,7 +20,7 @@ public struct GateOutcome: Sendable {
 
 extension DoorEvent {
     /// The journal's name for this event; nil for relay changes and for a grant's or manual unlock's
-    /// failure or refusal, which the decisions already record.
+    /// failure, which the decisions already record.
     public var journalKind: DoorEventKind? {
         switch self {
         case .opened: .opened
