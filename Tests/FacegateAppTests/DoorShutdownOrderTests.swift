@@ -94,7 +94,7 @@ struct DoorShutdownOrderTests {
         #expect(await service.pipeline.statistics.cloudCalls == 1)
     }
 
-    @Test("a manual unlock asked for while the door stops is refused, says so, and the relay does not move")
+    @Test("a manual unlock or an enrolment asked for while the door stops is refused, says so, and the relay does not move")
     func aManualUnlockWhileTheDoorStopsIsRefused() async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("shutdown-unlock-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -122,6 +122,10 @@ struct DoorShutdownOrderTests {
             #expect(unlock.status == 1, "\(unlock.output)")
             #expect(unlock.errors.contains("the door is stopping"), "\(unlock.errors)")
             #expect(held.lines.relayChanges == 0 && !held.lines.relayIsUnlocked, "the relay did not move")
+            // An enrolment is refused at once too: it would wait for a visit a stopping door no longer takes.
+            let enrol = try await ToolProcess.run(ControlSocketTests.facegate, ["enrol", "--socket", socket, "--timeout", "30"])
+            #expect(enrol.status == 2, "\(enrol.output)")
+            #expect(enrol.errors.contains("the door is stopping"), "\(enrol.errors)")
             held.cloud.release()
             try await running.value
         }
