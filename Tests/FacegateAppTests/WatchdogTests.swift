@@ -124,6 +124,85 @@ struct WatchdogTests {
     }
 }
 
+extension WatchdogTests {
+    /// The watchdog vouches for the door itself, not only the pipeline: a relay write that never returns
+    /// (a GPIO expander's bus hung in the ioctl) holds the door, so the exit button and every unlock with
+    /// it. With no ping systemd ends the daemon and starts it again, and its stop or the kernel rests the
+    /// relay. No visit is under way here: only the door can stop the pings.
+    @Test(.timeLimit(.minutes(3)))
+    func aRelayWriteThatNeverReturnsStopsTheWatchdogUntilItDoes() async throws {
+        let rig = try WatchdogRig()
+        defer { rig.close() }
+        let lines = StuckUnlockLines()
+        defer { lines.unstick() }
+        let source = HeldOpenSource(SynthesizedApproach(empty: 3, present: 0, after: 0))
+        defer { source.end() }
+        let running = try rig.start(lines: lines, decisionLimit: .seconds(30), source: source)
+
+        _ = try #require(await rig.notify.waitFor("WATCHDOG=1", timeout: .seconds(20)), "no WATCHDOG=1 at all")
+        lines.pressExit()
+        #expect(await lines.waitUntilStuck(timeout: .seconds(20)), "the exit press never drove the relay")
+        let stuck = ContinuousClock.now
+        // (A ping already on its way as the write began may land just after it; the interval is 100 ms.)
+        try await Task.sleep(for: .milliseconds(1000))
+        #expect(rig.notify.count("WATCHDOG=1", from: stuck + .milliseconds(300), to: .now) == 0, "the watchdog was fed while the door was stuck")
+
+        // The write returns: the pings come back.
+        let released = rig.notify.messages.count
+        lines.unstick()
+        #expect(await rig.notify.waitFor("WATCHDOG=1", after: released, timeout: .seconds(5)) != nil, "the watchdog stayed stopped after the door answered")
+        source.end()
+        try await running.value
+    }
+}
+
+/// Door lines whose first unlock never returns until ``unstick()``: a relay write hung in the kernel.
+/// The exit button is pressed on command.
+final class StuckUnlockLines: DoorLines {
+    private let continuation: AsyncThrowingStream<DoorInput, any Error>.Continuation
+    private let stream: AsyncThrowingStream<DoorInput, any Error>
+    private let state = Mutex((stuck: false, armed: true))
+    private let released = DispatchSemaphore(value: 0)
+
+    init() {
+        (stream, continuation) = AsyncThrowingStream<DoorInput, any Error>.makeStream()
+    }
+
+    func pressExit() { continuation.yield(.exitButtonPressed) }
+
+    func driveRelay(unlocked: Bool) throws {
+        guard unlocked, state.withLock({ state in
+            defer { state.armed = false }
+            state.stuck = state.armed
+            return state.armed
+        }) else { return }
+        released.wait()
+        state.withLock { $0.stuck = false }
+    }
+
+    func waitUntilStuck(timeout: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if state.withLock({ $0.stuck }) { return true }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return false
+    }
+
+    /// Lets the hung write return (once; again is harmless).
+    func unstick() {
+        let wasStuck = state.withLock { state in
+            defer { state.armed = false }
+            return state.stuck
+        }
+        if wasStuck { released.signal() }
+    }
+
+    func contactIsOpen() throws -> Bool? { nil }
+    func inputs() -> AsyncThrowingStream<DoorInput, any Error> { stream }
+    func release() {}
+}
+
 /// One door in-process: a person walks up, the cloud holds the search until released, a notify socket.
 final class WatchdogRig: Sendable {
     let folder: URL

@@ -258,6 +258,8 @@ public struct DoorControllerService: Service, CustomStringConvertible {
             }
             reportedStuck = false
             if notifier.watchdogInterval != nil { notifier.watchdog() }
+            // Asks the door actor too: a door held by a relay write that never returns stops the pings here,
+            // and systemd restarts the daemon (WatchdogTests.aRelayWriteThatNeverReturnsStopsTheWatchdogUntilItDoes).
             let status = await statusLine()
             if status != lastStatus {
                 notifier.status(status)
