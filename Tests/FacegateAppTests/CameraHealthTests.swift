@@ -40,9 +40,9 @@ struct CameraHealthTests {
         analysisLimit: Duration = .seconds(15), wallClock: @escaping @Sendable () -> Date = { Date() },
         _ body: (_ camera: () async throws -> DoorHealthReport.Component, _ source: HeldSource, _ service: DoorControllerService) async throws -> Void
     ) async throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("camera-health-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }
+        let temporary = try TemporaryFolder("camera-health")
+        defer { temporary.remove() }
+        let folder = temporary.url
         var logger = Logger(label: "camera-health")
         logger.logLevel = .critical
 
@@ -181,9 +181,9 @@ struct CameraHealthTests {
         source: any FrameSource, outages: CameraOutages = CameraOutages(),
         _ body: (_ camera: () async throws -> DoorHealthReport.Component, _ service: DoorControllerService) async throws -> Void
     ) async throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("camera-health-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }
+        let temporary = try TemporaryFolder("camera-health")
+        defer { temporary.remove() }
+        let folder = temporary.url
         var logger = Logger(label: "camera-health")
         logger.logLevel = .critical
         var configuration = FacegateConfiguration()
@@ -255,9 +255,9 @@ struct CameraHealthTests {
     /// the capture layer's reason, which names no path, while the door waits for it.
     @Test("a lost V4L2 camera is said on /health with its reason and no path")
     func aLostV4L2CameraIsSaidWithItsReason() async throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("camera-health-v4l2-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }
+        let temporary = try TemporaryFolder("camera-health-v4l2")
+        defer { temporary.remove() }
+        let folder = temporary.url
         let file = folder.appendingPathComponent("not-a-folder")
         try Data("x".utf8).write(to: file)
         var camera = FacegateConfiguration().camera

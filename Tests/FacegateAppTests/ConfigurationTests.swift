@@ -461,9 +461,9 @@ struct ConfigurationTests {
     /// needs one). Keys only, never a path; the daemon exits 78 on them under the unit, so postinst looks
     /// for the shared phrase. Credentials and a 0644 file are not noted.
     @Test func whatTheUnitsServiceCannotReadIsNoted() throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("facegate-unit-read-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }
+        let temporary = try TemporaryFolder("facegate-unit-read")
+        defer { temporary.remove() }
+        let folder = temporary.url
         let file = folder.appendingPathComponent("facegate.yaml").path
         let secrets = try FacegateConfiguration(
             yaml: """
@@ -529,9 +529,9 @@ struct ConfigurationTests {
     }
 
     @Test func secretFilesMustBeOwnerOnly() throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("facegate-secrets-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }
+        let temporary = try TemporaryFolder("facegate-secrets")
+        defer { temporary.remove() }
+        let folder = temporary.url
         let path = folder.appendingPathComponent("key").path
         try Data("topsecret\n".utf8).write(to: URL(fileURLWithPath: path))
         chmod(path, 0o644)

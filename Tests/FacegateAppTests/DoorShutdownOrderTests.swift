@@ -66,9 +66,9 @@ struct DoorShutdownOrderTests {
 
     @Test("a shutdown during a grant: the grant finishes and opens the door, then the door locks, then the journal is written out")
     func aShutdownDuringAGrantFinishesItThenLocksThenFlushes() async throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("shutdown-order-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }
+        let temporary = try TemporaryFolder("shutdown-order")
+        defer { temporary.remove() }
+        let folder = temporary.url
         var logger = Logger(label: "shutdown-order")
         logger.logLevel = .critical
 
@@ -96,9 +96,9 @@ struct DoorShutdownOrderTests {
 
     @Test("a manual unlock or an enrolment asked for while the door stops is refused, says so, and the relay does not move")
     func aManualUnlockWhileTheDoorStopsIsRefused() async throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("shutdown-unlock-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }
+        let temporary = try TemporaryFolder("shutdown-unlock")
+        defer { temporary.remove() }
+        let folder = temporary.url
         var logger = Logger(label: "shutdown-unlock")
         logger.logLevel = .critical
         let socket = folder.appendingPathComponent("control.sock").path
@@ -137,9 +137,9 @@ struct DoorShutdownOrderTests {
 
     @Test("a stage hung in a blocking call past the grace and the backstop: the door is locked and released all the same, the last line says so, and nothing opens when the stage returns")
     func aStageHungPastTheBackstopLeavesTheDoorLockedAndSaysSo() async throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("shutdown-backstop-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }
+        let temporary = try TemporaryFolder("shutdown-backstop")
+        defer { temporary.remove() }
+        let folder = temporary.url
         let logs = CapturedLogs()
         // The analysis of the person's first frame blocks its thread and ignores cancellation.
         let analyzer = HangingAnalyzer()
@@ -171,9 +171,9 @@ struct DoorShutdownOrderTests {
 
     @Test("a shutdown past its grace abandons the search: the visit is journaled as an error, the door stays locked, stopped is last")
     func aShutdownPastItsGraceAbandonsTheSearchAndKeepsTheOrder() async throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("shutdown-grace-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }
+        let temporary = try TemporaryFolder("shutdown-grace")
+        defer { temporary.remove() }
+        let folder = temporary.url
         let logs = CapturedLogs()
         // The cloud would be waited for a minute: the stop's grace (half a second) runs out first.
         let held = try Self.heldDoor(

@@ -210,9 +210,9 @@ struct TextureCueTests {
             try cue.score(frame, face: PixelBox(left: .nan, top: 0, right: 20, bottom: 20))
         }
 
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("facegate-pad-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }
+        let temporary = try TemporaryFolder("facegate-pad")
+        defer { temporary.remove() }
+        let folder = temporary.url
         #expect(throws: LivenessError.self) { try PADModels.locate(folder.path) }
         for name in [PADModels.wideFileName, PADModels.widestFileName] {
             try Data("not a network".utf8).write(to: folder.appendingPathComponent(name))
