@@ -175,10 +175,10 @@ struct CameraHealthTests {
         }
     }
 
-    /// A door on `source` (its outages told to `outages`) with a 1 s camera silence limit and a 300 ms pause
-    /// before a failed camera is run again; `body` gets the camera's health on demand and the service.
+    /// A door on `source` (its outages told to `outages`) with a 1 s camera silence limit and a pause (300 ms
+    /// unless said) before a failed camera is run again; `body` gets the camera's health on demand and the service.
     private func withDoor(
-        source: any FrameSource, outages: CameraOutages = CameraOutages(),
+        source: any FrameSource, outages: CameraOutages = CameraOutages(), captureRestartDelay: Duration = .milliseconds(300),
         _ body: (_ camera: () async throws -> DoorHealthReport.Component, _ service: DoorControllerService) async throws -> Void
     ) async throws {
         let temporary = try TemporaryFolder("camera-health")
@@ -205,7 +205,7 @@ struct CameraHealthTests {
         var settings = DoorControllerService.Settings()
         settings.reloadsOnHangup = false
         settings.cameraSilenceLimit = .seconds(1)
-        settings.captureRestartDelay = .milliseconds(300)
+        settings.captureRestartDelay = captureRestartDelay
         settings.onStatusServerListening = { port in listening.continuation.yield(port) }
         let service = DoorControllerService(
             configuration: configuration, parts: parts, settings: settings, notifier: SystemdNotifier(environment: [:]), logger: logger,
@@ -235,7 +235,9 @@ struct CameraHealthTests {
     /// showed "cannot open the camera" since the boot.
     @Test("a camera failure is cleared by the frames after it: a later silence is said as one, since its last frame")
     func aFailureBeforeTheFramesIsNotShownForALaterSilence() async throws {
-        try await withDoor(source: FailsOnceThenGoesSilent()) { camera, service in
+        // The second open over a second after the first failed: the two are in different whole seconds, which
+        // is all /health's times say.
+        try await withDoor(source: FailsOnceThenGoesSilent(), captureRestartDelay: .milliseconds(1100)) { camera, service in
             while await service.pipeline.statistics.frames < 3 { try await Task.sleep(for: .milliseconds(50)) }
             let lastFrame = try #require(await service.pipeline.healthFacts.lastFrame)
             // Past the 1 s silence limit.
@@ -246,7 +248,7 @@ struct CameraHealthTests {
             // /health's times are whole seconds (ISO 8601), so the pipeline's own last frame is compared
             // at that precision: a tolerance around the test's own clock failed on a slow machine.
             let since = try #require(silent.since)
-            let lastFrameSecond = Date(timeIntervalSince1970: lastFrame.timeIntervalSince1970.rounded(.down))
+            let lastFrameSecond = Date(timeIntervalSinceReferenceDate: lastFrame.timeIntervalSinceReferenceDate.rounded(.down))
             #expect(since == lastFrameSecond, "since the last frame, not the first failure: \(since) vs \(lastFrame)")
         }
     }

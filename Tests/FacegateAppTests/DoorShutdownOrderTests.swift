@@ -46,7 +46,10 @@ struct DoorShutdownOrderTests {
         let journal = SQLiteJournal(configuration: .init(path: configuration.journal.path), logger: logger)
         let cloud = HeldCloud(candidates: [MatchCandidate(subjectId: "alice", score: 9100, tags: ["staff"])])
         let parts = DoorParts(
-            source: SynthesizedApproach(endless: true), analyzer: analyzer, search: cloud, directory: cloud, cache: nil,
+            // An enroller that fails the test if reached: the door can enrol, so an enrolment asked of it waits
+            // for a visit unless refused.
+            source: SynthesizedApproach(endless: true), analyzer: analyzer, search: cloud, directory: cloud, enroller: UnreachedEnroller(),
+            cache: nil,
             door: door, journal: journal, close: {})
         var settings = DoorControllerService.Settings()
         settings.reloadsOnHangup = false
@@ -123,9 +126,11 @@ struct DoorShutdownOrderTests {
             #expect(unlock.errors.contains("the door is stopping"), "\(unlock.errors)")
             #expect(held.lines.relayChanges == 0 && !held.lines.relayIsUnlocked, "the relay did not move")
             // An enrolment is refused at once too: it would wait for a visit a stopping door no longer takes.
-            let enrol = try await ToolProcess.run(ControlSocketTests.facegate, ["enrol", "--socket", socket, "--timeout", "30"])
+            let asked = ContinuousClock.now
+            let enrol = try await ToolProcess.run(ControlSocketTests.facegate, ["enrol", "--socket", socket, "--timeout", "30", "--tag", "staff"])
             #expect(enrol.status == 2, "\(enrol.output)")
             #expect(enrol.errors.contains("the door is stopping"), "\(enrol.errors)")
+            #expect(ContinuousClock.now - asked < .seconds(20), "refused at once, not after its 30 s")
             held.cloud.release()
             try await running.value
         }

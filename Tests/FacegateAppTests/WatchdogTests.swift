@@ -127,8 +127,8 @@ struct WatchdogTests {
 extension WatchdogTests {
     /// The watchdog vouches for the door itself, not only the pipeline: a relay write that never returns
     /// (a GPIO expander's bus hung in the ioctl) holds the door, so the exit button and every unlock with
-    /// it. With no ping systemd ends the daemon and starts it again, and its stop or the kernel rests the
-    /// relay. No visit is under way here: only the door can stop the pings.
+    /// it. Past its limit the daemon says so (`STATUS=hung: the door …`, a critical line) and stops the
+    /// pings, so systemd's `WatchdogSec=` ends it. No visit is under way here: only the door can stop them.
     @Test(.timeLimit(.minutes(3)))
     func aRelayWriteThatNeverReturnsStopsTheWatchdogUntilItDoes() async throws {
         let rig = try WatchdogRig()
@@ -137,20 +137,25 @@ extension WatchdogTests {
         defer { lines.unstick() }
         let source = HeldOpenSource(SynthesizedApproach(empty: 3, present: 0, after: 0))
         defer { source.end() }
-        let running = try rig.start(lines: lines, decisionLimit: .seconds(30), source: source)
+        let running = try rig.start(lines: lines, decisionLimit: .seconds(30), source: source, doorAnswerLimit: .milliseconds(400))
 
         _ = try #require(await rig.notify.waitFor("WATCHDOG=1", timeout: .seconds(20)), "no WATCHDOG=1 at all")
         lines.pressExit()
         #expect(await lines.waitUntilStuck(timeout: .seconds(20)), "the exit press never drove the relay")
         let stuck = ContinuousClock.now
-        // (A ping already on its way as the write began may land just after it; the interval is 100 ms.)
-        try await Task.sleep(for: .milliseconds(1000))
-        #expect(rig.notify.count("WATCHDOG=1", from: stuck + .milliseconds(300), to: .now) == 0, "the watchdog was fed while the door was stuck")
+        let hung = try #require(
+            await rig.notify.waitFor("STATUS=hung: the door has not answered", timeout: .seconds(5)), "the door's hang was not reported")
+        #expect(hung.time - stuck >= .milliseconds(300), "called hung before its limit")
 
-        // The write returns: the pings come back.
+        // Past it: no ping at all (the interval is 100 ms, WATCHDOG_USEC 200 ms).
+        try await Task.sleep(for: .milliseconds(800))
+        #expect(rig.notify.count("WATCHDOG=1", after: hung.index) == 0, "the watchdog was fed while the door was stuck")
+
+        // The write returns: the pings come back, and the status line with them.
         let released = rig.notify.messages.count
         lines.unstick()
         #expect(await rig.notify.waitFor("WATCHDOG=1", after: released, timeout: .seconds(5)) != nil, "the watchdog stayed stopped after the door answered")
+        #expect(await rig.notify.waitFor("STATUS=door watchdog door", after: released, timeout: .seconds(5)) != nil, "the hang is still said")
         source.end()
         try await running.value
     }
@@ -176,7 +181,9 @@ final class StuckUnlockLines: DoorLines {
             state.stuck = state.armed
             return state.armed
         }) else { return }
-        released.wait()
+        // Bounded: on a machine with one cooperative thread this one may be the last, and a test that
+        // could never release it would hang the whole run instead of failing.
+        _ = released.wait(timeout: .now() + 60)
         state.withLock { $0.stuck = false }
     }
 
@@ -240,10 +247,10 @@ final class WatchdogRig: Sendable {
     /// Runs the daemon with a 200 ms watchdog (pinged every 100 ms) until the source ends.
     /// - Parameters:
     ///   - source, analyzer: instead of the scene and the face core (a scripted scene and analysis).
-    ///   - analysisLimit: instead of the service's own (15 s).
+    ///   - analysisLimit, doorAnswerLimit: instead of the service's own (15 s, 5 s).
     func start(
         lines: any DoorLines, decisionLimit: Duration, source: (any FrameSource)? = nil, analyzer: (any FrameAnalyzing)? = nil,
-        analysisLimit: Duration? = nil
+        analysisLimit: Duration? = nil, doorAnswerLimit: Duration? = nil
     ) throws -> Task<Void, any Error> {
         var parts = try DoorParts.open(
             configuration, overrides: .init(
@@ -256,6 +263,7 @@ final class WatchdogRig: Sendable {
         settings.statusInterval = .milliseconds(100)
         settings.decisionLimit = decisionLimit
         if let analysisLimit { settings.analysisLimit = analysisLimit }
+        if let doorAnswerLimit { settings.doorAnswerLimit = doorAnswerLimit }
         let configuration = self.configuration
         let service = DoorControllerService(
             configuration: configuration, parts: parts, settings: settings,

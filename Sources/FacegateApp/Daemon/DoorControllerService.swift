@@ -29,6 +29,9 @@ public struct DoorControllerService: Service, CustomStringConvertible {
     public struct Settings: Sendable {
         /// A frame analysis taking longer than this means the quality core is hung.
         public var analysisLimit: Duration = .seconds(15)
+        /// The door not answering for longer than this means it is hung (a relay write that does not
+        /// return): far past one ioctl, and well inside the unit's `WatchdogSec=30`.
+        public var doorAnswerLimit: Duration = .seconds(5)
         /// A decision taking longer than this means it is hung; nil: the decision deadline plus 15 s.
         public var decisionLimit: Duration?
         /// How long to wait before running the pipeline again after the camera failed for good.
@@ -243,24 +246,38 @@ public struct DoorControllerService: Service, CustomStringConvertible {
     func reportHealth(unlessDoorFailed doorFailed: SetOnceFlag) async {
         let interval = min(notifier.watchdogInterval ?? settings.statusInterval, settings.statusInterval)
         let decisionLimit = settings.decisionLimit ?? Self.decisionLimit(decisionDeadline: configuration.backend.decisionDeadline)
+        // The door is asked by a task of its own: a door held by a relay write that never returns would
+        // otherwise stop this loop without a word. Not awaited at the end: it may be waiting on that door.
+        let door = DoorAnswers()
+        let asking = Task { [parts] in
+            while !Task.isCancelled {
+                door.asking(since: .now)
+                door.answered(await parts.door.failedUnlocks)
+                try? await Task.sleep(for: interval)
+            }
+        }
+        defer { asking.cancel() }
         var reportedStuck = false
         var lastStatus = ""
         while (try? await Task.sleep(for: interval)) != nil {
             // A failed door is never vouched for, whatever the service does while it stops.
             if doorFailed.isSet { continue }
-            if let stuck = await pipeline.stuckStage(analysisLimit: settings.analysisLimit, decisionLimit: decisionLimit) {
+            let stuckStage = await pipeline.stuckStage(analysisLimit: settings.analysisLimit, decisionLimit: decisionLimit)
+            if let stuck = stuckStage ?? door.stuck(limit: settings.doorAnswerLimit) {
                 if !reportedStuck {
-                    logger.critical("pipeline hung; no longer feeding the watchdog", metadata: ["stage": "\(stuck)"])
+                    logger.critical(
+                        stuckStage == nil ? "door hung; no longer feeding the watchdog" : "pipeline hung; no longer feeding the watchdog",
+                        metadata: ["stage": "\(stuck)"])
                     notifier.status("hung: \(stuck)")
                     reportedStuck = true
+                    // Said again once it answers, even if nothing else changed.
+                    lastStatus = ""
                 }
                 continue
             }
             reportedStuck = false
             if notifier.watchdogInterval != nil { notifier.watchdog() }
-            // Asks the door actor too: a door held by a relay write that never returns stops the pings here,
-            // and systemd restarts the daemon (WatchdogTests.aRelayWriteThatNeverReturnsStopsTheWatchdogUntilItDoes).
-            let status = await statusLine()
+            let status = await statusLine(failedUnlocks: door.failedUnlocks)
             if status != lastStatus {
                 notifier.status(status)
                 lastStatus = status
@@ -268,10 +285,27 @@ public struct DoorControllerService: Service, CustomStringConvertible {
         }
     }
 
-    private func statusLine() async -> String {
+    /// What the door last told the health loop, and since when a question has gone unanswered.
+    private final class DoorAnswers: Sendable {
+        private let state = Mutex<(failedUnlocks: FailedUnlocks?, askedSince: ContinuousClock.Instant?)>((nil, nil))
+
+        func asking(since instant: ContinuousClock.Instant) { state.withLock { $0.askedSince = instant } }
+        func answered(_ failedUnlocks: FailedUnlocks?) { state.withLock { $0 = (failedUnlocks, nil) } }
+        var failedUnlocks: FailedUnlocks? { state.withLock { $0.failedUnlocks } }
+
+        /// How the door is hung, when a question has gone unanswered for longer than `limit`.
+        func stuck(limit: Duration) -> String? {
+            guard let since = state.withLock({ $0.askedSince }) else { return nil }
+            let waited = since.duration(to: .now)
+            guard waited > limit else { return nil }
+            return "the door has not answered for \(Int(waited.timeInterval)) s: a relay write has not returned"
+        }
+    }
+
+    private func statusLine(failedUnlocks: FailedUnlocks?) async -> String {
         // Judged as /health judges them: a relay that will not unlock, a backlog dropping records or stalled on
         // the disk show here too. (A failed door is said once, by the door's service, and never refreshed.)
-        let relay = DoorHealthReport.Component.relay(failedUnlocks: await parts.door.failedUnlocks, doorFailed: false, now: settings.wallClock())
+        let relay = DoorHealthReport.Component.relay(failedUnlocks: failedUnlocks, doorFailed: false, now: settings.wallClock())
         let journal = DoorHealthReport.Component.journal(parts.journal.status, stallLimit: settings.journalStallLimit)
         return Self.statusLine(door: configuration.door.name, statistics: await pipeline.statistics, relay: relay, journal: journal)
             + degradedSuffix
