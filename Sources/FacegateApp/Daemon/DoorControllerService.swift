@@ -504,7 +504,7 @@ extension DoorControllerService {
         case .enrol:
             guard let enrolment = request.enrolment else { return .refused("an enrolment request names who to enrol") }
             guard !doorFailed.isSet else { return .refused("the door has failed and is stopping") }
-            // A stopping door takes no new visit, so the enrolment would only wait for the socket to close.
+            // A stopping door takes no new visit, so the enrolment would only wait out its timeout.
             guard !isStopping else { return .refused("the door is stopping: the enrolment is refused") }
             let seconds = min(max(request.timeoutSeconds ?? 60, 1), 600)
             let outcome = await pipeline.enrolNextVisit(enrolment, within: .seconds(seconds), askedBy: Self.asker(peer, stated: request.statedUser))
