@@ -34,10 +34,12 @@ struct JournalHealthTests {
     /// A door whose camera sent three frames (and is then quiet, well within its silence limit), over
     /// `journal`; `body` runs once the camera is seen ok. `beforeFrames` runs as soon as the door serves.
     /// A door on `configuration`'s journal, run until `body` returns; `lines`: its relay and inputs (a
-    /// door of its own by default). StatusLineTests runs its door here too.
+    /// door of its own by default); `doorAnswerLimit`: instead of the service's 5 s. StatusLineTests and
+    /// StatusEndpointTests run doors here too.
     func withDoor(
         journal configuration: SQLiteJournal.Configuration, cloud: HeldCloud = HeldCloud(), notify: NotifyListener? = nil,
-        lines: SimulatedDoorLines? = nil, beforeFrames: ((Door) async throws -> Void)? = nil, _ body: (Door) async throws -> Void
+        lines: (any DoorLines)? = nil, doorAnswerLimit: Duration? = nil, beforeFrames: ((Door) async throws -> Void)? = nil,
+        _ body: (Door) async throws -> Void
     ) async throws {
         var logger = Logger(label: "journal-health")
         logger.logLevel = .critical
@@ -60,6 +62,7 @@ struct JournalHealthTests {
         settings.cameraSilenceLimit = .seconds(600)
         settings.journalStallLimit = .milliseconds(300)
         settings.statusInterval = .milliseconds(100)
+        if let doorAnswerLimit { settings.doorAnswerLimit = doorAnswerLimit }
         settings.onStatusServerListening = { port in listening.continuation.yield(port) }
         let service = DoorControllerService(
             configuration: door, parts: parts, settings: settings, notifier: SystemdNotifier(environment: notify.map { ["NOTIFY_SOCKET": $0.path] } ?? [:]), logger: logger,

@@ -120,6 +120,40 @@ struct StatusEndpointTests {
         }
     }
 
+    /// A relay write that never returns (the exit button's unlock hung in the ioctl) holds the door: `/health`
+    /// (and `facegate status`, which reads the same report) says so, 503 with the relay `failed`, once the
+    /// door has been silent for its answer limit, instead of waiting on the door with it; and `ok` again
+    /// once the write returns. Before, `/health` hung until the write returned (here: past the client's 10 s).
+    @Test func aDoorHungInARelayWriteIsSaidNotWaitedFor() async throws {
+        let folder = try TemporaryFolder("hung-door-health")
+        defer { folder.remove() }
+        let lines = StuckUnlockLines()
+        defer { lines.unstick() }
+        try await JournalHealthTests().withDoor(
+            journal: SQLiteJournal.Configuration(path: folder.file("journal.sqlite")), lines: lines, doorAnswerLimit: .milliseconds(500)
+        ) { door in
+            #expect(try await door.health().report.relay.status == .ok)
+            lines.pressExit()
+            #expect(await lines.waitUntilStuck(timeout: .seconds(20)), "the exit press never drove the relay")
+            let (status, report) = try await door.health()
+            #expect(status == 503 && !report.canDecide, "\(report)")
+            #expect(report.relay.status == .failed, "\(report.relay)")
+            #expect(report.relay.lastError?.hasPrefix("the door has not answered for") == true, "\(report.relay)")
+            #expect(report.relay.since != nil)
+            // Asked again while it is still hung: said again.
+            #expect(try await door.health().report.relay.status == .failed)
+
+            lines.unstick()
+            let deadline = ContinuousClock.now + .seconds(10)
+            var relay = try await door.health().report.relay
+            while relay.status != .ok, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(50))
+                relay = try await door.health().report.relay
+            }
+            #expect(relay.status == .ok, "\(relay)")
+        }
+    }
+
     /// `/health` once `condition` holds of it, or as it is after 10 s.
     static func health(of door: HeldDoor, until condition: (DoorHealthReport) -> Bool) async throws -> (Int, DoorHealthReport) {
         let deadline = ContinuousClock.now + .seconds(10)

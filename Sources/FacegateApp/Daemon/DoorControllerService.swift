@@ -83,6 +83,9 @@ public struct DoorControllerService: Service, CustomStringConvertible {
     let pipelineStopped = SetOnceFlag()
     /// A graceful shutdown has begun (SIGTERM, or the pipeline has ended): no new visits, no manual unlock.
     var isStopping: Bool { pipeline.isFinishing || pipelineStopped.isSet }
+    /// Asks the door with a time limit: the health loop, `/health` and `facegate status` say a hung door
+    /// instead of hanging with it.
+    let doorAnswers: DoorAnswers
     /// Ends once SIGHUP is trapped (or its service has stopped): READY=1 waits for it. `systemctl start`
     /// returns at READY, and a reload sent right after it would otherwise meet SIGHUP's default action
     /// and kill the daemon.
@@ -104,6 +107,7 @@ public struct DoorControllerService: Service, CustomStringConvertible {
         self.logger = logger
         self.loadConfiguration = loadConfiguration
         self.running = RunningConfiguration(configuration)
+        doorAnswers = DoorAnswers(door: parts.door, limit: settings.doorAnswerLimit)
         (hangupsTrapped, hangupsTrappedContinuation) = AsyncStream.makeStream(of: Void.self)
         // The kiosk's address serves /metrics too.
         if configuration.metrics.listen != nil || configuration.kiosk.enabled {
@@ -246,24 +250,16 @@ public struct DoorControllerService: Service, CustomStringConvertible {
     func reportHealth(unlessDoorFailed doorFailed: SetOnceFlag) async {
         let interval = min(notifier.watchdogInterval ?? settings.statusInterval, settings.statusInterval)
         let decisionLimit = settings.decisionLimit ?? Self.decisionLimit(decisionDeadline: configuration.backend.decisionDeadline)
-        // The door is asked by a task of its own: a door held by a relay write that never returns would
-        // otherwise stop this loop without a word. Not awaited at the end: it may be waiting on that door.
-        let door = DoorAnswers()
-        let asking = Task { [parts] in
-            while !Task.isCancelled {
-                door.asking(since: .now)
-                door.answered(await parts.door.failedUnlocks)
-                try? await Task.sleep(for: interval)
-            }
-        }
-        defer { asking.cancel() }
         var reportedStuck = false
         var lastStatus = ""
         while (try? await Task.sleep(for: interval)) != nil {
             // A failed door is never vouched for, whatever the service does while it stops.
             if doorFailed.isSet { continue }
+            // Not awaited: a door held by a relay write that never returns would stop this loop without a
+            // word. Its silence is judged below; its answer is read at the next turn.
+            doorAnswers.ask()
             let stuckStage = await pipeline.stuckStage(analysisLimit: settings.analysisLimit, decisionLimit: decisionLimit)
-            if let stuck = stuckStage ?? door.stuck(limit: settings.doorAnswerLimit) {
+            if let stuck = stuckStage ?? doorAnswers.hang {
                 if !reportedStuck {
                     logger.critical(
                         stuckStage == nil ? "door hung; no longer feeding the watchdog" : "pipeline hung; no longer feeding the watchdog",
@@ -277,28 +273,11 @@ public struct DoorControllerService: Service, CustomStringConvertible {
             }
             reportedStuck = false
             if notifier.watchdogInterval != nil { notifier.watchdog() }
-            let status = await statusLine(failedUnlocks: door.failedUnlocks)
+            let status = await statusLine(failedUnlocks: doorAnswers.failedUnlocks)
             if status != lastStatus {
                 notifier.status(status)
                 lastStatus = status
             }
-        }
-    }
-
-    /// What the door last told the health loop, and since when a question has gone unanswered.
-    private final class DoorAnswers: Sendable {
-        private let state = Mutex<(failedUnlocks: FailedUnlocks?, askedSince: ContinuousClock.Instant?)>((nil, nil))
-
-        func asking(since instant: ContinuousClock.Instant) { state.withLock { $0.askedSince = instant } }
-        func answered(_ failedUnlocks: FailedUnlocks?) { state.withLock { $0 = (failedUnlocks, nil) } }
-        var failedUnlocks: FailedUnlocks? { state.withLock { $0.failedUnlocks } }
-
-        /// How the door is hung, when a question has gone unanswered for longer than `limit`.
-        func stuck(limit: Duration) -> String? {
-            guard let since = state.withLock({ $0.askedSince }) else { return nil }
-            let waited = since.duration(to: .now)
-            guard waited > limit else { return nil }
-            return "the door has not answered for \(Int(waited.timeInterval)) s: a relay write has not returned"
         }
     }
 
@@ -592,7 +571,17 @@ extension DoorControllerService {
             : facts.cloudOutage.map { Component(status: .failed, lastError: $0.detail, since: $0.at) }
                 ?? component(facts.cloudRefusal, .degraded)
         // Judged by the door itself, which sees every unlock: the exit button's too, not only the pipeline's.
-        let relay = Component.relay(failedUnlocks: await parts.door.failedUnlocks, doorFailed: doorFailed.isSet, now: settings.wallClock())
+        // A door that does not answer (a relay write that has not returned) is said, not waited for.
+        let relay: Component
+        switch await doorAnswers.answer() {
+        case .answered(let failedUnlocks):
+            relay = .relay(failedUnlocks: failedUnlocks, doorFailed: doorFailed.isSet, now: settings.wallClock())
+        case .silent(let waited):
+            relay =
+                doorFailed.isSet
+                ? .relay(failedUnlocks: nil, doorFailed: true, now: settings.wallClock())
+                : Component(status: .failed, lastError: DoorAnswers.hang(silentFor: waited), since: settings.wallClock().addingTimeInterval(-waited.timeInterval))
+        }
         let journal = Component.journal(parts.journal.status, stallLimit: settings.journalStallLimit)
         let offlineCache = parts.cache == nil ? Component(status: .off) : component(facts.offlineCacheProblem, .failed)
         return DoorHealthReport(
