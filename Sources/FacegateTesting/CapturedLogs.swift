@@ -39,3 +39,13 @@ public final class CapturedLogs: Sendable {
         }
     }
 }
+
+extension Logger {
+    /// A logger that prints critical lines only: the faults these tests cause are logged on purpose, and
+    /// a critical line (a hung stage, a failed door) is still worth seeing in a test's output.
+    public static func quiet(_ label: String) -> Logger {
+        var logger = Logger(label: label)
+        logger.logLevel = .critical
+        return logger
+    }
+}

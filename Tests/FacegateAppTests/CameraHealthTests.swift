@@ -43,8 +43,7 @@ struct CameraHealthTests {
         let temporary = try TemporaryFolder("camera-health")
         defer { temporary.remove() }
         let folder = temporary.url
-        var logger = Logger(label: "camera-health")
-        logger.logLevel = .critical
+        let logger = Logger.quiet("camera-health")
 
         var configuration = FacegateConfiguration()
         configuration.door.name = "camera health"
@@ -184,8 +183,7 @@ struct CameraHealthTests {
         let temporary = try TemporaryFolder("camera-health")
         defer { temporary.remove() }
         let folder = temporary.url
-        var logger = Logger(label: "camera-health")
-        logger.logLevel = .critical
+        let logger = Logger.quiet("camera-health")
         var configuration = FacegateConfiguration()
         configuration.door.name = "camera health"
         configuration.door.tags = ["staff"]
@@ -265,8 +263,7 @@ struct CameraHealthTests {
         var camera = FacegateConfiguration().camera
         // Under a regular file: ENOTDIR, which the camera treats as an outage (not "no such camera").
         camera.device = file.appendingPathComponent("video0").path
-        var logger = Logger(label: "camera-health")
-        logger.logLevel = .critical
+        let logger = Logger.quiet("camera-health")
         let outages = CameraOutages()
         let source = try DoorParts.frameSource(camera, needsColour: false, logger: logger, onStatus: { outages.note($0) })
         try await withDoor(source: source, outages: outages) { camera, _ in

@@ -12,11 +12,7 @@ import Testing
 /// being followed, must not open the door when the frames come back, long after they may have gone.
 @Suite(.serialized, .timeLimit(.minutes(2)))
 struct CameraSilenceTests {
-    static let quiet: Logger = {
-        var logger = Logger(label: "camera-silence")
-        logger.logLevel = .critical
-        return logger
-    }()
+    static let quiet = Logger.quiet("camera-silence")
 
     struct Run {
         var statistics: PipelineStatistics

@@ -201,11 +201,7 @@ struct CloudClockEndpointTests {
 /// whose wall clock the test sets.
 @Suite(.serialized, .timeLimit(.minutes(2)))
 struct ClockWitnessPipelineTests {
-    static let quiet: Logger = {
-        var logger = Logger(label: "clock-witness")
-        logger.logLevel = .critical
-        return logger
-    }()
+    static let quiet = Logger.quiet("clock-witness")
     static let policy = DoorPolicy(
         door: "witness", threshold: 7000, scoreUnit: .necScore, schedules: [CloudClockWitnessTests.always], searchTags: ["staff"])
 

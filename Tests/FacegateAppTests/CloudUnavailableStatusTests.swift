@@ -67,11 +67,7 @@ import Testing
 
     // MARK: Helpers
 
-    static let quiet: Logger = {
-        var logger = Logger(label: "faulty-cloud-test")
-        logger.logLevel = .critical
-        return logger
-    }()
+    static let quiet = Logger.quiet("faulty-cloud-test")
     /// One attempt, so a retried 503 does not slow the test.
     static let httpPolicy = CloudHTTPPolicy(requestTimeout: .seconds(5), maxAttempts: 1)
     static let neoCheckAccount = NeoCheckCredentials(clientID: "c", clientSecret: "s", username: "u", password: "p")

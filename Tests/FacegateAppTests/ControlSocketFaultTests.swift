@@ -13,11 +13,7 @@ import Testing
 /// the door with it) nor be held by one client.
 @Suite(.serialized, .timeLimit(.minutes(2)))
 struct ControlSocketFaultTests {
-    static let quiet: Logger = {
-        var logger = Logger(label: "control-faults")
-        logger.logLevel = .critical
-        return logger
-    }()
+    static let quiet = Logger.quiet("control-faults")
 
     /// The socket service on its own, answering every allowed request `ok`, at the path given to `body`.
     static func withServedSocket(_ body: (String) async throws -> Void) async throws {

@@ -246,8 +246,7 @@ final class DoorRig: @unchecked Sendable {
         stills = try TestFaceAnalyzers.stills()
         let httpClient = NECIDClient.makeHTTPClient()
         self.httpClient = httpClient
-        var quiet = Logger(label: "facegate.e2e.emulator")
-        quiet.logLevel = .critical
+        let quiet = Logger.quiet("facegate.e2e.emulator")
         do {
             cloud = try await EmulatedNEC.start(stateDirectory: folder.appendingPathComponent("nec"), analyzer: stills, logger: quiet)
         } catch {
@@ -300,8 +299,7 @@ final class DoorRig: @unchecked Sendable {
     /// Starts the emulator again on the same port and state: the cloud comes back (answering registrations
     /// `registrationReplyDelay` after making them).
     func startCloud(registrationReplyDelay: Duration = .zero) async throws {
-        var quiet = Logger(label: "facegate.e2e.emulator")
-        quiet.logLevel = .critical
+        let quiet = Logger.quiet("facegate.e2e.emulator")
         cloud = try await EmulatedNEC.start(
             stateDirectory: folder.appendingPathComponent("nec"), analyzer: stills, credentials: cloud.credentials,
             apiKey: cloud.apiKey, biometricPort: port, registrationReplyDelay: registrationReplyDelay, logger: quiet)

@@ -72,8 +72,7 @@ struct DoorShutdownOrderTests {
         let temporary = try TemporaryFolder("shutdown-order")
         defer { temporary.remove() }
         let folder = temporary.url
-        var logger = Logger(label: "shutdown-order")
-        logger.logLevel = .critical
+        let logger = Logger.quiet("shutdown-order")
 
         let held = try Self.heldDoor(in: folder, logger: logger)
         let (service, cloud, lines) = (held.service, held.cloud, held.lines)
@@ -102,8 +101,7 @@ struct DoorShutdownOrderTests {
         let temporary = try TemporaryFolder("shutdown-unlock")
         defer { temporary.remove() }
         let folder = temporary.url
-        var logger = Logger(label: "shutdown-unlock")
-        logger.logLevel = .critical
+        let logger = Logger.quiet("shutdown-unlock")
         let socket = folder.appendingPathComponent("control.sock").path
         // A deadline and a grace far longer than the command takes to start, on a loaded machine: the search
         // is held until the test releases it.

@@ -4,6 +4,7 @@ import FacegateDoor
 import Foundation
 import Logging
 import Synchronization
+import FacegateTesting
 import Testing
 
 /// The relay is held before anything else is opened, and let go again when start-up fails.
@@ -27,8 +28,7 @@ struct DoorStartUpTests {
         configuration.modelsDirectory = FileManager.default.temporaryDirectory
             .appendingPathComponent("facegate-no-models-\(UUID().uuidString)").path
         let lines = RecordingDoorLines()
-        var logger = Logger(label: "test")
-        logger.logLevel = .critical
+        let logger = Logger.quiet("test")
 
         let error = #expect(throws: DaemonStartError.self) {
             _ = try DoorParts.open(configuration, overrides: .init(doorLines: lines, environment: [:]), logger: logger)

@@ -272,8 +272,7 @@ struct EnrolmentTests {
         defer { scratch.remove() }
         let stills = try TestFaceAnalyzers.stills()
         try await withNeoCheckEmulator(analyzer: stills) { harness in
-            var quiet = Logger(label: "neocheck-enrol-test")
-            quiet.logLevel = .critical
+            let quiet = Logger.quiet("neocheck-enrol-test")
             let admin = try harness.client(policy: CloudHTTPPolicy(requestTimeout: .seconds(20)), logger: quiet)
             let list = try await admin.createList(name: "front door")
             let configuration = try NeoCheckDoor.configuration(harness: harness, folder: scratch.url)
@@ -309,8 +308,7 @@ struct EnrolmentTests {
         defer { scratch.remove() }
         let stills = try TestFaceAnalyzers.stills()
         try await withNeoCheckEmulator(analyzer: stills) { harness in
-            var quiet = Logger(label: "neocheck-enrol-test")
-            quiet.logLevel = .critical
+            let quiet = Logger.quiet("neocheck-enrol-test")
             let admin = try harness.client(policy: CloudHTTPPolicy(requestTimeout: .seconds(20)), logger: quiet)
             _ = try await admin.createList(name: "front door")
             let door = NeoCheckDoor(configuration: try NeoCheckDoor.configuration(harness: harness, folder: scratch.url), stills: stills)
@@ -368,8 +366,7 @@ struct EnrolmentTests {
     @Test func aNeoCheckRecordItsListWillNotTakeIsDeletedAgain() async throws {
         let stills = try TestFaceAnalyzers.stills()
         try await withNeoCheckEmulator(analyzer: stills) { harness in
-            var quiet = Logger(label: "neocheck-enrol-test")
-            quiet.logLevel = .critical
+            let quiet = Logger.quiet("neocheck-enrol-test")
             let admin = try harness.client(policy: CloudHTTPPolicy(requestTimeout: .seconds(20)), logger: quiet)
             let search = NeoCheckFaceSearch(client: admin)
             let probe = ProbeFace(jpeg: try DoorControllerEndToEndTests.photo(DoorControllerEndToEndTests.enrolledPhoto), quality: nil)
@@ -487,8 +484,7 @@ struct EnrolmentTests {
     @Test func aNeoCheckRecordIsDeletedAgainWhenTheCallBudgetIsSpent() async throws {
         let stills = try TestFaceAnalyzers.stills()
         try await withNeoCheckEmulator(analyzer: stills) { harness in
-            var quiet = Logger(label: "neocheck-enrol-test")
-            quiet.logLevel = .critical
+            let quiet = Logger.quiet("neocheck-enrol-test")
             let admin = try harness.client(policy: CloudHTTPPolicy(requestTimeout: .seconds(20)), logger: quiet)
             _ = try await admin.createList(name: "front door")
             // One call left this hour: the record's creation spends it, and the add to the list is refused locally.
@@ -517,8 +513,7 @@ struct EnrolmentTests {
         defer { scratch.remove() }
         let stills = try TestFaceAnalyzers.stills()
         try await withNeoCheckEmulator(identifiesDisabledRecords: true, analyzer: stills) { harness in
-            var quiet = Logger(label: "neocheck-enrol-test")
-            quiet.logLevel = .critical
+            let quiet = Logger.quiet("neocheck-enrol-test")
             let admin = try harness.client(policy: CloudHTTPPolicy(requestTimeout: .seconds(20)), logger: quiet)
             _ = try await admin.createList(name: "front door")
             let logs = CapturedLogs()

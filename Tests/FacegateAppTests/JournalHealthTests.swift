@@ -41,8 +41,7 @@ struct JournalHealthTests {
         lines: (any DoorLines)? = nil, doorAnswerLimit: Duration? = nil, beforeFrames: ((Door) async throws -> Void)? = nil,
         _ body: (Door) async throws -> Void
     ) async throws {
-        var logger = Logger(label: "journal-health")
-        logger.logLevel = .critical
+        let logger = Logger.quiet("journal-health")
         var door = FacegateConfiguration()
         door.door.name = "journal health"
         door.door.tags = ["staff"]

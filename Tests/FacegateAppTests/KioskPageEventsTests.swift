@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import ServiceLifecycleTestKit
+import FacegateTesting
 import Testing
 
 @testable import FacegateApp
@@ -64,8 +65,7 @@ struct KioskPageEventsTests {
     @Test func aPageThatStopsReadingDoesNotHoldUpTheStop() async throws {
         let feed = KioskFeed()
         let (ports, portSink) = AsyncStream<Int>.makeStream()
-        var quiet = Logger(label: "kiosk-stuck-page")
-        quiet.logLevel = .critical
+        let quiet = Logger.quiet("kiosk-stuck-page")
         let health = DoorHealthReport(
             camera: .init(status: .ok), cloud: .init(status: .ok), relay: .init(status: .ok), journal: .init(status: .ok),
             offlineCache: .init(status: .ok))

@@ -13,11 +13,7 @@ import Testing
 /// real clip gives the same visits with the gate as without it.
 @Suite(.serialized, .timeLimit(.minutes(5)))
 struct MotionGatingPipelineTests {
-    static let quiet: Logger = {
-        var logger = Logger(label: "motion-gating")
-        logger.logLevel = .critical
-        return logger
-    }()
+    static let quiet = Logger.quiet("motion-gating")
 
     func run(
         source: any FrameSource, analyzer: any FrameAnalyzing, motion: MotionGateConfiguration, settleFrames: Int = 3

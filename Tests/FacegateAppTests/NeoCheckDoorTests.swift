@@ -31,8 +31,7 @@ struct NeoCheckDoorTests {
 
     static func grantThenBudget(harness: NeoCheckEmulatorHarness, folder: URL, stills: DlibFaceAnalyzer) async throws {
         // The installer's side: a face list with one person on it.
-        var quiet = Logger(label: "neocheck-door-test")
-        quiet.logLevel = .critical
+        let quiet = Logger.quiet("neocheck-door-test")
         let admin = try harness.client(policy: CloudHTTPPolicy(requestTimeout: .seconds(20)), logger: quiet)
         let list = try await admin.createList(name: "front door")
         let member = try await admin.createRecord(

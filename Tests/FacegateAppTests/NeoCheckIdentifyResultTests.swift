@@ -246,8 +246,7 @@ struct NeoCheckIdentifyResultTests {
     static let anyProbe = ProbeFace(jpeg: [0xFF, 0xD8, 0xFF, 0xD9], quality: nil)
 
     static func client(_ endpoint: String) throws -> NeoCheckClient {
-        var quiet = Logger(label: "neocheck-result-test")
-        quiet.logLevel = .critical
+        let quiet = Logger.quiet("neocheck-result-test")
         return try NeoCheckClient(
             configuration: NeoCheckConfiguration(endpoint: URL(string: endpoint)!, credentials: account),
             http: CloudHTTP(client: HTTPClient.shared, policy: CloudHTTPPolicy(requestTimeout: .seconds(20), maxAttempts: 1), logger: quiet))

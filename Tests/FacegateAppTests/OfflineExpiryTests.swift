@@ -26,8 +26,7 @@ struct OfflineExpiryTests {
             decisionId: UUID(), door: "expiry", grantedSubject: nil, probe: [1, 2, 3], at: Date().addingTimeInterval(-8 * 86_400))
         #expect(try await cache.list().count == 2)
 
-        var quiet = Logger(label: "expiry")
-        quiet.logLevel = .critical
+        let quiet = Logger.quiet("expiry")
         let maintenance = OfflineMaintenance(
             search: HeldCloud(), directory: nil, cache: cache, journal: MemoryJournal(),
             settings: .init(expiryPurgeInterval: .milliseconds(50)), logger: quiet)
@@ -54,8 +53,7 @@ struct OfflineExpiryTests {
         try await cache.remember(
             subjectId: "seemingly-expired", grantedUnder: [], descriptor: try FaceDescriptor([Float](repeating: 0.05, count: 128)),
             at: Date().addingTimeInterval(-2 * 86_400))
-        var quiet = Logger(label: "expiry")
-        quiet.logLevel = .critical
+        let quiet = Logger.quiet("expiry")
         let maintenance = OfflineMaintenance(
             search: HeldCloud(), directory: nil, cache: cache, journal: MemoryJournal(),
             settings: .init(expiryPurgeInterval: .milliseconds(50)), logger: quiet)
@@ -81,8 +79,7 @@ struct OfflineExpiryClockTests {
     private static func withDoor(cache: OfflineFaceCache, cloud: HeldCloud, _ body: () async throws -> Void) async throws {
         let folder = try TemporaryFolder()
         defer { folder.remove() }
-        var logger = Logger(label: "expiry-clock")
-        logger.logLevel = .critical
+        let logger = Logger.quiet("expiry-clock")
         var configuration = FacegateConfiguration()
         configuration.door.name = "expiry clock"
         configuration.door.tags = ["staff"]

@@ -13,11 +13,7 @@ import Testing
 /// 60 s deadline or a 30 s stuck decision is tested without waiting for it.
 @Suite(.timeLimit(.minutes(1)))
 struct PipelineClockTests {
-    static let quiet: Logger = {
-        var logger = Logger(label: "pipeline-clock")
-        logger.logLevel = .critical
-        return logger
-    }()
+    static let quiet = Logger.quiet("pipeline-clock")
 
     static let policy = DoorPolicy(door: "clocked", threshold: 7000, scoreUnit: .necScore, searchTags: ["staff"])
 

@@ -32,8 +32,7 @@ struct PipelineOnPortsTests {
         source: any FrameSource = SynthesizedApproach(), analyzer: ScriptedAnalyzer = ScriptedAnalyzer(),
         liveness: (any PresentationAttackDetecting)? = nil, uncertainLiveness: UncertainLivenessPolicy = .deny, cloud: HeldCloud
     ) async throws -> Outcome {
-        var logger = Logger(label: "pipeline-on-ports")
-        logger.logLevel = .critical
+        let logger = Logger.quiet("pipeline-on-ports")
         let lines = SimulatedDoorLines(logger: logger)
         let door = try DoorController(lines: lines, timing: DoorTiming(unlockDuration: .milliseconds(200)), logger: logger)
         let doorTask = Task { try await door.run() }

@@ -15,11 +15,7 @@ import Testing
 /// never lets them in, online or later from the offline cache.
 @Suite(.serialized, .timeLimit(.minutes(2)))
 struct PolicyReloadTests {
-    static let quiet: Logger = {
-        var logger = Logger(label: "policy-reload")
-        logger.logLevel = .critical
-        return logger
-    }()
+    static let quiet = Logger.quiet("policy-reload")
 
     static func policy(tags: [String], threshold: Double = 7000) -> DoorPolicy {
         DoorPolicy(door: "reload", threshold: threshold, scoreUnit: .necScore, searchTags: tags)

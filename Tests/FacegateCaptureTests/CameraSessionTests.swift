@@ -2,16 +2,13 @@
 import FacegateCore
 import Foundation
 import Logging
+import FacegateTesting
 import Testing
 
 /// The V4L2 camera's session, on a path that cannot be opened (no device needed).
 @Suite(.timeLimit(.minutes(1)))
 struct CameraSessionTests {
-    static let quiet: Logger = {
-        var logger = Logger(label: "camera-session")
-        logger.logLevel = .critical
-        return logger
-    }()
+    static let quiet = Logger.quiet("camera-session")
 
     /// A stop while the camera is away, waiting out a reopen backoff: the frames end (nil), as the door's
     /// stop during a silence needs (the pipeline then judges the visits it followed), not an error, and at
