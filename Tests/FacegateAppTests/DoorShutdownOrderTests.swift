@@ -138,6 +138,43 @@ struct DoorShutdownOrderTests {
         #expect(try Self.journaled(held.journalPath).map(\.record.decision.outcome) == [.granted])
     }
 
+    @Test("an enrolment already waiting when the door stops is answered by the stop: not enrolled, the door stopped")
+    func anEnrolmentWaitingWhenTheDoorStopsIsAnswered() async throws {
+        let temporary = try TemporaryFolder("shutdown-enrolment")
+        defer { temporary.remove() }
+        let socket = temporary.file("control.sock")
+        let held = try Self.heldDoor(
+            in: temporary.url, logger: Logger.quiet("shutdown-enrolment"), decisionDeadline: .seconds(60), shutdownGrace: .seconds(60),
+            controlSocket: socket)
+
+        try await testGracefulShutdown { trigger in
+            let running = Task { try await held.service.run() }
+            defer { held.cloud.release() }
+            // The scene's one person is being decided (the search is held); the corridor stays empty after them.
+            #expect(await held.cloud.waitUntilCalled(timeout: .seconds(20)), "the grant's search holds the door")
+            let enrolling = Task {
+                try await ToolProcess.run(ControlSocketTests.facegate, ["enrol", "--socket", socket, "--timeout", "120", "--tag", "staff"])
+            }
+            let deadline = ContinuousClock.now + .seconds(20)
+            while await !held.service.pipeline.enrolmentIsWaiting, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+            #expect(await held.service.pipeline.enrolmentIsWaiting, "the enrolment never started waiting")
+            let stopped = ContinuousClock.now
+            trigger.triggerGracefulShutdown()
+            held.cloud.release()
+            let enrol = try await enrolling.value
+            #expect(enrol.status == 1, "\(enrol.output)")
+            // Before, the control socket's close ended it: "the enrolment was cancelled".
+            #expect(enrol.errors.contains("not enrolled (timed-out): the door stopped before anyone approached"), "\(enrol.errors)")
+            #expect(ContinuousClock.now - stopped < .seconds(20), "answered at the stop, not after its 120 s")
+            try await running.value
+        }
+        #expect(held.lines.relayChanges == 2, "the grant being decided opened the door; the stop locked it")
+        // Asked after the stop (in the moment before the control socket refuses it): answered at once, not
+        // after the 120 s it would wait for an approach no stopped pipeline takes.
+        let late = await held.service.pipeline.enrolNextVisit(EnrolmentRequest(tags: ["staff"]), within: .seconds(120))
+        #expect(late.result == .timedOut && late.reason == "the door stopped before anyone approached", "\(late)")
+    }
+
     @Test("a stage hung in a blocking call past the grace and the backstop: the door is locked and released all the same, the last line says so, and nothing opens when the stage returns")
     func aStageHungPastTheBackstopLeavesTheDoorLockedAndSaysSo() async throws {
         let temporary = try TemporaryFolder("shutdown-backstop")

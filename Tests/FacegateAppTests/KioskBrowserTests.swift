@@ -80,9 +80,10 @@ struct KioskBrowserTests {
         }
     }
 
-    /// The page shows the truth after its stream is lost: an enrolment waiting and a door alarm, then the
-    /// daemon restarted (on the same address, with neither): once the page is connected again its banner
-    /// is idle and the alarm gone. Before, `hello` reset the picture but left both standing for good.
+    /// The page shows the truth after its stream is lost: a door alarm (and an enrolment waiting, which the
+    /// old daemon's stop ends on the page), then the daemon restarted (on the same address, with neither):
+    /// once the page is connected again its banner is idle and the alarm gone. Before, `hello` reset the
+    /// picture but left both standing for good.
     @Test func afterTheDaemonRestartsThePageDropsTheBannerAndAlarmItShowed() async throws {
         let artefacts = Self.packageRoot.appendingPathComponent(".build/artefacts/kiosk/restart")
         try? FileManager.default.removeItem(at: artefacts)
@@ -119,7 +120,8 @@ struct KioskBrowserTests {
                 while !(shown("enrolling") && shown("alarm")), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
                 #expect(shown("enrolling") && shown("alarm"), "the page showed the enrolment and the alarm")
             }
-            // Stopped with the enrolment still waiting: its end is never sent to the page.
+            // Stopped with the enrolment still waiting: the stop ends it (the page is sent `ended`), so here the
+            // alarm is what the page still shows from the old daemon when its stream drops.
             enrolling?.cancel()
             // Restarted where the page looks for it, with no enrolment and the door shut.
             rig.configuration.kiosk.listen = ListenAddress(host: "127.0.0.1", port: port)

@@ -140,9 +140,21 @@ struct PipelineService: Service {
     let controller: DoorControllerService
 
     func run() async throws {
+        let pipeline = controller.pipeline
+        defer { controller.pipelineStopped.set() }
+        // However it ends, nobody's approach is taken after it: an enrolment still waiting is answered now.
+        do {
+            try await runUntilStopped()
+        } catch {
+            await pipeline.endEnrolments()
+            throw error
+        }
+        await pipeline.endEnrolments()
+    }
+
+    private func runUntilStopped() async throws {
         let controller = self.controller, pipeline = controller.pipeline, logger = controller.logger
         let notifier = controller.notifier, doorName = controller.configuration.door.name, grace = controller.settings.shutdownGrace
-        defer { controller.pipelineStopped.set() }
         if controller.settings.reloadsOnHangup {
             for await _ in controller.hangupsTrapped {}
         }

@@ -206,6 +206,8 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
     private var decisionObservers: [AsyncStream<GateOutcome>.Continuation] = []
     /// The enrolment waiting for the next approach (`facegate enrol`), or being carried out.
     private var enrolmentSlot: EnrolmentSlot?
+    /// Set by ``endEnrolments()``: no approach will be taken again.
+    private var enrolmentsEnded = false
     private var enrolmentObservers: [AsyncStream<EnrolmentProgress>.Continuation] = []
 
     /// - Parameters:
@@ -1236,8 +1238,18 @@ extension ClockedGatePipeline {
         return detail + "; asked by \(asker)"
     }
 
+    /// The pipeline will not run again (the door is stopping): an enrolment still waiting for an approach is
+    /// answered now, not left to wait out its timeout or the control socket's close, and none is taken after.
+    public func endEnrolments() {
+        enrolmentsEnded = true
+        if let slot = enrolmentSlot, !slot.taken { withdrawEnrolment(slot.id, because: Self.stoppedBeforeApproach) }
+    }
+
+    private static var stoppedBeforeApproach: EnrolmentOutcome { EnrolmentOutcome(.timedOut, reason: "the door stopped before anyone approached") }
+
     private func enrolNext(_ request: EnrolmentRequest, within limit: Duration) async -> EnrolmentOutcome {
         guard let enrolment else { return EnrolmentOutcome(.invalidRequest, reason: "this door cannot enrol: its backend has no register") }
+        guard !enrolmentsEnded else { return Self.stoppedBeforeApproach }
         if let invalid = enrolment.problem(with: request, policy: policy) { return invalid }
         guard enrolmentSlot == nil else { return EnrolmentOutcome(.busy, reason: "another enrolment is waiting for its approach") }
         let id = UUID()
