@@ -130,7 +130,7 @@ struct StatusEndpointTests {
         let lines = StuckUnlockLines()
         defer { lines.unstick() }
         try await JournalHealthTests().withDoor(
-            journal: SQLiteJournal.Configuration(path: folder.file("journal.sqlite")), lines: lines, doorAnswerLimit: .milliseconds(500)
+            journal: SQLiteJournal.Configuration(path: folder.file("journal.sqlite")), lines: lines, doorAnswerLimit: .seconds(1)
         ) { door in
             #expect(try await door.health().report.relay.status == .ok)
             lines.pressExit()
