@@ -93,12 +93,7 @@ struct JournalHealthTests {
 
     /// Asks `/health` until the journal reads `status` (or 10 s pass); returns the last answer.
     private func waitForJournal(_ status: DoorHealthReport.Status, _ door: Door) async throws -> (status: Int, report: DoorHealthReport) {
-        let deadline = ContinuousClock.now + .seconds(10)
-        while true {
-            let answer = try await door.health()
-            if answer.report.journal.status == status || ContinuousClock.now > deadline { return answer }
-            try await Task.sleep(for: .milliseconds(50))
-        }
+        try await askUntil { try await door.health() } until: { $0.report.journal.status == status }
     }
 
     @Test("a journal that cannot write, then drops records for a full backlog, is failed (503) until its backlog is written")

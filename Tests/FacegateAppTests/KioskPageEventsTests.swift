@@ -108,7 +108,7 @@ struct KioskPageEventsTests {
         let feed = KioskFeed()
         let events = try await feed.watch(hello: .init(name: "hello", data: "{}")) { events in
             var read: [KioskFeed.Event] = []
-            var iterator = events.makeAsyncIterator()
+            let iterator = events.makeAsyncIterator()
             read.append(try #require(await iterator.next()))
             for frame in 0..<5 {
                 feed.broadcast(Self.preview(frame))

@@ -144,25 +144,56 @@ struct StatusEndpointTests {
             #expect(try await door.health().report.relay.status == .failed)
 
             lines.unstick()
-            let deadline = ContinuousClock.now + .seconds(10)
-            var relay = try await door.health().report.relay
-            while relay.status != .ok, ContinuousClock.now < deadline {
-                try await Task.sleep(for: .milliseconds(50))
-                relay = try await door.health().report.relay
-            }
+            let relay = try await askUntil { try await door.health().report.relay } until: { $0.status == .ok }
             #expect(relay.status == .ok, "\(relay)")
         }
     }
 
+    /// A decision that does not end (a stage hung in a call that ignores its deadline: here the cloud's
+    /// search held open past the limit) holds every visit behind it: `/health` (and `facegate status`)
+    /// says so, 503 with the decision `failed`, and `ok` again once it ends. Before, `/health` said
+    /// nothing of it: only the watchdog stopped.
+    @Test func aDecisionHungPastItsLimitIsSaid() async throws {
+        let rig = try WatchdogRig()
+        defer { rig.close() }
+        let ports = AsyncStream<Int>.makeStream()
+        let running = try rig.start(
+            lines: SimulatedDoorLines(logger: rig.logger), decisionLimit: .seconds(2), statusServerListening: { ports.continuation.yield($0) })
+        var listening = ports.stream.makeAsyncIterator()
+        let port = try #require(await listening.next())
+        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
+        defer { _ = httpClient.shutdown() }
+        let health = { () async throws -> (status: Int, report: DoorHealthReport) in
+            let response = try await httpClient.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/health"), timeout: .seconds(10))
+            let body = try await response.body.collect(upTo: 1 << 20)
+            return (Int(response.status.code), try JSONDecoder.iso8601.decode(DoorHealthReport.self, from: Data(String(buffer: body).utf8)))
+        }
+
+        // Someone walks up; the cloud does not answer (the decision deadline is 30 s).
+        #expect(await rig.search.waitUntilCalled(timeout: .seconds(120)), "the visit never reached the cloud")
+        let called = Date()
+        let hung = try await askUntil { try await health() } until: { $0.report.decision.status == .failed }
+        #expect(hung.status == 503 && !hung.report.canDecide, "\(hung.report)")
+        #expect(hung.report.decision.status == .failed, "\(hung.report.decision)")
+        #expect(hung.report.decision.lastError == "one decision has been under way for over 2 s: a stage is hung", "\(hung.report.decision)")
+        let since = try #require(hung.report.decision.since)
+        #expect(abs(since.timeIntervalSince(called)) < 2, "since the decision began: \(since) against \(called)")
+
+        // The cloud answers: the decision ends.
+        rig.search.release()
+        let ended = try await askUntil { try await health() } until: { $0.report.decision.status == .ok }
+        #expect(ended.report.decision.status == .ok && ended.report.decision.lastError == nil, "\(ended.report.decision)")
+
+        rig.source.end()
+        try await running.value
+    }
+
     /// `/health` once `condition` holds of it, or as it is after 10 s.
     static func health(of door: HeldDoor, until condition: (DoorHealthReport) -> Bool) async throws -> (Int, DoorHealthReport) {
-        let deadline = ContinuousClock.now + .seconds(10)
-        while true {
+        try await askUntil {
             let health = try await door.get("/health")
-            let report = try JSONDecoder.iso8601.decode(DoorHealthReport.self, from: Data(health.body.utf8))
-            if condition(report) || ContinuousClock.now > deadline { return (health.status, report) }
-            try await Task.sleep(for: .milliseconds(50))
-        }
+            return (health.status, try JSONDecoder.iso8601.decode(DoorHealthReport.self, from: Data(health.body.utf8)))
+        } until: { condition($0.1) }
     }
 
     @Test func healthIs503WhenNeitherTheCloudNorACacheCanIdentify() async throws {

@@ -58,10 +58,7 @@ struct StatusLineTests {
             // write is refused without a write, and would not count).
             for press in 1...2 {
                 lines.pressExitButton()
-                let deadline = ContinuousClock.now + .seconds(10)
-                while try await door.health().report.relay.lastError?.contains("(\(press) in a row)") != true, ContinuousClock.now < deadline {
-                    try await Task.sleep(for: .milliseconds(50))
-                }
+                _ = try await askUntil { try await door.health().report.relay } until: { $0.lastError?.contains("(\(press) in a row)") == true }
             }
             lines.pressExitButton()
             let said = await notify.waitFor("; relay failed: the relay did not unlock the last 3 times", timeout: .seconds(10))

@@ -248,10 +248,13 @@ final class WatchdogRig: Sendable {
     /// - Parameters:
     ///   - source, analyzer: instead of the scene and the face core (a scripted scene and analysis).
     ///   - analysisLimit, doorAnswerLimit: instead of the service's own (15 s, 5 s).
+    ///   - statusServerListening: given, the door serves `/health` on loopback and is told its port.
     func start(
         lines: any DoorLines, decisionLimit: Duration, source: (any FrameSource)? = nil, analyzer: (any FrameAnalyzing)? = nil,
-        analysisLimit: Duration? = nil, doorAnswerLimit: Duration? = nil
+        analysisLimit: Duration? = nil, doorAnswerLimit: Duration? = nil, statusServerListening: (@Sendable (Int) async -> Void)? = nil
     ) throws -> Task<Void, any Error> {
+        var configuration = self.configuration
+        if statusServerListening != nil { configuration.metrics.listen = ListenAddress(host: "127.0.0.1", port: 0) }
         var parts = try DoorParts.open(
             configuration, overrides: .init(
                 source: source ?? self.source, search: search, doorLines: lines, faceEngine: try TestFaceAnalyzers.video().engine,
@@ -264,11 +267,11 @@ final class WatchdogRig: Sendable {
         settings.decisionLimit = decisionLimit
         if let analysisLimit { settings.analysisLimit = analysisLimit }
         if let doorAnswerLimit { settings.doorAnswerLimit = doorAnswerLimit }
-        let configuration = self.configuration
+        settings.onStatusServerListening = statusServerListening
         let service = DoorControllerService(
             configuration: configuration, parts: parts, settings: settings,
             notifier: SystemdNotifier(environment: ["NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "200000"]), logger: logger,
-            loadConfiguration: { configuration })
+            loadConfiguration: { [configuration] in configuration })
         return Task { try await service.run() }
     }
 

@@ -60,7 +60,7 @@ final class DoorAnswers: Sendable {
     }
 
     /// The answer to a question asked now (or to the one in flight), waited for until that question is
-    /// ``limit`` old: at once once the door is known to be hung.
+    /// ``limit`` old; without waiting when the door is already known to be hung.
     func answer() async -> Answer {
         ask()
         return await withCheckedContinuation { continuation in

@@ -249,7 +249,6 @@ public struct DoorControllerService: Service, CustomStringConvertible {
     /// says how the door is doing.
     func reportHealth(unlessDoorFailed doorFailed: SetOnceFlag) async {
         let interval = min(notifier.watchdogInterval ?? settings.statusInterval, settings.statusInterval)
-        let decisionLimit = settings.decisionLimit ?? Self.decisionLimit(decisionDeadline: configuration.backend.decisionDeadline)
         var reportedStuck = false
         var lastStatus = ""
         while (try? await Task.sleep(for: interval)) != nil {
@@ -258,7 +257,7 @@ public struct DoorControllerService: Service, CustomStringConvertible {
             // Not awaited: a door held by a relay write that never returns would stop this loop without a
             // word. Its silence is judged below; its answer is read at the next turn.
             doorAnswers.ask()
-            let stuckStage = await pipeline.stuckStage(analysisLimit: settings.analysisLimit, decisionLimit: decisionLimit)
+            let stuckStage = await pipeline.stuckStage(analysisLimit: settings.analysisLimit, decisionLimit: hungDecisionLimit)
             if let stuck = stuckStage ?? doorAnswers.hang {
                 if !reportedStuck {
                     logger.critical(
@@ -279,6 +278,11 @@ public struct DoorControllerService: Service, CustomStringConvertible {
                 lastStatus = status
             }
         }
+    }
+
+    /// A decision (or an enrolment's work on the box) busy longer than this is hung.
+    var hungDecisionLimit: Duration {
+        settings.decisionLimit ?? Self.decisionLimit(decisionDeadline: configuration.backend.decisionDeadline)
     }
 
     private func statusLine(failedUnlocks: FailedUnlocks?) async -> String {
@@ -557,6 +561,16 @@ extension DoorControllerService {
                 status: .failed, lastError: facts.lastFrame == nil ? "no frame yet" : "no frame for over \(Int(silence)) s",
                 since: facts.lastFrame)
         }
+        // A decision past the watchdog's limit holds every visit behind it: said, not only the watchdog stopped.
+        let decision: Component
+        if let busy = facts.decisionUnderWayFor, busy > hungDecisionLimit {
+            let what = facts.decisionIsEnrolment ? "an enrolment's liveness check, crop or encoding" : "one decision"
+            decision = Component(
+                status: .failed, lastError: "\(what) has been under way for over \(Int(hungDecisionLimit.timeInterval)) s: a stage is hung",
+                since: facts.decisionUnderWaySince)
+        } else {
+            decision = Component(status: .ok)
+        }
         // One refused search is that request's problem (degraded); refusals in a row with none answered
         // since are the door's own credentials refused: it cannot decide. The reason is the client's
         // words, which quote no secret.
@@ -585,7 +599,7 @@ extension DoorControllerService {
         let journal = Component.journal(parts.journal.status, stallLimit: settings.journalStallLimit)
         let offlineCache = parts.cache == nil ? Component(status: .off) : component(facts.offlineCacheProblem, .failed)
         return DoorHealthReport(
-            camera: camera, cloud: cloud, relay: relay, journal: journal, offlineCache: offlineCache,
+            camera: camera, cloud: cloud, relay: relay, journal: journal, offlineCache: offlineCache, decision: decision,
             clock: component(facts.clockProblem, .degraded), cloudRefuses: refusing)
     }
 }

@@ -52,6 +52,12 @@ public struct PipelineHealthFacts: Sendable, Equatable {
     public internal(set) var frameInAnalysisSince: Date?
     /// How long the frame being analysed has been, on the steady clock; nil while the pipeline waits.
     public internal(set) var frameInAnalysisFor: Duration?
+    /// How long the decision now in progress (or an enrolment's work on the box) has run, on the steady
+    /// clock, and when it began; nil while none is.
+    public internal(set) var decisionUnderWayFor: Duration?
+    public internal(set) var decisionUnderWaySince: Date?
+    /// Whether that is an enrolment's liveness check, crop or encoding rather than a visit's decision.
+    public internal(set) var decisionIsEnrolment = false
     /// Why the camera last failed (the pipeline then runs again after a pause).
     var cameraFailure: HealthProblem?
     /// Set while the cloud is away: since when, and why.
@@ -183,6 +189,9 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
         facts.lastFrameAge = lastFrameArrived.map { elapsed(since: $0) }
         facts.frameInAnalysisFor = analysisStarted.map { elapsed(since: $0) }
         facts.frameInAnalysisSince = facts.frameInAnalysisFor.map { now().addingTimeInterval(-$0.timeInterval) }
+        facts.decisionUnderWayFor = decisionStarted.map { elapsed(since: $0) }
+        facts.decisionUnderWaySince = facts.decisionUnderWayFor.map { now().addingTimeInterval(-$0.timeInterval) }
+        facts.decisionIsEnrolment = decisionStarted != nil && enrolmentJudging
         // The clock against the cloud's time as it reads now, not as the last decision found it: a
         // clock set wrong, or put right, shows before anyone walks up. (Faces that could not be
         // forgotten, and the stored dates, are as the last decision found them.)

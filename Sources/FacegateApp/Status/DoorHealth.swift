@@ -39,6 +39,10 @@ public struct DoorHealthReport: Sendable, Codable, Equatable {
     public var relay: Component
     public var journal: Component
     public var offlineCache: Component
+    /// The decision loop: failed while one decision (or an enrolment's work on the box) has been under way
+    /// past the limit the watchdog holds it to (a stage hung in a call that does not return): no visit
+    /// behind it is decided until it ends.
+    public var decision: Component
     /// The wall clock, as the cloud's time (or, without it, the journal's and the cache's dates) shows it:
     /// degraded while it cannot be trusted, when no schedule applies and nobody is let in offline.
     public var clock: Component
@@ -46,22 +50,24 @@ public struct DoorHealthReport: Sendable, Codable, Equatable {
     /// identified, and the offline cache does not stand in for a refusal as it does for an outage.
     public var cloudRefuses: Bool
 
-    /// Frames arrive, the relay and the journal work, and the cloud or the offline cache can identify.
+    /// Frames arrive, decisions end, the relay and the journal work, and the cloud or the offline cache can identify.
     public var canDecide: Bool {
-        camera.status != .failed && relay.status != .failed && journal.status != .failed && !cloudRefuses
+        camera.status != .failed && decision.status != .failed && relay.status != .failed && journal.status != .failed
+            && !cloudRefuses
             && (cloud.status != .failed || offlineCache.status == .ok)
     }
 
     /// The worst of the parts (a cloud away with the cache standing in is degraded, not failed).
     public var status: Status {
         guard canDecide else { return .failed }
-        return [camera, cloud, relay, journal, offlineCache, clock].map(\.status).max().map { $0 == .failed ? .degraded : $0 } ?? .ok
+        return [camera, decision, cloud, relay, journal, offlineCache, clock].map(\.status).max().map { $0 == .failed ? .degraded : $0 } ?? .ok
     }
 
     public init(
         camera: Component, cloud: Component, relay: Component, journal: Component, offlineCache: Component,
-        clock: Component = Component(status: .ok), cloudRefuses: Bool = false
+        decision: Component = Component(status: .ok), clock: Component = Component(status: .ok), cloudRefuses: Bool = false
     ) {
+        self.decision = decision
         self.cloudRefuses = cloudRefuses
         self.camera = camera
         self.cloud = cloud
@@ -72,7 +78,7 @@ public struct DoorHealthReport: Sendable, Codable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case status, canDecide = "can_decide", camera, cloud, relay, journal, offlineCache = "offline_cache", clock
+        case status, canDecide = "can_decide", camera, decision, cloud, relay, journal, offlineCache = "offline_cache", clock
         case cloudRefuses = "cloud_refuses"
     }
 
@@ -83,7 +89,8 @@ public struct DoorHealthReport: Sendable, Codable, Equatable {
         relay = try container.decode(Component.self, forKey: .relay)
         journal = try container.decode(Component.self, forKey: .journal)
         offlineCache = try container.decode(Component.self, forKey: .offlineCache)
-        // A daemon from before the clock was reported does not say.
+        // A daemon from before the clock (or the decision loop) was reported does not say.
+        decision = try container.decodeIfPresent(Component.self, forKey: .decision) ?? Component(status: .ok)
         clock = try container.decodeIfPresent(Component.self, forKey: .clock) ?? Component(status: .ok)
         cloudRefuses = try container.decodeIfPresent(Bool.self, forKey: .cloudRefuses) ?? false
     }
@@ -93,6 +100,7 @@ public struct DoorHealthReport: Sendable, Codable, Equatable {
         try container.encode(status, forKey: .status)
         try container.encode(canDecide, forKey: .canDecide)
         try container.encode(camera, forKey: .camera)
+        try container.encode(decision, forKey: .decision)
         try container.encode(cloud, forKey: .cloud)
         try container.encode(relay, forKey: .relay)
         try container.encode(journal, forKey: .journal)

@@ -40,7 +40,7 @@ struct StatusCommand: AsyncParsableCommand {
         } else {
             print("door: \(health.status.rawValue), \(health.canDecide ? "can decide" : "cannot decide")")
             let parts: [(String, DoorHealthReport.Component)] = [
-                ("camera", health.camera), ("cloud", health.cloud), ("relay", health.relay), ("journal", health.journal),
+                ("camera", health.camera), ("decision", health.decision), ("cloud", health.cloud), ("relay", health.relay), ("journal", health.journal),
                 ("offline cache", health.offlineCache), ("clock", health.clock),
             ]
             let formatter = ISO8601DateFormatter()
