@@ -93,7 +93,10 @@ public enum AccessPolicy {
         var answeredByCloud = false
         if case .cloud = identification { answeredByCloud = true }
         let floorHolds = !answeredByCloud || searched.scoreUnit != .necScore || current.searchFloor >= searched.searchFloor
-        guard current.stillSearches(grantedUnder: searched.searchScope), floorHolds else {
+        // An offline match's cached faces were judged against the old threshold (each face counts only while
+        // the threshold is at or below the cloud score it was granted at): a raised one cannot be judged here.
+        let offlineThresholdHolds = answeredByCloud || current.threshold <= searched.threshold
+        guard current.stillSearches(grantedUnder: searched.searchScope), floorHolds, offlineThresholdHolds else {
             return Decision(
                 outcome: .error,
                 reason: "not decided: the door's search changed (the configuration was reloaded) while this face was searched",
@@ -156,6 +159,14 @@ public enum AccessPolicy {
         guard best.score >= policy.threshold else {
             decision.outcome = .deniedBelowThreshold
             decision.reason = "best score \(format(best.score)) is below the threshold \(format(policy.threshold))"
+            decision.subjectId = nil
+            return decision
+        }
+        // Two people the cloud scores alike cannot be told apart, margin or none: which of them the ranking
+        // puts first says nothing, and the one let in could be on the deny list's side of the tie.
+        if ranked.dropFirst().contains(where: { !(best.score > $0.score) && !SubjectIdentity.same(best.subjectId, $0.subjectId) }) {
+            decision.outcome = .deniedAmbiguous
+            decision.reason = "two people share the best score \(format(best.score))"
             decision.subjectId = nil
             return decision
         }

@@ -76,6 +76,24 @@ struct AccessPolicyTests {
         #expect(decide(cloud(("alice", 9000), ("bob", 8900)), policy: policy { $0.minimumMargin = nil }).outcome == .granted)
     }
 
+    /// Two people scored alike cannot be told apart, margin or none: the ranking's order would pick one,
+    /// perhaps the enrolled twin of someone on the deny list. The same person listed twice is no tie.
+    @Test func twoPeopleSharingTheBestScoreAreAmbiguousWithoutAMargin() {
+        let noMargin = policy { $0.minimumMargin = nil }
+        let tie = decide(cloud(("alice", 9000), ("mallory", 9000)), policy: noMargin)
+        #expect(tie.outcome == .deniedAmbiguous && tie.subjectId == nil, "\(tie)")
+        #expect(tie.reason == "two people share the best score 9000", "\(tie.reason)")
+        #expect(decide(cloud(("mallory", 9000), ("alice", 9000)), policy: policy {
+            $0.minimumMargin = nil
+            $0.denyList = ["mallory"]
+        }).outcome == .deniedAmbiguous)
+        // A third at the same score behind the same person under another case: still two people.
+        #expect(decide(cloud(("alice", 9000), ("ALICE", 9000), ("bob", 9000)), policy: noMargin).outcome == .deniedAmbiguous)
+        // One point apart, and the same person twice: granted as before.
+        #expect(decide(cloud(("alice", 9001), ("mallory", 9000)), policy: noMargin).outcome == .granted)
+        #expect(decide(cloud(("alice", 9000), ("Alice", 9000)), policy: noMargin).outcome == .granted)
+    }
+
     @Test func denyListWinsOverAGoodMatch() {
         let decision = decide(cloud(("mallory", 9900)), policy: policy { $0.denyList = ["mallory"] })
         #expect(decision.outcome == .deniedDenyList)
@@ -426,6 +444,32 @@ struct PolicyReloadDuringASearchTests {
         let higher = decide(
             Self.found("alice", 7900, tags: ["staff"]), searched: searched, current: Self.nec(["staff"]) { $0.minimumMargin = 100 }, state: &state)
         #expect(higher.outcome == .granted)
+    }
+
+    /// Each cached face counts offline only while the threshold is at or below the cloud score it was
+    /// granted at, judged when the visit's offline match was made: a threshold raised by a reload while the
+    /// visit waited on the cloud cannot be judged on that match, so it opens nothing (before, the old
+    /// threshold's match was granted under the new one: a look-alike cached just over the old threshold
+    /// let in after the operator raised it).
+    @Test("a threshold raised during an offline decision: no grant on the old threshold's match")
+    func aRaisedThresholdRefusesAnOfflineGrantMadeUnderTheOld() {
+        let cachedLookAlike = Identification.offline(
+            candidates: [MatchCandidate(subjectId: "alice", score: 0.2, tags: ["staff"], stillSearched: true)], cloudFailure: "away")
+        var state = PolicyState()
+        let raised = decide(cachedLookAlike, searched: Self.nec(["staff"]), current: Self.nec(["staff"]) { $0.threshold = 8000 }, state: &state)
+        #expect(raised.outcome == .error, "\(raised)")
+        #expect(raised.reason.contains("the door's search changed"), "\(raised.reason)")
+        #expect(state.lastGranted.isEmpty)
+        // Lowered, or the same: every face counted under the old one still counts.
+        var lowered = PolicyState()
+        #expect(
+            decide(cachedLookAlike, searched: Self.nec(["staff"]), current: Self.nec(["staff"]) { $0.threshold = 6000 }, state: &lowered).outcome
+                == .grantedOffline)
+        // A cloud answer is judged against the new threshold itself.
+        var online = PolicyState()
+        #expect(
+            decide(Self.found("alice", 8500, tags: ["staff"]), searched: Self.nec(["staff"]), current: Self.nec(["staff"]) { $0.threshold = 8000 }, state: &online)
+                .outcome == .granted)
     }
 
     @Test("a reload that still searches what was searched, and still grants: granted once, remembered for re-entry")

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import FacegateCore
 @testable import FacegateIdentify
 import Foundation
+import Synchronization
 import Testing
 import FacegateTesting
 
@@ -13,14 +14,14 @@ import FacegateTesting
 
     func withClient(
         _ behavior: HostileServer.Behaviour, timeout: Duration = .seconds(2), maxBytes: Int = 64 << 10, cloudClock: CloudClock? = nil,
-        _ body: (NECIDClient, HostileServer) async throws -> Void
+        apiKey: String = Self.apiKey, _ body: (NECIDClient, HostileServer) async throws -> Void
     ) async throws {
         let server = try await HostileServer.start(behavior)
         let httpClient = NECIDClient.makeHTTPClient()
         let client = NECIDClient(
             configuration: NECIDConfiguration(
                 endpoint: "http://127.0.0.1:\(server.port)", portalEndpoint: "http://127.0.0.1:\(server.port)",
-                credentials: AWSCredentials(accessKeyID: "AKIDHOSTILE", secretAccessKey: Self.secret), apiKey: Self.apiKey,
+                credentials: AWSCredentials(accessKeyID: "AKIDHOSTILE", secretAccessKey: Self.secret), apiKey: apiKey,
                 http: CloudHTTPPolicy(requestTimeout: timeout, maxResponseBytes: maxBytes, maxAttempts: 3, initialBackoff: .milliseconds(20))),
             httpClient: httpClient, cloudClock: cloudClock)
         do {
@@ -216,6 +217,40 @@ import FacegateTesting
         try await withClient(.reply(status: 403, body: echo)) { client, _ in
             await expectError(.signatureRejected) { () throws(NECIDError) in try await client.listTags() }
         }
+    }
+
+    /// An API key with a character a header cannot carry (a control character pasted into its file) is
+    /// refused by the transport before anything is sent, in words that quote the header whole: the error
+    /// says what is wrong, never the key (before, the key went into the error, the decision's reason and the log).
+    @Test func aKeyAHeaderCannotCarryIsNotQuoted() async throws {
+        let pasted = Self.apiKey + "\u{7}"
+        try await withClient(.reply(status: 200, body: #"{"tags":[]}"#), apiKey: pasted) { client, server in
+            await expectError(.unreachable) { () throws(NECIDError) in try await client.listTags() }
+            do {
+                _ = try await client.listTags()
+            } catch let error as NECIDError {
+                #expect(error.message.contains("a header value has a character a header cannot carry"), "\(error.message)")
+            }
+            #expect(server.requestLines.isEmpty, "nothing was sent")
+        }
+    }
+
+    /// A secret far longer than any reply's text (a megabyte) is cut out of it as any is, without a pass for
+    /// each of its beginnings: before, the redaction built every beginning down to 8 characters, a million
+    /// strings of up to a megabyte, and held the cloud call (which no deadline interrupts) for hours.
+    /// (On a thread of its own, waited for 30 s at most: a redaction that does not end must fail this test,
+    /// not hold the whole run, which a time limit would not stop.)
+    @Test func aHugeSecretIsCutOutWithoutAPassPerBeginning() async throws {
+        let huge = String(repeating: "k", count: 1 << 20)
+        let quoted = "quoted: " + String(huge.prefix(300)) + " end"
+        final class Cleaned: Sendable { let texts = Mutex<[String]?>(nil) }
+        let cleaned = Cleaned()
+        Thread.detachNewThread {
+            let both = [quoted, "nothing of it here"].map { SecretRedaction.redact($0, secrets: [huge], marker: "[redacted]") }
+            cleaned.texts.withLock { $0 = both }
+        }
+        let answer = try await askUntil(within: .seconds(30)) { cleaned.texts.withLock { $0 } } until: { $0 != nil }
+        #expect(answer == ["quoted: [redacted] end", "nothing of it here"], "not cleaned within 30 s, or wrongly: \(String(describing: answer))")
     }
 
     /// A message is cut before it is cleaned; a secret begun just before the cut must not leave a piece too

@@ -294,6 +294,48 @@ struct HostileServerTests {
         #expect(error.description.contains("10000 errors listed"))
     }
 
+    /// A token a header cannot carry is refused as it comes, with no Face API call made or charged: kept,
+    /// the transport refused every call with it before sending (so no 401 ever renewed it), quoting it
+    /// whole into the error, and the door decided offline for the token's lifetime. A token of a megabyte,
+    /// cut out of every reply's text, would have held each error's redaction for hours.
+    @Test(
+        "a token that is not printable ASCII, or is huge, is a malformed token reply",
+        arguments: [
+            #"{"token_type":"Bearer","access_token":"hostile-token\n","expires_in":3600}"#,
+            #"{"token_type":"Bearer","access_token":"hostile token","expires_in":3600}"#,
+            #"{"token_type":"Bearer","access_token":"hostile-token","expires_in":3600,"refresh_token":"hostile-\u0000refresh"}"#,
+            #"{"token_type":"Bearer","access_token":"hostile-token","expires_in":3600,"refresh_token":"\#(String(repeating: "r", count: 64 << 10))"}"#,
+        ])
+    func aTokenAHeaderCannotCarryIsRefused(body: String) async throws {
+        let (error, server) = try await failure(token: .reply(status: 200, body: body), api: .reply(status: 200, body: "true")) {
+            client throws(NeoCheckError) in
+            _ = try await client.deleteList(identifier: "x")
+        }
+        #expect(error.code == .malformedResponse, "\(error)")
+        #expect(!error.description.contains("hostile"), "\(error)")
+        #expect(server.apiRequests.isEmpty, "no Face API call was made")
+    }
+
+    /// The token service quotes the form as it was sent, percent-encoded: the account's password and
+    /// client secret are cut out in that form too (before, `p%40ss%20word%26%3D%25` was shown whole).
+    @Test("a token reply that echoes the form has the encoded secrets cut out")
+    func echoedEncodedSecretsRedacted() async throws {
+        // As a form encodes them: everything but letters, digits and -._~ as %XX.
+        let unreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+        let password = try #require(NeoCheckTestAccount.password.addingPercentEncoding(withAllowedCharacters: unreserved))
+        let secret = try #require(NeoCheckTestAccount.clientSecret.addingPercentEncoding(withAllowedCharacters: unreserved))
+        #expect(password != NeoCheckTestAccount.password && secret != NeoCheckTestAccount.clientSecret, "the test account's secrets need encoding")
+        let echo = #"{"error":"Invalid credentials: client_secret=\#(secret)&password=\#(password)"}"#
+        let (error, _) = try await failure(token: .reply(status: 400, body: echo), api: .reply(status: 200, body: "true")) {
+            client throws(NeoCheckError) in
+            _ = try await client.deleteList(identifier: "x")
+        }
+        #expect(error.code == .invalidCredentials)
+        #expect(!error.description.contains(password), "\(error)")
+        #expect(!error.description.contains(secret), "\(error)")
+        #expect(!error.description.contains("Client-Key"), "no piece of the client secret either: \(error)")
+    }
+
     @Test("a reply that echoes a secret has it cut out of the error")
     func echoedSecretsRedacted() async throws {
         let echo = #"{"error":"Invalid credentials: \#(NeoCheckTestAccount.password) for \#(NeoCheckTestAccount.clientSecret)"}"#

@@ -159,6 +159,10 @@ public struct CloudHTTP: Sendable {
             if error == .cancelled, NIODeadline.now() >= deadline {
                 throw CloudTransportError(.timeout, "no reply within \(policy.requestTimeout)")
             }
+            // Its words quote the refused header in full: a key, a signature or a token.
+            if "\(error)".contains("invalidHeaderField") {
+                throw CloudTransportError(.unreachable, "the request was not sent: a header value has a character a header cannot carry")
+            }
             throw CloudTransportError(.unreachable, Self.withoutAddress(error, of: request))
         } catch is CancellationError {
             throw CancellationError()

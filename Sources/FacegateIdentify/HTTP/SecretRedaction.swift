@@ -16,8 +16,10 @@ enum SecretRedaction {
         var clean = String(String.UnicodeScalarView(text.unicodeScalars.filter { !TerminalText.needsEscaping($0) }))
         for secret in secrets.sorted(by: { $0.count > $1.count }) where secret.count >= 4 {
             clean = clean.replacingOccurrences(of: secret, with: marker)
-            guard secret.count > shortestPrefix else { continue }
-            var length = secret.count - 1
+            // Every longer beginning starts with the shortest: absent, none is there. Nor one longer than
+            // the text (a secret of a megabyte would otherwise cost a megabyte's worth of passes).
+            guard secret.count > shortestPrefix, clean.contains(String(secret.prefix(shortestPrefix))) else { continue }
+            var length = min(secret.count - 1, clean.count)
             while length >= shortestPrefix {
                 let start = String(secret.prefix(length))
                 if clean.contains(start) { clean = clean.replacingOccurrences(of: start, with: marker) }

@@ -276,7 +276,7 @@ public struct NeoCheckClient: Sendable {
         _ grant: OAuth2Grant, url: String, credentials: NeoCheckCredentials, http: CloudHTTP
     ) async throws(NeoCheckError) -> OAuth2Token {
         var form = [("client_id", credentials.clientID), ("client_secret", credentials.clientSecret)]
-        let secrets: [String]
+        var secrets: [String]
         switch grant {
         case .password:
             form = [("grant_type", "password")] + form + [("username", credentials.username), ("password", credentials.password)]
@@ -285,6 +285,8 @@ public struct NeoCheckClient: Sendable {
             form = [("grant_type", "refresh_token"), ("refresh_token", refreshToken)] + form
             secrets = [credentials.clientSecret, refreshToken]
         }
+        // The service may quote the form back as it came, percent-encoded.
+        secrets += secrets.map(percentEncoded)
         let body = formEncoded(form)
         http.logger.debug("requesting an access token", metadata: ["grant": "\(form[0].1)"])
         // A token request changes nothing on the service: safe to retry.
@@ -315,6 +317,13 @@ public struct NeoCheckClient: Sendable {
             }
             guard !reply.accessToken.isEmpty, reply.expiresIn.isFinite, reply.expiresIn > 0, reply.expiresIn < 1e9 else {
                 throw NeoCheckError(.malformedResponse, "the token reply has no token or an invalid expires_in", status: status)
+            }
+            // A token goes into a header (a control character there is refused before anything is sent, and
+            // never answered 401, so it would be kept for its lifetime) and into the redaction of every reply.
+            guard Self.canBeSent(reply.accessToken), reply.refreshToken.map(Self.canBeSent) ?? true else {
+                throw NeoCheckError(
+                    .malformedResponse, "the token reply has a token that is not printable ASCII or is over \(Self.longestToken) bytes",
+                    status: status)
             }
             if let type = reply.tokenType, type.lowercased() != "bearer" {
                 // Not quoted: the reply's text, which could carry a secret or a terminal's control codes.
@@ -355,6 +364,14 @@ public struct NeoCheckClient: Sendable {
     }
 
     /// `application/x-www-form-urlencoded`: everything but unreserved characters percent-encoded.
+    /// The longest token taken: real ones are a few kilobytes at most (a signed JWT).
+    static let longestToken = 16 * 1024
+
+    /// Printable ASCII without spaces, as a bearer token is (RFC 6750's b64token is narrower still).
+    static func canBeSent(_ token: String) -> Bool {
+        token.utf8.count <= longestToken && token.utf8.allSatisfy { (0x21...0x7E).contains($0) }
+    }
+
     static func formEncoded(_ fields: [(String, String)]) -> [UInt8] {
         fields.map { percentEncoded($0.0) + "=" + percentEncoded($0.1) }.joined(separator: "&").utf8.map { $0 }
     }
