@@ -624,10 +624,28 @@ public final class SQLiteJournal: Sendable {
                 // In batches, so that on a nearly full disk as much as fits is kept.
                 for start in stride(from: 0, to: pending.count, by: max(1, configuration.maxBatchSize)) {
                     let batch = Array(pending[start..<min(pending.count, start + max(1, configuration.maxBatchSize))])
-                    try database.write { db in
-                        for item in batch { try JournalWriter.insert(item.write, storeCrops: storeCrops, into: db) }
+                    do {
+                        try database.write { db in
+                            for item in batch { try JournalWriter.insert(item.write, storeCrops: storeCrops, into: db) }
+                        }
+                        settle(batch, dropped: 0)
+                    } catch let error as DatabaseError where !Self.isTransient(error) {
+                        // As the running writer does: one record SQLite refuses for good is dropped alone, not the
+                        // stop's last records with it (the door's `locked`, a fault from the stop's lock).
+                        var dropped = 0
+                        for (index, item) in batch.enumerated() {
+                            do {
+                                try database.write { db in try JournalWriter.insert(item.write, storeCrops: storeCrops, into: db) }
+                            } catch let error as DatabaseError where !Self.isTransient(error) {
+                                dropped += 1
+                                logger.error("journal record dropped: it cannot be written", metadata: ["error": "\(Self.describe(error).message)"])
+                            } catch {
+                                settle(Array(batch[..<index]), dropped: dropped, writesResumed: false)
+                                throw error
+                            }
+                        }
+                        settle(batch, dropped: dropped)
                     }
-                    settle(batch, dropped: 0)
                 }
             } catch {
                 logger.error(

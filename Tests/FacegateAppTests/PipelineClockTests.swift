@@ -481,21 +481,37 @@ extension PipelineClockTests {
     /// An enrolment's liveness check, crop and encoding have no deadline and hold the decision loop: a
     /// model hung there is a decision stuck, named by ``stuckStage`` (the watchdog, `/health`) past the
     /// limit. Before, the enrolment ran before the decision's start was set, and nothing was named.
-    @Test func anEnrolmentHungInItsLivenessCheckIsNamedStuck() async throws {
+    /// A pipeline on the test clock whose enrolments' liveness check hangs until released (then fails), with
+    /// one synthesized approach held until `source.start` finishes; the cloud answers nobody and is never asked.
+    struct HungEnrolmentRig {
         let clock = TestClock()
         let journal = MemoryJournal()
         let liveness = HungLiveness()
-        defer { liveness.release() }
         let cloud = HeldCloud(candidates: [])
-        let enrolment = DoorEnrolment(
-            gate: EnrolmentGate(minInterEyeDistance: 20), liveness: liveness, search: cloud, enroller: UnreachedEnroller(), logger: Self.quiet)
-        let door = try DoorController(lines: SimulatedDoorLines(logger: Self.quiet), timing: DoorTiming(unlockDuration: .milliseconds(200)), logger: Self.quiet)
         let approach = SynthesizedApproach()
-        let source = HeldSource(approach)
-        let pipeline = ClockedGatePipeline(
-            source: source, analyzer: ScriptedAnalyzer(), search: cloud, offline: nil, door: door, journal: journal, enrolment: enrolment,
-            policy: Self.policy, settings: .init(door: "clocked", approach: ApproachConfiguration(settleFrames: 3), decisionDeadline: .seconds(60)),
-            logger: Self.quiet, clock: clock)
+        let source: HeldSource
+        let pipeline: ClockedGatePipeline<TestClock>
+
+        init() throws {
+            let enrolment = DoorEnrolment(
+                gate: EnrolmentGate(minInterEyeDistance: 20), liveness: liveness, search: cloud, enroller: UnreachedEnroller(),
+                logger: PipelineClockTests.quiet)
+            let door = try DoorController(
+                lines: SimulatedDoorLines(logger: PipelineClockTests.quiet), timing: DoorTiming(unlockDuration: .milliseconds(200)),
+                logger: PipelineClockTests.quiet)
+            source = HeldSource(approach)
+            pipeline = ClockedGatePipeline(
+                source: source, analyzer: ScriptedAnalyzer(), search: cloud, offline: nil, door: door, journal: journal, enrolment: enrolment,
+                policy: PipelineClockTests.policy,
+                settings: .init(door: "clocked", approach: ApproachConfiguration(settleFrames: 3), decisionDeadline: .seconds(60)),
+                logger: PipelineClockTests.quiet, clock: clock)
+        }
+    }
+
+    @Test func anEnrolmentHungInItsLivenessCheckIsNamedStuck() async throws {
+        let rig = try HungEnrolmentRig()
+        let (clock, journal, liveness, cloud, approach, source, pipeline) = (rig.clock, rig.journal, rig.liveness, rig.cloud, rig.approach, rig.source, rig.pipeline)
+        defer { liveness.release() }
         let run = Task { try await pipeline.run() }
         let enrolling = Task { await pipeline.enrolNextVisit(EnrolmentRequest(), within: .seconds(600)) }
         while await !pipeline.enrolmentIsWaiting { try await Task.sleep(for: .milliseconds(5)) }
@@ -515,6 +531,37 @@ extension PipelineClockTests {
         #expect(cloud.calls == 0 && journal.decisions.isEmpty)
         source.release.finish()
         try await run.value
+    }
+}
+
+extension PipelineClockTests {
+    /// An installer who gives up once the approach is taken (Ctrl-C while the liveness check or the cloud
+    /// works) does not leave the journal saying the enrolment timed out while it goes on and may register
+    /// someone: it is journaled as it ends, with what it made and who asked. Before, `timed-out` was
+    /// journaled at the hang-up and the real ending never.
+    @Test func anEnrolmentWhoseAskerLeftAfterItsApproachIsJournaledAsItEnds() async throws {
+        let rig = try HungEnrolmentRig()
+        let (journal, liveness, source, pipeline) = (rig.journal, rig.liveness, rig.source, rig.pipeline)
+        defer { liveness.release() }
+        let run = Task { try await pipeline.run() }
+        let enrolling = Task { await pipeline.enrolNextVisit(EnrolmentRequest(), within: .seconds(600), askedBy: "uid 0 pid 42") }
+        while await !pipeline.enrolmentIsWaiting { try await Task.sleep(for: .milliseconds(5)) }
+        source.start.finish()
+        while !liveness.called { try await Task.sleep(for: .milliseconds(5)) }
+
+        // The installer gives up: told the enrolment goes on; nothing journaled yet.
+        enrolling.cancel()
+        let told = await enrolling.value
+        #expect(told.result == .timedOut && told.reason.contains("it goes on"), "\(told.reason)")
+        #expect(journal.events.filter { $0.kind == .enrolment }.isEmpty, "journaled before it ended: \(journal.events.map(\.detail))")
+
+        // It ends (the liveness check fails): journaled then, once.
+        liveness.release()
+        let journaled = try await askUntil { journal.events.filter { $0.kind == .enrolment } } until: { !$0.isEmpty }
+        #expect(journaled.map(\.detail) == ["not-live; asked by uid 0 pid 42"])
+        source.release.finish()
+        try await run.value
+        #expect(journal.events.filter { $0.kind == .enrolment }.count == 1)
     }
 }
 

@@ -224,6 +224,45 @@ struct FailingDiskTests {
         await writer.value
     }
 
+    /// At the stop, what is still queued is written as the running writer writes it: a record SQLite refuses
+    /// for good is dropped alone (its batch written one record at a time), and every other record is kept,
+    /// the stop's own last ones (the door's `locked`, a fault from the stop's lock) among them. Before, the
+    /// stop gave up at the first refusal and dropped everything still queued.
+    @Test("a record refused at the stop drops only itself")
+    func aRecordRefusedAtTheStopDropsOnlyItself() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let path = folder.file("journal.sqlite")
+        let configuration = SQLiteJournal.Configuration(path: path, maxBatchSize: 2)
+        try await withRunningJournal(configuration) { journal in
+            journal.record(DoorEventRecord(time: Date(), door: "front", kind: .opened, detail: "before"))
+            try await journal.flush()
+        }
+        let setUp = try DatabaseQueue(path: path)
+        try await setUp.write { db in
+            try db.execute(
+                sql: """
+                    CREATE TRIGGER refused BEFORE INSERT ON door_event WHEN NEW.detail = 'refused'
+                        BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;
+                    """)
+        }
+
+        let journal = SQLiteJournal(configuration: configuration)
+        for detail in ["written", "refused", "kept", "kept too", "locked"] {
+            journal.record(DoorEventRecord(time: Date(), door: "front", kind: .forced, detail: detail))
+        }
+        // A writer stopped before it wrote anything: all five are left to the stop, in batches of two.
+        let writer = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            await journal.run()
+        }
+        await writer.value
+        let details = try await setUp.read { db in try String.fetchAll(db, sql: "SELECT detail FROM door_event ORDER BY id") }
+        #expect(details == ["before", "written", "kept", "kept too", "locked"])
+        #expect(journal.status.droppedRecords == 1)
+        #expect(journal.status.writtenRecords == 4)
+    }
+
     /// Flushes until a retry has gone through (a flush fails while a failed attempt is still being reported).
     private func flushEventually(_ journal: SQLiteJournal) async throws {
         for _ in 0..<200 {

@@ -1203,6 +1203,8 @@ extension ClockedGatePipeline {
         let outcome: AsyncStream<EnrolmentOutcome>.Continuation
         /// Visits made before it was asked for: those are someone else's, waiting for their decision.
         let visitsBefore: Int
+        /// Who asked (the control socket's uid and pid), for the journal.
+        let asker: String
         /// An approach was taken for it: it ends with that approach's outcome, however long the cloud takes.
         var taken = false
     }
@@ -1225,14 +1227,17 @@ extension ClockedGatePipeline {
     /// journaled) and returns how it ended; nobody approaching within `limit` ends it `timedOut`.
     /// One at a time: another request meanwhile is answered `busy`.
     /// Every request is journaled as it ends (a door event `enrolment`): it gives lasting access, so the
-    /// journal says who asked (`askedBy`: the control socket's uid and pid) and what it made.
+    /// journal says who asked (`askedBy`: the control socket's uid and pid) and what it made. One whose
+    /// approach was taken ends with that approach, and is journaled then, even if its asker has gone.
     public func enrolNextVisit(_ request: EnrolmentRequest, within limit: Duration, askedBy asker: String = "this process") async
         -> EnrolmentOutcome
     {
-        let outcome = await enrolNext(request, within: limit)
+        await enrolNext(request, within: limit, askedBy: asker)
+    }
+
+    private func journalEnrolment(_ outcome: EnrolmentOutcome, askedBy asker: String) {
         journal.record(DoorEventRecord(time: now(), door: settings.door, kind: .enrolment, detail: Self.journaled(outcome, askedBy: asker)))
         settings.metrics.count("door_events", [("kind", DoorEventKind.enrolment.rawValue)])
-        return outcome
     }
 
     /// An enrolment as the journal keeps it: how it ended, the subject (or record) and event it made, who
@@ -1256,22 +1261,31 @@ extension ClockedGatePipeline {
 
     private static var stoppedBeforeApproach: EnrolmentOutcome { EnrolmentOutcome(.timedOut, reason: "the door stopped before anyone approached") }
 
-    private func enrolNext(_ request: EnrolmentRequest, within limit: Duration) async -> EnrolmentOutcome {
-        guard let enrolment else { return EnrolmentOutcome(.invalidRequest, reason: "this door cannot enrol: its backend has no register") }
-        guard !enrolmentsEnded else { return Self.stoppedBeforeApproach }
-        if let invalid = enrolment.problem(with: request, policy: policy) { return invalid }
-        guard enrolmentSlot == nil else { return EnrolmentOutcome(.busy, reason: "another enrolment is waiting for its approach") }
+    private func enrolNext(_ request: EnrolmentRequest, within limit: Duration, askedBy asker: String) async -> EnrolmentOutcome {
+        func refused(_ outcome: EnrolmentOutcome) -> EnrolmentOutcome {
+            journalEnrolment(outcome, askedBy: asker)
+            return outcome
+        }
+        guard let enrolment else { return refused(EnrolmentOutcome(.invalidRequest, reason: "this door cannot enrol: its backend has no register")) }
+        guard !enrolmentsEnded else { return refused(Self.stoppedBeforeApproach) }
+        if let invalid = enrolment.problem(with: request, policy: policy) { return refused(invalid) }
+        guard enrolmentSlot == nil else { return refused(EnrolmentOutcome(.busy, reason: "another enrolment is waiting for its approach")) }
         let id = UUID()
         let (outcomes, sink) = AsyncStream<EnrolmentOutcome>.makeStream(bufferingPolicy: .bufferingNewest(1))
-        enrolmentSlot = EnrolmentSlot(id: id, request: request, outcome: sink, visitsBefore: statistics.visits)
+        enrolmentSlot = EnrolmentSlot(id: id, request: request, outcome: sink, visitsBefore: statistics.visits, asker: asker)
         logger.notice("enrolment: waiting for the next approach", metadata: ["door": "\(settings.door)"])
         announce(.waiting)
         // Cancelled when this returns: only an enrolment still waiting is ended by it.
         async let _ = expireEnrolment(id, after: limit)
         for await outcome in outcomes { return outcome }
-        // The caller was cancelled: an approach not yet taken is no longer waited for.
-        withdrawEnrolment(id, because: EnrolmentOutcome(.timedOut, reason: "the enrolment was cancelled"))
-        return EnrolmentOutcome(.timedOut, reason: "the enrolment was cancelled")
+        // The caller was cancelled: an approach not yet taken is no longer waited for. One taken goes on,
+        // and is journaled as it ends (the registration may still be made).
+        let cancelled = EnrolmentOutcome(.timedOut, reason: "the enrolment was cancelled")
+        if let slot = enrolmentSlot, slot.id == id, slot.taken {
+            return EnrolmentOutcome(.timedOut, reason: "the enrolment was cancelled after its approach was taken: it goes on, and the journal says how it ends")
+        }
+        withdrawEnrolment(id, because: cancelled)
+        return cancelled
     }
 
     private func expireEnrolment(_ id: UUID, after limit: Duration) async {
@@ -1282,6 +1296,7 @@ extension ClockedGatePipeline {
     private func withdrawEnrolment(_ id: UUID, because outcome: EnrolmentOutcome) {
         guard let slot = enrolmentSlot, slot.id == id, !slot.taken else { return }
         enrolmentSlot = nil
+        journalEnrolment(outcome, askedBy: slot.asker)
         slot.outcome.yield(outcome)
         slot.outcome.finish()
         announce(.finished(outcome.result))
@@ -1312,6 +1327,7 @@ extension ClockedGatePipeline {
             pending.visit, as: slot.request, policy: policy, cloudTimeout: settings.enrolmentCloudTimeout,
             judged: { await self.enrolmentJudged(since: started) }, metrics: settings.metrics)
         enrolmentSlot = nil
+        journalEnrolment(outcome, askedBy: slot.asker)
         slot.outcome.yield(outcome)
         slot.outcome.finish()
         announce(.finished(outcome.result))

@@ -163,12 +163,13 @@ struct EnrolCommand: AsyncParsableCommand {
             print(String(decoding: (try? encoder.encode(outcome)) ?? Data(), as: UTF8.self))
         }
         guard let receipt = outcome.receipt, outcome.enrolled else {
-            FileHandle.standardError.write(Data("not enrolled (\(outcome.result.rawValue)): \(outcome.reason)\n".utf8))
+            // The reason may quote the cloud (a duplicate's subject id, its error's words): shown, never obeyed.
+            FileHandle.standardError.write(Data("not enrolled (\(outcome.result.rawValue)): \(TerminalText.printable(outcome.reason))\n".utf8))
             return
         }
         guard !json else { return }
-        var line = "enrolled: \(receipt.backend == "nec" ? "subject" : "face record") \(receipt.subjectId)"
-        if let event = receipt.eventId { line += ", event \(event)" }
+        var line = "enrolled: \(receipt.backend == "nec" ? "subject" : "face record") \(TerminalText.printable(receipt.subjectId))"
+        if let event = receipt.eventId { line += ", event \(TerminalText.printable(event))" }
         if !receipt.registeredUnder.isEmpty {
             line += receipt.backend == "nec" ? ", tags \(receipt.registeredUnder.joined(separator: ","))" : ", list \(receipt.registeredUnder.joined(separator: ","))"
         }
