@@ -273,13 +273,16 @@ struct DoorWatch: AsyncParsableCommand {
     @Flag(help: "Fail-secure relay wiring (a strike): energised to unlock. With --relay, one of the two is needed unless the configuration names that line.")
     var relayFailSecure = false
 
-    @Option(help: "Seconds a grant or exit request keeps the door unlocked.")
+    @Option(help: "Seconds a grant or exit request keeps the door unlocked (0.05 to 60, as door.pulse_seconds).")
     var unlockSeconds: Double = 5
 
-    @Option(help: "Seconds open before the held-open alarm.")
+    @Option(help: "Seconds open before the held-open alarm (1 to 3600, as door.held_open_seconds).")
     var heldOpenSeconds: Double = 30
 
     func validate() throws {
+        // The file's ranges; checked before any line is taken (inf or 1e300 trapped converting to a Duration).
+        guard (0.05...60).contains(unlockSeconds) else { throw ValidationError("--unlock-seconds must be within 0.05...60") }
+        guard (1...3600).contains(heldOpenSeconds) else { throw ValidationError("--held-open-seconds must be within 1...3600") }
         if relayFailSafe, relayFailSecure { throw ValidationError("--relay-fail-safe and --relay-fail-secure exclude each other") }
         if chip != nil, contact == nil { throw ValidationError("--chip needs --contact") }
         let lineFlags = contact != nil || exitButton != nil || relay != nil || contactActiveLow || exitActiveLow || bias != nil
@@ -327,9 +330,6 @@ struct DoorWatch: AsyncParsableCommand {
     }
 
     func run() async throws {
-        guard unlockSeconds > 0, heldOpenSeconds > 0 else {
-            throw ValidationError("times must be positive")
-        }
         let lines = try GPIODDoorLines(configuration: try doorLines())
         // An opening is authorised while the relay is unlocked (and for the contact's settle time after).
         let timing = DoorTiming(
