@@ -121,6 +121,32 @@ struct ConfigurationSafetyTests {
         #expect(!error.description.contains("Tr0ub4dor"), "\(error)")
     }
 
+    /// A key written with a YAML tag (`!!binary deny_list:`, `!x fail_safe:`) is looked up by text and tag,
+    /// so it was never read, while the unknown-key check (by text) counted it as read: the door ran on the
+    /// default (no deny list, no schedules, fail-secure for a maglock) and `config check` said ok (review).
+    /// Refused, by key, in the daemon's file and the wiring the door commands read; a plain or quoted key,
+    /// or `!!str`, is read as before.
+    @Test func aKeyWithAYAMLTagIsRefusedNotSkipped() throws {
+        for (yaml, key) in [
+            ("door:\n  !!binary deny_list: [mallory]\n", "door.deny_list"),
+            ("door:\n  !x fail_safe: true\n", "door.fail_safe"),
+            ("door:\n  !local schedules: []\n", "door.schedules"),
+            ("door:\n  !!int threshold: 9000\n", "door.threshold"),
+        ] {
+            let error = try #require(problems(yaml), "\(yaml)")
+            #expect(error.problems.contains { $0.path == key && $0.message.contains("YAML tag") }, "\(yaml): \(error)")
+            #expect(!error.description.contains("mallory"), "\(error)")
+        }
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("tagged-\(UUID().uuidString).yaml").path
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        try "door:\n  relay: {chip: gpiochip0, line: 17}\n  !x fail_safe: true\n".write(toFile: file, atomically: true, encoding: .utf8)
+        #expect(throws: ConfigError.self) { _ = try FacegateConfiguration.doorWiring(path: file) }
+        for plain in ["door:\n  deny_list: [mallory]\n", "door:\n  \"deny_list\": [mallory]\n", "door:\n  !!str deny_list: [mallory]\n"] {
+            let config = try FacegateConfiguration(yaml: plain)
+            #expect(config.door.denyList == ["mallory"], "\(plain)")
+        }
+    }
+
     @Test func tagScheduleTheDoorCannotCheckIsNamedByKeyPathNotByNameOrTag() throws {
         let yaml = """
             door:

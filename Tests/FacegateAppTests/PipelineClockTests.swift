@@ -565,6 +565,96 @@ extension PipelineClockTests {
     }
 }
 
+extension PipelineClockTests {
+    /// A stop past its grace cancels the pipeline while the cloud is away: the visit whose offline match
+    /// was under way, and the one queued behind it, open nothing. The cache's match does not heed the
+    /// cancellation (nor does a cloud known to be away, asked not at all), so before, the first was granted
+    /// offline and the door opened ("opening the door anyway" once the cancelled commit gave up), and
+    /// the queued one was granted offline in the cancelled task too (review).
+    @Test func aStopPastItsGraceGrantsNothingFromTheOfflineCache() async throws {
+        let clock = TestClock()
+        let journal = MemoryJournal()
+        let cache = HeldOfflineStore(candidates: [MatchCandidate(subjectId: "alice", score: 0.2, tags: ["staff"], stillSearched: true)])
+        let lines = SimulatedDoorLines(logger: Self.quiet)
+        let door = try DoorController(lines: lines, timing: DoorTiming(unlockDuration: .milliseconds(200)), logger: Self.quiet)
+        let pipeline = ClockedGatePipeline(
+            source: PeopleInTurn(count: 2), analyzer: ScriptedAnalyzer(), search: SwitchableCloud(), offline: cache, door: door, journal: journal,
+            policy: Self.policy, settings: .init(door: "clocked", approach: Self.eachTheirOwnVisit, decisionDeadline: .seconds(60)),
+            logger: Self.quiet, clock: clock)
+        let run = Task { try await pipeline.run() }
+        // The first visit is at the offline cache (the cloud refused the connection), the second queued.
+        _ = try await askUntil { cache.matches } until: { $0 >= 1 }
+        _ = try await askUntil { await pipeline.statistics.visits } until: { $0 >= 2 }
+        #expect(cache.matches == 1 && journal.decisions.isEmpty)
+
+        // The stop's grace runs out: the pipeline alone is cancelled. Then the cache answers.
+        run.cancel()
+        cache.release()
+        _ = try? await run.value
+        #expect(lines.relayChanges == 0, "the door opened after the stop abandoned its decisions")
+        #expect(!journal.relays.contains { $0.result == .unlocked }, "\(journal.relays)")
+        // The first was granted before the cancellation; the queued one, decided in the cancelled task, is not.
+        let decisions = journal.decisions.map(\.decision)
+        #expect(decisions.map(\.outcome) == [.grantedOffline, .error], "\(decisions)")
+        #expect(decisions.last?.reason.contains("abandoned") == true, "\(decisions)")
+        // A grant decided before the cancellation, not carried out: journaled withheld beside it.
+        for decision in journal.decisions where decision.decision.outcome == .grantedOffline {
+            #expect(journal.relays.contains { $0.decisionId == decision.id && $0.result == .withheld }, "\(journal.relays)")
+        }
+    }
+}
+
+/// An offline cache whose first match waits for ``release()`` (heedless of cancellation, as the real one's
+/// read is), then names `candidates`; later matches answer at once. Nothing else is kept.
+final class HeldOfflineStore: OfflineFaceStore {
+    private struct State {
+        var matches = 0
+        var released = false
+        var waiting: CheckedContinuation<Void, Never>?
+    }
+    private let state = Mutex(State())
+    let candidates: [MatchCandidate]
+    init(candidates: [MatchCandidate]) { self.candidates = candidates }
+
+    var matches: Int { state.withLock { $0.matches } }
+
+    func release() {
+        let waiting = state.withLock { state in
+            state.released = true
+            defer { state.waiting = nil }
+            return state.waiting
+        }
+        waiting?.resume()
+    }
+
+    func match(_ descriptor: FaceDescriptor, at time: Date, policy: DoorPolicy) async throws -> [MatchCandidate] {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let go = state.withLock { state in
+                state.matches += 1
+                if state.released { return true }
+                state.waiting = continuation
+                return false
+            }
+            if go { continuation.resume() }
+        }
+        return candidates
+    }
+
+    func remember(
+        subjectId: String, tags: Set<String>, grantedUnder policy: DoorPolicy, score: Double, unit: ScoreUnit, descriptor: FaceDescriptor,
+        at time: Date
+    ) async throws {}
+    func addPendingRecheck(decisionId: UUID, door: String, grantedSubject: String?, probe: [UInt8], at time: Date) async throws -> UUID { UUID() }
+    func pendingRechecks(limit: Int?, at time: Date) async throws -> [PendingRecheck] { [] }
+    func completeRecheck(_ id: UUID) async throws {}
+    func noteRecheckAttempt(_ id: UUID) async throws {}
+    func cachedSubjectsSince() async throws -> [String: Date] { [:] }
+    func newestRememberedAt() async throws -> Date? { nil }
+    func forget(subjects: Set<String>) async throws -> Int { 0 }
+    func forgetFaces(rememberedAfter time: Date) async throws -> Int { 0 }
+    func forgetExpired(at time: Date) async throws -> Int { 0 }
+}
+
 /// A liveness model that hangs until released, then fails.
 final class HungLiveness: PresentationAttackDetecting {
     private let gate = DispatchSemaphore(value: 0)

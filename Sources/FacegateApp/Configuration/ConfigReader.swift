@@ -250,7 +250,12 @@ final class ConfigReader {
         guard let mapping = node?.mapping else { return }
         for (keyNode, _) in mapping {
             let key = keyNode.string ?? "?"
-            guard !consumed.contains(key) else { continue }
+            guard !consumed.contains(key) else {
+                // Read by its text, but looked up by text and tag: a tagged key (`!!binary deny_list:`) was never
+                // read, and its section would run on the default (no deny list, no schedules) without a word.
+                if keyNode.tag.rawValue != Tag.Name.str.rawValue { problem("is written with a YAML tag, so it is not read: write the key plain", key: key, at: keyNode) }
+                continue
+            }
             // A key is named in the path only if it looks like one: a "key" with spaces or symbols is more
             // likely a value typed in the wrong place (a missing newline before a secret), so it stays out.
             if Self.looksLikeAKey(key) {

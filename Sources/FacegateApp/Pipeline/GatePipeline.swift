@@ -783,22 +783,32 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
         }
         await commit(record)
         if let refusal = refusedSinceDecided() {
-            return withhold(record, refusal: refusal, visitReady: visitReady)
+            logger.notice(
+                "a reload while the grant was being journaled refuses it; the door stays locked",
+                metadata: ["door": "\(settings.door)", "decision": "\(record.id)", "now": "\(refusal.outcome.rawValue)"])
+            return withhold(record, visitReady: visitReady)
+        }
+        // A stop past its grace cancelled the decision while the grant was being committed: nobody is let in
+        // by a door that is stopping (the commit's wait ended with the cancellation, not the disk).
+        if Task.isCancelled {
+            logger.notice(
+                "the door is stopping: a grant still being journaled is not carried out; the door stays locked",
+                metadata: ["door": "\(settings.door)", "decision": "\(record.id)"])
+            return withhold(record, visitReady: visitReady)
         }
         return await open(for: record, visitReady: visitReady)
     }
 
-    /// A committed grant that a reload refuses before the relay moves: the door stays locked, and the
+    static var abandonedByTheStop: String { "the search was abandoned: the door is stopping" }
+
+    /// A committed grant refused before the relay moves (a reload, the stop): the door stays locked, and the
     /// journal says so beside the grant (it is on disk already, and stays as it was decided).
-    private func withhold(_ granted: DecisionRecord, refusal: Decision, visitReady: PipelineClock.Instant) -> DecisionRecord {
+    private func withhold(_ granted: DecisionRecord, visitReady: PipelineClock.Instant) -> DecisionRecord {
         var record = granted
         record.relay = .withheld
         record.latencies.total = elapsed(since: visitReady)
         statistics.grantsWithheld += 1
         settings.metrics.count("grants_withheld")
-        logger.notice(
-            "a reload while the grant was being journaled refuses it; the door stays locked",
-            metadata: ["door": "\(settings.door)", "decision": "\(record.id)", "now": "\(refusal.outcome.rawValue)"])
         journal.recordRelay(RelayRecord(decisionId: record.id, result: .withheld, total: record.latencies.total))
         return record
     }
@@ -843,6 +853,12 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
         lookup.identification = await askCloud(probe, under: policy, deadline: deadline, latencies: &latencies)
         lookup.cloudCalled = latencies.cloud != nil
         lookup.descriptor = await localDescriptor
+        // A stop past its grace cancelled this decision: a visit still queued, or one whose cloud was known to
+        // be away, is not granted from the offline cache either (as an abandoned search is not).
+        if Task.isCancelled {
+            lookup.identification = .failed(cause: Self.abandonedByTheStop)
+            return lookup
+        }
         // Checked after the cloud was asked: its reply states its time, the freshest witness there is.
         lookup.clockProblem = await clockDistrust(at: time, readAt: timeRead)
         if case .unavailable(let failure) = lookup.identification, let offline, let descriptor = lookup.descriptor {
@@ -1178,7 +1194,7 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
             return .cloud(candidates: candidates, unit: search.scoreUnit)
         } catch {
             // Abandoned by a stop past its grace: not the cloud's absence, so no offline decision either.
-            if Task.isCancelled { return .failed(cause: "the search was abandoned: the door is stopping") }
+            if Task.isCancelled { return .failed(cause: Self.abandonedByTheStop) }
             switch error {
             case let unavailable as CloudUnavailable: return .unavailable(cloudFailure: unavailable.description)
             case is DeadlineExceeded: return .unavailable(cloudFailure: "no answer within the decision deadline")
