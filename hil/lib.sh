@@ -84,6 +84,22 @@ gpio_trace_relay() {
     trap 'echo 0 >$tracing/tracing_on' EXIT
 }
 
+# How long, in milliseconds by the trace's own timestamps, the relay was held at level $2 the first time it
+# was driven there after the trace marker $1: from that set to the next set of another level. Timed in the
+# kernel as the program drove the line, not by a shell polling the sim, whose every look costs a fork and
+# a sleep that a loaded host stretches (under TCG one poll was 110 ms late and a 1500 ms pulse measured
+# 1390). Prints nothing when the relay never left that level.
+relay_held_ms_since() {
+    sed -n "/$1\$/,\$p" $tracing/trace | awk -v gpio="$relay_gpio" -v level="$2" '
+        / gpio_value: / {
+            for (i = 1; i <= NF; i++) if ($i == "gpio_value:") break
+            if ($(i + 1) != gpio) next
+            at = $(i - 1); sub(/:$/, "", at)
+            if (start == "" && $(i + 3) == level) start = at
+            else if (start != "" && $(i + 3) != level) { printf "%d\n", (at - start) * 1000 + 0.5; exit }
+        }'
+}
+
 # Every level driven on the relay since the trace marker $1 was written, in order: "0 1 ...".
 relay_levels_since() {
     sed -n "/$1\$/,\$p" $tracing/trace | grep -o "gpio_value: *$relay_gpio set [01]" | sed 's/.* set //' | tr '\n' ' '
