@@ -8,6 +8,7 @@ import FacegateQuality
 import FacegateTesting
 import Foundation
 import Logging
+import Synchronization
 import Testing
 
 /// Configuration mistakes that would open the door for the wrong person or leak a secret into the
@@ -145,6 +146,71 @@ struct ConfigurationSafetyTests {
             let config = try FacegateConfiguration(yaml: plain)
             #expect(config.door.denyList == ["mallory"], "\(plain)")
         }
+    }
+
+    /// Aliases nested in aliases (the "billion laughs": ten to a level, nine levels) are refused at once by
+    /// their expanded size, in the daemon's file and in the wiring the door commands read: every reader walks
+    /// the expanded tree, so `config check`, start-up and reload spun for hours (review). Each reading runs
+    /// on a thread of its own, so a regression fails here instead of holding the run. An alias used as meant
+    /// (two schedules sharing their windows) is read.
+    @Test func aliasesNestedInAliasesAreRefusedNotExpanded() async throws {
+        var laughs = "door:\n  relay: {chip: gpiochip0, line: 17}\nl0: &l0 [" + Array(repeating: "lol", count: 10).joined(separator: ", ") + "]\n"
+        for level in 1...8 { laughs += "l\(level): &l\(level) [" + Array(repeating: "*l\(level - 1)", count: 10).joined(separator: ", ") + "]\n" }
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("laughs-\(UUID().uuidString).yaml").path
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        try laughs.write(toFile: file, atomically: true, encoding: .utf8)
+        final class Refusals: Sendable { let said = Mutex<[String]?>(nil) }
+        let refusals = Refusals()
+        Thread.detachNewThread { [laughs] in
+            func refusal(_ read: () throws -> Void) -> String {
+                do {
+                    try read()
+                    return "accepted"
+                } catch {
+                    return "\(error)"
+                }
+            }
+            let said = [
+                refusal { _ = try FacegateConfiguration(yaml: laughs, file: "test.yaml", fileIsPrivate: true) },
+                refusal { _ = try FacegateConfiguration.doorWiring(path: file) },
+                refusal { _ = try FacegateConfiguration.relayToRest(path: file) },
+            ]
+            refusals.said.withLock { $0 = said }
+        }
+        let said = try await askUntil(within: .seconds(30)) { refusals.said.withLock { $0 } } until: { $0 != nil }
+        let each = try #require(said, "not refused within 30 s")
+        for refusal in each { #expect(refusal.contains("aliases expand to over"), "\(refusal)") }
+
+        let shared = """
+            door:
+              schedules:
+                - {name: office, applies_to: everyone, time_zone: UTC, windows: &weekdays [{days: [mon, tue], from: "09:00", to: "17:00"}]}
+                - {name: late, applies_to: everyone, time_zone: Europe/Madrid, windows: *weekdays}
+            """
+        let config = try FacegateConfiguration(yaml: shared)
+        #expect(config.door.schedules.count == 2)
+    }
+
+    /// A key written and left blank (`fail_safe:`) is refused by its key, not run on its default: a maglock on
+    /// a fire exit whose `fail_safe:` was left to fill in later was driven fail-secure, and `config check` said
+    /// ok (review). `~` written on purpose still means the default, and so does a section left empty.
+    @Test func aKeyLeftBlankIsRefusedNotDefaulted() throws {
+        for (yaml, key) in [
+            ("door:\n  fail_safe:\n", "door.fail_safe"),
+            ("door:\n  threshold:\n", "door.threshold"),
+            ("door:\n  name:\n", "door.name"),
+            ("backend:\n  kind:\n", "backend.kind"),
+            ("backend:\n  request_timeout_seconds:\n", "backend.request_timeout_seconds"),
+        ] {
+            let error = try #require(problems(yaml), "\(yaml)")
+            #expect(error.problems.contains { $0.path == key && $0.message.contains("has no value") }, "\(yaml): \(error)")
+        }
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("blank-\(UUID().uuidString).yaml").path
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        try "door:\n  relay: {chip: gpiochip0, line: 17}\n  fail_safe:\n".write(toFile: file, atomically: true, encoding: .utf8)
+        #expect(throws: ConfigError.self) { _ = try FacegateConfiguration.doorWiring(path: file) }
+        let written = try FacegateConfiguration(yaml: "door:\n  fail_safe: ~\n  threshold: null\noffline_cache:\n")
+        #expect(written.door.failSafe == false)
     }
 
     @Test func tagScheduleTheDoorCannotCheckIsNamedByKeyPathNotByNameOrTag() throws {

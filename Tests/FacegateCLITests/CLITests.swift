@@ -79,6 +79,33 @@ import Testing
         #expect(changed.errors.contains("of the last start") && !changed.errors.contains("of the configuration"), "\(changed.errors)")
     }
 
+    /// `door rest` rests the relay the daemon last started with before it reads the file: a file whose
+    /// reading never ends (here an alias used as a key, which the YAML library hashes expanded: ten to a
+    /// level, nine levels) still has the recorded line tried at once, and the unit's stop timeout ends the
+    /// rest. Its chip is missing here, so the try is seen failing, said by its key.
+    @Test func doorRestTriesTheRecordedRelayBeforeReadingTheFile() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let file = folder.file("facegate.yaml")
+        var laughs = "l0: &l0 [" + Array(repeating: "lol", count: 10).joined(separator: ", ") + "]\n"
+        for level in 1...8 { laughs += "l\(level): &l\(level) [" + Array(repeating: "*l\(level - 1)", count: 10).joined(separator: ", ") + "]\n" }
+        laughs += "? *l8\n: never\ndoor:\n  relay: {chip: gpiochip-marker-43, line: relay}\n"
+        try laughs.write(toFile: file, atomically: true, encoding: .utf8)
+        let state = folder.url.appendingPathComponent("state")
+        try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)
+        try RestingRelayRecord.write(.init(chip: "gpiochip-marker-42", line: "relay"), in: state.path)
+        var environment = ProcessInfo.processInfo.environment
+        environment["STATE_DIRECTORY"] = state.path
+        let log = folder.url.appendingPathComponent("rest.log")
+        let rest = try ToolProcess.start(Self.executable, ["door", "rest", "--config", file], environment: environment, log: log)
+        defer { if rest.isRunning { rest.terminate() } }
+        let said = try await askUntil(within: .seconds(30)) { (try? String(contentsOf: log, encoding: .utf8)) ?? "" } until: {
+            $0.contains("door.relay of the last start")
+        }
+        #expect(said.contains("door.relay of the last start"), "the recorded relay was not tried within 30 s: \(said)")
+        #expect(!said.contains("marker"), "\(said)")
+    }
+
     /// `door pulse`, `bench` and `watch` never guess how the relay is wired: a line given without its fail
     /// mode, and not the file's, or a fail mode the file contradicts for that line, is refused (64) before
     /// any GPIO chip is opened (the chips named here do not exist: a GPIO error would say the command went

@@ -98,6 +98,19 @@ final class ConfigReader {
         return value
     }
 
+    /// ``value(_:)`` for a key that holds one value (a flag, a number, a text). Written with nothing after it
+    /// (`fail_safe:`) it is refused, not taken as left out: the default it would get (a maglock on a fire
+    /// exit driven fail-secure, for one) is seldom what a key written and left blank meant. `~` or `null`,
+    /// written on purpose, still mean the default.
+    func singleValue(_ key: String) -> Node? {
+        if let present = node?.mapping?[key], isNull(present), present.scalar?.string.isEmpty == true {
+            consumed.insert(key)
+            problem("has no value: write one, or leave the key out for its default", key: key, at: present)
+            return nil
+        }
+        return value(key)
+    }
+
     func scoped(_ key: String) -> ConfigReader {
         ConfigReader(node: value(key), path: childPath(key), log: log)
     }
@@ -115,7 +128,7 @@ final class ConfigReader {
     func string(_ key: String, default fallback: String) -> String { string(key) ?? fallback }
 
     func string(_ key: String) -> String? {
-        guard let node = value(key) else { return nil }
+        guard let node = singleValue(key) else { return nil }
         guard let scalar = node.scalar else {
             problem("must be a single value", key: key, at: node)
             return nil
@@ -139,7 +152,7 @@ final class ConfigReader {
     }
 
     func bool(_ key: String, default fallback: Bool) -> Bool {
-        guard let node = value(key) else { return fallback }
+        guard let node = singleValue(key) else { return fallback }
         guard let flag = node.bool else {
             problem("must be true or false", key: key, at: node)
             return fallback
@@ -152,7 +165,7 @@ final class ConfigReader {
     }
 
     func int(_ key: String, in range: ClosedRange<Int>) -> Int? {
-        guard let node = value(key) else { return nil }
+        guard let node = singleValue(key) else { return nil }
         guard let number = Self.wholeNumber(node) else {
             problem("must be a whole number", key: key, at: node)
             return nil
@@ -175,7 +188,7 @@ final class ConfigReader {
     /// A finite number (YAML's .nan and .inf are refused: a limit that is not a number cannot be compared),
     /// then `check`, which returns what is wrong with it or nil.
     func double(_ key: String, check: (Double) -> String?) -> Double? {
-        guard let node = value(key) else { return nil }
+        guard let node = singleValue(key) else { return nil }
         guard let number = node.float ?? Self.wholeNumber(node).map(Double.init), number.isFinite else {
             problem("must be a finite number", key: key, at: node)
             return nil
@@ -205,7 +218,7 @@ final class ConfigReader {
     }
 
     func choice<T: RawRepresentable>(_ key: String, default fallback: T) -> T where T.RawValue == String, T: CaseIterable {
-        guard let node = value(key) else { return fallback }
+        guard let node = singleValue(key) else { return fallback }
         guard let text = node.string, let choice = T(rawValue: text) else {
             let allowed = T.allCases.map(\.rawValue).joined(separator: ", ")
             problem("must be one of \(allowed)", key: key, at: node)

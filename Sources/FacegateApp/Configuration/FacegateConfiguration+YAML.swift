@@ -95,11 +95,47 @@ extension FacegateConfiguration {
     }
 
     private static func compose(_ yaml: String, file: String) throws(ConfigError) -> Node? {
+        let root: Node?
         do {
-            return try Yams.compose(yaml: yaml)
+            root = try Yams.compose(yaml: yaml)
         } catch {
             throw ConfigError(file: file, problems: [Self.syntaxProblem(error, in: yaml)])
         }
+        if let root, !expands(root, toAtMost: largestExpansion) {
+            throw ConfigError(
+                file: file,
+                problems: [
+                    ConfigProblem(
+                        path: "", message: "its aliases expand to over \(largestExpansion) entries (aliases nested in aliases): write the settings out")
+                ])
+        }
+        return root
+    }
+
+    /// The most nodes a file may hold with its aliases expanded: a door's settings, a kiosk's names for
+    /// thousands of people included, are a small fraction of it.
+    static let largestExpansion = 100_000
+
+    /// Whether `root`, its aliases expanded, holds at most `limit` nodes. Yams shares an aliased node rather
+    /// than copying it, but every reader here walks the expanded tree: ten aliases nested nine deep (the
+    /// "billion laughs") would hold `config check`, start-up and reload for hours. Stops counting at the limit.
+    static func expands(_ root: Node, toAtMost limit: Int) -> Bool {
+        var counted = 0
+        var pending = [root]
+        while let node = pending.popLast() {
+            counted += 1
+            if counted > limit { return false }
+            switch node {
+            case .mapping(let mapping):
+                for (key, value) in mapping {
+                    pending.append(key)
+                    pending.append(value)
+                }
+            case .sequence(let sequence): pending.append(contentsOf: sequence)
+            case .scalar, .alias: break
+            }
+        }
+        return true
     }
 
     /// No document, or one that is only `null`.
@@ -655,7 +691,7 @@ extension FacegateConfiguration {
 
     /// `backend.kind`: one of the backends in ``CloudBackends``.
     private func backendKind(_ b: ConfigReader) -> BackendKind {
-        guard let node = b.value("kind") else { return backend.kind }
+        guard let node = b.singleValue("kind") else { return backend.kind }
         guard let text = node.string, let kind = BackendKind(rawValue: text) else {
             let allowed = CloudBackends.all.map { $0.kind.rawValue }.joined(separator: ", ")
             b.problem("must be one of \(allowed)", key: "kind", at: node)

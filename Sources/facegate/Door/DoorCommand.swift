@@ -99,48 +99,53 @@ struct DoorRest: ParsableCommand {
     var config = "/etc/facegate/facegate.yaml"
 
     func run() throws {
-        // The relay the file names now, and the one the daemon last started with (recorded in the unit's
-        // state folder): a bad edit that does not parse, or a relay moved since, still rests the line the
-        // daemon drove.
-        var relays: [(source: String, line: FacegateConfiguration.GPIOLine)] = []
-        var fileProblem: ConfigError?
-        do {
-            if let relay = try FacegateConfiguration.relayToRest(path: config) { relays.append(("the configuration", relay)) }
-        } catch {
-            fileProblem = error
-        }
+        // The relay the daemon last started with (recorded in the unit's state folder) is rested first,
+        // before the file is read: a bad edit that does not parse, or one whose reading never ends, still
+        // rests the line the daemon drove. Then the relay the file names now, if it was moved since.
+        var rested: [FacegateConfiguration.GPIOLine] = []
+        var failed = false
         if let folder = RestingRelayRecord.folder(), let recorded = RestingRelayRecord.read(in: folder) {
+            failed = !rest(recorded, of: "the last start")
+            rested.append(recorded)
+        }
+        do {
             // The same line in both (its `active_low` changed since, say) is rested once, as the daemon
             // drove it: resting it both ways would leave it at whichever came last.
-            relays.removeAll { FacegateConfiguration.sameLineOnThisMachine($0.line, recorded) }
-            relays.append(("the last start", recorded))
+            if let relay = try FacegateConfiguration.relayToRest(path: config),
+                !rested.contains(where: { FacegateConfiguration.sameLineOnThisMachine($0, relay) })
+            {
+                failed = !rest(relay, of: "the configuration") || failed
+                rested.append(relay)
+            }
+        } catch {
+            FileHandle.standardError.write(Data("facegate door rest: \(error.description)\n".utf8))
+            if rested.isEmpty { throw ExitCode(78) }
         }
-        if let fileProblem {
-            FileHandle.standardError.write(Data("facegate door rest: \(fileProblem.description)\n".utf8))
-            if relays.isEmpty { throw ExitCode(78) }
-        }
-        guard !relays.isEmpty else {
+        guard !rested.isEmpty else {
             print("no relay configured (the door is simulated): nothing to rest")
             return
         }
-        var failed = false
-        for (source, relay) in relays {
-            do {
-                // Requested fail-secure: at its de-energised level from the first instant, whichever way the
-                // door is wired; release() drives that level again before letting the line go.
-                let lines = try GPIODDoorLines(
-                    configuration: .init(
-                        relay: GPIOLineAddress(chip: relay.chip, line: relay.line, activeLow: relay.activeLow), failMode: .secure,
-                        consumer: "facegate-rest"))
-                lines.release()
-                print("relay rested: de-energised and released (the relay of \(source))")
-            } catch {
-                // Said by its key, never the chip or line the file names (this reaches the journal).
-                FileHandle.standardError.write(Data("facegate door rest: door.relay of \(source): \(error.message)\n".utf8))
-                failed = true
-            }
-        }
         if failed { throw ExitCode(1) }
+    }
+
+    /// Drives `relay` de-energised and lets it go; false when that failed, said on standard error.
+    private func rest(_ relay: FacegateConfiguration.GPIOLine, of source: String) -> Bool {
+        do {
+            // Requested fail-secure: at its de-energised level from the first instant, whichever way the
+            // door is wired; release() drives that level again before letting the line go.
+            let lines = try GPIODDoorLines(
+                configuration: .init(
+                    relay: GPIOLineAddress(chip: relay.chip, line: relay.line, activeLow: relay.activeLow), failMode: .secure,
+                    consumer: "facegate-rest"))
+            lines.release()
+            print("relay rested: de-energised and released (the relay of \(source))")
+            fflush(nil)  // said now, before a file that takes long to read
+            return true
+        } catch {
+            // Said by its key, never the chip or line the file names (this reaches the journal).
+            FileHandle.standardError.write(Data("facegate door rest: door.relay of \(source): \(error.message)\n".utf8))
+            return false
+        }
     }
 }
 
