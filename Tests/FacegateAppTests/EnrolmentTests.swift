@@ -131,6 +131,35 @@ struct EnrolmentTests {
         }
     }
 
+    /// `--subject` typed in another case than the cloud's id: the same person to the door (``SubjectIdentity``),
+    /// so their face is neither a duplicate of themselves nor refused as not theirs (before, the subject could
+    /// never be given another face), and it is added under the cloud's own spelling, which its calls look up.
+    @Test func aSubjectTypedInAnotherCaseGetsTheFaceUnderTheCloudsSpelling() async throws {
+        try await DoorRig.with { rig in
+            let existing = try await rig.client.registerSubject(
+                face: try DoorControllerEndToEndTests.photo(DoorControllerEndToEndTests.enrolledPhoto), tags: ["staff"]
+            ).id
+            let typed = existing.uppercased()
+            try #require(typed != existing, "the emulator's ids have letters in lower case")
+            let socket = rig.folder.appendingPathComponent("control.sock").path
+            rig.configuration.control.socket = socket
+            var enrolling: Task<ToolRun, any Error>?
+            try await rig.runHeldDoor(
+                visitors: [DoorControllerEndToEndTests.enrolledWalksUp],
+                beforeScene: { door in enrolling = try await Self.startEnrolment(door, ["--socket", socket, "--json", "--subject", typed]) },
+                decisions: 0
+            ) { _ in
+                let run = try await #require(enrolling).value
+                let outcome = try JSONDecoder().decode(EnrolmentOutcome.self, from: Data(run.output.utf8))
+                #expect(run.status == 0 && outcome.result == .enrolled, "\(outcome.reason)")
+                #expect(outcome.receipt?.subjectId == existing)
+                let subjects = try await Self.subjects(rig)
+                #expect(Set(subjects) == [existing], "one subject, under the cloud's spelling: \(subjects)")
+                #expect(subjects.count == 2, "listed once for each of its faces: \(subjects)")
+            }
+        }
+    }
+
     @Test func aPoorFaceIsRefusedAndNothingIsEnrolled() async throws {
         try await DoorRig.with { rig in
             let socket = rig.folder.appendingPathComponent("control.sock").path
@@ -191,7 +220,7 @@ struct EnrolmentTests {
                     lateStream.cancel()
                 }, decisions: 0
             ) { door in
-                let outcome = await try #require(enrolling).value
+                let outcome = try await #require(enrolling).value
                 #expect(outcome.enrolled, "\(outcome.reason)")
                 // Ended: a page connecting now is not told of it.
                 let after = KioskEventLog()

@@ -126,7 +126,12 @@ public struct DoorEnrolment: Sendable {
                 .cloudFailed, reason: "the duplicate search failed, so nothing was enrolled: \(Self.describe(error))",
                 quality: judged.quality, liveness: judged.liveness)
         }
-        if let match = candidates.filter({ $0.score.isFinite && $0.score >= duplicatePolicy.threshold && $0.subjectId != request.subject })
+        // The subject asked for, in whatever case it was typed: ids differing only in case are one person to
+        // the door (``SubjectIdentity``), so that subject's own face is not a duplicate of itself.
+        func isTheAskedSubject(_ candidate: MatchCandidate) -> Bool {
+            request.subject.map { SubjectIdentity.same($0, candidate.subjectId) } ?? false
+        }
+        if let match = candidates.filter({ $0.score.isFinite && $0.score >= duplicatePolicy.threshold && !isTheAskedSubject($0) })
             .max(by: { $0.score < $1.score })
         {
             return EnrolmentOutcome(
@@ -138,20 +143,27 @@ public struct DoorEnrolment: Sendable {
         }
         // A face added to an existing subject opens the door as that subject: it must already be theirs,
         // or the first person to step up while the installer waits would get their access.
-        if let subject = request.subject,
-            !candidates.contains(where: { $0.subjectId == subject && $0.score.isFinite && $0.score >= duplicatePolicy.threshold })
-        {
-            return EnrolmentOutcome(
-                .notTheSubject,
-                reason: "the face does not match \(subject) at the door's threshold (\(Self.score(duplicatePolicy.threshold))): a face is "
-                    + "added only to the person it already matches; enrol them as a new subject instead",
-                quality: judged.quality, liveness: judged.liveness)
+        var request = request
+        if let subject = request.subject {
+            guard
+                let theirs = candidates.filter({ isTheAskedSubject($0) && $0.score.isFinite && $0.score >= duplicatePolicy.threshold })
+                    .max(by: { $0.score < $1.score })
+            else {
+                return EnrolmentOutcome(
+                    .notTheSubject,
+                    reason: "the face does not match \(subject) at the door's threshold (\(Self.score(duplicatePolicy.threshold))): a face is "
+                        + "added only to the person it already matches; enrol them as a new subject instead",
+                    quality: judged.quality, liveness: judged.liveness)
+            }
+            // Added under the cloud's own spelling of the id, which its calls look the subject up by.
+            request.subject = theirs.subjectId
         }
+        let registration = request
 
         do {
             let enroller = self.enroller
             let receipt = try await counted {
-                try await Self.registering(within: cloudTimeout) { try await enroller.enrol(probe, as: request, policy: policy) }
+                try await Self.registering(within: cloudTimeout) { try await enroller.enrol(probe, as: registration, policy: policy) }
             }
             return EnrolmentOutcome(
                 .enrolled, reason: "enrolled as \(receipt.subjectId)", receipt: receipt, quality: judged.quality, liveness: judged.liveness)
@@ -166,21 +178,21 @@ public struct DoorEnrolment: Sendable {
             return EnrolmentOutcome(
                 .cloudFailed,
                 reason: "no answer in time from the registration; the cloud may have enrolled the face all the same: "
-                    + enroller.howToCheckAnUnansweredEnrolment(request, policy: policy), quality: judged.quality, liveness: judged.liveness)
+                    + enroller.howToCheckAnUnansweredEnrolment(registration, policy: policy), quality: judged.quality, liveness: judged.liveness)
         } catch let unavailable as CloudUnavailable where Self.mayHaveBeenMade(unavailable) {
             // The request went (or may have) and no result came back: a timeout, a 5xx (the service may fail
             // between its write and its reply), a connection dropped. As above, the installer is told how to look.
             return EnrolmentOutcome(
                 .cloudFailed,
                 reason: "the registration got no result (\(unavailable)); the cloud may have enrolled the face all the same: "
-                    + enroller.howToCheckAnUnansweredEnrolment(request, policy: policy), quality: judged.quality, liveness: judged.liveness)
+                    + enroller.howToCheckAnUnansweredEnrolment(registration, policy: policy), quality: judged.quality, liveness: judged.liveness)
         } catch let failure as any CloudCallFailure where failure.mayHaveBeenCarriedOut {
             // The registration reached the cloud and its answer could not be read (a 2xx that is not the
             // documented reply, or one too large): the subject may be there, and may open the door.
             return EnrolmentOutcome(
                 .cloudFailed,
                 reason: "the registration's answer could not be read (\(failure)); the cloud may have enrolled the face all the same: "
-                    + enroller.howToCheckAnUnansweredEnrolment(request, policy: policy), quality: judged.quality, liveness: judged.liveness)
+                    + enroller.howToCheckAnUnansweredEnrolment(registration, policy: policy), quality: judged.quality, liveness: judged.liveness)
         } catch {
             return EnrolmentOutcome(
                 .cloudFailed, reason: "the cloud did not enrol the face: \(Self.describe(error))", quality: judged.quality,
