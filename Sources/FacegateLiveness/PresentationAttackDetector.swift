@@ -93,7 +93,7 @@ public struct PresentationAttackDetector: PresentationAttackDetecting {
         return fused
     }
 
-    /// The texture cue's score of one sample; nil for a face at the frame's very edge, which gives no
+    /// The texture cue's score of one sample; nil for a face box mostly outside the picture, which gives no
     /// crop (the other samples still count). A model that fails is an error.
     private func textureScore(_ sample: VisitSample) throws(LivenessError) -> Double? {
         do {

@@ -77,6 +77,10 @@ public struct TextureCue: Sendable {
     /// The crop a model sees: the face box made comparable with the detector the models were trained
     /// with (dlib's HOG box is about 7 % smaller and sits 3 % of its height lower), scaled about its
     /// centre, scaled less when the frame cannot hold it, and shifted back inside the frame.
+    /// The least share of a face box that must lie in the picture for its crop to be scored: a face at the
+    /// edge (a cheek out of view) is scored, a box shifted off the picture is not.
+    public static let minimumShareInside = 0.6
+
     public static func crop(around face: PixelBox, scale: Double, imageWidth: Int, imageHeight: Int) throws(LivenessError)
         -> CropRectangle
     {
@@ -84,6 +88,13 @@ public struct TextureCue: Sendable {
         let faceHeight = face.bottom - face.top
         guard faceWidth.isFinite, faceHeight.isFinite, faceWidth >= 1, faceHeight >= 1, imageWidth >= 2, imageHeight >= 2 else {
             throw LivenessError(.badInput, "no face box to crop around")
+        }
+        // A box mostly outside the picture would be shifted into it and the crop scored would be background,
+        // not the face: the models' verdict on something else is no verdict on this face.
+        let insideWidth = max(0, min(face.right, Double(imageWidth)) - max(face.left, 0))
+        let insideHeight = max(0, min(face.bottom, Double(imageHeight)) - max(face.top, 0))
+        guard insideWidth * insideHeight >= minimumShareInside * faceWidth * faceHeight else {
+            throw LivenessError(.badInput, "the face box is mostly outside the frame")
         }
         let boxWidth = faceWidth * 1.07
         let boxHeight = faceHeight * 1.07

@@ -163,7 +163,9 @@ struct PipelineOnPortsTests {
             #expect(run.searches == 0, "\(String(describing: verdict))")
             #expect(run.decisions.map(\.decision.outcome) == [outcome], "\(String(describing: verdict))")
             #expect(run.relayChanges == 0 && run.relayLockedAtEnd)
-            #expect(run.statistics.livenessChecks == 1 && run.statistics.livenessRefusals == 1)
+            // A stage that failed is counted apart: a model failing on every visit is a fault, not an attack wave.
+            #expect(run.statistics.livenessChecks == 1 && run.statistics.livenessRefusals == (verdict == nil ? 0 : 1), "\(String(describing: verdict))")
+            #expect(run.statistics.livenessErrors == (verdict == nil ? 1 : 0), "\(String(describing: verdict))")
             #expect(run.decisions.first?.liveness?.verdict == verdict, "journaled with its verdict (none when the stage failed)")
         }
     }

@@ -86,6 +86,24 @@ struct TextureModelContractTests {
         _ = try PresentationAttackDetector(models: folder.path)
     }
 
+    /// A face box mostly outside the picture gives no crop (the sample is left out), instead of a crop shifted
+    /// into the picture, which is background scored as if it were the face (review); a face at the edge, a
+    /// quarter of it out of view, is still cropped.
+    @Test func aFaceBoxMostlyOutsideThePictureGivesNoCrop() throws {
+        for outside in [
+            PixelBox(left: -200, top: 190, right: -100, bottom: 290), PixelBox(left: 580, top: 190, right: 730, bottom: 340),
+            PixelBox(left: 300, top: -120, right: 400, bottom: 20),
+        ] {
+            let error = try #require(throws: LivenessError.self, "\(outside)") {
+                try TextureCue.crop(around: outside, scale: 2.7, imageWidth: 640, imageHeight: 480)
+            }
+            #expect(error.code == .badInput && error.message.contains("outside the frame"), "\(error)")
+        }
+        let atTheEdge = try TextureCue.crop(
+            around: PixelBox(left: -25, top: 190, right: 75, bottom: 290), scale: 2.7, imageWidth: 640, imageHeight: 480)
+        #expect(atTheEdge.left == 0 && atTheEdge.width > 100)
+    }
+
     /// The classifier takes exactly the number of outputs it was made for: a network with another class
     /// layout (more classes, or every input value a class) is refused, not read by its first outputs.
     @Test func aModelWithAnotherNumberOfOutputsIsRefused() throws {

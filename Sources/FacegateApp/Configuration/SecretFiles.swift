@@ -86,7 +86,14 @@ extension FacegateConfiguration {
         }
         if liveness.enabled {
             do {
-                _ = try PADModels.locate(liveness.modelsDirectory, environment: environment)
+                // The shipped files, each under its own name, as the daemon checks them before it loads
+                // them: `config check` passing files the start then refuses told the installer nothing.
+                let models = try PADModels.locate(liveness.modelsDirectory, environment: environment)
+                do {
+                    try models.checkIdentity()
+                } catch {
+                    problems.append(ConfigProblem(path: "liveness.models", message: error.message))
+                }
             } catch {
                 problems.append(ConfigProblem(path: "liveness.models", message: PADModels.missing))
             }

@@ -33,9 +33,11 @@ public struct PipelineStatistics: Sendable, Hashable {
     public var grantsWithheld = 0
     /// Visits journaled undecided because too many were already waiting.
     public var visitsDropped = 0
-    /// Visits the liveness stage judged (each before any cloud call), and those it refused.
+    /// Visits the liveness stage judged (each before any cloud call), those it refused, and those it could not
+    /// judge because it failed (an `error` decision: a fault of the box, not an attack wave).
     public var livenessChecks = 0
     public var livenessRefusals = 0
+    public var livenessErrors = 0
 
     public init() {}
 }
@@ -396,8 +398,18 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
         var cameraSilenceEnded: Duration?
         var waitingSince = clock.now
         var lastFrameTime: Duration?
+        // The frame time of the last frame the selector was shown, and whether frames arrived since that could not
+        // be analysed (each dropped): to the faces followed, a run of them is a silence, though the camera is prompt.
+        var lastObserved: Duration?
+        var unanalysedSinceObserved = false
+        /// Whether frames that could not be analysed have kept the selector blind, until `frameTime`, for longer
+        /// than leaving takes.
+        func blindedByUnanalysedFrames(until frameTime: Duration) -> Bool {
+            guard unanalysedSinceObserved, let lastObserved else { return false }
+            return frameTime - lastObserved > settings.approach.cooldown + Self.cameraSilenceAllowance
+        }
         /// Visits the selector completed at the frame of `frameTime`, to the decision loop.
-        func dispatch(_ completed: [Visit], at frameTime: Duration, analysis: Duration, cutBySilence: Bool = false) {
+        func dispatch(_ completed: [Visit], at frameTime: Duration, analysis: Duration, cutBy cut: UnseenCause? = nil) {
             for visit in completed {
                 let pending = PendingVisit(
                     visit: visit, emittedAt: clock.now, analysis: stageTimes[visit.bestFrameSequence]?.analysis ?? analysis,
@@ -405,10 +417,10 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
                 // A visit that ends this long after its face was last seen, because the camera sent nothing
                 // in between (unplugged, stalled), opens nothing: whoever it was may be long gone.
                 let unseen = frameTime - visit.lastSeen
-                if cutBySilence
-                    || (unseen > settings.approach.cooldown + Self.cameraSilenceAllowance && cameraSilenceEnded.map { $0 > visit.lastSeen } == true)
-                {
-                    recordUnseen(pending, for: unseen)
+                if let cut {
+                    recordUnseen(pending, for: unseen, because: cut)
+                } else if unseen > settings.approach.cooldown + Self.cameraSilenceAllowance && cameraSilenceEnded.map({ $0 > visit.lastSeen }) == true {
+                    recordUnseen(pending, for: unseen, because: .cameraSilent)
                 } else {
                     hand(pending, to: visits)
                 }
@@ -437,7 +449,14 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
                 // Silent for longer than leaving takes: the faces followed before are not known to be the ones
                 // seen now. Their visits end as last seen, and open nothing (more than the cooldown and the
                 // allowance ago): none is decided and then decided again on the frames after the silence.
-                dispatch(selector.cameraWasSilent(), at: frame.timestamp, analysis: .zero, cutBySilence: true)
+                dispatch(selector.cameraWasSilent(), at: frame.timestamp, analysis: .zero, cutBy: .cameraSilent)
+            }
+            if blindedByUnanalysedFrames(until: frame.timestamp) {
+                // Frames came, but none could be analysed (a detector failing under memory pressure, say) for longer
+                // than leaving takes: the faces followed are not known to be there still, as after a silence. Unlike
+                // a hung analysis, quick failures trip no watchdog, so the gap has no other bound.
+                dispatch(selector.cameraWasSilent(), at: frame.timestamp, analysis: .zero, cutBy: .framesUnanalysed)
+                lastObserved = frame.timestamp
             }
             let image = frame.image
             analysisStarted = started
@@ -492,6 +511,7 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
             } catch {
                 // One bad frame is dropped; the camera's next one is analysed as usual.
                 analysisStarted = nil
+                unanalysedSinceObserved = true
                 statistics.framesRejected += 1
                 settings.metrics.count("frames")
                 settings.metrics.count("frames_rejected")
@@ -512,6 +532,8 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
             settings.frameObserver?(image, faces)
             statistics.reidentifications = selector.reidentifications
             if !faces.isEmpty { statistics.framesWithFaces += 1 }
+            lastObserved = frame.timestamp
+            unanalysedSinceObserved = false
             dispatch(completed, at: frame.timestamp, analysis: analysis)
         }
         // The frames ended (a stop, the end of a replay, a source that failed). If the camera had gone silent before they did (a stop
@@ -523,7 +545,9 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
                 capture: stageTimes[visit.bestFrameSequence]?.capture, approach: visit.lastSeen - visit.firstSeen)
             let unseen = (lastFrameTime ?? visit.lastSeen) - visit.lastSeen + silentAtEnd
             if silentAtEnd > Self.cameraSilenceAllowance, unseen > settings.approach.cooldown + Self.cameraSilenceAllowance {
-                recordUnseen(pending, for: unseen)
+                recordUnseen(pending, for: unseen, because: .cameraSilent)
+            } else if let lastFrameTime, blindedByUnanalysedFrames(until: lastFrameTime) {
+                recordUnseen(pending, for: unseen, because: .framesUnanalysed)
             } else {
                 hand(pending, to: visits)
             }
@@ -717,20 +741,21 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
     private func judgeLiveness(of visit: Visit) async -> (LivenessAssessment?, Decision?) {
         guard let liveness else { return (nil, nil) }
         statistics.livenessChecks += 1
-        let refused: (LivenessAssessment?, Decision?)
         do {
             // Off the actor: the texture models take tens of milliseconds.
             let assessment = try await descriptorQueue.run { try liveness.assess(visit) }
-            refused = (assessment, AccessPolicy.livenessDenial(assessment, uncertain: settings.uncertainLiveness))
+            let refusal = AccessPolicy.livenessDenial(assessment, uncertain: settings.uncertainLiveness)
+            if refusal != nil {
+                statistics.livenessRefusals += 1
+                settings.metrics.count("liveness_refusals")
+            }
+            return (assessment, refusal)
         } catch {
             logger.error("liveness check failed", metadata: ["door": "\(settings.door)", "error": "\(error)"])
-            refused = (nil, Decision(outcome: .error, reason: "the liveness check failed: \(error)"))
+            statistics.livenessErrors += 1
+            settings.metrics.count("liveness_errors")
+            return (nil, Decision(outcome: .error, reason: "the liveness check failed: \(error)"))
         }
-        if refused.1 != nil {
-            statistics.livenessRefusals += 1
-            settings.metrics.count("liveness_refusals")
-        }
-        return refused
     }
 
     /// The door's policy applied to what the identify stage found (or the liveness stage's refusal): the
@@ -1147,14 +1172,30 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
 
     /// A visit whose person the camera has not shown for longer than leaving explains: the door stays
     /// locked, and the journal says why (the enrolment waiting for a visit does not take it either).
-    private func recordUnseen(_ pending: PendingVisit, for unseen: Duration) {
+    /// Why a visit's person has not been seen for longer than leaving takes.
+    enum UnseenCause {
+        /// The camera sent nothing (unplugged, stalled).
+        case cameraSilent
+        /// Frames came but none could be analysed.
+        case framesUnanalysed
+    }
+
+    private func recordUnseen(_ pending: PendingVisit, for unseen: Duration, because cause: UnseenCause) {
         statistics.visits += 1
         settings.metrics.count("visits")
         let seconds = Int(unseen.timeInterval.rounded())
-        journalUndecided(
-            pending, because: "the camera sent no frame for \(seconds) s after the person was last seen, so they may have gone",
-            log: "visit not decided: the camera was silent after the person was last seen; the door stays locked",
-            ["unseen_s": "\(seconds)"])
+        switch cause {
+        case .cameraSilent:
+            journalUndecided(
+                pending, because: "the camera sent no frame for \(seconds) s after the person was last seen, so they may have gone",
+                log: "visit not decided: the camera was silent after the person was last seen; the door stays locked",
+                ["unseen_s": "\(seconds)"])
+        case .framesUnanalysed:
+            journalUndecided(
+                pending, because: "no frame could be analysed for \(seconds) s after the person was last seen, so they may have gone",
+                log: "visit not decided: no frame could be analysed after the person was last seen; the door stays locked",
+                ["unseen_s": "\(seconds)"])
+        }
     }
 
     /// A visit that waited so long for its turn that no grant could open the door any more.

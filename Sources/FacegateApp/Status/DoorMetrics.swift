@@ -57,7 +57,7 @@ public struct DoorMetrics: Sendable {
     /// them all from the start (a rate over a counter that appears late loses its first increments).
     func declareCounters(backend: String) {
         for name in [
-            "frames", "frames_analysed", "frames_skipped", "frames_rejected", "visits", "liveness_refusals", "offline_cache_hits", "unlock_failures",
+            "frames", "frames_analysed", "frames_skipped", "frames_rejected", "visits", "liveness_refusals", "liveness_errors", "offline_cache_hits", "unlock_failures",
             "grants_withheld", "journal_dropped_records", "journal_write_errors",
         ] {
             Counter(label: "facegate_\(name)_total", factory: factory).increment(by: 0)
