@@ -164,6 +164,13 @@ struct DoorHealthClockTests {
         #expect(DoorHealthReport(camera: Self.ok, cloud: Self.ok, relay: Self.ok, journal: Self.ok, offlineCache: Self.ok).status == .ok)
         let decoded = try? JSONDecoder.iso8601.decode(DoorHealthReport.self, from: report.json())
         #expect(decoded?.clock.lastError == wrong.lastError)
+        // With the cloud away too, the offline cache cannot stand in: every offline grant is refused on a
+        // wrong clock, so nobody can be let in, and /health says so (503) rather than "degraded" (review).
+        let away = DoorHealthReport.Component(status: .failed, lastError: "cannot reach the cloud", since: Date())
+        let cacheOnAWrongClock = DoorHealthReport(camera: Self.ok, cloud: away, relay: Self.ok, journal: Self.ok, offlineCache: Self.ok, clock: wrong)
+        #expect(!cacheOnAWrongClock.canDecide && cacheOnAWrongClock.status == .failed)
+        let cacheOnARightClock = DoorHealthReport(camera: Self.ok, cloud: away, relay: Self.ok, journal: Self.ok, offlineCache: Self.ok)
+        #expect(cacheOnARightClock.canDecide && cacheOnARightClock.status == .degraded)
     }
 
     @Test func aReportWithoutTheClockReads() throws {

@@ -111,7 +111,7 @@ struct KioskBrowserTests {
                     port = door.port
                     driver = startDriver(door)
                     let deadline = ContinuousClock.now + .seconds(30)
-                    while await door.service.kioskWatchers == 0, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+                    while door.service.kioskWatchers == 0, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
                     enrolling = Task { await door.service.pipeline.enrolNextVisit(EnrolmentRequest(), within: .seconds(300)) }
                     door.lines.setContact(open: true)
                 }, decisions: 0
@@ -156,7 +156,7 @@ struct KioskBrowserTests {
                     enrolling = Task { await door.service.pipeline.enrolNextVisit(EnrolmentRequest(), within: .seconds(120)) }
                 }, decisions: 0
             ) { _ in
-                let outcome = await try #require(enrolling).value
+                let outcome = try await #require(enrolling).value
                 #expect(outcome.enrolled, "\(outcome.reason)")
                 try await Self.waitForDriver(browser)
             }

@@ -312,6 +312,58 @@ struct StatusEndpointTests {
         }
     }
 
+    /// Event streams opened and never read, or left by pages gone, cannot take every connection of the kiosk:
+    /// past a quarter of them (2 of 8 here) a stream is answered 503 and the page tries again, so `/health`
+    /// (and the page, and `/metrics`) still answer; before, as many such streams as connections locked the
+    /// screen out until the daemon restarted (review). And a page gone is found by the keep-alive's write,
+    /// with nothing else sent (the camera held), and gives its stream back.
+    @Test func eventStreamsCannotTakeEveryKioskConnection() async throws {
+        try await DoorRig.with { rig in
+            rig.configuration.kiosk.enabled = true
+            rig.configuration.kiosk.listen = ListenAddress(host: "127.0.0.1", port: 0)
+            try await rig.runHeldDoor(
+                visitors: [DoorControllerEndToEndTests.strangerWalksUp], connections: ServedConnectionLimits(maximum: 8, idleTimeout: .seconds(30)),
+                kioskKeepAlive: .milliseconds(300)
+            ) { door in
+                var streams: [SilentConnection] = []
+                var statuses: [String] = []
+                for _ in 0..<8 {
+                    let stream = try SilentConnection(port: door.port)
+                    stream.write("GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                    let status = stream.statusLine(within: .seconds(5))
+                    statuses.append(status)
+                    // A page refused tries again later; its connection is let go meanwhile.
+                    if status.contains(" 200 ") { streams.append(stream) }
+                }
+                #expect(statuses.filter { $0.contains(" 200 ") }.count == 2, "\(statuses)")
+                #expect(statuses.filter { $0.contains(" 503 ") }.count == 6, "\(statuses)")
+                let health = try await door.get("/health", timeout: .seconds(3))
+                #expect([200, 503].contains(health.status), "answered beside the streams")
+                #expect(door.service.kioskWatchers == 2)
+                // Once the scene's last frame is shown (the camera then held), nothing else is sent, but each page is
+                // sent the keep-alive (a comment, in a chunk of its own), whose write is what finds a page gone
+                // without closing its connection (a tablet off the Wi-Fi).
+                var frames = await door.service.pipeline.statistics.frames
+                while true {
+                    try await Task.sleep(for: .seconds(1))
+                    let now = await door.service.pipeline.statistics.frames
+                    if now == frames { break }
+                    frames = now
+                }
+                for stream in streams { _ = stream.received(within: .milliseconds(500)) }  // what the frames left
+                try #require(streams.count == 2)
+                let received = streams[0].received(within: .seconds(2))
+                #expect(received.contains("\r\n:\n\n") && !received.contains("event: preview"), "no keep-alive alone in: \(received.prefix(500))")
+                // The pages go, everything sent to them read: their sockets closed, which the server learns only by
+                // writing to them. (A page that stops reading holds its stream until TCP gives up on its writes: at
+                // most 8 of them, which the limit above keeps from the page itself and `/health`.)
+                streams.removeAll()
+                let watching = try await askUntil(within: .seconds(10)) { door.service.kioskWatchers } until: { $0 == 0 }
+                #expect(watching == 0, "the streams of pages gone were given back")
+            }
+        }
+    }
+
     @Test("an address in use costs the scrapes or the screen, not the door", arguments: ["metrics", "kiosk"])
     func anAddressInUseCostsTheScrapesNotTheDoor(server: String) async throws {
         // Something else already listens where /metrics (or the kiosk) is configured.
@@ -487,7 +539,7 @@ extension DoorRig {
         visitors photos: [String], blurRadius: Int = 0, watching: (@Sendable (HeldDoor) async throws -> Void)? = nil,
         waitForPort: Bool = true, beforeScene: ((HeldDoor) async throws -> Void)? = nil, decisions expected: Int? = nil,
         connections: ServedConnectionLimits? = nil, search: (any FaceSearch & CloudDirectory)? = nil, lines doorLines: (any DoorLines)? = nil,
-        _ body: (HeldDoor) async throws -> Void
+        kioskKeepAlive: Duration? = nil, _ body: (HeldDoor) async throws -> Void
     ) async throws {
         let source = HeldSource(DemoScene(visitors: try visitors(photos, blurRadius: blurRadius)))
         let lines = SimulatedDoorLines(logger: logger)
@@ -504,6 +556,7 @@ extension DoorRig {
             settings.statusConnections = connections
             settings.kioskConnections = connections
         }
+        if let kioskKeepAlive { settings.kioskKeepAliveInterval = kioskKeepAlive }
         // The kiosk's address serves /metrics and /health too: the tests use it when there is a kiosk.
         if configuration.kiosk.enabled {
             settings.onKioskListening = { portSink.yield($0) }
@@ -529,7 +582,7 @@ extension DoorRig {
             let door = HeldDoor(service: service, port: port, httpClient: httpClient, before: PipelineStatistics(), lines: lines)
             watcher = Task { try await watching(door) }
             let deadline = ContinuousClock.now + .seconds(20)
-            while await service.kioskWatchers == 0, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+            while service.kioskWatchers == 0, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
         }
         defer { watcher?.cancel() }
         try await beforeScene?(HeldDoor(service: service, port: port, httpClient: httpClient, before: PipelineStatistics(), lines: lines))
@@ -557,12 +610,13 @@ extension HeldDoor {
             while let end = pending.range(of: "\n\n") {
                 let block = pending[..<end.lowerBound]
                 pending = String(pending[end.upperBound...])
-                var name = "message", data = ""
+                var name = "message", data: String?
                 for line in block.split(separator: "\n") {
                     if line.hasPrefix("event: ") { name = String(line.dropFirst(7)) }
                     if line.hasPrefix("data: ") { data = String(line.dropFirst(6)) }
                 }
-                await log.append(name: name, data: data)
+                // A block without data (the keep-alive, a comment) is no event, as a browser takes it.
+                if let data { await log.append(name: name, data: data) }
             }
         }
     }
@@ -641,6 +695,35 @@ final class SilentConnection {
     func write(_ text: String) {
         let bytes = Array(text.utf8)
         _ = bytes.withUnsafeBytes { send(descriptor, $0.baseAddress, $0.count, 0) }
+    }
+
+    /// The response's first line ("HTTP/1.1 200 OK"), read within `limit`; what was read when it did not come.
+    func statusLine(within limit: Duration) -> String {
+        var line: [UInt8] = []
+        let deadline = ContinuousClock.now + limit
+        while ContinuousClock.now < deadline, !(line.count >= 2 && line.suffix(2) == [13, 10]) {
+            var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+            guard poll(&poller, 1, 100) == 1 else { continue }
+            var byte: UInt8 = 0
+            guard recv(descriptor, &byte, 1, 0) == 1 else { break }
+            line.append(byte)
+        }
+        return String(decoding: line, as: UTF8.self)
+    }
+
+    /// Everything that arrives within `limit`.
+    func received(within limit: Duration) -> String {
+        var bytes: [UInt8] = []
+        let deadline = ContinuousClock.now + limit
+        while ContinuousClock.now < deadline {
+            var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+            guard poll(&poller, 1, 100) == 1 else { continue }
+            var chunk = [UInt8](repeating: 0, count: 4096)
+            let count = recv(descriptor, &chunk, chunk.count, 0)
+            guard count > 0 else { break }
+            bytes += chunk.prefix(count)
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// Whether the server closes it (an end of stream) within `limit`.

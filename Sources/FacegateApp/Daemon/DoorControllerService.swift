@@ -51,6 +51,8 @@ public struct DoorControllerService: Service, CustomStringConvertible {
         /// How many connections `/metrics` and `/health`, and the kiosk, take at once, and how long one may idle.
         public var statusConnections = ServedConnectionLimits.status
         public var kioskConnections = ServedConnectionLimits.kiosk
+        /// How often the kiosk's pages are sent a keep-alive (a page gone is found by its write failing).
+        public var kioskKeepAliveInterval: Duration = .seconds(15)
         /// Whether to reload the policy on SIGHUP (off for the demo and in-process tests).
         public var reloadsOnHangup = true
         /// Told the port `/metrics` and `/health` listen on (tests listen on port 0).
@@ -195,7 +197,8 @@ public struct DoorControllerService: Service, CustomStringConvertible {
                     settings: .init(
                         host: kiosk.listen.host, port: kiosk.listen.port, preview: kiosk.preview, displayNames: kiosk.displayNames,
                         doorName: configuration.door.name, minInterEyeDistance: configuration.approach.minInterEyeDistance,
-                        maxPoseDegrees: configuration.approach.earlyMaxPoseDegrees, connections: settings.kioskConnections),
+                        maxPoseDegrees: configuration.approach.earlyMaxPoseDegrees, connections: settings.kioskConnections,
+                        keepAliveInterval: settings.kioskKeepAliveInterval),
                     feed: feed, decisions: { await self.pipeline.decisions() }, enrolments: { await self.pipeline.enrolments() },
                     doorEvents: { await self.parts.door.events() },
                     metrics: { await self.renderMetrics() }, health: { await self.healthReport(doorFailed: doorFailed) },

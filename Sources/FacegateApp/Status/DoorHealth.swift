@@ -51,10 +51,12 @@ public struct DoorHealthReport: Sendable, Codable, Equatable {
     public var cloudRefuses: Bool
 
     /// Frames arrive, decisions end, the relay and the journal work, and the cloud or the offline cache can identify.
+    /// The cache stands in only on a clock that can be trusted: on a wrong one every offline grant is refused,
+    /// so with the cloud away nobody can be let in.
     public var canDecide: Bool {
         camera.status != .failed && decision.status != .failed && relay.status != .failed && journal.status != .failed
             && !cloudRefuses
-            && (cloud.status != .failed || offlineCache.status == .ok)
+            && (cloud.status != .failed || (offlineCache.status == .ok && clock.status == .ok))
     }
 
     /// The worst of the parts (a cloud away with the cache standing in is degraded, not failed).

@@ -17,8 +17,13 @@ final class KioskFeed: Sendable {
         /// One line of JSON.
         var data: String
 
-        /// The event in the `text/event-stream` format.
-        var serverSent: String { "event: \(name)\ndata: \(data)\n\n" }
+        /// The event in the `text/event-stream` format (the keep-alive as a comment, which a page ignores).
+        var serverSent: String { self == .keepAlive ? ":\n\n" : "event: \(name)\ndata: \(data)\n\n" }
+
+        /// Sent to every page when nothing else was for a while: a page gone (a tablet off the Wi-Fi, a
+        /// closed browser) is found by its write failing, and its connection given back. Without it, while the
+        /// camera sends nothing, a stream nobody reads held its connection until the next door event.
+        static let keepAlive = Self(name: "keepalive", data: "")
     }
 
     struct Observation: Sendable {
@@ -55,11 +60,13 @@ final class KioskFeed: Sendable {
 
     /// One page's events for as long as `body` reads them, starting with `hello`, then the alarm and a
     /// waiting enrolment as they stand (the page clears both on `hello`); they end when the feed closes.
-    func watch<Result>(hello: Event, _ body: (PageEvents) async throws -> Result) async rethrows -> Result {
+    /// With `limit` pages watching already, they end at once (the page tries again): the kiosk's check
+    /// before it answers is not atomic, and this is.
+    func watch<Result>(hello: Event, limit: Int = .max, _ body: (PageEvents) async throws -> Result) async rethrows -> Result {
         let events = PageEvents()
         events.push(hello)
         let id: Int? = state.withLock { state in
-            guard !state.closed else { return nil }
+            guard !state.closed, state.watchers.count < limit else { return nil }
             if let alarm = state.lastAlarm { events.push(alarm) }
             if let enrolment = state.waitingEnrolment { events.push(enrolment) }
             defer { state.nextWatcher += 1 }
@@ -109,6 +116,7 @@ final class PageEvents: AsyncSequence, Sendable {
         var lasting: [KioskFeed.Event] = []
         var faces: KioskFeed.Event?
         var preview: KioskFeed.Event?
+        var keepAlive = false
         var finished = false
         var waiter: CheckedContinuation<KioskFeed.Event?, Never>?
 
@@ -118,8 +126,12 @@ final class PageEvents: AsyncSequence, Sendable {
                 self.faces = nil
                 return faces
             }
-            defer { preview = nil }
-            return preview
+            if let preview {
+                self.preview = nil
+                return preview
+            }
+            defer { keepAlive = false }
+            return keepAlive ? .keepAlive : nil
         }
     }
 
@@ -136,6 +148,7 @@ final class PageEvents: AsyncSequence, Sendable {
             switch event.name {
             case "preview": state.preview = event
             case "faces": state.faces = event
+            case KioskFeed.Event.keepAlive.name: state.keepAlive = true
             default:
                 if state.lasting.count >= Self.lastingLimit { state.lasting.removeFirst() }
                 state.lasting.append(event)

@@ -25,6 +25,12 @@ struct KioskService: Service {
         var previewsPerSecond = 4.0
         var faceUpdatesPerSecond = 8.0
         var connections = ServedConnectionLimits.kiosk
+        /// How often every page is sent a keep-alive (``KioskFeed/Event/keepAlive``).
+        var keepAliveInterval: Duration = .seconds(15)
+        /// Pages' event streams at once: a quarter of the connections (8 of 32), so that streams opened and
+        /// never read, or left by pages gone, cannot take every connection from the page itself, `/health` and
+        /// `/metrics`. A stream past it is answered 503, and the page tries again.
+        var pageLimit: Int { max(1, connections.maximum / 4) }
         /// How long pages get to take the end of their streams once the door stops; past it the server is
         /// cancelled, which ends a page's write that waits on a client no longer reading.
         var pagesGraceAtStop: Duration = .seconds(2)
@@ -63,6 +69,9 @@ struct KioskService: Service {
             try await withGracefulShutdownHandler {
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask { await showFrames() }
+                    group.addTask {
+                        while (try? await Task.sleep(for: settings.keepAliveInterval)) != nil { feed.broadcast(.keepAlive) }
+                    }
                     group.addTask {
                         for await outcome in await decisions() {
                             feed.broadcast(.decision(outcome.record, names: settings.displayNames))
@@ -150,11 +159,15 @@ struct KioskService: Service {
                 body: ResponseBody(byteBuffer: ByteBuffer(string: KioskPage.html)))
         }
         router.get("events") { _, _ -> Response in
+            // Checked, then joined: a burst of streams may pass the limit by a few, still far below the connections.
+            guard feed.watchers < settings.pageLimit else {
+                return Response(status: .serviceUnavailable, headers: [.cacheControl: "no-store", .retryAfter: "5"])
+            }
             let hello = KioskFeed.Event.json("hello", KioskFeed.Event.Hello(preview: settings.preview, door: settings.doorName))
             return Response(
                 status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-store"],
                 body: ResponseBody { writer in
-                    try await feed.watch(hello: hello) { events in
+                    try await feed.watch(hello: hello, limit: settings.pageLimit) { events in
                         for await event in events {
                             try await writer.write(ByteBuffer(string: event.serverSent))
                         }
