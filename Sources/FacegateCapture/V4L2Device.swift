@@ -157,12 +157,18 @@ final class V4L2Device {
 
     // MARK: Negotiation and streaming
 
+    /// A device that can capture and stream, or the refusal: without the card's name, as these reach the log and
+    /// `/health`, which name no hardware.
+    static func checkCanStream(_ info: V4L2DeviceInfo) throws(CaptureError) {
+        guard info.canCapture else { throw CaptureError(.unsupported, "the camera cannot capture video") }
+        guard info.canStream else { throw CaptureError(.unsupported, "the camera cannot stream") }
+    }
+
     /// Sets format, size and rate; throws ``CaptureError/Code/formatUnavailable`` naming what the device offers.
     func configure(
         fourcc: FourCC, width: Int, height: Int, framesPerSecond: Double?, info: V4L2DeviceInfo
     ) throws(CaptureError) {
-        guard info.canCapture else { throw CaptureError(.unsupported, "the camera (\(info.card)) cannot capture video") }
-        guard info.canStream else { throw CaptureError(.unsupported, "the camera (\(info.card)) cannot stream") }
+        try Self.checkCanStream(info)
         let offered = info.formats.map(\.fourcc)
         guard offered.contains(fourcc.description) else {
             throw CaptureError(

@@ -61,3 +61,20 @@ struct CameraIdentityTests {
         #expect(CameraIdentity.usbSerial(of: "\(root)/dev/camera", sysfs: "\(root)/sys") == nil)
     }
 }
+
+/// A device that cannot capture (the card's metadata node taking the camera's path at a reopen, say) is
+/// refused without the card's name: the message reaches "camera lost" log lines and `/health` (review).
+@Suite(.timeLimit(.minutes(1)))
+struct CameraRefusalWordingTests {
+    @Test func aDeviceThatCannotCaptureIsRefusedWithoutItsCardName() throws {
+        for (canCapture, canStream) in [(false, true), (true, false)] {
+            let info = V4L2DeviceInfo(
+                path: "/dev/null", driver: "uvcvideo", card: "CARD-MARKER-77", busInfo: "usb-0000:00:14.0-1", canCapture: canCapture,
+                canStream: canStream, formats: [])
+            let error = try #require(throws: CaptureError.self) {
+                try V4L2Device.checkCanStream(info)
+            }
+            #expect(error.code == .unsupported && !error.description.contains("CARD-MARKER"), "\(error)")
+        }
+    }
+}

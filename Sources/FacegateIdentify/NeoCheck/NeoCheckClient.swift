@@ -363,7 +363,6 @@ public struct NeoCheckClient: Sendable {
         }
     }
 
-    /// `application/x-www-form-urlencoded`: everything but unreserved characters percent-encoded.
     /// The longest token taken: real ones are a few kilobytes at most (a signed JWT).
     static let longestToken = 16 * 1024
 
@@ -372,6 +371,7 @@ public struct NeoCheckClient: Sendable {
         token.utf8.count <= longestToken && token.utf8.allSatisfy { (0x21...0x7E).contains($0) }
     }
 
+    /// `application/x-www-form-urlencoded`: everything but unreserved characters percent-encoded.
     static func formEncoded(_ fields: [(String, String)]) -> [UInt8] {
         fields.map { percentEncoded($0.0) + "=" + percentEncoded($0.1) }.joined(separator: "&").utf8.map { $0 }
     }
