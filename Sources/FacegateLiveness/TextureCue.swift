@@ -74,13 +74,14 @@ public struct TextureCue: Sendable {
         outputs.allSatisfy { (0...1).contains($0) } && abs(outputs.reduce(0, +) - 1) <= 1e-3
     }
 
-    /// The crop a model sees: the face box made comparable with the detector the models were trained
-    /// with (dlib's HOG box is about 7 % smaller and sits 3 % of its height lower), scaled about its
-    /// centre, scaled less when the frame cannot hold it, and shifted back inside the frame.
     /// The least share of a face box that must lie in the picture for its crop to be scored: a face at the
     /// edge (a cheek out of view) is scored, a box shifted off the picture is not.
     public static let minimumShareInside = 0.6
 
+    /// The crop a model sees: the face box made comparable with the detector the models were trained
+    /// with (dlib's HOG box is about 7 % smaller and sits 3 % of its height lower), scaled about its
+    /// centre, scaled less when the frame cannot hold it, and shifted back inside the frame. A box mostly
+    /// outside the frame (under ``minimumShareInside`` of it inside) gives no crop.
     public static func crop(around face: PixelBox, scale: Double, imageWidth: Int, imageHeight: Int) throws(LivenessError)
         -> CropRectangle
     {

@@ -1170,8 +1170,6 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
     /// but never makes the pipeline wait: those are decided.)
     static var cameraSilenceAllowance: Duration { .seconds(1) }
 
-    /// A visit whose person the camera has not shown for longer than leaving explains: the door stays
-    /// locked, and the journal says why (the enrolment waiting for a visit does not take it either).
     /// Why a visit's person has not been seen for longer than leaving takes.
     enum UnseenCause {
         /// The camera sent nothing (unplugged, stalled).
@@ -1180,6 +1178,8 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
         case framesUnanalysed
     }
 
+    /// A visit whose person the camera has not shown for longer than leaving explains: the door stays
+    /// locked, and the journal says why (the enrolment waiting for a visit does not take it either).
     private func recordUnseen(_ pending: PendingVisit, for unseen: Duration, because cause: UnseenCause) {
         statistics.visits += 1
         settings.metrics.count("visits")
