@@ -93,7 +93,7 @@ relay_held_ms_since() {
     sed -n "/$1\$/,\$p" $tracing/trace | awk -v gpio="$relay_gpio" -v level="$2" '
         / gpio_value: / {
             for (i = 1; i <= NF; i++) if ($i == "gpio_value:") break
-            if ($(i + 1) != gpio) next
+            if ($(i + 1) != gpio || $(i + 2) != "set") next
             at = $(i - 1); sub(/:$/, "", at)
             if (start == "" && $(i + 3) == level) start = at
             else if (start != "" && $(i + 3) != level) { printf "%d\n", (at - start) * 1000 + 0.5; exit }

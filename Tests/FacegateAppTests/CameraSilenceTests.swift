@@ -46,20 +46,25 @@ struct CameraSilenceTests {
         }
     }
 
-    /// The scripted analyzer, failing the `failures` analyses after the third frame with a face: frames that
-    /// come on time but cannot be analysed (the detector failing under memory pressure, say).
+    /// The scripted analyzer, failing `failures` analyses in a row after the third frame with a face (and the
+    /// `passing` analyses after it): frames that come on time but cannot be analysed (the detector failing
+    /// under memory pressure, say).
     final class FailingAnalyzer: FrameAnalyzing {
         let scripted = ScriptedAnalyzer()
         let failures: Int
-        private let counts = Mutex((withFaces: 0, failed: 0))
+        let passing: Int
+        private let counts = Mutex((withFaces: 0, passed: 0, failed: 0))
 
-        init(failures: Int) { self.failures = failures }
+        init(failures: Int, after passing: Int = 0) {
+            self.failures = failures
+            self.passing = passing
+        }
 
         func analyze(_ image: PixelImage, plan: DetectionPlan, descriptorLimit: Int) throws -> ImageAnalysis {
             let analysis = try scripted.analyze(image, plan: plan, descriptorLimit: descriptorLimit)
             let fails = counts.withLock { counts in
-                guard counts.withFaces >= 3, counts.failed < failures else {
-                    if !analysis.faces.isEmpty { counts.withFaces += 1 }
+                guard counts.withFaces >= 3, counts.passed >= passing, counts.failed < failures else {
+                    if !analysis.faces.isEmpty { counts.withFaces += 1 } else if counts.withFaces >= 3 { counts.passed += 1 }
                     return false
                 }
                 counts.failed += 1

@@ -201,6 +201,7 @@ struct ConfigurationSafetyTests {
             ("door:\n  name:\n", "door.name"),
             ("backend:\n  kind:\n", "backend.kind"),
             ("backend:\n  request_timeout_seconds:\n", "backend.request_timeout_seconds"),
+            ("offline_cache:\n  key:\n", "offline_cache.key"),
         ] {
             let error = try #require(problems(yaml), "\(yaml)")
             #expect(error.problems.contains { $0.path == key && $0.message.contains("has no value") }, "\(yaml): \(error)")

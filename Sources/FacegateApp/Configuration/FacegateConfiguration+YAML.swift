@@ -383,7 +383,7 @@ extension FacegateConfiguration {
         offlineCache.enabled = cache.bool("enabled", default: offlineCache.enabled)
         offlineCache.path = cache.string("path", default: offlineCache.path)
         if !offlineCache.path.hasPrefix("/") { cache.problem("must be an absolute path", key: "path") }
-        if cache.value("key") != nil {
+        if cache.singleValue("key") != nil {
             offlineCache.key = cache.secret("key", fileIsPrivate: fileIsPrivate)
         }
         offlineCache.maxEntries = cache.int("max_entries", default: offlineCache.maxEntries, in: 1...10_000_000)

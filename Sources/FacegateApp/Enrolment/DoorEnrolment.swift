@@ -145,10 +145,10 @@ public struct DoorEnrolment: Sendable {
         // or the first person to step up while the installer waits would get their access.
         var request = request
         if let subject = request.subject {
-            guard
-                let theirs = candidates.filter({ isTheAskedSubject($0) && $0.score.isFinite && $0.score >= duplicatePolicy.threshold })
-                    .max(by: { $0.score < $1.score })
-            else {
+            // The id as typed first, if the cloud holds it so; else the cloud's spelling of it.
+            let theirs = candidates.filter { isTheAskedSubject($0) && $0.score.isFinite && $0.score >= duplicatePolicy.threshold }
+                .max { ($0.subjectId == subject ? 1 : 0, $0.score) < ($1.subjectId == subject ? 1 : 0, $1.score) }
+            guard let theirs else {
                 return EnrolmentOutcome(
                     .notTheSubject,
                     reason: "the face does not match \(subject) at the door's threshold (\(Self.score(duplicatePolicy.threshold))): a face is "

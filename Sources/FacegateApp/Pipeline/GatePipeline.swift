@@ -471,6 +471,10 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
                 if motionGate.configuration.enabled { try await qualityQueue.run { MotionGate.thumbnail(of: image) } } else { nil }
             if let thumbnail {
                 if case .skip = motionGate.judge(frame, thumbnail: thumbnail, following: selector.activeTracks > 0) {
+                    // Skipped on purpose (nothing moved, nobody followed): the scene is known as it was, which is
+                    // not being blind to it.
+                    lastObserved = frame.timestamp
+                    unanalysedSinceObserved = false
                     analysisStarted = nil
                     statistics.frames += 1
                     statistics.framesSkipped += 1

@@ -20,9 +20,10 @@ final class KioskFeed: Sendable {
         /// The event in the `text/event-stream` format (the keep-alive as a comment, which a page ignores).
         var serverSent: String { self == .keepAlive ? ":\n\n" : "event: \(name)\ndata: \(data)\n\n" }
 
-        /// Sent to every page when nothing else was for a while: a page gone (a tablet off the Wi-Fi, a
-        /// closed browser) is found by its write failing, and its connection given back. Without it, while the
-        /// camera sends nothing, a stream nobody reads held its connection until the next door event.
+        /// Sent to every page at a steady interval (queued last, behind anything else waiting): a page gone (a
+        /// closed browser; a tablet off the Wi-Fi once TCP gives up on it) is found by its write failing, and
+        /// its connection given back. Without it, while the camera sends nothing, such a stream held its
+        /// connection until the next door event.
         static let keepAlive = Self(name: "keepalive", data: "")
     }
 
