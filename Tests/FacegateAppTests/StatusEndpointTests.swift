@@ -364,6 +364,34 @@ struct StatusEndpointTests {
         }
     }
 
+    /// A loopback address is known by what it is, not how it is spelt: `/metrics` and `/health` on `127.1` (which
+    /// binds 127.0.0.1) answer a request named for another site (DNS rebinding, from a browser on the box) 421,
+    /// as on `127.0.0.1`; before, the spelling was taken for a network address, which has no such check (review).
+    @Test func aLoopbackAddressSpeltOtherwiseStillRefusesARequestNamedForAnotherSite() async throws {
+        for spelling in ["127.1", "2130706433", "[::ffff:127.0.0.1]", "0:0:0:0:0:0:0:1", "127.000.000.001", "LOCALHOST"] {
+            #expect(ListenAddress.isLoopbackHost(spelling), "\(spelling)")
+        }
+        for other in ["128.0.0.1", "10.0.0.1", "::2", "[::ffff:10.0.0.1]", "127.0.0.1.example.com", "example.com", ""] {
+            #expect(!ListenAddress.isLoopbackHost(other), "\(other)")
+        }
+        try await DoorRig.with { rig in
+            rig.configuration.metrics.listen = ListenAddress(host: "127.1", port: 0)
+            try await rig.runHeldDoor(visitors: []) { door in
+                func status(_ path: String, host: String) async throws -> Int {
+                    var request = HTTPClientRequest(url: "http://127.0.0.1:\(door.port)\(path)")
+                    request.headers.replaceOrAdd(name: "Host", value: host)
+                    return Int(try await door.httpClient.execute(request, timeout: .seconds(10)).status.code)
+                }
+                for path in ["/metrics", "/health"] {
+                    let code = try await status(path, host: "rebound.example:\(door.port)")
+                    #expect(code == 421, "\(path)")
+                }
+                let named = try await status("/metrics", host: "127.0.0.1:\(door.port)")
+                #expect(named == 200)
+            }
+        }
+    }
+
     @Test("an address in use costs the scrapes or the screen, not the door", arguments: ["metrics", "kiosk"])
     func anAddressInUseCostsTheScrapesNotTheDoor(server: String) async throws {
         // Something else already listens where /metrics (or the kiosk) is configured.
