@@ -92,7 +92,8 @@ final class V4L2Device {
             canStream: caps & UInt32(V4L2_CAP_STREAMING) != 0, formats: [])
         guard info.canCapture else { return info }
         var index: UInt32 = 0
-        while true {
+        // Bounded as the sizes are: a driver that never says "no more" cannot hold `camera list` for ever.
+        while index < 64 {
             var description = v4l2_fmtdesc()
             description.index = index
             description.type = UInt32(V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue)
