@@ -392,6 +392,60 @@ struct StatusEndpointTests {
         }
     }
 
+    /// This machine's host name when every address it resolves to is loopback (Debian maps it to 127.0.1.1),
+    /// else nil: a box whose name is its network address has no such name to test with.
+    static let machineNameOnLoopback: String? = {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return nil }
+        let name = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        guard !name.isEmpty, !ListenAddress.isLoopbackHost(name) else { return nil }
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var list: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(name, nil, &hints, &list) == 0, let list else { return nil }
+        defer { freeaddrinfo(list) }
+        var addresses: [String] = []
+        var entry: UnsafeMutablePointer<addrinfo>? = list
+        while let current = entry {
+            var text = [CChar](repeating: 0, count: Int(NI_MAXHOST))
+            if getnameinfo(current.pointee.ai_addr, current.pointee.ai_addrlen, &text, socklen_t(text.count), nil, 0, NI_NUMERICHOST) == 0 {
+                addresses.append(String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+            }
+            entry = current.pointee.ai_next
+        }
+        return !addresses.isEmpty && addresses.allSatisfy(ListenAddress.isLoopbackHost) ? name : nil
+    }()
+
+    /// `metrics.listen` naming the box by a host name that resolves to loopback binds loopback, and the
+    /// server there checks the request's name as on `127.0.0.1`: judged by the address bound, not the text
+    /// (review: before, such a name was taken for a network address, which has no check, and a page in the
+    /// kiosk's browser whose own name was rebound to the box read the door's health). A server bound to
+    /// the network still answers a scraper naming the box however its DNS does.
+    @Test(
+        .enabled(if: machineNameOnLoopback != nil, "this machine's host name does not resolve to loopback only"))
+    func aHostNameThatResolvesToLoopbackStillRefusesARequestNamedForAnotherSite() async throws {
+        let name = try #require(Self.machineNameOnLoopback)
+        for (host, refused) in [(name, true), ("0.0.0.0", false)] {
+            try await DoorRig.with { rig in
+                rig.configuration.metrics.listen = ListenAddress(host: host, port: 0)
+                try await rig.runHeldDoor(visitors: []) { door in
+                    func status(_ path: String, host: String) async throws -> Int {
+                        var request = HTTPClientRequest(url: "http://127.0.0.1:\(door.port)\(path)")
+                        request.headers.replaceOrAdd(name: "Host", value: host)
+                        return Int(try await door.httpClient.execute(request, timeout: .seconds(10)).status.code)
+                    }
+                    for path in ["/metrics", "/health"] {
+                        let code = try await status(path, host: "rebound.example:\(door.port)")
+                        // On the network, answered as the door is (/health may be 503 while it cannot decide yet).
+                        #expect((code == 421) == refused, "\(host) \(path): \(code)")
+                    }
+                    let named = try await status("/metrics", host: "127.0.0.1:\(door.port)")
+                    #expect(named == 200, "\(host)")
+                }
+            }
+        }
+    }
+
     @Test("an address in use costs the scrapes or the screen, not the door", arguments: ["metrics", "kiosk"])
     func anAddressInUseCostsTheScrapesNotTheDoor(server: String) async throws {
         // Something else already listens where /metrics (or the kiosk) is configured.

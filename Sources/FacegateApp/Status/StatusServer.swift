@@ -1,3 +1,4 @@
+import FacegateCore
 import Foundation
 import Hummingbird
 import HummingbirdCore
@@ -22,8 +23,11 @@ struct StatusServer: Service {
         let router = Router()
         // As for the kiosk: on loopback, a page in a browser on the box whose name was pointed at 127.0.0.1
         // (DNS rebinding) must not read the door's health and timings. A scraper on the network names the
-        // box's own address, so a check there would refuse it.
-        if ListenAddress.isLoopbackHost(host) { router.add(middleware: HostNameCheck.loopbackOnly) }
+        // box's own address, so a check there would refuse it. Loopback is judged by the address bound, not
+        // the configured text: a host name that resolves there (a Debian box's own name is 127.0.1.1) is
+        // loopback too. The bound address is known before the first connection is taken; until then, loopback.
+        let boundToNetwork = SetOnceFlag()
+        router.add(middleware: HostNameCheck<BasicRequestContext>(accepts: { boundToNetwork.isSet || LoopbackAddress.names($0) }))
         Self.addRoutes(to: router, metrics: metrics, health: health)
         let logger = self.logger, onListening = self.onListening
         let app = Application(
@@ -33,6 +37,7 @@ struct StatusServer: Service {
                 availableConnectionsDelegate: .maximum(connections.maximum, logger: Self.quiet(logger))),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0
+                if let bound = channel.localAddress?.ipAddress, !LoopbackAddress.names(bound) { boundToNetwork.set() }
                 // The address is the installer's configuration: not for the log.
                 logger.notice("serving /metrics and /health")
                 await onListening(port)
