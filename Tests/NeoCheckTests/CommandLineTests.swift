@@ -239,6 +239,31 @@ struct CommandLineTests {
         #expect(!mistyped.errors.contains("may have been what deleted it"), "\(mistyped.errors)")
     }
 
+    /// A redirect is not followed: a 307 keeps the method and the body, so following it re-sent the
+    /// password form (and, for a record, the face) to wherever it pointed, plain http included (review:
+    /// the command built its own HTTP client, which followed up to five). Now the door's rule: the 307 is
+    /// the answer, a failure, and nothing reaches the other host.
+    @Test("a redirect is not followed: the sign-in and the faces go nowhere else")
+    func aRedirectIsNotFollowed() async throws {
+        let elsewhere = try await HostileServer.start(
+            .reply(status: 200, body: #"{"token_type":"Bearer","access_token":"elsewhere-token","expires_in":3600}"#))
+        defer { elsewhere.close() }
+        let server = try await HostileServer.start { line in
+            let target = line.split(separator: " ").dropFirst().first ?? ""
+            return .reply(status: 307, body: "", headers: ["Location: \(elsewhere.endpoint)\(target)"])
+        }
+        defer { server.close() }
+        let env = environment(endpoint: server.endpoint)
+        let face = TestFaces.folder.appendingPathComponent("angelina_jolie/01.jpg").path
+        for arguments in [["token"], ["records", "create", "--face", face, "--name", "A", "--surname1", "B"]] {
+            let run = try await ToolProcess.run(BuiltTools.facegate, ["neocheck"] + arguments, environment: env)
+            #expect(run.status != 0, "\(arguments): \(run.output)")
+            #expect(!run.output.contains("elsewhere-token"), "\(arguments)")
+        }
+        #expect(server.requestCount >= 2)
+        #expect(elsewhere.requestCount == 0, "followed to: \(elsewhere.requestLines)")
+    }
+
     /// NeoCheck answers a delete or an add-to-list with a boolean (§3.3, §4.3, §4.5): `false` is the
     /// service declining it. The command exited 0 printing `{"deleted": false}`, and a script went on as
     /// if the person were gone (or in the list); now it fails, exit 1, saying which operation was declined

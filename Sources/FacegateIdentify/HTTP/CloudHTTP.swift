@@ -79,12 +79,19 @@ public struct CloudHTTP: Sendable {
     public let cloudClock: CloudClock?
 
     /// An HTTP client for a cloud service: certificates verified (AsyncHTTPClient's default, never
-    /// turned off), no redirects (a signed request or a password must not go elsewhere).
-    public static func makeClient() -> HTTPClient {
+    /// turned off), no redirects (a signed request or a password must not go elsewhere: a 307 keeps the
+    /// body, and may lead to plain http). Every client of a cloud, the door's and the commands', is made here.
+    /// - Parameters:
+    ///   - connectTimeout: a second for the door (a cloud that cannot even be connected to within it is away
+    ///     for a person waiting); an installer's command may wait longer.
+    ///   - readTimeout: nil for none here (the door bounds each call itself); it also bounds a reply whose
+    ///     body stalls after its head.
+    public static func makeClient(connectTimeout: Duration = .seconds(1), readTimeout: Duration? = nil) -> HTTPClient {
         var configuration = HTTPClient.Configuration()
         configuration.redirectConfiguration = .disallow
-        // A cloud that cannot even be connected to within a second is away for a person at the door.
-        configuration.timeout = .init(connect: .seconds(1))
+        configuration.timeout = .init(
+            connect: .nanoseconds(Int64(connectTimeout / .nanoseconds(1))),
+            read: readTimeout.map { .nanoseconds(Int64($0 / .nanoseconds(1))) })
         // A failed connect fails the call at once (`send` has its own retries). AsyncHTTPClient's
         // default instead retries it with a backoff that grows to a minute over a long outage, and a
         // call made once the cloud is back waits that backoff out: the door would stay offline for up

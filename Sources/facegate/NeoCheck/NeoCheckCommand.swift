@@ -114,10 +114,9 @@ struct NeoCheckConnectionOptions: ParsableArguments {
         }
         var logger = Logger(label: "facegate.neocheck")
         logger.logLevel = .warning
-        // The read timeout also bounds a reply whose body stalls after its head.
-        var httpConfiguration = HTTPClient.Configuration()
-        httpConfiguration.timeout = .init(connect: .seconds(10), read: .milliseconds(Int64(timeout * 1000)))
-        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: httpConfiguration)
+        // No redirects, as for the door (before, this client followed them, and a 307 sent the password form
+        // and faces on to wherever it pointed); the read timeout also bounds a reply whose body stalls.
+        let httpClient = CloudHTTP.makeClient(connectTimeout: .seconds(10), readTimeout: .milliseconds(Int64(timeout * 1000)))
         do {
             let policy = CloudHTTPPolicy(requestTimeout: .milliseconds(Int64(timeout * 1000)))
             let client = try NeoCheckClient(
