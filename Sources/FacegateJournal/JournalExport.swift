@@ -144,7 +144,9 @@ public enum JournalExport {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        return String(decoding: try encoder.encode(value), as: UTF8.self)
+        // The encoder escapes C0 controls only: C1 controls and bidirectional overrides in a subject id (the
+        // cloud's) would reach the terminal raw (review).
+        return TerminalText.escapingInJSON(String(decoding: try encoder.encode(value), as: UTF8.self))
     }
 
     public static func csvRow(_ journaled: JournaledDecision) -> String {
@@ -169,12 +171,16 @@ public enum JournalExport {
     /// RFC 4180: a field with a comma, quote or line break is quoted, quotes doubled. A field a spreadsheet
     /// would take for a formula (it starts with `=`, `+`, `-`, `@`, a tab or a carriage return, and is not
     /// a number) gets a single quote before it, as OWASP advises against CSV injection: subject ids come
-    /// from the cloud, and a manual unlock's reason from whoever typed it.
+    /// from the cloud, and a manual unlock's reason from whoever typed it. Both are judged on Unicode
+    /// scalars, not characters: Swift takes CR LF for one character, which is neither CR nor LF, and a
+    /// field whose only line break was CR LF went out unquoted and split its row (review).
     public static func csvLine(_ fields: [String?]) -> String {
         fields.map { field -> String in
             guard var field else { return "" }
-            if let first = field.first, "=+-@\t\r".contains(first), Double(field) == nil { field = "'" + field }
-            if field.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) {
+            if let first = field.unicodeScalars.first, "=+-@\t\r".unicodeScalars.contains(first), Double(field) == nil {
+                field = "'" + field
+            }
+            if field.unicodeScalars.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) {
                 return "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\""
             }
             return field

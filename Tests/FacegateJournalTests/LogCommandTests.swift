@@ -32,7 +32,10 @@ struct LogCommandTests {
         let now = Date()
         try await withRunningJournal(.init(path: path)) { journal in
             journal.record(DecisionRecord(time: now.addingTimeInterval(-3 * 86_400), door: "front", decision: sampleDecision(subject: "old"), backend: "nec"))
-            journal.record(DecisionRecord(time: now.addingTimeInterval(-600), door: "front", decision: sampleDecision(subject: "alice"), backend: "nec"))
+            // "old" has no relay record (a power cut between the grant's commit and the relay's): "relay unknown".
+            let alice = DecisionRecord(time: now.addingTimeInterval(-600), door: "front", decision: sampleDecision(subject: "alice"), backend: "nec")
+            journal.record(alice)
+            journal.recordRelay(RelayRecord(decisionId: alice.id, result: .unlocked))
             // Granted, the door not opened: a relay that failed, a grant a reload withheld.
             let failed = DecisionRecord(time: now.addingTimeInterval(-500), door: "side", decision: sampleDecision(subject: "bob"), backend: "nec")
             let withheld = DecisionRecord(time: now.addingTimeInterval(-400), door: "side", decision: sampleDecision(subject: "carol"), backend: "nec")
@@ -55,6 +58,9 @@ struct LogCommandTests {
         #expect(side.count == 2 && side.first?.contains("  bob  ") == true && side.first?.contains("  relay failed  ") == true, "\(side)")
         #expect(side.last?.contains("  relay withheld  ") == true, "a grant the door did not open for never reads as a plain grant: \(side)")
         #expect(!text.output.split(separator: "\n").contains { $0.contains("  alice  ") && $0.contains("relay") }, "an opened door says nothing more")
+        let old = text.output.split(separator: "\n").filter { $0.contains("  old  ") }
+        #expect(old.count == 1 && old.first?.contains("  relay unknown  ") == true, "a grant whose relay was never recorded: \(old)")
+        #expect(!text.output.split(separator: "\n").contains { $0.contains("denied-unknown") && $0.contains("relay") })
 
         let recent = try tool.run(["log", "--database", path, "--since", "1d", "--json"])
         #expect(recent.status == 0)
@@ -100,8 +106,19 @@ struct LogCommandTests {
                     time: Date(), door: "front", decision: Decision(outcome: .manualUnlock, reason: "delivery\u{1B}[1A\u{1B}[2K\rforged line", subjectId: "=HYPERLINK(\"http://x\")"),
                     backend: "manual"))
             journal.record(DoorEventRecord(time: Date(), door: "front\u{1B}[2J", kind: .fault, detail: "-2+3\u{1B}]0;title\u{7}"))
+            journal.record(
+                DecisionRecord(
+                    time: Date(), door: "side", decision: Decision(outcome: .deniedUnknown, reason: "r", subjectId: "a\u{9B}2J\u{202E}b"),
+                    backend: "nec"))
             try await journal.flush()
         }
+        // JSON lines: the encoder escapes C0 controls; C1 controls and bidirectional overrides are escaped too.
+        let json = try Self.facegate.run(["log", "--database", path, "--json"])
+        #expect(json.status == 0)
+        #expect(!json.output.unicodeScalars.contains { $0 == "\u{9B}" || $0 == "\u{202E}" || $0 == "\u{1B}" }, "\(json.output)")
+        let sideLine = try #require(json.output.split(separator: "\n").first { $0.contains("\"side\"") })
+        let parsed = try JSONSerialization.jsonObject(with: Data(sideLine.utf8)) as? [String: Any]
+        #expect(parsed?["subject_id"] as? String == "a\u{9B}2J\u{202E}b", "still the id, once parsed")
         let text = try Self.facegate.run(["log", "--database", path])
         #expect(text.status == 0)
         #expect(!text.output.contains("\u{1B}") && !text.output.contains("\r"))
@@ -110,7 +127,7 @@ struct LogCommandTests {
         #expect(!events.output.contains("\u{1B}") && !events.output.contains("\u{7}"))
         #expect(events.output.contains(#"front\u{1B}[2J"#) && events.output.contains(#"-2+3\u{1B}]0;title\u{7}"#))
 
-        let csv = try Self.facegate.run(["log", "--database", path, "--csv"]).output.split(separator: "\n")
+        let csv = try Self.facegate.run(["log", "--database", path, "--csv", "--door", "front"]).output.split(separator: "\n")
         #expect(csv.count == 2)
         #expect(csv.last?.contains(#","'=HYPERLINK(""http://x"")","#) == true, "\(csv)")
         let eventsCSV = try Self.facegate.run(["log", "--database", path, "--door-events", "--csv"]).output

@@ -110,8 +110,13 @@ struct LogCommand: ParsableCommand {
         }
         if let status = journaled.recheckStatus { parts.append("recheck \(status.rawValue)") }
         // A grant the door did not open for (the relay failed, or a reload withheld it) must not read as
-        // a plain grant.
-        if let relay = record.relay, !relay.opened { parts.append("relay \(relay.rawValue)") }
+        // a plain grant; nor one whose relay's result never reached the journal (a power cut, or a disk
+        // that failed, between the grant's commit and the relay's record).
+        if let relay = record.relay {
+            if !relay.opened { parts.append("relay \(relay.rawValue)") }
+        } else if d.outcome.opensDoor {
+            parts.append("relay unknown")
+        }
         return parts.joined(separator: "  ") + "  " + TerminalText.printable(d.reason)
     }
 }
