@@ -7,22 +7,28 @@ import Foundation
 /// The client's own count of the service's calls-per-hour limit, so the daemon
 /// knows before calling whether a call is affordable.
 ///
-/// A token bucket holding at most `callsPerHour` calls and refilled at
-/// `callsPerHour` an hour. When the service says the limit is reached anyway
-/// (another client with the same user, a restart without a state file), the
-/// bucket is emptied so no further call is wasted on a certain refusal.
+/// A sliding hour: a call is affordable while fewer than `callsPerHour` calls were made in the hour
+/// before it, as the service counts (NeoCheck: "a maximum number of requests per hour"). Calls are
+/// counted in 10-second slots (``CallWindow``), and every slot a call still in the service's hour can
+/// be in is counted, so the count errs by at most one slot's calls, on the safe side. (Before, a token
+/// bucket of `callsPerHour` refilled at `callsPerHour` an hour: after a quiet hour it let a burst of a
+/// full hour through and then the hour's refill on top, up to twice the limit in one hour, and the
+/// service's refusals stopped the identifications and the revocation sync alike.) When the service says
+/// the limit is reached anyway (another client with the same user, a restart without a state file),
+/// the hour is counted as spent, as if evenly over it, so calls come back at the hourly rate as the
+/// oldest leave it and none is wasted on a certain refusal meanwhile.
 ///
-/// With a state file the bucket survives restarts: it is written (atomically,
-/// temporary file then rename) after every change, stamped with the wall clock,
-/// and refilled on load for the time that passed. A wall clock that went
-/// backwards refills nothing rather than something.
+/// With a state file the count survives restarts: it is written (atomically, temporary file then
+/// rename) after every change, its slots placed by the wall clock. A wall clock that went back frees
+/// nothing: calls are counted in the newest slot seen until the clock passes it again.
 ///
 /// A state file that exists but cannot be used (unreadable, corrupt, invalid numbers) does not stop
 /// the client: the budget guards the service's cost, not the door. It starts as if the hour had just
-/// been spent (empty, stamped now) and refills at its hourly rate, so it never spends more than the
-/// limit whatever the lost file said; at NeoCheck's 3600 calls an hour the first call is affordable
-/// within a second. The file is left as it is until the first change overwrites it, and
-/// ``stateProblem`` says why, for the daemon to log.
+/// been spent evenly, so calls come back at the hourly rate (at NeoCheck's 3600 calls an hour, the
+/// first within ten seconds) and it never spends more than the limit whatever the lost file said. The
+/// file is left as it is until the first change overwrites it, and ``stateProblem`` says why, for the
+/// daemon to log. A file of the earlier format (a token bucket's count) is read as that many calls
+/// made evenly over the last hour.
 ///
 /// The file is the account's count for every process that names it (the door, `facegate neocheck
 /// --budget-file`): each change re-reads it and writes it back under an exclusive `flock` on a lock file
@@ -34,7 +40,7 @@ public actor HourlyCallBudget {
     /// Why the state file could not be used at start, or nil when it was (or there was none).
     public nonisolated let stateProblem: StateProblem?
 
-    public enum StateProblem: String, Sendable, Hashable {
+    public enum StateProblem: String, Sendable, Hashable, Error {
         /// The file exists but cannot be read (permissions, not a regular file).
         case unreadable
         /// It holds something other than a saved budget.
@@ -45,12 +51,11 @@ public actor HourlyCallBudget {
     private let now: @Sendable () -> Date
     /// How long a change waits for another process's lock on the state file before going ahead unlocked.
     private let lockWait: Duration
-    private var available: Double
-    private var updatedAt: Date
+    private var window: CallWindow
 
     /// - Parameters:
     ///   - callsPerHour: the service's limit (3600 for NeoCheck FaceCheck).
-    ///   - stateFile: where to keep the bucket across restarts; nil keeps it in memory.
+    ///   - stateFile: where to keep the count across restarts; nil keeps it in memory.
     ///   - now: the wall clock.
     ///   - lockWait: how long a change waits for the state file's lock (another process's change).
     /// - Throws: `invalidConfiguration` when the limit is not positive. A state file that exists but
@@ -67,8 +72,7 @@ public actor HourlyCallBudget {
         self.now = now
         self.lockWait = lockWait
         let start = now()
-        available = Double(callsPerHour)
-        updatedAt = start
+        window = CallWindow(at: start)
         guard let stateFile, FileManager.default.fileExists(atPath: stateFile.path) else {
             stateProblem = nil
             return
@@ -85,74 +89,69 @@ public actor HourlyCallBudget {
                 problem = .unreadable
                 break load
             }
-            guard let saved = try? JSONDecoder().decode(SavedBudget.self, from: data) else {
-                problem = .corrupt
-                break load
+            switch SavedBudget.window(from: data, callsPerHour: callsPerHour, at: start) {
+            case .success(let saved):
+                window = saved
+                stateProblem = nil
+                return
+            case .failure(let why):
+                problem = why
             }
-            guard saved.available.isFinite, saved.updatedAt.timeIntervalSince1970.isFinite else {
-                problem = .invalidNumbers
-                break load
-            }
-            // Kept under the current limit, in case it was lowered since.
-            available = min(max(saved.available, 0), Double(callsPerHour))
-            updatedAt = min(saved.updatedAt, start)
-            stateProblem = nil
-            return
         }
-        // The hour counts as spent: refilled from now at the hourly rate, never over the limit.
-        available = 0
+        // The hour counts as spent, evenly: calls come back at the hourly rate, never over the limit.
+        window.spreadOverTheHour(callsPerHour)
         stateProblem = problem
     }
 
     /// Whole calls affordable now.
     public var remaining: Int {
         withSharedState(saving: false) {}
-        return Int(available)
+        return max(0, callsPerHour - window.total)
     }
 
     /// Whether `calls` calls are affordable now, without spending them.
     public func canAfford(_ calls: Int = 1) -> Bool {
         withSharedState(saving: false) {}
-        return available >= Double(calls)
+        return window.total + calls <= callsPerHour
     }
 
     /// Spends one call, or throws `callBudgetExhausted` with the wait until one is affordable.
     public func spend() throws(NeoCheckError) {
         try withSharedState { () throws(NeoCheckError) in
-            guard available >= 1 else {
+            guard window.total < callsPerHour else {
                 throw NeoCheckError(
                     .callBudgetExhausted, "the hourly budget of \(callsPerHour) calls is spent; no call was made",
                     retryAfter: waitForOneCall())
             }
-            available -= 1
+            window.count(1)
         }
     }
 
     /// Spends one call that is made whether or not the budget has one: a clean-up (a record a failed
-    /// enrolment made, deleted again) is worth a call over the limit. An empty budget stays at zero rather
-    /// than going into debt: such calls are rare, and the service counts its limit itself.
+    /// enrolment made, deleted again) is worth a call over the limit. A spent hour is not counted past
+    /// its limit: such calls are rare, and the service counts its limit itself.
     public func spendBeyondLimit() {
-        withSharedState { available = max(0, available - 1) }
+        withSharedState { if window.total < callsPerHour { window.count(1) } }
     }
 
-    /// Empties the bucket: the service has said the limit is reached.
+    /// Counts the hour as spent: the service has said the limit is reached.
     public func exhaust() {
-        withSharedState { available = 0 }
+        withSharedState { window.spreadOverTheHour(callsPerHour - window.total) }
     }
 
     /// Runs `change` on the count as the state file holds it now (another process may have spent since),
-    /// refilled to now, and writes it back when `saving` and `change` returned; all under the file's lock.
+    /// moved on to now, and writes it back when `saving` and `change` returned; all under the file's lock.
     /// Without a state file, on the count in memory.
     private func withSharedState<Failure: Error>(saving: Bool = true, _ change: () throws(Failure) -> Void) throws(Failure) {
         guard let stateFile else {
-            refill()
+            window.moveOn(to: now())
             try change()
             return
         }
         let lock = StateLock(beside: stateFile, waitingAtMost: lockWait)
         defer { lock.release() }
         adoptSavedState(from: stateFile)
-        refill()
+        window.moveOn(to: now())
         try change()
         if saving { save() }
     }
@@ -162,37 +161,23 @@ public actor HourlyCallBudget {
     private func adoptSavedState(from stateFile: URL) {
         guard let type = try? FileManager.default.attributesOfItem(atPath: stateFile.path)[.type] as? FileAttributeType,
             type == .typeRegular, let data = try? Data(contentsOf: stateFile),
-            let saved = try? JSONDecoder().decode(SavedBudget.self, from: data),
-            saved.available.isFinite, saved.updatedAt.timeIntervalSince1970.isFinite
+            case .success(let saved) = SavedBudget.window(from: data, callsPerHour: callsPerHour, at: now())
         else { return }
-        available = min(max(saved.available, 0), Double(callsPerHour))
-        updatedAt = min(saved.updatedAt, now())
+        window = saved
     }
 
     /// How long until one call is affordable (zero when one is now).
     public func waitForOneCall() -> Duration {
-        let missing = max(0, 1 - available)
-        let seconds = missing * 3600 / Double(callsPerHour)
+        let seconds = window.secondsUntilFree(window.total - callsPerHour + 1, at: now())
         return .milliseconds(Int64((seconds * 1000).rounded(.up)))
-    }
-
-    private func refill() {
-        let time = now()
-        let elapsed = time.timeIntervalSince(updatedAt)
-        if elapsed > 0 {
-            available = min(Double(callsPerHour), available + elapsed * Double(callsPerHour) / 3600)
-        }
-        // A clock that went back moves the stamp back too, refilling nothing for it.
-        updatedAt = time
     }
 
     private func save() {
         guard let stateFile else { return }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        encoder.dateEncodingStrategy = .secondsSince1970
         // A budget that cannot be written costs accuracy after a restart, not the call.
-        try? encoder.encode(SavedBudget(available: available, updatedAt: updatedAt)).write(to: stateFile, options: .atomic)
+        try? encoder.encode(SavedBudget(window: window)).write(to: stateFile, options: .atomic)
         guard geteuid() == 0 else { return }
         // Through a descriptor opened without following a link: the folder is the service's, and a link put
         // there in place of the file must not make root give another file away.
@@ -218,22 +203,106 @@ public actor HourlyCallBudget {
     /// A regular file with one name: not another file reached through a hard link someone put in the folder.
     static func isOwnRegularFile(_ file: stat) -> Bool { file.st_mode & S_IFMT == S_IFREG && file.st_nlink == 1 }
 
+    /// The state file: the window's slots, or (written by an earlier facegate) a token bucket's count.
     private struct SavedBudget: Codable {
-        var available: Double
-        var updatedAt: Date
+        var slot: Int64?
+        var counts: [Int]?
+        var available: Double?
+        var updatedAt: Double?
 
-        private enum CodingKeys: String, CodingKey { case available, updatedAt }
-
-        init(available: Double, updatedAt: Date) {
-            self.available = available
-            self.updatedAt = updatedAt
+        init(window: CallWindow) {
+            slot = window.newestSlot
+            counts = window.counts
         }
 
-        init(from decoder: any Decoder) throws {
-            let container = try decoder.container(keyedBy: CodingKeys.self)
-            available = try container.decode(Double.self, forKey: .available)
-            updatedAt = Date(timeIntervalSince1970: try container.decode(Double.self, forKey: .updatedAt))
+        static func window(from data: Data, callsPerHour: Int, at time: Date) -> Result<CallWindow, StateProblem> {
+            guard let saved = try? JSONDecoder().decode(SavedBudget.self, from: data) else { return .failure(.corrupt) }
+            if let slot = saved.slot, let counts = saved.counts {
+                guard counts.count == CallWindow.slotCount, counts.allSatisfy({ $0 >= 0 && $0 <= 1_000_000 }) else {
+                    return .failure(.invalidNumbers)
+                }
+                var window = CallWindow(newestSlot: slot, counts: counts)
+                window.moveOn(to: time)
+                return .success(window)
+            }
+            // The earlier token bucket: what it had spent (refilled to now at its rate) as calls made evenly.
+            guard let available = saved.available, let updatedAt = saved.updatedAt else { return .failure(.corrupt) }
+            guard available.isFinite, updatedAt.isFinite else { return .failure(.invalidNumbers) }
+            let elapsed = max(0, time.timeIntervalSince1970 - updatedAt)
+            let left = min(Double(callsPerHour), max(0, available) + elapsed * Double(callsPerHour) / 3600)
+            var window = CallWindow(at: time)
+            window.spreadOverTheHour(callsPerHour - Int(left.rounded(.down)))
+            return .success(window)
         }
+    }
+}
+
+/// Calls made in the last hour, counted in 10-second slots of the wall clock: the slot now and the 360
+/// before it, every slot a call still in the service's hour can be in.
+struct CallWindow: Equatable {
+    static let slotSeconds: Int64 = 10
+    static let slotCount = Int(3600 / slotSeconds) + 1
+
+    /// The newest slot counted (wall-clock seconds / 10); `counts.last` is its count.
+    private(set) var newestSlot: Int64
+    /// Oldest slot first.
+    private(set) var counts: [Int]
+
+    init(newestSlot: Int64, counts: [Int]) {
+        self.newestSlot = newestSlot
+        self.counts = counts
+    }
+
+    init(at time: Date) {
+        self.init(newestSlot: Self.slot(of: time), counts: Array(repeating: 0, count: Self.slotCount))
+    }
+
+    var total: Int { counts.reduce(0, +) }
+
+    static func slot(of time: Date) -> Int64 {
+        let seconds = time.timeIntervalSince1970
+        guard seconds.isFinite else { return 0 }
+        return Int64((seconds / Double(slotSeconds)).rounded(.down))
+    }
+
+    /// Moves the window on to `time`: slots that fell out of the hour are forgotten. A time before the
+    /// newest slot (the clock went back) moves nothing.
+    mutating func moveOn(to time: Date) {
+        let slot = Self.slot(of: time)
+        guard slot > newestSlot else { return }
+        let shift = slot - newestSlot
+        if shift >= Int64(Self.slotCount) {
+            counts = Array(repeating: 0, count: Self.slotCount)
+        } else {
+            counts.removeFirst(Int(shift))
+            counts.append(contentsOf: repeatElement(0, count: Int(shift)))
+        }
+        newestSlot = slot
+    }
+
+    mutating func count(_ calls: Int) { counts[counts.count - 1] += calls }
+
+    /// Adds `calls` as if made evenly over the hour, so they leave it at the hourly rate.
+    mutating func spreadOverTheHour(_ calls: Int) {
+        guard calls > 0 else { return }
+        let n = counts.count
+        for index in 0..<n {
+            counts[index] += (index + 1) * calls / n - index * calls / n
+        }
+    }
+
+    /// Seconds from `time` until `needed` of the counted calls have left the hour (0 when none need to).
+    func secondsUntilFree(_ needed: Int, at time: Date) -> Double {
+        guard needed > 0 else { return 0 }
+        var freed = 0
+        for (index, calls) in counts.enumerated() {
+            freed += calls
+            guard freed >= needed else { continue }
+            // The slot leaves the window when the newest slot is `slotCount` past it.
+            let leaves = Double((newestSlot - Int64(counts.count - 1) + Int64(index) + Int64(Self.slotCount)) * Self.slotSeconds)
+            return max(0, leaves - time.timeIntervalSince1970)
+        }
+        return 3600
     }
 }
 
