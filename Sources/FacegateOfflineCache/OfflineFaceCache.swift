@@ -330,6 +330,29 @@ public actor OfflineFaceCache {
         }
     }
 
+    /// Forgets these subjects altogether, as an operator asks (`facegate cache purge --subject`): their faces,
+    /// and the re-checks of their offline grants, which hold the face crop taken at the door (sealed) and
+    /// the id in clear; the re-check would also send that crop to the cloud once it is back. Ids are compared
+    /// as ``purge(subjectIds:)`` compares them. The journal keeps those grants `recheck pending`.
+    /// (Revocation and a contradicted grant use ``purge(subjectIds:)``: their other grants are still re-checked.)
+    public func forget(subjectIds: some Sequence<String>) async throws(OfflineCacheError) -> PurgeReport {
+        let ids = Array(Set(subjectIds.map(SubjectIdentity.key)))
+        guard !ids.isEmpty else { return PurgeReport(faces: 0, pendingRechecks: 0) }
+        let faces = try await purge(subjectIds: ids)
+        let wanted = Set(ids)
+        let rechecks = try await write { db -> Int in
+            let granted = try String.fetchAll(db, sql: "SELECT DISTINCT granted_subject FROM pending_recheck WHERE granted_subject IS NOT NULL")
+            var deleted = 0
+            for subject in granted where wanted.contains(SubjectIdentity.key(subject)) {
+                try db.execute(sql: "DELETE FROM pending_recheck WHERE granted_subject = ?", arguments: [subject])
+                deleted += db.changesCount
+            }
+            return deleted
+        }
+        await emptyWAL(afterDeleting: rechecks)
+        return PurgeReport(faces: faces, pendingRechecks: rechecks)
+    }
+
     /// Deletes the faces of the subjects whose `SubjectIdentity.key` is among `keys`.
     private func deleteFaces(ofSubjects keys: [String]) async throws(OfflineCacheError) -> Int {
         let wanted = Set(keys)

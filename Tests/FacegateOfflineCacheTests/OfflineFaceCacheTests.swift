@@ -229,6 +229,29 @@ struct OfflineFaceCacheTests {
         #expect(try await cache.list().map(\.subjectId) == (deletion == .all ? [] : ["kept"]))
     }
 
+    /// An operator forgetting someone (`facegate cache purge --subject`) forgets their offline grants'
+    /// re-checks too: each holds the face crop taken at the door and the id in clear, and would send the
+    /// crop to the cloud once it is back (review: only their faces went). Others' re-checks stay.
+    @Test func forgettingASubjectForgetsTheReChecksOfTheirOfflineGrants() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let cache = try makeCache(folder, key: randomKey())
+        var generator = DescriptorGenerator(seed: 31)
+        let marker = "marker-\(UUID().uuidString)"
+        let now = Date()
+        try await cache.remember(subjectId: marker, grantedUnder: [], descriptor: generator.descriptor(), at: now)
+        try await cache.remember(subjectId: "kept", grantedUnder: [], descriptor: generator.descriptor(), at: now)
+        for _ in 0..<2 {
+            try await cache.addPendingRecheck(decisionId: UUID(), door: "front", grantedSubject: marker, probe: [1, 2, 3], at: now)
+        }
+        try await cache.addPendingRecheck(decisionId: UUID(), door: "front", grantedSubject: "kept", probe: [4], at: now)
+        let report = try await cache.forget(subjectIds: [marker.uppercased()])
+        #expect(report == PurgeReport(faces: 1, pendingRechecks: 2))
+        #expect(try await cache.pendingRechecks(at: now).map(\.grantedSubject) == ["kept"])
+        #expect(filesHolding(marker, in: folder).isEmpty, "neither the file nor the WAL holds the id")
+        #expect(try await cache.list().map(\.subjectId) == ["kept"])
+    }
+
     /// A reader in the way (another process's, here another connection's open read) keeps the WAL from
     /// being emptied: the purge does not wait for it, and the WAL is emptied once it has gone.
     @Test func aWALThatAReaderKeepsIsEmptiedOnceItHasGone() async throws {

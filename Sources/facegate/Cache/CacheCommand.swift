@@ -160,9 +160,12 @@ struct CachePurgeCommand: AsyncParsableCommand {
             let report = try await cache.purgeExpired(at: now)
             print("removed \(report.faces) expired faces and \(report.pendingRechecks) expired pending re-checks")
         } else {
-            let removed = try await cache.purge(subjectIds: subjects)
-            print("removed \(removed) faces of \(Set(subjects.map(SubjectIdentity.key)).count) subjects")
-            if removed == 0 {
+            let report = try await cache.forget(subjectIds: subjects)
+            let removed = report.faces
+            print(
+                "removed \(removed) faces of \(Set(subjects.map(SubjectIdentity.key)).count) subjects"
+                    + (report.pendingRechecks > 0 ? " and \(report.pendingRechecks) pending re-checks of their offline grants" : ""))
+            if removed == 0, report.pendingRechecks == 0 {
                 FileHandle.standardError.write(Data("facegate cache: no cached face has those ids (compared without regard to case)\n".utf8))
             }
         }
