@@ -50,4 +50,19 @@ struct NECFaceAttributesDecodingTests {
         #expect(result.attributes?.faceArea == PixelBox(left: 1, top: 2, right: 3, bottom: 4))
         #expect(result.attributes?.faceQualityScore == 0.5)
     }
+
+    /// The Swagger's `Attributes` requires none of its fields, and the door never reads the probe's: a search
+    /// answer whose attributes lack one or hold one unreadable is still its candidates (review: the whole
+    /// reply was refused as malformed, a failed search, and the enrolled person at the door refused).
+    @Test(arguments: [#""faceTilt": 1, "faceScore": 1"#, #""faceTilt": "", "faceScore": 1"#, #""faceTilt": "nan", "faceScore": 1"#])
+    func aSearchAnswerIsItsCandidatesWhateverTheProbesAttributes(tilt: String) throws {
+        let json = """
+            {"candidates": [{"id": "alice", "score": 9100, "events": [{"id": "e1", "score": 9100}]}], "attributes": {"faceArea": {"left": 1, "top": 2, "right": 3, "bottom": 4},
+             "rightEyeCenter": {"x": 1, "y": 1}, "leftEyeCenter": {"x": 1, "y": 1},
+             "frontalFaceScore": 1, "faceRoll": 1, "facePan": 1, \(tilt), "faceQualityScore": 0.5}}
+            """
+        let result = try JSONDecoder().decode(NECSearchResult.self, from: Data(json.utf8))
+        #expect(result.candidates.map(\.id) == ["alice"])
+        #expect(result.attributes == nil, "no headArea: not all readable")
+    }
 }

@@ -169,7 +169,10 @@ public struct NECCandidate: Sendable, Hashable, Codable {
 /// documented answer, and reading it as empty would turn a broken reply into "unknown visitor".
 public struct NECSearchResult: Sendable, Hashable, Codable {
     public var candidates: [NECCandidate]
-    /// The probe's face, absent on "no match".
+    /// The probe's face, absent on "no match"; nil too when not all readable. The Swagger requires none of
+    /// its fields and the door never uses them: a reply with good candidates and an attribute left out or
+    /// unreadable (`"faceTilt": ""`) is still the search's answer (review: it failed the search, and the
+    /// person at the door was refused), as a registration's reply is read.
     public var attributes: FaceAttributes?
 
     public init(candidates: [NECCandidate], attributes: FaceAttributes?) {
@@ -182,7 +185,7 @@ public struct NECSearchResult: Sendable, Hashable, Codable {
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         candidates = try c.decode([NECCandidate].self, forKey: .candidates)
-        attributes = try c.decodeNECAttributesIfPresent(forKey: .attributes)
+        attributes = try? c.decodeNECAttributesIfPresent(forKey: .attributes)
     }
 }
 
