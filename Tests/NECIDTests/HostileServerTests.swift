@@ -332,6 +332,9 @@ import FacegateTesting
             await expectError(.validation) { () throws(NECIDError) in try await client.createTag(" ") }
             await expectError(.validation) { () throws(NECIDError) in try await client.registerSubject(face: []) }
             await expectError(.validation) { () throws(NECIDError) in try await client.unregisterSubject(id: "a/b") }
+            // Dot segments a proxy may resolve: `…/events/..` would be the whole subject (review).
+            await expectError(.validation) { () throws(NECIDError) in try await client.unregisterEvent(subjectID: "s", eventID: "..") }
+            await expectError(.validation) { () throws(NECIDError) in try await client.unregisterSubject(id: ".") }
             await expectError(.validation) { () throws(NECIDError) in
                 try await client.createGallery(name: "g", faceMinimumQualityScore: 0.3)
             }

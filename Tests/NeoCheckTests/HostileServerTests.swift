@@ -99,6 +99,17 @@ struct HostileServerTests {
         #expect(answer.faceQA?.imageFeatures == ["blur": 3])
     }
 
+    /// An id goes into the path as one segment: `.` and `..` are refused before anything is sent (a proxy may
+    /// resolve them: `DELETE v1/face/..` would not be a record's delete).
+    @Test("an identifier that is a dot segment is refused before sending", arguments: [".", ".."])
+    func dotSegmentIdentifiers(id: String) async throws {
+        let (error, server) = try await failure(api: .reply(status: 200, body: "true")) { client throws(NeoCheckError) in
+            _ = try await client.record(.identifier(id))
+        }
+        #expect(error.code == .invalidArgument)
+        #expect(server.apiRequests.isEmpty, "\(server.apiRequests)")
+    }
+
     @Test("a reply over the size cap")
     func hugeBody() async throws {
         let (error, _) = try await failure(api: .flood(bytes: 8 << 20)) { client throws(NeoCheckError) in

@@ -42,4 +42,17 @@ import Testing
         let cut = NeoCheckClient.sanitized("expected a number, got \"fuzzClientSecret01\"", removing: [Self.clientSecret])
         #expect(!cut.contains("fuzzClientSecret01") && cut.contains("[redacted]"), "\(cut)")
     }
+
+    /// A reply cut for length, with a long secret echoed before a short one that the cut splits: the long
+    /// one's redaction shrinks the text, and the piece of the short one left before the cut (too short to
+    /// be known as a secret) would land in the 300 characters shown (review). The cut leaves room for it.
+    @Test func aSecretTheCutSplitsNeverShowsAfterLongerOnesAreRedacted() {
+        let token = String(repeating: "T0kEn", count: 400)
+        let password = "Pw7x9Qz2Lm5Rk8Vn"
+        let lead = token + " " + token + " "
+        let text = lead + String(repeating: "y", count: 4090 - lead.count) + password + String(repeating: "z", count: 100)
+        let shown = NeoCheckClient.sanitized(text, removing: [token, password])
+        #expect(!shown.contains(String(password.prefix(6))), "\(shown)")
+        #expect(!shown.contains(String(token.prefix(8))))
+    }
 }

@@ -93,9 +93,11 @@ private func validateTagName(_ name: String) throws(NECIDError) {
     }
 }
 
+/// An id goes into the path as one segment: `.` and `..` would be dot segments, which a proxy or the
+/// gateway may resolve (`DELETE …/subjects/S/events/..` is `DELETE …/subjects/S`: the whole subject).
 private func validateID(_ id: String, _ what: String) throws(NECIDError) {
-    guard !id.isEmpty, !id.contains("/") else {
-        throw NECIDError(.validation, "\(what) must be a non-empty id without '/'")
+    guard !id.isEmpty, !id.contains("/"), id != ".", id != ".." else {
+        throw NECIDError(.validation, "\(what) must be a non-empty id without '/', and not '.' or '..'")
     }
 }
 

@@ -391,8 +391,11 @@ public struct NeoCheckClient: Sendable {
         }
     }
 
+    /// One path segment: never `.` or `..`, dot segments a proxy may resolve (`DELETE v1/face/..` would name
+    /// another resource than a record).
     private static func segment(_ value: String) throws(NeoCheckError) -> String {
         guard !value.isEmpty else { throw NeoCheckError(.invalidArgument, "an identifier is empty") }
+        guard value != ".", value != ".." else { throw NeoCheckError(.invalidArgument, "an identifier cannot be '.' or '..'") }
         return percentEncoded(value)
     }
 
@@ -513,10 +516,18 @@ public struct NeoCheckClient: Sendable {
     }
 
     /// Replies are quoted in errors: cut them short and take out anything secret. The text is cut before
-    /// the secrets are looked for too (a reply may be a megabyte): whatever is left after redaction came
-    /// from that first part, and a secret the cut splits loses its beginning to the redaction's prefix rule.
+    /// the secrets are looked for too (a reply may be a megabyte), in Unicode scalars: whatever is left after
+    /// redaction came from that first part. A cut text also loses its last (longest secret - 1) scalars, as
+    /// NEC ID's messages do: a secret begun there would leave a piece too short to be known as one, which
+    /// the redaction of secrets before it, shrinking the text, could bring into the part shown (review).
     static func sanitized(_ text: String, removing secrets: [String]) -> String {
-        String(SecretRedaction.redact(String(text.prefix(4096)), secrets: secrets, marker: "[redacted]").prefix(300))
+        let keptScalars = 4096
+        var kept = text.unicodeScalars.prefix(keptScalars + 1)
+        if kept.count > keptScalars {
+            let longest = secrets.map(\.unicodeScalars.count).max() ?? 0
+            kept = kept.prefix(max(0, keptScalars - max(0, longest - 1)))
+        }
+        return String(SecretRedaction.redact(String(String.UnicodeScalarView(kept)), secrets: secrets, marker: "[redacted]").prefix(300))
     }
 
     /// The first of the service's listed errors, each redacted and cut short: a reply may list thousands,
