@@ -70,6 +70,16 @@ extension NECCommandTests {
         #expect(event.error.contains("The reply names eventId e9"), "\(event.error)")
         #expect(event.error.contains("`facegate nec events list 's1'`"), "\(event.error)")
 
+        // A bulk registration job is a create too: a lost answer may hide a job registering everyone (review:
+        // a plain error, and running it again registered each person twice).
+        let job = try await HostileServer.start(.gatewayPage(502))
+        defer { job.close() }
+        let bulk = try await facegate(["jobs", "bulk-register", "--file", "a.jpg", "--file", "b.jpg"], server: job)
+        #expect(bulk.status == 1)
+        #expect(bulk.error.contains("The bulk registration job may have been created all the same ("), "\(bulk.error)")
+        #expect(bulk.error.contains("`facegate nec subjects list --dir desc --length 5`"), "\(bulk.error)")
+        #expect(job.requestLines.count == 1, "sent once: \(job.requestLines)")
+
         let refused = try await HostileServer.start(.reply(status: 400, body: #"{"message":"Invalid request","errorCode":1001}"#))
         defer { refused.close() }
         let run = try await facegate(["subjects", "register", "--face", Self.photo], server: refused)

@@ -301,7 +301,11 @@ struct NECJobsCommand: AsyncParsableCommand {
                 list += try Self.readRegistrations(registrations)
             }
             guard !list.isEmpty else { throw ValidationError("name at least one --file, or give --registrations FILE") }
-            try await connection.run { () throws(NECIDError) in try NECIDCall.bulkRegister(list) }
+            // Sent once, as a create: a job whose answer was lost may be registering everyone already, and running
+            // it again would register each person twice (two subjects alike: the door's margin refuses them).
+            let creation = NECCreation(
+                what: "bulk registration job", howToCheck: "facegate nec subjects list --dir desc --length \(min(max(list.count, 5), 1000))")
+            try await connection.run(creating: creation) { () throws(NECIDError) in try NECIDCall.bulkRegister(list) }
         }
 
         static func parsePairs(_ arguments: [String]) throws -> [NECBulkRegistration] {
