@@ -70,6 +70,27 @@ struct TokenLifecycleTests {
         }
     }
 
+    /// A refresh grant that works but whose tokens the API refuses (a user's rights changed server-side):
+    /// the call that meets it fails, and the next signs in afresh with the password grant. Before, the refresh
+    /// token was kept, every later call refreshed into a refused token, and the door was refused until a restart.
+    @Test("tokens a refresh gives that the service refuses lead to a password grant at the next call")
+    func refusedRefreshedTokensLeadToAPasswordGrant() async throws {
+        try await withNeoCheckEmulator { harness in
+            let client = try harness.client()
+            try await probeCall(client)
+            await harness.emulator.revokeAccessTokens()
+            await harness.emulator.refuseTokensFromRefreshGrants()
+            await #expect(throws: NeoCheckError(.unauthorized, "")) {
+                _ = try await client.list(identifier: "00000000-0000-0000-0000-000000000000")
+            }
+            try await probeCall(client)
+            let requests = await harness.emulator.tokenRequests
+            #expect(requests["password"] == 2, "\(requests)")
+            try await probeCall(client)
+            #expect(await harness.emulator.tokenRequests == requests, "the new token holds")
+        }
+    }
+
     @Test("concurrent callers share one token request", arguments: [false, true])
     func concurrentCallersShareOneRenewal(afterRevocation: Bool) async throws {
         try await withNeoCheckEmulator { harness in

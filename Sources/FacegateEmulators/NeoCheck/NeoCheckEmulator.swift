@@ -107,6 +107,15 @@ public actor NeoCheckEmulator {
         refreshTokens.removeAll()
     }
 
+    /// Whether access tokens issued for a refresh grant are refused by the Face API (as a service whose
+    /// user's rights changed may refuse those minted from an old refresh token), while a password grant's work.
+    private(set) var refusesRefreshedTokens = false
+
+    /// From now on, access tokens a refresh grant issues are refused (401) by every Face API call.
+    public func refuseTokensFromRefreshGrants(_ refuse: Bool = true) {
+        refusesRefreshedTokens = refuse
+    }
+
     /// Record creations still to be saved and then answered 500, as a service that fails between its
     /// write and its reply does: the record exists, and the caller is not told its identifier.
     private(set) var creationsFailingAfterSave = 0
@@ -156,7 +165,9 @@ public actor NeoCheckEmulator {
         let now = configuration.now()
         accessTokens = accessTokens.filter { $0.value > now }
         let accessToken = Self.randomToken()
-        accessTokens[accessToken] = now + configuration.tokenLifetime
+        if !(grantType == "refresh_token" && refusesRefreshedTokens) {
+            accessTokens[accessToken] = now + configuration.tokenLifetime
+        }
         return .issued(
             AuthorizationReply(
                 access_token: accessToken, expires_in: Int(configuration.tokenLifetime.components.seconds),

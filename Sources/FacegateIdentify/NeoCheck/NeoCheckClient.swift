@@ -229,6 +229,10 @@ public struct NeoCheckClient: Sendable {
             if response.status == .unauthorized {
                 await tokens.rejected(bearer)
                 guard attempt == 1 else {
+                    // A renewal the service refuses too: forgotten, refresh token and all, so the next call signs in
+                    // with the password grant. Kept, every later call renewed by the same refresh into a refused
+                    // token, and the door was refused until a restart (review).
+                    await tokens.reset()
                     throw NeoCheckError(.unauthorized, "the service refused a freshly obtained token", status: 401)
                 }
                 http.logger.debug("access token refused, renewing it", metadata: ["path": "\(path)"])
