@@ -353,7 +353,10 @@ public final class SQLiteJournal: Sendable {
                 if retentionDue {
                     nextRetention = clock.now.advanced(by: configuration.retentionInterval)
                     let now = Date()
-                    await runRetention(database, now: now, clockIsTrusted: await clockIsTrusted(now), waitingForTheClock: &waitingForTheClock)
+                    let foundDamage = await runRetention(
+                        database, now: now, clockIsTrusted: await clockIsTrusted(now), waitingForTheClock: &waitingForTheClock)
+                    // Nothing more into that file: the next opening checks it, and sets it aside if it is damaged.
+                    if foundDamage { continue }
                     // Waiting for the clock: tried again soon, so that /health shows the wait over once the
                     // cloud's time vouches for the clock, not up to a whole interval later.
                     if waitingForTheClock { nextRetention = min(nextRetention, clock.now.advanced(by: configuration.clockWaitRetry)) }
@@ -378,7 +381,9 @@ public final class SQLiteJournal: Sendable {
         }
     }
 
-    private func runRetention(_ database: DatabasePool, now: Date, clockIsTrusted: Bool, waitingForTheClock: inout Bool) async {
+    /// One retention pass. True when it found the file damaged: then it is checked (and, damaged, set aside)
+    /// at the writer's next opening, as after a write that found damage.
+    private func runRetention(_ database: DatabasePool, now: Date, clockIsTrusted: Bool, waitingForTheClock: inout Bool) async -> Bool {
         do {
             let report = try await database.writeWithoutTransaction { [configuration] db in
                 try JournalRetentionRunner.apply(
@@ -407,9 +412,31 @@ public final class SQLiteJournal: Sendable {
                         "deleted_probe_crops": "\(report.deletedProbeCrops)", "bytes": "\(report.bytesAfter)",
                     ])
             }
+            state.withLock { $0.status.retentionFailingSince = nil }
+            return false
         } catch {
-            // Retention failing (a full disk) does not stop decisions from being written.
-            logger.warning("journal retention failed", metadata: ["error": "\(Self.describe(error).message)"])
+            // Retention failing (a full disk) does not stop decisions from being written, but the limits are not
+            // kept meanwhile: /health says so. Damage it meets (an old page: writes only touch the newest, so
+            // they go on succeeding while every pass fails and the file grows until the disk is full) is the
+            // file's damage, as a write's would be (review: before, only a warning at each pass).
+            let damaged = (error as? DatabaseError).map(Self.isDamage) ?? false
+            state.withLock { state in
+                if damaged {
+                    // The opening that follows deals with it (a new journal, whose first pass will tell).
+                    state.suspectDamage = true
+                    state.database = nil
+                } else if state.status.retentionFailingSince == nil {
+                    state.status.retentionFailingSince = Date()
+                }
+            }
+            if damaged {
+                logger.error(
+                    "journal retention found the file damaged; it is checked, and set aside if it is, before the next write",
+                    metadata: ["error": "\(Self.describe(error).message)"])
+            } else {
+                logger.warning("journal retention failed", metadata: ["error": "\(Self.describe(error).message)"])
+            }
+            return damaged
         }
     }
 
@@ -762,6 +789,8 @@ public struct JournalStatus: Sendable, Hashable {
     /// Since when age retention has been held back because nothing vouches for the clock: records
     /// past the age limit are kept (the size limit still applies); nil once a pass may delete by age.
     public var retentionWaitsForTheClockSince: Date?
+    /// Since when retention passes have been failing (the age and size limits are not kept); nil once one succeeds.
+    public var retentionFailingSince: Date?
 
     public init() {}
 }

@@ -2,6 +2,7 @@ import FacegateCore
 import FacegateTesting
 import Foundation
 import GRDB
+import Logging
 import Synchronization
 import Testing
 
@@ -133,5 +134,57 @@ struct DamagedJournalTests {
             #expect(try await journal.decisions().map(\.record.decision.subjectId) == ["new"])
         }
         #expect(try Self.setAside(in: folder).count == 1)
+    }
+
+    /// Damage on an old page only retention reaches (writes touch the newest pages, and go on succeeding) is
+    /// the file's damage, as a write's is: the file is checked, set aside, and the door's records go to a new
+    /// journal. Before, each pass only logged "journal retention failed", the size limit was never kept, and
+    /// the file grew until the disk was full (review).
+    @Test func aDamagedPageFoundByRetentionSetsTheFileAside() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let path = folder.file("journal.sqlite")
+        var unlimited = Self.configuration(path)
+        unlimited.retention = JournalRetention(maxAge: nil, maxBytes: nil)
+        try await withRunningJournal(unlimited) { journal in
+            for i in 0..<400 {
+                journal.record(
+                    DecisionRecord(
+                        time: Date(), door: "front", decision: sampleDecision(.granted, subject: "old\(i)-\(String(repeating: "x", count: 80))"),
+                        backend: "nec"))
+            }
+            try await journal.flush()
+        }
+        // The second leaf of the decision table (old rows, which retention reaches after the first leaf's):
+        // the second cell's child of the table's root. (Not the first leaf: in an auto-vacuumed file the page
+        // after the schema's roots is the one a new table's root would take, and GRDB makes one at opening.)
+        let (root, pageSize) = try await DatabaseQueue(path: path).read { db in
+            (try Int.fetchOne(db, sql: "SELECT rootpage FROM sqlite_master WHERE name = 'decision'")!, try Int.fetchOne(db, sql: "PRAGMA page_size")!)
+        }
+        let file = try Data(contentsOf: URL(fileURLWithPath: path))
+        let start = (root - 1) * pageSize
+        try #require(file[start] == 0x05, "a table of several pages, under one interior root")
+        let cell = Int(file[start + 14]) << 8 | Int(file[start + 15])
+        let page = file[(start + cell)..<(start + cell + 4)].reduce(0) { $0 << 8 | Int($1) }
+        try #require(file[(page - 1) * pageSize] == 0x0D, "a leaf")
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        try handle.seek(toOffset: UInt64((page - 1) * pageSize))
+        try handle.write(contentsOf: Data(repeating: 0xA5, count: pageSize))
+        try handle.close()
+
+        var sized = Self.configuration(path)
+        sized.retention = JournalRetention(maxAge: nil, maxBytes: 16 << 10)
+        let logs = CapturedLogs()
+        let journal = SQLiteJournal(configuration: sized, logger: logs.logger(label: "retention-damage", level: .trace))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await journal.run() }
+            defer { group.cancelAll() }
+            journal.record(DecisionRecord(time: Date(), door: "front", decision: sampleDecision(.granted, subject: "new"), backend: "nec"))
+            try await Self.flushed(journal)
+            #expect(try await journal.decisions().map(\.record.decision.subjectId) == ["new"])
+            #expect(journal.status.retentionFailingSince == nil)
+        }
+        #expect(try Self.setAside(in: folder).count == 1)
+        #expect(logs.all.contains { $0.contains("journal retention found the file damaged") }, "\(logs.all)")
     }
 }

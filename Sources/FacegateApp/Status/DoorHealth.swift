@@ -124,8 +124,8 @@ public struct DoorHealthReport: Sendable, Codable, Equatable {
 extension DoorHealthReport.Component {
     /// The journal's part: `failed` while it loses records or cannot get them on disk (records dropped
     /// for a full backlog, writes failing, or a record waiting longer than `stallLimit`: a write that
-    /// hangs on a stalled disk), since the problem began; `degraded` while age retention waits for a
-    /// clock something vouches for (the door still decides and records).
+    /// hangs on a stalled disk), since the problem began; `degraded` while retention fails or age retention
+    /// waits for a clock something vouches for (the door still decides and records).
     static func journal(_ journal: JournalStatus, stallLimit: Duration) -> Self {
         if journal.health == .closed { return Self(status: .failed, lastError: "the journal is closed") }
         var problems: [(detail: String, since: Date?)] = []
@@ -142,6 +142,10 @@ extension DoorHealthReport.Component {
         if !problems.isEmpty {
             return Self(
                 status: .failed, lastError: problems.map(\.detail).joined(separator: "; "), since: problems.compactMap(\.since).min())
+        }
+        if let since = journal.retentionFailingSince {
+            return Self(
+                status: .degraded, lastError: "retention is failing: the journal's age and size limits are not kept", since: since)
         }
         if let since = journal.retentionWaitsForTheClockSince {
             return Self(
