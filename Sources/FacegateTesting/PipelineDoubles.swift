@@ -237,6 +237,7 @@ public final class MemoryJournal: GateJournal {
         var decisions: [DecisionRecord] = []
         var relays: [RelayRecord] = []
         var events: [DoorEventRecord] = []
+        var rechecks: [RecheckRecord] = []
         var relaysBeforeTheirDecision = 0
     }
     private let records = Mutex(Records())
@@ -246,6 +247,7 @@ public final class MemoryJournal: GateJournal {
     public var decisions: [DecisionRecord] { records.withLock { $0.decisions } }
     public var relays: [RelayRecord] { records.withLock { $0.relays } }
     public var events: [DoorEventRecord] { records.withLock { $0.events } }
+    public var rechecks: [RecheckRecord] { records.withLock { $0.rechecks } }
     public var relaysBeforeTheirDecision: Int { records.withLock { $0.relaysBeforeTheirDecision } }
 
     public func record(_ decision: DecisionRecord) -> Bool {
@@ -258,7 +260,10 @@ public final class MemoryJournal: GateJournal {
         return true
     }
 
-    public func recordRecheck(_ recheck: RecheckRecord) -> Bool { true }
+    public func recordRecheck(_ recheck: RecheckRecord) -> Bool {
+        records.withLock { $0.rechecks.append(recheck) }
+        return true
+    }
 
     public func recordRelay(_ relay: RelayRecord) -> Bool {
         records.withLock { records in

@@ -217,7 +217,7 @@ struct ClockWitnessPipelineTests {
     func visit(
         wallClock: WrongWallClock, offline: (any OfflineFaceStore)? = nil, cloudAnswers: Bool = true,
         duringTheSearch: @Sendable () -> Void = {}
-    ) async throws -> (decisions: [Decision], pipeline: GatePipeline) {
+    ) async throws -> (decisions: [Decision], pipeline: GatePipeline, journal: MemoryJournal) {
         let statedTime = CloudClock()
         statedTime.note(stated: Date())
         let cloud = HeldCloud(candidates: [MatchCandidate(subjectId: "staff-3", score: 9000, tags: ["staff"])], cloudClock: statedTime)
@@ -237,7 +237,7 @@ struct ClockWitnessPipelineTests {
         duringTheSearch()
         if cloudAnswers { cloud.release() }
         try await run.value
-        return (journal.decisions.map(\.decision), pipeline)
+        return (journal.decisions.map(\.decision), pipeline, journal)
     }
 
     /// An offline cache holding her face (the scripted analyser's descriptor), granted under `staff`.
@@ -254,7 +254,7 @@ struct ClockWitnessPipelineTests {
     /// searched does not make that date right. `/health` reads the clock afresh, before and after.
     @Test func aClockPutRightDuringTheSearchDoesNotPassTheDecisionMadeOnIt() async throws {
         let wallClock = WrongWallClock(ahead: 2 * 3600)
-        let (decisions, pipeline) = try await visit(wallClock: wallClock, duringTheSearch: { wallClock.set(ahead: 0) })
+        let (decisions, pipeline, _) = try await visit(wallClock: wallClock, duringTheSearch: { wallClock.set(ahead: 0) })
         #expect(decisions.map(\.outcome) == [.deniedSchedule], "\(decisions.map { $0.reason })")
         #expect(decisions.first?.reason.contains("the clock reads 2 h ahead of the cloud's") == true)
         // Right now, and `/health` says so without waiting for another visit.
@@ -301,6 +301,10 @@ struct ClockWitnessPipelineTests {
         #expect(first.decisions.map(\.outcome) == [.grantedOffline], "\(first.decisions.map { $0.reason })")
         #expect(try await cache.pendingRechecks().isEmpty)
         #expect(try await cache.list().isEmpty, "her faces were taken out of the cache")
+        // Never to be re-checked, and journaled so (a failed re-check), not left `recheck pending` for ever.
+        let grant = try #require(first.journal.decisions.first)
+        #expect(first.journal.rechecks.map(\.decisionId) == [grant.id])
+        #expect(first.journal.rechecks.map(\.outcome) == [.error])
         let second = try await visit(wallClock: WrongWallClock(ahead: 0), offline: full, cloudAnswers: false)
         #expect(second.decisions.map(\.outcome) == [.deniedOffline], "\(second.decisions.map { $0.reason })")
     }

@@ -230,6 +230,22 @@ struct DecisionFaultTests {
         }
     }
 
+    /// An offline decision with nothing to re-check it by (no offline cache: its probe is kept nowhere) is
+    /// not journaled `recheck pending`, which it would stay for ever (review).
+    @Test func anOfflineDecisionWithoutACacheAwaitsNoRecheck() async throws {
+        try await DoorRig.with { rig in
+            _ = try await rig.enrol(Photos.enrolledPhoto)
+            rig.configuration.offlineCache.enabled = false
+            rig.configuration.backend.decisionDeadline = .seconds(2)
+            await rig.stopCloud()
+            let offline = try await rig.runDoor(visitors: [Photos.enrolledWalksUp])
+            #expect(offline.outcomes.map(\.record.decision.outcome) == [.deniedOffline])
+            let journaled = try await rig.journaledDecisions()
+            #expect(journaled.map(\.record.decision.outcome) == [.deniedOffline])
+            #expect(journaled.map(\.recheckStatus) == [nil], "\(journaled.map(\.recheckStatus))")
+        }
+    }
+
     @Test func aTagRemovedFromTheDoorStopsItsPeopleOffline() async throws {
         try await DoorRig.with { rig in
             _ = try await rig.enrol(Photos.enrolledPhoto)

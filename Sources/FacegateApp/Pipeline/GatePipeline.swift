@@ -682,7 +682,10 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
         let record = await act(
             on: DecisionRecord(
                 time: time, door: settings.door, decision: decision, backend: search.backendName,
-                quality: visit.bestFace.quality, latencies: latencies, probeCrop: lookup.probe?.jpeg, liveness: assessment),
+                quality: visit.bestFace.quality, latencies: latencies, probeCrop: lookup.probe?.jpeg,
+                // Pending only when it can be re-checked (a cache to keep its probe in): an offline denial with no cache
+                // was journaled `recheck pending` for ever (review).
+                awaitsRecheck: decision.offline && offline != nil && lookup.probe != nil, liveness: assessment),
             visitReady: pending.emittedAt,
             refusedSinceDecided: {
                 // A reload that came while the grant was being committed (up to a second) is the door's
@@ -1149,6 +1152,11 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
             try await offline.addPendingRecheck(
                 decisionId: record.id, door: settings.door, grantedSubject: granted, probe: probe.jpeg, at: time)
         } catch {
+            // It will never be re-checked: the journal says so rather than `recheck pending` for ever.
+            journal.recordRecheck(
+                RecheckRecord(
+                    decisionId: record.id, time: now(), outcome: .error,
+                    reason: "the offline cache could not keep its probe for the cloud's re-check"))
             guard let granted else {
                 logger.warning("offline decision cannot be kept for its re-check", metadata: ["error": "\(error)"])
                 return
