@@ -55,9 +55,9 @@ enum JournalWriter {
         guard let original else { return }
         let originalOpened = Decision.Outcome(rawValue: original["outcome"] as String? ?? "")?.opensDoor ?? false
         // A grant the cloud gives to someone else let the wrong person in: that is no confirmation.
-        let sameDecision =
-            originalOpened == recheck.outcome.opensDoor
-            && (!originalOpened || (original["subject_id"] as String?) == recheck.subjectId)
+        // The same person is the same id as the door compares ids (case and surrounding spaces aside).
+        let sameSubject = ((original["subject_id"] as String?).map(SubjectIdentity.key)) == recheck.subjectId.map(SubjectIdentity.key)
+        let sameDecision = originalOpened == recheck.outcome.opensDoor && (!originalOpened || sameSubject)
         // A failed search is no answer: it neither confirms a denial nor contradicts a grant.
         let status: RecheckStatus = recheck.outcome == .error ? .failed : sameDecision ? .confirmed : .contradicted
         try db.execute(

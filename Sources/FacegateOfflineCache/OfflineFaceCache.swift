@@ -356,19 +356,24 @@ public actor OfflineFaceCache {
     /// Deletes the faces of the subjects whose `SubjectIdentity.key` is among `keys`.
     private func deleteFaces(ofSubjects keys: [String]) async throws(OfflineCacheError) -> Int {
         let wanted = Set(keys)
-        return try await write { db -> Int in
-            // Matched here rather than in SQL: SQLite's lower() folds ASCII only.
-            let stored = try String.fetchAll(db, sql: "SELECT DISTINCT subject_id FROM face_entry")
-            let ids = stored.filter { wanted.contains(SubjectIdentity.key($0)) }
-            var deleted = 0
-            for chunk in stride(from: 0, to: ids.count, by: 500).map({ Array(ids[$0..<min($0 + 500, ids.count)]) }) {
-                try db.execute(
-                    sql: "DELETE FROM face_entry WHERE subject_id IN (\(chunk.map { _ in "?" }.joined(separator: ",")))",
-                    arguments: StatementArguments(chunk))
-                deleted += db.changesCount
-            }
-            return deleted
+        return try await write { db -> Int in try Self.deleteFaces(ofSubjects: wanted, in: db) }
+    }
+
+    /// In a write: deletes the faces of the subjects whose `SubjectIdentity.key` is among `keys` (every spelling
+    /// of their ids, as the door compares them), returning how many went.
+    static func deleteFaces(ofSubjects keys: Set<String>, in db: Database) throws -> Int {
+        guard !keys.isEmpty else { return 0 }
+        // Matched here rather than in SQL: SQLite's lower() folds ASCII only.
+        let stored = try String.fetchAll(db, sql: "SELECT DISTINCT subject_id FROM face_entry")
+        let ids = stored.filter { keys.contains(SubjectIdentity.key($0)) }
+        var deleted = 0
+        for chunk in stride(from: 0, to: ids.count, by: 500).map({ Array(ids[$0..<min($0 + 500, ids.count)]) }) {
+            try db.execute(
+                sql: "DELETE FROM face_entry WHERE subject_id IN (\(chunk.map { _ in "?" }.joined(separator: ",")))",
+                arguments: StatementArguments(chunk))
+            deleted += db.changesCount
         }
+        return deleted
     }
 
     /// Deletes the faces remembered later than `time`: a clock that ran ahead dated them, so their
@@ -399,10 +404,7 @@ public actor OfflineFaceCache {
                 arguments: [now])
             try db.execute(sql: "DELETE FROM pending_recheck WHERE expires_at <= ?", arguments: [now])
             let rechecks = db.changesCount
-            for subject in unconfirmed {
-                try db.execute(sql: "DELETE FROM face_entry WHERE subject_id = ?", arguments: [subject])
-                faces += db.changesCount
-            }
+            faces += try Self.deleteFaces(ofSubjects: Set(unconfirmed.map(SubjectIdentity.key)), in: db)
             return PurgeReport(faces: faces, pendingRechecks: rechecks)
         }
         await emptyWAL(afterDeleting: report.faces + report.pendingRechecks)
@@ -577,11 +579,8 @@ public actor OfflineFaceCache {
                 arguments: [limit])
             try db.execute(sql: "DELETE FROM pending_recheck WHERE id NOT IN (\(kept))", arguments: [limit])
             let evicted = db.changesCount
-            var faces = 0
-            for subject in unconfirmed {
-                try db.execute(sql: "DELETE FROM face_entry WHERE subject_id = ?", arguments: [subject])
-                faces += db.changesCount
-            }
+            // However the grant's id was spelt: the faces it let in under any spelling go with it.
+            let faces = try Self.deleteFaces(ofSubjects: Set(unconfirmed.map(SubjectIdentity.key)), in: db)
             return (evicted, faces)
         }
         if evicted > 0 {

@@ -273,7 +273,9 @@ struct JournalTests {
             #expect(waiting.map(\.record.id) == [granted.id, denied.id])
 
             let later = wholeMilliseconds(Date().addingTimeInterval(300))
-            journal.recordRecheck(RecheckRecord(decisionId: granted.id, time: later, outcome: .granted, subjectId: "alice", score: 9050, reason: "cloud agrees"))
+            // The cloud names her under another spelling of her id (as the door compares ids, the same person):
+            // a confirmation (review: compared exactly, it was journaled contradicted).
+            journal.recordRecheck(RecheckRecord(decisionId: granted.id, time: later, outcome: .granted, subjectId: " Alice", score: 9050, reason: "cloud agrees"))
             journal.recordRecheck(RecheckRecord(decisionId: denied.id, time: later, outcome: .granted, subjectId: "bob", score: 8800, reason: "cloud knows bob"))
             // A re-check for a decision the journal never had changes nothing.
             journal.recordRecheck(RecheckRecord(decisionId: UUID(), time: later, outcome: .granted, reason: "stray"))

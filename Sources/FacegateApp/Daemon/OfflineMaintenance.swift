@@ -194,7 +194,8 @@ public struct OfflineMaintenance: Sendable {
     /// try) may have let in the wrong face: that subject's cached faces go at once, not at the next
     /// revocation sync. False when they could not be purged: the re-check is then not done.
     private func forgetUnconfirmedGrant(_ recheck: PendingRecheck, by decision: Decision, identification: Identification) async -> Bool {
-        guard let granted = recheck.grantedSubject, decision.subjectId != granted else { return true }
+        // The same person under another spelling of the id (as the door compares ids) is a confirmation.
+        guard let granted = recheck.grantedSubject, decision.subjectId.map({ SubjectIdentity.same($0, granted) }) != true else { return true }
         do {
             let faces = try await cache.forget(subjects: [granted])
             let message: Logger.Message =
