@@ -600,13 +600,15 @@ public actor OfflineFaceCache {
         let (pending, failed) = try await read { db -> ([PendingRecheck], [String]) in
             var pending: [PendingRecheck] = []
             var failed: [String] = []
+            // The limit counts re-checks that open, not rows: rows that fail to (tampered, a damaged disk) are
+            // passed over, so the oldest of them cannot keep every later re-check waiting until they expire (review).
             let rows = try Row.fetchCursor(
                 db,
                 sql: """
                     SELECT id, decision_id, door, created_at, expires_at, attempts, sealed_probe, granted_subject FROM pending_recheck
-                    WHERE expires_at > ? ORDER BY created_at, rowid LIMIT ?
-                    """, arguments: [now, limit ?? -1])
-            while let row = try rows.next() {
+                    WHERE expires_at > ? ORDER BY created_at, rowid
+                    """, arguments: [now])
+            while pending.count < (limit ?? Int.max), let row = try rows.next() {
                 let idText: String = row["id"]
                 let decisionText: String = row["decision_id"]
                 let door: String = row["door"]

@@ -504,6 +504,30 @@ struct OfflineFaceCacheTests {
         #expect(try await cache.purgeExpired(at: start.addingTimeInterval(3_700)).pendingRechecks == 2)
     }
 
+    /// A round's limit counts re-checks that open: rows that fail to (tampered, a damaged page) are passed
+    /// over and counted as integrity failures, and the good ones behind them are still re-checked (review:
+    /// the limit was applied to rows first, and twenty bad ones held every later re-check until they expired).
+    @Test func reChecksThatFailToOpenDoNotHoldUpTheOthers() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let cache = try makeCache(folder, key: randomKey())
+        let start = Date()
+        var good: [UUID] = []
+        for i in 0..<5 {
+            let decision = UUID()
+            if i >= 3 { good.append(decision) }
+            try await cache.addPendingRecheck(decisionId: decision, door: "front", probe: [UInt8(i)], at: start.addingTimeInterval(Double(i)))
+        }
+        let queue = try DatabaseQueue(path: folder.file("cache.sqlite"))
+        try await queue.write { db in
+            try db.execute(sql: "UPDATE pending_recheck SET door = 'back' WHERE rowid IN (SELECT rowid FROM pending_recheck ORDER BY created_at LIMIT 3)")
+        }
+        let round = try await cache.pendingRechecks(limit: 2, at: start.addingTimeInterval(10))
+        #expect(round.map(\.decisionId) == good)
+        #expect(try await cache.status().integrityFailures >= 3)
+        #expect(try await cache.pendingRechecks(limit: 1, at: start.addingTimeInterval(10)).map(\.decisionId) == [good[0]])
+    }
+
     /// Past the bound, denials' re-checks go before grants' (a grant's re-check may be all that shows a
     /// wrong face let in), and a grant's re-check that must still go takes its subject's faces with it.
     @Test func aFullReCheckQueueDropsDenialsFirstAndAGrantsFacesWithIt() async throws {
