@@ -4,8 +4,11 @@ import FacegateCore
 ///
 /// After a search finds the cloud unavailable, later visits are decided from the offline cache at
 /// once instead of each waiting out the decision deadline. The cloud counts as back when a probe
-/// reaches it (``CloudReachability``) or, for a backend without a cheap probe, when one visit per
-/// `retryInterval` is let through to the cloud again and answers. Pure: the caller supplies the time.
+/// reaches it (``CloudReachability``) or when a visit let through to the cloud again answers: one per
+/// `retryInterval` for a backend without a cheap probe, one per ``probedTrialInterval`` with one, so a
+/// probe that keeps failing while searches would work (a health call a gateway blocks, a health check
+/// that says unhealthy) cannot keep the door offline, and every face out of the cache as it ages, for
+/// good (review). Pure: the caller supplies the time.
 struct CloudHealth<Instant: InstantProtocol>: Sendable where Instant.Duration == Duration {
     struct Outage: Sendable {
         var since: Instant
@@ -25,13 +28,20 @@ struct CloudHealth<Instant: InstantProtocol>: Sendable where Instant.Duration ==
         self.hasProbe = hasProbe
     }
 
+    /// With a probe watching, a visit still tries the cloud itself this often (a minute at the default 5 s
+    /// retry): during a real outage that visit waits out the decision deadline, once a minute.
+    var probedTrialInterval: Duration { retryInterval * 12 }
+
+    /// How long after the last trial the next visit may try the cloud itself.
+    private var trialInterval: Duration { hasProbe ? probedTrialInterval : retryInterval }
+
     var isDown: Bool { outage != nil }
 
     /// The failure to decide offline with, or nil when this visit should ask the cloud.
     mutating func outageToSkip(at now: Instant) -> String? {
         guard var current = outage else { return nil }
-        if !hasProbe, now >= current.nextTrial {
-            current.nextTrial = now.advanced(by: retryInterval)
+        if now >= current.nextTrial {
+            current.nextTrial = now.advanced(by: trialInterval)
             outage = current
             return nil
         }
@@ -41,7 +51,7 @@ struct CloudHealth<Instant: InstantProtocol>: Sendable where Instant.Duration ==
     /// A search or probe found the cloud unavailable.
     mutating func failed(_ failure: String, at now: Instant) {
         if outage == nil {
-            outage = Outage(since: now, failure: failure, nextTrial: now.advanced(by: retryInterval))
+            outage = Outage(since: now, failure: failure, nextTrial: now.advanced(by: trialInterval))
         } else {
             outage?.failure = failure
         }
