@@ -22,7 +22,15 @@ public enum RestingRelayRecord {
             try? FileManager.default.removeItem(at: url)
             return
         }
-        try JSONEncoder().encode(relay).write(to: url, options: .atomic)
+        do {
+            try JSONEncoder().encode(relay).write(to: url, options: .atomic)
+        } catch {
+            // An earlier start's record left in place would have `door rest` drive that line (since wired to
+            // something else, perhaps) after every stop: without a record, it rests the file's relay (review).
+            // Unlinking works on a full disk.
+            try? FileManager.default.removeItem(at: url)
+            throw error
+        }
     }
 
     /// The recorded relay; nil when none is recorded or the record cannot be read.
