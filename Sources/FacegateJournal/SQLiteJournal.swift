@@ -413,6 +413,9 @@ public final class SQLiteJournal: Sendable {
                     ])
             }
             state.withLock { $0.status.retentionFailingSince = nil }
+            if clockIsTrusted, let maxAge = configuration.retention.maxAge {
+                removeSetAsideCopies(lastWrittenBefore: now.addingTimeInterval(-maxAge.timeInterval))
+            }
             return false
         } catch {
             // Retention failing (a full disk) does not stop decisions from being written, but the limits are not
@@ -520,6 +523,29 @@ public final class SQLiteJournal: Sendable {
 
     /// Renames the damaged file (and its write-ahead log with it) to `<name>.damaged-<UTC time>` beside it.
     /// Said without the path (a configuration value): the suffix is enough to find it.
+    /// Deletes the damaged journals set aside beside this one (and their write-ahead logs) last written before
+    /// `cutoff`: every record in such a copy is past the age limit, which holds for them as for the journal
+    /// (review: they were kept for ever, a failing card's copies piling up beside it). Only by a clock
+    /// something vouches for, as age retention itself.
+    private func removeSetAsideCopies(lastWrittenBefore cutoff: Date) {
+        let journal = URL(fileURLWithPath: configuration.path)
+        let folder = journal.deletingLastPathComponent()
+        let prefix = journal.lastPathComponent + ".damaged-"
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder.path) else { return }
+        var removed = 0
+        for name in names where name.hasPrefix(prefix) {
+            let path = folder.appendingPathComponent(name).path
+            var info = stat()
+            guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFREG,
+                Date(timeIntervalSince1970: TimeInterval(info.st_mtim.tv_sec)) < cutoff, unlink(path) == 0
+            else { continue }
+            if !name.hasSuffix("-wal") { removed += 1 }
+        }
+        if removed > 0 {
+            logger.notice("damaged journals set aside past the age limit deleted", metadata: ["deleted": "\(removed)"])
+        }
+    }
+
     private func setAsideDamagedFile(because error: DatabaseError) throws {
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")

@@ -136,6 +136,38 @@ struct DamagedJournalTests {
         #expect(try Self.setAside(in: folder).count == 1)
     }
 
+    /// A set-aside copy last written before the age limit holds only records past it: retention deletes it (and
+    /// its write-ahead log) as it deletes such records, by a clock something vouches for; newer copies stay for
+    /// whoever wants to recover them (review: copies were kept for ever, a failing card's piling up).
+    @Test func setAsideCopiesPastTheAgeLimitAreDeleted() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let path = folder.file("journal.sqlite")
+        let old = path + ".damaged-20260101T000000Z", recent = path + ".damaged-20261201T000000Z"
+        for file in [old, old + "-wal", recent] {
+            #expect(FileManager.default.createFile(atPath: file, contents: Data("damaged".utf8)))
+        }
+        try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(-120 * 86_400)], ofItemAtPath: old)
+        try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(-120 * 86_400)], ofItemAtPath: old + "-wal")
+        try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(-6 * 86_400)], ofItemAtPath: recent)
+        for trusted in [false, true] {
+            let journal = SQLiteJournal(configuration: Self.configuration(path))
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await journal.run(clockIsTrusted: { _ in trusted }) }
+                defer { group.cancelAll() }
+                journal.record(DecisionRecord(time: Date(), door: "front", decision: sampleDecision(.granted, subject: "new"), backend: "nec"))
+                try await Self.flushed(journal)
+            }
+            let left = try Self.setAside(in: folder).sorted()
+            if trusted {
+                #expect(left == ["journal.sqlite.damaged-20261201T000000Z"], "\(left)")
+                #expect(!FileManager.default.fileExists(atPath: old + "-wal"))
+            } else {
+                #expect(left.count == 2, "nothing vouches for the clock: nothing deleted by age")
+            }
+        }
+    }
+
     /// Damage on an old page only retention reaches (writes touch the newest pages, and go on succeeding) is
     /// the file's damage, as a write's is: the file is checked, set aside, and the door's records go to a new
     /// journal. Before, each pass only logged "journal retention failed", the size limit was never kept, and
