@@ -54,5 +54,31 @@ import Testing
         let shown = NeoCheckClient.sanitized(text, removing: [token, password])
         #expect(!shown.contains(String(password.prefix(6))), "\(shown)")
         #expect(!shown.contains(String(token.prefix(8))))
+        // Wherever the cut falls in the password (review: cutting short of the longest secret only moved the
+        // cut, and a password begun just before the new one showed its first four characters).
+        for start in [4081, 4084, 4089, 4094, 4095] {
+            let tail = lead + String(repeating: "y", count: start - lead.count) + password + String(repeating: "z", count: 200)
+            let quoted = NeoCheckClient.sanitized(tail, removing: [token, password])
+            for length in 2..<password.count where quoted.contains(String(password.prefix(length)) + "z") || quoted.hasSuffix(String(password.prefix(length))) {
+                Issue.record("a piece of the password shows with the cut at \(4096 - start): \(quoted.suffix(40))")
+            }
+        }
+        // A longer token, redacted, and the password whole before the cut: redacted, not cut.
+        let early = token + " " + String(repeating: "y", count: 92) + password + String(repeating: "z", count: 3000)
+        let quotedEarly = NeoCheckClient.sanitized(early, removing: [token, password])
+        #expect(!quotedEarly.contains("Pw7x") && quotedEarly.contains("[redacted] yyy"), "\(quotedEarly.prefix(200))")
+    }
+
+    /// The matcher that finds a secret's beginning at the end of a cut text, on the cases that trip naive ones.
+    @Test func theLongestEndingThatBeginsASecret() {
+        func length(_ secret: String, _ text: String) -> Int {
+            SecretRedaction.longestEndingThatBegins(Array(secret.unicodeScalars), Array(text.unicodeScalars))
+        }
+        #expect(length("abcabd", "xxabcab") == 5)
+        #expect(length("abcabd", "xxabcabd") == 0, "a whole secret is the redaction's, not the cut's")
+        #expect(length("aaaa", "baaaaaa") == 3, "never the whole secret")
+        #expect(length("abab", "xaba") == 3)
+        #expect(length("secret", "nothing") == 0)
+        #expect(length("ab", "a") == 1)
     }
 }

@@ -354,15 +354,11 @@ public actor NECIDClient {
     /// A service message fit for logs and errors: printable, bounded, keys removed.
     private nonisolated func sanitize(_ message: String) -> String {
         let secrets = [configuration.credentials.secretAccessKey, configuration.apiKey ?? "", configuration.credentials.accessKeyID]
-        // Cut first. A message cut also loses the last (longest secret - 1) scalars: a secret begun there and
-        // cut would leave a piece too short to be recognised as one (under 8), which the redaction shrinking
-        // the text could bring into the part shown; a secret begun before them is whole, and taken out.
-        var kept = message.unicodeScalars.prefix(Self.messageKept + 1)
-        if kept.count > Self.messageKept {
-            let longest = secrets.map(\.unicodeScalars.count).max() ?? 0
-            kept = kept.prefix(max(0, Self.messageKept - max(0, longest - 1)))
-        }
-        var text = SecretRedaction.redact(String(String.UnicodeScalarView(kept)), secrets: secrets, marker: "<redacted>")
+        // Cut first, and a beginning of a secret the cut leaves at the end with it: a piece too short to be
+        // recognised as one (under 8), which the redaction shrinking the text could bring into the part shown.
+        // (Cutting the last (longest secret - 1) scalars instead only moved the cut: review.)
+        let kept = SecretRedaction.cut(message, toScalars: Self.messageKept, secrets: secrets)
+        var text = SecretRedaction.redact(kept, secrets: secrets, marker: "<redacted>")
         // NEC ID names the existing gallery's key in a Duplicate message; keys stay out of errors, however
         // the message spells it ("apiKey K", "ApiKey: K", "API key K", JSON's "apiKey":"K", "x-api-key=K").
         text = text.replacingOccurrences(of: Self.apiKeyValue, with: "$1<redacted>", options: [.regularExpression, .caseInsensitive])

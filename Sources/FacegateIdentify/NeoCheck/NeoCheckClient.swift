@@ -520,18 +520,12 @@ public struct NeoCheckClient: Sendable {
     }
 
     /// Replies are quoted in errors: cut them short and take out anything secret. The text is cut before
-    /// the secrets are looked for too (a reply may be a megabyte), in Unicode scalars: whatever is left after
-    /// redaction came from that first part. A cut text also loses its last (longest secret - 1) scalars, as
-    /// NEC ID's messages do: a secret begun there would leave a piece too short to be known as one, which
-    /// the redaction of secrets before it, shrinking the text, could bring into the part shown (review).
+    /// the secrets are looked for too (a reply may be a megabyte), in Unicode scalars, and a beginning of a
+    /// secret the cut leaves at its end goes with it (``SecretRedaction/cut(_:toScalars:secrets:)``):
+    /// whatever is left after redaction came from that first part.
     static func sanitized(_ text: String, removing secrets: [String]) -> String {
-        let keptScalars = 4096
-        var kept = text.unicodeScalars.prefix(keptScalars + 1)
-        if kept.count > keptScalars {
-            let longest = secrets.map(\.unicodeScalars.count).max() ?? 0
-            kept = kept.prefix(max(0, keptScalars - max(0, longest - 1)))
-        }
-        return String(SecretRedaction.redact(String(String.UnicodeScalarView(kept)), secrets: secrets, marker: "[redacted]").prefix(300))
+        let kept = SecretRedaction.cut(text, toScalars: 4096, secrets: secrets)
+        return String(SecretRedaction.redact(kept, secrets: secrets, marker: "[redacted]").prefix(300))
     }
 
     /// The first of the service's listed errors, each redacted and cut short: a reply may list thousands,
