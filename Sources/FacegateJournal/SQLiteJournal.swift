@@ -424,12 +424,12 @@ public final class SQLiteJournal: Sendable {
             // file's damage, as a write's would be (review: before, only a warning at each pass).
             let damaged = (error as? DatabaseError).map(Self.isDamage) ?? false
             state.withLock { state in
+                // Until a pass succeeds, or the file is set aside: a damage the quick check then does not confirm
+                // fails every pass, and says so in /health (second review).
+                if state.status.retentionFailingSince == nil { state.status.retentionFailingSince = Date() }
                 if damaged {
-                    // The opening that follows deals with it (a new journal, whose first pass will tell).
                     state.suspectDamage = true
                     state.database = nil
-                } else if state.status.retentionFailingSince == nil {
-                    state.status.retentionFailingSince = Date()
                 }
             }
             if damaged {
@@ -571,6 +571,8 @@ public final class SQLiteJournal: Sendable {
             throw error
         }
         _ = unlink(path + "-shm")
+        // A new journal: the old file's failing retention is not its.
+        state.withLock { $0.status.retentionFailingSince = nil }
         logger.critical(
             "the journal file is damaged: set aside beside it (suffix \(suffix)) and a new journal started; records not yet written go to the new one",
             metadata: ["error": "\(error.message ?? "SQLite error \(error.extendedResultCode.rawValue)")"])

@@ -84,6 +84,42 @@ struct HourlyCallBudgetTests {
         #expect(await budget.remaining == 60)
     }
 
+    /// A clock that ran ahead and is put right (NTP correcting a box that booted a day ahead) must not keep the
+    /// calls counted then in the hour for that day: NeoCheck refused all day, every decision offline and the
+    /// revocation sync stopped (second review). They count as made when the clock went back, and leave within
+    /// the hour; the same for a file written by a clock that was ahead.
+    @Test("a clock put back from a day ahead frees the calls within the hour, not a day later")
+    func aClockPutBackFromADayAhead() async throws {
+        let file = try TemporaryFolder("budget-ahead").url.appendingPathComponent("neocheck-budget.json")
+        let clock = ManualClock()
+        clock.advance(by: 86_400)
+        let budget = try HourlyCallBudget(callsPerHour: 10, stateFile: file, now: { clock.now })
+        for _ in 0..<10 { try await budget.spend() }
+        clock.advance(by: -86_400)
+        #expect(await budget.remaining == 0, "nothing freed at once")
+        let restarted = try HourlyCallBudget(callsPerHour: 10, stateFile: file, now: { clock.now })
+        #expect(restarted.stateProblem == nil)
+        #expect(await restarted.remaining == 0)
+        clock.advance(by: 3611)
+        #expect(await budget.remaining == 10)
+        #expect(await restarted.remaining == 10)
+    }
+
+    /// Numbers no saved budget holds (a slot at the edge of Int64) are a state problem, not a crash.
+    @Test("a state file with a slot out of range is invalid, not a crash", arguments: ["-9223372036854775808", "9223372036854775807", "922337203685477580"])
+    func aSlotOutOfRangeIsInvalid(slot: String) async throws {
+        let file = try TemporaryFolder("budget-range").url.appendingPathComponent("neocheck-budget.json")
+        let counts = Array(repeating: "1", count: 361).joined(separator: ",")
+        try Data(#"{"slot":\#(slot),"counts":[\#(counts)]}"#.utf8).write(to: file)
+        let clock = ManualClock()
+        let budget = try HourlyCallBudget(callsPerHour: 3600, stateFile: file, now: { clock.now })
+        #expect(budget.stateProblem == .invalidNumbers)
+        #expect(await budget.remaining == 0)
+        clock.advance(by: 20)
+        try await budget.spend()
+        #expect(await budget.waitForOneCall() >= .zero)
+    }
+
     /// The file is the account's count for every process naming it: each spend re-reads it under its lock.
     /// Before, each budget read the file once at its start and then overwrote it with its own count, so the
     /// door and `facegate neocheck --budget-file` each spent a full hour (and undid each other's counts).

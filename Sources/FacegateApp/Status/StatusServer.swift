@@ -25,7 +25,8 @@ struct StatusServer: Service {
         // (DNS rebinding) must not read the door's health and timings. A scraper on the network names the
         // box's own address, so a check there would refuse it. Loopback is judged by the address bound, not
         // the configured text: a host name that resolves there (a Debian box's own name is 127.0.1.1) is
-        // loopback too. The bound address is known before the first connection is taken; until then, loopback.
+        // loopback too. The bound address is known before the first connection is served (Hummingbird runs
+        // `onServerRunning` before its accept loop); until then, loopback only.
         let boundToNetwork = SetOnceFlag()
         router.add(middleware: HostNameCheck<BasicRequestContext>(accepts: { boundToNetwork.isSet || LoopbackAddress.names($0) }))
         Self.addRoutes(to: router, metrics: metrics, health: health)

@@ -19,8 +19,11 @@ import Foundation
 /// oldest leave it and none is wasted on a certain refusal meanwhile.
 ///
 /// With a state file the count survives restarts: it is written (atomically, temporary file then
-/// rename) after every change, its slots placed by the wall clock. A wall clock that went back frees
-/// nothing: calls are counted in the newest slot seen until the clock passes it again.
+/// rename) after every change, its slots placed by the wall clock. A wall clock that went back (or a
+/// file written by a clock that ran ahead) frees nothing at once: the counted calls are taken as made
+/// up to now, so each leaves the hour at most an hour later by the clock as it now reads. (Kept where
+/// the clock had been, a box corrected from a day ahead would have had NeoCheck refused for that day,
+/// deciding offline and revoking no one: second review.)
 ///
 /// A state file that exists but cannot be used (unreadable, corrupt, invalid numbers) does not stop
 /// the client: the budget guards the service's cost, not the door. It starts as if the hour had just
@@ -45,7 +48,7 @@ public actor HourlyCallBudget {
         case unreadable
         /// It holds something other than a saved budget.
         case corrupt
-        /// It holds numbers that are not finite.
+        /// It holds numbers that are not finite, or out of any range a saved budget has.
         case invalidNumbers = "invalid numbers"
     }
     private let now: @Sendable () -> Date
@@ -151,9 +154,11 @@ public actor HourlyCallBudget {
         let lock = StateLock(beside: stateFile, waitingAtMost: lockWait)
         defer { lock.release() }
         adoptSavedState(from: stateFile)
-        window.moveOn(to: now())
+        // A window moved back (the clock went back since it was saved) is saved even by a read: kept in the
+        // file where the clock had been, each later read would take it from there again, and free nothing.
+        let movedBack = window.moveOn(to: now())
         try change()
-        if saving { save() }
+        if saving || movedBack { save() }
     }
 
     /// The count the state file holds, when it holds one; the one in memory otherwise (a file gone or
@@ -218,12 +223,16 @@ public actor HourlyCallBudget {
         static func window(from data: Data, callsPerHour: Int, at time: Date) -> Result<CallWindow, StateProblem> {
             guard let saved = try? JSONDecoder().decode(SavedBudget.self, from: data) else { return .failure(.corrupt) }
             if let slot = saved.slot, let counts = saved.counts {
-                guard counts.count == CallWindow.slotCount, counts.allSatisfy({ $0 >= 0 && $0 <= 1_000_000 }) else {
+                // Within a century of now either way: the slots' arithmetic cannot overflow on a hostile file.
+                let now = CallWindow.slot(of: time)
+                guard counts.count == CallWindow.slotCount, counts.allSatisfy({ $0 >= 0 && $0 <= 1_000_000 }),
+                    (-CallWindow.slotsInACentury * 2...CallWindow.slotsInACentury * 2).contains(slot),
+                    (-CallWindow.slotsInACentury...CallWindow.slotsInACentury).contains(slot - now)
+                else {
                     return .failure(.invalidNumbers)
                 }
-                var window = CallWindow(newestSlot: slot, counts: counts)
-                window.moveOn(to: time)
-                return .success(window)
+                // As saved: moved on to now by the change that reads it, which saves it when that moves it back.
+                return .success(CallWindow(newestSlot: slot, counts: counts))
             }
             // The earlier token bucket: what it had spent (refilled to now at its rate) as calls made evenly.
             guard let available = saved.available, let updatedAt = saved.updatedAt else { return .failure(.corrupt) }
@@ -242,6 +251,7 @@ public actor HourlyCallBudget {
 struct CallWindow: Equatable {
     static let slotSeconds: Int64 = 10
     static let slotCount = Int(3600 / slotSeconds) + 1
+    static let slotsInACentury: Int64 = 100 * 366 * 86_400 / slotSeconds
 
     /// The newest slot counted (wall-clock seconds / 10); `counts.last` is its count.
     private(set) var newestSlot: Int64
@@ -261,15 +271,22 @@ struct CallWindow: Equatable {
 
     static func slot(of time: Date) -> Int64 {
         let seconds = time.timeIntervalSince1970
-        guard seconds.isFinite else { return 0 }
+        // A clock read outside the range a slot's arithmetic can hold is taken as the epoch.
+        guard seconds.isFinite, abs(seconds) < 1e15 else { return 0 }
         return Int64((seconds / Double(slotSeconds)).rounded(.down))
     }
 
     /// Moves the window on to `time`: slots that fell out of the hour are forgotten. A time before the
-    /// newest slot (the clock went back) moves nothing.
-    mutating func moveOn(to time: Date) {
+    /// newest slot (the clock went back, or was ahead when the file was written) frees nothing: the window
+    /// is moved back to it whole, so its calls count as made up to now and leave within the hour.
+    /// - Returns: whether it moved back.
+    @discardableResult
+    mutating func moveOn(to time: Date) -> Bool {
         let slot = Self.slot(of: time)
-        guard slot > newestSlot else { return }
+        guard slot > newestSlot else {
+            defer { newestSlot = slot }
+            return slot < newestSlot
+        }
         let shift = slot - newestSlot
         if shift >= Int64(Self.slotCount) {
             counts = Array(repeating: 0, count: Self.slotCount)
@@ -278,6 +295,7 @@ struct CallWindow: Equatable {
             counts.append(contentsOf: repeatElement(0, count: Int(shift)))
         }
         newestSlot = slot
+        return false
     }
 
     mutating func count(_ calls: Int) { counts[counts.count - 1] += calls }

@@ -128,8 +128,8 @@ public struct NeoCheckBackend: CloudBackend, Equatable {
             var degradations: [StartDegradation] = []
             let budget = try HourlyCallBudget(callsPerHour: callsPerHour, stateFile: URL(fileURLWithPath: budgetStatePath))
             if let problem = budget.stateProblem {
-                // The budget guards the service's cost, not the door: a lost count starts spent and
-                // refills at its hourly rate (see HourlyCallBudget), and the door carries on.
+                // The budget guards the service's cost, not the door: a lost count starts as an hour spent
+                // evenly, calls coming back at the hourly rate (see HourlyCallBudget), and the door carries on.
                 let degradation = StartDegradation(
                     key: "backend.neocheck.budget_state", detail: "call budget state \(problem.rawValue): started with the hour spent")
                 context.logger.warning(
