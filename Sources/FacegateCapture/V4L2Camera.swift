@@ -271,7 +271,11 @@ actor CameraSession {
                 if let expected, !expected.isSameCamera(as: found, at: configuration.device) {
                     throw CaptureError(.differentCamera, "a different camera is at camera.device (not the one first opened)")
                 }
-                let format = try configuration.pixelFormat ?? V4L2Camera.automaticFormat(offered: info.formats, needsColour: configuration.needsColour)
+                let format =
+                    try configuration.pixelFormat
+                    ?? V4L2Camera.automaticFormat(
+                        offered: info.formats, needsColour: configuration.needsColour, width: configuration.width,
+                        height: configuration.height, framesPerSecond: configuration.framesPerSecond)
                 if configuration.needsColour { try V4L2Camera.requireColour(format, among: info.formats) }
                 try device.configure(
                     fourcc: format, width: configuration.width, height: configuration.height,
@@ -413,11 +417,30 @@ extension V4L2Camera {
     /// infrared or monochrome camera): those are grey pixels in colour's clothes, which the liveness stage
     /// judges as attacks, live faces included. So when colour is needed, a format libv4l2 makes counts only
     /// when the driver itself offers some colour format to make it from.
-    public static func automaticFormat(offered formats: [V4L2DeviceInfo.Format], needsColour: Bool) throws(CaptureError) -> FourCC {
+    ///
+    /// With the size asked for, the first of the preferred formats the camera lists at that size (and at the
+    /// rate asked for, when it lists rates) is taken, not the first by name: a webcam offering YUYV up to
+    /// 640x480 and MJPEG up to 1920x1080 streams 1920x1080 in MJPEG, where YUYV was picked and refused
+    /// ("cannot capture YUYV at 1920x1080") and the door had no camera (review). A camera that lists no
+    /// sizes, or none of the size, gets the first by name, as before, and its refusal says which sizes it has.
+    public static func automaticFormat(
+        offered formats: [V4L2DeviceInfo.Format], needsColour: Bool, width: Int? = nil, height: Int? = nil,
+        framesPerSecond: Double? = nil
+    ) throws(CaptureError) -> FourCC {
         if needsColour, !hasNativeColour(formats), formats.contains(where: { !$0.emulated && greyFormats.contains($0.fourcc) }) {
             throw onlyGrey
         }
-        return try automaticFormat(offered: Set(formats.map(\.fourcc)), needsColour: needsColour)
+        let byName = try automaticFormat(offered: Set(formats.map(\.fourcc)), needsColour: needsColour)
+        guard let width, let height else { return byName }
+        let usable = needsColour ? preferredFormats.filter { $0 != .grey } : preferredFormats
+        func offers(_ fourcc: FourCC, atTheRate: Bool) -> Bool {
+            guard let format = formats.first(where: { $0.fourcc == fourcc.description }),
+                let size = format.sizes.first(where: { $0.width == width && $0.height == height })
+            else { return false }
+            guard atTheRate, let wanted = framesPerSecond, !size.framesPerSecond.isEmpty else { return true }
+            return size.framesPerSecond.contains { $0 >= wanted - 0.5 }
+        }
+        return usable.first { offers($0, atTheRate: true) } ?? usable.first { offers($0, atTheRate: false) } ?? byName
     }
 
     /// Refuses `format` (configured, or chosen by `auto`) when colour is needed and it is grey, or made by

@@ -30,6 +30,12 @@ public struct V4L2DeviceInfo: Sendable, Hashable, Codable {
         /// Frame rates offered at this size (frames a second), empty when the driver does not say.
         public var framesPerSecond: [Double]
 
+        public init(width: Int, height: Int, framesPerSecond: [Double]) {
+            self.width = width
+            self.height = height
+            self.framesPerSecond = framesPerSecond
+        }
+
         public var description: String { "\(width)x\(height)" }
     }
 

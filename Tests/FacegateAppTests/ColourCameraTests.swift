@@ -55,6 +55,36 @@ import Testing
         #expect(throws: CaptureError.self) { try V4L2Camera.requireColour(.grey, among: nativeRGB) }
     }
 
+    /// `auto` takes the first preferred format the camera lists at the size (and rate) asked for, not the first
+    /// by name: a webcam with YUYV up to 640x480 and MJPEG up to 1920x1080 streams 1920x1080 in MJPEG (review:
+    /// YUYV was picked, refused at that size, and the door had no camera).
+    @Test("format auto takes a format the camera offers at the size and rate asked for")
+    func automaticFormatFitsTheSize() throws {
+        func size(_ width: Int, _ height: Int, _ rates: [Double]) -> V4L2DeviceInfo.Size {
+            .init(width: width, height: height, framesPerSecond: rates)
+        }
+        let webcam = [
+            V4L2DeviceInfo.Format(
+                fourcc: "YUYV", description: "YUYV", emulated: false, compressed: false,
+                sizes: [size(640, 480, [30, 15]), size(1280, 720, [10, 5])]),
+            V4L2DeviceInfo.Format(
+                fourcc: "MJPG", description: "MJPG", emulated: false, compressed: true,
+                sizes: [size(640, 480, [30]), size(1280, 720, [30]), size(1920, 1080, [30])]),
+        ]
+        func auto(_ width: Int, _ height: Int, _ rate: Double?) throws -> FourCC {
+            try V4L2Camera.automaticFormat(offered: webcam, needsColour: true, width: width, height: height, framesPerSecond: rate)
+        }
+        #expect(try auto(640, 480, nil) == .yuyv, "YUYV first where it fits")
+        #expect(try auto(1920, 1080, nil) == .mjpeg)
+        #expect(try auto(1280, 720, 30) == .mjpeg, "YUYV has 1280x720 only at 10 fps")
+        #expect(try auto(1280, 720, 10) == .yuyv)
+        #expect(try auto(1280, 720, 60) == .yuyv, "no format at that rate: the first with the size")
+        #expect(try auto(800, 600, nil) == .yuyv, "no format at that size: the first by name, whose refusal lists its sizes")
+        // A camera listing no sizes: by name, as before.
+        let unsized = webcam.map { V4L2DeviceInfo.Format(fourcc: $0.fourcc, description: $0.description, emulated: false, compressed: $0.compressed, sizes: []) }
+        #expect(try V4L2Camera.automaticFormat(offered: unsized, needsColour: true, width: 1920, height: 1080) == .yuyv)
+    }
+
     @Test("the door's camera needs colour exactly when liveness is on")
     func theDoorsCameraNeedsColourWithLiveness() throws {
         var camera = FacegateConfiguration().camera
