@@ -218,7 +218,7 @@ struct CameraFrameTests {
         var dropped: [CaptureError] = []
         var taken: [Int] = []
         while let frame = try BufferRing.nextUsableFrame(
-            waitReadable: { driver.readable() && driver.frame < frames.count }, dequeue: { driver.dequeue() },
+            waitReadable: { (driver.frame < frames.count || !driver.filled.isEmpty) && driver.readable() }, dequeue: { driver.dequeue() },
             requeue: { driver.requeue(&$0) }, isError: { $0.error },
             convert: { buffer throws(CaptureError) -> PixelImage in try convertRaw(frames[buffer.frame - 1], format: .yuyv).get() },
             onBadFrame: { dropped.append($0) })
@@ -261,7 +261,8 @@ struct CameraFrameTests {
         var dropped: [CaptureError] = []
         defer { badFrames += dropped }
         return try BufferRing.nextUsableFrame(
-            waitReadable: { driver.readable() && driver.frame < frameLimit }, dequeue: { driver.dequeue() },
+            // Readable while frames are still to come (the wait gives up after the last) or one is ready.
+            waitReadable: { (driver.frame < frameLimit || !driver.filled.isEmpty) && driver.readable() }, dequeue: { driver.dequeue() },
             requeue: { driver.requeue(&$0) }, isError: { $0.error },
             convert: { buffer throws(CaptureError) -> PixelImage in
                 try frames[buffer.frame - 1].withUnsafeBytes { bytes in
