@@ -329,6 +329,8 @@ t_security() {
     local exposure=$(echo "$line" | sed -n 's/.*: *\([0-9.]*\).*/\1/p')
     [ -n "$exposure" ] || fail "no exposure level: $(tail -3 $work/security.txt)"
     awk -v e="$exposure" 'BEGIN { exit !(e <= 1.5) }' || fail "exposure $exposure is above 1.5"
+    # No core dump: it would hold the secrets and face data where no purge reaches.
+    [ "$(prop LimitCORE)" = 0 ] || fail "LimitCORE is $(prop LimitCORE)"
 }
 run security t_security
 
