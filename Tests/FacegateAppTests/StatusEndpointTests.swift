@@ -377,19 +377,21 @@ struct StatusEndpointTests {
         try await DoorRig.with { rig in
             rig.configuration.metrics.listen = ListenAddress(host: "127.1", port: 0)
             try await rig.runHeldDoor(visitors: []) { door in
-                func status(_ path: String, host: String) async throws -> Int {
-                    var request = HTTPClientRequest(url: "http://127.0.0.1:\(door.port)\(path)")
-                    request.headers.replaceOrAdd(name: "Host", value: host)
-                    return Int(try await door.httpClient.execute(request, timeout: .seconds(10)).status.code)
-                }
                 for path in ["/metrics", "/health"] {
-                    let code = try await status(path, host: "rebound.example:\(door.port)")
+                    let code = try await Self.status(of: door, path, host: "rebound.example:\(door.port)")
                     #expect(code == 421, "\(path)")
                 }
-                let named = try await status("/metrics", host: "127.0.0.1:\(door.port)")
+                let named = try await Self.status(of: door, "/metrics", host: "127.0.0.1:\(door.port)")
                 #expect(named == 200)
             }
         }
+    }
+
+    /// The status of `path` on the door's status server, the request naming `host`.
+    static func status(of door: HeldDoor, _ path: String, host: String) async throws -> Int {
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(door.port)\(path)")
+        request.headers.replaceOrAdd(name: "Host", value: host)
+        return Int(try await door.httpClient.execute(request, timeout: .seconds(10)).status.code)
     }
 
     /// This machine's host name when every address it resolves to is loopback (Debian maps it to 127.0.1.1),
@@ -429,17 +431,12 @@ struct StatusEndpointTests {
             try await DoorRig.with { rig in
                 rig.configuration.metrics.listen = ListenAddress(host: host, port: 0)
                 try await rig.runHeldDoor(visitors: []) { door in
-                    func status(_ path: String, host: String) async throws -> Int {
-                        var request = HTTPClientRequest(url: "http://127.0.0.1:\(door.port)\(path)")
-                        request.headers.replaceOrAdd(name: "Host", value: host)
-                        return Int(try await door.httpClient.execute(request, timeout: .seconds(10)).status.code)
-                    }
                     for path in ["/metrics", "/health"] {
-                        let code = try await status(path, host: "rebound.example:\(door.port)")
+                        let code = try await Self.status(of: door, path, host: "rebound.example:\(door.port)")
                         // On the network, answered as the door is (/health may be 503 while it cannot decide yet).
                         #expect((code == 421) == refused, "\(host) \(path): \(code)")
                     }
-                    let named = try await status("/metrics", host: "127.0.0.1:\(door.port)")
+                    let named = try await Self.status(of: door, "/metrics", host: "127.0.0.1:\(door.port)")
                     #expect(named == 200, "\(host)")
                 }
             }
