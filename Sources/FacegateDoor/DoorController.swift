@@ -57,6 +57,8 @@ public actor ClockedDoorController<DoorClock: Clock>: DoorActuator where DoorClo
     private let faultSignal: AsyncStream<DoorError>.Continuation
     /// True once ``run()`` is reading the inputs.
     public private(set) var isWatchingInputs = false
+    /// Events a subscriber had no room for (256 unread): each is lost to that subscriber, the journal included.
+    public private(set) var droppedEvents = 0
     /// Unlocks whose relay write failed since the last one that unlocked: how many, since when, the last error.
     private var failedUnlockStreak: (count: Int, since: DoorClock.Instant, lastError: String)?
 
@@ -251,7 +253,12 @@ public actor ClockedDoorController<DoorClock: Clock>: DoorActuator where DoorClo
             } else {
                 logger.info("door", metadata: ["event": "\(event.name)"])
             }
-            for subscriber in subscribers.values { subscriber.yield(event) }
+            for subscriber in subscribers.values {
+                if case .dropped = subscriber.yield(event) {
+                    droppedEvents += 1
+                    logger.error("a door event was not delivered: its reader is behind", metadata: ["event": "\(event.name)"])
+                }
+            }
         }
     }
 

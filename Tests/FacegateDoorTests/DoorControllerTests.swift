@@ -63,6 +63,27 @@ struct DoorControllerTests {
         #expect(await collect(events, until: .forcedOpen) == [.opened(authorized: false), .forcedOpen])
     }
 
+    @Test func eventsAReaderHasNoRoomForAreCounted() async throws {
+        let lines = SimulatedDoorLines()
+        let door = try DoorController(lines: lines, timing: DoorTiming(heldOpenAfter: .seconds(600)))
+        let running = Task { try await door.run() }
+        defer { running.cancel() }
+        let unread = await door.events()
+        let events = await door.events()
+        while !(await door.isWatchingInputs) { await Task.yield() }
+
+        // 150 forced openings and closings, each read to its end by one subscriber and not at all by the other.
+        var iterator = events.makeAsyncIterator()
+        for _ in 0..<150 {
+            lines.setContact(open: true)
+            lines.setContact(open: false)
+            while let event = await iterator.next(), event != .closed {}
+        }
+        // Each opening is also a forced-open alarm: 450 events, of which the unread stream kept the newest 256.
+        #expect(await door.droppedEvents == 450 - 256)
+        _ = unread
+    }
+
     @Test func stoppingLocksAnUnlockedDoor() async throws {
         let lines = SimulatedDoorLines()
         let door = try DoorController(lines: lines, timing: DoorTiming(unlockDuration: .seconds(60)))
