@@ -68,7 +68,7 @@ let package = Package(
         ),
         .target(
             name: "FacegateQuality",
-            dependencies: ["FacegateCore", "FacegateImageCodec", "CFacegateDlib"],
+            dependencies: ["FacegateCore", "FacegateImageCodec", "CFacegateDlib", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: pixelModuleSettings
         ),
 

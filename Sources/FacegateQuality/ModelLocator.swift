@@ -1,6 +1,7 @@
+import Crypto
 import Foundation
 
-/// Where the dlib model files are, and a check that they are the right ones.
+/// Where the dlib model files are, and a check that they are the shipped ones.
 public struct FaceModels: Sendable, Equatable {
     public static let landmarksFileName = "shape_predictor_5_face_landmarks.dat"
     public static let descriptorFileName = "dlib_face_recognition_resnet_model_v1.dat"
@@ -28,8 +29,41 @@ public struct FaceModels: Sendable, Equatable {
         self.directory = directory
     }
 
+    /// Checks that both files are the shipped models. Another landmark model moves the quality scores;
+    /// another descriptor network (a retrained one, a file swapped by hand) gives descriptors that the
+    /// offline cache's, computed with the shipped one, would be compared with as if they were alike.
+    /// Errors name the model's role, never the folder (which may come from the configuration).
+    public func checkIdentity() throws(FaceEngineError) {
+        for (role, path, name, expected) in [
+            ("landmark", landmarksPath, Self.landmarksFileName, Self.landmarksSHA256),
+            ("face descriptor", descriptorPath, Self.descriptorFileName, Self.descriptorSHA256),
+        ] {
+            guard let actual = Self.digest(path) else {
+                throw FaceEngineError(.modelInvalid, "the \(role) model (\(name)) cannot be read")
+            }
+            guard actual == expected else {
+                throw FaceEngineError(.modelNotShipped, "the \(role) model (\(name)) is not the shipped file (its SHA-256 differs; scripts/setup installs it)")
+            }
+        }
+    }
+
+    /// The file's SHA-256 read a megabyte at a time (the descriptor network is 21 MB); nil if it cannot be read.
+    private static func digest(_ path: String) -> String? {
+        guard let file = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? file.close() }
+        var hash = SHA256()
+        do {
+            while let chunk = try file.read(upToCount: 1 << 20), !chunk.isEmpty { hash.update(data: chunk) }
+        } catch {
+            return nil
+        }
+        return hash.finalize().map { String(format: "%02x", $0) }.joined()
+    }
+
     /// The named folder, or the first default folder that holds the landmark model.
-    public static func locate(_ named: String? = nil) throws -> FaceModels {
+    public static func locate(
+        _ named: String? = nil, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws -> FaceModels {
         if let named {
             let models = FaceModels(directory: named)
             guard FileManager.default.fileExists(atPath: models.landmarksPath) else {
@@ -37,7 +71,7 @@ public struct FaceModels: Sendable, Equatable {
             }
             return models
         }
-        let searched = defaultSearchPath()
+        let searched = defaultSearchPath(environment: environment)
         for folder in searched where FileManager.default.fileExists(atPath: folder + "/" + landmarksFileName) {
             return FaceModels(directory: folder)
         }
@@ -52,6 +86,8 @@ public struct FaceEngineError: Error, Sendable, Equatable, CustomStringConvertib
     public enum Code: String, Sendable, Equatable {
         case modelMissing
         case modelInvalid
+        /// A model file that loads but is not the shipped one.
+        case modelNotShipped
         case noDescriptorModel
         case engineFailed
     }

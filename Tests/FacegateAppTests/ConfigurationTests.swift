@@ -564,6 +564,21 @@ struct ConfigurationTests {
         config.liveness.enabled = false
         #expect(!Set(config.environmentProblems(environment: [:]).map(\.path)).contains("liveness.models"))
     }
+
+    @Test func theFaceModelsTheDaemonWouldFindAreCheckedForTheShippedFiles() throws {
+        let shipped = try FaceModels.locate(nil)
+        let folder = try TemporaryFolder("other-models")
+        defer { folder.remove() }
+        try FileManager.default.copyItem(atPath: shipped.landmarksPath, toPath: folder.file(FaceModels.landmarksFileName))
+        var descriptor = try Data(contentsOf: URL(fileURLWithPath: shipped.descriptorPath))
+        descriptor.append(0)
+        try descriptor.write(to: URL(fileURLWithPath: folder.file(FaceModels.descriptorFileName)))
+        // `models` unset: the folder `FACEGATE_MODELS` names is the one the daemon would load.
+        let config = FacegateConfiguration()
+        let found = config.environmentProblems(environment: ["FACEGATE_MODELS": folder.path]).filter { $0.path == "models" }
+        #expect(found.map(\.message) == ["the face descriptor model (\(FaceModels.descriptorFileName)) is not the shipped file (its SHA-256 differs; scripts/setup installs it)"])
+        #expect(config.environmentProblems(environment: [:]).filter { $0.path == "models" }.isEmpty)
+    }
 }
 
 extension FacegateConfiguration {

@@ -63,7 +63,7 @@ struct StartUpRefusalWordingTests {
     }
 
     enum Case: String, CaseIterable, Sendable {
-        case modelsFolderMissing, modelsFolderEmpty, livenessModelsMissing, livenessModelsWithoutSoftmax, replayPathMissing, cameraDeviceMissing
+        case modelsFolderMissing, modelsFolderEmpty, modelsNotShipped, livenessModelsMissing, livenessModelsWithoutSoftmax, replayPathMissing, cameraDeviceMissing
         case cacheKeyMissing, cacheKeyOpenToOthers, cacheKeyASymlink, cacheKeyNotAKey
         case secretFileMissing, secretFileOpenToOthers, secretFileEmpty, journalFolderMissing, relayChipMissing
     }
@@ -80,6 +80,18 @@ struct StartUpRefusalWordingTests {
             key = "models"
         case .modelsFolderEmpty:
             try FileManager.default.createDirectory(atPath: bench.path("models"), withIntermediateDirectories: true)
+            bench.configuration.modelsDirectory = bench.path("models")
+            opened.engine = false
+            key = "models"
+        case .modelsNotShipped:
+            // The shipped files, the descriptor network with a byte more: it loads, and is not the network
+            // the offline cache's descriptors were computed with.
+            let shipped = try FaceModels.locate(nil)
+            try FileManager.default.createDirectory(atPath: bench.path("models"), withIntermediateDirectories: true)
+            try FileManager.default.copyItem(atPath: shipped.landmarksPath, toPath: bench.path("models/\(FaceModels.landmarksFileName)"))
+            var descriptor = try Data(contentsOf: URL(fileURLWithPath: shipped.descriptorPath))
+            descriptor.append(0)
+            try descriptor.write(to: URL(fileURLWithPath: bench.path("models/\(FaceModels.descriptorFileName)")))
             bench.configuration.modelsDirectory = bench.path("models")
             opened.engine = false
             key = "models"
@@ -170,6 +182,11 @@ struct StartUpRefusalWordingTests {
             // Files that are not the shipped models (here one network under both names) are refused by
             // `config check` too, not only at the start.
             #expect(problems.contains { $0.path == "liveness.models" && $0.message.contains("same network") }, "\(problems)")
+        }
+        if wrong == .modelsNotShipped {
+            let notShipped = "the face descriptor model (\(FaceModels.descriptorFileName)) is not the shipped file"
+            #expect(problems.contains { $0.path == "models" && $0.message.contains(notShipped) }, "\(problems)")
+            #expect(refusal?.key == "models" && refusal?.message.contains(notShipped) == true, "\(String(describing: refusal))")
         }
         #expect(said.contains { $0.contains(key) }, "\(wrong): the key \(key) is not named: \(said)")
         let leaks = said.filter { $0.contains(Self.marker) }

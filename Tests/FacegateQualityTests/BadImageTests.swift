@@ -78,6 +78,29 @@ struct BadImageTests {
         #expect(throws: FaceEngineError(.modelMissing, "")) { try FaceModels.locate("/nonexistent/models") }
     }
 
+    @Test func aModelThatLoadsButIsNotTheShippedFileIsRefusedByItsIdentity() throws {
+        let shipped = try FaceModels.locate(nil)
+        try shipped.checkIdentity()
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("facegate-othermodel-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var landmarks = try Data(contentsOf: URL(fileURLWithPath: shipped.landmarksPath))
+        landmarks.append(0)
+        try landmarks.write(to: folder.appendingPathComponent(FaceModels.landmarksFileName))
+        try FileManager.default.copyItem(
+            atPath: shipped.descriptorPath, toPath: folder.appendingPathComponent(FaceModels.descriptorFileName).path)
+        let other = FaceModels(directory: folder.path)
+        // dlib loads it: only the identity check tells it from the shipped file.
+        _ = try FaceEngine(models: other, withDescriptor: false)
+        let error = #expect(throws: FaceEngineError.self) { try other.checkIdentity() }
+        #expect(error?.code == .modelNotShipped)
+        #expect(error?.message == "the landmark model (\(FaceModels.landmarksFileName)) is not the shipped file (its SHA-256 differs; scripts/setup installs it)")
+        #expect(error?.message.contains(folder.path) == false)
+        try FileManager.default.removeItem(at: folder.appendingPathComponent(FaceModels.descriptorFileName))
+        try landmarks.dropLast().write(to: folder.appendingPathComponent(FaceModels.landmarksFileName))
+        #expect(throws: FaceEngineError(.modelInvalid, "")) { try other.checkIdentity() }
+    }
+
     @Test func corruptModelFileIsAClearErrorNotACrash() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("facegate-badmodel-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)

@@ -1,6 +1,7 @@
 import FacegateCore
 import FacegateLiveness
 import FacegateOfflineCache
+import FacegateQuality
 import Foundation
 
 /// Reads secrets from systemd credentials or owner-only files, refusing files others can read.
@@ -83,6 +84,16 @@ extension FacegateConfiguration {
         }
         if let models = modelsDirectory, !files.fileExists(atPath: models + "/" + FaceModelFiles.landmarks) {
             problems.append(ConfigProblem(path: "models", message: FaceModelFiles.missing(named: true)))
+        } else if let models = try? FaceModels.locate(modelsDirectory, environment: environment) {
+            // The shipped files, as the daemon checks them before it loads them.
+            do {
+                try models.checkIdentity()
+            } catch {
+                problems.append(ConfigProblem(path: "models", message: error.message))
+            }
+        } else {
+            // Not set, and no default folder holds them: the daemon would refuse to start.
+            problems.append(ConfigProblem(path: "models", message: FaceModelFiles.missing(named: false)))
         }
         if liveness.enabled {
             do {

@@ -175,7 +175,14 @@ public struct DoorParts: Sendable {
     /// The quality core on the configured models (or the overrides' engine).
     static func faceAnalyzer(_ configuration: FacegateConfiguration, overrides: Overrides) throws(DaemonStartError) -> DlibFaceAnalyzer {
         do {
-            let engine = try overrides.faceEngine ?? FaceEngine(models: try FaceModels.locate(configuration.modelsDirectory))
+            let engine: FaceEngine
+            if let given = overrides.faceEngine {
+                engine = given
+            } else {
+                let models = try FaceModels.locate(configuration.modelsDirectory)
+                try models.checkIdentity()
+                engine = try FaceEngine(models: models)
+            }
             return DlibFaceAnalyzer(engine: engine, configuration: configuration.quality)
         } catch let error as FaceEngineError {
             // A models folder without the models, or with broken ones, is the installation's to fix:
@@ -185,6 +192,7 @@ public struct DoorParts: Sendable {
             case .modelMissing: throw DaemonStartError(key: "models", FaceModelFiles.missing(named: configuration.modelsDirectory != nil))
             case .modelInvalid:
                 throw DaemonStartError(key: "models", "names a folder whose face models cannot be loaded (scripts/setup downloads them again)")
+            case .modelNotShipped: throw DaemonStartError(key: "models", error.message)
             default: throw DaemonStartError(key: "models", error.description, cause: .environment)
             }
         } catch {
