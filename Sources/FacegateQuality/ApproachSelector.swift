@@ -80,6 +80,10 @@ public struct ApproachSelector: Sendable {
         /// The first and the latest frame of the approach, for the liveness stage.
         var firstSample: VisitSample
         var latestSample: VisitSample
+        /// The face in the latest frame, and that frame: checked against the best face before the visit
+        /// goes out, and where the approach starts afresh when it is someone else's.
+        var latestFace: DetectedFace
+        var latestFrame: Frame
     }
 
     /// The best face with the pixels around it, kept after emission to re-identify the person.
@@ -102,7 +106,8 @@ public struct ApproachSelector: Sendable {
         /// Nil once the visit is emitted.
         var evidence: Evidence?
         var likeness: Likeness?
-        /// The best face's descriptor once computed; `descriptorFailed` when it could not be.
+        /// The best face's descriptor once computed; `descriptorFailed` when it could not be. Both are
+        /// forgotten when a better face becomes the best.
         var descriptor: FaceDescriptor?
         var descriptorFailed = false
         /// Gone for longer than the cooldown: only re-identification continues it.
@@ -163,13 +168,16 @@ public struct ApproachSelector: Sendable {
         // longer than a moment is continued by likeness instead, when there is a way to compare: the
         // next person in a queue steps into the spot where the last one's face was lost.
         var unmatched: [DetectedFace] = []
+        // Without re-identification (no descriptors, or its window turned off) position continues a
+        // track up to the cooldown, as the settings say; with it, the likeness pass takes over after a moment.
+        let reidentifies = describe != nil && configuration.reidentifyWindow > configuration.cooldown
         for face in candidates {
             var bestTrack: Int?
             var bestOverlap = configuration.minOverlap
             var bestByNearness = false
             for (index, track) in tracks.enumerated() where !claimed.contains(index) && !track.lost {
                 // (Missed for longer: the likeness pass below, which also takes it where it overlaps.)
-                if describe != nil, now - track.lastSeen > Self.continuityGap { continue }
+                if reidentifies, now - track.lastSeen > Self.continuityGap { continue }
                 var overlap = max(track.box.overlap(with: face.box), predictedBox(of: track, at: now)?.overlap(with: face.box) ?? 0)
                 // A head that moved more than its motion said (a missed frame or two, a sudden turn) is
                 // still the same face while it stays within most of a face width and at its size.
@@ -209,12 +217,21 @@ public struct ApproachSelector: Sendable {
         }
         // Then likeness: a face near where a track was lost (or is being missed) with the same descriptor.
         for face in unmatched {
-            if let describe, let index = reidentify(face, in: frame.image, excluding: claimed, at: now, describe: describe) {
+            if reidentifies, let describe, let index = reidentify(face, in: frame.image, excluding: claimed, at: now, describe: describe) {
                 claimed.insert(index)
                 reidentifications += 1
                 tracks[index].lost = false
                 tracks[index].previousBox = nil
                 update(&tracks[index], with: face, frame: frame)
+                continue
+            }
+            // A face that is not theirs where a person not yet decided was missed for more than a moment
+            // (the next in a queue stepping up): that approach ends there and is never sent. Left alone,
+            // it went out when its person had been gone for the cooldown, with someone else at the door.
+            if reidentifies, let index = unsentTrack(inTheSpotOf: face, excluding: claimed, at: now) {
+                claimed.insert(index)
+                tracks[index] = Self.newTrack(face, frame: frame)
+                approachesRestarted += 1
                 continue
             }
             tracks.append(Self.newTrack(face, frame: frame))
@@ -225,31 +242,43 @@ public struct ApproachSelector: Sendable {
         var kept: [Track] = []
         for var track in tracks {
             let gone = now - track.lastSeen
-            if gone >= configuration.cooldown {
-                if !track.emitted { visits.append(emit(&track, because: .personLeft)) }
+            let left = gone >= configuration.cooldown
+            if !track.emitted, let reason = left ? .personLeft : readiness(of: track, at: now) {
+                // Followed by position from frame to frame, a track can pass from one person to another who
+                // took their place between two frames (someone right behind as the first turns to the
+                // handle): the visit would go out on the first one's best face with the second at the door.
+                // Its person is checked once, as it is about to go out: the face last seen against the best.
+                if let describe, Self.latestFaceIsAnotherPerson(&track, describe: describe) {
+                    approachesRestarted += 1
+                    // The two mixed are never sent; whoever is there now starts an approach of their own.
+                    guard !left, let evidence = track.evidence else { continue }
+                    kept.append(Self.newTrack(evidence.latestFace, frame: evidence.latestFrame))
+                    continue
+                }
+                visits.append(emit(&track, because: reason))
+            }
+            if left {
                 guard gone < configuration.reidentifyWindow else { continue }
                 track.lost = true
-                kept.append(track)
-                continue
-            }
-            if !track.emitted {
-                if isClearlyGood(track) {
-                    visits.append(emit(&track, because: .qualityClear))
-                } else if track.best.quality.faceQualityScore >= configuration.qualityGate,
-                    track.framesSinceImprovement >= configuration.settleFrames,
-                    // Not before the liveness stage can see the face move: with few settle frames a visit
-                    // would go out on one sighting, its parallax cue silently judging nothing.
-                    track.framesSeen >= configuration.earlyMinFrames
-                {
-                    visits.append(emit(&track, because: .qualitySettled))
-                } else if now - track.firstSeen >= configuration.approachWindow {
-                    visits.append(emit(&track, because: .windowEnded))
-                }
             }
             kept.append(track)
         }
         tracks = kept
         return visits
+    }
+
+    /// Why a track still in view is ready for its visit to go out now; nil while it waits.
+    private func readiness(of track: Track, at now: Duration) -> Visit.EmissionReason? {
+        if isClearlyGood(track) { return .qualityClear }
+        if track.best.quality.faceQualityScore >= configuration.qualityGate,
+            track.framesSinceImprovement >= configuration.settleFrames,
+            // Not before the liveness stage can see the face move: with few settle frames a visit
+            // would go out on one sighting, its parallax cue silently judging nothing.
+            track.framesSeen >= configuration.earlyMinFrames
+        {
+            return .qualitySettled
+        }
+        return now - track.firstSeen >= configuration.approachWindow ? .windowEnded : nil
     }
 
     /// The camera sent nothing for a while (unplugged, stalled): every approach not yet emitted is emitted
@@ -282,7 +311,7 @@ public struct ApproachSelector: Sendable {
             best: face, bestSequence: frame.sequence, bestSeen: now, framesSinceImprovement: 0,
             evidence: Evidence(
                 bestFrame: frame.image, sightings: [FaceSighting(timestamp: now, box: face.box, landmarks: face.landmarks)],
-                firstSample: sample, latestSample: sample))
+                firstSample: sample, latestSample: sample, latestFace: face, latestFrame: frame))
     }
 
     /// Ends the stream: every approach not yet emitted is emitted now.
@@ -354,6 +383,19 @@ public struct ApproachSelector: Sendable {
         return nil
     }
 
+    /// The nearest track not yet sent, not seen in this frame or for more than a moment before it
+    /// (the position pass left it to likeness), whose face was about where `face` is.
+    private func unsentTrack(inTheSpotOf face: DetectedFace, excluding claimed: Set<Int>, at now: Duration) -> Int? {
+        tracks.indices
+            .filter { index in
+                let track = tracks[index]
+                guard !claimed.contains(index), !track.emitted, now - track.lastSeen > Self.continuityGap else { return false }
+                let size = face.box.width / max(track.box.width, 1)
+                return size >= 0.5 && size <= 2 && face.box.center.distance(to: track.box.center) <= max(face.box.width, track.box.width)
+            }
+            .min { face.box.center.distance(to: tracks[$0].box.center) < face.box.center.distance(to: tracks[$1].box.center) }
+    }
+
     /// Whether `face` may be the person of track `index`: not clearly another by descriptor; true when
     /// either cannot be described (position is then all there is, as without descriptors).
     private mutating func looksLikeTrack(_ index: Int, _ face: DetectedFace, in image: PixelImage, describe: DescribeFace) -> Bool {
@@ -361,14 +403,28 @@ public struct ApproachSelector: Sendable {
         return known.distance(to: descriptor) <= Self.anotherPersonDistance
     }
 
+    /// Whether the face last seen of a track not yet sent is clearly not its best face's person; false
+    /// when it is the best face, or when either cannot be described.
+    private static func latestFaceIsAnotherPerson(_ track: inout Track, describe: DescribeFace) -> Bool {
+        guard let evidence = track.evidence, evidence.latestFrame.timestamp != track.bestSeen,
+            let known = descriptor(of: &track, describe: describe),
+            let latest = try? describe(evidence.latestFace, evidence.latestFrame.image)
+        else { return false }
+        return known.distance(to: latest) > anotherPersonDistance
+    }
+
     private mutating func descriptorOfTrack(_ index: Int, describe: DescribeFace) -> FaceDescriptor? {
-        if let known = tracks[index].descriptor { return known }
-        guard !tracks[index].descriptorFailed else { return nil }
-        let track = tracks[index]
-        let source = track.evidence.map { Likeness(face: track.best, image: $0.bestFrame) } ?? track.likeness
+        Self.descriptor(of: &tracks[index], describe: describe)
+    }
+
+    private static func descriptor(of track: inout Track, describe: DescribeFace) -> FaceDescriptor? {
+        if let known = track.descriptor { return known }
+        guard !track.descriptorFailed else { return nil }
+        let best = track.best
+        let source = track.evidence.map { Likeness(face: best, image: $0.bestFrame) } ?? track.likeness
         let descriptor = source.flatMap { try? describe($0.face, $0.image) }
-        tracks[index].descriptor = descriptor
-        tracks[index].descriptorFailed = descriptor == nil
+        track.descriptor = descriptor
+        track.descriptorFailed = descriptor == nil
         return descriptor
     }
 
@@ -383,8 +439,14 @@ public struct ApproachSelector: Sendable {
         evidence.sightings.append(FaceSighting(timestamp: frame.timestamp, box: face.box, landmarks: face.landmarks))
         if evidence.sightings.count > Self.maxSightings { evidence.sightings.removeFirst(evidence.sightings.count - Self.maxSightings) }
         evidence.latestSample = VisitSample(timestamp: frame.timestamp, image: frame.image, box: face.box)
+        evidence.latestFace = face
+        evidence.latestFrame = frame
         if face.quality.faceQualityScore > track.best.quality.faceQualityScore + Self.improvementEpsilon {
             track.best = face
+            // The descriptor was the earlier best face's (often a small or blurred one, or one that
+            // could not be described): later checks compare with this one.
+            track.descriptor = nil
+            track.descriptorFailed = false
             evidence.bestFrame = frame.image
             track.bestSequence = frame.sequence
             track.bestSeen = frame.timestamp
