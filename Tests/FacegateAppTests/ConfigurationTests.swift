@@ -395,6 +395,27 @@ struct ConfigurationTests {
         #expect(MachineTimeZone.note(london, localOffset: { london.secondsFromGMT(for: $0) }) == nil)
     }
 
+    /// The machine's zone is read at each read of the configuration: changed while the daemon runs
+    /// (`timedatectl set-timezone`, then a reload), schedules without `time_zone` read the new one.
+    /// Before, Foundation's zone, read once per process, kept them on the old zone until a restart.
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["TZ"] == nil, "TZ fixes the zone for the process"))
+    func aMachineZoneChangedSinceTheStartIsReadAtTheNextRead() throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let link = folder.file("localtime")
+        let yaml = "door:\n  schedules:\n    - {name: a, windows: [{days: [mon], from: \"08:00\", to: \"18:00\"}]}\n"
+        func zoneRead() throws -> String? {
+            try MachineTimeZone.$localtimeLink.withValue(link) {
+                try FacegateConfiguration(yaml: yaml).doorPolicy.schedules.first?.timeZone.identifier
+            }
+        }
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: "/usr/share/zoneinfo/Europe/Berlin")
+        #expect(try zoneRead() == "Europe/Berlin")
+        try FileManager.default.removeItem(atPath: link)
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: "/usr/share/zoneinfo/Australia/Sydney")
+        #expect(try zoneRead() == "Australia/Sydney")
+    }
+
     /// A long decision deadline (a slow uplink) is allowed but noted: a grant opens the door up to the deadline
     /// and 5 s after the visit was ready, for whoever stands there by then.
     @Test func aLongDecisionDeadlineIsNoted() throws {

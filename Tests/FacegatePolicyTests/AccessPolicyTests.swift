@@ -315,6 +315,33 @@ struct ScheduleTests {
         #expect(personal.applies(toSubject: "c1", tags: []))
         #expect(!personal.applies(toSubject: "c2", tags: ["c1"]))
     }
+
+    /// Schedules add up, as access levels do (README): any schedule that applies and admits lets the
+    /// person in; a narrower one does not take hours from a wider one, and a holiday closes its own
+    /// schedule only.
+    @Test func schedulesThatApplyAddUp() {
+        let office = AccessSchedule(
+            name: "office", scope: .everyone, timeZone: Self.zone, windows: [Self.weekdaysNineToFive],
+            holidays: [.init(year: 2026, month: 12, day: 24)])
+        let bobMornings = AccessSchedule(
+            name: "bob mornings", scope: .subject("bob"), timeZone: Self.zone, windows: [.init(weekdays: [2], start: 8 * 60, end: 10 * 60)])
+        let staff = AccessSchedule(
+            name: "staff", scope: .tag("staff"), timeZone: Self.zone, windows: [.init(weekdays: Set(1...7), start: 6 * 60, end: 22 * 60)])
+        let door = DoorPolicy(door: "front", threshold: 70, scoreUnit: .neoCheckConfidence, schedules: [office, bobMornings, staff])
+        func decide(_ subject: String, _ tags: Set<String>, at time: Date) -> Decision.Outcome {
+            var state = PolicyState()
+            return AccessPolicy.evaluate(
+                .cloud(candidates: [MatchCandidate(subjectId: subject, score: 90, tags: tags)], unit: .neoCheckConfidence),
+                passedQualityGate: true, policy: door, state: &state, at: time
+            ).outcome
+        }
+        #expect(decide("bob", [], at: at(16, 8, 30)) == .granted)  // Monday 08:30: his own schedule
+        #expect(decide("bob", [], at: at(17, 12, 0)) == .granted)  // Tuesday noon: the office's
+        #expect(decide("bob", [], at: at(17, 19, 0)) == .deniedSchedule)  // neither
+        #expect(decide("carol", [], at: at(24, 10, 0, month: 12)) == .deniedSchedule)  // the office's holiday
+        #expect(decide("dave", ["staff"], at: at(24, 10, 0, month: 12)) == .granted)  // staff hours that day
+        #expect(decide("dave", ["staff"], at: at(24, 23, 0, month: 12)) == .deniedSchedule)
+    }
 }
 
 /// The liveness stage's verdict as the door's rule: an attack is denied, an unjudged visit as the door says.

@@ -606,6 +606,7 @@ extension FacegateConfiguration {
             scope = .everyone
         }
         let zone: TimeZone?
+        let machineZone = MachineTimeZone.current()
         if let zoneName = s.string("time_zone") {
             // The time zone library also takes abbreviations and offsets, and reads them its own way (BST as
             // Bangladesh, IST as India, EST without daylight saving), which would open the door hours away
@@ -626,18 +627,18 @@ extension FacegateConfiguration {
                 s.note("is \(offset) (tzdata's Etc/GMT zones count the other way round)", key: "time_zone")
             }
         } else if let problem = MachineTimeZone.problem(
-            TimeZone.current, localOffset: SystemTimeZone.utcOffset(at:), tz: ProcessInfo.processInfo.environment["TZ"])
+            machineZone, localOffset: SystemTimeZone.utcOffset(at:), tz: ProcessInfo.processInfo.environment["TZ"])
         {
             zone = nil
             s.problem(problem, key: "time_zone")
-        } else if let differing = MachineTimeZone.note(TimeZone.current, localOffset: SystemTimeZone.utcOffset(at:)) {
-            zone = TimeZone.current
+        } else if let differing = MachineTimeZone.note(machineZone, localOffset: SystemTimeZone.utcOffset(at:)) {
+            zone = machineZone
             s.note(differing, key: "time_zone")
         } else {
             // Allowed, as before, but said: an appliance image often runs in UTC, and office hours read
             // in UTC open the door hours away from the ones meant.
-            zone = TimeZone.current
-            s.note("is not given: the hours are read in this machine's time zone, \(TimeZone.current.identifier)", key: "time_zone")
+            zone = machineZone
+            s.note("is not given: the hours are read in this machine's time zone, \(machineZone.identifier)", key: "time_zone")
         }
         var windows: [AccessSchedule.Window] = []
         for w in s.list("windows") {

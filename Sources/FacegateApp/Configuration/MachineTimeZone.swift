@@ -6,6 +6,21 @@ import Foundation
 /// leaves it only GMT or an abbreviation, without the zone's summer time: Sydney's office hours read as
 /// GMT open the door in the night. The system's own reading (libc's) is the witness.
 enum MachineTimeZone {
+    /// The link that names the machine's zone (a test points it elsewhere).
+    @TaskLocal static var localtimeLink = "/etc/localtime"
+
+    /// The machine's zone as it is now, for each read of the configuration. Foundation reads
+    /// `TimeZone.current` once and keeps it for the life of the process, so a zone changed since the
+    /// start (`timedatectl set-timezone`, then a reload) would have left schedules on the old one until
+    /// a restart. The link is read each time; `TZ`, fixed for the process, and an `/etc/localtime`
+    /// copied rather than linked are Foundation's to read, as before.
+    static func current(environment: [String: String] = ProcessInfo.processInfo.environment) -> TimeZone {
+        guard environment["TZ"] == nil, (try? FileManager.default.destinationOfSymbolicLink(atPath: localtimeLink)) != nil,
+            let zone = TimeZone(identifier: named(byTZ: URL(fileURLWithPath: localtimeLink).resolvingSymlinksInPath().path))
+        else { return TimeZone.current }
+        return zone
+    }
+
     /// How far `zone` reads from the system's offset from UTC at some season of the coming year, as "1 h"
     /// or "30 min"; nil when they agree throughout.
     static func disagreement(_ zone: TimeZone, localOffset: (Date) -> Int?, around now: Date = Date()) -> String? {
