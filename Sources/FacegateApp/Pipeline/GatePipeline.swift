@@ -1107,7 +1107,8 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
         var record = granted
         let relayStart = clock.now
         do {
-            try await door.unlock(because: .grant)
+            // Said as what it is: the door's own log and its subscribers tell an operator's unlock from a face's.
+            try await door.unlock(because: granted.decision.outcome == .manualUnlock ? .manual : .grant)
             statistics.unlocks += 1
             record.relay = .unlocked
         } catch {
