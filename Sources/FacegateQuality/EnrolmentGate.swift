@@ -18,11 +18,17 @@ public struct EnrolmentGate: Sendable, Equatable {
         self.minInterEyeDistance = minInterEyeDistance
     }
 
+    /// The words for another face in view.
+    public static let anotherFace = "another face is in view (one person at a time)"
+
     /// What keeps `quality` from being enrolled, in the words an installer can act on; empty when it passes.
     public func problems(of quality: QualityMeasures) -> [String] {
         var problems: [String] = []
         // Written so that a NaN fails each check: a measure that is not a number passes nothing.
-        if !(quality.singleFaceDominance.score >= 100) { problems.append("another face is in view (one person at a time)") }
+        // No other face found at all (its raw measure is capped at 100: none larger than a tenth of this
+        // one's width), not merely a smaller one: the score is full from twice the area, so someone half a
+        // step behind (0.7 of the size) passed it.
+        if !(quality.singleFaceDominance.raw >= 100) { problems.append(EnrolmentGate.anotherFace) }
         if !(quality.interEyeDistance.raw >= minInterEyeDistance) {
             problems.append(
                 "the face is too small (\(Self.format(quality.interEyeDistance.raw)) px between the eyes, at least \(Self.format(minInterEyeDistance)) needed): come closer"

@@ -134,7 +134,9 @@ public struct ScriptedAnalyzer: FrameAnalyzing {
             quality: QualityMeasures(
                 interEyeDistance: QualityMeasure(raw: 30, score: 100), headSize: measure, headPosition: measure, yaw: measure,
                 roll: measure, pitch: measure, sharpness: measure, luminanceMean: measure, underExposure: measure,
-                overExposure: measure, dynamicRange: measure, singleFaceDominance: measure, faceQualityScore: quality))
+                // Alone in view, as the analyzer measures a lone face (100: no other face).
+                overExposure: measure, dynamicRange: measure, singleFaceDominance: QualityMeasure(raw: 100, score: 100),
+                faceQualityScore: quality))
     }
 }
 

@@ -80,16 +80,3 @@ struct ApproachGuidanceTests {
         #expect(try advice(canvas) == .oneAtATime)
     }
 }
-
-extension PixelImage {
-    /// `image` (RGB) copied in with its top left corner at (`left`, `top`), clipped to this image.
-    func pasting(_ image: PixelImage, atLeft left: Int, top: Int) throws -> PixelImage {
-        var pixels = self.pixels
-        for y in 0..<image.height where y + top < height {
-            for x in 0..<image.width where x + left < width {
-                for c in 0..<3 { pixels[((y + top) * width + x + left) * 3 + c] = image.pixels[(y * image.width + x) * 3 + c] }
-            }
-        }
-        return try PixelImage(width: width, height: height, layout: .rgb24, pixels: pixels)
-    }
-}

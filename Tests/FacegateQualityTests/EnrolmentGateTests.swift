@@ -43,6 +43,20 @@ struct EnrolmentGateTests {
         #expect(try problems(canvas).contains { $0.contains("another face") })
     }
 
+    /// Someone half a step behind (0.7 of the size: half the area) is another face in view. Before, the
+    /// gate took any face at least twice the area of the next as alone.
+    @Test func aSmallerSecondFaceIsStillAnotherFace() throws {
+        let front = try guidance.atTheDoor("leonardo_dicaprio/01.jpg").resized(width: 320, height: 320)
+        let behind = try guidance.atTheDoor("stock_neutral_woman/01.jpg").resized(width: 224, height: 224)
+        var canvas = try PixelImage(width: 640, height: 400, layout: .rgb24, pixels: [UInt8](repeating: 90, count: 640 * 400 * 3))
+        canvas = try canvas.pasting(front, atLeft: 0, top: 40).pasting(behind, atLeft: 380, top: 60)
+        let faces = try guidance.analyzer.analyze(canvas).faces
+        #expect(faces.count == 2, "both faces found")
+        let largest = try #require(faces.max { $0.box.area < $1.box.area })
+        #expect(largest.quality.singleFaceDominance.score >= 100, "the score alone takes it as alone")
+        #expect(try problems(canvas).contains { $0.contains("another face") })
+    }
+
     @Test func aMeasureThatIsNotANumberPassesNothing() throws {
         let faces = try guidance.analyzer.analyze(try guidance.atTheDoor("leonardo_dicaprio/01.jpg")).faces
         var quality = try #require(faces.first).quality

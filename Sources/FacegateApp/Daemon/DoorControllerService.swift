@@ -145,7 +145,9 @@ public struct DoorControllerService: Service, CustomStringConvertible {
             detectionWidth: configuration.quality.detectionWidth, minInterEyeDistance: configuration.approach.minInterEyeDistance,
             wholeFrameInterval: configuration.motion.fullDetectionInterval)
         let enrolment = parts.enroller.map { enroller in
-            DoorEnrolment(gate: configuration.enrolment, liveness: parts.liveness, search: parts.search, enroller: enroller, logger: logger)
+            DoorEnrolment(
+                gate: configuration.enrolment, liveness: parts.liveness, search: parts.search, enroller: enroller, analyzer: parts.analyzer,
+                logger: logger)
         }
         pipeline = GatePipeline(
             source: parts.source, analyzer: parts.analyzer, liveness: parts.liveness, search: parts.search, offline: parts.cache,

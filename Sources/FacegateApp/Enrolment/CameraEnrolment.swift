@@ -51,7 +51,8 @@ public struct CameraEnrolment: Sendable {
         }
         return CameraEnrolment(
             source: source, analyzer: analyzer,
-            enrolment: DoorEnrolment(gate: configuration.enrolment, liveness: liveness, search: search, enroller: enroller, logger: logger),
+            enrolment: DoorEnrolment(
+                gate: configuration.enrolment, liveness: liveness, search: search, enroller: enroller, analyzer: analyzer, logger: logger),
             approach: configuration.approach, policy: configuration.doorPolicy,
             cloudTimeout: configuration.backend.decisionDeadline + .seconds(5), close: close)
     }

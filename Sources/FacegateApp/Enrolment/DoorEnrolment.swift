@@ -15,17 +15,22 @@ public struct DoorEnrolment: Sendable {
     public let liveness: (any PresentationAttackDetecting)?
     public let search: any FaceSearch
     public let enroller: any FaceEnrolling
+    /// Looks at the whole best frame again for other faces: the door analyses most frames only around the
+    /// faces it follows and where the scene moved, so someone standing still beside the person is not
+    /// among the faces its quality measures counted. Nil looks only at those.
+    public let analyzer: (any FrameAnalyzing)?
     public let logger: Logger
     private let work = BlockingWorkQueue(label: "facegate.enrolment")
 
     public init(
         gate: EnrolmentGate, liveness: (any PresentationAttackDetecting)?, search: any FaceSearch, enroller: any FaceEnrolling,
-        logger: Logger
+        analyzer: (any FrameAnalyzing)? = nil, logger: Logger
     ) {
         self.gate = gate
         self.liveness = liveness
         self.search = search
         self.enroller = enroller
+        self.analyzer = analyzer
         self.logger = logger
     }
 
@@ -83,6 +88,20 @@ public struct DoorEnrolment: Sendable {
         guard problems.isEmpty else {
             return EnrolmentOutcome(
                 .poorFace, reason: "the face cannot be enrolled: " + problems.joined(separator: "; "), quality: quality.faceQualityScore)
+        }
+        if let analyzer {
+            let frame = visit.bestFrame, best = visit.bestFace.box
+            let others: Int
+            do {
+                others = try await work.run {
+                    try analyzer.analyze(frame, plan: .wholeFrame, descriptorLimit: 0).faces.count { $0.box.overlap(with: best) < 0.3 }
+                }
+            } catch {
+                return EnrolmentOutcome(.poorFace, reason: "the frame could not be checked for other faces: \(error)", quality: quality.faceQualityScore)
+            }
+            guard others == 0 else {
+                return EnrolmentOutcome(.poorFace, reason: "the face cannot be enrolled: " + EnrolmentGate.anotherFace, quality: quality.faceQualityScore)
+            }
         }
         // Enrolment asks more of the liveness stage than a door does: only a face judged live is
         // enrolled, whatever the door does with an uncertain one.
