@@ -52,11 +52,38 @@ public struct GPIOLineIdentity: Sendable, Hashable {
         offset = gpiod_line_offset(line)
     }
 
+    public init(chip: String, offset: UInt32) {
+        self.chip = chip
+        self.offset = offset
+    }
+
     /// The line `address` names on this machine; nil when its chip or line is not there.
     public static func of(_ address: GPIOLineAddress) -> GPIOLineIdentity? {
         guard let chip = try? ChipHandle(address.chip) else { return nil }
         defer { chip.close() }
         return (try? chip.line(address.line)).map(GPIOLineIdentity.init)
+    }
+}
+
+/// What the kernel says a ``GPIOLineAddress`` names on this machine, for `facegate config check`.
+public enum GPIOLineLookup: Sendable, Equatable {
+    case found(GPIOLineIdentity)
+    /// No chip by that name, path, label or number.
+    case noChip
+    /// A chip this process may not open (not root, not in its group): nothing can be said of its lines.
+    case chipNotOpened
+    /// The chip has no line by that name or offset.
+    case noLine
+
+    public static func of(_ address: GPIOLineAddress) -> GPIOLineLookup {
+        let chip: ChipHandle
+        do {
+            chip = try ChipHandle(address.chip)
+        } catch {
+            return error.errno == EACCES || error.errno == EPERM ? .chipNotOpened : .noChip
+        }
+        defer { chip.close() }
+        return (try? chip.line(address.line)).map { .found(GPIOLineIdentity($0)) } ?? .noLine
     }
 }
 

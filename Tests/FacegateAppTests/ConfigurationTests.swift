@@ -1,4 +1,5 @@
 import FacegateCore
+import FacegateDoor
 @testable import FacegateApp
 import FacegateTesting
 import FacegateQuality
@@ -584,6 +585,37 @@ struct ConfigurationTests {
         config.liveness.modelsDirectory = "/nonexistent-folder/pad"
         config.liveness.enabled = false
         #expect(!Set(config.environmentProblems(environment: [:]).map(\.path)).contains("liveness.models"))
+    }
+
+    /// `config check` asks the kernel what each GPIO line names, as the daemon's request will: a line the chip
+    /// does not have, a chip by a label no chip carries, or two roles on one line spelt two ways (the
+    /// relay by name, the contact by its offset) are problems naming the key. Before, each said ok, and the
+    /// daemon then refused to start (exit 78) or waited for a chip that never came. Here the kernel's
+    /// answers are the test's; the real lookup finds no chip `gpiochip99` (`environmentChecksFind…`).
+    @Test func gpioLinesAreLookedUpAsTheDaemonWillRequestThem() throws {
+        var config = FacegateConfiguration()
+        config.door.relay = .init(chip: "gpiochip0", line: "DOOR_RELAY")
+        config.door.contact = .init(chip: "0", line: "17")
+        config.door.exitButton = .init(chip: "pinctrl-bcm2711x", line: "EXIT")
+        let kernel: (GPIOLineAddress) -> GPIOLineLookup = { address in
+            switch (address.chip, address.line) {
+            case ("gpiochip0", "DOOR_RELAY"), ("0", "17"): .found(GPIOLineIdentity(chip: "gpiochip0", offset: 17))
+            case ("gpiochip0", _): .noLine
+            default: .noChip
+            }
+        }
+        let found = config.environmentProblems(environment: [:], gpioLines: kernel).filter { $0.path.hasPrefix("door.") }
+        #expect(
+            found.map(\.description) == [
+                "door.contact.line: is the same GPIO line as door.relay", "door.exit_button.chip: names no GPIO chip that exists",
+            ], "\(found)")
+        config.door.contact = .init(chip: "gpiochip0", line: "CONTACT")
+        config.door.exitButton = nil
+        #expect(
+            config.environmentProblems(environment: [:], gpioLines: kernel).filter { $0.path.hasPrefix("door.") }.map(\.description)
+                == ["door.contact.line: names no line on that GPIO chip"])
+        // A chip this process may not open: nothing said (the service opens it with its own rights).
+        #expect(config.environmentProblems(environment: [:], gpioLines: { _ in .chipNotOpened }).filter { $0.path.hasPrefix("door.") }.isEmpty)
     }
 
     @Test func theFaceModelsTheDaemonWouldFindAreCheckedForTheShippedFiles() throws {

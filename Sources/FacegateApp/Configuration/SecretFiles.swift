@@ -1,4 +1,5 @@
 import FacegateCore
+import FacegateDoor
 import FacegateLiveness
 import FacegateOfflineCache
 import FacegateQuality
@@ -69,7 +70,10 @@ public enum SecretFiles {
 
 extension FacegateConfiguration {
     /// Problems with what the configuration refers to on this machine: devices, files, secrets.
-    public func environmentProblems(environment: [String: String] = ProcessInfo.processInfo.environment) -> [ConfigProblem] {
+    /// `gpioLines` says what a line's address names on this machine (the kernel's answer; a test's own).
+    public func environmentProblems(
+        environment: [String: String] = ProcessInfo.processInfo.environment, gpioLines: (GPIOLineAddress) -> GPIOLineLookup = GPIOLineLookup.of
+    ) -> [ConfigProblem] {
         var problems: [ConfigProblem] = []
         let files = FileManager.default
         switch camera.source {
@@ -109,11 +113,22 @@ extension FacegateConfiguration {
                 problems.append(ConfigProblem(path: "liveness.models", message: PADModels.missing))
             }
         }
+        // Each line as the kernel finds it, as the daemon will request it: a line name the chip does not
+        // have, or two roles on one line spelt two ways (a name and an offset, a chip by label and by
+        // number), stop the start (exit 78), and the check said ok before (review).
+        var claimed: [GPIOLineIdentity: String] = [:]
         for (key, line) in [("door.relay", door.relay), ("door.contact", door.contact), ("door.exit_button", door.exitButton)] {
             guard let line else { continue }
-            let chipPath = line.chip.hasPrefix("/") ? line.chip : "/dev/" + line.chip
-            if line.chip.hasPrefix("/") || line.chip.hasPrefix("gpiochip"), !files.fileExists(atPath: chipPath) {
-                problems.append(ConfigProblem(path: "\(key).chip", message: "names no GPIO chip that exists"))
+            switch gpioLines(line.address) {
+            case .noChip: problems.append(ConfigProblem(path: "\(key).chip", message: "names no GPIO chip that exists"))
+            case .noLine: problems.append(ConfigProblem(path: "\(key).line", message: "names no line on that GPIO chip"))
+            case .chipNotOpened: break  // the service opens it with its own rights; nothing to say from here
+            case .found(let identity):
+                if let other = claimed[identity] {
+                    problems.append(ConfigProblem(path: "\(key).line", message: "is the same GPIO line as \(other)"))
+                } else {
+                    claimed[identity] = key
+                }
             }
         }
         let chosen = backend.chosen
