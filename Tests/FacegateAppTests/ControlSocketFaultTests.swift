@@ -112,6 +112,37 @@ struct ControlSocketFaultTests {
         }
     }
 
+    /// An error accept() passes on that is neither a stop nor a passing shortage (here EPROTO, once) does not
+    /// end the socket: it is tried again, and the next client is answered. Before, the service returned,
+    /// and its group (the daemon, the door with it) shut down.
+    @Test func anUnexpectedAcceptErrorIsTriedAgain() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let path = folder.file("control.sock")
+        var service = ControlSocketService(path: path, adminGroup: nil, logger: Self.quiet) { _, _ in ControlResponse(ok: true) }
+        let failuresLeft = Mutex(1)
+        service.acceptConnection = { listener in
+            if failuresLeft.withLock({ left in
+                defer { left -= 1 }
+                return left > 0
+            }) {
+                throw ControlSocketService.AcceptFailure(code: EPROTO)
+            }
+            return try ControlSocketService.accept(listener)
+        }
+        let ended = Mutex(false)
+        let running = Task {
+            try await service.run()
+            ended.withLock { $0 = true }
+        }
+        defer { running.cancel() }
+        for _ in 0..<200 where !FileManager.default.fileExists(atPath: path) { try await Task.sleep(for: .milliseconds(10)) }
+        while failuresLeft.withLock({ $0 }) >= 0, !ended.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(!ended.withLock { $0 }, "the service ended at the error")
+        let response = try await Task.detached { try ControlClient.send(ControlRequest(command: .status), to: path, timeout: 10) }.value
+        #expect(response.ok)
+    }
+
     /// Past the limit of connections at once, one more is answered at once that the socket is busy, and the
     /// socket serves again when they go.
     @Test func connectionsPastTheLimitAreToldTheSocketIsBusy() async throws {

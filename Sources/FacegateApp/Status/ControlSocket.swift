@@ -101,6 +101,8 @@ struct ControlSocketService: Service {
     /// Connections served at once; one more is answered at once that the socket is busy (the installer's
     /// commands are few; a flood of idle clients must not use up the descriptors the door needs).
     static let connectionLimit = 16
+    /// Takes the next connection (a test's own stands in for the kernel's failures).
+    var acceptConnection: @Sendable (Int32) throws -> Int32 = { try ControlSocketService.accept($0) }
 
     init(
         path: String, adminGroup: gid_t?, logger: Logger, handle: @escaping @Sendable (ControlRequest, ControlPeer) async -> ControlResponse
@@ -129,12 +131,13 @@ struct ControlSocketService: Service {
         await cancelWhenGracefulShutdown {
             await withTaskCancellationHandler {
                 await withDiscardingTaskGroup { connections in
-                    var short = false, refusing = false
+                    var short = false, refusing = false, failing = false
                     let open = OpenConnections(), refused = OpenConnections()
+                    let acceptConnection = self.acceptConnection
                     while !Task.isCancelled {
                         let connection: Int32
                         do {
-                            connection = try await acceptQueue.run { try ControlSocketService.accept(listener) }
+                            connection = try await acceptQueue.run { try acceptConnection(listener) }
                         } catch let failure as AcceptFailure where failure.isPassing {
                             // Out of descriptors or memory for now (a flood of HTTP clients, say): the socket
                             // waits and tries again. Ending here would end the daemon, and with it the door.
@@ -143,9 +146,21 @@ struct ControlSocketService: Service {
                             guard (try? await Task.sleep(for: .milliseconds(250))) != nil else { break }
                             continue
                         } catch {
-                            break  // the listener was shut down: stopping
+                            // The listener shut down by the stop: done. Anything else (an error accept() passes
+                            // on, a security module's refusal) is tried again each second, said once: ending
+                            // here ended the service, and with it the daemon and the door (review).
+                            if Task.isCancelled { break }
+                            if !failing {
+                                let code = (error as? AcceptFailure).map { "\($0.code)" } ?? "\(type(of: error))"
+                                logger.error("control socket cannot accept; trying again each second", metadata: ["errno": "\(code)"])
+                            }
+                            failing = true
+                            guard (try? await Task.sleep(for: .seconds(1))) != nil else { break }
+                            continue
                         }
+                        if failing { logger.notice("control socket accepting again") }
                         short = false
+                        failing = false
                         guard open.enter(limit: Self.connectionLimit) else {
                             // Said once for a run of refusals, not once for each.
                             if !refusing { logger.warning("control connections refused: too many open at once", metadata: ["limit": "\(Self.connectionLimit)"]) }
