@@ -178,6 +178,32 @@ struct ControlSocketFaultTests {
         #expect(asked.withLock { $0 } == [.status])
     }
 
+    /// An unlock whose client hangs up while it is being carried out (its grant still being committed on a
+    /// slow disk) is withdrawn: its work is cancelled, so the relay never moves (the pipeline withholds a
+    /// grant cancelled after its commit). Before, only a client gone before the request was read counted.
+    @Test func anUnlockWhoseClientHangsUpWhileItIsCarriedOutIsCancelled() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let path = folder.file("control.sock")
+        let outcome = Mutex<String?>(nil)
+        let service = ControlSocketService(path: path, adminGroup: nil, logger: Self.quiet) { request, _ in
+            // The grant's commit, taking its time; then the relay, unless the work was cancelled meanwhile.
+            try? await Task.sleep(for: .seconds(3))
+            outcome.withLock { $0 = Task.isCancelled ? "withheld" : "unlocked" }
+            return ControlResponse(ok: true)
+        }
+        let running = Task { try await service.run() }
+        defer { running.cancel() }
+        for _ in 0..<200 where !FileManager.default.fileExists(atPath: path) { try await Task.sleep(for: .milliseconds(10)) }
+        let client = try ControlClient.connect(to: path)
+        let line = Array(#"{"command":"unlock","reason":"delivery"}"#.utf8) + [UInt8(ascii: "\n")]
+        _ = line.withUnsafeBytes { Glibc.send(client, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        try await Task.sleep(for: .milliseconds(500))
+        close(client)
+        for _ in 0..<600 where outcome.withLock({ $0 }) == nil { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(outcome.withLock { $0 } == "withheld")
+    }
+
     /// A daemon that does not answer within the client's wait is said to be late (it may still be carrying
     /// the request out: an enrolment's face may be enrolled all the same), not that the request was not
     /// sent in time (the daemon's own words for a client that drips its request).

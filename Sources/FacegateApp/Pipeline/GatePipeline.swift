@@ -820,11 +820,12 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
                 metadata: ["door": "\(settings.door)", "decision": "\(record.id)", "now": "\(refusal.outcome.rawValue)"])
             return withhold(record, visitReady: visitReady)
         }
-        // A stop past its grace cancelled the decision while the grant was being committed: nobody is let in
-        // by a door that is stopping (the commit's wait ended with the cancellation, not the disk).
+        // A stop past its grace cancelled the decision while the grant was being committed (nobody is let in
+        // by a door that is stopping; the commit's wait ended with the cancellation, not the disk), or the
+        // asker of a manual unlock hung up meanwhile (nobody may be at the door to go through it).
         if Task.isCancelled {
             logger.notice(
-                "the door is stopping: a grant still being journaled is not carried out; the door stays locked",
+                "a grant still being journaled was cancelled (the door stopping, or a manual unlock's asker gone); the door stays locked",
                 metadata: ["door": "\(settings.door)", "decision": "\(record.id)"])
             return withhold(record, visitReady: visitReady)
         }

@@ -207,12 +207,15 @@ struct ControlSocketService: Service {
         if let peer = Self.peer(of: connection), peer.isAllowed(adminGroup: adminGroup) {
             if let line, let request = try? JSONDecoder().decode(ControlRequest.self, from: Data(line.utf8)) {
                 logger.notice("control request", metadata: ["command": "\(request.command.rawValue)", "uid": "\(peer.uid)", "pid": "\(peer.pid)"])
-                if request.command == .enrol {
-                    response = await answerWhileConnected(connection) { await handle(request, peer) }
-                } else if request.command == .unlock, Self.hasHungUp(connection) {
+                if request.command == .unlock, Self.hasHungUp(connection) {
                     // The asker gave up (its wait ended, Ctrl-C): nobody may be at the door to go through it.
                     logger.notice("control request withdrawn: its client hung up", metadata: ["command": "unlock"])
                     response = .refused("withdrawn: the client hung up")
+                } else if request.command == .enrol || request.command == .unlock {
+                    // Withdrawn if the asker hangs up meanwhile: an enrolment waiting for its approach, or an
+                    // unlock whose grant is still being committed (up to a second on a slow disk), whose relay
+                    // then never moves (review: it still opened the door, for nobody).
+                    response = await answerWhileConnected(connection, request.command) { await handle(request, peer) }
                 } else {
                     response = await handle(request, peer)
                 }
@@ -274,7 +277,7 @@ struct ControlSocketService: Service {
     /// approach": carried on after an installer's Ctrl-C (or a dropped ssh session), it would enrol
     /// whoever walked up next, under the door's tags, with nobody there to see it.
     private func answerWhileConnected(
-        _ connection: Int32, _ answer: @escaping @Sendable () async -> ControlResponse
+        _ connection: Int32, _ command: ControlRequest.Command, _ answer: @escaping @Sendable () async -> ControlResponse
     ) async -> ControlResponse {
         await withTaskGroup(of: ControlResponse?.self) { group in
             group.addTask { await answer() }
@@ -282,7 +285,7 @@ struct ControlSocketService: Service {
                 // A poll without waiting, four times a second: no thread is held while the request waits.
                 while !Task.isCancelled {
                     if Self.hasHungUp(connection) {
-                        logger.notice("control request withdrawn: its client hung up", metadata: ["command": "enrol"])
+                        logger.notice("control request withdrawn: its client hung up", metadata: ["command": "\(command.rawValue)"])
                         return nil
                     }
                     try? await Task.sleep(for: .milliseconds(250))
