@@ -112,6 +112,11 @@ public struct ApproachSelector: Sendable {
         var descriptorFailed = false
         /// Gone for longer than the cooldown: only re-identification continues it.
         var lost = false
+        /// Sent with a best face under the gate (the window ended, or the person left, before a good face):
+        /// the first face of theirs over the gate starts their approach again, once.
+        var mayRetry = false
+        /// This approach is that second try: it has none of its own.
+        var isRetry = false
 
         var emitted: Bool { evidence == nil }
     }
@@ -127,6 +132,9 @@ public struct ApproachSelector: Sendable {
     public private(set) var reidentifications = 0
     /// How many approaches began afresh because the face after a miss or a jump was clearly not theirs.
     public private(set) var approachesRestarted = 0
+    /// How many people sent under the gate (told to try again) were given their one second try: a face
+    /// of theirs over the gate started their approach again, and a second visit.
+    public private(set) var retries = 0
 
     /// The longest a face may be missed and still be continued by position alone (when descriptors can
     /// be had): a few frames at any usual frame rate.
@@ -210,7 +218,7 @@ public struct ApproachSelector: Sendable {
             }
             if let index = bestTrack {
                 claimed.insert(index)
-                update(&tracks[index], with: face, frame: frame)
+                continueTrack(index, with: face, frame: frame)
             } else {
                 unmatched.append(face)
             }
@@ -222,7 +230,7 @@ public struct ApproachSelector: Sendable {
                 reidentifications += 1
                 tracks[index].lost = false
                 tracks[index].previousBox = nil
-                update(&tracks[index], with: face, frame: frame)
+                continueTrack(index, with: face, frame: frame)
                 continue
             }
             // A face that is not theirs where a person not yet decided was missed for more than a moment
@@ -428,6 +436,19 @@ public struct ApproachSelector: Sendable {
         return descriptor
     }
 
+    /// Continues track `index` with `face`; a person sent under the gate whose face is now over it starts
+    /// their approach again instead (their one second try: told to try again, they are decided again
+    /// while they stand there, not only once gone for the re-identification window).
+    private mutating func continueTrack(_ index: Int, with face: DetectedFace, frame: Frame) {
+        if tracks[index].mayRetry, face.quality.faceQualityScore >= configuration.qualityGate {
+            tracks[index] = Self.newTrack(face, frame: frame)
+            tracks[index].isRetry = true
+            retries += 1
+            return
+        }
+        update(&tracks[index], with: face, frame: frame)
+    }
+
     private func update(_ track: inout Track, with face: DetectedFace, frame: Frame) {
         track.previousBox = track.box
         track.previousSeen = track.lastSeen
@@ -461,6 +482,7 @@ public struct ApproachSelector: Sendable {
         guard let evidence = track.evidence else { preconditionFailure("a track emits its visit once") }
         track.evidence = nil
         track.likeness = Self.likeness(of: track.best, in: evidence.bestFrame)
+        track.mayRetry = !track.isRetry && track.best.quality.faceQualityScore < configuration.qualityGate
         visitsEmitted += 1
         let best = VisitSample(timestamp: track.bestSeen, image: evidence.bestFrame, box: track.best.box, isBestFace: true)
         // The best face first, so that it keeps its mark when it is also the first or the latest frame.

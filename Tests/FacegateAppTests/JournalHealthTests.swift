@@ -174,7 +174,7 @@ struct JournalHealthTests {
                 let lines = Set(exposition.split(separator: "\n").map(String.init))
                 var wanted = [
                     "facegate_journal_dropped_records_total 0", "facegate_journal_write_errors_total 0", "facegate_liveness_refusals_total 0",
-                    "facegate_liveness_errors_total 0", "facegate_door_events_dropped_total 0",
+                    "facegate_liveness_errors_total 0", "facegate_door_events_dropped_total 0", "facegate_visit_retries_total 0",
                 ]
                 for kind in DoorEventKind.allCases where kind != .degraded {
                     wanted.append("facegate_door_events_total{kind=\"\(kind.rawValue)\"} 0")

@@ -283,6 +283,31 @@ struct ApproachSelectorTests {
         #expect(visits.count == 1 && visits.first?.framesSeen == 16, "\(visits.map(\.framesSeen))")
     }
 
+    /// A person sent under the gate (the window ran out while their face was poor: "Please try again") who
+    /// then shows a face over it, still standing there, starts their approach again: a second visit, on the
+    /// good face (so the second try itself always passes the gate). Before, they were followed silently as
+    /// already decided, until gone for the re-identification window.
+    @Test func aPersonSentUnderTheGateGetsOneSecondTry() {
+        let config = ApproachConfiguration(settleFrames: 3, approachWindow: .seconds(1), cooldown: .seconds(1), qualityGate: 0.5, earlyQuality: nil)
+        let (visits, selector) = visits(
+            of: [(15, [face(at: 200, quality: 0.3, person: 0.1)]), (20, [face(at: 205, quality: 0.8, person: 0.1)])], config,
+            describer: Describer())
+        #expect(visits.map(\.passedQualityGate) == [false, true], "\(visits.map(\.emittedBecause))")
+        #expect(visits.last?.bestFace.quality.faceQualityScore == 0.8)
+        #expect(selector.retries == 1)
+        // A visit that passed the gate (the second try included) has no further one.
+        let (twice, again) = self.visits(
+            of: [
+                (15, [face(at: 200, quality: 0.3, person: 0.1)]), (1, [face(at: 200, quality: 0.6, person: 0.1)]),
+                (15, [face(at: 200, quality: 0.3, person: 0.1)]), (20, [face(at: 205, quality: 0.8, person: 0.1)]),
+            ], config, describer: Describer())
+        #expect(twice.map(\.passedQualityGate) == [false, true] && again.retries == 1)
+        let (passed, _) = self.visits(
+            of: [(15, [face(at: 200, quality: 0.6, person: 0.1)]), (20, [face(at: 205, quality: 0.8, person: 0.1)])], config,
+            describer: Describer())
+        #expect(passed.count == 1)
+    }
+
     @Test func someoneElseWhereAPersonWasLostIsANewVisit() {
         let describer = Describer()
         var selector = ApproachSelector(configuration: ApproachConfiguration(settleFrames: 2, cooldown: .seconds(1)))

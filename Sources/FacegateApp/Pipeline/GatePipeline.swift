@@ -24,6 +24,8 @@ public struct PipelineStatistics: Sendable, Hashable {
     public var visits = 0
     /// Faces that reappeared where a person was lost and continued their visit (no new visit).
     public var reidentifications = 0
+    /// People sent under the quality gate whose face then passed it: their one second visit.
+    public var retries = 0
     public var cloudCalls = 0
     public var decisions: [Decision.Outcome: Int] = [:]
     public var unlocks = 0
@@ -388,6 +390,7 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
         // The six sightings a visit waits for are the parallax cue's: without the liveness stage one will do.
         if liveness == nil { approach.earlyMinFrames = 1 }
         var selector = ApproachSelector(configuration: approach)
+        var retriesCounted = 0
         var motionGate = MotionGate(configuration: settings.motion)
         var planner = DetectionPlanner(settings: settings.detection)
         // Stage times of recent frames with faces, so a visit's best frame can be looked up when it is emitted.
@@ -535,6 +538,11 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
             settings.metrics.count("frames")
             settings.frameObserver?(image, faces)
             statistics.reidentifications = selector.reidentifications
+            if selector.retries > retriesCounted {
+                settings.metrics.count("visit_retries", by: selector.retries - retriesCounted)
+                statistics.retries += selector.retries - retriesCounted
+                retriesCounted = selector.retries
+            }
             if !faces.isEmpty { statistics.framesWithFaces += 1 }
             lastObserved = frame.timestamp
             unanalysedSinceObserved = false

@@ -58,7 +58,7 @@ public struct DoorMetrics: Sendable {
     func declareCounters(backend: String) {
         for name in [
             "frames", "frames_analysed", "frames_skipped", "frames_rejected", "visits", "liveness_refusals", "liveness_errors", "offline_cache_hits", "unlock_failures",
-            "grants_withheld", "journal_dropped_records", "journal_write_errors", "door_events_dropped",
+            "grants_withheld", "journal_dropped_records", "journal_write_errors", "door_events_dropped", "visit_retries",
         ] {
             Counter(label: "facegate_\(name)_total", factory: factory).increment(by: 0)
         }
