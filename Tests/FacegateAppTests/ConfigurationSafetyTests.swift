@@ -438,6 +438,34 @@ struct ConfigurationSafetyTests {
         let error = try #require(problems("journal: {path: journal.sqlite}\noffline_cache: {path: \"\"}"))
         #expect(error.problems.map(\.path) == ["offline_cache.path", "journal.path"])
         #expect(problems("journal: {path: /var/lib/facegate/j.sqlite}\noffline_cache: {path: /var/lib/facegate/c.sqlite}") == nil)
+        let budget = try #require(problems("backend:\n  neocheck: {budget_state: budget.json}"))
+        #expect(budget.problems.map(\.path) == ["backend.neocheck.budget_state"])
+    }
+
+    /// The call budget's save is a rename: onto the journal it replaced the audit history with its JSON. No two
+    /// data files may be one file, nor one of them a file kept beside another (SQLite's -wal, -shm and
+    /// -journal, the budget's .lock); the problem names the other key, never a path.
+    @Test func theDataFilesAreEachAFileOfTheirOwn() throws {
+        func clash(_ yaml: String) throws -> [ConfigProblem] {
+            let error = try #require(problems(yaml), "taken: \(yaml)")
+            #expect(error.problems.allSatisfy { !$0.message.contains("/var") && !$0.message.contains("sqlite") && !$0.message.contains("json") }, "\(error)")
+            return error.problems
+        }
+        let onTheJournal = try clash("backend:\n  neocheck: {budget_state: /var/lib/facegate/journal.sqlite}")
+        #expect(onTheJournal.map(\.path) == ["backend.neocheck.budget_state"], "\(onTheJournal)")
+        #expect(onTheJournal.first?.message.contains("journal.path") == true)
+        let spelt = try clash("journal: {path: /var/lib/facegate/./x/../j.sqlite}\noffline_cache: {path: //var/lib/facegate/j.sqlite}")
+        #expect(spelt.map(\.path) == ["journal.path"], "\(spelt)")
+        #expect(spelt.first?.message.contains("offline_cache.path") == true)
+        let log = try clash("journal: {path: /var/lib/facegate/c.sqlite-wal}\noffline_cache: {path: /var/lib/facegate/c.sqlite}")
+        #expect(log.map(\.path) == ["journal.path"], "\(log)")
+        let lock = try clash("backend:\n  neocheck: {budget_state: /var/lib/facegate/journal}\njournal: {path: /var/lib/facegate/journal.lock}")
+        #expect(lock.map(\.path) == ["journal.path"], "\(lock)")
+        #expect(lock.first?.message.contains("backend.neocheck.budget_state") == true)
+        #expect(try clash("offline_cache: {path: /var/lib/facegate/journal.sqlite-shm}").map(\.path) == ["offline_cache.path"])
+        #expect(try clash("backend:\n  neocheck: {budget_state: /var/lib/facegate/offline-cache.sqlite-journal}").map(\.path) == ["backend.neocheck.budget_state"])
+        // Near names are other files.
+        #expect(problems("journal: {path: /var/lib/facegate/j.sqlite}\noffline_cache: {path: /var/lib/facegate/j.sqlite2}\nbackend:\n  neocheck: {budget_state: /var/lib/facegate/j.sqlite.json}") == nil)
     }
 
     /// NeoCheck identifies within one face list: without one every visit was an error while the door

@@ -77,6 +77,9 @@ protocol CloudBackend: Sendable {
     var secrets: [(key: String, reference: SecretReference?)] { get }
     /// Files the door writes for it while running, by key path (a call budget's state, say).
     var writtenFiles: [(key: String, path: String)] { get }
+    /// What the names of the files it keeps beside each of ``writtenFiles`` add to that file's (a lock file's
+    /// `.lock`), so that no other file the door writes is put there.
+    var besideWrittenFiles: [String] { get }
     /// Makes the client and the door's adapters. Throws naming the key of what is wrong.
     func open(_ context: BackendOpening) throws(DaemonStartError) -> OpenedBackend
     /// What names the account and gallery its grants come from (the endpoint, and the key or user that picks
@@ -91,6 +94,7 @@ protocol CloudBackend: Sendable {
 extension CloudBackend {
     static func doorSearchProblems(of door: FacegateConfiguration.Door) -> [ConfigProblem] { [] }
     var writtenFiles: [(key: String, path: String)] { [] }
+    var besideWrittenFiles: [String] { [] }
     static var marginNote: String? { nil }
 }
 

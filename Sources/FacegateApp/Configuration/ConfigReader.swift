@@ -111,6 +111,15 @@ final class ConfigReader {
         return value(key)
     }
 
+    /// The value at a dotted key path under this mapping (`journal.path`), without reading it (nor marking
+    /// it read); nil when the file does not write it.
+    func written(_ keyPath: String) -> Node? {
+        var current = node
+        for key in keyPath.split(separator: ".") { current = current?.mapping?[String(key)] }
+        guard let current, !isNull(current) else { return nil }
+        return current
+    }
+
     func scoped(_ key: String) -> ConfigReader {
         ConfigReader(node: value(key), path: childPath(key), log: log)
     }

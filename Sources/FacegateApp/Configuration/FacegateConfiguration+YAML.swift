@@ -415,6 +415,7 @@ extension FacegateConfiguration {
         journal.storeProbeCrops = j.bool("store_probe_crops", default: journal.storeProbeCrops)
         journal.probeCropRetentionDays = j.int("probe_crop_retention_days", default: journal.probeCropRetentionDays, in: 1...365)
         j.rejectUnknownKeys()
+        checkDataFilesApart(r)
 
         let l = r.scoped("logging")
         logging.level = l.choice("level", default: logging.level)
@@ -472,6 +473,52 @@ extension FacegateConfiguration {
         k.rejectUnknownKeys()
 
         r.rejectUnknownKeys()
+    }
+
+    /// The files SQLite keeps beside a database (`journal.path`, `offline_cache.path`).
+    static let sqliteCompanions = ["-wal", "-shm", "-journal"]
+
+    /// Each data file the door writes is a file of its own: the call budget's save (a rename) onto the
+    /// journal replaced its history with a few bytes of JSON, and a database in another's place, or in
+    /// its write-ahead log, loses both. Compared as written, `.` and `..` resolved (the folders are not
+    /// looked at). Every backend's files count, chosen or not: `facegate neocheck --config` writes the
+    /// budget on any door. The problem is at the later key the file writes, naming the other key only.
+    private func checkDataFilesApart(_ r: ConfigReader) {
+        var files: [(key: String, path: String, companions: [String])] = []
+        for backendType in CloudBackends.all {
+            guard let section = backend.sections[backendType.kind] else { continue }
+            files += section.writtenFiles.map { ($0.key, $0.path, section.besideWrittenFiles) }
+        }
+        files.append(("offline_cache.path", offlineCache.path, Self.sqliteCompanions))
+        files.append(("journal.path", journal.path, Self.sqliteCompanions))
+        for (index, later) in files.enumerated() {
+            for earlier in files[..<index] {
+                let one = Self.standardisedPath(earlier.path), other = Self.standardisedPath(later.path)
+                let same = one == other
+                guard same || !Set([one] + earlier.companions.map { one + $0 }).isDisjoint(with: [other] + later.companions.map { other + $0 })
+                else { continue }
+                // At a key the file writes: a default path is not where the mistake is.
+                let (at, named) = r.written(later.key) != nil || r.written(earlier.key) == nil ? (later.key, earlier.key) : (earlier.key, later.key)
+                let message =
+                    same
+                    ? "is the same file as \(named): each needs a file of its own, or one overwrites the other"
+                    : "is a file kept beside \(named), or \(named) one kept beside it (SQLite's -wal, -shm and -journal, the call budget's .lock): each needs a file of its own"
+                r.problem(message, key: at, at: r.written(at))
+            }
+        }
+    }
+
+    /// `path` with `.`, `..` and repeated slashes resolved, as text.
+    static func standardisedPath(_ path: String) -> String {
+        var parts: [Substring] = []
+        for part in path.split(separator: "/") where part != "." {
+            if part == ".." {
+                if !parts.isEmpty { parts.removeLast() }
+            } else {
+                parts.append(part)
+            }
+        }
+        return (path.hasPrefix("/") ? "/" : "") + parts.joined(separator: "/")
     }
 
     private mutating func readDoor(_ d: ConfigReader) {

@@ -42,6 +42,8 @@ public actor HourlyCallBudget {
     public let stateFile: URL?
     /// Why the state file could not be used at start, or nil when it was (or there was none).
     public nonisolated let stateProblem: StateProblem?
+    /// What the lock file's name adds to the state file's (``StateLock``).
+    public static let lockSuffix = ".lock"
 
     public enum StateProblem: String, Sendable, Hashable, Error {
         /// The file exists but cannot be read (permissions, not a regular file).
@@ -335,7 +337,7 @@ struct StateLock {
     private let descriptor: Int32
 
     init(beside stateFile: URL, waitingAtMost wait: Duration) {
-        let path = stateFile.path + ".lock"
+        let path = stateFile.path + HourlyCallBudget.lockSuffix
         let fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o644)
         guard fd >= 0 else {
             descriptor = -1

@@ -23,6 +23,7 @@ public struct NeoCheckBackend: CloudBackend, Equatable {
     /// Where the client-side hourly budget is kept across restarts.
     public var budgetStatePath = "/var/lib/facegate/neocheck-budget.json"
     var writtenFiles: [(key: String, path: String)] { [("backend.neocheck.budget_state", budgetStatePath)] }
+    var besideWrittenFiles: [String] { [HourlyCallBudget.lockSuffix] }
 
     public init() {}
 
@@ -34,6 +35,8 @@ public struct NeoCheckBackend: CloudBackend, Equatable {
         password = section.secret("password", fileIsPrivate: fileIsPrivate)
         callsPerHour = section.int("calls_per_hour", default: callsPerHour, in: 1...1_000_000)
         budgetStatePath = section.string("budget_state", default: budgetStatePath)
+        // As the journal's and the cache's: the unit runs the daemon in a read-only `/`, where a relative file is not written.
+        if !budgetStatePath.hasPrefix("/") { section.problem("must be an absolute path", key: "budget_state") }
     }
 
     static let scoreUnit = ScoreUnit.neoCheckConfidence
