@@ -271,6 +271,18 @@ struct ConfigurationTests {
         #expect(try FacegateConfiguration(yaml: "offline_cache: {enabled: false, max_distance: 0.6, minimum_margin: 0}").notesBesidesTheDefaultOnes.isEmpty)
     }
 
+    /// NEC ID searched without tags searches every subject of the application, enrolled for any door: allowed,
+    /// and said by key at every start and reload and by `config check`. Not with a tag, nor for NeoCheck (its
+    /// search is the face list).
+    @Test func anNECDoorWithoutTagsIsNotedAsSearchingTheWholeApplication() throws {
+        for untagged in ["{}", "door: {tags: []}", "backend: {kind: nec}\ndoor:\n  tags:\n"] {
+            let note = try FacegateConfiguration(yaml: untagged).notes.first { $0.path == "door.tags" }
+            #expect(note?.message.contains("every subject of the application") == true, "\(untagged): \(String(describing: note))")
+        }
+        #expect(try FacegateConfiguration(yaml: "door: {tags: [staff-marker-5]}").notes.allSatisfy { $0.path != "door.tags" })
+        #expect(try FacegateConfiguration(yaml: "backend: {kind: neocheck}\ndoor: {face_list: staff}").notes.allSatisfy { $0.path != "door.tags" })
+    }
+
     @Test func notYAMLIsAClearError() {
         #expect(throws: ConfigError.self) { try FacegateConfiguration(yaml: "camera: [unclosed") }
         #expect(throws: ConfigError.self) { try FacegateConfiguration(yaml: "- just\n- a list") }
@@ -638,5 +650,5 @@ extension FacegateConfiguration {
     /// Its notes but those every default file gets, which these tests are not about: `door.relay`'s (every
     /// file without a relay is noted as a simulated door: `ConfigurationSafetyTests.aDoorWithoutARelayIsNotedAndAFailSafeOneIsRefused`)
     /// and `liveness.require_movement`'s (`aStillFaceJudgedOnTextureAloneIsNotedUnlessMovementIsRequired`).
-    var notesBesidesTheDefaultOnes: [ConfigProblem] { notes.filter { !["door.relay", "liveness.require_movement"].contains($0.path) } }
+    var notesBesidesTheDefaultOnes: [ConfigProblem] { notes.filter { !["door.relay", "liveness.require_movement", "door.tags"].contains($0.path) } }
 }

@@ -66,6 +66,9 @@ protocol CloudBackend: Sendable {
     /// `door`. A scope key this backend does not search by is refused: ignored, it would let in
     /// everyone the door was meant to narrow down.
     static func searchScopeProblems(of door: FacegateConfiguration.Door) -> [(key: String, message: String)]
+    /// A search scope this backend takes that is wider than it may look, by key under `door`: said at every
+    /// start and reload and by `config check`, not refused.
+    static func searchScopeNotes(of door: FacegateConfiguration.Door) -> [(key: String, message: String)]
     /// What a door needs to search this backend at all, by key path: checked when the door starts and by
     /// `facegate config check`, not when the file is read, since the CLI reads the same file to set the
     /// cloud up before the door's search exists.
@@ -93,6 +96,7 @@ protocol CloudBackend: Sendable {
 
 extension CloudBackend {
     static func doorSearchProblems(of door: FacegateConfiguration.Door) -> [ConfigProblem] { [] }
+    static func searchScopeNotes(of door: FacegateConfiguration.Door) -> [(key: String, message: String)] { [] }
     var writtenFiles: [(key: String, path: String)] { [] }
     var besideWrittenFiles: [String] { [] }
     static var marginNote: String? { nil }

@@ -536,6 +536,7 @@ extension FacegateConfiguration {
         // Scores are in the chosen backend's own units; one on another's scale is refused (see CloudBackend).
         let chosen = type(of: backend.chosen)
         for scope in chosen.searchScopeProblems(of: door) { d.problem(scope.message, key: scope.key) }
+        for scope in chosen.searchScopeNotes(of: door) { d.note(scope.message, key: scope.key, at: d.written(scope.key)) }
         door.threshold = d.double("threshold", check: chosen.thresholdProblem)
         door.minimumMargin = d.double("minimum_margin", check: chosen.marginProblem)
         if door.minimumMargin != nil, let note = chosen.marginNote { d.note(note, key: "minimum_margin") }

@@ -57,6 +57,14 @@ public struct NECBackend: CloudBackend, Equatable {
         return problems
     }
 
+    /// A search without tags is a search of every subject the application (its API key) holds, enrolled
+    /// for any door or none: allowed (one door to an application), never silent.
+    static func searchScopeNotes(of door: FacegateConfiguration.Door) -> [(key: String, message: String)] {
+        door.tags.isEmpty
+            ? [("tags", "is empty: NEC ID then searches every subject of the application (the API key's), whoever enrolled them and for whichever door; name the door's tags to narrow it")]
+            : []
+    }
+
     func missingSettings() -> [ConfigProblem] { [] }
 
     var secrets: [(key: String, reference: SecretReference?)] {
