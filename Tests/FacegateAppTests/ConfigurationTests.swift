@@ -288,6 +288,38 @@ struct ConfigurationTests {
         #expect(throws: ConfigError.self) { try FacegateConfiguration(yaml: "- just\n- a list") }
     }
 
+    /// A configuration path that is not a readable file says which: missing, a folder, or not readable (before,
+    /// each was "cannot be read as UTF-8 text"). Bytes that are not UTF-8 still say that. The path is the
+    /// error's file only, never in a message.
+    @Test func aConfigurationThatIsNotAReadableFileSaysWhy() throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        func message(_ path: String) -> String? {
+            do {
+                _ = try FacegateConfiguration.load(path: path)
+                return nil
+            } catch {
+                #expect(error.file == path && error.problems.count == 1 && error.problems.allSatisfy { !$0.message.contains(folder.path) }, "\(error)")
+                return error.problems.first?.message
+            }
+        }
+        #expect(message(folder.file("missing.yaml")) == "does not exist")
+        #expect(message(folder.file("missing/facegate.yaml")) == "does not exist")
+        #expect(message(folder.path) == "is a folder, not a file")
+        try Data([0x64, 0x6F, 0x6F, 0x72, 0x3A, 0xFF, 0xFE]).write(to: URL(fileURLWithPath: folder.file("latin.yaml")))
+        #expect(message(folder.file("latin.yaml")) == "cannot be read as UTF-8 text")
+        // Root opens any mode: a file the kernel refuses to read stands in for it there.
+        if getuid() == 0 {
+            #expect(message("/proc/self/mem")?.hasPrefix("cannot be read") == true && message("/proc/self/mem") != "cannot be read as UTF-8 text")
+        } else {
+            try "door: {name: x}".write(toFile: folder.file("closed.yaml"), atomically: false, encoding: .utf8)
+            chmod(folder.file("closed.yaml"), 0)
+            #expect(message(folder.file("closed.yaml"))?.hasPrefix("cannot be read:") == true)
+        }
+        try "door: {name: x}".write(toFile: folder.file("fine.yaml"), atomically: false, encoding: .utf8)
+        #expect(message(folder.file("fine.yaml")) == nil)
+    }
+
     @Test func inlineSecretIsAcceptedOnlyInAPrivateFile() throws {
         let yaml = "backend:\n  nec:\n    secret_key: s3cr3t\n"
         #expect(throws: ConfigError.self) { try FacegateConfiguration(yaml: yaml, fileIsPrivate: false) }

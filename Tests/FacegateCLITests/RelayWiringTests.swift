@@ -16,7 +16,7 @@ import Testing
         RelayWiring.Flags(chip: chip, line: line, activeLow: activeLow, failSafe: failSafe, names: .relay)
     }
 
-    static let unreadable = ConfigError(file: "/nowhere.yaml", problems: [ConfigProblem(path: "", message: "cannot be read as UTF-8 text")])
+    static let unreadable = ConfigError(file: "/nowhere.yaml", problems: [ConfigProblem(path: "", message: "does not exist")])
 
     @Test func withoutALineTheRelayAndItsWiringAreTheFiles() throws {
         let wiring = try RelayWiring.resolve(nil, configuration: .success(Self.maglock)).get()

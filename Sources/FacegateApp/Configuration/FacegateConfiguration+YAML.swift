@@ -87,10 +87,22 @@ extension FacegateConfiguration {
         "minimum_margin", "deny_list", "reentry_cooldown_seconds", "schedules",
     ]
 
+    /// The file's text. Each way it can fail is said as itself (before, a file missing, a folder, or one
+    /// the reader may not open were all "cannot be read as UTF-8 text", and an installer looked for a bad
+    /// byte). The path is the error's file, never repeated in a message.
     private static func readText(path: String) throws(ConfigError) -> String {
-        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
-            throw ConfigError(file: path, problems: [ConfigProblem(path: "", message: "cannot be read as UTF-8 text")])
+        func refusal(_ message: String) -> ConfigError { ConfigError(file: path, problems: [ConfigProblem(path: "", message: message)]) }
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            let code = errno
+            throw refusal(code == ENOENT || code == ENOTDIR ? "does not exist" : "cannot be read: \(String(cString: strerror(code)))")
         }
+        if info.st_mode & S_IFMT == S_IFDIR { throw refusal("is a folder, not a file") }
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw refusal("cannot be read: \(String(cString: strerror(errno)))") }
+        close(descriptor)
+        guard let data = FileManager.default.contents(atPath: path) else { throw refusal("cannot be read") }
+        guard let text = String(data: data, encoding: .utf8) else { throw refusal("cannot be read as UTF-8 text") }
         return text
     }
 
