@@ -397,6 +397,15 @@ struct ConfigurationTests {
         let etc = try schedule("Etc/GMT+5").notesBesidesTheDefaultOnes.first { $0.path == "door.schedules[0].time_zone" }
         #expect(etc?.message.contains("UTC−5") == true, "\(String(describing: etc))")
         #expect(try schedule("Europe/London").notesBesidesTheDefaultOnes.allSatisfy { $0.path != "door.schedules[0].time_zone" })
+        // GMT is taken, but it has no summer time: a UK installer writing it means the clocks on the wall. Said,
+        // with Europe/London to give; not for UTC, nor for Europe/London itself.
+        for greenwich in ["GMT", "GMT0", "Greenwich", "Etc/GMT", "Etc/Greenwich", "Etc/GMT-0"] {
+            let note = try schedule(greenwich).notesBesidesTheDefaultOnes.first { $0.path == "door.schedules[0].time_zone" }
+            #expect(note?.message.contains("no summer time") == true && note?.message.contains("Europe/London") == true, "\(greenwich): \(String(describing: note))")
+        }
+        for other in ["UTC", "Etc/UTC", "Zulu", "Europe/London", "GB"] {
+            #expect(try schedule(other).notesBesidesTheDefaultOnes.allSatisfy { $0.path != "door.schedules[0].time_zone" }, "\(other)")
+        }
         // The British zone, in July: an hour ahead of UTC (BST read by the library is six).
         let july = Date(timeIntervalSince1970: 1_783_000_000)
         #expect(try schedule("Europe/London").doorPolicy.schedules.first?.timeZone.secondsFromGMT(for: july) == 3600)

@@ -182,6 +182,10 @@ extension FacegateConfiguration {
         return hours > 0 ? "UTC−\(hours)" : "UTC+\(-hours)"
     }
 
+    /// tzdata's names for Greenwich time with no summer time, upper-cased (UTC's names are not among them:
+    /// nobody writes UTC for the clocks of a country).
+    static let greenwichZones: Set<String> = ["GMT", "GMT0", "GREENWICH", "ETC/GMT", "ETC/GMT0", "ETC/GMT+0", "ETC/GMT-0", "ETC/GREENWICH"]
+
     static let ambiguousZoneAbbreviations: Set<String> = [
         "ACT", "AET", "AGT", "ART", "AST", "BET", "BST", "CAT", "CNT", "CST", "CTT", "EAT", "ECT", "EST", "HST", "IET", "IST",
         "JST", "MIT", "MST", "NET", "NST", "PLT", "PNT", "PRT", "PST", "SST", "VST",
@@ -685,6 +689,13 @@ extension FacegateConfiguration {
             if zone != nil, let offset = Self.invertedEtcOffset(zoneName) {
                 // POSIX's sign: Etc/GMT+5 is five hours behind UTC, the opposite of what it seems to say.
                 s.note("is \(offset) (tzdata's Etc/GMT zones count the other way round)", key: "time_zone")
+            }
+            if zone != nil, Self.greenwichZones.contains(zoneName.uppercased()) {
+                // Taken (a door that keeps GMT all year), but a British installer writing GMT means the clocks on
+                // the wall, an hour ahead from March to October: the door would open and close an hour off.
+                s.note(
+                    "has no summer time: the hours are GMT all year; for the hours of UK clocks (BST in summer) give Europe/London",
+                    key: "time_zone")
             }
         } else if let problem = MachineTimeZone.problem(
             machineZone, localOffset: SystemTimeZone.utcOffset(at:), tz: ProcessInfo.processInfo.environment["TZ"])
