@@ -191,6 +191,20 @@ struct ConfigurationSafetyTests {
         #expect(config.door.schedules.count == 2)
     }
 
+    /// A file of over 100,000 entries and no alias (a deny list of 100,000 ids, a kiosk's names for 60,000
+    /// people) is read, and promptly: the bound on expanded aliases grows with the text. Before, it was refused
+    /// as "its aliases expand to over 100000 entries", aliases it did not have.
+    @Test func aLargeFileWithoutAliasesIsRead() throws {
+        let yaml =
+            "door:\n  deny_list:\n" + (0..<100_000).map { "    - \"id-\($0)\"\n" }.joined()
+            + "kiosk:\n  names:\n" + (0..<60_000).map { "    k\($0): Person \($0)\n" }.joined()
+        let started = ContinuousClock.now
+        let config = try FacegateConfiguration(yaml: yaml, file: "test.yaml", fileIsPrivate: true)
+        #expect(ContinuousClock.now - started < .seconds(60))
+        #expect(config.door.denyList.count == 100_000 && config.door.denyList.contains("id-99999"))
+        #expect(config.kiosk.displayNames.count == 60_000)
+    }
+
     /// A key written and left blank (`fail_safe:`) is refused by its key, not run on its default: a maglock on
     /// a fire exit whose `fail_safe:` was left to fill in later was driven fail-secure, and `config check` said
     /// ok (review). `~` written on purpose still means the default, and so does a section left empty.

@@ -113,20 +113,27 @@ extension FacegateConfiguration {
         } catch {
             throw ConfigError(file: file, problems: [Self.syntaxProblem(error, in: yaml)])
         }
-        if let root, !expands(root, toAtMost: largestExpansion) {
-            throw ConfigError(
-                file: file,
-                problems: [
-                    ConfigProblem(
-                        path: "", message: "its aliases expand to over \(largestExpansion) entries (aliases nested in aliases): write the settings out")
-                ])
+        let limit = largestExpansion(ofTextOf: yaml.utf8.count)
+        if let root, !expands(root, toAtMost: limit) {
+            // Without a `*` there is no alias: only a file far larger than any door's comes here.
+            let message =
+                yaml.contains("*")
+                ? "its aliases expand to over \(limit) entries (aliases nested in aliases): write the settings out"
+                : "holds over \(limit) entries"
+            throw ConfigError(file: file, problems: [ConfigProblem(path: "", message: message)])
         }
         return root
     }
 
-    /// The most nodes a file may hold with its aliases expanded: a door's settings, a kiosk's names for
-    /// thousands of people included, are a small fraction of it.
+    /// The fewest nodes a file may hold with its aliases expanded, however short: a door's settings, a kiosk's
+    /// names for thousands of people included, are a small fraction of it.
     static let largestExpansion = 100_000
+
+    /// The most nodes a file of `bytes` may hold with its aliases expanded: ``largestExpansion``, or four a
+    /// byte (more than any file without aliases can hold) for a larger file. Walking the tree then costs no
+    /// more than reading the text did, so a deny list of 100,000 ids is read (before, a file of over 100,000
+    /// entries was refused for aliases it did not have), while ten aliases nested nine deep still are not.
+    static func largestExpansion(ofTextOf bytes: Int) -> Int { max(largestExpansion, 4 * bytes) }
 
     /// Whether `root`, its aliases expanded, holds at most `limit` nodes. Yams shares an aliased node rather
     /// than copying it, but every reader here walks the expanded tree: ten aliases nested nine deep (the
