@@ -97,7 +97,7 @@ public struct AccessSchedule: Sendable, Hashable {
 }
 
 /// How the door compares a subject id the configuration names (a deny list, a subject's schedule) with
-/// the one a cloud returns: without the spaces around it (line breaks, a byte-order mark and other invisible
+/// the one a cloud returns (``key(_:)``): without the spaces around it (line breaks, a byte-order mark and other invisible
 /// characters too: a YAML block value keeps its final line break, and an id pasted from a spreadsheet may
 /// bring a BOM, and a deny list entry that matches nobody lets the person in) and without regard to case. NeoCheck's ids are
 /// GUIDs, which are the same id in either case: a deny list or a subject's schedule that missed one for
@@ -106,8 +106,15 @@ public struct AccessSchedule: Sendable, Hashable {
 public enum SubjectIdentity {
     public static func same(_ named: String, _ returned: String) -> Bool { key(named) == key(returned) }
 
-    /// The form ids are compared in (and the re-entry cooldown is kept under).
-    public static func key(_ id: String) -> String { trimmed(id).lowercased() }
+    /// The form ids are compared in (and the re-entry cooldown is kept under): Unicode compatibility forms
+    /// and case and width folded, so that an id typed through an input method in full-width digits or
+    /// letters (`１２３４`) is the cloud's `1234`. Before, only the case was folded, and such a deny-list
+    /// entry denied nobody. Normalised again after folding, so that a key's key is itself.
+    public static func key(_ id: String) -> String {
+        trimmed(
+            id.precomposedStringWithCompatibilityMapping.folding(options: [.caseInsensitive, .widthInsensitive], locale: nil)
+                .precomposedStringWithCompatibilityMapping)
+    }
 
     /// The id without what surrounds it and cannot be seen: spaces, line breaks, control characters, and the
     /// byte-order mark and zero-width characters.

@@ -248,7 +248,7 @@ public enum AccessPolicy {
     ) -> Decision {
         var decision = identified
         let subject = candidate.subjectId
-        if policy.denyList.contains(where: { SubjectIdentity.same($0, subject) }) {
+        if policy.denyListKeys.contains(SubjectIdentity.key(subject)) {
             decision.outcome = .deniedDenyList
             decision.reason = "subject \(subject) is on the door's deny list"
             return decision

@@ -171,6 +171,21 @@ struct AccessPolicyTests {
         #expect(decide(cloud((id, 9000)), policy: door, state: &state, at: Self.wednesdayMorning + 10).outcome == .deniedReentry)
     }
 
+    /// An id typed through an input method comes out in full-width forms (`１２３４`, `ＡＢＣ－１`): the same id to
+    /// a person, and to the door. Before, only the case was folded: the deny-list entry matched nobody and the
+    /// person it named was let in; a subject's schedule never held.
+    @Test func aDenyListOrScheduleIdTypedInFullWidthFormsIsTheCloudsId() {
+        #expect(decide(cloud(("1234", 9000)), policy: policy { $0.denyList = ["１２３４"] }).outcome == .deniedDenyList)
+        #expect(decide(cloud(("abc-1", 9000)), policy: policy { $0.denyList = ["ＡＢＣ－１"] }).outcome == .deniedDenyList)
+        #expect(decide(cloud(("１２３４", 9000)), policy: policy { $0.denyList = ["1234"] }).outcome == .deniedDenyList)
+        #expect(decide(cloud(("12345", 9000)), policy: policy { $0.denyList = ["１２３４"] }).outcome == .granted)
+        let nights = AccessSchedule(
+            name: "nights", scope: .subject("ｓｔａｆｆ７"), timeZone: TimeZone(identifier: "UTC")!,
+            windows: [.init(weekdays: Set(1...7), start: 22 * 60, end: 23 * 60)])
+        #expect(decide(cloud(("Staff7", 9000)), policy: policy { $0.schedules = [nights] }, at: Self.wednesdayMorning).outcome == .deniedSchedule)
+        #expect(SubjectIdentity.key(SubjectIdentity.key("ＡＢＣ－１ ")) == SubjectIdentity.key("abc-1"))
+    }
+
     @Test func reentryCooldownRefusesASecondGrantThenLetsIn() {
         let door = policy { $0.reentryCooldown = .seconds(30) }
         var state = PolicyState()
