@@ -362,4 +362,74 @@ import Testing
         let result = try run(["best", "/nonexistent/folder"])
         #expect(result.status != 0)
     }
+
+    /// `facegate status` prints the daemon's words for each part (a camera's, a cloud's, a file system's error,
+    /// which carry text from outside) escaped as `facegate log` does: an ESC or a C1 CSI (U+009B) cannot move
+    /// the cursor or rewrite the terminal, in the text or in `--json`; so are the daemon's refusals, and the
+    /// relay `facegate door unlock` reports. Before, all reached the terminal raw.
+    @Test func statusEscapesTheDaemonsWords() throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let hostile = "timed out\u{1B}[2J\u{9B}31mdoor open\nforged: ok"
+        let health = DoorHealthReport(
+            camera: .init(status: .failed, lastError: hostile, since: Date(timeIntervalSince1970: 1_780_000_000)), cloud: .init(status: .ok),
+            relay: .init(status: .ok), journal: .init(status: .ok), offlineCache: .init(status: .off))
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        let answer = folder.file("answer.json")
+        try encoder.encode(ControlResponse(ok: true, health: health)).write(to: URL(fileURLWithPath: answer))
+        // A daemon stand-in: each connection's request line answered with the canned answer.
+        let socketPath = folder.file("control.sock")
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        server.arguments = [
+            "-c",
+            """
+            import socket, sys
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.bind(sys.argv[1])
+            s.listen(4)
+            s.settimeout(60)
+            while True:
+                c, _ = s.accept()
+                c.makefile("rb").readline()
+                answer = open(sys.argv[2], "rb").read()
+                c.sendall(answer + b"\\n")
+                c.close()
+            """, socketPath, answer,
+        ]
+        try server.run()
+        defer {
+            // SIGKILL: the test runner's children may inherit SIGTERM blocked.
+            kill(server.processIdentifier, SIGKILL)
+            server.waitUntilExit()
+        }
+        let deadline = Date().addingTimeInterval(20)
+        while !FileManager.default.fileExists(atPath: socketPath), Date() < deadline { usleep(20_000) }
+
+        for arguments in [["status", "--socket", socketPath], ["status", "--json", "--socket", socketPath]] {
+            let status = try run(arguments)
+            #expect(status.status == 1, "\(arguments): \(status.output)\(status.errors)")
+            let scalars = status.output.unicodeScalars
+            #expect(!scalars.contains("\u{1B}") && !scalars.contains("\u{9B}"), "\(arguments): \(status.output.debugDescription)")
+            #expect(status.output.contains("door open") && !status.output.contains("\nforged"), "\(arguments): \(status.output)")
+        }
+        let text = try run(["status", "--socket", socketPath]).output
+        #expect(text.contains(#"timed out\u{1B}[2J\u{9B}31mdoor open\nforged: ok"#), "\(text)")
+        let json = try run(["status", "--json", "--socket", socketPath]).output
+        #expect(json.contains(#"\u009b31m"#), "\(json)")
+
+        // The daemon's refusals, and the relay an unlock reports, likewise.
+        try encoder.encode(ControlResponse(ok: false, error: hostile)).write(to: URL(fileURLWithPath: answer))
+        let refused = try run(["status", "--socket", socketPath])
+        let unlockRefused = try run(["door", "unlock", "--reason", "test", "--socket", socketPath])
+        #expect(refused.status == 2 && unlockRefused.status == 1, "\(refused.errors)\(unlockRefused.errors)")
+        try encoder.encode(ControlResponse(ok: true, decision: UUID(), relay: hostile)).write(to: URL(fileURLWithPath: answer))
+        let unlocked = try run(["door", "unlock", "--reason", "test", "--socket", socketPath])
+        #expect(unlocked.status == 0, "\(unlocked.output)\(unlocked.errors)")
+        for said in [refused.errors, unlockRefused.errors, unlocked.output] {
+            #expect(said.contains(#"timed out\u{1B}[2J\u{9B}31mdoor open\nforged: ok"#), "\(said.debugDescription)")
+            #expect(!said.unicodeScalars.contains("\u{1B}") && !said.unicodeScalars.contains("\u{9B}"), "\(said.debugDescription)")
+        }
+    }
 }

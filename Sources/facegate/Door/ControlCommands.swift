@@ -1,5 +1,6 @@
 import ArgumentParser
 import FacegateApp
+import FacegateCore
 import Foundation
 
 /// Where the running daemon listens (`control.socket`).
@@ -32,11 +33,13 @@ struct StatusCommand: AsyncParsableCommand {
     func run() async throws {
         let response = try control.send(ControlRequest(command: .status))
         guard response.ok, let health = response.health else {
-            FileHandle.standardError.write(Data("error: \(response.error ?? "the daemon did not answer")\n".utf8))
+            FileHandle.standardError.write(Data("error: \(TerminalText.printable(response.error ?? "the daemon did not answer"))\n".utf8))
             throw ExitCode(2)
         }
+        // The daemon's words carry text from outside (a camera's, a cloud's, a file system's error): escaped, as
+        // `facegate log` does, so that none can move the cursor or rewrite the terminal.
         if json {
-            print(String(decoding: health.json(), as: UTF8.self))
+            print(TerminalText.escapingInJSON(String(decoding: health.json(), as: UTF8.self)))
         } else {
             print("door: \(health.status.rawValue), \(health.canDecide ? "can decide" : "cannot decide")")
             let parts: [(String, DoorHealthReport.Component)] = [
@@ -46,7 +49,7 @@ struct StatusCommand: AsyncParsableCommand {
             let formatter = ISO8601DateFormatter()
             for (name, part) in parts {
                 var line = "  \(name): \(part.status.rawValue)"
-                if let error = part.lastError { line += ": \(error)" }
+                if let error = part.lastError { line += ": \(TerminalText.printable(error))" }
                 if let since = part.since { line += " (since \(formatter.string(from: since)))" }
                 print(line)
             }
@@ -71,9 +74,9 @@ struct DoorUnlock: AsyncParsableCommand {
         let stated = ProcessInfo.processInfo.environment["SUDO_USER"]
         let response = try control.send(ControlRequest(command: .unlock, reason: reason, statedUser: stated))
         guard response.ok else {
-            FileHandle.standardError.write(Data("error: \(response.error ?? "refused")\n".utf8))
+            FileHandle.standardError.write(Data("error: \(TerminalText.printable(response.error ?? "refused"))\n".utf8))
             throw ExitCode(1)
         }
-        print("unlocked (decision \(response.decision?.uuidString ?? "?"), relay \(response.relay ?? "?"))")
+        print("unlocked (decision \(response.decision?.uuidString ?? "?"), relay \(TerminalText.printable(response.relay ?? "?")))")
     }
 }
