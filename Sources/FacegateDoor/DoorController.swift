@@ -1,5 +1,6 @@
 import FacegateCore
 import Logging
+import Synchronization
 
 /// Runs the door: feeds the wiring's inputs and the unlock requests through
 /// ``DoorStateMachine``, carries out its actions on the relay, and publishes
@@ -58,7 +59,11 @@ public actor ClockedDoorController<DoorClock: Clock>: DoorActuator where DoorClo
     /// True once ``run()`` is reading the inputs.
     public private(set) var isWatchingInputs = false
     /// Events a subscriber had no room for (256 unread): each is lost to that subscriber, the journal included.
-    public private(set) var droppedEvents = 0
+    /// Read without the actor: `/metrics` must answer while a relay write hangs the door.
+    public nonisolated var droppedEvents: Int { droppedCount.withLock { $0 } }
+    private let droppedCount = Mutex(0)
+    /// Events are being lost (said once as it starts, and with the count once readers keep up again).
+    private var droppingSince: Int?
     /// Unlocks whose relay write failed since the last one that unlocked: how many, since when, the last error.
     private var failedUnlockStreak: (count: Int, since: DoorClock.Instant, lastError: String)?
 
@@ -253,11 +258,24 @@ public actor ClockedDoorController<DoorClock: Clock>: DoorActuator where DoorClo
             } else {
                 logger.info("door", metadata: ["event": "\(event.name)"])
             }
+            var dropped = false
             for subscriber in subscribers.values {
-                if case .dropped = subscriber.yield(event) {
-                    droppedEvents += 1
-                    logger.error("a door event was not delivered: its reader is behind", metadata: ["event": "\(event.name)"])
+                // The newest is kept: what is lost is the oldest the reader had not taken.
+                if case .dropped(let lost) = subscriber.yield(event) {
+                    dropped = true
+                    let total = droppedCount.withLock { count in
+                        count += 1
+                        return count
+                    }
+                    if droppingSince == nil {
+                        droppingSince = total - 1
+                        logger.error("door events are being lost: a reader is too far behind", metadata: ["event": "\(lost.name)"])
+                    }
                 }
+            }
+            if !dropped, let since = droppingSince {
+                droppingSince = nil
+                logger.notice("door events are delivered again", metadata: ["lost": "\(droppedEvents - since)"])
             }
         }
     }

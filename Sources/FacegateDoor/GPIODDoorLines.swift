@@ -80,7 +80,14 @@ public enum GPIOLineLookup: Sendable, Equatable {
         do {
             chip = try ChipHandle(address.chip)
         } catch {
-            return error.errno == EACCES || error.errno == EPERM ? .chipNotOpened : .noChip
+            if error.errno == EACCES || error.errno == EPERM { return .chipNotOpened }
+            // A label or a number is looked for by opening every chip: one this process may not open hides
+            // the label it carries (libgpiod then says ENOENT), so nothing can be said either.
+            let unopenable = (0..<64).contains { number in
+                let path = "/dev/gpiochip\(number)"
+                return access(path, F_OK) == 0 && access(path, R_OK | W_OK) != 0
+            }
+            return unopenable ? .chipNotOpened : .noChip
         }
         defer { chip.close() }
         return (try? chip.line(address.line)).map { .found(GPIOLineIdentity($0)) } ?? .noLine

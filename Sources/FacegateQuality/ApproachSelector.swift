@@ -113,10 +113,9 @@ public struct ApproachSelector: Sendable {
         /// Gone for longer than the cooldown: only re-identification continues it.
         var lost = false
         /// Sent with a best face under the gate (the window ended, or the person left, before a good face):
-        /// the first face of theirs over the gate starts their approach again, once.
+        /// the first face of theirs over the gate starts their approach again. Once: that second try
+        /// starts from a face over the gate, so it is sent over it, and has none of its own.
         var mayRetry = false
-        /// This approach is that second try: it has none of its own.
-        var isRetry = false
 
         var emitted: Bool { evidence == nil }
     }
@@ -233,13 +232,19 @@ public struct ApproachSelector: Sendable {
                 continueTrack(index, with: face, frame: frame)
                 continue
             }
-            // A face that is not theirs where a person not yet decided was missed for more than a moment
-            // (the next in a queue stepping up): that approach ends there and is never sent. Left alone,
-            // it went out when its person had been gone for the cooldown, with someone else at the door.
-            if reidentifies, let index = unsentTrack(inTheSpotOf: face, excluding: claimed, at: now) {
+            // Where a person not yet decided was missed for more than a moment, a face too unlike theirs to
+            // re-identify: clearly someone else's (the next in a queue stepping up), that approach ends there
+            // and is never sent (left alone, it went out when its person had been gone for the cooldown, with
+            // someone else at the door); otherwise (a turned or blurred face, one that cannot be described)
+            // position continues it, as it would have a moment earlier.
+            if reidentifies, let describe, let index = unsentTrack(inTheSpotOf: face, excluding: claimed, at: now) {
                 claimed.insert(index)
-                tracks[index] = Self.newTrack(face, frame: frame)
-                approachesRestarted += 1
+                if looksLikeTrack(index, face, in: frame.image, describe: describe) {
+                    continueTrack(index, with: face, frame: frame)
+                } else {
+                    tracks[index] = Self.newTrack(face, frame: frame)
+                    approachesRestarted += 1
+                }
                 continue
             }
             tracks.append(Self.newTrack(face, frame: frame))
@@ -442,7 +447,6 @@ public struct ApproachSelector: Sendable {
     private mutating func continueTrack(_ index: Int, with face: DetectedFace, frame: Frame) {
         if tracks[index].mayRetry, face.quality.faceQualityScore >= configuration.qualityGate {
             tracks[index] = Self.newTrack(face, frame: frame)
-            tracks[index].isRetry = true
             retries += 1
             return
         }
@@ -482,7 +486,7 @@ public struct ApproachSelector: Sendable {
         guard let evidence = track.evidence else { preconditionFailure("a track emits its visit once") }
         track.evidence = nil
         track.likeness = Self.likeness(of: track.best, in: evidence.bestFrame)
-        track.mayRetry = !track.isRetry && track.best.quality.faceQualityScore < configuration.qualityGate
+        track.mayRetry = track.best.quality.faceQualityScore < configuration.qualityGate
         visitsEmitted += 1
         let best = VisitSample(timestamp: track.bestSeen, image: evidence.bestFrame, box: track.best.box, isBestFace: true)
         // The best face first, so that it keeps its mark when it is also the first or the latest frame.

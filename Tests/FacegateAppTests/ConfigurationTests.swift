@@ -468,6 +468,11 @@ struct ConfigurationTests {
         try FileManager.default.removeItem(atPath: link)
         try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: "/usr/share/zoneinfo/Australia/Sydney")
         #expect(try zoneRead() == "Australia/Sydney")
+        // A relative link, as `timedatectl` writes it (../usr/share/zoneinfo/…).
+        try FileManager.default.removeItem(atPath: link)
+        let up = String(repeating: "../", count: URL(fileURLWithPath: folder.path).pathComponents.count - 1)
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: up + "usr/share/zoneinfo/Asia/Tokyo")
+        #expect(try zoneRead() == "Asia/Tokyo")
     }
 
     /// A long decision deadline (a slow uplink) is allowed but noted: a grant opens the door up to the deadline

@@ -6,21 +6,34 @@ import FacegateTesting
 import Logging
 import Testing
 
-/// An operator's unlock through the pipeline reaches the door as a manual one.
+/// An operator's unlock through the pipeline: it reaches the door as a manual one, and is withheld when
+/// cancelled before the relay moves.
 @Suite(.timeLimit(.minutes(2)))
 struct ManualUnlockTests {
+    /// A pipeline over a running door on simulated lines, with nobody at the camera.
+    struct Bench {
+        let lines: SimulatedDoorLines
+        let door: DoorController
+        let journal = MemoryJournal()
+        let pipeline: GatePipeline
+
+        init() throws {
+            let quiet = Logger.quiet("manual")
+            lines = SimulatedDoorLines(logger: quiet)
+            door = try DoorController(lines: lines, timing: DoorTiming(unlockDuration: .milliseconds(50)), logger: quiet)
+            pipeline = GatePipeline(
+                source: SynthesizedApproach(empty: 1, present: 0, after: 0), analyzer: ScriptedAnalyzer(), search: HeldCloud(), offline: nil,
+                door: door, journal: journal, policy: DoorPolicy(door: "manual", threshold: 7000, scoreUnit: .necScore),
+                settings: .init(door: "manual", approach: ApproachConfiguration(), decisionDeadline: .seconds(30)), logger: quiet)
+        }
+    }
+
     @Test func aManualUnlockReachesTheDoorAsManualNotAsAGrant() async throws {
-        let quiet = Logger.quiet("manual")
-        let lines = SimulatedDoorLines(logger: quiet)
-        let door = try DoorController(lines: lines, timing: DoorTiming(unlockDuration: .milliseconds(50)), logger: quiet)
-        let doorTask = Task { try await door.run() }
+        let bench = try Bench()
+        let doorTask = Task { try await bench.door.run() }
         defer { doorTask.cancel() }
-        let events = await door.events()
-        let pipeline = GatePipeline(
-            source: SynthesizedApproach(empty: 1, present: 0, after: 0), analyzer: ScriptedAnalyzer(), search: HeldCloud(), offline: nil,
-            door: door, journal: MemoryJournal(), policy: DoorPolicy(door: "manual", threshold: 7000, scoreUnit: .necScore),
-            settings: .init(door: "manual", approach: ApproachConfiguration(), decisionDeadline: .seconds(30)), logger: quiet)
-        let record = await pipeline.unlockManually(reason: "a delivery", by: "uid 0, pid 1")
+        let events = await bench.door.events()
+        let record = await bench.pipeline.unlockManually(reason: "a delivery", by: "uid 0, pid 1")
         #expect(record.decision.outcome == .manualUnlock && record.relay == .unlocked)
         var seen = events.makeAsyncIterator()
         // Before, `.unlocked(.grant)`: the door's log said a face had opened it.
@@ -30,16 +43,10 @@ struct ManualUnlockTests {
     /// A manual unlock cancelled while its grant is committed (the control socket cancels it when its asker
     /// hangs up) is journaled and withheld: the relay never moves.
     @Test func aManualUnlockCancelledBeforeTheRelayMovesIsWithheld() async throws {
-        let quiet = Logger.quiet("manual")
-        let lines = SimulatedDoorLines(logger: quiet)
-        let door = try DoorController(lines: lines, timing: DoorTiming(unlockDuration: .milliseconds(50)), logger: quiet)
-        let doorTask = Task { try await door.run() }
+        let bench = try Bench()
+        let doorTask = Task { try await bench.door.run() }
         defer { doorTask.cancel() }
-        let journal = MemoryJournal()
-        let pipeline = GatePipeline(
-            source: SynthesizedApproach(empty: 1, present: 0, after: 0), analyzer: ScriptedAnalyzer(), search: HeldCloud(), offline: nil,
-            door: door, journal: journal, policy: DoorPolicy(door: "manual", threshold: 7000, scoreUnit: .necScore),
-            settings: .init(door: "manual", approach: ApproachConfiguration(), decisionDeadline: .seconds(30)), logger: quiet)
+        let pipeline = bench.pipeline
         let asking = Task {
             while !Task.isCancelled { await Task.yield() }
             return await pipeline.unlockManually(reason: "a delivery")
@@ -47,7 +54,7 @@ struct ManualUnlockTests {
         asking.cancel()
         let record = await asking.value
         #expect(record.relay == .withheld)
-        #expect(lines.relayChanges == 0)
-        #expect(journal.decisions.map(\.decision.outcome) == [.manualUnlock])
+        #expect(bench.lines.relayChanges == 0)
+        #expect(bench.journal.decisions.map(\.decision.outcome) == [.manualUnlock])
     }
 }

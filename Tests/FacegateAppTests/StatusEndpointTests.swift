@@ -142,6 +142,10 @@ struct StatusEndpointTests {
             #expect(report.relay.since != nil)
             // Asked again while it is still hung: said again.
             #expect(try await door.health().report.relay.status == .failed)
+            // `/metrics` answers too: nothing it reads waits on the hung door (review: the door events'
+            // dropped count was read from the door's actor, so every scrape waited for good).
+            let metrics = try await door.get("/metrics")
+            #expect(metrics.status == 200 && metrics.body.contains("facegate_door_events_dropped_total"), "\(metrics.status)")
 
             lines.unstick()
             let relay = try await askUntil { try await door.health().report.relay } until: { $0.status == .ok }

@@ -80,7 +80,7 @@ struct DoorControllerTests {
             while let event = await iterator.next(), event != .closed {}
         }
         // Each opening is also a forced-open alarm: 450 events, of which the unread stream kept the newest 256.
-        #expect(await door.droppedEvents == 450 - 256)
+        #expect(door.droppedEvents == 450 - 256)
         _ = unread
     }
 

@@ -232,6 +232,14 @@ struct ApproachSelectorTests {
         #expect(visits.map(\.bestFace.descriptor) == [second.descriptor])
         #expect(visits.first?.firstSeen == .milliseconds(1200), "none of the first person's frames")
         #expect(selector.approachesRestarted == 1)
+        // The same person looking rather different after the miss (0.65 away), or a face that cannot be
+        // described, continues the approach by position: one visit, from the first frame.
+        for back in [face(at: 200, quality: 0.7, person: 0.75), face(at: 200, quality: 0.7)] {
+            let (same, kept) = self.visits(
+                of: [(4, [first]), (8, []), (30, [back])],
+                ApproachConfiguration(settleFrames: 5, cooldown: .seconds(1), earlyQuality: nil), describer: Describer())
+            #expect(same.count == 1 && same.first?.firstSeen == .zero && kept.approachesRestarted == 0, "\(same.map(\.firstSeen))")
+        }
     }
 
     /// Someone else in the spot from one frame to the next (right behind the first person as they turn

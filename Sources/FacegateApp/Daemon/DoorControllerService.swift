@@ -527,7 +527,7 @@ extension DoorControllerService {
         metrics.gauge("journal_backlog", Double(journal.pendingRecords))
         metrics.countUp("journal_write_errors", to: journal.failedAttempts)
         metrics.countUp("journal_dropped_records", to: journal.droppedRecords)
-        metrics.countUp("door_events_dropped", to: UInt64(await parts.door.droppedEvents))
+        metrics.countUp("door_events_dropped", to: UInt64(parts.door.droppedEvents))
         if let cache = parts.cache, let status = try? await cache.status() {
             metrics.gauge("offline_cache_faces", Double(status.faces))
         }

@@ -1105,6 +1105,9 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
         do {
             try await withDeadline(clock.now.advanced(by: settings.grantCommitLimit), on: clock) { try await journal.flush() }
         } catch {
+            // Cancelled (a stop, a manual unlock's asker gone): the caller withholds the grant; the log says nothing
+            // of opening.
+            guard !Task.isCancelled else { return }
             logger.error(
                 "grant not yet on disk; opening the door anyway, the record stays queued",
                 metadata: ["door": "\(settings.door)", "error": "\(error)"])
