@@ -162,18 +162,18 @@ final class FFmpegVideoReader: ReplayReader {
             "-v", "error", "-select_streams", "v:0",
             "-show_entries", "stream=width,height,avg_frame_rate,r_frame_rate", "-of", "json", path,
         ]
-        let stdout = Pipe(), stderr = Pipe()
+        let stdout = Pipe()
         process.standardOutput = stdout
-        process.standardError = stderr
+        // Its words are never used (they start with the path): not a pipe, which a damaged file's errors
+        // could fill (64 KiB) while stdout is read to its end, and the open would hang for ever (review).
+        process.standardError = FileHandle.nullDevice
         process.standardInput = FileHandle.nullDevice
         do {
             try process.run()
         } catch {
             throw CaptureError(.processFailed, "cannot start \(ffprobe): \(error.localizedDescription)")
         }
-        // ffprobe's output is small; read both pipes to their ends before waiting.
         let outData = stdout.fileHandleForReading.readDataToEndOfFile()
-        _ = stderr.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
             // ffprobe's own words start with the file's path (the configuration's `camera.replay_path`),

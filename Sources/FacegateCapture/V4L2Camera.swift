@@ -438,9 +438,18 @@ extension V4L2Camera {
                 let size = format.sizes.first(where: { $0.width == width && $0.height == height })
             else { return false }
             guard atTheRate, let wanted = framesPerSecond, !size.framesPerSecond.isEmpty else { return true }
-            return size.framesPerSecond.contains { $0 >= wanted - 0.5 }
+            // The rate the opening insists on (``isTheRate(_:asked:)``), not any rate at or above it: a
+            // webcam listing YUYV at 30, 20 and 10 fps was taken for 15 fps over MJPEG at 15, then refused
+            // at the rate the driver granted (20), and the door had no camera (review).
+            return size.framesPerSecond.contains { isTheRate($0, asked: wanted) }
         }
         return usable.first { offers($0, atTheRate: true) } ?? usable.first { offers($0, atTheRate: false) } ?? byName
+    }
+
+    /// Whether a camera's rate is the one asked for: within 5 % (at least half a frame a second), as a
+    /// driver rounds a frame interval. Both the format `auto` takes and the rate an opening accepts use it.
+    static func isTheRate(_ rate: Double, asked: Double) -> Bool {
+        abs(rate - asked) <= max(0.5, asked * 0.05)
     }
 
     /// Refuses `format` (configured, or chosen by `auto`) when colour is needed and it is grey, or made by

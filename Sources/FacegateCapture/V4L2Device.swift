@@ -213,7 +213,7 @@ final class V4L2Device {
         try V4L2System.ioctl(fd, fg_vidioc_s_parm(), &parameters, "the camera: setting \(framesPerSecond) fps")
         let granted = parameters.parm.capture.timeperframe
         let rate = granted.numerator > 0 ? Double(granted.denominator) / Double(granted.numerator) : 0
-        guard abs(rate - framesPerSecond) <= max(0.5, framesPerSecond * 0.05) else {
+        guard V4L2Camera.isTheRate(rate, asked: framesPerSecond) else {
             throw CaptureError(.formatUnavailable, "the camera cannot capture at \(framesPerSecond) fps (it offered \(rate))")
         }
     }

@@ -57,6 +57,9 @@ public struct DoorStateMachine<Instant: InstantProtocol>: Sendable where Instant
     private var heldOpenReported = false
     /// Why the relay is being driven unlocked: a write that fails is reported as that unlock failing.
     private var unlockingFor: UnlockReason?
+    /// An unlock came while the door stood open (the next person in a queue granted as the one before
+    /// walks through): the close that ends this opening is not theirs, so it does not relock.
+    private var unlockedWhileOpen = false
 
     /// - Parameter doorOpen: the contact's state at start-up; the relay starts locked.
     public init(timing: DoorTiming, doorOpen: Bool = false, now: Instant) {
@@ -82,6 +85,7 @@ public struct DoorStateMachine<Instant: InstantProtocol>: Sendable where Instant
         var actions: [Action] = []
         if reason == .requestToExit { actions.append(.report(.requestToExit)) }
         unlockedUntil = now.advanced(by: timing.unlockDuration)
+        if isOpen { unlockedWhileOpen = true }
         if !isUnlocked {
             isUnlocked = true
             unlockedAt = now
@@ -105,7 +109,11 @@ public struct DoorStateMachine<Instant: InstantProtocol>: Sendable where Instant
         }
         openedAt = nil
         var actions: [Action] = [.report(.closed)]
-        if timing.relocksOnClose, isUnlocked, !isFaulted {
+        if unlockedWhileOpen {
+            // Someone granted while the door stood open has not had their own opening yet: the pulse
+            // stands for it (and the close after it relocks). Relocking here locked them out, told "welcome".
+            unlockedWhileOpen = false
+        } else if timing.relocksOnClose, isUnlocked, !isFaulted {
             actions += lock(now: now)
             // The one opening the unlock was for is over: opening again on it is forced.
             authorizedUntil = nil
@@ -147,6 +155,7 @@ public struct DoorStateMachine<Instant: InstantProtocol>: Sendable where Instant
             unlockedUntil = nil
             unlockedAt = nil
             authorizedUntil = nil
+            unlockedWhileOpen = false
             var actions: [Action] = unlockingFor.map { [.report(.unlockFailed($0))] } ?? []
             unlockingFor = nil
             actions.append(.driveRelay(unlocked: false))
@@ -167,6 +176,7 @@ public struct DoorStateMachine<Instant: InstantProtocol>: Sendable where Instant
 
     private mutating func lock(now: Instant) -> [Action] {
         unlockedUntil = nil
+        unlockedWhileOpen = false
         guard isUnlocked else { return [] }
         isUnlocked = false
         // The authorised window ends with the relock, give or take the contact's settle time.

@@ -55,7 +55,11 @@ public struct OfflineCacheKey: Sendable {
         guard !name.isEmpty, !name.contains("/") else {
             throw OfflineCacheError(.invalidArgument, "a credential name is a plain file name")
         }
-        return try load(path: directory + "/" + name)
+        let contents = try readPrivateFile(directory + "/" + name)
+        if UnitCredential.isPlaceholder(contents) {
+            throw OfflineCacheError(.keyFileUnreadable, "the key's systemd credential \(UnitCredential.missingFile)")
+        }
+        return try OfflineCacheKey(bytes: decode(contents))
     }
 
     /// Writes a new random key to `path` with mode 0600 and returns it. Never overwrites a file.
@@ -100,6 +104,13 @@ public struct OfflineCacheKey: Sendable {
     }
 
     private static func decode(_ contents: [UInt8]) throws(OfflineCacheError) -> [UInt8] {
+        // 32 characters of text are not 32 random bytes: a 128-bit key in hex, or a 31-letter passphrase
+        // and its newline, was taken as a 256-bit key (review). Random bytes are all printable about once
+        // in 10^13 keys.
+        if contents.count == byteCount, contents.allSatisfy({ (0x20...0x7e).contains($0) || $0 == 0x0a || $0 == 0x0d || $0 == 0x09 }) {
+            throw OfflineCacheError(
+                .keyFileInvalid, "the key file holds 32 characters of text, not a 256-bit key (32 raw bytes, 64 hex digits or base64)")
+        }
         if contents.count == byteCount { return contents }
         let text = String(decoding: contents, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         if text.count == 2 * byteCount, let bytes = hexBytes(text) { return bytes }

@@ -80,6 +80,14 @@ import Testing
         #expect(try auto(1280, 720, 10) == .yuyv)
         #expect(try auto(1280, 720, 60) == .yuyv, "no format at that rate: the first with the size")
         #expect(try auto(800, 600, nil) == .yuyv, "no format at that size: the first by name, whose refusal lists its sizes")
+        // The rate the opening accepts, not any at or above it: YUYV at 30, 20 and 10 fps is refused for
+        // 15 (the driver grants 20), MJPEG lists 15 itself (review: YUYV was taken, the door had no camera).
+        let stepped = [
+            V4L2DeviceInfo.Format(fourcc: "YUYV", description: "YUYV", emulated: false, compressed: false, sizes: [size(640, 480, [30, 20, 10])]),
+            V4L2DeviceInfo.Format(fourcc: "MJPG", description: "MJPG", emulated: false, compressed: true, sizes: [size(640, 480, [30, 15])]),
+        ]
+        #expect(try V4L2Camera.automaticFormat(offered: stepped, needsColour: true, width: 640, height: 480, framesPerSecond: 15) == .mjpeg)
+        #expect(try V4L2Camera.automaticFormat(offered: stepped, needsColour: true, width: 640, height: 480, framesPerSecond: 20) == .yuyv)
         // A camera listing no sizes: by name, as before.
         let unsized = webcam.map { V4L2DeviceInfo.Format(fourcc: $0.fourcc, description: $0.description, emulated: false, compressed: $0.compressed, sizes: []) }
         #expect(try V4L2Camera.automaticFormat(offered: unsized, needsColour: true, width: 1920, height: 1080) == .yuyv)

@@ -1,4 +1,5 @@
 @testable import FacegateApp
+import FacegateCore
 import FacegateIdentify
 import Foundation
 import Logging
@@ -39,6 +40,28 @@ import Testing
             #expect(try opening.secret(.file(path), "backend.nec.api_key", backend: .nec) == "gallery-a", "read again mid-start")
             let nextStart = BackendOpening(http: CloudHTTPPolicy(), environment: [:], logger: Logger(label: "quiet"))
             #expect(try nextStart.secret(.file(path), "backend.nec.api_key", backend: .nec) == "gallery-b")
+        }
+    }
+
+    /// The unit's placeholder for a credential whose file was missing at the start is refused by its key,
+    /// in words that say so, never taken for the secret (a NEC API key of "facegate-credential-file-missing").
+    @Test func theUnitsPlaceholderForAMissingCredentialFileIsRefused() throws {
+        try withFolder { folder throws in
+            for (name, contents) in [("nec-api-key", UnitCredential.missingFilePlaceholder), ("nec-secret-key", UnitCredential.missingFilePlaceholder + "\n")] {
+                #expect(FileManager.default.createFile(
+                    atPath: folder.appendingPathComponent(name).path, contents: Data(contents.utf8), attributes: [.posixPermissions: 0o400]))
+                let refused = refusal(.credential(name), environment: ["CREDENTIALS_DIRECTORY": folder.path])
+                #expect(refused == "the systemd credential \(UnitCredential.missingFile)", "\(name): \(refused ?? "read")")
+            }
+            // The offline cache's key is loaded by its own reader: refused as unreadable, the start's configuration problem.
+            #expect(FileManager.default.createFile(
+                atPath: folder.appendingPathComponent("offline-cache-key").path, contents: Data(UnitCredential.missingFilePlaceholder.utf8),
+                attributes: [.posixPermissions: 0o400]))
+            let key = #expect(throws: DaemonStartError.self) {
+                try DoorParts.offlineCacheKey(.credential("offline-cache-key"), environment: ["CREDENTIALS_DIRECTORY": folder.path])
+            }
+            #expect(key?.key == "offline_cache.key")
+            #expect(key?.message.contains(UnitCredential.missingFile) == true, "\(key?.message ?? "")")
         }
     }
 

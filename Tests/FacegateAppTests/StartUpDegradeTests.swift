@@ -1,4 +1,4 @@
-import FacegateApp
+@testable import FacegateApp
 import FacegateTesting
 import FacegateCore
 import FacegateDemo
@@ -78,6 +78,24 @@ struct DoorStartUpDegradeTests {
         #expect(events.map(\.kind) == [.degraded], "\(events)")
         #expect(events.first?.detail == detail)
         #expect(events.first?.door == "degrade door")
+        // `/health` says the cache failed, and why: `off` is the installer's choice, and monitoring stayed
+        // green until the next outage denied everyone (review). The door itself still decides online.
+        let health = await service.healthReport(doorFailed: SetOnceFlag())
+        #expect(health.offlineCache.status == .failed)
+        #expect(health.offlineCache.lastError == detail)
+        #expect(health.offlineCache.since != nil)
+        // Turned off in the configuration, it is `off`.
+        let turnedOff = {
+            var configuration = bench.configuration
+            configuration.offlineCache.enabled = false
+            return configuration
+        }()
+        let withoutCache = try DoorParts.open(
+            turnedOff, overrides: .init(source: DemoScene(visitors: []), search: HeldCloud(), doorLines: SimulatedDoorLines(), environment: [:]),
+            logger: log.logger(level: .debug))
+        let unused = DoorControllerService(configuration: turnedOff, parts: withoutCache, logger: log.logger(level: .debug), loadConfiguration: { turnedOff })
+        #expect(await unused.healthReport(doorFailed: SetOnceFlag()).offlineCache.status == .off)
+        await withoutCache.close()
 
         // Logged by its key, never by its path or the key's.
         let text = log.text

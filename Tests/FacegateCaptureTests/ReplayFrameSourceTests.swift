@@ -1,6 +1,7 @@
 import FacegateCapture
 import FacegateCore
 import FacegateImageCodec
+import FacegateTesting
 import Foundation
 import Testing
 
@@ -184,6 +185,32 @@ struct ReplayVideoTests {
         // ffprobe's words start with the file's path, which is configuration: not passed on.
         let message = try #require(error?.message)
         #expect(!message.contains(path) && message.contains("camera.replay_path"), "\(message)")
+    }
+
+    /// ffprobe's errors are not piped: a damaged file that makes it write more than a pipe holds (64 KiB)
+    /// before its answer hung the open for ever, stdout read to its end while ffprobe waited on stderr
+    /// (review). An ffprobe that writes 200 KB of errors first, then answers, is waited for here at most
+    /// 20 s: the errors written whole is the proof (a full pipe stops the writer, which `timeout` ends).
+    @Test func anFFprobeThatWritesManyErrorsDoesNotHangTheOpen() async throws {
+        let folder = try TemporaryFolder("ffprobe-errors")
+        defer { folder.remove() }
+        try FileManager.default.createSymbolicLink(atPath: folder.file("ffmpeg"), withDestinationPath: "/usr/bin/ffmpeg")
+        let script = """
+            #!/bin/sh
+            timeout 20 sh -c 'head -c 200000 /dev/zero | tr "\\0" x >&2' && touch '\(folder.file("errors-written"))'
+            exec /usr/bin/ffprobe "$@"
+            """
+        try script.write(toFile: folder.file("ffprobe"), atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: folder.file("ffprobe"))
+        let source = try ReplayFrameSource(
+            path: TestData.path("video/short_hamilton_clip.mp4"), configuration: .init(ffmpegPath: folder.file("ffmpeg")))
+        var frames = 0
+        for try await _ in source.frames() {
+            frames += 1
+            break
+        }
+        #expect(frames == 1)
+        #expect(FileManager.default.fileExists(atPath: folder.file("errors-written")), "ffprobe's errors were not taken: it waited on a full pipe")
     }
 
     @Test func aMissingFFmpegIsAClearError() async throws {

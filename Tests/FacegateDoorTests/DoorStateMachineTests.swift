@@ -39,6 +39,28 @@ struct DoorStateMachineTests {
         #expect(door.contact(open: true, now: at(4)) == [.report(.opened(authorized: false)), .report(.forcedOpen)])
     }
 
+    /// A queue: the next person is granted while the one before holds the door open. The first close is
+    /// not theirs; the pulse stands for their own opening, and their close relocks.
+    @Test func aGrantWhileTheDoorStandsOpenOutlastsThatOpeningsClose() {
+        var door = Machine(timing: timing, now: t0)
+        _ = door.unlock(because: .grant, now: at(0))
+        _ = door.contact(open: true, now: at(1))
+        #expect(door.unlock(because: .grant, now: at(2)) == [.report(.unlocked(.grant))])
+        #expect(door.contact(open: false, now: at(3)) == [.report(.closed)])
+        #expect(door.isUnlocked)
+        #expect(door.contact(open: true, now: at(4)) == [.report(.opened(authorized: true))])
+        #expect(door.contact(open: false, now: at(5)) == [.report(.closed), .driveRelay(unlocked: false), .report(.locked)])
+        // Granted while the door was open and not used: the pulse runs out as any other.
+        _ = door.contact(open: true, now: at(10))
+        _ = door.unlock(because: .grant, now: at(11))
+        #expect(door.contact(open: false, now: at(12)) == [.report(.closed)])
+        #expect(door.tick(now: at(16)) == [.driveRelay(unlocked: false), .report(.locked)])
+        // A grant before the opening is used up by it, as before.
+        _ = door.unlock(because: .grant, now: at(20))
+        _ = door.contact(open: true, now: at(21))
+        #expect(door.contact(open: false, now: at(22)) == [.report(.closed), .driveRelay(unlocked: false), .report(.locked)])
+    }
+
     @Test func withoutRelockOnCloseThePulseRunsOut() {
         var timing = timing
         timing.relocksOnClose = false

@@ -63,6 +63,16 @@ struct OfflineCacheKeyTests {
             #expect(error.code == .keyFileInvalid)
             #expect(!error.message.contains(secretLooking))
         }
+        // 32 characters of text are not a raw key (review: both were taken as 256-bit keys): a 128-bit key in
+        // hex, and a 31-letter passphrase with its newline.
+        for (name, text) in [("hex128", "0123456789abcdef0123456789abcdef"), ("passphrase", "correct horse battery staple 42\n")] {
+            #expect(text.utf8.count == 32)
+            let path = folder.file(name)
+            #expect(FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600]))
+            let refused = #expect(throws: OfflineCacheError.self, "\(name)") { try OfflineCacheKey.load(path: path) }
+            #expect(refused?.code == .keyFileInvalid)
+            #expect(refused.map { !$0.message.contains(text.trimmingCharacters(in: .newlines)) } ?? false)
+        }
         #expect(throws: OfflineCacheError(.keyFileUnreadable, "")) { try OfflineCacheKey.load(path: folder.file("missing")) }
         #expect(throws: OfflineCacheError(.keyFileUnreadable, "")) { try OfflineCacheKey.load(path: folder.path) }
     }

@@ -15,6 +15,7 @@ timeout passes. The states:
   denied           #banner[data-state=denied]
   enrolling        #banner[data-state=enrolling] (only when expected: an enrolment waits)
   alarm            #alarm shown (only when expected: the door raised an alarm)
+  unavailable      #banner[data-state=unavailable] (only when expected: the daemon away for a while)
   reconnected-clear  after enrolling or alarm was seen, the page lost its stream
                    (data-connection not open) and, connected again, shows #banner idle and
                    #alarm hidden (only when expected: the daemon restarted meanwhile)
@@ -53,8 +54,8 @@ import websocket
 
 STATES = ["preview-updates", "face-box", "guidance", "granted", "denied"]
 # States a page shows only in some runs: looked for when asked (--expect).
-OPTIONAL_STATES = ["enrolling", "alarm", "reconnected-clear"]
-BANNER_STATES = ("granted", "denied", "enrolling")
+OPTIONAL_STATES = ["enrolling", "alarm", "unavailable", "reconnected-clear"]
+BANNER_STATES = ("granted", "denied", "enrolling", "unavailable")
 
 # One snapshot of the page's state, as a JSON-able object.
 PROBE = r"""
@@ -287,6 +288,7 @@ def run(args, report):
                     "granted": snap["bannerState"] == "granted",
                     "denied": snap["bannerState"] == "denied",
                     "enrolling": snap["bannerState"] == "enrolling",
+                    "unavailable": snap["bannerState"] == "unavailable",
                     "alarm": bool(snap["alarmShown"]),
                     "reconnected-clear": lost and snap["connection"] == "open" and snap["bannerState"] == "idle"
                     and not snap["alarmShown"],

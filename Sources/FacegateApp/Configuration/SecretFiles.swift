@@ -53,11 +53,16 @@ public enum SecretFiles {
                 throw Failure(description: "a credential name is a plain file name")
             }
             // systemd makes the credentials directory private to the service; its files' modes are systemd's.
+            let value: String
             do {
-                return try PrivateFile.readSecret(directory + "/" + name, ownerOnly: false)
+                value = try PrivateFile.readSecret(directory + "/" + name, ownerOnly: false)
             } catch {
                 throw Failure(description: "the systemd credential (LoadCredential= in the unit) \(error.detail)")
             }
+            if UnitCredential.isPlaceholder(value.utf8) {
+                throw Failure(description: "the systemd credential \(UnitCredential.missingFile)")
+            }
+            return value
         case .file(let path):
             do {
                 return try PrivateFile.readSecret(path, ownerOnly: true)

@@ -95,6 +95,8 @@ public struct DoorControllerService: Service, CustomStringConvertible {
     private let hangupsTrappedContinuation: AsyncStream<Void>.Continuation
     /// The configuration running now: the one started with, then each reload's.
     private let running: RunningConfiguration
+    /// When this service was made: since when a part the start could not bring up has been missing.
+    private let startedAt: Date
 
     /// - Parameter loadConfiguration: reads the configuration again for a reload; it throws to refuse one.
     public init(
@@ -109,6 +111,7 @@ public struct DoorControllerService: Service, CustomStringConvertible {
         self.logger = logger
         self.loadConfiguration = loadConfiguration
         self.running = RunningConfiguration(configuration)
+        startedAt = settings.wallClock()
         doorAnswers = DoorAnswers(door: parts.door, limit: settings.doorAnswerLimit)
         (hangupsTrapped, hangupsTrappedContinuation) = AsyncStream.makeStream(of: Void.self)
         // The kiosk's address serves /metrics too.
@@ -603,7 +606,17 @@ extension DoorControllerService {
                 : Component(status: .failed, lastError: DoorAnswers.hang(silentFor: waited), since: settings.wallClock().addingTimeInterval(-waited.timeInterval))
         }
         let journal = Component.journal(parts.journal.status, stallLimit: settings.journalStallLimit)
-        let offlineCache = parts.cache == nil ? Component(status: .off) : component(facts.offlineCacheProblem, .failed)
+        // A cache turned on but not usable at the start (another key, a damaged file) is failed, not `off`:
+        // `off` reads as the installer's choice, and monitoring stayed green until the next outage denied
+        // everyone (review).
+        let offlineCache =
+            if parts.cache != nil {
+                component(facts.offlineCacheProblem, .failed)
+            } else if let unusable = parts.degradations.first(where: { $0.key == "offline_cache.path" }) {
+                Component(status: .failed, lastError: unusable.detail, since: startedAt)
+            } else {
+                Component(status: .off)
+            }
         return DoorHealthReport(
             camera: camera, cloud: cloud, relay: relay, journal: journal, offlineCache: offlineCache, decision: decision,
             clock: component(facts.clockProblem, .degraded), cloudRefuses: refusing)

@@ -14,6 +14,8 @@
 /// - `enrolment` `{"state": "waiting"|"enrolled"|"refused"|"ended", "message"}`: `#banner` (`data-state`
 ///   enrolling) while an enrolment waits for its approach, then shown like a decision (granted or
 ///   denied) or, when it ended without one, back to `idle`.
+/// With no stream for 3 s (the daemon stopped, restarting or hung) `#banner` reads "Door out of service"
+/// (`data-state` unavailable) until the stream is back.
 /// Each `hello` (a new stream: a reconnect, a restarted daemon) clears `#banner` and `#alarm`: the feed
 /// sends the alarm and a waiting enrolment again after it while they stand.
 /// `body[data-connection]` is `connecting`, `open` or `reconnecting`. It logs nothing to the console
@@ -167,6 +169,12 @@ enum KioskPage {
     font-weight: 700;
     box-shadow: inset 0 0.35rem 0 var(--denied-accent);
   }
+  #banner[data-state="unavailable"] {
+    background: #3b4048;
+    color: #fff;
+    font-size: var(--big);
+    font-weight: 700;
+  }
   #banner[data-state="enrolling"] {
     background: #1d3557;
     color: #fff;
@@ -206,6 +214,7 @@ enum KioskPage {
 (function () {
   "use strict";
   var IDLE_TEXT = "Look at the camera";
+  var OUT_OF_SERVICE_TEXT = "Door out of service";
   var BANNER_MS = 4000;
   var FADE_MS = 700;
   var STALE_MS = 3000;
@@ -236,6 +245,7 @@ enum KioskPage {
   var staleTimer = 0;
   var bannerTimer = 0;
   var fadeTimer = 0;
+  var outageTimer = 0;
   var lastFaces = null;
   var source = null;
   var retryTimer = 0;
@@ -248,6 +258,24 @@ enum KioskPage {
   function setConnection(state) {
     body.setAttribute("data-connection", state);
     connection.textContent = state === "reconnecting" ? "Reconnecting\u2026" : "Connecting\u2026";
+    if (state === "open") {
+      clearTimeout(outageTimer);
+      outageTimer = 0;
+      if (banner.getAttribute("data-state") === "unavailable") { resetBanner(); }
+    } else if (!outageTimer && banner.getAttribute("data-state") !== "unavailable") {
+      // The door's daemon away for more than a moment (stopped, restarting, hung) decides nobody: the
+      // person is told so, not left posing for a camera nobody watches.
+      outageTimer = setTimeout(showOutOfService, 3000);
+    }
+  }
+
+  function showOutOfService() {
+    outageTimer = 0;
+    clearTimeout(bannerTimer);
+    clearTimeout(fadeTimer);
+    banner.classList.remove("leaving");
+    banner.setAttribute("data-state", "unavailable");
+    bannerText.textContent = OUT_OF_SERVICE_TEXT;
   }
 
   function setPreviewOn(on) {
