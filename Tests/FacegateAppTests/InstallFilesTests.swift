@@ -1,6 +1,7 @@
 import FacegateApp
 import FacegateLiveness
 import FacegateQuality
+import FacegateCore
 import Foundation
 import Testing
 
@@ -100,6 +101,11 @@ struct UnitCredentialsTests {
         // Each from the credentials folder under its own name, as postinst and the README tell installers.
         for entry in loaded {
             #expect(entry.count == 2 && entry[1] == "/etc/facegate/credentials/\(entry[0])", "\(entry)")
+        }
+        // Each with the placeholder systemd hands over when its file is missing, which facegate refuses by
+        // key where it is used: systemd 252 would not start the unit without every file (review).
+        for name in names {
+            #expect(unit.contains("\nSetCredential=\(name):\(UnitCredential.missingFilePlaceholder)\n"), "\(name)")
         }
     }
 }

@@ -182,9 +182,8 @@ t_configure() {
     printf %s "$secret_key" >$creds/nec-secret-key
     printf %s "$api_key" >$creds/nec-api-key
     facegate cache new-key $creds/offline-cache-key >/dev/null || fail "cache new-key"
-    # The other backend's files, empty: systemd 252 refuses to start a unit whose LoadCredential= file is missing.
-    : >$creds/neocheck-client-secret
-    : >$creds/neocheck-password
+    # None of the other backend's files: the unit's SetCredential= placeholders stand in (systemd 252 refused
+    # to start a unit whose LoadCredential= file is missing; every check from notify-start on stands on it).
     umask 022
     write_config 10 7000 staff
     CREDENTIALS_DIRECTORY=$creds facegate config check >$work/check.log 2>&1 || fail "config check: $(cat $work/check.log)"
@@ -512,6 +511,62 @@ t_invalid_config() {
 }
 run invalid-config t_invalid_config
 
+# --- 11b. a credential file the configuration uses, missing: exit 78 naming its key --------------------------------------
+# The unit hands the service a placeholder for a missing file (SetCredential=): facegate refuses it by the key
+# that uses it. Before, systemd itself refused to start the unit (243/CREDENTIALS), for any missing file, used
+# or not (configure made the other backend's files empty for that; it makes none now).
+t_missing_credential() {
+    write_config 10 7000 staff
+    cursor_mark $work/cursor-missing-credential
+    mv /etc/facegate/credentials/nec-api-key $work/nec-api-key.aside || fail "no API key file to move aside"
+    systemctl reset-failed facegate 2>/dev/null
+    local code=0
+    systemctl start facegate 2>/dev/null || code=$?
+    mv $work/nec-api-key.aside /etc/facegate/credentials/nec-api-key
+    say "$(systemctl show -p ActiveState,Result,ExecMainStatus facegate | paste -sd' ')"
+    [ $code != 0 ] || fail "started without the API key's file"
+    [ "$(prop ExecMainStatus)" = 78 ] || fail "ExecMainStatus=$(prop ExecMainStatus), expected 78 (243: systemd refused the missing file itself)"
+    journal_since $work/cursor-missing-credential | grep 'backend.nec.api_key' | grep -m1 'had no file in /etc/facegate/credentials' \
+        | while read -r line; do say "$line"; done
+    journal_since $work/cursor-missing-credential | grep 'backend.nec.api_key' | grep -q 'had no file in /etc/facegate/credentials' \
+        || fail "the journal does not name the key and the missing file: $(journal_since $work/cursor-missing-credential | tail -5)"
+    relay_is 0 || fail "relay"
+}
+run missing-credential t_missing_credential
+
+# --- 11c. the door starts without waiting for network-online.target ------------------------------------------------------
+# After a power cut that took the switch down too, network-online.target can take minutes (ifupdown's wait,
+# dhclient); the door, its exit button and its offline cache need none of it. A stand-in service holds
+# network-online.target back while the door is started: it must start all the same (before, Wants= and
+# After=network-online.target held it until the target was reached).
+release_online() {
+    systemctl stop --no-block facegate.service >/dev/null 2>&1
+    systemctl stop hil-slow-online.service >/dev/null 2>&1
+    rm -f /run/systemd/system/hil-slow-online.service
+    systemctl daemon-reload
+    systemctl start --no-block network-online.target >/dev/null 2>&1
+}
+t_starts_before_network_online() {
+    write_config 10 7000 staff
+    systemctl reset-failed facegate 2>/dev/null
+    printf '[Unit]\nDescription=holds network-online.target back (hil-systemd)\nBefore=network-online.target\n[Service]\nType=oneshot\nExecStart=/bin/sleep 600\n' \
+        >/run/systemd/system/hil-slow-online.service
+    trap release_online EXIT
+    systemctl daemon-reload
+    systemctl stop network-online.target
+    systemctl start --no-block hil-slow-online.service network-online.target
+    wait_until 10 sh -c '[ "$(systemctl show -P ActiveState hil-slow-online)" = activating ]' || fail "the stand-in did not start"
+    [ "$(systemctl show -P ActiveState network-online.target)" = inactive ] || fail "network-online.target was not held back"
+    local t0=$(now)
+    timeout 150 systemctl start facegate || fail "not started while network-online.target waited: $(prop ActiveState)/$(prop SubState)"
+    say "started in $(( $(now) - t0 )) s; network-online.target $(systemctl show -P ActiveState network-online.target)"
+    [ "$(prop ActiveState)" = active ] || fail "ActiveState=$(prop ActiveState)"
+    [ "$(systemctl show -P ActiveState network-online.target)" = inactive ] || fail "network-online.target was reached meanwhile: nothing was proved"
+    systemctl stop facegate || fail "systemctl stop failed"
+    relay_is 0 || fail "relay"
+}
+run starts-before-network-online t_starts_before_network_online
+
 # --- 12. the journal's priorities, and no secret in it (the whole run's) -----------------------------------------------
 t_journal_priorities() {
     local all warn
@@ -753,8 +808,6 @@ provision() {
     printf %s "$secret_key" >$creds/nec-secret-key
     printf %s "$api_key" >$creds/nec-api-key
     cp $work/secrets/offline-cache-key $creds/offline-cache-key
-    : >$creds/neocheck-client-secret
-    : >$creds/neocheck-password
     umask 022
     write_config 10 7000 staff
 }
