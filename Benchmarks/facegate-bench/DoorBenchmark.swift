@@ -70,7 +70,7 @@ struct DoorBenchmark {
         let cpuSeconds = Double(run.cpuTicks) / Double(sysconf(Int32(_SC_CLK_TCK)))
 
         print("machine: \(machine())")
-        print("\(options.visits) people\(options.queue ? " in a queue, 2 s apart" : ""), \(run.frames) frames replayed at 10 fps in \(format(run.wall)) s; \(decisions.count) decisions (\(granted.count) granted)")
+        print("\(options.visits) people\(options.queue ? " in a queue, 2 s apart, each standing \(options.queueStopFrames * 100) ms at the door" : ""), \(run.frames) frames replayed at 10 fps in \(format(run.wall)) s; \(decisions.count) decisions (\(granted.count) granted)")
         let runLog = (try? String(contentsOf: run.log, encoding: .utf8)) ?? ""
         let fields: [Substring] = runLog.split(separator: "\n").flatMap { (line: Substring) -> [Substring] in line.split(separator: " ") }
         func logged(_ key: String) -> [Double] {
@@ -255,9 +255,12 @@ final class DoorBench: @unchecked Sendable {
         }
         let blur = options.sharp ? 0 : SyntheticApproach().startBlur
         let visitors = (0..<visits).map { DemoScene.Visitor(name: "\($0)", portrait: people[$0 % people.count]) }
-        // A queue: each person's 2 s approach ends as the next one's begins.
+        // A queue: each person's 2 s (walking up, then standing at the door to open it) ends as the next
+        // one's begins. A person who vanished at the door undecided, someone else in their spot, is rightly
+        // not decided (the door would open for the one standing there): a real one stops at the door.
+        let standing = options.queueStopFrames
         let scene = options.queue
-            ? DemoScene(visitors: visitors, approach: SyntheticApproach(frameCount: 20, startBlur: blur), lingerFrames: 0, emptyFrames: 0)
+            ? DemoScene(visitors: visitors, approach: SyntheticApproach(frameCount: 20 - standing, startBlur: blur), lingerFrames: standing, emptyFrames: 0)
             : DemoScene(visitors: visitors, approach: SyntheticApproach(frameCount: 30, startBlur: blur))
         var frameCount = 0
         for try await frame in scene.frames() {

@@ -32,6 +32,9 @@ struct Options {
     var visits = 40
     /// `door`: people two seconds apart (30 a minute), each walking up as the last one leaves.
     var queue = false
+    /// `door --queue`: the frames of each person's 2 s spent standing at the door (to open it) after
+    /// walking up. 0 is the old scene, where each vanished at the door the moment they reached it.
+    var queueStopFrames = 6
     /// `door`: run the daemon a second time with the approach selector as it was before issue 12
     /// (waiting for the quality to settle, a track ending at the cooldown), for before/after figures.
     var compareApproach = false
@@ -65,6 +68,7 @@ struct Options {
             case "--vga-only": idleSizes = [(640, 480)]
             case "--visits": visits = Int(rest.popFirst() ?? "") ?? visits
             case "--queue": queue = true
+            case "--stop-frames": queueStopFrames = min(19, max(0, Int(rest.popFirst() ?? "") ?? queueStopFrames))
             case "--compare-approach": compareApproach = true
             case "--sharp": sharp = true
             case "--kiosk": kiosk = true
@@ -74,7 +78,7 @@ struct Options {
             case "--media": media = rest.popFirst() ?? media
             case "--models": models = rest.popFirst()
             default:
-                FileHandle.standardError.write(Data("usage: facegate-bench [door|outage|idle|liveness|frames] [--iterations N] [--visits N] [--queue] [--compare-approach] [--sharp] [--kiosk] [--keep] [--movement] [--seconds N] [--full-detection-seconds S] [--media DIR] [--models DIR]\n".utf8))
+                FileHandle.standardError.write(Data("usage: facegate-bench [door|outage|idle|liveness|frames] [--iterations N] [--visits N] [--queue [--stop-frames N]] [--compare-approach] [--sharp] [--kiosk] [--keep] [--movement] [--seconds N] [--full-detection-seconds S] [--media DIR] [--models DIR]\n".utf8))
                 exit(2)
             }
         }

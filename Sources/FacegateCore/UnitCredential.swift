@@ -7,7 +7,7 @@ public enum UnitCredential {
 
     /// Why a credential that is the placeholder is refused; names no value and no path of the configuration.
     public static let missingFile =
-        "had no file in /etc/facegate/credentials when the service started (the unit's placeholder stood in)"
+        "could not be loaded from /etc/facegate/credentials when the service started (no such file, or unreadable: the unit's placeholder stood in)"
 
     /// Whether a credential's contents are the unit's placeholder (a trailing newline aside).
     public static func isPlaceholder<Bytes: Collection>(_ contents: Bytes) -> Bool where Bytes.Element == UInt8 {

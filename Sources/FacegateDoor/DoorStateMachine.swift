@@ -57,7 +57,7 @@ public struct DoorStateMachine<Instant: InstantProtocol>: Sendable where Instant
     private var heldOpenReported = false
     /// Why the relay is being driven unlocked: a write that fails is reported as that unlock failing.
     private var unlockingFor: UnlockReason?
-    /// An unlock came while the door stood open (the next person in a queue granted as the one before
+    /// A face was granted while the door stood open (the next person in a queue, granted as the one before
     /// walks through): the close that ends this opening is not theirs, so it does not relock.
     private var unlockedWhileOpen = false
 
@@ -85,7 +85,8 @@ public struct DoorStateMachine<Instant: InstantProtocol>: Sendable where Instant
         var actions: [Action] = []
         if reason == .requestToExit { actions.append(.report(.requestToExit)) }
         unlockedUntil = now.advanced(by: timing.unlockDuration)
-        if isOpen { unlockedWhileOpen = true }
+        // A face's grant only: an exit press or a manual unlock during an opening is for that opening.
+        if isOpen, reason == .grant { unlockedWhileOpen = true }
         if !isUnlocked {
             isUnlocked = true
             unlockedAt = now

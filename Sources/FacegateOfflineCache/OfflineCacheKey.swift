@@ -109,7 +109,9 @@ public struct OfflineCacheKey: Sendable {
         // in 10^13 keys.
         if contents.count == byteCount, contents.allSatisfy({ (0x20...0x7e).contains($0) || $0 == 0x0a || $0 == 0x0d || $0 == 0x09 }) {
             throw OfflineCacheError(
-                .keyFileInvalid, "the key file holds 32 characters of text, not a 256-bit key (32 raw bytes, 64 hex digits or base64)")
+                .keyFileInvalid,
+                "the key file holds 32 characters of text, not a 256-bit key (32 raw bytes, 64 hex digits or base64); "
+                    + "an earlier facegate took these as raw bytes: the same key as 64 hex digits (xxd -p -c 64) keeps the cache")
         }
         if contents.count == byteCount { return contents }
         let text = String(decoding: contents, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)

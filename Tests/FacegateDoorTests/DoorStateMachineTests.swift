@@ -59,6 +59,13 @@ struct DoorStateMachineTests {
         _ = door.unlock(because: .grant, now: at(20))
         _ = door.contact(open: true, now: at(21))
         #expect(door.contact(open: false, now: at(22)) == [.report(.closed), .driveRelay(unlocked: false), .report(.locked)])
+        // An exit press or a manual unlock during an opening is for that opening: its close relocks.
+        for reason in [UnlockReason.requestToExit, .manual] {
+            _ = door.unlock(because: .grant, now: at(30))
+            _ = door.contact(open: true, now: at(31))
+            _ = door.unlock(because: reason, now: at(32))
+            #expect(door.contact(open: false, now: at(33)) == [.report(.closed), .driveRelay(unlocked: false), .report(.locked)], "\(reason)")
+        }
     }
 
     @Test func withoutRelockOnCloseThePulseRunsOut() {

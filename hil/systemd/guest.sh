@@ -516,6 +516,8 @@ run invalid-config t_invalid_config
 # that uses it. Before, systemd itself refused to start the unit (243/CREDENTIALS), for any missing file, used
 # or not (configure made the other backend's files empty for that; it makes none now).
 t_missing_credential() {
+    # Stopped first, so that the start below is this check's own (scripts/hil-systemd --only runs it alone).
+    systemctl stop facegate 2>/dev/null
     write_config 10 7000 staff
     cursor_mark $work/cursor-missing-credential
     mv /etc/facegate/credentials/nec-api-key $work/nec-api-key.aside || fail "no API key file to move aside"
@@ -526,9 +528,9 @@ t_missing_credential() {
     say "$(systemctl show -p ActiveState,Result,ExecMainStatus facegate | paste -sd' ')"
     [ $code != 0 ] || fail "started without the API key's file"
     [ "$(prop ExecMainStatus)" = 78 ] || fail "ExecMainStatus=$(prop ExecMainStatus), expected 78 (243: systemd refused the missing file itself)"
-    journal_since $work/cursor-missing-credential | grep 'backend.nec.api_key' | grep -m1 'had no file in /etc/facegate/credentials' \
+    journal_since $work/cursor-missing-credential | grep 'backend.nec.api_key' | grep -m1 'could not be loaded from /etc/facegate/credentials' \
         | while read -r line; do say "$line"; done
-    journal_since $work/cursor-missing-credential | grep 'backend.nec.api_key' | grep -q 'had no file in /etc/facegate/credentials' \
+    journal_since $work/cursor-missing-credential | grep 'backend.nec.api_key' | grep -q 'could not be loaded from /etc/facegate/credentials' \
         || fail "the journal does not name the key and the missing file: $(journal_since $work/cursor-missing-credential | tail -5)"
     relay_is 0 || fail "relay"
 }
@@ -547,8 +549,10 @@ release_online() {
     systemctl start --no-block network-online.target >/dev/null 2>&1
 }
 t_starts_before_network_online() {
+    systemctl stop facegate 2>/dev/null
     write_config 10 7000 staff
     systemctl reset-failed facegate 2>/dev/null
+    local before=$(prop InvocationID)
     printf '[Unit]\nDescription=holds network-online.target back (hil-systemd)\nBefore=network-online.target\n[Service]\nType=oneshot\nExecStart=/bin/sleep 600\n' \
         >/run/systemd/system/hil-slow-online.service
     trap release_online EXIT
@@ -560,7 +564,7 @@ t_starts_before_network_online() {
     local t0=$(now)
     timeout 150 systemctl start facegate || fail "not started while network-online.target waited: $(prop ActiveState)/$(prop SubState)"
     say "started in $(( $(now) - t0 )) s; network-online.target $(systemctl show -P ActiveState network-online.target)"
-    [ "$(prop ActiveState)" = active ] || fail "ActiveState=$(prop ActiveState)"
+    [ "$(prop ActiveState)" = active ] && [ "$(prop InvocationID)" != "$before" ] || fail "not started by this check: $(prop ActiveState)"
     [ "$(systemctl show -P ActiveState network-online.target)" = inactive ] || fail "network-online.target was reached meanwhile: nothing was proved"
     systemctl stop facegate || fail "systemctl stop failed"
     relay_is 0 || fail "relay"

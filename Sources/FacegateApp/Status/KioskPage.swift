@@ -14,7 +14,7 @@
 /// - `enrolment` `{"state": "waiting"|"enrolled"|"refused"|"ended", "message"}`: `#banner` (`data-state`
 ///   enrolling) while an enrolment waits for its approach, then shown like a decision (granted or
 ///   denied) or, when it ended without one, back to `idle`.
-/// With no stream for 3 s (the daemon stopped, restarting or hung) `#banner` reads "Door out of service"
+/// With no stream for 3 s (the daemon stopped or restarting) `#banner` reads "Door out of service"
 /// (`data-state` unavailable) until the stream is back.
 /// Each `hello` (a new stream: a reconnect, a restarted daemon) clears `#banner` and `#alarm`: the feed
 /// sends the alarm and a waiting enrolment again after it while they stand.
@@ -262,9 +262,15 @@ enum KioskPage {
       clearTimeout(outageTimer);
       outageTimer = 0;
       if (banner.getAttribute("data-state") === "unavailable") { resetBanner(); }
-    } else if (!outageTimer && banner.getAttribute("data-state") !== "unavailable") {
-      // The door's daemon away for more than a moment (stopped, restarting, hung) decides nobody: the
-      // person is told so, not left posing for a camera nobody watches.
+    } else {
+      expectOutage();
+    }
+  }
+
+  // The door's daemon away for more than a moment (stopped, restarting) decides nobody: the person is
+  // told so, not left posing for a camera nobody watches. From the first connection too, which may hang.
+  function expectOutage() {
+    if (!outageTimer && banner.getAttribute("data-state") !== "unavailable") {
       outageTimer = setTimeout(showOutOfService, 3000);
     }
   }
@@ -452,6 +458,7 @@ enum KioskPage {
 
   function connect() {
     clearTimeout(retryTimer);
+    expectOutage();
     var es = new EventSource("/events");
     source = es;
     es.onopen = function () {
