@@ -199,19 +199,26 @@ public struct ApproachSelector: Sendable {
                     bestByNearness = byNearness
                 }
             }
-            // Position alone is weak after a miss or a jump: another person may have stepped into the spot
-            // (a visit not yet sent would go out on the first one's face, and its liveness samples mix the
-            // two). There, when descriptors can be had, a face clearly not the track's best starts the
-            // track's approach afresh from this frame: nothing seen before it is kept, and the visit the
-            // first face was making is never sent (not decided later either, with someone else at the door).
-            // A track already decided carries nothing to inherit and is not checked, so a face turned away
-            // for a moment never makes a second decision for the same person.
-            if let index = bestTrack, let describe, !tracks[index].emitted,
-                bestByNearness || tracks[index].lastSeen < (previousFrameTime ?? now),
+            // Position alone is weak after a miss, a jump or a sudden change of size: another person may
+            // have stepped into the spot (the next in a queue, smaller, as the last one goes through the
+            // door). There, when descriptors can be had, a face clearly not the track's best is not that
+            // track's. Not yet decided, the track's approach starts afresh from this frame: nothing seen before
+            // it is kept, and the visit the first face was making is never sent (not decided later either,
+            // with someone else at the door). Decided, the track stays its person's, and the newcomer gets an
+            // approach of their own (before, they were taken into the decided visit and never decided: review
+            // of the queue bench). A face not clearly another (turned away, blurred, undescribable)
+            // continues the track, so the same person is never decided twice for it.
+            if let index = bestTrack, let describe,
+                bestByNearness || Self.sizeJumped(face.box, from: tracks[index].box) || tracks[index].lastSeen < (previousFrameTime ?? now),
                 !looksLikeTrack(index, face, in: frame.image, describe: describe)
             {
-                claimed.insert(index)
-                tracks[index] = Self.newTrack(face, frame: frame)
+                if tracks[index].emitted {
+                    tracks.append(Self.newTrack(face, frame: frame))
+                    claimed.insert(tracks.count - 1)
+                } else {
+                    claimed.insert(index)
+                    tracks[index] = Self.newTrack(face, frame: frame)
+                }
                 approachesRestarted += 1
                 continue
             }
@@ -347,6 +354,13 @@ public struct ApproachSelector: Sendable {
 
     /// Whether `box` is within `widths` of the larger face's width of `other`'s centre, at two thirds to
     /// one and a half times its size.
+    /// A face a third larger or a quarter smaller than the track's last one a frame before: a person walking
+    /// up changes size far more slowly; another person taking the spot does not.
+    static func sizeJumped(_ box: PixelBox, from previous: PixelBox) -> Bool {
+        let ratio = box.width / max(previous.width, 1)
+        return ratio < 0.75 || ratio > 1.33
+    }
+
     static func isClose(_ box: PixelBox, to other: PixelBox, within widths: Double) -> Bool {
         let size = box.width / max(other.width, 1)
         return size >= 2.0 / 3 && size <= 1.5 && box.center.distance(to: other.center) <= widths * max(box.width, other.width)

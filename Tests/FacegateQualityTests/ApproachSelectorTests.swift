@@ -263,6 +263,28 @@ struct ApproachSelectorTests {
         #expect(same.visits.map(\.bestFace.descriptor) == [first.descriptor] && same.selector.approachesRestarted == 0)
     }
 
+    /// A queue: the next person takes the spot of one already decided from one frame to the next, their
+    /// face smaller (farther back) and overlapping where the last one's was. They get a visit of their own;
+    /// before, position carried them into the decided visit and they were never decided (the queue bench
+    /// lost 6 of 30 people this way). The decided person's own face at another size (0.4 away: turned,
+    /// closer) or one that cannot be described continues their track: no second decision for them.
+    @Test func someoneTakingADecidedPersonsSpotGetsTheirOwnVisit() {
+        let configuration = ApproachConfiguration(settleFrames: 5, cooldown: .seconds(1), earlyQuality: nil)
+        let first = face(at: 200, quality: 0.9, person: 0.1), next = face(at: 215, size: 80, quality: 0.9, person: 0.9)
+        let (visits, selector) = visits(of: [(10, [first]), (20, [next])], configuration, describer: Describer())
+        #expect(visits.map(\.bestFace.descriptor) == [first.descriptor, next.descriptor], "\(visits.map(\.emittedBecause))")
+        #expect(visits.last?.firstSeen == .seconds(1), "the newcomer's approach from their own first frame")
+        #expect(selector.approachesRestarted == 1)
+        for same in [face(at: 215, size: 80, quality: 0.9, person: 0.5), face(at: 215, size: 80, quality: 0.9)] {
+            let (kept, _) = self.visits(of: [(10, [first]), (20, [same])], configuration, describer: Describer())
+            #expect(kept.map(\.bestFace.descriptor) == [first.descriptor], "\(kept.map(\.emittedBecause))")
+        }
+        // The decided person hidden for a moment behind the newcomer, then in view again beside them: still
+        // their decided track (the newcomer's visit did not take it over), so no second decision for them.
+        let (both, _) = self.visits(of: [(10, [first]), (3, [next]), (20, [first, next])], configuration, describer: Describer())
+        #expect(both.map(\.bestFace.descriptor) == [first.descriptor, next.descriptor], "\(both.map(\.emittedBecause))")
+    }
+
     /// `reidentify_seconds: 0` turns re-identification off: position then continues a face missed for
     /// longer than a moment, up to the cooldown, as it does without descriptors. Before, the daemon (which
     /// always gives descriptors) split a person whose head was turned away for 0.7 s into two visits.
