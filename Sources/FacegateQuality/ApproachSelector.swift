@@ -116,6 +116,10 @@ public struct ApproachSelector: Sendable {
         /// the first face of theirs over the gate starts their approach again. Once: that second try
         /// starts from a face over the gate, so it is sent over it, and has none of its own.
         var mayRetry = false
+        /// Started by a face that took a decided person's place at a size jump, clearly another's then: the
+        /// decided person's descriptor. Its visit goes out only if its best face is not theirs after all (a
+        /// face turned or cut off at the jump can look like another's): one decision per person.
+        var tookTheSpotOf: FaceDescriptor?
 
         var emitted: Bool { evidence == nil }
     }
@@ -174,7 +178,8 @@ public struct ApproachSelector: Sendable {
         // Continuity first: where the face was, or where its motion puts it now. A track missed for
         // longer than a moment is continued by likeness instead, when there is a way to compare: the
         // next person in a queue steps into the spot where the last one's face was lost.
-        var unmatched: [DetectedFace] = []
+        // With the decided person's descriptor when the face was refused by their track (see below).
+        var unmatched: [(face: DetectedFace, tookTheSpotOf: FaceDescriptor?)] = []
         // Without re-identification (no descriptors, or its window turned off) position continues a
         // track up to the cooldown, as the settings say; with it, the likeness pass takes over after a moment.
         let reidentifies = describe != nil && configuration.reidentifyWindow > configuration.cooldown
@@ -199,38 +204,42 @@ public struct ApproachSelector: Sendable {
                     bestByNearness = byNearness
                 }
             }
-            // Position alone is weak after a miss, a jump or a sudden change of size: another person may
-            // have stepped into the spot (the next in a queue, smaller, as the last one goes through the
-            // door). There, when descriptors can be had, a face clearly not the track's best is not that
-            // track's. Not yet decided, the track's approach starts afresh from this frame: nothing seen before
-            // it is kept, and the visit the first face was making is never sent (not decided later either,
-            // with someone else at the door). Decided, the track stays its person's, and the newcomer gets an
-            // approach of their own (before, they were taken into the decided visit and never decided: review
-            // of the queue bench). A face not clearly another (turned away, blurred, undescribable)
-            // continues the track, so the same person is never decided twice for it.
-            if let index = bestTrack, let describe,
+            // Position alone is weak after a miss or a jump: another person may have stepped into the spot
+            // (a visit not yet sent would go out on the first one's face, and its liveness samples mix the
+            // two). There, when descriptors can be had, a face clearly not the track's best starts the
+            // track's approach afresh from this frame: nothing seen before it is kept, and the visit the
+            // first face was making is never sent (not decided later either, with someone else at the door).
+            if let index = bestTrack, let describe, !tracks[index].emitted,
                 bestByNearness || Self.sizeJumped(face.box, from: tracks[index].box) || tracks[index].lastSeen < (previousFrameTime ?? now),
                 !looksLikeTrack(index, face, in: frame.image, describe: describe)
             {
-                if tracks[index].emitted {
-                    tracks.append(Self.newTrack(face, frame: frame))
-                    claimed.insert(tracks.count - 1)
-                } else {
-                    claimed.insert(index)
-                    tracks[index] = Self.newTrack(face, frame: frame)
-                }
+                claimed.insert(index)
+                tracks[index] = Self.newTrack(face, frame: frame)
                 approachesRestarted += 1
+                continue
+            }
+            // A decided track is checked only at a size a walking person does not jump to: the next in a
+            // queue, farther back, in the spot the last one's face filled as they go through the door (before,
+            // carried into the decided visit and never decided: the queue bench). Clearly another's, the face
+            // is not that track's: it goes to the likeness pass (its own track, if it had one and was hidden
+            // for a moment, takes it back), else starts an approach of its own, whose visit goes out only if
+            // its best face is not the decided person's after all. A turned face or a miss of a decided person
+            // is not checked, so the same person is not decided twice for it.
+            if let index = bestTrack, let describe, tracks[index].emitted, Self.sizeJumped(face.box, from: tracks[index].box),
+                !looksLikeTrack(index, face, in: frame.image, describe: describe)
+            {
+                unmatched.append((face, tracks[index].descriptor))
                 continue
             }
             if let index = bestTrack {
                 claimed.insert(index)
                 continueTrack(index, with: face, frame: frame)
             } else {
-                unmatched.append(face)
+                unmatched.append((face, nil))
             }
         }
         // Then likeness: a face near where a track was lost (or is being missed) with the same descriptor.
-        for face in unmatched {
+        for (face, tookTheSpotOf) in unmatched {
             if reidentifies, let describe, let index = reidentify(face, in: frame.image, excluding: claimed, at: now, describe: describe) {
                 claimed.insert(index)
                 reidentifications += 1
@@ -254,7 +263,9 @@ public struct ApproachSelector: Sendable {
                 }
                 continue
             }
-            tracks.append(Self.newTrack(face, frame: frame))
+            var track = Self.newTrack(face, frame: frame)
+            track.tookTheSpotOf = tookTheSpotOf
+            tracks.append(track)
             claimed.insert(tracks.count - 1)
         }
 
@@ -264,18 +275,26 @@ public struct ApproachSelector: Sendable {
             let gone = now - track.lastSeen
             let left = gone >= configuration.cooldown
             if !track.emitted, let reason = left ? .personLeft : readiness(of: track, at: now) {
-                // Followed by position from frame to frame, a track can pass from one person to another who
-                // took their place between two frames (someone right behind as the first turns to the
-                // handle): the visit would go out on the first one's best face with the second at the door.
-                // Its person is checked once, as it is about to go out: the face last seen against the best.
-                if let describe, Self.latestFaceIsAnotherPerson(&track, describe: describe) {
-                    approachesRestarted += 1
-                    // The two mixed are never sent; whoever is there now starts an approach of their own.
-                    guard !left, let evidence = track.evidence else { continue }
-                    kept.append(Self.newTrack(evidence.latestFace, frame: evidence.latestFrame))
-                    continue
+                // The decided person after all (a face turned or cut off at the jump, taken for another's):
+                // no second decision; the track goes on as theirs, decided.
+                if let decided = track.tookTheSpotOf, let describe, let own = Self.descriptor(of: &track, describe: describe),
+                    own.distance(to: decided) <= configuration.reidentifyDistance
+                {
+                    Self.settleWithoutVisit(&track)
+                } else {
+                    // Followed by position from frame to frame, a track can pass from one person to another who
+                    // took their place between two frames (someone right behind as the first turns to the
+                    // handle): the visit would go out on the first one's best face with the second at the door.
+                    // Its person is checked once, as it is about to go out: the face last seen against the best.
+                    if let describe, Self.latestFaceIsAnotherPerson(&track, describe: describe) {
+                        approachesRestarted += 1
+                        // The two mixed are never sent; whoever is there now starts an approach of their own.
+                        guard !left, let evidence = track.evidence else { continue }
+                        kept.append(Self.newTrack(evidence.latestFace, frame: evidence.latestFrame))
+                        continue
+                    }
+                    visits.append(emit(&track, because: reason))
                 }
-                visits.append(emit(&track, because: reason))
             }
             if left {
                 guard gone < configuration.reidentifyWindow else { continue }
@@ -352,8 +371,6 @@ public struct ApproachSelector: Sendable {
             && abs(quality.pitch.raw) <= configuration.earlyMaxPoseDegrees
     }
 
-    /// Whether `box` is within `widths` of the larger face's width of `other`'s centre, at two thirds to
-    /// one and a half times its size.
     /// A face a third larger or a quarter smaller than the track's last one a frame before: a person walking
     /// up changes size far more slowly; another person taking the spot does not.
     static func sizeJumped(_ box: PixelBox, from previous: PixelBox) -> Bool {
@@ -361,6 +378,8 @@ public struct ApproachSelector: Sendable {
         return ratio < 0.75 || ratio > 1.33
     }
 
+    /// Whether `box` is within `widths` of the larger face's width of `other`'s centre, at two thirds to
+    /// one and a half times its size.
     static func isClose(_ box: PixelBox, to other: PixelBox, within widths: Double) -> Bool {
         let size = box.width / max(other.width, 1)
         return size >= 2.0 / 3 && size <= 1.5 && box.center.distance(to: other.center) <= widths * max(box.width, other.width)
@@ -516,6 +535,14 @@ public struct ApproachSelector: Sendable {
             emittedBecause: reason,
             passedQualityGate: track.best.quality.faceQualityScore >= configuration.qualityGate,
             sightings: evidence.sightings, samples: samples)
+    }
+
+    /// A track taken as decided without a visit of its own (its person's was already sent).
+    private static func settleWithoutVisit(_ track: inout Track) {
+        guard let evidence = track.evidence else { return }
+        track.evidence = nil
+        track.likeness = likeness(of: track.best, in: evidence.bestFrame)
+        track.tookTheSpotOf = nil
     }
 
     /// The best face with a margin of a face width around it, not the whole frame: an emitted track may
