@@ -214,7 +214,7 @@ public struct ApproachSelector: Sendable {
                 !looksLikeTrack(index, face, in: frame.image, describe: describe)
             {
                 claimed.insert(index)
-                tracks[index] = Self.newTrack(face, frame: frame)
+                tracks[index] = Self.newTrack(face, frame: frame, tookTheSpotOf: tracks[index].tookTheSpotOf)
                 approachesRestarted += 1
                 continue
             }
@@ -258,14 +258,12 @@ public struct ApproachSelector: Sendable {
                 if looksLikeTrack(index, face, in: frame.image, describe: describe) {
                     continueTrack(index, with: face, frame: frame)
                 } else {
-                    tracks[index] = Self.newTrack(face, frame: frame)
+                    tracks[index] = Self.newTrack(face, frame: frame, tookTheSpotOf: tookTheSpotOf ?? tracks[index].tookTheSpotOf)
                     approachesRestarted += 1
                 }
                 continue
             }
-            var track = Self.newTrack(face, frame: frame)
-            track.tookTheSpotOf = tookTheSpotOf
-            tracks.append(track)
+            tracks.append(Self.newTrack(face, frame: frame, tookTheSpotOf: tookTheSpotOf))
             claimed.insert(tracks.count - 1)
         }
 
@@ -277,9 +275,7 @@ public struct ApproachSelector: Sendable {
             if !track.emitted, let reason = left ? .personLeft : readiness(of: track, at: now) {
                 // The decided person after all (a face turned or cut off at the jump, taken for another's):
                 // no second decision; the track goes on as theirs, decided.
-                if let decided = track.tookTheSpotOf, let describe, let own = Self.descriptor(of: &track, describe: describe),
-                    own.distance(to: decided) <= configuration.reidentifyDistance
-                {
+                if isTheDecidedPerson(&track, describe: describe) {
                     Self.settleWithoutVisit(&track)
                 } else {
                     // Followed by position from frame to frame, a track can pass from one person to another who
@@ -290,7 +286,7 @@ public struct ApproachSelector: Sendable {
                         approachesRestarted += 1
                         // The two mixed are never sent; whoever is there now starts an approach of their own.
                         guard !left, let evidence = track.evidence else { continue }
-                        kept.append(Self.newTrack(evidence.latestFace, frame: evidence.latestFrame))
+                        kept.append(Self.newTrack(evidence.latestFace, frame: evidence.latestFrame, tookTheSpotOf: track.tookTheSpotOf))
                         continue
                     }
                     visits.append(emit(&track, because: reason))
@@ -331,7 +327,7 @@ public struct ApproachSelector: Sendable {
         var kept: [Track] = []
         for var track in tracks {
             if !track.emitted {
-                visits.append(emit(&track, because: .cameraSilent))
+                if !isTheDecidedPerson(&track, describe: nil) { visits.append(emit(&track, because: .cameraSilent)) }
                 continue
             }
             track.lost = true
@@ -341,8 +337,9 @@ public struct ApproachSelector: Sendable {
         return visits
     }
 
-    /// A track whose approach begins with `face` in `frame`.
-    private static func newTrack(_ face: DetectedFace, frame: Frame) -> Track {
+    /// A track whose approach begins with `face` in `frame`; `tookTheSpotOf`: see ``Track/tookTheSpotOf``
+    /// (kept when such an approach starts afresh: a face restarting it may be the decided person's own).
+    private static func newTrack(_ face: DetectedFace, frame: Frame, tookTheSpotOf: FaceDescriptor? = nil) -> Track {
         let now = frame.timestamp
         let sample = VisitSample(timestamp: now, image: frame.image, box: face.box)
         return Track(
@@ -350,14 +347,27 @@ public struct ApproachSelector: Sendable {
             best: face, bestSequence: frame.sequence, bestSeen: now, framesSinceImprovement: 0,
             evidence: Evidence(
                 bestFrame: frame.image, sightings: [FaceSighting(timestamp: now, box: face.box, landmarks: face.landmarks)],
-                firstSample: sample, latestSample: sample, latestFace: face, latestFrame: frame))
+                firstSample: sample, latestSample: sample, latestFace: face, latestFrame: frame),
+            tookTheSpotOf: tookTheSpotOf)
+    }
+
+    /// Whether an approach started in a decided person's spot is that person's after all: their decided
+    /// track has been seen again since this one was (their face went back to it), or this one's best face
+    /// is theirs (within the re-identification distance; with no `describe`, only a descriptor already
+    /// computed counts). Such an approach sends nothing: one decision per person.
+    private func isTheDecidedPerson(_ track: inout Track, describe: DescribeFace?) -> Bool {
+        guard let decided = track.tookTheSpotOf else { return false }
+        let lastSeen = track.lastSeen
+        if tracks.contains(where: { $0.emitted && $0.descriptor == decided && $0.lastSeen > lastSeen }) { return true }
+        let own = describe.map { Self.descriptor(of: &track, describe: $0) } ?? track.descriptor
+        return own.map { $0.distance(to: decided) <= configuration.reidentifyDistance } ?? false
     }
 
     /// Ends the stream: every approach not yet emitted is emitted now.
     public mutating func finish() -> [Visit] {
         var visits: [Visit] = []
         for var track in tracks where !track.emitted {
-            visits.append(emit(&track, because: .streamEnded))
+            if !isTheDecidedPerson(&track, describe: nil) { visits.append(emit(&track, because: .streamEnded)) }
         }
         tracks = []
         return visits

@@ -291,6 +291,21 @@ struct ApproachSelectorTests {
         #expect(once.map(\.bestFace.descriptor) == [first.descriptor], "\(once.map(\.emittedBecause))")
     }
 
+    /// The decided person's face taken for another's at a size jump (turned, 0.85 away) starts an approach
+    /// in their spot; that approach stays theirs however it goes on (review): restarted after a miss by their
+    /// frontal face (clearly unlike the turned one), or left behind when their face goes back to their
+    /// decided track. Neither sends a second visit.
+    @Test func anApproachStartedInADecidedPersonsSpotThatIsTheirsSendsNothing() {
+        let configuration = ApproachConfiguration(settleFrames: 5, cooldown: .seconds(1), earlyQuality: nil)
+        let first = face(at: 200, quality: 0.9, person: 0.1)
+        let turned = face(at: 215, size: 80, quality: 0.6, person: 0.95), frontal = face(at: 215, size: 80, quality: 0.9, person: 0.15)
+        let (restarted, selector) = visits(of: [(10, [first]), (3, [turned]), (2, []), (20, [frontal])], configuration, describer: Describer())
+        #expect(restarted.map(\.bestFace.descriptor) == [first.descriptor], "\(restarted.map(\.emittedBecause))")
+        #expect(selector.approachesRestarted == 1)
+        let (back, _) = visits(of: [(10, [first]), (3, [turned]), (20, [first])], configuration, describer: Describer())
+        #expect(back.map(\.bestFace.descriptor) == [first.descriptor], "\(back.map(\.emittedBecause))")
+    }
+
     /// The next person, followed behind the decided one and hidden by them for a moment (0.7 s), comes back
     /// in the spot the decided face filled, at a size jump: their own approach takes them back (likeness),
     /// and they are decided once. Handed a new approach instead (review), their first went out as "person
