@@ -1,6 +1,9 @@
 import FacegateApp
 import FacegateTesting
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Testing
 
 /// The `facegate` executable as a user runs it: real files in, JSON lines and exit codes out.
@@ -344,8 +347,12 @@ import Testing
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("facegate-best-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: out) }
         let video = Self.testData.appendingPathComponent("video/short_hamilton_clip.mp4").path
+        let umaskBefore = umask(0o022)
         let result = try run(["best", video, "--out", out.path])
+        umask(umaskBefore)
         #expect(result.status == 0)
+        // Crops of faces: the folder and each crop are their owner's alone, whatever the umask.
+        #expect(try FileManager.default.attributesOfItem(atPath: out.path)[.posixPermissions] as? Int == 0o700)
         let visits = result.lines
         #expect(!visits.isEmpty)
         #expect(visits.contains { $0["passedQualityGate"] as? Bool == true })
@@ -353,6 +360,7 @@ import Testing
             #expect(visit["visit"] as? Int == index + 1)
             let crop = try #require(visit["crop"] as? String)
             #expect(FileManager.default.fileExists(atPath: crop))
+            #expect(try FileManager.default.attributesOfItem(atPath: crop)[.posixPermissions] as? Int == 0o600)
             let first = try #require(visit["firstSeen"] as? Double), last = try #require(visit["lastSeen"] as? Double)
             #expect(first <= last)
         }

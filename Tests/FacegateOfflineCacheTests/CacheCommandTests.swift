@@ -148,13 +148,20 @@ struct CacheCommandTests {
             let cache = try OfflineFaceCache(configuration: .init(path: database), key: try OfflineCacheKey.load(path: keyPath))
             var generator = DescriptorGenerator(seed: 7)
             try await cache.remember(
-                subjectId: "mallory\u{1B}[2K\u{1B}[1A\rforged\nline", tags: ["staff\u{202E}"], grantedUnder: [], descriptor: generator.descriptor())
+                subjectId: "mallory\u{1B}[2K\u{1B}[1A\rforged\nline\u{9B}2K", tags: ["staff\u{202E}"], grantedUnder: [], descriptor: generator.descriptor())
         }
         let listed = try run(["cache", "list", "--database", database, "--key-file", keyPath])
         #expect(listed.status == 0)
         #expect(!listed.output.contains("\u{1B}") && !listed.output.contains("\r") && !listed.output.contains("\u{202E}"), "\(listed.output)")
-        #expect(listed.output.contains(#"mallory\u{1B}[2K\u{1B}[1A\rforged\nline  tags: staff\u{202E}"#), "\(listed.output)")
+        #expect(listed.output.contains(#"mallory\u{1B}[2K\u{1B}[1A\rforged\nline\u{9B}2K  tags: staff\u{202E}"#), "\(listed.output)")
         // One line for the face, one for the count: the id's line break forged none.
         #expect(listed.output.split(separator: "\n").count == 2)
+        // As JSON too: the encoder escapes C0 controls itself, not C1 ones or a direction override.
+        let json = try run(["cache", "list", "--json", "--database", database, "--key-file", keyPath])
+        #expect(json.status == 0)
+        #expect(!json.output.unicodeScalars.contains { $0.value == 0x1B || $0.value == 0x9B || $0.value == 0x202E }, "\(json.output)")
+        let line = try #require(try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [String: Any])
+        #expect(line["subject_id"] as? String == "mallory\u{1B}[2K\u{1B}[1A\rforged\nline\u{9B}2K")
+        #expect(line["tags"] as? [String] == ["staff\u{202E}"])
     }
 }

@@ -3,6 +3,9 @@ import FacegateEmulators
 import FacegateIdentify
 import FacegateTesting
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import Synchronization
 import Testing
@@ -64,13 +67,30 @@ struct CommandLineTests {
                     "records", "create", "--face", photos.appendingPathComponent("angelina_jolie/01.jpg").path, "--name", "Angelina",
                     "--surname1", "Jolie", "--external-id", "emp-1", "--data-file", dataFile.path, "--disabled"
                 ).json()["identifier"] as? String)
+            // Under the usual umask (022), as under sudo: the portrait and data file are still the owner's alone.
+            let umaskBefore = umask(0o022)
             let created = try await neocheck(
-                "records", "get", "--external-id", "emp-1", "--face-out", scratch.appendingPathComponent("face.jpg").path
+                "records", "get", "--external-id", "emp-1", "--face-out", scratch.appendingPathComponent("face.jpg").path,
+                "--data-out", scratch.appendingPathComponent("data.txt").path
             ).json()
+            umask(umaskBefore)
             #expect(created["identifier"] as? String == record)
             #expect(created["enabled"] as? Bool == false)
             #expect(created["additionalDataFileName"] as? String == "badge.txt")
             #expect(try Data(contentsOf: scratch.appendingPathComponent("face.jpg")) == Data(try TestFaces.photo("angelina_jolie", "01.jpg")))
+            #expect(try Data(contentsOf: scratch.appendingPathComponent("data.txt")) == Data("badge 4711".utf8))
+            for file in ["face.jpg", "data.txt"] {
+                let mode = try FileManager.default.attributesOfItem(atPath: scratch.appendingPathComponent(file).path)[.posixPermissions] as? Int
+                #expect(mode == 0o600, "\(file): \(String(mode ?? 0, radix: 8))")
+            }
+            #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.path).sorted() == ["badge.txt", "data.txt", "face.jpg"])
+            // A portrait that cannot be written is a failure of the run (1), not of its usage (64), and
+            // leaves nothing behind.
+            let unwritable = try await ToolProcess.run(
+                BuiltTools.facegate, ["neocheck", "records", "get", "--external-id", "emp-1", "--face-out", scratch.appendingPathComponent("none/face.jpg").path],
+                environment: env)
+            #expect(unwritable.status == 1, "\(unwritable.errors)")
+            #expect(unwritable.errors.contains("cannot write") && !unwritable.errors.contains("Usage"), "\(unwritable.errors)")
 
             let updated = try await neocheck("records", "update", record, "--name", "Angie", "--enable", "--surname2", "Voight").json()
             #expect(updated["name"] as? String == "Angie")

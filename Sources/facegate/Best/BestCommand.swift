@@ -51,7 +51,7 @@ struct BestCommand: AsyncParsableCommand {
         } catch {
             throw ValidationError(describe(error))
         }
-        if let out { try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true) }
+        if let out { try PrivateOutput.makeFolder(out) }
         var selector = ApproachSelector(
             configuration: ApproachConfiguration(
                 approachWindow: .milliseconds(Int(window * 1000)), cooldown: .milliseconds(Int(cooldown * 1000)),
@@ -87,7 +87,7 @@ struct BestCommand: AsyncParsableCommand {
         if let out {
             let path = "\(out)/visit-\(visit.number).jpg"
             let jpeg = try ImageCodec.encodeJPEG(try visit.bestFrame.cropped(to: visit.bestFace.attributes.headArea))
-            try Data(jpeg).write(to: URL(fileURLWithPath: path))
+            try PrivateOutput.write(jpeg, to: path)
             crop = path
         }
         return try JSONLine.encode(VisitReport(visit: visit, crop: crop))

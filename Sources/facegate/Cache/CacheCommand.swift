@@ -75,15 +75,13 @@ struct CacheListCommand: AsyncParsableCommand {
         let cache = try files.openCache()
         let faces = try await cache.list()
         let now = Date()
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        encoder.keyEncodingStrategy = .convertToSnakeCase
         for face in faces {
             let line = Line(
                 id: face.id, subjectId: face.subjectId, tags: face.tags.sorted(), rememberedAt: Self.timestamp(face.rememberedAt),
                 expiresAt: Self.timestamp(face.expiresAt), expired: face.expiresAt <= now, intact: face.intact)
             if json {
-                print(String(decoding: try encoder.encode(line), as: UTF8.self))
+                // The subject id is the cloud's word: escaped where JSON itself would leave it raw.
+                print(try JSONLine.encode(line, snakeCaseKeys: true))
             } else {
                 // The subject id is the cloud's word and the tags the file's: neither may rewrite the terminal.
                 let subject = TerminalText.printable(line.subjectId)

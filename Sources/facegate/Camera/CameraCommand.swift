@@ -72,7 +72,7 @@ struct CameraList: ParsableCommand {
             let entries = devices.compactMap { try? $0.get() }.filter(\.canCapture)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try encoder.encode(entries), as: UTF8.self))
+            print(TerminalText.escapingInJSON(String(decoding: try encoder.encode(entries), as: UTF8.self)))
             return
         }
         if devices.isEmpty { print("no V4L2 devices in /dev") }
@@ -128,12 +128,12 @@ struct CameraCapture: AsyncParsableCommand {
 
     func run() async throws {
         guard frames > 0 else { throw ValidationError("--frames must be at least 1") }
-        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        try PrivateOutput.makeFolder(out)
         let source = try V4L2Camera(configuration: try camera.cameraConfiguration(layout: .rgb24))
         var saved = 0
         for try await frame in source.frames() {
             let name = String(format: "%@/frame-%04d.jpg", out, saved)
-            try Data(try ImageCodec.encodeJPEG(frame.image)).write(to: URL(fileURLWithPath: name))
+            try PrivateOutput.write(try ImageCodec.encodeJPEG(frame.image), to: name)
             saved += 1
             if saved == frames { break }
         }

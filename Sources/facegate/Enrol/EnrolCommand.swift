@@ -109,7 +109,8 @@ struct EnrolCommand: AsyncParsableCommand {
             throw ExitCode(2)
         }
         guard let outcome = response.enrolment else {
-            FileHandle.standardError.write(Data("error: \(response.error ?? "the daemon did not say how the enrolment ended")\n".utf8))
+            FileHandle.standardError.write(
+                Data("error: \(TerminalText.printable(response.error ?? "the daemon did not say how the enrolment ended"))\n".utf8))
             throw ExitCode(2)
         }
         return outcome
@@ -158,9 +159,8 @@ struct EnrolCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("warning: \(DoorEnrolment.livenessNotChecked)\n".utf8))
         }
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            print(String(decoding: (try? encoder.encode(outcome)) ?? Data(), as: UTF8.self))
+            // The reason and the receipt may quote the cloud: escaped where JSON itself would leave them raw.
+            print((try? JSONLine.encode(outcome)) ?? "{}")
         }
         guard let receipt = outcome.receipt, outcome.enrolled else {
             // The reason may quote the cloud (a duplicate's subject id, its error's words): shown, never obeyed.

@@ -138,11 +138,15 @@ func describe(_ error: any Error) -> String {
     String(describing: error)
 }
 
+/// One JSON line for standard output. Text in it from a cloud, a cache or a file name cannot reach the terminal
+/// as C1 controls or bidirectional overrides, which JSONEncoder leaves raw: they are escaped as `\uXXXX`, still
+/// the same JSON.
 enum JSONLine {
-    static func encode(_ value: some Encodable) throws -> String {
+    static func encode(_ value: some Encodable, snakeCaseKeys: Bool = false) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        return String(decoding: try encoder.encode(value), as: UTF8.self)
+        if snakeCaseKeys { encoder.keyEncodingStrategy = .convertToSnakeCase }
+        return TerminalText.escapingInJSON(String(decoding: try encoder.encode(value), as: UTF8.self))
     }
 }

@@ -165,14 +165,17 @@ struct NeoCheckRecordsCommand: AsyncParsableCommand {
         func run() async throws {
             let reference = selector.reference
             let record = try await connection.withClient { try await $0.record(reference) }
-            if let faceOut {
-                guard let image = record.faceImage else { throw ValidationError("the record has no portrait to write") }
-                try writeOutputFile(image, to: faceOut)
+            // Both checked before either is written: no portrait left behind for a data file that is not there.
+            let image = try faceOut.map { _ in
+                guard let image = record.faceImage else { throw CommandError("the record has no portrait to write") }
+                return image
             }
-            if let dataOut {
-                guard let data = record.additionalData else { throw ValidationError("the record has no data file to write") }
-                try writeOutputFile(data.contents, to: dataOut)
+            let data = try dataOut.map { _ in
+                guard let data = record.additionalData else { throw CommandError("the record has no data file to write") }
+                return data.contents
             }
+            if let faceOut, let image { try PrivateOutput.write(image, to: faceOut) }
+            if let dataOut, let data { try PrivateOutput.write(data, to: dataOut) }
             try printJSON(RecordOutput(record))
         }
     }

@@ -184,13 +184,6 @@ func readInputFile(_ path: String, what: String, limit: Int = 32 << 20) throws -
     return [UInt8](data)
 }
 
-func writeOutputFile(_ bytes: [UInt8], to path: String) throws {
-    do {
-        try Data(bytes).write(to: URL(fileURLWithPath: path), options: .atomic)
-    } catch {
-        throw ValidationError("cannot write \(path): \(error.localizedDescription)")
-    }
-}
 
 struct NeoCheckTokenCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
