@@ -121,5 +121,10 @@ struct NECRevocationDatesTests {
         #expect(unreadable.revoked && unreadable.unreadable == 1)
         // A web server's 404 page is no word from NEC ID: the sync fails and nothing is purged.
         await #expect(throws: (any Error).self) { _ = try await self.sync([], status: 404, notFoundBody: "<html><h1>404 Not Found</h1></html>") }
+        // Nor is an API gateway's own JSON for a route it does not have (a wrong stage or path): before, read
+        // as an empty gallery, it revoked every cached face.
+        for body in [#"{"message":"Not Found"}"#, "{}"] {
+            await #expect(throws: (any Error).self, "\(body)") { _ = try await self.sync([], status: 404, notFoundBody: body) }
+        }
     }
 }

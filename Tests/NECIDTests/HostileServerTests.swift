@@ -287,22 +287,39 @@ import FacegateTesting
     }
 
     @Test func notFoundIsNoMatchForSearchAndVerify() async throws {
+        // The documented message, however it is cased or ended.
+        for body in [#"{"message":"Candidates not found"}"#, #"{"message":" candidates not  found. "}"#] {
+            try await withClient(.reply(status: 404, body: body)) { client, _ in
+                let result = try await client.search(probe: [1])
+                #expect(result.candidates.isEmpty)
+                await expectError(.notFound) { () throws(NECIDError) in try await client.listEvents(subjectID: "s1") }
+            }
+        }
+        for body in [#"{"message":"Subject not verified"}"#, #"{"message":"Subject with id not found"}"#] {
+            try await withClient(.reply(status: 404, body: body)) { client, _ in
+                let verification = try await client.verify(subjectID: "s1", probe: [1])
+                #expect(!verification.isVerified)
+            }
+        }
+        // Each call's own message only: a search's "no candidates" is no word on a verification.
         try await withClient(.reply(status: 404, body: #"{"message":"Candidates not found"}"#)) { client, _ in
-            let result = try await client.search(probe: [1])
-            #expect(result.candidates.isEmpty)
-            let verification = try await client.verify(subjectID: "s1", probe: [1])
-            #expect(!verification.isVerified)
-            await expectError(.notFound) { () throws(NECIDError) in try await client.listEvents(subjectID: "s1") }
+            await expectError(.malformedResponse) { () throws(NECIDError) in try await client.verify(subjectID: "s1", probe: [1]) }
         }
     }
 
-    /// A 404 that is not NEC ID's JSON (a proxy's or web server's page: the endpoint's address is wrong)
-    /// is an error, not "nobody matched": otherwise everyone would be denied as unknown, the cloud healthy.
-    @Test(arguments: ["<html><body><h1>404 Not Found</h1></body></html>", "", "Not Found"])
+    /// A 404 that is not NEC ID's "no match" (a proxy's or web server's page, or an API gateway's own JSON for
+    /// a route it does not have: the endpoint's address or stage is wrong) is an error, not "nobody matched":
+    /// otherwise everyone would be denied as unknown, the cloud healthy.
+    @Test(arguments: [
+        "<html><body><h1>404 Not Found</h1></body></html>", "", "Not Found", #"{"message":"Not Found"}"#, "{}",
+        #"{"message":"Subject with id not found"}"#,
+    ])
     func aNotFoundPageIsNoAnswer(body: String) async throws {
         try await withClient(.reply(status: 404, body: body)) { client, _ in
             await expectError(.malformedResponse) { () throws(NECIDError) in try await client.search(probe: [1]) }
-            await expectError(.malformedResponse) { () throws(NECIDError) in try await client.verify(subjectID: "s1", probe: [1]) }
+            if !body.contains("Subject with id") {
+                await expectError(.malformedResponse) { () throws(NECIDError) in try await client.verify(subjectID: "s1", probe: [1]) }
+            }
         }
     }
 

@@ -37,13 +37,18 @@ public struct NECIDOperation<Value: Sendable>: Sendable {
     let decodeSuccess: @Sendable ([UInt8]) throws -> Value
     /// The value a 404 stands for when it means "no match" rather than an error.
     let notFoundValue: Value?
+    /// The messages NEC ID documents for that 404 ("Candidates not found"): only a 404 saying one of them is
+    /// the service's "no match". Another's JSON 404 (an API gateway's `{"message":"Not Found"}` for a route it
+    /// does not have, at a wrong stage or path) is not, and read as one it denied everyone as unknown, or
+    /// emptied the gallery in the revocation sync, with the cloud looking healthy.
+    let notFoundMessages: [String]
 
     /// Whether the call deletes what it names (a `DELETE`).
     public var deletes: Bool { method == .DELETE }
 
     init(
         _ name: String, _ host: Host, _ method: HTTPMethod, _ pathSegments: [String], query: String = "", body: [UInt8]? = nil,
-        sendsAPIKey: Bool, idempotent: Bool, notFoundValue: Value? = nil,
+        sendsAPIKey: Bool, idempotent: Bool, notFoundValue: Value? = nil, notFoundMessages: [String] = [],
         decodeSuccess: @escaping @Sendable ([UInt8]) throws -> Value
     ) {
         self.name = name
@@ -55,6 +60,7 @@ public struct NECIDOperation<Value: Sendable>: Sendable {
         self.sendsAPIKey = sendsAPIKey
         self.idempotent = idempotent
         self.notFoundValue = notFoundValue
+        self.notFoundMessages = notFoundMessages
         self.decodeSuccess = decodeSuccess
     }
 }
@@ -145,7 +151,8 @@ public enum NECIDCall {
         if let direction { query.append("dir=\(direction.rawValue)") }
         return .init(
             "list subjects", .biometric, .GET, ["subjects"], query: query.joined(separator: "&"), sendsAPIKey: true, idempotent: true,
-            notFoundValue: emptyWhenNotFound ? NECSubjectList(subjects: [], total: 0) : nil, decodeSuccess: decoder(NECSubjectList.self))
+            notFoundValue: emptyWhenNotFound ? NECSubjectList(subjects: [], total: 0) : nil, notFoundMessages: ["Subjects not found"],
+            decodeSuccess: decoder(NECSubjectList.self))
     }
 
     public static func registerSubject(face: [UInt8], tags: [String] = []) throws(NECIDError) -> NECIDOperation<NECRegistration> {
@@ -243,6 +250,7 @@ public enum NECIDCall {
             "verify face", .biometric, .POST, ["face", "verify"],
             body: json(Body(face: Data(face).base64EncodedString(), probe: Data(probe).base64EncodedString())),
             sendsAPIKey: false, idempotent: true, notFoundValue: NECVerification(id: nil, score: nil),
+            notFoundMessages: ["Subject not verified"],
             decodeSuccess: decoder(NECVerification.self))
     }
 
@@ -258,6 +266,8 @@ public enum NECIDCall {
             "verify subject", .biometric, .POST, ["face", "verify"],
             body: json(Body(id: subjectID, probe: Data(probe).base64EncodedString())),
             sendsAPIKey: true, idempotent: true, notFoundValue: NECVerification(id: subjectID, score: nil),
+            // A subject that is not there is not verified either.
+            notFoundMessages: ["Subject not verified", "Subject with id not found"],
             decodeSuccess: decoder(NECVerification.self))
     }
 
@@ -283,6 +293,7 @@ public enum NECIDCall {
             "search", .biometric, .POST, ["face", "search"],
             body: json(Body(probe: Data(probe).base64EncodedString(), threshold: threshold, limit: limit, tags: tags.isEmpty ? nil : tags)),
             sendsAPIKey: true, idempotent: true, notFoundValue: NECSearchResult(candidates: [], attributes: nil),
+            notFoundMessages: ["Candidates not found"],
             decodeSuccess: decoder(NECSearchResult.self))
     }
 
