@@ -224,6 +224,35 @@ struct HourlyCallBudgetTests {
         }
     }
 
+    /// The state file's disk stops taking writes (full, or the SD card remounted read-only) while the old
+    /// file still reads: the calls made since are still counted. Before, each spend re-read the old file and
+    /// added one to it, so the budget never ran out and the door called until the service refused.
+    @Test("a state file that can no longer be written still counts every call", .enabled(if: geteuid() == 0, "mounts a file system"))
+    func aStateFileThatCannotBeWrittenStillCounts() async throws {
+        let folder = try TemporaryFolder("budget-read-only").url.appendingPathComponent("state")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        func mount(_ arguments: [String]) throws {
+            let run = try ToolProcess.runBlocking(URL(fileURLWithPath: "/bin/mount"), arguments)
+            try #require(run.status == 0, "mount \(arguments): \(run.errors)")
+        }
+        try mount(["-t", "tmpfs", "-o", "size=64k", "tmpfs", folder.path])
+        defer { _ = try? ToolProcess.runBlocking(URL(fileURLWithPath: "/bin/umount"), ["-l", folder.path]) }
+        let file = folder.appendingPathComponent("neocheck-budget.json")
+        let clock = ManualClock()
+        let budget = try HourlyCallBudget(callsPerHour: 3, stateFile: file, now: { clock.now })
+        try await budget.spend()
+        try mount(["-o", "remount,ro", folder.path])
+        clock.advance(by: 30)
+        try await budget.spend()
+        try await budget.spend()
+        #expect(await budget.remaining == 0)
+        await #expect(throws: NeoCheckError.self) { try await budget.spend() }
+        // What the file still says (one call) is taken in too, without counting that call twice.
+        #expect(await budget.canAfford(1) == false)
+        clock.advance(by: 3611)
+        #expect(await budget.remaining == 3)
+    }
+
     @Test("survives a restart through its state file")
     func persists() async throws {
         let folder = try TemporaryFolder("budget").url

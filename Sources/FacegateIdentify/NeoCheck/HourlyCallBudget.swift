@@ -155,22 +155,31 @@ public actor HourlyCallBudget {
         }
         let lock = StateLock(beside: stateFile, waitingAtMost: lockWait)
         defer { lock.release() }
-        adoptSavedState(from: stateFile)
+        let time = now()
         // A window moved back (the clock went back since it was saved) is saved even by a read: kept in the
         // file where the clock had been, each later read would take it from there again, and free nothing.
-        let movedBack = window.moveOn(to: now())
+        let savedMovedBack = adoptSavedState(from: stateFile, at: time)
+        let movedBack = window.moveOn(to: time) || savedMovedBack
         try change()
         if saving || movedBack { save() }
     }
 
-    /// The count the state file holds, when it holds one; the one in memory otherwise (a file gone or
-    /// broken since the start loses nothing: the next save writes it again).
-    private func adoptSavedState(from stateFile: URL) {
+    /// Takes in the count the state file holds (another process's spending since), slot by slot the larger
+    /// of it and the one in memory: the file holds every call this budget counted as long as its saves
+    /// succeed, and when one fails (a full disk, a card remounted read-only) the file's older count must not
+    /// undo the calls made since. (Before, it replaced the count in memory: each spend re-read the same old
+    /// file and added one, so the door called without limit until the service refused.) A file gone or
+    /// broken since the start loses nothing either: the next save writes it again.
+    /// - Returns: whether the saved count was moved back to now (see ``CallWindow/moveOn(to:)``).
+    private func adoptSavedState(from stateFile: URL, at time: Date) -> Bool {
         guard let type = try? FileManager.default.attributesOfItem(atPath: stateFile.path)[.type] as? FileAttributeType,
             type == .typeRegular, let data = try? Data(contentsOf: stateFile),
-            case .success(let saved) = SavedBudget.window(from: data, callsPerHour: callsPerHour, at: now())
-        else { return }
-        window = saved
+            case .success(var saved) = SavedBudget.window(from: data, callsPerHour: callsPerHour, at: time, earlierFormat: false)
+        else { return false }
+        let movedBack = saved.moveOn(to: time)
+        window.moveOn(to: time)
+        window.takeTheLarger(of: saved)
+        return movedBack
     }
 
     /// How long until one call is affordable (zero when one is now).
@@ -183,7 +192,8 @@ public actor HourlyCallBudget {
         guard let stateFile else { return }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        // A budget that cannot be written costs accuracy after a restart, not the call.
+        // A count that cannot be written costs accuracy after a restart, not the call: the count in memory
+        // goes on (``adoptSavedState(from:at:)`` keeps it over the file's older one).
         try? encoder.encode(SavedBudget(window: window)).write(to: stateFile, options: .atomic)
         guard geteuid() == 0 else { return }
         // Through a descriptor opened without following a link: the folder is the service's, and a link put
@@ -222,7 +232,9 @@ public actor HourlyCallBudget {
             counts = window.counts
         }
 
-        static func window(from data: Data, callsPerHour: Int, at time: Date) -> Result<CallWindow, StateProblem> {
+        /// - Parameter earlierFormat: whether a token bucket's count is read too: at the start only. Read again at each
+        ///   change it would be spread over the hour anew each time (the file is left as it is until a save).
+        static func window(from data: Data, callsPerHour: Int, at time: Date, earlierFormat: Bool = true) -> Result<CallWindow, StateProblem> {
             guard let saved = try? JSONDecoder().decode(SavedBudget.self, from: data) else { return .failure(.corrupt) }
             if let slot = saved.slot, let counts = saved.counts {
                 // Within a century of now either way: the slots' arithmetic cannot overflow on a hostile file.
@@ -237,6 +249,7 @@ public actor HourlyCallBudget {
                 return .success(CallWindow(newestSlot: slot, counts: counts))
             }
             // The earlier token bucket: what it had spent (refilled to now at its rate) as calls made evenly.
+            guard earlierFormat else { return .failure(.corrupt) }
             guard let available = saved.available, let updatedAt = saved.updatedAt else { return .failure(.corrupt) }
             guard available.isFinite, updatedAt.isFinite else { return .failure(.invalidNumbers) }
             let elapsed = max(0, time.timeIntervalSince1970 - updatedAt)
@@ -301,6 +314,16 @@ struct CallWindow: Equatable {
     }
 
     mutating func count(_ calls: Int) { counts[counts.count - 1] += calls }
+
+    /// Slot by slot, the larger count of this window and `other`, both moved on to the same time.
+    mutating func takeTheLarger(of other: CallWindow) {
+        guard other.newestSlot == newestSlot, other.counts.count == counts.count else {
+            // Not the case after both moved on to one time; if it ever were, the larger hour is the safe side.
+            if other.total > total { self = other }
+            return
+        }
+        for index in counts.indices { counts[index] = max(counts[index], other.counts[index]) }
+    }
 
     /// Adds `calls` as if made evenly over the hour, so they leave it at the hourly rate.
     mutating func spreadOverTheHour(_ calls: Int) {
