@@ -65,7 +65,9 @@ public enum AccessPolicy {
             return Decision(outcome: .error, reason: "the face search failed: \(cause)")
         case .unavailable(let failure):
             return Decision(
-                outcome: .deniedOffline, reason: "the cloud is unreachable (\(failure)) and there is no offline cache",
+                // Why no offline decision was made (no cache, a wrong clock, a cache that cannot be read) is the
+                // caller's to say, in `failure`: it alone knows which.
+                outcome: .deniedOffline, reason: "the cloud is unreachable (\(failure)) and no offline decision could be made",
                 offline: true)
         case .cloud(let candidates, let unit):
             return decideOnline(candidates, unit: unit, policy: policy, state: &state, at: time, clockProblem: clockProblem, steady: steady)

@@ -64,6 +64,8 @@ struct CloudClockWitnessTests {
             #expect(offline.outcomes.map(\.record.decision.outcome) == [.deniedOffline])
             let offlineReason = try #require(offline.outcomes.first?.record.decision.reason)
             #expect(offlineReason.contains("offline grants refused: the clock reads 2 h ahead of the cloud's"), "\(offlineReason)")
+            // The cache is there: the reason does not send an installer looking for it (review).
+            #expect(!offlineReason.contains("no offline cache"), "\(offlineReason)")
             #expect(offline.relayChanges == 0)
         }
     }

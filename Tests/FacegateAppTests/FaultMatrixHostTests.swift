@@ -105,6 +105,7 @@ struct FaultMatrixHostTests {
         #expect(run.status == 0, "\(run.summary)")
         #expect(new.map(\.record.decision.outcome) == [.deniedOffline, .deniedOffline], "\(run.summary)")
         #expect(new.first?.record.decision.reason.contains("offline grants refused") == true, "\(run.summary)")
+        #expect(new.first?.record.decision.reason.contains("no offline cache") == false, "\(run.summary)")
         #expect(run.relayUnlocks == 0 && new.allSatisfy { $0.record.relay == nil }, "\(run.summary)")
         #expect(run.log.contains("offline grants refused until the clock is right"))
         let times = new.map { $0.record.latencies.total.map { Double($0.components.seconds) * 1000 + Double($0.components.attoseconds) / 1e15 } ?? .nan }

@@ -902,11 +902,19 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
         }
         // Checked after the cloud was asked: its reply states its time, the freshest witness there is.
         lookup.clockProblem = await clockDistrust(at: time, readAt: timeRead)
-        if case .unavailable(let failure) = lookup.identification, let offline, let descriptor = lookup.descriptor {
-            lookup.identification =
-                await askOfflineCache(
-                    offline, descriptor, under: policy, refusal: lookup.clockProblem ?? cacheDatedAhead, cloudFailure: failure, at: time)
-                ?? lookup.identification
+        if case .unavailable(let failure) = lookup.identification {
+            // The decision's reason says why the cache did not decide: an installer told "there is no offline
+            // cache" when the clock was the cause went looking at the cache's settings (review).
+            if let offline, let descriptor = lookup.descriptor {
+                lookup.identification =
+                    await askOfflineCache(
+                        offline, descriptor, under: policy, refusal: lookup.clockProblem ?? cacheDatedAhead, cloudFailure: failure, at: time)
+                    ?? .unavailable(cloudFailure: failure + "; the offline cache cannot be read")
+            } else if offline != nil {
+                lookup.identification = .unavailable(cloudFailure: failure + "; the offline cache was not asked: no descriptor of the face")
+            } else {
+                lookup.identification = .unavailable(cloudFailure: failure + "; there is no offline cache")
+            }
         }
         return lookup
     }
