@@ -8,6 +8,9 @@ import FacegateOfflineCache
 import FacegateQuality
 import FacegateTesting
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import Testing
 
@@ -568,6 +571,9 @@ struct EnrolmentTests {
         try await DoorRig.with { rig in
             let config = try Self.writeConfiguration(rig)
             let live = SharedTestData.url("pad/bonafide/lestari15__real.mp4").path
+            // As under the unit: the journal's folder is the service's user's, and root runs the command.
+            let serviceUser: uid_t = 4321
+            if getuid() == 0 { #expect(chown(rig.folder.path, serviceUser, serviceUser) == 0) }
             let enrolled = try await ToolProcess.run(
                 Self.facegate, ["enrol", "--device", "--config", config, "--camera", live, "--timeout", "120", "--tag", "staff", "--json"])
             #expect(enrolled.status == 0, "\(enrolled.errors)")
@@ -576,6 +582,18 @@ struct EnrolmentTests {
             #expect((outcome.liveness ?? 0) >= 0.5, "judged live by the liveness stage")
             #expect(outcome.livenessChecked == nil && !enrolled.errors.contains("liveness was not checked"), "\(enrolled.errors)")
             #expect(try await Self.subjects(rig) == [receipt.subjectId])
+            // Lasting access given with the daemon stopped: journaled as the daemon journals it, with who asked.
+            let journaled = try rig.journaledDoorEvents().filter { $0.kind == .enrolment }
+            #expect(journaled.count == 1, "\(journaled)")
+            let detail = try #require(journaled.first?.detail)
+            #expect(detail.hasPrefix("enrolled as \(receipt.subjectId) (event \(try #require(receipt.eventId)))"), "\(detail)")
+            #expect(detail.contains("; asked by uid \(getuid()), pid ") && detail.hasSuffix(", enrol --device"), "\(detail)")
+            #expect(journaled.first?.door == "enrolment bench")
+            if getuid() == 0 {
+                // Made by root, given to the folder's owner: the door can still write its journal.
+                let owner = try FileManager.default.attributesOfItem(atPath: rig.configuration.journal.path)[.ownerAccountID] as? Int
+                #expect(owner == Int(serviceUser))
+            }
 
             // His phone, showing his selfie: not live, not enrolled. (The screen's face is soft enough for
             // the enrolment gate to refuse it first; with the door's own gate, the liveness stage does.)
@@ -590,6 +608,9 @@ struct EnrolmentTests {
             let again = try await ToolProcess.run(Self.facegate, ["enrol", "--device", "--config", config, "--camera", live, "--timeout", "120"])
             #expect(again.status == 1 && again.errors.contains("duplicate") && again.errors.contains(receipt.subjectId), "\(again.errors)")
             #expect(try await Self.subjects(rig).count == 1)
+            // The refusals too, as the daemon journals them.
+            let details = try rig.journaledDoorEvents().filter { $0.kind == .enrolment }.compactMap(\.detail)
+            #expect(details.count == 3 && details[1].hasPrefix("not-live;") && details[2].hasPrefix("duplicate of \(receipt.subjectId);"), "\(details)")
 
             // A camera that is not there: exit 2, naming the key, not the path's contents.
             let missing = try await ToolProcess.run(Self.facegate, ["enrol", "--device", "--config", config, "--camera", "/dev/video97"])

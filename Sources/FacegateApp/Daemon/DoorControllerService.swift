@@ -506,7 +506,12 @@ extension DoorControllerService {
     /// Who asked for a manual unlock, for its journaled reason: the kernel's uid and pid, and the login the
     /// client states it acts for (sudo's), marked as stated and cut to a short printable name.
     static func asker(_ peer: ControlPeer, stated: String?) -> String {
-        var who = "uid \(peer.uid), pid \(peer.pid)"
+        asker(uid: peer.uid, pid: peer.pid, stated: stated)
+    }
+
+    /// The same for a process known by its uid and pid (`facegate enrol --device`, asking itself).
+    public static func asker(uid: uid_t, pid: pid_t, stated: String?) -> String {
+        var who = "uid \(uid), pid \(pid)"
         if let stated {
             let name = String(stated.unicodeScalars.filter { $0.isASCII && $0.value > 0x20 && $0.value < 0x7F }.prefix(32).map(Character.init))
             if !name.isEmpty { who += ", stated user \(name)" }

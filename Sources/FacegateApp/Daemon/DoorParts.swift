@@ -136,13 +136,7 @@ public struct DoorParts: Sendable {
             source = try frameSource(
                 configuration.camera, needsColour: configuration.liveness.enabled, logger: logger, onStatus: { outages.note($0) })
         }
-        let journalConfiguration = SQLiteJournal.Configuration(
-            path: configuration.journal.path, storeProbeCrops: configuration.journal.storeProbeCrops,
-            retention: JournalRetention(
-                maxAge: .seconds(configuration.journal.retentionDays * 86_400),
-                maxBytes: configuration.journal.maxSizeMegabytes << 20,
-                probeCropMaxAge: .seconds(configuration.journal.probeCropRetentionDays * 86_400)))
-        let journal = SQLiteJournal(configuration: journalConfiguration, logger: logger)
+        let journal = SQLiteJournal(configuration: journalConfiguration(configuration), logger: logger)
         var degradations: [StartDegradation] = []
         let opening = BackendOpening(
             http: CloudHTTPPolicy(requestTimeout: configuration.backend.requestTimeout), environment: overrides.environment, logger: logger)
@@ -395,6 +389,18 @@ public struct DoorParts: Sendable {
                 }
             }
         }
+    }
+}
+
+extension DoorParts {
+    /// The journal as the configuration sets it up: the daemon's, and `facegate enrol --device`'s.
+    static func journalConfiguration(_ configuration: FacegateConfiguration) -> SQLiteJournal.Configuration {
+        SQLiteJournal.Configuration(
+            path: configuration.journal.path, storeProbeCrops: configuration.journal.storeProbeCrops,
+            retention: JournalRetention(
+                maxAge: .seconds(configuration.journal.retentionDays * 86_400),
+                maxBytes: configuration.journal.maxSizeMegabytes << 20,
+                probeCropMaxAge: .seconds(configuration.journal.probeCropRetentionDays * 86_400)))
     }
 }
 

@@ -1,5 +1,6 @@
 import FacegateCore
 import FacegateIdentify
+import FacegateJournal
 import FacegateQuality
 import Foundation
 import Logging
@@ -14,11 +15,15 @@ public struct CameraEnrolment: Sendable {
     let policy: DoorPolicy
     let cloudTimeout: Duration
     let close: @Sendable () async -> Void
+    let journalConfiguration: SQLiteJournal.Configuration
+    let door: String
+    let logger: Logger
     private let work = BlockingWorkQueue(label: "facegate.enrolment.frames")
 
     /// Opens the configured camera (or `overrides.source`), the quality core, the liveness stage and
-    /// the backend; throws naming the key of a part that cannot be opened. Never the relay, the
-    /// journal or the offline cache: an enrolment opens no door and decides nothing.
+    /// the backend; throws naming the key of a part that cannot be opened. Never the relay or the offline
+    /// cache: an enrolment opens no door and decides nothing. The journal is opened once it has ended
+    /// (``journal(_:askedBy:)``).
     public static func open(
         _ configuration: FacegateConfiguration, overrides: DoorParts.Overrides = .init(), logger: Logger
     ) async throws(DaemonStartError) -> CameraEnrolment {
@@ -54,7 +59,34 @@ public struct CameraEnrolment: Sendable {
             enrolment: DoorEnrolment(
                 gate: configuration.enrolment, liveness: liveness, search: search, enroller: enroller, analyzer: analyzer, logger: logger),
             approach: configuration.approach, policy: configuration.doorPolicy,
-            cloudTimeout: configuration.backend.decisionDeadline + .seconds(5), close: close)
+            cloudTimeout: configuration.backend.decisionDeadline + .seconds(5), close: close,
+            journalConfiguration: DoorParts.journalConfiguration(configuration), door: configuration.door.name, logger: logger)
+    }
+
+    /// Journals how the enrolment ended as the daemon journals one it takes on (a door event `enrolment`:
+    /// the outcome, the subject or record and event it made, who asked; never a name or face data): it
+    /// gives lasting access, and with the daemon stopped for it nothing else keeps a record of who did.
+    /// Root's files in the service's folder (a journal made here, its WAL) are given to the folder's owner,
+    /// so the door can still write its journal. Throws when the record is not on disk within 10 s.
+    public func journal(_ outcome: EnrolmentOutcome, askedBy asker: String) async throws(JournalError) {
+        let journal = SQLiteJournal(configuration: journalConfiguration, logger: logger)
+        let writer = Task { await journal.run() }
+        journal.record(DoorEventRecord(time: Date(), door: door, kind: .enrolment, detail: GatePipeline.journaled(outcome, askedBy: asker)))
+        let written: Result<Void, JournalError>
+        do {
+            try await withDeadline(ContinuousClock.now.advanced(by: .seconds(10))) { try await journal.flush() }
+            written = .success(())
+        } catch let error as JournalError {
+            written = .failure(error)
+        } catch {
+            written = .failure(JournalError(.ioFailure, "the journal did not take the record within 10 s"))
+        }
+        writer.cancel()
+        await writer.value
+        let path = journalConfiguration.path
+        let folder = (path as NSString).deletingLastPathComponent
+        for file in [path, path + "-wal", path + "-shm"] { ServiceFolderOwner.giveToTheFoldersOwner(path: file, in: folder) }
+        try written.get()
     }
 
     /// Waits up to `limit` for someone to approach the camera and enrols their best face as `request`

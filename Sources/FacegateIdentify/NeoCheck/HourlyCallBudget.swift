@@ -1,3 +1,4 @@
+import FacegateCore
 import Foundation
 
 #if canImport(Glibc)
@@ -201,24 +202,8 @@ public actor HourlyCallBudget {
         let fd = open(stateFile.path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
         guard fd >= 0 else { return }
         defer { close(fd) }
-        Self.giveToTheFoldersOwner(fd, in: stateFile.deletingLastPathComponent())
+        ServiceFolderOwner.giveToTheFoldersOwner(fd, in: stateFile.deletingLastPathComponent().path)
     }
-
-    /// Root writing the door's file (`sudo facegate neocheck --budget-file /var/lib/facegate/...`) gives it
-    /// to the owner of its folder, the service's user: the rename made it root's, and mode 0600 under root's
-    /// umask would leave the door unable to read the count, so the door's next save would overwrite the
-    /// command's spending with its own older count. Only a file root owns (the one it just wrote or made),
-    /// regular and with no other name (a hard link to another file), by its open descriptor (`fchown`, never
-    /// a path, which a symbolic link could redirect).
-    static func giveToTheFoldersOwner(_ fd: Int32, in folder: URL) {
-        guard geteuid() == 0 else { return }
-        var owner = stat(), file = stat()
-        guard stat(folder.path, &owner) == 0, owner.st_uid != 0, fstat(fd, &file) == 0, isOwnRegularFile(file), file.st_uid == 0 else { return }
-        _ = fchown(fd, owner.st_uid, owner.st_gid)
-    }
-
-    /// A regular file with one name: not another file reached through a hard link someone put in the folder.
-    static func isOwnRegularFile(_ file: stat) -> Bool { file.st_mode & S_IFMT == S_IFREG && file.st_nlink == 1 }
 
     /// The state file: the window's slots, or (written by an earlier facegate) a token bucket's count.
     private struct SavedBudget: Codable {
@@ -367,14 +352,14 @@ struct StateLock {
             return
         }
         var info = stat()
-        guard fstat(fd, &info) == 0, HourlyCallBudget.isOwnRegularFile(info) else {
+        guard fstat(fd, &info) == 0, ServiceFolderOwner.isOwnRegularFile(info) else {
             close(fd)
             descriptor = -1
             return
         }
         // Whatever the umask (the service's is 0077): another user must open it to take the lock.
         if info.st_uid == geteuid() { _ = fchmod(fd, 0o644) }
-        HourlyCallBudget.giveToTheFoldersOwner(fd, in: stateFile.deletingLastPathComponent())
+        ServiceFolderOwner.giveToTheFoldersOwner(fd, in: stateFile.deletingLastPathComponent().path)
         // One try every 2 ms.
         let tries = max(1, Int(wait.components.seconds * 500 + wait.components.attoseconds / 2_000_000_000_000_000))
         for _ in 0..<tries {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import FacegateApp
 import FacegateCore
+import FacegateJournal
 import Foundation
 import Logging
 
@@ -146,12 +147,23 @@ struct EnrolCommand: AsyncParsableCommand {
             throw ExitCode(2)
         }
         FileHandle.standardError.write(Data("facegate enrol: waiting up to \(timeout) s for someone to approach the camera\n".utf8))
+        let outcome: EnrolmentOutcome
         do {
-            return try await enrolment.enrolFirstApproach(request, within: .seconds(timeout))
+            outcome = try await enrolment.enrolFirstApproach(request, within: .seconds(timeout))
         } catch {
             FileHandle.standardError.write(Data("error: the camera failed: \(error)\n".utf8))
             throw ExitCode(2)
         }
+        // Journaled as the daemon journals the enrolments it takes on: who asked, as the kernel says and as sudo states.
+        let asker = DoorControllerService.asker(uid: getuid(), pid: getpid(), stated: ProcessInfo.processInfo.environment["SUDO_USER"])
+        do {
+            try await enrolment.journal(outcome, askedBy: asker + ", enrol --device")
+        } catch {
+            // Said, not fatal: the cloud has the enrolment either way, and the outcome below says what it made.
+            FileHandle.standardError.write(
+                Data("warning: the enrolment is not in the journal (journal.path: \(error.code.rawValue)); note what it made by hand\n".utf8))
+        }
+        return outcome
     }
 
     private func report(_ outcome: EnrolmentOutcome) {
