@@ -60,6 +60,43 @@ struct HostileServerTests {
         return (failure, server)
     }
 
+    /// A read retried after a gateway's 504 may have reached the service each time, and the service counts
+    /// every request it gets: each retry is paid for before it goes, and one the budget cannot pay is not made.
+    @Test("each retry of a read is paid from the hourly budget")
+    func retriesArePaidFromTheBudget() async throws {
+        let attempts = Mutex(0)
+        let record = #"{"identifier":"2b1d6c1e-0000-4000-8000-000000000001","name":"Leo","enabled":true}"#
+        let server = try await HostileServer.start { line in
+            if line.contains("/connect/token") { return HostileServer.validToken }
+            let number = attempts.withLock { count in
+                count += 1
+                return count
+            }
+            return number < 3 ? .gatewayPage(504) : .reply(status: 200, body: record)
+        }
+        defer { server.close() }
+        let policy = CloudHTTPPolicy(requestTimeout: .seconds(10), maxResponseBytes: 1 << 20, maxAttempts: 3, initialBackoff: .milliseconds(10))
+        func client(_ budget: HourlyCallBudget) throws -> NeoCheckClient {
+            try NeoCheckClient(
+                configuration: NeoCheckConfiguration(endpoint: URL(string: server.endpoint + "/api")!, credentials: NeoCheckTestAccount.credentials),
+                http: CloudHTTP(client: HTTPClient.shared, policy: policy, logger: .init(label: "hostile-test")), budget: budget)
+        }
+        let budget = try HourlyCallBudget(callsPerHour: 5)
+        _ = try await client(budget).record(.identifier("2b1d6c1e-0000-4000-8000-000000000001"))
+        #expect(server.apiRequests.count == 3)
+        #expect(await budget.remaining == 2, "three requests reached the service; the hour has two left")
+        // With one call left, the first attempt goes and its retry is refused by the budget, not sent.
+        attempts.withLock { $0 = 0 }
+        let short = try HourlyCallBudget(callsPerHour: 1)
+        do {
+            _ = try await client(short).record(.identifier("2b1d6c1e-0000-4000-8000-000000000001"))
+            Issue.record("the retry went out beyond the budget")
+        } catch {
+            #expect((error as? NeoCheckError)?.code == .callBudgetExhausted, "\(error)")
+        }
+        #expect(server.apiRequests.count == 4)
+    }
+
     @Test("a body that is not JSON")
     func notJSON() async throws {
         let (error, _) = try await failure(api: .reply(status: 200, body: "<html>hello</html>")) { client throws(NeoCheckError) in

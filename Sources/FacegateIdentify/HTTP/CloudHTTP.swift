@@ -109,14 +109,17 @@ public struct CloudHTTP: Sendable {
 
     /// Sends one logical call, retrying only when `idempotent` and the failure is transient
     /// (no connection, timeout, 502/503/504).
+    /// - Parameter beforeRetry: run before each attempt after the first; what it throws ends the call (a
+    ///   service that counts every request it gets, a retry included, is paid for each before it goes).
     public func send(
-        idempotent: Bool, prepare: @Sendable () throws -> HTTPClientRequest
+        idempotent: Bool, beforeRetry: (@Sendable () async throws -> Void)? = nil, prepare: @Sendable () throws -> HTTPClientRequest
     ) async throws -> CloudHTTPResponse {
         let attempts = idempotent ? policy.maxAttempts : 1
         var backoff = policy.initialBackoff
         var attempt = 1
         var perhapsCarriedOut = 0
         while true {
+            if attempt > 1, let beforeRetry { try await beforeRetry() }
             let request = try prepare()
             do {
                 var response = try await once(request)

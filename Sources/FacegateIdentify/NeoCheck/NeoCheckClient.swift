@@ -215,7 +215,18 @@ public struct NeoCheckClient: Sendable {
         while true {
             let bearer = token
             secrets += [bearer.accessToken] + (bearer.refreshToken.map { [$0] } ?? [])
-            let response = try await Self.send(http, idempotent: idempotent) {
+            // A retry of a read (a timeout, a gateway's 502 or 504) may have reached the service as well: the
+            // service counts each request against its hour, so each retry is paid for before it goes (review:
+            // one was paid for three, and the service's own limit came first).
+            var retry: (@Sendable () async throws -> Void)?
+            if let budget {
+                if beyondBudget {
+                    retry = { await budget.spendBeyondLimit() }
+                } else {
+                    retry = { try await budget.spend() }
+                }
+            }
+            let response = try await Self.send(http, idempotent: idempotent, beforeRetry: retry) {
                 var request = HTTPClientRequest(url: url)
                 request.method = method
                 request.headers.add(name: "Authorization", value: "Bearer " + bearer.accessToken)
@@ -257,10 +268,14 @@ public struct NeoCheckClient: Sendable {
     private var credentialSecrets: [String] { [configuration.credentials.clientSecret, configuration.credentials.password] }
 
     private static func send(
-        _ http: CloudHTTP, idempotent: Bool, prepare: @escaping @Sendable () -> HTTPClientRequest
+        _ http: CloudHTTP, idempotent: Bool, beforeRetry: (@Sendable () async throws -> Void)? = nil,
+        prepare: @escaping @Sendable () -> HTTPClientRequest
     ) async throws(NeoCheckError) -> CloudHTTPResponse {
         do {
-            return try await http.send(idempotent: idempotent, prepare: prepare)
+            return try await http.send(idempotent: idempotent, beforeRetry: beforeRetry, prepare: prepare)
+        } catch let error as NeoCheckError {
+            // The budget, spent before a retry: no call was made for it.
+            throw error
         } catch let error as CloudTransportError {
             switch error.kind {
             case .timeout: throw NeoCheckError(.timeout, error.detail)
