@@ -93,6 +93,9 @@ public struct EnrolmentOutcome: Codable, Sendable, Equatable {
     /// False when the face got past the gate with no liveness stage to judge it (`liveness.enabled: false`):
     /// a photo held up to the camera would have been taken. Nil when the enrolment ended before that.
     public var livenessChecked: Bool?
+    /// True when the registration was sent and no result came back (no answer in time, a 5xx, an answer that
+    /// could not be read): the cloud may have enrolled the face all the same, and may open the door for it.
+    public var mayHaveBeenEnrolled: Bool?
 
     public init(
         _ result: Result, reason: String, receipt: EnrolmentReceipt? = nil, duplicateOf: String? = nil, duplicateScore: Double? = nil,
@@ -166,9 +169,6 @@ public struct PartlyMadeEnrolment: Error, Sendable, CustomStringConvertible {
     public var aftermath: String
     /// The identifier of what is left in the cloud; nil when it was removed again.
     public var leftInCloud: String?
-    /// False when the face got past the gate with no liveness stage to judge it (`liveness.enabled: false`):
-    /// a photo held up to the camera would have been taken. Nil when the enrolment ended before that.
-    public var livenessChecked: Bool?
 
     public init(failure: any Error, aftermath: String, leftInCloud: String? = nil) {
         self.failure = failure

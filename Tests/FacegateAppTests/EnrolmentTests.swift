@@ -487,7 +487,7 @@ struct EnrolmentTests {
             try await rig.runHeldDoor(
                 visitors: [DoorControllerEndToEndTests.enrolledPhoto],
                 beforeScene: { door in enrolling = try await Self.startEnrolment(door, ["--socket", socket, "--json"]) }, decisions: 0
-            ) { _ in
+            ) { door in
                 let run = try await #require(enrolling).value
                 let outcome = try #require(
                     try? JSONDecoder().decode(EnrolmentOutcome.self, from: Data(run.output.utf8)), "status \(run.status): \(run.output) \(run.errors)")
@@ -495,6 +495,12 @@ struct EnrolmentTests {
                 #expect(
                     outcome.reason.contains("may have enrolled the face all the same")
                         && outcome.reason.contains("facegate nec subjects list --dir desc"), "\(outcome.reason)")
+                // The journal says so too: not "nothing was made".
+                try await door.service.flushJournal()
+                let journaled = try rig.journaledDoorEvents().filter { $0.kind == .enrolment }.compactMap(\.detail)
+                #expect(
+                    journaled.count == 1 && journaled[0].hasPrefix("cloud-failed (the cloud may have enrolled the face all the same); asked by uid "),
+                    "\(journaled)")
                 // It was made, and the command named finds it.
                 let made = try await Self.subjects(rig)
                 #expect(made.count == 1, "\(made)")

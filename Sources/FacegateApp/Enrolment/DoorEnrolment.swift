@@ -194,29 +194,39 @@ public struct DoorEnrolment: Sendable {
                     .cloudFailed, reason: "the cloud did not enrol the face: no answer in time; \(partlyMade.aftermath)", quality: judged.quality,
                     liveness: judged.liveness, leftInCloud: partlyMade.leftInCloud)
             }
-            return EnrolmentOutcome(
-                .cloudFailed,
-                reason: "no answer in time from the registration; the cloud may have enrolled the face all the same: "
-                    + enroller.howToCheckAnUnansweredEnrolment(registration, policy: policy), quality: judged.quality, liveness: judged.liveness)
+            return Self.perhapsMade(
+                EnrolmentOutcome(
+                    .cloudFailed,
+                    reason: "no answer in time from the registration; the cloud may have enrolled the face all the same: "
+                        + enroller.howToCheckAnUnansweredEnrolment(registration, policy: policy), quality: judged.quality, liveness: judged.liveness))
         } catch let unavailable as CloudUnavailable where Self.mayHaveBeenMade(unavailable) {
             // The request went (or may have) and no result came back: a timeout, a 5xx (the service may fail
             // between its write and its reply), a connection dropped. As above, the installer is told how to look.
-            return EnrolmentOutcome(
-                .cloudFailed,
-                reason: "the registration got no result (\(unavailable)); the cloud may have enrolled the face all the same: "
-                    + enroller.howToCheckAnUnansweredEnrolment(registration, policy: policy), quality: judged.quality, liveness: judged.liveness)
+            return Self.perhapsMade(
+                EnrolmentOutcome(
+                    .cloudFailed,
+                    reason: "the registration got no result (\(unavailable)); the cloud may have enrolled the face all the same: "
+                        + enroller.howToCheckAnUnansweredEnrolment(registration, policy: policy), quality: judged.quality, liveness: judged.liveness))
         } catch let failure as any CloudCallFailure where failure.mayHaveBeenCarriedOut {
             // The registration reached the cloud and its answer could not be read (a 2xx that is not the
             // documented reply, or one too large): the subject may be there, and may open the door.
-            return EnrolmentOutcome(
-                .cloudFailed,
-                reason: "the registration's answer could not be read (\(failure)); the cloud may have enrolled the face all the same: "
-                    + enroller.howToCheckAnUnansweredEnrolment(registration, policy: policy), quality: judged.quality, liveness: judged.liveness)
+            return Self.perhapsMade(
+                EnrolmentOutcome(
+                    .cloudFailed,
+                    reason: "the registration's answer could not be read (\(failure)); the cloud may have enrolled the face all the same: "
+                        + enroller.howToCheckAnUnansweredEnrolment(registration, policy: policy), quality: judged.quality, liveness: judged.liveness))
         } catch {
             return EnrolmentOutcome(
                 .cloudFailed, reason: "the cloud did not enrol the face: \(Self.describe(error))", quality: judged.quality,
                 liveness: judged.liveness, leftInCloud: (error as? PartlyMadeEnrolment)?.leftInCloud)
         }
+    }
+
+    /// A failed registration the cloud may have carried out all the same, marked so for the journal.
+    private static func perhapsMade(_ outcome: EnrolmentOutcome) -> EnrolmentOutcome {
+        var outcome = outcome
+        outcome.mayHaveBeenEnrolled = true
+        return outcome
     }
 
     private static func within<T: Sendable>(_ limit: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {

@@ -1339,6 +1339,9 @@ extension ClockedGatePipeline {
             if let event = receipt.eventId { detail += " (event \(event))" }
         }
         if let duplicate = outcome.duplicateOf { detail += " of \(duplicate)" }
+        // A registration sent without a result: an auditor reading "cloud-failed" alone would take it that
+        // nothing was made (review).
+        if outcome.mayHaveBeenEnrolled == true { detail += " (the cloud may have enrolled the face all the same)" }
         return detail + "; asked by \(asker)"
     }
 
