@@ -352,6 +352,9 @@ import FacegateTesting
             // Dot segments a proxy may resolve: `…/events/..` would be the whole subject (review).
             await expectError(.validation) { () throws(NECIDError) in try await client.unregisterEvent(subjectID: "s", eventID: "..") }
             await expectError(.validation) { () throws(NECIDError) in try await client.unregisterSubject(id: ".") }
+            await expectError(.validation) { () throws(NECIDError) in try await client.deleteTag("..") }
+            await expectError(.validation) { () throws(NECIDError) in try await client.renameTag(".", to: "staff") }
+            await expectError(.validation) { () throws(NECIDError) in try await client.createTag("..") }
             await expectError(.validation) { () throws(NECIDError) in
                 try await client.createGallery(name: "g", faceMinimumQualityScore: 0.3)
             }

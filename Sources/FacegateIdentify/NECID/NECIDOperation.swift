@@ -99,6 +99,13 @@ private func validateTagName(_ name: String) throws(NECIDError) {
     }
 }
 
+/// A tag named in the path (created, renamed, deleted) is one segment too: not a dot segment, which would
+/// name `/v1.1/tags` itself or the API's root (review).
+private func validateTagSegment(_ name: String) throws(NECIDError) {
+    try validateTagName(name)
+    guard name != ".", name != ".." else { throw NECIDError(.validation, "a tag name must not be '.' or '..'") }
+}
+
 /// An id goes into the path as one segment: `.` and `..` would be dot segments, which a proxy or the
 /// gateway may resolve (`DELETE …/subjects/S/events/..` is `DELETE …/subjects/S`: the whole subject).
 private func validateID(_ id: String, _ what: String) throws(NECIDError) {
@@ -304,21 +311,21 @@ public enum NECIDCall {
     }
 
     public static func createTag(_ name: String) throws(NECIDError) -> NECIDOperation<NECEmpty> {
-        try validateTagName(name)
+        try validateTagSegment(name)
         return .init("create tag", .biometric, .POST, ["tags", name], sendsAPIKey: true, idempotent: false, decodeSuccess: emptyDecoder)
     }
 
     public static func renameTag(_ oldName: String, to newName: String) throws(NECIDError) -> NECIDOperation<NECEmpty> {
         struct Body: Encodable { var newName: String }
-        try validateTagName(oldName)
-        try validateTagName(newName)
+        try validateTagSegment(oldName)
+        try validateTagSegment(newName)
         return .init(
             "rename tag", .biometric, .PUT, ["tags", oldName], body: json(Body(newName: newName)), sendsAPIKey: true,
             idempotent: false, decodeSuccess: emptyDecoder)
     }
 
     public static func deleteTag(_ name: String) throws(NECIDError) -> NECIDOperation<NECEmpty> {
-        try validateTagName(name)
+        try validateTagSegment(name)
         return .init("delete tag", .biometric, .DELETE, ["tags", name], sendsAPIKey: true, idempotent: true, decodeSuccess: emptyDecoder)
     }
 
