@@ -12,10 +12,14 @@ import Foundation
 /// as a person walks up. The cue measures the nose's movement relative to the eyes, in eye
 /// distances, beyond what the landmark finder's own noise would give at this face size.
 ///
-/// It judges when it sees that movement (a live head), or when the face moved across the frame,
-/// grew or turned in its plane and the nose stayed put (a sheet or a phone waved at the camera).
-/// A face that hardly moved at all, or one too small for the noise to be told apart, is left to
-/// the other cues: a still photo and a person standing still look alike to it.
+/// It judges only when it sees that movement: a head in depth (score 1). A nose that stayed put is no
+/// evidence of a flat face, however the face moved: a live person who keeps facing the camera as they
+/// walk up to it (as a door's users are asked to, and as a kiosk at eye level always sees them) moves
+/// across the frame, grows and turns in their plane exactly as a sheet does, with no parallax at all.
+/// (Before, such an approach was judged flat, scored 0 and refused as an attack, wherever the faces were
+/// large enough for the cue: review.) Everything else (a face that hardly moved, one too small for the
+/// noise to be told apart, a face carried up flat) is left to the other cues, and to
+/// `require_movement`, which then asks for a head that shows its depth.
 public struct ParallaxCue: Sendable {
     public struct Settings: Sendable, Equatable {
         /// Fewer sightings than this judge nothing.
@@ -30,11 +34,6 @@ public struct ParallaxCue: Sendable {
         public var tiltAllowance = 0.05
         /// Faces whose noise alone would move the nose by more than this (small, far faces) are not judged.
         public var maxNoiseSpread = 0.06
-        /// Movement that would have shown a head's depth: the face crossing this many eye distances
-        /// of the frame, growing by this share, or turning in its plane by this many degrees.
-        public var minTravel = 0.5
-        public var minScaleChange = 0.15
-        public var minRollChangeDegrees = 6.0
 
         public init() {}
     }
@@ -52,7 +51,7 @@ public struct ParallaxCue: Sendable {
         public var travel: Double
         public var scaleChange: Double
         public var rollChangeDegrees: Double
-        /// 0 (a rigid plane) ... 1 (a head in depth); nil when the approach showed too little to judge.
+        /// 1 when the approach showed a head's depth; nil otherwise (never evidence of a flat face).
         public var score: Double?
     }
 
@@ -96,10 +95,7 @@ public struct ParallaxCue: Sendable {
             rollChangeDegrees: Self.spread(roll), score: nil)
         guard along.count >= settings.minSightings, noise <= settings.maxNoiseSpread else { return measurement }
         let movement = max(measurement.alongSpread, measurement.dropSpread - settings.tiltAllowance) - noise
-        let score = min(1, max(0, movement) / settings.liveMovement)
-        let moved = measurement.travel >= settings.minTravel || measurement.scaleChange >= settings.minScaleChange
-            || measurement.rollChangeDegrees >= settings.minRollChangeDegrees
-        if score >= 1 || moved { measurement.score = score }
+        if movement >= settings.liveMovement { measurement.score = 1 }
         return measurement
     }
 

@@ -10,7 +10,7 @@ public struct PresentationAttackDetector: PresentationAttackDetecting {
         /// negative or a NaN threshold would judge every print and screen live.
         public private(set) var threshold = 0.5
         public var parallax = ParallaxCue.Settings()
-        /// A visit the parallax cue cannot judge (too few sightings, too little movement) is `uncertain`
+        /// A visit the parallax cue cannot judge (too few sightings, no head turn or nod seen) is `uncertain`
         /// rather than left to the texture cue alone: a still phone screen whose edge is out of view can
         /// pass the texture cue (BENCHMARKS.md). Off by default: a person standing still at the door gives
         /// the cue nothing either, and every real approach in the test media was decided before it could judge.
@@ -88,7 +88,7 @@ public struct PresentationAttackDetector: PresentationAttackDetecting {
         if settings.requireMovement, !parallaxJudged, fused.verdict == .live {
             return LivenessAssessment(
                 liveness: fused.liveness, verdict: .uncertain, cues: fused.cues,
-                reason: "movement required: the parallax cue could not judge the approach (too few sightings or too little movement)")
+                reason: "movement required: the parallax cue saw no head turn or nod (too few sightings, a face held still or carried up flat)")
         }
         return fused
     }
