@@ -83,6 +83,15 @@ public struct PresentationAttackDetector: PresentationAttackDetecting {
             return LivenessAssessment(
                 liveness: 0, verdict: .uncertain, cues: [:], reason: "the texture cue could not judge the face to be sent")
         }
+        // A colour camera whose frames carry no colour (a day/night camera in its infrared mode): the models
+        // score every grey face as an attack, so after dark everyone would be refused as one, recorded as an
+        // attack wave with nothing saying why. Still an attack (a black-and-white print filling the picture
+        // looks the same), but said (review).
+        if fused.verdict == .attack, cues["texture"] != nil, let best = visit.samples.first(where: \.isBestFace), Self.carriesNoColour(best.image) {
+            var said = fused
+            said.reason += "; the camera's frames carry no colour (a night or infrared mode?), and the texture cue scores any face without colour as an attack"
+            return said
+        }
         // Held still, only the texture cue judges, and a screen with its edge out of view can pass it.
         // Attack evidence still wins (a print the texture cue refuses stays an attack).
         if settings.requireMovement, !parallaxJudged, fused.verdict == .live {
@@ -91,6 +100,29 @@ public struct PresentationAttackDetector: PresentationAttackDetecting {
                 reason: "movement required: the parallax cue saw no head turn or nod (too few sightings, a face held still or carried up flat)")
         }
         return fused
+    }
+
+    /// Whether a frame has no colour anywhere: grey pixels, or colour pixels whose channels all but agree (a
+    /// camera's infrared mode, its chroma flat). Read on a coarse grid of the whole frame: a grey photo held
+    /// up in a colour scene still has colour around it.
+    static func carriesNoColour(_ image: PixelImage) -> Bool {
+        guard image.layout == .rgb24 else { return image.layout == .gray8 }
+        let step = max(1, min(image.width, image.height) / 40)
+        var total = 0, count = 0
+        var y = 0
+        while y < image.height {
+            var x = 0
+            while x < image.width {
+                let offset = (y * image.width + x) * 3
+                let r = Int(image.pixels[offset]), g = Int(image.pixels[offset + 1]), b = Int(image.pixels[offset + 2])
+                total += max(r, g, b) - min(r, g, b)
+                count += 1
+                x += step
+            }
+            y += step
+        }
+        // Under 2 levels of 255 on average: conversion rounding, not a scene's colour.
+        return count > 0 && total < 2 * count
     }
 
     /// The texture cue's score of one sample; nil for a face box mostly outside the picture, which gives no

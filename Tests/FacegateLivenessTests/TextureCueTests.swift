@@ -110,6 +110,20 @@ struct TextureCueTests {
         #expect(try Self.cue.get().score(image, face: face.box).realProbability > 0.9, "in colour: live")
         let grey = try Self.cue.get().score(image.grayscale(), face: face.box).realProbability
         #expect(grey < PresentationAttackDetector.Settings().threshold, "in grey: \(grey)")
+
+        // A colour camera in its infrared mode sends such frames in a colour format: still an attack (a
+        // black-and-white print filling the picture looks the same), and the reason says the frames have no
+        // colour, so a door refusing everyone after dark is not read as an attack wave (review).
+        let detector = PresentationAttackDetector(texture: try Self.cue.get())
+        let night = try detector.assess(Visit.still(try image.grayscale().rgb(), face: face, qualityGate: 0.5))
+        #expect(night.verdict == .attack && night.reason.contains("carry no colour"), "\(night)")
+        let day = try detector.assess(Visit.still(image, face: face, qualityGate: 0.5))
+        #expect(day.verdict == .live && !day.reason.contains("colour"), "\(day)")
+        // A print in colour (a colour scene): refused without that note.
+        let print = try ImageCodec.decode([UInt8](try Data(contentsOf: SharedTestData.url("pad/print/silentface__image_F1.jpg"))))
+        let printFace = try #require(try TestFaceAnalyzers.video().analyze(print).faces.first)
+        let printed = try detector.assess(Visit.still(print, face: printFace, qualityGate: 0.5))
+        #expect(printed.verdict == .attack && !printed.reason.contains("colour"), "\(printed)")
     }
 
     /// The face to be sent gives the texture cue nothing to judge (no crop): the live frames around it
