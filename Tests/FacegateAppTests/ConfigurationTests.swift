@@ -226,6 +226,12 @@ struct ConfigurationTests {
         #expect(lenient.map(\.path) == ["liveness.threshold"], "\(lenient)")
         #expect(lenient.first.map { $0.message.contains("attacks") && !$0.message.contains("0.05") } == true, "\(lenient)")
         #expect(try FacegateConfiguration(yaml: "liveness: {threshold: 0.3}").notesBesidesTheDefaultOnes.isEmpty)
+        // Above 0.9 live faces are refused (at 1, everyone): accepted, and said too.
+        for strict in ["1", "0.99"] {
+            let notes = try FacegateConfiguration(yaml: "liveness: {threshold: \(strict)}").notesBesidesTheDefaultOnes
+            #expect(notes.map(\.path) == ["liveness.threshold"] && notes[0].message.contains("refuses live faces"), "\(notes)")
+        }
+        #expect(try FacegateConfiguration(yaml: "liveness: {threshold: 0.9}").notesBesidesTheDefaultOnes.isEmpty)
         #expect(try FacegateConfiguration(yaml: "liveness: {threshold: 0.05, enabled: false}").notesBesidesTheDefaultOnes.map(\.path) == ["liveness.enabled"])
         #expect(try FacegateConfiguration(yaml: "liveness: {uncertain: allow}").notesBesidesTheDefaultOnes.map(\.path) == ["liveness.uncertain"])
         // The stage off is said whatever else the section holds: a photo held up is searched.

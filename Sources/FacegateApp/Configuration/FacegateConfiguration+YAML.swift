@@ -203,6 +203,7 @@ extension FacegateConfiguration {
     static let promptDecision: Duration = .seconds(10)
     /// A liveness threshold below this lets through attacks the tests' media show (prints score below it).
     static let lowestTestedLivenessThreshold = 0.3
+    static let highestTestedLivenessThreshold = 0.9
     /// The closest two different people of the shared test photos come (descriptor distance, README).
     static let closestImpostorDistance = 0.5
     /// The longest `backend.decision_deadline_seconds` taken (a client of the daemon that cannot read the
@@ -347,6 +348,10 @@ extension FacegateConfiguration {
             // Allowed, never silent: the printed photos in the tests score below 0.3, screen replays ~0.1 (BENCHMARKS.md).
             pad.note(
                 "is below 0.3: the door then takes printed photos and phone screens that the tests judge attacks", key: "threshold")
+        } else if liveness.enabled, liveness.threshold > Self.highestTestedLivenessThreshold {
+            // Allowed, never silent: at 1 only a model certain to the last digit passes, and the door opens for
+            // nobody (review); the tests' live faces score from about 0.5 up (BENCHMARKS.md).
+            pad.note("is above 0.9: the door then refuses live faces that the tests judge live, as attacks", key: "threshold")
         }
         liveness.uncertain = pad.choice("uncertain", default: liveness.uncertain)
         if liveness.enabled, liveness.uncertain == .allow {
