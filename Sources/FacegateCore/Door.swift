@@ -80,10 +80,15 @@ public enum DoorFault: String, Sendable, Codable, Hashable, CustomStringConverti
     /// The relay line could not be driven to its locked level, even after retrying: the strike may
     /// still be energised (the door unlocked).
     case relayNotLocked = "relay-not-locked"
+    /// The relay, read back while the door was idle, no longer holds the level it was driven to, or cannot
+    /// be read at all (its chip gone, an I2C expander reset): it may be unlocked, and the next unlock may
+    /// not move it.
+    case relayLost = "relay-lost"
 
     public var description: String {
         switch self {
         case .relayNotLocked: "the relay could not be driven to its locked level"
+        case .relayLost: "the relay does not read back the level it was driven to"
         }
     }
 }

@@ -66,15 +66,24 @@ public actor ClockedDoorController<DoorClock: Clock>: DoorActuator where DoorClo
     private var droppingSince: Int?
     /// Unlocks whose relay write failed since the last one that unlocked: how many, since when, the last error.
     private var failedUnlockStreak: (count: Int, since: DoorClock.Instant, lastError: String)?
+    /// The level the relay was last driven to and took (unlocked or not); nil after a write that failed,
+    /// when it is not known. The lines are requested locked.
+    private var drivenUnlocked: Bool? = false
+    /// How often the relay is read back (``DoorLines/relayReadsUnlocked()``); nil: never.
+    private let relayCheckInterval: Duration?
 
+    /// - Parameter relayCheckInterval: how often to read the relay back and compare it with the level it was
+    ///   driven to (nil: never): a relay whose chip went away, or that fell from its level by itself, is a
+    ///   ``DoorFault/relayLost`` fault within that time, not something the next grant finds.
     public init(
         lines: any DoorLines, timing: DoorTiming = DoorTiming(), relayRetry: RelayRetry = RelayRetry(), clock: DoorClock,
-        logger: Logger = Logger(label: "facegate.door")
+        relayCheckInterval: Duration? = nil, logger: Logger = Logger(label: "facegate.door")
     ) throws {
         self.lines = lines
         self.clock = clock
         self.logger = logger
         self.retry = relayRetry
+        self.relayCheckInterval = relayCheckInterval
         let open = try lines.contactIsOpen() ?? false
         machine = DoorStateMachine(timing: timing, doorOpen: open, now: clock.now)
         (faults, faultSignal) = AsyncStream.makeStream(of: DoorError.self, bufferingPolicy: .bufferingNewest(1))
@@ -96,6 +105,15 @@ public actor ClockedDoorController<DoorClock: Clock>: DoorActuator where DoorClo
                 // A fault can come from whichever task drives a relock: the timer at the end of a pulse, or a contact closing.
                 group.addTask {
                     for await fault in faults { throw fault }
+                }
+                if let interval = self.relayCheckInterval {
+                    let clock = self.clock
+                    group.addTask {
+                        while true {
+                            try await clock.sleep(for: interval)
+                            await self.checkRelay()
+                        }
+                    }
                 }
                 _ = try await group.next()
                 group.cancelAll()
@@ -190,8 +208,10 @@ public actor ClockedDoorController<DoorClock: Clock>: DoorActuator where DoorClo
             case .driveRelay(unlocked: true):
                 do {
                     try lines.driveRelay(unlocked: true)
+                    drivenUnlocked = true
                     failedUnlockStreak = nil
                 } catch {
+                    drivenUnlocked = nil
                     logger.error("relay could not be unlocked; locking it, in case the write took effect", metadata: Self.metadata(of: error))
                     let description = (error as? DoorError)?.description ?? "\(type(of: error))"
                     failedUnlockStreak = (
@@ -228,9 +248,11 @@ public actor ClockedDoorController<DoorClock: Clock>: DoorActuator where DoorClo
         for attempt in 1...retry.tries {
             do {
                 try lines.driveRelay(unlocked: false)
+                drivenUnlocked = false
                 if attempt > 1 { logger.notice("relay locked after a retry", metadata: ["tries": "\(attempt)"]) }
                 return true
             } catch {
+                drivenUnlocked = nil
                 var metadata = Self.metadata(of: error)
                 metadata["try"] = "\(attempt)"
                 metadata["tries"] = "\(retry.tries)"
@@ -249,6 +271,33 @@ public actor ClockedDoorController<DoorClock: Clock>: DoorActuator where DoorClo
         logger.critical(
             "door fault: \(DoorFault.relayNotLocked); the door may be unlocked; stopping", metadata: ["tries": "\(retry.tries)"])
         return false
+    }
+
+    /// Reads the relay back while nothing is driving it: a level other than the one it was driven to, or a
+    /// line that cannot be read (its chip gone), is the ``DoorFault/relayLost`` fault, which stops ``run()``
+    /// as a relay that will not lock does. Skipped while a relock is between its tries, after a write that
+    /// failed (the level is not known until the next one takes), and once stopped or faulted.
+    private func checkRelay() {
+        guard !stopped, !released, !relockInProgress, fault == nil, let driven = drivenUnlocked else { return }
+        let reads: Bool?
+        var cause: [String: Logger.MetadataValue] = [:]
+        do {
+            reads = try lines.relayReadsUnlocked()
+        } catch {
+            reads = nil
+            cause = Self.metadata(of: error)
+            cause["read"] = "failed"
+        }
+        if cause.isEmpty {
+            guard let reads, reads != driven else { return }
+            cause["read"] = "\(reads ? "unlocked" : "locked")"
+            cause["driven"] = "\(driven ? "unlocked" : "locked")"
+        }
+        logger.critical("door fault: \(DoorFault.relayLost); the door may be unlocked; stopping", metadata: cause)
+        publish(machine.relayLost(now: clock.now))
+        let error = DoorError(.relayFault, "\(DoorFault.relayLost)", role: .relay)
+        fault = error
+        faultSignal.yield(error)
     }
 
     private func publish(_ actions: [DoorStateMachine<DoorClock.Instant>.Action]) {
@@ -342,8 +391,10 @@ extension ClockedDoorController where DoorClock == ContinuousClock {
     /// The daemon's door, on the continuous clock.
     public init(
         lines: any DoorLines, timing: DoorTiming = DoorTiming(), relayRetry: RelayRetry = RelayRetry(),
-        logger: Logger = Logger(label: "facegate.door")
+        relayCheckInterval: Duration? = nil, logger: Logger = Logger(label: "facegate.door")
     ) throws {
-        try self.init(lines: lines, timing: timing, relayRetry: relayRetry, clock: ContinuousClock(), logger: logger)
+        try self.init(
+            lines: lines, timing: timing, relayRetry: relayRetry, clock: ContinuousClock(), relayCheckInterval: relayCheckInterval,
+            logger: logger)
     }
 }

@@ -15,6 +15,10 @@ public protocol DoorLines: Sendable {
     func driveRelay(unlocked: Bool) throws
     /// The contact's current state, nil when no contact is wired.
     func contactIsOpen() throws -> Bool?
+    /// Whether the relay reads back unlocked now; nil when there is no relay, or none that can be read back.
+    /// Throws when its line is lost (the chip gone). Read while the door is idle: a relay that stops holding
+    /// its level (an I2C expander reset, a board unplugged) is a fault found then, not at the next grant.
+    func relayReadsUnlocked() throws -> Bool?
     /// The inputs until the stream is dropped; the stream fails if the lines are lost. It begins with
     /// the contact's level as the stream is made (when a contact is wired), then its changes: a door
     /// opened while the daemon was starting is seen, and no change falls between a read and the watch.
@@ -31,6 +35,8 @@ public protocol DoorLines: Sendable {
 extension DoorLines {
     /// Fail-secure unless the wiring says otherwise.
     public var failMode: DoorFailMode { .secure }
+    /// No read-back unless the wiring has one.
+    public func relayReadsUnlocked() throws -> Bool? { nil }
 }
 
 /// Which of the door's lines something is about.

@@ -169,6 +169,16 @@ public struct DoorStateMachine<Instant: InstantProtocol>: Sendable where Instant
         return [.report(.fault(.relayNotLocked))]
     }
 
+    /// The relay was found not holding its level, or could not be read (``DoorFault/relayLost``): the door
+    /// may be unlocked, and is faulted.
+    public mutating func relayLost(now: Instant) -> [Action] {
+        guard !isFaulted else { return [] }
+        isFaulted = true
+        isUnlocked = true
+        unlockedUntil = nil
+        return [.report(.fault(.relayLost))]
+    }
+
     private func isAuthorizedOpening(at now: Instant) -> Bool {
         if isUnlocked, let unlockedAt { return unlockedAt <= now }
         if let unlockedAt, let authorizedUntil { return unlockedAt <= now && now < authorizedUntil }

@@ -215,6 +215,14 @@ public final class GPIODDoorLines: DoorLines {
         try relay?.set(energised ? 1 : 0)
     }
 
+    public func relayReadsUnlocked() throws -> Bool? {
+        guard let relay else { return nil }
+        // The output's level as the chip reports it (an expander's register after a reset, say), logical:
+        // libgpiod applies active-low, as it does for the writes.
+        let energised = try relay.value() == 1
+        return energised == (configuration.failMode == .secure)
+    }
+
     public func contactIsOpen() throws -> Bool? {
         try contact.map { try $0.value() == 1 }
     }

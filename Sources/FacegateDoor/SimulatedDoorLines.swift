@@ -19,6 +19,8 @@ public final class SimulatedDoorLines: DoorLines {
         var failingLockWrites: Int? = 0
         var failingUnlockWrites: Int? = 0
         var failedWrites = 0
+        /// The relay's line is gone (its chip unplugged): reads and writes fail.
+        var relayLost = false
         var continuations: [AsyncThrowingStream<DoorInput, any Error>.Continuation] = []
     }
 
@@ -42,6 +44,23 @@ public final class SimulatedDoorLines: DoorLines {
         state.withLock { state in
             if unlocked { state.failingUnlockWrites = count } else { state.failingLockWrites = count }
         }
+    }
+
+    /// The relay's chip goes away (a USB relay board unplugged): its reads fail from now on.
+    public func loseRelay() {
+        state.withLock { $0.relayLost = true }
+    }
+
+    /// The relay falls to `unlocked` by itself (an I2C expander reset to its power-on level), as if driven
+    /// there by nobody.
+    public func knockRelay(unlocked: Bool) {
+        state.withLock { $0.relayUnlocked = unlocked }
+    }
+
+    public func relayReadsUnlocked() throws -> Bool? {
+        let (lost, unlocked) = state.withLock { ($0.relayLost, $0.relayUnlocked) }
+        if lost { throw DoorError(.ioFailed, "simulated relay cannot be read (its chip is gone)", errno: 19, role: .relay) }  // ENODEV
+        return unlocked
     }
 
     public func stopFailingRelayWrites() {

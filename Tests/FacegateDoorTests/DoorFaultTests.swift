@@ -25,6 +25,49 @@ struct DoorFaultTests {
         return seen
     }
 
+    /// The relay, read back while the door is idle: a relay board unplugged (its reads fail) or an expander
+    /// reset to its power-on level (it no longer reads as driven) is a fault then, which stops the door as a
+    /// relay that will not lock does. Before, nothing read the relay back: the next grant found it, or not
+    /// even that (a reset expander takes writes without moving), and a fail-safe maglock reset to
+    /// de-energised stood unlocked with /health green.
+    @Test(
+        "a relay that stops reading as driven while the door is idle is a fault",
+        arguments: [(DoorFailMode.secure, "lost"), (.secure, "knocked"), (.safe, "lost"), (.safe, "knocked")])
+    func aRelayThatStopsReadingAsDrivenIsAFault(failMode: DoorFailMode, how: String) async throws {
+        let lines = SimulatedDoorLines(failMode: failMode)
+        let door = try DoorController(
+            lines: lines, timing: DoorTiming(unlockDuration: .milliseconds(20)), relayRetry: quickRetry, relayCheckInterval: .milliseconds(20))
+        let running = Task { try await door.run() }
+        let events = await door.events()
+        // In service, read back many times over: a grant and its relock raise nothing.
+        try await door.unlock(because: .grant)
+        #expect(await collect(events, until: .locked) == [.unlocked(.grant), .locked])
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(await !door.isFaulted)
+
+        if how == "lost" { lines.loseRelay() } else { lines.knockRelay(unlocked: true) }
+        #expect(await collect(events, until: .fault(.relayLost)) == [.fault(.relayLost)])
+        let error = await #expect(throws: DoorError.self) { try await running.value }
+        #expect(error?.code == .relayFault && error?.role == .relay, "\(String(describing: error))")
+        #expect(await door.isFaulted)
+        #expect(await door.isUnlocked, "the door must not claim it is locked")
+        #expect(lines.isReleased)
+        await #expect(throws: DoorError.self) { try await door.unlock(because: .grant) }
+    }
+
+    /// Without a read-back (the default for lines that have none, and a door made without an interval), the
+    /// relay is never read: nothing changes for them.
+    @Test func withoutAnIntervalTheRelayIsNotReadBack() async throws {
+        let lines = SimulatedDoorLines()
+        let door = try DoorController(lines: lines, timing: DoorTiming(unlockDuration: .milliseconds(20)), relayRetry: quickRetry)
+        let running = Task { try await door.run() }
+        defer { running.cancel() }
+        _ = await door.events()
+        lines.knockRelay(unlocked: true)
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(await !door.isFaulted)
+    }
+
     @Test func aLockWriteThatFailsOnceIsRetriedAndTheDoorEndsLocked() async throws {
         let lines = SimulatedDoorLines()
         lines.failRelayWrites(unlocked: false, count: 1)

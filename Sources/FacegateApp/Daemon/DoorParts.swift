@@ -107,7 +107,9 @@ public struct DoorParts: Sendable {
                 timing: DoorTiming(
                     unlockDuration: configuration.door.pulse, heldOpenAfter: configuration.door.heldOpenAfter,
                     contactSettle: contactSettle),
-                logger: logger)
+                // Read back every second: a relay board unplugged or an expander reset while the door is idle
+                // is a fault then (the service restarted, /health failing), not found at the next grant.
+                relayCheckInterval: .seconds(1), logger: logger)
         } catch {
             // The lines are there but cannot be read (the contact): the hardware's problem, not the file's.
             lines.release()
