@@ -11,6 +11,14 @@ enum PrivateOutput {
     /// Writes `bytes` to `path` with mode 0600, whole or not at all: a temporary file beside it, synced, then
     /// renamed over it, so a full disk leaves no half portrait and an earlier file as it was.
     static func write(_ bytes: [UInt8], to path: String) throws(CommandError) {
+        // Only a regular file (or nothing yet) is replaced: renamed over a device (`--face-out /dev/stdout` under
+        // sudo) it would leave a face in /dev, over a folder it fails anyway. A symbolic link is replaced
+        // itself, never written through.
+        var existing = stat()
+        if lstat(path, &existing) == 0 {
+            let kind = existing.st_mode & S_IFMT
+            guard kind == S_IFREG || kind == S_IFLNK else { throw CommandError("cannot write \(path): it is not a regular file") }
+        }
         let folder = (path as NSString).deletingLastPathComponent
         var template = Array(((folder.isEmpty ? "." : folder) + "/.facegate-XXXXXX").utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }

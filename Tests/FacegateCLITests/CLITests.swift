@@ -348,8 +348,11 @@ import Testing
         defer { try? FileManager.default.removeItem(at: out) }
         let video = Self.testData.appendingPathComponent("video/short_hamilton_clip.mp4").path
         let umaskBefore = umask(0o022)
-        let result = try run(["best", video, "--out", out.path])
-        umask(umaskBefore)
+        let result: Run
+        do {
+            defer { umask(umaskBefore) }
+            result = try run(["best", video, "--out", out.path])
+        }
         #expect(result.status == 0)
         // Crops of faces: the folder and each crop are their owner's alone, whatever the umask.
         #expect(try FileManager.default.attributesOfItem(atPath: out.path)[.posixPermissions] as? Int == 0o700)

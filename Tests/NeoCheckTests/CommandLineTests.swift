@@ -69,11 +69,14 @@ struct CommandLineTests {
                 ).json()["identifier"] as? String)
             // Under the usual umask (022), as under sudo: the portrait and data file are still the owner's alone.
             let umaskBefore = umask(0o022)
-            let created = try await neocheck(
-                "records", "get", "--external-id", "emp-1", "--face-out", scratch.appendingPathComponent("face.jpg").path,
-                "--data-out", scratch.appendingPathComponent("data.txt").path
-            ).json()
-            umask(umaskBefore)
+            let created: [String: any Sendable]
+            do {
+                defer { umask(umaskBefore) }
+                created = try await neocheck(
+                    "records", "get", "--external-id", "emp-1", "--face-out", scratch.appendingPathComponent("face.jpg").path,
+                    "--data-out", scratch.appendingPathComponent("data.txt").path
+                ).json()
+            }
             #expect(created["identifier"] as? String == record)
             #expect(created["enabled"] as? Bool == false)
             #expect(created["additionalDataFileName"] as? String == "badge.txt")
@@ -91,6 +94,14 @@ struct CommandLineTests {
                 environment: env)
             #expect(unwritable.status == 1, "\(unwritable.errors)")
             #expect(unwritable.errors.contains("cannot write") && !unwritable.errors.contains("Usage"), "\(unwritable.errors)")
+            // A special file named as the output (a FIFO here; /dev/stdout under sudo) is refused, not replaced by a
+            // file holding the face.
+            let fifo = scratch.appendingPathComponent("fifo").path
+            #expect(mkfifo(fifo, 0o600) == 0)
+            let special = try await ToolProcess.run(
+                BuiltTools.facegate, ["neocheck", "records", "get", "--external-id", "emp-1", "--face-out", fifo], environment: env)
+            #expect(special.status == 1 && special.errors.contains("not a regular file"), "\(special.errors)")
+            #expect(isFIFO(fifo), "the FIFO is still there")
 
             let updated = try await neocheck("records", "update", record, "--name", "Angie", "--enable", "--surname2", "Voight").json()
             #expect(updated["name"] as? String == "Angie")
@@ -601,4 +612,10 @@ struct CommandLineTests {
         #expect(status == 0)
         #expect(FileManager.default.fileExists(atPath: state.appendingPathComponent("neocheck.json").path))
     }
+}
+
+/// Whether `path` is a FIFO (FileManager reports it as neither file nor folder).
+private func isFIFO(_ path: String) -> Bool {
+    var info = stat()
+    return lstat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFIFO
 }

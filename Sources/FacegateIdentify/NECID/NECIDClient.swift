@@ -286,17 +286,17 @@ public actor NECIDClient {
         if status == 404, let noMatch = operation.notFoundValue {
             // NEC ID answers in JSON, its errors too: a 404 page that is not (a proxy's, a web server's at a
             // wrong address) says nothing about who matched, and must not deny everyone as unknown unseen. Nor
-            // does another's JSON: only the message NEC ID documents for "no match" is one.
+            // does another's JSON: only a message naming what the call looks for (candidates, a subject) is one.
             guard (try? JSONSerialization.jsonObject(with: Data(response.body))) is [String: Any] else {
                 throw NECIDError(
                     .malformedResponse, "\(operation.name): HTTP 404 without NEC ID's JSON (is the endpoint's address right?)",
                     httpStatus: status)
             }
             let message = (try? JSONDecoder().decode(NECErrorBody.self, from: Data(response.body)))?.message ?? ""
-            guard operation.notFoundMessages.contains(where: { Self.saysTheSame(message, $0) }) else {
+            guard operation.notFoundMessages.contains(where: { message.lowercased().contains($0) }) else {
                 throw NECIDError(
                     .malformedResponse,
-                    "\(operation.name): HTTP 404 that is not NEC ID's \"\(operation.notFoundMessages[0])\" ("
+                    "\(operation.name): HTTP 404 that is not NEC ID's no match ("
                         + (message.isEmpty ? "no message" : "\"\(sanitize(message))\"") + "; is the endpoint's address right?)",
                     httpStatus: status)
             }
@@ -305,16 +305,6 @@ public actor NECIDClient {
         var failure = error(from: response, for: operation.name)
         failure.earlierAttemptMayHaveDoneIt = response.earlierAttempts > 0
         throw failure
-    }
-
-    /// The same message, written with another case, spacing or a closing full stop.
-    static func saysTheSame(_ message: String, _ documented: String) -> Bool {
-        func plain(_ text: String) -> String {
-            var text = text.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
-            if text.hasSuffix(".") { text.removeLast() }
-            return text.split(whereSeparator: \.isWhitespace).joined(separator: " ")
-        }
-        return plain(message) == plain(documented)
     }
 
     private nonisolated func error(from response: CloudHTTPResponse, for name: String) -> NECIDError {

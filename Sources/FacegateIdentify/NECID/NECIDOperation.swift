@@ -37,10 +37,11 @@ public struct NECIDOperation<Value: Sendable>: Sendable {
     let decodeSuccess: @Sendable ([UInt8]) throws -> Value
     /// The value a 404 stands for when it means "no match" rather than an error.
     let notFoundValue: Value?
-    /// The messages NEC ID documents for that 404 ("Candidates not found"): only a 404 saying one of them is
-    /// the service's "no match". Another's JSON 404 (an API gateway's `{"message":"Not Found"}` for a route it
-    /// does not have, at a wrong stage or path) is not, and read as one it denied everyone as unknown, or
-    /// emptied the gallery in the revocation sync, with the cloud looking healthy.
+    /// Words of the message NEC ID gives that 404 ("Candidates not found": `candidate`): only a 404 whose
+    /// message names one of them is the service's "no match" (however it is worded: the document gives the
+    /// status's description, not its body). Another's JSON 404 (an API gateway's `{"message":"Not Found"}`
+    /// for a route it does not have, at a wrong stage or path, or `{}`) names none, and read as one it denied
+    /// everyone as unknown, or emptied the gallery in the revocation sync, with the cloud looking healthy.
     let notFoundMessages: [String]
 
     /// Whether the call deletes what it names (a `DELETE`).
@@ -158,7 +159,7 @@ public enum NECIDCall {
         if let direction { query.append("dir=\(direction.rawValue)") }
         return .init(
             "list subjects", .biometric, .GET, ["subjects"], query: query.joined(separator: "&"), sendsAPIKey: true, idempotent: true,
-            notFoundValue: emptyWhenNotFound ? NECSubjectList(subjects: [], total: 0) : nil, notFoundMessages: ["Subjects not found"],
+            notFoundValue: emptyWhenNotFound ? NECSubjectList(subjects: [], total: 0) : nil, notFoundMessages: ["subject"],
             decodeSuccess: decoder(NECSubjectList.self))
     }
 
@@ -257,7 +258,7 @@ public enum NECIDCall {
             "verify face", .biometric, .POST, ["face", "verify"],
             body: json(Body(face: Data(face).base64EncodedString(), probe: Data(probe).base64EncodedString())),
             sendsAPIKey: false, idempotent: true, notFoundValue: NECVerification(id: nil, score: nil),
-            notFoundMessages: ["Subject not verified"],
+            notFoundMessages: ["verif"],
             decodeSuccess: decoder(NECVerification.self))
     }
 
@@ -274,7 +275,7 @@ public enum NECIDCall {
             body: json(Body(id: subjectID, probe: Data(probe).base64EncodedString())),
             sendsAPIKey: true, idempotent: true, notFoundValue: NECVerification(id: subjectID, score: nil),
             // A subject that is not there is not verified either.
-            notFoundMessages: ["Subject not verified", "Subject with id not found"],
+            notFoundMessages: ["verif", "subject"],
             decodeSuccess: decoder(NECVerification.self))
     }
 
@@ -300,7 +301,7 @@ public enum NECIDCall {
             "search", .biometric, .POST, ["face", "search"],
             body: json(Body(probe: Data(probe).base64EncodedString(), threshold: threshold, limit: limit, tags: tags.isEmpty ? nil : tags)),
             sendsAPIKey: true, idempotent: true, notFoundValue: NECSearchResult(candidates: [], attributes: nil),
-            notFoundMessages: ["Candidates not found"],
+            notFoundMessages: ["candidate"],
             decodeSuccess: decoder(NECSearchResult.self))
     }
 

@@ -218,8 +218,10 @@ public struct NeoCheckClient: Sendable {
             // A retry of a read (a timeout, a gateway's 502 or 504) may have reached the service as well: the
             // service counts each request against its hour, so each retry is paid for before it goes (review:
             // one was paid for three, and the service's own limit came first).
+            // Reads only: a write's retry refused by the budget would be reported as "no call was made" when its
+            // first attempt may have been carried out (and such calls, clean-ups and installer commands, are rare).
             var retry: (@Sendable () async throws -> Void)?
-            if let budget {
+            if let budget, method == .GET {
                 if beyondBudget {
                     retry = { await budget.spendBeyondLimit() }
                 } else {
