@@ -60,7 +60,7 @@ public enum DoorEvent: Sendable, Hashable {
 public enum UnlockRefusal: String, Sendable, Codable, Hashable, CustomStringConvertible {
     /// A failed lock write was being retried: nothing else may drive the relay meanwhile.
     case relocking
-    /// The relay could not be locked: the door drives nothing more and stops.
+    /// The relay could not be locked, or was lost: the door drives nothing more and stops.
     case faulted
     /// The door had stopped: its lines are given back. (No exit press is read by then: a grant or manual
     /// unlock arriving after the stop is refused with it.)
@@ -69,7 +69,7 @@ public enum UnlockRefusal: String, Sendable, Codable, Hashable, CustomStringConv
     public var description: String {
         switch self {
         case .relocking: "a failed lock of the relay was being retried"
-        case .faulted: "the relay could not be locked and the door is stopping"
+        case .faulted: "the relay faulted (it could not be locked, or was lost) and the door is stopping"
         case .stopped: "the door had stopped"
         }
     }

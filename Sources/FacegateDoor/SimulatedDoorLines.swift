@@ -19,7 +19,7 @@ public final class SimulatedDoorLines: DoorLines {
         var failingLockWrites: Int? = 0
         var failingUnlockWrites: Int? = 0
         var failedWrites = 0
-        /// The relay's line is gone (its chip unplugged): reads and writes fail.
+        /// The relay's line is gone (its chip unplugged): reads fail (writes are told to fail on their own).
         var relayLost = false
         var continuations: [AsyncThrowingStream<DoorInput, any Error>.Continuation] = []
     }
@@ -46,9 +46,10 @@ public final class SimulatedDoorLines: DoorLines {
         }
     }
 
-    /// The relay's chip goes away (a USB relay board unplugged): its reads fail from now on.
-    public func loseRelay() {
-        state.withLock { $0.relayLost = true }
+    /// The relay's chip goes away (a USB relay board unplugged): its reads fail from now on; true brings it
+    /// back.
+    public func loseRelay(_ lost: Bool = true) {
+        state.withLock { $0.relayLost = lost }
     }
 
     /// The relay falls to `unlocked` by itself (an I2C expander reset to its power-on level), as if driven

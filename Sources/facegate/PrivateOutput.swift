@@ -14,10 +14,14 @@ enum PrivateOutput {
         // Only a regular file (or nothing yet) is replaced: renamed over a device (`--face-out /dev/stdout` under
         // sudo) it would leave a face in /dev, over a folder it fails anyway. A symbolic link is replaced
         // itself, never written through.
-        var existing = stat()
+        // A symbolic link to a device (/dev/stdout) counts as that device: the rename would put the face in its place.
+        var existing = stat(), target = stat()
         if lstat(path, &existing) == 0 {
             let kind = existing.st_mode & S_IFMT
-            guard kind == S_IFREG || kind == S_IFLNK else { throw CommandError("cannot write \(path): it is not a regular file") }
+            let linkedKind: mode_t? = kind == S_IFLNK && stat(path, &target) == 0 ? target.st_mode & S_IFMT : nil
+            guard kind == S_IFREG || (kind == S_IFLNK && (linkedKind == nil || linkedKind == S_IFREG)) else {
+                throw CommandError("cannot write \(path): it is not a regular file")
+            }
         }
         let folder = (path as NSString).deletingLastPathComponent
         var template = Array(((folder.isEmpty ? "." : folder) + "/.facegate-XXXXXX").utf8CString)

@@ -55,6 +55,40 @@ struct DoorFaultTests {
         await #expect(throws: DoorError.self) { try await door.unlock(because: .grant) }
     }
 
+    /// A door that reads its relay back stops cleanly when stopped: its read-back loop ends quietly with the
+    /// stop (review: its cancelled sleep, ending first, made `run()` throw, and a graceful stop exit 1).
+    @Test func aDoorThatReadsItsRelayBackStopsCleanly() async throws {
+        for _ in 0..<100 {
+            let door = try DoorController(lines: SimulatedDoorLines(), relayRetry: quickRetry, relayCheckInterval: .milliseconds(1))
+            let running = Task { try await door.run() }
+            while await !door.isWatchingInputs { await Task.yield() }
+            try await Task.sleep(for: .milliseconds(2))
+            running.cancel()
+            try await running.value
+        }
+    }
+
+    /// A chip whose driver cannot read its outputs back (EIO from the start, or a level it never reports
+    /// right) is not a fault: read-back is turned off for it, said once, and the door runs on. Faulting would
+    /// restart it for ever, a fail-safe maglock unlocking at each restart (review).
+    @Test(arguments: ["unreadable", "wrong"])
+    func aRelayThatWasNeverReadBackRightIsNotWatched(how: String) async throws {
+        let lines = SimulatedDoorLines()
+        if how == "unreadable" { lines.loseRelay() } else { lines.knockRelay(unlocked: true) }
+        let door = try DoorController(
+            lines: lines, timing: DoorTiming(unlockDuration: .milliseconds(20)), relayRetry: quickRetry, relayCheckInterval: .milliseconds(10))
+        let running = Task { try await door.run() }
+        defer { running.cancel() }
+        let events = await door.events()
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(await !door.isFaulted)
+        // Still a door: a grant opens it and it locks again.
+        lines.loseRelay(false)
+        try await door.unlock(because: .grant)
+        #expect(await collect(events, until: .locked) == [.unlocked(.grant), .locked])
+        #expect(await !door.isFaulted)
+    }
+
     /// Without a read-back (the default for lines that have none, and a door made without an interval), the
     /// relay is never read: nothing changes for them.
     @Test func withoutAnIntervalTheRelayIsNotReadBack() async throws {

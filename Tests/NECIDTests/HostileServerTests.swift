@@ -315,6 +315,8 @@ import FacegateTesting
     @Test(arguments: [
         "<html><body><h1>404 Not Found</h1></body></html>", "", "Not Found", #"{"message":"Not Found"}"#, "{}",
         #"{"message":"Subject with id not found"}"#,
+        // A web framework's 404 quoting the path names what the call looks for, and is no answer either.
+        #"{"message":"No static resource v1.1/face/search."}"#, #"{"message":"candidates"}"#,
     ])
     func aNotFoundPageIsNoAnswer(body: String) async throws {
         try await withClient(.reply(status: 404, body: body)) { client, _ in

@@ -102,6 +102,13 @@ struct CommandLineTests {
                 BuiltTools.facegate, ["neocheck", "records", "get", "--external-id", "emp-1", "--face-out", fifo], environment: env)
             #expect(special.status == 1 && special.errors.contains("not a regular file"), "\(special.errors)")
             #expect(isFIFO(fifo), "the FIFO is still there")
+            // So is a symbolic link to one (/dev/stdout is a link to the terminal or pipe): not replaced either.
+            let link = scratch.appendingPathComponent("stdout").path
+            #expect(symlink(fifo, link) == 0)
+            let linked = try await ToolProcess.run(
+                BuiltTools.facegate, ["neocheck", "records", "get", "--external-id", "emp-1", "--face-out", link], environment: env)
+            #expect(linked.status == 1 && linked.errors.contains("not a regular file"), "\(linked.errors)")
+            #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: link)) == fifo, "the link is still there")
 
             let updated = try await neocheck("records", "update", record, "--name", "Angie", "--enable", "--surname2", "Voight").json()
             #expect(updated["name"] as? String == "Angie")

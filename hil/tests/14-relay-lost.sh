@@ -62,6 +62,6 @@ echo "stopped $(( $(now) - gone )) s after the relay's chip went away, exit $cod
 expect_eq "$code" 1 "exit status after the relay was lost"
 grep -q "the relay does not read back the level it was driven to" $work/run.log \
     || fail "no relay-lost fault in the log: $(tail -4 $work/run.log)"
-facegate log --database $work/journal.sqlite --door-events --json | grep -q '"event":"fault"' \
+facegate log --database $work/journal.sqlite --door-events --json | grep '"event":"fault"' | grep -q "does not read back" \
     || fail "no fault door event journaled: $(facegate log --database $work/journal.sqlite --door-events --json | tail -3)"
 true

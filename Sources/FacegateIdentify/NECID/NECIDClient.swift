@@ -293,7 +293,7 @@ public actor NECIDClient {
                     httpStatus: status)
             }
             let message = (try? JSONDecoder().decode(NECErrorBody.self, from: Data(response.body)))?.message ?? ""
-            guard operation.notFoundMessages.contains(where: { message.lowercased().contains($0) }) else {
+            guard Self.saysNoMatch(message, naming: operation.notFoundMessages) else {
                 throw NECIDError(
                     .malformedResponse,
                     "\(operation.name): HTTP 404 that is not NEC ID's no match ("
@@ -305,6 +305,15 @@ public actor NECIDClient {
         var failure = error(from: response, for: operation.name)
         failure.earlierAttemptMayHaveDoneIt = response.earlierAttempts > 0
         throw failure
+    }
+
+    /// Whether a 404's message is NEC ID's "no match": it names what the call looks for and says it was not found
+    /// (or not verified), and quotes no path (a web framework's "No static resource v1.1/subjects." names a
+    /// subject too: review).
+    static func saysNoMatch(_ message: String, naming words: [String]) -> Bool {
+        let lowered = message.lowercased()
+        guard !lowered.contains("/"), words.contains(where: lowered.contains) else { return false }
+        return lowered.contains("not ") || lowered.hasPrefix("no ")
     }
 
     private nonisolated func error(from response: CloudHTTPResponse, for name: String) -> NECIDError {
