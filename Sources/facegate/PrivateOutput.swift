@@ -11,10 +11,9 @@ enum PrivateOutput {
     /// Writes `bytes` to `path` with mode 0600, whole or not at all: a temporary file beside it, synced, then
     /// renamed over it, so a full disk leaves no half portrait and an earlier file as it was.
     static func write(_ bytes: [UInt8], to path: String) throws(CommandError) {
-        // Only a regular file (or nothing yet) is replaced: renamed over a device (`--face-out /dev/stdout` under
-        // sudo) it would leave a face in /dev, over a folder it fails anyway. A symbolic link is replaced
-        // itself, never written through.
-        // A symbolic link to a device (/dev/stdout) counts as that device: the rename would put the face in its place.
+        // Only a regular file, a link to one or a dangling link (replaced itself, never written through), or nothing
+        // yet, is replaced: renamed over a device, or a link to one (`--face-out /dev/stdout` under sudo), it would
+        // leave a face in its place; over a folder it fails anyway.
         var existing = stat(), target = stat()
         if lstat(path, &existing) == 0 {
             let kind = existing.st_mode & S_IFMT

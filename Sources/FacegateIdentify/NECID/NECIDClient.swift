@@ -293,7 +293,7 @@ public actor NECIDClient {
                     httpStatus: status)
             }
             let message = (try? JSONDecoder().decode(NECErrorBody.self, from: Data(response.body)))?.message ?? ""
-            guard Self.saysNoMatch(message, naming: operation.notFoundMessages) else {
+            guard Self.saysNoMatch(message, naming: operation.noMatchWords) else {
                 throw NECIDError(
                     .malformedResponse,
                     "\(operation.name): HTTP 404 that is not NEC ID's no match ("

@@ -42,14 +42,14 @@ public struct NECIDOperation<Value: Sendable>: Sendable {
     /// status's description, not its body). Another's JSON 404 (an API gateway's `{"message":"Not Found"}`
     /// for a route it does not have, at a wrong stage or path, or `{}`) names none, and read as one it denied
     /// everyone as unknown, or emptied the gallery in the revocation sync, with the cloud looking healthy.
-    let notFoundMessages: [String]
+    let noMatchWords: [String]
 
     /// Whether the call deletes what it names (a `DELETE`).
     public var deletes: Bool { method == .DELETE }
 
     init(
         _ name: String, _ host: Host, _ method: HTTPMethod, _ pathSegments: [String], query: String = "", body: [UInt8]? = nil,
-        sendsAPIKey: Bool, idempotent: Bool, notFoundValue: Value? = nil, notFoundMessages: [String] = [],
+        sendsAPIKey: Bool, idempotent: Bool, notFoundValue: Value? = nil, noMatchWords: [String] = [],
         decodeSuccess: @escaping @Sendable ([UInt8]) throws -> Value
     ) {
         self.name = name
@@ -61,7 +61,7 @@ public struct NECIDOperation<Value: Sendable>: Sendable {
         self.sendsAPIKey = sendsAPIKey
         self.idempotent = idempotent
         self.notFoundValue = notFoundValue
-        self.notFoundMessages = notFoundMessages
+        self.noMatchWords = noMatchWords
         self.decodeSuccess = decodeSuccess
     }
 }
@@ -159,7 +159,7 @@ public enum NECIDCall {
         if let direction { query.append("dir=\(direction.rawValue)") }
         return .init(
             "list subjects", .biometric, .GET, ["subjects"], query: query.joined(separator: "&"), sendsAPIKey: true, idempotent: true,
-            notFoundValue: emptyWhenNotFound ? NECSubjectList(subjects: [], total: 0) : nil, notFoundMessages: ["subject"],
+            notFoundValue: emptyWhenNotFound ? NECSubjectList(subjects: [], total: 0) : nil, noMatchWords: ["subject"],
             decodeSuccess: decoder(NECSubjectList.self))
     }
 
@@ -258,7 +258,7 @@ public enum NECIDCall {
             "verify face", .biometric, .POST, ["face", "verify"],
             body: json(Body(face: Data(face).base64EncodedString(), probe: Data(probe).base64EncodedString())),
             sendsAPIKey: false, idempotent: true, notFoundValue: NECVerification(id: nil, score: nil),
-            notFoundMessages: ["verif"],
+            noMatchWords: ["verif"],
             decodeSuccess: decoder(NECVerification.self))
     }
 
@@ -275,7 +275,7 @@ public enum NECIDCall {
             body: json(Body(id: subjectID, probe: Data(probe).base64EncodedString())),
             sendsAPIKey: true, idempotent: true, notFoundValue: NECVerification(id: subjectID, score: nil),
             // A subject that is not there is not verified either.
-            notFoundMessages: ["verif", "subject"],
+            noMatchWords: ["verif", "subject"],
             decodeSuccess: decoder(NECVerification.self))
     }
 
@@ -301,7 +301,7 @@ public enum NECIDCall {
             "search", .biometric, .POST, ["face", "search"],
             body: json(Body(probe: Data(probe).base64EncodedString(), threshold: threshold, limit: limit, tags: tags.isEmpty ? nil : tags)),
             sendsAPIKey: true, idempotent: true, notFoundValue: NECSearchResult(candidates: [], attributes: nil),
-            notFoundMessages: ["candidate"],
+            noMatchWords: ["candidate"],
             decodeSuccess: decoder(NECSearchResult.self))
     }
 

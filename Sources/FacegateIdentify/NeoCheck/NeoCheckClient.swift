@@ -217,17 +217,11 @@ public struct NeoCheckClient: Sendable {
             secrets += [bearer.accessToken] + (bearer.refreshToken.map { [$0] } ?? [])
             // A retry of a read (a timeout, a gateway's 502 or 504) may have reached the service as well: the
             // service counts each request against its hour, so each retry is paid for before it goes (review:
-            // one was paid for three, and the service's own limit came first).
-            // Reads only: a write's retry refused by the budget would be reported as "no call was made" when its
-            // first attempt may have been carried out (and such calls, clean-ups and installer commands, are rare).
+            // one was paid for three, and the service's own limit came first). Reads only: a write's retry
+            // refused by the budget would be reported as "no call was made" when its first attempt may have
+            // been carried out (such calls, clean-ups and installer commands, are rare).
             var retry: (@Sendable () async throws -> Void)?
-            if let budget, method == .GET {
-                if beyondBudget {
-                    retry = { await budget.spendBeyondLimit() }
-                } else {
-                    retry = { try await budget.spend() }
-                }
-            }
+            if let budget, method == .GET { retry = { try await budget.spend() } }
             let response = try await Self.send(http, idempotent: idempotent, beforeRetry: retry) {
                 var request = HTTPClientRequest(url: url)
                 request.method = method
