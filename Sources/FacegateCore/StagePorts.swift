@@ -147,6 +147,10 @@ public protocol GateJournal: Sendable {
     /// The newest decision or door event handed to it in this run (written or still waiting), from memory:
     /// what moves the clock's stored witness on between decisions (an exit press, a manual unlock).
     var newestHandedTime: Date? { get }
+    /// Keeps `time`, the wall clock's reading at a moment the cloud's time vouched for it, in place of the
+    /// one kept before: counted by ``newestRecordTime()`` at the next start. Returns at once; false when
+    /// it was not taken.
+    @discardableResult func recordClockSeenRight(at time: Date) -> Bool
     /// Each subject's latest grant at `door` dated no earlier than `window` before the later of `now` and
     /// the door's newest decision (so a clock set back since reads the grants of the run before, not every
     /// grant ever dated after it), leaving out grants whose relay could not be driven or was withheld: who may still be
@@ -157,6 +161,8 @@ public protocol GateJournal: Sendable {
 extension GateJournal {
     /// A journal that keeps no such note (a test's): the pipeline's own decisions still count.
     public var newestHandedTime: Date? { nil }
+    /// A journal that keeps no witness of the clock (a test's): its records alone witness it.
+    @discardableResult public func recordClockSeenRight(at time: Date) -> Bool { false }
 }
 
 /// A grant on disk: who was let in, and when.

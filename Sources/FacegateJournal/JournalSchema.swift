@@ -67,6 +67,14 @@ enum JournalSchema {
                 t.add(column: "liveness", .jsonText)
             }
         }
+        migrator.registerMigration("v4: when the cloud last vouched for the clock") { db in
+            // One row, replaced as the daemon runs: a witness of the clock for the next start, when the
+            // cloud may be away and the newest record hours old (a clock set back into that gap).
+            try db.create(table: "clock_witness") { t in
+                t.primaryKey("id", .integer).check { $0 == 1 }
+                t.column("time", .datetime).notNull()
+            }
+        }
         return migrator
     }
 

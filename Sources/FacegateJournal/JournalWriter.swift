@@ -10,6 +10,9 @@ enum JournalWriter {
         case .doorEvent(let event): try insert(event, into: db)
         case .recheck(let recheck): try apply(recheck, in: db)
         case .relay(let relay): try apply(relay, in: db)
+        case .clockSeenRight(let time):
+            try db.execute(
+                sql: "INSERT INTO clock_witness (id, time) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET time = excluded.time", arguments: [time])
         }
     }
 

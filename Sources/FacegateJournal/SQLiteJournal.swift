@@ -64,6 +64,7 @@ public final class SQLiteJournal: Sendable {
         case doorEvent(DoorEventRecord)
         case recheck(RecheckRecord)
         case relay(RelayRecord)
+        case clockSeenRight(Date)
 
         var cropBytes: Int {
             if case .decision(let record) = self { return record.probeCrop?.count ?? 0 }
@@ -153,6 +154,14 @@ public final class SQLiteJournal: Sendable {
     @discardableResult
     public func recordRecheck(_ recheck: RecheckRecord) -> Bool {
         enqueue(.recheck(recheck))
+    }
+
+    /// Queues the wall clock's reading at a moment the cloud's time vouched for it, replacing the one kept
+    /// before, and returns at once: with the newest record, the clock's witness at the next start
+    /// (``newestRecordTime()``).
+    @discardableResult
+    public func recordClockSeenRight(at time: Date) -> Bool {
+        enqueue(.clockSeenRight(time))
     }
 
     /// Queues what the relay did for a granted decision (after the decision itself) and returns at once.
@@ -246,8 +255,9 @@ public final class SQLiteJournal: Sendable {
         }
     }
 
-    /// The time of the newest decision on disk, or nil when there is none (it throws when the file cannot
-    /// be read): a clock that reads earlier than this has been set back.
+    /// The time of the newest decision or door event on disk, or of the clock's last reading the cloud
+    /// vouched for (``recordClockSeenRight(at:)``) when that is later; nil when there is none (it throws
+    /// when the file cannot be read): a clock that reads earlier than this has been set back.
     public func newestRecordTime() async throws -> Date? {
         let database = try openedDatabase(waiting: false)
         // Door events count too: at a quiet door an exit press or an opening is often the newest record. Not
@@ -257,7 +267,8 @@ public final class SQLiteJournal: Sendable {
                 db,
                 sql: """
                     SELECT MAX(newest) FROM (
-                      SELECT MAX(time) AS newest FROM decision UNION ALL SELECT MAX(time) FROM door_event WHERE kind != ?)
+                      SELECT MAX(time) AS newest FROM decision UNION ALL SELECT MAX(time) FROM door_event WHERE kind != ?
+                      UNION ALL SELECT time FROM clock_witness)
                     """,
                 arguments: [DoorEventKind.degraded.rawValue])
         }

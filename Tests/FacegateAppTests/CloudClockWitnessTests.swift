@@ -8,6 +8,7 @@ import FacegateJournal
 import FacegateOfflineCache
 import FacegateTesting
 import Foundation
+import GRDB
 import Logging
 import Synchronization
 import Testing
@@ -67,6 +68,28 @@ struct CloudClockWitnessTests {
             // The cache is there: the reason does not send an installer looking for it (review).
             #expect(!offlineReason.contains("no offline cache"), "\(offlineReason)")
             #expect(offline.relayChanges == 0)
+        }
+    }
+
+    /// The daemon journals the clock's reading while the cloud's time vouches for it (the witness a
+    /// restart with the cloud away checks the clock against: `ClockWitnessPipelineTests`), and none while
+    /// its clock reads 2 h ahead of the cloud's.
+    @Test func theDaemonJournalsTheClockWhileTheCloudVouchesForIt() async throws {
+        try await DoorRig.with { rig in
+            _ = try await rig.enrol(Photos.enrolledPhoto)
+            rig.clockWitnessInterval = .milliseconds(100)
+            func witness() async throws -> Date? {
+                try await DatabaseQueue(path: rig.configuration.journal.path).read { db in
+                    try Date.fetchOne(db, sql: "SELECT time FROM clock_witness")
+                }
+            }
+            rig.wallClockError = 2 * 3600
+            _ = try await rig.runDoor(visitors: [Photos.enrolledWalksUp])
+            #expect(try await witness() == nil, "a clock the cloud disagrees with is no witness")
+            rig.wallClockError = 0
+            _ = try await rig.runDoor(visitors: [Photos.enrolledWalksUp])
+            let kept = try #require(try await witness())
+            #expect(abs(kept.timeIntervalSinceNow) < 60, "\(kept)")
         }
     }
 
@@ -335,6 +358,89 @@ struct ClockWitnessPipelineTests {
         let decisions = journal.decisions.map(\.decision)
         #expect(decisions.map(\.outcome) == [.grantedOffline, .deniedOffline], "\(decisions.map(\.reason))")
         #expect(decisions.last?.reason.contains("newest journaled record") == true)
+    }
+
+    /// After a restart with the cloud away, a quiet door's newest record may be hours old, and a clock set
+    /// back into that gap passed the stored dates (review of 2026-12-07). The reading the cloud's time
+    /// last vouched for, journaled as the daemon ran, catches it: an hour set back is `denied-offline`
+    /// where, before the witness was kept, the same visit was `granted-offline`. A wall clock the cloud
+    /// disagrees with (10 minutes ahead) keeps no reading.
+    @Test func aClockSetBackIntoAQuietGapIsCaughtByTheCloudsLastWord() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let path = folder.file("journal.sqlite")
+        let threeHoursAgo = Date().addingTimeInterval(-3 * 3600)
+        // The door's last record: a decision three hours ago (a quiet night).
+        let earlier = SQLiteJournal(configuration: .init(path: path))
+        let earlierWriter = Task { await earlier.run() }
+        earlier.record(DecisionRecord(time: threeHoursAgo, door: "witness", decision: Decision(outcome: .granted, reason: "cloud match"), backend: "held"))
+        try await earlier.flush()
+        earlierWriter.cancel()
+        await earlierWriter.value
+        let cache = try await Self.cacheHoldingHerFace(in: folder, rememberedAt: threeHoursAgo)
+
+        /// A run of the daemon with the cloud away and the clock set back an hour: its one decision.
+        func visitAfterARestart() async throws -> Decision? {
+            let journal = SQLiteJournal(configuration: .init(path: path))
+            let writer = Task { await journal.run() }
+            defer { writer.cancel() }
+            let lines = SimulatedDoorLines(logger: Self.quiet)
+            let door = try DoorController(lines: lines, timing: DoorTiming(unlockDuration: .milliseconds(50)), logger: Self.quiet)
+            let doorTask = Task { try await door.run() }
+            defer { doorTask.cancel() }
+            let setBack = WrongWallClock(ahead: -3600)
+            let pipeline = GatePipeline(
+                source: SynthesizedApproach(), analyzer: ScriptedAnalyzer(),
+                search: HeldCloud(candidates: [MatchCandidate(subjectId: "staff-3", score: 9000, tags: ["staff"])]), offline: cache,
+                door: door, journal: journal, policy: Self.policy,
+                settings: .init(door: "witness", approach: ApproachConfiguration(settleFrames: 3), decisionDeadline: .seconds(1)),
+                logger: Self.quiet, now: { setBack.now })
+            let outcomes = await pipeline.decisions()
+            try await pipeline.run()
+            try await journal.flush()
+            var decisions: [Decision] = []
+            for await outcome in outcomes { decisions.append(outcome.record.decision) }
+            #expect(decisions.count == 1)
+            return decisions.first
+        }
+
+        /// A run of the daemon while the cloud answers, its wall clock `ahead` of the cloud's time, for
+        /// long enough to keep the clock's witness.
+        func runWithTheCloud(wallClockAhead ahead: TimeInterval) async throws {
+            let journal = SQLiteJournal(configuration: .init(path: path))
+            let writer = Task { await journal.run() }
+            let stated = CloudClock()
+            stated.note(stated: Date())
+            let wall = WrongWallClock(ahead: ahead)
+            let pipeline = GatePipeline(
+                source: SynthesizedApproach(), analyzer: ScriptedAnalyzer(), search: HeldCloud(cloudClock: stated), offline: nil,
+                door: try DoorController(lines: SimulatedDoorLines(logger: Self.quiet), logger: Self.quiet), journal: journal, policy: Self.policy, settings: .init(door: "witness", approach: ApproachConfiguration(settleFrames: 3), decisionDeadline: .seconds(1)), logger: Self.quiet,
+                now: { wall.now })
+            let keeping = Task { await pipeline.keepClockWitness(every: .milliseconds(50)) }
+            try await Task.sleep(for: .milliseconds(300))
+            keeping.cancel()
+            await keeping.value
+            try await journal.flush()
+            writer.cancel()
+            await writer.value
+        }
+
+        // Nothing vouched for the clock since the last record: the hour set back passes the stored dates.
+        #expect(try await visitAfterARestart()?.outcome == .grantedOffline)
+
+        // A run whose clock the cloud found 10 minutes ahead keeps nothing: the journal's newest record is
+        // still the offline grant made on the clock set back an hour.
+        try await runWithTheCloud(wallClockAhead: 600)
+        let check = SQLiteJournal(configuration: .init(path: path))
+        let newest = try #require(try await check.newestRecordTime())
+        #expect(abs(newest.timeIntervalSinceNow + 3600) < 120, "\(newest)")
+
+        // A run whose clock the cloud vouched for keeps its reading; the next start, set back an hour with
+        // the cloud away, is caught.
+        try await runWithTheCloud(wallClockAhead: 0)
+        let caught = try #require(try await visitAfterARestart())
+        #expect(caught.outcome == .deniedOffline, "\(caught.reason)")
+        #expect(caught.reason.contains("newest journaled record"), "\(caught.reason)")
     }
 
     /// A door event journaled during the run (an exit press; the pipeline never sees it) moves the clock's

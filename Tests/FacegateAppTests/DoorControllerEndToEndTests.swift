@@ -216,6 +216,8 @@ final class DoorRig: @unchecked Sendable {
     /// How far the door's wall clock reads from the true time (its decisions' dates, its schedules and
     /// its NEC ID signatures all read it).
     var wallClockError: TimeInterval = 0
+    /// How often the door journals the clock's reading while the cloud's time vouches for it.
+    var clockWitnessInterval: Duration = DoorControllerService.Settings().clockWitnessInterval
     /// The client a wrong wall clock signs with, kept while the error stays the same.
     private(set) var skewedClient: (error: TimeInterval, client: NECIDClient)?
 
@@ -373,6 +375,7 @@ final class DoorRig: @unchecked Sendable {
         var settings = DoorControllerService.Settings()
         settings.reloadsOnHangup = false
         settings.wallClock = wallClock
+        settings.clockWitnessInterval = clockWitnessInterval
         let configuration = self.configuration, fileSays = reloaded ?? configuration
         let service = DoorControllerService(
             configuration: configuration, parts: parts, settings: settings, notifier: SystemdNotifier(environment: [:]), logger: logger,

@@ -207,6 +207,36 @@ struct JournalTests {
         }
     }
 
+    /// The clock's last reading the cloud vouched for is kept (one row, replaced by the next, whatever its
+    /// time: the latest statement is the one believed) and counts as the newest record when it is later
+    /// than every decision and door event, after the journal is opened again (the next start).
+    @Test func theClocksLastVouchedReadingCountsAsTheNewestRecord() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let now = wholeMilliseconds(Date())
+        let configuration = SQLiteJournal.Configuration(path: folder.file("journal.sqlite"))
+        try await withRunningJournal(configuration) { journal in
+            journal.record(DecisionRecord(time: now.addingTimeInterval(-3 * 3600), door: "front", decision: sampleDecision(), backend: "nec"))
+            journal.recordClockSeenRight(at: now.addingTimeInterval(-600))
+            journal.recordClockSeenRight(at: now.addingTimeInterval(-300))
+            try await journal.flush()
+        }
+        try await withRunningJournal(configuration) { journal in
+            let newest = try await journal.newestRecordTime()
+            #expect(abs((newest?.timeIntervalSince(now) ?? .infinity) + 300) < 0.001, "\(String(describing: newest))")
+            // A later statement replaces it even when earlier (a cloud whose clock was put right).
+            journal.recordClockSeenRight(at: now.addingTimeInterval(-4 * 3600))
+            try await journal.flush()
+            let replaced = try await journal.newestRecordTime()
+            #expect(abs((replaced?.timeIntervalSince(now) ?? .infinity) + 3 * 3600) < 0.001, "the decision again: \(String(describing: replaced))")
+            // It is no decision or door event: `facegate log` and the export do not list it.
+            #expect(try await journal.decisions().count == 1)
+            #expect(try await journal.doorEvents().isEmpty)
+        }
+        let rows = try await DatabaseQueue(path: folder.file("journal.sqlite")).read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM clock_witness") }
+        #expect(rows == 1)
+    }
+
     /// Age retention waiting for a clock something vouches for is tried again soon (here 0.2 s, 30 s in the
     /// daemon), not at the next interval (600 s): /health stops saying the journal is degraded once the
     /// cloud's time vouches for the clock.

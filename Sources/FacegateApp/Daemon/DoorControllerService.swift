@@ -65,6 +65,10 @@ public struct DoorControllerService: Service, CustomStringConvertible {
         public var journalStallLimit: Duration = .seconds(10)
         /// The wall clock decisions are dated and schedules read by (tests set a wrong one).
         public var wallClock: @Sendable () -> Date = { Date() }
+        /// How often the wall clock's reading is journaled while the cloud's time vouches for it: a clock
+        /// set back by more than this and the tolerance is caught at the next start with the cloud away.
+        /// Each is one small write, so not every few seconds (an SD card).
+        public var clockWitnessInterval: Duration = .seconds(300)
 
         public init() {}
     }
@@ -166,7 +170,10 @@ public struct DoorControllerService: Service, CustomStringConvertible {
     /// Any of them ending, or failing, shuts the rest down in that order; a failure is then the group's.
     public var services: [ServiceGroupConfiguration.ServiceConfiguration] {
         let doorFailed = SetOnceFlag()
-        var services: [any Service] = [DoorPartsService(controller: self), JournalWriterService(journal: parts.journal, pipeline: pipeline)]
+        var services: [any Service] = [
+            DoorPartsService(controller: self), JournalWriterService(journal: parts.journal, pipeline: pipeline),
+            ClockWitnessService(pipeline: pipeline, interval: settings.clockWitnessInterval),
+        ]
         services.append(DoorService(controller: self, failed: doorFailed))
         if let cache = parts.cache {
             services.append(

@@ -60,6 +60,18 @@ struct JournalWriterService: Service {
     }
 }
 
+/// The wall clock's reading journaled while the cloud's time vouches for it (``GatePipeline/keepClockWitness(every:)``).
+/// Shut down before the journal's writer, so what it hands over is written.
+struct ClockWitnessService: Service {
+    let pipeline: GatePipeline
+    let interval: Duration
+
+    func run() async {
+        let pipeline = self.pipeline, interval = self.interval
+        await cancelWhenGracefulShutdown { await pipeline.keepClockWitness(every: interval) }
+    }
+}
+
 /// The door: relay, contact and exit button, with its events journaled. Shut down after the
 /// pipeline, it locks and releases the relay. A door that fails (inputs lost, a relay that will not
 /// lock) cannot be trusted: the watchdog stops being fed and the failure stops the group, so that the

@@ -208,6 +208,24 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
         }
         return facts
     }
+    /// Every `interval` while it runs, the wall clock's reading is kept in the journal when the cloud's time
+    /// vouches for it (within the tolerance). At the next start, with the cloud away and the newest record
+    /// hours old (a quiet door), that reading is what a clock set back since is caught against: without
+    /// it, a clock set back into the gap after the last record was trusted. Only the cloud's time vouches
+    /// here, not a synchronised system clock: plain NTP can be spoofed, and the reading refuses offline
+    /// grants to any clock earlier than it. A clock the cloud disagrees with keeps nothing.
+    public func keepClockWitness(every interval: Duration) async {
+        while !Task.isCancelled {
+            if let cloudNow = cloudClock?.cloudTimeNow() {
+                let wall = now()
+                if ClockCheck.disagreement(wall: wall, cloud: cloudNow, tolerance: settings.clockTolerance) == nil {
+                    journal.recordClockSeenRight(at: wall)
+                }
+            }
+            guard (try? await clock.sleep(for: interval)) != nil else { return }
+        }
+    }
+
     /// Whether the wall clock reading `wall` (default: now) may be believed for deleting records for their
     /// age (the journal's retention, the offline cache's expiry): the door sees nothing wrong with it and
     /// ``WallClockEvidence`` vouches for it (the cloud's time, or a synchronised system clock). Not
