@@ -67,14 +67,6 @@ enum JournalSchema {
                 t.add(column: "liveness", .jsonText)
             }
         }
-        migrator.registerMigration("v4: when the cloud last vouched for the clock") { db in
-            // One row, replaced as the daemon runs: a witness of the clock for the next start, when the
-            // cloud may be away and the newest record hours old (a clock set back into that gap).
-            try db.create(table: "clock_witness") { t in
-                t.primaryKey("id", .integer).check { $0 == 1 }
-                t.column("time", .datetime).notNull()
-            }
-        }
         return migrator
     }
 
@@ -106,7 +98,20 @@ enum JournalSchema {
         }
         try checkSchemaIsKnown(pool)
         try migrator.migrate(pool)
+        try pool.write(createClockWitness)
         return pool
+    }
+
+    /// The clock's last reading the cloud vouched for: one row, replaced as the daemon runs, a witness of
+    /// the clock at the next start, when the cloud may be away and the newest record hours old (a clock
+    /// set back into that gap). Made by the writer, outside the migrations: an older facegate refuses a
+    /// journal with a migration it does not know (a package rolled back would lose every record), and
+    /// this table is nothing it needs; `facegate log` never reads it.
+    static func createClockWitness(_ db: Database) throws {
+        try db.create(table: "clock_witness", options: .ifNotExists) { t in
+            t.primaryKey("id", .integer).check { $0 == 1 }
+            t.column("time", .datetime).notNull()
+        }
     }
 
     /// Opens the journal for reading only (for `facegate log`).
