@@ -98,7 +98,8 @@ public enum DoorFault: String, Sendable, Codable, Hashable, CustomStringConverti
 /// Implementations keep the relay in its resting state whenever they are not running,
 /// including after the process dies: locked for a fail-secure door, unlocked for a fail-safe one.
 public protocol DoorActuator: Sendable {
-    /// Unlocks for the configured pulse time, then locks again on its own.
+    /// Unlocks for the configured pulse time, then locks again on its own. Throws `CancellationError`,
+    /// driving nothing, when the caller was cancelled before the relay moved.
     func unlock(because reason: UnlockReason) async throws
     /// Events from now on, until the door stops or the consumer cancels.
     func events() async -> AsyncStream<DoorEvent>

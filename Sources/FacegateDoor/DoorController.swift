@@ -132,6 +132,10 @@ public actor ClockedDoorController<DoorClock: Clock>: DoorActuator where DoorClo
     }
 
     public func unlock(because reason: UnlockReason) async throws {
+        // Checked here, once the door is free: a caller cancelled while it waited for the door (held by a
+        // relay write on a stalled bus), an unlock whose asker hung up or a stop past its grace, drives
+        // nothing. Nobody may be at the door.
+        try Task.checkCancellation()
         try checkRelayIsFree()
         try await apply(machine.unlock(because: reason, now: clock.now))
     }

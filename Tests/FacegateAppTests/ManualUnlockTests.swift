@@ -57,4 +57,36 @@ struct ManualUnlockTests {
         #expect(bench.lines.relayChanges == 0)
         #expect(bench.journal.decisions.map(\.decision.outcome) == [.manualUnlock])
     }
+
+    /// A manual unlock waiting for a door held by a relay write that hangs (the exit button's, on a stalled
+    /// bus), whose asker hangs up meanwhile, drives nothing once the door is free: journaled, relay
+    /// `withheld`. Before, cancellation was checked only before the door was asked, and the queued
+    /// unlock went through when the hung write returned: the door opened for nobody (review).
+    @Test func aManualUnlockCancelledWhileItWaitsForTheDoorIsWithheld() async throws {
+        let quiet = Logger.quiet("manual")
+        let lines = StuckUnlockLines()
+        defer { lines.unstick() }
+        let door = try DoorController(lines: lines, timing: DoorTiming(unlockDuration: .milliseconds(50)), logger: quiet)
+        let doorTask = Task { try await door.run() }
+        defer { doorTask.cancel() }
+        let journal = MemoryJournal()
+        let pipeline = GatePipeline(
+            source: SynthesizedApproach(empty: 1, present: 0, after: 0), analyzer: ScriptedAnalyzer(), search: HeldCloud(), offline: nil,
+            door: door, journal: journal, policy: DoorPolicy(door: "manual", threshold: 7000, scoreUnit: .necScore),
+            settings: .init(door: "manual", approach: ApproachConfiguration(), decisionDeadline: .seconds(30)), logger: quiet)
+        lines.pressExit()
+        #expect(await lines.waitUntilStuck(timeout: .seconds(20)), "the exit press never drove the relay")
+        let asking = Task { await pipeline.unlockManually(reason: "a delivery") }
+        // Committed, then waiting for the door.
+        for _ in 0..<200 where journal.decisions.isEmpty { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(journal.decisions.map(\.decision.outcome) == [.manualUnlock])
+        try await Task.sleep(for: .milliseconds(300))
+        asking.cancel()
+        lines.unstick()
+        let record = await asking.value
+        #expect(record.relay == .withheld)
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(lines.unlockWrites == 1, "only the exit press's write")
+        #expect(journal.relays.map(\.result) == [.withheld])
+    }
 }

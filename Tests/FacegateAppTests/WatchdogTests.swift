@@ -166,8 +166,10 @@ extension WatchdogTests {
 final class StuckUnlockLines: DoorLines {
     private let continuation: AsyncThrowingStream<DoorInput, any Error>.Continuation
     private let stream: AsyncThrowingStream<DoorInput, any Error>
-    private let state = Mutex((stuck: false, armed: true))
+    private let state = Mutex((stuck: false, armed: true, unlockWrites: 0))
     private let released = DispatchSemaphore(value: 0)
+    /// The relay writes that unlocked it, the hung one included.
+    var unlockWrites: Int { state.withLock { $0.unlockWrites } }
 
     init() {
         (stream, continuation) = AsyncThrowingStream<DoorInput, any Error>.makeStream()
@@ -176,6 +178,7 @@ final class StuckUnlockLines: DoorLines {
     func pressExit() { continuation.yield(.exitButtonPressed) }
 
     func driveRelay(unlocked: Bool) throws {
+        if unlocked { state.withLock { $0.unlockWrites += 1 } }
         guard unlocked, state.withLock({ state in
             defer { state.armed = false }
             state.stuck = state.armed

@@ -1149,6 +1149,12 @@ public actor ClockedGatePipeline<PipelineClock: Clock> where PipelineClock.Durat
             try await door.unlock(because: granted.decision.outcome == .manualUnlock ? .manual : .grant)
             statistics.unlocks += 1
             record.relay = .unlocked
+        } catch is CancellationError {
+            // Cancelled while it waited for the door: the relay never moved, and it is no relay failure.
+            logger.notice(
+                "a grant cancelled while it waited for the door (the door stopping, or a manual unlock's asker gone); the door stays locked",
+                metadata: ["door": "\(settings.door)", "decision": "\(record.id)"])
+            return withhold(granted, visitReady: visitReady)
         } catch {
             // The relay's health is the door's to judge (`DoorController.failedUnlocks`): it sees every unlock.
             statistics.unlockFailures += 1
