@@ -3,11 +3,16 @@ public enum TerminalText {
     /// `text` with control characters (C0, DEL, C1) and the bidirectional overrides written as escapes
     /// (`\n`, `\t`, `\u{1B}`), so that an escape sequence in a reason or a subject id cannot erase or
     /// rewrite lines of a listing, nor a line break forge one.
-    public static func printable(_ text: String) -> String {
-        guard text.unicodeScalars.contains(where: needsEscaping) else { return text }
+    public static func printable(_ text: String) -> String { printable(text, keeping: []) }
+
+    /// `text` made printable as ``printable(_:)`` does, but for the controls in `kept`, left as they are
+    /// (a CSV field keeps its line breaks and tabs: quoting holds them, and they are the text's own).
+    public static func printable(_ text: String, keeping kept: Set<Unicode.Scalar>) -> String {
+        guard text.unicodeScalars.contains(where: { needsEscaping($0) && !kept.contains($0) }) else { return text }
         var escaped = String.UnicodeScalarView()
         for scalar in text.unicodeScalars {
             switch scalar {
+            case _ where kept.contains(scalar): escaped.append(scalar)
             case "\n": escaped.append(contentsOf: #"\n"#.unicodeScalars)
             case "\r": escaped.append(contentsOf: #"\r"#.unicodeScalars)
             case "\t": escaped.append(contentsOf: #"\t"#.unicodeScalars)

@@ -173,13 +173,17 @@ public enum JournalExport {
     /// a number) gets a single quote before it, as OWASP advises against CSV injection: subject ids come
     /// from the cloud, and a manual unlock's reason from whoever typed it. Both are judged on Unicode
     /// scalars, not characters: Swift takes CR LF for one character, which is neither CR nor LF, and a
-    /// field whose only line break was CR LF went out unquoted and split its row (review).
+    /// field whose only line break was CR LF went out unquoted and split its row (review). Control
+    /// characters other than a line feed and a tab (an escape sequence, a carriage return, C1) and the
+    /// bidirectional overrides are written as escapes (`\u{1B}`, `\r`), as in the text and JSON forms:
+    /// `facegate log --csv | head` shows what was journaled, and cannot have its lines rewritten (review).
     public static func csvLine(_ fields: [String?]) -> String {
         fields.map { field -> String in
             guard var field else { return "" }
             if let first = field.unicodeScalars.first, "=+-@\t\r".unicodeScalars.contains(first), Double(field) == nil {
                 field = "'" + field
             }
+            field = TerminalText.printable(field, keeping: ["\n", "\t"])
             if field.unicodeScalars.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) {
                 return "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\""
             }

@@ -40,12 +40,17 @@ struct JournalExportTests {
         #expect(
             JournalExport.csvLine(["=HYPERLINK(\"http://x\")", "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "\tx", "a=b", "-0.5", "+7", ""])
                 == #""'=HYPERLINK(""http://x"")",'+1+cmd|' /C calc'!A0,'-2+3,'@SUM(A1),'\#tx,a=b,-0.5,+7,"#)
-        #expect(JournalExport.csvLine(["\r=1"]) == "\"'\r=1\"")
+        // A carriage return is written as `\r` (it would move a terminal's cursor back over the line).
+        #expect(JournalExport.csvLine(["\r=1"]) == #"'\r=1"#)
         // CR LF is one Character in Swift, neither CR nor LF: judged on scalars, it is quoted and guarded
         // (before, "a\r\nb" went out bare and split the row, and "\r\n=1" started the next with a formula).
-        #expect(JournalExport.csvLine(["a\r\nb", "x"]) == "\"a\r\nb\",x")
-        #expect(JournalExport.csvLine(["\r\n=1"]) == "\"'\r\n=1\"")
+        #expect(JournalExport.csvLine(["a\r\nb", "x"]) == "\"a\\r\nb\",x")
+        #expect(JournalExport.csvLine(["\r\n=1"]) == "\"'\\r\n=1\"")
         #expect(JournalExport.csvLine(["=\u{301}1"]) == "'=\u{301}1")
+        // Escape sequences, C1 controls and bidirectional overrides never reach a terminal raw; a tab and a
+        // line feed inside a field are the text's own, kept (quoted).
+        #expect(JournalExport.csvLine(["a\u{1B}]52;c;eA==\u{7}b", "x\u{9B}2J\u{202E}y", "one\ttwo\nthree"])
+            == #"a\u{1B}]52;c;eA==\u{7}b,x\u{9B}2J\u{202E}y,"# + "\"one\ttwo\nthree\"")
     }
 
     @Test("text for a terminal has its control characters and bidirectional overrides escaped")

@@ -131,7 +131,11 @@ struct LogCommandTests {
         #expect(csv.count == 2)
         #expect(csv.last?.contains(#","'=HYPERLINK(""http://x"")","#) == true, "\(csv)")
         let eventsCSV = try Self.facegate.run(["log", "--database", path, "--door-events", "--csv"]).output
-        #expect(eventsCSV.contains(",'-2+3\u{1B}"))
+        // Escaped as in the text form (before, the ESC and BEL went out raw: `log --csv | head` could rewrite lines).
+        #expect(eventsCSV.contains(#",'-2+3\u{1B}]0;title\u{7}"#), "\(eventsCSV)")
+        #expect(!eventsCSV.unicodeScalars.contains { $0 == "\u{1B}" || $0 == "\u{7}" })
+        let sideCSV = try Self.facegate.run(["log", "--database", path, "--csv", "--door", "side"]).output
+        #expect(!sideCSV.unicodeScalars.contains { $0 == "\u{9B}" || $0 == "\u{202E}" }, "\(sideCSV)")
     }
 
     @Test("its help names every outcome and every door event kind the journal keeps", .enabled(if: facegate.exists, "facegate is built by `swift build`"))
