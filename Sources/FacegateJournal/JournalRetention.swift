@@ -134,6 +134,13 @@ enum JournalRetentionRunner {
         // dated in the past by a brief clock error takes none of the others with it.
         if let cropAge = retention.probeCropMaxAge {
             let cutoff = now.addingTimeInterval(-cropAge.timeInterval)
+            // On a clock something vouches for, a crop dated ahead of it (written while the clock ran ahead)
+            // is dated now: its life runs from here, at most the age more. Otherwise, with no crop written
+            // after it past the age (crops switched off since, a quiet door), it was kept until real time
+            // caught up with its date: a year, for a clock a year ahead (review).
+            if clockIsTrusted {
+                try db.execute(sql: "UPDATE probe_crop SET time = ? WHERE time > ?", arguments: [now, now.addingTimeInterval(300)])
+            }
             try db.execute(
                 sql: """
                     DELETE FROM probe_crop WHERE time < ?

@@ -354,6 +354,36 @@ struct RetentionClockTests {
         }
     }
 
+    /// Crops dated a year ahead (written while the clock ran ahead), none written since: on a clock something
+    /// vouches for they are dated now, and go once past the age from then; before, they were kept until
+    /// real time caught up with them, a year. On a clock nothing vouches for they are kept (it may be the
+    /// one that is wrong).
+    @Test func cropsDatedAheadOfAVouchedForClockGoAfterTheAge() async throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let now = Date()
+        let configuration = SQLiteJournal.Configuration(
+            path: folder.file("journal.sqlite"), storeProbeCrops: true,
+            retention: JournalRetention(maxAge: nil, maxBytes: nil, probeCropMaxAge: .seconds(7 * 86_400), probeCropMaxCount: nil))
+        try await withRunningJournal(configuration) { journal in
+            for i in 0..<3 {
+                journal.record(
+                    DecisionRecord(
+                        time: now.addingTimeInterval(365 * 86_400), door: "front", decision: sampleDecision(subject: "s\(i)"), backend: "nec",
+                        probeCrop: [UInt8(i), 1, 2]))
+            }
+            try await journal.flush()
+            func crops() async throws -> Int { try await journal.decisions().filter(\.hasProbeCrop).count }
+            _ = try await journal.applyRetention(now: now, clockIsTrusted: false)
+            _ = try await journal.applyRetention(now: now.addingTimeInterval(8 * 86_400), clockIsTrusted: false)
+            #expect(try await crops() == 3, "no clock vouched for: kept")
+            _ = try await journal.applyRetention(now: now.addingTimeInterval(8 * 86_400), clockIsTrusted: true)
+            #expect(try await crops() == 3, "dated now: within the age")
+            _ = try await journal.applyRetention(now: now.addingTimeInterval(16 * 86_400), clockIsTrusted: true)
+            #expect(try await crops() == 0)
+        }
+    }
+
     /// A crop dated far in the past by a brief clock error (a box that decided a visit on an old clock before
     /// NTP put it right) goes alone: the crops written before it, dated days ago on a right clock, stay.
     @Test func aCropDatedInThePastByAClockErrorGoesAlone() async throws {
