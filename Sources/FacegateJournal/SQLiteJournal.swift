@@ -687,14 +687,21 @@ public final class SQLiteJournal: Sendable {
             do {
                 let database = try openedDatabase()
                 let storeCrops = configuration.storeProbeCrops
-                // In batches, so that on a nearly full disk as much as fits is kept.
-                for start in stride(from: 0, to: pending.count, by: max(1, configuration.maxBatchSize)) {
-                    let batch = Array(pending[start..<min(pending.count, start + max(1, configuration.maxBatchSize))])
+                // In batches, halved after each full-disk failure as the running writer does, so that on a nearly
+                // full disk as much as fits is kept (review: the first batch that did not fit lost them all); a
+                // single record that does not fit ends it.
+                var next = 0
+                var batchSize = max(1, configuration.maxBatchSize)
+                while next < pending.count {
+                    let batch = Array(pending[next..<min(pending.count, next + batchSize)])
                     do {
                         try database.write { db in
                             for item in batch { try JournalWriter.insert(item.write, storeCrops: storeCrops, into: db) }
                         }
                         settle(batch, dropped: 0)
+                        next += batch.count
+                    } catch let error as DatabaseError where error.resultCode == .SQLITE_FULL && batchSize > 1 {
+                        batchSize = max(1, batchSize / 2)
                     } catch let error as DatabaseError where !Self.isTransient(error) {
                         // As the running writer does: one record SQLite refuses for good is dropped alone, not the
                         // stop's last records with it (the door's `locked`, a fault from the stop's lock).
@@ -711,6 +718,7 @@ public final class SQLiteJournal: Sendable {
                             }
                         }
                         settle(batch, dropped: dropped)
+                        next += batch.count
                     }
                 }
             } catch {

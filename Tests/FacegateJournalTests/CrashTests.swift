@@ -158,6 +158,48 @@ struct FailingDiskTests {
         #expect(integrity == "ok")
     }
 
+    /// At the stop on a nearly full disk, what fits of the queue is written: the batches are halved after a
+    /// full-disk failure, as the running writer's are. Before, the first batch of 512 did not fit and
+    /// every queued record was lost.
+    @Test("at the stop on a nearly full disk, as much of the queue as fits is kept")
+    func fullDiskAtTheStop() async throws {
+        guard ScratchMount.isPossible, let mount = try? ScratchMount(sizeKiB: 2_048) else {
+            try Test.cancel("needs root and mount(8) to make a small tmpfs")
+        }
+        defer { mount.unmount() }
+        let path = mount.folder.file("journal.sqlite")
+        try await withRunningJournal(.init(path: path)) { journal in
+            journal.record(DecisionRecord(time: Date(), door: "front", decision: sampleDecision(subject: "before"), backend: "nec"))
+            try await journal.flush()
+        }
+        // Fill the file system, then free about 200 KiB.
+        let filler = mount.folder.file("filler")
+        #expect(FileManager.default.createFile(atPath: filler, contents: nil))
+        let handle = try #require(FileHandle(forWritingAtPath: filler))
+        let chunk = Data(repeating: 0xA5, count: 16 * 1024)
+        while (try? handle.write(contentsOf: chunk)) != nil {}
+        let size = try handle.offset()
+        try handle.truncate(atOffset: size - 200 * 1024)
+        try handle.close()
+
+        // 600 records of about 1 KiB queued, then the writer stopped before it writes any of them.
+        let journal = SQLiteJournal(configuration: .init(path: path))
+        let reason = String(repeating: "x", count: 1_000)
+        for i in 0..<600 {
+            journal.record(DecisionRecord(time: Date(), door: "front", decision: Decision(outcome: .deniedUnknown, reason: reason, subjectId: "q\(i)"), backend: "nec"))
+        }
+        let writer = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            await journal.run()
+        }
+        await writer.value
+        try FileManager.default.removeItem(atPath: filler)
+        let reader = SQLiteJournal(configuration: .init(path: path))
+        let kept = try await reader.decisions().compactMap(\.record.decision.subjectId)
+        #expect(kept.count > 20 && kept.count < 601, "\(kept.count) kept")
+        #expect(Array(kept.prefix(3)) == ["before", "q0", "q1"], "the oldest first")
+    }
+
     @Test("a journal whose folder cannot be written is reported as failing and keeps taking records")
     func cannotOpen() async throws {
         let folder = try TemporaryFolder()
