@@ -34,6 +34,8 @@ struct KioskService: Service {
         /// How long pages get to take the end of their streams once the door stops; past it the server is
         /// cancelled, which ends a page's write that waits on a client no longer reading.
         var pagesGraceAtStop: Duration = .seconds(2)
+        /// The pauses between tries to listen: the first, doubled up to the last.
+        var listenPauses = RetriedListening.pauses
     }
 
     /// The page loads nothing from anywhere but this address (its picture arrives as data URLs).
@@ -52,18 +54,22 @@ struct KioskService: Service {
     let logger: Logger
 
     func run() async throws {
-        let feed = self.feed, settings = self.settings, logger = self.logger
-        let app = Application(
-            router: router(), server: settings.connections.server,
-            configuration: .init(
-                address: .hostname(settings.host, port: settings.port), serverName: nil,
-                availableConnectionsDelegate: .maximum(settings.connections.maximum, logger: StatusServer.quiet(logger))),
-            onServerRunning: { channel in
-                // The address is the installer's configuration: not for the log.
-                logger.notice("serving the kiosk page")
-                await onListening(channel.localAddress?.port ?? 0)
-            },
-            logger: StatusServer.quiet(logger))
+        let feed = self.feed, settings = self.settings, logger = self.logger, onListening = self.onListening
+        let kiosk = self
+        @Sendable func listen() async throws {
+            try await Application(
+                router: kiosk.router(), server: settings.connections.server,
+                configuration: .init(
+                    address: .hostname(settings.host, port: settings.port), serverName: nil,
+                    availableConnectionsDelegate: .maximum(settings.connections.maximum, logger: StatusServer.quiet(logger))),
+                onServerRunning: { channel in
+                    // The address is the installer's configuration: not for the log.
+                    logger.notice("serving the kiosk page")
+                    await onListening(channel.localAddress?.port ?? 0)
+                },
+                logger: StatusServer.quiet(logger)
+            ).run()
+        }
         let stopping = SetOnceFlag()
         do {
             try await withGracefulShutdownHandler {
@@ -88,7 +94,8 @@ struct KioskService: Service {
                     // The server ends on the group's graceful shutdown; the feeds with it.
                     defer { group.cancelAll() }
                     try await withThrowingTaskGroup(of: Void.self) { server in
-                        server.addTask { try await app.run() }
+                        // An address in use (or not this box's yet) costs the screen, never the door: tried again.
+                        server.addTask { await RetriedListening.serve("kiosk", pauses: settings.listenPauses, logger: logger, run: listen) }
                         // The server waits for every request under way, and a page's write waits for its client
                         // to read: a tablet gone from the Wi-Fi, a hung browser or a client that never reads
                         // would hold every stop of the door for the whole shutdown limit (12 s). A short grace
@@ -110,8 +117,8 @@ struct KioskService: Service {
             // A page's stream cut short as the server closes is no failure of the door.
             logger.debug("kiosk stopped", metadata: ["error": "\(type(of: error))"])
         } catch {
-            // An address in use (or not this box's) costs the screen, never the door.
-            logger.error("kiosk unavailable: cannot listen", metadata: ["error": "\(type(of: error))"])
+            // Not the listening (tried again until it listens): the server failing once it served.
+            logger.error("kiosk unavailable", metadata: ["error": "\(type(of: error))"])
             try? await gracefulShutdown()
         }
     }

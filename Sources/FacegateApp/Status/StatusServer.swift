@@ -17,6 +17,8 @@ struct StatusServer: Service {
     let health: @Sendable () async -> DoorHealthReport
     /// Told the port once the server listens (port 0 picks a free one: tests).
     let onListening: @Sendable (Int) async -> Void
+    /// The pauses between tries to listen: the first, doubled up to the last.
+    var listenPauses = RetriedListening.pauses
     let logger: Logger
 
     func run() async throws {
@@ -31,25 +33,22 @@ struct StatusServer: Service {
         router.add(middleware: HostNameCheck<BasicRequestContext>(accepts: { boundToNetwork.isSet || LoopbackAddress.names($0) }))
         Self.addRoutes(to: router, metrics: metrics, health: health)
         let logger = self.logger, onListening = self.onListening
-        let app = Application(
-            router: router, server: connections.server,
-            configuration: .init(
-                address: .hostname(host, port: port), serverName: nil,
-                availableConnectionsDelegate: .maximum(connections.maximum, logger: Self.quiet(logger))),
-            onServerRunning: { channel in
-                let port = channel.localAddress?.port ?? 0
-                if let bound = channel.localAddress?.ipAddress, !LoopbackAddress.names(bound) { boundToNetwork.set() }
-                // The address is the installer's configuration: not for the log.
-                logger.notice("serving /metrics and /health")
-                await onListening(port)
-            },
-            logger: Self.quiet(logger))
-        do {
-            try await app.run()
-        } catch {
-            // An address in use (or not this box's) costs the scrapes, never the door.
-            logger.error("/metrics and /health unavailable: cannot listen", metadata: ["error": "\(type(of: error))"])
-            try? await gracefulShutdown()
+        // An address in use (or not this box's yet) costs the scrapes, never the door: tried again.
+        await RetriedListening.serve("/metrics and /health", pauses: listenPauses, logger: logger) {
+            try await Application(
+                router: router, server: connections.server,
+                configuration: .init(
+                    address: .hostname(host, port: port), serverName: nil,
+                    availableConnectionsDelegate: .maximum(connections.maximum, logger: Self.quiet(logger))),
+                onServerRunning: { channel in
+                    let port = channel.localAddress?.port ?? 0
+                    if let bound = channel.localAddress?.ipAddress, !LoopbackAddress.names(bound) { boundToNetwork.set() }
+                    // The address is the installer's configuration: not for the log.
+                    logger.notice("serving /metrics and /health")
+                    await onListening(port)
+                },
+                logger: Self.quiet(logger)
+            ).run()
         }
     }
 
@@ -76,6 +75,42 @@ struct StatusServer: Service {
         var quiet = logger
         quiet.logLevel = max(logger.logLevel, .warning)
         return quiet
+    }
+}
+
+/// An HTTP server of the door's, run until the door stops and started again whenever it cannot listen:
+/// the unit does not wait for the network, so a management address may not be this box's yet when the
+/// daemon starts (a DHCP lease, a VLAN that comes up after it), and a port may be held for a while by
+/// another process. Before, one failure left `/metrics`, `/health` or the kiosk's screen dead until the
+/// daemon was restarted. The first failure is said (with errno, not the address: that is the
+/// installer's configuration), and the server says when it listens.
+enum RetriedListening {
+    /// From 1 s, doubled after each failure, up to 30 s.
+    static let pauses: ClosedRange<Duration> = .seconds(1)...(.seconds(30))
+
+    static func serve(
+        _ what: String, pauses: ClosedRange<Duration> = Self.pauses, logger: Logger, run: () async throws -> Void
+    ) async {
+        var pause = pauses.lowerBound
+        var failing = false
+        while !Task.isCancelled, !Task.isShuttingDownGracefully {
+            do {
+                try await run()
+                return
+            } catch {
+                // A server cut short as the door stops is no failure to retry.
+                if Task.isCancelled || Task.isShuttingDownGracefully { return }
+                if !failing {
+                    logger.error(
+                        "\(what) unavailable: cannot listen; tried again until it can",
+                        metadata: ["error": "\(type(of: error))", "errno": "\((error as? IOError)?.errnoCode ?? 0)"])
+                    failing = true
+                }
+            }
+            let wait = pause
+            guard (try? await cancelWhenGracefulShutdown({ try await Task.sleep(for: wait) })) != nil else { return }
+            pause = min(pause * 2, pauses.upperBound)
+        }
     }
 }
 
