@@ -66,6 +66,20 @@ struct CloudBackendTableTests {
         #expect(!problems.contains { $0.hasPrefix("backend.nec.") }, "\(problems)")
     }
 
+    /// A quoted empty value is none (review: `client_id: ""` passed `config check`, and postinst started a
+    /// door whose every sign-in failed); an empty NEC region is refused.
+    @Test func emptyAccountValuesAreAskedFor() throws {
+        let neoCheck = try FacegateConfiguration(yaml: "backend:\n  kind: neocheck\n  neocheck:\n    client_id: \"\"\n    username: \" \"\n")
+        let problems = Set(neoCheck.environmentProblems(environment: [:]).map(\.path))
+        #expect(problems.isSuperset(of: ["backend.neocheck.client_id", "backend.neocheck.username"]), "\(problems)")
+        do {
+            _ = try FacegateConfiguration(yaml: "backend:\n  nec:\n    region: \"\"\n")
+            Issue.record("an empty region was accepted")
+        } catch {
+            #expect(error.problems.map(\.path) == ["backend.nec.region"])
+        }
+    }
+
     @Test func configurationsDifferingOnlyInABackendSectionAreNotEqual() {
         let defaults = FacegateConfiguration()
         var changed = defaults

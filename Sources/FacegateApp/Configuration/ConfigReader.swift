@@ -300,11 +300,17 @@ extension ConfigReader {
         return text
     }
 
-    /// A secret's reference (never its value); an inline secret only in a file readable by its owner only.
-    func secret(_ key: String, fileIsPrivate: Bool) -> SecretReference? {
+    /// A secret's reference (never its value); an inline secret only in a file readable by its owner only,
+    /// and only where `inlineAllowed`.
+    func secret(_ key: String, fileIsPrivate: Bool, inlineAllowed: Bool = true) -> SecretReference? {
         guard let text = string(key) else { return nil }
         let reference = SecretReference(parsing: text)
         switch reference {
+        case .inline(let value) where SecretReference.looksMistyped(value):
+            // `File:/etc/…` or `credentials:…` would be taken for the secret itself, and every call fail.
+            problem("looks like a mistyped reference: write credential:NAME or file:/path, in lower case", key: key)
+        case .inline where !inlineAllowed:
+            problem("must be credential:NAME or file:/path (a key never goes in the file)", key: key)
         case .inline:
             if !fileIsPrivate {
                 problem(

@@ -184,9 +184,9 @@ extension FacegateConfiguration {
     /// Abbreviations the time zone library takes as zones (its legacy three-letter IDs, and tzdata's fixed
     /// EST, MST and HST), each meaning one zone where people mean another or a zone with daylight saving.
     /// `Etc/GMT+5` as the offset it is ("UTC−5"); nil for any other name.
-    static func invertedEtcOffset(_ name: String) -> String? {
-        guard name.hasPrefix("Etc/GMT"), let hours = Int(name.dropFirst(7)), hours != 0 else { return nil }
-        return hours > 0 ? "UTC−\(hours)" : "UTC+\(-hours)"
+    static func isInvertedEtcZone(_ name: String) -> Bool {
+        guard name.hasPrefix("Etc/GMT"), let hours = Int(name.dropFirst(7)) else { return false }
+        return hours != 0
     }
 
     /// tzdata's names for Greenwich time with no summer time, upper-cased (UTC's names are not among them:
@@ -390,10 +390,10 @@ extension FacegateConfiguration {
             b.problem("must be at least request_timeout_seconds", key: "decision_deadline_seconds")
         } else if backend.decisionDeadline > Self.promptDecision {
             // Allowed (a slow uplink), but said: a grant opens the door up to the deadline and 5 s after the
-            // visit was ready, for whoever stands there by then.
-            let seconds = Int(GatePipelineSettings.freshGrantLimit(decisionDeadline: backend.decisionDeadline).timeInterval.rounded())
+            // visit was ready, for whoever stands there by then. In words: notes reach the log, and the
+            // configuration's values do not.
             b.note(
-                "is over \(Int(Self.promptDecision.timeInterval)) s: a grant may open the door up to \(seconds) s after the person was seen, for whoever stands there then",
+                "is over \(Int(Self.promptDecision.timeInterval)) s: a grant may open the door up to the deadline and 5 s more after the person was seen, for whoever stands there then",
                 key: "decision_deadline_seconds")
         }
         for backendType in CloudBackends.all {
@@ -412,7 +412,7 @@ extension FacegateConfiguration {
         offlineCache.path = cache.string("path", default: offlineCache.path)
         if !offlineCache.path.hasPrefix("/") { cache.problem("must be an absolute path", key: "path") }
         if cache.singleValue("key") != nil {
-            offlineCache.key = cache.secret("key", fileIsPrivate: fileIsPrivate)
+            offlineCache.key = cache.secret("key", fileIsPrivate: fileIsPrivate, inlineAllowed: false)
         }
         offlineCache.maxEntries = cache.int("max_entries", default: offlineCache.maxEntries, in: 1...10_000_000)
         offlineCache.entryLifetime = .seconds(
@@ -698,9 +698,10 @@ extension FacegateConfiguration {
             } else if zone == nil {
                 s.problem("is not a known time zone (an IANA name such as Europe/Madrid)", key: "time_zone", at: s.value("time_zone"))
             }
-            if zone != nil, let offset = Self.invertedEtcOffset(zoneName) {
-                // POSIX's sign: Etc/GMT+5 is five hours behind UTC, the opposite of what it seems to say.
-                s.note("is \(offset) (tzdata's Etc/GMT zones count the other way round)", key: "time_zone")
+            if zone != nil, Self.isInvertedEtcZone(zoneName) {
+                // POSIX's sign: Etc/GMT+5 is five hours behind UTC, the opposite of what it seems to say. Said
+                // without the zone's own offset: notes reach the log, and the configuration's values do not.
+                s.note("counts the other way round, as tzdata's Etc/GMT zones do: Etc/GMT+N is N hours behind UTC, Etc/GMT-N ahead", key: "time_zone")
             }
             if zone != nil, Self.greenwichZones.contains(zoneName.uppercased()) {
                 // Taken (a door that keeps GMT all year), but a British installer writing GMT means the clocks on

@@ -301,6 +301,13 @@ public enum SecretReference: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// Whether an inline value reads as a reference mistyped (`File:/path`, `Credential:NAME`,
+    /// `credentials:NAME`): no real secret starts so.
+    static func looksMistyped(_ value: String) -> Bool {
+        let lowered = value.lowercased()
+        return ["file:", "credential:", "credentials:"].contains { lowered.hasPrefix($0) }
+    }
+
     /// Never the secret itself, nor where it is kept (a configuration value too).
     public var description: String {
         switch self {

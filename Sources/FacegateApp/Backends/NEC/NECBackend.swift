@@ -24,6 +24,10 @@ public struct NECBackend: CloudBackend, Equatable {
     mutating func read(_ section: ConfigReader, fileIsPrivate: Bool) {
         endpoint = section.endpoint("endpoint", default: endpoint)
         region = section.string("region", default: region)
+        // A quoted empty value is no region: every signature would name none and every call be refused.
+        if region.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+            section.problem("must not be empty: the AWS region NEC ID's signatures name (such as ap-southeast-2)", key: "region")
+        }
         accessKey = section.secret("access_key", fileIsPrivate: fileIsPrivate)
         secretKey = section.secret("secret_key", fileIsPrivate: fileIsPrivate)
         apiKey = section.secret("api_key", fileIsPrivate: fileIsPrivate)

@@ -29,14 +29,20 @@ public struct NeoCheckBackend: CloudBackend, Equatable {
 
     mutating func read(_ section: ConfigReader, fileIsPrivate: Bool) {
         endpoint = section.endpoint("endpoint", default: endpoint)
-        clientId = section.string("client_id")
+        // A quoted empty (or blank) value is none: `config check` asks for it, rather than every sign-in
+        // failing at the door.
+        clientId = section.string("client_id").flatMap(Self.unlessBlank)
         clientSecret = section.secret("client_secret", fileIsPrivate: fileIsPrivate)
-        username = section.string("username")
+        username = section.string("username").flatMap(Self.unlessBlank)
         password = section.secret("password", fileIsPrivate: fileIsPrivate)
         callsPerHour = section.int("calls_per_hour", default: callsPerHour, in: 1...1_000_000)
         budgetStatePath = section.string("budget_state", default: budgetStatePath)
         // As the journal's and the cache's: the unit runs the daemon in a read-only `/`, where a relative file is not written.
         if !budgetStatePath.hasPrefix("/") { section.problem("must be an absolute path", key: "budget_state") }
+    }
+
+    private static func unlessBlank(_ value: String) -> String? {
+        value.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty ? nil : value
     }
 
     static let scoreUnit = ScoreUnit.neoCheckConfidence
