@@ -58,8 +58,11 @@ struct ConfigCheckAgreesWithTheDaemonTests {
         let folder = try Folder()
         let credentials = ["CREDENTIALS_DIRECTORY": folder.url.path]
 
-        // Inline, in a file only its owner reads: the reader takes it, neither the check nor the daemon does.
-        let inline = try configuration(folder, key: String(repeating: "ab", count: 32), fileIsPrivate: true)
+        // Inline, in a file only its owner reads: the reader refuses it, and neither the check nor the daemon
+        // takes a configuration that carries one all the same.
+        #expect(throws: ConfigError.self) { try configuration(folder, key: String(repeating: "ab", count: 32), fileIsPrivate: true) }
+        var inline = try configuration(folder, key: "file:\(folder.path("no-key"))")
+        inline.offlineCache.key = .inline(String(repeating: "ab", count: 32))
         let inlineSaid = checkAndDaemon(inline, environment: [:])
         #expect(inlineSaid.daemon?.key == "offline_cache.key", "the daemon took an inline key")
         #expect(inlineSaid.check?.message.contains("never goes in the file") == true, "config check passed an inline key: \(String(describing: inlineSaid.check))")

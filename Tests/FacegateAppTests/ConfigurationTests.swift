@@ -511,6 +511,39 @@ struct ConfigurationTests {
 
     /// A long decision deadline (a slow uplink) is allowed but noted: a grant opens the door up to the deadline
     /// and 5 s after the visit was ready, for whoever stands there by then.
+    /// A threshold far below the backend's default, on its scale, is taken but said (review: a NEC ID 1000
+    /// or a NeoCheck 1 let nearly any face through, silently, while loosening liveness or the cache was said).
+    @Test func aLaxThresholdIsNoted() throws {
+        let nec = try FacegateConfiguration(yaml: "door: {threshold: 1000}").notesBesidesTheDefaultOnes
+        #expect(nec.map(\.path) == ["door.threshold"], "\(nec)")
+        #expect(nec.first?.message.contains("1000") == false, "the value is not quoted")
+        #expect(try FacegateConfiguration(yaml: "door: {threshold: 7000}").notesBesidesTheDefaultOnes.isEmpty)
+        let neoCheck = try FacegateConfiguration(yaml: "backend: {kind: neocheck}\ndoor: {face_list: lab, threshold: 1}").notesBesidesTheDefaultOnes
+        #expect(neoCheck.map(\.path) == ["door.threshold"], "\(neoCheck)")
+        #expect(try FacegateConfiguration(yaml: "backend: {kind: neocheck}\ndoor: {face_list: lab, threshold: 80}").notesBesidesTheDefaultOnes.isEmpty)
+    }
+
+    /// With NeoCheck a deny-list entry or a `subject:` schedule that is not a record's GUID (an HR number)
+    /// matches nobody: said, by key, without the entry (review: EMP-0042 denied nobody, silently).
+    @Test func aNeoCheckIdThatIsNoGUIDIsNoted() throws {
+        let guid = "3f2504e0-4f89-11d3-9a0c-0305e82c3301"
+        let yaml = """
+            backend: {kind: neocheck}
+            door:
+              face_list: lab
+              deny_list: [EMP-0042]
+              schedules: [{name: night, applies_to: "subject:EMP-0042", time_zone: UTC, windows: [{days: [mon], from: "08:00", to: "18:00"}]}]
+            """
+        let notes = try FacegateConfiguration(yaml: yaml).notesBesidesTheDefaultOnes
+        #expect(notes.map(\.path) == ["door.deny_list", "door.schedules[0].applies_to"], "\(notes)")
+        #expect(notes.allSatisfy { !$0.message.contains("EMP") })
+        let fine = try FacegateConfiguration(yaml: yaml.replacingOccurrences(of: "EMP-0042", with: guid)).notesBesidesTheDefaultOnes
+        #expect(fine.isEmpty, "\(fine)")
+        // NEC ID's subject ids are the installer's own: any form.
+        let nec = try FacegateConfiguration(yaml: "door: {deny_list: [EMP-0042]}").notesBesidesTheDefaultOnes
+        #expect(nec.isEmpty, "\(nec)")
+    }
+
     @Test func aLongDecisionDeadlineIsNoted() throws {
         let long = try FacegateConfiguration(yaml: "backend: {request_timeout_seconds: 30, decision_deadline_seconds: 30}").notesBesidesTheDefaultOnes
         #expect(long.map(\.path) == ["backend.decision_deadline_seconds"])

@@ -54,6 +54,12 @@ protocol CloudBackend: Sendable {
     /// Why a door's threshold is not on this backend's scale (nil when it is). A threshold on another
     /// backend's scale lets nearly everyone in or nobody: it is refused, never clamped.
     static func thresholdProblem(_ value: Double) -> String?
+    /// Why a door's threshold, on the scale, is lax enough to be said (a note, nil when it is not): far
+    /// below the default, faces of different people may pass it.
+    static func thresholdNote(_ value: Double) -> String?
+    /// Why `id`, given in a deny list or a `subject:` schedule, cannot be an id this backend's matches carry
+    /// (a note: it would match nobody, so deny nobody and restrict nobody); nil when it can.
+    static func subjectIdNote(_ id: String) -> String?
     /// Why a door's minimum margin is not on this backend's scale, or nil.
     static func marginProblem(_ value: Double) -> String?
     /// Why a door's minimum margin, on the scale, is never applied (nil: it is): said as a note.
@@ -100,6 +106,7 @@ extension CloudBackend {
     var writtenFiles: [(key: String, path: String)] { [] }
     var besideWrittenFiles: [String] { [] }
     static var marginNote: String? { nil }
+    static func subjectIdNote(_ id: String) -> String? { nil }
 }
 
 extension CloudBackend where Self: Equatable {

@@ -566,10 +566,15 @@ extension FacegateConfiguration {
         for scope in chosen.searchScopeProblems(of: door) { d.problem(scope.message, key: scope.key) }
         for scope in chosen.searchScopeNotes(of: door) { d.note(scope.message, key: scope.key, at: d.written(scope.key)) }
         door.threshold = d.double("threshold", check: chosen.thresholdProblem)
+        if let threshold = door.threshold, let note = chosen.thresholdNote(threshold) { d.note(note, key: "threshold") }
         door.minimumMargin = d.double("minimum_margin", check: chosen.marginProblem)
         if door.minimumMargin != nil, let note = chosen.marginNote { d.note(note, key: "minimum_margin") }
         // An id quoted with a space around it (or a block value's line break) would never match the cloud's, and deny nobody.
         door.denyList = Set(d.strings("deny_list").map { SubjectIdentity.trimmed($0) })
+        // Said once for the list, without the entry (a value of the file).
+        if let note = door.denyList.sorted().lazy.compactMap({ chosen.subjectIdNote($0) }).first {
+            d.note("an entry " + note + ": that person is not denied", key: "deny_list")
+        }
         door.reentryCooldown = d.seconds("reentry_cooldown_seconds", default: door.reentryCooldown, in: 0...86_400)
         // Each with its index in the file, for the key path of a problem found below.
         let schedulesRead = d.list("schedules").enumerated().compactMap { entry in schedule(entry.element).map { (entry.offset, $0) } }
@@ -677,6 +682,9 @@ extension FacegateConfiguration {
             // `subject: 1234` is subject 1234: a space kept in the id would match nobody, and a schedule
             // that applies to nobody leaves its subject in at any hour.
             scope = .subject(subject)
+            if let note = type(of: backend.chosen).subjectIdNote(subject) {
+                s.note(note + ": the schedule restricts nobody", key: "applies_to")
+            }
         } else {
             s.problem("must be everyone, tag:NAME or subject:ID", key: "applies_to")
             scope = .everyone

@@ -42,6 +42,10 @@ public struct NECBackend: CloudBackend, Equatable {
             : "must be within 1000...9999: NEC ID scores run 0...9999 (default 7000); under 1000 is a threshold on NeoCheck's 0...100 scale or a fraction"
     }
 
+    static func thresholdNote(_ value: Double) -> String? {
+        value < 5000 ? "is far below NEC ID's default of 7000: faces of different people may pass it" : nil
+    }
+
     static func marginProblem(_ value: Double) -> String? {
         (0...9999).contains(value) ? nil : "must be within 0...9999, in NEC ID score points"
     }

@@ -54,6 +54,18 @@ public struct NeoCheckBackend: CloudBackend, Equatable {
             : "must be within 1...100: NeoCheck confidence is a percentage (default 80); over 100 is a threshold on NEC ID's 0...9999 scale, under 1 a fraction"
     }
 
+    /// NeoCheck names a match by its face record's GUID, never an external id (an HR number): an entry
+    /// written as one matches nobody.
+    static func subjectIdNote(_ id: String) -> String? {
+        UUID(uuidString: id) == nil
+            ? "names an id that is not a NeoCheck record id (a GUID): NeoCheck names a match by its record's GUID, so it matches nobody"
+            : nil
+    }
+
+    static func thresholdNote(_ value: Double) -> String? {
+        value < 50 ? "is far below NeoCheck's usual 80: faces of different people may pass it" : nil
+    }
+
     static func marginProblem(_ value: Double) -> String? {
         (0...100).contains(value) ? nil : "must be within 0...100, in NeoCheck confidence points"
     }
