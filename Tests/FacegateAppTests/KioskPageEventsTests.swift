@@ -46,6 +46,51 @@ struct KioskPageEventsTests {
         #expect(read[4] == Self.faces(39))
     }
 
+    /// Streams at the limit whose pages stopped asking for events (their writes backed up on clients that
+    /// read nothing) give their places up to a page that connects: it is given a stream, and theirs end.
+    /// Streams whose pages still ask keep theirs, and the newcomer is refused, as before. Before, such
+    /// streams held their places for as long as TCP kept the connection, and the screen got 503 for ever
+    /// (review).
+    @Test func streamsStuckOnAClientThatReadsNothingGiveTheirPlacesUp() async throws {
+        let feed = KioskFeed()
+        let hello = KioskFeed.Event(name: "hello", data: "{}")
+        let stuck = Duration.milliseconds(200)
+        // Two pages at the limit that read their hello and are then stuck in a write that never returns.
+        let stuckPages = (0..<2).map { _ in
+            Task {
+                await feed.watch(hello: hello, limit: 2, stuckAfter: stuck) { events -> Bool in
+                    var reading = events.makeAsyncIterator()
+                    _ = await reading.next()
+                    try? await Task.sleep(for: .seconds(3))
+                    // Its events were ended meanwhile: nothing more is waiting.
+                    return await reading.next() == nil
+                }
+            }
+        }
+        while feed.watchers < 2 { try await Task.sleep(for: .milliseconds(10)) }
+        // At once, both still count: the newcomer is refused.
+        #expect(!feed.hasRoom(limit: 2, stuckAfter: stuck))
+        let refused = await feed.watch(hello: hello, limit: 2, stuckAfter: stuck) { await Self.drained($0) }
+        #expect(refused == [hello], "its stream ends at once")
+        #expect(feed.watchers == 2)
+        try await Task.sleep(for: .milliseconds(400))
+        #expect(feed.hasRoom(limit: 2, stuckAfter: stuck))
+        let screen = Task {
+            await feed.watch(hello: hello, limit: 2, stuckAfter: stuck) { events -> [KioskFeed.Event] in
+                var read: [KioskFeed.Event] = []
+                for await event in events {
+                    read.append(event)
+                    if read.count == 2 { break }
+                }
+                return read
+            }
+        }
+        while feed.watchers != 1 { try await Task.sleep(for: .milliseconds(10)) }
+        feed.broadcast(KioskFeed.Event.json("decision", ["outcome": "granted"]))
+        #expect(await screen.value.map(\.name) == ["hello", "decision"])
+        for page in stuckPages { #expect(await page.value, "the stuck page's events were ended") }
+    }
+
     /// A welcome name is found as the door finds the person (SubjectIdentity): an id written in upper case or
     /// with a stray space in `kiosk.names` still names the person the cloud answers in lower case (review: the
     /// door let them in and the page said only "Welcome").

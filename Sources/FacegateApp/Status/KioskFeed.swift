@@ -53,6 +53,11 @@ final class KioskFeed: Sendable {
     /// Pages connected now.
     var watchers: Int { state.withLock { $0.watchers.count } }
 
+    /// Whether a page would be given a stream now: fewer than `limit` watch, or one of them is stuck.
+    func hasRoom(limit: Int, stuckAfter: Duration) -> Bool {
+        state.withLock { state in state.watchers.count < limit || state.watchers.values.contains { $0.isStuck(for: stuckAfter) } }
+    }
+
     /// A frame and its faces from the pipeline; dropped at once when no page is connected.
     func observe(_ image: PixelImage, faces: [DetectedFace]) {
         guard watchers > 0 else { return }
@@ -61,12 +66,22 @@ final class KioskFeed: Sendable {
 
     /// One page's events for as long as `body` reads them, starting with `hello`, then the alarm and a
     /// waiting enrolment as they stand (the page clears both on `hello`); they end when the feed closes.
-    /// With `limit` pages watching already, they end at once (the page tries again): the kiosk's check
-    /// before it answers is not atomic, and this is.
-    func watch<Result>(hello: Event, limit: Int = .max, _ body: (PageEvents) async throws -> Result) async rethrows -> Result {
+    /// With `limit` pages watching already, a page stuck for `stuckAfter` (``PageEvents/isStuck(for:)``)
+    /// gives its place up, its events ended; with none stuck they end at once (the page tries again): the
+    /// kiosk's check before it answers is not atomic, and this is.
+    func watch<Result>(
+        hello: Event, limit: Int = .max, stuckAfter: Duration = .seconds(35), _ body: (PageEvents) async throws -> Result
+    ) async rethrows -> Result {
         let events = PageEvents()
         events.push(hello)
+        var givenUp: [PageEvents] = []
         let id: Int? = state.withLock { state in
+            if !state.closed, state.watchers.count >= limit {
+                for (id, watcher) in state.watchers where watcher.isStuck(for: stuckAfter) {
+                    state.watchers[id] = nil
+                    givenUp.append(watcher)
+                }
+            }
             guard !state.closed, state.watchers.count < limit else { return nil }
             if let alarm = state.lastAlarm { events.push(alarm) }
             if let enrolment = state.waitingEnrolment { events.push(enrolment) }
@@ -74,6 +89,7 @@ final class KioskFeed: Sendable {
             state.watchers[state.nextWatcher] = events
             return state.nextWatcher
         }
+        for watcher in givenUp { watcher.finish() }
         if id == nil { events.finish() }
         defer {
             if let id { _ = state.withLock { $0.watchers.removeValue(forKey: id) } }
@@ -120,6 +136,8 @@ final class PageEvents: AsyncSequence, Sendable {
         var keepAlive = false
         var finished = false
         var waiter: CheckedContinuation<KioskFeed.Event?, Never>?
+        /// When the page last asked for an event: a page whose write is backed up asks no more.
+        var lastAsked = ContinuousClock.now
 
         mutating func take() -> KioskFeed.Event? {
             if !lasting.isEmpty { return lasting.removeFirst() }
@@ -159,6 +177,12 @@ final class PageEvents: AsyncSequence, Sendable {
         waiter?.resume(returning: event)
     }
 
+    /// Whether the page has not asked for an event for `limit` and is not waiting for one: its last write
+    /// waits on a client that reads nothing (a page that reads is sent a keep-alive every 15 s, and asks).
+    func isStuck(for limit: Duration) -> Bool {
+        state.withLock { $0.waiter == nil && !$0.finished && ContinuousClock.now - $0.lastAsked > limit }
+    }
+
     /// No more events: what is queued is still sent, then the page's stream ends.
     func finish() {
         let waiter = state.withLock { state in
@@ -174,6 +198,7 @@ final class PageEvents: AsyncSequence, Sendable {
         await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 let ready: KioskFeed.Event?? = state.withLock { state in
+                    state.lastAsked = .now
                     if let event = state.take() { return .some(event) }
                     if state.finished || Task.isCancelled { return .some(nil) }
                     state.waiter = continuation

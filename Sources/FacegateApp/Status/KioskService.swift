@@ -36,6 +36,9 @@ struct KioskService: Service {
         var pagesGraceAtStop: Duration = .seconds(2)
         /// The pauses between tries to listen: the first, doubled up to the last.
         var listenPauses = RetriedListening.pauses
+        /// A page's stream that has not taken an event for this long (its write backed up on a client that
+        /// reads nothing, past two keep-alives) gives its place up to a page that asks for one.
+        var stuckPageLimit: Duration { keepAliveInterval * 2 + .seconds(5) }
     }
 
     /// The page loads nothing from anywhere but this address (its picture arrives as data URLs).
@@ -167,14 +170,14 @@ struct KioskService: Service {
         }
         router.get("events") { _, _ -> Response in
             // Checked, then joined: a burst of streams may pass the limit by a few, still far below the connections.
-            guard feed.watchers < settings.pageLimit else {
+            guard feed.hasRoom(limit: settings.pageLimit, stuckAfter: settings.stuckPageLimit) else {
                 return Response(status: .serviceUnavailable, headers: [.cacheControl: "no-store", .retryAfter: "5"])
             }
             let hello = KioskFeed.Event.json("hello", KioskFeed.Event.Hello(preview: settings.preview, door: settings.doorName))
             return Response(
                 status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-store"],
                 body: ResponseBody { writer in
-                    try await feed.watch(hello: hello, limit: settings.pageLimit) { events in
+                    try await feed.watch(hello: hello, limit: settings.pageLimit, stuckAfter: settings.stuckPageLimit) { events in
                         for await event in events {
                             try await writer.write(ByteBuffer(string: event.serverSent))
                         }
