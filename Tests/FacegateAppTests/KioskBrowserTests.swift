@@ -143,6 +143,33 @@ struct KioskBrowserTests {
         }
     }
 
+    /// A daemon that runs but cannot decide (its camera silent past the limit) says so on the page, its
+    /// stream up: "Door out of service", not "Look at the camera". Before, only a lost stream did.
+    @Test func aDoorThatCannotDecideSaysSoOnThePage() async throws {
+        let artefacts = Self.packageRoot.appendingPathComponent(".build/artefacts/kiosk/cannot-decide")
+        try? FileManager.default.removeItem(at: artefacts)
+        try FileManager.default.createDirectory(at: artefacts, withIntermediateDirectories: true)
+        try await DoorRig.with { rig in
+            rig.configuration.kiosk.enabled = true
+            rig.configuration.kiosk.listen = ListenAddress(host: "127.0.0.1", port: 0)
+            let browser = Mutex<ToolRun?>(nil)
+            try await rig.runHeldDoor(
+                visitors: [],
+                watching: { door in
+                    let run = try await Self.drive(door, artefacts, ["--width", "800", "--height", "480", "--expect", "unavailable-connected"])
+                    browser.withLock { $0 = run }
+                }, decisions: 0, cameraSilenceLimit: .seconds(1)
+            ) { _ in
+                try await Self.waitForDriver(browser)
+            }
+            let (run, report) = try Self.report(browser)
+            #expect(report.seen["unavailable-connected"] == true, "the page never said the door is out of service with its stream up")
+            #expect(report.bannerTexts?["unavailable"]??.contains("out of service") == true)
+            #expect(report.consoleErrors ?? [] == [], "the page threw")
+            #expect(run.status == 0, "\(run.errors)")
+        }
+    }
+
     @Test func thePageShowsAnEnrolmentWaitingAndItsEnd() async throws {
         let artefacts = Self.packageRoot.appendingPathComponent(".build/artefacts/kiosk/enrolment")
         try? FileManager.default.removeItem(at: artefacts)

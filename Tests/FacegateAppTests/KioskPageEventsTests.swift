@@ -91,6 +91,28 @@ struct KioskPageEventsTests {
         for page in stuckPages { #expect(await page.value, "the stuck page's events were ended") }
     }
 
+    /// Whether the door can decide, once said, is told again to a page that connects after it (after its
+    /// hello), and not once it is forgotten (nobody watched, so nobody asked).
+    @Test func aPageThatConnectsIsToldWhetherTheDoorCanDecide() async throws {
+        let feed = KioskFeed()
+        let hello = KioskFeed.Event(name: "hello", data: "{}")
+        feed.broadcast(.availability(canDecide: false))
+        let first = await feed.watch(hello: hello) { events in
+            feed.close()
+            return await Self.drained(events)
+        }
+        #expect(first.map(\.name) == ["hello", "availability"])
+        #expect(first.last?.data == #"{"can_decide":false}"#)
+        let later = KioskFeed()
+        later.broadcast(.availability(canDecide: false))
+        later.forgetAvailability()
+        let none = await later.watch(hello: hello) { events in
+            later.close()
+            return await Self.drained(events)
+        }
+        #expect(none.map(\.name) == ["hello"])
+    }
+
     /// A welcome name is found as the door finds the person (SubjectIdentity): an id written in upper case or
     /// with a stray space in `kiosk.names` still names the person the cloud answers in lower case (review: the
     /// door let them in and the page said only "Welcome").

@@ -16,6 +16,7 @@ timeout passes. The states:
   enrolling        #banner[data-state=enrolling] (only when expected: an enrolment waits)
   alarm            #alarm shown (only when expected: the door raised an alarm)
   unavailable      #banner[data-state=unavailable] (only when expected: the daemon away for a while)
+  unavailable-connected  the same with the stream open (only when expected: the daemon says it cannot decide)
   reconnected-clear  after enrolling or alarm was seen, the page lost its stream
                    (data-connection not open) and, connected again, shows #banner idle and
                    #alarm hidden (only when expected: the daemon restarted meanwhile)
@@ -54,7 +55,7 @@ import websocket
 
 STATES = ["preview-updates", "face-box", "guidance", "granted", "denied"]
 # States a page shows only in some runs: looked for when asked (--expect).
-OPTIONAL_STATES = ["enrolling", "alarm", "unavailable", "reconnected-clear"]
+OPTIONAL_STATES = ["enrolling", "alarm", "unavailable", "unavailable-connected", "reconnected-clear"]
 BANNER_STATES = ("granted", "denied", "enrolling", "unavailable")
 
 # One snapshot of the page's state, as a JSON-able object.
@@ -289,6 +290,7 @@ def run(args, report):
                     "denied": snap["bannerState"] == "denied",
                     "enrolling": snap["bannerState"] == "enrolling",
                     "unavailable": snap["bannerState"] == "unavailable",
+                    "unavailable-connected": snap["bannerState"] == "unavailable" and snap["connection"] == "open",
                     "alarm": bool(snap["alarmShown"]),
                     "reconnected-clear": lost and snap["connection"] == "open" and snap["bannerState"] == "idle"
                     and not snap["alarmShown"],

@@ -6,7 +6,8 @@ import Synchronization
 
 /// What the kiosk pages connected to the door are told, as server-sent events (the contract
 /// `KioskPage` reads): `hello`, `preview` (the camera picture, a few a second), `faces` (boxes and
-/// the quality core's guidance), `decision` and `door` (alarms).
+/// the quality core's guidance), `decision`, `door` (alarms) and `availability` (whether the door can
+/// decide, as `/health` says).
 ///
 /// Nobody watching costs the frame path one lock and a check: frames are handed over only while a
 /// page is connected, newest first (an older frame not yet shown is dropped), and encoded off the
@@ -25,6 +26,10 @@ final class KioskFeed: Sendable {
         /// its connection given back. Without it, while the camera sends nothing, such a stream held its
         /// connection until the next door event.
         static let keepAlive = Self(name: "keepalive", data: "")
+
+        /// Whether the door can decide (`/health`'s `can_decide`): a page shows "Door out of service" while it
+        /// cannot (a camera gone, neither cloud nor cache to identify), though its stream is up.
+        static func availability(canDecide: Bool) -> Self { .json("availability", ["can_decide": canDecide]) }
     }
 
     struct Observation: Sendable {
@@ -38,6 +43,8 @@ final class KioskFeed: Sendable {
         var closed = false
         /// The door's alarm as last shown: a page that connects (again) starts from it.
         var lastAlarm: Event?
+        /// Whether the door can decide, as last said (nil: not known now); a page that connects starts from it.
+        var availability: Event?
         /// The enrolment waiting for its approach, if one is: a page that connects (again) shows it too.
         var waitingEnrolment: Event?
     }
@@ -84,6 +91,7 @@ final class KioskFeed: Sendable {
             }
             guard !state.closed, state.watchers.count < limit else { return nil }
             if let alarm = state.lastAlarm { events.push(alarm) }
+            if let availability = state.availability { events.push(availability) }
             if let enrolment = state.waitingEnrolment { events.push(enrolment) }
             defer { state.nextWatcher += 1 }
             state.watchers[state.nextWatcher] = events
@@ -100,10 +108,17 @@ final class KioskFeed: Sendable {
     func broadcast(_ event: Event) {
         let watchers = state.withLock { state in
             if event.name == "door" { state.lastAlarm = event }
+            if event.name == "availability" { state.availability = event }
             if event.name == "enrolment" { state.waitingEnrolment = event == .enrolment(.waiting) ? event : nil }
             return Array(state.watchers.values)
         }
         for watcher in watchers { watcher.push(event) }
+    }
+
+    /// Whether the door can decide is no longer known (nobody watches, so nobody asks): a page that
+    /// connects is not told an old answer.
+    func forgetAvailability() {
+        state.withLock { $0.availability = nil }
     }
 
     /// Ends every page's events and the observations (the door is stopping).

@@ -14,6 +14,8 @@
 /// - `enrolment` `{"state": "waiting"|"enrolled"|"refused"|"ended", "message"}`: `#banner` (`data-state`
 ///   enrolling) while an enrolment waits for its approach, then shown like a decision (granted or
 ///   denied) or, when it ended without one, back to `idle`.
+/// - `availability` `{"can_decide": Bool}`: while false (a camera gone, neither cloud nor cache to
+///   identify), `#banner` reads "Door out of service" (`data-state` unavailable), the stream up or not.
 /// With no stream for 3 s (the daemon stopped or restarting) `#banner` reads "Door out of service"
 /// (`data-state` unavailable) until the stream is back.
 /// Each `hello` (a new stream: a reconnect, a restarted daemon) clears `#banner` and `#alarm`: the feed
@@ -250,6 +252,8 @@ enum KioskPage {
   var source = null;
   var retryTimer = 0;
   var retryDelay = 1000;
+  // What the daemon last said of itself (`availability`): false while it cannot decide.
+  var doorCanDecide = true;
 
   function parse(event) {
     try { return JSON.parse(event.data); } catch (e) { return null; }
@@ -397,6 +401,8 @@ enum KioskPage {
   }
 
   function resetBanner() {
+    // A door that cannot decide says so whenever the banner would go idle.
+    if (!doorCanDecide) { showOutOfService(); return; }
     banner.classList.remove("leaving");
     banner.setAttribute("data-state", "idle");
     bannerText.textContent = IDLE_TEXT;
@@ -479,6 +485,8 @@ enum KioskPage {
       }
     };
     on(es, "hello", function (data) {
+      // A new stream starts from the truth: the feed says again whether the door can decide.
+      doorCanDecide = true;
       setConnection("open");
       lastSeq = null;
       pendingSeq = null;
@@ -498,6 +506,14 @@ enum KioskPage {
     on(es, "decision", showDecision);
     on(es, "door", showDoor);
     on(es, "enrolment", showEnrolment);
+    on(es, "availability", function (data) {
+      doorCanDecide = data.can_decide !== false;
+      if (!doorCanDecide) {
+        showOutOfService();
+      } else if (banner.getAttribute("data-state") === "unavailable") {
+        resetBanner();
+      }
+    });
   }
 
   if (typeof ResizeObserver === "function") {

@@ -36,6 +36,8 @@ struct KioskService: Service {
         var pagesGraceAtStop: Duration = .seconds(2)
         /// The pauses between tries to listen: the first, doubled up to the last.
         var listenPauses = RetriedListening.pauses
+        /// How often whether the door can decide is asked while a page watches.
+        var availabilityInterval: Duration = .seconds(2)
         /// A page's stream that has not taken an event for this long (its write backed up on a client that
         /// reads nothing, past two keep-alives) gives its place up to a page that asks for one.
         var stuckPageLimit: Duration { keepAliveInterval * 2 + .seconds(5) }
@@ -89,6 +91,7 @@ struct KioskService: Service {
                     group.addTask {
                         for await progress in await enrolments() { feed.broadcast(.enrolment(progress)) }
                     }
+                    group.addTask { await tellAvailability() }
                     group.addTask {
                         for await event in await doorEvents() {
                             if let shown = KioskFeed.Event.door(event) { feed.broadcast(shown) }
@@ -124,6 +127,26 @@ struct KioskService: Service {
             logger.error("kiosk unavailable", metadata: ["error": "\(type(of: error))"])
             try? await gracefulShutdown()
         }
+    }
+
+    /// Whether the door can decide (`/health`'s answer), told to the pages when it changes and asked every
+    /// ``Settings/availabilityInterval`` while one watches: a page whose stream is up would otherwise say
+    /// "Look at the camera" at a door that decides nobody (a camera gone, neither cloud nor cache to
+    /// identify). Not asked while nobody watches.
+    private func tellAvailability() async {
+        var told: Bool?
+        repeat {
+            if feed.watchers == 0 {
+                told = nil
+                feed.forgetAvailability()
+            } else {
+                let canDecide = await health().canDecide
+                if canDecide != told {
+                    told = canDecide
+                    feed.broadcast(.availability(canDecide: canDecide))
+                }
+            }
+        } while (try? await Task.sleep(for: settings.availabilityInterval)) != nil
     }
 
     /// Faces and guidance for each frame, and the picture a few times a second, while a page watches.
