@@ -145,6 +145,7 @@ let package = Package(
             dependencies: [
                 "FacegateCore", "FacegateImageCodec", "FacegateQuality", "FacegatePolicy", "FacegateIdentify",
                 "FacegateJournal", "FacegateOfflineCache", "FacegateCapture", "FacegateDoor", "FacegateLiveness", "CMalloc",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -108,11 +108,16 @@ struct PolicyReloadTests {
 
         var sameBackend = configuration
         sameBackend.door.denyList = ["s-13", "s-14"]
+        // What a reload puts in force is what the next start compares the file with (`facegate run` records it).
+        let recorded = Mutex<[Set<String>]>([])
+        var recording = settings
+        recording.acceptedConfiguration = { accepted in recorded.withLock { $0.append(accepted.door.denyList) } }
         let reloadable = DoorControllerService(
-            configuration: configuration, parts: parts, settings: settings, notifier: SystemdNotifier(environment: [:]), logger: Self.quiet,
+            configuration: configuration, parts: parts, settings: recording, notifier: SystemdNotifier(environment: [:]), logger: Self.quiet,
             loadConfiguration: { [sameBackend] in sameBackend })
         await reloadable.reload()
         #expect(await reloadable.pipeline.currentPolicy.denyList == ["s-13", "s-14"], "a reload on the same backend is taken")
+        #expect(recorded.withLock { $0 } == [["s-13", "s-14"]])
 
         // A NeoCheck door reloaded without its face list could not search at all: refused, as at a start.
         var listed = neoCheck

@@ -69,6 +69,8 @@ public struct DoorControllerService: Service, CustomStringConvertible {
         /// set back by more than this and the tolerance is caught at the next start with the cloud away.
         /// Each is one small write, so not every few seconds (an SD card).
         public var clockWitnessInterval: Duration = .seconds(300)
+        /// Told each configuration a reload puts in force (`facegate run` records it for the next start).
+        public var acceptedConfiguration: (@Sendable (FacegateConfiguration) -> Void)?
 
         public init() {}
     }
@@ -384,6 +386,7 @@ public struct DoorControllerService: Service, CustomStringConvertible {
                 return
             }
             await pipeline.update(policy: next.doorPolicy)
+            settings.acceptedConfiguration?(next)
             // Against what runs, the start-up configuration: a second reload of the same file still names
             // what the first one could not apply.
             let needRestart = next.sectionsNeedingRestart(comparedWith: configuration)

@@ -7,7 +7,7 @@ struct ConfigCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "config",
         abstract: "Checks the configuration file.",
-        subcommands: [Check.self]
+        subcommands: [Check.self, Accept.self]
     )
 
     struct Check: ParsableCommand {
@@ -29,7 +29,13 @@ struct ConfigCommand: ParsableCommand {
                 print(error.description)
                 throw ExitCode(1)
             }
-            let problems = syntaxOnly ? [] : config.environmentProblems()
+            var problems = syntaxOnly ? [] : config.environmentProblems()
+            // As the next start will: a file that reads as the one the door last ran on cut short.
+            if !syntaxOnly, let folder = AcceptedConfigurationRecord.installerFolder(),
+                let problem = AcceptedConfigurationRecord.read(in: folder)?.cutShortProblem(in: config)
+            {
+                problems.append(problem)
+            }
             // What the packaged unit's service could never read (a file: secret, a file only root reads): a
             // note, as outside the unit it is read (the demo, `facegate run` as oneself), said beside problems
             // too (a missing camera) so that postinst, which finds it by serviceCannotRead, holds the door back.
@@ -43,6 +49,39 @@ struct ConfigCommand: ParsableCommand {
             print("\(path): ok (backend \(config.backend.kind.rawValue), door \(config.door.name), camera \(config.camera.source.rawValue))")
             // Accepted, so still ok (exit 0), but said where an installer reads it.
             for note in config.notes + (syntaxOnly ? [] : config.serviceSandboxNotes()) + unreadable { print("  note: \(note)") }
+        }
+    }
+
+    struct Accept: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Takes the file as meant where it reads as the one the door last ran on cut short.",
+            discussion: """
+                The daemon refuses to start on a file that lacks the last keys or values of the file it last ran                 on, as a file cut short by a power cut or a full disk does. After an edit that removes them on                 purpose, run this (as root), then start the door. The file must be valid.
+                """
+        )
+
+        @Argument(help: "The configuration file.")
+        var path = "/etc/facegate/facegate.yaml"
+
+        func run() throws {
+            let config: FacegateConfiguration
+            do {
+                config = try FacegateConfiguration.load(path: path)
+            } catch {
+                print(error.description)
+                throw ExitCode(1)
+            }
+            guard let folder = AcceptedConfigurationRecord.installerFolder() else {
+                print("\(path): nothing to accept: no state folder of the door's here (\(AcceptedConfigurationRecord.packagedStateFolder))")
+                throw ExitCode(1)
+            }
+            do {
+                try AcceptedConfigurationRecord.write(config, in: folder)
+            } catch {
+                print("\(path): cannot be recorded as accepted: \(error.localizedDescription)")
+                throw ExitCode(1)
+            }
+            print("\(path): accepted; the door starts on it as it is")
         }
     }
 }

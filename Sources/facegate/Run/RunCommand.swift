@@ -56,6 +56,16 @@ struct RunCommand: AsyncParsableCommand {
                     metadata: ["key": "door.relay"])
             }
         }
+        // A file cut short while the door was stopped (written as the power went) still parses, without
+        // what followed the cut, the deny list and schedules among them: refused as a reload refuses it.
+        let stateFolder = AcceptedConfigurationRecord.daemonFolder()
+        if let stateFolder, let accepted = AcceptedConfigurationRecord.read(in: stateFolder),
+            let problem = accepted.cutShortProblem(in: configuration)
+        {
+            FileHandle.standardError.write(Data("facegate run: refusing to start: \(problem)\n".utf8))
+            logger.critical("refusing to start: configuration problem", metadata: ["key": "\(problem.path)", "error": "\(problem.message)"])
+            throw ExitCode(78)
+        }
         // Missing devices are not fatal: the camera and a GPIO chip are waited for.
         for problem in configuration.environmentProblems() {
             logger.warning("configuration problem", metadata: ["key": "\(problem.path)", "problem": "\(problem.message)"])
@@ -77,8 +87,14 @@ struct RunCommand: AsyncParsableCommand {
             logger.critical("cannot start; exiting for systemd to restart", metadata: ["key": "\(error.key)", "error": "\(error.message)"])
             throw ExitCode.failure
         }
+        // The file this start runs on is the one the next start is compared with.
+        if let stateFolder { Self.record(configuration, in: stateFolder, logger: logger) }
+        var settings = DoorControllerService.Settings()
+        if let stateFolder {
+            settings.acceptedConfiguration = { accepted in Self.record(accepted, in: stateFolder, logger: logger) }
+        }
         let service = DoorControllerService(
-            configuration: configuration, parts: parts, logger: logger,
+            configuration: configuration, parts: parts, settings: settings, logger: logger,
             loadConfiguration: { try FacegateConfiguration.load(path: path, refusingAnEmptyFile: true) })
         // The door's services, in one group with the signals: SIGTERM shuts them down in reverse start
         // order (frames, decisions, door, journal). A replay camera ending is a normal stop, not a failure.
@@ -92,6 +108,17 @@ struct RunCommand: AsyncParsableCommand {
             // The door failed (its relay would not lock) or another part did: not the configuration's
             // fault, so exit 1 for systemd to restart; the cause is already logged.
             throw ExitCode.failure
+        }
+    }
+
+    /// Keeps what the file holds for the next start's comparison; a failure costs that comparison only.
+    static func record(_ configuration: FacegateConfiguration, in folder: String, logger: Logger) {
+        do {
+            try AcceptedConfigurationRecord.write(configuration, in: folder)
+        } catch {
+            logger.warning(
+                "the configuration's keys cannot be recorded: the next start cannot tell a file cut short from an edit",
+                metadata: ["error": "\(type(of: error))"])
         }
     }
 }

@@ -1,0 +1,105 @@
+import Crypto
+import FacegateCore
+import Foundation
+
+/// What the configuration file held when the daemon last started or reloaded on it, kept in its state
+/// folder (systemd's `$STATE_DIRECTORY`, owner-only): its keys and values in order, a secret's value only
+/// as a digest. A file cut short while the daemon was stopped (written as the power went, a full disk)
+/// still parses, without what followed the cut: the door's deny list, schedules or tags among them, and
+/// at start-up that meant the defaults. The next start compares the file against this record by the
+/// rules a reload compares it against the running file (``FacegateConfiguration/KeysInFile``), and
+/// refuses one that reads as cut short (`facegate config accept` takes such a file as meant).
+public struct AcceptedConfigurationRecord: Codable, Sendable, Equatable {
+    public static let fileName = "accepted-configuration.json"
+    /// Where the packaged unit keeps its state, for the installer's `config check` and `config accept`.
+    public static let packagedStateFolder = "/var/lib/facegate"
+
+    struct Leaf: Codable, Sendable, Equatable {
+        var path: String
+        var key: String
+        /// As written; a secret's as `sha256:` and its digest (a cut inside it is then not seen: a secret
+        /// cut short fails its sign-in, which fails secure).
+        var value: String
+    }
+
+    var paths: [String]
+    var leaves: [Leaf]
+
+    /// The keys whose values are secrets: each backend's, and the offline cache's key.
+    static let secretKeys: Set<String> = Set(CloudBackends.all.flatMap { $0.init().secrets.map(\.key) } + ["offline_cache.key"])
+
+    public init(_ configuration: FacegateConfiguration) {
+        paths = configuration.keysInFile.paths
+        leaves = configuration.keysInFile.leaves.map { leaf in
+            let secret = Self.secretKeys.contains(leaf.key) && !leaf.value.isEmpty
+            return Leaf(
+                path: leaf.path, key: leaf.key,
+                value: secret ? "sha256:" + SHA256.hash(data: Data(leaf.value.utf8)).map { String(format: "%02x", $0) }.joined() : leaf.value)
+        }
+    }
+
+    var keysInFile: FacegateConfiguration.KeysInFile {
+        FacegateConfiguration.KeysInFile(paths: paths, leaves: leaves.map { .init(path: $0.path, key: $0.key, value: $0.value) })
+    }
+
+    /// Why `configuration` reads as this file cut short (said by key, never a value), or nil: it lacks all
+    /// of this file's last keys, or its values are this file's in order up to one cut mid-way, where this
+    /// file went on. An edit that removes the file's last keys or items, or shortens its last value, looks
+    /// the same: `facegate config accept` takes it.
+    public func cutShortProblem(in configuration: FacegateConfiguration) -> ConfigProblem? {
+        let accepted = keysInFile, next = AcceptedConfigurationRecord(configuration).keysInFile
+        if let gone = accepted.cutShort(in: next) {
+            let named = gone.prefix(5).joined(separator: ", ") + (gone.count > 5 ? " and \(gone.count - 5) more" : "")
+            return ConfigProblem(path: gone[0], message: Self.advice("lacks the last keys of the file the door last ran on (\(named))"))
+        }
+        if let key = accepted.endsEarly(in: next) {
+            return ConfigProblem(path: key, message: Self.advice("ends inside the last values of the file the door last ran on"))
+        }
+        return nil
+    }
+
+    static func advice(_ what: String) -> String {
+        "the file \(what), as a file cut short does (written as the power went, a full disk); "
+            + "if it is as you mean it, run `facegate config accept` and start the door again"
+    }
+
+    // MARK: - The record on disk
+
+    /// The daemon's state folder (systemd's, the first when it names several); nil outside the unit.
+    public static func daemonFolder(environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
+        RestingRelayRecord.folder(environment: environment)
+    }
+
+    /// The folder an installer's command reads and writes the record in: the unit's when run under it,
+    /// else the packaged unit's state folder when it is there.
+    public static func installerFolder(environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
+        if let folder = daemonFolder(environment: environment) { return folder }
+        var isFolder: ObjCBool = false
+        return FileManager.default.fileExists(atPath: packagedStateFolder, isDirectory: &isFolder) && isFolder.boolValue
+            ? packagedStateFolder : nil
+    }
+
+    /// The record in `folder`; nil when there is none, or it cannot be read (a start then takes the file).
+    public static func read(in folder: String) -> AcceptedConfigurationRecord? {
+        let url = URL(fileURLWithPath: folder).appendingPathComponent(fileName)
+        guard let data = try? Data(contentsOf: url) else { return nil }
+        return try? JSONDecoder().decode(Self.self, from: data)
+    }
+
+    /// Replaces the record in `folder` with `configuration`'s, whole (a temporary file renamed), owner-only,
+    /// and owned by the folder's owner when root writes it (`facegate config accept`).
+    public static func write(_ configuration: FacegateConfiguration, in folder: String) throws {
+        let url = URL(fileURLWithPath: folder).appendingPathComponent(fileName)
+        let data = try JSONEncoder().encode(AcceptedConfigurationRecord(configuration))
+        let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(fileName).\(getpid())")
+        guard FileManager.default.createFile(atPath: temporary.path, contents: data, attributes: [.posixPermissions: 0o600]) else {
+            throw CocoaError(.fileWriteUnknown)
+        }
+        ServiceFolderOwner.giveToTheFoldersOwner(path: temporary.path, in: folder)
+        guard rename(temporary.path, url.path) == 0 else {
+            let error = errno
+            unlink(temporary.path)
+            throw POSIXError(POSIXErrorCode(rawValue: error) ?? .EIO)
+        }
+    }
+}
