@@ -278,7 +278,8 @@ public final class SQLiteJournal: Sendable {
         let database = try openedDatabase(waiting: false)
         let opensDoor = Decision.Outcome.allCases.filter(\.opensDoor).map(\.rawValue).sorted()
         return try await database.read { db in
-            let newest = try Date.fetchOne(db, sql: "SELECT MAX(time) FROM decision WHERE door = ?", arguments: [door])
+            // A damaged date (below) reads as none: the window then ends now.
+            let newest = (try? Date.fetchOne(db, sql: "SELECT MAX(time) FROM decision WHERE door = ?", arguments: [door])) ?? nil
             let since = max(now, newest ?? now).addingTimeInterval(-window.timeInterval)
             let rows = try Row.fetchAll(
                 db,
@@ -290,7 +291,14 @@ public final class SQLiteJournal: Sendable {
                     """,
                 arguments: StatementArguments([door]) + StatementArguments([since]) + StatementArguments([RelayRecord.Result.failed.rawValue, RelayRecord.Result.withheld.rawValue])
                     + StatementArguments(opensDoor))
-            return rows.map { JournaledGrant(subjectId: $0["subject_id"], time: $0["latest"]) }
+            // A row whose date the disk damaged (a bit flipped on the card) is left out: decoded with the
+            // subscript it stopped the process, at the first decision after every restart (review).
+            return rows.compactMap { row -> JournaledGrant? in
+                guard let subject = try? row.decode(String.self, forColumn: "subject_id"),
+                    let time = try? row.decode(Date.self, forColumn: "latest")
+                else { return nil }
+                return JournaledGrant(subjectId: subject, time: time)
+            }
         }
     }
 

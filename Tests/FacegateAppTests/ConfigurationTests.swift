@@ -629,7 +629,25 @@ struct ConfigurationTests {
         let credentials = try FacegateConfiguration(
             yaml: "backend: {kind: nec, nec: {access_key: credential:nec-access-key, secret_key: credential:nec-secret-key, api_key: credential:nec-api-key}}\n")
         #expect(FileManager.default.createFile(atPath: file, contents: Data("door: {name: x}\n".utf8), attributes: [.posixPermissions: 0o644]))
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: folder.path)
         #expect(credentials.serviceReadNotes(configurationPath: file).isEmpty, "credentials in a 0644 file")
+        // The same file in a folder others may not enter (an admin who tightened /etc/facegate to 0750).
+        try FileManager.default.setAttributes([.posixPermissions: 0o750], ofItemAtPath: folder.path)
+        #expect(credentials.serviceReadNotes(configurationPath: file).map(\.path) == [""], "a 0644 file in a 0750 folder")
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: folder.path)
+        // What the unit hides from the service (ProtectHome=, PrivateTmp=): noted by key, without the path.
+        var hidden = credentials
+        hidden.modelsDirectory = "/home/pi/facegate/models"
+        hidden.liveness.modelsDirectory = "/tmp/pad"
+        hidden.camera.source = .replay
+        hidden.camera.replayPath = "/root/clips/door.mp4"
+        let hiddenNotes = hidden.serviceReadNotes(configurationPath: nil)
+        #expect(hiddenNotes.map(\.path) == ["models", "liveness.models", "camera.replay_path"], "\(hiddenNotes)")
+        #expect(hiddenNotes.allSatisfy { $0.message.contains("the facegate unit's service cannot read") && !$0.message.contains("/home/pi") })
+        hidden.modelsDirectory = "/usr/share/facegate/models"
+        hidden.liveness.modelsDirectory = "/var/lib/facegate/pad"
+        hidden.camera.replayPath = "/srv/clips/door.mp4"
+        #expect(hidden.serviceReadNotes(configurationPath: nil).isEmpty)
         // Owner-only (0600, as an inline secret requires) or 0640: the dynamic user is neither owner nor in the group.
         for mode in [0o600, 0o640] {
             try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: file)

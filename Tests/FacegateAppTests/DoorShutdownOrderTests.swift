@@ -1,4 +1,4 @@
-import FacegateApp
+@testable import FacegateApp
 import FacegateCore
 import FacegateDoor
 import FacegateJournal
@@ -206,6 +206,27 @@ struct DoorShutdownOrderTests {
             analyzer.release()
             _ = try? await running.value
             #expect(held.lines.relayChanges == 0 && !held.lines.relayIsUnlocked)
+        }
+    }
+
+    /// While the door stops (the visit being decided finishes, no new one is taken, the relay is released
+    /// at the end) `/health` says it cannot decide: the decision part `failed`, "the door is stopping".
+    /// Before, 200 with every part `ok` until the status server stopped, last of all (review).
+    @Test func aStoppingDoorSaysItCannotDecide() async throws {
+        let temporary = try TemporaryFolder("shutdown-health")
+        defer { temporary.remove() }
+        let held = try Self.heldDoor(in: temporary.url, logger: Logger.quiet("shutdown-health"), decisionDeadline: .seconds(60))
+        try await testGracefulShutdown { trigger in
+            let running = Task { try await held.service.run() }
+            #expect(await held.cloud.waitUntilCalled(timeout: .seconds(20)), "the visit's search reached the cloud")
+            #expect(await held.service.healthReport(doorFailed: SetOnceFlag()).decision.status == .ok)
+            trigger.triggerGracefulShutdown()
+            for _ in 0..<200 where !held.service.isStopping { try await Task.sleep(for: .milliseconds(10)) }
+            let stopping = await held.service.healthReport(doorFailed: SetOnceFlag())
+            #expect(!stopping.canDecide && stopping.decision.status == .failed, "\(stopping)")
+            #expect(stopping.decision.lastError?.contains("stopping") == true)
+            held.cloud.release()
+            try await running.value
         }
     }
 

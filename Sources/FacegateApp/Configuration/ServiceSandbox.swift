@@ -45,8 +45,20 @@ extension FacegateConfiguration {
             notes.append(
                 ConfigProblem(
                     path: "",
-                    message: "the file is not readable by others, and \(Self.serviceCannotRead) it (a dynamic user, neither its owner "
-                        + "nor in its group): under the unit make it 0644 and write any secret in it credential:NAME"))
+                    message: "the file is not readable by others (its mode, or a folder above it others may not enter), and "
+                        + "\(Self.serviceCannotRead) it (a dynamic user, neither its owner nor in its group): under the unit make it 0644, "
+                        + "in folders others may enter, and write any secret in it credential:NAME"))
+        }
+        // What the unit hides from the service (ProtectHome=yes, PrivateTmp=yes): a root check reads it there.
+        var read: [(String, String?)] = [("models", modelsDirectory), ("liveness.models", liveness.modelsDirectory)]
+        if camera.source == .replay { read.append(("camera.replay_path", camera.replayPath)) }
+        for (key, path) in read {
+            guard let path, Self.isHiddenFromTheService(path) else { continue }
+            notes.append(
+                ConfigProblem(
+                    path: key,
+                    message: "is in a folder \(Self.serviceCannotRead): the unit hides /home, /root, /run/user, /tmp and /var/tmp "
+                        + "from it (ProtectHome=, PrivateTmp=): under the unit keep it elsewhere, such as under /usr/share or /var/lib/facegate"))
         }
         var secrets: [(String, SecretReference?)] = backend.chosen.secrets.map { ($0.key, $0.reference) }
         if offlineCache.enabled { secrets.append(("offline_cache.key", offlineCache.key)) }
@@ -61,10 +73,27 @@ extension FacegateConfiguration {
         return notes
     }
 
-    /// Whether the file's mode lets others read it (the dynamic user reads the configuration as one).
+    /// Whether others may read the file (the dynamic user reads the configuration as one): its mode lets
+    /// them, and every folder above it lets them through (review: a 0644 file in a folder tightened to 0750
+    /// passed, and the unit's service exited 78 on it).
     static func othersMayRead(path: String) -> Bool {
         var info = stat()
-        guard stat(path, &info) == 0 else { return false }
-        return info.st_mode & 0o004 != 0
+        guard stat(path, &info) == 0, info.st_mode & 0o004 != 0 else { return false }
+        var folder = URL(fileURLWithPath: path).standardizedFileURL.deletingLastPathComponent()
+        while true {
+            guard stat(folder.path, &info) == 0, info.st_mode & 0o001 != 0 else { return false }
+            if folder.path == "/" { return true }
+            folder = folder.deletingLastPathComponent()
+        }
+    }
+
+    /// Whether `path` lies where the unit's sandbox shows the service nothing of the host's.
+    static func isHiddenFromTheService(_ path: String) -> Bool {
+        let components = URL(fileURLWithPath: path).standardizedFileURL.pathComponents
+        for hidden in [["/", "home"], ["/", "root"], ["/", "run", "user"], ["/", "tmp"], ["/", "var", "tmp"]]
+        where components.starts(with: hidden) {
+            return true
+        }
+        return false
     }
 }

@@ -587,7 +587,11 @@ extension DoorControllerService {
         }
         // A decision past the watchdog's limit holds every visit behind it: said, not only the watchdog stopped.
         let decision: Component
-        if let busy = facts.decisionUnderWayFor, busy > hungDecisionLimit {
+        if isStopping {
+            // Stopping takes no new visit, and the relay is released once the door stops: no longer a door
+            // that decides, whatever the rest says (review: 200 until the status server stopped last).
+            decision = Component(status: .failed, lastError: "the door is stopping: it takes no new visit")
+        } else if let busy = facts.decisionUnderWayFor, busy > hungDecisionLimit {
             let what = facts.decisionIsEnrolment ? "an enrolment's liveness check, crop or encoding" : "one decision"
             decision = Component(
                 status: .failed, lastError: "\(what) has been under way for over \(Int(hungDecisionLimit.timeInterval)) s: a stage is hung",
