@@ -6,6 +6,7 @@ import Testing
 /// The record of the file the door last ran on, against which the next start reads a file cut short.
 @Suite(.timeLimit(.minutes(1)))
 struct AcceptedConfigurationRecordTests {
+    static let path = "/etc/facegate/facegate.yaml"
     static let file = """
         backend:
           nec: {api_key: an-inline-secret-4f2a}
@@ -18,31 +19,50 @@ struct AcceptedConfigurationRecordTests {
           reentry_cooldown_seconds: 30
         """
 
-    func problem(_ edited: String) throws -> ConfigProblem? {
-        let accepted = AcceptedConfigurationRecord(try FacegateConfiguration(yaml: Self.file, fileIsPrivate: true))
-        // Through its encoding, as the next start reads it.
+    /// What the next start finds cut from the file at `path` (by default the one recorded), through the
+    /// record's encoding as the start reads it.
+    func cut(_ edited: String, recorded: String = file, path: String = path) throws -> AcceptedConfigurationRecord.Cut? {
+        let accepted = AcceptedConfigurationRecord(try FacegateConfiguration(yaml: recorded, fileIsPrivate: true), path: Self.path)
         let read = try JSONDecoder().decode(AcceptedConfigurationRecord.self, from: try JSONEncoder().encode(accepted))
-        return read.cutShortProblem(in: try FacegateConfiguration(yaml: edited, fileIsPrivate: true))
+        return read.cut(in: try FacegateConfiguration(yaml: edited, fileIsPrivate: true), path: path)
     }
 
     @Test func aFileCutShortIsToldFromAnEdit() throws {
         // Cut inside the last value, or at the line break before the last name (with what follows it).
-        #expect(try problem(Self.file.replacingOccurrences(of: "seconds: 30", with: "seconds: 3"))?.path == "door.reentry_cooldown_seconds")
+        let insideAValue = try #require(try cut(Self.file.replacingOccurrences(of: "seconds: 30", with: "seconds: 3")))
+        #expect(insideAValue.keys == ["door.reentry_cooldown_seconds"] && insideAValue.reachesTheDoor)
         let beforeTheLastName = String(Self.file[..<Self.file.range(of: "    - mallory-9")!.lowerBound])
-        let cut = try #require(try problem(beforeTheLastName))
-        #expect(cut.message.contains("facegate config accept") && !cut.message.contains("alice") && !cut.message.contains("30"), "\(cut)")
+        let problem = try #require(try cut(beforeTheLastName)).problem
+        #expect(problem.message.contains("facegate config accept") && !problem.message.contains("alice") && !problem.message.contains("30"), "\(problem)")
         // Edits: the last value changed (not cut), a value in the middle, a key added at the end, the same file.
-        #expect(try problem(Self.file.replacingOccurrences(of: "seconds: 30", with: "seconds: 20")) == nil)
-        #expect(try problem(Self.file.replacingOccurrences(of: "threshold: 7500", with: "threshold: 7000")) == nil)
-        #expect(try problem(Self.file.replacingOccurrences(of: "alice-7", with: "alice-8")) == nil)
-        #expect(try problem(Self.file + "\n  minimum_margin: 100") == nil)
-        #expect(try problem(Self.file) == nil)
+        #expect(try cut(Self.file.replacingOccurrences(of: "seconds: 30", with: "seconds: 20")) == nil)
+        #expect(try cut(Self.file.replacingOccurrences(of: "threshold: 7500", with: "threshold: 7000")) == nil)
+        #expect(try cut(Self.file.replacingOccurrences(of: "alice-7", with: "alice-8")) == nil)
+        #expect(try cut(Self.file + "\n  minimum_margin: 100") == nil)
+        #expect(try cut(Self.file) == nil)
         // A secret changed, or rotated to a reference: an edit.
-        #expect(try problem(Self.file.replacingOccurrences(of: "an-inline-secret-4f2a", with: "an-inline")) == nil)
+        #expect(try cut(Self.file.replacingOccurrences(of: "an-inline-secret-4f2a", with: "an-inline")) == nil)
+    }
+
+    /// A cut after the door's section loses settings whose defaults are as strict: said, not refused.
+    @Test func aCutAfterTheDoorsSectionDoesNotReachTheDoor() throws {
+        let withAKiosk = Self.file + "\nkiosk:\n  enabled: true\n  preview: false\n"
+        let afterTheDoor = try #require(try cut(Self.file + "\nkiosk:\n  enabled: true\n", recorded: withAKiosk))
+        #expect(afterTheDoor.keys == ["kiosk.preview"] && !afterTheDoor.reachesTheDoor)
+        #expect(!afterTheDoor.problem.message.contains("config accept"))
+        let intoTheDoor = try #require(try cut(String(Self.file[..<Self.file.range(of: "  reentry")!.lowerBound]), recorded: withAKiosk))
+        #expect(intoTheDoor.reachesTheDoor, "\(intoTheDoor.keys)")
+    }
+
+    /// Another file (a candidate checked beside the door's, a unit given another `--config`) is not compared.
+    @Test func anotherFileIsNotComparedWithTheDoorsRecord() throws {
+        let beforeTheLastName = String(Self.file[..<Self.file.range(of: "    - mallory-9")!.lowerBound])
+        #expect(try cut(beforeTheLastName, path: "/tmp/candidate.yaml") == nil)
+        #expect(try cut(beforeTheLastName, path: "/etc/facegate/../facegate/facegate.yaml") != nil, "the same file, however named")
     }
 
     @Test func aSecretIsKeptAsADigestOnly() throws {
-        let record = AcceptedConfigurationRecord(try FacegateConfiguration(yaml: Self.file, fileIsPrivate: true))
+        let record = AcceptedConfigurationRecord(try FacegateConfiguration(yaml: Self.file, fileIsPrivate: true), path: Self.path)
         let written = String(decoding: try JSONEncoder().encode(record), as: UTF8.self)
         #expect(!written.contains("an-inline-secret") && written.contains("sha256:"), "\(written)")
         #expect(written.contains("mallory-9"))

@@ -319,8 +319,11 @@ import Testing
 
         // Cut at the line break before the last name.
         try full.replacingOccurrences(of: "    - mallory-9\n", with: "").write(to: bench.configuration, atomically: true, encoding: .utf8)
+        // The relay the last start drove, as recorded for the unit's `door rest`: a refused start leaves it.
+        try RestingRelayRecord.write(.init(chip: "gpiochip-last-run", line: "relay", activeLow: false), in: state.path)
         let refused = try await run(start)
         #expect(refused.status == 78)
+        #expect(RestingRelayRecord.read(in: state.path)?.chip == "gpiochip-last-run", "a refused start replaced the relay's record")
         #expect(refused.errors.contains("door.deny_list") && refused.errors.contains("facegate config accept"), "\(refused.errors)")
         #expect(!refused.errors.contains("alice") && !refused.errors.contains("mallory"), "\(refused.errors)")
         let check = try await run(["config", "check", bench.configuration.path])

@@ -8,7 +8,8 @@ import Foundation
 /// still parses, without what followed the cut: the door's deny list, schedules or tags among them, and
 /// at start-up that meant the defaults. The next start compares the file against this record by the
 /// rules a reload compares it against the running file (``FacegateConfiguration/KeysInFile``), and
-/// refuses one that reads as cut short (`facegate config accept` takes such a file as meant).
+/// refuses one that reads as cut short inside the door's section (`facegate config accept` takes such a
+/// file as meant); one cut after it is run on, with a warning.
 public struct AcceptedConfigurationRecord: Codable, Sendable, Equatable {
     public static let fileName = "accepted-configuration.json"
     /// Where the packaged unit keeps its state, for the installer's `config check` and `config accept`.
@@ -22,13 +23,20 @@ public struct AcceptedConfigurationRecord: Codable, Sendable, Equatable {
         var value: String
     }
 
+    /// The record's own format: a record of another (a facegate rolled back and forth) is not compared with.
+    static let currentFormat = 1
+    var format = Self.currentFormat
+    /// The file it describes, as given to the daemon: another file (a candidate checked beside it, a unit
+    /// given another `--config`) is not compared with it.
+    var configurationPath: String
     var paths: [String]
     var leaves: [Leaf]
 
     /// The keys whose values are secrets: each backend's, and the offline cache's key.
     static let secretKeys: Set<String> = Set(CloudBackends.all.flatMap { $0.init().secrets.map(\.key) } + ["offline_cache.key"])
 
-    public init(_ configuration: FacegateConfiguration) {
+    public init(_ configuration: FacegateConfiguration, path: String) {
+        configurationPath = Self.canonical(path)
         paths = configuration.keysInFile.paths
         leaves = configuration.keysInFile.leaves.map { leaf in
             let secret = Self.secretKeys.contains(leaf.key) && !leaf.value.isEmpty
@@ -42,25 +50,43 @@ public struct AcceptedConfigurationRecord: Codable, Sendable, Equatable {
         FacegateConfiguration.KeysInFile(paths: paths, leaves: leaves.map { .init(path: $0.path, key: $0.key, value: $0.value) })
     }
 
-    /// Why `configuration` reads as this file cut short (said by key, never a value), or nil: it lacks all
-    /// of this file's last keys, or its values are this file's in order up to one cut mid-way, where this
-    /// file went on. An edit that removes the file's last keys or items, or shortens its last value, looks
-    /// the same: `facegate config accept` takes it.
-    public func cutShortProblem(in configuration: FacegateConfiguration) -> ConfigProblem? {
-        let accepted = keysInFile, next = AcceptedConfigurationRecord(configuration).keysInFile
-        if let gone = accepted.cutShort(in: next) {
-            let named = gone.prefix(5).joined(separator: ", ") + (gone.count > 5 ? " and \(gone.count - 5) more" : "")
-            return ConfigProblem(path: gone[0], message: Self.advice("lacks the last keys of the file the door last ran on (\(named))"))
-        }
-        if let key = accepted.endsEarly(in: next) {
-            return ConfigProblem(path: key, message: Self.advice("ends inside the last values of the file the door last ran on"))
-        }
+    static func canonical(_ path: String) -> String { URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path }
+
+    /// What `configuration` (the file at `path`) lost against this record, when it reads as this file cut
+    /// short: it lacks all of this file's last keys, or its values are this file's in order up to one cut
+    /// mid-way, where this file went on. Nil for another file, a record of another format, or an edit.
+    /// An edit that removes the file's last keys or items, or shortens its last value, looks the same.
+    public func cut(in configuration: FacegateConfiguration, path: String) -> Cut? {
+        guard format == Self.currentFormat, configurationPath == Self.canonical(path) else { return nil }
+        let accepted = keysInFile, next = AcceptedConfigurationRecord(configuration, path: path).keysInFile
+        if let gone = accepted.cutShort(in: next) { return Cut(keys: gone, endsInsideAValue: false) }
+        if let key = accepted.endsEarly(in: next) { return Cut(keys: [key], endsInsideAValue: true) }
         return nil
     }
 
-    static func advice(_ what: String) -> String {
-        "the file \(what), as a file cut short does (written as the power went, a full disk); "
-            + "if it is as you mean it, run `facegate config accept` and start the door again"
+    /// What a file cut short lost, by key.
+    public struct Cut: Sendable, Equatable {
+        /// The keys gone (all of the last ones), or the key whose values end early.
+        public var keys: [String]
+        public var endsInsideAValue: Bool
+
+        /// Whether the door's own section (its policy and wiring: deny list, schedules, tags, relay) lost
+        /// anything: a start refuses such a file, since the defaults it would run on let in whom the file did
+        /// not (a deny list or schedule cut off), or drive the relay wired another way. A cut after the door's
+        /// section loses settings whose defaults are as strict (said, and run on).
+        public var reachesTheDoor: Bool { keys.contains { $0 == "door" || $0.hasPrefix("door.") } }
+
+        public var problem: ConfigProblem {
+            let what =
+                endsInsideAValue
+                ? "ends inside the last values of the file the door last ran on"
+                : "lacks the last keys of the file the door last ran on (\(FacegateConfiguration.KeysInFile.named(keys)))"
+            return ConfigProblem(
+                path: keys[0],
+                message: "the file \(what), as a file cut short does (written as the power went, a full disk)"
+                    + (reachesTheDoor
+                        ? "; if it is as you mean it, run `facegate config accept`, then start the door" : ": the door runs on it"))
+        }
     }
 
     // MARK: - The record on disk
@@ -88,9 +114,9 @@ public struct AcceptedConfigurationRecord: Codable, Sendable, Equatable {
 
     /// Replaces the record in `folder` with `configuration`'s, whole (a temporary file renamed), owner-only,
     /// and owned by the folder's owner when root writes it (`facegate config accept`).
-    public static func write(_ configuration: FacegateConfiguration, in folder: String) throws {
+    public static func write(_ configuration: FacegateConfiguration, path: String, in folder: String) throws {
         let url = URL(fileURLWithPath: folder).appendingPathComponent(fileName)
-        let data = try JSONEncoder().encode(AcceptedConfigurationRecord(configuration))
+        let data = try JSONEncoder().encode(AcceptedConfigurationRecord(configuration, path: path))
         let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(fileName).\(getpid())")
         guard FileManager.default.createFile(atPath: temporary.path, contents: data, attributes: [.posixPermissions: 0o600]) else {
             throw CocoaError(.fileWriteUnknown)

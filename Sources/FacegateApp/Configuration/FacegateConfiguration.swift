@@ -55,6 +55,11 @@ public struct FacegateConfiguration: Sendable, Equatable {
         /// The keys only: ``leaves`` hold the file's values, inline secrets among them.
         public var customMirror: Mirror { Mirror(self, children: ["paths": paths]) }
 
+        /// Keys as a log line or a problem names them: the first five, and how many more.
+        public static func named(_ keys: [String]) -> String {
+            keys.prefix(5).joined(separator: ", ") + (keys.count > 5 ? " and \(keys.count - 5) more" : "")
+        }
+
         /// The keys of this file that `next` lacks, when they are all of its last ones: what a file cut
         /// short at a line break loses (everything after the cut). Keys gone from the middle are an edit
         /// (nil), as is a file that lacks none.

@@ -368,19 +368,19 @@ public struct DoorControllerService: Service, CustomStringConvertible {
             // A file cut short (written while read, a full disk) still parses, without what followed the cut:
             // the door's deny list, schedules or tags among them. A file that lacks all the last keys of the
             // running one is taken as that, not as an edit (keys removed from the middle are an edit);
-            // removing the last ones takes a restart, or the keys set to their defaults.
+            // removing the last ones takes the keys set to their defaults, or `facegate config accept` and a
+            // restart (a start under the unit refuses such a file too, compared with this one).
             if let keys = previous.keysInFile.cutShort(in: next.keysInFile) {
-                let named = keys.prefix(5).joined(separator: ", ") + (keys.count > 5 ? " and \(keys.count - 5) more" : "")
                 logger.error(
-                    "reload refused: keys of the running file are gone from it, as from a file cut short; the running configuration is kept (restart to run without them)",
-                    metadata: ["keys": "\(named)"])
+                    "reload refused: keys of the running file are gone from it, as from a file cut short; the running configuration is kept (if meant: facegate config accept, then restart)",
+                    metadata: ["keys": "\(FacegateConfiguration.KeysInFile.named(keys))"])
                 notifier.ready(status: "door \(previous.door.name): reload refused (\(keys.count) keys gone from the file); running the previous one" + degradedSuffix)
                 return
             }
             // The same cut inside the file's last list or value: a deny list without its last names, say.
             if let key = previous.keysInFile.endsEarly(in: next.keysInFile) {
                 logger.error(
-                    "reload refused: the file ends inside the running file's last values, as a file cut short does; the running configuration is kept (restart to run without them)",
+                    "reload refused: the file ends inside the running file's last values, as a file cut short does; the running configuration is kept (if meant: facegate config accept, then restart)",
                     metadata: ["key": "\(key)"])
                 notifier.ready(status: "door \(previous.door.name): reload refused (the file ends early, in \(key)); running the previous one" + degradedSuffix)
                 return

@@ -30,11 +30,13 @@ struct ConfigCommand: ParsableCommand {
                 throw ExitCode(1)
             }
             var problems = syntaxOnly ? [] : config.environmentProblems()
-            // As the next start will: a file that reads as the one the door last ran on cut short.
+            // As the next start will: the door's file read as the one it last ran on cut short (refused
+            // inside the door's section, noted after it).
+            var cutNotes: [ConfigProblem] = []
             if !syntaxOnly, let folder = AcceptedConfigurationRecord.installerFolder(),
-                let problem = AcceptedConfigurationRecord.read(in: folder)?.cutShortProblem(in: config)
+                let cut = AcceptedConfigurationRecord.read(in: folder)?.cut(in: config, path: path)
             {
-                problems.append(problem)
+                if cut.reachesTheDoor { problems.append(cut.problem) } else { cutNotes.append(cut.problem) }
             }
             // What the packaged unit's service could never read (a file: secret, a file only root reads): a
             // note, as outside the unit it is read (the demo, `facegate run` as oneself), said beside problems
@@ -43,12 +45,12 @@ struct ConfigCommand: ParsableCommand {
             guard problems.isEmpty else {
                 print("\(path): \(problems.count) problem\(problems.count == 1 ? "" : "s")")
                 for problem in problems { print("  \(problem)") }
-                for note in unreadable { print("  note: \(note)") }
+                for note in unreadable + cutNotes { print("  note: \(note)") }
                 throw ExitCode(1)
             }
             print("\(path): ok (backend \(config.backend.kind.rawValue), door \(config.door.name), camera \(config.camera.source.rawValue))")
             // Accepted, so still ok (exit 0), but said where an installer reads it.
-            for note in config.notes + (syntaxOnly ? [] : config.serviceSandboxNotes()) + unreadable { print("  note: \(note)") }
+            for note in config.notes + (syntaxOnly ? [] : config.serviceSandboxNotes()) + unreadable + cutNotes { print("  note: \(note)") }
         }
     }
 
@@ -56,7 +58,9 @@ struct ConfigCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Takes the file as meant where it reads as the one the door last ran on cut short.",
             discussion: """
-                The daemon refuses to start on a file that lacks the last keys or values of the file it last ran                 on, as a file cut short by a power cut or a full disk does. After an edit that removes them on                 purpose, run this (as root), then start the door. The file must be valid.
+                The daemon refuses to start on a file whose door section lacks the last keys or values of the \
+                file it last ran on, as a file cut short by a power cut or a full disk does. After an edit that \
+                removes them on purpose, run this (as root), then start the door. The file must be valid.
                 """
         )
 
@@ -76,7 +80,7 @@ struct ConfigCommand: ParsableCommand {
                 throw ExitCode(1)
             }
             do {
-                try AcceptedConfigurationRecord.write(config, in: folder)
+                try AcceptedConfigurationRecord.write(config, path: path, in: folder)
             } catch {
                 print("\(path): cannot be recorded as accepted: \(error.localizedDescription)")
                 throw ExitCode(1)

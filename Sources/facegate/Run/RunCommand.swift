@@ -45,6 +45,20 @@ struct RunCommand: AsyncParsableCommand {
         LoggingSystem.bootstrap { label in JournaldLogHandler(label: label, level: level) }
         let logger = Logger(label: "facegate")
 
+        // A file cut short while the door was stopped (written as the power went) still parses, without
+        // what followed the cut: inside the door's section (its deny list, schedules, relay) it is refused,
+        // as a reload refuses it; after it, run on and said. Before the relay is recorded for the rest: a
+        // refused file must not replace the record of the relay the last start drove.
+        let stateFolder = AcceptedConfigurationRecord.daemonFolder()
+        if let stateFolder, let cut = AcceptedConfigurationRecord.read(in: stateFolder)?.cut(in: configuration, path: path) {
+            let problem = cut.problem
+            guard !cut.reachesTheDoor else {
+                FileHandle.standardError.write(Data("facegate run: refusing to start: \(problem)\n".utf8))
+                logger.critical("refusing to start: configuration problem", metadata: ["key": "\(problem.path)", "error": "\(problem.message)"])
+                throw ExitCode(78)
+            }
+            logger.warning("configuration problem", metadata: ["key": "\(problem.path)", "problem": "\(problem.message)"])
+        }
         // The relay this start drives, for the unit's ExecStopPost (`facegate door rest`), before the
         // relay is requested: however this run ends, the line it held is the one rested.
         if let folder = RestingRelayRecord.folder() {
@@ -55,16 +69,6 @@ struct RunCommand: AsyncParsableCommand {
                     "the relay cannot be recorded for the rest after a stop; it rests from the configuration file alone",
                     metadata: ["key": "door.relay"])
             }
-        }
-        // A file cut short while the door was stopped (written as the power went) still parses, without
-        // what followed the cut, the deny list and schedules among them: refused as a reload refuses it.
-        let stateFolder = AcceptedConfigurationRecord.daemonFolder()
-        if let stateFolder, let accepted = AcceptedConfigurationRecord.read(in: stateFolder),
-            let problem = accepted.cutShortProblem(in: configuration)
-        {
-            FileHandle.standardError.write(Data("facegate run: refusing to start: \(problem)\n".utf8))
-            logger.critical("refusing to start: configuration problem", metadata: ["key": "\(problem.path)", "error": "\(problem.message)"])
-            throw ExitCode(78)
         }
         // Missing devices are not fatal: the camera and a GPIO chip are waited for.
         for problem in configuration.environmentProblems() {
@@ -88,10 +92,10 @@ struct RunCommand: AsyncParsableCommand {
             throw ExitCode.failure
         }
         // The file this start runs on is the one the next start is compared with.
-        if let stateFolder { Self.record(configuration, in: stateFolder, logger: logger) }
+        if let stateFolder { Self.record(configuration, path: path, in: stateFolder, logger: logger) }
         var settings = DoorControllerService.Settings()
         if let stateFolder {
-            settings.acceptedConfiguration = { accepted in Self.record(accepted, in: stateFolder, logger: logger) }
+            settings.acceptedConfiguration = { accepted in Self.record(accepted, path: path, in: stateFolder, logger: logger) }
         }
         let service = DoorControllerService(
             configuration: configuration, parts: parts, settings: settings, logger: logger,
@@ -112,9 +116,9 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     /// Keeps what the file holds for the next start's comparison; a failure costs that comparison only.
-    static func record(_ configuration: FacegateConfiguration, in folder: String, logger: Logger) {
+    static func record(_ configuration: FacegateConfiguration, path: String, in folder: String, logger: Logger) {
         do {
-            try AcceptedConfigurationRecord.write(configuration, in: folder)
+            try AcceptedConfigurationRecord.write(configuration, path: path, in: folder)
         } catch {
             logger.warning(
                 "the configuration's keys cannot be recorded: the next start cannot tell a file cut short from an edit",
