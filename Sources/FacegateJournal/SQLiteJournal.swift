@@ -159,9 +159,19 @@ public final class SQLiteJournal: Sendable {
     /// Queues the wall clock's reading at a moment the cloud's time vouched for it, replacing the one kept
     /// before, and returns at once: with the newest record, the clock's witness at the next start
     /// (``newestRecordTime()``).
+    /// One reading is all that is kept: a newer one replaces one still queued (a disk that fails for hours
+    /// does not fill the backlog with them), and one refused for a full backlog is no lost record (it is
+    /// not counted as dropped: the next comes within minutes).
     @discardableResult
     public func recordClockSeenRight(at time: Date) -> Bool {
-        enqueue(.clockSeenRight(time))
+        let taken = state.withLock { state -> Bool? in
+            if let queued = state.pending.lastIndex(where: { if case .clockSeenRight = $0.write { true } else { false } }) {
+                state.pending[queued].write = .clockSeenRight(time)
+                return true
+            }
+            return state.pending.count >= configuration.maxPendingRecords || state.status.health == .closed ? false : nil
+        }
+        return taken ?? enqueue(.clockSeenRight(time))
     }
 
     /// Queues what the relay did for a granted decision (after the decision itself) and returns at once.

@@ -257,6 +257,26 @@ struct JournalTests {
         #expect(rows == 1)
     }
 
+    /// While the disk takes nothing, the clock's readings do not pile up in the backlog (a newer one
+    /// replaces one queued), and one refused for a full backlog is not counted as a lost record (review:
+    /// `facegate_journal_dropped_records_total` counts decisions and door events lost).
+    @Test func theClocksReadingsNeitherFillTheBacklogNorCountAsDropped() throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        // The writer not running: nothing leaves the backlog.
+        let journal = SQLiteJournal(configuration: .init(path: folder.file("journal.sqlite"), maxPendingRecords: 3))
+        #expect(journal.recordClockSeenRight(at: Date()))
+        #expect(journal.recordClockSeenRight(at: Date().addingTimeInterval(300)))
+        #expect(journal.status.pendingRecords == 1, "the newer replaced the queued one")
+        journal.record(DoorEventRecord(time: Date(), door: "front", kind: .opened))
+        journal.record(DoorEventRecord(time: Date(), door: "front", kind: .closed))
+        #expect(journal.recordClockSeenRight(at: Date().addingTimeInterval(600)), "replaced, the backlog full or not")
+        let fresh = SQLiteJournal(configuration: .init(path: folder.file("other.sqlite"), maxPendingRecords: 1))
+        fresh.record(DoorEventRecord(time: Date(), door: "front", kind: .opened))
+        #expect(!fresh.recordClockSeenRight(at: Date()))
+        #expect(fresh.status.droppedRecords == 0)
+    }
+
     /// Age retention waiting for a clock something vouches for is tried again soon (here 0.2 s, 30 s in the
     /// daemon), not at the next interval (600 s): /health stops saying the journal is degraded once the
     /// cloud's time vouches for the clock.

@@ -43,7 +43,7 @@ final class KioskFeed: Sendable {
         var closed = false
         /// The door's alarm as last shown: a page that connects (again) starts from it.
         var lastAlarm: Event?
-        /// Whether the door can decide, as last said (nil: not known now); a page that connects starts from it.
+        /// Whether the door can decide, as last said (nil: not asked yet); a page that connects starts from it.
         var availability: Event?
         /// The enrolment waiting for its approach, if one is: a page that connects (again) shows it too.
         var waitingEnrolment: Event?
@@ -113,12 +113,6 @@ final class KioskFeed: Sendable {
             return Array(state.watchers.values)
         }
         for watcher in watchers { watcher.push(event) }
-    }
-
-    /// Whether the door can decide is no longer known (nobody watches, so nobody asks): a page that
-    /// connects is not told an old answer.
-    func forgetAvailability() {
-        state.withLock { $0.availability = nil }
     }
 
     /// Ends every page's events and the observations (the door is stopping).

@@ -61,13 +61,14 @@ struct KioskService: Service {
     func run() async throws {
         let feed = self.feed, settings = self.settings, logger = self.logger, onListening = self.onListening
         let kiosk = self
-        @Sendable func listen() async throws {
+        @Sendable func listen(_ listening: @escaping @Sendable () -> Void) async throws {
             try await Application(
                 router: kiosk.router(), server: settings.connections.server,
                 configuration: .init(
                     address: .hostname(settings.host, port: settings.port), serverName: nil,
                     availableConnectionsDelegate: .maximum(settings.connections.maximum, logger: StatusServer.quiet(logger))),
                 onServerRunning: { channel in
+                    listening()
                     // The address is the installer's configuration: not for the log.
                     logger.notice("serving the kiosk page")
                     await onListening(channel.localAddress?.port ?? 0)
@@ -123,28 +124,24 @@ struct KioskService: Service {
             // A page's stream cut short as the server closes is no failure of the door.
             logger.debug("kiosk stopped", metadata: ["error": "\(type(of: error))"])
         } catch {
-            // Not the listening (tried again until it listens): the server failing once it served.
+            // The server's failures are tried again (RetriedListening): only a feed's failure reaches here.
             logger.error("kiosk unavailable", metadata: ["error": "\(type(of: error))"])
             try? await gracefulShutdown()
         }
     }
 
-    /// Whether the door can decide (`/health`'s answer), told to the pages when it changes and asked every
-    /// ``Settings/availabilityInterval`` while one watches: a page whose stream is up would otherwise say
-    /// "Look at the camera" at a door that decides nobody (a camera gone, neither cloud nor cache to
-    /// identify). Not asked while nobody watches.
+    /// Whether the door can decide (`/health`'s answer), asked every ``Settings/availabilityInterval`` and
+    /// told to the pages when it changes; a page that connects is told the last answer after its `hello`
+    /// (asked while nobody watches too, so that it is never older than the interval: review). A page whose
+    /// stream is up would otherwise say "Look at the camera" at a door that decides nobody (a camera gone,
+    /// neither cloud nor cache to identify).
     private func tellAvailability() async {
         var told: Bool?
         repeat {
-            if feed.watchers == 0 {
-                told = nil
-                feed.forgetAvailability()
-            } else {
-                let canDecide = await health().canDecide
-                if canDecide != told {
-                    told = canDecide
-                    feed.broadcast(.availability(canDecide: canDecide))
-                }
+            let canDecide = await health().canDecide
+            if canDecide != told {
+                told = canDecide
+                feed.broadcast(.availability(canDecide: canDecide))
             }
         } while (try? await Task.sleep(for: settings.availabilityInterval)) != nil
     }

@@ -34,7 +34,7 @@ struct StatusServer: Service {
         Self.addRoutes(to: router, metrics: metrics, health: health)
         let logger = self.logger, onListening = self.onListening
         // An address in use (or not this box's yet) costs the scrapes, never the door: tried again.
-        await RetriedListening.serve("/metrics and /health", pauses: listenPauses, logger: logger) {
+        await RetriedListening.serve("/metrics and /health", pauses: listenPauses, logger: logger) { listening in
             try await Application(
                 router: router, server: connections.server,
                 configuration: .init(
@@ -43,6 +43,7 @@ struct StatusServer: Service {
                 onServerRunning: { channel in
                     let port = channel.localAddress?.port ?? 0
                     if let bound = channel.localAddress?.ipAddress, !LoopbackAddress.names(bound) { boundToNetwork.set() }
+                    listening()
                     // The address is the installer's configuration: not for the log.
                     logger.notice("serving /metrics and /health")
                     await onListening(port)
@@ -88,21 +89,29 @@ enum RetriedListening {
     /// From 1 s, doubled after each failure, up to 30 s.
     static let pauses: ClosedRange<Duration> = .seconds(1)...(.seconds(30))
 
+    /// - Parameter run: runs the server until the door stops, calling its argument once it listens.
     static func serve(
-        _ what: String, pauses: ClosedRange<Duration> = Self.pauses, logger: Logger, run: () async throws -> Void
+        _ what: String, pauses: ClosedRange<Duration> = Self.pauses, logger: Logger,
+        run: (_ listening: @escaping @Sendable () -> Void) async throws -> Void
     ) async {
         var pause = pauses.lowerBound
         var failing = false
         while !Task.isCancelled, !Task.isShuttingDownGracefully {
+            let listened = SetOnceFlag()
             do {
-                try await run()
+                try await run { listened.set() }
                 return
             } catch {
                 // A server cut short as the door stops is no failure to retry.
                 if Task.isCancelled || Task.isShuttingDownGracefully { return }
+                if listened.isSet {
+                    // It served, then failed: a new outage, said again and tried again from the first pause.
+                    failing = false
+                    pause = pauses.lowerBound
+                }
                 if !failing {
                     logger.error(
-                        "\(what) unavailable: cannot listen; tried again until it can",
+                        "\(what) unavailable: \(listened.isSet ? "the server stopped" : "cannot listen"); tried again until it can",
                         metadata: ["error": "\(type(of: error))", "errno": "\((error as? IOError)?.errnoCode ?? 0)"])
                     failing = true
                 }
