@@ -26,6 +26,14 @@ struct KioskBrowserTests {
         }
     }
 
+    /// The folder, emptied, where the driver saves this test's screenshots.
+    static func artefacts(_ name: String) throws -> URL {
+        let artefacts = packageRoot.appendingPathComponent(".build/artefacts/kiosk/\(name)")
+        try? FileManager.default.removeItem(at: artefacts)
+        try FileManager.default.createDirectory(at: artefacts, withIntermediateDirectories: true)
+        return artefacts
+    }
+
     /// The driver against the door's kiosk, saving its screenshots in `artefacts`.
     static func drive(_ door: HeldDoor, _ artefacts: URL, _ arguments: [String]) async throws -> ToolRun {
         try await ToolProcess.run(
@@ -49,9 +57,7 @@ struct KioskBrowserTests {
 
     @Test(arguments: [(800, 480), (480, 800)])
     func thePageShowsThePictureTheFacesTheGuidanceAndEachDecision(width: Int, height: Int) async throws {
-        let artefacts = Self.packageRoot.appendingPathComponent(".build/artefacts/kiosk/\(width)x\(height)")
-        try? FileManager.default.removeItem(at: artefacts)
-        try FileManager.default.createDirectory(at: artefacts, withIntermediateDirectories: true)
+        let artefacts = try Self.artefacts("\(width)x\(height)")
         try await DoorRig.with { rig in
             let subject = try await rig.enrol(DoorControllerEndToEndTests.enrolledPhoto)
             rig.configuration.kiosk.enabled = true
@@ -85,9 +91,7 @@ struct KioskBrowserTests {
     /// once the page is connected again its banner is idle and the alarm gone. Before, `hello` reset the
     /// picture but left both standing for good.
     @Test func afterTheDaemonRestartsThePageDropsTheBannerAndAlarmItShowed() async throws {
-        let artefacts = Self.packageRoot.appendingPathComponent(".build/artefacts/kiosk/restart")
-        try? FileManager.default.removeItem(at: artefacts)
-        try FileManager.default.createDirectory(at: artefacts, withIntermediateDirectories: true)
+        let artefacts = try Self.artefacts("restart")
         try await DoorRig.with { rig in
             rig.configuration.kiosk.enabled = true
             rig.configuration.kiosk.listen = ListenAddress(host: "127.0.0.1", port: 0)
@@ -146,9 +150,7 @@ struct KioskBrowserTests {
     /// A daemon that runs but cannot decide (its camera silent past the limit) says so on the page, its
     /// stream up: "Door out of service", not "Look at the camera". Before, only a lost stream did.
     @Test func aDoorThatCannotDecideSaysSoOnThePage() async throws {
-        let artefacts = Self.packageRoot.appendingPathComponent(".build/artefacts/kiosk/cannot-decide")
-        try? FileManager.default.removeItem(at: artefacts)
-        try FileManager.default.createDirectory(at: artefacts, withIntermediateDirectories: true)
+        let artefacts = try Self.artefacts("cannot-decide")
         try await DoorRig.with { rig in
             rig.configuration.kiosk.enabled = true
             rig.configuration.kiosk.listen = ListenAddress(host: "127.0.0.1", port: 0)
@@ -171,9 +173,7 @@ struct KioskBrowserTests {
     }
 
     @Test func thePageShowsAnEnrolmentWaitingAndItsEnd() async throws {
-        let artefacts = Self.packageRoot.appendingPathComponent(".build/artefacts/kiosk/enrolment")
-        try? FileManager.default.removeItem(at: artefacts)
-        try FileManager.default.createDirectory(at: artefacts, withIntermediateDirectories: true)
+        let artefacts = try Self.artefacts("enrolment")
         try await DoorRig.with { rig in
             rig.configuration.kiosk.enabled = true
             rig.configuration.kiosk.listen = ListenAddress(host: "127.0.0.1", port: 0)

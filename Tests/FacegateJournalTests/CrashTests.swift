@@ -132,12 +132,7 @@ struct FailingDiskTests {
             try await journal.flush()
 
             // Fill what is left of the file system.
-            let filler = mount.folder.file("filler")
-            #expect(FileManager.default.createFile(atPath: filler, contents: nil))
-            let handle = try #require(FileHandle(forWritingAtPath: filler))
-            let chunk = Data(repeating: 0xA5, count: 16 * 1024)
-            while (try? handle.write(contentsOf: chunk)) != nil {}
-            try? handle.close()
+            let filler = try mount.fill()
 
             let reason = String(repeating: "x", count: 1_000)
             for i in 0..<200 {
@@ -173,14 +168,7 @@ struct FailingDiskTests {
             try await journal.flush()
         }
         // Fill the file system, then free about 200 KiB.
-        let filler = mount.folder.file("filler")
-        #expect(FileManager.default.createFile(atPath: filler, contents: nil))
-        let handle = try #require(FileHandle(forWritingAtPath: filler))
-        let chunk = Data(repeating: 0xA5, count: 16 * 1024)
-        while (try? handle.write(contentsOf: chunk)) != nil {}
-        let size = try handle.offset()
-        try handle.truncate(atOffset: size - 200 * 1024)
-        try handle.close()
+        let filler = try mount.fill(leaving: 200 * 1024)
 
         // 600 records of about 1 KiB queued, then the writer stopped before it writes any of them.
         let journal = SQLiteJournal(configuration: .init(path: path))

@@ -2,6 +2,7 @@ import FacegateCore
 import FacegateJournal
 import FacegateTesting
 import Foundation
+import Testing
 
 /// Runs `body` with a journal whose writer runs beside it, then stops the writer.
 func withRunningJournal<T: Sendable>(
@@ -74,6 +75,20 @@ struct ScratchMount {
     func unmount() {
         _ = try? runTool("/bin/umount", ["-l", folder.path])
         folder.remove()
+    }
+
+    /// Fills what is left of the file system with a file named `filler`, then frees `leaving` bytes of it;
+    /// the filler's path.
+    @discardableResult
+    func fill(leaving free: UInt64 = 0) throws -> String {
+        let filler = folder.file("filler")
+        #expect(FileManager.default.createFile(atPath: filler, contents: nil))
+        let handle = try #require(FileHandle(forWritingAtPath: filler))
+        defer { try? handle.close() }
+        let chunk = Data(repeating: 0xA5, count: 16 * 1024)
+        while (try? handle.write(contentsOf: chunk)) != nil {}
+        if free > 0 { try handle.truncate(atOffset: try handle.offset() - free) }
+        return filler
     }
 }
 

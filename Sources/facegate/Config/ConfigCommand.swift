@@ -10,6 +10,16 @@ struct ConfigCommand: ParsableCommand {
         subcommands: [Check.self, Accept.self]
     )
 
+    /// The file, read as the daemon reads it; its problems printed and exit 1 when it is not valid.
+    static func load(_ path: String) throws -> FacegateConfiguration {
+        do {
+            return try FacegateConfiguration.load(path: path)
+        } catch {
+            print(error.description)
+            throw ExitCode(1)
+        }
+    }
+
     struct Check: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Validates a configuration (types, ranges, unknown keys, devices, files, secrets) and lists every problem."
@@ -22,13 +32,7 @@ struct ConfigCommand: ParsableCommand {
         var syntaxOnly = false
 
         func run() throws {
-            let config: FacegateConfiguration
-            do {
-                config = try FacegateConfiguration.load(path: path)
-            } catch {
-                print(error.description)
-                throw ExitCode(1)
-            }
+            let config = try ConfigCommand.load(path)
             var problems = syntaxOnly ? [] : config.environmentProblems()
             // As the next start will: the door's file read as the one it last ran on cut short (refused
             // inside the door's section, noted after it).
@@ -68,13 +72,7 @@ struct ConfigCommand: ParsableCommand {
         var path = "/etc/facegate/facegate.yaml"
 
         func run() throws {
-            let config: FacegateConfiguration
-            do {
-                config = try FacegateConfiguration.load(path: path)
-            } catch {
-                print(error.description)
-                throw ExitCode(1)
-            }
+            let config = try ConfigCommand.load(path)
             guard let folder = AcceptedConfigurationRecord.installerFolder() else {
                 print("\(path): nothing to accept: no state folder of the door's here (\(AcceptedConfigurationRecord.packagedStateFolder))")
                 throw ExitCode(1)
