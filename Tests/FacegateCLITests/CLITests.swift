@@ -249,10 +249,11 @@ import Testing
             check.output.contains("  note: offline_cache.key: is a file: secret, which the facegate unit's service cannot read"),
             "\(check.output)")
         #expect(
-            check.output.contains("  note: <top>: the file is not readable by others, and the facegate unit's service cannot read it"),
+            check.output.contains("  note: <top>: the file is not readable by others (its mode, or a folder above it others may not enter), and the facegate unit's service cannot read it"),
             "\(check.output)")
         #expect(!check.output.contains("facegate-key"), "no path from the file: \(check.output)")
         try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: file)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: folder.path)
         let readable = try ToolProcess.runBlocking(Self.executable, ["config", "check", file])
         #expect(!readable.output.contains("the file is not readable by others"), "\(readable.output)")
     }
