@@ -179,7 +179,7 @@ final class V4L2Device {
         let offered = info.formats.map(\.fourcc)
         guard offered.contains(fourcc.description) else {
             throw CaptureError(
-                .formatUnavailable, "the camera does not offer \(fourcc); it offers \(offered.joined(separator: ", "))")
+                .formatUnavailable, "the camera does not offer the pixel format asked for; it offers \(offered.joined(separator: ", "))")
         }
         var request = v4l2_format()
         request.type = UInt32(V4L2_BUF_TYPE_VIDEO_CAPTURE.rawValue)
@@ -187,14 +187,15 @@ final class V4L2Device {
         request.fmt.pix.height = UInt32(height)
         request.fmt.pix.pixelformat = fourcc.rawValue
         request.fmt.pix.field = UInt32(V4L2_FIELD_NONE.rawValue)
-        try V4L2System.ioctl(fd, fg_vidioc_s_fmt(), &request, "the camera refused format \(fourcc) \(width)x\(height)")
+        // The camera's own facts are said; what was asked for (the configuration's values) is not.
+        try V4L2System.ioctl(fd, fg_vidioc_s_fmt(), &request, "the camera refused the pixel format and size asked for")
         let granted = request.fmt.pix
         guard granted.pixelformat == fourcc.rawValue, Int(granted.width) == width, Int(granted.height) == height else {
             let sizes = info.formats.first { $0.fourcc == fourcc.description }?.sizes.map(\.description) ?? []
             throw CaptureError(
                 .formatUnavailable,
-                "the camera cannot capture \(fourcc) at \(width)x\(height) (it offered \(FourCC(rawValue: granted.pixelformat)) "
-                    + "\(granted.width)x\(granted.height)); sizes for \(fourcc): \(sizes.joined(separator: ", "))")
+                "the camera cannot capture the pixel format at the size asked for (it offered \(FourCC(rawValue: granted.pixelformat)) "
+                    + "\(granted.width)x\(granted.height)); its sizes in that format: \(sizes.joined(separator: ", "))")
         }
         format = granted
         if let framesPerSecond {
@@ -210,11 +211,11 @@ final class V4L2Device {
         // which a door camera can live with. A rate the driver accepts but does not honour is an error.
         guard parameters.parm.capture.capability & UInt32(V4L2_CAP_TIMEPERFRAME) != 0 else { return }
         parameters.parm.capture.timeperframe = v4l2_fract(numerator: 1000, denominator: UInt32((framesPerSecond * 1000).rounded()))
-        try V4L2System.ioctl(fd, fg_vidioc_s_parm(), &parameters, "the camera: setting \(framesPerSecond) fps")
+        try V4L2System.ioctl(fd, fg_vidioc_s_parm(), &parameters, "the camera: setting the frame rate")
         let granted = parameters.parm.capture.timeperframe
         let rate = granted.numerator > 0 ? Double(granted.denominator) / Double(granted.numerator) : 0
         guard V4L2Camera.isTheRate(rate, asked: framesPerSecond) else {
-            throw CaptureError(.formatUnavailable, "the camera cannot capture at \(framesPerSecond) fps (it offered \(rate))")
+            throw CaptureError(.formatUnavailable, "the camera cannot capture at the frame rate asked for (it offered \(rate) fps)")
         }
     }
 
