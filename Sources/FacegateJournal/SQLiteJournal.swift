@@ -164,14 +164,17 @@ public final class SQLiteJournal: Sendable {
     /// not counted as dropped: the next comes within minutes).
     @discardableResult
     public func recordClockSeenRight(at time: Date) -> Bool {
-        let taken = state.withLock { state -> Bool? in
+        let refused = state.withLock { state -> Bool in
+            // Taken out and queued anew (a later sequence), not changed in place: the writer may be writing
+            // the one queued, and settles what it wrote by sequence.
             if let queued = state.pending.lastIndex(where: { if case .clockSeenRight = $0.write { true } else { false } }) {
-                state.pending[queued].write = .clockSeenRight(time)
-                return true
+                state.pending.remove(at: queued)
+                state.status.pendingRecords = state.pending.count
+                return false
             }
-            return state.pending.count >= configuration.maxPendingRecords || state.status.health == .closed ? false : nil
+            return state.pending.count >= configuration.maxPendingRecords || state.status.health == .closed
         }
-        return taken ?? enqueue(.clockSeenRight(time))
+        return refused ? false : enqueue(.clockSeenRight(time))
     }
 
     /// Queues what the relay did for a granted decision (after the decision itself) and returns at once.
@@ -275,10 +278,13 @@ public final class SQLiteJournal: Sendable {
         return try await database.read { db in
             try Date.fetchOne(
                 db,
+                // Each table's newest date that reads as one (walking the time index down): a date the disk
+                // damaged sorts above every real one, and would make every read of it fail (review).
                 sql: """
                     SELECT MAX(newest) FROM (
-                      SELECT MAX(time) AS newest FROM decision UNION ALL SELECT MAX(time) FROM door_event WHERE kind != ?
-                      UNION ALL SELECT time FROM clock_witness)
+                      SELECT (SELECT time FROM decision WHERE julianday(time) IS NOT NULL ORDER BY time DESC LIMIT 1) AS newest
+                      UNION ALL SELECT (SELECT time FROM door_event WHERE kind != ? AND julianday(time) IS NOT NULL ORDER BY time DESC LIMIT 1)
+                      UNION ALL SELECT time FROM clock_witness WHERE julianday(time) IS NOT NULL)
                     """,
                 arguments: [DoorEventKind.degraded.rawValue])
         }
@@ -288,21 +294,23 @@ public final class SQLiteJournal: Sendable {
         let database = try openedDatabase(waiting: false)
         let opensDoor = Decision.Outcome.allCases.filter(\.opensDoor).map(\.rawValue).sorted()
         return try await database.read { db in
-            // A damaged date (below) reads as none: the window then ends now.
-            let newest = (try? Date.fetchOne(db, sql: "SELECT MAX(time) FROM decision WHERE door = ?", arguments: [door])) ?? nil
+            // A date the disk damaged (a bit flipped on the card, which the quick check does not read) sorts
+            // above every real one as text: such rows are left out of both reads (review).
+            let newest = try Date.fetchOne(
+                db, sql: "SELECT time FROM decision WHERE door = ? AND julianday(time) IS NOT NULL ORDER BY time DESC LIMIT 1", arguments: [door])
             let since = max(now, newest ?? now).addingTimeInterval(-window.timeInterval)
             let rows = try Row.fetchAll(
                 db,
                 sql: """
                     SELECT subject_id, MAX(time) AS latest FROM decision
-                    WHERE door = ? AND time >= ? AND subject_id IS NOT NULL AND (relay IS NULL OR relay NOT IN (?, ?))
+                    WHERE door = ? AND time >= ? AND julianday(time) IS NOT NULL AND subject_id IS NOT NULL AND (relay IS NULL OR relay NOT IN (?, ?))
                     AND outcome IN (\(opensDoor.map { _ in "?" }.joined(separator: ", ")))
                     GROUP BY subject_id
                     """,
                 arguments: StatementArguments([door]) + StatementArguments([since]) + StatementArguments([RelayRecord.Result.failed.rawValue, RelayRecord.Result.withheld.rawValue])
                     + StatementArguments(opensDoor))
-            // A row whose date the disk damaged (a bit flipped on the card) is left out: decoded with the
-            // subscript it stopped the process, at the first decision after every restart (review).
+            // A row that still cannot be decoded is left out: decoded with the subscript it stopped the process,
+            // at the first decision after every restart (review).
             return rows.compactMap { row -> JournaledGrant? in
                 guard let subject = try? row.decode(String.self, forColumn: "subject_id"),
                     let time = try? row.decode(Date.self, forColumn: "latest")

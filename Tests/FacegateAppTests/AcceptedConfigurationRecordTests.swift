@@ -30,7 +30,7 @@ struct AcceptedConfigurationRecordTests {
     @Test func aFileCutShortIsToldFromAnEdit() throws {
         // Cut inside the last value, or at the line break before the last name (with what follows it).
         let insideAValue = try #require(try cut(Self.file.replacingOccurrences(of: "seconds: 30", with: "seconds: 3")))
-        #expect(insideAValue.keys == ["door.reentry_cooldown_seconds"] && insideAValue.reachesTheDoor)
+        #expect(insideAValue.keys == ["door.reentry_cooldown_seconds"] && insideAValue.refusesTheStart)
         let beforeTheLastName = String(Self.file[..<Self.file.range(of: "    - mallory-9")!.lowerBound])
         let problem = try #require(try cut(beforeTheLastName)).problem
         #expect(problem.message.contains("facegate config accept") && !problem.message.contains("alice") && !problem.message.contains("30"), "\(problem)")
@@ -44,14 +44,19 @@ struct AcceptedConfigurationRecordTests {
         #expect(try cut(Self.file.replacingOccurrences(of: "an-inline-secret-4f2a", with: "an-inline")) == nil)
     }
 
-    /// A cut after the door's section loses settings whose defaults are as strict: said, not refused.
-    @Test func aCutAfterTheDoorsSectionDoesNotReachTheDoor() throws {
+    /// A cut that loses only settings that let nobody in (the kiosk, logging) is said, not refused; one
+    /// that loses anything else, the offline cache's among them (review: `enabled: false` cut off switched
+    /// offline grants back on), is refused.
+    @Test func onlyACutOfSettingsThatLetNobodyInIsRunOn() throws {
         let withAKiosk = Self.file + "\nkiosk:\n  enabled: true\n  preview: false\n"
-        let afterTheDoor = try #require(try cut(Self.file + "\nkiosk:\n  enabled: true\n", recorded: withAKiosk))
-        #expect(afterTheDoor.keys == ["kiosk.preview"] && !afterTheDoor.reachesTheDoor)
-        #expect(!afterTheDoor.problem.message.contains("config accept"))
+        let kiosk = try #require(try cut(Self.file + "\nkiosk:\n  enabled: true\n", recorded: withAKiosk))
+        #expect(kiosk.keys == ["kiosk.preview"] && !kiosk.refusesTheStart)
+        #expect(!kiosk.problem.message.contains("config accept"))
         let intoTheDoor = try #require(try cut(String(Self.file[..<Self.file.range(of: "  reentry")!.lowerBound]), recorded: withAKiosk))
-        #expect(intoTheDoor.reachesTheDoor, "\(intoTheDoor.keys)")
+        #expect(intoTheDoor.refusesTheStart, "\(intoTheDoor.keys)")
+        let withTheCacheOff = Self.file + "\noffline_cache:\n  max_distance: 0.35\n  enabled: false\n"
+        let cache = try #require(try cut(Self.file + "\noffline_cache:\n  max_distance: 0.35\n", recorded: withTheCacheOff))
+        #expect(cache.keys == ["offline_cache.enabled"] && cache.refusesTheStart)
     }
 
     /// Another file (a candidate checked beside the door's, a unit given another `--config`) is not compared.

@@ -635,19 +635,30 @@ struct ConfigurationTests {
         try FileManager.default.setAttributes([.posixPermissions: 0o750], ofItemAtPath: folder.path)
         #expect(credentials.serviceReadNotes(configurationPath: file).map(\.path) == [""], "a 0644 file in a 0750 folder")
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: folder.path)
-        // What the unit hides from the service (ProtectHome=, PrivateTmp=): noted by key, without the path.
+        // A link to a 0644 file in a folder closed to others: judged by where the file is.
+        let closed = folder.appendingPathComponent("closed")
+        try FileManager.default.createDirectory(at: closed, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let hiddenFile = closed.appendingPathComponent("door.yaml").path
+        #expect(FileManager.default.createFile(atPath: hiddenFile, contents: Data("door: {name: x}\n".utf8), attributes: [.posixPermissions: 0o644]))
+        let link = folder.appendingPathComponent("link.yaml").path
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: hiddenFile)
+        #expect(credentials.serviceReadNotes(configurationPath: link).map(\.path) == [""], "a link into a closed folder")
+        // What the unit hides from the service (ProtectHome=, PrivateTmp=): noted by key, without the path, and
+        // not with the phrase postinst holds a door back on (a drop-in may show it).
         var hidden = credentials
+        hidden.journal.path = "/var/lib/facegate/journal.sqlite"
         hidden.modelsDirectory = "/home/pi/facegate/models"
         hidden.liveness.modelsDirectory = "/tmp/pad"
         hidden.camera.source = .replay
         hidden.camera.replayPath = "/root/clips/door.mp4"
-        let hiddenNotes = hidden.serviceReadNotes(configurationPath: nil)
+        let hiddenNotes = hidden.serviceSandboxNotes()
         #expect(hiddenNotes.map(\.path) == ["models", "liveness.models", "camera.replay_path"], "\(hiddenNotes)")
-        #expect(hiddenNotes.allSatisfy { $0.message.contains("the facegate unit's service cannot read") && !$0.message.contains("/home/pi") })
+        #expect(hiddenNotes.allSatisfy { $0.message.contains("hides from its service") && !$0.message.contains("/home/pi") })
+        #expect(hiddenNotes.allSatisfy { !$0.message.contains(FacegateConfiguration.serviceCannotRead) })
         hidden.modelsDirectory = "/usr/share/facegate/models"
         hidden.liveness.modelsDirectory = "/var/lib/facegate/pad"
         hidden.camera.replayPath = "/srv/clips/door.mp4"
-        #expect(hidden.serviceReadNotes(configurationPath: nil).isEmpty)
+        #expect(hidden.serviceSandboxNotes().isEmpty)
         // Owner-only (0600, as an inline secret requires) or 0640: the dynamic user is neither owner nor in the group.
         for mode in [0o600, 0o640] {
             try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: file)

@@ -73,6 +73,27 @@ struct KioskFeedTests {
         }
     }
 
+    /// A page that connects to a door that cannot decide (its camera silent from the start) is told so right
+    /// after its hello, though no page watched before: the daemon asks whatever watches (here every 30 s,
+    /// first as it starts), and the page is told the last answer. Before, nobody watching meant nobody
+    /// asked, and the page said "Look at the camera" until the next time it was asked (review).
+    @Test func aPageThatConnectsIsToldAtOnceThatTheDoorCannotDecide() async throws {
+        try await DoorRig.with { rig in
+            rig.configuration.kiosk.enabled = true
+            rig.configuration.kiosk.listen = ListenAddress(host: "127.0.0.1", port: 0)
+            let log = KioskEventLog()
+            try await rig.runHeldDoor(visitors: [], decisions: 0, kioskAvailability: .seconds(30)) { door in
+                let reader = Task { try await door.streamEvents(into: log) }
+                defer { reader.cancel() }
+                let arrived = await log.wait(seconds: 5) { $0.count >= 2 }
+                let events = await log.events
+                #expect(arrived, "\(events.map(\.name))")
+                #expect(events.prefix(2).map(\.name) == ["hello", "availability"], "\(events.map(\.name))")
+                #expect(await log.named("availability").first?["can_decide"] as? Double == 0, "can_decide: false")
+            }
+        }
+    }
+
     /// A grant whose relay could not be driven left the door locked: the page asks the person to try
     /// again (a welcome would have them push a locked door), and `/metrics` counts the failed unlock.
     @Test func aGrantWhoseRelayFailedAsksThePersonToTryAgain() async throws {

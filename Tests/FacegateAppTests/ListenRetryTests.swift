@@ -11,6 +11,7 @@ import NIOCore
 import NIOHTTP1
 import ServiceLifecycle
 import ServiceLifecycleTestKit
+import Synchronization
 import Testing
 
 /// The door's HTTP servers (`/metrics` and `/health`, the kiosk) when they cannot listen as the daemon
@@ -88,6 +89,35 @@ struct ListenRetryTests {
                 #expect(response.status == .ok || response.status == .serviceUnavailable, "\(response.status)")
             }
         }
+    }
+
+    /// A server that served a while and then failed is a new outage: said again, and tried again from the
+    /// first pause. One that fails as soon as it listens goes on backing off, said once (review: every
+    /// failure after listening was said, a second apart).
+    @Test func aServerThatServedAndThenFailedIsSaidAgain() async throws {
+        struct Stopped: Error {}
+        let logs = CapturedLogs()
+        let calls = Mutex(0)
+        await RetriedListening.serve("test server", pauses: .milliseconds(10)...(.milliseconds(50)), logger: logs.logger()) { listening in
+            let call = calls.withLock { calls in
+                calls += 1
+                return calls
+            }
+            switch call {
+            case 1: throw Stopped()  // cannot listen: said
+            case 2:  // listens, fails at once: not said again
+                listening()
+                throw Stopped()
+            case 3:  // serves past the longest pause, then fails: said again
+                listening()
+                try await Task.sleep(for: .milliseconds(100))
+                throw Stopped()
+            default: return
+            }
+        }
+        let said = logs.all.filter { $0.contains("test server unavailable") }
+        #expect(said.count == 2, "\(said)")
+        #expect(said.first?.contains("cannot listen") == true && said.last?.contains("the server stopped") == true, "\(said)")
     }
 
     /// A port held for good: the door still runs and stops cleanly, its servers' waits cut short by the stop.

@@ -622,7 +622,8 @@ extension DoorRig {
         visitors photos: [String], blurRadius: Int = 0, watching: (@Sendable (HeldDoor) async throws -> Void)? = nil,
         waitForPort: Bool = true, beforeScene: ((HeldDoor) async throws -> Void)? = nil, decisions expected: Int? = nil,
         connections: ServedConnectionLimits? = nil, search: (any FaceSearch & CloudDirectory)? = nil, lines doorLines: (any DoorLines)? = nil,
-        kioskKeepAlive: Duration? = nil, cameraSilenceLimit: Duration? = nil, _ body: (HeldDoor) async throws -> Void
+        kioskKeepAlive: Duration? = nil, cameraSilenceLimit: Duration? = nil, kioskAvailability: Duration? = nil,
+        _ body: (HeldDoor) async throws -> Void
     ) async throws {
         let source = HeldSource(DemoScene(visitors: try visitors(photos, blurRadius: blurRadius)))
         let lines = SimulatedDoorLines(logger: logger)
@@ -641,6 +642,7 @@ extension DoorRig {
         }
         if let kioskKeepAlive { settings.kioskKeepAliveInterval = kioskKeepAlive }
         if let cameraSilenceLimit { settings.cameraSilenceLimit = cameraSilenceLimit }
+        if let kioskAvailability { settings.kioskAvailabilityInterval = kioskAvailability }
         // The kiosk's address serves /metrics and /health too: the tests use it when there is a kiosk.
         if configuration.kiosk.enabled {
             settings.onKioskListening = { portSink.yield($0) }

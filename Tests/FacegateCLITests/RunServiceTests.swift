@@ -336,10 +336,20 @@ import Testing
         #expect(try await run(start).status == 0)
 
         // An edit in the middle (the threshold) is no cut.
-        try full.replacingOccurrences(of: "    - mallory-9\n", with: "").replacingOccurrences(of: "threshold: 7000", with: "threshold: 7500")
-            .write(to: bench.configuration, atomically: true, encoding: .utf8)
+        let edit = full.replacingOccurrences(of: "    - mallory-9\n", with: "").replacingOccurrences(of: "threshold: 7000", with: "threshold: 7500")
+        try edit.write(to: bench.configuration, atomically: true, encoding: .utf8)
         let edited = try await run(start)
         #expect(edited.status == 0, "\(edited.errors)")
+
+        // A cut that loses only settings that let nobody in (how the door logs) is run on, said by its key.
+        try (edit + "logging:\n  level: info\n").write(to: bench.configuration, atomically: true, encoding: .utf8)
+        #expect(try await run(start).status == 0)
+        try edit.write(to: bench.configuration, atomically: true, encoding: .utf8)
+        let noted = try await run(["config", "check", bench.configuration.path])
+        #expect(noted.output.contains("note: logging: the file lacks the last keys"), "\(noted.output)")
+        let cutHarmlessly = try await run(start)
+        #expect(cutHarmlessly.status == 0, "\(cutHarmlessly.errors)")
+        #expect(cutHarmlessly.output.contains("logging.level") || cutHarmlessly.errors.contains("logging.level"), "said by its key")
     }
 
     @Test func anInvalidConfigurationIsRefusedWithEveryProblemAndExit78() throws {

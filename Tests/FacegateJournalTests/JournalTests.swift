@@ -194,15 +194,22 @@ struct JournalTests {
         defer { folder.remove() }
         let now = wholeMilliseconds(Date())
         try await withRunningJournal(.init(path: folder.file("journal.sqlite"))) { journal in
-            for (subject, seconds) in [("alice", -10.0), ("bob", -20.0)] {
+            for (subject, seconds) in [("alice", -10.0), ("bob", -20.0), ("carol", -30.0), ("carol", -5.0)] {
                 journal.record(DecisionRecord(time: now.addingTimeInterval(seconds), door: "front", decision: sampleDecision(.granted, subject: subject), backend: "nec"))
             }
             try await journal.flush()
+            // Bob's only grant, and Carol's later one, damaged: 'garbage' and a flipped byte sort above every real date.
             try await DatabaseQueue(path: folder.file("journal.sqlite")).write { db in
                 try db.execute(sql: "UPDATE decision SET time = 'garbage' WHERE subject_id = 'bob'")
+                try db.execute(sql: "UPDATE decision SET time = substr(time, 1, 15) || 'X' || substr(time, 17) WHERE id = (SELECT MAX(id) FROM decision)")
             }
             let grants = try await journal.grants(atDoor: "front", within: .seconds(60), of: now)
-            #expect(grants.map(\.subjectId) == ["alice"])
+            let read = Dictionary(uniqueKeysWithValues: grants.map { ($0.subjectId, $0.time.timeIntervalSince(now)) })
+            #expect(Set(read.keys) == ["alice", "carol"], "\(read)")
+            #expect(abs((read["carol"] ?? .infinity) + 30) < 0.001, "Carol's good grant read: \(read)")
+            // The clock's stored witness reads past them too.
+            let newest = try #require(try await journal.newestRecordTime())
+            #expect(abs(newest.timeIntervalSince(now) + 10) < 0.001, "\(newest)")
         }
     }
 

@@ -8,8 +8,9 @@ import Foundation
 /// still parses, without what followed the cut: the door's deny list, schedules or tags among them, and
 /// at start-up that meant the defaults. The next start compares the file against this record by the
 /// rules a reload compares it against the running file (``FacegateConfiguration/KeysInFile``), and
-/// refuses one that reads as cut short inside the door's section (`facegate config accept` takes such a
-/// file as meant); one cut after it is run on, with a warning.
+/// refuses one that reads as cut short (`facegate config accept` takes such a file as meant), unless all
+/// it lost is how the door logs, serves its kiosk and metrics, keeps its journal or takes commands:
+/// that is run on, with a warning.
 public struct AcceptedConfigurationRecord: Codable, Sendable, Equatable {
     public static let fileName = "accepted-configuration.json"
     /// Where the packaged unit keeps its state, for the installer's `config check` and `config accept`.
@@ -70,11 +71,18 @@ public struct AcceptedConfigurationRecord: Codable, Sendable, Equatable {
         public var keys: [String]
         public var endsInsideAValue: Bool
 
-        /// Whether the door's own section (its policy and wiring: deny list, schedules, tags, relay) lost
-        /// anything: a start refuses such a file, since the defaults it would run on let in whom the file did
-        /// not (a deny list or schedule cut off), or drive the relay wired another way. A cut after the door's
-        /// section loses settings whose defaults are as strict (said, and run on).
-        public var reachesTheDoor: Bool { keys.contains { $0 == "door" || $0.hasPrefix("door.") } }
+        /// Sections whose defaults let nobody in whom the file kept out: how the door logs, serves its kiosk
+        /// and metrics, keeps its journal and takes `facegate` commands. A cut that loses only their keys is
+        /// run on (said); one that loses any other (the door's deny list, schedules or relay, the offline
+        /// cache switched off or tightened, liveness, the quality gate, the backend) is refused, since the
+        /// defaults it would run on may let in whom the file did not (review: the door's section alone was
+        /// refused, and a cut in `offline_cache` switched offline grants back on).
+        static let harmlessSections: Set<String> = ["logging", "kiosk", "metrics", "journal", "control"]
+
+        /// Whether a start refuses the file: it lost a key outside ``harmlessSections``.
+        public var refusesTheStart: Bool {
+            !keys.allSatisfy { key in Self.harmlessSections.contains(String(key.prefix { $0 != "." && $0 != "[" })) }
+        }
 
         public var problem: ConfigProblem {
             let what =
@@ -84,7 +92,7 @@ public struct AcceptedConfigurationRecord: Codable, Sendable, Equatable {
             return ConfigProblem(
                 path: keys[0],
                 message: "the file \(what), as a file cut short does (written as the power went, a full disk)"
-                    + (reachesTheDoor
+                    + (refusesTheStart
                         ? "; if it is as you mean it, run `facegate config accept`, then start the door" : ": the door runs on it"))
         }
     }

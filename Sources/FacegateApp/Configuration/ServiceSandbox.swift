@@ -15,7 +15,7 @@ extension FacegateConfiguration {
         if offlineCache.enabled { written.append(("offline_cache.path", offlineCache.path)) }
         written += backend.chosen.writtenFiles
         let folder = URL(fileURLWithPath: Self.serviceStateFolder).standardizedFileURL.pathComponents
-        return written.compactMap { key, path in
+        var notes = written.compactMap { key, path -> ConfigProblem? in
             let components = URL(fileURLWithPath: path).standardizedFileURL.pathComponents
             if components.count > folder.count, components.starts(with: folder) { return nil }
             return ConfigProblem(
@@ -23,6 +23,20 @@ extension FacegateConfiguration {
                 message: "is outside \(Self.serviceStateFolder), the only folder the facegate unit lets the service write: "
                     + "under it nothing is written there unless a drop-in adds the folder to ReadWritePaths=")
         }
+        // What the unit hides from the service (ProtectHome=yes, PrivateTmp=yes), which a root check reads: a
+        // note, not a problem, as a drop-in may show it (review: a models folder under /home passed the check,
+        // and the service exited 78).
+        var read: [(String, String?)] = [("models", modelsDirectory), ("liveness.models", liveness.modelsDirectory)]
+        if camera.source == .replay { read.append(("camera.replay_path", camera.replayPath)) }
+        for (key, path) in read {
+            guard let path, Self.isHiddenFromTheService(path) else { continue }
+            notes.append(
+                ConfigProblem(
+                    path: key,
+                    message: "is in a folder the facegate unit hides from its service (/home, /root, /run/user, /tmp, /var/tmp: "
+                        + "ProtectHome=, PrivateTmp=): under it the service finds nothing there unless a drop-in shows it"))
+        }
+        return notes
     }
 }
 
@@ -49,17 +63,7 @@ extension FacegateConfiguration {
                         + "\(Self.serviceCannotRead) it (a dynamic user, neither its owner nor in its group): under the unit make it 0644, "
                         + "in folders others may enter, and write any secret in it credential:NAME"))
         }
-        // What the unit hides from the service (ProtectHome=yes, PrivateTmp=yes): a root check reads it there.
-        var read: [(String, String?)] = [("models", modelsDirectory), ("liveness.models", liveness.modelsDirectory)]
-        if camera.source == .replay { read.append(("camera.replay_path", camera.replayPath)) }
-        for (key, path) in read {
-            guard let path, Self.isHiddenFromTheService(path) else { continue }
-            notes.append(
-                ConfigProblem(
-                    path: key,
-                    message: "is in a folder \(Self.serviceCannotRead): the unit hides /home, /root, /run/user, /tmp and /var/tmp "
-                        + "from it (ProtectHome=, PrivateTmp=): under the unit keep it elsewhere, such as under /usr/share or /var/lib/facegate"))
-        }
+
         var secrets: [(String, SecretReference?)] = backend.chosen.secrets.map { ($0.key, $0.reference) }
         if offlineCache.enabled { secrets.append(("offline_cache.key", offlineCache.key)) }
         for (key, reference) in secrets {
@@ -79,7 +83,8 @@ extension FacegateConfiguration {
     static func othersMayRead(path: String) -> Bool {
         var info = stat()
         guard stat(path, &info) == 0, info.st_mode & 0o004 != 0 else { return false }
-        var folder = URL(fileURLWithPath: path).standardizedFileURL.deletingLastPathComponent()
+        // The folders of where the file is, not of a link to it.
+        var folder = URL(fileURLWithPath: path).resolvingSymlinksInPath().standardizedFileURL.deletingLastPathComponent()
         while true {
             guard stat(folder.path, &info) == 0, info.st_mode & 0o001 != 0 else { return false }
             if folder.path == "/" { return true }
@@ -89,7 +94,8 @@ extension FacegateConfiguration {
 
     /// Whether `path` lies where the unit's sandbox shows the service nothing of the host's.
     static func isHiddenFromTheService(_ path: String) -> Bool {
-        let components = URL(fileURLWithPath: path).standardizedFileURL.pathComponents
+        // A relative path is the service's working directory's: `/`.
+        let components = URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: "/")).standardizedFileURL.pathComponents
         for hidden in [["/", "home"], ["/", "root"], ["/", "run", "user"], ["/", "tmp"], ["/", "var", "tmp"]]
         where components.starts(with: hidden) {
             return true

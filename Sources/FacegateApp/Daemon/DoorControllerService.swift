@@ -53,6 +53,8 @@ public struct DoorControllerService: Service, CustomStringConvertible {
         public var kioskConnections = ServedConnectionLimits.kiosk
         /// How often the kiosk's pages are sent a keep-alive (a page gone is found by its write failing).
         public var kioskKeepAliveInterval: Duration = .seconds(15)
+        /// How often the kiosk asks whether the door can decide, for its pages.
+        public var kioskAvailabilityInterval: Duration = .seconds(2)
         /// Whether to reload the policy on SIGHUP (off for the demo and in-process tests).
         public var reloadsOnHangup = true
         /// Told the port `/metrics` and `/health` listen on (tests listen on port 0).
@@ -212,7 +214,7 @@ public struct DoorControllerService: Service, CustomStringConvertible {
                         host: kiosk.listen.host, port: kiosk.listen.port, preview: kiosk.preview, displayNames: kiosk.displayNames,
                         doorName: configuration.door.name, minInterEyeDistance: configuration.approach.minInterEyeDistance,
                         maxPoseDegrees: configuration.approach.earlyMaxPoseDegrees, connections: settings.kioskConnections,
-                        keepAliveInterval: settings.kioskKeepAliveInterval),
+                        keepAliveInterval: settings.kioskKeepAliveInterval, availabilityInterval: settings.kioskAvailabilityInterval),
                     feed: feed, decisions: { await self.pipeline.decisions() }, enrolments: { await self.pipeline.enrolments() },
                     doorEvents: { await self.parts.door.events() },
                     metrics: { await self.renderMetrics() }, health: { await self.healthReport(doorFailed: doorFailed) },

@@ -31,13 +31,13 @@ struct KioskService: Service {
         /// never read, or left by pages gone, cannot take every connection from the page itself, `/health` and
         /// `/metrics`. A stream past it is answered 503, and the page tries again.
         var pageLimit: Int { max(1, connections.maximum / 4) }
+        /// How often whether the door can decide is asked.
+        var availabilityInterval: Duration = .seconds(2)
         /// How long pages get to take the end of their streams once the door stops; past it the server is
         /// cancelled, which ends a page's write that waits on a client no longer reading.
         var pagesGraceAtStop: Duration = .seconds(2)
         /// The pauses between tries to listen: the first, doubled up to the last.
         var listenPauses = RetriedListening.pauses
-        /// How often whether the door can decide is asked while a page watches.
-        var availabilityInterval: Duration = .seconds(2)
         /// A page's stream that has not taken an event for this long (its write backed up on a client that
         /// reads nothing, past two keep-alives) gives its place up to a page that asks for one.
         var stuckPageLimit: Duration { keepAliveInterval * 2 + .seconds(5) }

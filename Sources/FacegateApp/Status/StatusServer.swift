@@ -5,6 +5,7 @@ import HummingbirdCore
 import Logging
 import NIOCore
 import ServiceLifecycle
+import Synchronization
 
 /// `/metrics` (Prometheus' text format) and `/health` (JSON; 200 when the door can decide, 503 when
 /// it cannot) on the configured address: a fleet scrapes the door without seeing anything else of it.
@@ -96,22 +97,25 @@ enum RetriedListening {
     ) async {
         var pause = pauses.lowerBound
         var failing = false
+        let clock = ContinuousClock()
         while !Task.isCancelled, !Task.isShuttingDownGracefully {
-            let listened = SetOnceFlag()
+            let listenedAt = Mutex<ContinuousClock.Instant?>(nil)
             do {
-                try await run { listened.set() }
+                try await run { listenedAt.withLock { $0 = clock.now } }
                 return
             } catch {
                 // A server cut short as the door stops is no failure to retry.
                 if Task.isCancelled || Task.isShuttingDownGracefully { return }
-                if listened.isSet {
-                    // It served, then failed: a new outage, said again and tried again from the first pause.
+                let listened = listenedAt.withLock { $0 }
+                if let listened, clock.now - listened >= pauses.upperBound {
+                    // It served a while, then failed: a new outage, said again and tried again from the first
+                    // pause. One that fails as soon as it listens goes on backing off, said once.
                     failing = false
                     pause = pauses.lowerBound
                 }
                 if !failing {
                     logger.error(
-                        "\(what) unavailable: \(listened.isSet ? "the server stopped" : "cannot listen"); tried again until it can",
+                        "\(what) unavailable: \(listened != nil ? "the server stopped" : "cannot listen"); tried again until it can",
                         metadata: ["error": "\(type(of: error))", "errno": "\((error as? IOError)?.errnoCode ?? 0)"])
                     failing = true
                 }

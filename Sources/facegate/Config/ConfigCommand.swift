@@ -34,13 +34,13 @@ struct ConfigCommand: ParsableCommand {
         func run() throws {
             let config = try ConfigCommand.load(path)
             var problems = syntaxOnly ? [] : config.environmentProblems()
-            // As the next start will: the door's file read as the one it last ran on cut short (refused
-            // inside the door's section, noted after it).
+            // As the next start will: the door's file read as the one it last ran on cut short (refused,
+            // or noted when it lost only settings that let nobody in).
             var cutNotes: [ConfigProblem] = []
             if !syntaxOnly, let folder = AcceptedConfigurationRecord.installerFolder(),
                 let cut = AcceptedConfigurationRecord.read(in: folder)?.cut(in: config, path: path)
             {
-                if cut.reachesTheDoor { problems.append(cut.problem) } else { cutNotes.append(cut.problem) }
+                if cut.refusesTheStart { problems.append(cut.problem) } else { cutNotes.append(cut.problem) }
             }
             // What the packaged unit's service could never read (a file: secret, a file only root reads): a
             // note, as outside the unit it is read (the demo, `facegate run` as oneself), said beside problems
@@ -62,9 +62,9 @@ struct ConfigCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Takes the file as meant where it reads as the one the door last ran on cut short.",
             discussion: """
-                The daemon refuses to start on a file whose door section lacks the last keys or values of the \
-                file it last ran on, as a file cut short by a power cut or a full disk does. After an edit that \
-                removes them on purpose, run this (as root), then start the door. The file must be valid.
+                The daemon refuses to start on a file that lacks the last keys or values of the file it last \
+                ran on, as a file cut short by a power cut or a full disk does. After an edit that removes them \
+                on purpose, run this (as root), then start the door. The file must be valid.
                 """
         )
 

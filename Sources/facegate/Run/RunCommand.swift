@@ -46,13 +46,14 @@ struct RunCommand: AsyncParsableCommand {
         let logger = Logger(label: "facegate")
 
         // A file cut short while the door was stopped (written as the power went) still parses, without
-        // what followed the cut: inside the door's section (its deny list, schedules, relay) it is refused,
-        // as a reload refuses it; after it, run on and said. Before the relay is recorded for the rest: a
+        // what followed the cut: refused as a reload refuses it, unless only settings that let nobody in
+        // were lost (logging, the kiosk, metrics, the journal, commands): run on and said. Before the relay
+        // is recorded for the rest: a
         // refused file must not replace the record of the relay the last start drove.
         let stateFolder = AcceptedConfigurationRecord.daemonFolder()
         if let stateFolder, let cut = AcceptedConfigurationRecord.read(in: stateFolder)?.cut(in: configuration, path: path) {
             let problem = cut.problem
-            guard !cut.reachesTheDoor else {
+            guard !cut.refusesTheStart else {
                 FileHandle.standardError.write(Data("facegate run: refusing to start: \(problem)\n".utf8))
                 logger.critical("refusing to start: configuration problem", metadata: ["key": "\(problem.path)", "error": "\(problem.message)"])
                 throw ExitCode(78)
