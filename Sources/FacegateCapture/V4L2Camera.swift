@@ -101,9 +101,9 @@ public struct V4L2Camera: FrameSource {
         onStatus: @escaping @Sendable (Status) -> Void = { _ in }
     ) throws(CaptureError) {
         guard configuration.width > 0, configuration.height > 0, configuration.width <= 8192, configuration.height <= 8192
-        else { throw CaptureError(.badConfiguration, "frame size \(configuration.width)x\(configuration.height) is not usable") }
+        else { throw CaptureError(.badConfiguration, "the frame size asked for is not usable (1...8192 each way)") }
         guard (2...32).contains(configuration.bufferCount) else {
-            throw CaptureError(.badConfiguration, "bufferCount must be 2...32, got \(configuration.bufferCount)")
+            throw CaptureError(.badConfiguration, "bufferCount must be 2...32")
         }
         guard configuration.stallTimeout > .zero, configuration.initialBackoff > .zero else {
             throw CaptureError(.badConfiguration, "stallTimeout and initialBackoff must be positive")
@@ -111,10 +111,10 @@ public struct V4L2Camera: FrameSource {
         // A format with no converter fails every frame; once the camera has streamed that is taken for an
         // outage, and the camera is reopened for ever. Refused here instead (libv4l2 offers YU12 and others).
         if let format = configuration.pixelFormat, !Self.convertibleFormats.contains(format) {
-            throw CaptureError(.badConfiguration, "pixel format \(format) cannot be converted: use YUYV, MJPG, JPEG, GREY or RGB3")
+            throw CaptureError(.badConfiguration, "the pixel format asked for cannot be converted: use YUYV, MJPG, JPEG, GREY or RGB3")
         }
         if let rate = configuration.framesPerSecond, !(rate.isFinite && rate > 0 && rate <= 1000) {
-            throw CaptureError(.badConfiguration, "framesPerSecond must be in 0<...1000, got \(rate)")
+            throw CaptureError(.badConfiguration, "the frame rate asked for must be in 0<...1000")
         }
         self.configuration = configuration
         self.logger = logger
