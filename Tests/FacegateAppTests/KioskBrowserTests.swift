@@ -88,8 +88,9 @@ struct KioskBrowserTests {
 
     /// The page shows the truth after its stream is lost: a door alarm (and an enrolment waiting, which the
     /// old daemon's stop ends on the page), then the daemon restarted (on the same address, with neither):
-    /// once the page is connected again its banner is idle and the alarm gone. Before, `hello` reset the
-    /// picture but left both standing for good.
+    /// once the page is connected again the enrolment's banner and the alarm are gone (the banner idle, or
+    /// "Door out of service": this daemon has no frame yet). Before, `hello` reset the picture but left
+    /// both standing for good.
     @Test func afterTheDaemonRestartsThePageDropsTheBannerAndAlarmItShowed() async throws {
         let artefacts = try Self.artefacts("restart")
         try await DoorRig.with { rig in

@@ -18,8 +18,9 @@ timeout passes. The states:
   unavailable      #banner[data-state=unavailable] (only when expected: the daemon away for a while)
   unavailable-connected  the same with the stream open (only when expected: the daemon says it cannot decide)
   reconnected-clear  after enrolling or alarm was seen, the page lost its stream
-                   (data-connection not open) and, connected again, shows #banner idle and
-                   #alarm hidden (only when expected: the daemon restarted meanwhile)
+                   (data-connection not open) and, connected again, shows #banner idle (or
+                   unavailable: the new daemon cannot decide yet) and #alarm hidden (only when
+                   expected: the daemon restarted meanwhile)
 
 On the first sight of each state it saves OUTDIR/<state>.png. A forbidden state must never be
 seen; forbidding preview-updates is stricter: #preview must stay hidden and never get a data-seq.
@@ -292,7 +293,7 @@ def run(args, report):
                     "unavailable": snap["bannerState"] == "unavailable",
                     "unavailable-connected": snap["bannerState"] == "unavailable" and snap["connection"] == "open",
                     "alarm": bool(snap["alarmShown"]),
-                    "reconnected-clear": lost and snap["connection"] == "open" and snap["bannerState"] == "idle"
+                    "reconnected-clear": lost and snap["connection"] == "open" and snap["bannerState"] in ("idle", "unavailable")
                     and not snap["alarmShown"],
                 }
                 if (report["seen"]["enrolling"] or report["seen"]["alarm"]) and snap["connection"] != "open":

@@ -91,8 +91,9 @@ final class KioskFeed: Sendable {
             }
             guard !state.closed, state.watchers.count < limit else { return nil }
             if let alarm = state.lastAlarm { events.push(alarm) }
-            if let availability = state.availability { events.push(availability) }
             if let enrolment = state.waitingEnrolment { events.push(enrolment) }
+            // Only a door that cannot decide is said (a page starts from one that can), last: it has the banner.
+            if let availability = state.availability, availability != .availability(canDecide: true) { events.push(availability) }
             defer { state.nextWatcher += 1 }
             state.watchers[state.nextWatcher] = events
             return state.nextWatcher
